@@ -1,0 +1,289 @@
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/version_gen.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+/* ==== Global options ==== */
+
+enum {
+    OPT_GLOBAL_BASE = 0x1000, /* + gcs_config_key for the settings with a flag */
+    OPT_CONFIG = 0x2000,
+    OPT_SECRET_FILE,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+static size_t add_global_options(struct option *out)
+{
+    size_t n = 0;
+    for (int k = 0; k < GCS_CFG__COUNT; k++) {
+        if (gcs_config_specs[k].flag)
+            out[n++] = (struct option){gcs_config_specs[k].flag, required_argument, NULL,
+                                       OPT_GLOBAL_BASE + k};
+    }
+    out[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    out[n++] = (struct option){"client-secret-file", required_argument, NULL, OPT_SECRET_FILE};
+    out[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
+    out[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    return n;
+}
+
+static const char global_help[] =
+    "Global options (accepted before or after the command):\n"
+    "  --config FILE              read settings from this JSON file\n"
+    "  --client-id ID             OAuth client id (env GENESYSCLOUD_OAUTHCLIENT_ID)\n"
+    "  --client-secret-file FILE  read the client secret from FILE (mode 0600)\n"
+    "                             (env GENESYSCLOUD_OAUTHCLIENT_SECRET)\n"
+    "  --region REGION            region name or domain (env GENESYSCLOUD_REGION)\n"
+    "  --api-url URL              API base URL (env GENESYSCLOUD_API_URL)\n"
+    "  --login-url URL            login base URL (env GENESYSCLOUD_LOGIN_URL)\n"
+    "  --db URL                   sqlite:PATH or postgresql://... (env GCSCIM_DB)\n"
+    "  --log-level LEVEL          debug, info, warn, error, off\n"
+    "  --log-format FORMAT        text or json\n"
+    "  --max-in-flight N          ceiling on requests in flight\n"
+    "  --max-rps N                your own ceiling on requests per second\n"
+    "  --timeout SECONDS          time one request may take\n"
+    "  --ca-bundle FILE           extra CA certificates for a TLS proxy\n"
+    "  --json                     machine-readable output\n"
+    "  -h, --help                 this help\n";
+
+static void print_main_help(gcs_cli *cli, FILE *f)
+{
+    fprintf(f, "gcscim %s - provision people and groups into Genesys Cloud over SCIM 2.0,\n"
+               "and prove afterwards what was done.\n\n"
+               "Usage: gcscim [OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
+            GCS_VERSION_STRING);
+    for (const gcs_cli_command *c = gcs_cli_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n%s\nRun 'gcscim help COMMAND' for a command's options.\n"
+               "Exit codes: 0 ok, 1 failure, 2 usage, 3 partial, 4 refused (needs approval),\n"
+               "5 verification failed, 6 credentials or permission, 7 daily rate limit.\n",
+            global_help);
+    (void)cli;
+}
+
+void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cmd)
+{
+    (void)cli;
+    fprintf(f, "Usage: %s\n\n%s - %s\n", cmd->usage, cmd->name, cmd->summary);
+    if (cmd->help && *cmd->help)
+        fprintf(f, "\n%s\n", cmd->help);
+    fprintf(f, "\n%s", global_help);
+}
+
+int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (command)
+        fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", msg, command);
+    else
+        fprintf(cli->err, "gcscim: %s; see 'gcscim --help'\n", msg);
+    return GCS_EXIT_USAGE;
+}
+
+int gcs_cli_exit_code(int rc)
+{
+    switch (rc) {
+    case GCS_OK: return GCS_EXIT_OK;
+    case GCS_EUSAGE: return GCS_EXIT_USAGE;
+    case GCS_EREFUSED: return GCS_EXIT_REFUSED;
+    case GCS_EAUTH:
+    case GCS_EFORBIDDEN: return GCS_EXIT_AUTH;
+    case GCS_EDAILYLIMIT: return GCS_EXIT_LIMIT;
+    default: return GCS_EXIT_FAILURE;
+    }
+}
+
+int gcs_cli_fail(gcs_cli *cli, int rc)
+{
+    fprintf(cli->err, "gcscim: %s\n", gcs_error_last());
+    return gcs_cli_exit_code(rc);
+}
+
+/* ==== Parsing ==== */
+
+int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                  int *first_operand)
+{
+    struct option all[64];
+    size_t n = 0;
+    for (const struct option *o = options; o && o->name; o++) {
+        if (n >= sizeof all / sizeof *all - 24)
+            break;
+        all[n++] = *o;
+    }
+    n += add_global_options(all + n);
+    all[n] = (struct option){NULL, 0, NULL, 0};
+
+    /* argv[0] is the command's name, or the program's for the top level. The top
+     * level stops at the first operand (the command); a command's own options
+     * may come after its operands ("receipts list --run X"). */
+    const char *command = argc > 0 && argv[0] && gcs_cli_find_command(argv[0]) ? argv[0] : NULL;
+    optind = 0; /* GNU: full reinitialisation */
+    opterr = 0;
+    int c, rc = 0;
+    while ((c = getopt_long(argc, argv, command ? "h" : "+h", all, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            const char *bad = argv[optind - 1];
+            if (optopt && optopt < 0x1000 && optopt != '?')
+                return gcs_cli_usage_error(cli, command, "unknown option '-%c'", optopt);
+            for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(all[i].name);
+                if (all[i].val == optopt && optopt)
+                    return gcs_cli_usage_error(cli, command, "option '--%s' needs a value",
+                                               all[i].name);
+                if (strncmp(bad, "--", 2) == 0 && strncmp(bad + 2, all[i].name, len) == 0 &&
+                    (bad[2 + len] == '\0' || bad[2 + len] == '='))
+                    return gcs_cli_usage_error(cli, command, "option '--%s' needs a value",
+                                               all[i].name);
+            }
+            return gcs_cli_usage_error(cli, command, "unknown option '%s'", bad);
+        }
+        if (c == 'h' || c == OPT_HELP) {
+            const gcs_cli_command *cmd = command ? gcs_cli_find_command(command) : NULL;
+            if (cmd)
+                gcs_cli_print_command_help(cli, cli->out, cmd);
+            else
+                print_main_help(cli, cli->out);
+            exit(GCS_EXIT_OK);
+        } else if (c == OPT_JSON) {
+            cli->json = true;
+        } else if (c == OPT_CONFIG) {
+            cli->config_path = optarg;
+        } else if (c == OPT_SECRET_FILE) {
+            cli->secret_file = optarg;
+        } else if (c >= OPT_GLOBAL_BASE && c < OPT_GLOBAL_BASE + GCS_CFG__COUNT) {
+            int k = c - OPT_GLOBAL_BASE;
+            free(cli->pending[k]);
+            cli->pending[k] = strdup(optarg);
+        } else if (on_option) {
+            if ((rc = on_option(c, optarg, payload)) < 0) {
+                fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", gcs_error_last(),
+                        command ? command : "");
+                return GCS_EXIT_USAGE;
+            }
+        }
+    }
+    *first_operand = optind;
+    return 0;
+}
+
+int gcs_cli_load_config(gcs_cli *cli)
+{
+    int rc;
+    if ((rc = gcs_config_load_file(&cli->config, cli->config_path, NULL)) < 0)
+        return rc;
+    /* A bad flag value is a usage error (exit 2); a bad file or env value is not. */
+    for (int k = 0; k < GCS_CFG__COUNT; k++) {
+        if (cli->pending[k] && gcs_config_set_flag(&cli->config, k, cli->pending[k]) < 0)
+            return GCS_EUSAGE;
+    }
+    if (cli->secret_file && (rc = gcs_config_set_secret_file(&cli->config, cli->secret_file)) < 0)
+        return rc;
+
+    gcs_log_level level;
+    gcs_log_format format;
+    const char *lv = gcs_config_get(&cli->config, GCS_CFG_LOG_LEVEL);
+    const char *fm = gcs_config_get(&cli->config, GCS_CFG_LOG_FORMAT);
+    bool flag_lv = cli->config.values[GCS_CFG_LOG_LEVEL].source == GCS_CFG_FROM_FLAG;
+    bool flag_fm = cli->config.values[GCS_CFG_LOG_FORMAT].source == GCS_CFG_FROM_FLAG;
+    if (gcs_log_level_parse(lv, &level) < 0)
+        return gcs_error_set(flag_lv ? GCS_EUSAGE : GCS_EINVALID, "%s: unknown log level '%s' (debug, info, warn, error, off)",
+                             cli->config.values[GCS_CFG_LOG_LEVEL].origin, lv);
+    if (gcs_log_format_parse(fm, &format) < 0)
+        return gcs_error_set(flag_fm ? GCS_EUSAGE : GCS_EINVALID, "%s: unknown log format '%s' (text, json)",
+                             cli->config.values[GCS_CFG_LOG_FORMAT].origin, fm);
+    gcs_log_set_level(level);
+    gcs_log_set_format(format);
+    return 0;
+}
+
+/* ==== help, version ==== */
+
+int gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
+{
+    int first, rc;
+    if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
+        return rc;
+    if (first >= argc) {
+        print_main_help(cli, cli->out);
+        return GCS_EXIT_OK;
+    }
+    const gcs_cli_command *cmd = gcs_cli_find_command(argv[first]);
+    if (!cmd)
+        return gcs_cli_usage_error(cli, NULL, "unknown command '%s'", argv[first]);
+    gcs_cli_print_command_help(cli, cli->out, cmd);
+    return GCS_EXIT_OK;
+}
+
+int gcs_cmd_version(gcs_cli *cli, int argc, char **argv)
+{
+    int first, rc;
+    if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
+        return rc;
+    if (first < argc)
+        return gcs_cli_usage_error(cli, "version", "unexpected argument '%s'", argv[first]);
+    if (cli->json)
+        fprintf(cli->out, "{\"version\":\"%s\"}\n", GCS_VERSION_STRING);
+    else
+        fprintf(cli->out, "gcscim %s\n", GCS_VERSION_STRING);
+    return GCS_EXIT_OK;
+}
+
+/* ==== main ==== */
+
+/* Secrets live in this process's memory: keep them out of core dumps and away
+ * from other processes of the same user (ptrace needs dumpable). */
+static void protect_process(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int gcs_cli_main(int argc, char **argv)
+{
+    gcs_cli cli;
+    memset(&cli, 0, sizeof cli);
+    cli.out = stdout;
+    cli.err = stderr;
+    int code;
+
+    protect_process();
+    if (gcs_config_init(&cli.config, NULL) < 0) {
+        code = gcs_cli_fail(&cli, gcs_error_last_code());
+        goto out;
+    }
+
+    /* Global options may precede the command: parse up to the first operand. */
+    int first;
+    if ((code = gcs_cli_parse(&cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
+        goto out;
+    if (first >= argc) {
+        print_main_help(&cli, cli.err);
+        code = GCS_EXIT_USAGE;
+        goto out;
+    }
+    const gcs_cli_command *cmd = gcs_cli_find_command(argv[first]);
+    if (!cmd) {
+        code = gcs_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[first]);
+        goto out;
+    }
+    code = cmd->run(&cli, argc - first, argv + first);
+out:
+    for (int k = 0; k < GCS_CFG__COUNT; k++)
+        free(cli.pending[k]);
+    gcs_config_release(&cli.config);
+    return code;
+}

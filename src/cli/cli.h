@@ -1,0 +1,81 @@
+/*
+ * cli.h - the command line: a thin client of the library.
+ *
+ * Every command lives in its own cmd_NAME.c and is listed in commands.c. A
+ * command parses its own options with gcs_cli_parse(), which also accepts the
+ * global options anywhere on the line, then calls gcs_cli_load_config() to build
+ * the effective configuration (default < env < file < flag).
+ *
+ * Exit codes are fixed and documented in README ("Exit codes"); never reuse one
+ * for another meaning.
+ */
+#ifndef GCS_CLI_CLI_H
+#define GCS_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/config.h"
+
+enum {
+    GCS_EXIT_OK = 0,        /* done, everything as asked */
+    GCS_EXIT_FAILURE = 1,   /* failed; the message says why */
+    GCS_EXIT_USAGE = 2,     /* wrong command line: unknown command, flag or value */
+    GCS_EXIT_PARTIAL = 3,   /* finished, but some rows or users failed or were rejected */
+    GCS_EXIT_REFUSED = 4,   /* refused by a safety rule: needs explicit approval */
+    GCS_EXIT_BROKEN = 5,    /* verification failed: the receipt chain does not hold */
+    GCS_EXIT_AUTH = 6,      /* credentials rejected or a permission is missing */
+    GCS_EXIT_LIMIT = 7,     /* a daily rate limit was reached: try again later */
+};
+
+typedef struct gcs_cli {
+    gcs_config config;
+    bool json;                       /* --json: machine-readable output */
+    char *pending[GCS_CFG__COUNT];   /* flag values, applied after the config file */
+    const char *config_path;         /* --config */
+    const char *secret_file;         /* --client-secret-file */
+    FILE *out;                       /* stdout unless a test says otherwise */
+    FILE *err;
+} gcs_cli;
+
+typedef struct gcs_cli_command {
+    const char *name;
+    const char *summary; /* one line for `gcscim --help` */
+    const char *usage;   /* "gcscim config show [--json]" */
+    const char *help;    /* the rest of `gcscim help NAME` */
+    int (*run)(gcs_cli *cli, int argc, char **argv); /* argv[0] is the command name */
+} gcs_cli_command;
+
+extern const gcs_cli_command gcs_cli_commands[];
+
+const gcs_cli_command *gcs_cli_find_command(const char *name);
+int gcs_cli_main(int argc, char **argv);
+
+/*
+ * Parses argv[1..] with `options` (may be NULL) plus the global options.
+ * For each of the command's own options, `on_option(opt->val, optarg, payload)`
+ * is called; it returns 0 or a GCS_EUSAGE after setting a message. On success
+ * *first_operand is the index of the first non-option argument. Unknown options
+ * and missing values print a message naming them and return GCS_EUSAGE.
+ */
+int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                  int *first_operand);
+/* Builds the effective configuration from env, the config file and the flags. */
+int gcs_cli_load_config(gcs_cli *cli);
+/* Prints "gcscim: MESSAGE" on stderr and returns the exit code for rc. */
+int gcs_cli_fail(gcs_cli *cli, int rc);
+/* The exit code for a library error code. */
+int gcs_cli_exit_code(int rc);
+/* Prints a usage error ("gcscim: ...; see 'gcscim help CMD'") and returns GCS_EXIT_USAGE. */
+int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cmd);
+
+/* Commands */
+int gcs_cmd_help(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_version(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
+
+#endif

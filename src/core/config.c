@@ -1,0 +1,271 @@
+#include "core/config.h"
+#include "core/error.h"
+#include "core/redact.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
+    [GCS_CFG_CLIENT_ID] = {"client_id", "GENESYSCLOUD_OAUTHCLIENT_ID", "client-id",
+                           "OAuth client id (client credentials grant)", false, false},
+    [GCS_CFG_CLIENT_SECRET] = {"client_secret", "GENESYSCLOUD_OAUTHCLIENT_SECRET", NULL,
+                               "OAuth client secret (never shown; flag: --client-secret-file)",
+                               true, false},
+    [GCS_CFG_REGION] = {"region", "GENESYSCLOUD_REGION", "region",
+                        "region name (eu-west-1) or domain (mypurecloud.ie)", false, false},
+    [GCS_CFG_API_URL] = {"api_url", "GENESYSCLOUD_API_URL", "api-url",
+                         "API base URL, overriding the region (emulator, proxy)", false, false},
+    [GCS_CFG_LOGIN_URL] = {"login_url", "GENESYSCLOUD_LOGIN_URL", "login-url",
+                           "login base URL, overriding the region", false, false},
+    [GCS_CFG_DB] = {"db", "GCSCIM_DB", "db",
+                    "store: sqlite:PATH or postgresql://... (default: sqlite in the state dir)",
+                    false, false},
+    [GCS_CFG_LOG_LEVEL] = {"log_level", "GCSCIM_LOG_LEVEL", "log-level",
+                           "debug, info, warn, error or off", false, false},
+    [GCS_CFG_LOG_FORMAT] = {"log_format", "GCSCIM_LOG_FORMAT", "log-format",
+                            "text (for people) or json (one object per line)", false, false},
+    [GCS_CFG_MAX_IN_FLIGHT] = {"max_in_flight", "GCSCIM_MAX_IN_FLIGHT", "max-in-flight",
+                               "ceiling on requests in flight at once", false, true},
+    [GCS_CFG_MAX_RPS] = {"max_rps", "GCSCIM_MAX_RPS", "max-rps",
+                         "your own ceiling on requests per second (0: only the server's)",
+                         false, true},
+    [GCS_CFG_TIMEOUT] = {"timeout", "GCSCIM_TIMEOUT", "timeout",
+                         "seconds one request may take before it is abandoned", false, true},
+    [GCS_CFG_CA_BUNDLE] = {"ca_bundle", "GCSCIM_CA_BUNDLE", "ca-bundle",
+                           "extra CA certificates (PEM) for a proxy; verification stays on",
+                           false, false},
+};
+
+static const char *const defaults[GCS_CFG__COUNT] = {
+    [GCS_CFG_REGION] = "us-east-1", [GCS_CFG_LOG_LEVEL] = "info",
+    [GCS_CFG_LOG_FORMAT] = "text",  [GCS_CFG_MAX_IN_FLIGHT] = "16",
+    [GCS_CFG_MAX_RPS] = "0",        [GCS_CFG_TIMEOUT] = "30",
+};
+
+const char *gcs_config_source_name(gcs_config_source source)
+{
+    switch (source) {
+    case GCS_CFG_FROM_DEFAULT: return "default";
+    case GCS_CFG_FROM_ENV: return "env";
+    case GCS_CFG_FROM_FILE: return "file";
+    case GCS_CFG_FROM_FLAG: return "flag";
+    }
+    return "?";
+}
+
+int gcs_config_key_by_name(const char *name)
+{
+    for (int i = 0; i < GCS_CFG__COUNT; i++) {
+        if (strcmp(gcs_config_specs[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void clear_value(gcs_config_value *v)
+{
+    if (v->value) {
+        explicit_bzero(v->value, strlen(v->value));
+        free(v->value);
+    }
+    free(v->origin);
+    v->value = NULL;
+    v->origin = NULL;
+}
+
+static int check_number(gcs_config_key key, const char *value, const char *origin)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (errno || end == value || *end || d < 0)
+        return gcs_error_set(GCS_EINVALID, "%s: '%s' is not a non-negative number for %s",
+                             origin, value, gcs_config_specs[key].name);
+    return 0;
+}
+
+int gcs_config_set(gcs_config *cfg, gcs_config_key key, const char *value,
+                   gcs_config_source source, const char *origin)
+{
+    const gcs_config_spec *spec = &gcs_config_specs[key];
+    int rc;
+    if (spec->numeric && (rc = check_number(key, value, origin)) < 0)
+        return rc;
+    if (spec->secret)
+        gcs_redact_register(value);
+    gcs_config_value *v = &cfg->values[key];
+    clear_value(v);
+    v->value = strdup(value);
+    v->origin = strdup(origin);
+    v->source = source;
+    if (!v->value || !v->origin)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int gcs_config_init(gcs_config *cfg, const char *(*environ_get)(const char *name))
+{
+    memset(cfg, 0, sizeof *cfg);
+    const char *(*get)(const char *) = environ_get ? environ_get : (const char *(*)(const char *))getenv;
+    int rc = 0;
+    for (int i = 0; i < GCS_CFG__COUNT && rc == 0; i++) {
+        const gcs_config_spec *spec = &gcs_config_specs[i];
+        const char *env = spec->env ? get(spec->env) : NULL;
+        if (env && *env)
+            rc = gcs_config_set(cfg, (gcs_config_key)i, env, GCS_CFG_FROM_ENV, spec->env);
+        else if (defaults[i])
+            rc = gcs_config_set(cfg, (gcs_config_key)i, defaults[i], GCS_CFG_FROM_DEFAULT,
+                                "default");
+    }
+    return rc;
+}
+
+static int default_config_path(char *out, size_t outsz, const char *(*get)(const char *))
+{
+    const char *explicit_env = get("GCSCIM_CONFIG");
+    if (explicit_env && *explicit_env) {
+        snprintf(out, outsz, "%s", explicit_env);
+        return 1; /* named: must exist */
+    }
+    const char *xdg = get("XDG_CONFIG_HOME");
+    const char *home = get("HOME");
+    if (xdg && *xdg)
+        snprintf(out, outsz, "%s/gcscim/config.json", xdg);
+    else if (home && *home)
+        snprintf(out, outsz, "%s/.config/gcscim/config.json", home);
+    else
+        return -1;
+    return 0; /* optional */
+}
+
+int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
+                         const char *(*environ_get)(const char *name))
+{
+    const char *(*get)(const char *) = environ_get ? environ_get : (const char *(*)(const char *))getenv;
+    char path[4096];
+    bool required = true;
+    if (explicit_path) {
+        snprintf(path, sizeof path, "%s", explicit_path);
+    } else {
+        int kind = default_config_path(path, sizeof path, get);
+        if (kind < 0)
+            return 0;
+        required = kind == 1;
+        if (!required && access(path, F_OK) != 0)
+            return 0;
+    }
+
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (jerr.line <= 0 && access(path, R_OK) != 0)
+            return gcs_error_set(GCS_EIO, "cannot read config file '%s': %s", path,
+                                 strerror(errno));
+        return gcs_error_set(GCS_EINVALID, "cannot read config file '%s': line %d, column %d: %s",
+                             path, jerr.line, jerr.column, jerr.text);
+    }
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read config file '%s': expected a JSON object",
+                           path);
+        goto out;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        int k = gcs_config_key_by_name(key);
+        if (k < 0) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot read config file '%s': unknown key '%s'",
+                               path, key);
+            goto out;
+        }
+        char text[64];
+        const char *s;
+        if (json_is_string(value)) {
+            s = json_string_value(value);
+        } else if (json_is_integer(value)) {
+            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
+            s = text;
+        } else if (json_is_real(value)) {
+            snprintf(text, sizeof text, "%g", json_real_value(value));
+            s = text;
+        } else if (json_is_null(value)) {
+            continue;
+        } else {
+            rc = gcs_error_set(GCS_EINVALID,
+                               "cannot read config file '%s': key '%s' must be a string or a number",
+                               path, key);
+            goto out;
+        }
+        if ((rc = gcs_config_set(cfg, (gcs_config_key)k, s, GCS_CFG_FROM_FILE, path)) < 0) {
+            gcs_error_prefix(rc, "cannot read config file '%s'", path);
+            goto out;
+        }
+    }
+    free(cfg->file);
+    cfg->file = strdup(path);
+out:
+    json_decref(root);
+    return rc;
+}
+
+int gcs_config_set_flag(gcs_config *cfg, gcs_config_key key, const char *value)
+{
+    const gcs_config_spec *spec = &gcs_config_specs[key];
+    char origin[64];
+    if (spec->secret || !spec->flag)
+        return gcs_error_set(GCS_EUSAGE, "%s cannot be given as a flag", spec->name);
+    snprintf(origin, sizeof origin, "--%s", spec->flag);
+    return gcs_config_set(cfg, key, value, GCS_CFG_FROM_FLAG, origin);
+}
+
+int gcs_config_set_secret_file(gcs_config *cfg, const char *path)
+{
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gcs_error_set(GCS_EIO, "cannot read secret file '%s': %s", path, strerror(errno));
+    int rc = 0;
+    char line[4096];
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "secret file '%s' is readable by others: chmod 600 it first", path);
+        goto out;
+    }
+    if (!fgets(line, sizeof line, f)) {
+        rc = gcs_error_set(GCS_EINVALID, "secret file '%s' is empty", path);
+        goto out;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    char origin[4200];
+    snprintf(origin, sizeof origin, "--client-secret-file %s", path);
+    rc = gcs_config_set(cfg, GCS_CFG_CLIENT_SECRET, line, GCS_CFG_FROM_FLAG, origin);
+out:
+    explicit_bzero(line, sizeof line);
+    fclose(f);
+    return rc;
+}
+
+const char *gcs_config_get(const gcs_config *cfg, gcs_config_key key)
+{
+    return cfg->values[key].value;
+}
+
+long gcs_config_get_long(const gcs_config *cfg, gcs_config_key key)
+{
+    const char *v = cfg->values[key].value;
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+void gcs_config_release(gcs_config *cfg)
+{
+    for (int i = 0; i < GCS_CFG__COUNT; i++)
+        clear_value(&cfg->values[i]);
+    free(cfg->file);
+    cfg->file = NULL;
+}

@@ -1,0 +1,47 @@
+/*
+ * redact.h - the layer that keeps secrets out of everything we print or store.
+ *
+ * Three rules, applied to every log line, error message and receipt:
+ *  1. Registered secrets (the client secret, every access token ever issued to
+ *     this process) are replaced by "***" wherever they appear, verbatim.
+ *  2. Credentials in known shapes are replaced whatever their value: the token of
+ *     "Bearer …" / "Basic …", and the value of a sensitive key in JSON
+ *     ("password": "…"), forms and query strings (client_secret=…), and headers
+ *     (Authorization: …).
+ *  3. Structured fields whose key is sensitive (gcs_redact_is_sensitive_key) are
+ *     printed as "***" by the logger and stored as "***" by receipts.
+ * The registry is process-wide and thread-safe; registered values are copied,
+ * kept in locked memory where possible, and wiped on gcs_redact_reset().
+ */
+#ifndef GCS_CORE_REDACT_H
+#define GCS_CORE_REDACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+
+#define GCS_REDACTED "***"
+
+/* Registers a secret; values shorter than 4 bytes are ignored (they would
+ * match everywhere and protect nothing). The most recent 64 are kept. */
+void gcs_redact_register(const char *secret);
+/* Forgets every registered secret, wiping the copies. For tests and shutdown. */
+void gcs_redact_reset(void);
+
+/* True for keys whose values are never shown: authorization, password,
+ * client_secret, access_token, *_secret, *_password, *_token, cookie, ... */
+bool gcs_redact_is_sensitive_key(const char *key);
+
+/* Appends `in` to `out` with every rule applied. */
+int gcs_redact_append(gcs_buf *out, const char *in);
+/* Writes the redacted text into a fixed buffer, truncating if needed
+ * (a truncated result never ends inside a secret: secrets are removed first). */
+void gcs_redact_text(char *out, size_t outsz, const char *in);
+/* A deep copy of a JSON value with sensitive keys' values replaced by "***"
+ * and every string passed through the text rules. New reference. */
+json_t *gcs_redact_json(const json_t *in);
+
+#endif

@@ -1,0 +1,219 @@
+/* The redaction layer: no secret survives into a log line or an error message. */
+#include "gcstest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/redact.h"
+
+static char *redact(const char *in)
+{
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_redact_append(&b, in), 0);
+    return gcs_buf_detach(&b);
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    gcs_redact_reset();
+    return 0;
+}
+
+static void registered_secret_is_removed_anywhere(void **state)
+{
+    (void)state;
+    gcs_redact_register("Zx9-very-secret");
+    char *s = redact("connecting with Zx9-very-secret and againZx9-very-secret!");
+    assert_null(strstr(s, "Zx9-very-secret"));
+    assert_string_equal(s, "connecting with *** and again***!");
+    free(s);
+}
+
+static void short_values_are_not_registered(void **state)
+{
+    (void)state;
+    gcs_redact_register("ab");
+    char *s = redact("about abc");
+    assert_string_equal(s, "about abc");
+    free(s);
+}
+
+static void authorization_header_is_masked(void **state)
+{
+    (void)state;
+    char *s = redact("Authorization: Bearer eyJhbGciOi.JIUzI1NiJ9.abc");
+    assert_null(strstr(s, "eyJ"));
+    free(s);
+    s = redact("authorization: Basic Y2xpZW50OnNlY3JldA==\nnext");
+    assert_null(strstr(s, "Y2xpZW50"));
+    assert_non_null(strstr(s, "next"));
+    free(s);
+    s = redact("sent bearer abc123def to the API");
+    assert_string_equal(s, "sent bearer *** to the API");
+    free(s);
+}
+
+static void json_and_form_values_are_masked(void **state)
+{
+    (void)state;
+    char *s = redact("{\"userName\":\"a@b.c\",\"password\":\"hunter2!\",\"x\":1}");
+    assert_string_equal(s, "{\"userName\":\"a@b.c\",\"password\":\"***\",\"x\":1}");
+    free(s);
+    s = redact("{\"access_token\" : \"t0k\\\"en\", \"expires_in\":86400}");
+    assert_null(strstr(s, "t0k"));
+    assert_non_null(strstr(s, "86400"));
+    free(s);
+    s = redact("grant_type=client_credentials&client_secret=abc%20def&x=1");
+    assert_string_equal(s, "grant_type=client_credentials&client_secret=***&x=1");
+    free(s);
+    s = redact("password=hunter2 user=bob");
+    assert_string_equal(s, "password=*** user=bob");
+    free(s);
+}
+
+static void harmless_text_is_untouched(void **state)
+{
+    (void)state;
+    const char *text = "token.refresh done: tokens_issued=3 secretary=ann basics=1";
+    char *s = redact(text);
+    assert_string_equal(s, text);
+    free(s);
+}
+
+static void json_copy_masks_sensitive_keys(void **state)
+{
+    (void)state;
+    gcs_redact_register("the-access-token-123");
+    json_t *in = json_pack("{s:s,s:s,s:{s:s},s:[s]}", "userName", "ann@example.com", "password",
+                           "P4ss!", "nested", "client_secret", "cs", "notes",
+                           "token was the-access-token-123");
+    json_t *out = gcs_redact_json(in);
+    char *text = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_null(strstr(text, "P4ss!"));
+    assert_null(strstr(text, "\"cs\""));
+    assert_null(strstr(text, "the-access-token-123"));
+    assert_non_null(strstr(text, "ann@example.com"));
+    free(text);
+    json_decref(in);
+    json_decref(out);
+}
+
+static void sensitive_keys(void **state)
+{
+    (void)state;
+    assert_true(gcs_redact_is_sensitive_key("Authorization"));
+    assert_true(gcs_redact_is_sensitive_key("client_secret"));
+    assert_true(gcs_redact_is_sensitive_key("access_token"));
+    assert_true(gcs_redact_is_sensitive_key("password"));
+    assert_true(gcs_redact_is_sensitive_key("webhook_secret"));
+    assert_false(gcs_redact_is_sensitive_key("userName"));
+    assert_false(gcs_redact_is_sensitive_key("tokens_issued"));
+}
+
+static void error_messages_are_redacted(void **state)
+{
+    (void)state;
+    gcs_redact_register("cs-0123456789");
+    gcs_error_set(GCS_EAUTH, "login failed for secret cs-0123456789 with Bearer abcdef");
+    assert_null(strstr(gcs_error_last(), "cs-0123456789"));
+    assert_null(strstr(gcs_error_last(), "abcdef"));
+    gcs_error_clear();
+}
+
+/* ==== The logger: every line through the layer ==== */
+
+static gcs_buf captured;
+
+static void capture(gcs_log_level level, const char *line, void *payload)
+{
+    (void)level;
+    (void)payload;
+    gcs_buf_puts(&captured, line);
+    gcs_buf_putc(&captured, '\n');
+}
+
+static void logs_never_show_secrets(void **state)
+{
+    (void)state;
+    gcs_buf_init(&captured, 0);
+    gcs_log_set_sink(capture, NULL);
+    gcs_log_set_level(GCS_LOG_DEBUG);
+    gcs_redact_register("client-secret-XYZ");
+    gcs_redact_register("access-token-ABC");
+
+    for (int format = GCS_LOG_TEXT; format <= GCS_LOG_JSON; format++) {
+        gcs_log_set_format((gcs_log_format)format);
+        GCS_INFO("http.request", "Authorization", "Bearer access-token-ABC", "path", "/api/v2/x");
+        GCS_WARN("oauth.failed", "client_secret", "client-secret-XYZ", "why", "bad");
+        GCS_ERR("http.body", "body", "{\"password\":\"P@ss\",\"userName\":\"u@x.y\"}");
+        GCS_DEBUG("note", "msg", "header was authorization: Basic Y2lkOmNzZWNyZXQ=");
+        GCS_INFO("free-text", "msg", "the secret is client-secret-XYZ, token access-token-ABC");
+        json_t *fields = json_pack("{s:s,s:{s:s}}", "user", "u@x.y", "request", "access_token",
+                                   "access-token-ABC");
+        gcs_log_json(GCS_LOG_INFO, "structured", fields);
+        json_decref(fields);
+    }
+    gcs_log_set_sink(NULL, NULL);
+
+    assert_null(strstr(captured.ptr, "client-secret-XYZ"));
+    assert_null(strstr(captured.ptr, "access-token-ABC"));
+    assert_null(strstr(captured.ptr, "P@ss"));
+    assert_null(strstr(captured.ptr, "Y2lkOmNzZWNyZXQ"));
+    /* The rest of the information is still there. */
+    assert_non_null(strstr(captured.ptr, "/api/v2/x"));
+    assert_non_null(strstr(captured.ptr, "u@x.y"));
+    assert_non_null(strstr(captured.ptr, "\"event\":\"oauth.failed\""));
+    /* Every JSON line is valid JSON. */
+    char *line = captured.ptr;
+    int json_lines = 0;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        if (line[0] == '{') {
+            json_error_t err;
+            json_t *j = json_loads(line, 0, &err);
+            assert_non_null(j);
+            json_decref(j);
+            json_lines++;
+        }
+        line = nl + 1;
+    }
+    assert_int_equal(json_lines, 6);
+    gcs_buf_release(&captured);
+}
+
+static void level_filters_before_formatting(void **state)
+{
+    (void)state;
+    gcs_buf_init(&captured, 0);
+    gcs_log_set_sink(capture, NULL);
+    gcs_log_set_level(GCS_LOG_WARN);
+    GCS_INFO("hidden", "k", "v");
+    GCS_WARN("shown", "k", "v");
+    gcs_log_set_sink(NULL, NULL);
+    assert_null(strstr(captured.ptr, "hidden"));
+    assert_non_null(strstr(captured.ptr, "shown"));
+    gcs_buf_release(&captured);
+    gcs_log_set_level(GCS_LOG_INFO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(registered_secret_is_removed_anywhere, reset),
+        cmocka_unit_test_setup(short_values_are_not_registered, reset),
+        cmocka_unit_test_setup(authorization_header_is_masked, reset),
+        cmocka_unit_test_setup(json_and_form_values_are_masked, reset),
+        cmocka_unit_test_setup(harmless_text_is_untouched, reset),
+        cmocka_unit_test_setup(json_copy_masks_sensitive_keys, reset),
+        cmocka_unit_test_setup(sensitive_keys, reset),
+        cmocka_unit_test_setup(error_messages_are_redacted, reset),
+        cmocka_unit_test_setup(logs_never_show_secrets, reset),
+        cmocka_unit_test_setup(level_filters_before_formatting, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
