@@ -1,0 +1,44 @@
+/*
+ * diff.h - the fewest SCIM PATCH operations that turn a current Genesys user into
+ * the desired one.
+ *
+ * Only attributes present in `desired` are compared: an attribute the profile does
+ * not map is never touched. For the attributes it maps, the profile is the owner:
+ *  - simple values (userName, displayName, title, externalId, active, enterprise
+ *    department, employeeNumber, dateHire, division): `replace` when different,
+ *    `remove` when the desired value is null or "";
+ *  - typed multi-valued entries (emails, phoneNumbers) are compared per `type`, so a
+ *    change of the mobile number never disturbs the work number:
+ *    `replace` of `phoneNumbers[type eq "mobile"].value`, `add` of a missing type,
+ *    `remove` of `phoneNumbers[type eq "mobile"]`;
+ *  - sets (roles, routingSkills, routingLanguages) are compared ignoring order and
+ *    replaced whole when they differ;
+ *  - manager is compared by its `value` (a Genesys user id);
+ *  - genesys externalIds are only ever added to (the x-pc:scimv2:v1 entry is
+ *    immutable and other authorities belong to others).
+ * Paths of create-only attributes are skipped. The result is deterministic.
+ */
+#ifndef GCS_PLAN_DIFF_H
+#define GCS_PLAN_DIFF_H
+
+#include <jansson.h>
+
+#define GCS_SCIM_CORE "urn:ietf:params:scim:schemas:core:2.0:User"
+#define GCS_SCIM_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define GCS_SCIM_GENESYS "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+#define GCS_SCIM_PATCHOP "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+/*
+ * Computes the difference. On success *ops_out is a JSON array of SCIM PATCH
+ * operations ({op, path, value}) and *changes_out (optional) a JSON array of
+ * {"attribute", "old", "new"} for people to read; both empty when nothing differs.
+ * `skip_paths` (optional) is a JSON array of attribute names not to compare
+ * (create-only attributes, e.g. "password" or "urn:…:User:employeeNumber").
+ */
+int gcs_diff_user(json_t **ops_out, json_t **changes_out, const json_t *desired,
+                  const json_t *current, const json_t *skip_paths);
+
+/* A PatchOp message around an array of operations (borrowed; referenced). */
+json_t *gcs_diff_patch_body(json_t *ops);
+
+#endif
