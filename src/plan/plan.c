@@ -1,0 +1,352 @@
+#include "plan/plan.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PLAN_FORMAT "gcscim-plan/1"
+
+static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", "update",
+                                                        "deactivate"};
+
+void gcs_plan_options_init(gcs_plan_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->allow_deactivations = -1;
+    o->max_deactivations = 10;
+    o->max_deactivation_share = 0.05;
+}
+
+const char *gcs_plan_kind_name(gcs_plan_kind kind)
+{
+    return (unsigned)kind < GCS_PLAN__KINDS ? kind_names[kind] : "?";
+}
+
+int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
+{
+    for (int k = 0; k < GCS_PLAN__KINDS; k++) {
+        if (name && strcmp(name, kind_names[k]) == 0) {
+            *out = (gcs_plan_kind)k;
+            return 0;
+        }
+    }
+    return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
+}
+
+int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+                  const char *profile_path, const gcs_plan_options *options)
+{
+    char ts[40];
+    gcs_time_format_iso8601(ts, sizeof ts, gcs_time_wall_ms());
+    plan->doc = json_pack("{s:s,s:s,s:{s:s?},s:{s:s?},s:{s:s?},s:{s:b,s:b,s:b},s:[],s:[]}",
+                          "format", PLAN_FORMAT, "created", ts, "target", "api_url", api_url,
+                          "source", "path", source_path, "profile", "path", profile_path,
+                          "options", "no_create", options->no_create, "no_update",
+                          options->no_update, "no_deactivate", options->no_deactivate,
+                          "operations", "rejected");
+    if (!plan->doc)
+        return gcs_error_set(GCS_ENOMEM, "cannot build plan");
+    return 0;
+}
+
+void gcs_plan_release(gcs_plan *plan)
+{
+    json_decref(plan->doc);
+    plan->doc = NULL;
+}
+
+json_t *gcs_plan_operations(const gcs_plan *plan)
+{
+    return json_object_get(plan->doc, "operations");
+}
+
+int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char *user_name,
+                 const char *id, const char *version, json_t *body, json_t *changes,
+                 json_t *extra)
+{
+    json_t *op = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "kind", gcs_plan_kind_name(kind), "key",
+                           key, "userName", user_name, "id", id, "version", version);
+    if (!op) {
+        json_decref(body);
+        json_decref(changes);
+        json_decref(extra);
+        return gcs_error_set(GCS_ENOMEM, "cannot build plan operation");
+    }
+    json_object_set_new(op, kind == GCS_PLAN_CREATE ? "body" : "operations",
+                        body ? body : json_array());
+    json_object_set_new(op, "changes", changes ? changes : json_array());
+    if (extra) {
+        json_object_update(op, extra);
+        json_decref(extra);
+    }
+    json_array_append_new(gcs_plan_operations(plan), op);
+    return 0;
+}
+
+void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason)
+{
+    json_array_append_new(json_object_get(plan->doc, "rejected"),
+                          json_pack("{s:s?,s:s?,s:s?}", "location", location, "field", field,
+                                    "reason", reason));
+}
+
+void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total)
+{
+    json_object_set_new(plan->doc, "unchanged", json_integer(unchanged));
+    json_object_set_new(plan->doc, "managed_total", json_integer(managed_total));
+}
+
+static int kind_of(const json_t *op)
+{
+    gcs_plan_kind k;
+    if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &k) < 0)
+        return GCS_PLAN__KINDS;
+    return (int)k;
+}
+
+static int compare_ops(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int kx = kind_of(x), ky = kind_of(y);
+    if (kx != ky)
+        return kx - ky;
+    const char *sx = json_string_value(json_object_get(x, "key"));
+    const char *sy = json_string_value(json_object_get(y, "key"));
+    return strcmp(sx ? sx : "", sy ? sy : "");
+}
+
+long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
+{
+    long n = 0;
+    size_t i;
+    json_t *op;
+    json_array_foreach(gcs_plan_operations(plan), i, op) n += kind_of(op) == (int)kind;
+    return n;
+}
+
+static void sha256_hex(char out[65], const char *data, size_t len)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int gcs_plan_finish(gcs_plan *plan)
+{
+    json_t *ops = gcs_plan_operations(plan);
+    size_t n = json_array_size(ops);
+    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
+    if (!sorted)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_incref(json_array_get(ops, i));
+    qsort(sorted, n, sizeof *sorted, compare_ops);
+    json_array_clear(ops);
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1));
+        json_array_append_new(ops, sorted[i]);
+    }
+    free(sorted);
+
+    json_t *summary = json_object();
+    for (int k = 0; k < GCS_PLAN__KINDS; k++)
+        json_object_set_new(summary, kind_names[k],
+                            json_integer(gcs_plan_count(plan, (gcs_plan_kind)k)));
+    json_object_set_new(summary, "unchanged",
+                        json_integer(json_integer_value(json_object_get(plan->doc, "unchanged"))));
+    json_object_set_new(summary, "rejected",
+                        json_integer((json_int_t)json_array_size(
+                            json_object_get(plan->doc, "rejected"))));
+    json_object_set_new(plan->doc, "summary", summary);
+
+    /* Identity: what will be done, and where. Not when, not by which file name. */
+    json_t *ident = json_pack("{s:O,s:O}", "target", json_object_get(plan->doc, "target"),
+                              "operations", ops);
+    char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ident);
+    if (!canon)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    char hex[65];
+    sha256_hex(hex, canon, strlen(canon));
+    free(canon);
+    json_object_set_new(plan->doc, "identity", json_string(hex));
+    return 0;
+}
+
+const char *gcs_plan_identity(const gcs_plan *plan)
+{
+    return json_string_value(json_object_get(plan->doc, "identity"));
+}
+
+int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options)
+{
+    long count = gcs_plan_count(plan, GCS_PLAN_DEACTIVATE);
+    long managed = (long)json_integer_value(json_object_get(plan->doc, "managed_total"));
+    if (count == 0)
+        return 0;
+    bool over_count = count > options->max_deactivations;
+    bool over_share = managed > 0 && (double)count / (double)managed > options->max_deactivation_share;
+    if (!over_count && !over_share)
+        return 0;
+    if (options->allow_deactivations >= count)
+        return 0;
+    return gcs_error_set(GCS_EREFUSED,
+                         "refusing to deactivate %ld users (%ld managed; thresholds: %ld users "
+                         "or %.0f%%): review the plan, then approve with "
+                         "--allow-deactivations %ld",
+                         count, managed, options->max_deactivations,
+                         options->max_deactivation_share * 100.0, count);
+}
+
+int gcs_plan_write(const gcs_plan *plan, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+    fchmod(fd, 0600);
+    char *text = json_dumps(plan->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = 0;
+    size_t len = text ? strlen(text) : 0, off = 0;
+    while (text && off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (rc == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) != 0))
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+    free(text);
+    close(fd);
+    return rc;
+}
+
+int gcs_plan_read(gcs_plan *plan, const char *path)
+{
+    json_error_t err;
+    plan->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!plan->doc) {
+        if (err.line < 0)
+            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
+                             err.text);
+    }
+    const char *format = json_string_value(json_object_get(plan->doc, "format"));
+    int rc = 0;
+    if (!format || strcmp(format, PLAN_FORMAT) != 0) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': not a %s file", path, PLAN_FORMAT);
+        goto fail;
+    }
+    json_t *ops = gcs_plan_operations(plan);
+    if (!json_is_array(ops)) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': no operations", path);
+        goto fail;
+    }
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op) {
+        gcs_plan_kind kind;
+        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0 ||
+            !json_string_value(json_object_get(op, "key")) ||
+            (kind != GCS_PLAN_CREATE && !json_string_value(json_object_get(op, "id"))) ||
+            (kind == GCS_PLAN_CREATE && !json_is_object(json_object_get(op, "body"))) ||
+            (kind != GCS_PLAN_CREATE && !json_is_array(json_object_get(op, "operations")))) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': operation %zu is malformed",
+                               path, i + 1);
+            goto fail;
+        }
+    }
+    /* The identity is recomputed: a hand-edited plan is a different plan. */
+    return gcs_plan_finish(plan);
+fail:
+    gcs_plan_release(plan);
+    return rc;
+}
+
+/* ==== Rendering ==== */
+
+static void print_value(FILE *out, const json_t *v)
+{
+    if (!v || json_is_null(v)) {
+        fputs("(none)", out);
+        return;
+    }
+    if (json_is_string(v)) {
+        fprintf(out, "\"%s\"", json_string_value(v));
+        return;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputs(s ? s : "?", out);
+    free(s);
+}
+
+static const char *short_attribute(const char *a)
+{
+    /* "urn:…:enterprise:2.0:User:department" reads better as "department". */
+    const char *last = strrchr(a, ':');
+    return strncmp(a, "urn:", 4) == 0 && last ? last + 1 : a;
+}
+
+void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
+{
+    static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-"};
+    static const char *const colors[GCS_PLAN__KINDS] = {"\033[32m", "\033[36m", "\033[33m",
+                                                        "\033[31m"};
+    const char *reset = color ? "\033[0m" : "";
+    size_t i;
+    json_t *op;
+    json_array_foreach(gcs_plan_operations(plan), i, op) {
+        int k = kind_of(op);
+        if (k >= GCS_PLAN__KINDS)
+            continue;
+        const char *c = color ? colors[k] : "";
+        const char *user = json_string_value(json_object_get(op, "userName"));
+        fprintf(out, "%s%s %s %s%s", c, sigil[k], kind_names[k],
+                json_string_value(json_object_get(op, "key")), reset);
+        if (user)
+            fprintf(out, " (%s)", user);
+        const char *id = json_string_value(json_object_get(op, "id"));
+        if (id)
+            fprintf(out, " id=%s version=%s", id,
+                    json_string_value(json_object_get(op, "version"))
+                        ? json_string_value(json_object_get(op, "version"))
+                        : "?");
+        fputc('\n', out);
+        size_t j;
+        json_t *ch;
+        json_array_foreach(json_object_get(op, "changes"), j, ch) {
+            fprintf(out, "    %-22s ", short_attribute(json_string_value(json_object_get(ch, "attribute"))));
+            print_value(out, json_object_get(ch, "old"));
+            fputs(" -> ", out);
+            print_value(out, json_object_get(ch, "new"));
+            fputc('\n', out);
+        }
+    }
+    json_t *rejected = json_object_get(plan->doc, "rejected");
+    json_array_foreach(rejected, i, op) {
+        fprintf(out, "%s! rejected %s%s", color ? "\033[35m" : "",
+                json_string_value(json_object_get(op, "location")), reset);
+        const char *field = json_string_value(json_object_get(op, "field"));
+        if (field)
+            fprintf(out, " field %s", field);
+        fprintf(out, ": %s\n", json_string_value(json_object_get(op, "reason")));
+    }
+    fprintf(out,
+            "\nPlan: %ld to create, %ld to update, %ld to reactivate, %ld to deactivate, "
+            "%ld unchanged, %zu rejected.\n",
+            gcs_plan_count(plan, GCS_PLAN_CREATE), gcs_plan_count(plan, GCS_PLAN_UPDATE),
+            gcs_plan_count(plan, GCS_PLAN_REACTIVATE), gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
+            (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
+            json_array_size(rejected));
+}
