@@ -1,0 +1,153 @@
+/* Plans: stable order, identity, approval of mass deactivations, files. */
+#include "gcstest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "plan/plan.h"
+
+static void build(gcs_plan *p, int deactivations, long managed)
+{
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    for (int i = 0; i < deactivations; i++) {
+        char key[32], id[32];
+        snprintf(key, sizeof key, "L%03d", i);
+        snprintf(id, sizeof id, "id-%d", i);
+        gcs_plan_add(p, GCS_PLAN_DEACTIVATE, key, NULL, id, "3",
+                     json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0),
+                     NULL, NULL);
+    }
+    gcs_plan_add(p, GCS_PLAN_UPDATE, "E2", "b@x.com", "id-b", "7",
+                 json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "title", "value", "Lead"),
+                 json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old", "Agent", "new", "Lead"),
+                 NULL);
+    gcs_plan_add(p, GCS_PLAN_CREATE, "E1", "a@x.com", NULL, NULL,
+                 json_pack("{s:s,s:s}", "userName", "a@x.com", "displayName", "A"), NULL, NULL);
+    gcs_plan_set_counts(p, 5, managed);
+    assert_int_equal(gcs_plan_finish(p), 0);
+}
+
+static void operations_are_ordered_and_counted(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 2, 100);
+    json_t *ops = gcs_plan_operations(&p);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "kind")), "create");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 1), "kind")), "update");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 2), "key")), "L000");
+    assert_int_equal(gcs_plan_count(&p, GCS_PLAN_DEACTIVATE), 2);
+    assert_int_equal(strlen(gcs_plan_identity(&p)), 64);
+    gcs_plan_release(&p);
+}
+
+static void identity_depends_on_content_only(void **state)
+{
+    (void)state;
+    gcs_plan a, b, c;
+    build(&a, 1, 10);
+    build(&b, 1, 10);
+    build(&c, 2, 10);
+    assert_string_equal(gcs_plan_identity(&a), gcs_plan_identity(&b));
+    assert_string_not_equal(gcs_plan_identity(&a), gcs_plan_identity(&c));
+    gcs_plan_release(&a);
+    gcs_plan_release(&b);
+    gcs_plan_release(&c);
+}
+
+static void mass_deactivation_needs_approval(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    build(&p, 11, 1000); /* over the count of 10 */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "--allow-deactivations 11"));
+    o.allow_deactivations = 10;
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    o.allow_deactivations = 11;
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+
+    gcs_plan_options_init(&o);
+    build(&p, 3, 20); /* 15% of managed users: over the share */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    gcs_plan_release(&p);
+    build(&p, 3, 1000); /* few and a small share: fine */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+}
+
+static void files_round_trip_privately(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p, q;
+    build(&p, 1, 10);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(gcs_plan_read(&q, path), 0);
+    assert_string_equal(gcs_plan_identity(&p), gcs_plan_identity(&q));
+    gcs_plan_release(&q);
+
+    /* A hand-edited operation changes the identity; a broken one is named. */
+    char *bad = gcs_test_write_file(dir, "bad.json",
+                                    "{\"format\":\"gcscim-plan/1\",\"operations\":"
+                                    "[{\"kind\":\"update\",\"key\":\"E1\"}]}");
+    assert_int_equal(gcs_plan_read(&q, bad), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "operation 1 is malformed"));
+    char *notplan = gcs_test_write_file(dir, "x.json", "{\"a\":1}\n");
+    assert_int_equal(gcs_plan_read(&q, notplan), GCS_EINVALID);
+    char *broken = gcs_test_write_file(dir, "y.json", "{\n\"a\":\n");
+    assert_int_equal(gcs_plan_read(&q, broken), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "line 3"));
+
+    gcs_plan_release(&p);
+    free(bad);
+    free(notplan);
+    free(broken);
+    gcs_test_tmpdir_remove(dir);
+}
+
+static void text_shows_each_change(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 1, 10);
+    gcs_plan_reject(&p, "hr.csv:7", "email", "not an email address");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gcs_plan_render_text(&p, f, false);
+    fclose(f);
+    assert_non_null(strstr(text, "+ create E1 (a@x.com)"));
+    assert_non_null(strstr(text, "~ update E2 (b@x.com) id=id-b version=7"));
+    assert_non_null(strstr(text, "title                  \"Agent\" -> \"Lead\""));
+    assert_non_null(strstr(text, "- deactivate L000"));
+    assert_non_null(strstr(text, "! rejected hr.csv:7 field email: not an email address"));
+    assert_non_null(strstr(text, "Plan: 1 to create, 1 to update, 0 to reactivate, 1 to "
+                                 "deactivate, 5 unchanged, 1 rejected."));
+    free(text);
+    gcs_plan_release(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(operations_are_ordered_and_counted),
+        cmocka_unit_test(identity_depends_on_content_only),
+        cmocka_unit_test(mass_deactivation_needs_approval),
+        cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(text_shows_each_change),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
