@@ -1,0 +1,113 @@
+/*
+ * map.h - turning one source row into one desired Genesys SCIM user.
+ *
+ * gcs_map_row is pure: no network, no clock, no randomness. It checks the
+ * profile's scope, evaluates every mapped attribute (source field or template,
+ * transforms, default), validates the results (required, formats, lengths,
+ * proficiencies, list sizes, names that must exist in the organisation) and
+ * builds the SCIM user. Either the row maps completely or it is rejected with
+ * every error found: a rejected row never yields a partial user.
+ *
+ * The desired user (`user`) has exactly the shape Genesys takes on create:
+ *   {"schemas":[core, enterprise, genesys],
+ *    "userName":…, "displayName":…, "active":true|false, "title":…, "externalId":…,
+ *    "emails":[{"value":…,"type":"work","primary":true}],
+ *    "phoneNumbers":[{"value":"+E164","type":"work"}, …],
+ *    "roles":[{"value":"<role name>"}, …],
+ *    GCS_SCIM_ENTERPRISE_USER:{"department","division" (a name),"employeeNumber",
+ *                              "dateHire" (YYYY-MM-DD)},
+ *    GCS_SCIM_GENESYS_USER:{"routingSkills":[{"name","proficiency"}],
+ *                           "routingLanguages":[{"name","proficiency"}],
+ *                           "externalIds":[{"authority","value"}, …]}}
+ * Proficiencies are JSON reals (3.0): compare numbers numerically, not with
+ * json_equal, since Genesys may answer 3 or 3.0. An attribute without a value
+ * is left out (for a managed attribute that means "should be empty"). The
+ * managed marker {authority: <marker>, value: <source key>} is always in
+ * externalIds. The manager is NOT in `user`: it is a source key in
+ * `manager_key`, which the planner resolves to a Genesys user id and writes
+ * with gcs_map_user_set_manager. No password is ever put in `user`.
+ */
+#ifndef GCS_MAPPING_MAP_H
+#define GCS_MAPPING_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "mapping/profile.h"
+#include "mapping/row.h"
+
+/* ==== Organisation names ==== */
+
+/* The names that exist in the organisation, fetched once per run by the
+ * planner. Lookups are exact (Genesys names are case-sensitive); an error for
+ * a name that exists with another case suggests it. */
+typedef enum gcs_org_kind {
+    GCS_ORG_ROLE,
+    GCS_ORG_DIVISION,
+    GCS_ORG_SKILL,
+    GCS_ORG_LANGUAGE,
+    GCS_ORG__COUNT
+} gcs_org_kind;
+
+typedef struct gcs_org_names gcs_org_names;
+
+int gcs_org_names_new(gcs_org_names **out);
+/* Adds a name (copied). Returns 0 or GCS_ENOMEM. */
+int gcs_org_names_add(gcs_org_names *names, gcs_org_kind kind, const char *name);
+bool gcs_org_names_has(const gcs_org_names *names, gcs_org_kind kind, const char *name);
+/* A name equal to `name` ignoring ASCII case, or NULL. Borrowed. */
+const char *gcs_org_names_similar(const gcs_org_names *names, gcs_org_kind kind,
+                                  const char *name);
+size_t gcs_org_names_count(const gcs_org_names *names, gcs_org_kind kind);
+void gcs_org_names_free(gcs_org_names *names);
+
+/* ==== Desired users ==== */
+
+typedef enum gcs_map_status {
+    GCS_MAP_OK = 0,          /* `user` holds the desired user */
+    GCS_MAP_OUT_OF_SCOPE,    /* the profile's scope excludes the row: treat it as absent */
+    GCS_MAP_REJECTED,        /* `errors` says why; nothing else is set */
+} gcs_map_status;
+
+typedef struct gcs_match_value {
+    const char *key;         /* the profile's matching key ("externalId"); borrowed */
+    char *value;
+} gcs_match_value;
+
+typedef struct gcs_map_user {
+    gcs_map_status status;
+    char *file;                      /* where the row came from */
+    unsigned long line;
+    json_t *user;                    /* the desired SCIM user (owned); NULL unless OK */
+    char *source_key;                /* value of the first matching key; NULL unless OK */
+    gcs_match_value *match;          /* non-empty matching keys in precedence order */
+    size_t match_count;
+    char *manager_key;               /* the manager's source key, or NULL */
+    const gcs_profile_attr **create_only;   /* managed attributes set only on create (borrowed) */
+    size_t create_only_count;
+    gcs_row_errors errors;           /* when REJECTED: every problem found */
+} gcs_map_user;
+
+void gcs_map_user_init(gcs_map_user *u);
+void gcs_map_user_release(gcs_map_user *u);
+
+/*
+ * Maps `row` through `profile`. `out` is initialised here (it must not hold a
+ * previous result: release it first). `org` may be NULL to skip the checks of
+ * names against the organisation (offline validation).
+ * Returns 0 for GCS_MAP_OK and GCS_MAP_OUT_OF_SCOPE, GCS_EINVALID for
+ * GCS_MAP_REJECTED (the thread's error message is set to the first error's
+ * text), GCS_ENOMEM.
+ */
+int gcs_map_row(gcs_map_user *out, const gcs_profile *profile, const gcs_row *row,
+                const gcs_org_names *org);
+
+/* Writes enterprise manager {"value": genesys_id} into u->user (u must be OK). */
+int gcs_map_user_set_manager(gcs_map_user *u, const char *genesys_id);
+
+/* The value of one matching key in u, or NULL. Borrowed. */
+const char *gcs_map_user_match(const gcs_map_user *u, const char *key);
+
+#endif

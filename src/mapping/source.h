@@ -1,0 +1,106 @@
+/*
+ * source.h - a streaming reader of HR exports: CSV or JSON, one row at a time.
+ *
+ * Formats:
+ *   - CSV (RFC 4180, through libcsv): a header row naming the fields is required;
+ *     header names must be non-empty and unique. Quoted fields may hold commas,
+ *     quotes ("") and newlines; CRLF or LF line ends; a UTF-8 byte order mark is
+ *     skipped. Every field must be valid UTF-8 without NUL bytes. A record with
+ *     a different number of fields than the header is a bad row.
+ *   - JSON: a top-level array of objects, or one object per line (NDJSON /
+ *     JSON Lines). Element framing is scanned by hand and each element is parsed
+ *     on its own (jansson), so memory holds one element, never the file.
+ *     Strings stay strings; numbers and booleans become their JSON text
+ *     ("42", "4.5", "true"); null becomes ""; a nested array or object is kept
+ *     as its compact JSON text ("[\"a\",\"b\"]") so that a profile can split it.
+ *
+ * Streaming: memory use is bounded by the limits below whatever the file size.
+ * Hard maximums (gcs_source_options; 0 means the default): bytes in one field
+ * (64 KiB), bytes in one record (1 MiB), fields in one record (1024). A record
+ * over a limit is a bad row; the reader skips it and continues.
+ *
+ * Errors: a bad row (ragged record, bad UTF-8, an element that is not an
+ * object, a value over a limit, invalid JSON in one NDJSON line or one array
+ * element) is reported and skipped: gcs_source_next returns GCS_EINVALID, the
+ * details are in gcs_source_error(), and the next call reads the following row.
+ * Only what makes the rest of the file unreadable stops it (no header, a broken
+ * JSON array framing, an I/O error): every later call returns the same code.
+ *
+ * A source is used by one thread at a time.
+ */
+#ifndef GCS_MAPPING_SOURCE_H
+#define GCS_MAPPING_SOURCE_H
+
+#include <stddef.h>
+
+#include "mapping/row.h"
+
+typedef enum gcs_source_format {
+    GCS_SOURCE_AUTO = 0,    /* by extension: .csv, .json, .jsonl / .ndjson; else sniffed */
+    GCS_SOURCE_CSV,
+    GCS_SOURCE_JSON,        /* an array of objects, or NDJSON: told apart by the first byte */
+    GCS_SOURCE_NDJSON,      /* one object per line, strictly */
+} gcs_source_format;
+
+typedef struct gcs_source_options {
+    size_t max_field;       /* bytes in one value (default 64 KiB) */
+    size_t max_record;      /* bytes in one record (default 1 MiB) */
+    size_t max_fields;      /* fields in one record (default 1024) */
+} gcs_source_options;
+
+#define GCS_SOURCE_MAX_FIELD_DEFAULT ((size_t)64 * 1024)
+#define GCS_SOURCE_MAX_RECORD_DEFAULT ((size_t)1024 * 1024)
+#define GCS_SOURCE_MAX_FIELDS_DEFAULT ((size_t)1024)
+
+typedef struct gcs_source gcs_source;
+
+/* gcs_source_next's answers besides the error codes. */
+#define GCS_SOURCE_ROW 1    /* *out holds the next row */
+#define GCS_SOURCE_END 0    /* no more rows */
+
+/*
+ * Opens `path` for reading (nothing is read yet except, for CSV, the header
+ * row: a file without a valid header fails here). `options` may be NULL.
+ * Errors: GCS_EIO (cannot open), GCS_EINVALID (bad header, unknown format).
+ */
+int gcs_source_open(gcs_source **out, const char *path, gcs_source_format format,
+                    const gcs_source_options *options);
+
+/* Same over a memory buffer (inbound webhooks, fuzzing); `name` stands for the
+ * file name in rows and errors. The buffer is borrowed until gcs_source_free.
+ * GCS_SOURCE_AUTO sniffs the content ('[' or '{' first: JSON, else CSV). */
+int gcs_source_open_mem(gcs_source **out, const char *name, const void *data, size_t len,
+                        gcs_source_format format, const gcs_source_options *options);
+
+/*
+ * Reads the next row.
+ *   GCS_SOURCE_ROW (1): *out is the row, borrowed until the next call or free;
+ *   GCS_SOURCE_END (0): the file is done;
+ *   GCS_EINVALID: one bad row was skipped; gcs_source_error() says where and why;
+ *                 call again to continue;
+ *   any other negative code (GCS_ERROR for broken framing, GCS_EIO, GCS_ENOMEM):
+ *                 the file cannot be read further; later calls return it again.
+ * Every failure also sets the thread's error message (gcs_error_last).
+ */
+int gcs_source_next(const gcs_row **out, gcs_source *src);
+
+/* The last bad row's error (file, line, column, field, why), or NULL. Borrowed:
+ * valid until the next gcs_source_next. */
+const gcs_row_error *gcs_source_error(const gcs_source *src);
+
+/* The format in use after auto-detection. */
+gcs_source_format gcs_source_get_format(const gcs_source *src);
+/* The CSV header (field names in column order), or NULL/0 for JSON. Borrowed. */
+const char *const *gcs_source_header(const gcs_source *src, size_t *count);
+/* Records seen so far (good and bad) and bad ones among them. */
+unsigned long gcs_source_records(const gcs_source *src);
+unsigned long gcs_source_rejected(const gcs_source *src);
+
+void gcs_source_free(gcs_source *src);
+
+/* "csv", "json", "ndjson", "auto". */
+const char *gcs_source_format_name(gcs_source_format format);
+/* Parses a format name (as given to --format); GCS_EINVALID when unknown. */
+int gcs_source_format_parse(gcs_source_format *out, const char *name);
+
+#endif
