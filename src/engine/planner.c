@@ -1,0 +1,645 @@
+#include "engine/planner.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "genesys/directory.h"
+#include "mapping/map.h"
+#include "mapping/profile.h"
+#include "plan/diff.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gcs_planner_options_init(gcs_planner_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->source_format = GCS_SOURCE_AUTO;
+    o->targeted_max = 20;
+    gcs_plan_options_init(&o->plan);
+}
+
+int gcs_planner_check_profile(const char *profile_path)
+{
+    gcs_profile *p = NULL;
+    int rc = gcs_profile_load(&p, profile_path);
+    gcs_profile_free(p);
+    return rc;
+}
+
+/* ==== State of one planning run ==== */
+
+typedef struct desired {
+    gcs_map_user m;
+    json_t *current;  /* the matched Genesys user (borrowed from planner.current), or NULL */
+} desired;
+
+typedef struct planner {
+    const gcs_planner_options *o;
+    gcs_planner_stats *stats;
+    gcs_http_client *client;
+    gcs_profile *profile;
+    gcs_org_names *org;
+    gcs_plan *plan;
+    const char *marker;       /* the managed authority */
+
+    desired *rows;
+    size_t count, cap;
+    json_t *by_key;           /* source key -> index in rows */
+    json_t *rejected_values;  /* every value of every rejected row: protects its user */
+
+    json_t *current;          /* every Genesys user read */
+    json_t *index;            /* "key\x1fvalue" -> user (borrowed from current) */
+    json_t *claimed;          /* user id -> true once a row matched it */
+} planner;
+
+static char *lower(const char *s)
+{
+    char *d = strdup(s);
+    for (char *p = d; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+/* Index key for a matching key and its value; userName and email ignore case. */
+static char *index_key(const char *key, const char *value)
+{
+    bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
+    char *v = nocase ? lower(value) : strdup(value);
+    size_t n = strlen(key) + strlen(v) + 2;
+    char *k = malloc(n);
+    snprintf(k, n, "%s\x1f%s", key, v);
+    free(v);
+    return k;
+}
+
+static void index_put(planner *p, const char *key, const char *value, json_t *user)
+{
+    if (!value || !*value)
+        return;
+    char *k = index_key(key, value);
+    if (!json_object_get(p->index, k))
+        json_object_set(p->index, k, user);
+    free(k);
+}
+
+static json_t *index_get(planner *p, const char *key, const char *value)
+{
+    if (!value || !*value)
+        return NULL;
+    char *k = index_key(key, value);
+    json_t *u = json_object_get(p->index, k);
+    free(k);
+    return u;
+}
+
+static json_t *ext(const json_t *user, const char *urn)
+{
+    return json_object_get(user, urn);
+}
+
+/* The user's value for one of the profile's matching keys, or the marker. */
+static void index_user(planner *p, json_t *user)
+{
+    index_put(p, "externalId", json_string_value(json_object_get(user, "externalId")), user);
+    index_put(p, "userName", json_string_value(json_object_get(user, "userName")), user);
+    index_put(p, "employeeNumber",
+              json_string_value(json_object_get(ext(user, GCS_SCIM_ENTERPRISE_USER), "employeeNumber")),
+              user);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(user, "emails"), i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        if (type && strcmp(type, "work") == 0)
+            index_put(p, "email", json_string_value(json_object_get(e, "value")), user);
+    }
+    json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        if (!authority)
+            continue;
+        char key[300];
+        snprintf(key, sizeof key, "externalIds.%s", authority);
+        index_put(p, key, json_string_value(json_object_get(e, "value")), user);
+    }
+}
+
+static const char *marker_value(const planner *p, const json_t *user)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        if (authority && strcmp(authority, p->marker) == 0)
+            return json_string_value(json_object_get(e, "value"));
+    }
+    return NULL;
+}
+
+static int collect_user(json_t *user, void *payload)
+{
+    planner *p = payload;
+    json_array_append(p->current, user);
+    index_user(p, user);
+    p->stats->current_users++;
+    return 0;
+}
+
+/* ==== 1-3: profile, names, rows ==== */
+
+static int fetch_org_names(planner *p)
+{
+    bool want[GCS_ORG__COUNT] = {false};
+    bool any = false;
+    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
+        switch (gcs_profile_attr_at(p->profile, i)->target) {
+        case GCS_TARGET_DIVISION: want[GCS_ORG_DIVISION] = any = true; break;
+        case GCS_TARGET_ROLES: want[GCS_ORG_ROLE] = any = true; break;
+        case GCS_TARGET_SKILLS: want[GCS_ORG_SKILL] = any = true; break;
+        case GCS_TARGET_LANGUAGES: want[GCS_ORG_LANGUAGE] = any = true; break;
+        default: break;
+        }
+    }
+    int rc = gcs_org_names_new(&p->org);
+    if (rc == 0 && any)
+        rc = gcs_directory_fetch_org_names(p->org, p->client, want, &p->stats->requests);
+    return rc;
+}
+
+static void remember_rejected_row(planner *p, const gcs_row *row)
+{
+    for (size_t i = 0; row && i < row->count; i++) {
+        if (row->fields[i].value[0])
+            json_object_set_new(p->rejected_values, row->fields[i].value, json_true());
+    }
+}
+
+static void reject(planner *p, const gcs_row_error *e)
+{
+    char location[600];
+    snprintf(location, sizeof location, "%s:%lu", e->file, e->line);
+    gcs_plan_reject(p->plan, location, e->field, e->message);
+    p->stats->rejected++;
+}
+
+static int add_row(planner *p, const gcs_row *row)
+{
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        desired *rows = realloc(p->rows, cap * sizeof *rows);
+        if (!rows)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        p->rows = rows;
+        p->cap = cap;
+    }
+    desired *d = &p->rows[p->count];
+    memset(d, 0, sizeof *d);
+    int rc = gcs_map_row(&d->m, p->profile, row, p->org);
+    if (rc == GCS_ENOMEM)
+        return rc;
+    if (d->m.status == GCS_MAP_OUT_OF_SCOPE) {
+        p->stats->out_of_scope++;
+        gcs_map_user_release(&d->m);
+        return 0;
+    }
+    if (d->m.status == GCS_MAP_REJECTED) {
+        for (size_t i = 0; i < d->m.errors.count; i++)
+            reject(p, &d->m.errors.items[i]);
+        remember_rejected_row(p, row);
+        gcs_map_user_release(&d->m);
+        return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
+    }
+    json_t *seen = json_object_get(p->by_key, d->m.source_key);
+    if (seen) {
+        const desired *first = &p->rows[json_integer_value(seen)];
+        char why[300];
+        snprintf(why, sizeof why, "key '%s' is also on line %lu", d->m.source_key, first->m.line);
+        gcs_row_error e = {row->file ? (char *)row->file : "", row->line, 0, NULL, why};
+        reject(p, &e);
+        remember_rejected_row(p, row);
+        gcs_map_user_release(&d->m);
+        return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s:%lu: %s", row->file, row->line, why)
+                            : 0;
+    }
+    json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count));
+    p->count++;
+    p->stats->mapped++;
+    return 0;
+}
+
+static int read_source(planner *p)
+{
+    gcs_source *src = NULL;
+    int rc = gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        const gcs_row *row;
+        rc = gcs_source_next(&row, src);
+        if (rc == GCS_SOURCE_END)
+            break;
+        p->stats->rows++;
+        if (rc == GCS_EINVALID) {
+            reject(p, gcs_source_error(src));
+            if (p->o->strict)
+                goto out;
+            continue;
+        }
+        if (rc < 0)
+            goto out;
+        if ((rc = add_row(p, row)) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    gcs_source_free(src);
+    return rc;
+}
+
+/* ==== 4: current users ==== */
+
+static char *wanted_attributes(planner *p)
+{
+    json_t *set = json_object();
+    const char *always[] = {"id", "userName", "active", "meta",
+                            GCS_SCIM_GENESYS_USER ":externalIds"};
+    for (size_t i = 0; i < sizeof always / sizeof *always; i++)
+        json_object_set_new(set, always[i], json_true());
+    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
+        json_object_set_new(set, gcs_profile_attr_at(p->profile, i)->path, json_true());
+    for (size_t i = 0; i < gcs_profile_match_count(p->profile); i++) {
+        const char *k = gcs_profile_match_key(p->profile, i);
+        const char *path = strcmp(k, "email") == 0            ? "emails"
+                           : strcmp(k, "employeeNumber") == 0 ? GCS_SCIM_ENTERPRISE_USER ":employeeNumber"
+                           : strncmp(k, "externalIds.", 12) == 0 ? NULL
+                                                                 : k;
+        if (path)
+            json_object_set_new(set, path, json_true());
+    }
+    gcs_buf b;
+    gcs_buf_init(&b, 16384);
+    const char *k;
+    json_t *v;
+    json_object_foreach(set, k, v) {
+        if (b.len)
+            gcs_buf_putc(&b, ',');
+        gcs_buf_puts(&b, k);
+    }
+    json_decref(set);
+    return gcs_buf_detach(&b);
+}
+
+static int find_targeted(planner *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        desired *d = &p->rows[i];
+        char marker_key[300];
+        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+        const char *keys[16];
+        const char *values[16];
+        size_t n = 0;
+        keys[n] = marker_key;
+        values[n++] = d->m.source_key;
+        for (size_t k = 0; k < d->m.match_count && n < 16; k++) {
+            keys[n] = d->m.match[k].key;
+            values[n++] = d->m.match[k].value;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (index_get(p, keys[k], values[k]))
+                break;
+            char *filter = gcs_directory_filter_for(keys[k], values[k]);
+            if (!filter)
+                continue;
+            json_t *user = NULL;
+            int rc = gcs_directory_find_user(&user, p->client, filter);
+            p->stats->requests++;
+            free(filter);
+            if (rc < 0)
+                return rc;
+            if (user) {
+                collect_user(user, p);
+                json_decref(user);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static int read_current(planner *p)
+{
+    bool need_all = !p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max;
+    if (!need_all)
+        return find_targeted(p);
+    char *attributes = wanted_attributes(p);
+    int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
+                                      &p->stats->requests);
+    free(attributes);
+    return rc;
+}
+
+/* ==== 5: match, diff, decide ==== */
+
+static json_t *match_user(planner *p, desired *d)
+{
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+    json_t *u = index_get(p, marker_key, d->m.source_key);
+    for (size_t k = 0; !u && k < d->m.match_count; k++)
+        u = index_get(p, d->m.match[k].key, d->m.match[k].value);
+    return u;
+}
+
+static void set_path(json_t *user, const char *path, json_t *value /* stolen */)
+{
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        json_t *obj = json_object_get(user, urn);
+        if (!obj) {
+            obj = json_object();
+            json_object_set_new(user, urn, obj);
+        }
+        if (!json_object_get(obj, colon + 1))
+            json_object_set_new(obj, colon + 1, value);
+        else
+            json_decref(value);
+    } else if (!json_object_get(user, path)) {
+        json_object_set_new(user, path, value);
+    } else {
+        json_decref(value);
+    }
+}
+
+static json_t *array_at_path(json_t *user, const char *path)
+{
+    set_path(user, path, json_array());
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        return json_object_get(json_object_get(user, urn), colon + 1);
+    }
+    return json_object_get(user, path);
+}
+
+/* A managed attribute left out of a desired user means "should be empty":
+ * make that explicit for the diff. Returns the create-only paths to skip. */
+static json_t *complete_desired(planner *p, json_t *user, const gcs_map_user *m)
+{
+    json_t *skip = json_array();
+    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(p->profile, i);
+        if (a->mode == GCS_ATTR_CREATE_ONLY) {
+            if (!a->sub)
+                json_array_append_new(skip, json_string(a->path));
+            continue;
+        }
+        switch (a->target) {
+        case GCS_TARGET_EMAIL:
+        case GCS_TARGET_PHONE: {
+            json_t *list = array_at_path(user, a->path);
+            size_t j;
+            json_t *e;
+            bool present = false;
+            json_array_foreach(list, j, e) {
+                const char *t = json_string_value(json_object_get(e, "type"));
+                present |= t && a->sub && strcmp(t, a->sub) == 0;
+            }
+            if (!present && a->sub)
+                json_array_append_new(list, json_pack("{s:s,s:s}", "value", "", "type", a->sub));
+            break;
+        }
+        case GCS_TARGET_ROLES:
+        case GCS_TARGET_SKILLS:
+        case GCS_TARGET_LANGUAGES:
+            array_at_path(user, a->path);
+            break;
+        case GCS_TARGET_EXTERNALIDS:
+            break; /* only ever added to */
+        case GCS_TARGET_MANAGER:
+            if (!m->manager_key)
+                set_path(user, a->path, json_null());
+            break;
+        default:
+            set_path(user, a->path, json_null());
+        }
+    }
+    return skip;
+}
+
+static bool is_active(const json_t *user)
+{
+    json_t *a = json_object_get(user, "active");
+    return !a || json_is_true(a);
+}
+
+/* The manager's Genesys id, or NULL when the manager is yet to be created
+ * (*pending set) or unknown (*unknown set). */
+static const char *resolve_manager(planner *p, const desired *d, bool *pending, bool *unknown)
+{
+    *pending = *unknown = false;
+    json_t *idx = json_object_get(p->by_key, d->m.manager_key);
+    if (idx) {
+        const desired *mgr = &p->rows[json_integer_value(idx)];
+        if (mgr->current)
+            return json_string_value(json_object_get(mgr->current, "id"));
+        *pending = true;
+        return NULL;
+    }
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+    json_t *u = index_get(p, marker_key, d->m.manager_key);
+    if (u)
+        return json_string_value(json_object_get(u, "id"));
+    *unknown = true;
+    return NULL;
+}
+
+static int plan_row(planner *p, desired *d, long *unchanged)
+{
+    json_t *extra = json_pack("{s:s}", "location", "");
+    char location[600];
+    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    json_object_set_new(extra, "location", json_string(location));
+
+    if (d->m.manager_key) {
+        bool pending, unknown;
+        const char *id = resolve_manager(p, d, &pending, &unknown);
+        if (unknown) {
+            char why[300];
+            snprintf(why, sizeof why, "manager '%s' is neither in the source nor managed in Genesys",
+                     d->m.manager_key);
+            gcs_plan_reject(p->plan, location, "manager", why);
+            p->stats->rejected++;
+            json_decref(extra);
+            return 0;
+        }
+        if (id)
+            gcs_map_user_set_manager(&d->m, id);
+        else
+            json_object_set_new(extra, "manager_key", json_string(d->m.manager_key));
+    }
+
+    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    if (!d->current) {
+        /* A leaver who never had an account needs nothing. */
+        if (!is_active(d->m.user)) {
+            (*unchanged)++;
+            json_decref(extra);
+            return 0;
+        }
+        if (p->o->plan.no_create) {
+            json_decref(extra);
+            return 0;
+        }
+        return gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
+                            json_deep_copy(d->m.user), NULL, extra);
+    }
+
+    json_t *want = json_deep_copy(d->m.user);
+    json_t *skip = complete_desired(p, want, &d->m);
+    json_t *ops = NULL, *changes = NULL;
+    int rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
+    json_decref(want);
+    json_decref(skip);
+    if (rc < 0) {
+        json_decref(extra);
+        return rc;
+    }
+    bool was_active = is_active(d->current), will_be_active = is_active(d->m.user);
+    gcs_plan_kind kind = GCS_PLAN_UPDATE;
+    if (!was_active && will_be_active)
+        kind = GCS_PLAN_REACTIVATE;
+    else if (was_active && !will_be_active)
+        kind = GCS_PLAN_DEACTIVATE;
+    bool allowed = (kind == GCS_PLAN_DEACTIVATE && !p->o->plan.no_deactivate) ||
+                   (kind != GCS_PLAN_DEACTIVATE && !p->o->plan.no_update);
+    if (json_array_size(ops) == 0 || !allowed) {
+        if (json_array_size(ops) == 0)
+            (*unchanged)++;
+        json_decref(ops);
+        json_decref(changes);
+        json_decref(extra);
+        return 0;
+    }
+    char *etag = gcs_directory_user_etag(d->current);
+    rc = gcs_plan_add(p->plan, kind, d->m.source_key, user_name,
+                      json_string_value(json_object_get(d->current, "id")), etag, ops, changes,
+                      extra);
+    free(etag);
+    return rc;
+}
+
+static int plan_leavers(planner *p, long *managed_total)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(p->current, i, u) {
+        const char *key = marker_value(p, u);
+        if (!key)
+            continue;
+        (*managed_total)++;
+        const char *id = json_string_value(json_object_get(u, "id"));
+        if (!id || json_object_get(p->claimed, id) || !is_active(u))
+            continue;
+        if (json_object_get(p->by_key, key))
+            continue;
+        if (json_object_get(p->rejected_values, key)) {
+            GCS_WARN("plan.kept", "key", key, "why", "its source row was rejected");
+            continue;
+        }
+        if (p->o->plan.no_deactivate)
+            continue;
+        char *etag = gcs_directory_user_etag(u);
+        json_t *ops = json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0);
+        json_t *changes = json_pack("[{s:s,s:b,s:b}]", "attribute", "active", "old", 1, "new", 0);
+        int rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key,
+                              json_string_value(json_object_get(u, "userName")), id, etag, ops,
+                              changes, json_pack("{s:s}", "reason", "not in the source"));
+        free(etag);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int decide(planner *p)
+{
+    /* Match every row first, so that managers resolve whatever the row order. */
+    for (size_t i = 0; i < p->count; i++) {
+        desired *d = &p->rows[i];
+        json_t *u = match_user(p, d);
+        const char *id = u ? json_string_value(json_object_get(u, "id")) : NULL;
+        if (u && id && json_object_get(p->claimed, id)) {
+            char location[600], why[300];
+            snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+            snprintf(why, sizeof why, "matches the same Genesys user (%s) as another row", id);
+            gcs_plan_reject(p->plan, location, NULL, why);
+            p->stats->rejected++;
+            d->current = NULL;
+            d->m.status = GCS_MAP_REJECTED;
+            continue;
+        }
+        if (u && id)
+            json_object_set_new(p->claimed, id, json_true());
+        d->current = u;
+    }
+    long unchanged = 0, managed_total = 0;
+    int rc = 0;
+    for (size_t i = 0; i < p->count && rc == 0; i++) {
+        if (p->rows[i].m.status == GCS_MAP_OK)
+            rc = plan_row(p, &p->rows[i], &unchanged);
+    }
+    if (rc == 0)
+        rc = plan_leavers(p, &managed_total);
+    gcs_plan_set_counts(p->plan, unchanged, managed_total);
+    return rc;
+}
+
+int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                    const gcs_planner_options *o)
+{
+    planner p;
+    memset(&p, 0, sizeof p);
+    memset(stats, 0, sizeof *stats);
+    memset(out, 0, sizeof *out);
+    p.o = o;
+    p.stats = stats;
+    p.client = client;
+    p.plan = out;
+    p.by_key = json_object();
+    p.rejected_values = json_object();
+    p.current = json_array();
+    p.index = json_object();
+    p.claimed = json_object();
+    int rc;
+
+    if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
+        goto out;
+    p.marker = gcs_profile_managed_authority(p.profile);
+    if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
+        goto out;
+    if ((rc = fetch_org_names(&p)) < 0)
+        goto out;
+    if ((rc = read_source(&p)) < 0)
+        goto out;
+    if ((rc = read_current(&p)) < 0)
+        goto out;
+    if ((rc = decide(&p)) < 0)
+        goto out;
+    rc = gcs_plan_finish(out);
+out:
+    if (rc < 0)
+        gcs_plan_release(out);
+    for (size_t i = 0; i < p.count; i++)
+        gcs_map_user_release(&p.rows[i].m);
+    free(p.rows);
+    json_decref(p.by_key);
+    json_decref(p.rejected_values);
+    json_decref(p.current);
+    json_decref(p.index);
+    json_decref(p.claimed);
+    gcs_org_names_free(p.org);
+    gcs_profile_free(p.profile);
+    return rc;
+}

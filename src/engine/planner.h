@@ -1,0 +1,63 @@
+/*
+ * planner.h - from an HR export and a profile to a plan, reading Genesys only.
+ *
+ * The steps, in order (nothing is read from Genesys before the profile is known
+ * to be good, and nothing is ever written):
+ *  1. load the profile (a bad profile fails here, naming its line);
+ *  2. fetch the organisation's role, division, skill and language names the
+ *     profile refers to, once;
+ *  3. stream the source: each row is mapped and validated; a bad row is recorded
+ *     as rejected (file, line, field, why) and the rest go on, unless `strict`;
+ *  4. read the current users: every user, paged with only the mapped attributes,
+ *     when deactivations are wanted (they need every managed user) or when many
+ *     rows are planned; one filtered read per row when few are;
+ *  5. match rows to users by the managed marker, then by the profile's keys in
+ *     order; diff; decide create / update / reactivate / deactivate.
+ *
+ * Who is managed: a user carries the genesys externalIds entry
+ * {authority: <profile's managed authority>, value: <source key>}. gcscim writes
+ * it on every user it creates or adopts (an existing user matched by a row), and
+ * deactivates only active users that carry it and whose key is no longer in the
+ * source (or whose row says inactive). A user whose row was rejected is never
+ * deactivated for it: the row's values are remembered and protect it.
+ */
+#ifndef GCS_ENGINE_PLANNER_H
+#define GCS_ENGINE_PLANNER_H
+
+#include <stdbool.h>
+
+#include "http/client.h"
+#include "mapping/source.h"
+#include "plan/plan.h"
+
+typedef struct gcs_planner_options {
+    const char *source_path;
+    gcs_source_format source_format;  /* GCS_SOURCE_AUTO by default */
+    const char *profile_path;
+    const char *api_url;              /* recorded in the plan as its target */
+    gcs_plan_options plan;
+    bool strict;                      /* the first bad row fails the plan */
+    int targeted_max;                 /* at most this many rows: filtered reads (default 20) */
+} gcs_planner_options;
+
+typedef struct gcs_planner_stats {
+    long rows;           /* records read from the source */
+    long mapped;         /* rows that became desired users */
+    long out_of_scope;
+    long rejected;
+    long current_users;  /* users read from Genesys */
+    long requests;       /* requests sent to Genesys by the planner */
+} gcs_planner_stats;
+
+void gcs_planner_options_init(gcs_planner_options *o);
+
+/* Loads the profile and reports its first error (naming the line) without any
+ * network access. */
+int gcs_planner_check_profile(const char *profile_path);
+
+/* Builds the plan. *out is initialised here and must be released by the caller
+ * on success; on failure it holds nothing. */
+int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                    const gcs_planner_options *options);
+
+#endif

@@ -1,0 +1,287 @@
+#include "genesys/directory.h"
+#include "core/buf.h"
+#include "core/error.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_CHEAP 100
+#define PAGE_COSTLY 25
+#define ORG_PAGE 500
+
+/* ==== Helpers ==== */
+
+static char *escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *copy = e ? strdup(e) : NULL;
+    curl_free(e);
+    return copy;
+}
+
+static bool asks_costly(const char *attributes)
+{
+    static const char *const costly[] = {"externalId", "roles", "manager", "routingSkills",
+                                         "routingLanguages"};
+    if (!attributes)
+        return true;
+    for (size_t i = 0; i < sizeof costly / sizeof *costly; i++) {
+        const char *p = attributes;
+        size_t n = strlen(costly[i]);
+        while ((p = strstr(p, costly[i])) != NULL) {
+            bool start = p == attributes || p[-1] == ',' || p[-1] == ':';
+            bool end = p[n] == '\0' || p[n] == ',';
+            if (start && end)
+                return true;
+            p += n;
+        }
+    }
+    return false;
+}
+
+char *gcs_directory_user_etag(const json_t *user)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
+    if (!v)
+        return NULL;
+    size_t n = strlen(v) + 3;
+    char *etag = malloc(n);
+    if (etag)
+        snprintf(etag, n, "\"%s\"", v);
+    return etag;
+}
+
+/* ==== Listing users ==== */
+
+typedef struct listing {
+    gcs_directory_user_fn fn;
+    void *payload;
+    int rc;
+    long requests;
+    long total;
+} listing;
+
+static int deliver_page(listing *l, const gcs_http_response *res)
+{
+    if (res->error)
+        return gcs_error_set(res->error, "cannot list users: %s", res->message);
+    json_t *resources = json_object_get(res->json, "Resources");
+    size_t i;
+    json_t *u;
+    json_array_foreach(resources, i, u) {
+        int rc = l->fn(u, l->payload);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void on_page(const gcs_http_response *res, void *payload)
+{
+    listing *l = payload;
+    if (l->rc == 0)
+        l->rc = deliver_page(l, res);
+}
+
+static int page_path(gcs_buf *b, const char *attributes, bool inactive, long start, long count)
+{
+    gcs_buf_clear(b);
+    int rc = gcs_buf_printf(b, GCS_SCIM_USERS "?startIndex=%ld&count=%ld", start, count);
+    if (rc == 0 && inactive)
+        rc = gcs_buf_puts(b, "&filter=active%20eq%20false");
+    if (rc == 0 && attributes) {
+        char *e = escape(attributes);
+        rc = e ? gcs_buf_printf(b, "&attributes=%s", e) : GCS_ENOMEM;
+        free(e);
+    }
+    return rc;
+}
+
+static int list_one_population(gcs_http_client *c, const char *attributes, bool inactive,
+                               listing *l)
+{
+    long page = asks_costly(attributes) ? PAGE_COSTLY : PAGE_CHEAP;
+    gcs_buf path;
+    gcs_buf_init(&path, 8192);
+    gcs_http_response res;
+    int rc;
+
+    /* The first page tells the total; the rest go out together. */
+    if ((rc = page_path(&path, attributes, inactive, 1, page)) < 0)
+        goto out;
+    gcs_http_request req = {.method = "GET", .path = path.ptr};
+    rc = gcs_http_call(&res, c, &req);
+    l->requests++;
+    if (rc == 0)
+        rc = deliver_page(l, &res);
+    long total = (long)json_integer_value(json_object_get(res.json, "totalResults"));
+    gcs_http_response_release(&res);
+    if (rc < 0)
+        goto out;
+    for (long start = 1 + page; start <= total; start += page) {
+        if ((rc = page_path(&path, attributes, inactive, start, page)) < 0)
+            goto out;
+        gcs_http_request more = {.method = "GET", .path = path.ptr};
+        if ((rc = gcs_http_submit(c, &more, on_page, l)) < 0)
+            goto out;
+        l->requests++;
+    }
+    gcs_http_run(c);
+    rc = l->rc;
+out:
+    gcs_buf_release(&path);
+    return rc;
+}
+
+int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool inactive,
+                             gcs_directory_user_fn fn, void *payload, long *requests_out)
+{
+    listing l = {fn, payload, 0, 0, 0};
+    int rc = list_one_population(c, attributes, false, &l);
+    if (rc == 0 && inactive)
+        rc = list_one_population(c, attributes, true, &l);
+    if (requests_out)
+        *requests_out += l.requests;
+    return rc;
+}
+
+/* ==== Single users ==== */
+
+static char *quoted(const char *value)
+{
+    /* A SCIM filter string literal: backslash and quote escaped. */
+    gcs_buf b;
+    gcs_buf_init(&b, 4096);
+    gcs_buf_putc(&b, '"');
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            gcs_buf_putc(&b, '\\');
+        gcs_buf_putc(&b, *p);
+    }
+    gcs_buf_putc(&b, '"');
+    return gcs_buf_detach(&b);
+}
+
+char *gcs_directory_filter_for(const char *key, const char *value)
+{
+    char *q = quoted(value);
+    gcs_buf b;
+    gcs_buf_init(&b, 8192);
+    if (strcmp(key, "externalId") == 0 || strcmp(key, "userName") == 0 ||
+        strcmp(key, "employeeNumber") == 0)
+        gcs_buf_printf(&b, "%s eq %s", key, q);
+    else if (strcmp(key, "email") == 0)
+        gcs_buf_printf(&b, "email eq %s", q);
+    else if (strncmp(key, "externalIds.", 12) == 0) {
+        char *a = quoted(key + 12);
+        gcs_buf_printf(&b,
+                       "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:"
+                       "externalIds[authority eq %s and value eq %s]",
+                       a, q);
+        free(a);
+    }
+    free(q);
+    if (b.len == 0) {
+        gcs_buf_release(&b);
+        return NULL;
+    }
+    return gcs_buf_detach(&b);
+}
+
+int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter)
+{
+    *out = NULL;
+    char *e = escape(filter);
+    if (!e)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_buf path;
+    gcs_buf_init(&path, 8192);
+    int rc = gcs_buf_printf(&path, GCS_SCIM_USERS "?filter=%s&count=2", e);
+    free(e);
+    if (rc < 0)
+        goto out;
+    gcs_http_request req = {.method = "GET", .path = path.ptr};
+    gcs_http_response res;
+    rc = gcs_http_call(&res, c, &req);
+    if (rc == 0) {
+        json_t *resources = json_object_get(res.json, "Resources");
+        if (json_array_size(resources) > 1)
+            rc = gcs_error_set(GCS_EINVALID, "more than one user matches %s", filter);
+        else if (json_array_size(resources) == 1)
+            *out = json_incref(json_array_get(resources, 0));
+    } else {
+        gcs_error_set(rc, "cannot look up user (%s): %s", filter, res.message);
+    }
+    gcs_http_response_release(&res);
+out:
+    gcs_buf_release(&path);
+    return rc;
+}
+
+int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, const char *id)
+{
+    *out = NULL;
+    char path[512];
+    snprintf(path, sizeof path, GCS_SCIM_USERS "/%s", id);
+    gcs_http_request req = {.method = "GET", .path = path};
+    gcs_http_response res;
+    int rc = gcs_http_call(&res, c, &req);
+    if (rc == 0 && json_is_object(res.json)) {
+        *out = json_incref(res.json);
+        if (etag_out)
+            *etag_out = res.etag ? strdup(res.etag) : gcs_directory_user_etag(res.json);
+    } else if (rc == 0) {
+        rc = gcs_error_set(GCS_ERROR, "user %s: answer is not a JSON object", id);
+    } else {
+        gcs_error_set(rc, "cannot read user %s: %s", id, res.message);
+    }
+    gcs_http_response_release(&res);
+    return rc;
+}
+
+/* ==== Organisation names ==== */
+
+static const char *const org_paths[GCS_ORG__COUNT] = {
+    [GCS_ORG_ROLE] = "/api/v2/authorization/roles",
+    [GCS_ORG_DIVISION] = "/api/v2/authorization/divisions",
+    [GCS_ORG_SKILL] = "/api/v2/routing/skills",
+    [GCS_ORG_LANGUAGE] = "/api/v2/routing/languages",
+};
+
+int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
+                                  const bool want[GCS_ORG__COUNT], long *requests_out)
+{
+    int rc = 0;
+    for (int k = 0; k < GCS_ORG__COUNT && rc == 0; k++) {
+        if (!want[k])
+            continue;
+        long page = 1, pages = 1;
+        do {
+            char path[256];
+            snprintf(path, sizeof path, "%s?pageSize=%d&pageNumber=%ld", org_paths[k], ORG_PAGE,
+                     page);
+            gcs_http_request req = {.method = "GET", .path = path};
+            gcs_http_response res;
+            rc = gcs_http_call(&res, c, &req);
+            if (requests_out)
+                (*requests_out)++;
+            if (rc == 0) {
+                size_t i;
+                json_t *e;
+                json_array_foreach(json_object_get(res.json, "entities"), i, e) {
+                    const char *name = json_string_value(json_object_get(e, "name"));
+                    if (name && (rc = gcs_org_names_add(names, (gcs_org_kind)k, name)) < 0)
+                        break;
+                }
+                pages = (long)json_integer_value(json_object_get(res.json, "pageCount"));
+            } else {
+                gcs_error_set(rc, "cannot list %s: %s", org_paths[k], res.message);
+            }
+            gcs_http_response_release(&res);
+            page++;
+        } while (rc == 0 && page <= pages);
+    }
+    return rc;
+}

@@ -1,0 +1,61 @@
+/*
+ * directory.h - reading what an organisation holds: users through SCIM, and the
+ * names of roles, divisions, skills and languages through the Platform API.
+ *
+ * Reads are shaped to cost as few requests as possible:
+ *  - listing users pages with `attributes` naming only what the caller needs;
+ *    a page holds 100 users, or 25 when a costly attribute (externalId, roles,
+ *    manager, routingSkills, routingLanguages) is asked for, since Genesys may
+ *    answer 429 to bigger pages of those; after the first page (which tells the
+ *    total) the remaining pages are fetched concurrently, paced by the engine;
+ *  - a single user is found with one filtered request;
+ *  - organisation names page 500 at a time (Platform API `pageSize`).
+ * All requests go through the engine (http/client.h), so they are paced,
+ * retried and recorded like any other call.
+ */
+#ifndef GCS_GENESYS_DIRECTORY_H
+#define GCS_GENESYS_DIRECTORY_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "http/client.h"
+#include "mapping/map.h"
+
+#define GCS_SCIM_USERS "/api/v2/scim/v2/users"
+
+/* Called for each user listed; `user` is borrowed (incref to keep). A negative
+ * return stops the listing with that code. */
+typedef int (*gcs_directory_user_fn)(json_t *user, void *payload);
+
+/*
+ * Lists every user: the active ones (no filter) and, when `inactive` is true,
+ * the inactive ones (filter active eq false). `attributes` is the comma-separated
+ * SCIM attribute list to ask for (NULL: everything, 25 a page). Returns 0 or the
+ * first error; *requests_out (optional) counts the requests sent.
+ */
+int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool inactive,
+                             gcs_directory_user_fn fn, void *payload, long *requests_out);
+
+/* Builds the SCIM filter that finds a user by one matching key
+ * ("externalId", "userName", "email", "employeeNumber", "externalIds.AUTHORITY")
+ * and value; caller frees. NULL for an unknown key. */
+char *gcs_directory_filter_for(const char *key, const char *value);
+
+/* Finds the user with `filter` (active or not). *out is NULL when there is none.
+ * GCS_EINVALID when more than one user matches. */
+int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter);
+
+/* Reads one user by id; *etag_out (optional) gets its ETag (caller frees). */
+int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, const char *id);
+
+/* Adds to `names` every role, division, skill and language name that `want`
+ * asks for (want[kind] true). */
+int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
+                                  const bool want[GCS_ORG__COUNT], long *requests_out);
+
+/* The ETag of a user: its meta.version, quoted. Caller frees; NULL if none. */
+char *gcs_directory_user_etag(const json_t *user);
+
+#endif
