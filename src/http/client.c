@@ -1,0 +1,1241 @@
+/*
+ * client.c - the request engine's loop: queues, dispatch, transfers, answers.
+ *
+ * A submitted request becomes a job. Jobs wait in one of three queues: `login`
+ * (token endpoint calls, sent first and outside every brake), `ready` (FIFO) and
+ * `delayed` (retries sorted by the instant they may go). dispatch() moves jobs
+ * onto the wire while the in-flight ceiling, the breaker, the pacer and the
+ * token allow; finish_attempt() reads each answer and either queues the job
+ * again or completes it. Everything runs on the caller's thread inside
+ * gcs_http_run_once().
+ */
+#include "http/client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/redact.h"
+#include "core/time.h"
+#include "core/version_gen.h"
+#include "http/pacer.h"
+#include "http/route_counts.h"
+
+#define HEADER_VALUE_MAX 256
+#define URL_MAX 4096
+
+/* ==== Types ==== */
+
+typedef struct job job;
+struct job {
+    job *next, *prev;
+    gcs_http_client *c;
+
+    /* The request, copied at submit. */
+    char *method, *path, *url, *body, *content_type, *if_match, *if_none_match;
+    size_t body_len;
+    char **headers;
+    unsigned flags;
+    bool idempotent;
+    gcs_http_done_fn on_done;
+    void *payload;
+    gcs_http_response *sync_out; /* gcs_http_call: the answer is moved here */
+    bool *sync_done;
+
+    /* The attempt on the wire. */
+    CURL *easy;
+    struct curl_slist *slist;
+    gcs_buf in;
+    bool too_large;
+    char etag[HEADER_VALUE_MAX], corr[HEADER_VALUE_MAX], ctype[HEADER_VALUE_MAX];
+    int retry_after, rl_count, rl_allowed, rl_reset;
+    char *token; /* a copy of the token sent, to tell the provider which one failed */
+    bool probe;
+    int64_t sent_us;
+
+    /* Across attempts. */
+    int attempts, auth_replays;
+    int64_t first_send_us, not_before_us;
+    int last_status, last_retry_after;
+    gcs_http_outcome last_outcome;
+};
+
+typedef struct queue {
+    job *head, *tail;
+    int n;
+} queue;
+
+struct gcs_http_client {
+    char *api_url, *login_url, *ca_bundle, *user_agent;
+    bool https;
+    int max_in_flight, connect_timeout_ms, timeout_ms, max_attempts;
+    int64_t retry_budget_us, backoff_base_us, backoff_cap_us;
+    int breaker_max_trips;
+    size_t max_response_bytes;
+    gcs_http_auth auth;
+    uint64_t rng;
+
+    CURLM *multi;
+    CURL **pool; /* idle easy handles, reused: they keep TLS sessions and DNS */
+    int pool_n, pool_cap;
+
+    queue login, ready, delayed;
+    queue wire;               /* jobs on the wire */
+    int in_flight_api, in_flight_login;
+    gcs_pacer pacer;
+    gcs_breaker breaker;
+    int64_t wake_us;          /* next instant dispatch may have work, 0: none */
+    int64_t pace_blocked_us;  /* since when the head waits for the pacer, 0: not */
+    int stop_code;            /* set by a daily limit: every queued call fails */
+    char stop_msg[256];
+
+    gcs_http_receipt_fn receipt_fn;
+    void *receipt_payload;
+
+    gcs_http_stats st;
+    gcs_route_counts routes;
+};
+
+/* ==== Small helpers ==== */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static uint64_t next_rand(gcs_http_client *c)
+{
+    /* xorshift64*: jitter needs spread, not secrecy. */
+    uint64_t x = c->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    c->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static bool has_crlf(const char *s)
+{
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+static void q_push_back(queue *q, job *j)
+{
+    j->next = NULL;
+    j->prev = q->tail;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->n++;
+}
+
+static void q_push_front(queue *q, job *j)
+{
+    j->prev = NULL;
+    j->next = q->head;
+    if (q->head)
+        q->head->prev = j;
+    else
+        q->tail = j;
+    q->head = j;
+    q->n++;
+}
+
+static void q_remove(queue *q, job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        q->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        q->tail = j->prev;
+    j->next = j->prev = NULL;
+    q->n--;
+}
+
+/* Keeps `delayed` sorted by not_before (retries are few; a linear walk is fine). */
+static void q_insert_sorted(queue *q, job *j)
+{
+    job *at = q->tail;
+    while (at && at->not_before_us > j->not_before_us)
+        at = at->prev;
+    if (!at) {
+        q_push_front(q, j);
+        return;
+    }
+    j->prev = at;
+    j->next = at->next;
+    if (at->next)
+        at->next->prev = j;
+    else
+        q->tail = j;
+    at->next = j;
+    q->n++;
+}
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    free(j->method);
+    free(j->path);
+    free(j->url);
+    free(j->body);
+    free(j->content_type);
+    free(j->if_match);
+    free(j->if_none_match);
+    if (j->headers) {
+        for (char **h = j->headers; *h; h++)
+            free(*h);
+        free(j->headers);
+    }
+    if (j->token) {
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+    }
+    curl_slist_free_all(j->slist);
+    gcs_buf_release(&j->in);
+    free(j);
+}
+
+/* ==== Responses ==== */
+
+void gcs_http_response_init(gcs_http_response *r)
+{
+    memset(r, 0, sizeof *r);
+    gcs_buf_init(&r->body, 0);
+    r->retry_after_s = -1;
+}
+
+void gcs_http_response_release(gcs_http_response *r)
+{
+    if (!r)
+        return;
+    free(r->etag);
+    gcs_buf_release(&r->body);
+    json_decref(r->json);
+    free(r->scim_type);
+    free(r->detail);
+    free(r->correlation_id);
+    gcs_http_response_init(r);
+}
+
+/* Pulls scimType/detail (SCIM), code/message (Genesys) or error/error_description
+ * (OAuth) out of an error body. */
+static void error_fields(gcs_http_response *r)
+{
+    static const char *const pairs[][2] = {
+        {"scimType", "detail"}, {"code", "message"}, {"error", "error_description"}};
+    if (!json_is_object(r->json))
+        return;
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        const char *t = json_string_value(json_object_get(r->json, pairs[i][0]));
+        const char *d = json_string_value(json_object_get(r->json, pairs[i][1]));
+        if (t && !r->scim_type)
+            r->scim_type = strdup(t);
+        if (d && !r->detail)
+            r->detail = strdup(d);
+    }
+}
+
+static void parse_body(gcs_http_response *r, const char *ctype)
+{
+    if (r->json || r->body.len == 0)
+        return;
+    bool jsonish = (ctype && strcasestr(ctype, "json")) || r->body.ptr[0] == '{' ||
+                   r->body.ptr[0] == '[';
+    if (jsonish)
+        r->json = json_loadb(r->body.ptr, r->body.len, 0, NULL);
+}
+
+/* ==== Options and lifecycle ==== */
+
+static int check_base_url(const char *url, const char *what)
+{
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        has_crlf(url) || strlen(url) > 1024)
+        return gcs_error_set(GCS_EINVALID, "%s '%s' is not an http(s) URL", what,
+                             url ? url : "(none)");
+    return 0;
+}
+
+static char *strip_slash(const char *s)
+{
+    char *d = strdup(s);
+    if (d) {
+        size_t n = strlen(d);
+        while (n > 0 && d[n - 1] == '/')
+            d[--n] = '\0';
+    }
+    return d;
+}
+
+int gcs_http_client_new(gcs_http_client **out, const gcs_http_options *o)
+{
+    int rc = 0;
+    gcs_http_client *c = NULL;
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    if ((rc = check_base_url(o->api_url, "api url")) < 0)
+        goto out;
+    if (o->login_url && (rc = check_base_url(o->login_url, "login url")) < 0)
+        goto out;
+    if (has_crlf(o->user_agent) || has_crlf(o->ca_bundle)) {
+        rc = gcs_error_set(GCS_EINVALID, "http client option holds a line break");
+        goto out;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    char ua[64];
+    snprintf(ua, sizeof ua, "gcscim/%s", GCS_VERSION_STRING);
+    c->api_url = strip_slash(o->api_url);
+    c->login_url = strip_slash(o->login_url ? o->login_url : o->api_url);
+    c->ca_bundle = dup_or_null(o->ca_bundle);
+    c->user_agent = strdup(o->user_agent ? o->user_agent : ua);
+    c->multi = curl_multi_init();
+    if (!c->api_url || !c->login_url || !c->user_agent || (o->ca_bundle && !c->ca_bundle) ||
+        !c->multi) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    c->https = strncmp(c->api_url, "https://", 8) == 0;
+    c->max_in_flight = o->max_in_flight > 0 ? o->max_in_flight : 16;
+    c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 6;
+    c->retry_budget_us = (int64_t)(o->retry_budget_ms > 0 ? o->retry_budget_ms : 120000) * 1000;
+    c->backoff_base_us = (int64_t)(o->backoff_base_ms > 0 ? o->backoff_base_ms : 250) * 1000;
+    c->backoff_cap_us = (int64_t)(o->backoff_cap_ms > 0 ? o->backoff_cap_ms : 15000) * 1000;
+    c->breaker_max_trips = o->breaker_max_trips > 0 ? o->breaker_max_trips : 6;
+    c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes : 8u << 20;
+    c->auth = o->auth;
+    c->rng = o->seed ? o->seed : (uint64_t)gcs_time_mono_us() * 2654435761u + 1;
+    gcs_pacer_init(&c->pacer, o->max_rps, 2);
+    gcs_breaker_init(&c->breaker,
+                     o->breaker_threshold < 0 ? 0
+                     : o->breaker_threshold ? o->breaker_threshold
+                                            : 10,
+                     (int64_t)(o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : 5000) * 1000);
+    gcs_route_counts_init(&c->routes);
+    /* Keep enough connections for every request in flight, and prefer
+     * multiplexing on HTTP/2 over opening more. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_in_flight + 4);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    *out = c;
+    c = NULL;
+out:
+    gcs_http_client_free(c);
+    return rc;
+}
+
+static void free_queue(queue *q)
+{
+    job *j = q->head;
+    while (j) {
+        job *n = j->next;
+        job_free(j);
+        j = n;
+    }
+    *q = (queue){0};
+}
+
+void gcs_http_client_free(gcs_http_client *c)
+{
+    if (!c)
+        return;
+    if (c->multi) {
+        /* Transfers still on the wire. */
+        for (job *j = c->wire.head; j; j = j->next) {
+            curl_multi_remove_handle(c->multi, j->easy);
+            curl_easy_cleanup(j->easy);
+            j->easy = NULL;
+        }
+    }
+    free_queue(&c->wire);
+    for (int i = 0; i < c->pool_n; i++)
+        curl_easy_cleanup(c->pool[i]);
+    free(c->pool);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    free_queue(&c->login);
+    free_queue(&c->ready);
+    free_queue(&c->delayed);
+    gcs_route_counts_release(&c->routes);
+    free(c->api_url);
+    free(c->login_url);
+    free(c->ca_bundle);
+    free(c->user_agent);
+    free(c);
+}
+
+void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload)
+{
+    c->receipt_fn = fn;
+    c->receipt_payload = payload;
+}
+
+/* ==== Submitting ==== */
+
+static const char *default_content_type(const char *path)
+{
+    return strncmp(path, "/api/v2/scim/", 13) == 0 ? "application/scim+json"
+                                                    : "application/json";
+}
+
+static int copy_request(job *j, const gcs_http_client *c, const gcs_http_request *r)
+{
+    const char *base = (r->flags & GCS_HTTP_REQ_LOGIN) ? c->login_url : c->api_url;
+    j->method = strdup(r->method);
+    j->path = strdup(r->path);
+    size_t n = strlen(base) + strlen(r->path) + 1;
+    j->url = malloc(n);
+    if (j->url)
+        snprintf(j->url, n, "%s%s", base, r->path);
+    if (r->body) {
+        j->body = strdup(r->body);
+        j->body_len = strlen(r->body);
+    } else if (r->json) {
+        j->body = json_dumps(r->json, JSON_COMPACT);
+        j->body_len = j->body ? strlen(j->body) : 0;
+    }
+    if (j->body || r->content_type)
+        j->content_type = strdup(r->content_type ? r->content_type : default_content_type(r->path));
+    j->if_match = dup_or_null(r->if_match);
+    j->if_none_match = dup_or_null(r->if_none_match);
+    if (r->headers) {
+        size_t k = 0;
+        while (r->headers[k])
+            k++;
+        j->headers = calloc(k + 1, sizeof *j->headers);
+        for (size_t i = 0; j->headers && i < k; i++)
+            if (!(j->headers[i] = strdup(r->headers[i])))
+                return GCS_ENOMEM;
+        if (!j->headers)
+            return GCS_ENOMEM;
+    }
+    if (!j->method || !j->path || !j->url || ((r->body || r->json) && !j->body) ||
+        ((j->body || r->content_type) && !j->content_type) || (r->if_match && !j->if_match) ||
+        (r->if_none_match && !j->if_none_match))
+        return GCS_ENOMEM;
+    return 0;
+}
+
+int gcs_http_submit(gcs_http_client *c, const gcs_http_request *r, gcs_http_done_fn on_done,
+                    void *payload)
+{
+    int rc = 0;
+    job *j = NULL;
+    if (!r->method || !*r->method || strlen(r->method) > 7 || strpbrk(r->method, " \r\n") ||
+        !r->path || r->path[0] != '/' || strpbrk(r->path, " \r\n") ||
+        strlen(r->path) > URL_MAX || has_crlf(r->content_type) || has_crlf(r->if_match) ||
+        has_crlf(r->if_none_match)) {
+        rc = gcs_error_set(GCS_EINVALID, "invalid http request '%s %s'",
+                           r->method ? r->method : "?", r->path ? r->path : "?");
+        goto out;
+    }
+    for (const char *const *h = r->headers; h && *h; h++) {
+        if (has_crlf(*h) || !strchr(*h, ':')) {
+            rc = gcs_error_set(GCS_EINVALID, "invalid header line for '%s %s'", r->method,
+                               r->path);
+            goto out;
+        }
+    }
+    j = calloc(1, sizeof *j);
+    if (!j) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    j->c = c;
+    gcs_buf_init(&j->in, c->max_response_bytes);
+    if (copy_request(j, c, r) < 0) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    j->flags = r->flags;
+    j->idempotent = r->idempotent < 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent != 0;
+    j->on_done = on_done;
+    j->payload = payload;
+    j->last_retry_after = -1;
+    j->last_outcome = GCS_HTTP_TRANSPORT_ERROR;
+    if (j->flags & GCS_HTTP_REQ_LOGIN) {
+        q_push_back(&c->login, j);
+    } else {
+        q_push_back(&c->ready, j);
+        c->st.submitted++;
+    }
+    j = NULL;
+out:
+    job_free(j);
+    return rc;
+}
+
+int gcs_http_pending(const gcs_http_client *c)
+{
+    return c->login.n + c->ready.n + c->delayed.n + c->in_flight_api + c->in_flight_login;
+}
+
+/* ==== Completing a call ==== */
+
+static char *redacted_body(const char *body, size_t len)
+{
+    if (!body || len == 0)
+        return NULL;
+    json_t *parsed = json_loadb(body, len, 0, NULL);
+    if (parsed) {
+        json_t *clean = gcs_redact_json(parsed);
+        char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(clean);
+        json_decref(parsed);
+        return s;
+    }
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    if (gcs_redact_append(&b, body) < 0) {
+        gcs_buf_release(&b);
+        return NULL;
+    }
+    return gcs_buf_detach(&b);
+}
+
+static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_response *res)
+{
+    char *req_body = redacted_body(j->body, j->body_len);
+    char *res_body = redacted_body(res->body.ptr, res->body.len);
+    gcs_http_receipt r = {
+        .wall_ms = gcs_time_wall_ms(),
+        .method = j->method,
+        .path = j->path,
+        .request_body = req_body,
+        .status = res->status,
+        .response_body = res_body,
+        .etag_sent = j->if_match ? j->if_match : j->if_none_match,
+        .etag_received = res->etag,
+        .attempts = res->attempts,
+        .latency_ms = res->latency_ms,
+        .outcome = res->outcome,
+        .correlation_id = res->correlation_id,
+    };
+    c->receipt_fn(&r, c->receipt_payload);
+    free(req_body);
+    free(res_body);
+}
+
+/* Completes a job with `outcome`: builds the response from its last attempt,
+ * records it, calls back, frees the job. The job is in no queue. */
+static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
+{
+    gcs_http_response res;
+    gcs_http_response_init(&res);
+    int64_t now = gcs_time_mono_us();
+    res.status = j->last_status;
+    res.outcome = outcome;
+    res.error = gcs_http_outcome_error(outcome);
+    res.attempts = j->attempts;
+    res.latency_ms = j->first_send_us ? (now - j->first_send_us) / 1000 : 0;
+    res.retry_after_s = j->last_retry_after;
+    if (j->etag[0])
+        res.etag = strdup(j->etag);
+    if (j->corr[0])
+        res.correlation_id = strdup(j->corr);
+    res.body = j->in;
+    gcs_buf_init(&j->in, c->max_response_bytes);
+    parse_body(&res, j->ctype);
+    if (res.status >= 400)
+        error_fields(&res);
+    if (outcome == GCS_HTTP_FORBIDDEN)
+        res.missing_scope = gcs_http_missing_scope(j->method, j->path);
+
+    /* One line for people; redacted because a detail may echo what we sent. */
+    char line[sizeof res.message];
+    if (res.status)
+        snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
+                 gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
+                 res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
+                 res.detail || why ? ": " : "", res.detail ? res.detail : why ? why : "");
+    else
+        snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
+                 gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
+    if (res.missing_scope) {
+        size_t n = strlen(line);
+        snprintf(line + n, sizeof line - n, " (the OAuth client probably lacks the '%s' scope)",
+                 res.missing_scope);
+    }
+    gcs_redact_text(res.message, sizeof res.message, line);
+
+    if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
+        c->st.completed++;
+        c->st.by_outcome[outcome]++;
+        if (c->receipt_fn)
+            emit_receipt(c, j, &res);
+        if (outcome != GCS_HTTP_OK && outcome != GCS_HTTP_NOT_MODIFIED)
+            GCS_DEBUG("http.failed", "message", res.message);
+    }
+    if (j->sync_out) {
+        *j->sync_out = res;
+        *j->sync_done = true;
+    } else {
+        if (j->on_done)
+            j->on_done(&res, j->payload);
+        gcs_http_response_release(&res);
+    }
+    job_free(j);
+}
+
+/* Fails every queued API call (not those on the wire) with `outcome`. The queues
+ * are detached first so that callbacks which submit more cannot loop forever. */
+static void fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why)
+{
+    queue a = c->ready, b = c->delayed;
+    c->ready = (queue){0};
+    c->delayed = (queue){0};
+    queue *qs[2] = {&b, &a};
+    for (int k = 0; k < 2; k++) {
+        job *j;
+        while ((j = qs[k]->head)) {
+            q_remove(qs[k], j);
+            complete(c, j, outcome, why);
+        }
+    }
+}
+
+void gcs_http_cancel(gcs_http_client *c)
+{
+    fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+}
+
+/* ==== One attempt on the wire ==== */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    job *j = userp;
+    size_t n = size * nmemb;
+    if (gcs_buf_put(&j->in, data, n) < 0) {
+        j->too_large = true;
+        return 0; /* aborts the transfer: the answer passed its hard maximum */
+    }
+    return n;
+}
+
+static int parse_int(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v > 1000000000L)
+        return -1;
+    return (int)v;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    job *j = userp;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        /* A new answer begins (after a 100 Continue, say): forget the last one's. */
+        j->etag[0] = j->corr[0] = j->ctype[0] = '\0';
+        j->retry_after = j->rl_count = j->rl_allowed = j->rl_reset = -1;
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n;
+    size_t name_len = (size_t)(colon - data);
+    const char *v = colon + 1;
+    const char *end = data + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    char value[HEADER_VALUE_MAX];
+    size_t vlen = (size_t)(end - v);
+    if (vlen >= sizeof value)
+        vlen = sizeof value - 1;
+    memcpy(value, v, vlen);
+    value[vlen] = '\0';
+#define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(data, name, name_len) == 0)
+    if (IS("etag"))
+        memcpy(j->etag, value, vlen + 1);
+    else if (IS("inin-correlation-id"))
+        memcpy(j->corr, value, vlen + 1);
+    else if (IS("content-type"))
+        memcpy(j->ctype, value, vlen + 1);
+    else if (IS("retry-after"))
+        j->retry_after = parse_int(value);
+    else if (IS("inin-ratelimit-count"))
+        j->rl_count = parse_int(value);
+    else if (IS("inin-ratelimit-allowed"))
+        j->rl_allowed = parse_int(value);
+    else if (IS("inin-ratelimit-reset"))
+        j->rl_reset = parse_int(value);
+#undef IS
+    return n;
+}
+
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+    char line[URL_MAX];
+    if (value)
+        snprintf(line, sizeof line, "%s: %s", name, value);
+    else
+        snprintf(line, sizeof line, "%s:", name); /* removes curl's own */
+    struct curl_slist *l = curl_slist_append(*list, line);
+    explicit_bzero(line, sizeof line);
+    if (!l)
+        return GCS_ENOMEM;
+    *list = l;
+    return 0;
+}
+
+static CURL *take_handle(gcs_http_client *c)
+{
+    if (c->pool_n > 0) {
+        CURL *e = c->pool[--c->pool_n];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void give_handle(gcs_http_client *c, CURL *e)
+{
+    if (c->pool_n == c->pool_cap) {
+        int cap = c->pool_cap ? c->pool_cap * 2 : 16;
+        CURL **p = realloc(c->pool, (size_t)cap * sizeof *p);
+        if (!p) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        c->pool = p;
+        c->pool_cap = cap;
+    }
+    c->pool[c->pool_n++] = e;
+}
+
+/* Puts the job on the wire. On failure the job is untouched and queued nowhere. */
+static int start(gcs_http_client *c, job *j, const char *token)
+{
+    int rc = 0;
+    struct curl_slist *h = NULL;
+    CURL *e = take_handle(c);
+    if (!e)
+        return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
+    char bearer[URL_MAX];
+    if (token) {
+        snprintf(bearer, sizeof bearer, "Bearer %s", token);
+        rc = add_header(&h, "Authorization", bearer);
+        explicit_bzero(bearer, sizeof bearer);
+        if (rc < 0)
+            goto out;
+    }
+    if ((rc = add_header(&h, "Accept", "application/scim+json, application/json")) < 0 ||
+        (rc = add_header(&h, "Expect", NULL)) < 0 ||
+        (j->content_type && (rc = add_header(&h, "Content-Type", j->content_type)) < 0) ||
+        (j->if_match && (rc = add_header(&h, "If-Match", j->if_match)) < 0) ||
+        (j->if_none_match && (rc = add_header(&h, "If-None-Match", j->if_none_match)) < 0))
+        goto out;
+    for (char **x = j->headers; x && *x; x++) {
+        struct curl_slist *l = curl_slist_append(h, *x);
+        if (!l) {
+            rc = GCS_ENOMEM;
+            goto out;
+        }
+        h = l;
+    }
+
+    curl_easy_setopt(e, CURLOPT_URL, j->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(j->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(j->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+        if (j->body || strcmp(j->method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body ? j->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+        }
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_bundle)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
+    if (c->https)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
+
+    free(j->token);
+    j->token = NULL;
+    if (token && !(j->token = strdup(token))) {
+        rc = GCS_ENOMEM;
+        goto out;
+    }
+    gcs_buf_clear(&j->in);
+    j->too_large = false;
+    j->etag[0] = j->corr[0] = j->ctype[0] = '\0';
+    j->retry_after = j->rl_count = j->rl_allowed = j->rl_reset = -1;
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        rc = GCS_ERROR;
+        goto out;
+    }
+    curl_slist_free_all(j->slist);
+    j->slist = h;
+    h = NULL;
+    j->easy = e;
+    e = NULL;
+    q_push_back(&c->wire, j);
+    j->sent_us = gcs_time_mono_us();
+    if (!j->first_send_us)
+        j->first_send_us = j->sent_us;
+    j->attempts++;
+    if (j->flags & GCS_HTTP_REQ_LOGIN) {
+        c->in_flight_login++;
+        c->st.token_requests++;
+    } else {
+        c->in_flight_api++;
+        c->st.sent++;
+        if (c->in_flight_api > c->st.in_flight_max)
+            c->st.in_flight_max = c->in_flight_api;
+    }
+out:
+    curl_slist_free_all(h);
+    if (e)
+        give_handle(c, e);
+    if (rc < 0)
+        return gcs_error_set(rc, "cannot start %s %s", j->method, j->path);
+    return 0;
+}
+
+static gcs_transport_fail transport_fail(job *j, CURLcode code)
+{
+    if (code == CURLE_OK)
+        return GCS_TRANSPORT_OK;
+    if (j->too_large)
+        return GCS_TRANSPORT_TOO_LARGE;
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+        return GCS_TRANSPORT_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: {
+        /* Before the request was on the wire a timeout is a failed connect. */
+        curl_off_t pre = 0;
+        curl_easy_getinfo(j->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        return pre == 0 ? GCS_TRANSPORT_CONNECT : GCS_TRANSPORT_TIMEOUT;
+    }
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return GCS_TRANSPORT_DROPPED;
+    default:
+        return GCS_TRANSPORT_OTHER;
+    }
+}
+
+/* ==== Reading an answer ==== */
+
+static void wake_at(gcs_http_client *c, int64_t t)
+{
+    if (t > 0 && t != INT64_MAX && (c->wake_us == 0 || t < c->wake_us))
+        c->wake_us = t;
+}
+
+/* The error fields of a failed answer, to tell a version conflict from another
+ * 400/409. Both out strings are NULL or owned by *parsed. */
+static void peek_error(job *j, json_t **parsed, const char **type, const char **detail)
+{
+    *parsed = NULL;
+    *type = *detail = NULL;
+    if (j->in.len == 0)
+        return;
+    *parsed = json_loadb(j->in.ptr, j->in.len, 0, NULL);
+    if (!json_is_object(*parsed))
+        return;
+    *type = json_string_value(json_object_get(*parsed, "scimType"));
+    if (!*type)
+        *type = json_string_value(json_object_get(*parsed, "code"));
+    *detail = json_string_value(json_object_get(*parsed, "detail"));
+    if (!*detail)
+        *detail = json_string_value(json_object_get(*parsed, "message"));
+}
+
+static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
+{
+    long status = 0;
+    char why[160] = "";
+    bool login = (j->flags & GCS_HTTP_REQ_LOGIN) != 0;
+    gcs_transport_fail fail = transport_fail(j, code);
+    if (code == CURLE_OK)
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    else if (fail == GCS_TRANSPORT_TOO_LARGE)
+        snprintf(why, sizeof why, "the answer is larger than %zu bytes", c->max_response_bytes);
+    else
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(code));
+    curl_multi_remove_handle(c->multi, j->easy);
+    give_handle(c, j->easy);
+    j->easy = NULL;
+    q_remove(&c->wire, j);
+    int64_t now = gcs_time_mono_us();
+    if (login)
+        c->in_flight_login--;
+    else
+        c->in_flight_api--;
+    j->last_status = (int)status;
+    if (j->retry_after >= 0)
+        j->last_retry_after = j->retry_after;
+    if (!login) {
+        gcs_route_counts_add(&c->routes, j->method, j->path, (int)status);
+        if (status > 0)
+            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, j->rl_count, j->rl_allowed,
+                                j->rl_reset);
+    }
+
+    gcs_http_outcome classified = GCS_HTTP_TRANSPORT_ERROR;
+    if (status > 0) {
+        json_t *parsed = NULL;
+        const char *type = NULL, *detail = NULL;
+        if (status >= 400 && status < 500)
+            peek_error(j, &parsed, &type, &detail);
+        classified = gcs_http_classify_status((int)status, j->method, type, detail);
+        json_decref(parsed);
+    }
+    bool probe = j->probe;
+    j->probe = false;
+
+    /* A 401 on the API: the token was refused (expired, revoked). Tell the
+     * provider, which fetches a new one, and replay once with it. */
+    if (!login && status == 401 && c->auth.get && j->auth_replays == 0) {
+        if (c->auth.rejected && j->token)
+            c->auth.rejected(j->token, c->auth.payload);
+        j->auth_replays++;
+        c->st.retries[GCS_RETRY_AUTH]++;
+        gcs_breaker_on_success(&c->breaker, probe);
+        q_push_front(&c->ready, j);
+        return;
+    }
+
+    gcs_retry_verdict v =
+        gcs_retry_decide((int)status, fail, j->idempotent, j->retry_after, classified);
+    j->last_outcome = v.outcome;
+    if (!login) {
+        bool server_failed = status >= 500 || (status == 0 && fail != GCS_TRANSPORT_TOO_LARGE &&
+                                                fail != GCS_TRANSPORT_OTHER);
+        if (server_failed)
+            gcs_breaker_on_failure(&c->breaker, now, probe);
+        else
+            gcs_breaker_on_success(&c->breaker, probe);
+        if (status == 429) {
+            c->st.status_429++;
+            if (v.retry == GCS_RETRY_RATE_LIMIT)
+                gcs_pacer_on_429(&c->pacer, now, j->retry_after);
+        }
+        if (v.outcome == GCS_HTTP_DAILY_LIMIT && !c->stop_code) {
+            c->stop_code = GCS_EDAILYLIMIT;
+            snprintf(c->stop_msg, sizeof c->stop_msg,
+                     "a daily rate limit was reached (Retry-After %d s): the run stops",
+                     j->retry_after);
+            GCS_ERR("http.daily_limit", "message", c->stop_msg);
+        }
+    }
+    if (v.outcome == GCS_HTTP_DAILY_LIMIT)
+        snprintf(why, sizeof why, "a daily rate limit was reached (Retry-After %d s)",
+                 j->retry_after);
+
+    if (v.retry != GCS_RETRY_NONE && !c->stop_code) {
+        int64_t at;
+        if (v.retry == GCS_RETRY_RATE_LIMIT) {
+            /* API calls wait on the shared pause (the pacer); the token endpoint
+             * has its own limit and waits alone. */
+            int ra = j->retry_after >= 0 ? j->retry_after : 3;
+            at = login ? now + (int64_t)ra * 1000000 : c->pacer.pause_until_us;
+        } else {
+            at = now + gcs_retry_backoff_us(j->attempts, c->backoff_base_us, c->backoff_cap_us,
+                                            next_rand(c));
+        }
+        /* 429s are bounded by time alone: the pause, not the attempt, is the cost. */
+        bool attempts_left =
+            v.retry == GCS_RETRY_RATE_LIMIT || j->attempts < c->max_attempts;
+        if (attempts_left && at - j->first_send_us <= c->retry_budget_us) {
+            c->st.retries[v.retry]++;
+            if (gcs_log_enabled(GCS_LOG_DEBUG)) {
+                char st[16], att[16];
+                snprintf(st, sizeof st, "%ld", status);
+                snprintf(att, sizeof att, "%d", j->attempts);
+                GCS_DEBUG("http.retry", "method", j->method, "path", j->path, "status", st,
+                          "attempt", att, "reason", gcs_retry_reason_name(v.retry));
+            }
+            j->not_before_us = at;
+            if (login)
+                q_push_back(&c->login, j);
+            else if (v.retry == GCS_RETRY_RATE_LIMIT)
+                q_push_front(&c->ready, j);
+            else
+                q_insert_sorted(&c->delayed, j);
+            return;
+        }
+        if (!why[0])
+            snprintf(why, sizeof why, "gave up after %d attempts", j->attempts);
+    }
+    complete(c, j, v.outcome, why[0] ? why : NULL);
+}
+
+/* ==== Dispatch ==== */
+
+static gcs_http_outcome outcome_for_error(int code)
+{
+    switch (code) {
+    case GCS_EAUTH:
+        return GCS_HTTP_UNAUTHORISED;
+    case GCS_EFORBIDDEN:
+        return GCS_HTTP_FORBIDDEN;
+    case GCS_ERATELIMIT:
+        return GCS_HTTP_RATE_LIMITED;
+    case GCS_EDAILYLIMIT:
+        return GCS_HTTP_DAILY_LIMIT;
+    case GCS_ESERVER:
+        return GCS_HTTP_SERVER_ERROR;
+    case GCS_EBREAKER:
+        return GCS_HTTP_BREAKER_OPEN;
+    case GCS_ECANCELLED:
+        return GCS_HTTP_CANCELLED;
+    case GCS_EINVALID:
+        return GCS_HTTP_INVALID;
+    default:
+        return GCS_HTTP_TRANSPORT_ERROR;
+    }
+}
+
+static void start_logins(gcs_http_client *c, int64_t now)
+{
+    job *j = c->login.head;
+    while (j) {
+        job *next = j->next;
+        if (j->not_before_us <= now) {
+            q_remove(&c->login, j);
+            if (start(c, j, NULL) < 0)
+                complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+        } else {
+            wake_at(c, j->not_before_us);
+        }
+        j = next;
+    }
+}
+
+static void dispatch(gcs_http_client *c)
+{
+    int64_t now = gcs_time_mono_us();
+    bool token_wait = false;
+    c->wake_us = 0;
+    start_logins(c, now);
+    if (c->stop_code) {
+        if (c->ready.n || c->delayed.n)
+            fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+        return;
+    }
+    while (c->in_flight_api < c->max_in_flight) {
+        queue *q;
+        if (c->delayed.head && c->delayed.head->not_before_us <= now)
+            q = &c->delayed;
+        else if (c->ready.head)
+            q = &c->ready;
+        else
+            break;
+        int64_t t = 0;
+        if (!gcs_breaker_allow(&c->breaker, now, &t)) {
+            if (c->breaker.state == GCS_BREAKER_OPEN &&
+                c->breaker.trips >= c->breaker_max_trips) {
+                /* The server stayed down through every probe: give the calls back. */
+                c->breaker.trips = 0;
+                fail_queued(c, GCS_HTTP_BREAKER_OPEN,
+                            "the server kept failing; the circuit breaker is open");
+            }
+            wake_at(c, t);
+            break;
+        }
+        /* Until the first answer says what the limit is, one request at a time. */
+        if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api > 0)
+            break;
+        t = gcs_pacer_next_us(&c->pacer, now);
+        if (t > now) {
+            if (!c->pace_blocked_us)
+                c->pace_blocked_us = now;
+            wake_at(c, t);
+            break;
+        }
+        const char *token = NULL;
+        if (c->auth.get) {
+            int rc = c->auth.get(&token, c, c->auth.payload);
+            if (rc == 1) {
+                token_wait = true;
+                break;
+            }
+            if (rc < 0) {
+                char msg[256];
+                snprintf(msg, sizeof msg, "%s", gcs_error_last());
+                fail_queued(c, outcome_for_error(rc), msg);
+                break;
+            }
+        }
+        job *j = q->head;
+        q_remove(q, j);
+        bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
+        if (start(c, j, token) < 0) {
+            complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+            continue;
+        }
+        if (half_open) {
+            j->probe = true;
+            gcs_breaker_on_probe_sent(&c->breaker);
+        }
+        gcs_pacer_on_send(&c->pacer, now);
+        if (c->pace_blocked_us) {
+            c->st.pacing_wait_ms += (uint64_t)(now - c->pace_blocked_us) / 1000;
+            c->pace_blocked_us = 0;
+        }
+    }
+    if (c->delayed.head)
+        wake_at(c, c->delayed.head->not_before_us);
+    if (token_wait)
+        start_logins(c, now);
+}
+
+/* ==== Running ==== */
+
+int gcs_http_run_once(gcs_http_client *c, int timeout_ms)
+{
+    dispatch(c);
+    if (gcs_http_pending(c) == 0)
+        return 0;
+    int wait = timeout_ms < 0 ? 0 : timeout_ms;
+    if (c->wake_us) {
+        int64_t d = (c->wake_us - gcs_time_mono_us() + 999) / 1000;
+        if (d < wait)
+            wait = d < 0 ? 0 : (int)d;
+    }
+    if (c->in_flight_api + c->in_flight_login > 0)
+        curl_multi_poll(c->multi, NULL, 0, wait, NULL);
+    else
+        gcs_time_sleep_ms(wait);
+    int running = 0;
+    curl_multi_perform(c->multi, &running);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        job *j = NULL;
+        CURLcode code = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        finish_attempt(c, j, code);
+    }
+    dispatch(c);
+    return gcs_http_pending(c);
+}
+
+int gcs_http_run(gcs_http_client *c)
+{
+    while (gcs_http_run_once(c, 1000) > 0)
+        ;
+    return c->stop_code;
+}
+
+int gcs_http_call(gcs_http_response *out, gcs_http_client *c, const gcs_http_request *req)
+{
+    bool done = false;
+    gcs_http_response_init(out);
+    int rc = gcs_http_submit(c, req, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    job *j = (req->flags & GCS_HTTP_REQ_LOGIN) ? c->login.tail : c->ready.tail;
+    j->sync_out = out;
+    j->sync_done = &done;
+    while (!done)
+        gcs_http_run_once(c, 1000);
+    if (out->error)
+        return gcs_error_set(out->error, "%s", out->message);
+    return 0;
+}
+
+/* ==== Counters ==== */
+
+void gcs_http_client_stats(gcs_http_stats *out, const gcs_http_client *c)
+{
+    *out = c->st;
+    out->breaker_state = c->breaker.state;
+    out->breaker_opened = c->breaker.opened_total;
+    out->in_flight = c->in_flight_api;
+    out->queued = c->ready.n + c->delayed.n;
+    out->allowed_rps = gcs_pacer_allowed_rps(&c->pacer);
+}
+
+json_t *gcs_http_client_stats_json(const gcs_http_client *c)
+{
+    gcs_http_stats s;
+    gcs_http_client_stats(&s, c);
+    json_t *o = json_object();
+    json_t *outcomes = json_object();
+    json_t *retries = json_object();
+    if (!o || !outcomes || !retries) {
+        json_decref(o);
+        json_decref(outcomes);
+        json_decref(retries);
+        return NULL;
+    }
+    for (int i = 0; i < GCS_HTTP_OUTCOME_COUNT; i++)
+        if (s.by_outcome[i])
+            json_object_set_new(outcomes, gcs_http_outcome_name((gcs_http_outcome)i),
+                                json_integer((json_int_t)s.by_outcome[i]));
+    for (int i = 1; i < GCS_RETRY_REASON_COUNT; i++)
+        json_object_set_new(retries, gcs_retry_reason_name((gcs_retry_reason)i),
+                            json_integer((json_int_t)s.retries[i]));
+    json_object_set_new(o, "submitted", json_integer((json_int_t)s.submitted));
+    json_object_set_new(o, "completed", json_integer((json_int_t)s.completed));
+    json_object_set_new(o, "sent", json_integer((json_int_t)s.sent));
+    json_object_set_new(o, "outcomes", outcomes);
+    json_object_set_new(o, "retries", retries);
+    json_object_set_new(o, "status_429", json_integer((json_int_t)s.status_429));
+    json_object_set_new(o, "pacing_wait_ms", json_integer((json_int_t)s.pacing_wait_ms));
+    json_object_set_new(o, "token_requests", json_integer((json_int_t)s.token_requests));
+    json_object_set_new(o, "breaker_state",
+                        json_string(gcs_breaker_state_name(s.breaker_state)));
+    json_object_set_new(o, "breaker_opened", json_integer((json_int_t)s.breaker_opened));
+    json_object_set_new(o, "in_flight", json_integer(s.in_flight));
+    json_object_set_new(o, "in_flight_max", json_integer(s.in_flight_max));
+    json_object_set_new(o, "queued", json_integer(s.queued));
+    json_object_set_new(o, "allowed_rps", json_real(s.allowed_rps));
+    json_object_set_new(o, "requests", gcs_route_counts_json(&c->routes));
+    return o;
+}

@@ -1,0 +1,203 @@
+/*
+ * client.h - the request engine: every call to Genesys Cloud goes through here.
+ *
+ * One client drives many requests on the calling thread with libcurl's multi
+ * interface: connections are reused, HTTP/2 is used when the server offers it
+ * over TLS, and at most `max_in_flight` requests are on the wire. Callers submit
+ * as many requests as they like; the engine queues them and decides when each
+ * goes out:
+ *  - pacing (pacer.h): at the rate the service's inin-ratelimit-* headers allow,
+ *    one shared pause after a 429, an optional user ceiling;
+ *  - tokens: before a request is sent the auth provider (token.h) gives a bearer
+ *    token; while a token is being fetched every request waits; a 401 refreshes
+ *    the token once and replays the call;
+ *  - retries (retry.h) with full-jitter backoff, bounded by attempts and a time
+ *    budget; a POST whose fate is unknown is never repeated;
+ *  - a circuit breaker (breaker.h) after consecutive server failures.
+ *
+ * Invariants:
+ *  - for every request that gcs_http_submit accepted (returned 0), on_done is
+ *    called exactly once, from inside gcs_http_run / gcs_http_run_once /
+ *    gcs_http_call, never from gcs_http_submit itself;
+ *  - the receipt hook, when set, is called once per finished API call (not for
+ *    the token endpoint), before on_done, with bodies already redacted;
+ *  - TLS peer and host verification are always on;
+ *  - a response body never grows past `max_response_bytes`;
+ *  - a client is used from one thread at a time.
+ */
+#ifndef GCS_HTTP_CLIENT_H
+#define GCS_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "http/breaker.h"
+#include "http/classify.h"
+#include "http/retry.h"
+
+typedef struct gcs_http_client gcs_http_client;
+
+/* ==== Authentication provider ==== */
+
+/*
+ * Supplies bearer tokens (token.h implements it). `get` returns 0 and sets *out
+ * (borrowed until the next call) when a token is ready, 1 when one is being
+ * fetched (it may submit the fetch to `client` as a GCS_HTTP_REQ_LOGIN request;
+ * the client asks again after its next completion), or a negative gcs_error
+ * when no token can be had (every waiting request then fails with it).
+ * `rejected` says that the API answered 401 to a request sent with `token`.
+ */
+typedef struct gcs_http_auth {
+    int (*get)(const char **out, gcs_http_client *client, void *payload);
+    void (*rejected)(const char *token, void *payload);
+    void *payload;
+} gcs_http_auth;
+
+/* ==== Options ==== */
+
+typedef struct gcs_http_options {
+    const char *api_url;       /* "https://api.mypurecloud.ie" (no trailing slash) */
+    const char *login_url;     /* "https://login.mypurecloud.ie"; NULL: api_url */
+    int max_in_flight;         /* ceiling on requests on the wire; default 16 */
+    double max_rps;            /* user ceiling on requests per second; 0: none */
+    int connect_timeout_ms;    /* default 10,000 */
+    int timeout_ms;            /* whole request; default 30,000 */
+    int max_attempts;          /* per call, all reasons together; default 6 */
+    int retry_budget_ms;       /* per call, from its first send; default 120,000 */
+    int backoff_base_ms;       /* default 250 */
+    int backoff_cap_ms;        /* default 15,000 */
+    int breaker_threshold;     /* consecutive server failures that open it; default 10; <0: never */
+    int breaker_cooldown_ms;   /* default 5,000 */
+    int breaker_max_trips;     /* failed probes in a row before queued calls fail; default 6 */
+    size_t max_response_bytes; /* default 8 MiB */
+    const char *ca_bundle;     /* extra CA file; NULL: the system's */
+    const char *user_agent;    /* default "gcscim/<version>" */
+    gcs_http_auth auth;        /* get == NULL: no Authorization header */
+    uint64_t seed;             /* jitter seed; 0: from the clock */
+} gcs_http_options;
+
+/* ==== Requests and responses ==== */
+
+enum {
+    /* To the login host, without bearer token, pacing, breaker or receipt: the
+     * token endpoint. Such requests go before every API request. */
+    GCS_HTTP_REQ_LOGIN = 1u << 0,
+};
+
+typedef struct gcs_http_request {
+    const char *method;        /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path;          /* relative to the base URL, with its query: "/api/v2/scim/v2/users?count=0" */
+    const char *body;          /* NULL: none, or `json` */
+    const json_t *json;        /* serialised compactly when body is NULL */
+    const char *content_type;  /* default application/scim+json on /api/v2/scim/, else application/json */
+    const char *if_match;      /* ETag as received, quotes included */
+    const char *if_none_match;
+    int idempotent;            /* -1 (default): every method but POST; 0 or 1 to say */
+    unsigned flags;            /* GCS_HTTP_REQ_* */
+    const char *const *headers;/* extra "Name: value" lines, NULL-terminated; never logged */
+} gcs_http_request;
+
+typedef struct gcs_http_response {
+    int status;                /* last HTTP status, 0 if none */
+    gcs_http_outcome outcome;
+    int error;                 /* gcs_http_outcome_error(outcome) */
+    char *etag;                /* NULL if none */
+    gcs_buf body;              /* the raw answer (bounded) */
+    json_t *json;              /* the body parsed, when it is JSON; else NULL */
+    char *scim_type;           /* SCIM scimType or Genesys code, when an error */
+    char *detail;              /* SCIM detail or Genesys message, when an error */
+    const char *missing_scope; /* for 403: the scope probably missing (static) */
+    char *correlation_id;      /* ININ-Correlation-Id */
+    int attempts;              /* sends made */
+    int64_t latency_ms;        /* first send to completion */
+    int retry_after_s;         /* last Retry-After seen, -1 none */
+    char message[320];         /* one line for people: "PATCH /api/…: 409 version conflict: …" */
+} gcs_http_response;
+
+void gcs_http_response_init(gcs_http_response *r);
+void gcs_http_response_release(gcs_http_response *r);
+
+/* Called once per accepted request. `res` is borrowed for the call only
+ * (json_incref what you keep). */
+typedef void (*gcs_http_done_fn)(const gcs_http_response *res, void *payload);
+
+/* ==== Receipts ==== */
+
+typedef struct gcs_http_receipt {
+    int64_t wall_ms;            /* when the call finished */
+    const char *method;
+    const char *path;
+    const char *request_body;   /* redacted; NULL if none */
+    int status;
+    const char *response_body;  /* redacted; NULL if none */
+    const char *etag_sent;      /* If-Match, else If-None-Match; NULL if none */
+    const char *etag_received;
+    int attempts;
+    int64_t latency_ms;
+    gcs_http_outcome outcome;
+    const char *correlation_id;
+} gcs_http_receipt;
+
+typedef void (*gcs_http_receipt_fn)(const gcs_http_receipt *r, void *payload);
+
+/* ==== The client ==== */
+
+/* Copies what it needs from opts. Fails with GCS_EINVALID on a bad URL or option. */
+int gcs_http_client_new(gcs_http_client **out, const gcs_http_options *opts);
+/* Requests still queued are dropped without callbacks: run or cancel first. */
+void gcs_http_client_free(gcs_http_client *c);
+
+void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
+
+/* Queues a request (copied: the caller's strings may go after the call). */
+int gcs_http_submit(gcs_http_client *c, const gcs_http_request *req, gcs_http_done_fn on_done,
+                    void *payload);
+
+/* Drives transfers for at most timeout_ms (0: do what is ready, do not wait).
+ * Returns the number of requests not finished yet (queued or in flight). */
+int gcs_http_run_once(gcs_http_client *c, int timeout_ms);
+/* Drives until every submitted request has finished. Returns 0, or
+ * GCS_EDAILYLIMIT when a daily limit stopped the run (all calls still finish). */
+int gcs_http_run(gcs_http_client *c);
+
+/* Submits one request and drives the client until it finishes (other queued
+ * requests progress too). *out (initialised here; release it) holds the answer.
+ * Returns res->error, with the thread's error message set when not 0. */
+int gcs_http_call(gcs_http_response *out, gcs_http_client *c, const gcs_http_request *req);
+
+/* Fails every queued request with GCS_HTTP_CANCELLED (in flight ones finish). */
+void gcs_http_cancel(gcs_http_client *c);
+
+/* Number of requests queued or in flight. */
+int gcs_http_pending(const gcs_http_client *c);
+
+/* ==== Counters ==== */
+
+typedef struct gcs_http_stats {
+    uint64_t submitted;
+    uint64_t completed;
+    uint64_t sent;                             /* attempts on the wire (API) */
+    uint64_t by_outcome[GCS_HTTP_OUTCOME_COUNT];
+    uint64_t retries[GCS_RETRY_REASON_COUNT];
+    uint64_t status_429;
+    uint64_t pacing_wait_ms;                   /* time a ready request waited for the pacer */
+    uint64_t token_requests;                   /* calls to the token endpoint */
+    uint64_t breaker_opened;
+    gcs_breaker_state breaker_state;
+    int in_flight;
+    int in_flight_max;
+    int queued;
+    double allowed_rps;                        /* from the headers; 0 unknown */
+} gcs_http_stats;
+
+void gcs_http_client_stats(gcs_http_stats *out, const gcs_http_client *c);
+/* Everything above plus requests by method, templated route and status:
+ * {"requests":[{"method":"PATCH","route":"/api/v2/scim/v2/users/{id}","status":200,"count":12}],…}.
+ * New reference. */
+json_t *gcs_http_client_stats_json(const gcs_http_client *c);
+
+#endif

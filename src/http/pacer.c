@@ -1,0 +1,152 @@
+#include "http/pacer.h"
+
+#include <limits.h>
+
+#define US_PER_S 1000000LL
+#define DEFAULT_PAUSE_S 3
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+void gcs_pacer_init(gcs_pacer *p, double max_rps, int reserve)
+{
+    *p = (gcs_pacer){0};
+    p->mode = GCS_PACER_UNKNOWN;
+    p->min_gap_us = max_rps > 0 ? (int64_t)((double)US_PER_S / max_rps) : 0;
+    p->last_send_us = INT64_MIN;
+    p->reserve = reserve < 0 ? 0 : reserve;
+}
+
+/* Moves to the window that holds now_us once the current one has surely ended
+ * (the clock is past its latest possible end): its allowance is whole again. */
+static void roll(gcs_pacer *p, int64_t now_us)
+{
+    if (p->mode != GCS_PACER_WINDOW || now_us <= p->end_hi_us || p->window_us <= 0)
+        return;
+    int64_t k = (now_us - p->end_hi_us) / p->window_us + 1;
+    p->end_lo_us += k * p->window_us;
+    p->end_hi_us += k * p->window_us;
+    p->used = 0;
+    p->sent = 0;
+}
+
+int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us)
+{
+    roll(p, now_us);
+    int64_t t = max64(now_us, p->pause_until_us);
+    if (p->min_gap_us > 0 && p->last_send_us != INT64_MIN)
+        t = max64(t, p->last_send_us + p->min_gap_us);
+    if (p->mode != GCS_PACER_WINDOW)
+        return t;
+    int remaining = p->allowed - p->reserve - p->used;
+    if (remaining <= 0)
+        return max64(t, p->end_hi_us + 1);
+    if (p->last_send_us == INT64_MIN)
+        return t;
+    /* Place the remaining sends evenly in (last_send, end]: the next one comes one
+     * gap after the last. Recomputed at every call, so it follows the answers. */
+    int64_t base = max64(p->last_send_us, p->end_hi_us - p->window_us);
+    int64_t gap = (p->end_hi_us - base) / (remaining + 1);
+    return max64(t, base + gap);
+}
+
+bool gcs_pacer_probe_only(const gcs_pacer *p)
+{
+    return p->mode == GCS_PACER_UNKNOWN;
+}
+
+void gcs_pacer_on_send(gcs_pacer *p, int64_t now_us)
+{
+    roll(p, now_us);
+    p->last_send_us = now_us;
+    p->sent++;
+    if (p->sent > p->used)
+        p->used = p->sent;
+}
+
+static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
+{
+    p->end_lo_us = lo;
+    p->end_hi_us = hi;
+    p->used = count;
+    p->sent = count;
+}
+
+void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int count, int allowed,
+                         int reset_s)
+{
+    if (allowed <= 0 || count < 0 || reset_s < 0) {
+        /* No limit announced (or it was turned off): nothing to pace to. */
+        if (p->mode != GCS_PACER_NONE)
+            p->mode = GCS_PACER_NONE;
+        return;
+    }
+    /* reset is rounded up: the end lies in (counted + (reset-1) s, counted + reset s]
+     * and the service counted the request somewhere in [sent, recv]. */
+    int64_t lo = sent_us + (int64_t)(reset_s - 1) * US_PER_S;
+    int64_t hi = recv_us + (int64_t)reset_s * US_PER_S;
+    p->allowed = allowed;
+    if ((int64_t)reset_s * US_PER_S > p->window_us)
+        p->window_us = (int64_t)reset_s * US_PER_S;
+    if (p->mode != GCS_PACER_WINDOW) {
+        p->mode = GCS_PACER_WINDOW;
+        start_window(p, lo, hi, count);
+        return;
+    }
+    if (lo >= p->end_hi_us) {
+        /* Counted in a later window than ours: that window has begun. Keep what the
+         * shifted bounds of ours already knew about its end. */
+        int64_t plo = p->end_lo_us + p->window_us, phi = p->end_hi_us + p->window_us;
+        if (max64(lo, plo) < min64(hi, phi))
+            start_window(p, max64(lo, plo), min64(hi, phi), count);
+        else
+            start_window(p, lo, hi, count);
+        return;
+    }
+    if (hi <= p->end_lo_us) {
+        /* A late answer from the previous window: it still narrows where the
+         * windows' edges are, one window length earlier. */
+        lo += p->window_us;
+        hi += p->window_us;
+        if (hi <= p->end_lo_us || lo >= p->end_hi_us)
+            return;
+        p->end_lo_us = max64(p->end_lo_us, lo);
+        p->end_hi_us = min64(p->end_hi_us, hi);
+        return;
+    }
+    int64_t nlo = max64(p->end_lo_us, lo), nhi = min64(p->end_hi_us, hi);
+    if (nlo < nhi) {
+        p->end_lo_us = nlo;
+        p->end_hi_us = nhi;
+    }
+    if (count > p->used)
+        p->used = count;
+}
+
+void gcs_pacer_on_429(gcs_pacer *p, int64_t now_us, int retry_after_s)
+{
+    if (retry_after_s < 0)
+        retry_after_s = DEFAULT_PAUSE_S;
+    int64_t until = now_us + (int64_t)retry_after_s * US_PER_S;
+    if (until > p->pause_until_us)
+        p->pause_until_us = until;
+    if (p->mode == GCS_PACER_WINDOW) {
+        roll(p, now_us);
+        if (p->used < p->allowed)
+            p->used = p->allowed;
+    }
+}
+
+double gcs_pacer_allowed_rps(const gcs_pacer *p)
+{
+    if (p->mode != GCS_PACER_WINDOW || p->window_us <= 0)
+        return 0;
+    return (double)p->allowed * US_PER_S / (double)p->window_us;
+}

@@ -1,0 +1,77 @@
+/*
+ * pacer.h - when may the next request go out, so that the engine runs at the
+ * rate limit the service announces, not below it and not into it.
+ *
+ * Pure arithmetic on microsecond timestamps (no clock, no I/O) so that it can be
+ * tested alone. Three brakes, the latest wins:
+ *  - the service's window: every answer carries inin-ratelimit-count (requests
+ *    counted in the current window), -allowed (the window's size) and -reset
+ *    (whole seconds until the window ends, rounded up). Each answer bounds the
+ *    window's end: it lies in (sent + (reset-1) s, received + reset s]; the
+ *    intersection over all answers of one window pins it to a few milliseconds.
+ *    The remaining allowance (allowed - reserve - used) is spread evenly over the
+ *    time left, so a window is used up exactly as it closes, with no burst at its
+ *    start (the first send of a new window still waits one interval);
+ *  - one shared pause after a 429 (Retry-After, 3 s when missing): every sender
+ *    waits for the same instant instead of each sleeping on its own;
+ *  - the user's own ceiling (max requests per second), if any.
+ * Until the first answer the limit is unknown and only one request may be in
+ * flight; an answer without the headers means there is no limit to pace to.
+ * Invariant: `used` never decreases within a window; a new window starts when the
+ * clock passes the window's latest possible end or an answer proves it began.
+ */
+#ifndef GCS_HTTP_PACER_H
+#define GCS_HTTP_PACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum gcs_pacer_mode {
+    GCS_PACER_UNKNOWN = 0, /* no answer yet: one request in flight at a time */
+    GCS_PACER_NONE = 1,    /* answers carry no limit: only the user ceiling applies */
+    GCS_PACER_WINDOW = 2,  /* pacing to the announced window */
+} gcs_pacer_mode;
+
+typedef struct gcs_pacer {
+    gcs_pacer_mode mode;
+    int64_t min_gap_us;     /* from the user ceiling; 0 = none */
+    int64_t last_send_us;   /* INT64_MIN before the first send */
+    int64_t pause_until_us; /* shared pause after a 429 */
+    int reserve;            /* allowance kept back for answers counted late */
+
+    int allowed;            /* the window's size in requests */
+    int64_t window_us;      /* the window's length, learnt as the largest reset seen */
+    int64_t end_lo_us;      /* the window's end lies in (end_lo, end_hi] */
+    int64_t end_hi_us;
+    int used;               /* max(server count seen, our sends) in this window */
+    int sent;               /* our sends since this window began */
+} gcs_pacer;
+
+/* max_rps: the user's ceiling (0: none). reserve: requests of each window never
+ * used (absorbs counting skew at window edges; 2 is enough on one token). */
+void gcs_pacer_init(gcs_pacer *p, double max_rps, int reserve);
+
+/* The earliest instant (>= now) at which one more request may be sent. */
+int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us);
+
+/* True when, limit still unknown, no more requests may be in flight. */
+bool gcs_pacer_probe_only(const gcs_pacer *p);
+
+/* A request was sent at now_us. */
+void gcs_pacer_on_send(gcs_pacer *p, int64_t now_us);
+
+/*
+ * An answer arrived: sent_us/recv_us bracket the instant the service counted it.
+ * count/allowed/reset_s are the headers' values, -1 when absent.
+ */
+void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int count, int allowed,
+                         int reset_s);
+
+/* A 429 arrived at now_us with Retry-After retry_after_s (-1: absent, 3 s used).
+ * Everybody pauses until then, and the current window counts as used up. */
+void gcs_pacer_on_429(gcs_pacer *p, int64_t now_us, int retry_after_s);
+
+/* Requests per second the window allows (allowed / window length), 0 if unknown. */
+double gcs_pacer_allowed_rps(const gcs_pacer *p);
+
+#endif

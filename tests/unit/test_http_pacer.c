@@ -1,0 +1,200 @@
+/* The pacer: runs at the announced limit, not below it and not into it. */
+#include "gcstest.h"
+
+#include <limits.h>
+
+#include "http/pacer.h"
+
+#define S 1000000LL
+#define MS 1000LL
+
+/* ==== A simulated service: a fixed window per token, reset rounded up ==== */
+
+typedef struct sim_server {
+    int allowed;
+    int64_t window;
+    bool lazy;        /* a window starts at the first request after the last ended */
+    bool started;
+    int64_t start;
+    int count;
+} sim_server;
+
+static int64_t ceil_s(int64_t us)
+{
+    return (us + S - 1) / S;
+}
+
+/* Counts a request arriving at t; fills the headers; returns 200 or 429. */
+static int sim_serve(sim_server *s, int64_t t, int *count, int *reset, int *retry_after)
+{
+    if (!s->started) {
+        s->started = true;
+        s->start = t;
+    } else if (t >= s->start + s->window) {
+        s->start = s->lazy ? t : s->start + (t - s->start) / s->window * s->window;
+        s->count = 0;
+    }
+    s->count++;
+    *count = s->count;
+    int64_t left = s->start + s->window - t;
+    *reset = (int)ceil_s(left);
+    *retry_after = (int)ceil_s(left);
+    return s->count > s->allowed ? 429 : 200;
+}
+
+typedef struct sim_result {
+    int accepted;
+    int rejected;
+} sim_result;
+
+/* A client that always has work, max_in_flight requests, latency each way. */
+static sim_result simulate(sim_server *srv, int64_t duration, int64_t latency, int max_in_flight,
+                           double max_rps)
+{
+    gcs_pacer p;
+    gcs_pacer_init(&p, max_rps, 2);
+    enum { CAP = 4096 };
+    int64_t sent_at[CAP], answer_at[CAP];
+    int head = 0, tail = 0; /* FIFO of requests in flight (constant latency) */
+    sim_result r = {0, 0};
+    int64_t now = 0;
+    while (now < duration) {
+        int in_flight = tail - head;
+        int64_t next_send = INT64_MAX;
+        if (in_flight < max_in_flight && !(gcs_pacer_probe_only(&p) && in_flight > 0))
+            next_send = gcs_pacer_next_us(&p, now);
+        int64_t next_answer = in_flight ? answer_at[head % CAP] : INT64_MAX;
+        if (next_send <= next_answer && next_send != INT64_MAX) {
+            now = next_send;
+            gcs_pacer_on_send(&p, now);
+            sent_at[tail % CAP] = now;
+            answer_at[tail % CAP] = now + 2 * latency;
+            tail++;
+        } else if (next_answer != INT64_MAX) {
+            now = next_answer;
+            int64_t sent = sent_at[head % CAP];
+            head++;
+            int count, reset, ra;
+            int status = sim_serve(srv, sent + latency, &count, &reset, &ra);
+            gcs_pacer_on_answer(&p, sent, now, count, srv->allowed, reset);
+            if (status == 429) {
+                gcs_pacer_on_429(&p, now, ra);
+                r.rejected++;
+            } else if (now < duration) {
+                r.accepted++;
+            }
+        } else {
+            break;
+        }
+    }
+    return r;
+}
+
+static void runs_at_the_limit_of_fixed_windows(void **state)
+{
+    (void)state;
+    sim_server srv = {.allowed = 600, .window = 10 * S};
+    sim_result r = simulate(&srv, 35 * S, 2 * MS, 16, 0);
+    double util = (double)r.accepted / (35.0 * 60.0);
+    print_message("fixed windows: accepted %d rejected %d utilisation %.4f\n", r.accepted,
+                  r.rejected, util);
+    assert_true(util >= 0.97);
+    assert_true(r.rejected <= (r.accepted + r.rejected) / 200);
+}
+
+static void runs_at_the_limit_of_lazy_windows(void **state)
+{
+    (void)state;
+    sim_server srv = {.allowed = 600, .window = 10 * S, .lazy = true};
+    sim_result r = simulate(&srv, 35 * S, 1 * MS, 16, 0);
+    double util = (double)r.accepted / (35.0 * 60.0);
+    print_message("lazy windows: accepted %d rejected %d utilisation %.4f\n", r.accepted,
+                  r.rejected, util);
+    assert_true(util >= 0.97);
+    assert_true(r.rejected <= (r.accepted + r.rejected) / 200);
+}
+
+static void genesys_default_limit_is_used_fully(void **state)
+{
+    (void)state;
+    sim_server srv = {.allowed = 300, .window = 60 * S};
+    sim_result r = simulate(&srv, 180 * S, 30 * MS, 16, 0);
+    double util = (double)r.accepted / (180.0 * 5.0);
+    print_message("300/60: accepted %d rejected %d utilisation %.4f\n", r.accepted, r.rejected,
+                  util);
+    assert_true(util >= 0.97);
+    assert_int_equal(r.rejected, 0);
+}
+
+static void user_ceiling_caps_the_rate(void **state)
+{
+    (void)state;
+    sim_server srv = {.allowed = 600, .window = 10 * S};
+    sim_result r = simulate(&srv, 10 * S, 1 * MS, 16, 20.0);
+    assert_in_range(r.accepted, 190, 201);
+    assert_int_equal(r.rejected, 0);
+}
+
+static void no_headers_means_no_pacing(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 2);
+    assert_true(gcs_pacer_probe_only(&p));
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, -1, -1, -1);
+    assert_false(gcs_pacer_probe_only(&p));
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(gcs_pacer_next_us(&p, 5000), 5000);
+        gcs_pacer_on_send(&p, 5000);
+    }
+    assert_true(gcs_pacer_allowed_rps(&p) == 0);
+}
+
+static void a_429_pauses_everyone_once(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 2);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, 1, 600, 10);
+    gcs_pacer_on_429(&p, 2 * S, 4);
+    assert_true(gcs_pacer_next_us(&p, 2 * S) >= 6 * S);
+    /* More 429s from the same burst share the pause instead of adding theirs. */
+    gcs_pacer_on_429(&p, 2 * S + 10, 4);
+    assert_true(p.pause_until_us <= 6 * S + 10);
+    /* Missing Retry-After: 3 s. */
+    gcs_pacer_init(&p, 0, 2);
+    gcs_pacer_on_429(&p, 0, -1);
+    assert_int_equal(gcs_pacer_next_us(&p, 0), 3 * S);
+}
+
+static void spreads_the_remaining_allowance(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    /* 10 of 100 used, 10 s left: 90 sends over 10 s, about one per 110 ms. */
+    gcs_pacer_on_answer(&p, 0, 0, 10, 100, 10);
+    int64_t t = gcs_pacer_next_us(&p, 0);
+    assert_in_range(t, 100 * MS, 120 * MS);
+    /* Used up: nothing before the window ends. */
+    gcs_pacer_on_answer(&p, 0, 0, 100, 100, 10);
+    assert_true(gcs_pacer_next_us(&p, 1 * S) >= 10 * S);
+}
+
+int main(void)
+{
+    gcs_test_deadline(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_at_the_limit_of_fixed_windows),
+        cmocka_unit_test(runs_at_the_limit_of_lazy_windows),
+        cmocka_unit_test(genesys_default_limit_is_used_fully),
+        cmocka_unit_test(user_ceiling_caps_the_rate),
+        cmocka_unit_test(no_headers_means_no_pacing),
+        cmocka_unit_test(a_429_pauses_everyone_once),
+        cmocka_unit_test(spreads_the_remaining_allowance),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
