@@ -77,5 +77,8 @@ void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cm
 int gcs_cmd_help(gcs_cli *cli, int argc, char **argv);
 int gcs_cmd_version(gcs_cli *cli, int argc, char **argv);
 int gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_plan(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
 
 #endif

@@ -3,7 +3,43 @@
 
 #include <string.h>
 
+#define PROVISION_OPTIONS                                                                          \
+    "  --source FILE               the HR export: CSV (header row) or JSON (array or lines)\n"     \
+    "  --profile FILE              the mapping profile (YAML or JSON; docs/mapping.md)\n"          \
+    "  --format csv|json|ndjson    the source's format when its extension does not say\n"          \
+    "  --no-create                 never create users\n"                                          \
+    "  --no-update                 never change existing users (nor reactivate them)\n"           \
+    "  --no-deactivate             never deactivate users\n"                                      \
+    "  --allow-deactivations N     approve up to N deactivations above the thresholds\n"          \
+    "  --max-deactivations N       deactivations allowed without approval (default 10)\n"         \
+    "  --max-deactivation-share P  ... and at most P% of managed users (default 5)\n"            \
+    "  --strict                    the first bad row stops the run\n"                            \
+    "  --json                      one JSON object instead of text\n"
+
 const gcs_cli_command gcs_cli_commands[] = {
+    {"plan", "show every change a sync would make, without making any",
+     "gcscim plan --source FILE --profile FILE [--out PLAN.json] [options]",
+     "Reads the source and the organisation's current users, and shows what would be\n"
+     "created (+), updated or reactivated (~) and deactivated (-), with each attribute's\n"
+     "old and new value. Writes nothing to Genesys. --out saves the plan (mode 0600) for\n"
+     "'gcscim apply'. Exit 3 when some rows were rejected.\n\nOptions:\n"
+     "  --out FILE                  save the plan\n" PROVISION_OPTIONS,
+     gcs_cmd_plan},
+    {"apply", "apply exactly a saved plan",
+     "gcscim apply PLAN.json [--allow-deactivations N] [--json]",
+     "Applies the plan's operations, paced to the rate limit, with a receipt for every\n"
+     "call. A user changed since the plan is re-read: the change is applied only if it\n"
+     "still holds, otherwise the drift is reported and the user left alone. Running\n"
+     "the same command again after an interruption resumes the run. Exit 3 when some\n"
+     "operations failed or drifted, 4 when deactivations need approval.",
+     gcs_cmd_apply},
+    {"sync", "plan and apply in one go",
+     "gcscim sync --source FILE --profile FILE [options]",
+     "Plans (as 'gcscim plan' shows) and applies (as 'gcscim apply' does). Bulk\n"
+     "attribute updates are a sync with a profile that maps only those attributes,\n"
+     "run with --no-create --no-deactivate (examples/bulk-update/).\n\nOptions:\n"
+     PROVISION_OPTIONS,
+     gcs_cmd_sync},
     {"config", "show the effective configuration and where each value came from",
      "gcscim config show [--json]",
      "Shows every setting, its value and its source (default, env, file or flag).\n"

@@ -492,6 +492,10 @@ static int plan_row(planner *p, desired *d, long *unchanged)
             json_decref(extra);
             return 0;
         }
+        /* On adoption (the userName exists already) apply diffs with these. */
+        json_t *want = json_deep_copy(d->m.user);
+        json_object_set_new(extra, "skip", complete_desired(p, want, &d->m));
+        json_object_set_new(extra, "desired", want);
         return gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
                             json_deep_copy(d->m.user), NULL, extra);
     }
@@ -500,8 +504,9 @@ static int plan_row(planner *p, desired *d, long *unchanged)
     json_t *skip = complete_desired(p, want, &d->m);
     json_t *ops = NULL, *changes = NULL;
     int rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
-    json_decref(want);
-    json_decref(skip);
+    /* Apply re-diffs against these when the user changed since the plan. */
+    json_object_set_new(extra, "desired", want);
+    json_object_set_new(extra, "skip", skip);
     if (rc < 0) {
         json_decref(extra);
         return rc;
@@ -555,7 +560,9 @@ static int plan_leavers(planner *p, long *managed_total)
         json_t *changes = json_pack("[{s:s,s:b,s:b}]", "attribute", "active", "old", 1, "new", 0);
         int rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key,
                               json_string_value(json_object_get(u, "userName")), id, etag, ops,
-                              changes, json_pack("{s:s}", "reason", "not in the source"));
+                              changes,
+                              json_pack("{s:s,s:{s:b},s:[]}", "reason", "not in the source",
+                                        "desired", "active", 0, "skip"));
         free(etag);
         if (rc < 0)
             return rc;
@@ -619,6 +626,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.marker = gcs_profile_managed_authority(p.profile);
     if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
+    json_object_set_new(out->doc, "marker", json_string(p.marker));
     if ((rc = fetch_org_names(&p)) < 0)
         goto out;
     if ((rc = read_source(&p)) < 0)

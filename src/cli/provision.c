@@ -1,0 +1,247 @@
+#include "cli/provision.h"
+#include "cli/progress.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    OPT_SOURCE = 1,
+    OPT_PROFILE,
+    OPT_OUT,
+    OPT_FORMAT,
+    OPT_NO_CREATE,
+    OPT_NO_UPDATE,
+    OPT_NO_DEACTIVATE,
+    OPT_ALLOW_DEACTIVATIONS,
+    OPT_MAX_DEACTIVATIONS,
+    OPT_MAX_SHARE,
+    OPT_STRICT,
+};
+
+static const struct option provision_options[] = {
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"no-create", no_argument, NULL, OPT_NO_CREATE},
+    {"no-update", no_argument, NULL, OPT_NO_UPDATE},
+    {"no-deactivate", no_argument, NULL, OPT_NO_DEACTIVATE},
+    {"allow-deactivations", required_argument, NULL, OPT_ALLOW_DEACTIVATIONS},
+    {"max-deactivations", required_argument, NULL, OPT_MAX_DEACTIVATIONS},
+    {"max-deactivation-share", required_argument, NULL, OPT_MAX_SHARE},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {NULL, 0, NULL, 0},
+};
+
+void gcs_provision_init(gcs_provision *p, gcs_cli *cli, const char *command)
+{
+    memset(p, 0, sizeof *p);
+    p->cli = cli;
+    p->command = command;
+    gcs_planner_options_init(&p->planner);
+}
+
+void gcs_provision_release(gcs_provision *p)
+{
+    gcs_session_release(&p->session);
+    gcs_store_free(p->store);
+    p->store = NULL;
+}
+
+static int parse_count(long *out, const char *flag, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0)
+        return gcs_error_set(GCS_EUSAGE, "%s needs a non-negative whole number, not '%s'", flag,
+                             arg);
+    *out = v;
+    return 0;
+}
+
+static int on_option(int id, const char *arg, void *payload)
+{
+    gcs_provision *p = payload;
+    gcs_plan_options *o = &p->planner.plan;
+    switch (id) {
+    case OPT_SOURCE: p->planner.source_path = arg; return 0;
+    case OPT_PROFILE: p->planner.profile_path = arg; return 0;
+    case OPT_OUT: p->out_path = arg; return 0;
+    case OPT_FORMAT:
+        return gcs_source_format_parse(&p->planner.source_format, arg) < 0
+                   ? gcs_error_set(GCS_EUSAGE, "unknown --format '%s' (csv, json, ndjson)", arg)
+                   : 0;
+    case OPT_NO_CREATE: o->no_create = true; return 0;
+    case OPT_NO_UPDATE: o->no_update = true; return 0;
+    case OPT_NO_DEACTIVATE: o->no_deactivate = true; return 0;
+    case OPT_ALLOW_DEACTIVATIONS:
+        return parse_count(&o->allow_deactivations, "--allow-deactivations", arg);
+    case OPT_MAX_DEACTIVATIONS:
+        return parse_count(&o->max_deactivations, "--max-deactivations", arg);
+    case OPT_MAX_SHARE: {
+        char *end;
+        double v = strtod(arg, &end);
+        if (end == arg || *end || v < 0 || v > 100)
+            return gcs_error_set(GCS_EUSAGE, "--max-deactivation-share needs a percentage, not '%s'",
+                                 arg);
+        o->max_deactivation_share = v / 100.0;
+        return 0;
+    }
+    case OPT_STRICT: p->planner.strict = true; return 0;
+    }
+    return gcs_error_set(GCS_EUSAGE, "unexpected option");
+}
+
+int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+                        int *first_operand)
+{
+    int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
+    if (rc != 0)
+        return rc;
+    if (wants_source && !p->planner.source_path)
+        return gcs_cli_usage_error(p->cli, p->command, "missing --source FILE");
+    if (wants_source && !p->planner.profile_path)
+        return gcs_cli_usage_error(p->cli, p->command, "missing --profile FILE");
+    return 0;
+}
+
+int gcs_provision_connect(gcs_provision *p)
+{
+    int rc;
+    if ((rc = gcs_cli_load_config(p->cli)) < 0)
+        return rc;
+    /* A bad profile is rejected before anything is read from Genesys. */
+    if (p->planner.profile_path && (rc = gcs_planner_check_profile(p->planner.profile_path)) < 0)
+        return rc;
+    if ((rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
+        return rc;
+    if ((rc = gcs_session_open(&p->session, &p->cli->config)) < 0)
+        return rc;
+    p->planner.api_url = p->session.api_url;
+    return gcs_session_login(&p->session);
+}
+
+int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stats)
+{
+    gcs_recorder recorder;
+    gcs_recorder_attach(&recorder, p->store, p->session.client, NULL);
+    int rc = gcs_planner_run(plan, stats, p->session.client, &p->planner);
+    int rec_rc = gcs_recorder_detach(&recorder);
+    if (rc == 0 && rec_rc < 0) {
+        gcs_plan_release(plan);
+        rc = rec_rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {
+        gcs_plan_release(plan);
+        return rc;
+    }
+    FILE *out = p->cli->out;
+    if (p->cli->json) {
+        json_t *summary = json_pack("{s:O,s:O,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "summary",
+                                    json_object_get(plan->doc, "summary"), "rejected",
+                                    json_object_get(plan->doc, "rejected"), "identity",
+                                    gcs_plan_identity(plan), "stats", "rows",
+                                    (json_int_t)stats->rows, "mapped", (json_int_t)stats->mapped,
+                                    "out_of_scope", (json_int_t)stats->out_of_scope, "rejected",
+                                    (json_int_t)stats->rejected, "current_users",
+                                    (json_int_t)stats->current_users, "requests",
+                                    (json_int_t)stats->requests);
+        if (strcmp(p->command, "plan") == 0)
+            json_object_set(summary, "operations", gcs_plan_operations(plan));
+        char *text = json_dumps(summary, JSON_COMPACT);
+        fprintf(out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(summary);
+    } else {
+        gcs_plan_render_text(plan, out, isatty(fileno(out)) == 1);
+        if (gcs_plan_check_approval(plan, &p->planner.plan) < 0)
+            fprintf(out, "Note: %s\n", gcs_error_last());
+        if (p->out_path)
+            fprintf(out, "Saved the plan to %s; run 'gcscim apply %s' to apply exactly it.\n",
+                    p->out_path, p->out_path);
+    }
+    return 0;
+}
+
+/* ==== Apply's progress and outcome ==== */
+
+typedef struct apply_view {
+    gcs_provision *p;
+    gcs_progress progress;
+} apply_view;
+
+static void on_event(const gcs_apply_event *e, void *payload)
+{
+    apply_view *v = payload;
+    FILE *out = v->p->cli->out;
+    bool problem = e->outcome == GCS_APPLY_DRIFT || e->outcome == GCS_APPLY_FAILED;
+    if (v->progress.tty) {
+        if (problem) {
+            gcs_progress_clear(&v->progress);
+            fprintf(v->p->cli->err, "%s %s %s: %s\n", gcs_apply_outcome_name(e->outcome), e->kind,
+                    e->key, e->message ? e->message : "");
+        }
+        gcs_progress_update(&v->progress, e->finished, e->problems);
+    } else if (!v->p->cli->json) {
+        fprintf(out, "%ld/%ld %s %s %s%s%s%s%s\n", e->finished, e->total,
+                gcs_apply_outcome_name(e->outcome), e->kind, e->key, e->user_name ? " (" : "",
+                e->user_name ? e->user_name : "", e->user_name ? ")" : "",
+                problem && e->message ? "" : "");
+        if (problem && e->message)
+            fprintf(out, "    %s\n", e->message);
+    }
+}
+
+int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
+{
+    apply_view view = {p, {0}};
+    gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
+    if (p->cli->json)
+        view.progress.tty = false;
+    gcs_apply_options o = {p->command, p->planner.plan, on_event, &view};
+    gcs_apply_result result;
+    int rc = gcs_apply_run(&result, p->session.client, p->store, plan, &o);
+    if (result.total)
+        gcs_progress_finish(&view.progress);
+    if (rc == GCS_EREFUSED)
+        return gcs_cli_fail(p->cli, rc);
+    FILE *out = p->cli->out;
+    if (p->cli->json) {
+        json_t *j = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "run", result.run_id,
+                              "resumed", result.resumed, "total", (json_int_t)result.total, "done",
+                              (json_int_t)result.counts[GCS_APPLY_DONE], "adopted",
+                              (json_int_t)result.counts[GCS_APPLY_ADOPTED], "noop",
+                              (json_int_t)result.counts[GCS_APPLY_NOOP], "skipped",
+                              (json_int_t)result.counts[GCS_APPLY_SKIPPED], "drift",
+                              (json_int_t)result.counts[GCS_APPLY_DRIFT], "failed",
+                              (json_int_t)result.counts[GCS_APPLY_FAILED], "requests",
+                              (json_int_t)result.requests);
+        if (rc < 0)
+            json_object_set_new(j, "error", json_string(gcs_error_last()));
+        char *text = json_dumps(j, JSON_COMPACT);
+        fprintf(out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(j);
+    } else if (result.total || result.run_id[0]) {
+        fprintf(out,
+                "Applied%s: %ld done, %ld adopted, %ld already as planned, %ld done earlier, "
+                "%ld drifted, %ld failed (run %s).\n",
+                result.resumed ? " (resumed)" : "", result.counts[GCS_APPLY_DONE],
+                result.counts[GCS_APPLY_ADOPTED], result.counts[GCS_APPLY_NOOP],
+                result.counts[GCS_APPLY_SKIPPED], result.counts[GCS_APPLY_DRIFT],
+                result.counts[GCS_APPLY_FAILED], result.run_id);
+    }
+    if (rc == 0)
+        return GCS_EXIT_OK;
+    if (rc == GCS_ERROR && result.total) {
+        fprintf(p->cli->err, "gcscim: %s\n", gcs_error_last());
+        return GCS_EXIT_PARTIAL;
+    }
+    return gcs_cli_fail(p->cli, rc);
+}

@@ -1,0 +1,38 @@
+/*
+ * provision.h - what plan, apply and sync share: their options, opening the
+ * session and the store, and showing a run's progress and outcome.
+ */
+#ifndef GCS_CLI_PROVISION_H
+#define GCS_CLI_PROVISION_H
+
+#include "cli/cli.h"
+#include "engine/apply.h"
+#include "engine/planner.h"
+#include "genesys/session.h"
+#include "store/store.h"
+
+typedef struct gcs_provision {
+    gcs_cli *cli;
+    const char *command;
+    gcs_planner_options planner;
+    const char *out_path;   /* plan --out */
+    const char *plan_path;  /* apply PLAN.json */
+    gcs_session session;
+    gcs_store *store;
+} gcs_provision;
+
+void gcs_provision_init(gcs_provision *p, gcs_cli *cli, const char *command);
+void gcs_provision_release(gcs_provision *p);
+
+/* Parses the options of plan, apply and sync. Returns 0, or an exit code. */
+int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+                        int *first_operand);
+/* Loads the configuration, opens the session (logging in) and the store. */
+int gcs_provision_connect(gcs_provision *p);
+
+/* Plans and prints the plan (text, or JSON with --json). *plan_out is set. */
+int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats);
+/* Applies with progress and prints the outcome. Returns an exit code. */
+int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan);
+
+#endif

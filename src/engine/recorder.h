@@ -1,0 +1,34 @@
+/*
+ * recorder.h - turns every finished call of the request engine into a receipt
+ * in the store, naming the person it concerned when it can: by the Genesys id in
+ * the path, or by the userName of a create. The engine's receipt hook gives
+ * bodies already redacted; the store chains and bounds them.
+ * A store failure cancels the client's queued work: a call that cannot be
+ * proven is not made.
+ */
+#ifndef GCS_ENGINE_RECORDER_H
+#define GCS_ENGINE_RECORDER_H
+
+#include <jansson.h>
+
+#include "http/client.h"
+#include "store/store.h"
+
+typedef struct gcs_recorder {
+    gcs_store *store;
+    gcs_http_client *client;
+    char run_id[80];
+    json_t *id_to_key;    /* Genesys id -> source key */
+    json_t *name_to_key;  /* lower-case userName -> source key */
+    int failed;           /* the first store error, or 0 */
+} gcs_recorder;
+
+/* Starts recording the client's calls (run_id may be NULL). */
+void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *client,
+                         const char *run_id);
+/* Stops recording and flushes; returns the first store error, or 0. */
+int gcs_recorder_detach(gcs_recorder *r);
+/* Tells the recorder which person an id and a userName belong to. */
+void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const char *user_name);
+
+#endif
