@@ -1,0 +1,176 @@
+/*
+ * Versioned schema migrations, applied when a store is opened.
+ *
+ * schema_version holds one row per applied migration. Migrations run in one
+ * write transaction (on PostgreSQL under an advisory lock as well, so that two
+ * hosts starting at once do not both migrate). A migration, once released, is
+ * never edited: a change to the schema is a new migration at the end.
+ */
+#include "store/store_int.h"
+
+#include "core/error.h"
+#include "core/time.h"
+
+#include <stdio.h>
+
+typedef struct migration {
+    int version;
+    const char *sqlite;
+    const char *postgres;
+} migration;
+
+/* ==== 1: receipts, chain head, runs, items, jobs ==== */
+
+static const char v1_sqlite[] =
+    "CREATE TABLE receipts ("
+    " seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+    " run_id TEXT, operation TEXT, resource_type TEXT, source_key TEXT, genesys_id TEXT,"
+    " method TEXT, path TEXT, request_body TEXT, status INTEGER NOT NULL,"
+    " response_body TEXT, etag_sent TEXT, etag_received TEXT, attempts INTEGER NOT NULL,"
+    " latency_ms INTEGER NOT NULL, outcome TEXT, correlation_id TEXT,"
+    " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX receipts_run ON receipts(run_id);"
+    "CREATE INDEX receipts_source_key ON receipts(source_key);"
+    "CREATE INDEX receipts_genesys_id ON receipts(genesys_id);"
+    "CREATE INDEX receipts_time ON receipts(time_ms);"
+    "CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts"
+    " BEGIN SELECT RAISE(ABORT, 'receipts are append-only: UPDATE refused'); END;"
+    "CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts"
+    " BEGIN SELECT RAISE(ABORT, 'receipts are append-only: DELETE refused'); END;"
+    "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL, hash TEXT NOT NULL);"
+    "INSERT INTO chain_head VALUES (1, 0, "
+    "'0000000000000000000000000000000000000000000000000000000000000000');"
+    "CREATE TRIGGER chain_head_forward BEFORE UPDATE ON chain_head"
+    " WHEN NEW.seq <= OLD.seq OR NEW.id <> OLD.id"
+    " BEGIN SELECT RAISE(ABORT, 'the receipt chain head only moves forward'); END;"
+    "CREATE TRIGGER chain_head_no_delete BEFORE DELETE ON chain_head"
+    " BEGIN SELECT RAISE(ABORT, 'the receipt chain head cannot be deleted'); END;"
+    "CREATE TABLE runs (id TEXT PRIMARY KEY, command TEXT, plan_id TEXT,"
+    " state TEXT NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER,"
+    " updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX runs_plan ON runs(plan_id, state);"
+    "CREATE TABLE run_items (run_id TEXT NOT NULL REFERENCES runs(id),"
+    " item_key TEXT NOT NULL, state TEXT NOT NULL, genesys_id TEXT, detail TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, item_key));"
+    "CREATE INDEX run_items_state ON run_items(run_id, state);"
+    "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, job_key TEXT NOT NULL,"
+    " payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL, not_before_ms INTEGER NOT NULL, lease_owner TEXT,"
+    " lease_until_ms INTEGER, last_error TEXT, created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX jobs_ready ON jobs(state, not_before_ms);"
+    "CREATE INDEX jobs_key ON jobs(job_key, state);"
+    "CREATE UNIQUE INDEX jobs_one_pending ON jobs(job_key) WHERE state = 'pending';";
+
+static const char v1_postgres[] =
+    "CREATE TABLE receipts ("
+    " seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,"
+    " run_id TEXT, operation TEXT, resource_type TEXT, source_key TEXT, genesys_id TEXT,"
+    " method TEXT, path TEXT, request_body TEXT, status INTEGER NOT NULL,"
+    " response_body TEXT, etag_sent TEXT, etag_received TEXT, attempts INTEGER NOT NULL,"
+    " latency_ms BIGINT NOT NULL, outcome TEXT, correlation_id TEXT,"
+    " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX receipts_run ON receipts(run_id);"
+    "CREATE INDEX receipts_source_key ON receipts(source_key);"
+    "CREATE INDEX receipts_genesys_id ON receipts(genesys_id);"
+    "CREATE INDEX receipts_time ON receipts(time_ms);"
+    "CREATE FUNCTION gcscim_receipts_refuse() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN RAISE EXCEPTION 'receipts are append-only: % refused', TG_OP"
+    " USING ERRCODE = 'insufficient_privilege'; END $f$;"
+    "CREATE TRIGGER receipts_no_change BEFORE UPDATE OR DELETE ON receipts"
+    " FOR EACH ROW EXECUTE FUNCTION gcscim_receipts_refuse();"
+    "CREATE TRIGGER receipts_no_truncate BEFORE TRUNCATE ON receipts"
+    " FOR EACH STATEMENT EXECUTE FUNCTION gcscim_receipts_refuse();"
+    "REVOKE UPDATE, DELETE, TRUNCATE ON receipts FROM PUBLIC;"
+    "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq BIGINT NOT NULL, hash TEXT NOT NULL);"
+    "INSERT INTO chain_head VALUES (1, 0, "
+    "'0000000000000000000000000000000000000000000000000000000000000000');"
+    "CREATE FUNCTION gcscim_chain_head_forward() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN IF TG_OP <> 'UPDATE' OR NEW.seq <= OLD.seq OR NEW.id <> OLD.id THEN"
+    " RAISE EXCEPTION 'the receipt chain head only moves forward (% refused)', TG_OP"
+    " USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NEW; END $f$;"
+    "CREATE TRIGGER chain_head_forward BEFORE UPDATE OR DELETE ON chain_head"
+    " FOR EACH ROW EXECUTE FUNCTION gcscim_chain_head_forward();"
+    "CREATE TRIGGER chain_head_no_truncate BEFORE TRUNCATE ON chain_head"
+    " FOR EACH STATEMENT EXECUTE FUNCTION gcscim_chain_head_forward();"
+    "REVOKE DELETE, TRUNCATE ON chain_head FROM PUBLIC;"
+    "CREATE TABLE runs (id TEXT PRIMARY KEY, command TEXT, plan_id TEXT,"
+    " state TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT,"
+    " updated_ms BIGINT NOT NULL);"
+    "CREATE INDEX runs_plan ON runs(plan_id, state);"
+    "CREATE TABLE run_items (run_id TEXT NOT NULL REFERENCES runs(id),"
+    " item_key TEXT NOT NULL, state TEXT NOT NULL, genesys_id TEXT, detail TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, updated_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (run_id, item_key));"
+    "CREATE INDEX run_items_state ON run_items(run_id, state);"
+    "CREATE TABLE jobs (id BIGSERIAL PRIMARY KEY, job_key TEXT NOT NULL,"
+    " payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL, not_before_ms BIGINT NOT NULL, lease_owner TEXT,"
+    " lease_until_ms BIGINT, last_error TEXT, created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL);"
+    "CREATE INDEX jobs_ready ON jobs(state, not_before_ms);"
+    "CREATE INDEX jobs_key ON jobs(job_key, state);"
+    "CREATE UNIQUE INDEX jobs_one_pending ON jobs(job_key) WHERE state = 'pending';";
+
+static const migration migrations[] = {
+    {1, v1_sqlite, v1_postgres},
+};
+
+static int version_row(const char *const *cols, int ncols, void *payload)
+{
+    if (ncols > 0 && cols[0])
+        *(int *)payload = (int)gcs_sql_int(cols[0]);
+    return 0;
+}
+
+int gcs_store_migrate(gcs_store *s)
+{
+    int rc, current = 0;
+    if ((rc = gcs_sql_begin(s, true)) < 0)
+        return gcs_error_prefix(rc, "cannot migrate the database schema");
+    /* Two hosts starting at once: the second waits, then sees the work done. */
+    if (s->kind == GCS_STORE_POSTGRES &&
+        (rc = gcs_sql_exec(s, "SELECT pg_advisory_xact_lock(1734570861)", NULL, 0, NULL, NULL,
+                           NULL)) < 0)
+        goto out;
+    if ((rc = s->ops->exec_script(s, "CREATE TABLE IF NOT EXISTS schema_version ("
+                                     " version INTEGER PRIMARY KEY,"
+                                     " applied_ms BIGINT NOT NULL)")) < 0)
+        goto out;
+    if ((rc = gcs_sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0, version_row,
+                           &current, NULL)) < 0)
+        goto out;
+    int latest = migrations[sizeof migrations / sizeof *migrations - 1].version;
+    if (current > latest) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "the database schema is version %d, newer than this gcscim knows (%d): "
+                           "upgrade gcscim",
+                           current, latest);
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof migrations / sizeof *migrations; i++) {
+        const migration *m = &migrations[i];
+        if (m->version <= current)
+            continue;
+        const char *sql = s->kind == GCS_STORE_SQLITE ? m->sqlite : m->postgres;
+        if ((rc = s->ops->exec_script(s, sql)) < 0) {
+            gcs_error_prefix(rc, "migration %d", m->version);
+            goto out;
+        }
+        char v[24], t[24];
+        const char *params[] = {gcs_sql_i64(v, m->version), gcs_sql_i64(t, gcs_time_wall_ms())};
+        if ((rc = gcs_sql_exec(s, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)",
+                               params, 2, NULL, NULL, NULL)) < 0)
+            goto out;
+    }
+    rc = gcs_sql_commit(s);
+out:
+    if (rc < 0) {
+        gcs_sql_rollback(s);
+        gcs_error_prefix(rc, "cannot migrate the database schema");
+    }
+    return rc;
+}

@@ -1,0 +1,339 @@
+/*
+ * Durable runs and their items: what apply and sync need to resume after a
+ * kill -9 with nothing skipped and nothing done twice (docs/store.md, "Resume").
+ */
+#include "store/store_int.h"
+
+#include "core/error.h"
+#include "core/time.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void gcs_run_release(gcs_run *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    free(r->command);
+    free(r->plan_id);
+    free(r->state);
+    memset(r, 0, sizeof *r);
+}
+
+void gcs_run_item_release(gcs_run_item *item)
+{
+    if (!item)
+        return;
+    free((char *)item->run_id);
+    free((char *)item->key);
+    free((char *)item->state);
+    free((char *)item->genesys_id);
+    free((char *)item->detail);
+    memset(item, 0, sizeof *item);
+}
+
+static bool valid_run_state(const char *s)
+{
+    return s && (strcmp(s, GCS_RUN_RUNNING) == 0 || strcmp(s, GCS_RUN_DONE) == 0 ||
+                 strcmp(s, GCS_RUN_FAILED) == 0 || strcmp(s, GCS_RUN_INTERRUPTED) == 0);
+}
+
+static bool valid_item_state(const char *s)
+{
+    return s && (strcmp(s, GCS_ITEM_PENDING) == 0 || strcmp(s, GCS_ITEM_IN_PROGRESS) == 0 ||
+                 strcmp(s, GCS_ITEM_DONE) == 0 || strcmp(s, GCS_ITEM_FAILED) == 0);
+}
+
+/* ==== Runs ==== */
+
+#define RUN_SELECT                                                                                 \
+    "SELECT r.id, r.command, r.plan_id, r.state, r.started_ms, r.finished_ms, r.updated_ms,"      \
+    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'pending'),"          \
+    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'in_progress'),"      \
+    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'done'),"             \
+    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'failed')"            \
+    " FROM runs r"
+
+static int fill_run(gcs_run *r, const char *const *c)
+{
+    memset(r, 0, sizeof *r);
+    r->id = gcs_sql_dup(c[0]);
+    r->command = gcs_sql_dup(c[1]);
+    r->plan_id = gcs_sql_dup(c[2]);
+    r->state = gcs_sql_dup(c[3]);
+    r->started_ms = gcs_sql_int(c[4]);
+    r->finished_ms = gcs_sql_int(c[5]);
+    r->updated_ms = gcs_sql_int(c[6]);
+    r->pending = gcs_sql_int(c[7]);
+    r->in_progress = gcs_sql_int(c[8]);
+    r->done = gcs_sql_int(c[9]);
+    r->failed = gcs_sql_int(c[10]);
+    if (!r->id || !r->state) {
+        gcs_run_release(r);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+typedef struct one_run {
+    gcs_run *out;
+    bool found;
+} one_run;
+
+static int one_run_row(const char *const *cols, int ncols, void *payload)
+{
+    one_run *o = payload;
+    int rc;
+    if (ncols < 11 || o->found)
+        return 0;
+    if ((rc = fill_run(o->out, cols)) < 0)
+        return rc;
+    o->found = true;
+    return 0;
+}
+
+static int new_run_id(char out[40])
+{
+    unsigned char rnd[4];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return gcs_error_set(GCS_ERROR, "no random bytes for a run id");
+    time_t now = (time_t)(gcs_time_wall_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[24];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, 40, "%s-%02x%02x%02x%02x", stamp, rnd[0], rnd[1], rnd[2], rnd[3]);
+    return 0;
+}
+
+int gcs_store_run_get(gcs_run *out, gcs_store *s, const char *run_id)
+{
+    memset(out, 0, sizeof *out);
+    one_run o = {out, false};
+    const char *params[] = {run_id};
+    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.id = ?", params, 1, one_run_row, &o, NULL);
+    if (rc == 0 && !o.found)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no run '%s'", run_id);
+    return rc;
+}
+
+int gcs_store_run_begin(gcs_run *out, gcs_store *s, const char *command, const char *plan_id)
+{
+    char id[40], now[24];
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = gcs_store_flush(s)) < 0 || (rc = new_run_id(id)) < 0)
+        return rc;
+    const char *params[] = {id, command, plan_id, gcs_sql_i64(now, gcs_time_wall_ms())};
+    if ((rc = gcs_sql_exec(s,
+                           "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
+                           " VALUES (?, ?, ?, 'running', ?, ?)",
+                           (const char *[]){params[0], params[1], params[2], params[3], params[3]},
+                           5, NULL, NULL, NULL)) < 0)
+        return gcs_error_prefix(rc, "cannot record run");
+    return gcs_store_run_get(out, s, id);
+}
+
+int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id)
+{
+    memset(out, 0, sizeof *out);
+    one_run o = {out, false};
+    const char *params[] = {plan_id};
+    int rc = gcs_sql_exec(s,
+                          RUN_SELECT " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted')"
+                                     " ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
+                          params, 1, one_run_row, &o, NULL);
+    if (rc == 0 && !o.found)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no run of plan '%s' to resume", plan_id);
+    return rc;
+}
+
+int gcs_store_run_finish(gcs_store *s, const char *run_id, const char *state)
+{
+    int rc;
+    int64_t changed = 0;
+    char now[24];
+    if (!valid_run_state(state))
+        return gcs_error_set(GCS_EINVALID, "unknown run state '%s'", state ? state : "(null)");
+    if ((rc = gcs_store_flush(s)) < 0)
+        return rc;
+    bool final = strcmp(state, GCS_RUN_RUNNING) != 0 && strcmp(state, GCS_RUN_INTERRUPTED) != 0;
+    gcs_sql_i64(now, gcs_time_wall_ms());
+    const char *params[] = {state, final ? now : NULL, now, run_id};
+    rc = gcs_sql_exec(s, "UPDATE runs SET state = ?, finished_ms = ?, updated_ms = ? WHERE id = ?",
+                      params, 4, NULL, NULL, &changed);
+    if (rc == 0 && changed == 0)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no run '%s'", run_id);
+    return rc;
+}
+
+typedef struct runs_ctx {
+    int (*fn)(const gcs_run *r, void *payload);
+    void *payload;
+} runs_ctx;
+
+static int runs_row(const char *const *cols, int ncols, void *payload)
+{
+    runs_ctx *c = payload;
+    gcs_run r;
+    int rc;
+    if (ncols < 11)
+        return 0;
+    if ((rc = fill_run(&r, cols)) < 0)
+        return rc;
+    rc = c->fn(&r, c->payload);
+    gcs_run_release(&r);
+    return rc;
+}
+
+int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r, void *payload),
+                        void *payload)
+{
+    char sql[1024];
+    runs_ctx c = {fn, payload};
+    if (limit > 0)
+        snprintf(sql, sizeof sql, "%s ORDER BY r.started_ms DESC, r.id DESC LIMIT %lld",
+                 RUN_SELECT, (long long)limit);
+    else
+        snprintf(sql, sizeof sql, "%s ORDER BY r.started_ms DESC, r.id DESC", RUN_SELECT);
+    return gcs_sql_exec(s, sql, NULL, 0, runs_row, &c, NULL);
+}
+
+/* ==== Items ==== */
+
+int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *keys, size_t n)
+{
+    int rc;
+    char now[24];
+    gcs_sql_i64(now, gcs_time_wall_ms());
+    if ((rc = gcs_sql_begin(s, true)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *params[] = {run_id, keys[i], now};
+        if ((rc = gcs_sql_exec(s,
+                               "INSERT INTO run_items (run_id, item_key, state, attempts, updated_ms)"
+                               " VALUES (?, ?, 'pending', 0, ?)"
+                               " ON CONFLICT (run_id, item_key) DO NOTHING",
+                               params, 3, NULL, NULL, NULL)) < 0)
+            goto out;
+    }
+    rc = gcs_sql_commit(s);
+out:
+    if (rc < 0) {
+        gcs_sql_rollback(s);
+        gcs_error_prefix(rc, "cannot record the items of run '%s'", run_id);
+    }
+    return rc;
+}
+
+int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const char *state,
+                        const char *genesys_id, const char *detail)
+{
+    int rc;
+    char now[24];
+    if (!valid_item_state(state))
+        return gcs_error_set(GCS_EINVALID, "unknown item state '%s'", state ? state : "(null)");
+    /* Receipts first: an item is never marked past a call whose receipt could
+     * still be lost. */
+    if ((rc = gcs_store_flush(s)) < 0)
+        return rc;
+    const char *attempt = strcmp(state, GCS_ITEM_IN_PROGRESS) == 0 ? "1" : "0";
+    const char *params[] = {run_id, key, state, genesys_id, detail, attempt,
+                            gcs_sql_i64(now, gcs_time_wall_ms()), attempt};
+    rc = gcs_sql_exec(s,
+                      "INSERT INTO run_items (run_id, item_key, state, genesys_id, detail,"
+                      " attempts, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                      " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state,"
+                      " genesys_id = COALESCE(excluded.genesys_id, run_items.genesys_id),"
+                      " detail = excluded.detail, updated_ms = excluded.updated_ms,"
+                      " attempts = run_items.attempts + ?",
+                      params, 8, NULL, NULL, NULL);
+    if (rc < 0)
+        gcs_error_prefix(rc, "cannot mark item '%s' of run '%s'", key, run_id);
+    return rc;
+}
+
+static int fill_item(gcs_run_item *it, const char *const *c)
+{
+    it->run_id = c[0];
+    it->key = c[1];
+    it->state = c[2];
+    it->genesys_id = c[3];
+    it->detail = c[4];
+    it->attempts = (int)gcs_sql_int(c[5]);
+    it->updated_ms = gcs_sql_int(c[6]);
+    return 0;
+}
+
+#define ITEM_SELECT                                                                                \
+    "SELECT run_id, item_key, state, genesys_id, detail, attempts, updated_ms FROM run_items"
+
+typedef struct item_get_ctx {
+    gcs_run_item *out;
+    bool found;
+} item_get_ctx;
+
+static int item_get_row(const char *const *cols, int ncols, void *payload)
+{
+    item_get_ctx *g = payload;
+    gcs_run_item it;
+    if (ncols < 7)
+        return 0;
+    fill_item(&it, cols);
+    g->out->run_id = gcs_sql_dup(it.run_id);
+    g->out->key = gcs_sql_dup(it.key);
+    g->out->state = gcs_sql_dup(it.state);
+    g->out->genesys_id = gcs_sql_dup(it.genesys_id);
+    g->out->detail = gcs_sql_dup(it.detail);
+    g->out->attempts = it.attempts;
+    g->out->updated_ms = it.updated_ms;
+    g->found = true;
+    if (!g->out->run_id || !g->out->key || !g->out->state)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int gcs_store_item_get(gcs_run_item *out, gcs_store *s, const char *run_id, const char *key)
+{
+    memset(out, 0, sizeof *out);
+    item_get_ctx g = {out, false};
+    const char *params[] = {run_id, key};
+    int rc = gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND item_key = ?", params, 2,
+                          item_get_row, &g, NULL);
+    if (rc < 0)
+        gcs_run_item_release(out);
+    else if (!g.found)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no item '%s' in run '%s'", key, run_id);
+    return rc;
+}
+
+typedef struct items_ctx {
+    int (*fn)(const gcs_run_item *item, void *payload);
+    void *payload;
+} items_ctx;
+
+static int items_row(const char *const *cols, int ncols, void *payload)
+{
+    items_ctx *c = payload;
+    gcs_run_item it;
+    if (ncols < 7)
+        return 0;
+    fill_item(&it, cols);
+    return c->fn(&it, c->payload);
+}
+
+int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
+                         int (*fn)(const gcs_run_item *item, void *payload), void *payload)
+{
+    items_ctx c = {fn, payload};
+    const char *params[] = {run_id, state};
+    if (state)
+        return gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND state = ? ORDER BY item_key",
+                            params, 2, items_row, &c, NULL);
+    return gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? ORDER BY item_key", params, 1,
+                        items_row, &c, NULL);
+}

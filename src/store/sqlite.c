@@ -1,0 +1,183 @@
+/*
+ * The SQLite back end: one connection in WAL mode with synchronous=NORMAL.
+ *
+ * Why NORMAL is enough: in WAL mode a committed transaction is in the WAL file
+ * (written with write(2)) before COMMIT returns, so it survives a crash of the
+ * process; only a crash of the operating system or a power cut may lose the
+ * last transactions (docs/store.md, "Durability"). Set GCSCIM_SQLITE_SYNC=FULL
+ * to fsync every commit as well.
+ */
+#include "store/store_int.h"
+
+#include "core/error.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STMT_CACHE 48
+
+typedef struct cached_stmt {
+    char *text;        /* the SQL, compared by content (callers build some of it) */
+    sqlite3_stmt *stmt;
+    uint64_t used;
+} cached_stmt;
+
+typedef struct sqlite_conn {
+    sqlite3 *db;
+    char *path;
+    cached_stmt cache[STMT_CACHE];
+    uint64_t tick;
+} sqlite_conn;
+
+static int db_error(sqlite_conn *c, const char *what)
+{
+    int code = sqlite3_errcode(c->db);
+    int gcs = GCS_EIO;
+    if (code == SQLITE_CONSTRAINT)
+        gcs = GCS_ECONFLICT;
+    return gcs_error_set(gcs, "database '%s': %s: %s", c->path, what, sqlite3_errmsg(c->db));
+}
+
+static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
+{
+    cached_stmt *victim = &c->cache[0];
+    for (int i = 0; i < STMT_CACHE; i++) {
+        cached_stmt *e = &c->cache[i];
+        if (e->stmt && strcmp(e->text, sql) == 0) {
+            e->used = ++c->tick;
+            *out = e->stmt;
+            return 0;
+        }
+        if (!e->stmt || e->used < victim->used)
+            victim = e;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+        return db_error(c, "cannot prepare statement");
+    char *text = strdup(sql);
+    if (!text) {
+        sqlite3_finalize(stmt);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (victim->stmt)
+        sqlite3_finalize(victim->stmt);
+    free(victim->text);
+    *victim = (cached_stmt){text, stmt, ++c->tick};
+    *out = stmt;
+    return 0;
+}
+
+static int sqlite_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                       gcs_sql_row_fn fn, void *payload, int64_t *changes)
+{
+    sqlite_conn *c = s->impl;
+    sqlite3_stmt *stmt;
+    int rc;
+    if ((rc = prepare(c, sql, &stmt)) < 0)
+        return rc;
+    for (int i = 0; i < nparams; i++) {
+        int brc = params[i] ? sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_STATIC)
+                            : sqlite3_bind_null(stmt, i + 1);
+        if (brc != SQLITE_OK) {
+            rc = db_error(c, "cannot bind parameter");
+            goto out;
+        }
+    }
+    int ncols = sqlite3_column_count(stmt);
+    const char *colsbuf[64];
+    if (ncols > 64)
+        ncols = 64;
+    for (;;) {
+        int step = sqlite3_step(stmt);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = db_error(c, "statement failed");
+            goto out;
+        }
+        if (!fn)
+            continue;
+        for (int i = 0; i < ncols; i++)
+            colsbuf[i] = (const char *)sqlite3_column_text(stmt, i);
+        if ((rc = fn(colsbuf, ncols, payload)) != 0)
+            goto out;
+    }
+    if (changes)
+        *changes = sqlite3_changes64(c->db);
+out:
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc;
+}
+
+static int sqlite_exec_script(gcs_store *s, const char *sql)
+{
+    sqlite_conn *c = s->impl;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int code = sqlite3_errcode(c->db) == SQLITE_CONSTRAINT ? GCS_ECONFLICT : GCS_EIO;
+        int rc = gcs_error_set(code, "database '%s': %s", c->path, msg ? msg : "failed");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static void sqlite_close(gcs_store *s)
+{
+    sqlite_conn *c = s->impl;
+    if (!c)
+        return;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        if (c->cache[i].stmt)
+            sqlite3_finalize(c->cache[i].stmt);
+        free(c->cache[i].text);
+    }
+    sqlite3_close(c->db);
+    free(c->path);
+    free(c);
+    s->impl = NULL;
+}
+
+const gcs_store_ops gcs_store_sqlite_ops = {
+    .name = "sqlite",
+    .exec = sqlite_exec,
+    .exec_script = sqlite_exec_script,
+    .close = sqlite_close,
+};
+
+int gcs_sqlite_open(gcs_store *s, const char *path)
+{
+    int rc = 0;
+    sqlite_conn *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    s->impl = c;
+    s->ops = &gcs_store_sqlite_ops;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        rc = gcs_error_set(GCS_EIO, "cannot open database '%s': %s", path,
+                           c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 0);
+    /* Writers wait for each other instead of failing at once. */
+    sqlite3_busy_timeout(c->db, 30000);
+    const char *sync = getenv("GCSCIM_SQLITE_SYNC");
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             sync && strcmp(sync, "FULL") == 0 ? "FULL" : "NORMAL");
+    if ((rc = sqlite_exec_script(s, pragmas)) < 0)
+        goto out;
+out:
+    if (rc < 0) {
+        sqlite_close(s);
+        s->ops = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,259 @@
+/* The store: choosing a back end from a URL, opening, transactions, helpers. */
+#include "store/store_int.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ==== URLs ==== */
+
+int gcs_store_default_url(char **out)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char path[GCS_STORE_URL_MAX];
+    int n;
+    *out = NULL;
+    /* XDG: a relative XDG_STATE_HOME is invalid and must be ignored. */
+    if (state && state[0] == '/')
+        n = snprintf(path, sizeof path, "sqlite:%s/gcscim/gcscim.db", state);
+    else if (home && home[0])
+        n = snprintf(path, sizeof path, "sqlite:%s/.local/state/gcscim/gcscim.db", home);
+    else
+        return gcs_error_set(GCS_EINVALID,
+                             "no default database location: HOME is not set; give --db");
+    if (n < 0 || (size_t)n >= sizeof path)
+        return gcs_error_set(GCS_EINVALID, "default database path is too long; give --db");
+    if (!(*out = strdup(path)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int gcs_store_url_parse(gcs_store_kind *kind, char **target, const char *url)
+{
+    *target = NULL;
+    if (!url || !*url)
+        return gcs_error_set(GCS_EINVALID, "empty database URL");
+    size_t len = strnlen(url, GCS_STORE_URL_MAX + 1);
+    if (len > GCS_STORE_URL_MAX)
+        return gcs_error_set(GCS_EINVALID, "database URL is longer than %d bytes",
+                             GCS_STORE_URL_MAX);
+    const char *value;
+    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
+        *kind = GCS_STORE_POSTGRES;
+        value = url;
+    } else if (has_prefix(url, "sqlite:")) {
+        *kind = GCS_STORE_SQLITE;
+        value = url + strlen("sqlite:");
+        /* sqlite:///abs/path is accepted as a courtesy to URL habits. */
+        if (has_prefix(value, "///"))
+            value += 2;
+        else if (has_prefix(value, "//"))
+            return gcs_error_set(GCS_EINVALID,
+                                 "database URL '%s': write sqlite:PATH or sqlite:///ABSOLUTE/PATH",
+                                 url);
+        if (!*value)
+            return gcs_error_set(GCS_EINVALID, "database URL '%s' has no file path", url);
+    } else {
+        const char *colon = strstr(url, "://");
+        if (colon) {
+            return gcs_error_set(GCS_EINVALID,
+                                 "database URL '%.*s…': unknown scheme (sqlite:PATH or "
+                                 "postgresql://…)",
+                                 (int)(colon - url < 32 ? colon - url : 32), url);
+        }
+        *kind = GCS_STORE_SQLITE;
+        value = url;
+    }
+    if (!(*target = strdup(value)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Creates every missing directory of `path`'s parent with mode 0700. */
+static int make_parent_dirs(const char *path)
+{
+    char tmp[GCS_STORE_URL_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return gcs_error_set(GCS_EINVALID, "path '%s' is too long", path);
+    char *slash = strrchr(tmp, '/');
+    if (!slash || slash == tmp)
+        return 0;
+    *slash = '\0';
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return gcs_error_set(GCS_EIO, "cannot create directory '%s': %s", tmp,
+                                 strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return gcs_error_set(GCS_EIO, "cannot create directory '%s': %s", tmp, strerror(errno));
+    return 0;
+}
+
+/* ==== Opening ==== */
+
+int gcs_store_open(gcs_store **out, const char *url)
+{
+    char *def = NULL, *target = NULL;
+    gcs_store *s = NULL;
+    gcs_store_kind kind;
+    int rc;
+    *out = NULL;
+    bool is_default = !url || !*url;
+    if (is_default) {
+        if ((rc = gcs_store_default_url(&def)) < 0)
+            goto out;
+        url = def;
+    }
+    if ((rc = gcs_store_url_parse(&kind, &target, url)) < 0)
+        goto out;
+    if (is_default && (rc = make_parent_dirs(target)) < 0)
+        goto out;
+    if (!(s = calloc(1, sizeof *s))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    s->kind = kind;
+    s->job_backoff_base_ms = 1000;
+    s->job_backoff_max_ms = 5 * 60 * 1000;
+    if (kind == GCS_STORE_SQLITE)
+        rc = gcs_sqlite_open(s, target);
+    else
+        rc = gcs_postgres_open(s, target);
+    if (rc < 0)
+        goto out;
+    if ((rc = gcs_store_migrate(s)) < 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    if (s && s->ops)
+        s->ops->close(s);
+    free(s);
+    free(def);
+    free(target);
+    return rc;
+}
+
+void gcs_store_free(gcs_store *s)
+{
+    if (!s)
+        return;
+    if (s->npending && gcs_store_flush(s) < 0)
+        GCS_ERR("store.flush_failed", "error", gcs_error_last());
+    gcs_store_receipts_release(s);
+    if (s->ops)
+        s->ops->close(s);
+    free(s);
+}
+
+const char *gcs_store_backend(const gcs_store *s)
+{
+    return s->ops->name;
+}
+
+gcs_store_kind gcs_store_kind_of(const gcs_store *s)
+{
+    return s->kind;
+}
+
+static int int_row(const char *const *cols, int ncols, void *payload)
+{
+    if (ncols > 0 && cols[0])
+        *(int *)payload = (int)gcs_sql_int(cols[0]);
+    return 0;
+}
+
+int gcs_store_schema_version(int *out, gcs_store *s)
+{
+    *out = 0;
+    return gcs_sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0, int_row, out,
+                        NULL);
+}
+
+int gcs_store_exec_raw(gcs_store *s, const char *sql)
+{
+    return s->ops->exec_script(s, sql);
+}
+
+/* ==== SQL helpers ==== */
+
+int gcs_sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                 gcs_sql_row_fn fn, void *payload, int64_t *changes)
+{
+    if (changes)
+        *changes = 0;
+    return s->ops->exec(s, sql, params, nparams, fn, payload, changes);
+}
+
+int gcs_sql_begin(gcs_store *s, bool write)
+{
+    const char *sql;
+    if (s->kind == GCS_STORE_SQLITE)
+        sql = write ? "BEGIN IMMEDIATE" : "BEGIN";
+    else
+        sql = write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    int rc = gcs_sql_exec(s, sql, NULL, 0, NULL, NULL, NULL);
+    if (rc == 0)
+        s->in_tx = 1;
+    return rc;
+}
+
+int gcs_sql_commit(gcs_store *s)
+{
+    int rc = gcs_sql_exec(s, "COMMIT", NULL, 0, NULL, NULL, NULL);
+    if (rc < 0)
+        gcs_sql_rollback(s);
+    s->in_tx = 0;
+    return rc;
+}
+
+void gcs_sql_rollback(gcs_store *s)
+{
+    if (!s->in_tx)
+        return;
+    s->in_tx = 0;
+    /* Keep the caller's error message: the rollback's is of no interest. */
+    char saved[512];
+    int code = gcs_error_last_code();
+    snprintf(saved, sizeof saved, "%s", gcs_error_last());
+    gcs_sql_exec(s, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
+    if (code)
+        gcs_error_set(code, "%s", saved);
+}
+
+const char *gcs_sql_for_update(const gcs_store *s)
+{
+    return s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE" : "";
+}
+
+int64_t gcs_sql_int(const char *col)
+{
+    return col ? strtoll(col, NULL, 10) : 0;
+}
+
+char *gcs_sql_dup(const char *col)
+{
+    return col ? strdup(col) : NULL;
+}
+
+const char *gcs_sql_i64(char *buf, int64_t v)
+{
+    snprintf(buf, 24, "%" PRId64, v);
+    return buf;
+}

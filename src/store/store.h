@@ -1,0 +1,255 @@
+/*
+ * store.h - durable state: receipts, runs and their items, and the job queue.
+ *
+ * One interface, two back ends chosen by the URL given to gcs_store_open():
+ *   sqlite:PATH or a bare PATH      embedded SQLite (WAL mode), the default;
+ *   postgresql://... / postgres://... PostgreSQL through libpq, for several hosts.
+ * The schema is versioned and migrated automatically when a store is opened.
+ *
+ * Invariants the store keeps (docs/store.md explains each):
+ *  - Receipts are append-only: the database refuses UPDATE and DELETE on them.
+ *    Each receipt carries prev_hash and hash = SHA-256(prev_hash || canonical
+ *    content, sequence number included), so gcs_store_receipts_verify() finds any
+ *    edit, deletion, insertion or reordering. Appends are serialised so that the
+ *    chain stays linear even with several hosts on one PostgreSQL database.
+ *  - gcs_store_receipt_append() buffers; a receipt is durable (survives a crash of
+ *    the process) once gcs_store_flush() has returned 0 after it. The buffer is also
+ *    flushed every GCS_STORE_BATCH_MAX receipts, when the oldest buffered receipt is
+ *    older than GCS_STORE_BATCH_MS (checked on append), before any run or item is
+ *    marked, and by gcs_store_free().
+ *  - A job key never has two jobs running under a live lease at once.
+ *
+ * A gcs_store is one connection: use it from one thread at a time (open one
+ * store per thread). Strings inside structs passed to a callback are borrowed
+ * for the duration of the call; structs filled through `out` belong to the
+ * caller and are released with their _release function.
+ */
+#ifndef GCS_STORE_STORE_H
+#define GCS_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+typedef struct gcs_store gcs_store;
+
+typedef enum gcs_store_kind {
+    GCS_STORE_SQLITE = 1,
+    GCS_STORE_POSTGRES = 2,
+} gcs_store_kind;
+
+#define GCS_STORE_URL_MAX 4096
+#define GCS_STORE_BATCH_MAX 512   /* receipts buffered before a forced flush */
+#define GCS_STORE_BATCH_MS 50     /* age of the oldest buffered receipt that forces one */
+#define GCS_RECEIPT_BODY_MAX (64 * 1024) /* request/response bodies kept, in bytes */
+#define GCS_RECEIPT_FIELD_MAX 4096       /* every other text field */
+
+/* ==== Opening ==== */
+
+/* "sqlite:$XDG_STATE_HOME/gcscim/gcscim.db" (~/.local/state/... when unset).
+ * Does not create anything. The caller frees *out. */
+int gcs_store_default_url(char **out);
+/* Splits a store URL into its back end and target (the SQLite path, or the
+ * libpq connection string unchanged). Rejects empty paths, unknown schemes
+ * ("mysql://"), NUL-free strings longer than GCS_STORE_URL_MAX. Caller frees *target. */
+int gcs_store_url_parse(gcs_store_kind *kind, char **target, const char *url);
+/* Opens (and migrates) the store at `url`; NULL means gcs_store_default_url(),
+ * whose directory is created with mode 0700. */
+int gcs_store_open(gcs_store **out, const char *url);
+/* Flushes buffered receipts (errors are logged) and closes. Accepts NULL. */
+void gcs_store_free(gcs_store *s);
+/* "sqlite" or "postgresql". */
+const char *gcs_store_backend(const gcs_store *s);
+gcs_store_kind gcs_store_kind_of(const gcs_store *s);
+/* The schema version after migrations. */
+int gcs_store_schema_version(int *out, gcs_store *s);
+/* Runs one SQL statement with no parameters (tests and diagnostics). */
+int gcs_store_exec_raw(gcs_store *s, const char *sql);
+
+/* ==== Receipts ==== */
+
+typedef struct gcs_receipt {
+    int64_t seq;                /* assigned by the store: 1, 2, 3, ... */
+    int64_t time_ms;            /* wall clock; 0 on append means "now" */
+    const char *run_id;         /* any field may be NULL */
+    const char *operation;      /* create, patch, deactivate, read, token, ... */
+    const char *resource_type;  /* user, group, ... */
+    const char *source_key;     /* the HR system's key for the person */
+    const char *genesys_id;
+    const char *method;
+    const char *path;
+    const char *request_body;   /* secrets are removed on append */
+    int status;                 /* HTTP status, 0 when no response */
+    const char *response_body;  /* cut to GCS_RECEIPT_BODY_MAX on append */
+    const char *etag_sent;
+    const char *etag_received;
+    int attempts;
+    int64_t latency_ms;
+    const char *outcome;        /* ok, failed, conflict, unknown, ... */
+    const char *correlation_id;
+    const char *prev_hash;      /* 64 hex digits; set by the store */
+    const char *hash;
+} gcs_receipt;
+
+typedef struct gcs_receipt_filter {
+    int64_t seq_min, seq_max;   /* 0: unbounded */
+    const char *user;           /* source_key or genesys_id */
+    const char *run_id;
+    const char *outcome;
+    int64_t since_ms, until_ms; /* 0: unbounded; until is exclusive */
+    int64_t limit;              /* 0: no limit */
+    bool newest_first;
+} gcs_receipt_filter;
+
+/* Called for each receipt; a nonzero return stops the walk and is returned. */
+typedef int (*gcs_receipt_fn)(const gcs_receipt *r, void *payload);
+
+/* Queues a copy of r (request body redacted, bodies bounded). Durable only after
+ * a successful gcs_store_flush(). */
+int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r);
+/* Commits every buffered receipt in one transaction. On failure the buffer is
+ * kept, so that a later flush can try again. */
+int gcs_store_flush(gcs_store *s);
+/* Number of receipts waiting in the buffer. */
+size_t gcs_store_pending_receipts(const gcs_store *s);
+/* Streams matching receipts (flushes first). `f` may be NULL. */
+int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_receipt_fn fn,
+                            void *payload);
+
+typedef struct gcs_verify_result {
+    bool ok;
+    int64_t checked;         /* receipts whose hash was recomputed */
+    int64_t head_seq;        /* the chain head as recorded by the store */
+    char head_hash[65];
+    int64_t broken_seq;      /* the first receipt that breaks the chain, or 0 */
+    char reason[256];        /* why, when !ok */
+} gcs_verify_result;
+
+/* Walks the whole chain in order without loading it into memory. Returns 0 when
+ * the walk completed (out->ok says whether the chain holds), < 0 on I/O errors. */
+int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s);
+
+/* The canonical bytes that are hashed (see docs/store.md), and the hash. */
+int gcs_receipt_canonical(gcs_buf *out, const gcs_receipt *r);
+int gcs_receipt_hash(char out[65], const char *prev_hash, const gcs_receipt *r);
+/* The prev_hash of receipt 1: 64 zeros. */
+extern const char gcs_receipt_genesis_hash[65];
+
+/* ==== Runs and items ==== */
+
+#define GCS_RUN_RUNNING "running"
+#define GCS_RUN_DONE "done"
+#define GCS_RUN_FAILED "failed"
+#define GCS_RUN_INTERRUPTED "interrupted"
+
+#define GCS_ITEM_PENDING "pending"
+#define GCS_ITEM_IN_PROGRESS "in_progress"
+#define GCS_ITEM_DONE "done"
+#define GCS_ITEM_FAILED "failed"
+
+typedef struct gcs_run {
+    char *id;            /* "20261122T063000Z-1a2b3c4d": sorts by start time */
+    char *command;
+    char *plan_id;       /* identity of the plan (e.g. its hash): what resume matches */
+    char *state;         /* GCS_RUN_* */
+    int64_t started_ms, finished_ms, updated_ms;
+    int64_t pending, in_progress, done, failed; /* item counts */
+} gcs_run;
+
+typedef struct gcs_run_item {
+    const char *run_id;
+    const char *key;
+    const char *state;       /* GCS_ITEM_* */
+    const char *genesys_id;  /* NULL until known */
+    const char *detail;
+    int attempts;            /* times it was marked in_progress */
+    int64_t updated_ms;
+} gcs_run_item;
+
+void gcs_run_release(gcs_run *r);
+/* Starts a run in state running. */
+int gcs_store_run_begin(gcs_run *out, gcs_store *s, const char *command, const char *plan_id);
+/* The newest run of this plan still running or interrupted (a process killed
+ * with -9 leaves its run "running"), or GCS_ENOTFOUND. */
+int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id);
+int gcs_store_run_get(gcs_run *out, gcs_store *s, const char *run_id);
+/* Sets the final (or interrupted) state; flushes receipts first. */
+int gcs_store_run_finish(gcs_store *s, const char *run_id, const char *state);
+/* Newest first; limit 0 means all. */
+int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r, void *payload),
+                        void *payload);
+/* Records the planned items as pending in one transaction (existing ones are
+ * left as they are, so calling it again on resume is harmless). */
+int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *keys, size_t n);
+/*
+ * Sets an item's state, durably, after flushing buffered receipts. Mark a create
+ * in_progress BEFORE sending it: a resumed run that finds an item in_progress
+ * must look the user up (by externalId / userName) instead of creating again.
+ * genesys_id NULL keeps the known one. Each in_progress mark counts an attempt.
+ */
+int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const char *state,
+                        const char *genesys_id, const char *detail);
+/* Fills *out with owned copies; release with gcs_run_item_release. */
+int gcs_store_item_get(gcs_run_item *out, gcs_store *s, const char *run_id, const char *key);
+void gcs_run_item_release(gcs_run_item *item);
+/* Items of a run in key order, optionally only those in `state`. */
+int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
+                         int (*fn)(const gcs_run_item *item, void *payload), void *payload);
+
+/* ==== Job queue ==== */
+
+#define GCS_JOB_PENDING "pending"
+#define GCS_JOB_RUNNING "running"
+#define GCS_JOB_DONE "done"
+#define GCS_JOB_DEAD "dead"
+#define GCS_JOB_DROPPED "dropped"
+#define GCS_JOB_PAYLOAD_MAX (1024 * 1024)
+
+typedef struct gcs_job {
+    int64_t id;
+    char *key;           /* jobs of one key run one at a time, in order */
+    char *payload;       /* JSON text */
+    char *state;         /* GCS_JOB_* */
+    int attempts, max_attempts;
+    int64_t not_before_ms;    /* not claimed before this wall-clock time */
+    char *lease_owner;
+    int64_t lease_until_ms;
+    char *last_error;
+    int64_t created_ms, updated_ms;
+} gcs_job;
+
+void gcs_job_release(gcs_job *j);
+/* Backoff after the n-th failed attempt: min(max_ms, base_ms * 2^(n-1)).
+ * Defaults: 1 s and 5 min. */
+void gcs_store_set_job_backoff(gcs_store *s, int64_t base_ms, int64_t max_ms);
+/* Enqueues a job; a pending job of the same key is replaced (its payload is the
+ * newest desired state and it becomes ready now) instead of adding another.
+ * *out_id (may be NULL) is the id of the job that will carry the payload. */
+int gcs_store_job_enqueue(int64_t *out_id, gcs_store *s, const char *key, const char *payload,
+                          int max_attempts);
+/* Takes the oldest ready job whose key has no other job under a live lease,
+ * leases it to `worker` for lease_ms and counts an attempt. A running job whose
+ * lease expired is ready again (or dead when out of attempts).
+ * GCS_ENOTFOUND when none is ready. */
+int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t lease_ms);
+/* Renews a lease; GCS_ECONFLICT when the worker no longer holds it. */
+int gcs_store_job_extend(gcs_store *s, int64_t id, const char *worker, int64_t lease_ms);
+/* GCS_ECONFLICT when the worker no longer holds the lease. */
+int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker);
+/* Pending again after max(retry_after_ms, backoff), or dead with `reason` when
+ * the attempts are spent. */
+int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char *reason,
+                       int64_t retry_after_ms);
+int gcs_store_job_get(gcs_job *out, gcs_store *s, int64_t id);
+/* Oldest first; state NULL means all. */
+int gcs_store_jobs_each(gcs_store *s, const char *state,
+                        int (*fn)(const gcs_job *j, void *payload), void *payload);
+/* A dead, dropped or done job becomes pending with its attempts reset.
+ * GCS_ECONFLICT for a running job or when another job of its key is pending. */
+int gcs_store_job_retry(gcs_store *s, int64_t id);
+/* A pending or dead job becomes dropped (kept for the record). GCS_ECONFLICT
+ * for a running job. */
+int gcs_store_job_drop(gcs_store *s, int64_t id);
+
+#endif

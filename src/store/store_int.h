@@ -1,0 +1,76 @@
+/*
+ * store_int.h - what the store's files share: the back-end vtable and the
+ * gcs_store struct.
+ *
+ * Every operation of store.h is written once, in SQL that both SQLite and
+ * PostgreSQL accept, over a small vtable: run one statement with text
+ * parameters (written `?`; the PostgreSQL back end numbers them), receiving
+ * each row as an array of strings (NULL for SQL NULL) through a callback.
+ * Statements are prepared once per connection and cached by their text.
+ * Where the dialects differ (transaction modes, row locks), the code looks at
+ * `kind`.
+ */
+#ifndef GCS_STORE_STORE_INT_H
+#define GCS_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+/* One row: ncols strings, NULL for SQL NULL. A nonzero return stops the walk
+ * (the back end discards the rest) and is returned by exec. */
+typedef int (*gcs_sql_row_fn)(const char *const *cols, int ncols, void *payload);
+
+typedef struct gcs_store_ops {
+    const char *name;
+    /* Runs one statement. params[i] may be NULL. *changes (may be NULL) gets the
+     * number of rows inserted/updated/deleted. */
+    int (*exec)(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                gcs_sql_row_fn fn, void *payload, int64_t *changes);
+    /* Runs several statements without parameters (migrations). */
+    int (*exec_script)(gcs_store *s, const char *sql);
+    void (*close)(gcs_store *s);
+} gcs_store_ops;
+
+extern const gcs_store_ops gcs_store_sqlite_ops;
+extern const gcs_store_ops gcs_store_postgres_ops;
+
+typedef struct pending_receipt pending_receipt;
+
+struct gcs_store {
+    const gcs_store_ops *ops;
+    gcs_store_kind kind;
+    void *impl;                    /* the back end's connection */
+    int in_tx;                     /* a transaction is open */
+    /* receipts waiting for gcs_store_flush */
+    pending_receipt *pending;
+    size_t npending, cappending;
+    int64_t oldest_pending_ms;     /* monotonic */
+    int64_t job_backoff_base_ms, job_backoff_max_ms;
+};
+
+int gcs_sqlite_open(gcs_store *s, const char *path);
+int gcs_postgres_open(gcs_store *s, const char *conninfo);
+int gcs_store_migrate(gcs_store *s);
+
+/* Helpers over ops->exec. */
+int gcs_sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                 gcs_sql_row_fn fn, void *payload, int64_t *changes);
+/* BEGIN for reading (a consistent snapshot) or for writing (serialised with
+ * other writers: IMMEDIATE in SQLite). */
+int gcs_sql_begin(gcs_store *s, bool write);
+int gcs_sql_commit(gcs_store *s);
+/* Rolls back if a transaction is open; never fails the caller's path. */
+void gcs_sql_rollback(gcs_store *s);
+/* " FOR UPDATE" on PostgreSQL, "" on SQLite (whose write transactions are
+ * already exclusive). */
+const char *gcs_sql_for_update(const gcs_store *s);
+
+/* Row-value helpers. */
+int64_t gcs_sql_int(const char *col);
+char *gcs_sql_dup(const char *col); /* NULL stays NULL; aborts on OOM is not ok: returns NULL */
+/* Formats v into buf (at least 24 bytes) and returns buf. */
+const char *gcs_sql_i64(char *buf, int64_t v);
+
+/* Internal to receipts.c: drops the buffer (used by gcs_store_free). */
+void gcs_store_receipts_release(gcs_store *s);
+
+#endif

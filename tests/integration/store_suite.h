@@ -1,0 +1,751 @@
+/*
+ * store_suite.h - the store's test suite, shared by both back ends.
+ *
+ * Included once by test_store_sqlite.c and once by test_store_postgres.c, each
+ * of which defines fixture_open() (a fresh, empty store per test: a new SQLite
+ * file, or a new PostgreSQL schema) and fixture_close(), and lists the tests.
+ * Every test here must pass on both back ends.
+ */
+#ifndef GCS_TESTS_STORE_SUITE_H
+#define GCS_TESTS_STORE_SUITE_H
+
+#include "gcstest.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/time.h"
+#include "store/store.h"
+
+typedef struct fixture {
+    gcs_store *s;
+    char *url;      /* opens the same store again */
+    char *dir;      /* SQLite: the directory holding the file */
+    char *schema;   /* PostgreSQL: the schema of this test */
+} fixture;
+
+/* Defined by the including file. */
+static int fixture_open(void **state);
+static int fixture_close(void **state);
+
+/* ==== Helpers ==== */
+
+static gcs_store *store_of(void **state)
+{
+    return ((fixture *)*state)->s;
+}
+
+static gcs_store *reopen(void **state)
+{
+    fixture *f = *state;
+    gcs_store_free(f->s);
+    f->s = NULL;
+    if (gcs_store_open(&f->s, f->url) != 0)
+        fail_msg("cannot reopen %s: %s", f->url, gcs_error_last());
+    return f->s;
+}
+
+static void append_n(gcs_store *s, int n, const char *run_id)
+{
+    for (int i = 0; i < n; i++) {
+        char key[32], gid[48];
+        snprintf(key, sizeof key, "emp-%04d", i);
+        snprintf(gid, sizeof gid, "gid-%04d", i);
+        gcs_receipt r = {
+            .run_id = run_id, .operation = "create", .resource_type = "user",
+            .source_key = key, .genesys_id = gid, .method = "POST", .path = "/api/v2/scim/v2/Users",
+            .request_body = "{\"userName\":\"a@example.com\",\"password\":\"hunter2-secret\"}",
+            .status = 201, .response_body = "{\"id\":\"x\"}", .etag_received = "W/\"1\"",
+            .attempts = 1, .latency_ms = 12, .outcome = "ok", .correlation_id = "corr-1"};
+        assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    }
+    assert_int_equal(gcs_store_flush(s), 0);
+}
+
+static void expect_broken(gcs_store *s, int64_t seq, const char *words)
+{
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, s), 0);
+    if (v.ok || v.broken_seq != seq || !strstr(v.reason, words))
+        fail_msg("expected a break at %" PRId64 " (%s), got ok=%d at %" PRId64 ": %s", seq, words,
+                 v.ok, v.broken_seq, v.reason);
+}
+
+static void expect_intact(gcs_store *s, int64_t n)
+{
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, s), 0);
+    if (!v.ok)
+        fail_msg("chain broken at %" PRId64 ": %s", v.broken_seq, v.reason);
+    assert_int_equal(v.checked, n);
+    assert_int_equal(v.head_seq, n);
+}
+
+static void raw_ok(gcs_store *s, const char *sql)
+{
+    if (gcs_store_exec_raw(s, sql) != 0)
+        fail_msg("%s: %s", sql, gcs_error_last());
+}
+
+/* What an attacker with write access does first: remove the guards. */
+static void drop_guards(gcs_store *s)
+{
+    if (gcs_store_kind_of(s) == GCS_STORE_SQLITE) {
+        raw_ok(s, "DROP TRIGGER receipts_no_update; DROP TRIGGER receipts_no_delete;"
+                  " DROP TRIGGER chain_head_forward; DROP TRIGGER chain_head_no_delete");
+    } else {
+        raw_ok(s, "DROP TRIGGER receipts_no_change ON receipts;"
+                  " DROP TRIGGER receipts_no_truncate ON receipts;"
+                  " DROP TRIGGER chain_head_forward ON chain_head");
+    }
+}
+
+typedef struct collected {
+    int n;
+    int64_t seqs[64];
+    char keys[64][32];
+    char bodies[64][256];
+} collected;
+
+static int collect(const gcs_receipt *r, void *payload)
+{
+    collected *c = payload;
+    if (c->n < 64) {
+        c->seqs[c->n] = r->seq;
+        snprintf(c->keys[c->n], sizeof c->keys[0], "%s", r->source_key ? r->source_key : "");
+        snprintf(c->bodies[c->n], sizeof c->bodies[0], "%s",
+                 r->request_body ? r->request_body : "");
+    }
+    c->n++;
+    return 0;
+}
+
+/* ==== Receipts ==== */
+
+static void receipts_round_trip_redacted_and_bounded(void **state)
+{
+    gcs_store *s = store_of(state);
+    char *big = malloc(GCS_RECEIPT_BODY_MAX * 2 + 1);
+    memset(big, 'x', GCS_RECEIPT_BODY_MAX * 2);
+    big[GCS_RECEIPT_BODY_MAX * 2] = '\0';
+    gcs_receipt r = {.run_id = "run-1", .operation = "create", .source_key = "emp-1",
+                     .method = "POST", .path = "/api/v2/scim/v2/Users",
+                     .request_body = "{\"userName\":\"a\",\"password\":\"hunter2-secret\"}",
+                     .status = 201, .response_body = big, .etag_sent = "W/\"0\"",
+                     .attempts = 2, .latency_ms = 33, .outcome = "ok"};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_pending_receipts(s), 1);
+    assert_int_equal(gcs_store_flush(s), 0);
+    assert_int_equal(gcs_store_pending_receipts(s), 0);
+    free(big);
+
+    collected c = {0};
+    gcs_receipt_filter f = {.run_id = "run-1"};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.seqs[0], 1);
+    assert_null(strstr(c.bodies[0], "hunter2"));
+    assert_non_null(strstr(c.bodies[0], "\"password\":\"***\""));
+
+    expect_intact(s, 1);
+}
+
+static int body_len(const gcs_receipt *r, void *payload)
+{
+    size_t *len = payload;
+    *len = strlen(r->response_body);
+    if (!strstr(r->response_body, "[truncated"))
+        *len = 0;
+    return 0;
+}
+
+static void receipts_response_body_is_bounded(void **state)
+{
+    gcs_store *s = store_of(state);
+    size_t n = GCS_RECEIPT_BODY_MAX * 2;
+    char *big = malloc(n + 1);
+    memset(big, 'y', n);
+    big[n] = '\0';
+    gcs_receipt r = {.operation = "read", .status = 200, .response_body = big, .outcome = "ok"};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_flush(s), 0);
+    free(big);
+    size_t len = 0;
+    assert_int_equal(gcs_store_receipts_each(s, NULL, body_len, &len), 0);
+    assert_true(len > 0);
+    assert_true(len <= GCS_RECEIPT_BODY_MAX);
+    expect_intact(s, 1);
+}
+
+static void receipts_filters(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 5, "run-a");
+    append_n(s, 3, "run-b");
+    collected c = {0};
+    gcs_receipt_filter f = {.run_id = "run-b"};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.seqs[0], 6);
+
+    memset(&c, 0, sizeof c);
+    f = (gcs_receipt_filter){.user = "emp-0001"};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    memset(&c, 0, sizeof c);
+    f = (gcs_receipt_filter){.user = "gid-0004"};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 1);
+
+    memset(&c, 0, sizeof c);
+    f = (gcs_receipt_filter){.limit = 2, .newest_first = true};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.seqs[0], 8);
+    assert_int_equal(c.seqs[1], 7);
+
+    memset(&c, 0, sizeof c);
+    f = (gcs_receipt_filter){.outcome = "failed"};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 0);
+
+    memset(&c, 0, sizeof c);
+    int64_t now = gcs_time_wall_ms();
+    f = (gcs_receipt_filter){.since_ms = now + 60000};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 0);
+    f = (gcs_receipt_filter){.since_ms = now - 60000, .until_ms = now + 60000};
+    assert_int_equal(gcs_store_receipts_each(s, &f, collect, &c), 0);
+    assert_int_equal(c.n, 8);
+}
+
+static void receipts_database_refuses_update_and_delete(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 3, "run-1");
+    assert_true(gcs_store_exec_raw(s, "UPDATE receipts SET status = 500 WHERE seq = 2") < 0);
+    assert_non_null(strstr(gcs_error_last(), "append-only"));
+    assert_true(gcs_store_exec_raw(s, "DELETE FROM receipts WHERE seq = 3") < 0);
+    assert_non_null(strstr(gcs_error_last(), "append-only"));
+    assert_true(gcs_store_exec_raw(s, "DELETE FROM receipts") < 0);
+    if (gcs_store_kind_of(s) == GCS_STORE_POSTGRES) {
+        assert_true(gcs_store_exec_raw(s, "TRUNCATE receipts") < 0);
+        assert_non_null(strstr(gcs_error_last(), "append-only"));
+    }
+    /* Moving the head back (to hide a truncated tail) is refused as well. */
+    assert_true(gcs_store_exec_raw(s, "UPDATE chain_head SET seq = 1") < 0);
+    assert_true(gcs_store_exec_raw(s, "DELETE FROM chain_head") < 0);
+    expect_intact(s, 3);
+}
+
+static void verify_catches_an_edit(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 10, "run-1");
+    expect_intact(s, 10);
+    drop_guards(s);
+    raw_ok(s, "UPDATE receipts SET status = 204 WHERE seq = 4");
+    expect_broken(s, 4, "edited");
+}
+
+static void verify_catches_an_edit_of_the_hash_too(void **state)
+{
+    /* Rewriting a receipt and its own hash still breaks the next link. */
+    gcs_store *s = store_of(state);
+    append_n(s, 6, "run-1");
+    drop_guards(s);
+    gcs_receipt r = {.seq = 3, .time_ms = 1, .operation = "forged", .status = 200};
+    char prev[65] = {0}, hash[65];
+    /* Any prev works for the attacker's purpose: the hash is of their choosing. */
+    memcpy(prev, gcs_receipt_genesis_hash, 65);
+    assert_int_equal(gcs_receipt_hash(hash, prev, &r), 0);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE receipts SET operation = 'forged', hash = '%s' WHERE seq = 3", hash);
+    raw_ok(s, sql);
+    expect_broken(s, 3, "edited");
+}
+
+static void verify_catches_a_deletion(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 10, "run-1");
+    drop_guards(s);
+    raw_ok(s, "DELETE FROM receipts WHERE seq = 5");
+    expect_broken(s, 6, "missing");
+}
+
+static void verify_catches_a_deleted_tail(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 10, "run-1");
+    drop_guards(s);
+    raw_ok(s, "DELETE FROM receipts WHERE seq >= 9");
+    expect_broken(s, 9, "missing");
+}
+
+static int copy_hash(const gcs_receipt *r, void *p)
+{
+    snprintf(p, 65, "%s", r->hash);
+    return 0;
+}
+
+static void verify_catches_an_insertion(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 10, "run-1");
+    drop_guards(s);
+    /* The attacker makes room after receipt 5 and forges a receipt 6 correctly
+     * chained to receipt 5; the old receipt 6, now 7, no longer links. */
+    char prev[65] = {0};
+    gcs_receipt_filter f = {.seq_min = 5, .seq_max = 5};
+    assert_int_equal(gcs_store_receipts_each(s, &f, copy_hash, prev), 0);
+    assert_int_equal(strlen(prev), 64);
+    raw_ok(s, "UPDATE receipts SET seq = seq + 1000 WHERE seq > 5");
+    raw_ok(s, "UPDATE receipts SET seq = seq - 999 WHERE seq > 1000");
+    gcs_receipt r = {.seq = 6, .time_ms = 1000, .operation = "forged", .status = 201,
+                     .attempts = 1, .outcome = "ok"};
+    char hash[65];
+    assert_int_equal(gcs_receipt_hash(hash, prev, &r), 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO receipts (seq, time_ms, operation, status, attempts, latency_ms,"
+             " outcome, prev_hash, hash) VALUES (6, 1000, 'forged', 201, 1, 0, 'ok', '%s', '%s')",
+             prev, hash);
+    raw_ok(s, sql);
+    expect_broken(s, 7, "prev_hash");
+}
+
+static void verify_catches_an_append_past_the_head(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 3, "run-1");
+    raw_ok(s, "INSERT INTO receipts (seq, time_ms, status, attempts, latency_ms, prev_hash, hash)"
+              " VALUES (4, 1, 200, 1, 0, 'x', 'y')");
+    expect_broken(s, 4, "beyond the chain head");
+}
+
+static void verify_catches_a_reordering(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 10, "run-1");
+    drop_guards(s);
+    raw_ok(s, "UPDATE receipts SET seq = -3 WHERE seq = 3");
+    raw_ok(s, "UPDATE receipts SET seq = 3 WHERE seq = 4");
+    raw_ok(s, "UPDATE receipts SET seq = 4 WHERE seq = -3");
+    expect_broken(s, 3, "prev_hash");
+}
+
+static void verify_empty_chain_holds(void **state)
+{
+    gcs_store *s = store_of(state);
+    expect_intact(s, 0);
+}
+
+static void receipts_survive_reopen_and_chain_continues(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 4, "run-1");
+    gcs_receipt r = {.operation = "read", .status = 200};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    /* Not flushed explicitly: gcs_store_free flushes. */
+    s = reopen(state);
+    append_n(s, 2, "run-2");
+    expect_intact(s, 7);
+    int v = 0;
+    assert_int_equal(gcs_store_schema_version(&v, s), 0);
+    assert_int_equal(v, 1);
+}
+
+/* ==== Crash: acknowledged receipts survive SIGKILL ==== */
+
+static void crash_keeps_every_acknowledged_receipt(void **state)
+{
+    fixture *f = *state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        gcs_store *cs = NULL;
+        if (gcs_store_open(&cs, f->url) != 0)
+            _exit(3);
+        int64_t acked = 0;
+        for (;;) {
+            /* Batches of varying size; after each flush the count is acknowledged. */
+            int n = 1 + (int)(acked % 97);
+            for (int i = 0; i < n; i++) {
+                gcs_receipt r = {.operation = "patch", .source_key = "emp", .status = 200,
+                                 .attempts = 1, .outcome = "ok"};
+                if (gcs_store_receipt_append(cs, &r) != 0)
+                    _exit(4);
+            }
+            if (gcs_store_flush(cs) != 0)
+                _exit(5);
+            acked += n;
+            if (write(fds[1], &acked, sizeof acked) != sizeof acked)
+                _exit(6);
+        }
+    }
+    close(fds[1]);
+    int64_t acked = 0, got;
+    while (acked < 3000 && read(fds[0], &got, sizeof got) == sizeof got)
+        acked = got;
+    /* Kill it mid-batch: it is appending the next one right now. */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    while (read(fds[0], &got, sizeof got) == sizeof got)
+        acked = got; /* acknowledged before the kill landed */
+    close(fds[0]);
+    assert_true(WIFSIGNALED(status));
+    assert_true(acked >= 3000);
+
+    gcs_store *s = reopen(state);
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, s), 0);
+    if (!v.ok)
+        fail_msg("chain broken after a crash at %" PRId64 ": %s", v.broken_seq, v.reason);
+    if (v.head_seq < acked)
+        fail_msg("%" PRId64 " receipts acknowledged, %" PRId64 " survived", acked, v.head_seq);
+    assert_int_equal(v.checked, v.head_seq);
+    /* The store still takes appends after the crash. */
+    append_n(s, 2, "after");
+    gcs_verify_result v2;
+    assert_int_equal(gcs_store_receipts_verify(&v2, s), 0);
+    assert_true(v2.ok);
+    assert_int_equal(v2.head_seq, v.head_seq + 2);
+}
+
+/* ==== Runs ==== */
+
+typedef struct item_list {
+    int n;
+    char keys[16][32];
+} item_list;
+
+static int collect_item(const gcs_run_item *it, void *payload)
+{
+    item_list *l = payload;
+    if (l->n < 16)
+        snprintf(l->keys[l->n], sizeof l->keys[0], "%s", it->key);
+    l->n++;
+    return 0;
+}
+
+static void runs_resume_after_a_crash(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply plan.json", "plan-sha-1"), 0);
+    assert_string_equal(run.state, GCS_RUN_RUNNING);
+    assert_string_equal(run.plan_id, "plan-sha-1");
+    char *id = strdup(run.id);
+    gcs_run_release(&run);
+    const char *keys[] = {"emp-a", "emp-b", "emp-c", "emp-d"};
+    assert_int_equal(gcs_store_items_add(s, id, keys, 4), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-a", GCS_ITEM_IN_PROGRESS, NULL, "create"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-a", GCS_ITEM_DONE, "gid-a", "created"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-d", GCS_ITEM_IN_PROGRESS, NULL, "patch"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-d", GCS_ITEM_FAILED, NULL, "409"), 0);
+    /* The create of emp-b is recorded as intended, then the process dies. */
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-b", GCS_ITEM_IN_PROGRESS, NULL, "create"), 0);
+    s = reopen(state);
+
+    assert_int_equal(gcs_store_run_find_resumable(&run, s, "plan-sha-1"), 0);
+    assert_string_equal(run.id, id);
+    assert_int_equal(run.done, 1);
+    assert_int_equal(run.in_progress, 1);
+    assert_int_equal(run.pending, 1);
+    assert_int_equal(run.failed, 1);
+    gcs_run_release(&run);
+    assert_int_equal(gcs_store_run_find_resumable(&run, s, "another-plan"), GCS_ENOTFOUND);
+
+    item_list l = {0};
+    assert_int_equal(gcs_store_items_each(s, id, GCS_ITEM_IN_PROGRESS, collect_item, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.keys[0], "emp-b"); /* look it up before creating again */
+    memset(&l, 0, sizeof l);
+    assert_int_equal(gcs_store_items_each(s, id, GCS_ITEM_PENDING, collect_item, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.keys[0], "emp-c");
+    memset(&l, 0, sizeof l);
+    assert_int_equal(gcs_store_items_each(s, id, NULL, collect_item, &l), 0);
+    assert_int_equal(l.n, 4);
+
+    /* Adding the plan's items again on resume changes nothing. */
+    assert_int_equal(gcs_store_items_add(s, id, keys, 4), 0);
+    gcs_run_item it;
+    assert_int_equal(gcs_store_item_get(&it, s, id, "emp-a"), 0);
+    assert_string_equal(it.state, GCS_ITEM_DONE);
+    assert_string_equal(it.genesys_id, "gid-a");
+    assert_int_equal(it.attempts, 1);
+    gcs_run_item_release(&it);
+
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-b", GCS_ITEM_IN_PROGRESS, NULL, "lookup"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-b", GCS_ITEM_DONE, "gid-b", "found"), 0);
+    assert_int_equal(gcs_store_item_get(&it, s, id, "emp-b"), 0);
+    assert_int_equal(it.attempts, 2);
+    assert_string_equal(it.genesys_id, "gid-b");
+    gcs_run_item_release(&it);
+    assert_int_equal(gcs_store_item_get(&it, s, id, "nobody"), GCS_ENOTFOUND);
+
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-c", "bogus", NULL, NULL), GCS_EINVALID);
+    assert_int_equal(gcs_store_run_finish(s, id, GCS_RUN_DONE), 0);
+    assert_int_equal(gcs_store_run_find_resumable(&run, s, "plan-sha-1"), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_get(&run, s, id), 0);
+    assert_string_equal(run.state, GCS_RUN_DONE);
+    assert_true(run.finished_ms >= run.started_ms);
+    gcs_run_release(&run);
+    assert_int_equal(gcs_store_run_finish(s, "no-such-run", GCS_RUN_DONE), GCS_ENOTFOUND);
+    free(id);
+}
+
+static int count_runs(const gcs_run *r, void *payload)
+{
+    (void)r;
+    (*(int *)payload)++;
+    return 0;
+}
+
+static void runs_newest_resumable_wins(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run a, b, c;
+    assert_int_equal(gcs_store_run_begin(&a, s, "apply", "p"), 0);
+    gcs_time_sleep_ms(5);
+    assert_int_equal(gcs_store_run_begin(&b, s, "apply", "p"), 0);
+    assert_int_equal(gcs_store_run_finish(s, b.id, GCS_RUN_INTERRUPTED), 0);
+    assert_int_equal(gcs_store_run_find_resumable(&c, s, "p"), 0);
+    assert_string_equal(c.id, b.id);
+    assert_string_equal(c.state, GCS_RUN_INTERRUPTED);
+    assert_int_equal(c.finished_ms, 0);
+    int n = 0;
+    assert_int_equal(gcs_store_runs_each(s, 0, count_runs, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(gcs_store_runs_each(s, 1, count_runs, &n), 0);
+    assert_int_equal(n, 1);
+    gcs_run_release(&a);
+    gcs_run_release(&b);
+    gcs_run_release(&c);
+}
+
+static void item_mark_flushes_receipts_first(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "p"), 0);
+    gcs_receipt r = {.run_id = run.id, .operation = "create", .status = 201};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_pending_receipts(s), 1);
+    assert_int_equal(gcs_store_item_mark(s, run.id, "k", GCS_ITEM_DONE, "g", NULL), 0);
+    assert_int_equal(gcs_store_pending_receipts(s), 0);
+    gcs_run_release(&run);
+}
+
+/* ==== Jobs ==== */
+
+static void jobs_coalesce_pending_of_one_key(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t a, b, c;
+    assert_int_equal(gcs_store_job_enqueue(&a, s, "user:1", "{\"v\":1}", 5), 0);
+    assert_int_equal(gcs_store_job_enqueue(&b, s, "user:1", "{\"v\":2}", 5), 0);
+    assert_int_equal(gcs_store_job_enqueue(&c, s, "user:2", "{\"v\":9}", 5), 0);
+    assert_int_equal(a, b);
+    assert_true(c != a);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, s, a), 0);
+    assert_string_equal(j.payload, "{\"v\":2}");
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_enqueue(NULL, s, "user:3", "not json", 5), GCS_EINVALID);
+    assert_int_equal(gcs_store_job_enqueue(NULL, s, "", "{}", 5), GCS_EINVALID);
+}
+
+static void jobs_one_key_never_runs_twice(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t first, second, other;
+    assert_int_equal(gcs_store_job_enqueue(&first, s, "k", "{\"v\":1}", 5), 0);
+    gcs_job j1, j2;
+    assert_int_equal(gcs_store_job_claim(&j1, s, "w1", 60000), 0);
+    assert_int_equal(j1.id, first);
+    assert_int_equal(j1.attempts, 1);
+    assert_string_equal(j1.lease_owner, "w1");
+    /* A new desired state while one runs: a second job, held back. */
+    assert_int_equal(gcs_store_job_enqueue(&second, s, "k", "{\"v\":2}", 5), 0);
+    assert_true(second != first);
+    assert_int_equal(gcs_store_job_claim(&j2, s, "w2", 60000), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_job_enqueue(&other, s, "other", "{}", 5), 0);
+    assert_int_equal(gcs_store_job_claim(&j2, s, "w2", 60000), 0);
+    assert_int_equal(j2.id, other);
+    gcs_job_release(&j2);
+    assert_int_equal(gcs_store_job_complete(s, first, "w2"), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_complete(s, first, "w1"), 0);
+    assert_int_equal(gcs_store_job_claim(&j2, s, "w2", 60000), 0);
+    assert_int_equal(j2.id, second);
+    assert_string_equal(j2.payload, "{\"v\":2}");
+    gcs_job_release(&j1);
+    gcs_job_release(&j2);
+}
+
+static void jobs_expired_lease_goes_to_another_worker(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "k", "{}", 5), 0);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_claim(&j, s, "dies", 40), 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w2", 60000), GCS_ENOTFOUND);
+    gcs_time_sleep_ms(120);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w2", 60000), 0);
+    assert_int_equal(j.id, id);
+    assert_int_equal(j.attempts, 2);
+    assert_string_equal(j.lease_owner, "w2");
+    gcs_job_release(&j);
+    /* The first worker wakes up: its lease is gone. */
+    assert_int_equal(gcs_store_job_complete(s, id, "dies"), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_extend(s, id, "dies", 1000), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_extend(s, id, "w2", 1000), 0);
+    assert_int_equal(gcs_store_job_complete(s, id, "w2"), 0);
+}
+
+static void jobs_back_off_then_dead_letter(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_store_set_job_backoff(s, 10000, 60000);
+    int64_t id;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "k", "{}", 3), 0);
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+        assert_int_equal(j.attempts, attempt);
+        gcs_job_release(&j);
+        int64_t before = gcs_time_wall_ms();
+        assert_int_equal(gcs_store_job_fail(s, id, "w", "503 from upstream", 0), 0);
+        assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+        if (attempt < 3) {
+            assert_string_equal(j.state, GCS_JOB_PENDING);
+            int64_t expect = before + 10000 * (attempt == 1 ? 1 : 2);
+            assert_true(j.not_before_ms >= expect && j.not_before_ms <= expect + 2000);
+            gcs_job_release(&j);
+            /* Not ready during the backoff. */
+            assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), GCS_ENOTFOUND);
+            raw_ok(s, "UPDATE jobs SET not_before_ms = 0");
+        } else {
+            assert_string_equal(j.state, GCS_JOB_DEAD);
+            assert_string_equal(j.last_error, "503 from upstream");
+            gcs_job_release(&j);
+        }
+    }
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_job_fail(s, id, "w", "again", 0), GCS_ECONFLICT);
+    /* By hand: retry brings it back, drop puts it aside. */
+    assert_int_equal(gcs_store_job_retry(s, id), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_retry(s, id), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_drop(s, id), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_DROPPED);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_drop(s, 999999), GCS_ENOTFOUND);
+    /* A retry_after longer than the backoff (Retry-After from upstream) wins. */
+    int64_t id2;
+    assert_int_equal(gcs_store_job_enqueue(&id2, s, "k2", "{}", 3), 0);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    int64_t before = gcs_time_wall_ms();
+    assert_int_equal(gcs_store_job_fail(s, id2, "w", "429", 45000), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id2), 0);
+    assert_true(j.not_before_ms >= before + 45000 && j.not_before_ms <= before + 47000);
+    gcs_job_release(&j);
+}
+
+static void jobs_worker_that_keeps_dying_is_dead_lettered(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "k", "{}", 1), 0);
+    assert_int_equal(gcs_store_job_claim(&j, s, "dies", 30), 0);
+    gcs_job_release(&j);
+    gcs_time_sleep_ms(100);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w2", 60000), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_DEAD);
+    assert_non_null(strstr(j.last_error, "lease expired"));
+    gcs_job_release(&j);
+}
+
+static void jobs_failed_job_superseded_by_newer_state(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t a, b;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&a, s, "k", "{\"v\":1}", 5), 0);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_enqueue(&b, s, "k", "{\"v\":2}", 5), 0);
+    assert_int_equal(gcs_store_job_fail(s, a, "w", "timeout", 0), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, a), 0);
+    assert_string_equal(j.state, GCS_JOB_DROPPED);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    assert_int_equal(j.id, b);
+    gcs_job_release(&j);
+}
+
+#define STORE_SUITE_TESTS                                                                          \
+    cmocka_unit_test_setup_teardown(receipts_round_trip_redacted_and_bounded, fixture_open,        \
+                                    fixture_close),                                                \
+        cmocka_unit_test_setup_teardown(receipts_response_body_is_bounded, fixture_open,           \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(receipts_filters, fixture_open, fixture_close),            \
+        cmocka_unit_test_setup_teardown(receipts_database_refuses_update_and_delete, fixture_open, \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(verify_catches_an_edit, fixture_open, fixture_close),      \
+        cmocka_unit_test_setup_teardown(verify_catches_an_edit_of_the_hash_too, fixture_open,      \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(verify_catches_a_deletion, fixture_open, fixture_close),   \
+        cmocka_unit_test_setup_teardown(verify_catches_a_deleted_tail, fixture_open,               \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(verify_catches_an_insertion, fixture_open, fixture_close), \
+        cmocka_unit_test_setup_teardown(verify_catches_an_append_past_the_head, fixture_open,      \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(verify_catches_a_reordering, fixture_open, fixture_close), \
+        cmocka_unit_test_setup_teardown(verify_empty_chain_holds, fixture_open, fixture_close),    \
+        cmocka_unit_test_setup_teardown(receipts_survive_reopen_and_chain_continues, fixture_open, \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(crash_keeps_every_acknowledged_receipt, fixture_open,      \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(runs_resume_after_a_crash, fixture_open, fixture_close),   \
+        cmocka_unit_test_setup_teardown(runs_newest_resumable_wins, fixture_open, fixture_close),  \
+        cmocka_unit_test_setup_teardown(item_mark_flushes_receipts_first, fixture_open,            \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_one_key_never_runs_twice, fixture_open,               \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_expired_lease_goes_to_another_worker, fixture_open,   \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_back_off_then_dead_letter, fixture_open,              \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_worker_that_keeps_dying_is_dead_lettered,             \
+                                        fixture_open, fixture_close),                              \
+        cmocka_unit_test_setup_teardown(jobs_failed_job_superseded_by_newer_state, fixture_open,   \
+                                        fixture_close)
+
+#endif
