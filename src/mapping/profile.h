@@ -110,11 +110,19 @@ const gcs_profile_attr *gcs_profile_attr_find(const gcs_profile *profile, const 
 size_t gcs_profile_match_count(const gcs_profile *profile);
 const char *gcs_profile_match_key(const gcs_profile *profile, size_t i);
 
-/* The externalIds authority that marks users gcscim manages (default "gcscim"). */
+/* The externalIds authority that marks users gcscim manages (default "gcscim"),
+ * or NULL when the profile says `managed_by: false` (a bulk update that must not
+ * claim users): then the planner must refuse deactivations. */
 const char *gcs_profile_managed_authority(const gcs_profile *profile);
 
 /* Never NULL; `enabled` false unless the profile has a password section. */
 const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *profile);
+
+/* Checks that every source field the profile reads (from, template fields,
+ * scope fields) is among `names` (a CSV header), so that a misspelt column is
+ * one error before the run rather than one per row. GCS_EINVALID names the
+ * field and the profile line. */
+int gcs_profile_check_fields(const gcs_profile *profile, const char *const *names, size_t count);
 
 /* The profile name of a target ("userName", "routingSkills", ...). */
 const char *gcs_target_name(gcs_target target);

@@ -26,9 +26,14 @@
 #define GCS_E164_SIZE 17
 int gcs_phone_to_e164(char out[GCS_E164_SIZE], const char *in, const char *country);
 
-/* Parses `in` with the strptime-like `format` (%d %m %Y %y %b %B %e %j and
- * literal text) and writes YYYY-MM-DD into `out` (11 bytes). The whole input
- * must match and the date must exist (no 02/30). */
+/* Parses `in` with the strptime-like `format` and writes YYYY-MM-DD into `out`
+ * (11 bytes). Directives: %d and %e (day, 1 or 2 digits), %m (month, 1 or 2
+ * digits), %Y (4-digit year), %y (2 digits: 69-99 are 19xx, 00-68 are 20xx),
+ * %b / %B (English month name, short or full, any case), %% ('%'); a space
+ * matches any run of blanks; other characters match themselves. The whole input
+ * must match (surrounding blanks are ignored) and the date must exist (no
+ * 02/30). Locale-independent on purpose: an HR export does not change format
+ * with the machine it is read on. */
 int gcs_date_to_iso(char out[11], const char *in, const char *format);
 
 /* Checks. */

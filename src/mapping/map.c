@@ -1,0 +1,394 @@
+/*
+ * One source row through a compiled profile into one desired SCIM user.
+ *
+ * Two passes: every attribute is evaluated and validated first (collecting all
+ * errors, so that one run tells the administrator everything wrong with a
+ * row); the SCIM user is built only when no error was found. That is what
+ * makes "a rejected row never yields a partial user" hold by construction.
+ */
+#include "mapping/internal.h"
+#include "mapping/map.h"
+#include "mapping/transform.h"
+
+#include "core/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== Evaluating one attribute ==== */
+
+/* Renders "{first} {last}" from the row; a field the row lacks reads as "". */
+static int render_template(gcs_vals *out, const char *tmpl, const gcs_row *row)
+{
+    gcs_buf b;
+    int rc = 0;
+    gcs_buf_init(&b, GCS_VALUE_MAX);
+    for (const char *p = tmpl; *p && rc == 0; p++) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            rc = gcs_buf_putc(&b, *p);
+            p++;
+        } else if (*p == '{') {
+            const char *end = strchr(p, '}'); /* the profile checked it is there */
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+            const char *v = gcs_row_get(row, name);
+            if (v)
+                rc = gcs_buf_puts(&b, v);
+            p = end;
+        } else {
+            rc = gcs_buf_putc(&b, *p);
+        }
+    }
+    if (rc < 0)
+        rc = gcs_error_set(GCS_EINVALID, "the template's result is longer than %zu bytes",
+                           GCS_VALUE_MAX);
+    else
+        rc = gcs_vals_push(out, b.ptr, b.len);
+    gcs_buf_release(&b);
+    return rc;
+}
+
+/*
+ * Evaluates rule `a` on `row` into `out` (empty when there is no value).
+ * Problems go to `errs`; returns GCS_ENOMEM only.
+ */
+static int eval_attr(gcs_vals *out, gcs_row_errors *errs, const gcs_attr_rule *a,
+                     const gcs_row *row, const gcs_org_names *org)
+{
+    const gcs_row_field *f = a->from ? gcs_row_find(row, a->from) : NULL;
+    gcs_loc loc = {row->file, row->line, f ? f->column : 0, a->from, a->pub.name};
+    int rc;
+    memset(out, 0, sizeof *out);
+
+    if (a->from) {
+        const char *v = f ? f->value : "";
+        size_t bad;
+        if (!gcs_utf8_valid(v, strlen(v), &bad))
+            return gcs_loc_error(errs, &loc, "the value is not valid UTF-8");
+        rc = gcs_vals_push(out, v, strlen(v));
+    } else if (a->tmpl) {
+        size_t bad;
+        if ((rc = render_template(out, a->tmpl, row)) == 0 &&
+            !gcs_utf8_valid(out->items[0], strlen(out->items[0]), &bad)) {
+            gcs_vals_release(out);
+            return gcs_loc_error(errs, &loc, "a field of the template is not valid UTF-8");
+        }
+    } else {
+        rc = gcs_vals_push(out, a->constant, strlen(a->constant));
+    }
+    for (size_t i = 0; rc == 0 && i < a->nxf; i++)
+        rc = gcs_xf_apply(out, &a->xf[i]);
+    if (rc == GCS_ENOMEM)
+        return rc;
+    if (rc < 0) {
+        gcs_vals_release(out);
+        return gcs_loc_error(errs, &loc, "%s", gcs_error_last());
+    }
+
+    /* Empty items of a list carry nothing. */
+    size_t keep = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->items[i][0])
+            out->items[keep++] = out->items[i];
+        else
+            free(out->items[i]);
+    }
+    out->n = keep;
+    if (out->n == 0 && a->dflt && (rc = gcs_vals_push(out, a->dflt, strlen(a->dflt))) < 0)
+        return rc;
+    if (out->n == 0) {
+        if (a->pub.required)
+            return gcs_loc_error(errs, &loc, "is required but %s",
+                                 a->from ? "the field is empty" : "the value is empty");
+        return 0;
+    }
+    return gcs_validate_attr(errs, &loc, a, out, org);
+}
+
+/* ==== Building the SCIM user ==== */
+
+static json_t *ensure_object(json_t *parent, const char *key)
+{
+    json_t *o = json_object_get(parent, key);
+    if (!o) {
+        o = json_object();
+        if (json_object_set_new(parent, key, o) < 0)
+            return NULL;
+    }
+    return o;
+}
+
+static json_t *ensure_array(json_t *parent, const char *key)
+{
+    json_t *a = json_object_get(parent, key);
+    if (!a) {
+        a = json_array();
+        if (json_object_set_new(parent, key, a) < 0)
+            return NULL;
+    }
+    return a;
+}
+
+/* Adds a "name"+"proficiency" list, dropping repeated names (the first wins). */
+static int put_proficiencies(json_t *arr, const gcs_attr_rule *a, const gcs_vals *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n;
+        double p;
+        gcs_skill_parse(v->items[i], a->prof_sep ? a->prof_sep : ":", a->proficiency, &n, &p);
+        json_t *name = json_stringn(v->items[i], n);
+        if (!name)
+            return GCS_ENOMEM;
+        bool seen = false;
+        size_t k;
+        json_t *e;
+        json_array_foreach(arr, k, e) {
+            seen = seen || json_equal(json_object_get(e, "name"), name);
+        }
+        if (seen) {
+            json_decref(name);
+            continue;
+        }
+        if (json_array_append_new(arr, json_pack("{s:o,s:f}", "name", name, "proficiency", p)) < 0)
+            return GCS_ENOMEM;
+    }
+    return 0;
+}
+
+static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
+{
+    json_t *ent = NULL, *gen = NULL, *arr;
+    const char *s = v->items[0];
+    bool b = false;
+    switch (a->pub.target) {
+    case GCS_TARGET_USERNAME:
+    case GCS_TARGET_DISPLAYNAME:
+    case GCS_TARGET_TITLE:
+    case GCS_TARGET_EXTERNALID:
+        return json_object_set_new(user, gcs_target_name(a->pub.target), json_string(s));
+    case GCS_TARGET_ACTIVE:
+        gcs_bool_parse(s, &b);
+        return json_object_set_new(user, "active", json_boolean(b));
+    case GCS_TARGET_EMAIL:
+        if (!(arr = ensure_array(user, "emails")))
+            return GCS_ENOMEM;
+        return json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "value", s, "type", "work",
+                                                    "primary", 1));
+    case GCS_TARGET_PHONE:
+        if (!(arr = ensure_array(user, "phoneNumbers")))
+            return GCS_ENOMEM;
+        return json_array_append_new(arr, json_pack("{s:s,s:s}", "value", s, "type", a->pub.sub));
+    case GCS_TARGET_ROLES:
+        if (!(arr = ensure_array(user, "roles")))
+            return GCS_ENOMEM;
+        for (size_t i = 0; i < v->n; i++) {
+            bool seen = false;
+            size_t k;
+            json_t *e;
+            json_array_foreach(arr, k, e) {
+                seen = seen || !strcmp(json_string_value(json_object_get(e, "value")),
+                                       v->items[i]);
+            }
+            if (!seen && json_array_append_new(arr, json_pack("{s:s}", "value", v->items[i])) < 0)
+                return GCS_ENOMEM;
+        }
+        return 0;
+    case GCS_TARGET_DEPARTMENT:
+    case GCS_TARGET_DIVISION:
+    case GCS_TARGET_EMPLOYEENUMBER:
+    case GCS_TARGET_DATEHIRE:
+        if (!(ent = ensure_object(user, GCS_SCIM_ENTERPRISE_USER)))
+            return GCS_ENOMEM;
+        return json_object_set_new(ent, gcs_target_name(a->pub.target), json_string(s));
+    case GCS_TARGET_SKILLS:
+    case GCS_TARGET_LANGUAGES:
+        if (!(gen = ensure_object(user, GCS_SCIM_GENESYS_USER)) ||
+            !(arr = ensure_array(gen, gcs_target_name(a->pub.target))))
+            return GCS_ENOMEM;
+        return put_proficiencies(arr, a, v);
+    case GCS_TARGET_EXTERNALIDS:
+        if (!(gen = ensure_object(user, GCS_SCIM_GENESYS_USER)) ||
+            !(arr = ensure_array(gen, "externalIds")))
+            return GCS_ENOMEM;
+        return json_array_append_new(arr, json_pack("{s:s,s:s}", "authority", a->pub.sub,
+                                                    "value", s));
+    case GCS_TARGET_MANAGER: /* kept out of the user: see manager_key */
+    case GCS_TARGET__COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* ==== gcs_map_row ==== */
+
+void gcs_map_user_init(gcs_map_user *u)
+{
+    memset(u, 0, sizeof *u);
+}
+
+void gcs_map_user_release(gcs_map_user *u)
+{
+    if (!u)
+        return;
+    free(u->file);
+    json_decref(u->user);
+    free(u->source_key);
+    for (size_t i = 0; i < u->match_count; i++)
+        free(u->match[i].value);
+    free(u->match);
+    free(u->manager_key);
+    free(u->create_only);
+    gcs_row_errors_release(&u->errors);
+    memset(u, 0, sizeof *u);
+}
+
+static int reject(gcs_map_user *out)
+{
+    char text[1024];
+    json_decref(out->user);
+    out->user = NULL;
+    free(out->source_key);
+    out->source_key = NULL;
+    for (size_t i = 0; i < out->match_count; i++)
+        free(out->match[i].value);
+    free(out->match);
+    out->match = NULL;
+    out->match_count = 0;
+    free(out->manager_key);
+    out->manager_key = NULL;
+    free(out->create_only);
+    out->create_only = NULL;
+    out->create_only_count = 0;
+    out->status = GCS_MAP_REJECTED;
+    if (out->errors.count)
+        return gcs_error_set(GCS_EINVALID, "%s",
+                             gcs_row_error_format(text, sizeof text, &out->errors.items[0]));
+    return gcs_error_set(GCS_EINVALID, "%s: line %lu: rejected", out->file, out->line);
+}
+
+int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
+                const gcs_org_names *org)
+{
+    gcs_vals *vals = NULL;
+    int rc = 0;
+    gcs_map_user_init(out);
+    out->line = row->line;
+    if (!(out->file = strdup(row->file ? row->file : ""))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (p->scope && !gcs_cond_eval(p->scope, row)) {
+        out->status = GCS_MAP_OUT_OF_SCOPE;
+        goto out;
+    }
+    if (!(vals = calloc(p->nattrs, sizeof *vals))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* Pass 1: evaluate and validate everything. */
+    for (size_t i = 0; i < p->nattrs; i++) {
+        if ((rc = eval_attr(&vals[i], &out->errors, &p->attrs[i], row, org)) < 0)
+            goto out;
+    }
+
+    /* Matching keys, in precedence order; the first is the source key. */
+    if (!(out->match = calloc(p->nmatch, sizeof *out->match))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < p->nmatch; k++) {
+        for (size_t i = 0; i < p->nattrs; i++) {
+            if (strcmp(p->attrs[i].pub.name, p->match[k]) || vals[i].n == 0)
+                continue;
+            gcs_match_value *m = &out->match[out->match_count];
+            m->key = p->match[k];
+            if (!(m->value = strdup(vals[i].items[0]))) {
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                goto out;
+            }
+            out->match_count++;
+            if (k == 0 && !(out->source_key = strdup(m->value))) {
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+    }
+    for (size_t i = 0; i < p->nattrs; i++) {
+        const gcs_attr_rule *a = &p->attrs[i];
+        if (a->pub.target != GCS_TARGET_MANAGER || vals[i].n == 0)
+            continue;
+        if (out->source_key && !strcmp(vals[i].items[0], out->source_key)) {
+            const gcs_row_field *f = a->from ? gcs_row_find(row, a->from) : NULL;
+            gcs_loc loc = {row->file, row->line, f ? f->column : 0, a->from, a->pub.name};
+            if ((rc = gcs_loc_error(&out->errors, &loc, "'%s' is the person's own key",
+                                    vals[i].items[0])) < 0)
+                goto out;
+        } else if (!(out->manager_key = strdup(vals[i].items[0]))) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (out->errors.count || !out->source_key) {
+        rc = reject(out);
+        goto out;
+    }
+
+    /* Pass 2: build. Nothing below can reject the row. */
+    out->user = json_pack("{s:[sss]}", "schemas", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER,
+                          GCS_SCIM_GENESYS_USER);
+    if (!out->user || !(out->create_only = calloc(p->nattrs, sizeof *out->create_only))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < p->nattrs; i++) {
+        const gcs_attr_rule *a = &p->attrs[i];
+        if (a->pub.mode == GCS_ATTR_CREATE_ONLY)
+            out->create_only[out->create_only_count++] = &a->pub;
+        if (vals[i].n && put_attr(out->user, a, &vals[i]) < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (p->marker) {
+        json_t *gen = ensure_object(out->user, GCS_SCIM_GENESYS_USER);
+        json_t *ids = gen ? ensure_array(gen, "externalIds") : NULL;
+        if (!ids || json_array_append_new(ids, json_pack("{s:s,s:s}", "authority", p->marker,
+                                                         "value", out->source_key)) < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    out->status = GCS_MAP_OK;
+out:
+    if (vals) {
+        for (size_t i = 0; i < p->nattrs; i++)
+            gcs_vals_release(&vals[i]);
+        free(vals);
+    }
+    if (rc == GCS_ENOMEM || (rc < 0 && rc != GCS_EINVALID)) {
+        gcs_row_errors_release(&out->errors);
+        reject(out);
+        gcs_error_set(rc, "out of memory");
+    }
+    return rc;
+}
+
+int gcs_map_user_set_manager(gcs_map_user *u, const char *genesys_id)
+{
+    if (u->status != GCS_MAP_OK || !u->user)
+        return gcs_error_set(GCS_EINVALID, "no desired user to set a manager on");
+    json_t *ent = ensure_object(u->user, GCS_SCIM_ENTERPRISE_USER);
+    if (!ent || json_object_set_new(ent, "manager", json_pack("{s:s}", "value", genesys_id)) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+const char *gcs_map_user_match(const gcs_map_user *u, const char *key)
+{
+    for (size_t i = 0; i < u->match_count; i++) {
+        if (!strcmp(u->match[i].key, key))
+            return u->match[i].value;
+    }
+    return NULL;
+}

@@ -1,0 +1,278 @@
+/*
+ * CSV sources through libcsv (RFC 4180, strict mode).
+ *
+ * libcsv pushes fields and records through callbacks; we pull one record at a
+ * time by feeding it one line at a time (a piece of input ending at '\n' or at
+ * the end of the window). Only '\n' ends a record (CR is treated as a blank, so
+ * CRLF and LF files read the same), hence at most one record completes per
+ * piece. A record larger than max_record is fatal: that is nearly always an
+ * unclosed quote that swallowed the rest of the file, which no resync can
+ * repair. A malformed record (a quote inside an unquoted field, text after a
+ * closing quote) is a bad row: the parser is reset at the end of that line.
+ * Rows whose fields are all empty (",,,," lines that spreadsheets leave) are
+ * skipped; blank lines are skipped by libcsv.
+ */
+#include "mapping/internal.h"
+#include "mapping/transform.h"
+
+#include "core/error.h"
+
+#include <csv.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* libcsv's state before the first byte of a record (csv.c: ROW_NOT_BEGUN). */
+#define CSV_ROW_NOT_BEGUN 0
+
+typedef struct csv_impl {
+    struct csv_parser p;
+    bool parser_live;
+    unsigned long line;       /* line of the next byte fed */
+    unsigned long rec_line;   /* line on which the current record started */
+    size_t rec_bytes;
+    unsigned int cols;        /* fields seen in the current record */
+    bool all_empty;           /* so far every field of the record is empty */
+    bool done;                /* the record is complete */
+    bool bad;                 /* the record is bad (the first error is kept) */
+    int fatal;                /* a fatal error from a callback */
+    bool header_mode;
+    bool finished;
+} csv_impl;
+
+static int is_term(unsigned char c)
+{
+    return c == '\n';
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static int parser_start(csv_impl *impl)
+{
+    if (impl->parser_live)
+        csv_free(&impl->p);
+    impl->parser_live = false;
+    if (csv_init(&impl->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    csv_set_term_func(&impl->p, is_term);
+    csv_set_space_func(&impl->p, is_space);
+    impl->parser_live = true;
+    return 0;
+}
+
+static int add_header_name(gcs_source *src, csv_impl *impl, const char *s, size_t len)
+{
+    unsigned int col = impl->cols;
+    size_t bad;
+    if (!gcs_utf8_valid(s, len, &bad))
+        return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu, column %u: "
+                             "header name is not valid UTF-8", src->name, impl->rec_line, col);
+    if (len == 0)
+        return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu, column %u: "
+                             "empty field name in the header", src->name, impl->rec_line, col);
+    if (src->nheader >= src->opt.max_fields || len > 1024)
+        return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu: header too large",
+                             src->name, impl->rec_line);
+    for (size_t i = 0; i < src->nheader; i++) {
+        if (strlen(src->header[i]) == len && !memcmp(src->header[i], s, len))
+            return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu, column %u: "
+                                 "field name '%.*s' appears twice in the header (columns %zu and %u)",
+                                 src->name, impl->rec_line, col, (int)len, s, i + 1, col);
+    }
+    char **h = realloc(src->header, (src->nheader + 1) * sizeof *h);
+    if (!h)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    src->header = h;
+    if (!(h[src->nheader] = strndup(s, len)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    src->nheader++;
+    return 0;
+}
+
+static void on_field(void *s, size_t len, void *data)
+{
+    gcs_source *src = data;
+    csv_impl *impl = src->impl;
+    const char *text = s ? s : "";
+    impl->cols++;
+    if (impl->bad || impl->fatal)
+        return;
+    if (len)
+        impl->all_empty = false;
+    if (impl->header_mode) {
+        int rc = add_header_name(src, impl, text, len);
+        if (rc < 0)
+            impl->fatal = rc;
+        return;
+    }
+    if (impl->cols > src->nheader)
+        return; /* counted; reported at the end of the record */
+    int rc = gcs_source_row_add(src, src->header[impl->cols - 1], SIZE_MAX, text, len,
+                                impl->cols, impl->rec_line);
+    if (rc == GCS_EINVALID)
+        impl->bad = true;
+    else if (rc < 0)
+        impl->fatal = rc;
+}
+
+static void on_record(int c, void *data)
+{
+    gcs_source *src = data;
+    csv_impl *impl = src->impl;
+    (void)c;
+    impl->done = true;
+}
+
+static void record_reset(csv_impl *impl)
+{
+    impl->cols = 0;
+    impl->done = false;
+    impl->bad = false;
+    impl->all_empty = true;
+    impl->rec_bytes = 0;
+}
+
+/* A record has been completed (or cut by an error): turn it into an answer.
+ * Returns GCS_SOURCE_ROW, GCS_EINVALID, or 2 for "skip it silently". */
+static int finish_record(gcs_source *src, csv_impl *impl)
+{
+    unsigned int cols = impl->cols;
+    bool bad = impl->bad, empty = impl->all_empty;
+    record_reset(impl);
+    if (empty && !bad)
+        return 2;
+    src->records++;
+    if (bad)
+        return GCS_EINVALID;
+    if (cols != src->nheader)
+        return gcs_source_bad_row(src, impl->rec_line, 0, NULL,
+                                  "%u fields where the header has %zu", cols, src->nheader);
+    gcs_source_row_finish(src, impl->rec_line);
+    return GCS_SOURCE_ROW;
+}
+
+/* Feeds input until a record completes. */
+static int read_record(gcs_source *src)
+{
+    csv_impl *impl = src->impl;
+    for (;;) {
+        int rc;
+        if (impl->finished)
+            return GCS_SOURCE_END;
+        if ((rc = gcs_source_fill(src)) < 0)
+            return rc;
+        if (rc == 1) {
+            impl->finished = true;
+            if (csv_fini(&impl->p, on_field, on_record, src) != 0) {
+                src->records++;
+                gcs_source_row_reset(src);
+                return gcs_source_bad_row(src, impl->rec_line, impl->cols + 1, NULL,
+                                          "quoted field not closed at the end of the file");
+            }
+            if (impl->fatal)
+                return impl->fatal;
+            if (!impl->done)
+                return GCS_SOURCE_END;
+            rc = finish_record(src, impl);
+            return rc == 2 ? GCS_SOURCE_END : rc;
+        }
+        const unsigned char *piece = src->win + src->win_pos;
+        size_t avail = src->win_len - src->win_pos;
+        const unsigned char *nl = memchr(piece, '\n', avail);
+        size_t len = nl ? (size_t)(nl - piece) + 1 : avail;
+        if (impl->p.pstate == CSV_ROW_NOT_BEGUN && impl->cols == 0)
+            impl->rec_line = impl->line;
+        size_t used = csv_parse(&impl->p, piece, len, on_field, on_record, src);
+        src->win_pos += len;
+        if (nl)
+            impl->line++;
+        if (impl->fatal)
+            return impl->fatal;
+        if (used < len) {
+            /* Malformed quoting: drop the record and start again on the next line. */
+            unsigned int col = impl->cols + 1;
+            record_reset(impl);
+            gcs_source_row_reset(src);
+            if ((rc = parser_start(impl)) < 0)
+                return gcs_source_fatal(src, rc, impl->line, "out of memory");
+            src->records++;
+            if (impl->header_mode)
+                return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu: "
+                                     "malformed quoting in the header", src->name, impl->rec_line);
+            return gcs_source_bad_row(src, impl->line - (nl ? 1 : 0), col, NULL,
+                                      "malformed quoting (a quote inside an unquoted field, "
+                                      "or text after a closing quote)");
+        }
+        impl->rec_bytes += len;
+        if (impl->rec_bytes > src->opt.max_record)
+            return gcs_source_fatal(src, GCS_ERROR, impl->rec_line,
+                                    "record larger than %zu bytes (is a quote not closed?)",
+                                    src->opt.max_record);
+        if (impl->done) {
+            rc = finish_record(src, impl);
+            if (rc != 2)
+                return rc;
+            gcs_source_row_reset(src);
+        }
+    }
+}
+
+static int csv_start(gcs_source *src)
+{
+    csv_impl *impl = calloc(1, sizeof *impl);
+    int rc;
+    if (!impl)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    src->impl = impl;
+    impl->line = 1;
+    record_reset(impl);
+    if ((rc = parser_start(impl)) < 0)
+        return rc;
+    /* A UTF-8 byte order mark (Excel writes one) is not part of the first name. */
+    if ((rc = gcs_source_fill(src)) < 0)
+        return rc;
+    if (rc == 0 && src->win_len - src->win_pos >= 3 &&
+        !memcmp(src->win + src->win_pos, "\xEF\xBB\xBF", 3))
+        src->win_pos += 3;
+
+    /* Header errors are returned, not recorded as bad rows: without a header
+     * no row can be read. */
+    impl->header_mode = true;
+    rc = read_record(src);
+    impl->header_mode = false;
+    src->records = 0;
+    src->rejected = 0;
+    if (rc == GCS_SOURCE_END || (rc == GCS_SOURCE_ROW && src->nheader == 0))
+        return gcs_error_set(GCS_EINVALID, "cannot read source '%s': no header row", src->name);
+    if (rc < 0) {
+        if (src->has_err && !impl->fatal && rc != GCS_EINVALID) {
+            char text[1024];
+            gcs_row_error_format(text, sizeof text, &src->err);
+            return gcs_error_set(rc, "cannot read source %s", text);
+        }
+        return rc;
+    }
+    gcs_source_row_reset(src);
+    return 0;
+}
+
+static int csv_next(gcs_source *src)
+{
+    return read_record(src);
+}
+
+static void csv_release(gcs_source *src)
+{
+    csv_impl *impl = src->impl;
+    if (!impl)
+        return;
+    if (impl->parser_live)
+        csv_free(&impl->p);
+    free(impl);
+    src->impl = NULL;
+}
+
+const gcs_source_ops gcs_source_csv_ops = {csv_start, csv_next, csv_release};
