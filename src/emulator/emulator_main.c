@@ -1,20 +1,244 @@
 /* gcscim-emulator: a local Genesys Cloud. The server itself lives in the library
- * (src/emulator/); this is only its entry point. */
+ * (src/emulator/); this is only its entry point: flags, the listening socket,
+ * the ready file, and a clean stop on SIGTERM / SIGINT (exit 0). */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "emulator/emulator.h"
+#include "http/server.h"
 
 static const char usage[] =
-    "Usage: gcscim-emulator [--listen 127.0.0.1:PORT] [--ready-file FILE] [--client ID:SECRET]...\n"
-    "A local Genesys Cloud for tests, benchmarks, demos and dry runs.\n";
+    "Usage: gcscim-emulator [OPTIONS]\n"
+    "A local Genesys Cloud for tests, benchmarks, demos and dry runs (docs/emulator.md).\n"
+    "\n"
+    "  --listen HOST:PORT            address to listen on (default 127.0.0.1:0; port 0 = a free one)\n"
+    "  --ready-file FILE             written once listening: {\"api_url\",\"login_url\",\"port\"}\n"
+    "  --client ID:SECRET            an accepted OAuth client (repeatable); without any,\n"
+    "                                " GCS_EMU_DEFAULT_CLIENT_ID ":" GCS_EMU_DEFAULT_CLIENT_SECRET "\n"
+    "  --token-ttl SECONDS           access token lifetime (default 86400)\n"
+    "  --seed ORG.json               initial organisation (roles, divisions, skills, languages,\n"
+    "                                groups, users)\n"
+    "  --rate-limit N/SECONDS        requests per token and window (default 300/60; 0 = off)\n"
+    "  --version-conflict-status S   answer to a stale If-Match: 400 (default), 409 or 412\n"
+    "  --fault-rate P                share of API requests answered 500/502/503/504 or dropped\n"
+    "  --fault-kinds LIST            which faults, e.g. 503,drop (default all five)\n"
+    "  --fault-seed N                seed for faults, ids and the hidden writer (reproducible)\n"
+    "  --latency MS[:JITTER_MS]      delay before each API answer\n"
+    "  --concurrent-writer P         share of user reads after which the user changes behind\n"
+    "                                the client's back\n"
+    "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
+    "  --log-level LEVEL             debug, info (default), warn, error, off\n"
+    "  --log-format FORMAT           text (default) or json\n"
+    "  -h, --help                    this help\n"
+    "\n"
+    "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage.\n";
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "gcscim-emulator: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; see 'gcscim-emulator --help'\n");
+    return 2;
+}
+
+static int parse_share(const char *text, double *out)
+{
+    char *end;
+    double d = strtod(text, &end);
+    if (end == text || *end || d < 0 || d > 1)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int write_ready(const char *path, const char *url, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return gcs_error_set(GCS_EIO, "cannot write ready file '%s': %s", path, strerror(errno));
+    fprintf(f, "{\"api_url\":\"%s\",\"login_url\":\"%s\",\"port\":%d}\n", url, url, port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return gcs_error_set(GCS_EIO, "cannot write ready file '%s': %s", path, strerror(errno));
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
+    gcs_emu_options opts;
+    gcs_emu_options_init(&opts);
+    const char *listen = "127.0.0.1:0", *ready = NULL, *seed_path = NULL;
+    unsigned threads = 0;
+    int rc = 1;
+    json_t *seed = NULL;
+    gcs_emu *emu = NULL;
+    gcs_http_server *srv = NULL;
+    char *clients[GCS_EMU_MAX_CLIENTS] = {0};
+
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return 0;
         }
+        if (strncmp(a, "--", 2) != 0)
+            return usage_error("unexpected argument '%s'", a);
+        static const char *const with_value[] = {
+            "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
+            "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
+            "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format", NULL};
+        size_t k = 0;
+        while (with_value[k] && strcmp(with_value[k], a) != 0)
+            k++;
+        if (!with_value[k])
+            return usage_error("unknown option '%s'", a);
+        if (i + 1 >= argc)
+            return usage_error("option '%s' needs a value", a);
+        const char *v = argv[++i];
+        char *end;
+        if (strcmp(a, "--listen") == 0) {
+            listen = v;
+        } else if (strcmp(a, "--ready-file") == 0) {
+            ready = v;
+        } else if (strcmp(a, "--seed") == 0) {
+            seed_path = v;
+        } else if (strcmp(a, "--client") == 0) {
+            char *colon = strchr(v, ':');
+            if (!colon || colon == v || !colon[1])
+                return usage_error("bad --client '%s' (want ID:SECRET)", v);
+            if (opts.nclients >= GCS_EMU_MAX_CLIENTS)
+                return usage_error("too many --client options (at most 16)");
+            char *copy = strdup(v);
+            clients[opts.nclients] = copy;
+            copy[colon - v] = '\0';
+            opts.clients[opts.nclients].id = copy;
+            opts.clients[opts.nclients].secret = copy + (colon - v) + 1;
+            opts.nclients++;
+        } else if (strcmp(a, "--token-ttl") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1 || n > 10000000)
+                return usage_error("bad --token-ttl '%s' (seconds, 1 to 10000000)", v);
+            opts.config.token_ttl_s = n;
+        } else if (strcmp(a, "--rate-limit") == 0) {
+            if (gcs_emu_parse_rate(v, &opts.config.rate_limit, &opts.config.rate_window_s) < 0)
+                return usage_error("%s", gcs_error_last());
+        } else if (strcmp(a, "--version-conflict-status") == 0) {
+            if (strcmp(v, "400") && strcmp(v, "409") && strcmp(v, "412"))
+                return usage_error("bad --version-conflict-status '%s' (400, 409 or 412)", v);
+            opts.config.version_conflict_status = atoi(v);
+        } else if (strcmp(a, "--fault-rate") == 0) {
+            if (parse_share(v, &opts.config.fault_rate) < 0)
+                return usage_error("bad --fault-rate '%s' (0 to 1)", v);
+        } else if (strcmp(a, "--fault-kinds") == 0) {
+            json_t *list = json_array();
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *save = NULL;
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                json_array_append_new(list, json_string(t));
+            int bad = gcs_emu_fault_kinds_parse(&opts.config.fault_kinds, list);
+            json_decref(list);
+            if (bad < 0)
+                return usage_error("%s", gcs_error_last());
+        } else if (strcmp(a, "--fault-seed") == 0) {
+            errno = 0;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (end == v || *end || errno)
+                return usage_error("bad --fault-seed '%s' (a number)", v);
+            opts.seed = n;
+            opts.seeded = true;
+        } else if (strcmp(a, "--latency") == 0) {
+            if (gcs_emu_parse_latency(v, &opts.config.latency_ms, &opts.config.latency_jitter_ms) < 0)
+                return usage_error("%s", gcs_error_last());
+        } else if (strcmp(a, "--concurrent-writer") == 0) {
+            if (parse_share(v, &opts.config.concurrent_writer) < 0)
+                return usage_error("bad --concurrent-writer '%s' (0 to 1)", v);
+        } else if (strcmp(a, "--threads") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 0 || n > 64)
+                return usage_error("bad --threads '%s' (0 to 64)", v);
+            threads = (unsigned)n;
+        } else if (strcmp(a, "--log-level") == 0) {
+            gcs_log_level level;
+            if (gcs_log_level_parse(v, &level) < 0)
+                return usage_error("bad --log-level '%s'", v);
+            gcs_log_set_level(level);
+        } else if (strcmp(a, "--log-format") == 0) {
+            gcs_log_format format;
+            if (gcs_log_format_parse(v, &format) < 0)
+                return usage_error("bad --log-format '%s'", v);
+            gcs_log_set_format(format);
+        }
     }
-    fprintf(stderr, "gcscim-emulator: not built yet\n%s", usage);
-    return 2;
+
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == listen || end == colon + 1 || *end || port < 0 || port > 65535 ||
+        (size_t)(colon - listen) >= sizeof host)
+        return usage_error("bad --listen '%s' (want HOST:PORT)", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+
+    /* Signals are taken by sigwait below; the server's threads inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (seed_path && gcs_emu_seed_load(&seed, seed_path) < 0) {
+        GCS_ERR("emulator.seed", "error", gcs_error_last());
+        goto out;
+    }
+    if (gcs_emu_new(&emu, &opts, seed) < 0) {
+        GCS_ERR("emulator.start", "error", gcs_error_last());
+        goto out;
+    }
+    gcs_http_server_options so = {.host = host, .port = (int)port, .threads = threads};
+    if (gcs_http_server_start(&srv, &so, gcs_emu_handle, emu) < 0) {
+        GCS_ERR("emulator.listen", "error", gcs_error_last());
+        goto out;
+    }
+    char url[300], port_text[16];
+    int bound = gcs_http_server_port(srv);
+    snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
+    snprintf(port_text, sizeof port_text, "%d", bound);
+    gcs_emu_set_base_url(emu, url);
+    if (ready && write_ready(ready, url, bound) < 0) {
+        GCS_ERR("emulator.ready_file", "error", gcs_error_last());
+        goto out;
+    }
+    GCS_INFO("emulator.listening", "api_url", url, "port", port_text, "client",
+             opts.nclients ? opts.clients[0].id : GCS_EMU_DEFAULT_CLIENT_ID " (default)");
+
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    GCS_INFO("emulator.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+out:
+    gcs_http_server_free(srv);
+    gcs_emu_free(emu);
+    json_decref(seed);
+    for (int i = 0; i < GCS_EMU_MAX_CLIENTS; i++)
+        free(clients[i]);
+    return rc;
 }

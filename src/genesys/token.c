@@ -87,7 +87,7 @@ void gcs_token_free(gcs_token *t)
 
 /* ==== Fetching ==== */
 
-static void on_token(const gcs_http_response *res, void *payload)
+static void on_token(const gcs_http_client_response *res, void *payload)
 {
     gcs_token *t = payload;
     int64_t now = gcs_time_mono_us();
@@ -146,7 +146,7 @@ static void on_token(const gcs_http_response *res, void *payload)
 static int start_fetch(gcs_token *t, gcs_http_client *c)
 {
     const char *headers[] = {t->basic_header, NULL};
-    gcs_http_request req = {
+    gcs_http_client_request req = {
         .method = "POST",
         .path = "/oauth/token",
         .body = "grant_type=client_credentials",

@@ -30,7 +30,7 @@ typedef struct gcs_token gcs_token;
 int gcs_token_new(gcs_token **out, const char *client_id, const char *client_secret);
 void gcs_token_free(gcs_token *t);
 
-/* The provider to put in gcs_http_options.auth. The token manager must outlive
+/* The provider to put in gcs_http_client_options.auth. The token manager must outlive
  * every client that uses it. */
 gcs_http_auth gcs_token_auth(gcs_token *t);
 

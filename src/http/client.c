@@ -44,7 +44,7 @@ struct job {
     bool idempotent;
     gcs_http_done_fn on_done;
     void *payload;
-    gcs_http_response *sync_out; /* gcs_http_call: the answer is moved here */
+    gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
     bool *sync_done;
 
     /* The attempt on the wire. */
@@ -215,14 +215,14 @@ static void job_free(job *j)
 
 /* ==== Responses ==== */
 
-void gcs_http_response_init(gcs_http_response *r)
+void gcs_http_client_response_init(gcs_http_client_response *r)
 {
     memset(r, 0, sizeof *r);
     gcs_buf_init(&r->body, 0);
     r->retry_after_s = -1;
 }
 
-void gcs_http_response_release(gcs_http_response *r)
+void gcs_http_client_response_release(gcs_http_client_response *r)
 {
     if (!r)
         return;
@@ -232,12 +232,12 @@ void gcs_http_response_release(gcs_http_response *r)
     free(r->scim_type);
     free(r->detail);
     free(r->correlation_id);
-    gcs_http_response_init(r);
+    gcs_http_client_response_init(r);
 }
 
 /* Pulls scimType/detail (SCIM), code/message (Genesys) or error/error_description
  * (OAuth) out of an error body. */
-static void error_fields(gcs_http_response *r)
+static void error_fields(gcs_http_client_response *r)
 {
     static const char *const pairs[][2] = {
         {"scimType", "detail"}, {"code", "message"}, {"error", "error_description"}};
@@ -253,7 +253,7 @@ static void error_fields(gcs_http_response *r)
     }
 }
 
-static void parse_body(gcs_http_response *r, const char *ctype)
+static void parse_body(gcs_http_client_response *r, const char *ctype)
 {
     if (r->json || r->body.len == 0)
         return;
@@ -285,7 +285,7 @@ static char *strip_slash(const char *s)
     return d;
 }
 
-int gcs_http_client_new(gcs_http_client **out, const gcs_http_options *o)
+int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
 {
     int rc = 0;
     gcs_http_client *c = NULL;
@@ -400,7 +400,7 @@ static const char *default_content_type(const char *path)
                                                     : "application/json";
 }
 
-static int copy_request(job *j, const gcs_http_client *c, const gcs_http_request *r)
+static int copy_request(job *j, const gcs_http_client *c, const gcs_http_client_request *r)
 {
     const char *base = (r->flags & GCS_HTTP_REQ_LOGIN) ? c->login_url : c->api_url;
     j->method = strdup(r->method);
@@ -438,7 +438,7 @@ static int copy_request(job *j, const gcs_http_client *c, const gcs_http_request
     return 0;
 }
 
-int gcs_http_submit(gcs_http_client *c, const gcs_http_request *r, gcs_http_done_fn on_done,
+int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_http_done_fn on_done,
                     void *payload)
 {
     int rc = 0;
@@ -515,7 +515,7 @@ static char *redacted_body(const char *body, size_t len)
     return gcs_buf_detach(&b);
 }
 
-static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_response *res)
+static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
     char *req_body = redacted_body(j->body, j->body_len);
     char *res_body = redacted_body(res->body.ptr, res->body.len);
@@ -542,8 +542,8 @@ static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_response *re
  * records it, calls back, frees the job. The job is in no queue. */
 static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
 {
-    gcs_http_response res;
-    gcs_http_response_init(&res);
+    gcs_http_client_response res;
+    gcs_http_client_response_init(&res);
     int64_t now = gcs_time_mono_us();
     res.status = j->last_status;
     res.outcome = outcome;
@@ -594,7 +594,7 @@ static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const
     } else {
         if (j->on_done)
             j->on_done(&res, j->payload);
-        gcs_http_response_release(&res);
+        gcs_http_client_response_release(&res);
     }
     job_free(j);
 }
@@ -1172,10 +1172,10 @@ int gcs_http_run(gcs_http_client *c)
     return c->stop_code;
 }
 
-int gcs_http_call(gcs_http_response *out, gcs_http_client *c, const gcs_http_request *req)
+int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c, const gcs_http_client_request *req)
 {
     bool done = false;
-    gcs_http_response_init(out);
+    gcs_http_client_response_init(out);
     int rc = gcs_http_submit(c, req, NULL, NULL);
     if (rc < 0)
         return rc;

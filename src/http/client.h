@@ -59,7 +59,7 @@ typedef struct gcs_http_auth {
 
 /* ==== Options ==== */
 
-typedef struct gcs_http_options {
+typedef struct gcs_http_client_options {
     const char *api_url;       /* "https://api.mypurecloud.ie" (no trailing slash) */
     const char *login_url;     /* "https://login.mypurecloud.ie"; NULL: api_url */
     int max_in_flight;         /* ceiling on requests on the wire; default 16 */
@@ -78,7 +78,7 @@ typedef struct gcs_http_options {
     const char *user_agent;    /* default "gcscim/<version>" */
     gcs_http_auth auth;        /* get == NULL: no Authorization header */
     uint64_t seed;             /* jitter seed; 0: from the clock */
-} gcs_http_options;
+} gcs_http_client_options;
 
 /* ==== Requests and responses ==== */
 
@@ -88,7 +88,7 @@ enum {
     GCS_HTTP_REQ_LOGIN = 1u << 0,
 };
 
-typedef struct gcs_http_request {
+typedef struct gcs_http_client_request {
     const char *method;        /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     const char *path;          /* relative to the base URL, with its query: "/api/v2/scim/v2/users?count=0" */
     const char *body;          /* NULL: none, or `json` */
@@ -99,9 +99,9 @@ typedef struct gcs_http_request {
     int idempotent;            /* -1 (default): every method but POST; 0 or 1 to say */
     unsigned flags;            /* GCS_HTTP_REQ_* */
     const char *const *headers;/* extra "Name: value" lines, NULL-terminated; never logged */
-} gcs_http_request;
+} gcs_http_client_request;
 
-typedef struct gcs_http_response {
+typedef struct gcs_http_client_response {
     int status;                /* last HTTP status, 0 if none */
     gcs_http_outcome outcome;
     int error;                 /* gcs_http_outcome_error(outcome) */
@@ -116,14 +116,14 @@ typedef struct gcs_http_response {
     int64_t latency_ms;        /* first send to completion */
     int retry_after_s;         /* last Retry-After seen, -1 none */
     char message[320];         /* one line for people: "PATCH /api/…: 409 version conflict: …" */
-} gcs_http_response;
+} gcs_http_client_response;
 
-void gcs_http_response_init(gcs_http_response *r);
-void gcs_http_response_release(gcs_http_response *r);
+void gcs_http_client_response_init(gcs_http_client_response *r);
+void gcs_http_client_response_release(gcs_http_client_response *r);
 
 /* Called once per accepted request. `res` is borrowed for the call only
  * (json_incref what you keep). */
-typedef void (*gcs_http_done_fn)(const gcs_http_response *res, void *payload);
+typedef void (*gcs_http_done_fn)(const gcs_http_client_response *res, void *payload);
 
 /* ==== Receipts ==== */
 
@@ -147,14 +147,14 @@ typedef void (*gcs_http_receipt_fn)(const gcs_http_receipt *r, void *payload);
 /* ==== The client ==== */
 
 /* Copies what it needs from opts. Fails with GCS_EINVALID on a bad URL or option. */
-int gcs_http_client_new(gcs_http_client **out, const gcs_http_options *opts);
+int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *opts);
 /* Requests still queued are dropped without callbacks: run or cancel first. */
 void gcs_http_client_free(gcs_http_client *c);
 
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
 
 /* Queues a request (copied: the caller's strings may go after the call). */
-int gcs_http_submit(gcs_http_client *c, const gcs_http_request *req, gcs_http_done_fn on_done,
+int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *req, gcs_http_done_fn on_done,
                     void *payload);
 
 /* Drives transfers for at most timeout_ms (0: do what is ready, do not wait).
@@ -167,7 +167,7 @@ int gcs_http_run(gcs_http_client *c);
 /* Submits one request and drives the client until it finishes (other queued
  * requests progress too). *out (initialised here; release it) holds the answer.
  * Returns res->error, with the thread's error message set when not 0. */
-int gcs_http_call(gcs_http_response *out, gcs_http_client *c, const gcs_http_request *req);
+int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c, const gcs_http_client_request *req);
 
 /* Fails every queued request with GCS_HTTP_CANCELLED (in flight ones finish). */
 void gcs_http_cancel(gcs_http_client *c);

@@ -82,8 +82,9 @@ static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
 void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int count, int allowed,
                          int reset_s)
 {
-    if (allowed <= 0 || count < 0 || reset_s < 0) {
-        /* No limit announced (or it was turned off): nothing to pace to. */
+    if (allowed <= 0 || allowed >= INT_MAX / 2 || count < 0 || reset_s < 0) {
+        /* No limit announced, or one no client could reach (a service with the
+         * limit turned off may say 2^31-1): nothing to pace to. */
         if (p->mode != GCS_PACER_NONE)
             p->mode = GCS_PACER_NONE;
         return;

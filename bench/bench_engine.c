@@ -1,0 +1,281 @@
+/*
+ * bench_engine - pushes PATCHes through the request engine to gcscim-emulator.
+ *
+ *   bench_engine [--limit off|N/SECONDS] [--seconds S] [--ops N] [--in-flight M] [--users U]
+ *
+ * --limit off (default): N PATCHes (default 20,000) as fast as the engine and
+ * the emulator go on this machine. --limit N/S: the emulator enforces that rate
+ * limit and the engine runs for S seconds (default 35) with work always queued;
+ * limit_utilisation is the accepted rate over the allowed rate.
+ * The emulator (release build) is found through $GCSCIM_EMULATOR or next to this
+ * program's build directory. The last line printed is one JSON object.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "genesys/token.h"
+#include "http/client.h"
+
+#define CLIENT "bench-engine"
+#define SECRET "bench-engine-Secret-1"
+
+typedef struct bench {
+    gcs_http_client *client;
+    int users;
+    long submitted, ok, failed;
+} bench;
+
+static long clock_ticks;
+
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
+/* utime + stime of another process, from /proc/PID/stat (fields 14 and 15). */
+static int64_t proc_cpu_us(pid_t pid)
+{
+    char path[64], text[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *p = strrchr(text, ')');
+    if (!p)
+        return -1;
+    unsigned long long ut = 0, st = 0;
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)clock_ticks);
+}
+
+static const char *emulator_path(const char *argv0)
+{
+    static char path[PATH_MAX];
+    const char *env = getenv("GCSCIM_EMULATOR");
+    if (env && *env)
+        return env;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(self, sizeof self, "%s", argv0);
+        n = (ssize_t)strlen(self);
+    }
+    self[n] = '\0';
+    char *dir = dirname(self); /* build/bench */
+    snprintf(path, sizeof path, "%s/../gcscim-emulator", dir);
+    if (access(path, X_OK) == 0)
+        return path;
+    snprintf(path, sizeof path, "%s/gcscim-emulator", dir);
+    return path;
+}
+
+static pid_t start_emulator(const char *program, const char *limit, const char *dir, int users,
+                            char *api_url, size_t api_sz)
+{
+    char seed[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
+    snprintf(seed, sizeof seed, "%s/seed.json", dir);
+    snprintf(ready, sizeof ready, "%s/ready.json", dir);
+    snprintf(log, sizeof log, "%s/emulator.log", dir);
+    json_t *list = json_array();
+    for (int i = 0; i < users; i++) {
+        char id[64], name[64];
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        snprintf(name, sizeof name, "bench%d@example.com", i);
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "id", id, "userName", name,
+                                              "displayName", name));
+    }
+    json_t *doc = json_pack("{s:o}", "users", list);
+    json_dump_file(doc, seed, JSON_COMPACT);
+    json_decref(doc);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(program, program, "--listen", "127.0.0.1:0", "--ready-file", ready, "--client",
+              CLIENT ":" SECRET, "--seed", seed, "--rate-limit", limit, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    int64_t deadline = gcs_time_mono_ms() + 10000;
+    while (gcs_time_mono_ms() < deadline) {
+        json_t *r = json_load_file(ready, 0, NULL);
+        if (r) {
+            const char *api = json_string_value(json_object_get(r, "api_url"));
+            if (api) {
+                snprintf(api_url, api_sz, "%s", api);
+                json_decref(r);
+                return pid;
+            }
+            json_decref(r);
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return -1;
+        gcs_time_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void on_done(const gcs_http_client_response *res, void *payload)
+{
+    bench *b = payload;
+    if (res->outcome == GCS_HTTP_OK)
+        b->ok++;
+    else
+        b->failed++;
+}
+
+static void submit_one(bench *b)
+{
+    char path[128], body[256];
+    long i = b->submitted++;
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/00000000-0000-4000-8000-%012ld",
+             i % b->users);
+    snprintf(body, sizeof body,
+             "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+             "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T%ld\"}]}",
+             i);
+    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body,
+                                   .idempotent = -1};
+    if (gcs_http_submit(b->client, &req, on_done, b) < 0) {
+        fprintf(stderr, "bench_engine: submit failed\n");
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *limit = "off";
+    int seconds = 35, in_flight = 0, users = 200;
+    long ops = 20000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
+            limit = argv[++i];
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
+            ops = atol(argv[++i]);
+        else if (strcmp(argv[i], "--in-flight") == 0 && i + 1 < argc)
+            in_flight = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
+            users = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_engine [--limit off|N/SECONDS] [--seconds S] "
+                            "[--ops N] [--in-flight M] [--users U]\n");
+            return 2;
+        }
+    }
+    bool limited = strcmp(limit, "off") != 0 && strcmp(limit, "0") != 0;
+    int lim_n = 0, lim_s = 0;
+    if (limited && (sscanf(limit, "%d/%d", &lim_n, &lim_s) != 2 || lim_n <= 0 || lim_s <= 0)) {
+        fprintf(stderr, "bench_engine: bad --limit '%s'\n", limit);
+        return 2;
+    }
+    if (in_flight <= 0)
+        in_flight = limited ? 16 : 32;
+    clock_ticks = sysconf(_SC_CLK_TCK);
+    gcs_log_set_level(GCS_LOG_WARN);
+
+    char dir[] = "/tmp/bench_engine.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char api[256];
+    const char *emu = emulator_path(argv[0]);
+    pid_t pid = start_emulator(emu, limited ? limit : "0", dir, users, api, sizeof api);
+    if (pid < 0) {
+        fprintf(stderr, "bench_engine: cannot start %s\n", emu);
+        return 1;
+    }
+
+    gcs_token *tok = NULL;
+    bench b = {.users = users};
+    gcs_http_client_options o = {.api_url = api, .max_in_flight = in_flight};
+    if (gcs_token_new(&tok, CLIENT, SECRET) < 0)
+        return 1;
+    o.auth = gcs_token_auth(tok);
+    if (gcs_http_client_new(&b.client, &o) < 0 || gcs_token_ensure(tok, b.client) < 0) {
+        fprintf(stderr, "bench_engine: %s\n", gcs_error_last());
+        return 1;
+    }
+
+    int64_t cpu0 = self_cpu_us(), emu0 = proc_cpu_us(pid), t0 = gcs_time_mono_us();
+    if (limited) {
+        int64_t end = t0 + (int64_t)seconds * 1000000;
+        while (gcs_time_mono_us() < end) {
+            while (gcs_http_pending(b.client) < 2 * in_flight)
+                submit_one(&b);
+            gcs_http_run_once(b.client, 50);
+        }
+        gcs_http_run(b.client);
+    } else {
+        while (b.submitted < ops) {
+            while (b.submitted < ops && gcs_http_pending(b.client) < 4 * in_flight)
+                submit_one(&b);
+            gcs_http_run_once(b.client, 50);
+        }
+        gcs_http_run(b.client);
+    }
+    int64_t t1 = gcs_time_mono_us(), cpu1 = self_cpu_us(), emu1 = proc_cpu_us(pid);
+
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, b.client);
+    double secs = (double)(t1 - t0) / 1e6;
+    double rate = (double)b.ok / secs;
+    long done = b.ok + b.failed;
+    char util[32] = "null";
+    if (limited)
+        snprintf(util, sizeof util, "%.4f", rate / ((double)lim_n / lim_s));
+    json_t *sj = gcs_http_client_stats_json(b.client);
+    char *stext = json_dumps(sj, JSON_COMPACT);
+    fprintf(stderr, "engine: %s\n", stext ? stext : "{}");
+    free(stext);
+    json_decref(sj);
+    printf("{\"bench\":\"engine\",\"limit\":\"%s\",\"in_flight\":%d,\"ops\":%ld,\"failed\":%ld,"
+           "\"seconds\":%.3f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.1f,"
+           "\"emulator_cpu_us_per_op\":%.1f,\"limit_utilisation\":%s,\"share_429\":%.5f,"
+           "\"status_429\":%llu,\"sent\":%llu}\n",
+           limited ? limit : "off", in_flight, b.ok, b.failed, secs, rate,
+           done ? (double)(cpu1 - cpu0) / (double)done : 0.0,
+           done && emu0 >= 0 && emu1 >= 0 ? (double)(emu1 - emu0) / (double)done : 0.0, util,
+           st.sent ? (double)st.status_429 / (double)st.sent : 0.0,
+           (unsigned long long)st.status_429, (unsigned long long)st.sent);
+
+    gcs_http_client_free(b.client);
+    gcs_token_free(tok);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_engine: cannot remove %s\n", dir);
+    return b.failed ? 1 : 0;
+}

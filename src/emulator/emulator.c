@@ -1,0 +1,388 @@
+/* The emulator's front door: lifecycle, the request dispatcher (latency, token,
+ * window, faults, routing, stats) and the helpers every route answers with. */
+#include "emulator/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "core/error.h"
+#include "core/time.h"
+
+void gcs_emu_options_init(gcs_emu_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->config.token_ttl_s = 86400;
+    opts->config.rate_limit = 300;
+    opts->config.rate_window_s = 60;
+    opts->config.version_conflict_status = 400;
+}
+
+static void seed_rngs(gcs_emu *emu)
+{
+    emu->rng_ids = emu->seed ^ 0x1d5ULL;
+    emu->rng_faults = emu->seed ^ 0xfa17ULL;
+    emu->rng_writer = emu->seed ^ 0x3e1eULL;
+    emu->rng_latency = emu->seed ^ 0x1a7eULL;
+}
+
+int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
+{
+    int rc = 0;
+    *out = NULL;
+    gcs_emu *emu = calloc(1, sizeof *emu);
+    if (!emu)
+        return GCS_ENOMEM;
+    pthread_mutex_init(&emu->lock, NULL);
+    emu->config = opts->config;
+    gcs_emu_map_init(&emu->tokens);
+    emu->stats.routes = json_object();
+    if (opts->nclients == 0) {
+        emu->clients[0].id = strdup(GCS_EMU_DEFAULT_CLIENT_ID);
+        emu->clients[0].secret = strdup(GCS_EMU_DEFAULT_CLIENT_SECRET);
+        emu->nclients = 1;
+    }
+    for (int i = 0; i < opts->nclients && i < GCS_EMU_MAX_CLIENTS; i++) {
+        emu->clients[i].id = strdup(opts->clients[i].id);
+        emu->clients[i].secret = strdup(opts->clients[i].secret);
+        emu->nclients++;
+    }
+    emu->seed = opts->seed;
+    if (!opts->seeded && getrandom(&emu->seed, sizeof emu->seed, 0) != sizeof emu->seed)
+        emu->seed = (uint64_t)gcs_time_wall_ms();
+    seed_rngs(emu);
+    snprintf(emu->base_url, sizeof emu->base_url, "%s",
+             opts->base_url ? opts->base_url : "http://127.0.0.1");
+    emu->seed_doc = seed ? json_deep_copy(seed) : json_object();
+    if (!emu->stats.routes || !emu->seed_doc) {
+        rc = GCS_ENOMEM;
+        goto out;
+    }
+    if ((rc = gcs_emu_org_load(emu, emu->seed_doc)) < 0)
+        goto out;
+    *out = emu;
+    emu = NULL;
+out:
+    gcs_emu_free(emu);
+    return rc;
+}
+
+void gcs_emu_free(gcs_emu *emu)
+{
+    if (!emu)
+        return;
+    gcs_emu_org_release(&emu->org);
+    gcs_emu_tokens_clear(emu);
+    gcs_emu_map_release(&emu->tokens);
+    for (int i = 0; i < emu->nclients; i++) {
+        free(emu->clients[i].id);
+        free(emu->clients[i].secret);
+    }
+    json_decref(emu->stats.routes);
+    json_decref(emu->seed_doc);
+    pthread_mutex_destroy(&emu->lock);
+    free(emu);
+}
+
+void gcs_emu_set_base_url(gcs_emu *emu, const char *base_url)
+{
+    pthread_mutex_lock(&emu->lock);
+    snprintf(emu->base_url, sizeof emu->base_url, "%s", base_url);
+    /* Locations were made with the old base: rebuild them. */
+    json_t *seed = json_incref(emu->seed_doc);
+    gcs_emu_org_load(emu, seed);
+    json_decref(seed);
+    pthread_mutex_unlock(&emu->lock);
+}
+
+json_t *gcs_emu_state(gcs_emu *emu)
+{
+    pthread_mutex_lock(&emu->lock);
+    json_t *j = gcs_emu_org_dump(emu);
+    pthread_mutex_unlock(&emu->lock);
+    return j;
+}
+
+/* ==== Answers ==== */
+
+void gcs_emu_send_raw(emu_req *r, int status, const char *json_text)
+{
+    gcs_http_response_set(r->resp, status,
+                          r->scim ? "application/scim+json; charset=utf-8"
+                                  : "application/json; charset=utf-8",
+                          json_text);
+}
+
+void gcs_emu_send_json(emu_req *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    gcs_emu_send_raw(r, status, text ? text : "");
+    free(text);
+    json_decref(body);
+}
+
+void gcs_emu_scim_error(emu_req *r, int status, const char *scim_type, const char *fmt, ...)
+{
+    char detail[512], st[16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    snprintf(st, sizeof st, "%d", status);
+    json_t *j = json_pack("{s:[s],s:s,s:s}", "schemas", SCIM_ERROR_SCHEMA, "status", st,
+                          "detail", detail);
+    if (j && scim_type)
+        json_object_set_new(j, "scimType", json_string(scim_type));
+    gcs_emu_send_json(r, status, j);
+}
+
+void gcs_emu_genesys_error(emu_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:[],s:[]}", "message", message, "code", code,
+                          "status", status, "contextId", r->correlation, "details", "errors");
+    bool scim = r->scim;
+    r->scim = false;
+    gcs_emu_send_json(r, status, j);
+    r->scim = scim;
+}
+
+static void send_error(emu_req *r, int status, const char *scim_type, const char *code,
+                       const char *msg)
+{
+    if (r->scim)
+        gcs_emu_scim_error(r, status, scim_type, "%s", msg);
+    else
+        gcs_emu_genesys_error(r, status, code, "%s", msg);
+}
+
+static bool content_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    while (*ct == ' ')
+        ct++;
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+json_t *gcs_emu_parse_body(emu_req *r, bool form_ok)
+{
+    const char *ct = gcs_http_request_header(r->http, "Content-Type");
+    if (ct && !content_type_is(ct, "application/json") &&
+        !content_type_is(ct, "application/scim+json") &&
+        !(form_ok && content_type_is(ct, "application/x-www-form-urlencoded"))) {
+        send_error(r, 415, "invalidSyntax", "unsupported.media.type",
+                   "unsupported content type; use application/scim+json or application/json");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+    if (!j || !json_is_object(j)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "request body is not a JSON object: %s",
+                 j ? "wrong type" : jerr.text);
+        json_decref(j);
+        send_error(r, 400, "invalidSyntax", "bad.request", msg);
+        return NULL;
+    }
+    return j;
+}
+
+void gcs_emu_now_iso(char out[32])
+{
+    gcs_time_format_iso8601(out, 32, gcs_time_wall_ms());
+}
+
+/* ==== Dispatch ==== */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool segment_is(const char *s, const char *word, const char **rest)
+{
+    size_t n = strlen(word);
+    if (strncasecmp(s, word, n) != 0 || (s[n] != '\0' && s[n] != '/'))
+        return false;
+    *rest = s + n;
+    return true;
+}
+
+static void route_api(emu_req *r, const char *rest)
+{
+    const char *tail;
+    if (starts_with(rest, "/scim/")) {
+        const char *s = rest + 6;
+        if (starts_with(s, "v2/"))
+            s += 3;
+        r->scim = true;
+        if (segment_is(s, "users", &tail))
+            gcs_emu_scim_users(r, tail);
+        else if (segment_is(s, "groups", &tail))
+            gcs_emu_scim_groups(r, tail);
+        else
+            gcs_emu_scim_meta(r, s);
+        return;
+    }
+    gcs_emu_platform(r, rest);
+}
+
+static void add_headers(emu_req *r)
+{
+    gcs_http_response_header(r->resp, "ININ-Correlation-Id", r->correlation);
+    if (r->window) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", r->rl_count);
+        gcs_http_response_header(r->resp, "inin-ratelimit-count", v);
+        snprintf(v, sizeof v, "%ld", r->rl_allowed);
+        gcs_http_response_header(r->resp, "inin-ratelimit-allowed", v);
+        snprintf(v, sizeof v, "%ld", r->rl_reset);
+        gcs_http_response_header(r->resp, "inin-ratelimit-reset", v);
+    }
+}
+
+/* The stats key of a request: a fixed set of names, whatever the client sends,
+ * so that the stats cannot grow without bound. */
+static const char *method_name(const char *m)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", NULL};
+    for (size_t i = 0; m && known[i]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return "OTHER";
+}
+
+static const char *classify(const char *rest)
+{
+    static const struct {
+        const char *prefix, *collection, *item;
+    } routes[] = {
+        {"/scim/v2/users", "/api/v2/scim/users", "/api/v2/scim/users/{id}"},
+        {"/scim/users", "/api/v2/scim/users", "/api/v2/scim/users/{id}"},
+        {"/scim/v2/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
+        {"/scim/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
+        {"/groups", "/api/v2/groups", "/api/v2/groups/{id}"},
+        {"/authorization/roles", "/api/v2/authorization/roles", "/api/v2/authorization/roles/{id}"},
+        {"/authorization/divisions", "/api/v2/authorization/divisions", "/api/v2/authorization/divisions/{id}"},
+        {"/routing/skills", "/api/v2/routing/skills", "/api/v2/routing/skills/{id}"},
+        {"/routing/languages", "/api/v2/routing/languages", "/api/v2/routing/languages/{id}"},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        size_t n = strlen(routes[i].prefix);
+        if (strncasecmp(rest, routes[i].prefix, n) != 0)
+            continue;
+        if (rest[n] == '\0' || strcmp(rest + n, "/") == 0)
+            return routes[i].collection;
+        if (rest[n] == '/')
+            return routes[i].item;
+    }
+    if (strncmp(rest, "/scim/", 6) == 0)
+        return "/api/v2/scim/(other)";
+    return "(unknown)";
+}
+
+static void record(emu_req *r)
+{
+    gcs_emu *emu = r->emu;
+    char key[160], st[8];
+    snprintf(key, sizeof key, "%s %s", method_name(r->http->method),
+             r->route ? r->route : "(unknown)");
+    snprintf(st, sizeof st, r->resp->drop ? "drop" : "%d", r->resp->status);
+    json_t *route = json_object_get(emu->stats.routes, key);
+    if (!route) {
+        route = json_object();
+        json_object_set_new(emu->stats.routes, key, route);
+    }
+    json_t *n = json_object_get(route, st);
+    json_object_set_new(route, st, json_integer(n ? json_integer_value(n) + 1 : 1));
+    emu->stats.requests++;
+}
+
+static void handle_api(emu_req *r, const char *rest)
+{
+    gcs_emu *emu = r->emu;
+    pthread_mutex_lock(&emu->lock);
+    int delay = gcs_emu_latency_draw(emu);
+    pthread_mutex_unlock(&emu->lock);
+    if (delay > 0)
+        gcs_time_sleep_ms(delay);
+
+    r->route = classify(rest);
+    pthread_mutex_lock(&emu->lock);
+    emu_token *tok = gcs_emu_oauth_check(r);
+    if (tok && gcs_emu_ratelimit_admit(r, tok)) {
+        emu_fault_plan plan = gcs_emu_fault_draw(emu);
+        if (plan.fault == EMU_FAULT_NONE || plan.after)
+            route_api(r, rest);
+        if (plan.fault != EMU_FAULT_NONE)
+            gcs_emu_fault_apply(r, plan.fault);
+    }
+    add_headers(r);
+    record(r);
+    pthread_mutex_unlock(&emu->lock);
+}
+
+void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *payload)
+{
+    gcs_emu *emu = payload;
+    emu_req r;
+    memset(&r, 0, sizeof r);
+    r.emu = emu;
+    r.http = req;
+    r.resp = out;
+    unsigned long c = atomic_fetch_add(&emu->correlation, 1);
+    snprintf(r.correlation, sizeof r.correlation, "%08x-%04x-4%03x-a%03x-%012lx",
+             (unsigned)(emu->seed >> 32), (unsigned)(emu->seed >> 16) & 0xffff,
+             (unsigned)(emu->seed & 0xfff), (unsigned)((c >> 48) & 0xfff),
+             c & 0xffffffffffffUL);
+    const char *path = req->path ? req->path : "/";
+    if (!req->method)
+        return (void)gcs_http_response_set(out, 400, NULL, NULL);
+
+    if (starts_with(path, "/_emulator/")) {
+        pthread_mutex_lock(&emu->lock);
+        gcs_emu_admin(&r, path + 11);
+        pthread_mutex_unlock(&emu->lock);
+        add_headers(&r);
+        return;
+    }
+
+    long now = atomic_fetch_add(&emu->in_flight, 1) + 1;
+    long max = atomic_load(&emu->max_in_flight);
+    while (now > max && !atomic_compare_exchange_weak(&emu->max_in_flight, &max, now))
+        ;
+    if (req->body_too_large) {
+        r.route = "(body too large)";
+        r.scim = starts_with(path, "/api/v2/scim/");
+        send_error(&r, 413, "invalidSyntax", "request.entity.too.large",
+                   "request body is over 512000 bytes");
+        pthread_mutex_lock(&emu->lock);
+        add_headers(&r);
+        record(&r);
+        pthread_mutex_unlock(&emu->lock);
+    } else if (strcmp(path, "/oauth/token") == 0) {
+        r.route = "/oauth/token";
+        pthread_mutex_lock(&emu->lock);
+        gcs_emu_oauth_token(&r);
+        add_headers(&r);
+        record(&r);
+        pthread_mutex_unlock(&emu->lock);
+    } else if (starts_with(path, "/api/v2/")) {
+        handle_api(&r, path + 7);
+    } else {
+        r.route = "(unknown)";
+        gcs_emu_genesys_error(&r, 404, "not.found", "no such resource: %s", path);
+        pthread_mutex_lock(&emu->lock);
+        add_headers(&r);
+        record(&r);
+        pthread_mutex_unlock(&emu->lock);
+    }
+    atomic_fetch_sub(&emu->in_flight, 1);
+}

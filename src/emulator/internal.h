@@ -1,0 +1,272 @@
+/*
+ * internal.h - what the emulator's files share. Not a public interface.
+ *
+ * Locking: every function here that touches `emu->org`, tokens, windows, the
+ * PRNGs or the stats expects the caller to hold `emu->lock`, except where it
+ * says otherwise. The dispatcher (emulator.c) takes the lock once per request,
+ * after the simulated latency.
+ *
+ * Users and groups are JSON documents (their SCIM representation, meta
+ * included) with hash indexes by id and by lowercased name, so that the hot
+ * paths (token check, window, lookup by id or userName) are O(1).
+ */
+#ifndef GCS_EMULATOR_INTERNAL_H
+#define GCS_EMULATOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "emulator/emulator.h"
+#include "http/server.h"
+
+#define SCIM_USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
+#define SCIM_GROUP_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Group"
+#define SCIM_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define SCIM_GENESYS "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+#define SCIM_LIST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+#define SCIM_PATCH_SCHEMA "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+#define SCIM_ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
+
+#define EMU_MAX_SKILLS 50
+#define EMU_MAX_PAGE 500
+
+/* ==== A string-keyed hash map (chained, power-of-two buckets) ==== */
+
+typedef struct emu_map_entry {
+    struct emu_map_entry *next;
+    uint64_t hash;
+    void *value;
+    char key[];
+} emu_map_entry;
+
+typedef struct emu_map {
+    emu_map_entry **buckets;
+    size_t nbuckets;
+    size_t count;
+} emu_map;
+
+void gcs_emu_map_init(emu_map *m);
+void gcs_emu_map_release(emu_map *m);
+void *gcs_emu_map_get(const emu_map *m, const char *key);
+/* Inserts or replaces. */
+int gcs_emu_map_put(emu_map *m, const char *key, void *value);
+void gcs_emu_map_remove(emu_map *m, const char *key);
+/* Lowercases ASCII into out (truncating at outsz). */
+void gcs_emu_lower(char *out, size_t outsz, const char *in);
+
+/* ==== The organisation ==== */
+
+typedef struct emu_user {
+    char id[40];
+    json_t *doc;        /* the SCIM resource, meta and groups included */
+    long version;
+    char *cached;       /* doc serialised, or NULL when stale */
+} emu_user;
+
+typedef struct emu_group {
+    char id[40];
+    json_t *doc;        /* the SCIM group resource */
+    json_t *platform;   /* name, type, visibility, rulesVisible, description */
+    long version;
+} emu_group;
+
+typedef struct emu_list {
+    json_t *items;      /* array of {id, name, ...} */
+    emu_map by_name;    /* exact name -> json_t* element (borrowed) */
+    emu_map by_id;
+} emu_list;
+
+typedef struct emu_org {
+    emu_list roles, divisions, skills, languages;
+    emu_user **users;   /* creation order */
+    size_t nusers, capusers;
+    emu_map user_by_id, user_by_name;   /* name key lowercased */
+    emu_group **groups;
+    size_t ngroups, capgroups;
+    emu_map group_by_id, group_by_name; /* name key lowercased */
+} emu_org;
+
+typedef struct emu_token {
+    int64_t expires_ms;  /* monotonic */
+    int64_t window_start_ms;
+    int window_count;
+    char client[64];
+} emu_token;
+
+typedef struct emu_stats {
+    json_t *routes;      /* route -> {status -> count} */
+    long rate_limited;
+    long tokens_issued;
+    long faults[5];      /* 500, 502, 503, 504, drop */
+    long hidden_writes;
+    long requests;
+} emu_stats;
+
+struct gcs_emu {
+    pthread_mutex_t lock;
+    gcs_emu_config config;
+    struct {
+        char *id;
+        char *secret;
+    } clients[GCS_EMU_MAX_CLIENTS];
+    int nclients;
+    uint64_t seed;
+    json_t *seed_doc;    /* the initial organisation, for reset */
+    char base_url[128];
+    emu_org org;
+    emu_map tokens;      /* access token -> emu_token* */
+    uint64_t rng_ids, rng_faults, rng_writer, rng_latency;
+    emu_stats stats;
+    atomic_long in_flight;
+    atomic_long max_in_flight;
+    atomic_ulong correlation;
+};
+
+/* One request being answered. */
+typedef struct emu_req {
+    gcs_emu *emu;
+    const gcs_http_request *http;
+    gcs_http_response *resp;
+    const char *route;   /* stats key, e.g. "GET /scim/users/{id}" */
+    bool scim;           /* errors in the SCIM schema */
+    bool window;         /* add the inin-ratelimit headers below */
+    long rl_count, rl_allowed, rl_reset;
+    char correlation[40];
+} emu_req;
+
+/* ==== Random numbers (splitmix64: reproducible from --fault-seed) ==== */
+
+uint64_t gcs_emu_rand(uint64_t *state);
+double gcs_emu_rand_unit(uint64_t *state);
+void gcs_emu_uuid(char out[40], uint64_t *state);
+
+/* ==== Answers (emulator.c) ==== */
+
+/* Steals `body`. */
+void gcs_emu_send_json(emu_req *r, int status, json_t *body);
+void gcs_emu_send_raw(emu_req *r, int status, const char *json_text);
+void gcs_emu_scim_error(emu_req *r, int status, const char *scim_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void gcs_emu_genesys_error(emu_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Parses the body as a JSON object; answers 415/400 itself and returns NULL on failure. */
+json_t *gcs_emu_parse_body(emu_req *r, bool form_ok);
+void gcs_emu_now_iso(char out[32]);
+
+/* ==== OAuth and the rate limiter (oauth.c, ratelimit.c) ==== */
+
+void gcs_emu_oauth_token(emu_req *r);
+/* Checks the bearer token; answers 401 and returns NULL when it is not valid. */
+emu_token *gcs_emu_oauth_check(emu_req *r);
+void gcs_emu_tokens_clear(gcs_emu *emu);
+/* Counts the request in the token's window and adds the inin-ratelimit headers;
+ * answers 429 and returns false once the window is full. */
+bool gcs_emu_ratelimit_admit(emu_req *r, emu_token *tok);
+json_t *gcs_emu_ratelimit_windows(gcs_emu *emu);
+
+/* ==== Faults (faults.c) ==== */
+
+typedef enum emu_fault {
+    EMU_FAULT_NONE = 0,
+    EMU_FAULT_500,
+    EMU_FAULT_502,
+    EMU_FAULT_503,
+    EMU_FAULT_504,
+    EMU_FAULT_DROP,
+} emu_fault;
+
+typedef struct emu_fault_plan {
+    emu_fault fault;
+    bool after;          /* the request is carried out, then the fault answers */
+} emu_fault_plan;
+
+emu_fault_plan gcs_emu_fault_draw(gcs_emu *emu);
+/* Replaces the answer with the fault. */
+void gcs_emu_fault_apply(emu_req *r, emu_fault fault);
+int gcs_emu_latency_draw(gcs_emu *emu);
+
+/* ==== State (state.c) ==== */
+
+int gcs_emu_org_load(gcs_emu *emu, const json_t *seed);
+void gcs_emu_org_release(emu_org *org);
+json_t *gcs_emu_org_dump(gcs_emu *emu);
+emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id);
+emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name);
+emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id);
+emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name);
+/* Adds a user whose doc has been validated (doc stolen); sets id and meta. */
+emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc);
+/* Replaces a user's doc (stolen) after a change: bumps the version and meta. */
+void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc);
+void gcs_emu_user_delete(gcs_emu *emu, emu_user *u);
+/* Creates a group from a Platform API body (borrowed, already checked). */
+emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform);
+void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc);
+/* Rebuilds every user's read-only `groups` from the groups' members. */
+void gcs_emu_groups_refresh_users(gcs_emu *emu);
+/* The user's doc serialised (cached). Borrowed. */
+const char *gcs_emu_user_text(emu_user *u);
+void gcs_emu_user_location(gcs_emu *emu, char *out, size_t outsz, const char *kind,
+                           const char *id);
+
+/* ==== SCIM (scim_*.c) ==== */
+
+/* Filters: parsed once, evaluated against a JSON object. */
+typedef struct scim_filter scim_filter;
+/* Returns NULL with a message in `err` (size errsz) on a syntax error. */
+scim_filter *gcs_scim_filter_parse(const char *text, char *err, size_t errsz);
+void gcs_scim_filter_free(scim_filter *f);
+bool gcs_scim_filter_match(const scim_filter *f, const json_t *resource);
+/* If the filter is `ATTR eq "V"` for an attribute named `attr` (case-insensitive),
+ * its value; else NULL. Borrowed from the filter. */
+const char *gcs_scim_filter_eq_value(const scim_filter *f, const char *attr);
+/* Sets obj[attr] = value for every `attr eq value` joined by `and` in the
+ * filter (what a PATCH that finds no element creates). */
+void gcs_scim_filter_eq_terms(const scim_filter *f, json_t *obj);
+/* Resolves an attribute path (`userName`, `emails.value`, `urn:…:User:division`,
+ * the aliases `email`, `manager`, `division`, `employeeNumber`) in a resource:
+ * the values it reaches are appended to `out` (borrowed). */
+void gcs_scim_attr_values(const json_t *resource, const char *path, json_t *out);
+
+typedef struct scim_patch_error {
+    int status;
+    const char *scim_type;
+    char detail[256];
+} scim_patch_error;
+
+/* Applies a PatchOp body to `doc` (modified in place; the caller passes a copy).
+ * `kind` is "User" or "Group". Returns 0 or -1 with `err` filled. */
+int gcs_scim_patch_apply(json_t *doc, const json_t *body, const char *kind, scim_patch_error *err);
+/* Splits "urn:…:User:attr.sub" / "attr[filter].sub" for the patch engine and
+ * the fuzzer; 0 or -1 with err. Fills the parts (strings owned by `out`). */
+typedef struct scim_path {
+    char urn[128];       /* "" for the core schema */
+    char attr[128];
+    char *filter;        /* NULL when none; owned */
+    char sub[128];       /* "" when none */
+} scim_path;
+int gcs_scim_path_parse(scim_path *out, const char *path, char *err, size_t errsz);
+void gcs_scim_path_release(scim_path *p);
+
+/* Checks a user doc against the organisation (roles, division, skills, …) and
+ * normalises it (drops password, unknown attributes). `self` is the user being
+ * changed, or NULL on create. Answers the error and returns false on failure. */
+bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self);
+/* Projects `attributes` / `excludedAttributes`; new reference. */
+json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded);
+/* Checks If-Match against a version; answers the configured conflict and
+ * returns false when stale. */
+bool gcs_emu_if_match(emu_req *r, long version);
+
+void gcs_emu_scim_users(emu_req *r, const char *rest);
+void gcs_emu_scim_groups(emu_req *r, const char *rest);
+void gcs_emu_scim_meta(emu_req *r, const char *rest);
+void gcs_emu_platform(emu_req *r, const char *rest);
+void gcs_emu_admin(emu_req *r, const char *rest);
+void gcs_emu_stats_reset(gcs_emu *emu);
+
+#endif

@@ -1,0 +1,330 @@
+/* What the SCIM routes share: checking a user against the organisation,
+ * If-Match, and the attributes / excludedAttributes projection. */
+#include "emulator/internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ==== If-Match ==== */
+
+/* The version inside `"3"`, `W/"3"` or `3`; -1 when it is not a number. */
+static long etag_version(const char *tag)
+{
+    while (*tag == ' ')
+        tag++;
+    if (strncmp(tag, "W/", 2) == 0)
+        tag += 2;
+    if (*tag == '"')
+        tag++;
+    char *end;
+    long v = strtol(tag, &end, 10);
+    if (end == tag)
+        return -1;
+    return v;
+}
+
+bool gcs_emu_if_match(emu_req *r, long version)
+{
+    const char *im = gcs_http_request_header(r->http, "If-Match");
+    if (!im || strcmp(im, "*") == 0)
+        return true;
+    if (etag_version(im) == version)
+        return true;
+    gcs_emu_scim_error(r, r->emu->config.version_conflict_status, "invalidVers",
+                       "Version does not match current version (have %ld)", version);
+    return false;
+}
+
+/* ==== Validation ==== */
+
+static bool str_or_absent(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return !v || json_is_string(v) || json_is_null(v);
+}
+
+static bool phone_ok(const char *v)
+{
+    if (strncasecmp(v, "tel:", 4) == 0)
+        return strlen(v) > 4;
+    if (*v != '+' || !isdigit((unsigned char)v[1]) || v[1] == '0')
+        return false;
+    size_t digits = 0;
+    const char *p = v + 1;
+    for (; isdigit((unsigned char)*p); p++)
+        digits++;
+    return digits >= 2 && digits <= 15 && (*p == '\0' || strncasecmp(p, ";ext=", 5) == 0);
+}
+
+static bool date_ok(const char *v)
+{
+    int y, m, d;
+    char tail;
+    return strlen(v) == 10 && sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 &&
+           m <= 12 && d >= 1 && d <= 31 && v[4] == '-' && v[7] == '-';
+}
+
+#define BAD(type, ...)                                                                             \
+    do {                                                                                           \
+        gcs_emu_scim_error(r, 400, type, __VA_ARGS__);                                             \
+        return false;                                                                              \
+    } while (0)
+
+static bool check_named(emu_req *r, const json_t *arr, const emu_list *list, const char *what)
+{
+    size_t i;
+    const json_t *e;
+    if (!json_is_array(arr))
+        BAD("invalidValue", "%s must be an array", what);
+    if (json_array_size(arr) > EMU_MAX_SKILLS)
+        BAD("invalidValue", "at most %d %s", EMU_MAX_SKILLS, what);
+    json_array_foreach(arr, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const json_t *prof = json_object_get(e, "proficiency");
+        if (!name)
+            BAD("invalidValue", "%s[%zu] has no name", what, i);
+        if (!gcs_emu_map_get(&list->by_name, name))
+            BAD("invalidValue", "unknown %s '%.100s'", what, name);
+        if (prof && (!json_is_number(prof) || json_number_value(prof) < 0 ||
+                     json_number_value(prof) > 5))
+            BAD("invalidValue", "%s '%.100s': proficiency must be 0 to 5", what, name);
+    }
+    return true;
+}
+
+static bool check_multi(emu_req *r, const json_t *arr, const char *what,
+                        const char *const *types, bool phone)
+{
+    size_t i;
+    const json_t *e;
+    if (!json_is_array(arr))
+        BAD("invalidValue", "%s must be an array", what);
+    json_array_foreach(arr, i, e) {
+        const char *v = json_string_value(json_object_get(e, "value"));
+        const char *t = json_string_value(json_object_get(e, "type"));
+        if (!json_is_object(e) || !v)
+            BAD("invalidValue", "%s[%zu] needs a string value", what, i);
+        if (phone && !phone_ok(v))
+            BAD("invalidValue", "%s[%zu]: '%.60s' is not E.164 or a tel URI", what, i, v);
+        if (t) {
+            size_t k = 0;
+            while (types[k] && strcasecmp(types[k], t) != 0)
+                k++;
+            if (!types[k])
+                BAD("invalidValue", "%s[%zu]: unknown type '%.40s'", what, i, t);
+        }
+    }
+    return true;
+}
+
+bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self)
+{
+    gcs_emu *emu = r->emu;
+    static const char *const keep[] = {
+        "id", "schemas", "meta", "groups", "userName", "displayName", "nickName", "title",
+        "active", "emails", "phoneNumbers", "externalId", "roles", "name", "addresses",
+        "userType", "preferredLanguage", "locale", "timezone", "photos", "profileUrl",
+        SCIM_ENTERPRISE, SCIM_GENESYS, NULL};
+    static const char *const phone_types[] = {
+        "work", "work2", "work3", "work4", "home", "mobile", "other", "microsoftteams",
+        "zoomphone", "eightbyeight", "ringcentral", NULL};
+    static const char *const email_types[] = {"work", "other", NULL};
+
+    const json_t *pw = json_object_get(doc, "password");
+    if (pw && !json_is_string(pw))
+        BAD("invalidValue", "password must be a string");
+    /* Unknown attributes are ignored, as RFC 7644 lets a server do; password
+     * is write-only: accepted and forgotten. */
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(doc, tmp, key, v) {
+        size_t k = 0;
+        while (keep[k] && strcmp(keep[k], key) != 0)
+            k++;
+        if (!keep[k])
+            json_object_del(doc, key);
+    }
+    const char *un = json_string_value(json_object_get(doc, "userName"));
+    const char *dn = json_string_value(json_object_get(doc, "displayName"));
+    if (!un || !*un)
+        BAD("invalidValue", "userName is required");
+    if (strlen(un) > 255)
+        BAD("invalidValue", "userName is too long");
+    if (!dn || !*dn)
+        BAD("invalidValue", "displayName is required");
+    const json_t *active = json_object_get(doc, "active");
+    if (active && !json_is_boolean(active))
+        BAD("invalidValue", "active must be true or false");
+    if (!str_or_absent(doc, "title") || !str_or_absent(doc, "externalId") ||
+        !str_or_absent(doc, "nickName"))
+        BAD("invalidValue", "title, externalId and nickName must be strings");
+    if ((v = json_object_get(doc, "emails")) && !check_multi(r, v, "emails", email_types, false))
+        return false;
+    if ((v = json_object_get(doc, "phoneNumbers")) &&
+        !check_multi(r, v, "phoneNumbers", phone_types, true))
+        return false;
+    if ((v = json_object_get(doc, "roles"))) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+            BAD("invalidValue", "roles must be an array");
+        json_array_foreach(v, i, e) {
+            const char *name = json_string_value(json_object_get(e, "value"));
+            if (!name)
+                BAD("invalidValue", "roles[%zu] needs a value (a role name)", i);
+            if (!gcs_emu_map_get(&emu->org.roles.by_name, name))
+                BAD("invalidValue", "unknown role '%.100s'", name);
+        }
+    }
+    json_t *ent = json_object_get(doc, SCIM_ENTERPRISE);
+    if (ent) {
+        if (!json_is_object(ent))
+            BAD("invalidValue", "the enterprise extension must be an object");
+        const char *division = json_string_value(json_object_get(ent, "division"));
+        if (!str_or_absent(ent, "division") || !str_or_absent(ent, "department") ||
+            !str_or_absent(ent, "employeeNumber") || !str_or_absent(ent, "dateHire"))
+            BAD("invalidValue", "division, department, employeeNumber and dateHire are strings");
+        if (division && !gcs_emu_map_get(&emu->org.divisions.by_name, division))
+            BAD("invalidValue", "unknown division '%.100s'", division);
+        const char *hire = json_string_value(json_object_get(ent, "dateHire"));
+        if (hire && *hire && !date_ok(hire))
+            BAD("invalidValue", "dateHire must be YYYY-MM-DD");
+        const json_t *mgr = json_object_get(ent, "manager");
+        if (mgr && !json_is_null(mgr)) {
+            const char *id = json_string_value(json_object_get(mgr, "value"));
+            if (!json_is_object(mgr) || !id)
+                BAD("invalidValue", "manager must be {\"value\": userId}");
+            if (*id && !gcs_emu_user_find(emu, id))
+                BAD("invalidValue", "manager '%.60s' is not a user", id);
+            if (self && strcmp(id, self->id) == 0)
+                BAD("invalidValue", "a user cannot be their own manager");
+        }
+    }
+    json_t *gen = json_object_get(doc, SCIM_GENESYS);
+    if (gen) {
+        if (!json_is_object(gen))
+            BAD("invalidValue", "the genesys extension must be an object");
+        if ((v = json_object_get(gen, "routingSkills")) &&
+            !check_named(r, v, &emu->org.skills, "routingSkills"))
+            return false;
+        if ((v = json_object_get(gen, "routingLanguages")) &&
+            !check_named(r, v, &emu->org.languages, "routingLanguages"))
+            return false;
+        if ((v = json_object_get(gen, "externalIds"))) {
+            size_t i;
+            json_t *e;
+            if (!json_is_array(v))
+                BAD("invalidValue", "externalIds must be an array");
+            json_array_foreach(v, i, e)
+                if (!json_is_string(json_object_get(e, "authority")) ||
+                    !json_is_string(json_object_get(e, "value")))
+                    BAD("invalidValue", "externalIds[%zu] needs authority and value", i);
+        }
+    }
+    emu_user *other = gcs_emu_user_find_name(emu, un);
+    if (other && other != self) {
+        gcs_emu_scim_error(r, 409, "uniqueness", "userName '%.200s' is taken", un);
+        return false;
+    }
+    return true;
+}
+
+/* ==== attributes / excludedAttributes ==== */
+
+/* Calls fn for each comma-separated name, split into (urn or NULL, attr). */
+static void each_attr(const char *list, void (*fn)(json_t *, const json_t *, const char *, const char *),
+                      json_t *out, const json_t *doc)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        char *dot;
+        const char *urn = NULL;
+        if (strncasecmp(tok, "urn:", 4) == 0) {
+            char *colon = strrchr(tok, ':');
+            *colon = '\0';
+            urn = tok;
+            tok = colon + 1;
+            if (strcasecmp(urn, SCIM_USER_SCHEMA) == 0 || strcasecmp(urn, SCIM_GROUP_SCHEMA) == 0)
+                urn = NULL;
+        }
+        if ((dot = strchr(tok, '.')))
+            *dot = '\0';
+        if (*tok)
+            fn(out, doc, urn, tok);
+    }
+}
+
+static const char *key_ci(const json_t *obj, const char *name)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+        if (strcasecmp(key, name) == 0)
+            return key;
+    return NULL;
+}
+
+static void include_one(json_t *out, const json_t *doc, const char *urn, const char *attr)
+{
+    const char *uk = urn ? key_ci(doc, urn) : NULL;
+    const json_t *from = urn ? json_object_get(doc, uk ? uk : "") : doc;
+    const char *k = from ? key_ci(from, attr) : NULL;
+    if (!k) {
+        /* A whole extension named as an attribute. */
+        if (!urn && (k = key_ci(doc, attr)))
+            json_object_set(out, k, json_object_get(doc, k));
+        return;
+    }
+    if (!urn) {
+        json_object_set(out, k, json_object_get(from, k));
+        return;
+    }
+    json_t *ext = json_object_get(out, uk);
+    if (!ext) {
+        ext = json_object();
+        json_object_set_new(out, uk, ext);
+    }
+    json_object_set(ext, k, json_object_get(from, k));
+}
+
+static void exclude_one(json_t *out, const json_t *doc, const char *urn, const char *attr)
+{
+    (void)doc;
+    json_t *from = urn ? json_object_get(out, key_ci(out, urn) ?: "") : out;
+    const char *k = from ? key_ci(from, attr) : NULL;
+    if (k && strcmp(k, "id") != 0 && strcmp(k, "schemas") != 0)
+        json_object_del(from, k);
+}
+
+json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded)
+{
+    json_t *out;
+    if (attributes && *attributes) {
+        out = json_object();
+        json_object_set(out, "schemas", json_object_get(doc, "schemas"));
+        json_object_set(out, "id", json_object_get(doc, "id"));
+        each_attr(attributes, include_one, out, doc);
+        if (json_object_get(doc, "meta"))
+            json_object_set(out, "meta", json_object_get(doc, "meta"));
+    } else {
+        out = json_deep_copy(doc);
+    }
+    if (excluded && *excluded) {
+        if (attributes && *attributes) {
+            /* `out` shares values with `doc`: never cut into those. */
+            json_t *copy = json_deep_copy(out);
+            json_decref(out);
+            out = copy;
+        }
+        each_attr(excluded, exclude_one, out, doc);
+    }
+    return out;
+}

@@ -1,0 +1,463 @@
+/* The organisation: roles, divisions, skills, languages, users and groups,
+ * loaded from a seed, indexed, changed by the routes and dumped for
+ * /_emulator/state. The caller holds emu->lock. */
+#include "emulator/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* ==== Named lists (roles, divisions, skills, languages) ==== */
+
+static void list_release(emu_list *l)
+{
+    json_decref(l->items);
+    l->items = NULL;
+    gcs_emu_map_release(&l->by_name);
+    gcs_emu_map_release(&l->by_id);
+}
+
+static int list_load(gcs_emu *emu, emu_list *l, const json_t *seed, const char *kind)
+{
+    int rc = 0;
+    size_t i;
+    const json_t *v;
+    l->items = json_array();
+    gcs_emu_map_init(&l->by_name);
+    gcs_emu_map_init(&l->by_id);
+    json_array_foreach(seed, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        if (!name) {
+            rc = gcs_error_set(GCS_EINVALID, "seed: %s[%zu] has no name", kind, i);
+            goto out;
+        }
+        json_t *item = json_deep_copy(v);
+        if (!json_is_string(json_object_get(item, "id"))) {
+            char id[40];
+            gcs_emu_uuid(id, &emu->rng_ids);
+            json_object_set_new(item, "id", json_string(id));
+        }
+        json_array_append_new(l->items, item);
+        gcs_emu_map_put(&l->by_name, name, item);
+        gcs_emu_map_put(&l->by_id, json_string_value(json_object_get(item, "id")), item);
+    }
+out:
+    return rc;
+}
+
+/* ==== Users ==== */
+
+void gcs_emu_user_location(gcs_emu *emu, char *out, size_t outsz, const char *kind,
+                           const char *id)
+{
+    snprintf(out, outsz, "%s/api/v2/scim/v2/%s/%s", emu->base_url, kind, id);
+}
+
+static void user_index_name(gcs_emu *emu, emu_user *u, bool add)
+{
+    char key[512];
+    gcs_emu_lower(key, sizeof key, json_string_value(json_object_get(u->doc, "userName")));
+    if (add)
+        gcs_emu_map_put(&emu->org.user_by_name, key, u);
+    else if (gcs_emu_map_get(&emu->org.user_by_name, key) == u)
+        gcs_emu_map_remove(&emu->org.user_by_name, key);
+}
+
+static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id, long version,
+                     const char *created)
+{
+    char now[32], loc[256], ver[24];
+    gcs_emu_now_iso(now);
+    gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
+    snprintf(ver, sizeof ver, "%ld", version);
+    json_object_set_new(doc, "meta",
+                        json_pack("{s:s,s:s,s:s,s:s,s:s}", "resourceType", kind, "created",
+                                  created ? created : now, "lastModified", now, "location", loc,
+                                  "version", ver));
+}
+
+/* A user doc with schemas and id first, as the real service writes it (doc stolen). */
+static json_t *ordered(json_t *doc, const char *id)
+{
+    json_t *out = json_pack("{s:[sss],s:s}", "schemas", SCIM_USER_SCHEMA, SCIM_ENTERPRISE,
+                            SCIM_GENESYS, "id", id);
+    json_object_del(doc, "schemas");
+    json_object_del(doc, "id");
+    json_object_del(doc, "meta");
+    json_object_update(out, doc);
+    json_decref(doc);
+    return out;
+}
+
+emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
+{
+    emu_org *o = &emu->org;
+    if (o->nusers == o->capusers) {
+        size_t cap = o->capusers ? o->capusers * 2 : 256;
+        emu_user **p = realloc(o->users, cap * sizeof *p);
+        if (!p) {
+            json_decref(doc);
+            return NULL;
+        }
+        o->users = p;
+        o->capusers = cap;
+    }
+    emu_user *u = calloc(1, sizeof *u);
+    if (!u) {
+        json_decref(doc);
+        return NULL;
+    }
+    const char *given = json_string_value(json_object_get(doc, "id"));
+    if (given && strlen(given) < sizeof u->id && !gcs_emu_map_get(&o->user_by_id, given))
+        snprintf(u->id, sizeof u->id, "%s", given);
+    else
+        gcs_emu_uuid(u->id, &emu->rng_ids);
+    doc = ordered(doc, u->id);
+    u->doc = doc;
+    u->version = 1;
+    if (!json_is_boolean(json_object_get(doc, "active")))
+        json_object_set_new(doc, "active", json_true());
+    json_object_set_new(doc, "groups", json_array());
+    set_meta(emu, doc, "User", u->id, u->version, NULL);
+    o->users[o->nusers++] = u;
+    gcs_emu_map_put(&o->user_by_id, u->id, u);
+    user_index_name(emu, u, true);
+    return u;
+}
+
+void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
+{
+    char created[40];
+    snprintf(created, sizeof created, "%s",
+             json_string_value(json_object_get(json_object_get(u->doc, "meta"), "created")) ?: "");
+    user_index_name(emu, u, false);
+    doc = ordered(doc, u->id);
+    json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
+    if (!json_is_boolean(json_object_get(doc, "active")))
+        json_object_set_new(doc, "active", json_true());
+    u->version++;
+    set_meta(emu, doc, "User", u->id, u->version, created);
+    json_decref(u->doc);
+    u->doc = doc;
+    free(u->cached);
+    u->cached = NULL;
+    user_index_name(emu, u, true);
+}
+
+static void user_free(emu_user *u)
+{
+    if (!u)
+        return;
+    json_decref(u->doc);
+    free(u->cached);
+    free(u);
+}
+
+void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
+{
+    emu_org *o = &emu->org;
+    bool member = false;
+    for (size_t i = 0; i < o->ngroups; i++) {
+        json_t *members = json_object_get(o->groups[i]->doc, "members");
+        size_t j;
+        json_t *m;
+        json_array_foreach(members, j, m) {
+            if (strcmp(json_string_value(json_object_get(m, "value")) ?: "", u->id) == 0) {
+                json_array_remove(members, j);
+                member = true;
+                break;
+            }
+        }
+    }
+    user_index_name(emu, u, false);
+    gcs_emu_map_remove(&o->user_by_id, u->id);
+    for (size_t i = 0; i < o->nusers; i++)
+        if (o->users[i] == u) {
+            memmove(&o->users[i], &o->users[i + 1], (o->nusers - i - 1) * sizeof *o->users);
+            o->nusers--;
+            break;
+        }
+    user_free(u);
+    if (member)
+        gcs_emu_groups_refresh_users(emu);
+}
+
+emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id)
+{
+    return gcs_emu_map_get(&emu->org.user_by_id, id);
+}
+
+emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name)
+{
+    char key[512];
+    gcs_emu_lower(key, sizeof key, user_name);
+    return gcs_emu_map_get(&emu->org.user_by_name, key);
+}
+
+const char *gcs_emu_user_text(emu_user *u)
+{
+    if (!u->cached)
+        u->cached = json_dumps(u->doc, JSON_COMPACT);
+    return u->cached ? u->cached : "{}";
+}
+
+/* ==== Groups ==== */
+
+emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform)
+{
+    emu_org *o = &emu->org;
+    if (o->ngroups == o->capgroups) {
+        size_t cap = o->capgroups ? o->capgroups * 2 : 64;
+        emu_group **p = realloc(o->groups, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        o->groups = p;
+        o->capgroups = cap;
+    }
+    emu_group *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    const char *given = json_string_value(json_object_get(platform, "id"));
+    if (given && strlen(given) < sizeof g->id && !gcs_emu_map_get(&o->group_by_id, given))
+        snprintf(g->id, sizeof g->id, "%s", given);
+    else
+        gcs_emu_uuid(g->id, &emu->rng_ids);
+    const char *name = json_string_value(json_object_get(platform, "name"));
+    g->version = 1;
+    g->platform = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "id", g->id, "name", name,
+                            "description",
+                            json_string_value(json_object_get(platform, "description")) ?: "",
+                            "type", json_string_value(json_object_get(platform, "type")) ?: "official",
+                            "rulesVisible",
+                            json_object_get(platform, "rulesVisible") ?: json_true(), "visibility",
+                            json_string_value(json_object_get(platform, "visibility")) ?: "public");
+    g->doc = json_pack("{s:[s],s:s,s:s,s:[]}", "schemas", SCIM_GROUP_SCHEMA, "id", g->id,
+                       "displayName", name, "members");
+    set_meta(emu, g->doc, "Group", g->id, g->version, NULL);
+    o->groups[o->ngroups++] = g;
+    gcs_emu_map_put(&o->group_by_id, g->id, g);
+    char key[512];
+    gcs_emu_lower(key, sizeof key, name);
+    gcs_emu_map_put(&o->group_by_name, key, g);
+    return g;
+}
+
+void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc)
+{
+    char created[40];
+    snprintf(created, sizeof created, "%s",
+             json_string_value(json_object_get(json_object_get(g->doc, "meta"), "created")) ?: "");
+    json_object_set_new(doc, "id", json_string(g->id));
+    json_object_set_new(doc, "schemas", json_pack("[s]", SCIM_GROUP_SCHEMA));
+    json_object_set(doc, "displayName", json_object_get(g->doc, "displayName"));
+    g->version++;
+    set_meta(emu, doc, "Group", g->id, g->version, created);
+    json_decref(g->doc);
+    g->doc = doc;
+    gcs_emu_groups_refresh_users(emu);
+}
+
+emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id)
+{
+    return gcs_emu_map_get(&emu->org.group_by_id, id);
+}
+
+emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name)
+{
+    char key[512];
+    gcs_emu_lower(key, sizeof key, name);
+    return gcs_emu_map_get(&emu->org.group_by_name, key);
+}
+
+void gcs_emu_groups_refresh_users(gcs_emu *emu)
+{
+    emu_org *o = &emu->org;
+    for (size_t i = 0; i < o->nusers; i++) {
+        json_object_set_new(o->users[i]->doc, "groups", json_array());
+        free(o->users[i]->cached);
+        o->users[i]->cached = NULL;
+    }
+    for (size_t i = 0; i < o->ngroups; i++) {
+        emu_group *g = o->groups[i];
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(g->doc, "members"), j, m) {
+            emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+            if (!u)
+                continue;
+            char loc[256];
+            gcs_emu_user_location(emu, loc, sizeof loc, "groups", g->id);
+            json_array_append_new(json_object_get(u->doc, "groups"),
+                                  json_pack("{s:s,s:O,s:s}", "value", g->id, "display",
+                                            json_object_get(g->doc, "displayName"), "$ref", loc));
+        }
+    }
+}
+
+/* ==== Loading, releasing, dumping ==== */
+
+void gcs_emu_org_release(emu_org *o)
+{
+    list_release(&o->roles);
+    list_release(&o->divisions);
+    list_release(&o->skills);
+    list_release(&o->languages);
+    for (size_t i = 0; i < o->nusers; i++)
+        user_free(o->users[i]);
+    free(o->users);
+    for (size_t i = 0; i < o->ngroups; i++) {
+        json_decref(o->groups[i]->doc);
+        json_decref(o->groups[i]->platform);
+        free(o->groups[i]);
+    }
+    free(o->groups);
+    gcs_emu_map_release(&o->user_by_id);
+    gcs_emu_map_release(&o->user_by_name);
+    gcs_emu_map_release(&o->group_by_id);
+    gcs_emu_map_release(&o->group_by_name);
+    memset(o, 0, sizeof *o);
+}
+
+int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
+{
+    int rc = 0;
+    size_t i;
+    const json_t *v;
+    gcs_emu_org_release(&emu->org);
+    emu->rng_ids = emu->seed ^ 0x1d5ULL;
+    if ((rc = list_load(emu, &emu->org.roles, json_object_get(seed, "roles"), "roles")) < 0 ||
+        (rc = list_load(emu, &emu->org.divisions, json_object_get(seed, "divisions"), "divisions")) < 0 ||
+        (rc = list_load(emu, &emu->org.skills, json_object_get(seed, "skills"), "skills")) < 0 ||
+        (rc = list_load(emu, &emu->org.languages, json_object_get(seed, "languages"), "languages")) < 0)
+        goto out;
+    json_array_foreach(json_object_get(seed, "users"), i, v) {
+        const char *un = json_string_value(json_object_get(v, "userName"));
+        if (!un || !json_is_string(json_object_get(v, "displayName"))) {
+            rc = gcs_error_set(GCS_EINVALID, "seed: users[%zu] needs userName and displayName", i);
+            goto out;
+        }
+        if (gcs_emu_user_find_name(emu, un)) {
+            rc = gcs_error_set(GCS_EINVALID, "seed: users[%zu]: userName '%s' is taken", i, un);
+            goto out;
+        }
+        json_t *doc = json_deep_copy(v);
+        json_object_del(doc, "password");
+        json_object_del(doc, "meta");
+        json_object_del(doc, "groups");
+        if (!gcs_emu_user_add(emu, doc)) {
+            rc = GCS_ENOMEM;
+            goto out;
+        }
+    }
+    json_array_foreach(json_object_get(seed, "groups"), i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        if (!name) {
+            rc = gcs_error_set(GCS_EINVALID, "seed: groups[%zu] has no name", i);
+            goto out;
+        }
+        if (gcs_emu_group_find_name(emu, name)) {
+            rc = gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: name '%s' is taken", i, name);
+            goto out;
+        }
+        emu_group *g = gcs_emu_group_add(emu, v);
+        if (!g) {
+            rc = GCS_ENOMEM;
+            goto out;
+        }
+        /* Members by user id or userName: a seed is written by hand. */
+        size_t j;
+        const json_t *m;
+        json_array_foreach(json_object_get(v, "members"), j, m) {
+            const char *key = json_string_value(m) ?: json_string_value(json_object_get(m, "value"));
+            emu_user *u = key ? gcs_emu_user_find(emu, key) : NULL;
+            if (!u && key)
+                u = gcs_emu_user_find_name(emu, key);
+            if (!u) {
+                rc = gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: no such member '%s'", i,
+                                   key ? key : "?");
+                goto out;
+            }
+            char loc[256];
+            gcs_emu_user_location(emu, loc, sizeof loc, "users", u->id);
+            json_array_append_new(json_object_get(g->doc, "members"),
+                                  json_pack("{s:s,s:s,s:s}", "value", u->id, "type", "User",
+                                            "$ref", loc));
+        }
+    }
+    gcs_emu_groups_refresh_users(emu);
+out:
+    return rc;
+}
+
+json_t *gcs_emu_org_dump(gcs_emu *emu)
+{
+    emu_org *o = &emu->org;
+    json_t *users = json_array(), *groups = json_array();
+    for (size_t i = 0; i < o->nusers; i++)
+        json_array_append(users, o->users[i]->doc);
+    for (size_t i = 0; i < o->ngroups; i++) {
+        json_t *g = json_deep_copy(o->groups[i]->platform);
+        json_t *ids = json_array();
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(o->groups[i]->doc, "members"), j, m)
+            json_array_append(ids, json_object_get(m, "value"));
+        json_object_set_new(g, "members", ids);
+        json_object_set_new(g, "version", json_integer(o->groups[i]->version));
+        json_array_append_new(groups, g);
+    }
+    return json_pack("{s:O,s:O,s:O,s:O,s:o,s:o}", "roles", o->roles.items, "divisions",
+                     o->divisions.items, "skills", o->skills.items, "languages",
+                     o->languages.items, "groups", groups, "users", users);
+}
+
+/* ==== Seed files ==== */
+
+int gcs_emu_seed_load(json_t **out, const char *path)
+{
+    int rc = 0;
+    json_error_t jerr;
+    *out = NULL;
+    json_t *j = json_load_file(path, 0, &jerr);
+    if (!j) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path, jerr.line,
+                           jerr.text);
+        goto out;
+    }
+    if (!json_is_object(j)) {
+        rc = gcs_error_set(GCS_EINVALID, "seed '%s' is not a JSON object", path);
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    static const char *const known[] = {"roles", "divisions", "skills", "languages", "groups", "users"};
+    json_object_foreach(j, key, v) {
+        size_t k;
+        for (k = 0; k < sizeof known / sizeof *known; k++)
+            if (strcmp(key, known[k]) == 0)
+                break;
+        if (k == sizeof known / sizeof *known) {
+            rc = gcs_error_set(GCS_EINVALID, "seed '%s': unknown key '%s'", path, key);
+            goto out;
+        }
+        if (!json_is_array(v)) {
+            rc = gcs_error_set(GCS_EINVALID, "seed '%s': '%s' is not an array", path, key);
+            goto out;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if (!json_is_object(item)) {
+                rc = gcs_error_set(GCS_EINVALID, "seed '%s': %s[%zu] is not an object", path, key, i);
+                goto out;
+            }
+        }
+    }
+    *out = j;
+    j = NULL;
+out:
+    json_decref(j);
+    return rc;
+}

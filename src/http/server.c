@@ -1,0 +1,334 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "core/error.h"
+
+struct gcs_http_server {
+    struct MHD_Daemon *daemon;
+    gcs_http_handler_fn handler;
+    void *payload;
+    size_t max_body;
+    int port;
+};
+
+/* What one request accumulates between MHD's calls to the access handler. */
+typedef struct request_ctx {
+    gcs_buf body;
+    bool too_large;
+    bool answered;
+} request_ctx;
+
+/* ==== Requests and responses ==== */
+
+const char *gcs_http_request_header(const gcs_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *gcs_http_request_arg(const gcs_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nargs; i++)
+        if (strcmp(req->args[i].name, name) == 0)
+            return req->args[i].value;
+    return NULL;
+}
+
+void gcs_http_response_init(gcs_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    gcs_buf_init(&resp->body, GCS_BUF_DEFAULT_MAX);
+}
+
+void gcs_http_response_release(gcs_http_response *resp)
+{
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        free(resp->headers[i].name);
+        free(resp->headers[i].value);
+    }
+    resp->nheaders = 0;
+    gcs_buf_release(&resp->body);
+}
+
+int gcs_http_response_header(gcs_http_response *resp, const char *name, const char *value)
+{
+    if (resp->nheaders >= GCS_HTTP_MAX_HEADERS)
+        return gcs_error_set(GCS_EINVALID, "too many response headers");
+    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return GCS_ENOMEM;
+    }
+    resp->headers[resp->nheaders].name = n;
+    resp->headers[resp->nheaders].value = v;
+    resp->nheaders++;
+    return 0;
+}
+
+int gcs_http_response_set(gcs_http_response *resp, int status, const char *content_type,
+                          const char *body)
+{
+    int rc = 0;
+    resp->status = status;
+    gcs_buf_clear(&resp->body);
+    if (body && (rc = gcs_buf_puts(&resp->body, body)) < 0)
+        return rc;
+    if (content_type)
+        rc = gcs_http_response_header(resp, "Content-Type", content_type);
+    return rc;
+}
+
+void gcs_http_server_dispatch(gcs_http_response *out, const gcs_http_request *req,
+                              gcs_http_handler_fn handler, void *payload)
+{
+    gcs_http_response_init(out);
+    handler(out, req, payload);
+}
+
+/* ==== libmicrohttpd glue ==== */
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    gcs_http_request *req = cls;
+    if (req->nheaders < GCS_HTTP_MAX_HEADERS && key) {
+        req->headers[req->nheaders].name = key;
+        req->headers[req->nheaders].value = value ? value : "";
+        req->nheaders++;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    gcs_http_request *req = cls;
+    if (req->nargs < GCS_HTTP_MAX_ARGS && key) {
+        req->args[req->nargs].name = key;
+        req->args[req->nargs].value = value ? value : "";
+        req->nargs++;
+    }
+    return MHD_YES;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Form-style decoding ('+' is a space) for the path and the query: clients
+ * encode filters either way. Decodes in place and returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        } else if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
+            char c = (char)(hexval(r[1]) * 16 + hexval(r[2]));
+            /* A NUL would cut the string short; keep it escaped. */
+            if (c == '\0') {
+                *w++ = *r;
+                continue;
+            }
+            *w++ = c;
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
+                              const char *url, const char *method, request_ctx *ctx)
+{
+    gcs_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.path = url;
+    req.body = ctx->too_large ? "" : ctx->body.ptr;
+    req.body_len = ctx->too_large ? 0 : ctx->body.len;
+    req.body_too_large = ctx->too_large;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &req);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
+
+    gcs_http_response resp;
+    gcs_http_server_dispatch(&resp, &req, srv->handler, srv->payload);
+    ctx->answered = true;
+    if (resp.drop) {
+        gcs_http_response_release(&resp);
+        return MHD_NO;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(resp.body.len, resp.body.ptr, MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        gcs_http_response_release(&resp);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < resp.nheaders; i++)
+        MHD_add_response_header(r, resp.headers[i].name, resp.headers[i].value);
+    if (ctx->too_large)
+        MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)resp.status, r);
+    MHD_destroy_response(r);
+    gcs_http_response_release(&resp);
+    return ok;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    (void)version;
+    gcs_http_server *srv = cls;
+    request_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        gcs_buf_init(&ctx->body, srv->max_body);
+        *con_cls = ctx;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (end == cl || n > srv->max_body) {
+                /* Answer now: the body is never read and the connection closes. */
+                ctx->too_large = true;
+                return answer(srv, conn, url, method, ctx);
+            }
+        }
+        return MHD_YES;
+    }
+    if (ctx->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!ctx->too_large && gcs_buf_put(&ctx->body, upload_data, *upload_data_size) < 0) {
+            ctx->too_large = true;
+            gcs_buf_release(&ctx->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(srv, conn, url, method, ctx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_ctx *ctx = *con_cls;
+    if (ctx) {
+        gcs_buf_release(&ctx->body);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+/* ==== Lifecycle ==== */
+
+int gcs_http_server_start(gcs_http_server **out, const gcs_http_server_options *opts,
+                          gcs_http_handler_fn handler, void *payload)
+{
+    int rc = 0;
+    *out = NULL;
+    gcs_http_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return GCS_ENOMEM;
+    srv->handler = handler;
+    srv->payload = payload;
+    srv->max_body = opts->max_body ? opts->max_body : GCS_HTTP_MAX_BODY_DEFAULT;
+
+    const char *host = opts->host && *opts->host ? opts->host : "127.0.0.1";
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (opts->port < 0 || opts->port > 65535) {
+        rc = gcs_error_set(GCS_EINVALID, "bad port %d", opts->port);
+        goto out;
+    }
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)opts->port);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)opts->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        rc = gcs_error_set(GCS_EINVALID, "listen address '%s' is not a numeric IP address", host);
+        goto out;
+    }
+
+    unsigned pool = opts->threads;
+    if (pool == 0)
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    else
+        flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
+    unsigned timeout = opts->timeout_s ? opts->timeout_s : 60;
+    struct MHD_OptionItem items[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+        {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY,
+                                   items, MHD_OPTION_END);
+    if (!srv->daemon) {
+        rc = gcs_error_set(GCS_EIO, "cannot listen on %s:%d", host, opts->port);
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? (int)info->port : opts->port;
+    *out = srv;
+    srv = NULL;
+out:
+    gcs_http_server_free(srv);
+    return rc;
+}
+
+int gcs_http_server_port(const gcs_http_server *srv)
+{
+    return srv->port;
+}
+
+void gcs_http_server_free(gcs_http_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

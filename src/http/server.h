@@ -1,0 +1,102 @@
+/*
+ * server.h - a small HTTP/1.1 server on libmicrohttpd, for the emulator and for
+ * `gcscim serve`. Nothing in here knows what it serves.
+ *
+ * One handler callback receives every request as a gcs_http_request (method,
+ * decoded path, decoded query arguments, headers, whole body) and fills a
+ * gcs_http_response (status, headers, body). The request and everything it
+ * points at are owned by the server and valid only during the callback; the
+ * response is owned by the server too and released after it is sent.
+ *
+ * Invariants:
+ *  - a body is never larger than `max_body`: when Content-Length says it would
+ *    be, the handler is called at once with `body_too_large` set and no body,
+ *    and the connection is closed after the answer (the rest is never read);
+ *    a chunked body that grows past it is discarded as it arrives;
+ *  - the handler may set `drop` on the response: the connection is then closed
+ *    without an answer (a fault a client must survive);
+ *  - the handler may be called from several threads at once.
+ */
+#ifndef GCS_HTTP_SERVER_H
+#define GCS_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
+#define GCS_HTTP_MAX_BODY_DEFAULT ((size_t)512000)
+#define GCS_HTTP_MAX_HEADERS 64   /* headers kept per request or response */
+#define GCS_HTTP_MAX_ARGS 64      /* query arguments kept per request */
+
+typedef struct gcs_http_pair {
+    const char *name;
+    const char *value;
+} gcs_http_pair;
+
+typedef struct gcs_http_request {
+    const char *method;            /* "GET", "POST", ... */
+    const char *path;              /* percent-decoded, without the query */
+    gcs_http_pair args[GCS_HTTP_MAX_ARGS];
+    size_t nargs;
+    gcs_http_pair headers[GCS_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    const char *body;              /* NUL-terminated; "" when there is none */
+    size_t body_len;
+    bool body_too_large;           /* the body was over max_body and was not read */
+} gcs_http_request;
+
+/* Case-insensitive header lookup; NULL when absent. Borrowed from the request. */
+const char *gcs_http_request_header(const gcs_http_request *req, const char *name);
+/* Query argument lookup (exact name); NULL when absent. */
+const char *gcs_http_request_arg(const gcs_http_request *req, const char *name);
+
+typedef struct gcs_http_response {
+    int status;                    /* 200 unless set */
+    struct {
+        char *name;
+        char *value;
+    } headers[GCS_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    gcs_buf body;
+    bool drop;                     /* close the connection without answering */
+} gcs_http_response;
+
+void gcs_http_response_init(gcs_http_response *resp);
+void gcs_http_response_release(gcs_http_response *resp);
+/* Adds a header (copied). Beyond GCS_HTTP_MAX_HEADERS it fails with GCS_EINVALID. */
+int gcs_http_response_header(gcs_http_response *resp, const char *name, const char *value);
+/* Sets the status and replaces the body with `body` (copied) and its content type. */
+int gcs_http_response_set(gcs_http_response *resp, int status, const char *content_type,
+                          const char *body);
+
+typedef void (*gcs_http_handler_fn)(gcs_http_response *out, const gcs_http_request *req,
+                                    void *payload);
+
+typedef struct gcs_http_server_options {
+    const char *host;      /* numeric address to bind; NULL = 127.0.0.1 */
+    int port;              /* 0 = a free port (see gcs_http_server_port) */
+    unsigned threads;      /* 0 = a thread per connection; N = a pool of N epoll threads */
+    size_t max_body;       /* 0 = GCS_HTTP_MAX_BODY_DEFAULT */
+    unsigned timeout_s;    /* idle connection timeout; 0 = 60 */
+} gcs_http_server_options;
+
+typedef struct gcs_http_server gcs_http_server;
+
+/* Listens and serves until gcs_http_server_free. */
+int gcs_http_server_start(gcs_http_server **out, const gcs_http_server_options *opts,
+                          gcs_http_handler_fn handler, void *payload);
+/* The port actually bound. */
+int gcs_http_server_port(const gcs_http_server *srv);
+/* Stops accepting, lets requests being handled finish, closes everything. NULL ok. */
+void gcs_http_server_free(gcs_http_server *srv);
+
+/*
+ * Calls the handler the way the server would, without sockets: for fuzzing and
+ * in-process tests. `req` is filled by the caller; the response is the caller's
+ * to release.
+ */
+void gcs_http_server_dispatch(gcs_http_response *out, const gcs_http_request *req,
+                              gcs_http_handler_fn handler, void *payload);
+
+#endif

@@ -1,0 +1,177 @@
+/* The request engine against the emulator: answers classified for callers,
+ * receipts redacted, counters by templated route. */
+#include "engine_fixture.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+typedef struct receipts {
+    int n;
+    char *last_request;
+    char *last_etag_sent;
+    int last_status;
+    gcs_http_outcome last_outcome;
+} receipts;
+
+static void on_receipt(const gcs_http_receipt *r, void *payload)
+{
+    receipts *rs = payload;
+    rs->n++;
+    free(rs->last_request);
+    free(rs->last_etag_sent);
+    rs->last_request = r->request_body ? strdup(r->request_body) : NULL;
+    rs->last_etag_sent = r->etag_sent ? strdup(r->etag_sent) : NULL;
+    rs->last_status = r->status;
+    rs->last_outcome = r->outcome;
+    assert_non_null(r->method);
+    assert_non_null(r->path);
+    assert_true(r->attempts >= 1);
+}
+
+static int call(gcs_http_client_response *res, gcs_engine_fixture *f, const char *method,
+                const char *path, const char *body, const char *if_match,
+                const char *if_none_match)
+{
+    gcs_http_client_request req = {.method = method, .path = path, .body = body,
+                                   .if_match = if_match, .if_none_match = if_none_match,
+                                   .idempotent = -1};
+    return gcs_http_call(res, f->client, &req);
+}
+
+static const char create_body[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+    "\"userName\":\"new.person@example.com\",\"displayName\":\"New Person\","
+    "\"password\":\"Hunter2-not-for-receipts\"}";
+
+static const char patch_body[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+    "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Lead\"}]}";
+
+static void answers_are_classified_for_callers(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    receipts rs = {0};
+    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL,
+                             NULL);
+    gcs_http_client_set_receipt_hook(f.client, on_receipt, &rs);
+    gcs_http_client_response res;
+
+    /* Create: ok, with an ETag; the password never reaches the receipt. */
+    assert_int_equal(call(&res, &f, "POST", "/api/v2/scim/v2/users", create_body, NULL, NULL), 0);
+    assert_int_equal(res.status, 201);
+    assert_int_equal(res.outcome, GCS_HTTP_OK);
+    assert_non_null(res.etag);
+    assert_non_null(res.correlation_id);
+    const char *id = json_string_value(json_object_get(res.json, "id"));
+    assert_non_null(id);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    char *etag = strdup(res.etag);
+    gcs_http_client_response_release(&res);
+    assert_int_equal(rs.n, 1);
+    assert_non_null(rs.last_request);
+    assert_null(strstr(rs.last_request, "Hunter2"));
+    assert_non_null(strstr(rs.last_request, "new.person@example.com"));
+
+    /* The same userName again: a uniqueness conflict. */
+    assert_int_equal(call(&res, &f, "POST", "/api/v2/scim/v2/users", create_body, NULL, NULL),
+                     GCS_EEXISTS);
+    assert_int_equal(res.status, 409);
+    assert_int_equal(res.outcome, GCS_HTTP_UNIQUENESS_CONFLICT);
+    assert_string_equal(res.scim_type, "uniqueness");
+    gcs_http_client_response_release(&res);
+
+    /* Unchanged since its ETag: not modified. */
+    assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, etag), 0);
+    assert_int_equal(res.status, 304);
+    assert_int_equal(res.outcome, GCS_HTTP_NOT_MODIFIED);
+    gcs_http_client_response_release(&res);
+    assert_string_equal(rs.last_etag_sent, etag);
+
+    /* A write with the current version passes; with the old one it is a version
+     * conflict, whichever of the three statuses the service uses. */
+    assert_int_equal(call(&res, &f, "PATCH", path, patch_body, etag, NULL), 0);
+    assert_non_null(res.etag);
+    assert_string_not_equal(res.etag, etag);
+    gcs_http_client_response_release(&res);
+    static const char *const conflict_configs[] = {
+        "{\"version_conflict_status\":400}", "{\"version_conflict_status\":409}",
+        "{\"version_conflict_status\":412}"};
+    static const int conflict_statuses[] = {400, 409, 412};
+    for (int i = 0; i < 3; i++) {
+        gcs_engine_fixture_config(&f, conflict_configs[i]);
+        assert_int_equal(call(&res, &f, "PATCH", path, patch_body, etag, NULL), GCS_ECONFLICT);
+        assert_int_equal(res.status, conflict_statuses[i]);
+        assert_int_equal(res.outcome, GCS_HTTP_VERSION_CONFLICT);
+        assert_int_equal(res.attempts, 1); /* re-read and re-diff, never retried blindly */
+        gcs_http_client_response_release(&res);
+    }
+
+    /* Not found, and an invalid request with its scimType and detail. */
+    assert_int_equal(call(&res, &f, "GET", "/api/v2/scim/v2/users/00000000-0000-4000-8000-999999999999",
+                          NULL, NULL, NULL),
+                     GCS_ENOTFOUND);
+    assert_int_equal(res.outcome, GCS_HTTP_NOT_FOUND);
+    assert_non_null(strstr(gcs_error_last(), "not found"));
+    gcs_http_client_response_release(&res);
+    assert_int_equal(call(&res, &f, "POST", "/api/v2/scim/v2/users", "{not json", NULL, NULL),
+                     GCS_EINVALID);
+    assert_int_equal(res.status, 400);
+    assert_int_equal(res.outcome, GCS_HTTP_INVALID);
+    assert_string_equal(res.scim_type, "invalidSyntax");
+    assert_non_null(res.detail);
+    gcs_http_client_response_release(&res);
+
+    /* One receipt per call, counters by templated route. */
+    assert_int_equal(rs.n, 9);
+    assert_int_equal(rs.last_outcome, GCS_HTTP_INVALID);
+    json_t *stats = gcs_http_client_stats_json(f.client);
+    char *text = json_dumps(stats, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"route\":\"/api/v2/scim/v2/users/{id}\""));
+    assert_null(strstr(text, id));
+    assert_int_equal(json_integer_value(json_object_get(stats, "completed")), 9);
+    free(text);
+    json_decref(stats);
+
+    free(etag);
+    free(rs.last_request);
+    free(rs.last_etag_sent);
+    gcs_engine_fixture_stop(&f);
+}
+
+static void many_requests_in_flight_none_lost(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = {.max_in_flight = 8};
+    gcs_engine_fixture_start(&f, 20, (const char *const[]){"--rate-limit", "0", "--latency", "5",
+                                                            NULL},
+                             &o, NULL);
+    gcs_engine_fixture_submit_patches(&f, 300, &t);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    assert_int_equal(t.done, 300);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 300);
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    /* With 5 ms of latency, only concurrency gets 300 calls done quickly:
+     * the engine kept its ceiling full but never passed it. */
+    assert_int_equal(st.in_flight_max, 8);
+    json_t *emu = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
+    assert_true(json_integer_value(json_object_get(emu, "max_in_flight")) <= 9);
+    json_decref(emu);
+    gcs_engine_fixture_stop(&f);
+}
+
+int main(void)
+{
+    gcs_test_deadline(120);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(answers_are_classified_for_callers),
+        cmocka_unit_test(many_requests_in_flight_none_lost),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
