@@ -1,5 +1,6 @@
 #include "cli/provision.h"
 #include "cli/progress.h"
+#include "engine/recorder.h"
 #include "core/error.h"
 
 #include <errno.h>

@@ -111,7 +111,7 @@ static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
     }
 }
 
-static void fail_with(op_ctx *c, const gcs_http_response *res, const char *what)
+static void fail_with(op_ctx *c, const gcs_http_client_response *res, const char *what)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s", what, res->message);
@@ -133,7 +133,7 @@ static json_t *skip_of(const op_ctx *c)
 static void submit(op_ctx *c, const char *method, const char *path, const json_t *body,
                    const char *if_match, gcs_http_done_fn done)
 {
-    gcs_http_request req = {.method = method, .path = path, .json = body, .if_match = if_match};
+    gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match};
     if (gcs_http_submit(c->a->client, &req, done, c) < 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "cannot queue %s %s: %s", method, path, gcs_error_last());
@@ -156,7 +156,7 @@ static void submit_patch(op_ctx *c, json_t *ops, gcs_http_done_fn done)
     json_decref(body);
 }
 
-static void take_version(op_ctx *c, const gcs_http_response *res)
+static void take_version(op_ctx *c, const gcs_http_client_response *res)
 {
     if (res->etag)
         set_str(&c->etag, res->etag);
@@ -202,9 +202,9 @@ static bool only_planned(const json_t *remaining, const json_t *planned)
     return true;
 }
 
-static void on_patch_done(const gcs_http_response *res, void *payload);
+static void on_patch_done(const gcs_http_client_response *res, void *payload);
 
-static void on_reread(const gcs_http_response *res, void *payload)
+static void on_reread(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (res->error) {
@@ -240,7 +240,7 @@ static void reread(op_ctx *c)
     submit(c, "GET", path, NULL, NULL, on_reread);
 }
 
-static void on_patch_done(const gcs_http_response *res, void *payload)
+static void on_patch_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (res->error == 0) {
@@ -296,7 +296,7 @@ static char *lookup_filter(op_ctx *c, int step)
     return NULL;
 }
 
-static void on_lookup(const gcs_http_response *res, void *payload)
+static void on_lookup(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (res->error) {
@@ -335,7 +335,7 @@ static void look_up(op_ctx *c)
     submit(c, "GET", path, NULL, NULL, on_lookup);
 }
 
-static void on_create_done(const gcs_http_response *res, void *payload)
+static void on_create_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (res->error == 0) {
@@ -380,7 +380,7 @@ static void start_create(op_ctx *c)
 
 /* ==== Managers of new users ==== */
 
-static void on_manager_done(const gcs_http_response *res, void *payload)
+static void on_manager_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (res->error == 0)

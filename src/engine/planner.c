@@ -124,6 +124,8 @@ static void index_user(planner *p, json_t *user)
 
 static const char *marker_value(const planner *p, const json_t *user)
 {
+    if (!p->marker)
+        return NULL;
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
@@ -292,12 +294,14 @@ static int find_targeted(planner *p)
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
         char marker_key[300];
-        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
         const char *keys[16];
         const char *values[16];
         size_t n = 0;
-        keys[n] = marker_key;
-        values[n++] = d->m.source_key;
+        if (p->marker) {
+            keys[n] = marker_key;
+            values[n++] = d->m.source_key;
+        }
         for (size_t k = 0; k < d->m.match_count && n < 16; k++) {
             keys[n] = d->m.match[k].key;
             values[n++] = d->m.match[k].value;
@@ -341,8 +345,8 @@ static int read_current(planner *p)
 static json_t *match_user(planner *p, desired *d)
 {
     char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
-    json_t *u = index_get(p, marker_key, d->m.source_key);
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    json_t *u = p->marker ? index_get(p, marker_key, d->m.source_key) : NULL;
     for (size_t k = 0; !u && k < d->m.match_count; k++)
         u = index_get(p, d->m.match[k].key, d->m.match[k].value);
     return u;
@@ -447,8 +451,8 @@ static const char *resolve_manager(planner *p, const desired *d, bool *pending, 
         return NULL;
     }
     char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
-    json_t *u = index_get(p, marker_key, d->m.manager_key);
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    json_t *u = p->marker ? index_get(p, marker_key, d->m.manager_key) : NULL;
     if (u)
         return json_string_value(json_object_get(u, "id"));
     *unknown = true;
@@ -626,7 +630,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.marker = gcs_profile_managed_authority(p.profile);
     if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
-    json_object_set_new(out->doc, "marker", json_string(p.marker));
+    if (p.marker)
+        json_object_set_new(out->doc, "marker", json_string(p.marker));
     if ((rc = fetch_org_names(&p)) < 0)
         goto out;
     if ((rc = read_source(&p)) < 0)

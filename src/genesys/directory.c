@@ -63,7 +63,7 @@ typedef struct listing {
     long total;
 } listing;
 
-static int deliver_page(listing *l, const gcs_http_response *res)
+static int deliver_page(listing *l, const gcs_http_client_response *res)
 {
     if (res->error)
         return gcs_error_set(res->error, "cannot list users: %s", res->message);
@@ -78,7 +78,7 @@ static int deliver_page(listing *l, const gcs_http_response *res)
     return 0;
 }
 
-static void on_page(const gcs_http_response *res, void *payload)
+static void on_page(const gcs_http_client_response *res, void *payload)
 {
     listing *l = payload;
     if (l->rc == 0)
@@ -105,25 +105,25 @@ static int list_one_population(gcs_http_client *c, const char *attributes, bool 
     long page = asks_costly(attributes) ? PAGE_COSTLY : PAGE_CHEAP;
     gcs_buf path;
     gcs_buf_init(&path, 8192);
-    gcs_http_response res;
+    gcs_http_client_response res;
     int rc;
 
     /* The first page tells the total; the rest go out together. */
     if ((rc = page_path(&path, attributes, inactive, 1, page)) < 0)
         goto out;
-    gcs_http_request req = {.method = "GET", .path = path.ptr};
+    gcs_http_client_request req = {.method = "GET", .path = path.ptr};
     rc = gcs_http_call(&res, c, &req);
     l->requests++;
     if (rc == 0)
         rc = deliver_page(l, &res);
     long total = (long)json_integer_value(json_object_get(res.json, "totalResults"));
-    gcs_http_response_release(&res);
+    gcs_http_client_response_release(&res);
     if (rc < 0)
         goto out;
     for (long start = 1 + page; start <= total; start += page) {
         if ((rc = page_path(&path, attributes, inactive, start, page)) < 0)
             goto out;
-        gcs_http_request more = {.method = "GET", .path = path.ptr};
+        gcs_http_client_request more = {.method = "GET", .path = path.ptr};
         if ((rc = gcs_http_submit(c, &more, on_page, l)) < 0)
             goto out;
         l->requests++;
@@ -202,8 +202,8 @@ int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter
     free(e);
     if (rc < 0)
         goto out;
-    gcs_http_request req = {.method = "GET", .path = path.ptr};
-    gcs_http_response res;
+    gcs_http_client_request req = {.method = "GET", .path = path.ptr};
+    gcs_http_client_response res;
     rc = gcs_http_call(&res, c, &req);
     if (rc == 0) {
         json_t *resources = json_object_get(res.json, "Resources");
@@ -214,7 +214,7 @@ int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter
     } else {
         gcs_error_set(rc, "cannot look up user (%s): %s", filter, res.message);
     }
-    gcs_http_response_release(&res);
+    gcs_http_client_response_release(&res);
 out:
     gcs_buf_release(&path);
     return rc;
@@ -225,8 +225,8 @@ int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, co
     *out = NULL;
     char path[512];
     snprintf(path, sizeof path, GCS_SCIM_USERS "/%s", id);
-    gcs_http_request req = {.method = "GET", .path = path};
-    gcs_http_response res;
+    gcs_http_client_request req = {.method = "GET", .path = path};
+    gcs_http_client_response res;
     int rc = gcs_http_call(&res, c, &req);
     if (rc == 0 && json_is_object(res.json)) {
         *out = json_incref(res.json);
@@ -237,7 +237,7 @@ int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, co
     } else {
         gcs_error_set(rc, "cannot read user %s: %s", id, res.message);
     }
-    gcs_http_response_release(&res);
+    gcs_http_client_response_release(&res);
     return rc;
 }
 
@@ -262,8 +262,8 @@ int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
             char path[256];
             snprintf(path, sizeof path, "%s?pageSize=%d&pageNumber=%ld", org_paths[k], ORG_PAGE,
                      page);
-            gcs_http_request req = {.method = "GET", .path = path};
-            gcs_http_response res;
+            gcs_http_client_request req = {.method = "GET", .path = path};
+            gcs_http_client_response res;
             rc = gcs_http_call(&res, c, &req);
             if (requests_out)
                 (*requests_out)++;
@@ -279,7 +279,7 @@ int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
             } else {
                 gcs_error_set(rc, "cannot list %s: %s", org_paths[k], res.message);
             }
-            gcs_http_response_release(&res);
+            gcs_http_client_response_release(&res);
             page++;
         } while (rc == 0 && page <= pages);
     }

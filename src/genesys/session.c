@@ -22,7 +22,7 @@ int gcs_session_open(gcs_session *s, const gcs_config *cfg)
     }
     if ((rc = gcs_token_new(&s->token, id, secret)) < 0)
         goto fail;
-    gcs_http_options o;
+    gcs_http_client_options o;
     memset(&o, 0, sizeof o);
     o.api_url = s->api_url;
     o.login_url = s->login_url;
