@@ -1,0 +1,418 @@
+/*
+ * plan, apply and sync end to end: the gcscim program against the emulator,
+ * checked through the emulator's state and counters.
+ */
+#include "gcstest.h"
+#include "httptest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+
+static const char seed[] =
+    "{\"roles\":[{\"name\":\"Employee\"},{\"name\":\"Agent\"}],"
+    " \"divisions\":[{\"name\":\"Home\"}],\"skills\":[{\"name\":\"Billing\"}],"
+    " \"languages\":[{\"name\":\"English\"}],"
+    " \"users\":["
+    "  {\"userName\":\"old@example.com\",\"displayName\":\"Old Timer\",\"title\":\"Agent\","
+    "   \"" GENESYS_EXT "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"E9\"}]}},"
+    "  {\"userName\":\"bob@example.com\",\"displayName\":\"Bob B\",\"title\":\"Agent\"},"
+    "  {\"userName\":\"other@example.com\",\"displayName\":\"Not Ours\",\"title\":\"Boss\"}]}";
+
+static const char profile[] =
+    "version: 1\n"
+    "managed_by: gcscim\n"
+    "match: [externalId, userName]\n"
+    "attributes:\n"
+    "  userName: {from: email, transform: [trim, lower], required: true}\n"
+    "  displayName: {template: \"{first} {last}\", required: true}\n"
+    "  externalId: {from: id, required: true}\n"
+    "  email: {from: email, transform: lower}\n"
+    "  title: title\n"
+    "  department: dept\n"
+    "  active: {from: status, transform: {lookup: {active: \"true\", leaver: \"false\"}}}\n"
+    "  manager: mgr\n";
+
+static const char hr[] = "id,first,last,email,title,dept,status,mgr\n"
+                         "E1,Ann,Archer,ann@example.com,Lead,Sales,active,\n"
+                         "E2,Bob,Baker,bob@example.com,Senior Agent,Support,active,E1\n"
+                         "E3,Cid,Cole,cid@example.com,Agent,Support,active,E2\n";
+
+typedef struct fixture {
+    gcs_test_server emu;
+    char *dir;
+    char env_api[256], env_db[600];
+    char *profile, *source;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = gcs_test_tmpdir();
+    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
+    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
+    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
+    free(seed_path);
+    snprintf(f->env_api, sizeof f->env_api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
+    snprintf(f->env_db, sizeof f->env_db, "GCSCIM_DB=sqlite:%s/gcscim.db", f->dir);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
+    f->source = gcs_test_write_file(f->dir, "hr.csv", hr);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gcs_test_server_stop(&f->emu);
+    free(f->profile);
+    free(f->source);
+    gcs_test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs gcscim with the fixture's environment; extra arguments end with NULL. */
+static int gcscim(fixture *f, gcs_test_run *r, ...)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = gcs_test_cli_path();
+    va_list ap;
+    va_start(ap, r);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    const char *env[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
+    gcs_test_run_program(r, argv, env, NULL, 60000);
+    return r->exit_code;
+}
+
+static json_t *user_named(fixture *f, const char *user_name)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
+    size_t i;
+    json_t *u, *found = NULL;
+    json_array_foreach(json_object_get(st, "users"), i, u) {
+        if (strcmp(json_string_value(json_object_get(u, "userName")), user_name) == 0)
+            found = json_incref(u);
+    }
+    json_decref(st);
+    return found;
+}
+
+static const char *str(const json_t *u, const char *key)
+{
+    return json_string_value(json_object_get(u, key));
+}
+
+/* Writes (POST, PATCH, PUT, DELETE) the emulator has answered so far. */
+static long writes(fixture *f)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    long n = 0;
+    const char *route;
+    json_t *by_status;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strncmp(route, "GET ", 4) == 0 || strstr(route, "/oauth/") || strstr(route, "/_emulator"))
+            continue;
+        const char *status;
+        json_t *count;
+        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
+    }
+    json_decref(st);
+    return n;
+}
+
+static void sync_then_second_sync_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    /* One managed leaver (E9) of one managed user: over the share, so approval is needed. */
+    assert_int_equal(gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile, NULL), 4);
+    assert_non_null(strstr(r.err.ptr, "--allow-deactivations 1"));
+    gcs_test_run_release(&r);
+    assert_int_equal(writes(f), 0);
+
+    int code = gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile,
+                      "--allow-deactivations", "1", NULL);
+    if (code != 0)
+        fail_msg("sync failed: %s%s", r.out.ptr, r.err.ptr);
+    gcs_test_run_release(&r);
+
+    json_t *ann = user_named(f, "ann@example.com"), *bob = user_named(f, "bob@example.com"),
+           *cid = user_named(f, "cid@example.com"), *old = user_named(f, "old@example.com"),
+           *other = user_named(f, "other@example.com");
+    assert_non_null(ann);
+    assert_non_null(cid);
+    assert_string_equal(str(ann, "displayName"), "Ann Archer");
+    assert_string_equal(str(bob, "title"), "Senior Agent");
+    assert_string_equal(str(bob, "externalId"), "E2");
+    assert_true(json_is_false(json_object_get(old, "active")));
+    /* Managers resolve to Genesys ids, including a manager created in the same run. */
+    const char *ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    assert_string_equal(str(json_object_get(json_object_get(bob, ent), "manager"), "value"),
+                        str(ann, "id"));
+    assert_string_equal(str(json_object_get(json_object_get(cid, ent), "manager"), "value"),
+                        str(bob, "id"));
+    /* A user gcscim does not manage is untouched. */
+    assert_string_equal(str(other, "title"), "Boss");
+    assert_string_equal(str(json_object_get(other, "meta"), "version"), "1");
+
+    long before = writes(f);
+    assert_true(before >= 5);
+    assert_int_equal(gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile, NULL), 0);
+    assert_non_null(strstr(r.out.ptr, "3 unchanged"));
+    gcs_test_run_release(&r);
+    assert_int_equal(writes(f), before);
+
+    /* The receipts of all that hold together. */
+    assert_int_equal(gcscim(f, &r, "receipts", "verify", NULL), 0);
+    gcs_test_run_release(&r);
+    json_decref(ann);
+    json_decref(bob);
+    json_decref(cid);
+    json_decref(old);
+    json_decref(other);
+}
+
+static void leaver_comes_back_and_is_reactivated(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char *back = gcs_test_write_file(f->dir, "back.csv",
+                                     "id,first,last,email,title,dept,status,mgr\n"
+                                     "E9,Old,Timer,old@example.com,Agent,Support,active,\n");
+    assert_int_equal(gcscim(f, &r, "sync", "--source", back, "--profile", f->profile,
+                            "--no-deactivate", NULL),
+                     0);
+    gcs_test_run_release(&r);
+    /* Now mark it a leaver in the source: deactivated through its row. */
+    char *gone = gcs_test_write_file(f->dir, "gone.csv",
+                                     "id,first,last,email,title,dept,status,mgr\n"
+                                     "E9,Old,Timer,old@example.com,Agent,Support,leaver,\n");
+    assert_int_equal(gcscim(f, &r, "sync", "--source", gone, "--profile", f->profile,
+                            "--allow-deactivations", "1", NULL),
+                     0);
+    gcs_test_run_release(&r);
+    json_t *old = user_named(f, "old@example.com");
+    assert_true(json_is_false(json_object_get(old, "active")));
+    json_decref(old);
+
+    assert_int_equal(gcscim(f, &r, "plan", "--source", back, "--profile", f->profile,
+                            "--no-deactivate", NULL),
+                     0);
+    assert_non_null(strstr(r.out.ptr, "~ reactivate E9"));
+    gcs_test_run_release(&r);
+    assert_int_equal(gcscim(f, &r, "sync", "--source", back, "--profile", f->profile,
+                            "--no-deactivate", NULL),
+                     0);
+    gcs_test_run_release(&r);
+    old = user_named(f, "old@example.com");
+    assert_true(json_is_true(json_object_get(old, "active")));
+    assert_string_equal(str(old, "title"), "Agent");
+    json_decref(old);
+    free(back);
+    free(gone);
+}
+
+static void drift_between_plan_and_apply(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char plan[700];
+    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
+    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
+                            "--no-deactivate", "--out", plan, NULL),
+                     0);
+    gcs_test_run_release(&r);
+
+    /* Someone else changes Bob's title (which the plan changes too). */
+    json_t *bob = user_named(f, "bob@example.com");
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(bob, "id"));
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path,
+                      "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                      "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"CEO\"}]}",
+                      NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+
+    assert_int_equal(gcscim(f, &r, "apply", plan, NULL), 3);
+    assert_non_null(strstr(r.out.ptr, "drift update E2"));
+    assert_non_null(strstr(r.out.ptr, "1 drifted"));
+    gcs_test_run_release(&r);
+    json_decref(bob);
+    bob = user_named(f, "bob@example.com");
+    assert_string_equal(str(bob, "title"), "CEO");           /* left alone */
+    assert_string_equal(str(bob, "displayName"), "Bob B");   /* nothing else either */
+    /* The others were applied. */
+    json_t *ann = user_named(f, "ann@example.com");
+    assert_non_null(ann);
+    json_decref(ann);
+    json_decref(bob);
+    free(token);
+}
+
+static void unrelated_change_does_not_block_the_plan(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char plan[700];
+    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
+    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
+                            "--no-deactivate", "--out", plan, NULL),
+                     0);
+    gcs_test_run_release(&r);
+    /* A change to an attribute the profile does not map: the version moves on. */
+    json_t *bob = user_named(f, "bob@example.com");
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(bob, "id"));
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path,
+                      "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                      "\"Operations\":[{\"op\":\"add\",\"path\":\"phoneNumbers\",\"value\":"
+                      "[{\"value\":\"+353861234567\",\"type\":\"mobile\"}]}]}",
+                      NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    assert_int_equal(gcscim(f, &r, "apply", plan, NULL), 0);
+    gcs_test_run_release(&r);
+    json_decref(bob);
+    bob = user_named(f, "bob@example.com");
+    assert_string_equal(str(bob, "title"), "Senior Agent");
+    assert_non_null(json_object_get(bob, "phoneNumbers"));
+    json_decref(bob);
+    free(token);
+}
+
+static void create_meets_existing_user_and_adopts_it(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char plan[700];
+    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
+    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
+                            "--no-deactivate", "--out", plan, NULL),
+                     0);
+    assert_non_null(strstr(r.out.ptr, "+ create E3"));
+    gcs_test_run_release(&r);
+    /* Cid appears in Genesys between plan and apply (another tool made him). */
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &f->emu, token, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"cid@example.com\",\"displayName\":\"C. Cole\"}", NULL);
+    assert_int_equal(h.status, 201);
+    gcs_test_http_release(&h);
+
+    assert_int_equal(gcscim(f, &r, "apply", plan, NULL), 0);
+    assert_non_null(strstr(r.out.ptr, "adopted create E3"));
+    gcs_test_run_release(&r);
+    json_t *cid = user_named(f, "cid@example.com");
+    assert_string_equal(str(cid, "displayName"), "Cid Cole");
+    json_t *ids = json_object_get(json_object_get(cid, GENESYS_EXT), "externalIds");
+    assert_int_equal(json_array_size(ids), 1);
+    assert_string_equal(str(json_array_get(ids, 0), "value"), "E3");
+    json_decref(cid);
+    free(token);
+}
+
+static void bad_rows_are_reported_and_the_rest_proceeds(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char *bad = gcs_test_write_file(f->dir, "bad.csv",
+                                    "id,first,last,email,title,dept,status,mgr\n"
+                                    "E1,Ann,Archer,ann@example.com,Lead,Sales,active,\n"
+                                    "E4,Dee,Dunn,not-an-email,Agent,Support,active,\n"
+                                    "E5,Eve,\"Unclosed,eve@example.com,Agent,Support,active\n");
+    assert_int_equal(gcscim(f, &r, "sync", "--source", bad, "--profile", f->profile,
+                            "--no-deactivate", NULL),
+                     3);
+    assert_non_null(strstr(r.out.ptr, "bad.csv:3"));
+    assert_non_null(strstr(r.out.ptr, "not-an-email"));
+    gcs_test_run_release(&r);
+    json_t *ann = user_named(f, "ann@example.com");
+    assert_non_null(ann);
+    json_decref(ann);
+    assert_null(user_named(f, "not-an-email"));
+    free(bad);
+}
+
+static void bad_profile_fails_before_any_request(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    char *bad = gcs_test_write_file(f->dir, "bad.yaml",
+                                    "version: 1\n"
+                                    "attributes:\n"
+                                    "  userName: email\n"
+                                    "  title: {from: title, transform: upcase}\n");
+    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", bad, NULL), 1);
+    assert_non_null(strstr(r.err.ptr, "bad.yaml"));
+    assert_non_null(strstr(r.err.ptr, "line 4"));
+    assert_non_null(strstr(r.err.ptr, "unknown transform 'upcase'"));
+    gcs_test_run_release(&r);
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(st, "tokens_issued")), 0);
+    json_decref(st);
+    free(bad);
+}
+
+static void mass_deactivation_is_refused_without_approval(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    /* Give gcscim twelve users to manage, then an export without any of them. */
+    gcs_buf csv;
+    gcs_buf_init(&csv, 0);
+    gcs_buf_puts(&csv, "id,first,last,email,title,dept,status,mgr\n");
+    for (int i = 0; i < 12; i++)
+        gcs_buf_printf(&csv, "M%02d,Mass,User%d,mass%d@example.com,Agent,Support,active,\n", i, i,
+                       i);
+    char *many = gcs_test_write_file(f->dir, "many.csv", csv.ptr);
+    gcs_buf_release(&csv);
+    assert_int_equal(gcscim(f, &r, "sync", "--source", many, "--profile", f->profile,
+                            "--no-deactivate", NULL),
+                     0);
+    gcs_test_run_release(&r);
+    long before = writes(f);
+    char *none = gcs_test_write_file(f->dir, "none.csv", "id,first,last,email,title,dept,status,mgr\n");
+    assert_int_equal(gcscim(f, &r, "sync", "--source", none, "--profile", f->profile, NULL), 4);
+    assert_non_null(strstr(r.err.ptr, "refusing to deactivate 13 users"));
+    gcs_test_run_release(&r);
+    assert_int_equal(writes(f), before);
+    assert_int_equal(gcscim(f, &r, "sync", "--source", none, "--profile", f->profile,
+                            "--allow-deactivations", "13", NULL),
+                     0);
+    gcs_test_run_release(&r);
+    assert_int_equal(writes(f), before + 13);
+    free(many);
+    free(none);
+}
+
+int main(void)
+{
+    gcs_test_deadline(280);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(sync_then_second_sync_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(leaver_comes_back_and_is_reactivated, setup, teardown),
+        cmocka_unit_test_setup_teardown(drift_between_plan_and_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(unrelated_change_does_not_block_the_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(create_meets_existing_user_and_adopts_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_rows_are_reported_and_the_rest_proceeds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bad_profile_fails_before_any_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(mass_deactivation_is_refused_without_approval, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
