@@ -16,7 +16,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/buf.h"
 #include "core/config.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct gcs_store;
+struct gcs_receipt;
 
 enum {
     GCS_EXIT_OK = 0,        /* done, everything as asked */
@@ -80,5 +87,21 @@ int gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
 int gcs_cmd_plan(gcs_cli *cli, int argc, char **argv);
 int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv);
 int gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
+int gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
+
+/* Shared by the store commands (cmd_receipts.c). */
+/* Opens the store named by the db setting (default location when unset). */
+int gcs_cli_open_store(gcs_cli *cli, struct gcs_store **out);
+/* "2026-11-22", "2026-11-22T06:30[:00[.123]][Z|+02:00]" (UTC when no zone) to
+ * wall-clock milliseconds; GCS_EUSAGE naming the text otherwise. */
+int gcs_cli_parse_time(int64_t *out, const char *text);
+/* Appends one CSV field (RFC 4180 quoting when needed); NULL appends nothing. */
+int gcs_cli_csv_field(gcs_buf *out, const char *field);
+/* One receipt as a CSV line (columns as in `receipts export --format csv`). */
+int gcs_cli_receipt_csv(gcs_buf *out, const struct gcs_receipt *r);
+/* One receipt as a JSON object (new reference). */
+json_t *gcs_cli_receipt_json(const struct gcs_receipt *r);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/redact.h"
 #include "genesys/region.h"
+#include "store/store.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ typedef struct shown {
 
 static int show(gcs_cli *cli)
 {
-    char *api = NULL, *login = NULL;
+    char *api = NULL, *login = NULL, *db = NULL;
     const gcs_config *cfg = &cli->config;
     int rc = gcs_region_resolve(&api, &login, gcs_config_get(cfg, GCS_CFG_REGION),
                                 gcs_config_get(cfg, GCS_CFG_API_URL),
@@ -47,6 +48,13 @@ static int show(gcs_cli *cli)
             r->value = login;
             r->source = "derived";
             r->origin = v->value ? "" : (cfg->values[GCS_CFG_API_URL].value ? "api_url" : "region");
+        } else if (k == GCS_CFG_DB && v->value && gcs_store_url_display(&db, v->value) == 0) {
+            r->value = db; /* a password in the URL is never shown */
+        } else if (k == GCS_CFG_DB && !v->value && gcs_store_default_url(&db) == 0) {
+            /* Where the store will really be. */
+            r->value = db;
+            r->source = "default";
+            r->origin = "";
         }
     }
     rows[n++] = (shown){"config_file", cfg->file, cfg->file ? "file" : "unset", ""};
@@ -77,6 +85,7 @@ static int show(gcs_cli *cli)
     }
     free(api);
     free(login);
+    free(db);
     return GCS_EXIT_OK;
 }
 

@@ -69,8 +69,8 @@ int gcs_store_url_parse(gcs_store_kind *kind, char **target, const char *url)
         const char *colon = strstr(url, "://");
         if (colon) {
             return gcs_error_set(GCS_EINVALID,
-                                 "database URL '%.*s…': unknown scheme (sqlite:PATH or "
-                                 "postgresql://…)",
+                                 "database URL '%.*s...': unknown scheme (sqlite:PATH or "
+                                 "postgresql://...)",
                                  (int)(colon - url < 32 ? colon - url : 32), url);
         }
         *kind = GCS_STORE_SQLITE;
@@ -79,6 +79,42 @@ int gcs_store_url_parse(gcs_store_kind *kind, char **target, const char *url)
     if (!(*target = strdup(value)))
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
+}
+
+int gcs_store_url_display(char **out, const char *url)
+{
+    gcs_buf b;
+    int rc = 0;
+    *out = NULL;
+    gcs_buf_init(&b, 2 * GCS_STORE_URL_MAX);
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *colon = scheme ? memchr(scheme + 3, ':', at ? (size_t)(at - scheme - 3) : 0) : NULL;
+    if (at && (!slash || at < slash) && colon) {
+        /* postgresql://user:PASSWORD@host/... */
+        rc = gcs_buf_put(&b, url, (size_t)(colon - url + 1));
+        if (rc == 0)
+            rc = gcs_buf_puts(&b, "***");
+        url = at;
+    }
+    /* ...?password=PASSWORD&... and "password=PASSWORD" conninfo keywords. */
+    while (rc == 0 && *url) {
+        const char *p = strstr(url, "password=");
+        if (!p) {
+            rc = gcs_buf_puts(&b, url);
+            break;
+        }
+        rc = gcs_buf_put(&b, url, (size_t)(p - url) + strlen("password="));
+        if (rc == 0)
+            rc = gcs_buf_puts(&b, "***");
+        url = p + strlen("password=");
+        url += strcspn(url, "& ");
+    }
+    if (rc == 0 && !(*out = gcs_buf_detach(&b)))
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_buf_release(&b);
+    return rc;
 }
 
 /* Creates every missing directory of `path`'s parent with mode 0700. */

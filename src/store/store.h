@@ -54,6 +54,9 @@ int gcs_store_default_url(char **out);
  * libpq connection string unchanged). Rejects empty paths, unknown schemes
  * ("mysql://"), NUL-free strings longer than GCS_STORE_URL_MAX. Caller frees *target. */
 int gcs_store_url_parse(gcs_store_kind *kind, char **target, const char *url);
+/* The URL with any password replaced by *** (postgresql://u:***@h/db,
+ * password=***), for showing to people. Caller frees *out. */
+int gcs_store_url_display(char **out, const char *url);
 /* Opens (and migrates) the store at `url`; NULL means gcs_store_default_url(),
  * whose directory is created with mode 0700. */
 int gcs_store_open(gcs_store **out, const char *url);

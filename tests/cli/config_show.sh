@@ -2,6 +2,7 @@
 export GENESYSCLOUD_OAUTHCLIENT_ID=client-1
 export GENESYSCLOUD_OAUTHCLIENT_SECRET=very-secret-value-42
 export GENESYSCLOUD_REGION=eu-west-1
+export XDG_STATE_HOME=/srv/state
 $GCSCIM config show; echo "[exit $?]"
 $GCSCIM config show --json | grep -c very-secret-value-42
 $GCSCIM config show --json --region mypurecloud.de | grep -A1 '"api_url"'

@@ -1,0 +1,183 @@
+/* gcscim jobs list|show|retry|drop: the durable job queue used by serve. */
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_STATE = 0x100 };
+
+static const struct option options[] = {
+    {"state", required_argument, NULL, OPT_STATE},
+    {NULL, 0, NULL, 0},
+};
+
+static int on_option(int id, const char *arg, void *payload)
+{
+    const char **state = payload;
+    if (id != OPT_STATE)
+        return gcs_error_set(GCS_EUSAGE, "unexpected option");
+    const char *states[] = {GCS_JOB_PENDING, GCS_JOB_RUNNING, GCS_JOB_DONE, GCS_JOB_DEAD,
+                            GCS_JOB_DROPPED};
+    for (size_t i = 0; i < sizeof states / sizeof *states; i++) {
+        if (strcmp(arg, states[i]) == 0) {
+            *state = states[i];
+            return 0;
+        }
+    }
+    return gcs_error_set(GCS_EUSAGE,
+                         "--state: '%s' is not pending, running, done, dead or dropped", arg);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static void when(char *out, size_t outsz, int64_t ms)
+{
+    if (ms)
+        gcs_time_format_iso8601(out, outsz, ms);
+    else
+        snprintf(out, outsz, "-");
+}
+
+static json_t *job_json(const gcs_job *j)
+{
+    char nb[40], lease[40], created[40], updated[40];
+    when(nb, sizeof nb, j->not_before_ms);
+    when(lease, sizeof lease, j->lease_until_ms);
+    when(created, sizeof created, j->created_ms);
+    when(updated, sizeof updated, j->updated_ms);
+    json_t *payload = json_loads(j->payload, JSON_DECODE_ANY, NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "key", json_string(j->key));
+    json_object_set_new(o, "state", json_string(j->state));
+    json_object_set_new(o, "attempts", json_integer(j->attempts));
+    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "not_before", json_string(nb));
+    json_object_set_new(o, "lease_owner", str_or_null(j->lease_owner));
+    json_object_set_new(o, "lease_until", j->lease_until_ms ? json_string(lease) : json_null());
+    json_object_set_new(o, "last_error", str_or_null(j->last_error));
+    json_object_set_new(o, "created", json_string(created));
+    json_object_set_new(o, "updated", json_string(updated));
+    json_object_set_new(o, "payload", payload ? payload : json_string(j->payload));
+    return o;
+}
+
+static void print_json(gcs_cli *cli, json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        fprintf(cli->out, "%s\n", text);
+    free(text);
+}
+
+typedef struct printer {
+    gcs_cli *cli;
+    json_t *array;
+} printer;
+
+static int list_row(const gcs_job *j, void *payload)
+{
+    printer *p = payload;
+    if (p->array) {
+        json_array_append_new(p->array, job_json(j));
+        return 0;
+    }
+    char nb[40];
+    when(nb, sizeof nb, j->not_before_ms);
+    fprintf(p->cli->out, "%-7lld %-24s %-8s %2d/%-2d %-24s %s\n", (long long)j->id, j->key,
+            j->state, j->attempts, j->max_attempts, nb, j->last_error ? j->last_error : "");
+    return 0;
+}
+
+static int show(gcs_cli *cli, gcs_store *s, int64_t id)
+{
+    gcs_job j;
+    int rc = gcs_store_job_get(&j, s, id);
+    if (rc < 0)
+        return rc;
+    json_t *o = job_json(&j);
+    if (cli->json) {
+        print_json(cli, o);
+    } else {
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) {
+            if (json_is_string(v))
+                fprintf(cli->out, "%-13s %s\n", k, json_string_value(v));
+            else if (json_is_integer(v))
+                fprintf(cli->out, "%-13s %lld\n", k, (long long)json_integer_value(v));
+            else if (json_is_null(v))
+                fprintf(cli->out, "%-13s -\n", k);
+            else {
+                char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                fprintf(cli->out, "%-13s %s\n", k, text ? text : "?");
+                free(text);
+            }
+        }
+    }
+    json_decref(o);
+    gcs_job_release(&j);
+    return 0;
+}
+
+int gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv)
+{
+    int first, rc;
+    const char *state = NULL;
+    gcs_store *s = NULL;
+    int64_t id = 0;
+    if ((rc = gcs_cli_parse(cli, argc, argv, options, on_option, &state, &first)) != 0)
+        return rc;
+    if (first >= argc)
+        return gcs_cli_usage_error(cli, "jobs", "missing subcommand (list, show, retry, drop)");
+    const char *sub = argv[first];
+    bool is_list = strcmp(sub, "list") == 0;
+    if (!is_list && strcmp(sub, "show") != 0 && strcmp(sub, "retry") != 0 &&
+        strcmp(sub, "drop") != 0)
+        return gcs_cli_usage_error(cli, "jobs", "unknown subcommand '%s'", sub);
+    if (argc - first - 1 != (is_list ? 0 : 1))
+        return gcs_cli_usage_error(cli, "jobs", is_list ? "jobs list takes no argument"
+                                                        : "jobs %s needs one job id", sub);
+    if (!is_list) {
+        char *end;
+        id = strtoll(argv[first + 1], &end, 10);
+        if (*end || end == argv[first + 1] || id < 1)
+            return gcs_cli_usage_error(cli, "jobs", "job id '%s' is not a number",
+                                       argv[first + 1]);
+    }
+    if (state && !is_list)
+        return gcs_cli_usage_error(cli, "jobs", "--state is for jobs list");
+    if ((rc = gcs_cli_load_config(cli)) < 0 || (rc = gcs_cli_open_store(cli, &s)) < 0)
+        return gcs_cli_fail(cli, rc);
+    if (is_list) {
+        printer p = {cli, cli->json ? json_array() : NULL};
+        if (!cli->json)
+            fprintf(cli->out, "%-7s %-24s %-8s %-5s %-24s %s\n", "ID", "KEY", "STATE", "TRIES",
+                    "NOT_BEFORE", "LAST_ERROR");
+        rc = gcs_store_jobs_each(s, state, list_row, &p);
+        if (rc == 0 && p.array)
+            print_json(cli, p.array);
+        json_decref(p.array);
+    } else if (strcmp(sub, "show") == 0) {
+        rc = show(cli, s, id);
+    } else {
+        bool retry = strcmp(sub, "retry") == 0;
+        rc = retry ? gcs_store_job_retry(s, id) : gcs_store_job_drop(s, id);
+        if (rc == 0) {
+            const char *now = retry ? GCS_JOB_PENDING : GCS_JOB_DROPPED;
+            if (cli->json)
+                fprintf(cli->out, "{\"id\":%lld,\"state\":\"%s\"}\n", (long long)id, now);
+            else
+                fprintf(cli->out, "job %lld is now %s\n", (long long)id, now);
+        }
+    }
+    gcs_store_free(s);
+    return rc < 0 ? gcs_cli_fail(cli, rc) : GCS_EXIT_OK;
+}

@@ -1,0 +1,463 @@
+/* gcscim receipts list|show|export|verify: what was done, and proof that the
+ * record was not altered. */
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ==== Shared with the other store commands ==== */
+
+int gcs_cli_open_store(gcs_cli *cli, gcs_store **out)
+{
+    return gcs_store_open(out, gcs_config_get(&cli->config, GCS_CFG_DB));
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int gcs_cli_parse_time(int64_t *out, const char *text)
+{
+    const char *p = text;
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    *out = 0;
+    if (!text || strlen(text) > 40 || digits(&p, 4, &y) < 0 || *p++ != '-' ||
+        digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
+        goto bad;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
+            goto bad;
+        if (*p == ':') {
+            p++;
+            if (digits(&p, 2, &sec) < 0)
+                goto bad;
+            if (*p == '.') {
+                p++;
+                int n = 0, frac = 0;
+                while (*p >= '0' && *p <= '9' && n < 9) {
+                    if (n < 3)
+                        frac = frac * 10 + (*p - '0');
+                    p++;
+                    n++;
+                }
+                if (n == 0)
+                    goto bad;
+                for (int i = n; i < 3; i++)
+                    frac *= 10;
+                ms = frac;
+            }
+        }
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om;
+            if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0 || oh > 23 ||
+                om > 59)
+                goto bad;
+            off = sign * (oh * 60 + om);
+        }
+    }
+    if (*p || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        goto bad;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises 31 February into March: refuse what it had to fix. */
+    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        goto bad;
+    *out = ((int64_t)t - (int64_t)off * 60) * 1000 + ms;
+    return 0;
+bad:
+    return gcs_error_set(GCS_EUSAGE,
+                         "'%.64s' is not a time: give 2026-11-22, 2026-11-22T06:30:00Z or "
+                         "2026-11-22T08:30:00+02:00",
+                         text ? text : "");
+}
+
+int gcs_cli_csv_field(gcs_buf *out, const char *field)
+{
+    if (!field)
+        return 0;
+    if (!strpbrk(field, ",\"\r\n") && field[0] != ' ' &&
+        (!*field || field[strlen(field) - 1] != ' '))
+        return gcs_buf_puts(out, field);
+    int rc = gcs_buf_putc(out, '"');
+    for (const char *p = field; *p && rc == 0; p++)
+        rc = *p == '"' ? gcs_buf_puts(out, "\"\"") : gcs_buf_putc(out, *p);
+    return rc ? rc : gcs_buf_putc(out, '"');
+}
+
+/* ==== Receipts as JSON and CSV ==== */
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *gcs_cli_receipt_json(const gcs_receipt *r)
+{
+    char when[40];
+    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
+    json_t *o = json_object();
+    json_object_set_new(o, "seq", json_integer(r->seq));
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "time_ms", json_integer(r->time_ms));
+    json_object_set_new(o, "run_id", str_or_null(r->run_id));
+    json_object_set_new(o, "operation", str_or_null(r->operation));
+    json_object_set_new(o, "resource_type", str_or_null(r->resource_type));
+    json_object_set_new(o, "source_key", str_or_null(r->source_key));
+    json_object_set_new(o, "genesys_id", str_or_null(r->genesys_id));
+    json_object_set_new(o, "method", str_or_null(r->method));
+    json_object_set_new(o, "path", str_or_null(r->path));
+    json_object_set_new(o, "request_body", str_or_null(r->request_body));
+    json_object_set_new(o, "status", json_integer(r->status));
+    json_object_set_new(o, "response_body", str_or_null(r->response_body));
+    json_object_set_new(o, "etag_sent", str_or_null(r->etag_sent));
+    json_object_set_new(o, "etag_received", str_or_null(r->etag_received));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "latency_ms", json_integer(r->latency_ms));
+    json_object_set_new(o, "outcome", str_or_null(r->outcome));
+    json_object_set_new(o, "correlation_id", str_or_null(r->correlation_id));
+    json_object_set_new(o, "prev_hash", str_or_null(r->prev_hash));
+    json_object_set_new(o, "hash", str_or_null(r->hash));
+    return o;
+}
+
+static const char csv_header[] =
+    "seq,time,run_id,operation,resource_type,source_key,genesys_id,method,path,request_body,"
+    "status,response_body,etag_sent,etag_received,attempts,latency_ms,outcome,correlation_id,"
+    "prev_hash,hash\n";
+
+int gcs_cli_receipt_csv(gcs_buf *out, const gcs_receipt *r)
+{
+    char when[40];
+    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
+    const char *text[] = {r->run_id, r->operation, r->resource_type, r->source_key,
+                          r->genesys_id, r->method, r->path, r->request_body};
+    int rc = gcs_buf_printf(out, "%lld,%s", (long long)r->seq, when);
+    for (size_t i = 0; i < sizeof text / sizeof *text && rc == 0; i++) {
+        rc = gcs_buf_putc(out, ',');
+        if (rc == 0)
+            rc = gcs_cli_csv_field(out, text[i]);
+    }
+    if (rc == 0)
+        rc = gcs_buf_printf(out, ",%d,", r->status);
+    if (rc == 0)
+        rc = gcs_cli_csv_field(out, r->response_body);
+    const char *tail[] = {r->etag_sent, r->etag_received};
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        rc = gcs_buf_putc(out, ',');
+        if (rc == 0)
+            rc = gcs_cli_csv_field(out, tail[i]);
+    }
+    if (rc == 0)
+        rc = gcs_buf_printf(out, ",%d,%lld,", r->attempts, (long long)r->latency_ms);
+    const char *last[] = {r->outcome, r->correlation_id, r->prev_hash, r->hash};
+    for (size_t i = 0; i < 4 && rc == 0; i++) {
+        if (i > 0)
+            rc = gcs_buf_putc(out, ',');
+        if (rc == 0)
+            rc = gcs_cli_csv_field(out, last[i]);
+    }
+    return rc ? rc : gcs_buf_putc(out, '\n');
+}
+
+/* ==== Options ==== */
+
+enum {
+    OPT_USER = 0x100,
+    OPT_RUN,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_OUTCOME,
+    OPT_LIMIT,
+    OPT_FORMAT,
+    OPT_OUT,
+};
+
+static const struct option options[] = {
+    {"user", required_argument, NULL, OPT_USER},
+    {"run", required_argument, NULL, OPT_RUN},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"outcome", required_argument, NULL, OPT_OUTCOME},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"out", required_argument, NULL, OPT_OUT},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct opts {
+    gcs_receipt_filter filter;
+    const char *format;
+    const char *out;
+} opts;
+
+static int on_option(int id, const char *arg, void *payload)
+{
+    opts *o = payload;
+    char *end;
+    switch (id) {
+    case OPT_USER: o->filter.user = arg; return 0;
+    case OPT_RUN: o->filter.run_id = arg; return 0;
+    case OPT_OUTCOME: o->filter.outcome = arg; return 0;
+    case OPT_SINCE: return gcs_cli_parse_time(&o->filter.since_ms, arg);
+    case OPT_UNTIL: return gcs_cli_parse_time(&o->filter.until_ms, arg);
+    case OPT_LIMIT:
+        errno = 0;
+        o->filter.limit = strtoll(arg, &end, 10);
+        if (errno || *end || end == arg || o->filter.limit < 1)
+            return gcs_error_set(GCS_EUSAGE, "--limit: '%s' is not a positive number", arg);
+        return 0;
+    case OPT_FORMAT:
+        if (strcmp(arg, "jsonl") != 0 && strcmp(arg, "csv") != 0)
+            return gcs_error_set(GCS_EUSAGE, "--format: '%s' is not jsonl or csv", arg);
+        o->format = arg;
+        return 0;
+    case OPT_OUT: o->out = arg; return 0;
+    default: return gcs_error_set(GCS_EUSAGE, "unexpected option");
+    }
+}
+
+/* ==== list, show ==== */
+
+typedef struct printer {
+    gcs_cli *cli;
+    json_t *array;
+    int64_t n;
+} printer;
+
+static int print_row(const gcs_receipt *r, void *payload)
+{
+    printer *p = payload;
+    p->n++;
+    if (p->array) {
+        json_array_append_new(p->array, gcs_cli_receipt_json(r));
+        return 0;
+    }
+    char when[40];
+    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
+    fprintf(p->cli->out, "%-7lld %-24s %-11s %-6s %-20s %-36s %-6d %s\n", (long long)r->seq,
+            when, r->operation ? r->operation : "-", r->resource_type ? r->resource_type : "-",
+            r->source_key ? r->source_key : "-", r->genesys_id ? r->genesys_id : "-", r->status,
+            r->outcome ? r->outcome : "-");
+    return 0;
+}
+
+static void print_json(gcs_cli *cli, json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        fprintf(cli->out, "%s\n", text);
+    free(text);
+}
+
+static int list(gcs_cli *cli, gcs_store *s, opts *o)
+{
+    printer p = {cli, cli->json ? json_array() : NULL, 0};
+    if (!o->filter.limit)
+        o->filter.limit = 50;
+    o->filter.newest_first = true;
+    if (!cli->json)
+        fprintf(cli->out, "%-7s %-24s %-11s %-6s %-20s %-36s %-6s %s\n", "SEQ", "TIME",
+                "OPERATION", "TYPE", "KEY", "GENESYS_ID", "STATUS", "OUTCOME");
+    int rc = gcs_store_receipts_each(s, &o->filter, print_row, &p);
+    if (rc == 0 && p.array)
+        print_json(cli, p.array);
+    json_decref(p.array);
+    return rc;
+}
+
+static int show_one(const gcs_receipt *r, void *payload)
+{
+    printer *p = payload;
+    json_t *o = gcs_cli_receipt_json(r);
+    p->n++;
+    if (p->cli->json) {
+        print_json(p->cli, o);
+    } else {
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) {
+            if (json_is_string(v))
+                fprintf(p->cli->out, "%-15s %s\n", k, json_string_value(v));
+            else if (json_is_integer(v))
+                fprintf(p->cli->out, "%-15s %lld\n", k, (long long)json_integer_value(v));
+            else
+                fprintf(p->cli->out, "%-15s -\n", k);
+        }
+    }
+    json_decref(o);
+    return 0;
+}
+
+static int show(gcs_cli *cli, gcs_store *s, const char *id)
+{
+    char *end;
+    long long seq = strtoll(id, &end, 10);
+    if (*end || end == id || seq < 1)
+        return gcs_error_set(GCS_EUSAGE, "receipt id '%s' is not a number", id);
+    printer p = {cli, NULL, 0};
+    gcs_receipt_filter f = {.seq_min = seq, .seq_max = seq};
+    int rc = gcs_store_receipts_each(s, &f, show_one, &p);
+    if (rc == 0 && p.n == 0)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no receipt %lld", seq);
+    return rc;
+}
+
+/* ==== export ==== */
+
+typedef struct exporter {
+    FILE *f;
+    bool csv;
+    gcs_buf line;
+    int64_t n;
+} exporter;
+
+static int export_row(const gcs_receipt *r, void *payload)
+{
+    exporter *e = payload;
+    int rc;
+    gcs_buf_clear(&e->line);
+    if (e->csv) {
+        if ((rc = gcs_cli_receipt_csv(&e->line, r)) < 0)
+            return rc;
+    } else {
+        json_t *o = gcs_cli_receipt_json(r);
+        char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!text)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        rc = gcs_buf_puts(&e->line, text);
+        free(text);
+        if (rc == 0)
+            rc = gcs_buf_putc(&e->line, '\n');
+        if (rc < 0)
+            return rc;
+    }
+    if (fwrite(e->line.ptr, 1, e->line.len, e->f) != e->line.len)
+        return gcs_error_set(GCS_EIO, "cannot write the export: %s", strerror(errno));
+    e->n++;
+    return 0;
+}
+
+static int export(gcs_cli *cli, gcs_store *s, opts *o)
+{
+    int rc = 0;
+    exporter e = {.f = cli->out, .csv = o->format && strcmp(o->format, "csv") == 0};
+    gcs_buf_init(&e.line, 4 * GCS_RECEIPT_BODY_MAX + 8192);
+    if (o->out) {
+        /* Receipts name people: the export is readable by its owner only. */
+        int fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || !(e.f = fdopen(fd, "w"))) {
+            rc = gcs_error_set(GCS_EIO, "cannot write '%s': %s", o->out, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+    }
+    if (e.csv && fputs(csv_header, e.f) == EOF) {
+        rc = gcs_error_set(GCS_EIO, "cannot write the export: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = gcs_store_receipts_each(s, &o->filter, export_row, &e)) < 0)
+        goto out;
+    if (fflush(e.f) != 0)
+        rc = gcs_error_set(GCS_EIO, "cannot write the export: %s", strerror(errno));
+    if (rc == 0 && o->out)
+        fprintf(cli->err, "gcscim: exported %lld receipts to %s\n", (long long)e.n, o->out);
+out:
+    if (o->out && e.f && fclose(e.f) != 0 && rc == 0)
+        rc = gcs_error_set(GCS_EIO, "cannot write '%s': %s", o->out, strerror(errno));
+    gcs_buf_release(&e.line);
+    return rc;
+}
+
+/* ==== verify ==== */
+
+static int verify(gcs_cli *cli, gcs_store *s)
+{
+    gcs_verify_result v;
+    int rc = gcs_store_receipts_verify(&v, s);
+    if (rc < 0)
+        return gcs_cli_fail(cli, rc);
+    if (cli->json) {
+        json_t *o = json_pack("{s:b,s:I,s:I,s:s}", "ok", v.ok, "checked", (json_int_t)v.checked,
+                              "head_seq", (json_int_t)v.head_seq, "head_hash", v.head_hash);
+        if (!v.ok) {
+            json_object_set_new(o, "broken_seq", json_integer(v.broken_seq));
+            json_object_set_new(o, "reason", json_string(v.reason));
+        }
+        print_json(cli, o);
+        json_decref(o);
+    } else if (v.ok) {
+        fprintf(cli->out, "receipt chain holds: %lld receipts, head %lld %s\n",
+                (long long)v.checked, (long long)v.head_seq, v.head_hash);
+    } else {
+        fprintf(cli->out, "receipt chain broken at receipt %lld: %s\n", (long long)v.broken_seq,
+                v.reason);
+    }
+    return v.ok ? GCS_EXIT_OK : GCS_EXIT_BROKEN;
+}
+
+/* ==== The command ==== */
+
+int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
+{
+    int first, rc;
+    opts o = {0};
+    gcs_store *s = NULL;
+    if ((rc = gcs_cli_parse(cli, argc, argv, options, on_option, &o, &first)) != 0)
+        return rc;
+    if (first >= argc)
+        return gcs_cli_usage_error(cli, "receipts", "missing subcommand (list, show, export, verify)");
+    const char *sub = argv[first];
+    int operands = argc - first - 1;
+    bool is_show = strcmp(sub, "show") == 0;
+    if (strcmp(sub, "list") != 0 && !is_show && strcmp(sub, "export") != 0 &&
+        strcmp(sub, "verify") != 0)
+        return gcs_cli_usage_error(cli, "receipts", "unknown subcommand '%s'", sub);
+    if (is_show && operands != 1)
+        return gcs_cli_usage_error(cli, "receipts", "receipts show needs one receipt id");
+    if (!is_show && operands > 0)
+        return gcs_cli_usage_error(cli, "receipts", "unexpected argument '%s'", argv[first + 1]);
+    if ((o.format || o.out) && strcmp(sub, "export") != 0)
+        return gcs_cli_usage_error(cli, "receipts", "--format and --out are for receipts export");
+    if ((rc = gcs_cli_load_config(cli)) < 0)
+        return gcs_cli_fail(cli, rc);
+    if ((rc = gcs_cli_open_store(cli, &s)) < 0)
+        return gcs_cli_fail(cli, rc);
+    if (strcmp(sub, "verify") == 0) {
+        int code = verify(cli, s);
+        gcs_store_free(s);
+        return code;
+    }
+    if (is_show)
+        rc = show(cli, s, argv[first + 1]);
+    else if (strcmp(sub, "list") == 0)
+        rc = list(cli, s, &o);
+    else
+        rc = export(cli, s, &o);
+    gcs_store_free(s);
+    return rc < 0 ? gcs_cli_fail(cli, rc) : GCS_EXIT_OK;
+}

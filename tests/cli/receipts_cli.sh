@@ -1,0 +1,21 @@
+# receipts, runs, jobs on an empty SQLite store: what people see, exit codes.
+$GCSCIM receipts verify --db sqlite:empty.db; echo "[exit $?]"
+$GCSCIM receipts verify --db sqlite:empty.db --json; echo "[exit $?]"
+$GCSCIM receipts list --db empty.db; echo "[exit $?]"
+$GCSCIM receipts list --db empty.db --json; echo "[exit $?]"
+$GCSCIM receipts show 7 --db empty.db; echo "[exit $?]"
+$GCSCIM receipts show seven --db empty.db; echo "[exit $?]"
+$GCSCIM receipts export --db empty.db --format csv; echo "[exit $?]"
+$GCSCIM receipts list --since yesterday --db empty.db; echo "[exit $?]"
+$GCSCIM receipts list --limit 0 --db empty.db; echo "[exit $?]"
+$GCSCIM receipts list --format csv --db empty.db; echo "[exit $?]"
+$GCSCIM receipts frobnicate; echo "[exit $?]"
+$GCSCIM receipts verify --db mysql://db/x; echo "[exit $?]"
+$GCSCIM runs list --db empty.db; echo "[exit $?]"
+$GCSCIM runs show nope --db empty.db; echo "[exit $?]"
+$GCSCIM jobs list --state dead --db empty.db; echo "[exit $?]"
+$GCSCIM jobs list --state sleeping --db empty.db; echo "[exit $?]"
+$GCSCIM jobs retry 4 --db empty.db; echo "[exit $?]"
+# The default store lives under the state directory, created private.
+$GCSCIM receipts verify >/dev/null; echo "[exit $?]"
+stat -c '%a %n' .local/state/gcscim
