@@ -22,6 +22,9 @@
 typedef struct gcs_linemap gcs_linemap;
 
 unsigned long gcs_linemap_get(const gcs_linemap *map, const json_t *node);
+/* The line of an object's key, given the key pointer that json_object_foreach
+ * yields (jansson's own copy of the key); 0 when unknown. */
+unsigned long gcs_linemap_key(const gcs_linemap *map, const char *key);
 void gcs_linemap_free(gcs_linemap *map);
 
 /* Parses YAML (or JSON, a subset of it) into a JSON tree and its line map.

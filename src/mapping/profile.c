@@ -74,6 +74,21 @@ static unsigned long line_of(const ctx *c, const json_t *node, unsigned long par
     return l ? l : parent_line;
 }
 
+/* The line of an object's key (from json_object_foreach), else fallback. */
+static unsigned long key_line(const ctx *c, const char *key, unsigned long fallback)
+{
+    unsigned long l = gcs_linemap_key(c->lines, key);
+    return l ? l : fallback;
+}
+
+/* The line of obj's member `key` (the key's own line), else fallback. */
+static unsigned long member_line(const ctx *c, const json_t *obj, const char *key,
+                                 unsigned long fallback)
+{
+    void *it = json_object_iter_at((json_t *)obj, key);
+    return it ? key_line(c, json_object_iter_key(it), fallback) : fallback;
+}
+
 static int perr(const ctx *c, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int perr(const ctx *c, unsigned long line, const char *fmt, ...)
@@ -122,7 +137,8 @@ static int check_keys(const ctx *c, const json_t *obj, unsigned long line, const
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(allowed[i], key) == 0;
         if (!ok)
-            return perr(c, line_of(c, v, line), "unknown key '%s' in %s", key, what);
+            return perr(c, key_line(c, key, line_of(c, v, line)), "unknown key '%s' in %s", key,
+                        what);
     }
     return 0;
 }
@@ -681,7 +697,7 @@ static int compile_password(gcs_profile *p, const ctx *c, const json_t *pw, unsi
         *nums[i].field = (unsigned int)json_integer_value(v);
     }
     if (pol->min_lower + pol->min_upper + pol->min_digit + pol->min_symbol > pol->length)
-        return perr(c, line, "password: the minimums add up to more than length");
+        return perr(c, line, "the password minimums add up to more than its length");
     return 0;
 }
 
@@ -727,7 +743,7 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
 
     json_t *attrs = json_object_get(root, "attributes");
     if (!attrs || !json_is_object(attrs) || json_object_size(attrs) == 0)
-        return perr(c, attrs ? line_of(c, attrs, rl) : rl,
+        return perr(c, member_line(c, root, "attributes", rl),
                     "the profile needs an 'attributes' section mapping at least one attribute");
     p->attrs = calloc(json_object_size(attrs), sizeof *p->attrs);
     if (!p->attrs)
@@ -735,7 +751,7 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
     /* Profile order: jansson keeps insertion order, which is the file's. */
     const char *key;
     json_object_foreach(attrs, key, v) {
-        unsigned long al = line_of(c, v, line_of(c, attrs, rl));
+        unsigned long al = key_line(c, key, line_of(c, v, line_of(c, attrs, rl)));
         gcs_attr_rule *a = &p->attrs[p->nattrs++];
         if ((rc = compile_attr(a, c, key, v, al)) < 0)
             return rc;
@@ -753,20 +769,21 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
     }
 
     v = json_object_get(root, "match");
-    if ((rc = compile_match(p, c, v, v ? line_of(c, v, rl) : rl)) < 0)
+    if ((rc = compile_match(p, c, v, member_line(c, root, "match", rl))) < 0)
         return rc;
 
     v = json_object_get(root, "scope");
     if (v && !json_is_null(v)) {
         if (!(p->scope = calloc(1, sizeof *p->scope)))
             return gcs_error_set(GCS_ENOMEM, "out of memory");
-        if ((rc = compile_cond(p->scope, c, v, line_of(c, v, rl))) < 0)
+        if ((rc = compile_cond(p->scope, c, v,
+                               line_of(c, v, member_line(c, root, "scope", rl)))) < 0)
             return rc;
     }
 
     p->password = (gcs_password_policy){false, 16, 1, 1, 1, 1};
     v = json_object_get(root, "password");
-    if (v && (rc = compile_password(p, c, v, line_of(c, v, rl))) < 0)
+    if (v && (rc = compile_password(p, c, v, member_line(c, root, "password", rl))) < 0)
         return rc;
     return 0;
 }

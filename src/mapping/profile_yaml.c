@@ -78,6 +78,11 @@ unsigned long gcs_linemap_get(const gcs_linemap *m, const json_t *node)
     return 0;
 }
 
+unsigned long gcs_linemap_key(const gcs_linemap *m, const char *key)
+{
+    return gcs_linemap_get(m, (const json_t *)(const void *)key);
+}
+
 void gcs_linemap_free(gcs_linemap *m)
 {
     if (!m)
@@ -165,6 +170,7 @@ static json_t *resolve_scalar(const yaml_event_t *ev)
 typedef struct frame {
     json_t *node;
     char *key;              /* a mapping's key waiting for its value */
+    unsigned long key_line;
 } frame;
 
 typedef struct builder {
@@ -192,10 +198,16 @@ static int attach(builder *b, json_t *node, unsigned long line)
         return 0;
     }
     if (json_object_get(top->node, top->key)) {
-        rc = gcs_error_set(GCS_EINVALID, "line %lu: duplicate key '%s'", line, top->key);
+        rc = gcs_error_set(GCS_EINVALID, "line %lu: duplicate key '%s'", top->key_line,
+                           top->key);
         json_decref(node);
     } else if (json_object_set_new(top->node, top->key, node) < 0) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    } else {
+        /* The key's own line too, under the address of jansson's copy of it
+         * (stable while the object lives): see gcs_linemap_key. */
+        const char *stored = json_object_iter_key(json_object_iter_at(top->node, top->key));
+        rc = linemap_put(b->lines, (const json_t *)(const void *)stored, top->key_line);
     }
     free(top->key);
     top->key = NULL;
@@ -260,6 +272,7 @@ static int on_event(builder *b, const yaml_event_t *ev)
         if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length)
             return gcs_error_set(GCS_EINVALID, "line %lu: a NUL character in a value", line);
         if (expecting_key(b)) {
+            b->stack[b->depth - 1].key_line = line;
             b->stack[b->depth - 1].key = strdup((const char *)ev->data.scalar.value);
             return b->stack[b->depth - 1].key ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
         }

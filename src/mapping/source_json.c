@@ -75,7 +75,7 @@ static int element_to_row(gcs_source *src, json_impl *j, unsigned long line)
 {
     json_error_t err;
     src->records++;
-    json_t *obj = json_loadb(j->elem.ptr, j->elem.len, JSON_REJECT_DUPLICATES, &err);
+    json_t *obj = json_loadb(j->elem.ptr, j->elem.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     int rc = 0;
     if (!obj)
         return gcs_source_bad_row(src, line + (unsigned long)(err.line > 1 ? err.line - 1 : 0), 0,
