@@ -784,6 +784,12 @@ static int start(gcs_http_client *c, job *j, const char *token)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
     if (c->https)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* libcurl silently sends a request again when a reused connection closes
+     * before any answer (it takes it for a stale keep-alive). The server may
+     * have carried the request out before closing: for a call that must never
+     * be repeated blindly, use a connection of its own. */
+    if (!j->idempotent)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -45,7 +45,10 @@ int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us)
         t = max64(t, p->last_send_us + p->min_gap_us);
     if (p->mode != GCS_PACER_WINDOW)
         return t;
-    int remaining = p->allowed - p->reserve - p->used;
+    /* The reserve is for large windows; a tiny one (3 per 10 min) would
+     * otherwise be all reserve. */
+    int reserve = p->allowed / 50 < p->reserve ? p->allowed / 50 : p->reserve;
+    int remaining = p->allowed - reserve - p->used;
     if (remaining <= 0)
         return max64(t, p->end_hi_us + 1);
     if (p->last_send_us == INT64_MIN)

@@ -65,8 +65,9 @@ static void answers_are_classified_for_callers(void **state)
     assert_int_equal(res.outcome, GCS_HTTP_OK);
     assert_non_null(res.etag);
     assert_non_null(res.correlation_id);
-    const char *id = json_string_value(json_object_get(res.json, "id"));
-    assert_non_null(id);
+    assert_non_null(json_string_value(json_object_get(res.json, "id")));
+    char id[64];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(res.json, "id")));
     char path[160];
     snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
     char *etag = strdup(res.etag);

@@ -84,9 +84,12 @@ static void dropped_connections(void **state)
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_http_stats st;
     gcs_http_client_stats(&st, f.client);
-    print_message("drops: gets ok %d, creates ok %d unknown %d, dropped retries %llu\n",
+    print_message("drops: gets ok %d, creates ok %d unknown %d uniqueness %d transport %d, "
+                  "dropped retries %llu\n",
                   gets.by_outcome[GCS_HTTP_OK], creates.by_outcome[GCS_HTTP_OK],
                   creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN],
+                  creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
+                  creates.by_outcome[GCS_HTTP_TRANSPORT_ERROR],
                   (unsigned long long)st.retries[GCS_RETRY_DROPPED]);
     assert_int_equal(gets.done, 100);
     assert_int_equal(gets.by_outcome[GCS_HTTP_OK], 100);
