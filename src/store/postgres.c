@@ -125,7 +125,7 @@ static int pg_exec(gcs_store *s, const char *sql, const char *const *params, int
                    gcs_sql_row_fn fn, void *payload, int64_t *changes)
 {
     pg_conn *c = s->impl;
-    const char *name;
+    const char *name = NULL;
     int rc;
     if ((rc = prepare(c, sql, nparams, &name)) < 0)
         return rc;
