@@ -73,7 +73,7 @@ static int sqlite_exec(gcs_store *s, const char *sql, const char *const *params,
                        gcs_sql_row_fn fn, void *payload, int64_t *changes)
 {
     sqlite_conn *c = s->impl;
-    sqlite3_stmt *stmt;
+    sqlite3_stmt *stmt = NULL;
     int rc;
     if ((rc = prepare(c, sql, &stmt)) < 0)
         return rc;

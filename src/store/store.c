@@ -173,6 +173,8 @@ int gcs_store_open(gcs_store **out, const char *url)
         rc = gcs_postgres_open(s, target);
     if (rc < 0)
         goto out;
+    s->target = target;
+    target = NULL;
     if ((rc = gcs_store_migrate(s)) < 0)
         goto out;
     *out = s;
@@ -180,6 +182,8 @@ int gcs_store_open(gcs_store **out, const char *url)
 out:
     if (s && s->ops)
         s->ops->close(s);
+    if (s)
+        free(s->target);
     free(s);
     free(def);
     free(target);
@@ -190,12 +194,21 @@ void gcs_store_free(gcs_store *s)
 {
     if (!s)
         return;
-    if (s->npending && gcs_store_flush(s) < 0)
+    if (gcs_store_receipts_release(s) < 0)
         GCS_ERR("store.flush_failed", "error", gcs_error_last());
-    gcs_store_receipts_release(s);
     if (s->ops)
         s->ops->close(s);
+    free(s->target);
     free(s);
+}
+
+int gcs_store_connect_again(gcs_store *out, const gcs_store *s)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = s->kind;
+    if (s->kind == GCS_STORE_SQLITE)
+        return gcs_sqlite_open(out, s->target);
+    return gcs_postgres_open(out, s->target);
 }
 
 const char *gcs_store_backend(const gcs_store *s)
@@ -290,6 +303,17 @@ char *gcs_sql_dup(const char *col)
 
 const char *gcs_sql_i64(char *buf, int64_t v)
 {
-    snprintf(buf, 24, "%" PRId64, v);
+    /* Five of these per receipt appended: no printf. */
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    memcpy(buf, p, (size_t)(tmp + sizeof tmp - p));
     return buf;
 }

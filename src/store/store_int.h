@@ -15,6 +15,8 @@
 
 #include "store/store.h"
 
+#include <pthread.h>
+
 /* One row: ncols strings, NULL for SQL NULL. A nonzero return stops the walk
  * (the back end discards the rest) and is returned by exec. */
 typedef int (*gcs_sql_row_fn)(const char *const *cols, int ncols, void *payload);
@@ -34,16 +36,15 @@ extern const gcs_store_ops gcs_store_sqlite_ops;
 extern const gcs_store_ops gcs_store_postgres_ops;
 
 typedef struct pending_receipt pending_receipt;
+typedef struct receipt_writer receipt_writer;
 
 struct gcs_store {
     const gcs_store_ops *ops;
     gcs_store_kind kind;
     void *impl;                    /* the back end's connection */
+    char *target;                  /* what it was opened with (for a second connection) */
     int in_tx;                     /* a transaction is open */
-    /* receipts waiting for gcs_store_flush */
-    pending_receipt *pending;
-    size_t npending, cappending;
-    int64_t oldest_pending_ms;     /* monotonic */
+    receipt_writer *writer;        /* receipts.c: started by the first append */
     int64_t job_backoff_base_ms, job_backoff_max_ms;
 };
 
@@ -70,7 +71,10 @@ char *gcs_sql_dup(const char *col); /* NULL stays NULL; aborts on OOM is not ok:
 /* Formats v into buf (at least 24 bytes) and returns buf. */
 const char *gcs_sql_i64(char *buf, int64_t v);
 
-/* Internal to receipts.c: drops the buffer (used by gcs_store_free). */
-void gcs_store_receipts_release(gcs_store *s);
+/* Opens another connection to the same database into `out` (zeroed), without
+ * migrating: the receipt writer's own connection. */
+int gcs_store_connect_again(gcs_store *out, const gcs_store *s);
+/* receipts.c: flushes, stops the writer thread and closes its connection. */
+int gcs_store_receipts_release(gcs_store *s);
 
 #endif

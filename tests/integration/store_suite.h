@@ -363,6 +363,60 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     assert_int_equal(v, 1);
 }
 
+static int count_receipts(const gcs_receipt *r, void *payload)
+{
+    (void)r;
+    (*(int *)payload)++;
+    return 0;
+}
+
+static void receipts_are_committed_on_a_timer(void **state)
+{
+    fixture *f = *state;
+    gcs_receipt r = {.operation = "read", .status = 200};
+    assert_int_equal(gcs_store_receipt_append(f->s, &r), 0);
+    /* No flush: the writer commits within GCS_STORE_BATCH_MS by itself. */
+    gcs_store *other = NULL;
+    assert_int_equal(gcs_store_open(&other, f->url), 0);
+    int n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        gcs_time_sleep_ms(20);
+        n = 0;
+        assert_int_equal(gcs_store_receipts_each(other, NULL, count_receipts, &n), 0);
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(gcs_store_pending_receipts(f->s), 0);
+    gcs_store_free(other);
+}
+
+static void a_failed_flush_keeps_the_receipts_for_a_retry(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 2, "run-1");
+    if (gcs_store_kind_of(s) == GCS_STORE_SQLITE)
+        raw_ok(s, "CREATE TRIGGER refuse_all BEFORE INSERT ON receipts"
+                  " BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    else
+        raw_ok(s, "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS"
+                  " $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$;"
+                  " CREATE TRIGGER refuse_all BEFORE INSERT ON receipts"
+                  " FOR EACH ROW EXECUTE FUNCTION refuse_all()");
+    gcs_receipt r = {.operation = "patch", .status = 200, .source_key = "kept"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_true(gcs_store_flush(s) < 0);
+    assert_non_null(strstr(gcs_error_last(), "disk says no"));
+    assert_int_equal(gcs_store_pending_receipts(s), 3);
+    assert_true(gcs_store_flush(s) < 0); /* still refused: still kept */
+    if (gcs_store_kind_of(s) == GCS_STORE_SQLITE)
+        raw_ok(s, "DROP TRIGGER refuse_all");
+    else
+        raw_ok(s, "DROP TRIGGER refuse_all ON receipts");
+    assert_int_equal(gcs_store_flush(s), 0);
+    assert_int_equal(gcs_store_pending_receipts(s), 0);
+    expect_intact(s, 5);
+}
+
 /* ==== Crash: acknowledged receipts survive SIGKILL ==== */
 
 static void crash_keeps_every_acknowledged_receipt(void **state)
@@ -729,6 +783,10 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
         cmocka_unit_test_setup_teardown(verify_empty_chain_holds, fixture_open, fixture_close),    \
         cmocka_unit_test_setup_teardown(receipts_survive_reopen_and_chain_continues, fixture_open, \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(receipts_are_committed_on_a_timer, fixture_open,           \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(a_failed_flush_keeps_the_receipts_for_a_retry,             \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(crash_keeps_every_acknowledged_receipt, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(runs_resume_after_a_crash, fixture_open, fixture_close),   \

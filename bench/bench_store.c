@@ -1,0 +1,148 @@
+/*
+ * bench_store: receipts appended per second and the time to verify a chain of
+ * N receipts, on SQLite (always) and PostgreSQL (with --pg URL or
+ * $GCSCIM_TEST_PG; the benchmark works in a schema of its own and drops it).
+ *
+ *   bench_store [--count N] [--dir DIR] [--pg URL]
+ *
+ * Appends go through gcs_store_receipt_append, which commits in batches
+ * (GCS_STORE_BATCH_MAX receipts or GCS_STORE_BATCH_MS); a final flush is
+ * inside the timing, so every receipt counted is committed. Last line: JSON.
+ */
+#include "core/error.h"
+#include "core/time.h"
+#include "store/store.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct result {
+    double append_per_s;
+    double verify_s;
+    long long verified;
+} result;
+
+static int fill_and_verify(result *out, const char *url, long count)
+{
+    gcs_store *s = NULL;
+    int rc = gcs_store_open(&s, url);
+    if (rc < 0)
+        return rc;
+    const char *req = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+                      "\"userName\":\"jane.doe@example.com\",\"externalId\":\"HR-0012345\","
+                      "\"name\":{\"givenName\":\"Jane\",\"familyName\":\"Doe\"},"
+                      "\"active\":true,\"password\":\"not-stored\"}";
+    const char *resp = "{\"id\":\"6f1c2a1e-9b7d-4c1e-8d2a-3f4b5c6d7e8f\",\"userName\":"
+                       "\"jane.doe@example.com\",\"active\":true,\"meta\":{\"version\":\"W/\\\"3\\\"\","
+                       "\"resourceType\":\"User\"}}";
+    int64_t t0 = gcs_time_mono_us();
+    for (long i = 0; i < count && rc == 0; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "HR-%07ld", i);
+        gcs_receipt r = {.run_id = "20261122T063000Z-bench", .operation = "create",
+                         .resource_type = "user", .source_key = key,
+                         .genesys_id = "6f1c2a1e-9b7d-4c1e-8d2a-3f4b5c6d7e8f", .method = "POST",
+                         .path = "/api/v2/scim/v2/Users", .request_body = req, .status = 201,
+                         .response_body = resp, .etag_received = "W/\"3\"", .attempts = 1,
+                         .latency_ms = 87, .outcome = "ok", .correlation_id = "c0ffee"};
+        rc = gcs_store_receipt_append(s, &r);
+    }
+    if (rc == 0)
+        rc = gcs_store_flush(s);
+    int64_t t1 = gcs_time_mono_us();
+    gcs_verify_result v;
+    if (rc == 0)
+        rc = gcs_store_receipts_verify(&v, s);
+    int64_t t2 = gcs_time_mono_us();
+    if (rc == 0 && !v.ok)
+        rc = gcs_error_set(GCS_ERROR, "chain broken at %lld: %s", (long long)v.broken_seq,
+                           v.reason);
+    if (rc == 0) {
+        out->append_per_s = count / ((t1 - t0) / 1e6);
+        out->verify_s = (t2 - t1) / 1e6;
+        out->verified = v.checked;
+    }
+    gcs_store_free(s);
+    return rc;
+}
+
+static int pg_admin(const char *base, const char *sql)
+{
+    PGconn *c = PQconnectdb(base);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    long count = 1000000;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *pg = getenv("GCSCIM_TEST_PG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+            count = atol(argv[++i]);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc)
+            pg = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_store [--count N] [--dir DIR] [--pg URL]\n");
+            return 2;
+        }
+    }
+    char path[4096], url[4200];
+    snprintf(path, sizeof path, "%s/bench_store_%d.db", dir, (int)getpid());
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    result lite = {0}, post = {0};
+    if (fill_and_verify(&lite, url, count) < 0) {
+        fprintf(stderr, "sqlite: %s\n", gcs_error_last());
+        return 1;
+    }
+    char wal[4200], shm[4200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+    printf("sqlite: %ld receipts appended at %.0f/s; verified %lld in %.2f s\n", count,
+           lite.append_per_s, lite.verified, lite.verify_s);
+
+    bool have_pg = pg && *pg;
+    if (have_pg) {
+        char schema[64], sql[256], pgurl[4200];
+        snprintf(schema, sizeof schema, "bench_%d", (int)getpid());
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+        if (pg_admin(pg, sql) < 0) {
+            fprintf(stderr, "postgresql: cannot create schema %s\n", schema);
+            return 1;
+        }
+        snprintf(pgurl, sizeof pgurl, "%s%coptions=-csearch_path%%3D%s", pg,
+                 strchr(pg, '?') ? '&' : '?', schema);
+        int rc = fill_and_verify(&post, pgurl, count);
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+        pg_admin(pg, sql);
+        if (rc < 0) {
+            fprintf(stderr, "postgresql: %s\n", gcs_error_last());
+            return 1;
+        }
+        printf("postgresql: %ld receipts appended at %.0f/s; verified %lld in %.2f s\n", count,
+               post.append_per_s, post.verified, post.verify_s);
+    }
+    printf("{\"count\":%ld,\"sqlite_append_per_s\":%.0f,\"sqlite_verify_s\":%.3f", count,
+           lite.append_per_s, lite.verify_s);
+    if (have_pg)
+        printf(",\"postgres_append_per_s\":%.0f,\"postgres_verify_s\":%.3f", post.append_per_s,
+               post.verify_s);
+    printf("}\n");
+    return 0;
+}
