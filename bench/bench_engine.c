@@ -2,6 +2,7 @@
  * bench_engine - pushes PATCHes through the request engine to gcscim-emulator.
  *
  *   bench_engine [--limit off|N/SECONDS] [--seconds S] [--ops N] [--in-flight M] [--users U]
+ *                [--emulator-threads T]
  *
  * --limit off (default): N PATCHes (default 20,000) as fast as the engine and
  * the emulator go on this machine. --limit N/S: the emulator enforces that rate
@@ -64,7 +65,8 @@ static int64_t proc_cpu_us(pid_t pid)
     if (!p)
         return -1;
     unsigned long long ut = 0, st = 0;
-    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+     * stime */
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)clock_ticks);
@@ -91,8 +93,8 @@ static const char *emulator_path(const char *argv0)
     return path;
 }
 
-static pid_t start_emulator(const char *program, const char *limit, const char *dir, int users,
-                            char *api_url, size_t api_sz)
+static pid_t start_emulator(const char *program, const char *limit, const char *threads,
+                            const char *dir, int users, char *api_url, size_t api_sz)
 {
     char seed[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
     snprintf(seed, sizeof seed, "%s/seed.json", dir);
@@ -103,8 +105,8 @@ static pid_t start_emulator(const char *program, const char *limit, const char *
         char id[64], name[64];
         snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
         snprintf(name, sizeof name, "bench%d@example.com", i);
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "id", id, "userName", name,
-                                              "displayName", name));
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s}", "id", id, "userName", name, "displayName", name));
     }
     json_t *doc = json_pack("{s:o}", "users", list);
     json_dump_file(doc, seed, JSON_COMPACT);
@@ -118,7 +120,8 @@ static pid_t start_emulator(const char *program, const char *limit, const char *
             dup2(fd, 2);
         }
         execl(program, program, "--listen", "127.0.0.1:0", "--ready-file", ready, "--client",
-              CLIENT ":" SECRET, "--seed", seed, "--rate-limit", limit, (char *)NULL);
+              CLIENT ":" SECRET, "--seed", seed, "--rate-limit", limit, "--threads", threads,
+              "--log-level", "warn", (char *)NULL);
         _exit(127);
     }
     if (pid < 0)
@@ -164,8 +167,7 @@ static void submit_one(bench *b)
              "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
              "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T%ld\"}]}",
              i);
-    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body,
-                                   .idempotent = -1};
+    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body};
     if (gcs_http_submit(b->client, &req, on_done, b) < 0) {
         fprintf(stderr, "bench_engine: submit failed\n");
         exit(1);
@@ -174,7 +176,7 @@ static void submit_one(bench *b)
 
 int main(int argc, char **argv)
 {
-    const char *limit = "off";
+    const char *limit = "off", *threads = "0";
     int seconds = 35, in_flight = 0, users = 200;
     long ops = 20000;
     for (int i = 1; i < argc; i++) {
@@ -186,11 +188,13 @@ int main(int argc, char **argv)
             ops = atol(argv[++i]);
         else if (strcmp(argv[i], "--in-flight") == 0 && i + 1 < argc)
             in_flight = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--emulator-threads") == 0 && i + 1 < argc)
+            threads = argv[++i];
         else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
             users = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_engine [--limit off|N/SECONDS] [--seconds S] "
-                            "[--ops N] [--in-flight M] [--users U]\n");
+                            "[--ops N] [--in-flight M] [--users U] [--emulator-threads T]\n");
             return 2;
         }
     }
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
         return 1;
     char api[256];
     const char *emu = emulator_path(argv[0]);
-    pid_t pid = start_emulator(emu, limited ? limit : "0", dir, users, api, sizeof api);
+    pid_t pid = start_emulator(emu, limited ? limit : "0", threads, dir, users, api, sizeof api);
     if (pid < 0) {
         fprintf(stderr, "bench_engine: cannot start %s\n", emu);
         return 1;
@@ -262,12 +266,12 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"engine\",\"limit\":\"%s\",\"in_flight\":%d,\"ops\":%ld,\"failed\":%ld,"
            "\"seconds\":%.3f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.1f,"
            "\"emulator_cpu_us_per_op\":%.1f,\"limit_utilisation\":%s,\"share_429\":%.5f,"
-           "\"status_429\":%llu,\"sent\":%llu}\n",
+           "\"status_429\":%llu,\"sent\":%llu,\"emulator_threads\":%s}\n",
            limited ? limit : "off", in_flight, b.ok, b.failed, secs, rate,
            done ? (double)(cpu1 - cpu0) / (double)done : 0.0,
            done && emu0 >= 0 && emu1 >= 0 ? (double)(emu1 - emu0) / (double)done : 0.0, util,
            st.sent ? (double)st.status_429 / (double)st.sent : 0.0,
-           (unsigned long long)st.status_429, (unsigned long long)st.sent);
+           (unsigned long long)st.status_429, (unsigned long long)st.sent, threads);
 
     gcs_http_client_free(b.client);
     gcs_token_free(tok);

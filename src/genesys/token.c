@@ -10,19 +10,19 @@
 #include "core/redact.h"
 #include "core/time.h"
 
-#define CRED_MAX 512
-#define TOKEN_MAX 8192
-#define LEAD_MAX_US (60LL * 1000000)
+#define CRED_MAX               512
+#define TOKEN_MAX              8192
+#define LEAD_MAX_US            (60LL * 1000000)
 #define RETRY_AFTER_FAILURE_US (1000LL * 1000)
 
 struct gcs_token {
-    char *basic_header;      /* "Authorization: Basic <base64(id:secret)>" */
-    char *token;             /* NULL when none */
-    int64_t refresh_us;      /* fetch a new one from here on */
-    int64_t expires_us;      /* never send it from here on */
-    bool stale;              /* refused by the API */
+    char *basic_header; /* "Authorization: Basic <base64(id:secret)>" */
+    char *token;        /* NULL when none */
+    int64_t refresh_us; /* fetch a new one from here on */
+    int64_t expires_us; /* never send it from here on */
+    bool stale;         /* refused by the API */
     bool fetching;
-    int fail_code;           /* 0, GCS_EAUTH (final) or the last fetch's error */
+    int fail_code; /* 0, GCS_EAUTH (final) or the last fetch's error */
     char fail_msg[256];
     int64_t failed_us;
     gcs_token_stats st;

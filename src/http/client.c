@@ -27,7 +27,7 @@
 #include "http/route_counts.h"
 
 #define HEADER_VALUE_MAX 256
-#define URL_MAX 4096
+#define URL_MAX          4096
 
 /* ==== Types ==== */
 
@@ -85,13 +85,13 @@ struct gcs_http_client {
     int pool_n, pool_cap;
 
     queue login, ready, delayed;
-    queue wire;               /* jobs on the wire */
+    queue wire; /* jobs on the wire */
     int in_flight_api, in_flight_login;
     gcs_pacer pacer;
     gcs_breaker breaker;
-    int64_t wake_us;          /* next instant dispatch may have work, 0: none */
-    int64_t pace_blocked_us;  /* since when the head waits for the pacer, 0: not */
-    int stop_code;            /* set by a daily limit: every queued call fails */
+    int64_t wake_us;         /* next instant dispatch may have work, 0: none */
+    int64_t pace_blocked_us; /* since when the head waits for the pacer, 0: not */
+    int stop_code;           /* set by a daily limit: every queued call fails */
     char stop_msg[256];
 
     gcs_http_receipt_fn receipt_fn;
@@ -257,8 +257,8 @@ static void parse_body(gcs_http_client_response *r, const char *ctype)
 {
     if (r->json || r->body.len == 0)
         return;
-    bool jsonish = (ctype && strcasestr(ctype, "json")) || r->body.ptr[0] == '{' ||
-                   r->body.ptr[0] == '[';
+    bool jsonish =
+        (ctype && strcasestr(ctype, "json")) || r->body.ptr[0] == '{' || r->body.ptr[0] == '[';
     if (jsonish)
         r->json = json_loadb(r->body.ptr, r->body.len, 0, NULL);
 }
@@ -331,8 +331,8 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
     gcs_pacer_init(&c->pacer, o->max_rps, 2);
     gcs_breaker_init(&c->breaker,
                      o->breaker_threshold < 0 ? 0
-                     : o->breaker_threshold ? o->breaker_threshold
-                                            : 10,
+                     : o->breaker_threshold   ? o->breaker_threshold
+                                              : 10,
                      (int64_t)(o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : 5000) * 1000);
     gcs_route_counts_init(&c->routes);
     /* Keep enough connections for every request in flight, and prefer
@@ -396,8 +396,7 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
 
 static const char *default_content_type(const char *path)
 {
-    return strncmp(path, "/api/v2/scim/", 13) == 0 ? "application/scim+json"
-                                                    : "application/json";
+    return strncmp(path, "/api/v2/scim/", 13) == 0 ? "application/scim+json" : "application/json";
 }
 
 static int copy_request(job *j, const gcs_http_client *c, const gcs_http_client_request *r)
@@ -444,17 +443,15 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     int rc = 0;
     job *j = NULL;
     if (!r->method || !*r->method || strlen(r->method) > 7 || strpbrk(r->method, " \r\n") ||
-        !r->path || r->path[0] != '/' || strpbrk(r->path, " \r\n") ||
-        strlen(r->path) > URL_MAX || has_crlf(r->content_type) || has_crlf(r->if_match) ||
-        has_crlf(r->if_none_match)) {
+        !r->path || r->path[0] != '/' || strpbrk(r->path, " \r\n") || strlen(r->path) > URL_MAX ||
+        has_crlf(r->content_type) || has_crlf(r->if_match) || has_crlf(r->if_none_match)) {
         rc = gcs_error_set(GCS_EINVALID, "invalid http request '%s %s'",
                            r->method ? r->method : "?", r->path ? r->path : "?");
         goto out;
     }
     for (const char *const *h = r->headers; h && *h; h++) {
         if (has_crlf(*h) || !strchr(*h, ':')) {
-            rc = gcs_error_set(GCS_EINVALID, "invalid header line for '%s %s'", r->method,
-                               r->path);
+            rc = gcs_error_set(GCS_EINVALID, "invalid header line for '%s %s'", r->method, r->path);
             goto out;
         }
     }
@@ -470,7 +467,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         goto out;
     }
     j->flags = r->flags;
-    j->idempotent = r->idempotent < 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent != 0;
+    j->idempotent = r->idempotent == 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent > 0;
     j->on_done = on_done;
     j->payload = payload;
     j->last_retry_after = -1;
@@ -494,16 +491,18 @@ int gcs_http_pending(const gcs_http_client *c)
 
 /* ==== Completing a call ==== */
 
-static char *redacted_body(const char *body, size_t len)
+/* The body as a receipt may hold it: JSON with sensitive keys masked (from
+ * `parsed` when the caller has it already), else text with the text rules. */
+static char *redacted_body(const char *body, size_t len, const json_t *parsed)
 {
     if (!body || len == 0)
         return NULL;
-    json_t *parsed = json_loadb(body, len, 0, NULL);
-    if (parsed) {
-        json_t *clean = gcs_redact_json(parsed);
+    json_t *own = parsed ? NULL : json_loadb(body, len, 0, NULL);
+    if (parsed || own) {
+        json_t *clean = gcs_redact_json(parsed ? parsed : own);
         char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(clean);
-        json_decref(parsed);
+        json_decref(own);
         return s;
     }
     gcs_buf b;
@@ -517,8 +516,8 @@ static char *redacted_body(const char *body, size_t len)
 
 static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
-    char *req_body = redacted_body(j->body, j->body_len);
-    char *res_body = redacted_body(res->body.ptr, res->body.len);
+    char *req_body = redacted_body(j->body, j->body_len, NULL);
+    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,
@@ -569,7 +568,10 @@ static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const
         snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
                  gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
                  res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                 res.detail || why ? ": " : "", res.detail ? res.detail : why ? why : "");
+                 res.detail || why ? ": " : "",
+                 res.detail ? res.detail
+                 : why      ? why
+                            : "");
     else
         snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
                  gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
@@ -958,7 +960,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     j->last_outcome = v.outcome;
     if (!login) {
         bool server_failed = status >= 500 || (status == 0 && fail != GCS_TRANSPORT_TOO_LARGE &&
-                                                fail != GCS_TRANSPORT_OTHER);
+                                               fail != GCS_TRANSPORT_OTHER);
         if (server_failed)
             gcs_breaker_on_failure(&c->breaker, now, probe);
         else
@@ -992,8 +994,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
                                             next_rand(c));
         }
         /* 429s are bounded by time alone: the pause, not the attempt, is the cost. */
-        bool attempts_left =
-            v.retry == GCS_RETRY_RATE_LIMIT || j->attempts < c->max_attempts;
+        bool attempts_left = v.retry == GCS_RETRY_RATE_LIMIT || j->attempts < c->max_attempts;
         if (attempts_left && at - j->first_send_us <= c->retry_budget_us) {
             c->st.retries[v.retry]++;
             if (gcs_log_enabled(GCS_LOG_DEBUG)) {
@@ -1081,8 +1082,7 @@ static void dispatch(gcs_http_client *c)
             break;
         int64_t t = 0;
         if (!gcs_breaker_allow(&c->breaker, now, &t)) {
-            if (c->breaker.state == GCS_BREAKER_OPEN &&
-                c->breaker.trips >= c->breaker_max_trips) {
+            if (c->breaker.state == GCS_BREAKER_OPEN && c->breaker.trips >= c->breaker_max_trips) {
                 /* The server stayed down through every probe: give the calls back. */
                 c->breaker.trips = 0;
                 fail_queued(c, GCS_HTTP_BREAKER_OPEN,
@@ -1178,7 +1178,8 @@ int gcs_http_run(gcs_http_client *c)
     return c->stop_code;
 }
 
-int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c, const gcs_http_client_request *req)
+int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
+                  const gcs_http_client_request *req)
 {
     bool done = false;
     gcs_http_client_response_init(out);
@@ -1235,8 +1236,7 @@ json_t *gcs_http_client_stats_json(const gcs_http_client *c)
     json_object_set_new(o, "status_429", json_integer((json_int_t)s.status_429));
     json_object_set_new(o, "pacing_wait_ms", json_integer((json_int_t)s.pacing_wait_ms));
     json_object_set_new(o, "token_requests", json_integer((json_int_t)s.token_requests));
-    json_object_set_new(o, "breaker_state",
-                        json_string(gcs_breaker_state_name(s.breaker_state)));
+    json_object_set_new(o, "breaker_state", json_string(gcs_breaker_state_name(s.breaker_state)));
     json_object_set_new(o, "breaker_opened", json_integer((json_int_t)s.breaker_opened));
     json_object_set_new(o, "in_flight", json_integer(s.in_flight));
     json_object_set_new(o, "in_flight_max", json_integer(s.in_flight_max));

@@ -90,13 +90,16 @@ enum {
 
 typedef struct gcs_http_client_request {
     const char *method;        /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *path;          /* relative to the base URL, with its query: "/api/v2/scim/v2/users?count=0" */
+    const char *path;          /* relative to the base URL, with its query:
+                                  "/api/v2/scim/v2/users?count=0" */
     const char *body;          /* NULL: none, or `json` */
     const json_t *json;        /* serialised compactly when body is NULL */
-    const char *content_type;  /* default application/scim+json on /api/v2/scim/, else application/json */
+    const char *content_type;  /* default application/scim+json on /api/v2/scim/,
+                                  else application/json */
     const char *if_match;      /* ETag as received, quotes included */
     const char *if_none_match;
-    int idempotent;            /* -1 (default): every method but POST; 0 or 1 to say */
+    int idempotent;            /* 0 (default): every method but POST is;
+                                  1: it is; -1: it is not (never repeated blindly) */
     unsigned flags;            /* GCS_HTTP_REQ_* */
     const char *const *headers;/* extra "Name: value" lines, NULL-terminated; never logged */
 } gcs_http_client_request;
@@ -115,7 +118,8 @@ typedef struct gcs_http_client_response {
     int attempts;              /* sends made */
     int64_t latency_ms;        /* first send to completion */
     int retry_after_s;         /* last Retry-After seen, -1 none */
-    char message[320];         /* one line for people: "PATCH /api/…: 409 version conflict: …" */
+    char message[320];         /* one line for people:
+                                  "PATCH /api/…: 409 version conflict: …" */
 } gcs_http_client_response;
 
 void gcs_http_client_response_init(gcs_http_client_response *r);
@@ -154,8 +158,8 @@ void gcs_http_client_free(gcs_http_client *c);
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
 
 /* Queues a request (copied: the caller's strings may go after the call). */
-int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *req, gcs_http_done_fn on_done,
-                    void *payload);
+int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *req,
+                    gcs_http_done_fn on_done, void *payload);
 
 /* Drives transfers for at most timeout_ms (0: do what is ready, do not wait).
  * Returns the number of requests not finished yet (queued or in flight). */
@@ -167,7 +171,8 @@ int gcs_http_run(gcs_http_client *c);
 /* Submits one request and drives the client until it finishes (other queued
  * requests progress too). *out (initialised here; release it) holds the answer.
  * Returns res->error, with the thread's error message set when not 0. */
-int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c, const gcs_http_client_request *req);
+int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
+                  const gcs_http_client_request *req);
 
 /* Fails every queued request with GCS_HTTP_CANCELLED (in flight ones finish). */
 void gcs_http_cancel(gcs_http_client *c);
@@ -196,7 +201,8 @@ typedef struct gcs_http_stats {
 
 void gcs_http_client_stats(gcs_http_stats *out, const gcs_http_client *c);
 /* Everything above plus requests by method, templated route and status:
- * {"requests":[{"method":"PATCH","route":"/api/v2/scim/v2/users/{id}","status":200,"count":12}],…}.
+ * {"requests":[{"method":"PATCH","route":"/api/v2/scim/v2/users/{id}",
+ *               "status":200,"count":12}],…}.
  * New reference. */
 json_t *gcs_http_client_stats_json(const gcs_http_client *c);
 

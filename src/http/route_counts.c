@@ -17,7 +17,8 @@ void gcs_route_counts_release(gcs_route_counts *rc)
     *rc = (gcs_route_counts){0};
 }
 
-static gcs_route_count *find(gcs_route_counts *rc, const char *method, const char *route, int status)
+static gcs_route_count *find(gcs_route_counts *rc, const char *method, const char *route,
+                             int status)
 {
     for (int i = 0; i < rc->n; i++) {
         gcs_route_count *e = &rc->items[i];
@@ -62,9 +63,9 @@ json_t *gcs_route_counts_json(const gcs_route_counts *rc)
     json_t *a = json_array();
     for (int i = 0; a && i < rc->n; i++) {
         const gcs_route_count *e = &rc->items[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:I}", "method", e->method, "route",
-                                           e->route, "status", e->status, "count",
-                                           (json_int_t)e->count));
+        json_array_append_new(a,
+                              json_pack("{s:s,s:s,s:i,s:I}", "method", e->method, "route", e->route,
+                                        "status", e->status, "count", (json_int_t)e->count));
     }
     return a;
 }

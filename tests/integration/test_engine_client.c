@@ -31,12 +31,13 @@ static void on_receipt(const gcs_http_receipt *r, void *payload)
 }
 
 static int call(gcs_http_client_response *res, gcs_engine_fixture *f, const char *method,
-                const char *path, const char *body, const char *if_match,
-                const char *if_none_match)
+                const char *path, const char *body, const char *if_match, const char *if_none_match)
 {
-    gcs_http_client_request req = {.method = method, .path = path, .body = body,
-                                   .if_match = if_match, .if_none_match = if_none_match,
-                                   .idempotent = -1};
+    gcs_http_client_request req = {.method = method,
+                                   .path = path,
+                                   .body = body,
+                                   .if_match = if_match,
+                                   .if_none_match = if_none_match};
     return gcs_http_call(res, f->client, &req);
 }
 
@@ -54,8 +55,7 @@ static void answers_are_classified_for_callers(void **state)
     (void)state;
     gcs_engine_fixture f;
     receipts rs = {0};
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL,
-                             NULL);
+    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     gcs_http_client_set_receipt_hook(f.client, on_receipt, &rs);
     gcs_http_client_response res;
 
@@ -98,9 +98,9 @@ static void answers_are_classified_for_callers(void **state)
     assert_non_null(res.etag);
     assert_string_not_equal(res.etag, etag);
     gcs_http_client_response_release(&res);
-    static const char *const conflict_configs[] = {
-        "{\"version_conflict_status\":400}", "{\"version_conflict_status\":409}",
-        "{\"version_conflict_status\":412}"};
+    static const char *const conflict_configs[] = {"{\"version_conflict_status\":400}",
+                                                   "{\"version_conflict_status\":409}",
+                                                   "{\"version_conflict_status\":412}"};
     static const int conflict_statuses[] = {400, 409, 412};
     for (int i = 0; i < 3; i++) {
         gcs_engine_fixture_config(&f, conflict_configs[i]);
@@ -112,8 +112,9 @@ static void answers_are_classified_for_callers(void **state)
     }
 
     /* Not found, and an invalid request with its scimType and detail. */
-    assert_int_equal(call(&res, &f, "GET", "/api/v2/scim/v2/users/00000000-0000-4000-8000-999999999999",
-                          NULL, NULL, NULL),
+    assert_int_equal(call(&res, &f, "GET",
+                          "/api/v2/scim/v2/users/00000000-0000-4000-8000-999999999999", NULL, NULL,
+                          NULL),
                      GCS_ENOTFOUND);
     assert_int_equal(res.outcome, GCS_HTTP_NOT_FOUND);
     assert_non_null(strstr(gcs_error_last(), "not found"));
@@ -149,9 +150,8 @@ static void many_requests_in_flight_none_lost(void **state)
     gcs_engine_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 8};
-    gcs_engine_fixture_start(&f, 20, (const char *const[]){"--rate-limit", "0", "--latency", "5",
-                                                            NULL},
-                             &o, NULL);
+    gcs_engine_fixture_start(
+        &f, 20, (const char *const[]){"--rate-limit", "0", "--latency", "5", NULL}, &o, NULL);
     gcs_engine_fixture_submit_patches(&f, 300, &t);
     assert_int_equal(gcs_http_run(f.client), 0);
     assert_int_equal(t.done, 300);

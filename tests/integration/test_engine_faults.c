@@ -18,8 +18,8 @@ static void submit_creates(gcs_engine_fixture *f, int n, gcs_engine_tally *t)
                  "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
                  "\"userName\":\"created%d@example.com\",\"displayName\":\"Created %d\"}",
                  i, i);
-        gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users",
-                                       .body = body, .idempotent = -1};
+        gcs_http_client_request req = {
+            .method = "POST", .path = "/api/v2/scim/v2/users", .body = body};
         assert_int_equal(gcs_http_submit(f->client, &req, gcs_engine_tally_add, t), 0);
     }
 }
@@ -69,15 +69,14 @@ static void dropped_connections(void **state)
     gcs_engine_fixture f;
     gcs_engine_tally gets = {0}, creates = {0};
     gcs_engine_fixture_start(&f, 10,
-                             (const char *const[]){"--rate-limit", "0", "--fault-seed", "7",
-                                                   NULL},
+                             (const char *const[]){"--rate-limit", "0", "--fault-seed", "7", NULL},
                              &fast_retries, NULL);
     gcs_engine_fixture_config(&f, "{\"fault_rate\":0.3,\"fault_kinds\":[\"drop\"]}");
     for (int i = 0; i < 100; i++) {
         char id[64], path[128];
         gcs_engine_fixture_user_id(id, sizeof id, i % 10);
         snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
-        gcs_http_client_request req = {.method = "GET", .path = path, .idempotent = -1};
+        gcs_http_client_request req = {.method = "GET", .path = path};
         assert_int_equal(gcs_http_submit(f.client, &req, gcs_engine_tally_add, &gets), 0);
     }
     submit_creates(&f, 30, &creates);

@@ -91,8 +91,7 @@ static void a_daily_limit_stops_the_run(void **state)
     assert_true(ms < 5000); /* stopped, not waiting ten minutes */
     /* Later submissions fail the same way at once. */
     gcs_http_client_response res;
-    gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=0",
-                                   .idempotent = -1};
+    gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=0"};
     assert_int_equal(gcs_http_call(&res, f.client, &req), GCS_EDAILYLIMIT);
     assert_non_null(strstr(res.message, "daily"));
     gcs_http_client_response_release(&res);

@@ -63,8 +63,7 @@ static void wrong_credentials_fail_fast_and_clearly(void **state)
     assert_non_null(strstr(gcs_error_last(), "credentials rejected"));
     assert_null(strstr(gcs_error_last(), "not-the-right-secret"));
     gcs_http_client_response res;
-    gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=0",
-                                   .idempotent = -1};
+    gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=0"};
     assert_int_equal(gcs_http_call(&res, f.client, &req), GCS_EAUTH);
     gcs_http_client_response_release(&res);
     gcs_engine_fixture_stop(&f);
@@ -76,9 +75,8 @@ static void a_token_that_expires_every_two_seconds(void **state)
     gcs_engine_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_rps = 40};
-    gcs_engine_fixture_start(&f, 20,
-                             (const char *const[]){"--rate-limit", "0", "--token-ttl", "2", NULL},
-                             &o, NULL);
+    gcs_engine_fixture_start(
+        &f, 20, (const char *const[]){"--rate-limit", "0", "--token-ttl", "2", NULL}, &o, NULL);
     gcs_engine_fixture_submit_patches(&f, 240, &t); /* about 6 s */
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_token_stats ts;
@@ -115,7 +113,7 @@ static void a_revoked_token_is_replaced_once(void **state)
     gcs_http_client_stats(&st, f.client);
     assert_int_equal(t.done, 150);
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], 150);
-    assert_int_equal(ts.obtained, 2);  /* one refresh for everybody */
+    assert_int_equal(ts.obtained, 2); /* one refresh for everybody */
     assert_int_equal(ts.rejected, 1);
     assert_true(st.retries[GCS_RETRY_AUTH] >= 1);
     assert_true(st.token_requests == 2);

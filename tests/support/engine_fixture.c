@@ -50,17 +50,16 @@ void gcs_engine_fixture_start(gcs_engine_fixture *f, int n_users, const char *co
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
 
-    assert_int_equal(gcs_token_new(&f->token, GCS_FIXTURE_CLIENT_ID,
-                                   secret ? secret : GCS_FIXTURE_SECRET),
-                     0);
+    assert_int_equal(
+        gcs_token_new(&f->token, GCS_FIXTURE_CLIENT_ID, secret ? secret : GCS_FIXTURE_SECRET), 0);
     gcs_http_client_options o = opts ? *opts : (gcs_http_client_options){0};
     o.api_url = f->emu.api_url;
     o.login_url = f->emu.login_url;
     o.auth = gcs_token_auth(f->token);
     assert_int_equal(gcs_http_client_new(&f->client, &o), 0);
 
-    gcs_http_client_options a = {.api_url = f->emu.api_url, .max_attempts = 1,
-                                 .breaker_threshold = -1};
+    gcs_http_client_options a = {
+        .api_url = f->emu.api_url, .max_attempts = 1, .breaker_threshold = -1};
     assert_int_equal(gcs_http_client_new(&f->admin, &a), 0);
 }
 
@@ -77,9 +76,10 @@ void gcs_engine_fixture_stop(gcs_engine_fixture *f)
 static void admin_call(gcs_engine_fixture *f, const char *method, const char *path,
                        const char *body, gcs_http_client_response *res)
 {
-    gcs_http_client_request req = {
-        .method = method, .path = path, .body = body,
-        .content_type = body ? "application/json" : NULL, .idempotent = -1};
+    gcs_http_client_request req = {.method = method,
+                                   .path = path,
+                                   .body = body,
+                                   .content_type = body ? "application/json" : NULL};
     int rc = gcs_http_call(res, f->admin, &req);
     if (rc != 0)
         fail_msg("%s %s failed: %s (%s)", method, path, res->message, res->body.ptr);
@@ -130,8 +130,7 @@ void gcs_engine_fixture_submit_patches(gcs_engine_fixture *f, int n, gcs_engine_
                  "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
                  "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T%d\"}]}",
                  i);
-        gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body,
-                                       .idempotent = -1};
+        gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body};
         assert_int_equal(gcs_http_submit(f->client, &req, gcs_engine_tally_add, t), 0);
     }
 }
