@@ -201,6 +201,11 @@ static void on_event(const gcs_apply_event *e, void *payload)
 
 int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
 {
+    if (json_array_size(gcs_plan_operations(plan)) == 0) {
+        if (!p->cli->json)
+            fprintf(p->cli->out, "Nothing to apply: Genesys already matches the source.\n");
+        return GCS_EXIT_OK;
+    }
     apply_view view = {p, {0}};
     gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
     if (p->cli->json)
