@@ -1,0 +1,184 @@
+/*
+ * bench_sync - a sync of many users of which few changed: how many requests it
+ * costs, against the target (changed users) + (users / page size) + a constant.
+ *
+ *   bench_sync [--users N] [--changed-percent P] [--limit N/S]
+ *
+ * Seeds the emulator with N managed users, writes an export of the same N people
+ * with P% of titles changed, and runs plan + apply in this process (SQLite store in
+ * a temporary directory). Prints as its last line one JSON object: users, changed,
+ * requests (all API requests the emulator answered, token excluded), reads, writes,
+ * page_size, target, within_target, seconds, users_per_s, cpu_us_per_user.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "engine/apply.h"
+#include "engine/planner.h"
+#include "genesys/session.h"
+#include "support/benchproc.h"
+
+#define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+#define PAGE_SIZE 100 /* the planner's page when no costly attribute is read */
+
+static const char profile[] = "version: 1\n"
+                              "match: [userName]\n"
+                              "attributes:\n"
+                              "  userName: {from: email, required: true}\n"
+                              "  displayName: {template: \"{first} {last}\", required: true}\n"
+                              "  title: title\n"
+                              "  department: dept\n";
+
+static void write_inputs(const char *dir, int users, int changed_every)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/seed.json", dir);
+    json_t *list = json_array();
+    for (int i = 0; i < users; i++) {
+        char key[32], name[64], display[64];
+        snprintf(key, sizeof key, "P%06d", i);
+        snprintf(name, sizeof name, "person%06d@example.com", i);
+        snprintf(display, sizeof display, "Person %d", i);
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s,s:{s:s},s:{s:[{s:s,s:s}]}}", "userName", name,
+                            "displayName", display, "title", "Agent",
+                            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                            "department", "Support", GENESYS_EXT, "externalIds", "authority",
+                            "gcscim", "value", name));
+    }
+    json_t *doc = json_pack("{s:o}", "users", list);
+    json_dump_file(doc, path, JSON_COMPACT);
+    json_decref(doc);
+
+    snprintf(path, sizeof path, "%s/hr.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("email,first,last,title,dept\n", f);
+    for (int i = 0; i < users; i++)
+        fprintf(f, "person%06d@example.com,Person,%d,%s,Support\n", i, i,
+                changed_every && i % changed_every == 0 ? "Senior Agent" : "Agent");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/profile.yaml", dir);
+    f = fopen(path, "w");
+    fputs(profile, f);
+    fclose(f);
+}
+
+static long count_routes(const char *api_url, long *reads, long *writes)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "curl -s %s/_emulator/stats", api_url);
+    FILE *p = popen(cmd, "r");
+    json_t *st = p ? json_loadf(p, 0, NULL) : NULL;
+    if (p)
+        pclose(p);
+    const char *route;
+    json_t *by_status;
+    *reads = *writes = 0;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strstr(route, "/oauth/") || strstr(route, "/_emulator"))
+            continue;
+        const char *status;
+        json_t *count;
+        long n = 0;
+        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
+        if (strncmp(route, "GET ", 4) == 0)
+            *reads += n;
+        else
+            *writes += n;
+    }
+    json_decref(st);
+    return *reads + *writes;
+}
+
+int main(int argc, char **argv)
+{
+    int users = 10000;
+    double percent = 1.0;
+    const char *limit = "0";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--users") == 0)
+            users = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--changed-percent") == 0)
+            percent = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--limit") == 0)
+            limit = argv[i + 1];
+    }
+    int changed_every = percent > 0 ? (int)(100.0 / percent) : 0;
+    int changed = changed_every ? (users + changed_every - 1) / changed_every : 0;
+    gcs_log_set_level(GCS_LOG_WARN);
+
+    char dir[] = "/tmp/gcscim-bench-sync-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    write_inputs(dir, users, changed_every);
+    char seed[1100], api_url[256], db[1100], source[1100], prof[1100];
+    snprintf(seed, sizeof seed, "%s/seed.json", dir);
+    const char *args[] = {"--seed", seed, "--rate-limit", limit, "--log-level", "warn", NULL};
+    pid_t emu = gcs_bench_emulator_start(dir, args, api_url, sizeof api_url);
+    if (emu < 0) {
+        fprintf(stderr, "bench_sync: cannot start the emulator (%s)\n", gcs_bench_emulator_path());
+        return 1;
+    }
+    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", dir);
+    snprintf(source, sizeof source, "%s/hr.csv", dir);
+    snprintf(prof, sizeof prof, "%s/profile.yaml", dir);
+
+    gcs_config cfg;
+    gcs_config_init(&cfg, NULL);
+    gcs_config_set(&cfg, GCS_CFG_API_URL, api_url, GCS_CFG_FROM_FLAG, "bench");
+    gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "bench");
+    gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
+                   "bench");
+    gcs_session s;
+    gcs_store *store = NULL;
+    gcs_plan plan;
+    gcs_planner_stats stats;
+    gcs_apply_result result;
+    int rc = gcs_session_open(&s, &cfg);
+    if (rc == 0)
+        rc = gcs_store_open(&store, db);
+    int64_t t0 = gcs_time_mono_us(), cpu0 = gcs_bench_cpu_us(0);
+    if (rc == 0)
+        rc = gcs_session_login(&s);
+    gcs_planner_options po;
+    gcs_planner_options_init(&po);
+    po.source_path = source;
+    po.profile_path = prof;
+    po.api_url = s.api_url;
+    if (rc == 0)
+        rc = gcs_planner_run(&plan, &stats, s.client, &po);
+    gcs_apply_options ao = {"sync", po.plan, NULL, NULL};
+    if (rc == 0) {
+        rc = gcs_apply_run(&result, s.client, store, &plan, &ao);
+        gcs_plan_release(&plan);
+    }
+    double seconds = (double)(gcs_time_mono_us() - t0) / 1e6;
+    int64_t cpu = gcs_bench_cpu_us(0) - cpu0;
+    if (rc < 0)
+        fprintf(stderr, "bench_sync: %s\n", gcs_error_last());
+    long reads, writes;
+    long requests = count_routes(api_url, &reads, &writes);
+    long target = changed + (users + PAGE_SIZE - 1) / PAGE_SIZE + 5;
+    printf("{\"users\":%d,\"changed\":%d,\"limit\":\"%s\",\"requests\":%ld,\"reads\":%ld,"
+           "\"writes\":%ld,\"page_size\":%d,\"target\":%ld,\"within_target\":%s,"
+           "\"seconds\":%.2f,\"users_per_s\":%.0f,\"cpu_us_per_user\":%.1f}\n",
+           users, changed, limit, requests, reads, writes, PAGE_SIZE, target,
+           requests <= target ? "true" : "false", seconds, users / seconds,
+           (double)cpu / users);
+    gcs_store_free(store);
+    gcs_session_release(&s);
+    gcs_config_release(&cfg);
+    gcs_bench_emulator_stop(emu);
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_sync: could not remove %s\n", dir);
+    return rc < 0 ? 1 : 0;
+}
