@@ -75,7 +75,7 @@ static void send_page(emu_req *r, const char *base, json_t *all)
 
 static json_t *entity(const json_t *item, const char *base)
 {
-    json_t *e = json_deep_copy(item);
+    json_t *e = gcs_emu_json_copy(item);
     char uri[256];
     snprintf(uri, sizeof uri, "/api/v2%s/%s", base, json_string_value(json_object_get(e, "id")));
     if (strcmp(base, "/routing/skills") == 0 || strcmp(base, "/routing/languages") == 0)
@@ -117,7 +117,7 @@ static void named_list(emu_req *r, const emu_list *l, const char *base, const ch
 
 static json_t *group_entity(const emu_group *g)
 {
-    json_t *e = json_deep_copy(g->platform);
+    json_t *e = gcs_emu_json_copy(g->platform);
     char uri[128];
     snprintf(uri, sizeof uri, "/api/v2/groups/%s", g->id);
     json_object_set_new(e, "memberCount",

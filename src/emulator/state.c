@@ -33,7 +33,7 @@ static int list_load(gcs_emu *emu, emu_list *l, const json_t *seed, const char *
             rc = gcs_error_set(GCS_EINVALID, "seed: %s[%zu] has no name", kind, i);
             goto out;
         }
-        json_t *item = json_deep_copy(v);
+        json_t *item = gcs_emu_json_copy(v);
         if (!json_is_string(json_object_get(item, "id"))) {
             char id[40];
             gcs_emu_uuid(id, &emu->rng_ids);
@@ -127,18 +127,41 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
     return u;
 }
 
+/* True when doc already starts with schemas and this id (a copy of the stored
+ * doc, as PATCH makes): no need to rebuild it. */
+static bool in_order(const json_t *doc, const char *id)
+{
+    void *it = json_object_iter((json_t *)doc);
+    if (!it || strcmp(json_object_iter_key(it), "schemas") != 0)
+        return false;
+    it = json_object_iter_next((json_t *)doc, it);
+    return it && strcmp(json_object_iter_key(it), "id") == 0 &&
+           json_is_string(json_object_iter_value(it)) &&
+           strcmp(json_string_value(json_object_iter_value(it)), id) == 0;
+}
+
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
-    char created[40];
-    snprintf(created, sizeof created, "%s",
-             json_string_value(json_object_get(json_object_get(u->doc, "meta"), "created")) ?: "");
+    json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
     user_index_name(emu, u, false);
-    doc = ordered(doc, u->id);
+    if (!in_order(doc, u->id))
+        doc = ordered(doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
     if (!json_is_boolean(json_object_get(doc, "active")))
         json_object_set_new(doc, "active", json_true());
     u->version++;
-    set_meta(emu, doc, "User", u->id, u->version, created);
+    /* meta keeps created and location; the rest is new. */
+    char now[32], ver[24];
+    gcs_emu_now_iso(now);
+    snprintf(ver, sizeof ver, "%ld", u->version);
+    json_t *meta = json_object();
+    json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck("User"));
+    json_object_set_nocheck(meta, "created", json_object_get(old_meta, "created"));
+    json_object_set_new_nocheck(meta, "lastModified", json_string_nocheck(now));
+    json_object_set_nocheck(meta, "location", json_object_get(old_meta, "location"));
+    json_object_set_new_nocheck(meta, "version", json_string_nocheck(ver));
+    json_object_set_new_nocheck(doc, "meta", meta);
+    json_decref(old_meta);
     json_decref(u->doc);
     u->doc = doc;
     free(u->cached);
@@ -199,7 +222,7 @@ emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name)
 const char *gcs_emu_user_text(emu_user *u)
 {
     if (!u->cached)
-        u->cached = json_dumps(u->doc, JSON_COMPACT);
+        u->cached = gcs_emu_json_text(u->doc);
     return u->cached ? u->cached : "{}";
 }
 
@@ -342,7 +365,7 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
             rc = gcs_error_set(GCS_EINVALID, "seed: users[%zu]: userName '%s' is taken", i, un);
             goto out;
         }
-        json_t *doc = json_deep_copy(v);
+        json_t *doc = gcs_emu_json_copy(v);
         json_object_del(doc, "password");
         json_object_del(doc, "meta");
         json_object_del(doc, "groups");
@@ -398,7 +421,7 @@ json_t *gcs_emu_org_dump(gcs_emu *emu)
     for (size_t i = 0; i < o->nusers; i++)
         json_array_append(users, o->users[i]->doc);
     for (size_t i = 0; i < o->ngroups; i++) {
-        json_t *g = json_deep_copy(o->groups[i]->platform);
+        json_t *g = gcs_emu_json_copy(o->groups[i]->platform);
         json_t *ids = json_array();
         size_t j;
         json_t *m;
