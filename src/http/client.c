@@ -927,8 +927,8 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     if (!login) {
         gcs_route_counts_add(&c->routes, j->method, j->path, (int)status);
         if (status > 0)
-            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, j->rl_count, j->rl_allowed,
-                                j->rl_reset);
+            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, (int)status, j->rl_count,
+                                j->rl_allowed, j->rl_reset);
     }
 
     gcs_http_outcome classified = GCS_HTTP_TRANSPORT_ERROR;
@@ -1064,7 +1064,6 @@ static void start_logins(gcs_http_client *c, int64_t now)
 static void dispatch(gcs_http_client *c)
 {
     int64_t now = gcs_time_mono_us();
-    bool token_wait = false;
     c->wake_us = 0;
     start_logins(c, now);
     if (c->stop_code) {
@@ -1104,10 +1103,8 @@ static void dispatch(gcs_http_client *c)
         const char *token = NULL;
         if (c->auth.get) {
             int rc = c->auth.get(&token, c, c->auth.payload);
-            if (rc == 1) {
-                token_wait = true;
-                break;
-            }
+            if (rc == 1)
+                break; /* a token is being fetched: everybody waits for it */
             if (rc < 0) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s", gcs_error_last());
@@ -1134,7 +1131,9 @@ static void dispatch(gcs_http_client *c)
     }
     if (c->delayed.head)
         wake_at(c, c->delayed.head->not_before_us);
-    if (token_wait)
+    /* A fetch the provider submitted just now (the token ran out, or is to be
+     * renewed ahead of time) goes at once. */
+    if (c->login.n)
         start_logins(c, now);
 }
 
