@@ -562,25 +562,26 @@ static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const
     if (outcome == GCS_HTTP_FORBIDDEN)
         res.missing_scope = gcs_http_missing_scope(j->method, j->path);
 
-    /* One line for people; redacted because a detail may echo what we sent. */
-    char line[sizeof res.message];
-    if (res.status)
-        snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
-                 gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
-                 res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                 res.detail || why ? ": " : "",
-                 res.detail ? res.detail
-                 : why      ? why
-                            : "");
-    else
-        snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
-                 gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
-    if (res.missing_scope) {
-        size_t n = strlen(line);
-        snprintf(line + n, sizeof line - n, " (the OAuth client probably lacks the '%s' scope)",
-                 res.missing_scope);
+    /* One line for people, for failures only (it costs a redaction pass);
+     * redacted because a detail may echo what we sent. */
+    if (res.error) {
+        char line[sizeof res.message];
+        if (res.status)
+            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path,
+                     res.status, gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
+                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
+                     res.detail || why ? ": " : "",
+                     res.detail ? res.detail : why ? why : "");
+        else
+            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
+                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
+        if (res.missing_scope) {
+            size_t n = strlen(line);
+            snprintf(line + n, sizeof line - n,
+                     " (the OAuth client probably lacks the '%s' scope)", res.missing_scope);
+        }
+        gcs_redact_text(res.message, sizeof res.message, line);
     }
-    gcs_redact_text(res.message, sizeof res.message, line);
 
     if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
         c->st.completed++;
