@@ -235,6 +235,16 @@ bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self)
 
 /* ==== attributes / excludedAttributes ==== */
 
+static const char *key_ci(const json_t *obj, const char *name)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+        if (strcasecmp(key, name) == 0)
+            return key;
+    return NULL;
+}
+
 /* Calls fn for each comma-separated name, split into (urn or NULL, attr). */
 static void each_attr(const char *list, void (*fn)(json_t *, const json_t *, const char *, const char *),
                       json_t *out, const json_t *doc)
@@ -247,6 +257,11 @@ static void each_attr(const char *list, void (*fn)(json_t *, const json_t *, con
             tok++;
         char *dot;
         const char *urn = NULL;
+        /* A whole extension ("urn:…:User") is an attribute of its own. */
+        if (strncasecmp(tok, "urn:", 4) == 0 && key_ci(doc, tok)) {
+            fn(out, doc, NULL, tok);
+            continue;
+        }
         if (strncasecmp(tok, "urn:", 4) == 0) {
             char *colon = strrchr(tok, ':');
             *colon = '\0';
@@ -260,16 +275,6 @@ static void each_attr(const char *list, void (*fn)(json_t *, const json_t *, con
         if (*tok)
             fn(out, doc, urn, tok);
     }
-}
-
-static const char *key_ci(const json_t *obj, const char *name)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-        if (strcasecmp(key, name) == 0)
-            return key;
-    return NULL;
 }
 
 static void include_one(json_t *out, const json_t *doc, const char *urn, const char *attr)
