@@ -562,25 +562,26 @@ static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const
     if (outcome == GCS_HTTP_FORBIDDEN)
         res.missing_scope = gcs_http_missing_scope(j->method, j->path);
 
-    /* One line for people; redacted because a detail may echo what we sent. */
-    char line[sizeof res.message];
-    if (res.status)
-        snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
-                 gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
-                 res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                 res.detail || why ? ": " : "",
-                 res.detail ? res.detail
-                 : why      ? why
-                            : "");
-    else
-        snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
-                 gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
-    if (res.missing_scope) {
-        size_t n = strlen(line);
-        snprintf(line + n, sizeof line - n, " (the OAuth client probably lacks the '%s' scope)",
-                 res.missing_scope);
+    /* One line for people, for failures only (it costs a redaction pass);
+     * redacted because a detail may echo what we sent. */
+    if (res.error) {
+        char line[sizeof res.message];
+        if (res.status)
+            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path,
+                     res.status, gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
+                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
+                     res.detail || why ? ": " : "",
+                     res.detail ? res.detail : why ? why : "");
+        else
+            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
+                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
+        if (res.missing_scope) {
+            size_t n = strlen(line);
+            snprintf(line + n, sizeof line - n,
+                     " (the OAuth client probably lacks the '%s' scope)", res.missing_scope);
+        }
+        gcs_redact_text(res.message, sizeof res.message, line);
     }
-    gcs_redact_text(res.message, sizeof res.message, line);
 
     if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
         c->st.completed++;
@@ -927,8 +928,8 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     if (!login) {
         gcs_route_counts_add(&c->routes, j->method, j->path, (int)status);
         if (status > 0)
-            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, j->rl_count, j->rl_allowed,
-                                j->rl_reset);
+            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, (int)status, j->rl_count,
+                                j->rl_allowed, j->rl_reset);
     }
 
     gcs_http_outcome classified = GCS_HTTP_TRANSPORT_ERROR;
@@ -1064,7 +1065,6 @@ static void start_logins(gcs_http_client *c, int64_t now)
 static void dispatch(gcs_http_client *c)
 {
     int64_t now = gcs_time_mono_us();
-    bool token_wait = false;
     c->wake_us = 0;
     start_logins(c, now);
     if (c->stop_code) {
@@ -1104,10 +1104,8 @@ static void dispatch(gcs_http_client *c)
         const char *token = NULL;
         if (c->auth.get) {
             int rc = c->auth.get(&token, c, c->auth.payload);
-            if (rc == 1) {
-                token_wait = true;
-                break;
-            }
+            if (rc == 1)
+                break; /* a token is being fetched: everybody waits for it */
             if (rc < 0) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s", gcs_error_last());
@@ -1134,7 +1132,9 @@ static void dispatch(gcs_http_client *c)
     }
     if (c->delayed.head)
         wake_at(c, c->delayed.head->not_before_us);
-    if (token_wait)
+    /* A fetch the provider submitted just now (the token ran out, or is to be
+     * renewed ahead of time) goes at once. */
+    if (c->login.n)
         start_logins(c, now);
 }
 

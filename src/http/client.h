@@ -118,8 +118,8 @@ typedef struct gcs_http_client_response {
     int attempts;              /* sends made */
     int64_t latency_ms;        /* first send to completion */
     int retry_after_s;         /* last Retry-After seen, -1 none */
-    char message[320];         /* one line for people:
-                                  "PATCH /api/…: 409 version conflict: …" */
+    char message[320];         /* when error != 0, one line for people (redacted):
+                                  "PATCH /api/…: 409 version conflict: …"; else "" */
 } gcs_http_client_response;
 
 void gcs_http_client_response_init(gcs_http_client_response *r);

@@ -4,6 +4,7 @@
 
 #define US_PER_S 1000000LL
 #define DEFAULT_PAUSE_S 3
+#define HEADERLESS_RUN 16
 
 static int64_t max64(int64_t a, int64_t b)
 {
@@ -82,16 +83,23 @@ static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
     p->sent = count;
 }
 
-void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int count, int allowed,
-                         int reset_s)
+void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int status, int count,
+                         int allowed, int reset_s)
 {
-    if (allowed <= 0 || allowed >= INT_MAX / 2 || count < 0 || reset_s < 0) {
-        /* No limit announced, or one no client could reach (a service with the
-         * limit turned off may say 2^31-1): nothing to pace to. */
-        if (p->mode != GCS_PACER_NONE)
+    if (allowed >= INT_MAX / 2) {
+        /* A limit no client could reach (a service with the limit turned off
+         * may say 2^31-1): nothing to pace to. */
+        p->mode = GCS_PACER_NONE;
+        return;
+    }
+    if (allowed <= 0 || count < 0 || reset_s < 0) {
+        if (status >= 400)
+            return;
+        if (p->mode == GCS_PACER_UNKNOWN || ++p->headerless >= HEADERLESS_RUN)
             p->mode = GCS_PACER_NONE;
         return;
     }
+    p->headerless = 0;
     /* reset is rounded up: the end lies in (counted + (reset-1) s, counted + reset s]
      * and the service counted the request somewhere in [sent, recv]. */
     int64_t lo = sent_us + (int64_t)(reset_s - 1) * US_PER_S;
@@ -112,6 +120,13 @@ void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int cou
             start_window(p, max64(lo, plo), min64(hi, phi), count);
         else
             start_window(p, lo, hi, count);
+        return;
+    }
+    if (hi <= p->end_lo_us && sent_us > p->end_hi_us - p->window_us) {
+        /* Sent inside our window, yet counted in one that ends earlier: the
+         * service's windows are not where we thought (a new token has a window
+         * of its own). Follow the service. */
+        start_window(p, lo, hi, count);
         return;
     }
     if (hi <= p->end_lo_us) {

@@ -16,7 +16,9 @@
  *    waits for the same instant instead of each sleeping on its own;
  *  - the user's own ceiling (max requests per second), if any.
  * Until the first answer the limit is unknown and only one request may be in
- * flight; an answer without the headers means there is no limit to pace to.
+ * flight; a successful answer without the headers means there is no limit to
+ * pace to (while pacing, only a run of them does: an error page from a proxy or
+ * a 401 answered before the limiter ran says nothing about the limit).
  * Invariant: `used` never decreases within a window; a new window starts when the
  * clock passes the window's latest possible end or an answer proves it began.
  */
@@ -45,6 +47,7 @@ typedef struct gcs_pacer {
     int64_t end_hi_us;
     int used;               /* max(server count seen, our sends) in this window */
     int sent;               /* our sends since this window began */
+    int headerless;         /* successful answers in a row without the headers */
 } gcs_pacer;
 
 /* max_rps: the user's ceiling (0: none). reserve: requests of each window never
@@ -62,10 +65,11 @@ void gcs_pacer_on_send(gcs_pacer *p, int64_t now_us);
 
 /*
  * An answer arrived: sent_us/recv_us bracket the instant the service counted it.
- * count/allowed/reset_s are the headers' values, -1 when absent.
+ * count/allowed/reset_s are the headers' values, -1 when absent; status is the
+ * answer's HTTP status.
  */
-void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int count, int allowed,
-                         int reset_s);
+void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int status, int count,
+                         int allowed, int reset_s);
 
 /* A 429 arrived at now_us with Retry-After retry_after_s (-1: absent, 3 s used).
  * Everybody pauses until then, and the current window counts as used up. */

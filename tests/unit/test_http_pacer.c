@@ -76,7 +76,7 @@ static sim_result simulate(sim_server *srv, int64_t duration, int64_t latency, i
             head++;
             int count, reset, ra;
             int status = sim_serve(srv, sent + latency, &count, &reset, &ra);
-            gcs_pacer_on_answer(&p, sent, now, count, srv->allowed, reset);
+            gcs_pacer_on_answer(&p, sent, now, status, count, srv->allowed, reset);
             if (status == 429) {
                 gcs_pacer_on_429(&p, now, ra);
                 r.rejected++;
@@ -142,7 +142,7 @@ static void no_headers_means_no_pacing(void **state)
     gcs_pacer_init(&p, 0, 2);
     assert_true(gcs_pacer_probe_only(&p));
     gcs_pacer_on_send(&p, 0);
-    gcs_pacer_on_answer(&p, 0, 1000, -1, -1, -1);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, -1, -1, -1);
     assert_false(gcs_pacer_probe_only(&p));
     for (int i = 0; i < 100; i++) {
         assert_int_equal(gcs_pacer_next_us(&p, 5000), 5000);
@@ -157,7 +157,7 @@ static void a_429_pauses_everyone_once(void **state)
     gcs_pacer p;
     gcs_pacer_init(&p, 0, 2);
     gcs_pacer_on_send(&p, 0);
-    gcs_pacer_on_answer(&p, 0, 1000, 1, 600, 10);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 600, 10);
     gcs_pacer_on_429(&p, 2 * S, 4);
     assert_true(gcs_pacer_next_us(&p, 2 * S) >= 6 * S);
     /* More 429s from the same burst share the pause instead of adding theirs. */
@@ -176,12 +176,45 @@ static void spreads_the_remaining_allowance(void **state)
     gcs_pacer_init(&p, 0, 0);
     gcs_pacer_on_send(&p, 0);
     /* 10 of 100 used, 10 s left: 90 sends over 10 s, about one per 110 ms. */
-    gcs_pacer_on_answer(&p, 0, 0, 10, 100, 10);
+    gcs_pacer_on_answer(&p, 0, 0, 200, 10, 100, 10);
     int64_t t = gcs_pacer_next_us(&p, 0);
     assert_in_range(t, 100 * MS, 120 * MS);
     /* Used up: nothing before the window ends. */
-    gcs_pacer_on_answer(&p, 0, 0, 100, 100, 10);
+    gcs_pacer_on_answer(&p, 0, 0, 200, 100, 100, 10);
     assert_true(gcs_pacer_next_us(&p, 1 * S) >= 10 * S);
+}
+
+static void an_error_without_headers_keeps_the_pace(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 0, 200, 10, 100, 10);
+    /* A 401 answered before the limiter ran carries no headers. */
+    gcs_pacer_on_answer(&p, 0, 1000, 401, -1, -1, -1);
+    assert_int_equal(p.mode, GCS_PACER_WINDOW);
+    gcs_pacer_on_send(&p, 1000);
+    assert_true(gcs_pacer_next_us(&p, 1000) > 1000);
+    /* A long run of successes without them: the limit was turned off. */
+    for (int i = 0; i < 16; i++)
+        gcs_pacer_on_answer(&p, 0, 2000, 200, -1, -1, -1);
+    assert_int_equal(p.mode, GCS_PACER_NONE);
+}
+
+static void a_new_token_window_is_followed(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    /* Our window ends at about 10 s. */
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 50, 100, 10);
+    /* At 5 s a request is counted in a window that ends at about 7 s. */
+    gcs_pacer_on_send(&p, 5 * S);
+    gcs_pacer_on_answer(&p, 5 * S, 5 * S + 1000, 200, 1, 100, 2);
+    assert_true(p.end_hi_us <= 7 * S + 1000);
+    assert_int_equal(p.used, 1);
 }
 
 int main(void)
@@ -195,6 +228,8 @@ int main(void)
         cmocka_unit_test(no_headers_means_no_pacing),
         cmocka_unit_test(a_429_pauses_everyone_once),
         cmocka_unit_test(spreads_the_remaining_allowance),
+        cmocka_unit_test(an_error_without_headers_keeps_the_pace),
+        cmocka_unit_test(a_new_token_window_is_followed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
