@@ -163,14 +163,15 @@ static void utf8_sanitize(char *s)
     }
 }
 
-/* Cuts s to at most max bytes on a character boundary, saying so. */
-static void bound(char *s, size_t max)
+/* Cuts s to at most max bytes on a character boundary, saying how long the
+ * original (`total` bytes) was. */
+static void bound(char *s, size_t max, size_t total)
 {
     size_t len = strlen(s);
     if (len <= max)
         return;
     char note[64];
-    int n = snprintf(note, sizeof note, "...[truncated %zu bytes]", len);
+    int n = snprintf(note, sizeof note, "...[truncated %zu bytes]", total > len ? total : len);
     size_t cut = max - (size_t)n;
     while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
         cut--;
@@ -217,7 +218,7 @@ static int copy_field(char **out, const char *in, size_t max, bool json, bool re
     }
     if (*out) {
         utf8_sanitize(*out);
-        bound(*out, max);
+        bound(*out, max, strlen(in));
     }
     gcs_buf_release(&b);
     return rc;

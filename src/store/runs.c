@@ -128,12 +128,12 @@ int gcs_store_run_begin(gcs_run *out, gcs_store *s, const char *command, const c
     memset(out, 0, sizeof *out);
     if ((rc = gcs_store_flush(s)) < 0 || (rc = new_run_id(id)) < 0)
         return rc;
-    const char *params[] = {id, command, plan_id, gcs_sql_i64(now, gcs_time_wall_ms())};
+    gcs_sql_i64(now, gcs_time_wall_ms());
+    const char *params[] = {id, command, plan_id, now, now};
     if ((rc = gcs_sql_exec(s,
                            "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
                            " VALUES (?, ?, ?, 'running', ?, ?)",
-                           (const char *[]){params[0], params[1], params[2], params[3], params[3]},
-                           5, NULL, NULL, NULL)) < 0)
+                           params, 5, NULL, NULL, NULL)) < 0)
         return gcs_error_prefix(rc, "cannot record run");
     return gcs_store_run_get(out, s, id);
 }

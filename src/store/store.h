@@ -12,15 +12,16 @@
  *    content, sequence number included), so gcs_store_receipts_verify() finds any
  *    edit, deletion, insertion or reordering. Appends are serialised so that the
  *    chain stays linear even with several hosts on one PostgreSQL database.
- *  - gcs_store_receipt_append() buffers; a receipt is durable (survives a crash of
- *    the process) once gcs_store_flush() has returned 0 after it. The buffer is also
- *    flushed every GCS_STORE_BATCH_MAX receipts, when the oldest buffered receipt is
- *    older than GCS_STORE_BATCH_MS (checked on append), before any run or item is
- *    marked, and by gcs_store_free().
+ *  - gcs_store_receipt_append() queues; a writer thread with a connection of its
+ *    own commits the queue in batches (one starts at GCS_STORE_BATCH_MAX receipts), at the
+ *    latest GCS_STORE_BATCH_MS after a receipt was queued. A receipt is durable
+ *    (survives a crash of the process) once gcs_store_flush() has returned 0 after
+ *    it; marking an item, finishing a run, listing, verifying and gcs_store_free()
+ *    flush first.
  *  - A job key never has two jobs running under a live lease at once.
  *
- * A gcs_store is one connection: use it from one thread at a time (open one
- * store per thread). Strings inside structs passed to a callback are borrowed
+ * A gcs_store is used from one thread at a time (open one store per thread);
+ * its receipt writer thread is internal. Strings inside structs passed to a callback are borrowed
  * for the duration of the call; structs filled through `out` belong to the
  * caller and are released with their _release function.
  */
@@ -40,8 +41,8 @@ typedef enum gcs_store_kind {
 } gcs_store_kind;
 
 #define GCS_STORE_URL_MAX 4096
-#define GCS_STORE_BATCH_MAX 512   /* receipts buffered before a forced flush */
-#define GCS_STORE_BATCH_MS 50     /* age of the oldest buffered receipt that forces one */
+#define GCS_STORE_BATCH_MAX 512   /* a commit starts as soon as this many are queued */
+#define GCS_STORE_BATCH_MS 50     /* longest a queued receipt waits for its commit */
 #define GCS_RECEIPT_BODY_MAX (64 * 1024) /* request/response bodies kept, in bytes */
 #define GCS_RECEIPT_FIELD_MAX 4096       /* every other text field */
 
@@ -60,7 +61,7 @@ int gcs_store_url_display(char **out, const char *url);
 /* Opens (and migrates) the store at `url`; NULL means gcs_store_default_url(),
  * whose directory is created with mode 0700. */
 int gcs_store_open(gcs_store **out, const char *url);
-/* Flushes buffered receipts (errors are logged) and closes. Accepts NULL. */
+/* Flushes queued receipts (errors are logged), stops the writer, closes. Accepts NULL. */
 void gcs_store_free(gcs_store *s);
 /* "sqlite" or "postgresql". */
 const char *gcs_store_backend(const gcs_store *s);
@@ -109,12 +110,12 @@ typedef struct gcs_receipt_filter {
 typedef int (*gcs_receipt_fn)(const gcs_receipt *r, void *payload);
 
 /* Queues a copy of r (request body redacted, bodies bounded). Durable only after
- * a successful gcs_store_flush(). */
+ * a successful gcs_store_flush(). Waits when 4,096 receipts are already queued. */
 int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r);
-/* Commits every buffered receipt in one transaction. On failure the buffer is
- * kept, so that a later flush can try again. */
+/* Waits until every receipt appended before the call is committed. On failure
+ * the receipts stay queued, in order, and the next flush tries again. */
 int gcs_store_flush(gcs_store *s);
-/* Number of receipts waiting in the buffer. */
+/* Number of receipts appended but not yet committed. */
 size_t gcs_store_pending_receipts(const gcs_store *s);
 /* Streams matching receipts (flushes first). `f` may be NULL. */
 int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_receipt_fn fn,
@@ -186,7 +187,7 @@ int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r,
  * left as they are, so calling it again on resume is harmless). */
 int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *keys, size_t n);
 /*
- * Sets an item's state, durably, after flushing buffered receipts. Mark a create
+ * Sets an item's state, durably, after flushing queued receipts. Mark a create
  * in_progress BEFORE sending it: a resumed run that finds an item in_progress
  * must look the user up (by externalId / userName) instead of creating again.
  * genesys_id NULL keeps the known one. Each in_progress mark counts an attempt.
