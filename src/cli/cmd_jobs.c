@@ -1,6 +1,7 @@
 /* gcscim jobs list|show|retry|drop: the durable job queue used by serve. */
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "store/store.h"
 
@@ -52,7 +53,11 @@ static json_t *job_json(const gcs_job *j)
     when(lease, sizeof lease, j->lease_until_ms);
     when(created, sizeof created, j->created_ms);
     when(updated, sizeof updated, j->updated_ms);
-    json_t *payload = json_loads(j->payload, JSON_DECODE_ANY, NULL);
+    /* The queue keeps the payload as given (the worker needs it); what is shown
+     * is redacted. */
+    json_t *raw = json_loads(j->payload, JSON_DECODE_ANY, NULL);
+    json_t *payload = raw ? gcs_redact_json(raw) : NULL;
+    json_decref(raw);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(j->id));
     json_object_set_new(o, "key", json_string(j->key));
@@ -65,7 +70,14 @@ static json_t *job_json(const gcs_job *j)
     json_object_set_new(o, "last_error", str_or_null(j->last_error));
     json_object_set_new(o, "created", json_string(created));
     json_object_set_new(o, "updated", json_string(updated));
-    json_object_set_new(o, "payload", payload ? payload : json_string(j->payload));
+    if (!payload) {
+        gcs_buf b;
+        gcs_buf_init(&b, GCS_JOB_PAYLOAD_MAX * 2);
+        gcs_redact_append(&b, j->payload);
+        payload = json_string(b.ptr);
+        gcs_buf_release(&b);
+    }
+    json_object_set_new(o, "payload", payload);
     return o;
 }
 

@@ -161,7 +161,8 @@ static void runs_and_jobs_commands(void **state)
     assert_int_equal(gcs_store_items_add(s, run1.id, keys, 2), 0);
     assert_int_equal(gcs_store_item_mark(s, run1.id, "emp-1", GCS_ITEM_DONE, "gid-77", "created"), 0);
     int64_t jid;
-    assert_int_equal(gcs_store_job_enqueue(&jid, s, "user:emp-1", "{\"active\":false}", 1), 0);
+    assert_int_equal(gcs_store_job_enqueue(&jid, s, "user:emp-1",
+                                           "{\"active\":false,\"password\":\"Init-9999\"}", 1), 0);
     gcs_job j;
     assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
     gcs_job_release(&j);
@@ -191,6 +192,7 @@ static void runs_and_jobs_commands(void **state)
     gcs_test_run_release(&r);
     run(&r, &e, "jobs", "show", "1", "--json", NULL);
     assert_non_null(strstr(r.out.ptr, "\"active\": false"));
+    assert_null(strstr(r.out.ptr, "Init-9999"));
     gcs_test_run_release(&r);
     run(&r, &e, "jobs", "drop", "1", NULL, NULL);
     assert_int_equal(r.exit_code, 0);
