@@ -14,6 +14,7 @@
     "  --max-deactivations N       deactivations allowed without approval (default 10)\n"         \
     "  --max-deactivation-share P  ... and at most P% of managed users (default 5)\n"            \
     "  --strict                    the first bad row stops the run\n"                            \
+    "  --passwords-out FILE        where generated passwords go when the profile asks (0600)\n"  \
     "  --json                      one JSON object instead of text\n"
 
 const gcs_cli_command gcs_cli_commands[] = {
@@ -26,7 +27,7 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  --out FILE                  save the plan\n" PROVISION_OPTIONS,
      gcs_cmd_plan},
     {"apply", "apply exactly a saved plan",
-     "gcscim apply PLAN.json [--allow-deactivations N] [--json]",
+     "gcscim apply PLAN.json [--allow-deactivations N] [--passwords-out FILE] [--json]",
      "Applies the plan's operations, paced to the rate limit, with a receipt for every\n"
      "call. A user changed since the plan is re-read: the change is applied only if it\n"
      "still holds, otherwise the drift is reported and the user left alone. Running\n"

@@ -20,6 +20,7 @@ enum {
     OPT_MAX_DEACTIVATIONS,
     OPT_MAX_SHARE,
     OPT_STRICT,
+    OPT_PASSWORDS_OUT,
 };
 
 static const struct option provision_options[] = {
@@ -34,6 +35,7 @@ static const struct option provision_options[] = {
     {"max-deactivations", required_argument, NULL, OPT_MAX_DEACTIVATIONS},
     {"max-deactivation-share", required_argument, NULL, OPT_MAX_SHARE},
     {"strict", no_argument, NULL, OPT_STRICT},
+    {"passwords-out", required_argument, NULL, OPT_PASSWORDS_OUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -93,6 +95,7 @@ static int on_option(int id, const char *arg, void *payload)
         return 0;
     }
     case OPT_STRICT: p->planner.strict = true; return 0;
+    case OPT_PASSWORDS_OUT: p->passwords_out = arg; return 0;
     }
     return gcs_error_set(GCS_EUSAGE, "unexpected option");
 }
@@ -210,7 +213,7 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
     gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
     if (p->cli->json)
         view.progress.tty = false;
-    gcs_apply_options o = {p->command, p->planner.plan, on_event, &view};
+    gcs_apply_options o = {p->command, p->planner.plan, on_event, &view, p->passwords_out};
     gcs_apply_result result;
     int rc = gcs_apply_run(&result, p->session.client, p->store, plan, &o);
     if (result.total)

@@ -3,7 +3,13 @@
 #include "core/log.h"
 #include "genesys/directory.h"
 #include "engine/recorder.h"
+#include "mapping/transform.h"
 #include "plan/diff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -36,6 +42,7 @@ typedef struct op_ctx {
     bool finished;
     bool problem;              /* ended failed or drifted */
     int lookup_step;           /* which lookup key is being tried */
+    char *password;            /* generated for this create; wiped when done */
 } op_ctx;
 
 struct applier {
@@ -54,6 +61,9 @@ struct applier {
     long finished;
     long problems;
     int fatal;                 /* a store failure stops the run */
+    bool passwords;            /* the profile asks for passwords */
+    gcs_password_policy policy;
+    FILE *passwords_out;
 };
 
 /* ==== Bookkeeping ==== */
@@ -85,12 +95,22 @@ static void mark(op_ctx *c, const char *state, const char *detail)
     }
 }
 
+static void forget_password(op_ctx *c)
+{
+    if (c->password) {
+        explicit_bzero(c->password, strlen(c->password));
+        free(c->password);
+        c->password = NULL;
+    }
+}
+
 static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
 {
     applier *a = c->a;
     if (c->finished)
         return;
     c->finished = true;
+    forget_password(c);
     if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT) {
         c->problem = true;
         mark(c, GCS_ITEM_FAILED, message);
@@ -342,6 +362,11 @@ static void on_create_done(const gcs_http_client_response *res, void *payload)
         set_str(&c->id, json_string_value(json_object_get(res->json, "id")));
         take_version(c, res);
         learn_id(c->a, c->key, c->id, c->user_name);
+        if (c->password && c->a->passwords_out) {
+            fprintf(c->a->passwords_out, "%s,%s,%s\n", c->key, c->user_name ? c->user_name : "",
+                    c->password);
+            fflush(c->a->passwords_out);
+        }
         finish(c, GCS_APPLY_DONE, NULL);
     } else if (res->outcome == GCS_HTTP_UNIQUENESS_CONFLICT) {
         c->lookup_step = 1; /* the userName is taken: find that user */
@@ -363,7 +388,28 @@ static void post_create(op_ctx *c)
     mark(c, GCS_ITEM_IN_PROGRESS, "create sent");
     if (c->a->fatal)
         return;
-    submit(c, "POST", GCS_SCIM_USERS, json_object_get(c->op, "body"), NULL, on_create_done);
+    if (!c->a->passwords) {
+        submit(c, "POST", GCS_SCIM_USERS, json_object_get(c->op, "body"), NULL, on_create_done);
+        return;
+    }
+    char pw[129];
+    if (gcs_password_generate(pw, sizeof pw, &c->a->policy) < 0) {
+        finish(c, GCS_APPLY_FAILED, gcs_error_last());
+        return;
+    }
+    forget_password(c);
+    c->password = strdup(pw);
+    json_t *body = json_copy(json_object_get(c->op, "body"));
+    json_object_set_new(body, "password", json_string(pw));
+    explicit_bzero(pw, sizeof pw);
+    submit(c, "POST", GCS_SCIM_USERS, body, NULL, on_create_done);
+    /* The engine copied the request; overwrite our copy before it is freed. */
+    size_t n = json_string_length(json_object_get(body, "password"));
+    char blank[129];
+    memset(blank, '*', n < sizeof blank ? n : sizeof blank - 1);
+    blank[n < sizeof blank ? n : sizeof blank - 1] = '\0';
+    json_string_set(json_object_get(body, "password"), blank);
+    json_decref(body);
 }
 
 static void start_create(op_ctx *c)
@@ -497,6 +543,32 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.item_states = json_object();
     a.key_to_id = json_object();
 
+    json_t *policy = json_object_get(plan->doc, "password_policy");
+    if (policy && gcs_plan_count(plan, GCS_PLAN_CREATE) > 0) {
+        if (!o->passwords_out) {
+            rc = gcs_error_set(GCS_EUSAGE, "the profile asks for passwords: say where to write "
+                                           "them with --passwords-out FILE");
+            goto out;
+        }
+        a.passwords = true;
+        a.policy = (gcs_password_policy){
+            true,
+            (unsigned)json_integer_value(json_object_get(policy, "length")),
+            (unsigned)json_integer_value(json_object_get(policy, "min_lower")),
+            (unsigned)json_integer_value(json_object_get(policy, "min_upper")),
+            (unsigned)json_integer_value(json_object_get(policy, "min_digit")),
+            (unsigned)json_integer_value(json_object_get(policy, "min_symbol")),
+        };
+        int fd = open(o->passwords_out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0 || fchmod(fd, 0600) < 0 || !(a.passwords_out = fdopen(fd, "a"))) {
+            rc = gcs_error_set(GCS_EIO, "cannot write passwords to '%s': %s", o->passwords_out,
+                               strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+    }
+
     json_t *ops = gcs_plan_operations(plan);
     a.count = json_array_size(ops);
     out->total = (long)a.count;
@@ -560,7 +632,13 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         rc = gcs_error_set(GCS_ERROR, "%ld of %ld operations failed or drifted", a.problems,
                            out->total);
 out:
+    if (a.passwords_out) {
+        fflush(a.passwords_out);
+        fsync(fileno(a.passwords_out));
+        fclose(a.passwords_out);
+    }
     for (size_t i = 0; a.ops && i < a.count; i++) {
+        forget_password(&a.ops[i]);
         free(a.ops[i].id);
         free(a.ops[i].etag);
     }

@@ -20,6 +20,10 @@
  *    the old values the plan saw, the (remaining) change is applied with the new
  *    version; if none remain it is done; anything else is drift, reported, and
  *    the user is left alone.
+ * Passwords are set only when the profile asks (the plan carries its policy): each
+ * is generated at apply time from the operating system's random source, sent with
+ * the create, never logged or kept in a receipt, and written only to
+ * `passwords_out` once the user exists.
  * Mass deactivations are refused before anything is sent unless approved
  * (gcs_plan_check_approval).
  */
@@ -58,6 +62,9 @@ typedef struct gcs_apply_options {
     gcs_plan_options approval;    /* allow_deactivations and thresholds */
     gcs_apply_event_fn on_event;  /* may be NULL */
     void *payload;
+    /* Where generated passwords go (CSV: key,userName,password; mode 0600) when the
+     * plan's profile asks for them; required then, ignored otherwise. */
+    const char *passwords_out;
 } gcs_apply_options;
 
 typedef struct gcs_apply_result {

@@ -632,6 +632,12 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
+    const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
+    if (pw->enabled)
+        json_object_set_new(out->doc, "password_policy",
+                            json_pack("{s:i,s:i,s:i,s:i,s:i}", "length", pw->length, "min_lower",
+                                      pw->min_lower, "min_upper", pw->min_upper, "min_digit",
+                                      pw->min_digit, "min_symbol", pw->min_symbol));
     if ((rc = fetch_org_names(&p)) < 0)
         goto out;
     if ((rc = read_source(&p)) < 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
 
@@ -399,6 +400,59 @@ static void mass_deactivation_is_refused_without_approval(void **state)
     free(none);
 }
 
+static void passwords_only_when_asked_and_only_where_told(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run r;
+    gcs_buf text;
+    gcs_buf_init(&text, 0);
+    gcs_buf_puts(&text, profile);
+    gcs_buf_puts(&text, "password: {generate: true, length: 20, min_symbol: 2}\n");
+    char *with_pw = gcs_test_write_file(f->dir, "pw.yaml", text.ptr);
+    gcs_buf_release(&text);
+    /* Asked for, but nowhere to write them: refused before anything is created. */
+    assert_int_equal(gcscim(f, &r, "sync", "--source", f->source, "--profile", with_pw,
+                            "--no-deactivate", NULL),
+                     2);
+    assert_non_null(strstr(r.err.ptr, "--passwords-out"));
+    gcs_test_run_release(&r);
+    assert_int_equal(writes(f), 0);
+
+    char out[700];
+    snprintf(out, sizeof out, "%s/passwords.csv", f->dir);
+    assert_int_equal(gcscim(f, &r, "sync", "--source", f->source, "--profile", with_pw,
+                            "--no-deactivate", "--passwords-out", out, "--log-level", "debug",
+                            NULL),
+                     0);
+    gcs_buf all;
+    gcs_buf_init(&all, 0);
+    gcs_buf_puts(&all, r.out.ptr);
+    gcs_buf_puts(&all, r.err.ptr);
+    gcs_test_run_release(&r);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *pf = fopen(out, "r");
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof line, pf)) {
+        lines++;
+        line[strcspn(line, "\n")] = '\0';
+        char *pw = strrchr(line, ',') + 1;
+        assert_int_equal(strlen(pw), 20);
+        /* Never in the output, the logs or the receipts. */
+        assert_null(strstr(all.ptr, pw));
+        gcs_test_run rr;
+        assert_int_equal(gcscim(f, &rr, "receipts", "export", NULL), 0);
+        assert_null(strstr(rr.out.ptr, pw));
+        gcs_test_run_release(&rr);
+    }
+    fclose(pf);
+    assert_int_equal(lines, 2); /* ann and cid were created; bob was adopted */
+    gcs_buf_release(&all);
+    free(with_pw);
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
@@ -412,6 +466,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_profile_fails_before_any_request, setup, teardown),
         cmocka_unit_test_setup_teardown(mass_deactivation_is_refused_without_approval, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(passwords_only_when_asked_and_only_where_told, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
