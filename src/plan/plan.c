@@ -168,7 +168,7 @@ int gcs_plan_finish(gcs_plan *plan)
     json_object_set_new(plan->doc, "summary", summary);
 
     /* Identity: what will be done, and where. Not when, not by which file name. */
-    json_t *ident = json_pack("{s:O,s:O}", "target", json_object_get(plan->doc, "target"),
+    json_t *ident = json_pack("{s:O?,s:O}", "target", json_object_get(plan->doc, "target"),
                               "operations", ops);
     char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(ident);
@@ -267,8 +267,14 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
             goto fail;
         }
     }
+    if (!json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"))) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it names no target API", path);
+        goto fail;
+    }
     /* The identity is recomputed: a hand-edited plan is a different plan. */
-    return gcs_plan_finish(plan);
+    if ((rc = gcs_plan_finish(plan)) < 0)
+        goto fail;
+    return 0;
 fail:
     gcs_plan_release(plan);
     return rc;
@@ -289,6 +295,13 @@ static void print_value(FILE *out, const json_t *v)
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     fputs(s ? s : "?", out);
     free(s);
+}
+
+/* A string member for display: never NULL, whatever an edited plan holds. */
+static const char *text_of(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "?";
 }
 
 static const char *short_attribute(const char *a)
@@ -312,8 +325,7 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             continue;
         const char *c = color ? colors[k] : "";
         const char *user = json_string_value(json_object_get(op, "userName"));
-        fprintf(out, "%s%s %s %s%s", c, sigil[k], kind_names[k],
-                json_string_value(json_object_get(op, "key")), reset);
+        fprintf(out, "%s%s %s %s%s", c, sigil[k], kind_names[k], text_of(op, "key"), reset);
         if (user)
             fprintf(out, " (%s)", user);
         const char *id = json_string_value(json_object_get(op, "id"));
@@ -326,7 +338,7 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         size_t j;
         json_t *ch;
         json_array_foreach(json_object_get(op, "changes"), j, ch) {
-            fprintf(out, "    %-22s ", short_attribute(json_string_value(json_object_get(ch, "attribute"))));
+            fprintf(out, "    %-22s ", short_attribute(text_of(ch, "attribute")));
             print_value(out, json_object_get(ch, "old"));
             fputs(" -> ", out);
             print_value(out, json_object_get(ch, "new"));
@@ -336,11 +348,11 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     json_t *rejected = json_object_get(plan->doc, "rejected");
     json_array_foreach(rejected, i, op) {
         fprintf(out, "%s! rejected %s%s", color ? "\033[35m" : "",
-                json_string_value(json_object_get(op, "location")), reset);
+                text_of(op, "location"), reset);
         const char *field = json_string_value(json_object_get(op, "field"));
         if (field)
             fprintf(out, " field %s", field);
-        fprintf(out, ": %s\n", json_string_value(json_object_get(op, "reason")));
+        fprintf(out, ": %s\n", text_of(op, "reason"));
     }
     fprintf(out,
             "\nPlan: %ld to create, %ld to update, %ld to reactivate, %ld to deactivate, "
