@@ -445,8 +445,11 @@ int gcs_emu_seed_load(json_t **out, const char *path)
     *out = NULL;
     json_t *j = json_load_file(path, 0, &jerr);
     if (!j) {
-        rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path, jerr.line,
-                           jerr.text);
+        if (jerr.line > 0)
+            rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path,
+                               jerr.line, jerr.text);
+        else
+            rc = gcs_error_set(GCS_EIO, "cannot read seed '%s': %s", path, jerr.text);
         goto out;
     }
     if (!json_is_object(j)) {
