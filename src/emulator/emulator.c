@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 
 void gcs_emu_options_init(gcs_emu_options *opts)
@@ -107,8 +108,11 @@ void gcs_emu_set_base_url(gcs_emu *emu, const char *base_url)
 json_t *gcs_emu_state(gcs_emu *emu)
 {
     pthread_mutex_lock(&emu->lock);
-    json_t *j = gcs_emu_org_dump(emu);
+    json_t *dump = gcs_emu_org_dump(emu);
+    /* The dump shares the live documents: copy them before letting go. */
+    json_t *j = gcs_emu_json_copy(dump);
     pthread_mutex_unlock(&emu->lock);
+    json_decref(dump);
     return j;
 }
 
@@ -406,4 +410,10 @@ void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *p
         pthread_mutex_unlock(&emu->lock);
     }
     atomic_fetch_sub(&emu->in_flight, 1);
+    if (gcs_log_enabled(GCS_LOG_DEBUG)) {
+        char st[16];
+        snprintf(st, sizeof st, out->drop ? "drop" : "%d", out->status);
+        GCS_DEBUG("emulator.request", "method", req->method, "path", path, "status", st,
+                  "correlation", r.correlation);
+    }
 }

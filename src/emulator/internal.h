@@ -220,6 +220,8 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u);
 /* Creates a group from a Platform API body (borrowed, already checked). */
 emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform);
 void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc);
+/* Adds or removes g in the user's read-only `groups`. */
+void gcs_emu_user_groups_set(gcs_emu *emu, emu_user *u, const emu_group *g, bool member);
 /* Rebuilds every user's read-only `groups` from the groups' members. */
 void gcs_emu_groups_refresh_users(gcs_emu *emu);
 /* The user's doc serialised (cached). Borrowed. */

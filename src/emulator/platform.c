@@ -176,10 +176,16 @@ static void delete_group(gcs_emu *emu, emu_group *g)
             o->ngroups--;
             break;
         }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, false);
+    }
     json_decref(g->doc);
     json_decref(g->platform);
     free(g);
-    gcs_emu_groups_refresh_users(emu);
 }
 
 static void groups(emu_req *r, const char *tail)
