@@ -465,6 +465,12 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
+    if (j->body_len > GCS_HTTP_MAX_REQUEST_BODY) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "request body of %s %s is %zu bytes; the service accepts at most %d",
+                           r->method, r->path, j->body_len, GCS_HTTP_MAX_REQUEST_BODY);
+        goto out;
+    }
     j->flags = r->flags;
     j->idempotent = r->idempotent == 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent > 0;
     j->on_done = on_done;
@@ -912,12 +918,17 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
         gcs_retry_decide((int)status, fail, j->idempotent, j->h.retry_after, classified);
     j->last_outcome = v.outcome;
     if (!login) {
+        gcs_breaker_state before = c->breaker.state;
         bool server_failed = status >= 500 || (status == 0 && fail != GCS_TRANSPORT_TOO_LARGE &&
                                                fail != GCS_TRANSPORT_OTHER);
         if (server_failed)
             gcs_breaker_on_failure(&c->breaker, now, probe);
         else
             gcs_breaker_on_success(&c->breaker, probe);
+        if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_OPEN)
+            GCS_WARN("http.breaker_open", "reason", status ? "server errors" : "no answers");
+        else if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_CLOSED)
+            GCS_INFO("http.breaker_closed");
         if (status == 429) {
             c->st.status_429++;
             if (v.retry == GCS_RETRY_RATE_LIMIT)

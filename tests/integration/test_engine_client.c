@@ -246,6 +246,13 @@ static void bad_requests_and_options_are_refused(void **state)
     const char *const hdrs[] = {"no colon here", NULL};
     gcs_http_client_request hdr = {.method = "GET", .path = "/x", .headers = hdrs};
     assert_int_equal(gcs_http_submit(c, &hdr, NULL, NULL), GCS_EINVALID);
+    char *big = malloc(GCS_HTTP_MAX_REQUEST_BODY + 2);
+    memset(big, 'x', GCS_HTTP_MAX_REQUEST_BODY + 1);
+    big[GCS_HTTP_MAX_REQUEST_BODY + 1] = '\0';
+    gcs_http_client_request huge = {.method = "PUT", .path = "/x", .body = big};
+    assert_int_equal(gcs_http_submit(c, &huge, NULL, NULL), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "at most 512000"));
+    free(big);
     assert_int_equal(gcs_http_pending(c), 0);
     /* Queued, then cancelled: the callback still runs, once. */
     gcs_engine_tally t = {0};
