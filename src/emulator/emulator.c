@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 
 void gcs_emu_options_init(gcs_emu_options *opts)
@@ -36,7 +37,13 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     gcs_emu *emu = calloc(1, sizeof *emu);
     if (!emu)
         return GCS_ENOMEM;
-    pthread_mutex_init(&emu->lock, NULL);
+    /* Adaptive: critical sections are a few microseconds; spinning briefly
+     * beats sleeping in the kernel when the pool's threads collide. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&emu->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     emu->config = opts->config;
     gcs_emu_map_init(&emu->tokens);
     emu->stats.routes = json_object();
@@ -56,7 +63,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     seed_rngs(emu);
     snprintf(emu->base_url, sizeof emu->base_url, "%s",
              opts->base_url ? opts->base_url : "http://127.0.0.1");
-    emu->seed_doc = seed ? json_deep_copy(seed) : json_object();
+    emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
     if (!emu->stats.routes || !emu->seed_doc) {
         rc = GCS_ENOMEM;
         goto out;
@@ -101,8 +108,11 @@ void gcs_emu_set_base_url(gcs_emu *emu, const char *base_url)
 json_t *gcs_emu_state(gcs_emu *emu)
 {
     pthread_mutex_lock(&emu->lock);
-    json_t *j = gcs_emu_org_dump(emu);
+    json_t *dump = gcs_emu_org_dump(emu);
+    /* The dump shares the live documents: copy them before letting go. */
+    json_t *j = gcs_emu_json_copy(dump);
     pthread_mutex_unlock(&emu->lock);
+    json_decref(dump);
     return j;
 }
 
@@ -118,7 +128,7 @@ void gcs_emu_send_raw(emu_req *r, int status, const char *json_text)
 
 void gcs_emu_send_json(emu_req *r, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? gcs_emu_json_text(body) : NULL;
     gcs_emu_send_raw(r, status, text ? text : "");
     free(text);
     json_decref(body);
@@ -182,7 +192,14 @@ json_t *gcs_emu_parse_body(emu_req *r, bool form_ok)
         return NULL;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+    json_t *j;
+    if (r->preparsed) {
+        j = r->pre;
+        r->pre = NULL;
+        snprintf(jerr.text, sizeof jerr.text, "%s", r->pre_err);
+    } else {
+        j = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+    }
     if (!j || !json_is_object(j)) {
         char msg[300];
         snprintf(msg, sizeof msg, "request body is not a JSON object: %s",
@@ -308,14 +325,18 @@ static void record(emu_req *r)
 static void handle_api(emu_req *r, const char *rest)
 {
     gcs_emu *emu = r->emu;
-    pthread_mutex_lock(&emu->lock);
-    int delay = gcs_emu_latency_draw(emu);
-    pthread_mutex_unlock(&emu->lock);
-    if (delay > 0)
-        gcs_time_sleep_ms(delay);
-
+    if (r->http->body_len > 0) {
+        json_error_t jerr;
+        r->pre = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+        if (!r->pre)
+            snprintf(r->pre_err, sizeof r->pre_err, "%s", jerr.text);
+        r->preparsed = true;
+    }
     r->route = classify(rest);
     pthread_mutex_lock(&emu->lock);
+    /* The delay is drawn with the rest and served after the lock is released:
+     * the client sees the same latency, and other requests do not queue. */
+    int delay = gcs_emu_latency_draw(emu);
     emu_token *tok = gcs_emu_oauth_check(r);
     if (tok && gcs_emu_ratelimit_admit(r, tok)) {
         emu_fault_plan plan = gcs_emu_fault_draw(emu);
@@ -327,6 +348,10 @@ static void handle_api(emu_req *r, const char *rest)
     add_headers(r);
     record(r);
     pthread_mutex_unlock(&emu->lock);
+    json_decref(r->pre);
+    r->pre = NULL;
+    if (delay > 0)
+        gcs_time_sleep_ms(delay);
 }
 
 void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *payload)
@@ -385,4 +410,10 @@ void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *p
         pthread_mutex_unlock(&emu->lock);
     }
     atomic_fetch_sub(&emu->in_flight, 1);
+    if (gcs_log_enabled(GCS_LOG_DEBUG)) {
+        char st[16];
+        snprintf(st, sizeof st, out->drop ? "drop" : "%d", out->status);
+        GCS_DEBUG("emulator.request", "method", req->method, "path", path, "status", st,
+                  "correlation", r.correlation);
+    }
 }

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "emulator/emulator.h"
+#include "core/buf.h"
 #include "http/server.h"
 
 #define SCIM_USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -135,6 +136,11 @@ typedef struct emu_req {
     bool scim;           /* errors in the SCIM schema */
     bool window;         /* add the inin-ratelimit headers below */
     long rl_count, rl_allowed, rl_reset;
+    /* The body parsed before the lock was taken (json_loadb is the costly
+     * part of a write); parse_body hands it over. */
+    bool preparsed;
+    json_t *pre;
+    char pre_err[160];
     char correlation[40];
 } emu_req;
 
@@ -143,6 +149,14 @@ typedef struct emu_req {
 uint64_t gcs_emu_rand(uint64_t *state);
 double gcs_emu_rand_unit(uint64_t *state);
 void gcs_emu_uuid(char out[40], uint64_t *state);
+
+/* ==== JSON without jansson's loop checks (json_fast.c) ==== */
+
+int gcs_emu_json_dump(gcs_buf *b, const json_t *j);
+/* Compact text (caller frees), or NULL. */
+char *gcs_emu_json_text(const json_t *j);
+/* Deep copy of containers; scalars shared. New reference. */
+json_t *gcs_emu_json_copy(const json_t *j);
 
 /* ==== Answers (emulator.c) ==== */
 
@@ -206,6 +220,8 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u);
 /* Creates a group from a Platform API body (borrowed, already checked). */
 emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform);
 void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc);
+/* Adds or removes g in the user's read-only `groups`. */
+void gcs_emu_user_groups_set(gcs_emu *emu, emu_user *u, const emu_group *g, bool member);
 /* Rebuilds every user's read-only `groups` from the groups' members. */
 void gcs_emu_groups_refresh_users(gcs_emu *emu);
 /* The user's doc serialised (cached). Borrowed. */

@@ -75,7 +75,7 @@ static void send_page(emu_req *r, const char *base, json_t *all)
 
 static json_t *entity(const json_t *item, const char *base)
 {
-    json_t *e = json_deep_copy(item);
+    json_t *e = gcs_emu_json_copy(item);
     char uri[256];
     snprintf(uri, sizeof uri, "/api/v2%s/%s", base, json_string_value(json_object_get(e, "id")));
     if (strcmp(base, "/routing/skills") == 0 || strcmp(base, "/routing/languages") == 0)
@@ -117,7 +117,7 @@ static void named_list(emu_req *r, const emu_list *l, const char *base, const ch
 
 static json_t *group_entity(const emu_group *g)
 {
-    json_t *e = json_deep_copy(g->platform);
+    json_t *e = gcs_emu_json_copy(g->platform);
     char uri[128];
     snprintf(uri, sizeof uri, "/api/v2/groups/%s", g->id);
     json_object_set_new(e, "memberCount",
@@ -176,10 +176,16 @@ static void delete_group(gcs_emu *emu, emu_group *g)
             o->ngroups--;
             break;
         }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, false);
+    }
     json_decref(g->doc);
     json_decref(g->platform);
     free(g);
-    gcs_emu_groups_refresh_users(emu);
 }
 
 static void groups(emu_req *r, const char *tail)

@@ -320,12 +320,12 @@ json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *e
         if (json_object_get(doc, "meta"))
             json_object_set(out, "meta", json_object_get(doc, "meta"));
     } else {
-        out = json_deep_copy(doc);
+        out = gcs_emu_json_copy(doc);
     }
     if (excluded && *excluded) {
         if (attributes && *attributes) {
             /* `out` shares values with `doc`: never cut into those. */
-            json_t *copy = json_deep_copy(out);
+            json_t *copy = gcs_emu_json_copy(out);
             json_decref(out);
             out = copy;
         }

@@ -158,7 +158,7 @@ static void patch_group(emu_req *r, emu_group *g)
     scim_patch_error err;
     if (!gcs_emu_if_match(r, g->version) || !(body = gcs_emu_parse_body(r, false)))
         return;
-    doc = json_deep_copy(g->doc);
+    doc = gcs_emu_json_copy(g->doc);
     if (gcs_scim_patch_apply(doc, body, "Group", &err) < 0) {
         gcs_emu_scim_error(r, err.status, err.scim_type, "%s", err.detail);
         goto out;

@@ -178,7 +178,7 @@ static void patch_user(emu_req *r, emu_user *u)
     scim_patch_error err;
     if (!gcs_emu_if_match(r, u->version) || !(body = gcs_emu_parse_body(r, false)))
         return;
-    doc = json_deep_copy(u->doc);
+    doc = gcs_emu_json_copy(u->doc);
     if (gcs_scim_patch_apply(doc, body, "User", &err) < 0) {
         gcs_emu_scim_error(r, err.status, err.scim_type, "%s", err.detail);
         goto out;
@@ -201,7 +201,7 @@ static void maybe_hidden_write(gcs_emu *emu, emu_user *u)
     if (p <= 0 || draw >= p)
         return;
     emu->stats.hidden_writes++;
-    gcs_emu_user_replace(emu, u, json_deep_copy(u->doc));
+    gcs_emu_user_replace(emu, u, gcs_emu_json_copy(u->doc));
 }
 
 void gcs_emu_scim_users(emu_req *r, const char *rest)

@@ -33,7 +33,7 @@ static int list_load(gcs_emu *emu, emu_list *l, const json_t *seed, const char *
             rc = gcs_error_set(GCS_EINVALID, "seed: %s[%zu] has no name", kind, i);
             goto out;
         }
-        json_t *item = json_deep_copy(v);
+        json_t *item = gcs_emu_json_copy(v);
         if (!json_is_string(json_object_get(item, "id"))) {
             char id[40];
             gcs_emu_uuid(id, &emu->rng_ids);
@@ -127,18 +127,41 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
     return u;
 }
 
+/* True when doc already starts with schemas and this id (a copy of the stored
+ * doc, as PATCH makes): no need to rebuild it. */
+static bool in_order(const json_t *doc, const char *id)
+{
+    void *it = json_object_iter((json_t *)doc);
+    if (!it || strcmp(json_object_iter_key(it), "schemas") != 0)
+        return false;
+    it = json_object_iter_next((json_t *)doc, it);
+    return it && strcmp(json_object_iter_key(it), "id") == 0 &&
+           json_is_string(json_object_iter_value(it)) &&
+           strcmp(json_string_value(json_object_iter_value(it)), id) == 0;
+}
+
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
-    char created[40];
-    snprintf(created, sizeof created, "%s",
-             json_string_value(json_object_get(json_object_get(u->doc, "meta"), "created")) ?: "");
+    json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
     user_index_name(emu, u, false);
-    doc = ordered(doc, u->id);
+    if (!in_order(doc, u->id))
+        doc = ordered(doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
     if (!json_is_boolean(json_object_get(doc, "active")))
         json_object_set_new(doc, "active", json_true());
     u->version++;
-    set_meta(emu, doc, "User", u->id, u->version, created);
+    /* meta keeps created and location; the rest is new. */
+    char now[32], ver[24];
+    gcs_emu_now_iso(now);
+    snprintf(ver, sizeof ver, "%ld", u->version);
+    json_t *meta = json_object();
+    json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck("User"));
+    json_object_set_nocheck(meta, "created", json_object_get(old_meta, "created"));
+    json_object_set_new_nocheck(meta, "lastModified", json_string_nocheck(now));
+    json_object_set_nocheck(meta, "location", json_object_get(old_meta, "location"));
+    json_object_set_new_nocheck(meta, "version", json_string_nocheck(ver));
+    json_object_set_new_nocheck(doc, "meta", meta);
+    json_decref(old_meta);
     json_decref(u->doc);
     u->doc = doc;
     free(u->cached);
@@ -158,15 +181,20 @@ static void user_free(emu_user *u)
 void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
 {
     emu_org *o = &emu->org;
-    bool member = false;
+    /* Out of every group (a change to the group: its version moves). No
+     * other user's `groups` changes. */
     for (size_t i = 0; i < o->ngroups; i++) {
-        json_t *members = json_object_get(o->groups[i]->doc, "members");
+        emu_group *g = o->groups[i];
+        json_t *members = json_object_get(g->doc, "members");
         size_t j;
         json_t *m;
         json_array_foreach(members, j, m) {
             if (strcmp(json_string_value(json_object_get(m, "value")) ?: "", u->id) == 0) {
+                char ver[24];
                 json_array_remove(members, j);
-                member = true;
+                g->version++;
+                snprintf(ver, sizeof ver, "%ld", g->version);
+                json_object_set_new(json_object_get(g->doc, "meta"), "version", json_string(ver));
                 break;
             }
         }
@@ -180,8 +208,6 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
             break;
         }
     user_free(u);
-    if (member)
-        gcs_emu_groups_refresh_users(emu);
 }
 
 emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id)
@@ -199,7 +225,7 @@ emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name)
 const char *gcs_emu_user_text(emu_user *u)
 {
     if (!u->cached)
-        u->cached = json_dumps(u->doc, JSON_COMPACT);
+        u->cached = gcs_emu_json_text(u->doc);
     return u->cached ? u->cached : "{}";
 }
 
@@ -244,6 +270,64 @@ emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform)
     return g;
 }
 
+void gcs_emu_user_groups_set(gcs_emu *emu, emu_user *u, const emu_group *g, bool member)
+{
+    json_t *arr = json_object_get(u->doc, "groups");
+    if (!json_is_array(arr)) {
+        arr = json_array();
+        json_object_set_new(u->doc, "groups", arr);
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(arr, i), "value")) ?: "", g->id) == 0) {
+            json_array_remove(arr, i);
+            break;
+        }
+    if (member) {
+        char loc[256];
+        gcs_emu_user_location(emu, loc, sizeof loc, "groups", g->id);
+        json_array_append_new(arr, json_pack("{s:s,s:O,s:s}", "value", g->id, "display",
+                                             json_object_get(g->doc, "displayName"), "$ref", loc));
+    }
+    free(u->cached);
+    u->cached = NULL;
+}
+
+/* Updates the read-only `groups` of the users who joined or left: O(members),
+ * not O(users). */
+static void members_changed(gcs_emu *emu, const emu_group *g, const json_t *before,
+                            const json_t *after)
+{
+    emu_map was, now;
+    size_t i;
+    json_t *m;
+    gcs_emu_map_init(&was);
+    gcs_emu_map_init(&now);
+    json_array_foreach(before, i, m) {
+        const char *id = json_string_value(json_object_get(m, "value"));
+        if (id)
+            gcs_emu_map_put(&was, id, (void *)1);
+    }
+    json_array_foreach(after, i, m) {
+        const char *id = json_string_value(json_object_get(m, "value"));
+        if (id)
+            gcs_emu_map_put(&now, id, (void *)1);
+    }
+    json_array_foreach(before, i, m) {
+        const char *id = json_string_value(json_object_get(m, "value"));
+        emu_user *u = id && !gcs_emu_map_get(&now, id) ? gcs_emu_user_find(emu, id) : NULL;
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, false);
+    }
+    json_array_foreach(after, i, m) {
+        const char *id = json_string_value(json_object_get(m, "value"));
+        emu_user *u = id && !gcs_emu_map_get(&was, id) ? gcs_emu_user_find(emu, id) : NULL;
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, true);
+    }
+    gcs_emu_map_release(&was);
+    gcs_emu_map_release(&now);
+}
+
 void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc)
 {
     char created[40];
@@ -254,9 +338,11 @@ void gcs_emu_group_replace(gcs_emu *emu, emu_group *g, json_t *doc)
     json_object_set(doc, "displayName", json_object_get(g->doc, "displayName"));
     g->version++;
     set_meta(emu, doc, "Group", g->id, g->version, created);
+    json_t *old = json_incref(json_object_get(g->doc, "members"));
     json_decref(g->doc);
     g->doc = doc;
-    gcs_emu_groups_refresh_users(emu);
+    members_changed(emu, g, old, json_object_get(doc, "members"));
+    json_decref(old);
 }
 
 emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id)
@@ -342,7 +428,7 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
             rc = gcs_error_set(GCS_EINVALID, "seed: users[%zu]: userName '%s' is taken", i, un);
             goto out;
         }
-        json_t *doc = json_deep_copy(v);
+        json_t *doc = gcs_emu_json_copy(v);
         json_object_del(doc, "password");
         json_object_del(doc, "meta");
         json_object_del(doc, "groups");
@@ -398,7 +484,7 @@ json_t *gcs_emu_org_dump(gcs_emu *emu)
     for (size_t i = 0; i < o->nusers; i++)
         json_array_append(users, o->users[i]->doc);
     for (size_t i = 0; i < o->ngroups; i++) {
-        json_t *g = json_deep_copy(o->groups[i]->platform);
+        json_t *g = gcs_emu_json_copy(o->groups[i]->platform);
         json_t *ids = json_array();
         size_t j;
         json_t *m;
@@ -422,8 +508,11 @@ int gcs_emu_seed_load(json_t **out, const char *path)
     *out = NULL;
     json_t *j = json_load_file(path, 0, &jerr);
     if (!j) {
-        rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path, jerr.line,
-                           jerr.text);
+        if (jerr.line > 0)
+            rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path,
+                               jerr.line, jerr.text);
+        else
+            rc = gcs_error_set(GCS_EIO, "cannot read seed '%s': %s", path, jerr.text);
         goto out;
     }
     if (!json_is_object(j)) {

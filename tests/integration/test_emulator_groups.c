@@ -187,7 +187,12 @@ static void test_scim_group_members(void **state)
     assert_int_equal(status(f, "DELETE", upath, NULL, NULL), 204);
     assert_int_equal(call(&r, f, "GET", path, NULL, NULL), 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "members")), 1);
+    /* 1 seed, 3 PATCHes, 1 PUT, then the deletion: version 6. */
+    assert_string_equal(gcs_test_http_header(&r, "ETag", h, sizeof h), "\"6\"");
     gcs_test_http_release(&r);
+    g = user_groups(f, ann);
+    assert_int_equal(json_array_size(g), 1);
+    json_decref(g);
     free(gid);
     free(ann);
     free(bob);

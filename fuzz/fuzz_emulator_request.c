@@ -1,0 +1,171 @@
+/* Fuzzes the emulator's request handling in process, without sockets: any
+ * method, path, query, headers and body go through gcs_emu_handle, which must
+ * answer (or drop) and never crash or leak.
+ *
+ * Input: "METHOD\nPATH\nQUERY\nHeader: value\n...\n\nBODY". A valid bearer
+ * token is added unless the input brings its own Authorization header. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emulator/emulator.h"
+#include "http/server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char seed_text[] =
+    "{\"roles\":[{\"name\":\"Agent\"}],\"divisions\":[{\"name\":\"Home\"}],"
+    "\"skills\":[{\"name\":\"Billing\"}],\"languages\":[{\"name\":\"French\"}],"
+    "\"groups\":[{\"name\":\"Team A\",\"type\":\"official\",\"id\":\"g1\",\"members\":[\"u1\"]}],"
+    "\"users\":[{\"id\":\"u1\",\"userName\":\"ann@example.com\",\"displayName\":\"Ann\","
+    "\"phoneNumbers\":[{\"type\":\"mobile\",\"value\":\"+33612345678\"}]},"
+    "{\"id\":\"u2\",\"userName\":\"bob@example.com\",\"displayName\":\"Bob\",\"active\":false}]}";
+
+static gcs_emu *emu;
+static char auth[128];
+static unsigned long inputs;
+
+static void call(const char *method, const char *path, const char *body, const char *header,
+                 const char *value, gcs_http_response *resp)
+{
+    gcs_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.path = path;
+    req.body = body;
+    req.body_len = strlen(body);
+    if (header) {
+        req.headers[0].name = header;
+        req.headers[0].value = value;
+        req.nheaders = 1;
+    }
+    gcs_http_server_dispatch(resp, &req, gcs_emu_handle, emu);
+}
+
+static void new_token(void)
+{
+    gcs_http_response resp;
+    call("POST", "/oauth/token", "grant_type=client_credentials", "Authorization",
+         "Basic Yzpz" /* c:s */, &resp);
+    json_t *j = json_loads(resp.body.ptr, 0, NULL);
+    snprintf(auth, sizeof auth, "Bearer %s", json_string_value(json_object_get(j, "access_token")));
+    json_decref(j);
+    gcs_http_response_release(&resp);
+}
+
+/* Whatever an input did to the settings, the next one starts from these. */
+static void settle(void)
+{
+    json_t *cfg = json_pack("{s:i,s:i,s:i,s:f,s:f,s:i,s:[]}", "latency_ms", 0, "latency_jitter_ms", 0,
+                            "rate_limit", 0, "fault_rate", 0.05, "concurrent_writer", 0.05,
+                            "token_ttl", 86400, "fault_kinds");
+    gcs_emu_configure(emu, cfg);
+    json_decref(cfg);
+    new_token();
+}
+
+static void init_once(void)
+{
+    if (emu)
+        return;
+    gcs_emu_options opts;
+    gcs_emu_options_init(&opts);
+    opts.clients[0].id = "c";
+    opts.clients[0].secret = "s";
+    opts.nclients = 1;
+    opts.seeded = true;
+    opts.seed = 1;
+    json_t *seed = json_loads(seed_text, 0, NULL);
+    if (gcs_emu_new(&emu, &opts, seed) < 0)
+        abort();
+    json_decref(seed);
+    settle();
+}
+
+/* Next line of the input (NUL-terminated in place), or NULL at the end. */
+static char *next_line(char **cursor, char *end)
+{
+    if (*cursor >= end)
+        return NULL;
+    char *line = *cursor;
+    char *nl = memchr(line, '\n', (size_t)(end - line));
+    if (nl) {
+        *nl = '\0';
+        *cursor = nl + 1;
+    } else {
+        *cursor = end;
+    }
+    return line;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    init_once();
+    if (size > 600000)
+        return 0;
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return 0;
+    memcpy(buf, data, size);
+    buf[size] = '\0';
+    char *cur = buf, *end = buf + size;
+
+    gcs_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = next_line(&cur, end);
+    req.path = next_line(&cur, end);
+    char *query = next_line(&cur, end);
+    if (!req.method || !req.path) {
+        free(buf);
+        return 0;
+    }
+    for (char *save = NULL, *kv = query ? strtok_r(query, "&", &save) : NULL;
+         kv && req.nargs < GCS_HTTP_MAX_ARGS; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        req.args[req.nargs].name = kv;
+        req.args[req.nargs].value = eq ? eq + 1 : "";
+        req.nargs++;
+    }
+    bool has_auth = false;
+    char *line;
+    while ((line = next_line(&cur, end)) && *line && req.nheaders < GCS_HTTP_MAX_HEADERS - 1) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        has_auth = has_auth || strcasecmp(line, "Authorization") == 0;
+        req.headers[req.nheaders].name = line;
+        req.headers[req.nheaders].value = v;
+        req.nheaders++;
+    }
+    if (!has_auth) {
+        req.headers[req.nheaders].name = "Authorization";
+        req.headers[req.nheaders].value = auth;
+        req.nheaders++;
+    }
+    req.body = cur < end ? cur : "";
+    req.body_len = cur < end ? (size_t)(end - cur) : 0;
+    req.body_too_large = size > 0 && data[0] == '!';
+
+    gcs_http_response resp;
+    gcs_http_server_dispatch(&resp, &req, gcs_emu_handle, emu);
+    if (resp.status < 100 || resp.status > 599)
+        abort();
+    gcs_http_response_release(&resp);
+
+    if (strncmp(req.path, "/_emulator/", 11) == 0)
+        settle();
+    /* Keep the organisation small on long runs. */
+    if (++inputs % 2000 == 0) {
+        call("POST", "/_emulator/reset", "", NULL, NULL, &resp);
+        gcs_http_response_release(&resp);
+    }
+    free(buf);
+    return 0;
+}
