@@ -136,27 +136,27 @@ int main(int argc, char **argv)
     gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "bench");
     gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
                    "bench");
-    gcs_session s;
+    gcs_genesys_session *s = NULL;
     gcs_store *store = NULL;
     gcs_plan plan;
     gcs_planner_stats stats;
     gcs_apply_result result;
-    int rc = gcs_session_open(&s, &cfg);
+    int rc = gcs_genesys_session_open(&s, &cfg, NULL);
     if (rc == 0)
         rc = gcs_store_open(&store, db);
     int64_t t0 = gcs_time_mono_us(), cpu0 = gcs_bench_cpu_us(0);
     if (rc == 0)
-        rc = gcs_session_login(&s);
+        rc = gcs_token_ensure(s->token, s->client);
     gcs_planner_options po;
     gcs_planner_options_init(&po);
     po.source_path = source;
     po.profile_path = prof;
-    po.api_url = s.api_url;
+    po.api_url = s ? s->api_url : NULL;
     if (rc == 0)
-        rc = gcs_planner_run(&plan, &stats, s.client, &po);
+        rc = gcs_planner_run(&plan, &stats, s->client, &po);
     gcs_apply_options ao = {"sync", po.plan, NULL, NULL, NULL};
     if (rc == 0) {
-        rc = gcs_apply_run(&result, s.client, store, &plan, &ao);
+        rc = gcs_apply_run(&result, s->client, store, &plan, &ao);
         gcs_plan_release(&plan);
     }
     double seconds = (double)(gcs_time_mono_us() - t0) / 1e6;
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
            requests <= target ? "true" : "false", seconds, users / seconds,
            (double)cpu / users);
     gcs_store_free(store);
-    gcs_session_release(&s);
+    gcs_genesys_session_free(s);
     gcs_config_release(&cfg);
     gcs_bench_emulator_stop(emu);
     char cmd[1100];

@@ -27,10 +27,10 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
         /* A plan is only valid for the organisation it was computed against. */
         const char *target =
             json_string_value(json_object_get(json_object_get(plan.doc, "target"), "api_url"));
-        if (!target || strcmp(target, p.session.api_url) != 0)
+        if (!target || strcmp(target, p.session->api_url) != 0)
             rc = gcs_error_set(GCS_EINVALID,
                                "plan '%s' was made for %s, but the configured API is %s",
-                               argv[first], target ? target : "(unknown)", p.session.api_url);
+                               argv[first], target ? target : "(unknown)", p.session->api_url);
     }
     if (rc < 0) {
         code = gcs_cli_fail(cli, rc);

@@ -49,7 +49,8 @@ void gcs_provision_init(gcs_provision *p, gcs_cli *cli, const char *command)
 
 void gcs_provision_release(gcs_provision *p)
 {
-    gcs_session_release(&p->session);
+    gcs_genesys_session_free(p->session);
+    p->session = NULL;
     gcs_store_free(p->store);
     p->store = NULL;
 }
@@ -123,17 +124,18 @@ int gcs_provision_connect(gcs_provision *p)
         return rc;
     if ((rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
         return rc;
-    if ((rc = gcs_session_open(&p->session, &p->cli->config)) < 0)
+    if ((rc = gcs_genesys_session_open(&p->session, &p->cli->config, NULL)) < 0)
         return rc;
-    p->planner.api_url = p->session.api_url;
-    return gcs_session_login(&p->session);
+    p->planner.api_url = p->session->api_url;
+    /* Wrong credentials fail here, before any other work. */
+    return gcs_token_ensure(p->session->token, p->session->client);
 }
 
 int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stats)
 {
     gcs_recorder recorder;
-    gcs_recorder_attach(&recorder, p->store, p->session.client, NULL);
-    int rc = gcs_planner_run(plan, stats, p->session.client, &p->planner);
+    gcs_recorder_attach(&recorder, p->store, p->session->client, NULL);
+    int rc = gcs_planner_run(plan, stats, p->session->client, &p->planner);
     int rec_rc = gcs_recorder_detach(&recorder);
     if (rc == 0 && rec_rc < 0) {
         gcs_plan_release(plan);
@@ -215,7 +217,7 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
         view.progress.tty = false;
     gcs_apply_options o = {p->command, p->planner.plan, on_event, &view, p->passwords_out};
     gcs_apply_result result;
-    int rc = gcs_apply_run(&result, p->session.client, p->store, plan, &o);
+    int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
     if (result.total)
         gcs_progress_finish(&view.progress);
     if (rc == GCS_EREFUSED)

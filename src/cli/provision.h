@@ -18,7 +18,7 @@ typedef struct gcs_provision {
     const char *out_path;   /* plan --out */
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
-    gcs_session session;
+    gcs_genesys_session *session;
     gcs_store *store;
 } gcs_provision;
 

@@ -23,10 +23,10 @@
 #include "core/redact.h"
 #include "core/time.h"
 #include "core/version_gen.h"
+#include "http/headers.h"
 #include "http/pacer.h"
 #include "http/route_counts.h"
 
-#define HEADER_VALUE_MAX 256
 #define URL_MAX          4096
 
 /* ==== Types ==== */
@@ -52,8 +52,7 @@ struct job {
     struct curl_slist *slist;
     gcs_buf in;
     bool too_large;
-    char etag[HEADER_VALUE_MAX], corr[HEADER_VALUE_MAX], ctype[HEADER_VALUE_MAX];
-    int retry_after, rl_count, rl_allowed, rl_reset;
+    gcs_http_answer_headers h;
     char *token; /* a copy of the token sent, to tell the provider which one failed */
     bool probe;
     int64_t sent_us;
@@ -466,6 +465,12 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
+    if (j->body_len > GCS_HTTP_MAX_REQUEST_BODY) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "request body of %s %s is %zu bytes; the service accepts at most %d",
+                           r->method, r->path, j->body_len, GCS_HTTP_MAX_REQUEST_BODY);
+        goto out;
+    }
     j->flags = r->flags;
     j->idempotent = r->idempotent == 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent > 0;
     j->on_done = on_done;
@@ -550,13 +555,13 @@ static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const
     res.attempts = j->attempts;
     res.latency_ms = j->first_send_us ? (now - j->first_send_us) / 1000 : 0;
     res.retry_after_s = j->last_retry_after;
-    if (j->etag[0])
-        res.etag = strdup(j->etag);
-    if (j->corr[0])
-        res.correlation_id = strdup(j->corr);
+    if (j->h.etag[0])
+        res.etag = strdup(j->h.etag);
+    if (j->h.correlation_id[0])
+        res.correlation_id = strdup(j->h.correlation_id);
     res.body = j->in;
     gcs_buf_init(&j->in, c->max_response_bytes);
-    parse_body(&res, j->ctype);
+    parse_body(&res, j->h.content_type);
     if (res.status >= 400)
         error_fields(&res);
     if (outcome == GCS_HTTP_FORBIDDEN)
@@ -637,57 +642,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static int parse_int(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || v < 0 || v > 1000000000L)
-        return -1;
-    return (int)v;
-}
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
     job *j = userp;
     size_t n = size * nmemb;
-    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        /* A new answer begins (after a 100 Continue, say): forget the last one's. */
-        j->etag[0] = j->corr[0] = j->ctype[0] = '\0';
-        j->retry_after = j->rl_count = j->rl_allowed = j->rl_reset = -1;
-        return n;
-    }
-    const char *colon = memchr(data, ':', n);
-    if (!colon)
-        return n;
-    size_t name_len = (size_t)(colon - data);
-    const char *v = colon + 1;
-    const char *end = data + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    char value[HEADER_VALUE_MAX];
-    size_t vlen = (size_t)(end - v);
-    if (vlen >= sizeof value)
-        vlen = sizeof value - 1;
-    memcpy(value, v, vlen);
-    value[vlen] = '\0';
-#define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(data, name, name_len) == 0)
-    if (IS("etag"))
-        memcpy(j->etag, value, vlen + 1);
-    else if (IS("inin-correlation-id"))
-        memcpy(j->corr, value, vlen + 1);
-    else if (IS("content-type"))
-        memcpy(j->ctype, value, vlen + 1);
-    else if (IS("retry-after"))
-        j->retry_after = parse_int(value);
-    else if (IS("inin-ratelimit-count"))
-        j->rl_count = parse_int(value);
-    else if (IS("inin-ratelimit-allowed"))
-        j->rl_allowed = parse_int(value);
-    else if (IS("inin-ratelimit-reset"))
-        j->rl_reset = parse_int(value);
-#undef IS
+    gcs_http_headers_parse_line(&j->h, data, n);
     return n;
 }
 
@@ -810,8 +769,7 @@ static int start(gcs_http_client *c, job *j, const char *token)
     }
     gcs_buf_clear(&j->in);
     j->too_large = false;
-    j->etag[0] = j->corr[0] = j->ctype[0] = '\0';
-    j->retry_after = j->rl_count = j->rl_allowed = j->rl_reset = -1;
+    gcs_http_headers_reset(&j->h);
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         rc = GCS_ERROR;
         goto out;
@@ -923,13 +881,13 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     else
         c->in_flight_api--;
     j->last_status = (int)status;
-    if (j->retry_after >= 0)
-        j->last_retry_after = j->retry_after;
+    if (j->h.retry_after >= 0)
+        j->last_retry_after = j->h.retry_after;
     if (!login) {
         gcs_route_counts_add(&c->routes, j->method, j->path, (int)status);
         if (status > 0)
-            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, (int)status, j->rl_count,
-                                j->rl_allowed, j->rl_reset);
+            gcs_pacer_on_answer(&c->pacer, j->sent_us, now, (int)status, j->h.rl_count,
+                                j->h.rl_allowed, j->h.rl_reset);
     }
 
     gcs_http_outcome classified = GCS_HTTP_TRANSPORT_ERROR;
@@ -957,38 +915,43 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     }
 
     gcs_retry_verdict v =
-        gcs_retry_decide((int)status, fail, j->idempotent, j->retry_after, classified);
+        gcs_retry_decide((int)status, fail, j->idempotent, j->h.retry_after, classified);
     j->last_outcome = v.outcome;
     if (!login) {
+        gcs_breaker_state before = c->breaker.state;
         bool server_failed = status >= 500 || (status == 0 && fail != GCS_TRANSPORT_TOO_LARGE &&
                                                fail != GCS_TRANSPORT_OTHER);
         if (server_failed)
             gcs_breaker_on_failure(&c->breaker, now, probe);
         else
             gcs_breaker_on_success(&c->breaker, probe);
+        if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_OPEN)
+            GCS_WARN("http.breaker_open", "reason", status ? "server errors" : "no answers");
+        else if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_CLOSED)
+            GCS_INFO("http.breaker_closed");
         if (status == 429) {
             c->st.status_429++;
             if (v.retry == GCS_RETRY_RATE_LIMIT)
-                gcs_pacer_on_429(&c->pacer, now, j->retry_after);
+                gcs_pacer_on_429(&c->pacer, now, j->h.retry_after);
         }
         if (v.outcome == GCS_HTTP_DAILY_LIMIT && !c->stop_code) {
             c->stop_code = GCS_EDAILYLIMIT;
             snprintf(c->stop_msg, sizeof c->stop_msg,
                      "a daily rate limit was reached (Retry-After %d s): the run stops",
-                     j->retry_after);
+                     j->h.retry_after);
             GCS_ERR("http.daily_limit", "message", c->stop_msg);
         }
     }
     if (v.outcome == GCS_HTTP_DAILY_LIMIT)
         snprintf(why, sizeof why, "a daily rate limit was reached (Retry-After %d s)",
-                 j->retry_after);
+                 j->h.retry_after);
 
     if (v.retry != GCS_RETRY_NONE && !c->stop_code) {
         int64_t at;
         if (v.retry == GCS_RETRY_RATE_LIMIT) {
             /* API calls wait on the shared pause (the pacer); the token endpoint
              * has its own limit and waits alone. */
-            int ra = j->retry_after >= 0 ? j->retry_after : 3;
+            int ra = j->h.retry_after >= 0 ? j->h.retry_after : 3;
             at = login ? now + (int64_t)ra * 1000000 : c->pacer.pause_until_us;
         } else {
             at = now + gcs_retry_backoff_us(j->attempts, c->backoff_base_us, c->backoff_cap_us,

@@ -157,7 +157,12 @@ void gcs_http_client_free(gcs_http_client *c);
 
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
 
-/* Queues a request (copied: the caller's strings may go after the call). */
+/* The largest request body the service accepts. */
+#define GCS_HTTP_MAX_REQUEST_BODY 512000
+
+/* Queues a request (copied: the caller's strings may go after the call).
+ * GCS_EINVALID for a malformed request (method, path not starting with '/', a
+ * line break in a header value) or a body over GCS_HTTP_MAX_REQUEST_BODY. */
 int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *req,
                     gcs_http_done_fn on_done, void *payload);
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/error.h"
+#include "genesys/session.h"
 
 typedef struct receipts {
     int n;
@@ -201,8 +203,7 @@ static void transport_failures_are_classified(void **state)
 
     /* An answer larger than the hard maximum is refused, not stored. */
     gcs_http_client_options small = {.max_response_bytes = 256}; /* a token fits, a user not */
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &small,
-                             NULL);
+    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &small, NULL);
     assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, NULL), GCS_ETRANSPORT);
     assert_non_null(strstr(res.message, "larger than 256 bytes"));
     assert_true(res.body.len <= 256);
@@ -213,11 +214,13 @@ static void transport_failures_are_classified(void **state)
     /* Nobody listening: the connection is tried again (nothing was sent, even a
      * POST), then reported. */
     gcs_http_client *c = NULL;
-    gcs_http_client_options down = {.api_url = "http://127.0.0.1:1", .max_attempts = 3,
-                                    .backoff_base_ms = 5, .breaker_threshold = -1};
+    gcs_http_client_options down = {.api_url = "http://127.0.0.1:1",
+                                    .max_attempts = 3,
+                                    .backoff_base_ms = 5,
+                                    .breaker_threshold = -1};
     assert_int_equal(gcs_http_client_new(&c, &down), 0);
-    gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users",
-                                   .body = create_body};
+    gcs_http_client_request req = {
+        .method = "POST", .path = "/api/v2/scim/v2/users", .body = create_body};
     assert_int_equal(gcs_http_call(&res, c, &req), GCS_ETRANSPORT);
     assert_int_equal(res.attempts, 3);
     assert_int_equal(res.status, 0);
@@ -243,6 +246,13 @@ static void bad_requests_and_options_are_refused(void **state)
     const char *const hdrs[] = {"no colon here", NULL};
     gcs_http_client_request hdr = {.method = "GET", .path = "/x", .headers = hdrs};
     assert_int_equal(gcs_http_submit(c, &hdr, NULL, NULL), GCS_EINVALID);
+    char *big = malloc(GCS_HTTP_MAX_REQUEST_BODY + 2);
+    memset(big, 'x', GCS_HTTP_MAX_REQUEST_BODY + 1);
+    big[GCS_HTTP_MAX_REQUEST_BODY + 1] = '\0';
+    gcs_http_client_request huge = {.method = "PUT", .path = "/x", .body = big};
+    assert_int_equal(gcs_http_submit(c, &huge, NULL, NULL), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "at most 512000"));
+    free(big);
     assert_int_equal(gcs_http_pending(c), 0);
     /* Queued, then cancelled: the callback still runs, once. */
     gcs_engine_tally t = {0};
@@ -255,6 +265,50 @@ static void bad_requests_and_options_are_refused(void **state)
     gcs_http_client_free(c);
 }
 
+static const char *no_env(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static void a_session_opens_from_the_configuration(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_fixture_start(&f, 3, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_config cfg;
+    assert_int_equal(gcs_config_init(&cfg, no_env), 0);
+    gcs_genesys_session *s = NULL;
+    /* No credentials: a clear refusal, nothing sent. */
+    assert_int_equal(gcs_genesys_session_open(&s, &cfg, NULL), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "client_id"));
+    assert_int_equal(
+        gcs_config_set(&cfg, GCS_CFG_API_URL, f.emu.api_url, GCS_CFG_FROM_FLAG, "--api-url"), 0);
+    assert_int_equal(gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, GCS_FIXTURE_CLIENT_ID,
+                                    GCS_CFG_FROM_FLAG, "--client-id"),
+                     0);
+    assert_int_equal(gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, GCS_FIXTURE_SECRET,
+                                    GCS_CFG_FROM_FILE, "secret"),
+                     0);
+    assert_int_equal(
+        gcs_config_set(&cfg, GCS_CFG_MAX_IN_FLIGHT, "3", GCS_CFG_FROM_FLAG, "--max-in-flight"), 0);
+    assert_int_equal(gcs_genesys_session_open(&s, &cfg, NULL), 0);
+    assert_int_equal(gcs_token_ensure(s->token, s->client), 0);
+    gcs_engine_tally t = {0};
+    for (int i = 0; i < 20; i++) {
+        gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=1"};
+        assert_int_equal(gcs_http_submit(s->client, &req, gcs_engine_tally_add, &t), 0);
+    }
+    assert_int_equal(gcs_http_run(s->client), 0);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 20);
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, s->client);
+    assert_int_equal(st.in_flight_max, 3);
+    gcs_genesys_session_free(s);
+    gcs_config_release(&cfg);
+    gcs_engine_fixture_stop(&f);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
@@ -263,6 +317,7 @@ int main(void)
         cmocka_unit_test(many_requests_in_flight_none_lost),
         cmocka_unit_test(transport_failures_are_classified),
         cmocka_unit_test(bad_requests_and_options_are_refused),
+        cmocka_unit_test(a_session_opens_from_the_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

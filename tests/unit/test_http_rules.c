@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "http/breaker.h"
 #include "http/classify.h"
+#include "http/headers.h"
 #include "http/retry.h"
 
 /* ==== Classification ==== */
@@ -193,6 +194,44 @@ static void breaker_with_no_threshold_never_opens(void **state)
     assert_string_equal(gcs_breaker_state_name(b.state), "closed");
 }
 
+/* ==== Answer headers ==== */
+
+static void feed(gcs_http_answer_headers *h, const char *line)
+{
+    gcs_http_headers_parse_line(h, line, strlen(line));
+}
+
+static void answer_headers_are_read(void **state)
+{
+    (void)state;
+    gcs_http_answer_headers h;
+    gcs_http_headers_reset(&h);
+    feed(&h, "HTTP/1.1 429 Too Many Requests\r\n");
+    feed(&h, "Retry-After: 42\r\n");
+    feed(&h, "ININ-RATELIMIT-COUNT: 300\r\n");
+    feed(&h, "inin-ratelimit-allowed:300\r\n");
+    feed(&h, "inin-ratelimit-reset:  7 \r\n");
+    feed(&h, "ETag: \"17\"\r\n");
+    feed(&h, "ININ-Correlation-Id: abc-123\r\n");
+    assert_int_equal(h.retry_after, 42);
+    assert_int_equal(h.rl_count, 300);
+    assert_int_equal(h.rl_allowed, 300);
+    assert_int_equal(h.rl_reset, 7);
+    assert_string_equal(h.etag, "\"17\"");
+    assert_string_equal(h.correlation_id, "abc-123");
+    /* A date is not a number of seconds; a huge number stays huge. */
+    feed(&h, "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n");
+    assert_int_equal(h.retry_after, -1);
+    feed(&h, "Retry-After: 99999999999999999999\r\n");
+    assert_int_equal(h.retry_after, GCS_HTTP_HEADER_NUMBER_MAX);
+    feed(&h, "inin-ratelimit-count: -3\r\n");
+    assert_int_equal(h.rl_count, -1);
+    /* The next answer starts clean. */
+    feed(&h, "HTTP/1.1 200 OK\r\n");
+    assert_int_equal(h.retry_after, -1);
+    assert_string_equal(h.etag, "");
+}
+
 int main(void)
 {
     gcs_test_deadline(30);
@@ -207,6 +246,7 @@ int main(void)
         cmocka_unit_test(backoff_is_exponential_with_full_jitter),
         cmocka_unit_test(breaker_opens_probes_and_closes),
         cmocka_unit_test(breaker_with_no_threshold_never_opens),
+        cmocka_unit_test(answer_headers_are_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
