@@ -167,6 +167,56 @@ static int pg_exec(gcs_store *s, const char *sql, const char *const *params, int
     return rc ? rc : stop;
 }
 
+/* Statements per pipeline chunk: their results (a few dozen bytes each) must
+ * fit in the socket buffers, or server and client could wait on each other. */
+#define PIPELINE_CHUNK 256
+
+static int pg_exec_many(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                        size_t nrows)
+{
+    pg_conn *c = s->impl;
+    const char *name = NULL;
+    int rc;
+    if ((rc = prepare(c, sql, nparams, &name)) < 0)
+        return rc;
+    for (size_t done = 0; done < nrows && rc == 0;) {
+        size_t n = nrows - done < PIPELINE_CHUNK ? nrows - done : PIPELINE_CHUNK;
+        if (!PQenterPipelineMode(c->conn))
+            return pg_error(c, NULL, "cannot enter pipeline mode");
+        size_t sent = 0;
+        for (; sent < n; sent++) {
+            if (!PQsendQueryPrepared(c->conn, name, nparams,
+                                     params + (done + sent) * (size_t)nparams, NULL, NULL, 0)) {
+                rc = pg_error(c, NULL, "cannot send statement");
+                break;
+            }
+        }
+        if (!PQpipelineSync(c->conn) && rc == 0)
+            rc = pg_error(c, NULL, "cannot send statements");
+        /* One result (then NULL) per statement sent, then the sync. */
+        for (size_t i = 0; i < sent; i++) {
+            PGresult *res;
+            while ((res = PQgetResult(c->conn))) {
+                ExecStatusType st = PQresultStatus(res);
+                if (st != PGRES_COMMAND_OK && rc == 0)
+                    rc = pg_error(c, res, "statement failed");
+                PQclear(res);
+            }
+        }
+        PGresult *res;
+        while ((res = PQgetResult(c->conn))) {
+            bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+            PQclear(res);
+            if (sync)
+                break;
+        }
+        if (!PQexitPipelineMode(c->conn) && rc == 0)
+            rc = pg_error(c, NULL, "cannot leave pipeline mode");
+        done += n;
+    }
+    return rc;
+}
+
 static int pg_exec_script(gcs_store *s, const char *sql)
 {
     pg_conn *c = s->impl;
@@ -194,6 +244,7 @@ static void pg_close(gcs_store *s)
 const gcs_store_ops gcs_store_postgres_ops = {
     .name = "postgresql",
     .exec = pg_exec,
+    .exec_many = pg_exec_many,
     .exec_script = pg_exec_script,
     .close = pg_close,
 };

@@ -285,11 +285,18 @@ static int head_row(const char *const *cols, int ncols, void *payload)
 }
 
 /* Commits a batch in one transaction, chained after the current head. */
+typedef struct batch_row {
+    char seq[24], time[24], status[24], attempts[24], latency[24];
+    char prev[65], hash[65];
+} batch_row;
+
 static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *scratch)
 {
     int rc;
     head h = {0};
-    char hash[65], prev[65], sql[128];
+    char prev[65], sql[128];
+    batch_row *rows = NULL;
+    const char **params = NULL;
     if ((rc = gcs_sql_begin(s, true)) < 0)
         goto out;
     /* The chain head row is the lock that keeps the chain linear: on
@@ -305,31 +312,48 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     }
     memcpy(prev, h.hash, sizeof prev);
     int64_t seq = h.seq;
+    /* Hash the whole batch, then insert it with one exec_many (one round trip
+     * per chunk on PostgreSQL). */
+    if (!(rows = malloc(n * sizeof *rows)) || !(params = malloc(n * 20 * sizeof *params))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
+        batch_row *row = &rows[i];
         gcs_receipt r = batch[i].r;
         r.seq = ++seq;
-        if ((rc = hash_with(hash, prev, &r, scratch)) < 0)
+        memcpy(row->prev, prev, sizeof prev);
+        if ((rc = hash_with(row->hash, prev, &r, scratch)) < 0)
             goto out;
-        char nseq[24], ntime[24], nstatus[24], natt[24], nlat[24];
-        const char *params[20] = {
-            gcs_sql_i64(nseq, r.seq),       gcs_sql_i64(ntime, r.time_ms),
-            r.run_id,                       r.operation,
-            r.resource_type,                r.source_key,
-            r.genesys_id,                   r.method,
-            r.path,                         r.request_body,
-            gcs_sql_i64(nstatus, r.status), r.response_body,
-            r.etag_sent,                    r.etag_received,
-            gcs_sql_i64(natt, r.attempts),  gcs_sql_i64(nlat, r.latency_ms),
-            r.outcome,                      r.correlation_id,
-            prev,                           hash};
-        if ((rc = gcs_sql_exec(s, insert_sql, params, 20, NULL, NULL, NULL)) < 0)
-            goto out;
-        memcpy(prev, hash, sizeof prev);
+        const char **p = params + i * 20;
+        p[0] = gcs_sql_i64(row->seq, r.seq);
+        p[1] = gcs_sql_i64(row->time, r.time_ms);
+        p[2] = r.run_id;
+        p[3] = r.operation;
+        p[4] = r.resource_type;
+        p[5] = r.source_key;
+        p[6] = r.genesys_id;
+        p[7] = r.method;
+        p[8] = r.path;
+        p[9] = r.request_body;
+        p[10] = gcs_sql_i64(row->status, r.status);
+        p[11] = r.response_body;
+        p[12] = r.etag_sent;
+        p[13] = r.etag_received;
+        p[14] = gcs_sql_i64(row->attempts, r.attempts);
+        p[15] = gcs_sql_i64(row->latency, r.latency_ms);
+        p[16] = r.outcome;
+        p[17] = r.correlation_id;
+        p[18] = row->prev;
+        p[19] = row->hash;
+        memcpy(prev, row->hash, sizeof prev);
     }
+    if ((rc = s->ops->exec_many(s, insert_sql, params, 20, n)) < 0)
+        goto out;
     char nseq[24];
-    const char *params[] = {gcs_sql_i64(nseq, seq), prev};
-    if ((rc = gcs_sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", params, 2,
-                           NULL, NULL, NULL)) < 0)
+    const char *head_params[] = {gcs_sql_i64(nseq, seq), prev};
+    if ((rc = gcs_sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
+                           head_params, 2, NULL, NULL, NULL)) < 0)
         goto out;
     rc = gcs_sql_commit(s);
 out:
@@ -337,6 +361,8 @@ out:
         gcs_sql_rollback(s);
         gcs_error_prefix(rc, "cannot append receipts");
     }
+    free(rows);
+    free(params);
     return rc;
 }
 

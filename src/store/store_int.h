@@ -27,6 +27,11 @@ typedef struct gcs_store_ops {
      * number of rows inserted/updated/deleted. */
     int (*exec)(gcs_store *s, const char *sql, const char *const *params, int nparams,
                 gcs_sql_row_fn fn, void *payload, int64_t *changes);
+    /* Runs one statement (no result rows) once per row of params
+     * (nrows x nparams, row-major), stopping at the first failure. PostgreSQL
+     * pipelines them: one round trip per chunk instead of one per row. */
+    int (*exec_many)(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                     size_t nrows);
     /* Runs several statements without parameters (migrations). */
     int (*exec_script)(gcs_store *s, const char *sql);
     void (*close)(gcs_store *s);
