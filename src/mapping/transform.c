@@ -217,7 +217,7 @@ int gcs_password_generate(char *out, size_t size, const gcs_password_policy *pol
         return gcs_error_set(GCS_EINVALID, "password policy cannot be met in %zu characters",
                              len);
     size_t at = 0;
-    uint32_t r;
+    uint32_t r = 0;
     for (int c = 0; c < 4; c++) {
         for (unsigned int i = 0; i < mins[c]; i++) {
             if ((rc = random_below((uint32_t)strlen(pw_classes[c]), &r)) < 0)
