@@ -533,6 +533,32 @@ static void bad_text_in_a_handmade_row(void **state)
     rejected(BASE "  displayName:\n    template: \"{t}\"\n", kv, NULL, "not valid UTF-8");
 }
 
+static void bulk_update_example_maps_only_its_attributes(void **state)
+{
+    (void)state;
+    gcs_profile *p;
+    assert_int_equal(gcs_profile_load(&p, GCS_TEST_SOURCE_DIR "/examples/bulk-update/profile.yaml"), 0);
+    gcs_source *src;
+    assert_int_equal(gcs_source_open(&src, GCS_TEST_SOURCE_DIR "/examples/bulk-update/departments.csv",
+                                     GCS_SOURCE_AUTO, NULL), 0);
+    const gcs_row *row;
+    int n = 0;
+    while (gcs_source_next(&row, src) == GCS_SOURCE_ROW) {
+        gcs_map_user u;
+        assert_int_equal(gcs_map_row(&u, p, row, NULL), 0);
+        assert_int_equal(u.status, GCS_MAP_OK);
+        assert_string_equal(u.source_key, gcs_row_get(row, "employee_id"));
+        /* schemas and the enterprise extension only: no marker, nothing else. */
+        assert_int_equal(json_object_size(u.user), 2);
+        assert_int_equal(json_object_size(json_object_get(u.user, ENT)), 2);
+        gcs_map_user_release(&u);
+        n++;
+    }
+    assert_int_equal(n, 7);
+    gcs_source_free(src);
+    gcs_profile_free(p);
+}
+
 /* ==== Values for diffing ==== */
 
 static void attribute_values_for_diffing(void **state)
@@ -617,6 +643,7 @@ int main(void)
         cmocka_unit_test(yaml_and_json_profiles_agree),
         cmocka_unit_test(bad_text_in_a_handmade_row),
         cmocka_unit_test(attribute_values_for_diffing),
+        cmocka_unit_test(bulk_update_example_maps_only_its_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
