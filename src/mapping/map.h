@@ -23,7 +23,7 @@
  * json_equal, since Genesys may answer 3 or 3.0. An attribute without a value
  * is left out (for a managed attribute that means "should be empty"). The
  * managed marker {authority: <marker>, value: <source key>} is always in
- * externalIds. The manager is NOT in `user`: it is a source key in
+ * externalIds, unless the profile says `managed_by: false`. The manager is NOT in `user`: it is a source key in
  * `manager_key`, which the planner resolves to a Genesys user id and writes
  * with gcs_map_user_set_manager. No password is ever put in `user`.
  */
@@ -85,7 +85,8 @@ typedef struct gcs_map_user {
     gcs_match_value *match;          /* non-empty matching keys in precedence order */
     size_t match_count;
     char *manager_key;               /* the manager's source key, or NULL */
-    const gcs_profile_attr **create_only;   /* managed attributes set only on create (borrowed) */
+    const gcs_profile_attr **create_only;   /* attributes set only on create (borrowed
+                                             * from the profile: valid while it lives) */
     size_t create_only_count;
     gcs_row_errors errors;           /* when REJECTED: every problem found */
 } gcs_map_user;
