@@ -236,7 +236,7 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
     *out = NULL;
     if (!src || !(src->name = strdup(name))) {
         free(src);
-        if (file)
+        if (file && file != stdin)
             fclose(file);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
@@ -289,6 +289,8 @@ int gcs_source_open(gcs_source **out, const char *path, gcs_source_format format
                     const gcs_source_options *options)
 {
     *out = NULL;
+    if (!strcmp(path, "-")) /* a pipe: `hr-export | gcscim plan --source -` */
+        return open_common(out, "<stdin>", format, options, stdin, NULL, 0);
     FILE *f = fopen(path, "rb");
     if (!f)
         return gcs_error_set(GCS_EIO, "cannot read source '%s': %s", path, strerror(errno));
@@ -366,7 +368,7 @@ void gcs_source_free(gcs_source *src)
     free(src->name_off);
     free(src->value_off);
     gcs_row_error_release(&src->err);
-    if (src->file)
+    if (src->file && src->file != stdin)
         fclose(src->file);
     free(src->chunk);
     free(src->name);

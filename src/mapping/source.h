@@ -62,9 +62,10 @@ typedef struct gcs_source gcs_source;
 #define GCS_SOURCE_END 0    /* no more rows */
 
 /*
- * Opens `path` for reading (nothing is read yet except, for CSV, the header
- * row: a file without a valid header fails here). `options` may be NULL.
- * Errors: GCS_EIO (cannot open), GCS_EINVALID (bad header, unknown format).
+ * Opens `path` for reading; "-" is standard input (named "<stdin>" in rows and
+ * errors; the format is given or sniffed). Nothing is read yet except, for
+ * CSV, the header row: a file without a valid header fails here. `options`
+ * may be NULL. Errors: GCS_EIO (cannot open), GCS_EINVALID (bad header).
  */
 int gcs_source_open(gcs_source **out, const char *path, gcs_source_format format,
                     const gcs_source_options *options);

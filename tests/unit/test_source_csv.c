@@ -226,6 +226,16 @@ static void files_by_extension_and_missing(void **state)
     assert_string_equal(row->file, path);
     gcs_source_free(src);
     assert_int_equal(gcs_source_open(&src, "/nonexistent/x.csv", GCS_SOURCE_AUTO, NULL), GCS_EIO);
+    /* "-" is standard input. */
+    FILE *saved = stdin;
+    stdin = fopen(path, "rb");
+    assert_int_equal(gcs_source_open(&src, "-", GCS_SOURCE_AUTO, NULL), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(row->file, "<stdin>");
+    assert_string_equal(gcs_row_get(row, "id"), "1");
+    gcs_source_free(src);
+    fclose(stdin);
+    stdin = saved;
     assert_non_null(strstr(gcs_error_last(), "/nonexistent/x.csv"));
     free(path);
     gcs_test_tmpdir_remove(dir);
