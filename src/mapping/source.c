@@ -246,6 +246,11 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
                                                          : GCS_SOURCE_MAX_RECORD_DEFAULT;
     src->opt.max_fields = options && options->max_fields ? options->max_fields
                                                          : GCS_SOURCE_MAX_FIELDS_DEFAULT;
+    src->opt.delimiter = options && options->delimiter ? options->delimiter : ',';
+    if (strchr("\"\r\n ", src->opt.delimiter)) {
+        rc = gcs_error_set(GCS_EINVALID, "'%c' cannot be a CSV delimiter", src->opt.delimiter);
+        goto out;
+    }
     /* Names and values of one record, plus the NULs and some slack for JSON
      * values re-encoded as text (numbers, nested values). */
     gcs_buf_init(&src->store, src->opt.max_record * 2 + 4096);

@@ -49,6 +49,7 @@ typedef struct gcs_source_options {
     size_t max_field;       /* bytes in one value (default 64 KiB) */
     size_t max_record;      /* bytes in one record (default 1 MiB) */
     size_t max_fields;      /* fields in one record (default 1024) */
+    char delimiter;         /* CSV: ',' (default), ';' (European spreadsheets), '\t', ... */
 } gcs_source_options;
 
 #define GCS_SOURCE_MAX_FIELD_DEFAULT ((size_t)64 * 1024)
