@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ==== Evaluating one attribute ==== */
 
@@ -391,4 +392,153 @@ const char *gcs_map_user_match(const gcs_map_user *u, const char *key)
             return u->match[i].value;
     }
     return NULL;
+}
+
+/* ==== Attribute values, for diffing ==== */
+
+static json_t *nonempty_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && *s ? json_string(s) : NULL;
+}
+
+/* The entry of `arr` whose `key` equals `want` (case-insensitively for types). */
+static const json_t *entry_with(const json_t *arr, const char *key, const char *want)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && !strcasecmp(v, want))
+            return e;
+    }
+    return NULL;
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+/* Sorts the array's items with cmp and drops neighbours equal under cmp. */
+static json_t *sorted_unique(json_t *items, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(items);
+    json_t **v = n ? calloc(n, sizeof *v) : NULL;
+    json_t *out = json_array();
+    if ((n && !v) || !out) {
+        free(v);
+        json_decref(out);
+        json_decref(items);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(items, i);
+    qsort(v, n, sizeof *v, cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || cmp(&v[i - 1], &v[i]) != 0)
+            json_array_append(out, v[i]);
+    }
+    free(v);
+    json_decref(items);
+    if (json_array_size(out) == 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *gcs_scim_attr_value(const json_t *user, const gcs_profile_attr *attr)
+{
+    const json_t *ent = json_object_get(user, GCS_SCIM_ENTERPRISE_USER);
+    const json_t *gen = json_object_get(user, GCS_SCIM_GENESYS_USER);
+    const json_t *e, *v;
+    size_t i;
+    json_t *items;
+    switch (attr->target) {
+    case GCS_TARGET_USERNAME:
+    case GCS_TARGET_DISPLAYNAME:
+    case GCS_TARGET_TITLE:
+    case GCS_TARGET_EXTERNALID:
+        return nonempty_string(json_object_get(user, gcs_target_name(attr->target)));
+    case GCS_TARGET_ACTIVE:
+        v = json_object_get(user, "active");
+        return json_is_boolean(v) ? json_boolean(json_is_true(v)) : NULL;
+    case GCS_TARGET_EMAIL:
+        e = entry_with(json_object_get(user, "emails"), "type", "work");
+        return e ? nonempty_string(json_object_get(e, "value")) : NULL;
+    case GCS_TARGET_PHONE:
+        e = entry_with(json_object_get(user, "phoneNumbers"), "type", attr->sub);
+        return e ? nonempty_string(json_object_get(e, "value")) : NULL;
+    case GCS_TARGET_EXTERNALIDS:
+        e = entry_with(json_object_get(gen, "externalIds"), "authority", attr->sub);
+        return e ? nonempty_string(json_object_get(e, "value")) : NULL;
+    case GCS_TARGET_DEPARTMENT:
+    case GCS_TARGET_DIVISION:
+    case GCS_TARGET_EMPLOYEENUMBER:
+    case GCS_TARGET_DATEHIRE:
+        return nonempty_string(json_object_get(ent, gcs_target_name(attr->target)));
+    case GCS_TARGET_MANAGER:
+        return nonempty_string(json_object_get(json_object_get(ent, "manager"), "value"));
+    case GCS_TARGET_ROLES:
+        if (!(items = json_array()))
+            return NULL;
+        json_array_foreach(json_object_get(user, "roles"), i, e) {
+            const char *name = json_string_value(json_object_get(e, "value"));
+            if (name && *name)
+                json_array_append_new(items, json_string(name));
+        }
+        return sorted_unique(items, by_string);
+    case GCS_TARGET_SKILLS:
+    case GCS_TARGET_LANGUAGES:
+        if (!(items = json_array()))
+            return NULL;
+        json_array_foreach(json_object_get(gen, gcs_target_name(attr->target)), i, e) {
+            const char *name = json_string_value(json_object_get(e, "name"));
+            v = json_object_get(e, "proficiency");
+            if (name && *name)
+                json_array_append_new(items, json_pack("{s:s,s:f}", "name", name, "proficiency",
+                                                       json_is_number(v) ? json_number_value(v)
+                                                                         : 0.0));
+        }
+        return sorted_unique(items, by_name);
+    case GCS_TARGET__COUNT:
+        break;
+    }
+    return NULL;
+}
+
+bool gcs_scim_attr_equal(const json_t *a, const json_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            if (!gcs_scim_attr_equal(json_array_get(a, i), json_array_get(b, i)))
+                return false;
+        }
+        return true;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        const char *key;
+        json_t *va;
+        json_object_foreach((json_t *)a, key, va) {
+            if (!gcs_scim_attr_equal(va, json_object_get(b, key)))
+                return false;
+        }
+        return true;
+    }
+    return json_equal((json_t *)a, (json_t *)b);
 }

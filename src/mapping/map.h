@@ -23,7 +23,7 @@
  * json_equal, since Genesys may answer 3 or 3.0. An attribute without a value
  * is left out (for a managed attribute that means "should be empty"). The
  * managed marker {authority: <marker>, value: <source key>} is always in
- * externalIds. The manager is NOT in `user`: it is a source key in
+ * externalIds, unless the profile says `managed_by: false`. The manager is NOT in `user`: it is a source key in
  * `manager_key`, which the planner resolves to a Genesys user id and writes
  * with gcs_map_user_set_manager. No password is ever put in `user`.
  */
@@ -85,7 +85,8 @@ typedef struct gcs_map_user {
     gcs_match_value *match;          /* non-empty matching keys in precedence order */
     size_t match_count;
     char *manager_key;               /* the manager's source key, or NULL */
-    const gcs_profile_attr **create_only;   /* managed attributes set only on create (borrowed) */
+    const gcs_profile_attr **create_only;   /* attributes set only on create (borrowed
+                                             * from the profile: valid while it lives) */
     size_t create_only_count;
     gcs_row_errors errors;           /* when REJECTED: every problem found */
 } gcs_map_user;
@@ -109,5 +110,27 @@ int gcs_map_user_set_manager(gcs_map_user *u, const char *genesys_id);
 
 /* The value of one matching key in u, or NULL. Borrowed. */
 const char *gcs_map_user_match(const gcs_map_user *u, const char *key);
+
+/* ==== Attribute values, for diffing ==== */
+
+/*
+ * The value that `attr` governs in a SCIM user, normalised so that a desired
+ * user and one read from Genesys compare with gcs_scim_attr_equal:
+ *   userName, displayName, title, externalId, department, division,
+ *   employeeNumber, dateHire: the string ("" counts as absent);
+ *   active: true/false;
+ *   email: the value of the emails entry of type work;
+ *   phoneNumbers.TYPE: the value of the entry of that type;
+ *   externalIds.AUTH: the value of the genesys externalIds entry of that authority;
+ *   manager: the enterprise manager's value (a Genesys user id);
+ *   roles: the role names, sorted, without repeats;
+ *   routingSkills / routingLanguages: [{name, proficiency (real)}] sorted by name.
+ * Returns a new reference, or NULL when the user has no value.
+ */
+json_t *gcs_scim_attr_value(const json_t *user, const gcs_profile_attr *attr);
+
+/* Equality of two values from gcs_scim_attr_value (either may be NULL);
+ * numbers compare by value (3 equals 3.0). */
+bool gcs_scim_attr_equal(const json_t *a, const json_t *b);
 
 #endif

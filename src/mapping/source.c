@@ -236,7 +236,7 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
     *out = NULL;
     if (!src || !(src->name = strdup(name))) {
         free(src);
-        if (file)
+        if (file && file != stdin)
             fclose(file);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
@@ -246,6 +246,11 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
                                                          : GCS_SOURCE_MAX_RECORD_DEFAULT;
     src->opt.max_fields = options && options->max_fields ? options->max_fields
                                                          : GCS_SOURCE_MAX_FIELDS_DEFAULT;
+    src->opt.delimiter = options && options->delimiter ? options->delimiter : ',';
+    if (strchr("\"\r\n ", src->opt.delimiter)) {
+        rc = gcs_error_set(GCS_EINVALID, "'%c' cannot be a CSV delimiter", src->opt.delimiter);
+        goto out;
+    }
     /* Names and values of one record, plus the NULs and some slack for JSON
      * values re-encoded as text (numbers, nested values). */
     gcs_buf_init(&src->store, src->opt.max_record * 2 + 4096);
@@ -289,6 +294,8 @@ int gcs_source_open(gcs_source **out, const char *path, gcs_source_format format
                     const gcs_source_options *options)
 {
     *out = NULL;
+    if (!strcmp(path, "-")) /* a pipe: `hr-export | gcscim plan --source -` */
+        return open_common(out, "<stdin>", format, options, stdin, NULL, 0);
     FILE *f = fopen(path, "rb");
     if (!f)
         return gcs_error_set(GCS_EIO, "cannot read source '%s': %s", path, strerror(errno));
@@ -366,7 +373,7 @@ void gcs_source_free(gcs_source *src)
     free(src->name_off);
     free(src->value_off);
     gcs_row_error_release(&src->err);
-    if (src->file)
+    if (src->file && src->file != stdin)
         fclose(src->file);
     free(src->chunk);
     free(src->name);

@@ -17,14 +17,17 @@
  * Streaming: memory use is bounded by the limits below whatever the file size.
  * Hard maximums (gcs_source_options; 0 means the default): bytes in one field
  * (64 KiB), bytes in one record (1 MiB), fields in one record (1024). A record
- * over a limit is a bad row; the reader skips it and continues.
+ * over a limit is a bad row that the reader skips, except a CSV record over
+ * max_record, which is fatal: it is nearly always an unclosed quote that has
+ * swallowed the rest of the file, and no resync can be trusted after it.
  *
  * Errors: a bad row (ragged record, bad UTF-8, an element that is not an
  * object, a value over a limit, invalid JSON in one NDJSON line or one array
  * element) is reported and skipped: gcs_source_next returns GCS_EINVALID, the
  * details are in gcs_source_error(), and the next call reads the following row.
- * Only what makes the rest of the file unreadable stops it (no header, a broken
- * JSON array framing, an I/O error): every later call returns the same code.
+ * Only what makes the rest of the file unreadable stops it (no header, broken
+ * JSON array framing, an oversized CSV record, an I/O error): every later call
+ * returns the same code.
  *
  * A source is used by one thread at a time.
  */
@@ -46,6 +49,7 @@ typedef struct gcs_source_options {
     size_t max_field;       /* bytes in one value (default 64 KiB) */
     size_t max_record;      /* bytes in one record (default 1 MiB) */
     size_t max_fields;      /* fields in one record (default 1024) */
+    char delimiter;         /* CSV: ',' (default), ';' (European spreadsheets), '\t', ... */
 } gcs_source_options;
 
 #define GCS_SOURCE_MAX_FIELD_DEFAULT ((size_t)64 * 1024)
@@ -59,9 +63,10 @@ typedef struct gcs_source gcs_source;
 #define GCS_SOURCE_END 0    /* no more rows */
 
 /*
- * Opens `path` for reading (nothing is read yet except, for CSV, the header
- * row: a file without a valid header fails here). `options` may be NULL.
- * Errors: GCS_EIO (cannot open), GCS_EINVALID (bad header, unknown format).
+ * Opens `path` for reading; "-" is standard input (named "<stdin>" in rows and
+ * errors; the format is given or sniffed). Nothing is read yet except, for
+ * CSV, the header row: a file without a valid header fails here. `options`
+ * may be NULL. Errors: GCS_EIO (cannot open), GCS_EINVALID (bad header).
  */
 int gcs_source_open(gcs_source **out, const char *path, gcs_source_format format,
                     const gcs_source_options *options);

@@ -50,7 +50,13 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-static int parser_start(csv_impl *impl)
+/* For tab-separated files a tab is a delimiter, never a blank. */
+static int is_space_but_tab(unsigned char c)
+{
+    return c == ' ' || c == '\r';
+}
+
+static int parser_start(csv_impl *impl, char delimiter)
 {
     if (impl->parser_live)
         csv_free(&impl->p);
@@ -58,7 +64,8 @@ static int parser_start(csv_impl *impl)
     if (csv_init(&impl->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     csv_set_term_func(&impl->p, is_term);
-    csv_set_space_func(&impl->p, is_space);
+    csv_set_space_func(&impl->p, delimiter == '\t' ? is_space_but_tab : is_space);
+    csv_set_delim(&impl->p, (unsigned char)delimiter);
     impl->parser_live = true;
     return 0;
 }
@@ -196,7 +203,7 @@ static int read_record(gcs_source *src)
             unsigned int col = impl->cols + 1;
             record_reset(impl);
             gcs_source_row_reset(src);
-            if ((rc = parser_start(impl)) < 0)
+            if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
                 return gcs_source_fatal(src, rc, impl->line, "out of memory");
             src->records++;
             if (impl->header_mode)
@@ -229,7 +236,7 @@ static int csv_start(gcs_source *src)
     src->impl = impl;
     impl->line = 1;
     record_reset(impl);
-    if ((rc = parser_start(impl)) < 0)
+    if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
         return rc;
     /* A UTF-8 byte order mark (Excel writes one) is not part of the first name. */
     if ((rc = gcs_source_fill(src)) < 0)

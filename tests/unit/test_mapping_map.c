@@ -533,6 +533,101 @@ static void bad_text_in_a_handmade_row(void **state)
     rejected(BASE "  displayName:\n    template: \"{t}\"\n", kv, NULL, "not valid UTF-8");
 }
 
+static void bulk_update_example_maps_only_its_attributes(void **state)
+{
+    (void)state;
+    gcs_profile *p;
+    assert_int_equal(gcs_profile_load(&p, GCS_TEST_SOURCE_DIR "/examples/bulk-update/profile.yaml"), 0);
+    gcs_source *src;
+    assert_int_equal(gcs_source_open(&src, GCS_TEST_SOURCE_DIR "/examples/bulk-update/departments.csv",
+                                     GCS_SOURCE_AUTO, NULL), 0);
+    const gcs_row *row;
+    int n = 0;
+    while (gcs_source_next(&row, src) == GCS_SOURCE_ROW) {
+        gcs_map_user u;
+        assert_int_equal(gcs_map_row(&u, p, row, NULL), 0);
+        assert_int_equal(u.status, GCS_MAP_OK);
+        assert_string_equal(u.source_key, gcs_row_get(row, "employee_id"));
+        /* schemas and the enterprise extension only: no marker, nothing else. */
+        assert_int_equal(json_object_size(u.user), 2);
+        assert_int_equal(json_object_size(json_object_get(u.user, ENT)), 2);
+        gcs_map_user_release(&u);
+        n++;
+    }
+    assert_int_equal(n, 7);
+    gcs_source_free(src);
+    gcs_profile_free(p);
+}
+
+/* ==== Values for diffing ==== */
+
+static void attribute_values_for_diffing(void **state)
+{
+    (void)state;
+    gcs_profile *p;
+    assert_int_equal(gcs_profile_load(&p, GCS_TEST_SOURCE_DIR "/examples/profile.yaml"), 0);
+    const char *kv[] = {"employee_id=EC1003", "first_name=Priya", "last_name=Raman",
+                        "email=priya.raman@example.com", "job_title=Support Team Lead",
+                        "department=Support", "division=Support", "work_phone=555-010-1003",
+                        "mobile_phone=", "hire_date=09/01/2018", "manager_id=EC1002",
+                        "status=Active", "roles=Employee;Team Lead;Agent",
+                        "skills=Billing:5;Escalations:4", "languages=English;Tamil:5", NULL};
+    gcs_map_user u;
+    free(map_ok(&u, p, kv, NULL));
+    json_t *seed = json_load_file(GCS_TEST_SOURCE_DIR "/examples/org.json", 0, NULL);
+    const json_t *current = json_array_get(json_object_get(seed, "users"), 0);
+    assert_string_equal(json_string_value(json_object_get(current, "userName")),
+                        "priya.raman@example.com");
+    gcs_buf diff;
+    gcs_buf_init(&diff, 0);
+    for (size_t i = 0; i < gcs_profile_attr_count(p); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(p, i);
+        json_t *want = gcs_scim_attr_value(u.user, a), *have = gcs_scim_attr_value(current, a);
+        if (!gcs_scim_attr_equal(want, have))
+            gcs_buf_printf(&diff, "%s ", a->name);
+        json_decref(want);
+        json_decref(have);
+    }
+    assert_string_equal(diff.ptr, "title roles routingSkills routingLanguages ");
+    gcs_buf_release(&diff);
+
+    /* Normalised: order, repeats, integer or real proficiencies do not matter. */
+    json_t *x = json_loads("{\"roles\":[{\"value\":\"B\"},{\"value\":\"A\"},{\"value\":\"B\"}],"
+                           "\"" GEN "\":{\"routingSkills\":[{\"name\":\"S\",\"proficiency\":3},"
+                           "{\"name\":\"R\",\"proficiency\":1.5}]}}", 0, NULL);
+    json_t *y = json_loads("{\"roles\":[{\"value\":\"A\"},{\"value\":\"B\"}],"
+                           "\"" GEN "\":{\"routingSkills\":[{\"name\":\"R\",\"proficiency\":1.5},"
+                           "{\"name\":\"S\",\"proficiency\":3.0}]}}", 0, NULL);
+    const gcs_profile_attr *roles = gcs_profile_attr_find(p, "roles");
+    const gcs_profile_attr *skills = gcs_profile_attr_find(p, "routingSkills");
+    const gcs_profile_attr *title = gcs_profile_attr_find(p, "title");
+    json_t *a = gcs_scim_attr_value(x, roles), *b = gcs_scim_attr_value(y, roles);
+    assert_true(gcs_scim_attr_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    a = gcs_scim_attr_value(x, skills);
+    b = gcs_scim_attr_value(y, skills);
+    assert_true(gcs_scim_attr_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    assert_null(gcs_scim_attr_value(x, title));
+    assert_true(gcs_scim_attr_equal(NULL, NULL));
+    json_t *t = json_string("x");
+    assert_false(gcs_scim_attr_equal(t, NULL));
+    json_decref(t);
+
+    /* Once resolved, the manager reads back as the Genesys id. */
+    assert_int_equal(gcs_map_user_set_manager(&u, "id-1"), 0);
+    a = gcs_scim_attr_value(u.user, gcs_profile_attr_find(p, "manager"));
+    assert_string_equal(json_string_value(a), "id-1");
+    json_decref(a);
+    json_decref(x);
+    json_decref(y);
+    json_decref(seed);
+    gcs_map_user_release(&u);
+    gcs_profile_free(p);
+}
+
 int main(void)
 {
     gcs_test_deadline(60);
@@ -547,6 +642,8 @@ int main(void)
         cmocka_unit_test(matching_keys_and_marker),
         cmocka_unit_test(yaml_and_json_profiles_agree),
         cmocka_unit_test(bad_text_in_a_handmade_row),
+        cmocka_unit_test(attribute_values_for_diffing),
+        cmocka_unit_test(bulk_update_example_maps_only_its_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,29 @@ static void limits_on_fields_and_records(void **state)
                      GCS_EINVALID);
 }
 
+static void other_delimiters(void **state)
+{
+    (void)state;
+    gcs_source_options semi = {.delimiter = ';'}, tab = {.delimiter = '\t'}, bad = {.delimiter = '"'};
+    const char *text = "id;name\n1;\"Lee; Ann\"\n";
+    gcs_source *src;
+    const gcs_row *row;
+    assert_int_equal(gcs_source_open_mem(&src, "t.csv", text, strlen(text), GCS_SOURCE_CSV, &semi), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(gcs_row_get(row, "name"), "Lee; Ann");
+    gcs_source_free(src);
+    text = "id\tname\n1\t Ann Lee \n2\t\n";
+    assert_int_equal(gcs_source_open_mem(&src, "t.tsv", text, strlen(text), GCS_SOURCE_CSV, &tab), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(gcs_row_get(row, "name"), "Ann Lee");
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(gcs_row_get(row, "id"), "2");
+    assert_string_equal(gcs_row_get(row, "name"), "");
+    gcs_source_free(src);
+    assert_int_equal(gcs_source_open_mem(&src, "t.csv", text, strlen(text), GCS_SOURCE_CSV, &bad),
+                     GCS_EINVALID);
+}
+
 static void files_by_extension_and_missing(void **state)
 {
     (void)state;
@@ -226,6 +249,16 @@ static void files_by_extension_and_missing(void **state)
     assert_string_equal(row->file, path);
     gcs_source_free(src);
     assert_int_equal(gcs_source_open(&src, "/nonexistent/x.csv", GCS_SOURCE_AUTO, NULL), GCS_EIO);
+    /* "-" is standard input. */
+    FILE *saved = stdin;
+    stdin = fopen(path, "rb");
+    assert_int_equal(gcs_source_open(&src, "-", GCS_SOURCE_AUTO, NULL), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(row->file, "<stdin>");
+    assert_string_equal(gcs_row_get(row, "id"), "1");
+    gcs_source_free(src);
+    fclose(stdin);
+    stdin = saved;
     assert_non_null(strstr(gcs_error_last(), "/nonexistent/x.csv"));
     free(path);
     gcs_test_tmpdir_remove(dir);
@@ -301,6 +334,7 @@ int main(void)
         cmocka_unit_test(unclosed_quote_at_end),
         cmocka_unit_test(header_problems_fail_open),
         cmocka_unit_test(limits_on_fields_and_records),
+        cmocka_unit_test(other_delimiters),
         cmocka_unit_test(files_by_extension_and_missing),
         cmocka_unit_test(streams_large_files),
     };
