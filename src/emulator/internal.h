@@ -34,6 +34,9 @@
 
 #define EMU_MAX_SKILLS 50
 #define EMU_MAX_PAGE 500
+/* Hard ceilings, so that no client can grow the emulator without bound. */
+#define EMU_MAX_USERS 1000000
+#define EMU_MAX_GROUPS 100000
 
 /* ==== A string-keyed hash map (chained, power-of-two buckets) ==== */
 
