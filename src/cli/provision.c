@@ -256,3 +256,33 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
     }
     return gcs_cli_fail(p->cli, rc);
 }
+
+int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
+{
+    gcs_provision p;
+    gcs_provision_init(&p, cli, command);
+    int first, code = gcs_provision_parse(&p, argc, argv, true, &first);
+    if (code != 0)
+        return code;
+    if (first < argc) {
+        code = gcs_cli_usage_error(cli, command, "unexpected argument '%s'", argv[first]);
+        goto out;
+    }
+    gcs_plan plan;
+    gcs_planner_stats stats;
+    int rc = gcs_provision_connect(&p);
+    if (rc == 0)
+        rc = gcs_provision_plan(&p, &plan, &stats);
+    if (rc < 0) {
+        code = gcs_cli_fail(cli, rc);
+        goto out;
+    }
+    code = apply ? gcs_provision_apply(&p, &plan) : GCS_EXIT_OK;
+    /* Rejected rows make a finished run partial. */
+    if (code == GCS_EXIT_OK && stats.rejected)
+        code = GCS_EXIT_PARTIAL;
+    gcs_plan_release(&plan);
+out:
+    gcs_provision_release(&p);
+    return code;
+}

@@ -36,4 +36,8 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *
 /* Applies with progress and prints the outcome. Returns an exit code. */
 int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan);
 
+/* The whole of `gcscim plan` (apply false) and `gcscim sync` (apply true):
+ * parse, connect, plan, and for sync apply. Returns an exit code. */
+int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv);
+
 #endif

@@ -130,6 +130,36 @@ static long writes(fixture *f)
     return n;
 }
 
+/* Saves a plan of the fixture's export (no deactivations) to DIR/plan.json. */
+static void plan_to_file(fixture *f, char *path, size_t pathsz)
+{
+    gcs_test_run r;
+    snprintf(path, pathsz, "%s/plan.json", f->dir);
+    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
+                            "--no-deactivate", "--out", path, NULL),
+                     0);
+    gcs_test_run_release(&r);
+}
+
+/* Another tool PATCHes a user behind gcscim's back. */
+static void patch_behind_the_back(fixture *f, const char *user_name, const char *operation)
+{
+    json_t *u = user_named(f, user_name);
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300], body[1024];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(u, "id"));
+    snprintf(body, sizeof body,
+             "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+             "\"Operations\":[%s]}",
+             operation);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path, body, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    json_decref(u);
+    free(token);
+}
+
 static void sync_then_second_sync_writes_nothing(void **state)
 {
     fixture *f = *state;
@@ -227,39 +257,23 @@ static void drift_between_plan_and_apply(void **state)
     fixture *f = *state;
     gcs_test_run r;
     char plan[700];
-    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
-    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
-                            "--no-deactivate", "--out", plan, NULL),
-                     0);
-    gcs_test_run_release(&r);
-
-    /* Someone else changes Bob's title (which the plan changes too). */
-    json_t *bob = user_named(f, "bob@example.com");
-    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
-    char path[300];
-    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(bob, "id"));
-    gcs_test_http h;
-    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path,
-                      "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
-                      "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"CEO\"}]}",
-                      NULL);
-    assert_int_equal(h.status, 200);
-    gcs_test_http_release(&h);
+    plan_to_file(f, plan, sizeof plan);
+    /* Someone else changes Bob's title, which the plan changes too. */
+    patch_behind_the_back(f, "bob@example.com",
+                          "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"CEO\"}");
 
     assert_int_equal(gcscim(f, &r, "apply", plan, NULL), 3);
     assert_non_null(strstr(r.out.ptr, "drift update E2"));
     assert_non_null(strstr(r.out.ptr, "1 drifted"));
     gcs_test_run_release(&r);
+    json_t *bob = user_named(f, "bob@example.com");
+    assert_string_equal(str(bob, "title"), "CEO");         /* left alone */
+    assert_string_equal(str(bob, "displayName"), "Bob B"); /* nothing else either */
     json_decref(bob);
-    bob = user_named(f, "bob@example.com");
-    assert_string_equal(str(bob, "title"), "CEO");           /* left alone */
-    assert_string_equal(str(bob, "displayName"), "Bob B");   /* nothing else either */
     /* The others were applied. */
     json_t *ann = user_named(f, "ann@example.com");
     assert_non_null(ann);
     json_decref(ann);
-    json_decref(bob);
-    free(token);
 }
 
 static void unrelated_change_does_not_block_the_plan(void **state)
@@ -267,32 +281,17 @@ static void unrelated_change_does_not_block_the_plan(void **state)
     fixture *f = *state;
     gcs_test_run r;
     char plan[700];
-    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
-    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
-                            "--no-deactivate", "--out", plan, NULL),
-                     0);
-    gcs_test_run_release(&r);
+    plan_to_file(f, plan, sizeof plan);
     /* A change to an attribute the profile does not map: the version moves on. */
-    json_t *bob = user_named(f, "bob@example.com");
-    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
-    char path[300];
-    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(bob, "id"));
-    gcs_test_http h;
-    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path,
-                      "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
-                      "\"Operations\":[{\"op\":\"add\",\"path\":\"phoneNumbers\",\"value\":"
-                      "[{\"value\":\"+353861234567\",\"type\":\"mobile\"}]}]}",
-                      NULL);
-    assert_int_equal(h.status, 200);
-    gcs_test_http_release(&h);
+    patch_behind_the_back(f, "bob@example.com",
+                          "{\"op\":\"add\",\"path\":\"phoneNumbers\",\"value\":"
+                          "[{\"value\":\"+353861234567\",\"type\":\"mobile\"}]}");
     assert_int_equal(gcscim(f, &r, "apply", plan, NULL), 0);
     gcs_test_run_release(&r);
-    json_decref(bob);
-    bob = user_named(f, "bob@example.com");
+    json_t *bob = user_named(f, "bob@example.com");
     assert_string_equal(str(bob, "title"), "Senior Agent");
     assert_non_null(json_object_get(bob, "phoneNumbers"));
     json_decref(bob);
-    free(token);
 }
 
 static void create_meets_existing_user_and_adopts_it(void **state)
@@ -300,12 +299,7 @@ static void create_meets_existing_user_and_adopts_it(void **state)
     fixture *f = *state;
     gcs_test_run r;
     char plan[700];
-    snprintf(plan, sizeof plan, "%s/plan.json", f->dir);
-    assert_int_equal(gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile,
-                            "--no-deactivate", "--out", plan, NULL),
-                     0);
-    assert_non_null(strstr(r.out.ptr, "+ create E3"));
-    gcs_test_run_release(&r);
+    plan_to_file(f, plan, sizeof plan);
     /* Cid appears in Genesys between plan and apply (another tool made him). */
     char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
     gcs_test_http h;
