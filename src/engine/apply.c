@@ -520,6 +520,8 @@ static void run_phase(applier *a, bool creates)
         }
         if (creates)
             start_create(c);
+        else if (json_array_size(json_object_get(c->op, "operations")) == 0)
+            finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
         else
             submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
     }

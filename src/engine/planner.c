@@ -459,6 +459,18 @@ static const char *resolve_manager(planner *p, const desired *d, bool *pending, 
     return NULL;
 }
 
+/* A manager created by this same plan is set once it exists: say so. */
+static void add_pending_manager(json_t *changes, const json_t *extra)
+{
+    const char *key = json_string_value(json_object_get(extra, "manager_key"));
+    if (!key)
+        return;
+    char text[300];
+    snprintf(text, sizeof text, "%s (created by this plan)", key);
+    json_array_append_new(changes, json_pack("{s:s,s:n,s:s}", "attribute",
+                                             GCS_SCIM_ENTERPRISE ":manager", "old", "new", text));
+}
+
 static int plan_row(planner *p, desired *d, long *unchanged)
 {
     json_t *extra = json_pack("{s:s}", "location", "");
@@ -496,18 +508,30 @@ static int plan_row(planner *p, desired *d, long *unchanged)
             json_decref(extra);
             return 0;
         }
+        /* What people read: every attribute the new user gets. */
+        json_t *nothing = json_object(), *ops = NULL, *changes = NULL;
+        gcs_diff_user(&ops, &changes, d->m.user, nothing, NULL);
+        json_decref(nothing);
+        json_decref(ops);
+        add_pending_manager(changes, extra);
         /* On adoption (the userName exists already) apply diffs with these. */
         json_t *want = json_deep_copy(d->m.user);
         json_object_set_new(extra, "skip", complete_desired(p, want, &d->m));
         json_object_set_new(extra, "desired", want);
         return gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
-                            json_deep_copy(d->m.user), NULL, extra);
+                            json_deep_copy(d->m.user), changes, extra);
     }
 
     json_t *want = json_deep_copy(d->m.user);
     json_t *skip = complete_desired(p, want, &d->m);
     json_t *ops = NULL, *changes = NULL;
     int rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
+    if (rc == 0 && json_array_size(ops) > 0)
+        add_pending_manager(changes, extra);
+    else if (rc == 0 && json_object_get(extra, "manager_key")) {
+        /* Only the manager changes, once the new manager exists: an update all the same. */
+        add_pending_manager(changes, extra);
+    }
     /* Apply re-diffs against these when the user changed since the plan. */
     json_object_set_new(extra, "desired", want);
     json_object_set_new(extra, "skip", skip);
@@ -523,7 +547,8 @@ static int plan_row(planner *p, desired *d, long *unchanged)
         kind = GCS_PLAN_DEACTIVATE;
     bool allowed = (kind == GCS_PLAN_DEACTIVATE && !p->o->plan.no_deactivate) ||
                    (kind != GCS_PLAN_DEACTIVATE && !p->o->plan.no_update);
-    if (json_array_size(ops) == 0 || !allowed) {
+    bool manager_only = json_array_size(ops) == 0 && json_object_get(extra, "manager_key");
+    if ((json_array_size(ops) == 0 && !manager_only) || !allowed) {
         if (json_array_size(ops) == 0)
             (*unchanged)++;
         json_decref(ops);
