@@ -1,5 +1,6 @@
 /* gcscim-emulator over the wire: OAuth, the bearer check, the rate limit and its
  * headers, faults, and the admin routes (stats, revoke-tokens, config). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,80 @@ static void test_basic_users(void **state)
     stop(&s);
 }
 
+typedef struct worker {
+    const gcs_test_server *s;
+    const char *tok;
+    const char *path;
+    const char *method;
+    const char *body;
+    int n;
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        gcs_test_http r;
+        gcs_test_emu_call(&r, w->s, w->tok, w->method, w->path, w->body, NULL);
+        w->ok += r.status == 200;
+        gcs_test_http_release(&r);
+    }
+    return NULL;
+}
+
+static void run_workers(const gcs_test_server *s, const char *tok, const char *method,
+                        const char *path, const char *body, int threads, int n, int *ok)
+{
+    pthread_t t[16];
+    worker w[16];
+    *ok = 0;
+    for (int i = 0; i < threads; i++) {
+        w[i] = (worker){s, tok, path, method, body, n, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        *ok += w[i].ok;
+    }
+}
+
+/* Requests in flight at once are served at once (a thread per connection), the
+ * stats see them, and concurrent writes are all applied, one version each. */
+static void test_concurrency(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--latency", "200", "--rate-limit", "0", NULL};
+    start(&s, extra);
+    char *tok = gcs_test_emu_token(&s, ID, SECRET);
+    char *id = create_user(&s, tok, "race@example.com");
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    int ok;
+    int64_t t0 = gcs_time_mono_ms();
+    run_workers(&s, tok, "GET", path, NULL, 8, 2, &ok);
+    int64_t took = gcs_time_mono_ms() - t0;
+    assert_int_equal(ok, 16);
+    assert_true(took < 8 * 2 * 200); /* not one at a time */
+    json_t *st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
+    assert_true(json_integer_value(json_object_get(st, "max_in_flight")) >= 4);
+    assert_int_equal(json_integer_value(json_object_get(st, "in_flight")), 0);
+    json_decref(st);
+
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"latency_ms\":0}"));
+    run_workers(&s, tok, "PATCH", path,
+                "{\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T\"}]}", 8, 10, &ok);
+    assert_int_equal(ok, 80);
+    gcs_test_http r;
+    gcs_test_emu_call(&r, &s, tok, "GET", path, NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "meta"), "version")), "81");
+    gcs_test_http_release(&r);
+    free(id);
+    free(tok);
+    stop(&s);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -368,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_fault_kinds_and_config),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_basic_users),
+        cmocka_unit_test(test_concurrency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
