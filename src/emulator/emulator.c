@@ -371,7 +371,7 @@ void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *p
     if (!req->method)
         return (void)gcs_http_response_set(out, 400, NULL, NULL);
 
-    if (starts_with(path, "/_emulator/")) {
+    if (starts_with(path, "/_emulator/") && !req->body_too_large) {
         pthread_mutex_lock(&emu->lock);
         gcs_emu_admin(&r, path + 11);
         pthread_mutex_unlock(&emu->lock);
