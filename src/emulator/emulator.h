@@ -50,6 +50,7 @@ typedef struct gcs_emu_options {
     struct {
         const char *id;
         const char *secret;
+        const char *scopes;       /* "scim:readonly,groups" or NULL = every scope */
     } clients[GCS_EMU_MAX_CLIENTS];
     int nclients;                 /* 0 = the default client above */
     uint64_t seed;                /* PRNG seed for faults, ids, the hidden writer */

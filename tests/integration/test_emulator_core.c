@@ -357,6 +357,45 @@ static void test_basic_users(void **state)
     stop(&s);
 }
 
+/* A client limited to some scopes gets 403 missing.any.scopes elsewhere. */
+static void test_scopes(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--client", "ro:ro-secret", "--client-scopes", "ro=scim:readonly,groups", NULL};
+    start(&s, extra);
+    char *ro = gcs_test_emu_token(&s, "ro", "ro-secret");
+    char *rw = gcs_test_emu_token(&s, ID, SECRET);
+    gcs_test_http r;
+    gcs_test_emu_call(&r, &s, ro, "GET", "/api/v2/scim/v2/users", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"s@example.com\",\"displayName\":\"S\"}", NULL);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "missing.any.scopes");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "scim"));
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "GET", "/api/v2/authorization/roles", NULL, NULL);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "authorization:readonly"));
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "POST", "/api/v2/groups", "{\"name\":\"G\",\"type\":\"official\"}", NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    /* A client without --client-scopes has every scope. */
+    gcs_test_emu_call(&r, &s, rw, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"s@example.com\",\"displayName\":\"S\"}", NULL);
+    assert_int_equal(r.status, 201);
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, rw, "GET", "/api/v2/authorization/roles", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    free(ro);
+    free(rw);
+    stop(&s);
+}
+
 typedef struct worker {
     const gcs_test_server *s;
     const char *tok;
@@ -444,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_basic_users),
         cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_scopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
