@@ -34,6 +34,7 @@ typedef struct gcs_emu_config {
     int latency_ms;
     int latency_jitter_ms;
     double concurrent_writer;     /* 0..1: share of user reads followed by a hidden change */
+    bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
 } gcs_emu_config;
 
 enum {

@@ -174,6 +174,9 @@ static void test_rate_limit(void **state)
 
     json_t *st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
     assert_int_equal(json_integer_value(json_object_get(st, "rate_limited")), 1);
+    json_t *cfg0 = gcs_test_emu_admin(&s, "GET", "config", NULL);
+    assert_true(json_is_true(json_object_get(cfg0, "retry_after")));
+    json_decref(cfg0);
     assert_int_equal(json_integer_value(json_object_get(st, "tokens_issued")), 2);
     assert_int_equal(json_array_size(json_object_get(st, "windows")), 2);
     json_t *route = json_object_get(json_object_get(st, "routes"), "GET /api/v2/scim/users");
@@ -181,6 +184,15 @@ static void test_rate_limit(void **state)
     assert_int_equal(json_integer_value(json_object_get(route, "429")), 1);
     assert_true(json_integer_value(json_object_get(st, "max_in_flight")) >= 1);
     json_decref(st);
+
+    /* The other 429: too.many.requests, without Retry-After. */
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"retry_after\":false}"));
+    gcs_test_emu_call(&r, &s, tok, "GET", "/api/v2/scim/v2/users", NULL, NULL);
+    assert_int_equal(r.status, 429);
+    assert_null(gcs_test_http_header(&r, "Retry-After", h, sizeof h));
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "too.many.requests");
+    gcs_test_http_release(&r);
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"retry_after\":true}"));
 
     /* Turned off at runtime: no more 429s. */
     json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"rate_limit\":0}"));
