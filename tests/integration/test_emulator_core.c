@@ -317,6 +317,35 @@ static void test_fault_kinds_and_config(void **state)
     stop(&s);
 }
 
+/* A dropped connection happens before the work or after it: the client cannot
+ * tell, which is what "outcome unknown" is about. Both show up, reproducibly. */
+static void test_drop_before_and_after(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--fault-rate", "1", "--fault-kinds", "drop", "--fault-seed", "3",
+                           "--rate-limit", "0", NULL};
+    start(&s, extra);
+    char *tok = gcs_test_emu_token(&s, ID, SECRET);
+    for (int i = 0; i < 12; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"userName\":\"d%d@example.com\",\"displayName\":\"D\"}", i);
+        gcs_test_http r;
+        gcs_test_emu_call(&r, &s, tok, "POST", "/api/v2/scim/v2/users", body, NULL);
+        assert_int_equal(r.status, 0);
+        gcs_test_http_release(&r);
+    }
+    json_t *st = gcs_test_emu_admin(&s, "GET", "state", NULL);
+    size_t made = json_array_size(json_object_get(st, "users"));
+    assert_true(made > 0 && made < 12);
+    json_decref(st);
+    st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "faults"), "drop")), 12);
+    json_decref(st);
+    free(tok);
+    stop(&s);
+}
+
 static void test_latency(void **state)
 {
     (void)state;
@@ -492,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_fault_kinds_and_config),
+        cmocka_unit_test(test_drop_before_and_after),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_basic_users),
         cmocka_unit_test(test_concurrency),
