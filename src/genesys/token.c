@@ -173,8 +173,10 @@ static int token_get(const char **out, gcs_http_client *c, void *payload)
     gcs_token *t = payload;
     int64_t now = gcs_time_mono_us();
     *out = NULL;
-    if (t->fail_code == GCS_EAUTH)
-        return gcs_error_set(GCS_EAUTH, "%s", t->fail_msg);
+    /* Rejected credentials and a daily limit are final: asking again would
+     * only be refused again. */
+    if (t->fail_code == GCS_EAUTH || t->fail_code == GCS_EDAILYLIMIT)
+        return gcs_error_set(t->fail_code, "%s", t->fail_msg);
     bool failed_recently = t->fail_code && now - t->failed_us < RETRY_AFTER_FAILURE_US;
     if (t->token && !t->stale && now < t->expires_us) {
         if (now >= t->refresh_us && !t->fetching && !failed_recently)

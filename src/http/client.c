@@ -980,6 +980,11 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
         if (!why[0])
             snprintf(why, sizeof why, "gave up after %d attempts", j->attempts);
     }
+    if (v.retry != GCS_RETRY_NONE && c->stop_code && !login) {
+        /* It would have been retried, but the run stopped. */
+        complete(c, j, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+        return;
+    }
     complete(c, j, v.outcome, why[0] ? why : NULL);
 }
 
