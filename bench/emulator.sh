@@ -2,14 +2,14 @@
 # Benchmark of gcscim-emulator: GET of one user and PATCH of one user with wrk,
 # keep-alive connections, rate limit off, on loopback. Uses the release build
 # (scripts/build, build/) unless $GCSCIM_EMULATOR names another binary.
-#   bench/emulator.sh [SECONDS] [CONNECTIONS] [THREADS_OF_THE_EMULATOR]
+#   bench/emulator.sh [SECONDS=10] [CONNECTIONS=16] [EMULATOR_THREADS=4 (0 = one per connection)]
 # Prints one JSON object as its last line: {"get_rps":…,"patch_rps":…,…}.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 emu=${GCSCIM_EMULATOR:-$root/build/gcscim-emulator}
 secs=${1:-10}
 conns=${2:-16}
-threads=${3:-0}
+threads=${3:-4}
 [ -x "$emu" ] || "$root/scripts/build"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 

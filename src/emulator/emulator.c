@@ -55,6 +55,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     for (int i = 0; i < opts->nclients && i < GCS_EMU_MAX_CLIENTS; i++) {
         emu->clients[i].id = strdup(opts->clients[i].id);
         emu->clients[i].secret = strdup(opts->clients[i].secret);
+        emu->clients[i].scopes = opts->clients[i].scopes ? strdup(opts->clients[i].scopes) : NULL;
         emu->nclients++;
     }
     emu->seed = opts->seed;
@@ -87,6 +88,7 @@ void gcs_emu_free(gcs_emu *emu)
     for (int i = 0; i < emu->nclients; i++) {
         free(emu->clients[i].id);
         free(emu->clients[i].secret);
+        free(emu->clients[i].scopes);
     }
     json_decref(emu->stats.routes);
     json_decref(emu->seed_doc);
@@ -232,9 +234,34 @@ static bool segment_is(const char *s, const char *word, const char **rest)
     return true;
 }
 
+/* The scopes a route needs, as genesys-api.md lists them. */
+static bool scopes_ok(emu_req *r, const char *rest)
+{
+    bool read = strcmp(r->http->method, "GET") == 0 || strcmp(r->http->method, "HEAD") == 0;
+    static const char *const scim_r[] = {"scim", "scim:readonly", NULL};
+    static const char *const scim_w[] = {"scim", NULL};
+    static const char *const groups_r[] = {"groups", "groups:readonly", NULL};
+    static const char *const groups_w[] = {"groups", NULL};
+    static const char *const auth_r[] = {"authorization", "authorization:readonly", NULL};
+    static const char *const routing_r[] = {"routing", "routing:readonly", NULL};
+    if (!r->token || !r->token->scopes[0])
+        return true;
+    if (strncmp(rest, "/scim/", 6) == 0)
+        return gcs_emu_scope_check(r, read ? scim_r : scim_w);
+    if (strncmp(rest, "/groups", 7) == 0)
+        return gcs_emu_scope_check(r, read ? groups_r : groups_w);
+    if (strncmp(rest, "/authorization/", 15) == 0)
+        return gcs_emu_scope_check(r, auth_r);
+    if (strncmp(rest, "/routing/", 9) == 0)
+        return gcs_emu_scope_check(r, routing_r);
+    return true;
+}
+
 static void route_api(emu_req *r, const char *rest)
 {
     const char *tail;
+    if (!scopes_ok(r, rest))
+        return;
     if (starts_with(rest, "/scim/")) {
         const char *s = rest + 6;
         if (starts_with(s, "v2/"))
@@ -338,6 +365,7 @@ static void handle_api(emu_req *r, const char *rest)
      * the client sees the same latency, and other requests do not queue. */
     int delay = gcs_emu_latency_draw(emu);
     emu_token *tok = gcs_emu_oauth_check(r);
+    r->token = tok;
     if (tok && gcs_emu_ratelimit_admit(r, tok)) {
         emu_fault_plan plan = gcs_emu_fault_draw(emu);
         if (plan.fault == EMU_FAULT_NONE || plan.after)
@@ -371,7 +399,7 @@ void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *p
     if (!req->method)
         return (void)gcs_http_response_set(out, 400, NULL, NULL);
 
-    if (starts_with(path, "/_emulator/")) {
+    if (starts_with(path, "/_emulator/") && !req->body_too_large) {
         pthread_mutex_lock(&emu->lock);
         gcs_emu_admin(&r, path + 11);
         pthread_mutex_unlock(&emu->lock);

@@ -34,6 +34,7 @@ typedef struct gcs_emu_config {
     int latency_ms;
     int latency_jitter_ms;
     double concurrent_writer;     /* 0..1: share of user reads followed by a hidden change */
+    bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
 } gcs_emu_config;
 
 enum {
@@ -50,6 +51,7 @@ typedef struct gcs_emu_options {
     struct {
         const char *id;
         const char *secret;
+        const char *scopes;       /* "scim:readonly,groups" or NULL = every scope */
     } clients[GCS_EMU_MAX_CLIENTS];
     int nclients;                 /* 0 = the default client above */
     uint64_t seed;                /* PRNG seed for faults, ids, the hidden writer */

@@ -22,6 +22,8 @@ static const char usage[] =
     "  --ready-file FILE             written once listening: {\"api_url\",\"login_url\",\"port\"}\n"
     "  --client ID:SECRET            an accepted OAuth client (repeatable); without any,\n"
     "                                " GCS_EMU_DEFAULT_CLIENT_ID ":" GCS_EMU_DEFAULT_CLIENT_SECRET "\n"
+    "  --client-scopes ID=SCOPES     that client's tokens get only these scopes (comma-separated,\n"
+    "                                e.g. scim:readonly,groups); others: 403 missing.any.scopes\n"
     "  --token-ttl SECONDS           access token lifetime (default 86400)\n"
     "  --seed ORG.json               initial organisation (roles, divisions, skills, languages,\n"
     "                                groups, users)\n"
@@ -74,6 +76,13 @@ static int write_ready(const char *path, const char *url, int port)
     return 0;
 }
 
+/* A usage error inside main: message, exit 2, through the cleanup. */
+#define USAGE(...)                                                                                 \
+    do {                                                                                           \
+        rc = usage_error(__VA_ARGS__);                                                             \
+        goto out;                                                                                  \
+    } while (0)
+
 int main(int argc, char **argv)
 {
     gcs_emu_options opts;
@@ -85,26 +94,30 @@ int main(int argc, char **argv)
     gcs_emu *emu = NULL;
     gcs_http_server *srv = NULL;
     char *clients[GCS_EMU_MAX_CLIENTS] = {0};
+    const char *scoped[GCS_EMU_MAX_CLIENTS];
+    int nscoped = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
-            return 0;
+            rc = 0;
+            goto out;
         }
         if (strncmp(a, "--", 2) != 0)
-            return usage_error("unexpected argument '%s'", a);
+            USAGE("unexpected argument '%s'", a);
         static const char *const with_value[] = {
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
-            "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format", NULL};
+            "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format",
+            "--client-scopes", NULL};
         size_t k = 0;
         while (with_value[k] && strcmp(with_value[k], a) != 0)
             k++;
         if (!with_value[k])
-            return usage_error("unknown option '%s'", a);
+            USAGE("unknown option '%s'", a);
         if (i + 1 >= argc)
-            return usage_error("option '%s' needs a value", a);
+            USAGE("option '%s' needs a value", a);
         const char *v = argv[++i];
         char *end;
         if (strcmp(a, "--listen") == 0) {
@@ -116,30 +129,37 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--client") == 0) {
             char *colon = strchr(v, ':');
             if (!colon || colon == v || !colon[1])
-                return usage_error("bad --client '%s' (want ID:SECRET)", v);
+                USAGE("bad --client '%s' (want ID:SECRET)", v);
             if (opts.nclients >= GCS_EMU_MAX_CLIENTS)
-                return usage_error("too many --client options (at most 16)");
+                USAGE("too many --client options (at most 16)");
             char *copy = strdup(v);
             clients[opts.nclients] = copy;
             copy[colon - v] = '\0';
             opts.clients[opts.nclients].id = copy;
             opts.clients[opts.nclients].secret = copy + (colon - v) + 1;
             opts.nclients++;
+        } else if (strcmp(a, "--client-scopes") == 0) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1] || (size_t)(eq - v) >= 256 || strlen(eq) > 200)
+                USAGE("bad --client-scopes '%s' (want ID=SCOPE,SCOPE)", v);
+            if (nscoped >= GCS_EMU_MAX_CLIENTS)
+                USAGE("too many --client-scopes options (at most 16)");
+            scoped[nscoped++] = v;
         } else if (strcmp(a, "--token-ttl") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 1 || n > 10000000)
-                return usage_error("bad --token-ttl '%s' (seconds, 1 to 10000000)", v);
+                USAGE("bad --token-ttl '%s' (seconds, 1 to 10000000)", v);
             opts.config.token_ttl_s = n;
         } else if (strcmp(a, "--rate-limit") == 0) {
             if (gcs_emu_parse_rate(v, &opts.config.rate_limit, &opts.config.rate_window_s) < 0)
-                return usage_error("%s", gcs_error_last());
+                USAGE("%s", gcs_error_last());
         } else if (strcmp(a, "--version-conflict-status") == 0) {
             if (strcmp(v, "400") && strcmp(v, "409") && strcmp(v, "412"))
-                return usage_error("bad --version-conflict-status '%s' (400, 409 or 412)", v);
+                USAGE("bad --version-conflict-status '%s' (400, 409 or 412)", v);
             opts.config.version_conflict_status = atoi(v);
         } else if (strcmp(a, "--fault-rate") == 0) {
             if (parse_share(v, &opts.config.fault_rate) < 0)
-                return usage_error("bad --fault-rate '%s' (0 to 1)", v);
+                USAGE("bad --fault-rate '%s' (0 to 1)", v);
         } else if (strcmp(a, "--fault-kinds") == 0) {
             json_t *list = json_array();
             char buf[256];
@@ -150,36 +170,47 @@ int main(int argc, char **argv)
             int bad = gcs_emu_fault_kinds_parse(&opts.config.fault_kinds, list);
             json_decref(list);
             if (bad < 0)
-                return usage_error("%s", gcs_error_last());
+                USAGE("%s", gcs_error_last());
         } else if (strcmp(a, "--fault-seed") == 0) {
             errno = 0;
             unsigned long long n = strtoull(v, &end, 10);
             if (end == v || *end || errno)
-                return usage_error("bad --fault-seed '%s' (a number)", v);
+                USAGE("bad --fault-seed '%s' (a number)", v);
             opts.seed = n;
             opts.seeded = true;
         } else if (strcmp(a, "--latency") == 0) {
             if (gcs_emu_parse_latency(v, &opts.config.latency_ms, &opts.config.latency_jitter_ms) < 0)
-                return usage_error("%s", gcs_error_last());
+                USAGE("%s", gcs_error_last());
         } else if (strcmp(a, "--concurrent-writer") == 0) {
             if (parse_share(v, &opts.config.concurrent_writer) < 0)
-                return usage_error("bad --concurrent-writer '%s' (0 to 1)", v);
+                USAGE("bad --concurrent-writer '%s' (0 to 1)", v);
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 0 || n > 64)
-                return usage_error("bad --threads '%s' (0 to 64)", v);
+                USAGE("bad --threads '%s' (0 to 64)", v);
             threads = (unsigned)n;
         } else if (strcmp(a, "--log-level") == 0) {
             gcs_log_level level;
             if (gcs_log_level_parse(v, &level) < 0)
-                return usage_error("bad --log-level '%s'", v);
+                USAGE("bad --log-level '%s'", v);
             gcs_log_set_level(level);
         } else if (strcmp(a, "--log-format") == 0) {
             gcs_log_format format;
             if (gcs_log_format_parse(v, &format) < 0)
-                return usage_error("bad --log-format '%s'", v);
+                USAGE("bad --log-format '%s'", v);
             gcs_log_set_format(format);
         }
+    }
+
+    for (int i = 0; i < nscoped; i++) {
+        const char *eq = strchr(scoped[i], '=');
+        int k = 0;
+        while (k < opts.nclients && (strlen(opts.clients[k].id) != (size_t)(eq - scoped[i]) ||
+                                     strncmp(opts.clients[k].id, scoped[i], (size_t)(eq - scoped[i])) != 0))
+            k++;
+        if (k == opts.nclients)
+            USAGE("--client-scopes '%s' names no --client", scoped[i]);
+        opts.clients[k].scopes = eq + 1;
     }
 
     char host[256];
@@ -188,7 +219,7 @@ int main(int argc, char **argv)
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || colon == listen || end == colon + 1 || *end || port < 0 || port > 65535 ||
         (size_t)(colon - listen) >= sizeof host)
-        return usage_error("bad --listen '%s' (want HOST:PORT)", listen);
+        USAGE("bad --listen '%s' (want HOST:PORT)", listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     if (host[0] == '[' && host[strlen(host) - 1] == ']') {

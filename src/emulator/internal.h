@@ -34,6 +34,9 @@
 
 #define EMU_MAX_SKILLS 50
 #define EMU_MAX_PAGE 500
+/* Hard ceilings, so that no client can grow the emulator without bound. */
+#define EMU_MAX_USERS 1000000
+#define EMU_MAX_GROUPS 100000
 
 /* ==== A string-keyed hash map (chained, power-of-two buckets) ==== */
 
@@ -93,6 +96,7 @@ typedef struct emu_org {
 
 typedef struct emu_token {
     int64_t expires_ms;  /* monotonic */
+    char scopes[256];    /* ",scim,groups," or "" for every scope */
     int64_t window_start_ms;
     int window_count;
     char client[64];
@@ -113,6 +117,7 @@ struct gcs_emu {
     struct {
         char *id;
         char *secret;
+        char *scopes;    /* NULL = every scope */
     } clients[GCS_EMU_MAX_CLIENTS];
     int nclients;
     uint64_t seed;
@@ -133,6 +138,7 @@ typedef struct emu_req {
     const gcs_http_request *http;
     gcs_http_response *resp;
     const char *route;   /* stats key, e.g. "GET /scim/users/{id}" */
+    const emu_token *token; /* the caller's, on API routes */
     bool scim;           /* errors in the SCIM schema */
     bool window;         /* add the inin-ratelimit headers below */
     long rl_count, rl_allowed, rl_reset;
@@ -177,6 +183,9 @@ void gcs_emu_oauth_token(emu_req *r);
 /* Checks the bearer token; answers 401 and returns NULL when it is not valid. */
 emu_token *gcs_emu_oauth_check(emu_req *r);
 void gcs_emu_tokens_clear(gcs_emu *emu);
+/* True when the caller's token has one of the scopes (a NULL-ended list);
+ * otherwise answers 403 naming them. */
+bool gcs_emu_scope_check(emu_req *r, const char *const *any_of);
 /* Counts the request in the token's window and adds the inin-ratelimit headers;
  * answers 429 and returns false once the window is full. */
 bool gcs_emu_ratelimit_admit(emu_req *r, emu_token *tok);

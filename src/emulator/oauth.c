@@ -96,11 +96,26 @@ static bool form_value(char *out, size_t outsz, const char *body, size_t len, co
     return false;
 }
 
-static bool client_ok(gcs_emu *emu, const char *id, const char *secret)
+static int client_find(gcs_emu *emu, const char *id, const char *secret)
 {
     for (int i = 0; i < emu->nclients; i++)
         if (strcmp(emu->clients[i].id, id) == 0 && strcmp(emu->clients[i].secret, secret) == 0)
+            return i;
+    return -1;
+}
+
+bool gcs_emu_scope_check(emu_req *r, const char *const *any_of)
+{
+    char want[64], list[160] = "";
+    for (size_t i = 0; any_of[i]; i++) {
+        snprintf(want, sizeof want, ",%s,", any_of[i]);
+        if (strstr(r->token->scopes, want))
             return true;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", any_of[i]);
+    }
+    gcs_emu_genesys_error(r, 403, "missing.any.scopes",
+                          "Unable to perform the requested action. You are missing the following scope(s): %s",
+                          list);
     return false;
 }
 
@@ -162,7 +177,8 @@ void gcs_emu_oauth_token(emu_req *r)
         oauth_error(r, 401, "invalid_client", "client credentials are missing");
         return;
     }
-    if (!client_ok(emu, id, secret)) {
+    int client = client_find(emu, id, secret);
+    if (client < 0) {
         oauth_error(r, 401, "invalid_client", "client not found or secret does not match");
         return;
     }
@@ -196,6 +212,13 @@ void gcs_emu_oauth_token(emu_req *r)
     t->expires_ms = now + emu->config.token_ttl_s * 1000;
     t->window_start_ms = now;
     snprintf(t->client, sizeof t->client, "%s", id);
+    if (emu->clients[client].scopes) {
+        /* ",a,b," so that a lookup is one strstr. */
+        snprintf(t->scopes, sizeof t->scopes, ",%s,", emu->clients[client].scopes);
+        for (char *p = t->scopes; *p; p++)
+            if (*p == ' ')
+                *p = ',';
+    }
     gcs_redact_register(token);
     emu->stats.tokens_issued++;
     json_t *j = json_pack("{s:s,s:s,s:I}", "access_token", token, "token_type", "bearer",

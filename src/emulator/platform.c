@@ -150,6 +150,8 @@ static void create_group(emu_req *r)
     } else if (json_object_get(body, "description") &&
                !json_is_string(json_object_get(body, "description"))) {
         gcs_emu_genesys_error(r, 400, "bad.request", "description must be a string");
+    } else if (r->emu->org.ngroups >= EMU_MAX_GROUPS) {
+        gcs_emu_genesys_error(r, 400, "bad.request", "the organisation already has %d groups", EMU_MAX_GROUPS);
     } else if (gcs_emu_group_find_name(r->emu, name)) {
         gcs_emu_genesys_error(r, 409, "conflict", "a group named '%.100s' already exists", name);
     } else {

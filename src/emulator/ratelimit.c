@@ -45,11 +45,16 @@ bool gcs_emu_ratelimit_admit(emu_req *r, emu_token *tok)
         emu->stats.rate_limited++;
         snprintf(v, sizeof v, "%ld", r->rl_reset);
         bool scim = r->scim;
-        gcs_emu_genesys_error(r, 429, "too.many.requests.retry.after",
-                              "Rate limit exceeded the maximum. Retry the request in [%ld] seconds",
-                              r->rl_reset);
+        if (emu->config.no_retry_after) {
+            /* The other documented 429: no hint, the client picks its own pause. */
+            gcs_emu_genesys_error(r, 429, "too.many.requests", "Rate limit exceeded the maximum.");
+        } else {
+            gcs_emu_genesys_error(r, 429, "too.many.requests.retry.after",
+                                  "Rate limit exceeded the maximum. Retry the request in [%ld] seconds",
+                                  r->rl_reset);
+            gcs_http_response_header(r->resp, "Retry-After", v);
+        }
         r->scim = scim;
-        gcs_http_response_header(r->resp, "Retry-After", v);
         return false;
     }
     tok->window_count++;

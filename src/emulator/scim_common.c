@@ -145,8 +145,17 @@ bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self)
         size_t k = 0;
         while (keep[k] && strcmp(keep[k], key) != 0)
             k++;
-        if (!keep[k])
+        /* A null is an absent attribute (a replace with null removes it). */
+        if (!keep[k] || json_is_null(v))
             json_object_del(doc, key);
+    }
+    static const char *const exts[] = {SCIM_ENTERPRISE, SCIM_GENESYS};
+    for (size_t e = 0; e < 2; e++) {
+        json_t *ext = json_object_get(doc, exts[e]);
+        if (json_is_object(ext))
+            json_object_foreach_safe(ext, tmp, key, v)
+                if (json_is_null(v))
+                    json_object_del(ext, key);
     }
     const char *un = json_string_value(json_object_get(doc, "userName"));
     const char *dn = json_string_value(json_object_get(doc, "displayName"));

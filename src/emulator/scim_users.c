@@ -127,6 +127,10 @@ static bool groups_differ(const json_t *have, const json_t *given)
 
 static void create_user(emu_req *r)
 {
+    if (r->emu->org.nusers >= EMU_MAX_USERS) {
+        gcs_emu_scim_error(r, 400, "invalidValue", "the organisation already has %d users", EMU_MAX_USERS);
+        return;
+    }
     json_t *body = gcs_emu_parse_body(r, false);
     if (!body)
         return;

@@ -9,6 +9,8 @@ run $EMULATOR --listen nowhere
 run $EMULATOR --listen 127.0.0.1:70000
 run $EMULATOR --client nocolon
 run $EMULATOR --token-ttl 0
+run $EMULATOR --client-scopes nobody
+run $EMULATOR --client a:b --client-scopes c=scim
 run $EMULATOR --rate-limit ten
 run $EMULATOR --rate-limit 10/0
 run $EMULATOR --version-conflict-status 401

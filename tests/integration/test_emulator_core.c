@@ -1,5 +1,6 @@
 /* gcscim-emulator over the wire: OAuth, the bearer check, the rate limit and its
  * headers, faults, and the admin routes (stats, revoke-tokens, config). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,9 @@ static void test_rate_limit(void **state)
 
     json_t *st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
     assert_int_equal(json_integer_value(json_object_get(st, "rate_limited")), 1);
+    json_t *cfg0 = gcs_test_emu_admin(&s, "GET", "config", NULL);
+    assert_true(json_is_true(json_object_get(cfg0, "retry_after")));
+    json_decref(cfg0);
     assert_int_equal(json_integer_value(json_object_get(st, "tokens_issued")), 2);
     assert_int_equal(json_array_size(json_object_get(st, "windows")), 2);
     json_t *route = json_object_get(json_object_get(st, "routes"), "GET /api/v2/scim/users");
@@ -180,6 +184,15 @@ static void test_rate_limit(void **state)
     assert_int_equal(json_integer_value(json_object_get(route, "429")), 1);
     assert_true(json_integer_value(json_object_get(st, "max_in_flight")) >= 1);
     json_decref(st);
+
+    /* The other 429: too.many.requests, without Retry-After. */
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"retry_after\":false}"));
+    gcs_test_emu_call(&r, &s, tok, "GET", "/api/v2/scim/v2/users", NULL, NULL);
+    assert_int_equal(r.status, 429);
+    assert_null(gcs_test_http_header(&r, "Retry-After", h, sizeof h));
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "too.many.requests");
+    gcs_test_http_release(&r);
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"retry_after\":true}"));
 
     /* Turned off at runtime: no more 429s. */
     json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"rate_limit\":0}"));
@@ -304,6 +317,35 @@ static void test_fault_kinds_and_config(void **state)
     stop(&s);
 }
 
+/* A dropped connection happens before the work or after it: the client cannot
+ * tell, which is what "outcome unknown" is about. Both show up, reproducibly. */
+static void test_drop_before_and_after(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--fault-rate", "1", "--fault-kinds", "drop", "--fault-seed", "3",
+                           "--rate-limit", "0", NULL};
+    start(&s, extra);
+    char *tok = gcs_test_emu_token(&s, ID, SECRET);
+    for (int i = 0; i < 12; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"userName\":\"d%d@example.com\",\"displayName\":\"D\"}", i);
+        gcs_test_http r;
+        gcs_test_emu_call(&r, &s, tok, "POST", "/api/v2/scim/v2/users", body, NULL);
+        assert_int_equal(r.status, 0);
+        gcs_test_http_release(&r);
+    }
+    json_t *st = gcs_test_emu_admin(&s, "GET", "state", NULL);
+    size_t made = json_array_size(json_object_get(st, "users"));
+    assert_true(made > 0 && made < 12);
+    json_decref(st);
+    st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "faults"), "drop")), 12);
+    json_decref(st);
+    free(tok);
+    stop(&s);
+}
+
 static void test_latency(void **state)
 {
     (void)state;
@@ -356,6 +398,119 @@ static void test_basic_users(void **state)
     stop(&s);
 }
 
+/* A client limited to some scopes gets 403 missing.any.scopes elsewhere. */
+static void test_scopes(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--client", "ro:ro-secret", "--client-scopes", "ro=scim:readonly,groups", NULL};
+    start(&s, extra);
+    char *ro = gcs_test_emu_token(&s, "ro", "ro-secret");
+    char *rw = gcs_test_emu_token(&s, ID, SECRET);
+    gcs_test_http r;
+    gcs_test_emu_call(&r, &s, ro, "GET", "/api/v2/scim/v2/users", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"s@example.com\",\"displayName\":\"S\"}", NULL);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "missing.any.scopes");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "scim"));
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "GET", "/api/v2/authorization/roles", NULL, NULL);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "authorization:readonly"));
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, ro, "POST", "/api/v2/groups", "{\"name\":\"G\",\"type\":\"official\"}", NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    /* A client without --client-scopes has every scope. */
+    gcs_test_emu_call(&r, &s, rw, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"s@example.com\",\"displayName\":\"S\"}", NULL);
+    assert_int_equal(r.status, 201);
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, rw, "GET", "/api/v2/authorization/roles", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    free(ro);
+    free(rw);
+    stop(&s);
+}
+
+typedef struct worker {
+    const gcs_test_server *s;
+    const char *tok;
+    const char *path;
+    const char *method;
+    const char *body;
+    int n;
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        gcs_test_http r;
+        gcs_test_emu_call(&r, w->s, w->tok, w->method, w->path, w->body, NULL);
+        w->ok += r.status == 200;
+        gcs_test_http_release(&r);
+    }
+    return NULL;
+}
+
+static void run_workers(const gcs_test_server *s, const char *tok, const char *method,
+                        const char *path, const char *body, int threads, int n, int *ok)
+{
+    pthread_t t[16];
+    worker w[16];
+    *ok = 0;
+    for (int i = 0; i < threads; i++) {
+        w[i] = (worker){s, tok, path, method, body, n, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        *ok += w[i].ok;
+    }
+}
+
+/* Requests in flight at once are served at once (a thread per connection), the
+ * stats see them, and concurrent writes are all applied, one version each. */
+static void test_concurrency(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *extra[] = {"--latency", "200", "--rate-limit", "0", NULL};
+    start(&s, extra);
+    char *tok = gcs_test_emu_token(&s, ID, SECRET);
+    char *id = create_user(&s, tok, "race@example.com");
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    int ok;
+    int64_t t0 = gcs_time_mono_ms();
+    run_workers(&s, tok, "GET", path, NULL, 8, 2, &ok);
+    int64_t took = gcs_time_mono_ms() - t0;
+    assert_int_equal(ok, 16);
+    assert_true(took < 8 * 2 * 200); /* not one at a time */
+    json_t *st = gcs_test_emu_admin(&s, "GET", "stats", NULL);
+    assert_true(json_integer_value(json_object_get(st, "max_in_flight")) >= 4);
+    assert_int_equal(json_integer_value(json_object_get(st, "in_flight")), 0);
+    json_decref(st);
+
+    json_decref(gcs_test_emu_admin(&s, "POST", "config", "{\"latency_ms\":0}"));
+    run_workers(&s, tok, "PATCH", path,
+                "{\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T\"}]}", 8, 10, &ok);
+    assert_int_equal(ok, 80);
+    gcs_test_http r;
+    gcs_test_emu_call(&r, &s, tok, "GET", path, NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "meta"), "version")), "81");
+    gcs_test_http_release(&r);
+    free(id);
+    free(tok);
+    stop(&s);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -366,8 +521,11 @@ int main(void)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_fault_kinds_and_config),
+        cmocka_unit_test(test_drop_before_and_after),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_basic_users),
+        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_scopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

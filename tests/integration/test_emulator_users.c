@@ -434,6 +434,15 @@ static void test_patch(void **state)
                                   "invalidValue"), 400);
     assert_int_equal(patch_status(f, id, "[{\"op\":\"replace\",\"path\":\"userName\",\"value\":\"boss@example.com\"}]", "uniqueness"), 409);
     assert_int_equal(patch_status(f, id, "[]", "invalidSyntax"), 400);
+    /* A replace with null removes the attribute. */
+    patch_ok(f, id, "[{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"Pat\"},"
+                    "{\"op\":\"replace\",\"path\":\"nickName\",\"value\":\"P\"}]");
+    patch_ok(f, id, "[{\"op\":\"replace\",\"path\":\"nickName\",\"value\":null},"
+                    "{\"op\":\"replace\",\"path\":\"" ENT ":division\",\"value\":null}]");
+    u = get_user(f, id);
+    assert_null(json_object_get(u, "nickName"));
+    assert_null(json_object_get(json_object_get(u, ENT), "division"));
+    json_decref(u);
     /* password is accepted and never returned. */
     patch_ok(f, id, "[{\"op\":\"replace\",\"path\":\"password\",\"value\":\"N3w-secret\"}]");
     u = get_user(f, id);
