@@ -76,6 +76,31 @@ static void a_storm_of_429s_is_one_shared_pause(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+static void a_429_without_retry_after_pauses_three_seconds(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = {.max_in_flight = 4};
+    gcs_engine_fixture_start(&f, 10, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_engine_fixture_submit_patches(&f, 12, &t);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    /* The other documented 429: code too.many.requests, no Retry-After. The
+     * window already holds 12, more than the new limit. */
+    gcs_engine_fixture_config(&f, "{\"rate_limit\":\"10/5\",\"retry_after\":false}");
+    int64_t t0 = gcs_time_mono_ms();
+    gcs_engine_fixture_submit_patches(&f, 8, &t);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    int64_t ms = gcs_time_mono_ms() - t0;
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 20);
+    assert_true(st.status_429 >= 1 && st.status_429 <= 4);
+    assert_true(ms >= 2900); /* one pause of 3 s for all four in flight */
+    assert_true(ms <= 9000);
+    gcs_engine_fixture_stop(&f);
+}
+
 static void a_daily_limit_stops_the_run(void **state)
 {
     (void)state;
@@ -128,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_at_the_announced_limit),
         cmocka_unit_test(a_storm_of_429s_is_one_shared_pause),
+        cmocka_unit_test(a_429_without_retry_after_pauses_three_seconds),
         cmocka_unit_test(a_daily_limit_stops_the_run),
         cmocka_unit_test(user_ceiling_is_honoured),
     };
