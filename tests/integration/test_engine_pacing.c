@@ -97,7 +97,7 @@ static void a_429_without_retry_after_pauses_three_seconds(void **state)
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], 20);
     assert_true(st.status_429 >= 1 && st.status_429 <= 4);
     assert_true(ms >= 2900); /* one pause of 3 s for all four in flight */
-    assert_true(ms <= 9000);
+    assert_true(ms <= 12000); /* then 8 calls spread over the next 5 s window */
     gcs_engine_fixture_stop(&f);
 }
 
