@@ -113,10 +113,13 @@ static void on_token(const gcs_http_client_response *res, void *payload)
         gcs_redact_register(copy);
         wipe_free(t->token);
         t->token = copy;
-        t->refresh_us = now + life - lead;
-        /* Keep a margin for the request's own trip so that it is not refused
-         * on arrival. */
-        t->expires_us = now + life - (lead / 2 < 1000000 ? lead / 2 : 1000000);
+        /* The lifetime runs from when the service issued it, some time after
+         * our first attempt was sent: counting from then errs on the early
+         * side. Keep a margin for a request's own trip so that it is not
+         * refused on arrival. */
+        int64_t issued = now - res->latency_ms * 1000;
+        t->refresh_us = issued + life - lead;
+        t->expires_us = issued + life - (lead / 2 < 1000000 ? lead / 2 : 1000000);
         t->stale = false;
         t->fail_code = 0;
         t->st.obtained++;
@@ -173,8 +176,10 @@ static int token_get(const char **out, gcs_http_client *c, void *payload)
     gcs_token *t = payload;
     int64_t now = gcs_time_mono_us();
     *out = NULL;
-    if (t->fail_code == GCS_EAUTH)
-        return gcs_error_set(GCS_EAUTH, "%s", t->fail_msg);
+    /* Rejected credentials and a daily limit are final: asking again would
+     * only be refused again. */
+    if (t->fail_code == GCS_EAUTH || t->fail_code == GCS_EDAILYLIMIT)
+        return gcs_error_set(t->fail_code, "%s", t->fail_msg);
     bool failed_recently = t->fail_code && now - t->failed_us < RETRY_AFTER_FAILURE_US;
     if (t->token && !t->stale && now < t->expires_us) {
         if (now >= t->refresh_us && !t->fetching && !failed_recently)

@@ -11,7 +11,8 @@
  *    the client's queue until the fetch ends;
  *  - a token the API refused (401) is dropped and fetched again once;
  *  - wrong credentials (400/401 from the token endpoint) fail at once with
- *    GCS_EAUTH and stay failed: nothing retries them;
+ *    GCS_EAUTH and stay failed: nothing retries them (so does a daily limit,
+ *    GCS_EDAILYLIMIT); other failures are tried again after a second;
  *  - the secret, the Basic credential and every token are registered with the
  *    redaction layer and wiped from memory when replaced or freed; none is
  *    logged.

@@ -1,5 +1,7 @@
 /*
- * client.c - the request engine's loop: queues, dispatch, transfers, answers.
+ * client.c - the request engine's loop: lifecycle, submitting, queues, dispatch,
+ * reading answers, running. (transfer.c puts an attempt on the wire, complete.c
+ * finishes a call, stats.c counts.)
  *
  * A submitted request becomes a job. Jobs wait in one of three queues: `login`
  * (token endpoint calls, sent first and outside every brake), `ready` (FIFO) and
@@ -11,7 +13,6 @@
  */
 #include "http/client.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,83 +23,8 @@
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/time.h"
+#include "http/client_internal.h"
 #include "core/version_gen.h"
-#include "http/headers.h"
-#include "http/pacer.h"
-#include "http/route_counts.h"
-
-#define URL_MAX          4096
-
-/* ==== Types ==== */
-
-typedef struct job job;
-struct job {
-    job *next, *prev;
-    gcs_http_client *c;
-
-    /* The request, copied at submit. */
-    char *method, *path, *url, *body, *content_type, *if_match, *if_none_match;
-    size_t body_len;
-    char **headers;
-    unsigned flags;
-    bool idempotent;
-    gcs_http_done_fn on_done;
-    void *payload;
-    gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
-    bool *sync_done;
-
-    /* The attempt on the wire. */
-    CURL *easy;
-    struct curl_slist *slist;
-    gcs_buf in;
-    bool too_large;
-    gcs_http_answer_headers h;
-    char *token; /* a copy of the token sent, to tell the provider which one failed */
-    bool probe;
-    int64_t sent_us;
-
-    /* Across attempts. */
-    int attempts, auth_replays;
-    int64_t first_send_us, not_before_us;
-    int last_status, last_retry_after;
-    gcs_http_outcome last_outcome;
-};
-
-typedef struct queue {
-    job *head, *tail;
-    int n;
-} queue;
-
-struct gcs_http_client {
-    char *api_url, *login_url, *ca_bundle, *user_agent;
-    bool https;
-    int max_in_flight, connect_timeout_ms, timeout_ms, max_attempts;
-    int64_t retry_budget_us, backoff_base_us, backoff_cap_us;
-    int breaker_max_trips;
-    size_t max_response_bytes;
-    gcs_http_auth auth;
-    uint64_t rng;
-
-    CURLM *multi;
-    CURL **pool; /* idle easy handles, reused: they keep TLS sessions and DNS */
-    int pool_n, pool_cap;
-
-    queue login, ready, delayed;
-    queue wire; /* jobs on the wire */
-    int in_flight_api, in_flight_login;
-    gcs_pacer pacer;
-    gcs_breaker breaker;
-    int64_t wake_us;         /* next instant dispatch may have work, 0: none */
-    int64_t pace_blocked_us; /* since when the head waits for the pacer, 0: not */
-    int stop_code;           /* set by a daily limit: every queued call fails */
-    char stop_msg[256];
-
-    gcs_http_receipt_fn receipt_fn;
-    void *receipt_payload;
-
-    gcs_http_stats st;
-    gcs_route_counts routes;
-};
 
 /* ==== Small helpers ==== */
 
@@ -129,7 +55,7 @@ static bool has_crlf(const char *s)
     return s && strpbrk(s, "\r\n") != NULL;
 }
 
-static void q_push_back(queue *q, job *j)
+void gcs_http_queue_push_back(queue *q, job *j)
 {
     j->next = NULL;
     j->prev = q->tail;
@@ -141,7 +67,7 @@ static void q_push_back(queue *q, job *j)
     q->n++;
 }
 
-static void q_push_front(queue *q, job *j)
+void gcs_http_queue_push_front(queue *q, job *j)
 {
     j->prev = NULL;
     j->next = q->head;
@@ -153,7 +79,7 @@ static void q_push_front(queue *q, job *j)
     q->n++;
 }
 
-static void q_remove(queue *q, job *j)
+void gcs_http_queue_remove(queue *q, job *j)
 {
     if (j->prev)
         j->prev->next = j->next;
@@ -168,13 +94,13 @@ static void q_remove(queue *q, job *j)
 }
 
 /* Keeps `delayed` sorted by not_before (retries are few; a linear walk is fine). */
-static void q_insert_sorted(queue *q, job *j)
+void gcs_http_queue_insert_sorted(queue *q, job *j)
 {
     job *at = q->tail;
     while (at && at->not_before_us > j->not_before_us)
         at = at->prev;
     if (!at) {
-        q_push_front(q, j);
+        gcs_http_queue_push_front(q, j);
         return;
     }
     j->prev = at;
@@ -187,7 +113,7 @@ static void q_insert_sorted(queue *q, job *j)
     q->n++;
 }
 
-static void job_free(job *j)
+void gcs_http_job_free(job *j)
 {
     if (!j)
         return;
@@ -210,56 +136,6 @@ static void job_free(job *j)
     curl_slist_free_all(j->slist);
     gcs_buf_release(&j->in);
     free(j);
-}
-
-/* ==== Responses ==== */
-
-void gcs_http_client_response_init(gcs_http_client_response *r)
-{
-    memset(r, 0, sizeof *r);
-    gcs_buf_init(&r->body, 0);
-    r->retry_after_s = -1;
-}
-
-void gcs_http_client_response_release(gcs_http_client_response *r)
-{
-    if (!r)
-        return;
-    free(r->etag);
-    gcs_buf_release(&r->body);
-    json_decref(r->json);
-    free(r->scim_type);
-    free(r->detail);
-    free(r->correlation_id);
-    gcs_http_client_response_init(r);
-}
-
-/* Pulls scimType/detail (SCIM), code/message (Genesys) or error/error_description
- * (OAuth) out of an error body. */
-static void error_fields(gcs_http_client_response *r)
-{
-    static const char *const pairs[][2] = {
-        {"scimType", "detail"}, {"code", "message"}, {"error", "error_description"}};
-    if (!json_is_object(r->json))
-        return;
-    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
-        const char *t = json_string_value(json_object_get(r->json, pairs[i][0]));
-        const char *d = json_string_value(json_object_get(r->json, pairs[i][1]));
-        if (t && !r->scim_type)
-            r->scim_type = strdup(t);
-        if (d && !r->detail)
-            r->detail = strdup(d);
-    }
-}
-
-static void parse_body(gcs_http_client_response *r, const char *ctype)
-{
-    if (r->json || r->body.len == 0)
-        return;
-    bool jsonish =
-        (ctype && strcasestr(ctype, "json")) || r->body.ptr[0] == '{' || r->body.ptr[0] == '[';
-    if (jsonish)
-        r->json = json_loadb(r->body.ptr, r->body.len, 0, NULL);
 }
 
 /* ==== Options and lifecycle ==== */
@@ -350,7 +226,7 @@ static void free_queue(queue *q)
     job *j = q->head;
     while (j) {
         job *n = j->next;
-        job_free(j);
+        gcs_http_job_free(j);
         j = n;
     }
     *q = (queue){0};
@@ -478,358 +354,20 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     j->last_retry_after = -1;
     j->last_outcome = GCS_HTTP_TRANSPORT_ERROR;
     if (j->flags & GCS_HTTP_REQ_LOGIN) {
-        q_push_back(&c->login, j);
+        gcs_http_queue_push_back(&c->login, j);
     } else {
-        q_push_back(&c->ready, j);
+        gcs_http_queue_push_back(&c->ready, j);
         c->st.submitted++;
     }
     j = NULL;
 out:
-    job_free(j);
+    gcs_http_job_free(j);
     return rc;
 }
 
 int gcs_http_pending(const gcs_http_client *c)
 {
     return c->login.n + c->ready.n + c->delayed.n + c->in_flight_api + c->in_flight_login;
-}
-
-/* ==== Completing a call ==== */
-
-/* The body as a receipt may hold it: JSON with sensitive keys masked (from
- * `parsed` when the caller has it already), else text with the text rules. */
-static char *redacted_body(const char *body, size_t len, const json_t *parsed)
-{
-    if (!body || len == 0)
-        return NULL;
-    json_t *own = parsed ? NULL : json_loadb(body, len, 0, NULL);
-    if (parsed || own) {
-        json_t *clean = gcs_redact_json(parsed ? parsed : own);
-        char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(clean);
-        json_decref(own);
-        return s;
-    }
-    gcs_buf b;
-    gcs_buf_init(&b, 0);
-    if (gcs_redact_append(&b, body) < 0) {
-        gcs_buf_release(&b);
-        return NULL;
-    }
-    return gcs_buf_detach(&b);
-}
-
-static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
-{
-    char *req_body = redacted_body(j->body, j->body_len, NULL);
-    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json);
-    gcs_http_receipt r = {
-        .wall_ms = gcs_time_wall_ms(),
-        .method = j->method,
-        .path = j->path,
-        .request_body = req_body,
-        .status = res->status,
-        .response_body = res_body,
-        .etag_sent = j->if_match ? j->if_match : j->if_none_match,
-        .etag_received = res->etag,
-        .attempts = res->attempts,
-        .latency_ms = res->latency_ms,
-        .outcome = res->outcome,
-        .correlation_id = res->correlation_id,
-    };
-    c->receipt_fn(&r, c->receipt_payload);
-    free(req_body);
-    free(res_body);
-}
-
-/* Completes a job with `outcome`: builds the response from its last attempt,
- * records it, calls back, frees the job. The job is in no queue. */
-static void complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
-{
-    gcs_http_client_response res;
-    gcs_http_client_response_init(&res);
-    int64_t now = gcs_time_mono_us();
-    res.status = j->last_status;
-    res.outcome = outcome;
-    res.error = gcs_http_outcome_error(outcome);
-    res.attempts = j->attempts;
-    res.latency_ms = j->first_send_us ? (now - j->first_send_us) / 1000 : 0;
-    res.retry_after_s = j->last_retry_after;
-    if (j->h.etag[0])
-        res.etag = strdup(j->h.etag);
-    if (j->h.correlation_id[0])
-        res.correlation_id = strdup(j->h.correlation_id);
-    res.body = j->in;
-    gcs_buf_init(&j->in, c->max_response_bytes);
-    parse_body(&res, j->h.content_type);
-    if (res.status >= 400)
-        error_fields(&res);
-    if (outcome == GCS_HTTP_FORBIDDEN)
-        res.missing_scope = gcs_http_missing_scope(j->method, j->path);
-
-    /* One line for people, for failures only (it costs a redaction pass);
-     * redacted because a detail may echo what we sent. */
-    if (res.error) {
-        char line[sizeof res.message];
-        if (res.status)
-            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path,
-                     res.status, gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
-                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                     res.detail || why ? ": " : "",
-                     res.detail ? res.detail : why ? why : "");
-        else
-            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
-                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
-        if (res.missing_scope) {
-            size_t n = strlen(line);
-            snprintf(line + n, sizeof line - n,
-                     " (the OAuth client probably lacks the '%s' scope)", res.missing_scope);
-        }
-        gcs_redact_text(res.message, sizeof res.message, line);
-    }
-
-    if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
-        c->st.completed++;
-        c->st.by_outcome[outcome]++;
-        if (c->receipt_fn)
-            emit_receipt(c, j, &res);
-        if (outcome != GCS_HTTP_OK && outcome != GCS_HTTP_NOT_MODIFIED)
-            GCS_DEBUG("http.failed", "message", res.message);
-    }
-    if (j->sync_out) {
-        *j->sync_out = res;
-        *j->sync_done = true;
-    } else {
-        if (j->on_done)
-            j->on_done(&res, j->payload);
-        gcs_http_client_response_release(&res);
-    }
-    job_free(j);
-}
-
-/* Fails every queued API call (not those on the wire) with `outcome`. The queues
- * are detached first so that callbacks which submit more cannot loop forever. */
-static void fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why)
-{
-    queue a = c->ready, b = c->delayed;
-    c->ready = (queue){0};
-    c->delayed = (queue){0};
-    queue *qs[2] = {&b, &a};
-    for (int k = 0; k < 2; k++) {
-        job *j;
-        while ((j = qs[k]->head)) {
-            q_remove(qs[k], j);
-            complete(c, j, outcome, why);
-        }
-    }
-}
-
-void gcs_http_cancel(gcs_http_client *c)
-{
-    fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
-}
-
-/* ==== One attempt on the wire ==== */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-    job *j = userp;
-    size_t n = size * nmemb;
-    if (gcs_buf_put(&j->in, data, n) < 0) {
-        j->too_large = true;
-        return 0; /* aborts the transfer: the answer passed its hard maximum */
-    }
-    return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
-{
-    job *j = userp;
-    size_t n = size * nmemb;
-    gcs_http_headers_parse_line(&j->h, data, n);
-    return n;
-}
-
-static int add_header(struct curl_slist **list, const char *name, const char *value)
-{
-    char line[URL_MAX];
-    if (value)
-        snprintf(line, sizeof line, "%s: %s", name, value);
-    else
-        snprintf(line, sizeof line, "%s:", name); /* removes curl's own */
-    struct curl_slist *l = curl_slist_append(*list, line);
-    explicit_bzero(line, sizeof line);
-    if (!l)
-        return GCS_ENOMEM;
-    *list = l;
-    return 0;
-}
-
-static CURL *take_handle(gcs_http_client *c)
-{
-    if (c->pool_n > 0) {
-        CURL *e = c->pool[--c->pool_n];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
-}
-
-static void give_handle(gcs_http_client *c, CURL *e)
-{
-    if (c->pool_n == c->pool_cap) {
-        int cap = c->pool_cap ? c->pool_cap * 2 : 16;
-        CURL **p = realloc(c->pool, (size_t)cap * sizeof *p);
-        if (!p) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        c->pool = p;
-        c->pool_cap = cap;
-    }
-    c->pool[c->pool_n++] = e;
-}
-
-/* Puts the job on the wire. On failure the job is untouched and queued nowhere. */
-static int start(gcs_http_client *c, job *j, const char *token)
-{
-    int rc = 0;
-    struct curl_slist *h = NULL;
-    CURL *e = take_handle(c);
-    if (!e)
-        return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
-    char bearer[URL_MAX];
-    if (token) {
-        snprintf(bearer, sizeof bearer, "Bearer %s", token);
-        rc = add_header(&h, "Authorization", bearer);
-        explicit_bzero(bearer, sizeof bearer);
-        if (rc < 0)
-            goto out;
-    }
-    if ((rc = add_header(&h, "Accept", "application/scim+json, application/json")) < 0 ||
-        (rc = add_header(&h, "Expect", NULL)) < 0 ||
-        (j->content_type && (rc = add_header(&h, "Content-Type", j->content_type)) < 0) ||
-        (j->if_match && (rc = add_header(&h, "If-Match", j->if_match)) < 0) ||
-        (j->if_none_match && (rc = add_header(&h, "If-None-Match", j->if_none_match)) < 0))
-        goto out;
-    for (char **x = j->headers; x && *x; x++) {
-        struct curl_slist *l = curl_slist_append(h, *x);
-        if (!l) {
-            rc = GCS_ENOMEM;
-            goto out;
-        }
-        h = l;
-    }
-
-    curl_easy_setopt(e, CURLOPT_URL, j->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (strcmp(j->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(j->method, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
-        if (j->body || strcmp(j->method, "POST") == 0) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body ? j->body : "");
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-        }
-    }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_bundle)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
-    if (c->https)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    /* libcurl silently sends a request again when a reused connection closes
-     * before any answer (it takes it for a stale keep-alive). The server may
-     * have carried the request out before closing: for a call that must never
-     * be repeated blindly, use a connection of its own. */
-    if (!j->idempotent)
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
-
-    free(j->token);
-    j->token = NULL;
-    if (token && !(j->token = strdup(token))) {
-        rc = GCS_ENOMEM;
-        goto out;
-    }
-    gcs_buf_clear(&j->in);
-    j->too_large = false;
-    gcs_http_headers_reset(&j->h);
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        rc = GCS_ERROR;
-        goto out;
-    }
-    curl_slist_free_all(j->slist);
-    j->slist = h;
-    h = NULL;
-    j->easy = e;
-    e = NULL;
-    q_push_back(&c->wire, j);
-    j->sent_us = gcs_time_mono_us();
-    if (!j->first_send_us)
-        j->first_send_us = j->sent_us;
-    j->attempts++;
-    if (j->flags & GCS_HTTP_REQ_LOGIN) {
-        c->in_flight_login++;
-        c->st.token_requests++;
-    } else {
-        c->in_flight_api++;
-        c->st.sent++;
-        if (c->in_flight_api > c->st.in_flight_max)
-            c->st.in_flight_max = c->in_flight_api;
-    }
-out:
-    curl_slist_free_all(h);
-    if (e)
-        give_handle(c, e);
-    if (rc < 0)
-        return gcs_error_set(rc, "cannot start %s %s", j->method, j->path);
-    return 0;
-}
-
-static gcs_transport_fail transport_fail(job *j, CURLcode code)
-{
-    if (code == CURLE_OK)
-        return GCS_TRANSPORT_OK;
-    if (j->too_large)
-        return GCS_TRANSPORT_TOO_LARGE;
-    switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-        return GCS_TRANSPORT_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT: {
-        /* Before the request was on the wire a timeout is a failed connect. */
-        curl_off_t pre = 0;
-        curl_easy_getinfo(j->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
-        return pre == 0 ? GCS_TRANSPORT_CONNECT : GCS_TRANSPORT_TIMEOUT;
-    }
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return GCS_TRANSPORT_DROPPED;
-    default:
-        return GCS_TRANSPORT_OTHER;
-    }
 }
 
 /* ==== Reading an answer ==== */
@@ -864,7 +402,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     long status = 0;
     char why[160] = "";
     bool login = (j->flags & GCS_HTTP_REQ_LOGIN) != 0;
-    gcs_transport_fail fail = transport_fail(j, code);
+    gcs_transport_fail fail = gcs_http_job_transport_fail(j, code);
     if (code == CURLE_OK)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
     else if (fail == GCS_TRANSPORT_TOO_LARGE)
@@ -872,9 +410,9 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     else
         snprintf(why, sizeof why, "%s", curl_easy_strerror(code));
     curl_multi_remove_handle(c->multi, j->easy);
-    give_handle(c, j->easy);
+    gcs_http_handle_give(c, j->easy);
     j->easy = NULL;
-    q_remove(&c->wire, j);
+    gcs_http_queue_remove(&c->wire, j);
     int64_t now = gcs_time_mono_us();
     if (login)
         c->in_flight_login--;
@@ -910,7 +448,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
         j->auth_replays++;
         c->st.retries[GCS_RETRY_AUTH]++;
         gcs_breaker_on_success(&c->breaker, probe);
-        q_push_front(&c->ready, j);
+        gcs_http_queue_push_front(&c->ready, j);
         return;
     }
 
@@ -970,17 +508,22 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
             }
             j->not_before_us = at;
             if (login)
-                q_push_back(&c->login, j);
+                gcs_http_queue_push_back(&c->login, j);
             else if (v.retry == GCS_RETRY_RATE_LIMIT)
-                q_push_front(&c->ready, j);
+                gcs_http_queue_push_front(&c->ready, j);
             else
-                q_insert_sorted(&c->delayed, j);
+                gcs_http_queue_insert_sorted(&c->delayed, j);
             return;
         }
         if (!why[0])
             snprintf(why, sizeof why, "gave up after %d attempts", j->attempts);
     }
-    complete(c, j, v.outcome, why[0] ? why : NULL);
+    if (v.retry != GCS_RETRY_NONE && c->stop_code && !login) {
+        /* It would have been retried, but the run stopped. */
+        gcs_http_job_complete(c, j, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+        return;
+    }
+    gcs_http_job_complete(c, j, v.outcome, why[0] ? why : NULL);
 }
 
 /* ==== Dispatch ==== */
@@ -1015,9 +558,9 @@ static void start_logins(gcs_http_client *c, int64_t now)
     while (j) {
         job *next = j->next;
         if (j->not_before_us <= now) {
-            q_remove(&c->login, j);
-            if (start(c, j, NULL) < 0)
-                complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+            gcs_http_queue_remove(&c->login, j);
+            if (gcs_http_job_start(c, j, NULL) < 0)
+                gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
         } else {
             wake_at(c, j->not_before_us);
         }
@@ -1032,7 +575,7 @@ static void dispatch(gcs_http_client *c)
     start_logins(c, now);
     if (c->stop_code) {
         if (c->ready.n || c->delayed.n)
-            fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+            gcs_http_fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
         return;
     }
     while (c->in_flight_api < c->max_in_flight) {
@@ -1048,8 +591,8 @@ static void dispatch(gcs_http_client *c)
             if (c->breaker.state == GCS_BREAKER_OPEN && c->breaker.trips >= c->breaker_max_trips) {
                 /* The server stayed down through every probe: give the calls back. */
                 c->breaker.trips = 0;
-                fail_queued(c, GCS_HTTP_BREAKER_OPEN,
-                            "the server kept failing; the circuit breaker is open");
+                gcs_http_fail_queued(c, GCS_HTTP_BREAKER_OPEN,
+                                     "the server kept failing; the circuit breaker is open");
             }
             wake_at(c, t);
             break;
@@ -1072,15 +615,15 @@ static void dispatch(gcs_http_client *c)
             if (rc < 0) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s", gcs_error_last());
-                fail_queued(c, outcome_for_error(rc), msg);
+                gcs_http_fail_queued(c, outcome_for_error(rc), msg);
                 break;
             }
         }
         job *j = q->head;
-        q_remove(q, j);
+        gcs_http_queue_remove(q, j);
         bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
-        if (start(c, j, token) < 0) {
-            complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+        if (gcs_http_job_start(c, j, token) < 0) {
+            gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
             continue;
         }
         if (half_open) {
@@ -1157,54 +700,4 @@ int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
     if (out->error)
         return gcs_error_set(out->error, "%s", out->message);
     return 0;
-}
-
-/* ==== Counters ==== */
-
-void gcs_http_client_stats(gcs_http_stats *out, const gcs_http_client *c)
-{
-    *out = c->st;
-    out->breaker_state = c->breaker.state;
-    out->breaker_opened = c->breaker.opened_total;
-    out->in_flight = c->in_flight_api;
-    out->queued = c->ready.n + c->delayed.n;
-    out->allowed_rps = gcs_pacer_allowed_rps(&c->pacer);
-}
-
-json_t *gcs_http_client_stats_json(const gcs_http_client *c)
-{
-    gcs_http_stats s;
-    gcs_http_client_stats(&s, c);
-    json_t *o = json_object();
-    json_t *outcomes = json_object();
-    json_t *retries = json_object();
-    if (!o || !outcomes || !retries) {
-        json_decref(o);
-        json_decref(outcomes);
-        json_decref(retries);
-        return NULL;
-    }
-    for (int i = 0; i < GCS_HTTP_OUTCOME_COUNT; i++)
-        if (s.by_outcome[i])
-            json_object_set_new(outcomes, gcs_http_outcome_name((gcs_http_outcome)i),
-                                json_integer((json_int_t)s.by_outcome[i]));
-    for (int i = 1; i < GCS_RETRY_REASON_COUNT; i++)
-        json_object_set_new(retries, gcs_retry_reason_name((gcs_retry_reason)i),
-                            json_integer((json_int_t)s.retries[i]));
-    json_object_set_new(o, "submitted", json_integer((json_int_t)s.submitted));
-    json_object_set_new(o, "completed", json_integer((json_int_t)s.completed));
-    json_object_set_new(o, "sent", json_integer((json_int_t)s.sent));
-    json_object_set_new(o, "outcomes", outcomes);
-    json_object_set_new(o, "retries", retries);
-    json_object_set_new(o, "status_429", json_integer((json_int_t)s.status_429));
-    json_object_set_new(o, "pacing_wait_ms", json_integer((json_int_t)s.pacing_wait_ms));
-    json_object_set_new(o, "token_requests", json_integer((json_int_t)s.token_requests));
-    json_object_set_new(o, "breaker_state", json_string(gcs_breaker_state_name(s.breaker_state)));
-    json_object_set_new(o, "breaker_opened", json_integer((json_int_t)s.breaker_opened));
-    json_object_set_new(o, "in_flight", json_integer(s.in_flight));
-    json_object_set_new(o, "in_flight_max", json_integer(s.in_flight_max));
-    json_object_set_new(o, "queued", json_integer(s.queued));
-    json_object_set_new(o, "allowed_rps", json_real(s.allowed_rps));
-    json_object_set_new(o, "requests", gcs_route_counts_json(&c->routes));
-    return o;
 }

@@ -5,6 +5,7 @@
 #define US_PER_S 1000000LL
 #define DEFAULT_PAUSE_S 3
 #define HEADERLESS_RUN 16
+#define UNREACHABLE 10000000
 
 static int64_t max64(int64_t a, int64_t b)
 {
@@ -86,7 +87,7 @@ static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
 void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int status, int count,
                          int allowed, int reset_s)
 {
-    if (allowed >= INT_MAX / 2) {
+    if (allowed >= UNREACHABLE) {
         /* A limit no client could reach (a service with the limit turned off
          * may say 2^31-1): nothing to pace to. */
         p->mode = GCS_PACER_NONE;
@@ -104,9 +105,12 @@ void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int sta
      * and the service counted the request somewhere in [sent, recv]. */
     int64_t lo = sent_us + (int64_t)(reset_s - 1) * US_PER_S;
     int64_t hi = recv_us + (int64_t)reset_s * US_PER_S;
-    p->allowed = allowed;
-    if ((int64_t)reset_s * US_PER_S > p->window_us)
+    /* The window's length is the largest reset seen (the first answer of a
+     * window says all of it), learnt again when the limit changes. */
+    if (p->mode != GCS_PACER_WINDOW || allowed != p->allowed ||
+        (int64_t)reset_s * US_PER_S > p->window_us)
         p->window_us = (int64_t)reset_s * US_PER_S;
+    p->allowed = allowed;
     if (p->mode != GCS_PACER_WINDOW) {
         p->mode = GCS_PACER_WINDOW;
         start_window(p, lo, hi, count);

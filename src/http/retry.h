@@ -12,7 +12,8 @@
  *    request never left); a drop or timeout after the request was sent is retried
  *    when idempotent, and is "outcome unknown" for a POST.
  *  - 401 on an API call: one token refresh and one replay (client.c).
- * Every retry is bounded by the call's attempts and its time budget. The delay is
+ * Every retry is bounded by the call's time budget, and all but 429s by its
+ * attempts too (a 429 costs a wait, not a request the service carried out). The delay is
  * exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(n-1))].
  */
 #ifndef GCS_HTTP_RETRY_H

@@ -50,15 +50,20 @@ static void a_storm_of_429s_is_one_shared_pause(void **state)
     /* The limit drops under the engine's feet: the window already holds more
      * than the new limit, so everything in flight bounces. */
     gcs_engine_fixture_config(&f, "{\"rate_limit\":\"10/2\"}");
+    int64_t t0 = gcs_time_mono_ms();
+    int done0 = t.done;
     assert_int_equal(gcs_http_run(f.client), 0);
+    int64_t ms = gcs_time_mono_ms() - t0;
     gcs_http_stats st;
     gcs_http_client_stats(&st, f.client);
     json_t *emu = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
     long long emu_429 = (long long)json_integer_value(json_object_get(emu, "rate_limited"));
     json_decref(emu);
-    print_message("storm: %llu 429s seen, emulator sent %lld, %llu retries\n",
+    print_message("storm: %llu 429s seen, emulator sent %lld, %llu retries; "
+                  "%d calls in %lld ms after the change\n",
                   (unsigned long long)st.status_429, emu_429,
-                  (unsigned long long)st.retries[GCS_RETRY_RATE_LIMIT]);
+                  (unsigned long long)st.retries[GCS_RETRY_RATE_LIMIT], 60 - done0,
+                  (long long)ms);
     assert_int_equal(t.done, 60);
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], 60);
     assert_true(st.status_429 >= 1);
@@ -66,6 +71,33 @@ static void a_storm_of_429s_is_one_shared_pause(void **state)
     /* One pause for everybody: at most what was in flight bounced, plus a few
      * at window edges; not one 429 per request per retry. */
     assert_true(st.status_429 <= 16 + 4);
+    /* And then at the new limit (5 a second), not below it. */
+    assert_true(ms <= (60 - done0) * 200 + 3000);
+    gcs_engine_fixture_stop(&f);
+}
+
+static void a_429_without_retry_after_pauses_three_seconds(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = {.max_in_flight = 4};
+    gcs_engine_fixture_start(&f, 10, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_engine_fixture_submit_patches(&f, 12, &t);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    /* The other documented 429: code too.many.requests, no Retry-After. The
+     * window already holds 12, more than the new limit. */
+    gcs_engine_fixture_config(&f, "{\"rate_limit\":\"10/5\",\"retry_after\":false}");
+    int64_t t0 = gcs_time_mono_ms();
+    gcs_engine_fixture_submit_patches(&f, 8, &t);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    int64_t ms = gcs_time_mono_ms() - t0;
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 20);
+    assert_true(st.status_429 >= 1 && st.status_429 <= 4);
+    assert_true(ms >= 2900); /* one pause of 3 s for all four in flight */
+    assert_true(ms <= 12000); /* then 8 calls spread over the next 5 s window */
     gcs_engine_fixture_stop(&f);
 }
 
@@ -121,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_at_the_announced_limit),
         cmocka_unit_test(a_storm_of_429s_is_one_shared_pause),
+        cmocka_unit_test(a_429_without_retry_after_pauses_three_seconds),
         cmocka_unit_test(a_daily_limit_stops_the_run),
         cmocka_unit_test(user_ceiling_is_honoured),
     };

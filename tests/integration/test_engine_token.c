@@ -94,6 +94,36 @@ static void a_token_that_expires_every_two_seconds(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+static void short_tokens_under_a_rate_limit(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    /* Each token has a window of its own: the pacer follows them. */
+    gcs_engine_fixture_start(&f, 20,
+                             (const char *const[]){"--rate-limit", "30/3", "--token-ttl", "3",
+                                                   NULL},
+                             NULL, NULL);
+    int64_t t0 = gcs_time_mono_ms();
+    gcs_engine_fixture_submit_patches(&f, 70, &t); /* about 7 s at 10 a second */
+    assert_int_equal(gcs_http_run(f.client), 0);
+    int64_t ms = gcs_time_mono_ms() - t0;
+    gcs_token_stats ts;
+    gcs_token_get_stats(&ts, f.token);
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    print_message("ttl 3 s at 30/3 s: %lld ms, tokens %llu, 429s %llu, auth replays %llu\n",
+                  (long long)ms, (unsigned long long)ts.obtained,
+                  (unsigned long long)st.status_429,
+                  (unsigned long long)st.retries[GCS_RETRY_AUTH]);
+    assert_int_equal(t.done, 70);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 70);
+    assert_true(ts.obtained >= 2);
+    assert_true(st.status_429 <= 2);
+    assert_true(ms <= 12000); /* at the limit, not crawling after each new token */
+    gcs_engine_fixture_stop(&f);
+}
+
 static void a_revoked_token_is_replaced_once(void **state)
 {
     (void)state;
@@ -132,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(wrong_credentials_fail_fast_and_clearly, setup, teardown),
         cmocka_unit_test_setup_teardown(a_token_that_expires_every_two_seconds, setup, teardown),
+        cmocka_unit_test_setup_teardown(short_tokens_under_a_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_revoked_token_is_replaced_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,24 @@ static void a_new_token_window_is_followed(void **state)
     assert_int_equal(p.used, 1);
 }
 
+static void a_changed_limit_is_learnt_again(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 300, 60);
+    assert_true(gcs_pacer_allowed_rps(&p) > 4.9 && gcs_pacer_allowed_rps(&p) < 5.1);
+    /* Now 10 per 2 s: the window is 2 s long, not 60. */
+    gcs_pacer_on_send(&p, 1 * S);
+    gcs_pacer_on_answer(&p, 1 * S, 1 * S + 1000, 200, 1, 10, 2);
+    assert_true(gcs_pacer_allowed_rps(&p) > 4.9 && gcs_pacer_allowed_rps(&p) < 5.1);
+    assert_int_equal(p.window_us, 2 * S);
+    /* An unreachable limit (a service with it turned off) is no limit. */
+    gcs_pacer_on_answer(&p, 1 * S, 1 * S + 1000, 200, 1, 1000000000, 60);
+    assert_int_equal(p.mode, GCS_PACER_NONE);
+}
+
 int main(void)
 {
     gcs_test_deadline(60);
@@ -230,6 +248,7 @@ int main(void)
         cmocka_unit_test(spreads_the_remaining_allowance),
         cmocka_unit_test(an_error_without_headers_keeps_the_pace),
         cmocka_unit_test(a_new_token_window_is_followed),
+        cmocka_unit_test(a_changed_limit_is_learnt_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

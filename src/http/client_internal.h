@@ -1,0 +1,119 @@
+/*
+ * client_internal.h - what the request engine's files share (client.c: the
+ * loop; transfer.c: one attempt on the wire; complete.c: finishing a call;
+ * stats.c: counters). Private to src/http/: nothing else includes it.
+ *
+ * A submitted request becomes a job. Jobs wait in one of the client's queues
+ * (login, ready, delayed) or are on the wire; a job is in exactly one queue at
+ * any time, until gcs_http_job_complete frees it.
+ */
+#ifndef GCS_HTTP_CLIENT_INTERNAL_H
+#define GCS_HTTP_CLIENT_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/breaker.h"
+#include "http/client.h"
+#include "http/headers.h"
+#include "http/pacer.h"
+#include "http/route_counts.h"
+
+#define URL_MAX 4096
+
+typedef struct job job;
+struct job {
+    job *next, *prev;
+    gcs_http_client *c;
+
+    /* The request, copied at submit. */
+    char *method, *path, *url, *body, *content_type, *if_match, *if_none_match;
+    size_t body_len;
+    char **headers;
+    unsigned flags;
+    bool idempotent;
+    gcs_http_done_fn on_done;
+    void *payload;
+    gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
+    bool *sync_done;
+
+    /* The attempt on the wire. */
+    CURL *easy;
+    struct curl_slist *slist;
+    gcs_buf in;
+    bool too_large;
+    gcs_http_answer_headers h;
+    char *token; /* a copy of the token sent, to tell the provider which one failed */
+    bool probe;
+    int64_t sent_us;
+
+    /* Across attempts. */
+    int attempts, auth_replays;
+    int64_t first_send_us, not_before_us;
+    int last_status, last_retry_after;
+    gcs_http_outcome last_outcome;
+};
+
+typedef struct queue {
+    job *head, *tail;
+    int n;
+} queue;
+
+struct gcs_http_client {
+    char *api_url, *login_url, *ca_bundle, *user_agent;
+    bool https;
+    int max_in_flight, connect_timeout_ms, timeout_ms, max_attempts;
+    int64_t retry_budget_us, backoff_base_us, backoff_cap_us;
+    int breaker_max_trips;
+    size_t max_response_bytes;
+    gcs_http_auth auth;
+    uint64_t rng;
+
+    CURLM *multi;
+    CURL **pool; /* idle easy handles, reused: they keep TLS sessions and DNS */
+    int pool_n, pool_cap;
+
+    queue login, ready, delayed;
+    queue wire; /* jobs on the wire */
+    int in_flight_api, in_flight_login;
+    gcs_pacer pacer;
+    gcs_breaker breaker;
+    int64_t wake_us;         /* next instant dispatch may have work, 0: none */
+    int64_t pace_blocked_us; /* since when the head waits for the pacer, 0: not */
+    int stop_code;           /* set by a daily limit: every queued call fails */
+    char stop_msg[256];
+
+    gcs_http_receipt_fn receipt_fn;
+    void *receipt_payload;
+
+    gcs_http_stats st;
+    gcs_route_counts routes;
+};
+
+/* ==== Queues (client.c) ==== */
+
+void gcs_http_queue_push_back(queue *q, job *j);
+void gcs_http_queue_push_front(queue *q, job *j);
+void gcs_http_queue_remove(queue *q, job *j);
+/* Keeps the queue sorted by not_before_us. */
+void gcs_http_queue_insert_sorted(queue *q, job *j);
+void gcs_http_job_free(job *j);
+
+/* ==== One attempt on the wire (transfer.c) ==== */
+
+/* Puts the job on the wire with `token` (NULL: no Authorization). On failure
+ * the job is untouched and in no queue. */
+int gcs_http_job_start(gcs_http_client *c, job *j, const char *token);
+gcs_transport_fail gcs_http_job_transport_fail(job *j, CURLcode code);
+/* Returns an easy handle to the pool of idle ones. */
+void gcs_http_handle_give(gcs_http_client *c, CURL *e);
+
+/* ==== Finishing a call (complete.c) ==== */
+
+/* Completes a job that is in no queue: response, receipt, callback, free. */
+void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why);
+/* Completes every queued API call (not those on the wire) with `outcome`. */
+void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * complete.c - finishing a call: the response handed to the caller (body parsed
+ * when JSON, SCIM / Genesys / OAuth error fields, one line for people), the
+ * receipt (bodies redacted), the counters, the callback, exactly once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/redact.h"
+#include "core/time.h"
+#include "http/client_internal.h"
+
+/* ==== Responses ==== */
+
+void gcs_http_client_response_init(gcs_http_client_response *r)
+{
+    memset(r, 0, sizeof *r);
+    gcs_buf_init(&r->body, 0);
+    r->retry_after_s = -1;
+}
+
+void gcs_http_client_response_release(gcs_http_client_response *r)
+{
+    if (!r)
+        return;
+    free(r->etag);
+    gcs_buf_release(&r->body);
+    json_decref(r->json);
+    free(r->scim_type);
+    free(r->detail);
+    free(r->correlation_id);
+    gcs_http_client_response_init(r);
+}
+
+/* Pulls scimType/detail (SCIM), code/message (Genesys) or error/error_description
+ * (OAuth) out of an error body. */
+static void error_fields(gcs_http_client_response *r)
+{
+    static const char *const pairs[][2] = {
+        {"scimType", "detail"}, {"code", "message"}, {"error", "error_description"}};
+    if (!json_is_object(r->json))
+        return;
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        const char *t = json_string_value(json_object_get(r->json, pairs[i][0]));
+        const char *d = json_string_value(json_object_get(r->json, pairs[i][1]));
+        if (t && !r->scim_type)
+            r->scim_type = strdup(t);
+        if (d && !r->detail)
+            r->detail = strdup(d);
+    }
+}
+
+static void parse_body(gcs_http_client_response *r, const char *ctype)
+{
+    if (r->json || r->body.len == 0)
+        return;
+    bool jsonish =
+        (ctype && strcasestr(ctype, "json")) || r->body.ptr[0] == '{' || r->body.ptr[0] == '[';
+    if (jsonish)
+        r->json = json_loadb(r->body.ptr, r->body.len, 0, NULL);
+}
+
+/* ==== Completing a call ==== */
+
+/* The body as a receipt may hold it: JSON with sensitive keys masked (from
+ * `parsed` when the caller has it already), else text with the text rules. */
+static char *redacted_body(const char *body, size_t len, const json_t *parsed)
+{
+    if (!body || len == 0)
+        return NULL;
+    json_t *own = parsed ? NULL : json_loadb(body, len, 0, NULL);
+    if (parsed || own) {
+        json_t *clean = gcs_redact_json(parsed ? parsed : own);
+        char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(clean);
+        json_decref(own);
+        return s;
+    }
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    if (gcs_redact_append(&b, body) < 0) {
+        gcs_buf_release(&b);
+        return NULL;
+    }
+    return gcs_buf_detach(&b);
+}
+
+static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
+{
+    char *req_body = redacted_body(j->body, j->body_len, NULL);
+    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json);
+    gcs_http_receipt r = {
+        .wall_ms = gcs_time_wall_ms(),
+        .method = j->method,
+        .path = j->path,
+        .request_body = req_body,
+        .status = res->status,
+        .response_body = res_body,
+        .etag_sent = j->if_match ? j->if_match : j->if_none_match,
+        .etag_received = res->etag,
+        .attempts = res->attempts,
+        .latency_ms = res->latency_ms,
+        .outcome = res->outcome,
+        .correlation_id = res->correlation_id,
+    };
+    c->receipt_fn(&r, c->receipt_payload);
+    free(req_body);
+    free(res_body);
+}
+
+/* Completes a job with `outcome`: builds the response from its last attempt,
+ * records it, calls back, frees the job. The job is in no queue. */
+void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
+{
+    gcs_http_client_response res;
+    gcs_http_client_response_init(&res);
+    int64_t now = gcs_time_mono_us();
+    res.status = j->last_status;
+    res.outcome = outcome;
+    res.error = gcs_http_outcome_error(outcome);
+    res.attempts = j->attempts;
+    res.latency_ms = j->first_send_us ? (now - j->first_send_us) / 1000 : 0;
+    res.retry_after_s = j->last_retry_after;
+    if (j->h.etag[0])
+        res.etag = strdup(j->h.etag);
+    if (j->h.correlation_id[0])
+        res.correlation_id = strdup(j->h.correlation_id);
+    res.body = j->in;
+    gcs_buf_init(&j->in, c->max_response_bytes);
+    parse_body(&res, j->h.content_type);
+    if (res.status >= 400)
+        error_fields(&res);
+    if (outcome == GCS_HTTP_FORBIDDEN)
+        res.missing_scope = gcs_http_missing_scope(j->method, j->path);
+
+    /* One line for people, for failures only (it costs a redaction pass);
+     * redacted because a detail may echo what we sent. */
+    if (res.error) {
+        char line[sizeof res.message];
+        if (res.status)
+            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
+                     gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
+                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
+                     res.detail || why ? ": " : "",
+                     res.detail ? res.detail
+                     : why      ? why
+                                : "");
+        else
+            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
+                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
+        if (res.missing_scope) {
+            size_t n = strlen(line);
+            snprintf(line + n, sizeof line - n, " (the OAuth client probably lacks the '%s' scope)",
+                     res.missing_scope);
+        }
+        gcs_redact_text(res.message, sizeof res.message, line);
+    }
+
+    if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
+        c->st.completed++;
+        c->st.by_outcome[outcome]++;
+        if (c->receipt_fn)
+            emit_receipt(c, j, &res);
+        if (outcome != GCS_HTTP_OK && outcome != GCS_HTTP_NOT_MODIFIED)
+            GCS_DEBUG("http.failed", "message", res.message);
+    }
+    if (j->sync_out) {
+        *j->sync_out = res;
+        *j->sync_done = true;
+    } else {
+        if (j->on_done)
+            j->on_done(&res, j->payload);
+        gcs_http_client_response_release(&res);
+    }
+    gcs_http_job_free(j);
+}
+
+/* Fails every queued API call (not those on the wire) with `outcome`. The queues
+ * are detached first so that callbacks which submit more cannot loop forever. */
+void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why)
+{
+    queue a = c->ready, b = c->delayed;
+    c->ready = (queue){0};
+    c->delayed = (queue){0};
+    queue *qs[2] = {&b, &a};
+    for (int k = 0; k < 2; k++) {
+        job *j;
+        while ((j = qs[k]->head)) {
+            gcs_http_queue_remove(qs[k], j);
+            gcs_http_job_complete(c, j, outcome, why);
+        }
+    }
+}
+
+void gcs_http_cancel(gcs_http_client *c)
+{
+    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+}
