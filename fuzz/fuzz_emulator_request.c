@@ -3,7 +3,10 @@
  * answer (or drop) and never crash or leak.
  *
  * Input: "METHOD\nPATH\nQUERY\nHeader: value\n...\n\nBODY". A valid bearer
- * token is added unless the input brings its own Authorization header. */
+ * token is added unless the input brings its own Authorization header.
+ * The organisation keeps what inputs create (reset every 2,000 inputs), so
+ * libFuzzer's per-input leak check fires often and slows it down: run it with
+ * -detect_leaks=0; the corpus replay under ASan checks leaks in every build. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

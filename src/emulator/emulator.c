@@ -336,9 +336,24 @@ static void record(emu_req *r)
 {
     gcs_emu *emu = r->emu;
     char key[160], st[8];
-    snprintf(key, sizeof key, "%s %s", method_name(r->http->method),
-             r->route ? r->route : "(unknown)");
-    snprintf(st, sizeof st, r->resp->drop ? "drop" : "%d", r->resp->status);
+    /* Once per request: plain copies, not snprintf. */
+    const char *m = method_name(r->http->method), *rname = r->route ? r->route : "(unknown)";
+    size_t ml = strlen(m), rl = strlen(rname);
+    if (ml + 1 + rl >= sizeof key)
+        rl = sizeof key - ml - 2;
+    memcpy(key, m, ml);
+    key[ml] = ' ';
+    memcpy(key + ml + 1, rname, rl);
+    key[ml + 1 + rl] = '\0';
+    if (r->resp->drop) {
+        memcpy(st, "drop", 5);
+    } else {
+        int s = r->resp->status;
+        st[0] = (char)('0' + s / 100 % 10);
+        st[1] = (char)('0' + s / 10 % 10);
+        st[2] = (char)('0' + s % 10);
+        st[3] = '\0';
+    }
     json_t *route = json_object_get(emu->stats.routes, key);
     if (!route) {
         route = json_object();

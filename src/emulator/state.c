@@ -143,7 +143,11 @@ static bool in_order(const json_t *doc, const char *id)
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
     json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
-    user_index_name(emu, u, false);
+    const char *was = json_string_value(json_object_get(u->doc, "userName"));
+    const char *will = json_string_value(json_object_get(doc, "userName"));
+    bool renamed = !was || !will || strcmp(was, will) != 0;
+    if (renamed)
+        user_index_name(emu, u, false);
     if (!in_order(doc, u->id))
         doc = ordered(doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
@@ -166,7 +170,8 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     u->doc = doc;
     free(u->cached);
     u->cached = NULL;
-    user_index_name(emu, u, true);
+    if (renamed)
+        user_index_name(emu, u, true);
 }
 
 static void user_free(emu_user *u)
