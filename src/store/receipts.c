@@ -245,6 +245,9 @@ int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_recei
 typedef struct verify_ctx {
     gcs_verify_result *res;
     int64_t expect;          /* the next sequence number */
+    int64_t anchor_seq;      /* 0, or a receipt whose hash must be anchor_hash */
+    const char *anchor_hash;
+    bool anchor_seen;
     char prev[65];
     gcs_buf scratch;
 } verify_ctx;
@@ -288,6 +291,14 @@ static int verify_row(const char *const *cols, int ncols, void *payload)
     if (!r.hash || strcmp(r.hash, hash) != 0)
         return broken(v, r.seq, "receipt %lld: content does not match its hash (edited)",
                       (long long)r.seq);
+    if (r.seq == v->anchor_seq) {
+        v->anchor_seen = true;
+        if (strcmp(hash, v->anchor_hash) != 0)
+            return broken(v, r.seq,
+                          "receipt %lld: its hash is not the one recorded earlier "
+                          "(the chain was rewritten up to here)",
+                          (long long)r.seq);
+    }
     memcpy(v->prev, hash, sizeof v->prev);
     v->expect++;
     v->res->checked++;
@@ -296,9 +307,16 @@ static int verify_row(const char *const *cols, int ncols, void *payload)
 
 int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s)
 {
+    return gcs_store_receipts_verify_anchored(out, s, 0, NULL);
+}
+
+int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                                       const char *anchor_hash)
+{
     int rc;
     gcs_chain_head h = {0};
-    verify_ctx v = {.res = out, .expect = 1};
+    verify_ctx v = {.res = out, .expect = 1, .anchor_seq = anchor_hash ? anchor_seq : 0,
+                    .anchor_hash = anchor_hash};
     memset(out, 0, sizeof *out);
     out->ok = true;
     memcpy(v.prev, gcs_receipt_genesis_hash, sizeof v.prev);
@@ -309,8 +327,8 @@ int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s)
      * processes are neither seen nor mistaken for an insertion. */
     if ((rc = gcs_sql_begin(s, false)) < 0)
         goto out;
-    if ((rc = gcs_sql_exec(s, "SELECT seq, hash FROM chain_head WHERE id = 1", NULL, 0, gcs_chain_head_row,
-                           &h, NULL)) < 0)
+    if ((rc = gcs_sql_exec(s, "SELECT seq, hash FROM chain_head WHERE id = 1", NULL, 0,
+                           gcs_chain_head_row, &h, NULL)) < 0)
         goto out;
     if (!h.found) {
         broken(&v, 1, "the chain head is missing");
@@ -328,6 +346,9 @@ int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s)
                (long long)v.expect, (long long)h.seq, (long long)h.seq);
     else if (out->ok && strcmp(v.prev, h.hash) != 0)
         broken(&v, h.seq, "receipt %lld does not match the chain head", (long long)h.seq);
+    else if (out->ok && v.anchor_seq > 0 && !v.anchor_seen)
+        broken(&v, v.anchor_seq, "receipt %lld, recorded earlier, is not in the chain",
+               (long long)v.anchor_seq);
 done:
     rc = gcs_sql_commit(s);
 out:

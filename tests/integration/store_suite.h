@@ -322,6 +322,54 @@ static void verify_catches_an_insertion(void **state)
     expect_broken(s, 7, "prev_hash");
 }
 
+typedef struct rewrite {
+    gcs_store *s;
+    char prev[65];
+    gcs_buf sql;
+} rewrite;
+
+/* The attacker's tool: re-hash every receipt from its own content, so that the
+ * rewritten chain holds on its own. */
+static int rehash(const gcs_receipt *r, void *payload)
+{
+    rewrite *w = payload;
+    char hash[65];
+    assert_int_equal(gcs_receipt_hash(hash, w->prev, r), 0);
+    gcs_buf_printf(&w->sql, "UPDATE receipts SET prev_hash = '%s', hash = '%s' WHERE seq = %lld;",
+                   w->prev, hash, (long long)r->seq);
+    memcpy(w->prev, hash, 65);
+    return 0;
+}
+
+static void an_anchor_catches_a_rewritten_chain(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 8, "run-1");
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, s), 0);
+    char anchor[65];
+    memcpy(anchor, v.head_hash, 65);
+    assert_int_equal(gcs_store_receipts_verify_anchored(&v, s, 8, anchor), 0);
+    assert_true(v.ok);
+    assert_int_equal(gcs_store_receipts_verify_anchored(&v, s, 9, anchor), 0);
+    assert_false(v.ok); /* an anchor past the end */
+
+    drop_guards(s);
+    raw_ok(s, "UPDATE receipts SET status = 500 WHERE seq = 3");
+    rewrite w = {.s = s};
+    memcpy(w.prev, gcs_receipt_genesis_hash, 65);
+    gcs_buf_init(&w.sql, 1 << 20);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, rehash, &w), 0);
+    gcs_buf_printf(&w.sql, "UPDATE chain_head SET hash = '%s' WHERE id = 1", w.prev);
+    raw_ok(s, w.sql.ptr);
+    gcs_buf_release(&w.sql);
+    expect_intact(s, 8); /* the forgery holds on its own... */
+    assert_int_equal(gcs_store_receipts_verify_anchored(&v, s, 8, anchor), 0);
+    assert_false(v.ok); /* ...but not against the hash kept elsewhere */
+    assert_int_equal(v.broken_seq, 8);
+    assert_non_null(strstr(v.reason, "recorded earlier"));
+}
+
 static void verify_catches_an_append_past_the_head(void **state)
 {
     gcs_store *s = store_of(state);
@@ -779,6 +827,8 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
         cmocka_unit_test_setup_teardown(verify_catches_a_deleted_tail, fixture_open,               \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(verify_catches_an_insertion, fixture_open, fixture_close), \
+        cmocka_unit_test_setup_teardown(an_anchor_catches_a_rewritten_chain, fixture_open,         \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(verify_catches_an_append_past_the_head, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(verify_catches_a_reordering, fixture_open, fixture_close), \
