@@ -91,6 +91,10 @@ int gcs_chain_head_row(const char *const *cols, int ncols, void *payload);
 /* Opens another connection to the same database into `out` (zeroed), without
  * migrating: the receipt writer's own connection. */
 int gcs_store_connect_again(gcs_store *out, const gcs_store *s);
+/* writer.c: whether JSON text may have a key whose value must be hidden
+ * (gcs_redact_is_sensitive_key), at any depth. Never false when it has one;
+ * true as well for escaped or very long keys and for malformed text. */
+bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len);
 /* writer.c: flushes, stops the writer thread and closes its connection. */
 int gcs_store_receipts_release(gcs_store *s);
 

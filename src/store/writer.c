@@ -62,12 +62,48 @@ static void bound(char *s, size_t max, size_t total)
     memcpy(s + cut, note, (size_t)n + 1);
 }
 
+bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '"')
+            continue;
+        size_t start = ++i;
+        bool escaped = false;
+        while (i < len && text[i] != '"') {
+            if (text[i] == '\\') {
+                escaped = true;
+                i++;
+            }
+            i++;
+        }
+        if (i >= len)
+            return true; /* unterminated: let the parser decide */
+        size_t end = i, k = i + 1;
+        while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r'))
+            k++;
+        if (k >= len || text[k] != ':')
+            continue; /* a value, not a key */
+        char key[128];
+        /* Escapes could spell "password" in \u form; long keys do not fit the
+         * copy: both take the careful path. */
+        if (escaped || end - start >= sizeof key)
+            return true;
+        memcpy(key, text + start, end - start);
+        key[end - start] = '\0';
+        if (gcs_redact_is_sensitive_key(key))
+            return true;
+    }
+    return false;
+}
+
 /* A sanitised, bounded copy of a text field (NULL stays NULL), redacted when
  * `redact`: bodies and the path (a query string can carry a secret). The other
  * fields are names and ids that gcscim itself puts there. With `json` (the
- * request body) a JSON document is redacted structurally, key by key; the
- * response body gets the text rules, which also catch "key": "value" shapes,
- * at a fifth of the cost of parsing it. */
+ * request body) a JSON document with a sensitive key anywhere is redacted
+ * structurally, key by key (gcs_redact_json); one without gets the text rules
+ * like the response body: they mask registered secrets and credential shapes
+ * in every string, which is all gcs_redact_json would do to it, at a fifth of
+ * the cost of parsing and re-serialising it. */
 static int copy_field(char **out, const char *in, size_t max, bool json, bool redact)
 {
     *out = NULL;
@@ -78,7 +114,8 @@ static int copy_field(char **out, const char *in, size_t max, bool json, bool re
     int rc = 0;
     size_t inlen = strnlen(in, 4 * GCS_RECEIPT_BODY_MAX);
     json_t *parsed = NULL;
-    if (json && inlen < 4 * GCS_RECEIPT_BODY_MAX && (in[0] == '{' || in[0] == '['))
+    if (json && inlen < 4 * GCS_RECEIPT_BODY_MAX && (in[0] == '{' || in[0] == '[') &&
+        gcs_receipt_json_has_sensitive_key(in, inlen))
         parsed = json_loadb(in, inlen, JSON_DECODE_ANY, NULL);
     if (parsed) {
         /* Structured redaction: every sensitive key's value becomes ***. */

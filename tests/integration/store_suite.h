@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "store/store.h"
 
@@ -128,6 +129,16 @@ static int collect(const gcs_receipt *r, void *payload)
 
 /* ==== Receipts ==== */
 
+/* Every text field of a receipt, one after the other. */
+static int dump_all(const gcs_receipt *r, void *payload)
+{
+    const char *f[] = {r->run_id, r->operation, r->source_key, r->path, r->request_body,
+                       r->response_body, r->etag_sent, r->etag_received, r->outcome};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        gcs_buf_printf(payload, "%s\n", f[i] ? f[i] : "~");
+    return 0;
+}
+
 static void receipts_round_trip_redacted_and_bounded(void **state)
 {
     gcs_store *s = store_of(state);
@@ -154,6 +165,29 @@ static void receipts_round_trip_redacted_and_bounded(void **state)
     assert_non_null(strstr(c.bodies[0], "\"password\":\"***\""));
 
     expect_intact(s, 1);
+}
+
+static void receipts_drop_registered_secrets_from_any_body(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_redact_register("tok-8c1d9e2f3a");
+    gcs_receipt r = {.operation = "patch", .status = 200,
+                     .request_body = "{\"note\":\"tok-8c1d9e2f3a\",\"active\":true}",
+                     .response_body = "{\"echo\":\"tok-8c1d9e2f3a\"}",
+                     .path = "/api/v2/scim/v2/Users?access_token=tok-8c1d9e2f3a"};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_flush(s), 0);
+    gcs_redact_reset();
+    collected c = {0};
+    assert_int_equal(gcs_store_receipts_each(s, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_null(strstr(c.bodies[0], "tok-8c1d9e2f3a"));
+    assert_non_null(strstr(c.bodies[0], "\"active\":true"));
+    gcs_buf dump;
+    gcs_buf_init(&dump, 1 << 20);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, dump_all, &dump), 0);
+    assert_null(strstr(dump.ptr, "tok-8c1d9e2f3a"));
+    gcs_buf_release(&dump);
 }
 
 static int body_len(const gcs_receipt *r, void *payload)
@@ -817,6 +851,8 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
                                     fixture_close),                                                \
         cmocka_unit_test_setup_teardown(receipts_response_body_is_bounded, fixture_open,           \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(receipts_drop_registered_secrets_from_any_body,            \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(receipts_filters, fixture_open, fixture_close),            \
         cmocka_unit_test_setup_teardown(receipts_database_refuses_update_and_delete, fixture_open, \
                                         fixture_close),                                            \
