@@ -193,6 +193,7 @@ enum {
     OPT_LIMIT,
     OPT_FORMAT,
     OPT_OUT,
+    OPT_ANCHOR,
 };
 
 static const struct option options[] = {
@@ -204,6 +205,7 @@ static const struct option options[] = {
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"out", required_argument, NULL, OPT_OUT},
+    {"anchor", required_argument, NULL, OPT_ANCHOR},
     {NULL, 0, NULL, 0},
 };
 
@@ -211,7 +213,26 @@ typedef struct opts {
     gcs_receipt_filter filter;
     const char *format;
     const char *out;
+    int64_t anchor_seq;       /* --anchor SEQ:HASH, a head printed by an earlier verify */
+    char anchor_hash[65];
 } opts;
+
+static int parse_anchor(opts *o, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long seq = strtoll(arg, &end, 10);
+    bool ok = !errno && end != arg && seq > 0 && *end == ':' && strlen(end + 1) == 64;
+    for (size_t i = 1; ok && i <= 64; i++)
+        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
+    if (!ok)
+        return gcs_error_set(GCS_EUSAGE,
+                             "--anchor: '%.80s' is not SEQ:HASH (a head printed by receipts verify)",
+                             arg);
+    o->anchor_seq = seq;
+    memcpy(o->anchor_hash, end + 1, 65);
+    return 0;
+}
 
 static int on_option(int id, const char *arg, void *payload)
 {
@@ -235,6 +256,7 @@ static int on_option(int id, const char *arg, void *payload)
         o->format = arg;
         return 0;
     case OPT_OUT: o->out = arg; return 0;
+    case OPT_ANCHOR: return parse_anchor(o, arg);
     default: return gcs_error_set(GCS_EUSAGE, "unexpected option");
     }
 }
@@ -395,10 +417,11 @@ out:
 
 /* ==== verify ==== */
 
-static int verify(gcs_cli *cli, gcs_store *s)
+static int verify(gcs_cli *cli, gcs_store *s, const opts *opt)
 {
     gcs_verify_result v;
-    int rc = gcs_store_receipts_verify(&v, s);
+    int rc = gcs_store_receipts_verify_anchored(&v, s, opt->anchor_seq,
+                                                opt->anchor_seq ? opt->anchor_hash : NULL);
     if (rc < 0)
         return gcs_cli_fail(cli, rc);
     if (cli->json) {
@@ -411,7 +434,7 @@ static int verify(gcs_cli *cli, gcs_store *s)
         print_json(cli, o);
         json_decref(o);
     } else if (v.ok) {
-        fprintf(cli->out, "receipt chain holds: %lld receipts, head %lld %s\n",
+        fprintf(cli->out, "receipt chain holds: %lld receipts, head %lld:%s\n",
                 (long long)v.checked, (long long)v.head_seq, v.head_hash);
     } else {
         fprintf(cli->out, "receipt chain broken at receipt %lld: %s\n", (long long)v.broken_seq,
@@ -443,12 +466,14 @@ int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
         return gcs_cli_usage_error(cli, "receipts", "unexpected argument '%s'", argv[first + 1]);
     if ((o.format || o.out) && strcmp(sub, "export") != 0)
         return gcs_cli_usage_error(cli, "receipts", "--format and --out are for receipts export");
+    if (o.anchor_seq && strcmp(sub, "verify") != 0)
+        return gcs_cli_usage_error(cli, "receipts", "--anchor is for receipts verify");
     if ((rc = gcs_cli_load_config(cli)) < 0)
         return gcs_cli_fail(cli, rc);
     if ((rc = gcs_cli_open_store(cli, &s)) < 0)
         return gcs_cli_fail(cli, rc);
     if (strcmp(sub, "verify") == 0) {
-        int code = verify(cli, s);
+        int code = verify(cli, s, &o);
         gcs_store_free(s);
         return code;
     }

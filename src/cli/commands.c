@@ -55,7 +55,9 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  export   oldest first, same filters; --format jsonl|csv (default jsonl),\n"
      "           --out FILE (created mode 0600; default stdout)\n"
      "  verify   recompute the hash chain; exit 0 when it holds, 5 when it does not,\n"
-     "           naming the first receipt that breaks it\n"
+     "           naming the first receipt that breaks it. It prints the head as\n"
+     "           SEQ:HASH: keep it elsewhere, and a later verify --anchor SEQ:HASH\n"
+     "           also proves that the chain was not rewritten up to there\n"
      "TIME is 2026-11-22, 2026-11-22T06:30:00Z or 2026-11-22T08:30:00+02:00.\n"
      "The store is --db (sqlite:PATH or postgresql://...); see 'gcscim config show'.",
      gcs_cmd_receipts},

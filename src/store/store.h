@@ -133,6 +133,11 @@ typedef struct gcs_verify_result {
 /* Walks the whole chain in order without loading it into memory. Returns 0 when
  * the walk completed (out->ok says whether the chain holds), < 0 on I/O errors. */
 int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s);
+/* The same, and receipt anchor_seq must have the hash anchor_hash: a head that
+ * `verify` printed earlier and that was kept elsewhere. This finds even a chain
+ * that was rewritten and re-hashed from that point on. */
+int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                                       const char *anchor_hash);
 
 /* The canonical bytes that are hashed (see docs/store.md), and the hash. */
 int gcs_receipt_canonical(gcs_buf *out, const gcs_receipt *r);

@@ -76,10 +76,26 @@ char *gcs_sql_dup(const char *col); /* NULL stays NULL; aborts on OOM is not ok:
 /* Formats v into buf (at least 24 bytes) and returns buf. */
 const char *gcs_sql_i64(char *buf, int64_t v);
 
+/* receipts.c: the hash of r after prev_hash, using scratch for the canonical
+ * bytes. */
+int gcs_receipt_hash_buf(char out[65], const char *prev_hash, const gcs_receipt *r,
+                         gcs_buf *scratch);
+/* The chain_head row: a row callback filling a gcs_chain_head. */
+typedef struct gcs_chain_head {
+    int64_t seq;
+    char hash[65];
+    bool found;
+} gcs_chain_head;
+int gcs_chain_head_row(const char *const *cols, int ncols, void *payload);
+
 /* Opens another connection to the same database into `out` (zeroed), without
  * migrating: the receipt writer's own connection. */
 int gcs_store_connect_again(gcs_store *out, const gcs_store *s);
-/* receipts.c: flushes, stops the writer thread and closes its connection. */
+/* writer.c: whether JSON text may have a key whose value must be hidden
+ * (gcs_redact_is_sensitive_key), at any depth. Never false when it has one;
+ * true as well for escaped or very long keys and for malformed text. */
+bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len);
+/* writer.c: flushes, stops the writer thread and closes its connection. */
 int gcs_store_receipts_release(gcs_store *s);
 
 #endif

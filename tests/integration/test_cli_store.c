@@ -59,7 +59,20 @@ static void receipts_commands(void **state)
     gcs_test_run r;
     run(&r, &e, "receipts", "verify", NULL, NULL, NULL);
     assert_int_equal(r.exit_code, 0);
-    assert_non_null(strstr(r.out.ptr, "receipt chain holds: 4 receipts"));
+    assert_non_null(strstr(r.out.ptr, "receipt chain holds: 4 receipts, head 4:"));
+    char anchor[80];
+    snprintf(anchor, sizeof anchor, "%.66s", strstr(r.out.ptr, "head 4:") + 5);
+    gcs_test_run_release(&r);
+    run(&r, &e, "receipts", "verify", "--anchor", anchor, NULL);
+    assert_int_equal(r.exit_code, 0);
+    gcs_test_run_release(&r);
+    anchor[10] = anchor[10] == 'a' ? 'b' : 'a';
+    run(&r, &e, "receipts", "verify", "--anchor", anchor, NULL);
+    assert_int_equal(r.exit_code, 5);
+    assert_non_null(strstr(r.out.ptr, "broken at receipt 4"));
+    gcs_test_run_release(&r);
+    run(&r, &e, "receipts", "verify", "--anchor", "4:xyz", NULL);
+    assert_int_equal(r.exit_code, 2);
     gcs_test_run_release(&r);
 
     run(&r, &e, "receipts", "list", "--user", "emp-1", NULL);

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 /* SHA-256 of 64 zeros followed by the canonical form in docs/store.md,
  * computed independently (Python's hashlib). */
@@ -137,6 +138,25 @@ static void canonical_form_is_unambiguous(void **state)
     assert_string_equal(he, KNOWN_HASH);
 }
 
+static bool scan(const char *text)
+{
+    return gcs_receipt_json_has_sensitive_key(text, strlen(text));
+}
+
+static void json_bodies_with_secrets_are_spotted(void **state)
+{
+    (void)state;
+    assert_true(scan("{\"userName\":\"a\",\"password\":\"x\"}"));
+    assert_true(scan("{\"a\":{\"b\":[{\"client_secret\" : {\"x\":1}}]}}"));
+    assert_true(scan("{\"Access_Token\":1}"));
+    assert_true(scan("{\"pass\\u0077ord\":\"x\"}")); /* escaped: careful path */
+    assert_true(scan("{\"unterminated"));
+    assert_false(scan("{\"userName\":\"password\",\"active\":true}"));
+    assert_false(scan("{\"note\":\"password: x\",\"k\":[\"token\",1]}"));
+    assert_false(scan("{\"Operations\":[{\"op\":\"replace\",\"path\":\"active\","
+                      "\"value\":false}]}"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +166,7 @@ int main(void)
         cmocka_unit_test(times_parse_with_zones),
         cmocka_unit_test(csv_fields_are_quoted_when_needed),
         cmocka_unit_test(canonical_form_is_unambiguous),
+        cmocka_unit_test(json_bodies_with_secrets_are_spotted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
