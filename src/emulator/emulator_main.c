@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/version_gen.h"
 #include "emulator/emulator.h"
 #include "http/server.h"
 
@@ -38,6 +39,7 @@ static const char usage[] =
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
     "  --log-format FORMAT           text (default) or json\n"
+    "  --version                     print the version\n"
     "  -h, --help                    this help\n"
     "\n"
     "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage.\n";
@@ -99,6 +101,11 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--version") == 0) {
+            printf("gcscim-emulator %s\n", GCS_VERSION_STRING);
+            rc = 0;
+            goto out;
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             rc = 0;

@@ -2,6 +2,7 @@
 # a bad seed exits 1 with a message naming the file.
 run() { "$@"; echo "[exit $?]"; }
 $EMULATOR --help | head -2; echo "[help exit ${PIPESTATUS[0]}]"
+$EMULATOR --version | sed 's/[0-9][0-9.]*/X/'
 run $EMULATOR --frobnicate
 run $EMULATOR stray
 run $EMULATOR --listen
