@@ -35,7 +35,7 @@ int gcs_buf_put(gcs_buf *b, const void *data, size_t len);
 int gcs_buf_puts(gcs_buf *b, const char *s);
 int gcs_buf_putc(gcs_buf *b, char c);
 int gcs_buf_printf(gcs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap);
+int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s with the escaping a JSON string needs (without the quotes). */
 int gcs_buf_put_json_escaped(gcs_buf *b, const char *s);
 
