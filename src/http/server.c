@@ -182,6 +182,9 @@ static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
         gcs_http_response_release(&resp);
         return MHD_NO;
     }
+    /* A handler that ignored an over-size body must not answer as if it had read it. */
+    if (ctx->too_large && resp.status < 400)
+        gcs_http_response_set(&resp, 413, "text/plain", "request body too large\n");
     struct MHD_Response *r =
         MHD_create_response_from_buffer(resp.body.len, resp.body.ptr, MHD_RESPMEM_MUST_COPY);
     if (!r) {
