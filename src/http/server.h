@@ -45,6 +45,7 @@ typedef struct gcs_http_request {
     const char *body;              /* NUL-terminated; "" when there is none */
     size_t body_len;
     bool body_too_large;           /* the body was over max_body and was not read */
+    const char *remote_addr;       /* the peer's numeric address, or "" */
 } gcs_http_request;
 
 /* Case-insensitive header lookup; NULL when absent. Borrowed from the request. */
