@@ -78,6 +78,12 @@ typedef struct emu_group {
     long version;
 } emu_group;
 
+/* How many users hold an external key, and which one when it is one. */
+typedef struct emu_ext {
+    struct emu_user *one;   /* NULL when not known to be unique */
+    int count;
+} emu_ext;
+
 typedef struct emu_list {
     json_t *items;      /* array of {id, name, ...} */
     emu_map by_name;    /* exact name -> json_t* element (borrowed) */
@@ -89,6 +95,7 @@ typedef struct emu_org {
     emu_user **users;   /* creation order */
     size_t nusers, capusers;
     emu_map user_by_id, user_by_name;   /* name key lowercased */
+    emu_map user_by_ext;                /* externalId and externalIds pairs -> emu_ext */
     emu_group **groups;
     size_t ngroups, capgroups;
     emu_map group_by_id, group_by_name; /* name key lowercased */
@@ -219,6 +226,10 @@ void gcs_emu_org_release(emu_org *org);
 json_t *gcs_emu_org_dump(gcs_emu *emu);
 emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id);
 emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name);
+/* Looks an external key up: `externalId` (authority NULL) or a genesys
+ * externalIds pair. True when the index settles it: *out is the one user that
+ * holds it, or NULL when none does. False: several do, scan. */
+bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out);
 emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id);
 emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name);
 /* Adds a user whose doc has been validated (doc stolen); sets id and meta. */
@@ -249,6 +260,9 @@ bool gcs_scim_filter_match(const scim_filter *f, const json_t *resource);
 /* If the filter is `ATTR eq "V"` for an attribute named `attr` (case-insensitive),
  * its value; else NULL. Borrowed from the filter. */
 const char *gcs_scim_filter_eq_value(const scim_filter *f, const char *attr);
+/* If the filter is `[urn:…:User:]externalIds[authority eq "A" and value eq "V"]`,
+ * true with A and V (borrowed from the filter). */
+bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, const char **value);
 /* Sets obj[attr] = value for every `attr eq value` joined by `and` in the
  * filter (what a PATCH that finds no element creates). */
 void gcs_scim_filter_eq_terms(const scim_filter *f, json_t *obj);

@@ -479,3 +479,29 @@ void gcs_scim_filter_eq_terms(const scim_filter *f, json_t *obj)
         json_object_set(obj, f->path, f->value);
     }
 }
+
+bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, const char **value)
+{
+    if (f->kind != F_VALUEPATH || !f->a || f->a->kind != F_AND)
+        return false;
+    const char *p = f->path;
+    size_t n = strlen(SCIM_GENESYS);
+    if (strncasecmp(p, SCIM_GENESYS, n) == 0 && p[n] == ':')
+        p += n + 1;
+    if (strcasecmp(p, "externalIds") != 0)
+        return false;
+    const scim_filter *x = f->a->a, *y = f->a->b;
+    if (!x || !y || x->kind != F_CMP || y->kind != F_CMP || x->op != OP_EQ || y->op != OP_EQ ||
+        !json_is_string(x->value) || !json_is_string(y->value))
+        return false;
+    if (strcasecmp(x->path, "value") == 0) {
+        const scim_filter *t = x;
+        x = y;
+        y = t;
+    }
+    if (strcasecmp(x->path, "authority") != 0 || strcasecmp(y->path, "value") != 0)
+        return false;
+    *authority = json_string_value(x->value);
+    *value = json_string_value(y->value);
+    return true;
+}

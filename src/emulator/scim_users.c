@@ -71,7 +71,7 @@ static void list_users(emu_req *r)
     }
     json_t *resources = json_array();
     long total = 0;
-    const char *eq;
+    const char *eq, *auth;
     emu_user *only = NULL;
     bool indexed = false;
     if (f && (eq = gcs_scim_filter_eq_value(f, "userName"))) {
@@ -80,7 +80,14 @@ static void list_users(emu_req *r)
     } else if (f && (eq = gcs_scim_filter_eq_value(f, "id"))) {
         only = gcs_emu_user_find(emu, eq);
         indexed = true;
+    } else if (f && (eq = gcs_scim_filter_eq_value(f, "externalId"))) {
+        indexed = gcs_emu_user_find_ext(emu, NULL, eq, &only);
+    } else if (f && gcs_scim_filter_extid_pair(f, &auth, &eq)) {
+        indexed = gcs_emu_user_find_ext(emu, auth, eq, &only);
     }
+    /* An index hit is checked against the whole filter, as a scan would. */
+    if (indexed && only && !gcs_scim_filter_match(f, only->doc))
+        only = NULL;
     size_t n = indexed ? (only ? 1 : 0) : emu->org.nusers;
     for (size_t i = 0; i < n; i++) {
         emu_user *u = indexed ? only : emu->org.users[i];

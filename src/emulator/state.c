@@ -65,6 +65,82 @@ static void user_index_name(gcs_emu *emu, emu_user *u, bool add)
         gcs_emu_map_remove(&emu->org.user_by_name, key);
 }
 
+/* ==== The external key index ==== */
+
+static void ext_key(char *out, size_t outsz, const char *authority, const char *value)
+{
+    char a[256], v[256];
+    gcs_emu_lower(v, sizeof v, value);
+    if (authority) {
+        gcs_emu_lower(a, sizeof a, authority);
+        snprintf(out, outsz, "x:%s\x1f%s", a, v);
+    } else {
+        snprintf(out, outsz, "e:%s", v);
+    }
+}
+
+static void ext_bump(emu_map *m, const char *key, emu_user *u, int delta)
+{
+    emu_ext *x = gcs_emu_map_get(m, key);
+    if (delta > 0) {
+        if (x) {
+            x->count++;
+            x->one = NULL;
+        } else if ((x = calloc(1, sizeof *x))) {
+            x->one = u;
+            x->count = 1;
+            if (gcs_emu_map_put(m, key, x) < 0)
+                free(x);
+        }
+    } else if (x) {
+        if (--x->count <= 0) {
+            gcs_emu_map_remove(m, key);
+            free(x);
+        } else if (x->one == u) {
+            x->one = NULL;
+        }
+    }
+}
+
+/* Adds (+1) or removes (-1) the external keys of `doc` for user u. */
+static void ext_index(gcs_emu *emu, emu_user *u, const json_t *doc, int delta)
+{
+    char key[600];
+    const char *e = json_string_value(json_object_get(doc, "externalId"));
+    if (e) {
+        ext_key(key, sizeof key, NULL, e);
+        ext_bump(&emu->org.user_by_ext, key, u, delta);
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(json_object_get(doc, SCIM_GENESYS), "externalIds"), i, x) {
+        const char *a = json_string_value(json_object_get(x, "authority"));
+        const char *v = json_string_value(json_object_get(x, "value"));
+        if (a && v) {
+            ext_key(key, sizeof key, a, v);
+            ext_bump(&emu->org.user_by_ext, key, u, delta);
+        }
+    }
+}
+
+static bool same_ext(const json_t *a, const json_t *b)
+{
+    const json_t *ea = json_object_get(a, "externalId"), *eb = json_object_get(b, "externalId");
+    const json_t *xa = json_object_get(json_object_get(a, SCIM_GENESYS), "externalIds");
+    const json_t *xb = json_object_get(json_object_get(b, SCIM_GENESYS), "externalIds");
+    return ((!ea && !eb) || (ea && eb && json_equal(ea, eb))) &&
+           ((!xa && !xb) || (xa && xb && json_equal(xa, xb)));
+}
+
+bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out)
+{
+    char key[600];
+    ext_key(key, sizeof key, authority, value);
+    emu_ext *x = gcs_emu_map_get(&emu->org.user_by_ext, key);
+    *out = x ? x->one : NULL;
+    return !x || (x->count == 1 && x->one);
+}
+
 static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id, long version,
                      const char *created)
 {
@@ -124,6 +200,7 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
     o->users[o->nusers++] = u;
     gcs_emu_map_put(&o->user_by_id, u->id, u);
     user_index_name(emu, u, true);
+    ext_index(emu, u, u->doc, +1);
     return u;
 }
 
@@ -148,6 +225,9 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     bool renamed = !was || !will || strcmp(was, will) != 0;
     if (renamed)
         user_index_name(emu, u, false);
+    bool reindex = !same_ext(u->doc, doc);
+    if (reindex)
+        ext_index(emu, u, u->doc, -1);
     if (!in_order(doc, u->id))
         doc = ordered(doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
@@ -172,6 +252,8 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     u->cached = NULL;
     if (renamed)
         user_index_name(emu, u, true);
+    if (reindex)
+        ext_index(emu, u, u->doc, +1);
 }
 
 static void user_free(emu_user *u)
@@ -205,6 +287,7 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
         }
     }
     user_index_name(emu, u, false);
+    ext_index(emu, u, u->doc, -1);
     gcs_emu_map_remove(&o->user_by_id, u->id);
     for (size_t i = 0; i < o->nusers; i++)
         if (o->users[i] == u) {
@@ -406,6 +489,10 @@ void gcs_emu_org_release(emu_org *o)
     free(o->groups);
     gcs_emu_map_release(&o->user_by_id);
     gcs_emu_map_release(&o->user_by_name);
+    for (size_t i = 0; i < o->user_by_ext.nbuckets; i++)
+        for (emu_map_entry *e = o->user_by_ext.buckets[i]; e; e = e->next)
+            free(e->value);
+    gcs_emu_map_release(&o->user_by_ext);
     gcs_emu_map_release(&o->group_by_id);
     gcs_emu_map_release(&o->group_by_name);
     memset(o, 0, sizeof *o);

@@ -167,6 +167,16 @@ static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
 {
     gcs_http_request req;
     memset(&req, 0, sizeof req);
+    char remote[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote, sizeof remote);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote, sizeof remote);
+    }
+    req.remote_addr = remote;
     req.method = method;
     req.path = url;
     req.body = ctx->too_large ? "" : ctx->body.ptr;
@@ -182,6 +192,9 @@ static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
         gcs_http_response_release(&resp);
         return MHD_NO;
     }
+    /* A handler that ignored an over-size body must not answer as if it had read it. */
+    if (ctx->too_large && resp.status < 400)
+        gcs_http_response_set(&resp, 413, "text/plain", "request body too large\n");
     struct MHD_Response *r =
         MHD_create_response_from_buffer(resp.body.len, resp.body.ptr, MHD_RESPMEM_MUST_COPY);
     if (!r) {

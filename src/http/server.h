@@ -12,7 +12,8 @@
  *  - a body is never larger than `max_body`: when Content-Length says it would
  *    be, the handler is called at once with `body_too_large` set and no body,
  *    and the connection is closed after the answer (the rest is never read);
- *    a chunked body that grows past it is discarded as it arrives;
+ *    a chunked body that grows past it is discarded as it arrives; a handler
+ *    that answers such a request with a status under 400 is overruled (413);
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);
  *  - the handler may be called from several threads at once.
@@ -44,6 +45,7 @@ typedef struct gcs_http_request {
     const char *body;              /* NUL-terminated; "" when there is none */
     size_t body_len;
     bool body_too_large;           /* the body was over max_body and was not read */
+    const char *remote_addr;       /* the peer's numeric address, or "" */
 } gcs_http_request;
 
 /* Case-insensitive header lookup; NULL when absent. Borrowed from the request. */

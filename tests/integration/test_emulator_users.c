@@ -332,6 +332,24 @@ static void test_list_filters(void **state)
     assert_null(json_object_get(json_object_get(u1, ENT), "employeeNumber"));
     assert_null(json_object_get(u1, "userName"));
     gcs_test_http_release(&r);
+    /* externalId and externalIds are indexed: shared keys, changes and deletions. */
+    char *twin = create(f, "{\"userName\":\"twin@example.com\",\"displayName\":\"T\",\"externalId\":\"EXT-1\","
+                           "\"" GEN "\":{\"externalIds\":[{\"authority\":\"hr\",\"value\":\"V2\"}]}}");
+    assert_int_equal(total_of(f, "filter=externalId%20eq%20%22ext-1%22"), 2);
+    assert_int_equal(total_of(f, "filter=" GEN ":externalIds%5Bvalue%20eq%20%22V2%22%20and%20authority%20eq%20%22hr%22%5D"), 2);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", ids[1]);
+    assert_int_equal(status_of(f, "PATCH", path, PATCHOP "[{\"op\":\"replace\",\"path\":\"externalId\",\"value\":\"ext-9\"}]}",
+                               NULL, NULL), 200);
+    assert_int_equal(total_of(f, "filter=externalId%20eq%20%22ext-1%22"), 1);
+    assert_int_equal(total_of(f, "filter=externalId%20eq%20%22ext-9%22"), 1);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", twin);
+    assert_int_equal(status_of(f, "DELETE", path, NULL, NULL, NULL), 204);
+    assert_int_equal(total_of(f, "filter=externalId%20eq%20%22ext-1%22"), 0);
+    assert_int_equal(total_of(f, "filter=" GEN ":externalIds%5Bauthority%20eq%20%22hr%22%20and%20value%20eq%20%22V2%22%5D"), 1);
+    /* An index hit still has to pass the rest of the filter. */
+    assert_int_equal(total_of(f, "filter=externalId%20eq%20%22ext-9%22%20and%20active%20eq%20false"), 0);
+    free(twin);
     for (int i = 0; i < 4; i++)
         free(ids[i]);
     free(boss);
