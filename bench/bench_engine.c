@@ -30,6 +30,7 @@
 #include "core/time.h"
 #include "genesys/token.h"
 #include "http/client.h"
+#include "support/benchproc.h"
 
 #define CLIENT "bench-engine"
 #define SECRET "bench-engine-Secret-1"
@@ -40,66 +41,12 @@ typedef struct bench {
     long submitted, ok, failed;
 } bench;
 
-static long clock_ticks;
-
-static int64_t self_cpu_us(void)
+/* Writes a seed of `users` users and starts the emulator with it. */
+static pid_t start_emulator(const char *limit, const char *threads, const char *dir, int users,
+                            char *api_url, size_t api_sz)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
-
-/* utime + stime of another process, from /proc/PID/stat (fields 14 and 15). */
-static int64_t proc_cpu_us(pid_t pid)
-{
-    char path[64], text[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    char *p = strrchr(text, ')');
-    if (!p)
-        return -1;
-    unsigned long long ut = 0, st = 0;
-    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
-     * stime */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)clock_ticks);
-}
-
-static const char *emulator_path(const char *argv0)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("GCSCIM_EMULATOR");
-    if (env && *env)
-        return env;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        snprintf(self, sizeof self, "%s", argv0);
-        n = (ssize_t)strlen(self);
-    }
-    self[n] = '\0';
-    char *dir = dirname(self); /* build/bench */
-    snprintf(path, sizeof path, "%s/../gcscim-emulator", dir);
-    if (access(path, X_OK) == 0)
-        return path;
-    snprintf(path, sizeof path, "%s/gcscim-emulator", dir);
-    return path;
-}
-
-static pid_t start_emulator(const char *program, const char *limit, const char *threads,
-                            const char *dir, int users, char *api_url, size_t api_sz)
-{
-    char seed[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
+    char seed[PATH_MAX];
     snprintf(seed, sizeof seed, "%s/seed.json", dir);
-    snprintf(ready, sizeof ready, "%s/ready.json", dir);
-    snprintf(log, sizeof log, "%s/emulator.log", dir);
     json_t *list = json_array();
     for (int i = 0; i < users; i++) {
         char id[64], name[64];
@@ -111,41 +58,9 @@ static pid_t start_emulator(const char *program, const char *limit, const char *
     json_t *doc = json_pack("{s:o}", "users", list);
     json_dump_file(doc, seed, JSON_COMPACT);
     json_decref(doc);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(program, program, "--listen", "127.0.0.1:0", "--ready-file", ready, "--client",
-              CLIENT ":" SECRET, "--seed", seed, "--rate-limit", limit, "--threads", threads,
-              "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    int64_t deadline = gcs_time_mono_ms() + 10000;
-    while (gcs_time_mono_ms() < deadline) {
-        json_t *r = json_load_file(ready, 0, NULL);
-        if (r) {
-            const char *api = json_string_value(json_object_get(r, "api_url"));
-            if (api) {
-                snprintf(api_url, api_sz, "%s", api);
-                json_decref(r);
-                return pid;
-            }
-            json_decref(r);
-        }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return -1;
-        gcs_time_sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    const char *args[] = {"--client", CLIENT ":" SECRET, "--seed", seed, "--rate-limit", limit,
+                          "--threads", threads, "--log-level", "warn", NULL};
+    return gcs_bench_emulator_start(dir, args, api_url, api_sz);
 }
 
 static void on_done(const gcs_http_client_response *res, void *payload)
@@ -206,15 +121,14 @@ int main(int argc, char **argv)
     }
     if (in_flight <= 0)
         in_flight = limited ? 16 : 32;
-    clock_ticks = sysconf(_SC_CLK_TCK);
     gcs_log_set_level(GCS_LOG_WARN);
 
     char dir[] = "/tmp/bench_engine.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     char api[256];
-    const char *emu = emulator_path(argv[0]);
-    pid_t pid = start_emulator(emu, limited ? limit : "0", threads, dir, users, api, sizeof api);
+    const char *emu = gcs_bench_emulator_path();
+    pid_t pid = start_emulator(limited ? limit : "0", threads, dir, users, api, sizeof api);
     if (pid < 0) {
         fprintf(stderr, "bench_engine: cannot start %s\n", emu);
         return 1;
@@ -231,7 +145,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    int64_t cpu0 = self_cpu_us(), emu0 = proc_cpu_us(pid), t0 = gcs_time_mono_us();
+    int64_t cpu0 = gcs_bench_cpu_us(0), emu0 = gcs_bench_cpu_us(pid), t0 = gcs_time_mono_us();
     if (limited) {
         int64_t end = t0 + (int64_t)seconds * 1000000;
         while (gcs_time_mono_us() < end) {
@@ -248,7 +162,7 @@ int main(int argc, char **argv)
         }
         gcs_http_run(b.client);
     }
-    int64_t t1 = gcs_time_mono_us(), cpu1 = self_cpu_us(), emu1 = proc_cpu_us(pid);
+    int64_t t1 = gcs_time_mono_us(), cpu1 = gcs_bench_cpu_us(0), emu1 = gcs_bench_cpu_us(pid);
 
     gcs_http_stats st;
     gcs_http_client_stats(&st, b.client);
@@ -275,8 +189,7 @@ int main(int argc, char **argv)
 
     gcs_http_client_free(b.client);
     gcs_token_free(tok);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    gcs_bench_emulator_stop(pid);
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
