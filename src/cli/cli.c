@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "core/version_gen.h"
 
 #include <stdarg.h>
@@ -108,6 +109,22 @@ int gcs_cli_fail(gcs_cli *cli, int rc)
 {
     fprintf(cli->err, "gcscim: %s\n", gcs_error_last());
     return gcs_cli_exit_code(rc);
+}
+
+void gcs_cli_print_json(gcs_cli *cli, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        fprintf(cli->out, "%s\n", text);
+    free(text);
+}
+
+void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
+{
+    if (ms)
+        gcs_time_format_iso8601(out, outsz, ms);
+    else
+        snprintf(out, outsz, "-");
 }
 
 /* ==== Parsing ==== */

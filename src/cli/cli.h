@@ -79,6 +79,10 @@ int gcs_cli_exit_code(int rc);
 int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cmd);
+/* Prints v as indented JSON on the command's output, in insertion order. */
+void gcs_cli_print_json(gcs_cli *cli, const json_t *v);
+/* A wall-clock time in ISO 8601 for tables, or "-" when ms is 0. */
+void gcs_cli_format_time(char *out, size_t outsz, int64_t ms);
 
 /* Commands */
 int gcs_cmd_help(gcs_cli *cli, int argc, char **argv);

@@ -38,21 +38,13 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static void when(char *out, size_t outsz, int64_t ms)
-{
-    if (ms)
-        gcs_time_format_iso8601(out, outsz, ms);
-    else
-        snprintf(out, outsz, "-");
-}
-
 static json_t *job_json(const gcs_job *j)
 {
     char nb[40], lease[40], created[40], updated[40];
-    when(nb, sizeof nb, j->not_before_ms);
-    when(lease, sizeof lease, j->lease_until_ms);
-    when(created, sizeof created, j->created_ms);
-    when(updated, sizeof updated, j->updated_ms);
+    gcs_cli_format_time(nb, sizeof nb, j->not_before_ms);
+    gcs_cli_format_time(lease, sizeof lease, j->lease_until_ms);
+    gcs_cli_format_time(created, sizeof created, j->created_ms);
+    gcs_cli_format_time(updated, sizeof updated, j->updated_ms);
     /* The queue keeps the payload as given (the worker needs it); what is shown
      * is redacted. */
     json_t *raw = json_loads(j->payload, JSON_DECODE_ANY, NULL);
@@ -81,14 +73,6 @@ static json_t *job_json(const gcs_job *j)
     return o;
 }
 
-static void print_json(gcs_cli *cli, json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (text)
-        fprintf(cli->out, "%s\n", text);
-    free(text);
-}
-
 typedef struct printer {
     gcs_cli *cli;
     json_t *array;
@@ -102,7 +86,7 @@ static int list_row(const gcs_job *j, void *payload)
         return 0;
     }
     char nb[40];
-    when(nb, sizeof nb, j->not_before_ms);
+    gcs_cli_format_time(nb, sizeof nb, j->not_before_ms);
     fprintf(p->cli->out, "%-7lld %-24s %-8s %2d/%-2d %-24s %s\n", (long long)j->id, j->key,
             j->state, j->attempts, j->max_attempts, nb, j->last_error ? j->last_error : "");
     return 0;
@@ -116,7 +100,7 @@ static int show(gcs_cli *cli, gcs_store *s, int64_t id)
         return rc;
     json_t *o = job_json(&j);
     if (cli->json) {
-        print_json(cli, o);
+        gcs_cli_print_json(cli, o);
     } else {
         const char *k;
         json_t *v;
@@ -175,7 +159,7 @@ int gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv)
                     "NOT_BEFORE", "LAST_ERROR");
         rc = gcs_store_jobs_each(s, state, list_row, &p);
         if (rc == 0 && p.array)
-            print_json(cli, p.array);
+            gcs_cli_print_json(cli, p.array);
         json_decref(p.array);
     } else if (strcmp(sub, "show") == 0) {
         rc = show(cli, s, id);

@@ -286,14 +286,6 @@ static int print_row(const gcs_receipt *r, void *payload)
     return 0;
 }
 
-static void print_json(gcs_cli *cli, json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (text)
-        fprintf(cli->out, "%s\n", text);
-    free(text);
-}
-
 static int list(gcs_cli *cli, gcs_store *s, opts *o)
 {
     printer p = {cli, cli->json ? json_array() : NULL, 0};
@@ -305,7 +297,7 @@ static int list(gcs_cli *cli, gcs_store *s, opts *o)
                 "OPERATION", "TYPE", "KEY", "GENESYS_ID", "STATUS", "OUTCOME");
     int rc = gcs_store_receipts_each(s, &o->filter, print_row, &p);
     if (rc == 0 && p.array)
-        print_json(cli, p.array);
+        gcs_cli_print_json(cli, p.array);
     json_decref(p.array);
     return rc;
 }
@@ -316,7 +308,7 @@ static int show_one(const gcs_receipt *r, void *payload)
     json_t *o = gcs_cli_receipt_json(r);
     p->n++;
     if (p->cli->json) {
-        print_json(p->cli, o);
+        gcs_cli_print_json(p->cli, o);
     } else {
         const char *k;
         json_t *v;
@@ -431,7 +423,7 @@ static int verify(gcs_cli *cli, gcs_store *s, const opts *opt)
             json_object_set_new(o, "broken_seq", json_integer(v.broken_seq));
             json_object_set_new(o, "reason", json_string(v.reason));
         }
-        print_json(cli, o);
+        gcs_cli_print_json(cli, o);
         json_decref(o);
     } else if (v.ok) {
         fprintf(cli->out, "receipt chain holds: %lld receipts, head %lld:%s\n",

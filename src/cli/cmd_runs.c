@@ -13,19 +13,11 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static void when(char *out, size_t outsz, int64_t ms)
-{
-    if (ms)
-        gcs_time_format_iso8601(out, outsz, ms);
-    else
-        snprintf(out, outsz, "-");
-}
-
 static json_t *run_json(const gcs_run *r)
 {
     char started[40], finished[40];
-    when(started, sizeof started, r->started_ms);
-    when(finished, sizeof finished, r->finished_ms);
+    gcs_cli_format_time(started, sizeof started, r->started_ms);
+    gcs_cli_format_time(finished, sizeof finished, r->finished_ms);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(r->id));
     json_object_set_new(o, "command", str_or_null(r->command));
@@ -38,14 +30,6 @@ static json_t *run_json(const gcs_run *r)
                                   "in_progress", (json_int_t)r->in_progress, "done",
                                   (json_int_t)r->done, "failed", (json_int_t)r->failed));
     return o;
-}
-
-static void print_json(gcs_cli *cli, json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (text)
-        fprintf(cli->out, "%s\n", text);
-    free(text);
 }
 
 typedef struct printer {
@@ -61,7 +45,7 @@ static int list_row(const gcs_run *r, void *payload)
         return 0;
     }
     char started[40];
-    when(started, sizeof started, r->started_ms);
+    gcs_cli_format_time(started, sizeof started, r->started_ms);
     fprintf(p->cli->out, "%-26s %-11s %-24s %6lld %6lld %6lld %6lld  %s\n", r->id, r->state,
             started, (long long)r->done, (long long)r->failed, (long long)r->in_progress,
             (long long)r->pending, r->command ? r->command : "-");
@@ -97,8 +81,8 @@ static int show(gcs_cli *cli, gcs_store *s, const char *id)
         json_object_set_new(o, "item_list", p.array);
     } else {
         char started[40], finished[40];
-        when(started, sizeof started, r.started_ms);
-        when(finished, sizeof finished, r.finished_ms);
+        gcs_cli_format_time(started, sizeof started, r.started_ms);
+        gcs_cli_format_time(finished, sizeof finished, r.finished_ms);
         fprintf(cli->out,
                 "run       %s\ncommand   %s\nplan      %s\nstate     %s\nstarted   %s\n"
                 "finished  %s\nitems     %lld done, %lld failed, %lld in progress, %lld pending\n\n",
@@ -110,7 +94,7 @@ static int show(gcs_cli *cli, gcs_store *s, const char *id)
     }
     rc = gcs_store_items_each(s, r.id, NULL, item_row, &p);
     if (rc == 0 && o)
-        print_json(cli, o);
+        gcs_cli_print_json(cli, o);
     json_decref(o);
     gcs_run_release(&r);
     return rc;
@@ -142,7 +126,7 @@ int gcs_cmd_runs(gcs_cli *cli, int argc, char **argv)
                     "DONE", "FAILED", "BUSY", "TODO", "COMMAND");
         rc = gcs_store_runs_each(s, 0, list_row, &p);
         if (rc == 0 && p.array)
-            print_json(cli, p.array);
+            gcs_cli_print_json(cli, p.array);
         json_decref(p.array);
     }
     gcs_store_free(s);

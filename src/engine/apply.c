@@ -449,7 +449,7 @@ static void set_manager(op_ctx *c)
         return;
     }
     json_t *ops = json_pack("[{s:s,s:s,s:{s:s}}]", "op", "replace", "path",
-                            GCS_SCIM_ENTERPRISE ":manager", "value", "value", mid);
+                            GCS_SCIM_ENTERPRISE_USER ":manager", "value", "value", mid);
     submit_patch(c, ops, on_manager_done);
     json_decref(ops);
 }

@@ -468,7 +468,7 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
     char text[300];
     snprintf(text, sizeof text, "%s (created by this plan)", key);
     json_array_append_new(changes, json_pack("{s:s,s:n,s:s}", "attribute",
-                                             GCS_SCIM_ENTERPRISE ":manager", "old", "new", text));
+                                             GCS_SCIM_ENTERPRISE_USER ":manager", "old", "new", text));
 }
 
 static int plan_row(planner *p, desired *d, long *unchanged)

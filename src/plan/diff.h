@@ -23,9 +23,8 @@
 
 #include <jansson.h>
 
-#define GCS_SCIM_CORE "urn:ietf:params:scim:schemas:core:2.0:User"
-#define GCS_SCIM_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-#define GCS_SCIM_GENESYS "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+#include "mapping/profile.h" /* the SCIM schema URNs */
+
 #define GCS_SCIM_PATCHOP "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 /*

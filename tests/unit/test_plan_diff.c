@@ -66,14 +66,14 @@ static void simple_values_are_replaced_or_removed(void **state)
 static void extension_paths_use_full_urns(void **state)
 {
     (void)state;
-    EXPECT_OPS("{\"" GCS_SCIM_ENTERPRISE "\":{\"department\":\"Sales\",\"employeeNumber\":\"7\"}}",
-               "{\"" GCS_SCIM_ENTERPRISE "\":{\"department\":\"Ops\",\"employeeNumber\":\"7\"}}",
+    EXPECT_OPS("{\"" GCS_SCIM_ENTERPRISE_USER "\":{\"department\":\"Sales\",\"employeeNumber\":\"7\"}}",
+               "{\"" GCS_SCIM_ENTERPRISE_USER "\":{\"department\":\"Ops\",\"employeeNumber\":\"7\"}}",
                NULL,
-               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_ENTERPRISE
+               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_ENTERPRISE_USER
                ":department\",\"value\":\"Sales\"}]");
-    EXPECT_OPS("{\"" GCS_SCIM_ENTERPRISE "\":{\"manager\":{\"value\":\"m2\"}}}",
-               "{\"" GCS_SCIM_ENTERPRISE "\":{\"manager\":{\"value\":\"m1\"}}}", NULL,
-               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_ENTERPRISE
+    EXPECT_OPS("{\"" GCS_SCIM_ENTERPRISE_USER "\":{\"manager\":{\"value\":\"m2\"}}}",
+               "{\"" GCS_SCIM_ENTERPRISE_USER "\":{\"manager\":{\"value\":\"m1\"}}}", NULL,
+               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_ENTERPRISE_USER
                ":manager\",\"value\":{\"value\":\"m2\"}}]");
 }
 
@@ -100,16 +100,16 @@ static void typed_entries_change_alone(void **state)
 static void sets_are_replaced_whole(void **state)
 {
     (void)state;
-    EXPECT_OPS("{\"" GCS_SCIM_GENESYS "\":{\"routingSkills\":[{\"name\":\"Billing\","
+    EXPECT_OPS("{\"" GCS_SCIM_GENESYS_USER "\":{\"routingSkills\":[{\"name\":\"Billing\","
                "\"proficiency\":4}]}}",
-               "{\"" GCS_SCIM_GENESYS "\":{\"routingSkills\":[{\"name\":\"Billing\","
+               "{\"" GCS_SCIM_GENESYS_USER "\":{\"routingSkills\":[{\"name\":\"Billing\","
                "\"proficiency\":3.0}]}}",
                NULL,
-               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_GENESYS ":routingSkills\",\"value\":"
+               "[{\"op\":\"replace\",\"path\":\"" GCS_SCIM_GENESYS_USER ":routingSkills\",\"value\":"
                "[{\"name\":\"Billing\",\"proficiency\":4}]}]");
-    EXPECT_OPS("{\"" GCS_SCIM_GENESYS "\":{\"routingSkills\":[{\"name\":\"Billing\","
+    EXPECT_OPS("{\"" GCS_SCIM_GENESYS_USER "\":{\"routingSkills\":[{\"name\":\"Billing\","
                "\"proficiency\":4}]}}",
-               "{\"" GCS_SCIM_GENESYS "\":{\"routingSkills\":[{\"name\":\"Billing\","
+               "{\"" GCS_SCIM_GENESYS_USER "\":{\"routingSkills\":[{\"name\":\"Billing\","
                "\"proficiency\":4.0}]}}",
                NULL, "[]");
     EXPECT_OPS("{\"roles\":[]}", "{\"roles\":[{\"value\":\"Agent\"}]}", NULL,
@@ -119,22 +119,22 @@ static void sets_are_replaced_whole(void **state)
 static void external_ids_are_only_added(void **state)
 {
     (void)state;
-    const char *have = "{\"" GCS_SCIM_GENESYS "\":{\"externalIds\":[{\"authority\":"
+    const char *have = "{\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":"
                        "\"x-pc:scimv2:v1:abc\",\"value\":\"1\"}]}}";
-    EXPECT_OPS("{\"" GCS_SCIM_GENESYS "\":{\"externalIds\":[{\"authority\":\"gcscim\","
+    EXPECT_OPS("{\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\","
                "\"value\":\"E7\"}]}}",
                have, NULL,
-               "[{\"op\":\"add\",\"path\":\"" GCS_SCIM_GENESYS ":externalIds\",\"value\":"
+               "[{\"op\":\"add\",\"path\":\"" GCS_SCIM_GENESYS_USER ":externalIds\",\"value\":"
                "[{\"authority\":\"gcscim\",\"value\":\"E7\"}]}]");
 }
 
 static void create_only_attributes_are_skipped(void **state)
 {
     (void)state;
-    EXPECT_OPS("{\"title\":\"New\",\"" GCS_SCIM_ENTERPRISE "\":{\"employeeNumber\":\"9\"},"
+    EXPECT_OPS("{\"title\":\"New\",\"" GCS_SCIM_ENTERPRISE_USER "\":{\"employeeNumber\":\"9\"},"
                "\"password\":\"x\"}",
-               "{\"title\":\"Old\",\"" GCS_SCIM_ENTERPRISE "\":{\"employeeNumber\":\"1\"}}",
-               "[\"title\",\"" GCS_SCIM_ENTERPRISE ":employeeNumber\"]", "[]");
+               "{\"title\":\"Old\",\"" GCS_SCIM_ENTERPRISE_USER "\":{\"employeeNumber\":\"1\"}}",
+               "[\"title\",\"" GCS_SCIM_ENTERPRISE_USER ":employeeNumber\"]", "[]");
 }
 
 int main(void)
