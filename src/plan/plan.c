@@ -13,7 +13,7 @@
 #define PLAN_FORMAT "gcscim-plan/1"
 
 static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", "update",
-                                                        "deactivate"};
+                                                        "deactivate", "adopt"};
 
 void gcs_plan_options_init(gcs_plan_options *o)
 {
@@ -113,7 +113,9 @@ static int kind_of(const json_t *op)
 static int compare_ops(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int kx = kind_of(x), ky = kind_of(y);
+    /* creates, adoptions, reactivations, updates, deactivations; unknown kinds last */
+    static const int rank[GCS_PLAN__KINDS + 1] = {0, 2, 3, 4, 1, 5};
+    int kx = rank[kind_of(x)], ky = rank[kind_of(y)];
     if (kx != ky)
         return kx - ky;
     const char *sx = json_string_value(json_object_get(x, "key"));
@@ -313,9 +315,9 @@ static const char *short_attribute(const char *a)
 
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
 {
-    static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-"};
+    static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-", "="};
     static const char *const colors[GCS_PLAN__KINDS] = {"\033[32m", "\033[36m", "\033[33m",
-                                                        "\033[31m"};
+                                                        "\033[31m", "\033[35m"};
     const char *reset = color ? "\033[0m" : "";
     size_t i;
     json_t *op;

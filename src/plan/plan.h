@@ -22,6 +22,8 @@ typedef enum gcs_plan_kind {
     GCS_PLAN_REACTIVATE,
     GCS_PLAN_UPDATE,
     GCS_PLAN_DEACTIVATE,
+    GCS_PLAN_ADOPT,      /* take over an existing user gcscim does not manage: PATCH, like an
+                          * update, of the planned attributes and the managed marker */
     GCS_PLAN__KINDS
 } gcs_plan_kind;
 
