@@ -168,8 +168,10 @@ static void step_user(scenario *s, char *args)
     char *user_name = strtok(args, " "), *path = strtok(NULL, " "), *want_text = strtok(NULL, "");
     assert_non_null(want_text);
     json_t *u = find_user(s, user_name);
-    if (!u)
+    if (!u) {
         fail_msg("%s/script:%lu: no user %s", s->name, s->line, user_name);
+        return;
+    }
     const json_t *v = u;
     if (strncmp(path, "enterprise.", 11) == 0)
         v = json_object_get(json_object_get(u, ENTERPRISE), path + 11);
@@ -192,8 +194,10 @@ static void step_user(scenario *s, char *args)
 static void step_edit(scenario *s, char *args)
 {
     char *file = strtok(args, " "), *from = strtok(NULL, ""), *to = from ? strstr(from, " => ") : NULL;
-    if (!to)
+    if (!to) {
         fail_msg("%s/script:%lu: edit FILE FROM => TO", s->name, s->line);
+        return;
+    }
     *to = '\0';
     to += 4;
     char path[1200];
@@ -208,8 +212,11 @@ static void step_edit(scenario *s, char *args)
         assert_int_equal(gcs_buf_put(&text, chunk, n), 0);
     fclose(f);
     char *at = text.ptr ? strstr(text.ptr, from) : NULL;
-    if (!at)
+    if (!at) {
         fail_msg("%s/script:%lu: '%s' not in %s", s->name, s->line, from, file);
+        gcs_buf_release(&text);
+        return;
+    }
     f = fopen(path, "w");
     assert_non_null(f);
     fwrite(text.ptr, 1, (size_t)(at - text.ptr), f);
@@ -251,8 +258,10 @@ static void run_scenario(void **state)
 
     snprintf(path, sizeof path, "%s/script", s->data);
     FILE *f = fopen(path, "r");
-    if (!f)
+    if (!f) {
         fail_msg("cannot read %s", path);
+        return;
+    }
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         s->line++;
