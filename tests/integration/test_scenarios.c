@@ -8,6 +8,7 @@
  *   run EXIT ARGS...            gcscim ARGS must exit with EXIT
  *   stdout-has TEXT             the last run's standard output contains TEXT
  *   stdout-lacks TEXT / stderr-has TEXT / stderr-lacks TEXT
+ *   stdout-lines N              the last run printed exactly N lines
  *   writes N                    the emulator has answered N writes in all
  *   route METHOD ROUTE STATUS N the emulator answered ROUTE with STATUS N times
  *   user USERNAME PATH JSON     the user's attribute (PATH: a top-level name, or
@@ -278,7 +279,14 @@ static void run_scenario(void **state)
         else if (strcmp(line, "stdout-has") == 0 || strcmp(line, "stdout-lacks") == 0 ||
                  strcmp(line, "stderr-has") == 0 || strcmp(line, "stderr-lacks") == 0)
             step_text(s, line, rest);
-        else if (strcmp(line, "writes") == 0 || strcmp(line, "route") == 0)
+        else if (strcmp(line, "stdout-lines") == 0) {
+            long lines = 0;
+            for (const char *c = s->ran && s->last.out.ptr ? s->last.out.ptr : ""; *c; c++)
+                lines += *c == '\n';
+            if (lines != atol(rest))
+                fail_msg("%s/script:%lu: %ld lines on stdout, expected %s\n%s", s->name, s->line,
+                         lines, rest, s->last.out.ptr ? s->last.out.ptr : "");
+        } else if (strcmp(line, "writes") == 0 || strcmp(line, "route") == 0)
             step_counts(s, line, rest);
         else if (strcmp(line, "user") == 0)
             step_user(s, rest);
