@@ -119,10 +119,16 @@ const char *gcs_profile_managed_authority(const gcs_profile *profile);
 const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *profile);
 
 /* Checks that every source field the profile reads (from, template fields,
- * scope fields) is among `names` (a CSV header), so that a misspelt column is
- * one error before the run rather than one per row. GCS_EINVALID names the
- * field and the profile line. */
-int gcs_profile_check_fields(const gcs_profile *profile, const char *const *names, size_t count);
+ * scope fields) is among `names` (the columns of a CSV header), so that a
+ * misspelt column is one error before the run rather than an empty value on
+ * every row. GCS_EINVALID names the profile file and line, the field, the
+ * source (`source_name`) and the closest column when one is close enough:
+ *   cannot use mapping profile 'hr.yaml' with 'export.csv': line 7: source
+ *   field 'jobtitle' is not a column of the source (did you mean 'job_title'?)
+ * To check against a source file of any format, see gcs_source_check_profile
+ * (source.h). */
+int gcs_profile_check_fields(const gcs_profile *profile, const char *source_name,
+                             const char *const *names, size_t count);
 
 /* The profile name of a target ("userName", "routingSkills", ...). */
 const char *gcs_target_name(gcs_target target);

@@ -34,8 +34,10 @@
 #ifndef GCS_MAPPING_SOURCE_H
 #define GCS_MAPPING_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "mapping/profile.h"
 #include "mapping/row.h"
 
 typedef enum gcs_source_format {
@@ -102,6 +104,65 @@ unsigned long gcs_source_records(const gcs_source *src);
 unsigned long gcs_source_rejected(const gcs_source *src);
 
 void gcs_source_free(gcs_source *src);
+
+/* ==== A profile checked against its source ====
+ *
+ * Every source field a profile reads (`from`, template fields, scope fields)
+ * must be a field of the source, or the run would map an empty value for every
+ * row. A source "has" a field when:
+ *   - CSV: it is a column of the header;
+ *   - JSON, NDJSON: it is a key of at least one good record of the file (a
+ *     sparse field, present in a single record, is known; bad records count
+ *     for nothing).
+ * A missing field is GCS_EINVALID naming the profile and its line, the field,
+ * the source, and the closest name of the source when one is close enough
+ * (edit distance ignoring case, '_', '-' and blanks, at most max(2, len/3)):
+ *   cannot use mapping profile 'hr.yaml' with 'export.csv': line 7: source
+ *   field 'jobtitle' is not a column of the source (did you mean 'job_title'?)
+ * Only suggestions are bounded: the first GCS_FIELD_NAMES_MAX distinct names
+ * (of at most 256 bytes) are kept for them; the check itself is exact. */
+
+/* Answer of gcs_source_check_profile for standard input ("-"), which cannot be
+ * read twice: nothing was checked; collect names while reading instead. */
+#define GCS_SOURCE_CHECK_DEFERRED 1
+#define GCS_FIELD_NAMES_MAX 10000
+
+/*
+ * The one check the planner makes before reading anything from Genesys. Opens
+ * `path` (format and options as for gcs_source_open) and checks `profile`
+ * against it: CSV by its header; JSON by a streaming pre-pass that stops as
+ * soon as every field the profile reads has been met (usually the first record)
+ * or at the end of the file. Returns 0; GCS_SOURCE_CHECK_DEFERRED for "-"
+ * (check with a gcs_field_names while reading); GCS_EINVALID for a missing
+ * field (message above) or a bad CSV header; any error of opening or reading
+ * the source that stops it (GCS_EIO, GCS_ERROR for broken framing, ...).
+ */
+int gcs_source_check_profile(const gcs_profile *profile, const char *path,
+                             gcs_source_format format, const gcs_source_options *options);
+
+/*
+ * A collector of the field names of a source being read, for a source that
+ * cannot be read twice (standard input):
+ *
+ *     gcs_field_names_new(&names, profile, src);    after gcs_source_open
+ *     gcs_field_names_check(names);                 CSV: may be checked at once
+ *     ... for each row: gcs_field_names_add_row(names, row);
+ *     gcs_field_names_check(names);                 JSON: at GCS_SOURCE_END
+ *
+ * For CSV the header is taken at creation and add_row does nothing. `profile`
+ * is borrowed: it must outlive the collector. Memory is bounded as said above.
+ */
+typedef struct gcs_field_names gcs_field_names;
+
+/* GCS_ENOMEM is the only error. */
+int gcs_field_names_new(gcs_field_names **out, const gcs_profile *profile, const gcs_source *src);
+/* Adds the names of a good row. Returns 0 or GCS_ENOMEM. */
+int gcs_field_names_add_row(gcs_field_names *names, const gcs_row *row);
+/* True when every field the profile reads has been met. */
+bool gcs_field_names_complete(const gcs_field_names *names);
+/* 0, or GCS_EINVALID naming the first missing field (in profile order). */
+int gcs_field_names_check(const gcs_field_names *names);
+void gcs_field_names_free(gcs_field_names *names);
 
 /* "csv", "json", "ndjson", "auto". */
 const char *gcs_source_format_name(gcs_source_format format);

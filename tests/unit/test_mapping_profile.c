@@ -66,8 +66,8 @@ static void example_profile_loads(void **state)
     const char *header[] = {"employee_id", "first_name", "last_name", "email", "job_title",
                             "department", "division", "work_phone", "mobile_phone", "hire_date",
                             "manager_id", "status", "roles", "skills", "languages"};
-    assert_int_equal(gcs_profile_check_fields(p, header, 15), 0);
-    assert_int_equal(gcs_profile_check_fields(p, header, 14), GCS_EINVALID);
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 15), 0);
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 14), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "source field 'languages'"));
     assert_non_null(strstr(gcs_error_last(), "line 76"));
     gcs_profile_free(p);
