@@ -247,6 +247,9 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
     src->opt.max_fields = options && options->max_fields ? options->max_fields
                                                          : GCS_SOURCE_MAX_FIELDS_DEFAULT;
     src->opt.delimiter = options && options->delimiter ? options->delimiter : ',';
+    src->opt.max_field_lines = options && options->max_field_lines
+                                   ? options->max_field_lines
+                                   : GCS_SOURCE_MAX_FIELD_LINES_DEFAULT;
     if (strchr("\"\r\n ", src->opt.delimiter)) {
         rc = gcs_error_set(GCS_EINVALID, "'%c' cannot be a CSV delimiter", src->opt.delimiter);
         goto out;

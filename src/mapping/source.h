@@ -17,17 +17,31 @@
  * Streaming: memory use is bounded by the limits below whatever the file size.
  * Hard maximums (gcs_source_options; 0 means the default): bytes in one field
  * (64 KiB), bytes in one record (1 MiB), fields in one record (1024). A record
- * over a limit is a bad row that the reader skips, except a CSV record over
- * max_record, which is fatal: it is nearly always an unclosed quote that has
- * swallowed the rest of the file, and no resync can be trusted after it.
+ * over a limit is a bad row that the reader skips, except in CSV:
+ *
+ * Stray quotes (CSV). A quote opened by mistake swallows every row up to the
+ * next quote, and those users would look absent from the source. No resync
+ * can be trusted after one, so each of these is fatal, naming the line on
+ * which the quote opened:
+ *   - a quoted field still open after max_field_lines lines (default 64: no
+ *     field of an HR export has that many line breaks) or holding more than
+ *     max_field bytes at the end of a line:
+ *       export.csv: line 812: a quoted field opened here is not closed within
+ *       64 lines (a stray quote?)
+ *   - a quoted field still open at the end of the file;
+ *   - a quoted field that ran over lines and is followed by text after its
+ *     closing quote (the stray quote closed on a real one);
+ *   - a record over max_record bytes.
+ * A quote inside an unquoted field (ab"c), or text after the closing quote of
+ * a one-line field, is a bad row: reading goes on at the next line.
  *
  * Errors: a bad row (ragged record, bad UTF-8, an element that is not an
  * object, a value over a limit, invalid JSON in one NDJSON line or one array
  * element) is reported and skipped: gcs_source_next returns GCS_EINVALID, the
  * details are in gcs_source_error(), and the next call reads the following row.
  * Only what makes the rest of the file unreadable stops it (no header, broken
- * JSON array framing, an oversized CSV record, an I/O error): every later call
- * returns the same code.
+ * JSON array framing, a stray CSV quote as above, an I/O error): every later
+ * call returns the same code.
  *
  * A source is used by one thread at a time.
  */
@@ -52,11 +66,13 @@ typedef struct gcs_source_options {
     size_t max_record;      /* bytes in one record (default 1 MiB) */
     size_t max_fields;      /* fields in one record (default 1024) */
     char delimiter;         /* CSV: ',' (default), ';' (European spreadsheets), '\t', ... */
+    size_t max_field_lines; /* CSV: lines one quoted field may span (default 64) */
 } gcs_source_options;
 
 #define GCS_SOURCE_MAX_FIELD_DEFAULT ((size_t)64 * 1024)
 #define GCS_SOURCE_MAX_RECORD_DEFAULT ((size_t)1024 * 1024)
 #define GCS_SOURCE_MAX_FIELDS_DEFAULT ((size_t)1024)
+#define GCS_SOURCE_MAX_FIELD_LINES_DEFAULT ((size_t)64)
 
 typedef struct gcs_source gcs_source;
 
