@@ -158,6 +158,7 @@ struct gcs_source {
     gcs_row_error err;
     bool has_err;
     int fatal;                          /* sticky once set */
+    bool ended;                         /* GCS_SOURCE_END was answered without a fatal error */
     unsigned long records, rejected;
 };
 

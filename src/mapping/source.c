@@ -324,6 +324,8 @@ int gcs_source_next(const gcs_row **out, gcs_source *src)
     int rc = src->ops->next(src);
     if (rc == GCS_SOURCE_ROW) {
         *out = &src->row;
+    } else if (rc == GCS_SOURCE_END) {
+        src->ended = true;
     } else if (rc == GCS_EINVALID && !src->fatal) {
         src->rejected++;
     } else if (rc < 0 && !src->fatal) {
@@ -360,6 +362,11 @@ unsigned long gcs_source_records(const gcs_source *src)
 unsigned long gcs_source_rejected(const gcs_source *src)
 {
     return src->rejected;
+}
+
+bool gcs_source_clean(const gcs_source *src)
+{
+    return src->ended && !src->fatal;
 }
 
 void gcs_source_free(gcs_source *src)

@@ -119,6 +119,16 @@ const char *const *gcs_source_header(const gcs_source *src, size_t *count);
 unsigned long gcs_source_records(const gcs_source *src);
 unsigned long gcs_source_rejected(const gcs_source *src);
 
+/*
+ * Was the file read to its end cleanly? True only once gcs_source_next has
+ * answered GCS_SOURCE_END and no fatal error stopped the source: false while
+ * rows remain unread, and for good after a fatal error (a stray quote, broken
+ * framing, an I/O error). Bad rows do not make it false; they are counted by
+ * gcs_source_rejected. A reader that plans deactivations from the rows it did
+ * not see needs both: clean, and nothing rejected.
+ */
+bool gcs_source_clean(const gcs_source *src);
+
 void gcs_source_free(gcs_source *src);
 
 /* ==== A profile checked against its source ====

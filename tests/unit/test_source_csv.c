@@ -54,6 +54,50 @@ static char *read_text(const char *text, int *rc_out)
     return read_text_opt(text, NULL, rc_out);
 }
 
+/* Reads `text` to its end or to a fatal error; returns gcs_source_clean then,
+ * with the number of rejected rows. clean must be false until the end. */
+static bool clean_after_reading(const char *name, const char *text, gcs_source_format fmt,
+                                const gcs_source_options *opt, unsigned long *rejected)
+{
+    gcs_source *src;
+    const gcs_row *row;
+    int rc;
+    assert_int_equal(gcs_source_open_mem(&src, name, text, strlen(text), fmt, opt), 0);
+    assert_false(gcs_source_clean(src));
+    while ((rc = gcs_source_next(&row, src)) == GCS_SOURCE_ROW || rc == GCS_EINVALID)
+        assert_false(gcs_source_clean(src));
+    bool clean = gcs_source_clean(src);
+    /* Asking again changes nothing: END stays END, a fatal error stays. */
+    assert_int_equal(gcs_source_next(&row, src), rc);
+    assert_int_equal(gcs_source_clean(src), clean);
+    *rejected = gcs_source_rejected(src);
+    gcs_source_free(src);
+    return clean;
+}
+
+static void clean_end(void **state)
+{
+    (void)state;
+    unsigned long rejected;
+    assert_true(clean_after_reading("t.csv", "a,b\n1,2\n", GCS_SOURCE_CSV, NULL, &rejected));
+    assert_int_equal(rejected, 0);
+    assert_true(clean_after_reading("t.csv", "a,b\n", GCS_SOURCE_CSV, NULL, &rejected));
+    /* Bad rows are skipped and counted; the file is still read to its end. */
+    assert_true(clean_after_reading("t.csv", "a,b\n1,2\n3\n4,x\"y\n5,6", GCS_SOURCE_CSV, NULL,
+                                    &rejected));
+    assert_int_equal(rejected, 2);
+    /* Stray quotes: not read to the end. */
+    assert_false(clean_after_reading("t.csv", "a,b\n1,\"open\n2,3\n", GCS_SOURCE_CSV, NULL,
+                                     &rejected));
+    assert_int_equal(rejected, 0);
+    gcs_source_options two = {.max_field_lines = 2};
+    assert_false(clean_after_reading("t.csv", "a,b\n1,\"x\n2,3\n4,5\n6,\"y\"\n", GCS_SOURCE_CSV,
+                                     &two, &rejected));
+    gcs_source_options small = {.max_record = 16, .max_field = 64};
+    assert_false(clean_after_reading("t.csv", "a,b\n1,0123456789abcdefghij\n", GCS_SOURCE_CSV,
+                                     &small, &rejected));
+}
+
 static void simple_rows_with_lines(void **state)
 {
     (void)state;
@@ -530,6 +574,7 @@ int main(void)
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(simple_rows_with_lines),
+        cmocka_unit_test(clean_end),
         cmocka_unit_test(quotes_and_embedded_newlines),
         cmocka_unit_test(crlf_and_blank_lines),
         cmocka_unit_test(bom_is_skipped),
