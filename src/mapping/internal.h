@@ -103,6 +103,8 @@ struct gcs_profile {
     char *phone_country;    /* default for the phone transform, or NULL */
     gcs_password_policy password;
     gcs_cond *scope;        /* NULL: every row is in scope */
+    char **privileged;      /* role names whose holders the planner protects */
+    size_t nprivileged;
 };
 
 /* Evaluates the scope condition on a row (profile.c). */

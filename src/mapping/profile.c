@@ -701,10 +701,47 @@ static int compile_password(gcs_profile *p, const ctx *c, const json_t *pw, unsi
     return 0;
 }
 
+#define ROLE_NAME_MAX 256
+
+/* privileged_roles: role names as Genesys shows them; absent means the
+ * default, [] means none. */
+static int compile_privileged(gcs_profile *p, const ctx *c, const json_t *v, unsigned long line)
+{
+    static const char *const defaults[] = {"Master Admin"};
+    if (v && !json_is_array(v))
+        return perr(c, line_of(c, v, line), "privileged_roles is a list of role names "
+                                             "([] for none)");
+    size_t n = v ? json_array_size(v) : sizeof defaults / sizeof *defaults;
+    if (!(p->privileged = calloc(n ? n : 1, sizeof *p->privileged)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = v ? json_array_get(v, i) : NULL;
+        const char *name = item ? json_string_value(item) : defaults[i];
+        unsigned long il = item ? line_of(c, item, line) : line;
+        if (!name)
+            return perr(c, il, "privileged_roles: item %zu is not a role name", i + 1);
+        size_t len = strlen(name);
+        if (len == 0)
+            return perr(c, il, "privileged_roles: an empty role name");
+        if (len > ROLE_NAME_MAX)
+            return perr(c, il, "privileged_roles: a role name longer than %d bytes",
+                        ROLE_NAME_MAX);
+        if (strchr(" \t\r\n", name[0]) || strchr(" \t\r\n", name[len - 1]))
+            return perr(c, il, "privileged_roles: role name '%s' has blanks around it", name);
+        for (size_t k = 0; k < p->nprivileged; k++) {
+            if (!strcasecmp(p->privileged[k], name))
+                return perr(c, il, "privileged_roles: role '%s' is listed twice", name);
+        }
+        if (!(p->privileged[p->nprivileged++] = strdup(name)))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int compile(gcs_profile *p, const ctx *c, const json_t *root)
 {
     static const char *const keys[] = {"version", "managed_by", "match", "scope", "password",
-                                       "phone_country", "attributes", NULL};
+                                       "phone_country", "privileged_roles", "attributes", NULL};
     int rc;
     unsigned long rl = line_of(c, root, 1);
     if (!json_is_object(root))
@@ -780,6 +817,10 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
                                line_of(c, v, member_line(c, root, "scope", rl)))) < 0)
             return rc;
     }
+
+    v = json_object_get(root, "privileged_roles");
+    if ((rc = compile_privileged(p, c, v, member_line(c, root, "privileged_roles", rl))) < 0)
+        return rc;
 
     p->password = (gcs_password_policy){false, 16, 1, 1, 1, 1};
     v = json_object_get(root, "password");
@@ -907,6 +948,9 @@ void gcs_profile_free(gcs_profile *p)
         cond_release(p->scope);
         free(p->scope);
     }
+    for (size_t i = 0; i < p->nprivileged; i++)
+        free(p->privileged[i]);
+    free(p->privileged);
     free(p->marker);
     free(p->phone_country);
     free(p->file);
@@ -957,4 +1001,14 @@ const char *gcs_profile_managed_authority(const gcs_profile *p)
 const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *p)
 {
     return &p->password;
+}
+
+size_t gcs_profile_privileged_role_count(const gcs_profile *p)
+{
+    return p->nprivileged;
+}
+
+const char *gcs_profile_privileged_role_at(const gcs_profile *p, size_t i)
+{
+    return i < p->nprivileged ? p->privileged[i] : NULL;
 }

@@ -23,7 +23,8 @@
  *   - the managed marker authority: gcscim writes genesys externalIds
  *     {authority: <marker>, value: <source key>} on every user it creates or
  *     adopts, and deactivates only users carrying that authority;
- *   - the password policy (off unless the profile asks).
+ *   - the password policy (off unless the profile asks);
+ *   - the privileged roles, whose holders it protects.
  */
 #ifndef GCS_MAPPING_PROFILE_H
 #define GCS_MAPPING_PROFILE_H
@@ -117,6 +118,15 @@ const char *gcs_profile_managed_authority(const gcs_profile *profile);
 
 /* Never NULL; `enabled` false unless the profile has a password section. */
 const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *profile);
+
+/* The privileged roles (`privileged_roles`), by name as Genesys shows them:
+ * the planner never removes one of them, nor changes a user holding one,
+ * without an approval naming them. Default: "Master Admin" alone; a profile
+ * may list others, or none with `privileged_roles: []`. Names are non-empty,
+ * without blanks around them, unique ignoring ASCII case. Borrowed; _at gives
+ * NULL past the end. */
+size_t gcs_profile_privileged_role_count(const gcs_profile *profile);
+const char *gcs_profile_privileged_role_at(const gcs_profile *profile, size_t i);
 
 /* Checks that every source field the profile reads (from, template fields,
  * scope fields) is among `names` (the columns of a CSV header), so that a
