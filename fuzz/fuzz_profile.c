@@ -27,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         names[i] = fields[i].name;
     gcs_profile_check_fields(p, "fuzz.csv", names, sizeof names / sizeof *names);
+    for (size_t i = 0; i < gcs_profile_privileged_role_count(p); i++) {
+        if (!gcs_profile_privileged_role_at(p, i)[0])
+            __builtin_trap();
+    }
     gcs_map_user u;
     gcs_map_row(&u, p, &row, NULL);
     gcs_map_user_release(&u);
