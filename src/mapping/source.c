@@ -227,6 +227,18 @@ int gcs_source_fatal(gcs_source *src, int code, unsigned long line, const char *
 
 /* ==== Public API ==== */
 
+size_t gcs_source_bad_values(const gcs_source *src, const char **out, size_t max)
+{
+    size_t n = 0;
+    if (!src->has_err || src->fatal)
+        return 0;
+    for (size_t i = 0; i < src->nfields && n < max; i++) {
+        if (src->value_off[i] < src->store.len)
+            out[n++] = src->store.ptr + src->value_off[i];
+    }
+    return n;
+}
+
 static int open_common(gcs_source **out, const char *name, gcs_source_format format,
                        const gcs_source_options *options, FILE *file, const void *data,
                        size_t len)

@@ -111,6 +111,12 @@ int gcs_source_next(const gcs_row **out, gcs_source *src);
  * valid until the next gcs_source_next. */
 const gcs_row_error *gcs_source_error(const gcs_source *src);
 
+/* The values read of the last bad row before it was found bad: all of a ragged
+ * CSV record, part of others, none for broken JSON. Up to `max` pointers go to
+ * out (borrowed until the next gcs_source_next); returns how many. A caller uses
+ * them to protect whatever user the bad row named. */
+size_t gcs_source_bad_values(const gcs_source *src, const char **out, size_t max);
+
 /* The format in use after auto-detection. */
 gcs_source_format gcs_source_get_format(const gcs_source *src);
 /* The CSV header (field names in column order), or NULL/0 for JSON. Borrowed. */
