@@ -16,8 +16,8 @@ static void capture(gcs_log_level level, const char *line, void *payload)
 {
     (void)level;
     (void)payload;
-    gcs_buf_puts(&log_lines, line);
-    gcs_buf_putc(&log_lines, '\n');
+    assert_int_equal(gcs_buf_puts(&log_lines, line), 0);
+    assert_int_equal(gcs_buf_putc(&log_lines, '\n'), 0);
 }
 
 static int setup(void **state)

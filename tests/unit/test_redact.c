@@ -132,8 +132,8 @@ static void capture(gcs_log_level level, const char *line, void *payload)
 {
     (void)level;
     (void)payload;
-    gcs_buf_puts(&captured, line);
-    gcs_buf_putc(&captured, '\n');
+    assert_int_equal(gcs_buf_puts(&captured, line), 0);
+    assert_int_equal(gcs_buf_putc(&captured, '\n'), 0);
 }
 
 static void logs_never_show_secrets(void **state)

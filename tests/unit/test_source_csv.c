@@ -17,15 +17,15 @@ static int read_all(gcs_source *src, gcs_buf *b)
     while ((rc = gcs_source_next(&row, src)) != GCS_SOURCE_END) {
         if (rc == GCS_EINVALID) {
             const gcs_row_error *e = gcs_source_error(src);
-            gcs_buf_printf(b, "!%lu:%u:%s\n", e->line, e->column, e->message);
+            assert_int_equal(gcs_buf_printf(b, "!%lu:%u:%s\n", e->line, e->column, e->message), 0);
             continue;
         }
         if (rc < 0)
             return rc;
-        gcs_buf_printf(b, "%lu:", row->line);
+        assert_int_equal(gcs_buf_printf(b, "%lu:", row->line), 0);
         for (size_t i = 0; i < row->count; i++)
-            gcs_buf_printf(b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value);
-        gcs_buf_putc(b, '\n');
+            assert_int_equal(gcs_buf_printf(b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value), 0);
+        assert_int_equal(gcs_buf_putc(b, '\n'), 0);
     }
     return 0;
 }
@@ -39,7 +39,7 @@ static char *read_text(const char *text, int *rc_out)
     if (rc == 0)
         rc = read_all(src, &b);
     else
-        gcs_buf_printf(&b, "open: %s", gcs_error_last());
+        assert_int_equal(gcs_buf_printf(&b, "open: %s", gcs_error_last()), 0);
     gcs_source_free(src);
     if (rc_out)
         *rc_out = rc;
@@ -196,9 +196,9 @@ static void limits_on_fields_and_records(void **state)
     /* A record past max_record (an unclosed quote) stops the file. */
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    gcs_buf_puts(&b, "a,b\n1,\"");
+    assert_int_equal(gcs_buf_puts(&b, "a,b\n1,\""), 0);
     for (int i = 0; i < 20; i++)
-        gcs_buf_puts(&b, "0123456789\n");
+        assert_int_equal(gcs_buf_puts(&b, "0123456789\n"), 0);
     assert_int_equal(gcs_source_open_mem(&src, "t.csv", b.ptr, b.len, GCS_SOURCE_CSV, &opt), 0);
     int rc = gcs_source_next(&row, src);
     assert_int_equal(rc, GCS_ERROR);
