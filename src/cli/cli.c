@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "core/version_gen.h"
 
@@ -278,6 +279,7 @@ int gcs_cli_main(int argc, char **argv)
     int code;
 
     protect_process();
+    gcs_redact_wipe_json_frees();
     if (gcs_config_init(&cli.config, NULL) < 0) {
         code = gcs_cli_fail(&cli, gcs_error_last_code());
         goto out;

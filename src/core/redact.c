@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 /* ==== The registry of known secret values ==== */
@@ -278,7 +279,7 @@ static int mask_shapes(gcs_buf *out, const char *in)
 int gcs_redact_append(gcs_buf *out, const char *in)
 {
     gcs_buf tmp;
-    gcs_buf_init(&tmp, out->max);
+    gcs_buf_init_secure(&tmp, out->max); /* it holds the text before masking */
     int rc = gcs_buf_puts(&tmp, in ? in : "");
     if (rc == 0) {
         remove_registered(&tmp);
@@ -343,4 +344,18 @@ json_t *gcs_redact_json(const json_t *in)
     default:
         return json_deep_copy(in);
     }
+}
+
+/* ==== JSON values that held secrets ==== */
+
+static void wiping_free(void *p)
+{
+    if (p)
+        explicit_bzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void gcs_redact_wipe_json_frees(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
 }

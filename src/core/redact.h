@@ -52,4 +52,10 @@ void gcs_redact_text(char *out, size_t outsz, const char *in);
  * and every string passed through the text rules. New reference. */
 json_t *gcs_redact_json(const json_t *in);
 
+/* Makes jansson overwrite every block it frees: a parsed token answer, and the
+ * parser's own buffers, hold copies of the token; a request built as JSON, the
+ * password. Process-wide (jansson has one allocator): the program calls it
+ * once at start, before any JSON value exists. */
+void gcs_redact_wipe_json_frees(void);
+
 #endif

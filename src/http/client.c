@@ -397,7 +397,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     }
     j->c = c;
     j->sensitive = r->sensitive;
-    if (r->sensitive)
+    if (j->sensitive)
         gcs_buf_init_secure(&j->in, c->max_response_bytes);
     else
         gcs_buf_init(&j->in, c->max_response_bytes);
