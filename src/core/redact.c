@@ -235,12 +235,23 @@ static int mask_shapes(gcs_buf *out, const char *in)
                     j++;
                     while (j < n && in[j] == ' ')
                         j++;
-                    if (j + 1 < n && in[j] == '\\' && in[j + 1] == '"')
+                    bool escaped_open = false;
+                    if (j + 1 < n && in[j] == '\\' && in[j + 1] == '"') {
                         j++;
+                        escaped_open = true;
+                    }
                     size_t v = j, end;
                     bool whole_line = strncasecmp(in + i, "authorization", 13) == 0 ||
                                       strncasecmp(in + i, "proxy-authorization", 19) == 0;
-                    if (v < n && (in[v] == '"' || in[v] == '\'')) {
+                    if (escaped_open) {
+                        /* JSON inside a JSON string: the value ends at the next \" */
+                        end = v + 1;
+                        while (end < n && !(in[end] == '"' && in[end - 1] == '\\'))
+                            end++;
+                        if (end < n)
+                            end--; /* keep the backslash of the closing quote */
+                        v++;
+                    } else if (v < n && (in[v] == '"' || in[v] == '\'')) {
                         char q = in[v];
                         end = v + 1;
                         while (end < n && in[end] != q) {
