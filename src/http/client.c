@@ -714,7 +714,7 @@ static void dispatch(gcs_http_client *c)
                 char hp[300], msg[400];
                 gcs_http_url_host_port(hp, sizeof hp, c->api_url);
                 snprintf(msg, sizeof msg,
-                         "genesys unreachable: %s kept failing through %d probes of the "
+                         "Genesys unreachable: %s kept failing through %d probes of the "
                          "circuit breaker (last: %s)",
                          hp, c->breaker.trips, c->last_failure[0] ? c->last_failure : "none");
                 c->breaker.trips = 0;

@@ -130,7 +130,7 @@ typedef struct gcs_http_client_response {
     int attempts;              /* sends made */
     int64_t latency_ms;        /* first send to completion */
     int retry_after_s;         /* last Retry-After seen, -1 none */
-    char message[320];         /* when error != 0, one line for people (redacted):
+    char message[512];         /* when error != 0, one line for people (redacted):
                                   "PATCH /api/…: 409 version conflict: …"; else "" */
 } gcs_http_client_response;
 

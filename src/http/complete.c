@@ -175,30 +175,32 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
     /* One line for people, for failures only (it costs a redaction pass);
      * redacted because a detail may echo what we sent. */
     if (res.error) {
-        char line[sizeof res.message];
+        char line[sizeof res.message], scope[160] = "";
+        /* A long query is cut: a listing's query alone could fill the line. */
+        size_t plen = strcspn(j->path, "?");
+        plen += strlen(j->path + plen) > 60 ? 60 : strlen(j->path + plen);
+        const char *more = j->path[plen] ? "…" : "";
+        if (res.missing_scope) {
+            /* Reads are granted by the scope or its :readonly form. */
+            const char *ro = strstr(res.missing_scope, ":readonly");
+            if (ro)
+                snprintf(scope, sizeof scope, ": the OAuth client needs the '%.*s' or '%s' scope",
+                         (int)(ro - res.missing_scope), res.missing_scope, res.missing_scope);
+            else
+                snprintf(scope, sizeof scope, ": the OAuth client needs the '%s' scope",
+                         res.missing_scope);
+        }
         if (res.status)
-            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
-                     gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
-                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                     res.detail || why ? ": " : "",
+            snprintf(line, sizeof line, "%s %.*s%s: %d %s%s%s%s%s%s%s", j->method, (int)plen,
+                     j->path, more, res.status, gcs_http_outcome_name(outcome), scope,
+                     res.scim_type ? " (" : "", res.scim_type ? res.scim_type : "",
+                     res.scim_type ? ")" : "", res.detail || why ? ": " : "",
                      res.detail ? res.detail
                      : why      ? why
                                 : "");
         else
-            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
-                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
-        if (res.missing_scope) {
-            /* Reads are granted by the scope or its :readonly form. */
-            const char *ro = strstr(res.missing_scope, ":readonly");
-            size_t n = strlen(line);
-            if (ro)
-                snprintf(line + n, sizeof line - n,
-                         " (the OAuth client needs the '%.*s' or '%s' scope)",
-                         (int)(ro - res.missing_scope), res.missing_scope, res.missing_scope);
-            else
-                snprintf(line + n, sizeof line - n, " (the OAuth client needs the '%s' scope)",
-                         res.missing_scope);
-        }
+            snprintf(line, sizeof line, "%s %.*s%s: %s%s%s%s", j->method, (int)plen, j->path, more,
+                     gcs_http_outcome_name(outcome), scope, why ? ": " : "", why ? why : "");
         gcs_redact_text(res.message, sizeof res.message, line);
     }
 

@@ -166,7 +166,7 @@ static void breaker_gives_up_on_a_dead_server(void **state)
     /* A total outage is its own code, with the reason, not a quiet 0. */
     assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
     print_message("%s\n", gcs_error_last());
-    assert_non_null(strstr(gcs_error_last(), "genesys unreachable: 127.0.0.1:"));
+    assert_non_null(strstr(gcs_error_last(), "Genesys unreachable: 127.0.0.1:"));
     assert_non_null(strstr(gcs_error_last(), "answered 503"));
     assert_int_equal(t.done, 20);
     assert_int_equal(t.by_outcome[GCS_HTTP_BREAKER_OPEN], 20);
