@@ -103,6 +103,9 @@ int gcs_cli_exit_code(int rc)
     case GCS_EAUTH:
     case GCS_EFORBIDDEN: return GCS_EXIT_AUTH;
     case GCS_EDAILYLIMIT: return GCS_EXIT_LIMIT;
+    /* A total outage (the breaker gave up, or every call failed) is a failure
+     * with its reason, never "partial": nothing was done. */
+    case GCS_EUNREACHABLE: return GCS_EXIT_FAILURE;
     default: return GCS_EXIT_FAILURE;
     }
 }
