@@ -86,12 +86,17 @@ int gcs_log_format_parse(const char *name, gcs_log_format *out)
 
 static void emit(gcs_log_level level, gcs_buf *raw)
 {
-    /* The last line of defence: the whole line passes the text rules again, so
-     * that a secret hidden inside a value that is itself JSON is still caught.
-     * Masking grows a line by a few bytes at most: twice the room is plenty. */
+    /* Text lines: the last line of defence, the whole line passes the text rules
+     * again. Masking grows a line by a few bytes at most: twice the room is
+     * plenty. JSON lines are not passed again: every part of them (event, keys,
+     * values) was redacted before it was escaped, and masking escaped text could
+     * eat the backslash of a \" and break the line's JSON. */
     gcs_buf line;
     gcs_buf_init_secure(&line, LINE_MAX_BYTES * 2);
-    if (gcs_redact_append(&line, raw->ptr) < 0) {
+    if (current_format == GCS_LOG_JSON) {
+        if (gcs_buf_put(&line, raw->ptr, raw->len) < 0)
+            goto out;
+    } else if (gcs_redact_append(&line, raw->ptr) < 0) {
         gcs_buf_clear(&line);
         if (gcs_buf_puts(&line, current_format == GCS_LOG_JSON
                                     ? "{\"event\":\"log.dropped\",\"reason\":\"could not be redacted\"}"
@@ -128,10 +133,24 @@ typedef struct line {
     bool dropped; /* a field was left out */
 } line;
 
-/* Bytes of the UTF-8 sequence that starts with c (1 for a stray byte). */
-static size_t utf8_len(unsigned char c)
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when s does not start
+ * one (a stray continuation byte, an overlong form, a surrogate, a sequence cut
+ * short): a JSON line must be valid UTF-8. */
+static size_t utf8_seq(const unsigned char *s)
 {
-    return c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0)
+        return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0; /* also stops at the NUL */
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
 }
 
 /* Appends s escaped for a JSON string (quote=true) or as is, leaving `keep`
@@ -141,17 +160,17 @@ static int put_bounded(gcs_buf *b, const char *s, bool escape, size_t keep)
 {
     size_t mark = sizeof TRUNCATED_MARK - 1;
     for (size_t i = 0; s[i];) {
-        size_t n = utf8_len((unsigned char)s[i]);
-        for (size_t k = 1; k < n; k++)
-            if (!s[i + k]) {
-                n = k; /* a sequence cut short by the end of the string */
-                break;
-            }
+        size_t n = utf8_seq((const unsigned char *)s + i);
         char esc[8];
         const char *piece = s + i;
         size_t len = n;
         unsigned char c = (unsigned char)s[i];
-        if (escape && n == 1 && (c == '"' || c == '\\' || c < 0x20)) {
+        if (n == 0) {
+            /* Not UTF-8: one byte becomes U+FFFD, so that the line stays valid. */
+            n = 1;
+            piece = escape ? "\\ufffd" : "\xef\xbf\xbd";
+            len = escape ? 6 : 3;
+        } else if (escape && n == 1 && (c == '"' || c == '\\' || c < 0x20)) {
             len = c == '"' ? (size_t)snprintf(esc, sizeof esc, "\\\"")
                 : c == '\\' ? (size_t)snprintf(esc, sizeof esc, "\\\\")
                 : c == '\n' ? (size_t)snprintf(esc, sizeof esc, "\\n")
@@ -180,9 +199,10 @@ static bool text_plain(const char *value)
     return true;
 }
 
-static void begin_line(line *l, gcs_log_level level, const char *event)
+static void begin_line(line *l, gcs_log_level level, const char *raw_event)
 {
-    char ts[40];
+    char ts[40], event[256];
+    gcs_redact_text(event, sizeof event, raw_event);
     gcs_time_format_iso8601(ts, sizeof ts, gcs_time_wall_ms());
     gcs_buf *b = &l->b;
     int rc;
@@ -205,9 +225,11 @@ static void begin_line(line *l, gcs_log_level level, const char *event)
 /* Appends one field whole or not at all. `text` is the redacted value as text
  * (NULL for null); `json` the value already encoded as JSON, when it is not a
  * string (objects, numbers from gcs_log_json), else NULL. */
-static void add_field(line *l, const char *key, const char *text, const char *json)
+static void add_field(line *l, const char *raw_key, const char *text, const char *json)
 {
-    bool secret = gcs_redact_is_sensitive_key(key);
+    char key[256];
+    gcs_redact_text(key, sizeof key, raw_key);
+    bool secret = gcs_redact_is_sensitive_key(raw_key);
     if (secret && text) {
         text = GCS_REDACTED;
         json = NULL;
@@ -218,7 +240,7 @@ static void add_field(line *l, const char *key, const char *text, const char *js
     if (current_format == GCS_LOG_JSON) {
         rc = gcs_buf_puts(b, ",\"");
         if (rc == 0)
-            rc = gcs_buf_put_json_escaped(b, key);
+            rc = put_bounded(b, key, true, LINE_RESERVE + 8);
         if (rc == 0)
             rc = gcs_buf_puts(b, "\":");
         if (rc == 0 && !text) {

@@ -128,8 +128,9 @@ static int list_one_population(gcs_http_client *c, const char *attributes, bool 
             goto out;
         l->requests++;
     }
-    gcs_http_run(c);
-    rc = l->rc;
+    /* A stop (a 403, an outage) is the run's own report: it wins over a page's. */
+    int run_rc = gcs_http_run(c);
+    rc = run_rc < 0 ? run_rc : l->rc;
 out:
     gcs_buf_release(&path);
     return rc;
