@@ -52,8 +52,9 @@ static void missing_write_scope_costs_one_call(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
-/* Nothing proven yet, many in flight allowed: still one call on the wire
- * until the first answer says the scope is there. */
+/* A fresh client with 50 reads queued and a token without any SCIM scope: one
+ * read goes (the first answer is awaited, for the rate limit and the scope),
+ * and its 403 names both scopes that grant reads. */
 static void first_call_of_a_scope_goes_alone(void **state)
 {
     (void)state;
