@@ -259,7 +259,9 @@ int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
             goto out;
         }
         if ((rc = gcs_config_set(cfg, (gcs_config_key)k, s, GCS_CFG_FROM_FILE, path)) < 0) {
-            gcs_error_prefix(rc, "cannot read config file '%s'", path);
+            /* A range message names the file already ("FILE: timeout must be…"). */
+            if (strncmp(gcs_error_last(), path, strlen(path)) != 0)
+                gcs_error_prefix(rc, "cannot read config file '%s'", path);
             goto out;
         }
     }
