@@ -513,6 +513,9 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     char why[160] = "";
     bool login = (j->flags & GCS_HTTP_REQ_LOGIN) != 0;
     gcs_transport_fail fail = gcs_http_job_transport_fail(j, code);
+    long connects = 0;
+    if (curl_easy_getinfo(j->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+        c->st.connects += (uint64_t)connects;
     if (code == CURLE_OK)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
     else if (fail == GCS_TRANSPORT_TOO_LARGE)

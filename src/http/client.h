@@ -212,6 +212,7 @@ typedef struct gcs_http_stats {
     uint64_t submitted;
     uint64_t completed;
     uint64_t sent;                             /* attempts on the wire (API) */
+    uint64_t connects;                         /* new connections opened (API and login) */
     uint64_t by_outcome[GCS_HTTP_OUTCOME_COUNT];
     uint64_t retries[GCS_RETRY_REASON_COUNT];
     uint64_t status_429;

@@ -131,12 +131,13 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
     if (c->https)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    /* libcurl silently sends a request again when a reused connection closes
-     * before any answer (it takes it for a stale keep-alive). The server may
-     * have carried the request out before closing: for a call that must never
-     * be repeated blindly, use a connection of its own. */
-    if (!j->idempotent)
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    /* Every call reuses connections, creates included: a TLS handshake per user
+     * would cost more than the call. libcurl silently sends a request again when
+     * a reused connection closes before any answer, and the server may have
+     * carried it out: that is safe because the calls gcscim makes are idempotent
+     * by design. A create sent twice meets 409 for a user carrying this run's
+     * own managed marker for its key, which apply counts as done; a PATCH sent
+     * twice meets a version conflict and re-reads (engine/apply.h). */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
