@@ -97,7 +97,13 @@ static void dropped_connections(void **state)
     assert_int_equal(gets.by_outcome[GCS_HTTP_OK], 100);
     assert_true(st.retries[GCS_RETRY_DROPPED] > 0);
     assert_int_equal(creates.done, 30);
-    assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN],
+    /* Creates reuse connections: libcurl resends one whose reused connection
+     * dropped before any answer, and the server may have made the user already,
+     * so a create may end in 409 here. Apply settles that by the run's own
+     * managed marker (a scenario with drops pins it); the engine never resends a
+     * create by itself after an answer was lost: that is "outcome unknown". */
+    assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
+                         creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
                      30);
     assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] > 0);
     gcs_engine_fixture_stop(&f);
