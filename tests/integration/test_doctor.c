@@ -41,7 +41,7 @@ typedef struct fixture {
     gcs_test_server emu;
     bool started;
     char *dir;
-    char env_api[256], env_login[256], env_db[600], env_secret[128];
+    char env_api[256], env_login[256], env_db[600], env_secret[700];
     char *profile, *source;
 } fixture;
 
@@ -255,6 +255,31 @@ static void unreachable_login_host_is_named(void **state)
     json_decref(doc);
 }
 
+static void missing_secret_and_bad_config_are_the_first_findings(void **state)
+{
+    fixture *f = *state;
+    start(f, NULL);
+    snprintf(f->env_secret, sizeof f->env_secret, "GCSCIM_LOG_LEVEL=warn");
+    json_t *doc = doctor_json(f, 1);
+    assert_string_equal(status(doc, "config"), "ok");
+    assert_string_equal(status(doc, "credentials"), "fail");
+    assert_non_null(strstr(detail(doc, "credentials"), "client_secret is not set"));
+    assert_non_null(strstr(advice(doc, "credentials"), "GENESYSCLOUD_OAUTHCLIENT_SECRET"));
+    assert_string_equal(status(doc, "token"), "skipped");
+    json_decref(doc);
+
+    /* A configuration file that does not parse: named, and the rest waits for it. */
+    char *bad = gcs_test_write_file(f->dir, "config.json", "{\"region\": ");
+    snprintf(f->env_secret, sizeof f->env_secret, "GCSCIM_CONFIG=%s", bad);
+    doc = doctor_json(f, 1);
+    assert_string_equal(status(doc, "config"), "fail");
+    assert_non_null(strstr(detail(doc, "config"), "config.json"));
+    assert_string_equal(status(doc, "token"), "skipped");
+    assert_string_equal(status(doc, "store-open"), "skipped");
+    json_decref(doc);
+    free(bad);
+}
+
 /* ==== Clock ==== */
 
 static void clock_skew_over_five_minutes_fails(void **state)
@@ -412,6 +437,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(healthy_setup_passes_and_json_parses, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_secret_is_rejected_by_the_login_host, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_login_host_is_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_secret_and_bad_config_are_the_first_findings, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(clock_skew_over_five_minutes_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(clock_skew_over_a_minute_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_scope_is_named, setup, teardown),
