@@ -56,7 +56,7 @@ const gcs_cli_command gcs_cli_commands[] = {
      "Options:\n"
      "  --source FILE               the HR export to check\n"
      "  --profile FILE              the mapping profile to check against it\n"
-     "  --format csv|json|ndjson    the source's format when its extension does not say\n",
+     "  --format csv|json|ndjson    the source's format when its extension does not say",
      gcs_cmd_doctor},
     {"config", "show the effective configuration and where each value came from",
      "gcscim config show [--json]",
