@@ -1083,7 +1083,11 @@ static void store_advice(gcs_doctor_check *c, const char *url)
     else
         snprintf(dir, sizeof dir, ".");
     struct stat st;
-    if (stat(path, &st) == 0 && access(path, W_OK) != 0)
+    if (stat(dir, &st) != 0)
+        advise(c, "the directory %s does not exist: create it (mode 0700), or give --db another "
+                  "path",
+               dir);
+    else if (stat(path, &st) == 0 && access(path, W_OK) != 0)
         advise(c, "the database file %s cannot be written by this user: chmod u+w it, or give "
                   "--db a writable path",
                path);
@@ -1118,7 +1122,8 @@ static void check_store(doctor *d)
         advise(c, "give --db sqlite:PATH or postgresql://...");
         goto skip_rest;
     }
-    if (gcs_store_open(&s, url) < 0) {
+    /* NULL: the default location, whose directory is made as a sync would. */
+    if (gcs_store_open(&s, db && *db ? db : NULL) < 0) {
         gcs_doctor_check *c = add(d->r, "store-open", GCS_DOCTOR_FAIL, "%s", last_error());
         store_advice(c, url);
         goto skip_rest;
