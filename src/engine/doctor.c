@@ -1068,8 +1068,9 @@ static void store_advice(gcs_doctor_check *c, const char *url)
     gcs_store_kind kind;
     char *path = NULL;
     if (gcs_store_url_parse(&kind, &path, url) < 0 || kind != GCS_STORE_SQLITE) {
-        advise(c, "check the database server, the user's privileges (INSERT on the gcscim "
-                  "tables) and the db URL");
+        advise(c, "check the database server, the db URL and the user's privileges: gcscim "
+                  "needs CREATE on its schema (migrations run at every open) and INSERT and "
+                  "UPDATE on its tables");
         free(path);
         return;
     }

@@ -6,6 +6,7 @@
 #include "httptest.h"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -430,6 +431,67 @@ static void read_only_store_fails_the_write_check(void **state)
     chmod(dir, 0700);
 }
 
+static void sql(PGconn *c, const char *text)
+{
+    PGresult *res = PQexec(c, text);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", text, PQerrorMessage(c));
+    PQclear(res);
+}
+
+/* On PostgreSQL: the write check goes through for the owner, and a role that
+ * may only read the tables is told that the store takes no writes. */
+static void store_on_postgresql(void **state)
+{
+    fixture *f = *state;
+    const char *base = getenv("GCSCIM_TEST_PG");
+    if (!base || !*base) {
+        print_message("SKIPPED: doctor on PostgreSQL needs GCSCIM_TEST_PG (scripts/test sets it)\n");
+        skip();
+    }
+    start(f, NULL);
+    char schema[64], role[64], text[1024];
+    snprintf(schema, sizeof schema, "doctor_%d", (int)getpid());
+    snprintf(role, sizeof role, "doctor_ro_%d", (int)getpid());
+    PGconn *c = PQconnectdb(base);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    snprintf(text, sizeof text, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
+    sql(c, text);
+    snprintf(f->env_db, sizeof f->env_db, "GCSCIM_DB=%s%coptions=-csearch_path%%3D%s", base,
+             strchr(base, '?') ? '&' : '?', schema);
+    json_t *doc = doctor_json(f, 0);
+    assert_string_equal(status(doc, "store-open"), "ok");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(check(doc, "store-open"), "data"), "backend")),
+                        "postgresql");
+    assert_string_equal(status(doc, "store-writable"), "ok");
+    assert_string_equal(status(doc, "receipts"), "ok");
+    json_decref(doc);
+
+    snprintf(text, sizeof text,
+             "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA %s TO %s;"
+             " GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s",
+             role, role, schema, role, schema, role);
+    sql(c, text);
+    snprintf(f->env_db, sizeof f->env_db,
+             "GCSCIM_DB=postgresql://%s@%s:%s/%s?options=-csearch_path%%3D%s", role, PQhost(c),
+             PQport(c), PQdb(c), schema);
+    doc = doctor_json(f, 1);
+    /* The store may refuse at opening (its migration check) or at the write. */
+    const char *failed = strcmp(status(doc, "store-open"), "fail") == 0 ? "store-open"
+                                                                        : "store-writable";
+    assert_string_equal(status(doc, failed), "fail");
+    assert_non_null(strstr(detail(doc, failed), "permission denied"));
+    assert_non_null(strstr(advice(doc, failed), "privileges"));
+    json_decref(doc);
+
+    snprintf(text, sizeof text, "DROP SCHEMA %s CASCADE; DROP OWNED BY %s; DROP ROLE %s", schema,
+             role, role);
+    sql(c, text);
+    PQfinish(c);
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
@@ -444,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_scope_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_column_is_named_with_a_suggestion, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_role_is_named_and_rows_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_on_postgresql, setup, teardown),
         /* Last: it may take CAP_DAC_OVERRIDE away from the programs this process starts. */
         cmocka_unit_test_setup_teardown(read_only_store_fails_the_write_check, setup, teardown),
     };
