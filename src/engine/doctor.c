@@ -779,7 +779,7 @@ static void tally_reason(row_tally *t, const char *message, const char *file, un
             return;
     }
     if (!entry) {
-        entry = json_pack("{s:i,s:[]}", "count", 0, "examples");
+        entry = json_pack("{s:i,s:[],s:[]}", "count", 0, "lines", "examples");
         json_object_set_new(t->reasons, reason, entry);
     }
     json_object_set_new(entry, "count",
@@ -789,6 +789,7 @@ static void tally_reason(row_tally *t, const char *message, const char *file, un
         char text[700];
         snprintf(text, sizeof text, "%s:%lu: %s", file, line, message);
         json_array_append_new(ex, json_string(text));
+        json_array_append_new(json_object_get(entry, "lines"), json_integer((json_int_t)line));
     }
     free(reason);
 }
@@ -984,22 +985,22 @@ static void check_rows(doctor *d, row_tally *t)
     json_object_foreach(t->reasons, reason, entry) {
         if (n++ >= 5)
             break;
-        (void)gcs_buf_printf(&b, "%s%lld x %s (", n > 1 ? "; " : "",
-                             (long long)json_integer_value(json_object_get(entry, "count")), reason);
+        json_t *lines = json_object_get(entry, "lines");
+        (void)gcs_buf_printf(&b, "%s%lld x %s (line%s", n > 1 ? "; " : "",
+                             (long long)json_integer_value(json_object_get(entry, "count")), reason,
+                             json_array_size(lines) == 1 ? "" : "s");
         size_t i;
-        json_t *ex;
-        json_array_foreach(json_object_get(entry, "examples"), i, ex) {
-            const char *text = json_string_value(ex);
-            /* "file:line: message": the location is the example. */
-            const char *colon = strstr(text, ": ");
-            (void)gcs_buf_printf(&b, "%s%.*s", i ? ", " : "",
-                                 (int)(colon ? colon - text : (long)strlen(text)), text);
-        }
-        (void)gcs_buf_putc(&b, ')');
+        json_t *line;
+        json_array_foreach(lines, i, line)
+            (void)gcs_buf_printf(&b, "%s %lld", i ? "," : "", (long long)json_integer_value(line));
+        (void)gcs_buf_puts(&b, json_integer_value(json_object_get(entry, "count")) >
+                                       (json_int_t)json_array_size(lines)
+                                   ? ", ...)"
+                                   : ")");
     }
     gcs_doctor_status st = t->mapped == 0 ? GCS_DOCTOR_FAIL : GCS_DOCTOR_WARN;
-    gcs_doctor_check *c = add(d->r, "rows", st, "%ld of %ld rows would be rejected: %s",
-                              t->rejected, t->rows, b.ptr);
+    gcs_doctor_check *c = add(d->r, "rows", st, "%ld of %ld rows of %s would be rejected: %s",
+                              t->rejected, t->rows, d->o->source_path, b.ptr);
     advise(c, "fix those rows in the export (or the profile's rules); while any row is rejected "
               "a sync withholds every deactivation");
     attach(c, data);

@@ -381,7 +381,9 @@ static void unknown_role_is_named_and_rows_counted(void **state)
     assert_int_equal(json_array_size(examples), 2);
     assert_non_null(strstr(json_string_value(json_array_get(examples, 0)), "hr.csv:2:"));
     assert_non_null(strstr(json_string_value(json_array_get(examples, 0)), "'Wizard'"));
-    assert_non_null(strstr(detail(doc, "rows"), "3 of 4 rows would be rejected"));
+    assert_non_null(strstr(detail(doc, "rows"), "3 of 4 rows of "));
+    assert_non_null(strstr(detail(doc, "rows"),
+                           "2 x roles: role '...' does not exist in the organisation (lines 2, 3)"));
     json_decref(doc);
 }
 
