@@ -153,7 +153,9 @@ static json_t *skip_of(const op_ctx *c)
 static void submit(op_ctx *c, const char *method, const char *path, const json_t *body,
                    const char *if_match, gcs_http_done_fn done)
 {
-    gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match};
+    /* A create that carries a password: the engine wipes its copies. */
+    gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match,
+                                   .sensitive = c->password != NULL};
     if (gcs_http_submit(c->a->client, &req, done, c) < 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "cannot queue %s %s: %s", method, path, gcs_error_last());

@@ -146,8 +146,12 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
 
-    free(j->token);
-    j->token = NULL;
+    if (j->token) {
+        /* The copy from the attempt before (a retry's): overwritten, then freed. */
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+        j->token = NULL;
+    }
     if (token && !(j->token = strdup(token))) {
         rc = GCS_ENOMEM;
         goto out;
@@ -159,7 +163,7 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
         rc = GCS_ERROR;
         goto out;
     }
-    curl_slist_free_all(j->slist);
+    gcs_http_slist_free_wiped(j->slist, true);
     j->slist = h;
     h = NULL;
     j->easy = e;
@@ -179,7 +183,7 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
             c->st.in_flight_max = c->in_flight_api;
     }
 out:
-    curl_slist_free_all(h);
+    gcs_http_slist_free_wiped(h, true);
     if (e)
         gcs_http_handle_give(c, e);
     if (rc < 0)

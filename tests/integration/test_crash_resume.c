@@ -39,10 +39,10 @@ static char *write_source(const char *dir)
 {
     gcs_buf csv;
     gcs_buf_init(&csv, 0);
-    gcs_buf_puts(&csv, "id,first,last,email,title\n");
+    assert_int_equal(gcs_buf_puts(&csv, "id,first,last,email,title\n"), 0);
     for (int i = 0; i < USERS; i++)
-        gcs_buf_printf(&csv, "K%03d,First%d,Last%d,user%03d@example.com,Agent %d\n", i, i, i, i,
-                       i % 3);
+        assert_int_equal(gcs_buf_printf(&csv, "K%03d,First%d,Last%d,user%03d@example.com,Agent %d\n", i, i, i, i,
+                       i % 3), 0);
     char *path = gcs_test_write_file(dir, "hr.csv", csv.ptr);
     gcs_buf_release(&csv);
     return path;
