@@ -923,10 +923,12 @@ static void report_org_names(doctor *d, const row_tally *t)
         json_t *count;
         json_object_foreach(names, name, count) {
             total++;
-            if (shown++ < 5)
-                (void)gcs_buf_printf(&b, "%s%s '%s' (%lld row%s)", shown > 1 ? ", " : "", kind,
-                                     name, (long long)json_integer_value(count),
-                                     json_integer_value(count) == 1 ? "" : "s");
+            /* A full buffer only shortens the line. */
+            if (shown++ < 5 &&
+                gcs_buf_printf(&b, "%s%s '%s' (%lld row%s)", shown > 1 ? ", " : "", kind, name,
+                               (long long)json_integer_value(count),
+                               json_integer_value(count) == 1 ? "" : "s") < 0)
+                shown = 5;
         }
     }
     gcs_doctor_check *c = add(d->r, "org-names", GCS_DOCTOR_FAIL,
@@ -986,17 +988,22 @@ static void check_rows(doctor *d, row_tally *t)
         if (n++ >= 5)
             break;
         json_t *lines = json_object_get(entry, "lines");
-        (void)gcs_buf_printf(&b, "%s%lld x %s (line%s", n > 1 ? "; " : "",
-                             (long long)json_integer_value(json_object_get(entry, "count")), reason,
-                             json_array_size(lines) == 1 ? "" : "s");
-        size_t i;
+        json_int_t count = json_integer_value(json_object_get(entry, "count"));
+        char where[128] = "";
+        size_t i, used = 0;
         json_t *line;
-        json_array_foreach(lines, i, line)
-            (void)gcs_buf_printf(&b, "%s %lld", i ? "," : "", (long long)json_integer_value(line));
-        (void)gcs_buf_puts(&b, json_integer_value(json_object_get(entry, "count")) >
-                                       (json_int_t)json_array_size(lines)
-                                   ? ", ...)"
-                                   : ")");
+        json_array_foreach(lines, i, line) {
+            int w = snprintf(where + used, sizeof where - used, "%s %lld", i ? "," : "",
+                             (long long)json_integer_value(line));
+            if (w < 0 || (size_t)w >= sizeof where - used)
+                break;
+            used += (size_t)w;
+        }
+        /* A full buffer only shortens the line. */
+        if (gcs_buf_printf(&b, "%s%lld x %s (line%s%s%s)", n > 1 ? "; " : "", (long long)count,
+                           reason, json_array_size(lines) == 1 ? "" : "s", where,
+                           count > (json_int_t)json_array_size(lines) ? ", ..." : "") < 0)
+            break;
     }
     gcs_doctor_status st = t->mapped == 0 ? GCS_DOCTOR_FAIL : GCS_DOCTOR_WARN;
     gcs_doctor_check *c = add(d->r, "rows", st, "%ld of %ld rows of %s would be rejected: %s",
