@@ -5,6 +5,8 @@
 #include "gcstest.h"
 #include "httptest.h"
 
+#include "store/store.h"
+
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <errno.h>
@@ -389,6 +391,39 @@ static void unknown_role_is_named_and_rows_counted(void **state)
 
 /* ==== Store ==== */
 
+static void broken_receipt_chain_fails(void **state)
+{
+    fixture *f = *state;
+    start(f, NULL);
+    /* A sync leaves receipts; doctor counts them and verifies the chain. */
+    gcs_test_run r;
+    const char *argv[] = {gcs_test_cli_path(), "sync", "--source", f->source, "--profile",
+                          f->profile, NULL};
+    const char *env[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+                         f->env_secret, NULL};
+    gcs_test_run_program(&r, argv, env, NULL, 60000);
+    assert_int_equal(r.exit_code, 0);
+    gcs_test_run_release(&r);
+    json_t *doc = doctor_json(f, 0);
+    json_int_t receipts = json_integer_value(
+        json_object_get(json_object_get(check(doc, "receipts"), "data"), "receipts"));
+    assert_true(receipts >= 2);
+    json_decref(doc);
+
+    /* Someone edits a receipt behind the store's back. */
+    gcs_store *s = NULL;
+    assert_int_equal(gcs_store_open(&s, f->env_db + strlen("GCSCIM_DB=")), 0);
+    assert_int_equal(gcs_store_exec_raw(s, "DROP TRIGGER receipts_no_update;"
+                                           " UPDATE receipts SET status = 299 WHERE seq = 2"),
+                     0);
+    gcs_store_free(s);
+    doc = doctor_json(f, 1);
+    assert_string_equal(status(doc, "receipts"), "fail");
+    assert_non_null(strstr(detail(doc, "receipts"), "breaks at receipt 2"));
+    assert_non_null(strstr(advice(doc, "receipts"), "evidence"));
+    json_decref(doc);
+}
+
 /* Makes file permissions bind this process's children even when it runs as
  * root: without CAP_DAC_OVERRIDE in the bounding set, a program it starts
  * cannot write a file that its mode says is read-only. False when that cannot
@@ -508,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_scope_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_column_is_named_with_a_suggestion, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_role_is_named_and_rows_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(broken_receipt_chain_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(store_on_postgresql, setup, teardown),
         /* Last: it may take CAP_DAC_OVERRIDE away from the programs this process starts. */
         cmocka_unit_test_setup_teardown(read_only_store_fails_the_write_check, setup, teardown),
