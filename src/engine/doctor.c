@@ -114,8 +114,8 @@ static const char *last_error(void)
 }
 
 /* Adds a check; `detail` is printf-style. The check is returned for advice and
- * data, or NULL when out of memory (then the report is marked and the caller
- * carries on: a missing line is better than no report). */
+ * data, or NULL when out of memory: that line is lost and the caller carries
+ * on (advise and attach accept NULL), since a short report beats none. */
 static gcs_doctor_check *add(gcs_doctor_report *r, const char *name, gcs_doctor_status status,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static gcs_doctor_check *add(gcs_doctor_report *r, const char *name, gcs_doctor_status status,

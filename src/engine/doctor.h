@@ -68,14 +68,15 @@ typedef struct gcs_doctor_options {
 void gcs_doctor_options_init(gcs_doctor_options *o);
 
 /*
- * Runs every check. *out is initialised here and holds the checks whatever
- * happens (release it). Returns 0 when the checks ran, whatever their
- * statuses, or GCS_ENOMEM.
+ * Runs every check. *out is initialised here and holds the checks (release
+ * it). Returns 0 whatever the checks found; a check whose line could not be
+ * allocated is left out. A negative code is reserved for failures that leave
+ * no report at all.
  */
 int gcs_doctor_run(gcs_doctor_report *out, const gcs_doctor_options *o);
 void gcs_doctor_report_release(gcs_doctor_report *r);
 
-/* Counts of each status; true when any check failed. */
+/* True when any check failed (warnings do not count). */
 bool gcs_doctor_failed(const gcs_doctor_report *r);
 /* "ok", "warn", "fail", "skipped". */
 const char *gcs_doctor_status_name(gcs_doctor_status s);
