@@ -42,7 +42,7 @@ const gcs_cli_command gcs_cli_commands[] = {
      PROVISION_OPTIONS,
      gcs_cmd_sync},
     {"doctor", "check configuration, credentials, permissions, source and store before a sync",
-     "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--json]",
+     "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--anchor SEQ:HASH] [--json]",
      "Checks, without writing anything to Genesys, everything a sync depends on, and for\n"
      "each failure says what to do: the configuration and credentials; a token from the\n"
      "login host; the API host and its clock (warn over 60 s, fail over 300 s of skew);\n"
@@ -56,7 +56,9 @@ const gcs_cli_command gcs_cli_commands[] = {
      "Options:\n"
      "  --source FILE               the HR export to check\n"
      "  --profile FILE              the mapping profile to check against it\n"
-     "  --format csv|json|ndjson    the source's format when its extension does not say",
+     "  --format csv|json|ndjson    the source's format when its extension does not say\n"
+     "  --anchor SEQ:HASH           the receipt chain head an earlier check printed: the\n"
+     "                              chain must not have been rewritten up to there",
      gcs_cmd_doctor},
     {"config", "show the effective configuration and where each value came from",
      "gcscim config show [--json]",

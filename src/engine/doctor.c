@@ -1151,7 +1151,9 @@ static void check_store(doctor *d)
         add(d->r, "store-writable", GCS_DOCTOR_OK, "a write went through (and was rolled back)");
     }
     gcs_verify_result v;
-    if (gcs_store_receipts_verify(&v, s) < 0) {
+    /* With an anchor, the chain must also be the one an earlier check saw. */
+    if (gcs_store_receipts_verify_anchored(&v, s, d->o->anchor_seq,
+                                           d->o->anchor_seq ? d->o->anchor_hash : NULL) < 0) {
         c = add(d->r, "receipts", GCS_DOCTOR_FAIL, "the receipts cannot be read: %s",
                 last_error());
         advise(c, "check the database; 'gcscim receipts verify' says the same");
@@ -1164,8 +1166,9 @@ static void check_store(doctor *d)
         attach(c, json_pack("{s:I,s:I}", "receipts", (json_int_t)v.checked, "broken_seq",
                             (json_int_t)v.broken_seq));
     } else {
-        c = add(d->r, "receipts", GCS_DOCTOR_OK, "%lld receipts, chain verified (head %lld:%.12s)",
-                (long long)v.checked, (long long)v.head_seq, v.head_hash);
+        c = add(d->r, "receipts", GCS_DOCTOR_OK, "%lld receipts, chain verified%s, head %lld:%s",
+                (long long)v.checked, d->o->anchor_seq ? " from the anchor" : "",
+                (long long)v.head_seq, v.head_hash);
         attach(c, json_pack("{s:I,s:I,s:s}", "receipts", (json_int_t)v.checked, "head_seq",
                             (json_int_t)v.head_seq, "head_hash", v.head_hash));
     }

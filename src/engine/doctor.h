@@ -59,6 +59,8 @@ typedef struct gcs_doctor_options {
     gcs_source_format source_format;
     int examples;                   /* rejected rows shown per reason (default 3) */
     int timeout_ms;                 /* per request; 0: the configured timeout */
+    int64_t anchor_seq;             /* a receipt chain head from an earlier check (0: none): */
+    char anchor_hash[65];           /* receipt anchor_seq must still have this hash */
 } gcs_doctor_options;
 
 /* Clock skew thresholds in seconds (|server - ours|). */

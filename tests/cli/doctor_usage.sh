@@ -5,5 +5,6 @@ run $GCSCIM doctor --source hr.csv
 run $GCSCIM doctor --profile p.yaml
 run $GCSCIM doctor stray
 run $GCSCIM doctor --format xml
+run $GCSCIM doctor --anchor 12
 $GCSCIM doctor --help | head -1; echo "[help exit ${PIPESTATUS[0]}]"
 $GCSCIM doctor | sed "s|$HOME|~|g"; echo "[exit ${PIPESTATUS[0]}]"

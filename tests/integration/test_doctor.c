@@ -146,10 +146,11 @@ static const char *advice(json_t *doc, const char *name)
 }
 
 /* Runs doctor --json with the fixture's source and profile; parses stdout. */
-static json_t *doctor_json(fixture *f, int expect_exit)
+static json_t *doctor_json_with(fixture *f, int expect_exit, const char *flag, const char *value)
 {
     gcs_test_run r;
-    int code = doctor(f, &r, "--json", "--source", f->source, "--profile", f->profile, NULL);
+    int code = doctor(f, &r, "--json", "--source", f->source, "--profile", f->profile, flag, value,
+                      NULL);
     json_error_t err;
     json_t *doc = json_loads(r.out.ptr ? r.out.ptr : "", 0, &err);
     if (code != expect_exit || !doc)
@@ -162,6 +163,11 @@ static json_t *doctor_json(fixture *f, int expect_exit)
     assert_true(!r.err.ptr || !strstr(r.err.ptr, "gcscim-emulator-secret"));
     gcs_test_run_release(&r);
     return doc;
+}
+
+static json_t *doctor_json(fixture *f, int expect_exit)
+{
+    return doctor_json_with(f, expect_exit, NULL, NULL);
 }
 
 /* ==== A healthy setup ==== */
@@ -408,6 +414,20 @@ static void broken_receipt_chain_fails(void **state)
     json_int_t receipts = json_integer_value(
         json_object_get(json_object_get(check(doc, "receipts"), "data"), "receipts"));
     assert_true(receipts >= 2);
+    /* The head it prints anchors the next check: a chain rewritten up to there fails. */
+    json_t *data = json_object_get(check(doc, "receipts"), "data");
+    char anchor[128];
+    snprintf(anchor, sizeof anchor, "%lld:%s",
+             (long long)json_integer_value(json_object_get(data, "head_seq")),
+             json_string_value(json_object_get(data, "head_hash")));
+    json_decref(doc);
+    doc = doctor_json_with(f, 0, "--anchor", anchor);
+    assert_string_equal(status(doc, "receipts"), "ok");
+    assert_non_null(strstr(detail(doc, "receipts"), "from the anchor"));
+    json_decref(doc);
+    memset(strchr(anchor, ':') + 1, 'a', 64);
+    doc = doctor_json_with(f, 1, "--anchor", anchor);
+    assert_string_equal(status(doc, "receipts"), "fail");
     json_decref(doc);
 
     /* Someone edits a receipt behind the store's back. */
