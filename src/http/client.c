@@ -733,7 +733,7 @@ static void dispatch(gcs_http_client *c)
         /* Until its scope is proven, one call per scope. */
         if (!scope_allows(c, q->head))
             break;
-        t = gcs_pacer_next_us(&c->pacer, now);
+        t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t > now) {
             if (!c->pace_blocked_us)
                 c->pace_blocked_us = now;

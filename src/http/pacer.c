@@ -39,7 +39,7 @@ static void roll(gcs_pacer *p, int64_t now_us)
     p->sent = 0;
 }
 
-int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us)
+int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending)
 {
     roll(p, now_us);
     int64_t t = max64(now_us, p->pause_until_us);
@@ -53,7 +53,8 @@ int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us)
     int remaining = p->allowed - reserve - p->used;
     if (remaining <= 0)
         return max64(t, p->end_hi_us + 1);
-    if (p->last_send_us == INT64_MIN)
+    /* Work that fits in what is left of the window goes at once. */
+    if (p->last_send_us == INT64_MIN || pending <= remaining)
         return t;
     /* Place the remaining sends evenly in (last_send, end]: the next one comes one
      * gap after the last. Recomputed at every call, so it follows the answers. */

@@ -9,9 +9,12 @@
  *    (whole seconds until the window ends, rounded up). Each answer bounds the
  *    window's end: it lies in (sent + (reset-1) s, received + reset s]; the
  *    intersection over all answers of one window pins it to a few milliseconds.
- *    The remaining allowance (allowed - reserve - used) is spread evenly over the
- *    time left, so a window is used up exactly as it closes, with no burst at its
- *    start (the first send of a new window still waits one interval);
+ *    When the work waiting is larger than the window's remaining allowance
+ *    (allowed - reserve - used), the allowance is spread evenly over the time
+ *    left, so a window is used up exactly as it closes, with no burst at its
+ *    start (the first send of a new window still waits one interval). When the
+ *    work fits in what is left, it goes at once: a small job (one event, one
+ *    person) costs a round trip, not a share of the window;
  *  - one shared pause after a 429 (Retry-After, 3 s when missing): every sender
  *    waits for the same instant instead of each sleeping on its own;
  *  - the user's own ceiling (max requests per second), if any.
@@ -54,8 +57,9 @@ typedef struct gcs_pacer {
  * used (absorbs counting skew at window edges; 2 is enough on one token). */
 void gcs_pacer_init(gcs_pacer *p, double max_rps, int reserve);
 
-/* The earliest instant (>= now) at which one more request may be sent. */
-int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us);
+/* The earliest instant (>= now) at which one more request may be sent, when
+ * `pending` requests (this one included) are waiting; INT_MAX when unknown. */
+int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending);
 
 /* True when, limit still unknown, no more requests may be in flight. */
 bool gcs_pacer_probe_only(const gcs_pacer *p);

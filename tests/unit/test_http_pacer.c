@@ -62,7 +62,7 @@ static sim_result simulate(sim_server *srv, int64_t duration, int64_t latency, i
         int in_flight = tail - head;
         int64_t next_send = INT64_MAX;
         if (in_flight < max_in_flight && !(gcs_pacer_probe_only(&p) && in_flight > 0))
-            next_send = gcs_pacer_next_us(&p, now);
+            next_send = gcs_pacer_next_us(&p, now, INT_MAX);
         int64_t next_answer = in_flight ? answer_at[head % CAP] : INT64_MAX;
         if (next_send <= next_answer && next_send != INT64_MAX) {
             now = next_send;
@@ -88,6 +88,66 @@ static sim_result simulate(sim_server *srv, int64_t duration, int64_t latency, i
         }
     }
     return r;
+}
+
+/* A job of n requests: the time the last answer arrives, and 429s in *rejected. */
+static int64_t simulate_job(sim_server *srv, int n, int64_t latency, int max_in_flight,
+                            int *rejected)
+{
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 2);
+    enum { CAP = 8192 };
+    int64_t sent_at[CAP], answer_at[CAP];
+    int head = 0, tail = 0, done = 0;
+    int64_t now = 0;
+    *rejected = 0;
+    while (done < n) {
+        int in_flight = tail - head, waiting = n - done - in_flight;
+        int64_t next_send = INT64_MAX;
+        if (waiting > 0 && in_flight < max_in_flight && !(gcs_pacer_probe_only(&p) && in_flight > 0))
+            next_send = gcs_pacer_next_us(&p, now, waiting);
+        int64_t next_answer = in_flight ? answer_at[head % CAP] : INT64_MAX;
+        if (next_send <= next_answer) {
+            now = next_send;
+            gcs_pacer_on_send(&p, now);
+            sent_at[tail % CAP] = now;
+            answer_at[tail % CAP] = now + 2 * latency;
+            tail++;
+        } else {
+            now = next_answer;
+            int64_t sent = sent_at[head % CAP];
+            head++;
+            int count, reset, ra;
+            int status = sim_serve(srv, sent + latency, &count, &reset, &ra);
+            gcs_pacer_on_answer(&p, sent, now, status, count, srv->allowed, reset);
+            if (status == 429) {
+                gcs_pacer_on_429(&p, now, ra);
+                (*rejected)++; /* not done: it waits to be sent again */
+            } else {
+                done++;
+            }
+        }
+    }
+    return now;
+}
+
+static void small_jobs_go_at_once(void **state)
+{
+    (void)state;
+    int rejected;
+    /* 281 requests fit in a 600/10 s window: they need not be spread over it. */
+    sim_server srv = {.allowed = 600, .window = 10 * S};
+    int64_t took = simulate_job(&srv, 281, 2 * MS, 16, &rejected);
+    print_message("281 requests in a 600/10s window: %.3f s, %d rejected\n", (double)took / S,
+                  rejected);
+    assert_true(took < 1 * S);
+    assert_int_equal(rejected, 0);
+    /* One more than the window holds: spread, and never into a 429. */
+    sim_server big = {.allowed = 600, .window = 10 * S};
+    took = simulate_job(&big, 1500, 2 * MS, 16, &rejected);
+    print_message("1500 requests: %.3f s, %d rejected\n", (double)took / S, rejected);
+    assert_int_equal(rejected, 0);
+    assert_true(took >= 10 * S && took < 30 * S);
 }
 
 static void runs_at_the_limit_of_fixed_windows(void **state)
@@ -145,7 +205,7 @@ static void no_headers_means_no_pacing(void **state)
     gcs_pacer_on_answer(&p, 0, 1000, 200, -1, -1, -1);
     assert_false(gcs_pacer_probe_only(&p));
     for (int i = 0; i < 100; i++) {
-        assert_int_equal(gcs_pacer_next_us(&p, 5000), 5000);
+        assert_int_equal(gcs_pacer_next_us(&p, 5000, INT_MAX), 5000);
         gcs_pacer_on_send(&p, 5000);
     }
     assert_true(gcs_pacer_allowed_rps(&p) == 0);
@@ -159,14 +219,14 @@ static void a_429_pauses_everyone_once(void **state)
     gcs_pacer_on_send(&p, 0);
     gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 600, 10);
     gcs_pacer_on_429(&p, 2 * S, 4);
-    assert_true(gcs_pacer_next_us(&p, 2 * S) >= 6 * S);
+    assert_true(gcs_pacer_next_us(&p, 2 * S, INT_MAX) >= 6 * S);
     /* More 429s from the same burst share the pause instead of adding theirs. */
     gcs_pacer_on_429(&p, 2 * S + 10, 4);
     assert_true(p.pause_until_us <= 6 * S + 10);
     /* Missing Retry-After: 3 s. */
     gcs_pacer_init(&p, 0, 2);
     gcs_pacer_on_429(&p, 0, -1);
-    assert_int_equal(gcs_pacer_next_us(&p, 0), 3 * S);
+    assert_int_equal(gcs_pacer_next_us(&p, 0, INT_MAX), 3 * S);
 }
 
 static void spreads_the_remaining_allowance(void **state)
@@ -177,11 +237,11 @@ static void spreads_the_remaining_allowance(void **state)
     gcs_pacer_on_send(&p, 0);
     /* 10 of 100 used, 10 s left: 90 sends over 10 s, about one per 110 ms. */
     gcs_pacer_on_answer(&p, 0, 0, 200, 10, 100, 10);
-    int64_t t = gcs_pacer_next_us(&p, 0);
+    int64_t t = gcs_pacer_next_us(&p, 0, INT_MAX);
     assert_in_range(t, 100 * MS, 120 * MS);
     /* Used up: nothing before the window ends. */
     gcs_pacer_on_answer(&p, 0, 0, 200, 100, 100, 10);
-    assert_true(gcs_pacer_next_us(&p, 1 * S) >= 10 * S);
+    assert_true(gcs_pacer_next_us(&p, 1 * S, INT_MAX) >= 10 * S);
 }
 
 static void an_error_without_headers_keeps_the_pace(void **state)
@@ -195,7 +255,7 @@ static void an_error_without_headers_keeps_the_pace(void **state)
     gcs_pacer_on_answer(&p, 0, 1000, 401, -1, -1, -1);
     assert_int_equal(p.mode, GCS_PACER_WINDOW);
     gcs_pacer_on_send(&p, 1000);
-    assert_true(gcs_pacer_next_us(&p, 1000) > 1000);
+    assert_true(gcs_pacer_next_us(&p, 1000, INT_MAX) > 1000);
     /* A long run of successes without them: the limit was turned off. */
     for (int i = 0; i < 16; i++)
         gcs_pacer_on_answer(&p, 0, 2000, 200, -1, -1, -1);
@@ -239,6 +299,7 @@ int main(void)
 {
     gcs_test_deadline(60);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(small_jobs_go_at_once),
         cmocka_unit_test(runs_at_the_limit_of_fixed_windows),
         cmocka_unit_test(runs_at_the_limit_of_lazy_windows),
         cmocka_unit_test(genesys_default_limit_is_used_fully),
