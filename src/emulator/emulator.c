@@ -243,6 +243,7 @@ static bool scopes_ok(emu_req *r, const char *rest)
     static const char *const groups_r[] = {"groups", "groups:readonly", NULL};
     static const char *const groups_w[] = {"groups", NULL};
     static const char *const auth_r[] = {"authorization", "authorization:readonly", NULL};
+    static const char *const auth_w[] = {"authorization", NULL};
     static const char *const routing_r[] = {"routing", "routing:readonly", NULL};
     if (!r->token || !r->token->scopes[0])
         return true;
@@ -251,7 +252,7 @@ static bool scopes_ok(emu_req *r, const char *rest)
     if (strncmp(rest, "/groups", 7) == 0)
         return gcs_emu_scope_check(r, read ? groups_r : groups_w);
     if (strncmp(rest, "/authorization/", 15) == 0)
-        return gcs_emu_scope_check(r, auth_r);
+        return gcs_emu_scope_check(r, read ? auth_r : auth_w);
     if (strncmp(rest, "/routing/", 9) == 0)
         return gcs_emu_scope_check(r, routing_r);
     return true;
@@ -313,6 +314,7 @@ static const char *classify(const char *rest)
         {"/scim/v2/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
         {"/scim/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
         {"/groups", "/api/v2/groups", "/api/v2/groups/{id}"},
+        {"/authorization/subjects", "/api/v2/authorization/subjects", "/api/v2/authorization/subjects/{id}"},
         {"/authorization/roles", "/api/v2/authorization/roles", "/api/v2/authorization/roles/{id}"},
         {"/authorization/divisions", "/api/v2/authorization/divisions", "/api/v2/authorization/divisions/{id}"},
         {"/routing/skills", "/api/v2/routing/skills", "/api/v2/routing/skills/{id}"},

@@ -37,6 +37,8 @@
 /* Hard ceilings, so that no client can grow the emulator without bound. */
 #define EMU_MAX_USERS 1000000
 #define EMU_MAX_GROUPS 100000
+#define EMU_MAX_GRANTS 1000       /* per subject */
+#define EMU_MAX_MEMBER_IDS 50     /* per Platform members call */
 
 /* ==== A string-keyed hash map (chained, power-of-two buckets) ==== */
 
@@ -69,13 +71,15 @@ typedef struct emu_user {
     json_t *doc;        /* the SCIM resource, meta and groups included */
     long version;
     char *cached;       /* doc serialised, or NULL when stale */
+    json_t *authz;      /* role grants as a subject: {version, grants:[{roleId,divisionId}]}, or NULL */
 } emu_user;
 
 typedef struct emu_group {
     char id[40];
     json_t *doc;        /* the SCIM group resource */
-    json_t *platform;   /* name, type, visibility, rulesVisible, description */
+    json_t *platform;   /* name, type, visibility, rulesVisible, rolesEnabled, description */
     long version;
+    json_t *authz;      /* as on a user */
 } emu_group;
 
 /* How many users hold an external key, and which one when it is one. */
@@ -300,6 +304,26 @@ json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *e
 /* Checks If-Match against a version; answers the configured conflict and
  * returns false when stale. */
 bool gcs_emu_if_match(emu_req *r, long version);
+
+/* ==== Platform API (platform.c, groups.c, subjects.c) ==== */
+
+/* Genesys paging: pageSize (default 25, at most 500) and pageNumber (from 1). */
+typedef struct emu_page {
+    long size, number;
+} emu_page;
+void gcs_emu_page_args(emu_req *r, emu_page *out);
+/* The `name` argument of a list: case-insensitive, exact, or a prefix ending in '*'. */
+bool gcs_emu_name_matches(const char *have, const char *want);
+/* Answers {entities (stolen), pageSize, pageNumber, total, pageCount, …Uri}. */
+void gcs_emu_page_send(emu_req *r, const char *base, const emu_page *p, long total, json_t *entities);
+void gcs_emu_groups(emu_req *r, const char *tail);
+void gcs_emu_subjects(emu_req *r, const char *tail);
+/* Renames a group (name already checked free): platform, SCIM and members' `groups`. */
+void gcs_emu_group_rename(gcs_emu *emu, emu_group *g, const char *name);
+void gcs_emu_group_delete(gcs_emu *emu, emu_group *g);
+/* Adds a role grant to a subject's authz (created when NULL): false when it
+ * was there already. */
+bool gcs_emu_grant_add(json_t **authz, const char *role_id, const char *division_id);
 
 void gcs_emu_scim_users(emu_req *r, const char *rest);
 void gcs_emu_scim_groups(emu_req *r, const char *rest);

@@ -261,6 +261,7 @@ static void user_free(emu_user *u)
     if (!u)
         return;
     json_decref(u->doc);
+    json_decref(u->authz);
     free(u->cached);
     free(u);
 }
@@ -268,11 +269,14 @@ static void user_free(emu_user *u)
 void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
 {
     emu_org *o = &emu->org;
-    /* Out of every group (a change to the group: its version moves). No
-     * other user's `groups` changes. */
-    for (size_t i = 0; i < o->ngroups; i++) {
-        emu_group *g = o->groups[i];
-        json_t *members = json_object_get(g->doc, "members");
+    /* Out of every group it is in (a change to the group: its version
+     * moves), found through the user's own `groups`. No other user's
+     * `groups` changes. */
+    size_t k;
+    json_t *ref;
+    json_array_foreach(json_object_get(u->doc, "groups"), k, ref) {
+        emu_group *g = gcs_emu_group_find(emu, json_string_value(json_object_get(ref, "value")));
+        json_t *members = g ? json_object_get(g->doc, "members") : NULL;
         size_t j;
         json_t *m;
         json_array_foreach(members, j, m) {
@@ -340,13 +344,15 @@ emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform)
         gcs_emu_uuid(g->id, &emu->rng_ids);
     const char *name = json_string_value(json_object_get(platform, "name"));
     g->version = 1;
-    g->platform = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "id", g->id, "name", name,
+    g->platform = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:O}", "id", g->id, "name", name,
                             "description",
                             json_string_value(json_object_get(platform, "description")) ?: "",
                             "type", json_string_value(json_object_get(platform, "type")) ?: "official",
                             "rulesVisible",
                             json_object_get(platform, "rulesVisible") ?: json_true(), "visibility",
-                            json_string_value(json_object_get(platform, "visibility")) ?: "public");
+                            json_string_value(json_object_get(platform, "visibility")) ?: "public",
+                            "rolesEnabled",
+                            json_object_get(platform, "rolesEnabled") ?: json_false());
     g->doc = json_pack("{s:[s],s:s,s:s,s:[]}", "schemas", SCIM_GROUP_SCHEMA, "id", g->id,
                        "displayName", name, "members");
     set_meta(emu, g->doc, "Group", g->id, g->version, NULL);
@@ -445,6 +451,55 @@ emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name)
     return gcs_emu_map_get(&emu->org.group_by_name, key);
 }
 
+void gcs_emu_group_rename(gcs_emu *emu, emu_group *g, const char *name)
+{
+    char key[512];
+    gcs_emu_lower(key, sizeof key, json_string_value(json_object_get(g->platform, "name")));
+    gcs_emu_map_remove(&emu->org.group_by_name, key);
+    json_object_set_new(g->platform, "name", json_string(name));
+    json_object_set_new(g->doc, "displayName", json_string(name));
+    gcs_emu_lower(key, sizeof key, name);
+    gcs_emu_map_put(&emu->org.group_by_name, key, g);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, true);
+    }
+}
+
+static void group_free(emu_group *g)
+{
+    json_decref(g->doc);
+    json_decref(g->platform);
+    json_decref(g->authz);
+    free(g);
+}
+
+void gcs_emu_group_delete(gcs_emu *emu, emu_group *g)
+{
+    emu_org *o = &emu->org;
+    char key[512];
+    gcs_emu_lower(key, sizeof key, json_string_value(json_object_get(g->platform, "name")));
+    gcs_emu_map_remove(&o->group_by_name, key);
+    gcs_emu_map_remove(&o->group_by_id, g->id);
+    for (size_t i = 0; i < o->ngroups; i++)
+        if (o->groups[i] == g) {
+            memmove(&o->groups[i], &o->groups[i + 1], (o->ngroups - i - 1) * sizeof *o->groups);
+            o->ngroups--;
+            break;
+        }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, false);
+    }
+    group_free(g);
+}
+
 void gcs_emu_groups_refresh_users(gcs_emu *emu)
 {
     emu_org *o = &emu->org;
@@ -481,11 +536,8 @@ void gcs_emu_org_release(emu_org *o)
     for (size_t i = 0; i < o->nusers; i++)
         user_free(o->users[i]);
     free(o->users);
-    for (size_t i = 0; i < o->ngroups; i++) {
-        json_decref(o->groups[i]->doc);
-        json_decref(o->groups[i]->platform);
-        free(o->groups[i]);
-    }
+    for (size_t i = 0; i < o->ngroups; i++)
+        group_free(o->groups[i]);
     free(o->groups);
     gcs_emu_map_release(&o->user_by_id);
     gcs_emu_map_release(&o->user_by_name);
@@ -496,6 +548,34 @@ void gcs_emu_org_release(emu_org *o)
     gcs_emu_map_release(&o->group_by_id);
     gcs_emu_map_release(&o->group_by_name);
     memset(o, 0, sizeof *o);
+}
+
+/* A seed group's grants: [{"roleId" or "role" (a name), "divisionId" or
+ * "division" (a name)}]; the group needs rolesEnabled. */
+static int seed_grants(gcs_emu *emu, emu_group *g, const json_t *grants, size_t gi)
+{
+    size_t i;
+    const json_t *x;
+    if (!grants)
+        return 0;
+    if (!json_is_array(grants))
+        return gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: grants is not an array", gi);
+    if (json_array_size(grants) && !json_is_true(json_object_get(g->platform, "rolesEnabled")))
+        return gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: grants need rolesEnabled", gi);
+    json_array_foreach(grants, i, x) {
+        const json_t *role = gcs_emu_map_get(&emu->org.roles.by_id, json_string_value(json_object_get(x, "roleId")));
+        const json_t *div = gcs_emu_map_get(&emu->org.divisions.by_id,
+                                            json_string_value(json_object_get(x, "divisionId")));
+        if (!role)
+            role = gcs_emu_map_get(&emu->org.roles.by_name, json_string_value(json_object_get(x, "role")));
+        if (!div)
+            div = gcs_emu_map_get(&emu->org.divisions.by_name, json_string_value(json_object_get(x, "division")));
+        if (!role || !div)
+            return gcs_error_set(GCS_EINVALID, "seed: groups[%zu].grants[%zu]: unknown role or division", gi, i);
+        gcs_emu_grant_add(&g->authz, json_string_value(json_object_get(role, "id")),
+                          json_string_value(json_object_get(div, "id")));
+    }
+    return 0;
 }
 
 int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
@@ -563,6 +643,8 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
                                   json_pack("{s:s,s:s,s:s}", "value", u->id, "type", "User",
                                             "$ref", loc));
         }
+        if ((rc = seed_grants(emu, g, json_object_get(v, "grants"), i)) < 0)
+            goto out;
     }
     gcs_emu_groups_refresh_users(emu);
 out:
@@ -584,6 +666,8 @@ json_t *gcs_emu_org_dump(gcs_emu *emu)
             json_array_append(ids, json_object_get(m, "value"));
         json_object_set_new(g, "members", ids);
         json_object_set_new(g, "version", json_integer(o->groups[i]->version));
+        json_t *grants = json_object_get(o->groups[i]->authz, "grants");
+        json_object_set_new(g, "grants", grants ? json_incref(grants) : json_array());
         json_array_append_new(groups, g);
     }
     return json_pack("{s:O,s:O,s:O,s:O,s:o,s:o}", "roles", o->roles.items, "divisions",
