@@ -20,6 +20,7 @@ void gcs_emu_options_init(gcs_emu_options *opts)
     opts->config.rate_limit = 300;
     opts->config.rate_window_s = 60;
     opts->config.version_conflict_status = 400;
+    opts->synthetic_inactive_every = 10;
 }
 
 static void seed_rngs(gcs_emu *emu)
@@ -65,6 +66,8 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     snprintf(emu->base_url, sizeof emu->base_url, "%s",
              opts->base_url ? opts->base_url : "http://127.0.0.1");
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
+    emu->synthetic_users = opts->synthetic_users;
+    emu->synthetic_inactive_every = opts->synthetic_inactive_every;
     if (!emu->stats.routes || !emu->seed_doc) {
         rc = GCS_ENOMEM;
         goto out;
@@ -109,12 +112,13 @@ void gcs_emu_set_base_url(gcs_emu *emu, const char *base_url)
 
 json_t *gcs_emu_state(gcs_emu *emu)
 {
+    gcs_buf b;
+    gcs_buf_init(&b, EMU_STATE_MAX);
     pthread_mutex_lock(&emu->lock);
-    json_t *dump = gcs_emu_org_dump(emu);
-    /* The dump shares the live documents: copy them before letting go. */
-    json_t *j = gcs_emu_json_copy(dump);
+    int rc = gcs_emu_org_write(emu, &b);
     pthread_mutex_unlock(&emu->lock);
-    json_decref(dump);
+    json_t *j = rc == 0 ? json_loadb(b.ptr, b.len, 0, NULL) : NULL;
+    gcs_buf_release(&b);
     return j;
 }
 

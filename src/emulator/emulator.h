@@ -57,6 +57,8 @@ typedef struct gcs_emu_options {
     uint64_t seed;                /* PRNG seed for faults, ids, the hidden writer */
     bool seeded;                  /* false = seed from /dev/urandom */
     const char *base_url;         /* "http://127.0.0.1:PORT", used in meta.location */
+    size_t synthetic_users;       /* made after the seed's users, on start and on reset */
+    unsigned synthetic_inactive_every; /* every Nth synthetic user is inactive; 0 = none (default 10) */
 } gcs_emu_options;
 
 typedef struct gcs_emu gcs_emu;

@@ -3,6 +3,7 @@
  * the ready file, and a clean stop on SIGTERM / SIGINT (exit 0). */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ static const char usage[] =
     "  --concurrent-writer P         share of user reads after which the user changes behind\n"
     "                                the client's back\n"
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
+    "  --synthetic-users N           add N generated users after the seed's (at most 1000000;\n"
+    "                                user0000001@synthetic.example…, every tenth inactive)\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
     "  --log-format FORMAT           text (default) or json\n"
     "  --version                     print the version\n"
@@ -78,6 +81,18 @@ static int write_ready(const char *path, const char *url, int port)
     return 0;
 }
 
+static _Atomic(gcs_emu *) the_emu;
+
+static void handle(gcs_http_response *out, const gcs_http_request *req, void *payload)
+{
+    (void)payload;
+    gcs_emu *emu = atomic_load(&the_emu);
+    if (emu)
+        gcs_emu_handle(out, req, emu);
+    else
+        gcs_http_response_set(out, 503, "text/plain", "starting\n");
+}
+
 /* A usage error inside main: message, exit 2, through the cleanup. */
 #define USAGE(...)                                                                                 \
     do {                                                                                           \
@@ -117,7 +132,7 @@ int main(int argc, char **argv)
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
             "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format",
-            "--client-scopes", NULL};
+            "--client-scopes", "--synthetic-users", NULL};
         size_t k = 0;
         while (with_value[k] && strcmp(with_value[k], a) != 0)
             k++;
@@ -191,6 +206,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--concurrent-writer") == 0) {
             if (parse_share(v, &opts.config.concurrent_writer) < 0)
                 USAGE("bad --concurrent-writer '%s' (0 to 1)", v);
+        } else if (strcmp(a, "--synthetic-users") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 0 || n > 1000000)
+                USAGE("bad --synthetic-users '%s' (0 to 1000000)", v);
+            opts.synthetic_users = (size_t)n;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 0 || n > 64)
@@ -246,12 +266,12 @@ int main(int argc, char **argv)
         GCS_ERR("emulator.seed", "error", gcs_error_last());
         goto out;
     }
-    if (gcs_emu_new(&emu, &opts, seed) < 0) {
-        GCS_ERR("emulator.start", "error", gcs_error_last());
-        goto out;
-    }
+    /* Listen first, then build the organisation with its final base URL
+     * (meta.location): built once, which matters with a million synthetic
+     * users. Until it is there, which no client can observe (the ready file
+     * comes after), requests get 503. */
     gcs_http_server_options so = {.host = host, .port = (int)port, .threads = threads};
-    if (gcs_http_server_start(&srv, &so, gcs_emu_handle, emu) < 0) {
+    if (gcs_http_server_start(&srv, &so, handle, NULL) < 0) {
         GCS_ERR("emulator.listen", "error", gcs_error_last());
         goto out;
     }
@@ -259,7 +279,12 @@ int main(int argc, char **argv)
     int bound = gcs_http_server_port(srv);
     snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     snprintf(port_text, sizeof port_text, "%d", bound);
-    gcs_emu_set_base_url(emu, url);
+    opts.base_url = url;
+    if (gcs_emu_new(&emu, &opts, seed) < 0) {
+        GCS_ERR("emulator.start", "error", gcs_error_last());
+        goto out;
+    }
+    atomic_store(&the_emu, emu);
     if (ready && write_ready(ready, url, bound) < 0) {
         GCS_ERR("emulator.ready_file", "error", gcs_error_last());
         goto out;
@@ -274,6 +299,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     gcs_http_server_free(srv);
+    atomic_store(&the_emu, NULL);
     gcs_emu_free(emu);
     json_decref(seed);
     for (int i = 0; i < GCS_EMU_MAX_CLIENTS; i++)

@@ -37,6 +37,7 @@
 /* Hard ceilings, so that no client can grow the emulator without bound. */
 #define EMU_MAX_USERS 1000000
 #define EMU_MAX_GROUPS 100000
+#define EMU_STATE_MAX ((size_t)8 << 30)   /* /_emulator/state's answer */
 #define EMU_MAX_GRANTS 1000       /* per subject */
 #define EMU_MAX_MEMBER_IDS 50     /* per Platform members call */
 
@@ -72,6 +73,8 @@ typedef struct emu_user {
     long version;
     char *cached;       /* doc serialised, or NULL when stale */
     json_t *authz;      /* role grants as a subject: {version, grants:[{roleId,divisionId}]}, or NULL */
+    size_t slot;        /* in emu_org.order */
+    bool listed_active; /* the state order.c counts it under */
 } emu_user;
 
 typedef struct emu_group {
@@ -82,11 +85,26 @@ typedef struct emu_group {
     json_t *authz;      /* as on a user */
 } emu_group;
 
-/* How many users hold an external key, and which one when it is one. */
+/* The users that hold an external key. */
 typedef struct emu_ext {
-    struct emu_user *one;   /* NULL when not known to be unique */
-    int count;
+    struct emu_user **users;
+    size_t count, cap;
 } emu_ext;
+
+/* Users in creation order with O(log n) ranks by state (order.c). */
+typedef struct emu_order {
+    emu_user **slots;   /* creation order; NULL where a user was deleted */
+    size_t nslots, cap, holes;
+    int32_t *fw[2];     /* Fenwick trees over slots: [0] inactive, [1] active */
+    size_t count[2];    /* users per state */
+} emu_order;
+
+int gcs_emu_order_append(emu_order *o, emu_user *u, bool active);
+void gcs_emu_order_remove(emu_order *o, emu_user *u);
+void gcs_emu_order_set_active(emu_order *o, emu_user *u, bool active);
+/* The k-th (from 0) user of that state in creation order, or NULL. */
+emu_user *gcs_emu_order_nth(const emu_order *o, bool active, size_t k);
+void gcs_emu_order_release(emu_order *o);
 
 typedef struct emu_list {
     json_t *items;      /* array of {id, name, ...} */
@@ -96,8 +114,8 @@ typedef struct emu_list {
 
 typedef struct emu_org {
     emu_list roles, divisions, skills, languages;
-    emu_user **users;   /* creation order */
-    size_t nusers, capusers;
+    emu_order order;    /* creation order, ranked by state */
+    size_t nusers;      /* live users */
     emu_map user_by_id, user_by_name;   /* name key lowercased */
     emu_map user_by_ext;                /* externalId and externalIds pairs -> emu_ext */
     emu_group **groups;
@@ -120,6 +138,7 @@ typedef struct emu_stats {
     long faults[5];      /* 500, 502, 503, 504, drop */
     long hidden_writes;
     long requests;
+    long users_examined; /* users a list page looked at (O(page) when indexed) */
 } emu_stats;
 
 struct gcs_emu {
@@ -133,6 +152,8 @@ struct gcs_emu {
     int nclients;
     uint64_t seed;
     json_t *seed_doc;    /* the initial organisation, for reset */
+    size_t synthetic_users;
+    unsigned synthetic_inactive_every;
     char base_url[128];
     emu_org org;
     emu_map tokens;      /* access token -> emu_token* */
@@ -227,13 +248,14 @@ int gcs_emu_latency_draw(gcs_emu *emu);
 
 int gcs_emu_org_load(gcs_emu *emu, const json_t *seed);
 void gcs_emu_org_release(emu_org *org);
-json_t *gcs_emu_org_dump(gcs_emu *emu);
+/* Appends the whole organisation as JSON text (what /_emulator/state answers). */
+int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b);
 emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id);
 emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name);
 /* Looks an external key up: `externalId` (authority NULL) or a genesys
- * externalIds pair. True when the index settles it: *out is the one user that
- * holds it, or NULL when none does. False: several do, scan. */
-bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out);
+ * externalIds pair. The users that hold it (borrowed, in no set order);
+ * *n is 0 when none does. */
+emu_user *const *gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, size_t *n);
 emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id);
 emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name);
 /* Adds a user whose doc has been validated (doc stolen); sets id and meta. */
@@ -264,6 +286,8 @@ bool gcs_scim_filter_match(const scim_filter *f, const json_t *resource);
 /* If the filter is `ATTR eq "V"` for an attribute named `attr` (case-insensitive),
  * its value; else NULL. Borrowed from the filter. */
 const char *gcs_scim_filter_eq_value(const scim_filter *f, const char *attr);
+/* If the filter is `active eq true|false` (the value bare or quoted), true with it. */
+bool gcs_scim_filter_active_eq(const scim_filter *f, bool *active);
 /* If the filter is `[urn:…:User:]externalIds[authority eq "A" and value eq "V"]`,
  * true with A and V (borrowed from the filter). */
 bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, const char **value);

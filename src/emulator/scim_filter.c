@@ -548,3 +548,19 @@ bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, co
     *value = json_string_value(y->value);
     return true;
 }
+
+bool gcs_scim_filter_active_eq(const scim_filter *f, bool *active)
+{
+    if (f->kind != F_CMP || f->op != OP_EQ || strcasecmp(f->path, "active") != 0)
+        return false;
+    if (json_is_boolean(f->value)) {
+        *active = json_is_true(f->value);
+        return true;
+    }
+    const char *v = json_string_value(f->value);
+    if (v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0)) {
+        *active = strcasecmp(v, "true") == 0;
+        return true;
+    }
+    return false;
+}

@@ -83,21 +83,33 @@ static void ext_bump(emu_map *m, const char *key, emu_user *u, int delta)
 {
     emu_ext *x = gcs_emu_map_get(m, key);
     if (delta > 0) {
-        if (x) {
-            x->count++;
-            x->one = NULL;
-        } else if ((x = calloc(1, sizeof *x))) {
-            x->one = u;
-            x->count = 1;
-            if (gcs_emu_map_put(m, key, x) < 0)
+        if (!x) {
+            if (!(x = calloc(1, sizeof *x)))
+                return;
+            if (gcs_emu_map_put(m, key, x) < 0) {
                 free(x);
+                return;
+            }
         }
+        if (x->count == x->cap) {
+            size_t cap = x->cap ? x->cap * 2 : 1;
+            emu_user **p = realloc(x->users, cap * sizeof *p);
+            if (!p)
+                return;
+            x->users = p;
+            x->cap = cap;
+        }
+        x->users[x->count++] = u;
     } else if (x) {
-        if (--x->count <= 0) {
+        for (size_t i = 0; i < x->count; i++)
+            if (x->users[i] == u) {
+                x->users[i] = x->users[--x->count];
+                break;
+            }
+        if (x->count == 0) {
             gcs_emu_map_remove(m, key);
+            free(x->users);
             free(x);
-        } else if (x->one == u) {
-            x->one = NULL;
         }
     }
 }
@@ -132,13 +144,13 @@ static bool same_ext(const json_t *a, const json_t *b)
            ((!xa && !xb) || (xa && xb && json_equal(xa, xb)));
 }
 
-bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out)
+emu_user *const *gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, size_t *n)
 {
     char key[600];
     ext_key(key, sizeof key, authority, value);
     emu_ext *x = gcs_emu_map_get(&emu->org.user_by_ext, key);
-    *out = x ? x->one : NULL;
-    return !x || (x->count == 1 && x->one);
+    *n = x ? x->count : 0;
+    return x ? x->users : NULL;
 }
 
 static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id, long version,
@@ -170,16 +182,6 @@ static json_t *ordered(json_t *doc, const char *id)
 emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
 {
     emu_org *o = &emu->org;
-    if (o->nusers == o->capusers) {
-        size_t cap = o->capusers ? o->capusers * 2 : 256;
-        emu_user **p = realloc(o->users, cap * sizeof *p);
-        if (!p) {
-            json_decref(doc);
-            return NULL;
-        }
-        o->users = p;
-        o->capusers = cap;
-    }
     emu_user *u = calloc(1, sizeof *u);
     if (!u) {
         json_decref(doc);
@@ -197,7 +199,12 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
         json_object_set_new(doc, "active", json_true());
     json_object_set_new(doc, "groups", json_array());
     set_meta(emu, doc, "User", u->id, u->version, NULL);
-    o->users[o->nusers++] = u;
+    if (gcs_emu_order_append(&o->order, u, json_is_true(json_object_get(doc, "active"))) < 0) {
+        json_decref(doc);
+        free(u);
+        return NULL;
+    }
+    o->nusers++;
     gcs_emu_map_put(&o->user_by_id, u->id, u);
     user_index_name(emu, u, true);
     ext_index(emu, u, u->doc, +1);
@@ -254,6 +261,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
         user_index_name(emu, u, true);
     if (reindex)
         ext_index(emu, u, u->doc, +1);
+    gcs_emu_order_set_active(&emu->org.order, u, json_is_true(json_object_get(doc, "active")));
 }
 
 static void user_free(emu_user *u)
@@ -293,12 +301,8 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
     user_index_name(emu, u, false);
     ext_index(emu, u, u->doc, -1);
     gcs_emu_map_remove(&o->user_by_id, u->id);
-    for (size_t i = 0; i < o->nusers; i++)
-        if (o->users[i] == u) {
-            memmove(&o->users[i], &o->users[i + 1], (o->nusers - i - 1) * sizeof *o->users);
-            o->nusers--;
-            break;
-        }
+    gcs_emu_order_remove(&o->order, u);
+    o->nusers--;
     user_free(u);
 }
 
@@ -503,10 +507,13 @@ void gcs_emu_group_delete(gcs_emu *emu, emu_group *g)
 void gcs_emu_groups_refresh_users(gcs_emu *emu)
 {
     emu_org *o = &emu->org;
-    for (size_t i = 0; i < o->nusers; i++) {
-        json_object_set_new(o->users[i]->doc, "groups", json_array());
-        free(o->users[i]->cached);
-        o->users[i]->cached = NULL;
+    for (size_t i = 0; i < o->order.nslots; i++) {
+        emu_user *u = o->order.slots[i];
+        if (!u)
+            continue;
+        json_object_set_new(u->doc, "groups", json_array());
+        free(u->cached);
+        u->cached = NULL;
     }
     for (size_t i = 0; i < o->ngroups; i++) {
         emu_group *g = o->groups[i];
@@ -533,21 +540,49 @@ void gcs_emu_org_release(emu_org *o)
     list_release(&o->divisions);
     list_release(&o->skills);
     list_release(&o->languages);
-    for (size_t i = 0; i < o->nusers; i++)
-        user_free(o->users[i]);
-    free(o->users);
+    for (size_t i = 0; i < o->order.nslots; i++)
+        user_free(o->order.slots[i]);
+    gcs_emu_order_release(&o->order);
     for (size_t i = 0; i < o->ngroups; i++)
         group_free(o->groups[i]);
     free(o->groups);
     gcs_emu_map_release(&o->user_by_id);
     gcs_emu_map_release(&o->user_by_name);
     for (size_t i = 0; i < o->user_by_ext.nbuckets; i++)
-        for (emu_map_entry *e = o->user_by_ext.buckets[i]; e; e = e->next)
+        for (emu_map_entry *e = o->user_by_ext.buckets[i]; e; e = e->next) {
+            free(((emu_ext *)e->value)->users);
             free(e->value);
+        }
     gcs_emu_map_release(&o->user_by_ext);
     gcs_emu_map_release(&o->group_by_id);
     gcs_emu_map_release(&o->group_by_name);
     memset(o, 0, sizeof *o);
+}
+
+/* --synthetic-users N: users made in bulk for benchmarks and scale tests,
+ * without the checks of a create (they are valid by construction):
+ * user0000001@synthetic.example…, every tenth inactive (by default), an externalId and an
+ * externalIds pair each, a title, a work email and a department. */
+static int synthesize(gcs_emu *emu, size_t n)
+{
+    size_t have = emu->org.nusers, every = emu->synthetic_inactive_every;
+    if (n > EMU_MAX_USERS - (have < EMU_MAX_USERS ? have : EMU_MAX_USERS))
+        return gcs_error_set(GCS_EINVALID, "synthetic users: at most %d users in all", EMU_MAX_USERS);
+    for (size_t i = 1; i <= n; i++) {
+        char un[64], dn[64], ext[32], dept[32];
+        snprintf(un, sizeof un, "user%07zu@synthetic.example", i);
+        snprintf(dn, sizeof dn, "Synthetic User %zu", i);
+        snprintf(ext, sizeof ext, "syn-%zu", i);
+        snprintf(dept, sizeof dept, "Dept %zu", i % 20);
+        json_t *doc = json_pack("{s:s,s:s,s:b,s:s,s:s,s:[{s:s,s:s,s:b}],s:{s:s},s:{s:[{s:s,s:s}]}}",
+                                "userName", un, "displayName", dn, "active", !every || i % every != 0,
+                                "externalId", ext, "title", "Agent", "emails", "type", "work",
+                                "value", un, "primary", 1, SCIM_ENTERPRISE, "department", dept,
+                                SCIM_GENESYS, "externalIds", "authority", "synthetic", "value", ext);
+        if (!doc || !gcs_emu_user_add(emu, doc))
+            return GCS_ENOMEM;
+    }
+    return 0;
 }
 
 /* A seed group's grants: [{"roleId" or "role" (a name), "divisionId" or
@@ -609,6 +644,8 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
             goto out;
         }
     }
+    if (emu->synthetic_users && (rc = synthesize(emu, emu->synthetic_users)) < 0)
+        goto out;
     json_array_foreach(json_object_get(seed, "groups"), i, v) {
         const char *name = json_string_value(json_object_get(v, "name"));
         if (!name) {
@@ -651,28 +688,54 @@ out:
     return rc;
 }
 
-json_t *gcs_emu_org_dump(gcs_emu *emu)
+int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b)
 {
     emu_org *o = &emu->org;
-    json_t *users = json_array(), *groups = json_array();
-    for (size_t i = 0; i < o->nusers; i++)
-        json_array_append(users, o->users[i]->doc);
-    for (size_t i = 0; i < o->ngroups; i++) {
-        json_t *g = gcs_emu_json_copy(o->groups[i]->platform);
+    int rc = 0;
+    static const char *const names[] = {"roles", "divisions", "skills", "languages"};
+    const emu_list *lists[] = {&o->roles, &o->divisions, &o->skills, &o->languages};
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
+        if ((rc = gcs_buf_printf(b, "%s\"%s\":", i ? "," : "{", names[i])) == 0)
+            rc = gcs_emu_json_dump(b, lists[i]->items);
+    }
+    if (rc == 0)
+        rc = gcs_buf_puts(b, ",\"groups\":[");
+    for (size_t i = 0; rc == 0 && i < o->ngroups; i++) {
+        const emu_group *grp = o->groups[i];
+        json_t *g = gcs_emu_json_copy(grp->platform);
         json_t *ids = json_array();
         size_t j;
         json_t *m;
-        json_array_foreach(json_object_get(o->groups[i]->doc, "members"), j, m)
+        json_array_foreach(json_object_get(grp->doc, "members"), j, m)
             json_array_append(ids, json_object_get(m, "value"));
         json_object_set_new(g, "members", ids);
-        json_object_set_new(g, "version", json_integer(o->groups[i]->version));
-        json_t *grants = json_object_get(o->groups[i]->authz, "grants");
+        json_object_set_new(g, "version", json_integer(grp->version));
+        json_t *grants = json_object_get(grp->authz, "grants");
         json_object_set_new(g, "grants", grants ? json_incref(grants) : json_array());
-        json_array_append_new(groups, g);
+        if (i)
+            rc = gcs_buf_putc(b, ',');
+        if (rc == 0)
+            rc = gcs_emu_json_dump(b, g);
+        json_decref(g);
     }
-    return json_pack("{s:O,s:O,s:O,s:O,s:o,s:o}", "roles", o->roles.items, "divisions",
-                     o->divisions.items, "skills", o->skills.items, "languages",
-                     o->languages.items, "groups", groups, "users", users);
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "],\"users\":[");
+    /* User by user, from the cached text when there is one (without caching
+     * it: a million cached texts would double the emulator's memory). */
+    bool first = true;
+    for (size_t i = 0; rc == 0 && i < o->order.nslots; i++) {
+        emu_user *u = o->order.slots[i];
+        if (!u)
+            continue;
+        if (!first)
+            rc = gcs_buf_putc(b, ',');
+        first = false;
+        if (rc == 0)
+            rc = u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
+    }
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "]}");
+    return rc;
 }
 
 /* ==== Seed files ==== */

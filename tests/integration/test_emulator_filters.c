@@ -128,8 +128,11 @@ static void test_filter_table(void **state)
             continue;
         char *resource = line, *filter = strchr(line, '\t');
         char *want = filter ? strchr(filter + 1, '\t') : NULL;
-        if (!want)
-            fail_msg("%s:%d: want three tab-separated columns", path, lineno);
+        if (!filter || !want) {
+            print_error("%s:%d: want three tab-separated columns\n", path, lineno);
+            failures++;
+            continue;
+        }
         *filter++ = '\0';
         *want++ = '\0';
         char got[1024];
