@@ -33,7 +33,7 @@ typedef struct gcs_emu_config {
     unsigned fault_kinds;         /* bit set of GCS_EMU_FAULT_*; 0 = all */
     int latency_ms;
     int latency_jitter_ms;
-    double concurrent_writer;     /* 0..1: share of user reads followed by a hidden change */
+    double concurrent_writer;     /* 0..1: share of users read (singly or in list pages) then changed behind the reader */
     bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
 } gcs_emu_config;
 

@@ -35,7 +35,7 @@ static const char usage[] =
     "  --fault-kinds LIST            which faults, e.g. 503,drop (default all five)\n"
     "  --fault-seed N                seed for faults, ids and the hidden writer (reproducible)\n"
     "  --latency MS[:JITTER_MS]      delay before each API answer\n"
-    "  --concurrent-writer P         share of user reads after which the user changes behind\n"
+    "  --concurrent-writer P         share of users read (singly or in list pages) that change behind\n"
     "                                the client's back\n"
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
     "  --synthetic-users N           add N generated users after the seed's (at most 1000000;\n"

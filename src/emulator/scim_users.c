@@ -204,6 +204,9 @@ static void list_users(emu_req *r)
         gcs_emu_scim_error(r, 500, NULL, "cannot build the page");
         return;
     }
+    /* What a sync reads is pages: the hidden writer acts on them too. */
+    for (size_t i = 0; i < npage; i++)
+        maybe_hidden_write(emu, page[i]);
 }
 
 static bool groups_differ(const json_t *have, const json_t *given)

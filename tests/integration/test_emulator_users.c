@@ -562,6 +562,52 @@ static void test_concurrent_writer(void **state)
     fx_stop(f);
 }
 
+/* The hidden writer acts on users read through list pages too (a sync reads
+ * pages): with P = 1, every user of a page is changed right after it, so the
+ * versions the page showed are all stale. */
+static void test_concurrent_writer_pages(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--concurrent-writer", "1", NULL};
+    fixture *f = fx_start(extra);
+    char *ids[3];
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"userName\":\"p%d@example.com\",\"displayName\":\"P\"}", i);
+        ids[i] = create(f, body);
+    }
+    json_t *before = gcs_test_emu_admin(&f->s, "GET", "stats", NULL);
+    gcs_test_http r;
+    assert_int_equal(call(&r, f, "GET", "/api/v2/scim/v2/users?filter=userName%20sw%20p&count=2", NULL, NULL), 200);
+    json_t *page = json_incref(json_object_get(r.json, "Resources"));
+    gcs_test_http_release(&r);
+    assert_int_equal(json_array_size(page), 2);
+    json_t *after = gcs_test_emu_admin(&f->s, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(after, "hidden_writes")) -
+                         json_integer_value(json_object_get(before, "hidden_writes")), 2);
+    size_t i;
+    json_t *u;
+    json_array_foreach(page, i, u) {
+        char path[256], im[64];
+        snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", json_string_value(json_object_get(u, "id")));
+        snprintf(im, sizeof im, "If-Match: \"%s\"",
+                 json_string_value(json_object_get(json_object_get(u, "meta"), "version")));
+        assert_int_equal(status_of(f, "PATCH", path, PATCHOP "[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"x\"}]}",
+                                   im, "invalidVers"), 400);
+    }
+    /* The third user was not on the page: untouched, version 1. */
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", ids[2]);
+    assert_int_equal(status_of(f, "PATCH", path, PATCHOP "[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"x\"}]}",
+                               "If-Match: \"1\"", NULL), 200);
+    json_decref(page);
+    json_decref(before);
+    json_decref(after);
+    for (int k = 0; k < 3; k++)
+        free(ids[k]);
+    fx_stop(f);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -576,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_conflict_409),
         cmocka_unit_test(test_conflict_412),
         cmocka_unit_test(test_concurrent_writer),
+        cmocka_unit_test(test_concurrent_writer_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
