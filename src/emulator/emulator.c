@@ -68,6 +68,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
     emu->synthetic_users = opts->synthetic_users;
     emu->synthetic_inactive_every = opts->synthetic_inactive_every;
+    emu->generated_fields = opts->generated_fields;
     if (!emu->stats.routes || !emu->seed_doc) {
         rc = GCS_ENOMEM;
         goto out;

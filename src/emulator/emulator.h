@@ -59,6 +59,8 @@ typedef struct gcs_emu_options {
     const char *base_url;         /* "http://127.0.0.1:PORT", used in meta.location */
     size_t synthetic_users;       /* made after the seed's users, on start and on reset */
     unsigned synthetic_inactive_every; /* every Nth synthetic user is inactive; 0 = none (default 10) */
+    bool generated_fields;        /* every user gets the read-only `other` email (= userName) and
+                                     the immutable x-pc:scimv2:v1 externalIds entry */
 } gcs_emu_options;
 
 typedef struct gcs_emu gcs_emu;

@@ -38,6 +38,8 @@ static const char usage[] =
     "  --concurrent-writer P         share of users read (singly or in list pages) that change behind\n"
     "                                the client's back\n"
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
+    "  --generated-fields            every user gets the read-only email of type other (its\n"
+    "                                userName) and the immutable x-pc:scimv2:v1 externalIds entry\n"
     "  --synthetic-users N           add N generated users after the seed's (at most 1000000;\n"
     "                                user0000001@synthetic.example…, every tenth inactive)\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
@@ -128,6 +130,10 @@ int main(int argc, char **argv)
         }
         if (strncmp(a, "--", 2) != 0)
             USAGE("unexpected argument '%s'", a);
+        if (strcmp(a, "--generated-fields") == 0) {
+            opts.generated_fields = true;
+            continue;
+        }
         static const char *const with_value[] = {
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",

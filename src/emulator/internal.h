@@ -33,6 +33,7 @@
 #define SCIM_ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
 
 #define EMU_MAX_SKILLS 50
+#define EMU_PC_AUTHORITY "x-pc:scimv2:v1"  /* the immutable externalIds entry */
 #define EMU_MAX_PAGE 500
 /* Hard ceilings, so that no client can grow the emulator without bound. */
 #define EMU_MAX_USERS 1000000
@@ -154,6 +155,7 @@ struct gcs_emu {
     json_t *seed_doc;    /* the initial organisation, for reset */
     size_t synthetic_users;
     unsigned synthetic_inactive_every;
+    bool generated_fields;
     char base_url[128];
     emu_org org;
     emu_map tokens;      /* access token -> emu_token* */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
 
@@ -179,6 +180,45 @@ static json_t *ordered(json_t *doc, const char *id)
     return out;
 }
 
+/* --generated-fields: what the real service adds to every user and no client
+ * can change: an email of type `other` that mirrors userName, and an
+ * externalIds entry of authority x-pc:scimv2:v1 (its value here is the user's
+ * id; the real value is unconfirmed). Whatever a client wrote in their place
+ * is replaced. */
+static void derive_readonly(json_t *doc, const char *id)
+{
+    json_t *un = json_object_get(doc, "userName");
+    json_t *emails = json_object_get(doc, "emails");
+    if (!json_is_array(emails)) {
+        emails = json_array();
+        json_object_set_new(doc, "emails", emails);
+    }
+    for (size_t i = json_array_size(emails); i-- > 0;) {
+        const char *t = json_string_value(json_object_get(json_array_get(emails, i), "type"));
+        if (t && strcasecmp(t, "other") == 0)
+            json_array_remove(emails, i);
+    }
+    if (json_is_string(un))
+        json_array_append_new(emails, json_pack("{s:O,s:s,s:b}", "value", un, "type", "other",
+                                                "primary", 0));
+    json_t *gen = json_object_get(doc, SCIM_GENESYS);
+    if (!json_is_object(gen)) {
+        gen = json_object();
+        json_object_set_new(doc, SCIM_GENESYS, gen);
+    }
+    json_t *ids = json_object_get(gen, "externalIds");
+    if (!json_is_array(ids)) {
+        ids = json_array();
+        json_object_set_new(gen, "externalIds", ids);
+    }
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const char *a = json_string_value(json_object_get(json_array_get(ids, i), "authority"));
+        if (a && strncasecmp(a, EMU_PC_AUTHORITY, strlen(EMU_PC_AUTHORITY)) == 0)
+            json_array_remove(ids, i);
+    }
+    json_array_insert_new(ids, 0, json_pack("{s:s,s:s}", "authority", EMU_PC_AUTHORITY, "value", id));
+}
+
 emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
 {
     emu_org *o = &emu->org;
@@ -193,6 +233,8 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
     else
         gcs_emu_uuid(u->id, &emu->rng_ids);
     doc = ordered(doc, u->id);
+    if (emu->generated_fields)
+        derive_readonly(doc, u->id);
     u->doc = doc;
     u->version = 1;
     if (!json_is_boolean(json_object_get(doc, "active")))
@@ -226,6 +268,8 @@ static bool in_order(const json_t *doc, const char *id)
 
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
+    if (emu->generated_fields)
+        derive_readonly(doc, u->id);
     json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
     const char *was = json_string_value(json_object_get(u->doc, "userName"));
     const char *will = json_string_value(json_object_get(doc, "userName"));

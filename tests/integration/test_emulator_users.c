@@ -608,6 +608,45 @@ static void test_concurrent_writer_pages(void **state)
     fx_stop(f);
 }
 
+/* --generated-fields: the read-only `other` email mirrors userName and the
+ * immutable x-pc:scimv2:v1 externalIds entry is there, whatever clients write. */
+static void test_generated_fields(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--generated-fields", NULL};
+    fixture *f = fx_start(extra);
+    char *id = create(f, "{\"userName\":\"g@example.com\",\"displayName\":\"G\","
+                         "\"emails\":[{\"type\":\"work\",\"value\":\"w@example.com\"},{\"type\":\"other\",\"value\":\"x@example.com\"}]}");
+    char path[256], body[512];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    gcs_test_http r;
+    assert_int_equal(call(&r, f, "PATCH", path,
+                          PATCHOP "[{\"op\":\"replace\",\"path\":\"userName\",\"value\":\"g2@example.com\"},"
+                          "{\"op\":\"remove\",\"path\":\"urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:externalIds\"}]}",
+                          NULL), 200);
+    json_t *emails = json_object_get(r.json, "emails");
+    assert_int_equal(json_array_size(emails), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 0), "value")), "w@example.com");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 1), "type")), "other");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 1), "value")), "g2@example.com");
+    json_t *ids = json_object_get(json_object_get(r.json, "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"), "externalIds");
+    assert_int_equal(json_array_size(ids), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 0), "authority")), "x-pc:scimv2:v1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 0), "value")), id);
+    gcs_test_http_release(&r);
+    /* The entry is indexed like any externalIds pair; the mirror answers email eq. */
+    snprintf(body, sizeof body,
+             "/api/v2/scim/v2/users?filter=externalIds%%5Bauthority%%20eq%%20x-pc:scimv2:v1%%20and%%20value%%20eq%%20%s%%5D", id);
+    assert_int_equal(call(&r, f, "GET", body, NULL, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 1);
+    gcs_test_http_release(&r);
+    assert_int_equal(call(&r, f, "GET", "/api/v2/scim/v2/users?filter=email%20eq%20g2@example.com", NULL, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 1);
+    gcs_test_http_release(&r);
+    free(id);
+    fx_stop(f);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -623,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_conflict_412),
         cmocka_unit_test(test_concurrent_writer),
         cmocka_unit_test(test_concurrent_writer_pages),
+        cmocka_unit_test(test_generated_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
