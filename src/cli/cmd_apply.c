@@ -37,7 +37,11 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
         gcs_plan_release(&plan);
         goto out;
     }
-    code = gcs_provision_apply(&p, &plan);
+    json_t *report = NULL;
+    code = gcs_provision_apply(&p, &plan, &report);
+    if (report)
+        gcs_provision_print_report(cli->out, report);
+    json_decref(report);
     gcs_plan_release(&plan);
 out:
     gcs_provision_release(&p);
