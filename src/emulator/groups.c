@@ -222,8 +222,11 @@ static void add_members(emu_req *r, emu_group *g)
     doc = gcs_emu_json_copy(g->doc);
     json_t *members = json_object_get(doc, "members");
     json_t *m;
-    json_array_foreach(members, i, m)
-        gcs_emu_map_put(&have, json_string_value(json_object_get(m, "value")), m);
+    json_array_foreach(members, i, m) {
+        const char *uid = json_string_value(json_object_get(m, "value"));
+        if (uid)
+            gcs_emu_map_put(&have, uid, m);
+    }
     json_array_foreach(ids, i, id) {
         const char *uid = json_string_value(id);
         if (gcs_emu_map_get(&have, uid))

@@ -108,11 +108,13 @@ static bool indexed_hits(gcs_emu *emu, const scim_filter *f, emu_user ***out, si
     return true;
 }
 
-/* Appends one user of a list page: its cached serialisation, or the projection. */
+/* Appends one user of a list page: its cached serialisation when there is
+ * one (without caching it: a sync that pages through a million users would
+ * leave a million cached texts behind), or the projection. */
 static int put_user(gcs_buf *b, emu_user *u, const char *attrs, const char *excl)
 {
     if ((!attrs || !*attrs) && (!excl || !*excl))
-        return gcs_buf_puts(b, gcs_emu_user_text(u));
+        return u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
     json_t *p = gcs_emu_project(u->doc, attrs, excl);
     int rc = gcs_emu_json_dump(b, p);
     json_decref(p);
@@ -185,8 +187,8 @@ static void list_users(emu_req *r)
     free(hits);
     gcs_scim_filter_free(f);
 
-    /* Written straight into the answer from each user's cached text: no JSON
-     * tree of the page, no second copy. */
+    /* Written straight into the answer, user by user: no JSON tree of the
+     * page, no second copy. */
     gcs_http_response_set(r->resp, 200, "application/scim+json; charset=utf-8", NULL);
     gcs_buf *b = &r->resp->body;
     int rc = gcs_buf_printf(b, "{\"schemas\":[\"%s\"],\"totalResults\":%ld,\"startIndex\":%ld,"
