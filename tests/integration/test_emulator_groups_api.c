@@ -24,15 +24,16 @@ static char *seed_text(void)
 {
     gcs_buf b;
     gcs_buf_init(&b, 1 << 20);
-    (void)gcs_buf_puts(&b, "{\"roles\":[{\"id\":\"r-agent\",\"name\":\"Agent\"},{\"id\":\"r-admin\",\"name\":\"Admin\"}],"
+    int rc = gcs_buf_puts(&b, "{\"roles\":[{\"id\":\"r-agent\",\"name\":\"Agent\"},{\"id\":\"r-admin\",\"name\":\"Admin\"}],"
                            "\"divisions\":[{\"id\":\"d-home\",\"name\":\"Home\"},{\"id\":\"d-paris\",\"name\":\"Paris\"}],"
                            "\"groups\":[{\"id\":\"g1\",\"name\":\"Team A\",\"type\":\"official\",\"rolesEnabled\":true,"
                            "\"members\":[\"u1\"],\"grants\":[{\"role\":\"Agent\",\"divisionId\":\"d-home\"}]},"
                            "{\"id\":\"g2\",\"name\":\"Team B\",\"type\":\"social\"}],\"users\":[");
     for (int i = 1; i <= NUSERS; i++)
-        (void)gcs_buf_printf(&b, "%s{\"id\":\"u%d\",\"userName\":\"u%d@example.com\",\"displayName\":\"User %d\"}",
+        rc |= gcs_buf_printf(&b, "%s{\"id\":\"u%d\",\"userName\":\"u%d@example.com\",\"displayName\":\"User %d\"}",
                              i > 1 ? "," : "", i, i, i);
-    (void)gcs_buf_puts(&b, "]}");
+    rc |= gcs_buf_puts(&b, "]}");
+    assert_int_equal(rc, 0);
     return gcs_buf_detach(&b);
 }
 
