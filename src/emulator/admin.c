@@ -191,7 +191,8 @@ void gcs_emu_admin(emu_req *r, const char *rest)
         gcs_http_response_set(r->resp, 200, "application/json; charset=utf-8", NULL);
         r->resp->body.max = EMU_STATE_MAX;
         if (gcs_emu_org_write(emu, &r->resp->body) < 0) {
-            gcs_buf_release(&r->resp->body);
+            gcs_http_response_release(r->resp);
+            gcs_http_response_init(r->resp);
             gcs_emu_genesys_error(r, 500, "state.too.large", "the state is over %zu bytes",
                                   (size_t)EMU_STATE_MAX);
         }

@@ -203,7 +203,10 @@ static void list_users(emu_req *r)
     if (rc == 0)
         rc = gcs_buf_puts(b, "]}");
     if (rc < 0) {
-        gcs_emu_scim_error(r, 500, NULL, "cannot build the page");
+        /* Over the answer's 64 MiB (500 users of ~130 KiB each): start afresh. */
+        gcs_http_response_release(r->resp);
+        gcs_http_response_init(r->resp);
+        gcs_emu_scim_error(r, 500, NULL, "the page is too large: ask for fewer users");
         return;
     }
     /* What a sync reads is pages: the hidden writer acts on them too. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "emulator/emulator.h"
 #include "gcstest.h"
@@ -203,6 +204,59 @@ static void test_state_over_64_mib(void **state)
     emu = NULL;
 }
 
+/* A page over the answer's 64 MiB is a clean 500 (one Content-Type, an error
+ * body), not a truncated list. */
+static void test_page_too_large(void **state)
+{
+    (void)state;
+    size_t big = 150000;
+    char *title = malloc(big + 1);
+    memset(title, 'x', big);
+    title[big] = '\0';
+    json_t *users = json_array();
+    for (int i = 0; i < 480; i++) {
+        char un[64];
+        snprintf(un, sizeof un, "big%d@example.com", i);
+        json_array_append_new(users, json_pack("{s:s,s:s,s:s}", "userName", un, "displayName", "Big",
+                                               "title", title));
+    }
+    free(title);
+    json_t *seed = json_pack("{s:o}", "users", users);
+    gcs_emu_options opts;
+    gcs_emu_options_init(&opts);
+    opts.config.rate_limit = 0;
+    opts.clients[0].id = "c";
+    opts.clients[0].secret = "s";
+    opts.nclients = 1;
+    assert_int_equal(gcs_emu_new(&emu, &opts, seed), 0);
+    json_decref(seed);
+    snprintf(auth, sizeof auth, "Basic Yzpz");
+    gcs_http_response resp;
+    dispatch(&resp, "POST", "/oauth/token", NULL, "grant_type=client_credentials");
+    json_t *j = json_loads(resp.body.ptr, 0, NULL);
+    snprintf(auth, sizeof auth, "Bearer %s", json_string_value(json_object_get(j, "access_token")));
+    json_decref(j);
+    gcs_http_response_release(&resp);
+    const char *args[] = {"count", "500", "attributes", "title", NULL};
+    dispatch(&resp, "GET", "/api/v2/scim/v2/users", args, NULL);
+    assert_int_equal(resp.status, 500);
+    int ctypes = 0;
+    for (size_t i = 0; i < resp.nheaders; i++)
+        ctypes += strcasecmp(resp.headers[i].name, "Content-Type") == 0;
+    assert_int_equal(ctypes, 1);
+    j = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "too large"));
+    json_decref(j);
+    gcs_http_response_release(&resp);
+    /* Fewer users per page: fine. */
+    const char *fewer[] = {"count", "100", "attributes", "title", NULL};
+    dispatch(&resp, "GET", "/api/v2/scim/v2/users", fewer, NULL);
+    assert_int_equal(resp.status, 200);
+    gcs_http_response_release(&resp);
+    gcs_emu_free(emu);
+    emu = NULL;
+}
+
 /* The program's --synthetic-users: made on start and again on reset. */
 static void test_synthetic_users_flag(void **state)
 {
@@ -253,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages_follow_changes),
         cmocka_unit_test(test_state_over_64_mib),
+        cmocka_unit_test(test_page_too_large),
         cmocka_unit_test(test_synthetic_users_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
