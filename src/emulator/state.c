@@ -219,6 +219,23 @@ static void derive_readonly(json_t *doc, const char *id)
     json_array_insert_new(ids, 0, json_pack("{s:s,s:s}", "authority", EMU_PC_AUTHORITY, "value", id));
 }
 
+/* Puts a user whose id, doc (in its final form) and version are set into the
+ * order and the indexes; frees it and returns NULL when that fails. */
+static emu_user *user_insert(gcs_emu *emu, emu_user *u)
+{
+    emu_org *o = &emu->org;
+    if (gcs_emu_order_append(&o->order, u, json_is_true(json_object_get(u->doc, "active"))) < 0) {
+        json_decref(u->doc);
+        free(u);
+        return NULL;
+    }
+    o->nusers++;
+    gcs_emu_map_put(&o->user_by_id, u->id, u);
+    user_index_name(emu, u, true);
+    ext_index(emu, u, u->doc, +1);
+    return u;
+}
+
 emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
 {
     emu_org *o = &emu->org;
@@ -241,16 +258,7 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
         json_object_set_new(doc, "active", json_true());
     json_object_set_new(doc, "groups", json_array());
     set_meta(emu, doc, "User", u->id, u->version, NULL);
-    if (gcs_emu_order_append(&o->order, u, json_is_true(json_object_get(doc, "active"))) < 0) {
-        json_decref(doc);
-        free(u);
-        return NULL;
-    }
-    o->nusers++;
-    gcs_emu_map_put(&o->user_by_id, u->id, u);
-    user_index_name(emu, u, true);
-    ext_index(emu, u, u->doc, +1);
-    return u;
+    return user_insert(emu, u);
 }
 
 /* True when doc already starts with schemas and this id (a copy of the stored
@@ -609,24 +617,79 @@ void gcs_emu_org_release(emu_org *o)
  * externalIds pair each, a title, a work email and a department. */
 static int synthesize(gcs_emu *emu, size_t n)
 {
+    int rc = 0;
     size_t have = emu->org.nusers, every = emu->synthetic_inactive_every;
     if (n > EMU_MAX_USERS - (have < EMU_MAX_USERS ? have : EMU_MAX_USERS))
         return gcs_error_set(GCS_EINVALID, "synthetic users: at most %d users in all", EMU_MAX_USERS);
-    for (size_t i = 1; i <= n; i++) {
-        char un[64], dn[64], ext[32], dept[32];
-        snprintf(un, sizeof un, "user%07zu@synthetic.example", i);
-        snprintf(dn, sizeof dn, "Synthetic User %zu", i);
-        snprintf(ext, sizeof ext, "syn-%zu", i);
-        snprintf(dept, sizeof dept, "Dept %zu", i % 20);
-        json_t *doc = json_pack("{s:s,s:s,s:b,s:s,s:s,s:[{s:s,s:s,s:b}],s:{s:s},s:{s:[{s:s,s:s}]}}",
-                                "userName", un, "displayName", dn, "active", !every || i % every != 0,
-                                "externalId", ext, "title", "Agent", "emails", "type", "work",
-                                "value", un, "primary", 1, SCIM_ENTERPRISE, "department", dept,
-                                SCIM_GENESYS, "externalIds", "authority", "synthetic", "value", ext);
-        if (!doc || !gcs_emu_user_add(emu, doc))
-            return GCS_ENOMEM;
+    /* Built in their final order (no reordering pass), sharing every value
+     * that is the same for all of them: the emulator never changes a scalar
+     * in place, and a change to a user makes a new document. A million users
+     * are a million JSON trees: what is shared is memory and time saved. */
+    char now[32];
+    gcs_emu_now_iso(now);
+    json_t *schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
+    json_t *agent = json_string("Agent"), *work = json_string("work");
+    json_t *authority = json_string("synthetic"), *user = json_string("User");
+    json_t *stamp = json_string(now), *one = json_string("1");
+    json_t *depts[20];
+    for (int d = 0; d < 20; d++) {
+        char dept[16];
+        snprintf(dept, sizeof dept, "Dept %d", d);
+        depts[d] = json_string(dept);
     }
-    return 0;
+    for (size_t i = 1; rc == 0 && i <= n; i++) {
+        char text[64], loc[256];
+        emu_user *u = calloc(1, sizeof *u);
+        json_t *doc = json_object();
+        if (!u || !doc) {
+            free(u);
+            json_decref(doc);
+            rc = GCS_ENOMEM;
+            break;
+        }
+        gcs_emu_uuid(u->id, &emu->rng_ids);
+        u->version = 1;
+        snprintf(text, sizeof text, "user%07zu@synthetic.example", i);
+        json_t *un = json_string(text);
+        snprintf(text, sizeof text, "syn-%zu", i);
+        json_t *ext = json_string(text);
+        snprintf(text, sizeof text, "Synthetic User %zu", i);
+        gcs_emu_user_location(emu, loc, sizeof loc, "users", u->id);
+        json_object_set_nocheck(doc, "schemas", schemas);
+        json_object_set_new_nocheck(doc, "id", json_string(u->id));
+        json_object_set_nocheck(doc, "userName", un);
+        json_object_set_new_nocheck(doc, "displayName", json_string(text));
+        json_object_set_new_nocheck(doc, "active", json_boolean(!every || i % every != 0));
+        json_object_set_nocheck(doc, "externalId", ext);
+        json_object_set_nocheck(doc, "title", agent);
+        json_object_set_new_nocheck(doc, "emails", json_pack("[{s:O,s:O,s:b}]", "type", work, "value", un,
+                                                             "primary", 1));
+        json_object_set_new_nocheck(doc, SCIM_ENTERPRISE, json_pack("{s:O}", "department", depts[i % 20]));
+        json_object_set_new_nocheck(doc, SCIM_GENESYS,
+                                    json_pack("{s:[{s:O,s:O}]}", "externalIds", "authority", authority,
+                                              "value", ext));
+        json_object_set_new_nocheck(doc, "groups", json_array());
+        json_object_set_new_nocheck(doc, "meta",
+                                    json_pack("{s:O,s:O,s:O,s:s,s:O}", "resourceType", user, "created",
+                                              stamp, "lastModified", stamp, "location", loc, "version", one));
+        json_decref(un);
+        json_decref(ext);
+        if (emu->generated_fields)
+            derive_readonly(doc, u->id);
+        u->doc = doc;
+        if (!user_insert(emu, u))
+            rc = GCS_ENOMEM;
+    }
+    json_decref(schemas);
+    json_decref(agent);
+    json_decref(work);
+    json_decref(authority);
+    json_decref(user);
+    json_decref(stamp);
+    json_decref(one);
+    for (int d = 0; d < 20; d++)
+        json_decref(depts[d]);
+    return rc;
 }
 
 /* A seed group's grants: [{"roleId" or "role" (a name), "divisionId" or
