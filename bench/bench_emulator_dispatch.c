@@ -1,8 +1,17 @@
 /* The emulator's request handling without sockets: GET and PATCH of one user
  * through gcs_emu_handle, to see what the emulator itself costs per request
- * (bench/emulator.sh measures it over HTTP with wrk). */
+ * (bench/emulator.sh measures it over HTTP with wrk).
+ *
+ *   bench_emulator_dispatch [--users N]
+ *
+ * With --users N (up to 1,000,000, all active), the organisation also holds N
+ * synthetic users, and the run times list pages at the start and at the end
+ * (startIndex = N - 99), an indexed lookup, a filter that scans, and the
+ * state dump, besides the GET and PATCH rates, in one JSON line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/time.h"
 #include "emulator/emulator.h"
@@ -23,8 +32,7 @@ static const char patch_body[] =
     "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Lead\"},"
     "{\"op\":\"replace\",\"path\":\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department\",\"value\":\"Sales\"}]}";
 
-static int run(gcs_emu *emu, const char *method, const char *path, const char *body,
-               const char *auth, double *out_rate)
+static gcs_http_request make(const char *method, const char *path, const char *body, const char *auth)
 {
     gcs_http_request req;
     memset(&req, 0, sizeof req);
@@ -37,7 +45,14 @@ static int run(gcs_emu *emu, const char *method, const char *path, const char *b
     req.headers[1].name = "Content-Type";
     req.headers[1].value = "application/scim+json";
     req.nheaders = 2;
-    int n = 200000, bad = 0;
+    return req;
+}
+
+static int run(gcs_emu *emu, const char *method, const char *path, const char *body,
+               const char *auth, int n, double *out_rate)
+{
+    gcs_http_request req = make(method, path, body, auth);
+    int bad = 0;
     int64_t t0 = gcs_time_mono_us();
     for (int i = 0; i < n; i++) {
         gcs_http_response resp;
@@ -49,8 +64,50 @@ static int run(gcs_emu *emu, const char *method, const char *path, const char *b
     return bad;
 }
 
-int main(void)
+/* Mean microseconds of a list request (query given as name/value pairs),
+ * over `n` runs; *items is the page's itemsPerPage. */
+static double time_list(gcs_emu *emu, const char *auth, const char *const *args, int n, int *bad,
+                        long *items)
 {
+    gcs_http_request req = make("GET", "/api/v2/scim/v2/users", NULL, auth);
+    for (size_t i = 0; args[2 * i]; i++) {
+        req.args[i].name = args[2 * i];
+        req.args[i].value = args[2 * i + 1];
+        req.nargs++;
+    }
+    int64_t t0 = gcs_time_mono_us();
+    for (int i = 0; i < n; i++) {
+        gcs_http_response resp;
+        gcs_http_server_dispatch(&resp, &req, gcs_emu_handle, emu);
+        *bad += resp.status != 200;
+        if (i == 0) {
+            json_t *j = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
+            *items = (long)json_integer_value(json_object_get(j, "itemsPerPage"));
+            json_decref(j);
+        }
+        gcs_http_response_release(&resp);
+    }
+    return (double)(gcs_time_mono_us() - t0) / n;
+}
+
+static long rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+int main(int argc, char **argv)
+{
+    size_t users = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--users") == 0 && i + 1 < argc) {
+            users = strtoul(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: bench_emulator_dispatch [--users N]\n");
+            return 2;
+        }
+    }
     json_t *seed = json_loads(seed_text, 0, NULL);
     gcs_emu_options opts;
     gcs_emu_options_init(&opts);
@@ -58,17 +115,14 @@ int main(void)
     opts.clients[0].id = "b";
     opts.clients[0].secret = "s";
     opts.nclients = 1;
+    opts.synthetic_users = users ? users - 1 : 0; /* plus the seed's one */
+    opts.synthetic_inactive_every = 0;
     gcs_emu *emu;
+    int64_t t0 = gcs_time_mono_us();
     if (gcs_emu_new(&emu, &opts, seed) < 0)
         return 1;
-    gcs_http_request tr;
-    memset(&tr, 0, sizeof tr);
-    tr.method = "POST";
-    tr.path = "/oauth/token";
-    tr.body = "grant_type=client_credentials";
-    tr.body_len = strlen(tr.body);
-    tr.headers[0].name = "Authorization";
-    tr.headers[0].value = "Basic Yjpz"; /* b:s */
+    double load_s = (gcs_time_mono_us() - t0) / 1e6;
+    gcs_http_request tr = make("POST", "/oauth/token", "grant_type=client_credentials", "Basic Yjpz" /* b:s */);
     tr.nheaders = 1;
     gcs_http_response resp;
     gcs_http_server_dispatch(&resp, &tr, gcs_emu_handle, emu);
@@ -79,10 +133,44 @@ int main(void)
     json_decref(tok);
 
     double get_rate, patch_rate;
-    int bad = run(emu, "GET", "/api/v2/scim/v2/users/" USER_ID, NULL, auth, &get_rate);
-    bad += run(emu, "PATCH", "/api/v2/scim/v2/users/" USER_ID, patch_body, auth, &patch_rate);
-    printf("{\"bench\":\"emulator_dispatch\",\"get_per_s\":%.0f,\"patch_per_s\":%.0f,\"errors\":%d}\n",
-           get_rate, patch_rate, bad);
+    int n = users ? 50000 : 200000;
+    int bad = run(emu, "GET", "/api/v2/scim/v2/users/" USER_ID, NULL, auth, n, &get_rate);
+    bad += run(emu, "PATCH", "/api/v2/scim/v2/users/" USER_ID, patch_body, auth, n, &patch_rate);
+    if (!users) {
+        printf("{\"bench\":\"emulator_dispatch\",\"get_per_s\":%.0f,\"patch_per_s\":%.0f,\"errors\":%d}\n",
+               get_rate, patch_rate, bad);
+        goto out;
+    }
+    char last[24];
+    snprintf(last, sizeof last, "%zu", users > 99 ? users - 99 : 1);
+    long items[6] = {0};
+    const char *attrs = "userName,displayName,title,active,externalId";
+    const char *first_page[] = {"startIndex", "1", "count", "100", "attributes", attrs, NULL};
+    const char *last_page[] = {"startIndex", last, "count", "100", "attributes", attrs, NULL};
+    const char *last_full[] = {"startIndex", last, "count", "25", NULL};
+    const char *by_name[] = {"filter", "userName eq user0500000@synthetic.example", NULL};
+    const char *scanning[] = {"filter", "title eq \"Lead\" and displayName co \"nobody\"", NULL};
+    double first_us = time_list(emu, auth, first_page, 200, &bad, &items[0]);
+    double last_us = time_list(emu, auth, last_page, 200, &bad, &items[1]);
+    double last_full_us = time_list(emu, auth, last_full, 200, &bad, &items[2]);
+    double by_name_us = time_list(emu, auth, by_name, 200, &bad, &items[3]);
+    double scan_us = time_list(emu, auth, scanning, 1, &bad, &items[4]);
+    gcs_http_request sr = make("GET", "/_emulator/state", NULL, auth);
+    t0 = gcs_time_mono_us();
+    gcs_http_server_dispatch(&resp, &sr, gcs_emu_handle, emu);
+    double state_s = (gcs_time_mono_us() - t0) / 1e6;
+    size_t state_bytes = resp.body.len;
+    bad += resp.status != 200;
+    gcs_http_response_release(&resp);
+    printf("{\"bench\":\"emulator_dispatch\",\"users\":%zu,\"load_s\":%.2f,\"rss_mib\":%ld,"
+           "\"get_per_s\":%.0f,\"patch_per_s\":%.0f,"
+           "\"page1_count100_us\":%.0f,\"page_last_count100_us\":%.0f,\"page_last_start\":%s,"
+           "\"page_last_count25_full_us\":%.0f,\"username_eq_us\":%.0f,\"scan_filter_us\":%.0f,"
+           "\"state_s\":%.2f,\"state_mib\":%.0f,\"items\":[%ld,%ld,%ld,%ld],\"errors\":%d}\n",
+           users, load_s, rss_mib(), get_rate, patch_rate, first_us, last_us, last, last_full_us,
+           by_name_us, scan_us, state_s, state_bytes / 1048576.0, items[0], items[1], items[2],
+           items[3], bad);
+out:
     gcs_emu_free(emu);
     json_decref(seed);
     return bad ? 1 : 0;

@@ -3,6 +3,7 @@
 # keep-alive connections, rate limit off, on loopback. Uses the release build
 # (scripts/build, build/) unless $GCSCIM_EMULATOR names another binary.
 #   bench/emulator.sh [SECONDS=10] [CONNECTIONS=16] [EMULATOR_THREADS=4 (0 = one per connection)]
+#                     [USERS=1 (N > 1: N - 1 synthetic users besides the bench user)]
 # Prints one JSON object as its last line: {"get_rps":…,"patch_rps":…,…}.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +11,7 @@ emu=${GCSCIM_EMULATOR:-$root/build/gcscim-emulator}
 secs=${1:-10}
 conns=${2:-16}
 threads=${3:-4}
+users=${4:-1}
 [ -x "$emu" ] || "$root/scripts/build"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
@@ -27,9 +29,11 @@ cat >"$work/seed.json" <<'JSON'
   "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User":{"routingSkills":[{"name":"Billing","proficiency":3}]}}]}
 JSON
 "$emu" --listen 127.0.0.1:0 --ready-file "$work/ready.json" --seed "$work/seed.json" \
-    --client bench:bench-secret --rate-limit 0 --threads "$threads" --log-level warn &
+    --client bench:bench-secret --rate-limit 0 --threads "$threads" --log-level warn \
+    --synthetic-users $((users - 1)) &
 pid=$!
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
+# A million synthetic users take about half a minute to build.
+for _ in $(seq 1800); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
 url=$(sed 's/.*"api_url":"\([^"]*\)".*/\1/' "$work/ready.json")
 token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials "$url/oauth/token" |
         sed 's/.*"access_token":"\([^"]*\)".*/\1/')
@@ -65,4 +69,4 @@ run() { # name script
 get=$(run get "$work/get.lua")
 patch=$(run patch "$work/patch.lua")
 
-echo "{\"bench\":\"emulator\",\"seconds\":$secs,\"connections\":$conns,\"emulator_threads\":$threads,$get,$patch}"
+echo "{\"bench\":\"emulator\",\"seconds\":$secs,\"connections\":$conns,\"emulator_threads\":$threads,\"users\":$users,$get,$patch}"

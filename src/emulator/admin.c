@@ -155,7 +155,7 @@ void gcs_emu_stats_reset(gcs_emu *emu)
 static json_t *stats_json(gcs_emu *emu)
 {
     emu_stats *s = &emu->stats;
-    return json_pack("{s:I,s:O,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:o,s:I}",
+    return json_pack("{s:I,s:O,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:o,s:I,s:I}",
                      "requests", (json_int_t)s->requests, "routes", s->routes,
                      "rate_limited", (json_int_t)s->rate_limited, "tokens_issued",
                      (json_int_t)s->tokens_issued, "max_in_flight",
@@ -165,7 +165,7 @@ static json_t *stats_json(gcs_emu *emu)
                      (json_int_t)s->faults[2], "504", (json_int_t)s->faults[3], "drop",
                      (json_int_t)s->faults[4], "hidden_writes", (json_int_t)s->hidden_writes,
                      "windows", gcs_emu_ratelimit_windows(emu), "tokens",
-                     (json_int_t)emu->tokens.count);
+                     (json_int_t)emu->tokens.count, "users_examined", (json_int_t)s->users_examined);
 }
 
 static void reset_windows(gcs_emu *emu)
@@ -186,7 +186,16 @@ void gcs_emu_admin(emu_req *r, const char *rest)
     bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
     r->route = "/_emulator";
     if (strcmp(rest, "state") == 0 && get) {
-        gcs_emu_send_json(r, 200, gcs_emu_org_dump(emu));
+        /* Written piece by piece into the answer, which may be far over the
+         * usual 64 MiB (a million users is about 1 GiB). */
+        gcs_http_response_set(r->resp, 200, "application/json; charset=utf-8", NULL);
+        r->resp->body.max = EMU_STATE_MAX;
+        if (gcs_emu_org_write(emu, &r->resp->body) < 0) {
+            gcs_http_response_release(r->resp);
+            gcs_http_response_init(r->resp);
+            gcs_emu_genesys_error(r, 500, "state.too.large", "the state is over %zu bytes",
+                                  (size_t)EMU_STATE_MAX);
+        }
     } else if (strcmp(rest, "stats") == 0 && get) {
         gcs_emu_send_json(r, 200, stats_json(emu));
     } else if (strcmp(rest, "reset") == 0 && post) {

@@ -21,6 +21,7 @@ void gcs_emu_options_init(gcs_emu_options *opts)
     opts->config.rate_limit = 300;
     opts->config.rate_window_s = 60;
     opts->config.version_conflict_status = 400;
+    opts->synthetic_inactive_every = 10;
 }
 
 static void seed_rngs(gcs_emu *emu)
@@ -66,6 +67,9 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     snprintf(emu->base_url, sizeof emu->base_url, "%s",
              opts->base_url ? opts->base_url : "http://127.0.0.1");
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
+    emu->synthetic_users = opts->synthetic_users;
+    emu->synthetic_inactive_every = opts->synthetic_inactive_every;
+    emu->generated_fields = opts->generated_fields;
     if (!emu->stats.routes || !emu->seed_doc) {
         rc = GCS_ENOMEM;
         goto out;
@@ -110,12 +114,13 @@ void gcs_emu_set_base_url(gcs_emu *emu, const char *base_url)
 
 json_t *gcs_emu_state(gcs_emu *emu)
 {
+    gcs_buf b;
+    gcs_buf_init(&b, EMU_STATE_MAX);
     pthread_mutex_lock(&emu->lock);
-    json_t *dump = gcs_emu_org_dump(emu);
-    /* The dump shares the live documents: copy them before letting go. */
-    json_t *j = gcs_emu_json_copy(dump);
+    int rc = gcs_emu_org_write(emu, &b);
     pthread_mutex_unlock(&emu->lock);
-    json_decref(dump);
+    json_t *j = rc == 0 ? json_loadb(b.ptr, b.len, 0, NULL) : NULL;
+    gcs_buf_release(&b);
     return j;
 }
 
@@ -244,6 +249,7 @@ static bool scopes_ok(emu_req *r, const char *rest)
     static const char *const groups_r[] = {"groups", "groups:readonly", NULL};
     static const char *const groups_w[] = {"groups", NULL};
     static const char *const auth_r[] = {"authorization", "authorization:readonly", NULL};
+    static const char *const auth_w[] = {"authorization", NULL};
     static const char *const routing_r[] = {"routing", "routing:readonly", NULL};
     if (!r->token || !r->token->scopes[0])
         return true;
@@ -252,7 +258,7 @@ static bool scopes_ok(emu_req *r, const char *rest)
     if (strncmp(rest, "/groups", 7) == 0)
         return gcs_emu_scope_check(r, read ? groups_r : groups_w);
     if (strncmp(rest, "/authorization/", 15) == 0)
-        return gcs_emu_scope_check(r, auth_r);
+        return gcs_emu_scope_check(r, read ? auth_r : auth_w);
     if (strncmp(rest, "/routing/", 9) == 0)
         return gcs_emu_scope_check(r, routing_r);
     return true;
@@ -323,6 +329,7 @@ static const char *classify(const char *rest)
         {"/scim/v2/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
         {"/scim/groups", "/api/v2/scim/groups", "/api/v2/scim/groups/{id}"},
         {"/groups", "/api/v2/groups", "/api/v2/groups/{id}"},
+        {"/authorization/subjects", "/api/v2/authorization/subjects", "/api/v2/authorization/subjects/{id}"},
         {"/authorization/roles", "/api/v2/authorization/roles", "/api/v2/authorization/roles/{id}"},
         {"/authorization/divisions", "/api/v2/authorization/divisions", "/api/v2/authorization/divisions/{id}"},
         {"/routing/skills", "/api/v2/routing/skills", "/api/v2/routing/skills/{id}"},

@@ -33,7 +33,7 @@ typedef struct gcs_emu_config {
     unsigned fault_kinds;         /* bit set of GCS_EMU_FAULT_*; 0 = all */
     int latency_ms;
     int latency_jitter_ms;
-    double concurrent_writer;     /* 0..1: share of user reads followed by a hidden change */
+    double concurrent_writer;     /* 0..1: share of users read (singly or in list pages) then changed behind the reader */
     bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
     int64_t clock_skew_s;         /* the Date header is this far from the real clock */
 } gcs_emu_config;
@@ -58,6 +58,10 @@ typedef struct gcs_emu_options {
     uint64_t seed;                /* PRNG seed for faults, ids, the hidden writer */
     bool seeded;                  /* false = seed from /dev/urandom */
     const char *base_url;         /* "http://127.0.0.1:PORT", used in meta.location */
+    size_t synthetic_users;       /* made after the seed's users, on start and on reset */
+    unsigned synthetic_inactive_every; /* every Nth synthetic user is inactive; 0 = none (default 10) */
+    bool generated_fields;        /* every user gets the read-only `other` email (= userName) and
+                                     the immutable x-pc:scimv2:v1 externalIds entry */
 } gcs_emu_options;
 
 typedef struct gcs_emu gcs_emu;

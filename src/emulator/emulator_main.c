@@ -3,6 +3,7 @@
  * the ready file, and a clean stop on SIGTERM / SIGINT (exit 0). */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,15 @@ static const char usage[] =
     "  --fault-kinds LIST            which faults, e.g. 503,drop (default all five)\n"
     "  --fault-seed N                seed for faults, ids and the hidden writer (reproducible)\n"
     "  --latency MS[:JITTER_MS]      delay before each API answer\n"
-    "  --concurrent-writer P         share of user reads after which the user changes behind\n"
+    "  --concurrent-writer P         share of users read (singly or in list pages) that change behind\n"
     "                                the client's back\n"
     "  --clock-skew SECONDS          every answer's Date header is this far ahead (or, negative,\n"
     "                                behind) the real clock\n"
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
+    "  --generated-fields            every user gets the read-only email of type other (its\n"
+    "                                userName) and the immutable x-pc:scimv2:v1 externalIds entry\n"
+    "  --synthetic-users N           add N generated users after the seed's (at most 1000000;\n"
+    "                                user0000001@synthetic.example…, every tenth inactive)\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
     "  --log-format FORMAT           text (default) or json\n"
     "  --version                     print the version\n"
@@ -80,6 +85,18 @@ static int write_ready(const char *path, const char *url, int port)
     return 0;
 }
 
+static _Atomic(gcs_emu *) the_emu;
+
+static void handle(gcs_http_response *out, const gcs_http_request *req, void *payload)
+{
+    (void)payload;
+    gcs_emu *emu = atomic_load(&the_emu);
+    if (emu)
+        gcs_emu_handle(out, req, emu);
+    else
+        gcs_http_response_set(out, 503, "text/plain", "starting\n");
+}
+
 /* A usage error inside main: message, exit 2, through the cleanup. */
 #define USAGE(...)                                                                                 \
     do {                                                                                           \
@@ -115,11 +132,15 @@ int main(int argc, char **argv)
         }
         if (strncmp(a, "--", 2) != 0)
             USAGE("unexpected argument '%s'", a);
+        if (strcmp(a, "--generated-fields") == 0) {
+            opts.generated_fields = true;
+            continue;
+        }
         static const char *const with_value[] = {
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
             "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format",
-            "--client-scopes", "--clock-skew", NULL};
+            "--client-scopes", "--clock-skew", "--synthetic-users", NULL};
         size_t k = 0;
         while (with_value[k] && strcmp(with_value[k], a) != 0)
             k++;
@@ -198,6 +219,11 @@ int main(int argc, char **argv)
             if (end == v || *end || n < -864000 || n > 864000)
                 USAGE("bad --clock-skew '%s' (seconds, -864000 to 864000)", v);
             opts.config.clock_skew_s = n;
+        } else if (strcmp(a, "--synthetic-users") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 0 || n > 1000000)
+                USAGE("bad --synthetic-users '%s' (0 to 1000000)", v);
+            opts.synthetic_users = (size_t)n;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 0 || n > 64)
@@ -253,12 +279,12 @@ int main(int argc, char **argv)
         GCS_ERR("emulator.seed", "error", gcs_error_last());
         goto out;
     }
-    if (gcs_emu_new(&emu, &opts, seed) < 0) {
-        GCS_ERR("emulator.start", "error", gcs_error_last());
-        goto out;
-    }
+    /* Listen first, then build the organisation with its final base URL
+     * (meta.location): built once, which matters with a million synthetic
+     * users. Until it is there, which no client can observe (the ready file
+     * comes after), requests get 503. */
     gcs_http_server_options so = {.host = host, .port = (int)port, .threads = threads};
-    if (gcs_http_server_start(&srv, &so, gcs_emu_handle, emu) < 0) {
+    if (gcs_http_server_start(&srv, &so, handle, NULL) < 0) {
         GCS_ERR("emulator.listen", "error", gcs_error_last());
         goto out;
     }
@@ -266,7 +292,12 @@ int main(int argc, char **argv)
     int bound = gcs_http_server_port(srv);
     snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     snprintf(port_text, sizeof port_text, "%d", bound);
-    gcs_emu_set_base_url(emu, url);
+    opts.base_url = url;
+    if (gcs_emu_new(&emu, &opts, seed) < 0) {
+        GCS_ERR("emulator.start", "error", gcs_error_last());
+        goto out;
+    }
+    atomic_store(&the_emu, emu);
     if (ready && write_ready(ready, url, bound) < 0) {
         GCS_ERR("emulator.ready_file", "error", gcs_error_last());
         goto out;
@@ -281,6 +312,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     gcs_http_server_free(srv);
+    atomic_store(&the_emu, NULL);
     gcs_emu_free(emu);
     json_decref(seed);
     for (int i = 0; i < GCS_EMU_MAX_CLIENTS; i++)

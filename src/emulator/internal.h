@@ -33,10 +33,14 @@
 #define SCIM_ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
 
 #define EMU_MAX_SKILLS 50
+#define EMU_PC_AUTHORITY "x-pc:scimv2:v1"  /* the immutable externalIds entry */
 #define EMU_MAX_PAGE 500
 /* Hard ceilings, so that no client can grow the emulator without bound. */
 #define EMU_MAX_USERS 1000000
 #define EMU_MAX_GROUPS 100000
+#define EMU_STATE_MAX ((size_t)8 << 30)   /* /_emulator/state's answer */
+#define EMU_MAX_GRANTS 1000       /* per subject */
+#define EMU_MAX_MEMBER_IDS 50     /* per Platform members call */
 
 /* ==== A string-keyed hash map (chained, power-of-two buckets) ==== */
 
@@ -69,20 +73,39 @@ typedef struct emu_user {
     json_t *doc;        /* the SCIM resource, meta and groups included */
     long version;
     char *cached;       /* doc serialised, or NULL when stale */
+    json_t *authz;      /* role grants as a subject: {version, grants:[{roleId,divisionId}]}, or NULL */
+    size_t slot;        /* in emu_org.order */
+    bool listed_active; /* the state order.c counts it under */
 } emu_user;
 
 typedef struct emu_group {
     char id[40];
     json_t *doc;        /* the SCIM group resource */
-    json_t *platform;   /* name, type, visibility, rulesVisible, description */
+    json_t *platform;   /* name, type, visibility, rulesVisible, rolesEnabled, description */
     long version;
+    json_t *authz;      /* as on a user */
 } emu_group;
 
-/* How many users hold an external key, and which one when it is one. */
+/* The users that hold an external key. */
 typedef struct emu_ext {
-    struct emu_user *one;   /* NULL when not known to be unique */
-    int count;
+    struct emu_user **users;
+    size_t count, cap;
 } emu_ext;
+
+/* Users in creation order with O(log n) ranks by state (order.c). */
+typedef struct emu_order {
+    emu_user **slots;   /* creation order; NULL where a user was deleted */
+    size_t nslots, cap, holes;
+    int32_t *fw[2];     /* Fenwick trees over slots: [0] inactive, [1] active */
+    size_t count[2];    /* users per state */
+} emu_order;
+
+int gcs_emu_order_append(emu_order *o, emu_user *u, bool active);
+void gcs_emu_order_remove(emu_order *o, emu_user *u);
+void gcs_emu_order_set_active(emu_order *o, emu_user *u, bool active);
+/* The k-th (from 0) user of that state in creation order, or NULL. */
+emu_user *gcs_emu_order_nth(const emu_order *o, bool active, size_t k);
+void gcs_emu_order_release(emu_order *o);
 
 typedef struct emu_list {
     json_t *items;      /* array of {id, name, ...} */
@@ -92,8 +115,8 @@ typedef struct emu_list {
 
 typedef struct emu_org {
     emu_list roles, divisions, skills, languages;
-    emu_user **users;   /* creation order */
-    size_t nusers, capusers;
+    emu_order order;    /* creation order, ranked by state */
+    size_t nusers;      /* live users */
     emu_map user_by_id, user_by_name;   /* name key lowercased */
     emu_map user_by_ext;                /* externalId and externalIds pairs -> emu_ext */
     emu_group **groups;
@@ -116,6 +139,7 @@ typedef struct emu_stats {
     long faults[5];      /* 500, 502, 503, 504, drop */
     long hidden_writes;
     long requests;
+    long users_examined; /* users a list page looked at (O(page) when indexed) */
 } emu_stats;
 
 struct gcs_emu {
@@ -129,6 +153,9 @@ struct gcs_emu {
     int nclients;
     uint64_t seed;
     json_t *seed_doc;    /* the initial organisation, for reset */
+    size_t synthetic_users;
+    unsigned synthetic_inactive_every;
+    bool generated_fields;
     char base_url[128];
     emu_org org;
     emu_map tokens;      /* access token -> emu_token* */
@@ -223,13 +250,14 @@ int gcs_emu_latency_draw(gcs_emu *emu);
 
 int gcs_emu_org_load(gcs_emu *emu, const json_t *seed);
 void gcs_emu_org_release(emu_org *org);
-json_t *gcs_emu_org_dump(gcs_emu *emu);
+/* Appends the whole organisation as JSON text (what /_emulator/state answers). */
+int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b);
 emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id);
 emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name);
 /* Looks an external key up: `externalId` (authority NULL) or a genesys
- * externalIds pair. True when the index settles it: *out is the one user that
- * holds it, or NULL when none does. False: several do, scan. */
-bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out);
+ * externalIds pair. The users that hold it (borrowed, in no set order);
+ * *n is 0 when none does. */
+emu_user *const *gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, size_t *n);
 emu_group *gcs_emu_group_find(gcs_emu *emu, const char *id);
 emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name);
 /* Adds a user whose doc has been validated (doc stolen); sets id and meta. */
@@ -260,6 +288,8 @@ bool gcs_scim_filter_match(const scim_filter *f, const json_t *resource);
 /* If the filter is `ATTR eq "V"` for an attribute named `attr` (case-insensitive),
  * its value; else NULL. Borrowed from the filter. */
 const char *gcs_scim_filter_eq_value(const scim_filter *f, const char *attr);
+/* If the filter is `active eq true|false` (the value bare or quoted), true with it. */
+bool gcs_scim_filter_active_eq(const scim_filter *f, bool *active);
 /* If the filter is `[urn:…:User:]externalIds[authority eq "A" and value eq "V"]`,
  * true with A and V (borrowed from the filter). */
 bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, const char **value);
@@ -300,6 +330,26 @@ json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *e
 /* Checks If-Match against a version; answers the configured conflict and
  * returns false when stale. */
 bool gcs_emu_if_match(emu_req *r, long version);
+
+/* ==== Platform API (platform.c, groups.c, subjects.c) ==== */
+
+/* Genesys paging: pageSize (default 25, at most 500) and pageNumber (from 1). */
+typedef struct emu_page {
+    long size, number;
+} emu_page;
+void gcs_emu_page_args(emu_req *r, emu_page *out);
+/* The `name` argument of a list: case-insensitive, exact, or a prefix ending in '*'. */
+bool gcs_emu_name_matches(const char *have, const char *want);
+/* Answers {entities (stolen), pageSize, pageNumber, total, pageCount, …Uri}. */
+void gcs_emu_page_send(emu_req *r, const char *base, const emu_page *p, long total, json_t *entities);
+void gcs_emu_groups(emu_req *r, const char *tail);
+void gcs_emu_subjects(emu_req *r, const char *tail);
+/* Renames a group (name already checked free): platform, SCIM and members' `groups`. */
+void gcs_emu_group_rename(gcs_emu *emu, emu_group *g, const char *name);
+void gcs_emu_group_delete(gcs_emu *emu, emu_group *g);
+/* Adds a role grant to a subject's authz (created when NULL): false when it
+ * was there already. */
+bool gcs_emu_grant_add(json_t **authz, const char *role_id, const char *division_id);
 
 void gcs_emu_scim_users(emu_req *r, const char *rest);
 void gcs_emu_scim_groups(emu_req *r, const char *rest);

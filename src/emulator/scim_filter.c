@@ -97,8 +97,40 @@ static json_t *value(parser *p)
             fail(p, "bad string");
         return v;
     }
-    char w[128];
-    if (!word(p, w, sizeof w)) {
+    /* A bare value, as the Genesys API reference writes its examples
+     * (`userName eq search@sample.org`, `externalId eq 167844`,
+     * `displayname eq Sales`): words up to `and`, `or`, `)`, `]` or the end,
+     * joined by one space. true, false and null keep their JSON meaning;
+     * anything else, numbers included, is a string (a number attribute still
+     * compares numerically, see compare()). */
+    char w[512];
+    size_t n = 0;
+    for (;;) {
+        size_t start = p->pos;
+        while (p->s[p->pos] && p->s[p->pos] != ' ' && p->s[p->pos] != '\t' &&
+               p->s[p->pos] != ')' && p->s[p->pos] != ']')
+            p->pos++;
+        size_t len = p->pos - start;
+        if (len == 0)
+            break;
+        if (n + len + 2 > sizeof w) {
+            fail(p, "value too long");
+            return NULL;
+        }
+        if (n)
+            w[n++] = ' ';
+        memcpy(w + n, p->s + start, len);
+        n += len;
+        size_t save = p->pos;
+        skip_ws(p);
+        if (!p->s[p->pos] || p->s[p->pos] == ')' || p->s[p->pos] == ']' || peek_word(p, "and") ||
+            peek_word(p, "or")) {
+            p->pos = save;
+            break;
+        }
+    }
+    w[n] = '\0';
+    if (n == 0) {
         fail(p, "value expected");
         return NULL;
     }
@@ -108,12 +140,10 @@ static json_t *value(parser *p)
         return json_false();
     if (strcasecmp(w, "null") == 0)
         return json_null();
-    char *end;
-    double d = strtod(w, &end);
-    if (*end == '\0')
-        return json_real(d);
-    fail(p, "value must be a string, number, true, false or null");
-    return NULL;
+    json_t *v = json_stringn(w, n);
+    if (!v)
+        fail(p, "value is not UTF-8");
+    return v;
 }
 
 static scim_filter *node(fkind kind)
@@ -386,8 +416,18 @@ static bool compare(const json_t *have, fop op, const json_t *want)
         case OP_LE: return c <= 0;
         }
     }
-    if (json_is_number(have) && json_is_number(want)) {
-        double h = json_number_value(have), w = json_number_value(want);
+    /* A number attribute against a bare or quoted number: numerically. */
+    double wn = 0;
+    bool want_num = json_is_number(want);
+    if (want_num) {
+        wn = json_number_value(want);
+    } else if (json_is_number(have) && json_is_string(want) && *json_string_value(want)) {
+        char *end;
+        wn = strtod(json_string_value(want), &end);
+        want_num = *end == '\0';
+    }
+    if (json_is_number(have) && want_num) {
+        double h = json_number_value(have), w = wn;
         switch (op) {
         case OP_EQ: return h == w;
         case OP_NE: return h != w;
@@ -433,6 +473,9 @@ bool gcs_scim_filter_match(const scim_filter *f, const json_t *resource)
             arr = get_ci(ext ? ext : resource, colon + 1, strlen(colon + 1));
         } else {
             arr = get_ci(resource, f->path, strlen(f->path));
+            /* The short names of the genesys extension's multi-valued attributes. */
+            if (!arr)
+                arr = get_ci(json_object_get(resource, SCIM_GENESYS), f->path, strlen(f->path));
         }
         size_t i;
         json_t *e;
@@ -504,4 +547,20 @@ bool gcs_scim_filter_extid_pair(const scim_filter *f, const char **authority, co
     *authority = json_string_value(x->value);
     *value = json_string_value(y->value);
     return true;
+}
+
+bool gcs_scim_filter_active_eq(const scim_filter *f, bool *active)
+{
+    if (f->kind != F_CMP || f->op != OP_EQ || strcasecmp(f->path, "active") != 0)
+        return false;
+    if (json_is_boolean(f->value)) {
+        *active = json_is_true(f->value);
+        return true;
+    }
+    const char *v = json_string_value(f->value);
+    if (v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0)) {
+        *active = strcasecmp(v, "true") == 0;
+        return true;
+    }
+    return false;
 }

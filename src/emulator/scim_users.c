@@ -39,6 +39,88 @@ static long arg_long(emu_req *r, const char *name, long dflt)
     return *end ? dflt : n;
 }
 
+/* --concurrent-writer: someone else changes the user right after this read
+ * (its version and lastModified move, nothing else), with probability P for
+ * every user a read returns: a GET of the user, or each user of a list page,
+ * one draw per user in page order, after the page is written. */
+static void maybe_hidden_write(gcs_emu *emu, emu_user *u)
+{
+    double p = emu->config.concurrent_writer;
+    double draw = gcs_emu_rand_unit(&emu->rng_writer);
+    if (p <= 0 || draw >= p)
+        return;
+    emu->stats.hidden_writes++;
+    gcs_emu_user_replace(emu, u, gcs_emu_json_copy(u->doc));
+}
+
+/* The filters a list answers from the ordered index (order.c) in O(page):
+ * none (active users), `active eq true` and `active eq false`. 1 or 0 for the
+ * state; -1 when the filter is something else. */
+static int state_filter(const scim_filter *f)
+{
+    bool active;
+    if (!f)
+        return 1;
+    return gcs_scim_filter_active_eq(f, &active) ? (int)active : -1;
+}
+
+static int by_slot(const void *a, const void *b)
+{
+    const emu_user *x = *(emu_user *const *)a, *y = *(emu_user *const *)b;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* The users an index gives for the filter (userName, id, externalId,
+ * externalIds pair), checked against the whole filter, in creation order.
+ * False when no index applies. */
+static bool indexed_hits(gcs_emu *emu, const scim_filter *f, emu_user ***out, size_t *n)
+{
+    const char *eq, *auth;
+    emu_user *one = NULL;
+    emu_user *const *many = NULL;
+    size_t count = 0;
+    *out = NULL;
+    *n = 0;
+    if (!f)
+        return false;
+    if ((eq = gcs_scim_filter_eq_value(f, "userName"))) {
+        one = gcs_emu_user_find_name(emu, eq);
+    } else if ((eq = gcs_scim_filter_eq_value(f, "id"))) {
+        one = gcs_emu_user_find(emu, eq);
+    } else if ((eq = gcs_scim_filter_eq_value(f, "externalId"))) {
+        many = gcs_emu_user_find_ext(emu, NULL, eq, &count);
+    } else if (gcs_scim_filter_extid_pair(f, &auth, &eq)) {
+        many = gcs_emu_user_find_ext(emu, auth, eq, &count);
+    } else {
+        return false;
+    }
+    if (one) {
+        many = &one;
+        count = 1;
+    }
+    emu_user **hits = count ? malloc(count * sizeof *hits) : NULL;
+    for (size_t i = 0; hits && i < count; i++)
+        if (gcs_scim_filter_match(f, many[i]->doc))
+            hits[(*n)++] = many[i];
+    if (*n > 1)
+        qsort(hits, *n, sizeof *hits, by_slot);
+    *out = hits;
+    return true;
+}
+
+/* Appends one user of a list page: its cached serialisation when there is
+ * one (without caching it: a sync that pages through a million users would
+ * leave a million cached texts behind), or the projection. */
+static int put_user(gcs_buf *b, emu_user *u, const char *attrs, const char *excl)
+{
+    if ((!attrs || !*attrs) && (!excl || !*excl))
+        return u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
+    json_t *p = gcs_emu_project(u->doc, attrs, excl);
+    int rc = gcs_emu_json_dump(b, p);
+    json_decref(p);
+    return rc;
+}
+
 static void list_users(emu_req *r)
 {
     gcs_emu *emu = r->emu;
@@ -69,46 +151,67 @@ static void list_users(emu_req *r)
             return;
         }
     }
-    json_t *resources = json_array();
+    emu_user *page[EMU_MAX_PAGE];
+    size_t npage = 0;
     long total = 0;
-    const char *eq, *auth;
-    emu_user *only = NULL;
-    bool indexed = false;
-    if (f && (eq = gcs_scim_filter_eq_value(f, "userName"))) {
-        only = gcs_emu_user_find_name(emu, eq);
-        indexed = true;
-    } else if (f && (eq = gcs_scim_filter_eq_value(f, "id"))) {
-        only = gcs_emu_user_find(emu, eq);
-        indexed = true;
-    } else if (f && (eq = gcs_scim_filter_eq_value(f, "externalId"))) {
-        indexed = gcs_emu_user_find_ext(emu, NULL, eq, &only);
-    } else if (f && gcs_scim_filter_extid_pair(f, &auth, &eq)) {
-        indexed = gcs_emu_user_find_ext(emu, auth, eq, &only);
-    }
-    /* An index hit is checked against the whole filter, as a scan would. */
-    if (indexed && only && !gcs_scim_filter_match(f, only->doc))
-        only = NULL;
-    size_t n = indexed ? (only ? 1 : 0) : emu->org.nusers;
-    for (size_t i = 0; i < n; i++) {
-        emu_user *u = indexed ? only : emu->org.users[i];
-        if (!indexed) {
-            if (f ? !gcs_scim_filter_match(f, u->doc) : !json_is_true(json_object_get(u->doc, "active")))
+    emu_user **hits = NULL;
+    size_t nhits = 0;
+    int state = state_filter(f);
+    if (state >= 0) {
+        /* O(page): ranks in the ordered index. */
+        const emu_order *o = &emu->org.order;
+        total = (long)o->count[state];
+        for (long i = start - 1; i < total && npage < (size_t)count; i++)
+            page[npage++] = gcs_emu_order_nth(o, state, (size_t)i);
+        emu->stats.users_examined += (long)npage;
+    } else if (indexed_hits(emu, f, &hits, &nhits)) {
+        total = (long)nhits;
+        emu->stats.users_examined += (long)nhits;
+        for (long i = start - 1; i < total && npage < (size_t)count; i++)
+            page[npage++] = hits[i];
+    } else {
+        /* Any other filter scans: O(organisation). */
+        const emu_order *o = &emu->org.order;
+        for (size_t i = 0; i < o->nslots; i++) {
+            emu_user *u = o->slots[i];
+            if (!u)
                 continue;
+            emu->stats.users_examined++;
+            if (!gcs_scim_filter_match(f, u->doc))
+                continue;
+            total++;
+            if (total >= start && npage < (size_t)count)
+                page[npage++] = u;
         }
-        total++;
-        if (total < start || total >= start + count)
-            continue;
-        if (projected)
-            json_array_append_new(resources, gcs_emu_project(u->doc, attrs, excl));
-        else
-            json_array_append(resources, u->doc);
     }
+    free(hits);
     gcs_scim_filter_free(f);
-    json_t *body = json_pack("{s:[s],s:I,s:I,s:I,s:o}", "schemas", SCIM_LIST_SCHEMA,
-                             "totalResults", (json_int_t)total, "startIndex", (json_int_t)start,
-                             "itemsPerPage", (json_int_t)json_array_size(resources), "Resources",
-                             resources);
-    gcs_emu_send_json(r, 200, body);
+
+    /* Written straight into the answer, user by user: no JSON tree of the
+     * page, no second copy. */
+    gcs_http_response_set(r->resp, 200, "application/scim+json; charset=utf-8", NULL);
+    gcs_buf *b = &r->resp->body;
+    int rc = gcs_buf_printf(b, "{\"schemas\":[\"%s\"],\"totalResults\":%ld,\"startIndex\":%ld,"
+                               "\"itemsPerPage\":%zu,\"Resources\":[",
+                            SCIM_LIST_SCHEMA, total, start, npage);
+    for (size_t i = 0; rc == 0 && i < npage; i++) {
+        if (i)
+            rc = gcs_buf_putc(b, ',');
+        if (rc == 0)
+            rc = put_user(b, page[i], attrs, excl);
+    }
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "]}");
+    if (rc < 0) {
+        /* Over the answer's 64 MiB (500 users of ~130 KiB each): start afresh. */
+        gcs_http_response_release(r->resp);
+        gcs_http_response_init(r->resp);
+        gcs_emu_scim_error(r, 500, NULL, "the page is too large: ask for fewer users");
+        return;
+    }
+    /* What a sync reads is pages: the hidden writer acts on them too. */
+    for (size_t i = 0; i < npage; i++)
+        maybe_hidden_write(emu, page[i]);
 }
 
 static bool groups_differ(const json_t *have, const json_t *given)
@@ -202,17 +305,6 @@ static void patch_user(emu_req *r, emu_user *u)
 out:
     json_decref(doc);
     json_decref(body);
-}
-
-/* --concurrent-writer: someone else changes the user right after this read. */
-static void maybe_hidden_write(gcs_emu *emu, emu_user *u)
-{
-    double p = emu->config.concurrent_writer;
-    double draw = gcs_emu_rand_unit(&emu->rng_writer);
-    if (p <= 0 || draw >= p)
-        return;
-    emu->stats.hidden_writes++;
-    gcs_emu_user_replace(emu, u, gcs_emu_json_copy(u->doc));
 }
 
 void gcs_emu_scim_users(emu_req *r, const char *rest)

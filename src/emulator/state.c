@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
 
@@ -83,21 +84,33 @@ static void ext_bump(emu_map *m, const char *key, emu_user *u, int delta)
 {
     emu_ext *x = gcs_emu_map_get(m, key);
     if (delta > 0) {
-        if (x) {
-            x->count++;
-            x->one = NULL;
-        } else if ((x = calloc(1, sizeof *x))) {
-            x->one = u;
-            x->count = 1;
-            if (gcs_emu_map_put(m, key, x) < 0)
+        if (!x) {
+            if (!(x = calloc(1, sizeof *x)))
+                return;
+            if (gcs_emu_map_put(m, key, x) < 0) {
                 free(x);
+                return;
+            }
         }
+        if (x->count == x->cap) {
+            size_t cap = x->cap ? x->cap * 2 : 1;
+            emu_user **p = realloc(x->users, cap * sizeof *p);
+            if (!p)
+                return;
+            x->users = p;
+            x->cap = cap;
+        }
+        x->users[x->count++] = u;
     } else if (x) {
-        if (--x->count <= 0) {
+        for (size_t i = 0; i < x->count; i++)
+            if (x->users[i] == u) {
+                x->users[i] = x->users[--x->count];
+                break;
+            }
+        if (x->count == 0) {
             gcs_emu_map_remove(m, key);
+            free(x->users);
             free(x);
-        } else if (x->one == u) {
-            x->one = NULL;
         }
     }
 }
@@ -132,13 +145,13 @@ static bool same_ext(const json_t *a, const json_t *b)
            ((!xa && !xb) || (xa && xb && json_equal(xa, xb)));
 }
 
-bool gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, emu_user **out)
+emu_user *const *gcs_emu_user_find_ext(gcs_emu *emu, const char *authority, const char *value, size_t *n)
 {
     char key[600];
     ext_key(key, sizeof key, authority, value);
     emu_ext *x = gcs_emu_map_get(&emu->org.user_by_ext, key);
-    *out = x ? x->one : NULL;
-    return !x || (x->count == 1 && x->one);
+    *n = x ? x->count : 0;
+    return x ? x->users : NULL;
 }
 
 static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id, long version,
@@ -167,19 +180,65 @@ static json_t *ordered(json_t *doc, const char *id)
     return out;
 }
 
+/* --generated-fields: what the real service adds to every user and no client
+ * can change: an email of type `other` that mirrors userName, and an
+ * externalIds entry of authority x-pc:scimv2:v1 (its value here is the user's
+ * id; the real value is unconfirmed). Whatever a client wrote in their place
+ * is replaced. */
+static void derive_readonly(json_t *doc, const char *id)
+{
+    json_t *un = json_object_get(doc, "userName");
+    json_t *emails = json_object_get(doc, "emails");
+    if (!json_is_array(emails)) {
+        emails = json_array();
+        json_object_set_new(doc, "emails", emails);
+    }
+    for (size_t i = json_array_size(emails); i-- > 0;) {
+        const char *t = json_string_value(json_object_get(json_array_get(emails, i), "type"));
+        if (t && strcasecmp(t, "other") == 0)
+            json_array_remove(emails, i);
+    }
+    if (json_is_string(un))
+        json_array_append_new(emails, json_pack("{s:O,s:s,s:b}", "value", un, "type", "other",
+                                                "primary", 0));
+    json_t *gen = json_object_get(doc, SCIM_GENESYS);
+    if (!json_is_object(gen)) {
+        gen = json_object();
+        json_object_set_new(doc, SCIM_GENESYS, gen);
+    }
+    json_t *ids = json_object_get(gen, "externalIds");
+    if (!json_is_array(ids)) {
+        ids = json_array();
+        json_object_set_new(gen, "externalIds", ids);
+    }
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const char *a = json_string_value(json_object_get(json_array_get(ids, i), "authority"));
+        if (a && strncasecmp(a, EMU_PC_AUTHORITY, strlen(EMU_PC_AUTHORITY)) == 0)
+            json_array_remove(ids, i);
+    }
+    json_array_insert_new(ids, 0, json_pack("{s:s,s:s}", "authority", EMU_PC_AUTHORITY, "value", id));
+}
+
+/* Puts a user whose id, doc (in its final form) and version are set into the
+ * order and the indexes; frees it and returns NULL when that fails. */
+static emu_user *user_insert(gcs_emu *emu, emu_user *u)
+{
+    emu_org *o = &emu->org;
+    if (gcs_emu_order_append(&o->order, u, json_is_true(json_object_get(u->doc, "active"))) < 0) {
+        json_decref(u->doc);
+        free(u);
+        return NULL;
+    }
+    o->nusers++;
+    gcs_emu_map_put(&o->user_by_id, u->id, u);
+    user_index_name(emu, u, true);
+    ext_index(emu, u, u->doc, +1);
+    return u;
+}
+
 emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
 {
     emu_org *o = &emu->org;
-    if (o->nusers == o->capusers) {
-        size_t cap = o->capusers ? o->capusers * 2 : 256;
-        emu_user **p = realloc(o->users, cap * sizeof *p);
-        if (!p) {
-            json_decref(doc);
-            return NULL;
-        }
-        o->users = p;
-        o->capusers = cap;
-    }
     emu_user *u = calloc(1, sizeof *u);
     if (!u) {
         json_decref(doc);
@@ -191,17 +250,15 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
     else
         gcs_emu_uuid(u->id, &emu->rng_ids);
     doc = ordered(doc, u->id);
+    if (emu->generated_fields)
+        derive_readonly(doc, u->id);
     u->doc = doc;
     u->version = 1;
     if (!json_is_boolean(json_object_get(doc, "active")))
         json_object_set_new(doc, "active", json_true());
     json_object_set_new(doc, "groups", json_array());
     set_meta(emu, doc, "User", u->id, u->version, NULL);
-    o->users[o->nusers++] = u;
-    gcs_emu_map_put(&o->user_by_id, u->id, u);
-    user_index_name(emu, u, true);
-    ext_index(emu, u, u->doc, +1);
-    return u;
+    return user_insert(emu, u);
 }
 
 /* True when doc already starts with schemas and this id (a copy of the stored
@@ -219,6 +276,8 @@ static bool in_order(const json_t *doc, const char *id)
 
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
+    if (emu->generated_fields)
+        derive_readonly(doc, u->id);
     json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
     const char *was = json_string_value(json_object_get(u->doc, "userName"));
     const char *will = json_string_value(json_object_get(doc, "userName"));
@@ -254,6 +313,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
         user_index_name(emu, u, true);
     if (reindex)
         ext_index(emu, u, u->doc, +1);
+    gcs_emu_order_set_active(&emu->org.order, u, json_is_true(json_object_get(doc, "active")));
 }
 
 static void user_free(emu_user *u)
@@ -261,6 +321,7 @@ static void user_free(emu_user *u)
     if (!u)
         return;
     json_decref(u->doc);
+    json_decref(u->authz);
     free(u->cached);
     free(u);
 }
@@ -268,11 +329,14 @@ static void user_free(emu_user *u)
 void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
 {
     emu_org *o = &emu->org;
-    /* Out of every group (a change to the group: its version moves). No
-     * other user's `groups` changes. */
-    for (size_t i = 0; i < o->ngroups; i++) {
-        emu_group *g = o->groups[i];
-        json_t *members = json_object_get(g->doc, "members");
+    /* Out of every group it is in (a change to the group: its version
+     * moves), found through the user's own `groups`. No other user's
+     * `groups` changes. */
+    size_t k;
+    json_t *ref;
+    json_array_foreach(json_object_get(u->doc, "groups"), k, ref) {
+        emu_group *g = gcs_emu_group_find(emu, json_string_value(json_object_get(ref, "value")));
+        json_t *members = g ? json_object_get(g->doc, "members") : NULL;
         size_t j;
         json_t *m;
         json_array_foreach(members, j, m) {
@@ -289,12 +353,8 @@ void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
     user_index_name(emu, u, false);
     ext_index(emu, u, u->doc, -1);
     gcs_emu_map_remove(&o->user_by_id, u->id);
-    for (size_t i = 0; i < o->nusers; i++)
-        if (o->users[i] == u) {
-            memmove(&o->users[i], &o->users[i + 1], (o->nusers - i - 1) * sizeof *o->users);
-            o->nusers--;
-            break;
-        }
+    gcs_emu_order_remove(&o->order, u);
+    o->nusers--;
     user_free(u);
 }
 
@@ -340,13 +400,15 @@ emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform)
         gcs_emu_uuid(g->id, &emu->rng_ids);
     const char *name = json_string_value(json_object_get(platform, "name"));
     g->version = 1;
-    g->platform = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "id", g->id, "name", name,
+    g->platform = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:O}", "id", g->id, "name", name,
                             "description",
                             json_string_value(json_object_get(platform, "description")) ?: "",
                             "type", json_string_value(json_object_get(platform, "type")) ?: "official",
                             "rulesVisible",
                             json_object_get(platform, "rulesVisible") ?: json_true(), "visibility",
-                            json_string_value(json_object_get(platform, "visibility")) ?: "public");
+                            json_string_value(json_object_get(platform, "visibility")) ?: "public",
+                            "rolesEnabled",
+                            json_object_get(platform, "rolesEnabled") ?: json_false());
     g->doc = json_pack("{s:[s],s:s,s:s,s:[]}", "schemas", SCIM_GROUP_SCHEMA, "id", g->id,
                        "displayName", name, "members");
     set_meta(emu, g->doc, "Group", g->id, g->version, NULL);
@@ -445,13 +507,65 @@ emu_group *gcs_emu_group_find_name(gcs_emu *emu, const char *name)
     return gcs_emu_map_get(&emu->org.group_by_name, key);
 }
 
+void gcs_emu_group_rename(gcs_emu *emu, emu_group *g, const char *name)
+{
+    char key[512];
+    gcs_emu_lower(key, sizeof key, json_string_value(json_object_get(g->platform, "name")));
+    gcs_emu_map_remove(&emu->org.group_by_name, key);
+    json_object_set_new(g->platform, "name", json_string(name));
+    json_object_set_new(g->doc, "displayName", json_string(name));
+    gcs_emu_lower(key, sizeof key, name);
+    gcs_emu_map_put(&emu->org.group_by_name, key, g);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, true);
+    }
+}
+
+static void group_free(emu_group *g)
+{
+    json_decref(g->doc);
+    json_decref(g->platform);
+    json_decref(g->authz);
+    free(g);
+}
+
+void gcs_emu_group_delete(gcs_emu *emu, emu_group *g)
+{
+    emu_org *o = &emu->org;
+    char key[512];
+    gcs_emu_lower(key, sizeof key, json_string_value(json_object_get(g->platform, "name")));
+    gcs_emu_map_remove(&o->group_by_name, key);
+    gcs_emu_map_remove(&o->group_by_id, g->id);
+    for (size_t i = 0; i < o->ngroups; i++)
+        if (o->groups[i] == g) {
+            memmove(&o->groups[i], &o->groups[i + 1], (o->ngroups - i - 1) * sizeof *o->groups);
+            o->ngroups--;
+            break;
+        }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(g->doc, "members"), i, m) {
+        emu_user *u = gcs_emu_user_find(emu, json_string_value(json_object_get(m, "value")));
+        if (u)
+            gcs_emu_user_groups_set(emu, u, g, false);
+    }
+    group_free(g);
+}
+
 void gcs_emu_groups_refresh_users(gcs_emu *emu)
 {
     emu_org *o = &emu->org;
-    for (size_t i = 0; i < o->nusers; i++) {
-        json_object_set_new(o->users[i]->doc, "groups", json_array());
-        free(o->users[i]->cached);
-        o->users[i]->cached = NULL;
+    for (size_t i = 0; i < o->order.nslots; i++) {
+        emu_user *u = o->order.slots[i];
+        if (!u)
+            continue;
+        json_object_set_new(u->doc, "groups", json_array());
+        free(u->cached);
+        u->cached = NULL;
     }
     for (size_t i = 0; i < o->ngroups; i++) {
         emu_group *g = o->groups[i];
@@ -478,24 +592,132 @@ void gcs_emu_org_release(emu_org *o)
     list_release(&o->divisions);
     list_release(&o->skills);
     list_release(&o->languages);
-    for (size_t i = 0; i < o->nusers; i++)
-        user_free(o->users[i]);
-    free(o->users);
-    for (size_t i = 0; i < o->ngroups; i++) {
-        json_decref(o->groups[i]->doc);
-        json_decref(o->groups[i]->platform);
-        free(o->groups[i]);
-    }
+    for (size_t i = 0; i < o->order.nslots; i++)
+        user_free(o->order.slots[i]);
+    gcs_emu_order_release(&o->order);
+    for (size_t i = 0; i < o->ngroups; i++)
+        group_free(o->groups[i]);
     free(o->groups);
     gcs_emu_map_release(&o->user_by_id);
     gcs_emu_map_release(&o->user_by_name);
     for (size_t i = 0; i < o->user_by_ext.nbuckets; i++)
-        for (emu_map_entry *e = o->user_by_ext.buckets[i]; e; e = e->next)
+        for (emu_map_entry *e = o->user_by_ext.buckets[i]; e; e = e->next) {
+            free(((emu_ext *)e->value)->users);
             free(e->value);
+        }
     gcs_emu_map_release(&o->user_by_ext);
     gcs_emu_map_release(&o->group_by_id);
     gcs_emu_map_release(&o->group_by_name);
     memset(o, 0, sizeof *o);
+}
+
+/* --synthetic-users N: users made in bulk for benchmarks and scale tests,
+ * without the checks of a create (they are valid by construction):
+ * user0000001@synthetic.example…, every tenth inactive (by default), an externalId and an
+ * externalIds pair each, a title, a work email and a department. */
+static int synthesize(gcs_emu *emu, size_t n)
+{
+    int rc = 0;
+    size_t have = emu->org.nusers, every = emu->synthetic_inactive_every;
+    if (n > EMU_MAX_USERS - (have < EMU_MAX_USERS ? have : EMU_MAX_USERS))
+        return gcs_error_set(GCS_EINVALID, "synthetic users: at most %d users in all", EMU_MAX_USERS);
+    /* Built in their final order (no reordering pass), sharing every value
+     * that is the same for all of them: the emulator never changes a scalar
+     * in place, and a change to a user makes a new document. A million users
+     * are a million JSON trees: what is shared is memory and time saved. */
+    char now[32];
+    gcs_emu_now_iso(now);
+    json_t *schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
+    json_t *agent = json_string("Agent"), *work = json_string("work");
+    json_t *authority = json_string("synthetic"), *user = json_string("User");
+    json_t *stamp = json_string(now), *one = json_string("1");
+    json_t *depts[20];
+    for (int d = 0; d < 20; d++) {
+        char dept[16];
+        snprintf(dept, sizeof dept, "Dept %d", d);
+        depts[d] = json_string(dept);
+    }
+    for (size_t i = 1; rc == 0 && i <= n; i++) {
+        char text[64], loc[256];
+        emu_user *u = calloc(1, sizeof *u);
+        json_t *doc = json_object();
+        if (!u || !doc) {
+            free(u);
+            json_decref(doc);
+            rc = GCS_ENOMEM;
+            break;
+        }
+        gcs_emu_uuid(u->id, &emu->rng_ids);
+        u->version = 1;
+        snprintf(text, sizeof text, "user%07zu@synthetic.example", i);
+        json_t *un = json_string(text);
+        snprintf(text, sizeof text, "syn-%zu", i);
+        json_t *ext = json_string(text);
+        snprintf(text, sizeof text, "Synthetic User %zu", i);
+        gcs_emu_user_location(emu, loc, sizeof loc, "users", u->id);
+        json_object_set_nocheck(doc, "schemas", schemas);
+        json_object_set_new_nocheck(doc, "id", json_string(u->id));
+        json_object_set_nocheck(doc, "userName", un);
+        json_object_set_new_nocheck(doc, "displayName", json_string(text));
+        json_object_set_new_nocheck(doc, "active", json_boolean(!every || i % every != 0));
+        json_object_set_nocheck(doc, "externalId", ext);
+        json_object_set_nocheck(doc, "title", agent);
+        json_object_set_new_nocheck(doc, "emails", json_pack("[{s:O,s:O,s:b}]", "type", work, "value", un,
+                                                             "primary", 1));
+        json_object_set_new_nocheck(doc, SCIM_ENTERPRISE, json_pack("{s:O}", "department", depts[i % 20]));
+        json_object_set_new_nocheck(doc, SCIM_GENESYS,
+                                    json_pack("{s:[{s:O,s:O}]}", "externalIds", "authority", authority,
+                                              "value", ext));
+        json_object_set_new_nocheck(doc, "groups", json_array());
+        json_object_set_new_nocheck(doc, "meta",
+                                    json_pack("{s:O,s:O,s:O,s:s,s:O}", "resourceType", user, "created",
+                                              stamp, "lastModified", stamp, "location", loc, "version", one));
+        json_decref(un);
+        json_decref(ext);
+        if (emu->generated_fields)
+            derive_readonly(doc, u->id);
+        u->doc = doc;
+        if (!user_insert(emu, u))
+            rc = GCS_ENOMEM;
+    }
+    json_decref(schemas);
+    json_decref(agent);
+    json_decref(work);
+    json_decref(authority);
+    json_decref(user);
+    json_decref(stamp);
+    json_decref(one);
+    for (int d = 0; d < 20; d++)
+        json_decref(depts[d]);
+    return rc;
+}
+
+/* A seed group's grants: [{"roleId" or "role" (a name), "divisionId" or
+ * "division" (a name)}]; the group needs rolesEnabled. */
+static int seed_grants(gcs_emu *emu, emu_group *g, const json_t *grants, size_t gi)
+{
+    size_t i;
+    const json_t *x;
+    if (!grants)
+        return 0;
+    if (!json_is_array(grants))
+        return gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: grants is not an array", gi);
+    if (json_array_size(grants) && !json_is_true(json_object_get(g->platform, "rolesEnabled")))
+        return gcs_error_set(GCS_EINVALID, "seed: groups[%zu]: grants need rolesEnabled", gi);
+    json_array_foreach(grants, i, x) {
+        const json_t *role = gcs_emu_map_get(&emu->org.roles.by_id, json_string_value(json_object_get(x, "roleId")));
+        const json_t *div = gcs_emu_map_get(&emu->org.divisions.by_id,
+                                            json_string_value(json_object_get(x, "divisionId")));
+        if (!role)
+            role = gcs_emu_map_get(&emu->org.roles.by_name, json_string_value(json_object_get(x, "role")));
+        if (!div)
+            div = gcs_emu_map_get(&emu->org.divisions.by_name, json_string_value(json_object_get(x, "division")));
+        if (!role || !div)
+            return gcs_error_set(GCS_EINVALID, "seed: groups[%zu].grants[%zu]: unknown role or division", gi, i);
+        gcs_emu_grant_add(&g->authz, json_string_value(json_object_get(role, "id")),
+                          json_string_value(json_object_get(div, "id")));
+    }
+    return 0;
 }
 
 int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
@@ -529,6 +751,8 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
             goto out;
         }
     }
+    if (emu->synthetic_users && (rc = synthesize(emu, emu->synthetic_users)) < 0)
+        goto out;
     json_array_foreach(json_object_get(seed, "groups"), i, v) {
         const char *name = json_string_value(json_object_get(v, "name"));
         if (!name) {
@@ -563,32 +787,62 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
                                   json_pack("{s:s,s:s,s:s}", "value", u->id, "type", "User",
                                             "$ref", loc));
         }
+        if ((rc = seed_grants(emu, g, json_object_get(v, "grants"), i)) < 0)
+            goto out;
     }
     gcs_emu_groups_refresh_users(emu);
 out:
     return rc;
 }
 
-json_t *gcs_emu_org_dump(gcs_emu *emu)
+int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b)
 {
     emu_org *o = &emu->org;
-    json_t *users = json_array(), *groups = json_array();
-    for (size_t i = 0; i < o->nusers; i++)
-        json_array_append(users, o->users[i]->doc);
-    for (size_t i = 0; i < o->ngroups; i++) {
-        json_t *g = gcs_emu_json_copy(o->groups[i]->platform);
+    int rc = 0;
+    static const char *const names[] = {"roles", "divisions", "skills", "languages"};
+    const emu_list *lists[] = {&o->roles, &o->divisions, &o->skills, &o->languages};
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
+        if ((rc = gcs_buf_printf(b, "%s\"%s\":", i ? "," : "{", names[i])) == 0)
+            rc = gcs_emu_json_dump(b, lists[i]->items);
+    }
+    if (rc == 0)
+        rc = gcs_buf_puts(b, ",\"groups\":[");
+    for (size_t i = 0; rc == 0 && i < o->ngroups; i++) {
+        const emu_group *grp = o->groups[i];
+        json_t *g = gcs_emu_json_copy(grp->platform);
         json_t *ids = json_array();
         size_t j;
         json_t *m;
-        json_array_foreach(json_object_get(o->groups[i]->doc, "members"), j, m)
+        json_array_foreach(json_object_get(grp->doc, "members"), j, m)
             json_array_append(ids, json_object_get(m, "value"));
         json_object_set_new(g, "members", ids);
-        json_object_set_new(g, "version", json_integer(o->groups[i]->version));
-        json_array_append_new(groups, g);
+        json_object_set_new(g, "version", json_integer(grp->version));
+        json_t *grants = json_object_get(grp->authz, "grants");
+        json_object_set_new(g, "grants", grants ? json_incref(grants) : json_array());
+        if (i)
+            rc = gcs_buf_putc(b, ',');
+        if (rc == 0)
+            rc = gcs_emu_json_dump(b, g);
+        json_decref(g);
     }
-    return json_pack("{s:O,s:O,s:O,s:O,s:o,s:o}", "roles", o->roles.items, "divisions",
-                     o->divisions.items, "skills", o->skills.items, "languages",
-                     o->languages.items, "groups", groups, "users", users);
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "],\"users\":[");
+    /* User by user, from the cached text when there is one (without caching
+     * it: a million cached texts would double the emulator's memory). */
+    bool first = true;
+    for (size_t i = 0; rc == 0 && i < o->order.nslots; i++) {
+        emu_user *u = o->order.slots[i];
+        if (!u)
+            continue;
+        if (!first)
+            rc = gcs_buf_putc(b, ',');
+        first = false;
+        if (rc == 0)
+            rc = u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
+    }
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "]}");
+    return rc;
 }
 
 /* ==== Seed files ==== */

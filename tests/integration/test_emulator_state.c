@@ -182,6 +182,12 @@ static void test_bad_seeds(void **state)
     bad_seed("{\"users\":[{\"userName\":\"a\",\"displayName\":\"A\"},{\"userName\":\"A\",\"displayName\":\"B\"}]}",
              "userName 'A' is taken");
     bad_seed("{\"groups\":[{\"name\":\"G\",\"members\":[\"ghost\"]}]}", "no such member 'ghost'");
+    bad_seed("{\"roles\":[{\"name\":\"R\"}],\"divisions\":[{\"name\":\"D\"}],"
+             "\"groups\":[{\"name\":\"G\",\"grants\":[{\"role\":\"R\",\"division\":\"D\"}]}]}",
+             "grants need rolesEnabled");
+    bad_seed("{\"roles\":[{\"name\":\"R\"}],\"groups\":[{\"name\":\"G\",\"rolesEnabled\":true,"
+             "\"grants\":[{\"role\":\"R\",\"division\":\"Nowhere\"}]}]}",
+             "groups[0].grants[0]: unknown role or division");
 }
 
 int main(void)

@@ -562,6 +562,91 @@ static void test_concurrent_writer(void **state)
     fx_stop(f);
 }
 
+/* The hidden writer acts on users read through list pages too (a sync reads
+ * pages): with P = 1, every user of a page is changed right after it, so the
+ * versions the page showed are all stale. */
+static void test_concurrent_writer_pages(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--concurrent-writer", "1", NULL};
+    fixture *f = fx_start(extra);
+    char *ids[3];
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"userName\":\"p%d@example.com\",\"displayName\":\"P\"}", i);
+        ids[i] = create(f, body);
+    }
+    json_t *before = gcs_test_emu_admin(&f->s, "GET", "stats", NULL);
+    gcs_test_http r;
+    assert_int_equal(call(&r, f, "GET", "/api/v2/scim/v2/users?filter=userName%20sw%20p&count=2", NULL, NULL), 200);
+    json_t *page = json_incref(json_object_get(r.json, "Resources"));
+    gcs_test_http_release(&r);
+    assert_int_equal(json_array_size(page), 2);
+    json_t *after = gcs_test_emu_admin(&f->s, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(after, "hidden_writes")) -
+                         json_integer_value(json_object_get(before, "hidden_writes")), 2);
+    size_t i;
+    json_t *u;
+    json_array_foreach(page, i, u) {
+        char path[256], im[64];
+        snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", json_string_value(json_object_get(u, "id")));
+        snprintf(im, sizeof im, "If-Match: \"%s\"",
+                 json_string_value(json_object_get(json_object_get(u, "meta"), "version")));
+        assert_int_equal(status_of(f, "PATCH", path, PATCHOP "[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"x\"}]}",
+                                   im, "invalidVers"), 400);
+    }
+    /* The third user was not on the page: untouched, version 1. */
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", ids[2]);
+    assert_int_equal(status_of(f, "PATCH", path, PATCHOP "[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"x\"}]}",
+                               "If-Match: \"1\"", NULL), 200);
+    json_decref(page);
+    json_decref(before);
+    json_decref(after);
+    for (int k = 0; k < 3; k++)
+        free(ids[k]);
+    fx_stop(f);
+}
+
+/* --generated-fields: the read-only `other` email mirrors userName and the
+ * immutable x-pc:scimv2:v1 externalIds entry is there, whatever clients write. */
+static void test_generated_fields(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--generated-fields", NULL};
+    fixture *f = fx_start(extra);
+    char *id = create(f, "{\"userName\":\"g@example.com\",\"displayName\":\"G\","
+                         "\"emails\":[{\"type\":\"work\",\"value\":\"w@example.com\"},{\"type\":\"other\",\"value\":\"x@example.com\"}]}");
+    char path[256], body[512];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    gcs_test_http r;
+    assert_int_equal(call(&r, f, "PATCH", path,
+                          PATCHOP "[{\"op\":\"replace\",\"path\":\"userName\",\"value\":\"g2@example.com\"},"
+                          "{\"op\":\"remove\",\"path\":\"urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:externalIds\"}]}",
+                          NULL), 200);
+    json_t *emails = json_object_get(r.json, "emails");
+    assert_int_equal(json_array_size(emails), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 0), "value")), "w@example.com");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 1), "type")), "other");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 1), "value")), "g2@example.com");
+    json_t *ids = json_object_get(json_object_get(r.json, "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"), "externalIds");
+    assert_int_equal(json_array_size(ids), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 0), "authority")), "x-pc:scimv2:v1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 0), "value")), id);
+    gcs_test_http_release(&r);
+    /* The entry is indexed like any externalIds pair; the mirror answers email eq. */
+    snprintf(body, sizeof body,
+             "/api/v2/scim/v2/users?filter=externalIds%%5Bauthority%%20eq%%20x-pc:scimv2:v1%%20and%%20value%%20eq%%20%s%%5D", id);
+    assert_int_equal(call(&r, f, "GET", body, NULL, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 1);
+    gcs_test_http_release(&r);
+    assert_int_equal(call(&r, f, "GET", "/api/v2/scim/v2/users?filter=email%20eq%20g2@example.com", NULL, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 1);
+    gcs_test_http_release(&r);
+    free(id);
+    fx_stop(f);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -576,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_conflict_409),
         cmocka_unit_test(test_conflict_412),
         cmocka_unit_test(test_concurrent_writer),
+        cmocka_unit_test(test_concurrent_writer_pages),
+        cmocka_unit_test(test_generated_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
