@@ -35,6 +35,11 @@ int gcs_provision_connect(gcs_provision *p);
 int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats);
 /* Applies with progress and prints the outcome. Returns an exit code. */
 int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan);
+/* cmd_apply.c: "already applied (run X, finished at T)"; returns GCS_EXIT_OK. */
+int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms);
+/* cmd_apply.c: says the run is interrupted and the command that resumes it;
+ * returns GCS_EXIT_INTERRUPTED. */
+int gcs_provision_interrupted(gcs_provision *p, const char *run_id);
 
 /* The whole of `gcscim plan` (apply false) and `gcscim sync` (apply true):
  * parse, connect, plan, and for sync apply. Returns an exit code. */

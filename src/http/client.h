@@ -102,6 +102,11 @@ typedef struct gcs_http_client_request {
                                   1: it is; -1: it is not (never repeated blindly) */
     unsigned flags;            /* GCS_HTTP_REQ_* */
     const char *const *headers;/* extra "Name: value" lines, NULL-terminated; never logged */
+    /* Called with the submit payload just before the first attempt goes on the
+     * wire (not when queued): the moment to record durably that a create may
+     * happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
+     * without sending it. NULL: none. */
+    int (*on_start)(void *payload);
 } gcs_http_client_request;
 
 typedef struct gcs_http_client_response {

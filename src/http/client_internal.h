@@ -34,6 +34,7 @@ struct job {
     unsigned flags;
     bool idempotent;
     gcs_http_done_fn on_done;
+    int (*on_start)(void *payload);
     void *payload;
     gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
     bool *sync_done;

@@ -13,7 +13,7 @@
 #define PLAN_FORMAT "gcscim-plan/1"
 
 static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", "update",
-                                                        "deactivate"};
+                                                        "deactivate", "adopt"};
 
 void gcs_plan_options_init(gcs_plan_options *o)
 {
@@ -313,9 +313,9 @@ static const char *short_attribute(const char *a)
 
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
 {
-    static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-"};
+    static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-", "="};
     static const char *const colors[GCS_PLAN__KINDS] = {"\033[32m", "\033[36m", "\033[33m",
-                                                        "\033[31m"};
+                                                        "\033[31m", "\033[35m"};
     const char *reset = color ? "\033[0m" : "";
     size_t i;
     json_t *op;

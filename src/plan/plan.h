@@ -22,6 +22,7 @@ typedef enum gcs_plan_kind {
     GCS_PLAN_REACTIVATE,
     GCS_PLAN_UPDATE,
     GCS_PLAN_DEACTIVATE,
+    GCS_PLAN_ADOPT,       /* take over an existing user: a PATCH, like an update */
     GCS_PLAN__KINDS
 } gcs_plan_kind;
 
