@@ -1,0 +1,264 @@
+/*
+ * apply's own checks, through the library against the emulator, with plans
+ * built in memory (so that a hand-edited plan file need not get past the plan's
+ * identity check to be tested): an operation the planner marked unmanaged is
+ * refused unless it is an adoption; a deactivation is re-checked against the
+ * user as it is now; a plan held by another process is refused without a
+ * request; a finished plan is "already applied" without a request; a failed
+ * run retries only its failed items.
+ */
+#include "gcstest.h"
+#include "httptest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "engine/apply.h"
+#include "genesys/directory.h"
+#include "genesys/session.h"
+#include "mapping/profile.h"
+#include "store/store.h"
+
+static const char seed[] =
+    "{\"roles\":[{\"name\":\"Master Admin\"}],\"users\":["
+    " {\"userName\":\"admin@example.com\",\"displayName\":\"The Admin\",\"title\":\"Boss\","
+    "  \"active\":true},"
+    " {\"userName\":\"m1@example.com\",\"displayName\":\"Managed One\",\"title\":\"Agent\","
+    "  \"active\":true,\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\","
+    "\"value\":\"M1\"}]}}]}";
+
+typedef struct fixture {
+    gcs_test_server emu;
+    char *dir;
+    gcs_config cfg;
+    gcs_genesys_session *session;
+    gcs_store *store;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = gcs_test_tmpdir();
+    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
+    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
+    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
+    free(seed_path);
+    gcs_log_set_level(GCS_LOG_OFF);
+    gcs_config_init(&f->cfg, NULL);
+    gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
+                   "test");
+    if (gcs_genesys_session_open(&f->session, &f->cfg, NULL) != 0)
+        fail_msg("session: %s", gcs_error_last());
+    char url[700];
+    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", f->dir);
+    if (gcs_store_open(&f->store, url) != 0)
+        fail_msg("store: %s", gcs_error_last());
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gcs_store_free(f->store);
+    gcs_genesys_session_free(f->session);
+    gcs_config_release(&f->cfg);
+    gcs_test_server_stop(&f->emu);
+    gcs_test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The user as the emulator holds it now (new reference). */
+static json_t *user_named(fixture *f, const char *name)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
+    size_t i;
+    json_t *u, *found = NULL;
+    json_array_foreach(json_object_get(st, "users"), i, u) {
+        if (strcmp(json_string_value(json_object_get(u, "userName")), name) == 0)
+            found = json_incref(u);
+    }
+    json_decref(st);
+    assert_non_null(found);
+    return found;
+}
+
+static long emu_requests(fixture *f)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    long n = (long)json_integer_value(json_object_get(st, "requests"));
+    json_decref(st);
+    return n;
+}
+
+static void plan_start(gcs_plan *p)
+{
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    json_object_set_new(p->doc, "marker", json_string("gcscim"));
+}
+
+/* Adds kind for `name`'s user: replace `attr` with `value`. */
+static void plan_op(fixture *f, gcs_plan *p, gcs_plan_kind kind, const char *key, const char *name,
+                    const char *attr, json_t *value, int managed)
+{
+    json_t *u = user_named(f, name);
+    char *etag = gcs_directory_user_etag(u);
+    json_t *ops = json_pack("[{s:s,s:s,s:o}]", "op", "replace", "path", attr, "value", value);
+    json_t *extra = managed < 0 ? NULL : json_pack("{s:b}", "managed", managed);
+    assert_int_equal(gcs_plan_add(p, kind, key, name, json_string_value(json_object_get(u, "id")),
+                                  etag, ops, NULL, extra),
+                     0);
+    free(etag);
+    json_decref(u);
+}
+
+static int apply(fixture *f, gcs_apply_result *r, const gcs_plan *p)
+{
+    gcs_apply_options o = {.command = "apply"};
+    gcs_plan_options_init(&o.approval);
+    o.approval.allow_deactivations = 10;
+    return gcs_apply_run(r, f->session->client, f->store, p, &o);
+}
+
+static void unmanaged_update_is_refused_but_an_adoption_is_not(void **state)
+{
+    fixture *f = *state;
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    plan_op(f, &p, GCS_PLAN_UPDATE, "X1", "admin@example.com", "title", json_string("Pwned"), 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), GCS_ERROR);
+    assert_int_equal(r.counts[GCS_APPLY_DRIFT], 1);
+    json_t *u = user_named(f, "admin@example.com");
+    assert_string_equal(json_string_value(json_object_get(u, "title")), "Boss");
+    json_decref(u);
+    gcs_plan_release(&p);
+
+    plan_start(&p);
+    plan_op(f, &p, GCS_PLAN_ADOPT, "X1", "admin@example.com", "title", json_string("Adopted"), 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), 0);
+    assert_int_equal(r.counts[GCS_APPLY_ADOPTED], 1);
+    u = user_named(f, "admin@example.com");
+    assert_string_equal(json_string_value(json_object_get(u, "title")), "Adopted");
+    json_decref(u);
+    gcs_plan_release(&p);
+}
+
+static void deactivation_is_rechecked_against_the_user(void **state)
+{
+    fixture *f = *state;
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    /* A deactivation pointed at an unmanaged admin (as a hand-edited plan would). */
+    plan_op(f, &p, GCS_PLAN_DEACTIVATE, "M9", "admin@example.com", "active", json_false(), -1);
+    plan_op(f, &p, GCS_PLAN_DEACTIVATE, "M1", "m1@example.com", "active", json_false(), -1);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), GCS_ERROR);
+    assert_int_equal(r.counts[GCS_APPLY_DRIFT], 1);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 1);
+    json_t *u = user_named(f, "admin@example.com");
+    assert_true(json_is_true(json_object_get(u, "active")));
+    json_decref(u);
+    u = user_named(f, "m1@example.com");
+    assert_true(json_is_false(json_object_get(u, "active")));
+    json_decref(u);
+    gcs_plan_release(&p);
+}
+
+static void a_plan_held_elsewhere_is_refused_without_a_request(void **state)
+{
+    fixture *f = *state;
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    plan_op(f, &p, GCS_PLAN_UPDATE, "M1", "m1@example.com", "title", json_string("Lead"), 1);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&p), "far:77:t", "far",
+                                          77, 60000, NULL),
+                     0);
+    long before = emu_requests(f);
+    assert_int_equal(apply(f, &r, &p), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "pid 77 on far, since "));
+    assert_int_equal(emu_requests(f), before);
+    /* Once it is given back, the plan runs. */
+    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_identity(&p), "far:77:t"), 0);
+    assert_int_equal(apply(f, &r, &p), 0);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 1);
+    /* The lease is given back at the end. */
+    gcs_run_lease l;
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), GCS_ENOTFOUND);
+    gcs_plan_release(&p);
+}
+
+static void finished_plan_is_already_applied_and_failed_items_alone_are_retried(void **state)
+{
+    fixture *f = *state;
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    plan_op(f, &p, GCS_PLAN_UPDATE, "M1", "m1@example.com", "title", json_string("Lead"), 1);
+    plan_op(f, &p, GCS_PLAN_UPDATE, "X1", "admin@example.com", "title", json_string("Pwned"), 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), GCS_ERROR);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 1);
+    char run_id[80];
+    snprintf(run_id, sizeof run_id, "%s", r.run_id);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_get(&run, f->store, run_id), 0);
+    assert_string_equal(run.state, GCS_RUN_FAILED);
+    gcs_run_release(&run);
+
+    /* Again: the same run, the done item skipped, only the failed one tried. */
+    long before = emu_requests(f);
+    assert_int_equal(apply(f, &r, &p), GCS_ERROR);
+    assert_true(r.resumed);
+    assert_string_equal(r.run_id, run_id);
+    assert_int_equal(r.counts[GCS_APPLY_SKIPPED], 1);
+    assert_int_equal(r.counts[GCS_APPLY_DRIFT], 1);
+    assert_int_equal(emu_requests(f), before); /* the refusal needs no call either */
+    gcs_plan_release(&p);
+
+    /* A plan that finished: already applied, nothing sent. */
+    plan_start(&p);
+    plan_op(f, &p, GCS_PLAN_UPDATE, "M1", "m1@example.com", "title", json_string("Chief"), 1);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), 0);
+    assert_false(r.already_applied);
+    snprintf(run_id, sizeof run_id, "%s", r.run_id);
+    before = emu_requests(f);
+    assert_int_equal(apply(f, &r, &p), 0);
+    assert_true(r.already_applied);
+    assert_string_equal(r.run_id, run_id);
+    assert_true(r.finished_ms > 0);
+    assert_int_equal(r.requests, 0);
+    assert_int_equal(emu_requests(f), before);
+    gcs_plan_release(&p);
+}
+
+int main(void)
+{
+    gcs_test_deadline(120);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(unmanaged_update_is_refused_but_an_adoption_is_not, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(deactivation_is_rechecked_against_the_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_plan_held_elsewhere_is_refused_without_a_request, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            finished_plan_is_already_applied_and_failed_items_alone_are_retried, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
