@@ -105,8 +105,8 @@ static int run_cli(fixture *f, gcs_test_run *r, const char *const *args)
     return r->exit_code;
 }
 
-/* Starts `gcscim apply PLAN` in the background, output to apply.log. */
-static pid_t start_apply(fixture *f)
+/* Starts gcscim with `args` (NULL-terminated) in the background, output to apply.log. */
+static pid_t start_cli(fixture *f, const char *const *args)
 {
     fflush(NULL); /* or the child's freopen writes our buffered output again */
     pid_t pid = fork();
@@ -119,11 +119,40 @@ static pid_t start_apply(fixture *f)
         char *envp[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret",
                         "GCSCIM_MAX_IN_FLIGHT=4", "PATH=/usr/bin:/bin", NULL};
-        execle(gcs_test_cli_path(), gcs_test_cli_path(), "apply", "--allow-deactivations", "12",
-               f->plan, (char *)NULL, envp);
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = (char *)gcs_test_cli_path();
+        for (size_t i = 0; args[i] && n < 15; i++)
+            argv[n++] = (char *)args[i];
+        argv[n] = NULL;
+        execve(gcs_test_cli_path(), argv, envp);
         _exit(127);
     }
     return pid;
+}
+
+/* `gcscim apply PLAN` in the background. */
+static pid_t start_apply(fixture *f)
+{
+    const char *args[] = {"apply", "--allow-deactivations", "12", f->plan, NULL};
+    return start_cli(f, args);
+}
+
+static char *read_log(fixture *f)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/apply.log", f->dir);
+    gcs_buf text;
+    gcs_buf_init(&text, 0);
+    FILE *in = fopen(path, "r");
+    char chunk[4096];
+    size_t got;
+    while (in && (got = fread(chunk, 1, sizeof chunk, in)) > 0)
+        assert_int_equal(gcs_buf_put(&text, chunk, got), 0);
+    if (in)
+        fclose(in);
+    assert_int_equal(gcs_buf_puts(&text, ""), 0);
+    return gcs_buf_detach(&text);
 }
 
 /* Requests the emulator answered on "METHOD ROUTE", whatever the status. */
@@ -386,8 +415,6 @@ static void signals_stop_then_resume(const char *db_url)
 {
     fixture f;
     setup_fixture(&f, db_url);
-    char log[700];
-    snprintf(log, sizeof log, "%s/apply.log", f.dir);
 
     pid_t pid = start_apply(&f);
     assert_true(wait_for(&f, pid, POSTS, 5));
@@ -398,22 +425,14 @@ static void signals_stop_then_resume(const char *db_url)
         show_log(&f);
         fail_msg("SIGTERM: status %d", status);
     }
-    gcs_buf text;
-    gcs_buf_init(&text, 0);
-    FILE *in = fopen(log, "r");
-    char chunk[4096];
-    size_t got;
-    while (in && (got = fread(chunk, 1, sizeof chunk, in)) > 0)
-        assert_int_equal(gcs_buf_put(&text, chunk, got), 0);
-    if (in)
-        fclose(in);
+    char *text = read_log(&f);
     char want[900];
     snprintf(want, sizeof want, "resume it with: gcscim apply %s", f.plan);
-    if (!strstr(text.ptr, want) || !strstr(text.ptr, "recorded as interrupted")) {
+    if (!strstr(text, want) || !strstr(text, "recorded as interrupted")) {
         show_log(&f);
         fail_msg("no resume command in the output");
     }
-    gcs_buf_release(&text);
+    free(text);
     gcs_test_run r;
     const char *runs_args[] = {"runs", "list", NULL};
     assert_int_equal(run_cli(&f, &r, runs_args), 0);
@@ -432,6 +451,46 @@ static void signals_stop_then_resume(const char *db_url)
 
     resume_to_the_end(&f);
     check_finished(&f);
+    teardown_fixture(&f);
+}
+
+/* An interrupted sync leaves no run "running", says how to go on, and running
+ * it again finishes the work without creating anybody twice. */
+static void sync_interrupted_then_run_again(const char *db_url)
+{
+    fixture f;
+    setup_fixture(&f, db_url);
+    char src[700], prof[700];
+    snprintf(src, sizeof src, "%s/hr.csv", f.dir);
+    snprintf(prof, sizeof prof, "%s/profile.yaml", f.dir);
+    const char *args[] = {"sync", "--source", src, "--profile", prof, "--allow-deactivations",
+                          "12", NULL};
+    pid_t pid = start_cli(&f, args);
+    assert_true(wait_for(&f, pid, POSTS, 5));
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 8) {
+        show_log(&f);
+        fail_msg("SIGINT: status %d", status);
+    }
+    char *text = read_log(&f);
+    assert_non_null(strstr(text, "running the same 'gcscim sync' command again"));
+    free(text);
+    gcs_test_run r;
+    const char *runs_args[] = {"runs", "list", NULL};
+    assert_int_equal(run_cli(&f, &r, runs_args), 0);
+    assert_non_null(strstr(r.out.ptr, "interrupted"));
+    assert_null(strstr(r.out.ptr, "running"));
+    gcs_test_run_release(&r);
+
+    if (run_cli(&f, &r, args) != 0)
+        fail_msg("sync again: %s%s", r.out.ptr, r.err.ptr);
+    gcs_test_run_release(&r);
+    assert_int_equal(answered(&f, POSTS), USERS);
+    json_t *st = gcs_test_emu_admin(&f.emu, "GET", "state", NULL);
+    assert_int_equal(json_array_size(json_object_get(st, "users")), USERS + UPDATES + LEAVERS);
+    json_decref(st);
     teardown_fixture(&f);
 }
 
@@ -560,6 +619,12 @@ static void signals_on_postgresql(void **state)
     on_postgresql(signals_stop_then_resume, "signals");
 }
 
+static void sync_on_sqlite(void **state)
+{
+    (void)state;
+    on_sqlite(sync_interrupted_then_run_again);
+}
+
 static void faults_on_sqlite(void **state)
 {
     (void)state;
@@ -598,6 +663,7 @@ int main(void)
         cmocka_unit_test(crash_and_resume_on_postgresql),
         cmocka_unit_test(signals_on_sqlite),
         cmocka_unit_test(signals_on_postgresql),
+        cmocka_unit_test(sync_on_sqlite),
         cmocka_unit_test(faults_on_sqlite),
         cmocka_unit_test(one_apply_at_a_time_on_sqlite),
         cmocka_unit_test(one_apply_at_a_time_on_postgresql),
