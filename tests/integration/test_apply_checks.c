@@ -247,6 +247,108 @@ static void finished_plan_is_already_applied_and_failed_items_alone_are_retried(
     gcs_plan_release(&p);
 }
 
+static void plan_create(gcs_plan *p, const char *key, const char *name)
+{
+    json_t *body = json_pack("{s:[s],s:s,s:s,s:{s:[{s:s,s:s}]}}", "schemas",
+                             "urn:ietf:params:scim:schemas:core:2.0:User", "userName", name,
+                             "displayName", key, GCS_SCIM_GENESYS_USER, "externalIds", "authority",
+                             "gcscim", "value", key);
+    assert_int_equal(gcs_plan_add(p, GCS_PLAN_CREATE, key, name, NULL, NULL, body, NULL, NULL), 0);
+}
+
+typedef struct found_receipt {
+    const char *want_id;
+    int reads_with_id;
+} found_receipt;
+
+static int on_receipt(const gcs_receipt *r, void *payload)
+{
+    found_receipt *f = payload;
+    if (r->operation && strcmp(r->operation, "read") == 0 && r->genesys_id &&
+        strcmp(r->genesys_id, f->want_id) == 0)
+        f->reads_with_id++;
+    return 0;
+}
+
+/* A create that finds its own earlier user (409, then the lookup by marker)
+ * is done, and the lookup's receipt names the key and the user it found: after
+ * a crash it may be the only receipt of that create. */
+static void lookup_receipts_name_the_key_and_the_user_found(void **state)
+{
+    fixture *f = *state;
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &f->emu, token, "POST", "/api/v2/scim/v2/users",
+                      "{\"userName\":\"c1@example.com\",\"displayName\":\"C1\",\"" GCS_SCIM_GENESYS_USER
+                      "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"C1\"}]}}",
+                      NULL);
+    assert_int_equal(h.status, 201);
+    char *id = strdup(json_string_value(json_object_get(h.json, "id")));
+    gcs_test_http_release(&h);
+    free(token);
+
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    plan_create(&p, "C1", "c1@example.com");
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), 0);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 1);
+    found_receipt fr = {id, 0};
+    gcs_receipt_filter filter = {.user = "C1"};
+    assert_int_equal(gcs_store_receipts_each(f->store, &filter, on_receipt, &fr), 0);
+    assert_true(fr.reads_with_id >= 1);
+    free(id);
+    gcs_plan_release(&p);
+}
+
+static int steal_lease(const gcs_apply_event *e, void *payload)
+{
+    (void)e;
+    fixture *f = payload;
+    /* Another process took the plan over (this one stalled past its lease). */
+    return gcs_store_exec_raw(f->store, "UPDATE run_leases SET owner = 'thief:1:x', host = 'thief',"
+                                        " pid = 1");
+}
+
+static void on_event_steal(const gcs_apply_event *e, void *payload)
+{
+    static int once;
+    if (!once++)
+        assert_int_equal(steal_lease(e, payload), 0);
+}
+
+/* A run that finds its lease taken over stops at once: two runs of one plan
+ * must never go on together. */
+static void a_run_whose_lease_is_taken_over_stops(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":40}"));
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    for (int i = 0; i < 60; i++) {
+        char key[16], name[64];
+        snprintf(key, sizeof key, "N%02d", i);
+        snprintf(name, sizeof name, "n%02d@example.com", i);
+        plan_create(&p, key, name);
+    }
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    gcs_apply_options o = {.command = "apply", .on_event = on_event_steal, .payload = f,
+                           .lease_ms = 300};
+    gcs_plan_options_init(&o.approval);
+    int rc = gcs_apply_run(&r, f->session->client, f->store, &p, &o);
+    assert_int_equal(rc, GCS_ECONFLICT);
+    assert_non_null(strstr(gcs_error_last(), "was lost"));
+    assert_true(r.counts[GCS_APPLY_DONE] < 60);
+    /* The thief's lease is left alone. */
+    gcs_run_lease l;
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), 0);
+    assert_string_equal(l.owner, "thief:1:x");
+    gcs_run_lease_release(&l);
+    gcs_plan_release(&p);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
@@ -259,6 +361,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             finished_plan_is_already_applied_and_failed_items_alone_are_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(lookup_receipts_name_the_key_and_the_user_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_run_whose_lease_is_taken_over_stops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
