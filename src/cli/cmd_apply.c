@@ -23,15 +23,14 @@ static void print_shell_word(FILE *out, const char *s)
     fputc('\'', out);
 }
 
-int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms)
+int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+                                  json_t **report)
 {
     char when[64];
     gcs_cli_format_time(when, sizeof when, finished_ms);
     if (p->cli->json) {
-        json_t *j = json_pack("{s:s,s:b,s:s}", "run", run_id, "already_applied", 1, "finished",
-                              when);
-        gcs_cli_print_json(p->cli, j);
-        json_decref(j);
+        *report = json_pack("{s:s,s:b,s:s,s:I}", "run", run_id, "already_applied", 1, "finished",
+                            when, "requests", (json_int_t)0);
     } else {
         fprintf(p->cli->out, "Already applied (run %s, finished at %s): nothing sent.\n", run_id,
                 when);
@@ -73,8 +72,12 @@ static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
     if (rc < 0)
         return rc;
     if (strcmp(run.state, GCS_RUN_DONE) == 0) {
+        json_t *report = NULL;
         *done = true;
-        gcs_provision_already_applied(p, run.id, run.finished_ms);
+        gcs_provision_already_applied(p, run.id, run.finished_ms, &report);
+        if (report)
+            gcs_provision_print_report(p->cli->out, report);
+        json_decref(report);
     }
     gcs_run_release(&run);
     return 0;
@@ -122,7 +125,11 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
         gcs_plan_release(&plan);
         goto out;
     }
-    code = gcs_provision_apply(&p, &plan);
+    json_t *report = NULL;
+    code = gcs_provision_apply(&p, &plan, &report);
+    if (report)
+        gcs_provision_print_report(cli->out, report);
+    json_decref(report);
     gcs_plan_release(&plan);
 out:
     gcs_provision_release(&p);

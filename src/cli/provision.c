@@ -22,6 +22,10 @@ enum {
     OPT_MAX_SHARE,
     OPT_STRICT,
     OPT_PASSWORDS_OUT,
+    OPT_APPROVE,
+    OPT_MAX_CHANGES,
+    OPT_MAX_CHANGE_SHARE,
+    OPT_DETAILED_EXITCODE,
 };
 
 static const struct option provision_options[] = {
@@ -37,6 +41,10 @@ static const struct option provision_options[] = {
     {"max-deactivation-share", required_argument, NULL, OPT_MAX_SHARE},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"passwords-out", required_argument, NULL, OPT_PASSWORDS_OUT},
+    {"approve", required_argument, NULL, OPT_APPROVE},
+    {"max-changes", required_argument, NULL, OPT_MAX_CHANGES},
+    {"max-change-share", required_argument, NULL, OPT_MAX_CHANGE_SHARE},
+    {"detailed-exitcode", no_argument, NULL, OPT_DETAILED_EXITCODE},
     {NULL, 0, NULL, 0},
 };
 
@@ -68,6 +76,17 @@ static int parse_count(long *out, const char *flag, const char *arg)
     return 0;
 }
 
+static int parse_share(double *out, const char *flag, const char *arg)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0 && v <= 100))
+        return gcs_error_set(GCS_EUSAGE, "%s needs a percentage from 0 to 100, not '%s'", flag, arg);
+    *out = v / 100.0;
+    return 0;
+}
+
 static int on_option(int id, const char *arg, void *payload)
 {
     gcs_provision *p = payload;
@@ -83,19 +102,22 @@ static int on_option(int id, const char *arg, void *payload)
     case OPT_NO_CREATE: o->no_create = true; return 0;
     case OPT_NO_UPDATE: o->no_update = true; return 0;
     case OPT_NO_DEACTIVATE: o->no_deactivate = true; return 0;
-    case OPT_ALLOW_DEACTIVATIONS:
-        return parse_count(&o->allow_deactivations, "--allow-deactivations", arg);
-    case OPT_MAX_DEACTIVATIONS:
-        return parse_count(&o->max_deactivations, "--max-deactivations", arg);
-    case OPT_MAX_SHARE: {
-        char *end;
-        double v = strtod(arg, &end);
-        if (end == arg || *end || v < 0 || v > 100)
-            return gcs_error_set(GCS_EUSAGE, "--max-deactivation-share needs a percentage, not '%s'",
-                                 arg);
-        o->max_deactivation_share = v / 100.0;
-        return 0;
+    case OPT_ALLOW_DEACTIVATIONS: {
+        long n;
+        char text[64];
+        int rc = parse_count(&n, "--allow-deactivations", arg);
+        snprintf(text, sizeof text, "deactivate=%ld", n);
+        return rc < 0 ? rc : gcs_plan_options_approve(o, text);
     }
+    case OPT_APPROVE: return gcs_plan_options_approve(o, arg);
+    case OPT_MAX_DEACTIVATIONS:
+        return parse_count(&o->removals.max_count, "--max-deactivations", arg);
+    case OPT_MAX_SHARE:
+        return parse_share(&o->removals.max_share, "--max-deactivation-share", arg);
+    case OPT_MAX_CHANGES: return parse_count(&o->changes.max_count, "--max-changes", arg);
+    case OPT_MAX_CHANGE_SHARE:
+        return parse_share(&o->changes.max_share, "--max-change-share", arg);
+    case OPT_DETAILED_EXITCODE: p->detailed_exitcode = true; return 0;
     case OPT_STRICT: p->planner.strict = true; return 0;
     case OPT_PASSWORDS_OUT: p->passwords_out = arg; return 0;
     }
@@ -132,8 +154,40 @@ int gcs_provision_connect(gcs_provision *p)
     return gcs_token_ensure(p->session->token, p->session->client);
 }
 
-int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stats)
+void gcs_provision_print_report(FILE *out, const json_t *doc)
 {
+    char *text = json_dumps(doc, JSON_COMPACT);
+    fprintf(out, "%s\n", text ? text : "{}");
+    free(text);
+}
+
+/* What needs approval, for people: one line each, with the flag that approves it. */
+static void print_needs(FILE *out, const json_t *needs)
+{
+    size_t i;
+    json_t *n;
+    bool header = false;
+    json_array_foreach(needs, i, n) {
+        if (!header)
+            fputs("\nNeeds approval before apply:\n", out);
+        header = true;
+        const char *what = json_string_value(json_object_get(n, "what"));
+        long count = (long)json_integer_value(json_object_get(n, "count"));
+        bool ok = json_is_true(json_object_get(n, "approved"));
+        char flag[300];
+        if (count < 0 || strncmp(what, "privileged:", 11) == 0)
+            snprintf(flag, sizeof flag, "--approve %s", what);
+        else
+            snprintf(flag, sizeof flag, "--approve %s=%ld", what, count);
+        fprintf(out, "  %s %s: %s\n", ok ? "approved" : "needs", flag,
+                json_string_value(json_object_get(n, "why")));
+    }
+}
+
+int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stats,
+                       json_t **report)
+{
+    *report = NULL;
     gcs_recorder recorder;
     gcs_recorder_attach(&recorder, p->store, p->session->client, NULL);
     int rc = gcs_planner_run(plan, stats, p->session->client, &p->planner);
@@ -149,30 +203,29 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
         return rc;
     }
     FILE *out = p->cli->out;
+    json_t *needs = gcs_plan_needs(plan, &p->planner.plan);
     if (p->cli->json) {
-        json_t *summary = json_pack("{s:O,s:O,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "summary",
-                                    json_object_get(plan->doc, "summary"), "rejected",
-                                    json_object_get(plan->doc, "rejected"), "identity",
-                                    gcs_plan_identity(plan), "stats", "rows",
-                                    (json_int_t)stats->rows, "mapped", (json_int_t)stats->mapped,
-                                    "out_of_scope", (json_int_t)stats->out_of_scope, "rejected",
-                                    (json_int_t)stats->rejected, "current_users",
-                                    (json_int_t)stats->current_users, "requests",
-                                    (json_int_t)stats->requests);
+        json_t *doc = json_pack("{s:O,s:O,s:O*,s:O*,s:O,s:s,s:{s:I,s:I}}", "summary",
+                                json_object_get(plan->doc, "summary"), "rows",
+                                json_object_get(plan->doc, "rows"), "rejected",
+                                json_object_get(plan->doc, "rejected"), "skipped",
+                                json_object_get(plan->doc, "skipped"), "needs_approval", needs,
+                                "identity", gcs_plan_identity(plan), "reads", "current_users",
+                                (json_int_t)stats->current_users, "requests",
+                                (json_int_t)stats->requests);
         if (strcmp(p->command, "plan") == 0)
-            json_object_set(summary, "operations", gcs_plan_operations(plan));
-        char *text = json_dumps(summary, JSON_COMPACT);
-        fprintf(out, "%s\n", text ? text : "{}");
-        free(text);
-        json_decref(summary);
+            json_object_set(doc, "operations", gcs_plan_operations(plan));
+        if (p->out_path)
+            json_object_set_new(doc, "plan_file", json_string(p->out_path));
+        *report = doc;
     } else {
         gcs_plan_render_text(plan, out, isatty(fileno(out)) == 1);
-        if (gcs_plan_check_approval(plan, &p->planner.plan) < 0)
-            fprintf(out, "Note: %s\n", gcs_error_last());
+        print_needs(out, needs);
         if (p->out_path)
             fprintf(out, "Saved the plan to %s; run 'gcscim apply %s' to apply exactly it.\n",
                     p->out_path, p->out_path);
     }
+    json_decref(needs);
     return 0;
 }
 
@@ -205,10 +258,14 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
+int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
+    *report = NULL;
     if (json_array_size(gcs_plan_operations(plan)) == 0) {
-        if (!p->cli->json)
+        if (p->cli->json)
+            *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
+                                "nothing to apply");
+        else
             fprintf(p->cli->out, "Nothing to apply: Genesys already matches the source.\n");
         return GCS_EXIT_OK;
     }
@@ -225,10 +282,8 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
     gcs_cli_interrupt_uninstall();
     if (result.total && !result.already_applied)
         gcs_progress_finish(&view.progress);
-    if (rc == GCS_EREFUSED)
-        return gcs_cli_fail(p->cli, rc);
     if (rc == 0 && result.already_applied)
-        return gcs_provision_already_applied(p, result.run_id, result.finished_ms);
+        return gcs_provision_already_applied(p, result.run_id, result.finished_ms, report);
     FILE *out = p->cli->out;
     if (p->cli->json) {
         json_t *j = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "run", result.run_id,
@@ -244,11 +299,8 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan)
             json_object_set_new(j, "interrupted", json_true());
         if (rc < 0)
             json_object_set_new(j, "error", json_string(gcs_error_last()));
-        char *text = json_dumps(j, JSON_COMPACT);
-        fprintf(out, "%s\n", text ? text : "{}");
-        free(text);
-        json_decref(j);
-    } else if (result.total || result.run_id[0]) {
+        *report = j;
+    } else if (rc != GCS_EREFUSED && (result.total || result.run_id[0])) {
         fprintf(out,
                 "Applied%s: %ld done, %ld adopted, %ld already as planned, %ld done earlier, "
                 "%ld drifted, %ld failed (run %s).\n",
@@ -272,6 +324,7 @@ int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, 
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, command);
+    json_t *plan_report = NULL, *apply_report = NULL;
     int first, code = gcs_provision_parse(&p, argc, argv, true, &first);
     if (code != 0)
         return code;
@@ -279,21 +332,39 @@ int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, 
         code = gcs_cli_usage_error(cli, command, "unexpected argument '%s'", argv[first]);
         goto out;
     }
+    if (apply && p.detailed_exitcode) {
+        code = gcs_cli_usage_error(cli, command, "--detailed-exitcode is for plan");
+        goto out;
+    }
     gcs_plan plan;
     gcs_planner_stats stats;
     int rc = gcs_provision_connect(&p);
     if (rc == 0)
-        rc = gcs_provision_plan(&p, &plan, &stats);
+        rc = gcs_provision_plan(&p, &plan, &stats, &plan_report);
     if (rc < 0) {
         code = gcs_cli_fail(cli, rc);
         goto out;
     }
-    code = apply ? gcs_provision_apply(&p, &plan) : GCS_EXIT_OK;
+    if (apply) {
+        code = gcs_provision_apply(&p, &plan, &apply_report);
+    } else if (p.detailed_exitcode && json_array_size(gcs_plan_operations(&plan)) > 0) {
+        code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
+                                                                    : GCS_EXIT_CHANGES;
+    }
     /* Rejected rows make a finished run partial. */
-    if (code == GCS_EXIT_OK && stats.rejected)
+    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) && stats.rejected)
         code = GCS_EXIT_PARTIAL;
     gcs_plan_release(&plan);
 out:
+    /* --json prints one document, whatever happened. */
+    if (cli->json && (plan_report || apply_report)) {
+        json_t *doc = apply ? json_pack("{s:O*,s:O*}", "plan", plan_report, "apply", apply_report)
+                            : json_incref(plan_report);
+        gcs_provision_print_report(cli->out, doc);
+        json_decref(doc);
+    }
+    json_decref(plan_report);
+    json_decref(apply_report);
     gcs_provision_release(&p);
     return code;
 }

@@ -18,6 +18,7 @@ typedef struct gcs_provision {
     const char *out_path;   /* plan --out */
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
+    bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
     gcs_genesys_session *session;
     gcs_store *store;
 } gcs_provision;
@@ -31,12 +32,19 @@ int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_sour
 /* Loads the configuration, opens the session (logging in) and the store. */
 int gcs_provision_connect(gcs_provision *p);
 
-/* Plans and prints the plan (text, or JSON with --json). *plan_out is set. */
-int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats);
-/* Applies with progress and prints the outcome. Returns an exit code. */
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan);
-/* cmd_apply.c: "already applied (run X, finished at T)"; returns GCS_EXIT_OK. */
-int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms);
+/* Plans and prints the plan as text; with --json, *report gets the plan's JSON
+ * report for the caller to print (one document per command). *plan_out is set. */
+int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats,
+                       json_t **report);
+/* Applies with progress and prints the outcome (or, with --json, sets *report).
+ * Returns an exit code. */
+int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);
+/* Prints a --json report: one compact JSON document on one line. */
+void gcs_provision_print_report(FILE *out, const json_t *doc);
+/* cmd_apply.c: "already applied (run X, finished at T)" (with --json, sets
+ * *report instead); returns GCS_EXIT_OK. */
+int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+                                  json_t **report);
 /* cmd_apply.c: says the run is interrupted and the command that resumes it;
  * returns GCS_EXIT_INTERRUPTED. */
 int gcs_provision_interrupted(gcs_provision *p, const char *run_id);

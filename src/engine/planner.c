@@ -49,8 +49,15 @@ typedef struct planner {
 
     json_t *current;          /* every Genesys user read */
     json_t *index;            /* "key\x1fvalue" -> user (borrowed from current) */
-    json_t *claimed;          /* user id -> true once a row matched it */
+    json_t *claimed;          /* user id -> index in rows of the row that matched it */
+    bool source_clean;        /* the source was read to its end */
+    bool reads_roles;         /* current users were read with their roles */
+    const char *const *privileged; /* role names never changed without approval */
+    size_t privileged_count;
 } planner;
+
+/* Until profiles name their own: the role whose loss or misuse ends an org. */
+static const char *const default_privileged[] = {"Master Admin"};
 
 static char *lower(const char *s)
 {
@@ -174,12 +181,30 @@ static void remember_rejected_row(planner *p, const gcs_row *row)
     }
 }
 
+/* Records one error of a rejected row; the caller counts the row once. */
 static void reject(planner *p, const gcs_row_error *e)
 {
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", e->file, e->line);
     gcs_plan_reject(p->plan, location, e->field, e->message);
+}
+
+/* Rejects a row that had mapped: it leaves the plan, and its key and matching
+ * values protect the user they name from deactivation. */
+static void reject_mapped(planner *p, desired *d, const char *field, const char *why)
+{
+    char location[600];
+    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    gcs_plan_reject(p->plan, location, field, why);
+    if (d->m.status != GCS_MAP_OK)
+        return;
+    d->m.status = GCS_MAP_REJECTED;
+    p->stats->mapped--;
     p->stats->rejected++;
+    if (d->m.source_key)
+        json_object_set_new(p->rejected_values, d->m.source_key, json_true());
+    for (size_t k = 0; k < d->m.match_count; k++)
+        json_object_set_new(p->rejected_values, d->m.match[k].value, json_true());
 }
 
 static int add_row(planner *p, const gcs_row *row)
@@ -205,23 +230,14 @@ static int add_row(planner *p, const gcs_row *row)
     if (d->m.status == GCS_MAP_REJECTED) {
         for (size_t i = 0; i < d->m.errors.count; i++)
             reject(p, &d->m.errors.items[i]);
+        p->stats->rejected++;
         remember_rejected_row(p, row);
         gcs_map_user_release(&d->m);
         return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
     }
-    json_t *seen = json_object_get(p->by_key, d->m.source_key);
-    if (seen) {
-        const desired *first = &p->rows[json_integer_value(seen)];
-        char why[300];
-        snprintf(why, sizeof why, "key '%s' is also on line %lu", d->m.source_key, first->m.line);
-        gcs_row_error e = {row->file ? (char *)row->file : "", row->line, 0, NULL, why};
-        reject(p, &e);
-        remember_rejected_row(p, row);
-        gcs_map_user_release(&d->m);
-        return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s:%lu: %s", row->file, row->line, why)
-                            : 0;
-    }
-    json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count));
+    /* A second row with the same key rejects both (decide() does it): keep the first. */
+    if (!json_object_get(p->by_key, d->m.source_key))
+        json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count));
     p->count++;
     p->stats->mapped++;
     return 0;
@@ -241,6 +257,7 @@ static int read_source(planner *p)
         p->stats->rows++;
         if (rc == GCS_EINVALID) {
             reject(p, gcs_source_error(src));
+            p->stats->rejected++;
             if (p->o->strict)
                 goto out;
             continue;
@@ -251,6 +268,7 @@ static int read_source(planner *p)
             goto out;
     }
     rc = 0;
+    p->source_clean = true;
 out:
     gcs_source_free(src);
     return rc;
@@ -302,9 +320,18 @@ static int find_targeted(planner *p)
             keys[n] = marker_key;
             values[n++] = d->m.source_key;
         }
-        for (size_t k = 0; k < d->m.match_count && n < 16; k++) {
+        bool by_user_name = false;
+        for (size_t k = 0; k < d->m.match_count && n < 15; k++) {
             keys[n] = d->m.match[k].key;
             values[n++] = d->m.match[k].value;
+            by_user_name |= strcmp(d->m.match[k].key, "userName") == 0;
+        }
+        /* Genesys keeps userNames unique whatever the match keys: a create must
+         * know whether its userName is taken (it is an adoption then). */
+        const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+        if (!by_user_name && user_name) {
+            keys[n] = "userName";
+            values[n++] = user_name;
         }
         for (size_t k = 0; k < n; k++) {
             if (index_get(p, keys[k], values[k]))
@@ -331,8 +358,12 @@ static int find_targeted(planner *p)
 static int read_current(planner *p)
 {
     bool need_all = !p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max;
-    if (!need_all)
+    if (!need_all) {
+        p->reads_roles = true; /* filtered reads return whole users */
         return find_targeted(p);
+    }
+    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
+        p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
     char *attributes = wanted_attributes(p);
     int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
                                       &p->stats->requests);
@@ -445,10 +476,13 @@ static const char *resolve_manager(planner *p, const desired *d, bool *pending, 
     json_t *idx = json_object_get(p->by_key, d->m.manager_key);
     if (idx) {
         const desired *mgr = &p->rows[json_integer_value(idx)];
-        if (mgr->current)
+        if (mgr->m.status == GCS_MAP_OK && mgr->current)
             return json_string_value(json_object_get(mgr->current, "id"));
-        *pending = true;
-        return NULL;
+        if (mgr->m.status == GCS_MAP_OK) {
+            *pending = true;
+            return NULL;
+        }
+        /* A rejected manager row creates nobody: only an existing user will do. */
     }
     char marker_key[300];
     snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
@@ -471,12 +505,127 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
                                              GCS_SCIM_ENTERPRISE_USER ":manager", "old", "new", text));
 }
 
-static int plan_row(planner *p, desired *d, long *unchanged)
+/* ==== Privileged roles ==== */
+
+static bool is_privileged(const planner *p, const char *role)
+{
+    for (size_t i = 0; role && i < p->privileged_count; i++) {
+        if (strcmp(p->privileged[i], role) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The privileged roles among a user's roles ({"value": name} entries), as a new
+ * array (empty when none). */
+static json_t *privileged_in(const planner *p, const json_t *roles)
+{
+    json_t *held = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        const char *name = json_string_value(json_object_get(r, "value"));
+        if (is_privileged(p, name))
+            json_array_append_new(held, json_string(name));
+    }
+    return held;
+}
+
+/*
+ * Which privileged roles an existing user holds, or a create would grant:
+ * recorded on the operation so that the approval rule can name the user. When
+ * the current users were read without their roles (a profile that does not map
+ * them), the user is read by id: one request per planned change, never per row.
+ */
+static int note_privileged(planner *p, json_t *extra, const json_t *current, const json_t *want)
+{
+    json_t *held = NULL;
+    if (current) {
+        json_t *full = NULL;
+        if (!p->reads_roles) {
+            const char *id = json_string_value(json_object_get(current, "id"));
+            int rc = gcs_directory_get_user(&full, NULL, p->client, id);
+            p->stats->requests++;
+            if (rc < 0)
+                return rc;
+        }
+        held = privileged_in(p, json_object_get(full ? full : current, "roles"));
+        json_decref(full);
+    } else {
+        held = json_array();
+    }
+    /* Granting a privileged role is as dangerous as taking one away. */
+    json_t *granted = privileged_in(p, json_object_get(want, "roles"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(granted, i, r) {
+        bool dup = false;
+        size_t j;
+        json_t *h;
+        json_array_foreach(held, j, h) dup |= json_equal(h, r);
+        if (!dup)
+            json_array_append(held, r);
+    }
+    json_decref(granted);
+    if (json_array_size(held) > 0)
+        json_object_set_new(extra, "privileged", held);
+    else
+        json_decref(held);
+    return 0;
+}
+
+/* ==== One row's decision ==== */
+
+static void skip_row(planner *p, const desired *d, const char *user_name, const char *why)
+{
+    char location[600];
+    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    gcs_plan_skip(p->plan, d->m.source_key, user_name, location, why);
+    p->stats->skipped++;
+}
+
+/*
+ * A row with no matching user whose userName Genesys already holds: a create
+ * would meet 409, so say now what will really happen. The holder is adopted
+ * (shown with its full diff; approval needed) unless another row or another
+ * managed key has it, which rejects the row.
+ */
+static json_t *user_name_holder(planner *p, desired *d, const char *user_name)
+{
+    json_t *u = index_get(p, "userName", user_name);
+    if (!u)
+        return NULL;
+    const char *id = json_string_value(json_object_get(u, "id"));
+    json_t *other = id ? json_object_get(p->claimed, id) : NULL;
+    char why[600];
+    if (other) {
+        const desired *o = &p->rows[json_integer_value(other)];
+        snprintf(why, sizeof why,
+                 "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
+                 user_name, id, o->m.line);
+        reject_mapped(p, d, "userName", why);
+        return NULL;
+    }
+    const char *owner = marker_value(p, u);
+    if (owner && strcmp(owner, d->m.source_key) != 0) {
+        snprintf(why, sizeof why,
+                 "userName '%s' belongs to Genesys user %s, which gcscim manages under key '%s'",
+                 user_name, id ? id : "?", owner);
+        reject_mapped(p, d, "userName", why);
+        return NULL;
+    }
+    if (id)
+        json_object_set_new(p->claimed, id, json_integer((json_int_t)(d - p->rows)));
+    return u;
+}
+
+static int plan_row(planner *p, desired *d)
 {
     json_t *extra = json_pack("{s:s}", "location", "");
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
     json_object_set_new(extra, "location", json_string(location));
+    int rc = 0;
 
     if (d->m.manager_key) {
         bool pending, unknown;
@@ -485,10 +634,8 @@ static int plan_row(planner *p, desired *d, long *unchanged)
             char why[300];
             snprintf(why, sizeof why, "manager '%s' is neither in the source nor managed in Genesys",
                      d->m.manager_key);
-            gcs_plan_reject(p->plan, location, "manager", why);
-            p->stats->rejected++;
-            json_decref(extra);
-            return 0;
+            reject_mapped(p, d, "manager", why);
+            goto out;
         }
         if (id)
             gcs_map_user_set_manager(&d->m, id);
@@ -497,16 +644,22 @@ static int plan_row(planner *p, desired *d, long *unchanged)
     }
 
     const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    bool adopting = false;
     if (!d->current) {
         /* A leaver who never had an account needs nothing. */
         if (!is_active(d->m.user)) {
-            (*unchanged)++;
-            json_decref(extra);
-            return 0;
+            p->stats->unchanged++;
+            goto out;
         }
+        d->current = user_name ? user_name_holder(p, d, user_name) : NULL;
+        if (d->m.status != GCS_MAP_OK)
+            goto out;
+        adopting = d->current != NULL;
+    }
+    if (!d->current) {
         if (p->o->plan.no_create) {
-            json_decref(extra);
-            return 0;
+            skip_row(p, d, user_name, "no matching user in Genesys; not created (--no-create)");
+            goto out;
         }
         /* What people read: every attribute the new user gets. */
         json_t *nothing = json_object(), *ops = NULL, *changes = NULL;
@@ -514,58 +667,111 @@ static int plan_row(planner *p, desired *d, long *unchanged)
         json_decref(nothing);
         json_decref(ops);
         add_pending_manager(changes, extra);
-        /* On adoption (the userName exists already) apply diffs with these. */
-        json_t *want = json_deep_copy(d->m.user);
-        json_object_set_new(extra, "skip", complete_desired(p, want, &d->m));
-        json_object_set_new(extra, "desired", want);
-        return gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
-                            json_deep_copy(d->m.user), changes, extra);
+        if ((rc = note_privileged(p, extra, NULL, d->m.user)) < 0) {
+            json_decref(changes);
+            goto out;
+        }
+        p->stats->created++;
+        rc = gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
+                          json_deep_copy(d->m.user), changes, extra);
+        extra = NULL;
+        goto out;
     }
+
+    const char *owner = marker_value(p, d->current);
+    if (p->marker && owner && strcmp(owner, d->m.source_key) != 0) {
+        char why[600];
+        snprintf(why, sizeof why, "matches Genesys user %s, which gcscim manages under key '%s'",
+                 json_string_value(json_object_get(d->current, "id")), owner);
+        reject_mapped(p, d, NULL, why);
+        goto out;
+    }
+    /* Matched by a profile key but not carrying the marker: taking it over is an
+     * adoption, shown as such and approved, never a quiet update. */
+    adopting |= p->marker && !owner;
 
     json_t *want = json_deep_copy(d->m.user);
     json_t *skip = complete_desired(p, want, &d->m);
     json_t *ops = NULL, *changes = NULL;
-    int rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
-    if (rc == 0 && json_array_size(ops) > 0)
+    rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
+    if (rc == 0 && (json_array_size(ops) > 0 || json_object_get(extra, "manager_key")))
         add_pending_manager(changes, extra);
-    else if (rc == 0 && json_object_get(extra, "manager_key")) {
-        /* Only the manager changes, once the new manager exists: an update all the same. */
-        add_pending_manager(changes, extra);
-    }
     /* Apply re-diffs against these when the user changed since the plan. */
     json_object_set_new(extra, "desired", want);
     json_object_set_new(extra, "skip", skip);
     if (rc < 0) {
-        json_decref(extra);
-        return rc;
+        json_decref(ops);
+        json_decref(changes);
+        goto out;
     }
     bool was_active = is_active(d->current), will_be_active = is_active(d->m.user);
     gcs_plan_kind kind = GCS_PLAN_UPDATE;
-    if (!was_active && will_be_active)
+    if (adopting)
+        kind = GCS_PLAN_ADOPT;
+    else if (!was_active && will_be_active)
         kind = GCS_PLAN_REACTIVATE;
     else if (was_active && !will_be_active)
         kind = GCS_PLAN_DEACTIVATE;
-    bool allowed = (kind == GCS_PLAN_DEACTIVATE && !p->o->plan.no_deactivate) ||
-                   (kind != GCS_PLAN_DEACTIVATE && !p->o->plan.no_update);
     bool manager_only = json_array_size(ops) == 0 && json_object_get(extra, "manager_key");
-    if ((json_array_size(ops) == 0 && !manager_only) || !allowed) {
-        if (json_array_size(ops) == 0)
-            (*unchanged)++;
+    if (json_array_size(ops) == 0 && !manager_only) {
+        p->stats->unchanged++;
         json_decref(ops);
         json_decref(changes);
-        json_decref(extra);
-        return 0;
+        goto out;
     }
+    const char *flag = kind == GCS_PLAN_DEACTIVATE ? (p->o->plan.no_deactivate ? "--no-deactivate" : NULL)
+                                                   : (p->o->plan.no_update ? "--no-update" : NULL);
+    if (flag) {
+        char why[200];
+        snprintf(why, sizeof why, "%s left alone (%s)", gcs_plan_kind_name(kind), flag);
+        skip_row(p, d, user_name, why);
+        json_decref(ops);
+        json_decref(changes);
+        goto out;
+    }
+    if (p->marker)
+        json_object_set_new(extra, "managed", json_boolean(!adopting));
+    if ((rc = note_privileged(p, extra, d->current, d->m.user)) < 0) {
+        json_decref(ops);
+        json_decref(changes);
+        goto out;
+    }
+    long *counter = kind == GCS_PLAN_ADOPT        ? &p->stats->adopted
+                    : kind == GCS_PLAN_REACTIVATE ? &p->stats->reactivated
+                    : kind == GCS_PLAN_DEACTIVATE ? &p->stats->deactivated
+                                                  : &p->stats->updated;
+    (*counter)++;
     char *etag = gcs_directory_user_etag(d->current);
     rc = gcs_plan_add(p->plan, kind, d->m.source_key, user_name,
                       json_string_value(json_object_get(d->current, "id")), etag, ops, changes,
                       extra);
+    extra = NULL;
     free(etag);
+out:
+    json_decref(extra);
     return rc;
+}
+
+static bool approved(const planner *p, const char *what)
+{
+    for (size_t i = 0; i < p->o->plan.approval_count; i++) {
+        if (strcmp(p->o->plan.approvals[i].what, what) == 0)
+            return true;
+    }
+    return false;
 }
 
 static int plan_leavers(planner *p, long *managed_total)
 {
+    /* Absence is evidence only when the whole source was read and every row
+     * understood: a rejected row or a cut-short file could be the absent ones. */
+    bool withhold = (p->stats->rejected > 0 || !p->source_clean) &&
+                    !approved(p, "deactivate-despite-rejects");
+    char withheld_why[300];
+    snprintf(withheld_why, sizeof withheld_why,
+             "leaver not deactivated: %ld source rows were rejected (approve with --approve "
+             "deactivate-despite-rejects)",
+             p->stats->rejected);
     size_t i;
     json_t *u;
     json_array_foreach(p->current, i, u) {
@@ -582,53 +788,121 @@ static int plan_leavers(planner *p, long *managed_total)
             GCS_WARN("plan.kept", "key", key, "why", "its source row was rejected");
             continue;
         }
-        if (p->o->plan.no_deactivate)
+        const char *user_name = json_string_value(json_object_get(u, "userName"));
+        if (p->o->plan.no_deactivate || withhold) {
+            gcs_plan_skip(p->plan, key, user_name, NULL,
+                          withhold ? withheld_why : "leaver left active (--no-deactivate)");
+            p->stats->leavers_skipped++;
             continue;
+        }
+        json_t *extra = json_pack("{s:s,s:b,s:b,s:{s:b},s:[]}", "reason", "not in the source",
+                                  "leaver", 1, "managed", 1, "desired", "active", 0, "skip");
+        int rc = note_privileged(p, extra, u, NULL);
+        if (rc < 0) {
+            json_decref(extra);
+            return rc;
+        }
         char *etag = gcs_directory_user_etag(u);
         json_t *ops = json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0);
         json_t *changes = json_pack("[{s:s,s:b,s:b}]", "attribute", "active", "old", 1, "new", 0);
-        int rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key,
-                              json_string_value(json_object_get(u, "userName")), id, etag, ops,
-                              changes,
-                              json_pack("{s:s,s:{s:b},s:[]}", "reason", "not in the source",
-                                        "desired", "active", 0, "skip"));
+        rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key, user_name, id, etag, ops, changes,
+                          extra);
         free(etag);
         if (rc < 0)
             return rc;
+        p->stats->leavers_deactivated++;
     }
     return 0;
 }
 
+/* Two rows with one key, or one userName (Genesys keeps those unique), cannot
+ * both be right: both are rejected, and both users are protected. */
+static void reject_duplicates(planner *p)
+{
+    json_t *keys = json_object(), *names = json_object();
+    for (size_t i = 0; i < p->count; i++) {
+        desired *d = &p->rows[i];
+        if (d->m.status != GCS_MAP_OK)
+            continue;
+        const char *un = json_string_value(json_object_get(d->m.user, "userName"));
+        char *lun = un ? lower(un) : NULL;
+        struct {
+            json_t *seen;
+            const char *value, *what, *field;
+        } checks[] = {{keys, d->m.source_key, "key", NULL}, {names, lun, "userName", "userName"}};
+        for (size_t c = 0; c < 2; c++) {
+            if (!checks[c].value || !*checks[c].value)
+                continue;
+            json_t *first = json_object_get(checks[c].seen, checks[c].value);
+            if (!first) {
+                json_object_set_new(checks[c].seen, checks[c].value, json_integer((json_int_t)i));
+                continue;
+            }
+            desired *f = &p->rows[json_integer_value(first)];
+            char why[600];
+            snprintf(why, sizeof why, "%s '%s' is also on line %lu", checks[c].what,
+                     checks[c].value, d->m.line);
+            reject_mapped(p, f, checks[c].field, why);
+            snprintf(why, sizeof why, "%s '%s' is also on line %lu", checks[c].what,
+                     checks[c].value, f->m.line);
+            reject_mapped(p, d, checks[c].field, why);
+        }
+        free(lun);
+    }
+    json_decref(keys);
+    json_decref(names);
+}
+
 static int decide(planner *p)
 {
+    reject_duplicates(p);
     /* Match every row first, so that managers resolve whatever the row order. */
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
+        if (d->m.status != GCS_MAP_OK)
+            continue;
         json_t *u = match_user(p, d);
         const char *id = u ? json_string_value(json_object_get(u, "id")) : NULL;
-        if (u && id && json_object_get(p->claimed, id)) {
-            char location[600], why[300];
-            snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
-            snprintf(why, sizeof why, "matches the same Genesys user (%s) as another row", id);
-            gcs_plan_reject(p->plan, location, NULL, why);
-            p->stats->rejected++;
-            d->current = NULL;
-            d->m.status = GCS_MAP_REJECTED;
+        json_t *other = id ? json_object_get(p->claimed, id) : NULL;
+        if (other) {
+            desired *o = &p->rows[json_integer_value(other)];
+            char why[300];
+            snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
+                     d->m.line);
+            reject_mapped(p, o, NULL, why);
+            o->current = NULL;
+            snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
+                     o->m.line);
+            reject_mapped(p, d, NULL, why);
             continue;
         }
-        if (u && id)
-            json_object_set_new(p->claimed, id, json_true());
+        if (id)
+            json_object_set_new(p->claimed, id, json_integer((json_int_t)i));
         d->current = u;
     }
-    long unchanged = 0, managed_total = 0;
+    long managed_total = 0;
     int rc = 0;
     for (size_t i = 0; i < p->count && rc == 0; i++) {
         if (p->rows[i].m.status == GCS_MAP_OK)
-            rc = plan_row(p, &p->rows[i], &unchanged);
+            rc = plan_row(p, &p->rows[i]);
     }
     if (rc == 0)
         rc = plan_leavers(p, &managed_total);
-    gcs_plan_set_counts(p->plan, unchanged, managed_total);
+    gcs_plan_set_counts(p->plan, p->stats->unchanged, managed_total);
+    gcs_plan_set_source_facts(p->plan, p->stats->rejected, p->source_clean);
+    const gcs_planner_stats *st = p->stats;
+    gcs_plan_set_rows(p->plan,
+                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",
+                                (json_int_t)st->rows, "created", (json_int_t)st->created,
+                                "adopted", (json_int_t)st->adopted, "updated",
+                                (json_int_t)st->updated, "reactivated",
+                                (json_int_t)st->reactivated, "deactivated",
+                                (json_int_t)st->deactivated, "unchanged",
+                                (json_int_t)st->unchanged, "skipped", (json_int_t)st->skipped,
+                                "rejected", (json_int_t)st->rejected, "out_of_scope",
+                                (json_int_t)st->out_of_scope, "leavers_deactivated",
+                                (json_int_t)st->leavers_deactivated, "leavers_skipped",
+                                (json_int_t)st->leavers_skipped));
     return rc;
 }
 
@@ -648,6 +922,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.current = json_array();
     p.index = json_object();
     p.claimed = json_object();
+    p.privileged = default_privileged;
+    p.privileged_count = sizeof default_privileged / sizeof *default_privileged;
     int rc;
 
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)

@@ -20,6 +20,17 @@
  * deactivates only active users that carry it and whose key is no longer in the
  * source (or whose row says inactive). A user whose row was rejected is never
  * deactivated for it: the row's values are remembered and protect it.
+ *
+ * The plan is the truth (docs/plan.md, "Safety"):
+ *  - a create whose userName already belongs to a Genesys user is not a create:
+ *    it is planned as `adopt` of that user with the full diff (approval needed),
+ *    or rejected when that user is another row's or another key's;
+ *  - leavers are not deactivated when any row was rejected or the source was not
+ *    read to its end, unless `deactivate-despite-rejects` is approved: they are
+ *    listed as withheld instead;
+ *  - two rows with the same key, or the same userName, are both rejected;
+ *  - every operation on an existing user records whether the user is managed
+ *    and which privileged roles it holds, so that the approval rule sees them.
  */
 #ifndef GCS_ENGINE_PLANNER_H
 #define GCS_ENGINE_PLANNER_H
@@ -40,11 +51,21 @@ typedef struct gcs_planner_options {
     int targeted_max;                 /* at most this many rows: filtered reads (default 20) */
 } gcs_planner_options;
 
+/*
+ * Every row is accounted for:
+ *   rows = created + adopted + updated + reactivated + deactivated + unchanged
+ *          + skipped + rejected + out_of_scope
+ * (skipped: left alone by --no-create / --no-update / --no-deactivate, including
+ * rows that match no user under --no-create). Leavers are users, not rows:
+ * leavers_deactivated and leavers_skipped count them apart.
+ */
 typedef struct gcs_planner_stats {
-    long rows;           /* records read from the source */
+    long rows;           /* records read from the source, bad ones included */
     long mapped;         /* rows that became desired users */
     long out_of_scope;
-    long rejected;
+    long rejected;       /* rows rejected (a row with three errors counts once) */
+    long created, adopted, updated, reactivated, deactivated, unchanged, skipped;
+    long leavers_deactivated, leavers_skipped;
     long current_users;  /* users read from Genesys */
     long requests;       /* requests sent to Genesys by the planner */
 } gcs_planner_stats;

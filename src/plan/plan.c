@@ -18,9 +18,47 @@ static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", 
 void gcs_plan_options_init(gcs_plan_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->allow_deactivations = -1;
-    o->max_deactivations = 10;
-    o->max_deactivation_share = 0.05;
+    o->removals = (gcs_plan_threshold){10, 0.05, 3};
+    o->changes = (gcs_plan_threshold){100, 0.10, 10};
+}
+
+int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    size_t len = eq ? (size_t)(eq - text) : strlen(text);
+    long count = -1;
+    if (len == 0 || len >= GCS_PLAN_APPROVAL_WHAT_MAX)
+        return gcs_error_set(GCS_EUSAGE, "--approve needs KIND=COUNT or privileged:KEY, not '%s'",
+                             text);
+    if (eq) {
+        char *end;
+        errno = 0;
+        count = strtol(eq + 1, &end, 10);
+        if (errno || end == eq + 1 || *end || count < 0)
+            return gcs_error_set(GCS_EUSAGE, "--approve '%.*s' needs a whole number after '='",
+                                 (int)len, text);
+    }
+    /* Counted kinds must say how many: an approval is of what was reviewed. */
+    static const char despite[] = "deactivate-despite-rejects";
+    bool counted = strncmp(text, "privileged:", 11) != 0 &&
+                   !(len == sizeof despite - 1 && strncmp(text, despite, len) == 0);
+    if (counted && !eq)
+        return gcs_error_set(GCS_EUSAGE, "--approve '%s' needs the number approved: '%s=N'", text,
+                             text);
+    for (size_t i = 0; i < o->approval_count; i++) {
+        if (strlen(o->approvals[i].what) == len && strncmp(o->approvals[i].what, text, len) == 0) {
+            o->approvals[i].count = count;
+            return 0;
+        }
+    }
+    if (o->approval_count == GCS_PLAN_APPROVALS_MAX)
+        return gcs_error_set(GCS_EUSAGE, "too many --approve flags (at most %d)",
+                             GCS_PLAN_APPROVALS_MAX);
+    gcs_plan_approval *a = &o->approvals[o->approval_count++];
+    memcpy(a->what, text, len);
+    a->what[len] = '\0';
+    a->count = count;
+    return 0;
 }
 
 const char *gcs_plan_kind_name(gcs_plan_kind kind)
@@ -102,6 +140,29 @@ void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total)
     json_object_set_new(plan->doc, "managed_total", json_integer(managed_total));
 }
 
+void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean)
+{
+    json_object_set_new(plan->doc, "rejected_rows", json_integer(rejected_rows));
+    json_object_set_new(plan->doc, "source_clean", json_boolean(clean));
+}
+
+void gcs_plan_skip(gcs_plan *plan, const char *key, const char *user_name, const char *location,
+                   const char *why)
+{
+    json_t *list = json_object_get(plan->doc, "skipped");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(plan->doc, "skipped", list);
+    }
+    json_array_append_new(list, json_pack("{s:s?,s:s?,s:s?,s:s?}", "key", key, "userName",
+                                          user_name, "location", location, "reason", why));
+}
+
+void gcs_plan_set_rows(gcs_plan *plan, json_t *rows)
+{
+    json_object_set_new(plan->doc, "rows", rows);
+}
+
 static int kind_of(const json_t *op)
 {
     gcs_plan_kind k;
@@ -113,7 +174,9 @@ static int kind_of(const json_t *op)
 static int compare_ops(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int kx = kind_of(x), ky = kind_of(y);
+    /* creates, adoptions, reactivations, updates, deactivations; unknown kinds last */
+    static const int rank[GCS_PLAN__KINDS + 1] = {0, 2, 3, 4, 1, 5};
+    int kx = rank[kind_of(x)], ky = rank[kind_of(y)];
     if (kx != ky)
         return kx - ky;
     const char *sx = json_string_value(json_object_get(x, "key"));
@@ -137,6 +200,30 @@ static void sha256_hex(char out[65], const char *data, size_t len)
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * Identity: what will be done, where, and the facts its approvals rest on (the
+ * managed count that the share rules divide by, rejected rows, a source read to
+ * its end). Not when, not by which file name. Any edit of these changes it.
+ */
+static int compute_identity(char hex[65], const gcs_plan *plan)
+{
+    static const char *const sealed[] = {"target", "marker", "managed_total", "rejected_rows",
+                                         "source_clean", "password_policy", "operations"};
+    json_t *ident = json_object();
+    for (size_t i = 0; i < sizeof sealed / sizeof *sealed; i++) {
+        json_t *v = json_object_get(plan->doc, sealed[i]);
+        if (v)
+            json_object_set(ident, sealed[i], v);
+    }
+    char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(ident);
+    if (!canon)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    sha256_hex(hex, canon, strlen(canon));
+    free(canon);
+    return 0;
 }
 
 int gcs_plan_finish(gcs_plan *plan)
@@ -167,18 +254,11 @@ int gcs_plan_finish(gcs_plan *plan)
                             json_object_get(plan->doc, "rejected"))));
     json_object_set_new(plan->doc, "summary", summary);
 
-    /* Identity: what will be done, and where. Not when, not by which file name. */
-    json_t *ident = json_pack("{s:O?,s:O}", "target", json_object_get(plan->doc, "target"),
-                              "operations", ops);
-    char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(ident);
-    if (!canon)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
     char hex[65];
-    sha256_hex(hex, canon, strlen(canon));
-    free(canon);
-    json_object_set_new(plan->doc, "identity", json_string(hex));
-    return 0;
+    int rc = compute_identity(hex, plan);
+    if (rc == 0)
+        json_object_set_new(plan->doc, "identity", json_string(hex));
+    return rc;
 }
 
 const char *gcs_plan_identity(const gcs_plan *plan)
@@ -186,49 +266,57 @@ const char *gcs_plan_identity(const gcs_plan *plan)
     return json_string_value(json_object_get(plan->doc, "identity"));
 }
 
-int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options)
-{
-    long count = gcs_plan_count(plan, GCS_PLAN_DEACTIVATE);
-    long managed = (long)json_integer_value(json_object_get(plan->doc, "managed_total"));
-    if (count == 0)
-        return 0;
-    bool over_count = count > options->max_deactivations;
-    bool over_share = managed > 0 && (double)count / (double)managed > options->max_deactivation_share;
-    if (!over_count && !over_share)
-        return 0;
-    if (options->allow_deactivations >= count)
-        return 0;
-    return gcs_error_set(GCS_EREFUSED,
-                         "refusing to deactivate %ld users (%ld managed; thresholds: %ld users "
-                         "or %.0f%%): review the plan, then approve with "
-                         "--allow-deactivations %ld",
-                         count, managed, options->max_deactivations,
-                         options->max_deactivation_share * 100.0, count);
-}
-
+/* Written to a temporary file beside it, synced, then renamed over: a plan file
+ * is whole or absent, never half written. */
 int gcs_plan_write(const gcs_plan *plan, const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-    fchmod(fd, 0600);
-    char *text = json_dumps(plan->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    size_t tmplen = strlen(path) + 16;
+    char *tmp = malloc(tmplen);
+    if (!tmp)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
     int rc = 0;
-    size_t len = text ? strlen(text) : 0, off = 0;
-    while (text && off < len) {
+    char *text = NULL;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, 0600) != 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    text = json_dumps(plan->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) {
+        rc = gcs_error_set(GCS_ENOMEM, "cannot write plan '%s': out of memory", path);
+        goto out;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
             rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-            break;
+            goto out;
         }
         off += (size_t)w;
     }
-    if (rc == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) != 0))
+    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0 || close(fd) != 0) {
+        fd = -1;
         rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
     free(text);
-    close(fd);
+    free(tmp);
     return rc;
 }
 
@@ -271,9 +359,18 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it names no target API", path);
         goto fail;
     }
-    /* The identity is recomputed: a hand-edited plan is a different plan. */
-    if ((rc = gcs_plan_finish(plan)) < 0)
+    /* A plan is sealed: its identity must still match what it says it will do. */
+    const char *stated = json_string_value(json_object_get(plan->doc, "identity"));
+    char hex[65];
+    if ((rc = compute_identity(hex, plan)) < 0)
         goto fail;
+    if (!stated || strcmp(stated, hex) != 0) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "cannot use plan '%s': it was changed after gcscim made it (its "
+                           "identity does not match its operations); make a new plan",
+                           path);
+        goto fail;
+    }
     return 0;
 fail:
     gcs_plan_release(plan);
@@ -334,6 +431,14 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
                     json_string_value(json_object_get(op, "version"))
                         ? json_string_value(json_object_get(op, "version"))
                         : "?");
+        if (k == GCS_PLAN_ADOPT)
+            fputs(" [exists, not managed by gcscim]", out);
+        json_t *held = json_object_get(op, "privileged");
+        if (json_array_size(held) > 0) {
+            char *roles = json_dumps(held, JSON_COMPACT);
+            fprintf(out, " [holds privileged roles %s]", roles ? roles : "?");
+            free(roles);
+        }
         fputc('\n', out);
         size_t j;
         json_t *ch;
@@ -354,11 +459,18 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             fprintf(out, " field %s", field);
         fprintf(out, ": %s\n", text_of(op, "reason"));
     }
+    json_t *skipped = json_object_get(plan->doc, "skipped");
+    json_array_foreach(skipped, i, op) {
+        const char *user = json_string_value(json_object_get(op, "userName"));
+        fprintf(out, "  skipped %s%s%s%s: %s\n", text_of(op, "key"), user ? " (" : "",
+                user ? user : "", user ? ")" : "", text_of(op, "reason"));
+    }
     fprintf(out,
-            "\nPlan: %ld to create, %ld to update, %ld to reactivate, %ld to deactivate, "
-            "%ld unchanged, %zu rejected.\n",
-            gcs_plan_count(plan, GCS_PLAN_CREATE), gcs_plan_count(plan, GCS_PLAN_UPDATE),
-            gcs_plan_count(plan, GCS_PLAN_REACTIVATE), gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
+            "\nPlan: %ld to create, %ld to adopt, %ld to update, %ld to reactivate, "
+            "%ld to deactivate, %ld unchanged, %zu skipped, %zu rejected.\n",
+            gcs_plan_count(plan, GCS_PLAN_CREATE), gcs_plan_count(plan, GCS_PLAN_ADOPT),
+            gcs_plan_count(plan, GCS_PLAN_UPDATE), gcs_plan_count(plan, GCS_PLAN_REACTIVATE),
+            gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
-            json_array_size(rejected));
+            json_array_size(skipped), json_array_size(rejected));
 }

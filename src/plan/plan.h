@@ -22,20 +22,56 @@ typedef enum gcs_plan_kind {
     GCS_PLAN_REACTIVATE,
     GCS_PLAN_UPDATE,
     GCS_PLAN_DEACTIVATE,
-    GCS_PLAN_ADOPT,       /* take over an existing user: a PATCH, like an update */
+    GCS_PLAN_ADOPT,      /* take over an existing user gcscim does not manage: PATCH, like an
+                          * update, of the planned attributes and the managed marker */
     GCS_PLAN__KINDS
 } gcs_plan_kind;
 
+/*
+ * A threshold of the blast-radius rule: a kind of change made to more than
+ * `max_count` users, or to more than `max_share` of the users gcscim manages
+ * when it touches more than `floor` users, needs an approval that names it.
+ * The floor keeps the share rule from refusing a single leaver in a small
+ * organisation (1 of 12 managed users is 8%).
+ */
+typedef struct gcs_plan_threshold {
+    long max_count;
+    double max_share;   /* 0.05 = 5% */
+    long floor;
+} gcs_plan_threshold;
+
+/* One approval given on the command line: what it approves and how many. */
+#define GCS_PLAN_APPROVALS_MAX 32
+#define GCS_PLAN_APPROVAL_WHAT_MAX 200
+typedef struct gcs_plan_approval {
+    char what[GCS_PLAN_APPROVAL_WHAT_MAX]; /* "deactivate", "clear:title", "adopt", "privileged:E7", ... */
+    long count;                            /* approved up to this many; -1: any number */
+} gcs_plan_approval;
+
+/* What a plan may do, and what has been approved. Always from flags and
+ * configuration, never from a plan file. */
 typedef struct gcs_plan_options {
     bool no_create;
     bool no_update;
     bool no_deactivate;
-    long allow_deactivations;     /* approved count; -1 when not given */
-    long max_deactivations;       /* above this many, approval is needed (default 10) */
-    double max_deactivation_share; /* or above this share of managed users (default 0.05) */
+    /* Removals: deactivations, attributes cleared, roles taken away
+     * (default 10 users, or 5% of managed users above 3). */
+    gcs_plan_threshold removals;
+    /* Changes: an attribute given a different value (default 100, or 10% above 10). */
+    gcs_plan_threshold changes;
+    gcs_plan_approval approvals[GCS_PLAN_APPROVALS_MAX];
+    size_t approval_count;
 } gcs_plan_options;
 
 void gcs_plan_options_init(gcs_plan_options *o);
+
+/*
+ * Adds an approval from its text: "KIND=N" (deactivate=12, clear:title=300,
+ * change:department=40, remove-roles=5, adopt=30) or a name without a count
+ * (privileged:KEY, deactivate-despite-rejects). An approval for fewer than the
+ * plan needs does not approve it. GCS_EUSAGE for a malformed text or too many.
+ */
+int gcs_plan_options_approve(gcs_plan_options *o, const char *text);
 
 typedef struct gcs_plan {
     json_t *doc; /* the whole document; "operations" is an array */
@@ -62,6 +98,16 @@ int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char
 /* Records a rejected source row: where and why. */
 void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason);
 void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total);
+/* What the approvals rest on: rows rejected, and whether the source was read to
+ * its end without a fatal error. Sealed into the identity. */
+void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean);
+/* Records a row or user the plan leaves alone on purpose (a --no-* flag, a
+ * withheld deactivation, no matching user): shown, counted, never applied. */
+void gcs_plan_skip(gcs_plan *plan, const char *key, const char *user_name, const char *location,
+                   const char *why);
+/* The accounting of every source row (stolen): rows read = created + adopted +
+ * updated + reactivated + deactivated + unchanged + skipped + rejected + out of scope. */
+void gcs_plan_set_rows(gcs_plan *plan, json_t *rows);
 
 /* Sorts operations into their stable order and fills in the summary and identity. */
 int gcs_plan_finish(gcs_plan *plan);
@@ -71,10 +117,21 @@ long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind);
 const char *gcs_plan_identity(const gcs_plan *plan); /* hex SHA-256, borrowed */
 
 /*
- * Checks the deactivation threshold: more than max_deactivations, or more than
- * max_deactivation_share of managed users, needs allow_deactivations >= count.
- * Returns GCS_EREFUSED with a message saying how to approve.
+ * The blast-radius rule, the one check for every kind of mass or dangerous
+ * change, made the same way when the plan is shown and before apply sends
+ * anything. It returns a new array of what the plan needs approved:
+ *   {"what": "deactivate", "count": 12, "why": "12 users deactivated (...)",
+ *    "approved": true|false}
+ * Kinds: "deactivate" and "clear:ATTR" and "remove-roles" (the removals
+ * threshold), "change:ATTR" (the changes threshold), "adopt" (always: taking
+ * over users gcscim does not manage), "privileged:KEY" (always: any change to a
+ * user holding a privileged role), "deactivate-despite-rejects" (always: leavers
+ * deactivated although rows were rejected or the source was not read cleanly).
  */
+json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *options);
+
+/* GCS_EREFUSED, with a message naming each unapproved need and the exact
+ * --approve flags that approve it, unless everything needed is approved. */
 int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options);
 
 /* Writes the plan file (0600: it may hold personal data) / reads it back. */

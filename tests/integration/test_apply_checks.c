@@ -125,7 +125,8 @@ static int apply(fixture *f, gcs_apply_result *r, const gcs_plan *p)
 {
     gcs_apply_options o = {.command = "apply"};
     gcs_plan_options_init(&o.approval);
-    o.approval.allow_deactivations = 10;
+    assert_int_equal(gcs_plan_options_approve(&o.approval, "deactivate=10"), 0);
+    assert_int_equal(gcs_plan_options_approve(&o.approval, "adopt=10"), 0);
     return gcs_apply_run(r, f->session->client, f->store, p, &o);
 }
 

@@ -27,6 +27,10 @@
 #define UPDATES 20 /* managed users whose title changes */
 #define LEAVERS 12 /* managed users that left the source: deactivated */
 
+/* What the plan needs approved: the leavers, and a title changed on every
+ * managed user that stays. */
+#define APPROVALS "--allow-deactivations", "12", "--approve", "change:title=20"
+
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
 
 static const char profile[] = "version: 1\n"
@@ -134,7 +138,7 @@ static pid_t start_cli(fixture *f, const char *const *args)
 /* `gcscim apply PLAN` in the background. */
 static pid_t start_apply(fixture *f)
 {
-    const char *args[] = {"apply", "--allow-deactivations", "12", f->plan, NULL};
+    const char *args[] = {"apply", APPROVALS, f->plan, NULL};
     return start_cli(f, args);
 }
 
@@ -200,7 +204,7 @@ static void setup_fixture(fixture *f, const char *db_url)
     snprintf(f->plan, n, "%s/plan.json", f->dir);
     gcs_test_run r;
     const char *plan_args[] = {"plan", "--source", src, "--profile", prof, "--out", f->plan,
-                               "--allow-deactivations", "12", NULL};
+                               APPROVALS, NULL};
     if (run_cli(f, &r, plan_args) != 0)
         fail_msg("plan failed: %s", r.err.ptr);
     gcs_test_run_release(&r);
@@ -354,7 +358,7 @@ static void check_finished(fixture *f)
 static void resume_to_the_end(fixture *f)
 {
     gcs_test_run r;
-    const char *apply_args[] = {"apply", "--allow-deactivations", "12", f->plan, NULL};
+    const char *apply_args[] = {"apply", APPROVALS, f->plan, NULL};
     int code = run_cli(f, &r, apply_args);
     if (code != 0) {
         show_log(f);
@@ -463,8 +467,7 @@ static void sync_interrupted_then_run_again(const char *db_url)
     char src[700], prof[700];
     snprintf(src, sizeof src, "%s/hr.csv", f.dir);
     snprintf(prof, sizeof prof, "%s/profile.yaml", f.dir);
-    const char *args[] = {"sync", "--source", src, "--profile", prof, "--allow-deactivations",
-                          "12", NULL};
+    const char *args[] = {"sync", "--source", src, "--profile", prof, APPROVALS, NULL};
     pid_t pid = start_cli(&f, args);
     assert_true(wait_for(&f, pid, POSTS, 5));
     kill(pid, SIGINT);
@@ -503,7 +506,7 @@ static void second_apply_is_refused_while_one_runs(const char *db_url)
     pid_t pid = start_apply(&f);
     assert_true(wait_for(&f, pid, POSTS, 3));
     gcs_test_run r;
-    const char *apply_args[] = {"apply", "--allow-deactivations", "12", f.plan, NULL};
+    const char *apply_args[] = {"apply", APPROVALS, f.plan, NULL};
     int64_t t0 = gcs_time_mono_ms();
     int code = run_cli(&f, &r, apply_args);
     if (code != 4) {
@@ -539,7 +542,7 @@ static void faults_504_end_as_planned(const char *db_url)
                                      "{\"fault_rate\":0.15,\"fault_kinds\":[\"504\"]}");
     json_decref(cfg);
     gcs_test_run r;
-    const char *apply_args[] = {"apply", "--allow-deactivations", "12", f.plan, NULL};
+    const char *apply_args[] = {"apply", APPROVALS, f.plan, NULL};
     int code = run_cli(&f, &r, apply_args);
     if (code != 0)
         fail_msg("apply under 504s exited %d: %s%s", code, r.out.ptr, r.err.ptr);

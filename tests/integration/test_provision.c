@@ -19,7 +19,8 @@ static const char seed[] =
     " \"users\":["
     "  {\"userName\":\"old@example.com\",\"displayName\":\"Old Timer\",\"title\":\"Agent\","
     "   \"" GENESYS_EXT "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"E9\"}]}},"
-    "  {\"userName\":\"bob@example.com\",\"displayName\":\"Bob B\",\"title\":\"Agent\"},"
+    "  {\"userName\":\"bob@example.com\",\"displayName\":\"Bob B\",\"title\":\"Agent\","
+    "   \"" GENESYS_EXT "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"E2\"}]}},"
     "  {\"userName\":\"other@example.com\",\"displayName\":\"Not Ours\",\"title\":\"Boss\"}]}";
 
 static const char profile[] =
@@ -164,14 +165,9 @@ static void sync_then_second_sync_writes_nothing(void **state)
 {
     fixture *f = *state;
     gcs_test_run r;
-    /* One managed leaver (E9) of one managed user: over the share, so approval is needed. */
-    assert_int_equal(gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile, NULL), 4);
-    assert_non_null(strstr(r.err.ptr, "--allow-deactivations 1"));
-    gcs_test_run_release(&r);
-    assert_int_equal(writes(f), 0);
-
-    int code = gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile,
-                      "--allow-deactivations", "1", NULL);
+    /* One managed leaver (E9) of two managed users: 50%, but under the floor of
+     * the share rule, so no approval is needed for a single leaver. */
+    int code = gcscim(f, &r, "sync", "--source", f->source, "--profile", f->profile, NULL);
     if (code != 0)
         fail_msg("sync failed: %s%s", r.out.ptr, r.err.ptr);
     gcs_test_run_release(&r);
@@ -413,14 +409,15 @@ static void mass_deactivation_is_refused_without_approval(void **state)
     long before = writes(f);
     char *none = gcs_test_write_file(f->dir, "none.csv", "id,first,last,email,title,dept,status,mgr\n");
     assert_int_equal(gcscim(f, &r, "sync", "--source", none, "--profile", f->profile, NULL), 4);
-    assert_non_null(strstr(r.err.ptr, "refusing to deactivate 13 users"));
+    assert_non_null(strstr(r.err.ptr, "14 users deactivated"));
+    assert_non_null(strstr(r.err.ptr, "--approve deactivate=14"));
     gcs_test_run_release(&r);
     assert_int_equal(writes(f), before);
     assert_int_equal(gcscim(f, &r, "sync", "--source", none, "--profile", f->profile,
-                            "--allow-deactivations", "13", NULL),
+                            "--allow-deactivations", "14", NULL),
                      0);
     gcs_test_run_release(&r);
-    assert_int_equal(writes(f), before + 13);
+    assert_int_equal(writes(f), before + 14);
     free(many);
     free(none);
 }

@@ -67,20 +67,173 @@ static void mass_deactivation_needs_approval(void **state)
     gcs_plan p;
     build(&p, 11, 1000); /* over the count of 10 */
     assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
-    assert_non_null(strstr(gcs_error_last(), "--allow-deactivations 11"));
-    o.allow_deactivations = 10;
+    assert_non_null(strstr(gcs_error_last(), "--approve deactivate=11"));
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=10"), 0);
     assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
-    o.allow_deactivations = 11;
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=11"), 0);
     assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
     gcs_plan_release(&p);
 
     gcs_plan_options_init(&o);
-    build(&p, 3, 20); /* 15% of managed users: over the share */
+    build(&p, 4, 20); /* 20% of managed users: over the share */
     assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    gcs_plan_release(&p);
+    build(&p, 1, 2); /* one leaver of two: under the floor of the share rule */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+    build(&p, 3, 4); /* 75%, but still at the floor */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
     gcs_plan_release(&p);
     build(&p, 3, 1000); /* few and a small share: fine */
     assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
     gcs_plan_release(&p);
+}
+
+/* n updates of one attribute from `old` to `new_value` (NULL: emptied). */
+static void build_changes(gcs_plan *p, int n, const char *attribute, const char *old,
+                          const char *new_value, long managed)
+{
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    for (int i = 0; i < n; i++) {
+        char key[32], id[32];
+        snprintf(key, sizeof key, "U%03d", i);
+        snprintf(id, sizeof id, "id-%d", i);
+        gcs_plan_add(p, GCS_PLAN_UPDATE, key, NULL, id, "3", json_array(),
+                     json_pack("[{s:s,s:s,s:s?}]", "attribute", attribute, "old", old, "new",
+                               new_value),
+                     NULL);
+    }
+    gcs_plan_set_counts(p, 0, managed);
+    assert_int_equal(gcs_plan_finish(p), 0);
+}
+
+static const char *first_need(const gcs_plan *p, const gcs_plan_options *o, json_t **keep)
+{
+    *keep = gcs_plan_needs(p, o);
+    return json_string_value(json_object_get(json_array_get(*keep, 0), "what"));
+}
+
+static void mass_clearing_and_changing_need_approval(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    json_t *needs;
+    /* A column that went missing empties an attribute across the org. */
+    build_changes(&p, 11, "title", "Agent", NULL, 1000);
+    assert_string_equal(first_need(&p, &o, &needs), "clear:title");
+    json_decref(needs);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "--approve clear:title=11"));
+    assert_int_equal(gcs_plan_options_approve(&o, "clear:title=11"), 0);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+
+    /* Enterprise paths are named by their last part. */
+    gcs_plan_options_init(&o);
+    build_changes(&p, 101, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                  "Sales", "Support", 100000);
+    assert_string_equal(first_need(&p, &o, &needs), "change:department");
+    json_decref(needs);
+    gcs_plan_release(&p);
+    build_changes(&p, 100, "title", "Agent", "Lead", 100000); /* at the count: fine */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+    /* Filling an empty attribute takes nothing away. */
+    build_changes(&p, 500, "title", NULL, "Lead", 600);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+}
+
+static void roles_privileged_users_and_adoptions_need_approval(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    assert_int_equal(gcs_plan_init(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    for (int i = 0; i < 11; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "R%02d", i);
+        gcs_plan_add(&p, GCS_PLAN_UPDATE, key, NULL, "id", "1", json_array(),
+                     json_pack("[{s:s,s:[{s:s},{s:s}],s:[{s:s}]}]", "attribute", "roles", "old",
+                               "value", "Agent", "value", "Supervisor", "new", "value", "Agent"),
+                     NULL);
+    }
+    gcs_plan_add(&p, GCS_PLAN_ADOPT, "A1", "a@x.com", "id-a", "4", json_array(), NULL,
+                 json_pack("{s:b}", "managed", 0));
+    gcs_plan_add(&p, GCS_PLAN_UPDATE, "BOSS", "boss@x.com", "id-boss", "9", json_array(), NULL,
+                 json_pack("{s:[s]}", "privileged", "Master Admin"));
+    gcs_plan_set_counts(&p, 0, 100000);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    const char *msg = gcs_error_last();
+    assert_non_null(strstr(msg, "--approve remove-roles=11"));
+    assert_non_null(strstr(msg, "--approve adopt=1"));
+    assert_non_null(strstr(msg, "--approve privileged:BOSS"));
+    assert_int_equal(gcs_plan_options_approve(&o, "remove-roles=11"), 0);
+    assert_int_equal(gcs_plan_options_approve(&o, "adopt=1"), 0);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_int_equal(gcs_plan_options_approve(&o, "privileged:BOSS"), 0);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+}
+
+static void approvals_are_parsed_strictly(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=x"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=-1"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "=3"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=3"), 0);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate-despite-rejects"), 0);
+    assert_int_equal(gcs_plan_options_approve(&o, "privileged:E7"), 0);
+    assert_int_equal(o.approval_count, 3);
+    assert_int_equal(o.approvals[0].count, 3);
+    assert_int_equal(o.approvals[1].count, -1);
+}
+
+static void an_edited_plan_is_refused(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p;
+    build(&p, 2, 1000);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    gcs_plan_release(&p);
+    assert_int_equal(gcs_plan_read(&p, path), 0);
+    gcs_plan_release(&p);
+    /* Point a deactivation at someone else, or lower the managed count that the
+     * share rule divides by: both change what the plan is. */
+    const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""}, {"\"managed_total\": 1000", "\"managed_total\": 9"}};
+    for (size_t e = 0; e < 2; e++) {
+        json_t *doc = json_load_file(path, 0, NULL);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        char *at = strstr(text, edits[e][0]);
+        assert_non_null(at);
+        gcs_buf edited;
+        gcs_buf_init(&edited, 0);
+        assert_int_equal(gcs_buf_put(&edited, text, (size_t)(at - text)), 0);
+        assert_int_equal(gcs_buf_puts(&edited, edits[e][1]), 0);
+        assert_int_equal(gcs_buf_puts(&edited, at + strlen(edits[e][0])), 0);
+        char edited_path[700];
+        snprintf(edited_path, sizeof edited_path, "%s/edited%zu.json", dir, e);
+        free(gcs_test_write_file(dir, strrchr(edited_path, '/') + 1, edited.ptr));
+        assert_int_equal(gcs_plan_read(&p, edited_path), GCS_EINVALID);
+        assert_non_null(strstr(gcs_error_last(), "changed after gcscim made it"));
+        gcs_buf_release(&edited);
+        free(text);
+    }
+    gcs_test_tmpdir_remove(dir);
 }
 
 static void files_round_trip_privately(void **state)
@@ -134,8 +287,8 @@ static void text_shows_each_change(void **state)
     assert_non_null(strstr(text, "title                  \"Agent\" -> \"Lead\""));
     assert_non_null(strstr(text, "- deactivate L000"));
     assert_non_null(strstr(text, "! rejected hr.csv:7 field email: not an email address"));
-    assert_non_null(strstr(text, "Plan: 1 to create, 1 to update, 0 to reactivate, 1 to "
-                                 "deactivate, 5 unchanged, 1 rejected."));
+    assert_non_null(strstr(text, "Plan: 1 to create, 0 to adopt, 1 to update, 0 to reactivate, "
+                                 "1 to deactivate, 5 unchanged, 0 skipped, 1 rejected."));
     free(text);
     gcs_plan_release(&p);
 }
@@ -146,6 +299,10 @@ int main(void)
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(identity_depends_on_content_only),
         cmocka_unit_test(mass_deactivation_needs_approval),
+        cmocka_unit_test(mass_clearing_and_changing_need_approval),
+        cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
+        cmocka_unit_test(approvals_are_parsed_strictly),
+        cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(files_round_trip_privately),
         cmocka_unit_test(text_shows_each_change),
     };

@@ -1,0 +1,229 @@
+/*
+ * approval.c - the blast-radius rule: what in a plan needs an explicit approval.
+ *
+ * One pure function over the plan's operations, used when the plan is shown and
+ * again before apply sends anything, with thresholds and approvals that come
+ * from flags and configuration only (never from the plan file, whose content is
+ * sealed by its identity).
+ */
+#include "plan/plan.h"
+#include "core/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== Counting what a plan does ==== */
+
+static bool blank(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0) ||
+           (json_is_array(v) && json_array_size(v) == 0);
+}
+
+/* "urn:…:User:department" -> "department"; "phoneNumbers[mobile]" -> "phoneNumbers.mobile" */
+static void attribute_name(char *out, size_t outsz, const char *attribute)
+{
+    const char *last = strrchr(attribute, ':');
+    const char *a = strncmp(attribute, "urn:", 4) == 0 && last ? last + 1 : attribute;
+    snprintf(out, outsz, "%s", a);
+    char *open = strchr(out, '[');
+    if (open) {
+        *open = '.';
+        char *close = strchr(open, ']');
+        if (close)
+            *close = '\0';
+    }
+}
+
+/* Does `name` appear among role entries ({"value": name} or plain strings)? */
+static bool has_role(const json_t *roles, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        const char *v = json_is_string(r) ? json_string_value(r)
+                                          : json_string_value(json_object_get(r, "value"));
+        if (v && strcmp(v, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool roles_removed(const json_t *old, const json_t *new_value)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(old, i, r) {
+        const char *v = json_is_string(r) ? json_string_value(r)
+                                          : json_string_value(json_object_get(r, "value"));
+        if (v && !has_role(new_value, v))
+            return true;
+    }
+    return false;
+}
+
+static void bump(json_t *counts, const char *what)
+{
+    json_int_t n = json_integer_value(json_object_get(counts, what));
+    json_object_set_new(counts, what, json_integer(n + 1));
+}
+
+static bool over(const gcs_plan_threshold *t, long count, long managed)
+{
+    if (count > t->max_count)
+        return true;
+    return count > t->floor && managed > 0 && (double)count / (double)managed > t->max_share;
+}
+
+static const gcs_plan_approval *approval_for(const gcs_plan_options *o, const char *what)
+{
+    for (size_t i = 0; i < o->approval_count; i++) {
+        if (strcmp(o->approvals[i].what, what) == 0)
+            return &o->approvals[i];
+    }
+    return NULL;
+}
+
+static void need(json_t *needs, const gcs_plan_options *o, const char *what, long count,
+                 const char *why)
+{
+    const gcs_plan_approval *a = approval_for(o, what);
+    bool approved = a && (a->count < 0 || a->count >= count);
+    json_array_append_new(needs, json_pack("{s:s,s:I,s:s,s:b}", "what", what, "count",
+                                           (json_int_t)count, "why", why, "approved", approved));
+}
+
+static void threshold_text(char *out, size_t outsz, const gcs_plan_threshold *t, long managed)
+{
+    snprintf(out, outsz, "over %ld users, or over %.0f%% of the %ld managed users when more than %ld",
+             t->max_count, t->max_share * 100.0, managed, t->floor);
+}
+
+json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
+{
+    json_t *needs = json_array();
+    json_t *clears = json_object(), *changes = json_object();
+    long deactivations = 0, removals = 0, adoptions = 0, leavers = 0;
+    long managed = (long)json_integer_value(json_object_get(plan->doc, "managed_total"));
+    char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16], what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512];
+    size_t i;
+    json_t *op;
+    json_array_foreach(gcs_plan_operations(plan), i, op) {
+        gcs_plan_kind kind;
+        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0)
+            continue;
+        const char *key = json_string_value(json_object_get(op, "key"));
+        if (kind == GCS_PLAN_DEACTIVATE) {
+            deactivations++;
+            if (json_object_get(op, "leaver"))
+                leavers++;
+        }
+        if (kind == GCS_PLAN_ADOPT)
+            adoptions++;
+        json_t *held = json_object_get(op, "privileged");
+        if (kind != GCS_PLAN_CREATE && json_array_size(held) > 0) {
+            char *roles = json_dumps(held, JSON_COMPACT);
+            snprintf(what, sizeof what, "privileged:%s", key ? key : "?");
+            snprintf(why, sizeof why, "%s %s holds %s", gcs_plan_kind_name(kind),
+                     key ? key : "?", roles ? roles : "a privileged role");
+            free(roles);
+            need(needs, o, what, 1, why);
+        }
+        size_t j;
+        json_t *ch;
+        json_array_foreach(json_object_get(op, "changes"), j, ch) {
+            const char *attribute = json_string_value(json_object_get(ch, "attribute"));
+            json_t *old = json_object_get(ch, "old"), *new_value = json_object_get(ch, "new");
+            if (!attribute || strcmp(attribute, "active") == 0 || blank(old))
+                continue;
+            if (strcmp(attribute, "roles") == 0) {
+                if (roles_removed(old, new_value))
+                    removals++;
+                continue;
+            }
+            attribute_name(name, sizeof name, attribute);
+            bump(blank(new_value) ? clears : changes, name);
+        }
+    }
+
+    char limits[256];
+    if (deactivations > 0 && over(&o->removals, deactivations, managed)) {
+        threshold_text(limits, sizeof limits, &o->removals, managed);
+        snprintf(why, sizeof why, "%ld users deactivated (%s)", deactivations, limits);
+        need(needs, o, "deactivate", deactivations, why);
+    }
+    if (leavers > 0 && (json_integer_value(json_object_get(plan->doc, "rejected_rows")) > 0 ||
+                        json_is_false(json_object_get(plan->doc, "source_clean")))) {
+        snprintf(why, sizeof why,
+                 "%ld leavers deactivated although the source had rejected rows or was not read "
+                 "to its end",
+                 leavers);
+        need(needs, o, "deactivate-despite-rejects", -1, why);
+    }
+    if (removals > 0 && over(&o->removals, removals, managed)) {
+        threshold_text(limits, sizeof limits, &o->removals, managed);
+        snprintf(why, sizeof why, "%ld users lose roles (%s)", removals, limits);
+        need(needs, o, "remove-roles", removals, why);
+    }
+    const char *attr;
+    json_t *n;
+    json_object_foreach(clears, attr, n) {
+        long count = (long)json_integer_value(n);
+        if (!over(&o->removals, count, managed))
+            continue;
+        threshold_text(limits, sizeof limits, &o->removals, managed);
+        snprintf(what, sizeof what, "clear:%s", attr);
+        snprintf(why, sizeof why, "%s emptied on %ld users (%s)", attr, count, limits);
+        need(needs, o, what, count, why);
+    }
+    json_object_foreach(changes, attr, n) {
+        long count = (long)json_integer_value(n);
+        if (!over(&o->changes, count, managed))
+            continue;
+        threshold_text(limits, sizeof limits, &o->changes, managed);
+        snprintf(what, sizeof what, "change:%s", attr);
+        snprintf(why, sizeof why, "%s changed on %ld users (%s)", attr, count, limits);
+        need(needs, o, what, count, why);
+    }
+    if (adoptions > 0) {
+        snprintf(why, sizeof why, "%ld existing users that gcscim does not manage taken over",
+                 adoptions);
+        need(needs, o, "adopt", adoptions, why);
+    }
+    json_decref(clears);
+    json_decref(changes);
+    return needs;
+}
+
+int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *o)
+{
+    json_t *needs = gcs_plan_needs(plan, o);
+    char whys[2048] = "", flags[2048] = "";
+    size_t nw = 0, nf = 0, missing = 0;
+    size_t i;
+    json_t *n;
+    json_array_foreach(needs, i, n) {
+        if (json_is_true(json_object_get(n, "approved")))
+            continue;
+        missing++;
+        const char *what = json_string_value(json_object_get(n, "what"));
+        long count = (long)json_integer_value(json_object_get(n, "count"));
+        if (nw < sizeof whys)
+            nw += (size_t)snprintf(whys + nw, sizeof whys - nw, "%s%s", missing > 1 ? "; " : "",
+                                   json_string_value(json_object_get(n, "why")));
+        if (nf < sizeof flags) {
+            if (count < 0 || strncmp(what, "privileged:", 11) == 0)
+                nf += (size_t)snprintf(flags + nf, sizeof flags - nf, " --approve %s", what);
+            else
+                nf += (size_t)snprintf(flags + nf, sizeof flags - nf, " --approve %s=%ld", what,
+                                       count);
+        }
+    }
+    json_decref(needs);
+    if (missing == 0)
+        return 0;
+    return gcs_error_set(GCS_EREFUSED, "refusing without approval: %s. Review the plan, then "
+                                       "approve with%s",
+                         whys, flags);
+}
