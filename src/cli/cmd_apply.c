@@ -8,8 +8,9 @@
 /* The path as one shell word (single quotes unless it is plainly safe). */
 static void print_shell_word(FILE *out, const char *s)
 {
-    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,") ==
-                  strlen(s)) {
+    if (*s &&
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,") ==
+            strlen(s)) {
         fputs(s, out);
         return;
     }

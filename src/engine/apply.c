@@ -189,14 +189,7 @@ static void submit(op_ctx *c, const char *method, const char *path, const json_t
                    const char *if_match, gcs_http_done_fn done)
 {
     gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match};
-    if (c->a->stopping)
-        return;
-    if (gcs_http_submit(c->a->client, &req, done, c) < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "cannot queue %s %s: %s", method, path, gcs_error_last());
-        finish(c, GCS_APPLY_FAILED, msg);
-    }
-    c->a->result->requests++;
+    submit_req(c, &req, done);
 }
 
 static void user_path(char *out, size_t outsz, const char *id)
@@ -337,8 +330,7 @@ static bool carries_marker(const json_t *user, const char *marker, const char *k
                        i, e) {
         const char *authority = json_string_value(json_object_get(e, "authority"));
         const char *value = json_string_value(json_object_get(e, "value"));
-        if (authority && value && strcmp(authority, marker) == 0 &&
-            strcmp(value, key) == 0)
+        if (authority && value && strcmp(authority, marker) == 0 && strcmp(value, key) == 0)
             return true;
     }
     return false;

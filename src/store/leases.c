@@ -113,8 +113,8 @@ int gcs_store_lease_take(gcs_run_lease *holder, gcs_store *s, const char *plan_i
     return rc;
 }
 
-int gcs_store_lease_renew(gcs_store *s, const char *plan_id, const char *owner,
-                          const char *run_id, int64_t ttl_ms)
+int gcs_store_lease_renew(gcs_store *s, const char *plan_id, const char *owner, const char *run_id,
+                          int64_t ttl_ms)
 {
     char now[24], until[24];
     int64_t changed = 0, t = gcs_time_wall_ms();

@@ -81,7 +81,8 @@ static json_t *user_named(fixture *f, const char *name)
     json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
     size_t i;
     json_t *u, *found = NULL;
-    json_array_foreach(json_object_get(st, "users"), i, u) {
+    json_array_foreach(json_object_get(st, "users"), i, u)
+    {
         if (strcmp(json_string_value(json_object_get(u, "userName")), name) == 0)
             found = json_incref(u);
     }
@@ -250,10 +251,10 @@ static void finished_plan_is_already_applied_and_failed_items_alone_are_retried(
 
 static void plan_create(gcs_plan *p, const char *key, const char *name)
 {
-    json_t *body = json_pack("{s:[s],s:s,s:s,s:{s:[{s:s,s:s}]}}", "schemas",
-                             "urn:ietf:params:scim:schemas:core:2.0:User", "userName", name,
-                             "displayName", key, GCS_SCIM_GENESYS_USER, "externalIds", "authority",
-                             "gcscim", "value", key);
+    json_t *body =
+        json_pack("{s:[s],s:s,s:s,s:{s:[{s:s,s:s}]}}", "schemas",
+                  "urn:ietf:params:scim:schemas:core:2.0:User", "userName", name, "displayName",
+                  key, GCS_SCIM_GENESYS_USER, "externalIds", "authority", "gcscim", "value", key);
     assert_int_equal(gcs_plan_add(p, GCS_PLAN_CREATE, key, name, NULL, NULL, body, NULL, NULL), 0);
 }
 
@@ -279,10 +280,11 @@ static void lookup_receipts_name_the_key_and_the_user_found(void **state)
     fixture *f = *state;
     char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
     gcs_test_http h;
-    gcs_test_emu_call(&h, &f->emu, token, "POST", "/api/v2/scim/v2/users",
-                      "{\"userName\":\"c1@example.com\",\"displayName\":\"C1\",\"" GCS_SCIM_GENESYS_USER
-                      "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"C1\"}]}}",
-                      NULL);
+    gcs_test_emu_call(
+        &h, &f->emu, token, "POST", "/api/v2/scim/v2/users",
+        "{\"userName\":\"c1@example.com\",\"displayName\":\"C1\",\"" GCS_SCIM_GENESYS_USER
+        "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"C1\"}]}}",
+        NULL);
     assert_int_equal(h.status, 201);
     char *id = strdup(json_string_value(json_object_get(h.json, "id")));
     gcs_test_http_release(&h);
@@ -335,8 +337,8 @@ static void a_run_whose_lease_is_taken_over_stops(void **state)
         plan_create(&p, key, name);
     }
     assert_int_equal(gcs_plan_finish(&p), 0);
-    gcs_apply_options o = {.command = "apply", .on_event = on_event_steal, .payload = f,
-                           .lease_ms = 300};
+    gcs_apply_options o = {
+        .command = "apply", .on_event = on_event_steal, .payload = f, .lease_ms = 300};
     gcs_plan_options_init(&o.approval);
     int rc = gcs_apply_run(&r, f->session->client, f->store, &p, &o);
     assert_int_equal(rc, GCS_ECONFLICT);

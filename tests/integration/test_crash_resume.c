@@ -23,7 +23,7 @@
 
 #include "core/time.h"
 
-#define USERS 40   /* created, each but the first with K000 as manager */
+#define USERS   40 /* created, each but the first with K000 as manager */
 #define UPDATES 20 /* managed users whose title changes */
 #define LEAVERS 12 /* managed users that left the source: deactivated */
 
@@ -60,8 +60,7 @@ static char *write_source(const char *dir)
         rc = gcs_buf_printf(&csv, "K%03d,First%d,Last%d,user%03d@example.com,Agent %d,%s\n", i, i,
                             i, i, i % 3, i ? "K000" : "");
     for (int i = 0; i < UPDATES && rc == 0; i++)
-        rc = gcs_buf_printf(&csv, "U%03d,Up%d,Date%d,upd%03d@example.com,New title,\n", i, i, i,
-                            i);
+        rc = gcs_buf_printf(&csv, "U%03d,Up%d,Date%d,upd%03d@example.com,New title,\n", i, i, i, i);
     assert_int_equal(rc, 0);
     char *path = gcs_test_write_file(dir, "hr.csv", csv.ptr);
     gcs_buf_release(&csv);
@@ -102,9 +101,12 @@ static int run_cli(fixture *f, gcs_test_run *r, const char *const *args)
     for (size_t i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    const char *env[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+    const char *env[] = {f->env_api,
+                         f->env_db,
+                         "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
                          "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret",
-                         "GCSCIM_MAX_IN_FLIGHT=4", NULL};
+                         "GCSCIM_MAX_IN_FLIGHT=4",
+                         NULL};
     gcs_test_run_program(r, argv, env, NULL, 120000);
     return r->exit_code;
 }
@@ -120,9 +122,13 @@ static pid_t start_cli(fixture *f, const char *const *args)
         FILE *out = freopen(log, "a", stdout);
         (void)out;
         dup2(1, 2);
-        char *envp[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+        char *envp[] = {f->env_api,
+                        f->env_db,
+                        "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret",
-                        "GCSCIM_MAX_IN_FLIGHT=4", "PATH=/usr/bin:/bin", NULL};
+                        "GCSCIM_MAX_IN_FLIGHT=4",
+                        "PATH=/usr/bin:/bin",
+                        NULL};
         char *argv[16];
         size_t n = 0;
         argv[n++] = (char *)gcs_test_cli_path();
@@ -167,8 +173,7 @@ static long answered(fixture *f, const char *route)
     const char *status;
     json_t *n;
     long total = 0;
-    json_object_foreach(by_status, status, n)
-        total += (long)json_integer_value(n);
+    json_object_foreach(by_status, status, n) total += (long)json_integer_value(n);
     json_decref(st);
     return total;
 }
@@ -181,9 +186,9 @@ static long emu_counter(fixture *f, const char *name)
     return n;
 }
 
-#define POSTS "POST /api/v2/scim/users"
+#define POSTS   "POST /api/v2/scim/users"
 #define PATCHES "PATCH /api/v2/scim/users/{id}"
-#define READS "GET /api/v2/scim/users/{id}"
+#define READS   "GET /api/v2/scim/users/{id}"
 #define LOOKUPS "GET /api/v2/scim/users"
 
 static void setup_fixture(fixture *f, const char *db_url)
@@ -203,8 +208,8 @@ static void setup_fixture(fixture *f, const char *db_url)
     f->plan = malloc(n);
     snprintf(f->plan, n, "%s/plan.json", f->dir);
     gcs_test_run r;
-    const char *plan_args[] = {"plan", "--source", src, "--profile", prof, "--out", f->plan,
-                               APPROVALS, NULL};
+    const char *plan_args[] = {"plan",  "--source", src,       "--profile", prof,
+                               "--out", f->plan,    APPROVALS, NULL};
     if (run_cli(f, &r, plan_args) != 0)
         fail_msg("plan failed: %s", r.err.ptr);
     gcs_test_run_release(&r);
@@ -245,7 +250,8 @@ static json_t *user_named(json_t *users, const char *name)
 {
     size_t i;
     json_t *u;
-    json_array_foreach(users, i, u) {
+    json_array_foreach(users, i, u)
+    {
         if (strcmp(json_string_value(json_object_get(u, "userName")), name) == 0)
             return u;
     }
@@ -274,7 +280,8 @@ static void every_create_has_a_receipt(fixture *f, json_t *users)
                                       : "null",
                                   JSON_DECODE_ANY, NULL);
         if (key && op && strcmp(op, "create") == 0 && status == 201)
-            json_object_set_new(traced, key, json_string(json_string_value(json_object_get(body, "id"))));
+            json_object_set_new(traced, key,
+                                json_string(json_string_value(json_object_get(body, "id"))));
         else if (key && id && op && strcmp(op, "read") == 0)
             json_object_set_new(traced, key, json_string(id));
         json_decref(body);
@@ -377,8 +384,8 @@ static void kill_at_points_then_resume(const char *db_url)
         const char *route;
         long after;
     } points[] = {
-        {POSTS, 3},   {POSTS, 17},  {POSTS, 31},     /* creates */
-        {PATCHES, 6}, {READS, 5},   {PATCHES, 28},   /* updates, deactivation reads and PATCHes */
+        {POSTS, 3},    {POSTS, 17},   {POSTS, 31},   /* creates */
+        {PATCHES, 6},  {READS, 5},    {PATCHES, 28}, /* updates, deactivation reads and PATCHes */
         {PATCHES, 50}, {PATCHES, 70},                /* managers */
     };
     int kills = 0;
@@ -391,7 +398,8 @@ static void kill_at_points_then_resume(const char *db_url)
         kills++;
         if (getenv("GCS_TEST_VERBOSE"))
             printf("killed at %s >= %ld (%ld POST, %ld PATCH, %ld GET by id)\n", points[k].route,
-                   points[k].after, answered(&f, POSTS), answered(&f, PATCHES), answered(&f, READS));
+                   points[k].after, answered(&f, POSTS), answered(&f, PATCHES),
+                   answered(&f, READS));
         int status;
         waitpid(pid, &status, 0);
         assert_true(WIFSIGNALED(status));
