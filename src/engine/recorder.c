@@ -66,6 +66,11 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
 {
     gcs_recorder *r = payload;
     const char *key = NULL, *id = NULL;
+    /* A call cancelled before it was ever sent (a stop, a store failure) was
+     * not made: it has nothing to prove, and a stop with thousands queued must
+     * not write thousands of receipts on its way out. */
+    if (h->outcome == GCS_HTTP_CANCELLED && h->attempts == 0)
+        return;
     char idbuf[128] = "";
     const char *p = strstr(h->path, "/users/");
     if (p) {

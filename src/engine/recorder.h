@@ -2,7 +2,8 @@
  * recorder.h - turns every finished call of the request engine into a receipt
  * in the store, naming the person it concerned when it can: by the Genesys id in
  * the path, by the userName of a create, or by the key a lookup was made for
- * (its receipt also names the user it found). The engine's receipt hook gives
+ * (its receipt also names the user it found). A call cancelled before it was
+ * sent gets no receipt: it was not made. The engine's receipt hook gives
  * bodies already redacted; the store chains and bounds them.
  * A store failure cancels the client's queued work: a call that cannot be
  * proven is not made.

@@ -451,6 +451,11 @@ static void signals_stop_then_resume(const char *db_url)
     assert_non_null(strstr(r.out.ptr, "interrupted"));
     assert_null(strstr(r.out.ptr, "running"));
     gcs_test_run_release(&r);
+    /* The calls the stop cancelled before sending them were not made: no receipt. */
+    const char *export_args[] = {"receipts", "export", NULL};
+    assert_int_equal(run_cli(&f, &r, export_args), 0);
+    assert_null(strstr(r.out.ptr, "\"outcome\":\"cancelled\""));
+    gcs_test_run_release(&r);
     long posts = answered(&f, POSTS);
 
     /* Two signals: the second one ends it at once. */
