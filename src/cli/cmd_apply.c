@@ -9,7 +9,7 @@
 static void print_shell_word(FILE *out, const char *s)
 {
     if (*s &&
-        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,") ==
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,=") ==
             strlen(s)) {
         fputs(s, out);
         return;
@@ -39,20 +39,22 @@ int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t 
     return GCS_EXIT_OK;
 }
 
+/* The same command line, with every flag it had (approvals included: the
+ * resume needs them again), and the global options given after the command. */
 int gcs_provision_interrupted(gcs_provision *p, const char *run_id)
 {
     FILE *err = p->cli->err;
     fprintf(err, "gcscim: %s\n", gcs_error_last());
     fprintf(err, "gcscim: run %s is recorded as interrupted; ", run_id);
-    if (p->plan_path) {
-        fputs("resume it with: gcscim apply ", err);
-        print_shell_word(err, p->plan_path);
-        fputc('\n', err);
-    } else {
-        /* A sync's plan is not kept: planning again from what Genesys now holds
-         * finds the work done and goes on with the rest. */
-        fprintf(err, "resume it by running the same 'gcscim %s' command again\n", p->command);
+    if (p->plan_path)
+        fputs("resume it with: gcscim", err);
+    else /* a sync plans again from what Genesys now holds: what was done is not redone */
+        fputs("resume it by running the same command again: gcscim", err);
+    for (int i = 0; i < p->argc && p->argv; i++) {
+        fputc(' ', err);
+        print_shell_word(err, p->argv[i]);
     }
+    fputc('\n', err);
     return GCS_EXIT_INTERRUPTED;
 }
 

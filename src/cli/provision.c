@@ -128,6 +128,8 @@ int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_sour
                         int *first_operand)
 {
     int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
+    p->argc = argc;
+    p->argv = argv;
     if (rc != 0)
         return rc;
     if (wants_source && !p->planner.source_path)

@@ -19,6 +19,8 @@ typedef struct gcs_provision {
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
     bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
+    int argc;                  /* the command's arguments (argv[0] is its name): */
+    char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;
     gcs_store *store;
 } gcs_provision;

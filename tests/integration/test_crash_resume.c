@@ -439,7 +439,8 @@ static void signals_stop_then_resume(const char *db_url)
     }
     char *text = read_log(&f);
     char want[900];
-    snprintf(want, sizeof want, "resume it with: gcscim apply %s", f.plan);
+    snprintf(want, sizeof want, "resume it with: gcscim apply %s %s",
+             "--allow-deactivations 12 --approve change:title=20", f.plan);
     if (!strstr(text, want) || !strstr(text, "recorded as interrupted")) {
         show_log(&f);
         fail_msg("no resume command in the output");
@@ -491,7 +492,13 @@ static void sync_interrupted_then_run_again(const char *db_url)
         fail_msg("SIGINT: status %d", status);
     }
     char *text = read_log(&f);
-    assert_non_null(strstr(text, "running the same 'gcscim sync' command again"));
+    char want[2048];
+    snprintf(want, sizeof want,
+             "resume it by running the same command again: gcscim sync --source %s --profile %s "
+             "--allow-deactivations 12 --approve change:title=20",
+             src, prof);
+    if (!strstr(text, want))
+        fail_msg("no resume command in: %s", text);
     free(text);
     gcs_test_run r;
     const char *runs_args[] = {"runs", "list", NULL};
