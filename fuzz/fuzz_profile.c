@@ -1,6 +1,6 @@
 /* Fuzzes mapping profiles: libyaml into a tree with lines, then the compiler.
  * The first byte picks JSON (j) or YAML (anything else) so that both paths are reached; a profile
- * that loads is also run over one fixed row. */
+ * that loads is also checked against the names of one fixed row and run over it. */
 #include "mapping/map.h"
 #include "mapping/profile.h"
 
@@ -22,6 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"date", "03/15/2021", 7},           {"list", "a;b:2;c", 8},
     };
     gcs_row row = {"fuzz.csv", 2, 1, sizeof fields / sizeof *fields, fields};
+    /* The check against a source's names (suggestions, templates, scope). */
+    const char *names[sizeof fields / sizeof *fields];
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        names[i] = fields[i].name;
+    gcs_profile_check_fields(p, "fuzz.csv", names, sizeof names / sizeof *names);
+    for (size_t i = 0; i < gcs_profile_privileged_role_count(p); i++) {
+        if (!gcs_profile_privileged_role_at(p, i)[0])
+            __builtin_trap();
+    }
     gcs_map_user u;
     gcs_map_row(&u, p, &row, NULL);
     gcs_map_user_release(&u);

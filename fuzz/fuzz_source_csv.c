@@ -27,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break; /* fatal: later calls must say the same */
         }
     }
+    /* Read to the end cleanly exactly when END came; a fatal error stays. */
+    if (rc == GCS_SOURCE_END && !gcs_source_clean(src))
+        __builtin_trap();
+    if (rc < 0 && rc != GCS_EINVALID &&
+        (gcs_source_clean(src) || gcs_source_next(&row, src) != rc))
+        __builtin_trap();
     gcs_source_free(src);
     return 0;
 }

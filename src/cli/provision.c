@@ -145,7 +145,7 @@ int gcs_provision_connect(gcs_provision *p)
     if ((rc = gcs_cli_load_config(p->cli)) < 0)
         return rc;
     /* A bad profile is rejected before anything is read from Genesys. */
-    if (p->planner.profile_path && (rc = gcs_planner_check_profile(p->planner.profile_path)) < 0)
+    if (p->planner.profile_path && (rc = gcs_planner_check_inputs(&p->planner)) < 0)
         return rc;
     if (!p->store && (rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
         return rc;

@@ -18,12 +18,14 @@ void gcs_planner_options_init(gcs_planner_options *o)
     gcs_plan_options_init(&o->plan);
 }
 
-int gcs_planner_check_profile(const char *profile_path)
+int gcs_planner_check_inputs(const gcs_planner_options *o)
 {
     gcs_profile *p = NULL;
-    int rc = gcs_profile_load(&p, profile_path);
+    int rc = gcs_profile_load(&p, o->profile_path);
+    if (rc == 0 && o->source_path)
+        rc = gcs_source_check_profile(p, o->source_path, o->source_format, NULL);
     gcs_profile_free(p);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* ==== State of one planning run ==== */
@@ -52,12 +54,7 @@ typedef struct planner {
     json_t *claimed;          /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
-    const char *const *privileged; /* role names never changed without approval */
-    size_t privileged_count;
 } planner;
-
-/* Until profiles name their own: the role whose loss or misuse ends an org. */
-static const char *const default_privileged[] = {"Master Admin"};
 
 static char *lower(const char *s)
 {
@@ -243,12 +240,30 @@ static int add_row(planner *p, const gcs_row *row)
     return 0;
 }
 
+/* The values of a bad row protect whatever user they name, as a rejected
+ * row's do: a ragged record still says whose it is. */
+static void remember_bad_values(planner *p, const gcs_source *src)
+{
+    const char *values[64];
+    size_t n = gcs_source_bad_values(src, values, sizeof values / sizeof *values);
+    for (size_t i = 0; i < n; i++) {
+        if (values[i][0])
+            json_object_set_new(p->rejected_values, values[i], json_true());
+    }
+}
+
 static int read_source(planner *p)
 {
     gcs_source *src = NULL;
+    gcs_field_names *names = NULL;
     int rc = gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
     if (rc < 0)
         return rc;
+    /* A file was checked against the profile before anything was read from
+     * Genesys; standard input can be read once only, so it is checked as it goes. */
+    bool check = strcmp(p->o->source_path, "-") == 0;
+    if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
+        goto out;
     for (;;) {
         const gcs_row *row;
         rc = gcs_source_next(&row, src);
@@ -257,6 +272,7 @@ static int read_source(planner *p)
         p->stats->rows++;
         if (rc == GCS_EINVALID) {
             reject(p, gcs_source_error(src));
+            remember_bad_values(p, src);
             p->stats->rejected++;
             if (p->o->strict)
                 goto out;
@@ -264,12 +280,17 @@ static int read_source(planner *p)
         }
         if (rc < 0)
             goto out;
+        if (names && (rc = gcs_field_names_add_row(names, row)) < 0)
+            goto out;
         if ((rc = add_row(p, row)) < 0)
             goto out;
     }
+    if (names && (rc = gcs_field_names_check(names)) < 0)
+        goto out;
     rc = 0;
-    p->source_clean = true;
+    p->source_clean = gcs_source_clean(src);
 out:
+    gcs_field_names_free(names);
     gcs_source_free(src);
     return rc;
 }
@@ -509,8 +530,8 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
 
 static bool is_privileged(const planner *p, const char *role)
 {
-    for (size_t i = 0; role && i < p->privileged_count; i++) {
-        if (strcmp(p->privileged[i], role) == 0)
+    for (size_t i = 0; role && i < gcs_profile_privileged_role_count(p->profile); i++) {
+        if (strcmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
             return true;
     }
     return false;
@@ -922,13 +943,14 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.current = json_array();
     p.index = json_object();
     p.claimed = json_object();
-    p.privileged = default_privileged;
-    p.privileged_count = sizeof default_privileged / sizeof *default_privileged;
     int rc;
 
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
         goto out;
     p.marker = gcs_profile_managed_authority(p.profile);
+    if (o->source_path && strcmp(o->source_path, "-") != 0 &&
+        (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
+        goto out;
     if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)

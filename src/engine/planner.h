@@ -72,9 +72,10 @@ typedef struct gcs_planner_stats {
 
 void gcs_planner_options_init(gcs_planner_options *o);
 
-/* Loads the profile and reports its first error (naming the line) without any
- * network access. */
-int gcs_planner_check_profile(const char *profile_path);
+/* Loads the profile and checks it against the source (every field it reads is
+ * in the source: docs/mapping.md), reporting the first error (naming the line
+ * and the closest column) without any network access. */
+int gcs_planner_check_inputs(const gcs_planner_options *options);
 
 /* Builds the plan. *out is initialised here and must be released by the caller
  * on success; on failure it holds nothing. */

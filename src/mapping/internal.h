@@ -103,6 +103,8 @@ struct gcs_profile {
     char *phone_country;    /* default for the phone transform, or NULL */
     gcs_password_policy password;
     gcs_cond *scope;        /* NULL: every row is in scope */
+    char **privileged;      /* role names whose holders the planner protects */
+    size_t nprivileged;
 };
 
 /* Evaluates the scope condition on a row (profile.c). */
@@ -158,6 +160,7 @@ struct gcs_source {
     gcs_row_error err;
     bool has_err;
     int fatal;                          /* sticky once set */
+    bool ended;                         /* GCS_SOURCE_END was answered without a fatal error */
     unsigned long records, rejected;
 };
 

@@ -701,10 +701,47 @@ static int compile_password(gcs_profile *p, const ctx *c, const json_t *pw, unsi
     return 0;
 }
 
+#define ROLE_NAME_MAX 256
+
+/* privileged_roles: role names as Genesys shows them; absent means the
+ * default, [] means none. */
+static int compile_privileged(gcs_profile *p, const ctx *c, const json_t *v, unsigned long line)
+{
+    static const char *const defaults[] = {"Master Admin"};
+    if (v && !json_is_array(v))
+        return perr(c, line_of(c, v, line), "privileged_roles is a list of role names "
+                                             "([] for none)");
+    size_t n = v ? json_array_size(v) : sizeof defaults / sizeof *defaults;
+    if (!(p->privileged = calloc(n ? n : 1, sizeof *p->privileged)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = v ? json_array_get(v, i) : NULL;
+        const char *name = item ? json_string_value(item) : defaults[i];
+        unsigned long il = item ? line_of(c, item, line) : line;
+        if (!name)
+            return perr(c, il, "privileged_roles: item %zu is not a role name", i + 1);
+        size_t len = strlen(name);
+        if (len == 0)
+            return perr(c, il, "privileged_roles: an empty role name");
+        if (len > ROLE_NAME_MAX)
+            return perr(c, il, "privileged_roles: a role name longer than %d bytes",
+                        ROLE_NAME_MAX);
+        if (strchr(" \t\r\n", name[0]) || strchr(" \t\r\n", name[len - 1]))
+            return perr(c, il, "privileged_roles: role name '%s' has blanks around it", name);
+        for (size_t k = 0; k < p->nprivileged; k++) {
+            if (!strcasecmp(p->privileged[k], name))
+                return perr(c, il, "privileged_roles: role '%s' is listed twice", name);
+        }
+        if (!(p->privileged[p->nprivileged++] = strdup(name)))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int compile(gcs_profile *p, const ctx *c, const json_t *root)
 {
     static const char *const keys[] = {"version", "managed_by", "match", "scope", "password",
-                                       "phone_country", "attributes", NULL};
+                                       "phone_country", "privileged_roles", "attributes", NULL};
     int rc;
     unsigned long rl = line_of(c, root, 1);
     if (!json_is_object(root))
@@ -780,6 +817,10 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
                                line_of(c, v, member_line(c, root, "scope", rl)))) < 0)
             return rc;
     }
+
+    v = json_object_get(root, "privileged_roles");
+    if ((rc = compile_privileged(p, c, v, member_line(c, root, "privileged_roles", rl))) < 0)
+        return rc;
 
     p->password = (gcs_password_policy){false, 16, 1, 1, 1, 1};
     v = json_object_get(root, "password");
@@ -907,6 +948,9 @@ void gcs_profile_free(gcs_profile *p)
         cond_release(p->scope);
         free(p->scope);
     }
+    for (size_t i = 0; i < p->nprivileged; i++)
+        free(p->privileged[i]);
+    free(p->privileged);
     free(p->marker);
     free(p->phone_country);
     free(p->file);
@@ -959,53 +1003,12 @@ const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *p)
     return &p->password;
 }
 
-/* ==== Fields a profile reads ==== */
-
-static bool in_names(const char *field, size_t len, const char *const *names, size_t count)
+size_t gcs_profile_privileged_role_count(const gcs_profile *p)
 {
-    for (size_t i = 0; i < count; i++) {
-        if (strlen(names[i]) == len && !strncmp(names[i], field, len))
-            return true;
-    }
-    return false;
+    return p->nprivileged;
 }
 
-static int missing_field(const gcs_profile *p, unsigned long line, const char *field, size_t len)
+const char *gcs_profile_privileged_role_at(const gcs_profile *p, size_t i)
 {
-    ctx c = {p->file, NULL, NULL};
-    return perr(&c, line, "source field '%.*s' is not in the source's header", (int)len, field);
-}
-
-static int check_cond_fields(const gcs_profile *p, const gcs_cond *cond,
-                             const char *const *names, size_t count)
-{
-    int rc;
-    if (cond->field && !in_names(cond->field, strlen(cond->field), names, count))
-        return missing_field(p, cond->line, cond->field, strlen(cond->field));
-    for (size_t i = 0; i < cond->nkids; i++) {
-        if ((rc = check_cond_fields(p, &cond->kids[i], names, count)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
-int gcs_profile_check_fields(const gcs_profile *p, const char *const *names, size_t count)
-{
-    for (size_t i = 0; i < p->nattrs; i++) {
-        const gcs_attr_rule *a = &p->attrs[i];
-        if (a->from && !in_names(a->from, strlen(a->from), names, count))
-            return missing_field(p, a->line, a->from, strlen(a->from));
-        for (const char *t = a->tmpl; t && *t; t++) {
-            if (t[0] == '{' && t[1] == '{') {
-                t++;
-            } else if (*t == '{') {
-                const char *end = strchr(t, '}');
-                size_t len = (size_t)(end - t - 1);
-                if (!in_names(t + 1, len, names, count))
-                    return missing_field(p, a->line, t + 1, len);
-                t = end;
-            }
-        }
-    }
-    return p->scope ? check_cond_fields(p, p->scope, names, count) : 0;
+    return i < p->nprivileged ? p->privileged[i] : NULL;
 }

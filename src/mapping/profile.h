@@ -23,7 +23,8 @@
  *   - the managed marker authority: gcscim writes genesys externalIds
  *     {authority: <marker>, value: <source key>} on every user it creates or
  *     adopts, and deactivates only users carrying that authority;
- *   - the password policy (off unless the profile asks).
+ *   - the password policy (off unless the profile asks);
+ *   - the privileged roles, whose holders it protects.
  */
 #ifndef GCS_MAPPING_PROFILE_H
 #define GCS_MAPPING_PROFILE_H
@@ -118,11 +119,26 @@ const char *gcs_profile_managed_authority(const gcs_profile *profile);
 /* Never NULL; `enabled` false unless the profile has a password section. */
 const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *profile);
 
+/* The privileged roles (`privileged_roles`), by name as Genesys shows them:
+ * the planner never removes one of them, nor changes a user holding one,
+ * without an approval naming them. Default: "Master Admin" alone; a profile
+ * may list others, or none with `privileged_roles: []`. Names are non-empty,
+ * without blanks around them, unique ignoring ASCII case. Borrowed; _at gives
+ * NULL past the end. */
+size_t gcs_profile_privileged_role_count(const gcs_profile *profile);
+const char *gcs_profile_privileged_role_at(const gcs_profile *profile, size_t i);
+
 /* Checks that every source field the profile reads (from, template fields,
- * scope fields) is among `names` (a CSV header), so that a misspelt column is
- * one error before the run rather than one per row. GCS_EINVALID names the
- * field and the profile line. */
-int gcs_profile_check_fields(const gcs_profile *profile, const char *const *names, size_t count);
+ * scope fields) is among `names` (the columns of a CSV header), so that a
+ * misspelt column is one error before the run rather than an empty value on
+ * every row. GCS_EINVALID names the profile file and line, the field, the
+ * source (`source_name`) and the closest column when one is close enough:
+ *   cannot use mapping profile 'hr.yaml' with 'export.csv': line 7: source
+ *   field 'jobtitle' is not a column of the source (did you mean 'job_title'?)
+ * To check against a source file of any format, see gcs_source_check_profile
+ * (source.h). */
+int gcs_profile_check_fields(const gcs_profile *profile, const char *source_name,
+                             const char *const *names, size_t count);
 
 /* The profile name of a target ("userName", "routingSkills", ...). */
 const char *gcs_target_name(gcs_target target);

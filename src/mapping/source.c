@@ -227,6 +227,18 @@ int gcs_source_fatal(gcs_source *src, int code, unsigned long line, const char *
 
 /* ==== Public API ==== */
 
+size_t gcs_source_bad_values(const gcs_source *src, const char **out, size_t max)
+{
+    size_t n = 0;
+    if (!src->has_err || src->fatal)
+        return 0;
+    for (size_t i = 0; i < src->nfields && n < max; i++) {
+        if (src->value_off[i] < src->store.len)
+            out[n++] = src->store.ptr + src->value_off[i];
+    }
+    return n;
+}
+
 static int open_common(gcs_source **out, const char *name, gcs_source_format format,
                        const gcs_source_options *options, FILE *file, const void *data,
                        size_t len)
@@ -247,6 +259,9 @@ static int open_common(gcs_source **out, const char *name, gcs_source_format for
     src->opt.max_fields = options && options->max_fields ? options->max_fields
                                                          : GCS_SOURCE_MAX_FIELDS_DEFAULT;
     src->opt.delimiter = options && options->delimiter ? options->delimiter : ',';
+    src->opt.max_field_lines = options && options->max_field_lines
+                                   ? options->max_field_lines
+                                   : GCS_SOURCE_MAX_FIELD_LINES_DEFAULT;
     if (strchr("\"\r\n ", src->opt.delimiter)) {
         rc = gcs_error_set(GCS_EINVALID, "'%c' cannot be a CSV delimiter", src->opt.delimiter);
         goto out;
@@ -321,6 +336,8 @@ int gcs_source_next(const gcs_row **out, gcs_source *src)
     int rc = src->ops->next(src);
     if (rc == GCS_SOURCE_ROW) {
         *out = &src->row;
+    } else if (rc == GCS_SOURCE_END) {
+        src->ended = true;
     } else if (rc == GCS_EINVALID && !src->fatal) {
         src->rejected++;
     } else if (rc < 0 && !src->fatal) {
@@ -357,6 +374,11 @@ unsigned long gcs_source_records(const gcs_source *src)
 unsigned long gcs_source_rejected(const gcs_source *src)
 {
     return src->rejected;
+}
+
+bool gcs_source_clean(const gcs_source *src)
+{
+    return src->ended && !src->fatal;
 }
 
 void gcs_source_free(gcs_source *src)

@@ -5,10 +5,12 @@
  * time by feeding it one line at a time (a piece of input ending at '\n' or at
  * the end of the window). Only '\n' ends a record (CR is treated as a blank, so
  * CRLF and LF files read the same), hence at most one record completes per
- * piece. A record larger than max_record is fatal: that is nearly always an
- * unclosed quote that swallowed the rest of the file, which no resync can
- * repair. A malformed record (a quote inside an unquoted field, text after a
- * closing quote) is a bad row: the parser is reset at the end of that line.
+ * piece. A stray quote is fatal, named by the line it opened on (source.h):
+ * at the end of every line we look at libcsv's state, and a quoted field still
+ * open there is remembered with its line and checked against max_field_lines
+ * and max_field. A malformed record (a quote inside an unquoted field, text
+ * after the closing quote of a one-line field) is a bad row: the parser is
+ * reset and reading goes on at the next line.
  * Rows whose fields are all empty (",,,," lines that spreadsheets leave) are
  * skipped; blank lines are skipped by libcsv.
  */
@@ -22,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* libcsv's state before the first byte of a record (csv.c: ROW_NOT_BEGUN). */
+/* libcsv's parser states (csv.c): before the first byte of a record; inside a
+ * field (a quoted one when p.quoted); just after a quote inside a quoted field. */
 #define CSV_ROW_NOT_BEGUN 0
+#define CSV_FIELD_BEGUN 2
+#define CSV_FIELD_MIGHT_HAVE_ENDED 3
 
 typedef struct csv_impl {
     struct csv_parser p;
@@ -38,6 +43,10 @@ typedef struct csv_impl {
     int fatal;                /* a fatal error from a callback */
     bool header_mode;
     bool finished;
+    bool skip_line;           /* drop input up to the next '\n' (after malformed quoting) */
+    /* A quoted field still open at the end of a line: where it opened. */
+    unsigned long quote_line; /* 0: none */
+    unsigned int quote_col;
 } csv_impl;
 
 static int is_term(unsigned char c)
@@ -161,6 +170,39 @@ static int finish_record(gcs_source *src, csv_impl *impl)
     return GCS_SOURCE_ROW;
 }
 
+/* The line on which the quoted field being read opened, when it has been open
+ * at the end of a line; else `otherwise` (it opened on the current line). */
+static unsigned long open_quote_line(const csv_impl *impl, unsigned long otherwise)
+{
+    return impl->quote_line && impl->quote_col == impl->cols + 1 ? impl->quote_line : otherwise;
+}
+
+/* At the end of each line: a quoted field still open there is remembered by
+ * the line it opened on, and may not run over more than max_field_lines lines
+ * nor hold more than max_field bytes. Past either, it is fatal: an HR export
+ * has no such field, but a stray quote swallows the rows after it, and those
+ * users must not look absent. */
+static int check_open_quote(gcs_source *src, csv_impl *impl)
+{
+    if (impl->p.pstate != CSV_FIELD_BEGUN || !impl->p.quoted) {
+        impl->quote_line = 0;
+        return 0;
+    }
+    if (!open_quote_line(impl, 0)) {
+        impl->quote_line = impl->line - 1; /* the line just fed */
+        impl->quote_col = impl->cols + 1;
+    }
+    if (impl->line - impl->quote_line + 1 > src->opt.max_field_lines)
+        return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
+                                "a quoted field opened here is not closed within %zu lines "
+                                "(a stray quote?)", src->opt.max_field_lines);
+    if (impl->p.entry_pos > src->opt.max_field)
+        return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
+                                "a quoted field opened here is not closed within %zu bytes "
+                                "(a stray quote?)", src->opt.max_field);
+    return 0;
+}
+
 /* Feeds input until a record completes. */
 static int read_record(gcs_source *src)
 {
@@ -174,10 +216,12 @@ static int read_record(gcs_source *src)
         if (rc == 1) {
             impl->finished = true;
             if (csv_fini(&impl->p, on_field, on_record, src) != 0) {
-                src->records++;
+                /* Whatever the quote swallowed cannot be told from what it
+                 * meant to hold: the rows after it must not count as absent. */
                 gcs_source_row_reset(src);
-                return gcs_source_bad_row(src, impl->rec_line, impl->cols + 1, NULL,
-                                          "quoted field not closed at the end of the file");
+                return gcs_source_fatal(src, GCS_ERROR, open_quote_line(impl, impl->line),
+                                        "a quoted field opened here is not closed at the end "
+                                        "of the file (a stray quote?)");
             }
             if (impl->fatal)
                 return impl->fatal;
@@ -190,6 +234,15 @@ static int read_record(gcs_source *src)
         size_t avail = src->win_len - src->win_pos;
         const unsigned char *nl = memchr(piece, '\n', avail);
         size_t len = nl ? (size_t)(nl - piece) + 1 : avail;
+        if (impl->skip_line) {
+            /* The rest of a line cut at a window's edge by malformed quoting. */
+            src->win_pos += len;
+            if (nl) {
+                impl->line++;
+                impl->skip_line = false;
+            }
+            continue;
+        }
         if (impl->p.pstate == CSV_ROW_NOT_BEGUN && impl->cols == 0)
             impl->rec_line = impl->line;
         size_t used = csv_parse(&impl->p, piece, len, on_field, on_record, src);
@@ -199,8 +252,19 @@ static int read_record(gcs_source *src)
         if (impl->fatal)
             return impl->fatal;
         if (used < len) {
+            /* Text after the closing quote of a field that ran over lines: the
+             * quote was most likely a stray one that swallowed whole rows, and
+             * those rows cannot be told apart or counted. */
+            if (impl->p.pstate == CSV_FIELD_MIGHT_HAVE_ENDED &&
+                open_quote_line(impl, 0) != 0)
+                return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
+                                        "a quoted field opened here runs to line %lu and is "
+                                        "followed by text there (a stray quote?)",
+                                        impl->line - (nl ? 1 : 0));
             /* Malformed quoting: drop the record and start again on the next line. */
             unsigned int col = impl->cols + 1;
+            impl->skip_line = nl == NULL;
+            impl->quote_line = 0;
             record_reset(impl);
             gcs_source_row_reset(src);
             if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
@@ -218,6 +282,8 @@ static int read_record(gcs_source *src)
             return gcs_source_fatal(src, GCS_ERROR, impl->rec_line,
                                     "record larger than %zu bytes (is a quote not closed?)",
                                     src->opt.max_record);
+        if (nl && (rc = check_open_quote(src, impl)) < 0)
+            return rc;
         if (impl->done) {
             rc = finish_record(src, impl);
             if (rc != 2)

@@ -100,6 +100,25 @@ static void threshold_text(char *out, size_t outsz, const gcs_plan_threshold *t,
              t->max_count, t->max_share * 100.0, managed, t->floor);
 }
 
+/* One need per attribute whose count (in `counts`) is over the threshold. */
+static void need_each(json_t *needs, const gcs_plan_options *o, json_t *counts,
+                      const gcs_plan_threshold *t, long managed, const char *kind,
+                      const char *verb)
+{
+    const char *attr;
+    json_t *n;
+    char what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512], limits[256];
+    json_object_foreach(counts, attr, n) {
+        long count = (long)json_integer_value(n);
+        if (!over(t, count, managed))
+            continue;
+        threshold_text(limits, sizeof limits, t, managed);
+        snprintf(what, sizeof what, "%s:%s", kind, attr);
+        snprintf(why, sizeof why, "%s %s on %ld users (%s)", attr, verb, count, limits);
+        need(needs, o, what, count, why);
+    }
+}
+
 json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
 {
     json_t *needs = json_array();
@@ -166,26 +185,8 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
         snprintf(why, sizeof why, "%ld users lose roles (%s)", removals, limits);
         need(needs, o, "remove-roles", removals, why);
     }
-    const char *attr;
-    json_t *n;
-    json_object_foreach(clears, attr, n) {
-        long count = (long)json_integer_value(n);
-        if (!over(&o->removals, count, managed))
-            continue;
-        threshold_text(limits, sizeof limits, &o->removals, managed);
-        snprintf(what, sizeof what, "clear:%s", attr);
-        snprintf(why, sizeof why, "%s emptied on %ld users (%s)", attr, count, limits);
-        need(needs, o, what, count, why);
-    }
-    json_object_foreach(changes, attr, n) {
-        long count = (long)json_integer_value(n);
-        if (!over(&o->changes, count, managed))
-            continue;
-        threshold_text(limits, sizeof limits, &o->changes, managed);
-        snprintf(what, sizeof what, "change:%s", attr);
-        snprintf(why, sizeof why, "%s changed on %ld users (%s)", attr, count, limits);
-        need(needs, o, what, count, why);
-    }
+    need_each(needs, o, clears, &o->removals, managed, "clear", "emptied");
+    need_each(needs, o, changes, &o->changes, managed, "change", "changed");
     if (adoptions > 0) {
         snprintf(why, sizeof why, "%ld existing users that gcscim does not manage taken over",
                  adoptions);

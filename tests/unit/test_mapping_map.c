@@ -147,7 +147,7 @@ static void example_export_maps_completely(void **state)
                                      GCS_SOURCE_AUTO, NULL), 0);
     size_t header_n;
     const char *const *header = gcs_source_header(src, &header_n);
-    assert_int_equal(gcs_profile_check_fields(p, header, header_n), 0);
+    assert_int_equal(gcs_profile_check_fields(p, "hr-export.csv", header, header_n), 0);
 
     int ok = 0, out_of_scope = 0, rejected_rows = 0, inactive = 0;
     const gcs_row *row;

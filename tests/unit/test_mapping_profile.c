@@ -66,8 +66,8 @@ static void example_profile_loads(void **state)
     const char *header[] = {"employee_id", "first_name", "last_name", "email", "job_title",
                             "department", "division", "work_phone", "mobile_phone", "hire_date",
                             "manager_id", "status", "roles", "skills", "languages"};
-    assert_int_equal(gcs_profile_check_fields(p, header, 15), 0);
-    assert_int_equal(gcs_profile_check_fields(p, header, 14), GCS_EINVALID);
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 15), 0);
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 14), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "source field 'languages'"));
     assert_non_null(strstr(gcs_error_last(), "line 76"));
     gcs_profile_free(p);
@@ -206,6 +206,53 @@ static void scope_errors(void **state)
             "unknown key 'matches'");
 }
 
+/* privileged_roles: default, explicit list, empty list, and errors with lines
+ * in YAML and JSON. */
+static void privileged_roles(void **state)
+{
+    (void)state;
+    gcs_profile *p = load("p.yaml", "attributes:\n  userName: email\n");
+    assert_int_equal(gcs_profile_privileged_role_count(p), 1);
+    assert_string_equal(gcs_profile_privileged_role_at(p, 0), "Master Admin");
+    assert_null(gcs_profile_privileged_role_at(p, 1));
+    gcs_profile_free(p);
+
+    p = load("p.yaml", "privileged_roles: [Master Admin, \"Telephony Admin\", Billing]\n"
+                       "attributes:\n  userName: email\n");
+    assert_int_equal(gcs_profile_privileged_role_count(p), 3);
+    assert_string_equal(gcs_profile_privileged_role_at(p, 1), "Telephony Admin");
+    assert_string_equal(gcs_profile_privileged_role_at(p, 2), "Billing");
+    gcs_profile_free(p);
+
+    /* An explicit empty list protects no role. */
+    p = load("p.yaml", "privileged_roles: []\nattributes:\n  userName: email\n");
+    assert_int_equal(gcs_profile_privileged_role_count(p), 0);
+    assert_null(gcs_profile_privileged_role_at(p, 0));
+    gcs_profile_free(p);
+
+    p = load("p.json", "{\"privileged_roles\": [\"Admin\"], \"attributes\": {\"userName\": \"e\"}}");
+    assert_int_equal(gcs_profile_privileged_role_count(p), 1);
+    assert_string_equal(gcs_profile_privileged_role_at(p, 0), "Admin");
+    gcs_profile_free(p);
+
+    refused("p.yaml", "attributes:\n  userName: e\nprivileged_roles: Master Admin\n",
+            "p.yaml': line 3: privileged_roles is a list of role names", NULL);
+    refused("p.yaml", "privileged_roles:\n  - Master Admin\n  - 42\nattributes:\n  userName: e\n",
+            "p.yaml': line 3: privileged_roles: item 2 is not a role name", NULL);
+    refused("p.yaml", "privileged_roles:\n  - Master Admin\n  - {name: x}\nattributes:\n  userName: e\n",
+            "line 3: privileged_roles: item 2 is not a role name", NULL);
+    refused("p.yaml", "privileged_roles:\n  - \"\"\nattributes:\n  userName: e\n",
+            "line 2: privileged_roles: an empty role name", NULL);
+    refused("p.yaml", "privileged_roles:\n  - \" Admin\"\nattributes:\n  userName: e\n",
+            "line 2: privileged_roles: role name ' Admin' has blanks around it", NULL);
+    refused("p.yaml", "privileged_roles:\n  - Master Admin\n  - master admin\n"
+                      "attributes:\n  userName: e\n",
+            "line 3: privileged_roles: role 'master admin' is listed twice", NULL);
+    refused("p.json", "{\n  \"attributes\": {\"userName\": \"e\"},\n  \"privileged_roles\": [\n"
+                      "    \"Admin\",\n    null\n  ]\n}\n",
+            "p.json': line 3: privileged_roles: item 2 is not a role name", NULL);
+}
+
 static void files(void **state)
 {
     (void)state;
@@ -230,6 +277,7 @@ int main(void)
         cmocka_unit_test(json_profiles_have_lines_too),
         cmocka_unit_test(errors_name_the_line),
         cmocka_unit_test(scope_errors),
+        cmocka_unit_test(privileged_roles),
         cmocka_unit_test(files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,8 +8,9 @@
 #include "core/error.h"
 #include "mapping/source.h"
 
-/* Reads everything; rows as "LINE:name=value|name=value" and bad rows as
- * "!LINE:COLUMN:message" lines, into one text. Returns the final code. */
+/* Reads everything; rows as "LINE:name=value|name=value", bad rows as
+ * "!LINE:COLUMN:message" and a fatal error as "#message" lines, into one
+ * text. Returns the final code. */
 static int read_all(gcs_source *src, gcs_buf *b)
 {
     const gcs_row *row;
@@ -20,8 +21,10 @@ static int read_all(gcs_source *src, gcs_buf *b)
             gcs_buf_printf(b, "!%lu:%u:%s\n", e->line, e->column, e->message);
             continue;
         }
-        if (rc < 0)
+        if (rc < 0) {
+            gcs_buf_printf(b, "#%s\n", gcs_error_last());
             return rc;
+        }
         gcs_buf_printf(b, "%lu:", row->line);
         for (size_t i = 0; i < row->count; i++)
             gcs_buf_printf(b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value);
@@ -30,12 +33,12 @@ static int read_all(gcs_source *src, gcs_buf *b)
     return 0;
 }
 
-static char *read_text(const char *text, int *rc_out)
+static char *read_text_opt(const char *text, const gcs_source_options *opt, int *rc_out)
 {
     gcs_source *src = NULL;
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    int rc = gcs_source_open_mem(&src, "t.csv", text, strlen(text), GCS_SOURCE_CSV, NULL);
+    int rc = gcs_source_open_mem(&src, "t.csv", text, strlen(text), GCS_SOURCE_CSV, opt);
     if (rc == 0)
         rc = read_all(src, &b);
     else
@@ -44,6 +47,55 @@ static char *read_text(const char *text, int *rc_out)
     if (rc_out)
         *rc_out = rc;
     return gcs_buf_detach(&b);
+}
+
+static char *read_text(const char *text, int *rc_out)
+{
+    return read_text_opt(text, NULL, rc_out);
+}
+
+/* Reads `text` to its end or to a fatal error; returns gcs_source_clean then,
+ * with the number of rejected rows. clean must be false until the end. */
+static bool clean_after_reading(const char *name, const char *text, gcs_source_format fmt,
+                                const gcs_source_options *opt, unsigned long *rejected)
+{
+    gcs_source *src;
+    const gcs_row *row;
+    int rc;
+    assert_int_equal(gcs_source_open_mem(&src, name, text, strlen(text), fmt, opt), 0);
+    assert_false(gcs_source_clean(src));
+    while ((rc = gcs_source_next(&row, src)) == GCS_SOURCE_ROW || rc == GCS_EINVALID)
+        assert_false(gcs_source_clean(src));
+    bool clean = gcs_source_clean(src);
+    /* Asking again changes nothing: END stays END, a fatal error stays. */
+    assert_int_equal(gcs_source_next(&row, src), rc);
+    assert_int_equal(gcs_source_clean(src), clean);
+    *rejected = gcs_source_rejected(src);
+    gcs_source_free(src);
+    return clean;
+}
+
+static void clean_end(void **state)
+{
+    (void)state;
+    unsigned long rejected;
+    assert_true(clean_after_reading("t.csv", "a,b\n1,2\n", GCS_SOURCE_CSV, NULL, &rejected));
+    assert_int_equal(rejected, 0);
+    assert_true(clean_after_reading("t.csv", "a,b\n", GCS_SOURCE_CSV, NULL, &rejected));
+    /* Bad rows are skipped and counted; the file is still read to its end. */
+    assert_true(clean_after_reading("t.csv", "a,b\n1,2\n3\n4,x\"y\n5,6", GCS_SOURCE_CSV, NULL,
+                                    &rejected));
+    assert_int_equal(rejected, 2);
+    /* Stray quotes: not read to the end. */
+    assert_false(clean_after_reading("t.csv", "a,b\n1,\"open\n2,3\n", GCS_SOURCE_CSV, NULL,
+                                     &rejected));
+    assert_int_equal(rejected, 0);
+    gcs_source_options two = {.max_field_lines = 2};
+    assert_false(clean_after_reading("t.csv", "a,b\n1,\"x\n2,3\n4,5\n6,\"y\"\n", GCS_SOURCE_CSV,
+                                     &two, &rejected));
+    gcs_source_options small = {.max_record = 16, .max_field = 64};
+    assert_false(clean_after_reading("t.csv", "a,b\n1,0123456789abcdefghij\n", GCS_SOURCE_CSV,
+                                     &small, &rejected));
 }
 
 static void simple_rows_with_lines(void **state)
@@ -136,20 +188,216 @@ static void ragged_rows_are_reported_and_skipped(void **state)
 static void malformed_quotes_are_a_bad_row(void **state)
 {
     (void)state;
-    char *out = read_text("a,b\n1,\"x\"y\n2,ok\n3,ab\"c\n4,fine\n", NULL);
-    assert_non_null(strstr(out, "!2:"));
-    assert_non_null(strstr(out, "malformed quoting"));
-    assert_non_null(strstr(out, "3:a=2|b=ok\n"));
-    assert_non_null(strstr(out, "5:a=4|b=fine\n"));
+    int rc;
+    /* A quote in the middle of an unquoted field, and text after the closing
+     * quote of a one-line field: one bad row each, with line and column; the
+     * next rows are read as they are. */
+    char *out = read_text("a,b\n1,\"x\"y\n2,ok\n3,ab\"c\n4,fine\nab\"c,\"d\"\n5,\"last\"\n", &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "!2:2:malformed quoting (a quote inside an unquoted field, or text "
+                             "after a closing quote)\n"
+                             "3:a=2|b=ok\n"
+                             "!4:2:malformed quoting (a quote inside an unquoted field, or text "
+                             "after a closing quote)\n"
+                             "5:a=4|b=fine\n"
+                             "!6:1:malformed quoting (a quote inside an unquoted field, or text "
+                             "after a closing quote)\n"
+                             "7:a=5|b=last\n");
     free(out);
+
+    /* The whole message names the file, line and column. */
+    gcs_source *src;
+    const gcs_row *row;
+    const char *text = "id,title\n1,Agent\n2,Team \"A\" lead\n3,Manager\n";
+    assert_int_equal(gcs_source_open_mem(&src, "export.csv", text, strlen(text), GCS_SOURCE_CSV,
+                                         NULL), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_int_equal(gcs_source_next(&row, src), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "export.csv: line 3, column 2: malformed quoting"));
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(gcs_row_get(row, "title"), "Manager");
+    assert_int_equal(row->line, 4);
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_END);
+    assert_int_equal(gcs_source_rejected(src), 1);
+    gcs_source_free(src);
+}
+
+/* A line with malformed quoting that straddles two reads of the file: the
+ * rest of the line, in the next read, is not a row of its own. */
+static void malformed_line_across_reads(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/edge.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    long pos = fprintf(f, "a,b\n");
+    int rows = 0;
+    while (pos < 65536 - 100) {
+        pos += fprintf(f, "r%d,v\n", rows);
+        rows++;
+    }
+    /* The quote is before the 64 KiB boundary, ",zz" after it. */
+    fputs("bad,ab\"c", f);
+    pos += 9;
+    while (pos < 65536 + 50) {
+        fputc('x', f);
+        pos++;
+    }
+    fputs(",zz\nlast,row\n", f);
+    fclose(f);
+
+    gcs_source *src;
+    const gcs_row *row;
+    int rc, good = 0, bad = 0;
+    assert_int_equal(gcs_source_open(&src, path, GCS_SOURCE_CSV, NULL), 0);
+    while ((rc = gcs_source_next(&row, src)) != GCS_SOURCE_END) {
+        if (rc == GCS_EINVALID) {
+            bad++;
+            assert_int_equal(gcs_source_error(src)->line, (unsigned long)rows + 2);
+            continue;
+        }
+        assert_int_equal(rc, GCS_SOURCE_ROW);
+        good++;
+        assert_string_not_equal(gcs_row_get(row, "b"), "zz");
+    }
+    assert_int_equal(bad, 1);
+    assert_int_equal(good, rows + 1);
+    gcs_source_free(src);
+    gcs_test_tmpdir_remove(dir);
 }
 
 static void unclosed_quote_at_end(void **state)
 {
     (void)state;
-    char *out = read_text("a,b\n1,2\n3,\"open\n", NULL);
-    assert_non_null(strstr(out, "2:a=1|b=2\n"));
-    assert_non_null(strstr(out, "!3:2:quoted field not closed"));
+    int rc;
+    /* Fatal, naming the line where the quote opened, not where the file ends. */
+    char *out = read_text("a,b\n1,2\n3,\"open\n4,x\n5,y\n", &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_string_equal(out, "2:a=1|b=2\n"
+                             "#t.csv: line 3: a quoted field opened here is not closed at the "
+                             "end of the file (a stray quote?)\n");
+    free(out);
+    out = read_text("a,b\n1,2\n3,\"open", &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_non_null(strstr(out, "#t.csv: line 3: a quoted field opened here is not closed"));
+    free(out);
+    /* A multi-line field that closed, then another that does not. */
+    out = read_text("a,b\n\"x\ny\",\"open\nz\n", &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_non_null(strstr(out, "#t.csv: line 3: a quoted field opened here"));
+    free(out);
+    /* In the header: the source cannot be opened. */
+    out = read_text("a,\"b\n", &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_non_null(strstr(out, "line 1: a quoted field opened here is not closed"));
+    free(out);
+}
+
+/* A text of `rows` rows after a header "id,note", the note of row `open` opening
+ * a quote that row `close_row` (0: none) closes with a real quoted field. */
+static char *stray_quote_file(int rows, int open, int close_row)
+{
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    gcs_buf_puts(&b, "id,note\n");
+    for (int i = 1; i <= rows; i++) {
+        if (i == open)
+            gcs_buf_printf(&b, "%d,\"stray\n", i);
+        else if (i == close_row)
+            gcs_buf_printf(&b, "%d,\"quoted\"\n", i);
+        else
+            gcs_buf_printf(&b, "%d,plain\n", i);
+    }
+    return gcs_buf_detach(&b);
+}
+
+static void stray_quote_is_fatal_at_its_line(void **state)
+{
+    (void)state;
+    int rc;
+    /* Row 811 is on line 812: the quote swallows everything after it. */
+    char *text = stray_quote_file(1000, 811, 0);
+    char *out = read_text(text, &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_non_null(strstr(out, "811:id=810|note=plain\n#t.csv: line 812: a quoted field opened "
+                                "here is not closed within 64 lines (a stray quote?)\n"));
+    free(out);
+    gcs_source *src;
+    const gcs_row *row;
+    assert_int_equal(gcs_source_open_mem(&src, "export.csv", text, strlen(text), GCS_SOURCE_CSV,
+                                         NULL), 0);
+    while ((rc = gcs_source_next(&row, src)) == GCS_SOURCE_ROW)
+        ;
+    assert_int_equal(rc, GCS_ERROR);
+    assert_string_equal(gcs_error_last(), "export.csv: line 812: a quoted field opened here is "
+                                          "not closed within 64 lines (a stray quote?)");
+    assert_int_equal(gcs_source_records(src), 810);
+    assert_int_equal(gcs_source_rejected(src), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_ERROR); /* sticky */
+    assert_non_null(strstr(gcs_error_last(), "line 812"));
+    gcs_source_free(src);
+    free(text);
+
+    /* The stray quote meets a real one within 64 lines: the rows between are
+     * gone all the same, so it is fatal too, at the opening line. */
+    text = stray_quote_file(100, 20, 30);
+    out = read_text(text, &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_non_null(strstr(out, "20:id=19|note=plain\n#t.csv: line 21: a quoted field opened "
+                                "here runs to line 31 and is followed by text there (a stray "
+                                "quote?)\n"));
+    free(out);
+    free(text);
+}
+
+static void quoted_field_line_and_byte_bounds(void **state)
+{
+    (void)state;
+    int rc;
+    gcs_buf b;
+    /* 64 lines (63 line breaks) is the most a quoted field may span. */
+    for (int breaks = 63; breaks <= 64; breaks++) {
+        gcs_buf_init(&b, 0);
+        gcs_buf_puts(&b, "id,note\n1,\"");
+        for (int i = 0; i < breaks; i++)
+            gcs_buf_puts(&b, "x\n");
+        gcs_buf_puts(&b, "end\"\n2,after\n");
+        char *out = read_text(b.ptr, &rc);
+        if (breaks == 63) {
+            assert_int_equal(rc, 0);
+            assert_non_null(strstr(out, "66:id=2|note=after\n"));
+        } else {
+            assert_int_equal(rc, GCS_ERROR);
+            assert_string_equal(out, "#t.csv: line 2: a quoted field opened here is not closed "
+                                     "within 64 lines (a stray quote?)\n");
+        }
+        free(out);
+        gcs_buf_release(&b);
+    }
+
+    /* The bound is an option. */
+    gcs_source_options three = {.max_field_lines = 3};
+    char *out = read_text_opt("id,note\n1,\"a\nb\nc\"\n2,\"a\nb\nc\nd\"\n", &three, &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_string_equal(out, "2:id=1|note=a\nb\nc\n"
+                             "#t.csv: line 5: a quoted field opened here is not closed within 3 "
+                             "lines (a stray quote?)\n");
+    free(out);
+
+    /* Bytes: a field still open at the end of a line with more than max_field. */
+    gcs_source_options small = {.max_field = 16};
+    out = read_text_opt("id,note\n1,ok\n2,\"0123456789\n0123456789\n", &small, &rc);
+    assert_int_equal(rc, GCS_ERROR);
+    assert_string_equal(out, "2:id=1|note=ok\n"
+                             "#t.csv: line 3: a quoted field opened here is not closed within 16 "
+                             "bytes (a stray quote?)\n");
+    free(out);
+    /* A closed one-line value over max_field stays a bad row. */
+    out = read_text_opt("id,note\n1,\"0123456789012345678\"\n2,ok\n", &small, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "!2:2:value longer than 16 bytes\n3:id=2|note=ok\n");
     free(out);
 }
 
@@ -199,6 +447,7 @@ static void limits_on_fields_and_records(void **state)
     gcs_buf_puts(&b, "a,b\n1,\"");
     for (int i = 0; i < 20; i++)
         gcs_buf_puts(&b, "0123456789\n");
+    opt.max_field = 4096;
     assert_int_equal(gcs_source_open_mem(&src, "t.csv", b.ptr, b.len, GCS_SOURCE_CSV, &opt), 0);
     int rc = gcs_source_next(&row, src);
     assert_int_equal(rc, GCS_ERROR);
@@ -207,6 +456,7 @@ static void limits_on_fields_and_records(void **state)
     gcs_source_free(src);
     gcs_buf_release(&b);
 
+    opt.max_field = 8;
     /* Too many header fields. */
     const char *wide = "a,b,c,d,e\n";
     assert_int_equal(gcs_source_open_mem(&src, "t.csv", wide, strlen(wide), GCS_SOURCE_CSV, &opt),
@@ -324,6 +574,7 @@ int main(void)
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(simple_rows_with_lines),
+        cmocka_unit_test(clean_end),
         cmocka_unit_test(quotes_and_embedded_newlines),
         cmocka_unit_test(crlf_and_blank_lines),
         cmocka_unit_test(bom_is_skipped),
@@ -331,7 +582,10 @@ int main(void)
         cmocka_unit_test(bad_utf8_names_line_and_column),
         cmocka_unit_test(ragged_rows_are_reported_and_skipped),
         cmocka_unit_test(malformed_quotes_are_a_bad_row),
+        cmocka_unit_test(malformed_line_across_reads),
         cmocka_unit_test(unclosed_quote_at_end),
+        cmocka_unit_test(stray_quote_is_fatal_at_its_line),
+        cmocka_unit_test(quoted_field_line_and_byte_bounds),
         cmocka_unit_test(header_problems_fail_open),
         cmocka_unit_test(limits_on_fields_and_records),
         cmocka_unit_test(other_delimiters),

@@ -41,6 +41,48 @@ static char *read_text(const char *name, const char *text, gcs_source_format fmt
     return gcs_buf_detach(&b);
 }
 
+/* Reads `text` to its end or to a fatal error; returns gcs_source_clean then,
+ * with the number of rejected rows. clean must be false until the end. */
+static bool clean_after_reading(const char *name, const char *text, gcs_source_format fmt,
+                                const gcs_source_options *opt, unsigned long *rejected)
+{
+    gcs_source *src;
+    const gcs_row *row;
+    int rc;
+    assert_int_equal(gcs_source_open_mem(&src, name, text, strlen(text), fmt, opt), 0);
+    assert_false(gcs_source_clean(src));
+    while ((rc = gcs_source_next(&row, src)) == GCS_SOURCE_ROW || rc == GCS_EINVALID)
+        assert_false(gcs_source_clean(src));
+    bool clean = gcs_source_clean(src);
+    /* Asking again changes nothing: END stays END, a fatal error stays. */
+    assert_int_equal(gcs_source_next(&row, src), rc);
+    assert_int_equal(gcs_source_clean(src), clean);
+    *rejected = gcs_source_rejected(src);
+    gcs_source_free(src);
+    return clean;
+}
+
+static void clean_end(void **state)
+{
+    (void)state;
+    unsigned long rejected;
+    assert_true(clean_after_reading("p.json", "[{\"id\":\"1\"}, 7, {\"id\":\"2\"}]",
+                                    GCS_SOURCE_JSON, NULL, &rejected));
+    assert_int_equal(rejected, 1);
+    assert_true(clean_after_reading("p.json", "[]", GCS_SOURCE_JSON, NULL, &rejected));
+    assert_true(clean_after_reading("p.jsonl", "{\"id\":1}\n{bad\n{\"id\":2}\n",
+                                    GCS_SOURCE_NDJSON, NULL, &rejected));
+    assert_int_equal(rejected, 1);
+    assert_false(clean_after_reading("p.json", "[{\"id\":\"1\"} {\"id\":\"2\"}]",
+                                     GCS_SOURCE_JSON, NULL, &rejected));
+    assert_false(clean_after_reading("p.json", "[{\"id\":\"1\"},\n{\"id\":\"2\"",
+                                     GCS_SOURCE_JSON, NULL, &rejected));
+    assert_false(clean_after_reading("p.json", "[{\"id\":\"1\"}", GCS_SOURCE_JSON, NULL,
+                                     &rejected));
+    assert_false(clean_after_reading("p.json", "[{\"id\":\"1\"}] trailing", GCS_SOURCE_JSON,
+                                     NULL, &rejected));
+}
+
 static void array_of_objects(void **state)
 {
     (void)state;
@@ -203,6 +245,7 @@ int main(void)
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(array_of_objects),
+        cmocka_unit_test(clean_end),
         cmocka_unit_test(scalars_become_text_nested_stays_json),
         cmocka_unit_test(bad_element_in_the_middle_is_skipped),
         cmocka_unit_test(broken_framing_stops),
