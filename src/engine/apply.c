@@ -743,8 +743,11 @@ static int drive(applier *a)
             if (gcs_http_pending(a->client) == 0)
                 break;
             if (gcs_time_mono_ms() >= a->stop_deadline_ms) {
+                /* Their outcome stays unknown: a create among them is in
+                 * progress in the store, and the resume looks it up. */
                 GCS_WARN("apply.stop_timeout", "run", a->run_id, "message",
                          "calls still in flight were abandoned");
+                gcs_http_abort(a->client);
                 break;
             }
         }

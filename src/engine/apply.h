@@ -116,8 +116,9 @@ const char *gcs_apply_outcome_name(gcs_apply_outcome o);
 /* Applies `plan`. Returns 0 when every operation ended done, adopted, noop or
  * skipped, or when the plan was already applied (out->already_applied);
  * GCS_EREFUSED (nothing sent) for an unapproved mass deactivation or when
- * another process holds the plan; GCS_ECANCELLED when stopped on request (the
- * client may still hold calls in flight: free it); GCS_ERROR when some failed
+ * another process holds the plan; GCS_ECANCELLED when stopped on request (calls
+ * still in flight after the grace are abandoned with gcs_http_abort: their
+ * creates stay in progress, for the resume to look up); GCS_ERROR when some failed
  * or drifted (see *out); other codes when the run could not go on (store,
  * credentials, daily limit). */
 int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *store,

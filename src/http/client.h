@@ -186,6 +186,12 @@ int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
 
 /* Fails every queued request with GCS_HTTP_CANCELLED (in flight ones finish). */
 void gcs_http_cancel(gcs_http_client *c);
+/* The same, and the requests on the wire are abandoned now: each completes
+ * (receipt, on_done) as GCS_HTTP_CANCELLED with attempts > 0, meaning "sent,
+ * outcome unknown". After it no callback of an earlier request can come: a
+ * caller that must stop within a bound (a signal) calls it when the bound is
+ * reached, before freeing what its callbacks use. */
+void gcs_http_abort(gcs_http_client *c);
 
 /* Number of requests queued or in flight. */
 int gcs_http_pending(const gcs_http_client *c);

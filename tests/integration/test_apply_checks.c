@@ -10,13 +10,16 @@
 #include "gcstest.h"
 #include "httptest.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "engine/apply.h"
 #include "genesys/directory.h"
 #include "genesys/session.h"
@@ -352,6 +355,76 @@ static void a_run_whose_lease_is_taken_over_stops(void **state)
     gcs_plan_release(&p);
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* A stop with calls in flight that take longer than the grace: apply returns
+ * within the grace, the run is interrupted, the creates on the wire are left
+ * in progress, and the resume finishes without creating anybody twice. */
+static void a_stop_waits_no_longer_than_its_grace(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":1500}"));
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    for (int i = 0; i < 6; i++) {
+        char key[16], name[64];
+        snprintf(key, sizeof key, "S%d", i);
+        snprintf(name, sizeof name, "s%d@example.com", i);
+        plan_create(&p, key, name);
+    }
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    gcs_apply_options o = {.command = "apply", .stop = &stop_flag, .stop_grace_ms = 200};
+    gcs_plan_options_init(&o.approval);
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval t = {.it_value = {0, 300000}};
+    stop_flag = 0;
+    setitimer(ITIMER_REAL, &t, NULL);
+    int64_t t0 = gcs_time_mono_ms();
+    int rc = gcs_apply_run(&r, f->session->client, f->store, &p, &o);
+    int64_t took = gcs_time_mono_ms() - t0;
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(rc, GCS_ECANCELLED);
+    assert_true(r.interrupted);
+    if (took > 1200)
+        fail_msg("the stop took %lld ms; the grace is 200 ms", (long long)took);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_get(&run, f->store, r.run_id), 0);
+    assert_string_equal(run.state, GCS_RUN_INTERRUPTED);
+    assert_true(run.in_progress >= 1);
+    assert_int_equal(run.done, 0);
+    gcs_run_release(&run);
+    gcs_run_lease l;
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), GCS_ENOTFOUND);
+
+    /* Resumed: everyone there once. */
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+    stop_flag = 0;
+    assert_int_equal(gcs_apply_run(&r, f->session->client, f->store, &p, &o), 0);
+    assert_true(r.resumed);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 6);
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
+    int found = 0;
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(st, "users"), i, u)
+    {
+        const char *name = json_string_value(json_object_get(u, "userName"));
+        found += name[0] == 's' && strstr(name, "@example.com") != NULL;
+    }
+    json_decref(st);
+    assert_int_equal(found, 6);
+    gcs_plan_release(&p);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
@@ -367,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(lookup_receipts_name_the_key_and_the_user_found, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_run_whose_lease_is_taken_over_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_stop_waits_no_longer_than_its_grace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
