@@ -394,6 +394,8 @@ static void a_stop_waits_no_longer_than_its_grace(void **state)
     sigaction(SIGALRM, &old, NULL);
     assert_int_equal(rc, GCS_ECANCELLED);
     assert_true(r.interrupted);
+    if (getenv("GCS_TEST_VERBOSE"))
+        printf("stopped in %lld ms\n", (long long)took);
     if (took > 1200)
         fail_msg("the stop took %lld ms; the grace is 200 ms", (long long)took);
     gcs_run run;
