@@ -1,9 +1,11 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "core/version_gen.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,9 @@ int gcs_cli_exit_code(int rc)
     case GCS_EAUTH:
     case GCS_EFORBIDDEN: return GCS_EXIT_AUTH;
     case GCS_EDAILYLIMIT: return GCS_EXIT_LIMIT;
+    /* A total outage (the breaker gave up, or every call failed) is a failure
+     * with its reason, never "partial": nothing was done. */
+    case GCS_EUNREACHABLE: return GCS_EXIT_FAILURE;
     default: return GCS_EXIT_FAILURE;
     }
 }
@@ -129,6 +134,67 @@ void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
 
 /* ==== Parsing ==== */
 
+/*
+ * Checks every long option of argv before getopt_long sees it, because
+ * getopt_long accepts any unambiguous prefix: "--client-secret VALUE" would be
+ * read as "--client-secret-file VALUE", and the error would print the secret.
+ * Here an option must be spelled in full (no abbreviation, for any option: a
+ * script's flags mean the same thing when options are added later), a value
+ * that is missing is named as such, and no message ever prints what follows
+ * the option's name ("--client-secret=abc" prints "--client-secret" only).
+ * Returns 0, or the usage exit code after printing the message.
+ */
+static int check_long_options(gcs_cli *cli, const char *command, int argc, char **argv,
+                              const struct option *all)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (a[0] != '-' || a[1] == '\0') {
+            if (!command)
+                break; /* the top level stops at the command */
+            continue;
+        }
+        if (a[1] != '-')
+            continue; /* short options: getopt_long's own checks */
+        const char *name = a + 2;
+        size_t len = strcspn(name, "=");
+        bool inline_value = name[len] == '=';
+        const struct option *o = all;
+        while (o->name && !(strlen(o->name) == len && strncmp(o->name, name, len) == 0))
+            o++;
+        if (!o->name) {
+            int shown = (int)(len > 64 ? 64 : len);
+            if (len == 13 && strncmp(name, "client-secret", 13) == 0)
+                return gcs_cli_usage_error(
+                    cli, command,
+                    "unknown option '--client-secret': a secret is never given on the command "
+                    "line (use --client-secret-file FILE or GENESYSCLOUD_OAUTHCLIENT_SECRET)");
+            const struct option *longer = all;
+            while (longer->name && !(len > 0 && strncmp(longer->name, name, len) == 0))
+                longer++;
+            if (longer->name)
+                return gcs_cli_usage_error(cli, command,
+                                           "unknown option '--%.*s' (options are spelled in "
+                                           "full: did you mean '--%s'?)",
+                                           shown, name, longer->name);
+            return gcs_cli_usage_error(cli, command, "unknown option '--%.*s'", shown, name);
+        }
+        if (o->has_arg == no_argument && inline_value)
+            return gcs_cli_usage_error(cli, command, "option '--%s' takes no value", o->name);
+        if (o->has_arg == required_argument && !inline_value) {
+            /* The next word is the value, unless it is missing or another option. */
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+                return gcs_cli_usage_error(cli, command, "option '--%s' needs a value", o->name);
+            i++;
+        }
+        if (o->has_arg == required_argument && inline_value && name[len + 1] == '\0')
+            return gcs_cli_usage_error(cli, command, "option '--%s' needs a value", o->name);
+    }
+    return 0;
+}
+
 int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
                   int (*on_option)(int id, const char *arg, void *payload), void *payload,
                   int *first_operand)
@@ -136,8 +202,7 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
     struct option all[64];
     size_t n = 0;
     for (const struct option *o = options; o && o->name; o++) {
-        if (n >= sizeof all / sizeof *all - 24)
-            break;
+        assert(n < sizeof all / sizeof *all - 24 && "a command has too many options");
         all[n++] = *o;
     }
     n += add_global_options(all + n);
@@ -147,25 +212,19 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
      * level stops at the first operand (the command); a command's own options
      * may come after its operands ("receipts list --run X"). */
     const char *command = argc > 0 && argv[0] && gcs_cli_find_command(argv[0]) ? argv[0] : NULL;
+    int rc = check_long_options(cli, command, argc, argv, all);
+    if (rc != 0)
+        return rc;
     optind = 0; /* GNU: full reinitialisation */
     opterr = 0;
-    int c, rc = 0;
+    int c;
     while ((c = getopt_long(argc, argv, command ? "h" : "+h", all, NULL)) != -1) {
         if (c == '?' || c == ':') {
-            const char *bad = argv[optind - 1];
-            if (optopt && optopt < 0x1000 && optopt != '?')
+            /* Long options were checked above: this is a short one. Name the
+             * letter only: "-sVALUE" must not print VALUE. */
+            if (optopt > 0 && optopt < 0x80 && optopt != '?')
                 return gcs_cli_usage_error(cli, command, "unknown option '-%c'", optopt);
-            for (size_t i = 0; i < n; i++) {
-                size_t len = strlen(all[i].name);
-                if (all[i].val == optopt && optopt)
-                    return gcs_cli_usage_error(cli, command, "option '--%s' needs a value",
-                                               all[i].name);
-                if (strncmp(bad, "--", 2) == 0 && strncmp(bad + 2, all[i].name, len) == 0 &&
-                    (bad[2 + len] == '\0' || bad[2 + len] == '='))
-                    return gcs_cli_usage_error(cli, command, "option '--%s' needs a value",
-                                               all[i].name);
-            }
-            return gcs_cli_usage_error(cli, command, "unknown option '%s'", bad);
+            return gcs_cli_usage_error(cli, command, "unknown option");
         }
         if (c == 'h' || c == OPT_HELP) {
             const gcs_cli_command *cmd = command ? gcs_cli_find_command(command) : NULL;
@@ -278,6 +337,7 @@ int gcs_cli_main(int argc, char **argv)
     int code;
 
     protect_process();
+    gcs_redact_wipe_json_frees();
     if (gcs_config_init(&cli.config, NULL) < 0) {
         code = gcs_cli_fail(&cli, gcs_error_last_code());
         goto out;

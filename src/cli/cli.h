@@ -66,7 +66,10 @@ int gcs_cli_main(int argc, char **argv);
  * For each of the command's own options, `on_option(opt->val, optarg, payload)`
  * is called; it returns 0 or a GCS_EUSAGE after setting a message. On success
  * *first_operand is the index of the first non-option argument. Unknown options
- * and missing values print a message naming them and return GCS_EUSAGE.
+ * and missing values print a message naming them and return GCS_EXIT_USAGE.
+ * Long options must be spelled in full (getopt_long's prefix matching is not
+ * used: "--client-secret VALUE" must never become --client-secret-file), and
+ * no message prints what follows an option's name.
  */
 int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
                   int (*on_option)(int id, const char *arg, void *payload), void *payload,

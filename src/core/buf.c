@@ -1,6 +1,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,19 @@ void gcs_buf_init(gcs_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max ? max : GCS_BUF_DEFAULT_MAX;
+    b->secure = false;
+}
+
+void gcs_buf_init_secure(gcs_buf *b, size_t max)
+{
+    gcs_buf_init(b, max);
+    b->secure = true;
 }
 
 void gcs_buf_release(gcs_buf *b)
 {
+    if (b->cap && b->secure)
+        explicit_bzero(b->ptr, b->cap);
     if (b->cap)
         free(b->ptr);
     b->ptr = empty_string;
@@ -57,7 +67,17 @@ static int grow(gcs_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
-    char *p = b->cap ? realloc(b->ptr, cap) : malloc(cap);
+    char *p;
+    if (b->secure && b->cap) {
+        /* realloc would free the old block as it is: move and wipe by hand. */
+        if ((p = malloc(cap))) {
+            memcpy(p, b->ptr, b->len + 1);
+            explicit_bzero(b->ptr, b->cap);
+            free(b->ptr);
+        }
+    } else {
+        p = b->cap ? realloc(b->ptr, cap) : malloc(cap);
+    }
     if (!p)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     if (!b->cap)

@@ -5,6 +5,12 @@
  * string until the first append) and is always NUL-terminated; `len` never exceeds
  * `max`. An append that would pass `max` fails with GCS_EINVALID and leaves the
  * buffer as it was, so that a hostile peer cannot make us allocate without bound.
+ * A secure buffer (gcs_buf_init_secure) holds secrets: every block it lets go of,
+ * when growing or released, is overwritten first.
+ *
+ * The adders' results must be checked (warn_unused_result, as curl's dynbuf):
+ * an append that failed leaves the text short, and what is built from it would
+ * be wrong without a sign.
  */
 #ifndef GCS_CORE_BUF_H
 #define GCS_CORE_BUF_H
@@ -17,11 +23,14 @@ typedef struct gcs_buf {
     size_t len;
     size_t cap;
     size_t max;
+    _Bool secure;
 } gcs_buf;
 
 #define GCS_BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
 
 void gcs_buf_init(gcs_buf *b, size_t max);
+/* A buffer for secrets: wiped whenever memory is let go of. */
+void gcs_buf_init_secure(gcs_buf *b, size_t max);
 /* Frees what the buffer holds and leaves it empty and reusable. */
 void gcs_buf_release(gcs_buf *b);
 /* Like release, but first overwrites the bytes (for buffers that held secrets). */
@@ -31,12 +40,16 @@ void gcs_buf_clear(gcs_buf *b);
 /* Hands the string to the caller (who frees it) and leaves the buffer empty. */
 char *gcs_buf_detach(gcs_buf *b);
 
-int gcs_buf_put(gcs_buf *b, const void *data, size_t len);
-int gcs_buf_puts(gcs_buf *b, const char *s);
-int gcs_buf_putc(gcs_buf *b, char c);
-int gcs_buf_printf(gcs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+#define GCS_BUF_MUST_USE __attribute__((warn_unused_result))
+
+GCS_BUF_MUST_USE int gcs_buf_put(gcs_buf *b, const void *data, size_t len);
+GCS_BUF_MUST_USE int gcs_buf_puts(gcs_buf *b, const char *s);
+GCS_BUF_MUST_USE int gcs_buf_putc(gcs_buf *b, char c);
+GCS_BUF_MUST_USE int gcs_buf_printf(gcs_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+GCS_BUF_MUST_USE int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Appends s with the escaping a JSON string needs (without the quotes). */
-int gcs_buf_put_json_escaped(gcs_buf *b, const char *s);
+GCS_BUF_MUST_USE int gcs_buf_put_json_escaped(gcs_buf *b, const char *s);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/redact.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,33 +13,34 @@
 
 const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
     [GCS_CFG_CLIENT_ID] = {"client_id", "GENESYSCLOUD_OAUTHCLIENT_ID", "client-id",
-                           "OAuth client id (client credentials grant)", false, false},
+                           "OAuth client id (client credentials grant)", false, false, false, 0, 0},
     [GCS_CFG_CLIENT_SECRET] = {"client_secret", "GENESYSCLOUD_OAUTHCLIENT_SECRET", NULL,
                                "OAuth client secret (never shown; flag: --client-secret-file)",
-                               true, false},
+                               true, false, false, 0, 0},
     [GCS_CFG_REGION] = {"region", "GENESYSCLOUD_REGION", "region",
-                        "region name (eu-west-1) or domain (mypurecloud.ie)", false, false},
+                        "region name (eu-west-1) or domain (mypurecloud.ie)", false, false, false, 0, 0},
     [GCS_CFG_API_URL] = {"api_url", "GENESYSCLOUD_API_URL", "api-url",
-                         "API base URL, overriding the region (emulator, proxy)", false, false},
+                         "API base URL, overriding the region (emulator, proxy)", false, false, false, 0, 0},
     [GCS_CFG_LOGIN_URL] = {"login_url", "GENESYSCLOUD_LOGIN_URL", "login-url",
-                           "login base URL, overriding the region", false, false},
+                           "login base URL, overriding the region", false, false, false, 0, 0},
     [GCS_CFG_DB] = {"db", "GCSCIM_DB", "db",
                     "store: sqlite:PATH or postgresql://... (default: sqlite in the state dir)",
-                    false, false},
+                    false, false, false, 0, 0},
     [GCS_CFG_LOG_LEVEL] = {"log_level", "GCSCIM_LOG_LEVEL", "log-level",
-                           "debug, info, warn, error or off", false, false},
+                           "debug, info, warn, error or off", false, false, false, 0, 0},
     [GCS_CFG_LOG_FORMAT] = {"log_format", "GCSCIM_LOG_FORMAT", "log-format",
-                            "text (for people) or json (one object per line)", false, false},
+                            "text (for people) or json (one object per line)", false, false, false, 0, 0},
     [GCS_CFG_MAX_IN_FLIGHT] = {"max_in_flight", "GCSCIM_MAX_IN_FLIGHT", "max-in-flight",
-                               "ceiling on requests in flight at once", false, true},
+                               "ceiling on requests in flight at once", false, true, true, 1, 256},
     [GCS_CFG_MAX_RPS] = {"max_rps", "GCSCIM_MAX_RPS", "max-rps",
                          "your own ceiling on requests per second (0: only the server's)",
-                         false, true},
+                         false, true, false, 0, 10000},
     [GCS_CFG_TIMEOUT] = {"timeout", "GCSCIM_TIMEOUT", "timeout",
-                         "seconds one request may take before it is abandoned", false, true},
+                         "seconds one request may take before it is abandoned", false, true, true,
+                         1, 3600},
     [GCS_CFG_CA_BUNDLE] = {"ca_bundle", "GCSCIM_CA_BUNDLE", "ca-bundle",
                            "extra CA certificates (PEM) for a proxy; verification stays on",
-                           false, false},
+                           false, false, false, 0, 0},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {
@@ -78,15 +80,26 @@ static void clear_value(gcs_config_value *v)
     v->origin = NULL;
 }
 
+/* A numeric setting within its range. The message names where the value came
+ * from and what is accepted; strtod's overflow (20 digits) is out of range too. */
 static int check_number(gcs_config_key key, const char *value, const char *origin)
 {
+    const gcs_config_spec *spec = &gcs_config_specs[key];
     char *end;
     errno = 0;
     double d = strtod(value, &end);
-    if (errno || end == value || *end || d < 0)
-        return gcs_error_set(GCS_EINVALID, "%s: '%s' is not a non-negative number for %s",
-                             origin, value, gcs_config_specs[key].name);
-    return 0;
+    bool number = end != value && *end == '\0' && !strpbrk(value, "xXpPnN");
+    bool ok = number && errno == 0 && d >= spec->min && d <= spec->max &&
+              (!spec->whole || d == (double)(long)d);
+    if (ok)
+        return 0;
+    char range[96];
+    if (spec->whole)
+        snprintf(range, sizeof range, "a whole number from %g to %g", spec->min, spec->max);
+    else
+        snprintf(range, sizeof range, "a number from %g to %g", spec->min, spec->max);
+    return gcs_error_set(GCS_EINVALID, "%s: %s must be %s, not '%.40s%s'", origin, spec->name,
+                         range, value, strlen(value) > 40 ? "…" : "");
 }
 
 int gcs_config_set(gcs_config *cfg, gcs_config_key key, const char *value,
@@ -143,6 +156,35 @@ static int default_config_path(char *out, size_t outsz, const char *(*get)(const
     return 0; /* optional */
 }
 
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+/* A database URL with a password in it: scheme://user:password@host… */
+static bool url_has_password(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    return at && memchr(p, ':', (size_t)(at - p)) != NULL;
+}
+
+/* True when the file's object has a secret key, or a URL holding a password. */
+static bool holds_secret(const json_t *root)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)root, key, value) {
+        int k = gcs_config_key_by_name(key);
+        if (k >= 0 && gcs_config_specs[k].secret && !json_is_null(value))
+            return true;
+        if (json_is_string(value) && url_has_password(json_string_value(value)))
+            return true;
+    }
+    return false;
+}
+
 int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
                          const char *(*environ_get)(const char *name))
 {
@@ -161,15 +203,29 @@ int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
     }
 
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        if (jerr.line <= 0 && access(path, R_OK) != 0)
-            return gcs_error_set(GCS_EIO, "cannot read config file '%s': %s", path,
-                                 strerror(errno));
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot read config file '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+        close(fd);
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot read config file '%s': not a regular file of at most %d bytes",
+                             path, CONFIG_MAX_BYTES);
+    }
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
+    if (!root)
         return gcs_error_set(GCS_EINVALID, "cannot read config file '%s': line %d, column %d: %s",
                              path, jerr.line, jerr.column, jerr.text);
-    }
     int rc = 0;
+    if ((st.st_mode & 0077) && holds_secret(root)) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "config file '%s' holds a secret and is readable by others: "
+                           "chmod 600 it first",
+                           path);
+        goto out;
+    }
     if (!json_is_object(root)) {
         rc = gcs_error_set(GCS_EINVALID, "cannot read config file '%s': expected a JSON object",
                            path);
@@ -203,7 +259,9 @@ int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
             goto out;
         }
         if ((rc = gcs_config_set(cfg, (gcs_config_key)k, s, GCS_CFG_FROM_FILE, path)) < 0) {
-            gcs_error_prefix(rc, "cannot read config file '%s'", path);
+            /* A range message names the file already ("FILE: timeout must be…"). */
+            if (strncmp(gcs_error_last(), path, strlen(path)) != 0)
+                gcs_error_prefix(rc, "cannot read config file '%s'", path);
             goto out;
         }
     }

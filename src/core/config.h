@@ -8,7 +8,12 @@
  * the names below; an unknown key is an error naming it.
  * Secret values (client_secret) are registered with the redaction layer as soon
  * as they are read, are never accepted as a flag value (a flag shows in `ps`;
- * use --client-secret-file), and are wiped when the config is released.
+ * use --client-secret-file), and are wiped when the config is released. A
+ * config file that holds a secret (client_secret, or a database URL with a
+ * password) must not be readable by others, as a secret file must not.
+ * Numeric settings are checked against their range wherever they come from
+ * (flag, environment, file): the message names the setting, its origin and
+ * the range.
  */
 #ifndef GCS_CORE_CONFIG_H
 #define GCS_CORE_CONFIG_H
@@ -44,7 +49,9 @@ typedef struct gcs_config_spec {
     const char *flag;        /* long flag without dashes, or NULL */
     const char *help;        /* one line */
     bool secret;             /* never shown, never accepted as a flag value */
-    bool numeric;            /* must parse as a non-negative number */
+    bool numeric;            /* must parse as a number in [min, max] */
+    bool whole;              /* numeric, and a whole number */
+    double min, max;         /* the accepted range of a numeric setting */
 } gcs_config_spec;
 
 typedef struct gcs_config_value {

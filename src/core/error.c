@@ -33,6 +33,7 @@ const char *gcs_strerror(int code)
     case GCS_ECANCELLED: return "cancelled";
     case GCS_EDAILYLIMIT: return "daily limit reached";
     case GCS_EBREAKER: return "circuit breaker open";
+    case GCS_EUNREACHABLE: return "Genesys unreachable";
     default: return "unknown error";
     }
 }

@@ -34,6 +34,7 @@ typedef enum gcs_error {
     GCS_ECANCELLED = -17,     /* stopped on request (signal, shutdown) */
     GCS_EDAILYLIMIT = -18,    /* Retry-After over 180 s: a daily limit was reached */
     GCS_EBREAKER = -19,       /* circuit breaker open */
+    GCS_EUNREACHABLE = -20,   /* total outage: the breaker gave up, or every call of a run failed */
 } gcs_error;
 
 /* A short, fixed name for a code ("not found", "version conflict"). Never NULL. */

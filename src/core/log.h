@@ -4,8 +4,14 @@
  * The library never prints: it emits events (a name and key/value fields)
  * through this module, and the program chooses the output: JSON lines for the
  * service, readable lines for a terminal, or its own sink (tests use one).
- * Every field and the finished line pass through redact.h: values of sensitive
- * keys become "***", and registered secrets are removed from any text.
+ * Every field (its key and value, and the event) passes through redact.h before
+ * it is escaped: values of sensitive keys become "***", and registered secrets
+ * are removed from any text; a text line passes the rules once more as a whole.
+ * A line never passes 64 KiB and is always whole: a JSON line is one valid JSON
+ * object in valid UTF-8 (bytes that are not UTF-8 become U+FFFD); a value that
+ * does not fit is cut at a character boundary and ends with "…[truncated]"; a
+ * field with no room left is left out and the line ends with "truncated":true
+ * (truncated=true in text).
  * GCS_LOG tests the level before any formatting happens (redis serverLog).
  */
 #ifndef GCS_CORE_LOG_H

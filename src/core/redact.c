@@ -5,16 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 /* ==== The registry of known secret values ==== */
 
-#define REGISTRY_SIZE 64
+/*
+ * Two kinds: long-lived secrets (client secret, Basic credential, database
+ * password, webhook secrets, API keys) are kept for the life of the process;
+ * access tokens, issued again and again by a long run or a service, rotate in a
+ * ring of the most recent TOKEN_RING (an old token has expired by then). A
+ * token never pushes a long-lived secret out.
+ */
+#define TOKEN_RING 64
+#define LONG_LIVED_MAX 1024 /* far more than a process has; a bound all the same */
 #define MIN_SECRET_LEN 4
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *registry[REGISTRY_SIZE];
-static size_t registry_next;
+static char *tokens[TOKEN_RING];
+static size_t tokens_next;
+static char *long_lived[LONG_LIVED_MAX];
+static size_t long_lived_n;
 
 static void wipe_free(char *s)
 {
@@ -26,24 +37,52 @@ static void wipe_free(char *s)
     free(s);
 }
 
+/* Under the lock. */
+static bool known(const char *secret)
+{
+    for (size_t i = 0; i < long_lived_n; i++)
+        if (strcmp(long_lived[i], secret) == 0)
+            return true;
+    for (size_t i = 0; i < TOKEN_RING; i++)
+        if (tokens[i] && strcmp(tokens[i], secret) == 0)
+            return true;
+    return false;
+}
+
+static char *locked_copy(const char *secret)
+{
+    char *copy = strdup(secret);
+    /* Best effort: keep it out of swap. Failure (RLIMIT_MEMLOCK) is harmless. */
+    if (copy)
+        (void)mlock(copy, strlen(copy) + 1);
+    return copy;
+}
+
 void gcs_redact_register(const char *secret)
 {
     if (!secret || strlen(secret) < MIN_SECRET_LEN)
         return;
     pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < REGISTRY_SIZE; i++) {
-        if (registry[i] && strcmp(registry[i], secret) == 0) {
-            pthread_mutex_unlock(&registry_lock);
-            return;
-        }
+    if (!known(secret) && long_lived_n < LONG_LIVED_MAX) {
+        char *copy = locked_copy(secret);
+        if (copy)
+            long_lived[long_lived_n++] = copy;
     }
-    char *copy = strdup(secret);
-    if (copy) {
-        /* Best effort: keep it out of swap. Failure (RLIMIT_MEMLOCK) is harmless. */
-        (void)mlock(copy, strlen(copy) + 1);
-        wipe_free(registry[registry_next]);
-        registry[registry_next] = copy;
-        registry_next = (registry_next + 1) % REGISTRY_SIZE;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void gcs_redact_register_token(const char *token)
+{
+    if (!token || strlen(token) < MIN_SECRET_LEN)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    if (!known(token)) {
+        char *copy = locked_copy(token);
+        if (copy) {
+            wipe_free(tokens[tokens_next]);
+            tokens[tokens_next] = copy;
+            tokens_next = (tokens_next + 1) % TOKEN_RING;
+        }
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -51,11 +90,16 @@ void gcs_redact_register(const char *secret)
 void gcs_redact_reset(void)
 {
     pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < REGISTRY_SIZE; i++) {
-        wipe_free(registry[i]);
-        registry[i] = NULL;
+    for (size_t i = 0; i < TOKEN_RING; i++) {
+        wipe_free(tokens[i]);
+        tokens[i] = NULL;
     }
-    registry_next = 0;
+    tokens_next = 0;
+    for (size_t i = 0; i < long_lived_n; i++) {
+        wipe_free(long_lived[i]);
+        long_lived[i] = NULL;
+    }
+    long_lived_n = 0;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -103,13 +147,9 @@ static bool is_token_char(char c)
 }
 
 /* Rule 1: replaces every registered secret in `s` (in place, shrinking). */
-static void remove_registered(gcs_buf *s)
+static void remove_one(gcs_buf *s, const char *secret)
 {
-    pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < REGISTRY_SIZE; i++) {
-        const char *secret = registry[i];
-        if (!secret)
-            continue;
+    {
         size_t n = strlen(secret);
         char *hit;
         size_t from = 0;
@@ -122,7 +162,25 @@ static void remove_registered(gcs_buf *s)
             from = at + rep;
         }
     }
+}
+
+static void remove_registered(gcs_buf *s)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < long_lived_n; i++)
+        remove_one(s, long_lived[i]);
+    for (size_t i = 0; i < TOKEN_RING; i++)
+        if (tokens[i])
+            remove_one(s, tokens[i]);
     pthread_mutex_unlock(&registry_lock);
+}
+
+/* True when only blanks stand between the start of in's line and i. */
+static bool at_line_start(const char *in, size_t i)
+{
+    while (i > 0 && (in[i - 1] == ' ' || in[i - 1] == '\t'))
+        i--;
+    return i == 0 || in[i - 1] == '\n' || in[i - 1] == '\r';
 }
 
 /* Copies `in` to `out`, masking values of sensitive keys and of auth schemes. */
@@ -157,22 +215,43 @@ static int mask_shapes(gcs_buf *out, const char *in)
                 k++;
             if (key_is_sensitive_n(in + i, k - i)) {
                 size_t j = k;
-                if (j + 1 < n && in[j] == '\\' && in[j + 1] == '"')
-                    j++; /* an escaped quote: JSON inside a JSON string */
-                if (j < n && (in[j] == '"' || in[j] == '\''))
+                /* Quoted like a JSON key: the same quote on both sides. */
+                char open_q = i > 0 ? in[i - 1] : 0;
+                bool quoted = false;
+                if ((open_q == '"' || open_q == '\'') && j < n && in[j] == open_q) {
+                    quoted = true;
                     j++;
+                } else if (open_q == '"' && j + 1 < n && in[j] == '\\' && in[j + 1] == '"') {
+                    quoted = true; /* an escaped quote: JSON inside a JSON string */
+                    j += 2;
+                }
                 while (j < n && in[j] == ' ')
                     j++;
-                if (j < n && (in[j] == ':' || in[j] == '=')) {
+                /* ':' separates a key from its value only in JSON (quoted key)
+                 * or in a header line (key first on its line); '=' always does. */
+                bool pair = j < n && (in[j] == '=' ||
+                                      (in[j] == ':' && (quoted || at_line_start(in, i))));
+                if (pair) {
                     j++;
                     while (j < n && in[j] == ' ')
                         j++;
-                    if (j + 1 < n && in[j] == '\\' && in[j + 1] == '"')
+                    bool escaped_open = false;
+                    if (j + 1 < n && in[j] == '\\' && in[j + 1] == '"') {
                         j++;
+                        escaped_open = true;
+                    }
                     size_t v = j, end;
                     bool whole_line = strncasecmp(in + i, "authorization", 13) == 0 ||
                                       strncasecmp(in + i, "proxy-authorization", 19) == 0;
-                    if (v < n && (in[v] == '"' || in[v] == '\'')) {
+                    if (escaped_open) {
+                        /* JSON inside a JSON string: the value ends at the next \" */
+                        end = v + 1;
+                        while (end < n && !(in[end] == '"' && in[end - 1] == '\\'))
+                            end++;
+                        if (end < n)
+                            end--; /* keep the backslash of the closing quote */
+                        v++;
+                    } else if (v < n && (in[v] == '"' || in[v] == '\'')) {
                         char q = in[v];
                         end = v + 1;
                         while (end < n && in[end] != q) {
@@ -211,7 +290,7 @@ static int mask_shapes(gcs_buf *out, const char *in)
 int gcs_redact_append(gcs_buf *out, const char *in)
 {
     gcs_buf tmp;
-    gcs_buf_init(&tmp, out->max);
+    gcs_buf_init_secure(&tmp, out->max); /* it holds the text before masking */
     int rc = gcs_buf_puts(&tmp, in ? in : "");
     if (rc == 0) {
         remove_registered(&tmp);
@@ -276,4 +355,18 @@ json_t *gcs_redact_json(const json_t *in)
     default:
         return json_deep_copy(in);
     }
+}
+
+/* ==== JSON values that held secrets ==== */
+
+static void wiping_free(void *p)
+{
+    if (p)
+        explicit_bzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void gcs_redact_wipe_json_frees(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
 }

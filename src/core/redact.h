@@ -2,12 +2,15 @@
  * redact.h - the layer that keeps secrets out of everything we print or store.
  *
  * Three rules, applied to every log line, error message and receipt:
- *  1. Registered secrets (the client secret, every access token ever issued to
- *     this process) are replaced by "***" wherever they appear, verbatim.
+ *  1. Registered secrets (the client secret and other long-lived ones for the
+ *     life of the process, the most recent access tokens) are replaced by "***"
+ *     wherever they appear, verbatim.
  *  2. Credentials in known shapes are replaced whatever their value: the token of
  *     "Bearer …" / "Basic …", and the value of a sensitive key in JSON
- *     ("password": "…"), forms and query strings (client_secret=…), and headers
- *     (Authorization: …).
+ *     ("password": "…", the key quoted), forms and query strings
+ *     (client_secret=…), and header lines (Authorization: …, the key first on
+ *     its line). A sensitive word elsewhere followed by ':' is ordinary text:
+ *     a scope ('authorization:readonly'), a path ("/oauth/token: …").
  *  3. Structured fields whose key is sensitive (gcs_redact_is_sensitive_key) are
  *     printed as "***" by the logger and stored as "***" by receipts.
  * The registry is process-wide and thread-safe; registered values are copied,
@@ -25,9 +28,14 @@
 
 #define GCS_REDACTED "***"
 
-/* Registers a secret; values shorter than 4 bytes are ignored (they would
- * match everywhere and protect nothing). The most recent 64 are kept. */
+/* Registers a long-lived secret (client secret, Basic credential, database
+ * password, webhook secret, API key): kept for the life of the process (up to
+ * 1,024 of them). Values shorter than 4 bytes are ignored (they would match
+ * everywhere and protect nothing). */
 void gcs_redact_register(const char *secret);
+/* Registers an access token: the most recent 64 are kept, in a ring of their
+ * own, so that a long run's tokens never push a long-lived secret out. */
+void gcs_redact_register_token(const char *token);
 /* Forgets every registered secret, wiping the copies. For tests and shutdown. */
 void gcs_redact_reset(void);
 
@@ -43,5 +51,11 @@ void gcs_redact_text(char *out, size_t outsz, const char *in);
 /* A deep copy of a JSON value with sensitive keys' values replaced by "***"
  * and every string passed through the text rules. New reference. */
 json_t *gcs_redact_json(const json_t *in);
+
+/* Makes jansson overwrite every block it frees: a parsed token answer, and the
+ * parser's own buffers, hold copies of the token; a request built as JSON, the
+ * password. Process-wide (jansson has one allocator): the program calls it
+ * once at start, before any JSON value exists. */
+void gcs_redact_wipe_json_frees(void);
 
 #endif

@@ -219,7 +219,7 @@ void gcs_emu_oauth_token(emu_req *r)
             if (*p == ' ')
                 *p = ',';
     }
-    gcs_redact_register(token);
+    gcs_redact_register_token(token);
     emu->stats.tokens_issued++;
     json_t *j = json_pack("{s:s,s:s,s:I}", "access_token", token, "token_type", "bearer",
                           "expires_in", (json_int_t)emu->config.token_ttl_s);

@@ -188,7 +188,9 @@ static void submit_req(op_ctx *c, gcs_http_client_request *req, gcs_http_done_fn
 static void submit(op_ctx *c, const char *method, const char *path, const json_t *body,
                    const char *if_match, gcs_http_done_fn done)
 {
-    gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match};
+    /* A create that carries a password: the engine wipes its copies. */
+    gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match,
+                                   .sensitive = c->password != NULL};
     submit_req(c, &req, done);
 }
 
@@ -488,6 +490,7 @@ static void post_create(op_ctx *c)
     json_object_set_new(body, "password", json_string(pw));
     explicit_bzero(pw, sizeof pw);
     req.json = body;
+    req.sensitive = true; /* the engine wipes its copies */
     submit_req(c, &req, on_create_done);
     /* The engine copied the request; overwrite our copy before it is freed. */
     size_t n = json_string_length(json_object_get(body, "password"));

@@ -319,12 +319,18 @@ static char *wanted_attributes(planner *p)
     gcs_buf_init(&b, 16384);
     const char *k;
     json_t *v;
+    int rc = 0;
     json_object_foreach(set, k, v) {
-        if (b.len)
-            gcs_buf_putc(&b, ',');
-        gcs_buf_puts(&b, k);
+        if (rc == 0 && b.len)
+            rc = gcs_buf_putc(&b, ',');
+        if (rc == 0)
+            rc = gcs_buf_puts(&b, k);
     }
     json_decref(set);
+    if (rc < 0) {
+        gcs_buf_release(&b);
+        return NULL; /* the message says what was too long */
+    }
     return gcs_buf_detach(&b);
 }
 
@@ -386,6 +392,8 @@ static int read_current(planner *p)
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
     char *attributes = wanted_attributes(p);
+    if (!attributes)
+        return gcs_error_prefix(GCS_EINVALID, "cannot list the attributes to read");
     int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
                                       &p->stats->requests);
     free(attributes);

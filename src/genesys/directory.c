@@ -128,8 +128,9 @@ static int list_one_population(gcs_http_client *c, const char *attributes, bool 
             goto out;
         l->requests++;
     }
-    gcs_http_run(c);
-    rc = l->rc;
+    /* A stop (a 403, an outage) is the run's own report: it wins over a page's. */
+    int run_rc = gcs_http_run(c);
+    rc = run_rc < 0 ? run_rc : l->rc;
 out:
     gcs_buf_release(&path);
     return rc;
@@ -154,36 +155,46 @@ static char *quoted(const char *value)
     /* A SCIM filter string literal: backslash and quote escaped. */
     gcs_buf b;
     gcs_buf_init(&b, 4096);
-    gcs_buf_putc(&b, '"');
-    for (const char *p = value; *p; p++) {
+    int rc = gcs_buf_putc(&b, '"');
+    for (const char *p = value; *p && rc == 0; p++) {
         if (*p == '"' || *p == '\\')
-            gcs_buf_putc(&b, '\\');
-        gcs_buf_putc(&b, *p);
+            rc = gcs_buf_putc(&b, '\\');
+        if (rc == 0)
+            rc = gcs_buf_putc(&b, *p);
     }
-    gcs_buf_putc(&b, '"');
+    if (rc == 0)
+        rc = gcs_buf_putc(&b, '"');
+    if (rc < 0) {
+        gcs_buf_release(&b);
+        return NULL;
+    }
     return gcs_buf_detach(&b);
 }
 
 char *gcs_directory_filter_for(const char *key, const char *value)
 {
     char *q = quoted(value);
+    if (!q)
+        return NULL; /* too long for a filter */
     gcs_buf b;
     gcs_buf_init(&b, 8192);
+    int rc = 0;
     if (strcmp(key, "externalId") == 0 || strcmp(key, "userName") == 0 ||
         strcmp(key, "employeeNumber") == 0)
-        gcs_buf_printf(&b, "%s eq %s", key, q);
+        rc = gcs_buf_printf(&b, "%s eq %s", key, q);
     else if (strcmp(key, "email") == 0)
-        gcs_buf_printf(&b, "email eq %s", q);
+        rc = gcs_buf_printf(&b, "email eq %s", q);
     else if (strncmp(key, "externalIds.", 12) == 0) {
         char *a = quoted(key + 12);
-        gcs_buf_printf(&b,
-                       "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:"
-                       "externalIds[authority eq %s and value eq %s]",
-                       a, q);
+        rc = a ? gcs_buf_printf(&b,
+                                "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:"
+                                "externalIds[authority eq %s and value eq %s]",
+                                a, q)
+               : GCS_EINVALID;
         free(a);
     }
     free(q);
-    if (b.len == 0) {
+    if (rc < 0 || b.len == 0) {
         gcs_buf_release(&b);
         return NULL;
     }

@@ -40,7 +40,8 @@ int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool in
 
 /* Builds the SCIM filter that finds a user by one matching key
  * ("externalId", "userName", "email", "employeeNumber", "externalIds.AUTHORITY")
- * and value; caller frees. NULL for an unknown key. */
+ * and value; caller frees. NULL for an unknown key or a value too long for a
+ * filter (8 KiB). */
 char *gcs_directory_filter_for(const char *key, const char *value);
 
 /* Finds the user with `filter` (active or not). *out is NULL when there is none.

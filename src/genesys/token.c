@@ -23,7 +23,7 @@ struct gcs_token {
     bool stale;         /* refused by the API */
     bool fetching;
     int fail_code; /* 0, GCS_EAUTH (final) or the last fetch's error */
-    char fail_msg[256];
+    char fail_msg[400];
     int64_t failed_us;
     gcs_token_stats st;
 };
@@ -110,7 +110,7 @@ static void on_token(const gcs_http_client_response *res, void *payload)
             t->st.failures++;
             return;
         }
-        gcs_redact_register(copy);
+        gcs_redact_register_token(copy);
         wipe_free(t->token);
         t->token = copy;
         /* The lifetime runs from when the service issued it, some time after
@@ -140,15 +140,9 @@ static void on_token(const gcs_http_client_response *res, void *payload)
         snprintf(t->fail_msg, sizeof t->fail_msg,
                  "the login service answered without a usable access_token");
     } else {
-        /* Without the "POST /oauth/token: " prefix: the redaction layer takes
-         * whatever follows "token: " for a credential. */
-        const char *m = res->message;
-        const char *prefix = "POST /oauth/token: ";
-        if (strncmp(m, prefix, strlen(prefix)) == 0)
-            m += strlen(prefix);
         t->fail_code = res->error ? res->error : GCS_ERROR;
-        snprintf(t->fail_msg, sizeof t->fail_msg, "the login service gave no access token (%s)",
-                 m);
+        snprintf(t->fail_msg, sizeof t->fail_msg, "the login service gave no access token: %s",
+                 res->message);
     }
     GCS_WARN("token.failed", "message", t->fail_msg);
 }
@@ -164,6 +158,7 @@ static int start_fetch(gcs_token *t, gcs_http_client *c)
         .idempotent = 1, /* asking again for a token has no side effect */
         .flags = GCS_HTTP_REQ_LOGIN,
         .headers = headers,
+        .sensitive = true, /* the answer is a token; the header, the credential */
     };
     int rc = gcs_http_submit(c, &req, on_token, t);
     if (rc == 0)

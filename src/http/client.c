@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -113,6 +114,23 @@ void gcs_http_queue_insert_sorted(queue *q, job *j)
     q->n++;
 }
 
+static void free_wiped(char *s, bool wipe)
+{
+    if (s && wipe)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* curl_slist_free_all, overwriting each line first when it may hold a
+ * credential (the Authorization line, a sensitive call's extra headers). */
+void gcs_http_slist_free_wiped(struct curl_slist *l, bool wipe)
+{
+    for (struct curl_slist *x = l; x && wipe; x = x->next)
+        if (x->data)
+            explicit_bzero(x->data, strlen(x->data));
+    curl_slist_free_all(l);
+}
+
 void gcs_http_job_free(job *j)
 {
     if (!j)
@@ -120,22 +138,55 @@ void gcs_http_job_free(job *j)
     free(j->method);
     free(j->path);
     free(j->url);
-    free(j->body);
+    free_wiped(j->body, j->sensitive);
     free(j->content_type);
     free(j->if_match);
     free(j->if_none_match);
     if (j->headers) {
+        /* Extra headers carry credentials (the token endpoint's Basic line). */
         for (char **h = j->headers; *h; h++)
-            free(*h);
+            free_wiped(*h, true);
         free(j->headers);
     }
-    if (j->token) {
-        explicit_bzero(j->token, strlen(j->token));
-        free(j->token);
-    }
-    curl_slist_free_all(j->slist);
-    gcs_buf_release(&j->in);
+    free_wiped(j->token, true);
+    /* Every list of an API call holds the Authorization line. */
+    gcs_http_slist_free_wiped(j->slist, true);
+    if (j->sensitive)
+        gcs_buf_release_secure(&j->in);
+    else
+        gcs_buf_release(&j->in);
     free(j);
+}
+
+void gcs_http_url_host_port(char *out, size_t outsz, const char *url)
+{
+    const char *p = strstr(url, "://");
+    bool tls = strncmp(url, "https", 5) == 0;
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n); /* user info never goes in a message */
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *close = p[0] == '[' ? memchr(p, ']', n) : NULL;
+    const char *colon = memchr(close ? close : p, ':', n - (size_t)((close ? close : p) - p));
+    if (colon)
+        snprintf(out, outsz, "%.*s", (int)n, p);
+    else
+        snprintf(out, outsz, "%.*s:%d", (int)n, p, tls ? 443 : 80);
+}
+
+/* ==== Stopping ==== */
+
+void gcs_http_stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg)
+{
+    if (c->stop_code)
+        return;
+    c->stop_code = code;
+    c->stop_outcome = outcome;
+    snprintf(c->stop_msg, sizeof c->stop_msg, "%s", msg);
+    GCS_ERR("http.stopped", "message", c->stop_msg);
 }
 
 /* ==== Options and lifecycle ==== */
@@ -286,6 +337,15 @@ static int copy_request(job *j, const gcs_http_client *c, const gcs_http_client_
     if (r->body) {
         j->body = strdup(r->body);
         j->body_len = strlen(r->body);
+    } else if (r->json && r->sensitive) {
+        /* json_dumps builds in a buffer that it grows and frees unwiped:
+         * measure, then dump straight into our own copy. */
+        size_t len = json_dumpb(r->json, NULL, 0, JSON_COMPACT);
+        if (len && (j->body = malloc(len + 1))) {
+            json_dumpb(r->json, j->body, len, JSON_COMPACT);
+            j->body[len] = '\0';
+            j->body_len = len;
+        }
     } else if (r->json) {
         j->body = json_dumps(r->json, JSON_COMPACT);
         j->body_len = j->body ? strlen(j->body) : 0;
@@ -336,7 +396,11 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         goto out;
     }
     j->c = c;
-    gcs_buf_init(&j->in, c->max_response_bytes);
+    j->sensitive = r->sensitive;
+    if (j->sensitive)
+        gcs_buf_init_secure(&j->in, c->max_response_bytes);
+    else
+        gcs_buf_init(&j->in, c->max_response_bytes);
     if (copy_request(j, c, r) < 0) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
@@ -354,6 +418,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     j->payload = payload;
     j->last_retry_after = -1;
     j->last_outcome = GCS_HTTP_TRANSPORT_ERROR;
+    j->scope = (j->flags & GCS_HTTP_REQ_LOGIN) ? NULL : gcs_http_missing_scope(j->method, j->path);
     if (j->flags & GCS_HTTP_REQ_LOGIN) {
         gcs_http_queue_push_back(&c->login, j);
     } else {
@@ -398,18 +463,66 @@ static void peek_error(job *j, json_t **parsed, const char **type, const char **
         *detail = json_string_value(json_object_get(*parsed, "message"));
 }
 
+/* "cannot reach api.example:443: couldn't resolve host name": a failure
+ * without an answer names the host and port it was talking to. */
+static void transport_why(char *out, size_t outsz, job *j, gcs_transport_fail fail, CURLcode code)
+{
+    char hp[300];
+    gcs_http_url_host_port(hp, sizeof hp, j->url);
+    const char *e = curl_easy_strerror(code);
+    const char *what = fail == GCS_TRANSPORT_CONNECT   ? "cannot reach"
+                       : fail == GCS_TRANSPORT_TIMEOUT ? "no answer in time from"
+                       : fail == GCS_TRANSPORT_DROPPED ? "connection dropped by"
+                                                       : "transfer failed with";
+    int n = snprintf(out, outsz, "%s %s: %s", what, hp, e);
+    size_t at = strlen(what) + 1 + strlen(hp) + 2;
+    if (n > 0 && at < outsz)
+        out[at] = (char)tolower((unsigned char)out[at]);
+}
+
+/* True when the scope of j is known to be granted. */
+static bool scope_proven(const gcs_http_client *c, const char *scope)
+{
+    for (int i = 0; i < c->n_proven; i++)
+        if (c->proven[i] == scope)
+            return true;
+    return false;
+}
+
+static void prove_scope(gcs_http_client *c, const char *scope)
+{
+    if (scope && !scope_proven(c, scope) &&
+        c->n_proven < (int)(sizeof c->proven / sizeof *c->proven))
+        c->proven[c->n_proven++] = scope;
+}
+
+/* May j go now? A call whose scope is not proven yet waits while another
+ * call needing that scope is on the wire. */
+static bool scope_allows(const gcs_http_client *c, const job *j)
+{
+    if (!j->scope || scope_proven(c, j->scope))
+        return true;
+    for (const job *w = c->wire.head; w; w = w->next)
+        if (w->scope == j->scope)
+            return false;
+    return true;
+}
+
 static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
 {
     long status = 0;
     char why[160] = "";
     bool login = (j->flags & GCS_HTTP_REQ_LOGIN) != 0;
     gcs_transport_fail fail = gcs_http_job_transport_fail(j, code);
+    long connects = 0;
+    if (curl_easy_getinfo(j->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+        c->st.connects += (uint64_t)connects;
     if (code == CURLE_OK)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
     else if (fail == GCS_TRANSPORT_TOO_LARGE)
         snprintf(why, sizeof why, "the answer is larger than %zu bytes", c->max_response_bytes);
     else
-        snprintf(why, sizeof why, "%s", curl_easy_strerror(code));
+        transport_why(why, sizeof why, j, fail, code);
     curl_multi_remove_handle(c->multi, j->easy);
     gcs_http_handle_give(c, j->easy);
     j->easy = NULL;
@@ -440,6 +553,8 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     }
     bool probe = j->probe;
     j->probe = false;
+    if (status >= 200 && status < 500 && status != 401 && status != 403 && status != 429)
+        prove_scope(c, j->scope);
 
     /* A 401 on the API: the token was refused (expired, revoked). Tell the
      * provider, which fetches a new one, and replay once with it. */
@@ -460,10 +575,19 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
         gcs_breaker_state before = c->breaker.state;
         bool server_failed = status >= 500 || (status == 0 && fail != GCS_TRANSPORT_TOO_LARGE &&
                                                fail != GCS_TRANSPORT_OTHER);
-        if (server_failed)
+        if (server_failed) {
+            char hp[300];
+            gcs_http_url_host_port(hp, sizeof hp, j->url);
+            if (status)
+                snprintf(c->last_failure, sizeof c->last_failure, "%s %s answered %ld", j->method,
+                         j->path, status);
+            else
+                snprintf(c->last_failure, sizeof c->last_failure, "%s %s: %s", j->method, j->path,
+                         why);
             gcs_breaker_on_failure(&c->breaker, now, probe);
-        else
+        } else {
             gcs_breaker_on_success(&c->breaker, probe);
+        }
         if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_OPEN)
             GCS_WARN("http.breaker_open", "reason", status ? "server errors" : "no answers");
         else if (c->breaker.state != before && c->breaker.state == GCS_BREAKER_CLOSED)
@@ -474,11 +598,11 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
                 gcs_pacer_on_429(&c->pacer, now, j->h.retry_after);
         }
         if (v.outcome == GCS_HTTP_DAILY_LIMIT && !c->stop_code) {
-            c->stop_code = GCS_EDAILYLIMIT;
-            snprintf(c->stop_msg, sizeof c->stop_msg,
+            char msg[200];
+            snprintf(msg, sizeof msg,
                      "a daily rate limit was reached (Retry-After %d s): the run stops",
                      j->h.retry_after);
-            GCS_ERR("http.daily_limit", "message", c->stop_msg);
+            gcs_http_stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
         }
     }
     if (v.outcome == GCS_HTTP_DAILY_LIMIT)
@@ -521,7 +645,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     }
     if (v.retry != GCS_RETRY_NONE && c->stop_code && !login) {
         /* It would have been retried, but the run stopped. */
-        gcs_http_job_complete(c, j, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+        gcs_http_job_complete(c, j, c->stop_outcome, c->stop_msg);
         return;
     }
     gcs_http_job_complete(c, j, v.outcome, why[0] ? why : NULL);
@@ -576,7 +700,7 @@ static void dispatch(gcs_http_client *c)
     start_logins(c, now);
     if (c->stop_code) {
         if (c->ready.n || c->delayed.n)
-            gcs_http_fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+            gcs_http_fail_queued(c, c->stop_outcome, c->stop_msg);
         return;
     }
     while (c->in_flight_api < c->max_in_flight) {
@@ -590,16 +714,25 @@ static void dispatch(gcs_http_client *c)
         int64_t t = 0;
         if (!gcs_breaker_allow(&c->breaker, now, &t)) {
             if (c->breaker.state == GCS_BREAKER_OPEN && c->breaker.trips >= c->breaker_max_trips) {
-                /* The server stayed down through every probe: give the calls back. */
+                /* The server stayed down through every probe: stop. */
+                char hp[300], msg[400];
+                gcs_http_url_host_port(hp, sizeof hp, c->api_url);
+                snprintf(msg, sizeof msg,
+                         "Genesys unreachable: %s kept failing through %d probes of the "
+                         "circuit breaker (last: %s)",
+                         hp, c->breaker.trips, c->last_failure[0] ? c->last_failure : "none");
                 c->breaker.trips = 0;
-                gcs_http_fail_queued(c, GCS_HTTP_BREAKER_OPEN,
-                                     "the server kept failing; the circuit breaker is open");
+                gcs_http_stop(c, GCS_EUNREACHABLE, GCS_HTTP_BREAKER_OPEN, msg);
+                gcs_http_fail_queued(c, GCS_HTTP_BREAKER_OPEN, c->stop_msg);
             }
             wake_at(c, t);
             break;
         }
         /* Until the first answer says what the limit is, one request at a time. */
         if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api > 0)
+            break;
+        /* Until its scope is proven, one call per scope. */
+        if (!scope_allows(c, q->head))
             break;
         t = gcs_pacer_next_us(&c->pacer, now);
         if (t > now) {
@@ -641,7 +774,10 @@ static void dispatch(gcs_http_client *c)
             c->pace_blocked_us = 0;
         }
     }
-    if (c->delayed.head)
+    /* Only a retry whose time is still to come sets the clock: one that is due
+     * but held back (breaker, pacer, Retry-After) waits on what holds it, which
+     * set its own wake-up above. Waking at an instant already past would spin. */
+    if (c->delayed.head && c->delayed.head->not_before_us > now)
         wake_at(c, c->delayed.head->not_before_us);
     /* A fetch the provider submitted just now (the token ran out, or is to be
      * renewed ahead of time) goes at once. */
@@ -684,9 +820,14 @@ int gcs_http_run_once(gcs_http_client *c, int timeout_ms)
 
 int gcs_http_run(gcs_http_client *c)
 {
+    c->run_answered = c->run_failed = 0;
     while (gcs_http_run_once(c, 1000) > 0)
         ;
-    return c->stop_code;
+    if (c->stop_code)
+        return gcs_error_set(c->stop_code, "%s", c->stop_msg);
+    if (c->run_failed > 0 && c->run_answered == 0)
+        return gcs_error_set(GCS_EUNREACHABLE, "every call failed: %s", c->last_failure);
+    return 0;
 }
 
 int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,

@@ -13,7 +13,14 @@
  *    the token once and replays the call;
  *  - retries (retry.h) with full-jitter backoff, bounded by attempts and a time
  *    budget; a POST whose fate is unknown is never repeated;
- *  - a circuit breaker (breaker.h) after consecutive server failures.
+ *  - a circuit breaker (breaker.h) after consecutive server failures;
+ *  - fatal outcomes stop the client at once: a 403 (a scope or a permission is
+ *    missing, so every other call would fail alike), a daily rate limit, or a
+ *    server that stayed down through every probe of the breaker. Every queued
+ *    call then fails unsent and gcs_http_run returns a code that says which;
+ *  - until a call needing a given OAuth scope has been answered (other than
+ *    401/403), only one call needing it is on the wire: a missing scope costs
+ *    one failed call, not one per request in flight.
  *
  * Invariants:
  *  - for every request that gcs_http_submit accepted (returned 0), on_done is
@@ -102,6 +109,11 @@ typedef struct gcs_http_client_request {
                                   1: it is; -1: it is not (never repeated blindly) */
     unsigned flags;            /* GCS_HTTP_REQ_* */
     const char *const *headers;/* extra "Name: value" lines, NULL-terminated; never logged */
+    bool sensitive;            /* the body or the answer holds a secret (a password, a
+                                  token): the engine overwrites its copies of the body,
+                                  the answer and the header lists before freeing them
+                                  (the response handed to on_done is the caller's to
+                                  wipe: gcs_http_client_response_release_secure) */
     /* Called with the submit payload just before the first attempt goes on the
      * wire (not when queued): the moment to record durably that a create may
      * happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
@@ -123,12 +135,14 @@ typedef struct gcs_http_client_response {
     int attempts;              /* sends made */
     int64_t latency_ms;        /* first send to completion */
     int retry_after_s;         /* last Retry-After seen, -1 none */
-    char message[320];         /* when error != 0, one line for people (redacted):
+    char message[512];         /* when error != 0, one line for people (redacted):
                                   "PATCH /api/…: 409 version conflict: …"; else "" */
 } gcs_http_client_response;
 
 void gcs_http_client_response_init(gcs_http_client_response *r);
 void gcs_http_client_response_release(gcs_http_client_response *r);
+/* Like release, overwriting the body's bytes first. */
+void gcs_http_client_response_release_secure(gcs_http_client_response *r);
 
 /* Called once per accepted request. `res` is borrowed for the call only
  * (json_incref what you keep). */
@@ -174,8 +188,15 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *req,
 /* Drives transfers for at most timeout_ms (0: do what is ready, do not wait).
  * Returns the number of requests not finished yet (queued or in flight). */
 int gcs_http_run_once(gcs_http_client *c, int timeout_ms);
-/* Drives until every submitted request has finished. Returns 0, or
- * GCS_EDAILYLIMIT when a daily limit stopped the run (all calls still finish). */
+/* Drives until every submitted request has finished (every on_done is called,
+ * stopped or not). Returns 0, or with the thread's message set:
+ *  - GCS_EFORBIDDEN: a 403 stopped the client; the message names the call and
+ *    the scope it needs;
+ *  - GCS_EDAILYLIMIT: a daily rate limit stopped the client;
+ *  - GCS_EUNREACHABLE: the breaker gave up on a server that stayed down ("genesys
+ *    unreachable: …"), or every call finished in this run failed without an
+ *    answer from the service or with 5xx ("every call failed: …").
+ * A stop is final: later runs return the same code at once. */
 int gcs_http_run(gcs_http_client *c);
 
 /* Submits one request and drives the client until it finishes (other queued
@@ -202,6 +223,7 @@ typedef struct gcs_http_stats {
     uint64_t submitted;
     uint64_t completed;
     uint64_t sent;                             /* attempts on the wire (API) */
+    uint64_t connects;                         /* new connections opened (API and login) */
     uint64_t by_outcome[GCS_HTTP_OUTCOME_COUNT];
     uint64_t retries[GCS_RETRY_REASON_COUNT];
     uint64_t status_429;

@@ -33,6 +33,8 @@ struct job {
     char **headers;
     unsigned flags;
     bool idempotent;
+    bool sensitive;    /* wipe body, answer and header lists before freeing */
+    const char *scope; /* the OAuth scope the call needs (static), NULL unknown */
     gcs_http_done_fn on_done;
     int (*on_start)(void *payload);
     void *payload;
@@ -82,8 +84,21 @@ struct gcs_http_client {
     gcs_breaker breaker;
     int64_t wake_us;         /* next instant dispatch may have work, 0: none */
     int64_t pace_blocked_us; /* since when the head waits for the pacer, 0: not */
-    int stop_code;           /* set by a daily limit: every queued call fails */
-    char stop_msg[256];
+    /* A fatal outcome stops the client: a daily limit, a 403 (a scope or a
+     * permission is missing: every other call would fail alike), or a server
+     * that stayed down through every probe. Every queued call then fails with
+     * stop_outcome unsent and gcs_http_run returns stop_code. Never cleared. */
+    int stop_code;
+    gcs_http_outcome stop_outcome;
+    char stop_msg[400];
+    char last_failure[200]; /* why the last server failure happened, for the stop */
+    /* Scopes a call has been answered under (not 401/403): until a scope is
+     * proven, one call needing it is on the wire at a time, so that a missing
+     * scope costs one failed call, not max_in_flight of them. */
+    const char *proven[16];
+    int n_proven;
+    /* The calls gcs_http_run saw finish, to tell a total outage from a partial one. */
+    uint64_t run_answered, run_failed;
 
     gcs_http_receipt_fn receipt_fn;
     void *receipt_payload;
@@ -100,6 +115,8 @@ void gcs_http_queue_remove(queue *q, job *j);
 /* Keeps the queue sorted by not_before_us. */
 void gcs_http_queue_insert_sorted(queue *q, job *j);
 void gcs_http_job_free(job *j);
+/* curl_slist_free_all, overwriting each line first when wipe is set. */
+void gcs_http_slist_free_wiped(struct curl_slist *l, bool wipe);
 
 /* ==== One attempt on the wire (transfer.c) ==== */
 
@@ -116,5 +133,9 @@ void gcs_http_handle_give(gcs_http_client *c, CURL *e);
 void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why);
 /* Completes every queued API call (not those on the wire) with `outcome`. */
 void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why);
+/* Stops the client (see stop_code): the first stop wins. */
+void gcs_http_stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg);
+/* "host:port" of a URL, for messages. */
+void gcs_http_url_host_port(char *out, size_t outsz, const char *url);
 
 #endif

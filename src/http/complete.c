@@ -23,6 +23,39 @@ void gcs_http_client_response_init(gcs_http_client_response *r)
     r->retry_after_s = -1;
 }
 
+/* Overwrites every string a parsed answer holds, when nobody else holds it. */
+static void wipe_json(json_t *v)
+{
+    if (!v || v->refcount > 1)
+        return;
+    const char *key;
+    json_t *x;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        json_object_foreach(v, key, x) wipe_json(x);
+        break;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, x) wipe_json(x);
+        break;
+    case JSON_STRING:
+        explicit_bzero((char *)json_string_value(v), json_string_length(v));
+        break;
+    default:
+        break;
+    }
+}
+
+void gcs_http_client_response_release_secure(gcs_http_client_response *r)
+{
+    if (!r)
+        return;
+    wipe_json(r->json);
+    if (r->body.cap)
+        explicit_bzero(r->body.ptr, r->body.cap);
+    gcs_http_client_response_release(r);
+}
+
 void gcs_http_client_response_release(gcs_http_client_response *r)
 {
     if (!r)
@@ -68,11 +101,13 @@ static void parse_body(gcs_http_client_response *r, const char *ctype)
 
 /* The body as a receipt may hold it: JSON with sensitive keys masked (from
  * `parsed` when the caller has it already), else text with the text rules. */
-static char *redacted_body(const char *body, size_t len, const json_t *parsed)
+static char *redacted_body(const char *body, size_t len, const json_t *parsed, bool sensitive)
 {
     if (!body || len == 0)
         return NULL;
-    json_t *own = parsed ? NULL : json_loadb(body, len, 0, NULL);
+    /* A sensitive body is not parsed again here: jansson would free the
+     * secret's copies unwiped. The text rules mask its JSON as well. */
+    json_t *own = parsed || sensitive ? NULL : json_loadb(body, len, 0, NULL);
     if (parsed || own) {
         json_t *clean = gcs_redact_json(parsed ? parsed : own);
         char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -91,8 +126,8 @@ static char *redacted_body(const char *body, size_t len, const json_t *parsed)
 
 static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
-    char *req_body = redacted_body(j->body, j->body_len, NULL);
-    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json);
+    char *req_body = redacted_body(j->body, j->body_len, NULL, j->sensitive);
+    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json, j->sensitive);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,
@@ -129,7 +164,7 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
         res.etag = strdup(j->h.etag);
     if (j->h.correlation_id[0])
         res.correlation_id = strdup(j->h.correlation_id);
-    res.body = j->in;
+    res.body = j->in; /* a sensitive call's buffer stays secure in the response */
     gcs_buf_init(&j->in, c->max_response_bytes);
     parse_body(&res, j->h.content_type);
     if (res.status >= 400)
@@ -140,27 +175,48 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
     /* One line for people, for failures only (it costs a redaction pass);
      * redacted because a detail may echo what we sent. */
     if (res.error) {
-        char line[sizeof res.message];
+        char line[sizeof res.message], scope[160] = "";
+        /* A long query is cut: a listing's query alone could fill the line. */
+        size_t plen = strcspn(j->path, "?");
+        plen += strlen(j->path + plen) > 60 ? 60 : strlen(j->path + plen);
+        const char *more = j->path[plen] ? "…" : "";
+        if (res.missing_scope) {
+            /* Reads are granted by the scope or its :readonly form. */
+            const char *ro = strstr(res.missing_scope, ":readonly");
+            if (ro)
+                snprintf(scope, sizeof scope, ": the OAuth client needs the '%.*s' or '%s' scope",
+                         (int)(ro - res.missing_scope), res.missing_scope, res.missing_scope);
+            else
+                snprintf(scope, sizeof scope, ": the OAuth client needs the '%s' scope",
+                         res.missing_scope);
+        }
         if (res.status)
-            snprintf(line, sizeof line, "%s %s: %d %s%s%s%s%s%s", j->method, j->path, res.status,
-                     gcs_http_outcome_name(outcome), res.scim_type ? " (" : "",
-                     res.scim_type ? res.scim_type : "", res.scim_type ? ")" : "",
-                     res.detail || why ? ": " : "",
+            snprintf(line, sizeof line, "%s %.*s%s: %d %s%s%s%s%s%s%s", j->method, (int)plen,
+                     j->path, more, res.status, gcs_http_outcome_name(outcome), scope,
+                     res.scim_type ? " (" : "", res.scim_type ? res.scim_type : "",
+                     res.scim_type ? ")" : "", res.detail || why ? ": " : "",
                      res.detail ? res.detail
                      : why      ? why
                                 : "");
         else
-            snprintf(line, sizeof line, "%s %s: %s%s%s", j->method, j->path,
-                     gcs_http_outcome_name(outcome), why ? ": " : "", why ? why : "");
-        if (res.missing_scope) {
-            size_t n = strlen(line);
-            snprintf(line + n, sizeof line - n, " (the OAuth client probably lacks the '%s' scope)",
-                     res.missing_scope);
-        }
+            snprintf(line, sizeof line, "%s %.*s%s: %s%s%s%s", j->method, (int)plen, j->path, more,
+                     gcs_http_outcome_name(outcome), scope, why ? ": " : "", why ? why : "");
         gcs_redact_text(res.message, sizeof res.message, line);
     }
 
     if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
+        if (outcome == GCS_HTTP_FORBIDDEN && !c->stop_code) {
+            /* A scope or a permission is missing: every other call of its kind
+             * would fail alike. Stop before sending them. */
+            char msg[sizeof c->stop_msg];
+            snprintf(msg, sizeof msg, "%s; the run stops", res.message);
+            gcs_http_stop(c, GCS_EFORBIDDEN, GCS_HTTP_FORBIDDEN, msg);
+        }
+        if (outcome == GCS_HTTP_SERVER_ERROR || outcome == GCS_HTTP_TRANSPORT_ERROR ||
+            outcome == GCS_HTTP_OUTCOME_UNKNOWN || outcome == GCS_HTTP_BREAKER_OPEN)
+            c->run_failed++;
+        else if (res.status > 0)
+            c->run_answered++;
         c->st.completed++;
         c->st.by_outcome[outcome]++;
         if (c->receipt_fn)
@@ -174,7 +230,10 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
     } else {
         if (j->on_done)
             j->on_done(&res, j->payload);
-        gcs_http_client_response_release(&res);
+        if (j->sensitive)
+            gcs_http_client_response_release_secure(&res);
+        else
+            gcs_http_client_response_release(&res);
     }
     gcs_http_job_free(j);
 }

@@ -45,6 +45,7 @@ json_t *gcs_http_client_stats_json(const gcs_http_client *c)
     json_object_set_new(o, "submitted", json_integer((json_int_t)s.submitted));
     json_object_set_new(o, "completed", json_integer((json_int_t)s.completed));
     json_object_set_new(o, "sent", json_integer((json_int_t)s.sent));
+    json_object_set_new(o, "connects", json_integer((json_int_t)s.connects));
     json_object_set_new(o, "outcomes", outcomes);
     json_object_set_new(o, "retries", retries);
     json_object_set_new(o, "status_429", json_integer((json_int_t)s.status_429));

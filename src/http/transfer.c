@@ -131,12 +131,13 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
     if (c->https)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    /* libcurl silently sends a request again when a reused connection closes
-     * before any answer (it takes it for a stale keep-alive). The server may
-     * have carried the request out before closing: for a call that must never
-     * be repeated blindly, use a connection of its own. */
-    if (!j->idempotent)
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    /* Every call reuses connections, creates included: a TLS handshake per user
+     * would cost more than the call. libcurl silently sends a request again when
+     * a reused connection closes before any answer, and the server may have
+     * carried it out: that is safe because the calls gcscim makes are idempotent
+     * by design. A create sent twice meets 409 for a user carrying this run's
+     * own managed marker for its key, which apply counts as done; a PATCH sent
+     * twice meets a version conflict and re-reads (engine/apply.h). */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -146,8 +147,12 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
 
-    free(j->token);
-    j->token = NULL;
+    if (j->token) {
+        /* The copy from the attempt before (a retry's): overwritten, then freed. */
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+        j->token = NULL;
+    }
     if (token && !(j->token = strdup(token))) {
         rc = GCS_ENOMEM;
         goto out;
@@ -159,7 +164,7 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
         rc = GCS_ERROR;
         goto out;
     }
-    curl_slist_free_all(j->slist);
+    gcs_http_slist_free_wiped(j->slist, true);
     j->slist = h;
     h = NULL;
     j->easy = e;
@@ -179,7 +184,7 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
             c->st.in_flight_max = c->in_flight_api;
     }
 out:
-    curl_slist_free_all(h);
+    gcs_http_slist_free_wiped(h, true);
     if (e)
         gcs_http_handle_give(c, e);
     if (rc < 0)

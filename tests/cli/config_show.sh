@@ -8,6 +8,7 @@ $GCSCIM config show --json | grep -c very-secret-value-42
 $GCSCIM config show --json --region mypurecloud.de | grep -A1 '"api_url"'
 mkdir -p config/gcscim
 printf '{"region":"ap-northeast-1","client_secret":"file-secret-999"}' > config/gcscim/config.json
+chmod 600 config/gcscim/config.json
 $GCSCIM config show --api-url http://127.0.0.1:9/ --log-level debug | sed "s|$HOME|HOME|"
 $GCSCIM config show --log-level loud; echo "[exit $?]"
 $GCSCIM config show --region atlantis-1; echo "[exit $?]"

@@ -135,7 +135,7 @@ static int dump_all(const gcs_receipt *r, void *payload)
     const char *f[] = {r->run_id, r->operation, r->source_key, r->path, r->request_body,
                        r->response_body, r->etag_sent, r->etag_received, r->outcome};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
-        gcs_buf_printf(payload, "%s\n", f[i] ? f[i] : "~");
+        assert_int_equal(gcs_buf_printf(payload, "%s\n", f[i] ? f[i] : "~"), 0);
     return 0;
 }
 
@@ -370,8 +370,8 @@ static int rehash(const gcs_receipt *r, void *payload)
     rewrite *w = payload;
     char hash[65];
     assert_int_equal(gcs_receipt_hash(hash, w->prev, r), 0);
-    gcs_buf_printf(&w->sql, "UPDATE receipts SET prev_hash = '%s', hash = '%s' WHERE seq = %lld;",
-                   w->prev, hash, (long long)r->seq);
+    assert_int_equal(gcs_buf_printf(&w->sql, "UPDATE receipts SET prev_hash = '%s', hash = '%s' WHERE seq = %lld;",
+                   w->prev, hash, (long long)r->seq), 0);
     memcpy(w->prev, hash, 65);
     return 0;
 }
@@ -395,7 +395,7 @@ static void an_anchor_catches_a_rewritten_chain(void **state)
     memcpy(w.prev, gcs_receipt_genesis_hash, 65);
     gcs_buf_init(&w.sql, 1 << 20);
     assert_int_equal(gcs_store_receipts_each(s, NULL, rehash, &w), 0);
-    gcs_buf_printf(&w.sql, "UPDATE chain_head SET hash = '%s' WHERE id = 1", w.prev);
+    assert_int_equal(gcs_buf_printf(&w.sql, "UPDATE chain_head SET hash = '%s' WHERE id = 1", w.prev), 0);
     raw_ok(s, w.sql.ptr);
     gcs_buf_release(&w.sql);
     expect_intact(s, 8); /* the forgery holds on its own... */

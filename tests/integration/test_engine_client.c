@@ -169,6 +169,35 @@ static void many_requests_in_flight_none_lost(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+/* Creates reuse connections like every other call: a TLS handshake per user
+ * would cost more than the call itself. */
+static void creates_reuse_connections(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = {.max_in_flight = 4};
+    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    for (int i = 0; i < 200; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"userName\":\"new%d@example.com\",\"displayName\":\"N %d\"}",
+                 i, i);
+        json_t *json = json_loads(body, 0, NULL);
+        gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users", .json = json};
+        assert_int_equal(gcs_http_submit(f.client, &req, gcs_engine_tally_add, &t), 0);
+        json_decref(json);
+    }
+    assert_int_equal(gcs_http_run(f.client), 0);
+    assert_int_equal(t.statuses[201], 200);
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    /* One connection per request in flight, and one for the token at most. */
+    if (st.connects > 4 + 1)
+        fail_msg("%llu connections for 200 creates, 4 in flight", (unsigned long long)st.connects);
+    assert_true(st.connects >= 1);
+    gcs_engine_fixture_stop(&f);
+}
+
 static void transport_failures_are_classified(void **state)
 {
     (void)state;
@@ -315,6 +344,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
+        cmocka_unit_test(creates_reuse_connections),
         cmocka_unit_test(transport_failures_are_classified),
         cmocka_unit_test(bad_requests_and_options_are_refused),
         cmocka_unit_test(a_session_opens_from_the_configuration),

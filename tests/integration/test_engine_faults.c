@@ -4,6 +4,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#include "core/error.h"
 
 #include "core/time.h"
 
@@ -160,11 +163,141 @@ static void breaker_gives_up_on_a_dead_server(void **state)
     gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
     int64_t t0 = gcs_time_mono_ms();
     gcs_engine_fixture_submit_patches(&f, 20, &t);
-    assert_int_equal(gcs_http_run(f.client), 0);
+    /* A total outage is its own code, with the reason, not a quiet 0. */
+    assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
+    print_message("%s\n", gcs_error_last());
+    assert_non_null(strstr(gcs_error_last(), "Genesys unreachable: 127.0.0.1:"));
+    assert_non_null(strstr(gcs_error_last(), "answered 503"));
     assert_int_equal(t.done, 20);
     assert_int_equal(t.by_outcome[GCS_HTTP_BREAKER_OPEN], 20);
     assert_true(gcs_time_mono_ms() - t0 < 5000);
+    /* The stop is final: nothing more is sent. */
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    gcs_engine_tally more = {0};
+    gcs_engine_fixture_submit_patches(&f, 3, &more);
+    assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
+    assert_int_equal(more.by_outcome[GCS_HTTP_BREAKER_OPEN], 3);
+    gcs_http_stats st2;
+    gcs_http_client_stats(&st2, f.client);
+    assert_int_equal(st2.sent, st.sent);
     gcs_engine_fixture_stop(&f);
+}
+
+/* Every call of a run failed, before the breaker could give up: the run says
+ * so, rather than finishing as if some had gone through. */
+static void every_call_failed_is_a_total_outage(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = fast_retries;
+    o.breaker_threshold = -1;
+    o.max_attempts = 2;
+    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
+    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_engine_fixture_submit_patches(&f, 3, &t);
+    assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
+    print_message("%s\n", gcs_error_last());
+    assert_non_null(strstr(gcs_error_last(), "every call failed: PATCH /api/v2/scim/v2/users/"));
+    assert_int_equal(t.by_outcome[GCS_HTTP_SERVER_ERROR], 3);
+    /* One answer that went through makes it a partial failure, not an outage. */
+    gcs_engine_fixture_config(&f, "{\"fault_rate\":0}");
+    gcs_engine_tally ok = {0};
+    gcs_engine_fixture_submit_patches(&f, 2, &ok);
+    assert_int_equal(gcs_http_run(f.client), 0);
+    gcs_engine_fixture_stop(&f);
+}
+
+static int64_t cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+/* While the breaker is open the process sleeps: CPU time stays a small share
+ * of the wall time (it spun at about 80% before). */
+static void open_breaker_waits_without_cpu(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = fast_retries;
+    o.breaker_threshold = 3;
+    o.breaker_cooldown_ms = 1500;
+    o.breaker_max_trips = 100;
+    o.max_attempts = 1000;
+    o.retry_budget_ms = 600000;
+    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
+    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_engine_fixture_submit_patches(&f, 10, &t);
+    int64_t wall0 = gcs_time_mono_us(), cpu0 = cpu_us();
+    while (gcs_time_mono_us() - wall0 < 3000000)
+        gcs_http_run_once(f.client, 1000);
+    int64_t wall = gcs_time_mono_us() - wall0, cpu = cpu_us() - cpu0;
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    print_message("breaker open: cpu %lld us over %lld us of wall time (%.1f%%), %llu sends\n",
+                  (long long)cpu, (long long)wall, 100.0 * (double)cpu / (double)wall,
+                  (unsigned long long)st.sent);
+    assert_true(st.breaker_opened >= 1);
+    assert_true(cpu * 10 < wall);
+    gcs_http_cancel(f.client);
+    gcs_engine_fixture_stop(&f);
+}
+
+/* Waiting out a Retry-After sleeps too. */
+static void retry_after_waits_without_cpu(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_tally t = {0};
+    gcs_http_client_options o = fast_retries;
+    o.max_in_flight = 1;
+    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    /* The engine learns there is no limit; then one appears: the 429s'
+     * Retry-After is all there is to wait on. */
+    gcs_http_client_response res;
+    gcs_http_client_request get = {.method = "GET", .path = "/api/v2/scim/v2/users?count=1"};
+    assert_int_equal(gcs_http_call(&res, f.client, &get), 0);
+    gcs_http_client_response_release(&res);
+    gcs_engine_fixture_config(&f, "{\"rate_limit\":\"1/2\"}");
+    gcs_engine_fixture_submit_patches(&f, 2, &t);
+    int64_t wall0 = gcs_time_mono_us(), cpu0 = cpu_us();
+    assert_int_equal(gcs_http_run(f.client), 0);
+    int64_t wall = gcs_time_mono_us() - wall0, cpu = cpu_us() - cpu0;
+    gcs_http_stats st;
+    gcs_http_client_stats(&st, f.client);
+    print_message("rate limit: cpu %lld us over %lld us of wall time (%.1f%%), %llu 429s\n",
+                  (long long)cpu, (long long)wall, 100.0 * (double)cpu / (double)wall,
+                  (unsigned long long)st.status_429);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], 2);
+    assert_true(st.status_429 >= 1);
+    assert_true(wall > 1500000); /* it did wait */
+    assert_true(cpu * 10 < wall);
+    gcs_engine_fixture_stop(&f);
+}
+
+/* A failure without an answer names the host and port, and what was done. */
+static void unreachable_host_is_named(void **state)
+{
+    (void)state;
+    gcs_http_client *c;
+    gcs_http_client_options o = {.api_url = "http://127.0.0.1:1", .max_attempts = 1};
+    assert_int_equal(gcs_http_client_new(&c, &o), 0);
+    gcs_http_client_response res;
+    gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users"};
+    assert_int_equal(gcs_http_call(&res, c, &req), GCS_ETRANSPORT);
+    print_message("%s\n", res.message);
+    assert_non_null(strstr(res.message, "GET /api/v2/scim/v2/users: transport error: "
+                                        "cannot reach 127.0.0.1:1: "));
+    assert_null(strstr(res.message, "***"));
+    gcs_http_client_response_release(&res);
+    gcs_http_client_free(c);
 }
 
 int main(void)
@@ -175,6 +308,10 @@ int main(void)
         cmocka_unit_test(dropped_connections),
         cmocka_unit_test(breaker_opens_and_closes),
         cmocka_unit_test(breaker_gives_up_on_a_dead_server),
+        cmocka_unit_test(every_call_failed_is_a_total_outage),
+        cmocka_unit_test(open_breaker_waits_without_cpu),
+        cmocka_unit_test(retry_after_waits_without_cpu),
+        cmocka_unit_test(unreachable_host_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

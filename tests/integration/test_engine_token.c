@@ -16,8 +16,8 @@ static void capture(gcs_log_level level, const char *line, void *payload)
 {
     (void)level;
     (void)payload;
-    gcs_buf_puts(&log_lines, line);
-    gcs_buf_putc(&log_lines, '\n');
+    assert_int_equal(gcs_buf_puts(&log_lines, line), 0);
+    assert_int_equal(gcs_buf_putc(&log_lines, '\n'), 0);
 }
 
 static int setup(void **state)
@@ -67,6 +67,28 @@ static void wrong_credentials_fail_fast_and_clearly(void **state)
     assert_int_equal(gcs_http_call(&res, f.client, &req), GCS_EAUTH);
     gcs_http_client_response_release(&res);
     gcs_engine_fixture_stop(&f);
+}
+
+
+/* A login host that cannot be reached is named, with its port; the message
+ * is not mangled by the redaction layer (it read "(*** error: …)"). */
+static void unreachable_login_host_is_named(void **state)
+{
+    (void)state;
+    gcs_token *tok;
+    gcs_http_client *c;
+    assert_int_equal(gcs_token_new(&tok, GCS_FIXTURE_CLIENT_ID, GCS_FIXTURE_SECRET), 0);
+    gcs_http_client_options o = {.api_url = "http://127.0.0.1:1",
+                                 .max_attempts = 1,
+                                 .auth = gcs_token_auth(tok)};
+    assert_int_equal(gcs_http_client_new(&c, &o), 0);
+    assert_true(gcs_token_ensure(tok, c) < 0);
+    const char *m = gcs_error_last();
+    print_message("%s\n", m);
+    assert_non_null(strstr(m, "POST /oauth/token: transport error: cannot reach 127.0.0.1:1: "));
+    assert_null(strstr(m, "***"));
+    gcs_http_client_free(c);
+    gcs_token_free(tok);
 }
 
 static void a_token_that_expires_every_two_seconds(void **state)
@@ -161,6 +183,7 @@ int main(void)
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(wrong_credentials_fail_fast_and_clearly, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_login_host_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(a_token_that_expires_every_two_seconds, setup, teardown),
         cmocka_unit_test_setup_teardown(short_tokens_under_a_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_revoked_token_is_replaced_once, setup, teardown),

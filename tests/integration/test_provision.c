@@ -398,10 +398,10 @@ static void mass_deactivation_is_refused_without_approval(void **state)
     /* Give gcscim twelve users to manage, then an export without any of them. */
     gcs_buf csv;
     gcs_buf_init(&csv, 0);
-    gcs_buf_puts(&csv, "id,first,last,email,title,dept,status,mgr\n");
+    assert_int_equal(gcs_buf_puts(&csv, "id,first,last,email,title,dept,status,mgr\n"), 0);
     for (int i = 0; i < 12; i++)
-        gcs_buf_printf(&csv, "M%02d,Mass,User%d,mass%d@example.com,Agent,Support,active,\n", i, i,
-                       i);
+        assert_int_equal(gcs_buf_printf(&csv, "M%02d,Mass,User%d,mass%d@example.com,Agent,Support,active,\n", i, i,
+                       i), 0);
     char *many = gcs_test_write_file(f->dir, "many.csv", csv.ptr);
     gcs_buf_release(&csv);
     assert_int_equal(gcscim(f, &r, "sync", "--source", many, "--profile", f->profile,
@@ -430,8 +430,8 @@ static void passwords_only_when_asked_and_only_where_told(void **state)
     gcs_test_run r;
     gcs_buf text;
     gcs_buf_init(&text, 0);
-    gcs_buf_puts(&text, profile);
-    gcs_buf_puts(&text, "password: {generate: true, length: 20, min_symbol: 2}\n");
+    assert_int_equal(gcs_buf_puts(&text, profile), 0);
+    assert_int_equal(gcs_buf_puts(&text, "password: {generate: true, length: 20, min_symbol: 2}\n"), 0);
     char *with_pw = gcs_test_write_file(f->dir, "pw.yaml", text.ptr);
     gcs_buf_release(&text);
     /* Asked for, but nowhere to write them: refused before anything is created. */
@@ -450,8 +450,8 @@ static void passwords_only_when_asked_and_only_where_told(void **state)
                      0);
     gcs_buf all;
     gcs_buf_init(&all, 0);
-    gcs_buf_puts(&all, r.out.ptr);
-    gcs_buf_puts(&all, r.err.ptr);
+    assert_int_equal(gcs_buf_puts(&all, r.out.ptr), 0);
+    assert_int_equal(gcs_buf_puts(&all, r.err.ptr), 0);
     gcs_test_run_release(&r);
     struct stat st;
     assert_int_equal(stat(out, &st), 0);

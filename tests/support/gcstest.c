@@ -77,7 +77,7 @@ static void drain(int fd, gcs_buf *b, int *open_flag)
     char chunk[4096];
     ssize_t n = read(fd, chunk, sizeof chunk);
     if (n > 0)
-        gcs_buf_put(b, chunk, (size_t)n);
+        assert_int_equal(gcs_buf_put(b, chunk, (size_t)n), 0);
     else if (n == 0 || (errno != EINTR && errno != EAGAIN))
         *open_flag = 0;
 }

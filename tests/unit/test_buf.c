@@ -39,7 +39,7 @@ static void json_escaping(void **state)
     (void)state;
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    gcs_buf_put_json_escaped(&b, "a\"b\\c\nd\x01");
+    assert_int_equal(gcs_buf_put_json_escaped(&b, "a\"b\\c\nd\x01"), 0);
     assert_string_equal(b.ptr, "a\\\"b\\\\c\\nd\\u0001");
     char *s = gcs_buf_detach(&b);
     assert_string_equal(b.ptr, "");

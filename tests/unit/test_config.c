@@ -70,7 +70,7 @@ static void bad_files_are_named(void **state)
 
     char *f3 = gcs_test_write_file(dir, "num.json", "{\"max_in_flight\":\"lots\"}");
     assert_int_equal(gcs_config_load_file(&cfg, f3, env_get), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "'lots' is not a non-negative number"));
+    assert_non_null(strstr(gcs_error_last(), "max_in_flight must be a whole number from 1 to 256, not 'lots'"));
 
     assert_int_equal(gcs_config_load_file(&cfg, "/nonexistent/gcscim.json", env_get), GCS_EIO);
     assert_non_null(strstr(gcs_error_last(), "/nonexistent/gcscim.json"));
@@ -117,6 +117,93 @@ static void secrets_are_never_flags(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+
+/* Numbers are checked against their range wherever they come from. */
+static void numbers_out_of_range_are_refused_everywhere(void **state)
+{
+    (void)state;
+    static const struct {
+        int key;
+        const char *value;
+        bool ok;
+    } cases[] = {
+        {GCS_CFG_MAX_IN_FLIGHT, "99999999999999999999", false},
+        {GCS_CFG_MAX_IN_FLIGHT, "0", false},
+        {GCS_CFG_MAX_IN_FLIGHT, "1", true},
+        {GCS_CFG_MAX_IN_FLIGHT, "256", true},
+        {GCS_CFG_MAX_IN_FLIGHT, "2.5", false},
+        {GCS_CFG_MAX_IN_FLIGHT, "0x10", false},
+        {GCS_CFG_TIMEOUT, "0", false},
+        {GCS_CFG_TIMEOUT, "30", true},
+        {GCS_CFG_TIMEOUT, "1e9", false},
+        {GCS_CFG_TIMEOUT, "nan", false},
+        {GCS_CFG_MAX_RPS, "0", true},
+        {GCS_CFG_MAX_RPS, "2.5", true},
+        {GCS_CFG_MAX_RPS, "-1", false},
+        {GCS_CFG_MAX_RPS, "inf", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gcs_config cfg;
+        fake_env = NULL;
+        assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+        int rc = gcs_config_set_flag(&cfg, (gcs_config_key)cases[i].key, cases[i].value);
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("case %zu: %s=%s gave %d (%s)", i, gcs_config_specs[cases[i].key].name,
+                     cases[i].value, rc, gcs_error_last());
+        if (!cases[i].ok) {
+            /* The message names the flag and the range. */
+            assert_non_null(strstr(gcs_error_last(), gcs_config_specs[cases[i].key].flag));
+            assert_non_null(strstr(gcs_error_last(), " from "));
+        }
+        gcs_config_release(&cfg);
+    }
+    /* From the environment. */
+    const char *env[] = {"GCSCIM_TIMEOUT", "0", NULL};
+    fake_env = env;
+    gcs_config cfg;
+    assert_int_equal(gcs_config_init(&cfg, env_get), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "GCSCIM_TIMEOUT: timeout must be a whole number from 1"));
+    gcs_config_release(&cfg);
+    /* From a file. */
+    fake_env = NULL;
+    char *dir = gcs_test_tmpdir();
+    char *f = gcs_test_write_file(dir, "c.json", "{\"max_in_flight\":99999999999999999999}");
+    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_load_file(&cfg, f, env_get), GCS_EINVALID);
+    gcs_config_release(&cfg);
+    free(f);
+    gcs_test_tmpdir_remove(dir);
+}
+
+/* A config file that holds a secret is refused when others may read it. */
+static void config_file_with_a_secret_must_be_private(void **state)
+{
+    (void)state;
+    fake_env = NULL;
+    char *dir = gcs_test_tmpdir();
+    char *f = gcs_test_write_file(dir, "c.json", "{\"client_secret\":\"file-secret-1234\"}");
+    char *g = gcs_test_write_file(dir, "d.json", "{\"db\":\"postgresql://u:pw-1234@h/db\"}");
+    char *h = gcs_test_write_file(dir, "e.json", "{\"db\":\"postgresql://u@h/db\"}");
+    gcs_config cfg;
+    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    chmod(f, 0644);
+    assert_int_equal(gcs_config_load_file(&cfg, f, env_get), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "holds a secret and is readable by others"));
+    assert_null(strstr(gcs_error_last(), "file-secret-1234"));
+    chmod(g, 0604);
+    assert_int_equal(gcs_config_load_file(&cfg, g, env_get), GCS_EINVALID);
+    chmod(h, 0644); /* no secret in it: others may read it */
+    assert_int_equal(gcs_config_load_file(&cfg, h, env_get), 0);
+    chmod(f, 0600);
+    assert_int_equal(gcs_config_load_file(&cfg, f, env_get), 0);
+    assert_string_equal(gcs_config_get(&cfg, GCS_CFG_CLIENT_SECRET), "file-secret-1234");
+    gcs_config_release(&cfg);
+    free(f);
+    free(g);
+    free(h);
+    gcs_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +211,8 @@ int main(void)
         cmocka_unit_test(bad_files_are_named),
         cmocka_unit_test(missing_default_file_is_fine),
         cmocka_unit_test(secrets_are_never_flags),
+        cmocka_unit_test(numbers_out_of_range_are_refused_everywhere),
+        cmocka_unit_test(config_file_with_a_secret_must_be_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

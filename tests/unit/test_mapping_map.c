@@ -349,9 +349,9 @@ static void lists_of_at_most_fifty(void **state)
     (void)state;
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    gcs_buf_puts(&b, "s=");
+    assert_int_equal(gcs_buf_puts(&b, "s="), 0);
     for (int i = 0; i < 51; i++)
-        gcs_buf_printf(&b, "%sS%d:1", i ? ";" : "", i);
+        assert_int_equal(gcs_buf_printf(&b, "%sS%d:1", i ? ";" : "", i), 0);
     const char *kv[] = {"email=a@example.com", b.ptr, NULL};
     rejected(BASE "  routingSkills:\n    from: s\n    transform:\n      - split: \";\"\n", kv,
              NULL, "51 entries: Genesys allows at most 50");
@@ -584,7 +584,7 @@ static void attribute_values_for_diffing(void **state)
         const gcs_profile_attr *a = gcs_profile_attr_at(p, i);
         json_t *want = gcs_scim_attr_value(u.user, a), *have = gcs_scim_attr_value(current, a);
         if (!gcs_scim_attr_equal(want, have))
-            gcs_buf_printf(&diff, "%s ", a->name);
+            assert_int_equal(gcs_buf_printf(&diff, "%s ", a->name), 0);
         json_decref(want);
         json_decref(have);
     }

@@ -1,6 +1,7 @@
 /* The redaction layer: no secret survives into a log line or an error message. */
 #include "gcstest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,8 +133,8 @@ static void capture(gcs_log_level level, const char *line, void *payload)
 {
     (void)level;
     (void)payload;
-    gcs_buf_puts(&captured, line);
-    gcs_buf_putc(&captured, '\n');
+    assert_int_equal(gcs_buf_puts(&captured, line), 0);
+    assert_int_equal(gcs_buf_putc(&captured, '\n'), 0);
 }
 
 static void logs_never_show_secrets(void **state)
@@ -186,6 +187,147 @@ static void logs_never_show_secrets(void **state)
     gcs_buf_release(&captured);
 }
 
+
+/* ==== The text rules as a table: what is a credential and what is a word ==== */
+
+static void table_of_masked_and_kept(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        /* Masked: real credentials. */
+        {"Authorization: Bearer abc.def", "Authorization: ***"},
+        {"Authorization: Basic Y2lkOmNz", "Authorization: ***"},
+        {"authorization: SSWS 00abcdef", "authorization: ***"},
+        {"  Proxy-Authorization: Negotiate xyz", "  Proxy-Authorization: ***"},
+        {"x\nAuthorization: Token t0k3n\ny", "x\nAuthorization: ***\ny"},
+        {"sent Bearer eyJ0 then", "sent Bearer *** then"},
+        {"{\"password\":\"hunter2\"}", "{\"password\":\"***\"}"},
+        {"{'client_secret': 'cs-1'}", "{'client_secret': '***'}"},
+        {"{\\\"access_token\\\":\\\"tok\\\"}", "{\\\"access_token\\\":\\\"***\\\"}"},
+        {"client_secret=abc&x=1", "client_secret=***&x=1"},
+        {"?api_key=k-123 more", "?api_key=*** more"},
+        {"webhook_secret = w1", "webhook_secret = ***"},
+        /* Kept: words that only look like keys. */
+        {"the OAuth client needs the 'authorization:readonly' scope",
+         "the OAuth client needs the 'authorization:readonly' scope"},
+        {"missing authorization:readonly, authorization", "missing authorization:readonly, authorization"},
+        {"POST /oauth/token: transport error: cannot reach login.x:443",
+         "POST /oauth/token: transport error: cannot reach login.x:443"},
+        {"the login service gave no access token (transport error)",
+         "the login service gave no access token (transport error)"},
+        {"GET /api/v2/authorization/roles: 403", "GET /api/v2/authorization/roles: 403"},
+        /* A line that starts like a header is taken for one. */
+        {"token: refreshed ahead of expiry", "token: *** ahead of expiry"},
+        {"a secret: nobody knows", "a secret: nobody knows"},
+        {"basics=1 bearers=2 tokens_issued=3", "basics=1 bearers=2 tokens_issued=3"},
+        {"scope scim:readonly and groups:readonly", "scope scim:readonly and groups:readonly"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *s = redact(cases[i].in);
+        if (strcmp(s, cases[i].want) != 0)
+            fail_msg("case %zu: '%s' gave '%s', want '%s'", i, cases[i].in, s, cases[i].want);
+        free(s);
+    }
+}
+
+/* A long run fetches a token again and again: the client secret and the Basic
+ * credential stay registered all the same. */
+static void long_lived_secrets_outlive_a_thousand_tokens(void **state)
+{
+    (void)state;
+    gcs_redact_register("client-secret-0123456789");
+    gcs_redact_register("Y2xpZW50OnNlY3JldA==");
+    char tok[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(tok, sizeof tok, "access-token-%04d-abcdef", i);
+        gcs_redact_register_token(tok);
+    }
+    char *s = redact("secret client-secret-0123456789 basic-cred Y2xpZW50OnNlY3JldA== "
+                     "new access-token-0999-abcdef");
+    assert_string_equal(s, "secret *** basic-cred *** new ***");
+    free(s);
+    /* Only the most recent tokens are kept: the first has gone (long expired). */
+    s = redact("old access-token-0000-abcdef");
+    assert_string_equal(s, "old access-token-0000-abcdef");
+    free(s);
+}
+
+/* ==== Lines too long for the log ==== */
+
+static void oversized_fields_keep_json_valid(void **state)
+{
+    (void)state;
+    gcs_buf_init(&captured, 0);
+    gcs_log_set_sink(capture, NULL);
+    gcs_log_set_level(GCS_LOG_DEBUG);
+    gcs_log_set_format(GCS_LOG_JSON);
+    size_t big = 100 * 1024;
+    char *body = malloc(big + 1);
+    memset(body, 'a', big);
+    body[big] = '\0';
+    /* "é" straddling any cut point must not be split. */
+    for (size_t i = 0; i + 1 < big; i += 7) {
+        body[i] = '\xc3';
+        body[i + 1] = '\xa9';
+    }
+    GCS_INFO("http.body", "path", "/api/v2/x", "body", body, "after", "kept-or-dropped");
+    GCS_INFO("two.halves", "a", body + big / 2, "b", body + big / 2, "c", "small");
+    gcs_log_set_sink(NULL, NULL);
+    gcs_log_set_format(GCS_LOG_TEXT);
+    free(body);
+
+    char *line = captured.ptr;
+    int n = 0;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        json_error_t err;
+        json_t *j = json_loads(line, 0, &err);
+        if (!j)
+            fail_msg("line %d is not JSON: %s", n, err.text);
+        assert_true(strlen(line) <= 64 * 1024);
+        if (n == 0) {
+            const char *b = json_string_value(json_object_get(j, "body"));
+            assert_non_null(b);
+            /* The field says it was cut. */
+            assert_non_null(strstr(b, "\xe2\x80\xa6[truncated]"));
+            assert_string_equal(json_string_value(json_object_get(j, "path")), "/api/v2/x");
+        } else {
+            /* Two halves do not fit: the second is cut, what has no room left
+             * is left out, and the line says so. */
+            assert_null(strstr(json_string_value(json_object_get(j, "a")), "[truncated]"));
+            assert_non_null(strstr(json_string_value(json_object_get(j, "b")), "[truncated]"));
+            assert_null(json_object_get(j, "c"));
+            assert_true(json_is_true(json_object_get(j, "truncated")));
+        }
+        json_decref(j);
+        n++;
+        line = nl + 1;
+    }
+    assert_int_equal(n, 2);
+    gcs_buf_release(&captured);
+    gcs_log_set_level(GCS_LOG_INFO);
+}
+
+static void oversized_text_line_says_truncated(void **state)
+{
+    (void)state;
+    gcs_buf_init(&captured, 0);
+    gcs_log_set_sink(capture, NULL);
+    size_t big = 70 * 1024;
+    char *v = malloc(big + 1);
+    memset(v, 'b', big);
+    v[big] = '\0';
+    GCS_WARN("big", "v", v);
+    gcs_log_set_sink(NULL, NULL);
+    free(v);
+    assert_true(captured.len <= 64 * 1024 + 1);
+    assert_non_null(strstr(captured.ptr, "\xe2\x80\xa6[truncated]"));
+    gcs_buf_release(&captured);
+}
+
 static void level_filters_before_formatting(void **state)
 {
     (void)state;
@@ -214,6 +356,10 @@ int main(void)
         cmocka_unit_test_setup(error_messages_are_redacted, reset),
         cmocka_unit_test_setup(logs_never_show_secrets, reset),
         cmocka_unit_test_setup(level_filters_before_formatting, reset),
+        cmocka_unit_test_setup(table_of_masked_and_kept, reset),
+        cmocka_unit_test_setup(long_lived_secrets_outlive_a_thousand_tokens, reset),
+        cmocka_unit_test_setup(oversized_fields_keep_json_valid, reset),
+        cmocka_unit_test_setup(oversized_text_line_says_truncated, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

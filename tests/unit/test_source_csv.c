@@ -18,17 +18,17 @@ static int read_all(gcs_source *src, gcs_buf *b)
     while ((rc = gcs_source_next(&row, src)) != GCS_SOURCE_END) {
         if (rc == GCS_EINVALID) {
             const gcs_row_error *e = gcs_source_error(src);
-            gcs_buf_printf(b, "!%lu:%u:%s\n", e->line, e->column, e->message);
+            assert_int_equal(gcs_buf_printf(b, "!%lu:%u:%s\n", e->line, e->column, e->message), 0);
             continue;
         }
         if (rc < 0) {
-            gcs_buf_printf(b, "#%s\n", gcs_error_last());
+            assert_int_equal(gcs_buf_printf(b, "#%s\n", gcs_error_last()), 0);
             return rc;
         }
-        gcs_buf_printf(b, "%lu:", row->line);
+        assert_int_equal(gcs_buf_printf(b, "%lu:", row->line), 0);
         for (size_t i = 0; i < row->count; i++)
-            gcs_buf_printf(b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value);
-        gcs_buf_putc(b, '\n');
+            assert_int_equal(gcs_buf_printf(b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value), 0);
+        assert_int_equal(gcs_buf_putc(b, '\n'), 0);
     }
     return 0;
 }
@@ -42,7 +42,7 @@ static char *read_text_opt(const char *text, const gcs_source_options *opt, int 
     if (rc == 0)
         rc = read_all(src, &b);
     else
-        gcs_buf_printf(&b, "open: %s", gcs_error_last());
+        assert_int_equal(gcs_buf_printf(&b, "open: %s", gcs_error_last()), 0);
     gcs_source_free(src);
     if (rc_out)
         *rc_out = rc;
@@ -301,14 +301,14 @@ static char *stray_quote_file(int rows, int open, int close_row)
 {
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    gcs_buf_puts(&b, "id,note\n");
+    assert_int_equal(gcs_buf_puts(&b, "id,note\n"), 0);
     for (int i = 1; i <= rows; i++) {
         if (i == open)
-            gcs_buf_printf(&b, "%d,\"stray\n", i);
+            assert_int_equal(gcs_buf_printf(&b, "%d,\"stray\n", i), 0);
         else if (i == close_row)
-            gcs_buf_printf(&b, "%d,\"quoted\"\n", i);
+            assert_int_equal(gcs_buf_printf(&b, "%d,\"quoted\"\n", i), 0);
         else
-            gcs_buf_printf(&b, "%d,plain\n", i);
+            assert_int_equal(gcs_buf_printf(&b, "%d,plain\n", i), 0);
     }
     return gcs_buf_detach(&b);
 }
@@ -360,10 +360,10 @@ static void quoted_field_line_and_byte_bounds(void **state)
     /* 64 lines (63 line breaks) is the most a quoted field may span. */
     for (int breaks = 63; breaks <= 64; breaks++) {
         gcs_buf_init(&b, 0);
-        gcs_buf_puts(&b, "id,note\n1,\"");
+        assert_int_equal(gcs_buf_puts(&b, "id,note\n1,\""), 0);
         for (int i = 0; i < breaks; i++)
-            gcs_buf_puts(&b, "x\n");
-        gcs_buf_puts(&b, "end\"\n2,after\n");
+            assert_int_equal(gcs_buf_puts(&b, "x\n"), 0);
+        assert_int_equal(gcs_buf_puts(&b, "end\"\n2,after\n"), 0);
         char *out = read_text(b.ptr, &rc);
         if (breaks == 63) {
             assert_int_equal(rc, 0);
@@ -444,9 +444,9 @@ static void limits_on_fields_and_records(void **state)
     /* A record past max_record (an unclosed quote) stops the file. */
     gcs_buf b;
     gcs_buf_init(&b, 0);
-    gcs_buf_puts(&b, "a,b\n1,\"");
+    assert_int_equal(gcs_buf_puts(&b, "a,b\n1,\""), 0);
     for (int i = 0; i < 20; i++)
-        gcs_buf_puts(&b, "0123456789\n");
+        assert_int_equal(gcs_buf_puts(&b, "0123456789\n"), 0);
     opt.max_field = 4096;
     assert_int_equal(gcs_source_open_mem(&src, "t.csv", b.ptr, b.len, GCS_SOURCE_CSV, &opt), 0);
     int rc = gcs_source_next(&row, src);

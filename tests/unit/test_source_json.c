@@ -18,24 +18,24 @@ static char *read_text(const char *name, const char *text, gcs_source_format fmt
     gcs_buf_init(&b, 0);
     int rc = gcs_source_open_mem(&src, name, text, strlen(text), fmt, opt);
     if (rc < 0) {
-        gcs_buf_printf(&b, "OPEN:%s", gcs_error_last());
+        assert_int_equal(gcs_buf_printf(&b, "OPEN:%s", gcs_error_last()), 0);
         return gcs_buf_detach(&b);
     }
     const gcs_row *row;
     while ((rc = gcs_source_next(&row, src)) != GCS_SOURCE_END) {
         if (rc == GCS_EINVALID) {
-            gcs_buf_printf(&b, "!%lu:%s\n", gcs_source_error(src)->line,
-                           gcs_source_error(src)->message);
+            assert_int_equal(gcs_buf_printf(&b, "!%lu:%s\n", gcs_source_error(src)->line,
+                           gcs_source_error(src)->message), 0);
             continue;
         }
         if (rc < 0) {
-            gcs_buf_printf(&b, "FATAL:%s", gcs_error_last());
+            assert_int_equal(gcs_buf_printf(&b, "FATAL:%s", gcs_error_last()), 0);
             break;
         }
-        gcs_buf_printf(&b, "%lu:", row->line);
+        assert_int_equal(gcs_buf_printf(&b, "%lu:", row->line), 0);
         for (size_t i = 0; i < row->count; i++)
-            gcs_buf_printf(&b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value);
-        gcs_buf_putc(&b, '\n');
+            assert_int_equal(gcs_buf_printf(&b, "%s%s=%s", i ? "|" : "", row->fields[i].name, row->fields[i].value), 0);
+        assert_int_equal(gcs_buf_putc(&b, '\n'), 0);
     }
     gcs_source_free(src);
     return gcs_buf_detach(&b);
