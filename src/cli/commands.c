@@ -41,6 +41,25 @@ const gcs_cli_command gcs_cli_commands[] = {
      "run with --no-create --no-deactivate (examples/bulk-update/).\n\nOptions:\n"
      PROVISION_OPTIONS,
      gcs_cmd_sync},
+    {"doctor", "check configuration, credentials, permissions, source and store before a sync",
+     "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--anchor SEQ:HASH] [--json]",
+     "Checks, without writing anything to Genesys, everything a sync depends on, and for\n"
+     "each failure says what to do: the configuration and credentials; a token from the\n"
+     "login host; the API host and its clock (warn over 60 s, fail over 300 s of skew);\n"
+     "the scopes the work needs (SCIM reads; role, division, skill and language reads for\n"
+     "what the profile maps; SCIM writes cannot be proven without writing); the rate limit\n"
+     "of the token and what a full sync would cost; with --source and --profile, that\n"
+     "every field the profile reads is in the source, every role, division, skill and\n"
+     "language the source names exists, and which rows would be rejected and why; the\n"
+     "store (opens, takes writes, receipt chain holds). Text for people, one JSON\n"
+     "document with --json. Exit 0 when no check failed (warnings allowed), 1 when one did.\n\n"
+     "Options:\n"
+     "  --source FILE               the HR export to check\n"
+     "  --profile FILE              the mapping profile to check against it\n"
+     "  --format csv|json|ndjson    the source's format when its extension does not say\n"
+     "  --anchor SEQ:HASH           the receipt chain head an earlier check printed: the\n"
+     "                              chain must not have been rewritten up to there",
+     gcs_cmd_doctor},
     {"config", "show the effective configuration and where each value came from",
      "gcscim config show [--json]",
      "Shows every setting, its value and its source (default, env, file or flag).\n"

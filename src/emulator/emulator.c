@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -281,6 +282,15 @@ static void route_api(emu_req *r, const char *rest)
 static void add_headers(emu_req *r)
 {
     gcs_http_response_header(r->resp, "ININ-Correlation-Id", r->correlation);
+    /* A skewed clock (--clock-skew): the server's own Date is then left out. */
+    if (r->emu->config.clock_skew_s) {
+        char date[64];
+        time_t t = time(NULL) + (time_t)r->emu->config.clock_skew_s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        gcs_http_response_header(r->resp, "Date", date);
+    }
     if (r->window) {
         char v[32];
         snprintf(v, sizeof v, "%ld", r->rl_count);

@@ -35,6 +35,7 @@ typedef struct gcs_emu_config {
     int latency_jitter_ms;
     double concurrent_writer;     /* 0..1: share of user reads followed by a hidden change */
     bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
+    int64_t clock_skew_s;         /* the Date header is this far from the real clock */
 } gcs_emu_config;
 
 enum {

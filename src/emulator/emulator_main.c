@@ -36,6 +36,8 @@ static const char usage[] =
     "  --latency MS[:JITTER_MS]      delay before each API answer\n"
     "  --concurrent-writer P         share of user reads after which the user changes behind\n"
     "                                the client's back\n"
+    "  --clock-skew SECONDS          every answer's Date header is this far ahead (or, negative,\n"
+    "                                behind) the real clock\n"
     "  --threads N                   server threads: 0 = one per connection (default), N = pool\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
     "  --log-format FORMAT           text (default) or json\n"
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
             "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format",
-            "--client-scopes", NULL};
+            "--client-scopes", "--clock-skew", NULL};
         size_t k = 0;
         while (with_value[k] && strcmp(with_value[k], a) != 0)
             k++;
@@ -191,6 +193,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--concurrent-writer") == 0) {
             if (parse_share(v, &opts.config.concurrent_writer) < 0)
                 USAGE("bad --concurrent-writer '%s' (0 to 1)", v);
+        } else if (strcmp(a, "--clock-skew") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < -864000 || n > 864000)
+                USAGE("bad --clock-skew '%s' (seconds, -864000 to 864000)", v);
+            opts.config.clock_skew_s = n;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 0 || n > 64)

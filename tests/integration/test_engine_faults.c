@@ -55,13 +55,15 @@ static void twenty_percent_server_faults(void **state)
     assert_int_equal(patches.by_outcome[GCS_HTTP_OK], 200);
     assert_true(patches.max_attempts > 1);
     assert_true(st.retries[GCS_RETRY_SERVER] > 0);
-    /* A create is never repeated blindly: done, or reported for a look-up. */
+    /* The engine never retries a create by itself: done, or reported for a
+     * look-up. (A drop on a reused connection may make libcurl resend one that
+     * the server made already: 409, settled by apply with the run's marker.) */
     assert_int_equal(creates.by_outcome[GCS_HTTP_OK] +
                          creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
-                         creates.by_outcome[GCS_HTTP_SERVER_ERROR],
+                         creates.by_outcome[GCS_HTTP_SERVER_ERROR] +
+                         creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
                      40);
     assert_true(creates.by_outcome[GCS_HTTP_OK] > 20);
-    assert_int_equal(creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT], 0);
     assert_int_equal(st.breaker_state, GCS_BREAKER_CLOSED);
     gcs_engine_fixture_stop(&f);
 }
@@ -97,7 +99,13 @@ static void dropped_connections(void **state)
     assert_int_equal(gets.by_outcome[GCS_HTTP_OK], 100);
     assert_true(st.retries[GCS_RETRY_DROPPED] > 0);
     assert_int_equal(creates.done, 30);
-    assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN],
+    /* Creates reuse connections: libcurl resends one whose reused connection
+     * dropped before any answer, and the server may have made the user already,
+     * so a create may end in 409 here. Apply settles that by the run's own
+     * managed marker (a scenario with drops pins it); the engine never resends a
+     * create by itself after an answer was lost: that is "outcome unknown". */
+    assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
+                         creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
                      30);
     assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] > 0);
     gcs_engine_fixture_stop(&f);
