@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     po.api_url = s ? s->api_url : NULL;
     if (rc == 0)
         rc = gcs_planner_run(&plan, &stats, s->client, &po);
-    gcs_apply_options ao = {"sync", po.plan, NULL, NULL, NULL};
+    gcs_apply_options ao = {.command = "sync", .approval = po.plan};
     if (rc == 0) {
         rc = gcs_apply_run(&result, s->client, store, &plan, &ao);
         gcs_plan_release(&plan);

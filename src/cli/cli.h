@@ -34,6 +34,7 @@ enum {
     GCS_EXIT_BROKEN = 5,    /* verification failed: the receipt chain does not hold */
     GCS_EXIT_AUTH = 6,      /* credentials rejected or a permission is missing */
     GCS_EXIT_LIMIT = 7,     /* a daily rate limit was reached: try again later */
+    GCS_EXIT_INTERRUPTED = 8, /* stopped by a signal: the run is recorded; the message says how to resume */
     GCS_EXIT_CHANGES = 9,   /* plan --detailed-exitcode: the plan has changes to apply */
 };
 

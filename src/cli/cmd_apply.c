@@ -2,7 +2,89 @@
 #include "cli/provision.h"
 #include "core/error.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* The path as one shell word (single quotes unless it is plainly safe). */
+static void print_shell_word(FILE *out, const char *s)
+{
+    if (*s &&
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,=") ==
+            strlen(s)) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+                                  json_t **report)
+{
+    char when[64];
+    gcs_cli_format_time(when, sizeof when, finished_ms);
+    if (p->cli->json) {
+        *report = json_pack("{s:s,s:b,s:s,s:I}", "run", run_id, "already_applied", 1, "finished",
+                            when, "requests", (json_int_t)0);
+    } else {
+        fprintf(p->cli->out, "Already applied (run %s, finished at %s): nothing sent.\n", run_id,
+                when);
+    }
+    return GCS_EXIT_OK;
+}
+
+/* The same command line, with every flag it had (approvals included: the
+ * resume needs them again), and the global options given after the command. */
+int gcs_provision_interrupted(gcs_provision *p, const char *run_id)
+{
+    FILE *err = p->cli->err;
+    fprintf(err, "gcscim: %s\n", gcs_error_last());
+    fprintf(err, "gcscim: run %s is recorded as interrupted; ", run_id);
+    if (p->plan_path)
+        fputs("resume it with: gcscim", err);
+    else /* a sync plans again from what Genesys now holds: what was done is not redone */
+        fputs("resume it by running the same command again: gcscim", err);
+    for (int i = 0; i < p->argc && p->argv; i++) {
+        fputc(' ', err);
+        print_shell_word(err, p->argv[i]);
+    }
+    fputc('\n', err);
+    return GCS_EXIT_INTERRUPTED;
+}
+
+/* A plan whose run is done is answered from the store alone: no token is
+ * fetched and no call is made. Sets *done. */
+static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
+{
+    int rc;
+    gcs_run run;
+    *done = false;
+    if ((rc = gcs_cli_load_config(p->cli)) < 0)
+        return rc;
+    if ((rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
+        return rc;
+    rc = gcs_store_run_find_latest(&run, p->store, gcs_plan_identity(plan));
+    if (rc == GCS_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (strcmp(run.state, GCS_RUN_DONE) == 0) {
+        json_t *report = NULL;
+        *done = true;
+        gcs_provision_already_applied(p, run.id, run.finished_ms, &report);
+        if (report)
+            gcs_provision_print_report(p->cli->out, report);
+        json_decref(report);
+    }
+    gcs_run_release(&run);
+    return 0;
+}
 
 int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
 {
@@ -19,8 +101,17 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
         code = gcs_cli_usage_error(cli, "apply", "unexpected argument '%s'", argv[first + 1]);
         goto out;
     }
+    p.plan_path = argv[first];
     gcs_plan plan = {0};
+    bool done = false;
     int rc = gcs_plan_read(&plan, argv[first]);
+    if (rc == 0)
+        rc = check_done(&done, &p, &plan);
+    if (rc == 0 && done) {
+        gcs_plan_release(&plan);
+        code = GCS_EXIT_OK;
+        goto out;
+    }
     if (rc == 0)
         rc = gcs_provision_connect(&p);
     if (rc == 0) {

@@ -67,6 +67,31 @@ static int item_row(const gcs_run_item *it, void *payload)
     return 0;
 }
 
+/* Who is applying the run now, when someone is: the lease on its plan (into
+ * `o` with --json, else a line). */
+static void show_lease(gcs_cli *cli, gcs_store *s, const gcs_run *r, json_t *o)
+{
+    gcs_run_lease l;
+    if (!r->plan_id || gcs_store_lease_get(&l, s, r->plan_id) < 0)
+        return;
+    if (l.run_id && strcmp(l.run_id, r->id) == 0) {
+        char since[40], beat[40], until[40];
+        gcs_cli_format_time(since, sizeof since, l.since_ms);
+        gcs_cli_format_time(beat, sizeof beat, l.heartbeat_ms);
+        gcs_cli_format_time(until, sizeof until, l.until_ms);
+        if (o)
+            json_object_set_new(o, "lease",
+                                json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "owner", l.owner, "host",
+                                          l.host, "pid", (json_int_t)l.pid, "since", since,
+                                          "heartbeat", beat, "until", until));
+        else
+            fprintf(cli->out,
+                    "held by   pid %lld on %s since %s (last heartbeat %s, until %s)\n\n",
+                    (long long)l.pid, l.host, since, beat, until);
+    }
+    gcs_run_lease_release(&l);
+}
+
 static int show(gcs_cli *cli, gcs_store *s, const char *id)
 {
     gcs_run r;
@@ -89,9 +114,12 @@ static int show(gcs_cli *cli, gcs_store *s, const char *id)
                 r.id, r.command ? r.command : "-", r.plan_id ? r.plan_id : "-", r.state, started,
                 finished, (long long)r.done, (long long)r.failed, (long long)r.in_progress,
                 (long long)r.pending);
+        show_lease(cli, s, &r, NULL);
         fprintf(cli->out, "  %-24s %-11s %-36s %3s  %s\n", "ITEM", "STATE", "GENESYS_ID", "TRY",
                 "DETAIL");
     }
+    if (o)
+        show_lease(cli, s, &r, o);
     rc = gcs_store_items_each(s, r.id, NULL, item_row, &p);
     if (rc == 0 && o)
         gcs_cli_print_json(cli, o);

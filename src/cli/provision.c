@@ -1,4 +1,5 @@
 #include "cli/provision.h"
+#include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "engine/recorder.h"
 #include "core/error.h"
@@ -127,6 +128,8 @@ int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_sour
                         int *first_operand)
 {
     int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
+    p->argc = argc;
+    p->argv = argv;
     if (rc != 0)
         return rc;
     if (wants_source && !p->planner.source_path)
@@ -144,7 +147,7 @@ int gcs_provision_connect(gcs_provision *p)
     /* A bad profile is rejected before anything is read from Genesys. */
     if (p->planner.profile_path && (rc = gcs_planner_check_inputs(&p->planner)) < 0)
         return rc;
-    if ((rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
+    if (!p->store && (rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
         return rc;
     if ((rc = gcs_genesys_session_open(&p->session, &p->cli->config, NULL)) < 0)
         return rc;
@@ -272,11 +275,17 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
     gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
     if (p->cli->json)
         view.progress.tty = false;
-    gcs_apply_options o = {p->command, p->planner.plan, on_event, &view, p->passwords_out};
+    gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
+                           .on_event = on_event, .payload = &view,
+                           .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag()};
     gcs_apply_result result;
+    gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
-    if (result.total)
+    gcs_cli_interrupt_uninstall();
+    if (result.total && !result.already_applied)
         gcs_progress_finish(&view.progress);
+    if (rc == 0 && result.already_applied)
+        return gcs_provision_already_applied(p, result.run_id, result.finished_ms, report);
     FILE *out = p->cli->out;
     if (p->cli->json) {
         json_t *j = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "run", result.run_id,
@@ -288,6 +297,8 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
                               (json_int_t)result.counts[GCS_APPLY_DRIFT], "failed",
                               (json_int_t)result.counts[GCS_APPLY_FAILED], "requests",
                               (json_int_t)result.requests);
+        if (result.interrupted)
+            json_object_set_new(j, "interrupted", json_true());
         if (rc < 0)
             json_object_set_new(j, "error", json_string(gcs_error_last()));
         *report = j;
@@ -302,6 +313,8 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
     }
     if (rc == 0)
         return GCS_EXIT_OK;
+    if (rc == GCS_ECANCELLED && result.interrupted)
+        return gcs_provision_interrupted(p, result.run_id);
     if (rc == GCS_ERROR && result.total) {
         fprintf(p->cli->err, "gcscim: %s\n", gcs_error_last());
         return GCS_EXIT_PARTIAL;

@@ -19,6 +19,8 @@ typedef struct gcs_provision {
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
     bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
+    int argc;                  /* the command's arguments (argv[0] is its name): */
+    char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;
     gcs_store *store;
 } gcs_provision;
@@ -41,6 +43,13 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *
 int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);
 /* Prints a --json report: one compact JSON document on one line. */
 void gcs_provision_print_report(FILE *out, const json_t *doc);
+/* cmd_apply.c: "already applied (run X, finished at T)" (with --json, sets
+ * *report instead); returns GCS_EXIT_OK. */
+int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+                                  json_t **report);
+/* cmd_apply.c: says the run is interrupted and the command that resumes it;
+ * returns GCS_EXIT_INTERRUPTED. */
+int gcs_provision_interrupted(gcs_provision *p, const char *run_id);
 
 /* The whole of `gcscim plan` (apply false) and `gcscim sync` (apply true):
  * parse, connect, plan, and for sync apply. Returns an exit code. */

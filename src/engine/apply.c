@@ -4,9 +4,14 @@
 #include "genesys/directory.h"
 #include "engine/recorder.h"
 #include "mapping/transform.h"
+#include "core/time.h"
+#include "mapping/profile.h"
 #include "plan/diff.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <time.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +44,7 @@ typedef struct op_ctx {
     int rereads;
     bool create_retried;
     bool adopting;
+    bool conflicted;           /* the create met a 409: only our own user is taken */
     bool finished;
     bool problem;              /* ended failed or drifted */
     int lookup_step;           /* which lookup key is being tried */
@@ -62,6 +68,15 @@ struct applier {
     long problems;
     int fatal;                 /* a store failure stops the run */
     bool passwords;            /* the profile asks for passwords */
+    /* The lease on the plan (one run at a time). */
+    const char *identity;
+    char owner[400];
+    bool leased;
+    bool lease_lost;
+    int64_t lease_ms, next_renew_ms;
+    /* Stopping on request: nothing new is sent. */
+    bool stopping;
+    int64_t stop_deadline_ms;
     gcs_password_policy policy;
     FILE *passwords_out;
 };
@@ -150,18 +165,33 @@ static json_t *skip_of(const op_ctx *c)
 
 /* ==== Submitting ==== */
 
+/* Whether a finished call was one the stop cancelled before it was sent: the
+ * operation is then left as it is, for the resume. */
+static bool left_for_resume(const op_ctx *c, const gcs_http_client_response *res)
+{
+    return c->a->stopping && res->outcome == GCS_HTTP_CANCELLED;
+}
+
+static void submit_req(op_ctx *c, gcs_http_client_request *req, gcs_http_done_fn done)
+{
+    if (c->a->stopping)
+        return; /* stopping: nothing new goes out; the resume does it */
+    if (gcs_http_submit(c->a->client, req, done, c) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "cannot queue %s %s: %s", req->method, req->path,
+                 gcs_error_last());
+        finish(c, GCS_APPLY_FAILED, msg);
+    }
+    c->a->result->requests++;
+}
+
 static void submit(op_ctx *c, const char *method, const char *path, const json_t *body,
                    const char *if_match, gcs_http_done_fn done)
 {
     /* A create that carries a password: the engine wipes its copies. */
     gcs_http_client_request req = {.method = method, .path = path, .json = body, .if_match = if_match,
                                    .sensitive = c->password != NULL};
-    if (gcs_http_submit(c->a->client, &req, done, c) < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "cannot queue %s %s: %s", method, path, gcs_error_last());
-        finish(c, GCS_APPLY_FAILED, msg);
-    }
-    c->a->result->requests++;
+    submit_req(c, &req, done);
 }
 
 static void user_path(char *out, size_t outsz, const char *id)
@@ -229,6 +259,8 @@ static void on_patch_done(const gcs_http_client_response *res, void *payload);
 static void on_reread(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
     if (res->error) {
         fail_with(c, res, "cannot re-read the user after a version conflict");
         return;
@@ -240,7 +272,10 @@ static void on_reread(const gcs_http_client_response *res, void *payload)
         return;
     }
     if (json_array_size(ops) == 0) {
-        finish(c, c->adopting ? GCS_APPLY_ADOPTED : GCS_APPLY_NOOP, NULL);
+        finish(c, c->kind == GCS_PLAN_ADOPT ? GCS_APPLY_ADOPTED
+                  : c->adopting            ? GCS_APPLY_DONE
+                                           : GCS_APPLY_NOOP,
+               NULL);
     } else if (c->adopting || only_planned(changes, json_object_get(c->op, "changes"))) {
         submit_patch(c, ops, on_patch_done);
     } else {
@@ -265,9 +300,11 @@ static void reread(op_ctx *c)
 static void on_patch_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
     if (res->error == 0) {
         take_version(c, res);
-        finish(c, c->adopting ? GCS_APPLY_ADOPTED : GCS_APPLY_DONE, NULL);
+        finish(c, c->kind == GCS_PLAN_ADOPT ? GCS_APPLY_ADOPTED : GCS_APPLY_DONE, NULL);
     } else if (res->outcome == GCS_HTTP_VERSION_CONFLICT && c->rereads < MAX_CONFLICT_REREADS) {
         c->rereads++;
         reread(c);
@@ -283,14 +320,45 @@ static void on_patch_done(const gcs_http_client_response *res, void *payload)
 static void post_create(op_ctx *c);
 static void look_up(op_ctx *c);
 
-static void adopt(op_ctx *c, const json_t *user)
+/* Whether `user` carries this plan's managed marker with value `key`: a user
+ * gcscim created (or adopted) for this person. */
+static bool carries_marker(const json_t *user, const char *marker, const char *key)
 {
-    set_str(&c->id, json_string_value(json_object_get(user, "id")));
+    size_t i;
+    json_t *e;
+    if (!marker || !key)
+        return false;
+    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
+                       i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        const char *value = json_string_value(json_object_get(e, "value"));
+        if (authority && value && strcmp(authority, marker) == 0 && strcmp(value, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A create found its user already there: ours (an earlier attempt of this
+ * plan: finish what it planned), or somebody else's (drift, left alone). */
+static void found_existing(op_ctx *c, const json_t *user)
+{
+    const char *id = json_string_value(json_object_get(user, "id"));
+    if (c->a->marker && !carries_marker(user, c->a->marker, c->key)) {
+        char msg[768];
+        snprintf(msg, sizeof msg,
+                 "userName %s is taken by user %s, which the plan did not foresee and gcscim does "
+                 "not manage: left alone",
+                 c->user_name ? c->user_name : "?", id ? id : "?");
+        set_str(&c->id, NULL);
+        finish(c, GCS_APPLY_DRIFT, msg);
+        return;
+    }
+    set_str(&c->id, id);
     char *etag = gcs_directory_user_etag(user);
     set_str(&c->etag, etag);
     free(etag);
     learn_id(c->a, c->key, c->id, c->user_name);
-    c->adopting = true;
+    c->adopting = true; /* a conflict re-reads and applies what remains */
     json_t *ops = NULL, *changes = NULL;
     if (gcs_diff_user(&ops, &changes, desired_of(c) ? desired_of(c) : json_object_get(c->op, "body"),
                       user, skip_of(c)) < 0) {
@@ -298,7 +366,7 @@ static void adopt(op_ctx *c, const json_t *user)
         return;
     }
     if (json_array_size(ops) == 0)
-        finish(c, GCS_APPLY_ADOPTED, NULL);
+        finish(c, GCS_APPLY_DONE, NULL);
     else
         submit_patch(c, ops, on_patch_done);
     json_decref(ops);
@@ -321,13 +389,15 @@ static char *lookup_filter(op_ctx *c, int step)
 static void on_lookup(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
     if (res->error) {
         fail_with(c, res, "cannot look the user up");
         return;
     }
     json_t *found = json_array_get(json_object_get(res->json, "Resources"), 0);
     if (found) {
-        adopt(c, found);
+        found_existing(c, found);
         return;
     }
     c->lookup_step++;
@@ -340,12 +410,12 @@ static void look_up(op_ctx *c)
     while (c->lookup_step < 2 && !(filter = lookup_filter(c, c->lookup_step)))
         c->lookup_step++;
     if (!filter) {
-        /* Nobody there: the earlier attempt did not happen. */
-        if (c->create_retried && c->adopting) {
-            finish(c, GCS_APPLY_FAILED, "user neither created nor found");
+        /* Nobody there. */
+        if (c->conflicted) {
+            finish(c, GCS_APPLY_FAILED, "the create met a conflict, but no such user was found");
             return;
         }
-        c->adopting = false;
+        /* The earlier attempt did not happen: send it (once more). */
         post_create(c);
         return;
     }
@@ -354,12 +424,15 @@ static void look_up(op_ctx *c)
     snprintf(path, sizeof path, GCS_SCIM_USERS "?filter=%s&count=1", escaped ? escaped : "");
     curl_free(escaped);
     free(filter);
+    gcs_recorder_learn_path(&c->a->recorder, c->key, path);
     submit(c, "GET", path, NULL, NULL, on_lookup);
 }
 
 static void on_create_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
     if (res->error == 0) {
         set_str(&c->id, json_string_value(json_object_get(res->json, "id")));
         take_version(c, res);
@@ -371,8 +444,10 @@ static void on_create_done(const gcs_http_client_response *res, void *payload)
         }
         finish(c, GCS_APPLY_DONE, NULL);
     } else if (res->outcome == GCS_HTTP_UNIQUENESS_CONFLICT) {
-        c->lookup_step = 1; /* the userName is taken: find that user */
-        c->adopting = true;
+        /* Not foreseen by the plan: our own earlier create (found by the
+         * marker), or somebody else's user (drift). */
+        c->conflicted = true;
+        c->lookup_step = 0;
         look_up(c);
     } else if (res->outcome == GCS_HTTP_OUTCOME_UNKNOWN && !c->create_retried) {
         c->create_retried = true;
@@ -383,15 +458,25 @@ static void on_create_done(const gcs_http_client_response *res, void *payload)
     }
 }
 
+/* The create goes on the wire now: its intent is durable before the bytes
+ * leave, so a resumed run that finds it looks the user up instead of creating
+ * again (and looks up only those). */
+static int create_on_wire(void *payload)
+{
+    op_ctx *c = payload;
+    mark(c, GCS_ITEM_IN_PROGRESS, "create sent");
+    return c->a->fatal ? -1 : 0;
+}
+
 static void post_create(op_ctx *c)
 {
-    /* The intent is durable before the request leaves: a resumed run that finds
-     * it looks the user up instead of creating again. */
-    mark(c, GCS_ITEM_IN_PROGRESS, "create sent");
-    if (c->a->fatal)
+    gcs_http_client_request req = {.method = "POST", .path = GCS_SCIM_USERS,
+                                   .on_start = create_on_wire};
+    if (c->a->fatal || c->a->stopping)
         return;
     if (!c->a->passwords) {
-        submit(c, "POST", GCS_SCIM_USERS, json_object_get(c->op, "body"), NULL, on_create_done);
+        req.json = json_object_get(c->op, "body");
+        submit_req(c, &req, on_create_done);
         return;
     }
     char pw[129];
@@ -404,7 +489,9 @@ static void post_create(op_ctx *c)
     json_t *body = json_copy(json_object_get(c->op, "body"));
     json_object_set_new(body, "password", json_string(pw));
     explicit_bzero(pw, sizeof pw);
-    submit(c, "POST", GCS_SCIM_USERS, body, NULL, on_create_done);
+    req.json = body;
+    req.sensitive = true; /* the engine wipes its copies */
+    submit_req(c, &req, on_create_done);
     /* The engine copied the request; overwrite our copy before it is freed. */
     size_t n = json_string_length(json_object_get(body, "password"));
     char blank[129];
@@ -428,21 +515,67 @@ static void start_create(op_ctx *c)
 
 /* ==== Managers of new users ==== */
 
+static void set_manager(op_ctx *c);
+
+static void manager_failed(op_ctx *c, const char *message)
+{
+    applier *a = c->a;
+    GCS_WARN("apply.manager_failed", "key", c->key, "message", message);
+    a->problems++;
+    c->problem = true;
+    char msg[512];
+    snprintf(msg, sizeof msg, "manager not set: %s", message);
+    mark(c, GCS_ITEM_FAILED, msg);
+}
+
+static const char *planned_manager(const op_ctx *c)
+{
+    const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
+    return json_string_value(json_object_get(c->a->key_to_id, mkey));
+}
+
+/* After a conflict: the user as it is now. Already the planned manager (a
+ * PATCH that Genesys carried out although it answered 504, or an earlier run
+ * of this plan) is success; else the PATCH goes again with the new version. */
+static void on_manager_reread(const gcs_http_client_response *res, void *payload)
+{
+    op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
+    if (res->error) {
+        manager_failed(c, res->message);
+        return;
+    }
+    take_version(c, res);
+    const char *now = json_string_value(json_object_get(
+        json_object_get(json_object_get(res->json, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
+    const char *want = planned_manager(c);
+    if (now && want && strcmp(now, want) == 0)
+        return; /* as planned */
+    set_manager(c);
+}
+
 static void on_manager_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
-    if (res->error == 0)
+    if (left_for_resume(c, res))
+        return;
+    if (res->error == 0) {
         take_version(c, res);
-    else
-        GCS_WARN("apply.manager_failed", "key", c->key, "message", res->message);
-    if (res->error)
-        c->a->problems++;
+    } else if (res->outcome == GCS_HTTP_VERSION_CONFLICT && c->rereads < MAX_CONFLICT_REREADS) {
+        c->rereads++;
+        char path[300];
+        user_path(path, sizeof path, c->id);
+        submit(c, "GET", path, NULL, NULL, on_manager_reread);
+    } else {
+        manager_failed(c, res->message);
+    }
 }
 
 static void set_manager(op_ctx *c)
 {
     const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
-    const char *mid = json_string_value(json_object_get(c->a->key_to_id, mkey));
+    const char *mid = planned_manager(c);
     if (!c->id)
         return;
     if (!mid) {
@@ -456,7 +589,179 @@ static void set_manager(op_ctx *c)
     json_decref(ops);
 }
 
+/* ==== Updates, reactivations, adoptions, deactivations ==== */
+
+/* A deactivation is checked against the user as it is now: only an active
+ * user that carries the managed marker with this operation's key is
+ * deactivated, whatever the plan file says. */
+static void on_deactivate_read(const gcs_http_client_response *res, void *payload)
+{
+    op_ctx *c = payload;
+    if (left_for_resume(c, res))
+        return;
+    if (res->outcome == GCS_HTTP_NOT_FOUND) {
+        finish(c, GCS_APPLY_DRIFT, "the user no longer exists in Genesys");
+        return;
+    }
+    if (res->error) {
+        fail_with(c, res, "cannot read the user before deactivating it");
+        return;
+    }
+    if (!carries_marker(res->json, c->a->marker, c->key)) {
+        finish(c, GCS_APPLY_DRIFT, "not managed by gcscim (no managed marker with this key), "
+                                   "left alone");
+        return;
+    }
+    if (json_is_false(json_object_get(res->json, "active"))) {
+        finish(c, GCS_APPLY_NOOP, NULL);
+        return;
+    }
+    submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+}
+
+static void start_change(op_ctx *c)
+{
+    if (json_is_false(json_object_get(c->op, "managed")) && c->kind != GCS_PLAN_ADOPT) {
+        finish(c, GCS_APPLY_DRIFT,
+               "not managed by gcscim and not planned as an adoption: left alone");
+        return;
+    }
+    if (!c->id) {
+        finish(c, GCS_APPLY_FAILED, "the operation names no user id");
+        return;
+    }
+    if (c->kind == GCS_PLAN_ADOPT)
+        c->adopting = true;
+    if (json_array_size(json_object_get(c->op, "operations")) == 0) {
+        finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
+    } else if (c->kind == GCS_PLAN_DEACTIVATE) {
+        char path[300];
+        user_path(path, sizeof path, c->id);
+        submit(c, "GET", path, NULL, NULL, on_deactivate_read);
+    } else {
+        submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+    }
+}
+
+/* ==== The lease: one run of a plan at a time ==== */
+
+static void format_time(char *out, size_t outsz, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Whether the holder is a process of this host that no longer exists (killed
+ * with -9, or the machine rebooted): its lease need not run out. */
+static bool holder_is_dead(const gcs_run_lease *h, const char *host)
+{
+    return h->host && strcmp(h->host, host) == 0 && h->pid > 0 && h->pid != (int64_t)getpid() &&
+           kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
+}
+
+static int take_lease(applier *a)
+{
+    char host[256] = "localhost";
+    unsigned char rnd[8] = {0};
+    int rc;
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return gcs_error_set(GCS_ERROR, "no random bytes for the run's lease");
+    snprintf(a->owner, sizeof a->owner, "%s:%lld:%02x%02x%02x%02x%02x%02x%02x%02x", host,
+             (long long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    gcs_run_lease h;
+    rc = gcs_store_lease_take(&h, a->store, a->identity, a->owner, host, (int64_t)getpid(),
+                              a->lease_ms, NULL);
+    if (rc == GCS_ECONFLICT && h.owner && holder_is_dead(&h, host)) {
+        char dead[400];
+        snprintf(dead, sizeof dead, "%s", h.owner);
+        GCS_INFO("apply.lease_taken_over", "plan", a->identity, "from", dead);
+        gcs_run_lease_release(&h);
+        rc = gcs_store_lease_take(&h, a->store, a->identity, a->owner, host, (int64_t)getpid(),
+                                  a->lease_ms, dead);
+    }
+    if (rc == GCS_ECONFLICT && h.owner) {
+        char since[32], beat[32];
+        format_time(since, sizeof since, h.since_ms);
+        format_time(beat, sizeof beat, h.heartbeat_ms);
+        rc = gcs_error_set(GCS_EREFUSED,
+                           "plan %.12s is being applied by another gcscim: pid %lld on %s, since "
+                           "%s (run %s, last heartbeat %s); wait for it to end, or for its lease "
+                           "to expire %lld s after its last heartbeat",
+                           a->identity, (long long)h.pid, h.host, since,
+                           h.run_id ? h.run_id : "starting", beat,
+                           (long long)(a->lease_ms / 1000));
+    }
+    gcs_run_lease_release(&h);
+    if (rc == 0) {
+        a->leased = true;
+        a->next_renew_ms = gcs_time_wall_ms() + a->lease_ms / 3;
+    }
+    return rc;
+}
+
+static void renew_lease(applier *a)
+{
+    if (!a->leased || a->lease_lost || gcs_time_wall_ms() < a->next_renew_ms)
+        return;
+    int rc = gcs_store_lease_renew(a->store, a->identity, a->owner, NULL, a->lease_ms);
+    if (rc < 0) {
+        /* Another process took the plan over (this one stalled past its lease):
+         * two runs must not go on at once, so this one stops now. */
+        a->lease_lost = rc == GCS_ECONFLICT;
+        if (!a->fatal)
+            a->fatal = rc;
+        GCS_ERR("apply.lease_lost", "plan", a->identity, "error", gcs_error_last());
+        gcs_http_cancel(a->client);
+        return;
+    }
+    a->next_renew_ms = gcs_time_wall_ms() + a->lease_ms / 3;
+}
+
 /* ==== The run ==== */
+
+static void begin_stop(applier *a)
+{
+    a->stopping = true;
+    int grace = a->o->stop_grace_ms > 0 ? a->o->stop_grace_ms : GCS_APPLY_STOP_GRACE_MS;
+    a->stop_deadline_ms = gcs_time_mono_ms() + grace;
+    GCS_WARN("apply.stopping", "run", a->run_id, "reason", "stop requested");
+    gcs_http_cancel(a->client);
+}
+
+/* Drives the client until every call finished, renewing the lease and
+ * watching for a stop request. When stopping, queued calls are cancelled and
+ * those in flight get until the deadline. */
+static int drive(applier *a)
+{
+    for (;;) {
+        if (!a->stopping && a->o->stop && *a->o->stop)
+            begin_stop(a);
+        if (a->stopping) {
+            gcs_http_cancel(a->client); /* retries queued meanwhile do not go out */
+            if (gcs_http_pending(a->client) == 0)
+                break;
+            if (gcs_time_mono_ms() >= a->stop_deadline_ms) {
+                /* Their outcome stays unknown: a create among them is in
+                 * progress in the store, and the resume looks it up. */
+                GCS_WARN("apply.stop_timeout", "run", a->run_id, "message",
+                         "calls still in flight were abandoned");
+                gcs_http_abort(a->client);
+                break;
+            }
+        }
+        renew_lease(a);
+        if (gcs_http_run_once(a->client, 200) == 0)
+            break;
+    }
+    if (a->stopping)
+        return GCS_ECANCELLED;
+    return gcs_http_run(a->client); /* nothing pending: the engine's stop code */
+}
 
 static int load_item(const gcs_run_item *item, void *payload)
 {
@@ -467,22 +772,38 @@ static int load_item(const gcs_run_item *item, void *payload)
     return 0;
 }
 
+/* Takes the plan's lease, then finds what to do: nothing (already applied),
+ * resume the plan's unfinished run, or begin one. Returns 1 when already
+ * applied. */
 static int begin_run(applier *a)
 {
     gcs_run run;
+    int rc;
     memset(&run, 0, sizeof run);
-    const char *identity = gcs_plan_identity(a->plan);
-    int rc = gcs_store_run_find_resumable(&run, a->store, identity);
+    if ((rc = take_lease(a)) < 0)
+        return rc;
+    rc = gcs_store_run_find_latest(&run, a->store, a->identity);
+    if (rc == 0 && strcmp(run.state, GCS_RUN_DONE) == 0) {
+        a->result->already_applied = true;
+        a->result->finished_ms = run.finished_ms;
+        snprintf(a->result->run_id, sizeof a->result->run_id, "%s", run.id);
+        gcs_run_release(&run);
+        return 1;
+    }
     if (rc == 0) {
         a->result->resumed = true;
     } else if (rc == GCS_ENOTFOUND) {
-        rc = gcs_store_run_begin(&run, a->store, a->o->command, identity);
+        rc = gcs_store_run_begin(&run, a->store, a->o->command, a->identity);
     }
     if (rc < 0)
         return rc;
     snprintf(a->run_id, sizeof a->run_id, "%s", run.id);
     snprintf(a->result->run_id, sizeof a->result->run_id, "%s", run.id);
     gcs_run_release(&run);
+    if (a->result->resumed && (rc = gcs_store_run_finish(a->store, a->run_id, GCS_RUN_RUNNING)) < 0)
+        return rc;
+    if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
+        return rc;
 
     json_t *ops = gcs_plan_operations(a->plan);
     size_t n = json_array_size(ops);
@@ -512,7 +833,7 @@ static const char *find_marker(const gcs_plan *plan)
 
 static void run_phase(applier *a, bool creates)
 {
-    for (size_t i = 0; i < a->count && !a->fatal; i++) {
+    for (size_t i = 0; i < a->count && !a->fatal && !a->stopping; i++) {
         op_ctx *c = &a->ops[i];
         if ((c->kind == GCS_PLAN_CREATE) != creates || c->finished)
             continue;
@@ -522,10 +843,8 @@ static void run_phase(applier *a, bool creates)
         }
         if (creates)
             start_create(c);
-        else if (json_array_size(json_object_get(c->op, "operations")) == 0)
-            finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
         else
-            submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+            start_change(c);
     }
 }
 
@@ -546,6 +865,9 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.marker = find_marker(plan);
     a.item_states = json_object();
     a.key_to_id = json_object();
+    a.identity = gcs_plan_identity(plan);
+    a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
+    bool recording = false;
 
     json_t *policy = json_object_get(plan->doc, "password_policy");
     if (policy && gcs_plan_count(plan, GCS_PLAN_CREATE) > 0) {
@@ -581,9 +903,13 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = begin_run(&a)) < 0)
+    if ((rc = begin_run(&a)) != 0) {
+        if (rc > 0) /* already applied: nothing to send */
+            rc = 0;
         goto out;
+    }
     gcs_recorder_attach(&a.recorder, store, client, a.run_id);
+    recording = true;
     for (size_t i = 0; i < a.count; i++) {
         op_ctx *c = &a.ops[i];
         c->a = &a;
@@ -602,40 +928,52 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
 
     /* Creates first, so that updates and managers can refer to new users. */
     run_phase(&a, true);
-    int run_rc = gcs_http_run(client);
+    int run_rc = drive(&a);
     if (run_rc == 0 && !a.fatal) {
         run_phase(&a, false);
-        run_rc = gcs_http_run(client);
+        run_rc = drive(&a);
     }
     if (run_rc == 0 && !a.fatal) {
-        for (size_t i = 0; i < a.count; i++) {
+        for (size_t i = 0; i < a.count && !a.stopping; i++) {
             op_ctx *c = &a.ops[i];
             if (json_object_get(c->op, "manager_key") && c->id && !c->problem)
                 set_manager(c);
         }
-        run_rc = gcs_http_run(client);
+        run_rc = drive(&a);
     }
     int flush_rc = gcs_recorder_detach(&a.recorder);
+    recording = false;
 
     const char *state;
     if (a.fatal || run_rc < 0)
         state = GCS_RUN_INTERRUPTED;
     else
         state = a.problems ? GCS_RUN_FAILED : GCS_RUN_DONE;
-    int finish_rc = gcs_store_run_finish(store, a.run_id, state);
+    /* A run whose lease was taken over belongs to the new holder now. */
+    int finish_rc = a.lease_lost ? 0 : gcs_store_run_finish(store, a.run_id, state);
 
-    if (a.fatal)
+    if (a.fatal) {
         rc = a.fatal;
-    else if (run_rc < 0)
+    } else if (run_rc == GCS_ECANCELLED) {
+        out->interrupted = true;
+        rc = gcs_error_set(GCS_ECANCELLED,
+                           "interrupted: %ld of %ld operations finished; run %s is resumable",
+                           a.finished, out->total, a.run_id);
+    } else if (run_rc < 0) {
         rc = run_rc;
-    else if (flush_rc < 0)
+    } else if (flush_rc < 0) {
         rc = flush_rc;
-    else if (finish_rc < 0)
+    } else if (finish_rc < 0) {
         rc = finish_rc;
-    else if (a.problems)
+    } else if (a.problems) {
         rc = gcs_error_set(GCS_ERROR, "%ld of %ld operations failed or drifted", a.problems,
                            out->total);
+    }
 out:
+    if (recording)
+        gcs_recorder_detach(&a.recorder);
+    if (a.leased && !a.lease_lost && gcs_store_lease_release(store, a.identity, a.owner) < 0)
+        GCS_WARN("apply.lease_release_failed", "plan", a.identity, "error", gcs_error_last());
     if (a.passwords_out) {
         fflush(a.passwords_out);
         fsync(fileno(a.passwords_out));

@@ -10,16 +10,40 @@
  * done are skipped, and a create that was in flight is looked up before it is
  * sent again, so nobody is created twice.
  *
+ * One run at a time: the run holds a lease on the plan in the store (owner =
+ * host, pid and a random token; renewed every third of its length from the run
+ * loop). A second apply or sync of the same plan is refused (GCS_EREFUSED,
+ * naming the holder), unless the holder's lease expired or the holder is a
+ * process of this host that no longer exists (kill -9): then it takes over.
+ * A plan whose run is done is "already applied": nothing is sent. A plan whose
+ * run failed or was interrupted is resumed: items done are skipped.
+ *
+ * Stopping: when *options->stop becomes nonzero (a signal handler sets it),
+ * nothing new is sent, the calls in flight may finish (at most stop_grace_ms),
+ * what finished is recorded, the run becomes "interrupted", the lease is given
+ * back and GCS_ECANCELLED is returned; the same command resumes it.
+ *
  * Per operation:
- *  - create: POST. A 409 on userName finds the existing user and adopts it (the
- *    planned attributes and the managed marker are PATCHed onto it). An unknown
- *    outcome (timeout after sending) looks the user up before trying again.
- *  - update / reactivate / deactivate: PATCH with If-Match of the version the
- *    plan saw. On a version conflict the user is read again and diffed against
- *    the plan's desired state: if the only differences are the planned ones, with
+ *  - create: marked in progress in the store when its POST goes on the wire
+ *    (not when queued), so that a resume looks up only those. A 409 on userName
+ *    is drift (reported with the existing user's id, left alone) unless that
+ *    user carries this plan's managed marker with this key: then it is this
+ *    run's own earlier create, done. An unknown outcome (timeout after sending),
+ *    and a resumed create that was on the wire, look the user up (by marker,
+ *    then userName) before sending again; every lookup's receipt names the key.
+ *  - update / reactivate / adopt: PATCH with If-Match of the version the plan
+ *    saw. An operation the planner marked "managed": false is refused unless it
+ *    is an (approved) adoption.
+ *  - deactivate: the user is read first and must be active and carry the
+ *    managed marker with the operation's key, else it is drift ("not managed by
+ *    gcscim, left alone"); then PATCHed like an update.
+ *  - On a version conflict the user is read again and diffed against the
+ *    plan's desired state: if the only differences are the planned ones, with
  *    the old values the plan saw, the (remaining) change is applied with the new
- *    version; if none remain it is done; anything else is drift, reported, and
- *    the user is left alone.
+ *    version; if none remain it is done ("already as planned", which also covers
+ *    a PATCH that Genesys carried out but answered 504); anything else is
+ *    drift, reported, and the user is left alone. Manager PATCHes likewise
+ *    re-read on a conflict and succeed when the manager is already the planned one.
  * Passwords are set only when the profile asks (the plan carries its policy): each
  * is generated at apply time from the operating system's random source, sent with
  * the create, never logged or kept in a receipt, and written only to
@@ -30,7 +54,9 @@
 #ifndef GCS_ENGINE_APPLY_H
 #define GCS_ENGINE_APPLY_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "http/client.h"
 #include "plan/plan.h"
@@ -65,7 +91,14 @@ typedef struct gcs_apply_options {
     /* Where generated passwords go (CSV: key,userName,password; mode 0600) when the
      * plan's profile asks for them; required then, ignored otherwise. */
     const char *passwords_out;
+    /* Nonzero asks the run to stop (see above); set from a signal handler. May be NULL. */
+    const volatile sig_atomic_t *stop;
+    int stop_grace_ms;            /* how long calls in flight may take to finish; 0: 10 s */
+    int64_t lease_ms;             /* the lease's length; 0: GCS_APPLY_LEASE_MS */
 } gcs_apply_options;
+
+#define GCS_APPLY_LEASE_MS 30000
+#define GCS_APPLY_STOP_GRACE_MS 10000
 
 typedef struct gcs_apply_result {
     long total;
@@ -73,14 +106,21 @@ typedef struct gcs_apply_result {
     bool resumed;
     char run_id[80];
     long requests;
+    bool already_applied;     /* the plan's run had finished: nothing was sent */
+    int64_t finished_ms;      /* when that run finished */
+    bool interrupted;         /* stopped on request: the run is "interrupted" */
 } gcs_apply_result;
 
 const char *gcs_apply_outcome_name(gcs_apply_outcome o);
 
 /* Applies `plan`. Returns 0 when every operation ended done, adopted, noop or
- * skipped; GCS_EREFUSED (nothing sent) for an unapproved mass deactivation;
- * GCS_ERROR when some failed or drifted (see *out); other codes when the run
- * could not go on (store, credentials, daily limit). */
+ * skipped, or when the plan was already applied (out->already_applied);
+ * GCS_EREFUSED (nothing sent) for an unapproved mass deactivation or when
+ * another process holds the plan; GCS_ECANCELLED when stopped on request (calls
+ * still in flight after the grace are abandoned with gcs_http_abort: their
+ * creates stay in progress, for the resume to look up); GCS_ERROR when some failed
+ * or drifted (see *out); other codes when the run could not go on (store,
+ * credentials, daily limit). */
 int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *store,
                   const gcs_plan *plan, const gcs_apply_options *options);
 

@@ -26,6 +26,12 @@ void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const 
     }
 }
 
+void gcs_recorder_learn_path(gcs_recorder *r, const char *key, const char *path)
+{
+    if (key && path && r->path_to_key)
+        json_object_set_new(r->path_to_key, path, json_string(key));
+}
+
 static const char *operation_of(const char *method)
 {
     if (strcmp(method, "POST") == 0)
@@ -60,6 +66,11 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
 {
     gcs_recorder *r = payload;
     const char *key = NULL, *id = NULL;
+    /* A call cancelled before it was ever sent (a stop, a store failure) was
+     * not made: it has nothing to prove, and a stop with thousands queued must
+     * not write thousands of receipts on its way out. */
+    if (h->outcome == GCS_HTTP_CANCELLED && h->attempts == 0)
+        return;
     char idbuf[128] = "";
     const char *p = strstr(h->path, "/users/");
     if (p) {
@@ -67,6 +78,21 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
         key = json_string_value(json_object_get(r->id_to_key, id));
+    } else if (strcmp(h->method, "GET") == 0 && strchr(h->path, '?')) {
+        /* A lookup made for a person: after a crash it may be the only trace of
+         * a create whose own receipt was lost, so it names the key and the user
+         * it found. */
+        key = json_string_value(json_object_get(r->path_to_key, h->path));
+        if (key && h->response_body) {
+            json_t *body = json_loads(h->response_body, 0, NULL);
+            const char *found = json_string_value(
+                json_object_get(json_array_get(json_object_get(body, "Resources"), 0), "id"));
+            if (found) {
+                snprintf(idbuf, sizeof idbuf, "%s", found);
+                id = idbuf;
+            }
+            json_decref(body);
+        }
     } else if (h->request_body && strcmp(h->method, "POST") == 0) {
         json_t *body = json_loads(h->request_body, 0, NULL);
         const char *name = json_string_value(json_object_get(body, "userName"));
@@ -112,6 +138,7 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
     snprintf(r->run_id, sizeof r->run_id, "%s", run_id ? run_id : "");
     r->id_to_key = json_object();
     r->name_to_key = json_object();
+    r->path_to_key = json_object();
     gcs_http_client_set_receipt_hook(client, on_receipt, r);
 }
 
@@ -127,7 +154,8 @@ int gcs_recorder_detach(gcs_recorder *r)
     }
     json_decref(r->id_to_key);
     json_decref(r->name_to_key);
-    r->id_to_key = r->name_to_key = NULL;
+    json_decref(r->path_to_key);
+    r->id_to_key = r->name_to_key = r->path_to_key = NULL;
     r->client = NULL;
     return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * recorder.h - turns every finished call of the request engine into a receipt
  * in the store, naming the person it concerned when it can: by the Genesys id in
- * the path, or by the userName of a create. The engine's receipt hook gives
+ * the path, by the userName of a create, or by the key a lookup was made for
+ * (its receipt also names the user it found). A call cancelled before it was
+ * sent gets no receipt: it was not made. The engine's receipt hook gives
  * bodies already redacted; the store chains and bounds them.
  * A store failure cancels the client's queued work: a call that cannot be
  * proven is not made.
@@ -20,6 +22,7 @@ typedef struct gcs_recorder {
     char run_id[80];
     json_t *id_to_key;    /* Genesys id -> source key */
     json_t *name_to_key;  /* lower-case userName -> source key */
+    json_t *path_to_key;  /* lookup path (with its filter) -> source key */
     int failed;           /* the first store error, or 0 */
 } gcs_recorder;
 
@@ -30,5 +33,7 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
 int gcs_recorder_detach(gcs_recorder *r);
 /* Tells the recorder which person an id and a userName belong to. */
 void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const char *user_name);
+/* Tells the recorder that a GET of `path` (a filtered lookup) is made for `key`. */
+void gcs_recorder_learn_path(gcs_recorder *r, const char *key, const char *path);
 
 #endif

@@ -414,6 +414,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     j->flags = r->flags;
     j->idempotent = r->idempotent == 0 ? strcasecmp(r->method, "POST") != 0 : r->idempotent > 0;
     j->on_done = on_done;
+    j->on_start = r->on_start;
     j->payload = payload;
     j->last_retry_after = -1;
     j->last_outcome = GCS_HTTP_TRANSPORT_ERROR;
@@ -754,6 +755,10 @@ static void dispatch(gcs_http_client *c)
         }
         job *j = q->head;
         gcs_http_queue_remove(q, j);
+        if (j->on_start && j->attempts == 0 && j->on_start(j->payload) != 0) {
+            gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
+            continue;
+        }
         bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
         if (gcs_http_job_start(c, j, token) < 0) {
             gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());

@@ -114,6 +114,11 @@ typedef struct gcs_http_client_request {
                                   the answer and the header lists before freeing them
                                   (the response handed to on_done is the caller's to
                                   wipe: gcs_http_client_response_release_secure) */
+    /* Called with the submit payload just before the first attempt goes on the
+     * wire (not when queued): the moment to record durably that a create may
+     * happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
+     * without sending it. NULL: none. */
+    int (*on_start)(void *payload);
 } gcs_http_client_request;
 
 typedef struct gcs_http_client_response {
@@ -202,6 +207,12 @@ int gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
 
 /* Fails every queued request with GCS_HTTP_CANCELLED (in flight ones finish). */
 void gcs_http_cancel(gcs_http_client *c);
+/* The same, and the requests on the wire are abandoned now: each completes
+ * (receipt, on_done) as GCS_HTTP_CANCELLED with attempts > 0, meaning "sent,
+ * outcome unknown". After it no callback of an earlier request can come: a
+ * caller that must stop within a bound (a signal) calls it when the bound is
+ * reached, before freeing what its callbacks use. */
+void gcs_http_abort(gcs_http_client *c);
 
 /* Number of requests queued or in flight. */
 int gcs_http_pending(const gcs_http_client *c);

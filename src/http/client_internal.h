@@ -36,6 +36,7 @@ struct job {
     bool sensitive;    /* wipe body, answer and header lists before freeing */
     const char *scope; /* the OAuth scope the call needs (static), NULL unknown */
     gcs_http_done_fn on_done;
+    int (*on_start)(void *payload);
     void *payload;
     gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
     bool *sync_done;

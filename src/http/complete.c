@@ -259,3 +259,23 @@ void gcs_http_cancel(gcs_http_client *c)
 {
     gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
 }
+
+void gcs_http_abort(gcs_http_client *c)
+{
+    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+    job *j;
+    while ((j = c->wire.head)) {
+        gcs_http_queue_remove(&c->wire, j);
+        curl_multi_remove_handle(c->multi, j->easy);
+        curl_easy_cleanup(j->easy); /* stopped mid-transfer: not reused */
+        j->easy = NULL;
+        if (j->flags & GCS_HTTP_REQ_LOGIN)
+            c->in_flight_login--;
+        else
+            c->in_flight_api--;
+        gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED,
+                              "abandoned while in flight: its outcome is unknown");
+    }
+    /* Callbacks may have queued more. */
+    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+}

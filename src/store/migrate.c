@@ -115,8 +115,23 @@ static const char v1_postgres[] =
     "CREATE INDEX jobs_key ON jobs(job_key, state);"
     "CREATE UNIQUE INDEX jobs_one_pending ON jobs(job_key) WHERE state = 'pending';";
 
+/* ==== 2: run leases (one apply or sync of a plan at a time) ==== */
+
+/* Keyed by the plan's identity rather than by run: two processes that start
+ * the same plan at once must not both create a run either. */
+static const char v2_sqlite[] =
+    "CREATE TABLE run_leases (plan_id TEXT PRIMARY KEY, run_id TEXT, owner TEXT NOT NULL,"
+    " host TEXT NOT NULL, pid INTEGER NOT NULL, since_ms INTEGER NOT NULL,"
+    " heartbeat_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL);";
+
+static const char v2_postgres[] =
+    "CREATE TABLE run_leases (plan_id TEXT PRIMARY KEY, run_id TEXT, owner TEXT NOT NULL,"
+    " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
+    " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
+    {2, v2_sqlite, v2_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

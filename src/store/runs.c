@@ -144,11 +144,24 @@ int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id
     one_run o = {out, false};
     const char *params[] = {plan_id};
     int rc = gcs_sql_exec(s,
-                          RUN_SELECT " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted')"
-                                     " ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
+                          RUN_SELECT " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted',"
+                                     " 'failed') ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
                           params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run of plan '%s' to resume", plan_id);
+    return rc;
+}
+
+int gcs_store_run_find_latest(gcs_run *out, gcs_store *s, const char *plan_id)
+{
+    memset(out, 0, sizeof *out);
+    one_run o = {out, false};
+    const char *params[] = {plan_id};
+    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.plan_id = ? ORDER BY r.started_ms DESC, r.id DESC"
+                                        " LIMIT 1",
+                          params, 1, one_run_row, &o, NULL);
+    if (rc == 0 && !o.found)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no run of plan '%s'", plan_id);
     return rc;
 }
 

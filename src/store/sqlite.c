@@ -11,10 +11,14 @@
 
 #include "core/error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define STMT_CACHE 48
 
@@ -158,6 +162,57 @@ const gcs_store_ops gcs_store_sqlite_ops = {
     .close = sqlite_close,
 };
 
+/* Tightens an existing file to 0600; ENOENT is fine (SQLite creates it). */
+static int tighten(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : gcs_error_set(GCS_EIO, "cannot read '%s': %s", path,
+                                                   strerror(errno));
+    if ((st.st_mode & 0077) == 0)
+        return 0;
+    if (chmod(path, st.st_mode & 0700) != 0)
+        return gcs_error_set(GCS_EIO,
+                             "database '%s' can be read by others (mode %04o) and cannot be made "
+                             "private: %s; chmod 600 it or use another file",
+                             path, (unsigned)(st.st_mode & 07777), strerror(errno));
+    return 0;
+}
+
+/*
+ * The database holds personal data in every receipt: it, and its -wal and -shm
+ * files (which SQLite creates with the database file's mode), are 0600 whatever
+ * the umask. A file that others could read is tightened, or refused when that
+ * is not possible (someone else's file).
+ */
+static int make_private(const char *path)
+{
+    int rc;
+    if (path[0] == ':' || strncmp(path, "file:", 5) == 0)
+        return 0; /* in memory, or a URI whose options SQLite interprets */
+    /* Only a missing file is created here: closing a descriptor of a file this
+     * process already has open would drop SQLite's POSIX locks on it. */
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST && errno != EACCES && errno != EROFS)
+            return gcs_error_set(GCS_EIO, "cannot create database '%s': %s", path,
+                                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if ((rc = tighten(path)) < 0)
+        return rc;
+    const char *suffixes[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char side[4200];
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        if ((rc = tighten(side)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int gcs_sqlite_open(gcs_store *s, const char *path)
 {
     int rc = 0;
@@ -168,6 +223,8 @@ int gcs_sqlite_open(gcs_store *s, const char *path)
     }
     s->impl = c;
     s->ops = &gcs_store_sqlite_ops;
+    if ((rc = make_private(path)) < 0)
+        goto out;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
         rc = gcs_error_set(GCS_EIO, "cannot open database '%s': %s", path,

@@ -179,9 +179,12 @@ typedef struct gcs_run_item {
 void gcs_run_release(gcs_run *r);
 /* Starts a run in state running. */
 int gcs_store_run_begin(gcs_run *out, gcs_store *s, const char *command, const char *plan_id);
-/* The newest run of this plan still running or interrupted (a process killed
- * with -9 leaves its run "running"), or GCS_ENOTFOUND. */
+/* The newest run of this plan still running, interrupted or failed (a process
+ * killed with -9 leaves its run "running"; resuming a failed run retries its
+ * failed items), or GCS_ENOTFOUND. */
 int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id);
+/* The newest run of this plan whatever its state, or GCS_ENOTFOUND. */
+int gcs_store_run_find_latest(gcs_run *out, gcs_store *s, const char *plan_id);
 int gcs_store_run_get(gcs_run *out, gcs_store *s, const char *run_id);
 /* Sets the final (or interrupted) state; flushes receipts first. */
 int gcs_store_run_finish(gcs_store *s, const char *run_id, const char *state);
@@ -205,6 +208,49 @@ void gcs_run_item_release(gcs_run_item *item);
 /* Items of a run in key order, optionally only those in `state`. */
 int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
                          int (*fn)(const gcs_run_item *item, void *payload), void *payload);
+
+/* ==== Run leases: one apply or sync of a plan at a time ==== */
+
+/*
+ * A lease names the process that is applying a plan (keyed by the plan's
+ * identity, so that two processes starting the same plan cannot both create a
+ * run of it either). It is taken and renewed by single conditional statements
+ * (INSERT ... ON CONFLICT DO UPDATE ... WHERE): of two processes, on one host
+ * or several sharing a PostgreSQL database, exactly one wins. Times are the
+ * hosts' wall clocks: hosts sharing a database must keep them in step (NTP)
+ * to well within a lease's length.
+ */
+typedef struct gcs_run_lease {
+    char *plan_id;
+    char *run_id;        /* NULL until the holder names its run */
+    char *owner;         /* "HOST:PID:TOKEN": unique per process */
+    char *host;
+    int64_t pid;
+    int64_t since_ms;    /* when this owner took it */
+    int64_t heartbeat_ms;/* its last renewal */
+    int64_t until_ms;    /* it expires then unless renewed */
+} gcs_run_lease;
+
+void gcs_run_lease_release(gcs_run_lease *l);
+/*
+ * Takes the lease of plan_id for `owner` until now + ttl_ms. Granted when
+ * nobody holds it, when the holder's lease has expired, when the holder is
+ * `owner` itself (then `since` is kept), or when the holder is `dead_owner` (a
+ * holder the caller proved dead, e.g. a process of this host that no longer
+ * exists; NULL: none). GCS_ECONFLICT when someone else holds it: *holder (may
+ * be NULL) then describes the holder.
+ */
+int gcs_store_lease_take(gcs_run_lease *holder, gcs_store *s, const char *plan_id,
+                         const char *owner, const char *host, int64_t pid, int64_t ttl_ms,
+                         const char *dead_owner);
+/* Extends the lease to now + ttl_ms and records run_id (NULL keeps it).
+ * GCS_ECONFLICT when `owner` no longer holds it (it expired and was taken). */
+int gcs_store_lease_renew(gcs_store *s, const char *plan_id, const char *owner,
+                          const char *run_id, int64_t ttl_ms);
+/* Gives the lease up; nothing happens when `owner` does not hold it. */
+int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner);
+/* The lease of plan_id, expired or not; GCS_ENOTFOUND when none. */
+int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 
 /* ==== Job queue ==== */
 

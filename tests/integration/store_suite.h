@@ -443,7 +443,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, 2);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -674,6 +674,27 @@ static void runs_newest_resumable_wins(void **state)
     gcs_run_release(&c);
 }
 
+static void runs_failed_is_resumed_done_is_latest(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run a, b;
+    assert_int_equal(gcs_store_run_find_latest(&b, s, "p"), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_begin(&a, s, "apply", "p"), 0);
+    assert_int_equal(gcs_store_run_finish(s, a.id, GCS_RUN_FAILED), 0);
+    /* A failed run is taken up again: its failed items are retried. */
+    assert_int_equal(gcs_store_run_find_resumable(&b, s, "p"), 0);
+    assert_string_equal(b.id, a.id);
+    gcs_run_release(&b);
+    assert_int_equal(gcs_store_run_finish(s, a.id, GCS_RUN_DONE), 0);
+    assert_int_equal(gcs_store_run_find_resumable(&b, s, "p"), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_find_latest(&b, s, "p"), 0);
+    assert_string_equal(b.id, a.id);
+    assert_string_equal(b.state, GCS_RUN_DONE);
+    assert_true(b.finished_ms > 0);
+    gcs_run_release(&a);
+    gcs_run_release(&b);
+}
+
 static void item_mark_flushes_receipts_first(void **state)
 {
     gcs_store *s = store_of(state);
@@ -684,6 +705,114 @@ static void item_mark_flushes_receipts_first(void **state)
     assert_int_equal(gcs_store_item_mark(s, run.id, "k", GCS_ITEM_DONE, "g", NULL), 0);
     assert_int_equal(gcs_store_pending_receipts(s), 0);
     gcs_run_release(&run);
+}
+
+
+/* ==== Run leases ==== */
+
+static void leases_one_holder_at_a_time(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run_lease h;
+    assert_int_equal(gcs_store_lease_take(&h, s, "plan-1", "hostA:10:aa", "hostA", 10, 30000, NULL),
+                     0);
+    assert_null(h.owner);
+    /* Another process is refused and told who holds it. */
+    assert_int_equal(gcs_store_lease_take(&h, s, "plan-1", "hostB:20:bb", "hostB", 20, 30000, NULL),
+                     GCS_ECONFLICT);
+    assert_string_equal(h.owner, "hostA:10:aa");
+    assert_string_equal(h.host, "hostA");
+    assert_int_equal(h.pid, 10);
+    assert_true(h.until_ms > h.since_ms);
+    int64_t since = h.since_ms;
+    gcs_run_lease_release(&h);
+    /* Another plan is free. */
+    assert_int_equal(gcs_store_lease_take(NULL, s, "plan-2", "hostB:20:bb", "hostB", 20, 30000, NULL),
+                     0);
+    /* The holder renews and names its run; taking it again keeps `since`. */
+    gcs_time_sleep_ms(3);
+    assert_int_equal(gcs_store_lease_renew(s, "plan-1", "hostA:10:aa", "run-1", 30000), 0);
+    assert_int_equal(gcs_store_lease_take(NULL, s, "plan-1", "hostA:10:aa", "hostA", 10, 30000, NULL),
+                     0);
+    gcs_run_lease l;
+    assert_int_equal(gcs_store_lease_get(&l, s, "plan-1"), 0);
+    assert_string_equal(l.run_id, "run-1");
+    assert_int_equal(l.since_ms, since);
+    assert_true(l.heartbeat_ms > since);
+    gcs_run_lease_release(&l);
+    /* Renewing someone else's lease fails. */
+    assert_int_equal(gcs_store_lease_renew(s, "plan-1", "hostB:20:bb", NULL, 30000), GCS_ECONFLICT);
+    /* Releasing someone else's lease does nothing; the holder's own frees it. */
+    assert_int_equal(gcs_store_lease_release(s, "plan-1", "hostB:20:bb"), 0);
+    assert_int_equal(gcs_store_lease_get(&l, s, "plan-1"), 0);
+    gcs_run_lease_release(&l);
+    assert_int_equal(gcs_store_lease_release(s, "plan-1", "hostA:10:aa"), 0);
+    assert_int_equal(gcs_store_lease_get(&l, s, "plan-1"), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_lease_take(NULL, s, "plan-1", "hostB:20:bb", "hostB", 20, 30000, NULL),
+                     0);
+}
+
+static void leases_expired_or_dead_holder_is_taken_over(void **state)
+{
+    gcs_store *s = store_of(state);
+    assert_int_equal(gcs_store_lease_take(NULL, s, "p", "a:1:x", "a", 1, 40, NULL), 0);
+    assert_int_equal(gcs_store_lease_renew(s, "p", "a:1:x", "run-a", 40), 0);
+    assert_int_equal(gcs_store_lease_take(NULL, s, "p", "b:2:y", "b", 2, 30000, NULL), GCS_ECONFLICT);
+    gcs_time_sleep_ms(60);
+    /* Expired: taken over, and the old holder learns it lost it. */
+    assert_int_equal(gcs_store_lease_take(NULL, s, "p", "b:2:y", "b", 2, 30000, NULL), 0);
+    assert_int_equal(gcs_store_lease_renew(s, "p", "a:1:x", NULL, 30000), GCS_ECONFLICT);
+    gcs_run_lease l;
+    assert_int_equal(gcs_store_lease_get(&l, s, "p"), 0);
+    assert_string_equal(l.owner, "b:2:y");
+    assert_null(l.run_id); /* the old holder's run is not the new holder's */
+    gcs_run_lease_release(&l);
+    /* A holder proved dead is taken over at once; a live one is not. */
+    assert_int_equal(gcs_store_lease_take(NULL, s, "p", "c:3:z", "c", 3, 30000, "a:1:x"),
+                     GCS_ECONFLICT);
+    assert_int_equal(gcs_store_lease_take(NULL, s, "p", "c:3:z", "c", 3, 30000, "b:2:y"), 0);
+}
+
+/* Many processes race for one plan, each with its own connection: exactly one
+ * wins. */
+static void leases_race_has_one_winner(void **state)
+{
+    fixture *f = *state;
+    enum { RACERS = 6 };
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pids[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(go[1]);
+            gcs_store *cs = NULL;
+            if (gcs_store_open(&cs, f->url) != 0)
+                _exit(3);
+            char owner[32], c;
+            snprintf(owner, sizeof owner, "h:%d:t", i);
+            if (read(go[0], &c, 1) != 0) /* everybody starts when the pipe closes */
+                _exit(4);
+            int rc = gcs_store_lease_take(NULL, cs, "raced", owner, "h", i, 30000, NULL);
+            gcs_store_free(cs);
+            _exit(rc == 0 ? 0 : rc == GCS_ECONFLICT ? 1 : 5);
+        }
+    }
+    close(go[0]);
+    gcs_time_sleep_ms(300);
+    close(go[1]);
+    int winners = 0;
+    for (int i = 0; i < RACERS; i++) {
+        int status;
+        waitpid(pids[i], &status, 0);
+        assert_true(WIFEXITED(status));
+        int code = WEXITSTATUS(status);
+        if (code != 0 && code != 1)
+            fail_msg("racer %d exited %d", i, code);
+        winners += code == 0;
+    }
+    assert_int_equal(winners, 1);
 }
 
 /* ==== Jobs ==== */
@@ -878,6 +1007,12 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(runs_resume_after_a_crash, fixture_open, fixture_close),   \
         cmocka_unit_test_setup_teardown(runs_newest_resumable_wins, fixture_open, fixture_close),  \
+        cmocka_unit_test_setup_teardown(runs_failed_is_resumed_done_is_latest, fixture_open,       \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
+        cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(leases_race_has_one_winner, fixture_open, fixture_close),  \
         cmocka_unit_test_setup_teardown(item_mark_flushes_receipts_first, fixture_open,            \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \

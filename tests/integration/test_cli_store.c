@@ -196,6 +196,20 @@ static void runs_and_jobs_commands(void **state)
     json_t *o = json_loads(r.out.ptr, 0, NULL);
     assert_non_null(o);
     assert_int_equal(json_array_size(json_object_get(o, "item_list")), 2);
+    assert_null(json_object_get(o, "lease"));
+    json_decref(o);
+    gcs_test_run_release(&r);
+    /* While a process holds the plan, show names it. */
+    assert_int_equal(gcs_store_lease_take(NULL, s, "plan-1", "hostA:4242:t", "hostA", 4242, 60000,
+                                          NULL),
+                     0);
+    assert_int_equal(gcs_store_lease_renew(s, "plan-1", "hostA:4242:t", run1.id, 60000), 0);
+    run(&r, &e, "runs", "show", run1.id, NULL, NULL);
+    assert_non_null(strstr(r.out.ptr, "held by   pid 4242 on hostA since "));
+    gcs_test_run_release(&r);
+    run(&r, &e, "runs", "show", run1.id, "--json", NULL);
+    o = json_loads(r.out.ptr, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "lease"), "pid")), 4242);
     json_decref(o);
     gcs_test_run_release(&r);
 

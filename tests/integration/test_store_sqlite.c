@@ -77,6 +77,46 @@ static void a_store_written_by_another_program_is_refused_clearly(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+static mode_t mode_of(const char *dir, const char *name)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (stat(path, &st) != 0)
+        fail_msg("no %s", path);
+    return st.st_mode & 0777;
+}
+
+/* The database holds personal data: it and its side files are private whatever
+ * the umask, and a file others can read is tightened. */
+static void the_database_file_is_private(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char *url = NULL;
+    assert_true(asprintf(&url, "sqlite:%s/gcscim.db", dir) > 0);
+    mode_t old = umask(022);
+    gcs_store *s = NULL;
+    assert_int_equal(gcs_store_open(&s, url), 0);
+    gcs_receipt r = {.operation = "read", .status = 200};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_flush(s), 0);
+    assert_int_equal(mode_of(dir, "gcscim.db"), 0600);
+    assert_int_equal(mode_of(dir, "gcscim.db-wal"), 0600);
+    assert_int_equal(mode_of(dir, "gcscim.db-shm"), 0600);
+    gcs_store_free(s);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gcscim.db", dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(gcs_store_open(&s, url), 0);
+    assert_int_equal(mode_of(dir, "gcscim.db"), 0600);
+    gcs_store_free(s);
+    umask(old);
+    free(url);
+    gcs_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
@@ -84,6 +124,7 @@ int main(void)
         STORE_SUITE_TESTS,
         cmocka_unit_test(default_location_is_under_xdg_state_home),
         cmocka_unit_test(a_store_written_by_another_program_is_refused_clearly),
+        cmocka_unit_test(the_database_file_is_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
