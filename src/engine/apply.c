@@ -97,12 +97,19 @@ static void learn_id(applier *a, const char *key, const char *id, const char *us
         json_object_set_new(a->key_to_id, key, json_string(id));
 }
 
+/* Records an item's state. An in_progress mark (a create about to be sent) is
+ * durable when this returns; an outcome is queued behind its call's receipt
+ * and committed with the writer's next batch: after a crash that lost it, the
+ * resume establishes it again (a create looked up, a PATCH met by its version
+ * conflict and re-read). */
 static void mark(op_ctx *c, const char *state, const char *detail)
 {
     applier *a = c->a;
     if (a->fatal)
         return;
-    int rc = gcs_store_item_mark(a->store, a->run_id, c->key, state, c->id, detail);
+    int rc = strcmp(state, GCS_ITEM_IN_PROGRESS) == 0
+                 ? gcs_store_item_mark(a->store, a->run_id, c->key, state, c->id, detail)
+                 : gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
     if (rc < 0) {
         a->fatal = rc;
         GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());

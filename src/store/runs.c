@@ -115,7 +115,9 @@ int gcs_store_run_get(gcs_run *out, gcs_store *s, const char *run_id)
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {run_id};
-    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.id = ?", params, 1, one_run_row, &o, NULL);
+    int rc = gcs_store_flush(s); /* item marks still queued count */
+    if (rc == 0)
+        rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.id = ?", params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run '%s'", run_id);
     return rc;
@@ -143,7 +145,9 @@ int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {plan_id};
-    int rc = gcs_sql_exec(s,
+    int rc = gcs_store_flush(s);
+    if (rc == 0)
+        rc = gcs_sql_exec(s,
                           RUN_SELECT " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted',"
                                      " 'failed') ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
                           params, 1, one_run_row, &o, NULL);
@@ -157,7 +161,9 @@ int gcs_store_run_find_latest(gcs_run *out, gcs_store *s, const char *plan_id)
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {plan_id};
-    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.plan_id = ? ORDER BY r.started_ms DESC, r.id DESC"
+    int rc = gcs_store_flush(s);
+    if (rc == 0)
+        rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.plan_id = ? ORDER BY r.started_ms DESC, r.id DESC"
                                         " LIMIT 1",
                           params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
@@ -208,6 +214,9 @@ int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r,
 {
     char sql[1024];
     runs_ctx c = {fn, payload};
+    int rc = gcs_store_flush(s);
+    if (rc < 0)
+        return rc;
     if (limit > 0)
         snprintf(sql, sizeof sql, "%s ORDER BY r.started_ms DESC, r.id DESC LIMIT %lld",
                  RUN_SELECT, (long long)limit);
@@ -253,29 +262,29 @@ out:
     return rc;
 }
 
+int gcs_store_item_mark_queued(gcs_store *s, const char *run_id, const char *key,
+                               const char *state, const char *genesys_id, const char *detail)
+{
+    if (!valid_item_state(state))
+        return gcs_error_set(GCS_EINVALID, "unknown item state '%s'", state ? state : "(null)");
+    if (!run_id || !key)
+        return gcs_error_set(GCS_EINVALID, "an item mark needs a run and a key");
+    int rc = gcs_store_mark_enqueue(s, run_id, key, state, genesys_id, detail,
+                                    strcmp(state, GCS_ITEM_IN_PROGRESS) == 0);
+    if (rc < 0)
+        gcs_error_prefix(rc, "cannot mark item '%s' of run '%s'", key, run_id);
+    return rc;
+}
+
 int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const char *state,
                         const char *genesys_id, const char *detail)
 {
-    int rc;
-    char now[24];
-    if (!valid_item_state(state))
-        return gcs_error_set(GCS_EINVALID, "unknown item state '%s'", state ? state : "(null)");
-    /* Receipts first: an item is never marked past a call whose receipt could
-     * still be lost. */
-    if ((rc = gcs_store_flush(s)) < 0)
-        return rc;
-    const char *attempt = strcmp(state, GCS_ITEM_IN_PROGRESS) == 0 ? "1" : "0";
-    const char *params[] = {run_id, key, state, genesys_id, detail, attempt,
-                            gcs_sql_i64(now, gcs_time_wall_ms()), attempt};
-    rc = gcs_sql_exec(s,
-                      "INSERT INTO run_items (run_id, item_key, state, genesys_id, detail,"
-                      " attempts, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                      " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state,"
-                      " genesys_id = COALESCE(excluded.genesys_id, run_items.genesys_id),"
-                      " detail = excluded.detail, updated_ms = excluded.updated_ms,"
-                      " attempts = run_items.attempts + ?",
-                      params, 8, NULL, NULL, NULL);
-    if (rc < 0)
+    /* Through the receipt writer, so that the mark is committed in one
+     * transaction with the receipts (and queued marks) before it: an item is
+     * never marked past a call whose receipt could still be lost, and marks
+     * never overtake one another. */
+    int rc = gcs_store_item_mark_queued(s, run_id, key, state, genesys_id, detail);
+    if (rc == 0 && (rc = gcs_store_flush(s)) < 0)
         gcs_error_prefix(rc, "cannot mark item '%s' of run '%s'", key, run_id);
     return rc;
 }
@@ -325,7 +334,10 @@ int gcs_store_item_get(gcs_run_item *out, gcs_store *s, const char *run_id, cons
     memset(out, 0, sizeof *out);
     item_get_ctx g = {out, false};
     const char *params[] = {run_id, key};
-    int rc = gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND item_key = ?", params, 2,
+    int rc = gcs_store_flush(s);
+    if (rc < 0)
+        return rc;
+    rc = gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND item_key = ?", params, 2,
                           item_get_row, &g, NULL);
     if (rc < 0)
         gcs_run_item_release(out);
@@ -354,6 +366,9 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
 {
     items_ctx c = {fn, payload};
     const char *params[] = {run_id, state};
+    int rc = gcs_store_flush(s);
+    if (rc < 0)
+        return rc;
     if (state)
         return gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND state = ? ORDER BY item_key",
                             params, 2, items_row, &c, NULL);

@@ -195,13 +195,28 @@ int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r,
  * left as they are, so calling it again on resume is harmless). */
 int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *keys, size_t n);
 /*
- * Sets an item's state, durably, after flushing queued receipts. Mark a create
- * in_progress BEFORE sending it: a resumed run that finds an item in_progress
- * must look the user up (by externalId / userName) instead of creating again.
- * genesys_id NULL keeps the known one. Each in_progress mark counts an attempt.
+ * Sets an item's state, durably: the mark is committed by the receipt writer in
+ * one transaction with every receipt and mark queued before it, and the call
+ * returns once that transaction is committed. Mark a create in_progress BEFORE
+ * sending it: a resumed run that finds an item in_progress must look the user
+ * up (by externalId / userName) instead of creating again. genesys_id NULL
+ * keeps the known one. Each in_progress mark counts an attempt.
  */
 int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const char *state,
                         const char *genesys_id, const char *detail);
+/*
+ * The same mark, queued: the writer commits it with the next batch, after the
+ * receipts and marks queued before it (so a mark never lands without the
+ * receipt of the call it records, and never overtakes an earlier mark of the
+ * item). Durable once gcs_store_flush() has returned 0 after it; a crash
+ * before that loses the mark with those receipts, and the item keeps its
+ * earlier state. For outcomes that a resume can establish again (done,
+ * failed), never for the in_progress mark a create needs before it is sent.
+ * Fails when the writer's last batch failed, so that a caller stops sending.
+ * Reading runs or items flushes first.
+ */
+int gcs_store_item_mark_queued(gcs_store *s, const char *run_id, const char *key,
+                               const char *state, const char *genesys_id, const char *detail);
 /* Fills *out with owned copies; release with gcs_run_item_release. */
 int gcs_store_item_get(gcs_run_item *out, gcs_store *s, const char *run_id, const char *key);
 void gcs_run_item_release(gcs_run_item *item);

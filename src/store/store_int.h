@@ -95,6 +95,11 @@ int gcs_store_connect_again(gcs_store *out, const gcs_store *s);
  * (gcs_redact_is_sensitive_key), at any depth. Never false when it has one;
  * true as well for escaped or very long keys and for malformed text. */
 bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len);
+/* writer.c: queues an item mark behind the receipts and marks queued before
+ * it (the state is checked by the caller); fails at once when the writer's
+ * last batch failed. */
+int gcs_store_mark_enqueue(gcs_store *s, const char *run_id, const char *key, const char *state,
+                           const char *genesys_id, const char *detail, bool attempt);
 /* writer.c: flushes, stops the writer thread and closes its connection. */
 int gcs_store_receipts_release(gcs_store *s);
 

@@ -20,9 +20,24 @@
 enum { F_RUN, F_OP, F_TYPE, F_KEY, F_GID, F_METHOD, F_PATH, F_REQ, F_RESP, F_ETAG_S, F_ETAG_R,
        F_OUTCOME, F_CORR, F__COUNT };
 
+/* A queued item mark (gcs_store_item_mark_queued): committed in the batch
+ * that holds it, after the receipts queued before it. */
+typedef struct pending_mark {
+    char *run_id, *key, *state, *genesys_id, *detail;
+    int64_t time_ms;
+    bool attempt;                  /* an in_progress mark counts an attempt */
+} pending_mark;
+
+/* One entry of the queue: a receipt, or an item mark. */
 struct pending_receipt {
-    gcs_receipt r;
-    char *owned[F__COUNT];
+    bool is_mark;
+    union {
+        struct {
+            gcs_receipt r;
+            char *owned[F__COUNT];
+        };
+        pending_mark m;
+    };
 };
 
 /* ==== Appending ==== */
@@ -165,7 +180,8 @@ struct receipt_writer {
     pending_receipt *queue;
     size_t n, cap;
     int64_t oldest_ms;            /* monotonic time of queue[0]'s append */
-    uint64_t appended, committed; /* receipts, since the writer started */
+    uint64_t appended, committed; /* entries (receipts and marks), since the writer started */
+    uint64_t receipts_appended, receipts_committed;
     uint64_t failures;            /* batches that failed */
     int error;                    /* the last failure's code and message */
     char message[512];
@@ -178,6 +194,14 @@ struct receipt_writer {
 
 static void pending_release(pending_receipt *p)
 {
+    if (p->is_mark) {
+        free(p->m.run_id);
+        free(p->m.key);
+        free(p->m.state);
+        free(p->m.genesys_id);
+        free(p->m.detail);
+        return;
+    }
     for (int i = 0; i < F__COUNT; i++)
         free(p->owned[i]);
 }
@@ -188,20 +212,34 @@ static const char insert_sql[] =
     " etag_received, attempts, latency_ms, outcome, correlation_id, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+/* The same statement as gcs_store_item_mark's (runs.c). */
+static const char mark_sql[] =
+    "INSERT INTO run_items (run_id, item_key, state, genesys_id, detail,"
+    " attempts, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state,"
+    " genesys_id = COALESCE(excluded.genesys_id, run_items.genesys_id),"
+    " detail = excluded.detail, updated_ms = excluded.updated_ms,"
+    " attempts = run_items.attempts + ?";
+
 /* The text of one row's numbers and hashes, alive until the batch is sent. */
 typedef struct batch_row {
     char seq[24], time[24], status[24], attempts[24], latency[24];
     char prev[65], hash[65];
 } batch_row;
 
-/* Commits a batch in one transaction, chained after the current head. */
+/* Commits a batch in one transaction: its receipts chained after the current
+ * head, then its item marks in the order they were queued. */
 static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *scratch)
 {
     int rc;
     gcs_chain_head h = {0};
     char prev[65], sql[128];
     batch_row *rows = NULL;
-    const char **params = NULL;
+    const char **params = NULL, **mparams = NULL;
+    size_t nr = 0, nm = 0;
+    for (size_t i = 0; i < n; i++)
+        nm += batch[i].is_mark;
+    nr = n - nm;
     if ((rc = gcs_sql_begin(s, true)) < 0)
         goto out;
     /* The chain head row is the lock that keeps the chain linear: on
@@ -209,9 +247,9 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
      * SQLite's IMMEDIATE transaction already excludes other writers. */
     snprintf(sql, sizeof sql, "SELECT seq, hash FROM chain_head WHERE id = 1%s",
              gcs_sql_for_update(s));
-    if ((rc = gcs_sql_exec(s, sql, NULL, 0, gcs_chain_head_row, &h, NULL)) < 0)
+    if (nr && (rc = gcs_sql_exec(s, sql, NULL, 0, gcs_chain_head_row, &h, NULL)) < 0)
         goto out;
-    if (!h.found) {
+    if (nr && !h.found) {
         rc = gcs_error_set(GCS_EIO, "the receipt chain head is missing");
         goto out;
     }
@@ -219,18 +257,35 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     int64_t seq = h.seq;
     /* Hash the whole batch, then insert it with one exec_many (one round trip
      * per chunk on PostgreSQL). */
-    if (!(rows = malloc(n * sizeof *rows)) || !(params = malloc(n * 20 * sizeof *params))) {
+    if (!(rows = malloc((n ? n : 1) * sizeof *rows)) ||
+        !(params = malloc((nr ? nr : 1) * 20 * sizeof *params)) ||
+        !(mparams = malloc((nm ? nm : 1) * 8 * sizeof *mparams))) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
+    size_t ir = 0, im = 0;
     for (size_t i = 0; i < n; i++) {
         batch_row *row = &rows[i];
+        if (batch[i].is_mark) {
+            const pending_mark *m = &batch[i].m;
+            const char **p = mparams + im++ * 8;
+            const char *attempt = m->attempt ? "1" : "0";
+            p[0] = m->run_id;
+            p[1] = m->key;
+            p[2] = m->state;
+            p[3] = m->genesys_id;
+            p[4] = m->detail;
+            p[5] = attempt;
+            p[6] = gcs_sql_i64(row->time, m->time_ms);
+            p[7] = attempt;
+            continue;
+        }
         gcs_receipt r = batch[i].r;
         r.seq = ++seq;
         memcpy(row->prev, prev, sizeof prev);
         if ((rc = gcs_receipt_hash_buf(row->hash, prev, &r, scratch)) < 0)
             goto out;
-        const char **p = params + i * 20;
+        const char **p = params + ir++ * 20;
         p[0] = gcs_sql_i64(row->seq, r.seq);
         p[1] = gcs_sql_i64(row->time, r.time_ms);
         p[2] = r.run_id;
@@ -253,21 +308,27 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
         p[19] = row->hash;
         memcpy(prev, row->hash, sizeof prev);
     }
-    if ((rc = s->ops->exec_many(s, insert_sql, params, 20, n)) < 0)
-        goto out;
-    char nseq[24];
-    const char *head_params[] = {gcs_sql_i64(nseq, seq), prev};
-    if ((rc = gcs_sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
-                           head_params, 2, NULL, NULL, NULL)) < 0)
+    if (nr) {
+        if ((rc = s->ops->exec_many(s, insert_sql, params, 20, nr)) < 0)
+            goto out;
+        char nseq[24];
+        const char *head_params[] = {gcs_sql_i64(nseq, seq), prev};
+        if ((rc = gcs_sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
+                               head_params, 2, NULL, NULL, NULL)) < 0)
+            goto out;
+    }
+    if (nm && (rc = s->ops->exec_many(s, mark_sql, mparams, 8, nm)) < 0)
         goto out;
     rc = gcs_sql_commit(s);
 out:
     if (rc < 0) {
         gcs_sql_rollback(s);
-        gcs_error_prefix(rc, "cannot append receipts");
+        gcs_error_prefix(rc, nm ? "cannot append receipts and item marks"
+                                : "cannot append receipts");
     }
     free(rows);
     free(params);
+    free(mparams);
     return rc;
 }
 
@@ -324,10 +385,14 @@ static void *writer_main(void *arg)
             snprintf(message, sizeof message, "%s", gcs_error_last());
 
         pthread_mutex_lock(&w->lock);
+        size_t receipts = 0;
+        for (size_t i = 0; i < n; i++)
+            receipts += !batch[i].is_mark;
         if (rc == 0) {
             for (size_t i = 0; i < n; i++)
                 pending_release(&batch[i]);
             w->committed += n;
+            w->receipts_committed += receipts;
             w->retry_wanted = false;
         } else {
             /* Put the batch back in front, in order, for a later retry. */
@@ -344,6 +409,7 @@ static void *writer_main(void *arg)
                 for (size_t i = 0; i < n; i++)
                     pending_release(&batch[i]);
                 w->appended -= n; /* lost: the failure below says so */
+                w->receipts_appended -= receipts;
             }
             free(batch); /* its receipts moved to the queue */
             batch = NULL;
@@ -422,7 +488,7 @@ size_t gcs_store_pending_receipts(const gcs_store *s)
     if (!w)
         return 0;
     pthread_mutex_lock(&w->lock);
-    size_t n = (size_t)(w->appended - w->committed);
+    size_t n = (size_t)(w->receipts_appended - w->receipts_committed);
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -444,6 +510,37 @@ int gcs_store_flush(gcs_store *s)
         rc = gcs_error_set(w->error, "%s", w->message);
     pthread_mutex_unlock(&w->lock);
     return rc;
+}
+
+/* Adds p (taken over) to the queue: waits while the queue is full, wakes the
+ * writer for the first entry and for a full batch. */
+static int enqueue(receipt_writer *w, pending_receipt *p)
+{
+    pthread_mutex_lock(&w->lock);
+    /* Bounded memory: wait for the writer when it falls behind (unless it is
+     * failing, in which case the caller hears about it at flush time). */
+    while (w->n >= QUEUE_MAX && !w->retry_wanted)
+        pthread_cond_wait(&w->done, &w->lock);
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        pending_receipt *q = realloc(w->queue, cap * sizeof *q);
+        if (!q) {
+            pthread_mutex_unlock(&w->lock);
+            pending_release(p);
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        w->queue = q;
+        w->cap = cap;
+    }
+    if (w->n == 0)
+        w->oldest_ms = gcs_time_mono_ms();
+    w->queue[w->n++] = *p;
+    w->appended++;
+    w->receipts_appended += !p->is_mark;
+    if (w->n == 1 || w->n >= GCS_STORE_BATCH_MAX)
+        pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
 }
 
 int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
@@ -484,29 +581,33 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
     p.r.seq = 0;
     p.r.prev_hash = p.r.hash = NULL;
 
+    return enqueue(s->writer, &p);
+}
+
+int gcs_store_mark_enqueue(gcs_store *s, const char *run_id, const char *key, const char *state,
+                           const char *genesys_id, const char *detail, bool attempt)
+{
+    int rc = 0;
+    pending_receipt p;
+    memset(&p, 0, sizeof p);
+    if (!s->writer && (rc = writer_start(s)) < 0)
+        return rc;
     receipt_writer *w = s->writer;
+    /* A batch that failed: the caller hears it now, not after the run. */
     pthread_mutex_lock(&w->lock);
-    /* Bounded memory: wait for the writer when it falls behind (unless it is
-     * failing, in which case the caller hears about it at flush time). */
-    while (w->n >= QUEUE_MAX && !w->retry_wanted)
-        pthread_cond_wait(&w->done, &w->lock);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        pending_receipt *q = realloc(w->queue, cap * sizeof *q);
-        if (!q) {
-            pthread_mutex_unlock(&w->lock);
-            pending_release(&p);
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
-        }
-        w->queue = q;
-        w->cap = cap;
-    }
-    if (w->n == 0)
-        w->oldest_ms = gcs_time_mono_ms();
-    w->queue[w->n++] = p;
-    w->appended++;
-    if (w->n == 1 || w->n >= GCS_STORE_BATCH_MAX)
-        pthread_cond_signal(&w->work);
+    if (w->retry_wanted)
+        rc = gcs_error_set(w->error ? w->error : GCS_EIO, "%s", w->message);
     pthread_mutex_unlock(&w->lock);
-    return 0;
+    if (rc < 0)
+        return rc;
+    p.is_mark = true;
+    p.m.attempt = attempt;
+    p.m.time_ms = gcs_time_wall_ms();
+    if (!(p.m.run_id = strdup(run_id)) || !(p.m.key = strdup(key)) ||
+        !(p.m.state = strdup(state)) || (genesys_id && !(p.m.genesys_id = strdup(genesys_id))) ||
+        (detail && !(p.m.detail = strdup(detail)))) {
+        pending_release(&p);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return enqueue(w, &p);
 }

@@ -708,6 +708,101 @@ static void item_mark_flushes_receipts_first(void **state)
 }
 
 
+/* Refuses every receipt insert (a database that fails), or stops refusing. */
+static void refuse_receipts(gcs_store *s, bool refuse)
+{
+    bool sqlite = gcs_store_kind_of(s) == GCS_STORE_SQLITE;
+    if (refuse && sqlite)
+        raw_ok(s, "CREATE TRIGGER refuse_all BEFORE INSERT ON receipts"
+                  " BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    else if (refuse)
+        raw_ok(s, "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS"
+                  " $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$;"
+                  " CREATE TRIGGER refuse_all BEFORE INSERT ON receipts"
+                  " FOR EACH ROW EXECUTE FUNCTION refuse_all()");
+    else
+        raw_ok(s, sqlite ? "DROP TRIGGER refuse_all" : "DROP TRIGGER refuse_all ON receipts");
+}
+
+static void expect_item(gcs_store *s, const char *run_id, const char *key, const char *state,
+                        const char *gid, int attempts)
+{
+    gcs_run_item it;
+    if (gcs_store_item_get(&it, s, run_id, key) != 0)
+        fail_msg("item %s: %s", key, gcs_error_last());
+    assert_string_equal(it.state, state);
+    if (gid)
+        assert_string_equal(it.genesys_id, gid);
+    else
+        assert_null(it.genesys_id);
+    assert_int_equal(it.attempts, attempts);
+    gcs_run_item_release(&it);
+}
+
+/* A queued mark is committed in the same transaction as the receipts queued
+ * before it: when they cannot be stored, neither is the mark (an item is never
+ * done without the receipt of its call), and the next mark says so at once. */
+static void queued_marks_commit_with_their_receipts(void **state)
+{
+    fixture *f = *state;
+    gcs_store *s = f->s, *other = NULL;
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "p"), 0);
+    const char *keys[] = {"k1", "k2"};
+    assert_int_equal(gcs_store_items_add(s, run.id, keys, 2), 0);
+    refuse_receipts(s, true);
+    gcs_receipt r = {.run_id = run.id, .operation = "patch", .source_key = "k1", .status = 200};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_item_mark_queued(s, run.id, "k1", GCS_ITEM_DONE, "g1", "done"), 0);
+    assert_true(gcs_store_flush(s) < 0);
+    assert_non_null(strstr(gcs_error_last(), "disk says no"));
+
+    assert_int_equal(gcs_store_open(&other, f->url), 0);
+    expect_item(other, run.id, "k1", GCS_ITEM_PENDING, NULL, 0);
+    /* The writer is failing: the caller hears it with its next mark. */
+    assert_true(gcs_store_item_mark_queued(s, run.id, "k2", GCS_ITEM_DONE, "g2", "done") < 0);
+    assert_non_null(strstr(gcs_error_last(), "disk says no"));
+
+    refuse_receipts(s, false);
+    assert_int_equal(gcs_store_flush(s), 0);
+    expect_item(other, run.id, "k1", GCS_ITEM_DONE, "g1", 0);
+    expect_item(other, run.id, "k2", GCS_ITEM_PENDING, NULL, 0);
+    expect_intact(other, 1);
+    gcs_store_free(other);
+    gcs_run_release(&run);
+}
+
+/* Queued and durable marks of one item land in the order they were made,
+ * and whoever reads runs or items sees the queued ones. */
+static void marks_keep_their_order_and_are_read_back(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "p"), 0);
+    char *id = strdup(run.id);
+    gcs_run_release(&run);
+    const char *keys[] = {"a", "b"};
+    assert_int_equal(gcs_store_items_add(s, id, keys, 2), 0);
+
+    assert_int_equal(gcs_store_item_mark_queued(s, id, "a", GCS_ITEM_FAILED, NULL, "504"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "a", GCS_ITEM_IN_PROGRESS, NULL, "again"), 0);
+    expect_item(s, id, "a", GCS_ITEM_IN_PROGRESS, NULL, 1);
+
+    assert_int_equal(gcs_store_item_mark(s, id, "b", GCS_ITEM_IN_PROGRESS, NULL, "create"), 0);
+    assert_int_equal(gcs_store_item_mark_queued(s, id, "b", GCS_ITEM_DONE, "gb", "created"), 0);
+    assert_int_equal(gcs_store_run_get(&run, s, id), 0);
+    assert_int_equal(run.done, 1);
+    assert_int_equal(run.in_progress, 1);
+    gcs_run_release(&run);
+    assert_int_equal(gcs_store_item_mark_queued(s, id, "a", GCS_ITEM_DONE, "ga", "found"), 0);
+    item_list l = {0};
+    assert_int_equal(gcs_store_items_each(s, id, GCS_ITEM_DONE, collect_item, &l), 0);
+    assert_int_equal(l.n, 2);
+    expect_item(s, id, "b", GCS_ITEM_DONE, "gb", 1);
+    assert_int_equal(gcs_store_item_mark_queued(s, id, "a", "bogus", NULL, NULL), GCS_EINVALID);
+    free(id);
+}
+
 /* ==== Run leases ==== */
 
 static void leases_one_holder_at_a_time(void **state)
@@ -1014,6 +1109,10 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_race_has_one_winner, fixture_open, fixture_close),  \
         cmocka_unit_test_setup_teardown(item_mark_flushes_receipts_first, fixture_open,            \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(queued_marks_commit_with_their_receipts, fixture_open,     \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \
