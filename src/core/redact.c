@@ -105,33 +105,77 @@ void gcs_redact_reset(void)
 
 /* ==== Sensitive keys ==== */
 
-static const char *const sensitive_keys[] = {
-    "authorization", "proxy-authorization", "password", "passwd", "client_secret",
-    "clientsecret", "secret", "access_token", "refresh_token", "id_token", "token",
-    "api_key", "apikey", "cookie", "set-cookie", "x-api-key", "private_key",
-    "signing_secret", "webhook_secret",
+/* With their lengths: every word of every body is checked against them. */
+#define SK(s) {s, sizeof s - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} sensitive_keys[] = {
+    SK("authorization"), SK("proxy-authorization"), SK("password"), SK("passwd"),
+    SK("client_secret"), SK("clientsecret"), SK("secret"), SK("access_token"),
+    SK("refresh_token"), SK("id_token"), SK("token"), SK("api_key"), SK("apikey"),
+    SK("cookie"), SK("set-cookie"), SK("x-api-key"), SK("private_key"),
+    SK("signing_secret"), SK("webhook_secret"),
 };
+#undef SK
 
-static bool ends_with_ci(const char *s, size_t n, const char *suffix)
+static bool ends_with_ci(const char *s, size_t n, const char *suffix, size_t m)
 {
-    size_t m = strlen(suffix);
     return n >= m && strncasecmp(s + n - m, suffix, m) == 0;
 }
 
 static bool key_is_sensitive_n(const char *key, size_t n)
 {
+    if (n < 5)
+        return false; /* "token" is the shortest */
     for (size_t i = 0; i < sizeof sensitive_keys / sizeof *sensitive_keys; i++) {
-        if (strlen(sensitive_keys[i]) == n && strncasecmp(key, sensitive_keys[i], n) == 0)
+        if (sensitive_keys[i].len == n && strncasecmp(key, sensitive_keys[i].name, n) == 0)
             return true;
     }
-    return ends_with_ci(key, n, "_secret") || ends_with_ci(key, n, "-secret") ||
-           ends_with_ci(key, n, "_password") || ends_with_ci(key, n, "_token") ||
-           ends_with_ci(key, n, "-token");
+    /* The suffixes end in t, n or d: most words are out after one look. */
+    switch (key[n - 1] | 0x20) {
+    case 't':
+        return ends_with_ci(key, n, "_secret", 7) || ends_with_ci(key, n, "-secret", 7);
+    case 'n':
+        return ends_with_ci(key, n, "_token", 6) || ends_with_ci(key, n, "-token", 6);
+    case 'd':
+        return ends_with_ci(key, n, "_password", 9);
+    default:
+        return false;
+    }
 }
 
 bool gcs_redact_is_sensitive_key(const char *key)
 {
     return key && key_is_sensitive_n(key, strlen(key));
+}
+
+bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '"')
+            continue;
+        size_t start = ++i;
+        bool escaped = false;
+        while (i < len && text[i] != '"') {
+            if (text[i] == '\\') {
+                escaped = true;
+                i++;
+            }
+            i++;
+        }
+        if (i >= len)
+            return true; /* unterminated: let the parser decide */
+        size_t end = i, k = i + 1;
+        while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r'))
+            k++;
+        if (k >= len || text[k] != ':')
+            continue; /* a value, not a key */
+        /* Escapes could spell "password" in \u form: the careful path. */
+        if (escaped || key_is_sensitive_n(text + start, end - start))
+            return true;
+    }
+    return false;
 }
 
 /* ==== Text rules ==== */
@@ -164,6 +208,18 @@ static void remove_one(gcs_buf *s, const char *secret)
     }
 }
 
+/* Whether any registered secret occurs in text (under the lock). */
+static bool has_registered(const char *text, size_t len)
+{
+    for (size_t i = 0; i < long_lived_n; i++)
+        if (memmem(text, len, long_lived[i], strlen(long_lived[i])))
+            return true;
+    for (size_t i = 0; i < TOKEN_RING; i++)
+        if (tokens[i] && memmem(text, len, tokens[i], strlen(tokens[i])))
+            return true;
+    return false;
+}
+
 static void remove_registered(gcs_buf *s)
 {
     pthread_mutex_lock(&registry_lock);
@@ -183,15 +239,20 @@ static bool at_line_start(const char *in, size_t i)
     return i == 0 || in[i - 1] == '\n' || in[i - 1] == '\r';
 }
 
-/* Copies `in` to `out`, masking values of sensitive keys and of auth schemes. */
-static int mask_shapes(gcs_buf *out, const char *in)
+/* Copies `in` to `out`, masking values of sensitive keys and of auth schemes.
+ * What is kept is copied in runs (from `copied` up to where a mask starts):
+ * every body of every receipt goes through here. */
+static int mask_shapes(gcs_buf *out, const char *in, size_t n)
 {
-    size_t n = strlen(in);
-    size_t i = 0;
+    size_t i = 0, copied = 0;
     int rc = 0;
     while (i < n && rc == 0) {
+        if (i > 0 && is_key_char(in[i - 1])) {
+            i++; /* inside a word: nothing starts here */
+            continue;
+        }
         /* "Bearer <token>" and "Basic <token>" wherever they appear. */
-        if ((i == 0 || !is_key_char(in[i - 1])) &&
+        if ((in[i] | 0x20) == 'b' &&
             (strncasecmp(in + i, "bearer ", 7) == 0 || strncasecmp(in + i, "basic ", 6) == 0)) {
             size_t word = tolower((unsigned char)in[i]) == 'b' && tolower((unsigned char)in[i + 1]) == 'e' ? 7 : 6;
             size_t j = i + word;
@@ -201,15 +262,15 @@ static int mask_shapes(gcs_buf *out, const char *in)
             while (k < n && is_token_char(in[k]))
                 k++;
             if (k > j) {
-                rc = gcs_buf_put(out, in + i, j - i);
+                rc = gcs_buf_put(out, in + copied, j - copied);
                 if (rc == 0)
                     rc = gcs_buf_puts(out, GCS_REDACTED);
-                i = k;
+                i = copied = k;
                 continue;
             }
         }
         /* A key: an identifier, possibly quoted, followed by ':' or '='. */
-        if (is_key_char(in[i]) && (i == 0 || !is_key_char(in[i - 1]))) {
+        if (is_key_char(in[i])) {
             size_t k = i;
             while (k < n && is_key_char(in[k]))
                 k++;
@@ -269,32 +330,40 @@ static int mask_shapes(gcs_buf *out, const char *in)
                             end++;
                     }
                     if (end > v) {
-                        rc = gcs_buf_put(out, in + i, v - i);
+                        rc = gcs_buf_put(out, in + copied, v - copied);
                         if (rc == 0)
                             rc = gcs_buf_puts(out, GCS_REDACTED);
-                        i = end;
+                        i = copied = end;
                         continue;
                     }
                 }
             }
-            rc = gcs_buf_put(out, in + i, k - i);
             i = k;
             continue;
         }
-        rc = gcs_buf_putc(out, in[i]);
         i++;
     }
+    if (rc == 0 && n > copied)
+        rc = gcs_buf_put(out, in + copied, n - copied);
     return rc;
 }
 
 int gcs_redact_append(gcs_buf *out, const char *in)
 {
+    if (!in)
+        in = "";
+    size_t n = strlen(in);
+    pthread_mutex_lock(&registry_lock);
+    bool secrets = has_registered(in, n);
+    pthread_mutex_unlock(&registry_lock);
+    if (!secrets) /* the common case: no copy to make and wipe */
+        return mask_shapes(out, in, n);
     gcs_buf tmp;
     gcs_buf_init_secure(&tmp, out->max); /* it holds the text before masking */
-    int rc = gcs_buf_puts(&tmp, in ? in : "");
+    int rc = gcs_buf_put(&tmp, in, n);
     if (rc == 0) {
         remove_registered(&tmp);
-        rc = mask_shapes(out, tmp.ptr);
+        rc = mask_shapes(out, tmp.ptr, tmp.len);
     }
     gcs_buf_release_secure(&tmp);
     return rc;

@@ -42,6 +42,11 @@ void gcs_redact_reset(void);
 /* True for keys whose values are never shown: authorization, password,
  * client_secret, access_token, *_secret, *_password, *_token, cookie, ... */
 bool gcs_redact_is_sensitive_key(const char *key);
+/* Whether JSON text may have a key whose value must be hidden, at any depth,
+ * without parsing it. Never false when it has one; true as well for escaped
+ * keys and for malformed text. Without one, the text rules
+ * (gcs_redact_append) do to the text all that gcs_redact_json would. */
+bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len);
 
 /* Appends `in` to `out` with every rule applied. */
 int gcs_redact_append(gcs_buf *out, const char *in);

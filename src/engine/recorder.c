@@ -121,6 +121,7 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         .latency_ms = h->latency_ms,
         .outcome = gcs_http_outcome_name(h->outcome),
         .correlation_id = h->correlation_id,
+        .bodies_redacted = true, /* the engine's hook redacts them */
     };
     if (gcs_store_receipt_append(r->store, &rec) < 0 && !r->failed) {
         r->failed = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;

@@ -99,16 +99,20 @@ static void parse_body(gcs_http_client_response *r, const char *ctype)
 
 /* ==== Completing a call ==== */
 
-/* The body as a receipt may hold it: JSON with sensitive keys masked (from
- * `parsed` when the caller has it already), else text with the text rules. */
+/* The body as a receipt may hold it. JSON with a sensitive key is masked key
+ * by key (from `parsed` when the caller has it already); any other body gets
+ * the text rules, which do to JSON without such a key all that the structured
+ * redaction would (registered secrets and credential shapes, in every string),
+ * without parsing and serialising it again: every call pays for this. */
 static char *redacted_body(const char *body, size_t len, const json_t *parsed, bool sensitive)
 {
     if (!body || len == 0)
         return NULL;
     /* A sensitive body is not parsed again here: jansson would free the
      * secret's copies unwiped. The text rules mask its JSON as well. */
-    json_t *own = parsed || sensitive ? NULL : json_loadb(body, len, 0, NULL);
-    if (parsed || own) {
+    bool structured = !sensitive && gcs_redact_json_text_has_sensitive_key(body, len);
+    json_t *own = parsed || !structured ? NULL : json_loadb(body, len, 0, NULL);
+    if (structured && (parsed || own)) {
         json_t *clean = gcs_redact_json(parsed ? parsed : own);
         char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(clean);

@@ -94,6 +94,10 @@ typedef struct gcs_receipt {
     const char *correlation_id;
     const char *prev_hash;      /* 64 hex digits; set by the store */
     const char *hash;
+    /* On append: request_body and response_body were redacted already, by the
+     * rules of core/redact.h (the request engine's receipt hook gives them so):
+     * the store only makes them valid UTF-8 and bounds them. */
+    bool bodies_redacted;
 } gcs_receipt;
 
 typedef struct gcs_receipt_filter {

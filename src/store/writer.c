@@ -79,36 +79,7 @@ static void bound(char *s, size_t max, size_t total)
 
 bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] != '"')
-            continue;
-        size_t start = ++i;
-        bool escaped = false;
-        while (i < len && text[i] != '"') {
-            if (text[i] == '\\') {
-                escaped = true;
-                i++;
-            }
-            i++;
-        }
-        if (i >= len)
-            return true; /* unterminated: let the parser decide */
-        size_t end = i, k = i + 1;
-        while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r'))
-            k++;
-        if (k >= len || text[k] != ':')
-            continue; /* a value, not a key */
-        char key[128];
-        /* Escapes could spell "password" in \u form; long keys do not fit the
-         * copy: both take the careful path. */
-        if (escaped || end - start >= sizeof key)
-            return true;
-        memcpy(key, text + start, end - start);
-        key[end - start] = '\0';
-        if (gcs_redact_is_sensitive_key(key))
-            return true;
-    }
-    return false;
+    return gcs_redact_json_text_has_sensitive_key(text, len);
 }
 
 /* A sanitised, bounded copy of a text field (NULL stays NULL), redacted when
@@ -556,8 +527,9 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
                                 r->correlation_id};
     for (int i = 0; i < F__COUNT && rc == 0; i++) {
         bool body = i == F_REQ || i == F_RESP;
+        bool redact = (body && !r->bodies_redacted) || (i == F_PATH && in[i] && strpbrk(in[i], "?="));
         rc = copy_field(&p.owned[i], in[i], body ? GCS_RECEIPT_BODY_MAX : GCS_RECEIPT_FIELD_MAX,
-                        i == F_REQ, body || (i == F_PATH && in[i] && strpbrk(in[i], "?=")));
+                        i == F_REQ && redact, redact);
     }
     if (rc < 0) {
         pending_release(&p);

@@ -803,6 +803,25 @@ static void marks_keep_their_order_and_are_read_back(void **state)
     free(id);
 }
 
+/* The request engine redacts the bodies it hands over: the store keeps them
+ * as given (bounded, valid UTF-8) and still applies its rules to the path. */
+static void bodies_redacted_by_the_caller_are_kept(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_receipt r = {.operation = "read", .method = "GET",
+                     .path = "/api/v2/x?client_secret=abc-123-xyz",
+                     .request_body = "{\"b\":1,\"a\":\"caf\xc3\xa9 \xff\"}",
+                     .response_body = "{\"z\":true,\"y\":[]}", .status = 200,
+                     .bodies_redacted = true};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    gcs_buf all;
+    gcs_buf_init(&all, 0);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, dump_all, &all), 0);
+    assert_non_null(strstr(all.ptr, "{\"b\":1,\"a\":\"caf\xc3\xa9 ?\"}\n{\"z\":true,\"y\":[]}\n"));
+    assert_null(strstr(all.ptr, "abc-123-xyz"));
+    gcs_buf_release(&all);
+}
+
 /* ==== Run leases ==== */
 
 static void leases_one_holder_at_a_time(void **state)
@@ -1113,6 +1132,8 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
         cmocka_unit_test_setup_teardown(queued_marks_commit_with_their_receipts, fixture_open,     \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \

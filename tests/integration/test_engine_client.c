@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/redact.h"
 #include "genesys/session.h"
 
 typedef struct receipts {
@@ -143,6 +144,68 @@ static void answers_are_classified_for_callers(void **state)
     free(etag);
     free(rs.last_request);
     free(rs.last_etag_sent);
+    gcs_engine_fixture_stop(&f);
+}
+
+typedef struct bodies {
+    char *request, *response;
+} bodies;
+
+static void keep_bodies(const gcs_http_receipt *r, void *payload)
+{
+    bodies *b = payload;
+    free(b->request);
+    free(b->response);
+    b->request = r->request_body ? strdup(r->request_body) : NULL;
+    b->response = r->response_body ? strdup(r->response_body) : NULL;
+}
+
+/* Receipt bodies without a sensitive key are masked as text, not parsed and
+ * written again (key order and spacing kept as sent and answered); the text
+ * rules still hide registered secrets and credential shapes in any value, and
+ * a sensitive key anywhere still has its value masked. */
+static void receipt_bodies_are_masked_without_a_round_trip(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    bodies b = {0};
+    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_client_set_receipt_hook(f.client, keep_bodies, &b);
+    gcs_redact_register("Reg1stered-s3cret-value");
+    char id[64], path[160];
+    gcs_engine_fixture_user_id(id, sizeof id, 0);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    gcs_http_client_response res;
+
+    static const char plain[] =
+        "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+        "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\","
+        "\"value\":\"Bearer abc.def-ghi and Reg1stered-s3cret-value\"}]}";
+    assert_int_equal(call(&res, &f, "PATCH", path, plain, NULL, NULL), 0);
+    gcs_http_client_response_release(&res);
+    assert_non_null(b.request);
+    assert_null(strstr(b.request, "abc.def-ghi"));
+    assert_null(strstr(b.request, "Reg1stered"));
+    assert_string_equal(b.request, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:"
+                                   "PatchOp\"],\"Operations\":[{\"op\":\"replace\",\"path\":"
+                                   "\"title\",\"value\":\"Bearer *** and ***\"}]}");
+    assert_non_null(b.response); /* the user, echoing the title */
+    assert_non_null(strstr(b.response, "Bearer ***"));
+    assert_null(strstr(b.response, "abc.def-ghi"));
+    assert_null(strstr(b.response, "Reg1stered"));
+
+    static const char keyed[] =
+        "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+        "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Lead\"}],"
+        "\"extra\":{\"api_key\":\"k-1234567\"}}";
+    call(&res, &f, "PATCH", path, keyed, NULL, NULL);
+    gcs_http_client_response_release(&res);
+    assert_non_null(b.request);
+    assert_null(strstr(b.request, "k-1234567"));
+    assert_non_null(strstr(b.request, "\"api_key\":\"***\""));
+
+    free(b.request);
+    free(b.response);
     gcs_engine_fixture_stop(&f);
 }
 
@@ -344,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
+        cmocka_unit_test(receipt_bodies_are_masked_without_a_round_trip),
         cmocka_unit_test(creates_reuse_connections),
         cmocka_unit_test(transport_failures_are_classified),
         cmocka_unit_test(bad_requests_and_options_are_refused),
