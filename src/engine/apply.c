@@ -97,19 +97,17 @@ static void learn_id(applier *a, const char *key, const char *id, const char *us
         json_object_set_new(a->key_to_id, key, json_string(id));
 }
 
-/* Records an item's state. An in_progress mark (a create about to be sent) is
- * durable when this returns; an outcome is queued behind its call's receipt
- * and committed with the writer's next batch: after a crash that lost it, the
- * resume establishes it again (a create looked up, a PATCH met by its version
- * conflict and re-read). */
+/* Records an item's state, queued behind its call's receipt and committed
+ * with the writer's next batch. An in_progress mark (a create about to be
+ * sent) is made durable by the engine's start barrier before the POST leaves
+ * (start_barrier); an outcome lost in a crash is established again by the
+ * resume (a create looked up, a PATCH met by its version conflict and re-read). */
 static void mark(op_ctx *c, const char *state, const char *detail)
 {
     applier *a = c->a;
     if (a->fatal)
         return;
-    int rc = strcmp(state, GCS_ITEM_IN_PROGRESS) == 0
-                 ? gcs_store_item_mark(a->store, a->run_id, c->key, state, c->id, detail)
-                 : gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
+    int rc = gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
     if (rc < 0) {
         a->fatal = rc;
         GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
@@ -466,13 +464,31 @@ static void on_create_done(const gcs_http_client_response *res, void *payload)
 }
 
 /* The create goes on the wire now: its intent is durable before the bytes
- * leave, so a resumed run that finds it looks the user up instead of creating
- * again (and looks up only those). */
+ * leave (the start barrier below commits it), so a resumed run that finds it
+ * looks the user up instead of creating again (and looks up only those). */
 static int create_on_wire(void *payload)
 {
     op_ctx *c = payload;
     mark(c, GCS_ITEM_IN_PROGRESS, "create sent");
     return c->a->fatal ? -1 : 0;
+}
+
+/* After the on_start hooks of the creates one pass of the engine is about to
+ * send, before any of them leaves: their in_progress marks (and the receipts
+ * and marks queued before them) committed in one transaction. */
+static int start_barrier(void *payload)
+{
+    applier *a = payload;
+    if (a->fatal)
+        return -1;
+    int rc = gcs_store_flush(a->store);
+    if (rc < 0) {
+        a->fatal = rc;
+        GCS_ERR("apply.store_failed", "error", gcs_error_last());
+        gcs_http_cancel(a->client);
+        return -1;
+    }
+    return 0;
 }
 
 static void post_create(op_ctx *c)
@@ -916,6 +932,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         goto out;
     }
     gcs_recorder_attach(&a.recorder, store, client, a.run_id);
+    gcs_http_client_set_start_barrier(client, start_barrier, &a);
     recording = true;
     for (size_t i = 0; i < a.count; i++) {
         op_ctx *c = &a.ops[i];
@@ -948,6 +965,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         }
         run_rc = drive(&a);
     }
+    gcs_http_client_set_start_barrier(client, NULL, NULL);
     int flush_rc = gcs_recorder_detach(&a.recorder);
     recording = false;
 
@@ -977,8 +995,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
                            out->total);
     }
 out:
-    if (recording)
+    if (recording) {
+        gcs_http_client_set_start_barrier(client, NULL, NULL);
         gcs_recorder_detach(&a.recorder);
+    }
     if (a.leased && !a.lease_lost && gcs_store_lease_release(store, a.identity, a.owner) < 0)
         GCS_WARN("apply.lease_release_failed", "plan", a.identity, "error", gcs_error_last());
     if (a.passwords_out) {

@@ -312,6 +312,13 @@ void gcs_http_client_free(gcs_http_client *c)
     free(c);
 }
 
+void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
+                                       void *payload)
+{
+    c->start_barrier = fn;
+    c->start_barrier_payload = payload;
+}
+
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload)
 {
     c->receipt_fn = fn;
@@ -496,16 +503,72 @@ static void prove_scope(gcs_http_client *c, const char *scope)
         c->proven[c->n_proven++] = scope;
 }
 
+/* Calls whose on_start ran in this pass of dispatch, waiting for the start
+ * barrier before they go on the wire. */
+#define HELD_MAX 256
+typedef struct held_calls {
+    job *jobs[HELD_MAX];
+    char *tokens[HELD_MAX]; /* copies (a token is borrowed until the next get) */
+    int n;
+} held_calls;
+
+static void forget_token(char *token)
+{
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+}
+
 /* May j go now? A call whose scope is not proven yet waits while another
- * call needing that scope is on the wire. */
-static bool scope_allows(const gcs_http_client *c, const job *j)
+ * call needing that scope is on the wire (or about to be). */
+static bool scope_allows(const gcs_http_client *c, const job *j, const held_calls *held)
 {
     if (!j->scope || scope_proven(c, j->scope))
         return true;
     for (const job *w = c->wire.head; w; w = w->next)
         if (w->scope == j->scope)
             return false;
+    for (int i = 0; i < held->n; i++)
+        if (held->jobs[i]->scope == j->scope)
+            return false;
     return true;
+}
+
+/* Puts j on the wire now; a call that cannot start completes at once. */
+static void start_now(gcs_http_client *c, job *j, const char *token)
+{
+    bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
+    if (gcs_http_job_start(c, j, token) < 0) {
+        gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+        return;
+    }
+    if (half_open) {
+        j->probe = true;
+        gcs_breaker_on_probe_sent(&c->breaker);
+    }
+}
+
+/* The barrier, then the held calls go on the wire; refused by the barrier, or
+ * the client stopped meanwhile, they complete without being sent. */
+static void release_held(gcs_http_client *c, held_calls *held)
+{
+    int n = held->n;
+    held->n = 0;
+    if (n == 0)
+        return;
+    int refused = c->start_barrier ? c->start_barrier(c->start_barrier_payload) : 0;
+    for (int i = 0; i < n; i++) {
+        job *j = held->jobs[i];
+        if (refused)
+            gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
+        else if (c->stop_code)
+            gcs_http_job_complete(c, j, c->stop_outcome, c->stop_msg);
+        else
+            start_now(c, j, held->tokens[i]);
+        forget_token(held->tokens[i]);
+        held->tokens[i] = NULL;
+    }
 }
 
 static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
@@ -703,7 +766,9 @@ static void dispatch(gcs_http_client *c)
             gcs_http_fail_queued(c, c->stop_outcome, c->stop_msg);
         return;
     }
-    while (c->in_flight_api < c->max_in_flight) {
+    held_calls held;
+    held.n = 0;
+    while (c->in_flight_api + held.n < c->max_in_flight) {
         queue *q;
         if (c->delayed.head && c->delayed.head->not_before_us <= now)
             q = &c->delayed;
@@ -729,10 +794,10 @@ static void dispatch(gcs_http_client *c)
             break;
         }
         /* Until the first answer says what the limit is, one request at a time. */
-        if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api > 0)
+        if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api + held.n > 0)
             break;
         /* Until its scope is proven, one call per scope. */
-        if (!scope_allows(c, q->head))
+        if (!scope_allows(c, q->head, &held))
             break;
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t > now) {
@@ -755,18 +820,28 @@ static void dispatch(gcs_http_client *c)
         }
         job *j = q->head;
         gcs_http_queue_remove(q, j);
-        if (j->on_start && j->attempts == 0 && j->on_start(j->payload) != 0) {
+        bool starting = j->on_start && j->attempts == 0;
+        if (starting && j->on_start(j->payload) != 0) {
             gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
             continue;
         }
-        bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
-        if (gcs_http_job_start(c, j, token) < 0) {
-            gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
-            continue;
-        }
-        if (half_open) {
-            j->probe = true;
-            gcs_breaker_on_probe_sent(&c->breaker);
+        if (starting && c->start_barrier && c->breaker.state == GCS_BREAKER_CLOSED) {
+            /* On the wire after the barrier, with the others of this pass. */
+            char *copy = token ? strdup(token) : NULL;
+            if (token && !copy) {
+                gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "out of memory");
+                continue;
+            }
+            held.jobs[held.n] = j;
+            held.tokens[held.n++] = copy;
+            if (held.n == HELD_MAX)
+                release_held(c, &held);
+        } else {
+            if (starting && c->start_barrier && c->start_barrier(c->start_barrier_payload) != 0) {
+                gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
+                continue;
+            }
+            start_now(c, j, token);
         }
         gcs_pacer_on_send(&c->pacer, now);
         if (c->pace_blocked_us) {
@@ -774,6 +849,7 @@ static void dispatch(gcs_http_client *c)
             c->pace_blocked_us = 0;
         }
     }
+    release_held(c, &held);
     /* Only a retry whose time is still to come sets the clock: one that is due
      * but held back (breaker, pacer, Retry-After) waits on what holds it, which
      * set its own wake-up above. Waking at an instant already past would spin. */

@@ -117,7 +117,8 @@ typedef struct gcs_http_client_request {
     /* Called with the submit payload just before the first attempt goes on the
      * wire (not when queued): the moment to record durably that a create may
      * happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
-     * without sending it. NULL: none. */
+     * without sending it. With a start barrier (gcs_http_client_set_start_barrier)
+     * the record need only be durable once the barrier returns. NULL: none. */
     int (*on_start)(void *payload);
 } gcs_http_client_request;
 
@@ -175,6 +176,14 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *op
 void gcs_http_client_free(gcs_http_client *c);
 
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
+
+/* Called once, after the on_start hooks of the calls that one pass of the loop
+ * is about to send and before any of them goes on the wire: several records
+ * made durable in one commit instead of one each. A nonzero return completes
+ * those calls as GCS_HTTP_CANCELLED without sending them. NULL: none (each
+ * on_start must then be durable on its own). */
+void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
+                                       void *payload);
 
 /* The largest request body the service accepts. */
 #define GCS_HTTP_MAX_REQUEST_BODY 512000

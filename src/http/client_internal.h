@@ -102,6 +102,8 @@ struct gcs_http_client {
 
     gcs_http_receipt_fn receipt_fn;
     void *receipt_payload;
+    int (*start_barrier)(void *payload);
+    void *start_barrier_payload;
 
     gcs_http_stats st;
     gcs_route_counts routes;

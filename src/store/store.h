@@ -215,7 +215,8 @@ int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const
  * item). Durable once gcs_store_flush() has returned 0 after it; a crash
  * before that loses the mark with those receipts, and the item keeps its
  * earlier state. For outcomes that a resume can establish again (done,
- * failed), never for the in_progress mark a create needs before it is sent.
+ * failed); the in_progress mark a create needs before it is sent only when a
+ * flush follows before the create leaves.
  * Fails when the writer's last batch failed, so that a caller stops sending.
  * Reading runs or items flushes first.
  */

@@ -1,7 +1,8 @@
 /* The request engine's on_start hook: called when a request goes on the wire,
  * not when it is queued; once per call (not per retry); a refusal completes the
  * call as cancelled without sending it. Apply marks a create in progress there,
- * so that a resume looks up only the creates that may have happened. */
+ * so that a resume looks up only the creates that may have happened, and makes
+ * the marks of one turn durable at once in the start barrier. */
 #include "engine_fixture.h"
 
 #include <stdlib.h>
@@ -101,12 +102,97 @@ static void hook_runs_once_across_retries(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+/* GET requests of the API the emulator answered so far. */
+static long api_gets_answered(gcs_engine_fixture *f)
+{
+    json_t *st = gcs_engine_fixture_admin_get(f, "/_emulator/stats");
+    const char *route, *status;
+    json_t *by_status, *n;
+    long total = 0;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strncmp(route, "GET /api/v2/scim", 16) != 0)
+            continue;
+        json_object_foreach(by_status, status, n) total += (long)json_integer_value(n);
+    }
+    json_decref(st);
+    return total;
+}
+
+typedef struct barrier {
+    starts *s;
+    int passes;
+    int released;      /* calls whose pass the barrier let go */
+    int started_at;    /* s->calls at the last barrier */
+    int largest_pass;
+    int refuse_pass;   /* this pass (1, 2, ...) is refused; 0: none */
+    int refused;       /* calls of the refused pass */
+    long base;         /* GETs answered before the test's calls */
+} barrier;
+
+static int on_barrier(void *payload)
+{
+    barrier *b = payload;
+    int pass = b->s->calls - b->started_at;
+    b->started_at = b->s->calls;
+    b->passes++;
+    if (pass > b->largest_pass)
+        b->largest_pass = pass;
+    /* Nothing of this pass has reached the server: at most what earlier
+     * passes released. */
+    long answered = api_gets_answered(b->s->f) - b->base;
+    if (answered > b->released)
+        fail_msg("pass %d: %ld answered, only %d released before it", b->passes, answered,
+                 b->released);
+    if (b->passes == b->refuse_pass) {
+        b->refused = pass;
+        return -1;
+    }
+    b->released += pass;
+    return 0;
+}
+
+/* With a start barrier, the calls one turn of the loop starts have their
+ * on_start run, then the barrier once, and only then go on the wire; a refusing
+ * barrier completes its pass as cancelled, unsent. Apply commits the in-progress
+ * marks of several creates in one transaction there. */
+static void barrier_runs_once_per_pass_before_it_is_sent(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_http_client_options o = {.max_in_flight = 4};
+    gcs_engine_fixture_start(
+        &f, 4, (const char *const[]){"--rate-limit", "0", "--latency", "30", NULL}, &o, NULL);
+    starts s = {.f = &f};
+    gcs_engine_tally t = {0};
+    job_ctx j = {&s, &t};
+    barrier b = {.s = &s, .refuse_pass = 3};
+    b.base = api_gets_answered(&f);
+    gcs_http_client_set_start_barrier(f.client, on_barrier, &b);
+    enum { CALLS = 24 };
+    for (int i = 0; i < CALLS; i++) {
+        gcs_http_client_request req = {
+            .method = "GET", .path = "/api/v2/scim/v2/users?count=1", .on_start = on_start};
+        assert_int_equal(gcs_http_submit(f.client, &req, on_done, &j), 0);
+    }
+    assert_int_equal(gcs_http_run(f.client), 0);
+    assert_int_equal(s.calls, CALLS);
+    assert_true(b.refused >= 1);
+    assert_true(b.largest_pass > 1); /* several calls behind one barrier */
+    assert_true(b.passes < CALLS);
+    assert_int_equal(t.by_outcome[GCS_HTTP_CANCELLED], b.refused);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], CALLS - b.refused);
+    assert_int_equal(api_gets_answered(&f) - b.base, CALLS - b.refused);
+    gcs_http_client_set_start_barrier(f.client, NULL, NULL);
+    gcs_engine_fixture_stop(&f);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_runs_at_send_time_and_can_refuse),
         cmocka_unit_test(hook_runs_once_across_retries),
+        cmocka_unit_test(barrier_runs_once_per_pass_before_it_is_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
