@@ -38,6 +38,22 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
             return gcs_error_set(GCS_EUSAGE, "--approve '%.*s' needs a whole number after '='",
                                  (int)len, text);
     }
+    /* A misspelt kind would approve nothing, silently: the refusal that follows
+     * would not say why the flag did not count. */
+    static const char *const exact[] = {"deactivate", "remove-roles", "adopt",
+                                        "deactivate-despite-rejects"};
+    static const char *const named[] = {"clear:", "change:", "privileged:"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof exact / sizeof *exact && !known; i++)
+        known = strlen(exact[i]) == len && strncmp(text, exact[i], len) == 0;
+    for (size_t i = 0; i < sizeof named / sizeof *named && !known; i++)
+        known = len > strlen(named[i]) && strncmp(text, named[i], strlen(named[i])) == 0;
+    if (!known)
+        return gcs_error_set(GCS_EUSAGE,
+                             "--approve: unknown kind '%.*s' (deactivate=N, clear:ATTR=N, "
+                             "change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY, "
+                             "deactivate-despite-rejects)",
+                             (int)len, text);
     /* Counted kinds must say how many: an approval is of what was reviewed. */
     static const char despite[] = "deactivate-despite-rejects";
     bool counted = strncmp(text, "privileged:", 11) != 0 &&

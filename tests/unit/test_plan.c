@@ -191,6 +191,12 @@ static void approvals_are_parsed_strictly(void **state)
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=x"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=-1"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "=3"), GCS_EUSAGE);
+    /* A misspelt kind approves nothing: said at once, not by a refusal later. */
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivat=5"), GCS_EUSAGE);
+    assert_non_null(strstr(gcs_error_last(), "unknown kind 'deactivat'"));
+    assert_int_equal(gcs_plan_options_approve(&o, "clear:=5"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "privileged"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "Deactivate=5"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=3"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate-despite-rejects"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "privileged:E7"), 0);
