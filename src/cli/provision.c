@@ -198,6 +198,10 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
         gcs_plan_release(plan);
         rc = rec_rc;
     }
+    if (rc == 0 && (rc = gcs_plan_seal(plan,
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
+        gcs_plan_release(plan);
     if (rc < 0)
         return rc;
     if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {

@@ -167,11 +167,13 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
     }
 
     char limits[256];
-    if (deactivations > 0 && managed > 0 && deactivations >= managed) {
+    if (leavers > 0 && managed > 0 && leavers >= managed) {
         /* An export with a header and no rows (or only rows of other people)
          * makes every managed user a leaver. Under the floor in a small
          * organisation, that would need no approval: it always does. */
-        snprintf(why, sizeof why, "every user gcscim manages (%ld) deactivated", managed);
+        snprintf(why, sizeof why,
+                 "%ld users deactivated: every user gcscim manages (%ld) is absent from the source",
+                 deactivations, managed);
         need(needs, o, "deactivate", deactivations, why);
     } else if (deactivations > 0 && over(&o->removals, deactivations, managed)) {
         threshold_text(limits, sizeof limits, &o->removals, managed);

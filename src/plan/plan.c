@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,6 +241,57 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     sha256_hex(hex, canon, strlen(canon));
     free(canon);
+    return 0;
+}
+
+static int compute_seal(char hex[65], const gcs_plan *plan, const char *client_id,
+                        const char *secret)
+{
+    const char *identity = gcs_plan_identity(plan);
+    if (!secret || !*secret)
+        return gcs_error_set(GCS_EINVALID, "a plan is sealed with the OAuth client secret, and "
+                                           "none is configured");
+    if (!identity)
+        return gcs_error_set(GCS_EINVALID, "the plan has no identity to seal");
+    char *msg = NULL;
+    if (asprintf(&msg, "gcscim-plan-seal/1\n%s\n%s", client_id ? client_id : "", identity) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    bool ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
+                   strlen(msg), md, &mdlen) != NULL && mdlen == 32;
+    free(msg);
+    if (!ok)
+        return gcs_error_set(GCS_ERROR, "cannot compute the plan's seal");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    OPENSSL_cleanse(md, sizeof md);
+    return 0;
+}
+
+int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret)
+{
+    char hex[65];
+    int rc = compute_seal(hex, plan, client_id, secret);
+    if (rc == 0)
+        json_object_set_new(plan->doc, "seal", json_string(hex));
+    return rc;
+}
+
+int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
+                        const char *secret)
+{
+    char hex[65];
+    int rc = compute_seal(hex, plan, client_id, secret);
+    if (rc < 0)
+        return rc;
+    const char *stated = json_string_value(json_object_get(plan->doc, "seal"));
+    if (!stated || strlen(stated) != 64 || CRYPTO_memcmp(stated, hex, 64) != 0)
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot use plan '%s': it was changed after gcscim made it, or made "
+                             "with other credentials (its seal does not match this OAuth client); "
+                             "make a new plan",
+                             path);
     return 0;
 }
 

@@ -134,6 +134,21 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *options);
  * --approve flags that approve it, unless everything needed is approved. */
 int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options);
 
+/*
+ * The seal: an HMAC-SHA256 of the identity, keyed by the OAuth client that
+ * computed the plan (its secret, with its id in the message). The identity is a
+ * digest that anyone who edits a plan file can recompute; the seal can be made
+ * again only with the credentials, and whoever holds those could call Genesys
+ * directly anyway. It also ties a plan to one OAuth client, hence to one
+ * organisation (two organisations in one region share an API URL). A new secret
+ * means a new plan. GCS_EINVALID without a secret.
+ */
+int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret);
+/* GCS_EINVALID, naming `path`, unless the plan carries a seal made with these
+ * credentials (no seal, or another one, is refused). */
+int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
+                        const char *secret);
+
 /* Writes the plan file (0600: it may hold personal data) / reads it back. */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);

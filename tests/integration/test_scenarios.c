@@ -11,10 +11,13 @@
  *   stdout-lines N              the last run printed exactly N lines
  *   writes N                    the emulator has answered N writes in all
  *   route METHOD ROUTE STATUS N the emulator answered ROUTE with STATUS N times
+ *                               (ROUTE as its stats name it: /api/v2/scim/users/{id})
  *   user USERNAME PATH JSON     the user's attribute (PATH: a top-level name, or
  *                               enterprise.NAME / genesys.NAME) equals JSON
  *   no-user USERNAME            no such user exists
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
+ *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
+ *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
  *
  * In arguments, {data} is the scenario's directory and {tmp} a fresh directory
@@ -23,6 +26,7 @@
  */
 #include "gcstest.h"
 #include "httptest.h"
+#include "plan/plan.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -135,6 +139,12 @@ static void step_counts(scenario *s, const char *verb, char *args)
         char *method = strtok(args, " "), *route = strtok(NULL, " "), *status = strtok(NULL, " ");
         char *n = strtok(NULL, " ");
         assert_non_null(n);
+        /* The emulator counts /api/v2/scim/v2/users under /api/v2/scim/users: a
+         * route under its other name would always be answered 0 times. */
+        if (strstr(route, "/scim/v2/"))
+            fail_msg("%s/script:%lu: the emulator's stats name SCIM routes without /v2/ "
+                     "(/api/v2/scim/users, /api/v2/scim/users/{id})",
+                     s->name, s->line);
         char key[600];
         snprintf(key, sizeof key, "%s %s", method, route);
         want = atol(n);
@@ -227,6 +237,19 @@ static void step_edit(scenario *s, char *args)
     gcs_buf_release(&text);
 }
 
+/* What a hostile editor does after an edit: the identity is a digest of the
+ * content, so it can be made to match again without any secret. */
+static void step_reseal(scenario *s, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->tmp, file);
+    gcs_plan plan = {json_load_file(path, 0, NULL)};
+    assert_non_null(plan.doc);
+    assert_int_equal(gcs_plan_finish(&plan), 0);
+    assert_int_equal(gcs_plan_write(&plan, path), 0);
+    gcs_plan_release(&plan);
+}
+
 static void step_patch(scenario *s, char *args)
 {
     char *user_name = strtok(args, " "), *op = strtok(NULL, "");
@@ -298,6 +321,8 @@ static void run_scenario(void **state)
             step_edit(s, rest);
         else if (strcmp(line, "patch") == 0)
             step_patch(s, rest);
+        else if (strcmp(line, "reseal") == 0)
+            step_reseal(s, rest);
         else
             fail_msg("%s/script:%lu: unknown step '%s'", s->name, s->line, line);
     }
