@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void gcs_planner_options_init(gcs_planner_options *o)
 {
@@ -536,10 +537,12 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
 
 /* ==== Privileged roles ==== */
 
+/* Case aside: `privileged_roles: [master admin]` must not protect nothing
+ * because the organisation spells it "Master Admin". */
 static bool is_privileged(const planner *p, const char *role)
 {
     for (size_t i = 0; role && i < gcs_profile_privileged_role_count(p->profile); i++) {
-        if (strcmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
+        if (strcasecmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
             return true;
     }
     return false;

@@ -141,7 +141,9 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
         if (kind == GCS_PLAN_ADOPT)
             adoptions++;
         json_t *held = json_object_get(op, "privileged");
-        if (kind != GCS_PLAN_CREATE && json_array_size(held) > 0) {
+        /* A create that grants a privileged role counts too: a new Master Admin
+         * from one CSV cell is as dangerous as a role given to an existing user. */
+        if (json_array_size(held) > 0) {
             char *roles = json_dumps(held, JSON_COMPACT);
             snprintf(what, sizeof what, "privileged:%s", key ? key : "?");
             snprintf(why, sizeof why, "%s %s holds %s", gcs_plan_kind_name(kind),
