@@ -448,6 +448,16 @@ fail:
 
 /* ==== Rendering ==== */
 
+/* Rows rejected, not reasons: a row with two faults is one row, so that the
+ * summary's counts add up to the rows read. */
+static long rejected_rows(const gcs_plan *plan)
+{
+    json_t *n = json_object_get(plan->doc, "rejected_rows");
+    if (json_is_integer(n))
+        return (long)json_integer_value(n);
+    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
+}
+
 static void print_value(FILE *out, const json_t *v)
 {
     if (!v || json_is_null(v)) {
@@ -536,10 +546,10 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     }
     fprintf(out,
             "\nPlan: %ld to create, %ld to adopt, %ld to update, %ld to reactivate, "
-            "%ld to deactivate, %ld unchanged, %zu skipped, %zu rejected.\n",
+            "%ld to deactivate, %ld unchanged, %zu skipped, %ld rejected.\n",
             gcs_plan_count(plan, GCS_PLAN_CREATE), gcs_plan_count(plan, GCS_PLAN_ADOPT),
             gcs_plan_count(plan, GCS_PLAN_UPDATE), gcs_plan_count(plan, GCS_PLAN_REACTIVATE),
             gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
-            json_array_size(skipped), json_array_size(rejected));
+            json_array_size(skipped), rejected_rows(plan));
 }
