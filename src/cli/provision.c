@@ -26,6 +26,7 @@ enum {
     OPT_MAX_CHANGES,
     OPT_MAX_CHANGE_SHARE,
     OPT_DETAILED_EXITCODE,
+    OPT_TARGET,
 };
 
 static const struct option provision_options[] = {
@@ -45,6 +46,7 @@ static const struct option provision_options[] = {
     {"max-changes", required_argument, NULL, OPT_MAX_CHANGES},
     {"max-change-share", required_argument, NULL, OPT_MAX_CHANGE_SHARE},
     {"detailed-exitcode", no_argument, NULL, OPT_DETAILED_EXITCODE},
+    {"target", required_argument, NULL, OPT_TARGET},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,6 +120,15 @@ static int on_option(int id, const char *arg, void *payload)
     case OPT_MAX_CHANGE_SHARE:
         return parse_share(&o->changes.max_share, "--max-change-share", arg);
     case OPT_DETAILED_EXITCODE: p->detailed_exitcode = true; return 0;
+    case OPT_TARGET:
+        if (!*arg)
+            return gcs_error_set(GCS_EUSAGE, "--target needs a source key");
+        if (p->target_count == GCS_PROVISION_TARGETS_MAX)
+            return gcs_error_set(GCS_EUSAGE, "at most %d --target keys", GCS_PROVISION_TARGETS_MAX);
+        p->targets[p->target_count++] = arg;
+        p->planner.targets = p->targets;
+        p->planner.target_count = p->target_count;
+        return 0;
     case OPT_STRICT: p->planner.strict = true; return 0;
     case OPT_PASSWORDS_OUT: p->passwords_out = arg; return 0;
     }
@@ -136,6 +147,13 @@ int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_sour
         return gcs_cli_usage_error(p->cli, p->command, "missing --source FILE");
     if (wants_source && !p->planner.profile_path)
         return gcs_cli_usage_error(p->cli, p->command, "missing --profile FILE");
+    /* An apply runs exactly its plan: narrowing it is the plan's job. */
+    if (!wants_source && p->target_count)
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "--target is for plan and sync: make a plan of those people");
+    if (!wants_source && (p->planner.source_path || p->planner.profile_path || p->out_path))
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "apply takes a plan file, not --source, --profile or --out");
     return 0;
 }
 
