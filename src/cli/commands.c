@@ -18,6 +18,8 @@
 
 /* What apply also takes: the approvals are of the plan shown, given again. */
 #define APPROVAL_OPTIONS                                                                           \
+    "  --canary N|P%               apply N operations (or P% of them) first, mixed across kinds;\n" \
+    "                              read those users back; go on only if all is as planned\n"     \
     "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
     "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
     "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \

@@ -23,6 +23,8 @@ typedef struct gcs_provision {
     bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
     const char *targets[GCS_PROVISION_TARGETS_MAX]; /* --target KEY... (borrowed from argv) */
     size_t target_count;
+    long canary_count;         /* --canary N */
+    double canary_share;       /* --canary P% (0..1) */
     int argc;                  /* the command's arguments (argv[0] is its name): */
     char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;
