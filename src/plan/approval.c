@@ -169,7 +169,8 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
     }
 
     char limits[256];
-    if (leavers > 0 && managed > 0 && leavers >= managed) {
+    if (leavers > 0 && managed > 0 && leavers >= managed &&
+        !json_is_true(json_object_get(plan->doc, "targeted"))) {
         /* An export with a header and no rows (or only rows of other people)
          * makes every managed user a leaver. Under the floor in a small
          * organisation, that would need no approval: it always does. */

@@ -158,6 +158,14 @@ void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total)
     json_object_set_new(plan->doc, "managed_total", json_integer(managed_total));
 }
 
+void gcs_plan_set_targeted(gcs_plan *plan, bool targeted)
+{
+    if (targeted)
+        json_object_set_new(plan->doc, "targeted", json_true());
+    else
+        json_object_del(plan->doc, "targeted");
+}
+
 void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean)
 {
     json_object_set_new(plan->doc, "rejected_rows", json_integer(rejected_rows));
@@ -227,8 +235,9 @@ static void sha256_hex(char out[65], const char *data, size_t len)
  */
 static int compute_identity(char hex[65], const gcs_plan *plan)
 {
-    static const char *const sealed[] = {"target", "marker", "managed_total", "rejected_rows",
-                                         "source_clean", "password_policy", "operations"};
+    static const char *const sealed[] = {"target",       "marker",          "managed_total",
+                                         "rejected_rows", "source_clean",   "password_policy",
+                                         "targeted",      "operations"};
     json_t *ident = json_object();
     for (size_t i = 0; i < sizeof sealed / sizeof *sealed; i++) {
         json_t *v = json_object_get(plan->doc, sealed[i]);

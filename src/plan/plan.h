@@ -101,6 +101,9 @@ void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total);
 /* What the approvals rest on: rows rejected, and whether the source was read to
  * its end without a fatal error. Sealed into the identity. */
 void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean);
+/* The plan covers only named people (--target): its managed count is theirs, not
+ * the organisation's, so "every managed user is a leaver" says nothing. Sealed. */
+void gcs_plan_set_targeted(gcs_plan *plan, bool targeted);
 /* Records a row or user the plan leaves alone on purpose (a --no-* flag, a
  * withheld deactivation, no matching user): shown, counted, never applied. */
 void gcs_plan_skip(gcs_plan *plan, const char *key, const char *user_name, const char *location,
