@@ -24,8 +24,8 @@
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
  *
- * In arguments, {data} is the scenario's directory and {tmp} a fresh directory
- * for plans and outputs. Arguments are split on spaces; TEXT is the rest of the
+ * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
+ * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
  * line. Lines starting with # are comments.
  */
 #include "clitest.h"
@@ -63,6 +63,9 @@ static void expand(const scenario *s, char *out, size_t outsz, const char *in)
         } else if (strncmp(p, "{tmp}", 5) == 0) {
             assert_int_equal(gcs_buf_puts(&b, s->tmp), 0);
             p += 5;
+        } else if (strncmp(p, "{port}", 6) == 0) {
+            assert_int_equal(gcs_buf_printf(&b, "%d", s->emu.port), 0);
+            p += 6;
         } else {
             assert_int_equal(gcs_buf_putc(&b, *p++), 0);
         }
