@@ -128,8 +128,10 @@ static bool key_is_sensitive_n(const char *key, size_t n)
 {
     if (n < 5)
         return false; /* "token" is the shortest */
+    char first = (char)tolower((unsigned char)key[0]);
     for (size_t i = 0; i < sizeof sensitive_keys / sizeof *sensitive_keys; i++) {
-        if (sensitive_keys[i].len == n && strncasecmp(key, sensitive_keys[i].name, n) == 0)
+        if (sensitive_keys[i].len == n && sensitive_keys[i].name[0] == first &&
+            strncasecmp(key, sensitive_keys[i].name, n) == 0)
             return true;
     }
     /* The suffixes end in t, n or d: most words are out after one look. */
