@@ -214,25 +214,35 @@ static void user_path(char *out, size_t outsz, const char *id)
     snprintf(out, outsz, GCS_SCIM_USERS "/%s", id);
 }
 
+/* A PATCH's answer is the user, of which only the new version matters (the
+ * ETag, else meta.version): the engine leaves it unparsed (take_version). */
 static void submit_patch(op_ctx *c, json_t *ops, gcs_http_done_fn done)
 {
     char path[300];
     user_path(path, sizeof path, c->id);
     json_t *body = gcs_diff_patch_body(ops);
-    submit(c, "PATCH", path, body, c->etag, done);
+    gcs_http_client_request req = {.method = "PATCH", .path = path, .json = body,
+                                   .if_match = c->etag, .flags = GCS_HTTP_REQ_NO_JSON,
+                                   .sensitive = c->password != NULL};
+    submit_req(c, &req, done);
     json_decref(body);
 }
 
 static void take_version(op_ctx *c, const gcs_http_client_response *res)
 {
-    if (res->etag)
+    if (res->etag) {
         set_str(&c->etag, res->etag);
-    else if (res->json) {
-        char *e = gcs_directory_user_etag(res->json);
-        if (e)
-            set_str(&c->etag, e);
-        free(e);
+        return;
     }
+    /* No ETag header: the version in the body, parsed here if the engine did not. */
+    json_t *own = res->json || res->body.len == 0 ? NULL
+                                                  : json_loadb(res->body.ptr, res->body.len, 0, NULL);
+    const json_t *user = res->json ? res->json : own;
+    char *e = user ? gcs_directory_user_etag(user) : NULL;
+    if (e)
+        set_str(&c->etag, e);
+    free(e);
+    json_decref(own);
 }
 
 /* ==== Conflicts: re-read, re-diff, decide ==== */

@@ -93,6 +93,10 @@ enum {
     /* To the login host, without bearer token, pacing, breaker or receipt: the
      * token endpoint. Such requests go before every API request. */
     GCS_HTTP_REQ_LOGIN = 1u << 0,
+    /* A successful answer's body is not parsed: res->json stays NULL and the
+     * caller reads res->body (and res->etag) itself. For calls whose answer is
+     * rarely read (a PATCH: its ETag is the new version). Errors are parsed. */
+    GCS_HTTP_REQ_NO_JSON = 1u << 1,
 };
 
 typedef struct gcs_http_client_request {

@@ -170,7 +170,8 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
         res.correlation_id = strdup(j->h.correlation_id);
     res.body = j->in; /* a sensitive call's buffer stays secure in the response */
     gcs_buf_init(&j->in, c->max_response_bytes);
-    parse_body(&res, j->h.content_type);
+    if (!(j->flags & GCS_HTTP_REQ_NO_JSON) || outcome != GCS_HTTP_OK)
+        parse_body(&res, j->h.content_type);
     if (res.status >= 400)
         error_fields(&res);
     if (outcome == GCS_HTTP_FORBIDDEN)

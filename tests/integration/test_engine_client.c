@@ -209,6 +209,33 @@ static void receipt_bodies_are_masked_without_a_round_trip(void **state)
     gcs_engine_fixture_stop(&f);
 }
 
+/* GCS_HTTP_REQ_NO_JSON: a successful answer is left unparsed (its body and
+ * ETag are there); an error is parsed as ever, for its scimType and detail. */
+static void answers_left_unparsed_on_request(void **state)
+{
+    (void)state;
+    gcs_engine_fixture f;
+    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    char id[64], path[160];
+    gcs_engine_fixture_user_id(id, sizeof id, 0);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    gcs_http_client_response res;
+    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = patch_body,
+                                   .flags = GCS_HTTP_REQ_NO_JSON};
+    assert_int_equal(gcs_http_call(&res, f.client, &req), 0);
+    assert_null(res.json);
+    assert_non_null(res.etag);
+    assert_non_null(strstr(res.body.ptr, "\"title\":\"Lead\""));
+    gcs_http_client_response_release(&res);
+
+    req.if_match = "W/\"not-the-version\"";
+    assert_int_equal(gcs_http_call(&res, f.client, &req), GCS_ECONFLICT);
+    assert_non_null(res.json);
+    assert_non_null(res.scim_type);
+    gcs_http_client_response_release(&res);
+    gcs_engine_fixture_stop(&f);
+}
+
 static void many_requests_in_flight_none_lost(void **state)
 {
     (void)state;
@@ -408,6 +435,7 @@ int main(void)
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
         cmocka_unit_test(receipt_bodies_are_masked_without_a_round_trip),
+        cmocka_unit_test(answers_left_unparsed_on_request),
         cmocka_unit_test(creates_reuse_connections),
         cmocka_unit_test(transport_failures_are_classified),
         cmocka_unit_test(bad_requests_and_options_are_refused),
