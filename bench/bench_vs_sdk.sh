@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# gcscim side by side with a plain script on the official Genesys Cloud
+# JavaScript SDK (bench/sdk/sync.js): the same initial load of N users, then the
+# same update of 1% of their titles, each tool against an emulator of its own
+# (limit off, empty at the start). Prints wall time, peak RSS and requests of
+# both and their ratios, then one JSON object as its last line.
+#
+#   bench/bench_vs_sdk.sh [USERS] [BUILD_DIR]     (default 10000 and build/)
+#
+# Needs node and npm (Debian: apt-get install nodejs npm); installs the SDK into
+# bench/sdk/node_modules on first use. Skips, saying why, when either is missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+users=${1:-10000}
+build=${2:-$root/build}
+gcscim=$build/gcscim
+emulator=$build/gcscim-emulator
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "bench_vs_sdk: skipped: node and npm are needed (apt-get install nodejs npm)"
+    exit 0
+fi
+if [ ! -x "$gcscim" ] || [ ! -x "$emulator" ]; then
+    echo "bench_vs_sdk: build gcscim first (scripts/build): no $gcscim" >&2
+    exit 1
+fi
+if [ ! -d "$root/bench/sdk/node_modules/purecloud-platform-client-v2" ]; then
+    if ! npm install --prefix "$root/bench/sdk" --no-audit --no-fund >/dev/null 2>&1; then
+        echo "bench_vs_sdk: skipped: cannot install purecloud-platform-client-v2 from npm"
+        exit 0
+    fi
+fi
+
+dir=$(mktemp -d /tmp/gcscim-bench-sdk-XXXXXX)
+emu_pid=
+cleanup() {
+    [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# The export, and the same with every hundredth title changed.
+awk -v n="$users" 'BEGIN {
+    print "email,first,last,title,dept" > "'"$dir"'/load.csv"
+    print "email,first,last,title,dept" > "'"$dir"'/update.csv"
+    for (i = 0; i < n; i++) {
+        line = sprintf("person%06d@example.com,Person,%d,", i, i)
+        print line "Agent,Support" > "'"$dir"'/load.csv"
+        print line (i % 100 == 0 ? "Senior Agent" : "Agent") ",Support" > "'"$dir"'/update.csv"
+    }
+}'
+cat > "$dir/profile.yaml" <<'YAML'
+version: 1
+match: [userName]
+attributes:
+  userName: {from: email, required: true}
+  displayName: {template: "{first} {last}", required: true}
+  title: title
+  department: dept
+YAML
+
+start_emulator() {
+    rm -f "$dir/ready.json"
+    "$emulator" --listen 127.0.0.1:0 --ready-file "$dir/ready.json" --rate-limit 0 \
+        --log-level warn >"$dir/emulator.log" 2>&1 &
+    emu_pid=$!
+    for _ in $(seq 1 300); do
+        [ -s "$dir/ready.json" ] && break
+        sleep 0.05
+    done
+    api=$(sed -n 's/.*"api_url" *: *"\([^"]*\)".*/\1/p' "$dir/ready.json")
+}
+
+stop_emulator() {
+    kill "$emu_pid" && wait "$emu_pid" 2>/dev/null || true
+    emu_pid=
+}
+
+# API requests the emulator answered (token and admin routes aside).
+requests() {
+    curl -s "$api/_emulator/stats" | node -e '
+        let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+            let n = 0;
+            for (const [route, by] of Object.entries(JSON.parse(t).routes || {}))
+                if (!route.includes("/oauth/") && !route.includes("/_emulator"))
+                    for (const c of Object.values(by)) n += c;
+            console.log(n);
+        });'
+}
+
+# Runs a command under /usr/bin/time: sets wall (s) and rss (KiB).
+timed() {
+    /usr/bin/time -f "%e %M" -o "$dir/time" "$@" >"$dir/out" 2>"$dir/err" || {
+        echo "bench_vs_sdk: failed: $*" >&2
+        tail -n 5 "$dir/err" "$dir/out" >&2
+        exit 1
+    }
+    read -r wall rss <"$dir/time"
+}
+
+declare -A R
+run_tool() { # name, then the command for one source (the source path is appended)
+    local name=$1
+    start_emulator
+    timed $(command_of "$name") "$dir/load.csv"
+    R[$name.load.wall]=$wall R[$name.load.rss]=$rss R[$name.load.req]=$(requests)
+    timed $(command_of "$name") "$dir/update.csv"
+    R[$name.update.wall]=$wall R[$name.update.rss]=$rss
+    R[$name.update.req]=$(($(requests) - R[$name.load.req]))
+    stop_emulator
+}
+
+# The command of each tool (word-split: no spaces in these paths), before the source.
+command_of() {
+    if [ "$1" = gcscim ]; then
+        echo env GENESYSCLOUD_API_URL=$api GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator \
+            GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret GCSCIM_DB=sqlite:$dir/gcscim.db \
+            "$gcscim" --log-level warn sync --profile "$dir/profile.yaml" \
+            --approve "change:title=$users" --source
+    else
+        echo node "$root/bench/sdk/sync.js" "$api" gcscim-emulator gcscim-emulator-secret 16
+    fi
+}
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+run_tool gcscim
+run_tool sdk
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+printf 'users %s, load average %s at the start\n' "$users" "$load"
+printf '%-8s %-8s %10s %12s %10s\n' phase tool wall_s peak_rss_mib requests
+for phase in load update; do
+    for tool in gcscim sdk; do
+        printf '%-8s %-8s %10s %12.1f %10s\n' "$phase" "$tool" "${R[$tool.$phase.wall]}" \
+            "$(awk -v k="${R[$tool.$phase.rss]}" 'BEGIN { print k / 1024 }')" "${R[$tool.$phase.req]}"
+    done
+    printf '%-8s %-8s %10s %12s %10s\n' "$phase" "ratio" \
+        "$(ratio "${R[gcscim.$phase.wall]}" "${R[sdk.$phase.wall]}")" \
+        "$(ratio "${R[gcscim.$phase.rss]}" "${R[sdk.$phase.rss]}")" \
+        "$(ratio "${R[gcscim.$phase.req]}" "${R[sdk.$phase.req]}")"
+done
+json='{"users":'$users',"load_avg":'$load
+for phase in load update; do
+    json+=',"'$phase'":{'
+    for tool in gcscim sdk; do
+        json+='"'$tool'":{"wall_s":'${R[$tool.$phase.wall]}',"peak_rss_kib":'${R[$tool.$phase.rss]}
+        json+=',"requests":'${R[$tool.$phase.req]}'},'
+    done
+    json+='"ratio":{"wall":'$(ratio "${R[gcscim.$phase.wall]}" "${R[sdk.$phase.wall]}")
+    json+=',"peak_rss":'$(ratio "${R[gcscim.$phase.rss]}" "${R[sdk.$phase.rss]}")
+    json+=',"requests":'$(ratio "${R[gcscim.$phase.req]}" "${R[sdk.$phase.req]}")'}}'
+done
+echo "$json}"
