@@ -1,5 +1,6 @@
 #include "engine/apply.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/log.h"
 #include "genesys/directory.h"
 #include "engine/recorder.h"
@@ -453,13 +454,34 @@ static void look_up(op_ctx *c)
     submit(c, "GET", path, NULL, NULL, on_lookup);
 }
 
+/* The new user's id: read from the answer's text (the engine leaves a
+ * create's answer unparsed), parsed only when the text needs it. */
+static void set_id_from_answer(op_ctx *c, const gcs_http_client_response *res)
+{
+    char id[256];
+    if (res->json) {
+        set_str(&c->id, json_string_value(json_object_get(res->json, "id")));
+        return;
+    }
+    int found = res->body.len ? gcs_json_text_top_string(id, sizeof id, res->body.ptr, "id") : 0;
+    if (found > 0) {
+        set_str(&c->id, id);
+    } else if (found < 0) {
+        json_t *user = json_loadb(res->body.ptr, res->body.len, 0, NULL);
+        set_str(&c->id, json_string_value(json_object_get(user, "id")));
+        json_decref(user);
+    } else {
+        set_str(&c->id, NULL);
+    }
+}
+
 static void on_create_done(const gcs_http_client_response *res, void *payload)
 {
     op_ctx *c = payload;
     if (left_for_resume(c, res))
         return;
     if (res->error == 0) {
-        set_str(&c->id, json_string_value(json_object_get(res->json, "id")));
+        set_id_from_answer(c, res);
         take_version(c, res);
         learn_id(c->a, c->key, c->id, c->user_name);
         if (c->password && c->a->passwords_out) {
@@ -514,7 +536,7 @@ static int start_barrier(void *payload)
 static void post_create(op_ctx *c)
 {
     gcs_http_client_request req = {.method = "POST", .path = GCS_SCIM_USERS,
-                                   .on_start = create_on_wire};
+                                   .on_start = create_on_wire, .flags = GCS_HTTP_REQ_NO_JSON};
     if (c->a->fatal || c->a->stopping)
         return;
     if (!c->a->passwords) {

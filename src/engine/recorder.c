@@ -1,5 +1,6 @@
 #include "engine/recorder.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/log.h"
 
 #include <ctype.h>
@@ -62,57 +63,6 @@ static const char *resource_of(const char *path)
     return "other";
 }
 
-/* The top-level "userName" of a JSON object as text, without parsing it: a
- * create's receipt names its person by it, and every create pays for this.
- * 1 found, 0 absent, -1 when the text needs the parser (an escape in the value,
- * a value too long, or text that is not a plain object). */
-static int top_user_name(char *out, size_t outsz, const char *text)
-{
-    static const char key[] = "userName";
-    int depth = 0;
-    const char *p = text;
-    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-        p++;
-    if (*p != '{')
-        return -1;
-    for (; *p; p++) {
-        if (*p == '{' || *p == '[') {
-            depth++;
-        } else if (*p == '}' || *p == ']') {
-            depth--;
-        } else if (*p == '"') {
-            const char *start = ++p;
-            while (*p && *p != '"') {
-                if (*p == '\\' && p[1])
-                    p++;
-                p++;
-            }
-            if (!*p)
-                return -1;
-            if (depth != 1 || (size_t)(p - start) != sizeof key - 1 ||
-                memcmp(start, key, sizeof key - 1) != 0)
-                continue;
-            const char *v = p + 1;
-            while (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r')
-                v++;
-            if (*v != ':')
-                continue; /* a value that reads "userName" */
-            v++;
-            while (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r')
-                v++;
-            if (*v != '"')
-                return -1;
-            size_t n = strcspn(++v, "\"\\");
-            if (v[n] != '"' || n >= outsz)
-                return -1;
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void on_receipt(const gcs_http_receipt *h, void *payload)
 {
     gcs_recorder *r = payload;
@@ -146,7 +96,7 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         }
     } else if (h->request_body && strcmp(h->method, "POST") == 0) {
         char name[512];
-        int found = top_user_name(name, sizeof name, h->request_body);
+        int found = gcs_json_text_top_string(name, sizeof name, h->request_body, "userName");
         if (found < 0) {
             json_t *body = json_loads(h->request_body, 0, NULL);
             const char *v = json_string_value(json_object_get(body, "userName"));

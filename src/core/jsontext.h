@@ -1,0 +1,19 @@
+/*
+ * jsontext.h - one string member of a JSON object read from its text, without
+ * parsing the whole document: every create pays for naming its person in its
+ * receipt and for reading the new user's id, and a parse (allocations for every
+ * value) costs more than the call's own bookkeeping.
+ */
+#ifndef GCS_CORE_JSONTEXT_H
+#define GCS_CORE_JSONTEXT_H
+
+#include <stddef.h>
+
+/* The top-level member `key` of the JSON object `text`, when it is a string
+ * without escapes: copied to out (NUL-terminated). 1 found, 0 absent (no such
+ * member at the top level), -1 when the text needs a real parser (not an
+ * object, an escape in the value, a value that is not a string or does not fit,
+ * unterminated text): the caller parses then. */
+int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const char *key);
+
+#endif

@@ -1,0 +1,55 @@
+/* One top-level string of a JSON object read from its text: found, absent, or
+ * "parse it" whenever the text is not plain enough to be sure. */
+#include "gcstest.h"
+
+#include <string.h>
+
+#include "core/jsontext.h"
+
+static int get(char *out, size_t outsz, const char *text, const char *key)
+{
+    return gcs_json_text_top_string(out, outsz, text, key);
+}
+
+static void top_level_strings_are_read(void **state)
+{
+    (void)state;
+    char v[64];
+    assert_int_equal(get(v, sizeof v, "{\"id\":\"abc-1\",\"userName\":\"a@b.c\"}", "id"), 1);
+    assert_string_equal(v, "abc-1");
+    assert_int_equal(get(v, sizeof v, " {\n \"a\" : { \"id\" : \"inner\" } , \"id\" : \"outer\" }", "id"),
+                     1);
+    assert_string_equal(v, "outer");
+    /* A value that reads like the key is not the key. */
+    assert_int_equal(get(v, sizeof v, "{\"x\":\"id\",\"id\":\"real\"}", "id"), 1);
+    assert_string_equal(v, "real");
+    /* Escaped quotes in other strings do not end them early. */
+    assert_int_equal(get(v, sizeof v, "{\"t\":\"say \\\"id\\\":\\\"no\\\"\",\"id\":\"yes\"}", "id"), 1);
+    assert_string_equal(v, "yes");
+    assert_int_equal(get(v, sizeof v, "{\"id\":\"\"}", "id"), 1);
+    assert_string_equal(v, "");
+}
+
+static void absent_or_unsure(void **state)
+{
+    (void)state;
+    char v[8];
+    assert_int_equal(get(v, sizeof v, "{\"a\":{\"id\":\"x\"},\"b\":[{\"id\":\"y\"}]}", "id"), 0);
+    assert_int_equal(get(v, sizeof v, "{}", "id"), 0);
+    assert_int_equal(get(v, sizeof v, "[{\"id\":\"x\"}]", "id"), -1);      /* not an object */
+    assert_int_equal(get(v, sizeof v, "{\"id\":\"a\\\"b\"}", "id"), -1);   /* an escape */
+    assert_int_equal(get(v, sizeof v, "{\"id\":42}", "id"), -1);           /* not a string */
+    assert_int_equal(get(v, sizeof v, "{\"id\":\"far-too-long\"}", "id"), -1);
+    assert_int_equal(get(v, sizeof v, "{\"id\":\"unterminated", "id"), -1);
+    assert_int_equal(get(v, sizeof v, "{\"unterminated", "id"), -1);
+    assert_int_equal(get(v, sizeof v, "", "id"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(top_level_strings_are_read),
+        cmocka_unit_test(absent_or_unsure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
