@@ -304,6 +304,16 @@ int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *clie
     return 0;
 }
 
+/* Rows rejected, not reasons: a row with two faults is one row, so that the
+ * summary's counts add up to the rows read. */
+static long rejected_rows(const gcs_plan *plan)
+{
+    json_t *n = json_object_get(plan->doc, "rejected_rows");
+    if (json_is_integer(n))
+        return (long)json_integer_value(n);
+    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
+}
+
 int gcs_plan_finish(gcs_plan *plan)
 {
     json_t *ops = gcs_plan_operations(plan);
@@ -327,9 +337,10 @@ int gcs_plan_finish(gcs_plan *plan)
                             json_integer(gcs_plan_count(plan, (gcs_plan_kind)k)));
     json_object_set_new(summary, "unchanged",
                         json_integer(json_integer_value(json_object_get(plan->doc, "unchanged"))));
-    json_object_set_new(summary, "rejected",
+    json_object_set_new(summary, "skipped",
                         json_integer((json_int_t)json_array_size(
-                            json_object_get(plan->doc, "rejected"))));
+                            json_object_get(plan->doc, "skipped"))));
+    json_object_set_new(summary, "rejected", json_integer(rejected_rows(plan)));
     json_object_set_new(plan->doc, "summary", summary);
 
     char hex[65];
@@ -456,16 +467,6 @@ fail:
 }
 
 /* ==== Rendering ==== */
-
-/* Rows rejected, not reasons: a row with two faults is one row, so that the
- * summary's counts add up to the rows read. */
-static long rejected_rows(const gcs_plan *plan)
-{
-    json_t *n = json_object_get(plan->doc, "rejected_rows");
-    if (json_is_integer(n))
-        return (long)json_integer_value(n);
-    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
-}
 
 static void print_value(FILE *out, const json_t *v)
 {
