@@ -6,6 +6,7 @@
 #include "core/version_gen.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,24 @@ void gcs_cli_print_json(gcs_cli *cli, const json_t *v)
     if (text)
         fprintf(cli->out, "%s\n", text);
     free(text);
+}
+
+int gcs_cli_parse_anchor(int64_t *seq, char hash[65], const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(arg, &end, 10);
+    bool ok = !errno && end != arg && n > 0 && *end == ':' && strlen(end + 1) == 64;
+    for (size_t i = 1; ok && i <= 64; i++)
+        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
+    if (!ok)
+        return gcs_error_set(GCS_EUSAGE,
+                             "--anchor: '%.80s' is not SEQ:HASH (a chain head that receipts "
+                             "verify or doctor printed)",
+                             arg);
+    *seq = n;
+    memcpy(hash, end + 1, 65);
+    return 0;
 }
 
 void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)

@@ -86,6 +86,9 @@ int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
 void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cmd);
 /* Prints v as indented JSON on the command's output, in insertion order. */
 void gcs_cli_print_json(gcs_cli *cli, const json_t *v);
+/* SEQ:HASH, a receipt chain head as receipts verify (or doctor) printed it:
+ * *seq > 0 and hash 64 lowercase hex digits. GCS_EUSAGE naming the flag otherwise. */
+int gcs_cli_parse_anchor(int64_t *seq, char hash[65], const char *arg);
 /* A wall-clock time in ISO 8601 for tables, or "-" when ms is 0. */
 void gcs_cli_format_time(char *out, size_t outsz, int64_t ms);
 

@@ -217,23 +217,6 @@ typedef struct opts {
     char anchor_hash[65];
 } opts;
 
-static int parse_anchor(opts *o, const char *arg)
-{
-    char *end;
-    errno = 0;
-    long long seq = strtoll(arg, &end, 10);
-    bool ok = !errno && end != arg && seq > 0 && *end == ':' && strlen(end + 1) == 64;
-    for (size_t i = 1; ok && i <= 64; i++)
-        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
-    if (!ok)
-        return gcs_error_set(GCS_EUSAGE,
-                             "--anchor: '%.80s' is not SEQ:HASH (a head printed by receipts verify)",
-                             arg);
-    o->anchor_seq = seq;
-    memcpy(o->anchor_hash, end + 1, 65);
-    return 0;
-}
-
 static int on_option(int id, const char *arg, void *payload)
 {
     opts *o = payload;
@@ -256,7 +239,7 @@ static int on_option(int id, const char *arg, void *payload)
         o->format = arg;
         return 0;
     case OPT_OUT: o->out = arg; return 0;
-    case OPT_ANCHOR: return parse_anchor(o, arg);
+    case OPT_ANCHOR: return gcs_cli_parse_anchor(&o->anchor_seq, o->anchor_hash, arg);
     default: return gcs_error_set(GCS_EUSAGE, "unexpected option");
     }
 }

@@ -363,6 +363,25 @@ static char *wanted_attributes(planner *p)
     return gcs_buf_detach(&b);
 }
 
+/* One filtered read by a matching key; the user found joins the current ones. */
+static int look_up(planner *p, const char *key, const char *value, bool *found)
+{
+    *found = false;
+    char *filter = gcs_directory_filter_for(key, value);
+    if (!filter)
+        return 0; /* a key no filter can express: no user is found by it */
+    json_t *user = NULL;
+    int rc = gcs_directory_find_user(&user, p->client, filter);
+    p->stats->requests++;
+    free(filter);
+    if (rc == 0 && user) {
+        collect_user(user, p);
+        json_decref(user);
+        *found = true;
+    }
+    return rc;
+}
+
 static int find_targeted(planner *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -390,22 +409,12 @@ static int find_targeted(planner *p)
             values[n++] = user_name;
         }
         for (size_t k = 0; k < n; k++) {
-            if (index_get(p, keys[k], values[k]))
-                break;
-            char *filter = gcs_directory_filter_for(keys[k], values[k]);
-            if (!filter)
-                continue;
-            json_t *user = NULL;
-            int rc = gcs_directory_find_user(&user, p->client, filter);
-            p->stats->requests++;
-            free(filter);
+            bool found = index_get(p, keys[k], values[k]) != NULL;
+            int rc = found ? 0 : look_up(p, keys[k], values[k], &found);
             if (rc < 0)
                 return rc;
-            if (user) {
-                collect_user(user, p);
-                json_decref(user);
+            if (found)
                 break;
-            }
         }
     }
     return 0;
@@ -420,19 +429,10 @@ static int find_targeted_leavers(planner *p)
         const char *key = p->o->targets[i];
         if (json_object_get(p->by_key, key) || index_get(p, marker_key, key))
             continue;
-        char *filter = gcs_directory_filter_for(marker_key, key);
-        if (!filter)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
-        json_t *user = NULL;
-        int rc = gcs_directory_find_user(&user, p->client, filter);
-        p->stats->requests++;
-        free(filter);
+        bool found;
+        int rc = look_up(p, marker_key, key, &found);
         if (rc < 0)
             return rc;
-        if (user) {
-            collect_user(user, p);
-            json_decref(user);
-        }
     }
     return 0;
 }
