@@ -1,0 +1,3 @@
+/* A wrong-way include for tests/layering.sh to reject (ctest layering.rejects). */
+#include "engine/apply.h"
+#include <sqlite3.h>

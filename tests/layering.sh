@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The layering of README's "Architecture" table, checked on the sources: every
+# `#include "X/..."` in src/M/ must name M itself or a module M may use, and a
+# third-party header may appear only in the modules that own that library.
+# Prints file:line for each violation and fails. Usage: layering.sh [SRC_DIR]
+# (the link check in CMakeLists.txt catches calls; this catches includes,
+# including those of inline functions and macros that never reach the linker).
+set -u
+src=${1:-$(cd "$(dirname "$0")/../src" && pwd)}
+
+# module -> the modules below it that it may include (itself always allowed)
+declare -A allow=(
+    [core]=""
+    [http]="core"
+    [genesys]="core http"
+    [mapping]="core"
+    [plan]="core mapping"
+    [store]="core"
+    [engine]="core http genesys mapping plan store"
+    [service]="core http genesys mapping plan store engine"
+    [cli]="core http genesys mapping plan store engine service"
+    [emulator]="core http"
+)
+# third-party header prefix -> the modules that may include it
+declare -A owner=(
+    [curl/]="http engine"
+    [microhttpd.h]="http"
+    [sqlite3.h]="store"
+    [libpq-fe.h]="store"
+    [yaml.h]="mapping"
+    [csv.h]="mapping"
+)
+
+bad=0
+for dir in "$src"/*/; do
+    m=$(basename "$dir")
+    if [ -z "${allow[$m]+set}" ]; then
+        echo "$dir: module '$m' is not in the layering table (tests/layering.sh)"
+        bad=1
+        continue
+    fi
+    while IFS=: read -r file line text; do
+        x=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"([^/"]+)\/.*/\1/' <<<"$text")
+        [ "$x" = "$m" ] && continue
+        case " ${allow[$m]} " in *" $x "*) continue ;; esac
+        echo "$file:$line: $m may not include $x ($text)"
+        bad=1
+    done < <(grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^/"]+/' "$dir"*.[ch] 2>/dev/null)
+    for lib in "${!owner[@]}"; do
+        case " ${owner[$lib]} " in *" $m "*) continue ;; esac
+        while IFS=: read -r file line text; do
+            echo "$file:$line: $m may not include <$lib> (owned by ${owner[$lib]})"
+            bad=1
+        done < <(grep -HnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*<${lib//./\\.}" "$dir"*.[ch] 2>/dev/null)
+    done
+done
+[ "$bad" = 0 ] && echo "layering: ok"
+exit "$bad"
