@@ -104,9 +104,6 @@ int gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 /* Shared by the store commands (cmd_receipts.c). */
 /* Opens the store named by the db setting (default location when unset). */
 int gcs_cli_open_store(gcs_cli *cli, struct gcs_store **out);
-/* "2026-11-22", "2026-11-22T06:30[:00[.123]][Z|+02:00]" (UTC when no zone) to
- * wall-clock milliseconds; GCS_EUSAGE naming the text otherwise. */
-int gcs_cli_parse_time(int64_t *out, const char *text);
 /* Appends one CSV field (RFC 4180 quoting when needed); NULL appends nothing. */
 int gcs_cli_csv_field(gcs_buf *out, const char *field);
 /* One receipt as a CSV line (columns as in `receipts export --format csv`). */

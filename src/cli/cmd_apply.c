@@ -114,15 +114,8 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
     }
     if (rc == 0)
         rc = gcs_provision_connect(&p);
-    if (rc == 0) {
-        /* A plan is only valid for the organisation it was computed against. */
-        const char *target =
-            json_string_value(json_object_get(json_object_get(plan.doc, "target"), "api_url"));
-        if (!target || strcmp(target, p.session->api_url) != 0)
-            rc = gcs_error_set(GCS_EINVALID,
-                               "plan '%s' was made for %s, but the configured API is %s",
-                               argv[first], target ? target : "(unknown)", p.session->api_url);
-    }
+    if (rc == 0)
+        rc = gcs_plan_check_target(&plan, p.session->api_url, argv[first]);
     if (rc < 0) {
         code = gcs_cli_fail(cli, rc);
         gcs_plan_release(&plan);

@@ -474,3 +474,14 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
             json_array_size(skipped), json_array_size(rejected));
 }
+
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name)
+{
+    const char *target =
+        json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"));
+    if (!target || !api_url || strcmp(target, api_url) != 0)
+        return gcs_error_set(GCS_EINVALID, "plan '%s' was made for %s, but the configured API is %s",
+                             name ? name : "", target ? target : "(unknown)",
+                             api_url ? api_url : "(none)");
+    return 0;
+}

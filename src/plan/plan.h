@@ -138,6 +138,12 @@ int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *option
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
 
+/* A plan is only valid for the organisation it was computed against: 0 when
+ * its target API is `api_url`, GCS_EINVALID naming both otherwise (`name`,
+ * e.g. the plan's file, is for the message). Every entry point that applies a
+ * plan read from outside checks this first. */
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name);
+
 /* terraform-plan style: counts of + ~ - and each attribute's old and new value. */
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color);
 

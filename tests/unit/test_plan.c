@@ -271,6 +271,20 @@ static void files_round_trip_privately(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The check the command line ran itself, now the library's: a plan applies
+ * only to the API it was made for. */
+static void a_plan_applies_only_to_its_target(void **state)
+{
+    gcs_plan p;
+    build(&p, 0, 10);
+    assert_int_equal(gcs_plan_check_target(&p, "http://127.0.0.1:1", "plan.json"), 0);
+    assert_int_equal(gcs_plan_check_target(&p, "https://api.mypurecloud.de", "plan.json"),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "plan 'plan.json' was made for http://127.0.0.1:1"));
+    assert_int_equal(gcs_plan_check_target(&p, NULL, "plan.json"), GCS_EINVALID);
+    gcs_plan_release(&p);
+}
+
 static void text_shows_each_change(void **state)
 {
     (void)state;
@@ -304,6 +318,7 @@ int main(void)
         cmocka_unit_test(approvals_are_parsed_strictly),
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -78,19 +79,19 @@ static void times_parse_with_zones(void **state)
 {
     (void)state;
     int64_t ms;
-    assert_int_equal(gcs_cli_parse_time(&ms, "1970-01-01"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "1970-01-01"), 0);
     assert_int_equal(ms, 0);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40Z"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40Z"), 0);
     assert_int_equal(ms, 1795000000000LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T13:06:40.250+02:00"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T13:06:40.250+02:00"), 0);
     assert_int_equal(ms, 1795000000250LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18 11:06"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18 11:06"), 0);
     assert_int_equal(ms, 1794999960000LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-02-29"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T25:00"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40Zjunk"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "yesterday"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40."), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-02-29"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T25:00"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40Zjunk"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "yesterday"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40."), GCS_EUSAGE);
 }
 
 static void csv_fields_are_quoted_when_needed(void **state)
