@@ -80,7 +80,7 @@ void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cm
     fprintf(f, "\n%s", global_help);
 }
 
-int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
+gcs_exit gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -94,7 +94,14 @@ int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
     return GCS_EXIT_USAGE;
 }
 
-int gcs_cli_exit_code(int rc)
+/* Exit codes and error codes must not be mixed up silently: a command that
+ * returned a gcs_error (negative) would exit with 255 or worse. */
+_Static_assert(_Generic(gcs_cli_exit_code(0), gcs_exit: 1, default: 0),
+               "gcs_cli_exit_code returns a gcs_exit");
+_Static_assert(_Generic((gcs_exit)0, gcs_error: 0, default: 1),
+               "gcs_exit and gcs_error are different types");
+
+gcs_exit gcs_cli_exit_code(int rc)
 {
     switch (rc) {
     case GCS_OK: return GCS_EXIT_OK;
@@ -110,7 +117,7 @@ int gcs_cli_exit_code(int rc)
     }
 }
 
-int gcs_cli_fail(gcs_cli *cli, int rc)
+gcs_exit gcs_cli_fail(gcs_cli *cli, int rc)
 {
     fprintf(cli->err, "gcscim: %s\n", gcs_error_last());
     return gcs_cli_exit_code(rc);
@@ -287,7 +294,7 @@ int gcs_cli_load_config(gcs_cli *cli)
 
 /* ==== help, version ==== */
 
-int gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
@@ -303,7 +310,7 @@ int gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
     return GCS_EXIT_OK;
 }
 
-int gcs_cmd_version(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_version(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
@@ -328,7 +335,7 @@ static void protect_process(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-int gcs_cli_main(int argc, char **argv)
+gcs_exit gcs_cli_main(int argc, char **argv)
 {
     gcs_cli cli;
     memset(&cli, 0, sizeof cli);

@@ -86,7 +86,7 @@ static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
     return 0;
 }
 
-int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, "apply");

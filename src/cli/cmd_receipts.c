@@ -364,7 +364,7 @@ static int verify(gcs_cli *cli, gcs_store *s, const opts *opt)
 
 /* ==== The command ==== */
 
-int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     opts o = {0};
