@@ -345,7 +345,7 @@ gcs_exit gcs_cli_main(int argc, char **argv)
 
     protect_process();
     gcs_redact_wipe_json_frees();
-    if (gcs_config_init(&cli.config, NULL) < 0) {
+    if (gcs_config_from_env(&cli.config, NULL) < 0) {
         code = gcs_cli_fail(&cli, gcs_error_last_code());
         goto out;
     }

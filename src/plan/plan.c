@@ -77,7 +77,7 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
     return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
 }
 
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options)
 {
     char ts[40];

@@ -77,8 +77,9 @@ typedef struct gcs_plan {
     json_t *doc; /* the whole document; "operations" is an array */
 } gcs_plan;
 
-/* An empty plan for the given target API and inputs. */
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+/* An empty plan for the given target API and inputs (allocating: release with
+ * gcs_plan_release). */
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options);
 void gcs_plan_release(gcs_plan *plan);
 

@@ -51,7 +51,7 @@ static int setup(void **state)
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
     gcs_log_set_level(GCS_LOG_OFF);
-    gcs_config_init(&f->cfg, NULL);
+    gcs_config_from_env(&f->cfg, NULL);
     gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
     gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
     gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
@@ -106,7 +106,7 @@ static void plan_start(gcs_plan *p)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     json_object_set_new(p->doc, "marker", json_string("gcscim"));
 }
 

@@ -306,7 +306,7 @@ static void a_session_opens_from_the_configuration(void **state)
     gcs_engine_fixture f;
     gcs_engine_fixture_start(&f, 3, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, no_env), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, no_env), 0);
     gcs_genesys_session *s = NULL;
     /* No credentials: a clear refusal, nothing sent. */
     assert_int_equal(gcs_genesys_session_open(&s, &cfg, NULL), GCS_EINVALID);

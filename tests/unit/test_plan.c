@@ -12,7 +12,7 @@ static void build(gcs_plan *p, int deactivations, long managed)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < deactivations; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "L%03d", i);
@@ -95,7 +95,7 @@ static void build_changes(gcs_plan *p, int n, const char *attribute, const char 
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < n; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "U%03d", i);
@@ -154,7 +154,7 @@ static void roles_privileged_users_and_adoptions_need_approval(void **state)
     gcs_plan_options o;
     gcs_plan_options_init(&o);
     gcs_plan p;
-    assert_int_equal(gcs_plan_init(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < 11; i++) {
         char key[32];
         snprintf(key, sizeof key, "R%02d", i);
