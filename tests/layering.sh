@@ -54,5 +54,18 @@ for dir in "$src"/*/; do
         done < <(grep -HnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*<${lib//./\\.}" "$dir"*.[ch] 2>/dev/null)
     done
 done
+# A module-private name (gcs_M__NAME: shared between M's files, declared in
+# its internal header) is used nowhere but in src/M/.
+while IFS=: read -r file line text; do
+    m=$(basename "$(dirname "$file")")
+    for x in $(grep -oE '\bgcs_[a-z]+__' <<<"$text" | sort -u); do
+        x=${x#gcs_}
+        x=${x%__}
+        [ "$x" = "$m" ] && continue
+        echo "$file:$line: $m uses a name private to $x ($text)"
+        bad=1
+    done
+done < <(grep -HnE '\bgcs_[a-z]+__[a-z]' "$src"/*/*.[ch] 2>/dev/null)
+
 [ "$bad" = 0 ] && echo "layering: ok"
 exit "$bad"
