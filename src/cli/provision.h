@@ -11,6 +11,8 @@
 #include "genesys/session.h"
 #include "store/store.h"
 
+#define GCS_PROVISION_TARGETS_MAX 1000
+
 typedef struct gcs_provision {
     gcs_cli *cli;
     const char *command;
@@ -19,6 +21,10 @@ typedef struct gcs_provision {
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
     bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
+    const char *targets[GCS_PROVISION_TARGETS_MAX]; /* --target KEY... (borrowed from argv) */
+    size_t target_count;
+    long canary_count;         /* --canary N */
+    double canary_share;       /* --canary P% (0..1) */
     int argc;                  /* the command's arguments (argv[0] is its name): */
     char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;

@@ -204,6 +204,28 @@ static void reject_mapped(planner *p, desired *d, const char *field, const char 
         json_object_set_new(p->rejected_values, d->m.match[k].value, json_true());
 }
 
+static bool targeted(const planner *p, const char *key)
+{
+    if (!p->o->targets)
+        return true;
+    for (size_t i = 0; key && i < p->o->target_count; i++) {
+        if (strcmp(p->o->targets[i], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A row that could not be mapped names no key: it concerns a target when any
+ * of its values is one. */
+static bool row_targeted(const planner *p, const gcs_row *row)
+{
+    for (size_t i = 0; p->o->targets && i < row->count; i++) {
+        if (targeted(p, row->fields[i].value))
+            return true;
+    }
+    return !p->o->targets;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -221,6 +243,12 @@ static int add_row(planner *p, const gcs_row *row)
         return rc;
     if (d->m.status == GCS_MAP_OUT_OF_SCOPE) {
         p->stats->out_of_scope++;
+        gcs_map_user_release(&d->m);
+        return 0;
+    }
+    if ((d->m.status == GCS_MAP_OK && !targeted(p, d->m.source_key)) ||
+        (d->m.status != GCS_MAP_OK && !row_targeted(p, row))) {
+        p->stats->untargeted++;
         gcs_map_user_release(&d->m);
         return 0;
     }
@@ -382,12 +410,40 @@ static int find_targeted(planner *p)
     return 0;
 }
 
+/* A targeted key with no row may be a leaver: find it by its marker. */
+static int find_targeted_leavers(planner *p)
+{
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    for (size_t i = 0; p->marker && i < p->o->target_count; i++) {
+        const char *key = p->o->targets[i];
+        if (json_object_get(p->by_key, key) || index_get(p, marker_key, key))
+            continue;
+        char *filter = gcs_directory_filter_for(marker_key, key);
+        if (!filter)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        json_t *user = NULL;
+        int rc = gcs_directory_find_user(&user, p->client, filter);
+        p->stats->requests++;
+        free(filter);
+        if (rc < 0)
+            return rc;
+        if (user) {
+            collect_user(user, p);
+            json_decref(user);
+        }
+    }
+    return 0;
+}
+
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max;
+    bool need_all = !p->o->targets &&
+                    (!p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max);
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
-        return find_targeted(p);
+        int rc = find_targeted(p);
+        return rc < 0 ? rc : find_targeted_leavers(p);
     }
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
@@ -809,7 +865,7 @@ static int plan_leavers(planner *p, long *managed_total)
             continue;
         (*managed_total)++;
         const char *id = json_string_value(json_object_get(u, "id"));
-        if (!id || json_object_get(p->claimed, id) || !is_active(u))
+        if (!id || json_object_get(p->claimed, id) || !is_active(u) || !targeted(p, key))
             continue;
         if (json_object_get(p->by_key, key))
             continue;
@@ -921,7 +977,7 @@ static int decide(planner *p)
     gcs_plan_set_source_facts(p->plan, p->stats->rejected, p->source_clean);
     const gcs_planner_stats *st = p->stats;
     gcs_plan_set_rows(p->plan,
-                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",
+                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",
                                 (json_int_t)st->rows, "created", (json_int_t)st->created,
                                 "adopted", (json_int_t)st->adopted, "updated",
                                 (json_int_t)st->updated, "reactivated",
@@ -929,7 +985,8 @@ static int decide(planner *p)
                                 (json_int_t)st->deactivated, "unchanged",
                                 (json_int_t)st->unchanged, "skipped", (json_int_t)st->skipped,
                                 "rejected", (json_int_t)st->rejected, "out_of_scope",
-                                (json_int_t)st->out_of_scope, "leavers_deactivated",
+                                (json_int_t)st->out_of_scope, "untargeted",
+                                (json_int_t)st->untargeted, "leavers_deactivated",
                                 (json_int_t)st->leavers_deactivated, "leavers_skipped",
                                 (json_int_t)st->leavers_skipped));
     return rc;

@@ -49,12 +49,17 @@ typedef struct gcs_planner_options {
     gcs_plan_options plan;
     bool strict;                      /* the first bad row fails the plan */
     int targeted_max;                 /* at most this many rows: filtered reads (default 20) */
+    /* --target KEY...: only these source keys are planned (people on demand, one
+     * record fixed); every other row counts as untargeted and nothing else is
+     * read from Genesys but these people. NULL/0: every row. Borrowed. */
+    const char *const *targets;
+    size_t target_count;
 } gcs_planner_options;
 
 /*
  * Every row is accounted for:
  *   rows = created + adopted + updated + reactivated + deactivated + unchanged
- *          + skipped + rejected + out_of_scope
+ *          + skipped + rejected + out_of_scope + untargeted
  * (skipped: left alone by --no-create / --no-update / --no-deactivate, including
  * rows that match no user under --no-create). Leavers are users, not rows:
  * leavers_deactivated and leavers_skipped count them apart.
@@ -64,6 +69,7 @@ typedef struct gcs_planner_stats {
     long mapped;         /* rows that became desired users */
     long out_of_scope;
     long rejected;       /* rows rejected (a row with three errors counts once) */
+    long untargeted;     /* rows left out by --target */
     long created, adopted, updated, reactivated, deactivated, unchanged, skipped;
     long leavers_deactivated, leavers_skipped;
     long current_users;  /* users read from Genesys */

@@ -107,7 +107,11 @@ static void dropped_connections(void **state)
     assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
                          creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
                      30);
-    assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] > 0);
+    /* Some creates met a drop: unknown on a fresh connection, 409 when libcurl
+     * resent one on a reused connection that the server had already made. */
+    assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
+                    creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT] >
+                0);
     gcs_http_fixture_stop(&f);
 }
 
