@@ -1,7 +1,6 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
-#include "engine/recorder.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -227,14 +226,7 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    gcs_recorder recorder;
-    gcs_recorder_attach(&recorder, p->store, p->session->client, NULL);
-    int rc = gcs_planner_run(plan, stats, p->session->client, &p->planner);
-    int rec_rc = gcs_recorder_detach(&recorder);
-    if (rc == 0 && rec_rc < 0) {
-        gcs_plan_release(plan);
-        rc = rec_rc;
-    }
+    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
     if (rc < 0)
         return rc;
     if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {

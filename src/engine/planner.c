@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
@@ -1048,5 +1049,19 @@ out:
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
     gcs_profile_free(p.profile);
+    return rc;
+}
+
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options)
+{
+    gcs_recorder recorder;
+    gcs_recorder_attach(&recorder, store, client, NULL);
+    int rc = gcs_planner_run(out, stats, client, options);
+    int rec_rc = gcs_recorder_detach(&recorder);
+    if (rc == 0 && rec_rc < 0) {
+        gcs_plan_release(out);
+        rc = rec_rc;
+    }
     return rc;
 }
