@@ -106,11 +106,5 @@ gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 /* Shared by the store commands (cmd_receipts.c). */
 /* Opens the store named by the db setting (default location when unset). */
 int gcs_cli_open_store(gcs_cli *cli, struct gcs_store **out);
-/* Appends one CSV field (RFC 4180 quoting when needed); NULL appends nothing. */
-int gcs_cli_csv_field(gcs_buf *out, const char *field);
-/* One receipt as a CSV line (columns as in `receipts export --format csv`). */
-int gcs_cli_receipt_csv(gcs_buf *out, const struct gcs_receipt *r);
-/* One receipt as a JSON object (new reference). */
-json_t *gcs_cli_receipt_json(const struct gcs_receipt *r);
 
 #endif

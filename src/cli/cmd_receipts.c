@@ -21,94 +21,6 @@ int gcs_cli_open_store(gcs_cli *cli, gcs_store **out)
     return gcs_store_open(out, gcs_config_get(&cli->config, GCS_CFG_DB));
 }
 
-int gcs_cli_csv_field(gcs_buf *out, const char *field)
-{
-    if (!field)
-        return 0;
-    if (!strpbrk(field, ",\"\r\n") && field[0] != ' ' &&
-        (!*field || field[strlen(field) - 1] != ' '))
-        return gcs_buf_puts(out, field);
-    int rc = gcs_buf_putc(out, '"');
-    for (const char *p = field; *p && rc == 0; p++)
-        rc = *p == '"' ? gcs_buf_puts(out, "\"\"") : gcs_buf_putc(out, *p);
-    return rc ? rc : gcs_buf_putc(out, '"');
-}
-
-/* ==== Receipts as JSON and CSV ==== */
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-json_t *gcs_cli_receipt_json(const gcs_receipt *r)
-{
-    char when[40];
-    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
-    json_t *o = json_object();
-    json_object_set_new(o, "seq", json_integer(r->seq));
-    json_object_set_new(o, "time", json_string(when));
-    json_object_set_new(o, "time_ms", json_integer(r->time_ms));
-    json_object_set_new(o, "run_id", str_or_null(r->run_id));
-    json_object_set_new(o, "operation", str_or_null(r->operation));
-    json_object_set_new(o, "resource_type", str_or_null(r->resource_type));
-    json_object_set_new(o, "source_key", str_or_null(r->source_key));
-    json_object_set_new(o, "genesys_id", str_or_null(r->genesys_id));
-    json_object_set_new(o, "method", str_or_null(r->method));
-    json_object_set_new(o, "path", str_or_null(r->path));
-    json_object_set_new(o, "request_body", str_or_null(r->request_body));
-    json_object_set_new(o, "status", json_integer(r->status));
-    json_object_set_new(o, "response_body", str_or_null(r->response_body));
-    json_object_set_new(o, "etag_sent", str_or_null(r->etag_sent));
-    json_object_set_new(o, "etag_received", str_or_null(r->etag_received));
-    json_object_set_new(o, "attempts", json_integer(r->attempts));
-    json_object_set_new(o, "latency_ms", json_integer(r->latency_ms));
-    json_object_set_new(o, "outcome", str_or_null(r->outcome));
-    json_object_set_new(o, "correlation_id", str_or_null(r->correlation_id));
-    json_object_set_new(o, "prev_hash", str_or_null(r->prev_hash));
-    json_object_set_new(o, "hash", str_or_null(r->hash));
-    return o;
-}
-
-static const char csv_header[] =
-    "seq,time,run_id,operation,resource_type,source_key,genesys_id,method,path,request_body,"
-    "status,response_body,etag_sent,etag_received,attempts,latency_ms,outcome,correlation_id,"
-    "prev_hash,hash\n";
-
-int gcs_cli_receipt_csv(gcs_buf *out, const gcs_receipt *r)
-{
-    char when[40];
-    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
-    const char *text[] = {r->run_id, r->operation, r->resource_type, r->source_key,
-                          r->genesys_id, r->method, r->path, r->request_body};
-    int rc = gcs_buf_printf(out, "%lld,%s", (long long)r->seq, when);
-    for (size_t i = 0; i < sizeof text / sizeof *text && rc == 0; i++) {
-        rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, text[i]);
-    }
-    if (rc == 0)
-        rc = gcs_buf_printf(out, ",%d,", r->status);
-    if (rc == 0)
-        rc = gcs_cli_csv_field(out, r->response_body);
-    const char *tail[] = {r->etag_sent, r->etag_received};
-    for (size_t i = 0; i < 2 && rc == 0; i++) {
-        rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, tail[i]);
-    }
-    if (rc == 0)
-        rc = gcs_buf_printf(out, ",%d,%lld,", r->attempts, (long long)r->latency_ms);
-    const char *last[] = {r->outcome, r->correlation_id, r->prev_hash, r->hash};
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
-        if (i > 0)
-            rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, last[i]);
-    }
-    return rc ? rc : gcs_buf_putc(out, '\n');
-}
-
 /* ==== Options ==== */
 
 enum {
@@ -201,7 +113,7 @@ static int print_row(const gcs_receipt *r, void *payload)
     printer *p = payload;
     p->n++;
     if (p->array) {
-        json_array_append_new(p->array, gcs_cli_receipt_json(r));
+        json_array_append_new(p->array, gcs_receipt_json(r));
         return 0;
     }
     char when[40];
@@ -232,7 +144,7 @@ static int list(gcs_cli *cli, gcs_store *s, opts *o)
 static int show_one(const gcs_receipt *r, void *payload)
 {
     printer *p = payload;
-    json_t *o = gcs_cli_receipt_json(r);
+    json_t *o = gcs_receipt_json(r);
     p->n++;
     if (p->cli->json) {
         gcs_cli_print_json(p->cli, o);
@@ -281,10 +193,10 @@ static int export_row(const gcs_receipt *r, void *payload)
     int rc;
     gcs_buf_clear(&e->line);
     if (e->csv) {
-        if ((rc = gcs_cli_receipt_csv(&e->line, r)) < 0)
+        if ((rc = gcs_receipt_csv(&e->line, r)) < 0)
             return rc;
     } else {
-        json_t *o = gcs_cli_receipt_json(r);
+        json_t *o = gcs_receipt_json(r);
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
         if (!text)
@@ -317,7 +229,7 @@ static int export(gcs_cli *cli, gcs_store *s, opts *o)
             goto out;
         }
     }
-    if (e.csv && fputs(csv_header, e.f) == EOF) {
+    if (e.csv && fputs(gcs_receipt_csv_header, e.f) == EOF) {
         rc = gcs_error_set(GCS_EIO, "cannot write the export: %s", strerror(errno));
         goto out;
     }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -99,13 +98,13 @@ static void csv_fields_are_quoted_when_needed(void **state)
     (void)state;
     gcs_buf b;
     gcs_buf_init(&b, 1024);
-    assert_int_equal(gcs_cli_csv_field(&b, "plain"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "plain"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, "a,b"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "a,b"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, "say \"hi\"\nthere"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "say \"hi\"\nthere"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, " padded"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, " padded"), 0);
     assert_string_equal(b.ptr, "plain|\"a,b\"|\"say \"\"hi\"\"\nthere\"|\" padded\"");
     gcs_buf_release(&b);
 }
