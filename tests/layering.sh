@@ -23,7 +23,7 @@ declare -A allow=(
 )
 # third-party header prefix -> the modules that may include it
 declare -A owner=(
-    [curl/]="http engine"
+    [curl/]="http"
     [microhttpd.h]="http"
     [sqlite3.h]="store"
     [libpq-fe.h]="store"
