@@ -2,6 +2,8 @@
 # The layering of README's "Architecture" table, checked on the sources: every
 # `#include "X/..."` in src/M/ must name M itself or a module M may use, and a
 # third-party header may appear only in the modules that own that library.
+# Also two naming rules the layering leans on: a module-private gcs_M__NAME is
+# used only in src/M/, and an _init function never allocates.
 # Prints file:line for each violation and fails. Usage: layering.sh [SRC_DIR]
 # (the link check in CMakeLists.txt catches calls; this catches includes,
 # including those of inline functions and macros that never reach the linker).
@@ -66,6 +68,19 @@ while IFS=: read -r file line text; do
         bad=1
     done
 done < <(grep -HnE '\bgcs_[a-z]+__[a-z]' "$src"/*/*.[ch] 2>/dev/null)
+
+# An _init function only fills in a struct: it never allocates (what
+# allocates is _new, _begin, _open, ..., and has a _release or _free).
+# Checked on the direct calls to an allocator in the body of each _init.
+while IFS=: read -r file line text; do
+    echo "$file:$line: an _init function allocates ($text)"
+    bad=1
+done < <(awk '
+    /^[a-z].*[a-z0-9]_init\(/ && !/;[[:space:]]*$/ { in_init = 1; name = $0; next }
+    in_init && /^}/ { in_init = 0 }
+    in_init && /(^|[^a-z_])(malloc|calloc|realloc|strdup|strndup|json_object|json_array|json_pack|json_string)[[:space:]]*\(/ {
+        print FILENAME ":" FNR ":" $0
+    }' "$src"/*/*.c 2>/dev/null)
 
 [ "$bad" = 0 ] && echo "layering: ok"
 exit "$bad"
