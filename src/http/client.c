@@ -735,6 +735,19 @@ static void dispatch(gcs_http_client *c)
         if (!scope_allows(c, q->head))
             break;
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
+        if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
+            /* The window's allowance is spent and the next one is further away than a
+             * 429's Retry-After may be before it counts as a daily limit: the same
+             * verdict, without first running into the 429. */
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "a daily rate limit was reached (the limit allows %.3g requests a second "
+                     "and the next could go in %lld s): the run stops",
+                     gcs_pacer_allowed_rps(&c->pacer), (long long)((t - now) / 1000000));
+            gcs_http_stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
+            gcs_http_fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+            break;
+        }
         if (t > now) {
             if (!c->pace_blocked_us)
                 c->pace_blocked_us = now;

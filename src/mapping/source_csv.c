@@ -266,7 +266,8 @@ static int read_record(gcs_source *src)
             impl->skip_line = nl == NULL;
             impl->quote_line = 0;
             record_reset(impl);
-            gcs_source_row_reset(src);
+            /* The fields read so far stay until the next call, which empties the
+             * row: gcs_source_bad_values() hands them to whoever protects users. */
             if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
                 return gcs_source_fatal(src, rc, impl->line, "out of memory");
             src->records++;

@@ -17,11 +17,15 @@
  *   no-user USERNAME            no such user exists
  *   user-count N                the organisation holds N users
  *   config JSON                 POST /_emulator/config (faults, latency, limits)
+ *   wire FILE                   the requests on the wire so far (from the receipts), one
+ *                               line each, sorted: METHOD PATH [If-Match V] -> STATUS and
+ *                               the body, with ids as {id} and the token call left out;
+ *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
  *
- * In arguments, {data} is the scenario's directory and {tmp} a fresh directory
- * for plans and outputs. Arguments are split on spaces; TEXT is the rest of the
+ * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
+ * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
  * line. Lines starting with # are comments.
  */
 #include "clitest.h"
@@ -59,6 +63,9 @@ static void expand(const scenario *s, char *out, size_t outsz, const char *in)
         } else if (strncmp(p, "{tmp}", 5) == 0) {
             assert_int_equal(gcs_buf_puts(&b, s->tmp), 0);
             p += 5;
+        } else if (strncmp(p, "{port}", 6) == 0) {
+            assert_int_equal(gcs_buf_printf(&b, "%d", s->emu.port), 0);
+            p += 6;
         } else {
             assert_int_equal(gcs_buf_putc(&b, *p++), 0);
         }
@@ -219,6 +226,106 @@ static void step_patch(scenario *s, char *args)
     gcs_test_emu_patch_user(&s->emu, user_name, op);
 }
 
+/* Genesys ids (UUIDs) as {id}, in place. */
+static void hide_ids(char *t)
+{
+    static const int groups[] = {8, 4, 4, 4, 12};
+    for (char *p = t; *p; p++) {
+        char *q = p;
+        bool uuid = true;
+        for (int g = 0; g < 5 && uuid; g++) {
+            for (int i = 0; i < groups[g]; i++, q++)
+                uuid &= (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f');
+            if (g < 4)
+                uuid &= *q++ == '-';
+        }
+        if (uuid) {
+            memcpy(p, "{id}", 4);
+            memmove(p + 4, q, strlen(q) + 1);
+            p += 3;
+        }
+    }
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What went on the wire, normalised so that the same run gives the same text. */
+static void step_wire(scenario *s, const char *file)
+{
+    char db[1200];
+    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", s->tmp);
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &s->emu, db);
+    gcs_test_run r;
+    const char *args[] = {"receipts", "export", "--format", "jsonl", NULL};
+    if (gcs_test_cli_runv(&cli, &r, args) != 0)
+        fail_msg("%s/script:%lu: receipts export failed: %s", s->name, s->line, r.err.ptr);
+    char *lines[4096];
+    size_t n = 0;
+    for (char *line = strtok(r.out.ptr ? r.out.ptr : (char *)"", "\n"); line && n < 4096;
+         line = strtok(NULL, "\n")) {
+        json_t *rec = json_loads(line, 0, NULL);
+        const char *path = json_string_value(json_object_get(rec, "path"));
+        if (!rec || !path || strstr(path, "/oauth/")) {
+            json_decref(rec);
+            continue;
+        }
+        gcs_buf b;
+        gcs_buf_init(&b, 0);
+        const char *body = json_string_value(json_object_get(rec, "request_body"));
+        json_t *parsed = body ? json_loads(body, 0, NULL) : NULL;
+        char *canon = parsed ? json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        const char *etag = json_string_value(json_object_get(rec, "etag_sent"));
+        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %lld%s%s",
+                                        json_string_value(json_object_get(rec, "method")), path,
+                                        etag ? " If-Match " : "", etag ? etag : "",
+                                        (long long)json_integer_value(json_object_get(rec, "status")),
+                                        canon ? " " : "", canon ? canon : ""),
+                         0);
+        free(canon);
+        json_decref(parsed);
+        json_decref(rec);
+        hide_ids(b.ptr);
+        lines[n++] = gcs_buf_detach(&b);
+    }
+    qsort(lines, n, sizeof *lines, by_text);
+    gcs_buf got;
+    gcs_buf_init(&got, 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(gcs_buf_printf(&got, "%s\n", lines[i]), 0);
+        free(lines[i]);
+    }
+    gcs_test_run_release(&r);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->data, file);
+    const char *update = getenv("GCS_UPDATE_GOLDEN");
+    if (update && strcmp(update, "1") == 0) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(got.ptr ? got.ptr : "", f);
+        fclose(f);
+    } else {
+        FILE *f = fopen(path, "r");
+        gcs_buf want;
+        gcs_buf_init(&want, 0);
+        char chunk[4096];
+        size_t k;
+        while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+            assert_int_equal(gcs_buf_put(&want, chunk, k), 0);
+        if (f)
+            fclose(f);
+        if (!f || strcmp(want.ptr ? want.ptr : "", got.ptr ? got.ptr : "") != 0)
+            fail_msg("%s/script:%lu: the wire differs from %s (GCS_UPDATE_GOLDEN=1 rewrites "
+                     "it)\n--- got\n%s--- want\n%s",
+                     s->name, s->line, file, got.ptr ? got.ptr : "", want.ptr ? want.ptr : "");
+        gcs_buf_release(&want);
+    }
+    gcs_buf_release(&got);
+}
+
 static void run_scenario(void **state)
 {
     scenario *s = *state;
@@ -276,6 +383,8 @@ static void run_scenario(void **state)
             if (!answer)
                 fail_msg("%s/script:%lu: the emulator refused config %s", s->name, s->line, rest);
             json_decref(answer);
+        } else if (strcmp(line, "wire") == 0) {
+            step_wire(s, rest);
         } else if (strcmp(line, "edit") == 0)
             step_edit(s, rest);
         else if (strcmp(line, "patch") == 0)
