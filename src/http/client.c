@@ -744,8 +744,8 @@ static void dispatch(gcs_http_client *c)
                      "a daily rate limit was reached (the limit allows %.3g requests a second "
                      "and the next could go in %lld s): the run stops",
                      gcs_pacer_allowed_rps(&c->pacer), (long long)((t - now) / 1000000));
-            gcs_http_stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
-            gcs_http_fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+            gcs_http__stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
+            gcs_http__fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
             break;
         }
         if (t > now) {
