@@ -140,7 +140,7 @@ static void canonical_form_is_unambiguous(void **state)
 
 static bool scan(const char *text)
 {
-    return gcs_receipt_json_has_sensitive_key(text, strlen(text));
+    return gcs_store__receipt_json_has_sensitive_key(text, strlen(text));
 }
 
 static void json_bodies_with_secrets_are_spotted(void **state)
