@@ -151,8 +151,8 @@ void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
  * the option's name ("--client-secret=abc" prints "--client-secret" only).
  * Returns 0, or the usage exit code after printing the message.
  */
-static int check_long_options(gcs_cli *cli, const char *command, int argc, char **argv,
-                              const struct option *all)
+static gcs_exit check_long_options(gcs_cli *cli, const char *command, int argc, char **argv,
+                                   const struct option *all)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -199,12 +199,12 @@ static int check_long_options(gcs_cli *cli, const char *command, int argc, char 
         if (o->has_arg == required_argument && inline_value && name[len + 1] == '\0')
             return gcs_cli_usage_error(cli, command, "option '--%s' needs a value", o->name);
     }
-    return 0;
+    return GCS_EXIT_OK;
 }
 
-int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
-                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
-                  int *first_operand)
+gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                       int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                       int *first_operand)
 {
     struct option all[64];
     size_t n = 0;
@@ -219,9 +219,9 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
      * level stops at the first operand (the command); a command's own options
      * may come after its operands ("receipts list --run X"). */
     const char *command = argc > 0 && argv[0] && gcs_cli_find_command(argv[0]) ? argv[0] : NULL;
-    int rc = check_long_options(cli, command, argc, argv, all);
-    if (rc != 0)
-        return rc;
+    gcs_exit code = check_long_options(cli, command, argc, argv, all);
+    if (code != GCS_EXIT_OK)
+        return code;
     optind = 0; /* GNU: full reinitialisation */
     opterr = 0;
     int c;
@@ -251,7 +251,7 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
             free(cli->pending[k]);
             cli->pending[k] = strdup(optarg);
         } else if (on_option) {
-            if ((rc = on_option(c, optarg, payload)) < 0) {
+            if (on_option(c, optarg, payload) < 0) {
                 fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", gcs_error_last(),
                         command ? command : "");
                 return GCS_EXIT_USAGE;
@@ -259,7 +259,7 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
         }
     }
     *first_operand = optind;
-    return 0;
+    return GCS_EXIT_OK;
 }
 
 int gcs_cli_load_config(gcs_cli *cli)

@@ -73,9 +73,9 @@ gcs_exit gcs_cli_main(int argc, char **argv);
  * used: "--client-secret VALUE" must never become --client-secret-file), and
  * no message prints what follows an option's name.
  */
-int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
-                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
-                  int *first_operand);
+gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                       int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                       int *first_operand);
 /* Builds the effective configuration from env, the config file and the flags. */
 int gcs_cli_load_config(gcs_cli *cli);
 /* Prints "gcscim: MESSAGE" on stderr and returns the exit code for rc. */

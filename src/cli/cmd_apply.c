@@ -24,7 +24,7 @@ static void print_shell_word(FILE *out, const char *s)
     fputc('\'', out);
 }
 
-int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+gcs_exit gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
                                   json_t **report)
 {
     char when[64];
@@ -41,7 +41,7 @@ int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t 
 
 /* The same command line, with every flag it had (approvals included: the
  * resume needs them again), and the global options given after the command. */
-int gcs_provision_interrupted(gcs_provision *p, const char *run_id)
+gcs_exit gcs_provision_interrupted(gcs_provision *p, const char *run_id)
 {
     FILE *err = p->cli->err;
     fprintf(err, "gcscim: %s\n", gcs_error_last());

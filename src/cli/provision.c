@@ -153,7 +153,7 @@ static int on_option(int id, const char *arg, void *payload)
     return gcs_error_set(GCS_EUSAGE, "unexpected option");
 }
 
-int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
                         int *first_operand)
 {
     int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
@@ -289,7 +289,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
     if (json_array_size(gcs_plan_operations(plan)) == 0) {
@@ -359,7 +359,7 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
     return gcs_cli_fail(p->cli, rc);
 }
 
-int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
+gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, command);
