@@ -105,6 +105,11 @@ gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
     gcs_plan plan = {0};
     bool done = false;
     int rc = gcs_plan_read(&plan, argv[first]);
+    /* The identity is a digest anyone can recompute after an edit: the seal,
+     * made with the credentials, is what says gcscim made this plan. */
+    if (rc == 0 && (rc = gcs_cli_load_config(cli)) == 0)
+        rc = gcs_plan_check_seal(&plan, argv[first], gcs_config_get(&cli->config, GCS_CFG_CLIENT_ID),
+                                 gcs_config_get(&cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc == 0)
         rc = check_done(&done, &p, &plan);
     if (rc == 0 && done) {

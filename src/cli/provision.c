@@ -227,6 +227,10 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
 {
     *report = NULL;
     int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
+    if (rc == 0 && (rc = gcs_plan_seal(plan,
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
+        gcs_plan_release(plan);
     if (rc < 0)
         return rc;
     if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {

@@ -169,10 +169,16 @@ static json_t *skip_of(const op_ctx *c)
 /* ==== Submitting ==== */
 
 /* Whether a finished call was one the stop cancelled before it was sent: the
- * operation is then left as it is, for the resume. */
+ * operation is then left as it is, for the resume. A 403 or a daily limit stops
+ * the engine too, and fails the calls still queued without sending them: those
+ * are not failures of their operations (marked failed, a resume would look each
+ * one up before creating it), only calls the stop kept back. */
 static bool left_for_resume(const op_ctx *c, const gcs_http_client_response *res)
 {
-    return c->a->stopping && res->outcome == GCS_HTTP_CANCELLED;
+    if (c->a->stopping && res->outcome == GCS_HTTP_CANCELLED)
+        return true;
+    return res->attempts == 0 &&
+           (res->outcome == GCS_HTTP_FORBIDDEN || res->outcome == GCS_HTTP_DAILY_LIMIT);
 }
 
 static void submit_req(op_ctx *c, gcs_http_client_request *req, gcs_http_done_fn done)

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void gcs_planner_options_init(gcs_planner_options *o)
 {
@@ -593,10 +594,12 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
 
 /* ==== Privileged roles ==== */
 
+/* Case aside: `privileged_roles: [master admin]` must not protect nothing
+ * because the organisation spells it "Master Admin". */
 static bool is_privileged(const planner *p, const char *role)
 {
     for (size_t i = 0; role && i < gcs_profile_privileged_role_count(p->profile); i++) {
-        if (strcmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
+        if (strcasecmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
             return true;
     }
     return false;
@@ -976,6 +979,7 @@ static int decide(planner *p)
         rc = plan_leavers(p, &managed_total);
     gcs_plan_set_counts(p->plan, p->stats->unchanged, managed_total);
     gcs_plan_set_source_facts(p->plan, p->stats->rejected, p->source_clean);
+    gcs_plan_set_targeted(p->plan, p->o->targets != NULL);
     const gcs_planner_stats *st = p->stats;
     gcs_plan_set_rows(p->plan,
                       json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",

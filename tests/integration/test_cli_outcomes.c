@@ -3,7 +3,7 @@
  * against the emulator, its exit code, its message, and the writes the
  * emulator counted.
  *  - a missing write scope: one failing write for a run of many rows, the
- *    scope named, exit 6;
+ *    scope named, exit 6, and only that row's item failed (the others pending);
  *  - a total outage during apply: exit 1 with the reason, not 3 "partial".
  */
 #include "clitest.h"
@@ -95,6 +95,21 @@ static void missing_write_scope_stops_at_the_first_write(void **state)
     assert_null(strstr(r.err.ptr, "***"));
     /* 300 creates planned, one sent. */
     assert_int_equal(writes(&f), 1);
+    gcs_test_run_release(&r);
+    /* Only the create that was sent failed; the 299 the stop kept back are still
+     * to do, so that a resume creates them instead of looking each one up. */
+    assert_int_equal(gcscim(&f, &r, "runs", "list", "--json", NULL), 0);
+    json_t *runs = json_loads(r.out.ptr, 0, NULL);
+    assert_non_null(runs);
+    json_t *items = json_object_get(json_array_get(runs, 0), "items");
+    print_message("items: failed %lld, pending %lld\n",
+                  (long long)json_integer_value(json_object_get(items, "failed")),
+                  (long long)json_integer_value(json_object_get(items, "pending")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "state")),
+                        "interrupted");
+    assert_int_equal(json_integer_value(json_object_get(items, "failed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(items, "pending")), ROWS - 1);
+    json_decref(runs);
     gcs_test_run_release(&r);
     stop(&f);
 }

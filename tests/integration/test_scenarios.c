@@ -22,6 +22,8 @@
  *                               the body, with ids as {id} and the token call left out;
  *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
+ *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
+ *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
@@ -31,6 +33,7 @@
 #include "clitest.h"
 #include "gcstest.h"
 #include "httptest.h"
+#include "plan/plan.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -219,6 +222,19 @@ static void step_edit(scenario *s, char *args)
     gcs_buf_release(&text);
 }
 
+/* What a hostile editor does after an edit: the identity is a digest of the
+ * content, so it can be made to match again without any secret. */
+static void step_reseal(scenario *s, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->tmp, file);
+    gcs_plan plan = {json_load_file(path, 0, NULL)};
+    assert_non_null(plan.doc);
+    assert_int_equal(gcs_plan_finish(&plan), 0);
+    assert_int_equal(gcs_plan_write(&plan, path), 0);
+    gcs_plan_release(&plan);
+}
+
 static void step_patch(scenario *s, char *args)
 {
     char *user_name = strtok(args, " "), *op = strtok(NULL, "");
@@ -389,6 +405,8 @@ static void run_scenario(void **state)
             step_edit(s, rest);
         else if (strcmp(line, "patch") == 0)
             step_patch(s, rest);
+        else if (strcmp(line, "reseal") == 0)
+            step_reseal(s, rest);
         else
             fail_msg("%s/script:%lu: unknown step '%s'", s->name, s->line, line);
     }

@@ -19,7 +19,7 @@ static void build(gcs_plan *p, int deactivations, long managed)
         snprintf(id, sizeof id, "id-%d", i);
         gcs_plan_add(p, GCS_PLAN_DEACTIVATE, key, NULL, id, "3",
                      json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0),
-                     NULL, NULL);
+                     NULL, json_pack("{s:b}", "leaver", 1));
     }
     gcs_plan_add(p, GCS_PLAN_UPDATE, "E2", "b@x.com", "id-b", "7",
                  json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "title", "value", "Lead"),
@@ -86,6 +86,32 @@ static void mass_deactivation_needs_approval(void **state)
     gcs_plan_release(&p);
     build(&p, 3, 1000); /* few and a small share: fine */
     assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+    build(&p, 3, 3); /* under the floor, but every managed user: a header-only export */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "every user gcscim manages (3) is absent"));
+    assert_non_null(strstr(gcs_error_last(), "--approve deactivate=3"));
+    gcs_plan_release(&p);
+}
+
+/* The identity is a digest anyone can recompute; the seal needs the secret. */
+static void a_plan_is_sealed_with_the_credentials(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 1, 100);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), GCS_EINVALID);
+    assert_int_equal(gcs_plan_seal(&p, "client", "s3cret"), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "other"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "its seal does not match"));
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "other-client", "s3cret"), GCS_EINVALID);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", NULL), GCS_EINVALID);
+    assert_int_equal(gcs_plan_seal(&p, "client", ""), GCS_EINVALID);
+    /* An edit and a recomputed identity: the seal no longer matches. */
+    json_object_set_new(json_array_get(gcs_plan_operations(&p), 0), "managed", json_true());
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), GCS_EINVALID);
     gcs_plan_release(&p);
 }
 
@@ -191,6 +217,12 @@ static void approvals_are_parsed_strictly(void **state)
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=x"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=-1"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "=3"), GCS_EUSAGE);
+    /* A misspelt kind approves nothing: said at once, not by a refusal later. */
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivat=5"), GCS_EUSAGE);
+    assert_non_null(strstr(gcs_error_last(), "unknown kind 'deactivat'"));
+    assert_int_equal(gcs_plan_options_approve(&o, "clear:=5"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "privileged"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "Deactivate=5"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=3"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate-despite-rejects"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "privileged:E7"), 0);
@@ -317,6 +349,7 @@ int main(void)
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
         cmocka_unit_test(an_edited_plan_is_refused),
+        cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
