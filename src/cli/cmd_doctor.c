@@ -61,7 +61,7 @@ static void print_text(gcs_cli *cli, const gcs_doctor_report *r)
             counts[GCS_DOCTOR_SKIPPED]);
 }
 
-int gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv)
 {
     gcs_doctor_options o;
     gcs_doctor_options_init(&o);

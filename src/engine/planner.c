@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
@@ -1020,7 +1021,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (o->source_path && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
-    if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
+    if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
@@ -1052,5 +1053,19 @@ out:
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
     gcs_profile_free(p.profile);
+    return rc;
+}
+
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options)
+{
+    gcs_recorder recorder;
+    gcs_recorder_attach(&recorder, store, client, NULL);
+    int rc = gcs_planner_run(out, stats, client, options);
+    int rec_rc = gcs_recorder_detach(&recorder);
+    if (rc == 0 && rec_rc < 0) {
+        gcs_plan_release(out);
+        rc = rec_rc;
+    }
     return rc;
 }

@@ -95,7 +95,7 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
     return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
 }
 
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options)
 {
     char ts[40];
@@ -562,4 +562,15 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
             json_array_size(skipped), rejected_rows(plan));
+}
+
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name)
+{
+    const char *target =
+        json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"));
+    if (!target || !api_url || strcmp(target, api_url) != 0)
+        return gcs_error_set(GCS_EINVALID, "plan '%s' was made for %s, but the configured API is %s",
+                             name ? name : "", target ? target : "(unknown)",
+                             api_url ? api_url : "(none)");
+    return 0;
 }
