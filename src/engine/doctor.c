@@ -95,6 +95,8 @@ json_t *gcs_doctor_report_json(const gcs_doctor_report *r)
                      (json_int_t)counts[GCS_DOCTOR_SKIPPED], "checks", checks);
 }
 
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *vformat(const char *fmt, va_list ap)
 {
     char text[2048];
