@@ -1,7 +1,6 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
-#include "engine/recorder.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -154,7 +153,7 @@ static int on_option(int id, const char *arg, void *payload)
     return gcs_error_set(GCS_EUSAGE, "unexpected option");
 }
 
-int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
                         int *first_operand)
 {
     int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
@@ -227,14 +226,7 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    gcs_recorder recorder;
-    gcs_recorder_attach(&recorder, p->store, p->session->client, NULL);
-    int rc = gcs_planner_run(plan, stats, p->session->client, &p->planner);
-    int rec_rc = gcs_recorder_detach(&recorder);
-    if (rc == 0 && rec_rc < 0) {
-        gcs_plan_release(plan);
-        rc = rec_rc;
-    }
+    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
     if (rc == 0 && (rc = gcs_plan_seal(plan,
                                        gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
                                        gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
@@ -301,7 +293,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
     if (json_array_size(gcs_plan_operations(plan)) == 0) {
@@ -371,7 +363,7 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
     return gcs_cli_fail(p->cli, rc);
 }
 
-int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
+gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, command);

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,7 +420,15 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
         fail_with(c, res, "cannot look the user up");
         return;
     }
-    json_t *found = json_array_get(json_object_get(res->json, "Resources"), 0);
+    /* Several matches: adopting one of them could write to the wrong person. */
+    char *filter = lookup_filter(c, c->lookup_step);
+    json_t *found = NULL;
+    int rc = gcs_directory_found_user(&found, res->json, filter ? filter : "");
+    free(filter);
+    if (rc < 0) {
+        finish(c, GCS_APPLY_FAILED, gcs_error_last());
+        return;
+    }
     if (found) {
         found_existing(c, found);
         return;
@@ -445,13 +452,15 @@ static void look_up(op_ctx *c)
         post_create(c);
         return;
     }
-    char *escaped = curl_easy_escape(NULL, filter, 0);
-    char path[2048];
-    snprintf(path, sizeof path, GCS_SCIM_USERS "?filter=%s&count=1", escaped ? escaped : "");
-    curl_free(escaped);
+    char *path = gcs_directory_find_path(filter);
     free(filter);
+    if (!path) {
+        finish(c, GCS_APPLY_FAILED, "out of memory");
+        return;
+    }
     gcs_recorder_learn_path(&c->a->recorder, c->key, path);
     submit(c, "GET", path, NULL, NULL, on_lookup);
+    free(path);
 }
 
 /* The new user's id: read from the answer's text (the engine leaves a

@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
@@ -363,6 +364,25 @@ static char *wanted_attributes(planner *p)
     return gcs_buf_detach(&b);
 }
 
+/* One filtered read by a matching key; the user found joins the current ones. */
+static int look_up(planner *p, const char *key, const char *value, bool *found)
+{
+    *found = false;
+    char *filter = gcs_directory_filter_for(key, value);
+    if (!filter)
+        return 0; /* a key no filter can express: no user is found by it */
+    json_t *user = NULL;
+    int rc = gcs_directory_find_user(&user, p->client, filter);
+    p->stats->requests++;
+    free(filter);
+    if (rc == 0 && user) {
+        collect_user(user, p);
+        json_decref(user);
+        *found = true;
+    }
+    return rc;
+}
+
 static int find_targeted(planner *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -390,22 +410,12 @@ static int find_targeted(planner *p)
             values[n++] = user_name;
         }
         for (size_t k = 0; k < n; k++) {
-            if (index_get(p, keys[k], values[k]))
-                break;
-            char *filter = gcs_directory_filter_for(keys[k], values[k]);
-            if (!filter)
-                continue;
-            json_t *user = NULL;
-            int rc = gcs_directory_find_user(&user, p->client, filter);
-            p->stats->requests++;
-            free(filter);
+            bool found = index_get(p, keys[k], values[k]) != NULL;
+            int rc = found ? 0 : look_up(p, keys[k], values[k], &found);
             if (rc < 0)
                 return rc;
-            if (user) {
-                collect_user(user, p);
-                json_decref(user);
+            if (found)
                 break;
-            }
         }
     }
     return 0;
@@ -420,19 +430,10 @@ static int find_targeted_leavers(planner *p)
         const char *key = p->o->targets[i];
         if (json_object_get(p->by_key, key) || index_get(p, marker_key, key))
             continue;
-        char *filter = gcs_directory_filter_for(marker_key, key);
-        if (!filter)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
-        json_t *user = NULL;
-        int rc = gcs_directory_find_user(&user, p->client, filter);
-        p->stats->requests++;
-        free(filter);
+        bool found;
+        int rc = look_up(p, marker_key, key, &found);
         if (rc < 0)
             return rc;
-        if (user) {
-            collect_user(user, p);
-            json_decref(user);
-        }
     }
     return 0;
 }
@@ -1020,7 +1021,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (o->source_path && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
-    if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
+    if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
@@ -1052,5 +1053,19 @@ out:
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
     gcs_profile_free(p.profile);
+    return rc;
+}
+
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options)
+{
+    gcs_recorder recorder;
+    gcs_recorder_attach(&recorder, store, client, NULL);
+    int rc = gcs_planner_run(out, stats, client, options);
+    int rec_rc = gcs_recorder_detach(&recorder);
+    if (rc == 0 && rec_rc < 0) {
+        gcs_plan_release(out);
+        rc = rec_rc;
+    }
     return rc;
 }

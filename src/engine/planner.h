@@ -38,6 +38,8 @@
 #include <stdbool.h>
 
 #include "http/client.h"
+
+struct gcs_store;
 #include "mapping/source.h"
 #include "plan/plan.h"
 
@@ -87,5 +89,10 @@ int gcs_planner_check_inputs(const gcs_planner_options *options);
  * on success; on failure it holds nothing. */
 int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
                     const gcs_planner_options *options);
+/* gcs_planner_run with every read it sends recorded as a receipt in `store`
+ * (the planner's reads are calls to Genesys like any other: proven too).
+ * A failure to record fails the plan. */
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options);
 
 #endif

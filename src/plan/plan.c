@@ -95,7 +95,7 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
     return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
 }
 
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options)
 {
     char ts[40];
@@ -304,6 +304,16 @@ int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *clie
     return 0;
 }
 
+/* Rows rejected, not reasons: a row with two faults is one row, so that the
+ * summary's counts add up to the rows read. */
+static long rejected_rows(const gcs_plan *plan)
+{
+    json_t *n = json_object_get(plan->doc, "rejected_rows");
+    if (json_is_integer(n))
+        return (long)json_integer_value(n);
+    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
+}
+
 int gcs_plan_finish(gcs_plan *plan)
 {
     json_t *ops = gcs_plan_operations(plan);
@@ -327,9 +337,10 @@ int gcs_plan_finish(gcs_plan *plan)
                             json_integer(gcs_plan_count(plan, (gcs_plan_kind)k)));
     json_object_set_new(summary, "unchanged",
                         json_integer(json_integer_value(json_object_get(plan->doc, "unchanged"))));
-    json_object_set_new(summary, "rejected",
+    json_object_set_new(summary, "skipped",
                         json_integer((json_int_t)json_array_size(
-                            json_object_get(plan->doc, "rejected"))));
+                            json_object_get(plan->doc, "skipped"))));
+    json_object_set_new(summary, "rejected", json_integer(rejected_rows(plan)));
     json_object_set_new(plan->doc, "summary", summary);
 
     char hex[65];
@@ -457,16 +468,6 @@ fail:
 
 /* ==== Rendering ==== */
 
-/* Rows rejected, not reasons: a row with two faults is one row, so that the
- * summary's counts add up to the rows read. */
-static long rejected_rows(const gcs_plan *plan)
-{
-    json_t *n = json_object_get(plan->doc, "rejected_rows");
-    if (json_is_integer(n))
-        return (long)json_integer_value(n);
-    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
-}
-
 static void print_value(FILE *out, const json_t *v)
 {
     if (!v || json_is_null(v)) {
@@ -561,4 +562,15 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
             json_array_size(skipped), rejected_rows(plan));
+}
+
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name)
+{
+    const char *target =
+        json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"));
+    if (!target || !api_url || strcmp(target, api_url) != 0)
+        return gcs_error_set(GCS_EINVALID, "plan '%s' was made for %s, but the configured API is %s",
+                             name ? name : "", target ? target : "(unknown)",
+                             api_url ? api_url : "(none)");
+    return 0;
 }

@@ -77,8 +77,9 @@ typedef struct gcs_plan {
     json_t *doc; /* the whole document; "operations" is an array */
 } gcs_plan;
 
-/* An empty plan for the given target API and inputs. */
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+/* An empty plan for the given target API and inputs (allocating: release with
+ * gcs_plan_release). */
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options);
 void gcs_plan_release(gcs_plan *plan);
 
@@ -155,6 +156,12 @@ int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *clie
 /* Writes the plan file (0600: it may hold personal data) / reads it back. */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
+
+/* A plan is only valid for the organisation it was computed against: 0 when
+ * its target API is `api_url`, GCS_EINVALID naming both otherwise (`name`,
+ * e.g. the plan's file, is for the message). Every entry point that applies a
+ * plan read from outside checks this first. */
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name);
 
 /* terraform-plan style: counts of + ~ - and each attribute's old and new value. */
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color);

@@ -1,7 +1,7 @@
 /* The recorder names the person of each call in its receipt: a create by the
  * top-level userName of its body (read without parsing when the text allows,
  * by the parser when it does not), whatever else the body holds. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ static int collect_key(const gcs_receipt *r, void *payload)
     return 0;
 }
 
-static void post(gcs_engine_fixture *f, const char *body)
+static void post(gcs_http_fixture *f, const char *body)
 {
     gcs_http_client_response res;
     gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users", .body = body};
@@ -35,8 +35,8 @@ static void post(gcs_engine_fixture *f, const char *body)
 static void creates_are_named_by_their_top_level_user_name(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
-    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_fixture f;
+    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     char *dir = gcs_test_tmpdir();
     char url[600];
     snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
@@ -72,7 +72,7 @@ static void creates_are_named_by_their_top_level_user_name(void **state)
     assert_string_equal(k.key[3], "-");
     gcs_store_free(store);
     gcs_test_tmpdir_remove(dir);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)

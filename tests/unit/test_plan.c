@@ -12,7 +12,7 @@ static void build(gcs_plan *p, int deactivations, long managed)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < deactivations; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "L%03d", i);
@@ -121,7 +121,7 @@ static void build_changes(gcs_plan *p, int n, const char *attribute, const char 
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < n; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "U%03d", i);
@@ -180,7 +180,7 @@ static void roles_privileged_users_and_adoptions_need_approval(void **state)
     gcs_plan_options o;
     gcs_plan_options_init(&o);
     gcs_plan p;
-    assert_int_equal(gcs_plan_init(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < 11; i++) {
         char key[32];
         snprintf(key, sizeof key, "R%02d", i);
@@ -303,6 +303,20 @@ static void files_round_trip_privately(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The check the command line ran itself, now the library's: a plan applies
+ * only to the API it was made for. */
+static void a_plan_applies_only_to_its_target(void **state)
+{
+    gcs_plan p;
+    build(&p, 0, 10);
+    assert_int_equal(gcs_plan_check_target(&p, "http://127.0.0.1:1", "plan.json"), 0);
+    assert_int_equal(gcs_plan_check_target(&p, "https://api.mypurecloud.de", "plan.json"),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "plan 'plan.json' was made for http://127.0.0.1:1"));
+    assert_int_equal(gcs_plan_check_target(&p, NULL, "plan.json"), GCS_EINVALID);
+    gcs_plan_release(&p);
+}
+
 static void text_shows_each_change(void **state)
 {
     (void)state;
@@ -337,6 +351,7 @@ int main(void)
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
