@@ -242,7 +242,10 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
         } else if (c >= OPT_GLOBAL_BASE && c < OPT_GLOBAL_BASE + GCS_CFG__COUNT) {
             int k = c - OPT_GLOBAL_BASE;
             free(cli->pending[k]);
-            cli->pending[k] = strdup(optarg);
+            if (!(cli->pending[k] = strdup(optarg))) {
+                fprintf(cli->err, "gcscim: out of memory\n");
+                return GCS_EXIT_FAILURE;
+            }
         } else if (on_option) {
             if ((rc = on_option(c, optarg, payload)) < 0) {
                 fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", gcs_error_last(),

@@ -407,8 +407,15 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
 static void look_up(op_ctx *c)
 {
     char *filter = NULL;
-    while (c->lookup_step < 2 && !(filter = lookup_filter(c, c->lookup_step)))
+    gcs_error_clear();
+    while (c->lookup_step < 2 && !(filter = lookup_filter(c, c->lookup_step))) {
+        /* Out of memory is not "nobody there": that would create the user twice. */
+        if (gcs_error_last_code() == GCS_ENOMEM) {
+            finish(c, GCS_APPLY_FAILED, "cannot look the user up: out of memory");
+            return;
+        }
         c->lookup_step++;
+    }
     if (!filter) {
         /* Nobody there. */
         if (c->conflicted) {
@@ -420,6 +427,12 @@ static void look_up(op_ctx *c)
         return;
     }
     char *escaped = curl_easy_escape(NULL, filter, 0);
+    if (!escaped) {
+        /* an empty filter would list every user and adopt the first */
+        free(filter);
+        finish(c, GCS_APPLY_FAILED, "cannot look the user up: out of memory");
+        return;
+    }
     char path[2048];
     snprintf(path, sizeof path, GCS_SCIM_USERS "?filter=%s&count=1", escaped ? escaped : "");
     curl_free(escaped);
@@ -487,7 +500,15 @@ static void post_create(op_ctx *c)
     forget_password(c);
     c->password = strdup(pw);
     json_t *body = json_copy(json_object_get(c->op, "body"));
-    json_object_set_new(body, "password", json_string(pw));
+    /* Without its copy or its password the body must not be sent: a user
+     * created without the password we record would be unreachable. */
+    if (!c->password || !body || json_object_set_new(body, "password", json_string(pw)) < 0) {
+        explicit_bzero(pw, sizeof pw);
+        json_decref(body);
+        forget_password(c);
+        finish(c, GCS_APPLY_FAILED, "out of memory");
+        return;
+    }
     explicit_bzero(pw, sizeof pw);
     req.json = body;
     req.sensitive = true; /* the engine wipes its copies */
@@ -766,9 +787,11 @@ static int drive(applier *a)
 static int load_item(const gcs_run_item *item, void *payload)
 {
     applier *a = payload;
-    json_object_set_new(a->item_states, item->key, json_string(item->state));
-    if (item->genesys_id)
-        json_object_set_new(a->key_to_id, item->key, json_string(item->genesys_id));
+    /* A state lost here would send a create again: fail the load instead. */
+    if (json_object_set_new(a->item_states, item->key, json_string(item->state)) < 0 ||
+        (item->genesys_id &&
+         json_object_set_new(a->key_to_id, item->key, json_string(item->genesys_id)) < 0))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -865,6 +888,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.marker = find_marker(plan);
     a.item_states = json_object();
     a.key_to_id = json_object();
+    GCS_CHECK_ALLOC_GOTO(a.item_states, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.key_to_id, rc, out);
     a.identity = gcs_plan_identity(plan);
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
     bool recording = false;
