@@ -212,12 +212,13 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
     static const char *const sealed[] = {"target", "marker", "managed_total", "rejected_rows",
                                          "source_clean", "password_policy", "operations"};
     json_t *ident = json_object();
-    for (size_t i = 0; i < sizeof sealed / sizeof *sealed; i++) {
+    bool failed = !ident;
+    for (size_t i = 0; ident && i < sizeof sealed / sizeof *sealed; i++) {
         json_t *v = json_object_get(plan->doc, sealed[i]);
-        if (v)
-            json_object_set(ident, sealed[i], v);
+        if (v && json_object_set(ident, sealed[i], v) < 0)
+            failed = true; /* an identity over part of the plan would be wrong */
     }
-    char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *canon = failed ? NULL : json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(ident);
     if (!canon)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -237,27 +238,33 @@ int gcs_plan_finish(gcs_plan *plan)
         sorted[i] = json_incref(json_array_get(ops, i));
     qsort(sorted, n, sizeof *sorted, compare_ops);
     json_array_clear(ops);
+    /* Every set below must hold: a plan without its seq numbers, summary or
+     * identity is not a plan. Failures are collected, then reported once. */
+    bool failed = false;
     for (size_t i = 0; i < n; i++) {
-        json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1));
-        json_array_append_new(ops, sorted[i]);
+        failed |= json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1)) < 0;
+        failed |= json_array_append_new(ops, sorted[i]) < 0;
     }
     free(sorted);
 
     json_t *summary = json_object();
+    failed |= !summary;
     for (int k = 0; k < GCS_PLAN__KINDS; k++)
-        json_object_set_new(summary, kind_names[k],
-                            json_integer(gcs_plan_count(plan, (gcs_plan_kind)k)));
-    json_object_set_new(summary, "unchanged",
-                        json_integer(json_integer_value(json_object_get(plan->doc, "unchanged"))));
-    json_object_set_new(summary, "rejected",
-                        json_integer((json_int_t)json_array_size(
-                            json_object_get(plan->doc, "rejected"))));
-    json_object_set_new(plan->doc, "summary", summary);
+        failed |= json_object_set_new(summary, kind_names[k],
+                                      json_integer(gcs_plan_count(plan, (gcs_plan_kind)k))) < 0;
+    failed |= json_object_set_new(summary, "unchanged",
+                                  json_integer(json_integer_value(json_object_get(plan->doc, "unchanged")))) < 0;
+    failed |= json_object_set_new(summary, "rejected",
+                                  json_integer((json_int_t)json_array_size(
+                                      json_object_get(plan->doc, "rejected")))) < 0;
+    failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
+    if (failed)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
 
     char hex[65];
     int rc = compute_identity(hex, plan);
-    if (rc == 0)
-        json_object_set_new(plan->doc, "identity", json_string(hex));
+    if (rc == 0 && json_object_set_new(plan->doc, "identity", json_string(hex)) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     return rc;
 }
 

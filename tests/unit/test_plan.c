@@ -218,6 +218,7 @@ static void an_edited_plan_is_refused(void **state)
         json_t *doc = json_load_file(path, 0, NULL);
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(doc);
+        assert_non_null(text);
         char *at = strstr(text, edits[e][0]);
         assert_non_null(at);
         gcs_buf edited;
