@@ -34,6 +34,8 @@ static size_t add_global_options(struct option *out)
     out[n++] = (struct option){"client-secret-file", required_argument, NULL, OPT_SECRET_FILE};
     out[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
     out[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    /* gcs_cli_parse keeps 24 entries of its table for these and the end */
+    assert(n < 24 && "the global options outgrew the room left for them");
     return n;
 }
 

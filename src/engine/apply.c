@@ -8,6 +8,7 @@
 #include "mapping/profile.h"
 #include "plan/diff.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -939,7 +940,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->a = &a;
         c->op = json_array_get(ops, i);
-        gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
+        int known = gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
+        /* gcs_plan_read refused any plan with an unknown kind */
+        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
+        (void)known;
         c->key = json_string_value(json_object_get(c->op, "key"));
         c->user_name = json_string_value(json_object_get(c->op, "userName"));
         c->item_state = json_string_value(json_object_get(a.item_states, c->key));
