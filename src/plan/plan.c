@@ -330,7 +330,19 @@ out:
 int gcs_plan_read(gcs_plan *plan, const char *path)
 {
     json_error_t err;
-    plan->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    plan->doc = NULL;
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
+        close(fd);
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    }
+    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+    close(fd);
     if (!plan->doc) {
         if (err.line < 0)
             return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);

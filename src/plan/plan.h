@@ -134,7 +134,13 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *options);
  * --approve flags that approve it, unless everything needed is approved. */
 int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options);
 
-/* Writes the plan file (0600: it may hold personal data) / reads it back. */
+/* A plan file is read whole: over this size (a million users' plan is a few
+ * hundred MiB less) it is refused before anything is allocated. */
+#define GCS_PLAN_MAX_BYTES (256L * 1024 * 1024)
+
+/* Writes the plan file (0600: it may hold personal data) / reads it back.
+ * Reading refuses anything but a regular file of at most GCS_PLAN_MAX_BYTES
+ * (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
 
