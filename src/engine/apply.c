@@ -832,8 +832,7 @@ static int begin_run(applier *a)
     json_t *ops = gcs_plan_operations(a->plan);
     size_t n = json_array_size(ops);
     const char **keys = calloc(n ? n : 1, sizeof *keys);
-    if (!keys)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(keys);
     for (size_t i = 0; i < n; i++)
         keys[i] = json_string_value(json_object_get(json_array_get(ops, i), "key"));
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
@@ -925,10 +924,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.count = json_array_size(ops);
     out->total = (long)a.count;
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
-    if (!a.ops) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
     if ((rc = begin_run(&a)) != 0) {
         if (rc > 0) /* already applied: nothing to send */
             rc = 0;

@@ -221,8 +221,7 @@ static int add_row(planner *p, const gcs_row *row)
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
         desired *rows = realloc(p->rows, cap * sizeof *rows);
-        if (!rows)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(rows);
         p->rows = rows;
         p->cap = cap;
     }
@@ -676,8 +675,7 @@ static int plan_row(planner *p, desired *d)
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
     json_t *extra = json_pack("{s:s}", "location", location);
-    if (!extra)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(extra);
     int rc = 0;
 
     if (d->m.manager_key) {

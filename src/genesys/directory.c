@@ -207,8 +207,7 @@ int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter
 {
     *out = NULL;
     char *e = escape(filter);
-    if (!e)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(e);
     gcs_buf path;
     gcs_buf_init(&path, 8192);
     int rc = gcs_buf_printf(&path, GCS_SCIM_USERS "?filter=%s&count=2", e);

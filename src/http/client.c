@@ -239,10 +239,7 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
         goto out;
     }
     c = calloc(1, sizeof *c);
-    if (!c) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(c, rc, out);
     char ua[64];
     snprintf(ua, sizeof ua, "gcscim/%s", GCS_VERSION_STRING);
     c->api_url = strip_slash(o->api_url);
@@ -404,10 +401,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         }
     }
     j = calloc(1, sizeof *j);
-    if (!j) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(j, rc, out);
     j->c = c;
     j->sensitive = r->sensitive;
     if (j->sensitive)

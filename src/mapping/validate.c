@@ -349,14 +349,12 @@ int gcs_org_names_add(gcs_org_names *names, gcs_org_kind kind, const char *name)
     if (set->count == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 16;
         char **p = realloc(set->names, cap * sizeof *p);
-        if (!p)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(p);
         set->names = p;
         set->cap = cap;
     }
     char *copy = strdup(name);
-    if (!copy)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(copy);
     memmove(set->names + at + 1, set->names + at, (set->count - at) * sizeof *set->names);
     set->names[at] = copy;
     set->count++;

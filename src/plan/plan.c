@@ -220,8 +220,7 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
     }
     char *canon = failed ? NULL : json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(ident);
-    if (!canon)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(canon);
     sha256_hex(hex, canon, strlen(canon));
     free(canon);
     return 0;
@@ -232,8 +231,7 @@ int gcs_plan_finish(gcs_plan *plan)
     json_t *ops = gcs_plan_operations(plan);
     size_t n = json_array_size(ops);
     json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    if (!sorted)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(sorted);
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_incref(json_array_get(ops, i));
     qsort(sorted, n, sizeof *sorted, compare_ops);
@@ -279,8 +277,7 @@ int gcs_plan_write(const gcs_plan *plan, const char *path)
 {
     size_t tmplen = strlen(path) + 16;
     char *tmp = malloc(tmplen);
-    if (!tmp)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(tmp);
     snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
     int rc = 0;
     char *text = NULL;
