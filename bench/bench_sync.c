@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     snprintf(prof, sizeof prof, "%s/profile.yaml", dir);
 
     gcs_config cfg;
-    gcs_config_init(&cfg, NULL);
+    gcs_config_from_env(&cfg, NULL);
     gcs_config_set(&cfg, GCS_CFG_API_URL, api_url, GCS_CFG_FROM_FLAG, "bench");
     gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "bench");
     gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,

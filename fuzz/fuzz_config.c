@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     gcs_config cfg;
-    if (gcs_config_init(&cfg, no_env) == 0)
+    if (gcs_config_from_env(&cfg, no_env) == 0)
         gcs_config_load_file(&cfg, path, no_env);
     gcs_config_release(&cfg);
     close(fd);

@@ -3,7 +3,6 @@
  * hashed, and written as CSV and JSON. Checks that the canonical form is
  * injective on what it was given (two receipts that differ hash differently
  * is SHA-256's job; that the canonical bytes differ is ours). */
-#include "cli/cli.h"
 #include "core/buf.h"
 #include "store/store.h"
 
@@ -54,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* hashing is deterministic */
     }
     gcs_buf_clear(&b);
-    gcs_cli_receipt_csv(&b, &r);
-    json_t *o = gcs_cli_receipt_json(&r);
+    gcs_receipt_csv(&b, &r);
+    json_t *o = gcs_receipt_json(&r);
     json_decref(o);
     gcs_buf_release(&a);
     gcs_buf_release(&b);

@@ -28,7 +28,7 @@ static void check(const json_t *v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (gcs_receipt_json_has_sensitive_key((const char *)data, size))
+    if (gcs_store__receipt_json_has_sensitive_key((const char *)data, size))
         return 0;
     json_t *doc = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (doc)

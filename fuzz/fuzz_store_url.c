@@ -1,7 +1,7 @@
 /* Fuzzes what gcscim parses by hand around the store: database URLs (and
  * their display with the password hidden) and the --since/--until times. */
-#include "cli/cli.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "store/store.h"
 
 #include <stdint.h>
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(shown);
 
     int64_t ms;
-    if (gcs_cli_parse_time(&ms, text) == 0 && ms < -86400000LL * 2)
+    if (gcs_time_parse_iso8601(&ms, text) == 0 && ms < -86400000LL * 2)
         abort(); /* years before 1970 are refused, whatever the offset */
     gcs_error_clear();
     free(text);

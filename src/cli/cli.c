@@ -6,6 +6,7 @@
 #include "core/version_gen.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cm
     fprintf(f, "\n%s", global_help);
 }
 
-int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
+gcs_exit gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -96,7 +97,14 @@ int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
     return GCS_EXIT_USAGE;
 }
 
-int gcs_cli_exit_code(int rc)
+/* Exit codes and error codes must not be mixed up silently: a command that
+ * returned a gcs_error (negative) would exit with 255 or worse. */
+_Static_assert(_Generic(gcs_cli_exit_code(0), gcs_exit: 1, default: 0),
+               "gcs_cli_exit_code returns a gcs_exit");
+_Static_assert(_Generic((gcs_exit)0, gcs_error: 0, default: 1),
+               "gcs_exit and gcs_error are different types");
+
+gcs_exit gcs_cli_exit_code(int rc)
 {
     switch (rc) {
     case GCS_OK: return GCS_EXIT_OK;
@@ -112,7 +120,7 @@ int gcs_cli_exit_code(int rc)
     }
 }
 
-int gcs_cli_fail(gcs_cli *cli, int rc)
+gcs_exit gcs_cli_fail(gcs_cli *cli, int rc)
 {
     fprintf(cli->err, "gcscim: %s\n", gcs_error_last());
     return gcs_cli_exit_code(rc);
@@ -124,6 +132,24 @@ void gcs_cli_print_json(gcs_cli *cli, const json_t *v)
     if (text)
         fprintf(cli->out, "%s\n", text);
     free(text);
+}
+
+int gcs_cli_parse_anchor(int64_t *seq, char hash[65], const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(arg, &end, 10);
+    bool ok = !errno && end != arg && n > 0 && *end == ':' && strlen(end + 1) == 64;
+    for (size_t i = 1; ok && i <= 64; i++)
+        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
+    if (!ok)
+        return gcs_error_set(GCS_EUSAGE,
+                             "--anchor: '%.80s' is not SEQ:HASH (a chain head that receipts "
+                             "verify or doctor printed)",
+                             arg);
+    *seq = n;
+    memcpy(hash, end + 1, 65);
+    return 0;
 }
 
 void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
@@ -146,8 +172,8 @@ void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
  * the option's name ("--client-secret=abc" prints "--client-secret" only).
  * Returns 0, or the usage exit code after printing the message.
  */
-static int check_long_options(gcs_cli *cli, const char *command, int argc, char **argv,
-                              const struct option *all)
+static gcs_exit check_long_options(gcs_cli *cli, const char *command, int argc, char **argv,
+                                   const struct option *all)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -194,12 +220,12 @@ static int check_long_options(gcs_cli *cli, const char *command, int argc, char 
         if (o->has_arg == required_argument && inline_value && name[len + 1] == '\0')
             return gcs_cli_usage_error(cli, command, "option '--%s' needs a value", o->name);
     }
-    return 0;
+    return GCS_EXIT_OK;
 }
 
-int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
-                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
-                  int *first_operand)
+gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                       int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                       int *first_operand)
 {
     struct option all[64];
     size_t n = 0;
@@ -214,9 +240,9 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
      * level stops at the first operand (the command); a command's own options
      * may come after its operands ("receipts list --run X"). */
     const char *command = argc > 0 && argv[0] && gcs_cli_find_command(argv[0]) ? argv[0] : NULL;
-    int rc = check_long_options(cli, command, argc, argv, all);
-    if (rc != 0)
-        return rc;
+    gcs_exit code = check_long_options(cli, command, argc, argv, all);
+    if (code != GCS_EXIT_OK)
+        return code;
     optind = 0; /* GNU: full reinitialisation */
     opterr = 0;
     int c;
@@ -249,7 +275,7 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
                 return GCS_EXIT_FAILURE;
             }
         } else if (on_option) {
-            if ((rc = on_option(c, optarg, payload)) < 0) {
+            if (on_option(c, optarg, payload) < 0) {
                 fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", gcs_error_last(),
                         command ? command : "");
                 return GCS_EXIT_USAGE;
@@ -257,7 +283,7 @@ int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *opti
         }
     }
     *first_operand = optind;
-    return 0;
+    return GCS_EXIT_OK;
 }
 
 int gcs_cli_load_config(gcs_cli *cli)
@@ -292,7 +318,7 @@ int gcs_cli_load_config(gcs_cli *cli)
 
 /* ==== help, version ==== */
 
-int gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
@@ -308,7 +334,7 @@ int gcs_cmd_help(gcs_cli *cli, int argc, char **argv)
     return GCS_EXIT_OK;
 }
 
-int gcs_cmd_version(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_version(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)
@@ -333,7 +359,7 @@ static void protect_process(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-int gcs_cli_main(int argc, char **argv)
+gcs_exit gcs_cli_main(int argc, char **argv)
 {
     gcs_cli cli;
     memset(&cli, 0, sizeof cli);
@@ -343,7 +369,7 @@ int gcs_cli_main(int argc, char **argv)
 
     protect_process();
     gcs_redact_wipe_json_frees();
-    if (gcs_config_init(&cli.config, NULL) < 0) {
+    if (gcs_config_from_env(&cli.config, NULL) < 0) {
         code = gcs_cli_fail(&cli, gcs_error_last_code());
         goto out;
     }

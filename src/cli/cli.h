@@ -7,7 +7,9 @@
  * the effective configuration (default < env < file < flag).
  *
  * Exit codes are fixed and documented in README ("Exit codes"); never reuse one
- * for another meaning.
+ * for another meaning. They are their own type, gcs_exit, distinct from the
+ * library's gcs_error codes (core/error.h): gcs_cli_exit_code() is the only
+ * way from one to the other.
  */
 #ifndef GCS_CLI_CLI_H
 #define GCS_CLI_CLI_H
@@ -25,7 +27,7 @@
 struct gcs_store;
 struct gcs_receipt;
 
-enum {
+typedef enum gcs_exit {
     GCS_EXIT_OK = 0,        /* done, everything as asked */
     GCS_EXIT_FAILURE = 1,   /* failed; the message says why */
     GCS_EXIT_USAGE = 2,     /* wrong command line: unknown command, flag or value */
@@ -36,7 +38,7 @@ enum {
     GCS_EXIT_LIMIT = 7,     /* a daily rate limit was reached: try again later */
     GCS_EXIT_INTERRUPTED = 8, /* stopped by a signal: the run is recorded; the message says how to resume */
     GCS_EXIT_CHANGES = 9,   /* plan --detailed-exitcode: the plan has changes to apply */
-};
+} gcs_exit;
 
 typedef struct gcs_cli {
     gcs_config config;
@@ -53,13 +55,13 @@ typedef struct gcs_cli_command {
     const char *summary; /* one line for `gcscim --help` */
     const char *usage;   /* "gcscim config show [--json]" */
     const char *help;    /* the rest of `gcscim help NAME` */
-    int (*run)(gcs_cli *cli, int argc, char **argv); /* argv[0] is the command name */
+    gcs_exit (*run)(gcs_cli *cli, int argc, char **argv); /* argv[0] is the command name */
 } gcs_cli_command;
 
 extern const gcs_cli_command gcs_cli_commands[];
 
 const gcs_cli_command *gcs_cli_find_command(const char *name);
-int gcs_cli_main(int argc, char **argv);
+gcs_exit gcs_cli_main(int argc, char **argv);
 
 /*
  * Parses argv[1..] with `options` (may be NULL) plus the global options.
@@ -71,47 +73,41 @@ int gcs_cli_main(int argc, char **argv);
  * used: "--client-secret VALUE" must never become --client-secret-file), and
  * no message prints what follows an option's name.
  */
-int gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
-                  int (*on_option)(int id, const char *arg, void *payload), void *payload,
-                  int *first_operand);
+gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option *options,
+                       int (*on_option)(int id, const char *arg, void *payload), void *payload,
+                       int *first_operand);
 /* Builds the effective configuration from env, the config file and the flags. */
 int gcs_cli_load_config(gcs_cli *cli);
 /* Prints "gcscim: MESSAGE" on stderr and returns the exit code for rc. */
-int gcs_cli_fail(gcs_cli *cli, int rc);
+gcs_exit gcs_cli_fail(gcs_cli *cli, int rc);
 /* The exit code for a library error code. */
-int gcs_cli_exit_code(int rc);
+gcs_exit gcs_cli_exit_code(int rc);
 /* Prints a usage error ("gcscim: ...; see 'gcscim help CMD'") and returns GCS_EXIT_USAGE. */
-int gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
+gcs_exit gcs_cli_usage_error(gcs_cli *cli, const char *command, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void gcs_cli_print_command_help(gcs_cli *cli, FILE *f, const gcs_cli_command *cmd);
 /* Prints v as indented JSON on the command's output, in insertion order. */
 void gcs_cli_print_json(gcs_cli *cli, const json_t *v);
+/* SEQ:HASH, a receipt chain head as receipts verify (or doctor) printed it:
+ * *seq > 0 and hash 64 lowercase hex digits. GCS_EUSAGE naming the flag otherwise. */
+int gcs_cli_parse_anchor(int64_t *seq, char hash[65], const char *arg);
 /* A wall-clock time in ISO 8601 for tables, or "-" when ms is 0. */
 void gcs_cli_format_time(char *out, size_t outsz, int64_t ms);
 
 /* Commands */
-int gcs_cmd_help(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_version(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_plan(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
-int gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_help(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_version(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_plan(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 
 /* Shared by the store commands (cmd_receipts.c). */
 /* Opens the store named by the db setting (default location when unset). */
 int gcs_cli_open_store(gcs_cli *cli, struct gcs_store **out);
-/* "2026-11-22", "2026-11-22T06:30[:00[.123]][Z|+02:00]" (UTC when no zone) to
- * wall-clock milliseconds; GCS_EUSAGE naming the text otherwise. */
-int gcs_cli_parse_time(int64_t *out, const char *text);
-/* Appends one CSV field (RFC 4180 quoting when needed); NULL appends nothing. */
-int gcs_cli_csv_field(gcs_buf *out, const char *field);
-/* One receipt as a CSV line (columns as in `receipts export --format csv`). */
-int gcs_cli_receipt_csv(gcs_buf *out, const struct gcs_receipt *r);
-/* One receipt as a JSON object (new reference). */
-json_t *gcs_cli_receipt_json(const struct gcs_receipt *r);
 
 #endif

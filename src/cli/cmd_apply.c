@@ -24,7 +24,7 @@ static void print_shell_word(FILE *out, const char *s)
     fputc('\'', out);
 }
 
-int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+gcs_exit gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
                                   json_t **report)
 {
     char when[64];
@@ -41,7 +41,7 @@ int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t 
 
 /* The same command line, with every flag it had (approvals included: the
  * resume needs them again), and the global options given after the command. */
-int gcs_provision_interrupted(gcs_provision *p, const char *run_id)
+gcs_exit gcs_provision_interrupted(gcs_provision *p, const char *run_id)
 {
     FILE *err = p->cli->err;
     fprintf(err, "gcscim: %s\n", gcs_error_last());
@@ -86,7 +86,7 @@ static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
     return 0;
 }
 
-int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, "apply");
@@ -105,6 +105,11 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
     gcs_plan plan = {0};
     bool done = false;
     int rc = gcs_plan_read(&plan, argv[first]);
+    /* The identity is a digest anyone can recompute after an edit: the seal,
+     * made with the credentials, is what says gcscim made this plan. */
+    if (rc == 0 && (rc = gcs_cli_load_config(cli)) == 0)
+        rc = gcs_plan_check_seal(&plan, argv[first], gcs_config_get(&cli->config, GCS_CFG_CLIENT_ID),
+                                 gcs_config_get(&cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc == 0)
         rc = check_done(&done, &p, &plan);
     if (rc == 0 && done) {
@@ -114,15 +119,8 @@ int gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
     }
     if (rc == 0)
         rc = gcs_provision_connect(&p);
-    if (rc == 0) {
-        /* A plan is only valid for the organisation it was computed against. */
-        const char *target =
-            json_string_value(json_object_get(json_object_get(plan.doc, "target"), "api_url"));
-        if (!target || strcmp(target, p.session->api_url) != 0)
-            rc = gcs_error_set(GCS_EINVALID,
-                               "plan '%s' was made for %s, but the configured API is %s",
-                               argv[first], target ? target : "(unknown)", p.session->api_url);
-    }
+    if (rc == 0)
+        rc = gcs_plan_check_target(&plan, p.session->api_url, argv[first]);
     if (rc < 0) {
         code = gcs_cli_fail(cli, rc);
         gcs_plan_release(&plan);

@@ -89,7 +89,7 @@ static int show(gcs_cli *cli)
     return GCS_EXIT_OK;
 }
 
-int gcs_cmd_config(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_config(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     if ((rc = gcs_cli_parse(cli, argc, argv, NULL, NULL, NULL, &first)) != 0)

@@ -23,24 +23,6 @@ static const struct option doctor_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* SEQ:HASH, as the receipts check (or receipts verify) printed it. */
-static int parse_anchor(gcs_doctor_options *o, const char *arg)
-{
-    char *end;
-    errno = 0;
-    long long seq = strtoll(arg, &end, 10);
-    bool ok = !errno && end != arg && seq > 0 && *end == ':' && strlen(end + 1) == 64;
-    for (size_t i = 1; ok && i <= 64; i++)
-        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
-    if (!ok)
-        return gcs_error_set(GCS_EUSAGE,
-                             "--anchor: '%.80s' is not SEQ:HASH (the head an earlier check printed)",
-                             arg);
-    o->anchor_seq = seq;
-    memcpy(o->anchor_hash, end + 1, 65);
-    return 0;
-}
-
 static int on_option(int id, const char *arg, void *payload)
 {
     gcs_doctor_options *o = payload;
@@ -51,7 +33,7 @@ static int on_option(int id, const char *arg, void *payload)
         if (gcs_source_format_parse(&o->source_format, arg) < 0)
             return gcs_error_set(GCS_EUSAGE, "unknown --format '%s' (csv, json, ndjson)", arg);
         return 0;
-    case OPT_ANCHOR: return parse_anchor(o, arg);
+    case OPT_ANCHOR: return gcs_cli_parse_anchor(&o->anchor_seq, o->anchor_hash, arg);
     default: return gcs_error_set(GCS_EUSAGE, "unknown option");
     }
 }
@@ -79,7 +61,7 @@ static void print_text(gcs_cli *cli, const gcs_doctor_report *r)
             counts[GCS_DOCTOR_SKIPPED]);
 }
 
-int gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv)
 {
     gcs_doctor_options o;
     gcs_doctor_options_init(&o);

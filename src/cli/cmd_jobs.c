@@ -123,7 +123,7 @@ static int show(gcs_cli *cli, gcs_store *s, int64_t id)
     return 0;
 }
 
-int gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     const char *state = NULL;

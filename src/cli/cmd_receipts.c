@@ -21,167 +21,6 @@ int gcs_cli_open_store(gcs_cli *cli, gcs_store **out)
     return gcs_store_open(out, gcs_config_get(&cli->config, GCS_CFG_DB));
 }
 
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int gcs_cli_parse_time(int64_t *out, const char *text)
-{
-    const char *p = text;
-    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
-    *out = 0;
-    if (!text || strlen(text) > 40 || digits(&p, 4, &y) < 0 || *p++ != '-' ||
-        digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
-        goto bad;
-    if (*p == 'T' || *p == ' ') {
-        p++;
-        if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
-            goto bad;
-        if (*p == ':') {
-            p++;
-            if (digits(&p, 2, &sec) < 0)
-                goto bad;
-            if (*p == '.') {
-                p++;
-                int n = 0, frac = 0;
-                while (*p >= '0' && *p <= '9' && n < 9) {
-                    if (n < 3)
-                        frac = frac * 10 + (*p - '0');
-                    p++;
-                    n++;
-                }
-                if (n == 0)
-                    goto bad;
-                for (int i = n; i < 3; i++)
-                    frac *= 10;
-                ms = frac;
-            }
-        }
-        if (*p == 'Z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p++ == '-' ? -1 : 1, oh, om;
-            if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0 || oh > 23 ||
-                om > 59)
-                goto bad;
-            off = sign * (oh * 60 + om);
-        }
-    }
-    if (*p || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || sec > 60)
-        goto bad;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    /* timegm normalises 31 February into March: refuse what it had to fix. */
-    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
-        goto bad;
-    *out = ((int64_t)t - (int64_t)off * 60) * 1000 + ms;
-    return 0;
-bad:
-    return gcs_error_set(GCS_EUSAGE,
-                         "'%.64s' is not a time: give 2026-11-22, 2026-11-22T06:30:00Z or "
-                         "2026-11-22T08:30:00+02:00",
-                         text ? text : "");
-}
-
-int gcs_cli_csv_field(gcs_buf *out, const char *field)
-{
-    if (!field)
-        return 0;
-    if (!strpbrk(field, ",\"\r\n") && field[0] != ' ' &&
-        (!*field || field[strlen(field) - 1] != ' '))
-        return gcs_buf_puts(out, field);
-    int rc = gcs_buf_putc(out, '"');
-    for (const char *p = field; *p && rc == 0; p++)
-        rc = *p == '"' ? gcs_buf_puts(out, "\"\"") : gcs_buf_putc(out, *p);
-    return rc ? rc : gcs_buf_putc(out, '"');
-}
-
-/* ==== Receipts as JSON and CSV ==== */
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-json_t *gcs_cli_receipt_json(const gcs_receipt *r)
-{
-    char when[40];
-    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
-    json_t *o = json_object();
-    json_object_set_new(o, "seq", json_integer(r->seq));
-    json_object_set_new(o, "time", json_string(when));
-    json_object_set_new(o, "time_ms", json_integer(r->time_ms));
-    json_object_set_new(o, "run_id", str_or_null(r->run_id));
-    json_object_set_new(o, "operation", str_or_null(r->operation));
-    json_object_set_new(o, "resource_type", str_or_null(r->resource_type));
-    json_object_set_new(o, "source_key", str_or_null(r->source_key));
-    json_object_set_new(o, "genesys_id", str_or_null(r->genesys_id));
-    json_object_set_new(o, "method", str_or_null(r->method));
-    json_object_set_new(o, "path", str_or_null(r->path));
-    json_object_set_new(o, "request_body", str_or_null(r->request_body));
-    json_object_set_new(o, "status", json_integer(r->status));
-    json_object_set_new(o, "response_body", str_or_null(r->response_body));
-    json_object_set_new(o, "etag_sent", str_or_null(r->etag_sent));
-    json_object_set_new(o, "etag_received", str_or_null(r->etag_received));
-    json_object_set_new(o, "attempts", json_integer(r->attempts));
-    json_object_set_new(o, "latency_ms", json_integer(r->latency_ms));
-    json_object_set_new(o, "outcome", str_or_null(r->outcome));
-    json_object_set_new(o, "correlation_id", str_or_null(r->correlation_id));
-    json_object_set_new(o, "prev_hash", str_or_null(r->prev_hash));
-    json_object_set_new(o, "hash", str_or_null(r->hash));
-    return o;
-}
-
-static const char csv_header[] =
-    "seq,time,run_id,operation,resource_type,source_key,genesys_id,method,path,request_body,"
-    "status,response_body,etag_sent,etag_received,attempts,latency_ms,outcome,correlation_id,"
-    "prev_hash,hash\n";
-
-int gcs_cli_receipt_csv(gcs_buf *out, const gcs_receipt *r)
-{
-    char when[40];
-    gcs_time_format_iso8601(when, sizeof when, r->time_ms);
-    const char *text[] = {r->run_id, r->operation, r->resource_type, r->source_key,
-                          r->genesys_id, r->method, r->path, r->request_body};
-    int rc = gcs_buf_printf(out, "%lld,%s", (long long)r->seq, when);
-    for (size_t i = 0; i < sizeof text / sizeof *text && rc == 0; i++) {
-        rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, text[i]);
-    }
-    if (rc == 0)
-        rc = gcs_buf_printf(out, ",%d,", r->status);
-    if (rc == 0)
-        rc = gcs_cli_csv_field(out, r->response_body);
-    const char *tail[] = {r->etag_sent, r->etag_received};
-    for (size_t i = 0; i < 2 && rc == 0; i++) {
-        rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, tail[i]);
-    }
-    if (rc == 0)
-        rc = gcs_buf_printf(out, ",%d,%lld,", r->attempts, (long long)r->latency_ms);
-    const char *last[] = {r->outcome, r->correlation_id, r->prev_hash, r->hash};
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
-        if (i > 0)
-            rc = gcs_buf_putc(out, ',');
-        if (rc == 0)
-            rc = gcs_cli_csv_field(out, last[i]);
-    }
-    return rc ? rc : gcs_buf_putc(out, '\n');
-}
-
 /* ==== Options ==== */
 
 enum {
@@ -217,23 +56,6 @@ typedef struct opts {
     char anchor_hash[65];
 } opts;
 
-static int parse_anchor(opts *o, const char *arg)
-{
-    char *end;
-    errno = 0;
-    long long seq = strtoll(arg, &end, 10);
-    bool ok = !errno && end != arg && seq > 0 && *end == ':' && strlen(end + 1) == 64;
-    for (size_t i = 1; ok && i <= 64; i++)
-        ok = (end[i] >= '0' && end[i] <= '9') || (end[i] >= 'a' && end[i] <= 'f');
-    if (!ok)
-        return gcs_error_set(GCS_EUSAGE,
-                             "--anchor: '%.80s' is not SEQ:HASH (a head printed by receipts verify)",
-                             arg);
-    o->anchor_seq = seq;
-    memcpy(o->anchor_hash, end + 1, 65);
-    return 0;
-}
-
 static int on_option(int id, const char *arg, void *payload)
 {
     opts *o = payload;
@@ -242,8 +64,8 @@ static int on_option(int id, const char *arg, void *payload)
     case OPT_USER: o->filter.user = arg; return 0;
     case OPT_RUN: o->filter.run_id = arg; return 0;
     case OPT_OUTCOME: o->filter.outcome = arg; return 0;
-    case OPT_SINCE: return gcs_cli_parse_time(&o->filter.since_ms, arg);
-    case OPT_UNTIL: return gcs_cli_parse_time(&o->filter.until_ms, arg);
+    case OPT_SINCE: return gcs_time_parse_iso8601(&o->filter.since_ms, arg);
+    case OPT_UNTIL: return gcs_time_parse_iso8601(&o->filter.until_ms, arg);
     case OPT_LIMIT:
         errno = 0;
         o->filter.limit = strtoll(arg, &end, 10);
@@ -256,7 +78,7 @@ static int on_option(int id, const char *arg, void *payload)
         o->format = arg;
         return 0;
     case OPT_OUT: o->out = arg; return 0;
-    case OPT_ANCHOR: return parse_anchor(o, arg);
+    case OPT_ANCHOR: return gcs_cli_parse_anchor(&o->anchor_seq, o->anchor_hash, arg);
     default: return gcs_error_set(GCS_EUSAGE, "unexpected option");
     }
 }
@@ -274,7 +96,7 @@ static int print_row(const gcs_receipt *r, void *payload)
     printer *p = payload;
     p->n++;
     if (p->array) {
-        json_array_append_new(p->array, gcs_cli_receipt_json(r));
+        json_array_append_new(p->array, gcs_receipt_json(r));
         return 0;
     }
     char when[40];
@@ -305,7 +127,7 @@ static int list(gcs_cli *cli, gcs_store *s, opts *o)
 static int show_one(const gcs_receipt *r, void *payload)
 {
     printer *p = payload;
-    json_t *o = gcs_cli_receipt_json(r);
+    json_t *o = gcs_receipt_json(r);
     p->n++;
     if (p->cli->json) {
         gcs_cli_print_json(p->cli, o);
@@ -354,10 +176,10 @@ static int export_row(const gcs_receipt *r, void *payload)
     int rc;
     gcs_buf_clear(&e->line);
     if (e->csv) {
-        if ((rc = gcs_cli_receipt_csv(&e->line, r)) < 0)
+        if ((rc = gcs_receipt_csv(&e->line, r)) < 0)
             return rc;
     } else {
-        json_t *o = gcs_cli_receipt_json(r);
+        json_t *o = gcs_receipt_json(r);
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
         GCS_CHECK_ALLOC(text);
@@ -389,7 +211,7 @@ static int export(gcs_cli *cli, gcs_store *s, opts *o)
             goto out;
         }
     }
-    if (e.csv && fputs(csv_header, e.f) == EOF) {
+    if (e.csv && fputs(gcs_receipt_csv_header, e.f) == EOF) {
         rc = gcs_error_set(GCS_EIO, "cannot write the export: %s", strerror(errno));
         goto out;
     }
@@ -436,7 +258,7 @@ static int verify(gcs_cli *cli, gcs_store *s, const opts *opt)
 
 /* ==== The command ==== */
 
-int gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     opts o = {0};

@@ -128,7 +128,7 @@ static int show(gcs_cli *cli, gcs_store *s, const char *id)
     return rc;
 }
 
-int gcs_cmd_runs(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_runs(gcs_cli *cli, int argc, char **argv)
 {
     int first, rc;
     gcs_store *s = NULL;

@@ -1,7 +1,7 @@
 /* gcscim sync: plan and apply in one go. */
 #include "cli/provision.h"
 
-int gcs_cmd_sync(gcs_cli *cli, int argc, char **argv)
+gcs_exit gcs_cmd_sync(gcs_cli *cli, int argc, char **argv)
 {
     return gcs_provision_main(cli, "sync", true, argc, argv);
 }

@@ -7,32 +7,52 @@
     "  --source FILE               the HR export: CSV (header row) or JSON (array or lines)\n"     \
     "  --profile FILE              the mapping profile (YAML or JSON; docs/mapping.md)\n"          \
     "  --format csv|json|ndjson    the source's format when its extension does not say\n"          \
+    "  --target KEY                only this person (repeat for more): on demand, or to fix one\n" \
     "  --no-create                 never create users\n"                                          \
     "  --no-update                 never change existing users (nor reactivate them)\n"           \
     "  --no-deactivate             never deactivate users\n"                                      \
-    "  --allow-deactivations N     approve up to N deactivations above the thresholds\n"          \
-    "  --max-deactivations N       deactivations allowed without approval (default 10)\n"         \
-    "  --max-deactivation-share P  ... and at most P% of managed users (default 5)\n"            \
+    APPROVAL_OPTIONS                                                                               \
     "  --strict                    the first bad row stops the run\n"                            \
     "  --passwords-out FILE        where generated passwords go when the profile asks (0600)\n"  \
-    "  --json                      one JSON object instead of text\n"
+    "  --json                      one JSON document instead of text\n"
+
+/* What apply also takes: the approvals are of the plan shown, given again. */
+#define APPROVAL_OPTIONS                                                                           \
+    "  --canary N|P%               apply N operations (or P% of them) first, mixed across kinds;\n" \
+    "                              read those users back; go on only if all is as planned\n"     \
+    "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
+    "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
+    "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \
+    "  --allow-deactivations N     the same as --approve deactivate=N\n"                          \
+    "  --max-deactivations N       removals allowed without approval (default 10)\n"            \
+    "  --max-deactivation-share P  ... or P% of managed users above 3 (default 5)\n"             \
+    "  --max-changes N             changed values of one attribute without approval (100)\n"     \
+    "  --max-change-share P        ... or P% of managed users above 10 (default 10)\n"
 
 const gcs_cli_command gcs_cli_commands[] = {
     {"plan", "show every change a sync would make, without making any",
      "gcscim plan --source FILE --profile FILE [--out PLAN.json] [options]",
      "Reads the source and the organisation's current users, and shows what would be\n"
      "created (+), updated or reactivated (~) and deactivated (-), with each attribute's\n"
-     "old and new value. Writes nothing to Genesys. --out saves the plan (mode 0600) for\n"
-     "'gcscim apply'. Exit 3 when some rows were rejected.\n\nOptions:\n"
-     "  --out FILE                  save the plan\n" PROVISION_OPTIONS,
+     "old and new value, and what needs approval. Writes nothing to Genesys. --out saves\n"
+     "the plan (mode 0600, sealed) for 'gcscim apply'. Exit 3 when some rows were\n"
+     "rejected; with --detailed-exitcode 0 when there is nothing to do, 9 when there are\n"
+     "changes, 4 when they need approval.\n\nOptions:\n"
+     "  --out FILE                  save the plan\n"
+     "  --detailed-exitcode         say in the exit code whether there is anything to do\n"
+     PROVISION_OPTIONS,
      gcs_cmd_plan},
     {"apply", "apply exactly a saved plan",
-     "gcscim apply PLAN.json [--allow-deactivations N] [--passwords-out FILE] [--json]",
+     "gcscim apply PLAN.json [--approve KIND=N]... [--passwords-out FILE] [--json]",
      "Applies the plan's operations, paced to the rate limit, with a receipt for every\n"
      "call. A user changed since the plan is re-read: the change is applied only if it\n"
      "still holds, otherwise the drift is reported and the user left alone. Running\n"
-     "the same command again after an interruption resumes the run. Exit 3 when some\n"
-     "operations failed or drifted, 4 when deactivations need approval.",
+     "the same command again after an interruption resumes the run; a plan already\n"
+     "applied sends nothing. A plan changed since 'gcscim plan' wrote it is refused. Exit 3\n"
+     "when some operations failed or drifted, 4 when the plan needs approval or another\n"
+     "process applies it, 8 when interrupted.\n\nOptions:\n" APPROVAL_OPTIONS
+     "  --passwords-out FILE        where generated passwords go when the profile asks (0600)\n"
+     "  --json                      one JSON document instead of text\n",
      gcs_cmd_apply},
     {"sync", "plan and apply in one go",
      "gcscim sync --source FILE --profile FILE [options]",

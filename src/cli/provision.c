@@ -1,7 +1,6 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
-#include "engine/recorder.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -26,6 +25,8 @@ enum {
     OPT_MAX_CHANGES,
     OPT_MAX_CHANGE_SHARE,
     OPT_DETAILED_EXITCODE,
+    OPT_TARGET,
+    OPT_CANARY,
 };
 
 static const struct option provision_options[] = {
@@ -45,6 +46,8 @@ static const struct option provision_options[] = {
     {"max-changes", required_argument, NULL, OPT_MAX_CHANGES},
     {"max-change-share", required_argument, NULL, OPT_MAX_CHANGE_SHARE},
     {"detailed-exitcode", no_argument, NULL, OPT_DETAILED_EXITCODE},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"canary", required_argument, NULL, OPT_CANARY},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,13 +121,39 @@ static int on_option(int id, const char *arg, void *payload)
     case OPT_MAX_CHANGE_SHARE:
         return parse_share(&o->changes.max_share, "--max-change-share", arg);
     case OPT_DETAILED_EXITCODE: p->detailed_exitcode = true; return 0;
+    case OPT_CANARY: {
+        size_t len = strlen(arg);
+        if (len > 1 && arg[len - 1] == '%') {
+            char num[32];
+            snprintf(num, sizeof num, "%.*s", (int)(len - 1), arg);
+            double share;
+            int rc = parse_share(&share, "--canary", num);
+            if (rc == 0 && share <= 0)
+                rc = gcs_error_set(GCS_EUSAGE, "--canary needs a share above 0%%, not '%s'", arg);
+            p->canary_share = share;
+            return rc;
+        }
+        int rc = parse_count(&p->canary_count, "--canary", arg);
+        if (rc == 0 && p->canary_count == 0)
+            rc = gcs_error_set(GCS_EUSAGE, "--canary needs N (1 or more) or P%%, not '%s'", arg);
+        return rc;
+    }
+    case OPT_TARGET:
+        if (!*arg)
+            return gcs_error_set(GCS_EUSAGE, "--target needs a source key");
+        if (p->target_count == GCS_PROVISION_TARGETS_MAX)
+            return gcs_error_set(GCS_EUSAGE, "at most %d --target keys", GCS_PROVISION_TARGETS_MAX);
+        p->targets[p->target_count++] = arg;
+        p->planner.targets = p->targets;
+        p->planner.target_count = p->target_count;
+        return 0;
     case OPT_STRICT: p->planner.strict = true; return 0;
     case OPT_PASSWORDS_OUT: p->passwords_out = arg; return 0;
     }
     return gcs_error_set(GCS_EUSAGE, "unexpected option");
 }
 
-int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
                         int *first_operand)
 {
     int rc = gcs_cli_parse(p->cli, argc, argv, provision_options, on_option, p, first_operand);
@@ -136,6 +165,13 @@ int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_sour
         return gcs_cli_usage_error(p->cli, p->command, "missing --source FILE");
     if (wants_source && !p->planner.profile_path)
         return gcs_cli_usage_error(p->cli, p->command, "missing --profile FILE");
+    /* An apply runs exactly its plan: narrowing it is the plan's job. */
+    if (!wants_source && p->target_count)
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "--target is for plan and sync: make a plan of those people");
+    if (!wants_source && (p->planner.source_path || p->planner.profile_path || p->out_path))
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "apply takes a plan file, not --source, --profile or --out");
     return 0;
 }
 
@@ -190,14 +226,11 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    gcs_recorder recorder;
-    gcs_recorder_attach(&recorder, p->store, p->session->client, NULL);
-    int rc = gcs_planner_run(plan, stats, p->session->client, &p->planner);
-    int rec_rc = gcs_recorder_detach(&recorder);
-    if (rc == 0 && rec_rc < 0) {
+    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
+    if (rc == 0 && (rc = gcs_plan_seal(plan,
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
         gcs_plan_release(plan);
-        rc = rec_rc;
-    }
     if (rc < 0)
         return rc;
     if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {
@@ -260,7 +293,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
     if (json_array_size(gcs_plan_operations(plan)) == 0) {
@@ -277,7 +310,8 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
                            .on_event = on_event, .payload = &view,
-                           .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag()};
+                           .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag(),
+                           .canary_count = p->canary_count, .canary_share = p->canary_share};
     gcs_apply_result result;
     gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
@@ -299,6 +333,10 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
                               (json_int_t)result.requests);
         if (result.interrupted)
             json_object_set_new(j, "interrupted", json_true());
+        if (result.canary)
+            json_object_set_new(j, "canary", json_pack("{s:I,s:b}", "operations",
+                                                       (json_int_t)result.canary, "stopped",
+                                                       result.canary_stopped));
         if (rc < 0)
             json_object_set_new(j, "error", json_string(gcs_error_last()));
         *report = j;
@@ -310,6 +348,9 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
                 result.counts[GCS_APPLY_ADOPTED], result.counts[GCS_APPLY_NOOP],
                 result.counts[GCS_APPLY_SKIPPED], result.counts[GCS_APPLY_DRIFT],
                 result.counts[GCS_APPLY_FAILED], result.run_id);
+        if (result.canary)
+            fprintf(out, "Canary: %ld operations first, then %s.\n", result.canary,
+                    result.canary_stopped ? "stopped" : "the rest");
     }
     if (rc == 0)
         return GCS_EXIT_OK;
@@ -322,7 +363,7 @@ int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
     return gcs_cli_fail(p->cli, rc);
 }
 
-int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
+gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
 {
     gcs_provision p;
     gcs_provision_init(&p, cli, command);
@@ -332,6 +373,10 @@ int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, 
         return code;
     if (first < argc) {
         code = gcs_cli_usage_error(cli, command, "unexpected argument '%s'", argv[first]);
+        goto out;
+    }
+    if (!apply && (p.canary_count || p.canary_share > 0)) {
+        code = gcs_cli_usage_error(cli, command, "--canary is for apply and sync");
         goto out;
     }
     if (apply && p.detailed_exitcode) {

@@ -11,6 +11,8 @@
 #include "genesys/session.h"
 #include "store/store.h"
 
+#define GCS_PROVISION_TARGETS_MAX 1000
+
 typedef struct gcs_provision {
     gcs_cli *cli;
     const char *command;
@@ -19,6 +21,10 @@ typedef struct gcs_provision {
     const char *plan_path;  /* apply PLAN.json */
     const char *passwords_out; /* --passwords-out */
     bool detailed_exitcode;    /* plan: exit GCS_EXIT_CHANGES when there is something to do */
+    const char *targets[GCS_PROVISION_TARGETS_MAX]; /* --target KEY... (borrowed from argv) */
+    size_t target_count;
+    long canary_count;         /* --canary N */
+    double canary_share;       /* --canary P% (0..1) */
     int argc;                  /* the command's arguments (argv[0] is its name): */
     char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;
@@ -29,7 +35,7 @@ void gcs_provision_init(gcs_provision *p, gcs_cli *cli, const char *command);
 void gcs_provision_release(gcs_provision *p);
 
 /* Parses the options of plan, apply and sync. Returns 0, or an exit code. */
-int gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
+gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants_source,
                         int *first_operand);
 /* Loads the configuration, opens the session (logging in) and the store. */
 int gcs_provision_connect(gcs_provision *p);
@@ -40,19 +46,19 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *
                        json_t **report);
 /* Applies with progress and prints the outcome (or, with --json, sets *report).
  * Returns an exit code. */
-int gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);
 /* Prints a --json report: one compact JSON document on one line. */
 void gcs_provision_print_report(FILE *out, const json_t *doc);
 /* cmd_apply.c: "already applied (run X, finished at T)" (with --json, sets
  * *report instead); returns GCS_EXIT_OK. */
-int gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
+gcs_exit gcs_provision_already_applied(gcs_provision *p, const char *run_id, int64_t finished_ms,
                                   json_t **report);
 /* cmd_apply.c: says the run is interrupted and the command that resumes it;
  * returns GCS_EXIT_INTERRUPTED. */
-int gcs_provision_interrupted(gcs_provision *p, const char *run_id);
+gcs_exit gcs_provision_interrupted(gcs_provision *p, const char *run_id);
 
 /* The whole of `gcscim plan` (apply false) and `gcscim sync` (apply true):
  * parse, connect, plan, and for sync apply. Returns an exit code. */
-int gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv);
+gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv);
 
 #endif

@@ -152,3 +152,16 @@ int gcs_buf_put_json_escaped(gcs_buf *b, const char *s)
     }
     return rc;
 }
+
+int gcs_buf_csv_field(gcs_buf *out, const char *field)
+{
+    if (!field)
+        return 0;
+    if (!strpbrk(field, ",\"\r\n") && field[0] != ' ' &&
+        (!*field || field[strlen(field) - 1] != ' '))
+        return gcs_buf_puts(out, field);
+    int rc = gcs_buf_putc(out, '"');
+    for (const char *p = field; *p && rc == 0; p++)
+        rc = *p == '"' ? gcs_buf_puts(out, "\"\"") : gcs_buf_putc(out, *p);
+    return rc ? rc : gcs_buf_putc(out, '"');
+}

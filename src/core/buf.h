@@ -52,4 +52,8 @@ GCS_BUF_MUST_USE int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap)
 /* Appends s with the escaping a JSON string needs (without the quotes). */
 GCS_BUF_MUST_USE int gcs_buf_put_json_escaped(gcs_buf *b, const char *s);
 
+/* Appends one CSV field (RFC 4180: quoted when it holds a comma, a quote, a
+ * line break or edge spaces); NULL appends nothing. */
+GCS_BUF_MUST_USE int gcs_buf_csv_field(gcs_buf *out, const char *field);
+
 #endif

@@ -121,7 +121,7 @@ int gcs_config_set(gcs_config *cfg, gcs_config_key key, const char *value,
     return 0;
 }
 
-int gcs_config_init(gcs_config *cfg, const char *(*environ_get)(const char *name))
+int gcs_config_from_env(gcs_config *cfg, const char *(*environ_get)(const char *name))
 {
     memset(cfg, 0, sizeof *cfg);
     const char *(*get)(const char *) = environ_get ? environ_get : (const char *(*)(const char *))getenv;

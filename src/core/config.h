@@ -67,9 +67,10 @@ typedef struct gcs_config {
 
 extern const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT];
 
-/* Fills defaults and the environment. `environ_get` is getenv unless a test
+/* Fills defaults and the environment (allocating: release with
+ * gcs_config_release even on failure). `environ_get` is getenv unless a test
  * passes its own. */
-int gcs_config_init(gcs_config *cfg, const char *(*environ_get)(const char *name));
+int gcs_config_from_env(gcs_config *cfg, const char *(*environ_get)(const char *name));
 /* Reads a JSON config file over the current values. `explicit_path` is the
  * --config flag (NULL: $GCSCIM_CONFIG or the XDG default, silently skipped when
  * absent). A named file that cannot be read is an error. */

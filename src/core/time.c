@@ -1,4 +1,7 @@
 #include "core/time.h"
+#include "core/error.h"
+
+#include <string.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,4 +42,79 @@ void gcs_time_sleep_ms(int64_t ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+/* ==== Parsing ==== */
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int gcs_time_parse_iso8601(int64_t *out, const char *text)
+{
+    const char *p = text;
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    *out = 0;
+    if (!text || strlen(text) > 40 || digits(&p, 4, &y) < 0 || *p++ != '-' ||
+        digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
+        goto bad;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
+            goto bad;
+        if (*p == ':') {
+            p++;
+            if (digits(&p, 2, &sec) < 0)
+                goto bad;
+            if (*p == '.') {
+                p++;
+                int n = 0, frac = 0;
+                while (*p >= '0' && *p <= '9' && n < 9) {
+                    if (n < 3)
+                        frac = frac * 10 + (*p - '0');
+                    p++;
+                    n++;
+                }
+                if (n == 0)
+                    goto bad;
+                for (int i = n; i < 3; i++)
+                    frac *= 10;
+                ms = frac;
+            }
+        }
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om;
+            if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0 || oh > 23 ||
+                om > 59)
+                goto bad;
+            off = sign * (oh * 60 + om);
+        }
+    }
+    if (*p || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        goto bad;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises 31 February into March: refuse what it had to fix. */
+    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        goto bad;
+    *out = ((int64_t)t - (int64_t)off * 60) * 1000 + ms;
+    return 0;
+bad:
+    return gcs_error_set(GCS_EUSAGE,
+                         "'%.64s' is not a time: give 2026-11-22, 2026-11-22T06:30:00Z or "
+                         "2026-11-22T08:30:00+02:00",
+                         text ? text : "");
 }

@@ -22,15 +22,17 @@
 
 #include "emulator/emulator.h"
 #include "core/buf.h"
+#include "core/scim.h"
 #include "http/server.h"
 
-#define SCIM_USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
-#define SCIM_GROUP_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Group"
-#define SCIM_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-#define SCIM_GENESYS "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
-#define SCIM_LIST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-#define SCIM_PATCH_SCHEMA "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-#define SCIM_ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
+/* The emulator's short names for the URNs of core/scim.h. */
+#define SCIM_USER_SCHEMA GCS_SCIM_CORE_USER
+#define SCIM_GROUP_SCHEMA GCS_SCIM_GROUP
+#define SCIM_ENTERPRISE GCS_SCIM_ENTERPRISE_USER
+#define SCIM_GENESYS GCS_SCIM_GENESYS_USER
+#define SCIM_LIST_SCHEMA GCS_SCIM_LIST_RESPONSE
+#define SCIM_PATCH_SCHEMA GCS_SCIM_PATCHOP
+#define SCIM_ERROR_SCHEMA GCS_SCIM_ERROR
 
 #define EMU_MAX_SKILLS 50
 #define EMU_PC_AUTHORITY "x-pc:scimv2:v1"  /* the immutable externalIds entry */

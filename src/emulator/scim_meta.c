@@ -6,9 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define SPC_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
-#define RT_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
-#define SCHEMA_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Schema"
+#define SPC_SCHEMA GCS_SCIM_SERVICE_PROVIDER_CONFIG
+#define RT_SCHEMA GCS_SCIM_RESOURCE_TYPE
+#define SCHEMA_SCHEMA GCS_SCIM_SCHEMA
 
 static json_t *attr(const char *name, const char *type, bool multi, const char *mutability)
 {

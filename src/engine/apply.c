@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +49,7 @@ typedef struct op_ctx {
     bool problem;              /* ended failed or drifted */
     int lookup_step;           /* which lookup key is being tried */
     char *password;            /* generated for this create; wiped when done */
+    bool canary;               /* among the operations applied first */
 } op_ctx;
 
 struct applier {
@@ -77,6 +77,9 @@ struct applier {
     int64_t lease_ms, next_renew_ms;
     /* Stopping on request: nothing new is sent. */
     bool stopping;
+    bool canary_only;          /* phases run the canary's operations alone */
+    long canary_bad;           /* canary operations that failed or did not hold */
+    char canary_why[512];      /* the first reason */
     int64_t stop_deadline_ms;
     gcs_password_policy policy;
     FILE *passwords_out;
@@ -167,10 +170,16 @@ static json_t *skip_of(const op_ctx *c)
 /* ==== Submitting ==== */
 
 /* Whether a finished call was one the stop cancelled before it was sent: the
- * operation is then left as it is, for the resume. */
+ * operation is then left as it is, for the resume. A 403 or a daily limit stops
+ * the engine too, and fails the calls still queued without sending them: those
+ * are not failures of their operations (marked failed, a resume would look each
+ * one up before creating it), only calls the stop kept back. */
 static bool left_for_resume(const op_ctx *c, const gcs_http_client_response *res)
 {
-    return c->a->stopping && res->outcome == GCS_HTTP_CANCELLED;
+    if (c->a->stopping && res->outcome == GCS_HTTP_CANCELLED)
+        return true;
+    return res->attempts == 0 &&
+           (res->outcome == GCS_HTTP_FORBIDDEN || res->outcome == GCS_HTTP_DAILY_LIMIT);
 }
 
 static void submit_req(op_ctx *c, gcs_http_client_request *req, gcs_http_done_fn done)
@@ -396,7 +405,15 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
         fail_with(c, res, "cannot look the user up");
         return;
     }
-    json_t *found = json_array_get(json_object_get(res->json, "Resources"), 0);
+    /* Several matches: adopting one of them could write to the wrong person. */
+    char *filter = lookup_filter(c, c->lookup_step);
+    json_t *found = NULL;
+    int rc = gcs_directory_found_user(&found, res->json, filter ? filter : "");
+    free(filter);
+    if (rc < 0) {
+        finish(c, GCS_APPLY_FAILED, gcs_error_last());
+        return;
+    }
     if (found) {
         found_existing(c, found);
         return;
@@ -427,19 +444,15 @@ static void look_up(op_ctx *c)
         post_create(c);
         return;
     }
-    char *escaped = curl_easy_escape(NULL, filter, 0);
-    if (!escaped) {
-        /* an empty filter would list every user and adopt the first */
-        free(filter);
-        finish(c, GCS_APPLY_FAILED, "cannot look the user up: out of memory");
+    char *path = gcs_directory_find_path(filter);
+    free(filter);
+    if (!path) {
+        finish(c, GCS_APPLY_FAILED, "out of memory");
         return;
     }
-    char path[2048];
-    snprintf(path, sizeof path, GCS_SCIM_USERS "?filter=%s&count=1", escaped ? escaped : "");
-    curl_free(escaped);
-    free(filter);
     gcs_recorder_learn_path(&c->a->recorder, c->key, path);
     submit(c, "GET", path, NULL, NULL, on_lookup);
+    free(path);
 }
 
 static void on_create_done(const gcs_http_client_response *res, void *payload)
@@ -858,7 +871,7 @@ static void run_phase(applier *a, bool creates)
 {
     for (size_t i = 0; i < a->count && !a->fatal && !a->stopping; i++) {
         op_ctx *c = &a->ops[i];
-        if ((c->kind == GCS_PLAN_CREATE) != creates || c->finished)
+        if ((c->kind == GCS_PLAN_CREATE) != creates || c->finished || (a->canary_only && !c->canary))
             continue;
         if (c->item_state && strcmp(c->item_state, GCS_ITEM_DONE) == 0) {
             finish(c, GCS_APPLY_SKIPPED, NULL);
@@ -869,6 +882,95 @@ static void run_phase(applier *a, bool creates)
         else
             start_change(c);
     }
+}
+
+/* ==== Canary ==== */
+
+/* The canary: n operations not done yet, taken in turn from each kind so that
+ * every kind the plan holds is tried. Returns how many were chosen. */
+static long choose_canary(applier *a)
+{
+    long todo = 0;
+    for (size_t i = 0; i < a->count; i++)
+        todo += !(a->ops[i].item_state && strcmp(a->ops[i].item_state, GCS_ITEM_DONE) == 0);
+    long n = a->o->canary_count;
+    if (a->o->canary_share > 0) {
+        n = (long)((double)todo * a->o->canary_share + 0.999999);
+        if (n < 1)
+            n = 1;
+    }
+    if (n <= 0 || todo == 0)
+        return 0;
+    if (n > todo)
+        n = todo;
+    size_t next[GCS_PLAN__KINDS] = {0};
+    long chosen = 0;
+    for (bool any = true; chosen < n && any;) {
+        any = false;
+        for (int k = 0; k < GCS_PLAN__KINDS && chosen < n; k++) {
+            for (; next[k] < a->count; next[k]++) {
+                op_ctx *c = &a->ops[next[k]];
+                if ((int)c->kind != k || c->canary ||
+                    (c->item_state && strcmp(c->item_state, GCS_ITEM_DONE) == 0))
+                    continue;
+                c->canary = true;
+                chosen++;
+                any = true;
+                next[k]++;
+                break;
+            }
+        }
+    }
+    return chosen;
+}
+
+static void canary_failed(applier *a, const char *key, const char *why)
+{
+    if (a->canary_bad++ == 0)
+        snprintf(a->canary_why, sizeof a->canary_why, "%s: %s", key ? key : "?", why);
+}
+
+static void on_canary_read(const gcs_http_client_response *res, void *payload)
+{
+    op_ctx *c = payload;
+    if (res->error) {
+        canary_failed(c->a, c->key, res->message);
+        return;
+    }
+    const json_t *want = desired_of(c) ? desired_of(c) : json_object_get(c->op, "body");
+    json_t *ops = NULL, *changes = NULL;
+    if (gcs_diff_user(&ops, &changes, want, res->json, skip_of(c)) < 0) {
+        canary_failed(c->a, c->key, gcs_error_last());
+    } else if (json_array_size(ops) > 0) {
+        char *text = json_dumps(changes, JSON_COMPACT);
+        char why[400];
+        snprintf(why, sizeof why, "not as planned when read back: %s", text ? text : "");
+        free(text);
+        canary_failed(c->a, c->key, why);
+    }
+    json_decref(ops);
+    json_decref(changes);
+}
+
+/* Reads every canary user back. The manager is set after the canary, so it is
+ * not compared. */
+static int verify_canary(applier *a)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        op_ctx *c = &a->ops[i];
+        if (!c->canary)
+            continue;
+        if (c->problem) {
+            canary_failed(a, c->key, "failed or drifted");
+            continue;
+        }
+        if (!c->id)
+            continue;
+        char path[300];
+        user_path(path, sizeof path, c->id);
+        submit(c, "GET", path, NULL, NULL, on_canary_read);
+    }
+    return drive(a);
 }
 
 int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *store,
@@ -951,14 +1053,30 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         learn_id(&a, c->key, c->id, c->user_name);
     }
 
+    int run_rc = 0;
+    if ((out->canary = choose_canary(&a)) > 0) {
+        a.canary_only = true;
+        run_phase(&a, true);
+        run_rc = drive(&a);
+        if (run_rc == 0 && !a.fatal) {
+            run_phase(&a, false);
+            run_rc = drive(&a);
+        }
+        if (run_rc == 0 && !a.fatal)
+            run_rc = verify_canary(&a);
+        a.canary_only = false;
+        out->canary_stopped = a.canary_bad > 0;
+    }
     /* Creates first, so that updates and managers can refer to new users. */
-    run_phase(&a, true);
-    int run_rc = drive(&a);
-    if (run_rc == 0 && !a.fatal) {
+    if (run_rc == 0 && !a.fatal && !out->canary_stopped) {
+        run_phase(&a, true);
+        run_rc = drive(&a);
+    }
+    if (run_rc == 0 && !a.fatal && !out->canary_stopped) {
         run_phase(&a, false);
         run_rc = drive(&a);
     }
-    if (run_rc == 0 && !a.fatal) {
+    if (run_rc == 0 && !a.fatal && !out->canary_stopped) {
         for (size_t i = 0; i < a.count && !a.stopping; i++) {
             op_ctx *c = &a.ops[i];
             if (json_object_get(c->op, "manager_key") && c->id && !c->problem)
@@ -970,8 +1088,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     recording = false;
 
     const char *state;
-    if (a.fatal || run_rc < 0)
-        state = GCS_RUN_INTERRUPTED;
+    if (a.fatal || run_rc < 0 || (out->canary_stopped && !a.problems))
+        state = GCS_RUN_INTERRUPTED; /* resumable: the same apply goes on */
     else
         state = a.problems ? GCS_RUN_FAILED : GCS_RUN_DONE;
     /* A run whose lease was taken over belongs to the new holder now. */
@@ -990,6 +1108,12 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         rc = flush_rc;
     } else if (finish_rc < 0) {
         rc = finish_rc;
+    } else if (out->canary_stopped) {
+        rc = gcs_error_set(GCS_ERROR,
+                           "canary stopped the run: %ld of its %ld operations failed or are not as "
+                           "planned (first: %s); the other %ld operations were not sent. Apply the "
+                           "same plan again to go on once this is understood",
+                           a.canary_bad, out->canary, a.canary_why, out->total - a.finished);
     } else if (a.problems) {
         rc = gcs_error_set(GCS_ERROR, "%ld of %ld operations failed or drifted", a.problems,
                            out->total);

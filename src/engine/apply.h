@@ -44,6 +44,13 @@
  *    a PATCH that Genesys carried out but answered 504); anything else is
  *    drift, reported, and the user is left alone. Manager PATCHes likewise
  *    re-read on a conflict and succeed when the manager is already the planned one.
+ * Canary (options->canary_count / canary_share): a share of the operations not
+ * done yet goes first, taken in turn from each kind (creates, adoptions,
+ * reactivations, updates, deactivations) in the plan's order, so that every kind
+ * the plan holds is tried. Their managers wait for the rest. Each canary user is
+ * then read again and compared with what the plan wanted. Any failure, drift or
+ * difference stops the run there (GCS_ERROR, canary_stopped): nothing else is
+ * sent, and applying the same plan again goes on from where it stopped.
  * Passwords are set only when the profile asks (the plan carries its policy): each
  * is generated at apply time from the operating system's random source, sent with
  * the create, never logged or kept in a receipt, and written only to
@@ -95,6 +102,11 @@ typedef struct gcs_apply_options {
     const volatile sig_atomic_t *stop;
     int stop_grace_ms;            /* how long calls in flight may take to finish; 0: 10 s */
     int64_t lease_ms;             /* the lease's length; 0: GCS_APPLY_LEASE_MS */
+    /* Canary: apply this many operations first (canary_count), or this share of
+     * them (canary_share, 0..1), re-read those users, and go on with the rest only
+     * when no call failed and every one of them is as planned. 0: no canary. */
+    long canary_count;
+    double canary_share;
 } gcs_apply_options;
 
 #define GCS_APPLY_LEASE_MS 30000
@@ -109,6 +121,8 @@ typedef struct gcs_apply_result {
     bool already_applied;     /* the plan's run had finished: nothing was sent */
     int64_t finished_ms;      /* when that run finished */
     bool interrupted;         /* stopped on request: the run is "interrupted" */
+    long canary;              /* operations in the canary (0: none) */
+    bool canary_stopped;      /* the canary failed: the rest was not applied */
 } gcs_apply_result;
 
 const char *gcs_apply_outcome_name(gcs_apply_outcome o);

@@ -12,13 +12,12 @@
 #include "genesys/directory.h"
 #include "genesys/region.h"
 #include "genesys/session.h"
-#include "http/headers.h"
+#include "http/probe.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
 #include "store/health.h"
 #include "store/store.h"
 
-#include <curl/curl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +94,8 @@ json_t *gcs_doctor_report_json(const gcs_doctor_report *r)
                      (json_int_t)counts[GCS_DOCTOR_FAIL], "skipped",
                      (json_int_t)counts[GCS_DOCTOR_SKIPPED], "checks", checks);
 }
+
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -378,122 +379,41 @@ static bool check_token(doctor *d)
 
 /* ==== 3: the API host, its clock, the rate limit ==== */
 
-typedef struct probe {
-    gcs_http_answer_headers h;
-    int64_t date_s;     /* the Date header, -1 when absent */
-    gcs_buf body;
-} probe;
-
-static size_t probe_header(char *data, size_t size, size_t nmemb, void *userp)
-{
-    probe *p = userp;
-    size_t n = size * nmemb;
-    gcs_http_headers_parse_line(&p->h, data, n);
-    if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
-        p->date_s = -1;
-    } else if (n > 5 && strncasecmp(data, "date:", 5) == 0) {
-        char v[128];
-        snprintf(v, sizeof v, "%.*s", (int)(n - 5 < sizeof v - 1 ? n - 5 : sizeof v - 1), data + 5);
-        v[strcspn(v, "\r\n")] = '\0';
-        time_t t = curl_getdate(v, NULL);
-        p->date_s = t > 0 ? (int64_t)t : -1;
-    }
-    return n;
-}
-
-static size_t probe_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-    probe *p = userp;
-    size_t n = size * nmemb;
-    return gcs_buf_put(&p->body, data, n) == 0 ? n : 0;
-}
-
 /*
  * GET SCIM_PROBE_PATH with the session's token, straight through libcurl (see
- * doctor.h for why). Fills the probe; *status_out is the HTTP status, 0 when
- * no answer came (the message is then set).
+ * doctor.h for why). p->status is the HTTP status, 0 when no answer came (the
+ * message is then set).
  */
-static int raw_probe(doctor *d, probe *p, int *status_out, int64_t *sent_ms, int64_t *received_ms)
+static int raw_probe(doctor *d, gcs_http_probe *p)
 {
-    int rc = 0;
     const char *token = NULL;
     gcs_http_auth auth = gcs_token_auth(d->session->token);
     char url[1024], bearer[4200];
-    struct curl_slist *headers = NULL;
-    CURL *e = NULL;
-    *status_out = 0;
+    p->status = 0;
     if (auth.get(&token, d->session->client, auth.payload) != 0 || !token)
         return gcs_error_set(GCS_EAUTH, "no token to probe the API with");
     snprintf(url, sizeof url, "%s%s", d->api_url, SCIM_PROBE_PATH);
     snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", token);
-    if (!(e = curl_easy_init())) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
-    struct curl_slist *h1 = curl_slist_append(NULL, bearer);
-    struct curl_slist *h2 = h1 ? curl_slist_append(h1, "Accept: application/scim+json, application/json") : NULL;
-    if (!h2) {
-        curl_slist_free_all(h1);
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
-    headers = h2;
     long timeout_s = gcs_config_get_long(d->o->config, GCS_CFG_TIMEOUT);
     long timeout_ms = d->o->timeout_ms > 0 ? d->o->timeout_ms
                       : timeout_s > 0 && timeout_s < 86400 ? timeout_s * 1000
                                                            : 30000;
-    const char *ca = gcs_config_get(d->o->config, GCS_CFG_CA_BUNDLE);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "gcscim/" GCS_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca && *ca)
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, probe_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    *sent_ms = gcs_time_wall_ms();
-    CURLcode cc = curl_easy_perform(e);
-    *received_ms = gcs_time_wall_ms();
-    if (cc != CURLE_OK) {
-        rc = gcs_error_set(cc == CURLE_OPERATION_TIMEDOUT ? GCS_ETIMEOUT : GCS_ETRANSPORT,
-                           "GET %s: %s", SCIM_PROBE_PATH, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        goto out;
-    }
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    *status_out = (int)status;
-out:
-    if (headers) {
-        /* The bearer line held the token. */
-        for (struct curl_slist *h = headers; h; h = h->next)
-            memset(h->data, 0, strlen(h->data));
-    }
-    curl_slist_free_all(headers);
-    memset(bearer, 0, sizeof bearer);
-    if (e)
-        curl_easy_cleanup(e);
+    const char *const lines[] = {bearer, "Accept: application/scim+json, application/json", NULL};
+    int rc = gcs_http_probe_get(p, url, lines, gcs_config_get(d->o->config, GCS_CFG_CA_BUNDLE),
+                                timeout_ms);
+    memset(bearer, 0, sizeof bearer); /* it held the token */
+    if (rc < 0)
+        gcs_error_prefix(rc, "GET %s", SCIM_PROBE_PATH);
     return rc;
 }
 
 static void check_api(doctor *d)
 {
-    probe p;
-    memset(&p, 0, sizeof p);
-    gcs_http_headers_reset(&p.h);
-    p.date_s = -1;
-    gcs_buf_init(&p.body, PROBE_BODY_MAX);
-    int status = 0;
-    int64_t sent = 0, received = 0;
-    int rc = raw_probe(d, &p, &status, &sent, &received);
+    gcs_http_probe p;
+    gcs_http_probe_init(&p, PROBE_BODY_MAX);
+    int rc = raw_probe(d, &p);
+    int status = p.status;
+    int64_t sent = p.sent_ms, received = p.received_ms;
     d->probe_status = status;
     d->rl_count = p.h.rl_count;
     d->rl_allowed = p.h.rl_allowed;
@@ -548,7 +468,7 @@ static void check_api(doctor *d)
                   "token lifetimes and webhook timestamps depend on it");
     attach(c, json_pack("{s:I}", "skew_s", (json_int_t)skew_s));
 out:
-    gcs_buf_release(&p.body);
+    gcs_http_probe_release(&p);
 }
 
 static void check_rate_limit(doctor *d)

@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
@@ -9,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void gcs_planner_options_init(gcs_planner_options *o)
 {
@@ -216,6 +218,28 @@ static void reject_mapped(planner *p, desired *d, const char *field, const char 
     }
 }
 
+static bool targeted(const planner *p, const char *key)
+{
+    if (!p->o->targets)
+        return true;
+    for (size_t i = 0; key && i < p->o->target_count; i++) {
+        if (strcmp(p->o->targets[i], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A row that could not be mapped names no key: it concerns a target when any
+ * of its values is one. */
+static bool row_targeted(const planner *p, const gcs_row *row)
+{
+    for (size_t i = 0; p->o->targets && i < row->count; i++) {
+        if (targeted(p, row->fields[i].value))
+            return true;
+    }
+    return !p->o->targets;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -232,6 +256,12 @@ static int add_row(planner *p, const gcs_row *row)
         return rc;
     if (d->m.status == GCS_MAP_OUT_OF_SCOPE) {
         p->stats->out_of_scope++;
+        gcs_map_user_release(&d->m);
+        return 0;
+    }
+    if ((d->m.status == GCS_MAP_OK && !targeted(p, d->m.source_key)) ||
+        (d->m.status != GCS_MAP_OK && !row_targeted(p, row))) {
+        p->stats->untargeted++;
         gcs_map_user_release(&d->m);
         return 0;
     }
@@ -353,6 +383,28 @@ static char *wanted_attributes(planner *p)
     return gcs_buf_detach(&b);
 }
 
+/* One filtered read by a matching key; the user found joins the current ones. */
+static int look_up(planner *p, const char *key, const char *value, bool *found)
+{
+    *found = false;
+    gcs_error_clear();
+    char *filter = gcs_directory_filter_for(key, value);
+    if (!filter && gcs_error_last_code() == GCS_ENOMEM)
+        return GCS_ENOMEM; /* not "no such user": that would plan a create */
+    if (!filter)
+        return 0; /* a key no filter can express: no user is found by it */
+    json_t *user = NULL;
+    int rc = gcs_directory_find_user(&user, p->client, filter);
+    p->stats->requests++;
+    free(filter);
+    if (rc == 0 && user) {
+        collect_user(user, p);
+        json_decref(user);
+        *found = true;
+    }
+    return rc;
+}
+
 static int find_targeted(planner *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -380,36 +432,42 @@ static int find_targeted(planner *p)
             values[n++] = user_name;
         }
         for (size_t k = 0; k < n; k++) {
-            if (index_get(p, keys[k], values[k]))
-                break;
-            gcs_error_clear();
-            char *filter = gcs_directory_filter_for(keys[k], values[k]);
-            if (!filter && gcs_error_last_code() == GCS_ENOMEM)
-                return GCS_ENOMEM; /* not "no such user": that would plan a create */
-            if (!filter)
-                continue;
-            json_t *user = NULL;
-            int rc = gcs_directory_find_user(&user, p->client, filter);
-            p->stats->requests++;
-            free(filter);
+            bool found = index_get(p, keys[k], values[k]) != NULL;
+            int rc = found ? 0 : look_up(p, keys[k], values[k], &found);
             if (rc < 0)
                 return rc;
-            if (user) {
-                collect_user(user, p);
-                json_decref(user);
+            if (found)
                 break;
-            }
         }
+    }
+    return 0;
+}
+
+/* A targeted key with no row may be a leaver: find it by its marker. */
+static int find_targeted_leavers(planner *p)
+{
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    for (size_t i = 0; p->marker && i < p->o->target_count; i++) {
+        const char *key = p->o->targets[i];
+        if (json_object_get(p->by_key, key) || index_get(p, marker_key, key))
+            continue;
+        bool found;
+        int rc = look_up(p, marker_key, key, &found);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
 
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max;
+    bool need_all = !p->o->targets &&
+                    (!p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max);
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
-        return find_targeted(p);
+        int rc = find_targeted(p);
+        return rc < 0 ? rc : find_targeted_leavers(p);
     }
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
@@ -558,10 +616,12 @@ static void add_pending_manager(json_t *changes, const json_t *extra)
 
 /* ==== Privileged roles ==== */
 
+/* Case aside: `privileged_roles: [master admin]` must not protect nothing
+ * because the organisation spells it "Master Admin". */
 static bool is_privileged(const planner *p, const char *role)
 {
     for (size_t i = 0; role && i < gcs_profile_privileged_role_count(p->profile); i++) {
-        if (strcmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
+        if (strcasecmp(gcs_profile_privileged_role_at(p->profile, i), role) == 0)
             return true;
     }
     return false;
@@ -831,7 +891,7 @@ static int plan_leavers(planner *p, long *managed_total)
             continue;
         (*managed_total)++;
         const char *id = json_string_value(json_object_get(u, "id"));
-        if (!id || json_object_get(p->claimed, id) || !is_active(u))
+        if (!id || json_object_get(p->claimed, id) || !is_active(u) || !targeted(p, key))
             continue;
         if (json_object_get(p->by_key, key))
             continue;
@@ -946,9 +1006,10 @@ static int decide(planner *p)
         rc = plan_leavers(p, &managed_total);
     gcs_plan_set_counts(p->plan, p->stats->unchanged, managed_total);
     gcs_plan_set_source_facts(p->plan, p->stats->rejected, p->source_clean);
+    gcs_plan_set_targeted(p->plan, p->o->targets != NULL);
     const gcs_planner_stats *st = p->stats;
     gcs_plan_set_rows(p->plan,
-                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",
+                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read",
                                 (json_int_t)st->rows, "created", (json_int_t)st->created,
                                 "adopted", (json_int_t)st->adopted, "updated",
                                 (json_int_t)st->updated, "reactivated",
@@ -956,7 +1017,8 @@ static int decide(planner *p)
                                 (json_int_t)st->deactivated, "unchanged",
                                 (json_int_t)st->unchanged, "skipped", (json_int_t)st->skipped,
                                 "rejected", (json_int_t)st->rejected, "out_of_scope",
-                                (json_int_t)st->out_of_scope, "leavers_deactivated",
+                                (json_int_t)st->out_of_scope, "untargeted",
+                                (json_int_t)st->untargeted, "leavers_deactivated",
                                 (json_int_t)st->leavers_deactivated, "leavers_skipped",
                                 (json_int_t)st->leavers_skipped));
     return rc;
@@ -990,7 +1052,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (o->source_path && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
-    if ((rc = gcs_plan_init(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
+    if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
@@ -1024,5 +1086,19 @@ out:
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
     gcs_profile_free(p.profile);
+    return rc;
+}
+
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options)
+{
+    gcs_recorder recorder;
+    gcs_recorder_attach(&recorder, store, client, NULL);
+    int rc = gcs_planner_run(out, stats, client, options);
+    int rec_rc = gcs_recorder_detach(&recorder);
+    if (rc == 0 && rec_rc < 0) {
+        gcs_plan_release(out);
+        rc = rec_rc;
+    }
     return rc;
 }

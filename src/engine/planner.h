@@ -38,6 +38,8 @@
 #include <stdbool.h>
 
 #include "http/client.h"
+
+struct gcs_store;
 #include "mapping/source.h"
 #include "plan/plan.h"
 
@@ -49,12 +51,17 @@ typedef struct gcs_planner_options {
     gcs_plan_options plan;
     bool strict;                      /* the first bad row fails the plan */
     int targeted_max;                 /* at most this many rows: filtered reads (default 20) */
+    /* --target KEY...: only these source keys are planned (people on demand, one
+     * record fixed); every other row counts as untargeted and nothing else is
+     * read from Genesys but these people. NULL/0: every row. Borrowed. */
+    const char *const *targets;
+    size_t target_count;
 } gcs_planner_options;
 
 /*
  * Every row is accounted for:
  *   rows = created + adopted + updated + reactivated + deactivated + unchanged
- *          + skipped + rejected + out_of_scope
+ *          + skipped + rejected + out_of_scope + untargeted
  * (skipped: left alone by --no-create / --no-update / --no-deactivate, including
  * rows that match no user under --no-create). Leavers are users, not rows:
  * leavers_deactivated and leavers_skipped count them apart.
@@ -64,6 +71,7 @@ typedef struct gcs_planner_stats {
     long mapped;         /* rows that became desired users */
     long out_of_scope;
     long rejected;       /* rows rejected (a row with three errors counts once) */
+    long untargeted;     /* rows left out by --target */
     long created, adopted, updated, reactivated, deactivated, unchanged, skipped;
     long leavers_deactivated, leavers_skipped;
     long current_users;  /* users read from Genesys */
@@ -81,5 +89,10 @@ int gcs_planner_check_inputs(const gcs_planner_options *options);
  * on success; on failure it holds nothing. */
 int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
                     const gcs_planner_options *options);
+/* gcs_planner_run with every read it sends recorded as a receipt in `store`
+ * (the planner's reads are calls to Genesys like any other: proven too).
+ * A failure to record fails the plan. */
+int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *client,
+                             struct gcs_store *store, const gcs_planner_options *options);
 
 #endif

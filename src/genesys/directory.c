@@ -1,8 +1,9 @@
 #include "genesys/directory.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/scim.h"
+#include "http/url.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,6 @@
 #define ORG_PAGE 500
 
 /* ==== Helpers ==== */
-
-static char *escape(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s, 0);
-    char *copy = e ? strdup(e) : NULL;
-    curl_free(e);
-    return copy;
-}
 
 static bool asks_costly(const char *attributes)
 {
@@ -92,7 +85,7 @@ static int page_path(gcs_buf *b, const char *attributes, bool inactive, long sta
     if (rc == 0 && inactive)
         rc = gcs_buf_puts(b, "&filter=active%20eq%20false");
     if (rc == 0 && attributes) {
-        char *e = escape(attributes);
+        char *e = gcs_http_escape(attributes);
         rc = e ? gcs_buf_printf(b, "&attributes=%s", e) : gcs_error_set(GCS_ENOMEM, "out of memory");
         free(e);
     }
@@ -187,7 +180,7 @@ char *gcs_directory_filter_for(const char *key, const char *value)
     else if (strncmp(key, "externalIds.", 12) == 0) {
         char *a = quoted(key + 12);
         rc = a ? gcs_buf_printf(&b,
-                                "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User:"
+                                GCS_SCIM_GENESYS_USER ":"
                                 "externalIds[authority eq %s and value eq %s]",
                                 a, q)
                : GCS_ENOMEM; /* a short key: only the allocation can fail */
@@ -203,32 +196,49 @@ char *gcs_directory_filter_for(const char *key, const char *value)
     return gcs_buf_detach(&b);
 }
 
+char *gcs_directory_find_path(const char *filter)
+{
+    /* count=2: one more than we can use, so that an ambiguous match is seen. */
+    char *e = gcs_http_escape(filter);
+    if (!e)
+        return NULL;
+    gcs_buf path;
+    gcs_buf_init(&path, 8192);
+    char *out = NULL;
+    if (gcs_buf_printf(&path, GCS_SCIM_USERS "?filter=%s&count=2", e) == 0)
+        out = strdup(path.ptr);
+    free(e);
+    gcs_buf_release(&path);
+    return out;
+}
+
+int gcs_directory_found_user(json_t **out, const json_t *answer, const char *filter)
+{
+    *out = NULL;
+    json_t *resources = json_object_get(answer, "Resources");
+    if (json_array_size(resources) > 1)
+        return gcs_error_set(GCS_EINVALID, "more than one user matches %s", filter);
+    *out = json_array_get(resources, 0);
+    return 0;
+}
+
 int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter)
 {
     *out = NULL;
-    char *e = escape(filter);
-    GCS_CHECK_ALLOC(e);
-    gcs_buf path;
-    gcs_buf_init(&path, 8192);
-    int rc = gcs_buf_printf(&path, GCS_SCIM_USERS "?filter=%s&count=2", e);
-    free(e);
-    if (rc < 0)
-        goto out;
-    gcs_http_client_request req = {.method = "GET", .path = path.ptr};
+    char *path = gcs_directory_find_path(filter);
+    GCS_CHECK_ALLOC(path);
+    gcs_http_client_request req = {.method = "GET", .path = path};
     gcs_http_client_response res;
-    rc = gcs_http_call(&res, c, &req);
+    int rc = gcs_http_call(&res, c, &req);
     if (rc == 0) {
-        json_t *resources = json_object_get(res.json, "Resources");
-        if (json_array_size(resources) > 1)
-            rc = gcs_error_set(GCS_EINVALID, "more than one user matches %s", filter);
-        else if (json_array_size(resources) == 1)
-            *out = json_incref(json_array_get(resources, 0));
+        json_t *found;
+        if ((rc = gcs_directory_found_user(&found, res.json, filter)) == 0)
+            *out = json_incref(found);
     } else {
         gcs_error_set(rc, "cannot look up user (%s): %s", filter, res.message);
     }
     gcs_http_client_response_release(&res);
-out:
-    gcs_buf_release(&path);
+    free(path);
     return rc;
 }
 

@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "http/client.h"
-#include "mapping/map.h"
+#include "core/org_names.h"
 
 #define GCS_SCIM_USERS "/api/v2/scim/v2/users"
 
@@ -46,8 +46,16 @@ int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool in
 char *gcs_directory_filter_for(const char *key, const char *value);
 
 /* Finds the user with `filter` (active or not). *out is NULL when there is none.
- * GCS_EINVALID when more than one user matches. */
+ * GCS_EINVALID when more than one user matches: a lookup never picks one of
+ * several. The one lookup of the project; callers that send the request
+ * themselves (apply, on the engine's loop) use the two halves below. */
 int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter);
+/* The lookup's request path for `filter` (escaped; asks for two users so that
+ * ambiguity shows). Caller frees; NULL when out of memory. */
+char *gcs_directory_find_path(const char *filter);
+/* Reads the answer to that request: *out is the one user (borrowed from
+ * `answer`) or NULL when there is none; GCS_EINVALID when several match. */
+int gcs_directory_found_user(json_t **out, const json_t *answer, const char *filter);
 
 /* Reads one user by id; *etag_out (optional) gets its ETag (caller frees). */
 int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, const char *id);

@@ -59,7 +59,7 @@ static bool has_crlf(const char *s)
 
 /* A job is in exactly one queue or in none: pushing one that is queued, or
  * removing one from a queue that does not hold it, would corrupt both lists. */
-void gcs_http_queue_push_back(queue *q, job *j)
+void gcs_http__queue_push_back(queue *q, job *j)
 {
     assert(j->queued_in == NULL && "a job is in one queue at a time");
     j->queued_in = q;
@@ -73,7 +73,7 @@ void gcs_http_queue_push_back(queue *q, job *j)
     q->n++;
 }
 
-void gcs_http_queue_push_front(queue *q, job *j)
+void gcs_http__queue_push_front(queue *q, job *j)
 {
     assert(j->queued_in == NULL && "a job is in one queue at a time");
     j->queued_in = q;
@@ -87,7 +87,7 @@ void gcs_http_queue_push_front(queue *q, job *j)
     q->n++;
 }
 
-void gcs_http_queue_remove(queue *q, job *j)
+void gcs_http__queue_remove(queue *q, job *j)
 {
     assert(j->queued_in == q && "a job is removed from the queue that holds it");
     assert(q->n > 0);
@@ -106,14 +106,14 @@ void gcs_http_queue_remove(queue *q, job *j)
 }
 
 /* Keeps `delayed` sorted by not_before (retries are few; a linear walk is fine). */
-void gcs_http_queue_insert_sorted(queue *q, job *j)
+void gcs_http__queue_insert_sorted(queue *q, job *j)
 {
     assert(j->queued_in == NULL && "a job is in one queue at a time");
     job *at = q->tail;
     while (at && at->not_before_us > j->not_before_us)
         at = at->prev;
     if (!at) {
-        gcs_http_queue_push_front(q, j);
+        gcs_http__queue_push_front(q, j);
         return;
     }
     j->prev = at;
@@ -136,7 +136,7 @@ static void free_wiped(char *s, bool wipe)
 
 /* curl_slist_free_all, overwriting each line first when it may hold a
  * credential (the Authorization line, a sensitive call's extra headers). */
-void gcs_http_slist_free_wiped(struct curl_slist *l, bool wipe)
+void gcs_http__slist_free_wiped(struct curl_slist *l, bool wipe)
 {
     for (struct curl_slist *x = l; x && wipe; x = x->next)
         if (x->data)
@@ -144,7 +144,7 @@ void gcs_http_slist_free_wiped(struct curl_slist *l, bool wipe)
     curl_slist_free_all(l);
 }
 
-void gcs_http_job_free(job *j)
+void gcs_http__job_free(job *j)
 {
     if (!j)
         return;
@@ -163,7 +163,7 @@ void gcs_http_job_free(job *j)
     }
     free_wiped(j->token, true);
     /* Every list of an API call holds the Authorization line. */
-    gcs_http_slist_free_wiped(j->slist, true);
+    gcs_http__slist_free_wiped(j->slist, true);
     if (j->sensitive)
         gcs_buf_release_secure(&j->in);
     else
@@ -171,7 +171,7 @@ void gcs_http_job_free(job *j)
     free(j);
 }
 
-void gcs_http_url_host_port(char *out, size_t outsz, const char *url)
+void gcs_http__url_host_port(char *out, size_t outsz, const char *url)
 {
     const char *p = strstr(url, "://");
     bool tls = strncmp(url, "https", 5) == 0;
@@ -192,7 +192,7 @@ void gcs_http_url_host_port(char *out, size_t outsz, const char *url)
 
 /* ==== Stopping ==== */
 
-void gcs_http_stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg)
+void gcs_http__stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg)
 {
     if (c->stop_code)
         return;
@@ -287,7 +287,7 @@ static void free_queue(queue *q)
     job *j = q->head;
     while (j) {
         job *n = j->next;
-        gcs_http_job_free(j);
+        gcs_http__job_free(j);
         j = n;
     }
     *q = (queue){0};
@@ -427,14 +427,14 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
     j->last_outcome = GCS_HTTP_TRANSPORT_ERROR;
     j->scope = (j->flags & GCS_HTTP_REQ_LOGIN) ? NULL : gcs_http_missing_scope(j->method, j->path);
     if (j->flags & GCS_HTTP_REQ_LOGIN) {
-        gcs_http_queue_push_back(&c->login, j);
+        gcs_http__queue_push_back(&c->login, j);
     } else {
-        gcs_http_queue_push_back(&c->ready, j);
+        gcs_http__queue_push_back(&c->ready, j);
         c->st.submitted++;
     }
     j = NULL;
 out:
-    gcs_http_job_free(j);
+    gcs_http__job_free(j);
     return rc;
 }
 
@@ -475,7 +475,7 @@ static void peek_error(job *j, json_t **parsed, const char **type, const char **
 static void transport_why(char *out, size_t outsz, job *j, gcs_transport_fail fail, CURLcode code)
 {
     char hp[300];
-    gcs_http_url_host_port(hp, sizeof hp, j->url);
+    gcs_http__url_host_port(hp, sizeof hp, j->url);
     const char *e = curl_easy_strerror(code);
     const char *what = fail == GCS_TRANSPORT_CONNECT   ? "cannot reach"
                        : fail == GCS_TRANSPORT_TIMEOUT ? "no answer in time from"
@@ -520,7 +520,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     long status = 0;
     char why[160] = "";
     bool login = (j->flags & GCS_HTTP_REQ_LOGIN) != 0;
-    gcs_transport_fail fail = gcs_http_job_transport_fail(j, code);
+    gcs_transport_fail fail = gcs_http__job_transport_fail(j, code);
     long connects = 0;
     if (curl_easy_getinfo(j->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
         c->st.connects += (uint64_t)connects;
@@ -531,9 +531,9 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     else
         transport_why(why, sizeof why, j, fail, code);
     curl_multi_remove_handle(c->multi, j->easy);
-    gcs_http_handle_give(c, j->easy);
+    gcs_http__handle_give(c, j->easy);
     j->easy = NULL;
-    gcs_http_queue_remove(&c->wire, j);
+    gcs_http__queue_remove(&c->wire, j);
     int64_t now = gcs_time_mono_us();
     if (login)
         c->in_flight_login--;
@@ -571,7 +571,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
         j->auth_replays++;
         c->st.retries[GCS_RETRY_AUTH]++;
         gcs_breaker_on_success(&c->breaker, probe);
-        gcs_http_queue_push_front(&c->ready, j);
+        gcs_http__queue_push_front(&c->ready, j);
         return;
     }
 
@@ -584,7 +584,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
                                                fail != GCS_TRANSPORT_OTHER);
         if (server_failed) {
             char hp[300];
-            gcs_http_url_host_port(hp, sizeof hp, j->url);
+            gcs_http__url_host_port(hp, sizeof hp, j->url);
             if (status)
                 snprintf(c->last_failure, sizeof c->last_failure, "%s %s answered %ld", j->method,
                          j->path, status);
@@ -609,7 +609,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
             snprintf(msg, sizeof msg,
                      "a daily rate limit was reached (Retry-After %d s): the run stops",
                      j->h.retry_after);
-            gcs_http_stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
+            gcs_http__stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
         }
     }
     if (v.outcome == GCS_HTTP_DAILY_LIMIT)
@@ -640,11 +640,11 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
             }
             j->not_before_us = at;
             if (login)
-                gcs_http_queue_push_back(&c->login, j);
+                gcs_http__queue_push_back(&c->login, j);
             else if (v.retry == GCS_RETRY_RATE_LIMIT)
-                gcs_http_queue_push_front(&c->ready, j);
+                gcs_http__queue_push_front(&c->ready, j);
             else
-                gcs_http_queue_insert_sorted(&c->delayed, j);
+                gcs_http__queue_insert_sorted(&c->delayed, j);
             return;
         }
         if (!why[0])
@@ -652,10 +652,10 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     }
     if (v.retry != GCS_RETRY_NONE && c->stop_code && !login) {
         /* It would have been retried, but the run stopped. */
-        gcs_http_job_complete(c, j, c->stop_outcome, c->stop_msg);
+        gcs_http__job_complete(c, j, c->stop_outcome, c->stop_msg);
         return;
     }
-    gcs_http_job_complete(c, j, v.outcome, why[0] ? why : NULL);
+    gcs_http__job_complete(c, j, v.outcome, why[0] ? why : NULL);
 }
 
 /* ==== Dispatch ==== */
@@ -690,9 +690,9 @@ static void start_logins(gcs_http_client *c, int64_t now)
     while (j) {
         job *next = j->next;
         if (j->not_before_us <= now) {
-            gcs_http_queue_remove(&c->login, j);
-            if (gcs_http_job_start(c, j, NULL) < 0)
-                gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+            gcs_http__queue_remove(&c->login, j);
+            if (gcs_http__job_start(c, j, NULL) < 0)
+                gcs_http__job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
         } else {
             wake_at(c, j->not_before_us);
         }
@@ -707,7 +707,7 @@ static void dispatch(gcs_http_client *c)
     start_logins(c, now);
     if (c->stop_code) {
         if (c->ready.n || c->delayed.n)
-            gcs_http_fail_queued(c, c->stop_outcome, c->stop_msg);
+            gcs_http__fail_queued(c, c->stop_outcome, c->stop_msg);
         return;
     }
     while (c->in_flight_api < c->max_in_flight) {
@@ -723,14 +723,14 @@ static void dispatch(gcs_http_client *c)
             if (c->breaker.state == GCS_BREAKER_OPEN && c->breaker.trips >= c->breaker_max_trips) {
                 /* The server stayed down through every probe: stop. */
                 char hp[300], msg[400];
-                gcs_http_url_host_port(hp, sizeof hp, c->api_url);
+                gcs_http__url_host_port(hp, sizeof hp, c->api_url);
                 snprintf(msg, sizeof msg,
                          "Genesys unreachable: %s kept failing through %d probes of the "
                          "circuit breaker (last: %s)",
                          hp, c->breaker.trips, c->last_failure[0] ? c->last_failure : "none");
                 c->breaker.trips = 0;
-                gcs_http_stop(c, GCS_EUNREACHABLE, GCS_HTTP_BREAKER_OPEN, msg);
-                gcs_http_fail_queued(c, GCS_HTTP_BREAKER_OPEN, c->stop_msg);
+                gcs_http__stop(c, GCS_EUNREACHABLE, GCS_HTTP_BREAKER_OPEN, msg);
+                gcs_http__fail_queued(c, GCS_HTTP_BREAKER_OPEN, c->stop_msg);
             }
             wake_at(c, t);
             break;
@@ -742,6 +742,19 @@ static void dispatch(gcs_http_client *c)
         if (!scope_allows(c, q->head))
             break;
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
+        if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
+            /* The window's allowance is spent and the next one is further away than a
+             * 429's Retry-After may be before it counts as a daily limit: the same
+             * verdict, without first running into the 429. */
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "a daily rate limit was reached (the limit allows %.3g requests a second "
+                     "and the next could go in %lld s): the run stops",
+                     gcs_pacer_allowed_rps(&c->pacer), (long long)((t - now) / 1000000));
+            gcs_http__stop(c, GCS_EDAILYLIMIT, GCS_HTTP_DAILY_LIMIT, msg);
+            gcs_http__fail_queued(c, GCS_HTTP_DAILY_LIMIT, c->stop_msg);
+            break;
+        }
         if (t > now) {
             if (!c->pace_blocked_us)
                 c->pace_blocked_us = now;
@@ -756,19 +769,19 @@ static void dispatch(gcs_http_client *c)
             if (rc < 0) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s", gcs_error_last());
-                gcs_http_fail_queued(c, outcome_for_error(rc), msg);
+                gcs_http__fail_queued(c, outcome_for_error(rc), msg);
                 break;
             }
         }
         job *j = q->head;
-        gcs_http_queue_remove(q, j);
+        gcs_http__queue_remove(q, j);
         if (j->on_start && j->attempts == 0 && j->on_start(j->payload) != 0) {
-            gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
+            gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
             continue;
         }
         bool half_open = c->breaker.state == GCS_BREAKER_HALF_OPEN;
-        if (gcs_http_job_start(c, j, token) < 0) {
-            gcs_http_job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
+        if (gcs_http__job_start(c, j, token) < 0) {
+            gcs_http__job_complete(c, j, GCS_HTTP_TRANSPORT_ERROR, gcs_error_last());
             continue;
         }
         if (half_open) {

@@ -1,11 +1,13 @@
 /*
  * client_internal.h - what the request engine's files share (client.c: the
  * loop; transfer.c: one attempt on the wire; complete.c: finishing a call;
- * stats.c: counters). Private to src/http/: nothing else includes it.
+ * stats.c: counters). Private to src/http/: nothing else includes it, and
+ * the functions it declares are named gcs_http__NAME (two underscores) so
+ * that a call from elsewhere stands out (tests/layering.sh rejects one).
  *
  * A submitted request becomes a job. Jobs wait in one of the client's queues
  * (login, ready, delayed) or are on the wire; a job is in exactly one queue at
- * any time, until gcs_http_job_complete frees it.
+ * any time, until gcs_http__job_complete frees it.
  */
 #ifndef GCS_HTTP_CLIENT_INTERNAL_H
 #define GCS_HTTP_CLIENT_INTERNAL_H
@@ -111,33 +113,33 @@ struct gcs_http_client {
 
 /* ==== Queues (client.c) ==== */
 
-void gcs_http_queue_push_back(queue *q, job *j);
-void gcs_http_queue_push_front(queue *q, job *j);
-void gcs_http_queue_remove(queue *q, job *j);
+void gcs_http__queue_push_back(queue *q, job *j);
+void gcs_http__queue_push_front(queue *q, job *j);
+void gcs_http__queue_remove(queue *q, job *j);
 /* Keeps the queue sorted by not_before_us. */
-void gcs_http_queue_insert_sorted(queue *q, job *j);
-void gcs_http_job_free(job *j);
+void gcs_http__queue_insert_sorted(queue *q, job *j);
+void gcs_http__job_free(job *j);
 /* curl_slist_free_all, overwriting each line first when wipe is set. */
-void gcs_http_slist_free_wiped(struct curl_slist *l, bool wipe);
+void gcs_http__slist_free_wiped(struct curl_slist *l, bool wipe);
 
 /* ==== One attempt on the wire (transfer.c) ==== */
 
 /* Puts the job on the wire with `token` (NULL: no Authorization). On failure
  * the job is untouched and in no queue. */
-int gcs_http_job_start(gcs_http_client *c, job *j, const char *token);
-gcs_transport_fail gcs_http_job_transport_fail(job *j, CURLcode code);
+int gcs_http__job_start(gcs_http_client *c, job *j, const char *token);
+gcs_transport_fail gcs_http__job_transport_fail(job *j, CURLcode code);
 /* Returns an easy handle to the pool of idle ones. */
-void gcs_http_handle_give(gcs_http_client *c, CURL *e);
+void gcs_http__handle_give(gcs_http_client *c, CURL *e);
 
 /* ==== Finishing a call (complete.c) ==== */
 
 /* Completes a job that is in no queue: response, receipt, callback, free. */
-void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why);
+void gcs_http__job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why);
 /* Completes every queued API call (not those on the wire) with `outcome`. */
-void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why);
+void gcs_http__fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why);
 /* Stops the client (see stop_code): the first stop wins. */
-void gcs_http_stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg);
+void gcs_http__stop(gcs_http_client *c, int code, gcs_http_outcome outcome, const char *msg);
 /* "host:port" of a URL, for messages. */
-void gcs_http_url_host_port(char *out, size_t outsz, const char *url);
+void gcs_http__url_host_port(char *out, size_t outsz, const char *url);
 
 #endif

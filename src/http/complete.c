@@ -149,7 +149,7 @@ static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_respo
 
 /* Completes a job with `outcome`: builds the response from its last attempt,
  * records it, calls back, frees the job. The job is in no queue. */
-void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
+void gcs_http__job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome, const char *why)
 {
     gcs_http_client_response res;
     gcs_http_client_response_init(&res);
@@ -210,7 +210,7 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
              * would fail alike. Stop before sending them. */
             char msg[sizeof c->stop_msg];
             snprintf(msg, sizeof msg, "%s; the run stops", res.message);
-            gcs_http_stop(c, GCS_EFORBIDDEN, GCS_HTTP_FORBIDDEN, msg);
+            gcs_http__stop(c, GCS_EFORBIDDEN, GCS_HTTP_FORBIDDEN, msg);
         }
         if (outcome == GCS_HTTP_SERVER_ERROR || outcome == GCS_HTTP_TRANSPORT_ERROR ||
             outcome == GCS_HTTP_OUTCOME_UNKNOWN || outcome == GCS_HTTP_BREAKER_OPEN)
@@ -235,12 +235,12 @@ void gcs_http_job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome,
         else
             gcs_http_client_response_release(&res);
     }
-    gcs_http_job_free(j);
+    gcs_http__job_free(j);
 }
 
 /* Fails every queued API call (not those on the wire) with `outcome`. The queues
  * are detached first so that callbacks which submit more cannot loop forever. */
-void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why)
+void gcs_http__fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const char *why)
 {
     queue a = c->ready, b = c->delayed;
     c->ready = (queue){0};
@@ -253,23 +253,23 @@ void gcs_http_fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const ch
     for (int k = 0; k < 2; k++) {
         job *j;
         while ((j = qs[k]->head)) {
-            gcs_http_queue_remove(qs[k], j);
-            gcs_http_job_complete(c, j, outcome, why);
+            gcs_http__queue_remove(qs[k], j);
+            gcs_http__job_complete(c, j, outcome, why);
         }
     }
 }
 
 void gcs_http_cancel(gcs_http_client *c)
 {
-    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+    gcs_http__fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
 }
 
 void gcs_http_abort(gcs_http_client *c)
 {
-    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+    gcs_http__fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
     job *j;
     while ((j = c->wire.head)) {
-        gcs_http_queue_remove(&c->wire, j);
+        gcs_http__queue_remove(&c->wire, j);
         curl_multi_remove_handle(c->multi, j->easy);
         curl_easy_cleanup(j->easy); /* stopped mid-transfer: not reused */
         j->easy = NULL;
@@ -277,9 +277,9 @@ void gcs_http_abort(gcs_http_client *c)
             c->in_flight_login--;
         else
             c->in_flight_api--;
-        gcs_http_job_complete(c, j, GCS_HTTP_CANCELLED,
+        gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED,
                               "abandoned while in flight: its outcome is unknown");
     }
     /* Callbacks may have queued more. */
-    gcs_http_fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
+    gcs_http__fail_queued(c, GCS_HTTP_CANCELLED, "cancelled");
 }

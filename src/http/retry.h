@@ -1,7 +1,7 @@
 /*
  * retry.h - which failed attempts are tried again, and after how long.
  *
- * The rules (docs/engine.md explains why):
+ * The rules (docs/http.md explains why):
  *  - 429: always retried, after the shared Retry-After pause (pacer.h); a
  *    Retry-After over 180 s is a daily limit and is never retried.
  *  - 502, 503, 504: retried; for a non-idempotent call (POST) only 503, because a

@@ -60,7 +60,7 @@ static CURL *take_handle(gcs_http_client *c)
     return curl_easy_init();
 }
 
-void gcs_http_handle_give(gcs_http_client *c, CURL *e)
+void gcs_http__handle_give(gcs_http_client *c, CURL *e)
 {
     if (c->pool_n == c->pool_cap) {
         int cap = c->pool_cap ? c->pool_cap * 2 : 16;
@@ -76,7 +76,7 @@ void gcs_http_handle_give(gcs_http_client *c, CURL *e)
 }
 
 /* Puts the job on the wire. On failure the job is untouched and queued nowhere. */
-int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
+int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
 {
     int rc = 0;
     struct curl_slist *h = NULL;
@@ -164,12 +164,12 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
         rc = GCS_ERROR;
         goto out;
     }
-    gcs_http_slist_free_wiped(j->slist, true);
+    gcs_http__slist_free_wiped(j->slist, true);
     j->slist = h;
     h = NULL;
     j->easy = e;
     e = NULL;
-    gcs_http_queue_push_back(&c->wire, j);
+    gcs_http__queue_push_back(&c->wire, j);
     j->sent_us = gcs_time_mono_us();
     if (!j->first_send_us)
         j->first_send_us = j->sent_us;
@@ -184,15 +184,15 @@ int gcs_http_job_start(gcs_http_client *c, job *j, const char *token)
             c->st.in_flight_max = c->in_flight_api;
     }
 out:
-    gcs_http_slist_free_wiped(h, true);
+    gcs_http__slist_free_wiped(h, true);
     if (e)
-        gcs_http_handle_give(c, e);
+        gcs_http__handle_give(c, e);
     if (rc < 0)
         return gcs_error_set(rc, "cannot start %s %s", j->method, j->path);
     return 0;
 }
 
-gcs_transport_fail gcs_http_job_transport_fail(job *j, CURLcode code)
+gcs_transport_fail gcs_http__job_transport_fail(job *j, CURLcode code)
 {
     if (code == CURLE_OK)
         return GCS_TRANSPORT_OK;

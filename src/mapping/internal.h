@@ -21,17 +21,17 @@
  * true, false and null have no line of their own: callers use the parent's. */
 typedef struct gcs_linemap gcs_linemap;
 
-unsigned long gcs_linemap_get(const gcs_linemap *map, const json_t *node);
+unsigned long gcs_mapping__linemap_get(const gcs_linemap *map, const json_t *node);
 /* The line of an object's key, given the key pointer that json_object_foreach
  * yields (jansson's own copy of the key); 0 when unknown. */
-unsigned long gcs_linemap_key(const gcs_linemap *map, const char *key);
-void gcs_linemap_free(gcs_linemap *map);
+unsigned long gcs_mapping__linemap_key(const gcs_linemap *map, const char *key);
+void gcs_mapping__linemap_free(gcs_linemap *map);
 
 /* Parses YAML (or JSON, a subset of it) into a JSON tree and its line map.
  * Anchors and aliases, tags other than the core ones, several documents and
  * duplicate keys are refused. Errors: GCS_EINVALID with "line N: why"
  * (without the file name: the caller adds it). */
-int gcs_yaml_parse(json_t **out, gcs_linemap **lines, const char *data, size_t len);
+int gcs_mapping__yaml_parse(json_t **out, gcs_linemap **lines, const char *data, size_t len);
 
 /* ==== Compiled profile (profile.c) ==== */
 
@@ -109,7 +109,7 @@ struct gcs_profile {
 
 /* Evaluates the scope condition on a row (profile.c). */
 struct gcs_row;
-bool gcs_cond_eval(const gcs_cond *cond, const struct gcs_row *row);
+bool gcs_mapping__cond_eval(const gcs_cond *cond, const struct gcs_row *row);
 
 /* ==== Sources (source.c, source_csv.c, source_json.c) ==== */
 
@@ -123,7 +123,7 @@ bool gcs_cond_eval(const gcs_cond *cond, const struct gcs_row *row);
 
 /* One back end: `next` reads one record into the row builder and returns
  * GCS_SOURCE_ROW, GCS_SOURCE_END, GCS_EINVALID (bad row, error recorded with
- * gcs_source_bad_row) or another negative code (fatal). */
+ * gcs_mapping__source_bad_row) or another negative code (fatal). */
 typedef struct gcs_source_ops {
     int (*start)(gcs_source *src);      /* CSV: read the header */
     int (*next)(gcs_source *src);
@@ -147,7 +147,7 @@ struct gcs_source {
     bool eof;
 
     /* The row being built: values (and JSON keys) live in `store`; fields
-     * hold offsets into it until gcs_source_row_finish turns them into pointers. */
+     * hold offsets into it until gcs_mapping__source_row_finish turns them into pointers. */
     gcs_buf store;
     gcs_row_field *fields;
     size_t nfields, cap_fields;
@@ -166,23 +166,24 @@ struct gcs_source {
 
 /* Makes the next bytes available: returns 0 with win_pos < win_len, or 1 at
  * end of input, or GCS_EIO. */
-int gcs_source_fill(gcs_source *src);
+int gcs_mapping__source_fill(gcs_source *src);
 /* Empties the row being built. */
-void gcs_source_row_reset(gcs_source *src);
+void gcs_mapping__source_row_reset(gcs_source *src);
 /* Adds a field. `name` is borrowed when name_len is SIZE_MAX (it must outlive
  * the row: CSV header names), copied otherwise. Checks the value's size and the
  * field count; a failure is a bad row (GCS_EINVALID) recorded with
- * gcs_source_bad_row, or GCS_ENOMEM. */
-int gcs_source_row_add(gcs_source *src, const char *name, size_t name_len, const char *value,
-                       size_t value_len, unsigned int column, unsigned long line);
+ * gcs_mapping__source_bad_row, or GCS_ENOMEM. */
+int gcs_mapping__source_row_add(gcs_source *src, const char *name, size_t name_len,
+                                const char *value, size_t value_len, unsigned int column,
+                                unsigned long line);
 /* Makes src->row point at the fields built. */
-void gcs_source_row_finish(gcs_source *src, unsigned long line);
+void gcs_mapping__source_row_finish(gcs_source *src, unsigned long line);
 /* Records a bad row (GCS_EINVALID) and sets the thread's message. Returns GCS_EINVALID. */
-int gcs_source_bad_row(gcs_source *src, unsigned long line, unsigned int column,
-                       const char *field, const char *fmt, ...)
+int gcs_mapping__source_bad_row(gcs_source *src, unsigned long line, unsigned int column,
+                                const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Records a fatal error; returns `code`. */
-int gcs_source_fatal(gcs_source *src, int code, unsigned long line, const char *fmt, ...)
+int gcs_mapping__source_fatal(gcs_source *src, int code, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 extern const gcs_source_ops gcs_source_csv_ops;
@@ -201,13 +202,13 @@ typedef struct gcs_vals {
 #define GCS_VALUE_MAX ((size_t)64 * 1024)   /* bytes in one value after a transform */
 #define GCS_VALUE_ITEMS_MAX 1000            /* items in one list */
 
-int gcs_vals_push(gcs_vals *v, const char *s, size_t len);
-void gcs_vals_release(gcs_vals *v);
+int gcs_mapping__vals_push(gcs_vals *v, const char *s, size_t len);
+void gcs_mapping__vals_release(gcs_vals *v);
 /* True when there is no item, or the only scalar is "". */
-bool gcs_vals_empty(const gcs_vals *v);
+bool gcs_mapping__vals_empty(const gcs_vals *v);
 /* Applies one transform. GCS_EINVALID with a message (no location) when an
  * item cannot be transformed; GCS_ENOMEM. */
-int gcs_xf_apply(gcs_vals *v, const gcs_xf *xf);
+int gcs_mapping__xf_apply(gcs_vals *v, const gcs_xf *xf);
 
 /* ==== Validation (validate.c) ==== */
 
@@ -224,24 +225,25 @@ typedef struct gcs_loc {
 } gcs_loc;
 
 /* Appends "ATTR: message" at loc. Returns 0 or GCS_ENOMEM. */
-int gcs_loc_error(struct gcs_row_errors *errs, const gcs_loc *loc, const char *fmt, ...)
+int gcs_mapping__loc_error(struct gcs_row_errors *errs, const gcs_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Checks a non-empty final value against its target's rules and the profile's
  * lengths; appends one error per problem. Returns 0 or GCS_ENOMEM. */
-int gcs_validate_attr(struct gcs_row_errors *errs, const gcs_loc *loc, const gcs_attr_rule *a,
-                      const gcs_vals *v, const struct gcs_org_names *org);
+int gcs_mapping__validate_attr(struct gcs_row_errors *errs, const gcs_loc *loc,
+                               const gcs_attr_rule *a, const gcs_vals *v,
+                               const struct gcs_org_names *org);
 
 /* Splits "Billing:4" into a name length and a proficiency (dflt when the item
  * has no separator). GCS_EINVALID when the proficiency is not a number 0..5. */
-int gcs_skill_parse(const char *item, const char *sep, double dflt, size_t *name_len,
-                    double *proficiency);
+int gcs_mapping__skill_parse(const char *item, const char *sep, double dflt, size_t *name_len,
+                             double *proficiency);
 
 /* Reads a boolean written as true/false, yes/no, 1/0 (any case). */
-int gcs_bool_parse(const char *s, bool *out);
+int gcs_mapping__bool_parse(const char *s, bool *out);
 
 /* ==== Shared helpers ==== */
 
-int gcs_days_in_month(int year, int month);
+int gcs_mapping__days_in_month(int year, int month);
 
 #endif

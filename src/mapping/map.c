@@ -44,7 +44,7 @@ static int render_template(gcs_vals *out, const char *tmpl, const gcs_row *row)
         rc = gcs_error_set(GCS_EINVALID, "the template's result is longer than %zu bytes",
                            GCS_VALUE_MAX);
     else
-        rc = gcs_vals_push(out, b.ptr, b.len);
+        rc = gcs_mapping__vals_push(out, b.ptr, b.len);
     gcs_buf_release(&b);
     return rc;
 }
@@ -65,25 +65,25 @@ static int eval_attr(gcs_vals *out, gcs_row_errors *errs, const gcs_attr_rule *a
         const char *v = f ? f->value : "";
         size_t bad;
         if (!gcs_utf8_valid(v, strlen(v), &bad))
-            return gcs_loc_error(errs, &loc, "the value is not valid UTF-8");
-        rc = gcs_vals_push(out, v, strlen(v));
+            return gcs_mapping__loc_error(errs, &loc, "the value is not valid UTF-8");
+        rc = gcs_mapping__vals_push(out, v, strlen(v));
     } else if (a->tmpl) {
         size_t bad;
         if ((rc = render_template(out, a->tmpl, row)) == 0 &&
             !gcs_utf8_valid(out->items[0], strlen(out->items[0]), &bad)) {
-            gcs_vals_release(out);
-            return gcs_loc_error(errs, &loc, "a field of the template is not valid UTF-8");
+            gcs_mapping__vals_release(out);
+            return gcs_mapping__loc_error(errs, &loc, "a field of the template is not valid UTF-8");
         }
     } else {
-        rc = gcs_vals_push(out, a->constant, strlen(a->constant));
+        rc = gcs_mapping__vals_push(out, a->constant, strlen(a->constant));
     }
     for (size_t i = 0; rc == 0 && i < a->nxf; i++)
-        rc = gcs_xf_apply(out, &a->xf[i]);
+        rc = gcs_mapping__xf_apply(out, &a->xf[i]);
     if (rc == GCS_ENOMEM)
         return rc;
     if (rc < 0) {
-        gcs_vals_release(out);
-        return gcs_loc_error(errs, &loc, "%s", gcs_error_last());
+        gcs_mapping__vals_release(out);
+        return gcs_mapping__loc_error(errs, &loc, "%s", gcs_error_last());
     }
 
     /* Empty items of a list carry nothing. */
@@ -95,15 +95,15 @@ static int eval_attr(gcs_vals *out, gcs_row_errors *errs, const gcs_attr_rule *a
             free(out->items[i]);
     }
     out->n = keep;
-    if (out->n == 0 && a->dflt && (rc = gcs_vals_push(out, a->dflt, strlen(a->dflt))) < 0)
+    if (out->n == 0 && a->dflt && (rc = gcs_mapping__vals_push(out, a->dflt, strlen(a->dflt))) < 0)
         return rc;
     if (out->n == 0) {
         if (a->pub.required)
-            return gcs_loc_error(errs, &loc, "is required but %s",
-                                 a->from ? "the field is empty" : "the value is empty");
+            return gcs_mapping__loc_error(errs, &loc, "is required but %s",
+                                          a->from ? "the field is empty" : "the value is empty");
         return 0;
     }
-    return gcs_validate_attr(errs, &loc, a, out, org);
+    return gcs_mapping__validate_attr(errs, &loc, a, out, org);
 }
 
 /* ==== Building the SCIM user ==== */
@@ -136,7 +136,8 @@ static int put_proficiencies(json_t *arr, const gcs_attr_rule *a, const gcs_vals
     for (size_t i = 0; i < v->n; i++) {
         size_t n;
         double p;
-        gcs_skill_parse(v->items[i], a->prof_sep ? a->prof_sep : ":", a->proficiency, &n, &p);
+        gcs_mapping__skill_parse(v->items[i], a->prof_sep ? a->prof_sep : ":", a->proficiency, &n,
+                                 &p);
         json_t *name = json_stringn(v->items[i], n);
         if (!name)
             return GCS_ENOMEM;
@@ -168,7 +169,7 @@ static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
     case GCS_TARGET_EXTERNALID:
         return json_object_set_new(user, gcs_target_name(a->pub.target), json_string(s));
     case GCS_TARGET_ACTIVE:
-        gcs_bool_parse(s, &b);
+        gcs_mapping__bool_parse(s, &b);
         return json_object_set_new(user, "active", json_boolean(b));
     case GCS_TARGET_EMAIL:
         if (!(arr = ensure_array(user, "emails")))
@@ -278,7 +279,7 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
-    if (p->scope && !gcs_cond_eval(p->scope, row)) {
+    if (p->scope && !gcs_mapping__cond_eval(p->scope, row)) {
         out->status = GCS_MAP_OUT_OF_SCOPE;
         goto out;
     }
@@ -322,8 +323,8 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
         if (out->source_key && !strcmp(vals[i].items[0], out->source_key)) {
             const gcs_row_field *f = a->from ? gcs_row_find(row, a->from) : NULL;
             gcs_loc loc = {row->file, row->line, f ? f->column : 0, a->from, a->pub.name};
-            if ((rc = gcs_loc_error(&out->errors, &loc, "'%s' is the person's own key",
-                                    vals[i].items[0])) < 0)
+            if ((rc = gcs_mapping__loc_error(&out->errors, &loc, "'%s' is the person's own key",
+                                             vals[i].items[0])) < 0)
                 goto out;
         } else if (!(out->manager_key = strdup(vals[i].items[0]))) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -364,7 +365,7 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
 out:
     if (vals) {
         for (size_t i = 0; i < p->nattrs; i++)
-            gcs_vals_release(&vals[i]);
+            gcs_mapping__vals_release(&vals[i]);
         free(vals);
     }
     if (rc == GCS_ENOMEM || (rc < 0 && rc != GCS_EINVALID)) {

@@ -35,33 +35,9 @@
 
 #include <jansson.h>
 
+#include "core/org_names.h"
 #include "mapping/profile.h"
 #include "mapping/row.h"
-
-/* ==== Organisation names ==== */
-
-/* The names that exist in the organisation, fetched once per run by the
- * planner. Lookups are exact (Genesys names are case-sensitive); an error for
- * a name that exists with another case suggests it. */
-typedef enum gcs_org_kind {
-    GCS_ORG_ROLE,
-    GCS_ORG_DIVISION,
-    GCS_ORG_SKILL,
-    GCS_ORG_LANGUAGE,
-    GCS_ORG__COUNT
-} gcs_org_kind;
-
-typedef struct gcs_org_names gcs_org_names;
-
-int gcs_org_names_new(gcs_org_names **out);
-/* Adds a name (copied). Returns 0 or GCS_ENOMEM. */
-int gcs_org_names_add(gcs_org_names *names, gcs_org_kind kind, const char *name);
-bool gcs_org_names_has(const gcs_org_names *names, gcs_org_kind kind, const char *name);
-/* A name equal to `name` ignoring ASCII case, or NULL. Borrowed. */
-const char *gcs_org_names_similar(const gcs_org_names *names, gcs_org_kind kind,
-                                  const char *name);
-size_t gcs_org_names_count(const gcs_org_names *names, gcs_org_kind kind);
-void gcs_org_names_free(gcs_org_names *names);
 
 /* ==== Desired users ==== */
 

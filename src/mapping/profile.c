@@ -70,14 +70,14 @@ typedef struct ctx {
 /* The line of `node`, or of `parent` when node has none (true/false/null). */
 static unsigned long line_of(const ctx *c, const json_t *node, unsigned long parent_line)
 {
-    unsigned long l = gcs_linemap_get(c->lines, node);
+    unsigned long l = gcs_mapping__linemap_get(c->lines, node);
     return l ? l : parent_line;
 }
 
 /* The line of an object's key (from json_object_foreach), else fallback. */
 static unsigned long key_line(const ctx *c, const char *key, unsigned long fallback)
 {
-    unsigned long l = gcs_linemap_key(c->lines, key);
+    unsigned long l = gcs_mapping__linemap_key(c->lines, key);
     return l ? l : fallback;
 }
 
@@ -579,7 +579,7 @@ static bool same_text(const char *value, const char *want)
     return strlen(want) == n && strncasecmp(value, want, n) == 0;
 }
 
-bool gcs_cond_eval(const gcs_cond *cond, const gcs_row *row)
+bool gcs_mapping__cond_eval(const gcs_cond *cond, const gcs_row *row)
 {
     const char *v = cond->field ? gcs_row_get(row, cond->field) : NULL;
     if (!v)
@@ -587,17 +587,18 @@ bool gcs_cond_eval(const gcs_cond *cond, const gcs_row *row)
     switch (cond->kind) {
     case COND_ALL:
         for (size_t i = 0; i < cond->nkids; i++) {
-            if (!gcs_cond_eval(&cond->kids[i], row))
+            if (!gcs_mapping__cond_eval(&cond->kids[i], row))
                 return false;
         }
         return true;
     case COND_ANY:
         for (size_t i = 0; i < cond->nkids; i++) {
-            if (gcs_cond_eval(&cond->kids[i], row))
+            if (gcs_mapping__cond_eval(&cond->kids[i], row))
                 return true;
         }
         return false;
-    case COND_NOT: return !gcs_cond_eval(cond->kids, row);
+    case COND_NOT:
+        return !gcs_mapping__cond_eval(cond->kids, row);
     case COND_EQUALS: return same_text(v, cond->values[0]);
     case COND_NOT_EQUALS: return !same_text(v, cond->values[0]);
     case COND_IN:
@@ -856,16 +857,16 @@ int gcs_profile_load_mem(gcs_profile **out, const char *name, const char *data, 
             goto out;
         }
         json_t *twin = NULL;
-        if (gcs_yaml_parse(&twin, &lines, data, len) == 0 && json_equal(twin, root)) {
+        if (gcs_mapping__yaml_parse(&twin, &lines, data, len) == 0 && json_equal(twin, root)) {
             json_decref(root);
             root = twin;
         } else {
             json_decref(twin);
-            gcs_linemap_free(lines);
+            gcs_mapping__linemap_free(lines);
             lines = NULL;
         }
         gcs_error_clear();
-    } else if ((rc = gcs_yaml_parse(&root, &lines, data, len)) < 0) {
+    } else if ((rc = gcs_mapping__yaml_parse(&root, &lines, data, len)) < 0) {
         gcs_error_prefix(rc, "cannot read mapping profile '%s'", name);
         goto out;
     }
@@ -883,7 +884,7 @@ int gcs_profile_load_mem(gcs_profile **out, const char *name, const char *data, 
 out:
     gcs_profile_free(p);
     json_decref(root);
-    gcs_linemap_free(lines);
+    gcs_mapping__linemap_free(lines);
     return rc;
 }
 

@@ -35,9 +35,7 @@
 typedef struct gcs_profile gcs_profile;
 
 /* The SCIM schema URNs used in desired users and PATCH paths. */
-#define GCS_SCIM_CORE_USER "urn:ietf:params:scim:schemas:core:2.0:User"
-#define GCS_SCIM_ENTERPRISE_USER "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-#define GCS_SCIM_GENESYS_USER "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+#include "core/scim.h"
 
 /* Every attribute a profile can map. */
 typedef enum gcs_target {

@@ -64,7 +64,7 @@ static int linemap_put(gcs_linemap *m, const json_t *node, unsigned long line)
     return 0;
 }
 
-unsigned long gcs_linemap_get(const gcs_linemap *m, const json_t *node)
+unsigned long gcs_mapping__linemap_get(const gcs_linemap *m, const json_t *node)
 {
     if (!m || !node || !m->cap)
         return 0;
@@ -77,12 +77,12 @@ unsigned long gcs_linemap_get(const gcs_linemap *m, const json_t *node)
     return 0;
 }
 
-unsigned long gcs_linemap_key(const gcs_linemap *m, const char *key)
+unsigned long gcs_mapping__linemap_key(const gcs_linemap *m, const char *key)
 {
-    return gcs_linemap_get(m, (const json_t *)(const void *)key);
+    return gcs_mapping__linemap_get(m, (const json_t *)(const void *)key);
 }
 
-void gcs_linemap_free(gcs_linemap *m)
+void gcs_mapping__linemap_free(gcs_linemap *m)
 {
     if (!m)
         return;
@@ -204,7 +204,7 @@ static int attach(builder *b, json_t *node, unsigned long line)
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     } else {
         /* The key's own line too, under the address of jansson's copy of it
-         * (stable while the object lives): see gcs_linemap_key. */
+         * (stable while the object lives): see gcs_mapping__linemap_key. */
         const char *stored = json_object_iter_key(json_object_iter_at(top->node, top->key));
         rc = linemap_put(b->lines, (const json_t *)(const void *)stored, top->key_line);
     }
@@ -302,7 +302,7 @@ static int on_event(builder *b, const yaml_event_t *ev)
     }
 }
 
-int gcs_yaml_parse(json_t **out, gcs_linemap **lines, const char *data, size_t len)
+int gcs_mapping__yaml_parse(json_t **out, gcs_linemap **lines, const char *data, size_t len)
 {
     yaml_parser_t parser;
     builder b;
@@ -345,7 +345,7 @@ out:
         free(b.stack[b.depth].key);
     }
     json_decref(b.root);
-    gcs_linemap_free(b.lines);
+    gcs_mapping__linemap_free(b.lines);
     yaml_parser_delete(&parser);
     return rc;
 }

@@ -59,7 +59,7 @@ static gcs_source_format by_extension(const char *name)
 
 /* ==== Input window ==== */
 
-int gcs_source_fill(gcs_source *src)
+int gcs_mapping__source_fill(gcs_source *src)
 {
     if (src->win_pos < src->win_len)
         return 0;
@@ -73,7 +73,7 @@ int gcs_source_fill(gcs_source *src)
     size_t got = fread(src->chunk, 1, GCS_SOURCE_CHUNK, src->file);
     if (got == 0) {
         if (ferror(src->file))
-            return gcs_source_fatal(src, GCS_EIO, 0, "cannot read: %s", strerror(errno));
+            return gcs_mapping__source_fatal(src, GCS_EIO, 0, "cannot read: %s", strerror(errno));
         src->eof = true;
         return 1;
     }
@@ -86,7 +86,7 @@ int gcs_source_fill(gcs_source *src)
 /* The first non-blank byte, without consuming anything (sniffing). */
 static int peek_first(gcs_source *src)
 {
-    int rc = gcs_source_fill(src);
+    int rc = gcs_mapping__source_fill(src);
     if (rc != 0)
         return rc < 0 ? rc : -1;
     size_t i = src->win_pos;
@@ -99,15 +99,16 @@ static int peek_first(gcs_source *src)
 
 /* ==== Row builder ==== */
 
-void gcs_source_row_reset(gcs_source *src)
+void gcs_mapping__source_row_reset(gcs_source *src)
 {
     gcs_buf_clear(&src->store);
     src->nfields = 0;
     memset(&src->row, 0, sizeof src->row);
 }
 
-int gcs_source_row_add(gcs_source *src, const char *name, size_t name_len, const char *value,
-                       size_t value_len, unsigned int column, unsigned long line)
+int gcs_mapping__source_row_add(gcs_source *src, const char *name, size_t name_len,
+                                const char *value, size_t value_len, unsigned int column,
+                                unsigned long line)
 {
     const char *shown = name_len == SIZE_MAX ? name : NULL;
     char namebuf[128];
@@ -116,20 +117,21 @@ int gcs_source_row_add(gcs_source *src, const char *name, size_t name_len, const
         shown = namebuf;
     }
     if (src->nfields >= src->opt.max_fields)
-        return gcs_source_bad_row(src, line, column, NULL, "more than %zu fields",
-                                  src->opt.max_fields);
+        return gcs_mapping__source_bad_row(src, line, column, NULL, "more than %zu fields",
+                                           src->opt.max_fields);
     if (value_len > src->opt.max_field)
-        return gcs_source_bad_row(src, line, column, shown, "value longer than %zu bytes",
-                                  src->opt.max_field);
+        return gcs_mapping__source_bad_row(src, line, column, shown, "value longer than %zu bytes",
+                                           src->opt.max_field);
     size_t bad;
     if (!gcs_utf8_valid(value, value_len, &bad)) {
         unsigned long at_line = line;
         for (size_t i = 0; i < bad; i++)
             at_line += value[i] == '\n';
-        return gcs_source_bad_row(src, at_line, column, shown,
-                                  value[bad] ? "invalid UTF-8 (byte 0x%02X at offset %zu of the value)"
-                                             : "a NUL byte (0x%02X) at offset %zu of the value",
-                                  (unsigned char)value[bad], bad);
+        return gcs_mapping__source_bad_row(
+            src, at_line, column, shown,
+            value[bad] ? "invalid UTF-8 (byte 0x%02X at offset %zu of the value)"
+                       : "a NUL byte (0x%02X) at offset %zu of the value",
+            (unsigned char)value[bad], bad);
     }
     if (src->nfields == src->cap_fields) {
         size_t cap = src->cap_fields ? src->cap_fields * 2 : 32;
@@ -143,7 +145,7 @@ int gcs_source_row_add(gcs_source *src, const char *name, size_t name_len, const
         if (vo)
             src->value_off = vo;
         if (!f || !no || !vo)
-            return gcs_source_fatal(src, GCS_ENOMEM, line, "out of memory");
+            return gcs_mapping__source_fatal(src, GCS_ENOMEM, line, "out of memory");
         src->cap_fields = cap;
     }
     size_t i = src->nfields;
@@ -155,19 +157,19 @@ int gcs_source_row_add(gcs_source *src, const char *name, size_t name_len, const
         src->name_off[i] = src->store.len;
         if ((rc = gcs_buf_put(&src->store, name, name_len)) < 0 ||
             (rc = gcs_buf_putc(&src->store, '\0')) < 0)
-            return gcs_source_bad_row(src, line, column, shown, "record larger than %zu bytes",
-                                      src->opt.max_record);
+            return gcs_mapping__source_bad_row(src, line, column, shown,
+                                               "record larger than %zu bytes", src->opt.max_record);
     }
     src->value_off[i] = src->store.len;
     if ((rc = gcs_buf_put(&src->store, value, value_len)) < 0 ||
         (rc = gcs_buf_putc(&src->store, '\0')) < 0)
-        return gcs_source_bad_row(src, line, column, shown, "record larger than %zu bytes",
-                                  src->opt.max_record);
+        return gcs_mapping__source_bad_row(src, line, column, shown, "record larger than %zu bytes",
+                                           src->opt.max_record);
     src->nfields++;
     return 0;
 }
 
-void gcs_source_row_finish(gcs_source *src, unsigned long line)
+void gcs_mapping__source_row_finish(gcs_source *src, unsigned long line)
 {
     for (size_t i = 0; i < src->nfields; i++) {
         if (src->name_off[i] != SIZE_MAX)
@@ -199,8 +201,8 @@ static void set_error(gcs_source *src, unsigned long line, unsigned int column,
     gcs_error_set(GCS_EINVALID, "%s", text);
 }
 
-int gcs_source_bad_row(gcs_source *src, unsigned long line, unsigned int column,
-                       const char *field, const char *fmt, ...)
+int gcs_mapping__source_bad_row(gcs_source *src, unsigned long line, unsigned int column,
+                                const char *field, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -217,7 +219,7 @@ int gcs_source_bad_row(gcs_source *src, unsigned long line, unsigned int column,
     return GCS_EINVALID;
 }
 
-int gcs_source_fatal(gcs_source *src, int code, unsigned long line, const char *fmt, ...)
+int gcs_mapping__source_fatal(gcs_source *src, int code, unsigned long line, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -338,7 +340,7 @@ int gcs_source_next(const gcs_row **out, gcs_source *src)
         gcs_row_error_format(text, sizeof text, &src->err);
         return gcs_error_set(src->fatal, "%s", text);
     }
-    gcs_source_row_reset(src);
+    gcs_mapping__source_row_reset(src);
     int rc = src->ops->next(src);
     if (rc == GCS_SOURCE_ROW) {
         *out = &src->row;

@@ -125,8 +125,8 @@ static void on_field(void *s, size_t len, void *data)
     }
     if (impl->cols > src->nheader)
         return; /* counted; reported at the end of the record */
-    int rc = gcs_source_row_add(src, src->header[impl->cols - 1], SIZE_MAX, text, len,
-                                impl->cols, impl->rec_line);
+    int rc = gcs_mapping__source_row_add(src, src->header[impl->cols - 1], SIZE_MAX, text, len,
+                                         impl->cols, impl->rec_line);
     if (rc == GCS_EINVALID)
         impl->bad = true;
     else if (rc < 0)
@@ -163,9 +163,9 @@ static int finish_record(gcs_source *src, csv_impl *impl)
     if (bad)
         return GCS_EINVALID;
     if (cols != src->nheader)
-        return gcs_source_bad_row(src, impl->rec_line, 0, NULL,
-                                  "%u fields where the header has %zu", cols, src->nheader);
-    gcs_source_row_finish(src, impl->rec_line);
+        return gcs_mapping__source_bad_row(
+            src, impl->rec_line, 0, NULL, "%u fields where the header has %zu", cols, src->nheader);
+    gcs_mapping__source_row_finish(src, impl->rec_line);
     return GCS_SOURCE_ROW;
 }
 
@@ -192,13 +192,17 @@ static int check_open_quote(gcs_source *src, csv_impl *impl)
         impl->quote_col = impl->cols + 1;
     }
     if (impl->line - impl->quote_line + 1 > src->opt.max_field_lines)
-        return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
-                                "a quoted field opened here is not closed within %zu lines "
-                                "(a stray quote?)", src->opt.max_field_lines);
+        return gcs_mapping__source_fatal(
+            src, GCS_ERROR, impl->quote_line,
+            "a quoted field opened here is not closed within %zu lines "
+            "(a stray quote?)",
+            src->opt.max_field_lines);
     if (impl->p.entry_pos > src->opt.max_field)
-        return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
-                                "a quoted field opened here is not closed within %zu bytes "
-                                "(a stray quote?)", src->opt.max_field);
+        return gcs_mapping__source_fatal(
+            src, GCS_ERROR, impl->quote_line,
+            "a quoted field opened here is not closed within %zu bytes "
+            "(a stray quote?)",
+            src->opt.max_field);
     return 0;
 }
 
@@ -210,17 +214,18 @@ static int read_record(gcs_source *src)
         int rc;
         if (impl->finished)
             return GCS_SOURCE_END;
-        if ((rc = gcs_source_fill(src)) < 0)
+        if ((rc = gcs_mapping__source_fill(src)) < 0)
             return rc;
         if (rc == 1) {
             impl->finished = true;
             if (csv_fini(&impl->p, on_field, on_record, src) != 0) {
                 /* Whatever the quote swallowed cannot be told from what it
                  * meant to hold: the rows after it must not count as absent. */
-                gcs_source_row_reset(src);
-                return gcs_source_fatal(src, GCS_ERROR, open_quote_line(impl, impl->line),
-                                        "a quoted field opened here is not closed at the end "
-                                        "of the file (a stray quote?)");
+                gcs_mapping__source_row_reset(src);
+                return gcs_mapping__source_fatal(
+                    src, GCS_ERROR, open_quote_line(impl, impl->line),
+                    "a quoted field opened here is not closed at the end "
+                    "of the file (a stray quote?)");
             }
             if (impl->fatal)
                 return impl->fatal;
@@ -256,38 +261,41 @@ static int read_record(gcs_source *src)
              * those rows cannot be told apart or counted. */
             if (impl->p.pstate == CSV_FIELD_MIGHT_HAVE_ENDED &&
                 open_quote_line(impl, 0) != 0)
-                return gcs_source_fatal(src, GCS_ERROR, impl->quote_line,
-                                        "a quoted field opened here runs to line %lu and is "
-                                        "followed by text there (a stray quote?)",
-                                        impl->line - (nl ? 1 : 0));
+                return gcs_mapping__source_fatal(
+                    src, GCS_ERROR, impl->quote_line,
+                    "a quoted field opened here runs to line %lu and is "
+                    "followed by text there (a stray quote?)",
+                    impl->line - (nl ? 1 : 0));
             /* Malformed quoting: drop the record and start again on the next line. */
             unsigned int col = impl->cols + 1;
             impl->skip_line = nl == NULL;
             impl->quote_line = 0;
             record_reset(impl);
-            gcs_source_row_reset(src);
+            /* The fields read so far stay until the next call, which empties the
+             * row: gcs_source_bad_values() hands them to whoever protects users. */
             if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
-                return gcs_source_fatal(src, rc, impl->line, "out of memory");
+                return gcs_mapping__source_fatal(src, rc, impl->line, "out of memory");
             src->records++;
             if (impl->header_mode)
                 return gcs_error_set(GCS_EINVALID, "cannot read source '%s': line %lu: "
                                      "malformed quoting in the header", src->name, impl->rec_line);
-            return gcs_source_bad_row(src, impl->line - (nl ? 1 : 0), col, NULL,
-                                      "malformed quoting (a quote inside an unquoted field, "
-                                      "or text after a closing quote)");
+            return gcs_mapping__source_bad_row(
+                src, impl->line - (nl ? 1 : 0), col, NULL,
+                "malformed quoting (a quote inside an unquoted field, "
+                "or text after a closing quote)");
         }
         impl->rec_bytes += len;
         if (impl->rec_bytes > src->opt.max_record)
-            return gcs_source_fatal(src, GCS_ERROR, impl->rec_line,
-                                    "record larger than %zu bytes (is a quote not closed?)",
-                                    src->opt.max_record);
+            return gcs_mapping__source_fatal(
+                src, GCS_ERROR, impl->rec_line,
+                "record larger than %zu bytes (is a quote not closed?)", src->opt.max_record);
         if (nl && (rc = check_open_quote(src, impl)) < 0)
             return rc;
         if (impl->done) {
             rc = finish_record(src, impl);
             if (rc != 2)
                 return rc;
-            gcs_source_row_reset(src);
+            gcs_mapping__source_row_reset(src);
         }
     }
 }
@@ -303,7 +311,7 @@ static int csv_start(gcs_source *src)
     if ((rc = parser_start(impl, src->opt.delimiter)) < 0)
         return rc;
     /* A UTF-8 byte order mark (Excel writes one) is not part of the first name. */
-    if ((rc = gcs_source_fill(src)) < 0)
+    if ((rc = gcs_mapping__source_fill(src)) < 0)
         return rc;
     if (rc == 0 && src->win_len - src->win_pos >= 3 &&
         !memcmp(src->win + src->win_pos, "\xEF\xBB\xBF", 3))
@@ -326,7 +334,7 @@ static int csv_start(gcs_source *src)
         }
         return rc;
     }
-    gcs_source_row_reset(src);
+    gcs_mapping__source_row_reset(src);
     return 0;
 }
 

@@ -34,7 +34,7 @@ typedef struct json_impl {
 /* The next byte without consuming it, END_OF_INPUT, or a fatal code. */
 static int peek(gcs_source *src)
 {
-    int rc = gcs_source_fill(src);
+    int rc = gcs_mapping__source_fill(src);
     if (rc != 0)
         return rc == 1 ? END_OF_INPUT : rc;
     return src->win[src->win_pos];
@@ -78,11 +78,12 @@ static int element_to_row(gcs_source *src, json_impl *j, unsigned long line)
     json_t *obj = json_loadb(j->elem.ptr, j->elem.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     int rc = 0;
     if (!obj)
-        return gcs_source_bad_row(src, line + (unsigned long)(err.line > 1 ? err.line - 1 : 0), 0,
-                                  NULL, "invalid JSON: %s", err.text);
+        return gcs_mapping__source_bad_row(src,
+                                           line + (unsigned long)(err.line > 1 ? err.line - 1 : 0),
+                                           0, NULL, "invalid JSON: %s", err.text);
     if (!json_is_object(obj)) {
-        rc = gcs_source_bad_row(src, line, 0, NULL, "expected an object, found %s",
-                                kind_of(obj));
+        rc = gcs_mapping__source_bad_row(src, line, 0, NULL, "expected an object, found %s",
+                                         kind_of(obj));
         goto out;
     }
     const char *key;
@@ -111,18 +112,18 @@ static int element_to_row(gcs_source *src, json_impl *j, unsigned long line)
         default:
             dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             if (!dumped) {
-                rc = gcs_source_fatal(src, GCS_ENOMEM, line, "out of memory");
+                rc = gcs_mapping__source_fatal(src, GCS_ENOMEM, line, "out of memory");
                 goto out;
             }
             text = dumped;
             len = strlen(dumped);
         }
-        rc = gcs_source_row_add(src, key, strlen(key), text, len, 0, line);
+        rc = gcs_mapping__source_row_add(src, key, strlen(key), text, len, 0, line);
         free(dumped);
         if (rc < 0)
             goto out;
     }
-    gcs_source_row_finish(src, line);
+    gcs_mapping__source_row_finish(src, line);
     rc = GCS_SOURCE_ROW;
 out:
     json_decref(obj);
@@ -153,23 +154,25 @@ static int next_in_array(gcs_source *src, json_impl *j)
             goto closed;
         }
         if (c != ',')
-            return gcs_source_fatal(src, GCS_ERROR, j->line,
-                                    c == END_OF_INPUT ? "the file ends before the array is closed"
-                                                      : "expected ',' or ']' after an element");
+            return gcs_mapping__source_fatal(src, GCS_ERROR, j->line,
+                                             c == END_OF_INPUT
+                                                 ? "the file ends before the array is closed"
+                                                 : "expected ',' or ']' after an element");
         advance(src, j);
         c = skip_blanks(src, j);
         if (c < 0 && c != END_OF_INPUT)
             return c;
         if (c == ']')
-            return gcs_source_fatal(src, GCS_ERROR, j->line, "a ',' before ']'");
+            return gcs_mapping__source_fatal(src, GCS_ERROR, j->line, "a ',' before ']'");
     } else if (c == ']') {
         advance(src, j);
         goto closed;
     }
     if (c == END_OF_INPUT)
-        return gcs_source_fatal(src, GCS_ERROR, j->line, "the file ends before the array is closed");
+        return gcs_mapping__source_fatal(src, GCS_ERROR, j->line,
+                                         "the file ends before the array is closed");
     if (c == ',')
-        return gcs_source_fatal(src, GCS_ERROR, j->line, "an empty element (two ',')");
+        return gcs_mapping__source_fatal(src, GCS_ERROR, j->line, "an empty element (two ',')");
     j->first = false;
 
     unsigned long start = j->line;
@@ -179,8 +182,8 @@ static int next_in_array(gcs_source *src, json_impl *j)
     for (;;) {
         c = peek(src);
         if (c == END_OF_INPUT)
-            return gcs_source_fatal(src, GCS_ERROR, start,
-                                    "the file ends inside the element starting here");
+            return gcs_mapping__source_fatal(src, GCS_ERROR, start,
+                                             "the file ends inside the element starting here");
         if (c < 0)
             return c;
         if (in_string) {
@@ -213,8 +216,8 @@ static int next_in_array(gcs_source *src, json_impl *j)
     }
     if (oversize) {
         src->records++;
-        return gcs_source_bad_row(src, start, 0, NULL, "element larger than %zu bytes",
-                                  src->opt.max_record);
+        return gcs_mapping__source_bad_row(src, start, 0, NULL, "element larger than %zu bytes",
+                                           src->opt.max_record);
     }
     return element_to_row(src, j, start);
 
@@ -222,8 +225,9 @@ closed:
     j->ended = true;
     c = skip_blanks(src, j);
     if (c != END_OF_INPUT)
-        return c < 0 ? c : gcs_source_fatal(src, GCS_ERROR, j->line,
-                                            "text after the end of the array");
+        return c < 0 ? c
+                     : gcs_mapping__source_fatal(src, GCS_ERROR, j->line,
+                                                 "text after the end of the array");
     return GCS_SOURCE_END;
 }
 
@@ -252,8 +256,8 @@ static int next_line(gcs_source *src, json_impl *j)
         }
         if (oversize) {
             src->records++;
-            return gcs_source_bad_row(src, start, 0, NULL, "line longer than %zu bytes",
-                                      src->opt.max_record);
+            return gcs_mapping__source_bad_row(src, start, 0, NULL, "line longer than %zu bytes",
+                                               src->opt.max_record);
         }
         return element_to_row(src, j, start);
     }
@@ -267,7 +271,7 @@ static int json_start(gcs_source *src)
     j->line = 1;
     j->first = true;
     gcs_buf_init(&j->elem, src->opt.max_record + 1);
-    int rc = gcs_source_fill(src);
+    int rc = gcs_mapping__source_fill(src);
     if (rc < 0)
         return rc;
     if (rc == 0 && src->win_len - src->win_pos >= 3 &&

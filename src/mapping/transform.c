@@ -171,7 +171,7 @@ int gcs_date_to_iso(char out[11], const char *in, const char *format)
         goto mismatch;
     if (year < 1 || month < 1 || day < 1)
         return gcs_error_set(GCS_EINVALID, "date format '%s' lacks a year, month or day", format);
-    if (month > 12 || day > gcs_days_in_month(year, month))
+    if (month > 12 || day > gcs_mapping__days_in_month(year, month))
         return gcs_error_set(GCS_EINVALID, "'%s' is not a real date", in);
     snprintf(out, 11, "%04d-%02d-%02d", year, month, day);
     return 0;
@@ -247,7 +247,7 @@ out:
 
 /* ==== Value lists and the transform pipeline ==== */
 
-int gcs_vals_push(gcs_vals *v, const char *s, size_t len)
+int gcs_mapping__vals_push(gcs_vals *v, const char *s, size_t len)
 {
     if (v->n >= GCS_VALUE_ITEMS_MAX)
         return gcs_error_set(GCS_EINVALID, "more than %d items", GCS_VALUE_ITEMS_MAX);
@@ -266,7 +266,7 @@ int gcs_vals_push(gcs_vals *v, const char *s, size_t len)
     return 0;
 }
 
-void gcs_vals_release(gcs_vals *v)
+void gcs_mapping__vals_release(gcs_vals *v)
 {
     for (size_t i = 0; i < v->n; i++)
         free(v->items[i]);
@@ -274,7 +274,7 @@ void gcs_vals_release(gcs_vals *v)
     memset(v, 0, sizeof *v);
 }
 
-bool gcs_vals_empty(const gcs_vals *v)
+bool gcs_mapping__vals_empty(const gcs_vals *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         if (v->items[i][0])
@@ -325,7 +325,7 @@ static int split_all(gcs_vals *v, const char *sep)
                 a++;
             while (b > a && is_blank(p[b - 1]))
                 b--;
-            if (b > a && (rc = gcs_vals_push(&out, p + a, b - a)) < 0)
+            if (b > a && (rc = gcs_mapping__vals_push(&out, p + a, b - a)) < 0)
                 break;
             if (!end)
                 break;
@@ -333,10 +333,10 @@ static int split_all(gcs_vals *v, const char *sep)
         }
     }
     if (rc < 0) {
-        gcs_vals_release(&out);
+        gcs_mapping__vals_release(&out);
         return rc;
     }
-    gcs_vals_release(v);
+    gcs_mapping__vals_release(v);
     *v = out;
     return 0;
 }
@@ -369,17 +369,17 @@ static int json_list_all(gcs_vals *v)
                     rc = gcs_error_set(GCS_EINVALID, "a JSON list item is not text or a number");
                     break;
                 }
-                if (*text && (rc = gcs_vals_push(&out, text, strlen(text))) < 0)
+                if (*text && (rc = gcs_mapping__vals_push(&out, text, strlen(text))) < 0)
                     break;
             }
         }
         json_decref(arr);
     }
     if (rc < 0) {
-        gcs_vals_release(&out);
+        gcs_mapping__vals_release(&out);
         return rc;
     }
-    gcs_vals_release(v);
+    gcs_mapping__vals_release(v);
     *v = out;
     return 0;
 }
@@ -408,17 +408,17 @@ static int lookup_one(gcs_vals *v, size_t i, const gcs_xf *xf)
     return gcs_error_set(GCS_EINVALID, "'%.100s' is not in the lookup table", key);
 }
 
-int gcs_xf_apply(gcs_vals *v, const gcs_xf *xf)
+int gcs_mapping__xf_apply(gcs_vals *v, const gcs_xf *xf)
 {
     int rc = 0;
     switch (xf->kind) {
     case XF_SPLIT: return split_all(v, xf->arg);
     case XF_JSON_LIST: return json_list_all(v);
     case XF_DEFAULT:
-        if (!gcs_vals_empty(v))
+        if (!gcs_mapping__vals_empty(v))
             return 0;
-        gcs_vals_release(v);
-        return gcs_vals_push(v, xf->arg, strlen(xf->arg));
+        gcs_mapping__vals_release(v);
+        return gcs_mapping__vals_push(v, xf->arg, strlen(xf->arg));
     default:
         break;
     }

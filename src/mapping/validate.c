@@ -135,7 +135,7 @@ static bool is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-int gcs_days_in_month(int year, int month)
+int gcs_mapping__days_in_month(int year, int month)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (month < 1 || month > 12)
@@ -152,12 +152,12 @@ bool gcs_is_iso_date(const char *s)
             return false;
     }
     int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    return y >= 1 && d >= 1 && d <= gcs_days_in_month(y, m);
+    return y >= 1 && d >= 1 && d <= gcs_mapping__days_in_month(y, m);
 }
 
 /* ==== Attribute values ==== */
 
-int gcs_loc_error(gcs_row_errors *errs, const gcs_loc *loc, const char *fmt, ...)
+int gcs_mapping__loc_error(gcs_row_errors *errs, const gcs_loc *loc, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -168,7 +168,7 @@ int gcs_loc_error(gcs_row_errors *errs, const gcs_loc *loc, const char *fmt, ...
                               loc->attr, msg);
 }
 
-int gcs_bool_parse(const char *s, bool *out)
+int gcs_mapping__bool_parse(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "y", "1"};
     static const char *const no[] = {"false", "no", "n", "0"};
@@ -185,8 +185,8 @@ int gcs_bool_parse(const char *s, bool *out)
     return gcs_error_set(GCS_EINVALID, "'%.60s' is not true or false (map it with a lookup)", s);
 }
 
-int gcs_skill_parse(const char *item, const char *sep, double dflt, size_t *name_len,
-                    double *proficiency)
+int gcs_mapping__skill_parse(const char *item, const char *sep, double dflt, size_t *name_len,
+                             double *proficiency)
 {
     const char *at = NULL;
     /* The last separator: a name may hold the separator, a number never does. */
@@ -227,54 +227,60 @@ static int check_name(gcs_row_errors *errs, const gcs_loc *loc, const gcs_org_na
         return 0;
     const char *similar = gcs_org_names_similar(org, kind, buf);
     if (similar)
-        return gcs_loc_error(errs, loc, "%s '%s' does not exist in the organisation "
-                             "(names are case-sensitive: '%s' does)", kinds[kind], buf, similar);
-    return gcs_loc_error(errs, loc, "%s '%s' does not exist in the organisation", kinds[kind],
-                         buf);
+        return gcs_mapping__loc_error(errs, loc,
+                                      "%s '%s' does not exist in the organisation "
+                                      "(names are case-sensitive: '%s' does)",
+                                      kinds[kind], buf, similar);
+    return gcs_mapping__loc_error(errs, loc, "%s '%s' does not exist in the organisation",
+                                  kinds[kind], buf);
 }
 
-int gcs_validate_attr(gcs_row_errors *errs, const gcs_loc *loc, const gcs_attr_rule *a,
-                      const gcs_vals *v, const gcs_org_names *org)
+int gcs_mapping__validate_attr(gcs_row_errors *errs, const gcs_loc *loc, const gcs_attr_rule *a,
+                               const gcs_vals *v, const gcs_org_names *org)
 {
     int rc = 0;
     gcs_target t = a->pub.target;
     bool listy = t == GCS_TARGET_ROLES || t == GCS_TARGET_SKILLS || t == GCS_TARGET_LANGUAGES;
     if (!listy && v->n > 1)
-        return gcs_loc_error(errs, loc, "gives %zu values where one is expected", v->n);
+        return gcs_mapping__loc_error(errs, loc, "gives %zu values where one is expected", v->n);
     if ((t == GCS_TARGET_SKILLS || t == GCS_TARGET_LANGUAGES) && v->n > 50)
-        return gcs_loc_error(errs, loc, "%zu entries: Genesys allows at most 50", v->n);
+        return gcs_mapping__loc_error(errs, loc, "%zu entries: Genesys allows at most 50", v->n);
 
     for (size_t i = 0; i < v->n && rc == 0; i++) {
         const char *s = v->items[i];
         size_t len = gcs_utf8_length(s);
         if (a->min_length >= 0 && len < (size_t)a->min_length)
-            rc = gcs_loc_error(errs, loc, "'%.60s' is shorter than %ld characters", s,
-                               a->min_length);
+            rc = gcs_mapping__loc_error(errs, loc, "'%.60s' is shorter than %ld characters", s,
+                                        a->min_length);
         else if (a->max_length >= 0 && len > (size_t)a->max_length)
-            rc = gcs_loc_error(errs, loc, "'%.60s' is longer than %ld characters", s,
-                               a->max_length);
+            rc = gcs_mapping__loc_error(errs, loc, "'%.60s' is longer than %ld characters", s,
+                                        a->max_length);
         if (rc < 0)
             break;
         switch (t) {
         case GCS_TARGET_USERNAME:
         case GCS_TARGET_EMAIL:
             if (!gcs_is_email(s))
-                rc = gcs_loc_error(errs, loc, "'%.100s' is not an email address", s);
+                rc = gcs_mapping__loc_error(errs, loc, "'%.100s' is not an email address", s);
             break;
         case GCS_TARGET_PHONE:
             if (!gcs_is_e164(s))
-                rc = gcs_loc_error(errs, loc, "'%.60s' is not an E.164 number (+ and 7 to 15 "
-                                   "digits; the phone transform normalises)", s);
+                rc = gcs_mapping__loc_error(errs, loc,
+                                            "'%.60s' is not an E.164 number (+ and 7 to 15 "
+                                            "digits; the phone transform normalises)",
+                                            s);
             break;
         case GCS_TARGET_DATEHIRE:
             if (!gcs_is_iso_date(s))
-                rc = gcs_loc_error(errs, loc, "'%.60s' is not a YYYY-MM-DD date (the date "
-                                   "transform converts)", s);
+                rc = gcs_mapping__loc_error(errs, loc,
+                                            "'%.60s' is not a YYYY-MM-DD date (the date "
+                                            "transform converts)",
+                                            s);
             break;
         case GCS_TARGET_ACTIVE: {
             bool b;
-            if (gcs_bool_parse(s, &b) < 0)
-                rc = gcs_loc_error(errs, loc, "%s", gcs_error_last());
+            if (gcs_mapping__bool_parse(s, &b) < 0)
+                rc = gcs_mapping__loc_error(errs, loc, "%s", gcs_error_last());
             break;
         }
         case GCS_TARGET_DIVISION:
@@ -287,10 +293,11 @@ int gcs_validate_attr(gcs_row_errors *errs, const gcs_loc *loc, const gcs_attr_r
         case GCS_TARGET_LANGUAGES: {
             size_t n;
             double p;
-            if (gcs_skill_parse(s, a->prof_sep ? a->prof_sep : ":", a->proficiency, &n, &p) < 0)
-                rc = gcs_loc_error(errs, loc, "%s", gcs_error_last());
+            if (gcs_mapping__skill_parse(s, a->prof_sep ? a->prof_sep : ":", a->proficiency, &n,
+                                         &p) < 0)
+                rc = gcs_mapping__loc_error(errs, loc, "%s", gcs_error_last());
             else if (n == 0)
-                rc = gcs_loc_error(errs, loc, "'%.60s' has no name", s);
+                rc = gcs_mapping__loc_error(errs, loc, "'%.60s' has no name", s);
             else
                 rc = check_name(errs, loc, org,
                                 t == GCS_TARGET_SKILLS ? GCS_ORG_SKILL : GCS_ORG_LANGUAGE, s, n);
@@ -300,98 +307,4 @@ int gcs_validate_attr(gcs_row_errors *errs, const gcs_loc *loc, const gcs_attr_r
         }
     }
     return rc;
-}
-
-/* ==== Organisation names ==== */
-
-typedef struct name_set {
-    char **names;   /* sorted once lookups start; kept sorted on insert */
-    size_t count, cap;
-} name_set;
-
-struct gcs_org_names {
-    name_set sets[GCS_ORG__COUNT];
-};
-
-int gcs_org_names_new(gcs_org_names **out)
-{
-    *out = calloc(1, sizeof **out);
-    return *out ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
-}
-
-/* Binary search; returns the index of `name` or where it would go. */
-static size_t find_slot(const name_set *set, const char *name, bool *found)
-{
-    size_t lo = 0, hi = set->count;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(set->names[mid], name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-int gcs_org_names_add(gcs_org_names *names, gcs_org_kind kind, const char *name)
-{
-    name_set *set = &names->sets[kind];
-    bool found;
-    size_t at = find_slot(set, name, &found);
-    if (found)
-        return 0;
-    if (set->count == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 16;
-        char **p = realloc(set->names, cap * sizeof *p);
-        GCS_CHECK_ALLOC(p);
-        set->names = p;
-        set->cap = cap;
-    }
-    char *copy = strdup(name);
-    GCS_CHECK_ALLOC(copy);
-    memmove(set->names + at + 1, set->names + at, (set->count - at) * sizeof *set->names);
-    set->names[at] = copy;
-    set->count++;
-    return 0;
-}
-
-bool gcs_org_names_has(const gcs_org_names *names, gcs_org_kind kind, const char *name)
-{
-    bool found;
-    find_slot(&names->sets[kind], name, &found);
-    return found;
-}
-
-const char *gcs_org_names_similar(const gcs_org_names *names, gcs_org_kind kind,
-                                  const char *name)
-{
-    const name_set *set = &names->sets[kind];
-    for (size_t i = 0; i < set->count; i++) {
-        if (strcasecmp(set->names[i], name) == 0)
-            return set->names[i];
-    }
-    return NULL;
-}
-
-size_t gcs_org_names_count(const gcs_org_names *names, gcs_org_kind kind)
-{
-    return names->sets[kind].count;
-}
-
-void gcs_org_names_free(gcs_org_names *names)
-{
-    if (!names)
-        return;
-    for (int k = 0; k < GCS_ORG__COUNT; k++) {
-        for (size_t i = 0; i < names->sets[k].count; i++)
-            free(names->sets[k].names[i]);
-        free(names->sets[k].names);
-    }
-    free(names);
 }

@@ -141,7 +141,9 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
         if (kind == GCS_PLAN_ADOPT)
             adoptions++;
         json_t *held = json_object_get(op, "privileged");
-        if (kind != GCS_PLAN_CREATE && json_array_size(held) > 0) {
+        /* A create that grants a privileged role counts too: a new Master Admin
+         * from one CSV cell is as dangerous as a role given to an existing user. */
+        if (json_array_size(held) > 0) {
             char *roles = json_dumps(held, JSON_COMPACT);
             snprintf(what, sizeof what, "privileged:%s", key ? key : "?");
             snprintf(why, sizeof why, "%s %s holds %s", gcs_plan_kind_name(kind),
@@ -167,7 +169,16 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
     }
 
     char limits[256];
-    if (deactivations > 0 && over(&o->removals, deactivations, managed)) {
+    if (leavers > 0 && managed > 0 && leavers >= managed &&
+        !json_is_true(json_object_get(plan->doc, "targeted"))) {
+        /* An export with a header and no rows (or only rows of other people)
+         * makes every managed user a leaver. Under the floor in a small
+         * organisation, that would need no approval: it always does. */
+        snprintf(why, sizeof why,
+                 "%ld users deactivated: every user gcscim manages (%ld) is absent from the source",
+                 deactivations, managed);
+        need(needs, o, "deactivate", deactivations, why);
+    } else if (deactivations > 0 && over(&o->removals, deactivations, managed)) {
         threshold_text(limits, sizeof limits, &o->removals, managed);
         snprintf(why, sizeof why, "%ld users deactivated (%s)", deactivations, limits);
         need(needs, o, "deactivate", deactivations, why);

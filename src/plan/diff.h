@@ -23,9 +23,7 @@
 
 #include <jansson.h>
 
-#include "mapping/profile.h" /* the SCIM schema URNs */
-
-#define GCS_SCIM_PATCHOP "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+#include "core/scim.h"
 
 /*
  * Computes the difference. On success *ops_out is a JSON array of SCIM PATCH

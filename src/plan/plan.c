@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +40,22 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
             return gcs_error_set(GCS_EUSAGE, "--approve '%.*s' needs a whole number after '='",
                                  (int)len, text);
     }
+    /* A misspelt kind would approve nothing, silently: the refusal that follows
+     * would not say why the flag did not count. */
+    static const char *const exact[] = {"deactivate", "remove-roles", "adopt",
+                                        "deactivate-despite-rejects"};
+    static const char *const named[] = {"clear:", "change:", "privileged:"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof exact / sizeof *exact && !known; i++)
+        known = strlen(exact[i]) == len && strncmp(text, exact[i], len) == 0;
+    for (size_t i = 0; i < sizeof named / sizeof *named && !known; i++)
+        known = len > strlen(named[i]) && strncmp(text, named[i], strlen(named[i])) == 0;
+    if (!known)
+        return gcs_error_set(GCS_EUSAGE,
+                             "--approve: unknown kind '%.*s' (deactivate=N, clear:ATTR=N, "
+                             "change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY, "
+                             "deactivate-despite-rejects)",
+                             (int)len, text);
     /* Counted kinds must say how many: an approval is of what was reviewed. */
     static const char despite[] = "deactivate-despite-rejects";
     bool counted = strncmp(text, "privileged:", 11) != 0 &&
@@ -77,7 +95,7 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
     return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
 }
 
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options)
 {
     char ts[40];
@@ -138,6 +156,14 @@ void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total)
 {
     json_object_set_new(plan->doc, "unchanged", json_integer(unchanged));
     json_object_set_new(plan->doc, "managed_total", json_integer(managed_total));
+}
+
+void gcs_plan_set_targeted(gcs_plan *plan, bool targeted)
+{
+    if (targeted)
+        json_object_set_new(plan->doc, "targeted", json_true());
+    else
+        json_object_del(plan->doc, "targeted");
 }
 
 void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean)
@@ -209,8 +235,9 @@ static void sha256_hex(char out[65], const char *data, size_t len)
  */
 static int compute_identity(char hex[65], const gcs_plan *plan)
 {
-    static const char *const sealed[] = {"target", "marker", "managed_total", "rejected_rows",
-                                         "source_clean", "password_policy", "operations"};
+    static const char *const sealed[] = {"target",       "marker",          "managed_total",
+                                         "rejected_rows", "source_clean",   "password_policy",
+                                         "targeted",      "operations"};
     json_t *ident = json_object();
     bool failed = !ident;
     for (size_t i = 0; ident && i < sizeof sealed / sizeof *sealed; i++) {
@@ -224,6 +251,67 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
     sha256_hex(hex, canon, strlen(canon));
     free(canon);
     return 0;
+}
+
+static int compute_seal(char hex[65], const gcs_plan *plan, const char *client_id,
+                        const char *secret)
+{
+    const char *identity = gcs_plan_identity(plan);
+    if (!secret || !*secret)
+        return gcs_error_set(GCS_EINVALID, "a plan is sealed with the OAuth client secret, and "
+                                           "none is configured");
+    if (!identity)
+        return gcs_error_set(GCS_EINVALID, "the plan has no identity to seal");
+    char *msg = NULL;
+    if (asprintf(&msg, "gcscim-plan-seal/1\n%s\n%s", client_id ? client_id : "", identity) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    bool ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
+                   strlen(msg), md, &mdlen) != NULL && mdlen == 32;
+    free(msg);
+    if (!ok)
+        return gcs_error_set(GCS_ERROR, "cannot compute the plan's seal");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    OPENSSL_cleanse(md, sizeof md);
+    return 0;
+}
+
+int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret)
+{
+    char hex[65];
+    int rc = compute_seal(hex, plan, client_id, secret);
+    if (rc == 0)
+        json_object_set_new(plan->doc, "seal", json_string(hex));
+    return rc;
+}
+
+int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
+                        const char *secret)
+{
+    char hex[65];
+    int rc = compute_seal(hex, plan, client_id, secret);
+    if (rc < 0)
+        return rc;
+    const char *stated = json_string_value(json_object_get(plan->doc, "seal"));
+    if (!stated || strlen(stated) != 64 || CRYPTO_memcmp(stated, hex, 64) != 0)
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot use plan '%s': it was changed after gcscim made it, or made "
+                             "with other credentials (its seal does not match this OAuth client); "
+                             "make a new plan",
+                             path);
+    return 0;
+}
+
+/* Rows rejected, not reasons: a row with two faults is one row, so that the
+ * summary's counts add up to the rows read. */
+static long rejected_rows(const gcs_plan *plan)
+{
+    json_t *n = json_object_get(plan->doc, "rejected_rows");
+    if (json_is_integer(n))
+        return (long)json_integer_value(n);
+    return (long)json_array_size(json_object_get(plan->doc, "rejected"));
 }
 
 int gcs_plan_finish(gcs_plan *plan)
@@ -252,9 +340,10 @@ int gcs_plan_finish(gcs_plan *plan)
                                       json_integer(gcs_plan_count(plan, (gcs_plan_kind)k))) < 0;
     failed |= json_object_set_new(summary, "unchanged",
                                   json_integer(json_integer_value(json_object_get(plan->doc, "unchanged")))) < 0;
-    failed |= json_object_set_new(summary, "rejected",
+    failed |= json_object_set_new(summary, "skipped",
                                   json_integer((json_int_t)json_array_size(
-                                      json_object_get(plan->doc, "rejected")))) < 0;
+                                      json_object_get(plan->doc, "skipped")))) < 0;
+    failed |= json_object_set_new(summary, "rejected", json_integer(rejected_rows(plan))) < 0;
     failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
     if (failed)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -483,10 +572,21 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     }
     fprintf(out,
             "\nPlan: %ld to create, %ld to adopt, %ld to update, %ld to reactivate, "
-            "%ld to deactivate, %ld unchanged, %zu skipped, %zu rejected.\n",
+            "%ld to deactivate, %ld unchanged, %zu skipped, %ld rejected.\n",
             gcs_plan_count(plan, GCS_PLAN_CREATE), gcs_plan_count(plan, GCS_PLAN_ADOPT),
             gcs_plan_count(plan, GCS_PLAN_UPDATE), gcs_plan_count(plan, GCS_PLAN_REACTIVATE),
             gcs_plan_count(plan, GCS_PLAN_DEACTIVATE),
             (long)json_integer_value(json_object_get(plan->doc, "unchanged")),
-            json_array_size(skipped), json_array_size(rejected));
+            json_array_size(skipped), rejected_rows(plan));
+}
+
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name)
+{
+    const char *target =
+        json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"));
+    if (!target || !api_url || strcmp(target, api_url) != 0)
+        return gcs_error_set(GCS_EINVALID, "plan '%s' was made for %s, but the configured API is %s",
+                             name ? name : "", target ? target : "(unknown)",
+                             api_url ? api_url : "(none)");
+    return 0;
 }

@@ -77,8 +77,9 @@ typedef struct gcs_plan {
     json_t *doc; /* the whole document; "operations" is an array */
 } gcs_plan;
 
-/* An empty plan for the given target API and inputs. */
-int gcs_plan_init(gcs_plan *plan, const char *api_url, const char *source_path,
+/* An empty plan for the given target API and inputs (allocating: release with
+ * gcs_plan_release). */
+int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options);
 void gcs_plan_release(gcs_plan *plan);
 
@@ -101,6 +102,9 @@ void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total);
 /* What the approvals rest on: rows rejected, and whether the source was read to
  * its end without a fatal error. Sealed into the identity. */
 void gcs_plan_set_source_facts(gcs_plan *plan, long rejected_rows, bool clean);
+/* The plan covers only named people (--target): its managed count is theirs, not
+ * the organisation's, so "every managed user is a leaver" says nothing. Sealed. */
+void gcs_plan_set_targeted(gcs_plan *plan, bool targeted);
 /* Records a row or user the plan leaves alone on purpose (a --no-* flag, a
  * withheld deactivation, no matching user): shown, counted, never applied. */
 void gcs_plan_skip(gcs_plan *plan, const char *key, const char *user_name, const char *location,
@@ -134,6 +138,21 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *options);
  * --approve flags that approve it, unless everything needed is approved. */
 int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *options);
 
+/*
+ * The seal: an HMAC-SHA256 of the identity, keyed by the OAuth client that
+ * computed the plan (its secret, with its id in the message). The identity is a
+ * digest that anyone who edits a plan file can recompute; the seal can be made
+ * again only with the credentials, and whoever holds those could call Genesys
+ * directly anyway. It also ties a plan to one OAuth client, hence to one
+ * organisation (two organisations in one region share an API URL). A new secret
+ * means a new plan. GCS_EINVALID without a secret.
+ */
+int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret);
+/* GCS_EINVALID, naming `path`, unless the plan carries a seal made with these
+ * credentials (no seal, or another one, is refused). */
+int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
+                        const char *secret);
+
 /* A plan file is read whole: over this size (a million users' plan is a few
  * hundred MiB less) it is refused before anything is allocated. */
 #define GCS_PLAN_MAX_BYTES (256L * 1024 * 1024)
@@ -143,6 +162,12 @@ int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *option
  * (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
+
+/* A plan is only valid for the organisation it was computed against: 0 when
+ * its target API is `api_url`, GCS_EINVALID naming both otherwise (`name`,
+ * e.g. the plan's file, is for the message). Every entry point that applies a
+ * plan read from outside checks this first. */
+int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char *name);
 
 /* terraform-plan style: counts of + ~ - and each attribute's old and new value. */
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color);

@@ -7,14 +7,15 @@
 int gcs_store_check_writable(gcs_store *s)
 {
     int rc;
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         goto out;
     /* A row no run can have (state 'doctor'), never committed. */
-    rc = gcs_sql_exec(s,
-                      "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
-                      " VALUES ('doctor-write-check', 'doctor', NULL, 'doctor', 0, 0)",
-                      NULL, 0, NULL, NULL, NULL);
+    rc =
+        gcs_store__sql_exec(s,
+                            "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
+                            " VALUES ('doctor-write-check', 'doctor', NULL, 'doctor', 0, 0)",
+                            NULL, 0, NULL, NULL, NULL);
 out:
-    gcs_sql_rollback(s);
+    gcs_store__sql_rollback(s);
     return rc;
 }

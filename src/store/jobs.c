@@ -57,18 +57,18 @@ static int64_t backoff_ms(const gcs_store *s, int attempts)
 static int fill_job(gcs_job *j, const char *const *c)
 {
     memset(j, 0, sizeof *j);
-    j->id = gcs_sql_int(c[0]);
-    j->key = gcs_sql_dup(c[1]);
-    j->payload = gcs_sql_dup(c[2]);
-    j->state = gcs_sql_dup(c[3]);
-    j->attempts = (int)gcs_sql_int(c[4]);
-    j->max_attempts = (int)gcs_sql_int(c[5]);
-    j->not_before_ms = gcs_sql_int(c[6]);
-    j->lease_owner = gcs_sql_dup(c[7]);
-    j->lease_until_ms = gcs_sql_int(c[8]);
-    j->last_error = gcs_sql_dup(c[9]);
-    j->created_ms = gcs_sql_int(c[10]);
-    j->updated_ms = gcs_sql_int(c[11]);
+    j->id = gcs_store__sql_int(c[0]);
+    j->key = gcs_store__sql_dup(c[1]);
+    j->payload = gcs_store__sql_dup(c[2]);
+    j->state = gcs_store__sql_dup(c[3]);
+    j->attempts = (int)gcs_store__sql_int(c[4]);
+    j->max_attempts = (int)gcs_store__sql_int(c[5]);
+    j->not_before_ms = gcs_store__sql_int(c[6]);
+    j->lease_owner = gcs_store__sql_dup(c[7]);
+    j->lease_until_ms = gcs_store__sql_int(c[8]);
+    j->last_error = gcs_store__sql_dup(c[9]);
+    j->created_ms = gcs_store__sql_int(c[10]);
+    j->updated_ms = gcs_store__sql_int(c[11]);
     if (!j->key || !j->payload || !j->state) {
         gcs_job_release(j);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -98,9 +98,9 @@ int gcs_store_job_get(gcs_job *out, gcs_store *s, int64_t id)
     char nid[24];
     memset(out, 0, sizeof *out);
     one_job o = {out, false};
-    const char *params[] = {gcs_sql_i64(nid, id)};
-    int rc = gcs_sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", params, 1,
-                          one_job_row, &o, NULL);
+    const char *params[] = {gcs_store__sql_i64(nid, id)};
+    int rc = gcs_store__sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", params, 1,
+                                 one_job_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no job %lld", (long long)id);
     return rc;
@@ -131,10 +131,11 @@ int gcs_store_jobs_each(gcs_store *s, const char *state,
     jobs_ctx c = {fn, payload};
     const char *params[] = {state};
     if (state)
-        return gcs_sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ? ORDER BY id",
-                            params, 1, jobs_row, &c, NULL);
-    return gcs_sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id", NULL, 0, jobs_row, &c,
-                        NULL);
+        return gcs_store__sql_exec(s,
+                                   "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ? ORDER BY id",
+                                   params, 1, jobs_row, &c, NULL);
+    return gcs_store__sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id", NULL, 0, jobs_row,
+                               &c, NULL);
 }
 
 /* ==== Enqueueing ==== */
@@ -142,7 +143,7 @@ int gcs_store_jobs_each(gcs_store *s, const char *state,
 static int id_row(const char *const *cols, int ncols, void *payload)
 {
     if (ncols > 0 && cols[0])
-        *(int64_t *)payload = gcs_sql_int(cols[0]);
+        *(int64_t *)payload = gcs_store__sql_int(cols[0]);
     return 0;
 }
 
@@ -169,21 +170,21 @@ int gcs_store_job_enqueue(int64_t *out_id, gcs_store *s, const char *key, const 
     json_decref(check);
     if (max_attempts < 1)
         max_attempts = 1;
-    gcs_sql_i64(now, gcs_time_wall_ms());
-    const char *params[] = {key, payload, gcs_sql_i64(maxa, max_attempts), now, now, now};
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
+    const char *params[] = {key, payload, gcs_store__sql_i64(maxa, max_attempts), now, now, now};
     /* One statement, so that two hosts enqueueing the same key at once still
      * leave one pending job. */
-    rc = gcs_sql_exec(s,
-                      "INSERT INTO jobs (job_key, payload, state, attempts, max_attempts,"
-                      " not_before_ms, created_ms, updated_ms)"
-                      " VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)"
-                      " ON CONFLICT (job_key) WHERE state = 'pending' DO UPDATE SET"
-                      " payload = excluded.payload, attempts = 0,"
-                      " max_attempts = excluded.max_attempts,"
-                      " not_before_ms = excluded.not_before_ms,"
-                      " updated_ms = excluded.updated_ms, last_error = NULL"
-                      " RETURNING id",
-                      params, 6, id_row, &id, NULL);
+    rc = gcs_store__sql_exec(s,
+                             "INSERT INTO jobs (job_key, payload, state, attempts, max_attempts,"
+                             " not_before_ms, created_ms, updated_ms)"
+                             " VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)"
+                             " ON CONFLICT (job_key) WHERE state = 'pending' DO UPDATE SET"
+                             " payload = excluded.payload, attempts = 0,"
+                             " max_attempts = excluded.max_attempts,"
+                             " not_before_ms = excluded.not_before_ms,"
+                             " updated_ms = excluded.updated_ms, last_error = NULL"
+                             " RETURNING id",
+                             params, 6, id_row, &id, NULL);
     if (rc < 0)
         return gcs_error_prefix(rc, "cannot enqueue job '%s'", key);
     if (out_id)
@@ -212,11 +213,11 @@ static int candidate_row(const char *const *cols, int ncols, void *payload)
     if (ncols < 6 || cs->n >= CLAIM_BATCH)
         return 0;
     candidate *c = &cs->c[cs->n++];
-    c->id = gcs_sql_int(cols[0]);
+    c->id = gcs_store__sql_int(cols[0]);
     snprintf(c->key, sizeof c->key, "%s", cols[1] ? cols[1] : "");
     c->expired = cols[2] && strcmp(cols[2], GCS_JOB_RUNNING) == 0;
-    c->attempts = (int)gcs_sql_int(cols[3]);
-    c->max_attempts = (int)gcs_sql_int(cols[4]);
+    c->attempts = (int)gcs_store__sql_int(cols[3]);
+    c->max_attempts = (int)gcs_store__sql_int(cols[4]);
     snprintf(c->owner, sizeof c->owner, "%s", cols[5] ? cols[5] : "");
     return 0;
 }
@@ -232,7 +233,7 @@ static int bool_row(const char *const *cols, int ncols, void *payload)
 static int count_row(const char *const *cols, int ncols, void *payload)
 {
     if (ncols > 0 && cols[0])
-        *(int64_t *)payload = gcs_sql_int(cols[0]);
+        *(int64_t *)payload = gcs_store__sql_int(cols[0]);
     return 0;
 }
 
@@ -249,17 +250,17 @@ static int key_is_free(bool *out, gcs_store *s, const candidate *c, const char *
         char lockname[GCS_RECEIPT_FIELD_MAX + 16];
         snprintf(lockname, sizeof lockname, "gcscim.job:%s", c->key);
         const char *p[] = {lockname};
-        if ((rc = gcs_sql_exec(s, "SELECT pg_try_advisory_xact_lock(hashtext(?))", p, 1,
-                               bool_row, &locked, NULL)) < 0)
+        if ((rc = gcs_store__sql_exec(s, "SELECT pg_try_advisory_xact_lock(hashtext(?))", p, 1,
+                                      bool_row, &locked, NULL)) < 0)
             return rc;
         if (!locked)
             return 0; /* another worker is deciding about this key right now */
     }
-    const char *params[] = {c->key, gcs_sql_i64(nid, c->id), now, nid};
-    if ((rc = gcs_sql_exec(s,
-                           "SELECT COUNT(*) FROM jobs WHERE job_key = ? AND id <> ?"
-                           " AND state = 'running' AND (lease_until_ms >= ? OR id < ?)",
-                           params, 4, count_row, &others, NULL)) < 0)
+    const char *params[] = {c->key, gcs_store__sql_i64(nid, c->id), now, nid};
+    if ((rc = gcs_store__sql_exec(s,
+                                  "SELECT COUNT(*) FROM jobs WHERE job_key = ? AND id <> ?"
+                                  " AND state = 'running' AND (lease_until_ms >= ? OR id < ?)",
+                                  params, 4, count_row, &others, NULL)) < 0)
         return rc;
     *out = others == 0;
     return 0;
@@ -278,9 +279,9 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     candidates cs = {buf, 0};
     int64_t t = gcs_time_wall_ms();
-    gcs_sql_i64(now, t);
-    gcs_sql_i64(until, t + (lease_ms > 0 ? lease_ms : 1));
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    gcs_store__sql_i64(now, t);
+    gcs_store__sql_i64(until, t + (lease_ms > 0 ? lease_ms : 1));
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         goto out;
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -290,21 +291,21 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
              " ORDER BY id LIMIT %d%s",
              CLAIM_BATCH, s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
     const char *cp[] = {now, now};
-    if ((rc = gcs_sql_exec(s, sql, cp, 2, candidate_row, &cs, NULL)) < 0)
+    if ((rc = gcs_store__sql_exec(s, sql, cp, 2, candidate_row, &cs, NULL)) < 0)
         goto out;
     for (int i = 0; i < cs.n && !claimed; i++) {
         candidate *c = &cs.c[i];
-        gcs_sql_i64(nid, c->id);
+        gcs_store__sql_i64(nid, c->id);
         if (c->expired && c->attempts >= c->max_attempts) {
             /* Its worker died (or hung) on every attempt: a dead letter. */
             char reason[256];
             snprintf(reason, sizeof reason, "lease expired on attempt %d of %d (worker '%s')",
                      c->attempts, c->max_attempts, c->owner);
             const char *p[] = {reason, now, nid};
-            if ((rc = gcs_sql_exec(s,
-                                   "UPDATE jobs SET state = 'dead', last_error = ?,"
-                                   " lease_until_ms = NULL, updated_ms = ? WHERE id = ?",
-                                   p, 3, NULL, NULL, NULL)) < 0)
+            if ((rc = gcs_store__sql_exec(s,
+                                          "UPDATE jobs SET state = 'dead', last_error = ?,"
+                                          " lease_until_ms = NULL, updated_ms = ? WHERE id = ?",
+                                          p, 3, NULL, NULL, NULL)) < 0)
                 goto out;
             continue;
         }
@@ -314,26 +315,26 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
         if (!free_key)
             continue;
         const char *p[] = {worker, until, now, nid};
-        if ((rc = gcs_sql_exec(s,
-                               "UPDATE jobs SET state = 'running', lease_owner = ?,"
-                               " lease_until_ms = ?, attempts = attempts + 1, updated_ms = ?"
-                               " WHERE id = ?",
-                               p, 4, NULL, NULL, NULL)) < 0)
+        if ((rc = gcs_store__sql_exec(s,
+                                      "UPDATE jobs SET state = 'running', lease_owner = ?,"
+                                      " lease_until_ms = ?, attempts = attempts + 1, updated_ms = ?"
+                                      " WHERE id = ?",
+                                      p, 4, NULL, NULL, NULL)) < 0)
             goto out;
         one_job o = {out, false};
         const char *gp[] = {nid};
-        if ((rc = gcs_sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", gp, 1,
-                               one_job_row, &o, NULL)) < 0)
+        if ((rc = gcs_store__sql_exec(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", gp, 1,
+                                      one_job_row, &o, NULL)) < 0)
             goto out;
         claimed = o.found;
     }
-    if ((rc = gcs_sql_commit(s)) < 0)
+    if ((rc = gcs_store__sql_commit(s)) < 0)
         goto out;
     if (!claimed)
         rc = GCS_ENOTFOUND; /* the normal "nothing to do": no message needed */
 out:
     if (rc < 0) {
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
         gcs_job_release(out);
     }
     free(buf);
@@ -359,12 +360,12 @@ int gcs_store_job_extend(gcs_store *s, int64_t id, const char *worker, int64_t l
 {
     char nid[24], until[24], now[24];
     int64_t changed = 0, t = gcs_time_wall_ms();
-    const char *p[] = {gcs_sql_i64(until, t + lease_ms), gcs_sql_i64(now, t),
-                       gcs_sql_i64(nid, id), worker};
-    int rc = gcs_sql_exec(s,
-                          "UPDATE jobs SET lease_until_ms = ?, updated_ms = ?"
-                          " WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                          p, 4, NULL, NULL, &changed);
+    const char *p[] = {gcs_store__sql_i64(until, t + lease_ms), gcs_store__sql_i64(now, t),
+                       gcs_store__sql_i64(nid, id), worker};
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET lease_until_ms = ?, updated_ms = ?"
+                                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                                 p, 4, NULL, NULL, &changed);
     if (rc == 0 && changed == 0)
         rc = lease_lost(s, id, worker);
     return rc;
@@ -374,11 +375,13 @@ int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker)
 {
     char nid[24], now[24];
     int64_t changed = 0;
-    const char *p[] = {gcs_sql_i64(now, gcs_time_wall_ms()), gcs_sql_i64(nid, id), worker};
-    int rc = gcs_sql_exec(s,
-                          "UPDATE jobs SET state = 'done', lease_until_ms = NULL, updated_ms = ?"
-                          " WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                          p, 3, NULL, NULL, &changed);
+    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id),
+                       worker};
+    int rc =
+        gcs_store__sql_exec(s,
+                            "UPDATE jobs SET state = 'done', lease_until_ms = NULL, updated_ms = ?"
+                            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                            p, 3, NULL, NULL, &changed);
     if (rc == 0 && changed == 0)
         rc = lease_lost(s, id, worker);
     return rc;
@@ -396,8 +399,8 @@ static int fail_row(const char *const *cols, int ncols, void *payload)
     if (ncols < 3)
         return 0;
     f->found = true;
-    f->attempts = (int)gcs_sql_int(cols[0]);
-    f->max_attempts = (int)gcs_sql_int(cols[1]);
+    f->attempts = (int)gcs_store__sql_int(cols[0]);
+    f->max_attempts = (int)gcs_store__sql_int(cols[1]);
     snprintf(f->key, sizeof f->key, "%s", cols[2] ? cols[2] : "");
     return 0;
 }
@@ -411,20 +414,20 @@ int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char 
     fail_info *f = calloc(1, sizeof *f);
     GCS_CHECK_ALLOC(f);
     int64_t t = gcs_time_wall_ms();
-    gcs_sql_i64(nid, id);
-    gcs_sql_i64(now, t);
+    gcs_store__sql_i64(nid, id);
+    gcs_store__sql_i64(now, t);
     snprintf(why, sizeof why, "%s", reason ? reason : "failed");
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         goto out;
     snprintf(sql, sizeof sql,
              "SELECT attempts, max_attempts, job_key FROM jobs"
              " WHERE id = ? AND state = 'running' AND lease_owner = ?%s",
-             gcs_sql_for_update(s));
+             gcs_store__sql_for_update(s));
     const char *p[] = {nid, worker};
-    if ((rc = gcs_sql_exec(s, sql, p, 2, fail_row, f, NULL)) < 0)
+    if ((rc = gcs_store__sql_exec(s, sql, p, 2, fail_row, f, NULL)) < 0)
         goto out;
     if (!f->found) {
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
         rc = lease_lost(s, id, worker);
         goto out;
     }
@@ -436,8 +439,9 @@ int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char 
          * obsolete, and two pending jobs of one key are not allowed. */
         int64_t newer = 0;
         const char *kp[] = {f->key};
-        if ((rc = gcs_sql_exec(s, "SELECT COUNT(*) FROM jobs WHERE job_key = ? AND state = 'pending'",
-                               kp, 1, count_row, &newer, NULL)) < 0)
+        if ((rc = gcs_store__sql_exec(
+                 s, "SELECT COUNT(*) FROM jobs WHERE job_key = ? AND state = 'pending'", kp, 1,
+                 count_row, &newer, NULL)) < 0)
             goto out;
         if (newer) {
             state = GCS_JOB_DROPPED;
@@ -448,16 +452,16 @@ int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char 
     int64_t wait = backoff_ms(s, f->attempts);
     if (retry_after_ms > wait)
         wait = retry_after_ms;
-    const char *up[] = {state, why, gcs_sql_i64(nb, t + wait), now, nid};
-    if ((rc = gcs_sql_exec(s,
-                           "UPDATE jobs SET state = ?, last_error = ?, not_before_ms = ?,"
-                           " lease_until_ms = NULL, updated_ms = ? WHERE id = ?",
-                           up, 5, NULL, NULL, NULL)) < 0)
+    const char *up[] = {state, why, gcs_store__sql_i64(nb, t + wait), now, nid};
+    if ((rc = gcs_store__sql_exec(s,
+                                  "UPDATE jobs SET state = ?, last_error = ?, not_before_ms = ?,"
+                                  " lease_until_ms = NULL, updated_ms = ? WHERE id = ?",
+                                  up, 5, NULL, NULL, NULL)) < 0)
         goto out;
-    rc = gcs_sql_commit(s);
+    rc = gcs_store__sql_commit(s);
 out:
     if (rc < 0)
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
     free(f);
     return rc;
 }
@@ -480,12 +484,14 @@ int gcs_store_job_retry(gcs_store *s, int64_t id)
 {
     char nid[24], now[24];
     int64_t changed = 0;
-    const char *p[] = {gcs_sql_i64(now, gcs_time_wall_ms()), now, gcs_sql_i64(nid, id)};
-    int rc = gcs_sql_exec(s,
-                          "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = ?,"
-                          " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                          " WHERE id = ? AND state IN ('dead', 'dropped', 'done')",
-                          p, 3, NULL, NULL, &changed);
+    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now,
+                       gcs_store__sql_i64(nid, id)};
+    int rc =
+        gcs_store__sql_exec(s,
+                            "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = ?,"
+                            " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+                            " WHERE id = ? AND state IN ('dead', 'dropped', 'done')",
+                            p, 3, NULL, NULL, &changed);
     if (rc == GCS_ECONFLICT)
         return gcs_error_set(GCS_ECONFLICT,
                              "job %lld: another job of the same key is already pending",
@@ -499,11 +505,11 @@ int gcs_store_job_drop(gcs_store *s, int64_t id)
 {
     char nid[24], now[24];
     int64_t changed = 0;
-    const char *p[] = {gcs_sql_i64(now, gcs_time_wall_ms()), gcs_sql_i64(nid, id)};
-    int rc = gcs_sql_exec(s,
-                          "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
-                          " updated_ms = ? WHERE id = ? AND state IN ('pending', 'dead')",
-                          p, 2, NULL, NULL, &changed);
+    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id)};
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
+                                 " updated_ms = ? WHERE id = ? AND state IN ('pending', 'dead')",
+                                 p, 2, NULL, NULL, &changed);
     if (rc == 0 && changed == 0)
         rc = explain_refusal(s, id, "drop");
     return rc;

@@ -38,14 +38,14 @@ static int lease_row(const char *const *c, int ncols, void *payload)
     if (ncols < 8 || o->found)
         return 0;
     gcs_run_lease *l = o->out;
-    l->plan_id = gcs_sql_dup(c[0]);
-    l->run_id = gcs_sql_dup(c[1]);
-    l->owner = gcs_sql_dup(c[2]);
-    l->host = gcs_sql_dup(c[3]);
-    l->pid = gcs_sql_int(c[4]);
-    l->since_ms = gcs_sql_int(c[5]);
-    l->heartbeat_ms = gcs_sql_int(c[6]);
-    l->until_ms = gcs_sql_int(c[7]);
+    l->plan_id = gcs_store__sql_dup(c[0]);
+    l->run_id = gcs_store__sql_dup(c[1]);
+    l->owner = gcs_store__sql_dup(c[2]);
+    l->host = gcs_store__sql_dup(c[3]);
+    l->pid = gcs_store__sql_int(c[4]);
+    l->since_ms = gcs_store__sql_int(c[5]);
+    l->heartbeat_ms = gcs_store__sql_int(c[6]);
+    l->until_ms = gcs_store__sql_int(c[7]);
     o->found = true;
     if (!l->plan_id || !l->owner || !l->host || (c[1] && !l->run_id))
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -57,10 +57,10 @@ int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id)
     memset(out, 0, sizeof *out);
     one_lease o = {out, false};
     const char *params[] = {plan_id};
-    int rc = gcs_sql_exec(s,
-                          "SELECT plan_id, run_id, owner, host, pid, since_ms, heartbeat_ms,"
-                          " until_ms FROM run_leases WHERE plan_id = ?",
-                          params, 1, lease_row, &o, NULL);
+    int rc = gcs_store__sql_exec(s,
+                                 "SELECT plan_id, run_id, owner, host, pid, since_ms, heartbeat_ms,"
+                                 " until_ms FROM run_leases WHERE plan_id = ?",
+                                 params, 1, lease_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no lease on plan '%s'", plan_id);
     if (rc < 0)
@@ -77,23 +77,23 @@ int gcs_store_lease_take(gcs_run_lease *holder, gcs_store *s, const char *plan_i
     int rc;
     if (holder)
         memset(holder, 0, sizeof *holder);
-    gcs_sql_i64(now, t);
-    gcs_sql_i64(until, t + ttl_ms);
-    gcs_sql_i64(pidtext, pid);
+    gcs_store__sql_i64(now, t);
+    gcs_store__sql_i64(until, t + ttl_ms);
+    gcs_store__sql_i64(pidtext, pid);
     const char *params[] = {plan_id, owner, host, pidtext, now, now, until, now, dead_owner};
-    rc = gcs_sql_exec(s,
-                      "INSERT INTO run_leases (plan_id, run_id, owner, host, pid, since_ms,"
-                      " heartbeat_ms, until_ms) VALUES (?, NULL, ?, ?, ?, ?, ?, ?)"
-                      " ON CONFLICT (plan_id) DO UPDATE SET"
-                      " run_id = CASE WHEN run_leases.owner = excluded.owner"
-                      " THEN run_leases.run_id ELSE NULL END,"
-                      " since_ms = CASE WHEN run_leases.owner = excluded.owner"
-                      " THEN run_leases.since_ms ELSE excluded.since_ms END,"
-                      " owner = excluded.owner, host = excluded.host, pid = excluded.pid,"
-                      " heartbeat_ms = excluded.heartbeat_ms, until_ms = excluded.until_ms"
-                      " WHERE run_leases.until_ms <= ? OR run_leases.owner = excluded.owner"
-                      " OR run_leases.owner = ?",
-                      params, 9, NULL, NULL, &changed);
+    rc = gcs_store__sql_exec(s,
+                             "INSERT INTO run_leases (plan_id, run_id, owner, host, pid, since_ms,"
+                             " heartbeat_ms, until_ms) VALUES (?, NULL, ?, ?, ?, ?, ?, ?)"
+                             " ON CONFLICT (plan_id) DO UPDATE SET"
+                             " run_id = CASE WHEN run_leases.owner = excluded.owner"
+                             " THEN run_leases.run_id ELSE NULL END,"
+                             " since_ms = CASE WHEN run_leases.owner = excluded.owner"
+                             " THEN run_leases.since_ms ELSE excluded.since_ms END,"
+                             " owner = excluded.owner, host = excluded.host, pid = excluded.pid,"
+                             " heartbeat_ms = excluded.heartbeat_ms, until_ms = excluded.until_ms"
+                             " WHERE run_leases.until_ms <= ? OR run_leases.owner = excluded.owner"
+                             " OR run_leases.owner = ?",
+                             params, 9, NULL, NULL, &changed);
     if (rc < 0)
         return gcs_error_prefix(rc, "cannot take the lease on plan '%s'", plan_id);
     if (changed > 0)
@@ -118,13 +118,13 @@ int gcs_store_lease_renew(gcs_store *s, const char *plan_id, const char *owner, 
 {
     char now[24], until[24];
     int64_t changed = 0, t = gcs_time_wall_ms();
-    gcs_sql_i64(now, t);
-    gcs_sql_i64(until, t + ttl_ms);
+    gcs_store__sql_i64(now, t);
+    gcs_store__sql_i64(until, t + ttl_ms);
     const char *params[] = {now, until, run_id, plan_id, owner};
-    int rc = gcs_sql_exec(s,
-                          "UPDATE run_leases SET heartbeat_ms = ?, until_ms = ?,"
-                          " run_id = COALESCE(?, run_id) WHERE plan_id = ? AND owner = ?",
-                          params, 5, NULL, NULL, &changed);
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE run_leases SET heartbeat_ms = ?, until_ms = ?,"
+                                 " run_id = COALESCE(?, run_id) WHERE plan_id = ? AND owner = ?",
+                                 params, 5, NULL, NULL, &changed);
     if (rc < 0)
         return gcs_error_prefix(rc, "cannot renew the lease on plan '%s'", plan_id);
     if (changed == 0)
@@ -137,8 +137,8 @@ int gcs_store_lease_renew(gcs_store *s, const char *plan_id, const char *owner, 
 int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner)
 {
     const char *params[] = {plan_id, owner};
-    int rc = gcs_sql_exec(s, "DELETE FROM run_leases WHERE plan_id = ? AND owner = ?", params, 2,
-                          NULL, NULL, NULL);
+    int rc = gcs_store__sql_exec(s, "DELETE FROM run_leases WHERE plan_id = ? AND owner = ?",
+                                 params, 2, NULL, NULL, NULL);
     if (rc < 0)
         gcs_error_prefix(rc, "cannot release the lease on plan '%s'", plan_id);
     return rc;

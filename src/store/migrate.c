@@ -137,26 +137,26 @@ static const migration migrations[] = {
 static int version_row(const char *const *cols, int ncols, void *payload)
 {
     if (ncols > 0 && cols[0])
-        *(int *)payload = (int)gcs_sql_int(cols[0]);
+        *(int *)payload = (int)gcs_store__sql_int(cols[0]);
     return 0;
 }
 
-int gcs_store_migrate(gcs_store *s)
+int gcs_store__migrate(gcs_store *s)
 {
     int rc, current = 0;
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         return gcs_error_prefix(rc, "cannot migrate the database schema");
     /* Two hosts starting at once: the second waits, then sees the work done. */
     if (s->kind == GCS_STORE_POSTGRES &&
-        (rc = gcs_sql_exec(s, "SELECT pg_advisory_xact_lock(1734570861)", NULL, 0, NULL, NULL,
-                           NULL)) < 0)
+        (rc = gcs_store__sql_exec(s, "SELECT pg_advisory_xact_lock(1734570861)", NULL, 0, NULL,
+                                  NULL, NULL)) < 0)
         goto out;
     if ((rc = s->ops->exec_script(s, "CREATE TABLE IF NOT EXISTS schema_version ("
                                      " version INTEGER PRIMARY KEY,"
                                      " applied_ms BIGINT NOT NULL)")) < 0)
         goto out;
-    if ((rc = gcs_sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0, version_row,
-                           &current, NULL)) < 0)
+    if ((rc = gcs_store__sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0,
+                                  version_row, &current, NULL)) < 0)
         goto out;
     int latest = migrations[sizeof migrations / sizeof *migrations - 1].version;
     if (current > latest) {
@@ -176,15 +176,17 @@ int gcs_store_migrate(gcs_store *s)
             goto out;
         }
         char v[24], t[24];
-        const char *params[] = {gcs_sql_i64(v, m->version), gcs_sql_i64(t, gcs_time_wall_ms())};
-        if ((rc = gcs_sql_exec(s, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)",
-                               params, 2, NULL, NULL, NULL)) < 0)
+        const char *params[] = {gcs_store__sql_i64(v, m->version),
+                                gcs_store__sql_i64(t, gcs_time_wall_ms())};
+        if ((rc = gcs_store__sql_exec(
+                 s, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)", params, 2,
+                 NULL, NULL, NULL)) < 0)
             goto out;
     }
-    rc = gcs_sql_commit(s);
+    rc = gcs_store__sql_commit(s);
 out:
     if (rc < 0) {
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
         gcs_error_prefix(rc, "cannot migrate the database schema");
     }
     return rc;

@@ -268,7 +268,7 @@ static void register_password(const char *conninfo)
     PQconninfoFree(opts);
 }
 
-int gcs_postgres_open(gcs_store *s, const char *conninfo)
+int gcs_store__postgres_open(gcs_store *s, const char *conninfo)
 {
     int rc = 0;
     pg_conn *c = calloc(1, sizeof *c);

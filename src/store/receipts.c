@@ -96,7 +96,8 @@ static void fetch_sha256(void)
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-int gcs_receipt_hash_buf(char out[65], const char *prev_hash, const gcs_receipt *r, gcs_buf *scratch)
+int gcs_store__receipt_hash_buf(char out[65], const char *prev_hash, const gcs_receipt *r,
+                                gcs_buf *scratch)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
@@ -122,17 +123,17 @@ int gcs_receipt_hash(char out[65], const char *prev_hash, const gcs_receipt *r)
 {
     gcs_buf b;
     gcs_buf_init(&b, 4 * GCS_RECEIPT_BODY_MAX);
-    int rc = gcs_receipt_hash_buf(out, prev_hash, r, &b);
+    int rc = gcs_store__receipt_hash_buf(out, prev_hash, r, &b);
     gcs_buf_release(&b);
     return rc;
 }
 
-int gcs_chain_head_row(const char *const *cols, int ncols, void *payload)
+int gcs_store__chain_head_row(const char *const *cols, int ncols, void *payload)
 {
     gcs_chain_head *h = payload;
     if (ncols < 2)
         return 0;
-    h->seq = gcs_sql_int(cols[0]);
+    h->seq = gcs_store__sql_int(cols[0]);
     snprintf(h->hash, sizeof h->hash, "%s", cols[1] ? cols[1] : "");
     h->found = true;
     return 0;
@@ -147,8 +148,8 @@ int gcs_chain_head_row(const char *const *cols, int ncols, void *payload)
 
 static void row_to_receipt(gcs_receipt *r, const char *const *c)
 {
-    r->seq = gcs_sql_int(c[0]);
-    r->time_ms = gcs_sql_int(c[1]);
+    r->seq = gcs_store__sql_int(c[0]);
+    r->time_ms = gcs_store__sql_int(c[1]);
     r->run_id = c[2];
     r->operation = c[3];
     r->resource_type = c[4];
@@ -157,12 +158,12 @@ static void row_to_receipt(gcs_receipt *r, const char *const *c)
     r->method = c[7];
     r->path = c[8];
     r->request_body = c[9];
-    r->status = (int)gcs_sql_int(c[10]);
+    r->status = (int)gcs_store__sql_int(c[10]);
     r->response_body = c[11];
     r->etag_sent = c[12];
     r->etag_received = c[13];
-    r->attempts = (int)gcs_sql_int(c[14]);
-    r->latency_ms = gcs_sql_int(c[15]);
+    r->attempts = (int)gcs_store__sql_int(c[14]);
+    r->latency_ms = gcs_store__sql_int(c[15]);
     r->outcome = c[16];
     r->correlation_id = c[17];
     r->prev_hash = c[18];
@@ -201,19 +202,19 @@ int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_recei
     rc = gcs_buf_puts(&sql, "SELECT " RECEIPT_COLUMNS " FROM receipts WHERE 1 = 1");
     if (rc == 0 && f->seq_min > 0) {
         rc = gcs_buf_puts(&sql, " AND seq >= ?");
-        params[n++] = gcs_sql_i64(nums[0], f->seq_min);
+        params[n++] = gcs_store__sql_i64(nums[0], f->seq_min);
     }
     if (rc == 0 && f->seq_max > 0) {
         rc = gcs_buf_puts(&sql, " AND seq <= ?");
-        params[n++] = gcs_sql_i64(nums[1], f->seq_max);
+        params[n++] = gcs_store__sql_i64(nums[1], f->seq_max);
     }
     if (rc == 0 && f->since_ms > 0) {
         rc = gcs_buf_puts(&sql, " AND time_ms >= ?");
-        params[n++] = gcs_sql_i64(nums[2], f->since_ms);
+        params[n++] = gcs_store__sql_i64(nums[2], f->since_ms);
     }
     if (rc == 0 && f->until_ms > 0) {
         rc = gcs_buf_puts(&sql, " AND time_ms < ?");
-        params[n++] = gcs_sql_i64(nums[3], f->until_ms);
+        params[n++] = gcs_store__sql_i64(nums[3], f->until_ms);
     }
     if (rc == 0 && f->user) {
         rc = gcs_buf_puts(&sql, " AND (source_key = ? OR genesys_id = ?)");
@@ -234,7 +235,7 @@ int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_recei
         rc = gcs_buf_printf(&sql, " LIMIT %lld", (long long)f->limit);
     if (rc == 0) {
         each_ctx e = {fn, payload};
-        rc = gcs_sql_exec(s, sql.ptr, params, n, each_row, &e, NULL);
+        rc = gcs_store__sql_exec(s, sql.ptr, params, n, each_row, &e, NULL);
     }
     gcs_buf_release(&sql);
     return rc;
@@ -286,7 +287,7 @@ static int verify_row(const char *const *cols, int ncols, void *payload)
                       "receipt %lld: prev_hash does not match the hash of receipt %lld "
                       "(deleted, inserted or reordered)",
                       (long long)r.seq, (long long)r.seq - 1);
-    if ((rc = gcs_receipt_hash_buf(hash, v->prev, &r, &v->scratch)) < 0)
+    if ((rc = gcs_store__receipt_hash_buf(hash, v->prev, &r, &v->scratch)) < 0)
         return rc;
     if (!r.hash || strcmp(r.hash, hash) != 0)
         return broken(v, r.seq, "receipt %lld: content does not match its hash (edited)",
@@ -325,10 +326,10 @@ int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int
         goto out;
     /* One snapshot for the head and the walk: appends made meanwhile by other
      * processes are neither seen nor mistaken for an insertion. */
-    if ((rc = gcs_sql_begin(s, false)) < 0)
+    if ((rc = gcs_store__sql_begin(s, false)) < 0)
         goto out;
-    if ((rc = gcs_sql_exec(s, "SELECT seq, hash FROM chain_head WHERE id = 1", NULL, 0,
-                           gcs_chain_head_row, &h, NULL)) < 0)
+    if ((rc = gcs_store__sql_exec(s, "SELECT seq, hash FROM chain_head WHERE id = 1", NULL, 0,
+                                  gcs_store__chain_head_row, &h, NULL)) < 0)
         goto out;
     if (!h.found) {
         broken(&v, 1, "the chain head is missing");
@@ -336,8 +337,8 @@ int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int
     }
     out->head_seq = h.seq;
     memcpy(out->head_hash, h.hash, sizeof out->head_hash);
-    rc = gcs_sql_exec(s, "SELECT " RECEIPT_COLUMNS " FROM receipts ORDER BY seq", NULL, 0,
-                      verify_row, &v, NULL);
+    rc = gcs_store__sql_exec(s, "SELECT " RECEIPT_COLUMNS " FROM receipts ORDER BY seq", NULL, 0,
+                             verify_row, &v, NULL);
     if (rc < 0)
         goto out;
     rc = 0;
@@ -350,9 +351,9 @@ int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int
         broken(&v, v.anchor_seq, "receipt %lld, recorded earlier, is not in the chain",
                (long long)v.anchor_seq);
 done:
-    rc = gcs_sql_commit(s);
+    rc = gcs_store__sql_commit(s);
 out:
-    gcs_sql_rollback(s);
+    gcs_store__sql_rollback(s);
     gcs_buf_release(&v.scratch);
     return rc;
 }

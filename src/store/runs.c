@@ -61,17 +61,17 @@ static bool valid_item_state(const char *s)
 static int fill_run(gcs_run *r, const char *const *c)
 {
     memset(r, 0, sizeof *r);
-    r->id = gcs_sql_dup(c[0]);
-    r->command = gcs_sql_dup(c[1]);
-    r->plan_id = gcs_sql_dup(c[2]);
-    r->state = gcs_sql_dup(c[3]);
-    r->started_ms = gcs_sql_int(c[4]);
-    r->finished_ms = gcs_sql_int(c[5]);
-    r->updated_ms = gcs_sql_int(c[6]);
-    r->pending = gcs_sql_int(c[7]);
-    r->in_progress = gcs_sql_int(c[8]);
-    r->done = gcs_sql_int(c[9]);
-    r->failed = gcs_sql_int(c[10]);
+    r->id = gcs_store__sql_dup(c[0]);
+    r->command = gcs_store__sql_dup(c[1]);
+    r->plan_id = gcs_store__sql_dup(c[2]);
+    r->state = gcs_store__sql_dup(c[3]);
+    r->started_ms = gcs_store__sql_int(c[4]);
+    r->finished_ms = gcs_store__sql_int(c[5]);
+    r->updated_ms = gcs_store__sql_int(c[6]);
+    r->pending = gcs_store__sql_int(c[7]);
+    r->in_progress = gcs_store__sql_int(c[8]);
+    r->done = gcs_store__sql_int(c[9]);
+    r->failed = gcs_store__sql_int(c[10]);
     if (!r->id || !r->state) {
         gcs_run_release(r);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -115,7 +115,7 @@ int gcs_store_run_get(gcs_run *out, gcs_store *s, const char *run_id)
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {run_id};
-    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.id = ?", params, 1, one_run_row, &o, NULL);
+    int rc = gcs_store__sql_exec(s, RUN_SELECT " WHERE r.id = ?", params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run '%s'", run_id);
     return rc;
@@ -128,12 +128,13 @@ int gcs_store_run_begin(gcs_run *out, gcs_store *s, const char *command, const c
     memset(out, 0, sizeof *out);
     if ((rc = gcs_store_flush(s)) < 0 || (rc = new_run_id(id)) < 0)
         return rc;
-    gcs_sql_i64(now, gcs_time_wall_ms());
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
     const char *params[] = {id, command, plan_id, now, now};
-    if ((rc = gcs_sql_exec(s,
-                           "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
-                           " VALUES (?, ?, ?, 'running', ?, ?)",
-                           params, 5, NULL, NULL, NULL)) < 0)
+    if ((rc = gcs_store__sql_exec(
+             s,
+             "INSERT INTO runs (id, command, plan_id, state, started_ms, updated_ms)"
+             " VALUES (?, ?, ?, 'running', ?, ?)",
+             params, 5, NULL, NULL, NULL)) < 0)
         return gcs_error_prefix(rc, "cannot record run");
     return gcs_store_run_get(out, s, id);
 }
@@ -143,10 +144,11 @@ int gcs_store_run_find_resumable(gcs_run *out, gcs_store *s, const char *plan_id
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {plan_id};
-    int rc = gcs_sql_exec(s,
-                          RUN_SELECT " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted',"
-                                     " 'failed') ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
-                          params, 1, one_run_row, &o, NULL);
+    int rc = gcs_store__sql_exec(s,
+                                 RUN_SELECT
+                                 " WHERE r.plan_id = ? AND r.state IN ('running', 'interrupted',"
+                                 " 'failed') ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
+                                 params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run of plan '%s' to resume", plan_id);
     return rc;
@@ -157,9 +159,11 @@ int gcs_store_run_find_latest(gcs_run *out, gcs_store *s, const char *plan_id)
     memset(out, 0, sizeof *out);
     one_run o = {out, false};
     const char *params[] = {plan_id};
-    int rc = gcs_sql_exec(s, RUN_SELECT " WHERE r.plan_id = ? ORDER BY r.started_ms DESC, r.id DESC"
-                                        " LIMIT 1",
-                          params, 1, one_run_row, &o, NULL);
+    int rc =
+        gcs_store__sql_exec(s,
+                            RUN_SELECT " WHERE r.plan_id = ? ORDER BY r.started_ms DESC, r.id DESC"
+                                       " LIMIT 1",
+                            params, 1, one_run_row, &o, NULL);
     if (rc == 0 && !o.found)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run of plan '%s'", plan_id);
     return rc;
@@ -175,10 +179,11 @@ int gcs_store_run_finish(gcs_store *s, const char *run_id, const char *state)
     if ((rc = gcs_store_flush(s)) < 0)
         return rc;
     bool final = strcmp(state, GCS_RUN_RUNNING) != 0 && strcmp(state, GCS_RUN_INTERRUPTED) != 0;
-    gcs_sql_i64(now, gcs_time_wall_ms());
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
     const char *params[] = {state, final ? now : NULL, now, run_id};
-    rc = gcs_sql_exec(s, "UPDATE runs SET state = ?, finished_ms = ?, updated_ms = ? WHERE id = ?",
-                      params, 4, NULL, NULL, &changed);
+    rc = gcs_store__sql_exec(
+        s, "UPDATE runs SET state = ?, finished_ms = ?, updated_ms = ? WHERE id = ?", params, 4,
+        NULL, NULL, &changed);
     if (rc == 0 && changed == 0)
         rc = gcs_error_set(GCS_ENOTFOUND, "no run '%s'", run_id);
     return rc;
@@ -213,7 +218,7 @@ int gcs_store_runs_each(gcs_store *s, int64_t limit, int (*fn)(const gcs_run *r,
                  RUN_SELECT, (long long)limit);
     else
         snprintf(sql, sizeof sql, "%s ORDER BY r.started_ms DESC, r.id DESC", RUN_SELECT);
-    return gcs_sql_exec(s, sql, NULL, 0, runs_row, &c, NULL);
+    return gcs_store__sql_exec(s, sql, NULL, 0, runs_row, &c, NULL);
 }
 
 /* ==== Items ==== */
@@ -223,7 +228,7 @@ int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *key
     int rc;
     char now[24];
     const char **params = NULL;
-    gcs_sql_i64(now, gcs_time_wall_ms());
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
     if (n == 0)
         return 0;
     if (!(params = malloc(n * 3 * sizeof *params)))
@@ -233,7 +238,7 @@ int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *key
         params[3 * i + 1] = keys[i];
         params[3 * i + 2] = now;
     }
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         goto out;
     /* One statement per item, pipelined on PostgreSQL: a plan of 100,000
      * users is recorded in seconds. */
@@ -243,10 +248,10 @@ int gcs_store_items_add(gcs_store *s, const char *run_id, const char *const *key
                                 " ON CONFLICT (run_id, item_key) DO NOTHING",
                                 params, 3, n)) < 0)
         goto out;
-    rc = gcs_sql_commit(s);
+    rc = gcs_store__sql_commit(s);
 out:
     if (rc < 0) {
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
         gcs_error_prefix(rc, "cannot record the items of run '%s'", run_id);
     }
     free(params);
@@ -265,16 +270,22 @@ int gcs_store_item_mark(gcs_store *s, const char *run_id, const char *key, const
     if ((rc = gcs_store_flush(s)) < 0)
         return rc;
     const char *attempt = strcmp(state, GCS_ITEM_IN_PROGRESS) == 0 ? "1" : "0";
-    const char *params[] = {run_id, key, state, genesys_id, detail, attempt,
-                            gcs_sql_i64(now, gcs_time_wall_ms()), attempt};
-    rc = gcs_sql_exec(s,
-                      "INSERT INTO run_items (run_id, item_key, state, genesys_id, detail,"
-                      " attempts, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                      " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state,"
-                      " genesys_id = COALESCE(excluded.genesys_id, run_items.genesys_id),"
-                      " detail = excluded.detail, updated_ms = excluded.updated_ms,"
-                      " attempts = run_items.attempts + ?",
-                      params, 8, NULL, NULL, NULL);
+    const char *params[] = {run_id,
+                            key,
+                            state,
+                            genesys_id,
+                            detail,
+                            attempt,
+                            gcs_store__sql_i64(now, gcs_time_wall_ms()),
+                            attempt};
+    rc = gcs_store__sql_exec(s,
+                             "INSERT INTO run_items (run_id, item_key, state, genesys_id, detail,"
+                             " attempts, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                             " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state,"
+                             " genesys_id = COALESCE(excluded.genesys_id, run_items.genesys_id),"
+                             " detail = excluded.detail, updated_ms = excluded.updated_ms,"
+                             " attempts = run_items.attempts + ?",
+                             params, 8, NULL, NULL, NULL);
     if (rc < 0)
         gcs_error_prefix(rc, "cannot mark item '%s' of run '%s'", key, run_id);
     return rc;
@@ -287,8 +298,8 @@ static int fill_item(gcs_run_item *it, const char *const *c)
     it->state = c[2];
     it->genesys_id = c[3];
     it->detail = c[4];
-    it->attempts = (int)gcs_sql_int(c[5]);
-    it->updated_ms = gcs_sql_int(c[6]);
+    it->attempts = (int)gcs_store__sql_int(c[5]);
+    it->updated_ms = gcs_store__sql_int(c[6]);
     return 0;
 }
 
@@ -307,11 +318,11 @@ static int item_get_row(const char *const *cols, int ncols, void *payload)
     if (ncols < 7)
         return 0;
     fill_item(&it, cols);
-    g->out->run_id = gcs_sql_dup(it.run_id);
-    g->out->key = gcs_sql_dup(it.key);
-    g->out->state = gcs_sql_dup(it.state);
-    g->out->genesys_id = gcs_sql_dup(it.genesys_id);
-    g->out->detail = gcs_sql_dup(it.detail);
+    g->out->run_id = gcs_store__sql_dup(it.run_id);
+    g->out->key = gcs_store__sql_dup(it.key);
+    g->out->state = gcs_store__sql_dup(it.state);
+    g->out->genesys_id = gcs_store__sql_dup(it.genesys_id);
+    g->out->detail = gcs_store__sql_dup(it.detail);
     g->out->attempts = it.attempts;
     g->out->updated_ms = it.updated_ms;
     g->found = true;
@@ -325,8 +336,8 @@ int gcs_store_item_get(gcs_run_item *out, gcs_store *s, const char *run_id, cons
     memset(out, 0, sizeof *out);
     item_get_ctx g = {out, false};
     const char *params[] = {run_id, key};
-    int rc = gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND item_key = ?", params, 2,
-                          item_get_row, &g, NULL);
+    int rc = gcs_store__sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND item_key = ?", params, 2,
+                                 item_get_row, &g, NULL);
     if (rc < 0)
         gcs_run_item_release(out);
     else if (!g.found)
@@ -355,8 +366,9 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
     items_ctx c = {fn, payload};
     const char *params[] = {run_id, state};
     if (state)
-        return gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? AND state = ? ORDER BY item_key",
-                            params, 2, items_row, &c, NULL);
-    return gcs_sql_exec(s, ITEM_SELECT " WHERE run_id = ? ORDER BY item_key", params, 1,
-                        items_row, &c, NULL);
+        return gcs_store__sql_exec(s,
+                                   ITEM_SELECT " WHERE run_id = ? AND state = ? ORDER BY item_key",
+                                   params, 2, items_row, &c, NULL);
+    return gcs_store__sql_exec(s, ITEM_SELECT " WHERE run_id = ? ORDER BY item_key", params, 1,
+                               items_row, &c, NULL);
 }

@@ -213,7 +213,7 @@ static int make_private(const char *path)
     return 0;
 }
 
-int gcs_sqlite_open(gcs_store *s, const char *path)
+int gcs_store__sqlite_open(gcs_store *s, const char *path)
 {
     int rc = 0;
     sqlite_conn *c = calloc(1, sizeof *c);

@@ -168,14 +168,14 @@ int gcs_store_open(gcs_store **out, const char *url)
     s->job_backoff_base_ms = 1000;
     s->job_backoff_max_ms = 5 * 60 * 1000;
     if (kind == GCS_STORE_SQLITE)
-        rc = gcs_sqlite_open(s, target);
+        rc = gcs_store__sqlite_open(s, target);
     else
-        rc = gcs_postgres_open(s, target);
+        rc = gcs_store__postgres_open(s, target);
     if (rc < 0)
         goto out;
     s->target = target;
     target = NULL;
-    if ((rc = gcs_store_migrate(s)) < 0)
+    if ((rc = gcs_store__migrate(s)) < 0)
         goto out;
     *out = s;
     s = NULL;
@@ -194,7 +194,7 @@ void gcs_store_free(gcs_store *s)
 {
     if (!s)
         return;
-    if (gcs_store_receipts_release(s) < 0)
+    if (gcs_store__receipts_release(s) < 0)
         GCS_ERR("store.flush_failed", "error", gcs_error_last());
     if (s->ops)
         s->ops->close(s);
@@ -202,13 +202,13 @@ void gcs_store_free(gcs_store *s)
     free(s);
 }
 
-int gcs_store_connect_again(gcs_store *out, const gcs_store *s)
+int gcs_store__connect_again(gcs_store *out, const gcs_store *s)
 {
     memset(out, 0, sizeof *out);
     out->kind = s->kind;
     if (s->kind == GCS_STORE_SQLITE)
-        return gcs_sqlite_open(out, s->target);
-    return gcs_postgres_open(out, s->target);
+        return gcs_store__sqlite_open(out, s->target);
+    return gcs_store__postgres_open(out, s->target);
 }
 
 const char *gcs_store_backend(const gcs_store *s)
@@ -224,15 +224,15 @@ gcs_store_kind gcs_store_kind_of(const gcs_store *s)
 static int int_row(const char *const *cols, int ncols, void *payload)
 {
     if (ncols > 0 && cols[0])
-        *(int *)payload = (int)gcs_sql_int(cols[0]);
+        *(int *)payload = (int)gcs_store__sql_int(cols[0]);
     return 0;
 }
 
 int gcs_store_schema_version(int *out, gcs_store *s)
 {
     *out = 0;
-    return gcs_sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0, int_row, out,
-                        NULL);
+    return gcs_store__sql_exec(s, "SELECT MAX(version) FROM schema_version", NULL, 0, int_row, out,
+                               NULL);
 }
 
 int gcs_store_exec_raw(gcs_store *s, const char *sql)
@@ -242,37 +242,37 @@ int gcs_store_exec_raw(gcs_store *s, const char *sql)
 
 /* ==== SQL helpers ==== */
 
-int gcs_sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
-                 gcs_sql_row_fn fn, void *payload, int64_t *changes)
+int gcs_store__sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                        gcs_sql_row_fn fn, void *payload, int64_t *changes)
 {
     if (changes)
         *changes = 0;
     return s->ops->exec(s, sql, params, nparams, fn, payload, changes);
 }
 
-int gcs_sql_begin(gcs_store *s, bool write)
+int gcs_store__sql_begin(gcs_store *s, bool write)
 {
     const char *sql;
     if (s->kind == GCS_STORE_SQLITE)
         sql = write ? "BEGIN IMMEDIATE" : "BEGIN";
     else
         sql = write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ";
-    int rc = gcs_sql_exec(s, sql, NULL, 0, NULL, NULL, NULL);
+    int rc = gcs_store__sql_exec(s, sql, NULL, 0, NULL, NULL, NULL);
     if (rc == 0)
         s->in_tx = 1;
     return rc;
 }
 
-int gcs_sql_commit(gcs_store *s)
+int gcs_store__sql_commit(gcs_store *s)
 {
-    int rc = gcs_sql_exec(s, "COMMIT", NULL, 0, NULL, NULL, NULL);
+    int rc = gcs_store__sql_exec(s, "COMMIT", NULL, 0, NULL, NULL, NULL);
     if (rc < 0)
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
     s->in_tx = 0;
     return rc;
 }
 
-void gcs_sql_rollback(gcs_store *s)
+void gcs_store__sql_rollback(gcs_store *s)
 {
     if (!s->in_tx)
         return;
@@ -281,27 +281,27 @@ void gcs_sql_rollback(gcs_store *s)
     char saved[512];
     int code = gcs_error_last_code();
     snprintf(saved, sizeof saved, "%s", gcs_error_last());
-    gcs_sql_exec(s, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
+    gcs_store__sql_exec(s, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
     if (code)
         gcs_error_set(code, "%s", saved);
 }
 
-const char *gcs_sql_for_update(const gcs_store *s)
+const char *gcs_store__sql_for_update(const gcs_store *s)
 {
     return s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE" : "";
 }
 
-int64_t gcs_sql_int(const char *col)
+int64_t gcs_store__sql_int(const char *col)
 {
     return col ? strtoll(col, NULL, 10) : 0;
 }
 
-char *gcs_sql_dup(const char *col)
+char *gcs_store__sql_dup(const char *col)
 {
     return col ? strdup(col) : NULL;
 }
 
-const char *gcs_sql_i64(char *buf, int64_t v)
+const char *gcs_store__sql_i64(char *buf, int64_t v)
 {
     /* Five of these per receipt appended: no printf. */
     char tmp[24];

@@ -33,6 +33,8 @@
 
 #include "core/buf.h"
 
+#include <jansson.h>
+
 typedef struct gcs_store gcs_store;
 
 typedef enum gcs_store_kind {
@@ -118,6 +120,12 @@ int gcs_store_flush(gcs_store *s);
 /* Number of receipts appended but not yet committed. */
 size_t gcs_store_pending_receipts(const gcs_store *s);
 /* Streams matching receipts (flushes first). `f` may be NULL. */
+/* A receipt as a JSON object (new reference) and as one CSV line under
+ * gcs_receipt_csv_header (the formats of `receipts export`). */
+json_t *gcs_receipt_json(const gcs_receipt *r);
+int gcs_receipt_csv(gcs_buf *out, const gcs_receipt *r);
+extern const char gcs_receipt_csv_header[];
+
 int gcs_store_receipts_each(gcs_store *s, const gcs_receipt_filter *f, gcs_receipt_fn fn,
                             void *payload);
 

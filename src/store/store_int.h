@@ -53,49 +53,50 @@ struct gcs_store {
     int64_t job_backoff_base_ms, job_backoff_max_ms;
 };
 
-int gcs_sqlite_open(gcs_store *s, const char *path);
-int gcs_postgres_open(gcs_store *s, const char *conninfo);
-int gcs_store_migrate(gcs_store *s);
+int gcs_store__sqlite_open(gcs_store *s, const char *path);
+int gcs_store__postgres_open(gcs_store *s, const char *conninfo);
+int gcs_store__migrate(gcs_store *s);
 
 /* Helpers over ops->exec. */
-int gcs_sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
-                 gcs_sql_row_fn fn, void *payload, int64_t *changes);
+int gcs_store__sql_exec(gcs_store *s, const char *sql, const char *const *params, int nparams,
+                        gcs_sql_row_fn fn, void *payload, int64_t *changes);
 /* BEGIN for reading (a consistent snapshot) or for writing (serialised with
  * other writers: IMMEDIATE in SQLite). */
-int gcs_sql_begin(gcs_store *s, bool write);
-int gcs_sql_commit(gcs_store *s);
+int gcs_store__sql_begin(gcs_store *s, bool write);
+int gcs_store__sql_commit(gcs_store *s);
 /* Rolls back if a transaction is open; never fails the caller's path. */
-void gcs_sql_rollback(gcs_store *s);
+void gcs_store__sql_rollback(gcs_store *s);
 /* " FOR UPDATE" on PostgreSQL, "" on SQLite (whose write transactions are
  * already exclusive). */
-const char *gcs_sql_for_update(const gcs_store *s);
+const char *gcs_store__sql_for_update(const gcs_store *s);
 
 /* Row-value helpers. */
-int64_t gcs_sql_int(const char *col);
-char *gcs_sql_dup(const char *col); /* NULL stays NULL; aborts on OOM is not ok: returns NULL */
+int64_t gcs_store__sql_int(const char *col);
+char *
+gcs_store__sql_dup(const char *col); /* NULL stays NULL; aborts on OOM is not ok: returns NULL */
 /* Formats v into buf (at least 24 bytes) and returns buf. */
-const char *gcs_sql_i64(char *buf, int64_t v);
+const char *gcs_store__sql_i64(char *buf, int64_t v);
 
 /* receipts.c: the hash of r after prev_hash, using scratch for the canonical
  * bytes. */
-int gcs_receipt_hash_buf(char out[65], const char *prev_hash, const gcs_receipt *r,
-                         gcs_buf *scratch);
+int gcs_store__receipt_hash_buf(char out[65], const char *prev_hash, const gcs_receipt *r,
+                                gcs_buf *scratch);
 /* The chain_head row: a row callback filling a gcs_chain_head. */
 typedef struct gcs_chain_head {
     int64_t seq;
     char hash[65];
     bool found;
 } gcs_chain_head;
-int gcs_chain_head_row(const char *const *cols, int ncols, void *payload);
+int gcs_store__chain_head_row(const char *const *cols, int ncols, void *payload);
 
 /* Opens another connection to the same database into `out` (zeroed), without
  * migrating: the receipt writer's own connection. */
-int gcs_store_connect_again(gcs_store *out, const gcs_store *s);
+int gcs_store__connect_again(gcs_store *out, const gcs_store *s);
 /* writer.c: whether JSON text may have a key whose value must be hidden
  * (gcs_redact_is_sensitive_key), at any depth. Never false when it has one;
  * true as well for escaped or very long keys and for malformed text. */
-bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len);
+bool gcs_store__receipt_json_has_sensitive_key(const char *text, size_t len);
 /* writer.c: flushes, stops the writer thread and closes its connection. */
-int gcs_store_receipts_release(gcs_store *s);
+int gcs_store__receipts_release(gcs_store *s);
 
 #endif

@@ -62,7 +62,7 @@ static void bound(char *s, size_t max, size_t total)
     memcpy(s + cut, note, (size_t)n + 1);
 }
 
-bool gcs_receipt_json_has_sensitive_key(const char *text, size_t len)
+bool gcs_store__receipt_json_has_sensitive_key(const char *text, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '"')
@@ -115,7 +115,7 @@ static int copy_field(char **out, const char *in, size_t max, bool json, bool re
     size_t inlen = strnlen(in, 4 * GCS_RECEIPT_BODY_MAX);
     json_t *parsed = NULL;
     if (json && inlen < 4 * GCS_RECEIPT_BODY_MAX && (in[0] == '{' || in[0] == '[') &&
-        gcs_receipt_json_has_sensitive_key(in, inlen))
+        gcs_store__receipt_json_has_sensitive_key(in, inlen))
         parsed = json_loadb(in, inlen, JSON_DECODE_ANY, NULL);
     if (parsed) {
         /* Structured redaction: every sensitive key's value becomes ***. */
@@ -202,14 +202,14 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     char prev[65], sql[128];
     batch_row *rows = NULL;
     const char **params = NULL;
-    if ((rc = gcs_sql_begin(s, true)) < 0)
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
         goto out;
     /* The chain head row is the lock that keeps the chain linear: on
      * PostgreSQL FOR UPDATE makes every other appender wait for our commit;
      * SQLite's IMMEDIATE transaction already excludes other writers. */
     snprintf(sql, sizeof sql, "SELECT seq, hash FROM chain_head WHERE id = 1%s",
-             gcs_sql_for_update(s));
-    if ((rc = gcs_sql_exec(s, sql, NULL, 0, gcs_chain_head_row, &h, NULL)) < 0)
+             gcs_store__sql_for_update(s));
+    if ((rc = gcs_store__sql_exec(s, sql, NULL, 0, gcs_store__chain_head_row, &h, NULL)) < 0)
         goto out;
     if (!h.found) {
         rc = gcs_error_set(GCS_EIO, "the receipt chain head is missing");
@@ -228,11 +228,11 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
         gcs_receipt r = batch[i].r;
         r.seq = ++seq;
         memcpy(row->prev, prev, sizeof prev);
-        if ((rc = gcs_receipt_hash_buf(row->hash, prev, &r, scratch)) < 0)
+        if ((rc = gcs_store__receipt_hash_buf(row->hash, prev, &r, scratch)) < 0)
             goto out;
         const char **p = params + i * 20;
-        p[0] = gcs_sql_i64(row->seq, r.seq);
-        p[1] = gcs_sql_i64(row->time, r.time_ms);
+        p[0] = gcs_store__sql_i64(row->seq, r.seq);
+        p[1] = gcs_store__sql_i64(row->time, r.time_ms);
         p[2] = r.run_id;
         p[3] = r.operation;
         p[4] = r.resource_type;
@@ -241,12 +241,12 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
         p[7] = r.method;
         p[8] = r.path;
         p[9] = r.request_body;
-        p[10] = gcs_sql_i64(row->status, r.status);
+        p[10] = gcs_store__sql_i64(row->status, r.status);
         p[11] = r.response_body;
         p[12] = r.etag_sent;
         p[13] = r.etag_received;
-        p[14] = gcs_sql_i64(row->attempts, r.attempts);
-        p[15] = gcs_sql_i64(row->latency, r.latency_ms);
+        p[14] = gcs_store__sql_i64(row->attempts, r.attempts);
+        p[15] = gcs_store__sql_i64(row->latency, r.latency_ms);
         p[16] = r.outcome;
         p[17] = r.correlation_id;
         p[18] = row->prev;
@@ -256,14 +256,14 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     if ((rc = s->ops->exec_many(s, insert_sql, params, 20, n)) < 0)
         goto out;
     char nseq[24];
-    const char *head_params[] = {gcs_sql_i64(nseq, seq), prev};
-    if ((rc = gcs_sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
-                           head_params, 2, NULL, NULL, NULL)) < 0)
+    const char *head_params[] = {gcs_store__sql_i64(nseq, seq), prev};
+    if ((rc = gcs_store__sql_exec(s, "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
+                                  head_params, 2, NULL, NULL, NULL)) < 0)
         goto out;
-    rc = gcs_sql_commit(s);
+    rc = gcs_store__sql_commit(s);
 out:
     if (rc < 0) {
-        gcs_sql_rollback(s);
+        gcs_store__sql_rollback(s);
         gcs_error_prefix(rc, "cannot append receipts");
     }
     free(rows);
@@ -370,7 +370,7 @@ static int writer_start(gcs_store *s)
     int rc;
     receipt_writer *w = calloc(1, sizeof *w);
     GCS_CHECK_ALLOC(w);
-    if ((rc = gcs_store_connect_again(&w->conn, s)) < 0) {
+    if ((rc = gcs_store__connect_again(&w->conn, s)) < 0) {
         free(w);
         return gcs_error_prefix(rc, "cannot open the receipt writer's connection");
     }
@@ -389,7 +389,7 @@ static int writer_start(gcs_store *s)
     return 0;
 }
 
-int gcs_store_receipts_release(gcs_store *s)
+int gcs_store__receipts_release(gcs_store *s)
 {
     receipt_writer *w = s->writer;
     if (!w)

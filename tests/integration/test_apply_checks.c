@@ -51,7 +51,7 @@ static int setup(void **state)
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
     gcs_log_set_level(GCS_LOG_OFF);
-    gcs_config_init(&f->cfg, NULL);
+    gcs_config_from_env(&f->cfg, NULL);
     gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
     gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
     gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
@@ -106,7 +106,7 @@ static void plan_start(gcs_plan *p)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     json_object_set_new(p->doc, "marker", json_string("gcscim"));
 }
 
@@ -308,6 +308,38 @@ static void lookup_receipts_name_the_key_and_the_user_found(void **state)
     gcs_plan_release(&p);
 }
 
+/* A create that meets a conflict looks its user up; when the marker matches
+ * two users it refuses to adopt either (one of them may be somebody else),
+ * as the planner's lookup does, instead of taking whichever came first. */
+static void a_lookup_that_matches_two_users_adopts_neither(void **state)
+{
+    fixture *f = *state;
+    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    const char *names[] = {"c2a@example.com", "c2b@example.com"};
+    for (int i = 0; i < 2; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"userName\":\"%s\",\"displayName\":\"C2\",\"" GCS_SCIM_GENESYS_USER
+                 "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"C2\"}]}}",
+                 names[i]);
+        gcs_test_http h;
+        gcs_test_emu_call(&h, &f->emu, token, "POST", "/api/v2/scim/v2/users", body, NULL);
+        assert_int_equal(h.status, 201);
+        gcs_test_http_release(&h);
+    }
+    free(token);
+
+    gcs_plan p;
+    gcs_apply_result r;
+    plan_start(&p);
+    plan_create(&p, "C2", "c2a@example.com");
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(apply(f, &r, &p), GCS_ERROR);
+    assert_int_equal(r.counts[GCS_APPLY_DONE], 0);
+    assert_int_equal(r.counts[GCS_APPLY_FAILED], 1);
+    gcs_plan_release(&p);
+}
+
 static int steal_lease(const gcs_apply_event *e, void *payload)
 {
     (void)e;
@@ -439,6 +471,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             finished_plan_is_already_applied_and_failed_items_alone_are_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_lookup_that_matches_two_users_adopts_neither, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(lookup_receipts_name_the_key_and_the_user_found, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_run_whose_lease_is_taken_over_stops, setup, teardown),

@@ -9,7 +9,7 @@
  * allocator the program installs (gcs_redact_wipe_json_frees). libcurl's own
  * frees are out of sight: what curl copies is curl's business.
  */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -95,8 +95,8 @@ static void the_hook_sees_unwiped_frees(void **state)
 static void sensitive_calls_leave_nothing_behind(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_fixture f;
+    gcs_http_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     gcs_http_client *c;
     gcs_http_client_options o = {.api_url = f.emu.api_url, .login_url = f.emu.login_url};
     assert_int_equal(gcs_http_client_new(&c, &o), 0);
@@ -139,7 +139,7 @@ static void sensitive_calls_leave_nothing_behind(void **state)
                               "urn:ietf:params:scim:api:messages:2.0:PatchOp", "Operations", "op",
                               "replace", "path", "title", "value", "Wiper");
     char path[128];
-    gcs_engine_fixture_user_id(path, sizeof path, 0);
+    gcs_http_fixture_user_id(path, sizeof path, 0);
     char full[200];
     snprintf(full, sizeof full, "/api/v2/scim/v2/users/%s", path);
     gcs_http_client_request upd = {
@@ -160,7 +160,7 @@ static void sensitive_calls_leave_nothing_behind(void **state)
     watch(0, NULL);
     watch(1, NULL);
     watch(2, NULL);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* Without the flag, the same create leaves its body as it was: the flag is
@@ -168,8 +168,8 @@ static void sensitive_calls_leave_nothing_behind(void **state)
 static void without_the_flag_nothing_is_wiped(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
-    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_fixture f;
+    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     watch(0, PASSWORD_MARK);
     gcs_http_client_request create = {
         .method = "POST",
@@ -182,7 +182,7 @@ static void without_the_flag_nothing_is_wiped(void **state)
     assert_int_equal(gcs_http_run(f.client), 0);
     assert_true(unwiped[0] >= 1);
     watch(0, NULL);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)

@@ -2,6 +2,7 @@
  * plan, apply and sync end to end: the gcscim program against the emulator,
  * checked through the emulator's state and counters.
  */
+#include "clitest.h"
 #include "gcstest.h"
 #include "httptest.h"
 
@@ -45,7 +46,7 @@ static const char hr[] = "id,first,last,email,title,dept,status,mgr\n"
 typedef struct fixture {
     gcs_test_server emu;
     char *dir;
-    char env_api[256], env_db[600];
+    gcs_test_cli cli;
     char *profile, *source;
 } fixture;
 
@@ -57,8 +58,9 @@ static int setup(void **state)
     const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
-    snprintf(f->env_api, sizeof f->env_api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
-    snprintf(f->env_db, sizeof f->env_db, "GCSCIM_DB=sqlite:%s/gcscim.db", f->dir);
+    char db[700];
+    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", f->dir);
+    gcs_test_cli_init(&f->cli, &f->emu, db);
     f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
     f->source = gcs_test_write_file(f->dir, "hr.csv", hr);
     *state = f;
@@ -77,35 +79,11 @@ static int teardown(void **state)
 }
 
 /* Runs gcscim with the fixture's environment; extra arguments end with NULL. */
-static int gcscim(fixture *f, gcs_test_run *r, ...)
-{
-    const char *argv[32];
-    size_t n = 0;
-    argv[n++] = gcs_test_cli_path();
-    va_list ap;
-    va_start(ap, r);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    const char *env[] = {f->env_api, f->env_db, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
-                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
-    gcs_test_run_program(r, argv, env, NULL, 60000);
-    return r->exit_code;
-}
+#define gcscim(f, r, ...) gcs_test_cli_run(&(f)->cli, (r), __VA_ARGS__)
 
 static json_t *user_named(fixture *f, const char *user_name)
 {
-    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
-    size_t i;
-    json_t *u, *found = NULL;
-    json_array_foreach(json_object_get(st, "users"), i, u) {
-        if (strcmp(json_string_value(json_object_get(u, "userName")), user_name) == 0)
-            found = json_incref(u);
-    }
-    json_decref(st);
-    return found;
+    return gcs_test_emu_user_named(&f->emu, user_name);
 }
 
 static const char *str(const json_t *u, const char *key)
@@ -116,19 +94,7 @@ static const char *str(const json_t *u, const char *key)
 /* Writes (POST, PATCH, PUT, DELETE) the emulator has answered so far. */
 static long writes(fixture *f)
 {
-    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
-    long n = 0;
-    const char *route;
-    json_t *by_status;
-    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
-        if (strncmp(route, "GET ", 4) == 0 || strstr(route, "/oauth/") || strstr(route, "/_emulator"))
-            continue;
-        const char *status;
-        json_t *count;
-        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
-    }
-    json_decref(st);
-    return n;
+    return gcs_test_emu_writes(&f->emu);
 }
 
 /* Saves a plan of the fixture's export (no deactivations) to DIR/plan.json. */
@@ -145,20 +111,7 @@ static void plan_to_file(fixture *f, char *path, size_t pathsz)
 /* Another tool PATCHes a user behind gcscim's back. */
 static void patch_behind_the_back(fixture *f, const char *user_name, const char *operation)
 {
-    json_t *u = user_named(f, user_name);
-    char *token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
-    char path[300], body[1024];
-    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", str(u, "id"));
-    snprintf(body, sizeof body,
-             "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
-             "\"Operations\":[%s]}",
-             operation);
-    gcs_test_http h;
-    gcs_test_emu_call(&h, &f->emu, token, "PATCH", path, body, NULL);
-    assert_int_equal(h.status, 200);
-    gcs_test_http_release(&h);
-    json_decref(u);
-    free(token);
+    gcs_test_emu_patch_user(&f->emu, user_name, operation);
 }
 
 static void sync_then_second_sync_writes_nothing(void **state)

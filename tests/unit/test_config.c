@@ -29,7 +29,7 @@ static void layers_override_in_order(void **state)
                          "GCSCIM_TIMEOUT", "12", NULL};
     fake_env = env;
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
     assert_string_equal(gcs_config_get(&cfg, GCS_CFG_REGION), "us-west-2");
     assert_int_equal(cfg.values[GCS_CFG_REGION].source, GCS_CFG_FROM_ENV);
     assert_string_equal(gcs_config_get(&cfg, GCS_CFG_LOG_LEVEL), "info");
@@ -56,7 +56,7 @@ static void bad_files_are_named(void **state)
     fake_env = NULL;
     char *dir = gcs_test_tmpdir();
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
 
     char *f1 = gcs_test_write_file(dir, "typo.json", "{\n  \"regoin\": \"eu-west-1\"\n}");
     assert_int_equal(gcs_config_load_file(&cfg, f1, env_get), GCS_EINVALID);
@@ -87,7 +87,7 @@ static void missing_default_file_is_fine(void **state)
     const char *env[] = {"XDG_CONFIG_HOME", "/nonexistent-dir", NULL};
     fake_env = env;
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
     assert_int_equal(gcs_config_load_file(&cfg, NULL, env_get), 0);
     assert_null(cfg.file);
     gcs_config_release(&cfg);
@@ -98,7 +98,7 @@ static void secrets_are_never_flags(void **state)
     (void)state;
     fake_env = NULL;
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
     assert_int_equal(gcs_config_set_flag(&cfg, GCS_CFG_CLIENT_SECRET, "x"), GCS_EUSAGE);
 
     char *dir = gcs_test_tmpdir();
@@ -145,7 +145,7 @@ static void numbers_out_of_range_are_refused_everywhere(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         gcs_config cfg;
         fake_env = NULL;
-        assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+        assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
         int rc = gcs_config_set_flag(&cfg, (gcs_config_key)cases[i].key, cases[i].value);
         if ((rc == 0) != cases[i].ok)
             fail_msg("case %zu: %s=%s gave %d (%s)", i, gcs_config_specs[cases[i].key].name,
@@ -161,14 +161,14 @@ static void numbers_out_of_range_are_refused_everywhere(void **state)
     const char *env[] = {"GCSCIM_TIMEOUT", "0", NULL};
     fake_env = env;
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), GCS_EINVALID);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "GCSCIM_TIMEOUT: timeout must be a whole number from 1"));
     gcs_config_release(&cfg);
     /* From a file. */
     fake_env = NULL;
     char *dir = gcs_test_tmpdir();
     char *f = gcs_test_write_file(dir, "c.json", "{\"max_in_flight\":99999999999999999999}");
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
     assert_int_equal(gcs_config_load_file(&cfg, f, env_get), GCS_EINVALID);
     gcs_config_release(&cfg);
     free(f);
@@ -185,7 +185,7 @@ static void config_file_with_a_secret_must_be_private(void **state)
     char *g = gcs_test_write_file(dir, "d.json", "{\"db\":\"postgresql://u:pw-1234@h/db\"}");
     char *h = gcs_test_write_file(dir, "e.json", "{\"db\":\"postgresql://u@h/db\"}");
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, env_get), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, env_get), 0);
     chmod(f, 0644);
     assert_int_equal(gcs_config_load_file(&cfg, f, env_get), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "holds a secret and is readable by others"));

@@ -21,19 +21,19 @@ static void queues_keep_order(void **state)
     a.not_before_us = 30;
     b.not_before_us = 10;
     c.not_before_us = 20;
-    gcs_http_queue_insert_sorted(&q, &a);
-    gcs_http_queue_insert_sorted(&q, &b);
-    gcs_http_queue_insert_sorted(&q, &c);
+    gcs_http__queue_insert_sorted(&q, &a);
+    gcs_http__queue_insert_sorted(&q, &b);
+    gcs_http__queue_insert_sorted(&q, &c);
     assert_ptr_equal(q.head, &b);
     assert_ptr_equal(q.head->next, &c);
     assert_ptr_equal(q.tail, &a);
     assert_int_equal(q.n, 3);
-    gcs_http_queue_remove(&q, &c);
+    gcs_http__queue_remove(&q, &c);
     assert_ptr_equal(q.head->next, &a);
     assert_int_equal(q.n, 2);
     /* Out of one queue, a job may join another. */
     queue r = {0};
-    gcs_http_queue_push_front(&r, &c);
+    gcs_http__queue_push_front(&r, &c);
     assert_ptr_equal(r.head, &c);
     assert_int_equal(r.n, 1);
 }
@@ -60,8 +60,8 @@ static void push_twice(void)
     queue q = {0}, r = {0};
     job j;
     memset(&j, 0, sizeof j);
-    gcs_http_queue_push_back(&q, &j);
-    gcs_http_queue_push_back(&r, &j);
+    gcs_http__queue_push_back(&q, &j);
+    gcs_http__queue_push_back(&r, &j);
 }
 
 static void remove_from_the_wrong_queue(void)
@@ -70,9 +70,9 @@ static void remove_from_the_wrong_queue(void)
     job j, k;
     memset(&j, 0, sizeof j);
     memset(&k, 0, sizeof k);
-    gcs_http_queue_push_back(&q, &j);
-    gcs_http_queue_push_back(&r, &k);
-    gcs_http_queue_remove(&r, &j);
+    gcs_http__queue_push_back(&q, &j);
+    gcs_http__queue_push_back(&r, &k);
+    gcs_http__queue_remove(&r, &j);
 }
 
 static void a_job_in_two_queues_is_a_bug(void **state)

@@ -12,14 +12,14 @@ static void build(gcs_plan *p, int deactivations, long managed)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < deactivations; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "L%03d", i);
         snprintf(id, sizeof id, "id-%d", i);
         gcs_plan_add(p, GCS_PLAN_DEACTIVATE, key, NULL, id, "3",
                      json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0),
-                     NULL, NULL);
+                     NULL, json_pack("{s:b}", "leaver", 1));
     }
     gcs_plan_add(p, GCS_PLAN_UPDATE, "E2", "b@x.com", "id-b", "7",
                  json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "title", "value", "Lead"),
@@ -87,6 +87,32 @@ static void mass_deactivation_needs_approval(void **state)
     build(&p, 3, 1000); /* few and a small share: fine */
     assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
     gcs_plan_release(&p);
+    build(&p, 3, 3); /* under the floor, but every managed user: a header-only export */
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "every user gcscim manages (3) is absent"));
+    assert_non_null(strstr(gcs_error_last(), "--approve deactivate=3"));
+    gcs_plan_release(&p);
+}
+
+/* The identity is a digest anyone can recompute; the seal needs the secret. */
+static void a_plan_is_sealed_with_the_credentials(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 1, 100);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), GCS_EINVALID);
+    assert_int_equal(gcs_plan_seal(&p, "client", "s3cret"), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "other"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "its seal does not match"));
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "other-client", "s3cret"), GCS_EINVALID);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", NULL), GCS_EINVALID);
+    assert_int_equal(gcs_plan_seal(&p, "client", ""), GCS_EINVALID);
+    /* An edit and a recomputed identity: the seal no longer matches. */
+    json_object_set_new(json_array_get(gcs_plan_operations(&p), 0), "managed", json_true());
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_int_equal(gcs_plan_check_seal(&p, "p.json", "client", "s3cret"), GCS_EINVALID);
+    gcs_plan_release(&p);
 }
 
 /* n updates of one attribute from `old` to `new_value` (NULL: emptied). */
@@ -95,7 +121,7 @@ static void build_changes(gcs_plan *p, int n, const char *attribute, const char 
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
-    assert_int_equal(gcs_plan_init(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < n; i++) {
         char key[32], id[32];
         snprintf(key, sizeof key, "U%03d", i);
@@ -154,7 +180,7 @@ static void roles_privileged_users_and_adoptions_need_approval(void **state)
     gcs_plan_options o;
     gcs_plan_options_init(&o);
     gcs_plan p;
-    assert_int_equal(gcs_plan_init(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     for (int i = 0; i < 11; i++) {
         char key[32];
         snprintf(key, sizeof key, "R%02d", i);
@@ -191,6 +217,12 @@ static void approvals_are_parsed_strictly(void **state)
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=x"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=-1"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "=3"), GCS_EUSAGE);
+    /* A misspelt kind approves nothing: said at once, not by a refusal later. */
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivat=5"), GCS_EUSAGE);
+    assert_non_null(strstr(gcs_error_last(), "unknown kind 'deactivat'"));
+    assert_int_equal(gcs_plan_options_approve(&o, "clear:=5"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "privileged"), GCS_EUSAGE);
+    assert_int_equal(gcs_plan_options_approve(&o, "Deactivate=5"), GCS_EUSAGE);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate=3"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "deactivate-despite-rejects"), 0);
     assert_int_equal(gcs_plan_options_approve(&o, "privileged:E7"), 0);
@@ -272,6 +304,20 @@ static void files_round_trip_privately(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The check the command line ran itself, now the library's: a plan applies
+ * only to the API it was made for. */
+static void a_plan_applies_only_to_its_target(void **state)
+{
+    gcs_plan p;
+    build(&p, 0, 10);
+    assert_int_equal(gcs_plan_check_target(&p, "http://127.0.0.1:1", "plan.json"), 0);
+    assert_int_equal(gcs_plan_check_target(&p, "https://api.mypurecloud.de", "plan.json"),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "plan 'plan.json' was made for http://127.0.0.1:1"));
+    assert_int_equal(gcs_plan_check_target(&p, NULL, "plan.json"), GCS_EINVALID);
+    gcs_plan_release(&p);
+}
+
 static void text_shows_each_change(void **state)
 {
     (void)state;
@@ -349,7 +395,9 @@ int main(void)
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
         cmocka_unit_test(an_edited_plan_is_refused),
+        cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
         cmocka_unit_test(finish_is_whole_or_fails),
     };

@@ -174,6 +174,34 @@ static void bad_utf8_names_line_and_column(void **state)
     gcs_source_free(src);
 }
 
+/* A bad row still says whose it is: the values read before it went wrong. */
+static void bad_rows_keep_the_values_read(void **state)
+{
+    (void)state;
+    const char *text = "id,name,mail\n"
+                       "E1,Ann,a@x\n"
+                       "E2,Bob,b@x,extra\n"
+                       "E3,Co\"le,c@x\n"
+                       "E4,Dee,d@x\n";
+    gcs_source *src = NULL;
+    assert_int_equal(gcs_source_open_mem(&src, "t.csv", text, strlen(text), GCS_SOURCE_CSV, NULL), 0);
+    const gcs_row *row;
+    const char *values[8];
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_int_equal(gcs_source_bad_values(src, values, 8), 0);
+    assert_int_equal(gcs_source_next(&row, src), GCS_EINVALID); /* ragged: the header's columns */
+    assert_int_equal(gcs_source_bad_values(src, values, 8), 3);
+    assert_string_equal(values[0], "E2");
+    assert_string_equal(values[2], "b@x");
+    assert_int_equal(gcs_source_bad_values(src, values, 2), 2);
+    assert_int_equal(gcs_source_next(&row, src), GCS_EINVALID); /* a quote inside a field */
+    assert_true(gcs_source_bad_values(src, values, 8) >= 1);
+    assert_string_equal(values[0], "E3");
+    assert_int_equal(gcs_source_next(&row, src), GCS_SOURCE_ROW);
+    assert_string_equal(gcs_row_get(row, "id"), "E4");
+    gcs_source_free(src);
+}
+
 static void ragged_rows_are_reported_and_skipped(void **state)
 {
     (void)state;
@@ -580,6 +608,7 @@ int main(void)
         cmocka_unit_test(bom_is_skipped),
         cmocka_unit_test(columns_per_field),
         cmocka_unit_test(bad_utf8_names_line_and_column),
+        cmocka_unit_test(bad_rows_keep_the_values_read),
         cmocka_unit_test(ragged_rows_are_reported_and_skipped),
         cmocka_unit_test(malformed_quotes_are_a_bad_row),
         cmocka_unit_test(malformed_line_across_reads),

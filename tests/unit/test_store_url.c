@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -78,19 +78,19 @@ static void times_parse_with_zones(void **state)
 {
     (void)state;
     int64_t ms;
-    assert_int_equal(gcs_cli_parse_time(&ms, "1970-01-01"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "1970-01-01"), 0);
     assert_int_equal(ms, 0);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40Z"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40Z"), 0);
     assert_int_equal(ms, 1795000000000LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T13:06:40.250+02:00"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T13:06:40.250+02:00"), 0);
     assert_int_equal(ms, 1795000000250LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18 11:06"), 0);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18 11:06"), 0);
     assert_int_equal(ms, 1794999960000LL);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-02-29"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T25:00"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40Zjunk"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "yesterday"), GCS_EUSAGE);
-    assert_int_equal(gcs_cli_parse_time(&ms, "2026-11-18T11:06:40."), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-02-29"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T25:00"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40Zjunk"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "yesterday"), GCS_EUSAGE);
+    assert_int_equal(gcs_time_parse_iso8601(&ms, "2026-11-18T11:06:40."), GCS_EUSAGE);
 }
 
 static void csv_fields_are_quoted_when_needed(void **state)
@@ -98,13 +98,13 @@ static void csv_fields_are_quoted_when_needed(void **state)
     (void)state;
     gcs_buf b;
     gcs_buf_init(&b, 1024);
-    assert_int_equal(gcs_cli_csv_field(&b, "plain"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "plain"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, "a,b"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "a,b"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, "say \"hi\"\nthere"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, "say \"hi\"\nthere"), 0);
     assert_int_equal(gcs_buf_putc(&b, '|'), 0);
-    assert_int_equal(gcs_cli_csv_field(&b, " padded"), 0);
+    assert_int_equal(gcs_buf_csv_field(&b, " padded"), 0);
     assert_string_equal(b.ptr, "plain|\"a,b\"|\"say \"\"hi\"\"\nthere\"|\" padded\"");
     gcs_buf_release(&b);
 }
@@ -140,7 +140,7 @@ static void canonical_form_is_unambiguous(void **state)
 
 static bool scan(const char *text)
 {
-    return gcs_receipt_json_has_sensitive_key(text, strlen(text));
+    return gcs_store__receipt_json_has_sensitive_key(text, strlen(text));
 }
 
 static void json_bodies_with_secrets_are_spotted(void **state)

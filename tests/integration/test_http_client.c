@@ -1,6 +1,6 @@
 /* The request engine against the emulator: answers classified for callers,
  * receipts redacted, counters by templated route. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static void on_receipt(const gcs_http_receipt *r, void *payload)
     assert_true(r->attempts >= 1);
 }
 
-static int call(gcs_http_client_response *res, gcs_engine_fixture *f, const char *method,
+static int call(gcs_http_client_response *res, gcs_http_fixture *f, const char *method,
                 const char *path, const char *body, const char *if_match, const char *if_none_match)
 {
     gcs_http_client_request req = {.method = method,
@@ -55,9 +55,9 @@ static const char patch_body[] =
 static void answers_are_classified_for_callers(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     receipts rs = {0};
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     gcs_http_client_set_receipt_hook(f.client, on_receipt, &rs);
     gcs_http_client_response res;
 
@@ -105,7 +105,7 @@ static void answers_are_classified_for_callers(void **state)
                                                    "{\"version_conflict_status\":412}"};
     static const int conflict_statuses[] = {400, 409, 412};
     for (int i = 0; i < 3; i++) {
-        gcs_engine_fixture_config(&f, conflict_configs[i]);
+        gcs_http_fixture_config(&f, conflict_configs[i]);
         assert_int_equal(call(&res, &f, "PATCH", path, patch_body, etag, NULL), GCS_ECONFLICT);
         assert_int_equal(res.status, conflict_statuses[i]);
         assert_int_equal(res.outcome, GCS_HTTP_VERSION_CONFLICT);
@@ -143,18 +143,18 @@ static void answers_are_classified_for_callers(void **state)
     free(etag);
     free(rs.last_request);
     free(rs.last_etag_sent);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void many_requests_in_flight_none_lost(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 8};
-    gcs_engine_fixture_start(
+    gcs_http_fixture_start(
         &f, 20, (const char *const[]){"--rate-limit", "0", "--latency", "5", NULL}, &o, NULL);
-    gcs_engine_fixture_submit_patches(&f, 300, &t);
+    gcs_http_fixture_submit_patches(&f, 300, &t);
     assert_int_equal(gcs_http_run(f.client), 0);
     assert_int_equal(t.done, 300);
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], 300);
@@ -163,10 +163,10 @@ static void many_requests_in_flight_none_lost(void **state)
     /* With 5 ms of latency, only concurrency gets 300 calls done quickly:
      * the engine kept its ceiling full but never passed it. */
     assert_int_equal(st.in_flight_max, 8);
-    json_t *emu = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
+    json_t *emu = gcs_http_fixture_admin_get(&f, "/_emulator/stats");
     assert_true(json_integer_value(json_object_get(emu, "max_in_flight")) <= 9);
     json_decref(emu);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* Creates reuse connections like every other call: a TLS handshake per user
@@ -174,10 +174,10 @@ static void many_requests_in_flight_none_lost(void **state)
 static void creates_reuse_connections(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 4};
-    gcs_engine_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     for (int i = 0; i < 200; i++) {
         char body[256];
         snprintf(body, sizeof body, "{\"userName\":\"new%d@example.com\",\"displayName\":\"N %d\"}",
@@ -195,20 +195,20 @@ static void creates_reuse_connections(void **state)
     if (st.connects > 4 + 1)
         fail_msg("%llu connections for 200 creates, 4 in flight", (unsigned long long)st.connects);
     assert_true(st.connects >= 1);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void transport_failures_are_classified(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_http_client_options o = {.timeout_ms = 300, .max_attempts = 2, .backoff_base_ms = 10};
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
-    gcs_engine_fixture_config(&f, "{\"latency_ms\":1000}");
+    gcs_http_fixture_config(&f, "{\"latency_ms\":1000}");
     gcs_http_client_response res;
     char id[64], path[128];
-    gcs_engine_fixture_user_id(id, sizeof id, 0);
+    gcs_http_fixture_user_id(id, sizeof id, 0);
     snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
 
     /* A read that times out is tried again, then reported as a transport error. */
@@ -228,17 +228,17 @@ static void transport_failures_are_classified(void **state)
     gcs_http_stats st;
     gcs_http_client_stats(&st, f.client);
     assert_int_equal(st.retries[GCS_RETRY_TIMEOUT], 1);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 
     /* An answer larger than the hard maximum is refused, not stored. */
     gcs_http_client_options small = {.max_response_bytes = 256}; /* a token fits, a user not */
-    gcs_engine_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &small, NULL);
+    gcs_http_fixture_start(&f, 2, (const char *const[]){"--rate-limit", "0", NULL}, &small, NULL);
     assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, NULL), GCS_ETRANSPORT);
     assert_non_null(strstr(res.message, "larger than 256 bytes"));
     assert_true(res.body.len <= 256);
     assert_int_equal(res.attempts, 1);
     gcs_http_client_response_release(&res);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 
     /* Nobody listening: the connection is tried again (nothing was sent, even a
      * POST), then reported. */
@@ -303,10 +303,10 @@ static const char *no_env(const char *name)
 static void a_session_opens_from_the_configuration(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
-    gcs_engine_fixture_start(&f, 3, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_fixture f;
+    gcs_http_fixture_start(&f, 3, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
     gcs_config cfg;
-    assert_int_equal(gcs_config_init(&cfg, no_env), 0);
+    assert_int_equal(gcs_config_from_env(&cfg, no_env), 0);
     gcs_genesys_session *s = NULL;
     /* No credentials: a clear refusal, nothing sent. */
     assert_int_equal(gcs_genesys_session_open(&s, &cfg, NULL), GCS_EINVALID);
@@ -335,7 +335,7 @@ static void a_session_opens_from_the_configuration(void **state)
     assert_int_equal(st.in_flight_max, 3);
     gcs_genesys_session_free(s);
     gcs_config_release(&cfg);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)

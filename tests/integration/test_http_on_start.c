@@ -2,7 +2,7 @@
  * not when it is queued; once per call (not per retry); a refusal completes the
  * call as cancelled without sending it. Apply marks a create in progress there,
  * so that a resume looks up only the creates that may have happened. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,7 @@ typedef struct starts {
     int calls;
     int in_flight_seen_max;
     int refuse_from; /* calls numbered from this one are refused; 0: none */
-    gcs_engine_fixture *f;
+    gcs_http_fixture *f;
 } starts;
 
 typedef struct job_ctx {
@@ -36,9 +36,9 @@ static void on_done(const gcs_http_client_response *res, void *payload)
 static void hook_runs_at_send_time_and_can_refuse(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_http_client_options o = {.max_in_flight = 2};
-    gcs_engine_fixture_start(
+    gcs_http_fixture_start(
         &f, 4, (const char *const[]){"--rate-limit", "0", "--latency", "30", NULL}, &o, NULL);
     starts s = {.f = &f};
     gcs_engine_tally t = {0};
@@ -61,7 +61,7 @@ static void hook_runs_at_send_time_and_can_refuse(void **state)
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], CALLS);
 
     /* Refused from the third on: those are never sent. */
-    json_t *before = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
+    json_t *before = gcs_http_fixture_admin_get(&f, "/_emulator/stats");
     long sent_before = (long)json_integer_value(json_object_get(before, "requests"));
     json_decref(before);
     memset(&t, 0, sizeof t);
@@ -74,20 +74,20 @@ static void hook_runs_at_send_time_and_can_refuse(void **state)
     assert_int_equal(gcs_http_run(f.client), 0);
     assert_int_equal(t.by_outcome[GCS_HTTP_OK], 2);
     assert_int_equal(t.by_outcome[GCS_HTTP_CANCELLED], CALLS - 2);
-    json_t *after = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
+    json_t *after = gcs_http_fixture_admin_get(&f, "/_emulator/stats");
     assert_int_equal((long)json_integer_value(json_object_get(after, "requests")), sent_before + 2);
     json_decref(after);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void hook_runs_once_across_retries(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_http_client_options o = {.backoff_base_ms = 5, .backoff_cap_ms = 20};
-    gcs_engine_fixture_start(&f, 4, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 4, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     /* Every answer a 503 (not carried out): the GET is retried to its limit. */
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":1,\"fault_kinds\":[\"503\"]}");
+    gcs_http_fixture_config(&f, "{\"fault_rate\":1,\"fault_kinds\":[\"503\"]}");
     starts s = {.f = &f};
     gcs_engine_tally t = {0};
     job_ctx j = {&s, &t};
@@ -98,7 +98,7 @@ static void hook_runs_once_across_retries(void **state)
     assert_int_equal(t.done, 1);
     assert_true(t.max_attempts > 1);
     assert_int_equal(s.calls, 1);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 /* A missing OAuth scope, against the emulator's scoped clients: the first 403
  * stops the client, costs one call, and the message names the scope needed. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,10 +12,10 @@
 static void missing_write_scope_costs_one_call(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 16};
-    gcs_engine_fixture_start(&f, 10,
+    gcs_http_fixture_start(&f, 10,
                              (const char *const[]){"--rate-limit", "0", "--client-scopes",
                                                    GCS_FIXTURE_CLIENT_ID "=scim:readonly", NULL},
                              &o, NULL);
@@ -26,7 +26,7 @@ static void missing_write_scope_costs_one_call(void **state)
     gcs_http_stats before;
     gcs_http_client_stats(&before, f.client);
 
-    gcs_engine_fixture_submit_patches(&f, 200, &t);
+    gcs_http_fixture_submit_patches(&f, 200, &t);
     assert_int_equal(gcs_http_run(f.client), GCS_EFORBIDDEN);
     const char *msg = gcs_error_last();
     print_message("%s\n", msg);
@@ -49,7 +49,7 @@ static void missing_write_scope_costs_one_call(void **state)
     gcs_http_client_response_release(&res);
     gcs_http_client_stats(&after, f.client);
     assert_int_equal(after.sent - before.sent, 1);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* A fresh client with 50 reads queued and a token without any SCIM scope: one
@@ -58,10 +58,10 @@ static void missing_write_scope_costs_one_call(void **state)
 static void first_call_of_a_scope_goes_alone(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 16};
-    gcs_engine_fixture_start(&f, 10,
+    gcs_http_fixture_start(&f, 10,
                              (const char *const[]){"--rate-limit", "0", "--client-scopes",
                                                    GCS_FIXTURE_CLIENT_ID "=groups", NULL},
                              &o, NULL);
@@ -79,15 +79,15 @@ static void first_call_of_a_scope_goes_alone(void **state)
     gcs_http_client_stats(&st, f.client);
     assert_int_equal(st.sent, 1);
     assert_int_equal(t.done, 50);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* The role lookup's scope, which the old redaction took for a credential. */
 static void role_lookup_names_authorization_readonly(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
-    gcs_engine_fixture_start(&f, 1,
+    gcs_http_fixture f;
+    gcs_http_fixture_start(&f, 1,
                              (const char *const[]){"--rate-limit", "0", "--client-scopes",
                                                    GCS_FIXTURE_CLIENT_ID "=scim", NULL},
                              NULL, NULL);
@@ -98,7 +98,7 @@ static void role_lookup_names_authorization_readonly(void **state)
     assert_non_null(strstr(res.message, "'authorization:readonly' scope"));
     assert_null(strstr(res.message, "***"));
     gcs_http_client_response_release(&res);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)

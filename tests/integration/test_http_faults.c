@@ -1,6 +1,6 @@
 /* Server faults, dropped connections and the circuit breaker, against the
  * emulator: every request ends done or with the right classification. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 static const gcs_http_client_options fast_retries = {
     .backoff_base_ms = 10, .backoff_cap_ms = 200, .max_attempts = 8, .max_in_flight = 8};
 
-static void submit_creates(gcs_engine_fixture *f, int n, gcs_engine_tally *t)
+static void submit_creates(gcs_http_fixture *f, int n, gcs_engine_tally *t)
 {
     for (int i = 0; i < n; i++) {
         char body[256];
@@ -30,13 +30,13 @@ static void submit_creates(gcs_engine_fixture *f, int n, gcs_engine_tally *t)
 static void twenty_percent_server_faults(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally patches = {0}, creates = {0};
-    gcs_engine_fixture_start(&f, 20,
+    gcs_http_fixture_start(&f, 20,
                              (const char *const[]){"--rate-limit", "0", "--fault-rate", "0.2",
                                                    "--fault-seed", "42", NULL},
                              &fast_retries, NULL);
-    gcs_engine_fixture_submit_patches(&f, 200, &patches);
+    gcs_http_fixture_submit_patches(&f, 200, &patches);
     submit_creates(&f, 40, &creates);
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_http_stats st;
@@ -65,21 +65,21 @@ static void twenty_percent_server_faults(void **state)
                      40);
     assert_true(creates.by_outcome[GCS_HTTP_OK] > 20);
     assert_int_equal(st.breaker_state, GCS_BREAKER_CLOSED);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void dropped_connections(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally gets = {0}, creates = {0};
-    gcs_engine_fixture_start(&f, 10,
+    gcs_http_fixture_start(&f, 10,
                              (const char *const[]){"--rate-limit", "0", "--fault-seed", "7", NULL},
                              &fast_retries, NULL);
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":0.3,\"fault_kinds\":[\"drop\"]}");
+    gcs_http_fixture_config(&f, "{\"fault_rate\":0.3,\"fault_kinds\":[\"drop\"]}");
     for (int i = 0; i < 100; i++) {
         char id[64], path[128];
-        gcs_engine_fixture_user_id(id, sizeof id, i % 10);
+        gcs_http_fixture_user_id(id, sizeof id, i % 10);
         snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
         gcs_http_client_request req = {.method = "GET", .path = path};
         assert_int_equal(gcs_http_submit(f.client, &req, gcs_engine_tally_add, &gets), 0);
@@ -107,25 +107,29 @@ static void dropped_connections(void **state)
     assert_int_equal(creates.by_outcome[GCS_HTTP_OK] + creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
                          creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT],
                      30);
-    assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] > 0);
-    gcs_engine_fixture_stop(&f);
+    /* Some creates met a drop: unknown on a fresh connection, 409 when libcurl
+     * resent one on a reused connection that the server had already made. */
+    assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
+                    creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT] >
+                0);
+    gcs_http_fixture_stop(&f);
 }
 
 static void breaker_opens_and_closes(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = fast_retries;
     o.breaker_threshold = 5;
     o.breaker_cooldown_ms = 300;
     o.max_attempts = 20;
     o.breaker_max_trips = 100;
-    gcs_engine_fixture_start(&f, 10, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 10, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     /* A token first, so that the login call is not what fails. */
     assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
-    gcs_engine_fixture_submit_patches(&f, 30, &t);
+    gcs_http_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_http_fixture_submit_patches(&f, 30, &t);
     gcs_http_stats st;
     int64_t deadline = gcs_time_mono_ms() + 10000;
     do {
@@ -143,7 +147,7 @@ static void breaker_opens_and_closes(void **state)
     assert_true(st.sent - sent_at_open <= 4);
     assert_int_equal(t.done, 0);
     /* The server recovers: the next probe closes the breaker and all goes. */
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":0}");
+    gcs_http_fixture_config(&f, "{\"fault_rate\":0}");
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_http_client_stats(&st, f.client);
     assert_int_equal(t.done, 30);
@@ -153,24 +157,24 @@ static void breaker_opens_and_closes(void **state)
     json_t *js = gcs_http_client_stats_json(f.client);
     assert_string_equal(json_string_value(json_object_get(js, "breaker_state")), "closed");
     json_decref(js);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void breaker_gives_up_on_a_dead_server(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = fast_retries;
     o.breaker_threshold = 3;
     o.breaker_cooldown_ms = 100;
     o.breaker_max_trips = 3;
     o.max_attempts = 50;
-    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_http_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
     int64_t t0 = gcs_time_mono_ms();
-    gcs_engine_fixture_submit_patches(&f, 20, &t);
+    gcs_http_fixture_submit_patches(&f, 20, &t);
     /* A total outage is its own code, with the reason, not a quiet 0. */
     assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
     print_message("%s\n", gcs_error_last());
@@ -183,13 +187,13 @@ static void breaker_gives_up_on_a_dead_server(void **state)
     gcs_http_stats st;
     gcs_http_client_stats(&st, f.client);
     gcs_engine_tally more = {0};
-    gcs_engine_fixture_submit_patches(&f, 3, &more);
+    gcs_http_fixture_submit_patches(&f, 3, &more);
     assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
     assert_int_equal(more.by_outcome[GCS_HTTP_BREAKER_OPEN], 3);
     gcs_http_stats st2;
     gcs_http_client_stats(&st2, f.client);
     assert_int_equal(st2.sent, st.sent);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* Every call of a run failed, before the breaker could give up: the run says
@@ -197,25 +201,25 @@ static void breaker_gives_up_on_a_dead_server(void **state)
 static void every_call_failed_is_a_total_outage(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = fast_retries;
     o.breaker_threshold = -1;
     o.max_attempts = 2;
-    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
-    gcs_engine_fixture_submit_patches(&f, 3, &t);
+    gcs_http_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_http_fixture_submit_patches(&f, 3, &t);
     assert_int_equal(gcs_http_run(f.client), GCS_EUNREACHABLE);
     print_message("%s\n", gcs_error_last());
     assert_non_null(strstr(gcs_error_last(), "every call failed: PATCH /api/v2/scim/v2/users/"));
     assert_int_equal(t.by_outcome[GCS_HTTP_SERVER_ERROR], 3);
     /* One answer that went through makes it a partial failure, not an outage. */
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":0}");
+    gcs_http_fixture_config(&f, "{\"fault_rate\":0}");
     gcs_engine_tally ok = {0};
-    gcs_engine_fixture_submit_patches(&f, 2, &ok);
+    gcs_http_fixture_submit_patches(&f, 2, &ok);
     assert_int_equal(gcs_http_run(f.client), 0);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static int64_t cpu_us(void)
@@ -231,7 +235,7 @@ static int64_t cpu_us(void)
 static void open_breaker_waits_without_cpu(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = fast_retries;
     o.breaker_threshold = 3;
@@ -239,10 +243,10 @@ static void open_breaker_waits_without_cpu(void **state)
     o.breaker_max_trips = 100;
     o.max_attempts = 1000;
     o.retry_budget_ms = 600000;
-    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     assert_int_equal(gcs_token_ensure(f.token, f.client), 0);
-    gcs_engine_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
-    gcs_engine_fixture_submit_patches(&f, 10, &t);
+    gcs_http_fixture_config(&f, "{\"fault_rate\":1.0,\"fault_kinds\":[\"503\"]}");
+    gcs_http_fixture_submit_patches(&f, 10, &t);
     int64_t wall0 = gcs_time_mono_us(), cpu0 = cpu_us();
     while (gcs_time_mono_us() - wall0 < 3000000)
         gcs_http_run_once(f.client, 1000);
@@ -255,26 +259,26 @@ static void open_breaker_waits_without_cpu(void **state)
     assert_true(st.breaker_opened >= 1);
     assert_true(cpu * 10 < wall);
     gcs_http_cancel(f.client);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* Waiting out a Retry-After sleeps too. */
 static void retry_after_waits_without_cpu(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = fast_retries;
     o.max_in_flight = 1;
-    gcs_engine_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
+    gcs_http_fixture_start(&f, 5, (const char *const[]){"--rate-limit", "0", NULL}, &o, NULL);
     /* The engine learns there is no limit; then one appears: the 429s'
      * Retry-After is all there is to wait on. */
     gcs_http_client_response res;
     gcs_http_client_request get = {.method = "GET", .path = "/api/v2/scim/v2/users?count=1"};
     assert_int_equal(gcs_http_call(&res, f.client, &get), 0);
     gcs_http_client_response_release(&res);
-    gcs_engine_fixture_config(&f, "{\"rate_limit\":\"1/2\"}");
-    gcs_engine_fixture_submit_patches(&f, 2, &t);
+    gcs_http_fixture_config(&f, "{\"rate_limit\":\"1/2\"}");
+    gcs_http_fixture_submit_patches(&f, 2, &t);
     int64_t wall0 = gcs_time_mono_us(), cpu0 = cpu_us();
     assert_int_equal(gcs_http_run(f.client), 0);
     int64_t wall = gcs_time_mono_us() - wall0, cpu = cpu_us() - cpu0;
@@ -287,7 +291,7 @@ static void retry_after_waits_without_cpu(void **state)
     assert_true(st.status_429 >= 1);
     assert_true(wall > 1500000); /* it did wait */
     assert_true(cpu * 10 < wall);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 /* A failure without an answer names the host and port, and what was done. */

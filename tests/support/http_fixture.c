@@ -1,4 +1,4 @@
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "core/buf.h"
 
-void gcs_engine_fixture_user_id(char *out, size_t outsz, int i)
+void gcs_http_fixture_user_id(char *out, size_t outsz, int i)
 {
     snprintf(out, outsz, "00000000-0000-4000-8000-%012d", i);
 }
@@ -16,7 +16,7 @@ static char *seed_text(int n_users)
     json_t *users = json_array();
     for (int i = 0; i < n_users; i++) {
         char id[64], name[64], display[64];
-        gcs_engine_fixture_user_id(id, sizeof id, i);
+        gcs_http_fixture_user_id(id, sizeof id, i);
         snprintf(name, sizeof name, "user%d@example.com", i);
         snprintf(display, sizeof display, "User %d", i);
         json_array_append_new(users, json_pack("{s:s,s:s,s:s,s:b}", "id", id, "userName", name,
@@ -28,7 +28,7 @@ static char *seed_text(int n_users)
     return s;
 }
 
-void gcs_engine_fixture_start(gcs_engine_fixture *f, int n_users, const char *const *emu_args,
+void gcs_http_fixture_start(gcs_http_fixture *f, int n_users, const char *const *emu_args,
                               const gcs_http_client_options *opts, const char *secret)
 {
     memset(f, 0, sizeof *f);
@@ -63,7 +63,7 @@ void gcs_engine_fixture_start(gcs_engine_fixture *f, int n_users, const char *co
     assert_int_equal(gcs_http_client_new(&f->admin, &a), 0);
 }
 
-void gcs_engine_fixture_stop(gcs_engine_fixture *f)
+void gcs_http_fixture_stop(gcs_http_fixture *f)
 {
     gcs_http_client_free(f->client);
     gcs_http_client_free(f->admin);
@@ -73,7 +73,7 @@ void gcs_engine_fixture_stop(gcs_engine_fixture *f)
     memset(f, 0, sizeof *f);
 }
 
-static void admin_call(gcs_engine_fixture *f, const char *method, const char *path,
+static void admin_call(gcs_http_fixture *f, const char *method, const char *path,
                        const char *body, gcs_http_client_response *res)
 {
     gcs_http_client_request req = {.method = method,
@@ -85,21 +85,21 @@ static void admin_call(gcs_engine_fixture *f, const char *method, const char *pa
         fail_msg("%s %s failed: %s (%s)", method, path, res->message, res->body.ptr);
 }
 
-void gcs_engine_fixture_config(gcs_engine_fixture *f, const char *json_text)
+void gcs_http_fixture_config(gcs_http_fixture *f, const char *json_text)
 {
     gcs_http_client_response res;
     admin_call(f, "POST", "/_emulator/config", json_text, &res);
     gcs_http_client_response_release(&res);
 }
 
-void gcs_engine_fixture_admin_post(gcs_engine_fixture *f, const char *path)
+void gcs_http_fixture_admin_post(gcs_http_fixture *f, const char *path)
 {
     gcs_http_client_response res;
     admin_call(f, "POST", path, NULL, &res);
     gcs_http_client_response_release(&res);
 }
 
-json_t *gcs_engine_fixture_admin_get(gcs_engine_fixture *f, const char *path)
+json_t *gcs_http_fixture_admin_get(gcs_http_fixture *f, const char *path)
 {
     gcs_http_client_response res;
     admin_call(f, "GET", path, NULL, &res);
@@ -120,11 +120,11 @@ void gcs_engine_tally_add(const gcs_http_client_response *res, void *payload)
         t->statuses[res->status]++;
 }
 
-void gcs_engine_fixture_submit_patches(gcs_engine_fixture *f, int n, gcs_engine_tally *t)
+void gcs_http_fixture_submit_patches(gcs_http_fixture *f, int n, gcs_engine_tally *t)
 {
     for (int i = 0; i < n; i++) {
         char id[64], path[128], body[256];
-        gcs_engine_fixture_user_id(id, sizeof id, i % f->n_users);
+        gcs_http_fixture_user_id(id, sizeof id, i % f->n_users);
         snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
         snprintf(body, sizeof body,
                  "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"

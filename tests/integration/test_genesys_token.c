@@ -1,6 +1,6 @@
 /* The token manager against the emulator: short-lived tokens, revoked tokens,
  * wrong credentials; no secret in any log line. */
-#include "engine_fixture.h"
+#include "http_fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +44,11 @@ static int teardown(void **state)
 static void wrong_credentials_fail_fast_and_clearly(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
-    gcs_engine_fixture_start(&f, 5, NULL, NULL, "not-the-right-secret");
+    gcs_http_fixture_start(&f, 5, NULL, NULL, "not-the-right-secret");
     int64_t t0 = gcs_time_mono_ms();
-    gcs_engine_fixture_submit_patches(&f, 10, &t);
+    gcs_http_fixture_submit_patches(&f, 10, &t);
     assert_int_equal(gcs_http_run(f.client), 0);
     int64_t ms = gcs_time_mono_ms() - t0;
     assert_int_equal(t.done, 10);
@@ -66,7 +66,7 @@ static void wrong_credentials_fail_fast_and_clearly(void **state)
     gcs_http_client_request req = {.method = "GET", .path = "/api/v2/scim/v2/users?count=0"};
     assert_int_equal(gcs_http_call(&res, f.client, &req), GCS_EAUTH);
     gcs_http_client_response_release(&res);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 
@@ -94,12 +94,12 @@ static void unreachable_login_host_is_named(void **state)
 static void a_token_that_expires_every_two_seconds(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_rps = 40};
-    gcs_engine_fixture_start(
+    gcs_http_fixture_start(
         &f, 20, (const char *const[]){"--rate-limit", "0", "--token-ttl", "2", NULL}, &o, NULL);
-    gcs_engine_fixture_submit_patches(&f, 240, &t); /* about 6 s */
+    gcs_http_fixture_submit_patches(&f, 240, &t); /* about 6 s */
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_token_stats ts;
     gcs_token_get_stats(&ts, f.token);
@@ -113,21 +113,21 @@ static void a_token_that_expires_every_two_seconds(void **state)
     assert_true(ts.obtained >= 3);
     /* Refreshed ahead of expiry: refusals are the exception, not the rule. */
     assert_true(st.retries[GCS_RETRY_AUTH] <= 5);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void short_tokens_under_a_rate_limit(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     /* Each token has a window of its own: the pacer follows them. */
-    gcs_engine_fixture_start(&f, 20,
+    gcs_http_fixture_start(&f, 20,
                              (const char *const[]){"--rate-limit", "30/3", "--token-ttl", "3",
                                                    NULL},
                              NULL, NULL);
     int64_t t0 = gcs_time_mono_ms();
-    gcs_engine_fixture_submit_patches(&f, 70, &t); /* about 7 s at 10 a second */
+    gcs_http_fixture_submit_patches(&f, 70, &t); /* about 7 s at 10 a second */
     assert_int_equal(gcs_http_run(f.client), 0);
     int64_t ms = gcs_time_mono_ms() - t0;
     gcs_token_stats ts;
@@ -143,23 +143,23 @@ static void short_tokens_under_a_rate_limit(void **state)
     assert_true(ts.obtained >= 2);
     assert_true(st.status_429 <= 2);
     assert_true(ms <= 12000); /* at the limit, not crawling after each new token */
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 static void a_revoked_token_is_replaced_once(void **state)
 {
     (void)state;
-    gcs_engine_fixture f;
+    gcs_http_fixture f;
     gcs_engine_tally t = {0};
     gcs_http_client_options o = {.max_in_flight = 8};
     /* Paced to a limit, so that the new token's own window must be followed. */
-    gcs_engine_fixture_start(&f, 20, (const char *const[]){"--rate-limit", "200/5", NULL}, &o,
+    gcs_http_fixture_start(&f, 20, (const char *const[]){"--rate-limit", "200/5", NULL}, &o,
                              NULL);
-    gcs_engine_fixture_submit_patches(&f, 150, &t);
+    gcs_http_fixture_submit_patches(&f, 150, &t);
     int64_t deadline = gcs_time_mono_ms() + 10000;
     while (t.done < 50 && gcs_time_mono_ms() < deadline)
         gcs_http_run_once(f.client, 50);
-    gcs_engine_fixture_admin_post(&f, "/_emulator/revoke-tokens");
+    gcs_http_fixture_admin_post(&f, "/_emulator/revoke-tokens");
     assert_int_equal(gcs_http_run(f.client), 0);
     gcs_token_stats ts;
     gcs_token_get_stats(&ts, f.token);
@@ -172,10 +172,10 @@ static void a_revoked_token_is_replaced_once(void **state)
     assert_true(st.retries[GCS_RETRY_AUTH] >= 1);
     assert_true(st.token_requests == 2);
     assert_true(st.status_429 <= 2);
-    json_t *emu = gcs_engine_fixture_admin_get(&f, "/_emulator/stats");
+    json_t *emu = gcs_http_fixture_admin_get(&f, "/_emulator/stats");
     assert_int_equal(json_integer_value(json_object_get(emu, "tokens_issued")), 2);
     json_decref(emu);
-    gcs_engine_fixture_stop(&f);
+    gcs_http_fixture_stop(&f);
 }
 
 int main(void)
