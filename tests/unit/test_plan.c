@@ -362,7 +362,7 @@ static void finish_is_whole_or_fails(void **state)
         gcs_plan_options o;
         gcs_plan_options_init(&o);
         gcs_plan p;
-        assert_int_equal(gcs_plan_init(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+        assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
         gcs_plan_add(&p, GCS_PLAN_CREATE, "E1", "a@x.com", NULL, NULL,
                      json_pack("{s:s}", "userName", "a@x.com"), NULL, NULL);
         gcs_plan_set_counts(&p, 1, 10);
