@@ -35,6 +35,8 @@ static size_t add_global_options(struct option *out)
     out[n++] = (struct option){"client-secret-file", required_argument, NULL, OPT_SECRET_FILE};
     out[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
     out[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    /* gcs_cli_parse keeps 24 entries of its table for these and the end */
+    assert(n < 24 && "the global options outgrew the room left for them");
     return n;
 }
 
@@ -268,7 +270,10 @@ gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option 
         } else if (c >= OPT_GLOBAL_BASE && c < OPT_GLOBAL_BASE + GCS_CFG__COUNT) {
             int k = c - OPT_GLOBAL_BASE;
             free(cli->pending[k]);
-            cli->pending[k] = strdup(optarg);
+            if (!(cli->pending[k] = strdup(optarg))) {
+                fprintf(cli->err, "gcscim: out of memory\n");
+                return GCS_EXIT_FAILURE;
+            }
         } else if (on_option) {
             if (on_option(c, optarg, payload) < 0) {
                 fprintf(cli->err, "gcscim: %s; see 'gcscim help %s'\n", gcs_error_last(),

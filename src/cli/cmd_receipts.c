@@ -182,8 +182,7 @@ static int export_row(const gcs_receipt *r, void *payload)
         json_t *o = gcs_receipt_json(r);
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        if (!text)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(text);
         rc = gcs_buf_puts(&e->line, text);
         free(text);
         if (rc == 0)

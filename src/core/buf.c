@@ -78,8 +78,7 @@ static int grow(gcs_buf *b, size_t extra)
     } else {
         p = b->cap ? realloc(b->ptr, cap) : malloc(cap);
     }
-    if (!p)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(p);
     if (!b->cap)
         p[0] = '\0';
     b->ptr = p;

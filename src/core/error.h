@@ -57,4 +57,23 @@ int gcs_error_last_code(void);
 
 void gcs_error_clear(void);
 
+/*
+ * Allocation checks (libgit2's GIT_ERROR_CHECK_ALLOC): when `ptr` is NULL, set
+ * GCS_ENOMEM with the message "out of memory" and return it, or store it in `rc`
+ * and jump to `label` (the function's one exit path) for the _GOTO form.
+ */
+#define GCS_CHECK_ALLOC(ptr)                                                                       \
+    do {                                                                                           \
+        if ((ptr) == NULL)                                                                         \
+            return gcs_error_set(GCS_ENOMEM, "out of memory");                                     \
+    } while (0)
+
+#define GCS_CHECK_ALLOC_GOTO(ptr, rc, label)                                                       \
+    do {                                                                                           \
+        if ((ptr) == NULL) {                                                                       \
+            (rc) = gcs_error_set(GCS_ENOMEM, "out of memory");                                     \
+            goto label;                                                                            \
+        }                                                                                          \
+    } while (0)
+
 #endif

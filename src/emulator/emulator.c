@@ -37,8 +37,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     int rc = 0;
     *out = NULL;
     gcs_emu *emu = calloc(1, sizeof *emu);
-    if (!emu)
-        return GCS_ENOMEM;
+    GCS_CHECK_ALLOC(emu);
     /* Adaptive: critical sections are a few microseconds; spinning briefly
      * beats sleeping in the kernel when the pool's threads collide. */
     pthread_mutexattr_t attr;
@@ -70,8 +69,12 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     emu->synthetic_users = opts->synthetic_users;
     emu->synthetic_inactive_every = opts->synthetic_inactive_every;
     emu->generated_fields = opts->generated_fields;
-    if (!emu->stats.routes || !emu->seed_doc) {
-        rc = GCS_ENOMEM;
+    bool clients_copied = true;
+    for (int i = 0; i < emu->nclients; i++)
+        clients_copied &= emu->clients[i].id && emu->clients[i].secret &&
+                          (emu->clients[i].scopes || !opts->nclients || !opts->clients[i].scopes);
+    if (!emu->stats.routes || !emu->seed_doc || !clients_copied) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
     if ((rc = gcs_emu_org_load(emu, emu->seed_doc)) < 0)

@@ -73,7 +73,9 @@ void gcs_emu_options_init(gcs_emu_options *opts);
 int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed);
 void gcs_emu_free(gcs_emu *emu);
 
-/* Reads and checks a seed file: {"roles":[…],"divisions":[…],…,"users":[…]}. */
+/* Reads and checks a seed file: {"roles":[…],"divisions":[…],…,"users":[…]}.
+ * A regular file of at most GCS_EMU_SEED_MAX_BYTES, else GCS_EINVALID. */
+#define GCS_EMU_SEED_MAX_BYTES (256L * 1024 * 1024)
 int gcs_emu_seed_load(json_t **out, const char *path);
 
 /* Sets the base URL after the port is known (meta.location, nextUri). */

@@ -163,6 +163,8 @@ int main(int argc, char **argv)
             if (opts.nclients >= GCS_EMU_MAX_CLIENTS)
                 USAGE("too many --client options (at most 16)");
             char *copy = strdup(v);
+            if (!copy)
+                USAGE("out of memory");
             clients[opts.nclients] = copy;
             copy[colon - v] = '\0';
             opts.clients[opts.nclients].id = copy;
@@ -195,9 +197,13 @@ int main(int argc, char **argv)
             char buf[256];
             snprintf(buf, sizeof buf, "%s", v);
             char *save = NULL;
-            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-                json_array_append_new(list, json_string(t));
-            int bad = gcs_emu_fault_kinds_parse(&opts.config.fault_kinds, list);
+            int bad = list ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+            for (char *t = strtok_r(buf, ",", &save); t && bad == 0; t = strtok_r(NULL, ",", &save)) {
+                if (json_array_append_new(list, json_string(t)) < 0)
+                    bad = gcs_error_set(GCS_ENOMEM, "out of memory");
+            }
+            if (bad == 0)
+                bad = gcs_emu_fault_kinds_parse(&opts.config.fault_kinds, list);
             json_decref(list);
             if (bad < 0)
                 USAGE("%s", gcs_error_last());

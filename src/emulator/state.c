@@ -3,10 +3,14 @@
  * /_emulator/state. The caller holds emu->lock. */
 #include "emulator/internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -852,7 +856,21 @@ int gcs_emu_seed_load(json_t **out, const char *path)
     int rc = 0;
     json_error_t jerr;
     *out = NULL;
-    json_t *j = json_load_file(path, 0, &jerr);
+    json_t *j = NULL;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot read seed '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_EMU_SEED_MAX_BYTES) {
+        close(fd);
+        rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': not a regular file of at most %ld MiB",
+                           path, GCS_EMU_SEED_MAX_BYTES >> 20);
+        goto out;
+    }
+    j = json_loadfd(fd, 0, &jerr);
+    close(fd);
     if (!j) {
         if (jerr.line > 0)
             rc = gcs_error_set(GCS_EINVALID, "cannot read seed '%s': line %d: %s", path,

@@ -9,6 +9,7 @@
 #include "mapping/profile.h"
 #include "plan/diff.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -440,8 +441,15 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
 static void look_up(op_ctx *c)
 {
     char *filter = NULL;
-    while (c->lookup_step < 2 && !(filter = lookup_filter(c, c->lookup_step)))
+    gcs_error_clear();
+    while (c->lookup_step < 2 && !(filter = lookup_filter(c, c->lookup_step))) {
+        /* Out of memory is not "nobody there": that would create the user twice. */
+        if (gcs_error_last_code() == GCS_ENOMEM) {
+            finish(c, GCS_APPLY_FAILED, "cannot look the user up: out of memory");
+            return;
+        }
         c->lookup_step++;
+    }
     if (!filter) {
         /* Nobody there. */
         if (c->conflicted) {
@@ -561,7 +569,15 @@ static void post_create(op_ctx *c)
     forget_password(c);
     c->password = strdup(pw);
     json_t *body = json_copy(json_object_get(c->op, "body"));
-    json_object_set_new(body, "password", json_string(pw));
+    /* Without its copy or its password the body must not be sent: a user
+     * created without the password we record would be unreachable. */
+    if (!c->password || !body || json_object_set_new(body, "password", json_string(pw)) < 0) {
+        explicit_bzero(pw, sizeof pw);
+        json_decref(body);
+        forget_password(c);
+        finish(c, GCS_APPLY_FAILED, "out of memory");
+        return;
+    }
     explicit_bzero(pw, sizeof pw);
     req.json = body;
     req.sensitive = true; /* the engine wipes its copies */
@@ -840,9 +856,11 @@ static int drive(applier *a)
 static int load_item(const gcs_run_item *item, void *payload)
 {
     applier *a = payload;
-    json_object_set_new(a->item_states, item->key, json_string(item->state));
-    if (item->genesys_id)
-        json_object_set_new(a->key_to_id, item->key, json_string(item->genesys_id));
+    /* A state lost here would send a create again: fail the load instead. */
+    if (json_object_set_new(a->item_states, item->key, json_string(item->state)) < 0 ||
+        (item->genesys_id &&
+         json_object_set_new(a->key_to_id, item->key, json_string(item->genesys_id)) < 0))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -882,8 +900,7 @@ static int begin_run(applier *a)
     json_t *ops = gcs_plan_operations(a->plan);
     size_t n = json_array_size(ops);
     const char **keys = calloc(n ? n : 1, sizeof *keys);
-    if (!keys)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(keys);
     for (size_t i = 0; i < n; i++)
         keys[i] = json_string_value(json_object_get(json_array_get(ops, i), "key"));
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
@@ -1028,6 +1045,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.marker = find_marker(plan);
     a.item_states = json_object();
     a.key_to_id = json_object();
+    GCS_CHECK_ALLOC_GOTO(a.item_states, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.key_to_id, rc, out);
     a.identity = gcs_plan_identity(plan);
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
     bool recording = false;
@@ -1062,10 +1081,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.count = json_array_size(ops);
     out->total = (long)a.count;
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
-    if (!a.ops) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
     if ((rc = begin_run(&a)) != 0) {
         if (rc > 0) /* already applied: nothing to send */
             rc = 0;
@@ -1078,7 +1094,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->a = &a;
         c->op = json_array_get(ops, i);
-        gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
+        int known = gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
+        /* gcs_plan_read refused any plan with an unknown kind */
+        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
+        (void)known;
         c->key = json_string_value(json_object_get(c->op, "key"));
         c->user_name = json_string_value(json_object_get(c->op, "userName"));
         c->item_state = json_string_value(json_object_get(a.item_states, c->key));

@@ -56,6 +56,9 @@ typedef struct planner {
     json_t *claimed;          /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
+    /* An allocation failed in a step that has no error return (an index entry,
+     * a protected value): the plan would be wrong, so the run fails at its end. */
+    bool oom;
 } planner;
 
 static char *lower(const char *s)
@@ -71,9 +74,12 @@ static char *index_key(const char *key, const char *value)
 {
     bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
     char *v = nocase ? lower(value) : strdup(value);
+    if (!v)
+        return NULL;
     size_t n = strlen(key) + strlen(v) + 2;
     char *k = malloc(n);
-    snprintf(k, n, "%s\x1f%s", key, v);
+    if (k)
+        snprintf(k, n, "%s\x1f%s", key, v);
     free(v);
     return k;
 }
@@ -83,8 +89,8 @@ static void index_put(planner *p, const char *key, const char *value, json_t *us
     if (!value || !*value)
         return;
     char *k = index_key(key, value);
-    if (!json_object_get(p->index, k))
-        json_object_set(p->index, k, user);
+    if (!k || (!json_object_get(p->index, k) && json_object_set(p->index, k, user) < 0))
+        p->oom = true;
     free(k);
 }
 
@@ -93,7 +99,9 @@ static json_t *index_get(planner *p, const char *key, const char *value)
     if (!value || !*value)
         return NULL;
     char *k = index_key(key, value);
-    json_t *u = json_object_get(p->index, k);
+    if (!k)
+        p->oom = true;
+    json_t *u = k ? json_object_get(p->index, k) : NULL;
     free(k);
     return u;
 }
@@ -145,7 +153,8 @@ static const char *marker_value(const planner *p, const json_t *user)
 static int collect_user(json_t *user, void *payload)
 {
     planner *p = payload;
-    json_array_append(p->current, user);
+    if (json_array_append(p->current, user) < 0)
+        p->oom = true;
     index_user(p, user);
     p->stats->current_users++;
     return 0;
@@ -175,8 +184,9 @@ static int fetch_org_names(planner *p)
 static void remember_rejected_row(planner *p, const gcs_row *row)
 {
     for (size_t i = 0; row && i < row->count; i++) {
-        if (row->fields[i].value[0])
-            json_object_set_new(p->rejected_values, row->fields[i].value, json_true());
+        if (row->fields[i].value[0] &&
+            json_object_set_new(p->rejected_values, row->fields[i].value, json_true()) < 0)
+            p->oom = true;
     }
 }
 
@@ -200,10 +210,12 @@ static void reject_mapped(planner *p, desired *d, const char *field, const char 
     d->m.status = GCS_MAP_REJECTED;
     p->stats->mapped--;
     p->stats->rejected++;
-    if (d->m.source_key)
-        json_object_set_new(p->rejected_values, d->m.source_key, json_true());
-    for (size_t k = 0; k < d->m.match_count; k++)
-        json_object_set_new(p->rejected_values, d->m.match[k].value, json_true());
+    if (d->m.source_key && json_object_set_new(p->rejected_values, d->m.source_key, json_true()) < 0)
+        p->oom = true;
+    for (size_t k = 0; k < d->m.match_count; k++) {
+        if (json_object_set_new(p->rejected_values, d->m.match[k].value, json_true()) < 0)
+            p->oom = true;
+    }
 }
 
 static bool targeted(const planner *p, const char *key)
@@ -233,8 +245,7 @@ static int add_row(planner *p, const gcs_row *row)
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
         desired *rows = realloc(p->rows, cap * sizeof *rows);
-        if (!rows)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(rows);
         p->rows = rows;
         p->cap = cap;
     }
@@ -263,8 +274,9 @@ static int add_row(planner *p, const gcs_row *row)
         return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
     }
     /* A second row with the same key rejects both (decide() does it): keep the first. */
-    if (!json_object_get(p->by_key, d->m.source_key))
-        json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count));
+    if (!json_object_get(p->by_key, d->m.source_key) &&
+        json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count)) < 0)
+        p->oom = true;
     p->count++;
     p->stats->mapped++;
     return 0;
@@ -277,8 +289,8 @@ static void remember_bad_values(planner *p, const gcs_source *src)
     const char *values[64];
     size_t n = gcs_source_bad_values(src, values, sizeof values / sizeof *values);
     for (size_t i = 0; i < n; i++) {
-        if (values[i][0])
-            json_object_set_new(p->rejected_values, values[i], json_true());
+        if (values[i][0] && json_object_set_new(p->rejected_values, values[i], json_true()) < 0)
+            p->oom = true;
     }
 }
 
@@ -332,10 +344,11 @@ static char *wanted_attributes(planner *p)
     json_t *set = json_object();
     const char *always[] = {"id", "userName", "active", "meta",
                             GCS_SCIM_GENESYS_USER ":externalIds"};
+    bool failed = !set;
     for (size_t i = 0; i < sizeof always / sizeof *always; i++)
-        json_object_set_new(set, always[i], json_true());
+        failed |= json_object_set_new(set, always[i], json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
-        json_object_set_new(set, gcs_profile_attr_at(p->profile, i)->path, json_true());
+        failed |= json_object_set_new(set, gcs_profile_attr_at(p->profile, i)->path, json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_match_count(p->profile); i++) {
         const char *k = gcs_profile_match_key(p->profile, i);
         const char *path = strcmp(k, "email") == 0            ? "emails"
@@ -343,7 +356,13 @@ static char *wanted_attributes(planner *p)
                            : strncmp(k, "externalIds.", 12) == 0 ? NULL
                                                                  : k;
         if (path)
-            json_object_set_new(set, path, json_true());
+            failed |= json_object_set_new(set, path, json_true()) < 0;
+    }
+    if (failed) {
+        /* a missing attribute would make every user read look incomplete */
+        json_decref(set);
+        gcs_error_set(GCS_ENOMEM, "out of memory");
+        return NULL;
     }
     gcs_buf b;
     gcs_buf_init(&b, 16384);
@@ -368,7 +387,10 @@ static char *wanted_attributes(planner *p)
 static int look_up(planner *p, const char *key, const char *value, bool *found)
 {
     *found = false;
+    gcs_error_clear();
     char *filter = gcs_directory_filter_for(key, value);
+    if (!filter && gcs_error_last_code() == GCS_ENOMEM)
+        return GCS_ENOMEM; /* not "no such user": that would plan a create */
     if (!filter)
         return 0; /* a key no filter can express: no user is found by it */
     json_t *user = NULL;
@@ -451,7 +473,7 @@ static int read_current(planner *p)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
     char *attributes = wanted_attributes(p);
     if (!attributes)
-        return gcs_error_prefix(GCS_EINVALID, "cannot list the attributes to read");
+        return gcs_error_prefix(gcs_error_last_code() == GCS_ENOMEM ? GCS_ENOMEM : GCS_EINVALID, "cannot list the attributes to read");
     int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
                                       &p->stats->requests);
     free(attributes);
@@ -703,17 +725,17 @@ static json_t *user_name_holder(planner *p, desired *d, const char *user_name)
         reject_mapped(p, d, "userName", why);
         return NULL;
     }
-    if (id)
-        json_object_set_new(p->claimed, id, json_integer((json_int_t)(d - p->rows)));
+    if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)(d - p->rows))) < 0)
+        p->oom = true;
     return u;
 }
 
 static int plan_row(planner *p, desired *d)
 {
-    json_t *extra = json_pack("{s:s}", "location", "");
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
-    json_object_set_new(extra, "location", json_string(location));
+    json_t *extra = json_pack("{s:s}", "location", location);
+    GCS_CHECK_ALLOC(extra);
     int rc = 0;
 
     if (d->m.manager_key) {
@@ -909,12 +931,16 @@ static int plan_leavers(planner *p, long *managed_total)
 static void reject_duplicates(planner *p)
 {
     json_t *keys = json_object(), *names = json_object();
-    for (size_t i = 0; i < p->count; i++) {
+    if (!keys || !names)
+        p->oom = true;
+    for (size_t i = 0; keys && names && i < p->count; i++) {
         desired *d = &p->rows[i];
         if (d->m.status != GCS_MAP_OK)
             continue;
         const char *un = json_string_value(json_object_get(d->m.user, "userName"));
         char *lun = un ? lower(un) : NULL;
+        if (un && !lun)
+            p->oom = true;
         struct {
             json_t *seen;
             const char *value, *what, *field;
@@ -924,7 +950,8 @@ static void reject_duplicates(planner *p)
                 continue;
             json_t *first = json_object_get(checks[c].seen, checks[c].value);
             if (!first) {
-                json_object_set_new(checks[c].seen, checks[c].value, json_integer((json_int_t)i));
+                if (json_object_set_new(checks[c].seen, checks[c].value, json_integer((json_int_t)i)) < 0)
+                    p->oom = true;
                 continue;
             }
             desired *f = &p->rows[json_integer_value(first)];
@@ -965,8 +992,8 @@ static int decide(planner *p)
             reject_mapped(p, d, NULL, why);
             continue;
         }
-        if (id)
-            json_object_set_new(p->claimed, id, json_integer((json_int_t)i));
+        if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)i)) < 0)
+            p->oom = true;
         d->current = u;
     }
     long managed_total = 0;
@@ -1013,7 +1040,11 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.current = json_array();
     p.index = json_object();
     p.claimed = json_object();
-    int rc;
+    int rc = 0;
+    if (!p.by_key || !p.rejected_values || !p.current || !p.index || !p.claimed) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
 
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
         goto out;
@@ -1041,6 +1072,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     rc = gcs_plan_finish(out);
 out:
+    if (rc == 0 && p.oom)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc < 0)
         gcs_plan_release(out);
     for (size_t i = 0; i < p.count; i++)

@@ -86,7 +86,7 @@ static int page_path(gcs_buf *b, const char *attributes, bool inactive, long sta
         rc = gcs_buf_puts(b, "&filter=active%20eq%20false");
     if (rc == 0 && attributes) {
         char *e = gcs_http_escape(attributes);
-        rc = e ? gcs_buf_printf(b, "&attributes=%s", e) : GCS_ENOMEM;
+        rc = e ? gcs_buf_printf(b, "&attributes=%s", e) : gcs_error_set(GCS_ENOMEM, "out of memory");
         free(e);
     }
     return rc;
@@ -168,7 +168,7 @@ char *gcs_directory_filter_for(const char *key, const char *value)
 {
     char *q = quoted(value);
     if (!q)
-        return NULL; /* too long for a filter */
+        return NULL; /* too long for a filter, or out of memory: the error says */
     gcs_buf b;
     gcs_buf_init(&b, 8192);
     int rc = 0;
@@ -183,10 +183,12 @@ char *gcs_directory_filter_for(const char *key, const char *value)
                                 GCS_SCIM_GENESYS_USER ":"
                                 "externalIds[authority eq %s and value eq %s]",
                                 a, q)
-               : GCS_EINVALID;
+               : GCS_ENOMEM; /* a short key: only the allocation can fail */
         free(a);
     }
     free(q);
+    if (rc == 0 && b.len == 0)
+        rc = gcs_error_set(GCS_EINVALID, "no filter for matching key '%s'", key);
     if (rc < 0 || b.len == 0) {
         gcs_buf_release(&b);
         return NULL;
@@ -224,8 +226,7 @@ int gcs_directory_find_user(json_t **out, gcs_http_client *c, const char *filter
 {
     *out = NULL;
     char *path = gcs_directory_find_path(filter);
-    if (!path)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(path);
     gcs_http_client_request req = {.method = "GET", .path = path};
     gcs_http_client_response res;
     int rc = gcs_http_call(&res, c, &req);

@@ -41,7 +41,8 @@ int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool in
 /* Builds the SCIM filter that finds a user by one matching key
  * ("externalId", "userName", "email", "employeeNumber", "externalIds.AUTHORITY")
  * and value; caller frees. NULL for an unknown key or a value too long for a
- * filter (8 KiB). */
+ * filter (8 KiB), with GCS_EINVALID as the last error, or GCS_ENOMEM when out
+ * of memory: a caller must not read that as "no such user". */
 char *gcs_directory_filter_for(const char *key, const char *value);
 
 /* Finds the user with `filter` (active or not). *out is NULL when there is none.

@@ -11,8 +11,7 @@ int gcs_genesys_session_open(gcs_genesys_session **out, const gcs_config *cfg,
     int rc = 0;
     gcs_genesys_session *s = calloc(1, sizeof *s);
     *out = NULL;
-    if (!s)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(s);
     const char *id = gcs_config_get(cfg, GCS_CFG_CLIENT_ID);
     const char *secret = gcs_config_get(cfg, GCS_CFG_CLIENT_SECRET);
     if (!id || !*id || !secret || !*secret) {

@@ -13,6 +13,7 @@
  */
 #include "http/client.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,12 @@ static bool has_crlf(const char *s)
     return s && strpbrk(s, "\r\n") != NULL;
 }
 
+/* A job is in exactly one queue or in none: pushing one that is queued, or
+ * removing one from a queue that does not hold it, would corrupt both lists. */
 void gcs_http__queue_push_back(queue *q, job *j)
 {
+    assert(j->queued_in == NULL && "a job is in one queue at a time");
+    j->queued_in = q;
     j->next = NULL;
     j->prev = q->tail;
     if (q->tail)
@@ -70,6 +75,8 @@ void gcs_http__queue_push_back(queue *q, job *j)
 
 void gcs_http__queue_push_front(queue *q, job *j)
 {
+    assert(j->queued_in == NULL && "a job is in one queue at a time");
+    j->queued_in = q;
     j->prev = NULL;
     j->next = q->head;
     if (q->head)
@@ -82,6 +89,9 @@ void gcs_http__queue_push_front(queue *q, job *j)
 
 void gcs_http__queue_remove(queue *q, job *j)
 {
+    assert(j->queued_in == q && "a job is removed from the queue that holds it");
+    assert(q->n > 0);
+    j->queued_in = NULL;
     if (j->prev)
         j->prev->next = j->next;
     else
@@ -92,11 +102,13 @@ void gcs_http__queue_remove(queue *q, job *j)
         q->tail = j->prev;
     j->next = j->prev = NULL;
     q->n--;
+    assert((q->n == 0) == (q->head == NULL));
 }
 
 /* Keeps `delayed` sorted by not_before (retries are few; a linear walk is fine). */
 void gcs_http__queue_insert_sorted(queue *q, job *j)
 {
+    assert(j->queued_in == NULL && "a job is in one queue at a time");
     job *at = q->tail;
     while (at && at->not_before_us > j->not_before_us)
         at = at->prev;
@@ -111,6 +123,7 @@ void gcs_http__queue_insert_sorted(queue *q, job *j)
     else
         q->tail = j;
     at->next = j;
+    j->queued_in = q;
     q->n++;
 }
 
@@ -226,10 +239,7 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
         goto out;
     }
     c = calloc(1, sizeof *c);
-    if (!c) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(c, rc, out);
     char ua[64];
     snprintf(ua, sizeof ua, "gcscim/%s", GCS_VERSION_STRING);
     c->api_url = strip_slash(o->api_url);
@@ -398,10 +408,7 @@ int gcs_http_submit(gcs_http_client *c, const gcs_http_client_request *r, gcs_ht
         }
     }
     j = calloc(1, sizeof *j);
-    if (!j) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(j, rc, out);
     j->c = c;
     j->sensitive = r->sensitive;
     if (j->sensitive)

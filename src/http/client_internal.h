@@ -25,8 +25,10 @@
 #define URL_MAX 4096
 
 typedef struct job job;
+typedef struct queue queue;
 struct job {
     job *next, *prev;
+    queue *queued_in; /* the queue holding the job, NULL when in none (asserted) */
     gcs_http_client *c;
 
     /* The request, copied at submit. */
@@ -60,10 +62,10 @@ struct job {
     gcs_http_outcome last_outcome;
 };
 
-typedef struct queue {
+struct queue {
     job *head, *tail;
     int n;
-} queue;
+};
 
 struct gcs_http_client {
     char *api_url, *login_url, *ca_bundle, *user_agent;

@@ -250,6 +250,10 @@ void gcs_http__fail_queued(gcs_http_client *c, gcs_http_outcome outcome, const c
     queue a = c->ready, b = c->delayed;
     c->ready = (queue){0};
     c->delayed = (queue){0};
+    for (job *j = a.head; j; j = j->next)
+        j->queued_in = &a; /* the detached copies hold them now */
+    for (job *j = b.head; j; j = j->next)
+        j->queued_in = &b;
     queue *qs[2] = {&b, &a};
     for (int k = 0; k < 2; k++) {
         job *j;

@@ -108,8 +108,7 @@ static int want(gcs_field_names *n, const char *name, size_t len, unsigned long 
             return 0; /* the first use names the line */
     }
     wanted *w = realloc(n->w, (n->nw + 1) * sizeof *w);
-    if (!w)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(w);
     n->w = w;
     w = &n->w[n->nw++];
     memset(w, 0, sizeof *w);
@@ -229,8 +228,7 @@ static int add_name(gcs_field_names *n, const char *name, size_t len)
         if (!close_enough(d, w->folded_len) || (w->best && d >= w->best_dist))
             continue;
         char *copy = strndup(name, len);
-        if (!copy)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(copy);
         free(w->best);
         w->best = copy;
         w->best_dist = d;

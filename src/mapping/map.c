@@ -441,7 +441,8 @@ static json_t *sorted_unique(json_t *items, int (*cmp)(const void *, const void 
     }
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(items, i);
-    qsort(v, n, sizeof *v, cmp);
+    if (n)
+        qsort(v, n, sizeof *v, cmp);
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || cmp(&v[i - 1], &v[i]) != 0)
             json_array_append(out, v[i]);

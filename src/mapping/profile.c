@@ -217,8 +217,7 @@ static int compile_xf(gcs_xf *xf, const ctx *c, const json_t *node, unsigned lon
             return perr(c, line_of(c, lookup, line), "lookup needs a table {from: to, ...}");
         xf->kind = XF_LOOKUP;
         xf->table = json_object();
-        if (!xf->table)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(xf->table);
         const char *key;
         json_t *v;
         json_object_foreach(lookup, key, v) {
@@ -370,8 +369,7 @@ static int compile_attr(gcs_attr_rule *a, const ctx *c, const char *name, const 
     a->min_length = a->max_length = -1;
     a->proficiency = 0;
     a->pub.name = strdup(name);
-    if (!a->pub.name)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(a->pub.name);
     if ((rc = parse_target(a, c, a->pub.name, line)) < 0)
         return rc;
     bool listy = a->pub.target == GCS_TARGET_SKILLS || a->pub.target == GCS_TARGET_LANGUAGES;
@@ -407,8 +405,7 @@ static int compile_attr(gcs_attr_rule *a, const ctx *c, const char *name, const 
     if (xfs) {
         size_t n = json_is_array(xfs) ? json_array_size(xfs) : 1;
         a->xf = calloc(n ? n : 1, sizeof *a->xf);
-        if (!a->xf)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(a->xf);
         for (size_t i = 0; i < n; i++) {
             json_t *x = json_is_array(xfs) ? json_array_get(xfs, i) : xfs;
             a->nxf++;
@@ -476,8 +473,7 @@ static int compile_cond_list(gcs_cond *cond, const ctx *c, cond_kind kind, const
     if (!json_is_array(list) || json_array_size(list) == 0)
         return perr(c, line, "%s needs a list of conditions", kind == COND_ALL ? "all" : "any");
     cond->kids = calloc(json_array_size(list), sizeof *cond->kids);
-    if (!cond->kids)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(cond->kids);
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *k = json_array_get(list, i);
         cond->nkids++;
@@ -511,8 +507,7 @@ static int compile_cond(gcs_cond *cond, const ctx *c, const json_t *node, unsign
             return perr(c, line, "not stands alone in its condition");
         cond->kind = COND_NOT;
         cond->kids = calloc(1, sizeof *cond->kids);
-        if (!cond->kids)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(cond->kids);
         cond->nkids = 1;
         return compile_cond(cond->kids, c, v, line_of(c, v, line));
     }
@@ -548,8 +543,7 @@ static int compile_cond(gcs_cond *cond, const ctx *c, const json_t *node, unsign
         if ((cond->kind == COND_EQUALS || cond->kind == COND_NOT_EQUALS) && json_is_array(v))
             return perr(c, vl, "%s takes one value (use in / not_in for a list)", tests[i].key);
         cond->values = calloc(n, sizeof *cond->values);
-        if (!cond->values)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(cond->values);
         for (size_t k = 0; k < n; k++) {
             json_t *item = json_is_array(v) ? json_array_get(v, k) : v;
             cond->nvalues++;
@@ -627,8 +621,7 @@ static int compile_match(gcs_profile *p, const ctx *c, const json_t *m, unsigned
     static const char *const defaults[] = {"externalId", "userName"};
     size_t n = m ? (json_is_array(m) ? json_array_size(m) : 1) : 2;
     p->match = calloc(n ? n : 1, sizeof *p->match);
-    if (!p->match)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(p->match);
     if (m && !json_is_array(m) && !json_is_string(m))
         return perr(c, line, "match is a list of attribute names");
     if (m && n == 0)
@@ -784,8 +777,7 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
         return perr(c, member_line(c, root, "attributes", rl),
                     "the profile needs an 'attributes' section mapping at least one attribute");
     p->attrs = calloc(json_object_size(attrs), sizeof *p->attrs);
-    if (!p->attrs)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(p->attrs);
     /* Profile order: jansson keeps insertion order, which is the file's. */
     const char *key;
     json_object_foreach(attrs, key, v) {
@@ -905,10 +897,7 @@ int gcs_profile_load(gcs_profile **out, const char *path)
                              strerror(errno));
     char *data = malloc(PROFILE_SIZE_MAX + 1);
     int rc = 0;
-    if (!data) {
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        goto out;
-    }
+    GCS_CHECK_ALLOC_GOTO(data, rc, out);
     size_t len = fread(data, 1, PROFILE_SIZE_MAX + 1, f);
     if (ferror(f)) {
         rc = gcs_error_set(GCS_EIO, "cannot read mapping profile '%s': %s", path,

@@ -46,8 +46,7 @@ static int linemap_put(gcs_linemap *m, const json_t *node, unsigned long line)
     if ((m->count + 1) * 2 > m->cap) {
         gcs_linemap bigger = {NULL, m->cap ? m->cap * 2 : 64, 0};
         bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
-        if (!bigger.slots)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(bigger.slots);
         for (size_t i = 0; i < m->cap; i++) {
             if (m->slots[i].node)
                 linemap_put(&bigger, m->slots[i].node, m->slots[i].line);
@@ -313,8 +312,7 @@ int gcs_mapping__yaml_parse(json_t **out, gcs_linemap **lines, const char *data,
     *out = NULL;
     *lines = NULL;
     b.lines = calloc(1, sizeof *b.lines);
-    if (!b.lines)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(b.lines);
     if (!yaml_parser_initialize(&parser)) {
         free(b.lines);
         return gcs_error_set(GCS_ENOMEM, "out of memory");

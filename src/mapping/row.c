@@ -57,8 +57,7 @@ int gcs_row_errors_add(gcs_row_errors *list, const char *file, unsigned long lin
     if (list->count == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 4;
         gcs_row_error *items = realloc(list->items, cap * sizeof *items);
-        if (!items)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(items);
         list->items = items;
         list->cap = cap;
     }

@@ -210,6 +210,12 @@ int gcs_mapping__source_bad_row(gcs_source *src, unsigned long line, unsigned in
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     set_error(src, line, column, field, msg);
+    if (!src->has_err) {
+        /* GCS_EINVALID promises gcs_source_error(); without it the row's
+         * values would go unprotected: stop the file instead. */
+        src->fatal = GCS_ENOMEM;
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
     return GCS_EINVALID;
 }
 

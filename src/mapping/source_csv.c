@@ -99,8 +99,7 @@ static int add_header_name(gcs_source *src, csv_impl *impl, const char *s, size_
                                  src->name, impl->rec_line, col, (int)len, s, i + 1, col);
     }
     char **h = realloc(src->header, (src->nheader + 1) * sizeof *h);
-    if (!h)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(h);
     src->header = h;
     if (!(h[src->nheader] = strndup(s, len)))
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -305,8 +304,7 @@ static int csv_start(gcs_source *src)
 {
     csv_impl *impl = calloc(1, sizeof *impl);
     int rc;
-    if (!impl)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(impl);
     src->impl = impl;
     impl->line = 1;
     record_reset(impl);

@@ -266,8 +266,7 @@ static int next_line(gcs_source *src, json_impl *j)
 static int json_start(gcs_source *src)
 {
     json_impl *j = calloc(1, sizeof *j);
-    if (!j)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(j);
     src->impl = j;
     j->line = 1;
     j->first = true;

@@ -256,14 +256,12 @@ int gcs_mapping__vals_push(gcs_vals *v, const char *s, size_t len)
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4;
         char **items = realloc(v->items, cap * sizeof *items);
-        if (!items)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        GCS_CHECK_ALLOC(items);
         v->items = items;
         v->cap = cap;
     }
     char *copy = strndup(s, len);
-    if (!copy)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(copy);
     v->items[v->n++] = copy;
     return 0;
 }
@@ -294,8 +292,7 @@ static bool is_blank(char c)
 static int replace_item(gcs_vals *v, size_t i, const char *text)
 {
     char *copy = strdup(text);
-    if (!copy)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(copy);
     free(v->items[i]);
     v->items[i] = copy;
     return 0;

@@ -239,15 +239,15 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
                                          "rejected_rows", "source_clean",   "password_policy",
                                          "targeted",      "operations"};
     json_t *ident = json_object();
-    for (size_t i = 0; i < sizeof sealed / sizeof *sealed; i++) {
+    bool failed = !ident;
+    for (size_t i = 0; ident && i < sizeof sealed / sizeof *sealed; i++) {
         json_t *v = json_object_get(plan->doc, sealed[i]);
-        if (v)
-            json_object_set(ident, sealed[i], v);
+        if (v && json_object_set(ident, sealed[i], v) < 0)
+            failed = true; /* an identity over part of the plan would be wrong */
     }
-    char *canon = json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *canon = failed ? NULL : json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(ident);
-    if (!canon)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(canon);
     sha256_hex(hex, canon, strlen(canon));
     free(canon);
     return 0;
@@ -319,34 +319,39 @@ int gcs_plan_finish(gcs_plan *plan)
     json_t *ops = gcs_plan_operations(plan);
     size_t n = json_array_size(ops);
     json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    if (!sorted)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(sorted);
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_incref(json_array_get(ops, i));
     qsort(sorted, n, sizeof *sorted, compare_ops);
     json_array_clear(ops);
+    /* Every set below must hold: a plan without its seq numbers, summary or
+     * identity is not a plan. Failures are collected, then reported once. */
+    bool failed = false;
     for (size_t i = 0; i < n; i++) {
-        json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1));
-        json_array_append_new(ops, sorted[i]);
+        failed |= json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1)) < 0;
+        failed |= json_array_append_new(ops, sorted[i]) < 0;
     }
     free(sorted);
 
     json_t *summary = json_object();
+    failed |= !summary;
     for (int k = 0; k < GCS_PLAN__KINDS; k++)
-        json_object_set_new(summary, kind_names[k],
-                            json_integer(gcs_plan_count(plan, (gcs_plan_kind)k)));
-    json_object_set_new(summary, "unchanged",
-                        json_integer(json_integer_value(json_object_get(plan->doc, "unchanged"))));
-    json_object_set_new(summary, "skipped",
-                        json_integer((json_int_t)json_array_size(
-                            json_object_get(plan->doc, "skipped"))));
-    json_object_set_new(summary, "rejected", json_integer(rejected_rows(plan)));
-    json_object_set_new(plan->doc, "summary", summary);
+        failed |= json_object_set_new(summary, kind_names[k],
+                                      json_integer(gcs_plan_count(plan, (gcs_plan_kind)k))) < 0;
+    failed |= json_object_set_new(summary, "unchanged",
+                                  json_integer(json_integer_value(json_object_get(plan->doc, "unchanged")))) < 0;
+    failed |= json_object_set_new(summary, "skipped",
+                                  json_integer((json_int_t)json_array_size(
+                                      json_object_get(plan->doc, "skipped")))) < 0;
+    failed |= json_object_set_new(summary, "rejected", json_integer(rejected_rows(plan))) < 0;
+    failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
+    if (failed)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
 
     char hex[65];
     int rc = compute_identity(hex, plan);
-    if (rc == 0)
-        json_object_set_new(plan->doc, "identity", json_string(hex));
+    if (rc == 0 && json_object_set_new(plan->doc, "identity", json_string(hex)) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -361,8 +366,7 @@ int gcs_plan_write(const gcs_plan *plan, const char *path)
 {
     size_t tmplen = strlen(path) + 16;
     char *tmp = malloc(tmplen);
-    if (!tmp)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(tmp);
     snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
     int rc = 0;
     char *text = NULL;
@@ -412,7 +416,19 @@ out:
 int gcs_plan_read(gcs_plan *plan, const char *path)
 {
     json_error_t err;
-    plan->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    plan->doc = NULL;
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
+        close(fd);
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    }
+    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+    close(fd);
     if (!plan->doc) {
         if (err.line < 0)
             return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);

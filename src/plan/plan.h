@@ -153,7 +153,13 @@ int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret);
 int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
                         const char *secret);
 
-/* Writes the plan file (0600: it may hold personal data) / reads it back. */
+/* A plan file is read whole: over this size (a million users' plan is a few
+ * hundred MiB less) it is refused before anything is allocated. */
+#define GCS_PLAN_MAX_BYTES (256L * 1024 * 1024)
+
+/* Writes the plan file (0600: it may hold personal data) / reads it back.
+ * Reading refuses anything but a regular file of at most GCS_PLAN_MAX_BYTES
+ * (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
 

@@ -412,8 +412,7 @@ int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char 
     char nid[24], now[24], nb[24], sql[256];
     char why[1024];
     fail_info *f = calloc(1, sizeof *f);
-    if (!f)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(f);
     int64_t t = gcs_time_wall_ms();
     gcs_store__sql_i64(nid, id);
     gcs_store__sql_i64(now, t);

@@ -272,8 +272,7 @@ int gcs_store__postgres_open(gcs_store *s, const char *conninfo)
 {
     int rc = 0;
     pg_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(c);
     s->impl = c;
     s->ops = &gcs_store_postgres_ops;
     register_password(conninfo);

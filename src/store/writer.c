@@ -406,8 +406,7 @@ static int writer_start(gcs_store *s)
 {
     int rc;
     receipt_writer *w = calloc(1, sizeof *w);
-    if (!w)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    GCS_CHECK_ALLOC(w);
     if ((rc = gcs_store__connect_again(&w->conn, s)) < 0) {
         free(w);
         return gcs_error_prefix(rc, "cannot open the receipt writer's connection");

@@ -64,7 +64,8 @@ void gcs_test_server_start(gcs_test_server *s, const char *program, const char *
 /* SIGTERM, then SIGKILL after 5 s; returns the exit status (or -1). */
 int gcs_test_server_stop(gcs_test_server *s);
 
-/* Aborts the process after `seconds`: a hung test fails instead of stalling. */
+/* Aborts the process after `seconds` (times $GCS_TEST_DEADLINE_SCALE, 1 to 100,
+ * for slow runs such as valgrind's): a hung test fails instead of stalling. */
 void gcs_test_deadline(unsigned seconds);
 
 #endif

@@ -36,6 +36,7 @@ static const gcs_row *make_row(test_row *t, const char *const *kv)
     for (; kv[n]; n++) {
         const char *eq = strchr(kv[n], '=');
         t->names[n] = strndup(kv[n], (size_t)(eq - kv[n]));
+        assert_non_null(t->names[n]);
         t->fields[n].name = t->names[n];
         t->fields[n].value = eq + 1;
         t->fields[n].column = (unsigned int)n + 1;
@@ -598,6 +599,8 @@ static void attribute_values_for_diffing(void **state)
     json_t *y = json_loads("{\"roles\":[{\"value\":\"A\"},{\"value\":\"B\"}],"
                            "\"" GEN "\":{\"routingSkills\":[{\"name\":\"R\",\"proficiency\":1.5},"
                            "{\"name\":\"S\",\"proficiency\":3.0}]}}", 0, NULL);
+    assert_non_null(x);
+    assert_non_null(y);
     const gcs_profile_attr *roles = gcs_profile_attr_find(p, "roles");
     const gcs_profile_attr *skills = gcs_profile_attr_find(p, "routingSkills");
     const gcs_profile_attr *title = gcs_profile_attr_find(p, "title");

@@ -94,6 +94,7 @@ static void json_copy_masks_sensitive_keys(void **state)
                            "token was the-access-token-123");
     json_t *out = gcs_redact_json(in);
     char *text = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_non_null(text);
     assert_null(strstr(text, "P4ss!"));
     assert_null(strstr(text, "\"cs\""));
     assert_null(strstr(text, "the-access-token-123"));
@@ -265,6 +266,7 @@ static void oversized_fields_keep_json_valid(void **state)
     gcs_log_set_format(GCS_LOG_JSON);
     size_t big = 100 * 1024;
     char *body = malloc(big + 1);
+    assert_non_null(body);
     memset(body, 'a', big);
     body[big] = '\0';
     /* "é" straddling any cut point must not be split. */
@@ -318,6 +320,7 @@ static void oversized_text_line_says_truncated(void **state)
     gcs_log_set_sink(capture, NULL);
     size_t big = 70 * 1024;
     char *v = malloc(big + 1);
+    assert_non_null(v);
     memset(v, 'b', big);
     v[big] = '\0';
     GCS_WARN("big", "v", v);
