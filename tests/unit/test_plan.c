@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "plan/plan.h"
@@ -269,6 +270,37 @@ static void an_edited_plan_is_refused(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* A plan file is whole or absent: a failed write is an error and leaves the
+ * earlier file as it was, with no temporary file behind. */
+static void a_failed_write_is_an_error_and_leaves_nothing_half_written(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600], missing[700];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/plan.json", dir);
+    gcs_plan p;
+    build(&p, 1, 10);
+    assert_int_equal(gcs_plan_write(&p, missing), GCS_EIO);
+    assert_non_null(strstr(gcs_error_last(), "cannot write plan"));
+    free(gcs_test_write_file(dir, "plan.json", "the earlier plan\n"));
+    /* A directory it may not write to (as root every write succeeds: skipped). */
+    assert_int_equal(chmod(dir, 0500), 0);
+    int rc = gcs_plan_write(&p, path);
+    assert_int_equal(chmod(dir, 0700), 0);
+    if (geteuid() != 0) { /* root writes anywhere */
+        assert_int_equal(rc, GCS_EIO);
+        FILE *f = fopen(path, "r");
+        char line[64] = "";
+        assert_non_null(f);
+        assert_non_null(fgets(line, sizeof line, f));
+        fclose(f);
+        assert_string_equal(line, "the earlier plan\n");
+    }
+    gcs_plan_release(&p);
+    gcs_test_tmpdir_remove(dir);
+}
+
 static void files_round_trip_privately(void **state)
 {
     (void)state;
@@ -397,6 +429,7 @@ int main(void)
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
         cmocka_unit_test(finish_is_whole_or_fails),
