@@ -36,28 +36,25 @@ static void attribute_name(char *out, size_t outsz, const char *attribute)
     }
 }
 
-/* Does `name` appear among role entries ({"value": name} or plain strings)? */
-static bool has_role(const json_t *roles, const char *name)
+/* A role entry's name: {"value": name} as SCIM writes it, or a plain string. */
+static const char *role_name(const json_t *r)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach(roles, i, r) {
-        const char *v = json_is_string(r) ? json_string_value(r)
-                                          : json_string_value(json_object_get(r, "value"));
-        if (v && strcmp(v, name) == 0)
-            return true;
-    }
-    return false;
+    return json_is_string(r) ? json_string_value(r) : json_string_value(json_object_get(r, "value"));
 }
 
+/* Does a role of `old` miss from `new_value`? */
 static bool roles_removed(const json_t *old, const json_t *new_value)
 {
-    size_t i;
-    json_t *r;
+    size_t i, j;
+    json_t *r, *n;
     json_array_foreach(old, i, r) {
-        const char *v = json_is_string(r) ? json_string_value(r)
-                                          : json_string_value(json_object_get(r, "value"));
-        if (v && !has_role(new_value, v))
+        const char *v = role_name(r);
+        bool kept = false;
+        json_array_foreach(new_value, j, n) {
+            const char *w = role_name(n);
+            kept |= v && w && strcmp(v, w) == 0;
+        }
+        if (v && !kept)
             return true;
     }
     return false;
