@@ -33,6 +33,7 @@
 #include "engine/apply.h"
 #include "engine/planner.h"
 #include "genesys/session.h"
+#include "support/benchconn.h"
 #include "support/benchproc.h"
 
 static const char profile[] = "version: 1\n"
@@ -167,11 +168,10 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/gcscim-bench-apply-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    char api_url[256], db[1100], hires[1100], retitled[1100], prof[1100];
+    char api_url[256], hires[1100], retitled[1100], prof[1100];
     snprintf(hires, sizeof hires, "%s/hires.csv", dir);
     snprintf(retitled, sizeof retitled, "%s/retitled.csv", dir);
     snprintf(prof, sizeof prof, "%s/profile.yaml", dir);
-    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", dir);
     write_export(hires, users, "Agent");
     write_export(retitled, users, "Senior Agent");
     FILE *f = fopen(prof, "w");
@@ -188,19 +188,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    gcs_config cfg;
-    gcs_config_from_env(&cfg, NULL);
-    gcs_config_set(&cfg, GCS_CFG_API_URL, api_url, GCS_CFG_FROM_FLAG, "bench");
-    gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "bench");
-    gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
-                   "bench");
-    gcs_config_set(&cfg, GCS_CFG_MAX_IN_FLIGHT, in_flight, GCS_CFG_FROM_FLAG, "bench");
-    gcs_genesys_session *s = NULL;
-    gcs_store *store = NULL;
+    gcs_bench_conn conn;
     phase creates = {.name = "create"}, patches = {.name = "patch"};
-    int rc = gcs_genesys_session_open(&s, &cfg, NULL);
-    if (rc == 0)
-        rc = gcs_store_open(&store, db);
+    int rc = gcs_bench_open(&conn, api_url, dir, in_flight);
+    gcs_genesys_session *s = conn.session;
+    gcs_store *store = conn.store;
     if (rc == 0)
         rc = gcs_token_ensure(s->token, s->client);
     if (rc == 0)
@@ -216,13 +208,8 @@ int main(int argc, char **argv)
     putchar(',');
     print_phase(&patches);
     printf(",\"peak_rss_mib\":%.1f}\n", (double)ru.ru_maxrss / 1024.0);
-    gcs_store_free(store);
-    gcs_genesys_session_free(s);
-    gcs_config_release(&cfg);
+    gcs_bench_close(&conn);
     gcs_bench_emulator_stop(emu);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_apply: could not remove %s\n", dir);
+    gcs_bench_remove_dir(dir, "bench_apply");
     return rc < 0 ? 1 : 0;
 }

@@ -30,6 +30,7 @@
 #include "core/time.h"
 #include "genesys/token.h"
 #include "http/client.h"
+#include "support/benchconn.h"
 #include "support/benchproc.h"
 
 #define CLIENT "bench-engine"
@@ -190,9 +191,6 @@ int main(int argc, char **argv)
     gcs_http_client_free(b.client);
     gcs_token_free(tok);
     gcs_bench_emulator_stop(pid);
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_engine: cannot remove %s\n", dir);
+    gcs_bench_remove_dir(dir, "bench_engine");
     return b.failed ? 1 : 0;
 }

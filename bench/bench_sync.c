@@ -23,6 +23,7 @@
 #include "engine/apply.h"
 #include "engine/planner.h"
 #include "genesys/session.h"
+#include "support/benchconn.h"
 #include "support/benchproc.h"
 
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     write_inputs(dir, users, changed_every);
-    char seed[1100], api_url[256], db[1100], source[1100], prof[1100];
+    char seed[1100], api_url[256], source[1100], prof[1100];
     snprintf(seed, sizeof seed, "%s/seed.json", dir);
     const char *args[] = {"--seed", seed, "--rate-limit", limit, "--log-level", "warn", NULL};
     pid_t emu = gcs_bench_emulator_start(dir, args, api_url, sizeof api_url);
@@ -126,24 +127,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sync: cannot start the emulator (%s)\n", gcs_bench_emulator_path());
         return 1;
     }
-    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", dir);
     snprintf(source, sizeof source, "%s/hr.csv", dir);
     snprintf(prof, sizeof prof, "%s/profile.yaml", dir);
 
-    gcs_config cfg;
-    gcs_config_from_env(&cfg, NULL);
-    gcs_config_set(&cfg, GCS_CFG_API_URL, api_url, GCS_CFG_FROM_FLAG, "bench");
-    gcs_config_set(&cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "bench");
-    gcs_config_set(&cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
-                   "bench");
-    gcs_genesys_session *s = NULL;
-    gcs_store *store = NULL;
+    gcs_bench_conn conn;
     gcs_plan plan;
     gcs_planner_stats stats;
     gcs_apply_result result;
-    int rc = gcs_genesys_session_open(&s, &cfg, NULL);
-    if (rc == 0)
-        rc = gcs_store_open(&store, db);
+    int rc = gcs_bench_open(&conn, api_url, dir, NULL);
+    gcs_genesys_session *s = conn.session;
+    gcs_store *store = conn.store;
     int64_t t0 = gcs_time_mono_us(), cpu0 = gcs_bench_cpu_us(0);
     if (rc == 0)
         rc = gcs_token_ensure(s->token, s->client);
@@ -172,13 +165,8 @@ int main(int argc, char **argv)
            users, changed, limit, requests, reads, writes, PAGE_SIZE, target,
            requests <= target ? "true" : "false", seconds, users / seconds,
            (double)cpu / users);
-    gcs_store_free(store);
-    gcs_genesys_session_free(s);
-    gcs_config_release(&cfg);
+    gcs_bench_close(&conn);
     gcs_bench_emulator_stop(emu);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_sync: could not remove %s\n", dir);
+    gcs_bench_remove_dir(dir, "bench_sync");
     return rc < 0 ? 1 : 0;
 }

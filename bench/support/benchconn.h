@@ -1,0 +1,28 @@
+/*
+ * benchconn.h - the library as a benchmark uses it against its emulator: a
+ * configuration naming the emulator and its default client, a session and a
+ * SQLite store in the benchmark's directory, and the directory's removal.
+ */
+#ifndef GCS_BENCH_BENCHCONN_H
+#define GCS_BENCH_BENCHCONN_H
+
+#include "core/config.h"
+#include "genesys/session.h"
+#include "store/store.h"
+
+typedef struct gcs_bench_conn {
+    gcs_config cfg;
+    gcs_genesys_session *session;
+    gcs_store *store;
+} gcs_bench_conn;
+
+/* Opens a session to `api_url` (max_in_flight: NULL for the default) and the
+ * store sqlite:DIR/gcscim.db. The token is not fetched: a benchmark times that
+ * or not as it sees fit. Release with gcs_bench_close, whatever this returns. */
+int gcs_bench_open(gcs_bench_conn *c, const char *api_url, const char *dir,
+                   const char *max_in_flight);
+void gcs_bench_close(gcs_bench_conn *c);
+/* Removes the benchmark's directory; says so on stderr when it cannot. */
+void gcs_bench_remove_dir(const char *dir, const char *bench);
+
+#endif
