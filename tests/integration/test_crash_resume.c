@@ -630,53 +630,28 @@ static void on_postgresql(scenario_fn fn, const char *name)
     pg_schema_drop(c, name);
 }
 
-static void signals_on_sqlite(void **state)
-{
-    (void)state;
-    on_sqlite(signals_stop_then_resume);
-}
+/* One cmocka test per scenario and back end, each runnable alone by name. */
+#define ON_SQLITE(test, fn)                                                                        \
+    static void test(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        on_sqlite(fn);                                                                             \
+    }
+#define ON_POSTGRESQL(test, fn, schema)                                                            \
+    static void test(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        on_postgresql(fn, schema);                                                                 \
+    }
 
-static void signals_on_postgresql(void **state)
-{
-    (void)state;
-    on_postgresql(signals_stop_then_resume, "signals");
-}
-
-static void sync_on_sqlite(void **state)
-{
-    (void)state;
-    on_sqlite(sync_interrupted_then_run_again);
-}
-
-static void faults_on_sqlite(void **state)
-{
-    (void)state;
-    on_sqlite(faults_504_end_as_planned);
-}
-
-static void one_apply_at_a_time_on_sqlite(void **state)
-{
-    (void)state;
-    on_sqlite(second_apply_is_refused_while_one_runs);
-}
-
-static void one_apply_at_a_time_on_postgresql(void **state)
-{
-    (void)state;
-    on_postgresql(second_apply_is_refused_while_one_runs, "lease");
-}
-
-static void crash_and_resume_on_sqlite(void **state)
-{
-    (void)state;
-    on_sqlite(kill_at_points_then_resume);
-}
-
-static void crash_and_resume_on_postgresql(void **state)
-{
-    (void)state;
-    on_postgresql(kill_at_points_then_resume, "crash");
-}
+ON_SQLITE(crash_and_resume_on_sqlite, kill_at_points_then_resume)
+ON_POSTGRESQL(crash_and_resume_on_postgresql, kill_at_points_then_resume, "crash")
+ON_SQLITE(signals_on_sqlite, signals_stop_then_resume)
+ON_POSTGRESQL(signals_on_postgresql, signals_stop_then_resume, "signals")
+ON_SQLITE(sync_on_sqlite, sync_interrupted_then_run_again)
+ON_SQLITE(faults_on_sqlite, faults_504_end_as_planned)
+ON_SQLITE(one_apply_at_a_time_on_sqlite, second_apply_is_refused_while_one_runs)
+ON_POSTGRESQL(one_apply_at_a_time_on_postgresql, second_apply_is_refused_while_one_runs, "lease")
 
 int main(void)
 {
