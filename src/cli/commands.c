@@ -16,10 +16,13 @@
     "  --passwords-out FILE        where generated passwords go when the profile asks (0600)\n"  \
     "  --json                      one JSON document instead of text\n"
 
+/* What apply and sync take, and plan does not. */
+#define CANARY_OPTION                                                                              \
+    "  --canary N|P%               apply N operations (or P% of them) first, mixed across kinds;\n" \
+    "                              read those users back; go on only if all is as planned\n"
+
 /* What apply also takes: the approvals are of the plan shown, given again. */
 #define APPROVAL_OPTIONS                                                                           \
-    "  --canary N|P%               apply N operations (or P% of them) first, mixed across kinds;\n" \
-    "                              read those users back; go on only if all is as planned\n"     \
     "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
     "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
     "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \
@@ -50,7 +53,7 @@ const gcs_cli_command gcs_cli_commands[] = {
      "the same command again after an interruption resumes the run; a plan already\n"
      "applied sends nothing. A plan changed since 'gcscim plan' wrote it is refused. Exit 3\n"
      "when some operations failed or drifted, 4 when the plan needs approval or another\n"
-     "process applies it, 8 when interrupted.\n\nOptions:\n" APPROVAL_OPTIONS
+     "process applies it, 8 when interrupted.\n\nOptions:\n" CANARY_OPTION APPROVAL_OPTIONS
      "  --passwords-out FILE        where generated passwords go when the profile asks (0600)\n"
      "  --json                      one JSON document instead of text\n",
      gcs_cmd_apply},
@@ -59,7 +62,7 @@ const gcs_cli_command gcs_cli_commands[] = {
      "Plans (as 'gcscim plan' shows) and applies (as 'gcscim apply' does). Bulk\n"
      "attribute updates are a sync with a profile that maps only those attributes,\n"
      "run with --no-create --no-deactivate (examples/bulk-update/).\n\nOptions:\n"
-     PROVISION_OPTIONS,
+     CANARY_OPTION PROVISION_OPTIONS,
      gcs_cmd_sync},
     {"doctor", "check configuration, credentials, permissions, source and store before a sync",
      "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--anchor SEQ:HASH] [--json]",
