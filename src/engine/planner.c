@@ -863,21 +863,12 @@ out:
     return rc;
 }
 
-static bool approved(const planner *p, const char *what)
-{
-    for (size_t i = 0; i < p->o->plan.approval_count; i++) {
-        if (strcmp(p->o->plan.approvals[i].what, what) == 0)
-            return true;
-    }
-    return false;
-}
-
 static int plan_leavers(planner *p, long *managed_total)
 {
     /* Absence is evidence only when the whole source was read and every row
      * understood: a rejected row or a cut-short file could be the absent ones. */
     bool withhold = (p->stats->rejected > 0 || !p->source_clean) &&
-                    !approved(p, "deactivate-despite-rejects");
+                    !gcs_plan_options_approval(&p->o->plan, "deactivate-despite-rejects");
     char withheld_why[300];
     snprintf(withheld_why, sizeof withheld_why,
              "leaver not deactivated: %ld source rows were rejected (approve with --approve "

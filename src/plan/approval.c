@@ -73,7 +73,7 @@ static bool over(const gcs_plan_threshold *t, long count, long managed)
     return count > t->floor && managed > 0 && (double)count / (double)managed > t->max_share;
 }
 
-static const gcs_plan_approval *approval_for(const gcs_plan_options *o, const char *what)
+const gcs_plan_approval *gcs_plan_options_approval(const gcs_plan_options *o, const char *what)
 {
     for (size_t i = 0; i < o->approval_count; i++) {
         if (strcmp(o->approvals[i].what, what) == 0)
@@ -85,7 +85,7 @@ static const gcs_plan_approval *approval_for(const gcs_plan_options *o, const ch
 static void need(json_t *needs, const gcs_plan_options *o, const char *what, long count,
                  const char *why)
 {
-    const gcs_plan_approval *a = approval_for(o, what);
+    const gcs_plan_approval *a = gcs_plan_options_approval(o, what);
     bool approved = a && (a->count < 0 || a->count >= count);
     json_array_append_new(needs, json_pack("{s:s,s:I,s:s,s:b}", "what", what, "count",
                                            (json_int_t)count, "why", why, "approved", approved));

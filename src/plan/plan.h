@@ -72,6 +72,9 @@ void gcs_plan_options_init(gcs_plan_options *o);
  * plan needs does not approve it. GCS_EUSAGE for a malformed text or too many.
  */
 int gcs_plan_options_approve(gcs_plan_options *o, const char *text);
+/* The approval given for `what` ("deactivate-despite-rejects", "adopt", ...), or
+ * NULL. Borrowed from o. */
+const gcs_plan_approval *gcs_plan_options_approval(const gcs_plan_options *o, const char *what);
 
 typedef struct gcs_plan {
     json_t *doc; /* the whole document; "operations" is an array */
