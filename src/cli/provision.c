@@ -209,15 +209,9 @@ static void print_needs(FILE *out, const json_t *needs)
         if (!header)
             fputs("\nNeeds approval before apply:\n", out);
         header = true;
-        const char *what = json_string_value(json_object_get(n, "what"));
-        long count = (long)json_integer_value(json_object_get(n, "count"));
         bool ok = json_is_true(json_object_get(n, "approved"));
-        char flag[300];
-        if (count < 0 || strncmp(what, "privileged:", 11) == 0)
-            snprintf(flag, sizeof flag, "--approve %s", what);
-        else
-            snprintf(flag, sizeof flag, "--approve %s=%ld", what, count);
-        fprintf(out, "  %s %s: %s\n", ok ? "approved" : "needs", flag,
+        fprintf(out, "  %s %s: %s\n", ok ? "approved" : "needs",
+                json_string_value(json_object_get(n, "flag")),
                 json_string_value(json_object_get(n, "why")));
     }
 }

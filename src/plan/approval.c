@@ -87,8 +87,15 @@ static void need(json_t *needs, const gcs_plan_options *o, const char *what, lon
 {
     const gcs_plan_approval *a = gcs_plan_options_approval(o, what);
     bool approved = a && (a->count < 0 || a->count >= count);
-    json_array_append_new(needs, json_pack("{s:s,s:I,s:s,s:b}", "what", what, "count",
-                                           (json_int_t)count, "why", why, "approved", approved));
+    /* The flag that approves it: named kinds carry no count. */
+    char flag[GCS_PLAN_APPROVAL_WHAT_MAX + 40];
+    if (count < 0 || strncmp(what, "privileged:", 11) == 0)
+        snprintf(flag, sizeof flag, "--approve %s", what);
+    else
+        snprintf(flag, sizeof flag, "--approve %s=%ld", what, count);
+    json_array_append_new(needs, json_pack("{s:s,s:I,s:s,s:b,s:s}", "what", what, "count",
+                                           (json_int_t)count, "why", why, "approved", approved,
+                                           "flag", flag));
 }
 
 static void threshold_text(char *out, size_t outsz, const gcs_plan_threshold *t, long managed)
@@ -216,18 +223,12 @@ int gcs_plan_check_approval(const gcs_plan *plan, const gcs_plan_options *o)
         if (json_is_true(json_object_get(n, "approved")))
             continue;
         missing++;
-        const char *what = json_string_value(json_object_get(n, "what"));
-        long count = (long)json_integer_value(json_object_get(n, "count"));
         if (nw < sizeof whys)
             nw += (size_t)snprintf(whys + nw, sizeof whys - nw, "%s%s", missing > 1 ? "; " : "",
                                    json_string_value(json_object_get(n, "why")));
-        if (nf < sizeof flags) {
-            if (count < 0 || strncmp(what, "privileged:", 11) == 0)
-                nf += (size_t)snprintf(flags + nf, sizeof flags - nf, " --approve %s", what);
-            else
-                nf += (size_t)snprintf(flags + nf, sizeof flags - nf, " --approve %s=%ld", what,
-                                       count);
-        }
+        if (nf < sizeof flags)
+            nf += (size_t)snprintf(flags + nf, sizeof flags - nf, " %s",
+                                   json_string_value(json_object_get(n, "flag")));
     }
     json_decref(needs);
     if (missing == 0)

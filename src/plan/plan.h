@@ -128,7 +128,7 @@ const char *gcs_plan_identity(const gcs_plan *plan); /* hex SHA-256, borrowed */
  * change, made the same way when the plan is shown and before apply sends
  * anything. It returns a new array of what the plan needs approved:
  *   {"what": "deactivate", "count": 12, "why": "12 users deactivated (...)",
- *    "approved": true|false}
+ *    "approved": true|false, "flag": "--approve deactivate=12"}
  * Kinds: "deactivate" and "clear:ATTR" and "remove-roles" (the removals
  * threshold), "change:ATTR" (the changes threshold), "adopt" (always: taking
  * over users gcscim does not manage), "privileged:KEY" (always: any change to a
