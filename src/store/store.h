@@ -335,4 +335,46 @@ int gcs_store_job_retry(gcs_store *s, int64_t id);
  * for a running job. */
 int gcs_store_job_drop(gcs_store *s, int64_t id);
 
+/* ==== Intake: events and requests becoming jobs ==== */
+
+/*
+ * One accepted event or request. A webhook id (Standard Webhooks `webhook-id`)
+ * makes a delivery idempotent: the first delivery enqueues the job and
+ * records the id in the same transaction; a later delivery of the same id
+ * (a retry, a replay) enqueues nothing and is told the first one's job.
+ */
+typedef struct gcs_intake_item {
+    const char *webhook_id;   /* NULL: not deduplicated (a REST call) */
+    const char *key;          /* the job key ("person:E1001") */
+    const char *payload;      /* JSON text, at most GCS_JOB_PAYLOAD_MAX */
+    int max_attempts;
+    int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
+    bool duplicate;           /* out: the webhook id was seen before */
+} gcs_intake_item;
+
+#define GCS_WEBHOOK_ID_MAX 256
+#define GCS_WEBHOOK_ID_RETENTION_MS_DEFAULT ((int64_t)7 * 24 * 3600 * 1000)
+
+/*
+ * Commits n items in ONE transaction: each becomes a job (gcs_store_job_enqueue:
+ * a pending job of the same key takes the newest payload) and its webhook id is
+ * recorded, unless seen before. Webhook ids received more than retention_ms
+ * ago are forgotten in the same transaction. All or nothing: on failure no item
+ * is committed (the caller answers 503 to each and the sender retries).
+ */
+int gcs_store_intake_commit(gcs_store *s, gcs_intake_item *items, size_t n, int64_t retention_ms);
+
+/* Counts of jobs by state, for metrics and back-pressure. */
+typedef struct gcs_job_counts {
+    int64_t pending, running, done, dead, dropped, needs_approval;
+} gcs_job_counts;
+int gcs_store_job_counts(gcs_job_counts *out, gcs_store *s);
+/* The pending jobs only (cheap: an index range), for back-pressure. */
+int gcs_store_job_pending_count(int64_t *out, gcs_store *s);
+/* The newest `limit` jobs of one key (0: all), newest first. */
+int gcs_store_jobs_of_key(gcs_store *s, const char *key, int64_t limit,
+                          int (*fn)(const gcs_job *j, void *payload), void *payload);
+/* The receipt chain head's sequence number (0 when there is no receipt). */
+int gcs_store_chain_head_seq(int64_t *out, gcs_store *s);
+
 #endif

@@ -443,7 +443,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
