@@ -129,9 +129,17 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
+/* ==== 3: a job's outcome (the service's workers write it) ==== */
+
+/* result: JSON text, set when a job is done or waits for an approval (state
+ * 'needs_approval', a state that needs no schema change). */
+static const char v3_sqlite[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+static const char v3_postgres[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
+    {3, v3_sqlite, v3_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)
