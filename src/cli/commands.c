@@ -109,11 +109,15 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  show ID  one run and the state of each of its items",
      gcs_cmd_runs},
     {"jobs", "inspect and manage the durable job queue",
-     "gcscim jobs list [--state STATE]|show ID|retry ID|drop ID [--json]",
-     "  list     every job, oldest first; --state pending|running|done|dead|dropped\n"
-     "  show ID  one job with its payload and last error\n"
-     "  retry ID make a dead, dropped or done job pending again, attempts reset\n"
-     "  drop ID  put a pending or dead job aside (kept for the record)",
+     "gcscim jobs list [--state STATE]|show ID|retry ID|drop ID|approve ID [--approve KIND=N]... "
+     "[--json]",
+     "  list        every job, oldest first; --state\n"
+     "              pending|running|done|dead|dropped|needs_approval\n"
+     "  show ID     one job with its payload, last error and result (its outcome)\n"
+     "  retry ID    make a dead, dropped or done job pending again, attempts reset\n"
+     "  drop ID     put a pending, dead or waiting job aside (kept for the record)\n"
+     "  approve ID  a job waiting for approval runs again with the approvals given\n"
+     "              (--approve, as plan takes them), or else those its result lists",
      gcs_cmd_jobs},
     {"serve", "run as a service: signed events and REST calls become provisioning jobs",
      "gcscim serve [--listen HOST:PORT] [--event-secrets-file FILE] [--api-keys-file FILE] "

@@ -33,8 +33,7 @@ static int job_get(gcs_service *s, gcs_job *out, int64_t id)
 /* The job's outcome (the result the workers record), or NULL while it has none. */
 static json_t *job_result(const gcs_job *j)
 {
-    (void)j;
-    return NULL;
+    return j->result ? json_loads(j->result, 0, NULL) : NULL;
 }
 
 /* A job as the API shows it: its state, attempts, times, and what it asked. */
@@ -72,7 +71,7 @@ static int parse_id(int64_t *out, const char *text)
 static bool settled(const char *state)
 {
     return strcmp(state, GCS_JOB_DONE) == 0 || strcmp(state, GCS_JOB_DEAD) == 0 ||
-           strcmp(state, GCS_JOB_DROPPED) == 0 || strcmp(state, "needs_approval") == 0;
+           strcmp(state, GCS_JOB_DROPPED) == 0 || strcmp(state, GCS_JOB_NEEDS_APPROVAL) == 0;
 }
 
 /* The status of a settled job's answer: 201 created, 200 otherwise done,
@@ -82,7 +81,7 @@ static int settled_status(const gcs_job *j, const json_t *result)
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
     if (strcmp(j->state, GCS_JOB_DEAD) == 0 || strcmp(j->state, GCS_JOB_DROPPED) == 0)
         return 502;
-    if (strcmp(j->state, "needs_approval") == 0)
+    if (strcmp(j->state, GCS_JOB_NEEDS_APPROVAL) == 0)
         return 202;
     if (!outcome)
         return 200;

@@ -107,7 +107,7 @@ static int count_row(const char *const *cols, int ncols, void *payload)
         c->dead = n;
     else if (strcmp(cols[0], GCS_JOB_DROPPED) == 0)
         c->dropped = n;
-    else if (strcmp(cols[0], "needs_approval") == 0)
+    else if (strcmp(cols[0], GCS_JOB_NEEDS_APPROVAL) == 0)
         c->needs_approval = n;
     return 0;
 }

@@ -129,16 +129,23 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
-/* ==== 3: webhook ids seen (an event delivered twice is queued once) ==== */
+/* ==== 3: a job's outcome (the service's workers write it) ==== */
+
+/* result: JSON text, set when a job is done or waits for an approval (state
+ * 'needs_approval', a state that needs no schema change). */
+static const char v3_sqlite[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+static const char v3_postgres[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+
+/* ==== 4: webhook ids seen (an event delivered twice is queued once) ==== */
 
 /* Committed with the job the event became; rows older than the retention are
  * pruned as new ones arrive (received_ms is indexed for that). */
-static const char v3_sqlite[] =
+static const char v4_sqlite[] =
     "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id INTEGER,"
     " received_ms INTEGER NOT NULL);"
     "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
 
-static const char v3_postgres[] =
+static const char v4_postgres[] =
     "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id BIGINT,"
     " received_ms BIGINT NOT NULL);"
     "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
@@ -147,6 +154,7 @@ static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
     {3, v3_sqlite, v3_postgres},
+    {4, v4_sqlite, v4_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

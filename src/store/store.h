@@ -287,6 +287,7 @@ int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 #define GCS_JOB_DONE "done"
 #define GCS_JOB_DEAD "dead"
 #define GCS_JOB_DROPPED "dropped"
+#define GCS_JOB_NEEDS_APPROVAL "needs_approval" /* waits for `gcscim jobs approve` */
 #define GCS_JOB_PAYLOAD_MAX (1024 * 1024)
 
 typedef struct gcs_job {
@@ -300,6 +301,7 @@ typedef struct gcs_job {
     int64_t lease_until_ms;
     char *last_error;
     int64_t created_ms, updated_ms;
+    char *result;        /* JSON text: the outcome, once done or waiting for approval; NULL */
 } gcs_job;
 
 void gcs_job_release(gcs_job *j);
@@ -320,6 +322,20 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
 int gcs_store_job_extend(gcs_store *s, int64_t id, const char *worker, int64_t lease_ms);
 /* GCS_ECONFLICT when the worker no longer holds the lease. */
 int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker);
+/* The same, recording the job's outcome (JSON text, at most GCS_JOB_PAYLOAD_MAX
+ * bytes; NULL: none). */
+int gcs_store_job_complete_with(gcs_store *s, int64_t id, const char *worker,
+                                const char *result_json);
+/* The job's plan needs an approval: it stops in GCS_JOB_NEEDS_APPROVAL with
+ * `result_json` saying what is needed, until gcs_store_job_approve. */
+int gcs_store_job_needs_approval(gcs_store *s, int64_t id, const char *worker,
+                                 const char *result_json);
+/* A job waiting for approval becomes pending again, now, with `payload` (the
+ * same job with the approvals recorded in it) and its attempts reset.
+ * GCS_ECONFLICT when it is not waiting for approval, or when a newer job of its
+ * key exists (not dropped): an approval covers what was shown, never a state
+ * older than the newest. */
+int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload);
 /* Pending again after max(retry_after_ms, backoff), or dead with `reason` when
  * the attempts are spent. */
 int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char *reason,
@@ -331,8 +347,8 @@ int gcs_store_jobs_each(gcs_store *s, const char *state,
 /* A dead, dropped or done job becomes pending with its attempts reset.
  * GCS_ECONFLICT for a running job or when another job of its key is pending. */
 int gcs_store_job_retry(gcs_store *s, int64_t id);
-/* A pending or dead job becomes dropped (kept for the record). GCS_ECONFLICT
- * for a running job. */
+/* A pending, dead or waiting-for-approval job becomes dropped (kept for the
+ * record). GCS_ECONFLICT for a running job. */
 int gcs_store_job_drop(gcs_store *s, int64_t id);
 
 /* ==== Intake: events and requests becoming jobs ==== */
