@@ -23,13 +23,16 @@ enum {
     OPT_HELP,
 };
 
-/* The settings' flags: every global one, and those of `command` (may be NULL). */
+/* The settings' flags: every global one, and those of `command`; before the
+ * command (NULL) every one, checked against the command once it is known
+ * (gcs_cli_main), so that `gcscim --listen ADDR serve` works as
+ * `gcscim serve --listen ADDR` does. */
 static size_t add_global_options(struct option *out, const char *command)
 {
     size_t n = 0;
     for (int k = 0; k < GCS_CFG__COUNT; k++) {
         const char *only = gcs_config_specs[k].command;
-        if (gcs_config_specs[k].flag && (!only || (command && strcmp(only, command) == 0)))
+        if (gcs_config_specs[k].flag && (!only || !command || strcmp(only, command) == 0))
             out[n++] = (struct option){gcs_config_specs[k].flag, required_argument, NULL,
                                        OPT_GLOBAL_BASE + k};
     }
@@ -389,6 +392,14 @@ gcs_exit gcs_cli_main(int argc, char **argv)
     if (!cmd) {
         code = gcs_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[first]);
         goto out;
+    }
+    for (int k = 0; k < GCS_CFG__COUNT; k++) {
+        const char *only = gcs_config_specs[k].command;
+        if (cli.pending[k] && only && strcmp(only, cmd->name) != 0) {
+            code = gcs_cli_usage_error(&cli, cmd->name, "option '--%s' belongs to 'gcscim %s'",
+                                       gcs_config_specs[k].flag, only);
+            goto out;
+        }
     }
     code = cmd->run(&cli, argc - first, argv + first);
 out:

@@ -141,7 +141,8 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  --api-keys-file FILE        one \"NAME RIGHTS sha256:HEX\" a line, RIGHTS a comma list\n"
      "                              of events, provision, read; mode 0600\n"
      "  --notify-file FILE          outbound notification endpoints (JSON)\n"
-     "  --shutdown-grace SECONDS    what running jobs get on SIGTERM (default 30)",
+     "  --shutdown-grace SECONDS    what running jobs get on SIGTERM (default 30)\n"
+     "  --queue-max N               pending jobs past which new work gets 503 (100000)",
      gcs_cmd_serve},
     {"version", "print the version", "gcscim version [--json]", "", gcs_cmd_version},
     {"help", "show help for a command", "gcscim help [COMMAND]", "", gcs_cmd_help},

@@ -68,6 +68,9 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
     [GCS_CFG_SHUTDOWN_GRACE] = {"shutdown_grace", "GCSCIM_SHUTDOWN_GRACE", "shutdown-grace",
                                 "serve: seconds running jobs get to finish on SIGTERM", false,
                                 true, true, 0, 3600, "serve"},
+    [GCS_CFG_QUEUE_MAX] = {"queue_max", "GCSCIM_QUEUE_MAX", "queue-max",
+                           "serve: pending jobs past which new work is refused (503)", false, true,
+                           true, 1, 10000000, "serve"},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {
@@ -75,7 +78,7 @@ static const char *const defaults[GCS_CFG__COUNT] = {
     [GCS_CFG_LOG_FORMAT] = "text",  [GCS_CFG_MAX_IN_FLIGHT] = "16",
     [GCS_CFG_MAX_RPS] = "0",        [GCS_CFG_TIMEOUT] = "30",
     [GCS_CFG_LISTEN] = "127.0.0.1:8080", [GCS_CFG_WORKERS] = "4",
-    [GCS_CFG_SHUTDOWN_GRACE] = "30",
+    [GCS_CFG_SHUTDOWN_GRACE] = "30", [GCS_CFG_QUEUE_MAX] = "100000",
 };
 
 const char *gcs_config_source_name(gcs_config_source source)

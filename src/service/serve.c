@@ -162,6 +162,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .secrets = s->secrets,
         .secret_count = s->secret_count,
         .api_keys = s->keys,
+        .queue_max = gcs_config_get_long(cfg, GCS_CFG_QUEUE_MAX),
         .token_ready = token_ready,
         .ctx = s,
     };
