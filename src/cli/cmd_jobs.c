@@ -161,6 +161,11 @@ static int approve(gcs_cli *cli, gcs_store *s, int64_t id, const jobs_opts *jo)
     json_t *payload = json_loads(j.payload, 0, NULL);
     json_t *result = j.result ? json_loads(j.result, 0, NULL) : NULL;
     json_t *list = json_array();
+    if (strcmp(j.state, GCS_JOB_NEEDS_APPROVAL) != 0) {
+        rc = gcs_error_set(GCS_ECONFLICT, "job %lld is %s, not waiting for an approval",
+                           (long long)id, j.state);
+        goto out;
+    }
     if (!json_is_object(payload) || !list) {
         rc = gcs_error_set(GCS_EINVALID, "job %lld: its payload is not a JSON object", (long long)id);
         goto out;

@@ -2,6 +2,7 @@
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "core/error.h"
+#include "engine/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -220,11 +221,9 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
-    if (rc == 0 && (rc = gcs_plan_seal(plan,
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
-        gcs_plan_release(plan);
+    int rc = gcs_sync_plan(plan, stats, p->session, p->store, &p->planner,
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc < 0)
         return rc;
     if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {

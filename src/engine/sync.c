@@ -8,12 +8,37 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "engine/apply.h"
-#include "engine/planner.h"
 #include "engine/recorder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int gcs_sync_plan(gcs_plan *plan, gcs_planner_stats *stats, gcs_genesys_session *session,
+                  gcs_store *store, const gcs_planner_options *planner, const char *client_id,
+                  const char *client_secret)
+{
+    int rc = gcs_planner_run_recorded(plan, stats, session->client, store, planner);
+    if (rc == 0 && (rc = gcs_plan_seal(plan, client_id, client_secret)) < 0)
+        gcs_plan_release(plan);
+    return rc;
+}
+
+int gcs_sync_plan_applied(bool *done, gcs_run *run, gcs_store *store, const gcs_plan *plan)
+{
+    *done = false;
+    memset(run, 0, sizeof *run);
+    int rc = gcs_store_run_find_latest(run, store, gcs_plan_identity(plan));
+    if (rc == GCS_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (strcmp(run->state, GCS_RUN_DONE) == 0)
+        *done = true;
+    else
+        gcs_run_release(run);
+    return 0;
+}
 
 void gcs_sync_options_init(gcs_sync_options *o)
 {

@@ -24,13 +24,31 @@
 #define GCS_ENGINE_SYNC_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
+#include "engine/planner.h"
 #include "genesys/session.h"
 #include "plan/plan.h"
 #include "store/store.h"
+
+/* ==== What plan, apply and sync share ==== */
+
+/* A plan of the source as `planner` says, every read recorded as a receipt in
+ * `store`, sealed with the OAuth client's credentials (plan.h: an edited plan
+ * cannot be sealed again without them). *plan is the caller's to release on 0. */
+int gcs_sync_plan(gcs_plan *plan, gcs_planner_stats *stats, gcs_genesys_session *session,
+                  gcs_store *store, const gcs_planner_options *planner, const char *client_id,
+                  const char *client_secret);
+
+/* Whether `plan` was applied to its end already: *run (release it) is that run
+ * and *done is true; otherwise *done is false and *run is empty. Reads the
+ * store only: no token, no call. */
+int gcs_sync_plan_applied(bool *done, gcs_run *run, gcs_store *store, const gcs_plan *plan);
+
+/* ==== Provisioning named people ==== */
 
 /* One person to provision. */
 typedef struct gcs_sync_subject {

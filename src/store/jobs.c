@@ -411,6 +411,32 @@ int gcs_store_job_needs_approval(gcs_store *s, int64_t id, const char *worker,
     return finish(s, id, worker, GCS_JOB_NEEDS_APPROVAL, result_json);
 }
 
+int gcs_store_job_release(gcs_store *s, int64_t id, const char *worker)
+{
+    char nid[24], now[24];
+    int64_t changed = 0;
+    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now,
+                       gcs_store__sql_i64(nid, id), worker};
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = 'pending', attempts = CASE WHEN attempts > 0"
+                                 " THEN attempts - 1 ELSE 0 END, not_before_ms = ?,"
+                                 " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+                                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                                 p, 4, NULL, NULL, &changed);
+    if (rc == GCS_ECONFLICT) {
+        /* A newer state of the key is pending: it supersedes this one. */
+        rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = 'dropped', lease_owner = NULL,"
+                                 " lease_until_ms = NULL, updated_ms = ?, last_error ="
+                                 " 'given back, superseded by a newer job of the same key'"
+                                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                                 p + 1, 3, NULL, NULL, &changed);
+    }
+    if (rc == 0 && changed == 0)
+        rc = lease_lost(s, id, worker);
+    return rc;
+}
+
 typedef struct fail_info {
     bool found;
     int attempts, max_attempts;

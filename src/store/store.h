@@ -336,6 +336,10 @@ int gcs_store_job_needs_approval(gcs_store *s, int64_t id, const char *worker,
  * key exists (not dropped): an approval covers what was shown, never a state
  * older than the newest. */
 int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload);
+/* Gives a running job back unfinished (a service stopping): pending again at
+ * once, the attempt its claim counted taken back; dropped when a newer job of
+ * its key is pending. GCS_ECONFLICT when the worker no longer holds it. */
+int gcs_store_job_release(gcs_store *s, int64_t id, const char *worker);
 /* Pending again after max(retry_after_ms, backoff), or dead with `reason` when
  * the attempts are spent. */
 int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char *reason,
