@@ -85,8 +85,10 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     json_t *payload = json_loads(job->payload, 0, NULL);
     json_t *result = result_json ? json_loads(result_json, 0, NULL) : NULL;
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
+    /* No result: the attempt failed; the job is pending again (retried after
+     * a backoff) or dead. */
     if (!outcome)
-        outcome = strcmp(job->state, GCS_JOB_DEAD) == 0 ? "failed" : job->state;
+        outcome = result ? job->state : "failed";
 
     if (strcmp(job->state, GCS_JOB_DEAD) == 0)
         atomic_fetch_add(&s->metrics.dead_letters, 1);

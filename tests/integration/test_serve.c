@@ -56,6 +56,8 @@ static void serve_start(fixture *f, const char *const *extra)
     args[n++] = f->secrets_path;
     args[n++] = "--api-keys-file";
     args[n++] = f->keys_path;
+    args[n++] = "--profile";
+    args[n++] = GCS_TEST_SOURCE_DIR "/examples/profile.yaml";
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         args[n++] = extra[i];
     args[n] = NULL;
@@ -76,7 +78,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = gcs_test_tmpdir();
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), NULL, 30000);
+    const char *emu_args[] = {"--seed", GCS_TEST_SOURCE_DIR "/examples/org.json", NULL};
+    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), emu_args, 30000);
     snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/gcscim.db", f->dir);
     char *p = write_private(f->dir, "secrets", "# rotation: old and new\n" SECRET_OLD "\n" SECRET_NEW "\n");
     snprintf(f->secrets_path, sizeof f->secrets_path, "%s", p);
@@ -129,13 +132,18 @@ static int64_t now_s(void)
     return gcs_time_wall_ms() / 1000;
 }
 
+/* A row of examples/hr-export.csv's shape, which examples/profile.yaml maps. */
+#define ROW_FMT                                                                                    \
+    "{\"employee_id\":\"%s\",\"first_name\":\"Ada\",\"last_name\":\"%s\","                       \
+    "\"email\":\"%s@example.com\",\"job_title\":\"Agent\",\"department\":\"Support\","             \
+    "\"division\":\"Support\",\"work_phone\":\"\",\"mobile_phone\":\"\",\"hire_date\":\"11/30/2026\"," \
+    "\"manager_id\":\"\",\"status\":\"Active\",\"roles\":\"Employee\",\"skills\":\"\","              \
+    "\"languages\":\"English\"}"
+
 static void event_body(char *out, size_t outsz, const char *type, const char *key)
 {
-    snprintf(out, outsz,
-             "{\"type\":\"%s\",\"data\":{\"key\":\"%s\",\"row\":{\"employee_id\":\"%s\","
-             "\"first_name\":\"Ada\",\"last_name\":\"Quist\",\"email\":\"%s@example.com\","
-             "\"status\":\"Active\"}}}",
-             type, key, key, key);
+    snprintf(out, outsz, "{\"type\":\"%s\",\"data\":{\"key\":\"%s\",\"row\":" ROW_FMT "}}", type,
+             key, key, key, key);
 }
 
 static void call(gcs_test_http *r, const fixture *f, const char *method, const char *path,
@@ -443,6 +451,110 @@ static void rest_bad_requests_are_400(void **state)
     gcs_test_http_release(&r);
 }
 
+/* ==== Through to Genesys ==== */
+
+static void rest_wait_answers_201_then_200_with_the_genesys_id(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    snprintf(body, sizeof body, "{\"key\":\"RW100\",\"row\":" ROW_FMT "}", "RW100", "RW100",
+             "rw100");
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "created");
+    const char *gid = json_string_value(json_object_get(r.json, "genesys_id"));
+    assert_non_null(gid);
+    char genesys_id[128];
+    snprintf(genesys_id, sizeof genesys_id, "%s", gid);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    gcs_test_http_release(&r);
+
+    /* The same person again, with another title: an update of that user. */
+    char *title = strstr(body, "\"Agent\"");
+    memcpy(title, "\"Coach\"", 7);
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 200)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "updated");
+    assert_string_equal(json_string_value(json_object_get(r.json, "genesys_id")), genesys_id);
+    gcs_test_http_release(&r);
+
+    call(&r, f, "GET", "/v1/users/RW100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "genesys_id")), genesys_id);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "done");
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?user=RW100&limit=100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    gcs_test_http_release(&r);
+}
+
+/* Polls GET /v1/jobs/ID until the job is done (bounded); its result. */
+static json_t *job_done(const fixture *f, int64_t job)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    for (int i = 0; i < 600; i++) {
+        gcs_test_http r;
+        call(&r, f, "GET", path, KEY_READER, NULL);
+        assert_int_equal(r.status, 200);
+        const char *st = json_string_value(json_object_get(r.json, "state"));
+        if (strcmp(st, "done") == 0) {
+            json_t *result = json_incref(json_object_get(r.json, "result"));
+            gcs_test_http_release(&r);
+            return result;
+        }
+        gcs_test_http_release(&r);
+        gcs_time_sleep_ms(50);
+    }
+    fail_msg("job %lld not done within 30 s", (long long)job);
+    return NULL;
+}
+
+static bool log_has(const fixture *f, const char *a, const char *b)
+{
+    FILE *fp = fopen(f->serve.log_path, "r");
+    char line[8192];
+    bool found = false;
+    while (fp && !found && fgets(line, sizeof line, fp))
+        found = strstr(line, a) && strstr(line, b);
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
+static void signed_event_reaches_genesys_and_the_audit_log(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    event_body(body, sizeof body, "person.created", "EV900");
+    post_signed(&r, f, SECRET_OLD, "msg_ev900", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    json_t *result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
+    json_decref(result);
+    assert_true(log_has(f, "\"audit.outcome\"", "\"subject\":\"person:EV900\""));
+    assert_true(log_has(f, "\"audit.outcome\"", "\"webhook_id\":\"msg_ev900\""));
+
+    snprintf(body, sizeof body, "{\"type\":\"person.left\",\"data\":{\"key\":\"EV900\"}}");
+    post_signed(&r, f, SECRET_OLD, "msg_ev901", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "deactivated");
+    json_decref(result);
+
+    call(&r, f, "GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body.ptr, "gcscim_genesys_requests_total{route=\"POST "));
+    assert_null(strstr(r.body.ptr, "gcscim_job_duration_seconds_count 0\n"));
+    gcs_test_http_release(&r);
+}
+
 /* ==== Metrics and health ==== */
 
 static void metrics_pass_promtool_and_count_outcomes(void **state)
@@ -509,8 +621,11 @@ static void full_queue_is_503_with_retry_after(void **state)
 {
     fixture *f = *state;
     gcs_test_server_stop(&f->serve);
+    /* Genesys out of reach: jobs fail and wait pending for their next attempt. */
+    setenv("GENESYSCLOUD_API_URL", "http://127.0.0.1:1", 1);
     const char *extra[] = {"--queue-max", "2", NULL};
     serve_start(f, extra);
+    setenv("GENESYSCLOUD_API_URL", f->emu.api_url, 1);
     int64_t pending = jobs_in_store(f);
     gcs_test_http r;
     char body[512], id[32], key[32];
@@ -670,6 +785,8 @@ int main(void)
         cmocka_unit_test(rest_needs_a_key_with_the_right),
         cmocka_unit_test(rest_provision_then_read_the_job_and_the_person),
         cmocka_unit_test(rest_bad_requests_are_400),
+        cmocka_unit_test(rest_wait_answers_201_then_200_with_the_genesys_id),
+        cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
         cmocka_unit_test(healthz_and_readyz_answer),
         cmocka_unit_test(store_that_cannot_commit_is_503_with_retry_after),
