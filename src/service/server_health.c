@@ -30,11 +30,13 @@ void gcs_service__readyz(gcs_service *s, gcs_http_response *out, const gcs_http_
     pthread_mutex_unlock(&s->read_lock);
     if (rc < 0)
         json_object_set_new(failed, "store", json_string(gcs_error_last()));
+    /* A stopping service is not ready whatever the token: and the token
+     * check, which waits for the engine between two jobs, is not made. */
     char why[256] = "";
-    if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
-        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (gcs_service_draining(s))
         json_object_set_new(failed, "draining", json_string("the service is stopping"));
+    else if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
+        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (json_object_size(failed) == 0) {
         json_decref(failed);
         gcs_service__reply(out, 200, json_pack("{s:s}", "status", "ready"));

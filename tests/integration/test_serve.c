@@ -7,6 +7,7 @@
  */
 #include "gcstest.h"
 #include "httptest.h"
+#include "servetest.h"
 
 #include "core/time.h"
 #include "service/auth.h"
@@ -22,78 +23,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Two secrets in the file (a rotation), one the sender may not know. */
-#define SECRET_OLD "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-#define SECRET_NEW "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ="
-#define SECRET_OTHER "whsec_b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMTI="
-#define KEY_PORTAL "k-portal-5f0c1e7a9b3d4c2e8a6b"
-#define KEY_READER "k-reader-0b9a8c7d6e5f4a3b2c1d"
-#define KEY_SENDER "k-sender-1a2b3c4d5e6f7a8b9c0d"
-
 typedef struct fixture {
-    gcs_test_server emu;
+    gcs_test_serve t;
     gcs_test_server serve;
-    char *dir;
-    char db_url[600];
-    char secrets_path[600];
-    char keys_path[600];
     char url[160];
+    char db_url[1200];
+    char dir[600];
 } fixture;
-
-static char *write_private(const char *dir, const char *name, const char *text)
-{
-    char *path = gcs_test_write_file(dir, name, text);
-    chmod(path, 0600);
-    return path;
-}
 
 static void serve_start(fixture *f, const char *const *extra)
 {
-    const char *args[32];
-    size_t n = 0;
-    args[n++] = "serve";
-    args[n++] = "--event-secrets-file";
-    args[n++] = f->secrets_path;
-    args[n++] = "--api-keys-file";
-    args[n++] = f->keys_path;
-    args[n++] = "--profile";
-    args[n++] = GCS_TEST_SOURCE_DIR "/examples/profile.yaml";
-    for (size_t i = 0; extra && extra[i] && n < 31; i++)
-        args[n++] = extra[i];
-    args[n] = NULL;
-    gcs_test_server_start(&f->serve, gcs_test_cli_path(), args, 30000);
+    gcs_test_serve_start(&f->t, &f->serve, extra);
     snprintf(f->url, sizeof f->url, "%s", f->serve.api_url);
-}
-
-static void fixture_env(fixture *f)
-{
-    setenv("GENESYSCLOUD_OAUTHCLIENT_ID", "gcscim-emulator", 1);
-    setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", "gcscim-emulator-secret", 1);
-    setenv("GENESYSCLOUD_API_URL", f->emu.api_url, 1);
-    setenv("GCSCIM_DB", f->db_url, 1);
-    setenv("GCSCIM_LOG_FORMAT", "json", 1);
 }
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->dir = gcs_test_tmpdir();
-    const char *emu_args[] = {"--seed", GCS_TEST_SOURCE_DIR "/examples/org.json", NULL};
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), emu_args, 30000);
-    snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/gcscim.db", f->dir);
-    char *p = write_private(f->dir, "secrets", "# rotation: old and new\n" SECRET_OLD "\n" SECRET_NEW "\n");
-    snprintf(f->secrets_path, sizeof f->secrets_path, "%s", p);
-    free(p);
-    char portal[72], reader[72], sender[72], keys[512];
-    gcs_api_key_hash_text(portal, KEY_PORTAL);
-    gcs_api_key_hash_text(reader, KEY_READER);
-    gcs_api_key_hash_text(sender, KEY_SENDER);
-    snprintf(keys, sizeof keys, "portal provision,read %s\nreader read %s\nsender events %s\n",
-             portal, reader, sender);
-    p = write_private(f->dir, "keys", keys);
-    snprintf(f->keys_path, sizeof f->keys_path, "%s", p);
-    free(p);
-    fixture_env(f);
+    gcs_test_serve_init(&f->t, NULL, NULL);
+    snprintf(f->db_url, sizeof f->db_url, "%s", f->t.db_url);
+    snprintf(f->dir, sizeof f->dir, "%s", f->t.dir);
     serve_start(f, NULL);
     *state = f;
     return 0;
@@ -103,8 +52,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     gcs_test_server_stop(&f->serve);
-    gcs_test_server_stop(&f->emu);
-    gcs_test_tmpdir_remove(f->dir);
+    gcs_test_serve_release(&f->t);
     free(f);
     return 0;
 }
@@ -114,59 +62,19 @@ static int teardown(void **state)
 static void post_signed(gcs_test_http *r, const fixture *f, const char *secret_text,
                         const char *id, int64_t ts, const char *body, const char *extra)
 {
-    gcs_webhook_secret secret;
-    char sig[GCS_WEBHOOK_SIGNATURE_MAX], h_id[300], h_ts[64], h_sig[128], url[256];
-    assert_int_equal(gcs_webhook_secret_parse(&secret, secret_text), 0);
-    assert_int_equal(gcs_webhook_sign(sig, &secret, id, ts, body, strlen(body)), 0);
-    gcs_webhook_secret_wipe(&secret);
-    snprintf(h_id, sizeof h_id, "webhook-id: %s", id);
-    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", (long long)ts);
-    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
-    snprintf(url, sizeof url, "%s/v1/events", f->url);
-    const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig, extra, NULL};
-    gcs_test_http_do(r, "POST", url, headers, body, strlen(body));
-}
-
-static int64_t now_s(void)
-{
-    return gcs_time_wall_ms() / 1000;
-}
-
-/* A row of examples/hr-export.csv's shape, which examples/profile.yaml maps. */
-#define ROW_FMT                                                                                    \
-    "{\"employee_id\":\"%s\",\"first_name\":\"Ada\",\"last_name\":\"%s\","                       \
-    "\"email\":\"%s@example.com\",\"job_title\":\"Agent\",\"department\":\"Support\","             \
-    "\"division\":\"Support\",\"work_phone\":\"\",\"mobile_phone\":\"\",\"hire_date\":\"11/30/2026\"," \
-    "\"manager_id\":\"\",\"status\":\"Active\",\"roles\":\"Employee\",\"skills\":\"\","              \
-    "\"languages\":\"English\"}"
-
-static void event_body(char *out, size_t outsz, const char *type, const char *key)
-{
-    snprintf(out, outsz, "{\"type\":\"%s\",\"data\":{\"key\":\"%s\",\"row\":" ROW_FMT "}}", type,
-             key, key, key, key);
+    gcs_test_serve_post_signed(r, f->url, secret_text, id, ts, body, extra);
 }
 
 static void call(gcs_test_http *r, const fixture *f, const char *method, const char *path,
                  const char *api_key, const char *body)
 {
-    char url[512], auth[128];
-    snprintf(url, sizeof url, "%s%s", f->url, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key ? api_key : "");
-    const char *headers[] = {"Content-Type: application/json", api_key ? auth : NULL, NULL};
-    gcs_test_http_do(r, method, url, headers, body, body ? strlen(body) : 0);
+    gcs_test_serve_call(r, f->url, method, path, api_key, body);
 }
 
-static int64_t job_of(const gcs_test_http *r)
-{
-    assert_non_null(r->json);
-    return (int64_t)json_integer_value(json_object_get(r->json, "job"));
-}
-
-static const char *error_of(const gcs_test_http *r)
-{
-    const char *e = r->json ? json_string_value(json_object_get(r->json, "error")) : NULL;
-    return e ? e : "";
-}
+#define now_s gcs_test_serve_now_s
+#define event_body gcs_test_serve_event_body
+#define job_of gcs_test_serve_job_of
+#define error_of gcs_test_serve_error_of
 
 /* Jobs in the store, read by the test's own connection. */
 static int64_t jobs_in_store(const fixture *f)
@@ -625,7 +533,7 @@ static void full_queue_is_503_with_retry_after(void **state)
     setenv("GENESYSCLOUD_API_URL", "http://127.0.0.1:1", 1);
     const char *extra[] = {"--queue-max", "2", NULL};
     serve_start(f, extra);
-    setenv("GENESYSCLOUD_API_URL", f->emu.api_url, 1);
+    setenv("GENESYSCLOUD_API_URL", f->t.emu.api_url, 1);
     int64_t pending = jobs_in_store(f);
     gcs_test_http r;
     char body[512], id[32], key[32];
@@ -661,10 +569,10 @@ static void plain_http_off_loopback_is_refused(void **state)
     fixture *f = *state;
     gcs_test_run run;
     const char *argv[] = {gcs_test_cli_path(), "serve", "--listen", "0.0.0.0:0",
-                          "--event-secrets-file", f->secrets_path, NULL};
+                          "--event-secrets-file", f->t.secrets_path, NULL};
     char db[700], api[200];
     snprintf(db, sizeof db, "GCSCIM_DB=%s", f->db_url);
-    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
+    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->t.emu.api_url);
     const char *env[] = {db, api, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
                          "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
     gcs_test_run_program(&run, argv, env, NULL, 30000);
