@@ -201,7 +201,7 @@ static int load_files(gcs_serve *s)
 
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
 {
-    int rc, port;
+    int rc, port = 0;
     char host[128];
     *out = NULL;
     gcs_serve *s = calloc(1, sizeof *s);

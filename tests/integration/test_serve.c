@@ -606,6 +606,42 @@ static int count_job(const gcs_job *j, void *payload)
     return 0;
 }
 
+/* With a certificate and its key, serve speaks HTTPS (and only that), and the
+ * certificate is the one given. */
+static void tls_cert_and_key_serve_https(void **state)
+{
+    fixture *f = *state;
+    char cmd[2048], cert[700], key[700];
+    snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
+    snprintf(key, sizeof key, "%s/key.pem", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1 && "
+             "chmod 600 '%s'",
+             key, cert, key);
+    assert_int_equal(system(cmd), 0);
+    gcs_test_server tls;
+    const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    gcs_test_serve_start(&f->t, &tls, extra);
+    assert_non_null(strstr(tls.api_url, "https://127.0.0.1:"));
+    gcs_test_run run;
+    char url[256];
+    snprintf(url, sizeof url, "%s/healthz", tls.api_url);
+    const char *argv[] = {"/usr/bin/curl", "-sS", "--cacert", cert, url, NULL};
+    gcs_test_run_program(&run, argv, NULL, NULL, 30000);
+    assert_int_equal(run.exit_code, 0);
+    assert_non_null(strstr(run.out.ptr, "alive"));
+    gcs_test_run_release(&run);
+    /* Plain HTTP to it is not answered as HTTP. */
+    char plain[256];
+    snprintf(plain, sizeof plain, "http://127.0.0.1:%d/healthz", tls.port);
+    gcs_test_http r;
+    gcs_test_http_do(&r, "GET", plain, NULL, NULL, 0);
+    assert_true(r.status != 200);
+    gcs_test_http_release(&r);
+    assert_int_equal(gcs_test_server_stop(&tls), 0);
+}
+
 /*
  * kill -9 while events stream in: every event answered 202 is in the store
  * after the restart, and the sender's retries of the rest (and of the
@@ -701,6 +737,7 @@ int main(void)
         cmocka_unit_test(full_queue_is_503_with_retry_after),
         cmocka_unit_test(sigterm_stops_with_exit_0),
         cmocka_unit_test(plain_http_off_loopback_is_refused),
+        cmocka_unit_test(tls_cert_and_key_serve_https),
         cmocka_unit_test(kill_9_mid_stream_loses_no_accepted_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
