@@ -11,7 +11,8 @@ gcs_exit gcs_cmd_undo(gcs_cli *cli, int argc, char **argv)
     if (code != 0)
         return code;
     if (first >= argc) {
-        code = gcs_cli_usage_error(cli, "undo", "missing RUN (a run id that 'gcscim runs list' shows)");
+        code = gcs_cli_usage_error(cli, "undo",
+                                   "missing RUN (a run id that 'gcscim runs list' shows)");
         goto out;
     }
     if (first + 1 < argc) {
@@ -19,7 +20,8 @@ gcs_exit gcs_cmd_undo(gcs_cli *cli, int argc, char **argv)
         goto out;
     }
     if (p.canary_count || p.canary_share > 0) {
-        code = gcs_cli_usage_error(cli, "undo", "--canary is for apply: apply the undo plan with it");
+        code =
+            gcs_cli_usage_error(cli, "undo", "--canary is for apply: apply the undo plan with it");
         goto out;
     }
     gcs_plan plan;

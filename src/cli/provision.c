@@ -171,8 +171,10 @@ gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants
                                    "--target is for plan and sync: make a plan of those people");
     bool undo = strcmp(p->command, "undo") == 0;
     if (undo && (p->planner.source_path || p->planner.profile_path))
-        return gcs_cli_usage_error(p->cli, p->command, "undo takes a run id, not --source or --profile");
-    if (!wants_source && !undo && (p->planner.source_path || p->planner.profile_path || p->out_path))
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "undo takes a run id, not --source or --profile");
+    if (!wants_source && !undo &&
+        (p->planner.source_path || p->planner.profile_path || p->out_path))
         return gcs_cli_usage_error(p->cli, p->command,
                                    "apply takes a plan file, not --source, --profile or --out");
     return 0;

@@ -18,15 +18,15 @@
 
 /* One operation of the run that may have happened, and its user as it is now. */
 typedef struct target {
-    const json_t *op;          /* borrowed from the run's plan */
+    const json_t *op; /* borrowed from the run's plan */
     gcs_plan_kind kind;
     const char *key;
     const char *user_name;
-    const char *id;            /* borrowed from the plan or the items */
-    json_t *user;              /* as read now; NULL when gone or not read */
+    const char *id; /* borrowed from the plan or the items */
+    json_t *user;   /* as read now; NULL when gone or not read */
     char *etag;
-    bool gone;                 /* the user no longer exists */
-    int read_rc;               /* why it could not be read */
+    bool gone;   /* the user no longer exists */
+    int read_rc; /* why it could not be read */
     char read_error[512];
 } target;
 
@@ -37,10 +37,10 @@ typedef struct undoer {
     gcs_store *store;
     gcs_plan run_plan;
     gcs_plan *out;
-    const char *marker;        /* the managed authority of the run's plan, or NULL */
-    json_t *items;             /* key -> {state, id, detail} */
-    json_t *wrote;             /* key -> true: a write of the run may have happened */
-    json_t *privileged;        /* lower-case role names the run's plan knew as privileged */
+    const char *marker; /* the managed authority of the run's plan, or NULL */
+    json_t *items;      /* key -> {state, id, detail} */
+    json_t *wrote;      /* key -> true: a write of the run may have happened */
+    json_t *privileged; /* lower-case role names the run's plan knew as privileged */
     target *targets;
     size_t count;
 } undoer;
@@ -50,8 +50,8 @@ typedef struct undoer {
 static int load_item(const gcs_run_item *item, void *payload)
 {
     undoer *u = payload;
-    json_t *v = json_pack("{s:s,s:s?,s:s?}", "state", item->state, "id", item->genesys_id,
-                          "detail", item->detail);
+    json_t *v = json_pack("{s:s,s:s?,s:s?}", "state", item->state, "id", item->genesys_id, "detail",
+                          item->detail);
     if (!v || json_object_set_new(u->items, item->key, v) < 0)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
@@ -219,7 +219,8 @@ static bool carries_marker(const json_t *user, const char *marker, const char *k
     if (!marker || !key)
         return false;
     json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
-                       i, e) {
+                       i, e)
+    {
         const char *authority = json_string_value(json_object_get(e, "authority"));
         const char *value = json_string_value(json_object_get(e, "value"));
         if (authority && value && strcmp(authority, marker) == 0 && strcmp(value, key) == 0)
@@ -239,7 +240,8 @@ static json_t *privileged_roles(const undoer *u, const target *t, const json_t *
     if (!held)
         return NULL;
     for (size_t l = 0; l < 2; l++) {
-        json_array_foreach(lists[l], i, r) {
+        json_array_foreach(lists[l], i, r)
+        {
             const char *name = json_string_value(json_object_get(r, "value"));
             char lower[256];
             size_t n = 0;
@@ -280,8 +282,8 @@ static int add_op(undoer *u, const target *t, gcs_plan_kind kind, json_t *ops, j
                   json_t *desired)
 {
     json_t *held = privileged_roles(u, t, desired);
-    json_t *extra = json_pack("{s:o,s:[],s:{s:s,s:s}}", "desired", desired, "skip", "undoes",
-                              "run", u->o->run_id, "kind", gcs_plan_kind_name(t->kind));
+    json_t *extra = json_pack("{s:o,s:[],s:{s:s,s:s}}", "desired", desired, "skip", "undoes", "run",
+                              u->o->run_id, "kind", gcs_plan_kind_name(t->kind));
     if (!extra || !held) {
         json_decref(held);
         json_decref(extra);
@@ -305,8 +307,8 @@ static int undo_create(undoer *u, const target *t)
 {
     char why[512];
     if (!carries_marker(t->user, u->marker, t->key)) {
-        snprintf(why, sizeof why, "user %s no longer carries gcscim's marker with key '%s'",
-                 t->id, t->key);
+        snprintf(why, sizeof why, "user %s no longer carries gcscim's marker with key '%s'", t->id,
+                 t->key);
         left_alone(u, t, why);
         return 0;
     }
@@ -355,7 +357,8 @@ static int undo_changes(undoer *u, const target *t)
     GCS_CHECK_ALLOC_GOTO(drift, rc, out);
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(t->op, "changes"), i, c) {
+    json_array_foreach(json_object_get(t->op, "changes"), i, c)
+    {
         const char *attribute = json_string_value(json_object_get(c, "attribute"));
         /* The managed marker an adoption added stays (docs/plan.md, "Undo"). */
         if (!attribute || strncmp(attribute, "externalIds[", 12) == 0)
@@ -374,8 +377,8 @@ static int undo_changes(undoer *u, const target *t)
             char *is = now ? json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             char *was = known ? json_dumps(wrote, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             char text[600];
-            snprintf(text, sizeof text, "%s is %s, the run wrote %s", attribute,
-                     is ? is : "(none)", was ? was : "(none)");
+            snprintf(text, sizeof text, "%s is %s, the run wrote %s", attribute, is ? is : "(none)",
+                     was ? was : "(none)");
             free(is);
             free(was);
             rc = json_array_append_new(drift, json_string(text)) < 0 ? GCS_ENOMEM : 0;
@@ -388,7 +391,8 @@ static int undo_changes(undoer *u, const target *t)
         char why[1024] = "";
         size_t n = 0;
         json_t *d;
-        json_array_foreach(drift, i, d) {
+        json_array_foreach(drift, i, d)
+        {
             if (n < sizeof why)
                 n += (size_t)snprintf(why + n, sizeof why - n, "%s%s", i ? "; " : "",
                                       json_string_value(d));
@@ -462,8 +466,9 @@ static int load_run(undoer *u)
     size_t len = 0;
     int rc = gcs_store_run_get(&run, u->store, u->o->run_id);
     if (rc == GCS_ENOTFOUND)
-        return gcs_error_set(GCS_ENOTFOUND, "no run '%s' in the store ('gcscim runs list' shows "
-                                            "the runs)",
+        return gcs_error_set(GCS_ENOTFOUND,
+                             "no run '%s' in the store ('gcscim runs list' shows "
+                             "the runs)",
                              u->o->run_id);
     if (rc < 0)
         return rc;
@@ -481,7 +486,7 @@ static int load_run(undoer *u)
                            "run %s cannot be undone: its plan was not kept (it began before "
                            "gcscim kept the plans of runs)",
                            run.id);
-    snprintf(name, sizeof name, "of run %s", run.id);
+    snprintf(name, sizeof name, "kept for run %s", run.id);
     if (rc == 0)
         rc = gcs_plan_parse(&u->run_plan, text, len, name);
     free(text);
@@ -504,8 +509,10 @@ static int note_privileged_names(undoer *u)
     json_t *op, *r;
     if (json_object_set_new(u->privileged, "master admin", json_true()) < 0)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    json_array_foreach(gcs_plan_operations(&u->run_plan), i, op) {
-        json_array_foreach(json_object_get(op, "privileged"), j, r) {
+    json_array_foreach(gcs_plan_operations(&u->run_plan), i, op)
+    {
+        json_array_foreach(json_object_get(op, "privileged"), j, r)
+        {
             const char *name = json_string_value(r);
             char lower[256];
             size_t n = 0;
@@ -526,7 +533,8 @@ static int choose_targets(undoer *u)
     json_t *op;
     u->targets = calloc(json_array_size(ops) + 1, sizeof *u->targets);
     GCS_CHECK_ALLOC(u->targets);
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         u->stats->operations++;
         const char *key = json_string_value(json_object_get(op, "key"));
         if (!key || !may_have_happened(u, key)) {
@@ -549,8 +557,8 @@ static int choose_targets(undoer *u)
     return 0;
 }
 
-int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client,
-                  gcs_store *store, const gcs_undo_options *o)
+int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client, gcs_store *store,
+                  const gcs_undo_options *o)
 {
     undoer u;
     memset(&u, 0, sizeof u);
@@ -580,8 +588,8 @@ int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client,
         (rc = read_users(&u)) < 0)
         goto out;
 
-    const char *api_url = json_string_value(
-        json_object_get(json_object_get(u.run_plan.doc, "target"), "api_url"));
+    const char *api_url =
+        json_string_value(json_object_get(json_object_get(u.run_plan.doc, "target"), "api_url"));
     if ((rc = gcs_plan_begin(out, api_url, NULL, NULL, &o->plan)) < 0)
         goto out;
     begun = true;
@@ -597,12 +605,12 @@ int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client,
     gcs_plan_set_counts(out, stats->unchanged,
                         (long)json_integer_value(json_object_get(u.run_plan.doc, "managed_total")));
     gcs_plan_set_source_facts(out, 0, true);
-    json_t *about = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "run", o->run_id, "plan",
-                              gcs_plan_identity(&u.run_plan), "operations",
-                              (json_int_t)stats->operations, "done", (json_int_t)stats->done,
-                              "not_done", (json_int_t)stats->not_done, "undone",
-                              (json_int_t)stats->undone, "unchanged",
-                              (json_int_t)stats->unchanged, "drift", (json_int_t)stats->drift);
+    json_t *about =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "run", o->run_id, "plan",
+                  gcs_plan_identity(&u.run_plan), "operations", (json_int_t)stats->operations,
+                  "done", (json_int_t)stats->done, "not_done", (json_int_t)stats->not_done,
+                  "undone", (json_int_t)stats->undone, "unchanged", (json_int_t)stats->unchanged,
+                  "drift", (json_int_t)stats->drift);
     if (!about || json_object_set_new(out->doc, "undo", about) < 0) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;

@@ -37,20 +37,20 @@
 
 typedef struct gcs_undo_options {
     const char *run_id;
-    const char *api_url;     /* the configured API: the run's plan must be for it */
-    const char *client_id;   /* the run's plan must carry a seal made with these */
+    const char *api_url;   /* the configured API: the run's plan must be for it */
+    const char *client_id; /* the run's plan must carry a seal made with these */
     const char *client_secret;
-    gcs_plan_options plan;   /* recorded in the undo plan (flags, not thresholds) */
+    gcs_plan_options plan; /* recorded in the undo plan (flags, not thresholds) */
 } gcs_undo_options;
 
 typedef struct gcs_undo_stats {
-    long operations;   /* operations of the run's plan */
-    long done;         /* of those, done (or possibly done) by the run: looked at */
-    long not_done;     /* pending, failed, already as planned: nothing to take back */
-    long undone;       /* taken back by the undo plan */
-    long unchanged;    /* done, but already as before the run */
-    long drift;        /* changed since the run (or gone): left alone, reported */
-    long users_read;   /* users read from Genesys */
+    long operations; /* operations of the run's plan */
+    long done;       /* of those, done (or possibly done) by the run: looked at */
+    long not_done;   /* pending, failed, already as planned: nothing to take back */
+    long undone;     /* taken back by the undo plan */
+    long unchanged;  /* done, but already as before the run */
+    long drift;      /* changed since the run (or gone): left alone, reported */
+    long users_read; /* users read from Genesys */
     long requests;
 } gcs_undo_stats;
 
@@ -63,7 +63,7 @@ typedef struct gcs_undo_stats {
  * GCS_EREFUSED while the run is being applied (its lease is live); the read's
  * error when a user cannot be read (other than "no longer exists").
  */
-int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client,
-                  gcs_store *store, const gcs_undo_options *options);
+int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client, gcs_store *store,
+                  const gcs_undo_options *options);
 
 #endif

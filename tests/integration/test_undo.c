@@ -24,21 +24,26 @@
 #include "genesys/session.h"
 #include "store/store.h"
 
-#define CLIENT_ID "gcscim-emulator"
+#define CLIENT_ID     "gcscim-emulator"
 #define CLIENT_SECRET "gcscim-emulator-secret"
 
 static const char seed[] =
     "{\"users\":["
     " {\"userName\":\"a1@example.com\",\"displayName\":\"A One\",\"title\":\"Old\","
-    "  \"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A1\"}]}},"
+    "  \"" GCS_SCIM_GENESYS_USER
+    "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A1\"}]}},"
     " {\"userName\":\"a2@example.com\",\"displayName\":\"A Two\",\"title\":\"Old\","
-    "  \"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A2\"}]}},"
+    "  \"" GCS_SCIM_GENESYS_USER
+    "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A2\"}]}},"
     " {\"userName\":\"a3@example.com\",\"displayName\":\"A Three\",\"title\":\"Old\","
-    "  \"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A3\"}]}},"
+    "  \"" GCS_SCIM_GENESYS_USER
+    "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A3\"}]}},"
     " {\"userName\":\"a4@example.com\",\"displayName\":\"A Four\",\"title\":\"Old\","
-    "  \"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A4\"}]}},"
+    "  \"" GCS_SCIM_GENESYS_USER
+    "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A4\"}]}},"
     " {\"userName\":\"a5@example.com\",\"displayName\":\"A Five\",\"title\":\"Old\","
-    "  \"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A5\"}]}}"
+    "  \"" GCS_SCIM_GENESYS_USER
+    "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"A5\"}]}}"
     "]}";
 
 typedef struct fixture {
@@ -108,10 +113,12 @@ static void plan_and_run(fixture *f, bool seal)
         snprintf(name, sizeof name, "a%d@example.com", i);
         json_t *u = user_named(f, name);
         char *etag = gcs_directory_user_etag(u);
-        json_t *ops = json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "title", "value", "New");
-        json_t *changes = json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old", "Old", "new", "New");
-        json_t *extra = json_pack("{s:b,s:{s:s},s:[]}", "managed", 1, "desired", "title", "New",
-                                  "skip");
+        json_t *ops =
+            json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "title", "value", "New");
+        json_t *changes =
+            json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old", "Old", "new", "New");
+        json_t *extra =
+            json_pack("{s:b,s:{s:s},s:[]}", "managed", 1, "desired", "title", "New", "skip");
         assert_int_equal(gcs_plan_add(&f->plan, GCS_PLAN_UPDATE, key, name,
                                       json_string_value(json_object_get(u, "id")), etag, ops,
                                       changes, extra),
@@ -137,16 +144,24 @@ static void plan_and_run(fixture *f, bool seal)
 
 static void write_receipt(fixture *f, const char *key, int status, const char *outcome)
 {
-    gcs_receipt r = {.run_id = f->run_id, .operation = "patch", .resource_type = "user",
-                     .source_key = key, .method = "PATCH", .path = "/api/v2/scim/v2/users/x",
-                     .status = status, .attempts = 1, .outcome = outcome};
+    gcs_receipt r = {.run_id = f->run_id,
+                     .operation = "patch",
+                     .resource_type = "user",
+                     .source_key = key,
+                     .method = "PATCH",
+                     .path = "/api/v2/scim/v2/users/x",
+                     .status = status,
+                     .attempts = 1,
+                     .outcome = outcome};
     assert_int_equal(gcs_store_receipt_append(f->store, &r), 0);
 }
 
 static int undo(fixture *f, gcs_plan *out, gcs_undo_stats *stats, const char *run_id)
 {
-    gcs_undo_options o = {.run_id = run_id, .api_url = f->session->api_url,
-                          .client_id = CLIENT_ID, .client_secret = CLIENT_SECRET};
+    gcs_undo_options o = {.run_id = run_id,
+                          .api_url = f->session->api_url,
+                          .client_id = CLIENT_ID,
+                          .client_secret = CLIENT_SECRET};
     gcs_plan_options_init(&o.plan);
     return gcs_undo_plan(out, stats, f->session->client, f->store, &o);
 }
@@ -160,18 +175,22 @@ static void receipts_and_items_say_what_happened(void **state)
      * A4 failed with a refused PATCH (409); A5 never sent. */
     write_receipt(f, "A2", 504, "unknown");
     write_receipt(f, "A4", 409, "conflict");
-    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A1", GCS_ITEM_DONE, NULL, "done"), 0);
-    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A2", GCS_ITEM_DONE, NULL, "noop"), 0);
-    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A3", GCS_ITEM_DONE, NULL, "noop"), 0);
-    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A4", GCS_ITEM_FAILED, NULL,
-                                         "PATCH failed: 409"),
+    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A1", GCS_ITEM_DONE, NULL, "done"),
                      0);
+    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A2", GCS_ITEM_DONE, NULL, "noop"),
+                     0);
+    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A3", GCS_ITEM_DONE, NULL, "noop"),
+                     0);
+    assert_int_equal(
+        gcs_store_item_mark(f->store, f->run_id, "A4", GCS_ITEM_FAILED, NULL, "PATCH failed: 409"),
+        0);
     assert_int_equal(gcs_store_run_finish(f->store, f->run_id, GCS_RUN_FAILED), 0);
     /* Every user holds what the plan wanted, whoever wrote it. */
     for (int i = 1; i <= 5; i++) {
         char name[40];
         snprintf(name, sizeof name, "a%d@example.com", i);
-        gcs_test_emu_patch_user(&f->emu, name, "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"New\"}");
+        gcs_test_emu_patch_user(&f->emu, name,
+                                "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"New\"}");
     }
     gcs_plan out;
     gcs_undo_stats st;
@@ -181,8 +200,8 @@ static void receipts_and_items_say_what_happened(void **state)
     assert_int_equal(json_array_size(ops), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "key")), "A1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 1), "key")), "A2");
-    json_t *back = json_object_get(json_array_get(json_object_get(json_array_get(ops, 1), "changes"), 0),
-                                   "new");
+    json_t *back = json_object_get(
+        json_array_get(json_object_get(json_array_get(ops, 1), "changes"), 0), "new");
     assert_string_equal(json_string_value(back), "Old");
     assert_int_equal(st.operations, 5);
     assert_int_equal(st.done, 2);
@@ -208,7 +227,8 @@ static void a_kept_plan_that_cannot_be_trusted_is_refused(void **state)
     gcs_run_release(&run);
     /* A kept plan without the seal of these credentials. */
     plan_and_run(f, false);
-    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A1", GCS_ITEM_DONE, NULL, "done"), 0);
+    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A1", GCS_ITEM_DONE, NULL, "done"),
+                     0);
     assert_int_equal(undo(f, &out, &st, f->run_id), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "seal does not match"));
 }
@@ -217,12 +237,11 @@ static void a_run_being_applied_is_not_undone(void **state)
 {
     fixture *f = *state;
     plan_and_run(f, true);
-    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&f->plan), "h:1:t",
-                                          "h", 1, 60000, NULL),
+    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&f->plan), "h:1:t", "h",
+                                          1, 60000, NULL),
                      0);
-    assert_int_equal(gcs_store_lease_renew(f->store, gcs_plan_identity(&f->plan), "h:1:t",
-                                           f->run_id, 60000),
-                     0);
+    assert_int_equal(
+        gcs_store_lease_renew(f->store, gcs_plan_identity(&f->plan), "h:1:t", f->run_id, 60000), 0);
     gcs_plan out;
     gcs_undo_stats st;
     long before = gcs_test_emu_writes(&f->emu);
