@@ -2,6 +2,7 @@
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "core/error.h"
+#include "engine/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -225,7 +226,9 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
+    int rc = gcs_sync_plan(plan, stats, p->session, p->store, &p->planner,
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc == 0 && (rc = gcs_provision_show(p, plan, stats->current_users, stats->requests,
                                             report)) < 0)
         gcs_plan_release(plan);
