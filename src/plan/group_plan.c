@@ -154,7 +154,8 @@ static void print_people(FILE *out, const json_t *list, const char *sigil, const
     json_array_foreach(list, i, m) {
         const char *key = json_string_value(json_object_get(m, "key"));
         const char *user = json_string_value(json_object_get(m, "userName"));
-        fprintf(out, "    %s%s member %s%s", color, sigil, key ? key : text(m, "id"), reset);
+        fprintf(out, "    %s%s member %s%s", color, sigil, key ? key : user ? user : text(m, "id"),
+                reset);
         if (user)
             fprintf(out, " (%s)", user);
         if (!json_string_value(json_object_get(m, "id")))
@@ -216,8 +217,12 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         print_grants(out, json_object_get(op, "revoke"), "-", "revoke");
     }
     json_array_foreach(json_object_get(s, "rejected"), i, op) {
-        fprintf(out, "%s! rejected group %s%s (%s)", magenta, text(op, "key"), reset,
-                text(op, "location"));
+        const char *key = json_string_value(json_object_get(op, "key"));
+        if (key)
+            fprintf(out, "%s! rejected group %s%s (%s)", magenta, key, reset,
+                    text(op, "location"));
+        else
+            fprintf(out, "%s! rejected group at %s%s", magenta, text(op, "location"), reset);
         const char *field = json_string_value(json_object_get(op, "field"));
         if (field)
             fprintf(out, " field %s", field);

@@ -30,6 +30,7 @@
  *                               `description`, `visibility`, `rolesEnabled`, or `exists` (true/false)
  *   group-count N               the organisation holds N groups
  *   group-member ADD|REMOVE USERNAME NAME   another tool changes the group's members behind our back
+ *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
  * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
@@ -381,6 +382,20 @@ static void step_group_member(scenario *s, char *args)
     json_decref(st);
 }
 
+static void step_group_create(scenario *s, const char *name)
+{
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    json_t *body = json_pack("{s:s,s:s,s:s}", "name", name, "type", "official", "visibility", "public");
+    char *text = json_dumps(body, JSON_COMPACT);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "POST", "/api/v2/groups", text, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(text);
+    json_decref(body);
+    free(token);
+}
+
 /* Genesys ids (UUIDs) as {id}, in place. */
 static void hide_ids(char *t)
 {
@@ -550,6 +565,8 @@ static void run_scenario(void **state)
             step_group(s, rest);
         else if (strcmp(line, "group-member") == 0)
             step_group_member(s, rest);
+        else if (strcmp(line, "group-create") == 0)
+            step_group_create(s, rest);
         else if (strcmp(line, "group-count") == 0) {
             json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
             long got = (long)json_array_size(json_object_get(st, "groups"));
