@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "mapping/groups_file.h"
+#include "mapping/profile.h"
 #include "plan/group_plan.h"
 #include "plan/group_tree.h"
 
@@ -258,6 +259,42 @@ static void the_groups_are_sealed_with_the_plan(void **state)
     gcs_plan_release(&p);
 }
 
+static void profile_expect(const char *groups, const char *message)
+{
+    char text[600];
+    snprintf(text, sizeof text,
+             "attributes:\n  userName: email\n  externalId: id\ngroups:\n%s", groups);
+    gcs_profile *p = NULL;
+    int rc = gcs_profile_load_mem(&p, "dir/p.yaml", text, strlen(text));
+    if (!message) {
+        assert_int_equal(rc, 0);
+        const gcs_profile_groups *g = gcs_profile_groups_of(p);
+        assert_string_equal(g->file, "dir/teams.json");
+        assert_string_equal(g->column, "teams");
+        assert_int_equal(g->separator, '|');
+        assert_int_equal(g->hierarchy, GCS_GROUPS_FLATTENED);
+        assert_true(g->authoritative);
+    } else {
+        assert_int_equal(rc, GCS_EINVALID);
+        if (!strstr(gcs_error_last(), message))
+            fail_msg("'%s' lacks '%s'", gcs_error_last(), message);
+    }
+    gcs_profile_free(p);
+}
+
+static void the_profile_groups_section_is_checked(void **state)
+{
+    (void)state;
+    profile_expect("  column: teams\n  separator: \"|\"\n  file: teams.json\n"
+                   "  hierarchy: flattened\n  authoritative: true\n",
+                   NULL);
+    profile_expect("  column: teams\n  hierarchy: nested\n", "line 6: groups: hierarchy is kept or flattened");
+    profile_expect("  column: teams\n  authoritative: yes please\n", "authoritative is true or false");
+    profile_expect("  column: teams\n  separator: \";;\"\n", "separator is one character");
+    profile_expect("  hierarchy: kept\n", "name a column of the source, a file, or both");
+    profile_expect("  colum: teams\n", "line 5: unknown key 'colum' in groups");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +308,7 @@ int main(void)
         cmocka_unit_test(deep_chains_stop_at_the_depth_limit_without_recursion),
         cmocka_unit_test(group_removals_and_revocations_need_approval),
         cmocka_unit_test(the_groups_are_sealed_with_the_plan),
+        cmocka_unit_test(the_profile_groups_section_is_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
