@@ -228,6 +228,9 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             fprintf(out, " field %s", field);
         fprintf(out, ": %s\n", text(op, "reason"));
     }
+    json_array_foreach(json_object_get(s, "not_in_source"), i, op)
+        fprintf(out, "  not added: %s, a member of group %s, is no person the plan knows\n",
+                text(op, "person"), text(op, "group"));
     json_t *sum = json_object_get(s, "summary");
     fprintf(out,
             "Groups: %lld to create, %lld to update, %lld members to add, %lld to remove, "
