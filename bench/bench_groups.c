@@ -34,9 +34,9 @@
 #include "support/benchproc.h"
 
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
-#define USER_PAGE 100   /* the planner's page when no costly attribute is read */
-#define GROUP_PAGE 500  /* the group planner's page */
-#define PER_PERSON 10   /* groups each person is in */
+#define USER_PAGE   100 /* the planner's page when no costly attribute is read */
+#define GROUP_PAGE  500 /* the group planner's page */
+#define PER_PERSON  10  /* groups each person is in */
 
 static const char profile[] = "version: 1\n"
                               "match: [userName]\n"
@@ -74,9 +74,9 @@ static void write_inputs(const char *dir, int groups, int users, int moved_every
     for (int g = 0; g < groups; g++) {
         char gname[32];
         snprintf(gname, sizeof gname, "G%04d", g);
-        json_array_append_new(glist, json_pack("{s:s,s:s,s:s,s:o}", "name", gname, "type",
-                                               "official", "visibility", "public", "members",
-                                               members[g]));
+        json_array_append_new(glist,
+                              json_pack("{s:s,s:s,s:s,s:o}", "name", gname, "type", "official",
+                                        "visibility", "public", "members", members[g]));
     }
     free(members);
     json_t *doc = json_pack("{s:o,s:o}", "users", list, "groups", glist);
@@ -97,8 +97,9 @@ static void write_inputs(const char *dir, int groups, int users, int moved_every
             int g = group_of(i, k, groups);
             if (moved && k == j % PER_PERSON && groups > PER_PERSON) {
                 /* leaves g for a group it is not in, spread over the organisation */
-                int to = (i * PER_PERSON + PER_PERSON + (int)((j * 7919L) % (groups - PER_PERSON))) %
-                         groups;
+                int to =
+                    (i * PER_PERSON + PER_PERSON + (int)((j * 7919L) % (groups - PER_PERSON))) %
+                    groups;
                 *touched += !hit[g] + !hit[to];
                 hit[g] = hit[to] = 1;
                 *changed += 2;
@@ -127,7 +128,8 @@ static long count_routes(const char *api_url, long *reads, long *writes)
     const char *route;
     json_t *by_status;
     *reads = *writes = 0;
-    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+    json_object_foreach(json_object_get(st, "routes"), route, by_status)
+    {
         if (strstr(route, "/oauth/") || strstr(route, "/_emulator"))
             continue;
         const char *status;
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
     const char *args[] = {"--seed", seed, "--rate-limit", limit, "--log-level", "warn", NULL};
     pid_t emu = gcs_bench_emulator_start(dir, args, api_url, sizeof api_url);
     if (emu < 0) {
-        fprintf(stderr, "bench_groups: cannot start the emulator (%s)\n", gcs_bench_emulator_path());
+        fprintf(stderr, "bench_groups: cannot start the emulator (%s)\n",
+                gcs_bench_emulator_path());
         return 1;
     }
     snprintf(source, sizeof source, "%s/hr.csv", dir);

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const gcs_group_def *g = &defs.items[i];
         /* Invariants: every group kept has a key, a name, a type and a visibility,
          * and is found again by its key. */
-        if (!g->key || !g->name || !g->type || !g->visibility || gcs_group_defs_find(&defs, g->key) != g)
+        if (!g->key || !g->name || !g->type || !g->visibility ||
+            gcs_group_defs_find(&defs, g->key) != g)
             __builtin_trap();
     }
     for (int h = 0; h < 2 && rc == 0; h++) {

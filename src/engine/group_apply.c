@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GROUPS_PATH "/api/v2/groups"
+#define GROUPS_PATH      "/api/v2/groups"
 #define SCIM_GROUPS_PATH "/api/v2/scim/v2/groups"
-#define MAX_REREADS 3
+#define MAX_REREADS      3
 
 typedef struct group_ctx {
     gcs_group_apply *ga;
@@ -26,8 +26,8 @@ typedef struct group_ctx {
     const char *name;
     char item[300];
     char id[128];
-    char etag[64];              /* the SCIM version, quoted, for If-Match */
-    long long version;          /* the Platform API's version */
+    char etag[64];     /* the SCIM version, quoted, for If-Match */
+    long long version; /* the Platform API's version */
     char message[600];
 } group_ctx;
 
@@ -65,7 +65,9 @@ int gcs_group_apply_items(const gcs_plan *plan, gcs_store *store, const char *ru
 static int call(group_ctx *c, gcs_http_client_response *res, const char *method, const char *path,
                 const json_t *body, const char *if_match)
 {
-    gcs_http_client_request req = {.method = method, .path = path, .json = body,
+    gcs_http_client_request req = {.method = method,
+                                   .path = path,
+                                   .json = body,
                                    .if_match = if_match && *if_match ? if_match : NULL};
     int rc = gcs_http_call(res, c->ga->client, &req);
     c->ga->result->requests++;
@@ -102,7 +104,8 @@ static int find_by_name(group_ctx *c, const char *name)
         rc = 0;
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(res.json, "entities"), i, e) {
+        json_array_foreach(json_object_get(res.json, "entities"), i, e)
+        {
             const char *n = json_string_value(json_object_get(e, "name"));
             if (n && strcmp(n, name) == 0) {
                 take_group_entity(c, e);
@@ -171,13 +174,11 @@ static int update_settings(group_ctx *c)
     const json_t *want = json_object_get(c->op, "group");
     int rc = 0;
     for (int attempt = 0; attempt <= MAX_REREADS; attempt++) {
-        json_t *body = json_pack("{s:O,s:O,s:O,s:O?,s:O,s:I}", "name",
-                                 json_object_get(c->op, "name"), "type",
-                                 json_object_get(want, "type"), "visibility",
-                                 json_object_get(want, "visibility"), "description",
-                                 json_object_get(want, "description"), "rolesEnabled",
-                                 json_object_get(want, "rolesEnabled"), "version",
-                                 (json_int_t)c->version);
+        json_t *body = json_pack(
+            "{s:O,s:O,s:O,s:O?,s:O,s:I}", "name", json_object_get(c->op, "name"), "type",
+            json_object_get(want, "type"), "visibility", json_object_get(want, "visibility"),
+            "description", json_object_get(want, "description"), "rolesEnabled",
+            json_object_get(want, "rolesEnabled"), "version", (json_int_t)c->version);
         GCS_CHECK_ALLOC(body);
         char path[300];
         snprintf(path, sizeof path, GROUPS_PATH "/%s", c->id);
@@ -219,7 +220,8 @@ static int read_members(group_ctx *c, json_t **members)
         *members = json_object();
         size_t i;
         json_t *m;
-        json_array_foreach(json_object_get(res.json, "members"), i, m) {
+        json_array_foreach(json_object_get(res.json, "members"), i, m)
+        {
             const char *v = json_string_value(json_object_get(m, "value"));
             if (v && *members)
                 json_object_set_new(*members, v, json_true());
@@ -249,15 +251,17 @@ static int patch_members(group_ctx *c, json_t *adds, json_t *removes)
         json_array_foreach(adds, i, v)
             json_array_append_new(values, json_pack("{s:O}", "value", v));
         if (json_array_size(values))
-            json_array_append_new(ops, json_pack("{s:s,s:s,s:O}", "op", "add", "path", "members",
-                                                 "value", values));
-        json_array_foreach(removes, i, v) {
+            json_array_append_new(
+                ops, json_pack("{s:s,s:s,s:O}", "op", "add", "path", "members", "value", values));
+        json_array_foreach(removes, i, v)
+        {
             char path[200];
             snprintf(path, sizeof path, "members[value eq \"%s\"]", json_string_value(v));
             json_array_append_new(ops, json_pack("{s:s,s:s}", "op", "remove", "path", path));
         }
-        json_t *body = json_pack("{s:[s],s:o}", "schemas",
-                                 "urn:ietf:params:scim:api:messages:2.0:PatchOp", "Operations", ops);
+        json_t *body =
+            json_pack("{s:[s],s:o}", "schemas", "urn:ietf:params:scim:api:messages:2.0:PatchOp",
+                      "Operations", ops);
         json_decref(values);
         GCS_CHECK_ALLOC(body);
         char path[300];
@@ -272,12 +276,14 @@ static int patch_members(group_ctx *c, json_t *adds, json_t *removes)
             fail(c, "membership change failed", &res);
         gcs_http_client_response_release(&res);
         if (rc == 0) {
-            json_array_foreach(adds, i, v) {
+            json_array_foreach(adds, i, v)
+            {
                 if ((rc = gcs_store_owned_add(ga->store, c->id, GCS_OWNED_MEMBER,
                                               json_string_value(v), ga->run_id)) < 0)
                     return rc;
             }
-            json_array_foreach(removes, i, v) {
+            json_array_foreach(removes, i, v)
+            {
                 if ((rc = gcs_store_owned_remove(ga->store, c->id, GCS_OWNED_MEMBER,
                                                  json_string_value(v))) < 0)
                     return rc;
@@ -307,8 +313,8 @@ static int patch_members(group_ctx *c, json_t *adds, json_t *removes)
         if (rc < 0)
             return rc;
     }
-    snprintf(c->message, sizeof c->message,
-             "membership: the version kept changing (%d re-reads)", MAX_REREADS);
+    snprintf(c->message, sizeof c->message, "membership: the version kept changing (%d re-reads)",
+             MAX_REREADS);
     return GCS_ECONFLICT;
 }
 
@@ -323,7 +329,8 @@ static int change_members(group_ctx *c)
     }
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(c->op, "add"), i, m) {
+    json_array_foreach(json_object_get(c->op, "add"), i, m)
+    {
         const char *id = json_string_value(json_object_get(m, "id"));
         const char *key = json_string_value(json_object_get(m, "key"));
         if (!id && key)
@@ -337,7 +344,8 @@ static int change_members(group_ctx *c)
         }
         json_array_append_new(adds, json_string(id));
     }
-    json_array_foreach(json_object_get(c->op, "remove"), i, m) {
+    json_array_foreach(json_object_get(c->op, "remove"), i, m)
+    {
         const char *id = json_string_value(json_object_get(m, "id"));
         if (id)
             json_array_append_new(removes, json_string(id));
@@ -384,9 +392,11 @@ static int change_grants(group_ctx *c, const char *list, const char *verb)
     int rc = call(c, &res, "POST", path, body, NULL);
     json_decref(body);
     if (rc < 0)
-        fail(c, strcmp(verb, "bulkadd") == 0 ? "role grant failed" : "role revocation failed", &res);
+        fail(c, strcmp(verb, "bulkadd") == 0 ? "role grant failed" : "role revocation failed",
+             &res);
     gcs_http_client_response_release(&res);
-    json_array_foreach(wanted, i, g) {
+    json_array_foreach(wanted, i, g)
+    {
         if (rc < 0)
             break;
         char both[300];
@@ -415,8 +425,14 @@ static void event(group_ctx *c, gcs_apply_outcome outcome)
     if (o && o->on_event) {
         char kind[40];
         snprintf(kind, sizeof kind, "group %s", json_string_value(json_object_get(c->op, "kind")));
-        gcs_apply_event e = {outcome, kind, c->key, c->name, c->id[0] ? c->id : NULL,
-                             problem ? c->message : NULL, ga->finished, ga->result->total,
+        gcs_apply_event e = {outcome,
+                             kind,
+                             c->key,
+                             c->name,
+                             c->id[0] ? c->id : NULL,
+                             problem ? c->message : NULL,
+                             ga->finished,
+                             ga->result->total,
                              ga->problems};
         o->on_event(&e, o->payload);
     }
@@ -491,7 +507,8 @@ int gcs_group_apply_run(gcs_group_apply *ga, const gcs_plan *plan)
     json_t *ops = gcs_group_plan_operations(plan);
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         if (ga->options && ga->options->stop && *ga->options->stop)
             return GCS_ECANCELLED;
         int rc = apply_group(ga, op);

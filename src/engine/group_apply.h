@@ -32,17 +32,17 @@
 #include "plan/plan.h"
 #include "store/store.h"
 
-#define GCS_GROUP_PATCH_BATCH 50   /* member changes in one SCIM PATCH */
+#define GCS_GROUP_PATCH_BATCH 50 /* member changes in one SCIM PATCH */
 
 typedef struct gcs_group_apply {
     gcs_http_client *client;
     gcs_store *store;
     const char *run_id;
-    const json_t *key_to_id;                   /* person key -> Genesys user id */
-    const gcs_apply_options *options;          /* events and the stop flag */
-    gcs_apply_result *result;                  /* counts and requests are added here */
-    long finished;                             /* operations finished before the groups */
-    long problems;                             /* groups that failed: out */
+    const json_t *key_to_id;          /* person key -> Genesys user id */
+    const gcs_apply_options *options; /* events and the stop flag */
+    gcs_apply_result *result;         /* counts and requests are added here */
+    long finished;                    /* operations finished before the groups */
+    long problems;                    /* groups that failed: out */
 } gcs_group_apply;
 
 /* Item keys of the plan's group operations ("group:KEY"), for the run. */

@@ -18,12 +18,12 @@ struct gcs_group_planner {
     const gcs_profile_groups *cfg;
     gcs_store *store;
     gcs_group_defs defs;
-    json_t *row_problems;   /* [{location, field, reason}] from the people export's column */
-    json_t *by_name;        /* Genesys group name -> entity */
-    json_t *by_lower_name;  /* lowercased name -> entity (a hint, and a match) */
-    json_t *members;        /* group id -> {user id -> {userName, key}} */
-    json_t *roles;          /* role name -> id */
-    json_t *divisions;      /* division name -> id */
+    json_t *row_problems;  /* [{location, field, reason}] from the people export's column */
+    json_t *by_name;       /* Genesys group name -> entity */
+    json_t *by_lower_name; /* lowercased name -> entity (a hint, and a match) */
+    json_t *members;       /* group id -> {user id -> {userName, key}} */
+    json_t *roles;         /* role name -> id */
+    json_t *divisions;     /* division name -> id */
     bool wants_grants;
 };
 
@@ -102,8 +102,8 @@ int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, con
         rc = gcs_group_defs_add_member(&g->defs, keys.items[i], person_key, where);
     if (rc < 0 && rc != GCS_ENOMEM) {
         /* The person is still planned; the group named badly is not. */
-        json_t *p = json_pack("{s:s,s:s,s:s}", "location", where, "field", g->cfg->column,
-                              "reason", gcs_error_last());
+        json_t *p = json_pack("{s:s,s:s,s:s}", "location", where, "field", g->cfg->column, "reason",
+                              gcs_error_last());
         rc = p && json_array_append_new(g->row_problems, p) == 0
                  ? 0
                  : gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -116,8 +116,8 @@ int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, con
 
 typedef int (*entity_fn)(gcs_group_planner *g, json_t *entity, void *payload);
 
-static int list_paged(gcs_group_planner *g, gcs_http_client *client, const char *base,
-                      entity_fn fn, void *payload, long *requests)
+static int list_paged(gcs_group_planner *g, gcs_http_client *client, const char *base, entity_fn fn,
+                      void *payload, long *requests)
 {
     int rc = 0;
     long page = 1, pages = 1;
@@ -132,7 +132,8 @@ static int list_paged(gcs_group_planner *g, gcs_http_client *client, const char 
         if (rc == 0) {
             size_t i;
             json_t *e;
-            json_array_foreach(json_object_get(res.json, "entities"), i, e) {
+            json_array_foreach(json_object_get(res.json, "entities"), i, e)
+            {
                 if ((rc = fn(g, e, payload)) < 0)
                     break;
             }
@@ -154,10 +155,10 @@ static int keep_group(gcs_group_planner *g, json_t *e, void *payload)
         return 0;
     char *low = lowered(name);
     GCS_CHECK_ALLOC(low);
-    int rc = json_object_set(g->by_name, name, e) < 0 ||
-                     json_object_set(g->by_lower_name, low, e) < 0
-                 ? gcs_error_set(GCS_ENOMEM, "out of memory")
-                 : 0;
+    int rc =
+        json_object_set(g->by_name, name, e) < 0 || json_object_set(g->by_lower_name, low, e) < 0
+            ? gcs_error_set(GCS_ENOMEM, "out of memory")
+            : 0;
     free(low);
     return rc;
 }
@@ -188,7 +189,8 @@ static const char *marker_value(const json_t *user, const char *marker)
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
-                       i, x) {
+                       i, x)
+    {
         const char *a = json_string_value(json_object_get(x, "authority"));
         if (marker && a && strcmp(a, marker) == 0)
             return json_string_value(json_object_get(x, "value"));
@@ -203,7 +205,8 @@ int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const 
     const char *id = json_string_value(json_object_get(user, "id"));
     size_t i;
     json_t *ref;
-    json_array_foreach(json_object_get(user, "groups"), i, ref) {
+    json_array_foreach(json_object_get(user, "groups"), i, ref)
+    {
         const char *gid = json_string_value(json_object_get(ref, "value"));
         if (!gid || !id)
             continue;
@@ -242,8 +245,7 @@ static int collect_owned(const char *value, void *payload)
 }
 
 /* role@division names -> ids; a name that does not exist rejects the group. */
-static int resolve_grants(run *r, const gcs_group_node *node, json_t **out, char *why,
-                          size_t whysz)
+static int resolve_grants(run *r, const gcs_group_node *node, json_t **out, char *why, size_t whysz)
 {
     *out = json_array();
     GCS_CHECK_ALLOC(*out);
@@ -258,20 +260,23 @@ static int resolve_grants(run *r, const gcs_group_node *node, json_t **out, char
             const json_t *all = !role_id ? r->g->roles : r->g->divisions;
             const char *k, *hint = NULL;
             json_t *v;
-            json_object_foreach((json_t *)all, k, v) {
+            json_object_foreach((json_t *)all, k, v)
+            {
                 if (strcasecmp(k, name) == 0)
                     hint = k;
             }
             if (hint)
-                snprintf(why, whysz, "no %s '%s' in the organisation (names are case-sensitive: "
-                                     "did you mean '%s'?)", what, name, hint);
+                snprintf(why, whysz,
+                         "no %s '%s' in the organisation (names are case-sensitive: "
+                         "did you mean '%s'?)",
+                         what, name, hint);
             else
                 snprintf(why, whysz, "no %s '%s' in the organisation", what, name);
             return 0;
         }
-        if (json_array_append_new(*out, json_pack("{s:s,s:s,s:s,s:s}", "role", gr->role,
-                                                  "division", gr->division, "roleId", role_id,
-                                                  "divisionId", div_id)) < 0)
+        if (json_array_append_new(*out, json_pack("{s:s,s:s,s:s,s:s}", "role", gr->role, "division",
+                                                  gr->division, "roleId", role_id, "divisionId",
+                                                  div_id)) < 0)
             return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     return 0;
@@ -297,7 +302,8 @@ static int read_grants(run *r, const char *group_id, json_t **out)
     if (rc == 0 && *out) {
         size_t i;
         json_t *gr;
-        json_array_foreach(json_object_get(res.json, "grants"), i, gr) {
+        json_array_foreach(json_object_get(res.json, "grants"), i, gr)
+        {
             json_t *role = json_object_get(gr, "role"), *div = json_object_get(gr, "division");
             json_array_append_new(*out, json_pack("{s:O?,s:O?,s:O?,s:O?}", "role",
                                                   json_object_get(role, "name"), "division",
@@ -324,8 +330,8 @@ static bool is_protected(const run *r, const json_t *member)
 
 static json_t *change(const char *attribute, json_t *old, json_t *new_value)
 {
-    return json_pack("{s:s,s:o,s:o}", "attribute", attribute, "old", old ? old : json_null(),
-                     "new", new_value ? new_value : json_null());
+    return json_pack("{s:s,s:o,s:o}", "attribute", attribute, "old", old ? old : json_null(), "new",
+                     new_value ? new_value : json_null());
 }
 
 static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
@@ -349,13 +355,14 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         free(low);
     }
     const char *id = json_string_value(json_object_get(current, "id"));
-    bool roles_enabled = d->nroles > 0 || (current && json_is_true(json_object_get(current, "rolesEnabled")));
+    bool roles_enabled =
+        d->nroles > 0 || (current && json_is_true(json_object_get(current, "rolesEnabled")));
     op = json_pack("{s:s,s:s,s:s,s:s?,s:{s:s,s:s,s:s,s:s?,s:b},s:[],s:[],s:[],s:[],s:[],s:O}",
                    "kind", id ? "update" : "create", "key", d->key, "name",
                    current ? json_string_value(json_object_get(current, "name")) : d->name, "id",
                    id, "group", "name", d->name, "type", d->type, "visibility", d->visibility,
-                   "description", d->description, "rolesEnabled", roles_enabled, "changes",
-                   "add", "remove", "grant", "revoke", "parents", node->parents);
+                   "description", d->description, "rolesEnabled", roles_enabled, "changes", "add",
+                   "remove", "grant", "revoke", "parents", node->parents);
     GCS_CHECK_ALLOC_GOTO(op, rc, out);
     if (id)
         json_object_set(op, "version", json_object_get(current, "version"));
@@ -365,12 +372,14 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
     if (current) {
         const char *desc = json_string_value(json_object_get(current, "description"));
         if (d->description && strcmp(desc ? desc : "", d->description) != 0)
-            json_array_append_new(changes, change("description", json_incref(json_object_get(current, "description")),
-                                                  json_string(d->description)));
+            json_array_append_new(
+                changes, change("description", json_incref(json_object_get(current, "description")),
+                                json_string(d->description)));
         const char *vis = json_string_value(json_object_get(current, "visibility"));
         if (strcmp(vis ? vis : "", d->visibility) != 0)
-            json_array_append_new(changes, change("visibility", json_incref(json_object_get(current, "visibility")),
-                                                  json_string(d->visibility)));
+            json_array_append_new(
+                changes, change("visibility", json_incref(json_object_get(current, "visibility")),
+                                json_string(d->visibility)));
         if (d->nroles > 0 && !json_is_true(json_object_get(current, "rolesEnabled")))
             json_array_append_new(changes, change("rolesEnabled", json_false(), json_true()));
     }
@@ -382,10 +391,12 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
     GCS_CHECK_ALLOC_GOTO(wanted_ids, rc, out);
     const char *person;
     json_t *yes;
-    json_object_foreach(node->members, person, yes) {
+    json_object_foreach(node->members, person, yes)
+    {
         json_t *who = json_object_get(r->people, person);
         if (!who) {
-            json_array_append_new(unresolved, json_pack("{s:s,s:s}", "group", d->key, "person", person));
+            json_array_append_new(unresolved,
+                                  json_pack("{s:s,s:s}", "group", d->key, "person", person));
             continue;
         }
         const char *uid = json_string_value(json_object_get(who, "id"));
@@ -403,13 +414,15 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         goto out;
     }
     if (id && r->g->store &&
-        (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_MEMBER, collect_owned, owned_members)) < 0) {
+        (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_MEMBER, collect_owned,
+                                   owned_members)) < 0) {
         json_decref(wanted_ids);
         goto out;
     }
     const char *uid;
     json_t *m;
-    json_object_foreach(have, uid, m) {
+    json_object_foreach(have, uid, m)
+    {
         if (json_object_get(wanted_ids, uid) || is_protected(r, m))
             continue;
         bool owned = json_object_get(owned_members, uid) != NULL;
@@ -424,35 +437,40 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
 
     /* Role grants, for groups whose roles the directory names */
     json_t *grant = json_object_get(op, "grant"), *revoke = json_object_get(op, "revoke");
-    if (d->has_roles && id && roles_enabled && json_is_true(json_object_get(current, "rolesEnabled"))) {
+    if (d->has_roles && id && roles_enabled &&
+        json_is_true(json_object_get(current, "rolesEnabled"))) {
         if ((rc = read_grants(r, id, &current_grants)) < 0)
             goto out;
         if (!(owned_grants = json_object())) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;
         }
-        if (r->g->store &&
-            (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_GRANT, collect_owned, owned_grants)) < 0)
+        if (r->g->store && (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_GRANT,
+                                                      collect_owned, owned_grants)) < 0)
             goto out;
-        json_object_set_new(op, "current_grants", json_integer((json_int_t)json_array_size(current_grants)));
+        json_object_set_new(op, "current_grants",
+                            json_integer((json_int_t)json_array_size(current_grants)));
     }
     size_t i, j;
     json_t *want, *hold;
-    json_array_foreach(grants, i, want) {
+    json_array_foreach(grants, i, want)
+    {
         bool held = false;
-        json_array_foreach(current_grants, j, hold)
-            held |= same_grant(hold, json_string_value(json_object_get(want, "roleId")),
-                               json_string_value(json_object_get(want, "divisionId")));
+        json_array_foreach(current_grants, j, hold) held |=
+            same_grant(hold, json_string_value(json_object_get(want, "roleId")),
+                       json_string_value(json_object_get(want, "divisionId")));
         if (!held)
             json_array_append(grant, want);
     }
-    json_array_foreach(current_grants, j, hold) {
+    json_array_foreach(current_grants, j, hold)
+    {
         bool wanted = false;
-        json_array_foreach(grants, i, want)
-            wanted |= same_grant(hold, json_string_value(json_object_get(want, "roleId")),
-                                 json_string_value(json_object_get(want, "divisionId")));
+        json_array_foreach(grants, i, want) wanted |=
+            same_grant(hold, json_string_value(json_object_get(want, "roleId")),
+                       json_string_value(json_object_get(want, "divisionId")));
         char both[300];
-        snprintf(both, sizeof both, "%s/%s", json_string_value(json_object_get(hold, "roleId")) ?: "",
+        snprintf(both, sizeof both, "%s/%s",
+                 json_string_value(json_object_get(hold, "roleId")) ?: "",
                  json_string_value(json_object_get(hold, "divisionId")) ?: "");
         if (!wanted && (r->g->cfg->authoritative || json_object_get(owned_grants, both)))
             json_array_append(revoke, hold);
@@ -492,8 +510,10 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     }
     size_t i;
     json_t *p;
-    json_array_foreach(g->row_problems, i, p) {
-        if ((rc = gcs_group_plan_reject(plan, NULL, json_string_value(json_object_get(p, "location")),
+    json_array_foreach(g->row_problems, i, p)
+    {
+        if ((rc = gcs_group_plan_reject(plan, NULL,
+                                        json_string_value(json_object_get(p, "location")),
                                         json_string_value(json_object_get(p, "field")),
                                         json_string_value(json_object_get(p, "reason")))) < 0)
             return rc;

@@ -38,8 +38,7 @@ typedef struct gcs_group_planner gcs_group_planner;
 /* *out is NULL when the profile has no groups section. `store` (may be NULL:
  * nothing is owned) is where ownership is read. GCS_EINVALID for a groups file
  * that cannot be read, naming it. */
-int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile,
-                          gcs_store *store);
+int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile, gcs_store *store);
 void gcs_group_planner_free(gcs_group_planner *g);
 
 /* The groups a planned person row names in the profile's column. */

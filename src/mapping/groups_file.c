@@ -73,7 +73,8 @@ int gcs_string_list_split(gcs_string_list *out, const char *text, char sep)
             json_decref(a);
             return gcs_error_set(GCS_EINVALID, "more than %d items", GCS_GROUP_LIST_MAX);
         }
-        json_array_foreach(a, i, item) {
+        json_array_foreach(a, i, item)
+        {
             if (json_is_object(item)) {
                 /* a role grant {"role", "division"}: kept as "role@division" */
                 const char *role = json_string_value(json_object_get(item, "role"));
@@ -92,7 +93,8 @@ int gcs_string_list_split(gcs_string_list *out, const char *text, char sep)
                 free(both);
             } else if (json_is_string(item)) {
                 if (json_string_length(item) > 0)
-                    rc = gcs_string_list_add(out, json_string_value(item), json_string_length(item));
+                    rc =
+                        gcs_string_list_add(out, json_string_value(item), json_string_length(item));
             } else {
                 rc = gcs_error_set(GCS_EINVALID, "item %zu is not a text", i + 1);
             }
@@ -225,16 +227,16 @@ int gcs_group_defs_add_member(gcs_group_defs *d, const char *group_key, const ch
     if (gcs_string_list_has(&g->members, person))
         return 0;
     if (g->members.count >= GCS_GROUP_LIST_MAX)
-        return gcs_error_set(GCS_EINVALID, "group '%s' has more than %d direct members",
-                             group_key, GCS_GROUP_LIST_MAX);
+        return gcs_error_set(GCS_EINVALID, "group '%s' has more than %d direct members", group_key,
+                             GCS_GROUP_LIST_MAX);
     return gcs_string_list_add(&g->members, person, strlen(person));
 }
 
 /* ==== Reading one record ==== */
 
-static const char *const known_fields[] = {"key",     "name",     "description", "type",
-                                           "visibility", "parents", "parent",   "children",
-                                           "members", "roles",    NULL};
+static const char *const known_fields[] = {"key",        "name",    "description", "type",
+                                           "visibility", "parents", "parent",      "children",
+                                           "members",    "roles",   NULL};
 
 static bool known_field(const char *name)
 {
@@ -247,8 +249,8 @@ static bool known_field(const char *name)
 
 typedef struct reader {
     gcs_group_defs *d;
-    json_t *names;       /* name -> line of the group that has it */
-    int problems;        /* in the current record */
+    json_t *names; /* name -> line of the group that has it */
+    int problems;  /* in the current record */
 } reader;
 
 static void problem(reader *r, const gcs_row *row, const char *field, const char *fmt, ...)
@@ -339,8 +341,10 @@ static int read_record(reader *r, const gcs_row *row)
     r->problems = 0;
     for (size_t i = 0; i < row->count; i++) {
         if (!known_field(row->fields[i].name))
-            problem(r, row, row->fields[i].name, "unknown field%s (key, name, description, type, "
-                    "visibility, parents, children, members, roles)", "");
+            problem(r, row, row->fields[i].name,
+                    "unknown field%s (key, name, description, type, "
+                    "visibility, parents, children, members, roles)",
+                    "");
     }
     const char *key = gcs_row_get(row, "key");
     if (!key || !*key) {
@@ -395,7 +399,8 @@ static int read_record(reader *r, const gcs_row *row)
     snprintf(loc, sizeof loc, "%s:%lu", row->file, row->line);
     if ((rc = set_text(&g.key, key)) < 0 || (rc = set_text(&g.name, name)) < 0 ||
         (rc = set_text(&g.type, type)) < 0 || (rc = set_text(&g.visibility, vis)) < 0 ||
-        (desc && (rc = set_text(&g.description, desc)) < 0) || (rc = set_text(&g.location, loc)) < 0)
+        (desc && (rc = set_text(&g.description, desc)) < 0) ||
+        (rc = set_text(&g.location, loc)) < 0)
         goto out;
     if (json_object_set_new(r->names, name, json_integer((json_int_t)row->line)) < 0) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -441,8 +446,8 @@ static int read_source(gcs_group_defs *d, gcs_source *src, const char *name)
         }
         if (rc == GCS_EINVALID) {
             const gcs_row_error *e = gcs_source_error(src);
-            if ((rc = gcs_row_errors_add(&d->rejected, e->file, e->line, e->column, e->field,
-                                         "%s", e->message)) < 0)
+            if ((rc = gcs_row_errors_add(&d->rejected, e->file, e->line, e->column, e->field, "%s",
+                                         e->message)) < 0)
                 goto out;
             d->rejected_groups++;
             continue;

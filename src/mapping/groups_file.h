@@ -32,10 +32,10 @@
 
 #include "mapping/row.h"
 
-#define GCS_GROUPS_MAX 100000          /* groups in one file */
-#define GCS_GROUP_KEY_MAX 200          /* bytes in a key */
-#define GCS_GROUP_NAME_MAX 255         /* bytes in a name (the Genesys limit) */
-#define GCS_GROUP_LIST_MAX 100000      /* items in one list field */
+#define GCS_GROUPS_MAX     100000 /* groups in one file */
+#define GCS_GROUP_KEY_MAX  200    /* bytes in a key */
+#define GCS_GROUP_NAME_MAX 255    /* bytes in a name (the Genesys limit) */
+#define GCS_GROUP_LIST_MAX 100000 /* items in one list field */
 
 typedef struct gcs_group_grant {
     char *role;
@@ -58,16 +58,16 @@ typedef struct gcs_group_def {
     gcs_string_list members;  /* person keys, direct members */
     gcs_group_grant *roles;
     size_t nroles;
-    bool has_roles;           /* a roles field was given: the group's grants are managed */
-    char *location;           /* "FILE:LINE", or "column FIELD" for a group only a column names */
+    bool has_roles; /* a roles field was given: the group's grants are managed */
+    char *location; /* "FILE:LINE", or "column FIELD" for a group only a column names */
 } gcs_group_def;
 
 typedef struct gcs_group_defs {
     gcs_group_def *items;
     size_t count, cap;
-    gcs_row_errors rejected;  /* groups rejected, one entry per problem */
-    size_t rejected_groups;   /* groups rejected (a group with two problems counts once) */
-    void *index;              /* key -> position (private) */
+    gcs_row_errors rejected; /* groups rejected, one entry per problem */
+    size_t rejected_groups;  /* groups rejected (a group with two problems counts once) */
+    void *index;             /* key -> position (private) */
 } gcs_group_defs;
 
 /* An empty set (allocates nothing). */

@@ -19,9 +19,9 @@ json_t *gcs_group_plan_operations(const gcs_plan *plan)
 
 int gcs_group_plan_begin(gcs_plan *plan, const char *hierarchy, bool authoritative)
 {
-    json_t *s = json_pack("{s:s,s:s,s:b,s:[],s:[],s:i}", "matched_by", "name", "hierarchy",
-                          hierarchy, "authoritative", authoritative, "operations", "rejected",
-                          "unchanged", 0);
+    json_t *s =
+        json_pack("{s:s,s:s,s:b,s:[],s:[],s:i}", "matched_by", "name", "hierarchy", hierarchy,
+                  "authoritative", authoritative, "operations", "rejected", "unchanged", 0);
     if (!s || json_object_set_new(plan->doc, "groups", s) < 0)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
@@ -35,8 +35,8 @@ int gcs_group_plan_add(gcs_plan *plan, json_t *op)
     return 0;
 }
 
-int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location,
-                          const char *field, const char *reason)
+int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location, const char *field,
+                          const char *reason)
 {
     json_t *list = json_object_get(gcs_group_plan_section(plan), "rejected");
     json_t *r = json_pack("{s:s?,s:s?,s:s?,s:s?}", "key", key, "location", location, "field", field,
@@ -75,7 +75,8 @@ static long list_total(const json_t *ops, const char *kind, const char *list)
     long n = 0;
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         const char *k = json_string_value(json_object_get(op, "kind"));
         if (!kind || (k && strcmp(k, kind) == 0))
             n += list ? (long)json_array_size(json_object_get(op, list)) : 1;
@@ -121,7 +122,8 @@ void gcs_group_plan_count_removals(const gcs_plan *plan, long *members_removed, 
     *memberships = *grants = 0;
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         *memberships += (long)json_integer_value(json_object_get(op, "current_members"));
         *grants += (long)json_integer_value(json_object_get(op, "current_grants"));
     }
@@ -151,10 +153,14 @@ static void print_people(FILE *out, const json_t *list, const char *sigil, const
 {
     size_t i;
     json_t *m;
-    json_array_foreach(list, i, m) {
+    json_array_foreach(list, i, m)
+    {
         const char *key = json_string_value(json_object_get(m, "key"));
         const char *user = json_string_value(json_object_get(m, "userName"));
-        fprintf(out, "    %s%s member %s%s", color, sigil, key ? key : user ? user : text(m, "id"),
+        fprintf(out, "    %s%s member %s%s", color, sigil,
+                key    ? key
+                : user ? user
+                       : text(m, "id"),
                 reset);
         if (user)
             fprintf(out, " (%s)", user);
@@ -170,9 +176,8 @@ static void print_grants(FILE *out, const json_t *list, const char *sigil, const
 {
     size_t i;
     json_t *g;
-    json_array_foreach(list, i, g)
-        fprintf(out, "    %s %s role %s in division %s\n", sigil, verb, text(g, "role"),
-                text(g, "division"));
+    json_array_foreach(list, i, g) fprintf(out, "    %s %s role %s in division %s\n", sigil, verb,
+                                           text(g, "role"), text(g, "division"));
 }
 
 void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
@@ -188,7 +193,8 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             json_is_true(json_object_get(s, "authoritative")) ? "; membership authoritative" : "");
     size_t i;
     json_t *op;
-    json_array_foreach(json_object_get(s, "operations"), i, op) {
+    json_array_foreach(json_object_get(s, "operations"), i, op)
+    {
         bool create = strcmp(text(op, "kind"), "create") == 0;
         fprintf(out, "%s%s %s group %s%s \"%s\"", create ? green : yellow, create ? "+" : "~",
                 text(op, "kind"), text(op, "key"), reset, text(op, "name"));
@@ -204,7 +210,8 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         fputc('\n', out);
         size_t j;
         json_t *ch;
-        json_array_foreach(json_object_get(op, "changes"), j, ch) {
+        json_array_foreach(json_object_get(op, "changes"), j, ch)
+        {
             fprintf(out, "    %-22s ", text(ch, "attribute"));
             print_value(out, json_object_get(ch, "old"));
             fputs(" -> ", out);
@@ -216,11 +223,11 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         print_grants(out, json_object_get(op, "grant"), "+", "grant");
         print_grants(out, json_object_get(op, "revoke"), "-", "revoke");
     }
-    json_array_foreach(json_object_get(s, "rejected"), i, op) {
+    json_array_foreach(json_object_get(s, "rejected"), i, op)
+    {
         const char *key = json_string_value(json_object_get(op, "key"));
         if (key)
-            fprintf(out, "%s! rejected group %s%s (%s)", magenta, key, reset,
-                    text(op, "location"));
+            fprintf(out, "%s! rejected group %s%s (%s)", magenta, key, reset, text(op, "location"));
         else
             fprintf(out, "%s! rejected group at %s%s", magenta, text(op, "location"), reset);
         const char *field = json_string_value(json_object_get(op, "field"));

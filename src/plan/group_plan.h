@@ -37,8 +37,8 @@ json_t *gcs_group_plan_operations(const gcs_plan *plan);
 /* Adds an operation (stolen). */
 int gcs_group_plan_add(gcs_plan *plan, json_t *op);
 /* Records a group rejected: no write will touch it. */
-int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location,
-                          const char *field, const char *reason);
+int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location, const char *field,
+                          const char *reason);
 void gcs_group_plan_set_unchanged(gcs_plan *plan, long unchanged);
 /* Sorts by key and fills in the summary. Called by gcs_plan_finish. */
 int gcs_group_plan_finish(gcs_plan *plan);
@@ -51,8 +51,8 @@ size_t gcs_group_plan_rejected(const gcs_plan *plan);
 /* The blast-radius rule for groups (plan/approval.c adds these to the plan's
  * needs): members removed and role grants revoked, each over the removals
  * threshold (of the memberships and grants the planned groups hold). */
-void gcs_group_plan_count_removals(const gcs_plan *plan, long *members_removed,
-                                   long *memberships, long *revoked, long *grants);
+void gcs_group_plan_count_removals(const gcs_plan *plan, long *members_removed, long *memberships,
+                                   long *revoked, long *grants);
 
 /* The section for people: one block per group, then a summary line. */
 void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color);

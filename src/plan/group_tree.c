@@ -23,8 +23,8 @@ typedef struct graph {
     size_t n;
     edge *edges;
     size_t nedges, cap;
-    size_t *child_start, *children;   /* CSR: the children of p */
-    size_t *parent_start, *parents;   /* CSR: the parents of c */
+    size_t *child_start, *children; /* CSR: the children of p */
+    size_t *parent_start, *parents; /* CSR: the parents of c */
 } graph;
 
 static void reject(gcs_group_node *node, gcs_group_tree *t, const char *fmt, const char *a,
@@ -222,12 +222,14 @@ int gcs_group_tree_build(gcs_group_tree *out, const gcs_group_defs *defs,
         if (placed[i])
             continue;
         if (!above[i])
-            reject(&out->nodes[i], out, "group '%s' is nested in itself (its parents and "
-                                        "children make a cycle)%s",
+            reject(&out->nodes[i], out,
+                   "group '%s' is nested in itself (its parents and "
+                   "children make a cycle)%s",
                    defs->items[i].key, NULL);
         else if (hierarchy == GCS_GROUPS_FLATTENED)
-            reject(&out->nodes[i], out, "group '%s' holds a group nested in itself: its members "
-                                        "cannot be known%s",
+            reject(&out->nodes[i], out,
+                   "group '%s' holds a group nested in itself: its members "
+                   "cannot be known%s",
                    defs->items[i].key, NULL);
     }
     free(top);

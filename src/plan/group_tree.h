@@ -27,20 +27,20 @@
 #include "mapping/groups_file.h"
 #include "mapping/profile.h"
 
-#define GCS_GROUP_DEPTH_MAX 32          /* levels of nesting */
-#define GCS_GROUP_MEMBERS_MAX 100000    /* members of one flattened group */
+#define GCS_GROUP_DEPTH_MAX   32     /* levels of nesting */
+#define GCS_GROUP_MEMBERS_MAX 100000 /* members of one flattened group */
 
 typedef struct gcs_group_node {
-    const gcs_group_def *def;   /* borrowed from the defs the tree was built from */
+    const gcs_group_def *def; /* borrowed from the defs the tree was built from */
     bool rejected;
-    char *why;                  /* when rejected: one line */
-    json_t *members;            /* person key -> true: the Genesys members wanted */
-    json_t *parents;            /* array of parent group keys (kept: shown in the plan) */
-    int depth;                  /* 1 for a group with no children */
+    char *why;       /* when rejected: one line */
+    json_t *members; /* person key -> true: the Genesys members wanted */
+    json_t *parents; /* array of parent group keys (kept: shown in the plan) */
+    int depth;       /* 1 for a group with no children */
 } gcs_group_node;
 
 typedef struct gcs_group_tree {
-    gcs_group_node *nodes;      /* in the order of defs */
+    gcs_group_node *nodes; /* in the order of defs */
     size_t count;
     size_t rejected;
 } gcs_group_tree;

@@ -11,7 +11,8 @@ int gcs_store_owned_add(gcs_store *s, const char *group_id, const char *kind, co
                         const char *run_id)
 {
     char now[24];
-    const char *params[] = {group_id, kind, value, run_id, gcs_store__sql_i64(now, gcs_time_wall_ms())};
+    const char *params[] = {group_id, kind, value, run_id,
+                            gcs_store__sql_i64(now, gcs_time_wall_ms())};
     return gcs_store__sql_exec(s,
                                "INSERT INTO group_owned (group_id, kind, value, run_id, added_ms)"
                                " VALUES (?, ?, ?, ?, ?)"
@@ -22,9 +23,9 @@ int gcs_store_owned_add(gcs_store *s, const char *group_id, const char *kind, co
 int gcs_store_owned_remove(gcs_store *s, const char *group_id, const char *kind, const char *value)
 {
     const char *params[] = {group_id, kind, value};
-    return gcs_store__sql_exec(s,
-                               "DELETE FROM group_owned WHERE group_id = ? AND kind = ? AND value = ?",
-                               params, 3, NULL, NULL, NULL);
+    return gcs_store__sql_exec(
+        s, "DELETE FROM group_owned WHERE group_id = ? AND kind = ? AND value = ?", params, 3, NULL,
+        NULL, NULL);
 }
 
 typedef struct owned_walk {

@@ -99,7 +99,8 @@ static void an_unknown_csv_column_stops_the_file(void **state)
     (void)state;
     gcs_group_defs d;
     read_text(&d, "g.csv", "key,name,membres\na,A,E1\n", GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "groups file 'g.csv': line 1: unknown column 'membres'"));
+    assert_non_null(
+        strstr(gcs_error_last(), "groups file 'g.csv': line 1: unknown column 'membres'"));
     gcs_group_defs_release(&d);
 }
 
@@ -144,12 +145,14 @@ static void kept_hierarchy_has_direct_members_and_parents(void **state)
     (void)state;
     gcs_group_defs d;
     read_text(&d, "g.csv", nested, 0);
-    assert_int_equal(gcs_string_list_add(&gcs_group_defs_find(&d, "above")->children, "loop-a", 6), 0);
+    assert_int_equal(gcs_string_list_add(&gcs_group_defs_find(&d, "above")->children, "loop-a", 6),
+                     0);
     gcs_group_tree t;
     assert_int_equal(gcs_group_tree_build(&t, &d, GCS_GROUPS_KEPT), 0);
     assert_int_equal(json_object_size(node(&t, "company")->members), 1);
     assert_int_equal(json_object_size(node(&t, "support")->members), 1);
-    assert_string_equal(json_string_value(json_array_get(node(&t, "tier-1")->parents, 0)), "support");
+    assert_string_equal(json_string_value(json_array_get(node(&t, "tier-1")->parents, 0)),
+                        "support");
     assert_int_equal(node(&t, "company")->depth, 3);
     assert_true(node(&t, "loop-a")->rejected);
     assert_true(node(&t, "loop-b")->rejected);
@@ -168,7 +171,8 @@ static void flattened_hierarchy_has_everybody_below(void **state)
     (void)state;
     gcs_group_defs d;
     read_text(&d, "g.csv", nested, 0);
-    assert_int_equal(gcs_string_list_add(&gcs_group_defs_find(&d, "above")->children, "loop-a", 6), 0);
+    assert_int_equal(gcs_string_list_add(&gcs_group_defs_find(&d, "above")->children, "loop-a", 6),
+                     0);
     gcs_group_tree t;
     assert_int_equal(gcs_group_tree_build(&t, &d, GCS_GROUPS_FLATTENED), 0);
     json_t *m = node(&t, "company")->members;
@@ -219,11 +223,11 @@ static void group_removals_and_revocations_need_approval(void **state)
     json_t *removes = json_array();
     for (int i = 0; i < 12; i++)
         json_array_append_new(removes, json_pack("{s:s,s:b}", "id", "u", "owned", 1));
-    assert_int_equal(gcs_group_plan_add(&p, json_pack("{s:s,s:s,s:o,s:[{s:s}],s:i,s:i}", "kind",
-                                                      "update", "key", "g", "remove", removes,
-                                                      "revoke", "roleId", "r", "current_members",
-                                                      40, "current_grants", 1)),
-                     0);
+    assert_int_equal(
+        gcs_group_plan_add(&p, json_pack("{s:s,s:s,s:o,s:[{s:s}],s:i,s:i}", "kind", "update", "key",
+                                         "g", "remove", removes, "revoke", "roleId", "r",
+                                         "current_members", 40, "current_grants", 1)),
+        0);
     assert_int_equal(gcs_plan_finish(&p), 0);
     assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
     assert_non_null(strstr(gcs_error_last(), "12 members removed from groups"));
@@ -262,8 +266,8 @@ static void the_groups_are_sealed_with_the_plan(void **state)
 static void profile_expect(const char *groups, const char *message)
 {
     char text[600];
-    snprintf(text, sizeof text,
-             "attributes:\n  userName: email\n  externalId: id\ngroups:\n%s", groups);
+    snprintf(text, sizeof text, "attributes:\n  userName: email\n  externalId: id\ngroups:\n%s",
+             groups);
     gcs_profile *p = NULL;
     int rc = gcs_profile_load_mem(&p, "dir/p.yaml", text, strlen(text));
     if (!message) {
@@ -288,8 +292,10 @@ static void the_profile_groups_section_is_checked(void **state)
     profile_expect("  column: teams\n  separator: \"|\"\n  file: teams.json\n"
                    "  hierarchy: flattened\n  authoritative: true\n",
                    NULL);
-    profile_expect("  column: teams\n  hierarchy: nested\n", "line 6: groups: hierarchy is kept or flattened");
-    profile_expect("  column: teams\n  authoritative: yes please\n", "authoritative is true or false");
+    profile_expect("  column: teams\n  hierarchy: nested\n",
+                   "line 6: groups: hierarchy is kept or flattened");
+    profile_expect("  column: teams\n  authoritative: yes please\n",
+                   "authoritative is true or false");
     profile_expect("  column: teams\n  separator: \";;\"\n", "separator is one character");
     profile_expect("  hierarchy: kept\n", "name a column of the source, a file, or both");
     profile_expect("  colum: teams\n", "line 5: unknown key 'colum' in groups");
