@@ -297,6 +297,26 @@ int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner
 /* The lease of plan_id, expired or not; GCS_ENOTFOUND when none. */
 int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 
+/* ==== Group ownership: what gcscim added to groups ==== */
+
+/*
+ * gcscim removes a member from a group, or revokes a role grant the group
+ * holds, only when it added it (unless the group is authoritative): each add
+ * is recorded here when Genesys confirmed it, and forgotten when gcscim
+ * removed it. `kind` is GCS_OWNED_MEMBER (value: a user id) or
+ * GCS_OWNED_GRANT (value: "roleId/divisionId"). Adding twice is no error.
+ */
+#define GCS_OWNED_MEMBER "member"
+#define GCS_OWNED_GRANT "grant"
+
+int gcs_store_owned_add(gcs_store *s, const char *group_id, const char *kind, const char *value,
+                        const char *run_id);
+int gcs_store_owned_remove(gcs_store *s, const char *group_id, const char *kind,
+                           const char *value);
+/* Calls fn for every value of (group_id, kind); a nonzero return stops and is returned. */
+int gcs_store_owned_each(gcs_store *s, const char *group_id, const char *kind,
+                         int (*fn)(const char *value, void *payload), void *payload);
+
 /* ==== Job queue ==== */
 
 #define GCS_JOB_PENDING "pending"

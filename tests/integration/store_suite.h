@@ -443,7 +443,40 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 5);
+    assert_int_equal(v, 6);
+}
+
+static int collect_owned(const char *value, void *payload)
+{
+    gcs_buf *b = payload;
+    return gcs_buf_printf(b, "%s,", value);
+}
+
+/* What gcscim added to a group is recorded once, per kind, and forgotten when
+ * it removed it: the only memberships it may take away. */
+static void group_ownership_is_recorded_per_group_and_kind(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u2", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-2"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_GRANT, "r1/d1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g2", GCS_OWNED_MEMBER, "u3", NULL), 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u1,u2,");
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "u1"), 0);
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "nobody"), 0);
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u2,");
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_GRANT, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "r1/d1,");
+    gcs_buf_release(&b);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1256,6 +1289,8 @@ static void run_plans_are_kept_once_per_run(void **state)
         cmocka_unit_test_setup_teardown(jobs_worker_that_keeps_dying_is_dead_lettered,             \
                                         fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(jobs_failed_job_superseded_by_newer_state, fixture_open,   \
-                                        fixture_close)
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
+                                        fixture_open, fixture_close)
 
 #endif
