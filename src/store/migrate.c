@@ -129,9 +129,26 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
+/* ==== 3: the outbox of notifications ==== */
+
+/* One row per event and endpoint; msg_id (the webhook-id) is shared by the
+ * rows of one event and never changes. */
+#define V3_COLUMNS(INT, SERIAL)                                                                    \
+    "CREATE TABLE notifications (id " SERIAL ", msg_id TEXT NOT NULL,"                           \
+    " endpoint TEXT NOT NULL, event_type TEXT NOT NULL, body TEXT NOT NULL,"                      \
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before_ms " INT " NOT NULL,"  \
+    " deadline_ms " INT " NOT NULL, dead_after_ms " INT " NOT NULL, lease_owner TEXT,"           \
+    " lease_until_ms " INT ", last_error TEXT, created_ms " INT " NOT NULL,"                      \
+    " updated_ms " INT " NOT NULL, delivered_ms " INT ", UNIQUE (msg_id, endpoint));"             \
+    "CREATE INDEX notifications_ready ON notifications(state, not_before_ms);"
+
+static const char v3_sqlite[] = V3_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
+static const char v3_postgres[] = V3_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
+    {3, v3_sqlite, v3_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)
