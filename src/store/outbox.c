@@ -6,6 +6,7 @@
 #include "store/store_int.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 
 #include <jansson.h>
@@ -82,6 +83,7 @@ void gcs_store__note_free(gcs_store__note *n)
         return;
     free(n->type);
     free(n->data);
+    free(n->body);
     for (size_t i = 0; i < n->nendpoints; i++)
         free(n->endpoints[i]);
     free(n);
@@ -107,7 +109,7 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
             goto out;
         }
     }
-    if (n->nendpoints == 0)
+    if (n->nendpoints == 0 && !ev->audit)
         goto out; /* nobody takes it */
     unsigned char rnd[16];
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
@@ -132,6 +134,7 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
                                                      : GCS_NOTE_DEAD_AFTER_MS;
     n->time_ms = gcs_time_wall_ms();
     n->receipts_of_key = ev->receipts_of_key;
+    n->audit = ev->audit;
     *out = n;
     n = NULL;
 out:
@@ -180,11 +183,13 @@ static int note_body(char **out, gcs_store *s, const gcs_store__note *n)
     return rc;
 }
 
-int gcs_store__note_write(gcs_store *s, const gcs_store__note *n)
+int gcs_store__note_write(gcs_store *s, gcs_store__note *n)
 {
     char *body = NULL;
     char t[24], deadline[24], after[24];
     int rc = note_body(&body, s, n);
+    free(n->body);
+    n->body = NULL;
     gcs_store__sql_i64(t, n->time_ms);
     gcs_store__sql_i64(deadline, n->time_ms + n->dead_after_ms);
     gcs_store__sql_i64(after, n->dead_after_ms);
@@ -197,10 +202,27 @@ int gcs_store__note_write(gcs_store *s, const gcs_store__note *n)
                                  " VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)",
                                  p, 9, NULL, NULL, NULL);
     }
-    free(body);
-    if (rc < 0)
-        gcs_error_prefix(rc, "cannot queue notification '%s'", n->type);
-    return rc;
+    if (rc < 0) {
+        free(body);
+        return gcs_error_prefix(rc, "cannot queue notification '%s'", n->type);
+    }
+    n->body = body;
+    return 0;
+}
+
+void gcs_store__note_audit(const gcs_store__note *n)
+{
+    if (!n || !n->audit || !n->body || !gcs_log_enabled(GCS_LOG_INFO))
+        return;
+    json_t *doc = json_loads(n->body, 0, NULL);
+    json_t *fields = json_object();
+    if (doc && fields) {
+        json_object_set(fields, "type", json_object_get(doc, "type"));
+        json_object_update(fields, json_object_get(doc, "data"));
+        gcs_log_json(GCS_LOG_INFO, "audit.outcome", fields);
+    }
+    json_decref(fields);
+    json_decref(doc);
 }
 
 int gcs_store_item_mark_notify(gcs_store *s, const char *run_id, const char *key,
@@ -255,7 +277,8 @@ int gcs_store_run_finish_notify(gcs_store *s, const char *run_id, const char *st
     }
     if ((rc = gcs_store__note_write(s, note)) < 0)
         goto out;
-    rc = gcs_store__sql_commit(s);
+    if ((rc = gcs_store__sql_commit(s)) == 0)
+        gcs_store__note_audit(note);
 out:
     if (rc < 0)
         gcs_store__sql_rollback(s);
@@ -275,8 +298,11 @@ int gcs_store_outbox_add(size_t *n_out, gcs_store *s, const gcs_outbox_event *ev
         goto out;
     if ((rc = gcs_store__note_write(s, note)) < 0)
         goto out;
-    if ((rc = gcs_store__sql_commit(s)) == 0 && n_out)
-        *n_out = note->nendpoints;
+    if ((rc = gcs_store__sql_commit(s)) == 0) {
+        gcs_store__note_audit(note);
+        if (n_out)
+            *n_out = note->nendpoints;
+    }
 out:
     if (rc < 0)
         gcs_store__sql_rollback(s);

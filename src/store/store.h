@@ -393,6 +393,10 @@ typedef struct gcs_outbox_event {
     const json_t *data;              /* borrowed; copied on the call */
     const gcs_outbox_routes *routes; /* NULL or no route taking it: nothing is written */
     bool receipts_of_key;
+    /* Once committed, the event (its data, receipts included, and its type)
+     * is also logged as one "audit.outcome" line (core/log.h, level info),
+     * whether or not any endpoint takes it. */
+    bool audit;
 } gcs_outbox_event;
 
 typedef struct gcs_notification {
@@ -413,7 +417,8 @@ typedef struct gcs_notification {
 void gcs_notification_release(gcs_notification *n);
 
 /* The item mark of gcs_store_item_mark_queued, with the notification of the
- * outcome committed in the same transaction (ev NULL: a plain mark). */
+ * outcome committed in the same transaction (ev NULL: a plain mark). Only an
+ * outcome (done, failed) is notified. */
 int gcs_store_item_mark_notify(gcs_store *s, const char *run_id, const char *key,
                                const char *state, const char *genesys_id, const char *detail,
                                const gcs_outbox_event *ev);

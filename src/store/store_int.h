@@ -117,13 +117,18 @@ typedef struct gcs_store__note {
     size_t nendpoints;
     int64_t dead_after_ms, time_ms;
     bool receipts_of_key;
+    bool audit;
+    char *body;                    /* as written by the last gcs_store__note_write */
 } gcs_store__note;
 
-/* *out is NULL (and 0 returned) when no route takes the event. */
+/* *out is NULL (and 0 returned) when no route takes the event and it is not
+ * audited. */
 int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev);
 void gcs_store__note_free(gcs_store__note *n);
 /* Inserts one row per endpoint, inside the caller's write transaction. */
-int gcs_store__note_write(gcs_store *s, const gcs_store__note *n);
+int gcs_store__note_write(gcs_store *s, gcs_store__note *n);
+/* Logs a committed note's audit line, when it asks for one. */
+void gcs_store__note_audit(const gcs_store__note *n);
 /* writer.c: like gcs_store__mark_enqueue, with a note (taken over, freed on failure). */
 int gcs_store__mark_enqueue_note(gcs_store *s, const char *run_id, const char *key,
                                  const char *state, const char *genesys_id, const char *detail,

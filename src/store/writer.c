@@ -368,8 +368,11 @@ static void *writer_main(void *arg)
         for (size_t i = 0; i < n; i++)
             receipts += !batch[i].is_mark;
         if (rc == 0) {
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                if (batch[i].is_mark)
+                    gcs_store__note_audit(batch[i].m.note);
                 pending_release(&batch[i]);
+            }
             w->committed += n;
             w->receipts_committed += receipts;
             w->retry_wanted = false;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/redact.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -1118,11 +1119,23 @@ static int collect_note(const gcs_notification *n, void *payload)
     return 0;
 }
 
+/* The audit lines logged while a test runs. */
+static char audit_lines[4096];
+
+static void audit_sink(gcs_log_level level, const char *line, void *payload)
+{
+    (void)level;
+    (void)payload;
+    if (strstr(line, "audit.outcome"))
+        snprintf(audit_lines + strlen(audit_lines), sizeof audit_lines - strlen(audit_lines),
+                 "%s\n", line);
+}
+
 static void user_event(gcs_outbox_event *ev, json_t **data, const char *type, const char *run,
                        const char *key)
 {
     *data = json_pack("{s:s,s:s,s:s}", "source_key", key, "genesys_id", "g-1", "run_id", run);
-    *ev = (gcs_outbox_event){type, *data, &two_endpoints, true};
+    *ev = (gcs_outbox_event){type, *data, &two_endpoints, true, true};
 }
 
 /* The notification of an outcome is committed with the mark that records the
@@ -1149,9 +1162,13 @@ static void outbox_commits_with_the_outcome(void **state)
     gcs_outbox_event ev;
     json_t *data;
     user_event(&ev, &data, "user.created", run.id, "k1");
+    audit_lines[0] = 0;
+    gcs_log_set_format(GCS_LOG_JSON);
+    gcs_log_set_sink(audit_sink, NULL);
     assert_int_equal(gcs_store_item_mark_notify(s, run.id, "k1", GCS_ITEM_DONE, "g-1", "done", &ev),
                      0);
     assert_true(gcs_store_flush(s) < 0);
+    assert_string_equal(audit_lines, ""); /* not audited: not durable */
     assert_int_equal(gcs_store_open(&other, f->url), 0);
     note_seen seen = {0};
     assert_int_equal(gcs_store_notifications_each(other, NULL, collect_note, &seen), 0);
@@ -1160,6 +1177,10 @@ static void outbox_commits_with_the_outcome(void **state)
 
     refuse_receipts(s, false);
     assert_int_equal(gcs_store_flush(s), 0);
+    gcs_log_set_sink(NULL, NULL);
+    /* Audited once committed, with the receipts. */
+    assert_non_null(strstr(audit_lines, "\"type\":\"user.created\""));
+    assert_non_null(strstr(audit_lines, "\"receipts\":[2,3]"));
     expect_item(other, run.id, "k1", GCS_ITEM_DONE, "g-1", 0);
     assert_int_equal(gcs_store_notifications_each(other, GCS_NOTE_PENDING, collect_note, &seen),
                      0);
@@ -1172,7 +1193,7 @@ static void outbox_commits_with_the_outcome(void **state)
     assert_non_null(strstr(seen.body[0], "\"receipts\":[2,3]"));
     /* A run's end goes only where it is wanted. */
     json_t *counts = json_pack("{s:s,s:i}", "run_id", run.id, "created", 1);
-    gcs_outbox_event end = {"run.finished", counts, &two_endpoints, false};
+    gcs_outbox_event end = {"run.finished", counts, &two_endpoints, false, false};
     assert_int_equal(gcs_store_run_finish_notify(s, run.id, GCS_RUN_DONE, &end), 0);
     seen.n = 0;
     assert_int_equal(gcs_store_notifications_each(other, NULL, collect_note, &seen), 0);
