@@ -104,6 +104,7 @@ gcs_exit gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_notifications(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 
 /* Shared by the store commands (cmd_receipts.c). */

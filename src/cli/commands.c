@@ -115,6 +115,16 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  retry ID make a dead, dropped or done job pending again, attempts reset\n"
      "  drop ID  put a pending or dead job aside (kept for the record)",
      gcs_cmd_jobs},
+    {"notifications", "inspect and manage the outbox of notifications to your endpoints",
+     "gcscim notifications list [--state STATE]|show ID|retry ID|drop ID [--json]",
+     "Each outcome of apply, sync and serve is kept in the store's outbox until its\n"
+     "endpoint (the notify file, docs/notifications.md) has answered 2xx; sync and apply\n"
+     "send what is ready before they exit, and serve sends continuously.\n"
+     "  list     oldest first; --state pending|sending|delivered|dead|dropped\n"
+     "  show ID  one notification with its body (the JSON sent) and last error\n"
+     "  retry ID send a dead or dropped notification again (same webhook-id)\n"
+     "  drop ID  put a pending or dead notification aside (kept for the record)",
+     gcs_cmd_notifications},
     {"version", "print the version", "gcscim version [--json]", "", gcs_cmd_version},
     {"help", "show help for a command", "gcscim help [COMMAND]", "", gcs_cmd_help},
     {NULL, NULL, NULL, NULL, NULL},

@@ -41,6 +41,9 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
     [GCS_CFG_CA_BUNDLE] = {"ca_bundle", "GCSCIM_CA_BUNDLE", "ca-bundle",
                            "extra CA certificates (PEM) for a proxy; verification stays on",
                            false, false, false, 0, 0},
+    [GCS_CFG_NOTIFY_FILE] = {"notify_file", "GCSCIM_NOTIFY_FILE", "notify-file",
+                             "endpoints told of each outcome (JSON; docs/notifications.md)",
+                             false, false, false, 0, 0},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {

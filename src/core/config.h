@@ -33,6 +33,7 @@ typedef enum gcs_config_key {
     GCS_CFG_MAX_RPS,
     GCS_CFG_TIMEOUT,
     GCS_CFG_CA_BUNDLE,
+    GCS_CFG_NOTIFY_FILE,
     GCS_CFG__COUNT
 } gcs_config_key;
 

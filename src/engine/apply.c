@@ -203,6 +203,25 @@ static int finish_run(applier *a, const char *state)
     return rc;
 }
 
+/* A plan that waits for an approval is an outcome too: nothing was sent, and
+ * someone must approve (the flags are in "needs"). The refusal's message is
+ * kept for the caller. */
+static void notify_needs_approval(gcs_store *store, const gcs_plan *plan,
+                                  const gcs_apply_options *o)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", gcs_error_last());
+    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:s,s:o}", "command",
+                             o->command ? o->command : "apply", "plan_id",
+                             gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
+                             "detail", why, "needs", gcs_plan_needs(plan, &o->approval));
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
+        GCS_WARN("apply.notify_failed", "error", gcs_error_last());
+    json_decref(data);
+    gcs_error_set(GCS_EREFUSED, "%s", why);
+}
+
 /* Records an item's state, queued behind its call's receipt and committed
  * with the writer's next batch. An in_progress mark (a create about to be
  * sent) is made durable by the engine's start barrier before the POST leaves
@@ -1142,6 +1161,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
 {
     memset(out, 0, sizeof *out);
     int rc = gcs_plan_check_approval(plan, &o->approval);
+    if (rc == GCS_EREFUSED)
+        notify_needs_approval(store, plan, o);
     if (rc < 0)
         return rc;
     applier a;

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define SEND_BATCH 16
-#define LEASE_MS 60000
 #define SECRET_FILE_MAX 4096
 
 const char *const gcs_notify_event_types[] = {
@@ -445,7 +444,7 @@ static int send_batch(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_
         if (!clients[ei]) {
             gcs_http_client_options o = {
                 .api_url = e->base,
-                .max_in_flight = 4,
+                .max_in_flight = SEND_BATCH,
                 .timeout_ms = c->timeout_ms,
                 .connect_timeout_ms = c->timeout_ms,
                 .max_attempts = 1,          /* the outbox retries, with its own backoff */
@@ -492,12 +491,18 @@ static int send_pass(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_c
 {
     gcs_notify_counts ignored = {0};
     int rc = 0;
+    int64_t began = gcs_time_wall_ms();
     if (!counts)
         counts = &ignored;
     while (rc == 0 && gcs_time_wall_ms() < deadline_ms && !(stop && atomic_load(stop))) {
         gcs_notification *notes = NULL;
         size_t n = 0;
-        if ((rc = gcs_store_notifications_claim(&notes, &n, s, sender, LEASE_MS, SEND_BATCH)) < 0)
+        /* Long enough for one batch (all of it in flight at once, each call
+         * bounded by the timeout), short enough that a sender killed holding
+         * it delays it little. */
+        int64_t lease_ms = 2 * (int64_t)c->timeout_ms + 1000;
+        if ((rc = gcs_store_notifications_claim(&notes, &n, s, sender, lease_ms, began,
+                                                SEND_BATCH)) < 0)
             break;
         if (n == 0)
             break;
@@ -536,9 +541,8 @@ static void *notifier_main(void *arg)
         n->woken = false;
         pthread_mutex_unlock(&n->lock);
         gcs_notify_counts got = {0};
-        /* One pass of at most a lease: a stop waits for it at most that long. */
-        int rc = send_pass(&got, n->store, n->config, n->sender,
-                           gcs_time_wall_ms() + LEASE_MS / 2, &n->stop);
+        /* A pass ends when nothing is ready, or at a stop after its batch. */
+        int rc = send_pass(&got, n->store, n->config, n->sender, INT64_MAX, &n->stop);
         if (rc < 0)
             GCS_WARN("notify.pass_failed", "error", gcs_error_last());
         pthread_mutex_lock(&n->lock);

@@ -453,10 +453,11 @@ static int claim_candidate(const char *const *cols, int ncols, void *payload)
 }
 
 int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_store *s,
-                                  const char *sender, int64_t lease_ms, size_t max)
+                                  const char *sender, int64_t lease_ms, int64_t due_ms,
+                                  size_t max)
 {
     int rc;
-    char now[24], until[24], nid[24], sql[512];
+    char now[24], due[24], until[24], nid[24], sql[512];
     claim_row rows[CLAIM_MAX];
     gcs_notification *list = NULL;
     size_t taken = 0;
@@ -469,6 +470,7 @@ int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_sto
     int64_t t = gcs_time_wall_ms();
     claim_rows cs = {rows, 0, max, t};
     gcs_store__sql_i64(now, t);
+    gcs_store__sql_i64(due, due_ms > 0 && due_ms < t ? due_ms : t);
     gcs_store__sql_i64(until, t + (lease_ms > 0 ? lease_ms : 1));
     if (!(list = calloc(max, sizeof *list)))
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -482,7 +484,7 @@ int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_sto
              " OR (state = 'sending' AND lease_until_ms < ?)"
              " ORDER BY id LIMIT %zu%s",
              max, s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
-    const char *cp[] = {now, now};
+    const char *cp[] = {due, now};
     if ((rc = gcs_store__sql_exec(s, sql, cp, 2, claim_candidate, &cs, NULL)) < 0)
         goto out;
     for (size_t i = 0; i < cs.n; i++) {

@@ -432,13 +432,16 @@ int gcs_store_outbox_add(size_t *n_out, gcs_store *s, const gcs_outbox_event *ev
 /* Backoff after the n-th failed attempt: min(max_ms, base_ms * 2^(n-1)).
  * Defaults: 5 s and 10 min. */
 void gcs_store_set_notify_backoff(gcs_store *s, int64_t base_ms, int64_t max_ms);
-/* Claims up to `max` ready notifications (pending and due, or sending under an
- * expired lease) for `sender` until now + lease_ms, counting an attempt on
- * each, oldest first; pending rows past their deadline become dead instead.
- * *out is an array of *n_out (0 when none is ready) that the caller frees with
+/* Claims up to `max` ready notifications (pending and due by due_ms, 0 for
+ * now, or sending under an expired lease) for `sender` until now + lease_ms,
+ * counting an attempt on each, oldest first; pending rows past their deadline
+ * become dead instead. A sender passes the time its pass began as due_ms, so
+ * that what failed during the pass waits for the next one. *out is an array
+ * of *n_out (0 when none is ready) that the caller frees with
  * gcs_notifications_free. */
 int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_store *s,
-                                  const char *sender, int64_t lease_ms, size_t max);
+                                  const char *sender, int64_t lease_ms, int64_t due_ms,
+                                  size_t max);
 void gcs_notifications_free(gcs_notification *list, size_t n);
 /* Delivered (the receiver answered 2xx). GCS_ECONFLICT when the row is no
  * longer pending or sending (dropped meanwhile). */

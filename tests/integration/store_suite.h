@@ -1242,18 +1242,18 @@ static void outbox_claim_deliver_back_off_dead(void **state)
 
     gcs_notification *got = NULL;
     size_t n = 0;
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-a:1", 60000, 1), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-a:1", 60000, 0, 1), 0);
     assert_int_equal(n, 1);
     int64_t first = got[0].id;
     assert_string_equal(got[0].state, GCS_NOTE_SENDING);
     assert_int_equal(got[0].attempts, 1);
     gcs_notifications_free(got, n);
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
     assert_int_equal(n, 1); /* only the other endpoint's row */
     int64_t second = got[0].id;
     assert_true(second != first);
     gcs_notifications_free(got, n);
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
     assert_int_equal(n, 0);
 
     /* Delivered once, then final. */
@@ -1273,16 +1273,16 @@ static void outbox_claim_deliver_back_off_dead(void **state)
     assert_true(one.not_before_ms >= before + 10000 && one.not_before_ms <= before + 12000);
     assert_string_equal(one.last_error, "500");
     gcs_notification_release(&one);
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
     assert_int_equal(n, 0);
 
     /* Its sender dies holding it: after the lease, another sender takes it. */
     raw_ok(s, "UPDATE notifications SET not_before_ms = 0");
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 1, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 1, 0, 10), 0);
     assert_int_equal(n, 1);
     gcs_notifications_free(got, n);
     usleep(5000);
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 0, 10), 0);
     assert_int_equal(n, 1);
     assert_int_equal(got[0].attempts, 3);
     gcs_notifications_free(got, n);
@@ -1312,7 +1312,7 @@ static void outbox_claim_deliver_back_off_dead(void **state)
     /* A pending one that nobody sent by its deadline is dead, not sent. */
     assert_int_equal(gcs_store_notification_retry(s, second), 0);
     raw_ok(s, "UPDATE notifications SET deadline_ms = 1 WHERE state = 'pending'");
-    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 10), 0);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 0, 10), 0);
     assert_int_equal(n, 0);
     assert_int_equal(gcs_store_notification_get(&one, s, second), 0);
     assert_string_equal(one.state, GCS_NOTE_DEAD);
@@ -1345,7 +1345,7 @@ static void outbox_race_claims_each_once(void **state)
             for (;;) {
                 gcs_notification *got = NULL;
                 size_t n = 0;
-                if (gcs_store_notifications_claim(&got, &n, mine, sender, 60000, 3) != 0)
+                if (gcs_store_notifications_claim(&got, &n, mine, sender, 60000, 0, 3) != 0)
                     _exit(3);
                 if (n == 0)
                     break;
