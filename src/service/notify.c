@@ -619,13 +619,10 @@ void gcs_notifier_counts(gcs_notify_counts *out, gcs_notifier *n)
     pthread_mutex_unlock(&n->lock);
 }
 
-void gcs_notifier_stop(gcs_notifier *n, int64_t deadline_ms)
+void gcs_notifier_stop(gcs_notifier *n)
 {
     if (!n)
         return;
-    /* The batch in flight ends within the endpoints' timeout; what it leaves
-     * claimed goes back to pending when its lease runs out. */
-    (void)deadline_ms;
     pthread_mutex_lock(&n->lock);
     atomic_store(&n->stop, true);
     pthread_cond_signal(&n->wake);

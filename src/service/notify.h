@@ -97,8 +97,9 @@ int gcs_notifier_start(gcs_notifier **out, const gcs_notifier_options *o);
 void gcs_notifier_wake(gcs_notifier *n);
 /* Totals since the start (for /metrics). */
 void gcs_notifier_counts(gcs_notify_counts *out, gcs_notifier *n);
-/* Stops: a batch in flight may finish until deadline_ms (wall clock); what is
- * not delivered stays in the outbox for the next sender. Accepts NULL. */
-void gcs_notifier_stop(gcs_notifier *n, int64_t deadline_ms);
+/* Stops after the batch in flight (each of its calls ends within the notify
+ * file's timeout_s); what it did not deliver stays in the outbox, claimable
+ * again once its lease (2 x timeout_s + 1 s) ends. Accepts NULL. */
+void gcs_notifier_stop(gcs_notifier *n);
 
 #endif
