@@ -212,6 +212,53 @@ static void each_endpoint_gets_its_events_with_its_secret(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* serve's notifier thread: sends what is written, when woken, on its own
+ * connection, and counts what it did; stopping leaves the rest for later. */
+static void the_notifier_thread_sends_what_is_written(void **state)
+{
+    (void)state;
+    gcs_test_deadline(60);
+    char *dir = gcs_test_tmpdir();
+    gcs_test_receiver r;
+    gcs_test_receiver_start(&r, both, 1);
+    char *secrets = secret_file(dir, "hr.whsec", SECRET_OLD "\n");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"endpoints\":[{\"url\":\"%s\",\"secret_file\":\"hr.whsec\"}],\"timeout_s\":1}",
+             r.url);
+    char *path = notify_file(dir, text);
+    gcs_notify_config *c = load(path);
+    char url[700];
+    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
+    gcs_store *s = NULL;
+    assert_int_equal(gcs_store_open(&s, url), 0);
+    gcs_notifier *n = NULL;
+    gcs_notifier_options o = {.store_url = url, .config = c, .poll_ms = 60000};
+    assert_int_equal(gcs_notifier_start(&n, &o), 0);
+    add_event(s, c, "user.created", "E1");
+    add_event(s, c, "user.deactivated", "E2");
+    gcs_notifier_wake(n);
+    gcs_notify_counts counts = {0};
+    for (int i = 0; i < 500 && counts.delivered < 2; i++) {
+        usleep(10000);
+        gcs_notifier_counts(&counts, n);
+    }
+    assert_int_equal(counts.delivered, 2);
+    int64_t pending = -1, dead = -1;
+    assert_int_equal(gcs_store_notification_counts(&pending, &dead, s), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(dead, 0);
+    gcs_notifier_stop(n);
+    gcs_notifier_stop(NULL);
+    assert_int_equal(r.unsigned_or_bad, 0);
+    gcs_store_free(s);
+    gcs_notify_config_free(c);
+    gcs_test_receiver_free(&r);
+    free(secrets);
+    free(path);
+    gcs_test_tmpdir_remove(dir);
+}
+
 /* ==== The notify file ==== */
 
 static void expect_refused(const char *dir, const char *text, const char *words)
@@ -536,6 +583,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(delivery_is_signed_retried_and_recovers),
         cmocka_unit_test(each_endpoint_gets_its_events_with_its_secret),
+        cmocka_unit_test(the_notifier_thread_sends_what_is_written),
         cmocka_unit_test(notify_file_errors_name_the_file_and_field),
         cmocka_unit_test(sync_tells_each_outcome_and_its_run),
         cmocka_unit_test(kill_9_between_outcome_and_delivery_loses_nothing),
