@@ -61,6 +61,7 @@ static const char global_help[] =
     "  --max-rps N                your own ceiling on requests per second\n"
     "  --timeout SECONDS          time one request may take\n"
     "  --ca-bundle FILE           extra CA certificates for a TLS proxy\n"
+    "  --notify-file FILE         endpoints told of each outcome (docs/notifications.md)\n"
     "  --json                     machine-readable output\n"
     "  -h, --help                 this help\n";
 
