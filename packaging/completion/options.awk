@@ -11,7 +11,7 @@
 
 function kind_of(arg, description,    d) {
     if (arg == "") return "-"
-    if (arg ~ /^[a-z0-9]+(\|[a-z0-9]+)+$/) return arg
+    if (arg ~ /^[a-z0-9_]+(\|[a-z0-9_]+)+$/) return arg
     if (arg ~ /FILE|\.json$|\.csv$/) return "FILE"
     if (arg ~ /[A-Z]/) {
         # "--log-level LEVEL  debug, info, warn, error, off": the description lists the words
@@ -49,17 +49,21 @@ function note(opt, k) {
         }
         line = description
     }
-    while (match(line, /--[a-z][a-z0-9-]*( [^- ,;()\[\]][^ ,;()\[\]]*)?/)) {
-        mention = substr(line, RSTART, RLENGTH)
-        line = substr(line, RSTART + RLENGTH)
+    sub(/^ +/, "", line)
+    text = text " " line
+}
+
+END {
+    # Running text is read as one line: "--state" may end a line, its words begin the next.
+    gsub(/  +/, " ", text)
+    while (match(text, /--[a-z][a-z0-9-]*( [^- ,;()\[\]][^ ,;()\[\]]*)?/)) {
+        mention = substr(text, RSTART, RLENGTH)
+        text = substr(text, RSTART + RLENGTH)
         opt = mention; sub(/ .*/, "", opt)
         arg = mention; if (!sub(/^[^ ]+ /, "", arg)) arg = ""
         k = kind_of(arg, "")
         if (k != "" && k != "-") note(opt, k)
         else if (!(opt in kind)) note(opt, "")
     }
-}
-
-END {
     for (i = 1; i <= n; i++) print order[i], (kind[order[i]] == "" ? "-" : kind[order[i]])
 }

@@ -129,9 +129,46 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
+/* ==== 3: the plan each run applied (what `gcscim undo` takes back) ==== */
+
+/* Keyed by run: a plan applied twice (a resume) is one run and one plan. The
+ * text is the plan document as apply read it, seal included, so that undo can
+ * check it was made by gcscim with these credentials. */
+static const char v3_sqlite[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes INTEGER NOT NULL, stored_ms INTEGER NOT NULL);";
+
+static const char v3_postgres[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes BIGINT NOT NULL, stored_ms BIGINT NOT NULL);";
+
+/* ==== 4: a job's outcome (the service's workers write it) ==== */
+
+/* result: JSON text, set when a job is done or waits for an approval (state
+ * 'needs_approval', a state that needs no schema change). */
+static const char v4_sqlite[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+static const char v4_postgres[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+
+/* ==== 5: webhook ids seen (an event delivered twice is queued once) ==== */
+
+/* Committed with the job the event became; rows older than the retention are
+ * pruned as new ones arrive (received_ms is indexed for that). */
+static const char v5_sqlite[] =
+    "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id INTEGER,"
+    " received_ms INTEGER NOT NULL);"
+    "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
+
+static const char v5_postgres[] =
+    "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id BIGINT,"
+    " received_ms BIGINT NOT NULL);"
+    "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
+    {3, v3_sqlite, v3_postgres},
+    {4, v4_sqlite, v4_postgres},
+    {5, v5_sqlite, v5_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)
