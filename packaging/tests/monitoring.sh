@@ -4,10 +4,11 @@
 # this script checks that no alert goes without both); the dashboard is valid JSON
 # with unique panel ids, each of its queries is valid PromQL (promtool checks them
 # as recording rules); and both use only the metrics of metrics.txt, every one of
-# which the dashboard shows.
-#   monitoring.sh MONITORING_DIR
+# which the dashboard shows; and every metric family serve declares (src/service/,
+# with its type) is in metrics.txt, so that a new metric is not forgotten here.
+#   monitoring.sh MONITORING_DIR SRC_SERVICE_DIR
 set -euo pipefail
-dir=$1
+dir=$1 service_src=$2
 fail=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 command -v promtool >/dev/null || { echo "promtool is missing: scripts/install-deps installs it (Debian package prometheus)"; exit 1; }
@@ -52,5 +53,15 @@ done
 for m in $(grep -v '^#' "$dir/metrics.txt" | awk 'NF { print $1 }'); do
     grep -qE "\\b${m}(_bucket|_sum|_count)?\\b" "$dash" || { echo "the dashboard does not show $m"; fail=1; }
 done
-[ $fail = 0 ] && echo "monitoring: $(wc -w <<<"$alerts") alerts tested both ways, $(jq '[.panels[] | select(.type != "row")] | length' "$dash") dashboard panels, every metric shown"
+# serve's metric families: head(out, "NAME", "TYPE", ...) in its exposition code.
+served=$(cat "$service_src"/*.c | tr -s ' \n' ' ' | grep -oE 'head\(out, "gcscim_[a-z_]+", "[a-z]+"' |
+         sed -E 's/^head\(out, "([^"]+)", "([^"]+)"$/\1 \2/' | sort -u)
+[ -n "$served" ] || { echo "no metric family found in $service_src (head(out, NAME, TYPE, HELP))"; fail=1; }
+while read -r name type; do
+    [ -z "$name" ] && continue
+    grep -qE "^$name +$type( |$)" "$dir/metrics.txt" ||
+        { echo "serve declares $name ($type), which metrics.txt does not list as such"; fail=1; }
+done <<<"$served"
+
+[ $fail = 0 ] && echo "monitoring: $(wc -l <<<"$served") metric families of serve listed, $(wc -w <<<"$alerts") alerts tested both ways, $(jq '[.panels[] | select(.type != "row")] | length' "$dash") dashboard panels, every metric shown"
 exit $fail
