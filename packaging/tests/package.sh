@@ -5,7 +5,8 @@
 #                                and that it holds every file it should
 #   package.sh install BUILD_DIR installs it for real as root (dpkg -i), when gcscim is
 #                                not already installed from elsewhere, and runs the
-#                                installed programs, man and the example configuration,
+#                                installed programs, man, the completion, the example
+#                                configuration and systemd-analyze verify of the units,
 #                                then purges it; otherwise (not root, or
 #                                GCS_PACKAGE_INSTALL=0) runs them from dpkg-deb -x
 #   package.sh lintian BUILD_DIR lintian finds no error or warning
@@ -43,6 +44,12 @@ check_installed() { # ROOT
         man -w gcscim-emulator >/dev/null 2>&1 || { echo "man gcscim-emulator: no page installed"; fail=1; }
         bash --norc -c 'source /usr/share/bash-completion/completions/gcscim && complete -p gcscim' >/dev/null ||
             { echo "the installed completion does not register"; fail=1; }
+        # The units as installed, with the installed program and manual pages.
+        local out
+        if ! out=$(cd /lib/systemd/system && systemd-analyze verify gcscim.service gcscim-sync.service \
+                   gcscim-sync.timer 2>&1) || [ -n "$out" ]; then
+            echo "systemd-analyze verify of the installed units: $out"; fail=1
+        fi
     fi
 }
 
