@@ -61,6 +61,9 @@ typedef struct gcs_planner_options {
      * read from Genesys but these people. NULL/0: every row. Borrowed. */
     const char *const *targets;
     size_t target_count;
+    /* Where group ownership (what gcscim added to groups) is read; NULL: nothing
+     * is owned, so only authoritative groups lose members. Borrowed. */
+    struct gcs_store *store;
 } gcs_planner_options;
 
 /*
