@@ -136,8 +136,20 @@ typedef struct snapshot {
     json_t *requests;
 } snapshot;
 
+/* How long a job waits before its next attempt after the engine stopped:
+ * a daily limit lasts, a server that stayed down through the breaker's probes
+ * gets time; a missing permission takes the store's backoff. */
+static int64_t retry_after_stop(int stop)
+{
+    switch (stop) {
+    case GCS_EDAILYLIMIT: return 5 * 60 * 1000;
+    case GCS_EUNREACHABLE: return 30 * 1000;
+    default: return 0;
+    }
+}
+
 static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_t **result,
-                     int64_t *waited_ms)
+                     int64_t *waited_ms, int64_t *retry_after_ms)
 {
     json_t *doc = NULL;
     gcs_sync_subject sub = {0};
@@ -160,6 +172,14 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     pthread_mutex_lock(&w->engine);
     *waited_ms = gcs_time_mono_ms() - t0;
     rc = gcs_sync_provision(&sync, w->o.session, store, &sub, 1, &so);
+    /* A stop (403, daily limit, Genesys down) ends this job's attempt; the
+     * engine outlives it, and the next job starts afresh. */
+    int stop = gcs_http_client_stopped(w->o.session->client);
+    if (stop) {
+        *retry_after_ms = retry_after_stop(stop);
+        if (gcs_http_client_resume(w->o.session->client) < 0)
+            GCS_ERR("serve.engine", "why", gcs_error_last());
+    }
     snapshot snap = {.requests = gcs_http_client_stats_json(w->o.session->client)};
     gcs_http_client_stats(&snap.http, w->o.session->client);
     pthread_mutex_unlock(&w->engine);
@@ -181,8 +201,8 @@ static void run_job(worker *me, gcs_store *store, gcs_job *job)
 {
     gcs_workers *w = me->w;
     json_t *result = NULL;
-    int64_t waited = 0;
-    int rc = provision(w, store, job, &result, &waited);
+    int64_t waited = 0, retry_after = 0;
+    int rc = provision(w, store, job, &result, &waited, &retry_after);
     count_add(w, &w->counts.engine_wait_ms, waited);
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
     char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
@@ -200,7 +220,7 @@ static void run_job(worker *me, gcs_store *store, gcs_job *job)
                                ? json_string_value(json_object_get(result, "detail"))
                                : "failed")
                         : "out of memory");
-        src = gcs_store_job_fail(store, job->id, me->owner, reason, 0);
+        src = gcs_store_job_fail(store, job->id, me->owner, reason, retry_after);
         bool dead = job->attempts >= job->max_attempts;
         count_add(w, &w->counts.failed, 1);
         if (dead)

@@ -72,11 +72,19 @@ static void open_session(fixture *f, gcs_genesys_session **out)
         fail_msg("session: %s", gcs_error_last());
 }
 
-static void fixture_start(fixture *f, bool postgres)
+static void fixture_start(fixture *f, bool postgres, const char *scopes)
 {
     f->dir = gcs_test_tmpdir();
     char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
-    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
+    const char *args[] = {"--seed",
+                          seed_path,
+                          "--rate-limit",
+                          "0",
+                          scopes ? "--client" : NULL,
+                          "gcscim-emulator:gcscim-emulator-secret",
+                          "--client-scopes",
+                          scopes,
+                          NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
     f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
@@ -110,7 +118,16 @@ static void fixture_start(fixture *f, bool postgres)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    fixture_start(f, false);
+    fixture_start(f, false, NULL);
+    *state = f;
+    return 0;
+}
+
+/* The client may read users but not write them: every write is a 403. */
+static int setup_read_only(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    fixture_start(f, false, "gcscim-emulator=scim:readonly");
     *state = f;
     return 0;
 }
@@ -468,6 +485,26 @@ static void a_failing_call_backs_off_then_dead_letters_then_retries(void **state
     json_decref(r);
 }
 
+/* A 403 stops the request engine (every other call would fail alike), which
+ * ends that job's attempt; the service's engine outlives it, and the next job
+ * runs. */
+static void a_forbidden_write_fails_its_job_and_the_next_job_runs(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_person(f, "E6", "eve@example.com", "Agent", 1);
+    json_decref(wait_job(f, id, GCS_JOB_DEAD, 20000));
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_non_null(strstr(j.last_error, "scim"));
+    gcs_job_release(&j);
+    /* A leave of nobody reads only: it goes through. */
+    id = enqueue_leave(f, "NOBODY");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    json_decref(r);
+}
+
 /* A worker process is killed (-9) while its job's create is on the wire; its
  * lease expires and a worker of another host completes the job, once. */
 static void kill_9_mid_job_then_another_host_completes_it(fixture *f)
@@ -539,7 +576,7 @@ static int setup_pg(void **state)
         return 0;
     }
     fixture *f = calloc(1, sizeof *f);
-    fixture_start(f, true);
+    fixture_start(f, true, NULL);
     *state = f;
     return 0;
 }
@@ -619,6 +656,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
+                                        setup_read_only, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_postgresql, setup_pg, teardown_pg),
         cmocka_unit_test_setup_teardown(two_hosts_on_postgresql_do_every_job_once, setup_pg,
