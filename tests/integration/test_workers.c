@@ -136,6 +136,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     gcs_workers_free(f->workers);
+    f->workers = NULL;
     gcs_genesys_session_free(f->session);
     gcs_store_free(f->store);
     gcs_config_release(&f->cfg);
@@ -485,6 +486,56 @@ static void a_failing_call_backs_off_then_dead_letters_then_retries(void **state
     json_decref(r);
 }
 
+/* Draining: a job in hand finishes when the deadline allows; past the
+ * deadline, apply sends nothing new and the job goes back to the queue,
+ * pending, without an attempt counted; the next start does it. */
+static void a_drain_finishes_or_gives_back_the_jobs_in_hand(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":300}"));
+    int64_t id = enqueue_person(f, "E9", "fay@example.com", "Agent", 5);
+    json_decref(wait_job(f, id, GCS_JOB_RUNNING, 20000));
+    /* Time enough: it finishes. */
+    gcs_workers_drain(f->workers, gcs_time_wall_ms() + 20000);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 1);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+    gcs_workers_stats st;
+    gcs_workers_counts(f->workers, &st);
+    assert_true(st.draining);
+    /* Draining: nothing more is claimed. */
+    id = enqueue_person(f, "E10", "gus@example.com", "Agent", 5);
+    gcs_time_sleep_ms(300);
+    json_decref(wait_job(f, id, GCS_JOB_PENDING, 1));
+    gcs_workers_free(f->workers);
+    f->workers = NULL;
+
+    /* No time: given back. The read is slow (1.5 s), the deadline past before
+     * the create could be sent. */
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":1500}"));
+    long writes = gcs_test_emu_writes(&f->emu);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    json_decref(wait_job(f, id, GCS_JOB_RUNNING, 20000));
+    gcs_workers_drain(f->workers, gcs_time_wall_ms() + 100);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    gcs_workers_counts(f->workers, &st);
+    assert_int_equal(st.released, 1);
+    gcs_workers_free(f->workers);
+    f->workers = NULL;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+}
+
 /* A 403 stops the request engine (every other call would fail alike), which
  * ends that job's attempt; the service's engine outlives it, and the next job
  * runs. */
@@ -656,6 +707,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_drain_finishes_or_gives_back_the_jobs_in_hand, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
                                         setup_read_only, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
