@@ -401,6 +401,7 @@ static char *wanted_attributes(planner *p)
 #define TARGET_KEYS_MAX 16
 
 typedef struct target_reads {
+    const char *person;   /* the source key the reads are for */
     const char *keys[TARGET_KEYS_MAX];
     const char *values[TARGET_KEYS_MAX];
     size_t n, next;  /* keys, and the next one to try */
@@ -440,6 +441,9 @@ static int read_wave(planner *p, target_reads *t, lookup *wave, size_t n)
     size_t submitted = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         gcs_http_client_request req = {.method = "GET", .path = wave[i].path};
+        if (p->o->on_targeted_read && t[wave[i].who].person)
+            p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[wave[i].who].person,
+                                   wave[i].path);
         rc = gcs_http_submit(p->client, &req, on_lookup, &wave[i]);
         if (rc == 0) {
             submitted++;
@@ -535,6 +539,7 @@ static int find_targeted(planner *p)
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
         target_reads *r = &t[i];
+        r->person = d->m.source_key;
         if (p->marker) {
             r->keys[r->n] = marker_key;
             r->values[r->n++] = d->m.source_key;
@@ -572,6 +577,7 @@ static int find_targeted_leavers(planner *p)
         const char *key = p->o->targets[i];
         if (json_object_get(p->by_key, key))
             continue;
+        t[n].person = key;
         t[n].keys[0] = marker_key;
         t[n].values[0] = key;
         t[n++].n = 1;

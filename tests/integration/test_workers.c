@@ -536,6 +536,68 @@ static void a_drain_finishes_or_gives_back_the_jobs_in_hand(void **state)
     json_decref(r);
 }
 
+typedef struct naming {
+    const char *key, *genesys_id;
+    int checked;
+} naming;
+
+static int receipt_names(const gcs_receipt *r, void *payload)
+{
+    naming *n = payload;
+    bool by_key = r->source_key && strcmp(r->source_key, n->key) == 0;
+    bool by_id = r->genesys_id && n->genesys_id && strcmp(r->genesys_id, n->genesys_id) == 0;
+    if (!by_key && !by_id)
+        fail_msg("receipt %lld (%s %s) does not name %s", (long long)r->seq, r->method, r->path,
+                 n->key);
+    n->checked++;
+    return 0;
+}
+
+/* Jobs waiting for the engine go into one plan together (the workers take
+ * turns with the one session); each job's result lists the receipts that
+ * name its person only; a person whose plan needs an approval waits alone
+ * while the others go through. */
+static void jobs_waiting_for_the_engine_share_a_plan(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":200}"));
+    enum { N = 7 };
+    int64_t ids[N];
+    char keys[N][16];
+    for (int i = 0; i < N; i++) {
+        char mail[64];
+        snprintf(keys[i], sizeof keys[i], "B%d", i);
+        snprintf(mail, sizeof mail, "b%d@example.com", i);
+        ids[i] = enqueue_person(f, keys[i], i == 3 ? "other@example.com" : mail, "Agent", 5);
+    }
+    open_session(f, &f->session);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    o.count = N;
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    for (int i = 0; i < N; i++) {
+        json_t *r = wait_job(f, ids[i], i == 3 ? GCS_JOB_NEEDS_APPROVAL : GCS_JOB_DONE, 30000);
+        assert_string_equal(str(r, "outcome"), i == 3 ? "needs_approval" : "created");
+        json_t *seqs = json_object_get(r, "receipts");
+        assert_true(json_array_size(seqs) >= (i == 3 ? 1 : 2));
+        naming n = {keys[i], str(r, "genesys_id"), 0};
+        size_t k;
+        json_t *seq;
+        json_array_foreach(seqs, k, seq) {
+            gcs_receipt_filter one = {0};
+            one.seq_min = one.seq_max = json_integer_value(seq);
+            assert_int_equal(gcs_store_receipts_each(f->store, &one, receipt_names, &n), 0);
+        }
+        assert_int_equal(n.checked, (int)json_array_size(seqs));
+        json_decref(r);
+    }
+    /* Fewer apply runs than people created: some shared one. */
+    int runs = 0;
+    assert_int_equal(gcs_store_runs_each(f->store, 0, count_run, &runs), 0);
+    assert_true(runs < N - 1);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), N - 1);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
 /* A 403 stops the request engine (every other call would fail alike), which
  * ends that job's attempt; the service's engine outlives it, and the next job
  * runs. */
@@ -707,6 +769,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(jobs_waiting_for_the_engine_share_a_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(a_drain_finishes_or_gives_back_the_jobs_in_hand, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
