@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/group_planner.h"
 #include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
@@ -56,6 +57,7 @@ typedef struct planner {
     json_t *claimed;          /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
+    gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
@@ -157,7 +159,7 @@ static int collect_user(json_t *user, void *payload)
         p->oom = true;
     index_user(p, user);
     p->stats->current_users++;
-    return 0;
+    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -279,7 +281,7 @@ static int add_row(planner *p, const gcs_row *row)
         p->oom = true;
     p->count++;
     p->stats->mapped++;
-    return 0;
+    return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
 }
 
 /* The values of a bad row protect whatever user they name, as a rejected
@@ -355,6 +357,8 @@ static char *wanted_attributes(planner *p)
         failed |= json_object_set_new(set, always[i], json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         failed |= json_object_set_new(set, gcs_profile_attr_at(p->profile, i)->path, json_true()) < 0;
+    if (p->groups) /* every group's membership, from its members */
+        failed |= json_object_set_new(set, "groups", json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_match_count(p->profile); i++) {
         const char *k = gcs_profile_match_key(p->profile, i);
         const char *path = strcmp(k, "email") == 0            ? "emails"
@@ -589,8 +593,8 @@ static int find_targeted_leavers(planner *p)
 
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->targets &&
-                    (!p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max);
+    bool need_all = !p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
+                                       (long)p->count > p->o->targeted_max);
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
         int rc = find_targeted(p);
@@ -1087,6 +1091,37 @@ static void reject_duplicates(planner *p)
     json_decref(names);
 }
 
+/* ==== 6: groups, once the users are planned ==== */
+
+/* Every person the plan knows, by key: the Genesys id of a matched user, or
+ * none for a user this plan creates (apply resolves it by key). */
+static int plan_groups(planner *p)
+{
+    json_t *people = json_object();
+    GCS_CHECK_ALLOC(people);
+    for (size_t i = 0; i < p->count; i++) {
+        desired *d = &p->rows[i];
+        if (d->m.status != GCS_MAP_OK || !d->current)
+            continue;
+        json_object_set_new(people, d->m.source_key,
+                            json_pack("{s:O?,s:O?}", "id", json_object_get(d->current, "id"),
+                                      "userName", json_object_get(d->current, "userName")));
+    }
+    size_t i;
+    json_t *op;
+    json_array_foreach(gcs_plan_operations(p->plan), i, op) {
+        const char *kind = json_string_value(json_object_get(op, "kind"));
+        const char *key = json_string_value(json_object_get(op, "key"));
+        if (kind && key && strcmp(kind, "create") == 0)
+            json_object_set_new(people, key, json_pack("{s:n,s:O?}", "id", "userName",
+                                                       json_object_get(op, "userName")));
+    }
+    int rc = gcs_group_planner_plan(p->groups, p->plan, p->client, people, p->rejected_values,
+                                    &p->stats->requests);
+    json_decref(people);
+    return rc;
+}
+
 static int decide(planner *p)
 {
     reject_duplicates(p);
@@ -1174,6 +1209,9 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
+    /* Groups are planned for the whole source only: --target names people. */
+    if (!o->targets && (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
+        goto out;
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
@@ -1184,9 +1222,13 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if ((rc = read_source(&p)) < 0)
         goto out;
+    if (p.groups && (rc = gcs_group_planner_read(p.groups, client, &stats->requests)) < 0)
+        goto out;
     if ((rc = read_current(&p)) < 0)
         goto out;
     if ((rc = decide(&p)) < 0)
+        goto out;
+    if (p.groups && (rc = plan_groups(&p)) < 0)
         goto out;
     rc = gcs_plan_finish(out);
 out:
@@ -1203,6 +1245,7 @@ out:
     json_decref(p.index);
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
+    gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);
     return rc;
 }
@@ -1212,7 +1255,10 @@ int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_c
 {
     gcs_recorder recorder;
     gcs_recorder_attach(&recorder, store, client, NULL);
-    int rc = gcs_planner_run(out, stats, client, options);
+    gcs_planner_options with_store = *options;
+    if (!with_store.store)
+        with_store.store = store; /* where group ownership is read */
+    int rc = gcs_planner_run(out, stats, client, &with_store);
     int rec_rc = gcs_recorder_detach(&recorder);
     if (rc == 0 && rec_rc < 0) {
         gcs_plan_release(out);

@@ -66,6 +66,9 @@ typedef struct gcs_planner_options {
      * gcs_recorder_learn_path). NULL: nobody is told. */
     void (*on_targeted_read)(void *ctx, const char *key, const char *path);
     void *on_targeted_read_ctx;
+    /* Where group ownership (what gcscim added to groups) is read; NULL: nothing
+     * is owned, so only authoritative groups lose members. Borrowed. */
+    struct gcs_store *store;
 } gcs_planner_options;
 
 /*
