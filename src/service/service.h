@@ -45,8 +45,8 @@ typedef struct gcs_service_options {
     void (*genesys_metrics)(void *ctx, gcs_genesys_metrics *out); /* for /metrics */
     /* For /readyz: whether a token can be obtained; false with a reason otherwise. */
     bool (*token_ready)(void *ctx, char *why, size_t whysz);
-    /* More exposition lines for /metrics (the outbox's): appended as they are. */
-    int (*extra_metrics)(void *ctx, gcs_buf *out);
+    /* The outbox's counts for /metrics; false when serve sends no notifications. */
+    bool (*notify_metrics)(void *ctx, gcs_notify_metrics *out);
     void *ctx;
 } gcs_service_options;
 
