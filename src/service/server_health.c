@@ -99,8 +99,11 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     if (strcmp(job->state, GCS_JOB_DONE) == 0 && accepted > 0)
         gcs_metrics_observe_job(&s->metrics, (double)(gcs_time_wall_ms() - accepted) / 1000.0);
 
-    /* One line a SIEM can follow: who asked, about whom, what came of it,
-     * and the receipts that prove it. */
+    /* One line a SIEM can follow per job: who asked (the API key, or the
+     * event's webhook id), about whom, what came of it, and the receipts that
+     * prove it. Apply's own "audit.outcome" lines (one per change, written with
+     * the outcome and its notification) say what changed; this one also covers
+     * what never reaches apply: a rejected row, an approval wait, a failure. */
     json_t *line = json_object();
     if (line) {
         json_object_set_new(line, "job", json_integer(job->id));
@@ -116,7 +119,7 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
         json_object_set(line, "detail", json_object_get(result, "detail"));
         if (job->last_error && strcmp(job->state, GCS_JOB_DEAD) == 0)
             json_object_set_new(line, "error", json_string(job->last_error));
-        gcs_log_json(GCS_LOG_INFO, "audit.outcome", line);
+        gcs_log_json(GCS_LOG_INFO, "audit.job", line);
         json_decref(line);
     }
     json_decref(payload);

@@ -448,8 +448,8 @@ static void signed_event_reaches_genesys_and_the_audit_log(void **state)
     gcs_test_http_release(&r);
     assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
     json_decref(result);
-    assert_true(log_has(f, "\"audit.outcome\"", "\"subject\":\"person:EV900\""));
-    assert_true(log_has(f, "\"audit.outcome\"", "\"webhook_id\":\"msg_ev900\""));
+    assert_true(log_has(f, "\"audit.job\"", "\"subject\":\"person:EV900\""));
+    assert_true(log_has(f, "\"audit.job\"", "\"webhook_id\":\"msg_ev900\""));
 
     snprintf(body, sizeof body, "{\"type\":\"person.left\",\"data\":{\"key\":\"EV900\"}}");
     post_signed(&r, f, SECRET_OLD, "msg_ev901", now_s(), body, NULL);
@@ -765,7 +765,9 @@ static void kill_9_mid_stream_loses_no_accepted_event(void **state)
             assert_int_equal(r.status, 200);
             assert_int_equal(job_of(&r), accepted_job[i]);
         } else {
-            assert_int_equal(r.status, 202);
+            /* Never answered 2xx: not queued, or committed just before the
+             * kill with its answer lost; either way once. */
+            assert_true(r.status == 202 || r.status == 200);
         }
         gcs_test_http_release(&r);
     }
