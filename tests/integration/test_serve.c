@@ -171,7 +171,7 @@ static void bad_signature_stale_timestamp_and_missing_headers_are_401(void **sta
     assert_int_equal(r.status, 401);
     assert_non_null(strstr(error_of(&r), "5 minutes"));
     gcs_test_http_release(&r);
-    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 301, body, NULL);
+    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 330, body, NULL);
     assert_int_equal(r.status, 401);
     gcs_test_http_release(&r);
     /* Within the window it is accepted. */
