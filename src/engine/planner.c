@@ -313,6 +313,9 @@ static int read_source(planner *p)
     bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
+    /* A plan of named people plans no groups: their column is not needed. */
+    if (names && p->o->targets && gcs_profile_groups_of(p->profile)->enabled)
+        gcs_field_names_excuse(names, gcs_profile_groups_of(p->profile)->column);
     for (;;) {
         const gcs_row *row;
         rc = gcs_source_next(&row, src);

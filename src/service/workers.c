@@ -73,44 +73,48 @@ static json_t *rejected(const char *why)
                      "receipts", "run_id", "detail", why);
 }
 
-/* Reads the payload (docs/serve.md): *result is set instead when it is unusable. */
-static int read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
-                        json_t **result, const gcs_job *job)
+int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
+                             const char *payload)
 {
     json_error_t err;
-    *doc = json_loads(job->payload, 0, &err);
+    memset(sub, 0, sizeof *sub);
+    *doc = payload ? json_loads(payload, 0, &err) : NULL;
     const char *kind = json_string_value(json_object_get(*doc, "kind"));
+    const char *key = json_string_value(json_object_get(*doc, "key"));
     const char *event = json_string_value(json_object_get(*doc, "event"));
     json_t *row = json_object_get(*doc, "row");
-    char why[512];
-    if (!json_is_object(*doc)) {
-        snprintf(why, sizeof why, "the payload is not a JSON object");
-    } else if (!kind || strcmp(kind, "person") != 0) {
-        snprintf(why, sizeof why, "kind '%s' is not supported (only person)", kind ? kind : "");
-    } else if (!json_string_value(json_object_get(*doc, "key")) ||
-               !*json_string_value(json_object_get(*doc, "key"))) {
-        snprintf(why, sizeof why, "the payload has no key");
-    } else if (event && strcmp(event, "leave") != 0 && strcmp(event, "upsert") != 0) {
-        snprintf(why, sizeof why, "event '%s' is neither upsert nor leave", event);
-    } else if ((event && strcmp(event, "leave") == 0) ? !(row == NULL || json_is_null(row))
-                                                      : !json_is_object(row)) {
-        snprintf(why, sizeof why, "an upsert needs a row (an object), a leave none");
-    } else {
-        sub->key = json_string_value(json_object_get(*doc, "key"));
-        sub->row = json_is_object(row) ? row : NULL;
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(*doc, "approve"), i, a) {
-            if (!json_is_string(a) || gcs_plan_options_approve(plan, json_string_value(a)) < 0) {
-                snprintf(why, sizeof why, "approval %zu: %s", i + 1,
-                         json_is_string(a) ? gcs_error_last() : "not a string");
-                *result = rejected(why);
-                return 0;
-            }
+    bool leave = event && strcmp(event, "leave") == 0;
+    int rc = 0;
+    if (!json_is_object(*doc))
+        rc = gcs_error_set(GCS_EINVALID, "the payload is not a JSON object");
+    else if (!kind || strcmp(kind, "person") != 0)
+        rc = gcs_error_set(GCS_EINVALID, "kind: '%.64s' is not supported (only person)",
+                           kind ? kind : "");
+    else if (!key || !*key)
+        rc = gcs_error_set(GCS_EINVALID, "key: missing or empty");
+    else if (event && !leave && strcmp(event, "upsert") != 0)
+        rc = gcs_error_set(GCS_EINVALID, "event: '%.64s' is neither upsert nor leave", event);
+    else if (leave ? !(row == NULL || json_is_null(row)) : !json_is_object(row))
+        rc = gcs_error_set(GCS_EINVALID, "row: an upsert needs a row (an object), a leave none");
+    size_t i;
+    json_t *a;
+    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a) {
+        if (!json_is_string(a)) {
+            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
+            break;
         }
-        return 0;
+        if ((rc = gcs_plan_options_approve(plan, json_string_value(a))) < 0) {
+            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: %s", i, gcs_error_last());
+            break;
+        }
     }
-    *result = rejected(why);
+    if (rc < 0) {
+        json_decref(*doc);
+        *doc = NULL;
+        return rc;
+    }
+    sub->key = key;
+    sub->row = json_is_object(row) ? row : NULL;
     return 0;
 }
 
@@ -246,11 +250,21 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     memset(&me, 0, sizeof me);
     me.job = job;
     me.plan = w->plan;
-    int rc = read_payload(&doc, &me.sub, &me.plan, result, job);
-    if (rc < 0 || *result) {
-        json_decref(doc);
-        return rc;
+    int rc = gcs_workers_read_payload(&doc, &me.sub, &me.plan, job->payload);
+    if (rc == GCS_EINVALID) { /* unusable: rejected for good, with why */
+        char why[600];
+        snprintf(why, sizeof why, "%s", gcs_error_last());
+        *result = rejected(why);
+        return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
+    if (rc == 0 && (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
+        /* One job per person at a time rests on the job's key naming them. */
+        json_decref(doc);
+        *result = rejected("key: the payload's key is not the job's (person:KEY)");
+        return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc < 0)
+        return rc;
     me.approvals = me.plan.approval_count > 0;
     int64_t t0 = gcs_time_mono_ms();
     pthread_mutex_lock(&w->mu);

@@ -364,6 +364,22 @@ static void a_rejected_row_writes_nothing(void **state)
     r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "rejected");
     json_decref(r);
+    /* A payload whose key is not the job's (one job per person rests on it), and
+     * a kind the workers do not know: rejected, naming the field. */
+    char mismatched[] = "{\"v\":1,\"kind\":\"person\",\"key\":\"M1\",\"event\":\"leave\"}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "person:E9", mismatched, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "key"));
+    json_decref(r);
+    char group[] = "{\"v\":1,\"kind\":\"group\",\"key\":\"G1\",\"row\":{}}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "group:G1", group, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "kind"));
+    json_decref(r);
     assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
     json_t *m1 = user_named(f, "m1@example.com");
     assert_true(json_is_true(json_object_get(m1, "active")));
