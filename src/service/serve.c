@@ -9,6 +9,7 @@
 #include "core/time.h"
 #include "genesys/session.h"
 #include "http/server.h"
+#include "mapping/profile.h"
 #include "service/auth.h"
 #include "service/notify.h"
 #include "service/service.h"
@@ -297,6 +298,12 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
+    /* A profile that cannot be read would fail every job: refuse to start. */
+    gcs_profile *check = NULL;
+    rc = gcs_profile_load(&check, profile);
+    gcs_profile_free(check);
+    if (rc < 0)
+        goto out;
     gcs_workers_options wo = {
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),
         .session = s->session,

@@ -591,6 +591,14 @@ static void plain_http_off_loopback_is_refused(void **state)
     assert_non_null(strstr(run.err.ptr, "chmod 600"));
     gcs_test_run_release(&run);
     free(open_secrets);
+    /* A profile that cannot be read: every job would fail, so serve does not start. */
+    const char *argv3[] = {gcs_test_cli_path(), "serve", "--listen", "127.0.0.1:0",
+                           "--event-secrets-file", f->t.secrets_path, "--profile",
+                           "/nonexistent/profile.yaml", NULL};
+    gcs_test_run_program(&run, argv3, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "/nonexistent/profile.yaml"));
+    gcs_test_run_release(&run);
 }
 
 static void *kill_soon(void *arg)
