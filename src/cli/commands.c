@@ -64,6 +64,20 @@ const gcs_cli_command gcs_cli_commands[] = {
      "run with --no-create --no-deactivate (examples/bulk-update/).\n\nOptions:\n"
      CANARY_OPTION PROVISION_OPTIONS,
      gcs_cmd_sync},
+    {"undo", "plan the changes that take a run back",
+     "gcscim undo RUN [--out PLAN.json] [--approve KIND=N]... [--json]",
+     "Builds, from the plan a run applied (kept in the store) and what its items and\n"
+     "receipts say really happened, a plan that takes the run back: users it created\n"
+     "are deactivated (never deleted), users it deactivated reactivated and those it\n"
+     "reactivated deactivated, and every attribute it changed gets its earlier value\n"
+     "back. A user changed since the run is left alone and listed as skipped. The plan\n"
+     "is shown like 'gcscim plan' shows one and applied with 'gcscim apply', with the\n"
+     "same approvals and checks; undoing the run of an undo plan restores the run.\n"
+     "Writes nothing to Genesys. Exit 3 when some users were left alone.\n\nOptions:\n"
+     "  --out FILE                  save the plan\n"
+     APPROVAL_OPTIONS
+     "  --json                      one JSON document instead of text\n",
+     gcs_cmd_undo},
     {"doctor", "check configuration, credentials, permissions, source and store before a sync",
      "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--anchor SEQ:HASH] [--json]",
      "Checks, without writing anything to Genesys, everything a sync depends on, and for\n"

@@ -864,6 +864,19 @@ static int load_item(const gcs_run_item *item, void *payload)
     return 0;
 }
 
+/* The plan this run applies, kept with the run: what `gcscim undo` takes back.
+ * Kept again on a resume (the first one kept stays), so that a crash between
+ * beginning the run and keeping its plan loses nothing. */
+static int keep_plan(applier *a)
+{
+    char *text = NULL;
+    int rc = gcs_plan_dump(&text, a->plan);
+    if (rc == 0)
+        rc = gcs_store_run_plan_put(a->store, a->run_id, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 /* Takes the plan's lease, then finds what to do: nothing (already applied),
  * resume the plan's unfinished run, or begin one. Returns 1 when already
  * applied. */
@@ -895,6 +908,8 @@ static int begin_run(applier *a)
     if (a->result->resumed && (rc = gcs_store_run_finish(a->store, a->run_id, GCS_RUN_RUNNING)) < 0)
         return rc;
     if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
+        return rc;
+    if ((rc = keep_plan(a)) < 0)
         return rc;
 
     json_t *ops = gcs_plan_operations(a->plan);

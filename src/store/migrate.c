@@ -129,9 +129,23 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
+/* ==== 3: the plan each run applied (what `gcscim undo` takes back) ==== */
+
+/* Keyed by run: a plan applied twice (a resume) is one run and one plan. The
+ * text is the plan document as apply read it, seal included, so that undo can
+ * check it was made by gcscim with these credentials. */
+static const char v3_sqlite[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes INTEGER NOT NULL, stored_ms INTEGER NOT NULL);";
+
+static const char v3_postgres[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes BIGINT NOT NULL, stored_ms BIGINT NOT NULL);";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
+    {3, v3_sqlite, v3_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -237,6 +237,23 @@ void gcs_run_item_release(gcs_run_item *item);
 int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
                          int (*fn)(const gcs_run_item *item, void *payload), void *payload);
 
+/* ==== The plan of each run ==== */
+
+/* A run's plan is kept at most this big (a plan file is read whole up to the
+ * same size: GCS_PLAN_MAX_BYTES). */
+#define GCS_STORE_PLAN_MAX (256L * 1024 * 1024)
+
+/*
+ * Keeps the plan document a run applies (`text`, `len` bytes of JSON), once:
+ * the first one kept for a run stays (a resume keeps the same plan again
+ * harmlessly). GCS_EINVALID when len is over GCS_STORE_PLAN_MAX (nothing is
+ * read), GCS_ENOTFOUND when there is no such run.
+ */
+int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len);
+/* The plan kept for run_id (*out is the caller's, NUL-terminated, *len its
+ * length; len may be NULL), or GCS_ENOTFOUND. */
+int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id);
+
 /* ==== Run leases: one apply or sync of a plan at a time ==== */
 
 /*

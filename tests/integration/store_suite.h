@@ -443,7 +443,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1088,6 +1088,41 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
     gcs_job_release(&j);
 }
 
+/* The plan a run applies is kept with it, once, whole, and bounded. */
+static void run_plans_are_kept_once_per_run(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "plan-1"), 0);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), GCS_ENOTFOUND);
+    assert_null(text);
+    /* Two MiB of JSON with non-ASCII text: kept byte for byte. */
+    size_t big = 2u << 20;
+    char *plan = malloc(big + 1);
+    assert_non_null(plan);
+    memset(plan, 'x', big);
+    memcpy(plan, "{\"name\":\"Zo\xc3\xab ", 13);
+    memcpy(plan + big - 2, "\"}", 2);
+    plan[big] = '\0';
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, plan, big), 0);
+    /* A resume keeps its plan again: the first one kept stays. */
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{\"other\":1}", 11), 0);
+    s = reopen(state);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), 0);
+    assert_int_equal(len, big);
+    assert_memory_equal(text, plan, big);
+    free(text);
+    free(plan);
+    /* No such run; over the bound, refused before the text is read. */
+    assert_int_equal(gcs_store_run_plan_put(s, "no-such-run", "{}", 2), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{}", (size_t)GCS_STORE_PLAN_MAX + 1),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "over the 256 MiB"));
+    gcs_run_release(&run);
+}
+
 #define STORE_SUITE_TESTS                                                                          \
     cmocka_unit_test_setup_teardown(receipts_round_trip_redacted_and_bounded, fixture_open,        \
                                     fixture_close),                                                \
@@ -1122,6 +1157,8 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
         cmocka_unit_test_setup_teardown(runs_resume_after_a_crash, fixture_open, fixture_close),   \
         cmocka_unit_test_setup_teardown(runs_newest_resumable_wins, fixture_open, fixture_close),  \
         cmocka_unit_test_setup_teardown(runs_failed_is_resumed_done_is_latest, fixture_open,       \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(run_plans_are_kept_once_per_run, fixture_open,             \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \

@@ -32,11 +32,14 @@
  *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
  *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
+ *   remember-run NAME           the run id the last run printed ("(run ID" on stdout, or
+ *                               "run ID is recorded" on stderr) becomes {NAME}
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
- * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
- * line. Lines starting with # are comments. An optional file `emulator` in the
- * scenario holds more arguments for the emulator (its clients and their scopes).
+ * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
+ * are split on spaces; TEXT is the rest of the line. Lines starting with # are comments. An
+ * optional file `emulator` in the scenario holds more arguments for the emulator (its clients
+ * and their scopes).
  */
 #include "clitest.h"
 #include "gcstest.h"
@@ -61,7 +64,26 @@ typedef struct scenario {
     gcs_test_run last;
     bool ran;
     unsigned long line;
+    struct {
+        char name[32];
+        char value[80];
+    } runs[8];           /* remember-run NAME */
+    size_t run_count;
 } scenario;
+
+/* {NAME} of a remembered run at *p: appended to b, *p moved past it. */
+static bool remembered(const scenario *s, gcs_buf *b, const char **p)
+{
+    for (size_t i = 0; i < s->run_count; i++) {
+        size_t n = strlen(s->runs[i].name);
+        if (strncmp(*p + 1, s->runs[i].name, n) == 0 && (*p)[n + 1] == '}') {
+            assert_int_equal(gcs_buf_puts(b, s->runs[i].value), 0);
+            *p += n + 2;
+            return true;
+        }
+    }
+    return false;
+}
 
 /* {data} and {tmp} in `in`, expanded into out. */
 static void expand(const scenario *s, char *out, size_t outsz, const char *in)
@@ -78,6 +100,8 @@ static void expand(const scenario *s, char *out, size_t outsz, const char *in)
         } else if (strncmp(p, "{port}", 6) == 0) {
             assert_int_equal(gcs_buf_printf(&b, "%d", s->emu.port), 0);
             p += 6;
+        } else if (*p == '{' && remembered(s, &b, &p)) {
+            continue;
         } else {
             assert_int_equal(gcs_buf_putc(&b, *p++), 0);
         }
@@ -242,6 +266,26 @@ static void step_reseal(scenario *s, const char *file)
     assert_int_equal(gcs_plan_finish(&plan), 0);
     assert_int_equal(gcs_plan_write(&plan, path), 0);
     gcs_plan_release(&plan);
+}
+
+static void step_remember_run(scenario *s, const char *name)
+{
+    const char *out = s->ran && s->last.out.ptr ? s->last.out.ptr : "";
+    const char *err = s->ran && s->last.err.ptr ? s->last.err.ptr : "";
+    const char *at = strstr(out, "(run ");
+    if (at)
+        at += 5;
+    else if ((at = strstr(err, "gcscim: run ")) != NULL)
+        at += 12;
+    if (!at || !*name || strlen(name) >= sizeof s->runs[0].name ||
+        s->run_count == sizeof s->runs / sizeof *s->runs) {
+        fail_msg("%s/script:%lu: no run id to remember as '%s'", s->name, s->line, name);
+        return;
+    }
+    size_t n = strspn(at, "0123456789abcdefABCDEFTZ-");
+    snprintf(s->runs[s->run_count].name, sizeof s->runs[0].name, "%s", name);
+    snprintf(s->runs[s->run_count].value, sizeof s->runs[0].value, "%.*s", (int)n, at);
+    s->run_count++;
 }
 
 static void step_patch(scenario *s, char *args)
@@ -435,6 +479,8 @@ static void run_scenario(void **state)
             step_patch(s, rest);
         else if (strcmp(line, "reseal") == 0)
             step_reseal(s, rest);
+        else if (strcmp(line, "remember-run") == 0)
+            step_remember_run(s, rest);
         else
             fail_msg("%s/script:%lu: unknown step '%s'", s->name, s->line, line);
     }
