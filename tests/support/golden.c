@@ -10,15 +10,16 @@
 #include <string.h>
 
 typedef struct rule {
-    const char *pattern;   /* POSIX extended */
+    const char *pattern; /* POSIX extended */
     const char *as;
-    bool word;             /* the match must not touch a letter, digit or '_' */
+    bool word; /* the match must not touch a letter, digit or '_' */
 } rule;
 
 /* Steps 2 to 5, 7 and 8 of golden.h, in order; step 6 (the port) is built at run time. */
 static const rule before_port[] = {
     {"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}", "{run}", true},
-    {"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
+    {"[0-9]{4}-[0-9]{2}-[0-9]{2}[T "
+     "][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
      "{time}", false},
     {"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", true},
     {"[0-9a-f]{64}", "{digest}", true},

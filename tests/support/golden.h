@@ -27,9 +27,9 @@
 #include <stdbool.h>
 
 typedef struct gcs_golden_vars {
-    const char *data;   /* replaced by {data}; NULL: none */
-    const char *tmp;    /* replaced by {tmp}; NULL: none */
-    int port;           /* ":PORT" replaced by ":{port}"; 0: none */
+    const char *data; /* replaced by {data}; NULL: none */
+    const char *tmp;  /* replaced by {tmp}; NULL: none */
+    int port;         /* ":PORT" replaced by ":{port}"; 0: none */
 } gcs_golden_vars;
 
 /* The normalised copy of `text` (malloc'd; never NULL: allocation failures fail

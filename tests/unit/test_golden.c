@@ -48,7 +48,7 @@ static void what_does_not_vary_is_left_alone(void **state)
         "Canary: 3 operations first, then the rest.",
         "\"requests\":3,\"read\":4",
         "port :33481 is another port", /* the port is 3348: a longer number is not it */
-        "12 seconds",                   /* not a unit of its own */
+        "12 seconds",                  /* not a unit of its own */
         "E2s 5sx 10 sec",
         /* 63 and 65 hex digits are not a digest; upper-case is not a Genesys id */
         "9341fe1c52f5982780a5afce8314cbce0079eeeada7cd2255907c6fe8423fd5",
