@@ -377,7 +377,7 @@ static void step_wire(scenario *s, const char *file)
     gcs_test_run_release(&r);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    char *differs = gcs_golden_check(path, got.ptr);
+    char *differs = gcs_test_golden_check(path, got.ptr);
     if (differs)
         fail_msg("%s/script:%lu: the wire: %s", s->name, s->line, differs);
     gcs_buf_release(&got);
@@ -389,11 +389,11 @@ static void step_golden(scenario *s, const char *verb, const char *file)
     if (!s->ran)
         fail_msg("%s/script:%lu: %s before any run", s->name, s->line, verb);
     const gcs_buf *out = strcmp(verb, "stdout") == 0 ? &s->last.out : &s->last.err;
-    const gcs_golden_vars vars = {s->data, s->tmp, s->emu.port};
-    char *got = gcs_golden_normalise(out->ptr, &vars);
+    const gcs_test_golden_vars vars = {s->data, s->tmp, s->emu.port};
+    char *got = gcs_test_golden_normalise(out->ptr, &vars);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    char *differs = gcs_golden_check(path, got);
+    char *differs = gcs_test_golden_check(path, got);
     free(got);
     if (differs)
         fail_msg("%s/script:%lu: %s: %s", s->name, s->line, verb, differs);

@@ -87,7 +87,7 @@ static char *replace_pattern(char *text, const rule *r)
     return gcs_buf_detach(&out);
 }
 
-char *gcs_golden_normalise(const char *text, const gcs_golden_vars *vars)
+char *gcs_test_golden_normalise(const char *text, const gcs_test_golden_vars *vars)
 {
     char *t = strdup(text ? text : "");
     assert_non_null(t);
@@ -108,16 +108,16 @@ char *gcs_golden_normalise(const char *text, const gcs_golden_vars *vars)
     return t;
 }
 
-bool gcs_golden_updating(void)
+bool gcs_test_golden_updating(void)
 {
     const char *update = getenv("GCS_UPDATE_GOLDEN");
     return update && strcmp(update, "1") == 0;
 }
 
-char *gcs_golden_check(const char *path, const char *got)
+char *gcs_test_golden_check(const char *path, const char *got)
 {
     got = got ? got : "";
-    if (gcs_golden_updating()) {
+    if (gcs_test_golden_updating()) {
         FILE *f = fopen(path, "w");
         if (!f)
             fail_msg("cannot write %s", path);
