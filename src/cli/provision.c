@@ -1,7 +1,9 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
+#include "engine/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -225,7 +227,9 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
+    int rc = gcs_sync_plan(plan, stats, p->session, p->store, &p->planner,
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc == 0 && (rc = gcs_provision_show(p, plan, stats->current_users, stats->requests,
                                             report)) < 0)
         gcs_plan_release(plan);
@@ -271,6 +275,8 @@ int gcs_provision_show(gcs_provision *p, gcs_plan *plan, long current_users, lon
             json_object_set(doc, "undo", undo);
         if (doc && strcmp(p->command, "sync") != 0)
             json_object_set(doc, "operations", gcs_plan_operations(plan));
+        if (doc && gcs_group_plan_section(plan))
+            json_object_set(doc, "groups", gcs_group_plan_section(plan));
         if (doc && p->out_path)
             json_object_set_new(doc, "plan_file", json_string(p->out_path));
         *report = doc;
@@ -319,7 +325,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
 gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
-    if (json_array_size(gcs_plan_operations(plan)) == 0) {
+    if (json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan) == 0) {
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
@@ -328,7 +334,8 @@ gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **re
         return GCS_EXIT_OK;
     }
     apply_view view = {p, {0}};
-    gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
+    gcs_progress_init(&view.progress, p->cli->out,
+                      (long)(json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan)));
     if (p->cli->json)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
@@ -417,12 +424,14 @@ gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int a
     }
     if (apply) {
         code = gcs_provision_apply(&p, &plan, &apply_report);
-    } else if (p.detailed_exitcode && json_array_size(gcs_plan_operations(&plan)) > 0) {
+    } else if (p.detailed_exitcode &&
+               json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
         code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
                                                                     : GCS_EXIT_CHANGES;
     }
-    /* Rejected rows make a finished run partial. */
-    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) && stats.rejected)
+    /* Rejected rows, or groups, make a finished run partial. */
+    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) &&
+        (stats.rejected || gcs_group_plan_rejected(&plan)))
         code = GCS_EXIT_PARTIAL;
     gcs_plan_release(&plan);
 out:
