@@ -105,6 +105,7 @@ gcs_exit gcs_cmd_undo(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_notifications(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_serve(gcs_cli *cli, int argc, char **argv);
 

@@ -74,6 +74,13 @@ static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
         return rc;
     json_t *report = NULL;
     gcs_provision_already_applied(p, run.id, run.finished_ms, &report);
+    /* What an earlier run of it left in the outbox goes now. */
+    if ((rc = gcs_provision_load_notify(p)) < 0) {
+        json_decref(report);
+        gcs_run_release(&run);
+        return rc;
+    }
+    gcs_provision_notify(p, report);
     if (report)
         gcs_provision_print_report(p->cli->out, report);
     json_decref(report);

@@ -133,6 +133,16 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  approve ID  a job waiting for approval runs again with the approvals given\n"
      "              (--approve, as plan takes them), or else those its result lists",
      gcs_cmd_jobs},
+    {"notifications", "inspect and manage the outbox of notifications to your endpoints",
+     "gcscim notifications list [--state STATE]|show ID|retry ID|drop ID [--json]",
+     "Each outcome of apply, sync and serve is kept in the store's outbox until its\n"
+     "endpoint (the notify file, docs/notifications.md) has answered 2xx; sync and apply\n"
+     "send what is ready before they exit, and serve sends continuously.\n"
+     "  list     oldest first; --state pending|sending|delivered|dead|dropped\n"
+     "  show ID  one notification with its body (the JSON sent) and last error\n"
+     "  retry ID send a dead or dropped notification again (same webhook-id)\n"
+     "  drop ID  put a pending or dead notification aside (kept for the record)",
+     gcs_cmd_notifications},
     {"serve", "run as a service: signed events and REST calls become provisioning jobs",
      "gcscim serve [--listen HOST:PORT] [--event-secrets-file FILE] [--api-keys-file FILE] "
      "[options]",

@@ -5,7 +5,11 @@
 #include "core/error.h"
 #include "engine/sync.h"
 
+#include "core/log.h"
+#include "core/time.h"
+
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,6 +71,56 @@ void gcs_provision_release(gcs_provision *p)
     p->session = NULL;
     gcs_store_free(p->store);
     p->store = NULL;
+    gcs_notify_config_free(p->notify);
+    p->notify = NULL;
+}
+
+int gcs_provision_load_notify(gcs_provision *p)
+{
+    const char *path = gcs_config_get(&p->cli->config, GCS_CFG_NOTIFY_FILE);
+    if (!p->actor[0]) {
+        char host[256] = "localhost";
+        struct passwd *pw = getpwuid(geteuid());
+        gethostname(host, sizeof host - 1);
+        snprintf(p->actor, sizeof p->actor, "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
+    }
+    if (p->notify || !path || !*path)
+        return 0;
+    return gcs_notify_config_load(&p->notify, path);
+}
+
+void gcs_provision_notify(gcs_provision *p, json_t *report)
+{
+    if (!p->notify || !p->store)
+        return;
+    gcs_notify_counts sent = {0};
+    int64_t pending = 0, dead = 0;
+    char sender[300];
+    snprintf(sender, sizeof sender, "%s:%ld", p->actor, (long)getpid());
+    /* Interrupted: leave the sending to the next run or serve. */
+    int rc = 0;
+    const volatile sig_atomic_t *stop = gcs_cli_interrupt_flag();
+    if (!stop || !*stop)
+        rc = gcs_notify_send_ready(&sent, p->store, p->notify, sender,
+                                   gcs_time_wall_ms() + GCS_PROVISION_NOTIFY_MS);
+    if (rc < 0)
+        GCS_WARN("notify.send_failed", "error", gcs_error_last());
+    if (gcs_store_notification_counts(&pending, &dead, p->store) < 0)
+        GCS_WARN("notify.count_failed", "error", gcs_error_last());
+    if (report && json_is_object(report)) {
+        json_object_set_new(report, "notifications",
+                            json_pack("{s:I,s:I,s:I}", "delivered", (json_int_t)sent.delivered,
+                                      "pending", (json_int_t)pending, "dead", (json_int_t)dead));
+        return;
+    }
+    if (p->cli->json || (sent.delivered == 0 && pending == 0 && sent.dead == 0))
+        return;
+    fprintf(p->cli->out, "%llu notification%s delivered, %lld pending for serve",
+            (unsigned long long)sent.delivered, sent.delivered == 1 ? "" : "s", (long long)pending);
+    if (dead)
+        fprintf(p->cli->out, ", %lld dead (gcscim notifications list --state dead)",
+                (long long)dead);
+    fputs(".\n", p->cli->out);
 }
 
 static int parse_count(long *out, const char *flag, const char *arg)
@@ -186,6 +240,9 @@ int gcs_provision_connect(gcs_provision *p)
 {
     int rc;
     if ((rc = gcs_cli_load_config(p->cli)) < 0)
+        return rc;
+    /* A bad notify file too: outcomes must not happen that cannot be told. */
+    if ((rc = gcs_provision_load_notify(p)) < 0)
         return rc;
     /* A bad profile is rejected before anything is read from Genesys. */
     if (p->planner.profile_path && (rc = gcs_planner_check_inputs(&p->planner)) < 0)
@@ -322,7 +379,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
     if (json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan) == 0) {
@@ -341,7 +398,8 @@ gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **re
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
                            .on_event = on_event, .payload = &view,
                            .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag(),
-                           .canary_count = p->canary_count, .canary_share = p->canary_share};
+                           .canary_count = p->canary_count, .canary_share = p->canary_share,
+                           .notify = gcs_notify_routes(p->notify), .actor = p->actor};
     gcs_apply_result result;
     gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
@@ -391,6 +449,13 @@ gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **re
         return GCS_EXIT_PARTIAL;
     }
     return gcs_cli_fail(p->cli, rc);
+}
+
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+{
+    gcs_exit code = apply_and_report(p, plan, report);
+    gcs_provision_notify(p, *report);
+    return code;
 }
 
 gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)

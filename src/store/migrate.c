@@ -177,6 +177,22 @@ static const char v6_postgres[] =
     " value TEXT NOT NULL, run_id TEXT, added_ms BIGINT NOT NULL,"
     " PRIMARY KEY (group_id, kind, value));";
 
+/* ==== 7: the outbox of notifications ==== */
+
+/* One row per event and endpoint; msg_id (the webhook-id) is shared by the
+ * rows of one event and never changes. */
+#define V7_COLUMNS(INT, SERIAL)                                                                    \
+    "CREATE TABLE notifications (id " SERIAL ", msg_id TEXT NOT NULL,"                           \
+    " endpoint TEXT NOT NULL, event_type TEXT NOT NULL, body TEXT NOT NULL,"                      \
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before_ms " INT " NOT NULL,"  \
+    " deadline_ms " INT " NOT NULL, dead_after_ms " INT " NOT NULL, lease_owner TEXT,"           \
+    " lease_until_ms " INT ", last_error TEXT, created_ms " INT " NOT NULL,"                      \
+    " updated_ms " INT " NOT NULL, delivered_ms " INT ", UNIQUE (msg_id, endpoint));"             \
+    "CREATE INDEX notifications_ready ON notifications(state, not_before_ms);"
+
+static const char v7_sqlite[] = V7_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
+static const char v7_postgres[] = V7_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -184,6 +200,7 @@ static const migration migrations[] = {
     {4, v4_sqlite, v4_postgres},
     {5, v5_sqlite, v5_postgres},
     {6, v6_sqlite, v6_postgres},
+    {7, v7_sqlite, v7_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)
