@@ -17,9 +17,16 @@
  *   no-user USERNAME            no such user exists
  *   user-count N                the organisation holds N users
  *   config JSON                 POST /_emulator/config (faults, latency, limits)
+ *   stdout FILE / stderr FILE   the last run's standard output (error), normalised, must
+ *                               equal {data}/FILE whole (GCS_UPDATE_GOLDEN=1 rewrites it);
+ *                               the normaliser (tests/support/golden.h) replaces the
+ *                               scenario's paths by {data} and {tmp}, and run ids, times,
+ *                               ids, digests, the port, durations and rates by {run},
+ *                               {time}, {id}, {digest}, {port}, {duration} and {rate}
  *   wire FILE                   the requests on the wire so far (from the receipts), one
  *                               line each, sorted: METHOD PATH [If-Match V] -> STATUS and
- *                               the body, with ids as {id} and the token call left out;
+ *                               the body, with ids as {id} and the token call left out
+ *                               (a call the run stopped before sending: "-> not sent");
  *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
  *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
@@ -29,11 +36,14 @@
  *                               "run ID is recorded" on stderr) becomes {NAME}
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
- * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments are split on spaces; TEXT is the rest of the
- * line. Lines starting with # are comments.
+ * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
+ * are split on spaces; TEXT is the rest of the line. Lines starting with # are comments. An
+ * optional file `emulator` in the scenario holds more arguments for the emulator (its clients
+ * and their scopes).
  */
 #include "clitest.h"
 #include "gcstest.h"
+#include "golden.h"
 #include "httptest.h"
 #include "plan/plan.h"
 
@@ -338,10 +348,17 @@ static void step_wire(scenario *s, const char *file)
         json_t *parsed = body ? json_loads(body, 0, NULL) : NULL;
         char *canon = parsed ? json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         const char *etag = json_string_value(json_object_get(rec, "etag_sent"));
-        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %lld%s%s",
+        /* A call the run stopped before it left has a receipt too (no attempt). */
+        char status[64];
+        if (json_integer_value(json_object_get(rec, "attempts")) == 0)
+            snprintf(status, sizeof status, "not sent (%s)",
+                     json_string_value(json_object_get(rec, "outcome")));
+        else
+            snprintf(status, sizeof status, "%lld",
+                     (long long)json_integer_value(json_object_get(rec, "status")));
+        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %s%s%s",
                                         json_string_value(json_object_get(rec, "method")), path,
-                                        etag ? " If-Match " : "", etag ? etag : "",
-                                        (long long)json_integer_value(json_object_get(rec, "status")),
+                                        etag ? " If-Match " : "", etag ? etag : "", status,
                                         canon ? " " : "", canon ? canon : ""),
                          0);
         free(canon);
@@ -360,29 +377,26 @@ static void step_wire(scenario *s, const char *file)
     gcs_test_run_release(&r);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    const char *update = getenv("GCS_UPDATE_GOLDEN");
-    if (update && strcmp(update, "1") == 0) {
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(got.ptr ? got.ptr : "", f);
-        fclose(f);
-    } else {
-        FILE *f = fopen(path, "r");
-        gcs_buf want;
-        gcs_buf_init(&want, 0);
-        char chunk[4096];
-        size_t k;
-        while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-            assert_int_equal(gcs_buf_put(&want, chunk, k), 0);
-        if (f)
-            fclose(f);
-        if (!f || strcmp(want.ptr ? want.ptr : "", got.ptr ? got.ptr : "") != 0)
-            fail_msg("%s/script:%lu: the wire differs from %s (GCS_UPDATE_GOLDEN=1 rewrites "
-                     "it)\n--- got\n%s--- want\n%s",
-                     s->name, s->line, file, got.ptr ? got.ptr : "", want.ptr ? want.ptr : "");
-        gcs_buf_release(&want);
-    }
+    char *differs = gcs_golden_check(path, got.ptr);
+    if (differs)
+        fail_msg("%s/script:%lu: the wire: %s", s->name, s->line, differs);
     gcs_buf_release(&got);
+}
+
+/* The last run's whole output, normalised, against a golden file. */
+static void step_golden(scenario *s, const char *verb, const char *file)
+{
+    if (!s->ran)
+        fail_msg("%s/script:%lu: %s before any run", s->name, s->line, verb);
+    const gcs_buf *out = strcmp(verb, "stdout") == 0 ? &s->last.out : &s->last.err;
+    const gcs_golden_vars vars = {s->data, s->tmp, s->emu.port};
+    char *got = gcs_golden_normalise(out->ptr, &vars);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->data, file);
+    char *differs = gcs_golden_check(path, got);
+    free(got);
+    if (differs)
+        fail_msg("%s/script:%lu: %s: %s", s->name, s->line, verb, differs);
 }
 
 static void run_scenario(void **state)
@@ -390,7 +404,20 @@ static void run_scenario(void **state)
     scenario *s = *state;
     char path[1200];
     snprintf(path, sizeof path, "%s/seed.json", s->data);
-    const char *args[] = {"--seed", path, "--rate-limit", "0", NULL};
+    const char *args[64] = {"--seed", path, "--rate-limit", "0"};
+    size_t nargs = 4;
+    char more[4096] = "";
+    char more_path[1200];
+    snprintf(more_path, sizeof more_path, "%s/emulator", s->data);
+    FILE *extra = fopen(more_path, "r");
+    if (extra) {
+        size_t k = fread(more, 1, sizeof more - 1, extra);
+        more[k] = '\0';
+        fclose(extra);
+        for (char *a = strtok(more, " \t\r\n"); a && nargs < 63; a = strtok(NULL, " \t\r\n"))
+            args[nargs++] = a;
+    }
+    args[nargs] = NULL;
     gcs_test_server_start(&s->emu, gcs_test_emulator_path(), args, 10000);
     s->tmp = gcs_test_tmpdir();
 
@@ -442,6 +469,8 @@ static void run_scenario(void **state)
             if (!answer)
                 fail_msg("%s/script:%lu: the emulator refused config %s", s->name, s->line, rest);
             json_decref(answer);
+        } else if (strcmp(line, "stdout") == 0 || strcmp(line, "stderr") == 0) {
+            step_golden(s, line, rest);
         } else if (strcmp(line, "wire") == 0) {
             step_wire(s, rest);
         } else if (strcmp(line, "edit") == 0)
