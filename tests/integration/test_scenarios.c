@@ -34,6 +34,12 @@
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
  *   remember-run NAME           the run id the last run printed ("(run ID" on stdout, or
  *                               "run ID is recorded" on stderr) becomes {NAME}
+ *   group FIELD NAME = JSON     the Genesys group NAME (spaces allowed): FIELD `members` (their
+ *                               userNames, sorted), `grants` ("Role@Division", sorted),
+ *                               `description`, `visibility`, `rolesEnabled`, or `exists` (true/false)
+ *   group-count N               the organisation holds N groups
+ *   group-member ADD|REMOVE USERNAME NAME   another tool changes the group's members behind our back
+ *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
  * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
@@ -295,6 +301,154 @@ static void step_patch(scenario *s, char *args)
     gcs_test_emu_patch_user(&s->emu, user_name, op);
 }
 
+/* ==== Groups ==== */
+
+static json_t *find_group(json_t *state, const char *name)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(state, "groups"), i, g) {
+        const char *n = json_string_value(json_object_get(g, "name"));
+        if (n && strcmp(n, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+static const char *name_of_id(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *eid = json_string_value(json_object_get(e, "id"));
+        if (eid && id && strcmp(eid, id) == 0)
+            return json_string_value(json_object_get(e, json_object_get(e, "userName") ? "userName" : "name"));
+    }
+    return "?";
+}
+
+static int by_json_text(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+static json_t *sorted_texts(json_t *texts)
+{
+    size_t n = json_array_size(texts);
+    json_t **items = calloc(n ? n : 1, sizeof *items);
+    assert_non_null(items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(texts, i);
+    qsort(items, n, sizeof *items, by_json_text);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, items[i]);
+    free(items);
+    json_decref(texts);
+    return out;
+}
+
+static void step_group(scenario *s, char *args)
+{
+    char *field = strtok(args, " "), *rest = strtok(NULL, "");
+    char *eq = rest ? strstr(rest, " = ") : NULL;
+    if (!field || !eq) {
+        fail_msg("%s/script:%lu: group FIELD NAME = JSON", s->name, s->line);
+        return;
+    }
+    *eq = '\0';
+    const char *want_text = eq + 3;
+    json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+    assert_non_null(st);
+    json_t *g = find_group(st, rest), *got = NULL;
+    if (strcmp(field, "exists") == 0) {
+        got = json_boolean(g != NULL);
+    } else if (!g) {
+        fail_msg("%s/script:%lu: no group '%s'", s->name, s->line, rest);
+    } else if (strcmp(field, "members") == 0) {
+        got = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(g, "members"), i, m)
+            json_array_append_new(got, json_string(name_of_id(json_object_get(st, "users"),
+                                                              json_string_value(m))));
+        got = sorted_texts(got);
+    } else if (strcmp(field, "grants") == 0) {
+        got = json_array();
+        size_t i;
+        json_t *gr;
+        json_array_foreach(json_object_get(g, "grants"), i, gr) {
+            char both[300];
+            snprintf(both, sizeof both, "%s@%s",
+                     name_of_id(json_object_get(st, "roles"), json_string_value(json_object_get(gr, "roleId"))),
+                     name_of_id(json_object_get(st, "divisions"), json_string_value(json_object_get(gr, "divisionId"))));
+            json_array_append_new(got, json_string(both));
+        }
+        got = sorted_texts(got);
+    } else {
+        got = json_incref(json_object_get(g, field));
+    }
+    json_t *want = json_loads(want_text, JSON_DECODE_ANY, NULL);
+    if (!want)
+        fail_msg("%s/script:%lu: bad JSON '%s'", s->name, s->line, want_text);
+    if (!json_equal(got, want)) {
+        char *text = got ? json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        fail_msg("%s/script:%lu: group '%s' %s is %s, expected %s", s->name, s->line, rest, field,
+                 text ? text : "(absent)", want_text);
+        free(text);
+    }
+    json_decref(want);
+    json_decref(got);
+    json_decref(st);
+}
+
+static void step_group_member(scenario *s, char *args)
+{
+    char *verb = strtok(args, " "), *user_name = strtok(NULL, " "), *name = strtok(NULL, "");
+    assert_non_null(name);
+    json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+    json_t *g = find_group(st, name);
+    json_t *u = gcs_test_emu_user_named(&s->emu, user_name);
+    assert_non_null(g);
+    assert_non_null(u);
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300], body[600];
+    const char *uid = json_string_value(json_object_get(u, "id"));
+    snprintf(path, sizeof path, "/api/v2/scim/v2/groups/%s",
+             json_string_value(json_object_get(g, "id")));
+    if (strcmp(verb, "ADD") == 0)
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                 "\"Operations\":[{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"%s\"}]}]}",
+                 uid);
+    else
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                 "\"Operations\":[{\"op\":\"remove\",\"path\":\"members[value eq \\\"%s\\\"]\"}]}",
+                 uid);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "PATCH", path, body, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(token);
+    json_decref(u);
+    json_decref(st);
+}
+
+static void step_group_create(scenario *s, const char *name)
+{
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    json_t *body = json_pack("{s:s,s:s,s:s}", "name", name, "type", "official", "visibility", "public");
+    char *text = json_dumps(body, JSON_COMPACT);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "POST", "/api/v2/groups", text, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(text);
+    json_decref(body);
+    free(token);
+}
+
 /* Genesys ids (UUIDs) as {id}, in place. */
 static void hide_ids(char *t)
 {
@@ -481,6 +635,19 @@ static void run_scenario(void **state)
             step_reseal(s, rest);
         else if (strcmp(line, "remember-run") == 0)
             step_remember_run(s, rest);
+        else if (strcmp(line, "group") == 0)
+            step_group(s, rest);
+        else if (strcmp(line, "group-member") == 0)
+            step_group_member(s, rest);
+        else if (strcmp(line, "group-create") == 0)
+            step_group_create(s, rest);
+        else if (strcmp(line, "group-count") == 0) {
+            json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+            long got = (long)json_array_size(json_object_get(st, "groups"));
+            json_decref(st);
+            if (got != atol(rest))
+                fail_msg("%s/script:%lu: %ld groups, expected %s", s->name, s->line, got, rest);
+        }
         else
             fail_msg("%s/script:%lu: unknown step '%s'", s->name, s->line, line);
     }

@@ -51,8 +51,17 @@ static void example_profile_loads(void **state)
 
     const char *header[] = {"employee_id", "first_name", "last_name", "email", "job_title",
                             "department", "division", "work_phone", "mobile_phone", "hire_date",
-                            "manager_id", "status", "roles", "skills", "languages"};
-    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 15), 0);
+                            "manager_id", "status", "roles", "skills", "languages", "teams"};
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 16), 0);
+    /* The groups section's column is a field the profile reads too. */
+    assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 15), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "source field 'teams'"));
+    const gcs_profile_groups *g = gcs_profile_groups_of(p);
+    assert_true(g->enabled);
+    assert_int_equal(g->hierarchy, GCS_GROUPS_KEPT);
+    assert_false(g->authoritative);
+    assert_int_equal(g->separator, ';');
+    assert_non_null(strstr(g->file, "/examples/groups.csv"));
     assert_int_equal(gcs_profile_check_fields(p, "hr.csv", header, 14), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "source field 'languages'"));
     assert_non_null(strstr(gcs_error_last(), "line 76"));
