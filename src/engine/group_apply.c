@@ -478,7 +478,8 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
         rc = read_members(&c, &now);
         json_decref(now);
         if (rc == 0) {
-            const char *q = c.etag[0] == '"' ? c.etag + 1 : c.etag;
+            const char *q = strncmp(c.etag, "W/", 2) == 0 ? c.etag + 2 : c.etag;
+            q += *q == '"';
             c.version = strtoll(q, NULL, 10);
         }
     }

@@ -521,13 +521,34 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
         return rc;
     run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *by_lower = NULL;
     json_t *unresolved = json_array();
     GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);
+    /* Names are matched ignoring case as well: two directory groups whose names
+     * differ only in case would be one Genesys group, changed two ways. */
+    by_lower = json_object();
+    GCS_CHECK_ALLOC_GOTO(by_lower, rc, out);
+    for (size_t k = 0; k < tree.count && rc == 0; k++) {
+        char *low = lowered(tree.nodes[k].def->name);
+        json_t *n = json_object_get(by_lower, low ? low : "");
+        if (!low ||
+            json_object_set_new(by_lower, low, json_integer(n ? json_integer_value(n) + 1 : 1)) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        free(low);
+    }
     for (size_t k = 0; k < tree.count && rc == 0; k++) {
         const gcs_group_node *node = &tree.nodes[k];
+        char *low = lowered(node->def->name);
+        GCS_CHECK_ALLOC_GOTO(low, rc, out);
+        bool clash = json_integer_value(json_object_get(by_lower, low)) > 1;
+        free(low);
         if (node->rejected)
             rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, NULL,
                                        node->why ? node->why : "rejected");
+        else if (clash)
+            rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, "name",
+                                       "another group of the directory has this name but for "
+                                       "its case: both would be one Genesys group");
         else
             rc = plan_one(&r, node, unresolved);
     }
@@ -535,6 +556,7 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
         json_object_set(gcs_group_plan_section(plan), "not_in_source", unresolved);
     gcs_group_plan_set_unchanged(plan, r.unchanged);
 out:
+    json_decref(by_lower);
     json_decref(unresolved);
     gcs_group_tree_release(&tree);
     return rc;
