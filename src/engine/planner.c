@@ -25,7 +25,7 @@ int gcs_planner_check_inputs(const gcs_planner_options *o)
 {
     gcs_profile *p = NULL;
     int rc = gcs_profile_load(&p, o->profile_path);
-    if (rc == 0 && o->source_path)
+    if (rc == 0 && o->source_path && !o->source_data)
         rc = gcs_source_check_profile(p, o->source_path, o->source_format, NULL);
     gcs_profile_free(p);
     return rc < 0 ? rc : 0;
@@ -300,12 +300,17 @@ static int read_source(planner *p)
 {
     gcs_source *src = NULL;
     gcs_field_names *names = NULL;
-    int rc = gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
+    int rc = p->o->source_data
+                 ? gcs_source_open_mem(&src, p->o->source_path ? p->o->source_path : "<memory>",
+                                       p->o->source_data, p->o->source_len, p->o->source_format,
+                                       NULL)
+                 : gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
     if (rc < 0)
         return rc;
     /* A file was checked against the profile before anything was read from
-     * Genesys; standard input can be read once only, so it is checked as it goes. */
-    bool check = strcmp(p->o->source_path, "-") == 0;
+     * Genesys; standard input can be read once only, and rows in memory are
+     * checked the same way, as they go. */
+    bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
     for (;;) {
@@ -329,7 +334,8 @@ static int read_source(planner *p)
         if ((rc = add_row(p, row)) < 0)
             goto out;
     }
-    if (names && (rc = gcs_field_names_check(names)) < 0)
+    /* No rows (only leavers named): nothing to check the profile against. */
+    if (names && gcs_source_records(src) > 0 && (rc = gcs_field_names_check(names)) < 0)
         goto out;
     rc = 0;
     p->source_clean = gcs_source_clean(src);
@@ -1075,7 +1081,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
         goto out;
     p.marker = gcs_profile_managed_authority(p.profile);
-    if (o->source_path && strcmp(o->source_path, "-") != 0 &&
+    if (o->source_path && !o->source_data && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
     if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)

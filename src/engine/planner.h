@@ -44,7 +44,12 @@ struct gcs_store;
 #include "plan/plan.h"
 
 typedef struct gcs_planner_options {
-    const char *source_path;
+    const char *source_path;          /* a file, or "-"; with source_data, the name rows carry */
+    /* Rows in memory instead of a file (the service's events): JSON text in the
+     * source's column shape, borrowed for the run. Checked against the profile
+     * as it is read, as standard input is; no rows at all is no check. */
+    const char *source_data;
+    size_t source_len;
     gcs_source_format source_format;  /* GCS_SOURCE_AUTO by default */
     const char *profile_path;
     const char *api_url;              /* recorded in the plan as its target */

@@ -418,28 +418,11 @@ out:
     return rc;
 }
 
-int gcs_plan_read(gcs_plan *plan, const char *path)
+/* What every plan read from outside must be: the format, well-formed
+ * operations, a target, and an identity that still matches its content.
+ * Releases the plan when it is not. `name` is for the messages. */
+static int check_document(gcs_plan *plan, const char *path)
 {
-    json_error_t err;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    plan->doc = NULL;
-    if (fd < 0)
-        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
-        close(fd);
-        return gcs_error_set(GCS_EINVALID,
-                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
-                             GCS_PLAN_MAX_BYTES >> 20);
-    }
-    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
-    close(fd);
-    if (!plan->doc) {
-        if (err.line < 0)
-            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
-        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
-                             err.text);
-    }
     const char *format = json_string_value(json_object_get(plan->doc, "format"));
     int rc = 0;
     if (!format || strcmp(format, PLAN_FORMAT) != 0) {
@@ -485,6 +468,53 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
 fail:
     gcs_plan_release(plan);
     return rc;
+}
+
+int gcs_plan_read(gcs_plan *plan, const char *path)
+{
+    json_error_t err;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    plan->doc = NULL;
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
+        close(fd);
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    }
+    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+    close(fd);
+    if (!plan->doc) {
+        if (err.line < 0)
+            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
+                             err.text);
+    }
+    return check_document(plan, path);
+}
+
+int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name)
+{
+    json_error_t err;
+    plan->doc = NULL;
+    if (len > (size_t)GCS_PLAN_MAX_BYTES)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %ld MiB", name,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    plan->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!plan->doc)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", name, err.line,
+                             err.text);
+    return check_document(plan, name);
+}
+
+int gcs_plan_dump(char **out, const gcs_plan *plan)
+{
+    *out = json_dumps(plan->doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!*out)
+        return gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    return 0;
 }
 
 /* ==== Rendering ==== */

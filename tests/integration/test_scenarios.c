@@ -17,14 +17,23 @@
  *   no-user USERNAME            no such user exists
  *   user-count N                the organisation holds N users
  *   config JSON                 POST /_emulator/config (faults, latency, limits)
+ *   stdout FILE / stderr FILE   the last run's standard output (error), normalised, must
+ *                               equal {data}/FILE whole (GCS_UPDATE_GOLDEN=1 rewrites it);
+ *                               the normaliser (tests/support/golden.h) replaces the
+ *                               scenario's paths by {data} and {tmp}, and run ids, times,
+ *                               ids, digests, the port, durations and rates by {run},
+ *                               {time}, {id}, {digest}, {port}, {duration} and {rate}
  *   wire FILE                   the requests on the wire so far (from the receipts), one
  *                               line each, sorted: METHOD PATH [If-Match V] -> STATUS and
- *                               the body, with ids as {id} and the token call left out;
+ *                               the body, with ids as {id} and the token call left out
+ *                               (a call the run stopped before sending: "-> not sent");
  *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
  *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
  *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
+ *   remember-run NAME           the run id the last run printed ("(run ID" on stdout, or
+ *                               "run ID is recorded" on stderr) becomes {NAME}
  *   group FIELD NAME = JSON     the Genesys group NAME (spaces allowed): FIELD `members` (their
  *                               userNames, sorted), `grants` ("Role@Division", sorted),
  *                               `description`, `visibility`, `rolesEnabled`, or `exists` (true/false)
@@ -33,11 +42,14 @@
  *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
- * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
- * line. Lines starting with # are comments.
+ * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
+ * are split on spaces; TEXT is the rest of the line. Lines starting with # are comments. An
+ * optional file `emulator` in the scenario holds more arguments for the emulator (its clients
+ * and their scopes).
  */
 #include "clitest.h"
 #include "gcstest.h"
+#include "golden.h"
 #include "httptest.h"
 #include "plan/plan.h"
 
@@ -58,7 +70,26 @@ typedef struct scenario {
     gcs_test_run last;
     bool ran;
     unsigned long line;
+    struct {
+        char name[32];
+        char value[80];
+    } runs[8];           /* remember-run NAME */
+    size_t run_count;
 } scenario;
+
+/* {NAME} of a remembered run at *p: appended to b, *p moved past it. */
+static bool remembered(const scenario *s, gcs_buf *b, const char **p)
+{
+    for (size_t i = 0; i < s->run_count; i++) {
+        size_t n = strlen(s->runs[i].name);
+        if (strncmp(*p + 1, s->runs[i].name, n) == 0 && (*p)[n + 1] == '}') {
+            assert_int_equal(gcs_buf_puts(b, s->runs[i].value), 0);
+            *p += n + 2;
+            return true;
+        }
+    }
+    return false;
+}
 
 /* {data} and {tmp} in `in`, expanded into out. */
 static void expand(const scenario *s, char *out, size_t outsz, const char *in)
@@ -75,6 +106,8 @@ static void expand(const scenario *s, char *out, size_t outsz, const char *in)
         } else if (strncmp(p, "{port}", 6) == 0) {
             assert_int_equal(gcs_buf_printf(&b, "%d", s->emu.port), 0);
             p += 6;
+        } else if (*p == '{' && remembered(s, &b, &p)) {
+            continue;
         } else {
             assert_int_equal(gcs_buf_putc(&b, *p++), 0);
         }
@@ -239,6 +272,26 @@ static void step_reseal(scenario *s, const char *file)
     assert_int_equal(gcs_plan_finish(&plan), 0);
     assert_int_equal(gcs_plan_write(&plan, path), 0);
     gcs_plan_release(&plan);
+}
+
+static void step_remember_run(scenario *s, const char *name)
+{
+    const char *out = s->ran && s->last.out.ptr ? s->last.out.ptr : "";
+    const char *err = s->ran && s->last.err.ptr ? s->last.err.ptr : "";
+    const char *at = strstr(out, "(run ");
+    if (at)
+        at += 5;
+    else if ((at = strstr(err, "gcscim: run ")) != NULL)
+        at += 12;
+    if (!at || !*name || strlen(name) >= sizeof s->runs[0].name ||
+        s->run_count == sizeof s->runs / sizeof *s->runs) {
+        fail_msg("%s/script:%lu: no run id to remember as '%s'", s->name, s->line, name);
+        return;
+    }
+    size_t n = strspn(at, "0123456789abcdefABCDEFTZ-");
+    snprintf(s->runs[s->run_count].name, sizeof s->runs[0].name, "%s", name);
+    snprintf(s->runs[s->run_count].value, sizeof s->runs[0].value, "%.*s", (int)n, at);
+    s->run_count++;
 }
 
 static void step_patch(scenario *s, char *args)
@@ -449,10 +502,17 @@ static void step_wire(scenario *s, const char *file)
         json_t *parsed = body ? json_loads(body, 0, NULL) : NULL;
         char *canon = parsed ? json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         const char *etag = json_string_value(json_object_get(rec, "etag_sent"));
-        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %lld%s%s",
+        /* A call the run stopped before it left has a receipt too (no attempt). */
+        char status[64];
+        if (json_integer_value(json_object_get(rec, "attempts")) == 0)
+            snprintf(status, sizeof status, "not sent (%s)",
+                     json_string_value(json_object_get(rec, "outcome")));
+        else
+            snprintf(status, sizeof status, "%lld",
+                     (long long)json_integer_value(json_object_get(rec, "status")));
+        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %s%s%s",
                                         json_string_value(json_object_get(rec, "method")), path,
-                                        etag ? " If-Match " : "", etag ? etag : "",
-                                        (long long)json_integer_value(json_object_get(rec, "status")),
+                                        etag ? " If-Match " : "", etag ? etag : "", status,
                                         canon ? " " : "", canon ? canon : ""),
                          0);
         free(canon);
@@ -471,29 +531,26 @@ static void step_wire(scenario *s, const char *file)
     gcs_test_run_release(&r);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    const char *update = getenv("GCS_UPDATE_GOLDEN");
-    if (update && strcmp(update, "1") == 0) {
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(got.ptr ? got.ptr : "", f);
-        fclose(f);
-    } else {
-        FILE *f = fopen(path, "r");
-        gcs_buf want;
-        gcs_buf_init(&want, 0);
-        char chunk[4096];
-        size_t k;
-        while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-            assert_int_equal(gcs_buf_put(&want, chunk, k), 0);
-        if (f)
-            fclose(f);
-        if (!f || strcmp(want.ptr ? want.ptr : "", got.ptr ? got.ptr : "") != 0)
-            fail_msg("%s/script:%lu: the wire differs from %s (GCS_UPDATE_GOLDEN=1 rewrites "
-                     "it)\n--- got\n%s--- want\n%s",
-                     s->name, s->line, file, got.ptr ? got.ptr : "", want.ptr ? want.ptr : "");
-        gcs_buf_release(&want);
-    }
+    char *differs = gcs_golden_check(path, got.ptr);
+    if (differs)
+        fail_msg("%s/script:%lu: the wire: %s", s->name, s->line, differs);
     gcs_buf_release(&got);
+}
+
+/* The last run's whole output, normalised, against a golden file. */
+static void step_golden(scenario *s, const char *verb, const char *file)
+{
+    if (!s->ran)
+        fail_msg("%s/script:%lu: %s before any run", s->name, s->line, verb);
+    const gcs_buf *out = strcmp(verb, "stdout") == 0 ? &s->last.out : &s->last.err;
+    const gcs_golden_vars vars = {s->data, s->tmp, s->emu.port};
+    char *got = gcs_golden_normalise(out->ptr, &vars);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->data, file);
+    char *differs = gcs_golden_check(path, got);
+    free(got);
+    if (differs)
+        fail_msg("%s/script:%lu: %s: %s", s->name, s->line, verb, differs);
 }
 
 static void run_scenario(void **state)
@@ -501,7 +558,20 @@ static void run_scenario(void **state)
     scenario *s = *state;
     char path[1200];
     snprintf(path, sizeof path, "%s/seed.json", s->data);
-    const char *args[] = {"--seed", path, "--rate-limit", "0", NULL};
+    const char *args[64] = {"--seed", path, "--rate-limit", "0"};
+    size_t nargs = 4;
+    char more[4096] = "";
+    char more_path[1200];
+    snprintf(more_path, sizeof more_path, "%s/emulator", s->data);
+    FILE *extra = fopen(more_path, "r");
+    if (extra) {
+        size_t k = fread(more, 1, sizeof more - 1, extra);
+        more[k] = '\0';
+        fclose(extra);
+        for (char *a = strtok(more, " \t\r\n"); a && nargs < 63; a = strtok(NULL, " \t\r\n"))
+            args[nargs++] = a;
+    }
+    args[nargs] = NULL;
     gcs_test_server_start(&s->emu, gcs_test_emulator_path(), args, 10000);
     s->tmp = gcs_test_tmpdir();
 
@@ -553,6 +623,8 @@ static void run_scenario(void **state)
             if (!answer)
                 fail_msg("%s/script:%lu: the emulator refused config %s", s->name, s->line, rest);
             json_decref(answer);
+        } else if (strcmp(line, "stdout") == 0 || strcmp(line, "stderr") == 0) {
+            step_golden(s, line, rest);
         } else if (strcmp(line, "wire") == 0) {
             step_wire(s, rest);
         } else if (strcmp(line, "edit") == 0)
@@ -561,6 +633,8 @@ static void run_scenario(void **state)
             step_patch(s, rest);
         else if (strcmp(line, "reseal") == 0)
             step_reseal(s, rest);
+        else if (strcmp(line, "remember-run") == 0)
+            step_remember_run(s, rest);
         else if (strcmp(line, "group") == 0)
             step_group(s, rest);
         else if (strcmp(line, "group-member") == 0)
