@@ -8,6 +8,7 @@
 #include "engine/group_apply.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "http/url.h"
 #include "plan/group_plan.h"
 
@@ -79,11 +80,20 @@ static void fail(group_ctx *c, const char *what, const gcs_http_client_response 
     snprintf(c->message, sizeof c->message, "%s: %s", what, res ? res->message : gcs_error_last());
 }
 
+/* Receipts of this group's calls name it: "group:KEY". */
+static void learn_group(group_ctx *c)
+{
+    if (c->ga->recorder && c->id[0])
+        gcs_recorder_learn(c->ga->recorder, c->item, c->id, NULL);
+}
+
 static void take_group_entity(group_ctx *c, const json_t *e)
 {
     const char *id = json_string_value(json_object_get(e, "id"));
-    if (id)
+    if (id) {
         snprintf(c->id, sizeof c->id, "%s", id);
+        learn_group(c);
+    }
     if (json_is_integer(json_object_get(e, "version"))) {
         c->version = (long long)json_integer_value(json_object_get(e, "version"));
         snprintf(c->etag, sizeof c->etag, "\"%lld\"", c->version);
@@ -129,6 +139,7 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     if (known_id && *known_id) {
         /* created by the interrupted run: its version is read again below */
         snprintf(c->id, sizeof c->id, "%s", known_id);
+        learn_group(c);
         return 0;
     }
     int rc;
@@ -140,6 +151,8 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     if ((rc = gcs_store_item_mark(ga->store, ga->run_id, c->item, GCS_ITEM_IN_PROGRESS, NULL,
                                   "create sent")) < 0)
         return rc;
+    if (ga->recorder) /* the create's receipt names the group by its name */
+        gcs_recorder_learn(ga->recorder, c->item, NULL, c->name);
     gcs_http_client_response res;
     rc = call(c, &res, "POST", GROUPS_PATH, body, NULL);
     if (rc == 0) {
@@ -468,6 +481,7 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
     } else {
         const char *id = json_string_value(json_object_get(op, "id"));
         snprintf(c.id, sizeof c.id, "%s", id ? id : "");
+        learn_group(&c);
         c.version = (long long)json_integer_value(json_object_get(op, "version"));
         snprintf(c.etag, sizeof c.etag, "\"%lld\"", c.version);
     }
