@@ -188,11 +188,17 @@ static int update_settings(group_ctx *c)
     int rc = 0;
     for (int attempt = 0; attempt <= MAX_REREADS; attempt++) {
         json_t *body = json_pack(
-            "{s:O,s:O,s:O,s:O?,s:O,s:I}", "name", json_object_get(c->op, "name"), "type",
+            "{s:O,s:O?,s:O?,s:O?,s:O?,s:I}", "name", json_object_get(c->op, "name"), "type",
             json_object_get(want, "type"), "visibility", json_object_get(want, "visibility"),
             "description", json_object_get(want, "description"), "rolesEnabled",
             json_object_get(want, "rolesEnabled"), "version", (json_int_t)c->version);
         GCS_CHECK_ALLOC(body);
+        /* what the plan does not know is not sent, rather than sent empty */
+        static const char *const optional[] = {"type", "visibility", "description", "rolesEnabled"};
+        for (size_t k = 0; k < sizeof optional / sizeof *optional; k++) {
+            if (json_is_null(json_object_get(body, optional[k])))
+                json_object_del(body, optional[k]);
+        }
         char path[300];
         snprintf(path, sizeof path, GROUPS_PATH "/%s", c->id);
         gcs_http_client_response res;

@@ -360,9 +360,10 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
     op = json_pack("{s:s,s:s,s:s,s:s?,s:{s:s,s:s,s:s,s:s?,s:b},s:[],s:[],s:[],s:[],s:[],s:O}",
                    "kind", id ? "update" : "create", "key", d->key, "name",
                    current ? json_string_value(json_object_get(current, "name")) : d->name, "id",
-                   id, "group", "name", d->name, "type", d->type, "visibility", d->visibility,
-                   "description", d->description, "rolesEnabled", roles_enabled, "changes", "add",
-                   "remove", "grant", "revoke", "parents", node->parents);
+                   id, "group", "name", d->name, "type", d->type ? d->type : "official",
+                   "visibility", d->visibility ? d->visibility : "public", "description",
+                   d->description, "rolesEnabled", roles_enabled, "changes", "add", "remove",
+                   "grant", "revoke", "parents", node->parents);
     GCS_CHECK_ALLOC_GOTO(op, rc, out);
     if (id)
         json_object_set(op, "version", json_object_get(current, "version"));
@@ -375,8 +376,20 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
             json_array_append_new(
                 changes, change("description", json_incref(json_object_get(current, "description")),
                                 json_string(d->description)));
+        /* What the directory does not say stays as Genesys has it: the PUT
+         * that changes the rest sends it back unchanged. */
+        json_t *want = json_object_get(op, "group");
+        static const char *const kept[] = {"type", "visibility", "description"};
+        const char *given[] = {d->type, d->visibility, d->description};
+        for (size_t k = 0; k < 3; k++) {
+            if (!given[k])
+                json_object_set(want, kept[k],
+                                json_object_get(current, kept[k])
+                                    ? json_object_get(current, kept[k])
+                                    : json_null());
+        }
         const char *vis = json_string_value(json_object_get(current, "visibility"));
-        if (strcmp(vis ? vis : "", d->visibility) != 0)
+        if (d->visibility && strcmp(vis ? vis : "", d->visibility) != 0)
             json_array_append_new(
                 changes, change("visibility", json_incref(json_object_get(current, "visibility")),
                                 json_string(d->visibility)));
