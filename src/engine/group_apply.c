@@ -30,6 +30,7 @@ typedef struct group_ctx {
     char etag[64];     /* the SCIM version, quoted, for If-Match */
     long long version; /* the Platform API's version */
     char message[600];
+    json_t *now;                /* a resumed group's members as read again, or NULL */
 } group_ctx;
 
 static void item_key(char *out, size_t outsz, const char *key)
@@ -361,12 +362,13 @@ static int change_members(group_ctx *c)
             rc = GCS_ERROR;
             goto out;
         }
-        json_array_append_new(adds, json_string(id));
+        if (!c->now || !json_object_get(c->now, id)) /* resumed: added already */
+            json_array_append_new(adds, json_string(id));
     }
     json_array_foreach(json_object_get(c->op, "remove"), i, m)
     {
         const char *id = json_string_value(json_object_get(m, "id"));
-        if (id)
+        if (id && (!c->now || json_object_get(c->now, id))) /* resumed: gone already */
             json_array_append_new(removes, json_string(id));
     }
     if (json_array_size(adds) + json_array_size(removes) == 0)
@@ -494,9 +496,7 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
     gcs_run_item_release(&item);
     if (rc == 0 && resumed) {
         /* an earlier run may have moved the version: start from the current one */
-        json_t *now = NULL;
-        rc = read_members(&c, &now);
-        json_decref(now);
+        rc = read_members(&c, &c.now);
         if (rc == 0) {
             const char *q = strncmp(c.etag, "W/", 2) == 0 ? c.etag + 2 : c.etag;
             q += *q == '"';
@@ -511,6 +511,8 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
         rc = change_grants(&c, "grant", "bulkadd");
     if (rc == 0)
         rc = change_grants(&c, "revoke", "bulkremove");
+    json_decref(c.now);
+    c.now = NULL;
     if (rc == GCS_EIO || rc == GCS_ENOMEM || rc == GCS_EFORBIDDEN || rc == GCS_EDAILYLIMIT ||
         rc == GCS_EAUTH || rc == GCS_ECANCELLED)
         return rc; /* the store, a permission, the day's limit: the run cannot go on */
