@@ -25,7 +25,8 @@
 #define APPROVAL_OPTIONS                                                                           \
     "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
     "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
-    "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \
+    "                              deactivate-despite-rejects, remove-members=N,\n"              \
+    "                              revoke-grants=N); docs/plan.md, \"Safety\", \"Groups\"\n"      \
     "  --allow-deactivations N     the same as --approve deactivate=N\n"                          \
     "  --max-deactivations N       removals allowed without approval (default 10)\n"            \
     "  --max-deactivation-share P  ... or P% of managed users above 3 (default 5)\n"             \

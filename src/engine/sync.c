@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "engine/apply.h"
 #include "engine/recorder.h"
+#include "plan/group_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,7 +289,7 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     }
     if (!approved) {
         overall = GCS_SYNC_NEEDS_APPROVAL;
-    } else if (json_array_size(gcs_plan_operations(&plan)) > 0) {
+    } else if (json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,
                                 .on_event = on_apply_event,
