@@ -8,11 +8,12 @@
 # variable gcscim-sync.service's command line uses is set in the installed sync.env.
 # Then each unit's command line runs as systemd would run it (its environment, %d
 # the credentials, %S the state directory, the installed config.json) against the
-# emulator: serve gets ready, answers /readyz and stops on SIGTERM with 0; sync
-# provisions the example organisation and exits 0.
-#   systemd_units.sh BUILD_DIR SOURCE_DIR
+# emulator: serve tells systemd READY=1 (Type=notify) once it answers, answers
+# /readyz, and on SIGTERM tells STOPPING=1 and exits 0; sync provisions the example
+# organisation and exits 0.
+#   systemd_units.sh BUILD_DIR SOURCE_DIR NOTIFY_LISTEN
 set -euo pipefail
-build=$(cd "$1" && pwd) source=$(cd "$2" && pwd)
+build=$(cd "$1" && pwd) source=$(cd "$2" && pwd) notify_listen=$(realpath "$3")
 fail=0
 exposure=()
 ceiling=20   # systemd-analyze's --threshold is in tenths: 2.0
@@ -85,13 +86,17 @@ api=$(sed -n 's/.*"api_url":"\([^"]*\)".*/\1/p' "$tmp/emulator.json")
 at_emulator="--api-url $api --login-url $api"
 
 cd "$tmp"
+# What systemd would hear from serve on $NOTIFY_SOCKET.
+"$notify_listen" "$tmp/notify.sock" 60 > "$tmp/notify.log" &
+listener=$!
+for _ in $(seq 100); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
 # serve, from gcscim.service, on a free port instead of 8080 ($! is serve itself: env and
 # bash exec it)
-env $(environment gcscim.service) bash -c \
+NOTIFY_SOCKET=$tmp/notify.sock env $(environment gcscim.service) bash -c \
     "exec $(exec_start gcscim.service) $at_emulator --listen 127.0.0.1:0 --ready-file $tmp/serve.json" \
     >"$tmp/serve.log" 2>&1 &
 serve=$!
-trap 'kill $emulator $serve 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'kill $emulator $serve $listener 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 300); do [ -s "$tmp/serve.json" ] && break; kill -0 $serve 2>/dev/null || break; sleep 0.05; done
 url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.json" 2>/dev/null || true)
 if [ -z "$url" ]; then
@@ -99,9 +104,11 @@ if [ -z "$url" ]; then
 else
     ready=$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")
     [ "$ready" = 200 ] || { echo "serve from gcscim.service: /readyz answers $ready"; fail=1; }
+    grep -qx 'READY=1' "$tmp/notify.log" || { echo "serve did not notify READY=1 (Type=notify would time out): $(cat "$tmp/notify.log")"; fail=1; }
     kill -TERM $serve
     code=0; wait $serve || code=$?
     [ $code = 0 ] || { echo "serve from gcscim.service exited $code on SIGTERM:"; tail -5 "$tmp/serve.log"; fail=1; }
+    wait $listener || { echo "serve did not notify STOPPING=1 on SIGTERM: $(cat "$tmp/notify.log")"; fail=1; }
     [ -s "$state/gcscim/gcscim.db" ] || { echo "serve kept no store in the state directory"; fail=1; }
 fi
 
