@@ -104,6 +104,7 @@ if [ -z "$url" ]; then
 else
     ready=$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")
     [ "$ready" = 200 ] || { echo "serve from gcscim.service: /readyz answers $ready"; fail=1; }
+    for _ in $(seq 100); do grep -qx 'READY=1' "$tmp/notify.log" && break; sleep 0.05; done
     grep -qx 'READY=1' "$tmp/notify.log" || { echo "serve did not notify READY=1 (Type=notify would time out): $(cat "$tmp/notify.log")"; fail=1; }
     kill -TERM $serve
     code=0; wait $serve || code=$?
