@@ -73,9 +73,19 @@ static void print_main_help(gcs_cli *cli, FILE *f)
             GCS_VERSION_STRING);
     for (const gcs_cli_command *c = gcs_cli_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\n%s\nRun 'gcscim help COMMAND' for a command's options.\n"
-               "Exit codes: 0 ok, 1 failure, 2 usage, 3 partial, 4 refused (needs approval),\n"
-               "5 verification failed, 6 credentials or permission, 7 daily rate limit.\n",
+    /* Its sections become gcscim(1) (packaging/man/gen-man): "Exit status:" is EXIT STATUS. */
+    fprintf(f, "\n%s\nRun 'gcscim help COMMAND' for a command's options.\n\n"
+               "Exit status:\n"
+               "  0  done, everything as asked\n"
+               "  1  failed; the message says why\n"
+               "  2  usage: unknown command, unknown flag, missing or bad flag value\n"
+               "  3  partial: finished, but some rows or users failed or were rejected\n"
+               "  4  refused by a safety rule: needs approval, or another process applies the plan\n"
+               "  5  verification failed: the receipt chain does not hold\n"
+               "  6  credentials rejected or a permission (scope) is missing\n"
+               "  7  a daily rate limit was reached\n"
+               "  8  interrupted: what finished is recorded; the message says how to resume\n"
+               "  9  plan --detailed-exitcode: the plan has changes to apply\n",
             global_help);
     (void)cli;
 }
