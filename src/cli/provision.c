@@ -1,7 +1,9 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
+#include "engine/sync.h"
 
 #include "core/log.h"
 #include "core/time.h"
@@ -223,7 +225,12 @@ gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants
     if (!wants_source && p->target_count)
         return gcs_cli_usage_error(p->cli, p->command,
                                    "--target is for plan and sync: make a plan of those people");
-    if (!wants_source && (p->planner.source_path || p->planner.profile_path || p->out_path))
+    bool undo = strcmp(p->command, "undo") == 0;
+    if (undo && (p->planner.source_path || p->planner.profile_path))
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "undo takes a run id, not --source or --profile");
+    if (!wants_source && !undo &&
+        (p->planner.source_path || p->planner.profile_path || p->out_path))
         return gcs_cli_usage_error(p->cli, p->command,
                                    "apply takes a plan file, not --source, --profile or --out");
     return 0;
@@ -277,35 +284,63 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
-    if (rc == 0 && (rc = gcs_plan_seal(plan,
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
+    int rc = gcs_sync_plan(plan, stats, p->session, p->store, &p->planner,
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
+    if (rc == 0 && (rc = gcs_provision_show(p, plan, stats->current_users, stats->requests,
+                                            report)) < 0)
         gcs_plan_release(plan);
+    return rc;
+}
+
+/* An undo plan says what it takes back of which run, and what it leaves alone. */
+static void print_undo(FILE *out, const json_t *undo)
+{
+    fprintf(out,
+            "Undo of run %s: %lld of its %lld operations were done; %lld taken back, %lld "
+            "already as before, %lld changed since and left alone.\n",
+            json_string_value(json_object_get(undo, "run")),
+            (long long)json_integer_value(json_object_get(undo, "done")),
+            (long long)json_integer_value(json_object_get(undo, "operations")),
+            (long long)json_integer_value(json_object_get(undo, "undone")),
+            (long long)json_integer_value(json_object_get(undo, "unchanged")),
+            (long long)json_integer_value(json_object_get(undo, "drift")));
+}
+
+int gcs_provision_show(gcs_provision *p, gcs_plan *plan, long current_users, long requests,
+                       json_t **report)
+{
+    *report = NULL;
+    int rc = gcs_plan_seal(plan, gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc < 0)
         return rc;
-    if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {
-        gcs_plan_release(plan);
+    if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0)
         return rc;
-    }
     FILE *out = p->cli->out;
     json_t *needs = gcs_plan_needs(plan, &p->planner.plan);
+    json_t *undo = json_object_get(plan->doc, "undo");
     if (p->cli->json) {
-        json_t *doc = json_pack("{s:O,s:O,s:O*,s:O*,s:O,s:s,s:{s:I,s:I}}", "summary",
+        json_t *doc = json_pack("{s:O,s:O*,s:O*,s:O*,s:O,s:s,s:{s:I,s:I}}", "summary",
                                 json_object_get(plan->doc, "summary"), "rows",
                                 json_object_get(plan->doc, "rows"), "rejected",
                                 json_object_get(plan->doc, "rejected"), "skipped",
                                 json_object_get(plan->doc, "skipped"), "needs_approval", needs,
                                 "identity", gcs_plan_identity(plan), "reads", "current_users",
-                                (json_int_t)stats->current_users, "requests",
-                                (json_int_t)stats->requests);
-        if (strcmp(p->command, "plan") == 0)
+                                (json_int_t)current_users, "requests", (json_int_t)requests);
+        if (doc && undo)
+            json_object_set(doc, "undo", undo);
+        if (doc && strcmp(p->command, "sync") != 0)
             json_object_set(doc, "operations", gcs_plan_operations(plan));
-        if (p->out_path)
+        if (doc && gcs_group_plan_section(plan))
+            json_object_set(doc, "groups", gcs_group_plan_section(plan));
+        if (doc && p->out_path)
             json_object_set_new(doc, "plan_file", json_string(p->out_path));
         *report = doc;
     } else {
         gcs_plan_render_text(plan, out, isatty(fileno(out)) == 1);
+        if (undo)
+            print_undo(out, undo);
         print_needs(out, needs);
         if (p->out_path)
             fprintf(out, "Saved the plan to %s; run 'gcscim apply %s' to apply exactly it.\n",
@@ -347,7 +382,7 @@ static void on_event(const gcs_apply_event *e, void *payload)
 static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
-    if (json_array_size(gcs_plan_operations(plan)) == 0) {
+    if (json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan) == 0) {
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
@@ -356,7 +391,8 @@ static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t 
         return GCS_EXIT_OK;
     }
     apply_view view = {p, {0}};
-    gcs_progress_init(&view.progress, p->cli->out, (long)json_array_size(gcs_plan_operations(plan)));
+    gcs_progress_init(&view.progress, p->cli->out,
+                      (long)(json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan)));
     if (p->cli->json)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
@@ -453,12 +489,14 @@ gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int a
     }
     if (apply) {
         code = gcs_provision_apply(&p, &plan, &apply_report);
-    } else if (p.detailed_exitcode && json_array_size(gcs_plan_operations(&plan)) > 0) {
+    } else if (p.detailed_exitcode &&
+               json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
         code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
                                                                     : GCS_EXIT_CHANGES;
     }
-    /* Rejected rows make a finished run partial. */
-    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) && stats.rejected)
+    /* Rejected rows, or groups, make a finished run partial. */
+    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) &&
+        (stats.rejected || gcs_group_plan_rejected(&plan)))
         code = GCS_EXIT_PARTIAL;
     gcs_plan_release(&plan);
 out:

@@ -47,6 +47,11 @@ int gcs_provision_connect(gcs_provision *p);
  * report for the caller to print (one document per command). *plan_out is set. */
 int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats,
                        json_t **report);
+/* Seals the plan, saves it (--out) and shows it: as text, or with --json as
+ * the JSON report in *report for the caller to print. `current_users` and
+ * `requests` are what making it cost. The plan stays the caller's. */
+int gcs_provision_show(gcs_provision *p, gcs_plan *plan, long current_users, long requests,
+                       json_t **report);
 /* Applies with progress and prints the outcome (or, with --json, sets *report).
  * Returns an exit code. */
 gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);

@@ -4,7 +4,9 @@
 #include "core/log.h"
 #include "core/redact.h"
 #include "genesys/directory.h"
+#include "engine/group_apply.h"
 #include "engine/recorder.h"
+#include "plan/group_plan.h"
 #include "mapping/transform.h"
 #include "core/time.h"
 #include "mapping/profile.h"
@@ -1005,6 +1007,19 @@ static int load_item(const gcs_run_item *item, void *payload)
     return 0;
 }
 
+/* The plan this run applies, kept with the run: what `gcscim undo` takes back.
+ * Kept again on a resume (the first one kept stays), so that a crash between
+ * beginning the run and keeping its plan loses nothing. */
+static int keep_plan(applier *a)
+{
+    char *text = NULL;
+    int rc = gcs_plan_dump(&text, a->plan);
+    if (rc == 0)
+        rc = gcs_store_run_plan_put(a->store, a->run_id, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 /* Takes the plan's lease, then finds what to do: nothing (already applied),
  * resume the plan's unfinished run, or begin one. Returns 1 when already
  * applied. */
@@ -1037,6 +1052,8 @@ static int begin_run(applier *a)
         return rc;
     if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
         return rc;
+    if ((rc = keep_plan(a)) < 0)
+        return rc;
 
     json_t *ops = gcs_plan_operations(a->plan);
     size_t n = json_array_size(ops);
@@ -1046,6 +1063,8 @@ static int begin_run(applier *a)
         keys[i] = json_string_value(json_object_get(json_array_get(ops, i), "key"));
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
     free(keys);
+    if (rc == 0)
+        rc = gcs_group_apply_items(a->plan, a->store, a->run_id);
     if (rc == 0)
         rc = gcs_store_items_each(a->store, a->run_id, NULL, load_item, a);
     return rc;
@@ -1224,7 +1243,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
 
     json_t *ops = gcs_plan_operations(plan);
     a.count = json_array_size(ops);
-    out->total = (long)a.count;
+    out->total = (long)a.count + (long)gcs_group_plan_count(plan);
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
     GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
     if ((rc = begin_run(&a)) != 0) {
@@ -1284,6 +1303,18 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
                 set_manager(c);
         }
         run_rc = drive(&a);
+    }
+    /* Groups last, once the members they name exist (engine/group_apply.c). */
+    if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
+        gcs_group_plan_count(plan) > 0) {
+        gcs_group_apply ga = {client, store, a.run_id, a.key_to_id, o, out, a.finished, 0};
+        int group_rc = gcs_group_apply_run(&ga, plan);
+        a.finished = ga.finished;
+        a.problems += ga.problems;
+        if (group_rc == GCS_EIO || group_rc == GCS_ENOMEM)
+            a.fatal = group_rc;
+        else if (group_rc < 0)
+            run_rc = group_rc;
     }
     gcs_http_client_set_start_barrier(client, NULL, NULL);
     int flush_rc = gcs_recorder_detach(&a.recorder);

@@ -1,4 +1,5 @@
 #include "plan/plan.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -43,7 +44,8 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
     /* A misspelt kind would approve nothing, silently: the refusal that follows
      * would not say why the flag did not count. */
     static const char *const exact[] = {"deactivate", "remove-roles", "adopt",
-                                        "deactivate-despite-rejects"};
+                                        "deactivate-despite-rejects", "remove-members",
+                                        "revoke-grants"};
     static const char *const named[] = {"clear:", "change:", "privileged:"};
     bool known = false;
     for (size_t i = 0; i < sizeof exact / sizeof *exact && !known; i++)
@@ -54,7 +56,7 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
         return gcs_error_set(GCS_EUSAGE,
                              "--approve: unknown kind '%.*s' (deactivate=N, clear:ATTR=N, "
                              "change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY, "
-                             "deactivate-despite-rejects)",
+                             "deactivate-despite-rejects, remove-members=N, revoke-grants=N)",
                              (int)len, text);
     /* Counted kinds must say how many: an approval is of what was reviewed. */
     static const char despite[] = "deactivate-despite-rejects";
@@ -237,7 +239,7 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
 {
     static const char *const sealed[] = {"target",       "marker",          "managed_total",
                                          "rejected_rows", "source_clean",   "password_policy",
-                                         "targeted",      "operations"};
+                                         "targeted",      "operations",     "groups"};
     json_t *ident = json_object();
     bool failed = !ident;
     for (size_t i = 0; ident && i < sizeof sealed / sizeof *sealed; i++) {
@@ -347,9 +349,12 @@ int gcs_plan_finish(gcs_plan *plan)
     failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
     if (failed)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_group_plan_finish(plan); /* groups: plan/group_plan.c */
+    if (rc < 0)
+        return rc;
 
     char hex[65];
-    int rc = compute_identity(hex, plan);
+    rc = compute_identity(hex, plan);
     if (rc == 0 && json_object_set_new(plan->doc, "identity", json_string(hex)) < 0)
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     return rc;
@@ -413,28 +418,11 @@ out:
     return rc;
 }
 
-int gcs_plan_read(gcs_plan *plan, const char *path)
+/* What every plan read from outside must be: the format, well-formed
+ * operations, a target, and an identity that still matches its content.
+ * Releases the plan when it is not. `name` is for the messages. */
+static int check_document(gcs_plan *plan, const char *path)
 {
-    json_error_t err;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    plan->doc = NULL;
-    if (fd < 0)
-        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
-        close(fd);
-        return gcs_error_set(GCS_EINVALID,
-                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
-                             GCS_PLAN_MAX_BYTES >> 20);
-    }
-    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
-    close(fd);
-    if (!plan->doc) {
-        if (err.line < 0)
-            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
-        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
-                             err.text);
-    }
     const char *format = json_string_value(json_object_get(plan->doc, "format"));
     int rc = 0;
     if (!format || strcmp(format, PLAN_FORMAT) != 0) {
@@ -480,6 +468,53 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
 fail:
     gcs_plan_release(plan);
     return rc;
+}
+
+int gcs_plan_read(gcs_plan *plan, const char *path)
+{
+    json_error_t err;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    plan->doc = NULL;
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
+        close(fd);
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    }
+    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+    close(fd);
+    if (!plan->doc) {
+        if (err.line < 0)
+            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
+                             err.text);
+    }
+    return check_document(plan, path);
+}
+
+int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name)
+{
+    json_error_t err;
+    plan->doc = NULL;
+    if (len > (size_t)GCS_PLAN_MAX_BYTES)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %ld MiB", name,
+                             GCS_PLAN_MAX_BYTES >> 20);
+    plan->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!plan->doc)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", name, err.line,
+                             err.text);
+    return check_document(plan, name);
+}
+
+int gcs_plan_dump(char **out, const gcs_plan *plan)
+{
+    *out = json_dumps(plan->doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!*out)
+        return gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    return 0;
 }
 
 /* ==== Rendering ==== */
@@ -570,6 +605,7 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         fprintf(out, "  skipped %s%s%s%s: %s\n", text_of(op, "key"), user ? " (" : "",
                 user ? user : "", user ? ")" : "", text_of(op, "reason"));
     }
+    gcs_group_plan_render_text(plan, out, color); /* groups: plan/group_plan.c */
     fprintf(out,
             "\nPlan: %ld to create, %ld to adopt, %ld to update, %ld to reactivate, "
             "%ld to deactivate, %ld unchanged, %zu skipped, %ld rejected.\n",

@@ -165,6 +165,12 @@ int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *clie
  * (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
+/* The same checks as gcs_plan_read, on a plan document in memory (`name` says
+ * where it came from, for the messages): a run's plan kept in the store. */
+int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name);
+/* The plan document as compact JSON text (*out is the caller's): what
+ * gcs_plan_parse reads back, seal included. */
+int gcs_plan_dump(char **out, const gcs_plan *plan);
 
 /* A plan is only valid for the organisation it was computed against: 0 when
  * its target API is `api_url`, GCS_EINVALID naming both otherwise (`name`,

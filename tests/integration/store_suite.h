@@ -444,7 +444,40 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 7);
+}
+
+static int collect_owned(const char *value, void *payload)
+{
+    gcs_buf *b = payload;
+    return gcs_buf_printf(b, "%s,", value);
+}
+
+/* What gcscim added to a group is recorded once, per kind, and forgotten when
+ * it removed it: the only memberships it may take away. */
+static void group_ownership_is_recorded_per_group_and_kind(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u2", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-2"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_GRANT, "r1/d1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g2", GCS_OWNED_MEMBER, "u3", NULL), 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u1,u2,");
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "u1"), 0);
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "nobody"), 0);
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u2,");
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_GRANT, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "r1/d1,");
+    gcs_buf_release(&b);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1071,6 +1104,75 @@ static void jobs_worker_that_keeps_dying_is_dead_lettered(void **state)
     gcs_job_release(&j);
 }
 
+static int one_done_job_has_result(const gcs_job *j, void *payload)
+{
+    (void)payload;
+    assert_non_null(j->result);
+    return 0;
+}
+
+static void jobs_outcome_is_kept_with_the_job(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "person:E1", "{\"v\":1}", 5), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_null(j.result);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    const char *result = "{\"outcome\":\"created\",\"receipts\":[1,2]}";
+    assert_int_equal(gcs_store_job_complete_with(s, id, "other", result), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_complete_with(s, id, "w", result), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_DONE);
+    assert_string_equal(j.result, result);
+    assert_int_equal(j.lease_until_ms, 0);
+    gcs_job_release(&j);
+    /* Listing reads the result too. */
+    assert_int_equal(gcs_store_jobs_each(s, GCS_JOB_DONE, one_done_job_has_result, NULL), 0);
+}
+
+static void jobs_wait_for_approval_then_run_again(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id, other;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "person:E1", "{\"v\":1}", 3), 0);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT); /* running */
+    const char *needs = "{\"outcome\":\"needs_approval\",\"needs\":[{\"flag\":\"--approve adopt=1\"}]}";
+    assert_int_equal(gcs_store_job_needs_approval(s, id, "w", needs), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_NEEDS_APPROVAL);
+    assert_string_equal(j.result, needs);
+    gcs_job_release(&j);
+    /* Nothing to claim while it waits. */
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_job_approve(s, id, "not json"), GCS_EINVALID);
+    assert_int_equal(gcs_store_job_approve(s, id, "{\"v\":1,\"approve\":[\"adopt=1\"]}"), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    assert_non_null(strstr(j.payload, "adopt=1"));
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT); /* pending now */
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    assert_int_equal(j.id, id);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_needs_approval(s, id, "w", needs), 0);
+    /* A newer state of the person came meanwhile: the old one cannot be approved. */
+    assert_int_equal(gcs_store_job_enqueue(&other, s, "person:E1", "{\"v\":2}", 3), 0);
+    assert_true(other != id);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT);
+    assert_non_null(strstr(gcs_error_last(), "newer job"));
+    /* It can be dropped. */
+    assert_int_equal(gcs_store_job_drop(s, id), 0);
+    assert_int_equal(gcs_store_job_approve(s, 999999, "{}"), GCS_ENOTFOUND);
+}
+
 static void jobs_failed_job_superseded_by_newer_state(void **state)
 {
     gcs_store *s = store_of(state);
@@ -1087,6 +1189,41 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
     assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
     assert_int_equal(j.id, b);
     gcs_job_release(&j);
+}
+
+/* The plan a run applies is kept with it, once, whole, and bounded. */
+static void run_plans_are_kept_once_per_run(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "plan-1"), 0);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), GCS_ENOTFOUND);
+    assert_null(text);
+    /* Two MiB of JSON with non-ASCII text: kept byte for byte. */
+    size_t big = 2u << 20;
+    char *plan = malloc(big + 1);
+    assert_non_null(plan);
+    memset(plan, 'x', big);
+    memcpy(plan, "{\"name\":\"Zo\xc3\xab ", 13);
+    memcpy(plan + big - 2, "\"}", 2);
+    plan[big] = '\0';
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, plan, big), 0);
+    /* A resume keeps its plan again: the first one kept stays. */
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{\"other\":1}", 11), 0);
+    s = reopen(state);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), 0);
+    assert_int_equal(len, big);
+    assert_memory_equal(text, plan, big);
+    free(text);
+    free(plan);
+    /* No such run; over the bound, refused before the text is read. */
+    assert_int_equal(gcs_store_run_plan_put(s, "no-such-run", "{}", 2), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{}", (size_t)GCS_STORE_PLAN_MAX + 1),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "over the 256 MiB"));
+    gcs_run_release(&run);
 }
 
 
@@ -1414,6 +1551,8 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(runs_newest_resumable_wins, fixture_open, fixture_close),  \
         cmocka_unit_test_setup_teardown(runs_failed_is_resumed_done_is_latest, fixture_open,       \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(run_plans_are_kept_once_per_run, fixture_open,             \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \
                                         fixture_close),                                            \
@@ -1427,6 +1566,10 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_outcome_is_kept_with_the_job, fixture_open,           \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_wait_for_approval_then_run_again, fixture_open,       \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_one_key_never_runs_twice, fixture_open,               \
                                         fixture_close),                                            \
@@ -1442,6 +1585,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(outbox_race_claims_each_once, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(jobs_failed_job_superseded_by_newer_state, fixture_open,   \
-                                        fixture_close)
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
+                                        fixture_open, fixture_close)
 
 #endif
