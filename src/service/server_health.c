@@ -30,11 +30,13 @@ void gcs_service__readyz(gcs_service *s, gcs_http_response *out, const gcs_http_
     pthread_mutex_unlock(&s->read_lock);
     if (rc < 0)
         json_object_set_new(failed, "store", json_string(gcs_error_last()));
+    /* A stopping service is not ready whatever the token: and the token
+     * check, which waits for the engine between two jobs, is not made. */
     char why[256] = "";
-    if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
-        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (gcs_service_draining(s))
         json_object_set_new(failed, "draining", json_string("the service is stopping"));
+    else if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
+        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (json_object_size(failed) == 0) {
         json_decref(failed);
         gcs_service__reply(out, 200, json_pack("{s:s}", "status", "ready"));
@@ -85,8 +87,10 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     json_t *payload = json_loads(job->payload, 0, NULL);
     json_t *result = result_json ? json_loads(result_json, 0, NULL) : NULL;
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
+    /* No result: the attempt failed; the job is pending again (retried after
+     * a backoff) or dead. */
     if (!outcome)
-        outcome = strcmp(job->state, GCS_JOB_DEAD) == 0 ? "failed" : job->state;
+        outcome = result ? job->state : "failed";
 
     if (strcmp(job->state, GCS_JOB_DEAD) == 0)
         atomic_fetch_add(&s->metrics.dead_letters, 1);
