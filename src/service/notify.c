@@ -531,6 +531,7 @@ struct gcs_notifier {
     char sender[160];
     int64_t poll_ms;
     gcs_notify_counts counts;
+    int64_t pending, dead;     /* the outbox after the last pass */
 };
 
 static void *notifier_main(void *arg)
@@ -545,7 +546,14 @@ static void *notifier_main(void *arg)
         int rc = send_pass(&got, n->store, n->config, n->sender, INT64_MAX, &n->stop);
         if (rc < 0)
             GCS_WARN("notify.pass_failed", "error", gcs_error_last());
+        int64_t pending = -1, dead = -1;
+        if (gcs_store_notification_counts(&pending, &dead, n->store) < 0)
+            pending = dead = -1;
         pthread_mutex_lock(&n->lock);
+        if (pending >= 0) {
+            n->pending = pending;
+            n->dead = dead;
+        }
         n->counts.delivered += got.delivered;
         n->counts.failed += got.failed;
         n->counts.dead += got.dead;
@@ -617,6 +625,29 @@ void gcs_notifier_counts(gcs_notify_counts *out, gcs_notifier *n)
     pthread_mutex_lock(&n->lock);
     *out = n->counts;
     pthread_mutex_unlock(&n->lock);
+}
+
+int gcs_notifier_metrics(gcs_notifier *n, gcs_buf *out)
+{
+    if (!n)
+        return 0;
+    pthread_mutex_lock(&n->lock);
+    gcs_notify_counts c = n->counts;
+    int64_t pending = n->pending, dead = n->dead;
+    pthread_mutex_unlock(&n->lock);
+    return gcs_buf_printf(
+        out,
+        "# HELP gcscim_notifications Notifications in the outbox, by state.\n"
+        "# TYPE gcscim_notifications gauge\n"
+        "gcscim_notifications{state=\"pending\"} %lld\n"
+        "gcscim_notifications{state=\"dead\"} %lld\n"
+        "# HELP gcscim_notifications_sent_total Notification deliveries, by outcome.\n"
+        "# TYPE gcscim_notifications_sent_total counter\n"
+        "gcscim_notifications_sent_total{outcome=\"delivered\"} %llu\n"
+        "gcscim_notifications_sent_total{outcome=\"failed\"} %llu\n"
+        "gcscim_notifications_sent_total{outcome=\"dead\"} %llu\n",
+        (long long)pending, (long long)dead, (unsigned long long)c.delivered,
+        (unsigned long long)c.failed, (unsigned long long)c.dead);
 }
 
 void gcs_notifier_stop(gcs_notifier *n)

@@ -10,6 +10,7 @@
 #include "genesys/session.h"
 #include "http/server.h"
 #include "service/auth.h"
+#include "service/notify.h"
 #include "service/service.h"
 #include "service/workers.h"
 
@@ -36,6 +37,8 @@ struct gcs_serve {
     char token_error[256];
     gcs_service *service;
     gcs_workers *workers;
+    gcs_notify_config *notify;     /* the notify file's endpoints, when set */
+    gcs_notifier *notifier;        /* sends the outbox while serve runs */
     gcs_http_server *server;
     pthread_mutex_t rate_lock;     /* the last scrape's request count, for the used ratio */
     uint64_t rate_sent;
@@ -116,6 +119,14 @@ static void on_outcome(void *ctx, const gcs_job *job, const char *result_json)
 {
     gcs_serve *s = ctx;
     gcs_service_on_outcome(s->service, job, result_json);
+    /* Its notifications were committed with it: send them now. */
+    gcs_notifier_wake(s->notifier);
+}
+
+static int outbox_metrics(void *ctx, gcs_buf *out)
+{
+    gcs_serve *s = ctx;
+    return gcs_notifier_metrics(s->notifier, out);
 }
 
 /* What the workers' request engine saw, for /metrics. The used ratio is the
@@ -243,6 +254,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .token_ready = token_ready,
         .on_enqueued = on_enqueued,
         .genesys_metrics = genesys_metrics,
+        .extra_metrics = outbox_metrics,
         .ctx = s,
     };
     if ((rc = gcs_service_new(&s->service, &so)) < 0)
@@ -255,7 +267,19 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
+    /* The notifier before the workers: their first outcome may wake it. A
+     * bad notify file stops the start, naming the file and the field. */
+    const char *notify = gcs_config_get(cfg, GCS_CFG_NOTIFY_FILE);
+    if (notify && *notify) {
+        if ((rc = gcs_notify_config_load(&s->notify, notify)) < 0)
+            goto out;
+        gcs_notifier_options no = {.store_url = gcs_config_get(cfg, GCS_CFG_DB),
+                                   .config = s->notify};
+        if ((rc = gcs_notifier_start(&s->notifier, &no)) < 0)
+            goto out;
+    }
     gcs_workers_options wo = {
+        .notify = gcs_notify_routes(s->notify),
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),
         .session = s->session,
         .profile_path = profile,
@@ -323,6 +347,12 @@ void gcs_serve_free(gcs_serve *s)
     gcs_http_server_free(s->server);
     gcs_workers_free(s->workers);
     s->workers = NULL;
+    /* After the workers: what their last outcomes wrote is sent, or stays in
+     * the outbox for the next start. */
+    gcs_notifier_stop(s->notifier);
+    s->notifier = NULL;
+    gcs_notify_config_free(s->notify);
+    s->notify = NULL;
     gcs_service_free(s->service);
     gcs_genesys_session_free(s->session);
     for (size_t i = 0; i < GCS_EVENT_SECRETS_MAX; i++)

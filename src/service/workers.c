@@ -155,6 +155,11 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
+    char job_id[24];
+    snprintf(job_id, sizeof job_id, "%lld", (long long)job->id);
+    so.notify = w->o.notify;
+    so.job_id = job_id;
+    so.actor = json_string_value(json_object_get(doc, "requested_by"));
     json_t *sync = NULL;
     int64_t t0 = gcs_time_mono_ms();
     pthread_mutex_lock(&w->engine);
