@@ -162,7 +162,7 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
 {
     applier *a = c->a;
     const char *type = outcome_event(c->kind, outcome);
-    if (!a->o->notify && !gcs_log_enabled(GCS_LOG_INFO)) /* nobody to tell */
+    if (!a->o->notify && !(a->o->audit && gcs_log_enabled(GCS_LOG_INFO))) /* nobody to tell */
         return gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
     json_t *data = json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:o,s:s,s:s?,s:s?,s:s?}", "source_key",
                              c->key, "genesys_id", c->id, "userName", c->user_name, "operation",
@@ -174,7 +174,7 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
                                            : NULL);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {type, data, a->o->notify, true, true};
+    gcs_outbox_event ev = {type, data, a->o->notify, true, a->o->audit};
     int rc = gcs_store_item_mark_notify(a->store, a->run_id, c->key, state, c->id, detail, &ev);
     json_decref(data);
     if (rc == 0) {
@@ -201,7 +201,7 @@ static int finish_run(applier *a, const char *state)
         "events", a->notified);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, true};
+    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, a->o->audit};
     int rc = gcs_store_run_finish_notify(a->store, a->run_id, state, &ev);
     json_decref(data);
     return rc;
@@ -219,7 +219,7 @@ static void notify_needs_approval(gcs_store *store, const gcs_plan *plan,
                              o->command ? o->command : "apply", "plan_id",
                              gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
                              "detail", why, "needs", gcs_plan_needs(plan, &o->approval));
-    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, o->audit};
     if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
         GCS_WARN("apply.notify_failed", "error", gcs_error_last());
     json_decref(data);

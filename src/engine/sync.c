@@ -220,7 +220,8 @@ static int receipts_of(seq_list *l, gcs_store *store, const char *run_id)
 }
 
 /* A plan that waits for an approval is an outcome: nothing was sent, someone
- * must approve (each need names its flag). Told, and audited, on its own. */
+ * must approve (each need names its flag). Told on its own; serve's outcome
+ * hook audits it with the job. */
 static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
                                   const char *const *keys, size_t count,
                                   const gcs_sync_options *o)
@@ -232,7 +233,7 @@ static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const 
                              o->command ? o->command : "serve", "plan_id",
                              gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
                              "subjects", subjects ? subjects : json_array(), "needs", needs);
-    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, false};
     if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
         GCS_WARN("sync.notify_failed", "error", gcs_error_last());
     json_decref(data);
@@ -307,7 +308,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     }
     if (!approved) {
         overall = GCS_SYNC_NEEDS_APPROVAL;
-        notify_needs_approval(store, &plan, needs, keys, count, o);
+        if (o->notify)
+            notify_needs_approval(store, &plan, needs, keys, count, o);
     } else if (json_array_size(gcs_plan_operations(&plan)) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,
