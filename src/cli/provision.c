@@ -379,6 +379,15 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
+/* Audit lines are for log shippers: with --log-format json. A person at a
+ * terminal reads the run's summary (and `gcscim runs show`) instead of one
+ * line per user. */
+static bool audit_lines(const gcs_provision *p)
+{
+    const char *format = gcs_config_get(&p->cli->config, GCS_CFG_LOG_FORMAT);
+    return format && strcmp(format, "json") == 0;
+}
+
 static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
@@ -401,7 +410,8 @@ static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t 
                            .on_event = on_event, .payload = &view,
                            .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag(),
                            .canary_count = p->canary_count, .canary_share = p->canary_share,
-                           .notify = gcs_notify_routes(p->notify), .actor = p->actor};
+                           .notify = gcs_notify_routes(p->notify), .actor = p->actor,
+                           .audit = audit_lines(p)};
     gcs_apply_result result;
     gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);

@@ -212,6 +212,11 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
+    char job_id[24];
+    snprintf(job_id, sizeof job_id, "%lld", (long long)job->id);
+    so.notify = w->o.notify;
+    so.job_id = job_id;
+    so.actor = json_string_value(json_object_get(doc, "requested_by"));
     json_t *sync = NULL;
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
