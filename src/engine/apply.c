@@ -35,10 +35,13 @@ typedef struct applier applier;
 
 typedef struct op_ctx {
     applier *a;
-    const json_t *op;          /* borrowed from the plan */
+    size_t index;              /* in the plan */
+    json_t *op;                /* the plan's operation while it is being applied, or NULL */
     gcs_plan_kind kind;
-    const char *key;
-    const char *user_name;
+    char *key;
+    char *user_name;
+    bool has_manager;          /* a manager to set once the users exist */
+    bool release_queued;       /* its operation is let go of at the next turn */
     const char *item_state;    /* the item's state at the start (resume) */
     char *id;
     char *etag;
@@ -63,6 +66,12 @@ struct applier {
     char run_id[80];
     op_ctx *ops;
     size_t count;
+    /* The operations are read from the plan a window at a time (the engine's
+     * queue holds no more than FEED_WINDOW calls), and let go of once done. */
+    int phase;                 /* what feed() starts: PHASE_* */
+    size_t next;               /* the next operation feed() looks at */
+    op_ctx **idle;             /* finished operations whose text is let go of */
+    size_t idle_count;
     json_t *item_states;       /* key -> state at start */
     gcs_recorder recorder;     /* receipts of every call */
     json_t *key_to_id;         /* ids learned during the run (creates, adoptions) */
@@ -87,6 +96,45 @@ struct applier {
 };
 
 /* ==== Bookkeeping ==== */
+
+enum { PHASE_NONE, PHASE_CREATES, PHASE_CHANGES, PHASE_MANAGERS };
+#define FEED_WINDOW 256
+
+/* The operation, read again from the plan when it is needed. A plan whose
+ * file cannot be read back stops the run (resumable). */
+static json_t *op_of(op_ctx *c)
+{
+    if (c->op)
+        return c->op;
+    c->op = gcs_plan_op_at(c->a->plan, c->index);
+    if (!c->op && !c->a->fatal) {
+        c->a->fatal = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        GCS_ERR("apply.plan_unreadable", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(c->a->client);
+    }
+    return c->op;
+}
+
+/* Lets go of an operation's text at the next turn of the loop (not now: the
+ * callback that finished it may still read it). */
+static void release_later(op_ctx *c)
+{
+    if (c->release_queued || !c->op)
+        return;
+    c->release_queued = true;
+    c->a->idle[c->a->idle_count++] = c;
+}
+
+static void release_idle(applier *a)
+{
+    for (size_t i = 0; i < a->idle_count; i++) {
+        op_ctx *c = a->idle[i];
+        json_decref(c->op);
+        c->op = NULL;
+        c->release_queued = false;
+    }
+    a->idle_count = 0;
+}
 
 static void set_str(char **field, const char *value)
 {
@@ -136,6 +184,7 @@ static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
         return;
     c->finished = true;
     forget_password(c);
+    release_later(c);
     if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT) {
         c->problem = true;
         mark(c, GCS_ITEM_FAILED, message);
@@ -163,14 +212,14 @@ static void fail_with(op_ctx *c, const gcs_http_client_response *res, const char
     finish(c, GCS_APPLY_FAILED, msg);
 }
 
-static json_t *desired_of(const op_ctx *c)
+static json_t *desired_of(op_ctx *c)
 {
-    return json_object_get(c->op, "desired");
+    return json_object_get(op_of(c), "desired");
 }
 
-static json_t *skip_of(const op_ctx *c)
+static json_t *skip_of(op_ctx *c)
 {
-    return json_object_get(c->op, "skip");
+    return json_object_get(op_of(c), "skip");
 }
 
 /* ==== Submitting ==== */
@@ -302,7 +351,7 @@ static void on_reread(const gcs_http_client_response *res, void *payload)
                   : c->adopting            ? GCS_APPLY_DONE
                                            : GCS_APPLY_NOOP,
                NULL);
-    } else if (c->adopting || only_planned(changes, json_object_get(c->op, "changes"))) {
+    } else if (c->adopting || only_planned(changes, json_object_get(op_of(c), "changes"))) {
         submit_patch(c, ops, on_patch_done);
     } else {
         char *text = json_dumps(changes, JSON_COMPACT);
@@ -386,7 +435,7 @@ static void found_existing(op_ctx *c, const json_t *user)
     learn_id(c->a, c->key, c->id, c->user_name);
     c->adopting = true; /* a conflict re-reads and applies what remains */
     json_t *ops = NULL, *changes = NULL;
-    if (gcs_diff_user(&ops, &changes, desired_of(c) ? desired_of(c) : json_object_get(c->op, "body"),
+    if (gcs_diff_user(&ops, &changes, desired_of(c) ? desired_of(c) : json_object_get(op_of(c), "body"),
                       user, skip_of(c)) < 0) {
         finish(c, GCS_APPLY_FAILED, gcs_error_last());
         return;
@@ -557,7 +606,7 @@ static void post_create(op_ctx *c)
     if (c->a->fatal || c->a->stopping)
         return;
     if (!c->a->passwords) {
-        req.json = json_object_get(c->op, "body");
+        req.json = json_object_get(op_of(c), "body");
         submit_req(c, &req, on_create_done);
         return;
     }
@@ -568,7 +617,7 @@ static void post_create(op_ctx *c)
     }
     forget_password(c);
     c->password = strdup(pw);
-    json_t *body = json_copy(json_object_get(c->op, "body"));
+    json_t *body = json_copy(json_object_get(op_of(c), "body"));
     /* Without its copy or its password the body must not be sent: a user
      * created without the password we record would be unreachable. */
     if (!c->password || !body || json_object_set_new(body, "password", json_string(pw)) < 0) {
@@ -616,11 +665,12 @@ static void manager_failed(op_ctx *c, const char *message)
     char msg[512];
     snprintf(msg, sizeof msg, "manager not set: %s", message);
     mark(c, GCS_ITEM_FAILED, msg);
+    release_later(c);
 }
 
-static const char *planned_manager(const op_ctx *c)
+static const char *planned_manager(op_ctx *c)
 {
-    const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
+    const char *mkey = json_string_value(json_object_get(op_of(c), "manager_key"));
     return json_string_value(json_object_get(c->a->key_to_id, mkey));
 }
 
@@ -640,8 +690,10 @@ static void on_manager_reread(const gcs_http_client_response *res, void *payload
     const char *now = json_string_value(json_object_get(
         json_object_get(json_object_get(res->json, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
     const char *want = planned_manager(c);
-    if (now && want && strcmp(now, want) == 0)
+    if (now && want && strcmp(now, want) == 0) {
+        release_later(c);
         return; /* as planned */
+    }
     set_manager(c);
 }
 
@@ -652,6 +704,7 @@ static void on_manager_done(const gcs_http_client_response *res, void *payload)
         return;
     if (res->error == 0) {
         take_version(c, res);
+        release_later(c);
     } else if (res->outcome == GCS_HTTP_VERSION_CONFLICT && c->rereads < MAX_CONFLICT_REREADS) {
         c->rereads++;
         char path[300];
@@ -664,13 +717,14 @@ static void on_manager_done(const gcs_http_client_response *res, void *payload)
 
 static void set_manager(op_ctx *c)
 {
-    const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
+    const char *mkey = json_string_value(json_object_get(op_of(c), "manager_key"));
     const char *mid = planned_manager(c);
     if (!c->id)
         return;
     if (!mid) {
         GCS_WARN("apply.manager_unknown", "key", c->key, "manager", mkey);
         c->a->problems++;
+        release_later(c);
         return;
     }
     json_t *ops = json_pack("[{s:s,s:s,s:{s:s}}]", "op", "replace", "path",
@@ -706,12 +760,12 @@ static void on_deactivate_read(const gcs_http_client_response *res, void *payloa
         finish(c, GCS_APPLY_NOOP, NULL);
         return;
     }
-    submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+    submit_patch(c, json_object_get(op_of(c), "operations"), on_patch_done);
 }
 
 static void start_change(op_ctx *c)
 {
-    if (json_is_false(json_object_get(c->op, "managed")) && c->kind != GCS_PLAN_ADOPT) {
+    if (json_is_false(json_object_get(op_of(c), "managed")) && c->kind != GCS_PLAN_ADOPT) {
         finish(c, GCS_APPLY_DRIFT,
                "not managed by gcscim and not planned as an adoption: left alone");
         return;
@@ -722,14 +776,14 @@ static void start_change(op_ctx *c)
     }
     if (c->kind == GCS_PLAN_ADOPT)
         c->adopting = true;
-    if (json_array_size(json_object_get(c->op, "operations")) == 0) {
+    if (json_array_size(json_object_get(op_of(c), "operations")) == 0) {
         finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
     } else if (c->kind == GCS_PLAN_DEACTIVATE) {
         char path[300];
         user_path(path, sizeof path, c->id);
         submit(c, "GET", path, NULL, NULL, on_deactivate_read);
     } else {
-        submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+        submit_patch(c, json_object_get(op_of(c), "operations"), on_patch_done);
     }
 }
 
@@ -826,9 +880,13 @@ static void begin_stop(applier *a)
 /* Drives the client until every call finished, renewing the lease and
  * watching for a stop request. When stopping, queued calls are cancelled and
  * those in flight get until the deadline. */
+static void feed(applier *a);
+
 static int drive(applier *a)
 {
     for (;;) {
+        release_idle(a);
+        feed(a);
         if (!a->stopping && a->o->stop && *a->o->stop)
             begin_stop(a);
         if (a->stopping) {
@@ -845,9 +903,12 @@ static int drive(applier *a)
             }
         }
         renew_lease(a);
-        if (gcs_http_run_once(a->client, 200) == 0)
+        if (gcs_http_run_once(a->client, 200) == 0 &&
+            (a->stopping || a->fatal || a->phase == PHASE_NONE))
             break;
     }
+    release_idle(a);
+    a->phase = PHASE_NONE;
     if (a->stopping)
         return GCS_ECANCELLED;
     return gcs_http_run(a->client); /* nothing pending: the engine's stop code */
@@ -897,12 +958,11 @@ static int begin_run(applier *a)
     if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
         return rc;
 
-    json_t *ops = gcs_plan_operations(a->plan);
-    size_t n = json_array_size(ops);
+    size_t n = a->count;
     const char **keys = calloc(n ? n : 1, sizeof *keys);
     GCS_CHECK_ALLOC(keys);
     for (size_t i = 0; i < n; i++)
-        keys[i] = json_string_value(json_object_get(json_array_get(ops, i), "key"));
+        keys[i] = a->ops[i].key;
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
     free(keys);
     if (rc == 0)
@@ -912,31 +972,46 @@ static int begin_run(applier *a)
 
 static const char *find_marker(const gcs_plan *plan)
 {
-    size_t i;
-    json_t *op;
-    json_array_foreach(gcs_plan_operations(plan), i, op) {
-        const char *m = json_string_value(json_object_get(op, "marker"));
-        if (m)
-            return m;
-    }
     return json_string_value(json_object_get(plan->doc, "marker"));
 }
 
-static void run_phase(applier *a, bool creates)
+/* Starts the phase's operations while the engine's queue has room: a plan of
+ * any size is never queued whole. */
+static void feed(applier *a)
 {
-    for (size_t i = 0; i < a->count && !a->fatal && !a->stopping; i++) {
-        op_ctx *c = &a->ops[i];
+    while (a->phase != PHASE_NONE && !a->fatal && !a->stopping &&
+           gcs_http_pending(a->client) < FEED_WINDOW) {
+        if (a->next >= a->count) {
+            a->phase = PHASE_NONE;
+            break;
+        }
+        op_ctx *c = &a->ops[a->next++];
+        if (a->phase == PHASE_MANAGERS) {
+            if (c->has_manager && c->id && !c->problem && op_of(c))
+                set_manager(c);
+            continue;
+        }
+        bool creates = a->phase == PHASE_CREATES;
         if ((c->kind == GCS_PLAN_CREATE) != creates || c->finished || (a->canary_only && !c->canary))
             continue;
         if (c->item_state && strcmp(c->item_state, GCS_ITEM_DONE) == 0) {
             finish(c, GCS_APPLY_SKIPPED, NULL);
             continue;
         }
+        if (!op_of(c))
+            break;
         if (creates)
             start_create(c);
         else
             start_change(c);
     }
+}
+
+static void run_phase(applier *a, bool creates)
+{
+    a->phase = creates ? PHASE_CREATES : PHASE_CHANGES;
+    a->next = 0;
+    feed(a);
 }
 
 /* ==== Canary ==== */
@@ -992,7 +1067,7 @@ static void on_canary_read(const gcs_http_client_response *res, void *payload)
         canary_failed(c->a, c->key, res->message);
         return;
     }
-    const json_t *want = desired_of(c) ? desired_of(c) : json_object_get(c->op, "body");
+    const json_t *want = desired_of(c) ? desired_of(c) : json_object_get(op_of(c), "body");
     json_t *ops = NULL, *changes = NULL;
     if (gcs_diff_user(&ops, &changes, want, res->json, skip_of(c)) < 0) {
         canary_failed(c->a, c->key, gcs_error_last());
@@ -1077,11 +1152,37 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         }
     }
 
-    json_t *ops = gcs_plan_operations(plan);
-    a.count = json_array_size(ops);
+    a.count = gcs_plan_size(plan);
     out->total = (long)a.count;
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
+    a.idle = calloc(a.count ? a.count : 1, sizeof *a.idle);
     GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.idle, rc, out);
+    /* What every operation needs all along; the rest is read again when it runs. */
+    for (size_t i = 0; i < a.count; i++) {
+        op_ctx *c = &a.ops[i];
+        c->a = &a;
+        c->index = i;
+        json_t *op = gcs_plan_op_at(plan, i);
+        if (!op) {
+            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+            goto out;
+        }
+        int known = gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &c->kind);
+        /* gcs_plan_read refused any plan with an unknown kind */
+        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
+        (void)known;
+        set_str(&c->key, json_string_value(json_object_get(op, "key")));
+        set_str(&c->user_name, json_string_value(json_object_get(op, "userName")));
+        set_str(&c->id, json_string_value(json_object_get(op, "id")));
+        set_str(&c->etag, json_string_value(json_object_get(op, "version")));
+        c->has_manager = json_object_get(op, "manager_key") != NULL;
+        json_decref(op);
+        if (!c->key) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     if ((rc = begin_run(&a)) != 0) {
         if (rc > 0) /* already applied: nothing to send */
             rc = 0;
@@ -1092,20 +1193,9 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     recording = true;
     for (size_t i = 0; i < a.count; i++) {
         op_ctx *c = &a.ops[i];
-        c->a = &a;
-        c->op = json_array_get(ops, i);
-        int known = gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
-        /* gcs_plan_read refused any plan with an unknown kind */
-        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
-        (void)known;
-        c->key = json_string_value(json_object_get(c->op, "key"));
-        c->user_name = json_string_value(json_object_get(c->op, "userName"));
         c->item_state = json_string_value(json_object_get(a.item_states, c->key));
-        const char *id = json_string_value(json_object_get(c->op, "id"));
-        if (!id)
-            id = json_string_value(json_object_get(a.key_to_id, c->key));
-        set_str(&c->id, id);
-        set_str(&c->etag, json_string_value(json_object_get(c->op, "version")));
+        if (!c->id)
+            set_str(&c->id, json_string_value(json_object_get(a.key_to_id, c->key)));
         learn_id(&a, c->key, c->id, c->user_name);
     }
 
@@ -1133,11 +1223,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         run_rc = drive(&a);
     }
     if (run_rc == 0 && !a.fatal && !out->canary_stopped) {
-        for (size_t i = 0; i < a.count && !a.stopping; i++) {
-            op_ctx *c = &a.ops[i];
-            if (json_object_get(c->op, "manager_key") && c->id && !c->problem)
-                set_manager(c);
-        }
+        a.phase = PHASE_MANAGERS;
+        a.next = 0;
         run_rc = drive(&a);
     }
     gcs_http_client_set_start_barrier(client, NULL, NULL);
@@ -1191,8 +1278,12 @@ out:
         forget_password(&a.ops[i]);
         free(a.ops[i].id);
         free(a.ops[i].etag);
+        free(a.ops[i].key);
+        free(a.ops[i].user_name);
+        json_decref(a.ops[i].op);
     }
     free(a.ops);
+    free(a.idle);
     json_decref(a.item_states);
     json_decref(a.key_to_id);
     return rc;

@@ -783,8 +783,9 @@ static int plan_row(planner *p, desired *d)
             goto out;
         }
         p->stats->created++;
+        /* The plan keeps the body's text at once: no copy of the tree is needed. */
         rc = gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
-                          json_deep_copy(d->m.user), changes, extra);
+                          json_incref(d->m.user), changes, extra);
         extra = NULL;
         goto out;
     }
