@@ -132,6 +132,8 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
     char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16], what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512];
     for (size_t i = 0; i < gcs_plan_size(plan); i++) {
         gcs_plan_kind kind;
+        if (!gcs_plan_weighs_at(plan, i))
+            continue; /* a plain create: nothing here counts it */
         json_t *op = gcs_plan_op_at(plan, i);
         if (!op) {
             /* An operation that cannot be read back is never waved through. */

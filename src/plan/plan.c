@@ -111,6 +111,7 @@ typedef struct op_ref {
     uint64_t off;
     uint32_t len;
     uint8_t kind;  /* gcs_plan_kind; GCS_PLAN__KINDS when unknown */
+    bool weighs;   /* may matter to the blast-radius rule (gcs_plan_weighs_at) */
     char *key;     /* for sorting; NULL for a plan read from a file */
 } op_ref;
 
@@ -224,7 +225,8 @@ static int ops_flush(gcs_plan_ops *o)
     return 0;
 }
 
-static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, const char *key)
+static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, bool weighs,
+                      const char *key)
 {
     if (len > GCS_PLAN_MAX_LINE_BYTES)
         return gcs_error_set(GCS_EINVALID, "an operation of %zu bytes is too large", len);
@@ -253,7 +255,7 @@ static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, c
         free(key_copy);
         return rc;
     }
-    o->refs[o->count++] = (op_ref){o->end, (uint32_t)len, (uint8_t)kind, key_copy};
+    o->refs[o->count++] = (op_ref){o->end, (uint32_t)len, (uint8_t)kind, weighs, key_copy};
     o->end += len;
     return 0;
 }
@@ -291,6 +293,23 @@ static int kind_of(const json_t *op)
     return (int)k;
 }
 
+/* Whether an operation can matter to the blast-radius rule: all but a create
+ * that grants no privileged role and replaces no value (the operations of a
+ * load of new users, which the rule then need not parse again). */
+static bool weighs(const json_t *op, int kind)
+{
+    if (kind != GCS_PLAN_CREATE || json_array_size(json_object_get(op, "privileged")) > 0)
+        return true;
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(op, "changes"), i, ch) {
+        json_t *old = json_object_get(ch, "old");
+        if (old && !json_is_null(old))
+            return true;
+    }
+    return !json_is_array(json_object_get(op, "changes")) && json_object_get(op, "changes");
+}
+
 /* Keeps one operation (its "seq", a position, is dropped: it is written in
  * front of the text). */
 static int dump_to_linebuf(const char *buffer, size_t size, void *data)
@@ -310,7 +329,7 @@ static int ops_add_json(gcs_plan_ops *o, json_t *op)
     linebuf t = {0};
     int rc = json_dump_callback(op, dump_to_linebuf, &t, JSON_INDENT(0) | JSON_PRESERVE_ORDER) < 0
                  ? gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory")
-                 : ops_append(o, t.p, t.len, kind_of(op),
+                 : ops_append(o, t.p, t.len, kind_of(op), weighs(op, kind_of(op)),
                               json_string_value(json_object_get(op, "key")));
     linebuf_free(&t);
     return rc;
@@ -324,6 +343,11 @@ size_t gcs_plan_size(const gcs_plan *plan)
 gcs_plan_kind gcs_plan_kind_at(const gcs_plan *plan, size_t i)
 {
     return i < gcs_plan_size(plan) ? (gcs_plan_kind)plan->ops->refs[i].kind : GCS_PLAN__KINDS;
+}
+
+bool gcs_plan_weighs_at(const gcs_plan *plan, size_t i)
+{
+    return i >= gcs_plan_size(plan) || plan->ops->refs[i].weighs;
 }
 
 json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i)
@@ -990,6 +1014,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         gcs_plan_kind kind = GCS_PLAN__KINDS;
         bool ok = op && shaped(op, &kind) && line.len > (size_t)pl &&
                   memcmp(line.p, prefix, (size_t)pl) == 0;
+        bool weight = ok && weighs(op, (int)kind);
         json_decref(op);
         if (!ok) {
             rc = gcs_error_set(GCS_EINVALID,
@@ -1001,7 +1026,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         /* Kept without its position: "{" and what follows the prefix. */
         line.p[pl - 1] = '{';
         if ((rc = ops_append(plan->ops, line.p + pl - 1, line.len - (size_t)pl + 1, (int)kind,
-                             NULL)) < 0)
+                             weight, NULL)) < 0)
             goto fail;
     }
     /* Nothing but blank space after the document's end. */

@@ -133,6 +133,10 @@ int gcs_plan_finish(gcs_plan *plan);
 size_t gcs_plan_size(const gcs_plan *plan);
 gcs_plan_kind gcs_plan_kind_at(const gcs_plan *plan, size_t i);
 json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i);
+/* Whether operation i can matter to the blast-radius rule: every operation but
+ * a create that grants no privileged role and replaces no value. Decided from
+ * the operation's text when it was added or read (so, sealed like it). */
+bool gcs_plan_weighs_at(const gcs_plan *plan, size_t i);
 /* Every operation at once, as an array loaded into memory and kept with the
  * document (borrowed): for small plans and reports. Edits of it count once
  * gcs_plan_finish is called again. NULL when out of memory. */

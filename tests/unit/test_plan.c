@@ -59,6 +59,35 @@ static void operations_are_ordered_and_counted(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 2), "key")), "L000");
     assert_int_equal(gcs_plan_count(&p, GCS_PLAN_DEACTIVATE), 2);
     assert_int_equal(strlen(gcs_plan_identity(&p)), 64);
+    /* A plain create cannot matter to the approval rule; the rest may. */
+    assert_false(gcs_plan_weighs_at(&p, 0));
+    assert_true(gcs_plan_weighs_at(&p, 1));
+    assert_true(gcs_plan_weighs_at(&p, 2));
+    gcs_plan_release(&p);
+}
+
+/* A create that grants a privileged role, or replaces a value, is looked at. */
+static void creates_that_grant_or_replace_weigh(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "A", "a@x.com", NULL, NULL, json_object(), NULL,
+                 json_pack("{s:[s]}", "privileged", "Master Admin"));
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "B", "b@x.com", NULL, NULL, json_object(),
+                 json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old", "Agent", "new", "Lead"),
+                 NULL);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "C", "c@x.com", NULL, NULL, json_object(),
+                 json_pack("[{s:s,s:n,s:s}]", "attribute", "title", "old", "new", "Lead"), NULL);
+    gcs_plan_set_counts(&p, 0, 100);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_true(gcs_plan_weighs_at(&p, 0));
+    assert_true(gcs_plan_weighs_at(&p, 1));
+    assert_false(gcs_plan_weighs_at(&p, 2));
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "--approve privileged:A"));
     gcs_plan_release(&p);
 }
 
@@ -660,6 +689,7 @@ int main(void)
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
+        cmocka_unit_test(creates_that_grant_or_replace_weigh),
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_read_and_hashed_in_pieces),
         cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
