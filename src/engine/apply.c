@@ -115,6 +115,16 @@ static json_t *op_of(op_ctx *c)
     return c->op;
 }
 
+/* The plan's file could not be read back: the run stops (resumable). */
+static void fail_plan_unreadable(op_ctx *c)
+{
+    if (!c->a->fatal) {
+        c->a->fatal = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        GCS_ERR("apply.plan_unreadable", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(c->a->client);
+    }
+}
+
 /* Lets go of an operation's text at the next turn of the loop (not now: the
  * callback that finished it may still read it). */
 static void release_later(op_ctx *c)
@@ -606,8 +616,15 @@ static void post_create(op_ctx *c)
     if (c->a->fatal || c->a->stopping)
         return;
     if (!c->a->passwords) {
-        req.json = json_object_get(op_of(c), "body");
+        /* The body goes out as the plan keeps it: no parse, no serialisation. */
+        char *body = gcs_plan_member_text_at(c->a->plan, c->index, "body");
+        if (!body) {
+            fail_plan_unreadable(c);
+            return;
+        }
+        req.body = body;
         submit_req(c, &req, on_create_done);
+        free(body);
         return;
     }
     char pw[129];
@@ -735,6 +752,8 @@ static void set_manager(op_ctx *c)
 
 /* ==== Updates, reactivations, adoptions, deactivations ==== */
 
+static void start_change_with(op_ctx *c, json_t *op);
+
 /* A deactivation is checked against the user as it is now: only an active
  * user that carries the managed marker with this operation's key is
  * deactivated, whatever the plan file says. */
@@ -765,7 +784,21 @@ static void on_deactivate_read(const gcs_http_client_response *res, void *payloa
 
 static void start_change(op_ctx *c)
 {
-    if (json_is_false(json_object_get(op_of(c), "managed")) && c->kind != GCS_PLAN_ADOPT) {
+    /* What the PATCH needs, without the desired state (read only on a conflict). */
+    static const char *const wanted[] = {"managed", "operations"};
+    json_t *part = c->op ? json_incref(c->op)
+                         : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 2);
+    if (!part) {
+        fail_plan_unreadable(c);
+        return;
+    }
+    start_change_with(c, part);
+    json_decref(part);
+}
+
+static void start_change_with(op_ctx *c, json_t *op)
+{
+    if (json_is_false(json_object_get(op, "managed")) && c->kind != GCS_PLAN_ADOPT) {
         finish(c, GCS_APPLY_DRIFT,
                "not managed by gcscim and not planned as an adoption: left alone");
         return;
@@ -776,14 +809,14 @@ static void start_change(op_ctx *c)
     }
     if (c->kind == GCS_PLAN_ADOPT)
         c->adopting = true;
-    if (json_array_size(json_object_get(op_of(c), "operations")) == 0) {
+    if (json_array_size(json_object_get(op, "operations")) == 0) {
         finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
     } else if (c->kind == GCS_PLAN_DEACTIVATE) {
         char path[300];
         user_path(path, sizeof path, c->id);
         submit(c, "GET", path, NULL, NULL, on_deactivate_read);
     } else {
-        submit_patch(c, json_object_get(op_of(c), "operations"), on_patch_done);
+        submit_patch(c, json_object_get(op, "operations"), on_patch_done);
     }
 }
 
@@ -998,8 +1031,6 @@ static void feed(applier *a)
             finish(c, GCS_APPLY_SKIPPED, NULL);
             continue;
         }
-        if (!op_of(c))
-            break;
         if (creates)
             start_create(c);
         else
@@ -1163,7 +1194,9 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->a = &a;
         c->index = i;
-        json_t *op = gcs_plan_op_at(plan, i);
+        static const char *const wanted[] = {"kind", "key", "userName", "id", "version",
+                                             "manager_key"};
+        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
         if (!op) {
             rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
             goto out;

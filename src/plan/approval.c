@@ -134,7 +134,8 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
         gcs_plan_kind kind;
         if (!gcs_plan_weighs_at(plan, i))
             continue; /* a plain create: nothing here counts it */
-        json_t *op = gcs_plan_op_at(plan, i);
+        static const char *const wanted[] = {"kind", "key", "leaver", "privileged", "changes"};
+        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
         if (!op) {
             /* An operation that cannot be read back is never waved through. */
             snprintf(why, sizeof why, "operation %zu cannot be read: %s", i + 1, gcs_error_last());

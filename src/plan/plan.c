@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -371,6 +372,121 @@ json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i)
     }
     linebuf_free(&t);
     return op;
+}
+
+json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *members,
+                            size_t count)
+{
+    if (i >= gcs_plan_size(plan)) {
+        gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+        return NULL;
+    }
+    linebuf t = {0};
+    json_t *part = NULL;
+    if (ops_text(plan->ops, i, &t) < 0)
+        goto out;
+    part = json_object();
+    if (!part) {
+        gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* The text was checked when it was kept (a whole parse, no duplicate
+     * names): each member asked for is found by a scan and parsed alone. */
+    for (size_t m = 0; m < count; m++) {
+        const char *start;
+        size_t len;
+        int found = gcs_json_text_top_value(t.p, members[m], &start, &len);
+        json_t *v = found == 1 ? json_loadb(start, len, JSON_DECODE_ANY, NULL) : NULL;
+        if (found < 0 || (found == 1 && !v)) {
+            /* not plain enough to be sure: the whole operation, then its part */
+            json_decref(part);
+            json_t *op = gcs_plan_op_at(plan, i);
+            part = op ? json_object() : NULL;
+            for (size_t k = 0; part && k < count; k++) {
+                json_t *w = json_object_get(op, members[k]);
+                if (w && json_object_set(part, members[k], w) < 0) {
+                    json_decref(part);
+                    part = NULL;
+                }
+            }
+            if (op && !part)
+                gcs_error_set(GCS_ENOMEM, "out of memory");
+            json_decref(op);
+            goto out;
+        }
+        if (v && json_object_set_new(part, members[m], v) < 0) {
+            json_decref(part);
+            part = NULL;
+            gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+out:
+    linebuf_free(&t);
+    return part;
+}
+
+/* Appends JSON text written with ", " and ": " between members (as the plan
+ * keeps it) without those spaces: what JSON_COMPACT writes of the same value. */
+static int compact_into(linebuf *out, const char *p, size_t len)
+{
+    if (linebuf_reserve(out, len) < 0)
+        return GCS_ENOMEM;
+    size_t n = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_string) {
+            if (ch == '\\' && i + 1 < len) {
+                out->p[n++] = ch;
+                ch = p[++i];
+            } else if (ch == '"') {
+                in_string = false;
+            }
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == ' ' && n > 0 && (out->p[n - 1] == ':' || out->p[n - 1] == ',')) {
+            continue;
+        }
+        out->p[n++] = ch;
+    }
+    out->len = n;
+    out->p[n] = '\0';
+    return 0;
+}
+
+char *gcs_plan_member_text_at(const gcs_plan *plan, size_t i, const char *member)
+{
+    if (i >= gcs_plan_size(plan)) {
+        gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+        return NULL;
+    }
+    linebuf t = {0}, out = {0};
+    char *text = NULL;
+    const char *start;
+    size_t len;
+    if (ops_text(plan->ops, i, &t) < 0)
+        goto done;
+    int found = gcs_json_text_top_value(t.p, member, &start, &len);
+    if (found == 1 && compact_into(&out, start, len) == 0) {
+        text = out.p; /* handed over */
+        out.p = NULL;
+    } else if (found == 1) {
+        gcs_error_set(GCS_ENOMEM, "out of memory");
+    } else if (found == 0) {
+        gcs_error_set(GCS_ENOTFOUND, "operation %zu has no %s", i + 1, member);
+    } else {
+        json_t *op = gcs_plan_op_at(plan, i);
+        json_t *v = json_object_get(op, member);
+        text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (op && !text)
+            gcs_error_set(v ? GCS_ENOMEM : GCS_ENOTFOUND, "operation %zu: no %s", i + 1, member);
+        json_decref(op);
+    }
+done:
+    linebuf_free(&t);
+    linebuf_free(&out);
+    return text;
 }
 
 /* ==== Building ==== */

@@ -133,6 +133,16 @@ int gcs_plan_finish(gcs_plan *plan);
 size_t gcs_plan_size(const gcs_plan *plan);
 gcs_plan_kind gcs_plan_kind_at(const gcs_plan *plan, size_t i);
 json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i);
+/* Only the named top-level members of operation i (those it has), parsed
+ * without the rest (a create's body, an update's desired state): a new object,
+ * or NULL with the error set. For passes over every operation. */
+json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *members,
+                            size_t count);
+/* The top-level member `member` of operation i as compact JSON text (what
+ * JSON_COMPACT writes of it), without parsing the operation: a create's body
+ * goes on the wire as it is kept. A new string, or NULL with the error set
+ * (GCS_ENOTFOUND when the operation has no such member). */
+char *gcs_plan_member_text_at(const gcs_plan *plan, size_t i, const char *member);
 /* Whether operation i can matter to the blast-radius rule: every operation but
  * a create that grants no privileged role and replaces no value. Decided from
  * the operation's text when it was added or read (so, sealed like it). */

@@ -573,6 +573,28 @@ static void a_plan_is_read_and_hashed_in_pieces(void **state)
         json_t *x = gcs_plan_op_at(&p, i), *y = gcs_plan_op_at(&q, i);
         assert_true(json_equal(x, y));
         assert_int_equal(gcs_plan_kind_at(&p, i), gcs_plan_kind_at(&q, i));
+        /* A part is those members, as the whole operation holds them. */
+        static const char *const members[] = {"kind", "changes", "displayName", "version", "seq"};
+        json_t *part = gcs_plan_op_part_at(&q, i, members, 5);
+        assert_non_null(part);
+        for (size_t m = 0; m < 5; m++) {
+            json_t *want = json_object_get(y, members[m]);
+            if (strcmp(members[m], "seq") == 0 || !want)
+                assert_null(json_object_get(part, members[m])); /* seq: the position, not kept */
+            else
+                assert_true(json_equal(json_object_get(part, members[m]), want));
+        }
+        json_decref(part);
+        /* A member's text is what JSON_COMPACT writes of it: what goes on the wire. */
+        const char *member = gcs_plan_kind_at(&q, i) == GCS_PLAN_CREATE ? "body" : "changes";
+        char *kept = gcs_plan_member_text_at(&q, i, member);
+        char *dumped = json_dumps(json_object_get(y, member), JSON_COMPACT);
+        assert_non_null(kept);
+        assert_string_equal(kept, dumped);
+        free(kept);
+        free(dumped);
+        assert_null(gcs_plan_member_text_at(&q, i, "nothing"));
+        assert_int_equal(gcs_error_last_code(), GCS_ENOTFOUND);
         json_decref(x);
         json_decref(y);
     }
