@@ -1,4 +1,5 @@
-/* Fuzzes the plan file reader: apply reads plans people may have edited. */
+/* Fuzzes the plan file reader (apply reads plans people may have edited) and
+ * the same reader on a plan in memory (undo reads the plans kept in the store). */
 #include "plan/plan.h"
 
 #include <stdint.h>
@@ -28,5 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     close(fd);
+    gcs_plan kept;
+    if (gcs_plan_parse(&kept, (const char *)data, size, "fuzz") == 0)
+        gcs_plan_release(&kept);
     return 0;
 }

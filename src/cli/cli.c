@@ -23,11 +23,16 @@ enum {
     OPT_HELP,
 };
 
-static size_t add_global_options(struct option *out)
+/* The settings' flags: every global one, and those of `command`; before the
+ * command (NULL) every one, checked against the command once it is known
+ * (gcs_cli_main), so that `gcscim --listen ADDR serve` works as
+ * `gcscim serve --listen ADDR` does. */
+static size_t add_global_options(struct option *out, const char *command)
 {
     size_t n = 0;
     for (int k = 0; k < GCS_CFG__COUNT; k++) {
-        if (gcs_config_specs[k].flag)
+        const char *only = gcs_config_specs[k].command;
+        if (gcs_config_specs[k].flag && (!only || !command || strcmp(only, command) == 0))
             out[n++] = (struct option){gcs_config_specs[k].flag, required_argument, NULL,
                                        OPT_GLOBAL_BASE + k};
     }
@@ -35,8 +40,8 @@ static size_t add_global_options(struct option *out)
     out[n++] = (struct option){"client-secret-file", required_argument, NULL, OPT_SECRET_FILE};
     out[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
     out[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
-    /* gcs_cli_parse keeps 24 entries of its table for these and the end */
-    assert(n < 24 && "the global options outgrew the room left for them");
+    /* gcs_cli_parse keeps 32 entries of its table for these and the end */
+    assert(n < 32 && "the global options outgrew the room left for them");
     return n;
 }
 
@@ -56,6 +61,7 @@ static const char global_help[] =
     "  --max-rps N                your own ceiling on requests per second\n"
     "  --timeout SECONDS          time one request may take\n"
     "  --ca-bundle FILE           extra CA certificates for a TLS proxy\n"
+    "  --notify-file FILE         endpoints told of each outcome (docs/notifications.md)\n"
     "  --json                     machine-readable output\n"
     "  -h, --help                 this help\n";
 
@@ -67,9 +73,19 @@ static void print_main_help(gcs_cli *cli, FILE *f)
             GCS_VERSION_STRING);
     for (const gcs_cli_command *c = gcs_cli_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\n%s\nRun 'gcscim help COMMAND' for a command's options.\n"
-               "Exit codes: 0 ok, 1 failure, 2 usage, 3 partial, 4 refused (needs approval),\n"
-               "5 verification failed, 6 credentials or permission, 7 daily rate limit.\n",
+    /* Its sections become gcscim(1) (packaging/man/gen-man): "Exit status:" is EXIT STATUS. */
+    fprintf(f, "\n%s\nRun 'gcscim help COMMAND' for a command's options.\n\n"
+               "Exit status:\n"
+               "  0  done, everything as asked\n"
+               "  1  failed; the message says why\n"
+               "  2  usage: unknown command, unknown flag, missing or bad flag value\n"
+               "  3  partial: finished, but some rows or users failed or were rejected\n"
+               "  4  refused by a safety rule: needs approval, or another process applies the plan\n"
+               "  5  verification failed: the receipt chain does not hold\n"
+               "  6  credentials rejected or a permission (scope) is missing\n"
+               "  7  a daily rate limit was reached\n"
+               "  8  interrupted: what finished is recorded; the message says how to resume\n"
+               "  9  plan --detailed-exitcode: the plan has changes to apply\n",
             global_help);
     (void)cli;
 }
@@ -230,16 +246,16 @@ gcs_exit gcs_cli_parse(gcs_cli *cli, int argc, char **argv, const struct option 
     struct option all[64];
     size_t n = 0;
     for (const struct option *o = options; o && o->name; o++) {
-        assert(n < sizeof all / sizeof *all - 24 && "a command has too many options");
+        assert(n < sizeof all / sizeof *all - 32 && "a command has too many options");
         all[n++] = *o;
     }
-    n += add_global_options(all + n);
-    all[n] = (struct option){NULL, 0, NULL, 0};
-
     /* argv[0] is the command's name, or the program's for the top level. The top
      * level stops at the first operand (the command); a command's own options
      * may come after its operands ("receipts list --run X"). */
     const char *command = argc > 0 && argv[0] && gcs_cli_find_command(argv[0]) ? argv[0] : NULL;
+    n += add_global_options(all + n, command);
+    all[n] = (struct option){NULL, 0, NULL, 0};
+
     gcs_exit code = check_long_options(cli, command, argc, argv, all);
     if (code != GCS_EXIT_OK)
         return code;
@@ -387,6 +403,14 @@ gcs_exit gcs_cli_main(int argc, char **argv)
     if (!cmd) {
         code = gcs_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[first]);
         goto out;
+    }
+    for (int k = 0; k < GCS_CFG__COUNT; k++) {
+        const char *only = gcs_config_specs[k].command;
+        if (cli.pending[k] && only && strcmp(only, cmd->name) != 0) {
+            code = gcs_cli_usage_error(&cli, cmd->name, "option '--%s' belongs to 'gcscim %s'",
+                                       gcs_config_specs[k].flag, only);
+            goto out;
+        }
     }
     code = cmd->run(&cli, argc - first, argv + first);
 out:

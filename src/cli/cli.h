@@ -101,10 +101,13 @@ gcs_exit gcs_cmd_config(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_plan(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_sync(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_undo(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_receipts(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_runs(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_notifications(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
+gcs_exit gcs_cmd_serve(gcs_cli *cli, int argc, char **argv);
 
 /* Shared by the store commands (cmd_receipts.c). */
 /* Opens the store named by the db setting (default location when unset). */

@@ -1,6 +1,7 @@
 /* gcscim apply PLAN.json: apply exactly that plan. */
 #include "cli/provision.h"
 #include "core/error.h"
+#include "engine/sync.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,19 +70,20 @@ static int check_done(bool *done, gcs_provision *p, const gcs_plan *plan)
         return rc;
     if ((rc = gcs_store_open(&p->store, gcs_config_get(&p->cli->config, GCS_CFG_DB))) < 0)
         return rc;
-    rc = gcs_store_run_find_latest(&run, p->store, gcs_plan_identity(plan));
-    if (rc == GCS_ENOTFOUND)
-        return 0;
-    if (rc < 0)
+    if ((rc = gcs_sync_plan_applied(done, &run, p->store, plan)) < 0 || !*done)
         return rc;
-    if (strcmp(run.state, GCS_RUN_DONE) == 0) {
-        json_t *report = NULL;
-        *done = true;
-        gcs_provision_already_applied(p, run.id, run.finished_ms, &report);
-        if (report)
-            gcs_provision_print_report(p->cli->out, report);
+    json_t *report = NULL;
+    gcs_provision_already_applied(p, run.id, run.finished_ms, &report);
+    /* What an earlier run of it left in the outbox goes now. */
+    if ((rc = gcs_provision_load_notify(p)) < 0) {
         json_decref(report);
+        gcs_run_release(&run);
+        return rc;
     }
+    gcs_provision_notify(p, report);
+    if (report)
+        gcs_provision_print_report(p->cli->out, report);
+    json_decref(report);
     gcs_run_release(&run);
     return 0;
 }

@@ -72,14 +72,14 @@ static int show(gcs_cli *cli)
         free(text);
         json_decref(root);
     } else {
-        fprintf(cli->out, "%-14s %-44s %s\n", "SETTING", "VALUE", "SOURCE");
+        fprintf(cli->out, "%-18s %-44s %s\n", "SETTING", "VALUE", "SOURCE");
         for (size_t i = 0; i < n; i++) {
             char source[256];
             if (rows[i].origin && *rows[i].origin && strcmp(rows[i].origin, "default") != 0)
                 snprintf(source, sizeof source, "%s (%s)", rows[i].source, rows[i].origin);
             else
                 snprintf(source, sizeof source, "%s", rows[i].source);
-            fprintf(cli->out, "%-14s %-44s %s\n", rows[i].name,
+            fprintf(cli->out, "%-18s %-44s %s\n", rows[i].name,
                     rows[i].value ? rows[i].value : "-", source);
         }
     }

@@ -64,6 +64,20 @@ const gcs_cli_command gcs_cli_commands[] = {
      "run with --no-create --no-deactivate (examples/bulk-update/).\n\nOptions:\n"
      CANARY_OPTION PROVISION_OPTIONS,
      gcs_cmd_sync},
+    {"undo", "plan the changes that take a run back",
+     "gcscim undo RUN [--out PLAN.json] [--approve KIND=N]... [--json]",
+     "Builds, from the plan a run applied (kept in the store) and what its items and\n"
+     "receipts say really happened, a plan that takes the run back: users it created\n"
+     "are deactivated (never deleted), users it deactivated reactivated and those it\n"
+     "reactivated deactivated, and every attribute it changed gets its earlier value\n"
+     "back. A user changed since the run is left alone and listed as skipped. The plan\n"
+     "is shown like 'gcscim plan' shows one and applied with 'gcscim apply', with the\n"
+     "same approvals and checks; undoing the run of an undo plan restores the run.\n"
+     "Writes nothing to Genesys. Exit 3 when some users were left alone.\n\nOptions:\n"
+     "  --out FILE                  save the plan\n"
+     APPROVAL_OPTIONS
+     "  --json                      one JSON document instead of text\n",
+     gcs_cmd_undo},
     {"doctor", "check configuration, credentials, permissions, source and store before a sync",
      "gcscim doctor [--source FILE --profile FILE [--format csv|json|ndjson]] [--anchor SEQ:HASH] [--json]",
      "Checks, without writing anything to Genesys, everything a sync depends on, and for\n"
@@ -109,12 +123,51 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  show ID  one run and the state of each of its items",
      gcs_cmd_runs},
     {"jobs", "inspect and manage the durable job queue",
-     "gcscim jobs list [--state STATE]|show ID|retry ID|drop ID [--json]",
-     "  list     every job, oldest first; --state pending|running|done|dead|dropped\n"
-     "  show ID  one job with its payload and last error\n"
-     "  retry ID make a dead, dropped or done job pending again, attempts reset\n"
-     "  drop ID  put a pending or dead job aside (kept for the record)",
+     "gcscim jobs list [--state STATE]|show ID|retry ID|drop ID|approve ID [--approve KIND=N]... "
+     "[--json]",
+     "  list        every job, oldest first; --state\n"
+     "              pending|running|done|dead|dropped|needs_approval\n"
+     "  show ID     one job with its payload, last error and result (its outcome)\n"
+     "  retry ID    make a dead, dropped or done job pending again, attempts reset\n"
+     "  drop ID     put a pending, dead or waiting job aside (kept for the record)\n"
+     "  approve ID  a job waiting for approval runs again with the approvals given\n"
+     "              (--approve, as plan takes them), or else those its result lists",
      gcs_cmd_jobs},
+    {"notifications", "inspect and manage the outbox of notifications to your endpoints",
+     "gcscim notifications list [--state STATE]|show ID|retry ID|drop ID [--json]",
+     "Each outcome of apply, sync and serve is kept in the store's outbox until its\n"
+     "endpoint (the notify file, docs/notifications.md) has answered 2xx; sync and apply\n"
+     "send what is ready before they exit, and serve sends continuously.\n"
+     "  list     oldest first; --state pending|sending|delivered|dead|dropped\n"
+     "  show ID  one notification with its body (the JSON sent) and last error\n"
+     "  retry ID send a dead or dropped notification again (same webhook-id)\n"
+     "  drop ID  put a pending or dead notification aside (kept for the record)",
+     gcs_cmd_notifications},
+    {"serve", "run as a service: signed events and REST calls become provisioning jobs",
+     "gcscim serve [--listen HOST:PORT] [--event-secrets-file FILE] [--api-keys-file FILE] "
+     "[options]",
+     "Listens for directory events (POST /v1/events, Standard Webhooks signatures) and\n"
+     "REST calls (POST /v1/users, GET /v1/jobs/ID, /v1/users/KEY, /v1/receipts), commits\n"
+     "each as a job before answering, and runs the jobs with the workers: the same plan\n"
+     "and apply as sync, with receipts. GET /metrics (Prometheus), /healthz, /readyz.\n"
+     "SIGTERM: /readyz and new requests answer 503, running jobs get shutdown_grace\n"
+     "seconds, then it exits 0. Under systemd it notifies READY=1 and STOPPING=1.\n"
+     "docs/serve.md describes the routes, the event format and the answers.\n\n"
+     "Settings (flag, environment GCSCIM_NAME, or config file key NAME):\n"
+     "  --listen HOST:PORT          where to listen (default 127.0.0.1:8080); plain HTTP\n"
+     "                              only on loopback, anything else needs TLS\n"
+     "  --ready-file FILE           written once listening: {\"api_url\",\"url\",\"port\"}\n"
+     "  --tls-cert FILE             TLS certificate chain (PEM)\n"
+     "  --tls-key FILE              its private key (PEM, mode 0600)\n"
+     "  --workers N                 worker threads (default 4)\n"
+     "  --event-secrets-file FILE   Standard Webhooks secrets, one whsec_... a line, two at\n"
+     "                              most (a rotation); mode 0600\n"
+     "  --api-keys-file FILE        one \"NAME RIGHTS sha256:HEX\" a line, RIGHTS a comma list\n"
+     "                              of events, provision, read; mode 0600\n"
+     "  --notify-file FILE          outbound notification endpoints (JSON)\n"
+     "  --shutdown-grace SECONDS    what running jobs get on SIGTERM (default 30)\n"
+     "  --queue-max N               pending jobs past which new work gets 503 (100000)",
+     gcs_cmd_serve},
     {"version", "print the version", "gcscim version [--json]", "", gcs_cmd_version},
     {"help", "show help for a command", "gcscim help [COMMAND]", "", gcs_cmd_help},
     {NULL, NULL, NULL, NULL, NULL},

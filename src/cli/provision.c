@@ -1,9 +1,15 @@
 #include "cli/provision.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
+#include "engine/sync.h"
+
+#include "core/log.h"
+#include "core/time.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +71,56 @@ void gcs_provision_release(gcs_provision *p)
     p->session = NULL;
     gcs_store_free(p->store);
     p->store = NULL;
+    gcs_notify_config_free(p->notify);
+    p->notify = NULL;
+}
+
+int gcs_provision_load_notify(gcs_provision *p)
+{
+    const char *path = gcs_config_get(&p->cli->config, GCS_CFG_NOTIFY_FILE);
+    if (!p->actor[0]) {
+        char host[256] = "localhost";
+        struct passwd *pw = getpwuid(geteuid());
+        gethostname(host, sizeof host - 1);
+        snprintf(p->actor, sizeof p->actor, "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
+    }
+    if (p->notify || !path || !*path)
+        return 0;
+    return gcs_notify_config_load(&p->notify, path);
+}
+
+void gcs_provision_notify(gcs_provision *p, json_t *report)
+{
+    if (!p->notify || !p->store)
+        return;
+    gcs_notify_counts sent = {0};
+    int64_t pending = 0, dead = 0;
+    char sender[300];
+    snprintf(sender, sizeof sender, "%s:%ld", p->actor, (long)getpid());
+    /* Interrupted: leave the sending to the next run or serve. */
+    int rc = 0;
+    const volatile sig_atomic_t *stop = gcs_cli_interrupt_flag();
+    if (!stop || !*stop)
+        rc = gcs_notify_send_ready(&sent, p->store, p->notify, sender,
+                                   gcs_time_wall_ms() + GCS_PROVISION_NOTIFY_MS);
+    if (rc < 0)
+        GCS_WARN("notify.send_failed", "error", gcs_error_last());
+    if (gcs_store_notification_counts(&pending, &dead, p->store) < 0)
+        GCS_WARN("notify.count_failed", "error", gcs_error_last());
+    if (report && json_is_object(report)) {
+        json_object_set_new(report, "notifications",
+                            json_pack("{s:I,s:I,s:I}", "delivered", (json_int_t)sent.delivered,
+                                      "pending", (json_int_t)pending, "dead", (json_int_t)dead));
+        return;
+    }
+    if (p->cli->json || (sent.delivered == 0 && pending == 0 && sent.dead == 0))
+        return;
+    fprintf(p->cli->out, "%llu notification%s delivered, %lld pending for serve",
+            (unsigned long long)sent.delivered, sent.delivered == 1 ? "" : "s", (long long)pending);
+    if (dead)
+        fprintf(p->cli->out, ", %lld dead (gcscim notifications list --state dead)",
+                (long long)dead);
+    fputs(".\n", p->cli->out);
 }
 
 static int parse_count(long *out, const char *flag, const char *arg)
@@ -169,7 +225,12 @@ gcs_exit gcs_provision_parse(gcs_provision *p, int argc, char **argv, bool wants
     if (!wants_source && p->target_count)
         return gcs_cli_usage_error(p->cli, p->command,
                                    "--target is for plan and sync: make a plan of those people");
-    if (!wants_source && (p->planner.source_path || p->planner.profile_path || p->out_path))
+    bool undo = strcmp(p->command, "undo") == 0;
+    if (undo && (p->planner.source_path || p->planner.profile_path))
+        return gcs_cli_usage_error(p->cli, p->command,
+                                   "undo takes a run id, not --source or --profile");
+    if (!wants_source && !undo &&
+        (p->planner.source_path || p->planner.profile_path || p->out_path))
         return gcs_cli_usage_error(p->cli, p->command,
                                    "apply takes a plan file, not --source, --profile or --out");
     return 0;
@@ -179,6 +240,9 @@ int gcs_provision_connect(gcs_provision *p)
 {
     int rc;
     if ((rc = gcs_cli_load_config(p->cli)) < 0)
+        return rc;
+    /* A bad notify file too: outcomes must not happen that cannot be told. */
+    if ((rc = gcs_provision_load_notify(p)) < 0)
         return rc;
     /* A bad profile is rejected before anything is read from Genesys. */
     if (p->planner.profile_path && (rc = gcs_planner_check_inputs(&p->planner)) < 0)
@@ -220,35 +284,63 @@ int gcs_provision_plan(gcs_provision *p, gcs_plan *plan, gcs_planner_stats *stat
                        json_t **report)
 {
     *report = NULL;
-    int rc = gcs_planner_run_recorded(plan, stats, p->session->client, p->store, &p->planner);
-    if (rc == 0 && (rc = gcs_plan_seal(plan,
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
-                                       gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET))) < 0)
+    int rc = gcs_sync_plan(plan, stats, p->session, p->store, &p->planner,
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
+    if (rc == 0 && (rc = gcs_provision_show(p, plan, stats->current_users, stats->requests,
+                                            report)) < 0)
         gcs_plan_release(plan);
+    return rc;
+}
+
+/* An undo plan says what it takes back of which run, and what it leaves alone. */
+static void print_undo(FILE *out, const json_t *undo)
+{
+    fprintf(out,
+            "Undo of run %s: %lld of its %lld operations were done; %lld taken back, %lld "
+            "already as before, %lld changed since and left alone.\n",
+            json_string_value(json_object_get(undo, "run")),
+            (long long)json_integer_value(json_object_get(undo, "done")),
+            (long long)json_integer_value(json_object_get(undo, "operations")),
+            (long long)json_integer_value(json_object_get(undo, "undone")),
+            (long long)json_integer_value(json_object_get(undo, "unchanged")),
+            (long long)json_integer_value(json_object_get(undo, "drift")));
+}
+
+int gcs_provision_show(gcs_provision *p, gcs_plan *plan, long current_users, long requests,
+                       json_t **report)
+{
+    *report = NULL;
+    int rc = gcs_plan_seal(plan, gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_ID),
+                           gcs_config_get(&p->cli->config, GCS_CFG_CLIENT_SECRET));
     if (rc < 0)
         return rc;
-    if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0) {
-        gcs_plan_release(plan);
+    if (p->out_path && (rc = gcs_plan_write(plan, p->out_path)) < 0)
         return rc;
-    }
     FILE *out = p->cli->out;
     json_t *needs = gcs_plan_needs(plan, &p->planner.plan);
+    json_t *undo = json_object_get(plan->doc, "undo");
     if (p->cli->json) {
-        json_t *doc = json_pack("{s:O,s:O,s:O*,s:O*,s:O,s:s,s:{s:I,s:I}}", "summary",
+        json_t *doc = json_pack("{s:O,s:O*,s:O*,s:O*,s:O,s:s,s:{s:I,s:I}}", "summary",
                                 json_object_get(plan->doc, "summary"), "rows",
                                 json_object_get(plan->doc, "rows"), "rejected",
                                 json_object_get(plan->doc, "rejected"), "skipped",
                                 json_object_get(plan->doc, "skipped"), "needs_approval", needs,
                                 "identity", gcs_plan_identity(plan), "reads", "current_users",
-                                (json_int_t)stats->current_users, "requests",
-                                (json_int_t)stats->requests);
-        if (strcmp(p->command, "plan") == 0)
+                                (json_int_t)current_users, "requests", (json_int_t)requests);
+        if (doc && undo)
+            json_object_set(doc, "undo", undo);
+        if (doc && strcmp(p->command, "sync") != 0)
             json_object_set(doc, "operations", gcs_plan_operations(plan));
-        if (p->out_path)
+        if (doc && gcs_group_plan_section(plan))
+            json_object_set(doc, "groups", gcs_group_plan_section(plan));
+        if (doc && p->out_path)
             json_object_set_new(doc, "plan_file", json_string(p->out_path));
         *report = doc;
     } else {
         gcs_plan_render_text(plan, out, isatty(fileno(out)) == 1);
+        if (undo)
+            print_undo(out, undo);
         print_needs(out, needs);
         if (p->out_path)
             fprintf(out, "Saved the plan to %s; run 'gcscim apply %s' to apply exactly it.\n",
@@ -287,10 +379,10 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
-gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
-    if (gcs_plan_size(plan) == 0) {
+    if (gcs_plan_size(plan) + gcs_group_plan_count(plan) == 0) {
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
@@ -299,13 +391,15 @@ gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **re
         return GCS_EXIT_OK;
     }
     apply_view view = {p, {0}};
-    gcs_progress_init(&view.progress, p->cli->out, (long)gcs_plan_size(plan));
+    gcs_progress_init(&view.progress, p->cli->out,
+                      (long)(gcs_plan_size(plan) + gcs_group_plan_count(plan)));
     if (p->cli->json)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
                            .on_event = on_event, .payload = &view,
                            .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag(),
-                           .canary_count = p->canary_count, .canary_share = p->canary_share};
+                           .canary_count = p->canary_count, .canary_share = p->canary_share,
+                           .notify = gcs_notify_routes(p->notify), .actor = p->actor};
     gcs_apply_result result;
     gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
@@ -357,6 +451,13 @@ gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **re
     return gcs_cli_fail(p->cli, rc);
 }
 
+gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report)
+{
+    gcs_exit code = apply_and_report(p, plan, report);
+    gcs_provision_notify(p, *report);
+    return code;
+}
+
 gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int argc, char **argv)
 {
     gcs_provision p;
@@ -388,12 +489,13 @@ gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int a
     }
     if (apply) {
         code = gcs_provision_apply(&p, &plan, &apply_report);
-    } else if (p.detailed_exitcode && gcs_plan_size(&plan) > 0) {
+    } else if (p.detailed_exitcode && gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
                                                                     : GCS_EXIT_CHANGES;
     }
-    /* Rejected rows make a finished run partial. */
-    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) && stats.rejected)
+    /* Rejected rows, or groups, make a finished run partial. */
+    if ((code == GCS_EXIT_OK || code == GCS_EXIT_CHANGES) &&
+        (stats.rejected || gcs_group_plan_rejected(&plan)))
         code = GCS_EXIT_PARTIAL;
     gcs_plan_release(&plan);
 out:

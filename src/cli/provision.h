@@ -9,6 +9,7 @@
 #include "engine/apply.h"
 #include "engine/planner.h"
 #include "genesys/session.h"
+#include "service/notify.h"
 #include "store/store.h"
 
 #define GCS_PROVISION_TARGETS_MAX 1000
@@ -29,6 +30,8 @@ typedef struct gcs_provision {
     char **argv;               /* the command line that resumes an interrupted run */
     gcs_genesys_session *session;
     gcs_store *store;
+    gcs_notify_config *notify; /* the notify file's endpoints, when the setting names one */
+    char actor[320];           /* "cli:USER@HOST": who asked, in notifications and audit lines */
 } gcs_provision;
 
 void gcs_provision_init(gcs_provision *p, gcs_cli *cli, const char *command);
@@ -44,6 +47,11 @@ int gcs_provision_connect(gcs_provision *p);
  * report for the caller to print (one document per command). *plan_out is set. */
 int gcs_provision_plan(gcs_provision *p, gcs_plan *plan_out, gcs_planner_stats *stats,
                        json_t **report);
+/* Seals the plan, saves it (--out) and shows it: as text, or with --json as
+ * the JSON report in *report for the caller to print. `current_users` and
+ * `requests` are what making it cost. The plan stays the caller's. */
+int gcs_provision_show(gcs_provision *p, gcs_plan *plan, long current_users, long requests,
+                       json_t **report);
 /* Applies with progress and prints the outcome (or, with --json, sets *report).
  * Returns an exit code. */
 gcs_exit gcs_provision_apply(gcs_provision *p, const gcs_plan *plan, json_t **report);
@@ -56,6 +64,16 @@ gcs_exit gcs_provision_already_applied(gcs_provision *p, const char *run_id, int
 /* cmd_apply.c: says the run is interrupted and the command that resumes it;
  * returns GCS_EXIT_INTERRUPTED. */
 gcs_exit gcs_provision_interrupted(gcs_provision *p, const char *run_id);
+
+/* Loads the notify file (once) when `notify_file` is set; the configuration
+ * must be loaded. */
+int gcs_provision_load_notify(gcs_provision *p);
+/* With a notify file: sends what the outbox holds ready (this run's outcomes
+ * and any left by an earlier one), for at most GCS_PROVISION_NOTIFY_MS, and
+ * says how it went ("3 notifications delivered, 1 pending for serve"): on
+ * cli->out, or as "notifications" in *report when --json. Nothing without one. */
+void gcs_provision_notify(gcs_provision *p, json_t *report);
+#define GCS_PROVISION_NOTIFY_MS 30000
 
 /* The whole of `gcscim plan` (apply false) and `gcscim sync` (apply true):
  * parse, connect, plan, and for sync apply. Returns an exit code. */

@@ -33,6 +33,17 @@ typedef enum gcs_config_key {
     GCS_CFG_MAX_RPS,
     GCS_CFG_TIMEOUT,
     GCS_CFG_CA_BUNDLE,
+    /* gcscim serve's (their flags belong to that command alone) */
+    GCS_CFG_LISTEN,
+    GCS_CFG_READY_FILE,
+    GCS_CFG_TLS_CERT,
+    GCS_CFG_TLS_KEY,
+    GCS_CFG_WORKERS,
+    GCS_CFG_EVENT_SECRETS_FILE,
+    GCS_CFG_API_KEYS_FILE,
+    GCS_CFG_NOTIFY_FILE,
+    GCS_CFG_SHUTDOWN_GRACE,
+    GCS_CFG_QUEUE_MAX,
     GCS_CFG__COUNT
 } gcs_config_key;
 
@@ -52,6 +63,7 @@ typedef struct gcs_config_spec {
     bool numeric;            /* must parse as a number in [min, max] */
     bool whole;              /* numeric, and a whole number */
     double min, max;         /* the accepted range of a numeric setting */
+    const char *command;     /* the one command whose flag it is; NULL: a global flag */
 } gcs_config_spec;
 
 typedef struct gcs_config_value {

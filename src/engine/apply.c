@@ -2,8 +2,11 @@
 #include "core/error.h"
 #include "core/jsontext.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "genesys/directory.h"
+#include "engine/group_apply.h"
 #include "engine/recorder.h"
+#include "plan/group_plan.h"
 #include "mapping/transform.h"
 #include "core/time.h"
 #include "mapping/profile.h"
@@ -93,6 +96,7 @@ struct applier {
     int64_t stop_deadline_ms;
     gcs_password_policy policy;
     FILE *passwords_out;
+    json_t *notified;          /* event type -> how many outcomes of it (run.finished) */
 };
 
 /* ==== Bookkeeping ==== */
@@ -160,6 +164,129 @@ static void learn_id(applier *a, const char *key, const char *id, const char *us
         json_object_set_new(a->key_to_id, key, json_string(id));
 }
 
+/* ==== Outcomes: notifications and audit ==== */
+
+/* The event an outcome is: what happened to the person, or that it failed. */
+static const char *outcome_event(gcs_plan_kind kind, gcs_apply_outcome outcome)
+{
+    if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT)
+        return "provisioning.failed";
+    switch (kind) {
+    case GCS_PLAN_CREATE:
+        return outcome == GCS_APPLY_ADOPTED ? "user.updated" : "user.created";
+    case GCS_PLAN_DEACTIVATE:
+        return "user.deactivated";
+    case GCS_PLAN_REACTIVATE:
+        return "user.reactivated";
+    default:
+        return "user.updated";
+    }
+}
+
+/* The last segment of an attribute path: "password" of
+ * "urn:ietf:params:scim:schemas:core:2.0:User:password". */
+static bool sensitive_attribute(const char *path)
+{
+    const char *last = path;
+    for (const char *p = path; *p; p++)
+        if (*p == ':' || *p == '.')
+            last = p + 1;
+    return gcs_redact_is_sensitive_key(path) || gcs_redact_is_sensitive_key(last);
+}
+
+/* The attributes the operation set and their new values, without a secret:
+ * a sensitive attribute is left out by name, and sensitive keys inside a
+ * value are masked. */
+static json_t *changed_attributes(op_ctx *c)
+{
+    /* The operation's changes: from its parsed text when it is at hand, else
+     * that member alone (a create never parses its operation). */
+    static const char *const wanted[] = {"changes"};
+    json_t *part = c->op ? json_incref(c->op) : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 1);
+    json_t *out = json_array(), *ch;
+    size_t i;
+    json_array_foreach(json_object_get(part, "changes"), i, ch) {
+        const char *attr = json_string_value(json_object_get(ch, "attribute"));
+        if (!attr || sensitive_attribute(attr))
+            continue;
+        json_t *value = json_object_get(ch, "new");
+        json_t *clean = value ? gcs_redact_json(value) : json_null();
+        json_array_append_new(out, json_pack("{s:s,s:o}", "attribute", attr, "value",
+                                             clean ? clean : json_null()));
+    }
+    json_decref(part);
+    return out;
+}
+
+/* Records an item's outcome, its notification and its audit line in one
+ * transaction (queued behind the operation's receipts). */
+static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
+                        const char *detail)
+{
+    applier *a = c->a;
+    const char *type = outcome_event(c->kind, outcome);
+    json_t *data = json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:o,s:s,s:s?,s:s?,s:s?}", "source_key",
+                             c->key, "genesys_id", c->id, "userName", c->user_name, "operation",
+                             gcs_plan_kind_name(c->kind), "outcome",
+                             gcs_apply_outcome_name(outcome), "changes", changed_attributes(c),
+                             "run_id", a->run_id, "job_id", a->o->job_id, "actor", a->o->actor,
+                             "detail", outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT
+                                           ? detail
+                                           : NULL);
+    if (!data)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_outbox_event ev = {type, data, a->o->notify, true, true};
+    int rc = gcs_store_item_mark_notify(a->store, a->run_id, c->key, state, c->id, detail, &ev);
+    json_decref(data);
+    if (rc == 0) {
+        json_int_t n = json_integer_value(json_object_get(a->notified, type));
+        json_object_set_new(a->notified, type, json_integer(n + 1));
+    }
+    return rc;
+}
+
+/* The run's end, with its counts, in the transaction that records it. */
+static int finish_run(applier *a, const char *state)
+{
+    if (strcmp(state, GCS_RUN_DONE) != 0 && strcmp(state, GCS_RUN_FAILED) != 0)
+        return gcs_store_run_finish(a->store, a->run_id, state);
+    const gcs_apply_result *r = a->result;
+    json_t *data = json_pack(
+        "{s:s,s:s,s:s?,s:s?,s:s?,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:O}", "run_id", a->run_id,
+        "command", a->o->command ? a->o->command : "apply", "plan_id", a->identity, "job_id",
+        a->o->job_id, "actor", a->o->actor, "state", state, "counts", "total", (json_int_t)r->total,
+        "done", (json_int_t)r->counts[GCS_APPLY_DONE], "adopted",
+        (json_int_t)r->counts[GCS_APPLY_ADOPTED], "unchanged", (json_int_t)r->counts[GCS_APPLY_NOOP],
+        "skipped", (json_int_t)r->counts[GCS_APPLY_SKIPPED], "drift",
+        (json_int_t)r->counts[GCS_APPLY_DRIFT], "failed", (json_int_t)r->counts[GCS_APPLY_FAILED],
+        "events", a->notified);
+    if (!data)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, true};
+    int rc = gcs_store_run_finish_notify(a->store, a->run_id, state, &ev);
+    json_decref(data);
+    return rc;
+}
+
+/* A plan that waits for an approval is an outcome too: nothing was sent, and
+ * someone must approve (the flags are in "needs"). The refusal's message is
+ * kept for the caller. */
+static void notify_needs_approval(gcs_store *store, const gcs_plan *plan,
+                                  const gcs_apply_options *o)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", gcs_error_last());
+    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:s,s:o}", "command",
+                             o->command ? o->command : "apply", "plan_id",
+                             gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
+                             "detail", why, "needs", gcs_plan_needs(plan, &o->approval));
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
+        GCS_WARN("apply.notify_failed", "error", gcs_error_last());
+    json_decref(data);
+    gcs_error_set(GCS_EREFUSED, "%s", why);
+}
+
 /* Records an item's state, queued behind its call's receipt and committed
  * with the writer's next batch. An in_progress mark (a create about to be
  * sent) is made durable by the engine's start barrier before the POST leaves
@@ -195,12 +322,20 @@ static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
     c->finished = true;
     forget_password(c);
     release_later(c);
-    if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT) {
+    /* The one place an outcome becomes durable: with its notification. */
+    bool bad = outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT;
+    if (bad) {
         c->problem = true;
-        mark(c, GCS_ITEM_FAILED, message);
         a->problems++;
-    } else if (outcome != GCS_APPLY_SKIPPED) {
-        mark(c, GCS_ITEM_DONE, gcs_apply_outcome_name(outcome));
+    }
+    if (outcome != GCS_APPLY_SKIPPED && !a->fatal) {
+        int rc = mark_outcome(c, outcome, bad ? GCS_ITEM_FAILED : GCS_ITEM_DONE,
+                              bad ? message : gcs_apply_outcome_name(outcome));
+        if (rc < 0) {
+            a->fatal = rc;
+            GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
+            gcs_http_cancel(a->client);
+        }
     }
     a->result->counts[outcome]++;
     a->finished++;
@@ -958,6 +1093,26 @@ static int load_item(const gcs_run_item *item, void *payload)
     return 0;
 }
 
+/* The plan this run applies, kept with the run: what `gcscim undo` takes back.
+ * Kept again on a resume (the first one kept stays), so that a crash between
+ * beginning the run and keeping its plan loses nothing. */
+static int keep_plan(applier *a)
+{
+    /* A plan the store would refuse is not built as one text (a million
+     * users' plan is about 1 GiB): the run goes on, and cannot be undone. */
+    if (gcs_plan_operations_bytes(a->plan) > (size_t)GCS_STORE_PLAN_MAX) {
+        GCS_WARN("apply.plan_not_kept", "run", a->run_id, "why",
+                 "the plan is larger than the store keeps: this run cannot be undone");
+        return 0;
+    }
+    char *text = NULL;
+    int rc = gcs_plan_dump(&text, a->plan);
+    if (rc == 0)
+        rc = gcs_store_run_plan_put(a->store, a->run_id, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 /* Takes the plan's lease, then finds what to do: nothing (already applied),
  * resume the plan's unfinished run, or begin one. Returns 1 when already
  * applied. */
@@ -990,6 +1145,8 @@ static int begin_run(applier *a)
         return rc;
     if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
         return rc;
+    if ((rc = keep_plan(a)) < 0)
+        return rc;
 
     size_t n = a->count;
     const char **keys = calloc(n ? n : 1, sizeof *keys);
@@ -998,6 +1155,8 @@ static int begin_run(applier *a)
         keys[i] = a->ops[i].key;
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
     free(keys);
+    if (rc == 0)
+        rc = gcs_group_apply_items(a->plan, a->store, a->run_id);
     if (rc == 0)
         rc = gcs_store_items_each(a->store, a->run_id, NULL, load_item, a);
     return rc;
@@ -1139,6 +1298,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
 {
     memset(out, 0, sizeof *out);
     int rc = gcs_plan_check_approval(plan, &o->approval);
+    if (rc == GCS_EREFUSED)
+        notify_needs_approval(store, plan, o);
     if (rc < 0)
         return rc;
     applier a;
@@ -1151,8 +1312,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.marker = find_marker(plan);
     a.item_states = json_object();
     a.key_to_id = json_object();
+    a.notified = json_object();
     GCS_CHECK_ALLOC_GOTO(a.item_states, rc, out);
     GCS_CHECK_ALLOC_GOTO(a.key_to_id, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.notified, rc, out);
     a.identity = gcs_plan_identity(plan);
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
     bool recording = false;
@@ -1184,7 +1347,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     }
 
     a.count = gcs_plan_size(plan);
-    out->total = (long)a.count;
+    out->total = (long)a.count + (long)gcs_group_plan_count(plan);
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
     a.idle = calloc(a.count ? a.count : 1, sizeof *a.idle);
     GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
@@ -1260,6 +1423,18 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         a.next = 0;
         run_rc = drive(&a);
     }
+    /* Groups last, once the members they name exist (engine/group_apply.c). */
+    if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
+        gcs_group_plan_count(plan) > 0) {
+        gcs_group_apply ga = {client, store, a.run_id, a.key_to_id, o, out, a.finished, 0};
+        int group_rc = gcs_group_apply_run(&ga, plan);
+        a.finished = ga.finished;
+        a.problems += ga.problems;
+        if (group_rc == GCS_EIO || group_rc == GCS_ENOMEM)
+            a.fatal = group_rc;
+        else if (group_rc < 0)
+            run_rc = group_rc;
+    }
     gcs_http_client_set_start_barrier(client, NULL, NULL);
     int flush_rc = gcs_recorder_detach(&a.recorder);
     recording = false;
@@ -1270,7 +1445,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     else
         state = a.problems ? GCS_RUN_FAILED : GCS_RUN_DONE;
     /* A run whose lease was taken over belongs to the new holder now. */
-    int finish_rc = a.lease_lost ? 0 : gcs_store_run_finish(store, a.run_id, state);
+    int finish_rc = a.lease_lost ? 0 : finish_run(&a, state);
 
     if (a.fatal) {
         rc = a.fatal;
@@ -1319,5 +1494,6 @@ out:
     free(a.idle);
     json_decref(a.item_states);
     json_decref(a.key_to_id);
+    json_decref(a.notified);
     return rc;
 }

@@ -107,6 +107,15 @@ typedef struct gcs_apply_options {
      * when no call failed and every one of them is as planned. 0: no canary. */
     long canary_count;
     double canary_share;
+    /* Outcomes (docs/notifications.md): each operation's outcome is recorded
+     * with its notification ("user.created", …, "provisioning.failed") in one
+     * transaction, and the run's end with "run.finished"; every outcome is
+     * also one audit line. `notify` NULL: no notification, the audit lines
+     * only. `actor` names who asked ("cli:USER@HOST", an API key's name) and
+     * `job_id` the job a run works for (serve); both may be NULL. */
+    const gcs_outbox_routes *notify;
+    const char *actor;
+    const char *job_id;
 } gcs_apply_options;
 
 #define GCS_APPLY_LEASE_MS 30000

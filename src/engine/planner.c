@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/group_planner.h"
 #include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
@@ -24,7 +25,7 @@ int gcs_planner_check_inputs(const gcs_planner_options *o)
 {
     gcs_profile *p = NULL;
     int rc = gcs_profile_load(&p, o->profile_path);
-    if (rc == 0 && o->source_path)
+    if (rc == 0 && o->source_path && !o->source_data)
         rc = gcs_source_check_profile(p, o->source_path, o->source_format, NULL);
     gcs_profile_free(p);
     return rc < 0 ? rc : 0;
@@ -70,6 +71,7 @@ typedef struct planner {
     json_t *claimed;          /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
+    gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
@@ -206,7 +208,7 @@ static int collect_user(json_t *user, void *payload)
     p->user_count++;
     index_user(p, user, p->user_count);
     p->stats->current_users++;
-    return 0;
+    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -340,7 +342,7 @@ static int add_row(planner *p, const gcs_row *row)
         p->oom = true;
     p->count++;
     p->stats->mapped++;
-    return 0;
+    return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
 }
 
 /* The values of a bad row protect whatever user they name, as a rejected
@@ -359,12 +361,17 @@ static int read_source(planner *p)
 {
     gcs_source *src = NULL;
     gcs_field_names *names = NULL;
-    int rc = gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
+    int rc = p->o->source_data
+                 ? gcs_source_open_mem(&src, p->o->source_path ? p->o->source_path : "<memory>",
+                                       p->o->source_data, p->o->source_len, p->o->source_format,
+                                       NULL)
+                 : gcs_source_open(&src, p->o->source_path, p->o->source_format, NULL);
     if (rc < 0)
         return rc;
     /* A file was checked against the profile before anything was read from
-     * Genesys; standard input can be read once only, so it is checked as it goes. */
-    bool check = strcmp(p->o->source_path, "-") == 0;
+     * Genesys; standard input can be read once only, and rows in memory are
+     * checked the same way, as they go. */
+    bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
     for (;;) {
@@ -388,7 +395,8 @@ static int read_source(planner *p)
         if ((rc = add_row(p, row)) < 0)
             goto out;
     }
-    if (names && (rc = gcs_field_names_check(names)) < 0)
+    /* No rows (only leavers named): nothing to check the profile against. */
+    if (names && gcs_source_records(src) > 0 && (rc = gcs_field_names_check(names)) < 0)
         goto out;
     rc = 0;
     p->source_clean = gcs_source_clean(src);
@@ -410,6 +418,8 @@ static char *wanted_attributes(planner *p)
         failed |= json_object_set_new(set, always[i], json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         failed |= json_object_set_new(set, gcs_profile_attr_at(p->profile, i)->path, json_true()) < 0;
+    if (p->groups) /* every group's membership, from its members */
+        failed |= json_object_set_new(set, "groups", json_true()) < 0;
     for (size_t i = 0; i < gcs_profile_match_count(p->profile); i++) {
         const char *k = gcs_profile_match_key(p->profile, i);
         const char *path = strcmp(k, "email") == 0            ? "emails"
@@ -523,8 +533,8 @@ static int find_targeted_leavers(planner *p)
 
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->targets &&
-                    (!p->o->plan.no_deactivate || (long)p->count > p->o->targeted_max);
+    bool need_all = !p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
+                                       (long)p->count > p->o->targeted_max);
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
         int rc = find_targeted(p);
@@ -1057,6 +1067,47 @@ static void reject_duplicates(planner *p)
     json_decref(names);
 }
 
+/* ==== 6: groups, once the users are planned ==== */
+
+/* Every person the plan knows, by key: the Genesys id of a matched user, or
+ * none for a user this plan creates (apply resolves it by key). */
+static int plan_groups(planner *p)
+{
+    json_t *people = json_object();
+    GCS_CHECK_ALLOC(people);
+    for (size_t i = 0; i < p->count; i++) {
+        desired *d = &p->rows[i];
+        if (d->m.status != GCS_MAP_OK || !d->matched)
+            continue;
+        json_t *current = user_at(p, d->matched);
+        if (!current)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        json_object_set_new(people, d->m.source_key,
+                            json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
+                                      "userName", json_object_get(current, "userName")));
+        json_decref(current);
+    }
+    static const char *const wanted[] = {"key", "userName"};
+    for (size_t i = 0; i < gcs_plan_size(p->plan); i++) {
+        if (gcs_plan_kind_at(p->plan, i) != GCS_PLAN_CREATE)
+            continue;
+        json_t *op = gcs_plan_op_part_at(p->plan, i, wanted, 2);
+        if (!op) {
+            json_decref(people);
+            return gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        }
+        const char *key = json_string_value(json_object_get(op, "key"));
+        if (key)
+            json_object_set_new(people, key, json_pack("{s:n,s:O?}", "id", "userName",
+                                                       json_object_get(op, "userName")));
+        json_decref(op);
+    }
+    int rc = gcs_group_planner_plan(p->groups, p->plan, p->client, people, p->rejected_values,
+                                    &p->stats->requests);
+    json_decref(people);
+    return rc;
+}
+
 static int decide(planner *p)
 {
     reject_duplicates(p);
@@ -1136,13 +1187,16 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
         goto out;
     p.marker = gcs_profile_managed_authority(p.profile);
-    if (o->source_path && strcmp(o->source_path, "-") != 0 &&
+    if (o->source_path && !o->source_data && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
     if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
+    /* Groups are planned for the whole source only: --target names people. */
+    if (!o->targets && (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
+        goto out;
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
@@ -1153,9 +1207,13 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if ((rc = read_source(&p)) < 0)
         goto out;
+    if (p.groups && (rc = gcs_group_planner_read(p.groups, client, &stats->requests)) < 0)
+        goto out;
     if ((rc = read_current(&p)) < 0)
         goto out;
     if ((rc = decide(&p)) < 0)
+        goto out;
+    if (p.groups && (rc = plan_groups(&p)) < 0)
         goto out;
     rc = gcs_plan_finish(out);
 out:
@@ -1179,6 +1237,7 @@ out:
     json_decref(p.index);
     json_decref(p.claimed);
     gcs_org_names_free(p.org);
+    gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);
     return rc;
 }
@@ -1188,7 +1247,10 @@ int gcs_planner_run_recorded(gcs_plan *out, gcs_planner_stats *stats, gcs_http_c
 {
     gcs_recorder recorder;
     gcs_recorder_attach(&recorder, store, client, NULL);
-    int rc = gcs_planner_run(out, stats, client, options);
+    gcs_planner_options with_store = *options;
+    if (!with_store.store)
+        with_store.store = store; /* where group ownership is read */
+    int rc = gcs_planner_run(out, stats, client, &with_store);
     int rec_rc = gcs_recorder_detach(&recorder);
     if (rc == 0 && rec_rc < 0) {
         gcs_plan_release(out);

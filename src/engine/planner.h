@@ -44,7 +44,12 @@ struct gcs_store;
 #include "plan/plan.h"
 
 typedef struct gcs_planner_options {
-    const char *source_path;
+    const char *source_path;          /* a file, or "-"; with source_data, the name rows carry */
+    /* Rows in memory instead of a file (the service's events): JSON text in the
+     * source's column shape, borrowed for the run. Checked against the profile
+     * as it is read, as standard input is; no rows at all is no check. */
+    const char *source_data;
+    size_t source_len;
     gcs_source_format source_format;  /* GCS_SOURCE_AUTO by default */
     const char *profile_path;
     const char *api_url;              /* recorded in the plan as its target */
@@ -56,6 +61,9 @@ typedef struct gcs_planner_options {
      * read from Genesys but these people. NULL/0: every row. Borrowed. */
     const char *const *targets;
     size_t target_count;
+    /* Where group ownership (what gcscim added to groups) is read; NULL: nothing
+     * is owned, so only authoritative groups lose members. Borrowed. */
+    struct gcs_store *store;
 } gcs_planner_options;
 
 /*

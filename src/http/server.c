@@ -10,6 +10,11 @@
 
 #include "core/error.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
 struct gcs_http_server {
     struct MHD_Daemon *daemon;
     gcs_http_handler_fn handler;
@@ -89,11 +94,70 @@ int gcs_http_response_set(gcs_http_response *resp, int status, const char *conte
     return rc;
 }
 
+/* ==== Request ids ==== */
+
+static bool request_id_acceptable(const char *id)
+{
+    size_t n = 0;
+    if (!id)
+        return false;
+    for (const char *p = id; *p; p++, n++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok || n >= GCS_HTTP_REQUEST_ID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* "r" + the process's start second and pid (distinct across restarts and
+ * processes) + a counter: unique without a random source, sortable per process. */
+static void make_request_id(char out[GCS_HTTP_REQUEST_ID_MAX + 1])
+{
+    static atomic_ullong counter;
+    static atomic_llong epoch;
+    long long e = atomic_load(&epoch);
+    if (!e) {
+        long long now = (long long)time(NULL);
+        atomic_compare_exchange_strong(&epoch, &e, now);
+        e = atomic_load(&epoch);
+    }
+    unsigned long long n = atomic_fetch_add(&counter, 1) + 1;
+    snprintf(out, GCS_HTTP_REQUEST_ID_MAX + 1, "r%llx%x-%llu", e, (unsigned)getpid(), n);
+}
+
+bool gcs_http_address_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!host)
+        return false;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
 void gcs_http_server_dispatch(gcs_http_response *out, const gcs_http_request *req,
                               gcs_http_handler_fn handler, void *payload)
 {
+    char made[GCS_HTTP_REQUEST_ID_MAX + 1];
+    gcs_http_request copy = *req;
+    const char *given = gcs_http_request_header(req, "X-Request-Id");
+    if (request_id_acceptable(given)) {
+        copy.request_id = given;
+    } else {
+        make_request_id(made);
+        copy.request_id = made;
+    }
+    if (!copy.remote_addr)
+        copy.remote_addr = "";
     gcs_http_response_init(out);
-    handler(out, req, payload);
+    handler(out, &copy, payload);
+    if (!out->drop)
+        gcs_http_response_header(out, "X-Request-Id", copy.request_id);
 }
 
 /* ==== libmicrohttpd glue ==== */
@@ -302,6 +366,14 @@ int gcs_http_server_start(gcs_http_server **out, const gcs_http_server_options *
         goto out;
     }
 
+    if (!opts->tls_cert_pem != !opts->tls_key_pem) {
+        rc = gcs_error_set(GCS_EINVALID, "TLS needs both a certificate and its key");
+        goto out;
+    }
+    bool tls = opts->tls_cert_pem != NULL;
+    if (tls)
+        flags |= MHD_USE_TLS;
+
     unsigned pool = opts->threads;
     if (pool == 0)
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
@@ -315,11 +387,21 @@ int gcs_http_server_start(gcs_http_server **out, const gcs_http_server_options *
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
         {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
         {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
     };
+    if (tls) {
+        /* After the pool's entry, which may be the end: move the end past them. */
+        size_t at = pool > 1 ? 5 : 4;
+        items[at] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem};
+        items[at + 1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem};
+        items[at + 2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY,
                                    items, MHD_OPTION_END);
     if (!srv->daemon) {
-        rc = gcs_error_set(GCS_EIO, "cannot listen on %s:%d", host, opts->port);
+        rc = gcs_error_set(GCS_EIO, "cannot listen on %s:%d%s", host, opts->port,
+                           tls ? " (or the TLS certificate or key is not valid PEM)" : "");
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -16,7 +16,11 @@
  *    that answers such a request with a status under 400 is overruled (413);
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);
- *  - the handler may be called from several threads at once.
+ *  - the handler may be called from several threads at once;
+ *  - every request has an id (req->request_id): the client's X-Request-Id when
+ *    it is 1 to 64 characters of [A-Za-z0-9._:-], else one made here, unique in
+ *    the process; every answer carries it back in X-Request-Id;
+ *  - with tls_cert_pem and tls_key_pem the server speaks only HTTPS.
  */
 #ifndef GCS_HTTP_SERVER_H
 #define GCS_HTTP_SERVER_H
@@ -46,7 +50,10 @@ typedef struct gcs_http_request {
     size_t body_len;
     bool body_too_large;           /* the body was over max_body and was not read */
     const char *remote_addr;       /* the peer's numeric address, or "" */
+    const char *request_id;        /* never NULL; see the invariants above */
 } gcs_http_request;
+
+#define GCS_HTTP_REQUEST_ID_MAX 64
 
 /* Case-insensitive header lookup; NULL when absent. Borrowed from the request. */
 const char *gcs_http_request_header(const gcs_http_request *req, const char *name);
@@ -81,6 +88,8 @@ typedef struct gcs_http_server_options {
     unsigned threads;      /* 0 = a thread per connection; N = a pool of N epoll threads */
     size_t max_body;       /* 0 = GCS_HTTP_MAX_BODY_DEFAULT */
     unsigned timeout_s;    /* idle connection timeout; 0 = 60 */
+    const char *tls_cert_pem; /* both or neither: the certificate chain and its key, PEM */
+    const char *tls_key_pem;
 } gcs_http_server_options;
 
 typedef struct gcs_http_server gcs_http_server;
@@ -92,6 +101,9 @@ int gcs_http_server_start(gcs_http_server **out, const gcs_http_server_options *
 int gcs_http_server_port(const gcs_http_server *srv);
 /* Stops accepting, lets requests being handled finish, closes everything. NULL ok. */
 void gcs_http_server_free(gcs_http_server *srv);
+
+/* Whether a numeric address is a loopback one (127.0.0.0/8, ::1). */
+bool gcs_http_address_is_loopback(const char *host);
 
 /*
  * Calls the handler the way the server would, without sockets: for fuzzing and

@@ -153,6 +153,9 @@ static int want_profile(gcs_field_names *n, const gcs_profile *p)
             }
         }
     }
+    if (p->groups.column &&
+        (rc = want(n, p->groups.column, strlen(p->groups.column), p->groups_line)) < 0)
+        return rc;
     return p->scope ? want_cond(n, p->scope) : 0;
 }
 

@@ -105,6 +105,8 @@ struct gcs_profile {
     gcs_cond *scope;        /* NULL: every row is in scope */
     char **privileged;      /* role names whose holders the planner protects */
     size_t nprivileged;
+    gcs_profile_groups groups;      /* the `groups:` section (enabled false without one) */
+    unsigned long groups_line;      /* its column's line, for the field check */
 };
 
 /* Evaluates the scope condition on a row (profile.c). */

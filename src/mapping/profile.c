@@ -732,10 +732,74 @@ static int compile_privileged(gcs_profile *p, const ctx *c, const json_t *v, uns
     return 0;
 }
 
+/* ==== Groups ==== */
+
+/* groups: {column, separator, file, hierarchy: kept|flattened, authoritative} */
+static int compile_groups(gcs_profile *p, const ctx *c, const json_t *v, unsigned long line)
+{
+    static const char *const keys[] = {"column", "separator", "file", "hierarchy",
+                                       "authoritative", NULL};
+    unsigned long gl = line_of(c, v, line);
+    int rc;
+    if (!json_is_object(v))
+        return perr(c, gl, "groups is a section: column, separator, file, hierarchy, "
+                           "authoritative");
+    if ((rc = check_keys(c, v, gl, "groups", keys)) < 0)
+        return rc;
+    gcs_profile_groups *g = &p->groups;
+    g->enabled = true;
+    g->separator = ';';
+    const json_t *x;
+    if ((x = json_object_get(v, "column"))) {
+        p->groups_line = line_of(c, x, gl);
+        if (!json_is_string(x) || !*json_string_value(x))
+            return perr(c, p->groups_line, "groups: column is the name of a source field");
+        if (!(g->column = strdup(json_string_value(x))))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if ((x = json_object_get(v, "separator"))) {
+        const char *sep = json_string_value(x);
+        if (!sep || strlen(sep) != 1 || strchr(" \t\r\n\"", sep[0]))
+            return perr(c, line_of(c, x, gl), "groups: separator is one character, such as ';'");
+        g->separator = sep[0];
+    }
+    if ((x = json_object_get(v, "file"))) {
+        const char *f = json_string_value(x);
+        if (!f || !*f)
+            return perr(c, line_of(c, x, gl), "groups: file is the path of a groups file");
+        const char *slash = strrchr(p->file, '/');
+        if (f[0] == '/' || !slash) {
+            g->file = strdup(f);
+        } else if (asprintf(&g->file, "%.*s/%s", (int)(slash - p->file), p->file, f) < 0) {
+            g->file = NULL;
+        }
+        if (!g->file)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if ((x = json_object_get(v, "hierarchy"))) {
+        const char *h = json_string_value(x);
+        if (h && strcmp(h, "kept") == 0)
+            g->hierarchy = GCS_GROUPS_KEPT;
+        else if (h && strcmp(h, "flattened") == 0)
+            g->hierarchy = GCS_GROUPS_FLATTENED;
+        else
+            return perr(c, line_of(c, x, gl), "groups: hierarchy is kept or flattened");
+    }
+    if ((x = json_object_get(v, "authoritative"))) {
+        if (!json_is_boolean(x))
+            return perr(c, line_of(c, x, gl), "groups: authoritative is true or false");
+        g->authoritative = json_is_true(x);
+    }
+    if (!g->column && !g->file)
+        return perr(c, gl, "groups: name a column of the source, a file, or both");
+    return 0;
+}
+
 static int compile(gcs_profile *p, const ctx *c, const json_t *root)
 {
     static const char *const keys[] = {"version", "managed_by", "match", "scope", "password",
-                                       "phone_country", "privileged_roles", "attributes", NULL};
+                                       "phone_country", "privileged_roles", "attributes", "groups",
+                                       NULL};
     int rc;
     unsigned long rl = line_of(c, root, 1);
     if (!json_is_object(root))
@@ -818,6 +882,9 @@ static int compile(gcs_profile *p, const ctx *c, const json_t *root)
     p->password = (gcs_password_policy){false, 16, 1, 1, 1, 1};
     v = json_object_get(root, "password");
     if (v && (rc = compile_password(p, c, v, member_line(c, root, "password", rl))) < 0)
+        return rc;
+    v = json_object_get(root, "groups");
+    if (v && (rc = compile_groups(p, c, v, member_line(c, root, "groups", rl))) < 0)
         return rc;
     return 0;
 }
@@ -941,6 +1008,8 @@ void gcs_profile_free(gcs_profile *p)
     for (size_t i = 0; i < p->nprivileged; i++)
         free(p->privileged[i]);
     free(p->privileged);
+    free(p->groups.column);
+    free(p->groups.file);
     free(p->marker);
     free(p->phone_country);
     free(p->file);
@@ -1001,4 +1070,9 @@ size_t gcs_profile_privileged_role_count(const gcs_profile *p)
 const char *gcs_profile_privileged_role_at(const gcs_profile *p, size_t i)
 {
     return i < p->nprivileged ? p->privileged[i] : NULL;
+}
+
+const gcs_profile_groups *gcs_profile_groups_of(const gcs_profile *p)
+{
+    return &p->groups;
 }

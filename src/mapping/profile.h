@@ -126,6 +126,37 @@ const gcs_password_policy *gcs_profile_password_policy(const gcs_profile *profil
 size_t gcs_profile_privileged_role_count(const gcs_profile *profile);
 const char *gcs_profile_privileged_role_at(const gcs_profile *profile, size_t i);
 
+/*
+ * Groups (the `groups:` section, docs/mapping.md "Groups"): where people's
+ * groups come from and how a directory hierarchy becomes Genesys groups, which
+ * hold users only.
+ *   column: a field of the people export listing a person's groups by key,
+ *           separated by `separator` (default ";"): "Tier 2;Billing";
+ *   file:   a groups file (CSV or JSON, mapping/groups_file.h), relative to the
+ *           profile's directory unless absolute;
+ *   hierarchy: kept (each directory group its own Genesys group with its direct
+ *           members) or flattened (a group's members are everybody below it);
+ *   authoritative: the groups' membership is the directory's alone: members
+ *           gcscim did not add are removed too (default false: gcscim removes
+ *           only the memberships it added).
+ */
+typedef enum gcs_group_hierarchy {
+    GCS_GROUPS_KEPT = 0,
+    GCS_GROUPS_FLATTENED,
+} gcs_group_hierarchy;
+
+typedef struct gcs_profile_groups {
+    bool enabled;             /* the profile has a groups section */
+    char *column;             /* NULL: none */
+    char separator;
+    char *file;               /* resolved against the profile's directory; NULL: none */
+    gcs_group_hierarchy hierarchy;
+    bool authoritative;
+} gcs_profile_groups;
+
+/* Never NULL; `enabled` false when the profile has no groups section. Borrowed. */
+const gcs_profile_groups *gcs_profile_groups_of(const gcs_profile *profile);
+
 /* Checks that every source field the profile reads (from, template fields,
  * scope fields) is among `names` (the columns of a CSV header), so that a
  * misspelt column is one error before the run rather than an empty value on

@@ -7,6 +7,7 @@
  * sealed by its identity).
  */
 #include "plan/plan.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -123,6 +124,32 @@ static void need_each(json_t *needs, const gcs_plan_options *o, json_t *counts,
     }
 }
 
+/* ==== Groups ==== */
+
+/* Members removed from groups and role grants revoked from groups, each over
+ * the removals threshold, measured against what the planned groups hold. */
+static void group_needs(json_t *needs, const gcs_plan *plan, const gcs_plan_options *o)
+{
+    long removed, memberships, revoked, grants;
+    char why[512];
+    const gcs_plan_threshold *t = &o->removals;
+    gcs_group_plan_count_removals(plan, &removed, &memberships, &revoked, &grants);
+    if (removed > 0 && over(t, removed, memberships)) {
+        snprintf(why, sizeof why,
+                 "%ld members removed from groups (over %ld, or over %.0f%% of the %ld "
+                 "memberships of the groups planned when more than %ld)",
+                 removed, t->max_count, t->max_share * 100.0, memberships, t->floor);
+        need(needs, o, "remove-members", removed, why);
+    }
+    if (revoked > 0 && over(t, revoked, grants)) {
+        snprintf(why, sizeof why,
+                 "%ld role grants revoked from groups, from every member (over %ld, or over "
+                 "%.0f%% of the %ld grants of the groups planned when more than %ld)",
+                 revoked, t->max_count, t->max_share * 100.0, grants, t->floor);
+        need(needs, o, "revoke-grants", revoked, why);
+    }
+}
+
 json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
 {
     json_t *needs = json_array();
@@ -218,6 +245,7 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
                  adoptions);
         need(needs, o, "adopt", adoptions, why);
     }
+    group_needs(needs, plan, o);
     json_decref(clears);
     json_decref(changes);
     return needs;

@@ -1,4 +1,5 @@
 #include "plan/plan.h"
+#include "plan/group_plan.h"
 #include "core/error.h"
 #include "core/jsontext.h"
 #include "core/time.h"
@@ -46,7 +47,8 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
     /* A misspelt kind would approve nothing, silently: the refusal that follows
      * would not say why the flag did not count. */
     static const char *const exact[] = {"deactivate", "remove-roles", "adopt",
-                                        "deactivate-despite-rejects"};
+                                        "deactivate-despite-rejects", "remove-members",
+                                        "revoke-grants"};
     static const char *const named[] = {"clear:", "change:", "privileged:"};
     bool known = false;
     for (size_t i = 0; i < sizeof exact / sizeof *exact && !known; i++)
@@ -57,7 +59,7 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text)
         return gcs_error_set(GCS_EUSAGE,
                              "--approve: unknown kind '%.*s' (deactivate=N, clear:ATTR=N, "
                              "change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY, "
-                             "deactivate-despite-rejects)",
+                             "deactivate-despite-rejects, remove-members=N, revoke-grants=N)",
                              (int)len, text);
     /* Counted kinds must say how many: an approval is of what was reviewed. */
     static const char despite[] = "deactivate-despite-rejects";
@@ -644,7 +646,7 @@ long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
  */
 static const char *const sealed_members[] = {"target",        "marker",       "managed_total",
                                              "rejected_rows", "source_clean", "password_policy",
-                                             "targeted"};
+                                             "targeted",      "groups"};
 
 typedef struct identity_hash {
     EVP_MD_CTX *md;
@@ -873,6 +875,9 @@ int gcs_plan_finish(gcs_plan *plan)
     failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
     if (failed)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
+    rc = gcs_group_plan_finish(plan); /* groups: plan/group_plan.c */
+    if (rc < 0)
+        return rc;
 
     char hex[65];
     rc = compute_identity(hex, plan);
@@ -1214,6 +1219,61 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
     return rc;
 }
 
+typedef struct memory_feed {
+    const char *text;
+    size_t len, pos;
+} memory_feed;
+
+static size_t feed_memory(char *buf, size_t size, void *payload)
+{
+    memory_feed *m = payload;
+    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+    memcpy(buf, m->text + m->pos, n);
+    m->pos += n;
+    return n;
+}
+
+int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name)
+{
+    plan->doc = NULL;
+    plan->ops = NULL;
+    if ((long long)len > GCS_PLAN_MAX_BYTES)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %lld MiB", name,
+                             (long long)(GCS_PLAN_MAX_BYTES >> 20));
+    memory_feed m = {text, len, 0};
+    gcs_plan_reader r;
+    gcs_plan_reader_init(&r, name, feed_memory, &m);
+    return gcs_plan_read_stream(plan, &r);
+}
+
+size_t gcs_plan_operations_bytes(const gcs_plan *plan)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < gcs_plan_size(plan); i++)
+        n += plan->ops->refs[i].len + 32; /* its position in front, the comma and newline */
+    return n;
+}
+
+int gcs_plan_dump(char **out, const gcs_plan *plan)
+{
+    size_t len = 0;
+    *out = NULL;
+    FILE *f = open_memstream(out, &len);
+    if (!f)
+        return gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    int rc = write_header(f, plan);
+    if (rc == 0)
+        rc = write_operations(f, plan);
+    if (fclose(f) != 0 && rc == 0)
+        rc = gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        return gcs_error_prefix(rc, "cannot write the plan out");
+    }
+    return 0;
+}
+
 /* ==== Rendering ==== */
 
 static void print_value(FILE *out, const json_t *v)
@@ -1303,6 +1363,7 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         fprintf(out, "  skipped %s%s%s%s: %s\n", text_of(op, "key"), user ? " (" : "",
                 user ? user : "", user ? ")" : "", text_of(op, "reason"));
     }
+    gcs_group_plan_render_text(plan, out, color); /* groups: plan/group_plan.c */
     fprintf(out,
             "\nPlan: %ld to create, %ld to adopt, %ld to update, %ld to reactivate, "
             "%ld to deactivate, %ld unchanged, %zu skipped, %ld rejected.\n",

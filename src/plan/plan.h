@@ -198,6 +198,15 @@ int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *clie
  * file of at most GCS_PLAN_MAX_BYTES (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
+/* The same checks as gcs_plan_read, on a plan document in memory (`name` says
+ * where it came from, for the messages): a run's plan kept in the store. */
+int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name);
+/* The plan document as compact JSON text (*out is the caller's): what
+ * gcs_plan_parse reads back, seal included. */
+int gcs_plan_dump(char **out, const gcs_plan *plan);
+/* About how many bytes the operations take in the plan's text (an upper bound):
+ * to know before gcs_plan_dump whether the text is worth building. */
+size_t gcs_plan_operations_bytes(const gcs_plan *plan);
 
 /* Reading a plan from any source of bytes, in pieces of any size: `feed` fills
  * buf with at most size bytes and returns how many, 0 at the end, (size_t)-1

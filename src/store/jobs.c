@@ -23,7 +23,7 @@
 
 #define JOB_COLUMNS                                                                                \
     "id, job_key, payload, state, attempts, max_attempts, not_before_ms, lease_owner,"            \
-    " lease_until_ms, last_error, created_ms, updated_ms"
+    " lease_until_ms, last_error, created_ms, updated_ms, result"
 #define CLAIM_BATCH 32
 
 void gcs_job_release(gcs_job *j)
@@ -35,6 +35,7 @@ void gcs_job_release(gcs_job *j)
     free(j->state);
     free(j->lease_owner);
     free(j->last_error);
+    free(j->result);
     memset(j, 0, sizeof *j);
 }
 
@@ -69,7 +70,8 @@ static int fill_job(gcs_job *j, const char *const *c)
     j->last_error = gcs_store__sql_dup(c[9]);
     j->created_ms = gcs_store__sql_int(c[10]);
     j->updated_ms = gcs_store__sql_int(c[11]);
-    if (!j->key || !j->payload || !j->state) {
+    j->result = gcs_store__sql_dup(c[12]);
+    if (!j->key || !j->payload || !j->state || (c[12] && !j->result)) {
         gcs_job_release(j);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
@@ -85,7 +87,7 @@ static int one_job_row(const char *const *cols, int ncols, void *payload)
 {
     one_job *o = payload;
     int rc;
-    if (ncols < 12 || o->found)
+    if (ncols < 13 || o->found)
         return 0;
     if ((rc = fill_job(o->out, cols)) < 0)
         return rc;
@@ -116,7 +118,7 @@ static int jobs_row(const char *const *cols, int ncols, void *payload)
     jobs_ctx *c = payload;
     gcs_job j;
     int rc;
-    if (ncols < 12)
+    if (ncols < 13)
         return 0;
     if ((rc = fill_job(&j, cols)) < 0)
         return rc;
@@ -371,17 +373,65 @@ int gcs_store_job_extend(gcs_store *s, int64_t id, const char *worker, int64_t l
     return rc;
 }
 
-int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker)
+/* Ends a running job that `worker` holds in `state`, with its outcome. */
+static int finish(gcs_store *s, int64_t id, const char *worker, const char *state,
+                  const char *result_json)
 {
     char nid[24], now[24];
     int64_t changed = 0;
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id),
-                       worker};
-    int rc =
-        gcs_store__sql_exec(s,
-                            "UPDATE jobs SET state = 'done', lease_until_ms = NULL, updated_ms = ?"
-                            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                            p, 3, NULL, NULL, &changed);
+    if (result_json && strlen(result_json) > GCS_JOB_PAYLOAD_MAX)
+        return gcs_error_set(GCS_EINVALID, "job %lld: its result is over %d bytes", (long long)id,
+                             GCS_JOB_PAYLOAD_MAX);
+    const char *p[] = {state, result_json, gcs_store__sql_i64(now, gcs_time_wall_ms()),
+                       gcs_store__sql_i64(nid, id), worker};
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = ?, result = ?, lease_until_ms = NULL,"
+                                 " updated_ms = ? WHERE id = ? AND state = 'running'"
+                                 " AND lease_owner = ?",
+                                 p, 5, NULL, NULL, &changed);
+    if (rc == 0 && changed == 0)
+        rc = lease_lost(s, id, worker);
+    return rc;
+}
+
+int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker)
+{
+    return finish(s, id, worker, GCS_JOB_DONE, NULL);
+}
+
+int gcs_store_job_complete_with(gcs_store *s, int64_t id, const char *worker,
+                                const char *result_json)
+{
+    return finish(s, id, worker, GCS_JOB_DONE, result_json);
+}
+
+int gcs_store_job_needs_approval(gcs_store *s, int64_t id, const char *worker,
+                                 const char *result_json)
+{
+    return finish(s, id, worker, GCS_JOB_NEEDS_APPROVAL, result_json);
+}
+
+int gcs_store_job_release(gcs_store *s, int64_t id, const char *worker)
+{
+    char nid[24], now[24];
+    int64_t changed = 0;
+    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now,
+                       gcs_store__sql_i64(nid, id), worker};
+    int rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = 'pending', attempts = CASE WHEN attempts > 0"
+                                 " THEN attempts - 1 ELSE 0 END, not_before_ms = ?,"
+                                 " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+                                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                                 p, 4, NULL, NULL, &changed);
+    if (rc == GCS_ECONFLICT) {
+        /* A newer state of the key is pending: it supersedes this one. */
+        rc = gcs_store__sql_exec(s,
+                                 "UPDATE jobs SET state = 'dropped', lease_owner = NULL,"
+                                 " lease_until_ms = NULL, updated_ms = ?, last_error ="
+                                 " 'given back, superseded by a newer job of the same key'"
+                                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                                 p + 1, 3, NULL, NULL, &changed);
+    }
     if (rc == 0 && changed == 0)
         rc = lease_lost(s, id, worker);
     return rc;
@@ -508,9 +558,70 @@ int gcs_store_job_drop(gcs_store *s, int64_t id)
     const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id)};
     int rc = gcs_store__sql_exec(s,
                                  "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
-                                 " updated_ms = ? WHERE id = ? AND state IN ('pending', 'dead')",
+                                 " updated_ms = ? WHERE id = ?"
+                                 " AND state IN ('pending', 'dead', 'needs_approval')",
                                  p, 2, NULL, NULL, &changed);
     if (rc == 0 && changed == 0)
         rc = explain_refusal(s, id, "drop");
+    return rc;
+}
+
+int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload)
+{
+    int rc;
+    char nid[24], now[24];
+    int64_t changed = 0, newer = 0;
+    gcs_job j;
+    size_t len = payload ? strnlen(payload, GCS_JOB_PAYLOAD_MAX + 1) : 0;
+    if (!payload || len > GCS_JOB_PAYLOAD_MAX)
+        return gcs_error_set(GCS_EINVALID, "job %lld: the payload must be JSON of at most %d bytes",
+                             (long long)id, GCS_JOB_PAYLOAD_MAX);
+    json_t *check = json_loadb(payload, len, JSON_DECODE_ANY, NULL);
+    if (!check)
+        return gcs_error_set(GCS_EINVALID, "job %lld: the payload is not JSON", (long long)id);
+    json_decref(check);
+    if ((rc = gcs_store__sql_begin(s, true)) < 0)
+        return rc;
+    if ((rc = gcs_store_job_get(&j, s, id)) < 0)
+        goto out;
+    if (strcmp(j.state, GCS_JOB_NEEDS_APPROVAL) != 0) {
+        rc = gcs_error_set(GCS_ECONFLICT, "job %lld is %s, not waiting for an approval",
+                           (long long)id, j.state);
+        gcs_job_release(&j);
+        goto out;
+    }
+    /* An approval is for what was shown: a newer state of the same person
+     * makes this one obsolete, and it must not overwrite the newer one. */
+    const char *kp[] = {j.key, gcs_store__sql_i64(nid, id)};
+    rc = gcs_store__sql_exec(s,
+                             "SELECT COUNT(*) FROM jobs WHERE job_key = ? AND id > ?"
+                             " AND state <> 'dropped'",
+                             kp, 2, count_row, &newer, NULL);
+    gcs_job_release(&j);
+    if (rc < 0)
+        goto out;
+    if (newer) {
+        rc = gcs_error_set(GCS_ECONFLICT,
+                           "job %lld: a newer job of the same key exists; approve that one "
+                           "instead, or drop this one",
+                           (long long)id);
+        goto out;
+    }
+    const char *p[] = {payload, gcs_store__sql_i64(now, gcs_time_wall_ms()), now, nid};
+    if ((rc = gcs_store__sql_exec(s,
+                                  "UPDATE jobs SET state = 'pending', payload = ?, attempts = 0,"
+                                  " not_before_ms = ?, lease_owner = NULL, lease_until_ms = NULL,"
+                                  " last_error = NULL, updated_ms = ?"
+                                  " WHERE id = ? AND state = 'needs_approval'",
+                                  p, 4, NULL, NULL, &changed)) < 0)
+        goto out;
+    if (changed == 0) {
+        rc = gcs_error_set(GCS_ECONFLICT, "job %lld changed while being approved", (long long)id);
+        goto out;
+    }
+    rc = gcs_store__sql_commit(s);
+out:
+    if (rc < 0)
+        gcs_store__sql_rollback(s);
     return rc;
 }

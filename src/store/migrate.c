@@ -129,9 +129,78 @@ static const char v2_postgres[] =
     " host TEXT NOT NULL, pid BIGINT NOT NULL, since_ms BIGINT NOT NULL,"
     " heartbeat_ms BIGINT NOT NULL, until_ms BIGINT NOT NULL);";
 
+/* ==== 3: the plan each run applied (what `gcscim undo` takes back) ==== */
+
+/* Keyed by run: a plan applied twice (a resume) is one run and one plan. The
+ * text is the plan document as apply read it, seal included, so that undo can
+ * check it was made by gcscim with these credentials. */
+static const char v3_sqlite[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes INTEGER NOT NULL, stored_ms INTEGER NOT NULL);";
+
+static const char v3_postgres[] =
+    "CREATE TABLE run_plans (run_id TEXT PRIMARY KEY REFERENCES runs(id),"
+    " plan TEXT NOT NULL, bytes BIGINT NOT NULL, stored_ms BIGINT NOT NULL);";
+
+/* ==== 4: a job's outcome (the service's workers write it) ==== */
+
+/* result: JSON text, set when a job is done or waits for an approval (state
+ * 'needs_approval', a state that needs no schema change). */
+static const char v4_sqlite[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+static const char v4_postgres[] = "ALTER TABLE jobs ADD COLUMN result TEXT;";
+
+/* ==== 5: webhook ids seen (an event delivered twice is queued once) ==== */
+
+/* Committed with the job the event became; rows older than the retention are
+ * pruned as new ones arrive (received_ms is indexed for that). */
+static const char v5_sqlite[] =
+    "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id INTEGER,"
+    " received_ms INTEGER NOT NULL);"
+    "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
+
+static const char v5_postgres[] =
+    "CREATE TABLE webhook_ids (webhook_id TEXT PRIMARY KEY, job_id BIGINT,"
+    " received_ms BIGINT NOT NULL);"
+    "CREATE INDEX webhook_ids_received ON webhook_ids(received_ms);";
+
+/* ==== 6: what gcscim added to groups (memberships, role grants) ==== */
+
+/* gcscim removes from a group only what it added there, unless the profile
+ * says the group's membership is the directory's alone: this is the record. */
+static const char v6_sqlite[] =
+    "CREATE TABLE group_owned (group_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " value TEXT NOT NULL, run_id TEXT, added_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (group_id, kind, value));";
+
+static const char v6_postgres[] =
+    "CREATE TABLE group_owned (group_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " value TEXT NOT NULL, run_id TEXT, added_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (group_id, kind, value));";
+
+/* ==== 7: the outbox of notifications ==== */
+
+/* One row per event and endpoint; msg_id (the webhook-id) is shared by the
+ * rows of one event and never changes. */
+#define V7_COLUMNS(INT, SERIAL)                                                                    \
+    "CREATE TABLE notifications (id " SERIAL ", msg_id TEXT NOT NULL,"                           \
+    " endpoint TEXT NOT NULL, event_type TEXT NOT NULL, body TEXT NOT NULL,"                      \
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before_ms " INT " NOT NULL,"  \
+    " deadline_ms " INT " NOT NULL, dead_after_ms " INT " NOT NULL, lease_owner TEXT,"           \
+    " lease_until_ms " INT ", last_error TEXT, created_ms " INT " NOT NULL,"                      \
+    " updated_ms " INT " NOT NULL, delivered_ms " INT ", UNIQUE (msg_id, endpoint));"             \
+    "CREATE INDEX notifications_ready ON notifications(state, not_before_ms);"
+
+static const char v7_sqlite[] = V7_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
+static const char v7_postgres[] = V7_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
+    {3, v3_sqlite, v3_postgres},
+    {4, v4_sqlite, v4_postgres},
+    {5, v5_sqlite, v5_postgres},
+    {6, v6_sqlite, v6_postgres},
+    {7, v7_sqlite, v7_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -378,3 +378,75 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
     return gcs_store__sql_exec(s, ITEM_SELECT " WHERE run_id = ? ORDER BY item_key", params, 1,
                                items_row, &c, NULL);
 }
+
+/* ==== The plan of each run ==== */
+
+int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len)
+{
+    int rc;
+    int64_t changed = 0;
+    char bytes[24], now[24];
+    if (len > (size_t)GCS_STORE_PLAN_MAX)
+        return gcs_error_set(GCS_EINVALID,
+                             "cannot keep the plan of run '%s': %zu MiB, over the %ld MiB a run's "
+                             "plan may take",
+                             run_id, len >> 20, GCS_STORE_PLAN_MAX >> 20);
+    if ((rc = gcs_store_flush(s)) < 0)
+        return rc;
+    gcs_store__sql_i64(bytes, (int64_t)len);
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
+    const char *params[] = {text, bytes, now, run_id};
+    /* The first plan kept for a run stays: a run applies one plan. */
+    rc = gcs_store__sql_exec(s,
+                             "INSERT INTO run_plans (run_id, plan, bytes, stored_ms)"
+                             " SELECT id, ?, ?, ? FROM runs WHERE id = ?"
+                             " ON CONFLICT (run_id) DO NOTHING",
+                             params, 4, NULL, NULL, &changed);
+    if (rc == 0 && changed == 0) {
+        gcs_run run;
+        rc = gcs_store_run_get(&run, s, run_id); /* GCS_ENOTFOUND when no such run */
+        gcs_run_release(&run);
+    }
+    if (rc < 0)
+        gcs_error_prefix(rc, "cannot keep the plan of run '%s'", run_id);
+    return rc;
+}
+
+typedef struct plan_row_ctx {
+    char *text;
+    size_t len;
+    bool found;
+} plan_row_ctx;
+
+static int plan_row(const char *const *cols, int ncols, void *payload)
+{
+    plan_row_ctx *p = payload;
+    if (ncols < 1 || !cols[0] || p->found)
+        return 0;
+    p->found = true;
+    p->len = strlen(cols[0]);
+    if (!(p->text = strdup(cols[0])))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id)
+{
+    plan_row_ctx p = {NULL, 0, false};
+    const char *params[] = {run_id};
+    *out = NULL;
+    if (len)
+        *len = 0;
+    int rc = gcs_store__sql_exec(s, "SELECT plan FROM run_plans WHERE run_id = ?", params, 1,
+                                 plan_row, &p, NULL);
+    if (rc == 0 && !p.found)
+        rc = gcs_error_set(GCS_ENOTFOUND, "no plan kept for run '%s'", run_id);
+    if (rc < 0) {
+        free(p.text);
+        return rc;
+    }
+    *out = p.text;
+    if (len)
+        *len = p.len;
+    return 0;
+}

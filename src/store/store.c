@@ -167,6 +167,8 @@ int gcs_store_open(gcs_store **out, const char *url)
     s->kind = kind;
     s->job_backoff_base_ms = 1000;
     s->job_backoff_max_ms = 5 * 60 * 1000;
+    s->note_backoff_base_ms = 5000;
+    s->note_backoff_max_ms = 10 * 60 * 1000;
     if (kind == GCS_STORE_SQLITE)
         rc = gcs_store__sqlite_open(s, target);
     else

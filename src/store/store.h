@@ -237,6 +237,23 @@ void gcs_run_item_release(gcs_run_item *item);
 int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
                          int (*fn)(const gcs_run_item *item, void *payload), void *payload);
 
+/* ==== The plan of each run ==== */
+
+/* A run's plan is kept at most this big (a plan file is read whole up to the
+ * same size: GCS_PLAN_MAX_BYTES). */
+#define GCS_STORE_PLAN_MAX (256L * 1024 * 1024)
+
+/*
+ * Keeps the plan document a run applies (`text`, `len` bytes of JSON), once:
+ * the first one kept for a run stays (a resume keeps the same plan again
+ * harmlessly). GCS_EINVALID when len is over GCS_STORE_PLAN_MAX (nothing is
+ * read), GCS_ENOTFOUND when there is no such run.
+ */
+int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len);
+/* The plan kept for run_id (*out is the caller's, NUL-terminated, *len its
+ * length; len may be NULL), or GCS_ENOTFOUND. */
+int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id);
+
 /* ==== Run leases: one apply or sync of a plan at a time ==== */
 
 /*
@@ -280,6 +297,26 @@ int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner
 /* The lease of plan_id, expired or not; GCS_ENOTFOUND when none. */
 int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 
+/* ==== Group ownership: what gcscim added to groups ==== */
+
+/*
+ * gcscim removes a member from a group, or revokes a role grant the group
+ * holds, only when it added it (unless the group is authoritative): each add
+ * is recorded here when Genesys confirmed it, and forgotten when gcscim
+ * removed it. `kind` is GCS_OWNED_MEMBER (value: a user id) or
+ * GCS_OWNED_GRANT (value: "roleId/divisionId"). Adding twice is no error.
+ */
+#define GCS_OWNED_MEMBER "member"
+#define GCS_OWNED_GRANT "grant"
+
+int gcs_store_owned_add(gcs_store *s, const char *group_id, const char *kind, const char *value,
+                        const char *run_id);
+int gcs_store_owned_remove(gcs_store *s, const char *group_id, const char *kind,
+                           const char *value);
+/* Calls fn for every value of (group_id, kind); a nonzero return stops and is returned. */
+int gcs_store_owned_each(gcs_store *s, const char *group_id, const char *kind,
+                         int (*fn)(const char *value, void *payload), void *payload);
+
 /* ==== Job queue ==== */
 
 #define GCS_JOB_PENDING "pending"
@@ -287,6 +324,7 @@ int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 #define GCS_JOB_DONE "done"
 #define GCS_JOB_DEAD "dead"
 #define GCS_JOB_DROPPED "dropped"
+#define GCS_JOB_NEEDS_APPROVAL "needs_approval" /* waits for `gcscim jobs approve` */
 #define GCS_JOB_PAYLOAD_MAX (1024 * 1024)
 
 typedef struct gcs_job {
@@ -300,6 +338,7 @@ typedef struct gcs_job {
     int64_t lease_until_ms;
     char *last_error;
     int64_t created_ms, updated_ms;
+    char *result;        /* JSON text: the outcome, once done or waiting for approval; NULL */
 } gcs_job;
 
 void gcs_job_release(gcs_job *j);
@@ -320,6 +359,24 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
 int gcs_store_job_extend(gcs_store *s, int64_t id, const char *worker, int64_t lease_ms);
 /* GCS_ECONFLICT when the worker no longer holds the lease. */
 int gcs_store_job_complete(gcs_store *s, int64_t id, const char *worker);
+/* The same, recording the job's outcome (JSON text, at most GCS_JOB_PAYLOAD_MAX
+ * bytes; NULL: none). */
+int gcs_store_job_complete_with(gcs_store *s, int64_t id, const char *worker,
+                                const char *result_json);
+/* The job's plan needs an approval: it stops in GCS_JOB_NEEDS_APPROVAL with
+ * `result_json` saying what is needed, until gcs_store_job_approve. */
+int gcs_store_job_needs_approval(gcs_store *s, int64_t id, const char *worker,
+                                 const char *result_json);
+/* A job waiting for approval becomes pending again, now, with `payload` (the
+ * same job with the approvals recorded in it) and its attempts reset.
+ * GCS_ECONFLICT when it is not waiting for approval, or when a newer job of its
+ * key exists (not dropped): an approval covers what was shown, never a state
+ * older than the newest. */
+int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload);
+/* Gives a running job back unfinished (a service stopping): pending again at
+ * once, the attempt its claim counted taken back; dropped when a newer job of
+ * its key is pending. GCS_ECONFLICT when the worker no longer holds it. */
+int gcs_store_job_release(gcs_store *s, int64_t id, const char *worker);
 /* Pending again after max(retry_after_ms, backoff), or dead with `reason` when
  * the attempts are spent. */
 int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char *reason,
@@ -331,8 +388,178 @@ int gcs_store_jobs_each(gcs_store *s, const char *state,
 /* A dead, dropped or done job becomes pending with its attempts reset.
  * GCS_ECONFLICT for a running job or when another job of its key is pending. */
 int gcs_store_job_retry(gcs_store *s, int64_t id);
-/* A pending or dead job becomes dropped (kept for the record). GCS_ECONFLICT
- * for a running job. */
+/* A pending, dead or waiting-for-approval job becomes dropped (kept for the
+ * record). GCS_ECONFLICT for a running job. */
 int gcs_store_job_drop(gcs_store *s, int64_t id);
+
+/* ==== Intake: events and requests becoming jobs ==== */
+
+/*
+ * One accepted event or request. A webhook id (Standard Webhooks `webhook-id`)
+ * makes a delivery idempotent: the first delivery enqueues the job and
+ * records the id in the same transaction; a later delivery of the same id
+ * (a retry, a replay) enqueues nothing and is told the first one's job.
+ */
+typedef struct gcs_intake_item {
+    const char *webhook_id;   /* NULL: not deduplicated (a REST call) */
+    const char *key;          /* the job key ("person:E1001") */
+    const char *payload;      /* JSON text, at most GCS_JOB_PAYLOAD_MAX */
+    int max_attempts;
+    int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
+    bool duplicate;           /* out: the webhook id was seen before */
+} gcs_intake_item;
+
+#define GCS_WEBHOOK_ID_MAX 256
+#define GCS_WEBHOOK_ID_RETENTION_MS_DEFAULT ((int64_t)7 * 24 * 3600 * 1000)
+
+/*
+ * Commits n items in ONE transaction: each becomes a job (gcs_store_job_enqueue:
+ * a pending job of the same key takes the newest payload) and its webhook id is
+ * recorded, unless seen before. Webhook ids received more than retention_ms
+ * ago are forgotten in the same transaction. All or nothing: on failure no item
+ * is committed (the caller answers 503 to each and the sender retries).
+ */
+int gcs_store_intake_commit(gcs_store *s, gcs_intake_item *items, size_t n, int64_t retention_ms);
+
+/* Counts of jobs by state, for metrics and back-pressure. */
+typedef struct gcs_job_counts {
+    int64_t pending, running, done, dead, dropped, needs_approval;
+} gcs_job_counts;
+int gcs_store_job_counts(gcs_job_counts *out, gcs_store *s);
+/* The pending jobs only (cheap: an index range), for back-pressure. */
+int gcs_store_job_pending_count(int64_t *out, gcs_store *s);
+/* The newest `limit` jobs of one key (0: all), newest first. */
+int gcs_store_jobs_of_key(gcs_store *s, const char *key, int64_t limit,
+                          int (*fn)(const gcs_job *j, void *payload), void *payload);
+/* The receipt chain head's sequence number (0 when there is no receipt). */
+int gcs_store_chain_head_seq(int64_t *out, gcs_store *s);
+
+/* ==== Outbox: notifications of outcomes, delivered at least once ==== */
+
+/*
+ * A notification is written in the same transaction as the outcome it reports
+ * (an item mark, a run's end), so that a crash between "done" and "notified"
+ * loses nothing; a sender (service/notify.h) then delivers it, at least once.
+ * One row per event and endpoint: each endpoint has its own delivery state.
+ * Every row of one event shares its webhook id (msg_id), which never changes
+ * across attempts, so that receivers deduplicate by it.
+ *
+ * States: pending -> sending (claimed under a lease) -> delivered;
+ * sending -> pending (failed: retried after a backoff) or dead (its deadline,
+ * created + dead_after, passed); a pending row past its deadline is dead when a
+ * sender next looks; pending or dead -> dropped by hand; dead or dropped ->
+ * pending by `notifications retry` (with a fresh deadline). A sending row whose
+ * lease ran out (its sender died) is pending again for any sender. Claims take
+ * rows under FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite's write transactions
+ * are exclusive already): one sender per notification across hosts.
+ */
+
+#define GCS_NOTE_PENDING "pending"
+#define GCS_NOTE_SENDING "sending"
+#define GCS_NOTE_DELIVERED "delivered"
+#define GCS_NOTE_DEAD "dead"
+#define GCS_NOTE_DROPPED "dropped"
+#define GCS_NOTE_DEAD_AFTER_MS (24LL * 3600 * 1000) /* the default deadline */
+#define GCS_NOTE_BODY_MAX (256 * 1024)
+#define GCS_NOTE_ENDPOINTS_MAX 16
+
+/* Which endpoints take which events: `events` is a NULL-terminated list of
+ * event types ("user.created"), or of prefixes ending in ".*" ("user.*"), or
+ * NULL for every event. Borrowed by whoever holds the routes. */
+typedef struct gcs_outbox_route {
+    const char *endpoint;            /* a name of at most 128 bytes */
+    const char *const *events;
+} gcs_outbox_route;
+
+typedef struct gcs_outbox_routes {
+    const gcs_outbox_route *routes;
+    size_t count;                    /* at most GCS_NOTE_ENDPOINTS_MAX */
+    int64_t dead_after_ms;           /* 0: GCS_NOTE_DEAD_AFTER_MS */
+} gcs_outbox_routes;
+
+/* Whether route r takes events of `type`. */
+bool gcs_outbox_route_takes(const gcs_outbox_route *r, const char *type);
+
+/* An event to notify. The body sent is
+ * {"type":TYPE,"timestamp":ISO 8601,"data":DATA}, where DATA is `data` with,
+ * when receipts_of_key is set, "receipts": the sequence numbers of the
+ * receipts of data.run_id naming data.source_key, read in the transaction
+ * that commits the event (so that they are exactly the receipts durable with
+ * it). `data` must hold no secret: the caller leaves them out. */
+typedef struct gcs_outbox_event {
+    const char *type;
+    const json_t *data;              /* borrowed; copied on the call */
+    const gcs_outbox_routes *routes; /* NULL or no route taking it: nothing is written */
+    bool receipts_of_key;
+    /* Once committed, the event (its data, receipts included, and its type)
+     * is also logged as one "audit.outcome" line (core/log.h, level info),
+     * whether or not any endpoint takes it. */
+    bool audit;
+} gcs_outbox_event;
+
+typedef struct gcs_notification {
+    int64_t id;
+    char *msg_id;        /* the webhook-id: "msg_" + 32 hex digits, one per event */
+    char *endpoint;
+    char *type;
+    char *body;          /* the JSON text sent, fixed at creation */
+    char *state;         /* GCS_NOTE_* */
+    int attempts;
+    int64_t not_before_ms, deadline_ms, dead_after_ms;
+    char *lease_owner;
+    int64_t lease_until_ms;
+    char *last_error;
+    int64_t created_ms, updated_ms, delivered_ms;
+} gcs_notification;
+
+void gcs_notification_release(gcs_notification *n);
+
+/* The item mark of gcs_store_item_mark_queued, with the notification of the
+ * outcome committed in the same transaction (ev NULL: a plain mark). Only an
+ * outcome (done, failed) is notified. */
+int gcs_store_item_mark_notify(gcs_store *s, const char *run_id, const char *key,
+                               const char *state, const char *genesys_id, const char *detail,
+                               const gcs_outbox_event *ev);
+/* gcs_store_run_finish, with the notification in the same transaction. */
+int gcs_store_run_finish_notify(gcs_store *s, const char *run_id, const char *state,
+                                const gcs_outbox_event *ev);
+/* Writes an event on its own (an outcome that has no other record), flushing
+ * queued receipts first. *n_out (may be NULL): rows written. */
+int gcs_store_outbox_add(size_t *n_out, gcs_store *s, const gcs_outbox_event *ev);
+
+/* Backoff after the n-th failed attempt: min(max_ms, base_ms * 2^(n-1)).
+ * Defaults: 5 s and 10 min. */
+void gcs_store_set_notify_backoff(gcs_store *s, int64_t base_ms, int64_t max_ms);
+/* Claims up to `max` ready notifications (pending and due by due_ms, 0 for
+ * now, or sending under an expired lease) for `sender` until now + lease_ms,
+ * counting an attempt on each, oldest first; pending rows past their deadline
+ * become dead instead. A sender passes the time its pass began as due_ms, so
+ * that what failed during the pass waits for the next one. *out is an array
+ * of *n_out (0 when none is ready) that the caller frees with
+ * gcs_notifications_free. */
+int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_store *s,
+                                  const char *sender, int64_t lease_ms, int64_t due_ms,
+                                  size_t max);
+void gcs_notifications_free(gcs_notification *list, size_t n);
+/* Delivered (the receiver answered 2xx). GCS_ECONFLICT when the row is no
+ * longer pending or sending (dropped meanwhile). */
+int gcs_store_notification_delivered(gcs_store *s, int64_t id, const char *sender);
+/* Pending again after max(retry_after_ms, backoff), or dead when that would
+ * pass its deadline; *dead_out (may be NULL) says which. GCS_ECONFLICT when
+ * `sender` no longer holds it. */
+int gcs_store_notification_failed(bool *dead_out, gcs_store *s, int64_t id, const char *sender,
+                                  const char *reason, int64_t retry_after_ms);
+int gcs_store_notification_get(gcs_notification *out, gcs_store *s, int64_t id);
+/* Oldest first; state NULL means all. */
+int gcs_store_notifications_each(gcs_store *s, const char *state,
+                                 int (*fn)(const gcs_notification *n, void *payload),
+                                 void *payload);
+/* A dead or dropped notification becomes pending, attempts reset, with a new
+ * deadline. GCS_ECONFLICT in another state, GCS_ENOTFOUND when none. */
+int gcs_store_notification_retry(gcs_store *s, int64_t id);
+/* A pending or dead notification becomes dropped (kept for the record). */
+int gcs_store_notification_drop(gcs_store *s, int64_t id);
+/* How many are pending (including sending) and dead: the gauges of serve. */
+int gcs_store_notification_counts(int64_t *pending, int64_t *dead, gcs_store *s);
 
 #endif

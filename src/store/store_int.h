@@ -51,6 +51,7 @@ struct gcs_store {
     int in_tx;                     /* a transaction is open */
     receipt_writer *writer;        /* receipts.c: started by the first append */
     int64_t job_backoff_base_ms, job_backoff_max_ms;
+    int64_t note_backoff_base_ms, note_backoff_max_ms;
 };
 
 int gcs_store__sqlite_open(gcs_store *s, const char *path);
@@ -103,5 +104,34 @@ int gcs_store__mark_enqueue(gcs_store *s, const char *run_id, const char *key, c
                            const char *genesys_id, const char *detail, bool attempt);
 /* writer.c: flushes, stops the writer thread and closes its connection. */
 int gcs_store__receipts_release(gcs_store *s);
+
+
+/* outbox.c: an event ready to be written (the endpoints that take it, its
+ * data as JSON text), prepared on the caller's thread so that the writer's
+ * transaction only inserts it. */
+typedef struct gcs_store__note {
+    char *type;
+    char *data;                    /* JSON object text */
+    char msg_id[40];
+    char *endpoints[GCS_NOTE_ENDPOINTS_MAX];
+    size_t nendpoints;
+    int64_t dead_after_ms, time_ms;
+    bool receipts_of_key;
+    bool audit;
+    char *body;                    /* as written by the last gcs_store__note_write */
+} gcs_store__note;
+
+/* *out is NULL (and 0 returned) when no route takes the event and it is not
+ * audited. */
+int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev);
+void gcs_store__note_free(gcs_store__note *n);
+/* Inserts one row per endpoint, inside the caller's write transaction. */
+int gcs_store__note_write(gcs_store *s, gcs_store__note *n);
+/* Logs a committed note's audit line, when it asks for one. */
+void gcs_store__note_audit(const gcs_store__note *n);
+/* writer.c: like gcs_store__mark_enqueue, with a note (taken over, freed on failure). */
+int gcs_store__mark_enqueue_note(gcs_store *s, const char *run_id, const char *key,
+                                 const char *state, const char *genesys_id, const char *detail,
+                                 bool attempt, gcs_store__note *note);
 
 #endif

@@ -26,6 +26,7 @@ typedef struct pending_mark {
     char *run_id, *key, *state, *genesys_id, *detail;
     int64_t time_ms;
     bool attempt;                  /* an in_progress mark counts an attempt */
+    gcs_store__note *note;         /* the outcome's notification, or NULL */
 } pending_mark;
 
 /* One entry of the queue: a receipt, or an item mark. */
@@ -171,6 +172,7 @@ static void pending_release(pending_receipt *p)
         free(p->m.state);
         free(p->m.genesys_id);
         free(p->m.detail);
+        gcs_store__note_free(p->m.note);
         return;
     }
     for (int i = 0; i < F__COUNT; i++)
@@ -290,6 +292,12 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     }
     if (nm && (rc = s->ops->exec_many(s, mark_sql, mparams, 8, nm)) < 0)
         goto out;
+    /* The notifications of the outcomes just marked: in this transaction, so
+     * that an outcome is never durable without them (nor they without it). */
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].is_mark && batch[i].m.note &&
+            (rc = gcs_store__note_write(s, batch[i].m.note)) < 0)
+            goto out;
     rc = gcs_store__sql_commit(s);
 out:
     if (rc < 0) {
@@ -360,8 +368,11 @@ static void *writer_main(void *arg)
         for (size_t i = 0; i < n; i++)
             receipts += !batch[i].is_mark;
         if (rc == 0) {
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                if (batch[i].is_mark)
+                    gcs_store__note_audit(batch[i].m.note);
                 pending_release(&batch[i]);
+            }
             w->committed += n;
             w->receipts_committed += receipts;
             w->retry_wanted = false;
@@ -558,20 +569,32 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
 int gcs_store__mark_enqueue(gcs_store *s, const char *run_id, const char *key, const char *state,
                            const char *genesys_id, const char *detail, bool attempt)
 {
+    return gcs_store__mark_enqueue_note(s, run_id, key, state, genesys_id, detail, attempt, NULL);
+}
+
+int gcs_store__mark_enqueue_note(gcs_store *s, const char *run_id, const char *key,
+                                 const char *state, const char *genesys_id, const char *detail,
+                                 bool attempt, gcs_store__note *note)
+{
     int rc = 0;
     pending_receipt p;
     memset(&p, 0, sizeof p);
-    if (!s->writer && (rc = writer_start(s)) < 0)
+    p.is_mark = true;
+    p.m.note = note;
+    if (!s->writer && (rc = writer_start(s)) < 0) {
+        pending_release(&p);
         return rc;
+    }
     receipt_writer *w = s->writer;
     /* A batch that failed: the caller hears it now, not after the run. */
     pthread_mutex_lock(&w->lock);
     if (w->retry_wanted)
         rc = gcs_error_set(w->error ? w->error : GCS_EIO, "%s", w->message);
     pthread_mutex_unlock(&w->lock);
-    if (rc < 0)
+    if (rc < 0) {
+        pending_release(&p);
         return rc;
-    p.is_mark = true;
+    }
     p.m.attempt = attempt;
     p.m.time_ms = gcs_time_wall_ms();
     if (!(p.m.run_id = strdup(run_id)) || !(p.m.key = strdup(key)) ||

@@ -32,3 +32,8 @@ chmod 640 db.json
 run $GCSCIM --config db.json config show
 chmod 600 open.json
 $GCSCIM --config open.json config show | grep -c file-s3cr3t
+# serve's settings are serve's flags: another command refuses them, before or after it.
+run $GCSCIM plan --listen 127.0.0.1:9
+run $GCSCIM --listen 127.0.0.1:9 config show
+run $GCSCIM serve --workers 0
+run $GCSCIM serve --bogus

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/redact.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -443,7 +444,40 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 7);
+}
+
+static int collect_owned(const char *value, void *payload)
+{
+    gcs_buf *b = payload;
+    return gcs_buf_printf(b, "%s,", value);
+}
+
+/* What gcscim added to a group is recorded once, per kind, and forgotten when
+ * it removed it: the only memberships it may take away. */
+static void group_ownership_is_recorded_per_group_and_kind(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u2", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_MEMBER, "u1", "run-2"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g1", GCS_OWNED_GRANT, "r1/d1", "run-1"), 0);
+    assert_int_equal(gcs_store_owned_add(s, "g2", GCS_OWNED_MEMBER, "u3", NULL), 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u1,u2,");
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "u1"), 0);
+    assert_int_equal(gcs_store_owned_remove(s, "g1", GCS_OWNED_MEMBER, "nobody"), 0);
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_MEMBER, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "u2,");
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_GRANT, collect_owned, &b), 0);
+    assert_string_equal(b.ptr, "r1/d1,");
+    gcs_buf_release(&b);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1070,6 +1104,75 @@ static void jobs_worker_that_keeps_dying_is_dead_lettered(void **state)
     gcs_job_release(&j);
 }
 
+static int one_done_job_has_result(const gcs_job *j, void *payload)
+{
+    (void)payload;
+    assert_non_null(j->result);
+    return 0;
+}
+
+static void jobs_outcome_is_kept_with_the_job(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "person:E1", "{\"v\":1}", 5), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_null(j.result);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    const char *result = "{\"outcome\":\"created\",\"receipts\":[1,2]}";
+    assert_int_equal(gcs_store_job_complete_with(s, id, "other", result), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_job_complete_with(s, id, "w", result), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_DONE);
+    assert_string_equal(j.result, result);
+    assert_int_equal(j.lease_until_ms, 0);
+    gcs_job_release(&j);
+    /* Listing reads the result too. */
+    assert_int_equal(gcs_store_jobs_each(s, GCS_JOB_DONE, one_done_job_has_result, NULL), 0);
+}
+
+static void jobs_wait_for_approval_then_run_again(void **state)
+{
+    gcs_store *s = store_of(state);
+    int64_t id, other;
+    gcs_job j;
+    assert_int_equal(gcs_store_job_enqueue(&id, s, "person:E1", "{\"v\":1}", 3), 0);
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT); /* running */
+    const char *needs = "{\"outcome\":\"needs_approval\",\"needs\":[{\"flag\":\"--approve adopt=1\"}]}";
+    assert_int_equal(gcs_store_job_needs_approval(s, id, "w", needs), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_NEEDS_APPROVAL);
+    assert_string_equal(j.result, needs);
+    gcs_job_release(&j);
+    /* Nothing to claim while it waits. */
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_job_approve(s, id, "not json"), GCS_EINVALID);
+    assert_int_equal(gcs_store_job_approve(s, id, "{\"v\":1,\"approve\":[\"adopt=1\"]}"), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    assert_non_null(strstr(j.payload, "adopt=1"));
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT); /* pending now */
+    assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
+    assert_int_equal(j.id, id);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_needs_approval(s, id, "w", needs), 0);
+    /* A newer state of the person came meanwhile: the old one cannot be approved. */
+    assert_int_equal(gcs_store_job_enqueue(&other, s, "person:E1", "{\"v\":2}", 3), 0);
+    assert_true(other != id);
+    assert_int_equal(gcs_store_job_approve(s, id, "{}"), GCS_ECONFLICT);
+    assert_non_null(strstr(gcs_error_last(), "newer job"));
+    /* It can be dropped. */
+    assert_int_equal(gcs_store_job_drop(s, id), 0);
+    assert_int_equal(gcs_store_job_approve(s, 999999, "{}"), GCS_ENOTFOUND);
+}
+
 static void jobs_failed_job_superseded_by_newer_state(void **state)
 {
     gcs_store *s = store_of(state);
@@ -1086,6 +1189,331 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
     assert_int_equal(gcs_store_job_claim(&j, s, "w", 60000), 0);
     assert_int_equal(j.id, b);
     gcs_job_release(&j);
+}
+
+/* The plan a run applies is kept with it, once, whole, and bounded. */
+static void run_plans_are_kept_once_per_run(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "plan-1"), 0);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), GCS_ENOTFOUND);
+    assert_null(text);
+    /* Two MiB of JSON with non-ASCII text: kept byte for byte. */
+    size_t big = 2u << 20;
+    char *plan = malloc(big + 1);
+    assert_non_null(plan);
+    memset(plan, 'x', big);
+    memcpy(plan, "{\"name\":\"Zo\xc3\xab ", 13);
+    memcpy(plan + big - 2, "\"}", 2);
+    plan[big] = '\0';
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, plan, big), 0);
+    /* A resume keeps its plan again: the first one kept stays. */
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{\"other\":1}", 11), 0);
+    s = reopen(state);
+    assert_int_equal(gcs_store_run_plan_get(&text, &len, s, run.id), 0);
+    assert_int_equal(len, big);
+    assert_memory_equal(text, plan, big);
+    free(text);
+    free(plan);
+    /* No such run; over the bound, refused before the text is read. */
+    assert_int_equal(gcs_store_run_plan_put(s, "no-such-run", "{}", 2), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_plan_put(s, run.id, "{}", (size_t)GCS_STORE_PLAN_MAX + 1),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "over the 256 MiB"));
+    gcs_run_release(&run);
+}
+
+
+/* ==== Outbox ==== */
+
+static const char *const only_users[] = {"user.*", NULL};
+static const gcs_outbox_route two_routes[] = {{"hr", NULL}, {"audit", only_users}};
+static const gcs_outbox_routes two_endpoints = {two_routes, 2, 0};
+
+typedef struct note_seen {
+    int n;
+    int64_t ids[16];
+    char msg[16][40];
+    char endpoint[16][32];
+    char state[16][16];
+    char body[16][1024];
+} note_seen;
+
+static int collect_note(const gcs_notification *n, void *payload)
+{
+    note_seen *c = payload;
+    if (c->n < 16) {
+        c->ids[c->n] = n->id;
+        snprintf(c->msg[c->n], sizeof c->msg[0], "%s", n->msg_id);
+        snprintf(c->endpoint[c->n], sizeof c->endpoint[0], "%s", n->endpoint);
+        snprintf(c->state[c->n], sizeof c->state[0], "%s", n->state);
+        snprintf(c->body[c->n], sizeof c->body[0], "%s", n->body);
+    }
+    c->n++;
+    return 0;
+}
+
+/* The audit lines logged while a test runs. */
+static char audit_lines[4096];
+
+static void audit_sink(gcs_log_level level, const char *line, void *payload)
+{
+    (void)level;
+    (void)payload;
+    if (strstr(line, "audit.outcome"))
+        snprintf(audit_lines + strlen(audit_lines), sizeof audit_lines - strlen(audit_lines),
+                 "%s\n", line);
+}
+
+static void user_event(gcs_outbox_event *ev, json_t **data, const char *type, const char *run,
+                       const char *key)
+{
+    *data = json_pack("{s:s,s:s,s:s}", "source_key", key, "genesys_id", "g-1", "run_id", run);
+    *ev = (gcs_outbox_event){type, *data, &two_endpoints, true, true};
+}
+
+/* The notification of an outcome is committed with the mark that records the
+ * outcome, and with the receipts of the item's calls: when the batch cannot
+ * be stored, neither is the notification; when it is, the notification names
+ * exactly the receipts of its key in its run. One row per endpoint that takes
+ * the event, one webhook id for all of them. */
+static void outbox_commits_with_the_outcome(void **state)
+{
+    fixture *f = *state;
+    gcs_store *s = f->s, *other = NULL;
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "p"), 0);
+    const char *keys[] = {"k1"};
+    assert_int_equal(gcs_store_items_add(s, run.id, keys, 1), 0);
+    gcs_receipt other_key = {.run_id = run.id, .operation = "read", .source_key = "k9",
+                             .status = 200};
+    assert_int_equal(gcs_store_receipt_append(s, &other_key), 0);
+    assert_int_equal(gcs_store_flush(s), 0);
+    refuse_receipts(s, true);
+    gcs_receipt r = {.run_id = run.id, .operation = "create", .source_key = "k1", .status = 201};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    gcs_outbox_event ev;
+    json_t *data;
+    user_event(&ev, &data, "user.created", run.id, "k1");
+    audit_lines[0] = 0;
+    gcs_log_set_format(GCS_LOG_JSON);
+    gcs_log_set_sink(audit_sink, NULL);
+    assert_int_equal(gcs_store_item_mark_notify(s, run.id, "k1", GCS_ITEM_DONE, "g-1", "done", &ev),
+                     0);
+    assert_true(gcs_store_flush(s) < 0);
+    assert_string_equal(audit_lines, ""); /* not audited: not durable */
+    assert_int_equal(gcs_store_open(&other, f->url), 0);
+    note_seen seen = {0};
+    assert_int_equal(gcs_store_notifications_each(other, NULL, collect_note, &seen), 0);
+    assert_int_equal(seen.n, 0);
+    expect_item(other, run.id, "k1", GCS_ITEM_PENDING, NULL, 0);
+
+    refuse_receipts(s, false);
+    assert_int_equal(gcs_store_flush(s), 0);
+    gcs_log_set_sink(NULL, NULL);
+    /* Audited once committed, with the receipts. */
+    assert_non_null(strstr(audit_lines, "\"type\":\"user.created\""));
+    assert_non_null(strstr(audit_lines, "\"receipts\":[2,3]"));
+    expect_item(other, run.id, "k1", GCS_ITEM_DONE, "g-1", 0);
+    assert_int_equal(gcs_store_notifications_each(other, GCS_NOTE_PENDING, collect_note, &seen),
+                     0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.endpoint[0], "hr");
+    assert_string_equal(seen.endpoint[1], "audit");
+    assert_string_equal(seen.msg[0], seen.msg[1]);
+    assert_int_equal(strlen(seen.msg[0]), 36);
+    assert_non_null(strstr(seen.body[0], "\"type\":\"user.created\""));
+    assert_non_null(strstr(seen.body[0], "\"receipts\":[2,3]"));
+    /* A run's end goes only where it is wanted. */
+    json_t *counts = json_pack("{s:s,s:i}", "run_id", run.id, "created", 1);
+    gcs_outbox_event end = {"run.finished", counts, &two_endpoints, false, false};
+    assert_int_equal(gcs_store_run_finish_notify(s, run.id, GCS_RUN_DONE, &end), 0);
+    seen.n = 0;
+    assert_int_equal(gcs_store_notifications_each(other, NULL, collect_note, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.endpoint[2], "hr");
+    assert_non_null(strstr(seen.body[2], "\"type\":\"run.finished\""));
+    gcs_run got;
+    assert_int_equal(gcs_store_run_get(&got, other, run.id), 0);
+    assert_string_equal(got.state, GCS_RUN_DONE);
+    gcs_run_release(&got);
+    /* A plain mark writes none; nor does an event no route takes. */
+    assert_int_equal(gcs_store_item_mark_notify(s, run.id, "k1", GCS_ITEM_DONE, NULL, NULL, NULL),
+                     0);
+    static const char *const nothing[] = {"group.changed", NULL};
+    gcs_outbox_route narrow = {"hr", nothing};
+    gcs_outbox_routes one = {&narrow, 1, 0};
+    ev.routes = &one;
+    size_t written = 9;
+    assert_int_equal(gcs_store_outbox_add(&written, s, &ev), 0);
+    assert_int_equal(written, 0);
+    int64_t pending, dead;
+    assert_int_equal(gcs_store_notification_counts(&pending, &dead, other), 0);
+    assert_int_equal(pending, 3);
+    assert_int_equal(dead, 0);
+    json_decref(counts);
+    json_decref(data);
+    gcs_store_free(other);
+    gcs_run_release(&run);
+}
+
+/* One sender per notification: a claimed one is not claimed again while its
+ * lease lives; a sender that died leaves it to the next one; delivered is
+ * final; a failure backs off, and one past its deadline is dead. */
+static void outbox_claim_deliver_back_off_dead(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_store_set_notify_backoff(s, 10000, 60000);
+    gcs_outbox_event ev;
+    json_t *data;
+    user_event(&ev, &data, "user.updated", "run-1", "k1");
+    ev.receipts_of_key = false;
+    size_t written = 0;
+    assert_int_equal(gcs_store_outbox_add(&written, s, &ev), 0);
+    assert_int_equal(written, 2);
+    json_decref(data);
+
+    gcs_notification *got = NULL;
+    size_t n = 0;
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-a:1", 60000, 0, 1), 0);
+    assert_int_equal(n, 1);
+    int64_t first = got[0].id;
+    assert_string_equal(got[0].state, GCS_NOTE_SENDING);
+    assert_int_equal(got[0].attempts, 1);
+    gcs_notifications_free(got, n);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
+    assert_int_equal(n, 1); /* only the other endpoint's row */
+    int64_t second = got[0].id;
+    assert_true(second != first);
+    gcs_notifications_free(got, n);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
+    assert_int_equal(n, 0);
+
+    /* Delivered once, then final. */
+    assert_int_equal(gcs_store_notification_delivered(s, first, "host-a:1"), 0);
+    assert_int_equal(gcs_store_notification_drop(s, first), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_notification_failed(NULL, s, first, "host-a:1", "late", 0),
+                     GCS_ECONFLICT);
+
+    /* Failed: pending after the backoff, not before. */
+    int64_t before = gcs_time_wall_ms();
+    bool dead = true;
+    assert_int_equal(gcs_store_notification_failed(&dead, s, second, "host-b:2", "500", 0), 0);
+    assert_false(dead);
+    gcs_notification one;
+    assert_int_equal(gcs_store_notification_get(&one, s, second), 0);
+    assert_string_equal(one.state, GCS_NOTE_PENDING);
+    assert_true(one.not_before_ms >= before + 10000 && one.not_before_ms <= before + 12000);
+    assert_string_equal(one.last_error, "500");
+    gcs_notification_release(&one);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 60000, 0, 10), 0);
+    assert_int_equal(n, 0);
+
+    /* Its sender dies holding it: after the lease, another sender takes it. */
+    raw_ok(s, "UPDATE notifications SET not_before_ms = 0");
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-b:2", 1, 0, 10), 0);
+    assert_int_equal(n, 1);
+    gcs_notifications_free(got, n);
+    usleep(5000);
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 0, 10), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempts, 3);
+    gcs_notifications_free(got, n);
+    assert_int_equal(gcs_store_notification_failed(NULL, s, second, "host-b:2", "x", 0),
+                     GCS_ECONFLICT);
+
+    /* A failure whose next try would pass the deadline: dead. */
+    raw_ok(s, "UPDATE notifications SET deadline_ms = 1");
+    assert_int_equal(gcs_store_notification_failed(&dead, s, second, "host-c:3", "timeout", 0), 0);
+    assert_true(dead);
+    int64_t pending, ndead;
+    assert_int_equal(gcs_store_notification_counts(&pending, &ndead, s), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(ndead, 1);
+
+    /* By hand: retry brings it back with a fresh deadline; drop puts it aside. */
+    assert_int_equal(gcs_store_notification_retry(s, second), 0);
+    assert_int_equal(gcs_store_notification_get(&one, s, second), 0);
+    assert_string_equal(one.state, GCS_NOTE_PENDING);
+    assert_int_equal(one.attempts, 0);
+    assert_true(one.deadline_ms >= gcs_time_wall_ms() + GCS_NOTE_DEAD_AFTER_MS - 60000);
+    gcs_notification_release(&one);
+    assert_int_equal(gcs_store_notification_retry(s, second), GCS_ECONFLICT);
+    assert_int_equal(gcs_store_notification_drop(s, second), 0);
+    assert_int_equal(gcs_store_notification_drop(s, 999999), GCS_ENOTFOUND);
+
+    /* A pending one that nobody sent by its deadline is dead, not sent. */
+    assert_int_equal(gcs_store_notification_retry(s, second), 0);
+    raw_ok(s, "UPDATE notifications SET deadline_ms = 1 WHERE state = 'pending'");
+    assert_int_equal(gcs_store_notifications_claim(&got, &n, s, "host-c:3", 60000, 0, 10), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(gcs_store_notification_get(&one, s, second), 0);
+    assert_string_equal(one.state, GCS_NOTE_DEAD);
+    gcs_notification_release(&one);
+}
+
+/* Two senders claiming at once never take one notification twice. */
+static void outbox_race_claims_each_once(void **state)
+{
+    fixture *f = *state;
+    gcs_store *s = f->s;
+    gcs_outbox_event ev;
+    json_t *data;
+    user_event(&ev, &data, "user.created", "r", "k");
+    ev.receipts_of_key = false;
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(gcs_store_outbox_add(NULL, s, &ev), 0);
+    json_decref(data);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            gcs_store *mine = NULL;
+            if (gcs_store_open(&mine, f->url) != 0)
+                _exit(2);
+            char sender[16];
+            snprintf(sender, sizeof sender, "s%d", k);
+            for (;;) {
+                gcs_notification *got = NULL;
+                size_t n = 0;
+                if (gcs_store_notifications_claim(&got, &n, mine, sender, 60000, 0, 3) != 0)
+                    _exit(3);
+                if (n == 0)
+                    break;
+                for (size_t i = 0; i < n; i++) {
+                    int64_t id = got[i].id;
+                    if (write(fds[1], &id, sizeof id) != sizeof id)
+                        _exit(4);
+                }
+                gcs_notifications_free(got, n);
+            }
+            gcs_store_free(mine);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    int seen[64] = {0}, total = 0;
+    int64_t id;
+    while (read(fds[0], &id, sizeof id) == sizeof id) {
+        assert_true(id > 0 && id < 64);
+        seen[id]++;
+        total++;
+    }
+    close(fds[0]);
+    for (int k = 0; k < 2; k++) {
+        int st;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(total, 40);
+    for (int i = 0; i < 64; i++)
+        assert_true(seen[i] <= 1);
 }
 
 #define STORE_SUITE_TESTS                                                                          \
@@ -1123,6 +1551,8 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
         cmocka_unit_test_setup_teardown(runs_newest_resumable_wins, fixture_open, fixture_close),  \
         cmocka_unit_test_setup_teardown(runs_failed_is_resumed_done_is_latest, fixture_open,       \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(run_plans_are_kept_once_per_run, fixture_open,             \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \
                                         fixture_close),                                            \
@@ -1137,6 +1567,10 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_outcome_is_kept_with_the_job, fixture_open,           \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(jobs_wait_for_approval_then_run_again, fixture_open,       \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_one_key_never_runs_twice, fixture_open,               \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_expired_lease_goes_to_another_worker, fixture_open,   \
@@ -1145,7 +1579,14 @@ static void jobs_failed_job_superseded_by_newer_state(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_worker_that_keeps_dying_is_dead_lettered,             \
                                         fixture_open, fixture_close),                              \
+        cmocka_unit_test_setup_teardown(outbox_commits_with_the_outcome, fixture_open,              \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(outbox_claim_deliver_back_off_dead, fixture_open,           \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(outbox_race_claims_each_once, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(jobs_failed_job_superseded_by_newer_state, fixture_open,   \
-                                        fixture_close)
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
+                                        fixture_open, fixture_close)
 
 #endif

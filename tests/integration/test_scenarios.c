@@ -17,21 +17,39 @@
  *   no-user USERNAME            no such user exists
  *   user-count N                the organisation holds N users
  *   config JSON                 POST /_emulator/config (faults, latency, limits)
+ *   stdout FILE / stderr FILE   the last run's standard output (error), normalised, must
+ *                               equal {data}/FILE whole (GCS_UPDATE_GOLDEN=1 rewrites it);
+ *                               the normaliser (tests/support/golden.h) replaces the
+ *                               scenario's paths by {data} and {tmp}, and run ids, times,
+ *                               ids, digests, the port, durations and rates by {run},
+ *                               {time}, {id}, {digest}, {port}, {duration} and {rate}
  *   wire FILE                   the requests on the wire so far (from the receipts), one
  *                               line each, sorted: METHOD PATH [If-Match V] -> STATUS and
- *                               the body, with ids as {id} and the token call left out;
+ *                               the body, with ids as {id} and the token call left out
+ *                               (a call the run stopped before sending: "-> not sent");
  *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
  *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
  *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
+ *   remember-run NAME           the run id the last run printed ("(run ID" on stdout, or
+ *                               "run ID is recorded" on stderr) becomes {NAME}
+ *   group FIELD NAME = JSON     the Genesys group NAME (spaces allowed): FIELD `members` (their
+ *                               userNames, sorted), `grants` ("Role@Division", sorted),
+ *                               `description`, `visibility`, `rolesEnabled`, or `exists` (true/false)
+ *   group-count N               the organisation holds N groups
+ *   group-member ADD|REMOVE USERNAME NAME   another tool changes the group's members behind our back
+ *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
- * for plans and outputs, and {port} the emulator's port. Arguments are split on spaces; TEXT is the rest of the
- * line. Lines starting with # are comments.
+ * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
+ * are split on spaces; TEXT is the rest of the line. Lines starting with # are comments. An
+ * optional file `emulator` in the scenario holds more arguments for the emulator (its clients
+ * and their scopes).
  */
 #include "clitest.h"
 #include "gcstest.h"
+#include "golden.h"
 #include "httptest.h"
 #include "plan/plan.h"
 
@@ -52,7 +70,26 @@ typedef struct scenario {
     gcs_test_run last;
     bool ran;
     unsigned long line;
+    struct {
+        char name[32];
+        char value[80];
+    } runs[8];           /* remember-run NAME */
+    size_t run_count;
 } scenario;
+
+/* {NAME} of a remembered run at *p: appended to b, *p moved past it. */
+static bool remembered(const scenario *s, gcs_buf *b, const char **p)
+{
+    for (size_t i = 0; i < s->run_count; i++) {
+        size_t n = strlen(s->runs[i].name);
+        if (strncmp(*p + 1, s->runs[i].name, n) == 0 && (*p)[n + 1] == '}') {
+            assert_int_equal(gcs_buf_puts(b, s->runs[i].value), 0);
+            *p += n + 2;
+            return true;
+        }
+    }
+    return false;
+}
 
 /* {data} and {tmp} in `in`, expanded into out. */
 static void expand(const scenario *s, char *out, size_t outsz, const char *in)
@@ -69,6 +106,8 @@ static void expand(const scenario *s, char *out, size_t outsz, const char *in)
         } else if (strncmp(p, "{port}", 6) == 0) {
             assert_int_equal(gcs_buf_printf(&b, "%d", s->emu.port), 0);
             p += 6;
+        } else if (*p == '{' && remembered(s, &b, &p)) {
+            continue;
         } else {
             assert_int_equal(gcs_buf_putc(&b, *p++), 0);
         }
@@ -235,11 +274,179 @@ static void step_reseal(scenario *s, const char *file)
     gcs_plan_release(&plan);
 }
 
+static void step_remember_run(scenario *s, const char *name)
+{
+    const char *out = s->ran && s->last.out.ptr ? s->last.out.ptr : "";
+    const char *err = s->ran && s->last.err.ptr ? s->last.err.ptr : "";
+    const char *at = strstr(out, "(run ");
+    if (at)
+        at += 5;
+    else if ((at = strstr(err, "gcscim: run ")) != NULL)
+        at += 12;
+    if (!at || !*name || strlen(name) >= sizeof s->runs[0].name ||
+        s->run_count == sizeof s->runs / sizeof *s->runs) {
+        fail_msg("%s/script:%lu: no run id to remember as '%s'", s->name, s->line, name);
+        return;
+    }
+    size_t n = strspn(at, "0123456789abcdefABCDEFTZ-");
+    snprintf(s->runs[s->run_count].name, sizeof s->runs[0].name, "%s", name);
+    snprintf(s->runs[s->run_count].value, sizeof s->runs[0].value, "%.*s", (int)n, at);
+    s->run_count++;
+}
+
 static void step_patch(scenario *s, char *args)
 {
     char *user_name = strtok(args, " "), *op = strtok(NULL, "");
     assert_non_null(op);
     gcs_test_emu_patch_user(&s->emu, user_name, op);
+}
+
+/* ==== Groups ==== */
+
+static json_t *find_group(json_t *state, const char *name)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(state, "groups"), i, g) {
+        const char *n = json_string_value(json_object_get(g, "name"));
+        if (n && strcmp(n, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+static const char *name_of_id(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *eid = json_string_value(json_object_get(e, "id"));
+        if (eid && id && strcmp(eid, id) == 0)
+            return json_string_value(json_object_get(e, json_object_get(e, "userName") ? "userName" : "name"));
+    }
+    return "?";
+}
+
+static int by_json_text(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+static json_t *sorted_texts(json_t *texts)
+{
+    size_t n = json_array_size(texts);
+    json_t **items = calloc(n ? n : 1, sizeof *items);
+    assert_non_null(items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(texts, i);
+    qsort(items, n, sizeof *items, by_json_text);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, items[i]);
+    free(items);
+    json_decref(texts);
+    return out;
+}
+
+static void step_group(scenario *s, char *args)
+{
+    char *field = strtok(args, " "), *rest = strtok(NULL, "");
+    char *eq = rest ? strstr(rest, " = ") : NULL;
+    if (!field || !eq) {
+        fail_msg("%s/script:%lu: group FIELD NAME = JSON", s->name, s->line);
+        return;
+    }
+    *eq = '\0';
+    const char *want_text = eq + 3;
+    json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+    assert_non_null(st);
+    json_t *g = find_group(st, rest), *got = NULL;
+    if (strcmp(field, "exists") == 0) {
+        got = json_boolean(g != NULL);
+    } else if (!g) {
+        fail_msg("%s/script:%lu: no group '%s'", s->name, s->line, rest);
+    } else if (strcmp(field, "members") == 0) {
+        got = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(g, "members"), i, m)
+            json_array_append_new(got, json_string(name_of_id(json_object_get(st, "users"),
+                                                              json_string_value(m))));
+        got = sorted_texts(got);
+    } else if (strcmp(field, "grants") == 0) {
+        got = json_array();
+        size_t i;
+        json_t *gr;
+        json_array_foreach(json_object_get(g, "grants"), i, gr) {
+            char both[300];
+            snprintf(both, sizeof both, "%s@%s",
+                     name_of_id(json_object_get(st, "roles"), json_string_value(json_object_get(gr, "roleId"))),
+                     name_of_id(json_object_get(st, "divisions"), json_string_value(json_object_get(gr, "divisionId"))));
+            json_array_append_new(got, json_string(both));
+        }
+        got = sorted_texts(got);
+    } else {
+        got = json_incref(json_object_get(g, field));
+    }
+    json_t *want = json_loads(want_text, JSON_DECODE_ANY, NULL);
+    if (!want)
+        fail_msg("%s/script:%lu: bad JSON '%s'", s->name, s->line, want_text);
+    if (!json_equal(got, want)) {
+        char *text = got ? json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        fail_msg("%s/script:%lu: group '%s' %s is %s, expected %s", s->name, s->line, rest, field,
+                 text ? text : "(absent)", want_text);
+        free(text);
+    }
+    json_decref(want);
+    json_decref(got);
+    json_decref(st);
+}
+
+static void step_group_member(scenario *s, char *args)
+{
+    char *verb = strtok(args, " "), *user_name = strtok(NULL, " "), *name = strtok(NULL, "");
+    assert_non_null(name);
+    json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+    json_t *g = find_group(st, name);
+    json_t *u = gcs_test_emu_user_named(&s->emu, user_name);
+    assert_non_null(g);
+    assert_non_null(u);
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300], body[600];
+    const char *uid = json_string_value(json_object_get(u, "id"));
+    snprintf(path, sizeof path, "/api/v2/scim/v2/groups/%s",
+             json_string_value(json_object_get(g, "id")));
+    if (strcmp(verb, "ADD") == 0)
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                 "\"Operations\":[{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"%s\"}]}]}",
+                 uid);
+    else
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                 "\"Operations\":[{\"op\":\"remove\",\"path\":\"members[value eq \\\"%s\\\"]\"}]}",
+                 uid);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "PATCH", path, body, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(token);
+    json_decref(u);
+    json_decref(st);
+}
+
+static void step_group_create(scenario *s, const char *name)
+{
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    json_t *body = json_pack("{s:s,s:s,s:s}", "name", name, "type", "official", "visibility", "public");
+    char *text = json_dumps(body, JSON_COMPACT);
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "POST", "/api/v2/groups", text, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(text);
+    json_decref(body);
+    free(token);
 }
 
 /* Genesys ids (UUIDs) as {id}, in place. */
@@ -295,10 +502,17 @@ static void step_wire(scenario *s, const char *file)
         json_t *parsed = body ? json_loads(body, 0, NULL) : NULL;
         char *canon = parsed ? json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         const char *etag = json_string_value(json_object_get(rec, "etag_sent"));
-        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %lld%s%s",
+        /* A call the run stopped before it left has a receipt too (no attempt). */
+        char status[64];
+        if (json_integer_value(json_object_get(rec, "attempts")) == 0)
+            snprintf(status, sizeof status, "not sent (%s)",
+                     json_string_value(json_object_get(rec, "outcome")));
+        else
+            snprintf(status, sizeof status, "%lld",
+                     (long long)json_integer_value(json_object_get(rec, "status")));
+        assert_int_equal(gcs_buf_printf(&b, "%s %s%s%s -> %s%s%s",
                                         json_string_value(json_object_get(rec, "method")), path,
-                                        etag ? " If-Match " : "", etag ? etag : "",
-                                        (long long)json_integer_value(json_object_get(rec, "status")),
+                                        etag ? " If-Match " : "", etag ? etag : "", status,
                                         canon ? " " : "", canon ? canon : ""),
                          0);
         free(canon);
@@ -317,29 +531,26 @@ static void step_wire(scenario *s, const char *file)
     gcs_test_run_release(&r);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    const char *update = getenv("GCS_UPDATE_GOLDEN");
-    if (update && strcmp(update, "1") == 0) {
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(got.ptr ? got.ptr : "", f);
-        fclose(f);
-    } else {
-        FILE *f = fopen(path, "r");
-        gcs_buf want;
-        gcs_buf_init(&want, 0);
-        char chunk[4096];
-        size_t k;
-        while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-            assert_int_equal(gcs_buf_put(&want, chunk, k), 0);
-        if (f)
-            fclose(f);
-        if (!f || strcmp(want.ptr ? want.ptr : "", got.ptr ? got.ptr : "") != 0)
-            fail_msg("%s/script:%lu: the wire differs from %s (GCS_UPDATE_GOLDEN=1 rewrites "
-                     "it)\n--- got\n%s--- want\n%s",
-                     s->name, s->line, file, got.ptr ? got.ptr : "", want.ptr ? want.ptr : "");
-        gcs_buf_release(&want);
-    }
+    char *differs = gcs_golden_check(path, got.ptr);
+    if (differs)
+        fail_msg("%s/script:%lu: the wire: %s", s->name, s->line, differs);
     gcs_buf_release(&got);
+}
+
+/* The last run's whole output, normalised, against a golden file. */
+static void step_golden(scenario *s, const char *verb, const char *file)
+{
+    if (!s->ran)
+        fail_msg("%s/script:%lu: %s before any run", s->name, s->line, verb);
+    const gcs_buf *out = strcmp(verb, "stdout") == 0 ? &s->last.out : &s->last.err;
+    const gcs_golden_vars vars = {s->data, s->tmp, s->emu.port};
+    char *got = gcs_golden_normalise(out->ptr, &vars);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->data, file);
+    char *differs = gcs_golden_check(path, got);
+    free(got);
+    if (differs)
+        fail_msg("%s/script:%lu: %s: %s", s->name, s->line, verb, differs);
 }
 
 static void run_scenario(void **state)
@@ -347,7 +558,20 @@ static void run_scenario(void **state)
     scenario *s = *state;
     char path[1200];
     snprintf(path, sizeof path, "%s/seed.json", s->data);
-    const char *args[] = {"--seed", path, "--rate-limit", "0", NULL};
+    const char *args[64] = {"--seed", path, "--rate-limit", "0"};
+    size_t nargs = 4;
+    char more[4096] = "";
+    char more_path[1200];
+    snprintf(more_path, sizeof more_path, "%s/emulator", s->data);
+    FILE *extra = fopen(more_path, "r");
+    if (extra) {
+        size_t k = fread(more, 1, sizeof more - 1, extra);
+        more[k] = '\0';
+        fclose(extra);
+        for (char *a = strtok(more, " \t\r\n"); a && nargs < 63; a = strtok(NULL, " \t\r\n"))
+            args[nargs++] = a;
+    }
+    args[nargs] = NULL;
     gcs_test_server_start(&s->emu, gcs_test_emulator_path(), args, 10000);
     s->tmp = gcs_test_tmpdir();
 
@@ -399,6 +623,8 @@ static void run_scenario(void **state)
             if (!answer)
                 fail_msg("%s/script:%lu: the emulator refused config %s", s->name, s->line, rest);
             json_decref(answer);
+        } else if (strcmp(line, "stdout") == 0 || strcmp(line, "stderr") == 0) {
+            step_golden(s, line, rest);
         } else if (strcmp(line, "wire") == 0) {
             step_wire(s, rest);
         } else if (strcmp(line, "edit") == 0)
@@ -407,6 +633,21 @@ static void run_scenario(void **state)
             step_patch(s, rest);
         else if (strcmp(line, "reseal") == 0)
             step_reseal(s, rest);
+        else if (strcmp(line, "remember-run") == 0)
+            step_remember_run(s, rest);
+        else if (strcmp(line, "group") == 0)
+            step_group(s, rest);
+        else if (strcmp(line, "group-member") == 0)
+            step_group_member(s, rest);
+        else if (strcmp(line, "group-create") == 0)
+            step_group_create(s, rest);
+        else if (strcmp(line, "group-count") == 0) {
+            json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+            long got = (long)json_array_size(json_object_get(st, "groups"));
+            json_decref(st);
+            if (got != atol(rest))
+                fail_msg("%s/script:%lu: %ld groups, expected %s", s->name, s->line, got, rest);
+        }
         else
             fail_msg("%s/script:%lu: unknown step '%s'", s->name, s->line, line);
     }

@@ -1,4 +1,4 @@
-/* A profile checked against its source: the table in tests/data/mapping/ (one
+/* A profile checked against its source: the table in tests/data/mapping/check/ (one
  * directory per case: profile.*, source.*, and `expected`, which holds "ok" or
  * the exact error message), then the collector used for standard input and
  * the bounds. */
@@ -14,7 +14,7 @@
 #include "mapping/profile.h"
 #include "mapping/source.h"
 
-#define TABLE_DIR GCS_TEST_SOURCE_DIR "/tests/data/mapping"
+#define TABLE_DIR GCS_TEST_SOURCE_DIR "/tests/data/mapping/check"
 
 static char *slurp(const char *path)
 {

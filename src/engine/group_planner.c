@@ -1,0 +1,541 @@
+/*
+ * group_planner.c - groups planned after the users (group_planner.h).
+ */
+#include "engine/group_planner.h"
+#include "core/error.h"
+#include "mapping/groups_file.h"
+#include "plan/group_plan.h"
+#include "plan/group_tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define GROUPS_PAGE 500
+
+struct gcs_group_planner {
+    const gcs_profile_groups *cfg;
+    gcs_store *store;
+    gcs_group_defs defs;
+    json_t *row_problems;  /* [{location, field, reason}] from the people export's column */
+    json_t *by_name;       /* Genesys group name -> entity */
+    json_t *by_lower_name; /* lowercased name -> entity (a hint, and a match) */
+    json_t *members;       /* group id -> {user id -> {userName, key}} */
+    json_t *roles;         /* role name -> id */
+    json_t *divisions;     /* division name -> id */
+    bool wants_grants;
+};
+
+int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile, gcs_store *store)
+{
+    *out = NULL;
+    const gcs_profile_groups *cfg = gcs_profile_groups_of(profile);
+    if (!cfg->enabled)
+        return 0;
+    gcs_group_planner *g = calloc(1, sizeof *g);
+    GCS_CHECK_ALLOC(g);
+    g->cfg = cfg;
+    g->store = store;
+    gcs_group_defs_init(&g->defs);
+    g->row_problems = json_array();
+    g->by_name = json_object();
+    g->by_lower_name = json_object();
+    g->members = json_object();
+    g->roles = json_object();
+    g->divisions = json_object();
+    int rc = 0;
+    if (!g->row_problems || !g->by_name || !g->by_lower_name || !g->members || !g->roles ||
+        !g->divisions) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (cfg->file && (rc = gcs_groups_file_read(&g->defs, cfg->file)) < 0)
+        goto out;
+    for (size_t i = 0; i < g->defs.count; i++)
+        g->wants_grants |= g->defs.items[i].nroles > 0;
+out:
+    if (rc < 0) {
+        gcs_group_planner_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+void gcs_group_planner_free(gcs_group_planner *g)
+{
+    if (!g)
+        return;
+    gcs_group_defs_release(&g->defs);
+    json_decref(g->row_problems);
+    json_decref(g->by_name);
+    json_decref(g->by_lower_name);
+    json_decref(g->members);
+    json_decref(g->roles);
+    json_decref(g->divisions);
+    free(g);
+}
+
+static char *lowered(const char *s)
+{
+    char *l = strdup(s);
+    for (char *p = l; p && *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    return l;
+}
+
+/* ==== Sources ==== */
+
+int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, const gcs_row *row)
+{
+    if (!g || !g->cfg->column)
+        return 0;
+    const char *v = gcs_row_get(row, g->cfg->column);
+    if (!v || !*v)
+        return 0;
+    gcs_string_list keys = {0};
+    char where[600];
+    snprintf(where, sizeof where, "%s:%lu", row->file, row->line);
+    int rc = gcs_string_list_split(&keys, v, g->cfg->separator);
+    for (size_t i = 0; rc == 0 && i < keys.count; i++)
+        rc = gcs_group_defs_add_member(&g->defs, keys.items[i], person_key, where);
+    if (rc < 0 && rc != GCS_ENOMEM) {
+        /* The person is still planned; the group named badly is not. */
+        json_t *p = json_pack("{s:s,s:s,s:s}", "location", where, "field", g->cfg->column, "reason",
+                              gcs_error_last());
+        rc = p && json_array_append_new(g->row_problems, p) == 0
+                 ? 0
+                 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    gcs_string_list_release(&keys);
+    return rc;
+}
+
+/* ==== Reading the organisation ==== */
+
+typedef int (*entity_fn)(gcs_group_planner *g, json_t *entity, void *payload);
+
+static int list_paged(gcs_group_planner *g, gcs_http_client *client, const char *base, entity_fn fn,
+                      void *payload, long *requests)
+{
+    int rc = 0;
+    long page = 1, pages = 1;
+    do {
+        char path[256];
+        snprintf(path, sizeof path, "%s?pageSize=%d&pageNumber=%ld", base, GROUPS_PAGE, page);
+        gcs_http_client_request req = {.method = "GET", .path = path};
+        gcs_http_client_response res;
+        rc = gcs_http_call(&res, client, &req);
+        if (requests)
+            (*requests)++;
+        if (rc == 0) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(res.json, "entities"), i, e)
+            {
+                if ((rc = fn(g, e, payload)) < 0)
+                    break;
+            }
+            pages = (long)json_integer_value(json_object_get(res.json, "pageCount"));
+        } else {
+            gcs_error_set(rc, "cannot list %s: %s", base, res.message);
+        }
+        gcs_http_client_response_release(&res);
+        page++;
+    } while (rc == 0 && page <= pages);
+    return rc;
+}
+
+static int keep_group(gcs_group_planner *g, json_t *e, void *payload)
+{
+    (void)payload;
+    const char *name = json_string_value(json_object_get(e, "name"));
+    if (!name || !json_string_value(json_object_get(e, "id")))
+        return 0;
+    char *low = lowered(name);
+    GCS_CHECK_ALLOC(low);
+    int rc =
+        json_object_set(g->by_name, name, e) < 0 || json_object_set(g->by_lower_name, low, e) < 0
+            ? gcs_error_set(GCS_ENOMEM, "out of memory")
+            : 0;
+    free(low);
+    return rc;
+}
+
+static int keep_named(gcs_group_planner *g, json_t *e, void *payload)
+{
+    (void)g;
+    const char *name = json_string_value(json_object_get(e, "name"));
+    const char *id = json_string_value(json_object_get(e, "id"));
+    if (name && id && json_object_set_new(payload, name, json_string(id)) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int gcs_group_planner_read(gcs_group_planner *g, gcs_http_client *client, long *requests)
+{
+    int rc = list_paged(g, client, "/api/v2/groups", keep_group, NULL, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/roles", keep_named, g->roles, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/divisions", keep_named, g->divisions,
+                        requests);
+    return rc;
+}
+
+static const char *marker_value(const json_t *user, const char *marker)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
+                       i, x)
+    {
+        const char *a = json_string_value(json_object_get(x, "authority"));
+        if (marker && a && strcmp(a, marker) == 0)
+            return json_string_value(json_object_get(x, "value"));
+    }
+    return NULL;
+}
+
+int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const char *marker)
+{
+    if (!g)
+        return 0;
+    const char *id = json_string_value(json_object_get(user, "id"));
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(user, "groups"), i, ref)
+    {
+        const char *gid = json_string_value(json_object_get(ref, "value"));
+        if (!gid || !id)
+            continue;
+        json_t *set = json_object_get(g->members, gid);
+        if (!set && (json_object_set_new(g->members, gid, set = json_object()) < 0 || !set))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        const char *key = marker_value(user, marker);
+        if (!key)
+            key = json_string_value(json_object_get(user, "externalId"));
+        if (json_object_set_new(set, id,
+                                json_pack("{s:s?,s:s?}", "userName",
+                                          json_string_value(json_object_get(user, "userName")),
+                                          "key", key)) < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* ==== Planning one group ==== */
+
+typedef struct run {
+    gcs_group_planner *g;
+    gcs_plan *plan;
+    gcs_http_client *client;
+    const json_t *people;
+    const json_t *protected_values;
+    long *requests;
+    long unchanged;
+} run;
+
+static int collect_owned(const char *value, void *payload)
+{
+    return json_object_set_new(payload, value, json_true()) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
+}
+
+/* role@division names -> ids; a name that does not exist rejects the group. */
+static int resolve_grants(run *r, const gcs_group_node *node, json_t **out, char *why, size_t whysz)
+{
+    *out = json_array();
+    GCS_CHECK_ALLOC(*out);
+    why[0] = '\0';
+    for (size_t i = 0; i < node->def->nroles; i++) {
+        const gcs_group_grant *gr = &node->def->roles[i];
+        const char *role_id = json_string_value(json_object_get(r->g->roles, gr->role));
+        const char *div_id = json_string_value(json_object_get(r->g->divisions, gr->division));
+        const char *what = !role_id ? "role" : "division";
+        const char *name = !role_id ? gr->role : gr->division;
+        if (!role_id || !div_id) {
+            const json_t *all = !role_id ? r->g->roles : r->g->divisions;
+            const char *k, *hint = NULL;
+            json_t *v;
+            json_object_foreach((json_t *)all, k, v)
+            {
+                if (strcasecmp(k, name) == 0)
+                    hint = k;
+            }
+            if (hint)
+                snprintf(why, whysz,
+                         "no %s '%s' in the organisation (names are case-sensitive: "
+                         "did you mean '%s'?)",
+                         what, name, hint);
+            else
+                snprintf(why, whysz, "no %s '%s' in the organisation", what, name);
+            return 0;
+        }
+        if (json_array_append_new(*out, json_pack("{s:s,s:s,s:s,s:s}", "role", gr->role, "division",
+                                                  gr->division, "roleId", role_id, "divisionId",
+                                                  div_id)) < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static bool same_grant(const json_t *a, const char *role_id, const char *div_id)
+{
+    const char *r = json_string_value(json_object_get(a, "roleId"));
+    const char *d = json_string_value(json_object_get(a, "divisionId"));
+    return r && d && strcmp(r, role_id) == 0 && strcmp(d, div_id) == 0;
+}
+
+/* The grants a group holds, as [{role, division, roleId, divisionId}]. */
+static int read_grants(run *r, const char *group_id, json_t **out)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v2/authorization/subjects/%s", group_id);
+    gcs_http_client_request req = {.method = "GET", .path = path};
+    gcs_http_client_response res;
+    int rc = gcs_http_call(&res, r->client, &req);
+    (*r->requests)++;
+    *out = json_array();
+    if (rc == 0 && *out) {
+        size_t i;
+        json_t *gr;
+        json_array_foreach(json_object_get(res.json, "grants"), i, gr)
+        {
+            json_t *role = json_object_get(gr, "role"), *div = json_object_get(gr, "division");
+            json_array_append_new(*out, json_pack("{s:O?,s:O?,s:O?,s:O?}", "role",
+                                                  json_object_get(role, "name"), "division",
+                                                  json_object_get(div, "name"), "roleId",
+                                                  json_object_get(role, "id"), "divisionId",
+                                                  json_object_get(div, "id")));
+        }
+    } else if (rc < 0) {
+        gcs_error_set(rc, "cannot read the role grants of group %s: %s", group_id, res.message);
+    }
+    gcs_http_client_response_release(&res);
+    if (!*out && rc == 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    return rc;
+}
+
+static bool is_protected(const run *r, const json_t *member)
+{
+    const char *u = json_string_value(json_object_get(member, "userName"));
+    const char *k = json_string_value(json_object_get(member, "key"));
+    return (u && json_object_get(r->protected_values, u)) ||
+           (k && json_object_get(r->protected_values, k));
+}
+
+static json_t *change(const char *attribute, json_t *old, json_t *new_value)
+{
+    return json_pack("{s:s,s:o,s:o}", "attribute", attribute, "old", old ? old : json_null(), "new",
+                     new_value ? new_value : json_null());
+}
+
+static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
+{
+    const gcs_group_def *d = node->def;
+    char why[600];
+    json_t *grants = NULL, *op = NULL, *owned_members = NULL, *owned_grants = NULL,
+           *current_grants = NULL;
+    int rc = resolve_grants(r, node, &grants, why, sizeof why);
+    if (rc < 0)
+        goto out;
+    if (why[0]) {
+        rc = gcs_group_plan_reject(r->plan, d->key, d->location, "roles", why);
+        goto out;
+    }
+    json_t *current = json_object_get(r->g->by_name, d->name);
+    if (!current) {
+        char *low = lowered(d->name);
+        GCS_CHECK_ALLOC_GOTO(low, rc, out);
+        current = json_object_get(r->g->by_lower_name, low);
+        free(low);
+    }
+    const char *id = json_string_value(json_object_get(current, "id"));
+    bool roles_enabled =
+        d->nroles > 0 || (current && json_is_true(json_object_get(current, "rolesEnabled")));
+    op = json_pack("{s:s,s:s,s:s,s:s?,s:{s:s,s:s,s:s,s:s?,s:b},s:[],s:[],s:[],s:[],s:[],s:O}",
+                   "kind", id ? "update" : "create", "key", d->key, "name",
+                   current ? json_string_value(json_object_get(current, "name")) : d->name, "id",
+                   id, "group", "name", d->name, "type", d->type, "visibility", d->visibility,
+                   "description", d->description, "rolesEnabled", roles_enabled, "changes", "add",
+                   "remove", "grant", "revoke", "parents", node->parents);
+    GCS_CHECK_ALLOC_GOTO(op, rc, out);
+    if (id)
+        json_object_set(op, "version", json_object_get(current, "version"));
+
+    /* Description, visibility, rolesEnabled */
+    json_t *changes = json_object_get(op, "changes");
+    if (current) {
+        const char *desc = json_string_value(json_object_get(current, "description"));
+        if (d->description && strcmp(desc ? desc : "", d->description) != 0)
+            json_array_append_new(
+                changes, change("description", json_incref(json_object_get(current, "description")),
+                                json_string(d->description)));
+        const char *vis = json_string_value(json_object_get(current, "visibility"));
+        if (strcmp(vis ? vis : "", d->visibility) != 0)
+            json_array_append_new(
+                changes, change("visibility", json_incref(json_object_get(current, "visibility")),
+                                json_string(d->visibility)));
+        if (d->nroles > 0 && !json_is_true(json_object_get(current, "rolesEnabled")))
+            json_array_append_new(changes, change("rolesEnabled", json_false(), json_true()));
+    }
+
+    /* Members */
+    json_t *have = id ? json_object_get(r->g->members, id) : NULL;
+    json_t *add = json_object_get(op, "add"), *remove = json_object_get(op, "remove");
+    json_t *wanted_ids = json_object();
+    GCS_CHECK_ALLOC_GOTO(wanted_ids, rc, out);
+    const char *person;
+    json_t *yes;
+    json_object_foreach(node->members, person, yes)
+    {
+        json_t *who = json_object_get(r->people, person);
+        if (!who) {
+            json_array_append_new(unresolved,
+                                  json_pack("{s:s,s:s}", "group", d->key, "person", person));
+            continue;
+        }
+        const char *uid = json_string_value(json_object_get(who, "id"));
+        if (uid)
+            json_object_set_new(wanted_ids, uid, json_true());
+        if (uid && have && json_object_get(have, uid))
+            continue;
+        json_array_append_new(add, json_pack("{s:s,s:O?,s:O?}", "key", person, "id",
+                                             json_object_get(who, "id"), "userName",
+                                             json_object_get(who, "userName")));
+    }
+    if (id && (owned_members = json_object()) == NULL) {
+        json_decref(wanted_ids);
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (id && r->g->store &&
+        (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_MEMBER, collect_owned,
+                                   owned_members)) < 0) {
+        json_decref(wanted_ids);
+        goto out;
+    }
+    const char *uid;
+    json_t *m;
+    json_object_foreach(have, uid, m)
+    {
+        if (json_object_get(wanted_ids, uid) || is_protected(r, m))
+            continue;
+        bool owned = json_object_get(owned_members, uid) != NULL;
+        if (!owned && !r->g->cfg->authoritative)
+            continue;
+        json_array_append_new(remove, json_pack("{s:O?,s:s,s:O?,s:b}", "key",
+                                                json_object_get(m, "key"), "id", uid, "userName",
+                                                json_object_get(m, "userName"), "owned", owned));
+    }
+    json_decref(wanted_ids);
+    json_object_set_new(op, "current_members", json_integer((json_int_t)json_object_size(have)));
+
+    /* Role grants, for groups whose roles the directory names */
+    json_t *grant = json_object_get(op, "grant"), *revoke = json_object_get(op, "revoke");
+    if (d->has_roles && id && roles_enabled &&
+        json_is_true(json_object_get(current, "rolesEnabled"))) {
+        if ((rc = read_grants(r, id, &current_grants)) < 0)
+            goto out;
+        if (!(owned_grants = json_object())) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (r->g->store && (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_GRANT,
+                                                      collect_owned, owned_grants)) < 0)
+            goto out;
+        json_object_set_new(op, "current_grants",
+                            json_integer((json_int_t)json_array_size(current_grants)));
+    }
+    size_t i, j;
+    json_t *want, *hold;
+    json_array_foreach(grants, i, want)
+    {
+        bool held = false;
+        json_array_foreach(current_grants, j, hold) held |=
+            same_grant(hold, json_string_value(json_object_get(want, "roleId")),
+                       json_string_value(json_object_get(want, "divisionId")));
+        if (!held)
+            json_array_append(grant, want);
+    }
+    json_array_foreach(current_grants, j, hold)
+    {
+        bool wanted = false;
+        json_array_foreach(grants, i, want) wanted |=
+            same_grant(hold, json_string_value(json_object_get(want, "roleId")),
+                       json_string_value(json_object_get(want, "divisionId")));
+        char both[300];
+        snprintf(both, sizeof both, "%s/%s",
+                 json_string_value(json_object_get(hold, "roleId")) ?: "",
+                 json_string_value(json_object_get(hold, "divisionId")) ?: "");
+        if (!wanted && (r->g->cfg->authoritative || json_object_get(owned_grants, both)))
+            json_array_append(revoke, hold);
+    }
+
+    bool any = !id || json_array_size(changes) || json_array_size(add) || json_array_size(remove) ||
+               json_array_size(grant) || json_array_size(revoke);
+    if (!any) {
+        r->unchanged++;
+        goto out;
+    }
+    rc = gcs_group_plan_add(r->plan, op);
+    op = NULL;
+out:
+    json_decref(op);
+    json_decref(grants);
+    json_decref(owned_members);
+    json_decref(owned_grants);
+    json_decref(current_grants);
+    return rc;
+}
+
+int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client *client,
+                           const json_t *people, const json_t *protected_values, long *requests)
+{
+    gcs_group_tree tree;
+    const char *hierarchy = g->cfg->hierarchy == GCS_GROUPS_FLATTENED ? "flattened" : "kept";
+    int rc = gcs_group_plan_begin(plan, hierarchy, g->cfg->authoritative);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < g->defs.rejected.count; i++) {
+        const gcs_row_error *e = &g->defs.rejected.items[i];
+        char loc[600];
+        snprintf(loc, sizeof loc, "%s:%lu", e->file, e->line);
+        if ((rc = gcs_group_plan_reject(plan, NULL, loc, e->field, e->message)) < 0)
+            return rc;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(g->row_problems, i, p)
+    {
+        if ((rc = gcs_group_plan_reject(plan, NULL,
+                                        json_string_value(json_object_get(p, "location")),
+                                        json_string_value(json_object_get(p, "field")),
+                                        json_string_value(json_object_get(p, "reason")))) < 0)
+            return rc;
+    }
+    if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
+        return rc;
+    run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *unresolved = json_array();
+    GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);
+    for (size_t k = 0; k < tree.count && rc == 0; k++) {
+        const gcs_group_node *node = &tree.nodes[k];
+        if (node->rejected)
+            rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, NULL,
+                                       node->why ? node->why : "rejected");
+        else
+            rc = plan_one(&r, node, unresolved);
+    }
+    if (rc == 0 && json_array_size(unresolved) > 0)
+        json_object_set(gcs_group_plan_section(plan), "not_in_source", unresolved);
+    gcs_group_plan_set_unchanged(plan, r.unchanged);
+out:
+    json_decref(unresolved);
+    gcs_group_tree_release(&tree);
+    return rc;
+}

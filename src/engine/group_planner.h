@@ -1,0 +1,62 @@
+/*
+ * group_planner.h - planning Genesys groups after the users (docs/plan.md, "Groups").
+ *
+ * Driven by the planner (planner.c) when the profile has a `groups:` section
+ * and the run is not targeted. Its steps, in the planner's order:
+ *  1. gcs_group_planner_new: load the groups file, if any;
+ *  2. gcs_group_planner_note_row: each person row planned adds its column's groups;
+ *  3. gcs_group_planner_read: the organisation's groups (paged, before the users
+ *     are read, so that a membership change between the two reads shows as a
+ *     newer version, not as a stale diff), and the role and division ids the
+ *     groups' grants name (once per run; a name missing rejects the group, with
+ *     a hint when only its case differs);
+ *  4. gcs_group_planner_note_user: each Genesys user read brings its groups
+ *     (the users' read-only `groups`), which is every group's membership without
+ *     a read per group;
+ *  5. gcs_group_planner_plan: after the users are planned, the hierarchy is
+ *     resolved (plan/group_tree.h) and each group diffed: create, change of
+ *     description / visibility / rolesEnabled, members added and removed, grants
+ *     added and revoked.
+ * Ownership: a member, or a grant, is removed only when gcscim added it (the
+ * store's record, store.h "Group ownership") or the profile declares the
+ * membership authoritative; a person whose row was rejected is never removed.
+ * Groups are never deleted.
+ */
+#ifndef GCS_ENGINE_GROUP_PLANNER_H
+#define GCS_ENGINE_GROUP_PLANNER_H
+
+#include <jansson.h>
+
+#include "http/client.h"
+#include "mapping/profile.h"
+#include "mapping/row.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+typedef struct gcs_group_planner gcs_group_planner;
+
+/* *out is NULL when the profile has no groups section. `store` (may be NULL:
+ * nothing is owned) is where ownership is read. GCS_EINVALID for a groups file
+ * that cannot be read, naming it. */
+int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile, gcs_store *store);
+void gcs_group_planner_free(gcs_group_planner *g);
+
+/* The groups a planned person row names in the profile's column. */
+int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, const gcs_row *row);
+
+/* Reads the organisation's groups, and the roles and divisions if grants are named. */
+int gcs_group_planner_read(gcs_group_planner *g, gcs_http_client *client, long *requests);
+
+/* A Genesys user read by the planner (borrowed for the call). */
+int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const char *marker);
+
+/*
+ * Plans the groups into `plan`. `people`: person key -> {"id": id or null (a
+ * create of this plan), "userName"} for every person the plan knows;
+ * `protected_values`: values of rejected rows (a member whose userName or key
+ * is one of them is never removed). *requests counts the reads.
+ */
+int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client *client,
+                           const json_t *people, const json_t *protected_values, long *requests);
+
+#endif

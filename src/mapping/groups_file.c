@@ -1,0 +1,485 @@
+/*
+ * groups_file.c - reading the directory's groups (groups_file.h).
+ *
+ * The file is read through the people export's sources, so that CSV quoting,
+ * JSON framing, size limits and line numbers behave the same in both; this
+ * file only gives the fields their meaning.
+ */
+#include "mapping/groups_file.h"
+#include "mapping/source.h"
+#include "core/error.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== Lists ==== */
+
+int gcs_string_list_add(gcs_string_list *l, const char *s, size_t len)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        char **items = realloc(l->items, cap * sizeof *items);
+        GCS_CHECK_ALLOC(items);
+        l->items = items;
+        l->cap = cap;
+    }
+    char *copy = strndup(s, len);
+    GCS_CHECK_ALLOC(copy);
+    l->items[l->count++] = copy;
+    return 0;
+}
+
+bool gcs_string_list_has(const gcs_string_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    }
+    return false;
+}
+
+void gcs_string_list_release(gcs_string_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static bool blank_char(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int gcs_string_list_split(gcs_string_list *out, const char *text, char sep)
+{
+    int rc = 0;
+    const char *p = text;
+    while (blank_char(*p))
+        p++;
+    if (*p == '[') {
+        json_error_t err;
+        json_t *a = json_loads(p, JSON_REJECT_DUPLICATES, &err);
+        size_t i;
+        json_t *item;
+        if (!json_is_array(a)) {
+            json_decref(a);
+            return gcs_error_set(GCS_EINVALID, "not a JSON array of texts");
+        }
+        if (json_array_size(a) > GCS_GROUP_LIST_MAX) {
+            json_decref(a);
+            return gcs_error_set(GCS_EINVALID, "more than %d items", GCS_GROUP_LIST_MAX);
+        }
+        json_array_foreach(a, i, item)
+        {
+            if (json_is_object(item)) {
+                /* a role grant {"role", "division"}: kept as "role@division" */
+                const char *role = json_string_value(json_object_get(item, "role"));
+                const char *div = json_string_value(json_object_get(item, "division"));
+                if (!role || !div || json_object_size(item) != 2) {
+                    rc = gcs_error_set(GCS_EINVALID, "item %zu is not {\"role\", \"division\"}",
+                                       i + 1);
+                    break;
+                }
+                char *both = NULL;
+                if (asprintf(&both, "%s@%s", role, div) < 0) {
+                    rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                    break;
+                }
+                rc = gcs_string_list_add(out, both, strlen(both));
+                free(both);
+            } else if (json_is_string(item)) {
+                if (json_string_length(item) > 0)
+                    rc =
+                        gcs_string_list_add(out, json_string_value(item), json_string_length(item));
+            } else {
+                rc = gcs_error_set(GCS_EINVALID, "item %zu is not a text", i + 1);
+            }
+            if (rc < 0)
+                break;
+        }
+        json_decref(a);
+        return rc;
+    }
+    while (*p) {
+        const char *end = strchr(p, sep);
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && blank_char(*a))
+            a++;
+        while (b > a && blank_char(b[-1]))
+            b--;
+        if (b > a) {
+            if (out->count >= GCS_GROUP_LIST_MAX)
+                return gcs_error_set(GCS_EINVALID, "more than %d items", GCS_GROUP_LIST_MAX);
+            if ((rc = gcs_string_list_add(out, a, (size_t)(b - a))) < 0)
+                return rc;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ==== The set of groups ==== */
+
+void gcs_group_defs_init(gcs_group_defs *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+static void def_release(gcs_group_def *g)
+{
+    free(g->key);
+    free(g->name);
+    free(g->description);
+    free(g->type);
+    free(g->visibility);
+    gcs_string_list_release(&g->parents);
+    gcs_string_list_release(&g->children);
+    gcs_string_list_release(&g->members);
+    for (size_t i = 0; i < g->nroles; i++) {
+        free(g->roles[i].role);
+        free(g->roles[i].division);
+    }
+    free(g->roles);
+    free(g->location);
+    memset(g, 0, sizeof *g);
+}
+
+void gcs_group_defs_release(gcs_group_defs *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        def_release(&d->items[i]);
+    free(d->items);
+    gcs_row_errors_release(&d->rejected);
+    json_decref((json_t *)d->index);
+    memset(d, 0, sizeof *d);
+}
+
+gcs_group_def *gcs_group_defs_find(const gcs_group_defs *d, const char *key)
+{
+    json_t *at = d->index ? json_object_get((json_t *)d->index, key) : NULL;
+    return at ? &d->items[json_integer_value(at)] : NULL;
+}
+
+/* Takes *g (its strings now belong to d) and indexes it by key. */
+static int defs_push(gcs_group_defs *d, gcs_group_def *g)
+{
+    if (!d->index && !(d->index = json_object()))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        gcs_group_def *items = realloc(d->items, cap * sizeof *items);
+        GCS_CHECK_ALLOC(items);
+        d->items = items;
+        d->cap = cap;
+    }
+    if (json_object_set_new((json_t *)d->index, g->key, json_integer((json_int_t)d->count)) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    d->items[d->count++] = *g;
+    memset(g, 0, sizeof *g);
+    return 0;
+}
+
+static int check_key(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0)
+        return gcs_error_set(GCS_EINVALID, "a group key is empty");
+    if (n > GCS_GROUP_KEY_MAX)
+        return gcs_error_set(GCS_EINVALID, "group key longer than %d bytes", GCS_GROUP_KEY_MAX);
+    if (blank_char(key[0]) || blank_char(key[n - 1]))
+        return gcs_error_set(GCS_EINVALID, "group key '%s' has blanks around it", key);
+    return 0;
+}
+
+int gcs_group_defs_add_member(gcs_group_defs *d, const char *group_key, const char *person,
+                              const char *where)
+{
+    int rc = check_key(group_key);
+    if (rc < 0)
+        return rc;
+    gcs_group_def *g = gcs_group_defs_find(d, group_key);
+    if (!g) {
+        if (d->count >= GCS_GROUPS_MAX)
+            return gcs_error_set(GCS_EINVALID, "more than %d groups", GCS_GROUPS_MAX);
+        if (strlen(group_key) > GCS_GROUP_NAME_MAX)
+            return gcs_error_set(GCS_EINVALID, "group name longer than %d bytes",
+                                 GCS_GROUP_NAME_MAX);
+        gcs_group_def n;
+        memset(&n, 0, sizeof n);
+        n.key = strdup(group_key);
+        n.name = strdup(group_key);
+        n.type = strdup("official");
+        n.visibility = strdup("public");
+        n.location = strdup(where ? where : "");
+        if (!n.key || !n.name || !n.type || !n.visibility || !n.location ||
+            (rc = defs_push(d, &n)) < 0) {
+            def_release(&n);
+            return rc < 0 ? rc : gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        g = &d->items[d->count - 1];
+    }
+    if (gcs_string_list_has(&g->members, person))
+        return 0;
+    if (g->members.count >= GCS_GROUP_LIST_MAX)
+        return gcs_error_set(GCS_EINVALID, "group '%s' has more than %d direct members", group_key,
+                             GCS_GROUP_LIST_MAX);
+    return gcs_string_list_add(&g->members, person, strlen(person));
+}
+
+/* ==== Reading one record ==== */
+
+static const char *const known_fields[] = {"key",        "name",    "description", "type",
+                                           "visibility", "parents", "parent",      "children",
+                                           "members",    "roles",   NULL};
+
+static bool known_field(const char *name)
+{
+    for (size_t i = 0; known_fields[i]; i++) {
+        if (strcmp(known_fields[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct reader {
+    gcs_group_defs *d;
+    json_t *names; /* name -> line of the group that has it */
+    int problems;  /* in the current record */
+} reader;
+
+static void problem(reader *r, const gcs_row *row, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(reader *r, const gcs_row *row, const char *field, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const gcs_row_field *f = field ? gcs_row_find(row, field) : NULL;
+    gcs_row_errors_add(&r->d->rejected, row->file, row->line, f ? f->column : 0, field, "%s", msg);
+    r->problems++;
+}
+
+static int set_text(char **out, const char *v)
+{
+    *out = strdup(v);
+    return *out ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+}
+
+/* A list field into `l`; a malformed one is the record's problem. */
+static int list_field(reader *r, const gcs_row *row, const char *field, gcs_string_list *l)
+{
+    const char *v = gcs_row_get(row, field);
+    if (!v)
+        return 0;
+    int rc = gcs_string_list_split(l, v, ';');
+    if (rc == GCS_ENOMEM)
+        return rc;
+    if (rc < 0)
+        problem(r, row, field, "%s", gcs_error_last());
+    return 0;
+}
+
+static int roles_field(reader *r, const gcs_row *row, gcs_group_def *g)
+{
+    const char *v = gcs_row_get(row, "roles");
+    if (!v)
+        return 0;
+    g->has_roles = true;
+    gcs_string_list items = {0};
+    int rc = gcs_string_list_split(&items, v, ';');
+    if (rc == GCS_ENOMEM)
+        goto out;
+    if (rc < 0) {
+        problem(r, row, "roles", "%s", gcs_error_last());
+        rc = 0;
+        goto out;
+    }
+    if (items.count && !(g->roles = calloc(items.count, sizeof *g->roles))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < items.count; i++) {
+        char *at = strrchr(items.items[i], '@');
+        if (!at || at == items.items[i] || !at[1]) {
+            problem(r, row, "roles", "'%s' is not ROLE@DIVISION (a grant needs a division)",
+                    items.items[i]);
+            continue;
+        }
+        gcs_group_grant *gr = &g->roles[g->nroles];
+        gr->role = strndup(items.items[i], (size_t)(at - items.items[i]));
+        gr->division = strdup(at + 1);
+        g->nroles++;
+        if (!gr->role || !gr->division) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+out:
+    gcs_string_list_release(&items);
+    return rc;
+}
+
+static bool one_of(const char *v, const char *a, const char *b, const char *c)
+{
+    return strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0);
+}
+
+/* One record: a valid group joins d, an invalid one is recorded in d->rejected. */
+static int read_record(reader *r, const gcs_row *row)
+{
+    gcs_group_def g;
+    memset(&g, 0, sizeof g);
+    int rc = 0;
+    r->problems = 0;
+    for (size_t i = 0; i < row->count; i++) {
+        if (!known_field(row->fields[i].name))
+            problem(r, row, row->fields[i].name,
+                    "unknown field%s (key, name, description, type, "
+                    "visibility, parents, children, members, roles)",
+                    "");
+    }
+    const char *key = gcs_row_get(row, "key");
+    if (!key || !*key) {
+        problem(r, row, "key", "a group needs a key%s", "");
+    } else if (check_key(key) < 0) {
+        problem(r, row, "key", "%s", gcs_error_last());
+    } else if (gcs_group_defs_find(r->d, key)) {
+        problem(r, row, "key", "key '%s' is given to another group before", key);
+    }
+    const char *name = gcs_row_get(row, "name");
+    if (!name || !*name)
+        name = key;
+    if (name && strlen(name) > GCS_GROUP_NAME_MAX)
+        problem(r, row, "name", "longer than 255 bytes%s", "");
+    const char *type = gcs_row_get(row, "type");
+    if (!type || !*type)
+        type = "official";
+    else if (!one_of(type, "official", "social", NULL))
+        problem(r, row, "type", "'%s' is not official or social", type);
+    const char *vis = gcs_row_get(row, "visibility");
+    if (!vis || !*vis)
+        vis = "public";
+    else if (!one_of(vis, "public", "owners", "members"))
+        problem(r, row, "visibility", "'%s' is not public, owners or members", vis);
+    const char *desc = gcs_row_get(row, "description");
+    if ((rc = list_field(r, row, "parents", &g.parents)) < 0 ||
+        (rc = list_field(r, row, "parent", &g.parents)) < 0 ||
+        (rc = list_field(r, row, "children", &g.children)) < 0 ||
+        (rc = list_field(r, row, "members", &g.members)) < 0 || (rc = roles_field(r, row, &g)) < 0)
+        goto out;
+    if (key && gcs_string_list_has(&g.parents, key))
+        problem(r, row, "parents", "group '%s' cannot be its own parent", key);
+    if (key && gcs_string_list_has(&g.children, key))
+        problem(r, row, "children", "group '%s' cannot be its own child", key);
+    if (name && r->problems == 0) {
+        /* Genesys groups are found by name: two groups of one name would be one. */
+        json_t *other = json_object_get(r->names, name);
+        if (other) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "name '%.200s' is taken by the group on line %lld",
+                     name, (long long)json_integer_value(other));
+            problem(r, row, "name", "%s", detail);
+        }
+    }
+    if (r->problems == 0 && r->d->count >= GCS_GROUPS_MAX)
+        problem(r, row, NULL, "more than %s groups", "100000");
+    if (r->problems > 0) {
+        r->d->rejected_groups++;
+        goto out;
+    }
+    char loc[600];
+    snprintf(loc, sizeof loc, "%s:%lu", row->file, row->line);
+    if ((rc = set_text(&g.key, key)) < 0 || (rc = set_text(&g.name, name)) < 0 ||
+        (rc = set_text(&g.type, type)) < 0 || (rc = set_text(&g.visibility, vis)) < 0 ||
+        (desc && (rc = set_text(&g.description, desc)) < 0) ||
+        (rc = set_text(&g.location, loc)) < 0)
+        goto out;
+    if (json_object_set_new(r->names, name, json_integer((json_int_t)row->line)) < 0) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = defs_push(r->d, &g);
+out:
+    def_release(&g);
+    return rc;
+}
+
+/* ==== Reading a file ==== */
+
+static int read_source(gcs_group_defs *d, gcs_source *src, const char *name)
+{
+    reader r = {d, json_object(), 0};
+    int rc = 0;
+    GCS_CHECK_ALLOC_GOTO(r.names, rc, out);
+    for (size_t i = 0; i < d->count; i++) {
+        if (json_object_set_new(r.names, d->items[i].name, json_integer(0)) < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    size_t ncols = 0;
+    const char *const *header = gcs_source_header(src, &ncols);
+    for (size_t i = 0; header && i < ncols; i++) {
+        if (!known_field(header[i])) {
+            rc = gcs_error_set(GCS_EINVALID,
+                               "cannot read groups file '%s': line 1: unknown column '%s' (key, "
+                               "name, description, type, visibility, parents, children, members, "
+                               "roles)",
+                               name, header[i]);
+            goto out;
+        }
+    }
+    for (;;) {
+        const gcs_row *row;
+        rc = gcs_source_next(&row, src);
+        if (rc == GCS_SOURCE_END) {
+            rc = 0;
+            break;
+        }
+        if (rc == GCS_EINVALID) {
+            const gcs_row_error *e = gcs_source_error(src);
+            if ((rc = gcs_row_errors_add(&d->rejected, e->file, e->line, e->column, e->field, "%s",
+                                         e->message)) < 0)
+                goto out;
+            d->rejected_groups++;
+            continue;
+        }
+        if (rc < 0)
+            goto out;
+        if ((rc = read_record(&r, row)) < 0)
+            goto out;
+    }
+out:
+    json_decref(r.names);
+    return rc;
+}
+
+int gcs_groups_file_read(gcs_group_defs *d, const char *path)
+{
+    gcs_source *src = NULL;
+    int rc = gcs_source_open(&src, path, GCS_SOURCE_AUTO, NULL);
+    if (rc < 0)
+        return gcs_error_prefix(rc, "cannot read groups file '%s'", path);
+    rc = read_source(d, src, path);
+    gcs_source_free(src);
+    return rc;
+}
+
+int gcs_groups_file_read_mem(gcs_group_defs *d, const char *name, const void *data, size_t len)
+{
+    gcs_source *src = NULL;
+    int rc = gcs_source_open_mem(&src, name, data, len, GCS_SOURCE_AUTO, NULL);
+    if (rc < 0)
+        return gcs_error_prefix(rc, "cannot read groups file '%s'", name);
+    rc = read_source(d, src, name);
+    gcs_source_free(src);
+    return rc;
+}

@@ -1,0 +1,253 @@
+/*
+ * group_plan.c - the groups section of a plan (group_plan.h).
+ */
+#include "plan/group_plan.h"
+#include "core/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *gcs_group_plan_section(const gcs_plan *plan)
+{
+    return plan && plan->doc ? json_object_get(plan->doc, "groups") : NULL;
+}
+
+json_t *gcs_group_plan_operations(const gcs_plan *plan)
+{
+    return json_object_get(gcs_group_plan_section(plan), "operations");
+}
+
+int gcs_group_plan_begin(gcs_plan *plan, const char *hierarchy, bool authoritative)
+{
+    json_t *s =
+        json_pack("{s:s,s:s,s:b,s:[],s:[],s:i}", "matched_by", "name", "hierarchy", hierarchy,
+                  "authoritative", authoritative, "operations", "rejected", "unchanged", 0);
+    if (!s || json_object_set_new(plan->doc, "groups", s) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int gcs_group_plan_add(gcs_plan *plan, json_t *op)
+{
+    json_t *ops = gcs_group_plan_operations(plan);
+    if (!op || !ops || json_array_append_new(ops, op) < 0)
+        return gcs_error_set(GCS_ENOMEM, "cannot build group operation");
+    return 0;
+}
+
+int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location, const char *field,
+                          const char *reason)
+{
+    json_t *list = json_object_get(gcs_group_plan_section(plan), "rejected");
+    json_t *r = json_pack("{s:s?,s:s?,s:s?,s:s?}", "key", key, "location", location, "field", field,
+                          "reason", reason);
+    if (!r || !list || json_array_append_new(list, r) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
+void gcs_group_plan_set_unchanged(gcs_plan *plan, long unchanged)
+{
+    json_t *s = gcs_group_plan_section(plan);
+    if (s)
+        json_object_set_new(s, "unchanged", json_integer(unchanged));
+}
+
+size_t gcs_group_plan_count(const gcs_plan *plan)
+{
+    return json_array_size(gcs_group_plan_operations(plan));
+}
+
+size_t gcs_group_plan_rejected(const gcs_plan *plan)
+{
+    return json_array_size(json_object_get(gcs_group_plan_section(plan), "rejected"));
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "key"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "key"));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+static long list_total(const json_t *ops, const char *kind, const char *list)
+{
+    long n = 0;
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const char *k = json_string_value(json_object_get(op, "kind"));
+        if (!kind || (k && strcmp(k, kind) == 0))
+            n += list ? (long)json_array_size(json_object_get(op, list)) : 1;
+    }
+    return n;
+}
+
+int gcs_group_plan_finish(gcs_plan *plan)
+{
+    json_t *ops = gcs_group_plan_operations(plan);
+    if (!ops)
+        return 0;
+    size_t n = json_array_size(ops);
+    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
+    GCS_CHECK_ALLOC(sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_incref(json_array_get(ops, i));
+    qsort(sorted, n, sizeof *sorted, by_key);
+    json_array_clear(ops);
+    bool failed = false;
+    for (size_t i = 0; i < n; i++)
+        failed |= json_array_append_new(ops, sorted[i]) < 0;
+    free(sorted);
+    json_t *summary = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "create", (json_int_t)list_total(ops, "create", NULL),
+        "update", (json_int_t)list_total(ops, "update", NULL), "members_added",
+        (json_int_t)list_total(ops, NULL, "add"), "members_removed",
+        (json_int_t)list_total(ops, NULL, "remove"), "grants_added",
+        (json_int_t)list_total(ops, NULL, "grant"), "grants_revoked",
+        (json_int_t)list_total(ops, NULL, "revoke"), "unchanged",
+        json_integer_value(json_object_get(gcs_group_plan_section(plan), "unchanged")), "rejected",
+        (json_int_t)gcs_group_plan_rejected(plan));
+    failed |= !summary || json_object_set_new(gcs_group_plan_section(plan), "summary", summary) < 0;
+    return failed ? gcs_error_set(GCS_ENOMEM, "out of memory") : 0;
+}
+
+void gcs_group_plan_count_removals(const gcs_plan *plan, long *members_removed, long *memberships,
+                                   long *revoked, long *grants)
+{
+    json_t *ops = gcs_group_plan_operations(plan);
+    *members_removed = list_total(ops, NULL, "remove");
+    *revoked = list_total(ops, NULL, "revoke");
+    *memberships = *grants = 0;
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        *memberships += (long)json_integer_value(json_object_get(op, "current_members"));
+        *grants += (long)json_integer_value(json_object_get(op, "current_grants"));
+    }
+}
+
+/* ==== Rendering ==== */
+
+static const char *text(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "?";
+}
+
+static void print_value(FILE *out, const json_t *v)
+{
+    if (!v || json_is_null(v)) {
+        fputs("(none)", out);
+        return;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputs(s ? s : "?", out);
+    free(s);
+}
+
+static void print_people(FILE *out, const json_t *list, const char *sigil, const char *color,
+                         const char *reset)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        const char *key = json_string_value(json_object_get(m, "key"));
+        const char *user = json_string_value(json_object_get(m, "userName"));
+        fprintf(out, "    %s%s member %s%s", color, sigil,
+                key    ? key
+                : user ? user
+                       : text(m, "id"),
+                reset);
+        if (user)
+            fprintf(out, " (%s)", user);
+        if (!json_string_value(json_object_get(m, "id")))
+            fputs(" [created by this run]", out);
+        if (json_is_true(json_object_get(m, "owned")))
+            fputs(" [added by gcscim]", out);
+        fputc('\n', out);
+    }
+}
+
+static void print_grants(FILE *out, const json_t *list, const char *sigil, const char *verb)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(list, i, g) fprintf(out, "    %s %s role %s in division %s\n", sigil, verb,
+                                           text(g, "role"), text(g, "division"));
+}
+
+void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
+{
+    json_t *s = gcs_group_plan_section(plan);
+    if (!s)
+        return;
+    const char *reset = color ? "\033[0m" : "";
+    const char *green = color ? "\033[32m" : "", *yellow = color ? "\033[33m" : "",
+               *red = color ? "\033[31m" : "", *magenta = color ? "\033[35m" : "";
+    fprintf(out, "Groups (matched to Genesys groups by name; hierarchy %s%s):\n",
+            text(s, "hierarchy"),
+            json_is_true(json_object_get(s, "authoritative")) ? "; membership authoritative" : "");
+    size_t i;
+    json_t *op;
+    json_array_foreach(json_object_get(s, "operations"), i, op)
+    {
+        bool create = strcmp(text(op, "kind"), "create") == 0;
+        fprintf(out, "%s%s %s group %s%s \"%s\"", create ? green : yellow, create ? "+" : "~",
+                text(op, "kind"), text(op, "key"), reset, text(op, "name"));
+        if (!create)
+            fprintf(out, " id=%s version=%lld", text(op, "id"),
+                    (long long)json_integer_value(json_object_get(op, "version")));
+        json_t *parents = json_object_get(op, "parents");
+        if (json_array_size(parents) > 0) {
+            char *p = json_dumps(parents, JSON_COMPACT);
+            fprintf(out, " [in %s]", p ? p : "?");
+            free(p);
+        }
+        fputc('\n', out);
+        size_t j;
+        json_t *ch;
+        json_array_foreach(json_object_get(op, "changes"), j, ch)
+        {
+            fprintf(out, "    %-22s ", text(ch, "attribute"));
+            print_value(out, json_object_get(ch, "old"));
+            fputs(" -> ", out);
+            print_value(out, json_object_get(ch, "new"));
+            fputc('\n', out);
+        }
+        print_people(out, json_object_get(op, "add"), "+", green, reset);
+        print_people(out, json_object_get(op, "remove"), "-", red, reset);
+        print_grants(out, json_object_get(op, "grant"), "+", "grant");
+        print_grants(out, json_object_get(op, "revoke"), "-", "revoke");
+    }
+    json_array_foreach(json_object_get(s, "rejected"), i, op)
+    {
+        const char *key = json_string_value(json_object_get(op, "key"));
+        if (key)
+            fprintf(out, "%s! rejected group %s%s (%s)", magenta, key, reset, text(op, "location"));
+        else
+            fprintf(out, "%s! rejected group at %s%s", magenta, text(op, "location"), reset);
+        const char *field = json_string_value(json_object_get(op, "field"));
+        if (field)
+            fprintf(out, " field %s", field);
+        fprintf(out, ": %s\n", text(op, "reason"));
+    }
+    json_array_foreach(json_object_get(s, "not_in_source"), i, op)
+        fprintf(out, "  not added: %s, a member of group %s, is no person the plan knows\n",
+                text(op, "person"), text(op, "group"));
+    json_t *sum = json_object_get(s, "summary");
+    fprintf(out,
+            "Groups: %lld to create, %lld to update, %lld members to add, %lld to remove, "
+            "%lld grants to add, %lld to revoke, %lld unchanged, %lld rejected.\n",
+            (long long)json_integer_value(json_object_get(sum, "create")),
+            (long long)json_integer_value(json_object_get(sum, "update")),
+            (long long)json_integer_value(json_object_get(sum, "members_added")),
+            (long long)json_integer_value(json_object_get(sum, "members_removed")),
+            (long long)json_integer_value(json_object_get(sum, "grants_added")),
+            (long long)json_integer_value(json_object_get(sum, "grants_revoked")),
+            (long long)json_integer_value(json_object_get(sum, "unchanged")),
+            (long long)json_integer_value(json_object_get(sum, "rejected")));
+}

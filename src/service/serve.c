@@ -1,0 +1,236 @@
+/*
+ * `gcscim serve` from the configuration (serve.h).
+ */
+#include "service/serve.h"
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/redact.h"
+#include "core/time.h"
+#include "genesys/session.h"
+#include "http/server.h"
+#include "service/auth.h"
+#include "service/service.h"
+
+#include <openssl/crypto.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TLS_FILE_MAX (1024 * 1024)
+
+struct gcs_serve {
+    const gcs_config *cfg;
+    gcs_webhook_secret secrets[GCS_EVENT_SECRETS_MAX];
+    size_t secret_count;
+    gcs_api_keys *keys;
+    char *tls_cert, *tls_key;
+    gcs_genesys_session *session;
+    bool token_ok;
+    char token_error[256];
+    gcs_service *service;
+    gcs_http_server *server;
+    char url[300];
+    int64_t grace_ms;
+};
+
+/* ==== Listening address ==== */
+
+/* HOST:PORT or [V6]:PORT with a numeric host. */
+static int parse_listen(char *host, size_t hostsz, int *port, const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long p = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == listen || end == colon + 1 || *end || p < 0 || p > 65535)
+        return gcs_error_set(GCS_EINVALID, "listen: '%.80s' is not HOST:PORT", listen);
+    const char *h = listen;
+    size_t len = (size_t)(colon - listen);
+    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+        h++;
+        len -= 2;
+    }
+    if (len >= hostsz)
+        return gcs_error_set(GCS_EINVALID, "listen: the host of '%.80s' is too long", listen);
+    memcpy(host, h, len);
+    host[len] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int write_ready(const char *path, const char *url, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return gcs_error_set(GCS_EIO, "cannot write ready file '%s': %s", path, strerror(errno));
+    fprintf(f, "{\"api_url\":\"%s\",\"url\":\"%s\",\"port\":%d}\n", url, url, port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return gcs_error_set(GCS_EIO, "cannot write ready file '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+/* ==== Hooks given to the service ==== */
+
+static bool token_ready(void *ctx, char *why, size_t whysz)
+{
+    gcs_serve *s = ctx;
+    if (!s->token_ok)
+        snprintf(why, whysz, "%s", s->token_error);
+    return s->token_ok;
+}
+
+/* ==== Start and stop ==== */
+
+static int load_files(gcs_serve *s)
+{
+    int rc;
+    const char *secrets = gcs_config_get(s->cfg, GCS_CFG_EVENT_SECRETS_FILE);
+    const char *keys = gcs_config_get(s->cfg, GCS_CFG_API_KEYS_FILE);
+    const char *cert = gcs_config_get(s->cfg, GCS_CFG_TLS_CERT);
+    const char *key = gcs_config_get(s->cfg, GCS_CFG_TLS_KEY);
+    if (!secrets && !keys)
+        return gcs_error_set(GCS_EINVALID,
+                             "serve needs event_secrets_file (signed events) or api_keys_file "
+                             "(REST callers), or both");
+    if (secrets && (rc = gcs_event_secrets_load(s->secrets, &s->secret_count, secrets)) < 0)
+        return rc;
+    if (keys) {
+        s->keys = calloc(1, sizeof *s->keys);
+        GCS_CHECK_ALLOC(s->keys);
+        if ((rc = gcs_api_keys_load(s->keys, keys)) < 0)
+            return rc;
+    }
+    if (!cert != !key)
+        return gcs_error_set(GCS_EINVALID, "TLS needs both tls_cert and tls_key");
+    if (cert) {
+        FILE *f = fopen(cert, "r");
+        if (!f)
+            return gcs_error_set(GCS_EIO, "cannot read tls_cert '%s': %s", cert, strerror(errno));
+        s->tls_cert = calloc(1, TLS_FILE_MAX + 1);
+        size_t n = s->tls_cert ? fread(s->tls_cert, 1, TLS_FILE_MAX, f) : 0;
+        fclose(f);
+        GCS_CHECK_ALLOC(s->tls_cert);
+        if (n == 0 || n >= TLS_FILE_MAX)
+            return gcs_error_set(GCS_EINVALID, "tls_cert '%s' is empty or over 1 MiB", cert);
+        if ((rc = gcs_service_read_private_file(&s->tls_key, key, TLS_FILE_MAX, "tls_key")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
+{
+    int rc, port;
+    char host[128];
+    *out = NULL;
+    gcs_serve *s = calloc(1, sizeof *s);
+    GCS_CHECK_ALLOC(s);
+    s->cfg = cfg;
+    s->grace_ms = gcs_config_get_long(cfg, GCS_CFG_SHUTDOWN_GRACE) * 1000;
+
+    if ((rc = parse_listen(host, sizeof host, &port, gcs_config_get(cfg, GCS_CFG_LISTEN))) < 0)
+        goto out;
+    if ((rc = load_files(s)) < 0)
+        goto out;
+    if (!s->tls_cert && !gcs_http_address_is_loopback(host)) {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "listen: plain HTTP is served on a loopback address only; give "
+                           "tls_cert and tls_key (--tls-cert, --tls-key) to listen on %s, or "
+                           "listen on 127.0.0.1 behind a reverse proxy",
+                           host);
+        goto out;
+    }
+
+    /* The session all workers share: one token, one rate budget. Its first
+     * token is fetched here, before any thread uses it. */
+    if ((rc = gcs_genesys_session_open(&s->session, cfg, NULL)) < 0)
+        goto out;
+    if (gcs_token_ensure(s->session->token, s->session->client) == 0) {
+        s->token_ok = true;
+    } else {
+        snprintf(s->token_error, sizeof s->token_error, "%s", gcs_error_last());
+        GCS_WARN("serve.token", "error", s->token_error);
+    }
+
+    gcs_service_options so = {
+        .db_url = gcs_config_get(cfg, GCS_CFG_DB),
+        .secrets = s->secrets,
+        .secret_count = s->secret_count,
+        .api_keys = s->keys,
+        .queue_max = gcs_config_get_long(cfg, GCS_CFG_QUEUE_MAX),
+        .token_ready = token_ready,
+        .ctx = s,
+    };
+    if ((rc = gcs_service_new(&s->service, &so)) < 0)
+        goto out;
+
+    gcs_http_server_options ho = {
+        .host = host,
+        .port = port,
+        .threads = 0,
+        .tls_cert_pem = s->tls_cert,
+        .tls_key_pem = s->tls_key,
+    };
+    if ((rc = gcs_http_server_start(&s->server, &ho, gcs_service_handle, s->service)) < 0)
+        goto out;
+    int bound = gcs_http_server_port(s->server);
+    snprintf(s->url, sizeof s->url, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+             s->tls_cert ? "https" : "http", host, bound);
+    const char *ready = gcs_config_get(cfg, GCS_CFG_READY_FILE);
+    if (ready && (rc = write_ready(ready, s->url, bound)) < 0)
+        goto out;
+    char workers[16];
+    snprintf(workers, sizeof workers, "%ld", gcs_config_get_long(cfg, GCS_CFG_WORKERS));
+    GCS_INFO("serve.listening", "url", s->url, "workers", workers, "events",
+             s->secret_count ? "signed" : "api key");
+    *out = s;
+    s = NULL;
+out:
+    gcs_serve_free(s);
+    return rc;
+}
+
+const char *gcs_serve_url(const gcs_serve *s)
+{
+    return s->url;
+}
+
+int64_t gcs_serve_grace_ms(const gcs_serve *s)
+{
+    return s->grace_ms;
+}
+
+void gcs_serve_drain(gcs_serve *s, int64_t deadline_ms)
+{
+    (void)deadline_ms;
+    if (s->service)
+        gcs_service_drain(s->service);
+}
+
+void gcs_serve_free(gcs_serve *s)
+{
+    if (!s)
+        return;
+    /* The listener first: no handler runs after it, then the intake finishes
+     * what it holds, then the session the workers shared. */
+    gcs_http_server_free(s->server);
+    gcs_service_free(s->service);
+    gcs_genesys_session_free(s->session);
+    for (size_t i = 0; i < GCS_EVENT_SECRETS_MAX; i++)
+        gcs_webhook_secret_wipe(&s->secrets[i]);
+    if (s->keys) {
+        OPENSSL_cleanse(s->keys, sizeof *s->keys);
+        free(s->keys);
+    }
+    if (s->tls_key) {
+        OPENSSL_cleanse(s->tls_key, strlen(s->tls_key));
+        free(s->tls_key);
+    }
+    free(s->tls_cert);
+    free(s);
+}

@@ -1,0 +1,110 @@
+/*
+ * workers.h - the service's work: threads that take jobs from the store's
+ * durable queue and provision each job's person (engine/sync.h), with receipts.
+ *
+ * A job (store.h "Job queue"; payload in docs/serve.md) names one person: their
+ * row in the source's column shape, or that they left. A worker claims it under
+ * a lease (the store keeps one job of a key running at a time, and a pending
+ * job of a key takes every newer state: three changes to one person while the
+ * first waits become one plan), plans exactly that person, and applies the plan
+ * unless it needs an approval. The outcome is written with the job:
+ *   - done, with the result {"outcome", "genesys_id", "receipts", "run_id",
+ *     "detail"}: created, updated, unchanged, deactivated, reactivated, or
+ *     rejected (a row the profile refuses: nothing is written, never retried);
+ *   - needs_approval, with {"outcome":"needs_approval","needs":[...]} naming
+ *     the flags that approve it (`gcscim jobs approve ID`);
+ *   - failed (a call failed, Genesys could not be reached, the store failed):
+ *     pending again after the store's backoff, dead once its attempts are spent
+ *     (`gcscim jobs retry ID`).
+ *
+ * One session per process (one token, one rate budget). Its request engine is
+ * single-threaded (http/client.h), so the workers take turns with it: one job's
+ * plan and apply at a time, under a lock, while the other workers claim, read
+ * and write the store and wait their turn. Each worker thread has a store
+ * connection of its own (store.h: one thread per store), and a heartbeat
+ * thread renews the leases of every job in hand, including those waiting for
+ * the engine, every third of the lease. A process that dies (kill -9) leaves
+ * its leases to expire: any worker of any host then takes the job again, and
+ * apply's own resume makes sure nobody is created twice.
+ */
+#ifndef GCS_SERVICE_WORKERS_H
+#define GCS_SERVICE_WORKERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "genesys/session.h"
+#include "http/client.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+typedef struct gcs_workers gcs_workers;
+
+#define GCS_WORKERS_DEFAULT 4
+#define GCS_WORKERS_MAX 64
+#define GCS_WORKERS_LEASE_MS 30000
+#define GCS_WORKERS_IDLE_POLL_MS 1000
+
+typedef struct gcs_workers_options {
+    /* The store's URL: each worker opens a connection of its own. */
+    const char *store_url;
+    gcs_genesys_session *session;     /* one per process; the workers use it under their lock */
+    const char *profile_path;         /* the mapping profile */
+    int count;                        /* worker threads; 0: GCS_WORKERS_DEFAULT */
+    const char *host_id;              /* lease owner prefix; NULL: "HOSTNAME:PID" */
+    int64_t lease_ms;                 /* 0: GCS_WORKERS_LEASE_MS */
+    /* How often an idle worker looks at the queue without being notified (jobs
+     * enqueued by another host, backoffs ending); 0: GCS_WORKERS_IDLE_POLL_MS. */
+    int64_t idle_poll_ms;
+    /* Backoff of a failed job (store.h); 0: the store's defaults (1 s, 5 min). */
+    int64_t backoff_base_ms, backoff_max_ms;
+    /* Thresholds, as plan's flags give them; approvals come from each job. */
+    const gcs_plan_options *plan;     /* NULL: the defaults */
+    /* Called by a worker thread after each job's outcome is stored (result_json
+     * NULL when it failed; the job's state says which). Must be thread-safe. */
+    void (*on_outcome)(void *ctx, const gcs_job *job, const char *result_json);
+    void *ctx;
+} gcs_workers_options;
+
+/* Starts the threads. The session and the profile must outlive the workers. */
+int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o);
+/* A job was enqueued: wakes one idle worker at once. Thread-safe. */
+void gcs_workers_notify(gcs_workers *w);
+/* Stops claiming; jobs in hand finish until deadline_ms (wall clock), then
+ * the engine is asked to stop (apply's interrupt: nothing new is sent, the
+ * run is resumable) and those jobs are given back to the queue, pending again
+ * without an attempt counted. Returns once every worker is idle. */
+void gcs_workers_drain(gcs_workers *w, int64_t deadline_ms);
+/* Drains at once if not drained, joins the threads, frees. Accepts NULL. */
+void gcs_workers_free(gcs_workers *w);
+
+/* Runs fn with the session while no job uses it (e.g. a readiness check that
+ * wants a token). Returns fn's result. */
+int gcs_workers_with_session(gcs_workers *w, int (*fn)(gcs_genesys_session *s, void *ctx),
+                             void *ctx);
+
+/* What the workers did since they started, for /metrics. */
+typedef struct gcs_workers_stats {
+    int64_t claimed;          /* jobs taken from the queue */
+    int64_t done;             /* outcomes stored as done (rejected included) */
+    int64_t rejected;         /* ... of which rejected */
+    int64_t needs_approval;   /* jobs stopped for an approval */
+    int64_t failed;           /* attempts that failed (pending again or dead) */
+    int64_t dead;             /* ... of which spent their last attempt: dead letters */
+    int64_t released;         /* given back by a drain */
+    int64_t lost_leases;      /* a lease taken over by someone else while working */
+    int running;              /* jobs in hand now */
+    int workers;
+    bool draining;
+    int64_t engine_wait_ms;   /* time jobs waited for the engine, summed */
+    gcs_http_stats http;      /* the session's engine, as of the last job */
+} gcs_workers_stats;
+
+void gcs_workers_counts(gcs_workers *w, gcs_workers_stats *out);
+/* Requests by method, route and status as of the last job
+ * (gcs_http_client_stats_json's shape). New reference, never NULL. */
+json_t *gcs_workers_requests_json(gcs_workers *w);
+
+#endif

@@ -1,0 +1,682 @@
+/*
+ * gcscim serve, as a process on loopback, against the emulator: every answer
+ * of the front (docs/serve.md), the signature and replay rules, webhook ids
+ * acknowledged once, the metrics page as promtool reads it, the refusals at
+ * start, SIGTERM, and kill -9 in the middle of a stream losing no accepted
+ * event.
+ */
+#include "gcstest.h"
+#include "httptest.h"
+
+#include "core/time.h"
+#include "service/auth.h"
+#include "service/webhook.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Two secrets in the file (a rotation), one the sender may not know. */
+#define SECRET_OLD "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+#define SECRET_NEW "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ="
+#define SECRET_OTHER "whsec_b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMTI="
+#define KEY_PORTAL "k-portal-5f0c1e7a9b3d4c2e8a6b"
+#define KEY_READER "k-reader-0b9a8c7d6e5f4a3b2c1d"
+#define KEY_SENDER "k-sender-1a2b3c4d5e6f7a8b9c0d"
+
+typedef struct fixture {
+    gcs_test_server emu;
+    gcs_test_server serve;
+    char *dir;
+    char db_url[600];
+    char secrets_path[600];
+    char keys_path[600];
+    char url[160];
+} fixture;
+
+static char *write_private(const char *dir, const char *name, const char *text)
+{
+    char *path = gcs_test_write_file(dir, name, text);
+    chmod(path, 0600);
+    return path;
+}
+
+static void serve_start(fixture *f, const char *const *extra)
+{
+    const char *args[32];
+    size_t n = 0;
+    args[n++] = "serve";
+    args[n++] = "--event-secrets-file";
+    args[n++] = f->secrets_path;
+    args[n++] = "--api-keys-file";
+    args[n++] = f->keys_path;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    gcs_test_server_start(&f->serve, gcs_test_cli_path(), args, 30000);
+    snprintf(f->url, sizeof f->url, "%s", f->serve.api_url);
+}
+
+static void fixture_env(fixture *f)
+{
+    setenv("GENESYSCLOUD_OAUTHCLIENT_ID", "gcscim-emulator", 1);
+    setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", "gcscim-emulator-secret", 1);
+    setenv("GENESYSCLOUD_API_URL", f->emu.api_url, 1);
+    setenv("GCSCIM_DB", f->db_url, 1);
+    setenv("GCSCIM_LOG_FORMAT", "json", 1);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = gcs_test_tmpdir();
+    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), NULL, 30000);
+    snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/gcscim.db", f->dir);
+    char *p = write_private(f->dir, "secrets", "# rotation: old and new\n" SECRET_OLD "\n" SECRET_NEW "\n");
+    snprintf(f->secrets_path, sizeof f->secrets_path, "%s", p);
+    free(p);
+    char portal[72], reader[72], sender[72], keys[512];
+    gcs_api_key_hash_text(portal, KEY_PORTAL);
+    gcs_api_key_hash_text(reader, KEY_READER);
+    gcs_api_key_hash_text(sender, KEY_SENDER);
+    snprintf(keys, sizeof keys, "portal provision,read %s\nreader read %s\nsender events %s\n",
+             portal, reader, sender);
+    p = write_private(f->dir, "keys", keys);
+    snprintf(f->keys_path, sizeof f->keys_path, "%s", p);
+    free(p);
+    fixture_env(f);
+    serve_start(f, NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gcs_test_server_stop(&f->serve);
+    gcs_test_server_stop(&f->emu);
+    gcs_test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ==== Requests ==== */
+
+static void post_signed(gcs_test_http *r, const fixture *f, const char *secret_text,
+                        const char *id, int64_t ts, const char *body, const char *extra)
+{
+    gcs_webhook_secret secret;
+    char sig[GCS_WEBHOOK_SIGNATURE_MAX], h_id[300], h_ts[64], h_sig[128], url[256];
+    assert_int_equal(gcs_webhook_secret_parse(&secret, secret_text), 0);
+    assert_int_equal(gcs_webhook_sign(sig, &secret, id, ts, body, strlen(body)), 0);
+    gcs_webhook_secret_wipe(&secret);
+    snprintf(h_id, sizeof h_id, "webhook-id: %s", id);
+    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", (long long)ts);
+    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
+    snprintf(url, sizeof url, "%s/v1/events", f->url);
+    const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig, extra, NULL};
+    gcs_test_http_do(r, "POST", url, headers, body, strlen(body));
+}
+
+static int64_t now_s(void)
+{
+    return gcs_time_wall_ms() / 1000;
+}
+
+static void event_body(char *out, size_t outsz, const char *type, const char *key)
+{
+    snprintf(out, outsz,
+             "{\"type\":\"%s\",\"data\":{\"key\":\"%s\",\"row\":{\"employee_id\":\"%s\","
+             "\"first_name\":\"Ada\",\"last_name\":\"Quist\",\"email\":\"%s@example.com\","
+             "\"status\":\"Active\"}}}",
+             type, key, key, key);
+}
+
+static void call(gcs_test_http *r, const fixture *f, const char *method, const char *path,
+                 const char *api_key, const char *body)
+{
+    char url[512], auth[128];
+    snprintf(url, sizeof url, "%s%s", f->url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key ? api_key : "");
+    const char *headers[] = {"Content-Type: application/json", api_key ? auth : NULL, NULL};
+    gcs_test_http_do(r, method, url, headers, body, body ? strlen(body) : 0);
+}
+
+static int64_t job_of(const gcs_test_http *r)
+{
+    assert_non_null(r->json);
+    return (int64_t)json_integer_value(json_object_get(r->json, "job"));
+}
+
+static const char *error_of(const gcs_test_http *r)
+{
+    const char *e = r->json ? json_string_value(json_object_get(r->json, "error")) : NULL;
+    return e ? e : "";
+}
+
+/* Jobs in the store, read by the test's own connection. */
+static int64_t jobs_in_store(const fixture *f)
+{
+    gcs_store *s;
+    gcs_job_counts c;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    gcs_store_free(s);
+    return c.pending + c.running + c.done + c.dead + c.dropped + c.needs_approval;
+}
+
+/* ==== Events ==== */
+
+static void signed_event_is_committed_then_acknowledged(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512];
+    event_body(body, sizeof body, "person.created", "EV100");
+    int64_t before = jobs_in_store(f);
+    post_signed(&r, f, SECRET_OLD, "msg_ev100", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    assert_true(job > 0);
+    char rid[80];
+    assert_non_null(gcs_test_http_header(&r, "X-Request-Id", rid, sizeof rid));
+    gcs_test_http_release(&r);
+    /* Committed: another connection sees it as soon as the answer came. */
+    assert_int_equal(jobs_in_store(f), before + 1);
+    gcs_store *s;
+    gcs_job j;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, job), 0);
+    assert_string_equal(j.key, "person:EV100");
+    json_t *payload = json_loads(j.payload, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(payload, "event")), "upsert");
+    assert_string_equal(json_string_value(json_object_get(payload, "origin")), "event");
+    assert_string_equal(json_string_value(json_object_get(payload, "webhook_id")), "msg_ev100");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(payload, "row"), "email")),
+        "EV100@example.com");
+    json_decref(payload);
+    gcs_job_release(&j);
+    gcs_store_free(s);
+}
+
+static void same_webhook_id_is_acknowledged_and_queued_once(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512];
+    event_body(body, sizeof body, "person.changed", "EV200");
+    post_signed(&r, f, SECRET_OLD, "msg_ev200", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    gcs_test_http_release(&r);
+    int64_t after_first = jobs_in_store(f);
+    /* The sender retries (it never saw the answer), signed again. */
+    post_signed(&r, f, SECRET_NEW, "msg_ev200", now_s(), body, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(job_of(&r), job);
+    assert_true(json_is_true(json_object_get(r.json, "duplicate")));
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), after_first);
+}
+
+static void either_secret_of_a_rotation_verifies(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512];
+    event_body(body, sizeof body, "person.created", "EV300");
+    post_signed(&r, f, SECRET_NEW, "msg_ev300", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    gcs_test_http_release(&r);
+}
+
+static void bad_signature_stale_timestamp_and_missing_headers_are_401(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512], url[256];
+    int64_t before = jobs_in_store(f);
+    event_body(body, sizeof body, "person.created", "EV400");
+    post_signed(&r, f, SECRET_OTHER, "msg_ev400", now_s(), body, NULL);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(error_of(&r), "no signature matches"));
+    gcs_test_http_release(&r);
+    /* A replay after the window, and a timestamp from the future. */
+    post_signed(&r, f, SECRET_OLD, "msg_ev401", now_s() - 301, body, NULL);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(error_of(&r), "5 minutes"));
+    gcs_test_http_release(&r);
+    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 301, body, NULL);
+    assert_int_equal(r.status, 401);
+    gcs_test_http_release(&r);
+    /* Within the window it is accepted. */
+    post_signed(&r, f, SECRET_OLD, "msg_ev403", now_s() - 200, body, NULL);
+    assert_int_equal(r.status, 202);
+    gcs_test_http_release(&r);
+    /* A body changed after signing. */
+    gcs_webhook_secret secret;
+    char sig[GCS_WEBHOOK_SIGNATURE_MAX], h_ts[64], h_sig[128];
+    assert_int_equal(gcs_webhook_secret_parse(&secret, SECRET_OLD), 0);
+    int64_t ts = now_s();
+    assert_int_equal(gcs_webhook_sign(sig, &secret, "msg_ev404", ts, body, strlen(body)), 0);
+    gcs_webhook_secret_wipe(&secret);
+    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", (long long)ts);
+    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
+    snprintf(url, sizeof url, "%s/v1/events", f->url);
+    const char *headers[] = {"webhook-id: msg_ev404", h_ts, h_sig, NULL};
+    char changed[512];
+    event_body(changed, sizeof changed, "person.created", "EV401");
+    gcs_test_http_do(&r, "POST", url, headers, changed, strlen(changed));
+    assert_int_equal(r.status, 401);
+    gcs_test_http_release(&r);
+    /* No signature at all. */
+    const char *bare[] = {"webhook-id: msg_ev405", NULL};
+    gcs_test_http_do(&r, "POST", url, bare, body, strlen(body));
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(error_of(&r), "webhook-signature"));
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), before + 1);
+}
+
+static void api_key_on_an_event_must_hold_events(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512];
+    event_body(body, sizeof body, "person.created", "EV500");
+    post_signed(&r, f, SECRET_OLD, "msg_ev500", now_s(), body,
+                "Authorization: Bearer " KEY_READER);
+    assert_int_equal(r.status, 401);
+    gcs_test_http_release(&r);
+    post_signed(&r, f, SECRET_OLD, "msg_ev501", now_s(), body,
+                "Authorization: Bearer " KEY_SENDER);
+    assert_int_equal(r.status, 202);
+    gcs_test_http_release(&r);
+}
+
+static void malformed_event_is_400_naming_the_field(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *body;
+        const char *names;
+    } cases[] = {
+        {"not json", "body: not JSON"},
+        {"[1,2]", "body: must be a JSON object"},
+        {"{\"data\":{\"key\":\"E\",\"row\":{\"a\":\"b\"}}}", "type: missing"},
+        {"{\"type\":\"person.hired\",\"data\":{}}", "type: unknown event type"},
+        {"{\"type\":\"group.changed\",\"data\":{}}", "group events are not supported yet"},
+        {"{\"type\":\"person.created\"}", "data: missing"},
+        {"{\"type\":\"person.created\",\"data\":{\"row\":{\"a\":\"b\"}}}", "data.key: missing"},
+        {"{\"type\":\"person.created\",\"data\":{\"key\":7,\"row\":{\"a\":\"b\"}}}",
+         "data.key: must be a string"},
+        {"{\"type\":\"person.created\",\"data\":{\"key\":\"E1\"}}", "data.row: missing"},
+        {"{\"type\":\"person.created\",\"data\":{\"key\":\"E1\",\"row\":{\"email\":[1]}}}",
+         "data.row.email: must be a string"},
+        {"{\"type\":\"person.left\",\"data\":{\"key\":\"E1\",\"row\":{\"a\":\"b\"}}}",
+         "data.row: a person.left event carries no row"},
+    };
+    int64_t before = jobs_in_store(f);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gcs_test_http r;
+        char id[32];
+        snprintf(id, sizeof id, "msg_bad%zu", i);
+        post_signed(&r, f, SECRET_OLD, id, now_s(), cases[i].body, NULL);
+        if (r.status != 400 || !strstr(error_of(&r), cases[i].names))
+            fail_msg("case %zu: %ld %s (wanted 400 naming '%s')", i, r.status, error_of(&r),
+                     cases[i].names);
+        gcs_test_http_release(&r);
+    }
+    assert_int_equal(jobs_in_store(f), before);
+}
+
+static void event_over_the_body_limit_is_413(void **state)
+{
+    fixture *f = *state;
+    size_t n = 600 * 1000;
+    char *body = malloc(n + 1);
+    memset(body, ' ', n);
+    body[n] = '\0';
+    body[0] = '{';
+    body[n - 1] = '}';
+    gcs_test_http r;
+    post_signed(&r, f, SECRET_OLD, "msg_big", now_s(), body, NULL);
+    assert_int_equal(r.status, 413);
+    gcs_test_http_release(&r);
+    free(body);
+}
+
+/* ==== REST ==== */
+
+static void rest_needs_a_key_with_the_right(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    const char *body = "{\"key\":\"RS100\",\"row\":{\"employee_id\":\"RS100\"}}";
+    call(&r, f, "POST", "/v1/users", NULL, body);
+    assert_int_equal(r.status, 401);
+    gcs_test_http_release(&r);
+    call(&r, f, "POST", "/v1/users", "k-unknown-key", body);
+    assert_int_equal(r.status, 401);
+    gcs_test_http_release(&r);
+    call(&r, f, "POST", "/v1/users", KEY_READER, body);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(error_of(&r), "provision"));
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/jobs/1", KEY_SENDER, NULL);
+    assert_int_equal(r.status, 403);
+    gcs_test_http_release(&r);
+}
+
+static void rest_provision_then_read_the_job_and_the_person(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    const char *body = "{\"key\":\"RS200\",\"row\":{\"employee_id\":\"RS200\",\"email\":\"rs200@example.com\"}}";
+    call(&r, f, "POST", "/v1/users", KEY_PORTAL, body);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    char location[64], want[64];
+    snprintf(want, sizeof want, "/v1/jobs/%lld", (long long)job);
+    assert_string_equal(gcs_test_http_header(&r, "Location", location, sizeof location), want);
+    gcs_test_http_release(&r);
+
+    call(&r, f, "GET", want, KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "key")), "person:RS200");
+    json_t *payload = json_object_get(r.json, "payload");
+    assert_string_equal(json_string_value(json_object_get(payload, "origin")), "rest");
+    assert_string_equal(json_string_value(json_object_get(payload, "requested_by")), "portal");
+    gcs_test_http_release(&r);
+
+    call(&r, f, "GET", "/v1/users/RS200", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+    gcs_test_http_release(&r);
+
+    call(&r, f, "GET", "/v1/users/NOBODY", KEY_READER, NULL);
+    assert_int_equal(r.status, 404);
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/jobs/999999", KEY_READER, NULL);
+    assert_int_equal(r.status, 404);
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/jobs/x", KEY_READER, NULL);
+    assert_int_equal(r.status, 404);
+    gcs_test_http_release(&r);
+}
+
+static void rest_bad_requests_are_400(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    call(&r, f, "POST", "/v1/users", KEY_PORTAL, "{\"row\":{\"a\":\"b\"}}");
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "body.key: missing"));
+    gcs_test_http_release(&r);
+    call(&r, f, "POST", "/v1/users?wait=abc", KEY_PORTAL, "{\"key\":\"E\",\"row\":{\"a\":\"b\"}}");
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "wait"));
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?since=yesterday", KEY_READER, NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "since"));
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?limit=0", KEY_READER, NULL);
+    assert_int_equal(r.status, 400);
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?limit=5&since=2026-01-01", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_array(json_object_get(r.json, "receipts")));
+    gcs_test_http_release(&r);
+    call(&r, f, "DELETE", "/v1/users", KEY_PORTAL, NULL);
+    assert_int_equal(r.status, 405);
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v2/nothing", KEY_PORTAL, NULL);
+    assert_int_equal(r.status, 404);
+    gcs_test_http_release(&r);
+}
+
+/* ==== Metrics and health ==== */
+
+static void metrics_pass_promtool_and_count_outcomes(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    call(&r, f, "GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    char *path = gcs_test_write_file(f->dir, "metrics.txt", r.body.ptr);
+    assert_non_null(strstr(r.body.ptr, "gcscim_events_total{outcome=\"accepted\"}"));
+    assert_non_null(strstr(r.body.ptr, "gcscim_jobs{state=\"queued\"}"));
+    assert_non_null(strstr(r.body.ptr, "gcscim_job_duration_seconds_bucket{le=\"+Inf\"}"));
+    assert_non_null(strstr(r.body.ptr, "gcscim_draining 0"));
+    gcs_test_http_release(&r);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < '%s' > '%s.out' 2>&1", path, path);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "cat '%s.out' '%s' >&2", path, path);
+        (void)system(cmd);
+        fail_msg("promtool check metrics failed");
+    }
+    free(path);
+}
+
+static void healthz_and_readyz_answer(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    call(&r, f, "GET", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/readyz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gcs_test_http_release(&r);
+}
+
+static void store_that_cannot_commit_is_503_with_retry_after(void **state)
+{
+    fixture *f = *state;
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    assert_int_equal(gcs_store_exec_raw(s, "CREATE TRIGGER refuse_jobs BEFORE INSERT ON jobs"
+                                           " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"),
+                     0);
+    gcs_test_http r;
+    char body[512], retry[16];
+    event_body(body, sizeof body, "person.created", "EV600");
+    post_signed(&r, f, SECRET_OLD, "msg_ev600", now_s(), body, NULL);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(gcs_test_http_header(&r, "Retry-After", retry, sizeof retry), "5");
+    gcs_test_http_release(&r);
+    assert_int_equal(gcs_store_exec_raw(s, "DROP TRIGGER refuse_jobs"), 0);
+    gcs_store_free(s);
+    /* The id was not kept with the failed commit: the retry is accepted. */
+    post_signed(&r, f, SECRET_OLD, "msg_ev600", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    gcs_test_http_release(&r);
+}
+
+/* ==== Starting and stopping ==== */
+
+static void full_queue_is_503_with_retry_after(void **state)
+{
+    fixture *f = *state;
+    gcs_test_server_stop(&f->serve);
+    const char *extra[] = {"--queue-max", "2", NULL};
+    serve_start(f, extra);
+    int64_t pending = jobs_in_store(f);
+    gcs_test_http r;
+    char body[512], id[32], key[32];
+    long last = 0;
+    for (int i = 0; i < 3 && last != 503; i++) {
+        snprintf(id, sizeof id, "msg_full%d", i);
+        snprintf(key, sizeof key, "FULL%d", i);
+        event_body(body, sizeof body, "person.created", key);
+        post_signed(&r, f, SECRET_OLD, id, now_s(), body, NULL);
+        last = r.status;
+        if (last == 503) {
+            char retry[16];
+            assert_non_null(gcs_test_http_header(&r, "Retry-After", retry, sizeof retry));
+            assert_non_null(strstr(error_of(&r), "queue is full"));
+        }
+        gcs_test_http_release(&r);
+    }
+    assert_true(pending >= 2);
+    assert_int_equal(last, 503);
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+}
+
+static void sigterm_stops_with_exit_0(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gcs_test_server_stop(&f->serve), 0);
+    serve_start(f, NULL);
+}
+
+static void plain_http_off_loopback_is_refused(void **state)
+{
+    fixture *f = *state;
+    gcs_test_run run;
+    const char *argv[] = {gcs_test_cli_path(), "serve", "--listen", "0.0.0.0:0",
+                          "--event-secrets-file", f->secrets_path, NULL};
+    char db[700], api[200];
+    snprintf(db, sizeof db, "GCSCIM_DB=%s", f->db_url);
+    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
+    const char *env[] = {db, api, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
+    gcs_test_run_program(&run, argv, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "plain HTTP is served on a loopback address only"));
+    gcs_test_run_release(&run);
+    /* A secrets file others may read. */
+    char *open_secrets = gcs_test_write_file(f->dir, "open-secrets", SECRET_OLD "\n");
+    chmod(open_secrets, 0644);
+    const char *argv2[] = {gcs_test_cli_path(), "serve", "--listen", "127.0.0.1:0",
+                           "--event-secrets-file", open_secrets, NULL};
+    gcs_test_run_program(&run, argv2, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "chmod 600"));
+    gcs_test_run_release(&run);
+    free(open_secrets);
+}
+
+static void *kill_soon(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    gcs_time_sleep_ms(400);
+    kill(pid, SIGKILL);
+    return NULL;
+}
+
+static int count_job(const gcs_job *j, void *payload)
+{
+    (void)j;
+    (*(int *)payload)++;
+    return 0;
+}
+
+/*
+ * kill -9 while events stream in: every event answered 202 is in the store
+ * after the restart, and the sender's retries of the rest (and of the
+ * accepted ones whose answer it may have missed) leave one job per id.
+ */
+static void kill_9_mid_stream_loses_no_accepted_event(void **state)
+{
+    fixture *f = *state;
+    enum { EVENTS = 300 };
+    int64_t accepted_job[EVENTS] = {0};
+    char body[512], id[32], key[32];
+    /* The killer strikes at an instant the stream does not choose: requests
+     * are in flight, commits under way. */
+    pthread_t killer;
+    assert_int_equal(pthread_create(&killer, NULL, kill_soon, &f->serve.pid), 0);
+    for (int i = 0; i < EVENTS; i++) {
+        snprintf(id, sizeof id, "msg_k%d", i);
+        snprintf(key, sizeof key, "K9-%d", i);
+        event_body(body, sizeof body, "person.created", key);
+        gcs_test_http r;
+        post_signed(&r, f, SECRET_OLD, id, now_s(), body, NULL);
+        if (r.status == 202)
+            accepted_job[i] = job_of(&r);
+        gcs_test_http_release(&r);
+    }
+    pthread_join(killer, NULL);
+    waitpid(f->serve.pid, NULL, 0);
+    f->serve.pid = 0;
+    gcs_test_server_stop(&f->serve);
+
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    int accepted = 0;
+    for (int i = 0; i < EVENTS; i++) {
+        if (!accepted_job[i])
+            continue;
+        accepted++;
+        gcs_job j;
+        assert_int_equal(gcs_store_job_get(&j, s, accepted_job[i]), 0);
+        snprintf(key, sizeof key, "person:K9-%d", i);
+        assert_string_equal(j.key, key);
+        gcs_job_release(&j);
+    }
+    gcs_store_free(s);
+    assert_true(accepted > 0 && accepted < EVENTS);
+
+    /* Restarted, the sender delivers everything again. */
+    serve_start(f, NULL);
+    for (int i = 0; i < EVENTS; i++) {
+        snprintf(id, sizeof id, "msg_k%d", i);
+        snprintf(key, sizeof key, "K9-%d", i);
+        event_body(body, sizeof body, "person.created", key);
+        gcs_test_http r;
+        post_signed(&r, f, SECRET_OLD, id, now_s(), body, NULL);
+        if (accepted_job[i]) {
+            assert_int_equal(r.status, 200);
+            assert_int_equal(job_of(&r), accepted_job[i]);
+        } else {
+            assert_int_equal(r.status, 202);
+        }
+        gcs_test_http_release(&r);
+    }
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    for (int i = 0; i < EVENTS; i++) {
+        snprintf(key, sizeof key, "person:K9-%d", i);
+        int n = 0;
+        assert_int_equal(gcs_store_jobs_of_key(s, key, 0, count_job, &n), 0);
+        if (n != 1)
+            fail_msg("%s has %d jobs", key, n);
+    }
+    gcs_store_free(s);
+}
+
+int main(void)
+{
+    gcs_test_deadline(600);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(signed_event_is_committed_then_acknowledged),
+        cmocka_unit_test(same_webhook_id_is_acknowledged_and_queued_once),
+        cmocka_unit_test(either_secret_of_a_rotation_verifies),
+        cmocka_unit_test(bad_signature_stale_timestamp_and_missing_headers_are_401),
+        cmocka_unit_test(api_key_on_an_event_must_hold_events),
+        cmocka_unit_test(malformed_event_is_400_naming_the_field),
+        cmocka_unit_test(event_over_the_body_limit_is_413),
+        cmocka_unit_test(rest_needs_a_key_with_the_right),
+        cmocka_unit_test(rest_provision_then_read_the_job_and_the_person),
+        cmocka_unit_test(rest_bad_requests_are_400),
+        cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
+        cmocka_unit_test(healthz_and_readyz_answer),
+        cmocka_unit_test(store_that_cannot_commit_is_503_with_retry_after),
+        cmocka_unit_test(full_queue_is_503_with_retry_after),
+        cmocka_unit_test(sigterm_stops_with_exit_0),
+        cmocka_unit_test(plain_http_off_loopback_is_refused),
+        cmocka_unit_test(kill_9_mid_stream_loses_no_accepted_event),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

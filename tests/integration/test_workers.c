@@ -1,0 +1,628 @@
+/*
+ * The service's workers (src/service/workers.h) against the emulator: a job
+ * becomes a user with receipts; a leave deactivates; three changes to one
+ * person while the first waits become one plan; a plan that needs approval
+ * waits, sends nothing, and runs once approved (`gcscim jobs approve`); a
+ * failing Genesys call backs off, dead-letters, and `gcscim jobs retry` brings
+ * it back; kill -9 of a worker process mid-job leaves a lease that expires, and
+ * another host completes the job once; two hosts on one PostgreSQL database do
+ * every job once ($GCSCIM_TEST_PG, skipped without it).
+ */
+#include "clitest.h"
+#include "gcstest.h"
+#include "httptest.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/scim.h"
+#include "core/time.h"
+#include "genesys/session.h"
+#include "service/workers.h"
+#include "store/store.h"
+
+static const char seed[] =
+    "{\"users\":["
+    " {\"userName\":\"m1@example.com\",\"displayName\":\"Managed One\",\"title\":\"Agent\","
+    "  \"active\":true,\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\","
+    "\"value\":\"M1\"}]}},"
+    " {\"userName\":\"other@example.com\",\"displayName\":\"Not Ours\",\"title\":\"Boss\","
+    "  \"active\":true}]}";
+
+static const char profile[] =
+    "version: 1\n"
+    "managed_by: gcscim\n"
+    "match: [externalId, userName]\n"
+    "attributes:\n"
+    "  userName: {from: email, transform: [trim, lower], required: true}\n"
+    "  displayName: {template: \"{first} {last}\", required: true}\n"
+    "  externalId: {from: id, required: true}\n"
+    "  title: title\n"
+    "  active: {from: status, transform: {lookup: {active: \"true\", leaver: \"false\"}}}\n";
+
+typedef struct fixture {
+    gcs_test_server emu;
+    char *dir;
+    char *profile;
+    char url[1200];
+    PGconn *pg;           /* the schema's connection on PostgreSQL */
+    char schema[64];
+    gcs_config cfg;
+    gcs_genesys_session *session;
+    gcs_store *store;
+    gcs_workers *workers;
+    atomic_int outcomes;
+} fixture;
+
+static void open_session(fixture *f, gcs_genesys_session **out)
+{
+    /* One attempt per call: a failing call fails the job at once (the job's own
+     * backoff is what is tested). */
+    gcs_http_client_options tune = {.max_attempts = 1, .breaker_threshold = -1};
+    if (gcs_genesys_session_open(out, &f->cfg, &tune) != 0)
+        fail_msg("session: %s", gcs_error_last());
+}
+
+static void fixture_start(fixture *f, bool postgres)
+{
+    f->dir = gcs_test_tmpdir();
+    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
+    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
+    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
+    free(seed_path);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
+    gcs_log_set_level(getenv("GCS_TEST_VERBOSE") ? GCS_LOG_INFO : GCS_LOG_OFF);
+    gcs_config_from_env(&f->cfg, NULL);
+    gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
+                   "test");
+    if (postgres) {
+        const char *base = getenv("GCSCIM_TEST_PG");
+        char sql[256];
+        snprintf(f->schema, sizeof f->schema, "workers_%d", (int)getpid());
+        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema,
+                 f->schema);
+        f->pg = PQconnectdb(base);
+        assert_int_equal(PQstatus(f->pg), CONNECTION_OK);
+        PQclear(PQexec(f->pg, "SET client_min_messages = warning"));
+        PGresult *res = PQexec(f->pg, sql);
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        snprintf(f->url, sizeof f->url, "%s%coptions=-csearch_path%%3D%s", base,
+                 strchr(base, '?') ? '&' : '?', f->schema);
+    } else {
+        snprintf(f->url, sizeof f->url, "sqlite:%s/gcscim.db", f->dir);
+    }
+    if (gcs_store_open(&f->store, f->url) != 0)
+        fail_msg("store: %s", gcs_error_last());
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    fixture_start(f, false);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gcs_workers_free(f->workers);
+    gcs_genesys_session_free(f->session);
+    gcs_store_free(f->store);
+    gcs_config_release(&f->cfg);
+    gcs_test_server_stop(&f->emu);
+    if (f->pg) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
+        PQclear(PQexec(f->pg, sql));
+        PQfinish(f->pg);
+    }
+    free(f->profile);
+    gcs_test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void on_outcome(void *ctx, const gcs_job *job, const char *result_json)
+{
+    (void)job;
+    (void)result_json;
+    fixture *f = ctx;
+    atomic_fetch_add(&f->outcomes, 1);
+}
+
+static gcs_workers_options options(fixture *f, gcs_genesys_session *session, const char *host)
+{
+    gcs_workers_options o = {.store_url = f->url,
+                             .session = session,
+                             .profile_path = f->profile,
+                             .count = 3,
+                             .host_id = host,
+                             .idle_poll_ms = 100,
+                             .backoff_base_ms = 50,
+                             .backoff_max_ms = 200,
+                             .on_outcome = on_outcome,
+                             .ctx = f};
+    return o;
+}
+
+static void start_workers(fixture *f)
+{
+    if (!f->session)
+        open_session(f, &f->session);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    if (gcs_workers_start(&f->workers, &o) != 0)
+        fail_msg("workers: %s", gcs_error_last());
+}
+
+/* A person's job as the front enqueues it (docs/serve.md). */
+static int64_t enqueue_person(fixture *f, const char *key, const char *email, const char *title,
+                              int max_attempts)
+{
+    char payload[1024], job_key[128];
+    snprintf(payload, sizeof payload,
+             "{\"v\":1,\"kind\":\"person\",\"key\":\"%s\",\"event\":\"upsert\",\"origin\":\"rest\","
+             "\"row\":{\"id\":\"%s\",\"first\":\"First\",\"last\":\"%s\",\"email\":\"%s\","
+             "\"title\":\"%s\",\"status\":\"active\"}}",
+             key, key, key, email, title);
+    snprintf(job_key, sizeof job_key, "person:%s", key);
+    int64_t id;
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, job_key, payload, max_attempts), 0);
+    gcs_workers_notify(f->workers);
+    return id;
+}
+
+static int64_t enqueue_leave(fixture *f, const char *key)
+{
+    char payload[512], job_key[128];
+    snprintf(payload, sizeof payload,
+             "{\"v\":1,\"kind\":\"person\",\"key\":\"%s\",\"event\":\"leave\",\"row\":null,"
+             "\"origin\":\"event\"}",
+             key);
+    snprintf(job_key, sizeof job_key, "person:%s", key);
+    int64_t id;
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, job_key, payload, 5), 0);
+    gcs_workers_notify(f->workers);
+    return id;
+}
+
+/* Waits until job `id` is in `state` (bounded); returns its result (new reference). */
+static json_t *wait_job(fixture *f, int64_t id, const char *state, int timeout_ms)
+{
+    int64_t until = gcs_time_mono_ms() + timeout_ms;
+    for (;;) {
+        gcs_job j;
+        assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+        if (strcmp(j.state, state) == 0) {
+            json_t *r = j.result ? json_loads(j.result, 0, NULL) : json_object();
+            gcs_job_release(&j);
+            return r;
+        }
+        if (gcs_time_mono_ms() > until)
+            fail_msg("job %lld is %s (last error: %s), not %s", (long long)id, j.state,
+                     j.last_error ? j.last_error : "-", state);
+        gcs_job_release(&j);
+        gcs_time_sleep_ms(20);
+    }
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static json_t *user_named(fixture *f, const char *name)
+{
+    return gcs_test_emu_user_named(&f->emu, name);
+}
+
+static long users_named(fixture *f, const char *name)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
+    size_t i;
+    json_t *u;
+    long n = 0;
+    json_array_foreach(json_object_get(st, "users"), i, u) {
+        n += strcmp(str(u, "userName"), name) == 0;
+    }
+    json_decref(st);
+    return n;
+}
+
+static int count_receipt(const gcs_receipt *r, void *payload)
+{
+    json_t *seen = payload;
+    json_array_append_new(seen, json_integer(r->seq));
+    return 0;
+}
+
+/* ==== Tests ==== */
+
+static void a_job_becomes_a_user_with_receipts(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_person(f, "E1", "ann@example.com", "Lead", 5);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_t *ann = user_named(f, "ann@example.com");
+    assert_non_null(ann);
+    assert_string_equal(str(ann, "title"), "Lead");
+    assert_string_equal(str(ann, "externalId"), "E1");
+    assert_non_null(str(r, "genesys_id"));
+    assert_string_equal(str(r, "genesys_id"), str(ann, "id"));
+    assert_non_null(str(r, "run_id"));
+    /* The planner's read and the create, each a receipt of the store's chain. */
+    json_t *seqs = json_object_get(r, "receipts");
+    assert_true(json_array_size(seqs) >= 2);
+    json_t *all = json_array();
+    gcs_receipt_filter filter = {0};
+    filter.user = "E1";
+    assert_int_equal(gcs_store_receipts_each(f->store, &filter, count_receipt, all), 0);
+    assert_true(json_array_size(all) >= 1);
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s) {
+        bool listed = false;
+        size_t k;
+        json_t *t;
+        json_array_foreach(seqs, k, t) listed |= json_integer_value(t) == json_integer_value(s);
+        assert_true(listed);
+    }
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, f->store), 0);
+    assert_true(v.ok);
+    assert_true(atomic_load(&f->outcomes) >= 1);
+    gcs_workers_stats st;
+    gcs_workers_counts(f->workers, &st);
+    assert_int_equal(st.done, 1);
+    assert_true(st.http.completed >= 2);
+
+    /* The same row again: nothing to do, nothing written. */
+    long writes = gcs_test_emu_writes(&f->emu);
+    int64_t again = enqueue_person(f, "E1", "ann@example.com", "Lead", 5);
+    json_t *r2 = wait_job(f, again, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r2, "outcome"), "unchanged");
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    json_decref(r2);
+    json_decref(all);
+    json_decref(ann);
+    json_decref(r);
+}
+
+static void a_leave_deactivates_a_managed_user_only(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_leave(f, "M1");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "deactivated");
+    json_t *m1 = user_named(f, "m1@example.com");
+    assert_true(json_is_false(json_object_get(m1, "active")));
+    assert_string_equal(str(r, "genesys_id"), str(m1, "id"));
+    json_decref(m1);
+    json_decref(r);
+    /* Nobody gcscim manages has that key: nothing is written. */
+    long writes = gcs_test_emu_writes(&f->emu);
+    id = enqueue_leave(f, "NOBODY");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    json_decref(r);
+}
+
+static void a_rejected_row_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    char payload[] = "{\"v\":1,\"kind\":\"person\",\"key\":\"E7\",\"event\":\"upsert\","
+                     "\"row\":{\"id\":\"E7\",\"first\":\"No\",\"last\":\"Mail\",\"email\":\"\","
+                     "\"title\":\"x\",\"status\":\"active\"}}";
+    int64_t id;
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "person:E7", payload, 5), 0);
+    gcs_workers_notify(f->workers);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "userName"));
+    json_decref(r);
+    /* A row whose key column names another person is rejected too. */
+    char other[] = "{\"v\":1,\"kind\":\"person\",\"key\":\"E8\",\"event\":\"upsert\","
+                   "\"row\":{\"id\":\"M1\",\"first\":\"Evil\",\"last\":\"Twin\","
+                   "\"email\":\"m1@example.com\",\"title\":\"x\",\"status\":\"leaver\"}}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "person:E8", other, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
+    json_t *m1 = user_named(f, "m1@example.com");
+    assert_true(json_is_true(json_object_get(m1, "active")));
+    json_decref(m1);
+}
+
+static int count_run(const gcs_run *r, void *payload)
+{
+    (void)r;
+    (*(int *)payload)++;
+    return 0;
+}
+
+static void three_changes_while_the_first_waits_are_one_plan(void **state)
+{
+    fixture *f = *state;
+    /* Enqueued before any worker runs: the first waits. */
+    int64_t a = enqueue_person(f, "E2", "bob@example.com", "Agent", 5);
+    int64_t b = enqueue_person(f, "E2", "bob@example.com", "Senior Agent", 5);
+    int64_t c = enqueue_person(f, "E2", "bob@example.com", "Team Lead", 5);
+    assert_int_equal(a, b);
+    assert_int_equal(b, c);
+    start_workers(f);
+    json_t *r = wait_job(f, a, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_t *bob = user_named(f, "bob@example.com");
+    assert_string_equal(str(bob, "title"), "Team Lead");
+    /* One plan, one apply run, one write. */
+    int runs = 0;
+    assert_int_equal(gcs_store_runs_each(f->store, 0, count_run, &runs), 0);
+    assert_int_equal(runs, 1);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 1);
+    gcs_workers_stats st;
+    gcs_workers_counts(f->workers, &st);
+    assert_int_equal(st.claimed, 1);
+    json_decref(bob);
+    json_decref(r);
+}
+
+static void a_plan_that_needs_approval_waits_then_runs_once_approved(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    /* other@example.com exists and gcscim does not manage it: taking it over
+     * (an adoption) needs an approval that names it. */
+    int64_t id = enqueue_person(f, "E3", "other@example.com", "Boss", 5);
+    json_t *r = wait_job(f, id, GCS_JOB_NEEDS_APPROVAL, 20000);
+    assert_string_equal(str(r, "outcome"), "needs_approval");
+    json_t *need = json_array_get(json_object_get(r, "needs"), 0);
+    assert_string_equal(str(need, "flag"), "--approve adopt=1");
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
+    json_decref(r);
+
+    /* `gcscim jobs show` prints the outcome; `gcscim jobs approve` approves
+     * what it lists. */
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &f->emu, f->url);
+    gcs_test_run run;
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", (long long)id);
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "show", sid, NULL), 0);
+    assert_non_null(strstr(run.out.ptr, "needs_approval"));
+    assert_non_null(strstr(run.out.ptr, "--approve adopt=1"));
+    gcs_test_run_release(&run);
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "approve", sid, "--approve", "adopt=0",
+                                      NULL),
+                     0);
+    gcs_test_run_release(&run);
+    gcs_workers_notify(f->workers);
+    /* An approval for fewer than needed does not approve it. */
+    r = wait_job(f, id, GCS_JOB_NEEDS_APPROVAL, 20000);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
+    json_decref(r);
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "approve", sid, NULL), 0);
+    assert_non_null(strstr(run.out.ptr, "adopt=1"));
+    gcs_test_run_release(&run);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    json_t *other = user_named(f, "other@example.com");
+    assert_string_equal(str(other, "externalId"), "E3");
+    json_decref(other);
+    json_decref(r);
+    /* A job that is not waiting cannot be approved. */
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "approve", sid, NULL), 1);
+    gcs_test_run_release(&run);
+}
+
+static void a_failing_call_backs_off_then_dead_letters_then_retries(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config",
+                                   "{\"fault_rate\":1,\"fault_kinds\":[\"500\"]}"));
+    start_workers(f);
+    int64_t id = enqueue_person(f, "E4", "cid@example.com", "Agent", 3);
+    json_t *r = wait_job(f, id, GCS_JOB_DEAD, 20000);
+    json_decref(r);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_int_equal(j.attempts, 3);
+    assert_non_null(strstr(j.last_error, "500"));
+    gcs_job_release(&j);
+    gcs_workers_stats st;
+    gcs_workers_counts(f->workers, &st);
+    assert_int_equal(st.failed, 3);
+    assert_int_equal(st.dead, 1);
+
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"fault_rate\":0}"));
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &f->emu, f->url);
+    gcs_test_run run;
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", (long long)id);
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "retry", sid, NULL), 0);
+    gcs_test_run_release(&run);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(users_named(f, "cid@example.com"), 1);
+    json_decref(r);
+}
+
+/* A worker process is killed (-9) while its job's create is on the wire; its
+ * lease expires and a worker of another host completes the job, once. */
+static void kill_9_mid_job_then_another_host_completes_it(fixture *f)
+{
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":1500}"));
+    int64_t id = enqueue_person(f, "E5", "dee@example.com", "Agent", 5);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gcs_genesys_session *s;
+        open_session(f, &s);
+        gcs_workers *w;
+        gcs_workers_options o = options(f, s, "host-dies");
+        o.lease_ms = 1500;
+        if (gcs_workers_start(&w, &o) != 0)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    /* Wait for the job to run under the child, and for its first call. */
+    int64_t until = gcs_time_mono_ms() + 20000;
+    for (;;) {
+        gcs_job j;
+        assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+        bool running = strcmp(j.state, GCS_JOB_RUNNING) == 0;
+        gcs_job_release(&j);
+        if (running)
+            break;
+        assert_true(gcs_time_mono_ms() < until);
+        gcs_time_sleep_ms(20);
+    }
+    gcs_time_sleep_ms(2500); /* its read answered, its create on the wire */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_string_equal(j.state, GCS_JOB_RUNNING);
+    assert_non_null(strstr(j.lease_owner, "host-dies"));
+    gcs_job_release(&j);
+
+    open_session(f, &f->session);
+    gcs_workers_options o = options(f, f->session, "host-b");
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 30000);
+    /* The dead worker's create reached Genesys (its answer did not come
+     * back): the new host finds the user as planned. */
+    assert_true(strcmp(str(r, "outcome"), "created") == 0 ||
+                strcmp(str(r, "outcome"), "unchanged") == 0);
+    assert_int_equal(users_named(f, "dee@example.com"), 1);
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_int_equal(j.attempts, 2);
+    assert_non_null(strstr(j.lease_owner ? j.lease_owner : "host-b", "host-b"));
+    gcs_job_release(&j);
+    json_decref(r);
+}
+
+static void kill_9_on_sqlite(void **state)
+{
+    kill_9_mid_job_then_another_host_completes_it(*state);
+}
+
+static int setup_pg(void **state)
+{
+    if (!getenv("GCSCIM_TEST_PG") || !*getenv("GCSCIM_TEST_PG")) {
+        *state = NULL;
+        return 0;
+    }
+    fixture *f = calloc(1, sizeof *f);
+    fixture_start(f, true);
+    *state = f;
+    return 0;
+}
+
+static int teardown_pg(void **state)
+{
+    return *state ? teardown(state) : 0;
+}
+
+#define NEEDS_PG(state)                                                                            \
+    do {                                                                                           \
+        if (!*(state)) {                                                                           \
+            printf("SKIPPED: needs GCSCIM_TEST_PG (scripts/test sets it)\n");                     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void kill_9_on_postgresql(void **state)
+{
+    NEEDS_PG(state);
+    kill_9_mid_job_then_another_host_completes_it(*state);
+}
+
+/* Two hosts (two worker sets, two sessions) on one PostgreSQL database: every
+ * job is done once. */
+static void two_hosts_on_postgresql_do_every_job_once(void **state)
+{
+    NEEDS_PG(state);
+    fixture *f = *state;
+    enum { N = 24 };
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        char key[16], mail[64];
+        snprintf(key, sizeof key, "P%02d", i);
+        snprintf(mail, sizeof mail, "p%02d@example.com", i);
+        ids[i] = enqueue_person(f, key, mail, "Agent", 5);
+    }
+    gcs_genesys_session *s2;
+    gcs_workers *w2;
+    open_session(f, &s2);
+    open_session(f, &f->session);
+    gcs_workers_options oa = options(f, f->session, "host-a"), ob = options(f, s2, "host-b");
+    assert_int_equal(gcs_workers_start(&f->workers, &oa), 0);
+    assert_int_equal(gcs_workers_start(&w2, &ob), 0);
+    gcs_workers_notify(f->workers);
+    gcs_workers_notify(w2);
+    for (int i = 0; i < N; i++) {
+        json_t *r = wait_job(f, ids[i], GCS_JOB_DONE, 60000);
+        assert_string_equal(str(r, "outcome"), "created");
+        json_decref(r);
+        gcs_job j;
+        assert_int_equal(gcs_store_job_get(&j, f->store, ids[i]), 0);
+        assert_int_equal(j.attempts, 1);
+        gcs_job_release(&j);
+    }
+    assert_int_equal(gcs_test_emu_writes(&f->emu), N);
+    gcs_workers_stats a, b;
+    gcs_workers_counts(f->workers, &a);
+    gcs_workers_counts(w2, &b);
+    assert_int_equal(a.done + b.done, N);
+    if (getenv("GCS_TEST_VERBOSE"))
+        printf("host-a did %lld jobs, host-b %lld\n", (long long)a.done, (long long)b.done);
+    gcs_workers_free(w2);
+    gcs_genesys_session_free(s2);
+}
+
+int main(void)
+{
+    gcs_test_deadline(240);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_job_becomes_a_user_with_receipts, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_leave_deactivates_a_managed_user_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rejected_row_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(three_changes_while_the_first_waits_are_one_plan, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_plan_that_needs_approval_waits_then_runs_once_approved,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
+        cmocka_unit_test_setup_teardown(kill_9_on_postgresql, setup_pg, teardown_pg),
+        cmocka_unit_test_setup_teardown(two_hosts_on_postgresql_do_every_job_once, setup_pg,
+                                        teardown_pg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,131 @@
+/* API keys (service/auth.h) and events (service/event.h): what a caller
+ * sends is read as docs/serve.md says, and refusals name the line or field. */
+#include "gcstest.h"
+
+#include "core/error.h"
+#include "service/auth.h"
+#include "service/event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static gcs_api_keys *keys_of(const char *text, int want_rc)
+{
+    gcs_api_keys *k = calloc(1, sizeof *k);
+    assert_int_equal(gcs_api_keys_parse(k, text, "keys.txt"), want_rc);
+    return k;
+}
+
+static void api_keys_are_found_by_their_hash_with_their_rights(void **state)
+{
+    (void)state;
+    char a[72], b[72], text[256];
+    gcs_api_key_hash_text(a, "key-a");
+    gcs_api_key_hash_text(b, "key-b");
+    snprintf(text, sizeof text, "# who\n\nportal provision,read %s\r\n  reader read %s\n", a, b);
+    gcs_api_keys *k = keys_of(text, 0);
+    assert_int_equal(k->count, 2);
+    const gcs_api_key *found = gcs_api_keys_find(k, "Bearer key-a");
+    assert_non_null(found);
+    assert_string_equal(found->name, "portal");
+    assert_int_equal(found->rights, GCS_RIGHT_PROVISION | GCS_RIGHT_READ);
+    found = gcs_api_keys_find(k, "bearer key-b");
+    assert_non_null(found);
+    assert_string_equal(found->name, "reader");
+    assert_null(gcs_api_keys_find(k, "Bearer key-c"));
+    assert_null(gcs_api_keys_find(k, "Basic key-a"));
+    assert_null(gcs_api_keys_find(k, "Bearer "));
+    assert_null(gcs_api_keys_find(k, NULL));
+    free(k);
+}
+
+static void api_key_file_errors_name_the_line_never_the_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *message;
+    } cases[] = {
+        {"portal provision\n", "keys.txt:1: expected \"NAME RIGHTS sha256:HEX\""},
+        {"\nportal write sha256:00\n", "keys.txt:2: unknown right 'write'"},
+        {"portal read s3cr3t-key-in-clear\n", "keys.txt:1: the key must be given as sha256:"},
+        {"portal read sha256:zz00000000000000000000000000000000000000000000000000000000000000\n",
+         "keys.txt:1: the hash is not hexadecimal"},
+        {"a read sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
+         "a events sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
+         "keys.txt:2: the name 'a' is used twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gcs_api_keys *k = keys_of(cases[i].text, GCS_EINVALID);
+        if (!strstr(gcs_error_last(), cases[i].message))
+            fail_msg("case %zu: '%s'", i, gcs_error_last());
+        assert_null(strstr(gcs_error_last(), "s3cr3t"));
+        free(k);
+    }
+}
+
+static void event_becomes_the_job_of_the_contract(void **state)
+{
+    (void)state;
+    const char *body = "{\"type\":\"person.changed\",\"data\":{\"key\":\"E1\","
+                       "\"row\":{\"email\":\"e1@example.com\",\"grade\":3}}}";
+    gcs_event e;
+    assert_int_equal(gcs_event_parse(&e, body, strlen(body)), 0);
+    assert_int_equal(e.action, GCS_EVENT_UPSERT);
+    char *key, *payload;
+    gcs_event_origin o = {"event", "msg_1", "webhook", 1700000000000};
+    assert_int_equal(gcs_event_job(&key, &payload, &e, &o), 0);
+    assert_string_equal(key, "person:E1");
+    assert_string_equal(payload,
+                        "{\"v\":1,\"kind\":\"person\",\"key\":\"E1\",\"row\":{\"email\":"
+                        "\"e1@example.com\",\"grade\":3},\"event\":\"upsert\",\"origin\":"
+                        "\"event\",\"webhook_id\":\"msg_1\",\"requested_by\":\"webhook\","
+                        "\"accepted_ms\":1700000000000}");
+    free(key);
+    free(payload);
+    gcs_event_release(&e);
+
+    const char *left = "{\"type\":\"person.left\",\"data\":{\"key\":\"E1\",\"row\":null}}";
+    assert_int_equal(gcs_event_parse(&e, left, strlen(left)), 0);
+    assert_int_equal(e.action, GCS_EVENT_LEAVE);
+    gcs_event_origin r = {"rest", NULL, "portal", 5};
+    assert_int_equal(gcs_event_job(&key, &payload, &e, &r), 0);
+    assert_string_equal(payload, "{\"v\":1,\"kind\":\"person\",\"key\":\"E1\",\"row\":null,"
+                                 "\"event\":\"leave\",\"origin\":\"rest\",\"requested_by\":"
+                                 "\"portal\",\"accepted_ms\":5}");
+    free(key);
+    free(payload);
+    gcs_event_release(&e);
+}
+
+static void event_keys_and_columns_are_bounded(void **state)
+{
+    (void)state;
+    char body[1200];
+    char longkey[GCS_EVENT_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"row\":{\"a\":\"b\"}}", longkey);
+    gcs_event e;
+    assert_int_equal(gcs_event_parse_request(&e, body, strlen(body)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "body.key: must be 1 to 256 bytes"));
+    const char *dup = "{\"key\":\"E\",\"key\":\"F\",\"row\":{\"a\":\"b\"}}";
+    assert_int_equal(gcs_event_parse_request(&e, dup, strlen(dup)), GCS_EINVALID);
+    const char *ctl = "{\"key\":\"E\\n1\",\"row\":{\"a\":\"b\"}}";
+    assert_int_equal(gcs_event_parse_request(&e, ctl, strlen(ctl)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "control character"));
+    const char *empty = "{\"key\":\"E\",\"row\":{}}";
+    assert_int_equal(gcs_event_parse_request(&e, empty, strlen(empty)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "body.row: has no column"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(api_keys_are_found_by_their_hash_with_their_rights),
+        cmocka_unit_test(api_key_file_errors_name_the_line_never_the_key),
+        cmocka_unit_test(event_becomes_the_job_of_the_contract),
+        cmocka_unit_test(event_keys_and_columns_are_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
