@@ -63,6 +63,9 @@ typedef struct gcs_workers_options {
     int64_t backoff_base_ms, backoff_max_ms;
     /* Thresholds, as plan's flags give them; approvals come from each job. */
     const gcs_plan_options *plan;     /* NULL: the defaults */
+    /* Where outcomes are notified (service/notify.h; NULL: nowhere), written
+     * with each outcome; every outcome is audited either way. */
+    const gcs_outbox_routes *notify;
     /* Called by a worker thread after each job's outcome is stored (result_json
      * NULL when it failed; the job's state says which). Must be thread-safe. */
     void (*on_outcome)(void *ctx, const gcs_job *job, const char *result_json);
