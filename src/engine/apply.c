@@ -139,7 +139,7 @@ static bool sensitive_attribute(const char *path)
 /* The attributes the operation set and their new values, without a secret:
  * a sensitive attribute is left out by name, and sensitive keys inside a
  * value are masked. */
-static json_t *changed_attributes(const json_t *op)
+json_t *gcs_apply_told_changes(const json_t *op)
 {
     json_t *out = json_array(), *ch;
     size_t i;
@@ -148,7 +148,11 @@ static json_t *changed_attributes(const json_t *op)
         if (!attr || sensitive_attribute(attr))
             continue;
         json_t *value = json_object_get(ch, "new");
-        json_t *clean = value ? gcs_redact_json(value) : json_null();
+        /* Only an object or an array can hold a sensitive key; a plain value
+         * named by a harmless attribute is told as it is. */
+        json_t *clean = !value                                      ? json_null()
+                        : json_is_object(value) || json_is_array(value) ? gcs_redact_json(value)
+                                                                        : json_incref(value);
         json_array_append_new(out, json_pack("{s:s,s:o}", "attribute", attr, "value",
                                              clean ? clean : json_null()));
     }
@@ -167,7 +171,7 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
     json_t *data = json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:o,s:s,s:s?,s:s?,s:s?}", "source_key",
                              c->key, "genesys_id", c->id, "userName", c->user_name, "operation",
                              gcs_plan_kind_name(c->kind), "outcome",
-                             gcs_apply_outcome_name(outcome), "changes", changed_attributes(c->op),
+                             gcs_apply_outcome_name(outcome), "changes", gcs_apply_told_changes(c->op),
                              "run_id", a->run_id, "job_id", a->o->job_id, "actor", a->o->actor,
                              "detail", outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT
                                            ? detail

@@ -139,6 +139,13 @@ typedef struct gcs_apply_result {
 
 const char *gcs_apply_outcome_name(gcs_apply_outcome o);
 
+/* What an operation of a plan changed, as notifications and audit lines tell
+ * it: [{"attribute": NAME, "value": NEW}], new values only and never a
+ * secret: an attribute whose name is sensitive (core/redact.h: password,
+ * secret, token, …, also as the last segment of a URN path) is left out, and
+ * sensitive keys inside a value are masked. New reference. */
+json_t *gcs_apply_told_changes(const json_t *op);
+
 /* Applies `plan`. Returns 0 when every operation ended done, adopted, noop or
  * skipped, or when the plan was already applied (out->already_applied);
  * GCS_EREFUSED (nothing sent) for an unapproved mass deactivation or when
