@@ -395,6 +395,8 @@ static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t 
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
+        else if (json_object_get(plan->doc, "undo"))
+            fprintf(p->cli->out, "Nothing to apply: nothing of the run is left to take back.\n");
         else
             fprintf(p->cli->out, "Nothing to apply: Genesys already matches the source.\n");
         return GCS_EXIT_OK;

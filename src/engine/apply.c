@@ -1311,7 +1311,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     /* Groups last, once the members they name exist (engine/group_apply.c). */
     if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
         gcs_group_plan_count(plan) > 0) {
-        gcs_group_apply ga = {client, store, a.run_id, a.key_to_id, o, out, a.finished, 0};
+        gcs_group_apply ga = {client, store,      a.run_id,   a.key_to_id, &a.recorder,
+                              o,      out,        a.finished, 0};
         int group_rc = gcs_group_apply_run(&ga, plan);
         a.finished = ga.finished;
         a.problems += ga.problems;

@@ -87,7 +87,8 @@ void gcs_sync_options_init(gcs_sync_options *o);
  * (a new reference) is
  *   {"outcome": the single subject's outcome, or "needs_approval", or "failed"
  *               when any subject failed, else "done" for several,
- *    "subjects": [{"key","outcome","genesys_id"|null,"detail"|null}, ...],
+ *    "subjects": [{"key","outcome","genesys_id"|null,"detail"|null,
+ *                  "receipts": [seq, ...] (those naming this person)}, ...],
  *    "needs": [{"what","count","why","approved","flag"}, ...]   (needs_approval only),
  *    "run_id": apply's run or null, "receipts": [seq, ...] (every receipt of
  *    the call, planner's and apply's, in order)}.

@@ -627,29 +627,6 @@ void gcs_notifier_counts(gcs_notify_counts *out, gcs_notifier *n)
     pthread_mutex_unlock(&n->lock);
 }
 
-int gcs_notifier_metrics(gcs_notifier *n, gcs_buf *out)
-{
-    if (!n)
-        return 0;
-    pthread_mutex_lock(&n->lock);
-    gcs_notify_counts c = n->counts;
-    int64_t pending = n->pending, dead = n->dead;
-    pthread_mutex_unlock(&n->lock);
-    return gcs_buf_printf(
-        out,
-        "# HELP gcscim_notifications Notifications in the outbox, by state.\n"
-        "# TYPE gcscim_notifications gauge\n"
-        "gcscim_notifications{state=\"pending\"} %lld\n"
-        "gcscim_notifications{state=\"dead\"} %lld\n"
-        "# HELP gcscim_notifications_sent_total Notification deliveries, by outcome.\n"
-        "# TYPE gcscim_notifications_sent_total counter\n"
-        "gcscim_notifications_sent_total{outcome=\"delivered\"} %llu\n"
-        "gcscim_notifications_sent_total{outcome=\"failed\"} %llu\n"
-        "gcscim_notifications_sent_total{outcome=\"dead\"} %llu\n",
-        (long long)pending, (long long)dead, (unsigned long long)c.delivered,
-        (unsigned long long)c.failed, (unsigned long long)c.dead);
-}
-
 void gcs_notifier_stop(gcs_notifier *n)
 {
     if (!n)

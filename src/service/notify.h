@@ -97,10 +97,6 @@ int gcs_notifier_start(gcs_notifier **out, const gcs_notifier_options *o);
 void gcs_notifier_wake(gcs_notifier *n);
 /* Totals since the start (for /metrics). */
 void gcs_notifier_counts(gcs_notify_counts *out, gcs_notifier *n);
-/* Appends gcscim_notifications{state} (the outbox as the last pass saw it)
- * and gcscim_notifications_sent_total{outcome} in the exposition format.
- * Thread-safe. */
-int gcs_notifier_metrics(gcs_notifier *n, gcs_buf *out);
 /* Stops after the batch in flight (each of its calls ends within the notify
  * file's timeout_s); what it did not deliver stays in the outbox, claimable
  * again once its lease (2 x timeout_s + 1 s) ends. Accepts NULL. */
