@@ -297,17 +297,6 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
-    /* The notifier before the workers: their first outcome may wake it. A
-     * bad notify file stops the start, naming the file and the field. */
-    const char *notify = gcs_config_get(cfg, GCS_CFG_NOTIFY_FILE);
-    if (notify && *notify) {
-        if ((rc = gcs_notify_config_load(&s->notify, notify)) < 0)
-            goto out;
-        gcs_notifier_options no = {.store_url = gcs_config_get(cfg, GCS_CFG_DB),
-                                   .config = s->notify};
-        if ((rc = gcs_notifier_start(&s->notifier, &no)) < 0)
-            goto out;
-    }
     gcs_workers_options wo = {
         .notify = gcs_notify_routes(s->notify),
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),

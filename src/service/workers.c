@@ -212,11 +212,22 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
+    /* Notifications name the job when the batch is one job; a batch's run id
+     * (and each person's source key) ties them to its jobs otherwise. */
     char job_id[24];
-    snprintf(job_id, sizeof job_id, "%lld", (long long)job->id);
+    snprintf(job_id, sizeof job_id, "%lld", (long long)batch[0]->job->id);
     so.notify = w->o.notify;
-    so.job_id = job_id;
-    so.actor = json_string_value(json_object_get(doc, "requested_by"));
+    so.job_id = n == 1 ? job_id : NULL;
+    /* Who asked (the API key's name, or "webhook"), when one job is run. */
+    char actor[160] = "serve";
+    if (n == 1 && w->o.notify) {
+        json_t *payload = json_loads(batch[0]->job->payload, 0, NULL);
+        const char *by = json_string_value(json_object_get(payload, "requested_by"));
+        if (by)
+            snprintf(actor, sizeof actor, "%s", by);
+        json_decref(payload);
+    }
+    so.actor = actor;
     json_t *sync = NULL;
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
