@@ -116,8 +116,8 @@ typedef struct gcs_apply_options {
     const char *actor;
     const char *job_id;
     /* Also log each outcome, once committed, as one "audit.outcome" line
-     * (level info): the command line with --log-format json. serve audits
-     * its jobs in its own outcome hook (service.h) and leaves this off. */
+     * (level info): the command line with --log-format json, and serve
+     * (which adds one "audit.job" line per job in its outcome hook). */
     bool audit;
 } gcs_apply_options;
 

@@ -228,6 +228,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         json_decref(payload);
     }
     so.actor = actor;
+    so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
