@@ -391,7 +391,7 @@ static bool audit_lines(const gcs_provision *p)
 static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
-    if (json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan) == 0) {
+    if (gcs_plan_size(plan) + gcs_group_plan_count(plan) == 0) {
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
@@ -403,7 +403,7 @@ static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t 
     }
     apply_view view = {p, {0}};
     gcs_progress_init(&view.progress, p->cli->out,
-                      (long)(json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan)));
+                      (long)(gcs_plan_size(plan) + gcs_group_plan_count(plan)));
     if (p->cli->json)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
@@ -501,8 +501,7 @@ gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int a
     }
     if (apply) {
         code = gcs_provision_apply(&p, &plan, &apply_report);
-    } else if (p.detailed_exitcode &&
-               json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
+    } else if (p.detailed_exitcode && gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
                                                                     : GCS_EXIT_CHANGES;
     }

@@ -337,7 +337,7 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
         overall = GCS_SYNC_NEEDS_APPROVAL;
         if (o->notify)
             notify_needs_approval(store, &plan, needs, keys, count, o);
-    } else if (json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
+    } else if (gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,
                                 .on_event = on_apply_event,

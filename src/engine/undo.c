@@ -663,7 +663,8 @@ static int load_run(undoer *u)
     if (rc == 0 && (rc = gcs_store_run_plan_get(&text, &len, u->store, run.id)) == GCS_ENOTFOUND)
         rc = gcs_error_set(GCS_EINVALID,
                            "run %s cannot be undone: its plan was not kept (it began before "
-                           "gcscim kept the plans of runs)",
+                           "gcscim kept the plans of runs, or its plan was larger than the "
+                           "store keeps)",
                            run.id);
     snprintf(name, sizeof name, "kept for run %s", run.id);
     if (rc == 0)

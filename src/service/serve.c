@@ -277,7 +277,9 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
     if ((rc = gcs_service_new(&s->service, &so)) < 0)
         goto out;
 
-    /* The notifier: what outcomes wrote to the outbox is sent continuously. */
+    /* The notifier, before the workers (their first outcome may wake it): what
+     * outcomes wrote to the outbox is sent continuously. A bad notify file
+     * stops the start, naming the file and the field. */
     const char *notify = gcs_config_get(cfg, GCS_CFG_NOTIFY_FILE);
     if (notify && *notify) {
         gcs_notifier_options no = {.store_url = gcs_config_get(cfg, GCS_CFG_DB),

@@ -212,22 +212,26 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
-    /* Notifications name the job when the batch is one job; a batch's run id
-     * (and each person's source key) ties them to its jobs otherwise. */
-    char job_id[24];
-    snprintf(job_id, sizeof job_id, "%lld", (long long)batch[0]->job->id);
-    so.notify = w->o.notify;
-    so.job_id = n == 1 ? job_id : NULL;
-    /* Who asked (the API key's name, or "webhook"), when one job is run. */
-    char actor[160] = "serve";
-    if (n == 1 && w->o.notify) {
-        json_t *payload = json_loads(batch[0]->job->payload, 0, NULL);
-        const char *by = json_string_value(json_object_get(payload, "requested_by"));
-        if (by)
-            snprintf(actor, sizeof actor, "%s", by);
-        json_decref(payload);
+    /* Notifications name the job, or the jobs provisioned together (their ids
+     * separated by commas), and who asked when they all share one caller. */
+    char job_id[ENGINE_BATCH_MAX * 21 + 1] = "";
+    char actor[256] = "";
+    bool one_actor = true;
+    for (size_t k = 0; k < n; k++) {
+        size_t used = strlen(job_id);
+        snprintf(job_id + used, sizeof job_id - used, "%s%lld", k ? "," : "",
+                 (long long)batch[k]->job->id);
+        json_t *doc = json_loads(batch[k]->job->payload, 0, NULL);
+        const char *who = json_string_value(json_object_get(doc, "requested_by"));
+        if (k == 0)
+            snprintf(actor, sizeof actor, "%s", who ? who : "");
+        else if (strcmp(actor, who ? who : "") != 0)
+            one_actor = false;
+        json_decref(doc);
     }
-    so.actor = actor;
+    so.notify = w->o.notify;
+    so.job_id = job_id;
+    so.actor = one_actor && *actor ? actor : NULL;
     so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);

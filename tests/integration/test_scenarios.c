@@ -269,7 +269,7 @@ static void step_reseal(scenario *s, const char *file)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->tmp, file);
-    gcs_plan plan = {json_load_file(path, 0, NULL)};
+    gcs_plan plan = {json_load_file(path, 0, NULL), NULL};
     assert_non_null(plan.doc);
     assert_int_equal(gcs_plan_finish(&plan), 0);
     assert_int_equal(gcs_plan_write(&plan, path), 0);
