@@ -232,6 +232,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.notify = w->o.notify;
     so.job_id = job_id;
     so.actor = one_actor && *actor ? actor : NULL;
+    so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
