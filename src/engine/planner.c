@@ -49,6 +49,8 @@ typedef struct desired {
 typedef struct current_user {
     char *text;               /* as read (only the attributes asked for), compact JSON */
     char *id;
+    char *marker;             /* the managed marker's value (its source key), or NULL */
+    bool active;
 } current_user;
 
 typedef struct planner {
@@ -185,6 +187,8 @@ static const char *marker_value(const planner *p, const json_t *user)
     return NULL;
 }
 
+static bool is_active(const json_t *user);
+
 static int collect_user(json_t *user, void *payload)
 {
     planner *p = payload;
@@ -197,12 +201,16 @@ static int collect_user(json_t *user, void *payload)
         p->user_cap = cap;
     }
     const char *id = json_string_value(json_object_get(user, "id"));
+    const char *marker = marker_value(p, user);
     current_user *u = &p->users[p->user_count];
     u->text = json_dumps(user, JSON_COMPACT | JSON_PRESERVE_ORDER);
     u->id = id ? strdup(id) : NULL;
-    if (!u->text || (id && !u->id)) {
+    u->marker = marker ? strdup(marker) : NULL;
+    u->active = is_active(user);
+    if (!u->text || (id && !u->id) || (marker && !u->marker)) {
         free(u->text);
         free(u->id);
+        free(u->marker);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     p->user_count++;
@@ -1014,6 +1022,16 @@ static int plan_leavers(planner *p, long *managed_total)
              p->stats->rejected);
     int rc = 0;
     for (size_t i = 0; i < p->user_count && rc == 0; i++) {
+        /* Most users are matched by a row, or not managed: decided without
+         * parsing them again. */
+        const current_user *cu = &p->users[i];
+        if (!cu->marker)
+            continue;
+        if (!cu->id || json_object_get(p->claimed, cu->id) || !cu->active ||
+            json_object_get(p->by_key, cu->marker)) {
+            (*managed_total)++;
+            continue;
+        }
         json_t *u = user_at(p, i + 1);
         if (!u)
             return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -1229,6 +1247,7 @@ out:
     for (size_t i = 0; i < p.user_count; i++) {
         free(p.users[i].text);
         free(p.users[i].id);
+        free(p.users[i].marker);
     }
     free(p.users);
     free(p.rows);
