@@ -43,7 +43,7 @@ gcs_exit gcs_cmd_serve(gcs_cli *cli, int argc, char **argv)
         ;
     sd_notify(0, "STOPPING=1\nSTATUS=draining");
     GCS_INFO("serve.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    gcs_serve_drain(srv, gcs_time_mono_ms() + gcs_serve_grace_ms(srv));
+    gcs_serve_drain(srv);
     code = GCS_EXIT_OK;
 out:
     gcs_serve_free(srv);

@@ -25,7 +25,8 @@
 #define APPROVAL_OPTIONS                                                                           \
     "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
     "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
-    "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \
+    "                              deactivate-despite-rejects, remove-members=N,\n"              \
+    "                              revoke-grants=N); docs/plan.md, \"Safety\", \"Groups\"\n"      \
     "  --allow-deactivations N     the same as --approve deactivate=N\n"                          \
     "  --max-deactivations N       removals allowed without approval (default 10)\n"            \
     "  --max-deactivation-share P  ... or P% of managed users above 3 (default 5)\n"             \
@@ -69,8 +70,9 @@ const gcs_cli_command gcs_cli_commands[] = {
      "Builds, from the plan a run applied (kept in the store) and what its items and\n"
      "receipts say really happened, a plan that takes the run back: users it created\n"
      "are deactivated (never deleted), users it deactivated reactivated and those it\n"
-     "reactivated deactivated, and every attribute it changed gets its earlier value\n"
-     "back. A user changed since the run is left alone and listed as skipped. The plan\n"
+     "reactivated deactivated, every attribute it changed gets its earlier value back,\n"
+     "and group members and grants it added or removed are taken back (groups stay).\n"
+     "A user changed since the run is left alone and listed as skipped. The plan\n"
      "is shown like 'gcscim plan' shows one and applied with 'gcscim apply', with the\n"
      "same approvals and checks; undoing the run of an undo plan restores the run.\n"
      "Writes nothing to Genesys. Exit 3 when some users were left alone.\n\nOptions:\n"
@@ -144,8 +146,8 @@ const gcs_cli_command gcs_cli_commands[] = {
      "  drop ID  put a pending or dead notification aside (kept for the record)",
      gcs_cmd_notifications},
     {"serve", "run as a service: signed events and REST calls become provisioning jobs",
-     "gcscim serve [--listen HOST:PORT] [--event-secrets-file FILE] [--api-keys-file FILE] "
-     "[options]",
+     "gcscim serve --profile FILE [--listen HOST:PORT] [--event-secrets-file FILE] "
+     "[--api-keys-file FILE] [options]",
      "Listens for directory events (POST /v1/events, Standard Webhooks signatures) and\n"
      "REST calls (POST /v1/users, GET /v1/jobs/ID, /v1/users/KEY, /v1/receipts), commits\n"
      "each as a job before answering, and runs the jobs with the workers: the same plan\n"
@@ -154,6 +156,8 @@ const gcs_cli_command gcs_cli_commands[] = {
      "seconds, then it exits 0. Under systemd it notifies READY=1 and STOPPING=1.\n"
      "docs/serve.md describes the routes, the event format and the answers.\n\n"
      "Settings (flag, environment GCSCIM_NAME, or config file key NAME):\n"
+     "  --profile FILE              the mapping profile (YAML or JSON): every job's row\n"
+     "                              goes through it, as a file's rows do in sync\n"
      "  --listen HOST:PORT          where to listen (default 127.0.0.1:8080); plain HTTP\n"
      "                              only on loopback, anything else needs TLS\n"
      "  --ready-file FILE           written once listening: {\"api_url\",\"url\",\"port\"}\n"

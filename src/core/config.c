@@ -71,6 +71,9 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
     [GCS_CFG_QUEUE_MAX] = {"queue_max", "GCSCIM_QUEUE_MAX", "queue-max",
                            "serve: pending jobs past which new work is refused (503)", false, true,
                            true, 1, 10000000, "serve"},
+    [GCS_CFG_PROFILE] = {"profile", "GCSCIM_PROFILE", "profile",
+                         "serve: the mapping profile every job's row goes through", false, false,
+                         false, 0, 0, "serve"},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {

@@ -225,6 +225,8 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
 {
     applier *a = c->a;
     const char *type = outcome_event(c->kind, outcome);
+    if (!a->o->notify && !(a->o->audit && gcs_log_enabled(GCS_LOG_INFO))) /* nobody to tell */
+        return gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
     json_t *data = json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:o,s:s,s:s?,s:s?,s:s?}", "source_key",
                              c->key, "genesys_id", c->id, "userName", c->user_name, "operation",
                              gcs_plan_kind_name(c->kind), "outcome",
@@ -235,7 +237,7 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
                                            : NULL);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {type, data, a->o->notify, true, true};
+    gcs_outbox_event ev = {type, data, a->o->notify, true, a->o->audit};
     int rc = gcs_store_item_mark_notify(a->store, a->run_id, c->key, state, c->id, detail, &ev);
     json_decref(data);
     if (rc == 0) {
@@ -262,7 +264,7 @@ static int finish_run(applier *a, const char *state)
         "events", a->notified);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, true};
+    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, a->o->audit};
     int rc = gcs_store_run_finish_notify(a->store, a->run_id, state, &ev);
     json_decref(data);
     return rc;
@@ -280,11 +282,26 @@ static void notify_needs_approval(gcs_store *store, const gcs_plan *plan,
                              o->command ? o->command : "apply", "plan_id",
                              gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
                              "detail", why, "needs", gcs_plan_needs(plan, &o->approval));
-    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, o->audit};
     if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
         GCS_WARN("apply.notify_failed", "error", gcs_error_last());
     json_decref(data);
     gcs_error_set(GCS_EREFUSED, "%s", why);
+}
+
+/* The same, stopping the run when the store fails. */
+static void record_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
+                           const char *detail)
+{
+    applier *a = c->a;
+    if (a->fatal)
+        return;
+    int rc = mark_outcome(c, outcome, state, detail);
+    if (rc < 0) {
+        a->fatal = rc;
+        GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(a->client);
+    }
 }
 
 /* Records an item's state, queued behind its call's receipt and committed
@@ -328,15 +345,9 @@ static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
         c->problem = true;
         a->problems++;
     }
-    if (outcome != GCS_APPLY_SKIPPED && !a->fatal) {
-        int rc = mark_outcome(c, outcome, bad ? GCS_ITEM_FAILED : GCS_ITEM_DONE,
-                              bad ? message : gcs_apply_outcome_name(outcome));
-        if (rc < 0) {
-            a->fatal = rc;
-            GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
-            gcs_http_cancel(a->client);
-        }
-    }
+    if (outcome != GCS_APPLY_SKIPPED)
+        record_outcome(c, outcome, bad ? GCS_ITEM_FAILED : GCS_ITEM_DONE,
+                       bad ? message : gcs_apply_outcome_name(outcome));
     a->result->counts[outcome]++;
     a->finished++;
     if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT)
@@ -816,7 +827,9 @@ static void manager_failed(op_ctx *c, const char *message)
     c->problem = true;
     char msg[512];
     snprintf(msg, sizeof msg, "manager not set: %s", message);
-    mark(c, GCS_ITEM_FAILED, msg);
+    /* The user was told as created or updated; that its manager could not be
+     * set is an outcome of its own. */
+    record_outcome(c, GCS_APPLY_FAILED, GCS_ITEM_FAILED, msg);
     release_later(c);
 }
 
@@ -1426,7 +1439,8 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     /* Groups last, once the members they name exist (engine/group_apply.c). */
     if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
         gcs_group_plan_count(plan) > 0) {
-        gcs_group_apply ga = {client, store, a.run_id, a.key_to_id, o, out, a.finished, 0};
+        gcs_group_apply ga = {client, store,      a.run_id,   a.key_to_id, &a.recorder,
+                              o,      out,        a.finished, 0};
         int group_rc = gcs_group_apply_run(&ga, plan);
         a.finished = ga.finished;
         a.problems += ga.problems;

@@ -382,6 +382,9 @@ static int read_source(planner *p)
     bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
+    /* A plan of named people plans no groups: their column is not needed. */
+    if (names && p->o->targets && gcs_profile_groups_of(p->profile)->enabled)
+        gcs_field_names_excuse(names, gcs_profile_groups_of(p->profile)->column);
     for (;;) {
         const gcs_row *row;
         rc = gcs_source_next(&row, src);
@@ -462,64 +465,178 @@ static char *wanted_attributes(planner *p)
     return gcs_buf_detach(&b);
 }
 
-/* One filtered read by a matching key; the user found joins the current ones. */
-static int look_up(planner *p, const char *key, const char *value, bool *found)
+/* ==== Targeted reads: one filtered read per key, many people at once ====
+ *
+ * Each person has keys to try in order (the marker, the profile's match keys,
+ * the userName); the first that finds a user wins, as with one read after the
+ * other. The reads go in waves: every person's next untried key at once, one
+ * round trip per wave instead of one per read. A key already answered by an
+ * earlier read (the index) costs nothing; two people needing the same read in
+ * one wave share it: the second asks in the next wave, if it still must. */
+
+#define TARGET_KEYS_MAX 16
+
+typedef struct target_reads {
+    const char *person;   /* the source key the reads are for */
+    const char *keys[TARGET_KEYS_MAX];
+    const char *values[TARGET_KEYS_MAX];
+    size_t n, next;  /* keys, and the next one to try */
+    bool done;       /* found, or every key tried */
+} target_reads;
+
+typedef struct lookup {
+    size_t who;
+    char *filter;
+    char *path;
+    int rc;
+    json_t *user;    /* the one user found, or NULL */
+    char message[600];
+} lookup;
+
+static void on_lookup(const gcs_http_client_response *res, void *payload)
 {
-    *found = false;
-    gcs_error_clear();
-    char *filter = gcs_directory_filter_for(key, value);
-    if (!filter && gcs_error_last_code() == GCS_ENOMEM)
-        return GCS_ENOMEM; /* not "no such user": that would plan a create */
-    if (!filter)
-        return 0; /* a key no filter can express: no user is found by it */
-    json_t *user = NULL;
-    int rc = gcs_directory_find_user(&user, p->client, filter);
-    p->stats->requests++;
-    free(filter);
-    if (rc == 0 && user) {
-        collect_user(user, p);
-        json_decref(user);
-        *found = true;
+    lookup *l = payload;
+    if (res->error != 0) {
+        l->rc = res->error;
+        snprintf(l->message, sizeof l->message, "cannot look up user (%s): %s", l->filter,
+                 res->message);
+        return;
     }
+    json_t *found = NULL;
+    l->rc = gcs_directory_found_user(&found, res->json, l->filter);
+    if (l->rc < 0)
+        snprintf(l->message, sizeof l->message, "%s", gcs_error_last());
+    else if (found)
+        l->user = json_incref(found);
+}
+
+/* Sends one wave of reads and takes in their answers, in the people's order. */
+static int read_wave(planner *p, target_reads *t, lookup *wave, size_t n)
+{
+    int rc = 0;
+    size_t submitted = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        gcs_http_client_request req = {.method = "GET", .path = wave[i].path};
+        if (p->o->on_targeted_read && t[wave[i].who].person)
+            p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[wave[i].who].person,
+                                   wave[i].path);
+        rc = gcs_http_submit(p->client, &req, on_lookup, &wave[i]);
+        if (rc == 0) {
+            submitted++;
+            p->stats->requests++;
+        }
+    }
+    int run_rc = gcs_http_run(p->client);
+    for (size_t i = 0; i < submitted; i++) {
+        lookup *l = &wave[i];
+        if (l->rc < 0 && rc == 0)
+            rc = gcs_error_set(l->rc, "%s", l->message);
+        if (rc == 0 && l->user) {
+            collect_user(l->user, p);
+            t[l->who].done = true;
+        }
+    }
+    return rc < 0 ? rc : run_rc;
+}
+
+static void wave_release(lookup *wave, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(wave[i].filter);
+        free(wave[i].path);
+        json_decref(wave[i].user);
+    }
+}
+
+/* Reads, in waves, until every person is found or out of keys. */
+static int read_targets(planner *p, target_reads *t, size_t count)
+{
+    lookup *wave = calloc(count ? count : 1, sizeof *wave);
+    json_t *asked = json_object();
+    int rc = 0;
+    if (!wave || !asked)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    while (rc == 0) {
+        size_t n = 0;
+        json_object_clear(asked);
+        for (size_t i = 0; i < count && rc == 0; i++) {
+            target_reads *r = &t[i];
+            char *filter = NULL;
+            while (!r->done) {
+                if (r->next >= r->n || index_get(p, r->keys[r->next], r->values[r->next])) {
+                    r->done = true; /* out of keys, or answered by a read made already */
+                    break;
+                }
+                gcs_error_clear();
+                if ((filter = gcs_directory_filter_for(r->keys[r->next], r->values[r->next])))
+                    break;
+                if (gcs_error_last_code() == GCS_ENOMEM) {
+                    rc = GCS_ENOMEM; /* not "no such user": that would plan a create */
+                    break;
+                }
+                r->next++; /* a key no filter can express: no user is found by it */
+            }
+            if (!filter)
+                continue;
+            if (json_object_get(asked, filter)) { /* the same read is in this wave */
+                free(filter);
+                continue;
+            }
+            lookup *l = &wave[n];
+            memset(l, 0, sizeof *l);
+            l->who = i;
+            l->filter = filter;
+            l->path = gcs_directory_find_path(filter);
+            if (!l->path || json_object_set_new(asked, filter, json_true()) < 0) {
+                n++;
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                break;
+            }
+            n++;
+            r->next++;
+        }
+        if (rc == 0 && n == 0)
+            break;
+        if (rc == 0)
+            rc = read_wave(p, t, wave, n);
+        wave_release(wave, n);
+    }
+    free(wave);
+    json_decref(asked);
     return rc;
 }
 
 static int find_targeted(planner *p)
 {
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    target_reads *t = calloc(p->count ? p->count : 1, sizeof *t);
+    GCS_CHECK_ALLOC(t);
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
-        char marker_key[300];
-        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-        const char *keys[16];
-        const char *values[16];
-        size_t n = 0;
+        target_reads *r = &t[i];
+        r->person = d->m.source_key;
         if (p->marker) {
-            keys[n] = marker_key;
-            values[n++] = d->m.source_key;
+            r->keys[r->n] = marker_key;
+            r->values[r->n++] = d->m.source_key;
         }
         bool by_user_name = false;
-        for (size_t k = 0; k < d->m.match_count && n < 15; k++) {
-            keys[n] = d->m.match[k].key;
-            values[n++] = d->m.match[k].value;
+        for (size_t k = 0; k < d->m.match_count && r->n < TARGET_KEYS_MAX - 1; k++) {
+            r->keys[r->n] = d->m.match[k].key;
+            r->values[r->n++] = d->m.match[k].value;
             by_user_name |= strcmp(d->m.match[k].key, "userName") == 0;
         }
         /* Genesys keeps userNames unique whatever the match keys: a create must
          * know whether its userName is taken (it is an adoption then). */
         const char *user_name = d->user_name;
         if (!by_user_name && user_name) {
-            keys[n] = "userName";
-            values[n++] = user_name;
-        }
-        for (size_t k = 0; k < n; k++) {
-            bool found = index_get(p, keys[k], values[k]) != 0;
-            int rc = found ? 0 : look_up(p, keys[k], values[k], &found);
-            if (rc < 0)
-                return rc;
-            if (found)
-                break;
+            r->keys[r->n] = "userName";
+            r->values[r->n++] = user_name;
         }
     }
-    return 0;
+    int rc = read_targets(p, t, p->count);
+    free(t);
+    return rc;
 }
 
 /* A targeted key with no row may be a leaver: find it by its marker. */
@@ -527,16 +644,23 @@ static int find_targeted_leavers(planner *p)
 {
     char marker_key[300];
     snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    for (size_t i = 0; p->marker && i < p->o->target_count; i++) {
+    if (!p->marker || p->o->target_count == 0)
+        return 0;
+    target_reads *t = calloc(p->o->target_count, sizeof *t);
+    GCS_CHECK_ALLOC(t);
+    size_t n = 0;
+    for (size_t i = 0; i < p->o->target_count; i++) {
         const char *key = p->o->targets[i];
-        if (json_object_get(p->by_key, key) || index_get(p, marker_key, key))
+        if (json_object_get(p->by_key, key))
             continue;
-        bool found;
-        int rc = look_up(p, marker_key, key, &found);
-        if (rc < 0)
-            return rc;
+        t[n].person = key;
+        t[n].keys[0] = marker_key;
+        t[n].values[0] = key;
+        t[n++].n = 1;
     }
-    return 0;
+    int rc = read_targets(p, t, n);
+    free(t);
+    return rc;
 }
 
 static int read_current(planner *p)

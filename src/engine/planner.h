@@ -61,6 +61,11 @@ typedef struct gcs_planner_options {
      * read from Genesys but these people. NULL/0: every row. Borrowed. */
     const char *const *targets;
     size_t target_count;
+    /* Told, before it is sent, the path of each targeted read and the source
+     * key it is made for (a recorder names that person in its receipt:
+     * gcs_recorder_learn_path). NULL: nobody is told. */
+    void (*on_targeted_read)(void *ctx, const char *key, const char *path);
+    void *on_targeted_read_ctx;
     /* Where group ownership (what gcscim added to groups) is read; NULL: nothing
      * is owned, so only authoritative groups lose members. Borrowed. */
     struct gcs_store *store;

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "engine/apply.h"
 #include "engine/recorder.h"
+#include "plan/group_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,15 +200,38 @@ static json_t *subject_outcome(const gcs_plan *plan, const gcs_planner_stats *st
 typedef struct seq_list {
     json_t *seqs;
     json_t *ids;     /* source key -> a Genesys id a receipt names */
+    json_t *all;     /* [seq, source key or null, Genesys id or null] in order */
 } seq_list;
 
 static int collect_seq(const gcs_receipt *r, void *payload)
 {
     seq_list *l = payload;
     json_array_append_new(l->seqs, json_integer(r->seq));
+    json_array_append_new(l->all, json_pack("[I,s?,s?]", (json_int_t)r->seq, r->source_key,
+                                            r->genesys_id));
     if (r->source_key && r->genesys_id && !json_object_get(l->ids, r->source_key))
         json_object_set_new(l->ids, r->source_key, json_string(r->genesys_id));
     return 0;
+}
+
+/* The receipts that name a person: by their key, or by their Genesys id. */
+static json_t *receipts_of_person(const seq_list *l, const char *key, const char *genesys_id)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(l->all, i, r) {
+        const char *k = json_string_value(json_array_get(r, 1));
+        const char *id = json_string_value(json_array_get(r, 2));
+        if ((k && strcmp(k, key) == 0) || (genesys_id && id && strcmp(id, genesys_id) == 0))
+            json_array_append(out, json_array_get(r, 0));
+    }
+    return out;
+}
+
+static void learn_read(void *ctx, const char *key, const char *path)
+{
+    gcs_recorder_learn_path(ctx, key, path);
 }
 
 static int receipts_of(seq_list *l, gcs_store *store, const char *run_id)
@@ -217,6 +241,26 @@ static int receipts_of(seq_list *l, gcs_store *store, const char *run_id)
     gcs_receipt_filter f = {0};
     f.run_id = run_id;
     return gcs_store_receipts_each(store, &f, collect_seq, l);
+}
+
+/* A plan that waits for an approval is an outcome: nothing was sent, someone
+ * must approve (each need names its flag). Told on its own; serve's outcome
+ * hook audits it with the job. */
+static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
+                                  const char *const *keys, size_t count,
+                                  const gcs_sync_options *o)
+{
+    json_t *subjects = json_array();
+    for (size_t i = 0; subjects && i < count; i++)
+        json_array_append_new(subjects, json_string(keys[i]));
+    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:O}", "command",
+                             o->command ? o->command : "serve", "plan_id",
+                             gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
+                             "subjects", subjects ? subjects : json_array(), "needs", needs);
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, false};
+    if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
+        GCS_WARN("sync.notify_failed", "error", gcs_error_last());
+    json_decref(data);
 }
 
 int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store *store,
@@ -235,10 +279,11 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     const char **keys = calloc(count, sizeof *keys);
     json_t *subjects_out = json_array(), *needs = NULL, *doc = NULL;
     apply_seen seen = {json_object()};
-    seq_list receipts = {json_array(), json_object()};
+    seq_list receipts = {json_array(), json_object(), json_array()};
     gcs_plan plan = {0};
     bool planned = false;
-    if (!line_of || !keys || !subjects_out || !seen.by_key || !receipts.seqs || !receipts.ids) {
+    if (!line_of || !keys || !subjects_out || !seen.by_key || !receipts.seqs || !receipts.ids ||
+        !receipts.all) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -266,6 +311,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     gcs_planner_stats stats;
     gcs_recorder rec;
     gcs_recorder_attach(&rec, store, session->client, o->run_label);
+    po.on_targeted_read = learn_read;
+    po.on_targeted_read_ctx = &rec;
     rc = gcs_planner_run(&plan, &stats, session->client, &po);
     int rec_rc = gcs_recorder_detach(&rec);
     if (rc == 0 && rec_rc < 0) {
@@ -288,12 +335,17 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     }
     if (!approved) {
         overall = GCS_SYNC_NEEDS_APPROVAL;
-    } else if (gcs_plan_size(&plan) > 0) {
+        if (o->notify)
+            notify_needs_approval(store, &plan, needs, keys, count, o);
+    } else if (gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,
                                 .on_event = on_apply_event,
                                 .payload = &seen,
-                                .stop = o->stop};
+                                .stop = o->stop,
+                                .notify = o->notify,
+                                .actor = o->actor,
+                                .job_id = o->job_id};
         rc = gcs_apply_run(&ar, session->client, store, &plan, &ao);
         /* Operations that failed or drifted are the subjects' outcomes; any
          * other error stopped the run: the caller tries again later. */
@@ -325,6 +377,9 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
                              GCS_SYNC_REJECTED) != 0)
                 json_object_set_new(so, "genesys_id", json_string(id));
         }
+        json_object_set_new(so, "receipts",
+                            receipts_of_person(&receipts, sub->key,
+                                               json_string_value(json_object_get(so, "genesys_id"))));
         any_failed |= strcmp(json_string_value(json_object_get(so, "outcome")), GCS_SYNC_FAILED) == 0;
         json_array_append_new(subjects_out, so);
     }
@@ -351,6 +406,7 @@ out:
     json_decref(seen.by_key);
     json_decref(receipts.seqs);
     json_decref(receipts.ids);
+    json_decref(receipts.all);
     gcs_buf_release(&text);
     free(line_of);
     free(keys);

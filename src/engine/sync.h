@@ -62,6 +62,12 @@ typedef struct gcs_sync_options {
     gcs_plan_options plan;         /* thresholds and approvals, as the flags give them */
     const char *run_label;         /* run id of the planner's receipts; NULL: none */
     const volatile sig_atomic_t *stop; /* see apply.h; may be NULL */
+    /* Notifications and audit lines of the outcomes (apply.h, "Outcomes"):
+     * the routes (NULL: none), who asked and the job; NULL when unknown. A
+     * plan that waits for an approval is told as provisioning.needs_approval. */
+    const gcs_outbox_routes *notify;
+    const char *actor;
+    const char *job_id;
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */
@@ -81,7 +87,8 @@ void gcs_sync_options_init(gcs_sync_options *o);
  * (a new reference) is
  *   {"outcome": the single subject's outcome, or "needs_approval", or "failed"
  *               when any subject failed, else "done" for several,
- *    "subjects": [{"key","outcome","genesys_id"|null,"detail"|null}, ...],
+ *    "subjects": [{"key","outcome","genesys_id"|null,"detail"|null,
+ *                  "receipts": [seq, ...] (those naming this person)}, ...],
  *    "needs": [{"what","count","why","approved","flag"}, ...]   (needs_approval only),
  *    "run_id": apply's run or null, "receipts": [seq, ...] (every receipt of
  *    the call, planner's and apply's, in order)}.

@@ -202,6 +202,21 @@ void gcs_http__stop(gcs_http_client *c, int code, gcs_http_outcome outcome, cons
     GCS_ERR("http.stopped", "message", c->stop_msg);
 }
 
+int gcs_http_client_stopped(const gcs_http_client *c)
+{
+    return c->stop_code;
+}
+
+int gcs_http_client_resume(gcs_http_client *c)
+{
+    if (gcs_http_pending(c) > 0)
+        return gcs_error_set(GCS_EINVALID, "a client resumes between runs only");
+    c->stop_code = 0;
+    c->stop_outcome = GCS_HTTP_OK;
+    c->stop_msg[0] = '\0';
+    return 0;
+}
+
 /* ==== Options and lifecycle ==== */
 
 static int check_base_url(const char *url, const char *what)

@@ -230,6 +230,16 @@ void gcs_http_abort(gcs_http_client *c);
 /* Number of requests queued or in flight. */
 int gcs_http_pending(const gcs_http_client *c);
 
+/* The code of the stop that ended the client's runs (GCS_EFORBIDDEN,
+ * GCS_EDAILYLIMIT, GCS_EUNREACHABLE), or 0. */
+int gcs_http_client_stopped(const gcs_http_client *c);
+/* For a client that outlives one run (the service's, one per process): the
+ * next run starts afresh after a stop, its verdict having been reported. The
+ * pacer, the breaker and the token keep what they learned, so a daily limit
+ * or a server still down stops the next run again at once, without a call.
+ * Only between runs: nothing may be queued or in flight (else GCS_EINVALID). */
+int gcs_http_client_resume(gcs_http_client *c);
+
 /* ==== Counters ==== */
 
 typedef struct gcs_http_stats {

@@ -91,7 +91,8 @@ struct gcs_http_client {
     /* A fatal outcome stops the client: a daily limit, a 403 (a scope or a
      * permission is missing: every other call would fail alike), or a server
      * that stayed down through every probe. Every queued call then fails with
-     * stop_outcome unsent and gcs_http_run returns stop_code. Never cleared. */
+     * stop_outcome unsent and gcs_http_run returns stop_code. Cleared only by
+     * gcs_http_client_resume (a service's client outlives its runs). */
     int stop_code;
     gcs_http_outcome stop_outcome;
     char stop_msg[400];

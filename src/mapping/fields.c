@@ -279,6 +279,17 @@ int gcs_field_names_new(gcs_field_names **out, const gcs_profile *profile, const
     return 0;
 }
 
+void gcs_field_names_excuse(gcs_field_names *n, const char *name)
+{
+    for (size_t i = 0; name && i < n->nw; i++) {
+        wanted *w = &n->w[i];
+        if (!w->seen && w->len == strlen(name) && !memcmp(w->name, name, w->len)) {
+            w->seen = true;
+            n->nseen++;
+        }
+    }
+}
+
 int gcs_field_names_add_row(gcs_field_names *n, const gcs_row *row)
 {
     if (n->columns)

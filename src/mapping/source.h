@@ -188,6 +188,9 @@ typedef struct gcs_field_names gcs_field_names;
 
 /* GCS_ENOMEM is the only error. */
 int gcs_field_names_new(gcs_field_names **out, const gcs_profile *profile, const gcs_source *src);
+/* `name` need not be met: the reader will not use it (the groups column of a
+ * plan of named people, which plans no groups). */
+void gcs_field_names_excuse(gcs_field_names *names, const char *name);
 /* Adds the names of a good row. Returns 0 or GCS_ENOMEM. */
 int gcs_field_names_add_row(gcs_field_names *names, const gcs_row *row);
 /* True when every field the profile reads has been met. */

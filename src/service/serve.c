@@ -10,7 +10,11 @@
 #include "genesys/session.h"
 #include "http/server.h"
 #include "service/auth.h"
+#include "service/notify.h"
 #include "service/service.h"
+#include "service/workers.h"
+
+#include <pthread.h>
 
 #include <openssl/crypto.h>
 
@@ -32,7 +36,15 @@ struct gcs_serve {
     bool token_ok;
     char token_error[256];
     gcs_service *service;
+    gcs_workers *workers;
+    gcs_notify_config *notify;     /* NULL without notify_file */
+    gcs_notifier *notifier;
+    gcs_store *notify_store;       /* counts for /metrics, read by the scraping thread */
+    pthread_mutex_t notify_lock;
     gcs_http_server *server;
+    pthread_mutex_t rate_lock;     /* the last scrape's request count, for the used ratio */
+    uint64_t rate_sent;
+    int64_t rate_ms;
     char url[300];
     int64_t grace_ms;
 };
@@ -76,12 +88,103 @@ static int write_ready(const char *path, const char *url, int port)
 
 /* ==== Hooks given to the service ==== */
 
+static int ensure_token(gcs_genesys_session *session, void *ctx)
+{
+    (void)ctx;
+    return gcs_token_ensure(session->token, session->client);
+}
+
+/* A token is held or can be had now: asked of the session between two jobs
+ * (the workers own it), or directly before they start. */
 static bool token_ready(void *ctx, char *why, size_t whysz)
 {
     gcs_serve *s = ctx;
+    if (s->workers) {
+        if (gcs_workers_with_session(s->workers, ensure_token, NULL) == 0)
+            return true;
+        snprintf(why, whysz, "%s", gcs_error_last());
+        return false;
+    }
     if (!s->token_ok)
         snprintf(why, whysz, "%s", s->token_error);
     return s->token_ok;
+}
+
+static void on_enqueued(void *ctx)
+{
+    gcs_serve *s = ctx;
+    if (s->workers)
+        gcs_workers_notify(s->workers);
+}
+
+static void on_outcome(void *ctx, const gcs_job *job, const char *result_json)
+{
+    gcs_serve *s = ctx;
+    gcs_service_on_outcome(s->service, job, result_json);
+    /* What the job's apply wrote to the outbox goes out now. */
+    if (s->notifier)
+        gcs_notifier_wake(s->notifier);
+}
+
+/* The outbox's gauges and what this process's notifier sent. */
+static bool notify_metrics(void *ctx, gcs_notify_metrics *out)
+{
+    gcs_serve *s = ctx;
+    gcs_notify_counts sent = {0};
+    memset(out, 0, sizeof *out);
+    if (!s->notifier)
+        return false;
+    gcs_notifier_counts(&sent, s->notifier);
+    out->delivered = sent.delivered;
+    out->failed = sent.failed;
+    out->dead_sent = sent.dead;
+    pthread_mutex_lock(&s->notify_lock);
+    if (gcs_store_notification_counts(&out->pending, &out->dead, s->notify_store) < 0)
+        GCS_WARN("serve.metrics", "error", gcs_error_last());
+    pthread_mutex_unlock(&s->notify_lock);
+    return true;
+}
+
+/* What the workers' request engine saw, for /metrics. The used ratio is the
+ * requests sent since the previous scrape over what the rate limit allowed
+ * in that time. */
+static void genesys_metrics(void *ctx, gcs_genesys_metrics *out)
+{
+    gcs_serve *s = ctx;
+    gcs_workers_stats st;
+    if (!s->workers)
+        return;
+    gcs_workers_counts(s->workers, &st);
+    out->rate_limited = st.http.status_429;
+    out->breaker_open = st.http.breaker_state != GCS_BREAKER_CLOSED;
+    out->token_refreshes = st.http.token_requests;
+    int64_t now = gcs_time_mono_ms();
+    pthread_mutex_lock(&s->rate_lock);
+    if (s->rate_ms && now > s->rate_ms && st.http.allowed_rps > 0) {
+        double allowed = st.http.allowed_rps * (double)(now - s->rate_ms) / 1000.0;
+        double used = (double)(st.http.sent - s->rate_sent) / allowed;
+        out->rate_limit_used_ratio = used < 0 ? 0 : used > 1 ? 1 : used;
+    }
+    s->rate_sent = st.http.sent;
+    s->rate_ms = now;
+    pthread_mutex_unlock(&s->rate_lock);
+
+    json_t *requests = gcs_workers_requests_json(s->workers);
+    json_t *list = json_object_get(requests, "requests");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        if (out->nroutes >= GCS_ROUTE_COUNTS_MAX)
+            break;
+        gcs_route_count *c = &out->routes[out->nroutes++];
+        const char *method = json_string_value(json_object_get(r, "method"));
+        const char *route = json_string_value(json_object_get(r, "route"));
+        snprintf(c->method, sizeof c->method, "%s", method ? method : "");
+        snprintf(c->route, sizeof c->route, "%s", route ? route : "");
+        c->status = (int)json_integer_value(json_object_get(r, "status"));
+        c->count = (uint64_t)json_integer_value(json_object_get(r, "count"));
+    }
+    json_decref(requests);
 }
 
 /* ==== Start and stop ==== */
@@ -125,11 +228,13 @@ static int load_files(gcs_serve *s)
 
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
 {
-    int rc, port;
+    int rc, port = 0;
     char host[128];
     *out = NULL;
     gcs_serve *s = calloc(1, sizeof *s);
     GCS_CHECK_ALLOC(s);
+    pthread_mutex_init(&s->rate_lock, NULL);
+    pthread_mutex_init(&s->notify_lock, NULL);
     s->cfg = cfg;
     s->grace_ms = gcs_config_get_long(cfg, GCS_CFG_SHUTDOWN_GRACE) * 1000;
 
@@ -164,9 +269,46 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .api_keys = s->keys,
         .queue_max = gcs_config_get_long(cfg, GCS_CFG_QUEUE_MAX),
         .token_ready = token_ready,
+        .on_enqueued = on_enqueued,
+        .genesys_metrics = genesys_metrics,
+        .notify_metrics = notify_metrics,
         .ctx = s,
     };
     if ((rc = gcs_service_new(&s->service, &so)) < 0)
+        goto out;
+
+    /* The notifier, before the workers (their first outcome may wake it): what
+     * outcomes wrote to the outbox is sent continuously. A bad notify file
+     * stops the start, naming the file and the field. */
+    const char *notify = gcs_config_get(cfg, GCS_CFG_NOTIFY_FILE);
+    if (notify && *notify) {
+        gcs_notifier_options no = {.store_url = gcs_config_get(cfg, GCS_CFG_DB),
+                                   .config = NULL};
+        if ((rc = gcs_notify_config_load(&s->notify, notify)) < 0 ||
+            (rc = gcs_store_open(&s->notify_store, no.store_url)) < 0)
+            goto out;
+        no.config = s->notify;
+        if ((rc = gcs_notifier_start(&s->notifier, &no)) < 0)
+            goto out;
+    }
+
+    /* The workers before the listener: the first event may wake them. */
+    const char *profile = gcs_config_get(cfg, GCS_CFG_PROFILE);
+    if (!profile) {
+        rc = gcs_error_set(GCS_EINVALID, "serve needs a mapping profile (--profile FILE, "
+                                         "GCSCIM_PROFILE or the config file's \"profile\")");
+        goto out;
+    }
+    gcs_workers_options wo = {
+        .notify = gcs_notify_routes(s->notify),
+        .store_url = gcs_config_get(cfg, GCS_CFG_DB),
+        .session = s->session,
+        .profile_path = profile,
+        .count = (int)gcs_config_get_long(cfg, GCS_CFG_WORKERS),
+        .on_outcome = on_outcome,
+        .ctx = s,
+    };
+    if ((rc = gcs_workers_start(&s->workers, &wo)) < 0)
         goto out;
 
     gcs_http_server_options ho = {
@@ -205,11 +347,16 @@ int64_t gcs_serve_grace_ms(const gcs_serve *s)
     return s->grace_ms;
 }
 
-void gcs_serve_drain(gcs_serve *s, int64_t deadline_ms)
+void gcs_serve_drain(gcs_serve *s)
 {
-    (void)deadline_ms;
     if (s->service)
         gcs_service_drain(s->service);
+    if (s->workers) {
+        char grace[24];
+        snprintf(grace, sizeof grace, "%lld", (long long)s->grace_ms);
+        GCS_INFO("serve.draining", "grace_ms", grace);
+        gcs_workers_drain(s->workers, gcs_time_wall_ms() + s->grace_ms);
+    }
 }
 
 void gcs_serve_free(gcs_serve *s)
@@ -219,6 +366,12 @@ void gcs_serve_free(gcs_serve *s)
     /* The listener first: no handler runs after it, then the intake finishes
      * what it holds, then the session the workers shared. */
     gcs_http_server_free(s->server);
+    gcs_workers_free(s->workers);
+    s->workers = NULL;
+    gcs_notifier_stop(s->notifier);
+    s->notifier = NULL;
+    gcs_store_free(s->notify_store);
+    gcs_notify_config_free(s->notify);
     gcs_service_free(s->service);
     gcs_genesys_session_free(s->session);
     for (size_t i = 0; i < GCS_EVENT_SECRETS_MAX; i++)
@@ -232,5 +385,7 @@ void gcs_serve_free(gcs_serve *s)
         free(s->tls_key);
     }
     free(s->tls_cert);
+    pthread_mutex_destroy(&s->rate_lock);
+    pthread_mutex_destroy(&s->notify_lock);
     free(s);
 }

@@ -24,10 +24,11 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg);
 const char *gcs_serve_url(const gcs_serve *s);
 /*
  * The stop asked by SIGTERM: from now on /readyz and every new request answer
- * 503; the workers stop claiming and get until `deadline_ms` (monotonic) to
- * finish their jobs, then release what they hold; then the listener closes.
+ * 503; the workers stop claiming and get shutdown_grace to finish their jobs,
+ * then give back what they hold (pending again, leases released). Returns
+ * once every worker is idle.
  */
-void gcs_serve_drain(gcs_serve *s, int64_t deadline_ms);
+void gcs_serve_drain(gcs_serve *s);
 /* Closes everything. NULL ok. */
 void gcs_serve_free(gcs_serve *s);
 /* The shutdown_grace setting, in milliseconds. */

@@ -30,11 +30,13 @@ void gcs_service__readyz(gcs_service *s, gcs_http_response *out, const gcs_http_
     pthread_mutex_unlock(&s->read_lock);
     if (rc < 0)
         json_object_set_new(failed, "store", json_string(gcs_error_last()));
+    /* A stopping service is not ready whatever the token: and the token
+     * check, which waits for the engine between two jobs, is not made. */
     char why[256] = "";
-    if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
-        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (gcs_service_draining(s))
         json_object_set_new(failed, "draining", json_string("the service is stopping"));
+    else if (s->o.token_ready && !s->o.token_ready(s->o.ctx, why, sizeof why))
+        json_object_set_new(failed, "token", json_string(why[0] ? why : "no token"));
     if (json_object_size(failed) == 0) {
         json_decref(failed);
         gcs_service__reply(out, 200, json_pack("{s:s}", "status", "ready"));
@@ -49,7 +51,7 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
     (void)req;
     gcs_job_counts jobs;
     int64_t head = -1;
-    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL};
+    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL, NULL};
     pthread_mutex_lock(&s->read_lock);
     if (gcs_store_job_counts(&jobs, s->read_store) == 0)
         snap.jobs = &jobs;
@@ -65,10 +67,11 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
         s->o.genesys_metrics(s->o.ctx, &g);
         snap.genesys = &g;
     }
+    gcs_notify_metrics notify;
+    if (s->o.notify_metrics && s->o.notify_metrics(s->o.ctx, &notify))
+        snap.notify = &notify;
     gcs_buf_clear(&out->body);
     int rc = gcs_metrics_render(&out->body, &s->metrics, &snap);
-    if (rc == 0 && s->o.extra_metrics)
-        rc = s->o.extra_metrics(s->o.ctx, &out->body);
     if (rc < 0) {
         gcs_service__reply_error(out, req, 500, gcs_error_last());
         return;
@@ -85,8 +88,10 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     json_t *payload = json_loads(job->payload, 0, NULL);
     json_t *result = result_json ? json_loads(result_json, 0, NULL) : NULL;
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
+    /* No result: the attempt failed; the job is pending again (retried after
+     * a backoff) or dead. */
     if (!outcome)
-        outcome = strcmp(job->state, GCS_JOB_DEAD) == 0 ? "failed" : job->state;
+        outcome = result ? job->state : "failed";
 
     if (strcmp(job->state, GCS_JOB_DEAD) == 0)
         atomic_fetch_add(&s->metrics.dead_letters, 1);
@@ -94,8 +99,11 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     if (strcmp(job->state, GCS_JOB_DONE) == 0 && accepted > 0)
         gcs_metrics_observe_job(&s->metrics, (double)(gcs_time_wall_ms() - accepted) / 1000.0);
 
-    /* One line a SIEM can follow: who asked, about whom, what came of it,
-     * and the receipts that prove it. */
+    /* One line a SIEM can follow per job: who asked (the API key, or the
+     * event's webhook id), about whom, what came of it, and the receipts that
+     * prove it. Apply's own "audit.outcome" lines (one per change, written with
+     * the outcome and its notification) say what changed; this one also covers
+     * what never reaches apply: a rejected row, an approval wait, a failure. */
     json_t *line = json_object();
     if (line) {
         json_object_set_new(line, "job", json_integer(job->id));
@@ -111,7 +119,7 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
         json_object_set(line, "detail", json_object_get(result, "detail"));
         if (job->last_error && strcmp(job->state, GCS_JOB_DEAD) == 0)
             json_object_set_new(line, "error", json_string(job->last_error));
-        gcs_log_json(GCS_LOG_INFO, "audit.outcome", line);
+        gcs_log_json(GCS_LOG_INFO, "audit.job", line);
         json_decref(line);
     }
     json_decref(payload);

@@ -17,6 +17,8 @@
 
 #define OWNER_MAX 128
 
+typedef struct engine_request engine_request;
+
 typedef struct worker {
     gcs_workers *w;
     int index;
@@ -40,6 +42,8 @@ struct gcs_workers {
     bool draining;           /* stop claiming */
     bool stopping;           /* threads exit */
     int pending_notes;       /* notifications not yet taken by a worker */
+    engine_request *waiting; /* jobs waiting for the engine */
+    size_t batch_max;        /* people in one plan at most */
     gcs_workers_stats counts;
     json_t *requests;        /* gcs_http_client_stats_json as of the last job */
 
@@ -62,14 +66,107 @@ static void count_add(gcs_workers *w, int64_t *field, int64_t n)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* The job's result from the engine's: one subject's outcome. */
-static json_t *job_result(const json_t *sync)
+/* A payload the workers cannot act on: rejected for good, with why. */
+static json_t *rejected(const char *why)
 {
-    const json_t *sub = json_array_get(json_object_get(sync, "subjects"), 0);
-    const char *outcome = json_string_value(json_object_get(sync, "outcome"));
+    return json_pack("{s:s,s:n,s:[],s:n,s:s}", "outcome", GCS_SYNC_REJECTED, "genesys_id",
+                     "receipts", "run_id", "detail", why);
+}
+
+int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
+                             const char *payload)
+{
+    json_error_t err;
+    memset(sub, 0, sizeof *sub);
+    *doc = payload ? json_loads(payload, 0, &err) : NULL;
+    const char *kind = json_string_value(json_object_get(*doc, "kind"));
+    const char *key = json_string_value(json_object_get(*doc, "key"));
+    const char *event = json_string_value(json_object_get(*doc, "event"));
+    json_t *row = json_object_get(*doc, "row");
+    bool leave = event && strcmp(event, "leave") == 0;
+    int rc = 0;
+    if (!json_is_object(*doc))
+        rc = gcs_error_set(GCS_EINVALID, "the payload is not a JSON object");
+    else if (!kind || strcmp(kind, "person") != 0)
+        rc = gcs_error_set(GCS_EINVALID, "kind: '%.64s' is not supported (only person)",
+                           kind ? kind : "");
+    else if (!key || !*key)
+        rc = gcs_error_set(GCS_EINVALID, "key: missing or empty");
+    else if (event && !leave && strcmp(event, "upsert") != 0)
+        rc = gcs_error_set(GCS_EINVALID, "event: '%.64s' is neither upsert nor leave", event);
+    else if (leave ? !(row == NULL || json_is_null(row)) : !json_is_object(row))
+        rc = gcs_error_set(GCS_EINVALID, "row: an upsert needs a row (an object), a leave none");
+    size_t i;
+    json_t *a;
+    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a) {
+        if (!json_is_string(a)) {
+            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
+            break;
+        }
+        if ((rc = gcs_plan_options_approve(plan, json_string_value(a))) < 0) {
+            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: %s", i, gcs_error_last());
+            break;
+        }
+    }
+    if (rc < 0) {
+        json_decref(*doc);
+        *doc = NULL;
+        return rc;
+    }
+    sub->key = key;
+    sub->row = json_is_object(row) ? row : NULL;
+    return 0;
+}
+
+/* How long a job waits before its next attempt after the engine stopped:
+ * a daily limit lasts, a server that stayed down through the breaker's probes
+ * gets time; a missing permission takes the store's backoff. */
+static int64_t retry_after_stop(int stop)
+{
+    switch (stop) {
+    case GCS_EDAILYLIMIT: return 5 * 60 * 1000;
+    case GCS_EUNREACHABLE: return 30 * 1000;
+    default: return 0;
+    }
+}
+
+/* ==== The engine: one batch of people at a time ====
+ *
+ * A worker with a job queues it for the engine and waits for the engine's
+ * lock. Whoever gets the lock provisions every queued job without approvals
+ * in one plan and one apply (engine/sync.h: the planner reads them all at
+ * once, apply writes them concurrently), so that workers add throughput though
+ * the engine is single-threaded; the others then find their outcome ready. A
+ * job carrying approvals is planned alone: an approval covers what was shown
+ * for it. A batch is never larger than the thresholds' floors and counts
+ * (3 by default): the blast-radius rule then asks of a batch nothing it would
+ * not ask of each of its jobs alone. A batch whose plan needs an approval, or that fails as a whole
+ * without the engine stopping, is planned again person by person, so that one
+ * person's plan never holds up or decides another's. */
+
+#define ENGINE_BATCH_MAX 100
+
+struct engine_request {
+    engine_request *next;
+    const gcs_job *job;
+    gcs_sync_subject sub;
+    gcs_plan_options plan;
+    bool approvals;          /* the job carries approvals: planned alone */
+    bool done;               /* the outcome below is ready (under w->mu) */
+    int rc;
+    char error[1024];
+    json_t *result;
+    int64_t retry_after_ms;
+};
+
+/* The job's result: one person's outcome from the engine's. */
+static json_t *job_result(const json_t *sync, size_t k)
+{
+    const json_t *sub = json_array_get(json_object_get(sync, "subjects"), k);
+    const char *outcome = json_string_value(json_object_get(sub, "outcome"));
     json_t *r = json_pack("{s:s,s:O?,s:O,s:O?,s:O?}", "outcome", outcome ? outcome : "failed",
                           "genesys_id", json_object_get(sub, "genesys_id"), "receipts",
-                          json_object_get(sync, "receipts"), "run_id",
+                          json_object_get(sub, "receipts"), "run_id",
                           json_object_get(sync, "run_id"), "detail",
                           json_object_get(sub, "detail"));
     if (r && !json_object_get(r, "genesys_id"))
@@ -78,101 +175,160 @@ static json_t *job_result(const json_t *sync)
         json_object_set_new(r, "run_id", json_null());
     if (r && !json_object_get(r, "detail"))
         json_object_set_new(r, "detail", json_null());
-    if (r && json_object_get(sync, "needs"))
+    if (r && outcome && strcmp(outcome, GCS_SYNC_NEEDS_APPROVAL) == 0)
         json_object_set(r, "needs", json_object_get(sync, "needs"));
     return r;
 }
 
-/* A payload the workers cannot act on: rejected for good, with why. */
-static json_t *rejected(const char *why)
+static void snapshot_engine(gcs_workers *w)
 {
-    return json_pack("{s:s,s:n,s:[],s:n,s:s}", "outcome", GCS_SYNC_REJECTED, "genesys_id",
-                     "receipts", "run_id", "detail", why);
-}
-
-/* Reads the payload (docs/serve.md): *result is set instead when it is unusable. */
-static int read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
-                        json_t **result, const gcs_job *job)
-{
-    json_error_t err;
-    *doc = json_loads(job->payload, 0, &err);
-    const char *kind = json_string_value(json_object_get(*doc, "kind"));
-    const char *event = json_string_value(json_object_get(*doc, "event"));
-    json_t *row = json_object_get(*doc, "row");
-    char why[512];
-    if (!json_is_object(*doc)) {
-        snprintf(why, sizeof why, "the payload is not a JSON object");
-    } else if (!kind || strcmp(kind, "person") != 0) {
-        snprintf(why, sizeof why, "kind '%s' is not supported (only person)", kind ? kind : "");
-    } else if (!json_string_value(json_object_get(*doc, "key")) ||
-               !*json_string_value(json_object_get(*doc, "key"))) {
-        snprintf(why, sizeof why, "the payload has no key");
-    } else if (event && strcmp(event, "leave") != 0 && strcmp(event, "upsert") != 0) {
-        snprintf(why, sizeof why, "event '%s' is neither upsert nor leave", event);
-    } else if ((event && strcmp(event, "leave") == 0) ? !(row == NULL || json_is_null(row))
-                                                      : !json_is_object(row)) {
-        snprintf(why, sizeof why, "an upsert needs a row (an object), a leave none");
-    } else {
-        sub->key = json_string_value(json_object_get(*doc, "key"));
-        sub->row = json_is_object(row) ? row : NULL;
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(*doc, "approve"), i, a) {
-            if (!json_is_string(a) || gcs_plan_options_approve(plan, json_string_value(a)) < 0) {
-                snprintf(why, sizeof why, "approval %zu: %s", i + 1,
-                         json_is_string(a) ? gcs_error_last() : "not a string");
-                *result = rejected(why);
-                return 0;
-            }
-        }
-        return 0;
-    }
-    *result = rejected(why);
-    return 0;
-}
-
-typedef struct snapshot {
     gcs_http_stats http;
-    json_t *requests;
-} snapshot;
+    json_t *requests = gcs_http_client_stats_json(w->o.session->client);
+    gcs_http_client_stats(&http, w->o.session->client);
+    pthread_mutex_lock(&w->mu);
+    w->counts.http = http;
+    if (requests) {
+        json_decref(w->requests);
+        w->requests = requests;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
 
-static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_t **result,
-                     int64_t *waited_ms)
+/* Provisions batch[0..n) with the engine (its lock held). */
+static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, size_t n)
 {
-    json_t *doc = NULL;
-    gcs_sync_subject sub = {0};
+    gcs_sync_subject subjects[ENGINE_BATCH_MAX];
+    for (size_t k = 0; k < n; k++)
+        subjects[k] = batch[k]->sub;
+    char label[80];
+    if (n == 1)
+        snprintf(label, sizeof label, "job:%lld", (long long)batch[0]->job->id);
+    else
+        snprintf(label, sizeof label, "jobs:%lld+%zu", (long long)batch[0]->job->id, n - 1);
     gcs_sync_options so;
     gcs_sync_options_init(&so);
-    so.plan = w->plan;
-    int rc = read_payload(&doc, &sub, &so.plan, result, job);
-    if (rc < 0 || *result) {
-        json_decref(doc);
-        return rc;
-    }
-    char label[64];
-    snprintf(label, sizeof label, "job:%lld", (long long)job->id);
+    so.plan = batch[0]->plan;
     so.profile_path = w->profile_path;
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
+    /* Notifications name the job, or the jobs provisioned together (their ids
+     * separated by commas), and who asked when they all share one caller. */
+    char job_id[ENGINE_BATCH_MAX * 21 + 1] = "";
+    char actor[256] = "";
+    bool one_actor = true;
+    for (size_t k = 0; k < n; k++) {
+        size_t used = strlen(job_id);
+        snprintf(job_id + used, sizeof job_id - used, "%s%lld", k ? "," : "",
+                 (long long)batch[k]->job->id);
+        json_t *doc = json_loads(batch[k]->job->payload, 0, NULL);
+        const char *who = json_string_value(json_object_get(doc, "requested_by"));
+        if (k == 0)
+            snprintf(actor, sizeof actor, "%s", who ? who : "");
+        else if (strcmp(actor, who ? who : "") != 0)
+            one_actor = false;
+        json_decref(doc);
+    }
+    so.notify = w->o.notify;
+    so.job_id = job_id;
+    so.actor = one_actor && *actor ? actor : NULL;
     json_t *sync = NULL;
+    int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
+    char error[1024];
+    snprintf(error, sizeof error, "%s", rc < 0 ? gcs_error_last() : "");
+    /* A stop (403, daily limit, Genesys down) ends this attempt for everyone;
+     * the engine outlives it, and the next batch starts afresh. */
+    int stop = gcs_http_client_stopped(w->o.session->client);
+    if (stop && gcs_http_client_resume(w->o.session->client) < 0)
+        GCS_ERR("serve.engine", "why", gcs_error_last());
+    const char *overall = json_string_value(json_object_get(sync, "outcome"));
+    if (n > 1 && !stop && rc != GCS_ECANCELLED &&
+        (rc < 0 || (overall && strcmp(overall, GCS_SYNC_NEEDS_APPROVAL) == 0))) {
+        json_decref(sync);
+        for (size_t k = 0; k < n; k++)
+            run_batch(w, store, &batch[k], 1);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        engine_request *r = batch[k];
+        r->rc = rc;
+        r->retry_after_ms = stop ? retry_after_stop(stop) : 0;
+        snprintf(r->error, sizeof r->error, "%s", error);
+        if (rc == 0 && !(r->result = job_result(sync, k))) {
+            r->rc = GCS_ENOMEM;
+            snprintf(r->error, sizeof r->error, "out of memory");
+        }
+    }
+    json_decref(sync);
+}
+
+static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_t **result,
+                     int64_t *waited_ms, int64_t *retry_after_ms)
+{
+    json_t *doc = NULL;
+    engine_request me;
+    memset(&me, 0, sizeof me);
+    me.job = job;
+    me.plan = w->plan;
+    int rc = gcs_workers_read_payload(&doc, &me.sub, &me.plan, job->payload);
+    if (rc == GCS_EINVALID) { /* unusable: rejected for good, with why */
+        char why[600];
+        snprintf(why, sizeof why, "%s", gcs_error_last());
+        *result = rejected(why);
+        return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
+        /* One job per person at a time rests on the job's key naming them. */
+        json_decref(doc);
+        *result = rejected("key: the payload's key is not the job's (person:KEY)");
+        return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc < 0)
+        return rc;
+    me.approvals = me.plan.approval_count > 0;
     int64_t t0 = gcs_time_mono_ms();
+    pthread_mutex_lock(&w->mu);
+    me.next = w->waiting;
+    w->waiting = &me;
+    pthread_mutex_unlock(&w->mu);
+
     pthread_mutex_lock(&w->engine);
     *waited_ms = gcs_time_mono_ms() - t0;
-    rc = gcs_sync_provision(&sync, w->o.session, store, &sub, 1, &so);
-    snapshot snap = {.requests = gcs_http_client_stats_json(w->o.session->client)};
-    gcs_http_client_stats(&snap.http, w->o.session->client);
-    pthread_mutex_unlock(&w->engine);
+    engine_request *batch[ENGINE_BATCH_MAX];
+    size_t n = 0;
     pthread_mutex_lock(&w->mu);
-    w->counts.http = snap.http;
-    if (snap.requests) {
-        json_decref(w->requests);
-        w->requests = snap.requests;
+    if (!me.done) {
+        /* Take this job and, unless it carries approvals, every other one
+         * waiting without approvals; leave the rest queued. */
+        engine_request **link = &w->waiting;
+        while (*link) {
+            engine_request *r = *link;
+            bool take = r == &me || (!me.approvals && !r->approvals && n + 1 < w->batch_max);
+            if (take && n < w->batch_max) {
+                batch[n++] = r;
+                *link = r->next;
+            } else {
+                link = &r->next;
+            }
+        }
     }
     pthread_mutex_unlock(&w->mu);
-    if (rc == 0 && !(*result = job_result(sync)))
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    json_decref(sync);
+    if (n > 0) {
+        run_batch(w, store, batch, n);
+        snapshot_engine(w);
+        pthread_mutex_lock(&w->mu);
+        for (size_t k = 0; k < n; k++)
+            batch[k]->done = true;
+        pthread_mutex_unlock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->engine);
+
+    /* Done, by this worker or by the one that held the engine before. */
+    rc = me.rc;
+    *result = me.result;
+    *retry_after_ms = me.retry_after_ms;
+    if (rc < 0)
+        gcs_error_set(rc, "%s", me.error);
     json_decref(doc);
     return rc;
 }
@@ -181,8 +337,8 @@ static void run_job(worker *me, gcs_store *store, gcs_job *job)
 {
     gcs_workers *w = me->w;
     json_t *result = NULL;
-    int64_t waited = 0;
-    int rc = provision(w, store, job, &result, &waited);
+    int64_t waited = 0, retry_after = 0;
+    int rc = provision(w, store, job, &result, &waited, &retry_after);
     count_add(w, &w->counts.engine_wait_ms, waited);
     const char *outcome = json_string_value(json_object_get(result, "outcome"));
     char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
@@ -200,7 +356,7 @@ static void run_job(worker *me, gcs_store *store, gcs_job *job)
                                ? json_string_value(json_object_get(result, "detail"))
                                : "failed")
                         : "out of memory");
-        src = gcs_store_job_fail(store, job->id, me->owner, reason, 0);
+        src = gcs_store_job_fail(store, job->id, me->owner, reason, retry_after);
         bool dead = job->attempts >= job->max_attempts;
         count_add(w, &w->counts.failed, 1);
         if (dead)
@@ -381,6 +537,12 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
         w->plan = *o->plan;
     else
         gcs_plan_options_init(&w->plan);
+    long most = ENGINE_BATCH_MAX;
+    const long limits[] = {w->plan.removals.floor, w->plan.removals.max_count,
+                           w->plan.changes.floor, w->plan.changes.max_count};
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
+        most = limits[i] < most ? limits[i] : most;
+    w->batch_max = most < 1 ? 1 : (size_t)most;
     if (o->host_id && *o->host_id) {
         snprintf(w->host_id, sizeof w->host_id, "%s", o->host_id);
     } else {

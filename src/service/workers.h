@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "engine/sync.h"
 #include "genesys/session.h"
 #include "http/client.h"
 #include "plan/plan.h"
@@ -62,11 +63,21 @@ typedef struct gcs_workers_options {
     int64_t backoff_base_ms, backoff_max_ms;
     /* Thresholds, as plan's flags give them; approvals come from each job. */
     const gcs_plan_options *plan;     /* NULL: the defaults */
+    /* Where outcomes are notified (service/notify.h; NULL: nowhere), written
+     * with each outcome; every outcome is audited either way. */
+    const gcs_outbox_routes *notify;
     /* Called by a worker thread after each job's outcome is stored (result_json
      * NULL when it failed; the job's state says which). Must be thread-safe. */
     void (*on_outcome)(void *ctx, const gcs_job *job, const char *result_json);
     void *ctx;
 } gcs_workers_options;
+
+/* Reads a job's payload (docs/serve.md, "Jobs"): *sub is the person (borrowed
+ * from *doc, which the caller releases), and the approvals it carries are added
+ * to *plan. GCS_EINVALID naming the field when it cannot be acted on: the job
+ * is then rejected, never retried. */
+int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
+                             const char *payload);
 
 /* Starts the threads. The session and the profile must outlive the workers. */
 int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o);

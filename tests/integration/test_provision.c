@@ -430,11 +430,37 @@ static void passwords_only_when_asked_and_only_where_told(void **state)
     free(with_pw);
 }
 
+/* --target reads each person by their keys in order, but every person's next
+ * read goes out at once (a wave): with several people, reads overlap. */
+static void targeted_reads_of_several_people_overlap(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":100}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    gcs_test_run r;
+    int code = gcscim(f, &r, "plan", "--source", f->source, "--profile", f->profile, "--target",
+                      "E1", "--target", "E2", "--target", "E3", "--target", "E9", NULL);
+    if (code != 0)
+        fail_msg("plan failed (%d): %s%s", code, r.out.ptr, r.err.ptr);
+    gcs_test_run_release(&r);
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    long requests = (long)json_integer_value(json_object_get(
+        json_object_get(json_object_get(st, "routes"), "GET /api/v2/scim/users"), "200"));
+    long overlap = (long)json_integer_value(json_object_get(st, "max_in_flight"));
+    /* E1 and E3 are new (marker, externalId, userName: 3 reads each), E2 is
+     * found by its marker (1), E9 has no row: a leaver looked up by its marker (1). */
+    assert_int_equal(requests, 8);
+    assert_true(overlap >= 2);
+    json_decref(st);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(sync_then_second_sync_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(targeted_reads_of_several_people_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(leaver_comes_back_and_is_reactivated, setup, teardown),
         cmocka_unit_test_setup_teardown(drift_between_plan_and_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(unrelated_change_does_not_block_the_plan, setup, teardown),

@@ -7,13 +7,16 @@
  */
 #include "gcstest.h"
 #include "httptest.h"
+#include "servetest.h"
 
 #include "core/time.h"
+#include "http/server.h"
 #include "service/auth.h"
 #include "service/webhook.h"
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,75 +25,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Two secrets in the file (a rotation), one the sender may not know. */
-#define SECRET_OLD "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-#define SECRET_NEW "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ="
-#define SECRET_OTHER "whsec_b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMTI="
-#define KEY_PORTAL "k-portal-5f0c1e7a9b3d4c2e8a6b"
-#define KEY_READER "k-reader-0b9a8c7d6e5f4a3b2c1d"
-#define KEY_SENDER "k-sender-1a2b3c4d5e6f7a8b9c0d"
-
 typedef struct fixture {
-    gcs_test_server emu;
+    gcs_test_serve t;
     gcs_test_server serve;
-    char *dir;
-    char db_url[600];
-    char secrets_path[600];
-    char keys_path[600];
     char url[160];
+    char db_url[1200];
+    char dir[600];
 } fixture;
-
-static char *write_private(const char *dir, const char *name, const char *text)
-{
-    char *path = gcs_test_write_file(dir, name, text);
-    chmod(path, 0600);
-    return path;
-}
 
 static void serve_start(fixture *f, const char *const *extra)
 {
-    const char *args[32];
-    size_t n = 0;
-    args[n++] = "serve";
-    args[n++] = "--event-secrets-file";
-    args[n++] = f->secrets_path;
-    args[n++] = "--api-keys-file";
-    args[n++] = f->keys_path;
-    for (size_t i = 0; extra && extra[i] && n < 31; i++)
-        args[n++] = extra[i];
-    args[n] = NULL;
-    gcs_test_server_start(&f->serve, gcs_test_cli_path(), args, 30000);
+    gcs_test_serve_start(&f->t, &f->serve, extra);
     snprintf(f->url, sizeof f->url, "%s", f->serve.api_url);
-}
-
-static void fixture_env(fixture *f)
-{
-    setenv("GENESYSCLOUD_OAUTHCLIENT_ID", "gcscim-emulator", 1);
-    setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", "gcscim-emulator-secret", 1);
-    setenv("GENESYSCLOUD_API_URL", f->emu.api_url, 1);
-    setenv("GCSCIM_DB", f->db_url, 1);
-    setenv("GCSCIM_LOG_FORMAT", "json", 1);
 }
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->dir = gcs_test_tmpdir();
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), NULL, 30000);
-    snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/gcscim.db", f->dir);
-    char *p = write_private(f->dir, "secrets", "# rotation: old and new\n" SECRET_OLD "\n" SECRET_NEW "\n");
-    snprintf(f->secrets_path, sizeof f->secrets_path, "%s", p);
-    free(p);
-    char portal[72], reader[72], sender[72], keys[512];
-    gcs_api_key_hash_text(portal, KEY_PORTAL);
-    gcs_api_key_hash_text(reader, KEY_READER);
-    gcs_api_key_hash_text(sender, KEY_SENDER);
-    snprintf(keys, sizeof keys, "portal provision,read %s\nreader read %s\nsender events %s\n",
-             portal, reader, sender);
-    p = write_private(f->dir, "keys", keys);
-    snprintf(f->keys_path, sizeof f->keys_path, "%s", p);
-    free(p);
-    fixture_env(f);
+    gcs_test_serve_init(&f->t, NULL, NULL);
+    snprintf(f->db_url, sizeof f->db_url, "%s", f->t.db_url);
+    snprintf(f->dir, sizeof f->dir, "%s", f->t.dir);
     serve_start(f, NULL);
     *state = f;
     return 0;
@@ -100,8 +54,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     gcs_test_server_stop(&f->serve);
-    gcs_test_server_stop(&f->emu);
-    gcs_test_tmpdir_remove(f->dir);
+    gcs_test_serve_release(&f->t);
     free(f);
     return 0;
 }
@@ -111,54 +64,19 @@ static int teardown(void **state)
 static void post_signed(gcs_test_http *r, const fixture *f, const char *secret_text,
                         const char *id, int64_t ts, const char *body, const char *extra)
 {
-    gcs_webhook_secret secret;
-    char sig[GCS_WEBHOOK_SIGNATURE_MAX], h_id[300], h_ts[64], h_sig[128], url[256];
-    assert_int_equal(gcs_webhook_secret_parse(&secret, secret_text), 0);
-    assert_int_equal(gcs_webhook_sign(sig, &secret, id, ts, body, strlen(body)), 0);
-    gcs_webhook_secret_wipe(&secret);
-    snprintf(h_id, sizeof h_id, "webhook-id: %s", id);
-    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", (long long)ts);
-    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
-    snprintf(url, sizeof url, "%s/v1/events", f->url);
-    const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig, extra, NULL};
-    gcs_test_http_do(r, "POST", url, headers, body, strlen(body));
-}
-
-static int64_t now_s(void)
-{
-    return gcs_time_wall_ms() / 1000;
-}
-
-static void event_body(char *out, size_t outsz, const char *type, const char *key)
-{
-    snprintf(out, outsz,
-             "{\"type\":\"%s\",\"data\":{\"key\":\"%s\",\"row\":{\"employee_id\":\"%s\","
-             "\"first_name\":\"Ada\",\"last_name\":\"Quist\",\"email\":\"%s@example.com\","
-             "\"status\":\"Active\"}}}",
-             type, key, key, key);
+    gcs_test_serve_post_signed(r, f->url, secret_text, id, ts, body, extra);
 }
 
 static void call(gcs_test_http *r, const fixture *f, const char *method, const char *path,
                  const char *api_key, const char *body)
 {
-    char url[512], auth[128];
-    snprintf(url, sizeof url, "%s%s", f->url, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key ? api_key : "");
-    const char *headers[] = {"Content-Type: application/json", api_key ? auth : NULL, NULL};
-    gcs_test_http_do(r, method, url, headers, body, body ? strlen(body) : 0);
+    gcs_test_serve_call(r, f->url, method, path, api_key, body);
 }
 
-static int64_t job_of(const gcs_test_http *r)
-{
-    assert_non_null(r->json);
-    return (int64_t)json_integer_value(json_object_get(r->json, "job"));
-}
-
-static const char *error_of(const gcs_test_http *r)
-{
-    const char *e = r->json ? json_string_value(json_object_get(r->json, "error")) : NULL;
-    return e ? e : "";
-}
+#define now_s gcs_test_serve_now_s
+#define event_body gcs_test_serve_event_body
+#define job_of gcs_test_serve_job_of
+#define error_of gcs_test_serve_error_of
 
 /* Jobs in the store, read by the test's own connection. */
 static int64_t jobs_in_store(const fixture *f)
@@ -253,7 +171,7 @@ static void bad_signature_stale_timestamp_and_missing_headers_are_401(void **sta
     assert_int_equal(r.status, 401);
     assert_non_null(strstr(error_of(&r), "5 minutes"));
     gcs_test_http_release(&r);
-    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 301, body, NULL);
+    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 330, body, NULL);
     assert_int_equal(r.status, 401);
     gcs_test_http_release(&r);
     /* Within the window it is accepted. */
@@ -443,6 +361,110 @@ static void rest_bad_requests_are_400(void **state)
     gcs_test_http_release(&r);
 }
 
+/* ==== Through to Genesys ==== */
+
+static void rest_wait_answers_201_then_200_with_the_genesys_id(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    snprintf(body, sizeof body, "{\"key\":\"RW100\",\"row\":" ROW_FMT "}", "RW100", "RW100",
+             "rw100");
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "created");
+    const char *gid = json_string_value(json_object_get(r.json, "genesys_id"));
+    assert_non_null(gid);
+    char genesys_id[128];
+    snprintf(genesys_id, sizeof genesys_id, "%s", gid);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    gcs_test_http_release(&r);
+
+    /* The same person again, with another title: an update of that user. */
+    char *title = strstr(body, "\"Agent\"");
+    memcpy(title, "\"Coach\"", 7);
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 200)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "updated");
+    assert_string_equal(json_string_value(json_object_get(r.json, "genesys_id")), genesys_id);
+    gcs_test_http_release(&r);
+
+    call(&r, f, "GET", "/v1/users/RW100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "genesys_id")), genesys_id);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "done");
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?user=RW100&limit=100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    gcs_test_http_release(&r);
+}
+
+/* Polls GET /v1/jobs/ID until the job is done (bounded); its result. */
+static json_t *job_done(const fixture *f, int64_t job)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    for (int i = 0; i < 600; i++) {
+        gcs_test_http r;
+        call(&r, f, "GET", path, KEY_READER, NULL);
+        assert_int_equal(r.status, 200);
+        const char *st = json_string_value(json_object_get(r.json, "state"));
+        if (strcmp(st, "done") == 0) {
+            json_t *result = json_incref(json_object_get(r.json, "result"));
+            gcs_test_http_release(&r);
+            return result;
+        }
+        gcs_test_http_release(&r);
+        gcs_time_sleep_ms(50);
+    }
+    fail_msg("job %lld not done within 30 s", (long long)job);
+    return NULL;
+}
+
+static bool log_has(const fixture *f, const char *a, const char *b)
+{
+    FILE *fp = fopen(f->serve.log_path, "r");
+    char line[8192];
+    bool found = false;
+    while (fp && !found && fgets(line, sizeof line, fp))
+        found = strstr(line, a) && strstr(line, b);
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
+static void signed_event_reaches_genesys_and_the_audit_log(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    event_body(body, sizeof body, "person.created", "EV900");
+    post_signed(&r, f, SECRET_OLD, "msg_ev900", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    json_t *result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
+    json_decref(result);
+    assert_true(log_has(f, "\"audit.job\"", "\"subject\":\"person:EV900\""));
+    assert_true(log_has(f, "\"audit.job\"", "\"webhook_id\":\"msg_ev900\""));
+
+    snprintf(body, sizeof body, "{\"type\":\"person.left\",\"data\":{\"key\":\"EV900\"}}");
+    post_signed(&r, f, SECRET_OLD, "msg_ev901", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "deactivated");
+    json_decref(result);
+
+    call(&r, f, "GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body.ptr, "gcscim_genesys_requests_total{route=\"POST "));
+    assert_null(strstr(r.body.ptr, "gcscim_job_duration_seconds_count 0\n"));
+    gcs_test_http_release(&r);
+}
+
 /* ==== Metrics and health ==== */
 
 static void metrics_pass_promtool_and_count_outcomes(void **state)
@@ -509,8 +531,11 @@ static void full_queue_is_503_with_retry_after(void **state)
 {
     fixture *f = *state;
     gcs_test_server_stop(&f->serve);
+    /* Genesys out of reach: jobs fail and wait pending for their next attempt. */
+    setenv("GENESYSCLOUD_API_URL", "http://127.0.0.1:1", 1);
     const char *extra[] = {"--queue-max", "2", NULL};
     serve_start(f, extra);
+    setenv("GENESYSCLOUD_API_URL", f->t.emu.api_url, 1);
     int64_t pending = jobs_in_store(f);
     gcs_test_http r;
     char body[512], id[32], key[32];
@@ -546,10 +571,10 @@ static void plain_http_off_loopback_is_refused(void **state)
     fixture *f = *state;
     gcs_test_run run;
     const char *argv[] = {gcs_test_cli_path(), "serve", "--listen", "0.0.0.0:0",
-                          "--event-secrets-file", f->secrets_path, NULL};
+                          "--event-secrets-file", f->t.secrets_path, NULL};
     char db[700], api[200];
     snprintf(db, sizeof db, "GCSCIM_DB=%s", f->db_url);
-    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
+    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->t.emu.api_url);
     const char *env[] = {db, api, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
                          "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
     gcs_test_run_program(&run, argv, env, NULL, 30000);
@@ -581,6 +606,105 @@ static int count_job(const gcs_job *j, void *payload)
     (void)j;
     (*(int *)payload)++;
     return 0;
+}
+
+/* A receiver of notifications: counts the signed POSTs it gets. */
+static atomic_int hook_calls;
+static void hook(gcs_http_response *out, const gcs_http_request *req, void *payload)
+{
+    (void)payload;
+    if (strcmp(req->method, "POST") == 0 && gcs_http_request_header(req, "webhook-signature"))
+        atomic_fetch_add(&hook_calls, 1);
+    gcs_http_response_set(out, 200, "text/plain", "ok\n");
+}
+
+/* With a notify file, serve's notifier sends what the outbox holds, and
+ * /metrics counts it. */
+static void notify_file_sends_the_outbox_and_counts_it(void **state)
+{
+    fixture *f = *state;
+    gcs_http_server *receiver;
+    gcs_http_server_options ho = {.host = "127.0.0.1", .port = 0};
+    assert_int_equal(gcs_http_server_start(&receiver, &ho, hook, NULL), 0);
+    char notify[512], *secret = gcs_test_write_file(f->dir, "hr.whsec", SECRET_NEW "\n");
+    chmod(secret, 0600);
+    snprintf(notify, sizeof notify,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"http://127.0.0.1:%d/hook\","
+             "\"secret_file\":\"hr.whsec\"}]}",
+             gcs_http_server_port(receiver));
+    char *notify_path = gcs_test_write_file(f->dir, "notify.json", notify);
+    gcs_test_server_stop(&f->serve);
+    const char *extra[] = {"--notify-file", notify_path, NULL};
+    serve_start(f, extra);
+
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    gcs_outbox_route route = {"hr", NULL};
+    gcs_outbox_routes routes = {&route, 1, 0};
+    json_t *data = json_pack("{s:s}", "source_key", "NT1");
+    gcs_outbox_event ev = {"user.created", data, &routes, false, false};
+    size_t n = 0;
+    assert_int_equal(gcs_store_outbox_add(&n, s, &ev), 0);
+    assert_int_equal(n, 1);
+    json_decref(data);
+    gcs_store_free(s);
+
+    for (int i = 0; i < 200 && atomic_load(&hook_calls) == 0; i++)
+        gcs_time_sleep_ms(50);
+    assert_int_equal(atomic_load(&hook_calls), 1);
+    gcs_test_http r;
+    bool counted = false;
+    for (int i = 0; i < 100 && !counted; i++) {
+        call(&r, f, "GET", "/metrics", NULL, NULL);
+        counted = strstr(r.body.ptr, "gcscim_notifications_sent_total{outcome=\"delivered\"} 1") &&
+                  strstr(r.body.ptr, "gcscim_notifications{state=\"pending\"} 0");
+        gcs_test_http_release(&r);
+        if (!counted)
+            gcs_time_sleep_ms(50);
+    }
+    assert_true(counted);
+
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+    gcs_http_server_free(receiver);
+    free(secret);
+    free(notify_path);
+}
+
+/* With a certificate and its key, serve speaks HTTPS (and only that), and the
+ * certificate is the one given. */
+static void tls_cert_and_key_serve_https(void **state)
+{
+    fixture *f = *state;
+    char cmd[2048], cert[700], key[700];
+    snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
+    snprintf(key, sizeof key, "%s/key.pem", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1 && "
+             "chmod 600 '%s'",
+             key, cert, key);
+    assert_int_equal(system(cmd), 0);
+    gcs_test_server tls;
+    const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    gcs_test_serve_start(&f->t, &tls, extra);
+    assert_non_null(strstr(tls.api_url, "https://127.0.0.1:"));
+    gcs_test_run run;
+    char url[256];
+    snprintf(url, sizeof url, "%s/healthz", tls.api_url);
+    const char *argv[] = {"/usr/bin/curl", "-sS", "--cacert", cert, url, NULL};
+    gcs_test_run_program(&run, argv, NULL, NULL, 30000);
+    assert_int_equal(run.exit_code, 0);
+    assert_non_null(strstr(run.out.ptr, "alive"));
+    gcs_test_run_release(&run);
+    /* Plain HTTP to it is not answered as HTTP. */
+    char plain[256];
+    snprintf(plain, sizeof plain, "http://127.0.0.1:%d/healthz", tls.port);
+    gcs_test_http r;
+    gcs_test_http_do(&r, "GET", plain, NULL, NULL, 0);
+    assert_true(r.status != 200);
+    gcs_test_http_release(&r);
+    assert_int_equal(gcs_test_server_stop(&tls), 0);
 }
 
 /*
@@ -641,7 +765,9 @@ static void kill_9_mid_stream_loses_no_accepted_event(void **state)
             assert_int_equal(r.status, 200);
             assert_int_equal(job_of(&r), accepted_job[i]);
         } else {
-            assert_int_equal(r.status, 202);
+            /* Never answered 2xx: not queued, or committed just before the
+             * kill with its answer lost; either way once. */
+            assert_true(r.status == 202 || r.status == 200);
         }
         gcs_test_http_release(&r);
     }
@@ -670,12 +796,16 @@ int main(void)
         cmocka_unit_test(rest_needs_a_key_with_the_right),
         cmocka_unit_test(rest_provision_then_read_the_job_and_the_person),
         cmocka_unit_test(rest_bad_requests_are_400),
+        cmocka_unit_test(rest_wait_answers_201_then_200_with_the_genesys_id),
+        cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
         cmocka_unit_test(healthz_and_readyz_answer),
         cmocka_unit_test(store_that_cannot_commit_is_503_with_retry_after),
         cmocka_unit_test(full_queue_is_503_with_retry_after),
         cmocka_unit_test(sigterm_stops_with_exit_0),
         cmocka_unit_test(plain_http_off_loopback_is_refused),
+        cmocka_unit_test(tls_cert_and_key_serve_https),
+        cmocka_unit_test(notify_file_sends_the_outbox_and_counts_it),
         cmocka_unit_test(kill_9_mid_stream_loses_no_accepted_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,11 +72,19 @@ static void open_session(fixture *f, gcs_genesys_session **out)
         fail_msg("session: %s", gcs_error_last());
 }
 
-static void fixture_start(fixture *f, bool postgres)
+static void fixture_start(fixture *f, bool postgres, const char *scopes)
 {
     f->dir = gcs_test_tmpdir();
     char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
-    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
+    const char *args[] = {"--seed",
+                          seed_path,
+                          "--rate-limit",
+                          "0",
+                          scopes ? "--client" : NULL,
+                          "gcscim-emulator:gcscim-emulator-secret",
+                          "--client-scopes",
+                          scopes,
+                          NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed_path);
     f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
@@ -110,7 +118,16 @@ static void fixture_start(fixture *f, bool postgres)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    fixture_start(f, false);
+    fixture_start(f, false, NULL);
+    *state = f;
+    return 0;
+}
+
+/* The client may read users but not write them: every write is a 403. */
+static int setup_read_only(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    fixture_start(f, false, "gcscim-emulator=scim:readonly");
     *state = f;
     return 0;
 }
@@ -119,6 +136,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     gcs_workers_free(f->workers);
+    f->workers = NULL;
     gcs_genesys_session_free(f->session);
     gcs_store_free(f->store);
     gcs_config_release(&f->cfg);
@@ -346,6 +364,22 @@ static void a_rejected_row_writes_nothing(void **state)
     r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "rejected");
     json_decref(r);
+    /* A payload whose key is not the job's (one job per person rests on it), and
+     * a kind the workers do not know: rejected, naming the field. */
+    char mismatched[] = "{\"v\":1,\"kind\":\"person\",\"key\":\"M1\",\"event\":\"leave\"}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "person:E9", mismatched, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "key"));
+    json_decref(r);
+    char group[] = "{\"v\":1,\"kind\":\"group\",\"key\":\"G1\",\"row\":{}}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "group:G1", group, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "kind"));
+    json_decref(r);
     assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
     json_t *m1 = user_named(f, "m1@example.com");
     assert_true(json_is_true(json_object_get(m1, "active")));
@@ -468,6 +502,138 @@ static void a_failing_call_backs_off_then_dead_letters_then_retries(void **state
     json_decref(r);
 }
 
+/* Draining: a job in hand finishes when the deadline allows; past the
+ * deadline, apply sends nothing new and the job goes back to the queue,
+ * pending, without an attempt counted; the next start does it. */
+static void a_drain_finishes_or_gives_back_the_jobs_in_hand(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":300}"));
+    int64_t id = enqueue_person(f, "E9", "fay@example.com", "Agent", 5);
+    json_decref(wait_job(f, id, GCS_JOB_RUNNING, 20000));
+    /* Time enough: it finishes. */
+    gcs_workers_drain(f->workers, gcs_time_wall_ms() + 20000);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 1);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+    gcs_workers_stats st;
+    gcs_workers_counts(f->workers, &st);
+    assert_true(st.draining);
+    /* Draining: nothing more is claimed. */
+    id = enqueue_person(f, "E10", "gus@example.com", "Agent", 5);
+    gcs_time_sleep_ms(300);
+    json_decref(wait_job(f, id, GCS_JOB_PENDING, 1));
+    gcs_workers_free(f->workers);
+    f->workers = NULL;
+
+    /* No time: given back. The read is slow (1.5 s), the deadline past before
+     * the create could be sent. */
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":1500}"));
+    long writes = gcs_test_emu_writes(&f->emu);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    json_decref(wait_job(f, id, GCS_JOB_RUNNING, 20000));
+    gcs_workers_drain(f->workers, gcs_time_wall_ms() + 100);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_string_equal(j.state, GCS_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    gcs_workers_counts(f->workers, &st);
+    assert_int_equal(st.released, 1);
+    gcs_workers_free(f->workers);
+    f->workers = NULL;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+}
+
+typedef struct naming {
+    const char *key, *genesys_id;
+    int checked;
+} naming;
+
+static int receipt_names(const gcs_receipt *r, void *payload)
+{
+    naming *n = payload;
+    bool by_key = r->source_key && strcmp(r->source_key, n->key) == 0;
+    bool by_id = r->genesys_id && n->genesys_id && strcmp(r->genesys_id, n->genesys_id) == 0;
+    if (!by_key && !by_id)
+        fail_msg("receipt %lld (%s %s) does not name %s", (long long)r->seq, r->method, r->path,
+                 n->key);
+    n->checked++;
+    return 0;
+}
+
+/* Jobs waiting for the engine go into one plan together (the workers take
+ * turns with the one session); each job's result lists the receipts that
+ * name its person only; a person whose plan needs an approval waits alone
+ * while the others go through. */
+static void jobs_waiting_for_the_engine_share_a_plan(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":200}"));
+    enum { N = 7 };
+    int64_t ids[N];
+    char keys[N][16];
+    for (int i = 0; i < N; i++) {
+        char mail[64];
+        snprintf(keys[i], sizeof keys[i], "B%d", i);
+        snprintf(mail, sizeof mail, "b%d@example.com", i);
+        ids[i] = enqueue_person(f, keys[i], i == 3 ? "other@example.com" : mail, "Agent", 5);
+    }
+    open_session(f, &f->session);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    o.count = N;
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    for (int i = 0; i < N; i++) {
+        json_t *r = wait_job(f, ids[i], i == 3 ? GCS_JOB_NEEDS_APPROVAL : GCS_JOB_DONE, 30000);
+        assert_string_equal(str(r, "outcome"), i == 3 ? "needs_approval" : "created");
+        json_t *seqs = json_object_get(r, "receipts");
+        assert_true(json_array_size(seqs) >= (i == 3 ? 1 : 2));
+        naming n = {keys[i], str(r, "genesys_id"), 0};
+        size_t k;
+        json_t *seq;
+        json_array_foreach(seqs, k, seq) {
+            gcs_receipt_filter one = {0};
+            one.seq_min = one.seq_max = json_integer_value(seq);
+            assert_int_equal(gcs_store_receipts_each(f->store, &one, receipt_names, &n), 0);
+        }
+        assert_int_equal(n.checked, (int)json_array_size(seqs));
+        json_decref(r);
+    }
+    /* Fewer apply runs than people created: some shared one. */
+    int runs = 0;
+    assert_int_equal(gcs_store_runs_each(f->store, 0, count_run, &runs), 0);
+    assert_true(runs < N - 1);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), N - 1);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
+/* A 403 stops the request engine (every other call would fail alike), which
+ * ends that job's attempt; the service's engine outlives it, and the next job
+ * runs. */
+static void a_forbidden_write_fails_its_job_and_the_next_job_runs(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_person(f, "E6", "eve@example.com", "Agent", 1);
+    json_decref(wait_job(f, id, GCS_JOB_DEAD, 20000));
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, f->store, id), 0);
+    assert_non_null(strstr(j.last_error, "scim"));
+    gcs_job_release(&j);
+    /* A leave of nobody reads only: it goes through. */
+    id = enqueue_leave(f, "NOBODY");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    json_decref(r);
+}
+
 /* A worker process is killed (-9) while its job's create is on the wire; its
  * lease expires and a worker of another host completes the job, once. */
 static void kill_9_mid_job_then_another_host_completes_it(fixture *f)
@@ -539,7 +705,7 @@ static int setup_pg(void **state)
         return 0;
     }
     fixture *f = calloc(1, sizeof *f);
-    fixture_start(f, true);
+    fixture_start(f, true, NULL);
     *state = f;
     return 0;
 }
@@ -619,6 +785,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(jobs_waiting_for_the_engine_share_a_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_drain_finishes_or_gives_back_the_jobs_in_hand, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
+                                        setup_read_only, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_postgresql, setup_pg, teardown_pg),
         cmocka_unit_test_setup_teardown(two_hosts_on_postgresql_do_every_job_once, setup_pg,

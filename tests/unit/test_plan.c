@@ -398,6 +398,32 @@ static void files_round_trip_privately(void **state)
 
 /* The check the command line ran itself, now the library's: a plan applies
  * only to the API it was made for. */
+/* A plan in memory (kept in the store with its run) reads back as a file does,
+ * seal included, and meets the same checks: an edit is refused, naming it. */
+static void a_dumped_plan_parses_back_with_the_same_checks(void **state)
+{
+    (void)state;
+    gcs_plan p, back;
+    char *text = NULL;
+    build(&p, 1, 10);
+    assert_int_equal(gcs_plan_seal(&p, "client", "secret"), 0);
+    assert_int_equal(gcs_plan_dump(&text, &p), 0);
+    assert_int_equal(gcs_plan_parse(&back, text, strlen(text), "kept for run R"), 0);
+    assert_string_equal(gcs_plan_identity(&back), gcs_plan_identity(&p));
+    assert_int_equal(gcs_plan_check_seal(&back, "kept for run R", "client", "secret"), 0);
+    gcs_plan_release(&back);
+    char *edit = strstr(text, "\"Lead\"");
+    assert_non_null(edit);
+    memcpy(edit, "\"Boss\"", 6);
+    assert_int_equal(gcs_plan_parse(&back, text, strlen(text), "kept for run R"), GCS_EINVALID);
+    assert_null(back.doc);
+    assert_non_null(strstr(gcs_error_last(), "cannot use plan 'kept for run R': it was changed"));
+    assert_int_equal(gcs_plan_parse(&back, "{\"format\":", 11, "kept for run R"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "cannot read plan 'kept for run R': not a gcscim-plan/"));
+    free(text);
+    gcs_plan_release(&p);
+}
+
 static void a_plan_applies_only_to_its_target(void **state)
 {
     gcs_plan p;
@@ -717,6 +743,7 @@ int main(void)
         cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_dumped_plan_parses_back_with_the_same_checks),
         cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
