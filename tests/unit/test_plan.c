@@ -316,6 +316,7 @@ static void an_edited_plan_is_refused(void **state)
     assert_non_null(doc); /* still one JSON document for any reader */
     char *indented = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
+    assert_non_null(indented);
     free(gcs_test_write_file(dir, "indented.json", indented));
     free(indented);
     snprintf(path, sizeof path, "%s/indented.json", dir);
