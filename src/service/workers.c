@@ -39,6 +39,7 @@ struct gcs_workers {
     pthread_mutex_t mu;      /* guards everything below but the session */
     pthread_cond_t wake;     /* a job was enqueued, or stop/drain */
     pthread_cond_t idle;     /* a worker finished a job */
+    pthread_cond_t beat;     /* the heartbeat's own: stop (a notification is a worker's) */
     bool draining;           /* stop claiming */
     bool stopping;           /* threads exit */
     int pending_notes;       /* notifications not yet taken by a worker */
@@ -447,11 +448,11 @@ static void *heartbeat_main(void *arg)
         struct timespec until;
         until.tv_sec = (time_t)(at / 1000);
         until.tv_nsec = (long)(at % 1000) * 1000000L;
-        pthread_cond_timedwait(&w->wake, &w->mu, &until);
+        pthread_cond_timedwait(&w->beat, &w->mu, &until);
         if (w->stopping)
             break;
         if (gcs_time_wall_ms() < at)
-            continue; /* woken by a notification, not by the clock */
+            continue; /* woken early (spuriously): not yet time */
         at = gcs_time_wall_ms() + w->lease_ms / 3;
         for (int i = 0; i < w->count; i++)
             ids[i] = w->workers[i].job_id;
@@ -480,6 +481,7 @@ static void free_all(gcs_workers *w)
     pthread_mutex_destroy(&w->engine);
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->beat);
     free(w);
 }
 
@@ -490,6 +492,7 @@ static void join_all(gcs_workers *w)
     w->draining = true;
     pthread_cond_broadcast(&w->wake);
     pthread_cond_broadcast(&w->idle);
+    pthread_cond_broadcast(&w->beat);
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->count; i++) {
         if (w->workers[i].started)
@@ -534,6 +537,7 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
     pthread_mutex_init(&w->engine, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);
+    pthread_cond_init(&w->beat, NULL);
     w->store_url = strdup(o->store_url);
     w->profile_path = strdup(o->profile_path);
     w->requests = json_object();

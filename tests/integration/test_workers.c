@@ -320,6 +320,25 @@ static void a_job_becomes_a_user_with_receipts(void **state)
     json_decref(r);
 }
 
+/* A notification wakes a worker, whatever else waits (the heartbeat): with an
+ * idle poll of ten minutes, every job notified is still taken at once. */
+static void a_notified_job_is_taken_without_waiting_for_the_poll(void **state)
+{
+    fixture *f = *state;
+    open_session(f, &f->session);
+    gcs_workers_options o = options(f, f->session, "host-a");
+    o.idle_poll_ms = 600000;
+    assert_int_equal(gcs_workers_start(&f->workers, &o), 0);
+    for (int i = 0; i < 12; i++) {
+        char key[16], mail[64];
+        snprintf(key, sizeof key, "N%d", i);
+        snprintf(mail, sizeof mail, "n%d@example.com", i);
+        gcs_time_sleep_ms(30); /* every worker back to waiting */
+        int64_t id = enqueue_person(f, key, mail, "Agent", 5);
+        json_decref(wait_job(f, id, GCS_JOB_DONE, 10000));
+    }
+}
+
 static void a_leave_deactivates_a_managed_user_only(void **state)
 {
     fixture *f = *state;
@@ -777,6 +796,8 @@ int main(void)
     gcs_test_deadline(240);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_job_becomes_a_user_with_receipts, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_notified_job_is_taken_without_waiting_for_the_poll, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_leave_deactivates_a_managed_user_only, setup, teardown),
         cmocka_unit_test_setup_teardown(a_rejected_row_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(three_changes_while_the_first_waits_are_one_plan, setup,
