@@ -633,6 +633,34 @@ static void jobs_waiting_for_the_engine_share_a_plan(void **state)
     json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
 }
 
+/* All the workers of a process share one token and one rate budget: with the
+ * emulator's limit on, a stream of jobs larger than a window is paced, not
+ * answered 429, and one token was asked for. */
+static void the_workers_share_one_token_and_its_rate_limit(void **state)
+{
+    fixture *f = *state;
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"rate_limit\":\"30/3\"}"));
+    enum { N = 20 }; /* 80 requests: nearly three windows */
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        char key[16], mail[64];
+        snprintf(key, sizeof key, "R%d", i);
+        snprintf(mail, sizeof mail, "r%d@example.com", i);
+        ids[i] = enqueue_person(f, key, mail, "Agent", 5);
+    }
+    start_workers(f);
+    for (int i = 0; i < N; i++)
+        json_decref(wait_job(f, ids[i], GCS_JOB_DONE, 60000));
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    assert_int_equal(json_integer_value(json_object_get(st, "tokens_issued")), 1);
+    assert_int_equal(json_integer_value(json_object_get(st, "rate_limited")), 0);
+    json_decref(st);
+    gcs_workers_stats ws;
+    gcs_workers_counts(f->workers, &ws);
+    assert_int_equal(ws.http.status_429, 0);
+    assert_int_equal(ws.done, N);
+}
+
 /* A 403 stops the request engine (every other call would fail alike), which
  * ends that job's attempt; the service's engine outlives it, and the next job
  * runs. */
@@ -807,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failing_call_backs_off_then_dead_letters_then_retries,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(jobs_waiting_for_the_engine_share_a_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_workers_share_one_token_and_its_rate_limit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_drain_finishes_or_gives_back_the_jobs_in_hand, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
