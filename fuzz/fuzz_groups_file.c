@@ -26,9 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     for (size_t i = 0; i < defs.count; i++) {
         const gcs_group_def *g = &defs.items[i];
-        /* Invariants: every group kept has a key, a name, a type and a visibility,
-         * and is found again by its key. */
-        if (!g->key || !g->name || !g->type || !g->visibility ||
+        /* Invariants: every group kept has a key and a name, a type and a
+         * visibility that are valid when given, and is found again by its key. */
+        if (!g->key || !g->name ||
+            (g->type && strcmp(g->type, "official") != 0 && strcmp(g->type, "social") != 0) ||
+            (g->visibility && strcmp(g->visibility, "public") != 0 &&
+             strcmp(g->visibility, "owners") != 0 && strcmp(g->visibility, "members") != 0) ||
             gcs_group_defs_find(&defs, g->key) != g)
             __builtin_trap();
     }

@@ -4,10 +4,16 @@
 # service exists, the man pages they name exist, the program they start is
 # executable); each service keeps the sandbox it promises (docs/deploy.md) and stays
 # under an exposure of 2.0 in `systemd-analyze security --offline=yes`; and every
-# credential a unit reads (%d/NAME) is one it loads (LoadCredential=NAME:...).
-#   systemd_units.sh BUILD_DIR
+# credential a unit reads (%d/NAME) is one it loads (LoadCredential=NAME:...); every
+# variable gcscim-sync.service's command line uses is set in the installed sync.env.
+# Then each unit's command line runs as systemd would run it (its environment, %d
+# the credentials, %S the state directory, the installed config.json) against the
+# emulator: serve tells systemd READY=1 (Type=notify) once it answers, answers
+# /readyz, and on SIGTERM tells STOPPING=1 and exits 0; sync provisions the example
+# organisation and exits 0.
+#   systemd_units.sh BUILD_DIR SOURCE_DIR NOTIFY_LISTEN
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd) source=$(cd "$2" && pwd) notify_listen=$(realpath "$3")
 fail=0
 exposure=()
 ceiling=20   # systemd-analyze's --threshold is in tenths: 2.0
@@ -51,5 +57,77 @@ done
 grep -qx 'Type=notify' "$units/gcscim.service" || { echo "gcscim.service is not Type=notify"; fail=1; }
 grep -qx 'Type=oneshot' "$units/gcscim-sync.service" || { echo "gcscim-sync.service is not Type=oneshot"; fail=1; }
 
-[ $fail = 0 ] && echo "systemd units verified; exposure: ${exposure[*]}"
+# Every variable of gcscim-sync.service's command line comes from sync.env.
+for var in $(sed -n 's/^ExecStart=//p' "$units/gcscim-sync.service" | grep -oE '\$\{?[A-Z_]+' | tr -d '${' | sort -u); do
+    grep -q "^$var=" "$tmp/root/etc/gcscim/sync.env" || { echo "gcscim-sync.service uses \$$var, which sync.env does not set"; fail=1; }
+done
+grep -qx 'EnvironmentFile=/etc/gcscim/sync.env' "$units/gcscim-sync.service" || { echo "gcscim-sync.service does not read /etc/gcscim/sync.env"; fail=1; }
+
+# ==== The command lines, run as systemd would run them ====
+creds=$tmp/credentials state=$tmp/state
+mkdir -p "$creds" "$state/gcscim"
+client=00000000-0000-0000-0000-000000000000   # the example config.json's client_id
+printf 'emulator-secret\n' > "$creds/client_secret"
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" > "$creds/event_secrets"
+printf 'ops events,provision,read sha256:%s\n' "$(printf key | sha256sum | cut -d' ' -f1)" > "$creds/api_keys"
+chmod 0400 "$creds"/*
+
+specifiers() { sed "s|%d|$creds|g; s|%S|$state|g; s|/usr/bin/gcscim|$tmp/root/usr/bin/gcscim|g; s|/etc/gcscim/|$tmp/root/etc/gcscim/|g"; }
+exec_start() { sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$units/$1" | sed -n 's/^ExecStart=//p' | specifiers; }
+environment() { sed -n 's/^Environment=//p' "$units/$1" | specifiers; }
+
+"$build/gcscim-emulator" --listen 127.0.0.1:0 --ready-file "$tmp/emulator.json" --log-level warn \
+    --client "$client:emulator-secret" --seed "$source/examples/org.json" >"$tmp/emulator.log" 2>&1 &
+emulator=$!
+trap 'kill $emulator 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 200); do [ -s "$tmp/emulator.json" ] && break; sleep 0.05; done
+api=$(sed -n 's/.*"api_url":"\([^"]*\)".*/\1/p' "$tmp/emulator.json")
+[ -n "$api" ] || { echo "the emulator did not start"; cat "$tmp/emulator.log"; exit 1; }
+at_emulator="--api-url $api --login-url $api"
+
+cd "$tmp"
+# What systemd would hear from serve on $NOTIFY_SOCKET.
+"$notify_listen" "$tmp/notify.sock" 60 > "$tmp/notify.log" &
+listener=$!
+for _ in $(seq 100); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
+# serve, from gcscim.service, on a free port instead of 8080 ($! is serve itself: env and
+# bash exec it)
+NOTIFY_SOCKET=$tmp/notify.sock env $(environment gcscim.service) bash -c \
+    "exec $(exec_start gcscim.service) $at_emulator --listen 127.0.0.1:0 --ready-file $tmp/serve.json" \
+    >"$tmp/serve.log" 2>&1 &
+serve=$!
+trap 'kill $emulator $serve $listener 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 300); do [ -s "$tmp/serve.json" ] && break; kill -0 $serve 2>/dev/null || break; sleep 0.05; done
+url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.json" 2>/dev/null || true)
+if [ -z "$url" ]; then
+    echo "gcscim.service's command line did not start serve:"; cat "$tmp/serve.log"; fail=1
+else
+    ready=$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")
+    [ "$ready" = 200 ] || { echo "serve from gcscim.service: /readyz answers $ready"; fail=1; }
+    for _ in $(seq 100); do grep -qx 'READY=1' "$tmp/notify.log" && break; sleep 0.05; done
+    grep -qx 'READY=1' "$tmp/notify.log" || { echo "serve did not notify READY=1 (Type=notify would time out): $(cat "$tmp/notify.log")"; fail=1; }
+    kill -TERM $serve
+    code=0; wait $serve || code=$?
+    [ $code = 0 ] || { echo "serve from gcscim.service exited $code on SIGTERM:"; tail -5 "$tmp/serve.log"; fail=1; }
+    wait $listener || { echo "serve did not notify STOPPING=1 on SIGTERM: $(cat "$tmp/notify.log")"; fail=1; }
+    [ -s "$state/gcscim/gcscim.db" ] || { echo "serve kept no store in the state directory"; fail=1; }
+fi
+
+# sync, from gcscim-sync.service, with a sync.env naming the example export
+cat > "$tmp/sync.env" <<ENV
+GCSCIM_SYNC_SOURCE=$source/examples/hr-export.csv
+GCSCIM_SYNC_PROFILE=$source/examples/profile.yaml
+GCSCIM_SYNC_OPTIONS=--approve adopt=1
+ENV
+# systemd reads an EnvironmentFile line as KEY=the rest of the line
+sync_env=()
+while IFS= read -r line; do
+    [[ $line =~ ^[A-Z_]+= ]] && sync_env+=("$line")
+done < "$tmp/sync.env"
+code=0
+env "${sync_env[@]}" $(environment gcscim-sync.service) bash -c \
+    "exec $(exec_start gcscim-sync.service) $at_emulator" >"$tmp/sync.log" 2>&1 || code=$?
+[ $code = 0 ] || { echo "gcscim-sync.service's command line exited $code:"; tail -5 "$tmp/sync.log"; fail=1; }
+
+[ $fail = 0 ] && echo "systemd units verified, their command lines run; exposure: ${exposure[*]}"
 exit $fail

@@ -25,7 +25,8 @@
 #define APPROVAL_OPTIONS                                                                           \
     "  --approve KIND=N            approve what the plan needs (deactivate=N, clear:ATTR=N,\n"     \
     "                              change:ATTR=N, remove-roles=N, adopt=N, privileged:KEY,\n"     \
-    "                              deactivate-despite-rejects); docs/plan.md, \"Safety\"\n"        \
+    "                              deactivate-despite-rejects, remove-members=N,\n"              \
+    "                              revoke-grants=N); docs/plan.md, \"Safety\", \"Groups\"\n"      \
     "  --allow-deactivations N     the same as --approve deactivate=N\n"                          \
     "  --max-deactivations N       removals allowed without approval (default 10)\n"            \
     "  --max-deactivation-share P  ... or P% of managed users above 3 (default 5)\n"             \
@@ -69,8 +70,9 @@ const gcs_cli_command gcs_cli_commands[] = {
      "Builds, from the plan a run applied (kept in the store) and what its items and\n"
      "receipts say really happened, a plan that takes the run back: users it created\n"
      "are deactivated (never deleted), users it deactivated reactivated and those it\n"
-     "reactivated deactivated, and every attribute it changed gets its earlier value\n"
-     "back. A user changed since the run is left alone and listed as skipped. The plan\n"
+     "reactivated deactivated, every attribute it changed gets its earlier value back,\n"
+     "and group members and grants it added or removed are taken back (groups stay).\n"
+     "A user changed since the run is left alone and listed as skipped. The plan\n"
      "is shown like 'gcscim plan' shows one and applied with 'gcscim apply', with the\n"
      "same approvals and checks; undoing the run of an undo plan restores the run.\n"
      "Writes nothing to Genesys. Exit 3 when some users were left alone.\n\nOptions:\n"

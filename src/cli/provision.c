@@ -379,27 +379,39 @@ static void on_event(const gcs_apply_event *e, void *payload)
     }
 }
 
+/* Audit lines are for log shippers: with --log-format json. A person at a
+ * terminal reads the run's summary (and `gcscim runs show`) instead of one
+ * line per user. */
+static bool audit_lines(const gcs_provision *p)
+{
+    const char *format = gcs_config_get(&p->cli->config, GCS_CFG_LOG_FORMAT);
+    return format && strcmp(format, "json") == 0;
+}
+
 static gcs_exit apply_and_report(gcs_provision *p, const gcs_plan *plan, json_t **report)
 {
     *report = NULL;
-    if (json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan) == 0) {
+    if (gcs_plan_size(plan) + gcs_group_plan_count(plan) == 0) {
         if (p->cli->json)
             *report = json_pack("{s:I,s:s}", "total", (json_int_t)0, "message",
                                 "nothing to apply");
+        else if (json_object_get(plan->doc, "undo"))
+            fprintf(p->cli->out, "Nothing to apply: nothing of the run is left to take back.\n");
         else
             fprintf(p->cli->out, "Nothing to apply: Genesys already matches the source.\n");
         return GCS_EXIT_OK;
     }
     apply_view view = {p, {0}};
     gcs_progress_init(&view.progress, p->cli->out,
-                      (long)(json_array_size(gcs_plan_operations(plan)) + gcs_group_plan_count(plan)));
+                      (long)(gcs_plan_size(plan) + gcs_group_plan_count(plan)));
     if (p->cli->json)
         view.progress.tty = false;
     gcs_apply_options o = {.command = p->command, .approval = p->planner.plan,
                            .on_event = on_event, .payload = &view,
                            .passwords_out = p->passwords_out, .stop = gcs_cli_interrupt_flag(),
                            .canary_count = p->canary_count, .canary_share = p->canary_share,
-                           .notify = gcs_notify_routes(p->notify), .actor = p->actor};
+                           .notify = gcs_notify_routes(p->notify), .actor = p->actor,
+                           .audit = audit_lines(p)};
     gcs_apply_result result;
     gcs_cli_interrupt_install();
     int rc = gcs_apply_run(&result, p->session->client, p->store, plan, &o);
@@ -489,8 +501,7 @@ gcs_exit gcs_provision_main(gcs_cli *cli, const char *command, bool apply, int a
     }
     if (apply) {
         code = gcs_provision_apply(&p, &plan, &apply_report);
-    } else if (p.detailed_exitcode &&
-               json_array_size(gcs_plan_operations(&plan)) + gcs_group_plan_count(&plan) > 0) {
+    } else if (p.detailed_exitcode && gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         code = gcs_plan_check_approval(&plan, &p.planner.plan) < 0 ? GCS_EXIT_REFUSED
                                                                     : GCS_EXIT_CHANGES;
     }

@@ -48,3 +48,76 @@ int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const ch
     }
     return 0;
 }
+
+/* The end of the JSON value at p (one past it), or NULL when the text ends
+ * first. Strings are skipped whole, so brackets inside them do not count. */
+static const char *value_end(const char *p)
+{
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+            }
+            if (!*p)
+                return NULL;
+            if (depth == 0)
+                return p + 1;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (depth == 0)
+                return p; /* the end of the enclosing object: a bare scalar before it */
+            if (--depth == 0)
+                return p + 1;
+        } else if (depth == 0 && (*p == ',' || *p == ' ' || *p == '\n' || *p == '\t' ||
+                                  *p == '\r')) {
+            return p; /* after a number, true, false or null */
+        }
+    }
+    return depth == 0 ? p : NULL;
+}
+
+int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len)
+{
+    size_t klen = strlen(key);
+    const char *p = skip_blanks(text);
+    if (*p != '{')
+        return -1;
+    p = skip_blanks(p + 1);
+    if (*p == '}')
+        return 0;
+    for (;;) {
+        /* a member: "name" : value */
+        if (*p != '"')
+            return -1;
+        const char *name = ++p;
+        while (*p && *p != '"') {
+            if (*p == '\\' && p[1])
+                p++;
+            p++;
+        }
+        if (!*p)
+            return -1;
+        size_t nlen = (size_t)(p - name);
+        p = skip_blanks(p + 1);
+        if (*p != ':')
+            return -1;
+        const char *v = skip_blanks(p + 1);
+        const char *end = value_end(v);
+        if (!end || end == v)
+            return -1;
+        if (nlen == klen && memcmp(name, key, klen) == 0) {
+            *start = v;
+            *len = (size_t)(end - v);
+            return 1;
+        }
+        p = skip_blanks(end);
+        if (*p == '}')
+            return 0;
+        if (*p != ',')
+            return -1;
+        p = skip_blanks(p + 1);
+    }
+}

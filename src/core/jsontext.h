@@ -16,4 +16,11 @@
  * unterminated text): the caller parses then. */
 int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const char *key);
 
+/* Where the value of the top-level member `key` of the JSON object `text` is:
+ * *start and *len span its text (any JSON value), for a parser to read that
+ * part alone. 1 found, 0 absent, -1 when the text is not an object this scan
+ * understands (the caller parses the whole text then). A member name with an
+ * escape never matches. */
+int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len);
+
 #endif

@@ -38,10 +38,13 @@ typedef struct applier applier;
 
 typedef struct op_ctx {
     applier *a;
-    const json_t *op;          /* borrowed from the plan */
+    size_t index;              /* in the plan */
+    json_t *op;                /* the plan's operation while it is being applied, or NULL */
     gcs_plan_kind kind;
-    const char *key;
-    const char *user_name;
+    char *key;
+    char *user_name;
+    bool has_manager;          /* a manager to set once the users exist */
+    bool release_queued;       /* its operation is let go of at the next turn */
     const char *item_state;    /* the item's state at the start (resume) */
     char *id;
     char *etag;
@@ -66,6 +69,12 @@ struct applier {
     char run_id[80];
     op_ctx *ops;
     size_t count;
+    /* The operations are read from the plan a window at a time (the engine's
+     * queue holds no more than FEED_WINDOW calls), and let go of once done. */
+    int phase;                 /* what feed() starts: PHASE_* */
+    size_t next;               /* the next operation feed() looks at */
+    op_ctx **idle;             /* finished operations whose text is let go of */
+    size_t idle_count;
     json_t *item_states;       /* key -> state at start */
     gcs_recorder recorder;     /* receipts of every call */
     json_t *key_to_id;         /* ids learned during the run (creates, adoptions) */
@@ -91,6 +100,55 @@ struct applier {
 };
 
 /* ==== Bookkeeping ==== */
+
+enum { PHASE_NONE, PHASE_CREATES, PHASE_CHANGES, PHASE_MANAGERS };
+#define FEED_WINDOW 256
+
+/* The operation, read again from the plan when it is needed. A plan whose
+ * file cannot be read back stops the run (resumable). */
+static json_t *op_of(op_ctx *c)
+{
+    if (c->op)
+        return c->op;
+    c->op = gcs_plan_op_at(c->a->plan, c->index);
+    if (!c->op && !c->a->fatal) {
+        c->a->fatal = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        GCS_ERR("apply.plan_unreadable", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(c->a->client);
+    }
+    return c->op;
+}
+
+/* The plan's file could not be read back: the run stops (resumable). */
+static void fail_plan_unreadable(op_ctx *c)
+{
+    if (!c->a->fatal) {
+        c->a->fatal = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        GCS_ERR("apply.plan_unreadable", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(c->a->client);
+    }
+}
+
+/* Lets go of an operation's text at the next turn of the loop (not now: the
+ * callback that finished it may still read it). */
+static void release_later(op_ctx *c)
+{
+    if (c->release_queued || !c->op)
+        return;
+    c->release_queued = true;
+    c->a->idle[c->a->idle_count++] = c;
+}
+
+static void release_idle(applier *a)
+{
+    for (size_t i = 0; i < a->idle_count; i++) {
+        op_ctx *c = a->idle[i];
+        json_decref(c->op);
+        c->op = NULL;
+        c->release_queued = false;
+    }
+    a->idle_count = 0;
+}
 
 static void set_str(char **field, const char *value)
 {
@@ -139,11 +197,15 @@ static bool sensitive_attribute(const char *path)
 /* The attributes the operation set and their new values, without a secret:
  * a sensitive attribute is left out by name, and sensitive keys inside a
  * value are masked. */
-static json_t *changed_attributes(const json_t *op)
+static json_t *changed_attributes(op_ctx *c)
 {
+    /* The operation's changes: from its parsed text when it is at hand, else
+     * that member alone (a create never parses its operation). */
+    static const char *const wanted[] = {"changes"};
+    json_t *part = c->op ? json_incref(c->op) : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 1);
     json_t *out = json_array(), *ch;
     size_t i;
-    json_array_foreach(json_object_get(op, "changes"), i, ch) {
+    json_array_foreach(json_object_get(part, "changes"), i, ch) {
         const char *attr = json_string_value(json_object_get(ch, "attribute"));
         if (!attr || sensitive_attribute(attr))
             continue;
@@ -152,6 +214,7 @@ static json_t *changed_attributes(const json_t *op)
         json_array_append_new(out, json_pack("{s:s,s:o}", "attribute", attr, "value",
                                              clean ? clean : json_null()));
     }
+    json_decref(part);
     return out;
 }
 
@@ -162,17 +225,19 @@ static int mark_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
 {
     applier *a = c->a;
     const char *type = outcome_event(c->kind, outcome);
+    if (!a->o->notify && !(a->o->audit && gcs_log_enabled(GCS_LOG_INFO))) /* nobody to tell */
+        return gcs_store_item_mark_queued(a->store, a->run_id, c->key, state, c->id, detail);
     json_t *data = json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:o,s:s,s:s?,s:s?,s:s?}", "source_key",
                              c->key, "genesys_id", c->id, "userName", c->user_name, "operation",
                              gcs_plan_kind_name(c->kind), "outcome",
-                             gcs_apply_outcome_name(outcome), "changes", changed_attributes(c->op),
+                             gcs_apply_outcome_name(outcome), "changes", changed_attributes(c),
                              "run_id", a->run_id, "job_id", a->o->job_id, "actor", a->o->actor,
                              "detail", outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT
                                            ? detail
                                            : NULL);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {type, data, a->o->notify, true, true};
+    gcs_outbox_event ev = {type, data, a->o->notify, true, a->o->audit};
     int rc = gcs_store_item_mark_notify(a->store, a->run_id, c->key, state, c->id, detail, &ev);
     json_decref(data);
     if (rc == 0) {
@@ -199,7 +264,7 @@ static int finish_run(applier *a, const char *state)
         "events", a->notified);
     if (!data)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, true};
+    gcs_outbox_event ev = {"run.finished", data, a->o->notify, false, a->o->audit};
     int rc = gcs_store_run_finish_notify(a->store, a->run_id, state, &ev);
     json_decref(data);
     return rc;
@@ -217,11 +282,26 @@ static void notify_needs_approval(gcs_store *store, const gcs_plan *plan,
                              o->command ? o->command : "apply", "plan_id",
                              gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
                              "detail", why, "needs", gcs_plan_needs(plan, &o->approval));
-    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, true};
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, o->audit};
     if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
         GCS_WARN("apply.notify_failed", "error", gcs_error_last());
     json_decref(data);
     gcs_error_set(GCS_EREFUSED, "%s", why);
+}
+
+/* The same, stopping the run when the store fails. */
+static void record_outcome(op_ctx *c, gcs_apply_outcome outcome, const char *state,
+                           const char *detail)
+{
+    applier *a = c->a;
+    if (a->fatal)
+        return;
+    int rc = mark_outcome(c, outcome, state, detail);
+    if (rc < 0) {
+        a->fatal = rc;
+        GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
+        gcs_http_cancel(a->client);
+    }
 }
 
 /* Records an item's state, queued behind its call's receipt and committed
@@ -258,21 +338,16 @@ static void finish(op_ctx *c, gcs_apply_outcome outcome, const char *message)
         return;
     c->finished = true;
     forget_password(c);
+    release_later(c);
     /* The one place an outcome becomes durable: with its notification. */
     bool bad = outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT;
     if (bad) {
         c->problem = true;
         a->problems++;
     }
-    if (outcome != GCS_APPLY_SKIPPED && !a->fatal) {
-        int rc = mark_outcome(c, outcome, bad ? GCS_ITEM_FAILED : GCS_ITEM_DONE,
-                              bad ? message : gcs_apply_outcome_name(outcome));
-        if (rc < 0) {
-            a->fatal = rc;
-            GCS_ERR("apply.store_failed", "key", c->key, "error", gcs_error_last());
-            gcs_http_cancel(a->client);
-        }
-    }
+    if (outcome != GCS_APPLY_SKIPPED)
+        record_outcome(c, outcome, bad ? GCS_ITEM_FAILED : GCS_ITEM_DONE,
+                       bad ? message : gcs_apply_outcome_name(outcome));
     a->result->counts[outcome]++;
     a->finished++;
     if (outcome == GCS_APPLY_FAILED || outcome == GCS_APPLY_DRIFT)
@@ -293,14 +368,14 @@ static void fail_with(op_ctx *c, const gcs_http_client_response *res, const char
     finish(c, GCS_APPLY_FAILED, msg);
 }
 
-static json_t *desired_of(const op_ctx *c)
+static json_t *desired_of(op_ctx *c)
 {
-    return json_object_get(c->op, "desired");
+    return json_object_get(op_of(c), "desired");
 }
 
-static json_t *skip_of(const op_ctx *c)
+static json_t *skip_of(op_ctx *c)
 {
-    return json_object_get(c->op, "skip");
+    return json_object_get(op_of(c), "skip");
 }
 
 /* ==== Submitting ==== */
@@ -432,7 +507,7 @@ static void on_reread(const gcs_http_client_response *res, void *payload)
                   : c->adopting            ? GCS_APPLY_DONE
                                            : GCS_APPLY_NOOP,
                NULL);
-    } else if (c->adopting || only_planned(changes, json_object_get(c->op, "changes"))) {
+    } else if (c->adopting || only_planned(changes, json_object_get(op_of(c), "changes"))) {
         submit_patch(c, ops, on_patch_done);
     } else {
         char *text = json_dumps(changes, JSON_COMPACT);
@@ -516,7 +591,7 @@ static void found_existing(op_ctx *c, const json_t *user)
     learn_id(c->a, c->key, c->id, c->user_name);
     c->adopting = true; /* a conflict re-reads and applies what remains */
     json_t *ops = NULL, *changes = NULL;
-    if (gcs_diff_user(&ops, &changes, desired_of(c) ? desired_of(c) : json_object_get(c->op, "body"),
+    if (gcs_diff_user(&ops, &changes, desired_of(c) ? desired_of(c) : json_object_get(op_of(c), "body"),
                       user, skip_of(c)) < 0) {
         finish(c, GCS_APPLY_FAILED, gcs_error_last());
         return;
@@ -687,8 +762,15 @@ static void post_create(op_ctx *c)
     if (c->a->fatal || c->a->stopping)
         return;
     if (!c->a->passwords) {
-        req.json = json_object_get(c->op, "body");
+        /* The body goes out as the plan keeps it: no parse, no serialisation. */
+        char *body = gcs_plan_member_text_at(c->a->plan, c->index, "body");
+        if (!body) {
+            fail_plan_unreadable(c);
+            return;
+        }
+        req.body = body;
         submit_req(c, &req, on_create_done);
+        free(body);
         return;
     }
     char pw[129];
@@ -698,7 +780,7 @@ static void post_create(op_ctx *c)
     }
     forget_password(c);
     c->password = strdup(pw);
-    json_t *body = json_copy(json_object_get(c->op, "body"));
+    json_t *body = json_copy(json_object_get(op_of(c), "body"));
     /* Without its copy or its password the body must not be sent: a user
      * created without the password we record would be unreachable. */
     if (!c->password || !body || json_object_set_new(body, "password", json_string(pw)) < 0) {
@@ -745,12 +827,15 @@ static void manager_failed(op_ctx *c, const char *message)
     c->problem = true;
     char msg[512];
     snprintf(msg, sizeof msg, "manager not set: %s", message);
-    mark(c, GCS_ITEM_FAILED, msg);
+    /* The user was told as created or updated; that its manager could not be
+     * set is an outcome of its own. */
+    record_outcome(c, GCS_APPLY_FAILED, GCS_ITEM_FAILED, msg);
+    release_later(c);
 }
 
-static const char *planned_manager(const op_ctx *c)
+static const char *planned_manager(op_ctx *c)
 {
-    const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
+    const char *mkey = json_string_value(json_object_get(op_of(c), "manager_key"));
     return json_string_value(json_object_get(c->a->key_to_id, mkey));
 }
 
@@ -770,8 +855,10 @@ static void on_manager_reread(const gcs_http_client_response *res, void *payload
     const char *now = json_string_value(json_object_get(
         json_object_get(json_object_get(res->json, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
     const char *want = planned_manager(c);
-    if (now && want && strcmp(now, want) == 0)
+    if (now && want && strcmp(now, want) == 0) {
+        release_later(c);
         return; /* as planned */
+    }
     set_manager(c);
 }
 
@@ -782,6 +869,7 @@ static void on_manager_done(const gcs_http_client_response *res, void *payload)
         return;
     if (res->error == 0) {
         take_version(c, res);
+        release_later(c);
     } else if (res->outcome == GCS_HTTP_VERSION_CONFLICT && c->rereads < MAX_CONFLICT_REREADS) {
         c->rereads++;
         char path[300];
@@ -794,13 +882,14 @@ static void on_manager_done(const gcs_http_client_response *res, void *payload)
 
 static void set_manager(op_ctx *c)
 {
-    const char *mkey = json_string_value(json_object_get(c->op, "manager_key"));
+    const char *mkey = json_string_value(json_object_get(op_of(c), "manager_key"));
     const char *mid = planned_manager(c);
     if (!c->id)
         return;
     if (!mid) {
         GCS_WARN("apply.manager_unknown", "key", c->key, "manager", mkey);
         c->a->problems++;
+        release_later(c);
         return;
     }
     json_t *ops = json_pack("[{s:s,s:s,s:{s:s}}]", "op", "replace", "path",
@@ -810,6 +899,8 @@ static void set_manager(op_ctx *c)
 }
 
 /* ==== Updates, reactivations, adoptions, deactivations ==== */
+
+static void start_change_with(op_ctx *c, json_t *op);
 
 /* A deactivation is checked against the user as it is now: only an active
  * user that carries the managed marker with this operation's key is
@@ -836,12 +927,26 @@ static void on_deactivate_read(const gcs_http_client_response *res, void *payloa
         finish(c, GCS_APPLY_NOOP, NULL);
         return;
     }
-    submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+    submit_patch(c, json_object_get(op_of(c), "operations"), on_patch_done);
 }
 
 static void start_change(op_ctx *c)
 {
-    if (json_is_false(json_object_get(c->op, "managed")) && c->kind != GCS_PLAN_ADOPT) {
+    /* What the PATCH needs, without the desired state (read only on a conflict). */
+    static const char *const wanted[] = {"managed", "operations"};
+    json_t *part = c->op ? json_incref(c->op)
+                         : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 2);
+    if (!part) {
+        fail_plan_unreadable(c);
+        return;
+    }
+    start_change_with(c, part);
+    json_decref(part);
+}
+
+static void start_change_with(op_ctx *c, json_t *op)
+{
+    if (json_is_false(json_object_get(op, "managed")) && c->kind != GCS_PLAN_ADOPT) {
         finish(c, GCS_APPLY_DRIFT,
                "not managed by gcscim and not planned as an adoption: left alone");
         return;
@@ -852,14 +957,14 @@ static void start_change(op_ctx *c)
     }
     if (c->kind == GCS_PLAN_ADOPT)
         c->adopting = true;
-    if (json_array_size(json_object_get(c->op, "operations")) == 0) {
+    if (json_array_size(json_object_get(op, "operations")) == 0) {
         finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
     } else if (c->kind == GCS_PLAN_DEACTIVATE) {
         char path[300];
         user_path(path, sizeof path, c->id);
         submit(c, "GET", path, NULL, NULL, on_deactivate_read);
     } else {
-        submit_patch(c, json_object_get(c->op, "operations"), on_patch_done);
+        submit_patch(c, json_object_get(op, "operations"), on_patch_done);
     }
 }
 
@@ -956,9 +1061,13 @@ static void begin_stop(applier *a)
 /* Drives the client until every call finished, renewing the lease and
  * watching for a stop request. When stopping, queued calls are cancelled and
  * those in flight get until the deadline. */
+static void feed(applier *a);
+
 static int drive(applier *a)
 {
     for (;;) {
+        release_idle(a);
+        feed(a);
         if (!a->stopping && a->o->stop && *a->o->stop)
             begin_stop(a);
         if (a->stopping) {
@@ -975,9 +1084,12 @@ static int drive(applier *a)
             }
         }
         renew_lease(a);
-        if (gcs_http_run_once(a->client, 200) == 0)
+        if (gcs_http_run_once(a->client, 200) == 0 &&
+            (a->stopping || a->fatal || a->phase == PHASE_NONE))
             break;
     }
+    release_idle(a);
+    a->phase = PHASE_NONE;
     if (a->stopping)
         return GCS_ECANCELLED;
     return gcs_http_run(a->client); /* nothing pending: the engine's stop code */
@@ -999,6 +1111,13 @@ static int load_item(const gcs_run_item *item, void *payload)
  * beginning the run and keeping its plan loses nothing. */
 static int keep_plan(applier *a)
 {
+    /* A plan the store would refuse is not built as one text (a million
+     * users' plan is about 1 GiB): the run goes on, and cannot be undone. */
+    if (gcs_plan_operations_bytes(a->plan) > (size_t)GCS_STORE_PLAN_MAX) {
+        GCS_WARN("apply.plan_not_kept", "run", a->run_id, "why",
+                 "the plan is larger than the store keeps: this run cannot be undone");
+        return 0;
+    }
     char *text = NULL;
     int rc = gcs_plan_dump(&text, a->plan);
     if (rc == 0)
@@ -1042,12 +1161,11 @@ static int begin_run(applier *a)
     if ((rc = keep_plan(a)) < 0)
         return rc;
 
-    json_t *ops = gcs_plan_operations(a->plan);
-    size_t n = json_array_size(ops);
+    size_t n = a->count;
     const char **keys = calloc(n ? n : 1, sizeof *keys);
     GCS_CHECK_ALLOC(keys);
     for (size_t i = 0; i < n; i++)
-        keys[i] = json_string_value(json_object_get(json_array_get(ops, i), "key"));
+        keys[i] = a->ops[i].key;
     rc = gcs_store_items_add(a->store, a->run_id, keys, n);
     free(keys);
     if (rc == 0)
@@ -1059,20 +1177,26 @@ static int begin_run(applier *a)
 
 static const char *find_marker(const gcs_plan *plan)
 {
-    size_t i;
-    json_t *op;
-    json_array_foreach(gcs_plan_operations(plan), i, op) {
-        const char *m = json_string_value(json_object_get(op, "marker"));
-        if (m)
-            return m;
-    }
     return json_string_value(json_object_get(plan->doc, "marker"));
 }
 
-static void run_phase(applier *a, bool creates)
+/* Starts the phase's operations while the engine's queue has room: a plan of
+ * any size is never queued whole. */
+static void feed(applier *a)
 {
-    for (size_t i = 0; i < a->count && !a->fatal && !a->stopping; i++) {
-        op_ctx *c = &a->ops[i];
+    while (a->phase != PHASE_NONE && !a->fatal && !a->stopping &&
+           gcs_http_pending(a->client) < FEED_WINDOW) {
+        if (a->next >= a->count) {
+            a->phase = PHASE_NONE;
+            break;
+        }
+        op_ctx *c = &a->ops[a->next++];
+        if (a->phase == PHASE_MANAGERS) {
+            if (c->has_manager && c->id && !c->problem && op_of(c))
+                set_manager(c);
+            continue;
+        }
+        bool creates = a->phase == PHASE_CREATES;
         if ((c->kind == GCS_PLAN_CREATE) != creates || c->finished || (a->canary_only && !c->canary))
             continue;
         if (c->item_state && strcmp(c->item_state, GCS_ITEM_DONE) == 0) {
@@ -1084,6 +1208,13 @@ static void run_phase(applier *a, bool creates)
         else
             start_change(c);
     }
+}
+
+static void run_phase(applier *a, bool creates)
+{
+    a->phase = creates ? PHASE_CREATES : PHASE_CHANGES;
+    a->next = 0;
+    feed(a);
 }
 
 /* ==== Canary ==== */
@@ -1139,7 +1270,7 @@ static void on_canary_read(const gcs_http_client_response *res, void *payload)
         canary_failed(c->a, c->key, res->message);
         return;
     }
-    const json_t *want = desired_of(c) ? desired_of(c) : json_object_get(c->op, "body");
+    const json_t *want = desired_of(c) ? desired_of(c) : json_object_get(op_of(c), "body");
     json_t *ops = NULL, *changes = NULL;
     if (gcs_diff_user(&ops, &changes, want, res->json, skip_of(c)) < 0) {
         canary_failed(c->a, c->key, gcs_error_last());
@@ -1228,11 +1359,39 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         }
     }
 
-    json_t *ops = gcs_plan_operations(plan);
-    a.count = json_array_size(ops);
+    a.count = gcs_plan_size(plan);
     out->total = (long)a.count + (long)gcs_group_plan_count(plan);
     a.ops = calloc(a.count ? a.count : 1, sizeof *a.ops);
+    a.idle = calloc(a.count ? a.count : 1, sizeof *a.idle);
     GCS_CHECK_ALLOC_GOTO(a.ops, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.idle, rc, out);
+    /* What every operation needs all along; the rest is read again when it runs. */
+    for (size_t i = 0; i < a.count; i++) {
+        op_ctx *c = &a.ops[i];
+        c->a = &a;
+        c->index = i;
+        static const char *const wanted[] = {"kind", "key", "userName", "id", "version",
+                                             "manager_key"};
+        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
+        if (!op) {
+            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+            goto out;
+        }
+        int known = gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &c->kind);
+        /* gcs_plan_read refused any plan with an unknown kind */
+        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
+        (void)known;
+        set_str(&c->key, json_string_value(json_object_get(op, "key")));
+        set_str(&c->user_name, json_string_value(json_object_get(op, "userName")));
+        set_str(&c->id, json_string_value(json_object_get(op, "id")));
+        set_str(&c->etag, json_string_value(json_object_get(op, "version")));
+        c->has_manager = json_object_get(op, "manager_key") != NULL;
+        json_decref(op);
+        if (!c->key) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     if ((rc = begin_run(&a)) != 0) {
         if (rc > 0) /* already applied: nothing to send */
             rc = 0;
@@ -1243,20 +1402,9 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     recording = true;
     for (size_t i = 0; i < a.count; i++) {
         op_ctx *c = &a.ops[i];
-        c->a = &a;
-        c->op = json_array_get(ops, i);
-        int known = gcs_plan_kind_parse(json_string_value(json_object_get(c->op, "kind")), &c->kind);
-        /* gcs_plan_read refused any plan with an unknown kind */
-        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
-        (void)known;
-        c->key = json_string_value(json_object_get(c->op, "key"));
-        c->user_name = json_string_value(json_object_get(c->op, "userName"));
         c->item_state = json_string_value(json_object_get(a.item_states, c->key));
-        const char *id = json_string_value(json_object_get(c->op, "id"));
-        if (!id)
-            id = json_string_value(json_object_get(a.key_to_id, c->key));
-        set_str(&c->id, id);
-        set_str(&c->etag, json_string_value(json_object_get(c->op, "version")));
+        if (!c->id)
+            set_str(&c->id, json_string_value(json_object_get(a.key_to_id, c->key)));
         learn_id(&a, c->key, c->id, c->user_name);
     }
 
@@ -1284,17 +1432,15 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         run_rc = drive(&a);
     }
     if (run_rc == 0 && !a.fatal && !out->canary_stopped) {
-        for (size_t i = 0; i < a.count && !a.stopping; i++) {
-            op_ctx *c = &a.ops[i];
-            if (json_object_get(c->op, "manager_key") && c->id && !c->problem)
-                set_manager(c);
-        }
+        a.phase = PHASE_MANAGERS;
+        a.next = 0;
         run_rc = drive(&a);
     }
     /* Groups last, once the members they name exist (engine/group_apply.c). */
     if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
         gcs_group_plan_count(plan) > 0) {
-        gcs_group_apply ga = {client, store, a.run_id, a.key_to_id, o, out, a.finished, 0};
+        gcs_group_apply ga = {client, store,      a.run_id,   a.key_to_id, &a.recorder,
+                              o,      out,        a.finished, 0};
         int group_rc = gcs_group_apply_run(&ga, plan);
         a.finished = ga.finished;
         a.problems += ga.problems;
@@ -1354,8 +1500,12 @@ out:
         forget_password(&a.ops[i]);
         free(a.ops[i].id);
         free(a.ops[i].etag);
+        free(a.ops[i].key);
+        free(a.ops[i].user_name);
+        json_decref(a.ops[i].op);
     }
     free(a.ops);
+    free(a.idle);
     json_decref(a.item_states);
     json_decref(a.key_to_id);
     json_decref(a.notified);

@@ -109,13 +109,16 @@ typedef struct gcs_apply_options {
     double canary_share;
     /* Outcomes (docs/notifications.md): each operation's outcome is recorded
      * with its notification ("user.created", …, "provisioning.failed") in one
-     * transaction, and the run's end with "run.finished"; every outcome is
-     * also one audit line. `notify` NULL: no notification, the audit lines
-     * only. `actor` names who asked ("cli:USER@HOST", an API key's name) and
+     * transaction, and the run's end with "run.finished". `notify` NULL: no
+     * notification. `actor` names who asked ("cli:USER@HOST", an API key's name) and
      * `job_id` the job a run works for (serve); both may be NULL. */
     const gcs_outbox_routes *notify;
     const char *actor;
     const char *job_id;
+    /* Also log each outcome, once committed, as one "audit.outcome" line
+     * (level info): the command line with --log-format json. serve audits
+     * its jobs in its own outcome hook (service.h) and leaves this off. */
+    bool audit;
 } gcs_apply_options;
 
 #define GCS_APPLY_LEASE_MS 30000

@@ -13,6 +13,7 @@
 #include "genesys/region.h"
 #include "genesys/session.h"
 #include "http/probe.h"
+#include "mapping/groups_file.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
 #include "store/health.h"
@@ -661,6 +662,44 @@ static void check_profile(doctor *d, const char *profile_error)
         d->o->source_path);
 }
 
+/* The profile's groups: the groups file reads, and how many groups it rejects
+ * (their roles and divisions are checked by plan, against the organisation). */
+static void check_groups(doctor *d)
+{
+    const gcs_profile_groups *g = d->profile_ok ? gcs_profile_groups_of(d->profile) : NULL;
+    if (!g) {
+        add(d->r, "groups", GCS_DOCTOR_SKIPPED, "needs a profile that loads");
+        return;
+    }
+    if (!g->enabled) {
+        add(d->r, "groups", GCS_DOCTOR_SKIPPED, "the profile has no groups section");
+        return;
+    }
+    if (!g->file) {
+        add(d->r, "groups", GCS_DOCTOR_OK, "people's groups come from the column %s", g->column);
+        return;
+    }
+    gcs_group_defs defs;
+    gcs_group_defs_init(&defs);
+    int rc = gcs_groups_file_read(&defs, g->file);
+    if (rc < 0) {
+        gcs_doctor_check *c = add(d->r, "groups", GCS_DOCTOR_FAIL, "%s", last_error());
+        advise(c, "fix the groups file at the line named (docs/mapping.md, \"Groups\")");
+    } else if (defs.rejected_groups > 0) {
+        char first[600];
+        gcs_row_error_format(first, sizeof first, &defs.rejected.items[0]);
+        gcs_doctor_check *c = add(d->r, "groups", GCS_DOCTOR_WARN,
+                                  "%zu groups in %s, %zu rejected (first: %s)", defs.count,
+                                  g->file, defs.rejected_groups, first);
+        advise(c, "a rejected group is never written to: fix it at the line named");
+    } else {
+        add(d->r, "groups", GCS_DOCTOR_OK, "%zu groups in %s, hierarchy %s%s", defs.count, g->file,
+            g->hierarchy == GCS_GROUPS_FLATTENED ? "flattened" : "kept",
+            g->column ? ", and people's groups from their column" : "");
+    }
+    gcs_group_defs_release(&defs);
+}
+
 static void fetch_org(doctor *d)
 {
     bool want[GCS_ORG__COUNT] = {false};
@@ -1153,8 +1192,10 @@ int gcs_doctor_run(gcs_doctor_report *out, const gcs_doctor_options *o)
     if (o->profile_path && o->source_path) {
         check_profile(&d, profile_error);
         check_rows(&d, &t);
+        check_groups(&d);
     } else {
-        static const char *const inputs[] = {"profile", "source-fields", "org-names", "rows", NULL};
+        static const char *const inputs[] = {"profile", "source-fields", "org-names", "rows",
+                                             "groups", NULL};
         skip(&d, inputs, "give --source and --profile to check them");
     }
     check_cost(&d);

@@ -8,6 +8,7 @@
 #include "engine/group_apply.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recorder.h"
 #include "http/url.h"
 #include "plan/group_plan.h"
 
@@ -29,6 +30,7 @@ typedef struct group_ctx {
     char etag[64];     /* the SCIM version, quoted, for If-Match */
     long long version; /* the Platform API's version */
     char message[600];
+    json_t *now;                /* a resumed group's members as read again, or NULL */
 } group_ctx;
 
 static void item_key(char *out, size_t outsz, const char *key)
@@ -79,11 +81,20 @@ static void fail(group_ctx *c, const char *what, const gcs_http_client_response 
     snprintf(c->message, sizeof c->message, "%s: %s", what, res ? res->message : gcs_error_last());
 }
 
+/* Receipts of this group's calls name it: "group:KEY". */
+static void learn_group(group_ctx *c)
+{
+    if (c->ga->recorder && c->id[0])
+        gcs_recorder_learn(c->ga->recorder, c->item, c->id, NULL);
+}
+
 static void take_group_entity(group_ctx *c, const json_t *e)
 {
     const char *id = json_string_value(json_object_get(e, "id"));
-    if (id)
+    if (id) {
         snprintf(c->id, sizeof c->id, "%s", id);
+        learn_group(c);
+    }
     if (json_is_integer(json_object_get(e, "version"))) {
         c->version = (long long)json_integer_value(json_object_get(e, "version"));
         snprintf(c->etag, sizeof c->etag, "\"%lld\"", c->version);
@@ -129,6 +140,7 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     if (known_id && *known_id) {
         /* created by the interrupted run: its version is read again below */
         snprintf(c->id, sizeof c->id, "%s", known_id);
+        learn_group(c);
         return 0;
     }
     int rc;
@@ -140,6 +152,8 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     if ((rc = gcs_store_item_mark(ga->store, ga->run_id, c->item, GCS_ITEM_IN_PROGRESS, NULL,
                                   "create sent")) < 0)
         return rc;
+    if (ga->recorder) /* the create's receipt names the group by its name */
+        gcs_recorder_learn(ga->recorder, c->item, NULL, c->name);
     gcs_http_client_response res;
     rc = call(c, &res, "POST", GROUPS_PATH, body, NULL);
     if (rc == 0) {
@@ -175,11 +189,17 @@ static int update_settings(group_ctx *c)
     int rc = 0;
     for (int attempt = 0; attempt <= MAX_REREADS; attempt++) {
         json_t *body = json_pack(
-            "{s:O,s:O,s:O,s:O?,s:O,s:I}", "name", json_object_get(c->op, "name"), "type",
+            "{s:O,s:O?,s:O?,s:O?,s:O?,s:I}", "name", json_object_get(c->op, "name"), "type",
             json_object_get(want, "type"), "visibility", json_object_get(want, "visibility"),
             "description", json_object_get(want, "description"), "rolesEnabled",
             json_object_get(want, "rolesEnabled"), "version", (json_int_t)c->version);
         GCS_CHECK_ALLOC(body);
+        /* what the plan does not know is not sent, rather than sent empty */
+        static const char *const optional[] = {"type", "visibility", "description", "rolesEnabled"};
+        for (size_t k = 0; k < sizeof optional / sizeof *optional; k++) {
+            if (json_is_null(json_object_get(body, optional[k])))
+                json_object_del(body, optional[k]);
+        }
         char path[300];
         snprintf(path, sizeof path, GROUPS_PATH "/%s", c->id);
         gcs_http_client_response res;
@@ -342,12 +362,13 @@ static int change_members(group_ctx *c)
             rc = GCS_ERROR;
             goto out;
         }
-        json_array_append_new(adds, json_string(id));
+        if (!c->now || !json_object_get(c->now, id)) /* resumed: added already */
+            json_array_append_new(adds, json_string(id));
     }
     json_array_foreach(json_object_get(c->op, "remove"), i, m)
     {
         const char *id = json_string_value(json_object_get(m, "id"));
-        if (id)
+        if (id && (!c->now || json_object_get(c->now, id))) /* resumed: gone already */
             json_array_append_new(removes, json_string(id));
     }
     if (json_array_size(adds) + json_array_size(removes) == 0)
@@ -468,17 +489,17 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
     } else {
         const char *id = json_string_value(json_object_get(op, "id"));
         snprintf(c.id, sizeof c.id, "%s", id ? id : "");
+        learn_group(&c);
         c.version = (long long)json_integer_value(json_object_get(op, "version"));
         snprintf(c.etag, sizeof c.etag, "\"%lld\"", c.version);
     }
     gcs_run_item_release(&item);
     if (rc == 0 && resumed) {
         /* an earlier run may have moved the version: start from the current one */
-        json_t *now = NULL;
-        rc = read_members(&c, &now);
-        json_decref(now);
+        rc = read_members(&c, &c.now);
         if (rc == 0) {
-            const char *q = c.etag[0] == '"' ? c.etag + 1 : c.etag;
+            const char *q = strncmp(c.etag, "W/", 2) == 0 ? c.etag + 2 : c.etag;
+            q += *q == '"';
             c.version = strtoll(q, NULL, 10);
         }
     }
@@ -490,6 +511,8 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
         rc = change_grants(&c, "grant", "bulkadd");
     if (rc == 0)
         rc = change_grants(&c, "revoke", "bulkremove");
+    json_decref(c.now);
+    c.now = NULL;
     if (rc == GCS_EIO || rc == GCS_ENOMEM || rc == GCS_EFORBIDDEN || rc == GCS_EDAILYLIMIT ||
         rc == GCS_EAUTH || rc == GCS_ECANCELLED)
         return rc; /* the store, a permission, the day's limit: the run cannot go on */

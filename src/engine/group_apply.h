@@ -39,6 +39,8 @@ typedef struct gcs_group_apply {
     gcs_store *store;
     const char *run_id;
     const json_t *key_to_id;          /* person key -> Genesys user id */
+    struct gcs_recorder *recorder;    /* told each group's id, so that its receipts name
+                                       * "group:KEY"; may be NULL */
     const gcs_apply_options *options; /* events and the stop flag */
     gcs_apply_result *result;         /* counts and requests are added here */
     long finished;                    /* operations finished before the groups */

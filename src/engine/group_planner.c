@@ -360,9 +360,10 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
     op = json_pack("{s:s,s:s,s:s,s:s?,s:{s:s,s:s,s:s,s:s?,s:b},s:[],s:[],s:[],s:[],s:[],s:O}",
                    "kind", id ? "update" : "create", "key", d->key, "name",
                    current ? json_string_value(json_object_get(current, "name")) : d->name, "id",
-                   id, "group", "name", d->name, "type", d->type, "visibility", d->visibility,
-                   "description", d->description, "rolesEnabled", roles_enabled, "changes", "add",
-                   "remove", "grant", "revoke", "parents", node->parents);
+                   id, "group", "name", d->name, "type", d->type ? d->type : "official",
+                   "visibility", d->visibility ? d->visibility : "public", "description",
+                   d->description, "rolesEnabled", roles_enabled, "changes", "add", "remove",
+                   "grant", "revoke", "parents", node->parents);
     GCS_CHECK_ALLOC_GOTO(op, rc, out);
     if (id)
         json_object_set(op, "version", json_object_get(current, "version"));
@@ -375,8 +376,20 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
             json_array_append_new(
                 changes, change("description", json_incref(json_object_get(current, "description")),
                                 json_string(d->description)));
+        /* What the directory does not say stays as Genesys has it: the PUT
+         * that changes the rest sends it back unchanged. */
+        json_t *want = json_object_get(op, "group");
+        static const char *const kept[] = {"type", "visibility", "description"};
+        const char *given[] = {d->type, d->visibility, d->description};
+        for (size_t k = 0; k < 3; k++) {
+            if (!given[k])
+                json_object_set(want, kept[k],
+                                json_object_get(current, kept[k])
+                                    ? json_object_get(current, kept[k])
+                                    : json_null());
+        }
         const char *vis = json_string_value(json_object_get(current, "visibility"));
-        if (strcmp(vis ? vis : "", d->visibility) != 0)
+        if (d->visibility && strcmp(vis ? vis : "", d->visibility) != 0)
             json_array_append_new(
                 changes, change("visibility", json_incref(json_object_get(current, "visibility")),
                                 json_string(d->visibility)));
@@ -521,13 +534,34 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
         return rc;
     run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *by_lower = NULL;
     json_t *unresolved = json_array();
     GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);
+    /* Names are matched ignoring case as well: two directory groups whose names
+     * differ only in case would be one Genesys group, changed two ways. */
+    by_lower = json_object();
+    GCS_CHECK_ALLOC_GOTO(by_lower, rc, out);
+    for (size_t k = 0; k < tree.count && rc == 0; k++) {
+        char *low = lowered(tree.nodes[k].def->name);
+        json_t *n = json_object_get(by_lower, low ? low : "");
+        if (!low ||
+            json_object_set_new(by_lower, low, json_integer(n ? json_integer_value(n) + 1 : 1)) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        free(low);
+    }
     for (size_t k = 0; k < tree.count && rc == 0; k++) {
         const gcs_group_node *node = &tree.nodes[k];
+        char *low = lowered(node->def->name);
+        GCS_CHECK_ALLOC_GOTO(low, rc, out);
+        bool clash = json_integer_value(json_object_get(by_lower, low)) > 1;
+        free(low);
         if (node->rejected)
             rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, NULL,
                                        node->why ? node->why : "rejected");
+        else if (clash)
+            rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, "name",
+                                       "another group of the directory has this name but for "
+                                       "its case: both would be one Genesys group");
         else
             rc = plan_one(&r, node, unresolved);
     }
@@ -535,6 +569,7 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
         json_object_set(gcs_group_plan_section(plan), "not_in_source", unresolved);
     gcs_group_plan_set_unchanged(plan, r.unchanged);
 out:
+    json_decref(by_lower);
     json_decref(unresolved);
     gcs_group_tree_release(&tree);
     return rc;

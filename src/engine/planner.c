@@ -33,10 +33,23 @@ int gcs_planner_check_inputs(const gcs_planner_options *o)
 
 /* ==== State of one planning run ==== */
 
+/*
+ * Rows and Genesys users are many (a million of each): each is kept as its
+ * compact JSON text, with the few values every step looks at, and parsed again
+ * only while its row is decided.
+ */
 typedef struct desired {
-    gcs_map_user m;
-    json_t *current;  /* the matched Genesys user (borrowed from planner.current), or NULL */
+    gcs_map_user m;           /* m.user is NULL but while the row is decided */
+    char *user_text;          /* the desired user, compact JSON, until decided */
+    char *user_name;          /* its userName, or NULL */
+    size_t matched;           /* 1 + the matched user's place in planner.users; 0: none */
+    json_t *current;          /* the matched user, parsed while the row is decided */
 } desired;
+
+typedef struct current_user {
+    char *text;               /* as read (only the attributes asked for), compact JSON */
+    char *id;
+} current_user;
 
 typedef struct planner {
     const gcs_planner_options *o;
@@ -53,8 +66,9 @@ typedef struct planner {
     json_t *by_key;           /* source key -> index in rows */
     json_t *rejected_values;  /* every value of every rejected row: protects its user */
 
-    json_t *current;          /* every Genesys user read */
-    json_t *index;            /* "key\x1fvalue" -> user (borrowed from current) */
+    current_user *users;      /* every Genesys user read */
+    size_t user_count, user_cap;
+    json_t *index;            /* "key\x1fvalue" -> 1 + place in users */
     json_t *claimed;          /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
@@ -87,26 +101,45 @@ static char *index_key(const char *key, const char *value)
     return k;
 }
 
-static void index_put(planner *p, const char *key, const char *value, json_t *user)
+static void index_put(planner *p, const char *key, const char *value, size_t place)
 {
     if (!value || !*value)
         return;
     char *k = index_key(key, value);
-    if (!k || (!json_object_get(p->index, k) && json_object_set(p->index, k, user) < 0))
+    if (!k || (!json_object_get(p->index, k) &&
+               json_object_set_new(p->index, k, json_integer((json_int_t)place)) < 0))
         p->oom = true;
     free(k);
 }
 
-static json_t *index_get(planner *p, const char *key, const char *value)
+/* 1 + the place of the user with this value of a matching key, or 0. */
+static size_t index_get(planner *p, const char *key, const char *value)
 {
     if (!value || !*value)
-        return NULL;
+        return 0;
     char *k = index_key(key, value);
     if (!k)
         p->oom = true;
-    json_t *u = k ? json_object_get(p->index, k) : NULL;
+    size_t place = k ? (size_t)json_integer_value(json_object_get(p->index, k)) : 0;
     free(k);
+    return place;
+}
+
+/* The user at `place` (1-based), parsed again: a new reference, or NULL when
+ * out of memory (the run then fails). */
+static json_t *user_at(planner *p, size_t place)
+{
+    if (place == 0 || place > p->user_count)
+        return NULL;
+    json_t *u = json_loads(p->users[place - 1].text, 0, NULL);
+    if (!u)
+        p->oom = true;
     return u;
+}
+
+static const char *id_at(const planner *p, size_t place)
+{
+    return place && place <= p->user_count ? p->users[place - 1].id : NULL;
 }
 
 static json_t *ext(const json_t *user, const char *urn)
@@ -115,19 +148,19 @@ static json_t *ext(const json_t *user, const char *urn)
 }
 
 /* The user's value for one of the profile's matching keys, or the marker. */
-static void index_user(planner *p, json_t *user)
+static void index_user(planner *p, json_t *user, size_t place)
 {
-    index_put(p, "externalId", json_string_value(json_object_get(user, "externalId")), user);
-    index_put(p, "userName", json_string_value(json_object_get(user, "userName")), user);
+    index_put(p, "externalId", json_string_value(json_object_get(user, "externalId")), place);
+    index_put(p, "userName", json_string_value(json_object_get(user, "userName")), place);
     index_put(p, "employeeNumber",
               json_string_value(json_object_get(ext(user, GCS_SCIM_ENTERPRISE_USER), "employeeNumber")),
-              user);
+              place);
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(user, "emails"), i, e) {
         const char *type = json_string_value(json_object_get(e, "type"));
         if (type && strcmp(type, "work") == 0)
-            index_put(p, "email", json_string_value(json_object_get(e, "value")), user);
+            index_put(p, "email", json_string_value(json_object_get(e, "value")), place);
     }
     json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
         const char *authority = json_string_value(json_object_get(e, "authority"));
@@ -135,7 +168,7 @@ static void index_user(planner *p, json_t *user)
             continue;
         char key[300];
         snprintf(key, sizeof key, "externalIds.%s", authority);
-        index_put(p, key, json_string_value(json_object_get(e, "value")), user);
+        index_put(p, key, json_string_value(json_object_get(e, "value")), place);
     }
 }
 
@@ -156,9 +189,25 @@ static const char *marker_value(const planner *p, const json_t *user)
 static int collect_user(json_t *user, void *payload)
 {
     planner *p = payload;
-    if (json_array_append(p->current, user) < 0)
-        p->oom = true;
-    index_user(p, user);
+    if (p->user_count == p->user_cap) {
+        size_t cap = p->user_cap ? p->user_cap * 2 : 1024;
+        current_user *users = realloc(p->users, cap * sizeof *users);
+        if (!users)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        p->users = users;
+        p->user_cap = cap;
+    }
+    const char *id = json_string_value(json_object_get(user, "id"));
+    current_user *u = &p->users[p->user_count];
+    u->text = json_dumps(user, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    u->id = id ? strdup(id) : NULL;
+    if (!u->text || (id && !u->id)) {
+        free(u->text);
+        free(u->id);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    p->user_count++;
+    index_user(p, user, p->user_count);
     p->stats->current_users++;
     return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
@@ -307,6 +356,18 @@ static int add_row(planner *p, const gcs_row *row)
         gcs_map_user_release(&d->m);
         return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
     }
+    /* Kept as text until the row is decided. */
+    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    d->user_name = user_name ? strdup(user_name) : NULL;
+    if (!d->user_text || (user_name && !d->user_name)) {
+        free(d->user_text);
+        free(d->user_name);
+        gcs_map_user_release(&d->m);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    json_decref(d->m.user);
+    d->m.user = NULL;
     /* A second row with the same key rejects both (decide() does it): keep the first. */
     if (!json_object_get(p->by_key, d->m.source_key) &&
         json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count)) < 0)
@@ -591,7 +652,7 @@ static int find_targeted(planner *p)
         }
         /* Genesys keeps userNames unique whatever the match keys: a create must
          * know whether its userName is taken (it is an adoption then). */
-        const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+        const char *user_name = d->user_name;
         if (!by_user_name && user_name) {
             r->keys[r->n] = "userName";
             r->values[r->n++] = user_name;
@@ -648,11 +709,11 @@ static int read_current(planner *p)
 
 /* ==== 5: match, diff, decide ==== */
 
-static json_t *match_user(planner *p, desired *d)
+static size_t match_user(planner *p, desired *d)
 {
     char marker_key[300];
     snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    json_t *u = p->marker ? index_get(p, marker_key, d->m.source_key) : NULL;
+    size_t u = p->marker ? index_get(p, marker_key, d->m.source_key) : 0;
     for (size_t k = 0; !u && k < d->m.match_count; k++)
         u = index_get(p, d->m.match[k].key, d->m.match[k].value);
     return u;
@@ -751,8 +812,8 @@ static const char *resolve_manager(planner *p, const desired *d, bool *pending, 
     json_t *idx = json_object_get(p->by_key, d->m.manager_key);
     if (idx) {
         const desired *mgr = &p->rows[json_integer_value(idx)];
-        if (mgr->m.status == GCS_MAP_OK && mgr->current)
-            return json_string_value(json_object_get(mgr->current, "id"));
+        if (mgr->m.status == GCS_MAP_OK && mgr->matched)
+            return id_at(p, mgr->matched);
         if (mgr->m.status == GCS_MAP_OK) {
             *pending = true;
             return NULL;
@@ -761,9 +822,9 @@ static const char *resolve_manager(planner *p, const desired *d, bool *pending, 
     }
     char marker_key[300];
     snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    json_t *u = p->marker ? index_get(p, marker_key, d->m.manager_key) : NULL;
+    size_t u = p->marker ? index_get(p, marker_key, d->m.manager_key) : 0;
     if (u)
-        return json_string_value(json_object_get(u, "id"));
+        return id_at(p, u);
     *unknown = true;
     return NULL;
 }
@@ -867,12 +928,15 @@ static void skip_row(planner *p, const desired *d, const char *user_name, const 
  * (shown with its full diff; approval needed) unless another row or another
  * managed key has it, which rejects the row.
  */
-static json_t *user_name_holder(planner *p, desired *d, const char *user_name)
+static size_t user_name_holder(planner *p, desired *d, const char *user_name)
 {
-    json_t *u = index_get(p, "userName", user_name);
+    size_t place = index_get(p, "userName", user_name);
+    if (!place)
+        return 0;
+    json_t *u = user_at(p, place);
     if (!u)
-        return NULL;
-    const char *id = json_string_value(json_object_get(u, "id"));
+        return 0;
+    const char *id = id_at(p, place);
     json_t *other = id ? json_object_get(p->claimed, id) : NULL;
     char why[600];
     if (other) {
@@ -881,7 +945,8 @@ static json_t *user_name_holder(planner *p, desired *d, const char *user_name)
                  "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
                  user_name, id, o->m.line);
         reject_mapped(p, d, "userName", why);
-        return NULL;
+        json_decref(u);
+        return 0;
     }
     const char *owner = marker_value(p, u);
     if (owner && strcmp(owner, d->m.source_key) != 0) {
@@ -889,11 +954,13 @@ static json_t *user_name_holder(planner *p, desired *d, const char *user_name)
                  "userName '%s' belongs to Genesys user %s, which gcscim manages under key '%s'",
                  user_name, id ? id : "?", owner);
         reject_mapped(p, d, "userName", why);
-        return NULL;
+        json_decref(u);
+        return 0;
     }
     if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)(d - p->rows))) < 0)
         p->oom = true;
-    return u;
+    json_decref(u);
+    return place;
 }
 
 static int plan_row(planner *p, desired *d)
@@ -903,6 +970,14 @@ static int plan_row(planner *p, desired *d)
     json_t *extra = json_pack("{s:s}", "location", location);
     GCS_CHECK_ALLOC(extra);
     int rc = 0;
+    /* The row and its user, parsed again for as long as the row is decided. */
+    d->m.user = json_loads(d->user_text, 0, NULL);
+    free(d->user_text);
+    d->user_text = NULL;
+    if (!d->m.user || (d->matched && !(d->current = user_at(p, d->matched)))) {
+        json_decref(extra);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
 
     if (d->m.manager_key) {
         bool pending, unknown;
@@ -928,9 +1003,13 @@ static int plan_row(planner *p, desired *d)
             p->stats->unchanged++;
             goto out;
         }
-        d->current = user_name ? user_name_holder(p, d, user_name) : NULL;
+        d->matched = user_name ? user_name_holder(p, d, user_name) : 0;
         if (d->m.status != GCS_MAP_OK)
             goto out;
+        if (d->matched && !(d->current = user_at(p, d->matched))) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
         adopting = d->current != NULL;
     }
     if (!d->current) {
@@ -949,8 +1028,9 @@ static int plan_row(planner *p, desired *d)
             goto out;
         }
         p->stats->created++;
+        /* The plan keeps the body's text at once: no copy of the tree is needed. */
         rc = gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
-                          json_deep_copy(d->m.user), changes, extra);
+                          json_incref(d->m.user), changes, extra);
         extra = NULL;
         goto out;
     }
@@ -1026,7 +1106,55 @@ static int plan_row(planner *p, desired *d)
     free(etag);
 out:
     json_decref(extra);
+    json_decref(d->m.user);
+    d->m.user = NULL;
+    json_decref(d->current);
+    d->current = NULL;
     return rc;
+}
+
+/* One user read from Genesys: a leaver when gcscim manages it and its key
+ * left the source. */
+static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold,
+                       const char *withheld_why)
+{
+    const char *key = marker_value(p, u);
+    if (!key)
+        return 0;
+    (*managed_total)++;
+    const char *id = json_string_value(json_object_get(u, "id"));
+    if (!id || json_object_get(p->claimed, id) || !is_active(u) || !targeted(p, key))
+        return 0;
+    if (json_object_get(p->by_key, key))
+        return 0;
+    if (json_object_get(p->rejected_values, key)) {
+        GCS_WARN("plan.kept", "key", key, "why", "its source row was rejected");
+        return 0;
+    }
+    const char *user_name = json_string_value(json_object_get(u, "userName"));
+    if (p->o->plan.no_deactivate || withhold) {
+        gcs_plan_skip(p->plan, key, user_name, NULL,
+                      withhold ? withheld_why : "leaver left active (--no-deactivate)");
+        p->stats->leavers_skipped++;
+        return 0;
+    }
+    json_t *extra = json_pack("{s:s,s:b,s:b,s:{s:b},s:[]}", "reason", "not in the source",
+                              "leaver", 1, "managed", 1, "desired", "active", 0, "skip");
+    int rc = note_privileged(p, extra, u, NULL);
+    if (rc < 0) {
+        json_decref(extra);
+        return rc;
+    }
+    char *etag = gcs_directory_user_etag(u);
+    json_t *ops = json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0);
+    json_t *changes = json_pack("[{s:s,s:b,s:b}]", "attribute", "active", "old", 1, "new", 0);
+    rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key, user_name, id, etag, ops, changes,
+                      extra);
+    free(etag);
+    if (rc < 0)
+        return rc;
+    p->stats->leavers_deactivated++;
+    return 0;
 }
 
 static int plan_leavers(planner *p, long *managed_total)
@@ -1040,48 +1168,17 @@ static int plan_leavers(planner *p, long *managed_total)
              "leaver not deactivated: %ld source rows were rejected (approve with --approve "
              "deactivate-despite-rejects)",
              p->stats->rejected);
-    size_t i;
-    json_t *u;
-    json_array_foreach(p->current, i, u) {
-        const char *key = marker_value(p, u);
-        if (!key)
-            continue;
-        (*managed_total)++;
-        const char *id = json_string_value(json_object_get(u, "id"));
-        if (!id || json_object_get(p->claimed, id) || !is_active(u) || !targeted(p, key))
-            continue;
-        if (json_object_get(p->by_key, key))
-            continue;
-        if (json_object_get(p->rejected_values, key)) {
-            GCS_WARN("plan.kept", "key", key, "why", "its source row was rejected");
-            continue;
-        }
-        const char *user_name = json_string_value(json_object_get(u, "userName"));
-        if (p->o->plan.no_deactivate || withhold) {
-            gcs_plan_skip(p->plan, key, user_name, NULL,
-                          withhold ? withheld_why : "leaver left active (--no-deactivate)");
-            p->stats->leavers_skipped++;
-            continue;
-        }
-        json_t *extra = json_pack("{s:s,s:b,s:b,s:{s:b},s:[]}", "reason", "not in the source",
-                                  "leaver", 1, "managed", 1, "desired", "active", 0, "skip");
-        int rc = note_privileged(p, extra, u, NULL);
-        if (rc < 0) {
-            json_decref(extra);
-            return rc;
-        }
-        char *etag = gcs_directory_user_etag(u);
-        json_t *ops = json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path", "active", "value", 0);
-        json_t *changes = json_pack("[{s:s,s:b,s:b}]", "attribute", "active", "old", 1, "new", 0);
-        rc = gcs_plan_add(p->plan, GCS_PLAN_DEACTIVATE, key, user_name, id, etag, ops, changes,
-                          extra);
-        free(etag);
-        if (rc < 0)
-            return rc;
-        p->stats->leavers_deactivated++;
+    int rc = 0;
+    for (size_t i = 0; i < p->user_count && rc == 0; i++) {
+        json_t *u = user_at(p, i + 1);
+        if (!u)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        rc = plan_leaver(p, u, managed_total, withhold, withheld_why);
+        json_decref(u);
     }
-    return 0;
+    return rc;
 }
+
 
 /* Two rows with one key, or one userName (Genesys keeps those unique), cannot
  * both be right: both are rejected, and both users are protected. */
@@ -1094,7 +1191,7 @@ static void reject_duplicates(planner *p)
         desired *d = &p->rows[i];
         if (d->m.status != GCS_MAP_OK)
             continue;
-        const char *un = json_string_value(json_object_get(d->m.user, "userName"));
+        const char *un = d->user_name;
         char *lun = un ? lower(un) : NULL;
         if (un && !lun)
             p->oom = true;
@@ -1136,20 +1233,30 @@ static int plan_groups(planner *p)
     GCS_CHECK_ALLOC(people);
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
-        if (d->m.status != GCS_MAP_OK || !d->current)
+        if (d->m.status != GCS_MAP_OK || !d->matched)
             continue;
+        json_t *current = user_at(p, d->matched);
+        if (!current)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
         json_object_set_new(people, d->m.source_key,
-                            json_pack("{s:O?,s:O?}", "id", json_object_get(d->current, "id"),
-                                      "userName", json_object_get(d->current, "userName")));
+                            json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
+                                      "userName", json_object_get(current, "userName")));
+        json_decref(current);
     }
-    size_t i;
-    json_t *op;
-    json_array_foreach(gcs_plan_operations(p->plan), i, op) {
-        const char *kind = json_string_value(json_object_get(op, "kind"));
+    static const char *const wanted[] = {"key", "userName"};
+    for (size_t i = 0; i < gcs_plan_size(p->plan); i++) {
+        if (gcs_plan_kind_at(p->plan, i) != GCS_PLAN_CREATE)
+            continue;
+        json_t *op = gcs_plan_op_part_at(p->plan, i, wanted, 2);
+        if (!op) {
+            json_decref(people);
+            return gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        }
         const char *key = json_string_value(json_object_get(op, "key"));
-        if (kind && key && strcmp(kind, "create") == 0)
+        if (key)
             json_object_set_new(people, key, json_pack("{s:n,s:O?}", "id", "userName",
                                                        json_object_get(op, "userName")));
+        json_decref(op);
     }
     int rc = gcs_group_planner_plan(p->groups, p->plan, p->client, people, p->rejected_values,
                                     &p->stats->requests);
@@ -1165,8 +1272,8 @@ static int decide(planner *p)
         desired *d = &p->rows[i];
         if (d->m.status != GCS_MAP_OK)
             continue;
-        json_t *u = match_user(p, d);
-        const char *id = u ? json_string_value(json_object_get(u, "id")) : NULL;
+        size_t u = match_user(p, d);
+        const char *id = id_at(p, u);
         json_t *other = id ? json_object_get(p->claimed, id) : NULL;
         if (other) {
             desired *o = &p->rows[json_integer_value(other)];
@@ -1174,7 +1281,7 @@ static int decide(planner *p)
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
                      d->m.line);
             reject_mapped(p, o, NULL, why);
-            o->current = NULL;
+            o->matched = 0;
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
                      o->m.line);
             reject_mapped(p, d, NULL, why);
@@ -1182,7 +1289,7 @@ static int decide(planner *p)
         }
         if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)i)) < 0)
             p->oom = true;
-        d->current = u;
+        d->matched = u;
     }
     long managed_total = 0;
     int rc = 0;
@@ -1225,11 +1332,10 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.plan = out;
     p.by_key = json_object();
     p.rejected_values = json_object();
-    p.current = json_array();
     p.index = json_object();
     p.claimed = json_object();
     int rc = 0;
-    if (!p.by_key || !p.rejected_values || !p.current || !p.index || !p.claimed) {
+    if (!p.by_key || !p.rejected_values || !p.index || !p.claimed) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -1271,12 +1377,19 @@ out:
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc < 0)
         gcs_plan_release(out);
-    for (size_t i = 0; i < p.count; i++)
+    for (size_t i = 0; i < p.count; i++) {
         gcs_map_user_release(&p.rows[i].m);
+        free(p.rows[i].user_text);
+        free(p.rows[i].user_name);
+    }
+    for (size_t i = 0; i < p.user_count; i++) {
+        free(p.users[i].text);
+        free(p.users[i].id);
+    }
+    free(p.users);
     free(p.rows);
     json_decref(p.by_key);
     json_decref(p.rejected_values);
-    json_decref(p.current);
     json_decref(p.index);
     json_decref(p.claimed);
     gcs_org_names_free(p.org_owned);

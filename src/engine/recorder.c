@@ -50,7 +50,7 @@ static const char *resource_of(const char *path)
 {
     if (strstr(path, "/scim/v2/users") || strstr(path, "/scim/users"))
         return "user";
-    if (strstr(path, "/groups"))
+    if (strstr(path, "/groups") || strstr(path, "/authorization/subjects/"))
         return "group";
     if (strstr(path, "/authorization/roles"))
         return "role";
@@ -74,7 +74,16 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         return;
     char idbuf[128] = "";
     const char *p = strstr(h->path, "/users/");
-    if (p) {
+    /* A group's calls name it by its id too (the group planner and apply learn
+     * it as "group:KEY"): /groups/{id}, /authorization/subjects/{id}. */
+    const char *g = p ? NULL : strstr(h->path, "/groups/");
+    const char *subj = p || g ? NULL : strstr(h->path, "/subjects/");
+    if (g || subj) {
+        snprintf(idbuf, sizeof idbuf, "%s", g ? g + 8 : subj + 10);
+        idbuf[strcspn(idbuf, "?/")] = '\0';
+        id = idbuf;
+        key = json_string_value(json_object_get(r->id_to_key, id));
+    } else if (p) {
         snprintf(idbuf, sizeof idbuf, "%s", p + 7);
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
@@ -105,6 +114,8 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
                 snprintf(name, sizeof name, "%s", v);
             json_decref(body);
         }
+        if (!found && strstr(h->path, "/groups"))
+            found = gcs_json_text_top_string(name, sizeof name, h->request_body, "name") > 0;
         if (found) {
             char lower[512];
             lower_copy(lower, sizeof lower, name);

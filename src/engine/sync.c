@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "engine/apply.h"
 #include "engine/recorder.h"
+#include "plan/group_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,26 @@ static int receipts_of(seq_list *l, gcs_store *store, const char *run_id)
     return gcs_store_receipts_each(store, &f, collect_seq, l);
 }
 
+/* A plan that waits for an approval is an outcome: nothing was sent, someone
+ * must approve (each need names its flag). Told on its own; serve's outcome
+ * hook audits it with the job. */
+static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
+                                  const char *const *keys, size_t count,
+                                  const gcs_sync_options *o)
+{
+    json_t *subjects = json_array();
+    for (size_t i = 0; subjects && i < count; i++)
+        json_array_append_new(subjects, json_string(keys[i]));
+    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:O}", "command",
+                             o->command ? o->command : "serve", "plan_id",
+                             gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
+                             "subjects", subjects ? subjects : json_array(), "needs", needs);
+    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, false};
+    if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
+        GCS_WARN("sync.notify_failed", "error", gcs_error_last());
+    json_decref(data);
+}
+
 int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store *store,
                        const gcs_sync_subject *subjects, size_t count,
                        const gcs_sync_options *o)
@@ -315,12 +336,17 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     }
     if (!approved) {
         overall = GCS_SYNC_NEEDS_APPROVAL;
-    } else if (json_array_size(gcs_plan_operations(&plan)) > 0) {
+        if (o->notify)
+            notify_needs_approval(store, &plan, needs, keys, count, o);
+    } else if (gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,
                                 .on_event = on_apply_event,
                                 .payload = &seen,
-                                .stop = o->stop};
+                                .stop = o->stop,
+                                .notify = o->notify,
+                                .actor = o->actor,
+                                .job_id = o->job_id};
         rc = gcs_apply_run(&ar, session->client, store, &plan, &ao);
         /* Operations that failed or drifted are the subjects' outcomes; any
          * other error stopped the run: the caller tries again later. */

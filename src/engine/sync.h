@@ -65,6 +65,12 @@ typedef struct gcs_sync_options {
     /* The organisation's names fetched already (gcs_planner_fetch_org_names);
      * NULL: the plan fetches them. Borrowed. */
     const gcs_org_names *org_names;
+    /* Notifications and audit lines of the outcomes (apply.h, "Outcomes"):
+     * the routes (NULL: none), who asked and the job; NULL when unknown. A
+     * plan that waits for an approval is told as provisioning.needs_approval. */
+    const gcs_outbox_routes *notify;
+    const char *actor;
+    const char *job_id;
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */

@@ -10,6 +10,7 @@
 #include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "plan/diff.h"
+#include "plan/group_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,13 +448,191 @@ static int undo_one(undoer *u, const target *t)
     case GCS_PLAN_REACTIVATE:
     case GCS_PLAN_DEACTIVATE:
         return undo_changes(u, t);
-    /* Group operations (memberships, role grants), once plans hold them, are
-     * taken back here: a membership added is removed, one removed added back. */
+    /* Group operations are in the plan's groups section: undo_groups(). */
     default:
         return gcs_error_set(GCS_EINVALID,
                              "run %s holds a '%s' operation (%s), which undo cannot take back",
                              u->o->run_id, gcs_plan_kind_name(t->kind), t->key);
     }
+}
+
+/* ==== Groups ==== */
+
+/* The run's members ({key, id, userName}) with the ids of members the run
+ * created filled in from its items, those that are (`present`) or are not
+ * members of the group now (`now`: user id -> true). `owned` marks them as
+ * gcscim's (added by the run), which a removal needs. A member never created
+ * is left out. */
+static json_t *members_of(const undoer *u, const json_t *list, const json_t *now, bool present,
+                          bool owned)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        const char *key = json_string_value(json_object_get(m, "key"));
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (!id && key)
+            id = json_string_value(json_object_get(json_object_get(u->items, key), "id"));
+        if (!out || !id || (json_object_get(now, id) != NULL) != present)
+            continue;
+        json_t *e = json_pack("{s:s?,s:s,s:O*}", "key", key, "id", id, "userName",
+                              json_object_get(m, "userName"));
+        if (e && owned)
+            json_object_set_new(e, "owned", json_true());
+        if (!e || json_array_append_new(out, e) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void group_left_alone(undoer *u, const char *key, const char *name, const char *why)
+{
+    char item[300];
+    snprintf(item, sizeof item, "group:%s", key);
+    GCS_WARN("undo.group_left", "group", key, "why", why);
+    gcs_plan_skip(u->out, item, name, NULL, why);
+    u->stats->drift++;
+}
+
+/*
+ * A group the run changed (its item "group:KEY" done): the members it added
+ * are removed, those it removed added back, grants given revoked and revoked
+ * given back, settings it changed set back. A group the run created stays
+ * (groups are never deleted), emptied of what the run put in it. The version is
+ * read now; apply's own checks do the rest (a member already gone is not
+ * removed again, one already back not added again).
+ */
+static int undo_group(undoer *u, const json_t *op)
+{
+    const char *key = json_string_value(json_object_get(op, "key"));
+    const char *name = json_string_value(json_object_get(op, "name"));
+    const char *kind = json_string_value(json_object_get(op, "kind"));
+    char item_key[300], why[600];
+    snprintf(item_key, sizeof item_key, "group:%s", key ? key : "");
+    json_t *item = json_object_get(u->items, item_key);
+    const char *state = json_string_value(json_object_get(item, "state"));
+    u->stats->operations++;
+    if (!key || !name || !kind || !state || strcmp(state, GCS_ITEM_PENDING) == 0) {
+        u->stats->not_done++;
+        return 0;
+    }
+    if (strcmp(state, GCS_ITEM_DONE) != 0) {
+        u->stats->not_done++;
+        snprintf(why, sizeof why,
+                 "the run did not finish group %s (%s): what it changed of it, "
+                 "if anything, is not taken back",
+                 name, state);
+        group_left_alone(u, key, name, why);
+        return 0;
+    }
+    u->stats->done++;
+    const char *id = json_string_value(json_object_get(op, "id"));
+    if (!id)
+        id = json_string_value(json_object_get(item, "id"));
+    if (!id) {
+        group_left_alone(u, key, name, "the run recorded no Genesys id for the group");
+        return 0;
+    }
+    /* Its members and version now (SCIM): only what is still as the run left it
+     * is taken back; a member gone since is not removed again, one back since
+     * not added again. */
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/groups/%s", id);
+    gcs_http_client_request req = {.method = "GET", .path = path};
+    gcs_http_client_response res;
+    int rc = gcs_http_call(&res, u->client, &req);
+    u->stats->requests++;
+    bool gone = res.outcome == GCS_HTTP_NOT_FOUND;
+    json_t *now = json_object(), *version = NULL;
+    if (rc == 0) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(res.json, "members"), i, m)
+        {
+            const char *v = json_string_value(json_object_get(m, "value"));
+            if (v && now)
+                json_object_set_new(now, v, json_true());
+        }
+        const char *etag = res.etag ? res.etag : "";
+        version = json_integer(strtoll(etag[0] == '"' ? etag + 1 : etag, NULL, 10));
+    } else if (!gone) {
+        rc = gcs_error_set(rc, "cannot read group %s (%s): %s", id, name, res.message);
+    }
+    gcs_http_client_response_release(&res);
+    if (gone) {
+        json_decref(now);
+        snprintf(why, sizeof why, "group %s no longer exists in Genesys", id);
+        group_left_alone(u, key, name, why);
+        return 0;
+    }
+    if (rc < 0 || !now || !version) {
+        json_decref(now);
+        json_decref(version);
+        return rc < 0 ? rc : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    json_t *inv = json_pack(
+        "{s:s,s:s,s:s,s:s,s:o,s:O*,s:[],s:o*,s:o*,s:O*,s:O*,s:{s:s,s:s}}", "kind", "update", "key",
+        key, "name", name, "id", id, "version", version, "group", json_object_get(op, "group"),
+        "changes", "add", members_of(u, json_object_get(op, "remove"), now, false, false), "remove",
+        members_of(u, json_object_get(op, "add"), now, true, true), "grant",
+        json_object_get(op, "revoke"), "revoke", json_object_get(op, "grant"), "undoes", "run",
+        u->o->run_id, "kind", kind);
+    json_decref(now);
+    GCS_CHECK_ALLOC(inv);
+    /* Settings the run changed go back to what it saw. */
+    json_t *group = json_deep_copy(json_object_get(op, "group"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(op, "changes"), i, c)
+    {
+        const char *attribute = json_string_value(json_object_get(c, "attribute"));
+        if (!attribute || !group || strcmp(kind, "update") != 0)
+            continue;
+        json_object_set(group, attribute, json_object_get(c, "old"));
+        json_array_append_new(json_object_get(inv, "changes"),
+                              json_pack("{s:s,s:O*,s:O*}", "attribute", attribute, "old",
+                                        json_object_get(c, "new"), "new",
+                                        json_object_get(c, "old")));
+    }
+    if (group)
+        json_object_set_new(inv, "group", group);
+    size_t n = json_array_size(json_object_get(inv, "changes")) +
+               json_array_size(json_object_get(inv, "add")) +
+               json_array_size(json_object_get(inv, "remove")) +
+               json_array_size(json_object_get(inv, "grant")) +
+               json_array_size(json_object_get(inv, "revoke"));
+    if (n == 0) {
+        json_decref(inv);
+        u->stats->unchanged++;
+        return 0;
+    }
+    u->stats->undone++;
+    return gcs_group_plan_add(u->out, inv);
+}
+
+static int undo_groups(undoer *u)
+{
+    json_t *section = gcs_group_plan_section(&u->run_plan);
+    json_t *ops = gcs_group_plan_operations(&u->run_plan);
+    int rc = 0;
+    if (json_array_size(ops) == 0)
+        return 0;
+    const char *hierarchy = json_string_value(json_object_get(section, "hierarchy"));
+    if ((rc = gcs_group_plan_begin(u->out, hierarchy ? hierarchy : "kept",
+                                   json_is_true(json_object_get(section, "authoritative")))) < 0)
+        return rc;
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        if ((rc = undo_group(u, op)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* ==== The run and its plan ==== */
@@ -484,7 +663,8 @@ static int load_run(undoer *u)
     if (rc == 0 && (rc = gcs_store_run_plan_get(&text, &len, u->store, run.id)) == GCS_ENOTFOUND)
         rc = gcs_error_set(GCS_EINVALID,
                            "run %s cannot be undone: its plan was not kept (it began before "
-                           "gcscim kept the plans of runs)",
+                           "gcscim kept the plans of runs, or its plan was larger than the "
+                           "store keeps)",
                            run.id);
     snprintf(name, sizeof name, "kept for run %s", run.id);
     if (rc == 0)
@@ -599,6 +779,8 @@ int gcs_undo_plan(gcs_plan *out, gcs_undo_stats *stats, gcs_http_client *client,
     }
     for (size_t i = 0; i < u.count && rc == 0; i++)
         rc = undo_one(&u, &u.targets[i]);
+    if (rc == 0)
+        rc = undo_groups(&u);
     if (rc < 0)
         goto out;
     /* The share thresholds divide by the users the run's plan saw as managed. */

@@ -23,10 +23,15 @@
  * drift checks of apply all hold. Undoing the run that applied an undo plan
  * restores the first run's values (its creates are reactivated, not created again).
  *
- * Groups: plans hold no group operations yet. When they do, their inverse is
- * planned where undo_one() dispatches on the operation's kind; until then an
- * operation of a kind undo does not know refuses the whole undo (GCS_EINVALID)
- * rather than leaving part of a run in place silently.
+ * Groups (the plan's groups section): for each group whose item the run
+ * finished, the members it added that are still members are removed, those it
+ * removed that are not back are added again, the grants it gave are revoked and
+ * those it revoked given back, and the settings it changed set back; a group it
+ * created stays (groups are never deleted), emptied of what the run put in it.
+ * A group the run did not finish is listed, not taken back. The group's members
+ * and version are read now (SCIM).
+ * An operation of a user kind undo does not know refuses the whole undo
+ * (GCS_EINVALID) rather than leaving part of a run in place silently.
  */
 #ifndef GCS_ENGINE_UNDO_H
 #define GCS_ENGINE_UNDO_H

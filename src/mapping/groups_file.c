@@ -214,11 +214,8 @@ int gcs_group_defs_add_member(gcs_group_defs *d, const char *group_key, const ch
         memset(&n, 0, sizeof n);
         n.key = strdup(group_key);
         n.name = strdup(group_key);
-        n.type = strdup("official");
-        n.visibility = strdup("public");
         n.location = strdup(where ? where : "");
-        if (!n.key || !n.name || !n.type || !n.visibility || !n.location ||
-            (rc = defs_push(d, &n)) < 0) {
+        if (!n.key || !n.name || !n.location || (rc = defs_push(d, &n)) < 0) {
             def_release(&n);
             return rc < 0 ? rc : gcs_error_set(GCS_ENOMEM, "out of memory");
         }
@@ -360,14 +357,14 @@ static int read_record(reader *r, const gcs_row *row)
     if (name && strlen(name) > GCS_GROUP_NAME_MAX)
         problem(r, row, "name", "longer than 255 bytes%s", "");
     const char *type = gcs_row_get(row, "type");
-    if (!type || !*type)
-        type = "official";
-    else if (!one_of(type, "official", "social", NULL))
+    if (type && !*type)
+        type = NULL;
+    else if (type && !one_of(type, "official", "social", NULL))
         problem(r, row, "type", "'%s' is not official or social", type);
     const char *vis = gcs_row_get(row, "visibility");
-    if (!vis || !*vis)
-        vis = "public";
-    else if (!one_of(vis, "public", "owners", "members"))
+    if (vis && !*vis)
+        vis = NULL;
+    else if (vis && !one_of(vis, "public", "owners", "members"))
         problem(r, row, "visibility", "'%s' is not public, owners or members", vis);
     const char *desc = gcs_row_get(row, "description");
     if ((rc = list_field(r, row, "parents", &g.parents)) < 0 ||
@@ -398,7 +395,8 @@ static int read_record(reader *r, const gcs_row *row)
     char loc[600];
     snprintf(loc, sizeof loc, "%s:%lu", row->file, row->line);
     if ((rc = set_text(&g.key, key)) < 0 || (rc = set_text(&g.name, name)) < 0 ||
-        (rc = set_text(&g.type, type)) < 0 || (rc = set_text(&g.visibility, vis)) < 0 ||
+        (type && (rc = set_text(&g.type, type)) < 0) ||
+        (vis && (rc = set_text(&g.visibility, vis)) < 0) ||
         (desc && (rc = set_text(&g.description, desc)) < 0) ||
         (rc = set_text(&g.location, loc)) < 0)
         goto out;

@@ -8,8 +8,9 @@
  *   key          the directory's key of the group (required, unique)
  *   name         the Genesys group's name (default: the key); unique, since
  *                Genesys groups are matched by name
- *   description, type (official | social, default official),
- *   visibility   (public | owners | members, default public)
+ *   description, type (official | social), visibility (public | owners |
+ *                members): what the file does not say is left as Genesys has it
+ *                (a group created gets official and public)
  *   parents / parent, children   other groups' keys: the hierarchy
  *   members      direct members, by person key (the people export's key)
  *   roles        role grants its members get through the group, each a role
@@ -51,8 +52,8 @@ typedef struct gcs_group_def {
     char *key;
     char *name;
     char *description;        /* NULL: not managed */
-    char *type;               /* "official" or "social" */
-    char *visibility;         /* "public", "owners" or "members" */
+    char *type;               /* "official" or "social"; NULL: not managed */
+    char *visibility;         /* "public", "owners" or "members"; NULL: not managed */
     gcs_string_list parents;  /* group keys */
     gcs_string_list children; /* group keys */
     gcs_string_list members;  /* person keys, direct members */

@@ -157,12 +157,22 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
     long deactivations = 0, removals = 0, adoptions = 0, leavers = 0;
     long managed = (long)json_integer_value(json_object_get(plan->doc, "managed_total"));
     char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16], what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512];
-    size_t i;
-    json_t *op;
-    json_array_foreach(gcs_plan_operations(plan), i, op) {
+    for (size_t i = 0; i < gcs_plan_size(plan); i++) {
         gcs_plan_kind kind;
-        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0)
+        if (!gcs_plan_weighs_at(plan, i))
+            continue; /* a plain create: nothing here counts it */
+        static const char *const wanted[] = {"kind", "key", "leaver", "privileged", "changes"};
+        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
+        if (!op) {
+            /* An operation that cannot be read back is never waved through. */
+            snprintf(why, sizeof why, "operation %zu cannot be read: %s", i + 1, gcs_error_last());
+            need(needs, o, "unreadable-plan", 1, why);
             continue;
+        }
+        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0) {
+            json_decref(op);
+            continue;
+        }
         const char *key = json_string_value(json_object_get(op, "key"));
         if (kind == GCS_PLAN_DEACTIVATE) {
             deactivations++;
@@ -197,6 +207,7 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
             attribute_name(name, sizeof name, attribute);
             bump(blank(new_value) ? clears : changes, name);
         }
+        json_decref(op);
     }
 
     char limits[256];

@@ -29,6 +29,11 @@
  * Computes the difference. On success *ops_out is a JSON array of SCIM PATCH
  * operations ({op, path, value}) and *changes_out (optional) a JSON array of
  * {"attribute", "old", "new"} for people to read; both empty when nothing differs.
+ * An attribute is labelled by its path ("title", "urn:…:User:department",
+ * "roles"), a typed entry by its type ("phoneNumbers[mobile]", "emails[work]"),
+ * a genesys externalIds entry by its authority ("externalIds[gcscim]"). Plans
+ * keep these, and undo (engine/undo.c) reads them back into a user: a new
+ * label needs its reading there too.
  * `skip_paths` (optional) is a JSON array of attribute names not to compare
  * (create-only attributes, e.g. "password" or "urn:…:User:employeeNumber").
  */

@@ -41,7 +41,9 @@ static void reject(gcs_group_node *node, gcs_group_tree *t, const char *fmt, con
     snprintf(why, sizeof why, fmt, a, b ? b : "");
 #pragma GCC diagnostic pop
     node->rejected = true;
-    node->why = strdup(why); /* NULL on OOM: shown as "rejected" */
+    node->why = strdup(why);
+    if (!node->why)
+        t->oom = true; /* a rejection without its reason is not a result */
     t->rejected++;
 }
 
@@ -287,6 +289,8 @@ int gcs_group_tree_build(gcs_group_tree *out, const gcs_group_defs *defs,
         }
     }
 out:
+    if (rc == 0 && out->oom)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     graph_release(&g);
     free(order);
     free(pending);

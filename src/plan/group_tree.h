@@ -43,6 +43,7 @@ typedef struct gcs_group_tree {
     gcs_group_node *nodes; /* in the order of defs */
     size_t count;
     size_t rejected;
+    bool oom; /* private: an allocation failed while building */
 } gcs_group_tree;
 
 /* Builds the tree of `defs` (borrowed: it must outlive the tree). Returns 0 or

@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -8,12 +9,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLAN_FORMAT "gcscim-plan/1"
+#define PLAN_FORMAT "gcscim-plan/2"
 
 static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", "update",
                                                         "deactivate", "adopt"};
@@ -97,31 +100,447 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out)
     return gcs_error_set(GCS_EINVALID, "unknown operation kind '%s'", name ? name : "");
 }
 
+/* ==== The operations: one line of text each, in a private file ==== */
+
+/*
+ * A plan's operations are kept out of memory: each is serialised once, when it
+ * is added (or read), into an unlinked file of this process's own, and only a
+ * small record of it (where its text is, its kind, its key until the plan is
+ * sorted) stays in memory. An operation is parsed again when it is used. The
+ * text kept is the operation's line in the plan file without its leading
+ * "seq" member, which is its position and is written in front of it.
+ */
+typedef struct op_ref {
+    uint64_t off;
+    uint32_t len;
+    uint8_t kind;  /* gcs_plan_kind; GCS_PLAN__KINDS when unknown */
+    bool weighs;   /* may matter to the blast-radius rule (gcs_plan_weighs_at) */
+    char *key;     /* for sorting; NULL for a plan read from a file */
+} op_ref;
+
+struct gcs_plan_ops {
+    int fd;
+    uint64_t end;       /* bytes in the file, the unwritten ones included */
+    char *pending;      /* appended, not yet written */
+    size_t pending_len;
+    op_ref *refs;
+    size_t count, cap;
+    bool failed;        /* an operation could not be kept: the plan is not whole */
+};
+
+#define SPOOL_CHUNK ((size_t)64 * 1024)
+
+/* A growable text buffer for one line at a time. */
+typedef struct linebuf {
+    char *p;
+    size_t len, cap;
+} linebuf;
+
+static int linebuf_reserve(linebuf *t, size_t n)
+{
+    if (n + 1 <= t->cap)
+        return 0;
+    size_t cap = n + 1 > 2 * t->cap ? n + 1 : 2 * t->cap;
+    char *p = realloc(t->p, cap);
+    GCS_CHECK_ALLOC(p);
+    t->p = p;
+    t->cap = cap;
+    return 0;
+}
+
+static void linebuf_free(linebuf *t)
+{
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+static int spool_open(int *out)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        /* a file system without O_TMPFILE: a named file, unlinked at once */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/gcscim-plan-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot keep the plan's operations in %s: %s", dir,
+                             strerror(errno));
+    *out = fd;
+    return 0;
+}
+
+static int ops_new(gcs_plan_ops **out)
+{
+    gcs_plan_ops *o = calloc(1, sizeof *o);
+    GCS_CHECK_ALLOC(o);
+    o->pending = malloc(SPOOL_CHUNK);
+    if (!o->pending) {
+        free(o);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    int rc = spool_open(&o->fd);
+    if (rc < 0) {
+        free(o->pending);
+        free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+static void ops_free(gcs_plan_ops *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->count; i++)
+        free(o->refs[i].key);
+    free(o->refs);
+    free(o->pending);
+    close(o->fd);
+    free(o);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int ops_flush(gcs_plan_ops *o)
+{
+    if (o->pending_len && write_all(o->fd, o->pending, o->pending_len) < 0)
+        return gcs_error_set(GCS_EIO, "cannot keep the plan's operations: %s", strerror(errno));
+    o->pending_len = 0;
+    return 0;
+}
+
+static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, bool weighs,
+                      const char *key)
+{
+    if (len > GCS_PLAN_MAX_LINE_BYTES)
+        return gcs_error_set(GCS_EINVALID, "an operation of %zu bytes is too large", len);
+    if (o->count == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        op_ref *refs = realloc(o->refs, cap * sizeof *refs);
+        GCS_CHECK_ALLOC(refs);
+        o->refs = refs;
+        o->cap = cap;
+    }
+    char *key_copy = NULL;
+    if (key && !(key_copy = strdup(key)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = 0;
+    if (o->pending_len + len > SPOOL_CHUNK)
+        rc = ops_flush(o);
+    if (rc == 0 && len > SPOOL_CHUNK)
+        rc = write_all(o->fd, text, len) < 0
+                 ? gcs_error_set(GCS_EIO, "cannot keep the plan's operations: %s", strerror(errno))
+                 : 0;
+    else if (rc == 0) {
+        memcpy(o->pending + o->pending_len, text, len);
+        o->pending_len += len;
+    }
+    if (rc < 0) {
+        free(key_copy);
+        return rc;
+    }
+    o->refs[o->count++] = (op_ref){o->end, (uint32_t)len, (uint8_t)kind, weighs, key_copy};
+    o->end += len;
+    return 0;
+}
+
+/* The text of operation i (without its "seq"). */
+static int ops_text(const gcs_plan_ops *o, size_t i, linebuf *t)
+{
+    gcs_plan_ops *w = (gcs_plan_ops *)o; /* reading first writes what is pending */
+    int rc = ops_flush(w);
+    if (rc < 0)
+        return rc;
+    const op_ref *r = &o->refs[i];
+    if ((rc = linebuf_reserve(t, r->len)) < 0)
+        return rc;
+    size_t done = 0;
+    while (done < r->len) {
+        ssize_t n = pread(o->fd, t->p + done, r->len - done, (off_t)(r->off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: %s", i + 1,
+                                 n < 0 ? strerror(errno) : "short read");
+        done += (size_t)n;
+    }
+    t->len = r->len;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+static int kind_of(const json_t *op)
+{
+    gcs_plan_kind k;
+    if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &k) < 0)
+        return GCS_PLAN__KINDS;
+    return (int)k;
+}
+
+/* Whether an operation can matter to the blast-radius rule: all but a create
+ * that grants no privileged role and replaces no value (the operations of a
+ * load of new users, which the rule then need not parse again). */
+static bool weighs(const json_t *op, int kind)
+{
+    if (kind != GCS_PLAN_CREATE || json_array_size(json_object_get(op, "privileged")) > 0)
+        return true;
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(op, "changes"), i, ch) {
+        json_t *old = json_object_get(ch, "old");
+        if (old && !json_is_null(old))
+            return true;
+    }
+    return !json_is_array(json_object_get(op, "changes")) && json_object_get(op, "changes");
+}
+
+/* Keeps one operation (its "seq", a position, is dropped: it is written in
+ * front of the text). */
+static int dump_to_linebuf(const char *buffer, size_t size, void *data)
+{
+    linebuf *t = data;
+    if (linebuf_reserve(t, t->len + size) < 0)
+        return -1;
+    memcpy(t->p + t->len, buffer, size);
+    t->len += size;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+static int ops_add_json(gcs_plan_ops *o, json_t *op)
+{
+    json_object_del(op, "seq");
+    linebuf t = {0};
+    int rc = json_dump_callback(op, dump_to_linebuf, &t, JSON_INDENT(0) | JSON_PRESERVE_ORDER) < 0
+                 ? gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory")
+                 : ops_append(o, t.p, t.len, kind_of(op), weighs(op, kind_of(op)),
+                              json_string_value(json_object_get(op, "key")));
+    linebuf_free(&t);
+    return rc;
+}
+
+size_t gcs_plan_size(const gcs_plan *plan)
+{
+    return plan->ops ? plan->ops->count : 0;
+}
+
+gcs_plan_kind gcs_plan_kind_at(const gcs_plan *plan, size_t i)
+{
+    return i < gcs_plan_size(plan) ? (gcs_plan_kind)plan->ops->refs[i].kind : GCS_PLAN__KINDS;
+}
+
+bool gcs_plan_weighs_at(const gcs_plan *plan, size_t i)
+{
+    return i >= gcs_plan_size(plan) || plan->ops->refs[i].weighs;
+}
+
+json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i)
+{
+    if (i >= gcs_plan_size(plan)) {
+        gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+        return NULL;
+    }
+    linebuf t = {0};
+    json_t *op = NULL;
+    if (ops_text(plan->ops, i, &t) == 0) {
+        json_error_t err;
+        op = json_loadb(t.p, t.len, 0, &err);
+        if (!op)
+            gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: %s", i + 1, err.text);
+        else if (json_object_set_new(op, "seq", json_integer((json_int_t)i + 1)) < 0) {
+            json_decref(op);
+            op = NULL;
+            gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+    }
+    linebuf_free(&t);
+    return op;
+}
+
+json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *members,
+                            size_t count)
+{
+    if (i >= gcs_plan_size(plan)) {
+        gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+        return NULL;
+    }
+    linebuf t = {0};
+    json_t *part = NULL;
+    if (ops_text(plan->ops, i, &t) < 0)
+        goto out;
+    part = json_object();
+    if (!part) {
+        gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* The text was checked when it was kept (a whole parse, no duplicate
+     * names): each member asked for is found by a scan and parsed alone. */
+    for (size_t m = 0; m < count; m++) {
+        const char *start;
+        size_t len;
+        int found = gcs_json_text_top_value(t.p, members[m], &start, &len);
+        json_t *v = found == 1 ? json_loadb(start, len, JSON_DECODE_ANY, NULL) : NULL;
+        if (found < 0 || (found == 1 && !v)) {
+            /* not plain enough to be sure: the whole operation, then its part */
+            json_decref(part);
+            json_t *op = gcs_plan_op_at(plan, i);
+            part = op ? json_object() : NULL;
+            for (size_t k = 0; part && k < count; k++) {
+                json_t *w = json_object_get(op, members[k]);
+                if (w && json_object_set(part, members[k], w) < 0) {
+                    json_decref(part);
+                    part = NULL;
+                }
+            }
+            if (op && !part)
+                gcs_error_set(GCS_ENOMEM, "out of memory");
+            json_decref(op);
+            goto out;
+        }
+        if (v && json_object_set_new(part, members[m], v) < 0) {
+            json_decref(part);
+            part = NULL;
+            gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+out:
+    linebuf_free(&t);
+    return part;
+}
+
+/* Appends JSON text written with ", " and ": " between members (as the plan
+ * keeps it) without those spaces: what JSON_COMPACT writes of the same value. */
+static int compact_into(linebuf *out, const char *p, size_t len)
+{
+    if (linebuf_reserve(out, len) < 0)
+        return GCS_ENOMEM;
+    size_t n = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_string) {
+            if (ch == '\\' && i + 1 < len) {
+                out->p[n++] = ch;
+                ch = p[++i];
+            } else if (ch == '"') {
+                in_string = false;
+            }
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == ' ' && n > 0 && (out->p[n - 1] == ':' || out->p[n - 1] == ',')) {
+            continue;
+        }
+        out->p[n++] = ch;
+    }
+    out->len = n;
+    out->p[n] = '\0';
+    return 0;
+}
+
+char *gcs_plan_member_text_at(const gcs_plan *plan, size_t i, const char *member)
+{
+    if (i >= gcs_plan_size(plan)) {
+        gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+        return NULL;
+    }
+    linebuf t = {0}, out = {0};
+    char *text = NULL;
+    const char *start;
+    size_t len;
+    if (ops_text(plan->ops, i, &t) < 0)
+        goto done;
+    int found = gcs_json_text_top_value(t.p, member, &start, &len);
+    if (found == 1 && compact_into(&out, start, len) == 0) {
+        text = out.p; /* handed over */
+        out.p = NULL;
+    } else if (found == 1) {
+        gcs_error_set(GCS_ENOMEM, "out of memory");
+    } else if (found == 0) {
+        gcs_error_set(GCS_ENOTFOUND, "operation %zu has no %s", i + 1, member);
+    } else {
+        json_t *op = gcs_plan_op_at(plan, i);
+        json_t *v = json_object_get(op, member);
+        text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (op && !text)
+            gcs_error_set(v ? GCS_ENOMEM : GCS_ENOTFOUND, "operation %zu: no %s", i + 1, member);
+        json_decref(op);
+    }
+done:
+    linebuf_free(&t);
+    linebuf_free(&out);
+    return text;
+}
+
+/* ==== Building ==== */
+
 int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options)
 {
     char ts[40];
     gcs_time_format_iso8601(ts, sizeof ts, gcs_time_wall_ms());
-    plan->doc = json_pack("{s:s,s:s,s:{s:s?},s:{s:s?},s:{s:s?},s:{s:b,s:b,s:b},s:[],s:[]}",
+    plan->ops = NULL;
+    plan->doc = json_pack("{s:s,s:s,s:{s:s?},s:{s:s?},s:{s:s?},s:{s:b,s:b,s:b},s:[]}",
                           "format", PLAN_FORMAT, "created", ts, "target", "api_url", api_url,
                           "source", "path", source_path, "profile", "path", profile_path,
                           "options", "no_create", options->no_create, "no_update",
                           options->no_update, "no_deactivate", options->no_deactivate,
-                          "operations", "rejected");
+                          "rejected");
     if (!plan->doc)
         return gcs_error_set(GCS_ENOMEM, "cannot build plan");
-    return 0;
+    int rc = ops_new(&plan->ops);
+    if (rc < 0) {
+        json_decref(plan->doc);
+        plan->doc = NULL;
+    }
+    return rc;
 }
 
 void gcs_plan_release(gcs_plan *plan)
 {
     json_decref(plan->doc);
     plan->doc = NULL;
+    ops_free(plan->ops);
+    plan->ops = NULL;
 }
 
 json_t *gcs_plan_operations(const gcs_plan *plan)
 {
-    return json_object_get(plan->doc, "operations");
+    json_t *ops = json_object_get(plan->doc, "operations");
+    if (ops || !plan->doc)
+        return ops;
+    ops = json_array();
+    for (size_t i = 0; ops && i < gcs_plan_size(plan); i++) {
+        json_t *op = gcs_plan_op_at(plan, i);
+        if (!op || json_array_append_new(ops, op) < 0) {
+            json_decref(ops);
+            ops = NULL;
+        }
+    }
+    /* Loaded once, then kept with the document (a plan is const to its
+     * readers; the array is a cache of what the file of operations holds). */
+    if (!ops || json_object_set_new((json_t *)plan->doc, "operations", ops) < 0)
+        return NULL;
+    return ops;
 }
 
 int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char *user_name,
@@ -130,7 +549,8 @@ int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char
 {
     json_t *op = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "kind", gcs_plan_kind_name(kind), "key",
                            key, "userName", user_name, "id", id, "version", version);
-    if (!op) {
+    if (!op || !plan->ops) {
+        json_decref(op);
         json_decref(body);
         json_decref(changes);
         json_decref(extra);
@@ -143,8 +563,11 @@ int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char
         json_object_update(op, extra);
         json_decref(extra);
     }
-    json_array_append_new(gcs_plan_operations(plan), op);
-    return 0;
+    int rc = ops_add_json(plan->ops, op);
+    json_decref(op);
+    if (rc < 0)
+        plan->ops->failed = true;
+    return rc;
 }
 
 void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason)
@@ -191,68 +614,142 @@ void gcs_plan_set_rows(gcs_plan *plan, json_t *rows)
     json_object_set_new(plan->doc, "rows", rows);
 }
 
-static int kind_of(const json_t *op)
+static int compare_refs(const void *a, const void *b)
 {
-    gcs_plan_kind k;
-    if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &k) < 0)
-        return GCS_PLAN__KINDS;
-    return (int)k;
-}
-
-static int compare_ops(const void *a, const void *b)
-{
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    const op_ref *x = a, *y = b;
     /* creates, adoptions, reactivations, updates, deactivations; unknown kinds last */
     static const int rank[GCS_PLAN__KINDS + 1] = {0, 2, 3, 4, 1, 5};
-    int kx = rank[kind_of(x)], ky = rank[kind_of(y)];
+    int kx = rank[x->kind], ky = rank[y->kind];
     if (kx != ky)
         return kx - ky;
-    const char *sx = json_string_value(json_object_get(x, "key"));
-    const char *sy = json_string_value(json_object_get(y, "key"));
-    return strcmp(sx ? sx : "", sy ? sy : "");
+    return strcmp(x->key ? x->key : "", y->key ? y->key : "");
 }
 
 long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
 {
     long n = 0;
-    size_t i;
-    json_t *op;
-    json_array_foreach(gcs_plan_operations(plan), i, op) n += kind_of(op) == (int)kind;
+    for (size_t i = 0; i < gcs_plan_size(plan); i++)
+        n += plan->ops->refs[i].kind == (uint8_t)kind;
     return n;
 }
 
-static void sha256_hex(char out[65], const char *data, size_t len)
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
+/* ==== Identity: a digest over a stream ==== */
 
 /*
  * Identity: what will be done, where, and the facts its approvals rest on (the
  * managed count that the share rules divide by, rejected rows, a source read to
  * its end). Not when, not by which file name. Any edit of these changes it.
+ * It is computed over a stream, so that neither writing nor reading a plan
+ * needs all of it in memory: the format's name, the canonical JSON (compact,
+ * sorted keys) of the sealed members of the plan, then each operation's line
+ * exactly as the plan file holds it, each after a newline.
  */
-static int compute_identity(char hex[65], const gcs_plan *plan)
+static const char *const sealed_members[] = {"target",        "marker",       "managed_total",
+                                             "rejected_rows", "source_clean", "password_policy",
+                                             "targeted",      "groups"};
+
+typedef struct identity_hash {
+    EVP_MD_CTX *md;
+    bool failed;
+} identity_hash;
+
+static void identity_update(identity_hash *h, const void *data, size_t len)
 {
-    static const char *const sealed[] = {"target",       "marker",          "managed_total",
-                                         "rejected_rows", "source_clean",   "password_policy",
-                                         "targeted",      "operations",     "groups"};
+    if (!h->failed && EVP_DigestUpdate(h->md, data, len) != 1)
+        h->failed = true;
+}
+
+static int identity_dump_cb(const char *buffer, size_t size, void *data)
+{
+    identity_update(data, buffer, size);
+    return 0;
+}
+
+static int identity_begin(identity_hash *h, const json_t *doc)
+{
+    h->failed = false;
+    h->md = EVP_MD_CTX_new();
+    if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(h->md);
+        h->md = NULL;
+        return gcs_error_set(GCS_ENOMEM, "cannot compute the plan's identity");
+    }
     json_t *ident = json_object();
     bool failed = !ident;
-    for (size_t i = 0; ident && i < sizeof sealed / sizeof *sealed; i++) {
-        json_t *v = json_object_get(plan->doc, sealed[i]);
-        if (v && json_object_set(ident, sealed[i], v) < 0)
+    for (size_t i = 0; ident && i < sizeof sealed_members / sizeof *sealed_members; i++) {
+        json_t *v = json_object_get(doc, sealed_members[i]);
+        if (v && json_object_set(ident, sealed_members[i], v) < 0)
             failed = true; /* an identity over part of the plan would be wrong */
     }
-    char *canon = failed ? NULL : json_dumps(ident, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    identity_update(h, PLAN_FORMAT "\n", strlen(PLAN_FORMAT) + 1);
+    if (!failed && json_dump_callback(ident, identity_dump_cb, h,
+                                      JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) < 0)
+        failed = true;
     json_decref(ident);
-    GCS_CHECK_ALLOC(canon);
-    sha256_hex(hex, canon, strlen(canon));
-    free(canon);
+    if (failed) {
+        EVP_MD_CTX_free(h->md);
+        h->md = NULL;
+        return gcs_error_set(GCS_ENOMEM, "cannot compute the plan's identity");
+    }
     return 0;
+}
+
+/* One operation's line, as the file holds it (without the separating comma). */
+static void identity_line(identity_hash *h, const char *line, size_t len)
+{
+    identity_update(h, "\n", 1);
+    identity_update(h, line, len);
+}
+
+static int identity_end(identity_hash *h, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    bool ok = !h->failed && EVP_DigestFinal_ex(h->md, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(h->md);
+    h->md = NULL;
+    if (!ok)
+        return gcs_error_set(GCS_ERROR, "cannot compute the plan's identity");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+/* The line of operation i in the plan file: its "seq" first, then its text. */
+static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
+{
+    int rc = ops_text(o, i, t);
+    if (rc == 0 && (t->len < 2 || t->p[0] != '{'))
+        rc = gcs_error_set(GCS_EIO, "the plan's operation %zu is damaged", i + 1);
+    char prefix[48];
+    int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu%s", i + 1, t->len > 2 ? ", " : "");
+    if (rc == 0 && (rc = linebuf_reserve(line, (size_t)pl + t->len)) == 0) {
+        memcpy(line->p, prefix, (size_t)pl);
+        memcpy(line->p + pl, t->p + 1, t->len - 1);
+        line->len = (size_t)pl + t->len - 1;
+        line->p[line->len] = '\0';
+    }
+    return rc;
+}
+
+static int compute_identity(char hex[65], const gcs_plan *plan)
+{
+    identity_hash h;
+    int rc = identity_begin(&h, plan->doc);
+    if (rc < 0)
+        return rc;
+    linebuf t = {0}, line = {0};
+    for (size_t i = 0; rc == 0 && i < gcs_plan_size(plan); i++) {
+        if ((rc = op_line(plan->ops, i, &t, &line)) == 0)
+            identity_line(&h, line.p, line.len);
+    }
+    linebuf_free(&t);
+    linebuf_free(&line);
+    if (rc < 0) {
+        EVP_MD_CTX_free(h.md);
+        return rc;
+    }
+    return identity_end(&h, hex);
 }
 
 static int compute_seal(char hex[65], const gcs_plan *plan, const char *client_id,
@@ -316,25 +813,54 @@ static long rejected_rows(const gcs_plan *plan)
     return (long)json_array_size(json_object_get(plan->doc, "rejected"));
 }
 
+/* A document holding its operations as an array (a plan loaded whole and
+ * edited, or gcs_plan_operations changed): they become the plan's operations. */
+static int take_operations(gcs_plan *plan)
+{
+    json_t *ops = json_incref(json_object_get(plan->doc, "operations"));
+    if (!ops)
+        return plan->ops ? 0 : ops_new(&plan->ops);
+    json_object_del(plan->doc, "operations");
+    ops_free(plan->ops);
+    plan->ops = NULL;
+    int rc = ops_new(&plan->ops);
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op) {
+        if (rc == 0 && !json_is_object(op))
+            rc = gcs_error_set(GCS_EINVALID, "operation %zu is not an object", i + 1);
+        if (rc == 0)
+            rc = ops_add_json(plan->ops, op);
+    }
+    json_decref(ops);
+    return rc;
+}
+
 int gcs_plan_finish(gcs_plan *plan)
 {
-    json_t *ops = gcs_plan_operations(plan);
-    size_t n = json_array_size(ops);
-    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    GCS_CHECK_ALLOC(sorted);
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = json_incref(json_array_get(ops, i));
-    qsort(sorted, n, sizeof *sorted, compare_ops);
-    json_array_clear(ops);
-    /* Every set below must hold: a plan without its seq numbers, summary or
-     * identity is not a plan. Failures are collected, then reported once. */
-    bool failed = false;
-    for (size_t i = 0; i < n; i++) {
-        failed |= json_object_set_new(sorted[i], "seq", json_integer((json_int_t)i + 1)) < 0;
-        failed |= json_array_append_new(ops, sorted[i]) < 0;
+    int rc = take_operations(plan);
+    if (rc < 0)
+        return rc;
+    gcs_plan_ops *o = plan->ops;
+    if (o->failed)
+        return gcs_error_set(GCS_ENOMEM, "an operation of the plan could not be kept");
+    /* A plan read from a file has no keys in memory: sorting needs them. */
+    for (size_t i = 0; i < o->count; i++) {
+        if (o->refs[i].key)
+            continue;
+        json_t *op = gcs_plan_op_at(plan, i);
+        const char *key = json_string_value(json_object_get(op, "key"));
+        o->refs[i].key = strdup(key ? key : "");
+        json_decref(op);
+        if (!o->refs[i].key)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    free(sorted);
+    if (o->count > 1)
+        qsort(o->refs, o->count, sizeof *o->refs, compare_refs);
 
+    /* Every set below must hold: a plan without its summary or identity is not
+     * a plan. Failures are collected, then reported once. */
+    bool failed = false;
     json_t *summary = json_object();
     failed |= !summary;
     for (int k = 0; k < GCS_PLAN__KINDS; k++)
@@ -349,7 +875,7 @@ int gcs_plan_finish(gcs_plan *plan)
     failed |= json_object_set_new(plan->doc, "summary", summary) < 0;
     if (failed)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    int rc = gcs_group_plan_finish(plan); /* groups: plan/group_plan.c */
+    rc = gcs_group_plan_finish(plan); /* groups: plan/group_plan.c */
     if (rc < 0)
         return rc;
 
@@ -365,6 +891,58 @@ const char *gcs_plan_identity(const gcs_plan *plan)
     return json_string_value(json_object_get(plan->doc, "identity"));
 }
 
+/* ==== The file ==== */
+
+/*
+ * The file is one JSON document laid out to be read a line at a time: its
+ * first line holds every member but the operations and ends by opening their
+ * array; then one operation per line, each but the last followed by a comma;
+ * then the line "]}". Any JSON reader reads it whole; gcscim reads it line by
+ * line, hashing as it goes, and keeps no more than one operation in memory.
+ */
+#define OPS_OPEN ", \"operations\": ["
+#define OPS_CLOSE "]}"
+
+static int write_header(FILE *f, const gcs_plan *plan)
+{
+    json_t *head = json_object();
+    GCS_CHECK_ALLOC(head);
+    const char *k;
+    json_t *v;
+    bool failed = false;
+    json_object_foreach(plan->doc, k, v) {
+        if (strcmp(k, "operations") != 0)
+            failed |= json_object_set(head, k, v) < 0;
+    }
+    char *text = failed ? NULL : json_dumps(head, JSON_INDENT(0) | JSON_PRESERVE_ORDER);
+    json_decref(head);
+    GCS_CHECK_ALLOC(text);
+    size_t len = strlen(text);
+    /* "{...}" without its closing brace, then the operations' array opens. */
+    bool ok = len >= 2 && fwrite(text, 1, len - 1, f) == len - 1 &&
+              fputs(OPS_OPEN "\n", f) >= 0;
+    free(text);
+    return ok ? 0 : gcs_error_set(GCS_EIO, "%s", strerror(errno));
+}
+
+static int write_operations(FILE *f, const gcs_plan *plan)
+{
+    linebuf t = {0}, line = {0};
+    int rc = 0;
+    size_t n = gcs_plan_size(plan);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if ((rc = op_line(plan->ops, i, &t, &line)) < 0)
+            break;
+        if (fwrite(line.p, 1, line.len, f) != line.len || fputs(i + 1 < n ? ",\n" : "\n", f) < 0)
+            rc = gcs_error_set(GCS_EIO, "%s", strerror(errno));
+    }
+    if (rc == 0 && fputs(OPS_CLOSE "\n", f) < 0)
+        rc = gcs_error_set(GCS_EIO, "%s", strerror(errno));
+    linebuf_free(&t);
+    linebuf_free(&line);
+    return rc;
+}
+
 /* Written to a temporary file beside it, synced, then renamed over: a plan file
  * is whole or absent, never half written. */
 int gcs_plan_write(const gcs_plan *plan, const char *path)
@@ -374,89 +952,224 @@ int gcs_plan_write(const gcs_plan *plan, const char *path)
     GCS_CHECK_ALLOC(tmp);
     snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
     int rc = 0;
-    char *text = NULL;
+    FILE *f = NULL;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
         goto out;
     }
-    if (fchmod(fd, 0600) != 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    text = json_dumps(plan->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text) {
-        rc = gcs_error_set(GCS_ENOMEM, "cannot write plan '%s': out of memory", path);
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
+    if (fchmod(fd, 0600) != 0 || !(f = fdopen(fd, "w"))) {
         rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
         goto out;
     }
     fd = -1;
+    if ((rc = write_header(f, plan)) < 0 || (rc = write_operations(f, plan)) < 0) {
+        rc = gcs_error_prefix(rc, "cannot write plan '%s'", path);
+        goto out;
+    }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    int closed = fclose(f);
+    f = NULL;
+    if (closed != 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
+        goto out;
+    }
     if (rename(tmp, path) != 0)
         rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
 out:
+    if (f)
+        fclose(f);
     if (fd >= 0)
         close(fd);
     if (rc < 0)
         unlink(tmp);
-    free(text);
     free(tmp);
     return rc;
 }
 
-/* What every plan read from outside must be: the format, well-formed
- * operations, a target, and an identity that still matches its content.
- * Releases the plan when it is not. `name` is for the messages. */
-static int check_document(gcs_plan *plan, const char *path)
+/* Reads one line (without its newline) of at most `max` bytes; 1 for a line,
+ * 0 at the end of the input, GCS_EINVALID for a longer line, GCS_EIO when
+ * the input fails, GCS_ENOMEM. */
+static int read_line(gcs_plan_reader *r, linebuf *t, size_t max)
 {
+    t->len = 0;
+    bool any = false;
+    for (;;) {
+        if (r->pos == r->fill) {
+            size_t n = r->feed(r->chunk, sizeof r->chunk, r->payload);
+            if (n == (size_t)-1)
+                return GCS_EIO;
+            r->pos = 0;
+            r->fill = n;
+            if (n == 0) {
+                if (!any)
+                    return 0;
+                r->line++;
+                return 1; /* the last line, without its newline */
+            }
+        }
+        any = true;
+        const char *start = r->chunk + r->pos;
+        const char *nl = memchr(start, '\n', r->fill - r->pos);
+        size_t take = nl ? (size_t)(nl - start) : r->fill - r->pos;
+        if (t->len + take > max)
+            return GCS_EINVALID;
+        if (linebuf_reserve(t, t->len + take) < 0)
+            return GCS_ENOMEM;
+        memcpy(t->p + t->len, start, take);
+        t->len += take;
+        t->p[t->len] = '\0';
+        r->pos += take + (nl ? 1 : 0);
+        if (nl) {
+            r->line++;
+            return 1;
+        }
+    }
+}
+
+void gcs_plan_reader_init(gcs_plan_reader *r, const char *name, gcs_plan_feed_fn feed,
+                          void *payload)
+{
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->feed = feed;
+    r->payload = payload;
+}
+
+static bool shaped(const json_t *op, gcs_plan_kind *kind)
+{
+    return json_is_object(op) &&
+           gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), kind) == 0 &&
+           json_string_value(json_object_get(op, "key")) &&
+           (*kind == GCS_PLAN_CREATE || json_string_value(json_object_get(op, "id"))) &&
+           (*kind != GCS_PLAN_CREATE || json_is_object(json_object_get(op, "body"))) &&
+           (*kind == GCS_PLAN_CREATE || json_is_array(json_object_get(op, "operations")));
+}
+
+int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
+{
+    plan->doc = NULL;
+    plan->ops = NULL;
+    const char *path = r->name ? r->name : "";
+    linebuf line = {0};
+    identity_hash h = {0};
+    int rc = 0, got;
+    size_t ol = strlen(OPS_OPEN);
+
+    /* The first line: the plan without its operations, which it opens. */
+    got = read_line(r, &line, GCS_PLAN_MAX_LINE_BYTES);
+    if (got == GCS_EIO) {
+        rc = gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    if (got != 1 || line.len < ol + 1 || memcmp(line.p + line.len - ol, OPS_OPEN, ol) != 0 ||
+        line.p[0] != '{') {
+        rc = gcs_error_set(GCS_EINVALID,
+                           "cannot read plan '%s': not a %s file (a plan made by another version "
+                           "of gcscim, or reformatted: make a new plan)",
+                           path, PLAN_FORMAT);
+        goto fail;
+    }
+    /* "{...", OPS_OPEN: the members, closed in place of the operations. */
+    line.len -= ol;
+    line.p[line.len++] = '}';
+    line.p[line.len] = '\0';
+    json_error_t err;
+    plan->doc = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(plan->doc)) {
+        rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line 1: %s", path,
+                           plan->doc ? "not an object" : err.text);
+        goto fail;
+    }
     const char *format = json_string_value(json_object_get(plan->doc, "format"));
-    int rc = 0;
-    if (!format || strcmp(format, PLAN_FORMAT) != 0) {
+    if (!format || strcmp(format, PLAN_FORMAT) != 0 || json_object_get(plan->doc, "operations")) {
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': not a %s file", path, PLAN_FORMAT);
         goto fail;
-    }
-    json_t *ops = gcs_plan_operations(plan);
-    if (!json_is_array(ops)) {
-        rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': no operations", path);
-        goto fail;
-    }
-    size_t i;
-    json_t *op;
-    json_array_foreach(ops, i, op) {
-        gcs_plan_kind kind;
-        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0 ||
-            !json_string_value(json_object_get(op, "key")) ||
-            (kind != GCS_PLAN_CREATE && !json_string_value(json_object_get(op, "id"))) ||
-            (kind == GCS_PLAN_CREATE && !json_is_object(json_object_get(op, "body"))) ||
-            (kind != GCS_PLAN_CREATE && !json_is_array(json_object_get(op, "operations")))) {
-            rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': operation %zu is malformed",
-                               path, i + 1);
-            goto fail;
-        }
     }
     if (!json_string_value(json_object_get(json_object_get(plan->doc, "target"), "api_url"))) {
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it names no target API", path);
         goto fail;
     }
-    /* A plan is sealed: its identity must still match what it says it will do. */
-    const char *stated = json_string_value(json_object_get(plan->doc, "identity"));
-    char hex[65];
-    if ((rc = compute_identity(hex, plan)) < 0)
+    if ((rc = ops_new(&plan->ops)) < 0 || (rc = identity_begin(&h, plan->doc)) < 0)
         goto fail;
+
+    /* One operation per line, each but the last followed by a comma. */
+    bool closed = false, last = false;
+    while (!closed) {
+        got = read_line(r, &line, GCS_PLAN_MAX_LINE_BYTES);
+        if (got == GCS_EIO) {
+            rc = gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+            goto fail;
+        }
+        if (got == GCS_EINVALID || got == GCS_ENOMEM) {
+            rc = gcs_error_set(got, "cannot read plan '%s': line %ld is longer than %lld bytes",
+                               path, r->line + 1, (long long)GCS_PLAN_MAX_LINE_BYTES);
+            goto fail;
+        }
+        if (got == 0) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it ends before its "
+                                             "operations do (cut short?)", path);
+            goto fail;
+        }
+        if (line.len == strlen(OPS_CLOSE) && memcmp(line.p, OPS_CLOSE, line.len) == 0) {
+            closed = true;
+            break;
+        }
+        size_t i = plan->ops->count;
+        if (last) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %ld: no comma after "
+                                             "the operation before it", path, r->line);
+            goto fail;
+        }
+        bool comma = line.len > 0 && line.p[line.len - 1] == ',';
+        if (comma)
+            line.p[--line.len] = '\0';
+        last = !comma;
+        /* Each line begins with its position: `{"seq": N, `. */
+        char prefix[48];
+        int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu, ", i + 1);
+        json_t *op = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
+        gcs_plan_kind kind = GCS_PLAN__KINDS;
+        bool ok = op && shaped(op, &kind) && line.len > (size_t)pl &&
+                  memcmp(line.p, prefix, (size_t)pl) == 0;
+        bool weight = ok && weighs(op, (int)kind);
+        json_decref(op);
+        if (!ok) {
+            rc = gcs_error_set(GCS_EINVALID,
+                               "cannot read plan '%s': line %ld: operation %zu is malformed%s%s",
+                               path, r->line, i + 1, op ? "" : ": ", op ? "" : err.text);
+            goto fail;
+        }
+        identity_line(&h, line.p, line.len);
+        /* Kept without its position: "{" and what follows the prefix. */
+        line.p[pl - 1] = '{';
+        if ((rc = ops_append(plan->ops, line.p + pl - 1, line.len - (size_t)pl + 1, (int)kind,
+                             weight, NULL)) < 0)
+            goto fail;
+    }
+    /* Nothing but blank space after the document's end. */
+    while ((got = read_line(r, &line, GCS_PLAN_MAX_LINE_BYTES)) == 1) {
+        for (size_t i = 0; i < line.len; i++) {
+            if (line.p[i] != ' ' && line.p[i] != '\t' && line.p[i] != '\r') {
+                rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %ld: text after "
+                                                 "the plan's end", path, r->line);
+                goto fail;
+            }
+        }
+    }
+    if (got < 0) {
+        rc = gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    /* A plan is sealed: its identity must still match what it says it will do. */
+    char hex[65];
+    rc = identity_end(&h, hex);
+    if (rc < 0)
+        goto fail;
+    const char *stated = json_string_value(json_object_get(plan->doc, "identity"));
     if (!stated || strcmp(stated, hex) != 0) {
         rc = gcs_error_set(GCS_EINVALID,
                            "cannot use plan '%s': it was changed after gcscim made it (its "
@@ -464,56 +1177,100 @@ static int check_document(gcs_plan *plan, const char *path)
                            path);
         goto fail;
     }
+    linebuf_free(&line);
     return 0;
 fail:
+    if (h.md)
+        EVP_MD_CTX_free(h.md);
+    linebuf_free(&line);
     gcs_plan_release(plan);
     return rc;
 }
 
+static size_t feed_fd(char *buf, size_t size, void *payload)
+{
+    int fd = *(int *)payload;
+    for (;;) {
+        ssize_t n = read(fd, buf, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? (size_t)-1 : (size_t)n;
+    }
+}
+
 int gcs_plan_read(gcs_plan *plan, const char *path)
 {
-    json_error_t err;
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     plan->doc = NULL;
+    plan->ops = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {
         close(fd);
         return gcs_error_set(GCS_EINVALID,
-                             "cannot read plan '%s': not a regular file of at most %ld MiB", path,
-                             GCS_PLAN_MAX_BYTES >> 20);
+                             "cannot read plan '%s': not a regular file of at most %lld MiB", path,
+                             (long long)(GCS_PLAN_MAX_BYTES >> 20));
     }
-    plan->doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+    gcs_plan_reader r;
+    gcs_plan_reader_init(&r, path, feed_fd, &fd);
+    int rc = gcs_plan_read_stream(plan, &r);
     close(fd);
-    if (!plan->doc) {
-        if (err.line < 0)
-            return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, err.text);
-        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", path, err.line,
-                             err.text);
-    }
-    return check_document(plan, path);
+    return rc;
+}
+
+typedef struct memory_feed {
+    const char *text;
+    size_t len, pos;
+} memory_feed;
+
+static size_t feed_memory(char *buf, size_t size, void *payload)
+{
+    memory_feed *m = payload;
+    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+    memcpy(buf, m->text + m->pos, n);
+    m->pos += n;
+    return n;
 }
 
 int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name)
 {
-    json_error_t err;
     plan->doc = NULL;
-    if (len > (size_t)GCS_PLAN_MAX_BYTES)
-        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %ld MiB", name,
-                             GCS_PLAN_MAX_BYTES >> 20);
-    plan->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (!plan->doc)
-        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': line %d: %s", name, err.line,
-                             err.text);
-    return check_document(plan, name);
+    plan->ops = NULL;
+    if ((long long)len > GCS_PLAN_MAX_BYTES)
+        return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %lld MiB", name,
+                             (long long)(GCS_PLAN_MAX_BYTES >> 20));
+    memory_feed m = {text, len, 0};
+    gcs_plan_reader r;
+    gcs_plan_reader_init(&r, name, feed_memory, &m);
+    return gcs_plan_read_stream(plan, &r);
+}
+
+size_t gcs_plan_operations_bytes(const gcs_plan *plan)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < gcs_plan_size(plan); i++)
+        n += plan->ops->refs[i].len + 32; /* its position in front, the comma and newline */
+    return n;
 }
 
 int gcs_plan_dump(char **out, const gcs_plan *plan)
 {
-    *out = json_dumps(plan->doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!*out)
+    size_t len = 0;
+    *out = NULL;
+    FILE *f = open_memstream(out, &len);
+    if (!f)
         return gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    int rc = write_header(f, plan);
+    if (rc == 0)
+        rc = write_operations(f, plan);
+    if (fclose(f) != 0 && rc == 0)
+        rc = gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        return gcs_error_prefix(rc, "cannot write the plan out");
+    }
     return 0;
 }
 
@@ -556,9 +1313,9 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     const char *reset = color ? "\033[0m" : "";
     size_t i;
     json_t *op;
-    json_array_foreach(gcs_plan_operations(plan), i, op) {
-        int k = kind_of(op);
-        if (k >= GCS_PLAN__KINDS)
+    for (i = 0; i < gcs_plan_size(plan); i++) {
+        int k = (int)gcs_plan_kind_at(plan, i);
+        if (k >= GCS_PLAN__KINDS || !(op = gcs_plan_op_at(plan, i)))
             continue;
         const char *c = color ? colors[k] : "";
         const char *user = json_string_value(json_object_get(op, "userName"));
@@ -589,6 +1346,7 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             print_value(out, json_object_get(ch, "new"));
             fputc('\n', out);
         }
+        json_decref(op);
     }
     json_t *rejected = json_object_get(plan->doc, "rejected");
     json_array_foreach(rejected, i, op) {

@@ -1,13 +1,18 @@
 /*
  * plan.h - a plan: every change gcscim will make, computed before any is made.
  *
- * A plan is a JSON document (format "gcscim-plan/1") that people read through
- * gcs_plan_render and that `gcscim apply` executes exactly. Each operation records
+ * A plan is a JSON document (format "gcscim-plan/2") that people read through
+ * gcs_plan_render and that `gcscim apply` executes exactly. Its operations are
+ * not held in memory: each is written, as one line of text, to a private
+ * unlinked file when it is added or read, and parsed again when it is used
+ * (gcs_plan_op_at), so that a plan of a million operations costs a few dozen
+ * bytes of memory per operation. Each operation records
  * the Genesys user id and the version (ETag) it was computed against, so that apply
  * can tell a user that changed since (drift) from one that did not.
  * Operations are kept in a stable order: creates, reactivations, updates,
- * deactivations, each by source key. The plan's identity is the SHA-256 of its
- * canonical operations and target: a resumed apply finds its earlier run by it.
+ * deactivations, each by source key. The plan's identity is a SHA-256 over its
+ * sealed members and its operations' lines, computed as a stream (docs/plan.md):
+ * a resumed apply finds its earlier run by it.
  */
 #ifndef GCS_PLAN_PLAN_H
 #define GCS_PLAN_PLAN_H
@@ -76,8 +81,11 @@ int gcs_plan_options_approve(gcs_plan_options *o, const char *text);
  * NULL. Borrowed from o. */
 const gcs_plan_approval *gcs_plan_options_approval(const gcs_plan_options *o, const char *what);
 
+typedef struct gcs_plan_ops gcs_plan_ops;
+
 typedef struct gcs_plan {
-    json_t *doc; /* the whole document; "operations" is an array */
+    json_t *doc;       /* the document but its operations: format, target, summary, identity, ... */
+    gcs_plan_ops *ops; /* the operations, kept in a file (private) */
 } gcs_plan;
 
 /* An empty plan for the given target API and inputs (allocating: release with
@@ -119,7 +127,30 @@ void gcs_plan_set_rows(gcs_plan *plan, json_t *rows);
 /* Sorts operations into their stable order and fills in the summary and identity. */
 int gcs_plan_finish(gcs_plan *plan);
 
-json_t *gcs_plan_operations(const gcs_plan *plan); /* borrowed */
+/* How many operations; the kind of operation i (GCS_PLAN__KINDS past the end);
+ * operation i (0-based) parsed again from the plan's file, with its "seq": a
+ * new reference, or NULL with the error set. This is how large plans are read. */
+size_t gcs_plan_size(const gcs_plan *plan);
+gcs_plan_kind gcs_plan_kind_at(const gcs_plan *plan, size_t i);
+json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i);
+/* Only the named top-level members of operation i (those it has), parsed
+ * without the rest (a create's body, an update's desired state): a new object,
+ * or NULL with the error set. For passes over every operation. */
+json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *members,
+                            size_t count);
+/* The top-level member `member` of operation i as compact JSON text (what
+ * JSON_COMPACT writes of it), without parsing the operation: a create's body
+ * goes on the wire as it is kept. A new string, or NULL with the error set
+ * (GCS_ENOTFOUND when the operation has no such member). */
+char *gcs_plan_member_text_at(const gcs_plan *plan, size_t i, const char *member);
+/* Whether operation i can matter to the blast-radius rule: every operation but
+ * a create that grants no privileged role and replaces no value. Decided from
+ * the operation's text when it was added or read (so, sealed like it). */
+bool gcs_plan_weighs_at(const gcs_plan *plan, size_t i);
+/* Every operation at once, as an array loaded into memory and kept with the
+ * document (borrowed): for small plans and reports. Edits of it count once
+ * gcs_plan_finish is called again. NULL when out of memory. */
+json_t *gcs_plan_operations(const gcs_plan *plan);
 long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind);
 const char *gcs_plan_identity(const gcs_plan *plan); /* hex SHA-256, borrowed */
 
@@ -156,13 +187,15 @@ int gcs_plan_seal(gcs_plan *plan, const char *client_id, const char *secret);
 int gcs_plan_check_seal(const gcs_plan *plan, const char *path, const char *client_id,
                         const char *secret);
 
-/* A plan file is read whole: over this size (a million users' plan is a few
- * hundred MiB less) it is refused before anything is allocated. */
-#define GCS_PLAN_MAX_BYTES (256L * 1024 * 1024)
+/* A plan file is read a line at a time: a line (the first holds everything but
+ * the operations, then one operation each) may not pass GCS_PLAN_MAX_LINE_BYTES,
+ * nor the file GCS_PLAN_MAX_BYTES (a million users' plan is about 1 GiB). */
+#define GCS_PLAN_MAX_BYTES (16LL * 1024 * 1024 * 1024)
+#define GCS_PLAN_MAX_LINE_BYTES (64LL * 1024 * 1024)
 
-/* Writes the plan file (0600: it may hold personal data) / reads it back.
- * Reading refuses anything but a regular file of at most GCS_PLAN_MAX_BYTES
- * (GCS_EINVALID). */
+/* Writes the plan file (0600: it may hold personal data) / reads it back,
+ * checking its identity as it reads. Reading refuses anything but a regular
+ * file of at most GCS_PLAN_MAX_BYTES (GCS_EINVALID). */
 int gcs_plan_write(const gcs_plan *plan, const char *path);
 int gcs_plan_read(gcs_plan *plan, const char *path);
 /* The same checks as gcs_plan_read, on a plan document in memory (`name` says
@@ -171,6 +204,25 @@ int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *nam
 /* The plan document as compact JSON text (*out is the caller's): what
  * gcs_plan_parse reads back, seal included. */
 int gcs_plan_dump(char **out, const gcs_plan *plan);
+/* About how many bytes the operations take in the plan's text (an upper bound):
+ * to know before gcs_plan_dump whether the text is worth building. */
+size_t gcs_plan_operations_bytes(const gcs_plan *plan);
+
+/* Reading a plan from any source of bytes, in pieces of any size: `feed` fills
+ * buf with at most size bytes and returns how many, 0 at the end, (size_t)-1
+ * on an error (errno set). `name` is for messages. */
+typedef size_t (*gcs_plan_feed_fn)(char *buf, size_t size, void *payload);
+typedef struct gcs_plan_reader {
+    const char *name;
+    gcs_plan_feed_fn feed;
+    void *payload;
+    long line;           /* lines read so far */
+    size_t pos, fill;
+    char chunk[65536];
+} gcs_plan_reader;
+void gcs_plan_reader_init(gcs_plan_reader *r, const char *name, gcs_plan_feed_fn feed,
+                          void *payload);
+int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r);
 
 /* A plan is only valid for the organisation it was computed against: 0 when
  * its target API is `api_url`, GCS_EINVALID naming both otherwise (`name`,

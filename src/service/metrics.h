@@ -55,12 +55,19 @@ typedef struct gcs_genesys_metrics {
     uint64_t token_refreshes;
 } gcs_genesys_metrics;
 
+/* The outbox, when serve sends notifications. */
+typedef struct gcs_notify_metrics {
+    int64_t pending, dead;                 /* gcscim_notifications{state} */
+    uint64_t delivered, failed, dead_sent; /* gcscim_notifications_sent_total{outcome} */
+} gcs_notify_metrics;
+
 /* What one page shows besides the counters, gathered by the caller. */
 typedef struct gcs_metrics_snapshot {
     const gcs_job_counts *jobs;     /* NULL when the store could not be read */
     int64_t chain_head;             /* -1 when unknown */
     bool draining;
     const gcs_genesys_metrics *genesys;  /* may be NULL */
+    const gcs_notify_metrics *notify;    /* NULL: no notifications configured */
 } gcs_metrics_snapshot;
 
 int gcs_metrics_init(gcs_metrics *m);

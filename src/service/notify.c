@@ -531,6 +531,7 @@ struct gcs_notifier {
     char sender[160];
     int64_t poll_ms;
     gcs_notify_counts counts;
+    int64_t pending, dead;     /* the outbox after the last pass */
 };
 
 static void *notifier_main(void *arg)
@@ -545,7 +546,14 @@ static void *notifier_main(void *arg)
         int rc = send_pass(&got, n->store, n->config, n->sender, INT64_MAX, &n->stop);
         if (rc < 0)
             GCS_WARN("notify.pass_failed", "error", gcs_error_last());
+        int64_t pending = -1, dead = -1;
+        if (gcs_store_notification_counts(&pending, &dead, n->store) < 0)
+            pending = dead = -1;
         pthread_mutex_lock(&n->lock);
+        if (pending >= 0) {
+            n->pending = pending;
+            n->dead = dead;
+        }
         n->counts.delivered += got.delivered;
         n->counts.failed += got.failed;
         n->counts.dead += got.dead;

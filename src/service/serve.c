@@ -10,6 +10,7 @@
 #include "genesys/session.h"
 #include "http/server.h"
 #include "service/auth.h"
+#include "service/notify.h"
 #include "service/service.h"
 #include "service/workers.h"
 
@@ -36,6 +37,10 @@ struct gcs_serve {
     char token_error[256];
     gcs_service *service;
     gcs_workers *workers;
+    gcs_notify_config *notify;     /* NULL without notify_file */
+    gcs_notifier *notifier;
+    gcs_store *notify_store;       /* counts for /metrics, read by the scraping thread */
+    pthread_mutex_t notify_lock;
     gcs_http_server *server;
     pthread_mutex_t rate_lock;     /* the last scrape's request count, for the used ratio */
     uint64_t rate_sent;
@@ -116,6 +121,28 @@ static void on_outcome(void *ctx, const gcs_job *job, const char *result_json)
 {
     gcs_serve *s = ctx;
     gcs_service_on_outcome(s->service, job, result_json);
+    /* What the job's apply wrote to the outbox goes out now. */
+    if (s->notifier)
+        gcs_notifier_wake(s->notifier);
+}
+
+/* The outbox's gauges and what this process's notifier sent. */
+static bool notify_metrics(void *ctx, gcs_notify_metrics *out)
+{
+    gcs_serve *s = ctx;
+    gcs_notify_counts sent = {0};
+    memset(out, 0, sizeof *out);
+    if (!s->notifier)
+        return false;
+    gcs_notifier_counts(&sent, s->notifier);
+    out->delivered = sent.delivered;
+    out->failed = sent.failed;
+    out->dead_sent = sent.dead;
+    pthread_mutex_lock(&s->notify_lock);
+    if (gcs_store_notification_counts(&out->pending, &out->dead, s->notify_store) < 0)
+        GCS_WARN("serve.metrics", "error", gcs_error_last());
+    pthread_mutex_unlock(&s->notify_lock);
+    return true;
 }
 
 /* What the workers' request engine saw, for /metrics. The used ratio is the
@@ -207,6 +234,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
     gcs_serve *s = calloc(1, sizeof *s);
     GCS_CHECK_ALLOC(s);
     pthread_mutex_init(&s->rate_lock, NULL);
+    pthread_mutex_init(&s->notify_lock, NULL);
     s->cfg = cfg;
     s->grace_ms = gcs_config_get_long(cfg, GCS_CFG_SHUTDOWN_GRACE) * 1000;
 
@@ -243,10 +271,26 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .token_ready = token_ready,
         .on_enqueued = on_enqueued,
         .genesys_metrics = genesys_metrics,
+        .notify_metrics = notify_metrics,
         .ctx = s,
     };
     if ((rc = gcs_service_new(&s->service, &so)) < 0)
         goto out;
+
+    /* The notifier, before the workers (their first outcome may wake it): what
+     * outcomes wrote to the outbox is sent continuously. A bad notify file
+     * stops the start, naming the file and the field. */
+    const char *notify = gcs_config_get(cfg, GCS_CFG_NOTIFY_FILE);
+    if (notify && *notify) {
+        gcs_notifier_options no = {.store_url = gcs_config_get(cfg, GCS_CFG_DB),
+                                   .config = NULL};
+        if ((rc = gcs_notify_config_load(&s->notify, notify)) < 0 ||
+            (rc = gcs_store_open(&s->notify_store, no.store_url)) < 0)
+            goto out;
+        no.config = s->notify;
+        if ((rc = gcs_notifier_start(&s->notifier, &no)) < 0)
+            goto out;
+    }
 
     /* The workers before the listener: the first event may wake them. */
     const char *profile = gcs_config_get(cfg, GCS_CFG_PROFILE);
@@ -256,6 +300,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         goto out;
     }
     gcs_workers_options wo = {
+        .notify = gcs_notify_routes(s->notify),
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),
         .session = s->session,
         .profile_path = profile,
@@ -323,6 +368,10 @@ void gcs_serve_free(gcs_serve *s)
     gcs_http_server_free(s->server);
     gcs_workers_free(s->workers);
     s->workers = NULL;
+    gcs_notifier_stop(s->notifier);
+    s->notifier = NULL;
+    gcs_store_free(s->notify_store);
+    gcs_notify_config_free(s->notify);
     gcs_service_free(s->service);
     gcs_genesys_session_free(s->session);
     for (size_t i = 0; i < GCS_EVENT_SECRETS_MAX; i++)
@@ -337,5 +386,6 @@ void gcs_serve_free(gcs_serve *s)
     }
     free(s->tls_cert);
     pthread_mutex_destroy(&s->rate_lock);
+    pthread_mutex_destroy(&s->notify_lock);
     free(s);
 }

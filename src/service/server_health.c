@@ -51,7 +51,7 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
     (void)req;
     gcs_job_counts jobs;
     int64_t head = -1;
-    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL};
+    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL, NULL};
     pthread_mutex_lock(&s->read_lock);
     if (gcs_store_job_counts(&jobs, s->read_store) == 0)
         snap.jobs = &jobs;
@@ -67,10 +67,11 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
         s->o.genesys_metrics(s->o.ctx, &g);
         snap.genesys = &g;
     }
+    gcs_notify_metrics notify;
+    if (s->o.notify_metrics && s->o.notify_metrics(s->o.ctx, &notify))
+        snap.notify = &notify;
     gcs_buf_clear(&out->body);
     int rc = gcs_metrics_render(&out->body, &s->metrics, &snap);
-    if (rc == 0 && s->o.extra_metrics)
-        rc = s->o.extra_metrics(s->o.ctx, &out->body);
     if (rc < 0) {
         gcs_service__reply_error(out, req, 500, gcs_error_last());
         return;
@@ -98,8 +99,11 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
     if (strcmp(job->state, GCS_JOB_DONE) == 0 && accepted > 0)
         gcs_metrics_observe_job(&s->metrics, (double)(gcs_time_wall_ms() - accepted) / 1000.0);
 
-    /* One line a SIEM can follow: who asked, about whom, what came of it,
-     * and the receipts that prove it. */
+    /* One line a SIEM can follow per job: who asked (the API key, or the
+     * event's webhook id), about whom, what came of it, and the receipts that
+     * prove it. Apply's own "audit.outcome" lines (one per change, written with
+     * the outcome and its notification) say what changed; this one also covers
+     * what never reaches apply: a rejected row, an approval wait, a failure. */
     json_t *line = json_object();
     if (line) {
         json_object_set_new(line, "job", json_integer(job->id));
@@ -115,7 +119,7 @@ void gcs_service_on_outcome(void *service, const gcs_job *job, const char *resul
         json_object_set(line, "detail", json_object_get(result, "detail"));
         if (job->last_error && strcmp(job->state, GCS_JOB_DEAD) == 0)
             json_object_set_new(line, "error", json_string(job->last_error));
-        gcs_log_json(GCS_LOG_INFO, "audit.outcome", line);
+        gcs_log_json(GCS_LOG_INFO, "audit.job", line);
         json_decref(line);
     }
     json_decref(payload);

@@ -187,6 +187,22 @@ int gcs_metrics_render(gcs_buf *out, gcs_metrics *m, const gcs_metrics_snapshot 
          (rc = gcs_buf_printf(out, "gcscim_receipt_chain_head %" PRId64 "\n", snap->chain_head)) <
              0))
         return rc;
+    const gcs_notify_metrics *n = snap->notify;
+    if (n &&
+        ((rc = head(out, "gcscim_notifications", "gauge",
+                    "Notifications in the outbox, by state.")) < 0 ||
+         (rc = gcs_buf_printf(out,
+                              "gcscim_notifications{state=\"pending\"} %" PRId64 "\n"
+                              "gcscim_notifications{state=\"dead\"} %" PRId64 "\n",
+                              n->pending, n->dead)) < 0 ||
+         (rc = head(out, "gcscim_notifications_sent_total", "counter",
+                    "Notification attempts by this process, by outcome.")) < 0 ||
+         (rc = gcs_buf_printf(out,
+                              "gcscim_notifications_sent_total{outcome=\"delivered\"} %" PRIu64 "\n"
+                              "gcscim_notifications_sent_total{outcome=\"failed\"} %" PRIu64 "\n"
+                              "gcscim_notifications_sent_total{outcome=\"dead\"} %" PRIu64 "\n",
+                              n->delivered, n->failed, n->dead_sent)) < 0))
+        return rc;
     if ((rc = head(out, "gcscim_draining", "gauge",
                    "1 once a stop was asked: no new work is accepted.")) < 0 ||
         (rc = gcs_buf_printf(out, "gcscim_draining %d\n", snap->draining ? 1 : 0)) < 0)

@@ -45,8 +45,8 @@ typedef struct gcs_service_options {
     void (*genesys_metrics)(void *ctx, gcs_genesys_metrics *out); /* for /metrics */
     /* For /readyz: whether a token can be obtained; false with a reason otherwise. */
     bool (*token_ready)(void *ctx, char *why, size_t whysz);
-    /* More exposition lines for /metrics (the outbox's): appended as they are. */
-    int (*extra_metrics)(void *ctx, gcs_buf *out);
+    /* The outbox's counts for /metrics; false when serve sends no notifications. */
+    bool (*notify_metrics)(void *ctx, gcs_notify_metrics *out);
     void *ctx;
 } gcs_service_options;
 
@@ -67,8 +67,8 @@ bool gcs_service_draining(const gcs_service *s);
 /*
  * The outcome hook (gcs_workers_options.on_outcome): called once per job that
  * reached an outcome (done, dead, needs_approval). It updates the metrics and
- * writes one JSON audit line (event "audit.outcome": who asked, subject, what
- * changed, receipt ids). Any other consumer of outcomes (notifications) hangs
+ * writes one JSON audit line (event "audit.job": who asked, subject, outcome,
+ * receipt ids; apply writes "audit.outcome" per change). Any other consumer of outcomes (notifications) hangs
  * off this one function. `job` and `result_json` are borrowed.
  */
 void gcs_service_on_outcome(void *service, const gcs_job *job, const char *result_json);

@@ -259,6 +259,26 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.command = "serve";
     so.run_label = label;
     so.stop = &w->stop_engine;
+    /* Notifications name the job, or the jobs provisioned together (their ids
+     * separated by commas), and who asked when they all share one caller. */
+    char job_id[ENGINE_BATCH_MAX * 21 + 1] = "";
+    char actor[256] = "";
+    bool one_actor = true;
+    for (size_t k = 0; k < n; k++) {
+        size_t used = strlen(job_id);
+        snprintf(job_id + used, sizeof job_id - used, "%s%lld", k ? "," : "",
+                 (long long)batch[k]->job->id);
+        json_t *doc = json_loads(batch[k]->job->payload, 0, NULL);
+        const char *who = json_string_value(json_object_get(doc, "requested_by"));
+        if (k == 0)
+            snprintf(actor, sizeof actor, "%s", who ? who : "");
+        else if (strcmp(actor, who ? who : "") != 0)
+            one_actor = false;
+        json_decref(doc);
+    }
+    so.notify = w->o.notify;
+    so.job_id = job_id;
+    so.actor = one_actor && *actor ? actor : NULL;
     json_t *sync = NULL;
     bool kept = w->org && gcs_time_mono_ms() - w->org_fetched_ms < ORG_NAMES_TTL_MS;
     so.org_names = org_names(w, store, false);

@@ -67,6 +67,9 @@ typedef struct gcs_workers_options {
     int64_t backoff_base_ms, backoff_max_ms;
     /* Thresholds, as plan's flags give them; approvals come from each job. */
     const gcs_plan_options *plan;     /* NULL: the defaults */
+    /* Where outcomes are notified (service/notify.h; NULL: nowhere), written
+     * with each outcome; every outcome is audited either way. */
+    const gcs_outbox_routes *notify;
     /* Called by a worker thread once a job's outcome is stored: done, dead or
      * needs_approval (result_json NULL for a dead job; its last_error says
      * why); not for an attempt that failed and will be retried. Thread-safe. */

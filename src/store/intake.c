@@ -3,10 +3,11 @@
  * (docs/store.md, "Intake"; docs/serve.md).
  *
  * A batch is one write transaction, so that the service can answer many
- * events with one commit. Each webhook id is inserted first with ON CONFLICT
- * DO NOTHING: of two deliveries of one id, on one host or two sharing a
- * PostgreSQL database, exactly one inserts the row (the other waits for the
- * first's commit, then sees the conflict) and only that one enqueues a job.
+ * events with one commit (intake_pass says how). Of two deliveries of one id,
+ * on one host or two sharing a PostgreSQL database, exactly one records the
+ * id: the other's insert finds the row (waiting for the first's commit when
+ * it is not committed yet), its transaction starts again and then sees the
+ * id as known, so only one job is enqueued.
  */
 #include "store/store_int.h"
 
@@ -14,6 +15,7 @@
 #include "core/time.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int id_row(const char *const *cols, int ncols, void *payload)
@@ -23,38 +25,150 @@ static int id_row(const char *const *cols, int ncols, void *payload)
     return 0;
 }
 
-static int intake_one(gcs_store *s, gcs_intake_item *it, const char *now)
+#define ID_CHUNK 64   /* webhook ids per statement: SQLite allows 32766 parameters */
+
+/* An IN list or a VALUES list of n groups of `group` placeholders. */
+static int placeholders(gcs_buf *out, const char *head, size_t n, const char *group,
+                        const char *tail)
 {
-    int rc;
-    int64_t changes = 0;
-    it->job_id = 0;
-    it->duplicate = false;
-    if (it->webhook_id) {
-        size_t len = strnlen(it->webhook_id, GCS_WEBHOOK_ID_MAX + 1);
-        if (len == 0 || len > GCS_WEBHOOK_ID_MAX)
-            return gcs_error_set(GCS_EINVALID, "a webhook id must be 1 to %d bytes",
-                                 GCS_WEBHOOK_ID_MAX);
-        const char *params[] = {it->webhook_id, now};
-        if ((rc = gcs_store__sql_exec(s,
-                                      "INSERT INTO webhook_ids (webhook_id, job_id, received_ms)"
-                                      " VALUES (?, NULL, ?) ON CONFLICT (webhook_id) DO NOTHING",
-                                      params, 2, NULL, NULL, &changes)) < 0)
-            return rc;
-        if (changes == 0) {
-            const char *p[] = {it->webhook_id};
-            it->duplicate = true;
-            return gcs_store__sql_exec(s, "SELECT job_id FROM webhook_ids WHERE webhook_id = ?",
-                                       p, 1, id_row, &it->job_id, NULL);
+    int rc = gcs_buf_puts(out, head);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = gcs_buf_printf(out, "%s%s", i ? "," : "", group);
+    if (rc == 0)
+        rc = gcs_buf_puts(out, tail);
+    return rc < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory") : 0;
+}
+
+typedef struct known_ctx {
+    gcs_intake_item *items;
+    size_t n;
+} known_ctx;
+
+/* A webhook id already recorded: every item carrying it is a duplicate of
+ * its job. */
+static int known_row(const char *const *cols, int ncols, void *payload)
+{
+    known_ctx *k = payload;
+    if (ncols < 2 || !cols[0])
+        return 0;
+    for (size_t i = 0; i < k->n; i++) {
+        if (k->items[i].webhook_id && strcmp(k->items[i].webhook_id, cols[0]) == 0) {
+            k->items[i].duplicate = true;
+            k->items[i].job_id = gcs_store__sql_int(cols[1]);
         }
     }
-    if ((rc = gcs_store_job_enqueue(&it->job_id, s, it->key, it->payload, it->max_attempts)) < 0)
-        return rc;
-    if (it->webhook_id) {
-        char job[24];
-        const char *params[] = {gcs_store__sql_i64(job, it->job_id), it->webhook_id};
-        rc = gcs_store__sql_exec(s, "UPDATE webhook_ids SET job_id = ? WHERE webhook_id = ?",
-                                 params, 2, NULL, NULL, NULL);
+    return 0;
+}
+
+/* Size of the next statement over `left` ids: a power of two up to ID_CHUNK,
+ * so that few distinct statements are prepared and cached. */
+static size_t chunk_of(size_t left)
+{
+    size_t c = ID_CHUNK;
+    while (c > left)
+        c /= 2;
+    return c;
+}
+
+/*
+ * One pass over a batch inside its transaction:
+ *  1. the webhook ids already recorded (a SELECT per chunk) make their items
+ *     duplicates, and so does an id repeated within the batch;
+ *  2. every other item is enqueued (one statement each: its job id comes back);
+ *  3. their ids are recorded (one multi-row INSERT per chunk). An insert that
+ *     finds an id already there means another host recorded it since step 1:
+ *     GCS_ECONFLICT, and the caller runs the batch again from the start, when
+ *     step 1 sees it.
+ * Three statements per event become one, plus two per chunk: what PostgreSQL's
+ * round trips make worth it.
+ */
+static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const char *now)
+{
+    int rc = 0;
+    gcs_buf sql;
+    const char **params = NULL;
+    size_t *fresh = NULL, nfresh = 0;
+    gcs_buf_init(&sql, 64 * 1024);
+    params = calloc(3 * (n ? n : 1), sizeof *params);
+    fresh = calloc(n ? n : 1, sizeof *fresh);
+    char (*job_ids)[24] = calloc(n ? n : 1, sizeof *job_ids);
+    if (!params || !fresh || !job_ids) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
     }
+    size_t nids = 0;
+    for (size_t i = 0; i < n; i++) {
+        items[i].job_id = 0;
+        items[i].duplicate = false;
+        if (!items[i].webhook_id)
+            continue;
+        size_t len = strnlen(items[i].webhook_id, GCS_WEBHOOK_ID_MAX + 1);
+        if (len == 0 || len > GCS_WEBHOOK_ID_MAX) {
+            rc = gcs_error_set(GCS_EINVALID, "a webhook id must be 1 to %d bytes",
+                               GCS_WEBHOOK_ID_MAX);
+            goto out;
+        }
+        params[nids++] = items[i].webhook_id;
+    }
+    known_ctx known = {items, n};
+    for (size_t at = 0; at < nids;) {
+        size_t c = chunk_of(nids - at);
+        gcs_buf_clear(&sql);
+        if ((rc = placeholders(&sql, "SELECT webhook_id, job_id FROM webhook_ids WHERE webhook_id IN (",
+                               c, "?", ")")) < 0 ||
+            (rc = gcs_store__sql_exec(s, sql.ptr, params + at, (int)c, known_row, &known, NULL)) < 0)
+            goto out;
+        at += c;
+    }
+
+    /* Enqueue what is new; an id met earlier in this batch follows its first item. */
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].duplicate)
+            continue;
+        bool repeat = false;
+        for (size_t j = 0; items[i].webhook_id && j < nfresh && !repeat; j++) {
+            gcs_intake_item *first = &items[fresh[j]];
+            if (first->webhook_id && strcmp(first->webhook_id, items[i].webhook_id) == 0) {
+                items[i].duplicate = true;
+                items[i].job_id = first->job_id;
+                repeat = true;
+            }
+        }
+        if (repeat)
+            continue;
+        if ((rc = gcs_store_job_enqueue(&items[i].job_id, s, items[i].key, items[i].payload,
+                                        items[i].max_attempts)) < 0)
+            goto out;
+        if (items[i].webhook_id)
+            fresh[nfresh++] = i;
+    }
+
+    /* Record the new ids. */
+    for (size_t at = 0; at < nfresh;) {
+        size_t c = chunk_of(nfresh - at);
+        for (size_t k = 0; k < c; k++) {
+            gcs_intake_item *it = &items[fresh[at + k]];
+            params[3 * k] = it->webhook_id;
+            params[3 * k + 1] = gcs_store__sql_i64(job_ids[at + k], it->job_id);
+            params[3 * k + 2] = now;
+        }
+        int64_t changes = 0;
+        gcs_buf_clear(&sql);
+        if ((rc = placeholders(&sql, "INSERT INTO webhook_ids (webhook_id, job_id, received_ms) VALUES ",
+                               c, "(?,?,?)", " ON CONFLICT (webhook_id) DO NOTHING")) < 0 ||
+            (rc = gcs_store__sql_exec(s, sql.ptr, params, (int)(3 * c), NULL, NULL, &changes)) < 0)
+            goto out;
+        if (changes != (int64_t)c) {
+            rc = gcs_error_set(GCS_ECONFLICT, "a webhook id was recorded meanwhile by another host");
+            goto out;
+        }
+        at += c;
+    }
+out:
+    free(job_ids);
+    free(fresh);
+    free(params);
+    gcs_buf_release(&sql);
     return rc;
 }
 
@@ -62,22 +176,25 @@ int gcs_store_intake_commit(gcs_store *s, gcs_intake_item *items, size_t n, int6
 {
     int rc;
     char now[24], cutoff[24];
-    int64_t wall = gcs_time_wall_ms();
-    gcs_store__sql_i64(now, wall);
-    if ((rc = gcs_store__sql_begin(s, true)) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = intake_one(s, &items[i], now)) < 0)
-            goto out;
+    for (int attempt = 0;; attempt++) {
+        int64_t wall = gcs_time_wall_ms();
+        gcs_store__sql_i64(now, wall);
+        if ((rc = gcs_store__sql_begin(s, true)) < 0)
+            break;
+        rc = intake_pass(s, items, n, now);
+        if (rc == 0 && retention_ms > 0) {
+            const char *params[] = {gcs_store__sql_i64(cutoff, wall - retention_ms)};
+            rc = gcs_store__sql_exec(s, "DELETE FROM webhook_ids WHERE received_ms < ?", params, 1,
+                                     NULL, NULL, NULL);
+        }
+        if (rc == 0)
+            rc = gcs_store__sql_commit(s);
+        if (rc == GCS_ECONFLICT && attempt < 3) {
+            gcs_store__sql_rollback(s);
+            continue;
+        }
+        break;
     }
-    if (retention_ms > 0) {
-        const char *params[] = {gcs_store__sql_i64(cutoff, wall - retention_ms)};
-        if ((rc = gcs_store__sql_exec(s, "DELETE FROM webhook_ids WHERE received_ms < ?", params,
-                                      1, NULL, NULL, NULL)) < 0)
-            goto out;
-    }
-    rc = gcs_store__sql_commit(s);
-out:
     if (rc < 0) {
         gcs_store__sql_rollback(s);
         for (size_t i = 0; i < n; i++) {

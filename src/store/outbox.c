@@ -92,7 +92,9 @@ void gcs_store__note_free(gcs_store__note *n)
 int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
 {
     *out = NULL;
-    if (!ev || !ev->routes || !ev->type)
+    /* Nothing to write and nothing to log: no work in either thread. */
+    bool audit = ev && ev->audit && gcs_log_enabled(GCS_LOG_INFO);
+    if (!ev || !ev->type || (!ev->routes && !audit))
         return 0;
     if (!json_is_object(ev->data))
         return gcs_error_set(GCS_EINVALID, "notification '%s': its data must be a JSON object",
@@ -100,7 +102,7 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
     gcs_store__note *n = calloc(1, sizeof *n);
     GCS_CHECK_ALLOC(n);
     int rc = 0;
-    for (size_t i = 0; i < ev->routes->count && i < GCS_NOTE_ENDPOINTS_MAX; i++) {
+    for (size_t i = 0; ev->routes && i < ev->routes->count && i < GCS_NOTE_ENDPOINTS_MAX; i++) {
         const gcs_outbox_route *r = &ev->routes->routes[i];
         if (!r->endpoint || !gcs_outbox_route_takes(r, ev->type))
             continue;
@@ -109,7 +111,7 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
             goto out;
         }
     }
-    if (n->nendpoints == 0 && !ev->audit)
+    if (n->nendpoints == 0 && !audit)
         goto out; /* nobody takes it */
     unsigned char rnd[16];
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
@@ -130,11 +132,11 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
                            GCS_NOTE_BODY_MAX - 1024);
         goto out;
     }
-    n->dead_after_ms = ev->routes->dead_after_ms > 0 ? ev->routes->dead_after_ms
-                                                     : GCS_NOTE_DEAD_AFTER_MS;
+    n->dead_after_ms = ev->routes && ev->routes->dead_after_ms > 0 ? ev->routes->dead_after_ms
+                                                                   : GCS_NOTE_DEAD_AFTER_MS;
     n->time_ms = gcs_time_wall_ms();
     n->receipts_of_key = ev->receipts_of_key;
-    n->audit = ev->audit;
+    n->audit = audit;
     *out = n;
     n = NULL;
 out:

@@ -362,17 +362,19 @@ static void *writer_main(void *arg)
         char message[512];
         if (rc < 0)
             snprintf(message, sizeof message, "%s", gcs_error_last());
+        /* The audit lines of the outcomes now durable: before a flush that
+         * waits for them returns, outside the lock appenders need. */
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (batch[i].is_mark)
+                gcs_store__note_audit(batch[i].m.note);
 
         pthread_mutex_lock(&w->lock);
         size_t receipts = 0;
         for (size_t i = 0; i < n; i++)
             receipts += !batch[i].is_mark;
         if (rc == 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (batch[i].is_mark)
-                    gcs_store__note_audit(batch[i].m.note);
+            for (size_t i = 0; i < n; i++)
                 pending_release(&batch[i]);
-            }
             w->committed += n;
             w->receipts_committed += receipts;
             w->retry_wanted = false;

@@ -965,6 +965,56 @@ static void leases_race_has_one_winner(void **state)
 
 /* ==== Jobs ==== */
 
+/* Intake: a batch of events becomes jobs in one commit; a webhook id seen
+ * before, in an earlier batch or earlier in the same one, queues nothing and
+ * names the first delivery's job; ids past the retention are forgotten. */
+static void intake_queues_each_webhook_id_once(void **state)
+{
+    gcs_store *s = store_of(state);
+    enum { N = 150 };   /* more than one chunk of ids */
+    gcs_intake_item items[N + 2];
+    char ids[N][32], keys[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "msg_%d", i);
+        snprintf(keys[i], sizeof keys[i], "person:I%d", i);
+        items[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":1}", 5, 0, false};
+    }
+    /* The same id twice in one batch, and a request without one. */
+    items[N] = (gcs_intake_item){ids[3], keys[3], "{\"v\":1}", 5, 0, false};
+    items[N + 1] = (gcs_intake_item){NULL, "person:REST", "{\"v\":1}", 5, 0, false};
+    assert_int_equal(gcs_store_intake_commit(s, items, N + 2, 0), 0);
+    for (int i = 0; i < N; i++) {
+        assert_false(items[i].duplicate);
+        assert_true(items[i].job_id > 0);
+    }
+    assert_true(items[N].duplicate);
+    assert_int_equal(items[N].job_id, items[3].job_id);
+    assert_false(items[N + 1].duplicate);
+    gcs_job_counts c;
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, N + 1);
+
+    /* Delivered again: every one a duplicate of its first job. */
+    gcs_intake_item again[N];
+    for (int i = 0; i < N; i++)
+        again[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":2}", 5, 0, false};
+    assert_int_equal(gcs_store_intake_commit(s, again, N, 0), 0);
+    for (int i = 0; i < N; i++) {
+        assert_true(again[i].duplicate);
+        assert_int_equal(again[i].job_id, items[i].job_id);
+    }
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, N + 1);
+
+    /* A retention of 1 ms forgets them: the next delivery is new again. */
+    gcs_time_sleep_ms(5);
+    gcs_intake_item late = {"msg_late", "person:LATE", "{\"v\":1}", 5, 0, false};
+    assert_int_equal(gcs_store_intake_commit(s, &late, 1, 1), 0);
+    gcs_intake_item replay = {ids[0], keys[0], "{\"v\":3}", 5, 0, false};
+    assert_int_equal(gcs_store_intake_commit(s, &replay, 1, 0), 0);
+    assert_false(replay.duplicate);
+}
+
 static void jobs_coalesce_pending_of_one_key(void **state)
 {
     gcs_store *s = store_of(state);
@@ -1564,6 +1614,8 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(intake_queues_each_webhook_id_once, fixture_open,          \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \

@@ -361,6 +361,41 @@ static void missing_column_is_named_with_a_suggestion(void **state)
     json_decref(doc);
 }
 
+/* The groups file is read as plan reads it: a bad group is a warning naming its
+ * line, a file that cannot be read fails. */
+static void groups_file_is_checked(void **state)
+{
+    fixture *f = *state;
+    start(f, NULL);
+    free(f->source);
+    f->source = gcs_test_write_file(f->dir, "hr.csv",
+                                    "id,first,last,email,teams\n"
+                                    "E1,Ann,Archer,ann@example.com,support\n");
+    free(f->profile);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml",
+                                     "version: 1\n"
+                                     "attributes:\n"
+                                     "  userName: {from: email, required: true}\n"
+                                     "  displayName: {template: \"{first} {last}\"}\n"
+                                     "  externalId: {from: id, required: true}\n"
+                                     "groups: {column: teams, file: groups.csv}\n");
+    char *groups = gcs_test_write_file(f->dir, "groups.csv",
+                                       "key,name,type\nsupport,Support,official\nx,X,team\n");
+    json_t *doc = doctor_json(f, 0);
+    assert_string_equal(status(doc, "groups"), "warn");
+    assert_non_null(strstr(detail(doc, "groups"), "1 groups in"));
+    assert_non_null(strstr(detail(doc, "groups"), "1 rejected (first:"));
+    assert_non_null(strstr(detail(doc, "groups"), "line 3"));
+    json_decref(doc);
+    free(groups);
+    groups = gcs_test_write_file(f->dir, "groups.csv", "key,nmae\nsupport,Support\n");
+    doc = doctor_json(f, 1);
+    assert_string_equal(status(doc, "groups"), "fail");
+    assert_non_null(strstr(detail(doc, "groups"), "unknown column 'nmae'"));
+    json_decref(doc);
+    free(groups);
+}
+
 static void unknown_role_is_named_and_rows_counted(void **state)
 {
     fixture *f = *state;
@@ -562,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(clock_skew_over_a_minute_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_scope_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_column_is_named_with_a_suggestion, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_file_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_role_is_named_and_rows_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_receipt_chain_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(store_on_postgresql, setup, teardown),

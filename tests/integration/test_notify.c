@@ -430,9 +430,22 @@ static void sync_tells_each_outcome_and_its_run(void **state)
     cli_fixture f;
     cli_start(&f, 3);
     gcs_test_run r;
-    assert_int_equal(sync_run(&f, &r), 0);
+    assert_int_equal(gcs_test_cli_run(&f.cli, &r, "sync", "--source", f.source, "--profile",
+                                      f.profile, "--passwords-out", f.passwords, "--notify-file",
+                                      f.notify, "--log-format", "json", NULL),
+                     0);
     if (!strstr(r.out.ptr, "4 notifications delivered, 0 pending for serve."))
         fail_msg("%s\n%s", r.out.ptr, r.err.ptr);
+    /* With JSON logs, one audit line per outcome and the run's end, once
+     * committed: who, the subject, what changed, the receipts. */
+    int audits = 0;
+    for (const char *p = r.err.ptr; (p = strstr(p, "\"event\":\"audit.outcome\"")); p++)
+        audits++;
+    assert_int_equal(audits, 4);
+    assert_non_null(strstr(r.err.ptr, "\"type\":\"user.created\""));
+    assert_non_null(strstr(r.err.ptr, "\"type\":\"run.finished\""));
+    assert_non_null(strstr(r.err.ptr, "\"receipts\":["));
+    assert_non_null(strstr(r.err.ptr, "\"actor\":\"cli:"));
     gcs_test_run_release(&r);
     json_t *msgs = gcs_test_receiver_messages(&f.r);
     assert_int_equal(json_array_size(msgs), 4);
@@ -477,6 +490,7 @@ static void sync_tells_each_outcome_and_its_run(void **state)
                                     "E2,First2,Last2,p2@example.com,Agent\n");
     free(csv);
     assert_int_equal(sync_run(&f, &r), 0);
+    assert_null(strstr(r.err.ptr ? r.err.ptr : "", "audit.outcome")); /* text logs: none */
     gcs_test_run_release(&r);
     msgs = gcs_test_receiver_messages(&f.r);
     json_t *upd = json_object_get(json_array_get(msgs, 4), "body");

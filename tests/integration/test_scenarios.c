@@ -19,6 +19,8 @@
  *   config JSON                 POST /_emulator/config (faults, latency, limits)
  *   stdout FILE / stderr FILE   the last run's standard output (error), normalised, must
  *                               equal {data}/FILE whole (GCS_UPDATE_GOLDEN=1 rewrites it);
+ *   stdout-json FILE            the same for a --json run: stdout must be one JSON document
+ *                               on one line, kept in FILE indented by two spaces;
  *                               the normaliser (tests/support/golden.h) replaces the
  *                               scenario's paths by {data} and {tmp}, and run ids, times,
  *                               ids, digests, the port, durations and rates by {run},
@@ -267,7 +269,7 @@ static void step_reseal(scenario *s, const char *file)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->tmp, file);
-    gcs_plan plan = {json_load_file(path, 0, NULL)};
+    gcs_plan plan = {json_load_file(path, 0, NULL), NULL};
     assert_non_null(plan.doc);
     assert_int_equal(gcs_plan_finish(&plan), 0);
     assert_int_equal(gcs_plan_write(&plan, path), 0);
@@ -531,23 +533,43 @@ static void step_wire(scenario *s, const char *file)
     gcs_test_run_release(&r);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    char *differs = gcs_golden_check(path, got.ptr);
+    char *differs = gcs_test_golden_check(path, got.ptr);
     if (differs)
         fail_msg("%s/script:%lu: the wire: %s", s->name, s->line, differs);
     gcs_buf_release(&got);
 }
 
-/* The last run's whole output, normalised, against a golden file. */
+/* The last run's whole output, normalised, against a golden file. With
+ * stdout-json, the output must be one JSON document on one line; the golden
+ * holds it indented, so that a change shows as the lines it changes. */
 static void step_golden(scenario *s, const char *verb, const char *file)
 {
     if (!s->ran)
         fail_msg("%s/script:%lu: %s before any run", s->name, s->line, verb);
-    const gcs_buf *out = strcmp(verb, "stdout") == 0 ? &s->last.out : &s->last.err;
-    const gcs_golden_vars vars = {s->data, s->tmp, s->emu.port};
-    char *got = gcs_golden_normalise(out->ptr, &vars);
+    const gcs_buf *out = strncmp(verb, "stdout", 6) == 0 ? &s->last.out : &s->last.err;
+    const gcs_test_golden_vars vars = {s->data, s->tmp, s->emu.port};
+    char *got = gcs_test_golden_normalise(out->ptr, &vars);
+    if (strcmp(verb, "stdout-json") == 0) {
+        const char *nl = strchr(got, '\n');
+        if (!nl || nl[1] != '\0')
+            fail_msg("%s/script:%lu: stdout is not one line:\n%s", s->name, s->line, got);
+        json_error_t err;
+        json_t *doc = json_loads(got, 0, &err);
+        if (!doc)
+            fail_msg("%s/script:%lu: stdout is not one JSON document (%s, column %d):\n%s",
+                     s->name, s->line, err.text, err.column, got);
+        free(got);
+        char *indented = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        assert_non_null(indented);
+        json_decref(doc);
+        got = malloc(strlen(indented) + 2);
+        assert_non_null(got);
+        sprintf(got, "%s\n", indented);
+        free(indented);
+    }
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", s->data, file);
-    char *differs = gcs_golden_check(path, got);
+    char *differs = gcs_test_golden_check(path, got);
     free(got);
     if (differs)
         fail_msg("%s/script:%lu: %s: %s", s->name, s->line, verb, differs);
@@ -623,7 +645,8 @@ static void run_scenario(void **state)
             if (!answer)
                 fail_msg("%s/script:%lu: the emulator refused config %s", s->name, s->line, rest);
             json_decref(answer);
-        } else if (strcmp(line, "stdout") == 0 || strcmp(line, "stderr") == 0) {
+        } else if (strcmp(line, "stdout") == 0 || strcmp(line, "stderr") == 0 ||
+                   strcmp(line, "stdout-json") == 0) {
             step_golden(s, line, rest);
         } else if (strcmp(line, "wire") == 0) {
             step_wire(s, rest);

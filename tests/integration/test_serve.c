@@ -10,11 +10,13 @@
 #include "servetest.h"
 
 #include "core/time.h"
+#include "http/server.h"
 #include "service/auth.h"
 #include "service/webhook.h"
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +171,7 @@ static void bad_signature_stale_timestamp_and_missing_headers_are_401(void **sta
     assert_int_equal(r.status, 401);
     assert_non_null(strstr(error_of(&r), "5 minutes"));
     gcs_test_http_release(&r);
-    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 301, body, NULL);
+    post_signed(&r, f, SECRET_OLD, "msg_ev402", now_s() + 330, body, NULL);
     assert_int_equal(r.status, 401);
     gcs_test_http_release(&r);
     /* Within the window it is accepted. */
@@ -446,8 +448,8 @@ static void signed_event_reaches_genesys_and_the_audit_log(void **state)
     gcs_test_http_release(&r);
     assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
     json_decref(result);
-    assert_true(log_has(f, "\"audit.outcome\"", "\"subject\":\"person:EV900\""));
-    assert_true(log_has(f, "\"audit.outcome\"", "\"webhook_id\":\"msg_ev900\""));
+    assert_true(log_has(f, "\"audit.job\"", "\"subject\":\"person:EV900\""));
+    assert_true(log_has(f, "\"audit.job\"", "\"webhook_id\":\"msg_ev900\""));
 
     snprintf(body, sizeof body, "{\"type\":\"person.left\",\"data\":{\"key\":\"EV900\"}}");
     post_signed(&r, f, SECRET_OLD, "msg_ev901", now_s(), body, NULL);
@@ -606,6 +608,69 @@ static int count_job(const gcs_job *j, void *payload)
     return 0;
 }
 
+/* A receiver of notifications: counts the signed POSTs it gets. */
+static atomic_int hook_calls;
+static void hook(gcs_http_response *out, const gcs_http_request *req, void *payload)
+{
+    (void)payload;
+    if (strcmp(req->method, "POST") == 0 && gcs_http_request_header(req, "webhook-signature"))
+        atomic_fetch_add(&hook_calls, 1);
+    gcs_http_response_set(out, 200, "text/plain", "ok\n");
+}
+
+/* With a notify file, serve's notifier sends what the outbox holds, and
+ * /metrics counts it. */
+static void notify_file_sends_the_outbox_and_counts_it(void **state)
+{
+    fixture *f = *state;
+    gcs_http_server *receiver;
+    gcs_http_server_options ho = {.host = "127.0.0.1", .port = 0};
+    assert_int_equal(gcs_http_server_start(&receiver, &ho, hook, NULL), 0);
+    char notify[512], *secret = gcs_test_write_file(f->dir, "hr.whsec", SECRET_NEW "\n");
+    chmod(secret, 0600);
+    snprintf(notify, sizeof notify,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"http://127.0.0.1:%d/hook\","
+             "\"secret_file\":\"hr.whsec\"}]}",
+             gcs_http_server_port(receiver));
+    char *notify_path = gcs_test_write_file(f->dir, "notify.json", notify);
+    gcs_test_server_stop(&f->serve);
+    const char *extra[] = {"--notify-file", notify_path, NULL};
+    serve_start(f, extra);
+
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    gcs_outbox_route route = {"hr", NULL};
+    gcs_outbox_routes routes = {&route, 1, 0};
+    json_t *data = json_pack("{s:s}", "source_key", "NT1");
+    gcs_outbox_event ev = {"user.created", data, &routes, false, false};
+    size_t n = 0;
+    assert_int_equal(gcs_store_outbox_add(&n, s, &ev), 0);
+    assert_int_equal(n, 1);
+    json_decref(data);
+    gcs_store_free(s);
+
+    for (int i = 0; i < 200 && atomic_load(&hook_calls) == 0; i++)
+        gcs_time_sleep_ms(50);
+    assert_int_equal(atomic_load(&hook_calls), 1);
+    gcs_test_http r;
+    bool counted = false;
+    for (int i = 0; i < 100 && !counted; i++) {
+        call(&r, f, "GET", "/metrics", NULL, NULL);
+        counted = strstr(r.body.ptr, "gcscim_notifications_sent_total{outcome=\"delivered\"} 1") &&
+                  strstr(r.body.ptr, "gcscim_notifications{state=\"pending\"} 0");
+        gcs_test_http_release(&r);
+        if (!counted)
+            gcs_time_sleep_ms(50);
+    }
+    assert_true(counted);
+
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+    gcs_http_server_free(receiver);
+    free(secret);
+    free(notify_path);
+}
+
 /* With a certificate and its key, serve speaks HTTPS (and only that), and the
  * certificate is the one given. */
 static void tls_cert_and_key_serve_https(void **state)
@@ -700,7 +765,9 @@ static void kill_9_mid_stream_loses_no_accepted_event(void **state)
             assert_int_equal(r.status, 200);
             assert_int_equal(job_of(&r), accepted_job[i]);
         } else {
-            assert_int_equal(r.status, 202);
+            /* Never answered 2xx: not queued, or committed just before the
+             * kill with its answer lost; either way once. */
+            assert_true(r.status == 202 || r.status == 200);
         }
         gcs_test_http_release(&r);
     }
@@ -738,6 +805,7 @@ int main(void)
         cmocka_unit_test(sigterm_stops_with_exit_0),
         cmocka_unit_test(plain_http_off_loopback_is_refused),
         cmocka_unit_test(tls_cert_and_key_serve_https),
+        cmocka_unit_test(notify_file_sends_the_outbox_and_counts_it),
         cmocka_unit_test(kill_9_mid_stream_loses_no_accepted_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,15 +10,16 @@
 #include <string.h>
 
 typedef struct rule {
-    const char *pattern;   /* POSIX extended */
+    const char *pattern; /* POSIX extended */
     const char *as;
-    bool word;             /* the match must not touch a letter, digit or '_' */
+    bool word; /* the match must not touch a letter, digit or '_' */
 } rule;
 
 /* Steps 2 to 5, 7 and 8 of golden.h, in order; step 6 (the port) is built at run time. */
 static const rule before_port[] = {
     {"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}", "{run}", true},
-    {"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
+    {"[0-9]{4}-[0-9]{2}-[0-9]{2}[T "
+     "][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
      "{time}", false},
     {"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", true},
     {"[0-9a-f]{64}", "{digest}", true},
@@ -86,7 +87,7 @@ static char *replace_pattern(char *text, const rule *r)
     return gcs_buf_detach(&out);
 }
 
-char *gcs_golden_normalise(const char *text, const gcs_golden_vars *vars)
+char *gcs_test_golden_normalise(const char *text, const gcs_test_golden_vars *vars)
 {
     char *t = strdup(text ? text : "");
     assert_non_null(t);
@@ -107,16 +108,16 @@ char *gcs_golden_normalise(const char *text, const gcs_golden_vars *vars)
     return t;
 }
 
-bool gcs_golden_updating(void)
+bool gcs_test_golden_updating(void)
 {
     const char *update = getenv("GCS_UPDATE_GOLDEN");
     return update && strcmp(update, "1") == 0;
 }
 
-char *gcs_golden_check(const char *path, const char *got)
+char *gcs_test_golden_check(const char *path, const char *got)
 {
     got = got ? got : "";
-    if (gcs_golden_updating()) {
+    if (gcs_test_golden_updating()) {
         FILE *f = fopen(path, "w");
         if (!f)
             fail_msg("cannot write %s", path);

@@ -18,7 +18,7 @@
  * emulator as long as the run is ordered (one request in flight when the
  * order of the outcomes shows).
  *
- * GCS_UPDATE_GOLDEN=1 in the environment makes gcs_golden_check rewrite the
+ * GCS_UPDATE_GOLDEN=1 in the environment makes gcs_test_golden_check rewrite the
  * file from what was got instead of comparing.
  */
 #ifndef GCS_TESTS_GOLDEN_H
@@ -26,23 +26,23 @@
 
 #include <stdbool.h>
 
-typedef struct gcs_golden_vars {
-    const char *data;   /* replaced by {data}; NULL: none */
-    const char *tmp;    /* replaced by {tmp}; NULL: none */
-    int port;           /* ":PORT" replaced by ":{port}"; 0: none */
-} gcs_golden_vars;
+typedef struct gcs_test_golden_vars {
+    const char *data; /* replaced by {data}; NULL: none */
+    const char *tmp;  /* replaced by {tmp}; NULL: none */
+    int port;         /* ":PORT" replaced by ":{port}"; 0: none */
+} gcs_test_golden_vars;
 
 /* The normalised copy of `text` (malloc'd; never NULL: allocation failures fail
  * the test). `vars` may be NULL. */
-char *gcs_golden_normalise(const char *text, const gcs_golden_vars *vars);
+char *gcs_test_golden_normalise(const char *text, const gcs_test_golden_vars *vars);
 
 /* Is GCS_UPDATE_GOLDEN=1 set? */
-bool gcs_golden_updating(void);
+bool gcs_test_golden_updating(void);
 
 /* Compares `got` with the content of `path`, or, when updating, writes `got` to
  * `path`. Returns NULL when they are equal (or the file was rewritten), else a
  * message (malloc'd) naming the first line that differs and showing both
  * texts whole. A missing file differs from any text. */
-char *gcs_golden_check(const char *path, const char *got);
+char *gcs_test_golden_check(const char *path, const char *got);
 
 #endif

@@ -26,7 +26,7 @@
     "\"email\":\"%s@example.com\",\"job_title\":\"Agent\",\"department\":\"Support\","             \
     "\"division\":\"Support\",\"work_phone\":\"\",\"mobile_phone\":\"\",\"hire_date\":\"11/30/2026\"," \
     "\"manager_id\":\"\",\"status\":\"Active\",\"roles\":\"Employee\",\"skills\":\"\","              \
-    "\"languages\":\"English\"}"
+    "\"languages\":\"English\",\"teams\":\"\"}"
 
 typedef struct gcs_test_serve {
     gcs_test_server emu;       /* seeded with examples/org.json */

@@ -35,7 +35,7 @@ static void oversized_plan_is_refused(void **state)
     assert_int_equal(gcs_plan_read(&p, path), GCS_EINVALID);
     assert_null(p.doc);
     assert_non_null(strstr(gcs_error_last(), "huge.plan.json"));
-    assert_non_null(strstr(gcs_error_last(), "at most 256 MiB"));
+    assert_non_null(strstr(gcs_error_last(), "at most 16384 MiB"));
     /* a directory is no plan either */
     assert_int_equal(gcs_plan_read(&p, dir), GCS_EINVALID);
     assert_int_equal(gcs_plan_read(&p, "/nonexistent/p.json"), GCS_EIO);

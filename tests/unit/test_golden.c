@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void normalised(const char *in, const gcs_golden_vars *vars, const char *want)
+static void normalised(const char *in, const gcs_test_golden_vars *vars, const char *want)
 {
-    char *got = gcs_golden_normalise(in, vars);
+    char *got = gcs_test_golden_normalise(in, vars);
     if (strcmp(got, want) != 0)
         fail_msg("normalised '%s'\n  got:  '%s'\n  want: '%s'", in, got, want);
     free(got);
@@ -18,7 +18,7 @@ static void normalised(const char *in, const gcs_golden_vars *vars, const char *
 static void what_varies_is_replaced(void **state)
 {
     (void)state;
-    const gcs_golden_vars vars = {"/src/tests/data/scenarios/x", "/tmp/gcstest.Ab12", 33481};
+    const gcs_test_golden_vars vars = {"/src/tests/data/scenarios/x", "/tmp/gcstest.Ab12", 33481};
     normalised("Saved the plan to /tmp/gcstest.Ab12/plan.json", &vars,
                "Saved the plan to {tmp}/plan.json");
     normalised("! rejected /src/tests/data/scenarios/x/hr.csv:5 field email", &vars,
@@ -41,14 +41,14 @@ static void what_varies_is_replaced(void **state)
 static void what_does_not_vary_is_left_alone(void **state)
 {
     (void)state;
-    const gcs_golden_vars vars = {"/src/x", "/tmp/t", 3348};
+    const gcs_test_golden_vars vars = {"/src/x", "/tmp/t", 3348};
     const char *same[] = {
         "+ create E1 (ann@example.com)",
         "3 unchanged, 1 skipped, 1 rejected.",
         "Canary: 3 operations first, then the rest.",
         "\"requests\":3,\"read\":4",
         "port :33481 is another port", /* the port is 3348: a longer number is not it */
-        "12 seconds",                   /* not a unit of its own */
+        "12 seconds",                  /* not a unit of its own */
         "E2s 5sx 10 sec",
         /* 63 and 65 hex digits are not a digest; upper-case is not a Genesys id */
         "9341fe1c52f5982780a5afce8314cbce0079eeeada7cd2255907c6fe8423fd5",
@@ -68,25 +68,25 @@ static void a_golden_file_is_compared_whole(void **state)
     unsetenv("GCS_UPDATE_GOLDEN");
     char *dir = gcs_test_tmpdir();
     char *path = gcs_test_write_file(dir, "out.txt", "one\ntwo\nthree\n");
-    assert_null(gcs_golden_check(path, "one\ntwo\nthree\n"));
-    char *msg = gcs_golden_check(path, "one\ntwo\nthreE\n");
+    assert_null(gcs_test_golden_check(path, "one\ntwo\nthree\n"));
+    char *msg = gcs_test_golden_check(path, "one\ntwo\nthreE\n");
     assert_non_null(msg);
     assert_non_null(strstr(msg, "differs at line 3"));
     free(msg);
-    msg = gcs_golden_check(path, "one\ntwo\nthree\nfour\n");
+    msg = gcs_test_golden_check(path, "one\ntwo\nthree\nfour\n");
     assert_non_null(strstr(msg, "differs at line 4"));
     free(msg);
-    msg = gcs_golden_check(path, "one\n");
+    msg = gcs_test_golden_check(path, "one\n");
     assert_non_null(msg);
     free(msg);
     /* Rewritten on demand, then equal. */
     setenv("GCS_UPDATE_GOLDEN", "1", 1);
-    assert_null(gcs_golden_check(path, "new\n"));
+    assert_null(gcs_test_golden_check(path, "new\n"));
     unsetenv("GCS_UPDATE_GOLDEN");
-    assert_null(gcs_golden_check(path, "new\n"));
+    assert_null(gcs_test_golden_check(path, "new\n"));
     char missing[1200];
     snprintf(missing, sizeof missing, "%s/none.txt", dir);
-    msg = gcs_golden_check(missing, "");
+    msg = gcs_test_golden_check(missing, "");
     assert_non_null(strstr(msg, "is missing"));
     free(msg);
     free(path);

@@ -40,7 +40,7 @@ static void csv_groups_are_read_with_lists_and_grants(void **state)
     assert_non_null(g);
     assert_string_equal(g->name, "Support");
     assert_string_equal(g->visibility, "members");
-    assert_string_equal(g->type, "official");
+    assert_null(g->type); /* not given: left as Genesys has it */
     assert_int_equal(g->members.count, 2);
     assert_string_equal(g->members.items[1], "E2");
     assert_int_equal(g->nroles, 2);
@@ -130,6 +130,13 @@ static const char nested[] = "key,parents,members\n"
                              "below,loop-a,E6\n"
                              "lost,nowhere,E7\n";
 
+/* `part` is in `text`, which must be there. */
+static bool has(const char *text, const char *part)
+{
+    assert_non_null(text);
+    return strstr(text, part) != NULL;
+}
+
 static const gcs_group_node *node(const gcs_group_tree *t, const char *key)
 {
     for (size_t i = 0; i < t->count; i++) {
@@ -156,11 +163,11 @@ static void kept_hierarchy_has_direct_members_and_parents(void **state)
     assert_int_equal(node(&t, "company")->depth, 3);
     assert_true(node(&t, "loop-a")->rejected);
     assert_true(node(&t, "loop-b")->rejected);
-    assert_non_null(strstr(node(&t, "loop-a")->why, "nested in itself"));
+    assert_true(has(node(&t, "loop-a")->why, "nested in itself"));
     assert_false(node(&t, "above")->rejected); /* kept: its own members are known */
     assert_false(node(&t, "below")->rejected);
     assert_true(node(&t, "lost")->rejected);
-    assert_non_null(strstr(node(&t, "lost")->why, "'nowhere' is not a group"));
+    assert_true(has(node(&t, "lost")->why, "'nowhere' is not a group"));
     assert_int_equal(t.rejected, 3);
     gcs_group_tree_release(&t);
     gcs_group_defs_release(&d);
@@ -205,7 +212,7 @@ static void deep_chains_stop_at_the_depth_limit_without_recursion(void **state)
     assert_int_equal(node(&t, "g31")->depth, GCS_GROUP_DEPTH_MAX);
     assert_false(node(&t, "g31")->rejected);
     assert_true(node(&t, "g32")->rejected);
-    assert_non_null(strstr(node(&t, "g32")->why, "deeper than 32 levels"));
+    assert_true(has(node(&t, "g32")->why, "deeper than 32 levels"));
     assert_int_equal(json_object_size(node(&t, "g31")->members), 32);
     assert_int_equal(t.rejected, 10001 - 32);
     gcs_group_tree_release(&t);

@@ -2,6 +2,7 @@
  * "parse it" whenever the text is not plain enough to be sure. */
 #include "gcstest.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/jsontext.h"
@@ -45,11 +46,57 @@ static void absent_or_unsure(void **state)
     assert_int_equal(get(v, sizeof v, "", "id"), -1);
 }
 
+static int span(const char *text, const char *key, char *out, size_t outsz)
+{
+    const char *start = NULL;
+    size_t len = 0;
+    int rc = gcs_json_text_top_value(text, key, &start, &len);
+    if (rc == 1)
+        snprintf(out, outsz, "%.*s", (int)len, start);
+    return rc;
+}
+
+/* Any top-level value is found whole, whatever it holds. */
+static void top_level_values_are_spanned(void **state)
+{
+    (void)state;
+    char v[128];
+    const char *op = "{\"seq\": 3, \"kind\": \"update\", \"body\": {\"a\": [1, {\"b\": \"}]\"}], "
+                     "\"c\": null}, \"changes\": [{\"old\": \"x,y\", \"new\": true}], "
+                     "\"leaver\": true, \"n\": -1.5e3, \"z\": null}";
+    assert_int_equal(span(op, "seq", v, sizeof v), 1);
+    assert_string_equal(v, "3");
+    assert_int_equal(span(op, "kind", v, sizeof v), 1);
+    assert_string_equal(v, "\"update\"");
+    assert_int_equal(span(op, "body", v, sizeof v), 1);
+    assert_string_equal(v, "{\"a\": [1, {\"b\": \"}]\"}], \"c\": null}");
+    assert_int_equal(span(op, "changes", v, sizeof v), 1);
+    assert_string_equal(v, "[{\"old\": \"x,y\", \"new\": true}]");
+    assert_int_equal(span(op, "leaver", v, sizeof v), 1);
+    assert_string_equal(v, "true");
+    assert_int_equal(span(op, "n", v, sizeof v), 1);
+    assert_string_equal(v, "-1.5e3");
+    assert_int_equal(span(op, "z", v, sizeof v), 1);
+    assert_string_equal(v, "null");
+    /* Members of inner objects are not top-level members. */
+    assert_int_equal(span(op, "a", v, sizeof v), 0);
+    assert_int_equal(span(op, "c", v, sizeof v), 0);
+    assert_int_equal(span("{}", "a", v, sizeof v), 0);
+    assert_int_equal(span("{\"a\":1}", "a", v, sizeof v), 1);
+    assert_string_equal(v, "1");
+    /* Not an object, or cut short: parse it. */
+    assert_int_equal(span("[1]", "a", v, sizeof v), -1);
+    assert_int_equal(span("{\"a\": [1, 2", "a", v, sizeof v), -1);
+    assert_int_equal(span("{\"a\" 1}", "a", v, sizeof v), -1);
+    assert_int_equal(span("{\"b\": \"x}", "a", v, sizeof v), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(top_level_strings_are_read),
         cmocka_unit_test(absent_or_unsure),
+        cmocka_unit_test(top_level_values_are_spanned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

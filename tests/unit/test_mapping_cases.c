@@ -41,8 +41,8 @@
 #include "mapping/map.h"
 #include "mapping/source.h"
 
-#define CASES GCS_TEST_SOURCE_DIR "/tests/data/mapping/cases"
-#define MAX_CASES 512
+#define CASES        GCS_TEST_SOURCE_DIR "/tests/data/mapping/cases"
+#define MAX_CASES    512
 #define MAX_SECTIONS 8
 
 typedef struct mapping_case {
@@ -51,15 +51,15 @@ typedef struct mapping_case {
 } mapping_case;
 
 typedef struct section {
-    char name[128];       /* "profile.yaml", or the repository path it comes from */
-    const char *kind;     /* the section's own name: "profile.yaml", "source.csv", ... */
-    char *text;           /* owned */
+    char name[128];   /* "profile.yaml", or the repository path it comes from */
+    const char *kind; /* the section's own name: "profile.yaml", "source.csv", ... */
+    char *text;       /* owned */
     size_t len;
 } section;
 
 typedef struct case_file {
-    gcs_buf raw;               /* the whole file */
-    size_t expected_at;        /* offset of the expected section's content */
+    gcs_buf raw;        /* the whole file */
+    size_t expected_at; /* offset of the expected section's content */
     section sections[MAX_SECTIONS];
     size_t count;
 } case_file;
@@ -115,8 +115,8 @@ static void parse_case(case_file *cf, const mapping_case *mc)
                 *from = '\0';
             snprintf(open->name, sizeof open->name, "%s", from ? from + 6 : header);
             static const char *const kinds[] = {"profile.yaml", "profile.yml", "profile.json",
-                                                "source.csv", "source.json", "source.jsonl",
-                                                "org", "expected"};
+                                                "source.csv",   "source.json", "source.jsonl",
+                                                "org",          "expected"};
             for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
                 if (strcmp(header, kinds[k]) == 0)
                     open->kind = kinds[k];
@@ -183,7 +183,8 @@ static gcs_org_names *load_org(const section *s)
     for (int k = 0; k < GCS_ORG__COUNT; k++) {
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(seed, kinds[k]), i, e) {
+        json_array_foreach(json_object_get(seed, kinds[k]), i, e)
+        {
             assert_int_equal(gcs_org_names_add(org, (gcs_org_kind)k,
                                                json_string_value(json_object_get(e, "name"))),
                              0);
@@ -230,15 +231,13 @@ static void render_user(gcs_buf *out, const gcs_map_user *u)
 {
     assert_int_equal(gcs_buf_printf(out, "%s:%lu: ok; match", u->file, u->line), 0);
     for (size_t i = 0; i < u->match_count; i++)
-        assert_int_equal(gcs_buf_printf(out, "%s %s=%s", i ? "," : "", u->match[i].key,
-                                        u->match[i].value),
-                         0);
+        assert_int_equal(
+            gcs_buf_printf(out, "%s %s=%s", i ? "," : "", u->match[i].key, u->match[i].value), 0);
     if (u->manager_key)
         assert_int_equal(gcs_buf_printf(out, "; manager %s", u->manager_key), 0);
     for (size_t i = 0; i < u->create_only_count; i++)
-        assert_int_equal(gcs_buf_printf(out, "%s%s", i ? ", " : "; create only ",
-                                        u->create_only[i]->name),
-                         0);
+        assert_int_equal(
+            gcs_buf_printf(out, "%s%s", i ? ", " : "; create only ", u->create_only[i]->name), 0);
     char *json = json_dumps(u->user, JSON_SORT_KEYS);
     assert_non_null(json);
     assert_int_equal(gcs_buf_printf(out, "\n  %s\n", json), 0);
@@ -297,15 +296,15 @@ static void render(gcs_buf *out, const char *case_name, const section *profile_s
         if (u.status == GCS_MAP_OK) {
             render_user(out, &u);
         } else {
-            assert_int_equal(gcs_buf_printf(out, "%s:%lu: %s\n", u.file, u.line,
-                                            u.status == GCS_MAP_OUT_OF_SCOPE ? "out of scope"
-                                                                             : "rejected"),
-                             0);
+            assert_int_equal(
+                gcs_buf_printf(out, "%s:%lu: %s\n", u.file, u.line,
+                               u.status == GCS_MAP_OUT_OF_SCOPE ? "out of scope" : "rejected"),
+                0);
             for (size_t i = 0; i < u.errors.count; i++)
-                assert_int_equal(gcs_buf_printf(out, "  %s\n", gcs_row_error_format(
-                                                                   text, sizeof text,
-                                                                   &u.errors.items[i])),
-                                 0);
+                assert_int_equal(
+                    gcs_buf_printf(out, "  %s\n",
+                                   gcs_row_error_format(text, sizeof text, &u.errors.items[i])),
+                    0);
         }
         gcs_map_user_release(&u);
     }

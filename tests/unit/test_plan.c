@@ -1,6 +1,8 @@
 /* Plans: stable order, identity, approval of mass deactivations, files. */
 #include "gcstest.h"
 
+#include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +10,20 @@
 
 #include "core/error.h"
 #include "plan/plan.h"
+
+static char *read_whole(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = NULL;
+    size_t len = 0;
+    if (f && getdelim(&text, &len, '\0', f) < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (f)
+        fclose(f);
+    return text;
+}
 
 static void build(gcs_plan *p, int deactivations, long managed)
 {
@@ -43,6 +59,35 @@ static void operations_are_ordered_and_counted(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 2), "key")), "L000");
     assert_int_equal(gcs_plan_count(&p, GCS_PLAN_DEACTIVATE), 2);
     assert_int_equal(strlen(gcs_plan_identity(&p)), 64);
+    /* A plain create cannot matter to the approval rule; the rest may. */
+    assert_false(gcs_plan_weighs_at(&p, 0));
+    assert_true(gcs_plan_weighs_at(&p, 1));
+    assert_true(gcs_plan_weighs_at(&p, 2));
+    gcs_plan_release(&p);
+}
+
+/* A create that grants a privileged role, or replaces a value, is looked at. */
+static void creates_that_grant_or_replace_weigh(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "A", "a@x.com", NULL, NULL, json_object(), NULL,
+                 json_pack("{s:[s]}", "privileged", "Master Admin"));
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "B", "b@x.com", NULL, NULL, json_object(),
+                 json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old", "Agent", "new", "Lead"),
+                 NULL);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "C", "c@x.com", NULL, NULL, json_object(),
+                 json_pack("[{s:s,s:n,s:s}]", "attribute", "title", "old", "new", "Lead"), NULL);
+    gcs_plan_set_counts(&p, 0, 100);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    assert_true(gcs_plan_weighs_at(&p, 0));
+    assert_true(gcs_plan_weighs_at(&p, 1));
+    assert_false(gcs_plan_weighs_at(&p, 2));
+    assert_int_equal(gcs_plan_check_approval(&p, &o), GCS_EREFUSED);
+    assert_non_null(strstr(gcs_error_last(), "--approve privileged:A"));
     gcs_plan_release(&p);
 }
 
@@ -248,9 +293,7 @@ static void an_edited_plan_is_refused(void **state)
      * share rule divides by: both change what the plan is. */
     const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""}, {"\"managed_total\": 1000", "\"managed_total\": 9"}};
     for (size_t e = 0; e < 2; e++) {
-        json_t *doc = json_load_file(path, 0, NULL);
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(doc);
+        char *text = read_whole(path);
         assert_non_null(text);
         char *at = strstr(text, edits[e][0]);
         assert_non_null(at);
@@ -267,6 +310,17 @@ static void an_edited_plan_is_refused(void **state)
         gcs_buf_release(&edited);
         free(text);
     }
+    /* The same document laid out otherwise is not read: the identity is over
+     * the lines gcscim wrote. */
+    json_t *doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc); /* still one JSON document for any reader */
+    char *indented = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    free(gcs_test_write_file(dir, "indented.json", indented));
+    free(indented);
+    snprintf(path, sizeof path, "%s/indented.json", dir);
+    assert_int_equal(gcs_plan_read(&p, path), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
     gcs_test_tmpdir_remove(dir);
 }
 
@@ -318,26 +372,58 @@ static void files_round_trip_privately(void **state)
     gcs_plan_release(&q);
 
     /* A hand-edited operation changes the identity; a broken one is named. */
+#define HEAD "{\"format\": \"gcscim-plan/2\", \"target\": {\"api_url\": \"x\"}, \"operations\": [\n"
     char *bad = gcs_test_write_file(dir, "bad.json",
-                                    "{\"format\":\"gcscim-plan/1\",\"operations\":"
-                                    "[{\"kind\":\"update\",\"key\":\"E1\"}]}");
+                                    HEAD "{\"seq\": 1, \"kind\": \"update\", \"key\": \"E1\"}\n]}\n");
     assert_int_equal(gcs_plan_read(&q, bad), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "operation 1 is malformed"));
+    assert_non_null(strstr(gcs_error_last(), "line 2: operation 1 is malformed"));
     char *notplan = gcs_test_write_file(dir, "x.json", "{\"a\":1}\n");
     assert_int_equal(gcs_plan_read(&q, notplan), GCS_EINVALID);
-    char *broken = gcs_test_write_file(dir, "y.json", "{\n\"a\":\n");
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
+    char *broken = gcs_test_write_file(dir, "y.json", HEAD "{\"seq\": 1,\n]}\n");
     assert_int_equal(gcs_plan_read(&q, broken), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "line 3"));
+    assert_non_null(strstr(gcs_error_last(), "line 2"));
+    char *cut = gcs_test_write_file(dir, "z.json", HEAD);
+    assert_int_equal(gcs_plan_read(&q, cut), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "cut short"));
+#undef HEAD
 
     gcs_plan_release(&p);
     free(bad);
     free(notplan);
     free(broken);
+    free(cut);
     gcs_test_tmpdir_remove(dir);
 }
 
 /* The check the command line ran itself, now the library's: a plan applies
  * only to the API it was made for. */
+/* A plan in memory (kept in the store with its run) reads back as a file does,
+ * seal included, and meets the same checks: an edit is refused, naming it. */
+static void a_dumped_plan_parses_back_with_the_same_checks(void **state)
+{
+    (void)state;
+    gcs_plan p, back;
+    char *text = NULL;
+    build(&p, 1, 10);
+    assert_int_equal(gcs_plan_seal(&p, "client", "secret"), 0);
+    assert_int_equal(gcs_plan_dump(&text, &p), 0);
+    assert_int_equal(gcs_plan_parse(&back, text, strlen(text), "kept for run R"), 0);
+    assert_string_equal(gcs_plan_identity(&back), gcs_plan_identity(&p));
+    assert_int_equal(gcs_plan_check_seal(&back, "kept for run R", "client", "secret"), 0);
+    gcs_plan_release(&back);
+    char *edit = strstr(text, "\"Lead\"");
+    assert_non_null(edit);
+    memcpy(edit, "\"Boss\"", 6);
+    assert_int_equal(gcs_plan_parse(&back, text, strlen(text), "kept for run R"), GCS_EINVALID);
+    assert_null(back.doc);
+    assert_non_null(strstr(gcs_error_last(), "cannot use plan 'kept for run R': it was changed"));
+    assert_int_equal(gcs_plan_parse(&back, "{\"format\":", 11, "kept for run R"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "cannot read plan 'kept for run R': not a gcscim-plan/"));
+    free(text);
+    gcs_plan_release(&p);
+}
+
 static void a_plan_applies_only_to_its_target(void **state)
 {
     gcs_plan p;
@@ -417,6 +503,231 @@ static void finish_is_whole_or_fails(void **state)
     assert_true(reached > 0);
 }
 
+
+/* ==== Streaming: a plan is written, read and hashed a line at a time ==== */
+
+/* A plan of n creates whose bodies carry `pad` bytes each, plus updates and
+ * deactivations, in no particular order. */
+static void build_large(gcs_plan *p, int n, size_t pad)
+{
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    char *filler = malloc(pad + 1);
+    memset(filler, 'x', pad);
+    filler[pad] = '\0';
+    for (int i = n - 1; i >= 0; i--) {
+        char key[32], name[64], id[32];
+        snprintf(key, sizeof key, "K%06d", i);
+        snprintf(name, sizeof name, "person%06d@example.com", i);
+        snprintf(id, sizeof id, "id-%d", i);
+        if (i % 10 == 3)
+            assert_int_equal(gcs_plan_add(p, GCS_PLAN_UPDATE, key, name, id, "\"2\"",
+                                          json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path",
+                                                    "title", "value", "Lead"),
+                                          json_pack("[{s:s,s:s,s:s}]", "attribute", "title", "old",
+                                                    "Agent", "new", "Lead"),
+                                          json_pack("{s:b}", "managed", 1)),
+                             0);
+        else if (i % 10 == 7)
+            assert_int_equal(gcs_plan_add(p, GCS_PLAN_DEACTIVATE, key, name, id, "\"5\"",
+                                          json_pack("[{s:s,s:s,s:b}]", "op", "replace", "path",
+                                                    "active", "value", 0),
+                                          NULL, json_pack("{s:b}", "leaver", 1)),
+                             0);
+        else
+            assert_int_equal(gcs_plan_add(p, GCS_PLAN_CREATE, key, name, NULL, NULL,
+                                          json_pack("{s:s,s:s,s:s}", "userName", name,
+                                                    "displayName", "P\u00e9rson \"q\"\n",
+                                                    "title", filler),
+                                          NULL, NULL),
+                             0);
+    }
+    free(filler);
+    gcs_plan_set_counts(p, 0, 100 * (long)n);
+    assert_int_equal(gcs_plan_finish(p), 0);
+}
+
+typedef struct chunks {
+    const char *text;
+    size_t len, pos, step;
+    size_t fail_at; /* an input error once this many bytes were given; 0: never */
+} chunks;
+
+/* Gives the text 1, 2, ... 13 bytes at a time, round and round. */
+static size_t feed_chunks(char *buf, size_t size, void *payload)
+{
+    chunks *c = payload;
+    if (c->fail_at && c->pos >= c->fail_at) {
+        errno = EIO;
+        return (size_t)-1;
+    }
+    size_t n = c->step++ % 13 + 1;
+    if (n > size)
+        n = size;
+    if (n > c->len - c->pos)
+        n = c->len - c->pos;
+    memcpy(buf, c->text + c->pos, n);
+    c->pos += n;
+    return n;
+}
+
+static void a_plan_is_read_and_hashed_in_pieces(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p, q;
+    build_large(&p, 300, 200);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    char *text = read_whole(path);
+    assert_non_null(text);
+    /* One line for the plan, one per operation, one that closes it. */
+    size_t lines = 0;
+    for (const char *t = text; *t; t++)
+        lines += *t == '\n';
+    assert_int_equal(lines, 302);
+
+    chunks c = {text, strlen(text), 0, 0, 0};
+    gcs_plan_reader r;
+    gcs_plan_reader_init(&r, "pieces", feed_chunks, &c);
+    assert_int_equal(gcs_plan_read_stream(&q, &r), 0);
+    assert_string_equal(gcs_plan_identity(&p), gcs_plan_identity(&q));
+    assert_int_equal(gcs_plan_size(&q), 300);
+    for (size_t i = 0; i < gcs_plan_size(&p); i++) {
+        json_t *x = gcs_plan_op_at(&p, i), *y = gcs_plan_op_at(&q, i);
+        assert_true(json_equal(x, y));
+        assert_int_equal(gcs_plan_kind_at(&p, i), gcs_plan_kind_at(&q, i));
+        /* A part is those members, as the whole operation holds them. */
+        static const char *const members[] = {"kind", "changes", "displayName", "version", "seq"};
+        json_t *part = gcs_plan_op_part_at(&q, i, members, 5);
+        assert_non_null(part);
+        for (size_t m = 0; m < 5; m++) {
+            json_t *want = json_object_get(y, members[m]);
+            if (strcmp(members[m], "seq") == 0 || !want)
+                assert_null(json_object_get(part, members[m])); /* seq: the position, not kept */
+            else
+                assert_true(json_equal(json_object_get(part, members[m]), want));
+        }
+        json_decref(part);
+        /* A member's text is what JSON_COMPACT writes of it: what goes on the wire. */
+        const char *member = gcs_plan_kind_at(&q, i) == GCS_PLAN_CREATE ? "body" : "changes";
+        char *kept = gcs_plan_member_text_at(&q, i, member);
+        char *dumped = json_dumps(json_object_get(y, member), JSON_COMPACT);
+        assert_non_null(kept);
+        assert_string_equal(kept, dumped);
+        free(kept);
+        free(dumped);
+        assert_null(gcs_plan_member_text_at(&q, i, "nothing"));
+        assert_int_equal(gcs_error_last_code(), GCS_ENOTFOUND);
+        json_decref(x);
+        json_decref(y);
+    }
+    /* Sorted as ever: creates, then updates, then deactivations, by key. */
+    json_t *first = gcs_plan_op_at(&q, 0), *last = gcs_plan_op_at(&q, 299);
+    assert_string_equal(json_string_value(json_object_get(first, "key")), "K000000");
+    assert_int_equal(json_integer_value(json_object_get(first, "seq")), 1);
+    assert_string_equal(json_string_value(json_object_get(last, "kind")), "deactivate");
+    json_decref(first);
+    json_decref(last);
+    gcs_plan_release(&q);
+
+    /* Cut anywhere inside, it is refused; an input error is an I/O error. */
+    for (size_t cut = 1; cut < c.len - 3; cut += c.len / 37) {
+        chunks part = {text, cut, 0, 0, 0};
+        gcs_plan_reader_init(&r, "cut", feed_chunks, &part);
+        assert_int_equal(gcs_plan_read_stream(&q, &r), GCS_EINVALID);
+        assert_null(q.doc);
+    }
+    chunks failing = {text, strlen(text), 0, 0, c.len / 2};
+    gcs_plan_reader_init(&r, "failing", feed_chunks, &failing);
+    assert_int_equal(gcs_plan_read_stream(&q, &r), GCS_EIO);
+
+    /* Two operations swapped (each still whole and well formed) are another plan. */
+    char *second = strchr(text, '\n') + 1, *third = strchr(second, '\n') + 1;
+    char *fourth = strchr(third, '\n') + 1;
+    size_t l2 = (size_t)(third - second), l3 = (size_t)(fourth - third);
+    char *swapped = malloc(strlen(text) + 1);
+    size_t at = (size_t)(second - text);
+    memcpy(swapped, text, at);
+    memcpy(swapped + at, third, l3);
+    memcpy(swapped + at + l3, second, l2);
+    strcpy(swapped + at + l3 + l2, fourth);
+    chunks sw = {swapped, strlen(swapped), 0, 0, 0};
+    gcs_plan_reader_init(&r, "swapped", feed_chunks, &sw);
+    assert_int_equal(gcs_plan_read_stream(&q, &r), GCS_EINVALID);
+    free(swapped);
+    free(text);
+    gcs_plan_release(&p);
+    gcs_test_tmpdir_remove(dir);
+}
+
+/* jansson's allocations, counted: what lives at once, and the most at once. */
+static size_t json_live, json_peak;
+
+static void *counting_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        json_live += malloc_usable_size(p);
+        if (json_live > json_peak)
+            json_peak = json_live;
+    }
+    return p;
+}
+
+static void counting_free(void *p)
+{
+    if (p)
+        json_live -= malloc_usable_size(p);
+    free(p);
+}
+
+/* A plan many times larger than the memory its JSON may take is built,
+ * written, read, checked, shown and gone through: its operations are never
+ * held as one tree, nor as one text. */
+static void a_plan_larger_than_its_memory_is_built_and_read(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    const size_t limit = 64 * 1024; /* the plan's file is some 1 MiB */
+    json_live = json_peak = 0;
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    gcs_plan p, q;
+    /* (the counting covers what jansson allocates: every tree and text of
+     * an operation, the plan's document and the approval's counts) */
+    build_large(&p, 1000, 1000);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    gcs_plan_release(&p);
+    assert_int_equal(gcs_plan_read(&q, path), 0);
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_options_approve(&o, "deactivate=100"), 0);
+    assert_int_equal(gcs_plan_options_approve(&o, "change:title=100"), 0);
+    assert_int_equal(gcs_plan_check_approval(&q, &o), 0);
+    FILE *devnull = fopen("/dev/null", "w");
+    gcs_plan_render_text(&q, devnull, false);
+    fclose(devnull);
+    size_t creates = 0;
+    for (size_t i = 0; i < gcs_plan_size(&q); i++) {
+        json_t *op = gcs_plan_op_at(&q, i);
+        creates += json_is_object(json_object_get(op, "body"));
+        json_decref(op);
+    }
+    gcs_plan_release(&q);
+    json_set_alloc_funcs(malloc, free);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 10 * (off_t)limit);
+    assert_int_equal(creates, 800);
+    if (json_peak >= limit)
+        fail_msg("jansson held %zu bytes at once, over %zu", json_peak, limit);
+    gcs_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,9 +737,13 @@ int main(void)
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
+        cmocka_unit_test(creates_that_grant_or_replace_weigh),
         cmocka_unit_test(an_edited_plan_is_refused),
+        cmocka_unit_test(a_plan_is_read_and_hashed_in_pieces),
+        cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
+        cmocka_unit_test(a_dumped_plan_parses_back_with_the_same_checks),
         cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
