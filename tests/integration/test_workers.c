@@ -571,6 +571,14 @@ static void a_drain_finishes_or_gives_back_the_jobs_in_hand(void **state)
     json_decref(r);
 }
 
+static int most_items_done(const gcs_run *r, void *payload)
+{
+    int64_t *most = payload;
+    if (r->done > *most)
+        *most = r->done;
+    return 0;
+}
+
 typedef struct naming {
     const char *key, *genesys_id;
     int checked;
@@ -625,10 +633,10 @@ static void jobs_waiting_for_the_engine_share_a_plan(void **state)
         assert_int_equal(n.checked, (int)json_array_size(seqs));
         json_decref(r);
     }
-    /* Fewer apply runs than people created: some shared one. */
-    int runs = 0;
-    assert_int_equal(gcs_store_runs_each(f->store, 0, count_run, &runs), 0);
-    assert_true(runs < N - 1);
+    /* Some apply run created several of them: they shared a plan. */
+    int64_t most = 0;
+    assert_int_equal(gcs_store_runs_each(f->store, 0, most_items_done, &most), 0);
+    assert_true(most >= 2);
     assert_int_equal(gcs_test_emu_writes(&f->emu), N - 1);
     json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
 }
