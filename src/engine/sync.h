@@ -71,6 +71,7 @@ typedef struct gcs_sync_options {
     const gcs_outbox_routes *notify;
     const char *actor;
     const char *job_id;
+    bool audit;                    /* apply's audit.outcome lines (apply.h) */
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */

@@ -279,6 +279,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.notify = w->o.notify;
     so.job_id = job_id;
     so.actor = one_actor && *actor ? actor : NULL;
+    so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
     bool kept = w->org && gcs_time_mono_ms() - w->org_fetched_ms < ORG_NAMES_TTL_MS;
     so.org_names = org_names(w, store, false);
