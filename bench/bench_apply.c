@@ -3,7 +3,7 @@
  * receipts (redaction, the writer thread, the chain), run items, the request
  * engine and libcurl.
  *
- *   bench_apply [--users N] [--in-flight N] [--emulator-threads N]
+ *   bench_apply [--users N] [--in-flight N] [--emulator-threads N] [--notify 1]
  *
  * Starts the emulator (limit off) with an empty organisation, plans N creates
  * (an export of N people) and applies them with gcs_apply_run, then plans N
@@ -12,6 +12,8 @@
  * applies are timed: CPU is this process's user + system time (getrusage, every
  * thread, the receipt writer included) around gcs_apply_run, divided by the
  * calls the emulator answered. Like the program, jansson wipes what it frees.
+ * With --notify 1 every outcome also writes its notification to the outbox
+ * (one endpoint taking every event; nothing is sent), as with a notify file.
  * Prints as its last line one JSON object: per phase `cpu_us_per_op`,
  * `main_thread_us_per_op` (the apply loop's own thread), `wall_s`, `ops_per_s`,
  * `requests` (API calls the emulator answered), `connects` (new connections
@@ -19,6 +21,7 @@
  * process and the load average at the start.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +95,11 @@ typedef struct phase {
 } phase;
 
 /* Plans `source` against the emulator, then applies the plan, timing the apply. */
+/* --notify 1: one endpoint that takes every event. */
+static bool notify;
+static const gcs_outbox_route every_event = {"bench", NULL};
+static const gcs_outbox_routes bench_routes = {&every_event, 1, 0};
+
 static int run_phase(phase *out, int users, gcs_genesys_session *s, gcs_store *store, const char *source,
                      const char *prof, const char *api_url, pid_t emu)
 {
@@ -117,7 +125,8 @@ static int run_phase(phase *out, int users, gcs_genesys_session *s, gcs_store *s
     int64_t emu0 = gcs_bench_cpu_us(emu);
     int64_t t0 = gcs_time_mono_us(), cpu0 = rusage_us(RUSAGE_SELF),
             main0 = rusage_us(RUSAGE_THREAD);
-    gcs_apply_options ao = {.command = "apply", .approval = po.plan};
+    gcs_apply_options ao = {.command = "apply", .approval = po.plan,
+                            .notify = notify ? &bench_routes : NULL};
     rc = gcs_apply_run(&result, s->client, store, &plan, &ao);
     int64_t wall = gcs_time_mono_us() - t0, cpu = rusage_us(RUSAGE_SELF) - cpu0,
             main_cpu = rusage_us(RUSAGE_THREAD) - main0;
@@ -157,6 +166,8 @@ int main(int argc, char **argv)
             in_flight = argv[i + 1];
         else if (strcmp(argv[i], "--emulator-threads") == 0)
             emu_threads = argv[i + 1];
+        else if (strcmp(argv[i], "--notify") == 0)
+            notify = atoi(argv[i + 1]) != 0;
     }
     /* As the program does: every block jansson frees is overwritten. */
     gcs_redact_wipe_json_frees();
@@ -203,7 +214,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_apply: %s\n", gcs_error_last());
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"users\":%d,\"in_flight\":%s,\"load_avg\":%.2f,", users, in_flight, load[0]);
+    printf("{\"users\":%d,\"in_flight\":%s,\"notify\":%s,\"load_avg\":%.2f,", users, in_flight,
+           notify ? "true" : "false", load[0]);
     print_phase(&creates);
     putchar(',');
     print_phase(&patches);

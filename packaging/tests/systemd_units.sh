@@ -71,6 +71,8 @@ printf 'emulator-secret\n' > "$creds/client_secret"
 printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" > "$creds/event_secrets"
 printf 'ops events,provision,read sha256:%s\n' "$(printf key | sha256sum | cut -d' ' -f1)" > "$creds/api_keys"
 chmod 0400 "$creds"/*
+# The mapping profile config.json names, put in place as docs/deploy.md says.
+cp "$source/examples/profile.yaml" "$tmp/root/etc/gcscim/profile.yaml"
 
 specifiers() { sed "s|%d|$creds|g; s|%S|$state|g; s|/usr/bin/gcscim|$tmp/root/usr/bin/gcscim|g; s|/etc/gcscim/|$tmp/root/etc/gcscim/|g"; }
 exec_start() { sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$units/$1" | sed -n 's/^ExecStart=//p' | specifiers; }

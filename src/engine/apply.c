@@ -194,26 +194,33 @@ static bool sensitive_attribute(const char *path)
     return gcs_redact_is_sensitive_key(path) || gcs_redact_is_sensitive_key(last);
 }
 
-/* The attributes the operation set and their new values, without a secret:
- * a sensitive attribute is left out by name, and sensitive keys inside a
- * value are masked. */
-static json_t *changed_attributes(op_ctx *c)
+json_t *gcs_apply_told_changes(const json_t *op)
 {
-    /* The operation's changes: from its parsed text when it is at hand, else
-     * that member alone (a create never parses its operation). */
-    static const char *const wanted[] = {"changes"};
-    json_t *part = c->op ? json_incref(c->op) : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 1);
     json_t *out = json_array(), *ch;
     size_t i;
-    json_array_foreach(json_object_get(part, "changes"), i, ch) {
+    json_array_foreach(json_object_get(op, "changes"), i, ch) {
         const char *attr = json_string_value(json_object_get(ch, "attribute"));
         if (!attr || sensitive_attribute(attr))
             continue;
         json_t *value = json_object_get(ch, "new");
-        json_t *clean = value ? gcs_redact_json(value) : json_null();
+        /* Only an object or an array can hold a sensitive key; a plain value
+         * named by a harmless attribute is told as it is. */
+        json_t *clean = !value                                      ? json_null()
+                        : json_is_object(value) || json_is_array(value) ? gcs_redact_json(value)
+                                                                        : json_incref(value);
         json_array_append_new(out, json_pack("{s:s,s:o}", "attribute", attr, "value",
                                              clean ? clean : json_null()));
     }
+    return out;
+}
+
+/* The operation's changes as told: from its parsed text when it is at hand,
+ * else that member alone (a create never parses its operation). */
+static json_t *changed_attributes(op_ctx *c)
+{
+    static const char *const wanted[] = {"changes"};
+    json_t *part = c->op ? json_incref(c->op) : gcs_plan_op_part_at(c->a->plan, c->index, wanted, 1);
+    json_t *out = gcs_apply_told_changes(part);
     json_decref(part);
     return out;
 }

@@ -116,8 +116,8 @@ typedef struct gcs_apply_options {
     const char *actor;
     const char *job_id;
     /* Also log each outcome, once committed, as one "audit.outcome" line
-     * (level info): the command line with --log-format json. serve audits
-     * its jobs in its own outcome hook (service.h) and leaves this off. */
+     * (level info): the command line with --log-format json, and serve
+     * (which adds one "audit.job" line per job in its outcome hook). */
     bool audit;
 } gcs_apply_options;
 
@@ -138,6 +138,13 @@ typedef struct gcs_apply_result {
 } gcs_apply_result;
 
 const char *gcs_apply_outcome_name(gcs_apply_outcome o);
+
+/* What an operation of a plan changed, as notifications and audit lines tell
+ * it: [{"attribute": NAME, "value": NEW}], new values only and never a
+ * secret: an attribute whose name is sensitive (core/redact.h: password,
+ * secret, token, …, also as the last segment of a URN path) is left out, and
+ * sensitive keys inside a value are masked. New reference. */
+json_t *gcs_apply_told_changes(const json_t *op);
 
 /* Applies `plan`. Returns 0 when every operation ended done, adopted, noop or
  * skipped, or when the plan was already applied (out->already_applied);

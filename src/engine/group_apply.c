@@ -106,28 +106,36 @@ static int find_by_name(group_ctx *c, const char *name)
 {
     char *q = gcs_http_escape(name);
     GCS_CHECK_ALLOC(q);
-    char path[1200];
-    snprintf(path, sizeof path, GROUPS_PATH "?name=%s&pageSize=25", q);
-    free(q);
-    gcs_http_client_response res;
-    int rc = call(c, &res, "GET", path, NULL, NULL);
-    if (rc == 0) {
-        rc = 0;
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(res.json, "entities"), i, e)
-        {
-            const char *n = json_string_value(json_object_get(e, "name"));
-            if (n && strcmp(n, name) == 0) {
-                take_group_entity(c, e);
-                rc = 1;
-                break;
+    int rc = 0;
+    long page = 1, pages = 1;
+    /* The list's name filter narrows the answer to a page; should a server
+     * ignore it, the pages are read to the end: a group is never created twice
+     * for want of looking. */
+    do {
+        char path[1200];
+        snprintf(path, sizeof path, GROUPS_PATH "?name=%s&pageSize=500&pageNumber=%ld", q, page);
+        gcs_http_client_response res;
+        rc = call(c, &res, "GET", path, NULL, NULL);
+        if (rc == 0) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(res.json, "entities"), i, e)
+            {
+                const char *n = json_string_value(json_object_get(e, "name"));
+                if (n && strcmp(n, name) == 0) {
+                    take_group_entity(c, e);
+                    rc = 1;
+                    break;
+                }
             }
+            pages = (long)json_integer_value(json_object_get(res.json, "pageCount"));
+        } else {
+            fail(c, "cannot look the group up by name", &res);
         }
-    } else {
-        fail(c, "cannot look the group up by name", &res);
-    }
-    gcs_http_client_response_release(&res);
+        gcs_http_client_response_release(&res);
+        page++;
+    } while (rc == 0 && page <= pages);
+    free(q);
     return rc;
 }
 

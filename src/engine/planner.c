@@ -58,7 +58,8 @@ typedef struct planner {
     gcs_planner_stats *stats;
     gcs_http_client *client;
     gcs_profile *profile;
-    gcs_org_names *org;
+    const gcs_org_names *org;       /* the names rows are checked against */
+    gcs_org_names *org_owned;       /* fetched by this plan (else given) */
     gcs_plan *plan;
     const char *marker;       /* the managed authority */
 
@@ -221,12 +222,13 @@ static int collect_user(json_t *user, void *payload)
 
 /* ==== 1-3: profile, names, rows ==== */
 
-static int fetch_org_names(planner *p)
+static int fetch_names(gcs_org_names **out, const gcs_profile *profile, gcs_http_client *client,
+                       long *requests)
 {
     bool want[GCS_ORG__COUNT] = {false};
     bool any = false;
-    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
-        switch (gcs_profile_attr_at(p->profile, i)->target) {
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        switch (gcs_profile_attr_at(profile, i)->target) {
         case GCS_TARGET_DIVISION: want[GCS_ORG_DIVISION] = any = true; break;
         case GCS_TARGET_ROLES: want[GCS_ORG_ROLE] = any = true; break;
         case GCS_TARGET_SKILLS: want[GCS_ORG_SKILL] = any = true; break;
@@ -234,9 +236,39 @@ static int fetch_org_names(planner *p)
         default: break;
         }
     }
-    int rc = gcs_org_names_new(&p->org);
+    int rc = gcs_org_names_new(out);
     if (rc == 0 && any)
-        rc = gcs_directory_fetch_org_names(p->org, p->client, want, &p->stats->requests);
+        rc = gcs_directory_fetch_org_names(*out, client, want, requests);
+    return rc;
+}
+
+static int fetch_org_names(planner *p)
+{
+    if (p->o->org_names) {
+        p->org = p->o->org_names;
+        return 0;
+    }
+    int rc = fetch_names(&p->org_owned, p->profile, p->client, &p->stats->requests);
+    p->org = p->org_owned;
+    return rc;
+}
+
+int gcs_planner_fetch_org_names(gcs_org_names **out, gcs_http_client *client,
+                                const char *profile_path, long *requests)
+{
+    gcs_profile *profile = NULL;
+    long n = 0;
+    *out = NULL;
+    int rc = gcs_profile_load(&profile, profile_path);
+    if (rc == 0)
+        rc = fetch_names(out, profile, client, &n);
+    if (rc < 0) {
+        gcs_org_names_free(*out);
+        *out = NULL;
+    }
+    if (requests)
+        *requests += n;
+    gcs_profile_free(profile);
     return rc;
 }
 
@@ -1379,7 +1411,7 @@ out:
     json_decref(p.rejected_values);
     json_decref(p.index);
     json_decref(p.claimed);
-    gcs_org_names_free(p.org);
+    gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);
     return rc;

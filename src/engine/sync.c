@@ -308,6 +308,7 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     po.plan = o->plan;
     po.targets = keys;
     po.target_count = count;
+    po.org_names = o->org_names;
     gcs_planner_stats stats;
     gcs_recorder rec;
     gcs_recorder_attach(&rec, store, session->client, o->run_label);
@@ -345,7 +346,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
                                 .stop = o->stop,
                                 .notify = o->notify,
                                 .actor = o->actor,
-                                .job_id = o->job_id};
+                                .job_id = o->job_id,
+                                .audit = o->audit};
         rc = gcs_apply_run(&ar, session->client, store, &plan, &ao);
         /* Operations that failed or drifted are the subjects' outcomes; any
          * other error stopped the run: the caller tries again later. */

@@ -248,6 +248,7 @@ typedef struct reader {
     gcs_group_defs *d;
     json_t *names; /* name -> line of the group that has it */
     int problems;  /* in the current record */
+    bool oom;      /* a problem could not be recorded */
 } reader;
 
 static void problem(reader *r, const gcs_row *row, const char *field, const char *fmt, ...)
@@ -260,7 +261,9 @@ static void problem(reader *r, const gcs_row *row, const char *field, const char
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const gcs_row_field *f = field ? gcs_row_find(row, field) : NULL;
-    gcs_row_errors_add(&r->d->rejected, row->file, row->line, f ? f->column : 0, field, "%s", msg);
+    if (gcs_row_errors_add(&r->d->rejected, row->file, row->line, f ? f->column : 0, field, "%s",
+                           msg) == GCS_ENOMEM)
+        r->oom = true;
     r->problems++;
 }
 
@@ -414,7 +417,7 @@ out:
 
 static int read_source(gcs_group_defs *d, gcs_source *src, const char *name)
 {
-    reader r = {d, json_object(), 0};
+    reader r = {d, json_object(), 0, false};
     int rc = 0;
     GCS_CHECK_ALLOC_GOTO(r.names, rc, out);
     for (size_t i = 0; i < d->count; i++) {
@@ -454,6 +457,10 @@ static int read_source(gcs_group_defs *d, gcs_source *src, const char *name)
             goto out;
         if ((rc = read_record(&r, row)) < 0)
             goto out;
+        if (r.oom) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
     }
 out:
     json_decref(r.names);

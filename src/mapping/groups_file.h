@@ -66,7 +66,8 @@ typedef struct gcs_group_def {
 typedef struct gcs_group_defs {
     gcs_group_def *items;
     size_t count, cap;
-    gcs_row_errors rejected; /* groups rejected, one entry per problem */
+    gcs_row_errors rejected; /* one entry per problem of a rejected group (the first
+                              * GCS_ROW_ERRORS_MAX: a hostile file cannot grow it) */
     size_t rejected_groups;  /* groups rejected (a group with two problems counts once) */
     void *index;             /* key -> position (private) */
 } gcs_group_defs;

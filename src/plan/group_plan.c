@@ -4,6 +4,7 @@
 #include "plan/group_plan.h"
 #include "core/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,9 +59,27 @@ size_t gcs_group_plan_count(const gcs_plan *plan)
     return json_array_size(gcs_group_plan_operations(plan));
 }
 
+/* Groups, not problems: a record with two faults is one group rejected. */
 size_t gcs_group_plan_rejected(const gcs_plan *plan)
 {
-    return json_array_size(json_object_get(gcs_group_plan_section(plan), "rejected"));
+    json_t *list = json_object_get(gcs_group_plan_section(plan), "rejected");
+    json_t *seen = json_object();
+    size_t i, n = 0;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        const char *key = json_string_value(json_object_get(r, "key"));
+        const char *loc = json_string_value(json_object_get(r, "location"));
+        char id[700];
+        snprintf(id, sizeof id, "%s\x1f%s", key ? key : "", key ? "" : loc ? loc : "");
+        if (seen && json_object_get(seen, id))
+            continue;
+        n++;
+        if (seen)
+            json_object_set_new(seen, id, json_true());
+    }
+    json_decref(seen);
+    return n;
 }
 
 static int by_key(const void *a, const void *b)

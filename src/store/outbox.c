@@ -84,6 +84,8 @@ void gcs_store__note_free(gcs_store__note *n)
     free(n->type);
     free(n->data);
     free(n->body);
+    free(n->run_id);
+    free(n->source_key);
     for (size_t i = 0; i < n->nendpoints; i++)
         free(n->endpoints[i]);
     free(n);
@@ -136,6 +138,14 @@ int gcs_store__note_prepare(gcs_store__note **out, const gcs_outbox_event *ev)
                                                                    : GCS_NOTE_DEAD_AFTER_MS;
     n->time_ms = gcs_time_wall_ms();
     n->receipts_of_key = ev->receipts_of_key;
+    if (ev->receipts_of_key) {
+        const char *run = json_string_value(json_object_get(ev->data, "run_id"));
+        const char *key = json_string_value(json_object_get(ev->data, "source_key"));
+        if ((run && !(n->run_id = strdup(run))) || (key && !(n->source_key = strdup(key)))) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     n->audit = audit;
     *out = n;
     n = NULL;
@@ -146,42 +156,55 @@ out:
 
 static int seq_row(const char *const *cols, int ncols, void *payload)
 {
-    if (ncols > 0 && cols[0])
-        json_array_append_new(payload, json_integer(gcs_store__sql_int(cols[0])));
+    gcs_buf *b = payload;
+    /* Bounded: a body past its maximum would fail the writer's batch. */
+    if (ncols > 0 && cols[0] && b->len < GCS_NOTE_BODY_MAX - 64)
+        return gcs_buf_printf(b, "%s%s", b->len && b->ptr[b->len - 1] != '[' ? "," : "",
+                              cols[0]);
     return 0;
 }
 
-/* The body sent: type, timestamp and data, with the receipts of the key
- * when asked (read here, inside the transaction that commits the event). */
+/* The body sent: {"type":…,"timestamp":…,"data":DATA}, with the receipts of
+ * the key spliced into DATA when asked (read here, inside the transaction
+ * that commits the event). Written as text: DATA is already compact JSON from
+ * gcs_store__note_prepare, and this runs once per outcome in the writer. */
 static int note_body(char **out, gcs_store *s, const gcs_store__note *n)
 {
-    int rc = 0;
+    int rc;
     char ts[40];
+    gcs_buf b;
     *out = NULL;
-    json_t *data = json_loads(n->data, 0, NULL);
-    if (!data)
+    gcs_buf_init(&b, GCS_NOTE_BODY_MAX);
+    gcs_time_format_iso8601(ts, sizeof ts, n->time_ms);
+    size_t len = strlen(n->data); /* an object: "{…}" */
+    json_t *t = json_string(n->type);
+    char *type_text = t ? json_dumps(t, JSON_ENCODE_ANY) : NULL;
+    json_decref(t);
+    if (!type_text) {
+        gcs_buf_release(&b);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    if (n->receipts_of_key) {
-        const char *run = json_string_value(json_object_get(data, "run_id"));
-        const char *key = json_string_value(json_object_get(data, "source_key"));
-        json_t *seqs = json_array();
-        if (run && key) {
-            const char *p[] = {run, key};
+    }
+    rc = gcs_buf_printf(&b, "{\"type\":%s,\"timestamp\":\"%s\",\"data\":", type_text, ts);
+    free(type_text);
+    if (rc == 0)
+        rc = gcs_buf_put(&b, n->data, len - 1);
+    if (rc == 0 && n->receipts_of_key) {
+        rc = gcs_buf_puts(&b, len > 2 ? ",\"receipts\":[" : "\"receipts\":[");
+        if (rc == 0 && n->run_id && n->source_key) {
+            const char *p[] = {n->run_id, n->source_key};
             rc = gcs_store__sql_exec(s,
                                      "SELECT seq FROM receipts WHERE run_id = ? AND source_key = ?"
                                      " ORDER BY seq",
-                                     p, 2, seq_row, seqs, NULL);
+                                     p, 2, seq_row, &b, NULL);
         }
-        json_object_set_new(data, "receipts", seqs);
+        if (rc == 0)
+            rc = gcs_buf_puts(&b, "]");
     }
-    gcs_time_format_iso8601(ts, sizeof ts, n->time_ms);
-    json_t *doc = json_pack("{s:s,s:s,s:O}", "type", n->type, "timestamp", ts, "data", data);
-    if (rc == 0 && !doc)
+    if (rc == 0)
+        rc = gcs_buf_puts(&b, "}}");
+    if (rc == 0 && !(*out = gcs_buf_detach(&b)))
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    if (rc == 0 && !(*out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)))
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    json_decref(doc);
-    json_decref(data);
+    gcs_buf_release(&b);
     return rc;
 }
 

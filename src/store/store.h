@@ -239,8 +239,8 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
 
 /* ==== The plan of each run ==== */
 
-/* A run's plan is kept at most this big (a plan file is read whole up to the
- * same size: GCS_PLAN_MAX_BYTES). */
+/* A run's plan is kept at most this big; apply does not keep a larger one (its
+ * run cannot be undone). */
 #define GCS_STORE_PLAN_MAX (256L * 1024 * 1024)
 
 /*

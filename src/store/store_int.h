@@ -117,6 +117,7 @@ typedef struct gcs_store__note {
     size_t nendpoints;
     int64_t dead_after_ms, time_ms;
     bool receipts_of_key;
+    char *run_id, *source_key;     /* whose receipts, when receipts_of_key */
     bool audit;
     char *body;                    /* as written by the last gcs_store__note_write */
 } gcs_store__note;

@@ -96,6 +96,17 @@ static void serve_notifies_each_job_outcome(void **state)
     }
     assert_true(counted);
 
+    /* The same outcome's audit line, with its receipts, in serve's log. */
+    bool audited = false;
+    FILE *log = fopen(srv.log_path, "r");
+    char line[16384];
+    while (log && !audited && fgets(line, sizeof line, log))
+        audited = strstr(line, "\"event\":\"audit.outcome\"") && strstr(line, "NT100") &&
+                  strstr(line, "\"receipts\":[");
+    if (log)
+        fclose(log);
+    assert_true(audited);
+
     assert_int_equal(gcs_test_server_stop(&srv), 0);
     gcs_test_receiver_free(&r);
     free(prof);
