@@ -57,7 +57,8 @@ pid_t gcs_bench_emulator_start(const char *dir, const char *const *args, char *a
     }
     if (pid < 0)
         return -1;
-    int64_t deadline = gcs_time_mono_ms() + 30000;
+    /* A large seed (a million users) takes minutes to load on a busy machine. */
+    int64_t deadline = gcs_time_mono_ms() + 600000;
     while (gcs_time_mono_ms() < deadline) {
         json_t *r = json_load_file(ready, 0, NULL);
         const char *api = json_string_value(json_object_get(r, "api_url"));

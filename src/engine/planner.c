@@ -49,6 +49,8 @@ typedef struct desired {
 typedef struct current_user {
     char *text;               /* as read (only the attributes asked for), compact JSON */
     char *id;
+    char *marker;             /* the managed marker's value (its source key), or NULL */
+    bool active;
 } current_user;
 
 typedef struct planner {
@@ -56,7 +58,8 @@ typedef struct planner {
     gcs_planner_stats *stats;
     gcs_http_client *client;
     gcs_profile *profile;
-    gcs_org_names *org;
+    const gcs_org_names *org;       /* the names rows are checked against */
+    gcs_org_names *org_owned;       /* fetched by this plan (else given) */
     gcs_plan *plan;
     const char *marker;       /* the managed authority */
 
@@ -185,6 +188,8 @@ static const char *marker_value(const planner *p, const json_t *user)
     return NULL;
 }
 
+static bool is_active(const json_t *user);
+
 static int collect_user(json_t *user, void *payload)
 {
     planner *p = payload;
@@ -197,12 +202,16 @@ static int collect_user(json_t *user, void *payload)
         p->user_cap = cap;
     }
     const char *id = json_string_value(json_object_get(user, "id"));
+    const char *marker = marker_value(p, user);
     current_user *u = &p->users[p->user_count];
     u->text = json_dumps(user, JSON_COMPACT | JSON_PRESERVE_ORDER);
     u->id = id ? strdup(id) : NULL;
-    if (!u->text || (id && !u->id)) {
+    u->marker = marker ? strdup(marker) : NULL;
+    u->active = is_active(user);
+    if (!u->text || (id && !u->id) || (marker && !u->marker)) {
         free(u->text);
         free(u->id);
+        free(u->marker);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     p->user_count++;
@@ -213,12 +222,13 @@ static int collect_user(json_t *user, void *payload)
 
 /* ==== 1-3: profile, names, rows ==== */
 
-static int fetch_org_names(planner *p)
+static int fetch_names(gcs_org_names **out, const gcs_profile *profile, gcs_http_client *client,
+                       long *requests)
 {
     bool want[GCS_ORG__COUNT] = {false};
     bool any = false;
-    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
-        switch (gcs_profile_attr_at(p->profile, i)->target) {
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        switch (gcs_profile_attr_at(profile, i)->target) {
         case GCS_TARGET_DIVISION: want[GCS_ORG_DIVISION] = any = true; break;
         case GCS_TARGET_ROLES: want[GCS_ORG_ROLE] = any = true; break;
         case GCS_TARGET_SKILLS: want[GCS_ORG_SKILL] = any = true; break;
@@ -226,9 +236,39 @@ static int fetch_org_names(planner *p)
         default: break;
         }
     }
-    int rc = gcs_org_names_new(&p->org);
+    int rc = gcs_org_names_new(out);
     if (rc == 0 && any)
-        rc = gcs_directory_fetch_org_names(p->org, p->client, want, &p->stats->requests);
+        rc = gcs_directory_fetch_org_names(*out, client, want, requests);
+    return rc;
+}
+
+static int fetch_org_names(planner *p)
+{
+    if (p->o->org_names) {
+        p->org = p->o->org_names;
+        return 0;
+    }
+    int rc = fetch_names(&p->org_owned, p->profile, p->client, &p->stats->requests);
+    p->org = p->org_owned;
+    return rc;
+}
+
+int gcs_planner_fetch_org_names(gcs_org_names **out, gcs_http_client *client,
+                                const char *profile_path, long *requests)
+{
+    gcs_profile *profile = NULL;
+    long n = 0;
+    *out = NULL;
+    int rc = gcs_profile_load(&profile, profile_path);
+    if (rc == 0)
+        rc = fetch_names(out, profile, client, &n);
+    if (rc < 0) {
+        gcs_org_names_free(*out);
+        *out = NULL;
+    }
+    if (requests)
+        *requests += n;
+    gcs_profile_free(profile);
     return rc;
 }
 
@@ -1138,6 +1178,16 @@ static int plan_leavers(planner *p, long *managed_total)
              p->stats->rejected);
     int rc = 0;
     for (size_t i = 0; i < p->user_count && rc == 0; i++) {
+        /* Most users are matched by a row, or not managed: decided without
+         * parsing them again. */
+        const current_user *cu = &p->users[i];
+        if (!cu->marker)
+            continue;
+        if (!cu->id || json_object_get(p->claimed, cu->id) || !cu->active ||
+            json_object_get(p->by_key, cu->marker)) {
+            (*managed_total)++;
+            continue;
+        }
         json_t *u = user_at(p, i + 1);
         if (!u)
             return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -1353,6 +1403,7 @@ out:
     for (size_t i = 0; i < p.user_count; i++) {
         free(p.users[i].text);
         free(p.users[i].id);
+        free(p.users[i].marker);
     }
     free(p.users);
     free(p.rows);
@@ -1360,7 +1411,7 @@ out:
     json_decref(p.rejected_values);
     json_decref(p.index);
     json_decref(p.claimed);
-    gcs_org_names_free(p.org);
+    gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);
     return rc;

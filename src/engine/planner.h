@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 
+#include "core/org_names.h"
 #include "http/client.h"
 
 struct gcs_store;
@@ -66,6 +67,10 @@ typedef struct gcs_planner_options {
      * gcs_recorder_learn_path). NULL: nobody is told. */
     void (*on_targeted_read)(void *ctx, const char *key, const char *path);
     void *on_targeted_read_ctx;
+    /* The organisation's names (roles, divisions, skills, languages) fetched
+     * already (gcs_planner_fetch_org_names), e.g. kept by a service between
+     * plans; NULL: the plan fetches those its profile needs. Borrowed. */
+    const gcs_org_names *org_names;
     /* Where group ownership (what gcscim added to groups) is read; NULL: nothing
      * is owned, so only authoritative groups lose members. Borrowed. */
     struct gcs_store *store;
@@ -97,6 +102,12 @@ void gcs_planner_options_init(gcs_planner_options *o);
  * in the source: docs/mapping.md), reporting the first error (naming the line
  * and the closest column) without any network access. */
 int gcs_planner_check_inputs(const gcs_planner_options *options);
+
+/* Fetches the organisation's names the profile refers to (what a plan would
+ * fetch itself), for gcs_planner_options.org_names. *requests (may be NULL)
+ * counts the requests sent. The caller frees *out. */
+int gcs_planner_fetch_org_names(gcs_org_names **out, gcs_http_client *client,
+                                const char *profile_path, long *requests);
 
 /* Builds the plan. *out is initialised here and must be released by the caller
  * on success; on failure it holds nothing. */

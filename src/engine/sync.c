@@ -308,6 +308,7 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     po.plan = o->plan;
     po.targets = keys;
     po.target_count = count;
+    po.org_names = o->org_names;
     gcs_planner_stats stats;
     gcs_recorder rec;
     gcs_recorder_attach(&rec, store, session->client, o->run_label);

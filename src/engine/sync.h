@@ -62,6 +62,9 @@ typedef struct gcs_sync_options {
     gcs_plan_options plan;         /* thresholds and approvals, as the flags give them */
     const char *run_label;         /* run id of the planner's receipts; NULL: none */
     const volatile sig_atomic_t *stop; /* see apply.h; may be NULL */
+    /* The organisation's names fetched already (gcs_planner_fetch_org_names);
+     * NULL: the plan fetches them. Borrowed. */
+    const gcs_org_names *org_names;
     /* Notifications and audit lines of the outcomes (apply.h, "Outcomes"):
      * the routes (NULL: none), who asked and the job; NULL when unknown. A
      * plan that waits for an approval is told as provisioning.needs_approval. */

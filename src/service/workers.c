@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "engine/planner.h"
+#include "engine/recorder.h"
 #include "engine/sync.h"
 
 #include <pthread.h>
@@ -39,11 +41,16 @@ struct gcs_workers {
     pthread_mutex_t mu;      /* guards everything below but the session */
     pthread_cond_t wake;     /* a job was enqueued, or stop/drain */
     pthread_cond_t idle;     /* a worker finished a job */
+    pthread_cond_t beat;     /* the heartbeat's own: stop (a notification is a worker's) */
     bool draining;           /* stop claiming */
     bool stopping;           /* threads exit */
     int pending_notes;       /* notifications not yet taken by a worker */
     engine_request *waiting; /* jobs waiting for the engine */
     size_t batch_max;        /* people in one plan at most */
+    /* The organisation's names (roles, divisions, ...), fetched once and kept
+     * for ORG_NAMES_TTL_MS instead of once per plan; under the engine's lock. */
+    gcs_org_names *org;
+    int64_t org_fetched_ms;
     gcs_workers_stats counts;
     json_t *requests;        /* gcs_http_client_stats_json as of the last job */
 
@@ -145,6 +152,7 @@ static int64_t retry_after_stop(int stop)
  * person's plan never holds up or decides another's. */
 
 #define ENGINE_BATCH_MAX 100
+#define ORG_NAMES_TTL_MS (5 * 60 * 1000)
 
 struct engine_request {
     engine_request *next;
@@ -194,8 +202,47 @@ static void snapshot_engine(gcs_workers *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The organisation's names for the next plan: kept ones while fresh, else
+ * fetched (with receipts, like a plan's own reads). NULL when they cannot be
+ * had: the plan then fetches them itself, and fails as it would. */
+static const gcs_org_names *org_names(gcs_workers *w, gcs_store *store, bool fresh)
+{
+    int64_t now = gcs_time_mono_ms();
+    if (w->org && !fresh && now - w->org_fetched_ms < ORG_NAMES_TTL_MS)
+        return w->org;
+    gcs_org_names_free(w->org);
+    w->org = NULL;
+    gcs_recorder rec;
+    gcs_recorder_attach(&rec, store, w->o.session->client, "serve:org-names");
+    int rc = gcs_planner_fetch_org_names(&w->org, w->o.session->client, w->profile_path, NULL);
+    int rec_rc = gcs_recorder_detach(&rec);
+    if (rc < 0 || rec_rc < 0) {
+        GCS_WARN("serve.org_names", "why", gcs_error_last());
+        gcs_org_names_free(w->org);
+        w->org = NULL;
+        if (gcs_http_client_stopped(w->o.session->client))
+            gcs_http_client_resume(w->o.session->client); /* the plan meets it again */
+        return NULL;
+    }
+    w->org_fetched_ms = now;
+    return w->org;
+}
+
+static bool any_rejected(const json_t *sync)
+{
+    size_t i;
+    json_t *sub;
+    json_array_foreach(json_object_get(sync, "subjects"), i, sub) {
+        const char *o = json_string_value(json_object_get(sub, "outcome"));
+        if (o && strcmp(o, GCS_SYNC_REJECTED) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Provisions batch[0..n) with the engine (its lock held). */
-static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, size_t n)
+static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, size_t n,
+                      bool recheck)
 {
     gcs_sync_subject subjects[ENGINE_BATCH_MAX];
     for (size_t k = 0; k < n; k++)
@@ -234,6 +281,8 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
     so.actor = one_actor && *actor ? actor : NULL;
     so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
+    bool kept = w->org && gcs_time_mono_ms() - w->org_fetched_ms < ORG_NAMES_TTL_MS;
+    so.org_names = org_names(w, store, false);
     int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
     snprintf(error, sizeof error, "%s", rc < 0 ? gcs_error_last() : "");
@@ -247,7 +296,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         (rc < 0 || (overall && strcmp(overall, GCS_SYNC_NEEDS_APPROVAL) == 0))) {
         json_decref(sync);
         for (size_t k = 0; k < n; k++)
-            run_batch(w, store, &batch[k], 1);
+            run_batch(w, store, &batch[k], 1, recheck);
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -258,6 +307,19 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         if (rc == 0 && !(r->result = job_result(sync, k))) {
             r->rc = GCS_ENOMEM;
             snprintf(r->error, sizeof r->error, "out of memory");
+        }
+    }
+    /* A row may name a role or division created since the kept names were
+     * fetched: a rejection is final, so it is decided again on fresh names. */
+    if (rc == 0 && recheck && kept && any_rejected(sync)) {
+        org_names(w, store, true);
+        for (size_t k = 0; k < n; k++) {
+            const char *o = json_string_value(json_object_get(batch[k]->result, "outcome"));
+            if (o && strcmp(o, GCS_SYNC_REJECTED) == 0) {
+                json_decref(batch[k]->result);
+                batch[k]->result = NULL;
+                run_batch(w, store, &batch[k], 1, false);
+            }
         }
     }
     json_decref(sync);
@@ -315,7 +377,7 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     }
     pthread_mutex_unlock(&w->mu);
     if (n > 0) {
-        run_batch(w, store, batch, n);
+        run_batch(w, store, batch, n, true);
         snapshot_engine(w);
         pthread_mutex_lock(&w->mu);
         for (size_t k = 0; k < n; k++)
@@ -386,10 +448,14 @@ static void run_job(worker *me, gcs_store *store, gcs_job *job)
     }
     if (src == 0 && w->o.on_outcome) {
         gcs_job now;
-        if (gcs_store_job_get(&now, store, job->id) == 0) {
+        /* An outcome: done, dead, or waiting for an approval; a job that is
+         * pending again (retried, given back) has none yet. */
+        if (gcs_store_job_get(&now, store, job->id) == 0 &&
+            (strcmp(now.state, GCS_JOB_DONE) == 0 || strcmp(now.state, GCS_JOB_DEAD) == 0 ||
+             strcmp(now.state, GCS_JOB_NEEDS_APPROVAL) == 0)) {
             w->o.on_outcome(w->o.ctx, &now, text);
-            gcs_job_release(&now);
         }
+        gcs_job_release(&now);
     }
     free(text);
     json_decref(result);
@@ -468,11 +534,11 @@ static void *heartbeat_main(void *arg)
         struct timespec until;
         until.tv_sec = (time_t)(at / 1000);
         until.tv_nsec = (long)(at % 1000) * 1000000L;
-        pthread_cond_timedwait(&w->wake, &w->mu, &until);
+        pthread_cond_timedwait(&w->beat, &w->mu, &until);
         if (w->stopping)
             break;
         if (gcs_time_wall_ms() < at)
-            continue; /* woken by a notification, not by the clock */
+            continue; /* woken early (spuriously): not yet time */
         at = gcs_time_wall_ms() + w->lease_ms / 3;
         for (int i = 0; i < w->count; i++)
             ids[i] = w->workers[i].job_id;
@@ -493,6 +559,7 @@ static void *heartbeat_main(void *arg)
 
 static void free_all(gcs_workers *w)
 {
+    gcs_org_names_free(w->org);
     json_decref(w->requests);
     free(w->store_url);
     free(w->profile_path);
@@ -501,6 +568,7 @@ static void free_all(gcs_workers *w)
     pthread_mutex_destroy(&w->engine);
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->beat);
     free(w);
 }
 
@@ -511,6 +579,7 @@ static void join_all(gcs_workers *w)
     w->draining = true;
     pthread_cond_broadcast(&w->wake);
     pthread_cond_broadcast(&w->idle);
+    pthread_cond_broadcast(&w->beat);
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->count; i++) {
         if (w->workers[i].started)
@@ -555,6 +624,7 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
     pthread_mutex_init(&w->engine, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);
+    pthread_cond_init(&w->beat, NULL);
     w->store_url = strdup(o->store_url);
     w->profile_path = strdup(o->profile_path);
     w->requests = json_object();

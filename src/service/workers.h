@@ -18,9 +18,13 @@
  *     (`gcscim jobs retry ID`).
  *
  * One session per process (one token, one rate budget). Its request engine is
- * single-threaded (http/client.h), so the workers take turns with it: one job's
- * plan and apply at a time, under a lock, while the other workers claim, read
- * and write the store and wait their turn. Each worker thread has a store
+ * single-threaded (http/client.h), so the workers take turns with it under a
+ * lock, while the others claim, read and write the store: the worker holding
+ * the engine provisions every job then waiting (without approvals, at most
+ * the thresholds' floor: 3 by default) in one plan and one apply, and the
+ * others find their outcome ready (workers.c, "The engine"). A stop of the
+ * engine (403, daily limit, Genesys down) ends the attempt of the jobs in hand
+ * and the engine resumes for the next. Each worker thread has a store
  * connection of its own (store.h: one thread per store), and a heartbeat
  * thread renews the leases of every job in hand, including those waiting for
  * the engine, every third of the lease. A process that dies (kill -9) leaves
@@ -66,8 +70,9 @@ typedef struct gcs_workers_options {
     /* Where outcomes are notified (service/notify.h; NULL: nowhere), written
      * with each outcome; every outcome is audited either way. */
     const gcs_outbox_routes *notify;
-    /* Called by a worker thread after each job's outcome is stored (result_json
-     * NULL when it failed; the job's state says which). Must be thread-safe. */
+    /* Called by a worker thread once a job's outcome is stored: done, dead or
+     * needs_approval (result_json NULL for a dead job; its last_error says
+     * why); not for an attempt that failed and will be retried. Thread-safe. */
     void (*on_outcome)(void *ctx, const gcs_job *job, const char *result_json);
     void *ctx;
 } gcs_workers_options;

@@ -10,10 +10,12 @@
 #include "gcstest.h"
 #include "httptest.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "core/config.h"
@@ -459,6 +461,79 @@ static void a_stop_waits_no_longer_than_its_grace(void **state)
     gcs_plan_release(&p);
 }
 
+/* jansson's allocations during an apply, counted: what lives at once, and the
+ * most at once (blocks allocated before the count began and freed during it
+ * lower the count: the peak is a little under the truth, never over). */
+static long json_live, json_peak;
+
+static void *counting_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        json_live += (long)malloc_usable_size(p);
+        if (json_live > json_peak)
+            json_peak = json_live;
+    }
+    return p;
+}
+
+static void counting_free(void *p)
+{
+    if (p)
+        json_live -= (long)malloc_usable_size(p);
+    free(p);
+}
+
+/* A plan read from its file and applied while jansson holds at any moment far
+ * less than the plan's operations would take as JSON (their text alone is
+ * over the limit): apply reads each operation when it runs it. */
+static void a_plan_larger_than_its_memory_is_applied(void **state)
+{
+    fixture *f = *state;
+    enum { USERS = 1500, PAD = 2000 };
+    const long limit = 2L * 1024 * 1024;
+    char *filler = malloc(PAD + 1);
+    memset(filler, 'x', PAD);
+    filler[PAD] = '\0';
+    gcs_plan p;
+    plan_start(&p);
+    for (int i = 0; i < USERS; i++) {
+        char key[32], name[64];
+        snprintf(key, sizeof key, "BIG%05d", i);
+        snprintf(name, sizeof name, "big%05d@example.com", i);
+        json_t *body = json_pack("{s:[s],s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "schemas",
+                                 "urn:ietf:params:scim:schemas:core:2.0:User", "userName", name,
+                                 "displayName", key, "title", filler, GCS_SCIM_GENESYS_USER,
+                                 "externalIds", "authority", "gcscim", "value", key);
+        assert_int_equal(gcs_plan_add(&p, GCS_PLAN_CREATE, key, name, NULL, NULL, body, NULL, NULL),
+                         0);
+    }
+    free(filler);
+    gcs_plan_set_counts(&p, 0, 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/big.plan.json", f->dir);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    gcs_plan_release(&p);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > limit);
+
+    json_live = json_peak = 0;
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    gcs_apply_result r;
+    int rc = gcs_plan_read(&p, path);
+    if (rc == 0)
+        rc = apply(f, &r, &p);
+    gcs_plan_release(&p);
+    json_set_alloc_funcs(malloc, free);
+    if (rc != 0)
+        fail_msg("apply: %s", gcs_error_last());
+    assert_int_equal(r.counts[GCS_APPLY_DONE], USERS);
+    if (json_peak >= limit)
+        fail_msg("jansson held %ld bytes at once, the limit is %ld", json_peak, limit);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
@@ -477,6 +552,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_run_whose_lease_is_taken_over_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stop_waits_no_longer_than_its_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_plan_larger_than_its_memory_is_applied, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

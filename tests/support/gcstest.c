@@ -58,6 +58,7 @@ void gcs_test_tmpdir_remove(char *dir)
 
 char *gcs_test_write_file(const char *dir, const char *name, const char *text)
 {
+    assert_non_null(text); /* a text that could not be made (an allocation failed) */
     size_t n = strlen(dir) + strlen(name) + 2;
     char *path = malloc(n);
     assert_non_null(path);

@@ -316,6 +316,7 @@ static void an_edited_plan_is_refused(void **state)
     assert_non_null(doc); /* still one JSON document for any reader */
     char *indented = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
+    assert_non_null(indented);
     free(gcs_test_write_file(dir, "indented.json", indented));
     free(indented);
     snprintf(path, sizeof path, "%s/indented.json", dir);
@@ -514,6 +515,7 @@ static void build_large(gcs_plan *p, int n, size_t pad)
     gcs_plan_options_init(&o);
     assert_int_equal(gcs_plan_begin(p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
     char *filler = malloc(pad + 1);
+    assert_non_null(filler);
     memset(filler, 'x', pad);
     filler[pad] = '\0';
     for (int i = n - 1; i >= 0; i--) {
@@ -649,6 +651,7 @@ static void a_plan_is_read_and_hashed_in_pieces(void **state)
     char *fourth = strchr(third, '\n') + 1;
     size_t l2 = (size_t)(third - second), l3 = (size_t)(fourth - third);
     char *swapped = malloc(strlen(text) + 1);
+    assert_non_null(swapped);
     size_t at = (size_t)(second - text);
     memcpy(swapped, text, at);
     memcpy(swapped + at, third, l3);
