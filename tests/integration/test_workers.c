@@ -662,9 +662,11 @@ static void the_workers_share_one_token_and_its_rate_limit(void **state)
     json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
     assert_int_equal(json_integer_value(json_object_get(st, "tokens_issued")), 1);
     /* Paced, not thrown at the wall (unpaced, some 50 of the 80 would be 429):
-     * a loaded machine may let one request slip past a window's edge. */
+     * on a loaded machine a request sent at a window's edge may arrive in the
+     * next one, a few times over three windows (seen: 2), never dozens. */
     json_int_t limited = json_integer_value(json_object_get(st, "rate_limited"));
-    assert_true(limited <= 1);
+    if (limited > 4)
+        fail_msg("%lld of about 80 requests were answered 429: not paced", (long long)limited);
     json_decref(st);
     gcs_workers_stats ws;
     gcs_workers_counts(f->workers, &ws);
