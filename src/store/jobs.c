@@ -541,15 +541,12 @@ int gcs_store_job_retry(gcs_store *s, int64_t id)
 
 int gcs_store_job_drop(gcs_store *s, int64_t id)
 {
-    int64_t changed;
-    int rc = gcs_store__update_row_now(&changed, s,
-                                       "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
-                                       " updated_ms = ? WHERE id = ?"
-                                       " AND state IN ('pending', 'dead', 'needs_approval')",
-                                       1, id);
-    if (rc == 0 && changed == 0)
-        rc = explain_refusal(s, id, "drop");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
+        " updated_ms = ? WHERE id = ?"
+        " AND state IN ('pending', 'dead', 'needs_approval')",
+        1, id, explain_refusal, "drop");
 }
 
 int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload)

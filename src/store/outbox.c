@@ -561,20 +561,16 @@ static int explain(gcs_store *s, int64_t id, const char *what)
 
 int gcs_store_notification_delivered(gcs_store *s, int64_t id, const char *sender)
 {
-    int64_t changed;
     (void)sender;
     /* A delivery is a fact whoever made it: a sender whose lease ran out while
      * the receiver answered still records it (the other sender's copy carries
      * the same webhook-id). */
-    int rc = gcs_store__update_row_now(
-        &changed, s,
+    return gcs_store__update_row_or_refuse(
+        s,
         "UPDATE notifications SET state = 'delivered', delivered_ms = ?,"
         " lease_owner = NULL, lease_until_ms = NULL, last_error = NULL,"
         " updated_ms = ? WHERE id = ? AND state IN ('pending', 'sending')",
-        2, id);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "mark delivered");
-    return rc;
+        2, id, explain, "mark delivered");
 }
 
 typedef struct fail_info {
@@ -647,27 +643,21 @@ out:
 
 int gcs_store_notification_retry(gcs_store *s, int64_t id)
 {
-    int64_t changed;
-    int rc = gcs_store__update_row_now(&changed, s,
-                                       "UPDATE notifications SET state = 'pending', attempts = 0,"
-                                       " not_before_ms = ?, deadline_ms = ? + dead_after_ms,"
-                                       " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                                       " WHERE id = ? AND state IN ('dead', 'dropped')",
-                                       3, id);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "retry");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE notifications SET state = 'pending', attempts = 0,"
+        " not_before_ms = ?, deadline_ms = ? + dead_after_ms,"
+        " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+        " WHERE id = ? AND state IN ('dead', 'dropped')",
+        3, id, explain, "retry");
 }
 
 int gcs_store_notification_drop(gcs_store *s, int64_t id)
 {
-    int64_t changed;
-    int rc = gcs_store__update_row_now(&changed, s,
-                                       "UPDATE notifications SET state = 'dropped',"
-                                       " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                                       " WHERE id = ? AND state IN ('pending', 'dead')",
-                                       1, id);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "drop");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE notifications SET state = 'dropped',"
+        " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+        " WHERE id = ? AND state IN ('pending', 'dead')",
+        1, id, explain, "drop");
 }

@@ -312,6 +312,17 @@ int gcs_store__update_row_now(int64_t *changed, gcs_store *s, const char *sql, i
     return gcs_store__sql_exec(s, sql, p, nnow + 1, NULL, NULL, changed);
 }
 
+int gcs_store__update_row_or_refuse(gcs_store *s, const char *sql, int nnow, int64_t id,
+                                    int (*refused)(gcs_store *s, int64_t id, const char *what),
+                                    const char *what)
+{
+    int64_t changed;
+    int rc = gcs_store__update_row_now(&changed, s, sql, nnow, id);
+    if (rc == 0 && changed == 0)
+        rc = refused(s, id, what);
+    return rc;
+}
+
 void gcs_store__backoff_set(gcs_store__backoff *b, int64_t base_ms, int64_t max_ms)
 {
     b->base_ms = base_ms > 0 ? base_ms : 1;

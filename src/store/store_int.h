@@ -88,6 +88,11 @@ const char *gcs_store__sql_skip_locked(const gcs_store *s);
  * (0: the row is not in a state the statement takes). */
 int gcs_store__update_row_now(int64_t *changed, gcs_store *s, const char *sql, int nnow,
                               int64_t id);
+/* The same, for a change asked for by hand: when it changes no row, returns
+ * refused(s, id, what), which says why the row cannot be changed. */
+int gcs_store__update_row_or_refuse(gcs_store *s, const char *sql, int nnow, int64_t id,
+                                    int (*refused)(gcs_store *s, int64_t id, const char *what),
+                                    const char *what);
 
 /* Row-value helpers. */
 int64_t gcs_store__sql_int(const char *col);
