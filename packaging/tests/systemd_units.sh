@@ -73,6 +73,8 @@ printf 'ops events,provision,read sha256:%s\n' "$(printf key | sha256sum | cut -
 chmod 0400 "$creds"/*
 # The mapping profile config.json names, put in place as docs/deploy.md says.
 cp "$source/examples/profile.yaml" "$tmp/root/etc/gcscim/profile.yaml"
+# ... and config.json names it where the test root has it (serve reads it at start).
+sed -i "s|\"/etc/gcscim/|\"$tmp/root/etc/gcscim/|g" "$tmp/root/etc/gcscim/config.json"
 
 specifiers() { sed "s|%d|$creds|g; s|%S|$state|g; s|/usr/bin/gcscim|$tmp/root/usr/bin/gcscim|g; s|/etc/gcscim/|$tmp/root/etc/gcscim/|g"; }
 exec_start() { sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$units/$1" | sed -n 's/^ExecStart=//p' | specifiers; }

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "engine/doctor.h"
+#include "service/serve_doctor.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -82,6 +83,7 @@ gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv)
         o.config_error = config_error;
     }
     o.config = &cli->config;
+    o.more_checks = gcs_serve_doctor_checks;
 
     gcs_doctor_report report;
     if ((rc = gcs_doctor_run(&report, &o)) < 0) {

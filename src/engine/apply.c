@@ -1330,6 +1330,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.o = o;
     a.result = out;
     a.marker = find_marker(plan);
+    bool recording = false; /* read at out: set before the first goto */
     a.item_states = json_object();
     a.key_to_id = json_object();
     a.notified = json_object();
@@ -1338,7 +1339,6 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     GCS_CHECK_ALLOC_GOTO(a.notified, rc, out);
     a.identity = gcs_plan_identity(plan);
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
-    bool recording = false;
 
     json_t *policy = json_object_get(plan->doc, "password_policy");
     if (policy && gcs_plan_count(plan, GCS_PLAN_CREATE) > 0) {

@@ -170,6 +170,15 @@ static void attach(gcs_doctor_check *c, json_t *data)
     }
 }
 
+gcs_doctor_check *gcs_doctor_add(gcs_doctor_report *r, const char *name,
+                                 gcs_doctor_status status, const char *detail, const char *advice)
+{
+    gcs_doctor_check *c = add(r, name, status, "%s", detail);
+    if (advice)
+        advise(c, "%s", advice);
+    return c;
+}
+
 /* ==== Pure parts ==== */
 
 gcs_doctor_status gcs_doctor_clock_status(int64_t skew_s)
@@ -1070,6 +1079,36 @@ static void store_advice(gcs_doctor_check *c, const char *url)
     free(path);
 }
 
+/* Notifications waiting in the store: dead letters need a person; pending ones
+ * need a sender (a notify file, for sync's own sends or serve's notifier). */
+static void check_outbox(doctor *d, gcs_store *s)
+{
+    int64_t pending = 0, dead = 0;
+    const char *notify = gcs_config_get(d->o->config, GCS_CFG_NOTIFY_FILE);
+    gcs_doctor_check *c;
+    if (gcs_store_notification_counts(&pending, &dead, s) < 0) {
+        c = add(d->r, "outbox", GCS_DOCTOR_FAIL, "the outbox cannot be read: %s", last_error());
+        advise(c, "check the database");
+        return;
+    }
+    if (dead > 0) {
+        c = add(d->r, "outbox", GCS_DOCTOR_WARN,
+                "%lld notification%s dead (never delivered), %lld pending", (long long)dead,
+                dead == 1 ? "" : "s", (long long)pending);
+        advise(c, "'gcscim notifications list --state dead' shows them; fix the endpoint, then "
+                  "'gcscim notifications retry ID' (or drop them)");
+    } else if (pending > 0 && !(notify && *notify)) {
+        c = add(d->r, "outbox", GCS_DOCTOR_WARN,
+                "%lld notification%s pending and no notify_file to send them", (long long)pending,
+                pending == 1 ? "" : "s");
+        advise(c, "give notify_file (--notify-file) to the sync or serve that sends them");
+    } else {
+        c = add(d->r, "outbox", GCS_DOCTOR_OK, "%lld pending, 0 dead%s", (long long)pending,
+                notify && *notify ? "" : " (no notify_file: nothing is notified)");
+    }
+    attach(c, json_pack("{s:I,s:I}", "pending", (json_int_t)pending, "dead", (json_int_t)dead));
+}
+
 static void check_store(doctor *d)
 {
     const char *db = d->o->config ? gcs_config_get(d->o->config, GCS_CFG_DB) : NULL;
@@ -1079,6 +1118,7 @@ static void check_store(doctor *d)
         add(d->r, "store-open", GCS_DOCTOR_SKIPPED, "needs the configuration");
         add(d->r, "store-writable", GCS_DOCTOR_SKIPPED, "needs the configuration");
         add(d->r, "receipts", GCS_DOCTOR_SKIPPED, "needs the configuration");
+        add(d->r, "outbox", GCS_DOCTOR_SKIPPED, "needs the configuration");
         return;
     }
     if (db && *db)
@@ -1131,10 +1171,12 @@ static void check_store(doctor *d)
         attach(c, json_pack("{s:I,s:I,s:s}", "receipts", (json_int_t)v.checked, "head_seq",
                             (json_int_t)v.head_seq, "head_hash", v.head_hash));
     }
+    check_outbox(d, s);
     goto out;
 skip_rest:
     add(d->r, "store-writable", GCS_DOCTOR_SKIPPED, "needs the store open");
     add(d->r, "receipts", GCS_DOCTOR_SKIPPED, "needs the store open");
+    add(d->r, "outbox", GCS_DOCTOR_SKIPPED, "needs the store open");
 out:
     gcs_store_free(s);
     free(url);
@@ -1200,8 +1242,10 @@ int gcs_doctor_run(gcs_doctor_report *out, const gcs_doctor_options *o)
     }
     check_cost(&d);
     check_store(&d);
-    add(out, "serve", GCS_DOCTOR_SKIPPED,
-        "listen address, TLS files, webhook secrets, outbox: gcscim serve is not built yet");
+    if (o->more_checks && o->config && !o->config_error)
+        o->more_checks(out, o->config, o->more_checks_ctx);
+    else
+        add(out, "serve", GCS_DOCTOR_SKIPPED, "needs the configuration");
 
     json_decref(t.reasons);
     json_decref(t.unknown);

@@ -61,6 +61,11 @@ typedef struct gcs_doctor_options {
     int timeout_ms;                 /* per request; 0: the configured timeout */
     int64_t anchor_seq;             /* a receipt chain head from an earlier check (0: none): */
     char anchor_hash[65];           /* receipt anchor_seq must still have this hash */
+    /* Checks of a layer above the engine (gcscim serve's settings), run last
+     * when the configuration loaded; they add their lines with gcs_doctor_add.
+     * NULL: "serve" is reported skipped. */
+    void (*more_checks)(gcs_doctor_report *out, const gcs_config *config, void *ctx);
+    void *more_checks_ctx;
 } gcs_doctor_options;
 
 /* Clock skew thresholds in seconds (|server - ours|). */
@@ -77,6 +82,10 @@ void gcs_doctor_options_init(gcs_doctor_options *o);
  */
 int gcs_doctor_run(gcs_doctor_report *out, const gcs_doctor_options *o);
 void gcs_doctor_report_release(gcs_doctor_report *r);
+/* Adds one line to a report (advice may be NULL). The line, or NULL when out
+ * of memory (the line is lost; the report goes on). */
+gcs_doctor_check *gcs_doctor_add(gcs_doctor_report *r, const char *name,
+                                 gcs_doctor_status status, const char *detail, const char *advice);
 
 /* True when any check failed (warnings do not count). */
 bool gcs_doctor_failed(const gcs_doctor_report *r);

@@ -9,6 +9,7 @@
 #include "core/time.h"
 #include "genesys/session.h"
 #include "http/server.h"
+#include "mapping/profile.h"
 #include "service/auth.h"
 #include "service/notify.h"
 #include "service/service.h"
@@ -226,6 +227,45 @@ static int load_files(gcs_serve *s)
     return 0;
 }
 
+/* The refusals of gcs_serve_start that need no network: the listen address,
+ * the files, plain HTTP off loopback. */
+static int check_settings(gcs_serve *s, char *host, size_t hostsz, int *port)
+{
+    int rc;
+    if ((rc = parse_listen(host, hostsz, port, gcs_config_get(s->cfg, GCS_CFG_LISTEN))) < 0)
+        return rc;
+    if ((rc = load_files(s)) < 0)
+        return rc;
+    if (!s->tls_cert && !gcs_http_address_is_loopback(host))
+        return gcs_error_set(GCS_EINVALID,
+                             "listen: plain HTTP is served on a loopback address only; give "
+                             "tls_cert and tls_key (--tls-cert, --tls-key) to listen on %s, or "
+                             "listen on 127.0.0.1 behind a reverse proxy",
+                             host);
+    return 0;
+}
+
+int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size)
+{
+    char host[128];
+    int port = 0;
+    gcs_serve *s = calloc(1, sizeof *s);
+    GCS_CHECK_ALLOC(s);
+    pthread_mutex_init(&s->rate_lock, NULL);
+    pthread_mutex_init(&s->notify_lock, NULL);
+    s->cfg = cfg;
+    int rc = check_settings(s, host, sizeof host, &port);
+    if (rc == 0 && summary_size)
+        snprintf(summary, summary_size,
+                 "listen %s (%s), %zu event secret%s, %zu API key%s",
+                 gcs_config_get(cfg, GCS_CFG_LISTEN),
+                 s->tls_cert ? "HTTPS" : "plain HTTP on loopback", s->secret_count,
+                 s->secret_count == 1 ? "" : "s", s->keys ? s->keys->count : 0,
+                 s->keys && s->keys->count == 1 ? "" : "s");
+    gcs_serve_free(s);
+    return rc;
+}
+
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
 {
     int rc, port = 0;
@@ -238,18 +278,8 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
     s->cfg = cfg;
     s->grace_ms = gcs_config_get_long(cfg, GCS_CFG_SHUTDOWN_GRACE) * 1000;
 
-    if ((rc = parse_listen(host, sizeof host, &port, gcs_config_get(cfg, GCS_CFG_LISTEN))) < 0)
+    if ((rc = check_settings(s, host, sizeof host, &port)) < 0)
         goto out;
-    if ((rc = load_files(s)) < 0)
-        goto out;
-    if (!s->tls_cert && !gcs_http_address_is_loopback(host)) {
-        rc = gcs_error_set(GCS_EINVALID,
-                           "listen: plain HTTP is served on a loopback address only; give "
-                           "tls_cert and tls_key (--tls-cert, --tls-key) to listen on %s, or "
-                           "listen on 127.0.0.1 behind a reverse proxy",
-                           host);
-        goto out;
-    }
 
     /* The session all workers share: one token, one rate budget. Its first
      * token is fetched here, before any thread uses it. */
@@ -299,6 +329,12 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
+    /* A profile that cannot be read would fail every job: refuse to start. */
+    gcs_profile *check = NULL;
+    rc = gcs_profile_load(&check, profile);
+    gcs_profile_free(check);
+    if (rc < 0)
+        goto out;
     gcs_workers_options wo = {
         .notify = gcs_notify_routes(s->notify),
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),

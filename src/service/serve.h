@@ -16,8 +16,15 @@
 
 #include "core/config.h"
 
+#include <stddef.h>
+
 typedef struct gcs_serve gcs_serve;
 
+/* The refusals of gcs_serve_start that need no network (listen address, TLS
+ * and secret files, plain HTTP off loopback), for `gcscim doctor`. On success
+ * `summary` says what serve would use ("listen 127.0.0.1:8080 (plain HTTP on
+ * loopback), 1 event secret, 2 API keys"). Nothing is kept. */
+int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size);
 /* Starts listening and working; writes the ready file last. */
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg);
 /* The base URL it answers on ("http://127.0.0.1:8080"). */

@@ -170,6 +170,62 @@ static json_t *doctor_json(fixture *f, int expect_exit)
     return doctor_json_with(f, expect_exit, NULL, NULL);
 }
 
+/* ==== gcscim serve's settings ==== */
+
+/* Writes a config file for serve (the settings serve alone takes as flags) and
+ * an event secrets file of the given mode; returns the config's path. */
+static char *serve_config(fixture *f, const char *listen, mode_t secrets_mode, const char *notify)
+{
+    char *secrets = gcs_test_write_file(f->dir, "event-secrets",
+                                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    assert_int_equal(chmod(secrets, secrets_mode), 0);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"listen\":\"%s\",\"event_secrets_file\":\"%s\",\"profile\":\"%s\"%s%s%s}",
+             listen, secrets, f->profile, notify ? ",\"notify_file\":\"" : "",
+             notify ? notify : "", notify ? "\"" : "");
+    free(secrets);
+    return gcs_test_write_file(f->dir, "serve-config.json", text);
+}
+
+static void serve_settings_are_checked_as_serve_would(void **state)
+{
+    fixture *f = *state;
+    start(f, NULL);
+    /* Set up well: what serve would use, and its profile loads. */
+    char *config = serve_config(f, "127.0.0.1:8080", 0600, NULL);
+    json_t *doc = doctor_json_with(f, 0, "--config", config);
+    assert_string_equal(status(doc, "serve"), "ok");
+    assert_non_null(strstr(detail(doc, "serve"), "1 event secret"));
+    assert_string_equal(status(doc, "serve-profile"), "ok");
+    json_decref(doc);
+    free(config);
+    /* A secrets file others may read: serve would refuse to start, and so doctor fails. */
+    config = serve_config(f, "127.0.0.1:8080", 0644, NULL);
+    doc = doctor_json_with(f, 1, "--config", config);
+    assert_string_equal(status(doc, "serve"), "fail");
+    assert_non_null(strstr(detail(doc, "serve"), "chmod 600"));
+    assert_null(strstr(detail(doc, "serve"), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    json_decref(doc);
+    free(config);
+    /* Plain HTTP off loopback. */
+    config = serve_config(f, "0.0.0.0:8080", 0600, NULL);
+    doc = doctor_json_with(f, 1, "--config", config);
+    assert_string_equal(status(doc, "serve"), "fail");
+    assert_non_null(strstr(detail(doc, "serve"), "loopback"));
+    json_decref(doc);
+    free(config);
+    /* A notify file that does not parse names itself. */
+    char *notify = gcs_test_write_file(f->dir, "notify.json", "{\"endpoints\":[{\"ur\":1}]}");
+    config = serve_config(f, "127.0.0.1:8080", 0600, notify);
+    doc = doctor_json_with(f, 1, "--config", config);
+    assert_string_equal(status(doc, "notify"), "fail");
+    assert_non_null(strstr(detail(doc, "notify"), "notify.json"));
+    json_decref(doc);
+    free(config);
+    free(notify);
+}
+
 /* ==== A healthy setup ==== */
 
 static void healthy_setup_passes_and_json_parses(void **state)
@@ -192,7 +248,9 @@ static void healthy_setup_passes_and_json_parses(void **state)
     assert_non_null(strstr(detail(doc, "scim-write"), "without writing"));
     assert_string_equal(status(doc, "skills-read"), "skipped");
     assert_string_equal(status(doc, "serve"), "skipped");
-    assert_non_null(strstr(detail(doc, "serve"), "not built yet"));
+    assert_non_null(strstr(detail(doc, "serve"), "not set up for gcscim serve"));
+    assert_string_equal(status(doc, "outbox"), "ok");
+    assert_string_equal(status(doc, "notify"), "skipped");
     /* The limit from the answer headers, and the cost of a sync at it. */
     json_t *rl = json_object_get(check(doc, "rate-limit"), "data");
     assert_int_equal(json_integer_value(json_object_get(rl, "allowed")), 300);
@@ -600,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_file_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_role_is_named_and_rows_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_receipt_chain_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(serve_settings_are_checked_as_serve_would, setup, teardown),
         cmocka_unit_test_setup_teardown(store_on_postgresql, setup, teardown),
         /* Last: it may take CAP_DAC_OVERRIDE away from the programs this process starts. */
         cmocka_unit_test_setup_teardown(read_only_store_fails_the_write_check, setup, teardown),

@@ -591,6 +591,14 @@ static void plain_http_off_loopback_is_refused(void **state)
     assert_non_null(strstr(run.err.ptr, "chmod 600"));
     gcs_test_run_release(&run);
     free(open_secrets);
+    /* A profile that cannot be read: every job would fail, so serve does not start. */
+    const char *argv3[] = {gcs_test_cli_path(), "serve", "--listen", "127.0.0.1:0",
+                           "--event-secrets-file", f->t.secrets_path, "--profile",
+                           "/nonexistent/profile.yaml", NULL};
+    gcs_test_run_program(&run, argv3, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "/nonexistent/profile.yaml"));
+    gcs_test_run_release(&run);
 }
 
 static void *kill_soon(void *arg)
@@ -613,7 +621,9 @@ static atomic_int hook_calls;
 static void hook(gcs_http_response *out, const gcs_http_request *req, void *payload)
 {
     (void)payload;
-    if (strcmp(req->method, "POST") == 0 && gcs_http_request_header(req, "webhook-signature"))
+    /* Only the test's own event: the jobs of earlier tests are notified too. */
+    if (strcmp(req->method, "POST") == 0 && gcs_http_request_header(req, "webhook-signature") &&
+        strstr(req->body, "\"source_key\":\"NT1\""))
         atomic_fetch_add(&hook_calls, 1);
     gcs_http_response_set(out, 200, "text/plain", "ok\n");
 }
@@ -656,7 +666,8 @@ static void notify_file_sends_the_outbox_and_counts_it(void **state)
     bool counted = false;
     for (int i = 0; i < 100 && !counted; i++) {
         call(&r, f, "GET", "/metrics", NULL, NULL);
-        counted = strstr(r.body.ptr, "gcscim_notifications_sent_total{outcome=\"delivered\"} 1") &&
+        counted = !strstr(r.body.ptr, "gcscim_notifications_sent_total{outcome=\"delivered\"} 0") &&
+                  strstr(r.body.ptr, "gcscim_notifications_sent_total{outcome=\"delivered\"} ") &&
                   strstr(r.body.ptr, "gcscim_notifications{state=\"pending\"} 0");
         gcs_test_http_release(&r);
         if (!counted)
