@@ -67,27 +67,6 @@ static int64_t rusage_us(int who)
            ru.ru_stime.tv_usec;
 }
 
-/* API calls the emulator answered (token and admin routes aside). */
-static long emulator_requests(const char *api_url)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s %s/_emulator/stats", api_url);
-    FILE *p = popen(cmd, "r");
-    json_t *st = p ? json_loadf(p, 0, NULL) : NULL;
-    if (p)
-        pclose(p);
-    const char *route, *status;
-    json_t *by_status, *count;
-    long n = 0;
-    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
-        if (strstr(route, "/oauth/") || strstr(route, "/_emulator"))
-            continue;
-        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
-    }
-    json_decref(st);
-    return n;
-}
-
 typedef struct phase {
     const char *name;
     long ops, requests, connects, failed;
@@ -121,7 +100,7 @@ static int run_phase(phase *out, int users, gcs_genesys_session *s, gcs_store *s
         return rc;
     gcs_http_stats before, after;
     gcs_http_client_stats(&before, s->client);
-    long req0 = emulator_requests(api_url);
+    long req0 = gcs_bench_emulator_calls(api_url, NULL, NULL);
     int64_t emu0 = gcs_bench_cpu_us(emu);
     int64_t t0 = gcs_time_mono_us(), cpu0 = rusage_us(RUSAGE_SELF),
             main0 = rusage_us(RUSAGE_THREAD);
@@ -132,7 +111,7 @@ static int run_phase(phase *out, int users, gcs_genesys_session *s, gcs_store *s
             main_cpu = rusage_us(RUSAGE_THREAD) - main0;
     int64_t emu_cpu = gcs_bench_cpu_us(emu) - emu0;
     gcs_http_client_stats(&after, s->client);
-    out->requests = emulator_requests(api_url) - req0;
+    out->requests = gcs_bench_emulator_calls(api_url, NULL, NULL) - req0;
     out->connects = (long)(after.connects - before.connects);
     out->ops = result.total;
     out->failed = result.counts[GCS_APPLY_FAILED] + result.counts[GCS_APPLY_DRIFT];

@@ -71,33 +71,6 @@ static void write_inputs(const char *dir, int users, int changed_every)
     fclose(f);
 }
 
-static long count_routes(const char *api_url, long *reads, long *writes)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s %s/_emulator/stats", api_url);
-    FILE *p = popen(cmd, "r");
-    json_t *st = p ? json_loadf(p, 0, NULL) : NULL;
-    if (p)
-        pclose(p);
-    const char *route;
-    json_t *by_status;
-    *reads = *writes = 0;
-    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
-        if (strstr(route, "/oauth/") || strstr(route, "/_emulator"))
-            continue;
-        const char *status;
-        json_t *count;
-        long n = 0;
-        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
-        if (strncmp(route, "GET ", 4) == 0)
-            *reads += n;
-        else
-            *writes += n;
-    }
-    json_decref(st);
-    return *reads + *writes;
-}
-
 int main(int argc, char **argv)
 {
     int users = 10000;
@@ -166,7 +139,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "bench_sync: %s\n", gcs_error_last());
     long reads, writes;
-    long requests = count_routes(api_url, &reads, &writes);
+    long requests = gcs_bench_emulator_calls(api_url, &reads, &writes);
     long target = changed + (users + PAGE_SIZE - 1) / PAGE_SIZE + 5;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"users\":%d,\"changed\":%d,\"limit\":\"%s\",\"requests\":%ld,\"reads\":%ld,"

@@ -1,5 +1,7 @@
 #include "benchconn.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,37 @@ void gcs_bench_close(gcs_bench_conn *c)
     gcs_genesys_session_free(c->session);
     gcs_config_release(&c->cfg);
     memset(c, 0, sizeof *c);
+}
+
+long gcs_bench_emulator_calls(const char *api_url, long *reads, long *writes)
+{
+    char cmd[1024];
+    long r = 0, w = 0;
+    snprintf(cmd, sizeof cmd, "curl -s %s/_emulator/stats", api_url);
+    FILE *p = popen(cmd, "r");
+    json_t *st = p ? json_loadf(p, 0, NULL) : NULL;
+    if (p)
+        pclose(p);
+    const char *route;
+    json_t *by_status;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strstr(route, "/oauth/") || strstr(route, "/_emulator"))
+            continue;
+        const char *status;
+        json_t *count;
+        long n = 0;
+        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
+        if (strncmp(route, "GET ", 4) == 0)
+            r += n;
+        else
+            w += n;
+    }
+    json_decref(st);
+    if (reads)
+        *reads = r;
+    if (writes)
+        *writes = w;
+    return r + w;
 }
 
 void gcs_bench_remove_dir(const char *dir, const char *bench)

@@ -22,6 +22,10 @@ typedef struct gcs_bench_conn {
 int gcs_bench_open(gcs_bench_conn *c, const char *api_url, const char *dir,
                    const char *max_in_flight);
 void gcs_bench_close(gcs_bench_conn *c);
+/* The API calls the emulator at api_url answered so far (token and admin
+ * routes aside): the total, and in *reads (GET) and *writes the rest (either
+ * may be NULL). 0 when its statistics cannot be read. */
+long gcs_bench_emulator_calls(const char *api_url, long *reads, long *writes);
 /* Removes the benchmark's directory; says so on stderr when it cannot. */
 void gcs_bench_remove_dir(const char *dir, const char *bench);
 

@@ -176,6 +176,73 @@ void gcs_cli_format_time(char *out, size_t outsz, int64_t ms)
         snprintf(out, outsz, "-");
 }
 
+int gcs_cli_parse_state(const char **out, const char *arg, const char *const *states, size_t n)
+{
+    char names[256];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(arg, states[i]) == 0) {
+            *out = states[i];
+            return 0;
+        }
+    }
+    names[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+                                i == 0 ? "" : i + 1 == n ? " or " : ", ", states[i]);
+    return gcs_error_set(GCS_EUSAGE, "--state: '%s' is not %s", arg, names);
+}
+
+gcs_exit gcs_cli_parse_row_operands(gcs_cli *cli, const char *command, const char *noun,
+                                    const char *const *subs, int argc, char **argv, int first,
+                                    const char **sub, int64_t *id)
+{
+    char names[256];
+    size_t len = 0;
+    names[0] = '\0';
+    for (size_t i = 0; subs[i] && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", subs[i]);
+    if (first >= argc)
+        return gcs_cli_usage_error(cli, command, "missing subcommand (%s)", names);
+    *sub = argv[first];
+    *id = 0;
+    size_t i = 0;
+    while (subs[i] && strcmp(subs[i], *sub) != 0)
+        i++;
+    if (!subs[i])
+        return gcs_cli_usage_error(cli, command, "unknown subcommand '%s'", *sub);
+    bool is_list = strcmp(*sub, "list") == 0;
+    if (argc - first - 1 != (is_list ? 0 : 1)) {
+        if (is_list)
+            return gcs_cli_usage_error(cli, command, "%s list takes no argument", command);
+        return gcs_cli_usage_error(cli, command, "%s %s needs one %s id", command, *sub, noun);
+    }
+    if (!is_list) {
+        char *end;
+        *id = strtoll(argv[first + 1], &end, 10);
+        if (*end || end == argv[first + 1] || *id < 1)
+            return gcs_cli_usage_error(cli, command, "%s id '%s' is not a number", noun,
+                                       argv[first + 1]);
+    }
+    return GCS_EXIT_OK;
+}
+
+void gcs_cli_print_fields(gcs_cli *cli, const json_t *o, int key_width)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        char *text = json_is_string(v) || json_is_null(v)
+                         ? NULL
+                         : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        fprintf(cli->out, "%-*s %s\n", key_width, k,
+                json_is_string(v) ? json_string_value(v)
+                : json_is_null(v) ? "-"
+                                  : (text ? text : "?"));
+        free(text);
+    }
+}
+
 /* ==== Parsing ==== */
 
 /*

@@ -94,6 +94,22 @@ int gcs_cli_parse_anchor(int64_t *seq, char hash[65], const char *arg);
 /* A wall-clock time in ISO 8601 for tables, or "-" when ms is 0. */
 void gcs_cli_format_time(char *out, size_t outsz, int64_t ms);
 
+/* The commands over a queue of rows (jobs, notifications). */
+/* --state ARG: *out is the one of states[0..n) that ARG names; GCS_EUSAGE
+ * listing them otherwise ("--state: 'x' is not a, b or c"). */
+int gcs_cli_parse_state(const char **out, const char *arg, const char *const *states, size_t n);
+/* The operands from argv[first]: SUB, one of subs (NULL-terminated), then for
+ * every SUB but "list" the id of one NOUN (a positive number) in *id. A usage
+ * error of `command` naming what is wrong otherwise (GCS_EXIT_USAGE), else
+ * GCS_EXIT_OK. */
+gcs_exit gcs_cli_parse_row_operands(gcs_cli *cli, const char *command, const char *noun,
+                                    const char *const *subs, int argc, char **argv, int first,
+                                    const char **sub, int64_t *id);
+/* Prints a shown row's JSON object as text: a line per member, its key in
+ * key_width columns, then a string as it is, null as "-", anything else as
+ * compact JSON. */
+void gcs_cli_print_fields(gcs_cli *cli, const json_t *o, int key_width);
+
 /* Commands */
 gcs_exit gcs_cmd_help(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_version(gcs_cli *cli, int argc, char **argv);

@@ -41,18 +41,9 @@ static int on_option(int id, const char *arg, void *payload)
     }
     if (id != OPT_STATE)
         return gcs_error_set(GCS_EUSAGE, "unexpected option");
-    const char *states[] = {GCS_JOB_PENDING, GCS_JOB_RUNNING, GCS_JOB_DONE, GCS_JOB_DEAD,
-                            GCS_JOB_DROPPED, GCS_JOB_NEEDS_APPROVAL};
-    for (size_t i = 0; i < sizeof states / sizeof *states; i++) {
-        if (strcmp(arg, states[i]) == 0) {
-            *state = states[i];
-            return 0;
-        }
-    }
-    return gcs_error_set(GCS_EUSAGE,
-                         "--state: '%s' is not pending, running, done, dead, dropped or "
-                         "needs_approval",
-                         arg);
+    const char *const states[] = {GCS_JOB_PENDING, GCS_JOB_RUNNING, GCS_JOB_DONE,
+                                  GCS_JOB_DEAD,    GCS_JOB_DROPPED, GCS_JOB_NEEDS_APPROVAL};
+    return gcs_cli_parse_state(state, arg, states, sizeof states / sizeof *states);
 }
 
 static json_t *str_or_null(const char *s)
@@ -126,25 +117,10 @@ static int show(gcs_cli *cli, gcs_store *s, int64_t id)
     if (rc < 0)
         return rc;
     json_t *o = job_json(&j);
-    if (cli->json) {
+    if (cli->json)
         gcs_cli_print_json(cli, o);
-    } else {
-        const char *k;
-        json_t *v;
-        json_object_foreach(o, k, v) {
-            if (json_is_string(v))
-                fprintf(cli->out, "%-13s %s\n", k, json_string_value(v));
-            else if (json_is_integer(v))
-                fprintf(cli->out, "%-13s %lld\n", k, (long long)json_integer_value(v));
-            else if (json_is_null(v))
-                fprintf(cli->out, "%-13s -\n", k);
-            else {
-                char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                fprintf(cli->out, "%-13s %s\n", k, text ? text : "?");
-                free(text);
-            }
-        }
-    }
+    else
+        gcs_cli_print_fields(cli, o, 13);
     json_decref(o);
     gcs_job_release(&j);
     return 0;
@@ -213,27 +189,15 @@ gcs_exit gcs_cmd_jobs(gcs_cli *cli, int argc, char **argv)
     jobs_opts jo = {0};
     gcs_store *s = NULL;
     int64_t id = 0;
+    const char *sub = NULL;
+    static const char *const subs[] = {"list", "show", "retry", "drop", "approve", NULL};
     if ((rc = gcs_cli_parse(cli, argc, argv, options, on_option, &jo, &first)) != 0)
         return rc;
     const char *state = jo.state;
-    if (first >= argc)
-        return gcs_cli_usage_error(cli, "jobs",
-                                   "missing subcommand (list, show, retry, drop, approve)");
-    const char *sub = argv[first];
+    if ((rc = gcs_cli_parse_row_operands(cli, "jobs", "job", subs, argc, argv, first, &sub,
+                                         &id)) != GCS_EXIT_OK)
+        return rc;
     bool is_list = strcmp(sub, "list") == 0, is_approve = strcmp(sub, "approve") == 0;
-    if (!is_list && strcmp(sub, "show") != 0 && strcmp(sub, "retry") != 0 &&
-        strcmp(sub, "drop") != 0 && !is_approve)
-        return gcs_cli_usage_error(cli, "jobs", "unknown subcommand '%s'", sub);
-    if (argc - first - 1 != (is_list ? 0 : 1))
-        return gcs_cli_usage_error(cli, "jobs", is_list ? "jobs list takes no argument"
-                                                        : "jobs %s needs one job id", sub);
-    if (!is_list) {
-        char *end;
-        id = strtoll(argv[first + 1], &end, 10);
-        if (*end || end == argv[first + 1] || id < 1)
-            return gcs_cli_usage_error(cli, "jobs", "job id '%s' is not a number",
-                                       argv[first + 1]);
-    }
     if (state && !is_list)
         return gcs_cli_usage_error(cli, "jobs", "--state is for jobs list");
     if (jo.approve_count && !is_approve)

@@ -19,16 +19,9 @@ static int on_option(int id, const char *arg, void *payload)
     const char **state = payload;
     if (id != OPT_STATE)
         return gcs_error_set(GCS_EUSAGE, "unexpected option");
-    const char *states[] = {GCS_NOTE_PENDING, GCS_NOTE_SENDING, GCS_NOTE_DELIVERED, GCS_NOTE_DEAD,
-                            GCS_NOTE_DROPPED};
-    for (size_t i = 0; i < sizeof states / sizeof *states; i++) {
-        if (strcmp(arg, states[i]) == 0) {
-            *state = states[i];
-            return 0;
-        }
-    }
-    return gcs_error_set(GCS_EUSAGE,
-                         "--state: '%s' is not pending, sending, delivered, dead or dropped", arg);
+    const char *const states[] = {GCS_NOTE_PENDING, GCS_NOTE_SENDING, GCS_NOTE_DELIVERED,
+                                  GCS_NOTE_DEAD, GCS_NOTE_DROPPED};
+    return gcs_cli_parse_state(state, arg, states, sizeof states / sizeof *states);
 }
 
 static json_t *time_or_null(int64_t ms)
@@ -85,20 +78,10 @@ static int show(gcs_cli *cli, gcs_store *s, int64_t id)
     if (rc < 0)
         return rc;
     json_t *o = note_json(&n, true);
-    if (cli->json) {
+    if (cli->json)
         gcs_cli_print_json(cli, o);
-    } else {
-        const char *k;
-        json_t *v;
-        json_object_foreach(o, k, v) {
-            char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            fprintf(cli->out, "%-12s %s\n", k,
-                    json_is_string(v) ? json_string_value(v)
-                    : json_is_null(v) ? "-"
-                                      : (text ? text : "?"));
-            free(text);
-        }
-    }
+    else
+        gcs_cli_print_fields(cli, o, 12);
     json_decref(o);
     gcs_notification_release(&n);
     return 0;
@@ -110,28 +93,14 @@ gcs_exit gcs_cmd_notifications(gcs_cli *cli, int argc, char **argv)
     const char *state = NULL;
     gcs_store *s = NULL;
     int64_t id = 0;
+    const char *sub = NULL;
+    static const char *const subs[] = {"list", "show", "retry", "drop", NULL};
     if ((rc = gcs_cli_parse(cli, argc, argv, options, on_option, &state, &first)) != 0)
         return rc;
-    if (first >= argc)
-        return gcs_cli_usage_error(cli, "notifications",
-                                   "missing subcommand (list, show, retry, drop)");
-    const char *sub = argv[first];
+    if ((rc = gcs_cli_parse_row_operands(cli, "notifications", "notification", subs, argc, argv,
+                                         first, &sub, &id)) != GCS_EXIT_OK)
+        return rc;
     bool is_list = strcmp(sub, "list") == 0;
-    if (!is_list && strcmp(sub, "show") != 0 && strcmp(sub, "retry") != 0 &&
-        strcmp(sub, "drop") != 0)
-        return gcs_cli_usage_error(cli, "notifications", "unknown subcommand '%s'", sub);
-    if (argc - first - 1 != (is_list ? 0 : 1))
-        return gcs_cli_usage_error(cli, "notifications",
-                                   is_list ? "notifications list takes no argument"
-                                           : "notifications %s needs one notification id",
-                                   sub);
-    if (!is_list) {
-        char *end;
-        id = strtoll(argv[first + 1], &end, 10);
-        if (*end || end == argv[first + 1] || id < 1)
-            return gcs_cli_usage_error(cli, "notifications", "notification id '%s' is not a number",
-                                       argv[first + 1]);
-    }
     if (state && !is_list)
         return gcs_cli_usage_error(cli, "notifications", "--state is for notifications list");
     if ((rc = gcs_cli_load_config(cli)) < 0 || (rc = gcs_cli_open_store(cli, &s)) < 0)

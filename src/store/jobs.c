@@ -41,16 +41,7 @@ void gcs_job_release(gcs_job *j)
 
 void gcs_store_set_job_backoff(gcs_store *s, int64_t base_ms, int64_t max_ms)
 {
-    s->job_backoff_base_ms = base_ms > 0 ? base_ms : 1;
-    s->job_backoff_max_ms = max_ms >= s->job_backoff_base_ms ? max_ms : s->job_backoff_base_ms;
-}
-
-static int64_t backoff_ms(const gcs_store *s, int attempts)
-{
-    int64_t d = s->job_backoff_base_ms;
-    for (int i = 1; i < attempts && d < s->job_backoff_max_ms; i++)
-        d *= 2;
-    return d < s->job_backoff_max_ms ? d : s->job_backoff_max_ms;
+    gcs_store__backoff_set(&s->job_backoff, base_ms, max_ms);
 }
 
 /* ==== Reading ==== */
@@ -291,7 +282,7 @@ int gcs_store_job_claim(gcs_job *out, gcs_store *s, const char *worker, int64_t 
              " WHERE (state = 'pending' AND not_before_ms <= ?)"
              " OR (state = 'running' AND lease_until_ms < ?)"
              " ORDER BY id LIMIT %d%s",
-             CLAIM_BATCH, s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+             CLAIM_BATCH, gcs_store__sql_skip_locked(s));
     const char *cp[] = {now, now};
     if ((rc = gcs_store__sql_exec(s, sql, cp, 2, candidate_row, &cs, NULL)) < 0)
         goto out;
@@ -499,7 +490,7 @@ int gcs_store_job_fail(gcs_store *s, int64_t id, const char *worker, const char 
                      reason ? reason : "failed");
         }
     }
-    int64_t wait = backoff_ms(s, f->attempts);
+    int64_t wait = gcs_store__backoff_ms(&s->job_backoff, f->attempts);
     if (retry_after_ms > wait)
         wait = retry_after_ms;
     const char *up[] = {state, why, gcs_store__sql_i64(nb, t + wait), now, nid};
@@ -532,16 +523,13 @@ static int explain_refusal(gcs_store *s, int64_t id, const char *what)
 
 int gcs_store_job_retry(gcs_store *s, int64_t id)
 {
-    char nid[24], now[24];
-    int64_t changed = 0;
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now,
-                       gcs_store__sql_i64(nid, id)};
-    int rc =
-        gcs_store__sql_exec(s,
-                            "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = ?,"
-                            " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                            " WHERE id = ? AND state IN ('dead', 'dropped', 'done')",
-                            p, 3, NULL, NULL, &changed);
+    int64_t changed;
+    int rc = gcs_store__update_row_now(&changed, s,
+                                       "UPDATE jobs SET state = 'pending', attempts = 0,"
+                                       " not_before_ms = ?, lease_owner = NULL,"
+                                       " lease_until_ms = NULL, updated_ms = ?"
+                                       " WHERE id = ? AND state IN ('dead', 'dropped', 'done')",
+                                       2, id);
     if (rc == GCS_ECONFLICT)
         return gcs_error_set(GCS_ECONFLICT,
                              "job %lld: another job of the same key is already pending",
@@ -553,17 +541,12 @@ int gcs_store_job_retry(gcs_store *s, int64_t id)
 
 int gcs_store_job_drop(gcs_store *s, int64_t id)
 {
-    char nid[24], now[24];
-    int64_t changed = 0;
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id)};
-    int rc = gcs_store__sql_exec(s,
-                                 "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
-                                 " updated_ms = ? WHERE id = ?"
-                                 " AND state IN ('pending', 'dead', 'needs_approval')",
-                                 p, 2, NULL, NULL, &changed);
-    if (rc == 0 && changed == 0)
-        rc = explain_refusal(s, id, "drop");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE jobs SET state = 'dropped', lease_until_ms = NULL,"
+        " updated_ms = ? WHERE id = ?"
+        " AND state IN ('pending', 'dead', 'needs_approval')",
+        1, id, explain_refusal, "drop");
 }
 
 int gcs_store_job_approve(gcs_store *s, int64_t id, const char *payload)

@@ -48,16 +48,7 @@ void gcs_notifications_free(gcs_notification *list, size_t n)
 
 void gcs_store_set_notify_backoff(gcs_store *s, int64_t base_ms, int64_t max_ms)
 {
-    s->note_backoff_base_ms = base_ms > 0 ? base_ms : 1;
-    s->note_backoff_max_ms = max_ms >= s->note_backoff_base_ms ? max_ms : s->note_backoff_base_ms;
-}
-
-static int64_t backoff_ms(const gcs_store *s, int attempts)
-{
-    int64_t d = s->note_backoff_base_ms;
-    for (int i = 1; i < attempts && d < s->note_backoff_max_ms; i++)
-        d *= 2;
-    return d < s->note_backoff_max_ms ? d : s->note_backoff_max_ms;
+    gcs_store__backoff_set(&s->note_backoff, base_ms, max_ms);
 }
 
 bool gcs_outbox_route_takes(const gcs_outbox_route *r, const char *type)
@@ -508,7 +499,7 @@ int gcs_store_notifications_claim(gcs_notification **out, size_t *n_out, gcs_sto
              " WHERE (state = 'pending' AND not_before_ms <= ?)"
              " OR (state = 'sending' AND lease_until_ms < ?)"
              " ORDER BY id LIMIT %zu%s",
-             max, s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+             max, gcs_store__sql_skip_locked(s));
     const char *cp[] = {due, now};
     if ((rc = gcs_store__sql_exec(s, sql, cp, 2, claim_candidate, &cs, NULL)) < 0)
         goto out;
@@ -570,22 +561,16 @@ static int explain(gcs_store *s, int64_t id, const char *what)
 
 int gcs_store_notification_delivered(gcs_store *s, int64_t id, const char *sender)
 {
-    char nid[24], now[24];
-    int64_t changed = 0;
     (void)sender;
     /* A delivery is a fact whoever made it: a sender whose lease ran out while
      * the receiver answered still records it (the other sender's copy carries
      * the same webhook-id). */
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now,
-                       gcs_store__sql_i64(nid, id)};
-    int rc = gcs_store__sql_exec(s,
-                                 "UPDATE notifications SET state = 'delivered', delivered_ms = ?,"
-                                 " lease_owner = NULL, lease_until_ms = NULL, last_error = NULL,"
-                                 " updated_ms = ? WHERE id = ? AND state IN ('pending', 'sending')",
-                                 p, 3, NULL, NULL, &changed);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "mark delivered");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE notifications SET state = 'delivered', delivered_ms = ?,"
+        " lease_owner = NULL, lease_until_ms = NULL, last_error = NULL,"
+        " updated_ms = ? WHERE id = ? AND state IN ('pending', 'sending')",
+        2, id, explain, "mark delivered");
 }
 
 typedef struct fail_info {
@@ -631,7 +616,7 @@ int gcs_store_notification_failed(bool *dead_out, gcs_store *s, int64_t id, cons
         rc = explain(s, id, "fail");
         goto out;
     }
-    int64_t wait = backoff_ms(s, f.attempts);
+    int64_t wait = gcs_store__backoff_ms(&s->note_backoff, f.attempts);
     if (retry_after_ms > wait)
         wait = retry_after_ms;
     bool dead = t + wait > f.deadline_ms;
@@ -658,32 +643,21 @@ out:
 
 int gcs_store_notification_retry(gcs_store *s, int64_t id)
 {
-    char nid[24], now[24];
-    int64_t changed = 0;
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), now, now,
-                       gcs_store__sql_i64(nid, id)};
-    int rc = gcs_store__sql_exec(s,
-                                 "UPDATE notifications SET state = 'pending', attempts = 0,"
-                                 " not_before_ms = ?, deadline_ms = ? + dead_after_ms,"
-                                 " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                                 " WHERE id = ? AND state IN ('dead', 'dropped')",
-                                 p, 4, NULL, NULL, &changed);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "retry");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE notifications SET state = 'pending', attempts = 0,"
+        " not_before_ms = ?, deadline_ms = ? + dead_after_ms,"
+        " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+        " WHERE id = ? AND state IN ('dead', 'dropped')",
+        3, id, explain, "retry");
 }
 
 int gcs_store_notification_drop(gcs_store *s, int64_t id)
 {
-    char nid[24], now[24];
-    int64_t changed = 0;
-    const char *p[] = {gcs_store__sql_i64(now, gcs_time_wall_ms()), gcs_store__sql_i64(nid, id)};
-    int rc = gcs_store__sql_exec(s,
-                                 "UPDATE notifications SET state = 'dropped',"
-                                 " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
-                                 " WHERE id = ? AND state IN ('pending', 'dead')",
-                                 p, 2, NULL, NULL, &changed);
-    if (rc == 0 && changed == 0)
-        rc = explain(s, id, "drop");
-    return rc;
+    return gcs_store__update_row_or_refuse(
+        s,
+        "UPDATE notifications SET state = 'dropped',"
+        " lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?"
+        " WHERE id = ? AND state IN ('pending', 'dead')",
+        1, id, explain, "drop");
 }

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/time.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -165,10 +166,8 @@ int gcs_store_open(gcs_store **out, const char *url)
         goto out;
     }
     s->kind = kind;
-    s->job_backoff_base_ms = 1000;
-    s->job_backoff_max_ms = 5 * 60 * 1000;
-    s->note_backoff_base_ms = 5000;
-    s->note_backoff_max_ms = 10 * 60 * 1000;
+    gcs_store__backoff_set(&s->job_backoff, 1000, 5 * 60 * 1000);
+    gcs_store__backoff_set(&s->note_backoff, 5000, 10 * 60 * 1000);
     if (kind == GCS_STORE_SQLITE)
         rc = gcs_store__sqlite_open(s, target);
     else
@@ -291,6 +290,51 @@ void gcs_store__sql_rollback(gcs_store *s)
 const char *gcs_store__sql_for_update(const gcs_store *s)
 {
     return s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE" : "";
+}
+
+const char *gcs_store__sql_skip_locked(const gcs_store *s)
+{
+    return s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "";
+}
+
+int gcs_store__update_row_now(int64_t *changed, gcs_store *s, const char *sql, int nnow,
+                              int64_t id)
+{
+    char now[24], nid[24];
+    const char *p[5];
+    if (nnow < 0 || nnow > 4)
+        return gcs_error_set(GCS_EINVALID, "a row update takes the time now 0 to 4 times, not %d", nnow);
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
+    for (int i = 0; i < nnow; i++)
+        p[i] = now;
+    p[nnow] = gcs_store__sql_i64(nid, id);
+    *changed = 0;
+    return gcs_store__sql_exec(s, sql, p, nnow + 1, NULL, NULL, changed);
+}
+
+int gcs_store__update_row_or_refuse(gcs_store *s, const char *sql, int nnow, int64_t id,
+                                    int (*refused)(gcs_store *s, int64_t id, const char *what),
+                                    const char *what)
+{
+    int64_t changed;
+    int rc = gcs_store__update_row_now(&changed, s, sql, nnow, id);
+    if (rc == 0 && changed == 0)
+        rc = refused(s, id, what);
+    return rc;
+}
+
+void gcs_store__backoff_set(gcs_store__backoff *b, int64_t base_ms, int64_t max_ms)
+{
+    b->base_ms = base_ms > 0 ? base_ms : 1;
+    b->max_ms = max_ms >= b->base_ms ? max_ms : b->base_ms;
+}
+
+int64_t gcs_store__backoff_ms(const gcs_store__backoff *b, int attempts)
+{
+    int64_t d = b->base_ms;
+    for (int i = 1; i < attempts && d < b->max_ms; i++)
+        d *= 2;
+    return d < b->max_ms ? d : b->max_ms;
 }
 
 int64_t gcs_store__sql_int(const char *col)

@@ -40,6 +40,17 @@ typedef struct gcs_store_ops {
 extern const gcs_store_ops gcs_store_sqlite_ops;
 extern const gcs_store_ops gcs_store_postgres_ops;
 
+/* An exponential backoff: base_ms after the first attempt, doubling, at most
+ * max_ms (the job queue's and the outbox's). */
+typedef struct gcs_store__backoff {
+    int64_t base_ms, max_ms;
+} gcs_store__backoff;
+
+/* Sets b from a caller's figures: base at least 1 ms, max at least base. */
+void gcs_store__backoff_set(gcs_store__backoff *b, int64_t base_ms, int64_t max_ms);
+/* The wait before the next attempt, after `attempts` of them. */
+int64_t gcs_store__backoff_ms(const gcs_store__backoff *b, int attempts);
+
 typedef struct pending_receipt pending_receipt;
 typedef struct receipt_writer receipt_writer;
 
@@ -50,8 +61,7 @@ struct gcs_store {
     char *target;                  /* what it was opened with (for a second connection) */
     int in_tx;                     /* a transaction is open */
     receipt_writer *writer;        /* receipts.c: started by the first append */
-    int64_t job_backoff_base_ms, job_backoff_max_ms;
-    int64_t note_backoff_base_ms, note_backoff_max_ms;
+    gcs_store__backoff job_backoff, note_backoff;
 };
 
 int gcs_store__sqlite_open(gcs_store *s, const char *path);
@@ -70,6 +80,19 @@ void gcs_store__sql_rollback(gcs_store *s);
 /* " FOR UPDATE" on PostgreSQL, "" on SQLite (whose write transactions are
  * already exclusive). */
 const char *gcs_store__sql_for_update(const gcs_store *s);
+/* " FOR UPDATE SKIP LOCKED" on PostgreSQL, "" on SQLite: a queue's claim
+ * passes over the rows another claimer holds. */
+const char *gcs_store__sql_skip_locked(const gcs_store *s);
+/* Runs `sql`, an UPDATE of one row: its parameters are the time now, nnow
+ * times (at most 4), then `id`. *changed gets the number of rows it changed
+ * (0: the row is not in a state the statement takes). */
+int gcs_store__update_row_now(int64_t *changed, gcs_store *s, const char *sql, int nnow,
+                              int64_t id);
+/* The same, for a change asked for by hand: when it changes no row, returns
+ * refused(s, id, what), which says why the row cannot be changed. */
+int gcs_store__update_row_or_refuse(gcs_store *s, const char *sql, int nnow, int64_t id,
+                                    int (*refused)(gcs_store *s, int64_t id, const char *what),
+                                    const char *what);
 
 /* Row-value helpers. */
 int64_t gcs_store__sql_int(const char *col);

@@ -48,16 +48,9 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = gcs_test_tmpdir();
-    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
-    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
-    free(seed_path);
+    gcs_test_emulator_start_seeded(&f->emu, f->dir, seed, NULL);
     gcs_log_set_level(GCS_LOG_OFF);
-    gcs_config_from_env(&f->cfg, NULL);
-    gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
-    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
-    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
-                   "test");
+    gcs_test_config_for_emulator(&f->cfg, f->emu.api_url);
     if (gcs_genesys_session_open(&f->session, &f->cfg, NULL) != 0)
         fail_msg("session: %s", gcs_error_last());
     char url[700];

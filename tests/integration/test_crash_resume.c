@@ -9,6 +9,7 @@
  * plan at once: the second is refused. On SQLite, and on PostgreSQL when
  * $GCSCIM_TEST_PG is set (scripts/test always sets it).
  */
+#include "clitest.h"
 #include "gcstest.h"
 #include "httptest.h"
 
@@ -47,8 +48,7 @@ typedef struct fixture {
     gcs_test_server emu;
     char *dir;
     char *plan;
-    char env_api[256];
-    char env_db[1024];
+    gcs_test_cli cli;
 } fixture;
 
 static char *write_source(const char *dir)
@@ -95,50 +95,15 @@ static char *write_seed(const char *dir)
 
 static int run_cli(fixture *f, gcs_test_run *r, const char *const *args)
 {
-    const char *argv[16];
-    size_t n = 0;
-    argv[n++] = gcs_test_cli_path();
-    for (size_t i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    const char *env[] = {f->env_api,
-                         f->env_db,
-                         "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
-                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret",
-                         "GCSCIM_MAX_IN_FLIGHT=4",
-                         NULL};
-    gcs_test_run_program(r, argv, env, NULL, 120000);
-    return r->exit_code;
+    return gcs_test_cli_runv(&f->cli, r, args);
 }
 
 /* Starts gcscim with `args` (NULL-terminated) in the background, output to apply.log. */
 static pid_t start_cli(fixture *f, const char *const *args)
 {
-    fflush(NULL); /* or the child's freopen writes our buffered output again */
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[700];
-        snprintf(log, sizeof log, "%s/apply.log", f->dir);
-        FILE *out = freopen(log, "a", stdout);
-        (void)out;
-        dup2(1, 2);
-        char *envp[] = {f->env_api,
-                        f->env_db,
-                        "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
-                        "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret",
-                        "GCSCIM_MAX_IN_FLIGHT=4",
-                        "PATH=/usr/bin:/bin",
-                        NULL};
-        char *argv[16];
-        size_t n = 0;
-        argv[n++] = (char *)gcs_test_cli_path();
-        for (size_t i = 0; args[i] && n < 15; i++)
-            argv[n++] = (char *)args[i];
-        argv[n] = NULL;
-        execve(gcs_test_cli_path(), argv, envp);
-        _exit(127);
-    }
-    return pid;
+    char log[700];
+    snprintf(log, sizeof log, "%s/apply.log", f->dir);
+    return gcs_test_cli_start(&f->cli, log, args);
 }
 
 /* `gcscim apply PLAN` in the background. */
@@ -200,8 +165,10 @@ static void setup_fixture(fixture *f, const char *db_url)
     const char *args[] = {"--seed", seed, "--rate-limit", "0", "--latency", "25", NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed);
-    snprintf(f->env_api, sizeof f->env_api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
-    snprintf(f->env_db, sizeof f->env_db, "GCSCIM_DB=%s", db_url);
+    gcs_test_cli_init(&f->cli, &f->emu, db_url);
+    f->cli.timeout_ms = 120000;
+    gcs_test_cli_setenv(&f->cli, "GCSCIM_MAX_IN_FLIGHT=4");
+    gcs_test_cli_setenv(&f->cli, "PATH=/usr/bin:/bin");
     char *src = write_source(f->dir);
     char *prof = gcs_test_write_file(f->dir, "profile.yaml", profile);
     size_t n = strlen(f->dir) + 16;

@@ -5,6 +5,7 @@
  * was on the wire is found by name, never sent again), every member in place,
  * and a plan made afterwards finds nothing to do. SQLite.
  */
+#include "clitest.h"
 #include "gcstest.h"
 #include "httptest.h"
 
@@ -38,50 +39,20 @@ typedef struct fixture {
     gcs_test_server emu;
     char *dir;
     char *source, *profile, *plan;
-    char env_api[256];
-    char env_db[1024];
+    gcs_test_cli cli;
 } fixture;
-
-static char *const *environment(fixture *f)
-{
-    static char *envp[8];
-    envp[0] = f->env_api;
-    envp[1] = f->env_db;
-    envp[2] = "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator";
-    envp[3] = "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret";
-    envp[4] = "GCSCIM_MAX_IN_FLIGHT=4";
-    envp[5] = "PATH=/usr/bin:/bin";
-    envp[6] = NULL;
-    return envp;
-}
 
 static int run_cli(fixture *f, gcs_test_run *r, const char *const *args)
 {
-    const char *argv[16];
-    size_t n = 0;
-    argv[n++] = gcs_test_cli_path();
-    for (size_t i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    gcs_test_run_program(r, argv, (const char *const *)environment(f), NULL, 120000);
-    return r->exit_code;
+    return gcs_test_cli_runv(&f->cli, r, args);
 }
 
 static pid_t start_apply(fixture *f)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[700];
-        snprintf(log, sizeof log, "%s/apply.log", f->dir);
-        FILE *out = freopen(log, "a", stdout);
-        (void)out;
-        dup2(1, 2);
-        char *argv[] = {(char *)gcs_test_cli_path(), "apply", f->plan, NULL};
-        execve(gcs_test_cli_path(), argv, environment(f));
-        _exit(127);
-    }
-    return pid;
+    char log[700];
+    snprintf(log, sizeof log, "%s/apply.log", f->dir);
+    const char *args[] = {"apply", f->plan, NULL};
+    return gcs_test_cli_start(&f->cli, log, args);
 }
 
 static long answered(fixture *f, const char *route, const char *only_status)
@@ -122,8 +93,12 @@ static void setup_fixture(fixture *f)
     const char *args[] = {"--seed", seed, "--rate-limit", "0", "--latency", "20", NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed);
-    snprintf(f->env_api, sizeof f->env_api, "GENESYSCLOUD_API_URL=%s", f->emu.api_url);
-    snprintf(f->env_db, sizeof f->env_db, "GCSCIM_DB=sqlite:%s/gcscim.db", f->dir);
+    char db[700];
+    snprintf(db, sizeof db, "sqlite:%s/gcscim.db", f->dir);
+    gcs_test_cli_init(&f->cli, &f->emu, db);
+    f->cli.timeout_ms = 120000;
+    gcs_test_cli_setenv(&f->cli, "GCSCIM_MAX_IN_FLIGHT=4");
+    gcs_test_cli_setenv(&f->cli, "PATH=/usr/bin:/bin");
     gcs_buf csv;
     gcs_buf_init(&csv, 0);
     int rc = gcs_buf_puts(&csv, "id,first,last,email,teams\n");

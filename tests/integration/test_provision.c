@@ -54,10 +54,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = gcs_test_tmpdir();
-    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
-    const char *args[] = {"--seed", seed_path, "--rate-limit", "0", NULL};
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
-    free(seed_path);
+    gcs_test_emulator_start_seeded(&f->emu, f->dir, seed, NULL);
     char db[700];
     snprintf(db, sizeof db, "sqlite:%s/gcscim.db", f->dir);
     gcs_test_cli_init(&f->cli, &f->emu, db);

@@ -75,25 +75,12 @@ static void open_session(fixture *f, gcs_genesys_session **out)
 static void fixture_start(fixture *f, bool postgres, const char *scopes)
 {
     f->dir = gcs_test_tmpdir();
-    char *seed_path = gcs_test_write_file(f->dir, "org.json", seed);
-    const char *args[] = {"--seed",
-                          seed_path,
-                          "--rate-limit",
-                          "0",
-                          scopes ? "--client" : NULL,
-                          "gcscim-emulator:gcscim-emulator-secret",
-                          "--client-scopes",
-                          scopes,
-                          NULL};
-    gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
-    free(seed_path);
+    const char *scoped[] = {"--client", "gcscim-emulator:gcscim-emulator-secret",
+                            "--client-scopes", scopes, NULL};
+    gcs_test_emulator_start_seeded(&f->emu, f->dir, seed, scopes ? scoped : NULL);
     f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
     gcs_log_set_level(getenv("GCS_TEST_VERBOSE") ? GCS_LOG_INFO : GCS_LOG_OFF);
-    gcs_config_from_env(&f->cfg, NULL);
-    gcs_config_set(&f->cfg, GCS_CFG_API_URL, f->emu.api_url, GCS_CFG_FROM_FLAG, "test");
-    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
-    gcs_config_set(&f->cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
-                   "test");
+    gcs_test_config_for_emulator(&f->cfg, f->emu.api_url);
     if (postgres) {
         const char *base = getenv("GCSCIM_TEST_PG");
         char sql[256];

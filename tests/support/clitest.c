@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void gcs_test_cli_init(gcs_test_cli *c, const gcs_test_server *emu, const char *db_url)
 {
@@ -25,16 +26,18 @@ void gcs_test_cli_setenv(gcs_test_cli *c, const char *kv)
     fail_msg("more than %d extra environment strings", GCS_TEST_CLI_EXTRA_ENV);
 }
 
-int gcs_test_cli_runv(gcs_test_cli *c, gcs_test_run *r, const char *const *args)
+#define CLI_ENV_MAX (4 + GCS_TEST_CLI_EXTRA_ENV + 1)
+#define CLI_ARGV_MAX 64
+
+/* argv: the program, then args (NULL-terminated); env: what a run gets. */
+static void cli_command(const gcs_test_cli *c, const char *argv[CLI_ARGV_MAX],
+                        const char *env[CLI_ENV_MAX], const char *const *args)
 {
-    const char *argv[64];
-    size_t n = 0;
+    size_t n = 0, e = 0;
     argv[n++] = gcs_test_cli_path();
-    for (size_t i = 0; args[i] && n < 63; i++)
+    for (size_t i = 0; args[i] && n < CLI_ARGV_MAX - 1; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    const char *env[4 + GCS_TEST_CLI_EXTRA_ENV + 1];
-    size_t e = 0;
     env[e++] = c->env_api;
     env[e++] = c->env_db;
     if (c->client_id_env)
@@ -44,8 +47,30 @@ int gcs_test_cli_runv(gcs_test_cli *c, gcs_test_run *r, const char *const *args)
     for (size_t i = 0; i < GCS_TEST_CLI_EXTRA_ENV && c->extra_env[i]; i++)
         env[e++] = c->extra_env[i];
     env[e] = NULL;
+}
+
+int gcs_test_cli_runv(gcs_test_cli *c, gcs_test_run *r, const char *const *args)
+{
+    const char *argv[CLI_ARGV_MAX], *env[CLI_ENV_MAX];
+    cli_command(c, argv, env, args);
     gcs_test_run_program(r, argv, env, NULL, c->timeout_ms);
     return r->exit_code;
+}
+
+pid_t gcs_test_cli_start(gcs_test_cli *c, const char *log_path, const char *const *args)
+{
+    const char *argv[CLI_ARGV_MAX], *env[CLI_ENV_MAX];
+    cli_command(c, argv, env, args);
+    fflush(NULL); /* or the child's freopen writes our buffered output again */
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(log_path, "a", stdout);
+        (void)out;
+        dup2(1, 2);
+        execve(argv[0], (char *const *)argv, (char *const *)env);
+        _exit(127);
+    }
+    return pid;
 }
 
 int gcs_test_cli_run(gcs_test_cli *c, gcs_test_run *r, ...)

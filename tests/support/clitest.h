@@ -33,6 +33,10 @@ void gcs_test_cli_setenv(gcs_test_cli *c, const char *kv);
 int gcs_test_cli_runv(gcs_test_cli *c, gcs_test_run *r, const char *const *args);
 /* The same with the arguments listed, ending with NULL. */
 int gcs_test_cli_run(gcs_test_cli *c, gcs_test_run *r, ...);
+/* Starts gcscim with `args` in the background, in the environment of a run,
+ * its output and errors appended to log_path; the child's pid (the caller
+ * kills or waits for it). */
+pid_t gcs_test_cli_start(gcs_test_cli *c, const char *log_path, const char *const *args);
 
 /* Writes (every method but GET) the emulator answered, token and admin routes aside. */
 long gcs_test_emu_writes(const gcs_test_server *emu);

@@ -255,3 +255,32 @@ void gcs_test_deadline(unsigned seconds)
     signal(SIGALRM, on_deadline);
     alarm(seconds * (unsigned)(k >= 1 && k <= 100 ? k : 1));
 }
+
+void gcs_test_emulator_start_seeded(gcs_test_server *emu, const char *dir, const char *seed,
+                                    const char *const *more_args)
+{
+    const char *args[32];
+    size_t n = 0;
+    char *seed_path = gcs_test_write_file(dir, "org.json", seed);
+    args[n++] = "--seed";
+    args[n++] = seed_path;
+    args[n++] = "--rate-limit";
+    args[n++] = "0";
+    for (size_t i = 0; more_args && more_args[i]; i++) {
+        if (n + 1 >= sizeof args / sizeof *args)
+            fail_msg("gcs_test_emulator_start_seeded: too many arguments");
+        args[n++] = more_args[i];
+    }
+    args[n] = NULL;
+    gcs_test_server_start(emu, gcs_test_emulator_path(), args, 10000);
+    free(seed_path);
+}
+
+void gcs_test_config_for_emulator(gcs_config *cfg, const char *api_url)
+{
+    gcs_config_from_env(cfg, NULL);
+    gcs_config_set(cfg, GCS_CFG_API_URL, api_url, GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
+    gcs_config_set(cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
+                   "test");
+}

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 
 /* Path of a built program: $GCSCIM_BIN / $GCSCIM_EMULATOR, else the build dir. */
 const char *gcs_test_cli_path(void);
@@ -63,6 +64,15 @@ void gcs_test_server_start(gcs_test_server *s, const char *program, const char *
                            int timeout_ms);
 /* SIGTERM, then SIGKILL after 5 s; returns the exit status (or -1). */
 int gcs_test_server_stop(gcs_test_server *s);
+
+/* Writes `seed` (the emulator's --seed JSON) to DIR/org.json and starts the
+ * emulator on it without rate limit, with more_args (NULL-terminated, may be
+ * NULL) after those. */
+void gcs_test_emulator_start_seeded(gcs_test_server *emu, const char *dir, const char *seed,
+                                    const char *const *more_args);
+/* cfg from the environment, naming the emulator at api_url and its default
+ * client (gcscim-emulator). */
+void gcs_test_config_for_emulator(gcs_config *cfg, const char *api_url);
 
 /* Aborts the process after `seconds` (times $GCS_TEST_DEADLINE_SCALE, 1 to 100,
  * for slow runs such as valgrind's): a hung test fails instead of stalling. */
