@@ -467,7 +467,7 @@ static int send_batch(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_
             .body = notes[i].body,
             .content_type = "application/json",
             .idempotent = 1, /* the receiver deduplicates by webhook-id */
-            .flags = GCS_HTTP_REQ_NO_JSON,
+            .flags = GCS_HTTP_REQ_NO_JSON | GCS_HTTP_REQ_NO_BODY, /* its status says it all */
             .headers = headers,
         };
         if (gcs_http_submit(clients[ei], &req, on_done, d) < 0)
