@@ -10,6 +10,7 @@
 #include "http/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -126,12 +127,21 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
     if (!path)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     struct stat st;
-    if (!(f = fopen(path, "r"))) {
+    /* Not blocking on open: a pipe or a device (/dev/stdin) is refused, not waited on. */
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || !(f = fdopen(fd, "r"))) {
         rc = gcs_error_set(GCS_EIO, "%s.secret_file: cannot read '%s': %s", where, path,
                            strerror(errno));
+        if (fd >= 0)
+            close(fd);
         goto out;
     }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = gcs_error_set(GCS_EINVALID, "%s.secret_file: '%s' is not a regular file", where,
+                           path);
+        goto out;
+    }
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0077)) {
         rc = gcs_error_set(GCS_EINVALID,
                            "%s.secret_file: '%s' is readable by others: chmod 600 it first",
                            where, path);

@@ -356,6 +356,14 @@ static void notify_file_errors_name_the_file_and_field(void **state)
                         "\"ok.whsec\"}]}",
                    "endpoints[1].name: 'https://a.example/x' is taken by endpoints[0]");
     expect_refused(dir, "{\"endpoints\": [}", "line 1");
+    /* A pipe or a device (a secret_file of /dev/stdin) is refused, not waited on. */
+    char fifo[700];
+    snprintf(fifo, sizeof fifo, "%s/fifo.whsec", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    gcs_test_deadline(60);
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
+                        "\"secret_file\":\"fifo.whsec\"}]}",
+                   "fifo.whsec' is not a regular file");
     /* The secret is never in a message. */
     char *bad = secret_file(dir, "bad.whsec", "whsec_!!notbase64-secretvalue\n");
     expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
