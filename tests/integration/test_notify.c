@@ -163,7 +163,7 @@ static void delivery_is_signed_retried_and_recovers(void **state)
 /* An endpoint's answer is its status: a 2xx with a body larger than any the sender
  * reads is delivered all the same (and not retried until it is dead); a redirect is
  * not followed (the message is not posted again elsewhere) but retried. */
-static void a_huge_answer_is_delivered_and_a_redirect_is_not_followed(void **state)
+static void huge_redirecting_and_slow_endpoints(void **state)
 {
     (void)state;
     gcs_test_deadline(120);
@@ -204,6 +204,26 @@ static void a_huge_answer_is_delivered_and_a_redirect_is_not_followed(void **sta
     assert_int_equal(got.delivered, 2);
     assert_string_equal(state_of(s, 1, st, sizeof st), "delivered|");
     assert_string_equal(state_of(s, 2, st, sizeof st), "delivered|");
+
+    /* An endpoint slow to answer, and a notify file allowing it 300 s: a call ends
+     * by the sender's deadline all the same (sync and apply wait at most 30 s). */
+    add_event(s, c, "user.created", "E3");
+    gcs_notify_config_free(c);
+    free(path);
+    snprintf(text, sizeof text,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"%s\",\"secret_file\":\"hr.whsec\"}],"
+             "\"timeout_s\":300}",
+             r.url);
+    path = notify_file(dir, text);
+    c = load(path);
+    gcs_test_receiver_set_mode(&r, GCS_RECEIVER_SLOW, 9000);
+    memset(&got, 0, sizeof got);
+    int64_t began = gcs_time_wall_ms();
+    assert_int_equal(gcs_notify_send_ready(&got, s, c, "t:1", began + 1000), 0);
+    assert_true(gcs_time_wall_ms() - began < 6000);
+    assert_int_equal(got.failed, 1);
+    assert_int_equal(got.delivered, 0);
+    assert_non_null(strstr(state_of(s, 3, st, sizeof st), "pending|no answer"));
 
     gcs_store_free(s);
     gcs_notify_config_free(c);
@@ -657,7 +677,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(delivery_is_signed_retried_and_recovers),
-        cmocka_unit_test(a_huge_answer_is_delivered_and_a_redirect_is_not_followed),
+        cmocka_unit_test(huge_redirecting_and_slow_endpoints),
         cmocka_unit_test(each_endpoint_gets_its_events_with_its_secret),
         cmocka_unit_test(the_notifier_thread_sends_what_is_written),
         cmocka_unit_test(notify_file_errors_name_the_file_and_field),
