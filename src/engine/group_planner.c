@@ -98,15 +98,21 @@ int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, con
     char where[600];
     snprintf(where, sizeof where, "%s:%lu", row->file, row->line);
     int rc = gcs_string_list_split(&keys, v, g->cfg->separator);
-    for (size_t i = 0; rc == 0 && i < keys.count; i++)
+    bool told = false;
+    for (size_t i = 0; rc == 0 && i < keys.count; i++) {
         rc = gcs_group_defs_add_member(&g->defs, keys.items[i], person_key, where);
-    if (rc < 0 && rc != GCS_ENOMEM) {
-        /* The person is still planned; the group named badly is not. */
-        json_t *p = json_pack("{s:s,s:s,s:s}", "location", where, "field", g->cfg->column, "reason",
-                              gcs_error_last());
-        rc = p && json_array_append_new(g->row_problems, p) == 0
-                 ? 0
-                 : gcs_error_set(GCS_ENOMEM, "out of memory");
+        if (rc < 0 && rc != GCS_ENOMEM && told) {
+            rc = 0; /* one problem a row is shown: a row cannot make a plan of them */
+        } else if (rc < 0 && rc != GCS_ENOMEM) {
+            /* The person is still planned, and in the other groups the row names;
+             * the group named badly is not. */
+            told = true;
+            json_t *p = json_pack("{s:s,s:s,s:s}", "location", where, "field", g->cfg->column,
+                                  "reason", gcs_error_last());
+            rc = p && json_array_append_new(g->row_problems, p) == 0
+                     ? 0
+                     : gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
     }
     gcs_string_list_release(&keys);
     return rc;

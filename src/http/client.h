@@ -97,6 +97,10 @@ enum {
      * caller reads res->body (and res->etag) itself. For calls whose answer is
      * rarely read (a PATCH: its ETag is the new version). Errors are parsed. */
     GCS_HTTP_REQ_NO_JSON = 1u << 1,
+    /* Only the status is wanted: the body is read and dropped, whatever its size
+     * (res->body stays empty; the timeout still bounds the transfer). For the
+     * endpoints of notifications, whose answers are theirs to make. */
+    GCS_HTTP_REQ_NO_BODY = 1u << 2,
 };
 
 typedef struct gcs_http_client_request {

@@ -20,6 +20,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     job *j = userp;
     size_t n = size * nmemb;
+    if (j->flags & GCS_HTTP_REQ_NO_BODY)
+        return n;
     if (gcs_buf_put(&j->in, data, n) < 0) {
         j->too_large = true;
         return 0; /* aborts the transfer: the answer passed its hard maximum */

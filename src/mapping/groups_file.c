@@ -157,6 +157,7 @@ void gcs_group_defs_release(gcs_group_defs *d)
     free(d->items);
     gcs_row_errors_release(&d->rejected);
     json_decref((json_t *)d->index);
+    json_decref((json_t *)d->rejected_index);
     memset(d, 0, sizeof *d);
 }
 
@@ -185,9 +186,24 @@ static int defs_push(gcs_group_defs *d, gcs_group_def *g)
     return 0;
 }
 
+/* The first control character (C0 or DEL) in s, or -1: a line break or an escape
+ * sequence in a group's key or name would reach the terminal that shows the plan and
+ * the name of a Genesys group. */
+static long control_char_at(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return (long)(p - (const unsigned char *)s);
+    return -1;
+}
+
 static int check_key(const char *key)
 {
     size_t n = strlen(key);
+    long at = control_char_at(key);
+    if (at >= 0)
+        return gcs_error_set(GCS_EINVALID, "group key has a control character (0x%02X at byte %ld)",
+                             (unsigned char)key[at], at + 1);
     if (n == 0)
         return gcs_error_set(GCS_EINVALID, "a group key is empty");
     if (n > GCS_GROUP_KEY_MAX)
@@ -204,6 +220,12 @@ int gcs_group_defs_add_member(gcs_group_defs *d, const char *group_key, const ch
     if (rc < 0)
         return rc;
     gcs_group_def *g = gcs_group_defs_find(d, group_key);
+    json_t *rejected =
+        d->rejected_index ? json_object_get((json_t *)d->rejected_index, group_key) : NULL;
+    if (!g && rejected)
+        return gcs_error_set(GCS_EINVALID,
+                             "group '%s' is rejected in the groups file (its line %lld)",
+                             group_key, (long long)json_integer_value(rejected));
     if (!g) {
         if (d->count >= GCS_GROUPS_MAX)
             return gcs_error_set(GCS_EINVALID, "more than %d groups", GCS_GROUPS_MAX);
@@ -359,6 +381,9 @@ static int read_record(reader *r, const gcs_row *row)
         name = key;
     if (name && strlen(name) > GCS_GROUP_NAME_MAX)
         problem(r, row, "name", "longer than 255 bytes%s", "");
+    else if (name && name != key && control_char_at(name) >= 0)
+        problem(r, row, "name", "a control character (0x%02X at byte %ld)",
+                (unsigned char)name[control_char_at(name)], control_char_at(name) + 1);
     const char *type = gcs_row_get(row, "type");
     if (type && !*type)
         type = NULL;
@@ -393,6 +418,18 @@ static int read_record(reader *r, const gcs_row *row)
         problem(r, row, NULL, "more than %s groups", "100000");
     if (r->problems > 0) {
         r->d->rejected_groups++;
+        /* Its key stays known as rejected (unless a valid group holds it already). */
+        if (key && *key && !gcs_group_defs_find(r->d, key)) {
+            if (!r->d->rejected_index && !(r->d->rejected_index = json_object())) {
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                goto out;
+            }
+            if (json_object_set_new((json_t *)r->d->rejected_index, key,
+                                    json_integer((json_int_t)row->line)) < 0) {
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
         goto out;
     }
     char loc[600];

@@ -70,6 +70,8 @@ typedef struct gcs_group_defs {
                               * GCS_ROW_ERRORS_MAX: a hostile file cannot grow it) */
     size_t rejected_groups;  /* groups rejected (a group with two problems counts once) */
     void *index;             /* key -> position (private) */
+    void *rejected_index;    /* key -> line, of a rejected group (private): a column
+                              * naming it does not make a bare group of that key */
 } gcs_group_defs;
 
 /* An empty set (allocates nothing). */

@@ -1160,6 +1160,12 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
             }
         }
     }
+    if (got == GCS_EINVALID || got == GCS_ENOMEM) {
+        rc = gcs_error_set(got, "cannot read plan '%s': line %ld: text after the plan's end "
+                                "(a line longer than %lld bytes)",
+                           path, r->line + 1, (long long)GCS_PLAN_MAX_LINE_BYTES);
+        goto fail;
+    }
     if (got < 0) {
         rc = gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
         goto fail;

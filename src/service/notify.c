@@ -10,6 +10,7 @@
 #include "http/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -126,12 +127,21 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
     if (!path)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     struct stat st;
-    if (!(f = fopen(path, "r"))) {
+    /* Not blocking on open: a pipe or a device (/dev/stdin) is refused, not waited on. */
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || !(f = fdopen(fd, "r"))) {
         rc = gcs_error_set(GCS_EIO, "%s.secret_file: cannot read '%s': %s", where, path,
                            strerror(errno));
+        if (fd >= 0)
+            close(fd);
         goto out;
     }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = gcs_error_set(GCS_EINVALID, "%s.secret_file: '%s' is not a regular file", where,
+                           path);
+        goto out;
+    }
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0077)) {
         rc = gcs_error_set(GCS_EINVALID,
                            "%s.secret_file: '%s' is readable by others: chmod 600 it first",
                            where, path);
@@ -426,8 +436,13 @@ static int sign_headers(char *id_line, char *ts_line, char *sig_line, size_t sig
 
 /* Sends one claimed batch: one client per endpoint, all in flight together. */
 static int send_batch(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_config *c,
-                      const char *sender, gcs_notification *notes, size_t n)
+                      const char *sender, gcs_notification *notes, size_t n, int64_t deadline_ms)
 {
+    /* A call ends by the deadline (given a second at least): an endpoint that is slow
+     * to answer cannot hold sync or apply past what they promise to wait. */
+    int64_t left_ms = deadline_ms - gcs_time_wall_ms();
+    int timeout_ms = left_ms < c->timeout_ms ? (int)(left_ms > 1000 ? left_ms : 1000)
+                                             : c->timeout_ms;
     gcs_http_client *clients[GCS_NOTE_ENDPOINTS_MAX] = {0};
     delivery ds[SEND_BATCH];
     char lines[SEND_BATCH][3][80 + GCS_NOTIFY_SECRETS_MAX * GCS_WEBHOOK_SIGNATURE_MAX];
@@ -445,8 +460,8 @@ static int send_batch(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_
             gcs_http_client_options o = {
                 .api_url = e->base,
                 .max_in_flight = SEND_BATCH,
-                .timeout_ms = c->timeout_ms,
-                .connect_timeout_ms = c->timeout_ms,
+                .timeout_ms = timeout_ms,
+                .connect_timeout_ms = timeout_ms,
                 .max_attempts = 1,          /* the outbox retries, with its own backoff */
                 .breaker_threshold = -1,
             };
@@ -467,7 +482,7 @@ static int send_batch(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_
             .body = notes[i].body,
             .content_type = "application/json",
             .idempotent = 1, /* the receiver deduplicates by webhook-id */
-            .flags = GCS_HTTP_REQ_NO_JSON,
+            .flags = GCS_HTTP_REQ_NO_JSON | GCS_HTTP_REQ_NO_BODY, /* its status says it all */
             .headers = headers,
         };
         if (gcs_http_submit(clients[ei], &req, on_done, d) < 0)
@@ -506,7 +521,7 @@ static int send_pass(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_c
             break;
         if (n == 0)
             break;
-        rc = send_batch(counts, s, c, sender, notes, n);
+        rc = send_batch(counts, s, c, sender, notes, n, deadline_ms);
         gcs_notifications_free(notes, n);
     }
     return rc;

@@ -75,7 +75,9 @@ typedef struct gcs_notify_counts {
 /*
  * Sends what is ready: claims notifications in batches for `sender` (a name
  * unique to this process: "HOST:PID") and delivers them, until none is ready
- * or deadline_ms (wall clock) passes; a batch in flight then finishes.
+ * or deadline_ms (wall clock) passes; each call ends by the deadline (given a
+ * second at least, and never more than the notify file's timeout): a call cut
+ * short is a failed attempt, retried later.
  * Adds what happened to *counts (may be NULL). Returns 0, or a store error.
  */
 int gcs_notify_send_ready(gcs_notify_counts *counts, gcs_store *s, const gcs_notify_config *c,

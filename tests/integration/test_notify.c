@@ -160,6 +160,79 @@ static void delivery_is_signed_retried_and_recovers(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* An endpoint's answer is its status: a 2xx with a body larger than any the sender
+ * reads is delivered all the same (and not retried until it is dead); a redirect is
+ * not followed (the message is not posted again elsewhere) but retried. */
+static void huge_redirecting_and_slow_endpoints(void **state)
+{
+    (void)state;
+    gcs_test_deadline(120);
+    char *dir = gcs_test_tmpdir();
+    gcs_test_receiver r;
+    gcs_test_receiver_start(&r, both, 2);
+    char *secrets = secret_file(dir, "hr.whsec", SECRET_NEW "\n");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"%s\",\"secret_file\":\"hr.whsec\"}],"
+             "\"timeout_s\":5}",
+             r.url);
+    char *path = notify_file(dir, text);
+    gcs_notify_config *c = load(path);
+    char url[700];
+    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
+    gcs_store *s = NULL;
+    assert_int_equal(gcs_store_open(&s, url), 0);
+    gcs_store_set_notify_backoff(s, 1, 1);
+    add_event(s, c, "user.created", "E1");
+    add_event(s, c, "user.created", "E2");
+    char st[700];
+
+    gcs_test_receiver_set_mode(&r, GCS_RECEIVER_REDIRECT, 0);
+    gcs_notify_counts got = {0};
+    assert_int_equal(gcs_notify_send_ready(&got, s, c, "t:1", gcs_time_wall_ms() + 10000), 0);
+    assert_int_equal(got.failed, 2);
+    assert_string_equal(state_of(s, 1, st, sizeof st), "pending|HTTP 307 from the endpoint");
+    json_t *msgs = gcs_test_receiver_messages(&r);
+    assert_int_equal(json_array_size(msgs), 2); /* once each: the redirect was not followed */
+    json_decref(msgs);
+    usleep(5000);
+
+    gcs_test_receiver_set_mode(&r, GCS_RECEIVER_HUGE_OK, 0);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(gcs_notify_send_ready(&got, s, c, "t:1", gcs_time_wall_ms() + 10000), 0);
+    assert_int_equal(got.failed, 0);
+    assert_int_equal(got.delivered, 2);
+    assert_string_equal(state_of(s, 1, st, sizeof st), "delivered|");
+    assert_string_equal(state_of(s, 2, st, sizeof st), "delivered|");
+
+    /* An endpoint slow to answer, and a notify file allowing it 300 s: a call ends
+     * by the sender's deadline all the same (sync and apply wait at most 30 s). */
+    add_event(s, c, "user.created", "E3");
+    gcs_notify_config_free(c);
+    free(path);
+    snprintf(text, sizeof text,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"%s\",\"secret_file\":\"hr.whsec\"}],"
+             "\"timeout_s\":300}",
+             r.url);
+    path = notify_file(dir, text);
+    c = load(path);
+    gcs_test_receiver_set_mode(&r, GCS_RECEIVER_SLOW, 9000);
+    memset(&got, 0, sizeof got);
+    int64_t began = gcs_time_wall_ms();
+    assert_int_equal(gcs_notify_send_ready(&got, s, c, "t:1", began + 1000), 0);
+    assert_true(gcs_time_wall_ms() - began < 6000);
+    assert_int_equal(got.failed, 1);
+    assert_int_equal(got.delivered, 0);
+    assert_non_null(strstr(state_of(s, 3, st, sizeof st), "pending|no answer"));
+
+    gcs_store_free(s);
+    gcs_notify_config_free(c);
+    gcs_test_receiver_free(&r);
+    free(secrets);
+    free(path);
+    gcs_test_tmpdir_remove(dir);
+}
+
 /* Each endpoint gets the events its filter takes, signed with its own secret. */
 static void each_endpoint_gets_its_events_with_its_secret(void **state)
 {
@@ -303,6 +376,14 @@ static void notify_file_errors_name_the_file_and_field(void **state)
                         "\"ok.whsec\"}]}",
                    "endpoints[1].name: 'https://a.example/x' is taken by endpoints[0]");
     expect_refused(dir, "{\"endpoints\": [}", "line 1");
+    /* A pipe or a device (a secret_file of /dev/stdin) is refused, not waited on. */
+    char fifo[700];
+    snprintf(fifo, sizeof fifo, "%s/fifo.whsec", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    gcs_test_deadline(60);
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
+                        "\"secret_file\":\"fifo.whsec\"}]}",
+                   "fifo.whsec' is not a regular file");
     /* The secret is never in a message. */
     char *bad = secret_file(dir, "bad.whsec", "whsec_!!notbase64-secretvalue\n");
     expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
@@ -596,6 +677,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(delivery_is_signed_retried_and_recovers),
+        cmocka_unit_test(huge_redirecting_and_slow_endpoints),
         cmocka_unit_test(each_endpoint_gets_its_events_with_its_secret),
         cmocka_unit_test(the_notifier_thread_sends_what_is_written),
         cmocka_unit_test(notify_file_errors_name_the_file_and_field),

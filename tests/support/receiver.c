@@ -28,7 +28,8 @@ static void handle(gcs_http_response *out, const gcs_http_request *req, void *pa
     gcs_test_receiver_mode mode = r->mode;
     int slow = r->slow_ms;
     int status = mode == GCS_RECEIVER_FAIL_500 || mode == GCS_RECEIVER_KILL_SENDER ? 500
-                 : mode == GCS_RECEIVER_SLOW                                       ? 200
+                 : mode == GCS_RECEIVER_SLOW || mode == GCS_RECEIVER_HUGE_OK       ? 200
+                 : mode == GCS_RECEIVER_REDIRECT                                   ? 307
                                                                                    : 204;
     if (mode == GCS_RECEIVER_KILL_SENDER && r->kill_pid > 0)
         kill(r->kill_pid, SIGKILL); /* the outcome is durable: it is what made this message */
@@ -43,6 +44,20 @@ static void handle(gcs_http_response *out, const gcs_http_request *req, void *pa
     pthread_mutex_unlock(&r->lock);
     if (mode == GCS_RECEIVER_SLOW)
         usleep((useconds_t)slow * 1000);
+    if (mode == GCS_RECEIVER_REDIRECT) {
+        gcs_http_response_header(out, "Location", r->url);
+    } else if (mode == GCS_RECEIVER_HUGE_OK) {
+        char *huge = malloc(GCS_RECEIVER_HUGE_BYTES + 1);
+        if (huge) {
+            memset(huge, ' ', GCS_RECEIVER_HUGE_BYTES);
+            huge[0] = '{';
+            huge[GCS_RECEIVER_HUGE_BYTES - 1] = '}';
+            huge[GCS_RECEIVER_HUGE_BYTES] = '\0';
+            gcs_http_response_set(out, status, "application/json", huge);
+            free(huge);
+            return;
+        }
+    }
     gcs_http_response_set(out, status, "application/json", status == 204 ? "" : "{}");
 }
 

@@ -23,7 +23,11 @@ typedef enum gcs_test_receiver_mode {
     GCS_RECEIVER_FAIL_500,   /* 500 */
     GCS_RECEIVER_SLOW,       /* answers 200 after slow_ms */
     GCS_RECEIVER_KILL_SENDER,/* SIGKILLs kill_pid (the sender), then answers 500 */
+    GCS_RECEIVER_REDIRECT,   /* 307 to the same URL (a sender that follows it posts twice) */
+    GCS_RECEIVER_HUGE_OK,    /* 200 with a body of GCS_RECEIVER_HUGE_BYTES */
 } gcs_test_receiver_mode;
+
+#define GCS_RECEIVER_HUGE_BYTES ((size_t)12 << 20)
 
 typedef struct gcs_test_receiver {
     gcs_http_server *server;

@@ -666,6 +666,55 @@ static void a_plan_is_read_and_hashed_in_pieces(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* A plan's text, then `pad` blank bytes (no newline), in whole chunks. */
+typedef struct padded {
+    const char *text;
+    size_t len, pos, pad;
+} padded;
+
+static size_t feed_padded(char *buf, size_t size, void *payload)
+{
+    padded *f = payload;
+    size_t n = 0;
+    if (f->pos < f->len) {
+        n = f->len - f->pos < size ? f->len - f->pos : size;
+        memcpy(buf, f->text + f->pos, n);
+    } else if (f->pos < f->len + f->pad) {
+        n = f->len + f->pad - f->pos < size ? f->len + f->pad - f->pos : size;
+        memset(buf, ' ', n);
+    }
+    f->pos += n;
+    return n;
+}
+
+static void a_plan_padded_past_its_end_is_refused_as_bad_input(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p, q;
+    build_large(&p, 3, 10);
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    char *text = read_whole(path);
+    assert_non_null(text);
+    gcs_plan_reader r;
+    /* Some blank space after the end is harmless. */
+    padded some = {text, strlen(text), 0, 4096};
+    gcs_plan_reader_init(&r, "padded", feed_padded, &some);
+    assert_int_equal(gcs_plan_read_stream(&q, &r), 0);
+    gcs_plan_release(&q);
+    /* A blank line past the line limit is bad input, not an input error. */
+    padded huge = {text, strlen(text), 0, (size_t)GCS_PLAN_MAX_LINE_BYTES + 1};
+    gcs_plan_reader_init(&r, "padded", feed_padded, &huge);
+    assert_int_equal(gcs_plan_read_stream(&q, &r), GCS_EINVALID);
+    assert_null(q.doc);
+    assert_non_null(strstr(gcs_error_last(), "after the plan's end"));
+    free(text);
+    gcs_plan_release(&p);
+    gcs_test_tmpdir_remove(dir);
+}
+
 /* jansson's allocations, counted: what lives at once, and the most at once. */
 static size_t json_live, json_peak;
 
@@ -743,6 +792,7 @@ int main(void)
         cmocka_unit_test(creates_that_grant_or_replace_weigh),
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_read_and_hashed_in_pieces),
+        cmocka_unit_test(a_plan_padded_past_its_end_is_refused_as_bad_input),
         cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
         cmocka_unit_test(files_round_trip_privately),
