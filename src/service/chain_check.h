@@ -22,7 +22,6 @@ typedef struct gcs_chain_status {
     int64_t verified_ms;     /* wall clock of the last pass that verified up to its head */
     int64_t verified_head;   /* the seq that pass verified up to */
     bool intact;             /* false once a pass found a break */
-    int64_t passes;          /* passes finished (with or without a break) */
 } gcs_chain_status;
 
 /* Starts the thread; interval_s > 0. The first pass starts at once. */

@@ -347,7 +347,8 @@ static int verify_walk(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
     }
     out->head_seq = h.seq;
     memcpy(out->head_hash, h.hash, sizeof out->head_hash);
-    rc = gcs_store__sql_exec(s, "SELECT " RECEIPT_COLUMNS " FROM receipts WHERE seq >= ? ORDER BY seq",
+    rc = gcs_store__sql_exec(s,
+                             "SELECT " RECEIPT_COLUMNS " FROM receipts WHERE seq >= ? ORDER BY seq",
                              params, 1, verify_row, &v, NULL);
     if (rc < 0)
         goto out;
