@@ -170,7 +170,9 @@ const gcs_cli_command gcs_cli_commands[] = {
      "                              of events, provision, read; mode 0600\n"
      "  --notify-file FILE          outbound notification endpoints (JSON)\n"
      "  --shutdown-grace SECONDS    what running jobs get on SIGTERM (default 30)\n"
-     "  --queue-max N               pending jobs past which new work gets 503 (100000)",
+     "  --queue-max N               pending jobs past which new work gets 503 (100000)\n"
+     "  --chain-verify-interval SECONDS  how often the receipt chain is verified from\n"
+     "                              the last verified head (default 300, 0: never)",
      gcs_cmd_serve},
     {"version", "print the version", "gcscim version [--json]", "", gcs_cmd_version},
     {"help", "show help for a command", "gcscim help [COMMAND]", "", gcs_cmd_help},

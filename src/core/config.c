@@ -74,6 +74,10 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
     [GCS_CFG_PROFILE] = {"profile", "GCSCIM_PROFILE", "profile",
                          "serve: the mapping profile every job's row goes through", false, false,
                          false, 0, 0, "serve"},
+    [GCS_CFG_CHAIN_VERIFY_INTERVAL] = {"chain_verify_interval", "GCSCIM_CHAIN_VERIFY_INTERVAL",
+                                       "chain-verify-interval",
+                                       "serve: seconds between checks of the receipt chain (0: off)",
+                                       false, true, true, 0, 86400, "serve"},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {
@@ -82,6 +86,7 @@ static const char *const defaults[GCS_CFG__COUNT] = {
     [GCS_CFG_MAX_RPS] = "0",        [GCS_CFG_TIMEOUT] = "30",
     [GCS_CFG_LISTEN] = "127.0.0.1:8080", [GCS_CFG_WORKERS] = "4",
     [GCS_CFG_SHUTDOWN_GRACE] = "30", [GCS_CFG_QUEUE_MAX] = "100000",
+    [GCS_CFG_CHAIN_VERIFY_INTERVAL] = "300",
 };
 
 const char *gcs_config_source_name(gcs_config_source source)

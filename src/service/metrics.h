@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "http/route_counts.h"
+#include "service/chain_check.h"
 #include "store/store.h"
 
 typedef enum gcs_event_outcome {
@@ -68,6 +69,7 @@ typedef struct gcs_metrics_snapshot {
     bool draining;
     const gcs_genesys_metrics *genesys;  /* may be NULL */
     const gcs_notify_metrics *notify;    /* NULL: no notifications configured */
+    const gcs_chain_status *chain;       /* NULL: the chain is not checked (interval 0) */
 } gcs_metrics_snapshot;
 
 int gcs_metrics_init(gcs_metrics *m);

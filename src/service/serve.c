@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "mapping/profile.h"
 #include "service/auth.h"
+#include "service/chain_check.h"
 #include "service/notify.h"
 #include "service/service.h"
 #include "service/workers.h"
@@ -42,6 +43,7 @@ struct gcs_serve {
     gcs_notifier *notifier;
     gcs_store *notify_store;       /* counts for /metrics, read by the scraping thread */
     pthread_mutex_t notify_lock;
+    gcs_chain_check *chain;        /* NULL when chain_verify_interval is 0 */
     gcs_http_server *server;
     pthread_mutex_t rate_lock;     /* the last scrape's request count, for the used ratio */
     uint64_t rate_sent;
@@ -143,6 +145,15 @@ static bool notify_metrics(void *ctx, gcs_notify_metrics *out)
     if (gcs_store_notification_counts(&out->pending, &out->dead, s->notify_store) < 0)
         GCS_WARN("serve.metrics", "error", gcs_error_last());
     pthread_mutex_unlock(&s->notify_lock);
+    return true;
+}
+
+static bool chain_status(void *ctx, gcs_chain_status *out)
+{
+    gcs_serve *s = ctx;
+    if (!s->chain)
+        return false;
+    gcs_chain_check_status(out, s->chain);
     return true;
 }
 
@@ -302,6 +313,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .on_enqueued = on_enqueued,
         .genesys_metrics = genesys_metrics,
         .notify_metrics = notify_metrics,
+        .chain_status = chain_status,
         .ctx = s,
     };
     if ((rc = gcs_service_new(&s->service, &so)) < 0)
@@ -321,6 +333,12 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         if ((rc = gcs_notifier_start(&s->notifier, &no)) < 0)
             goto out;
     }
+
+    long chain_interval = gcs_config_get_long(cfg, GCS_CFG_CHAIN_VERIFY_INTERVAL);
+    if (chain_interval > 0 &&
+        (rc = gcs_chain_check_start(&s->chain, gcs_config_get(cfg, GCS_CFG_DB), chain_interval)) <
+            0)
+        goto out;
 
     /* The workers before the listener: the first event may wake them. */
     const char *profile = gcs_config_get(cfg, GCS_CFG_PROFILE);
@@ -407,6 +425,7 @@ void gcs_serve_free(gcs_serve *s)
     gcs_notifier_stop(s->notifier);
     s->notifier = NULL;
     gcs_store_free(s->notify_store);
+    gcs_chain_check_stop(s->chain);
     gcs_notify_config_free(s->notify);
     gcs_service_free(s->service);
     gcs_genesys_session_free(s->session);

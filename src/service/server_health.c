@@ -51,7 +51,7 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
     (void)req;
     gcs_job_counts jobs;
     int64_t head = -1;
-    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL, NULL};
+    gcs_metrics_snapshot snap = {NULL, -1, gcs_service_draining(s), NULL, NULL, NULL};
     pthread_mutex_lock(&s->read_lock);
     if (gcs_store_job_counts(&jobs, s->read_store) == 0)
         snap.jobs = &jobs;
@@ -70,6 +70,9 @@ void gcs_service__metrics(gcs_service *s, gcs_http_response *out, const gcs_http
     gcs_notify_metrics notify;
     if (s->o.notify_metrics && s->o.notify_metrics(s->o.ctx, &notify))
         snap.notify = &notify;
+    gcs_chain_status chain;
+    if (s->o.chain_status && s->o.chain_status(s->o.ctx, &chain))
+        snap.chain = &chain;
     gcs_buf_clear(&out->body);
     int rc = gcs_metrics_render(&out->body, &s->metrics, &snap);
     if (rc < 0) {

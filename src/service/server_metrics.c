@@ -187,6 +187,21 @@ int gcs_metrics_render(gcs_buf *out, gcs_metrics *m, const gcs_metrics_snapshot 
          (rc = gcs_buf_printf(out, "gcscim_receipt_chain_head %" PRId64 "\n", snap->chain_head)) <
              0))
         return rc;
+    const gcs_chain_status *c = snap->chain;
+    if (c &&
+        ((rc = head(out, "gcscim_receipt_chain_verified_timestamp_seconds", "gauge",
+                    "Unix time of the last check that verified the receipt chain up to its "
+                    "head (0: none yet).")) < 0 ||
+         (rc = gcs_buf_printf(out, "gcscim_receipt_chain_verified_timestamp_seconds %.3f\n",
+                              (double)c->verified_ms / 1000.0)) < 0 ||
+         (rc = head(out, "gcscim_receipt_chain_verified_head", "gauge",
+                    "Sequence number of the receipt the last such check verified up to.")) < 0 ||
+         (rc = gcs_buf_printf(out, "gcscim_receipt_chain_verified_head %" PRId64 "\n",
+                              c->verified_head)) < 0 ||
+         (rc = head(out, "gcscim_receipt_chain_intact", "gauge",
+                    "0 once a check found a break in the receipt chain, else 1.")) < 0 ||
+         (rc = gcs_buf_printf(out, "gcscim_receipt_chain_intact %d\n", c->intact ? 1 : 0)) < 0))
+        return rc;
     const gcs_notify_metrics *n = snap->notify;
     if (n &&
         ((rc = head(out, "gcscim_notifications", "gauge",

@@ -47,6 +47,8 @@ typedef struct gcs_service_options {
     bool (*token_ready)(void *ctx, char *why, size_t whysz);
     /* The outbox's counts for /metrics; false when serve sends no notifications. */
     bool (*notify_metrics)(void *ctx, gcs_notify_metrics *out);
+    /* The receipt chain check's status for /metrics; false when it is off. */
+    bool (*chain_status)(void *ctx, gcs_chain_status *out);
     void *ctx;
 } gcs_service_options;
 

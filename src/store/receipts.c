@@ -249,6 +249,7 @@ typedef struct verify_ctx {
     int64_t anchor_seq;      /* 0, or a receipt whose hash must be anchor_hash */
     const char *anchor_hash;
     bool anchor_seen;
+    bool from_anchor;        /* the walk starts at the anchor, trusting its prev_hash */
     char prev[65];
     gcs_buf scratch;
 } verify_ctx;
@@ -276,6 +277,9 @@ static int verify_row(const char *const *cols, int ncols, void *payload)
     if (ncols < 20)
         return gcs_error_set(GCS_EIO, "receipts table has %d columns, expected 20", ncols);
     row_to_receipt(&r, cols);
+    if (v->from_anchor && r.seq == v->anchor_seq && r.seq == v->expect && r.prev_hash &&
+        strlen(r.prev_hash) == 64)
+        memcpy(v->prev, r.prev_hash, sizeof v->prev);
     if (r.seq > v->res->head_seq)
         return broken(v, r.seq, "receipt %lld is beyond the chain head (%lld): inserted",
                       (long long)r.seq, (long long)v->res->head_seq);
@@ -311,13 +315,19 @@ int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s)
     return gcs_store_receipts_verify_anchored(out, s, 0, NULL);
 }
 
-int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
-                                       const char *anchor_hash)
+static int verify_walk(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                       const char *anchor_hash, bool from_anchor)
 {
     int rc;
     gcs_chain_head h = {0};
     verify_ctx v = {.res = out, .expect = 1, .anchor_seq = anchor_hash ? anchor_seq : 0,
                     .anchor_hash = anchor_hash};
+    v.from_anchor = from_anchor && v.anchor_seq > 0;
+    char from[24];
+    const char *params[1] = {from};
+    snprintf(from, sizeof from, "%lld", (long long)(v.from_anchor ? v.anchor_seq : 1));
+    if (v.from_anchor)
+        v.expect = v.anchor_seq;
     memset(out, 0, sizeof *out);
     out->ok = true;
     memcpy(v.prev, gcs_receipt_genesis_hash, sizeof v.prev);
@@ -337,8 +347,9 @@ int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int
     }
     out->head_seq = h.seq;
     memcpy(out->head_hash, h.hash, sizeof out->head_hash);
-    rc = gcs_store__sql_exec(s, "SELECT " RECEIPT_COLUMNS " FROM receipts ORDER BY seq", NULL, 0,
-                             verify_row, &v, NULL);
+    rc = gcs_store__sql_exec(s,
+                             "SELECT " RECEIPT_COLUMNS " FROM receipts WHERE seq >= ? ORDER BY seq",
+                             params, 1, verify_row, &v, NULL);
     if (rc < 0)
         goto out;
     rc = 0;
@@ -356,4 +367,16 @@ out:
     gcs_store__sql_rollback(s);
     gcs_buf_release(&v.scratch);
     return rc;
+}
+
+int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                                       const char *anchor_hash)
+{
+    return verify_walk(out, s, anchor_seq, anchor_hash, false);
+}
+
+int gcs_store_receipts_verify_since(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                                    const char *anchor_hash)
+{
+    return verify_walk(out, s, anchor_seq, anchor_hash, true);
 }

@@ -150,6 +150,12 @@ int gcs_store_receipts_verify(gcs_verify_result *out, gcs_store *s);
  * that was rewritten and re-hashed from that point on. */
 int gcs_store_receipts_verify_anchored(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
                                        const char *anchor_hash);
+/* The incremental form: walks from receipt anchor_seq (whose hash must still be
+ * anchor_hash) to the head, so it costs the receipts appended since. Receipts
+ * before the anchor are not read: an edit there that leaves the anchor's hash
+ * alone is found by the full walk only. out->checked counts from the anchor. */
+int gcs_store_receipts_verify_since(gcs_verify_result *out, gcs_store *s, int64_t anchor_seq,
+                                    const char *anchor_hash);
 
 /* The canonical bytes that are hashed (see docs/store.md), and the hash. */
 int gcs_receipt_canonical(gcs_buf *out, const gcs_receipt *r);

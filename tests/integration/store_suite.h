@@ -406,6 +406,43 @@ static void an_anchor_catches_a_rewritten_chain(void **state)
     assert_non_null(strstr(v.reason, "recorded earlier"));
 }
 
+/* The incremental walk reads from the anchor on, and still catches an edit at
+ * or after it, and an anchor whose hash changed. */
+static void verify_since_walks_from_the_anchor(void **state)
+{
+    gcs_store *s = store_of(state);
+    append_n(s, 5, "run-1");
+    gcs_verify_result v;
+    assert_int_equal(gcs_store_receipts_verify(&v, s), 0);
+    char anchor[65];
+    memcpy(anchor, v.head_hash, 65);
+    append_n(s, 3, "run-2");
+    assert_int_equal(gcs_store_receipts_verify_since(&v, s, 5, anchor), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.head_seq, 8);
+    assert_int_equal(v.checked, 4); /* receipts 5 to 8 */
+    char wrong[65];
+    memcpy(wrong, anchor, 65);
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    assert_int_equal(gcs_store_receipts_verify_since(&v, s, 5, wrong), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.broken_seq, 5);
+
+    drop_guards(s);
+    raw_ok(s, "UPDATE receipts SET status = 500 WHERE seq = 7");
+    assert_int_equal(gcs_store_receipts_verify_since(&v, s, 5, anchor), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.broken_seq, 7);
+    raw_ok(s, "UPDATE receipts SET status = 500 WHERE seq = 5");
+    assert_int_equal(gcs_store_receipts_verify_since(&v, s, 5, anchor), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.broken_seq, 5);
+    raw_ok(s, "DELETE FROM receipts WHERE seq = 5");
+    assert_int_equal(gcs_store_receipts_verify_since(&v, s, 5, anchor), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.broken_seq, 6);
+}
+
 static void verify_catches_an_append_past_the_head(void **state)
 {
     gcs_store *s = store_of(state);
@@ -1584,6 +1621,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(verify_catches_an_insertion, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(an_anchor_catches_a_rewritten_chain, fixture_open,         \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(verify_since_walks_from_the_anchor, fixture_open,          \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(verify_catches_an_append_past_the_head, fixture_open,      \
                                         fixture_close),                                            \

@@ -490,6 +490,94 @@ static void metrics_pass_promtool_and_count_outcomes(void **state)
     free(path);
 }
 
+/* A gauge's value on the metrics page, or -1 when it is not there. */
+static double gauge(const fixture *f, const char *name)
+{
+    gcs_test_http r;
+    call(&r, f, "GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    char line[160];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = strstr(r.body.ptr, line);
+    double v = at ? strtod(at + strlen(line), NULL) : -1;
+    gcs_test_http_release(&r);
+    return v;
+}
+
+/* Polls until the gauge has the value (30 s at most). */
+static bool gauge_becomes(const fixture *f, const char *name, double want)
+{
+    for (int i = 0; i < 600; i++) {
+        if (gauge(f, name) == want)
+            return true;
+        gcs_time_sleep_ms(50);
+    }
+    return false;
+}
+
+static void append_receipts(const fixture *f, int n)
+{
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    for (int i = 0; i < n; i++) {
+        gcs_receipt r = {.run_id = "chain", .operation = "create", .resource_type = "user",
+                         .source_key = "CH1", .method = "POST", .path = "/api/v2/scim/v2/Users",
+                         .request_body = "{}", .status = 201, .response_body = "{}",
+                         .attempts = 1, .outcome = "ok"};
+        assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    }
+    assert_int_equal(gcs_store_flush(s), 0);
+    gcs_store_free(s);
+}
+
+/* serve verifies the receipt chain at start and every chain_verify_interval,
+ * from the head it verified last; the gauges follow the receipts written, and
+ * a receipt edited in the store turns intact to 0 with an error naming it. */
+static void receipt_chain_is_verified_in_the_background(void **state)
+{
+    fixture *f = *state;
+    assert_true(gauge(f, "gcscim_receipt_chain_intact") == 1); /* on by default */
+    gcs_test_server_stop(&f->serve);
+    const char *extra[] = {"--chain-verify-interval", "1", NULL};
+    serve_start(f, extra);
+    for (int i = 0; i < 600 && gauge(f, "gcscim_receipt_chain_verified_timestamp_seconds") <= 0;
+         i++)
+        gcs_time_sleep_ms(50);
+    double first = gauge(f, "gcscim_receipt_chain_verified_timestamp_seconds");
+    assert_true(first > now_s() - 60 && first <= now_s() + 1);
+    assert_true(gauge(f, "gcscim_receipt_chain_intact") == 1);
+    double head = gauge(f, "gcscim_receipt_chain_head");
+    assert_true(head >= 0);
+
+    append_receipts(f, 5);
+    assert_true(gauge_becomes(f, "gcscim_receipt_chain_verified_head", head + 5));
+    assert_true(gauge(f, "gcscim_receipt_chain_verified_timestamp_seconds") > first);
+    assert_true(gauge(f, "gcscim_receipt_chain_intact") == 1);
+
+    /* The anchor of the next pass, edited behind the store's back. */
+    gcs_store *s;
+    char sql[256];
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    snprintf(sql, sizeof sql,
+             "DROP TRIGGER receipts_no_update; UPDATE receipts SET status = 500 WHERE seq = %lld",
+             (long long)(head + 5));
+    assert_int_equal(gcs_store_exec_raw(s, sql), 0);
+    gcs_store_free(s);
+    assert_true(gauge_becomes(f, "gcscim_receipt_chain_intact", 0));
+    char receipt[64];
+    snprintf(receipt, sizeof receipt, "\"receipt\":\"%lld\"", (long long)(head + 5));
+    assert_true(log_has(f, "\"serve.chain_broken\"", receipt));
+    assert_true(gauge(f, "gcscim_receipt_chain_verified_head") == head + 5);
+
+    /* Off: no gauges. */
+    gcs_test_server_stop(&f->serve);
+    const char *off[] = {"--chain-verify-interval", "0", NULL};
+    serve_start(f, off);
+    assert_true(gauge(f, "gcscim_receipt_chain_intact") == -1);
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+}
+
 static void healthz_and_readyz_answer(void **state)
 {
     fixture *f = *state;
@@ -810,6 +898,7 @@ int main(void)
         cmocka_unit_test(rest_wait_answers_201_then_200_with_the_genesys_id),
         cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
+        cmocka_unit_test(receipt_chain_is_verified_in_the_background),
         cmocka_unit_test(healthz_and_readyz_answer),
         cmocka_unit_test(store_that_cannot_commit_is_503_with_retry_after),
         cmocka_unit_test(full_queue_is_503_with_retry_after),
