@@ -290,7 +290,7 @@ static int ops_text(const gcs_plan_ops *o, size_t i, linebuf *t)
 
 static int kind_of(const json_t *op)
 {
-    gcs_plan_kind k;
+    gcs_plan_kind k = (gcs_plan_kind)0; /* set by the parse; quiets -Wmaybe-uninitialized */
     if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &k) < 0)
         return GCS_PLAN__KINDS;
     return (int)k;
