@@ -502,6 +502,23 @@ static json_t *told_grants(const json_t *list)
     return out;
 }
 
+/* The settings changed: a create's are those it was created with. */
+static json_t *told_settings(const group_ctx *c, const char *kind)
+{
+    if (strcmp(kind, "create") != 0)
+        return gcs_apply_told_changes(c->op);
+    static const char *const settings[] = {"description", "visibility", "rolesEnabled"};
+    const json_t *group = json_object_get(c->op, "group");
+    json_t *out = json_array();
+    for (size_t k = 0; k < sizeof settings / sizeof *settings; k++) {
+        json_t *v = json_object_get(group, settings[k]);
+        if (v && !json_is_null(v))
+            json_array_append_new(
+                out, json_pack("{s:s,s:O}", "attribute", settings[k], "value", v));
+    }
+    return out;
+}
+
 /* Marks the group's item done or failed, with its "group.changed" or
  * "provisioning.failed" notification and audit line in the same transaction
  * (queued behind the group's receipts, then flushed, as a plain mark is). The
@@ -520,7 +537,7 @@ static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcom
     json_t *data = json_pack(
         "{s:s,s:s,s:s,s:s?,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:s?,s:s?,s:s?}", "source_key", c->item,
         "group_key", c->key, "name", c->name, "genesys_id", id, "operation", kind, "outcome",
-        gcs_apply_outcome_name(outcome), "changes", gcs_apply_told_changes(c->op), "members_added",
+        gcs_apply_outcome_name(outcome), "changes", told_settings(c, kind), "members_added",
         told_members(ga, json_object_get(c->op, "add")), "members_removed",
         told_members(ga, json_object_get(c->op, "remove")), "grants_given",
         told_grants(json_object_get(c->op, "grant")), "grants_revoked",

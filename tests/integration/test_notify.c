@@ -596,6 +596,10 @@ static void sync_tells_each_group_change_once(void **state)
         }
         if (strcmp(name, "Support Leads") == 0) {
             assert_true(json_array_size(added) >= 1);
+            char *settings = json_dumps(json_object_get(data, "changes"), JSON_COMPACT);
+            assert_non_null(
+                strstr(settings, "{\"attribute\":\"visibility\",\"value\":\"members\"}"));
+            free(settings);
             json_t *g = json_array_get(json_object_get(data, "grants_given"), 0);
             assert_string_equal(json_string_value(json_object_get(g, "role")), "Supervisor");
             assert_non_null(json_string_value(json_object_get(g, "roleId")));
