@@ -11,6 +11,7 @@
  */
 #include "clitest.h"
 #include "gcstest.h"
+#include "httptest.h"
 #include "receiver.h"
 
 #include "core/error.h"
@@ -618,6 +619,71 @@ static void sync_tells_each_group_change_once(void **state)
     cli_stop(&f);
 }
 
+/* A group that fails is told as provisioning.failed, with its group fields
+ * and why; the others are told as changed: "Sales Team" is deleted between
+ * the plan and its apply, so its update meets a 404. */
+static void a_failed_group_is_told_as_failed(void **state)
+{
+    (void)state;
+    gcs_test_deadline(240);
+    cli_fixture f;
+    cli_start_org(&f, 0, GCS_TEST_SOURCE_DIR "/examples/org.json");
+    char plan[800];
+    snprintf(plan, sizeof plan, "%s/plan.json", f.dir);
+    gcs_test_run r;
+    assert_int_equal(gcs_test_cli_run(&f.cli, &r, "plan", "--source",
+                                      GCS_TEST_SOURCE_DIR "/examples/hr-export.csv", "--profile",
+                                      GCS_TEST_SOURCE_DIR "/examples/profile.yaml", "--out", plan,
+                                      NULL),
+                     0);
+    gcs_test_run_release(&r);
+    char *token = gcs_test_emu_token(&f.emu, "gcscim-emulator", "gcscim-emulator-secret");
+    gcs_test_http res;
+    gcs_test_emu_call(&res, &f.emu, token, "GET", "/api/v2/groups?name=Sales%20Team", NULL, NULL);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(res.json, "entities"), 0), "id"));
+    assert_non_null(id);
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", id);
+    gcs_test_http_release(&res);
+    gcs_test_emu_call(&res, &f.emu, token, "DELETE", path, NULL, NULL);
+    gcs_test_http_release(&res);
+    free(token);
+    int rc = gcs_test_cli_run(&f.cli, &r, "apply", plan, "--notify-file", f.notify, "--approve",
+                              "adopt=1", NULL);
+    if (rc != 1 && rc != 3)
+        fail_msg("apply: %d\n%s", rc, r.err.ptr);
+    gcs_test_run_release(&r);
+    json_t *msgs = gcs_test_receiver_messages(&f.r);
+    int failed = 0, changed = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *body = json_object_get(m, "body"), *data = json_object_get(body, "data");
+        const char *type = json_string_value(json_object_get(body, "type"));
+        const char *key = json_string_value(json_object_get(data, "source_key"));
+        if (!key || strncmp(key, "group:", 6) != 0)
+            continue; /* a person's */
+        assert_true(json_is_true(json_array_get(json_object_get(m, "valid"), 0)));
+        if (strcmp(type, "provisioning.failed") == 0) {
+            failed++;
+            assert_string_equal(key, "group:sales");
+            assert_string_equal(json_string_value(json_object_get(data, "name")), "Sales Team");
+            assert_string_equal(json_string_value(json_object_get(data, "outcome")), "failed");
+            assert_non_null(strstr(json_string_value(json_object_get(data, "detail")),
+                                   "update failed"));
+            assert_true(json_array_size(json_object_get(data, "receipts")) >= 1);
+        } else {
+            assert_string_equal(type, "group.changed");
+            changed++;
+        }
+    }
+    assert_int_equal(failed, 1);
+    assert_int_equal(changed, 5);
+    json_decref(msgs);
+    cli_stop(&f);
+}
+
 /* Starts gcscim with the fixture's environment and its output thrown away. */
 static pid_t spawn_sync(cli_fixture *f)
 {
@@ -705,6 +771,7 @@ int main(void)
         cmocka_unit_test(notify_file_errors_name_the_file_and_field),
         cmocka_unit_test(sync_tells_each_outcome_and_its_run),
         cmocka_unit_test(sync_tells_each_group_change_once),
+        cmocka_unit_test(a_failed_group_is_told_as_failed),
         cmocka_unit_test(kill_9_between_outcome_and_delivery_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
