@@ -1447,7 +1447,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
         gcs_group_plan_count(plan) > 0) {
         gcs_group_apply ga = {client, store,      a.run_id,   a.key_to_id, &a.recorder,
-                              o,      out,        a.finished, 0};
+                              o,      out,        a.finished, 0,          a.notified};
         int group_rc = gcs_group_apply_run(&ga, plan);
         a.finished = ga.finished;
         a.problems += ga.problems;

@@ -467,6 +467,96 @@ static void event(group_ctx *c, gcs_apply_outcome outcome)
     }
 }
 
+/* ==== Outcome: the item mark with its notification ==== */
+
+/* The plan's members of one list, each as its Genesys user id and its source
+ * key where known (a member created by this run: its id as the users' phase
+ * learned it). */
+static json_t *told_members(const gcs_group_apply *ga, const json_t *list)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        const char *key = json_string_value(json_object_get(m, "key"));
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (!id && key)
+            id = json_string_value(json_object_get(ga->key_to_id, key));
+        json_array_append_new(out, json_pack("{s:s?,s:s?}", "id", id, "source_key", key));
+    }
+    return out;
+}
+
+static json_t *told_grants(const json_t *list)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *g;
+    json_array_foreach(list, i, g)
+        json_array_append_new(
+            out, json_pack("{s:O?,s:O?,s:O?,s:O?}", "roleId", json_object_get(g, "roleId"), "role",
+                           json_object_get(g, "role"), "divisionId",
+                           json_object_get(g, "divisionId"), "division",
+                           json_object_get(g, "division")));
+    return out;
+}
+
+/* The settings changed: a create's are those it was created with. */
+static json_t *told_settings(const group_ctx *c, const char *kind)
+{
+    if (strcmp(kind, "create") != 0)
+        return gcs_apply_told_changes(c->op);
+    static const char *const settings[] = {"description", "visibility", "rolesEnabled"};
+    const json_t *group = json_object_get(c->op, "group");
+    json_t *out = json_array();
+    for (size_t k = 0; k < sizeof settings / sizeof *settings; k++) {
+        json_t *v = json_object_get(group, settings[k]);
+        if (v && !json_is_null(v))
+            json_array_append_new(
+                out, json_pack("{s:s,s:O}", "attribute", settings[k], "value", v));
+    }
+    return out;
+}
+
+/* Marks the group's item done or failed, with its "group.changed" or
+ * "provisioning.failed" notification and audit line in the same transaction
+ * (queued behind the group's receipts, then flushed, as a plain mark is). The
+ * receipts are those of the item key "group:KEY", hence "source_key". */
+static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcome)
+{
+    gcs_group_apply *ga = c->ga;
+    const gcs_apply_options *o = ga->options;
+    bool failed = outcome == GCS_APPLY_FAILED;
+    const char *state = failed ? GCS_ITEM_FAILED : GCS_ITEM_DONE;
+    const char *detail = failed ? c->message : "done";
+    const char *id = c->id[0] ? c->id : NULL;
+    if (!o || (!o->notify && !(o->audit && gcs_log_enabled(GCS_LOG_INFO)))) /* nobody to tell */
+        return gcs_store_item_mark(ga->store, ga->run_id, c->item, state, id, detail);
+    const char *type = failed ? "provisioning.failed" : "group.changed";
+    json_t *data = json_pack(
+        "{s:s,s:s,s:s,s:s?,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:s?,s:s?,s:s?}", "source_key", c->item,
+        "group_key", c->key, "name", c->name, "genesys_id", id, "operation", kind, "outcome",
+        gcs_apply_outcome_name(outcome), "changes", told_settings(c, kind), "members_added",
+        told_members(ga, json_object_get(c->op, "add")), "members_removed",
+        told_members(ga, json_object_get(c->op, "remove")), "grants_given",
+        told_grants(json_object_get(c->op, "grant")), "grants_revoked",
+        told_grants(json_object_get(c->op, "revoke")), "run_id", ga->run_id, "job_id", o->job_id,
+        "actor", o->actor, "detail", failed ? c->message : NULL);
+    if (!data)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_outbox_event ev = {type, data, o->notify, true, o->audit};
+    int rc = gcs_store_item_mark_notify(ga->store, ga->run_id, c->item, state, id, detail, &ev);
+    json_decref(data);
+    if (rc == 0)
+        rc = gcs_store_flush(ga->store);
+    if (rc == 0 && ga->notified) {
+        json_int_t n = json_integer_value(json_object_get(ga->notified, type));
+        json_object_set_new(ga->notified, type, json_integer(n + 1));
+    }
+    return rc;
+}
+
 static int apply_group(gcs_group_apply *ga, const json_t *op)
 {
     group_ctx c;
@@ -526,9 +616,7 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
         return rc; /* the store, a permission, the day's limit: the run cannot go on */
     if (rc < 0 && !c.message[0])
         snprintf(c.message, sizeof c.message, "%s", gcs_error_last());
-    int mrc = gcs_store_item_mark(ga->store, ga->run_id, c.item,
-                                  rc == 0 ? GCS_ITEM_DONE : GCS_ITEM_FAILED, c.id[0] ? c.id : NULL,
-                                  rc == 0 ? "done" : c.message);
+    int mrc = mark_outcome(&c, kind, rc == 0 ? GCS_APPLY_DONE : GCS_APPLY_FAILED);
     event(&c, rc == 0 ? GCS_APPLY_DONE : GCS_APPLY_FAILED);
     return mrc;
 }

@@ -19,6 +19,9 @@
  *  - role grants: bulkadd / bulkremove on the group as a subject.
  * Every member added and grant given is recorded in the store as gcscim's
  * (store.h "Group ownership"), every one removed is forgotten.
+ * Each group's outcome is marked with its notification in one transaction
+ * (docs/notifications.md): "group.changed" for a group created or changed,
+ * "provisioning.failed" for one that failed, with its audit line.
  */
 #ifndef GCS_ENGINE_GROUP_APPLY_H
 #define GCS_ENGINE_GROUP_APPLY_H
@@ -45,6 +48,7 @@ typedef struct gcs_group_apply {
     gcs_apply_result *result;         /* counts and requests are added here */
     long finished;                    /* operations finished before the groups */
     long problems;                    /* groups that failed: out */
+    json_t *notified;                 /* event type -> how many told (run.finished); may be NULL */
 } gcs_group_apply;
 
 /* Item keys of the plan's group operations ("group:KEY"), for the run. */

@@ -11,6 +11,7 @@
  */
 #include "clitest.h"
 #include "gcstest.h"
+#include "httptest.h"
 #include "receiver.h"
 
 #include "core/error.h"
@@ -418,11 +419,14 @@ typedef struct cli_fixture {
     char db[700], passwords[700];
 } cli_fixture;
 
-static void cli_start(cli_fixture *f, int rows)
+/* The emulator seeded with `org` (a file), or with one role when NULL. */
+static void cli_start_org(cli_fixture *f, int rows, const char *org)
 {
     memset(f, 0, sizeof *f);
     f->dir = gcs_test_tmpdir();
-    char *seed = gcs_test_write_file(f->dir, "org.json", "{\"roles\":[{\"name\":\"Employee\"}]}");
+    char *seed = org ? strdup(org)
+                     : gcs_test_write_file(f->dir, "org.json",
+                                           "{\"roles\":[{\"name\":\"Employee\"}]}");
     const char *args[] = {"--seed", seed, "--rate-limit", "0", "--client",
                           "gcscim-emulator:gcscim-emulator-secret", NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
@@ -449,6 +453,11 @@ static void cli_start(cli_fixture *f, int rows)
              "\"timeout_s\":1}",
              f->r.url);
     f->notify = notify_file(f->dir, text);
+}
+
+static void cli_start(cli_fixture *f, int rows)
+{
+    cli_start_org(f, rows, NULL);
 }
 
 static void cli_stop(cli_fixture *f)
@@ -595,6 +604,167 @@ static void sync_tells_each_outcome_and_its_run(void **state)
     cli_stop(&f);
 }
 
+/* The groups example: each group created or changed is told once as
+ * "group.changed", signed, with its members, grants and receipts; routed by
+ * the endpoint's events (users' events are not wanted here); a second sync
+ * changes nothing and tells nothing. */
+static void sync_tells_each_group_change_once(void **state)
+{
+    (void)state;
+    gcs_test_deadline(240);
+    cli_fixture f;
+    /* The examples' organisation: "Sales Team" exists already. */
+    cli_start_org(&f, 0, GCS_TEST_SOURCE_DIR "/examples/org.json");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"endpoints\":[{\"name\":\"hr\",\"url\":\"%s\",\"secret_file\":\"hr.whsec\","
+             "\"events\":[\"group.*\",\"provisioning.failed\"]}],\"timeout_s\":1}",
+             f.r.url);
+    free(f.notify);
+    f.notify = notify_file(f.dir, text);
+    gcs_test_run r;
+    for (int pass = 0; pass < 2; pass++) {
+        int rc = gcs_test_cli_run(&f.cli, &r, "sync", "--source",
+                                  GCS_TEST_SOURCE_DIR "/examples/hr-export.csv", "--profile",
+                                  GCS_TEST_SOURCE_DIR "/examples/profile.yaml", "--notify-file",
+                                  f.notify, "--log-format", "json", "--approve",
+                                  pass == 0 ? "adopt=1" : "adopt=0", NULL);
+        if (rc != 0)
+            fail_msg("sync %d: %d\n%s", pass + 1, rc,
+                     r.err.ptr && strlen(r.err.ptr) > 2000 ? r.err.ptr + strlen(r.err.ptr) - 2000
+                                                          : r.err.ptr);
+        if (pass == 0) { /* the audit line of each group's outcome */
+            int audits = 0;
+            for (const char *p = r.err.ptr; (p = strstr(p, "\"type\":\"group.changed\"")); p++)
+                audits++;
+            assert_int_equal(audits, 6);
+            /* the run's end counts them (its audit line: the endpoint does not take it) */
+            assert_non_null(strstr(r.err.ptr, "\"group.changed\":6"));
+        }
+        gcs_test_run_release(&r);
+    }
+    static const char *const names[] = {"Customer Experience", "Support", "Tier 1",
+                                        "Tier 2",             "Support Leads", "Sales Team"};
+    json_t *msgs = gcs_test_receiver_messages(&f.r);
+    /* Six groups changed by the first sync, each once; nothing by the second. */
+    assert_int_equal(json_array_size(msgs), 6);
+    json_t *seen = json_object(), *ids = json_object();
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *body = json_object_get(m, "body"), *data = json_object_get(body, "data");
+        assert_string_equal(json_string_value(json_object_get(body, "type")), "group.changed");
+        assert_true(json_is_true(json_array_get(json_object_get(m, "valid"), 0)));
+        assert_true(json_is_true(json_array_get(json_object_get(m, "valid"), 1)));
+        const char *name = json_string_value(json_object_get(data, "name"));
+        assert_non_null(name);
+        assert_null(json_object_get(seen, name)); /* once */
+        json_object_set_new(seen, name, json_true());
+        json_object_set_new(ids, json_string_value(json_object_get(m, "id")), json_true());
+        assert_non_null(json_string_value(json_object_get(data, "genesys_id")));
+        assert_string_equal(json_string_value(json_object_get(data, "outcome")), "done");
+        assert_string_equal(json_string_value(json_object_get(data, "operation")),
+                            strcmp(name, "Sales Team") == 0 ? "update" : "create");
+        assert_non_null(json_string_value(json_object_get(data, "run_id")));
+        assert_non_null(strstr(json_string_value(json_object_get(data, "actor")), "cli:"));
+        assert_true(json_array_size(json_object_get(data, "receipts")) >= 1);
+        assert_true(json_is_array(json_object_get(data, "members_removed")));
+        assert_true(json_is_array(json_object_get(data, "grants_revoked")));
+        assert_true(json_is_array(json_object_get(data, "changes")));
+        json_t *added = json_object_get(data, "members_added");
+        size_t k;
+        json_t *member;
+        json_array_foreach(added, k, member) {
+            assert_non_null(json_string_value(json_object_get(member, "id")));
+            assert_non_null(json_string_value(json_object_get(member, "source_key")));
+        }
+        if (strcmp(name, "Support Leads") == 0) {
+            assert_true(json_array_size(added) >= 1);
+            char *settings = json_dumps(json_object_get(data, "changes"), JSON_COMPACT);
+            assert_non_null(
+                strstr(settings, "{\"attribute\":\"visibility\",\"value\":\"members\"}"));
+            free(settings);
+            json_t *g = json_array_get(json_object_get(data, "grants_given"), 0);
+            assert_string_equal(json_string_value(json_object_get(g, "role")), "Supervisor");
+            assert_non_null(json_string_value(json_object_get(g, "roleId")));
+        }
+    }
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++)
+        if (!json_object_get(seen, names[n]))
+            fail_msg("no group.changed for %s", names[n]);
+    assert_int_equal(json_object_size(ids), 6); /* one webhook-id per event */
+    assert_int_equal(f.r.unsigned_or_bad, 0);
+    json_decref(seen);
+    json_decref(ids);
+    json_decref(msgs);
+    cli_stop(&f);
+}
+
+/* A group that fails is told as provisioning.failed, with its group fields
+ * and why; the others are told as changed: "Sales Team" is deleted between
+ * the plan and its apply, so its update meets a 404. */
+static void a_failed_group_is_told_as_failed(void **state)
+{
+    (void)state;
+    gcs_test_deadline(240);
+    cli_fixture f;
+    cli_start_org(&f, 0, GCS_TEST_SOURCE_DIR "/examples/org.json");
+    char plan[800];
+    snprintf(plan, sizeof plan, "%s/plan.json", f.dir);
+    gcs_test_run r;
+    assert_int_equal(gcs_test_cli_run(&f.cli, &r, "plan", "--source",
+                                      GCS_TEST_SOURCE_DIR "/examples/hr-export.csv", "--profile",
+                                      GCS_TEST_SOURCE_DIR "/examples/profile.yaml", "--out", plan,
+                                      NULL),
+                     0);
+    gcs_test_run_release(&r);
+    char *token = gcs_test_emu_token(&f.emu, "gcscim-emulator", "gcscim-emulator-secret");
+    gcs_test_http res;
+    gcs_test_emu_call(&res, &f.emu, token, "GET", "/api/v2/groups?name=Sales%20Team", NULL, NULL);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(res.json, "entities"), 0), "id"));
+    assert_non_null(id);
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", id);
+    gcs_test_http_release(&res);
+    gcs_test_emu_call(&res, &f.emu, token, "DELETE", path, NULL, NULL);
+    gcs_test_http_release(&res);
+    free(token);
+    int rc = gcs_test_cli_run(&f.cli, &r, "apply", plan, "--notify-file", f.notify, "--approve",
+                              "adopt=1", NULL);
+    if (rc != 1 && rc != 3)
+        fail_msg("apply: %d\n%s", rc, r.err.ptr);
+    gcs_test_run_release(&r);
+    json_t *msgs = gcs_test_receiver_messages(&f.r);
+    int failed = 0, changed = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *body = json_object_get(m, "body"), *data = json_object_get(body, "data");
+        const char *type = json_string_value(json_object_get(body, "type"));
+        const char *key = json_string_value(json_object_get(data, "source_key"));
+        if (!key || strncmp(key, "group:", 6) != 0)
+            continue; /* a person's */
+        assert_true(json_is_true(json_array_get(json_object_get(m, "valid"), 0)));
+        if (strcmp(type, "provisioning.failed") == 0) {
+            failed++;
+            assert_string_equal(key, "group:sales");
+            assert_string_equal(json_string_value(json_object_get(data, "name")), "Sales Team");
+            assert_string_equal(json_string_value(json_object_get(data, "outcome")), "failed");
+            assert_non_null(strstr(json_string_value(json_object_get(data, "detail")),
+                                   "update failed"));
+            assert_true(json_array_size(json_object_get(data, "receipts")) >= 1);
+        } else {
+            assert_string_equal(type, "group.changed");
+            changed++;
+        }
+    }
+    assert_int_equal(failed, 1);
+    assert_int_equal(changed, 5);
+    json_decref(msgs);
+    cli_stop(&f);
+}
+
 /* Starts gcscim with the fixture's environment and its output thrown away. */
 static pid_t spawn_sync(cli_fixture *f)
 {
@@ -682,6 +852,8 @@ int main(void)
         cmocka_unit_test(the_notifier_thread_sends_what_is_written),
         cmocka_unit_test(notify_file_errors_name_the_file_and_field),
         cmocka_unit_test(sync_tells_each_outcome_and_its_run),
+        cmocka_unit_test(sync_tells_each_group_change_once),
+        cmocka_unit_test(a_failed_group_is_told_as_failed),
         cmocka_unit_test(kill_9_between_outcome_and_delivery_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
