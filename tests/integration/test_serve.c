@@ -550,24 +550,34 @@ static void receipt_chain_is_verified_in_the_background(void **state)
     assert_true(head >= 0);
 
     append_receipts(f, 5);
-    assert_true(gauge_becomes(f, "gcscim_receipt_chain_verified_head", head + 5));
+    /* Up to the head, which serve's own calls (its token) may also move on. */
+    bool caught_up = false;
+    double verified = -1;
+    for (int i = 0; i < 600 && !caught_up; i++) {
+        verified = gauge(f, "gcscim_receipt_chain_verified_head");
+        caught_up = verified >= head + 5 && verified == gauge(f, "gcscim_receipt_chain_head");
+        if (!caught_up)
+            gcs_time_sleep_ms(50);
+    }
+    assert_true(caught_up);
     assert_true(gauge(f, "gcscim_receipt_chain_verified_timestamp_seconds") > first);
     assert_true(gauge(f, "gcscim_receipt_chain_intact") == 1);
 
-    /* The anchor of the next pass, edited behind the store's back. */
+    /* The anchor of the next pass (the head verified last), edited behind the
+     * store's back. */
     gcs_store *s;
     char sql[256];
     assert_int_equal(gcs_store_open(&s, f->db_url), 0);
     snprintf(sql, sizeof sql,
              "DROP TRIGGER receipts_no_update; UPDATE receipts SET status = 500 WHERE seq = %lld",
-             (long long)(head + 5));
+             (long long)verified);
     assert_int_equal(gcs_store_exec_raw(s, sql), 0);
     gcs_store_free(s);
     assert_true(gauge_becomes(f, "gcscim_receipt_chain_intact", 0));
     char receipt[64];
-    snprintf(receipt, sizeof receipt, "\"receipt\":\"%lld\"", (long long)(head + 5));
+    snprintf(receipt, sizeof receipt, "\"receipt\":\"%lld\"", (long long)verified);
     assert_true(log_has(f, "\"serve.chain_broken\"", receipt));
-    assert_true(gauge(f, "gcscim_receipt_chain_verified_head") == head + 5);
+    assert_true(gauge(f, "gcscim_receipt_chain_verified_head") == verified);
 
     /* Off: no gauges. */
     gcs_test_server_stop(&f->serve);
