@@ -63,12 +63,7 @@ static int setup(void **state)
     gcs_test_emulator_start_seeded(&f->emu, f->dir, seed, NULL);
     gcs_log_set_level(GCS_LOG_OFF);
     gcs_test_config_for_emulator(&f->cfg, f->emu.api_url);
-    if (gcs_genesys_session_open(&f->session, &f->cfg, NULL) != 0)
-        fail_msg("session: %s", gcs_error_last());
-    char url[700];
-    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", f->dir);
-    if (gcs_store_open(&f->store, url) != 0)
-        fail_msg("store: %s", gcs_error_last());
+    gcs_test_open_session_and_store(&f->session, &f->store, &f->cfg, f->dir);
     *state = f;
     return 0;
 }

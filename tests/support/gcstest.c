@@ -1,5 +1,9 @@
 #include "gcstest.h"
 
+#include "core/error.h"
+#include "genesys/session.h"
+#include "store/store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -283,4 +287,15 @@ void gcs_test_config_for_emulator(gcs_config *cfg, const char *api_url)
     gcs_config_set(cfg, GCS_CFG_CLIENT_ID, "gcscim-emulator", GCS_CFG_FROM_FLAG, "test");
     gcs_config_set(cfg, GCS_CFG_CLIENT_SECRET, "gcscim-emulator-secret", GCS_CFG_FROM_FLAG,
                    "test");
+}
+
+void gcs_test_open_session_and_store(gcs_genesys_session **session, gcs_store **store,
+                                     const gcs_config *cfg, const char *dir)
+{
+    if (gcs_genesys_session_open(session, cfg, NULL) != 0)
+        fail_msg("session: %s", gcs_error_last());
+    char url[700];
+    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
+    if (gcs_store_open(store, url) != 0)
+        fail_msg("store: %s", gcs_error_last());
 }

@@ -73,6 +73,13 @@ void gcs_test_emulator_start_seeded(gcs_test_server *emu, const char *dir, const
 /* cfg from the environment, naming the emulator at api_url and its default
  * client (gcscim-emulator). */
 void gcs_test_config_for_emulator(gcs_config *cfg, const char *api_url);
+/* A Genesys session from cfg and a SQLite store at dir/gcscim.db, or the test
+ * fails naming which did not open. */
+struct gcs_genesys_session;
+struct gcs_store;
+void gcs_test_open_session_and_store(struct gcs_genesys_session **session,
+                                     struct gcs_store **store, const gcs_config *cfg,
+                                     const char *dir);
 
 /* Aborts the process after `seconds` (times $GCS_TEST_DEADLINE_SCALE, 1 to 100,
  * for slow runs such as valgrind's): a hung test fails instead of stalling. */
