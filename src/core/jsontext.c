@@ -79,15 +79,20 @@ static const char *value_end(const char *p)
     return depth == 0 ? p : NULL;
 }
 
-int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len)
+int gcs_json_text_top_values(const char *text, const char *const *keys, size_t count,
+                             const char **starts, size_t *lens)
 {
-    size_t klen = strlen(key);
+    for (size_t k = 0; k < count; k++) {
+        starts[k] = NULL;
+        lens[k] = 0;
+    }
     const char *p = skip_blanks(text);
     if (*p != '{')
         return -1;
     p = skip_blanks(p + 1);
     if (*p == '}')
         return 0;
+    int found = 0;
     for (;;) {
         /* a member: "name" : value */
         if (*p != '"')
@@ -108,16 +113,28 @@ int gcs_json_text_top_value(const char *text, const char *key, const char **star
         const char *end = value_end(v);
         if (!end || end == v)
             return -1;
-        if (nlen == klen && memcmp(name, key, klen) == 0) {
-            *start = v;
-            *len = (size_t)(end - v);
-            return 1;
+        for (size_t k = 0; k < count; k++) {
+            if (!starts[k] && strlen(keys[k]) == nlen && memcmp(name, keys[k], nlen) == 0) {
+                starts[k] = v;
+                lens[k] = (size_t)(end - v);
+                found++;
+                break;
+            }
         }
+        if ((size_t)found == count)
+            return found; /* the rest is not looked at */
         p = skip_blanks(end);
         if (*p == '}')
-            return 0;
+            return found;
         if (*p != ',')
             return -1;
         p = skip_blanks(p + 1);
     }
+}
+
+int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len)
+{
+    const char *keys[1] = {key};
+    int found = gcs_json_text_top_values(text, keys, 1, start, len);
+    return found < 0 ? -1 : found > 0;
 }

@@ -1377,23 +1377,20 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->a = &a;
         c->index = i;
-        static const char *const wanted[] = {"kind", "key", "userName", "id", "version",
-                                             "manager_key"};
-        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
-        if (!op) {
-            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        static const char *const wanted[] = {"key", "userName", "id", "version", "manager_key"};
+        char *v[5];
+        bool present[5];
+        if ((rc = gcs_plan_op_strings_at(plan, i, wanted, 5, v, present)) < 0)
             goto out;
-        }
-        int known = gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &c->kind);
+        c->kind = gcs_plan_kind_at(plan, i);
         /* gcs_plan_read refused any plan with an unknown kind */
-        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
-        (void)known;
-        set_str(&c->key, json_string_value(json_object_get(op, "key")));
-        set_str(&c->user_name, json_string_value(json_object_get(op, "userName")));
-        set_str(&c->id, json_string_value(json_object_get(op, "id")));
-        set_str(&c->etag, json_string_value(json_object_get(op, "version")));
-        c->has_manager = json_object_get(op, "manager_key") != NULL;
-        json_decref(op);
+        assert((unsigned)c->kind < GCS_PLAN__KINDS);
+        c->key = v[0];
+        c->user_name = v[1];
+        c->id = v[2];
+        c->etag = v[3];
+        free(v[4]);
+        c->has_manager = present[4];
         if (!c->key) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;
