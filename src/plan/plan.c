@@ -595,6 +595,50 @@ done:
     return text;
 }
 
+int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *members,
+                             size_t count, char **texts)
+{
+    for (size_t m = 0; m < count; m++)
+        texts[m] = NULL;
+    if (i >= gcs_plan_size(plan))
+        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+    enum { MAX_MEMBERS = 16 };
+    if (count > MAX_MEMBERS)
+        return gcs_error_set(GCS_EINVALID, "too many members asked for");
+    linebuf t = {0};
+    const char *starts[MAX_MEMBERS];
+    size_t lens[MAX_MEMBERS];
+    int rc = ops_text(plan->ops, i, &t);
+    bool scanned = rc == 0 && gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
+    for (size_t m = 0; scanned && rc == 0 && m < count; m++) {
+        linebuf out = {0};
+        if (!starts[m])
+            continue;
+        if (compact_into(&out, starts[m], lens[m]) != 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        texts[m] = out.p; /* handed over */
+    }
+    if (rc == 0 && !scanned) {
+        json_t *op = gcs_plan_op_at(plan, i);
+        if (!op)
+            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        for (size_t m = 0; op && rc == 0 && m < count; m++) {
+            json_t *v = json_object_get(op, members[m]);
+            if (v && !(texts[m] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)))
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        json_decref(op);
+    }
+    if (rc < 0) {
+        for (size_t m = 0; m < count; m++) {
+            free(texts[m]);
+            texts[m] = NULL;
+        }
+    }
+    linebuf_free(&t);
+    return rc;
+}
+
 /* ==== Building ==== */
 
 int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
