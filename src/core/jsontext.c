@@ -49,6 +49,23 @@ int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const ch
     return 0;
 }
 
+/* The closing quote of the string whose text starts at p, or NULL when the
+ * text ends first. Most strings hold no backslash: the quote is found by
+ * strchr, and only a string with an escape is walked a byte at a time. */
+static const char *string_end(const char *p)
+{
+    const char *q = strchr(p, '"');
+    if (!q)
+        return NULL;
+    if (!memchr(p, '\\', (size_t)(q - p)))
+        return q;
+    for (; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+    }
+    return *p ? p : NULL;
+}
+
 /* The end of the JSON value at p (one past it), or NULL when the text ends
  * first. Strings are skipped whole, so brackets inside them do not count. */
 static const char *value_end(const char *p)
@@ -56,11 +73,8 @@ static const char *value_end(const char *p)
     int depth = 0;
     for (; *p; p++) {
         if (*p == '"') {
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-            }
-            if (!*p)
+            p = string_end(p + 1);
+            if (!p)
                 return NULL;
             if (depth == 0)
                 return p + 1;
@@ -98,12 +112,7 @@ int gcs_json_text_top_values(const char *text, const char *const *keys, size_t c
         if (*p != '"')
             return -1;
         const char *name = ++p;
-        while (*p && *p != '"') {
-            if (*p == '\\' && p[1])
-                p++;
-            p++;
-        }
-        if (!*p)
+        if (!(p = string_end(p)))
             return -1;
         size_t nlen = (size_t)(p - name);
         p = skip_blanks(p + 1);

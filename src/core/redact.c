@@ -184,13 +184,19 @@ bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
             break;
         i = (size_t)(quote - text);
         size_t start = ++i;
-        bool escaped = false;
-        while (i < len && text[i] != '"') {
-            if (text[i] == '\\') {
-                escaped = true;
+        /* The closing quote: the next one, when no backslash comes first. */
+        const char *close = memchr(text + i, '"', len - i);
+        bool escaped = close && memchr(text + i, '\\', (size_t)(close - (text + i)));
+        if (close && !escaped) {
+            i = (size_t)(close - text);
+        } else {
+            while (i < len && text[i] != '"') {
+                if (text[i] == '\\') {
+                    escaped = true;
+                    i++;
+                }
                 i++;
             }
-            i++;
         }
         if (i >= len)
             return true; /* unterminated: let the parser decide */
