@@ -1025,6 +1025,10 @@ static int read_line(gcs_plan_reader *r, linebuf *t, size_t max)
         r->pos += take + (nl ? 1 : 0);
         if (nl) {
             r->line++;
+            /* A plan that passed through a Windows editor or a text-mode transfer ends its
+             * lines in CR LF; gcscim never writes a raw CR, and the seal is over the text. */
+            if (t->len > 0 && t->p[t->len - 1] == '\r')
+                t->p[--t->len] = '\0';
             return 1;
         }
     }
