@@ -349,7 +349,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
                                 .notify = o->notify,
                                 .actor = o->actor,
                                 .job_id = o->job_id,
-                                .audit = o->audit};
+                                .audit = o->audit,
+                                .passwords_out = o->passwords_out};
         rc = gcs_apply_run(&ar, session->client, store, &plan, &ao);
         /* Operations that failed or drifted are the subjects' outcomes; any
          * other error stopped the run: the caller tries again later. */

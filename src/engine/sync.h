@@ -75,6 +75,9 @@ typedef struct gcs_sync_options {
     const char *actor;
     const char *job_id;
     bool audit;                    /* apply's audit.outcome lines (apply.h) */
+    /* Where passwords go when the profile generates them (apply.h,
+     * passwords_out); NULL: such a profile's creates fail, naming it. */
+    const char *passwords_out;
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */

@@ -500,6 +500,109 @@ static void rest_idempotency_key_answers_the_first_job_once(void **state)
     assert_int_equal(jobs_in_store(f), jobs + 1);
 }
 
+/* The whole text of a file (caller frees), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    gcs_buf b;
+    gcs_buf_init(&b, 64 * 1024 * 1024);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        assert_int_equal(gcs_buf_put(&b, chunk, n), 0);
+    fclose(fp);
+    assert_int_equal(gcs_buf_puts(&b, ""), 0);
+    return gcs_buf_detach(&b);
+}
+
+/* A profile that generates passwords: without a passwords_file serve does
+ * not start (every create would fail); with one, a new user's password is
+ * written there, private, and nowhere else: not in serve's log, the job's
+ * answer and result, nor the receipts. */
+static void generated_passwords_go_to_the_passwords_file_only(void **state)
+{
+    fixture *f = *state;
+    char *base = slurp(GCS_TEST_SOURCE_DIR "/examples/profile.yaml");
+    assert_non_null(base);
+    char text[16384];
+    snprintf(text, sizeof text, "%s\npassword: {generate: true, length: 24}\n", base);
+    free(base);
+    char *profile = gcs_test_write_file(f->dir, "pw-profile.yaml", text);
+    char passwords[700];
+    snprintf(passwords, sizeof passwords, "%s/passwords.csv", f->dir);
+
+    gcs_test_run run;
+    const char *argv[] = {gcs_test_cli_path(), "serve", "--listen", "127.0.0.1:0",
+                          "--event-secrets-file", f->t.secrets_path, "--profile", profile, NULL};
+    char db[1300], api[200];
+    snprintf(db, sizeof db, "GCSCIM_DB=%s", f->db_url);
+    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->t.emu.api_url);
+    const char *env[] = {db, api, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
+    gcs_test_run_program(&run, argv, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "passwords_file"));
+    assert_non_null(strstr(run.err.ptr, "pw-profile.yaml"));
+    gcs_test_run_release(&run);
+
+    gcs_test_server_stop(&f->serve);
+    const char *args[] = {"serve", "--event-secrets-file", f->t.secrets_path, "--api-keys-file",
+                          f->t.keys_path, "--profile", profile, "--passwords-file", passwords,
+                          NULL};
+    gcs_test_server_start(&f->serve, gcs_test_cli_path(), args, 30000);
+    snprintf(f->url, sizeof f->url, "%s", f->serve.api_url);
+    struct stat st;
+    assert_int_equal(stat(passwords, &st), 0); /* made at start, private */
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    gcs_test_http r;
+    char body[1024];
+    snprintf(body, sizeof body, "{\"key\":\"RP100\",\"row\":" ROW_FMT "}", "RP100", "RP100",
+             "rp100");
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    int64_t job = job_of(&r);
+    char answer[16384];
+    snprintf(answer, sizeof answer, "%s", r.body.ptr);
+    gcs_test_http_release(&r);
+
+    char *written = slurp(passwords);
+    assert_non_null(written);
+    assert_int_equal(strncmp(written, "RP100,", 6), 0);
+    char *password = strrchr(written, ',');
+    assert_non_null(password);
+    password++;
+    password[strcspn(password, "\n")] = '\0';
+    assert_int_equal(strlen(password), 24);
+    assert_int_equal(stat(passwords, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    assert_null(strstr(answer, password));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    call(&r, f, "GET", path, KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body.ptr, password));
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?user=RP100&limit=100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    assert_null(strstr(r.body.ptr, password));
+    gcs_test_http_release(&r);
+    char *log = slurp(f->serve.log_path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "RP100"));
+    assert_null(strstr(log, password));
+    free(log);
+    free(written);
+    free(profile);
+    gcs_test_server_stop(&f->serve); /* the group's serve again, as the next tests expect */
+    serve_start(f, NULL);
+}
+
 /* Polls GET /v1/jobs/ID until the job is done (bounded); its result. */
 static json_t *job_done(const fixture *f, int64_t job)
 {
@@ -1005,6 +1108,7 @@ int main(void)
         cmocka_unit_test(rest_bad_requests_are_400),
         cmocka_unit_test(rest_wait_answers_201_then_200_with_the_genesys_id),
         cmocka_unit_test(rest_idempotency_key_answers_the_first_job_once),
+        cmocka_unit_test(generated_passwords_go_to_the_passwords_file_only),
         cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
         cmocka_unit_test(receipt_chain_is_verified_in_the_background),
