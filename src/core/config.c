@@ -79,6 +79,10 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
                                        "chain-verify-interval",
                                        "serve: seconds between checks of the receipt chain (0: off)",
                                        false, true, true, 0, 86400, "serve"},
+    [GCS_CFG_PASSWORDS_FILE] = {"passwords_file", "GCSCIM_PASSWORDS_FILE", "passwords-file",
+                                "serve: where passwords the profile generates go "
+                                "(CSV key,userName,password; 0600)",
+                                false, false, false, 0, 0, "serve"},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {

@@ -277,6 +277,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         json_decref(doc);
     }
     so.notify = w->o.notify;
+    so.passwords_out = w->o.passwords_out;
     so.job_id = job_id;
     so.actor = one_actor && *actor ? actor : NULL;
     so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */

@@ -57,6 +57,10 @@ typedef struct gcs_workers_options {
     const char *store_url;
     gcs_genesys_session *session;     /* one per process; the workers use it under their lock */
     const char *profile_path;         /* the mapping profile */
+    /* Where the passwords a profile's password policy generates are written
+     * (engine/apply.h, passwords_out); NULL: a profile that generates them
+     * fails every create, so serve refuses to start so (serve.h). Borrowed. */
+    const char *passwords_out;
     int count;                        /* worker threads; 0: GCS_WORKERS_DEFAULT */
     const char *host_id;              /* lease owner prefix; NULL: "HOSTNAME:PID" */
     int64_t lease_ms;                 /* 0: GCS_WORKERS_LEASE_MS */

@@ -193,6 +193,14 @@ static const char v6_postgres[] =
 static const char v7_sqlite[] = V7_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
 static const char v7_postgres[] = V7_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
 
+/* ==== 8: what an idempotent request asked (POST /v1/users, Idempotency-Key) ==== */
+
+/* A request's key is kept in webhook_ids, as long as a webhook id is, with a
+ * digest of what it asked: the same key asking something else is refused.
+ * NULL for webhook ids. */
+static const char v8_sqlite[] = "ALTER TABLE webhook_ids ADD COLUMN request_hash TEXT;";
+static const char v8_postgres[] = "ALTER TABLE webhook_ids ADD COLUMN request_hash TEXT;";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -201,6 +209,7 @@ static const migration migrations[] = {
     {5, v5_sqlite, v5_postgres},
     {6, v6_sqlite, v6_postgres},
     {7, v7_sqlite, v7_postgres},
+    {8, v8_sqlite, v8_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -405,14 +405,20 @@ int gcs_store_job_drop(gcs_store *s, int64_t id);
  * makes a delivery idempotent: the first delivery enqueues the job and
  * records the id in the same transaction; a later delivery of the same id
  * (a retry, a replay) enqueues nothing and is told the first one's job.
+ * A request with an idempotency key uses the same record, its id scoped so
+ * that no webhook id can equal it, and a digest of what it asks
+ * (request_hash): the same id with another digest is a conflict, and
+ * enqueues nothing either.
  */
 typedef struct gcs_intake_item {
-    const char *webhook_id;   /* NULL: not deduplicated (a REST call) */
+    const char *webhook_id;   /* NULL: not deduplicated (a REST call without a key) */
     const char *key;          /* the job key ("person:E1001") */
     const char *payload;      /* JSON text, at most GCS_JOB_PAYLOAD_MAX */
     int max_attempts;
     int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
-    bool duplicate;           /* out: the webhook id was seen before */
+    bool duplicate;           /* out: the webhook id was seen before, asking the same */
+    const char *request_hash; /* with a webhook id: what the request asked; NULL: not compared */
+    bool conflict;            /* out: the id was seen before asking something else (job_id: its job) */
 } gcs_intake_item;
 
 #define GCS_WEBHOOK_ID_MAX 256
