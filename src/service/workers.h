@@ -84,6 +84,12 @@ typedef struct gcs_workers_options {
 int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
                              const char *payload);
 
+/* A group job's payload ({"kind": "group", "key", "group": {...}}, docs/serve.md):
+ * *group is the group (borrowed from *doc), its approvals added to *plan.
+ * GCS_EINVALID naming the field, as gcs_workers_read_payload. */
+int gcs_workers_read_group_payload(json_t **doc, const json_t **group, gcs_plan_options *plan,
+                                   const char *payload);
+
 /* Starts the threads. The session and the profile must outlive the workers. */
 int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o);
 /* A job was enqueued: wakes one idle worker at once. Thread-safe. */
