@@ -76,66 +76,143 @@ static int receipts_of(json_t *seqs, gcs_store *store, const char *run_id)
     return gcs_store_receipts_each(store, &f, collect_seq, seqs);
 }
 
-/* The user of one person key: by gcscim's marker (when the profile has one),
- * then by externalId. *out is NULL when neither finds one. Each lookup's
- * receipt names the person. */
-static int find_member(json_t **out, gcs_http_client *client, gcs_recorder *rec,
-                       const char *marker, const char *key, long *requests)
+/* ==== Members, by key ====
+ *
+ * Each member key is tried by gcscim's marker (when the profile has one), then
+ * by externalId; the first that finds a user wins. The reads go in waves, as
+ * the planner's targeted reads do: every member's next key at once (at most
+ * WAVE_MAX a wave), so that a group costs two round trips of reads, not one
+ * per member. Each read's receipt names the person. */
+
+#define WAVE_MAX 500
+
+typedef struct member_read {
+    size_t member;   /* index in the event's members */
+    char *filter, *path;
+    int rc;
+    json_t *user;    /* the one user found, or NULL */
+    char message[600];
+} member_read;
+
+static void on_member_read(const gcs_http_client_response *res, void *payload)
 {
-    char by_marker[200];
-    snprintf(by_marker, sizeof by_marker, "externalIds.%s", marker ? marker : "");
-    const char *const fields[] = {marker ? by_marker : NULL, "externalId"};
-    int rc = 0;
-    *out = NULL;
-    for (size_t k = 0; k < 2 && !*out && rc == 0; k++) {
-        char *filter = fields[k] ? gcs_directory_filter_for(fields[k], key) : NULL;
-        if (!filter) {
-            if (fields[k] && gcs_error_last_code() == GCS_ENOMEM)
-                rc = GCS_ENOMEM;
-            continue; /* a key no filter can express finds nobody */
-        }
-        char *path = gcs_directory_find_path(filter);
-        if (path)
-            gcs_recorder_learn_path(rec, key, path);
-        free(path);
-        rc = gcs_directory_find_user(out, client, filter);
-        (*requests)++;
-        free(filter);
+    member_read *m = payload;
+    if (res->error != 0) {
+        m->rc = res->error;
+        snprintf(m->message, sizeof m->message, "cannot look up user (%s): %s", m->filter,
+                 res->message);
+        return;
     }
-    return rc;
+    json_t *found = NULL;
+    m->rc = gcs_directory_found_user(&found, res->json, m->filter);
+    if (m->rc < 0)
+        snprintf(m->message, sizeof m->message, "%s", gcs_error_last());
+    else if (found)
+        m->user = json_incref(found);
+}
+
+/* Sends reads[0..n) at once; found[member] takes each user found. */
+static int read_wave(json_t **found, member_read *reads, size_t n, gcs_http_client *client,
+                     gcs_recorder *rec, const json_t *members, long *requests)
+{
+    int rc = 0;
+    size_t submitted = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        gcs_recorder_learn_path(rec, json_string_value(json_array_get(members, reads[i].member)),
+                                reads[i].path);
+        gcs_http_client_request req = {.method = "GET", .path = reads[i].path};
+        if ((rc = gcs_http_submit(client, &req, on_member_read, &reads[i])) == 0) {
+            submitted++;
+            (*requests)++;
+        }
+    }
+    int run_rc = gcs_http_run(client);
+    for (size_t i = 0; i < submitted; i++) {
+        if (reads[i].rc < 0 && rc == 0)
+            rc = gcs_error_set(reads[i].rc, "%s", reads[i].message);
+        if (reads[i].user && !found[reads[i].member])
+            found[reads[i].member] = json_incref(reads[i].user);
+    }
+    return rc < 0 ? rc : run_rc;
+}
+
+static void wave_release(member_read *reads, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(reads[i].filter);
+        free(reads[i].path);
+        json_decref(reads[i].user);
+    }
 }
 
 /* Finds each member named: people gets key -> {"id", "userName"} for those
- * found (and the planner their groups), unknown the keys of the others. */
+ * found (and the planner their groups), unknown the keys of the others, in
+ * the event's order. */
 static int find_members(json_t *people, json_t *unknown, gcs_group_planner *g,
                         gcs_http_client *client, gcs_recorder *rec, const char *marker,
                         const json_t *members, long *requests)
 {
+    size_t count = json_array_size(members);
+    char by_marker[200];
+    snprintf(by_marker, sizeof by_marker, "externalIds.%s", marker ? marker : "");
+    const char *const fields[] = {marker ? by_marker : NULL, "externalId"};
+    json_t **found = calloc(count ? count : 1, sizeof *found);
+    member_read *reads = calloc(count < WAVE_MAX ? (count ? count : 1) : WAVE_MAX, sizeof *reads);
     int rc = 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(members, i, m) {
-        const char *key = json_string_value(m);
-        json_t *user = NULL;
-        if ((rc = find_member(&user, client, rec, marker, key, requests)) < 0)
-            break;
-        if (!user) {
+    if (!found || !reads) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t f = 0; f < 2 && rc == 0; f++) {
+        if (!fields[f])
+            continue;
+        size_t next = 0;
+        while (next < count && rc == 0) {
+            size_t n = 0;
+            for (; next < count && n < WAVE_MAX && rc == 0; next++) {
+                if (found[next])
+                    continue;
+                gcs_error_clear();
+                char *filter =
+                    gcs_directory_filter_for(fields[f], json_string_value(json_array_get(members, next)));
+                if (!filter) {
+                    if (gcs_error_last_code() == GCS_ENOMEM)
+                        rc = GCS_ENOMEM; /* not "no such user" */
+                    continue;            /* a key no filter can express finds nobody */
+                }
+                member_read *m = &reads[n++];
+                memset(m, 0, sizeof *m);
+                m->member = next;
+                m->filter = filter;
+                if (!(m->path = gcs_directory_find_path(filter)))
+                    rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            }
+            if (rc == 0 && n > 0)
+                rc = read_wave(found, reads, n, client, rec, members, requests);
+            wave_release(reads, n);
+        }
+    }
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const char *key = json_string_value(json_array_get(members, i));
+        if (!found[i]) {
             if (json_array_append_new(unknown, json_string(key)) < 0)
-                return gcs_error_set(GCS_ENOMEM, "out of memory");
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             continue;
         }
-        const char *id = json_string_value(json_object_get(user, "id"));
-        const char *user_name = json_string_value(json_object_get(user, "userName"));
+        const char *id = json_string_value(json_object_get(found[i], "id"));
+        const char *user_name = json_string_value(json_object_get(found[i], "userName"));
         gcs_recorder_learn(rec, key, id, user_name);
         if (json_object_set_new(people, key,
                                 json_pack("{s:s?,s:s?}", "id", id, "userName", user_name)) < 0)
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         else
-            rc = gcs_group_planner_note_user(g, user, marker);
-        json_decref(user);
-        if (rc < 0)
-            break;
+            rc = gcs_group_planner_note_user(g, found[i], marker);
     }
+out:
+    for (size_t i = 0; found && i < count; i++)
+        json_decref(found[i]);
+    free(found);
+    free(reads);
     return rc;
 }
 
