@@ -985,6 +985,30 @@ static void a_group_job_creates_the_group_then_changes_nothing(void **state)
     json_decref(r);
 }
 
+/* Three states of one group while the first waits: one job, the newest wins. */
+static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    int64_t a = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"One\","
+                                         "\"members\":[]}");
+    int64_t b = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"Two\","
+                                         "\"members\":[]}");
+    int64_t c = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":"
+                                         "\"Three\",\"members\":[\"M1\"]}");
+    assert_int_equal(a, b);
+    assert_int_equal(b, c);
+    start_workers(f);
+    json_t *r = wait_job(f, a, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+    json_t *g = group_named(f, "Crew");
+    assert_string_equal(str(g, "description"), "Three");
+    assert_int_equal(json_array_size(json_object_get(g, "members")), 1);
+    json_decref(g);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 2); /* the create, then its member */
+}
+
 static void a_group_emptied_waits_for_approval_then_applies(void **state)
 {
     fixture *f = *state;
@@ -1070,6 +1094,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_group_emptied_waits_for_approval_then_applies, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(three_changes_to_a_group_while_the_first_waits_are_one_plan,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
