@@ -122,11 +122,12 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
  * Reads are what one group needs: each member by key (gcscim's marker, then
  * externalId) and the group by name; the planner's carry `run_label`.
  *
- * The event's members are the group's Genesys members: its direct members when
- * kept, everybody below it when flattened (the sender flattens: the store does
- * not hold the directory's hierarchy, so "children" are recorded in the
- * result, not expanded). A member whose key finds no user is not a failure:
- * the group gets the others, and the result lists the unknown keys.
+ * Kept, the group's Genesys members are the event's members. Flattened, they
+ * are those and, transitively, the members of the children it names, each
+ * child as its newest job of key "group:CHILD" in the store gave it (resolved
+ * by plan/group_tree.h: cycles, depth and size rejected); a child the store
+ * does not know rejects the group. A member whose key finds no user is not a
+ * failure: the group gets the others, and the result lists the unknown keys.
  *
  * On 0, *result (a new reference) is
  *   {"outcome": created | updated | unchanged | rejected | needs_approval | failed,

@@ -18,6 +18,7 @@
 #include "mapping/groups_file.h"
 #include "mapping/profile.h"
 #include "plan/group_plan.h"
+#include "plan/group_tree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,140 @@ static int defs_of(gcs_group_defs *defs, const json_t *group)
     GCS_CHECK_ALLOC(text);
     int rc = gcs_groups_file_read_mem(defs, "event.json", text, strlen(text));
     free(text);
+    return rc;
+}
+
+/* ==== Flattened: the members of the groups below, from their own events ====
+ *
+ * The directory's hierarchy is what the events said: a flattened group's
+ * members are its own and, transitively, those of the children it names, each
+ * child as its newest event (its newest job of key "group:CHILD" that was not
+ * dropped) gave it. The groups below are resolved by the groups file's
+ * reader and the hierarchy's (plan/group_tree.h: cycles, depth and size
+ * rejected, never a recursion). A child no event named yet rejects the group:
+ * its members cannot be known, and a guess would remove people. */
+
+#define GROUPS_BELOW_MAX 1000
+
+typedef struct newest_group {
+    json_t *group; /* the newest group object of a job, or NULL */
+} newest_group;
+
+static int take_newest(const gcs_job *j, void *payload)
+{
+    newest_group *n = payload;
+    if (n->group || strcmp(j->state, GCS_JOB_DROPPED) == 0)
+        return 0;
+    json_t *doc = json_loads(j->payload, 0, NULL);
+    json_t *g = json_object_get(doc, "group");
+    if (json_is_object(g) && json_is_array(json_object_get(g, "members")))
+        n->group = json_incref(g);
+    json_decref(doc);
+    return 0;
+}
+
+/* A groups file record of a group object: key, name, members, children. */
+static json_t *hierarchy_record(const json_t *group)
+{
+    json_t *children = json_object_get(group, "children");
+    json_t *r = json_pack("{s:O,s:O,s:o}", "key", json_object_get(group, "key"), "members",
+                          json_object_get(group, "members"),
+                          "children", children ? json_incref(children) : json_array());
+    if (r && json_object_get(group, "name"))
+        json_object_set(r, "name", json_object_get(group, "name"));
+    return r;
+}
+
+/* *out: `group` with its members made everybody below it and no children;
+ * or NULL with why[] set when that cannot be known. */
+static int flatten(json_t **out, char *why, size_t whysz, gcs_store *store, const json_t *group)
+{
+    *out = NULL;
+    why[0] = '\0';
+    const char *key = json_string_value(json_object_get(group, "key"));
+    json_t *records = json_array(), *seen = json_object(), *queue = json_array();
+    char *text = NULL;
+    gcs_group_defs defs;
+    gcs_group_defs_init(&defs);
+    gcs_group_tree tree;
+    bool built = false;
+    int rc = 0;
+    if (!records || !seen || !queue || json_array_append_new(records, hierarchy_record(group)) < 0 ||
+        json_object_set_new(seen, key, json_true()) < 0) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (json_object_get(group, "children"))
+        json_array_extend(queue, json_object_get(group, "children"));
+    for (size_t next = 0; next < json_array_size(queue) && rc == 0; next++) {
+        const char *child = json_string_value(json_array_get(queue, next));
+        if (!child || json_object_get(seen, child))
+            continue; /* a cycle is the tree's to reject */
+        if (json_array_size(records) > GROUPS_BELOW_MAX) {
+            snprintf(why, whysz, "children: more than %d groups below it", GROUPS_BELOW_MAX);
+            goto out;
+        }
+        char job_key[GCS_GROUP_KEY_MAX + 8];
+        snprintf(job_key, sizeof job_key, "group:%s", child);
+        newest_group newest = {NULL};
+        if ((rc = gcs_store_jobs_of_key(store, job_key, 0, take_newest, &newest)) < 0)
+            goto out;
+        if (!newest.group) {
+            snprintf(why, whysz,
+                     "children: group '%.200s' is not known yet (flattened, a group takes its "
+                     "children's members from their own events: send that group's event first)",
+                     child);
+            goto out;
+        }
+        json_t *grandchildren = json_object_get(newest.group, "children");
+        if (json_object_set_new(seen, child, json_true()) < 0 ||
+            json_array_append_new(records, hierarchy_record(newest.group)) < 0 ||
+            (grandchildren && json_array_extend(queue, grandchildren) < 0))
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        json_decref(newest.group);
+    }
+    if (rc < 0)
+        goto out;
+    text = json_dumps(records, JSON_COMPACT);
+    GCS_CHECK_ALLOC_GOTO(text, rc, out);
+    if ((rc = gcs_groups_file_read_mem(&defs, "events.json", text, strlen(text))) < 0 ||
+        (rc = gcs_group_tree_build(&tree, &defs, GCS_GROUPS_FLATTENED)) < 0)
+        goto out;
+    built = true;
+    const gcs_group_node *mine = NULL;
+    for (size_t i = 0; i < tree.count && !mine; i++) {
+        if (strcmp(tree.nodes[i].def->key, key) == 0)
+            mine = &tree.nodes[i];
+    }
+    if (!mine) { /* the event's own record was refused: planned as given, refused there */
+        *out = json_incref((json_t *)group);
+        goto out;
+    }
+    if (mine->rejected) {
+        snprintf(why, whysz, "children: %s", mine->why ? mine->why : "the hierarchy is not valid");
+        goto out;
+    }
+    json_t *flat = json_deep_copy(group), *members = json_array();
+    const char *person;
+    json_t *yes;
+    json_object_foreach(mine->members, person, yes) {
+        json_array_append_new(members, json_string(person));
+    }
+    if (!flat || !members || json_object_set_new(flat, "members", members) < 0) {
+        json_decref(flat);
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    json_object_del(flat, "children");
+    *out = flat;
+out:
+    if (built)
+        gcs_group_tree_release(&tree);
+    gcs_group_defs_release(&defs);
+    free(text);
+    json_decref(records);
+    json_decref(seen);
+    json_decref(queue);
     return rc;
 }
 
@@ -256,7 +391,7 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
     bool planned = false, recording = false;
     gcs_recorder rec;
     json_t *people = json_object(), *unknown = json_array(), *none = json_object();
-    json_t *needs = NULL, *seqs = json_array(), *doc = NULL;
+    json_t *needs = NULL, *seqs = json_array(), *doc = NULL, *flat = NULL;
     group_seen seen = {0};
     gcs_apply_result ar;
     memset(&ar, 0, sizeof ar);
@@ -278,7 +413,17 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
                  "the profile has no groups: section, which group events need (docs/mapping.md)");
         goto answer;
     }
-    if ((rc = defs_of(&defs, group)) < 0)
+    /* Flattened: the members of the groups below join the event's own. */
+    if (cfg.hierarchy == GCS_GROUPS_FLATTENED && json_array_size(json_object_get(group, "children"))) {
+        if ((rc = flatten(&flat, detail, sizeof detail, store, group)) < 0)
+            goto out;
+        if (!flat) {
+            outcome = GCS_SYNC_REJECTED;
+            goto answer;
+        }
+    }
+    const json_t *wanted = flat ? flat : group;
+    if ((rc = defs_of(&defs, wanted)) < 0)
         goto out;
     if (defs.rejected.count > 0 || defs.count != 1) {
         const gcs_row_error *e = defs.rejected.count ? &defs.rejected.items[0] : NULL;
@@ -295,7 +440,7 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
     gcs_recorder_attach(&rec, store, session->client, o->run_label);
     recording = true;
     rc = find_members(people, unknown, g, session->client, &rec,
-                      gcs_profile_managed_authority(profile), json_object_get(group, "members"),
+                      gcs_profile_managed_authority(profile), json_object_get(wanted, "members"),
                       &requests);
     if (rc == 0)
         rc = gcs_group_planner_read_named(g, session->client, &requests);
@@ -420,5 +565,6 @@ out:
     json_decref(none);
     json_decref(needs);
     json_decref(seqs);
+    json_decref(flat);
     return rc;
 }

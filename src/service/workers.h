@@ -3,7 +3,9 @@
  * durable queue and provision each job's person (engine/sync.h), with receipts.
  *
  * A job (store.h "Job queue"; payload in docs/serve.md) names one person: their
- * row in the source's column shape, or that they left. A worker claims it under
+ * row in the source's column shape, or that they left; or one group, as a
+ * group event gave it (engine/sync.h, gcs_sync_provision_group: planned alone,
+ * never in a batch of people). A worker claims it under
  * a lease (the store keeps one job of a key running at a time, and a pending
  * job of a key takes every newer state: three changes to one person while the
  * first waits become one plan), plans exactly that person, and applies the plan

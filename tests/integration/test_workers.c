@@ -985,6 +985,53 @@ static void a_group_job_creates_the_group_then_changes_nothing(void **state)
     json_decref(r);
 }
 
+/* Flattened: a group takes its children's members from their own events; a
+ * child no event named yet, or a cycle, rejects it, writing nothing. */
+static void a_flattened_group_takes_its_childrens_members_from_their_events(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    json_decref(wait_job(f, enqueue_person(f, "FA", "fa@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    json_decref(wait_job(f, enqueue_person(f, "FB", "fb@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    int64_t id = enqueue_group(f, "child", "{\"key\":\"child\",\"name\":\"Child\","
+                                           "\"members\":[\"FA\"],\"children\":[\"leaf\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    id = enqueue_group(f, "leaf", "{\"key\":\"leaf\",\"name\":\"Leaf\",\"members\":[\"M1\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    const char *parent = "{\"key\":\"parent\",\"name\":\"Parent\",\"members\":[\"FB\"],"
+                         "\"children\":[\"child\"],\"nesting\":\"flattened\"}";
+    id = enqueue_group(f, "parent", parent);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_string_equal(str(r, "nesting"), "flattened");
+    assert_int_equal(json_integer_value(json_object_get(r, "added")), 3); /* FB, FA, M1 */
+    json_decref(r);
+    assert_int_equal(members_of(f, "Parent"), 3);
+    assert_int_equal(members_of(f, "Child"), 1); /* kept: its direct members only */
+
+    long writes = gcs_test_emu_writes(&f->emu);
+    id = enqueue_group(f, "top", "{\"key\":\"top\",\"members\":[],\"children\":[\"ghost\"],"
+                                 "\"nesting\":\"flattened\"}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "group 'ghost' is not known yet"));
+    json_decref(r);
+    /* The leaf now names the parent: parent -> child -> leaf -> parent. */
+    id = enqueue_group(f, "leaf", "{\"key\":\"leaf\",\"name\":\"Leaf\",\"members\":[\"M1\"],"
+                                  "\"children\":[\"parent\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    id = enqueue_group(f, "parent", parent);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "nested in itself"));
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    assert_int_equal(members_of(f, "Parent"), 3);
+}
+
 /* Three states of one group while the first waits: one job, the newest wins. */
 static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **state)
 {
@@ -1096,6 +1143,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(three_changes_to_a_group_while_the_first_waits_are_one_plan,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_flattened_group_takes_its_childrens_members_from_their_events, setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
