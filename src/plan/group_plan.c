@@ -150,16 +150,31 @@ void gcs_group_plan_count_removals(const gcs_plan *plan, long *members_removed, 
 
 /* ==== Rendering ==== */
 
+/* Every text shown comes from a file or from Genesys: a group's name there may
+ * hold anything, so each is written through gcs_plan_put_text (no control or
+ * bidirectional character reaches the terminal raw). */
+
 static const char *text(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "?";
 }
 
+static void put(FILE *out, const char *s)
+{
+    gcs_plan_put_text(out, s);
+}
+
 static void print_value(FILE *out, const json_t *v)
 {
     if (!v || json_is_null(v)) {
         fputs("(none)", out);
+        return;
+    }
+    if (json_is_string(v)) {
+        fputc('"', out);
+        put(out, json_string_value(v));
+        fputc('"', out);
         return;
     }
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -176,13 +191,14 @@ static void print_people(FILE *out, const json_t *list, const char *sigil, const
     {
         const char *key = json_string_value(json_object_get(m, "key"));
         const char *user = json_string_value(json_object_get(m, "userName"));
-        fprintf(out, "    %s%s member %s%s", color, sigil,
-                key    ? key
-                : user ? user
-                       : text(m, "id"),
-                reset);
-        if (user)
-            fprintf(out, " (%s)", user);
+        fprintf(out, "    %s%s member ", color, sigil);
+        put(out, key ? key : user ? user : text(m, "id"));
+        fputs(reset, out);
+        if (user) {
+            fputs(" (", out);
+            put(out, user);
+            fputc(')', out);
+        }
         if (!json_string_value(json_object_get(m, "id")))
             fputs(" [created by this run]", out);
         if (json_is_true(json_object_get(m, "owned")))
@@ -195,8 +211,27 @@ static void print_grants(FILE *out, const json_t *list, const char *sigil, const
 {
     size_t i;
     json_t *g;
-    json_array_foreach(list, i, g) fprintf(out, "    %s %s role %s in division %s\n", sigil, verb,
-                                           text(g, "role"), text(g, "division"));
+    json_array_foreach(list, i, g)
+    {
+        fprintf(out, "    %s %s role ", sigil, verb);
+        put(out, text(g, "role"));
+        fputs(" in division ", out);
+        put(out, text(g, "division"));
+        fputc('\n', out);
+    }
+}
+
+static void print_parents(FILE *out, const json_t *parents)
+{
+    size_t i;
+    json_t *p;
+    fputs(" [in ", out);
+    json_array_foreach(parents, i, p)
+    {
+        fputs(i ? ", " : "", out);
+        put(out, json_string_value(p) ? json_string_value(p) : "?");
+    }
+    fputc(']', out);
 }
 
 void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
@@ -215,23 +250,30 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     json_array_foreach(json_object_get(s, "operations"), i, op)
     {
         bool create = strcmp(text(op, "kind"), "create") == 0;
-        fprintf(out, "%s%s %s group %s%s \"%s\"", create ? green : yellow, create ? "+" : "~",
-                text(op, "kind"), text(op, "key"), reset, text(op, "name"));
-        if (!create)
-            fprintf(out, " id=%s version=%lld", text(op, "id"),
-                    (long long)json_integer_value(json_object_get(op, "version")));
-        json_t *parents = json_object_get(op, "parents");
-        if (json_array_size(parents) > 0) {
-            char *p = json_dumps(parents, JSON_COMPACT);
-            fprintf(out, " [in %s]", p ? p : "?");
-            free(p);
+        fprintf(out, "%s%s %s group ", create ? green : yellow, create ? "+" : "~",
+                text(op, "kind"));
+        put(out, text(op, "key"));
+        fprintf(out, "%s \"", reset);
+        put(out, text(op, "name"));
+        fputc('"', out);
+        if (!create) {
+            fputs(" id=", out);
+            put(out, text(op, "id"));
+            fprintf(out, " version=%lld", (long long)json_integer_value(json_object_get(op, "version")));
         }
+        json_t *parents = json_object_get(op, "parents");
+        if (json_array_size(parents) > 0)
+            print_parents(out, parents);
         fputc('\n', out);
         size_t j;
         json_t *ch;
         json_array_foreach(json_object_get(op, "changes"), j, ch)
         {
-            fprintf(out, "    %-22s ", text(ch, "attribute"));
+            const char *attribute = text(ch, "attribute");
+            size_t width = strlen(attribute);
+            fputs("    ", out);
+            put(out, attribute);
+            fprintf(out, "%*s ", width < 22 ? (int)(22 - width) : 0, "");
             print_value(out, json_object_get(ch, "old"));
             fputs(" -> ", out);
             print_value(out, json_object_get(ch, "new"));
@@ -245,18 +287,34 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     json_array_foreach(json_object_get(s, "rejected"), i, op)
     {
         const char *key = json_string_value(json_object_get(op, "key"));
-        if (key)
-            fprintf(out, "%s! rejected group %s%s (%s)", magenta, key, reset, text(op, "location"));
-        else
-            fprintf(out, "%s! rejected group at %s%s", magenta, text(op, "location"), reset);
+        if (key) {
+            fprintf(out, "%s! rejected group ", magenta);
+            put(out, key);
+            fprintf(out, "%s (", reset);
+            put(out, text(op, "location"));
+            fputc(')', out);
+        } else {
+            fprintf(out, "%s! rejected group at ", magenta);
+            put(out, text(op, "location"));
+            fputs(reset, out);
+        }
         const char *field = json_string_value(json_object_get(op, "field"));
-        if (field)
-            fprintf(out, " field %s", field);
-        fprintf(out, ": %s\n", text(op, "reason"));
+        if (field) {
+            fputs(" field ", out);
+            put(out, field);
+        }
+        fputs(": ", out);
+        put(out, text(op, "reason"));
+        fputc('\n', out);
     }
     json_array_foreach(json_object_get(s, "not_in_source"), i, op)
-        fprintf(out, "  not added: %s, a member of group %s, is no person the plan knows\n",
-                text(op, "person"), text(op, "group"));
+    {
+        fputs("  not added: ", out);
+        put(out, text(op, "person"));
+        fputs(", a member of group ", out);
+        put(out, text(op, "group"));
+        fputs(", is no person the plan knows\n", out);
+    }
     json_t *sum = json_object_get(s, "summary");
     fprintf(out,
             "Groups: %lld to create, %lld to update, %lld members to add, %lld to remove, "
