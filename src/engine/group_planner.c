@@ -241,6 +241,7 @@ typedef struct run {
     const json_t *protected_values;
     long *requests;
     long unchanged;
+    bool no_create, no_update; /* the plan's options */
 } run;
 
 static int collect_owned(const char *value, void *payload)
@@ -501,6 +502,15 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         r->unchanged++;
         goto out;
     }
+    /* --no-create and --no-update hold for groups as for rows: the group is
+     * listed as skipped, with what it would have needed, and nothing is sent. */
+    const char *flag = !id && r->no_create ? "--no-create" : id && r->no_update ? "--no-update" : NULL;
+    if (flag) {
+        rc = gcs_group_plan_skip(r->plan, op, !id ? "no group of this name in Genesys; not created"
+                                                  : "update left alone",
+                                 flag);
+        goto out;
+    }
     rc = gcs_group_plan_add(r->plan, op);
     op = NULL;
 out:
@@ -539,7 +549,16 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     }
     if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
         return rc;
-    run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *options = json_object_get(plan->doc, "options");
+    run r = {g,
+             plan,
+             client,
+             people,
+             protected_values,
+             requests,
+             0,
+             json_is_true(json_object_get(options, "no_create")),
+             json_is_true(json_object_get(options, "no_update"))};
     json_t *by_lower = NULL;
     json_t *unresolved = json_array();
     GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);

@@ -47,6 +47,27 @@ int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location,
     return 0;
 }
 
+int gcs_group_plan_skip(gcs_plan *plan, const json_t *op, const char *reason, const char *flag)
+{
+    json_t *section = gcs_group_plan_section(plan);
+    json_t *list = json_object_get(section, "skipped");
+    if (section && !list && json_object_set_new(section, "skipped", list = json_array()) < 0)
+        list = NULL;
+    char why[300];
+    snprintf(why, sizeof why, "%s (%s)", reason, flag);
+    json_t *s = json_pack(
+        "{s:O?,s:O?,s:O?,s:s,s:I,s:I,s:I,s:I,s:I}", "key", json_object_get(op, "key"), "name",
+        json_object_get(json_object_get(op, "group"), "name"), "kind", json_object_get(op, "kind"),
+        "reason", why, "changes", (json_int_t)json_array_size(json_object_get(op, "changes")), "add",
+        (json_int_t)json_array_size(json_object_get(op, "add")), "remove",
+        (json_int_t)json_array_size(json_object_get(op, "remove")), "grant",
+        (json_int_t)json_array_size(json_object_get(op, "grant")), "revoke",
+        (json_int_t)json_array_size(json_object_get(op, "revoke")));
+    if (!s || !list || json_array_append_new(list, s) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
 void gcs_group_plan_set_unchanged(gcs_plan *plan, long unchanged)
 {
     json_t *s = gcs_group_plan_section(plan);
@@ -89,6 +110,23 @@ static int by_key(const void *a, const void *b)
     return strcmp(x ? x : "", y ? y : "");
 }
 
+/* Sorts a list of objects by their "key" in place. */
+static int sort_by_key(json_t *list)
+{
+    size_t n = json_array_size(list);
+    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
+    GCS_CHECK_ALLOC(sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_incref(json_array_get(list, i));
+    qsort(sorted, n, sizeof *sorted, by_key);
+    json_array_clear(list);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= json_array_append_new(list, sorted[i]);
+    free(sorted);
+    return rc < 0 ? GCS_ENOMEM : 0;
+}
+
 static long list_total(const json_t *ops, const char *kind, const char *list)
 {
     long n = 0;
@@ -108,6 +146,9 @@ int gcs_group_plan_finish(gcs_plan *plan)
     json_t *ops = gcs_group_plan_operations(plan);
     if (!ops)
         return 0;
+    json_t *skipped = json_object_get(gcs_group_plan_section(plan), "skipped");
+    if (json_array_size(skipped) > 1 && sort_by_key(skipped) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
     size_t n = json_array_size(ops);
     json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
     GCS_CHECK_ALLOC(sorted);
@@ -120,7 +161,8 @@ int gcs_group_plan_finish(gcs_plan *plan)
         failed |= json_array_append_new(ops, sorted[i]) < 0;
     free(sorted);
     json_t *summary = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "create", (json_int_t)list_total(ops, "create", NULL),
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "skipped",
+        (json_int_t)json_array_size(json_object_get(gcs_group_plan_section(plan), "skipped")), "create", (json_int_t)list_total(ops, "create", NULL),
         "update", (json_int_t)list_total(ops, "update", NULL), "members_added",
         (json_int_t)list_total(ops, NULL, "add"), "members_removed",
         (json_int_t)list_total(ops, NULL, "remove"), "grants_added",
@@ -315,16 +357,41 @@ void gcs_group_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         put(out, text(op, "group"));
         fputs(", is no person the plan knows\n", out);
     }
+    json_array_foreach(json_object_get(s, "skipped"), i, op)
+    {
+        fputs("  skipped group ", out);
+        put(out, text(op, "key"));
+        fputs(" \"", out);
+        put(out, text(op, "name"));
+        fputs("\": ", out);
+        put(out, text(op, "reason"));
+        static const char *const parts[] = {"changes", "add", "remove", "grant", "revoke"};
+        static const char *const what[] = {"settings changed", "members added",
+                                           "members removed", "grants added", "grants revoked"};
+        const char *sep = "; it needed ";
+        for (size_t k = 0; k < sizeof parts / sizeof *parts; k++) {
+            long long n = (long long)json_integer_value(json_object_get(op, parts[k]));
+            if (n > 0) {
+                fprintf(out, "%s%lld %s", sep, n, what[k]);
+                sep = ", ";
+            }
+        }
+        fputc('\n', out);
+    }
     json_t *sum = json_object_get(s, "summary");
+    long long skipped = (long long)json_integer_value(json_object_get(sum, "skipped"));
     fprintf(out,
             "Groups: %lld to create, %lld to update, %lld members to add, %lld to remove, "
-            "%lld grants to add, %lld to revoke, %lld unchanged, %lld rejected.\n",
+            "%lld grants to add, %lld to revoke, %lld unchanged, ",
             (long long)json_integer_value(json_object_get(sum, "create")),
             (long long)json_integer_value(json_object_get(sum, "update")),
             (long long)json_integer_value(json_object_get(sum, "members_added")),
             (long long)json_integer_value(json_object_get(sum, "members_removed")),
             (long long)json_integer_value(json_object_get(sum, "grants_added")),
             (long long)json_integer_value(json_object_get(sum, "grants_revoked")),
-            (long long)json_integer_value(json_object_get(sum, "unchanged")),
-            (long long)json_integer_value(json_object_get(sum, "rejected")));
+            (long long)json_integer_value(json_object_get(sum, "unchanged")));
+    /* "N skipped" only when --no-create / --no-update left some alone */
+    if (skipped > 0)
+        fprintf(out, "%lld skipped, ", skipped);
+    fprintf(out, "%lld rejected.\n", (long long)json_integer_value(json_object_get(sum, "rejected")));
 }
