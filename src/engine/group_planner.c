@@ -341,6 +341,65 @@ static json_t *change(const char *attribute, json_t *old, json_t *new_value)
                      new_value ? new_value : json_null());
 }
 
+/* ==== The kept hierarchy ==== */
+
+static int collect_parent(const char *parent_key, void *payload)
+{
+    return json_array_append_new(payload, json_string(parent_key)) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The node's parents as a sorted array (the store gives its record sorted). */
+static json_t *sorted_parents(const gcs_group_node *node)
+{
+    size_t n = json_array_size(node->parents);
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    json_t *out = json_array();
+    if (!keys || !out) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = json_string_value(json_array_get(node->parents, i));
+    qsort(keys, n, sizeof *keys, by_text);
+    bool failed = false;
+    for (size_t i = 0; i < n; i++)
+        failed |= json_array_append_new(out, json_string(keys[i] ? keys[i] : "")) < 0;
+    free(keys);
+    if (failed) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A "parents" change when the recorded parents differ from the directory's. */
+static int plan_parents(run *r, const gcs_group_node *node, json_t *changes)
+{
+    json_t *was = json_array(), *now = sorted_parents(node);
+    int rc = 0;
+    if (!was || !now) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = gcs_store_group_parents_each(r->g->store, node->def->key, collect_parent, was)) < 0)
+        goto out;
+    if (!json_equal(was, now) &&
+        json_array_append_new(changes, change("parents", json_incref(was), json_incref(now))) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+out:
+    json_decref(was);
+    json_decref(now);
+    return rc;
+}
+
 static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
 {
     const gcs_group_def *d = node->def;
@@ -403,6 +462,12 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         if (d->nroles > 0 && !json_is_true(json_object_get(current, "rolesEnabled")))
             json_array_append_new(changes, change("rolesEnabled", json_false(), json_true()));
     }
+
+    /* The kept hierarchy: a parent link that changed since gcscim last applied
+     * the group (the store's record) is a change of its own, old and new. */
+    if (id && r->g->cfg->hierarchy == GCS_GROUPS_KEPT && r->g->store &&
+        (rc = plan_parents(r, node, changes)) < 0)
+        goto out;
 
     /* Members */
     json_t *have = id ? json_object_get(r->g->members, id) : NULL;

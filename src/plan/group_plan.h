@@ -10,7 +10,10 @@
  * providers do), and the plan says so. One operation per group:
  *   {"kind": "create"|"update", "key", "name", "id" (update), "version" (update),
  *    "group": {name, type, visibility, description, rolesEnabled}   (what is wanted),
- *    "changes": [{attribute, old, new}]      (description, visibility, rolesEnabled),
+ *    "changes": [{attribute, old, new}]      (description, visibility, rolesEnabled;
+ *                                             "parents" (kept): the store's record of
+ *                                             the hierarchy against the directory's,
+ *                                             recorded by apply, never sent),
  *    "add": [{key, id|null, userName}]       (id null: created by this run's users),
  *    "remove": [{key|null, id, userName, owned}],
  *    "grant": [{role, division, roleId, divisionId}], "revoke": [...],
