@@ -479,11 +479,12 @@ static void hide_ids(char *t)
     for (char *p = t; *p; p++) {
         char *q = p;
         bool uuid = true;
+        /* Stops at the first character that does not fit: never past the end. */
         for (int g = 0; g < 5 && uuid; g++) {
-            for (int i = 0; i < groups[g]; i++, q++)
-                uuid &= (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f');
-            if (g < 4)
-                uuid &= *q++ == '-';
+            for (int i = 0; i < groups[g] && uuid; i++, q++)
+                uuid = (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f');
+            if (g < 4 && uuid)
+                uuid = *q++ == '-';
         }
         if (uuid) {
             memcpy(p, "{id}", 4);
