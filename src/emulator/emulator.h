@@ -28,6 +28,10 @@ typedef struct gcs_emu_config {
     int64_t token_ttl_s;          /* default 86400 */
     int rate_limit;               /* requests per window and token; 0 = off (default 300) */
     int rate_window_s;            /* default 60 */
+    /* One window per OAuth client, shared by all its tokens (Genesys counts per
+     * token, but forbids tokens that multiply the limit: this holds several
+     * hosts of one client to one limit, and tests that they keep to it). */
+    bool rate_per_client;
     int version_conflict_status;  /* 400 (default), 409 or 412 */
     double fault_rate;            /* 0..1: share of API requests that fault */
     unsigned fault_kinds;         /* bit set of GCS_EMU_FAULT_*; 0 = all */

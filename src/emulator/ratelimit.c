@@ -1,6 +1,8 @@
 /* The per-token rate limit: a fixed window of rate_window_s seconds that starts
  * with the token's first request, as Genesys's inin-ratelimit-* headers
- * describe it (count so far, allowed, seconds until the window resets). */
+ * describe it (count so far, allowed, seconds until the window resets). With
+ * rate_per_client, every token of a client counts in the client's one window
+ * (and the headers say the client's count). */
 #include "emulator/internal.h"
 
 #include <stdio.h>
@@ -11,21 +13,36 @@
 /* What the headers say while the limit is off: no client could reach it. */
 #define UNLIMITED 2147483647L
 
-static void roll(gcs_emu *emu, emu_token *tok, int64_t now)
+typedef struct window {
+    int64_t *start_ms;
+    int *count;
+} window;
+
+/* The window a token's requests count in: its own, or its client's. */
+static window window_of(gcs_emu *emu, emu_token *tok)
 {
-    int64_t window = (int64_t)emu->config.rate_window_s * 1000;
-    if (window <= 0)
-        window = 60000;
-    if (now - tok->window_start_ms >= window) {
-        tok->window_start_ms = now;
-        tok->window_count = 0;
+    if (emu->config.rate_per_client && tok->client_index >= 0 &&
+        tok->client_index < GCS_EMU_MAX_CLIENTS)
+        return (window){&emu->client_windows[tok->client_index].window_start_ms,
+                        &emu->client_windows[tok->client_index].window_count};
+    return (window){&tok->window_start_ms, &tok->window_count};
+}
+
+static void roll(gcs_emu *emu, window w, int64_t now)
+{
+    int64_t length = (int64_t)emu->config.rate_window_s * 1000;
+    if (length <= 0)
+        length = 60000;
+    if (now - *w.start_ms >= length) {
+        *w.start_ms = now;
+        *w.count = 0;
     }
 }
 
-static long reset_seconds(gcs_emu *emu, const emu_token *tok, int64_t now)
+static long reset_seconds(gcs_emu *emu, window w, int64_t now)
 {
-    int64_t window = (int64_t)(emu->config.rate_window_s > 0 ? emu->config.rate_window_s : 60) * 1000;
-    int64_t left = tok->window_start_ms + window - now;
+    int64_t length = (int64_t)(emu->config.rate_window_s > 0 ? emu->config.rate_window_s : 60) * 1000;
+    int64_t left = *w.start_ms + length - now;
     long s = (long)((left + 999) / 1000);
     return s < 1 ? 1 : s;
 }
@@ -34,14 +51,15 @@ bool gcs_emu_ratelimit_admit(emu_req *r, emu_token *tok)
 {
     gcs_emu *emu = r->emu;
     int64_t now = gcs_time_mono_ms();
-    roll(emu, tok, now);
+    window w = window_of(emu, tok);
+    roll(emu, w, now);
     long allowed = emu->config.rate_limit > 0 ? emu->config.rate_limit : UNLIMITED;
     r->window = true;
     r->rl_allowed = allowed;
-    r->rl_reset = reset_seconds(emu, tok, now);
-    if (emu->config.rate_limit > 0 && tok->window_count >= emu->config.rate_limit) {
+    r->rl_reset = reset_seconds(emu, w, now);
+    if (emu->config.rate_limit > 0 && *w.count >= emu->config.rate_limit) {
         char v[32];
-        r->rl_count = tok->window_count;
+        r->rl_count = *w.count;
         emu->stats.rate_limited++;
         snprintf(v, sizeof v, "%ld", r->rl_reset);
         bool scim = r->scim;
@@ -57,8 +75,8 @@ bool gcs_emu_ratelimit_admit(emu_req *r, emu_token *tok)
         r->scim = scim;
         return false;
     }
-    tok->window_count++;
-    r->rl_count = tok->window_count;
+    (*w.count)++;
+    r->rl_count = *w.count;
     return true;
 }
 
@@ -72,15 +90,16 @@ json_t *gcs_emu_ratelimit_windows(gcs_emu *emu)
             emu_token *t = e->value;
             if (t->expires_ms <= now)
                 continue;
-            roll(emu, t, now);
+            window w = window_of(emu, t);
+            roll(emu, w, now);
             char shown[16];
             snprintf(shown, sizeof shown, "%.6s...", e->key);
             json_array_append_new(
                 list, json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}", "token", shown, "client", t->client,
-                                "count", t->window_count, "allowed",
+                                "count", *w.count, "allowed",
                                 (json_int_t)(emu->config.rate_limit > 0 ? emu->config.rate_limit
                                                                         : UNLIMITED),
-                                "reset", (json_int_t)reset_seconds(emu, t, now), "expires_in",
+                                "reset", (json_int_t)reset_seconds(emu, w, now), "expires_in",
                                 (json_int_t)((t->expires_ms - now) / 1000)));
         }
     return list;

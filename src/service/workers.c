@@ -26,8 +26,8 @@ typedef struct worker {
     int index;
     pthread_t thread;
     bool started;
-    char owner[OWNER_MAX];   /* lease owner: host id and worker number */
-    int64_t job_id;          /* the job in hand, 0: none (under w->mu) */
+    char owner[OWNER_MAX]; /* lease owner: host id and worker number */
+    int64_t job_id;        /* the job in hand, 0: none (under w->mu) */
 } worker;
 
 struct gcs_workers {
@@ -52,7 +52,7 @@ struct gcs_workers {
     gcs_org_names *org;
     int64_t org_fetched_ms;
     gcs_workers_stats counts;
-    json_t *requests;        /* gcs_http_client_stats_json as of the last job */
+    json_t *requests; /* gcs_http_client_stats_json as of the last job */
 
     /* The session's engine is single-threaded: one job drives it at a time. */
     pthread_mutex_t engine;
@@ -60,6 +60,8 @@ struct gcs_workers {
 
     pthread_t heartbeat;
     bool heartbeat_started;
+    int64_t host_beat_ms; /* how often this host's row is beaten */
+    bool joined;          /* the first beats are done: the workers may claim */
     worker *workers;
     int count;
 };
@@ -105,7 +107,8 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
         rc = gcs_error_set(GCS_EINVALID, "row: an upsert needs a row (an object), a leave none");
     size_t i;
     json_t *a;
-    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a) {
+    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a)
+    {
         if (!json_is_string(a)) {
             rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
             break;
@@ -131,9 +134,12 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
 static int64_t retry_after_stop(int stop)
 {
     switch (stop) {
-    case GCS_EDAILYLIMIT: return 5 * 60 * 1000;
-    case GCS_EUNREACHABLE: return 30 * 1000;
-    default: return 0;
+    case GCS_EDAILYLIMIT:
+        return 5 * 60 * 1000;
+    case GCS_EUNREACHABLE:
+        return 30 * 1000;
+    default:
+        return 0;
     }
 }
 
@@ -159,8 +165,8 @@ struct engine_request {
     const gcs_job *job;
     gcs_sync_subject sub;
     gcs_plan_options plan;
-    bool approvals;          /* the job carries approvals: planned alone */
-    bool done;               /* the outcome below is ready (under w->mu) */
+    bool approvals; /* the job carries approvals: planned alone */
+    bool done;      /* the outcome below is ready (under w->mu) */
     int rc;
     char error[1024];
     json_t *result;
@@ -172,11 +178,10 @@ static json_t *job_result(const json_t *sync, size_t k)
 {
     const json_t *sub = json_array_get(json_object_get(sync, "subjects"), k);
     const char *outcome = json_string_value(json_object_get(sub, "outcome"));
-    json_t *r = json_pack("{s:s,s:O?,s:O,s:O?,s:O?}", "outcome", outcome ? outcome : "failed",
-                          "genesys_id", json_object_get(sub, "genesys_id"), "receipts",
-                          json_object_get(sub, "receipts"), "run_id",
-                          json_object_get(sync, "run_id"), "detail",
-                          json_object_get(sub, "detail"));
+    json_t *r = json_pack(
+        "{s:s,s:O?,s:O,s:O?,s:O?}", "outcome", outcome ? outcome : "failed", "genesys_id",
+        json_object_get(sub, "genesys_id"), "receipts", json_object_get(sub, "receipts"), "run_id",
+        json_object_get(sync, "run_id"), "detail", json_object_get(sub, "detail"));
     if (r && !json_object_get(r, "genesys_id"))
         json_object_set_new(r, "genesys_id", json_null());
     if (r && !json_object_get(r, "run_id"))
@@ -232,7 +237,8 @@ static bool any_rejected(const json_t *sync)
 {
     size_t i;
     json_t *sub;
-    json_array_foreach(json_object_get(sync, "subjects"), i, sub) {
+    json_array_foreach(json_object_get(sync, "subjects"), i, sub)
+    {
         const char *o = json_string_value(json_object_get(sub, "outcome"));
         if (o && strcmp(o, GCS_SYNC_REJECTED) == 0)
             return true;
@@ -340,7 +346,8 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
         *result = rejected(why);
         return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    if (rc == 0 && (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
+    if (rc == 0 &&
+        (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
         /* One job per person at a time rests on the job's key naming them. */
         json_decref(doc);
         *result = rejected("key: the payload's key is not the job's (person:KEY)");
@@ -475,6 +482,10 @@ static void *worker_main(void *arg)
     }
     if (w->o.backoff_base_ms > 0)
         gcs_store_set_job_backoff(store, w->o.backoff_base_ms, w->o.backoff_max_ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->joined && !w->stopping)
+        pthread_cond_wait(&w->wake, &w->mu);
+    pthread_mutex_unlock(&w->mu);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         bool stop = w->draining || w->stopping;
@@ -517,32 +528,86 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Renews the lease of every job in hand, every third of the lease: a job that
- * waits for the engine keeps its lease as one that uses it does. */
+/* Announces this host in the store and tells the session's engine how many
+ * hosts share the client's limit (store.h, "Hosts"). A failed beat keeps the
+ * count of the last one. */
+static void beat_host(gcs_workers *w, gcs_store *store)
+{
+    int live = 1;
+    if (gcs_store_host_beat(&live, store, w->host_id,
+                            w->host_beat_ms * GCS_WORKERS_HOST_TTL_BEATS) < 0) {
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (live != w->counts.hosts)
+        GCS_INFO("serve.hosts", "hosts", live, "was", w->counts.hosts);
+    w->counts.hosts = live;
+    pthread_mutex_unlock(&w->mu);
+    gcs_http_client_set_hosts(w->o.session->client, live);
+}
+
+/* Lets the workers claim. */
+static void join(gcs_workers *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->joined = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until `at` (wall clock) or a stop, under w->mu; false on a stop. */
+static bool beat_wait(gcs_workers *w, int64_t at)
+{
+    while (!w->stopping && gcs_time_wall_ms() < at) {
+        struct timespec until;
+        until.tv_sec = (time_t)(at / 1000);
+        until.tv_nsec = (long)(at % 1000) * 1000000L;
+        pthread_cond_timedwait(&w->beat, &w->mu, &until);
+    }
+    return !w->stopping;
+}
+
+/* Beats this host's row every host_beat_ms, and renews the lease of every job
+ * in hand every third of the lease: a job that waits for the engine keeps its
+ * lease as one that uses it does. The workers claim only once the first beat
+ * is done and, when other hosts are alive, one more beat later: by then every
+ * other host counted this one and spends its smaller share, so that a host
+ * joining never makes the hosts overspend the window. */
 static void *heartbeat_main(void *arg)
 {
     gcs_workers *w = arg;
     gcs_store *store = NULL;
     if (gcs_store_open(&store, w->store_url) < 0) {
         GCS_ERR("serve.heartbeat", "why", gcs_error_last());
+        join(w);
         return NULL;
     }
-    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
-    int64_t at = gcs_time_wall_ms() + w->lease_ms / 3;
+    beat_host(w, store);
     pthread_mutex_lock(&w->mu);
-    while (!w->stopping && ids) {
-        struct timespec until;
-        until.tv_sec = (time_t)(at / 1000);
-        until.tv_nsec = (long)(at % 1000) * 1000000L;
-        pthread_cond_timedwait(&w->beat, &w->mu, &until);
-        if (w->stopping)
-            break;
-        if (gcs_time_wall_ms() < at)
-            continue; /* woken early (spuriously): not yet time */
-        at = gcs_time_wall_ms() + w->lease_ms / 3;
+    bool others = w->counts.hosts > 1;
+    if (others)
+        beat_wait(w, gcs_time_wall_ms() + w->host_beat_ms);
+    pthread_mutex_unlock(&w->mu);
+    if (others)
+        beat_host(w, store);
+    join(w);
+    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
+    int64_t lease_at = gcs_time_wall_ms() + w->lease_ms / 3;
+    int64_t host_at = gcs_time_wall_ms() + w->host_beat_ms;
+    pthread_mutex_lock(&w->mu);
+    while (ids && beat_wait(w, lease_at < host_at ? lease_at : host_at)) {
+        int64_t now = gcs_time_wall_ms();
+        bool host = now >= host_at, leases = now >= lease_at;
+        if (host)
+            host_at = now + w->host_beat_ms;
+        if (leases)
+            lease_at = now + w->lease_ms / 3;
         for (int i = 0; i < w->count; i++)
-            ids[i] = w->workers[i].job_id;
+            ids[i] = leases ? w->workers[i].job_id : 0;
         pthread_mutex_unlock(&w->mu);
+        if (host)
+            beat_host(w, store);
         for (int i = 0; i < w->count; i++) {
             if (ids[i] && gcs_store_job_extend(store, ids[i], w->workers[i].owner, w->lease_ms) < 0)
                 GCS_WARN("serve.heartbeat", "why", gcs_error_last());
@@ -551,6 +616,9 @@ static void *heartbeat_main(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     free(ids);
+    /* Stopped: the others may take this host's share at their next beat. */
+    if (gcs_store_host_leave(store, w->host_id) < 0)
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
     gcs_store_free(store);
     return NULL;
 }
@@ -603,6 +671,8 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
     w->count = count;
     w->lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_WORKERS_LEASE_MS;
     w->idle_poll_ms = o->idle_poll_ms > 0 ? o->idle_poll_ms : GCS_WORKERS_IDLE_POLL_MS;
+    w->host_beat_ms = o->host_beat_ms > 0 ? o->host_beat_ms : GCS_WORKERS_HOST_BEAT_MS;
+    w->counts.hosts = 1;
     if (o->plan)
         w->plan = *o->plan;
     else

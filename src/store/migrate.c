@@ -193,6 +193,17 @@ static const char v6_postgres[] =
 static const char v7_sqlite[] = V7_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
 static const char v7_postgres[] = V7_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
 
+/* ==== 8: the hosts sharing one client's rate limit ==== */
+
+/* Each serve process beats its row; the live rows say how many share the
+ * limit (store.h, "Hosts"). */
+static const char v8_sqlite[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL,"
+    " until_ms INTEGER NOT NULL);";
+static const char v8_postgres[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
+    " until_ms BIGINT NOT NULL);";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -201,6 +212,7 @@ static const migration migrations[] = {
     {5, v5_sqlite, v5_postgres},
     {6, v6_sqlite, v6_postgres},
     {7, v7_sqlite, v7_postgres},
+    {8, v8_sqlite, v8_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)
