@@ -28,8 +28,9 @@ typedef struct gcs_emu_config {
     int64_t token_ttl_s;          /* default 86400 */
     int rate_limit;               /* requests per window and token; 0 = off (default 300) */
     int rate_window_s;            /* default 60 */
-    /* One window per OAuth client, shared by all its tokens (Genesys counts per
-     * token, but forbids tokens that multiply the limit: this holds several
+    /* The limit holds for the sum of an OAuth client's tokens, in one window of
+     * the client's; each answer's count stays its token's own (Genesys counts
+     * per token, but forbids tokens that multiply the limit: this holds several
      * hosts of one client to one limit, and tests that they keep to it). */
     bool rate_per_client;
     int version_conflict_status;  /* 400 (default), 409 or 412 */

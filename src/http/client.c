@@ -338,7 +338,8 @@ void gcs_http_client_free(gcs_http_client *c)
     free(c);
 }
 
-void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload), void *payload)
+void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
+                                       void *payload)
 {
     c->start_barrier = fn;
     c->start_barrier_payload = payload;

@@ -2,10 +2,10 @@
 
 #include <limits.h>
 
-#define US_PER_S        1000000LL
+#define US_PER_S 1000000LL
 #define DEFAULT_PAUSE_S 3
-#define HEADERLESS_RUN  16
-#define UNREACHABLE     10000000
+#define HEADERLESS_RUN 16
+#define UNREACHABLE 10000000
 
 static int64_t max64(int64_t a, int64_t b)
 {

@@ -26,8 +26,8 @@ typedef struct worker {
     int index;
     pthread_t thread;
     bool started;
-    char owner[OWNER_MAX]; /* lease owner: host id and worker number */
-    int64_t job_id;        /* the job in hand, 0: none (under w->mu) */
+    char owner[OWNER_MAX];   /* lease owner: host id and worker number */
+    int64_t job_id;          /* the job in hand, 0: none (under w->mu) */
 } worker;
 
 struct gcs_workers {
@@ -52,7 +52,7 @@ struct gcs_workers {
     gcs_org_names *org;
     int64_t org_fetched_ms;
     gcs_workers_stats counts;
-    json_t *requests; /* gcs_http_client_stats_json as of the last job */
+    json_t *requests;        /* gcs_http_client_stats_json as of the last job */
 
     /* The session's engine is single-threaded: one job drives it at a time. */
     pthread_mutex_t engine;
@@ -60,8 +60,8 @@ struct gcs_workers {
 
     pthread_t heartbeat;
     bool heartbeat_started;
-    int64_t host_beat_ms; /* how often this host's row is beaten */
-    bool joined;          /* the first beats are done: the workers may claim */
+    int64_t host_beat_ms;    /* how often this host's row is beaten */
+    bool joined;             /* the first beats are done: the workers may claim */
     worker *workers;
     int count;
 };
@@ -107,8 +107,7 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
         rc = gcs_error_set(GCS_EINVALID, "row: an upsert needs a row (an object), a leave none");
     size_t i;
     json_t *a;
-    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a)
-    {
+    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a) {
         if (!json_is_string(a)) {
             rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
             break;
@@ -134,12 +133,9 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
 static int64_t retry_after_stop(int stop)
 {
     switch (stop) {
-    case GCS_EDAILYLIMIT:
-        return 5 * 60 * 1000;
-    case GCS_EUNREACHABLE:
-        return 30 * 1000;
-    default:
-        return 0;
+    case GCS_EDAILYLIMIT: return 5 * 60 * 1000;
+    case GCS_EUNREACHABLE: return 30 * 1000;
+    default: return 0;
     }
 }
 
@@ -165,8 +161,8 @@ struct engine_request {
     const gcs_job *job;
     gcs_sync_subject sub;
     gcs_plan_options plan;
-    bool approvals; /* the job carries approvals: planned alone */
-    bool done;      /* the outcome below is ready (under w->mu) */
+    bool approvals;          /* the job carries approvals: planned alone */
+    bool done;               /* the outcome below is ready (under w->mu) */
     int rc;
     char error[1024];
     json_t *result;
@@ -178,10 +174,11 @@ static json_t *job_result(const json_t *sync, size_t k)
 {
     const json_t *sub = json_array_get(json_object_get(sync, "subjects"), k);
     const char *outcome = json_string_value(json_object_get(sub, "outcome"));
-    json_t *r = json_pack(
-        "{s:s,s:O?,s:O,s:O?,s:O?}", "outcome", outcome ? outcome : "failed", "genesys_id",
-        json_object_get(sub, "genesys_id"), "receipts", json_object_get(sub, "receipts"), "run_id",
-        json_object_get(sync, "run_id"), "detail", json_object_get(sub, "detail"));
+    json_t *r = json_pack("{s:s,s:O?,s:O,s:O?,s:O?}", "outcome", outcome ? outcome : "failed",
+                          "genesys_id", json_object_get(sub, "genesys_id"), "receipts",
+                          json_object_get(sub, "receipts"), "run_id",
+                          json_object_get(sync, "run_id"), "detail",
+                          json_object_get(sub, "detail"));
     if (r && !json_object_get(r, "genesys_id"))
         json_object_set_new(r, "genesys_id", json_null());
     if (r && !json_object_get(r, "run_id"))
@@ -237,8 +234,7 @@ static bool any_rejected(const json_t *sync)
 {
     size_t i;
     json_t *sub;
-    json_array_foreach(json_object_get(sync, "subjects"), i, sub)
-    {
+    json_array_foreach(json_object_get(sync, "subjects"), i, sub) {
         const char *o = json_string_value(json_object_get(sub, "outcome"));
         if (o && strcmp(o, GCS_SYNC_REJECTED) == 0)
             return true;
@@ -346,8 +342,7 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
         *result = rejected(why);
         return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    if (rc == 0 &&
-        (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
+    if (rc == 0 && (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
         /* One job per person at a time rests on the job's key naming them. */
         json_decref(doc);
         *result = rejected("key: the payload's key is not the job's (person:KEY)");
@@ -540,8 +535,12 @@ static void beat_host(gcs_workers *w, gcs_store *store)
         return;
     }
     pthread_mutex_lock(&w->mu);
-    if (live != w->counts.hosts)
-        GCS_INFO("serve.hosts", "hosts", live, "was", w->counts.hosts);
+    if (live != w->counts.hosts) {
+        char now[16], was[16];
+        snprintf(now, sizeof now, "%d", live);
+        snprintf(was, sizeof was, "%d", w->counts.hosts);
+        GCS_INFO("serve.hosts", "hosts", now, "was", was);
+    }
     w->counts.hosts = live;
     pthread_mutex_unlock(&w->mu);
     gcs_http_client_set_hosts(w->o.session->client, live);

@@ -5,7 +5,7 @@
 
 #include "http/pacer.h"
 
-#define S  1000000LL
+#define S 1000000LL
 #define MS 1000LL
 
 /* ==== A simulated service: a fixed window per token, reset rounded up ==== */
@@ -13,7 +13,7 @@
 typedef struct sim_server {
     int allowed;
     int64_t window;
-    bool lazy; /* a window starts at the first request after the last ended */
+    bool lazy;        /* a window starts at the first request after the last ended */
     bool started;
     int64_t start;
     int count;
@@ -104,8 +104,7 @@ static int64_t simulate_job(sim_server *srv, int n, int64_t latency, int max_in_
     while (done < n) {
         int in_flight = tail - head, waiting = n - done - in_flight;
         int64_t next_send = INT64_MAX;
-        if (waiting > 0 && in_flight < max_in_flight &&
-            !(gcs_pacer_probe_only(&p) && in_flight > 0))
+        if (waiting > 0 && in_flight < max_in_flight && !(gcs_pacer_probe_only(&p) && in_flight > 0))
             next_send = gcs_pacer_next_us(&p, now, waiting);
         int64_t next_answer = in_flight ? answer_at[head % CAP] : INT64_MAX;
         if (next_send <= next_answer) {
