@@ -214,6 +214,17 @@ static const char v8_postgres[] = "ALTER TABLE webhook_ids ADD COLUMN request_ha
 static const char v9_sqlite[] = V9_COLUMNS("INTEGER");
 static const char v9_postgres[] = V9_COLUMNS("BIGINT");
 
+/* ==== 10: the hosts sharing one client's rate limit ==== */
+
+/* Each serve process beats its row; the live rows say how many share the
+ * limit (store.h, "Hosts"). */
+static const char v10_sqlite[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL,"
+    " until_ms INTEGER NOT NULL);";
+static const char v10_postgres[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
+    " until_ms BIGINT NOT NULL);";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -224,6 +235,7 @@ static const migration migrations[] = {
     {7, v7_sqlite, v7_postgres},
     {8, v8_sqlite, v8_postgres},
     {9, v9_sqlite, v9_postgres},
+    {10, v10_sqlite, v10_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -303,6 +303,20 @@ int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner
 /* The lease of plan_id, expired or not; GCS_ENOTFOUND when none. */
 int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 
+/* ==== Hosts: the processes sharing one client's rate limit ==== */
+
+/*
+ * Genesys counts requests per token and forbids more tokens to multiply the
+ * limit, so the serve processes of one client (several hosts on one
+ * PostgreSQL) divide one limit between them: each beats its row here and
+ * spends 1/live of it (http/pacer.h). A row lives ttl_ms past its last beat.
+ */
+/* Records host_id alive until now + ttl_ms, forgets rows past their expiry,
+ * and sets *live (may be NULL) to the hosts alive now, this one included. */
+int gcs_store_host_beat(int *live, gcs_store *s, const char *host_id, int64_t ttl_ms);
+/* host_id stops counting at once (a clean stop). */
+int gcs_store_host_leave(gcs_store *s, const char *host_id);
+
 /* ==== Group ownership: what gcscim added to groups ==== */
 
 /*

@@ -481,7 +481,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 9);
+    assert_int_equal(v, 10);
 }
 
 static int collect_owned(const char *value, void *payload)
@@ -515,6 +515,31 @@ static void group_ownership_is_recorded_per_group_and_kind(void **state)
     assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_GRANT, collect_owned, &b), 0);
     assert_string_equal(b.ptr, "r1/d1,");
     gcs_buf_release(&b);
+}
+
+/* The hosts sharing one client's rate limit: each beat counts the live ones;
+ * a host that stops beating stops counting once its row expires, one that
+ * leaves at once. */
+static void hosts_count_while_they_beat(void **state)
+{
+    gcs_store *s = store_of(state);
+    int live = 0;
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 1);
+    assert_int_equal(gcs_store_host_beat(&live, s, "b:2", 60000), 0);
+    assert_int_equal(live, 2);
+    /* Beating again is no second host. */
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 2);
+    /* c's row expires at once: it counts for nobody after. */
+    assert_int_equal(gcs_store_host_beat(&live, s, "c:3", 1), 0);
+    usleep(5000);
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 2);
+    assert_int_equal(gcs_store_host_leave(s, "b:2"), 0);
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 1);
+    assert_int_equal(gcs_store_host_leave(s, "nobody"), 0);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1793,6 +1818,7 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
                                         fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(group_links_commit_with_the_group_item, fixture_open,       \
-                                        fixture_close)
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(hosts_count_while_they_beat, fixture_open, fixture_close)
 
 #endif
