@@ -12,12 +12,6 @@ void gcs_digester_init(gcs_digester *d, const gcs_profile *profile, const char *
     memset(d, 0, sizeof *d);
     d->profile = profile;
     d->marker = marker;
-    d->usable = true;
-    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
-        const gcs_profile_attr *a = gcs_profile_attr_at(profile, i);
-        if (a->target == GCS_TARGET_MANAGER && a->mode != GCS_ATTR_CREATE_ONLY)
-            d->usable = false;
-    }
     gcs_siphash_random_key(&d->k[0], d);
     gcs_siphash_random_key(&d->k[2], &d->k[2]);
     gcs_buf_init(&d->text, 0);
@@ -39,6 +33,12 @@ void gcs_digester_release(gcs_digester *d)
 static bool skipped(const gcs_profile_attr *a)
 {
     return a->mode == GCS_ATTR_CREATE_ONLY && !a->sub;
+}
+
+/* Left out of the digest: the manager, compared apart once resolved. */
+static bool in_digest(const gcs_profile_attr *a)
+{
+    return !skipped(a) && a->target != GCS_TARGET_MANAGER;
 }
 
 /* ==== Coverage: everything the diff would compare of a desired user ==== */
@@ -189,7 +189,7 @@ static size_t set_size(const json_t *user, const gcs_profile_attr *a)
 
 int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_managed_digest *out)
 {
-    if (!d->usable || !json_is_object(user) || (desired && !desired_covered(d, user)))
+    if (!json_is_object(user) || (desired && !desired_covered(d, user)))
         return 0;
     gcs_buf *b = &d->text;
     gcs_buf_clear(b);
@@ -205,10 +205,15 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     }
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
-        if (skipped(a))
+        if (!in_digest(a))
             continue;
-        json_t *v = gcs_scim_attr_value(user, a);
         rc = gcs_buf_printf(b, "\x1e%zu", i);
+        if (rc == 0 && a->target == GCS_TARGET_ACTIVE) {
+            /* As held: the diff tells false, absent and anything else apart. */
+            rc = gcs_buf_printf(b, "a%d", gcs_managed_active(user));
+            continue;
+        }
+        json_t *v = gcs_scim_attr_value(user, a);
         if (rc == 0 && (a->target == GCS_TARGET_ROLES || a->target == GCS_TARGET_SKILLS ||
                         a->target == GCS_TARGET_LANGUAGES))
             rc = gcs_buf_printf(b, "#%zu", set_size(user, a));
@@ -221,4 +226,83 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     out->h[0] = gcs_siphash13(b->ptr, b->len, d->k[0], d->k[1]);
     out->h[1] = gcs_siphash13(b->ptr, b->len, d->k[2], d->k[3]);
     return 1;
+}
+
+/* ==== The desired user as the diff takes it ==== */
+
+static void set_path(json_t *user, const char *path, json_t *value /* stolen */)
+{
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        json_t *obj = json_object_get(user, urn);
+        if (!obj) {
+            obj = json_object();
+            json_object_set_new(user, urn, obj);
+        }
+        if (!json_object_get(obj, colon + 1))
+            json_object_set_new(obj, colon + 1, value);
+        else
+            json_decref(value);
+    } else if (!json_object_get(user, path)) {
+        json_object_set_new(user, path, value);
+    } else {
+        json_decref(value);
+    }
+}
+
+static json_t *array_at_path(json_t *user, const char *path)
+{
+    set_path(user, path, json_array());
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        return json_object_get(json_object_get(user, urn), colon + 1);
+    }
+    return json_object_get(user, path);
+}
+
+json_t *gcs_managed_complete(const gcs_profile *profile, json_t *user, bool has_manager)
+{
+    json_t *skip = json_array();
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(profile, i);
+        if (a->mode == GCS_ATTR_CREATE_ONLY) {
+            if (!a->sub)
+                json_array_append_new(skip, json_string(a->path));
+            continue;
+        }
+        switch (a->target) {
+        case GCS_TARGET_EMAIL:
+        case GCS_TARGET_PHONE: {
+            json_t *list = array_at_path(user, a->path);
+            size_t j;
+            json_t *e;
+            bool present = false;
+            json_array_foreach(list, j, e) {
+                const char *t = json_string_value(json_object_get(e, "type"));
+                present |= t && a->sub && strcmp(t, a->sub) == 0;
+            }
+            if (!present && a->sub)
+                json_array_append_new(list, json_pack("{s:s,s:s}", "value", "", "type", a->sub));
+            break;
+        }
+        case GCS_TARGET_ROLES:
+        case GCS_TARGET_SKILLS:
+        case GCS_TARGET_LANGUAGES:
+            array_at_path(user, a->path);
+            break;
+        case GCS_TARGET_EXTERNALIDS:
+            break; /* only ever added to */
+        case GCS_TARGET_MANAGER:
+            if (!has_manager)
+                set_path(user, a->path, json_null());
+            break;
+        default:
+            set_path(user, a->path, json_null());
+        }
+    }
+    return skip;
 }

@@ -9,10 +9,10 @@
  * the normalised values the diff compares (gcs_scim_attr_value), and a desired
  * user holding anything it does not cover (an attribute the diff would compare
  * that no profile attribute names, two entries of one type, a role twice) gets
- * no digest: that row is diffed in full, as is every row of a profile that maps
- * the manager (resolved only while the row is decided). `active` is not in the
- * digest: the diff compares it only when the desired user has it, so the caller
- * compares it apart (gcs_managed_active). Unequal digests say
+ * no digest: that row is diffed in full. Two things are compared apart by the
+ * caller: the manager (a row names it by source key, resolved to an id only
+ * while the row is decided) and `active`, which the diff compares only when the
+ * desired user has it (gcs_managed_active). Unequal digests say
  * nothing: the diff decides. The hash is SipHash-1-3 twice, keyed at random per
  * planning run, so that no value can be chosen to look unchanged.
  */
@@ -34,7 +34,6 @@ typedef struct gcs_managed_digest {
 typedef struct gcs_digester {
     const gcs_profile *profile; /* borrowed */
     const char *marker;         /* the managed authority, or NULL; borrowed */
-    bool usable;                /* false: the profile maps the manager */
     uint64_t k[4];              /* two SipHash keys */
     gcs_buf text;               /* the canonical text being hashed */
 } gcs_digester;
@@ -50,6 +49,14 @@ void gcs_digester_release(gcs_digester *d);
  * GCS_ENOMEM.
  */
 int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_managed_digest *out);
+
+/*
+ * Makes explicit, in a desired user, what a managed attribute left out of it
+ * means ("should be empty"), for gcs_diff_user; `has_manager` says the row
+ * names a manager. Returns the paths the diff skips (create-only attributes),
+ * a new array.
+ */
+json_t *gcs_managed_complete(const gcs_profile *profile, json_t *user, bool has_manager);
 
 /* `active` as a user holds it: 1 true, 0 false, or one of these. */
 #define GCS_MANAGED_ACTIVE_ABSENT (-1)

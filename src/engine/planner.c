@@ -57,6 +57,7 @@ typedef struct current_user {
     char *blob;
     uint32_t marker_at;       /* offset of the marker's value (its source key); 0: none */
     uint32_t version_at;      /* offset of meta.version; 0: none */
+    uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
     uint32_t text_at;
     bool has_id;
     bool active;
@@ -89,6 +90,7 @@ typedef struct planner {
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     gcs_digester digester;    /* rows and users compared by digest first */
     gcs_buf scratch;          /* a user's record while it is built */
+    bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
@@ -256,6 +258,8 @@ static int put_member_text(const char *buffer, size_t size, void *data)
 static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char *id,
                      const char *marker, const char *version)
 {
+    const char *manager = json_string_value(json_object_get(
+        json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
     gcs_buf *b = scratch;
     gcs_buf_clear(b);
     int rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
@@ -266,6 +270,10 @@ static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char
     if (rc == 0 && version) {
         u->version_at = (uint32_t)b->len;
         rc = gcs_buf_put(b, version, strlen(version) + 1);
+    }
+    if (rc == 0 && manager && *manager) {
+        u->manager_at = (uint32_t)b->len;
+        rc = gcs_buf_put(b, manager, strlen(manager) + 1);
     }
     u->text_at = (uint32_t)b->len;
     if (rc == 0)
@@ -846,85 +854,6 @@ static size_t match_user(planner *p, desired *d)
     return u;
 }
 
-static void set_path(json_t *user, const char *path, json_t *value /* stolen */)
-{
-    const char *colon = strrchr(path, ':');
-    if (strncmp(path, "urn:", 4) == 0 && colon) {
-        char urn[256];
-        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
-        json_t *obj = json_object_get(user, urn);
-        if (!obj) {
-            obj = json_object();
-            json_object_set_new(user, urn, obj);
-        }
-        if (!json_object_get(obj, colon + 1))
-            json_object_set_new(obj, colon + 1, value);
-        else
-            json_decref(value);
-    } else if (!json_object_get(user, path)) {
-        json_object_set_new(user, path, value);
-    } else {
-        json_decref(value);
-    }
-}
-
-static json_t *array_at_path(json_t *user, const char *path)
-{
-    set_path(user, path, json_array());
-    const char *colon = strrchr(path, ':');
-    if (strncmp(path, "urn:", 4) == 0 && colon) {
-        char urn[256];
-        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
-        return json_object_get(json_object_get(user, urn), colon + 1);
-    }
-    return json_object_get(user, path);
-}
-
-/* A managed attribute left out of a desired user means "should be empty":
- * make that explicit for the diff. Returns the create-only paths to skip. */
-static json_t *complete_desired(planner *p, json_t *user, const gcs_map_user *m)
-{
-    json_t *skip = json_array();
-    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
-        const gcs_profile_attr *a = gcs_profile_attr_at(p->profile, i);
-        if (a->mode == GCS_ATTR_CREATE_ONLY) {
-            if (!a->sub)
-                json_array_append_new(skip, json_string(a->path));
-            continue;
-        }
-        switch (a->target) {
-        case GCS_TARGET_EMAIL:
-        case GCS_TARGET_PHONE: {
-            json_t *list = array_at_path(user, a->path);
-            size_t j;
-            json_t *e;
-            bool present = false;
-            json_array_foreach(list, j, e) {
-                const char *t = json_string_value(json_object_get(e, "type"));
-                present |= t && a->sub && strcmp(t, a->sub) == 0;
-            }
-            if (!present && a->sub)
-                json_array_append_new(list, json_pack("{s:s,s:s}", "value", "", "type", a->sub));
-            break;
-        }
-        case GCS_TARGET_ROLES:
-        case GCS_TARGET_SKILLS:
-        case GCS_TARGET_LANGUAGES:
-            array_at_path(user, a->path);
-            break;
-        case GCS_TARGET_EXTERNALIDS:
-            break; /* only ever added to */
-        case GCS_TARGET_MANAGER:
-            if (!m->manager_key)
-                set_path(user, a->path, json_null());
-            break;
-        default:
-            set_path(user, a->path, json_null());
-        }
-    }
-    return skip;
-}
-
 static bool is_active(const json_t *user)
 {
     json_t *a = json_object_get(user, "active");
@@ -1087,11 +1016,25 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
     return place;
 }
 
+static const char *resolve_manager(planner *p, const desired *d, bool *pending, bool *unknown);
+
+/* The manager as the diff would see it: the row's, resolved, against the
+ * user's (plan/diff.h compares the id exactly; none wants none). */
+static bool same_manager(planner *p, const desired *d, const current_user *cu)
+{
+    const char *have = cu->manager_at ? cu->blob + cu->manager_at : NULL;
+    if (!d->m.manager_key)
+        return !have || !p->manages_manager;
+    bool pending, unknown;
+    const char *want = resolve_manager(p, d, &pending, &unknown);
+    return want && have && strcmp(want, have) == 0;
+}
+
 /* A row whose managed attributes have the digest of its user's, and whose user
  * carries this row's marker: unchanged, decided without parsing either. */
-static bool unchanged_by_digest(const planner *p, const desired *d)
+static bool unchanged_by_digest(planner *p, const desired *d)
 {
-    if (!d->matched || !d->has_digest || d->m.manager_key)
+    if (!d->matched || !d->has_digest)
         return false;
     const current_user *cu = &p->users[d->matched - 1];
     const char *owner = marker_at(p, d->matched - 1);
@@ -1099,7 +1042,8 @@ static bool unchanged_by_digest(const planner *p, const desired *d)
         return false; /* adopted, or another key's: the full path says which */
     if (d->active != GCS_MANAGED_ACTIVE_ABSENT && d->active != cu->active_as_read)
         return false; /* the diff compares `active` only when the row sets it */
-    return cu->has_digest && gcs_managed_digest_equal(&cu->digest, &d->digest);
+    return cu->has_digest && gcs_managed_digest_equal(&cu->digest, &d->digest) &&
+           same_manager(p, d, cu);
 }
 
 static int plan_row(planner *p, desired *d)
@@ -1193,7 +1137,7 @@ static int plan_row(planner *p, desired *d)
     adopting |= p->marker && !owner;
 
     json_t *want = json_deep_copy(d->m.user);
-    json_t *skip = complete_desired(p, want, &d->m);
+    json_t *skip = gcs_managed_complete(p->profile, want, d->m.manager_key != NULL);
     json_t *ops = NULL, *changes = NULL;
     rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
     if (rc == 0 && (json_array_size(ops) > 0 || json_object_get(extra, "manager_key")))
@@ -1498,6 +1442,10 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     p.marker = gcs_profile_managed_authority(p.profile);
     gcs_digester_init(&p.digester, p.profile, p.marker);
+    for (size_t i = 0; i < gcs_profile_attr_count(p.profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(p.profile, i);
+        p.manages_manager |= a->target == GCS_TARGET_MANAGER && a->mode != GCS_ATTR_CREATE_ONLY;
+    }
     if (o->source_path && !o->source_data && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
