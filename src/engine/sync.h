@@ -114,4 +114,37 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
                        const gcs_sync_subject *subjects, size_t count,
                        const gcs_sync_options *options);
 
+/* ==== Provisioning one group ==== */
+
+/*
+ * "Provision this group" (serve's group events, docs/serve.md "Group
+ * events"): `group` is the event's data object, checked (service/event.h):
+ * {"key", "name", "description", "type", "visibility", "members": [person
+ * keys], "children", "nesting", "roles"}. It becomes a record of a groups
+ * file and goes through the profile's `groups:` section (hierarchy,
+ * authoritative; "nesting" overrides the hierarchy), the group planner and
+ * apply of `gcscim sync`, with the same ownership, approvals (remove-members,
+ * revoke-grants), receipts, notifications (group.changed) and audit lines.
+ * Reads are what one group needs: each member by key (gcscim's marker, then
+ * externalId) and the group by name; the planner's carry `run_label`.
+ *
+ * Kept, the group's Genesys members are the event's members. Flattened, they
+ * are those and, transitively, the members of the children it names, each
+ * child as its newest job of key "group:CHILD" in the store gave it (resolved
+ * by plan/group_tree.h: cycles, depth and size rejected); a child the store
+ * does not know rejects the group. A member whose key finds no user is not a
+ * failure: the group gets the others, and the result lists the unknown keys.
+ *
+ * On 0, *result (a new reference) is
+ *   {"outcome": created | updated | unchanged | rejected | needs_approval | failed,
+ *    "group": KEY, "genesys_id": id or null, "nesting": "kept" | "flattened",
+ *    "added", "removed", "granted", "revoked": counts planned,
+ *    "unknown_members": [first 100 keys], "unknown_member_count": N,
+ *    "children": [...] (as the event gave them), "needs": [...] (needs_approval),
+ *    "receipts": [seq, ...], "run_id": apply's run or null, "detail": why or null}.
+ * Errors as gcs_sync_provision's: < 0 when the call could not go on.
+ */
+int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_store *store,
+                             const json_t *group, const gcs_sync_options *options);
+
 #endif

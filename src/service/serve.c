@@ -161,7 +161,7 @@ static bool chain_status(void *ctx, gcs_chain_status *out)
 
 /* What the workers' request engine saw, for /metrics. The used ratio is the
  * requests sent since the previous scrape over what the rate limit allowed
- * in that time. */
+ * this host in that time (its share, when hosts share the limit). */
 static void genesys_metrics(void *ctx, gcs_genesys_metrics *out)
 {
     gcs_serve *s = ctx;
@@ -172,10 +172,13 @@ static void genesys_metrics(void *ctx, gcs_genesys_metrics *out)
     out->rate_limited = st.http.status_429;
     out->breaker_open = st.http.breaker_state != GCS_BREAKER_CLOSED;
     out->token_refreshes = st.http.token_requests;
+    out->hosts = st.hosts;
     int64_t now = gcs_time_mono_ms();
     pthread_mutex_lock(&s->rate_lock);
     if (s->rate_ms && now > s->rate_ms && st.http.allowed_rps > 0) {
-        double allowed = st.http.allowed_rps * (double)(now - s->rate_ms) / 1000.0;
+        /* With several hosts, this one's share of the limit is what it may use. */
+        double allowed = st.http.allowed_rps * (double)(now - s->rate_ms) / 1000.0 /
+                         (st.hosts > 1 ? st.hosts : 1);
         double used = (double)(st.http.sent - s->rate_sent) / allowed;
         out->rate_limit_used_ratio = used < 0 ? 0 : used > 1 ? 1 : used;
     }

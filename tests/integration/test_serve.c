@@ -231,7 +231,31 @@ static void malformed_event_is_400_naming_the_field(void **state)
         {"[1,2]", "body: must be a JSON object"},
         {"{\"data\":{\"key\":\"E\",\"row\":{\"a\":\"b\"}}}", "type: missing"},
         {"{\"type\":\"person.hired\",\"data\":{}}", "type: unknown event type"},
-        {"{\"type\":\"group.changed\",\"data\":{}}", "group events are not supported yet"},
+        {"{\"type\":\"group.changed\",\"data\":{}}", "data.key: missing"},
+        {"{\"type\":\"group.deleted\",\"data\":{\"key\":\"G\"}}", "type: gcscim never deletes"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\"}}", "data.members: missing"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":\"E1\"}}",
+         "data.members: must be an array"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E1\",7]}}",
+         "data.members[1]: must be a string"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E\\u0007\"]}}",
+         "data.members[0]: holds a control character"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E1\",\"E1\"]}}",
+         "data.members[1]: listed twice"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],\"colour\":1}}",
+         "data.colour: unknown field"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"nesting\":\"deep\"}}",
+         "data.nesting: must be kept or flattened"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"children\":[\"G\"]}}",
+         "data.children[0]: a group cannot contain itself"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"roles\":[{\"role\":\"Agent\"}]}}",
+         "data.roles[0].division: missing"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"visibility\":\"secret\"}}",
+         "data.visibility: must be public, owners or members"},
         {"{\"type\":\"person.created\"}", "data: missing"},
         {"{\"type\":\"person.created\",\"data\":{\"row\":{\"a\":\"b\"}}}", "data.key: missing"},
         {"{\"type\":\"person.created\",\"data\":{\"key\":7,\"row\":{\"a\":\"b\"}}}",
@@ -664,6 +688,71 @@ static void signed_event_reaches_genesys_and_the_audit_log(void **state)
     assert_non_null(strstr(r.body.ptr, "gcscim_genesys_requests_total{route=\"POST "));
     assert_null(strstr(r.body.ptr, "gcscim_job_duration_seconds_count 0\n"));
     gcs_test_http_release(&r);
+}
+
+/* A signed group event: the people first (their own events), then the group
+ * with them as members, its audit lines and its group.changed outcome; the
+ * same event again sends no write. */
+static void signed_group_event_creates_the_group_with_its_members(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    const char *people[] = {"EG1", "EG2"};
+    for (int i = 0; i < 2; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "msg_eg%d", i);
+        event_body(body, sizeof body, "person.created", people[i]);
+        post_signed(&r, f, SECRET_OLD, id, now_s(), body, NULL);
+        assert_int_equal(r.status, 202);
+        json_decref(job_done(f, job_of(&r)));
+        gcs_test_http_release(&r);
+    }
+    const char *group = "{\"type\":\"group.changed\",\"timestamp\":\"2026-11-30T08:00:00Z\","
+                        "\"data\":{\"key\":\"night-desk\",\"name\":\"Night Desk\","
+                        "\"description\":\"After hours\",\"visibility\":\"members\","
+                        "\"members\":[\"EG1\",\"EG2\",\"EG404\"],\"nesting\":\"flattened\"}}";
+    post_signed(&r, f, SECRET_OLD, "msg_group1", now_s(), group, NULL);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    gcs_test_http_release(&r);
+    gcs_store *s;
+    gcs_job j;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, job), 0);
+    assert_string_equal(j.key, "group:night-desk");
+    gcs_job_release(&j);
+    gcs_store_free(s);
+    json_t *result = job_done(f, job);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
+    assert_string_equal(json_string_value(json_object_get(result, "nesting")), "flattened");
+    assert_int_equal(json_integer_value(json_object_get(result, "added")), 2);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(result, "unknown_members"), 0)), "EG404");
+    json_decref(result);
+    json_t *st = gcs_test_emu_admin(&f->t.emu, "GET", "state", NULL);
+    size_t i;
+    json_t *g, *night = NULL;
+    json_array_foreach(json_object_get(st, "groups"), i, g) {
+        if (strcmp(json_string_value(json_object_get(g, "name")), "Night Desk") == 0)
+            night = g;
+    }
+    assert_non_null(night);
+    assert_string_equal(json_string_value(json_object_get(night, "visibility")), "members");
+    assert_int_equal(json_array_size(json_object_get(night, "members")), 2);
+    json_decref(st);
+    assert_true(log_has(f, "\"audit.job\"", "\"subject\":\"group:night-desk\""));
+    assert_true(log_has(f, "\"audit.outcome\"", "group.changed"));
+
+    /* The same group again, from another delivery: read, nothing written. */
+    long writes = gcs_test_emu_writes(&f->t.emu);
+    post_signed(&r, f, SECRET_OLD, "msg_group2", now_s(), group, NULL);
+    assert_int_equal(r.status, 202);
+    result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "unchanged");
+    json_decref(result);
+    assert_int_equal(gcs_test_emu_writes(&f->t.emu), writes);
 }
 
 /* ==== Metrics and health ==== */
@@ -1110,6 +1199,7 @@ int main(void)
         cmocka_unit_test(rest_idempotency_key_answers_the_first_job_once),
         cmocka_unit_test(generated_passwords_go_to_the_passwords_file_only),
         cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
+        cmocka_unit_test(signed_group_event_creates_the_group_with_its_members),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
         cmocka_unit_test(receipt_chain_is_verified_in_the_background),
         cmocka_unit_test(healthz_and_readyz_answer),
