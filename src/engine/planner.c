@@ -634,7 +634,11 @@ static char *wanted_attributes(planner *p)
  * other. The reads go in waves: every person's next untried key at once, one
  * round trip per wave instead of one per read. A key already answered by an
  * earlier read (the index) costs nothing; two people needing the same read in
- * one wave share it: the second asks in the next wave, if it still must. */
+ * one wave share it: the second asks in the next wave, if it still must.
+ * With lookups_at_once every read of every person goes out first, together
+ * (prefetch_targets), and the waves then take their answers from what came
+ * back instead of sending: the same users are collected, in the same order,
+ * as if each wave had been sent. */
 
 #define TARGET_KEYS_MAX 16
 
