@@ -455,6 +455,14 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         gcs_plan_set_targeted(&plan, true);
         rc = gcs_group_planner_plan(g, &plan, session->client, people, none, &requests);
     }
+    /* The job is sealed into the plan: a later event whose plan would read
+     * the same (a group deleted behind gcscim's back, the same event again) is
+     * a plan of its own, not "already applied"; a retry of this job resumes
+     * this job's run. */
+    const char *job = o->job_id ? o->job_id : o->run_label;
+    if (rc == 0 && job &&
+        json_object_set_new(gcs_group_plan_section(&plan), "job", json_string(job)) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc == 0)
         rc = gcs_plan_finish(&plan);
     recording = false;
@@ -505,7 +513,17 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         if (failed) {
             outcome = GCS_SYNC_FAILED;
             snprintf(detail, sizeof detail, "%s: %s", seen.outcome, seen.message);
-        } else if (!seen.outcome && !ar.already_applied) {
+        } else if (ar.already_applied) {
+            /* The plan was made from what Genesys holds now, yet this job's
+             * plan was applied before: Genesys went back to what it was since
+             * (a group deleted behind gcscim's back). Nothing was sent: say so
+             * (a new event plans again). */
+            outcome = GCS_SYNC_FAILED;
+            snprintf(detail, sizeof detail,
+                     "this very plan was applied before (plan %.64s), and Genesys is back to "
+                     "what it was then: nothing was sent",
+                     gcs_plan_identity(&plan));
+        } else if (!seen.outcome) {
             outcome = GCS_SYNC_FAILED;
             snprintf(detail, sizeof detail, "the planned group %s was not applied",
                      kind ? kind : "change");

@@ -918,6 +918,16 @@ static size_t members_of(fixture *f, const char *name)
     return n;
 }
 
+/* DELETE of a path with the workers' session (gcs_workers_with_session). */
+static int delete_path(gcs_genesys_session *session, void *ctx)
+{
+    gcs_http_client_request req = {.method = "DELETE", .path = ctx};
+    gcs_http_client_response res;
+    int rc = gcs_http_call(&res, session->client, &req);
+    gcs_http_client_response_release(&res);
+    return rc;
+}
+
 static void a_group_job_creates_the_group_then_changes_nothing(void **state)
 {
     fixture *f = *state;
@@ -973,6 +983,20 @@ static void a_group_job_creates_the_group_then_changes_nothing(void **state)
     assert_non_null(str(r, "genesys_id"));
     assert_true(json_is_null(json_object_get(r, "run_id")));
     assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    json_decref(r);
+
+    /* Deleted behind gcscim's back: the same event again creates it again
+     * (each job's plan is its own, never "already applied"). */
+    g = group_named(f, "Team");
+    char path[160];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", str(g, "id"));
+    json_decref(g);
+    assert_int_equal(gcs_workers_with_session(f->workers, delete_path, path), 0);
+    assert_null(group_named(f, "Team"));
+    id = enqueue_group(f, "team", team);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(members_of(f, "Team"), 4);
     json_decref(r);
 
     /* One member fewer: under the removals floor, done at once. */
