@@ -242,6 +242,7 @@ typedef struct run {
     const json_t *protected_values;
     long *requests;
     long unchanged;
+    bool no_create, no_update; /* the plan's options */
 } run;
 
 static int collect_owned(const char *value, void *payload)
@@ -341,6 +342,65 @@ static json_t *change(const char *attribute, json_t *old, json_t *new_value)
                      new_value ? new_value : json_null());
 }
 
+/* ==== The kept hierarchy ==== */
+
+static int collect_parent(const char *parent_key, void *payload)
+{
+    return json_array_append_new(payload, json_string(parent_key)) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The node's parents as a sorted array (the store gives its record sorted). */
+static json_t *sorted_parents(const gcs_group_node *node)
+{
+    size_t n = json_array_size(node->parents);
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    json_t *out = json_array();
+    if (!keys || !out) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = json_string_value(json_array_get(node->parents, i));
+    qsort(keys, n, sizeof *keys, by_text);
+    bool failed = false;
+    for (size_t i = 0; i < n; i++)
+        failed |= json_array_append_new(out, json_string(keys[i] ? keys[i] : "")) < 0;
+    free(keys);
+    if (failed) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A "parents" change when the recorded parents differ from the directory's. */
+static int plan_parents(run *r, const gcs_group_node *node, json_t *changes)
+{
+    json_t *was = json_array(), *now = sorted_parents(node);
+    int rc = 0;
+    if (!was || !now) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = gcs_store_group_parents_each(r->g->store, node->def->key, collect_parent, was)) < 0)
+        goto out;
+    if (!json_equal(was, now) &&
+        json_array_append_new(changes, change("parents", json_incref(was), json_incref(now))) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+out:
+    json_decref(was);
+    json_decref(now);
+    return rc;
+}
+
 static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
 {
     const gcs_group_def *d = node->def;
@@ -403,6 +463,12 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         if (d->nroles > 0 && !json_is_true(json_object_get(current, "rolesEnabled")))
             json_array_append_new(changes, change("rolesEnabled", json_false(), json_true()));
     }
+
+    /* The kept hierarchy: a parent link that changed since gcscim last applied
+     * the group (the store's record) is a change of its own, old and new. */
+    if (id && r->g->cfg->hierarchy == GCS_GROUPS_KEPT && r->g->store &&
+        (rc = plan_parents(r, node, changes)) < 0)
+        goto out;
 
     /* Members */
     json_t *have = id ? json_object_get(r->g->members, id) : NULL;
@@ -502,6 +568,15 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         r->unchanged++;
         goto out;
     }
+    /* --no-create and --no-update hold for groups as for rows: the group is
+     * listed as skipped, with what it would have needed, and nothing is sent. */
+    const char *flag = !id && r->no_create ? "--no-create" : id && r->no_update ? "--no-update" : NULL;
+    if (flag) {
+        rc = gcs_group_plan_skip(r->plan, op, !id ? "no group of this name in Genesys; not created"
+                                                  : "update left alone",
+                                 flag);
+        goto out;
+    }
     rc = gcs_group_plan_add(r->plan, op);
     op = NULL;
 out:
@@ -540,7 +615,16 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     }
     if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
         return rc;
-    run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *options = json_object_get(plan->doc, "options");
+    run r = {g,
+             plan,
+             client,
+             people,
+             protected_values,
+             requests,
+             0,
+             json_is_true(json_object_get(options, "no_create")),
+             json_is_true(json_object_get(options, "no_update"))};
     json_t *by_lower = NULL;
     json_t *unresolved = json_array();
     GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);

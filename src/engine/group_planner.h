@@ -16,7 +16,7 @@
  *  5. gcs_group_planner_plan: after the users are planned, the hierarchy is
  *     resolved (plan/group_tree.h) and each group diffed: create, change of
  *     description / visibility / rolesEnabled, members added and removed, grants
- *     added and revoked.
+ *     added and revoked, and (kept) parents changed since the store's record.
  * Ownership: a member, or a grant, is removed only when gcscim added it (the
  * store's record, store.h "Group ownership") or the profile declares the
  * membership authoritative; a person whose row was rejected is never removed.

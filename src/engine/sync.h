@@ -16,6 +16,9 @@
  *    marker with their key), as a row absent from a file is, but only for them.
  * Every call to Genesys, the planner's reads included, leaves a receipt: the
  * planner's carry `run_label` as their run id, apply's carry the run's own.
+ * Latency: every read of every person named goes out at once
+ * (planner.h, lookups_at_once), so that a new person costs two round trips,
+ * the reads and the create, however many keys the profile matches on.
  *
  * The session's request engine is used from the calling thread only (see
  * http/client.h): a caller with several threads serialises these calls.
@@ -72,6 +75,9 @@ typedef struct gcs_sync_options {
     const char *actor;
     const char *job_id;
     bool audit;                    /* apply's audit.outcome lines (apply.h) */
+    /* Where passwords go when the profile generates them (apply.h,
+     * passwords_out); NULL: such a profile's creates fail, naming it. */
+    const char *passwords_out;
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */

@@ -60,6 +60,8 @@ struct gcs_workers {
 
     pthread_t heartbeat;
     bool heartbeat_started;
+    int64_t host_beat_ms;    /* how often this host's row is beaten */
+    bool joined;             /* the first beats are done: the workers may claim */
     worker *workers;
     int count;
 };
@@ -314,6 +316,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         json_decref(doc);
     }
     so.notify = w->o.notify;
+    so.passwords_out = w->o.passwords_out;
     so.job_id = job_id;
     so.actor = one_actor && *actor ? actor : NULL;
     so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
@@ -524,6 +527,10 @@ static void *worker_main(void *arg)
     }
     if (w->o.backoff_base_ms > 0)
         gcs_store_set_job_backoff(store, w->o.backoff_base_ms, w->o.backoff_max_ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->joined && !w->stopping)
+        pthread_cond_wait(&w->wake, &w->mu);
+    pthread_mutex_unlock(&w->mu);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         bool stop = w->draining || w->stopping;
@@ -566,32 +573,90 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Renews the lease of every job in hand, every third of the lease: a job that
- * waits for the engine keeps its lease as one that uses it does. */
+/* Announces this host in the store and tells the session's engine how many
+ * hosts share the client's limit (store.h, "Hosts"). A failed beat keeps the
+ * count of the last one. */
+static void beat_host(gcs_workers *w, gcs_store *store)
+{
+    int live = 1;
+    if (gcs_store_host_beat(&live, store, w->host_id,
+                            w->host_beat_ms * GCS_WORKERS_HOST_TTL_BEATS) < 0) {
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (live != w->counts.hosts) {
+        char now[16], was[16];
+        snprintf(now, sizeof now, "%d", live);
+        snprintf(was, sizeof was, "%d", w->counts.hosts);
+        GCS_INFO("serve.hosts", "hosts", now, "was", was);
+    }
+    w->counts.hosts = live;
+    pthread_mutex_unlock(&w->mu);
+    gcs_http_client_set_hosts(w->o.session->client, live);
+}
+
+/* Lets the workers claim. */
+static void join(gcs_workers *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->joined = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until `at` (wall clock) or a stop, under w->mu; false on a stop. */
+static bool beat_wait(gcs_workers *w, int64_t at)
+{
+    while (!w->stopping && gcs_time_wall_ms() < at) {
+        struct timespec until;
+        until.tv_sec = (time_t)(at / 1000);
+        until.tv_nsec = (long)(at % 1000) * 1000000L;
+        pthread_cond_timedwait(&w->beat, &w->mu, &until);
+    }
+    return !w->stopping;
+}
+
+/* Beats this host's row every host_beat_ms, and renews the lease of every job
+ * in hand every third of the lease: a job that waits for the engine keeps its
+ * lease as one that uses it does. The workers claim only once the first beat
+ * is done and, when other hosts are alive, one more beat later: by then every
+ * other host counted this one and spends its smaller share, so that a host
+ * joining never makes the hosts overspend the window. */
 static void *heartbeat_main(void *arg)
 {
     gcs_workers *w = arg;
     gcs_store *store = NULL;
     if (gcs_store_open(&store, w->store_url) < 0) {
         GCS_ERR("serve.heartbeat", "why", gcs_error_last());
+        join(w);
         return NULL;
     }
-    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
-    int64_t at = gcs_time_wall_ms() + w->lease_ms / 3;
+    beat_host(w, store);
     pthread_mutex_lock(&w->mu);
-    while (!w->stopping && ids) {
-        struct timespec until;
-        until.tv_sec = (time_t)(at / 1000);
-        until.tv_nsec = (long)(at % 1000) * 1000000L;
-        pthread_cond_timedwait(&w->beat, &w->mu, &until);
-        if (w->stopping)
-            break;
-        if (gcs_time_wall_ms() < at)
-            continue; /* woken early (spuriously): not yet time */
-        at = gcs_time_wall_ms() + w->lease_ms / 3;
+    bool others = w->counts.hosts > 1;
+    if (others)
+        beat_wait(w, gcs_time_wall_ms() + w->host_beat_ms);
+    pthread_mutex_unlock(&w->mu);
+    if (others)
+        beat_host(w, store);
+    join(w);
+    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
+    int64_t lease_at = gcs_time_wall_ms() + w->lease_ms / 3;
+    int64_t host_at = gcs_time_wall_ms() + w->host_beat_ms;
+    pthread_mutex_lock(&w->mu);
+    while (ids && beat_wait(w, lease_at < host_at ? lease_at : host_at)) {
+        int64_t now = gcs_time_wall_ms();
+        bool host = now >= host_at, leases = now >= lease_at;
+        if (host)
+            host_at = now + w->host_beat_ms;
+        if (leases)
+            lease_at = now + w->lease_ms / 3;
         for (int i = 0; i < w->count; i++)
-            ids[i] = w->workers[i].job_id;
+            ids[i] = leases ? w->workers[i].job_id : 0;
         pthread_mutex_unlock(&w->mu);
+        if (host)
+            beat_host(w, store);
         for (int i = 0; i < w->count; i++) {
             if (ids[i] && gcs_store_job_extend(store, ids[i], w->workers[i].owner, w->lease_ms) < 0)
                 GCS_WARN("serve.heartbeat", "why", gcs_error_last());
@@ -600,6 +665,9 @@ static void *heartbeat_main(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     free(ids);
+    /* Stopped: the others may take this host's share at their next beat. */
+    if (gcs_store_host_leave(store, w->host_id) < 0)
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
     gcs_store_free(store);
     return NULL;
 }
@@ -652,6 +720,8 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
     w->count = count;
     w->lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_WORKERS_LEASE_MS;
     w->idle_poll_ms = o->idle_poll_ms > 0 ? o->idle_poll_ms : GCS_WORKERS_IDLE_POLL_MS;
+    w->host_beat_ms = o->host_beat_ms > 0 ? o->host_beat_ms : GCS_WORKERS_HOST_BEAT_MS;
+    w->counts.hosts = 1;
     if (o->plan)
         w->plan = *o->plan;
     else

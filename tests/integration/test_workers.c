@@ -26,6 +26,8 @@
 #include "core/log.h"
 #include "core/scim.h"
 #include "core/time.h"
+#include "engine/planner.h"
+#include "engine/sync.h"
 #include "genesys/session.h"
 #include "service/workers.h"
 #include "store/store.h"
@@ -324,6 +326,154 @@ static void a_notified_job_is_taken_without_waiting_for_the_poll(void **state)
         int64_t id = enqueue_person(f, key, mail, "Agent", 5);
         json_decref(wait_job(f, id, GCS_JOB_DONE, 10000));
     }
+}
+
+/* Requests the emulator answered since its last reset, by method ("GET ",
+ * "POST "), on SCIM users. */
+static long answered_on_users(fixture *f, const char *method)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    const char *route;
+    json_t *by_status;
+    long n = 0;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strncmp(route, method, strlen(method)) != 0 || !strstr(route, "/users"))
+            continue;
+        const char *status;
+        json_t *count;
+        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
+    }
+    json_decref(st);
+    return n;
+}
+
+static long emu_max_in_flight(fixture *f)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    long n = (long)json_integer_value(json_object_get(st, "max_in_flight"));
+    json_decref(st);
+    return n;
+}
+
+/* Issue #10: one event on an idle service reaches Genesys within one round
+ * trip plus a small constant. A new person is looked up by every key at once
+ * (the marker, externalId, userName): with every answer delayed, the three
+ * reads are on the emulator together, then the create; one after the other
+ * the emulator would never have seen two at once. */
+static void a_new_person_is_looked_up_by_every_key_at_once(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    /* The token, and the first answer that tells the pacer the limit. */
+    int64_t id = enqueue_person(f, "W1", "warm@example.com", "Agent", 5);
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":150}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    id = enqueue_person(f, "E7", "eve@example.com", "Agent", 5);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(answered_on_users(f, "GET "), 3);
+    assert_int_equal(answered_on_users(f, "POST "), 1);
+    assert_int_equal(emu_max_in_flight(f), 3);
+    json_decref(r);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
+/* People provisioned together: every read of every person, the leaver's
+ * included, is on the wire at once, and each gets the outcome a read after
+ * the other would give. */
+static void people_provisioned_together_are_read_at_once(void **state)
+{
+    fixture *f = *state;
+    open_session(f, &f->session);
+    /* The token, and the first answer that tells the pacer the limit. */
+    gcs_sync_subject warm = {"NOBODY", NULL};
+    gcs_sync_options so;
+    gcs_sync_options_init(&so);
+    so.profile_path = f->profile;
+    json_t *r = NULL;
+    assert_int_equal(gcs_sync_provision(&r, f->session, f->store, &warm, 1, &so), 0);
+    json_decref(r);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":150}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    json_t *n1 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "N1", "first", "Nan", "last", "One",
+                           "email", "n1@example.com", "title", "Agent", "status", "active");
+    json_t *n2 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "N2", "first", "Ned", "last", "Two",
+                           "email", "n2@example.com", "title", "Agent", "status", "active");
+    json_t *m1 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "M1", "first", "Managed", "last",
+                           "One", "email", "m1@example.com", "title", "Lead", "status", "active");
+    gcs_sync_subject people[] = {{"N1", n1}, {"N2", n2}, {"M1", m1}, {"GONE", NULL}};
+    assert_int_equal(gcs_sync_provision(&r, f->session, f->store, people, 4, &so), 0);
+    json_t *subjects = json_object_get(r, "subjects");
+    assert_string_equal(str(json_array_get(subjects, 0), "outcome"), "created");
+    assert_string_equal(str(json_array_get(subjects, 1), "outcome"), "created");
+    assert_string_equal(str(json_array_get(subjects, 2), "outcome"), "updated");
+    assert_string_equal(str(json_array_get(subjects, 3), "outcome"), "unchanged");
+    /* Three keys for each row, the marker for the leaver: ten reads at once. */
+    assert_int_equal(answered_on_users(f, "GET "), 10);
+    assert_int_equal(emu_max_in_flight(f), 10);
+    json_t *m = user_named(f, "m1@example.com");
+    assert_string_equal(str(m, "title"), "Lead");
+    json_decref(m);
+    json_decref(r);
+    json_decref(n1);
+    json_decref(n2);
+    json_decref(m1);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
+/* The plan of named people is the same whether their reads go at once or one
+ * key after the other: an unmanaged userName holder adopted, a managed user
+ * found by its marker (with a new userName) and another row matching it by
+ * the userName it had (both rejected), a new person, a leaver with no user. Same identity: same operations, rejections, counts. */
+static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
+{
+    fixture *f = *state;
+    open_session(f, &f->session);
+    static const char rows[] =
+        "{\"id\":\"N1\",\"first\":\"Nan\",\"last\":\"One\",\"email\":\"n1@example.com\","
+        "\"title\":\"Agent\",\"status\":\"active\"}\n"
+        "{\"id\":\"M1\",\"first\":\"Managed\",\"last\":\"One\",\"email\":\"m1.new@example.com\","
+        "\"title\":\"Lead\",\"status\":\"active\"}\n"
+        "{\"id\":\"X1\",\"first\":\"Not\",\"last\":\"Ours\",\"email\":\"other@example.com\","
+        "\"title\":\"Boss\",\"status\":\"active\"}\n"
+        "{\"id\":\"X2\",\"first\":\"Two\",\"last\":\"Names\",\"email\":\"M1@example.com\","
+        "\"title\":\"Agent\",\"status\":\"active\"}\n";
+    const char *targets[] = {"N1", "M1", "X1", "X2", "GONE"};
+    char identity[2][80];
+    long requests[2];
+    json_t *rejected[2];
+    for (int at_once = 0; at_once < 2; at_once++) {
+        gcs_planner_options po;
+        gcs_planner_options_init(&po);
+        po.source_path = "<rows>";
+        po.source_data = rows;
+        po.source_len = strlen(rows);
+        po.source_format = GCS_SOURCE_NDJSON;
+        po.profile_path = f->profile;
+        po.api_url = f->emu.api_url;
+        po.targets = targets;
+        po.target_count = 5;
+        po.lookups_at_once = at_once;
+        gcs_plan plan;
+        gcs_planner_stats stats;
+        if (gcs_planner_run(&plan, &stats, f->session->client, &po) != 0)
+            fail_msg("plan: %s", gcs_error_last());
+        snprintf(identity[at_once], sizeof identity[at_once], "%s", gcs_plan_identity(&plan));
+        requests[at_once] = stats.requests;
+        rejected[at_once] = json_deep_copy(json_object_get(plan.doc, "rejected"));
+        assert_int_equal(stats.created, 1);
+        assert_int_equal(stats.adopted, 1);
+        assert_int_equal(stats.rejected, 2);
+        gcs_plan_release(&plan);
+    }
+    assert_string_equal(identity[0], identity[1]);
+    assert_true(json_equal(rejected[0], rejected[1]));
+    /* At once, every key of every person is read, the ones a read in turn
+     * does without included. */
+    assert_true(requests[1] > requests[0]);
+    json_decref(rejected[0]);
+    json_decref(rejected[1]);
 }
 
 static void a_leave_deactivates_a_managed_user_only(void **state)
@@ -1144,6 +1294,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_job_becomes_a_user_with_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(a_notified_job_is_taken_without_waiting_for_the_poll, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_new_person_is_looked_up_by_every_key_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(people_provisioned_together_are_read_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reads_at_once_plan_what_reads_in_turn_plan, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_leave_deactivates_a_managed_user_only, setup, teardown),
         cmocka_unit_test_setup_teardown(a_rejected_row_writes_nothing, setup, teardown),
