@@ -344,6 +344,9 @@ static const char *classify(const char *rest)
             continue;
         if (rest[n] == '\0' || strcmp(rest + n, "/") == 0)
             return routes[i].collection;
+        if (rest[n] == '/' && strcmp(routes[i].prefix, "/authorization/roles") == 0 &&
+            strchr(rest + n + 1, '/') && strcmp(strchr(rest + n + 1, '/'), "/users") == 0)
+            return "/api/v2/authorization/roles/{id}/users";
         if (rest[n] == '/')
             return routes[i].item;
     }

@@ -90,6 +90,8 @@ typedef struct planner {
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     gcs_digester digester;    /* rows and users compared by digest first */
     gcs_buf scratch;          /* a user's record while it is built */
+    json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
+    bool holders_forbidden;   /* the client may not read roles: users are read one by one */
     bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
@@ -924,26 +926,62 @@ static json_t *privileged_in(const planner *p, const json_t *roles)
     return held;
 }
 
+/* Who holds a privileged role, read once per run, when the first existing
+ * user is changed: the users were read without their roles. */
+static int privileged_holders(planner *p, const json_t **out)
+{
+    if (!p->role_holders) {
+        size_t n = gcs_profile_privileged_role_count(p->profile);
+        const char **names = calloc(n ? n : 1, sizeof *names);
+        GCS_CHECK_ALLOC(names);
+        for (size_t i = 0; i < n; i++)
+            names[i] = gcs_profile_privileged_role_at(p->profile, i);
+        int rc = gcs_directory_role_holders(&p->role_holders, p->client, names, n,
+                                            &p->stats->requests);
+        free(names);
+        if (rc < 0)
+            return gcs_error_prefix(rc, "cannot read who holds the privileged roles");
+    }
+    *out = p->role_holders;
+    return 0;
+}
+
 /*
  * Which privileged roles an existing user holds, or a create would grant:
  * recorded on the operation so that the approval rule can name the user. When
  * the current users were read without their roles (a profile that does not map
- * them), the user is read by id: one request per planned change, never per row.
+ * them), the holders of the privileged roles are read once, by role: a few
+ * requests per run, never one per row or per change.
  */
 static int note_privileged(planner *p, json_t *extra, const json_t *current, const json_t *want)
 {
     json_t *held = NULL;
-    if (current) {
-        json_t *full = NULL;
-        if (!p->reads_roles) {
-            const char *id = json_string_value(json_object_get(current, "id"));
-            int rc = gcs_directory_get_user(&full, NULL, p->client, id);
-            p->stats->requests++;
-            if (rc < 0)
-                return rc;
+    const char *id = json_string_value(json_object_get(current, "id"));
+    if (current && !p->reads_roles && !p->holders_forbidden) {
+        const json_t *holders = NULL;
+        int rc = privileged_holders(p, &holders);
+        if (rc == GCS_EFORBIDDEN) {
+            /* A client without authorization:readonly: read each changed user. */
+            GCS_WARN("plan.roles", "why", gcs_error_last(),
+                     "then", "each changed user is read for its roles");
+            p->holders_forbidden = true;
+            return note_privileged(p, extra, current, want);
         }
-        held = privileged_in(p, json_object_get(full ? full : current, "roles"));
+        if (rc < 0)
+            return rc;
+        held = json_deep_copy(json_object_get(holders, id ? id : ""));
+        if (!held)
+            held = json_array();
+    } else if (current && !p->reads_roles) {
+        json_t *full = NULL;
+        int rc = gcs_directory_get_user(&full, NULL, p->client, id);
+        p->stats->requests++;
+        if (rc < 0)
+            return rc;
+        held = privileged_in(p, json_object_get(full, "roles"));
         json_decref(full);
+    } else if (current) {
+        held = privileged_in(p, json_object_get(current, "roles"));
     } else {
         held = json_array();
     }
@@ -1495,6 +1533,7 @@ out:
     gcs_strmap_release(&p.index);
     gcs_strmap_release(&p.claimed);
     gcs_buf_release(&p.scratch);
+    json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
     gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);
