@@ -30,6 +30,8 @@ static const char usage[] =
     "  --seed ORG.json               initial organisation (roles, divisions, skills, languages,\n"
     "                                groups, users)\n"
     "  --rate-limit N/SECONDS        requests per token and window (default 300/60; 0 = off)\n"
+    "  --rate-limit-per-client       the limit holds for the sum of a client's tokens, in one\n"
+    "                                window; counts stay per token (hosts held to one limit)\n"
     "  --version-conflict-status S   answer to a stale If-Match: 400 (default), 409 or 412\n"
     "  --fault-rate P                share of API requests answered 500/502/503/504 or dropped\n"
     "  --fault-kinds LIST            which faults, e.g. 503,drop (default all five)\n"
@@ -136,6 +138,10 @@ int main(int argc, char **argv)
             USAGE("unexpected argument '%s'", a);
         if (strcmp(a, "--generated-fields") == 0) {
             opts.generated_fields = true;
+            continue;
+        }
+        if (strcmp(a, "--rate-limit-per-client") == 0) {
+            opts.config.rate_per_client = true;
             continue;
         }
         static const char *const with_value[] = {

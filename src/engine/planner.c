@@ -88,6 +88,9 @@ typedef struct planner {
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
+    /* lookups_at_once: filter -> {"rc", "message", "user" (or null)}, the
+     * answer of each targeted read sent ahead, taken when its turn comes. */
+    json_t *prefetched;
     gcs_digester digester;    /* rows and users compared by digest first */
     gcs_buf scratch;          /* a user's record while it is built */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
@@ -671,24 +674,47 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
         l->user = json_incref(found);
 }
 
-/* Sends one wave of reads and takes in their answers, in the people's order. */
+/* The answer of a read sent ahead (lookups_at_once), taken as if sent now;
+ * false when it was not sent ahead. */
+static bool take_prefetched(planner *p, lookup *l)
+{
+    json_t *a = p->prefetched ? json_object_get(p->prefetched, l->filter) : NULL;
+    if (!a)
+        return false;
+    l->rc = (int)json_integer_value(json_object_get(a, "rc"));
+    snprintf(l->message, sizeof l->message, "%s",
+             json_string_value(json_object_get(a, "message"))
+                 ? json_string_value(json_object_get(a, "message"))
+                 : "");
+    json_t *user = json_object_get(a, "user");
+    l->user = json_is_object(user) ? json_incref(user) : NULL;
+    return true;
+}
+
+/* Sends one wave of reads (or takes their answers sent ahead) and takes in
+ * their answers, in the people's order. */
 static int read_wave(planner *p, target_reads *t, lookup *wave, size_t n)
 {
     int rc = 0;
-    size_t submitted = 0;
+    size_t taken = 0, submitted = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (take_prefetched(p, &wave[i])) {
+            taken++;
+            continue;
+        }
         gcs_http_client_request req = {.method = "GET", .path = wave[i].path};
         if (p->o->on_targeted_read && t[wave[i].who].person)
             p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[wave[i].who].person,
                                    wave[i].path);
         rc = gcs_http_submit(p->client, &req, on_lookup, &wave[i]);
         if (rc == 0) {
+            taken++;
             submitted++;
             p->stats->requests++;
         }
     }
-    int run_rc = gcs_http_run(p->client);
-    for (size_t i = 0; i < submitted; i++) {
+    int run_rc = submitted ? gcs_http_run(p->client) : 0;
+    for (size_t i = 0; i < taken; i++) {
         lookup *l = &wave[i];
         if (l->rc < 0 && rc == 0)
             rc = gcs_error_set(l->rc, "%s", l->message);
@@ -707,6 +733,68 @@ static void wave_release(lookup *wave, size_t n)
         free(wave[i].path);
         json_decref(wave[i].user);
     }
+}
+
+/* lookups_at_once: every read any of the people could need, sent together
+ * (each filter once), their answers kept for read_targets to take in turn. */
+static int prefetch_targets(planner *p, target_reads *t, size_t count)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < count; i++)
+        cap += t[i].n;
+    lookup *all = calloc(cap ? cap : 1, sizeof *all);
+    if (!p->prefetched)
+        p->prefetched = json_object();
+    GCS_CHECK_ALLOC(all);
+    int rc = p->prefetched ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        for (size_t k = 0; k < t[i].n && rc == 0; k++) {
+            gcs_error_clear();
+            char *filter = gcs_directory_filter_for(t[i].keys[k], t[i].values[k]);
+            if (!filter) {
+                if (gcs_error_last_code() == GCS_ENOMEM)
+                    rc = GCS_ENOMEM;
+                continue; /* a key no filter can express: read_targets passes it */
+            }
+            if (json_object_get(p->prefetched, filter)) {
+                free(filter);
+                continue;
+            }
+            lookup *l = &all[n++];
+            l->who = i;
+            l->filter = filter;
+            l->path = gcs_directory_find_path(filter);
+            if (!l->path || json_object_set_new(p->prefetched, filter, json_null()) < 0)
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+    }
+    size_t submitted = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        gcs_http_client_request req = {.method = "GET", .path = all[i].path};
+        if (p->o->on_targeted_read && t[all[i].who].person)
+            p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[all[i].who].person,
+                                   all[i].path);
+        if ((rc = gcs_http_submit(p->client, &req, on_lookup, &all[i])) == 0) {
+            submitted++;
+            p->stats->requests++;
+        }
+    }
+    int run_rc = submitted ? gcs_http_run(p->client) : 0;
+    for (size_t i = 0; i < submitted && rc == 0; i++) {
+        json_t *answer = json_pack("{s:i,s:s,s:O?}", "rc", all[i].rc, "message",
+                                   all[i].message, "user", all[i].user);
+        if (!answer || json_object_set_new(p->prefetched, all[i].filter, answer) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    /* A read that was not answered is not kept: read_targets sends it again. */
+    for (size_t i = submitted; i < n; i++) {
+        if (all[i].filter)
+            json_object_del(p->prefetched, all[i].filter);
+    }
+    wave_release(all, n);
+    free(all);
+    return rc < 0 ? rc : run_rc;
 }
 
 /* Reads, in waves, until every person is found or out of keys. */
@@ -767,12 +855,10 @@ static int read_targets(planner *p, target_reads *t, size_t count)
     return rc;
 }
 
-static int find_targeted(planner *p)
+/* Each row's keys in the order they are tried: the marker, the match keys,
+ * then the userName. */
+static void targets_of_rows(planner *p, target_reads *t, const char *marker_key)
 {
-    char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    target_reads *t = calloc(p->count ? p->count : 1, sizeof *t);
-    GCS_CHECK_ALLOC(t);
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
         target_reads *r = &t[i];
@@ -795,20 +881,14 @@ static int find_targeted(planner *p)
             r->values[r->n++] = user_name;
         }
     }
-    int rc = read_targets(p, t, p->count);
-    free(t);
-    return rc;
 }
 
-/* A targeted key with no row may be a leaver: find it by its marker. */
-static int find_targeted_leavers(planner *p)
+/* A targeted key with no row may be a leaver: found by its marker. Returns
+ * how many there are. */
+static size_t targets_of_leavers(planner *p, target_reads *t, const char *marker_key)
 {
-    char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    if (!p->marker || p->o->target_count == 0)
+    if (!p->marker)
         return 0;
-    target_reads *t = calloc(p->o->target_count, sizeof *t);
-    GCS_CHECK_ALLOC(t);
     size_t n = 0;
     for (size_t i = 0; i < p->o->target_count; i++) {
         const char *key = p->o->targets[i];
@@ -819,7 +899,27 @@ static int find_targeted_leavers(planner *p)
         t[n].values[0] = key;
         t[n++].n = 1;
     }
-    int rc = read_targets(p, t, n);
+    return n;
+}
+
+/* The rows' people, then the leavers: each found by the first of their keys
+ * that finds a user. */
+static int find_targeted(planner *p)
+{
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    size_t rows = p->count, all = p->count + p->o->target_count;
+    target_reads *t = calloc(all ? all : 1, sizeof *t);
+    GCS_CHECK_ALLOC(t);
+    targets_of_rows(p, t, marker_key);
+    size_t leavers = targets_of_leavers(p, t + rows, marker_key);
+    int rc = 0;
+    if (p->o->lookups_at_once)
+        rc = prefetch_targets(p, t, rows + leavers);
+    if (rc == 0)
+        rc = read_targets(p, t, rows);
+    if (rc == 0)
+        rc = read_targets(p, t + rows, leavers);
     free(t);
     return rc;
 }
@@ -830,8 +930,7 @@ static int read_current(planner *p)
                                        (long)p->count > p->o->targeted_max);
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
-        int rc = find_targeted(p);
-        return rc < 0 ? rc : find_targeted_leavers(p);
+        return find_targeted(p);
     }
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
@@ -1532,6 +1631,7 @@ out:
     json_decref(p.rejected_values);
     gcs_strmap_release(&p.index);
     gcs_strmap_release(&p.claimed);
+    json_decref(p.prefetched);
     gcs_buf_release(&p.scratch);
     json_decref(p.role_holders);
     gcs_digester_release(&p.digester);

@@ -196,6 +196,12 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
 void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
                                        void *payload);
 
+/* `hosts` processes (this one included) now share the client's rate limit:
+ * the pacer spends this process's share of each window from its next
+ * decision on (pacer.h). The one call that may come from another thread than
+ * the client's, at any time (a heartbeat that counts the hosts). */
+void gcs_http_client_set_hosts(gcs_http_client *c, int hosts);
+
 /* The largest request body the service accepts. */
 #define GCS_HTTP_MAX_REQUEST_BODY 512000
 
