@@ -31,6 +31,7 @@ typedef struct group_ctx {
     long long version; /* the Platform API's version */
     char message[600];
     json_t *now;                /* a resumed group's members as read again, or NULL */
+    bool kept;                  /* the hierarchy is kept: its parent links are recorded */
 } group_ctx;
 
 static void item_key(char *out, size_t outsz, const char *key)
@@ -531,8 +532,24 @@ static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcom
     const char *state = failed ? GCS_ITEM_FAILED : GCS_ITEM_DONE;
     const char *detail = failed ? c->message : "done";
     const char *id = c->id[0] ? c->id : NULL;
-    if (!o || (!o->notify && !(o->audit && gcs_log_enabled(GCS_LOG_INFO)))) /* nobody to tell */
-        return gcs_store_item_mark(ga->store, ga->run_id, c->item, state, id, detail);
+    /* The kept hierarchy as applied, with the group's mark (store.h, "Group hierarchy") */
+    const json_t *parents = json_object_get(c->op, "parents");
+    size_t nparents = json_array_size(parents);
+    const char **keys = calloc(nparents ? nparents : 1, sizeof *keys);
+    GCS_CHECK_ALLOC(keys);
+    for (size_t i = 0; i < nparents; i++)
+        keys[i] = json_string_value(json_array_get(parents, i));
+    gcs_group_links links = {c->key, id, keys, nparents};
+    const gcs_group_links *record = c->kept && !failed ? &links : NULL;
+    int rc;
+    if (!o || (!o->notify && !(o->audit && gcs_log_enabled(GCS_LOG_INFO)))) { /* nobody to tell */
+        rc = gcs_store_item_mark_group(ga->store, ga->run_id, c->item, state, id, detail, NULL,
+                                       record);
+        if (rc == 0)
+            rc = gcs_store_flush(ga->store);
+        free(keys);
+        return rc;
+    }
     const char *type = failed ? "provisioning.failed" : "group.changed";
     json_t *data = json_pack(
         "{s:s,s:s,s:s,s:s?,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:s?,s:s?,s:s?}", "source_key", c->item,
@@ -543,11 +560,14 @@ static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcom
         told_grants(json_object_get(c->op, "grant")), "grants_revoked",
         told_grants(json_object_get(c->op, "revoke")), "run_id", ga->run_id, "job_id", o->job_id,
         "actor", o->actor, "detail", failed ? c->message : NULL);
-    if (!data)
+    if (!data) {
+        free(keys);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
     gcs_outbox_event ev = {type, data, o->notify, true, o->audit};
-    int rc = gcs_store_item_mark_notify(ga->store, ga->run_id, c->item, state, id, detail, &ev);
+    rc = gcs_store_item_mark_group(ga->store, ga->run_id, c->item, state, id, detail, &ev, record);
     json_decref(data);
+    free(keys);
     if (rc == 0)
         rc = gcs_store_flush(ga->store);
     if (rc == 0 && ga->notified) {
@@ -557,12 +577,28 @@ static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcom
     return rc;
 }
 
-static int apply_group(gcs_group_apply *ga, const json_t *op)
+/* Whether the op changes a setting Genesys keeps (a "parents" change is the
+ * store's alone: it is recorded with the group's mark, not sent). */
+static bool changes_settings(const json_t *op)
+{
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(op, "changes"), i, ch)
+    {
+        const char *a = json_string_value(json_object_get(ch, "attribute"));
+        if (!a || strcmp(a, "parents") != 0)
+            return true;
+    }
+    return false;
+}
+
+static int apply_group(gcs_group_apply *ga, const json_t *op, bool kept)
 {
     group_ctx c;
     memset(&c, 0, sizeof c);
     c.ga = ga;
     c.op = op;
+    c.kept = kept;
     c.key = json_string_value(json_object_get(op, "key"));
     c.name = json_string_value(json_object_get(json_object_get(op, "group"), "name"));
     const char *kind = json_string_value(json_object_get(op, "kind"));
@@ -601,7 +637,7 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
             c.version = strtoll(q, NULL, 10);
         }
     }
-    if (rc == 0 && json_array_size(json_object_get(op, "changes")) > 0)
+    if (rc == 0 && changes_settings(op))
         rc = update_settings(&c);
     if (rc == 0)
         rc = change_members(&c);
@@ -624,13 +660,16 @@ static int apply_group(gcs_group_apply *ga, const json_t *op)
 int gcs_group_apply_run(gcs_group_apply *ga, const gcs_plan *plan)
 {
     json_t *ops = gcs_group_plan_operations(plan);
+    const char *hierarchy =
+        json_string_value(json_object_get(gcs_group_plan_section(plan), "hierarchy"));
+    bool kept = hierarchy && strcmp(hierarchy, "kept") == 0;
     size_t i;
     json_t *op;
     json_array_foreach(ops, i, op)
     {
         if (ga->options && ga->options->stop && *ga->options->stop)
             return GCS_ECANCELLED;
-        int rc = apply_group(ga, op);
+        int rc = apply_group(ga, op, kept);
         if (rc < 0)
             return rc;
     }

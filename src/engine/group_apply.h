@@ -18,7 +18,9 @@
  *    the ids the users' phase learned; one that was not created fails the group.
  *  - role grants: bulkadd / bulkremove on the group as a subject.
  * Every member added and grant given is recorded in the store as gcscim's
- * (store.h "Group ownership"), every one removed is forgotten.
+ * (store.h "Group ownership"), every one removed is forgotten. With the
+ * hierarchy kept, a group done has its parent links recorded with its item
+ * mark (store.h "Group hierarchy"); a "parents" change sends nothing.
  * Each group's outcome is marked with its notification in one transaction
  * (docs/notifications.md): "group.changed" for a group created or changed,
  * "provisioning.failed" for one that failed, with its audit line.

@@ -3,6 +3,7 @@
  */
 #include "engine/group_planner.h"
 #include "core/error.h"
+#include "http/url.h"
 #include "mapping/groups_file.h"
 #include "plan/group_plan.h"
 #include "plan/group_tree.h"
@@ -241,6 +242,7 @@ typedef struct run {
     const json_t *protected_values;
     long *requests;
     long unchanged;
+    bool no_create, no_update; /* the plan's options */
 } run;
 
 static int collect_owned(const char *value, void *payload)
@@ -340,6 +342,65 @@ static json_t *change(const char *attribute, json_t *old, json_t *new_value)
                      new_value ? new_value : json_null());
 }
 
+/* ==== The kept hierarchy ==== */
+
+static int collect_parent(const char *parent_key, void *payload)
+{
+    return json_array_append_new(payload, json_string(parent_key)) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The node's parents as a sorted array (the store gives its record sorted). */
+static json_t *sorted_parents(const gcs_group_node *node)
+{
+    size_t n = json_array_size(node->parents);
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    json_t *out = json_array();
+    if (!keys || !out) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = json_string_value(json_array_get(node->parents, i));
+    qsort(keys, n, sizeof *keys, by_text);
+    bool failed = false;
+    for (size_t i = 0; i < n; i++)
+        failed |= json_array_append_new(out, json_string(keys[i] ? keys[i] : "")) < 0;
+    free(keys);
+    if (failed) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A "parents" change when the recorded parents differ from the directory's. */
+static int plan_parents(run *r, const gcs_group_node *node, json_t *changes)
+{
+    json_t *was = json_array(), *now = sorted_parents(node);
+    int rc = 0;
+    if (!was || !now) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = gcs_store_group_parents_each(r->g->store, node->def->key, collect_parent, was)) < 0)
+        goto out;
+    if (!json_equal(was, now) &&
+        json_array_append_new(changes, change("parents", json_incref(was), json_incref(now))) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+out:
+    json_decref(was);
+    json_decref(now);
+    return rc;
+}
+
 static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
 {
     const gcs_group_def *d = node->def;
@@ -402,6 +463,12 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         if (d->nroles > 0 && !json_is_true(json_object_get(current, "rolesEnabled")))
             json_array_append_new(changes, change("rolesEnabled", json_false(), json_true()));
     }
+
+    /* The kept hierarchy: a parent link that changed since gcscim last applied
+     * the group (the store's record) is a change of its own, old and new. */
+    if (id && r->g->cfg->hierarchy == GCS_GROUPS_KEPT && r->g->store &&
+        (rc = plan_parents(r, node, changes)) < 0)
+        goto out;
 
     /* Members */
     json_t *have = id ? json_object_get(r->g->members, id) : NULL;
@@ -501,6 +568,15 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         r->unchanged++;
         goto out;
     }
+    /* --no-create and --no-update hold for groups as for rows: the group is
+     * listed as skipped, with what it would have needed, and nothing is sent. */
+    const char *flag = !id && r->no_create ? "--no-create" : id && r->no_update ? "--no-update" : NULL;
+    if (flag) {
+        rc = gcs_group_plan_skip(r->plan, op, !id ? "no group of this name in Genesys; not created"
+                                                  : "update left alone",
+                                 flag);
+        goto out;
+    }
     rc = gcs_group_plan_add(r->plan, op);
     op = NULL;
 out:
@@ -539,7 +615,16 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     }
     if ((rc = gcs_group_tree_build(&tree, &g->defs, g->cfg->hierarchy)) < 0)
         return rc;
-    run r = {g, plan, client, people, protected_values, requests, 0};
+    json_t *options = json_object_get(plan->doc, "options");
+    run r = {g,
+             plan,
+             client,
+             people,
+             protected_values,
+             requests,
+             0,
+             json_is_true(json_object_get(options, "no_create")),
+             json_is_true(json_object_get(options, "no_update"))};
     json_t *by_lower = NULL;
     json_t *unresolved = json_array();
     GCS_CHECK_ALLOC_GOTO(unresolved, rc, out);
@@ -579,4 +664,137 @@ out:
     json_decref(unresolved);
     gcs_group_tree_release(&tree);
     return rc;
+}
+
+/* ==== One group: serve's group events (engine/sync.h) ==== */
+
+int gcs_group_planner_new_for(gcs_group_planner **out, const gcs_profile_groups *cfg,
+                              gcs_store *store, gcs_group_defs *defs)
+{
+    *out = NULL;
+    gcs_group_planner *g = calloc(1, sizeof *g);
+    GCS_CHECK_ALLOC(g);
+    g->cfg = cfg;
+    g->store = store;
+    g->defs = *defs;
+    gcs_group_defs_init(defs);
+    g->row_problems = json_array();
+    g->by_name = json_object();
+    g->by_lower_name = json_object();
+    g->members = json_object();
+    g->roles = json_object();
+    g->divisions = json_object();
+    if (!g->row_problems || !g->by_name || !g->by_lower_name || !g->members || !g->roles ||
+        !g->divisions) {
+        gcs_group_planner_free(g);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < g->defs.count; i++)
+        g->wants_grants |= g->defs.items[i].nroles > 0;
+    *out = g;
+    return 0;
+}
+
+/* A SCIM filter value: quoted, with '"' and '\' escaped (RFC 7644). */
+static char *quoted(const char *s)
+{
+    size_t n = strlen(s);
+    char *q = malloc(2 * n + 3), *p = q;
+    if (!q)
+        return NULL;
+    *p++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    *p = '\0';
+    return q;
+}
+
+/* The SCIM group of this name (its id and members), then the Platform group
+ * (its version and settings), as the paged list would have given it. */
+static int read_named_group(gcs_group_planner *g, gcs_http_client *client, const char *name,
+                            long *requests)
+{
+    char *value = quoted(name), *filter = NULL, *escaped = NULL;
+    int rc = 0;
+    gcs_http_client_response res;
+    memset(&res, 0, sizeof res);
+    GCS_CHECK_ALLOC_GOTO(value, rc, out);
+    size_t flen = strlen(value) + sizeof "displayName eq ";
+    filter = malloc(flen);
+    GCS_CHECK_ALLOC_GOTO(filter, rc, out);
+    snprintf(filter, flen, "displayName eq %s", value);
+    escaped = gcs_http_escape(filter);
+    GCS_CHECK_ALLOC_GOTO(escaped, rc, out);
+    size_t plen = strlen(escaped) + 64;
+    char *path = malloc(plen);
+    GCS_CHECK_ALLOC_GOTO(path, rc, out);
+    snprintf(path, plen, "/api/v2/scim/v2/groups?filter=%s&count=2", escaped);
+    gcs_http_client_request req = {.method = "GET", .path = path};
+    rc = gcs_http_call(&res, client, &req);
+    free(path);
+    if (requests)
+        (*requests)++;
+    if (rc < 0) {
+        gcs_error_set(rc, "cannot look up group '%s': %s", name, res.message);
+        goto out;
+    }
+    json_t *found = json_array_get(json_object_get(res.json, "Resources"), 0);
+    const char *id = json_string_value(json_object_get(found, "id"));
+    if (!id)
+        goto out; /* none: a create */
+    json_t *set = json_object();
+    GCS_CHECK_ALLOC_GOTO(set, rc, out);
+    if (json_object_set_new(g->members, id, set) < 0) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(found, "members"), i, m)
+    {
+        const char *uid = json_string_value(json_object_get(m, "value"));
+        if (uid && json_object_set_new(set, uid, json_pack("{s:n,s:n}", "userName", "key")) < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    char entity_path[200];
+    snprintf(entity_path, sizeof entity_path, "/api/v2/groups/%.100s", id);
+    gcs_http_client_response_release(&res);
+    gcs_http_client_request get = {.method = "GET", .path = entity_path};
+    rc = gcs_http_call(&res, client, &get);
+    if (requests)
+        (*requests)++;
+    if (rc < 0)
+        gcs_error_set(rc, "cannot read group '%s': %s", name, res.message);
+    else
+        rc = keep_group(g, res.json, NULL);
+out:
+    gcs_http_client_response_release(&res);
+    free(value);
+    free(filter);
+    free(escaped);
+    return rc;
+}
+
+int gcs_group_planner_read_named(gcs_group_planner *g, gcs_http_client *client, long *requests)
+{
+    int rc = 0;
+    for (size_t i = 0; i < g->defs.count && rc == 0; i++)
+        rc = read_named_group(g, client, g->defs.items[i].name, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/roles", keep_named, g->roles, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/divisions", keep_named, g->divisions,
+                        requests);
+    return rc;
+}
+
+const char *gcs_group_planner_group_id(const gcs_group_planner *g, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(g->by_name, name), "id"));
 }

@@ -92,9 +92,15 @@ int gcs_string_list_split(gcs_string_list *out, const char *text, char sep)
                 rc = gcs_string_list_add(out, both, strlen(both));
                 free(both);
             } else if (json_is_string(item)) {
-                if (json_string_length(item) > 0)
-                    rc =
-                        gcs_string_list_add(out, json_string_value(item), json_string_length(item));
+                /* blanks around an item go, as they do between separators */
+                const char *from = json_string_value(item);
+                const char *to = from + json_string_length(item);
+                while (from < to && blank_char(*from))
+                    from++;
+                while (to > from && blank_char(to[-1]))
+                    to--;
+                if (to > from)
+                    rc = gcs_string_list_add(out, from, (size_t)(to - from));
             } else {
                 rc = gcs_error_set(GCS_EINVALID, "item %zu is not a text", i + 1);
             }
@@ -197,13 +203,40 @@ static long control_char_at(const char *s)
     return -1;
 }
 
+/* The first bidirectional control (U+061C, U+200E-200F, U+202A-202E, U+2066-2069,
+ * in UTF-8) in s, or -1, its code point in *cp: a right-to-left override shows a
+ * name reversed ("txt.exe" as "exe.txt"), in the plan and in Genesys alike. */
+static long bidi_control_at(const char *s, unsigned *cp)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (p[0] == 0xD8 && p[1] == 0x9C) {
+            *cp = 0x061C;
+            return (long)(p - (const unsigned char *)s);
+        }
+        if (p[0] != 0xE2 || (p[1] != 0x80 && p[1] != 0x81) || !p[2])
+            continue;
+        unsigned c = 0x2000u | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3Fu);
+        if (c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+            (c >= 0x2066 && c <= 0x2069)) {
+            *cp = c;
+            return (long)(p - (const unsigned char *)s);
+        }
+    }
+    return -1;
+}
+
 static int check_key(const char *key)
 {
     size_t n = strlen(key);
     long at = control_char_at(key);
+    unsigned cp = 0;
     if (at >= 0)
         return gcs_error_set(GCS_EINVALID, "group key has a control character (0x%02X at byte %ld)",
                              (unsigned char)key[at], at + 1);
+    if ((at = bidi_control_at(key, &cp)) >= 0)
+        return gcs_error_set(GCS_EINVALID,
+                             "group key has a bidirectional control (U+%04X at byte %ld)", cp,
+                             at + 1);
     if (n == 0)
         return gcs_error_set(GCS_EINVALID, "a group key is empty");
     if (n > GCS_GROUP_KEY_MAX)
@@ -377,6 +410,7 @@ static int read_record(reader *r, const gcs_row *row)
         problem(r, row, "key", "key '%s' is given to another group before", key);
     }
     const char *name = gcs_row_get(row, "name");
+    unsigned bidi = 0;
     if (!name || !*name)
         name = key;
     if (name && strlen(name) > GCS_GROUP_NAME_MAX)
@@ -384,6 +418,9 @@ static int read_record(reader *r, const gcs_row *row)
     else if (name && name != key && control_char_at(name) >= 0)
         problem(r, row, "name", "a control character (0x%02X at byte %ld)",
                 (unsigned char)name[control_char_at(name)], control_char_at(name) + 1);
+    else if (name && name != key && bidi_control_at(name, &bidi) >= 0)
+        problem(r, row, "name", "a bidirectional control (U+%04X at byte %ld)", bidi,
+                bidi_control_at(name, &bidi) + 1);
     const char *type = gcs_row_get(row, "type");
     if (type && !*type)
         type = NULL;

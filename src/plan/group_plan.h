@@ -10,12 +10,17 @@
  * providers do), and the plan says so. One operation per group:
  *   {"kind": "create"|"update", "key", "name", "id" (update), "version" (update),
  *    "group": {name, type, visibility, description, rolesEnabled}   (what is wanted),
- *    "changes": [{attribute, old, new}]      (description, visibility, rolesEnabled),
+ *    "changes": [{attribute, old, new}]      (description, visibility, rolesEnabled;
+ *                                             "parents" (kept): the store's record of
+ *                                             the hierarchy against the directory's,
+ *                                             recorded by apply, never sent),
  *    "add": [{key, id|null, userName}]       (id null: created by this run's users),
  *    "remove": [{key|null, id, userName, owned}],
  *    "grant": [{role, division, roleId, divisionId}], "revoke": [...],
  *    "parents": [group keys] (kept hierarchy)}
  * Operations come in key order; a group never appears in both lists.
+ * "skipped": [{key, name, kind, reason, changes, add, remove, grant, revoke}]
+ * lists the groups --no-create / --no-update left alone (counts, not lists).
  * Deleting a group is never planned.
  */
 #ifndef GCS_PLAN_GROUP_PLAN_H
@@ -40,6 +45,10 @@ int gcs_group_plan_add(gcs_plan *plan, json_t *op);
 int gcs_group_plan_reject(gcs_plan *plan, const char *key, const char *location, const char *field,
                           const char *reason);
 void gcs_group_plan_set_unchanged(gcs_plan *plan, long unchanged);
+/* Records a group left alone by --no-create or --no-update (`flag`): its key,
+ * name, what it would have needed (counts of changes, members, grants) and why.
+ * `op` is borrowed; nothing of it is applied. */
+int gcs_group_plan_skip(gcs_plan *plan, const json_t *op, const char *reason, const char *flag);
 /* Sorts by key and fills in the summary. Called by gcs_plan_finish. */
 int gcs_group_plan_finish(gcs_plan *plan);
 

@@ -1025,6 +1025,10 @@ static int read_line(gcs_plan_reader *r, linebuf *t, size_t max)
         r->pos += take + (nl ? 1 : 0);
         if (nl) {
             r->line++;
+            /* A plan that passed through a Windows editor or a text-mode transfer ends its
+             * lines in CR LF; gcscim never writes a raw CR, and the seal is over the text. */
+            if (t->len > 0 && t->p[t->len - 1] == '\r')
+                t->p[--t->len] = '\0';
             return 1;
         }
     }
@@ -1282,6 +1286,38 @@ int gcs_plan_dump(char **out, const gcs_plan *plan)
 
 /* ==== Rendering ==== */
 
+/* The code point of a bidirectional control at p (UTF-8), or 0. */
+static unsigned bidi_control_at(const unsigned char *p)
+{
+    if (p[0] == 0xD8 && p[1] == 0x9C)
+        return 0x061C;
+    if (p[0] != 0xE2 || (p[1] != 0x80 && p[1] != 0x81) || !p[2])
+        return 0;
+    unsigned cp = 0x2000u | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3Fu);
+    bool bidi = cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+                (cp >= 0x2066 && cp <= 0x2069);
+    return bidi ? cp : 0;
+}
+
+void gcs_plan_put_text(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    while (*p) {
+        unsigned bidi = bidi_control_at(p);
+        if (*p < 0x20 || *p == 0x7F) {
+            fprintf(out, "\\x%02X", *p++);
+        } else if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* C1 controls */
+            fprintf(out, "\\x%02X", p[1]);
+            p += 2;
+        } else if (bidi) {
+            fprintf(out, "\\u%04X", bidi);
+            p += bidi == 0x061C ? 2 : 3;
+        } else {
+            fputc(*p++, out);
+        }
+    }
+}
+
 static void print_value(FILE *out, const json_t *v)
 {
     if (!v || json_is_null(v)) {
@@ -1289,7 +1325,9 @@ static void print_value(FILE *out, const json_t *v)
         return;
     }
     if (json_is_string(v)) {
-        fprintf(out, "\"%s\"", json_string_value(v));
+        fputc('"', out);
+        gcs_plan_put_text(out, json_string_value(v));
+        fputc('"', out);
         return;
     }
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -1325,9 +1363,14 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
             continue;
         const char *c = color ? colors[k] : "";
         const char *user = json_string_value(json_object_get(op, "userName"));
-        fprintf(out, "%s%s %s %s%s", c, sigil[k], kind_names[k], text_of(op, "key"), reset);
-        if (user)
-            fprintf(out, " (%s)", user);
+        fprintf(out, "%s%s %s ", c, sigil[k], kind_names[k]);
+        gcs_plan_put_text(out, text_of(op, "key"));
+        fputs(reset, out);
+        if (user) {
+            fputs(" (", out);
+            gcs_plan_put_text(out, user);
+            fputc(')', out);
+        }
         const char *id = json_string_value(json_object_get(op, "id"));
         if (id)
             fprintf(out, " id=%s version=%s", id,

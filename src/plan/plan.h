@@ -233,4 +233,10 @@ int gcs_plan_check_target(const gcs_plan *plan, const char *api_url, const char 
 /* terraform-plan style: counts of + ~ - and each attribute's old and new value. */
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color);
 
+/* Writes `s` for a terminal: a control character (C0, DEL, C1) becomes \xHH and a
+ * bidirectional control (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) \uHHHH,
+ * so that a value read from Genesys or a file cannot move the cursor, clear the
+ * screen or reorder what the plan shows. Everything else is written as it is. */
+void gcs_plan_put_text(FILE *out, const char *s);
+
 #endif

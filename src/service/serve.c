@@ -21,9 +21,11 @@
 #include <openssl/crypto.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TLS_FILE_MAX (1024 * 1024)
@@ -280,6 +282,42 @@ int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size)
     return rc;
 }
 
+/*
+ * A profile whose password policy generates passwords: serve writes each one
+ * to `passwords_file` (created 0600, appended to, fsynced with its run), and
+ * nowhere else: never in a log, a receipt, a job's result or a notification.
+ * Without that file serve does not start. A profile without the policy (or
+ * with generate: false) sends no password: Genesys makes one for each new
+ * user, which gcscim never sees.
+ */
+static int check_passwords(const gcs_password_policy *policy, const char *profile,
+                           const char *passwords)
+{
+    if (!policy->enabled)
+        return 0;
+    if (!passwords || !*passwords)
+        return gcs_error_set(GCS_EINVALID,
+                             "the profile '%s' generates passwords (password: {generate: true}), "
+                             "and serve writes them only to passwords_file: give one "
+                             "(--passwords-file FILE, mode 0600), or drop generate and let "
+                             "Genesys make each new user's password",
+                             profile);
+    int fd = open(passwords, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot write passwords to passwords_file '%s': %s",
+                             passwords, strerror(errno));
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? gcs_error_set(GCS_EIO, "passwords_file '%s': %s", passwords,
+                                                strerror(errno))
+             : (st.st_mode & 077) && fchmod(fd, 0600) < 0
+                 ? gcs_error_set(GCS_EIO, "passwords_file '%s' is readable by others and "
+                                          "cannot be made private (chmod 600): %s",
+                                 passwords, strerror(errno))
+                 : 0;
+    close(fd);
+    return rc;
+}
+
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
 {
     int rc, port = 0;
@@ -350,9 +388,13 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
-    /* A profile that cannot be read would fail every job: refuse to start. */
+    /* A profile that cannot be read, or that generates passwords with nowhere
+     * to put them, would fail every job: refuse to start. */
+    const char *passwords = gcs_config_get(cfg, GCS_CFG_PASSWORDS_FILE);
     gcs_profile *check = NULL;
     rc = gcs_profile_load(&check, profile);
+    if (rc == 0)
+        rc = check_passwords(gcs_profile_password_policy(check), profile, passwords);
     gcs_profile_free(check);
     if (rc < 0)
         goto out;
@@ -361,6 +403,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),
         .session = s->session,
         .profile_path = profile,
+        .passwords_out = passwords,
         .count = (int)gcs_config_get_long(cfg, GCS_CFG_WORKERS),
         .on_outcome = on_outcome,
         .ctx = s,

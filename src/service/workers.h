@@ -3,7 +3,9 @@
  * durable queue and provision each job's person (engine/sync.h), with receipts.
  *
  * A job (store.h "Job queue"; payload in docs/serve.md) names one person: their
- * row in the source's column shape, or that they left. A worker claims it under
+ * row in the source's column shape, or that they left; or one group, as a
+ * group event gave it (engine/sync.h, gcs_sync_provision_group: planned alone,
+ * never in a batch of people). A worker claims it under
  * a lease (the store keeps one job of a key running at a time, and a pending
  * job of a key takes every newer state: three changes to one person while the
  * first waits become one plan), plans exactly that person, and applies the plan
@@ -67,6 +69,10 @@ typedef struct gcs_workers_options {
     const char *store_url;
     gcs_genesys_session *session;     /* one per process; the workers use it under their lock */
     const char *profile_path;         /* the mapping profile */
+    /* Where the passwords a profile's password policy generates are written
+     * (engine/apply.h, passwords_out); NULL: a profile that generates them
+     * fails every create, so serve refuses to start so (serve.h). Borrowed. */
+    const char *passwords_out;
     int count;                        /* worker threads; 0: GCS_WORKERS_DEFAULT */
     const char *host_id;              /* lease owner prefix; NULL: "HOSTNAME:PID" */
     int64_t lease_ms;                 /* 0: GCS_WORKERS_LEASE_MS */
@@ -96,6 +102,12 @@ typedef struct gcs_workers_options {
  * is then rejected, never retried. */
 int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
                              const char *payload);
+
+/* A group job's payload ({"kind": "group", "key", "group": {...}}, docs/serve.md):
+ * *group is the group (borrowed from *doc), its approvals added to *plan.
+ * GCS_EINVALID naming the field, as gcs_workers_read_payload. */
+int gcs_workers_read_group_payload(json_t **doc, const json_t **group, gcs_plan_options *plan,
+                                   const char *payload);
 
 /* Starts the threads. The session and the profile must outlive the workers. */
 int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o);

@@ -337,6 +337,46 @@ int gcs_store_owned_remove(gcs_store *s, const char *group_id, const char *kind,
 int gcs_store_owned_each(gcs_store *s, const char *group_id, const char *kind,
                          int (*fn)(const char *value, void *payload), void *payload);
 
+/* ==== Group hierarchy: the directory's nesting of kept groups ==== */
+
+/*
+ * With the hierarchy kept, each directory group is its own Genesys group and
+ * the nesting exists only in the directory: the store records it, per group
+ * key, as the parent keys the group had when gcscim last applied it. The links
+ * are replaced with the group's item mark, in one transaction, so that they
+ * never say more than what was applied. Readers: the planner (a parent link
+ * that changed is an operation, shown with old and new parents) and anyone who
+ * needs a group's known children (serve's group events).
+ */
+struct gcs_outbox_event; /* below, "Outbox" */
+
+typedef struct gcs_group_links {
+    const char *group_key;      /* the directory's key of the group */
+    const char *group_id;       /* its Genesys group (may be NULL) */
+    const char *const *parents; /* the parents' directory keys */
+    size_t count;
+} gcs_group_links;
+
+/*
+ * gcs_store_item_mark_notify (ev may be NULL: a plain mark), and, when
+ * `links` is not NULL and the state is done, the group's parent links
+ * replaced by `links` in the same transaction. Durable once gcs_store_flush
+ * has returned 0 after it.
+ */
+int gcs_store_item_mark_group(gcs_store *s, const char *run_id, const char *key,
+                              const char *state, const char *genesys_id, const char *detail,
+                              const struct gcs_outbox_event *ev, const gcs_group_links *links);
+/* Calls fn for each parent key recorded for group_key, in key order (none
+ * when nothing is recorded); a nonzero return stops and is returned. */
+int gcs_store_group_parents_each(gcs_store *s, const char *group_key,
+                                 int (*fn)(const char *parent_key, void *payload), void *payload);
+/* Calls fn for each group recorded under parent_key, in key order, with its
+ * Genesys id (NULL when unknown). */
+int gcs_store_group_children_each(gcs_store *s, const char *parent_key,
+                                  int (*fn)(const char *group_key, const char *group_id,
+                                            void *payload),
+                                  void *payload);
+
 /* ==== Job queue ==== */
 
 #define GCS_JOB_PENDING "pending"
@@ -419,14 +459,20 @@ int gcs_store_job_drop(gcs_store *s, int64_t id);
  * makes a delivery idempotent: the first delivery enqueues the job and
  * records the id in the same transaction; a later delivery of the same id
  * (a retry, a replay) enqueues nothing and is told the first one's job.
+ * A request with an idempotency key uses the same record, its id scoped so
+ * that no webhook id can equal it, and a digest of what it asks
+ * (request_hash): the same id with another digest is a conflict, and
+ * enqueues nothing either.
  */
 typedef struct gcs_intake_item {
-    const char *webhook_id;   /* NULL: not deduplicated (a REST call) */
+    const char *webhook_id;   /* NULL: not deduplicated (a REST call without a key) */
     const char *key;          /* the job key ("person:E1001") */
     const char *payload;      /* JSON text, at most GCS_JOB_PAYLOAD_MAX */
     int max_attempts;
     int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
-    bool duplicate;           /* out: the webhook id was seen before */
+    bool duplicate;           /* out: the webhook id was seen before, asking the same */
+    const char *request_hash; /* with a webhook id: what the request asked; NULL: not compared */
+    bool conflict;            /* out: the id was seen before asking something else (job_id: its job) */
 } gcs_intake_item;
 
 #define GCS_WEBHOOK_ID_MAX 256

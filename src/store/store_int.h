@@ -158,4 +158,23 @@ int gcs_store__mark_enqueue_note(gcs_store *s, const char *run_id, const char *k
                                  const char *state, const char *genesys_id, const char *detail,
                                  bool attempt, gcs_store__note *note);
 
+/* hierarchy.c: a kept group's parent links, copied on the caller's thread and
+ * written by the writer in the transaction of the group's item mark. */
+typedef struct gcs_store__links {
+    char *group_key, *group_id, *run_id;
+    char **parents;
+    size_t count;
+} gcs_store__links;
+
+int gcs_store__links_copy(gcs_store__links **out, const gcs_group_links *links,
+                          const char *run_id);
+void gcs_store__links_free(gcs_store__links *l);
+/* Replaces the group's links, inside the caller's write transaction. */
+int gcs_store__links_write(gcs_store *s, const gcs_store__links *l, int64_t time_ms);
+/* writer.c: like gcs_store__mark_enqueue_note, with links as well (both taken
+ * over, freed on failure; either may be NULL). */
+int gcs_store__mark_enqueue_full(gcs_store *s, const char *run_id, const char *key,
+                                 const char *state, const char *genesys_id, const char *detail,
+                                 bool attempt, gcs_store__note *note, gcs_store__links *links);
+
 #endif

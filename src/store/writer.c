@@ -27,6 +27,7 @@ typedef struct pending_mark {
     int64_t time_ms;
     bool attempt;                  /* an in_progress mark counts an attempt */
     gcs_store__note *note;         /* the outcome's notification, or NULL */
+    gcs_store__links *links;       /* a kept group's parent links, or NULL */
 } pending_mark;
 
 /* One entry of the queue: a receipt, or an item mark. */
@@ -173,6 +174,7 @@ static void pending_release(pending_receipt *p)
         free(p->m.genesys_id);
         free(p->m.detail);
         gcs_store__note_free(p->m.note);
+        gcs_store__links_free(p->m.links);
         return;
     }
     for (int i = 0; i < F__COUNT; i++)
@@ -297,6 +299,11 @@ static int write_batch(gcs_store *s, pending_receipt *batch, size_t n, gcs_buf *
     for (size_t i = 0; i < n; i++)
         if (batch[i].is_mark && batch[i].m.note &&
             (rc = gcs_store__note_write(s, batch[i].m.note)) < 0)
+            goto out;
+    /* A group's hierarchy as applied: with its item mark, never without it. */
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].is_mark && batch[i].m.links &&
+            (rc = gcs_store__links_write(s, batch[i].m.links, batch[i].m.time_ms)) < 0)
             goto out;
     rc = gcs_store__sql_commit(s);
 out:
@@ -578,11 +585,20 @@ int gcs_store__mark_enqueue_note(gcs_store *s, const char *run_id, const char *k
                                  const char *state, const char *genesys_id, const char *detail,
                                  bool attempt, gcs_store__note *note)
 {
+    return gcs_store__mark_enqueue_full(s, run_id, key, state, genesys_id, detail, attempt, note,
+                                        NULL);
+}
+
+int gcs_store__mark_enqueue_full(gcs_store *s, const char *run_id, const char *key,
+                                 const char *state, const char *genesys_id, const char *detail,
+                                 bool attempt, gcs_store__note *note, gcs_store__links *links)
+{
     int rc = 0;
     pending_receipt p;
     memset(&p, 0, sizeof p);
     p.is_mark = true;
     p.m.note = note;
+    p.m.links = links;
     if (!s->writer && (rc = writer_start(s)) < 0) {
         pending_release(&p);
         return rc;

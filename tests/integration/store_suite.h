@@ -481,7 +481,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 8);
+    assert_int_equal(v, 10);
 }
 
 static int collect_owned(const char *value, void *payload)
@@ -1039,11 +1039,11 @@ static void intake_queues_each_webhook_id_once(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "msg_%d", i);
         snprintf(keys[i], sizeof keys[i], "person:I%d", i);
-        items[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":1}", 5, 0, false};
+        items[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":1}", 5, 0, false, NULL, false};
     }
     /* The same id twice in one batch, and a request without one. */
-    items[N] = (gcs_intake_item){ids[3], keys[3], "{\"v\":1}", 5, 0, false};
-    items[N + 1] = (gcs_intake_item){NULL, "person:REST", "{\"v\":1}", 5, 0, false};
+    items[N] = (gcs_intake_item){ids[3], keys[3], "{\"v\":1}", 5, 0, false, NULL, false};
+    items[N + 1] = (gcs_intake_item){NULL, "person:REST", "{\"v\":1}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, items, N + 2, 0), 0);
     for (int i = 0; i < N; i++) {
         assert_false(items[i].duplicate);
@@ -1059,7 +1059,7 @@ static void intake_queues_each_webhook_id_once(void **state)
     /* Delivered again: every one a duplicate of its first job. */
     gcs_intake_item again[N];
     for (int i = 0; i < N; i++)
-        again[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":2}", 5, 0, false};
+        again[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":2}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, again, N, 0), 0);
     for (int i = 0; i < N; i++) {
         assert_true(again[i].duplicate);
@@ -1070,11 +1070,48 @@ static void intake_queues_each_webhook_id_once(void **state)
 
     /* A retention of 1 ms forgets them: the next delivery is new again. */
     gcs_time_sleep_ms(5);
-    gcs_intake_item late = {"msg_late", "person:LATE", "{\"v\":1}", 5, 0, false};
+    gcs_intake_item late = {"msg_late", "person:LATE", "{\"v\":1}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, &late, 1, 1), 0);
-    gcs_intake_item replay = {ids[0], keys[0], "{\"v\":3}", 5, 0, false};
+    gcs_intake_item replay = {ids[0], keys[0], "{\"v\":3}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, &replay, 1, 0), 0);
     assert_false(replay.duplicate);
+}
+
+/* An idempotency key kept with what its request asked: the same ask is a
+ * duplicate of the first job, another ask a conflict that enqueues nothing,
+ * in one batch or in two; a webhook id (no digest) never meets a digest. */
+static void intake_compares_what_an_idempotent_request_asked(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_intake_item first = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, "aaaa", false};
+    gcs_intake_item same = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, "aaaa", false};
+    gcs_intake_item other = {"rest k1 idem-1", "person:B", "{\"v\":2}", 5, 0, false, "bbbb", false};
+    gcs_intake_item batch[] = {first, same, other};
+    assert_int_equal(gcs_store_intake_commit(s, batch, 3, 0), 0);
+    assert_true(batch[0].job_id > 0);
+    assert_false(batch[0].duplicate || batch[0].conflict);
+    assert_true(batch[1].duplicate);
+    assert_false(batch[1].conflict);
+    assert_int_equal(batch[1].job_id, batch[0].job_id);
+    assert_true(batch[2].conflict);
+    assert_false(batch[2].duplicate);
+    assert_int_equal(batch[2].job_id, batch[0].job_id);
+    gcs_job_counts c;
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 1);
+
+    /* Later, in batches of their own. */
+    assert_int_equal(gcs_store_intake_commit(s, &same, 1, 0), 0);
+    assert_true(same.duplicate);
+    assert_int_equal(same.job_id, batch[0].job_id);
+    assert_int_equal(gcs_store_intake_commit(s, &other, 1, 0), 0);
+    assert_true(other.conflict);
+    assert_int_equal(other.job_id, batch[0].job_id);
+    gcs_intake_item plain = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, NULL, false};
+    assert_int_equal(gcs_store_intake_commit(s, &plain, 1, 0), 0);
+    assert_true(plain.conflict);
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 1);
 }
 
 static void jobs_coalesce_pending_of_one_key(void **state)
@@ -1392,6 +1429,80 @@ static void user_event(gcs_outbox_event *ev, json_t **data, const char *type, co
  * be stored, neither is the notification; when it is, the notification names
  * exactly the receipts of its key in its run. One row per endpoint that takes
  * the event, one webhook id for all of them. */
+static int collect_parent(const char *parent_key, void *payload)
+{
+    return gcs_buf_printf(payload, "%s,", parent_key);
+}
+
+static int collect_child(const char *group_key, const char *group_id, void *payload)
+{
+    return gcs_buf_printf(payload, "%s=%s,", group_key, group_id ? group_id : "?");
+}
+
+static void expect_links(gcs_store *s, const char *group_key, const char *parents,
+                         const char *parent_key, const char *children)
+{
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_group_parents_each(s, group_key, collect_parent, &b), 0);
+    assert_string_equal(b.ptr ? b.ptr : "", parents);
+    gcs_buf_release(&b);
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_store_group_children_each(s, parent_key, collect_child, &b), 0);
+    assert_string_equal(b.ptr ? b.ptr : "", children);
+    gcs_buf_release(&b);
+}
+
+/* A kept group's parent links are replaced with its item mark, in the same
+ * transaction: never recorded when the mark is not, untouched when the group
+ * failed, and readable both ways (a group's parents, a parent's children). */
+static void group_links_commit_with_the_group_item(void **state)
+{
+    fixture *f = *state;
+    gcs_store *s = f->s, *other = NULL;
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "p"), 0);
+    const char *keys[] = {"group:tier-1"};
+    assert_int_equal(gcs_store_items_add(s, run.id, keys, 1), 0);
+    const char *both[] = {"support", "cx"};
+    gcs_group_links links = {"tier-1", "g-1", both, 2};
+    refuse_receipts(s, true);
+    gcs_receipt r = {.run_id = run.id, .operation = "update", .source_key = "group:tier-1",
+                     .status = 200};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    assert_int_equal(gcs_store_item_mark_group(s, run.id, "group:tier-1", GCS_ITEM_DONE, "g-1",
+                                               "done", NULL, &links),
+                     0);
+    assert_true(gcs_store_flush(s) < 0);
+    assert_int_equal(gcs_store_open(&other, f->url), 0);
+    expect_links(other, "tier-1", "", "support", ""); /* the batch failed: no links either */
+    expect_item(other, run.id, "group:tier-1", GCS_ITEM_PENDING, NULL, 0);
+    refuse_receipts(s, false);
+    assert_int_equal(gcs_store_flush(s), 0);
+    expect_item(other, run.id, "group:tier-1", GCS_ITEM_DONE, "g-1", 0);
+    expect_links(other, "tier-1", "cx,support,", "support", "tier-1=g-1,");
+    /* Moved under support alone: cx no longer holds it. */
+    gcs_group_links moved = {"tier-1", "g-1", both, 1};
+    assert_int_equal(gcs_store_item_mark_group(s, run.id, "group:tier-1", GCS_ITEM_DONE, "g-1",
+                                               "done", NULL, &moved),
+                     0);
+    expect_links(s, "tier-1", "support,", "cx", "");
+    /* A failed group keeps the links it had. */
+    gcs_group_links none = {"tier-1", "g-1", NULL, 0};
+    assert_int_equal(gcs_store_item_mark_group(s, run.id, "group:tier-1", GCS_ITEM_FAILED, NULL,
+                                               "boom", NULL, &none),
+                     0);
+    expect_links(s, "tier-1", "support,", "support", "tier-1=g-1,");
+    /* Done with no parents: a top-level group now. */
+    assert_int_equal(gcs_store_item_mark_group(s, run.id, "group:tier-1", GCS_ITEM_DONE, "g-1",
+                                               "done", NULL, &none),
+                     0);
+    assert_int_equal(gcs_store_flush(s), 0);
+    expect_links(other, "tier-1", "", "support", "");
+    gcs_store_free(other);
+    gcs_run_release(&run);
+}
+
 static void outbox_commits_with_the_outcome(void **state)
 {
     fixture *f = *state;
@@ -1681,6 +1792,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(intake_queues_each_webhook_id_once, fixture_open,          \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(intake_compares_what_an_idempotent_request_asked,         \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_outcome_is_kept_with_the_job, fixture_open,           \
@@ -1704,6 +1817,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
                                         fixture_open, fixture_close),                              \
+        cmocka_unit_test_setup_teardown(group_links_commit_with_the_group_item, fixture_open,       \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(hosts_count_while_they_beat, fixture_open, fixture_close)
 
 #endif

@@ -58,8 +58,10 @@ static void sigterm_drains_running_jobs_then_exits_0(void **state)
     (void)state;
     gcs_test_serve t;
     gcs_test_server srv;
-    /* Every answer of "Genesys" takes 400 ms: jobs are in hand when the stop comes. */
-    const char *emu_args[] = {"--latency", "400", NULL};
+    /* Every answer of "Genesys" takes 1 s: jobs are in hand when the stop comes,
+     * and still are while the drain is watched (a new person costs two round
+     * trips: its reads at once, then the create). */
+    const char *emu_args[] = {"--latency", "1000", NULL};
     gcs_test_serve_init(&t, emu_args, NULL);
     const char *extra[] = {"--shutdown-grace", "20", "--workers", "2", NULL};
     gcs_test_serve_start(&t, &srv, extra);

@@ -94,6 +94,47 @@ static void json_groups_take_arrays_and_reject_unknown_fields(void **state)
     gcs_group_defs_release(&d);
 }
 
+static void json_list_items_are_trimmed_as_csv_items_are(void **state)
+{
+    (void)state;
+    gcs_group_defs d;
+    read_text(&d, "g.json",
+              "[{\"key\":\"a\",\"members\":[\" E1 \",\"E2\\t\",\"  \"],\"parents\":[\" b\"]},\n"
+              " {\"key\":\"b\"}]\n",
+              0);
+    gcs_group_def *g = gcs_group_defs_find(&d, "a");
+    assert_non_null(g);
+    assert_int_equal(g->members.count, 2); /* the blank item is dropped */
+    assert_string_equal(g->members.items[0], "E1");
+    assert_string_equal(g->members.items[1], "E2");
+    assert_string_equal(g->parents.items[0], "b");
+    gcs_group_defs_release(&d);
+}
+
+static void bidi_controls_in_keys_and_names_are_rejected(void **state)
+{
+    (void)state;
+    gcs_group_defs d;
+    /* U+202E (right-to-left override) in a name, U+2067 in a key, U+200F in a
+     * column's group key; an ordinary non-ASCII name is fine. */
+    read_text(&d, "g.csv",
+              "key,name\n"
+              "a,Sales \xE2\x80\xAEtxt.exe\n"
+              "b\xE2\x81\xA7x,B\n"
+              "c,Caf\xC3\xA9\n",
+              0);
+    assert_int_equal(d.count, 1);
+    assert_int_equal(d.rejected_groups, 2);
+    assert_non_null(strstr(rejection(&d, 0), "g.csv: line 2, column 2 (name)"));
+    assert_non_null(strstr(rejection(&d, 0), "bidirectional control (U+202E at byte 7)"));
+    assert_non_null(strstr(rejection(&d, 1), "line 3, column 1 (key)"));
+    assert_non_null(strstr(rejection(&d, 1), "U+2067 at byte 2"));
+    assert_int_equal(gcs_group_defs_add_member(&d, "x\xE2\x80\x8F", "E1", "column teams"),
+                     GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "U+200F"));
+    gcs_group_defs_release(&d);
+}
+
 static void an_unknown_csv_column_stops_the_file(void **state)
 {
     (void)state;
@@ -314,6 +355,8 @@ int main(void)
         cmocka_unit_test(csv_groups_are_read_with_lists_and_grants),
         cmocka_unit_test(bad_groups_are_rejected_naming_line_and_field),
         cmocka_unit_test(json_groups_take_arrays_and_reject_unknown_fields),
+        cmocka_unit_test(json_list_items_are_trimmed_as_csv_items_are),
+        cmocka_unit_test(bidi_controls_in_keys_and_names_are_rejected),
         cmocka_unit_test(an_unknown_csv_column_stops_the_file),
         cmocka_unit_test(a_column_names_groups_the_file_does_not_define),
         cmocka_unit_test(kept_hierarchy_has_direct_members_and_parents),
