@@ -796,7 +796,15 @@ static void dispatch(gcs_http_client *c)
     }
     held_calls held;
     held.n = 0;
-    while (c->in_flight_api + held.n < c->max_in_flight) {
+    /* Calls behind a start barrier go in groups: while calls are in flight,
+     * the next ones wait until half the slots are free, so that one barrier
+     * (apply: one commit of the creates' in-progress marks) covers several
+     * of them rather than the one or two that each answer frees. */
+    job *head = c->ready.head;
+    bool grouping = c->start_barrier && head && head->on_start && head->attempts == 0 &&
+                    c->in_flight_api > 0 &&
+                    (c->max_in_flight - c->in_flight_api) * 2 < c->max_in_flight;
+    while (!grouping && c->in_flight_api + held.n < c->max_in_flight) {
         queue *q;
         if (c->delayed.head && c->delayed.head->not_before_us <= now)
             q = &c->delayed;
