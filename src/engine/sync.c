@@ -262,7 +262,8 @@ static int names_a_user(const gcs_receipt *r, void *payload)
 
 /* Whether a receipt names this person with a Genesys user (gcscim found,
  * adopted or changed them before: the user's id) or their create succeeded:
- * their marker read will most likely find them. A store that cannot say answers no: every read is sent then. */
+ * their marker read will most likely find them. A store that cannot say
+ * answers no: every read is sent then. */
 static bool seen_before(gcs_store *store, const char *key)
 {
     gcs_receipt_filter f = {.user = key, .limit = 20, .newest_first = true};
@@ -312,8 +313,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     seq_list receipts = {json_array(), json_object(), json_array()};
     gcs_plan plan = {0};
     bool planned = false;
-    if (!line_of || !keys || !known || !subjects_out || !seen.by_key || !receipts.seqs || !receipts.ids ||
-        !receipts.all) {
+    if (!line_of || !keys || !known || !subjects_out || !seen.by_key || !receipts.seqs ||
+        !receipts.ids || !receipts.all) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }

@@ -461,7 +461,8 @@ static void people_provisioned_together_are_read_at_once(void **state)
 /* The plan of named people is the same whether their reads go at once or one
  * key after the other: an unmanaged userName holder adopted, a managed user
  * found by its marker (with a new userName) and another row matching it by
- * the userName it had (both rejected), a new person, a leaver with no user. Same identity: same operations, rejections, counts. */
+ * the userName it had (both rejected), a new person, a leaver with no user.
+ * Same identity: same operations, rejections, counts. */
 static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
 {
     fixture *f = *state;
