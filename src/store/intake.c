@@ -124,7 +124,9 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
     for (size_t at = 0; at < nids;) {
         size_t c = chunk_of(nids - at);
         gcs_buf_clear(&sql);
-        if ((rc = placeholders(&sql, "SELECT webhook_id, job_id, request_hash FROM webhook_ids WHERE webhook_id IN (",
+        if ((rc = placeholders(&sql,
+                               "SELECT webhook_id, job_id, request_hash FROM webhook_ids"
+                               " WHERE webhook_id IN (",
                                c, "?", ")")) < 0 ||
             (rc = gcs_store__sql_exec(s, sql.ptr, params + at, (int)c, known_row, &known, NULL)) < 0)
             goto out;
@@ -169,7 +171,8 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         int64_t changes = 0;
         gcs_buf_clear(&sql);
         if ((rc = placeholders(&sql,
-                               "INSERT INTO webhook_ids (webhook_id, job_id, received_ms, request_hash) VALUES ",
+                               "INSERT INTO webhook_ids"
+                               " (webhook_id, job_id, received_ms, request_hash) VALUES ",
                                c, "(?,?,?,?)", " ON CONFLICT (webhook_id) DO NOTHING")) < 0 ||
             (rc = gcs_store__sql_exec(s, sql.ptr, params, (int)(4 * c), NULL, NULL, &changes)) < 0)
             goto out;
