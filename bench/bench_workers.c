@@ -3,7 +3,7 @@
  * emulator: how the one session they share holds up, and how soon an event on
  * an idle service reaches Genesys.
  *
- *   bench_workers [--jobs N] [--latency MS] [--limit N/S]
+ *   bench_workers [--jobs N] [--latency MS] [--limit N/S] [--members M]
  *
  * The emulator answers every API call after MS milliseconds (default 20: a
  * round trip to a real region), with its rate limit at N/S (default off).
@@ -13,10 +13,15 @@
  *    cost and how long a job waited for the engine on average;
  *  - latency: on an idle service (4 workers waiting), one job at a time is
  *    enqueued and notified; the time until it is done (its create answered)
- *    is measured 30 times: p50 and p99, also in round trips (MS).
- * Prints as its last line one JSON object with both.
+ *    is measured 30 times: p50 and p99, also in round trips (MS);
+ *  - a group event (--members M, default 50): M people are created, then a
+ *    group job naming them all is timed from enqueue to done (the group
+ *    created with its members), then the same job again (nothing to write),
+ *    then one with a member fewer; each with the requests it cost.
+ * Prints as its last line one JSON object with all three.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,8 @@ static const char profile[] = "version: 1\n"
                               "  displayName: {template: \"{first} {last}\", required: true}\n"
                               "  externalId: {from: id, required: true}\n"
                               "  title: title\n";
+/* The same with a groups section, for group jobs. */
+static const char groups_section[] = "groups:\n  column: teams\n  hierarchy: kept\n";
 
 static int enqueue(gcs_store *s, int i, int64_t *id)
 {
@@ -59,7 +66,7 @@ typedef struct setup {
     gcs_bench_conn conn;
 } setup;
 
-static int open_setup(setup *st, const char *latency, const char *limit)
+static int open_setup(setup *st, const char *latency, const char *limit, bool groups)
 {
     snprintf(st->dir, sizeof st->dir, "%s/gcscim-bench-workers-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -74,6 +81,8 @@ static int open_setup(setup *st, const char *latency, const char *limit)
     if (!f)
         return -1;
     fputs(profile, f);
+    if (groups)
+        fputs(groups_section, f);
     fclose(f);
     snprintf(st->db, sizeof st->db, "sqlite:%s/gcscim.db", st->dir);
     if (gcs_bench_open(&st->conn, st->api_url, st->dir, NULL) < 0)
@@ -104,7 +113,7 @@ static json_t *throughput(int workers, int jobs, const char *latency, const char
     setup st = {0};
     json_t *out = NULL;
     gcs_workers *w = NULL;
-    if (open_setup(&st, latency, limit) < 0) {
+    if (open_setup(&st, latency, limit, false) < 0) {
         fprintf(stderr, "bench_workers: setup: %s\n", gcs_error_last());
         goto done;
     }
@@ -153,7 +162,7 @@ static json_t *latency(const char *latency_ms, const char *limit)
     json_t *out = NULL;
     gcs_workers *w = NULL;
     int64_t took[SAMPLES];
-    if (open_setup(&st, latency_ms, limit) < 0)
+    if (open_setup(&st, latency_ms, limit, false) < 0)
         goto done;
     gcs_workers_options o = options(&st, 4);
     if (gcs_workers_start(&w, &o) < 0)
@@ -196,9 +205,103 @@ done:
     return out;
 }
 
+/* Enqueues, notifies and waits for one job; *ms its time, *requests what the
+ * engine sent meanwhile. */
+static int timed_job(setup *st, gcs_workers *w, const char *key, const char *payload, double *ms,
+                     int64_t *requests)
+{
+    gcs_workers_stats before, after;
+    gcs_workers_counts(w, &before);
+    int64_t id, t0 = gcs_time_mono_us();
+    if (gcs_store_job_enqueue(&id, st->conn.store, key, payload, 5) < 0)
+        return -1;
+    gcs_workers_notify(w);
+    for (;;) {
+        gcs_job j;
+        if (gcs_store_job_get(&j, st->conn.store, id) < 0)
+            return -1;
+        bool finished = strcmp(j.state, GCS_JOB_DONE) == 0 || strcmp(j.state, GCS_JOB_DEAD) == 0;
+        bool ok = j.result && strstr(j.result, "\"failed\"") == NULL &&
+                  strstr(j.result, "\"rejected\"") == NULL;
+        gcs_job_release(&j);
+        if (finished && !ok)
+            return gcs_error_set(GCS_ERROR, "the group job did not succeed");
+        if (finished)
+            break;
+        gcs_time_sleep_ms(1);
+    }
+    *ms = (double)(gcs_time_mono_us() - t0) / 1000.0;
+    gcs_time_sleep_ms(20); /* the counters follow the job's end */
+    gcs_workers_counts(w, &after);
+    *requests = after.http.completed - before.http.completed;
+    return 0;
+}
+
+static json_t *group_event(const char *latency_ms, const char *limit, int members)
+{
+    setup st = {0};
+    json_t *out = NULL, *group = NULL, *list = NULL;
+    gcs_workers *w = NULL;
+    char *payload = NULL;
+    if (open_setup(&st, latency_ms, limit, true) < 0)
+        goto done;
+    for (int i = 0; i < members; i++) {
+        int64_t id;
+        if (enqueue(st.conn.store, i, &id) < 0)
+            goto done;
+    }
+    gcs_workers_options o = options(&st, 4);
+    if (gcs_workers_start(&w, &o) < 0)
+        goto done;
+    gcs_workers_stats c;
+    do {
+        gcs_time_sleep_ms(5);
+        gcs_workers_counts(w, &c);
+    } while (c.done + c.dead < members);
+    list = json_array();
+    for (int i = 0; i < members; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "E%06d", i);
+        json_array_append_new(list, json_string(key));
+    }
+    const char *names[] = {"create", "unchanged", "one_removed"};
+    double ms[3];
+    int64_t requests[3];
+    for (int k = 0; k < 3; k++) {
+        if (k == 2)
+            json_array_remove(list, 0);
+        group = json_pack("{s:s,s:s,s:O}", "key", "bench", "name", "Bench Group", "members", list);
+        json_t *doc = json_pack("{s:i,s:s,s:s,s:o,s:s}", "v", 1, "kind", "group", "key", "bench",
+                                "group", group, "event", "upsert");
+        group = NULL;
+        payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        if (!payload || timed_job(&st, w, "group:bench", payload, &ms[k], &requests[k]) < 0) {
+            fprintf(stderr, "bench_workers: group event: %s\n", gcs_error_last());
+            goto done;
+        }
+        free(payload);
+        payload = NULL;
+    }
+    double rtt = atof(latency_ms);
+    out = json_object();
+    for (int k = 0; k < 3; k++)
+        json_object_set_new(out, names[k],
+                            json_pack("{s:f,s:f,s:I}", "ms", ms[k], "round_trips",
+                                      rtt > 0 ? ms[k] / rtt : 0.0, "requests",
+                                      (json_int_t)requests[k]));
+    json_object_set_new(out, "members", json_integer(members));
+done:
+    free(payload);
+    json_decref(list);
+    gcs_workers_free(w);
+    close_setup(&st);
+    return out;
+}
+
 int main(int argc, char **argv)
 {
-    int jobs = 200;
+    int jobs = 200, members = 50;
     const char *lat = "20", *limit = "0";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--jobs") == 0)
@@ -207,19 +310,22 @@ int main(int argc, char **argv)
             lat = argv[i + 1];
         else if (strcmp(argv[i], "--limit") == 0)
             limit = argv[i + 1];
+        else if (strcmp(argv[i], "--members") == 0)
+            members = atoi(argv[i + 1]);
     }
     gcs_log_set_level(GCS_LOG_OFF);
     json_t *one = throughput(1, jobs, lat, limit);
     json_t *four = throughput(4, jobs, lat, limit);
     json_t *idle = latency(lat, limit);
+    json_t *group = group_event(lat, limit, members);
     double load[1] = {0};
     getloadavg(load, 1);
-    json_t *doc = json_pack("{s:s,s:s,s:o*,s:o*,s:o*,s:f}", "latency_ms", lat, "limit", limit,
+    json_t *doc = json_pack("{s:s,s:s,s:o*,s:o*,s:o*,s:o*,s:f}", "latency_ms", lat, "limit", limit,
                             "throughput_1_worker", one, "throughput_4_workers", four,
-                            "idle_event", idle, "load_avg", load[0]);
+                            "idle_event", idle, "group_event", group, "load_avg", load[0]);
     char *text = json_dumps(doc, JSON_COMPACT);
     printf("%s\n", text ? text : "{}");
     free(text);
     json_decref(doc);
-    return one && four && idle ? 0 : 1;
+    return one && four && idle && group ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 /* Fuzzes the workers' reading of a job's payload (service/workers.h): any
  * payload in the store is acted on only when it names a person, an event and a
- * row that fit together, with well-formed approvals; anything else is refused
- * with a message, never half-read. */
+ * row that fit together, or a group whose key is the payload's, with
+ * well-formed approvals; anything else is refused with a message, never
+ * half-read. */
 #include "core/error.h"
 #include "service/workers.h"
 
@@ -30,6 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(plan.approval_count <= GCS_PLAN_APPROVALS_MAX);
     } else {
         assert(!doc && rc < 0 && *gcs_error_last());
+    }
+    json_decref(doc);
+
+    const json_t *group = NULL;
+    gcs_plan_options_init(&plan);
+    rc = gcs_workers_read_group_payload(&doc, &group, &plan, text);
+    if (rc == 0) {
+        assert(doc && json_is_object(group) &&
+               json_is_array(json_object_get(group, "members")) &&
+               json_string_value(json_object_get(group, "key")));
+        assert(plan.approval_count <= GCS_PLAN_APPROVALS_MAX);
+    } else {
+        assert(!doc && !group && rc < 0 && *gcs_error_last());
     }
     json_decref(doc);
     free(text);

@@ -1,5 +1,6 @@
 #include "core/config.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/redact.h"
 
 #include <errno.h>
@@ -78,6 +79,10 @@ const gcs_config_spec gcs_config_specs[GCS_CFG__COUNT] = {
                                        "chain-verify-interval",
                                        "serve: seconds between checks of the receipt chain (0: off)",
                                        false, true, true, 0, 86400, "serve"},
+    [GCS_CFG_PASSWORDS_FILE] = {"passwords_file", "GCSCIM_PASSWORDS_FILE", "passwords-file",
+                                "serve: where passwords the profile generates go "
+                                "(CSV key,userName,password; 0600)",
+                                false, false, false, 0, 0, "serve"},
 };
 
 static const char *const defaults[GCS_CFG__COUNT] = {
@@ -197,6 +202,7 @@ static int default_config_path(char *out, size_t outsz, const char *(*get)(const
 }
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
+#define SECRET_FILE_MAX 4096
 
 /* A database URL with a password in it: scheme://user:password@host… */
 static bool url_has_password(const char *url)
@@ -244,21 +250,19 @@ int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
 
     json_error_t jerr;
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gcs_error_set(GCS_EIO, "cannot read config file '%s': %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
-        close(fd);
-        return gcs_error_set(GCS_EINVALID,
-                             "cannot read config file '%s': not a regular file of at most %d bytes",
-                             path, CONFIG_MAX_BYTES);
+    gcs_buf file;
+    gcs_buf_init_secure(&file, CONFIG_MAX_BYTES);
+    const gcs_file_read_opts how = {.what = "config file", .max = CONFIG_MAX_BYTES};
+    int rc = gcs_file_read_small(path, &how, &file, &st);
+    if (rc < 0) {
+        gcs_buf_release_secure(&file);
+        return rc;
     }
-    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
-    close(fd);
+    json_t *root = json_loadb(file.ptr, file.len, JSON_REJECT_DUPLICATES, &jerr);
+    gcs_buf_release_secure(&file);
     if (!root)
         return gcs_error_set(GCS_EINVALID, "cannot read config file '%s': line %d, column %d: %s",
                              path, jerr.line, jerr.column, jerr.text);
-    int rc = 0;
     if ((st.st_mode & 0077) && holds_secret(root)) {
         rc = gcs_error_set(GCS_EINVALID,
                            "config file '%s' holds a secret and is readable by others: "
@@ -325,27 +329,29 @@ int gcs_config_set_flag(gcs_config *cfg, gcs_config_key key, const char *value)
 int gcs_config_set_secret_file(gcs_config *cfg, const char *path)
 {
     struct stat st;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return gcs_error_set(GCS_EIO, "cannot read secret file '%s': %s", path, strerror(errno));
-    int rc = 0;
-    char line[4096];
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+    gcs_buf text;
+    gcs_buf_init_secure(&text, SECRET_FILE_MAX);
+    /* A pipe is read: `--client-secret-file <(vault read ...)` keeps the secret off disk. */
+    const gcs_file_read_opts how = {
+        .what = "secret file", .max = SECRET_FILE_MAX, .allow_pipe = true, .wait_ms = 30000};
+    int rc = gcs_file_read_small(path, &how, &text, &st);
+    if (rc < 0)
+        goto out;
+    if (S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
         rc = gcs_error_set(GCS_EINVALID,
                            "secret file '%s' is readable by others: chmod 600 it first", path);
         goto out;
     }
-    if (!fgets(line, sizeof line, f)) {
+    text.ptr[strcspn(text.ptr, "\r\n")] = '\0';
+    if (!text.ptr[0]) {
         rc = gcs_error_set(GCS_EINVALID, "secret file '%s' is empty", path);
         goto out;
     }
-    line[strcspn(line, "\r\n")] = '\0';
     char origin[4200];
     snprintf(origin, sizeof origin, "--client-secret-file %s", path);
-    rc = gcs_config_set(cfg, GCS_CFG_CLIENT_SECRET, line, GCS_CFG_FROM_FLAG, origin);
+    rc = gcs_config_set(cfg, GCS_CFG_CLIENT_SECRET, text.ptr, GCS_CFG_FROM_FLAG, origin);
 out:
-    explicit_bzero(line, sizeof line);
-    fclose(f);
+    gcs_buf_release_secure(&text);
     return rc;
 }
 

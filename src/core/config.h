@@ -46,6 +46,7 @@ typedef enum gcs_config_key {
     GCS_CFG_QUEUE_MAX,
     GCS_CFG_PROFILE,
     GCS_CFG_CHAIN_VERIFY_INTERVAL,
+    GCS_CFG_PASSWORDS_FILE,
     GCS_CFG__COUNT
 } gcs_config_key;
 

@@ -67,8 +67,9 @@ static json_t *config_json(const gcs_emu *emu)
     for (int i = 0; i < 5; i++)
         if (bits & (1u << i))
             json_array_append_new(kinds, json_string(names[i]));
-    return json_pack("{s:f,s:o,s:s,s:b,s:i,s:i,s:i,s:f,s:I,s:i}", "fault_rate", c->fault_rate,
-                     "fault_kinds", kinds, "rate_limit", rate, "retry_after", !c->no_retry_after,
+    return json_pack("{s:f,s:o,s:s,s:b,s:b,s:i,s:i,s:i,s:f,s:I,s:i}", "fault_rate", c->fault_rate,
+                     "fault_kinds", kinds, "rate_limit", rate, "rate_limit_per_client",
+                     c->rate_per_client, "retry_after", !c->no_retry_after,
                      "latency_ms", c->latency_ms,
                      "latency_jitter_ms", c->latency_jitter_ms, "version_conflict_status",
                      c->version_conflict_status, "concurrent_writer", c->concurrent_writer,
@@ -124,6 +125,11 @@ int gcs_emu_configure(gcs_emu *emu, const json_t *changes)
                 rc = gcs_error_set(GCS_EINVALID, "version_conflict_status must be 400, 409 or 412");
             else
                 c.version_conflict_status = (int)s;
+        } else if (strcmp(key, "rate_limit_per_client") == 0) {
+            if (!json_is_boolean(v))
+                rc = gcs_error_set(GCS_EINVALID, "rate_limit_per_client must be true or false");
+            else
+                c.rate_per_client = json_is_true(v);
         } else if (strcmp(key, "retry_after") == 0) {
             if (!json_is_boolean(v))
                 rc = gcs_error_set(GCS_EINVALID, "retry_after must be true or false");

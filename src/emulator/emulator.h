@@ -28,6 +28,11 @@ typedef struct gcs_emu_config {
     int64_t token_ttl_s;          /* default 86400 */
     int rate_limit;               /* requests per window and token; 0 = off (default 300) */
     int rate_window_s;            /* default 60 */
+    /* The limit holds for the sum of an OAuth client's tokens, in one window of
+     * the client's; each answer's count stays its token's own (Genesys counts
+     * per token, but forbids tokens that multiply the limit: this holds several
+     * hosts of one client to one limit, and tests that they keep to it). */
+    bool rate_per_client;
     int version_conflict_status;  /* 400 (default), 409 or 412 */
     double fault_rate;            /* 0..1: share of API requests that fault */
     unsigned fault_kinds;         /* bit set of GCS_EMU_FAULT_*; 0 = all */
@@ -61,6 +66,9 @@ typedef struct gcs_emu_options {
     const char *base_url;         /* "http://127.0.0.1:PORT", used in meta.location */
     size_t synthetic_users;       /* made after the seed's users, on start and on reset */
     unsigned synthetic_inactive_every; /* every Nth synthetic user is inactive; 0 = none (default 10) */
+    const char *synthetic_marker; /* when set, synthetic users are managed by this authority: the
+                                     externalIds entry {authority, value: their userName}, as a
+                                     profile matching by userName marks them */
     bool generated_fields;        /* every user gets the read-only `other` email (= userName) and
                                      the immutable x-pc:scimv2:v1 externalIds entry */
 } gcs_emu_options;

@@ -132,6 +132,7 @@ typedef struct emu_token {
     int64_t window_start_ms;
     int window_count;
     char client[64];
+    int client_index;    /* in gcs_emu.clients */
 } emu_token;
 
 typedef struct emu_stats {
@@ -153,10 +154,15 @@ struct gcs_emu {
         char *scopes;    /* NULL = every scope */
     } clients[GCS_EMU_MAX_CLIENTS];
     int nclients;
+    struct {
+        int64_t window_start_ms;
+        int window_count;
+    } client_windows[GCS_EMU_MAX_CLIENTS]; /* with config.rate_per_client */
     uint64_t seed;
     json_t *seed_doc;    /* the initial organisation, for reset */
     size_t synthetic_users;
     unsigned synthetic_inactive_every;
+    char *synthetic_marker; /* the managed authority of synthetic users, or NULL */
     bool generated_fields;
     char base_url[128];
     emu_org org;

@@ -212,6 +212,7 @@ void gcs_emu_oauth_token(emu_req *r)
     t->expires_ms = now + emu->config.token_ttl_s * 1000;
     t->window_start_ms = now;
     snprintf(t->client, sizeof t->client, "%s", id);
+    t->client_index = client;
     if (emu->clients[client].scopes) {
         /* ",a,b," so that a lookup is one strstr. */
         snprintf(t->scopes, sizeof t->scopes, ",%s,", emu->clients[client].scopes);

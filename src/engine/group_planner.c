@@ -3,6 +3,7 @@
  */
 #include "engine/group_planner.h"
 #include "core/error.h"
+#include "http/url.h"
 #include "mapping/groups_file.h"
 #include "plan/group_plan.h"
 #include "plan/group_tree.h"
@@ -834,4 +835,137 @@ out:
     json_decref(unresolved);
     gcs_group_tree_release(&tree);
     return rc;
+}
+
+/* ==== One group: serve's group events (engine/sync.h) ==== */
+
+int gcs_group_planner_new_for(gcs_group_planner **out, const gcs_profile_groups *cfg,
+                              gcs_store *store, gcs_group_defs *defs)
+{
+    *out = NULL;
+    gcs_group_planner *g = calloc(1, sizeof *g);
+    GCS_CHECK_ALLOC(g);
+    g->cfg = cfg;
+    g->store = store;
+    g->defs = *defs;
+    gcs_group_defs_init(defs);
+    g->row_problems = json_array();
+    g->by_name = json_object();
+    g->by_lower_name = json_object();
+    g->members = json_object();
+    g->roles = json_object();
+    g->divisions = json_object();
+    if (!g->row_problems || !g->by_name || !g->by_lower_name || !g->members || !g->roles ||
+        !g->divisions) {
+        gcs_group_planner_free(g);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < g->defs.count; i++)
+        g->wants_grants |= g->defs.items[i].nroles > 0;
+    *out = g;
+    return 0;
+}
+
+/* A SCIM filter value: quoted, with '"' and '\' escaped (RFC 7644). */
+static char *quoted(const char *s)
+{
+    size_t n = strlen(s);
+    char *q = malloc(2 * n + 3), *p = q;
+    if (!q)
+        return NULL;
+    *p++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    *p = '\0';
+    return q;
+}
+
+/* The SCIM group of this name (its id and members), then the Platform group
+ * (its version and settings), as the paged list would have given it. */
+static int read_named_group(gcs_group_planner *g, gcs_http_client *client, const char *name,
+                            long *requests)
+{
+    char *value = quoted(name), *filter = NULL, *escaped = NULL;
+    int rc = 0;
+    gcs_http_client_response res;
+    memset(&res, 0, sizeof res);
+    GCS_CHECK_ALLOC_GOTO(value, rc, out);
+    size_t flen = strlen(value) + sizeof "displayName eq ";
+    filter = malloc(flen);
+    GCS_CHECK_ALLOC_GOTO(filter, rc, out);
+    snprintf(filter, flen, "displayName eq %s", value);
+    escaped = gcs_http_escape(filter);
+    GCS_CHECK_ALLOC_GOTO(escaped, rc, out);
+    size_t plen = strlen(escaped) + 64;
+    char *path = malloc(plen);
+    GCS_CHECK_ALLOC_GOTO(path, rc, out);
+    snprintf(path, plen, "/api/v2/scim/v2/groups?filter=%s&count=2", escaped);
+    gcs_http_client_request req = {.method = "GET", .path = path};
+    rc = gcs_http_call(&res, client, &req);
+    free(path);
+    if (requests)
+        (*requests)++;
+    if (rc < 0) {
+        gcs_error_set(rc, "cannot look up group '%s': %s", name, res.message);
+        goto out;
+    }
+    json_t *found = json_array_get(json_object_get(res.json, "Resources"), 0);
+    const char *id = json_string_value(json_object_get(found, "id"));
+    if (!id)
+        goto out; /* none: a create */
+    json_t *set = json_object();
+    GCS_CHECK_ALLOC_GOTO(set, rc, out);
+    if (json_object_set_new(g->members, id, set) < 0) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(found, "members"), i, m)
+    {
+        const char *uid = json_string_value(json_object_get(m, "value"));
+        if (uid && json_object_set_new(set, uid, json_pack("{s:n,s:n}", "userName", "key")) < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    char entity_path[200];
+    snprintf(entity_path, sizeof entity_path, "/api/v2/groups/%.100s", id);
+    gcs_http_client_response_release(&res);
+    gcs_http_client_request get = {.method = "GET", .path = entity_path};
+    rc = gcs_http_call(&res, client, &get);
+    if (requests)
+        (*requests)++;
+    if (rc < 0)
+        gcs_error_set(rc, "cannot read group '%s': %s", name, res.message);
+    else
+        rc = keep_group(g, res.json, NULL);
+out:
+    gcs_http_client_response_release(&res);
+    free(value);
+    free(filter);
+    free(escaped);
+    return rc;
+}
+
+int gcs_group_planner_read_named(gcs_group_planner *g, gcs_http_client *client, long *requests)
+{
+    int rc = 0;
+    for (size_t i = 0; i < g->defs.count && rc == 0; i++)
+        rc = read_named_group(g, client, g->defs.items[i].name, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/roles", keep_named, g->roles, requests);
+    if (rc == 0 && g->wants_grants)
+        rc = list_paged(g, client, "/api/v2/authorization/divisions", keep_named, g->divisions,
+                        requests);
+    return rc;
+}
+
+const char *gcs_group_planner_group_id(const gcs_group_planner *g, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(g->by_name, name), "id"));
 }

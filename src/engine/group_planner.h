@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "http/client.h"
+#include "mapping/groups_file.h"
 #include "mapping/profile.h"
 #include "mapping/row.h"
 #include "plan/plan.h"
@@ -73,5 +74,21 @@ int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const 
  */
 int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client *client,
                            const json_t *people, const json_t *protected_values, long *requests);
+
+/* ==== One group: serve's group events (engine/sync.h) ====
+ * A planner for the groups of `defs` (taken over: *defs is left empty) rather
+ * than the profile's file and column, with `cfg` (borrowed: it must outlive
+ * the planner) in place of the profile's section, so that an event may say
+ * its own nesting. Its reads are what those groups need, not the
+ * organisation's: each group by name (a SCIM filtered read, whose members
+ * are the group's membership, then the Platform group for its version and
+ * settings), and the roles and divisions when grants are named. The members
+ * wanted are read by the caller (gcs_group_planner_note_user), then
+ * gcs_group_planner_plan as for a whole source. */
+int gcs_group_planner_new_for(gcs_group_planner **out, const gcs_profile_groups *cfg,
+                              gcs_store *store, gcs_group_defs *defs);
+int gcs_group_planner_read_named(gcs_group_planner *g, gcs_http_client *client, long *requests);
+/* The Genesys id of the group of this name read, or NULL. Borrowed. */
+const char *gcs_group_planner_group_id(const gcs_group_planner *g, const char *name);
 
 #endif

@@ -1,7 +1,9 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "engine/group_planner.h"
+#include "engine/managed_digest.h"
 #include "engine/recorder.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
@@ -44,13 +46,29 @@ typedef struct desired {
     char *user_name;          /* its userName, or NULL */
     size_t matched;           /* 1 + the matched user's place in planner.users; 0: none */
     json_t *current;          /* the matched user, parsed while the row is decided */
+    gcs_managed_digest digest; /* of the desired user, when has_digest */
+    bool has_digest;
+    signed char active;       /* gcs_managed_active of the desired user */
+    /* Strings shared rather than copied per row (a million rows): */
+    bool file_shared;         /* m.file is planner.file_name */
+    bool key_shared;          /* m.source_key is one of m.match's values */
+    bool name_shared;         /* user_name is one of m.match's values */
+    bool standard_schemas;    /* user_text left out "schemas": planner.schemas */
 } desired;
 
+/* One allocation per user: "id\0marker\0version\0text", where text is the
+ * user as read less what no step compares (id, meta, schemas, groups). */
 typedef struct current_user {
-    char *text;               /* as read (only the attributes asked for), compact JSON */
-    char *id;
-    char *marker;             /* the managed marker's value (its source key), or NULL */
+    char *blob;
+    uint32_t marker_at;       /* offset of the marker's value (its source key); 0: none */
+    uint32_t version_at;      /* offset of meta.version; 0: none */
+    uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
+    uint32_t text_at;
+    bool has_id;
     bool active;
+    bool has_digest;
+    signed char active_as_read; /* gcs_managed_active */
+    gcs_managed_digest digest; /* of what the profile manages, when has_digest */
 } current_user;
 
 typedef struct planner {
@@ -65,16 +83,26 @@ typedef struct planner {
 
     desired *rows;
     size_t count, cap;
-    json_t *by_key;           /* source key -> index in rows */
+    gcs_strmap by_key;        /* source key -> index in rows */
     json_t *rejected_values;  /* every value of every rejected row: protects its user */
 
     current_user *users;      /* every Genesys user read */
     size_t user_count, user_cap;
-    json_t *index;            /* "key\x1fvalue" -> 1 + place in users */
-    json_t *claimed;          /* user id -> index in rows of the row that matched it */
+    gcs_strmap index;         /* "key\x1fvalue" -> 1 + place in users */
+    gcs_strmap claimed;       /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
     bool reads_roles;         /* current users were read with their roles */
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
+    /* lookups_at_once: filter -> {"rc", "message", "user" (or null)}, the
+     * answer of each targeted read sent ahead, taken when its turn comes. */
+    json_t *prefetched;
+    gcs_digester digester;    /* rows and users compared by digest first */
+    gcs_buf scratch;          /* a user's record while it is built */
+    char *file_name;          /* the source's name, once for every row */
+    json_t *schemas;          /* the schemas of every desired user, once */
+    json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
+    bool holders_forbidden;   /* the client may not read roles: users are read one by one */
+    bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
     bool group_targets;        /* --target group:KEY given: every row is read for its groups */
     json_t *context;           /* with group targets: an untargeted row's key -> its match
                                 * pairs [[key, value]...], to find a member's Genesys id */
@@ -91,18 +119,24 @@ static char *lower(const char *s)
     return d;
 }
 
-/* Index key for a matching key and its value; userName and email ignore case. */
-static char *index_key(const char *key, const char *value)
+/* Index key for a matching key and its value ("key\x1fvalue"); userName and
+ * email ignore case. Written to `room` when it fits, else allocated (*heap
+ * set: the caller frees). NULL when out of memory. */
+static char *index_key(char *room, size_t roomsz, const char *key, const char *value,
+                       size_t *len, char **heap)
 {
     bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
-    char *v = nocase ? lower(value) : strdup(value);
-    if (!v)
+    size_t kn = strlen(key), vn = strlen(value);
+    char *k = room;
+    *heap = NULL;
+    if (kn + vn + 2 > roomsz && !(k = *heap = malloc(kn + vn + 2)))
         return NULL;
-    size_t n = strlen(key) + strlen(v) + 2;
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%s\x1f%s", key, v);
-    free(v);
+    memcpy(k, key, kn);
+    k[kn] = '\x1f';
+    for (size_t i = 0; i < vn; i++)
+        k[kn + 1 + i] = nocase ? (char)tolower((unsigned char)value[i]) : value[i];
+    k[kn + 1 + vn] = '\0';
+    *len = kn + 1 + vn;
     return k;
 }
 
@@ -110,11 +144,12 @@ static void index_put(planner *p, const char *key, const char *value, size_t pla
 {
     if (!value || !*value)
         return;
-    char *k = index_key(key, value);
-    if (!k || (!json_object_get(p->index, k) &&
-               json_object_set_new(p->index, k, json_integer((json_int_t)place)) < 0))
+    char room[512], *heap;
+    size_t len;
+    char *k = index_key(room, sizeof room, key, value, &len, &heap);
+    if (!k || gcs_strmap_put(&p->index, k, len, place, false) < 0)
         p->oom = true;
-    free(k);
+    free(heap);
 }
 
 /* 1 + the place of the user with this value of a matching key, or 0. */
@@ -122,12 +157,36 @@ static size_t index_get(planner *p, const char *key, const char *value)
 {
     if (!value || !*value)
         return 0;
-    char *k = index_key(key, value);
+    char room[512], *heap;
+    size_t len;
+    uint64_t place = 0;
+    char *k = index_key(room, sizeof room, key, value, &len, &heap);
     if (!k)
         p->oom = true;
-    size_t place = k ? (size_t)json_integer_value(json_object_get(p->index, k)) : 0;
-    free(k);
-    return place;
+    else if (!gcs_strmap_get(&p->index, k, len, &place))
+        place = 0;
+    free(heap);
+    return (size_t)place;
+}
+
+/* The row that claimed the Genesys user `id`, or NULL. */
+static struct desired *claimant(planner *p, const char *id)
+{
+    uint64_t row;
+    return id && gcs_strmap_get_str(&p->claimed, id, &row) ? &p->rows[row] : NULL;
+}
+
+static void claim(planner *p, const char *id, size_t row)
+{
+    if (id && gcs_strmap_put_str(&p->claimed, id, row, true) < 0)
+        p->oom = true;
+}
+
+/* The first row with this source key, or NULL. */
+static struct desired *row_by_key(planner *p, const char *key)
+{
+    uint64_t row;
+    return key && gcs_strmap_get_str(&p->by_key, key, &row) ? &p->rows[row] : NULL;
 }
 
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
@@ -136,7 +195,13 @@ static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
-    json_t *u = json_loads(p->users[place - 1].text, 0, NULL);
+    const current_user *cu = &p->users[place - 1];
+    json_t *u = json_loads(cu->blob + cu->text_at, 0, NULL);
+    if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
+        json_decref(u), u = NULL;
+    if (u && cu->version_at &&
+        json_object_set_new(u, "meta", json_pack("{s:s}", "version", cu->blob + cu->version_at)) < 0)
+        json_decref(u), u = NULL;
     if (!u)
         p->oom = true;
     return u;
@@ -144,7 +209,13 @@ static json_t *user_at(planner *p, size_t place)
 
 static const char *id_at(const planner *p, size_t place)
 {
-    return place && place <= p->user_count ? p->users[place - 1].id : NULL;
+    return place && place <= p->user_count && p->users[place - 1].has_id ? p->users[place - 1].blob
+                                                                         : NULL;
+}
+
+static const char *marker_at(const planner *p, size_t i)
+{
+    return p->users[i].marker_at ? p->users[i].blob + p->users[i].marker_at : NULL;
 }
 
 static json_t *ext(const json_t *user, const char *urn)
@@ -193,6 +264,68 @@ static const char *marker_value(const planner *p, const json_t *user)
 
 static bool is_active(const json_t *user);
 
+static int put_member_text(const char *buffer, size_t size, void *data)
+{
+    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
+}
+
+/* Builds u->blob from a user read from Genesys; `scratch` is reused. */
+static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char *id,
+                     const char *marker, const char *version)
+{
+    const char *manager = json_string_value(json_object_get(
+        json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
+    gcs_buf *b = scratch;
+    gcs_buf_clear(b);
+    int rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
+    if (rc == 0 && marker) {
+        u->marker_at = (uint32_t)b->len;
+        rc = gcs_buf_put(b, marker, strlen(marker) + 1);
+    }
+    if (rc == 0 && version) {
+        u->version_at = (uint32_t)b->len;
+        rc = gcs_buf_put(b, version, strlen(version) + 1);
+    }
+    if (rc == 0 && manager && *manager) {
+        u->manager_at = (uint32_t)b->len;
+        rc = gcs_buf_put(b, manager, strlen(manager) + 1);
+    }
+    u->text_at = (uint32_t)b->len;
+    if (rc == 0)
+        rc = gcs_buf_putc(b, '{');
+    const char *key;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(user, key, v) {
+        if (rc < 0)
+            break;
+        if (strcmp(key, "id") == 0 || strcmp(key, "meta") == 0 || strcmp(key, "schemas") == 0 ||
+            strcmp(key, "groups") == 0)
+            continue;
+        if (!first)
+            rc = gcs_buf_putc(b, ',');
+        first = false;
+        if (rc == 0)
+            rc = gcs_buf_putc(b, '"');
+        if (rc == 0)
+            rc = gcs_buf_put_json_escaped(b, key);
+        if (rc == 0)
+            rc = gcs_buf_puts(b, "\":");
+        if (rc == 0 && json_dump_callback(v, put_member_text, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc == 0)
+        rc = gcs_buf_putc(b, '}');
+    if (rc < 0)
+        return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
+    u->has_id = id != NULL;
+    u->blob = malloc(b->len + 1);
+    if (!u->blob)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    memcpy(u->blob, b->ptr, b->len + 1);
+    return 0;
+}
+
 static int collect_user(json_t *user, void *payload)
 {
     planner *p = payload;
@@ -206,17 +339,17 @@ static int collect_user(json_t *user, void *payload)
     }
     const char *id = json_string_value(json_object_get(user, "id"));
     const char *marker = marker_value(p, user);
+    const char *version = json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
     current_user *u = &p->users[p->user_count];
-    u->text = json_dumps(user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    u->id = id ? strdup(id) : NULL;
-    u->marker = marker ? strdup(marker) : NULL;
+    memset(u, 0, sizeof *u);
+    int rc = gcs_digester_user(&p->digester, user, false, &u->digest);
+    if (rc < 0)
+        return rc;
+    u->has_digest = rc == 1;
+    u->active_as_read = (signed char)gcs_managed_active(user);
+    if ((rc = user_blob(u, &p->scratch, user, id, marker, version)) < 0)
+        return rc;
     u->active = is_active(user);
-    if (!u->text || (id && !u->id) || (marker && !u->marker)) {
-        free(u->text);
-        free(u->id);
-        free(u->marker);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
-    }
     p->user_count++;
     index_user(p, user, p->user_count);
     p->stats->current_users++;
@@ -354,6 +487,52 @@ static int keep_context(planner *p, const desired *d, const gcs_row *row)
     return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
 }
 
+/* A kept row's strings, shared where they are equal: its file's name with
+ * every other row, its source key and userName with its match values. */
+static int share_row_strings(planner *p, desired *d)
+{
+    if (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))
+        return GCS_ENOMEM;
+    if (d->m.file && strcmp(d->m.file, p->file_name) == 0) {
+        free(d->m.file);
+        d->m.file = p->file_name;
+        d->file_shared = true;
+    }
+    for (size_t k = 0; k < d->m.match_count && d->m.source_key && !d->key_shared; k++) {
+        if (strcmp(d->m.match[k].value, d->m.source_key) == 0) {
+            free(d->m.source_key);
+            d->m.source_key = d->m.match[k].value;
+            d->key_shared = true;
+        }
+    }
+    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    for (size_t k = 0; k < d->m.match_count && user_name && !d->name_shared; k++) {
+        if (strcmp(d->m.match[k].value, user_name) == 0) {
+            d->user_name = d->m.match[k].value;
+            d->name_shared = true;
+        }
+    }
+    if (user_name && !d->name_shared && !(d->user_name = strdup(user_name)))
+        return GCS_ENOMEM;
+    return 0;
+}
+
+static void release_row(desired *d)
+{
+    if (d->file_shared)
+        d->m.file = NULL;
+    if (d->key_shared)
+        d->m.source_key = NULL;
+    if (!d->name_shared)
+        free(d->user_name);
+    d->user_name = NULL;
+    free(d->user_text);
+    d->user_text = NULL;
+    gcs_map_user_release(&d->m);
+    json_decref(d->current);
+    d->current = NULL;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -388,21 +567,26 @@ static int add_row(planner *p, const gcs_row *row)
         gcs_map_user_release(&d->m);
         return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
     }
-    /* Kept as text until the row is decided. */
-    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
-    d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    d->user_name = user_name ? strdup(user_name) : NULL;
-    if (!d->user_text || (user_name && !d->user_name)) {
-        free(d->user_text);
-        free(d->user_name);
+    /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
+    rc = gcs_digester_user(&p->digester, d->m.user, true, &d->digest);
+    if (rc < 0) {
         gcs_map_user_release(&d->m);
+        return rc;
+    }
+    d->has_digest = rc == 1;
+    d->active = (signed char)gcs_managed_active(d->m.user);
+    d->standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
+    if (d->standard_schemas)
+        json_object_del(d->m.user, "schemas");
+    d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!d->user_text || share_row_strings(p, d) < 0) {
+        release_row(d);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     json_decref(d->m.user);
     d->m.user = NULL;
     /* A second row with the same key rejects both (decide() does it): keep the first. */
-    if (!json_object_get(p->by_key, d->m.source_key) &&
-        json_object_set_new(p->by_key, d->m.source_key, json_integer((json_int_t)p->count)) < 0)
+    if (gcs_strmap_put_str(&p->by_key, d->m.source_key, p->count, false) < 0)
         p->oom = true;
     p->count++;
     p->stats->mapped++;
@@ -529,7 +713,11 @@ static char *wanted_attributes(planner *p)
  * other. The reads go in waves: every person's next untried key at once, one
  * round trip per wave instead of one per read. A key already answered by an
  * earlier read (the index) costs nothing; two people needing the same read in
- * one wave share it: the second asks in the next wave, if it still must. */
+ * one wave share it: the second asks in the next wave, if it still must.
+ * With lookups_at_once every read of every person goes out first, together
+ * (prefetch_targets), and the waves then take their answers from what came
+ * back instead of sending: the same users are collected, in the same order,
+ * as if each wave had been sent. */
 
 #define TARGET_KEYS_MAX 16
 
@@ -567,24 +755,47 @@ static void on_lookup(const gcs_http_client_response *res, void *payload)
         l->user = json_incref(found);
 }
 
-/* Sends one wave of reads and takes in their answers, in the people's order. */
+/* The answer of a read sent ahead (lookups_at_once), taken as if sent now;
+ * false when it was not sent ahead. */
+static bool take_prefetched(planner *p, lookup *l)
+{
+    json_t *a = p->prefetched ? json_object_get(p->prefetched, l->filter) : NULL;
+    if (!a)
+        return false;
+    l->rc = (int)json_integer_value(json_object_get(a, "rc"));
+    snprintf(l->message, sizeof l->message, "%s",
+             json_string_value(json_object_get(a, "message"))
+                 ? json_string_value(json_object_get(a, "message"))
+                 : "");
+    json_t *user = json_object_get(a, "user");
+    l->user = json_is_object(user) ? json_incref(user) : NULL;
+    return true;
+}
+
+/* Sends one wave of reads (or takes their answers sent ahead) and takes in
+ * their answers, in the people's order. */
 static int read_wave(planner *p, target_reads *t, lookup *wave, size_t n)
 {
     int rc = 0;
-    size_t submitted = 0;
+    size_t taken = 0, submitted = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (take_prefetched(p, &wave[i])) {
+            taken++;
+            continue;
+        }
         gcs_http_client_request req = {.method = "GET", .path = wave[i].path};
         if (p->o->on_targeted_read && t[wave[i].who].person)
             p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[wave[i].who].person,
                                    wave[i].path);
         rc = gcs_http_submit(p->client, &req, on_lookup, &wave[i]);
         if (rc == 0) {
+            taken++;
             submitted++;
             p->stats->requests++;
         }
     }
-    int run_rc = gcs_http_run(p->client);
-    for (size_t i = 0; i < submitted; i++) {
+    int run_rc = submitted ? gcs_http_run(p->client) : 0;
+    for (size_t i = 0; i < taken; i++) {
         lookup *l = &wave[i];
         if (l->rc < 0 && rc == 0)
             rc = gcs_error_set(l->rc, "%s", l->message);
@@ -603,6 +814,68 @@ static void wave_release(lookup *wave, size_t n)
         free(wave[i].path);
         json_decref(wave[i].user);
     }
+}
+
+/* lookups_at_once: every read any of the people could need, sent together
+ * (each filter once), their answers kept for read_targets to take in turn. */
+static int prefetch_targets(planner *p, target_reads *t, size_t count)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < count; i++)
+        cap += t[i].n;
+    lookup *all = calloc(cap ? cap : 1, sizeof *all);
+    if (!p->prefetched)
+        p->prefetched = json_object();
+    GCS_CHECK_ALLOC(all);
+    int rc = p->prefetched ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        for (size_t k = 0; k < t[i].n && rc == 0; k++) {
+            gcs_error_clear();
+            char *filter = gcs_directory_filter_for(t[i].keys[k], t[i].values[k]);
+            if (!filter) {
+                if (gcs_error_last_code() == GCS_ENOMEM)
+                    rc = GCS_ENOMEM;
+                continue; /* a key no filter can express: read_targets passes it */
+            }
+            if (json_object_get(p->prefetched, filter)) {
+                free(filter);
+                continue;
+            }
+            lookup *l = &all[n++];
+            l->who = i;
+            l->filter = filter;
+            l->path = gcs_directory_find_path(filter);
+            if (!l->path || json_object_set_new(p->prefetched, filter, json_null()) < 0)
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+    }
+    size_t submitted = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        gcs_http_client_request req = {.method = "GET", .path = all[i].path};
+        if (p->o->on_targeted_read && t[all[i].who].person)
+            p->o->on_targeted_read(p->o->on_targeted_read_ctx, t[all[i].who].person,
+                                   all[i].path);
+        if ((rc = gcs_http_submit(p->client, &req, on_lookup, &all[i])) == 0) {
+            submitted++;
+            p->stats->requests++;
+        }
+    }
+    int run_rc = submitted ? gcs_http_run(p->client) : 0;
+    for (size_t i = 0; i < submitted && rc == 0; i++) {
+        json_t *answer = json_pack("{s:i,s:s,s:O?}", "rc", all[i].rc, "message",
+                                   all[i].message, "user", all[i].user);
+        if (!answer || json_object_set_new(p->prefetched, all[i].filter, answer) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    /* A read that was not answered is not kept: read_targets sends it again. */
+    for (size_t i = submitted; i < n; i++) {
+        if (all[i].filter)
+            json_object_del(p->prefetched, all[i].filter);
+    }
+    wave_release(all, n);
+    free(all);
+    return rc < 0 ? rc : run_rc;
 }
 
 /* Reads, in waves, until every person is found or out of keys. */
@@ -663,12 +936,10 @@ static int read_targets(planner *p, target_reads *t, size_t count)
     return rc;
 }
 
-static int find_targeted(planner *p)
+/* Each row's keys in the order they are tried: the marker, the match keys,
+ * then the userName. */
+static void targets_of_rows(planner *p, target_reads *t, const char *marker_key)
 {
-    char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    target_reads *t = calloc(p->count ? p->count : 1, sizeof *t);
-    GCS_CHECK_ALLOC(t);
     for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
         target_reads *r = &t[i];
@@ -691,31 +962,45 @@ static int find_targeted(planner *p)
             r->values[r->n++] = user_name;
         }
     }
-    int rc = read_targets(p, t, p->count);
-    free(t);
-    return rc;
 }
 
-/* A targeted key with no row may be a leaver: find it by its marker. */
-static int find_targeted_leavers(planner *p)
+/* A targeted key with no row may be a leaver: found by its marker. Returns
+ * how many there are. */
+static size_t targets_of_leavers(planner *p, target_reads *t, const char *marker_key)
 {
-    char marker_key[300];
-    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
-    if (!p->marker || p->o->target_count == 0)
+    if (!p->marker)
         return 0;
-    target_reads *t = calloc(p->o->target_count, sizeof *t);
-    GCS_CHECK_ALLOC(t);
     size_t n = 0;
     for (size_t i = 0; i < p->o->target_count; i++) {
         const char *key = p->o->targets[i];
-        if (json_object_get(p->by_key, key))
+        if (row_by_key(p, key))
             continue;
         t[n].person = key;
         t[n].keys[0] = marker_key;
         t[n].values[0] = key;
         t[n++].n = 1;
     }
-    int rc = read_targets(p, t, n);
+    return n;
+}
+
+/* The rows' people, then the leavers: each found by the first of their keys
+ * that finds a user. */
+static int find_targeted(planner *p)
+{
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    size_t rows = p->count, all = p->count + p->o->target_count;
+    target_reads *t = calloc(all ? all : 1, sizeof *t);
+    GCS_CHECK_ALLOC(t);
+    targets_of_rows(p, t, marker_key);
+    size_t leavers = targets_of_leavers(p, t + rows, marker_key);
+    int rc = 0;
+    if (p->o->lookups_at_once)
+        rc = prefetch_targets(p, t, rows + leavers);
+    if (rc == 0)
+        rc = read_targets(p, t, rows);
+    if (rc == 0)
+        rc = read_targets(p, t + rows, leavers);
     free(t);
     return rc;
 }
@@ -727,8 +1012,7 @@ static int read_current(planner *p)
                                                             (long)p->count > p->o->targeted_max));
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
-        int rc = find_targeted(p);
-        return rc < 0 ? rc : find_targeted_leavers(p);
+        return find_targeted(p);
     }
     for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++)
         p->reads_roles |= gcs_profile_attr_at(p->profile, i)->target == GCS_TARGET_ROLES;
@@ -753,85 +1037,6 @@ static size_t match_user(planner *p, desired *d)
     return u;
 }
 
-static void set_path(json_t *user, const char *path, json_t *value /* stolen */)
-{
-    const char *colon = strrchr(path, ':');
-    if (strncmp(path, "urn:", 4) == 0 && colon) {
-        char urn[256];
-        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
-        json_t *obj = json_object_get(user, urn);
-        if (!obj) {
-            obj = json_object();
-            json_object_set_new(user, urn, obj);
-        }
-        if (!json_object_get(obj, colon + 1))
-            json_object_set_new(obj, colon + 1, value);
-        else
-            json_decref(value);
-    } else if (!json_object_get(user, path)) {
-        json_object_set_new(user, path, value);
-    } else {
-        json_decref(value);
-    }
-}
-
-static json_t *array_at_path(json_t *user, const char *path)
-{
-    set_path(user, path, json_array());
-    const char *colon = strrchr(path, ':');
-    if (strncmp(path, "urn:", 4) == 0 && colon) {
-        char urn[256];
-        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
-        return json_object_get(json_object_get(user, urn), colon + 1);
-    }
-    return json_object_get(user, path);
-}
-
-/* A managed attribute left out of a desired user means "should be empty":
- * make that explicit for the diff. Returns the create-only paths to skip. */
-static json_t *complete_desired(planner *p, json_t *user, const gcs_map_user *m)
-{
-    json_t *skip = json_array();
-    for (size_t i = 0; i < gcs_profile_attr_count(p->profile); i++) {
-        const gcs_profile_attr *a = gcs_profile_attr_at(p->profile, i);
-        if (a->mode == GCS_ATTR_CREATE_ONLY) {
-            if (!a->sub)
-                json_array_append_new(skip, json_string(a->path));
-            continue;
-        }
-        switch (a->target) {
-        case GCS_TARGET_EMAIL:
-        case GCS_TARGET_PHONE: {
-            json_t *list = array_at_path(user, a->path);
-            size_t j;
-            json_t *e;
-            bool present = false;
-            json_array_foreach(list, j, e) {
-                const char *t = json_string_value(json_object_get(e, "type"));
-                present |= t && a->sub && strcmp(t, a->sub) == 0;
-            }
-            if (!present && a->sub)
-                json_array_append_new(list, json_pack("{s:s,s:s}", "value", "", "type", a->sub));
-            break;
-        }
-        case GCS_TARGET_ROLES:
-        case GCS_TARGET_SKILLS:
-        case GCS_TARGET_LANGUAGES:
-            array_at_path(user, a->path);
-            break;
-        case GCS_TARGET_EXTERNALIDS:
-            break; /* only ever added to */
-        case GCS_TARGET_MANAGER:
-            if (!m->manager_key)
-                set_path(user, a->path, json_null());
-            break;
-        default:
-            set_path(user, a->path, json_null());
-        }
-    }
-    return skip;
-}
-
 static bool is_active(const json_t *user)
 {
     json_t *a = json_object_get(user, "active");
@@ -843,9 +1048,8 @@ static bool is_active(const json_t *user)
 static const char *resolve_manager(planner *p, const desired *d, bool *pending, bool *unknown)
 {
     *pending = *unknown = false;
-    json_t *idx = json_object_get(p->by_key, d->m.manager_key);
-    if (idx) {
-        const desired *mgr = &p->rows[json_integer_value(idx)];
+    const desired *mgr = row_by_key(p, d->m.manager_key);
+    if (mgr) {
         if (mgr->m.status == GCS_MAP_OK && mgr->matched)
             return id_at(p, mgr->matched);
         if (mgr->m.status == GCS_MAP_OK) {
@@ -903,26 +1107,62 @@ static json_t *privileged_in(const planner *p, const json_t *roles)
     return held;
 }
 
+/* Who holds a privileged role, read once per run, when the first existing
+ * user is changed: the users were read without their roles. */
+static int privileged_holders(planner *p, const json_t **out)
+{
+    if (!p->role_holders) {
+        size_t n = gcs_profile_privileged_role_count(p->profile);
+        const char **names = calloc(n ? n : 1, sizeof *names);
+        GCS_CHECK_ALLOC(names);
+        for (size_t i = 0; i < n; i++)
+            names[i] = gcs_profile_privileged_role_at(p->profile, i);
+        int rc = gcs_directory_role_holders(&p->role_holders, p->client, names, n,
+                                            &p->stats->requests);
+        free(names);
+        if (rc < 0)
+            return gcs_error_prefix(rc, "cannot read who holds the privileged roles");
+    }
+    *out = p->role_holders;
+    return 0;
+}
+
 /*
  * Which privileged roles an existing user holds, or a create would grant:
  * recorded on the operation so that the approval rule can name the user. When
  * the current users were read without their roles (a profile that does not map
- * them), the user is read by id: one request per planned change, never per row.
+ * them), the holders of the privileged roles are read once, by role: a few
+ * requests per run, never one per row or per change.
  */
 static int note_privileged(planner *p, json_t *extra, const json_t *current, const json_t *want)
 {
     json_t *held = NULL;
-    if (current) {
-        json_t *full = NULL;
-        if (!p->reads_roles) {
-            const char *id = json_string_value(json_object_get(current, "id"));
-            int rc = gcs_directory_get_user(&full, NULL, p->client, id);
-            p->stats->requests++;
-            if (rc < 0)
-                return rc;
+    const char *id = json_string_value(json_object_get(current, "id"));
+    if (current && !p->reads_roles && !p->holders_forbidden) {
+        const json_t *holders = NULL;
+        int rc = privileged_holders(p, &holders);
+        if (rc == GCS_EFORBIDDEN) {
+            /* A client without authorization:readonly: read each changed user. */
+            GCS_WARN("plan.roles", "why", gcs_error_last(),
+                     "then", "each changed user is read for its roles");
+            p->holders_forbidden = true;
+            return note_privileged(p, extra, current, want);
         }
-        held = privileged_in(p, json_object_get(full ? full : current, "roles"));
+        if (rc < 0)
+            return rc;
+        held = json_deep_copy(json_object_get(holders, id ? id : ""));
+        if (!held)
+            held = json_array();
+    } else if (current && !p->reads_roles) {
+        json_t *full = NULL;
+        int rc = gcs_directory_get_user(&full, NULL, p->client, id);
+        p->stats->requests++;
+        if (rc < 0)
+            return rc;
+        held = privileged_in(p, json_object_get(full, "roles"));
         json_decref(full);
+    } else if (current) {
+        held = privileged_in(p, json_object_get(current, "roles"));
     } else {
         held = json_array();
     }
@@ -971,10 +1211,9 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
     if (!u)
         return 0;
     const char *id = id_at(p, place);
-    json_t *other = id ? json_object_get(p->claimed, id) : NULL;
+    const desired *o = claimant(p, id);
     char why[600];
-    if (other) {
-        const desired *o = &p->rows[json_integer_value(other)];
+    if (o) {
         snprintf(why, sizeof why,
                  "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
                  user_name, id, o->m.line);
@@ -991,21 +1230,72 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
         json_decref(u);
         return 0;
     }
-    if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)(d - p->rows))) < 0)
-        p->oom = true;
+    claim(p, id, (size_t)(d - p->rows));
     json_decref(u);
     return place;
 }
 
+static const char *resolve_manager(planner *p, const desired *d, bool *pending, bool *unknown);
+
+/* The manager as the diff would see it: the row's, resolved, against the
+ * user's (plan/diff.h compares the id exactly; none wants none). */
+static bool same_manager(planner *p, const desired *d, const current_user *cu)
+{
+    const char *have = cu->manager_at ? cu->blob + cu->manager_at : NULL;
+    if (!d->m.manager_key)
+        return !have || !p->manages_manager;
+    bool pending, unknown;
+    const char *want = resolve_manager(p, d, &pending, &unknown);
+    return want && have && strcmp(want, have) == 0;
+}
+
+/* The row's desired user, parsed again, "schemas" first as mapped. NULL when
+ * out of memory. */
+static json_t *desired_user(planner *p, const desired *d)
+{
+    json_t *u = json_loads(d->user_text, 0, NULL);
+    if (!u || !d->standard_schemas)
+        return u;
+    json_t *whole = json_pack("{s:O}", "schemas", p->schemas);
+    if (!whole || json_object_update(whole, u) < 0) {
+        json_decref(whole);
+        whole = NULL;
+    }
+    json_decref(u);
+    return whole;
+}
+
+/* A row whose managed attributes have the digest of its user's, and whose user
+ * carries this row's marker: unchanged, decided without parsing either. */
+static bool unchanged_by_digest(planner *p, const desired *d)
+{
+    if (!d->matched || !d->has_digest)
+        return false;
+    const current_user *cu = &p->users[d->matched - 1];
+    const char *owner = marker_at(p, d->matched - 1);
+    if (p->marker && (!owner || strcmp(owner, d->m.source_key) != 0))
+        return false; /* adopted, or another key's: the full path says which */
+    if (d->active != GCS_MANAGED_ACTIVE_ABSENT && d->active != cu->active_as_read)
+        return false; /* the diff compares `active` only when the row sets it */
+    return cu->has_digest && gcs_managed_digest_equal(&cu->digest, &d->digest) &&
+           same_manager(p, d, cu);
+}
+
 static int plan_row(planner *p, desired *d)
 {
+    if (unchanged_by_digest(p, d)) {
+        p->stats->unchanged++;
+        free(d->user_text);
+        d->user_text = NULL;
+        return 0;
+    }
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
     json_t *extra = json_pack("{s:s}", "location", location);
     GCS_CHECK_ALLOC(extra);
     int rc = 0;
     /* The row and its user, parsed again for as long as the row is decided. */
-    d->m.user = json_loads(d->user_text, 0, NULL);
+    d->m.user = desired_user(p, d);
     free(d->user_text);
     d->user_text = NULL;
     if (!d->m.user || (d->matched && !(d->current = user_at(p, d->matched)))) {
@@ -1082,7 +1372,7 @@ static int plan_row(planner *p, desired *d)
     adopting |= p->marker && !owner;
 
     json_t *want = json_deep_copy(d->m.user);
-    json_t *skip = complete_desired(p, want, &d->m);
+    json_t *skip = gcs_managed_complete(p->profile, want, d->m.manager_key != NULL);
     json_t *ops = NULL, *changes = NULL;
     rc = gcs_diff_user(&ops, &changes, want, d->current, skip);
     if (rc == 0 && (json_array_size(ops) > 0 || json_object_get(extra, "manager_key")))
@@ -1157,9 +1447,9 @@ static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold
         return 0;
     (*managed_total)++;
     const char *id = json_string_value(json_object_get(u, "id"));
-    if (!id || json_object_get(p->claimed, id) || !is_active(u) || !targeted(p, key))
+    if (!id || claimant(p, id) || !is_active(u) || !targeted(p, key))
         return 0;
-    if (json_object_get(p->by_key, key))
+    if (row_by_key(p, key))
         return 0;
     if (json_object_get(p->rejected_values, key)) {
         GCS_WARN("plan.kept", "key", key, "why", "its source row was rejected");
@@ -1207,10 +1497,10 @@ static int plan_leavers(planner *p, long *managed_total)
         /* Most users are matched by a row, or not managed: decided without
          * parsing them again. */
         const current_user *cu = &p->users[i];
-        if (!cu->marker)
+        const char *marker = marker_at(p, i), *id = id_at(p, i + 1);
+        if (!marker)
             continue;
-        if (!cu->id || json_object_get(p->claimed, cu->id) || !cu->active ||
-            json_object_get(p->by_key, cu->marker)) {
+        if (!id || claimant(p, id) || !cu->active || row_by_key(p, marker)) {
             (*managed_total)++;
             continue;
         }
@@ -1228,10 +1518,10 @@ static int plan_leavers(planner *p, long *managed_total)
  * both be right: both are rejected, and both users are protected. */
 static void reject_duplicates(planner *p)
 {
-    json_t *keys = json_object(), *names = json_object();
-    if (!keys || !names)
-        p->oom = true;
-    for (size_t i = 0; keys && names && i < p->count; i++) {
+    gcs_strmap keys, names;
+    gcs_strmap_init(&keys);
+    gcs_strmap_init(&names);
+    for (size_t i = 0; i < p->count; i++) {
         desired *d = &p->rows[i];
         if (d->m.status != GCS_MAP_OK)
             continue;
@@ -1240,19 +1530,19 @@ static void reject_duplicates(planner *p)
         if (un && !lun)
             p->oom = true;
         struct {
-            json_t *seen;
+            gcs_strmap *seen;
             const char *value, *what, *field;
-        } checks[] = {{keys, d->m.source_key, "key", NULL}, {names, lun, "userName", "userName"}};
+        } checks[] = {{&keys, d->m.source_key, "key", NULL}, {&names, lun, "userName", "userName"}};
         for (size_t c = 0; c < 2; c++) {
             if (!checks[c].value || !*checks[c].value)
                 continue;
-            json_t *first = json_object_get(checks[c].seen, checks[c].value);
-            if (!first) {
-                if (json_object_set_new(checks[c].seen, checks[c].value, json_integer((json_int_t)i)) < 0)
+            uint64_t first;
+            if (!gcs_strmap_get_str(checks[c].seen, checks[c].value, &first)) {
+                if (gcs_strmap_put_str(checks[c].seen, checks[c].value, i, false) < 0)
                     p->oom = true;
                 continue;
             }
-            desired *f = &p->rows[json_integer_value(first)];
+            desired *f = &p->rows[first];
             char why[600];
             snprintf(why, sizeof why, "%s '%s' is also on line %lu", checks[c].what,
                      checks[c].value, d->m.line);
@@ -1263,8 +1553,8 @@ static void reject_duplicates(planner *p)
         }
         free(lun);
     }
-    json_decref(keys);
-    json_decref(names);
+    gcs_strmap_release(&keys);
+    gcs_strmap_release(&names);
 }
 
 /* ==== 6: groups, once the users are planned ==== */
@@ -1347,9 +1637,8 @@ static int decide(planner *p)
             continue;
         size_t u = match_user(p, d);
         const char *id = id_at(p, u);
-        json_t *other = id ? json_object_get(p->claimed, id) : NULL;
-        if (other) {
-            desired *o = &p->rows[json_integer_value(other)];
+        desired *o = claimant(p, id);
+        if (o) {
             char why[300];
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
                      d->m.line);
@@ -1360,8 +1649,7 @@ static int decide(planner *p)
             reject_mapped(p, d, NULL, why);
             continue;
         }
-        if (id && json_object_set_new(p->claimed, id, json_integer((json_int_t)i)) < 0)
-            p->oom = true;
+        claim(p, id, i);
         d->matched = u;
     }
     long managed_total = 0;
@@ -1403,13 +1691,15 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     p.stats = stats;
     p.client = client;
     p.plan = out;
-    p.by_key = json_object();
+    gcs_strmap_init(&p.by_key);
+    gcs_strmap_init(&p.index);
+    gcs_strmap_init(&p.claimed);
+    gcs_buf_init(&p.scratch, 0);
+    p.schemas = json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
-    p.index = json_object();
-    p.claimed = json_object();
     p.context = json_object();
     int rc = 0;
-    if (!p.by_key || !p.rejected_values || !p.index || !p.claimed || !p.context) {
+    if (!p.rejected_values || !p.context || !p.schemas) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -1417,6 +1707,11 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if ((rc = gcs_profile_load(&p.profile, o->profile_path)) < 0)
         goto out;
     p.marker = gcs_profile_managed_authority(p.profile);
+    gcs_digester_init(&p.digester, p.profile, p.marker);
+    for (size_t i = 0; i < gcs_profile_attr_count(p.profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(p.profile, i);
+        p.manages_manager |= a->target == GCS_TARGET_MANAGER && a->mode != GCS_ATTR_CREATE_ONLY;
+    }
     if (o->source_path && !o->source_data && strcmp(o->source_path, "-") != 0 &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
@@ -1459,22 +1754,23 @@ out:
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc < 0)
         gcs_plan_release(out);
-    for (size_t i = 0; i < p.count; i++) {
-        gcs_map_user_release(&p.rows[i].m);
-        free(p.rows[i].user_text);
-        free(p.rows[i].user_name);
-    }
+    for (size_t i = 0; i < p.count; i++)
+        release_row(&p.rows[i]);
+    free(p.file_name);
+    json_decref(p.schemas);
     for (size_t i = 0; i < p.user_count; i++) {
-        free(p.users[i].text);
-        free(p.users[i].id);
-        free(p.users[i].marker);
+        free(p.users[i].blob);
     }
     free(p.users);
     free(p.rows);
-    json_decref(p.by_key);
+    gcs_strmap_release(&p.by_key);
     json_decref(p.rejected_values);
-    json_decref(p.index);
-    json_decref(p.claimed);
+    gcs_strmap_release(&p.index);
+    gcs_strmap_release(&p.claimed);
+    json_decref(p.prefetched);
+    gcs_buf_release(&p.scratch);
+    json_decref(p.role_holders);
+    gcs_digester_release(&p.digester);
     json_decref(p.context);
     gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);

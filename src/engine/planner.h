@@ -72,6 +72,16 @@ typedef struct gcs_planner_options {
      * gcs_recorder_learn_path). NULL: nobody is told. */
     void (*on_targeted_read)(void *ctx, const char *key, const char *path);
     void *on_targeted_read_ctx;
+    /* Targeted reads: every read a person could need (the marker, each match
+     * key, the userName), for every person and every leaver named, goes out at
+     * once, in one round trip, instead of one key after the other (a round trip
+     * per key not found: three for a new person). The plan is the same: the
+     * answers are taken in the order the reads would have been made, and a
+     * user only a later key would have found is not looked at. The reads a
+     * person found by their first key did not need are sent anyway (and
+     * recorded): a service trades them for its latency; the command line does
+     * not (false). */
+    bool lookups_at_once;
     /* The organisation's names (roles, divisions, skills, languages) fetched
      * already (gcs_planner_fetch_org_names), e.g. kept by a service between
      * plans; NULL: the plan fetches those its profile needs. Borrowed. */

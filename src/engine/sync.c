@@ -309,6 +309,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     po.targets = keys;
     po.target_count = count;
     po.org_names = o->org_names;
+    /* A new person costs one round trip of reads, then the create. */
+    po.lookups_at_once = true;
     gcs_planner_stats stats;
     gcs_recorder rec;
     gcs_recorder_attach(&rec, store, session->client, o->run_label);
@@ -347,7 +349,8 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
                                 .notify = o->notify,
                                 .actor = o->actor,
                                 .job_id = o->job_id,
-                                .audit = o->audit};
+                                .audit = o->audit,
+                                .passwords_out = o->passwords_out};
         rc = gcs_apply_run(&ar, session->client, store, &plan, &ao);
         /* Operations that failed or drifted are the subjects' outcomes; any
          * other error stopped the run: the caller tries again later. */

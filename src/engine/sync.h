@@ -16,6 +16,9 @@
  *    marker with their key), as a row absent from a file is, but only for them.
  * Every call to Genesys, the planner's reads included, leaves a receipt: the
  * planner's carry `run_label` as their run id, apply's carry the run's own.
+ * Latency: every read of every person named goes out at once
+ * (planner.h, lookups_at_once), so that a new person costs two round trips,
+ * the reads and the create, however many keys the profile matches on.
  *
  * The session's request engine is used from the calling thread only (see
  * http/client.h): a caller with several threads serialises these calls.
@@ -72,6 +75,9 @@ typedef struct gcs_sync_options {
     const char *actor;
     const char *job_id;
     bool audit;                    /* apply's audit.outcome lines (apply.h) */
+    /* Where passwords go when the profile generates them (apply.h,
+     * passwords_out); NULL: such a profile's creates fail, naming it. */
+    const char *passwords_out;
 } gcs_sync_options;
 
 /* Outcomes, per subject and for the whole call. */
@@ -107,5 +113,38 @@ void gcs_sync_options_init(gcs_sync_options *o);
 int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store *store,
                        const gcs_sync_subject *subjects, size_t count,
                        const gcs_sync_options *options);
+
+/* ==== Provisioning one group ==== */
+
+/*
+ * "Provision this group" (serve's group events, docs/serve.md "Group
+ * events"): `group` is the event's data object, checked (service/event.h):
+ * {"key", "name", "description", "type", "visibility", "members": [person
+ * keys], "children", "nesting", "roles"}. It becomes a record of a groups
+ * file and goes through the profile's `groups:` section (hierarchy,
+ * authoritative; "nesting" overrides the hierarchy), the group planner and
+ * apply of `gcscim sync`, with the same ownership, approvals (remove-members,
+ * revoke-grants), receipts, notifications (group.changed) and audit lines.
+ * Reads are what one group needs: each member by key (gcscim's marker, then
+ * externalId) and the group by name; the planner's carry `run_label`.
+ *
+ * Kept, the group's Genesys members are the event's members. Flattened, they
+ * are those and, transitively, the members of the children it names, each
+ * child as its newest job of key "group:CHILD" in the store gave it (resolved
+ * by plan/group_tree.h: cycles, depth and size rejected); a child the store
+ * does not know rejects the group. A member whose key finds no user is not a
+ * failure: the group gets the others, and the result lists the unknown keys.
+ *
+ * On 0, *result (a new reference) is
+ *   {"outcome": created | updated | unchanged | rejected | needs_approval | failed,
+ *    "group": KEY, "genesys_id": id or null, "nesting": "kept" | "flattened",
+ *    "added", "removed", "granted", "revoked": counts planned,
+ *    "unknown_members": [first 100 keys], "unknown_member_count": N,
+ *    "children": [...] (as the event gave them), "needs": [...] (needs_approval),
+ *    "receipts": [seq, ...], "run_id": apply's run or null, "detail": why or null}.
+ * Errors as gcs_sync_provision's: < 0 when the call could not go on.
+ */
+int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_store *store,
+                             const json_t *group, const gcs_sync_options *options);
 
 #endif

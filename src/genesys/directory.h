@@ -71,6 +71,18 @@ int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, co
 int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
                                   const bool want[GCS_ORG__COUNT], long *requests_out);
 
+/*
+ * Who holds the roles named in `names` (matched ignoring case, as a profile's
+ * privileged_roles are): the roles are listed, then each match's users
+ * (GET /api/v2/authorization/roles/{id}/users, 500 a page). *out is a new
+ * object: user id -> [the role names held, as the organisation spells them].
+ * A few requests per run, instead of a read of every user a plan changes.
+ * Needs the authorization:readonly scope: without it, GCS_EFORBIDDEN, and the
+ * run goes on (the caller reads the users one by one instead).
+ */
+int gcs_directory_role_holders(json_t **out, gcs_http_client *c, const char *const *names,
+                               size_t count, long *requests_out);
+
 /* The ETag of a user: its meta.version, quoted. Caller frees; NULL if none. */
 char *gcs_directory_user_etag(const json_t *user);
 

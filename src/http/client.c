@@ -280,6 +280,7 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
     c->auth = o->auth;
     c->rng = o->seed ? o->seed : (uint64_t)gcs_time_mono_us() * 2654435761u + 1;
     gcs_pacer_init(&c->pacer, o->max_rps, 2);
+    atomic_init(&c->hosts, 1);
     gcs_breaker_init(&c->breaker,
                      o->breaker_threshold < 0 ? 0
                      : o->breaker_threshold   ? o->breaker_threshold
@@ -342,6 +343,11 @@ void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *paylo
 {
     c->start_barrier = fn;
     c->start_barrier_payload = payload;
+}
+
+void gcs_http_client_set_hosts(gcs_http_client *c, int hosts)
+{
+    atomic_store_explicit(&c->hosts, hosts < 1 ? 1 : hosts, memory_order_relaxed);
 }
 
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload)
@@ -821,6 +827,7 @@ static void dispatch(gcs_http_client *c)
         /* Until its scope is proven, one call per scope. */
         if (!scope_allows(c, q->head, &held))
             break;
+        gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
             /* The window's allowance is spent and the next one is further away than a

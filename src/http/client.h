@@ -101,6 +101,9 @@ enum {
      * (res->body stays empty; the timeout still bounds the transfer). For the
      * endpoints of notifications, whose answers are theirs to make. */
     GCS_HTTP_REQ_NO_BODY = 1u << 2,
+    /* A 403 is this request's answer alone: the run does not stop, because the
+     * caller has another way (a read that needs an optional scope). */
+    GCS_HTTP_REQ_MAY_FORBID = 1u << 3,
 };
 
 typedef struct gcs_http_client_request {
@@ -192,6 +195,12 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
  * on_start must then be durable on its own). */
 void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
                                        void *payload);
+
+/* `hosts` processes (this one included) now share the client's rate limit:
+ * the pacer spends this process's share of each window from its next
+ * decision on (pacer.h). The one call that may come from another thread than
+ * the client's, at any time (a heartbeat that counts the hosts). */
+void gcs_http_client_set_hosts(gcs_http_client *c, int hosts);
 
 /* The largest request body the service accepts. */
 #define GCS_HTTP_MAX_REQUEST_BODY 512000

@@ -13,6 +13,7 @@
 #define GCS_HTTP_CLIENT_INTERNAL_H
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -85,6 +86,7 @@ struct gcs_http_client {
     queue wire; /* jobs on the wire */
     int in_flight_api, in_flight_login;
     gcs_pacer pacer;
+    atomic_int hosts;        /* gcs_http_client_set_hosts: read by the pacer's decisions */
     gcs_breaker breaker;
     int64_t wake_us;         /* next instant dispatch may have work, 0: none */
     int64_t pace_blocked_us; /* since when the head waits for the pacer, 0: not */

@@ -24,6 +24,12 @@ void gcs_pacer_init(gcs_pacer *p, double max_rps, int reserve)
     p->min_gap_us = max_rps > 0 ? (int64_t)((double)US_PER_S / max_rps) : 0;
     p->last_send_us = INT64_MIN;
     p->reserve = reserve < 0 ? 0 : reserve;
+    p->hosts = 1;
+}
+
+void gcs_pacer_set_hosts(gcs_pacer *p, int hosts)
+{
+    p->hosts = hosts < 1 ? 1 : hosts;
 }
 
 /* Moves to the window that holds now_us once the current one has surely ended
@@ -39,6 +45,33 @@ static void roll(gcs_pacer *p, int64_t now_us)
     p->sent = 0;
 }
 
+/* What this process may still send in the window: what the counts say is
+ * left, and with several hosts no more than its own share. */
+static int window_remaining(const gcs_pacer *p)
+{
+    /* The reserve is for large windows; a tiny one (3 per 10 min) would
+     * otherwise be all reserve. */
+    int reserve = p->allowed / 50 < p->reserve ? p->allowed / 50 : p->reserve;
+    int remaining = p->allowed - reserve - p->used;
+    if (p->hosts > 1) {
+        /* `used` may be only this host's count (a window per token), so the
+         * share is counted against this host's own sends. */
+        int mine = (p->allowed - reserve) / p->hosts - p->sent;
+        if (mine < remaining)
+            remaining = mine;
+    }
+    return remaining;
+}
+
+int gcs_pacer_remaining(gcs_pacer *p, int64_t now_us)
+{
+    roll(p, now_us);
+    if (p->mode != GCS_PACER_WINDOW)
+        return INT_MAX;
+    int remaining = window_remaining(p);
+    return remaining < 0 ? 0 : remaining;
+}
+
 int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending)
 {
     roll(p, now_us);
@@ -47,13 +80,11 @@ int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending)
         t = max64(t, p->last_send_us + p->min_gap_us);
     if (p->mode != GCS_PACER_WINDOW)
         return t;
-    /* The reserve is for large windows; a tiny one (3 per 10 min) would
-     * otherwise be all reserve. */
-    int reserve = p->allowed / 50 < p->reserve ? p->allowed / 50 : p->reserve;
-    int remaining = p->allowed - reserve - p->used;
+    int remaining = window_remaining(p);
     if (remaining <= 0)
         return max64(t, p->end_hi_us + 1);
-    /* Work that fits in what is left of the window goes at once. */
+    /* Work that fits in what is left of the window (of this host's share) goes
+     * at once. */
     if (p->last_send_us == INT64_MIN || pending <= remaining)
         return t;
     /* Place the remaining sends evenly in (last_send, end]: the next one comes one

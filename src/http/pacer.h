@@ -18,6 +18,14 @@
  *  - one shared pause after a 429 (Retry-After, 3 s when missing): every sender
  *    waits for the same instant instead of each sleeping on its own;
  *  - the user's own ceiling (max requests per second), if any.
+ * Several hosts, one client's limit: when `hosts` processes share one client's
+ * allowance (gcs_pacer_set_hosts), each spends at most its share of every
+ * window, (allowed - reserve) / hosts minus its own sends, besides what the
+ * counts say is left. The burst rule above applies to that share, so hosts
+ * bursting together never spend more than the window holds, whether the
+ * service counts them together (one window, the headers' count is everybody's)
+ * or per token (each host's window is its own, and the share keeps the sum
+ * within one client's limit).
  * Until the first answer the limit is unknown and only one request may be in
  * flight; a successful answer without the headers means there is no limit to
  * pace to (while pacing, only a run of them does: an error page from a proxy or
@@ -51,11 +59,21 @@ typedef struct gcs_pacer {
     int used;               /* max(server count seen, our sends) in this window */
     int sent;               /* our sends since this window began */
     int headerless;         /* successful answers in a row without the headers */
+    int hosts;              /* processes sharing the client's limit, >= 1 */
 } gcs_pacer;
 
 /* max_rps: the user's ceiling (0: none). reserve: requests of each window never
  * used (absorbs counting skew at window edges; 2 is enough on one token). */
 void gcs_pacer_init(gcs_pacer *p, double max_rps, int reserve);
+
+/* hosts (>= 1; less counts as 1) processes now share the client's limit:
+ * from the next decision on, this one spends its share of each window. */
+void gcs_pacer_set_hosts(gcs_pacer *p, int hosts);
+
+/* The requests this process may still send in the current window (its share
+ * when hosts share the limit); INT_MAX while not pacing to a window. The
+ * burst decision: `pending` requests go at once when pending <= this. */
+int gcs_pacer_remaining(gcs_pacer *p, int64_t now_us);
 
 /* The earliest instant (>= now) at which one more request may be sent, when
  * `pending` requests (this one included) are waiting; INT_MAX when unknown. */

@@ -12,10 +12,20 @@
  * HR export), so one profile serves the file and the events. "person.left"
  * carries no row (absent or null).
  *
+ * A group event says what one directory group is now (docs/serve.md, "Group
+ * events"); it becomes a record of a groups file (mapping/groups_file.h):
+ *   {"type": "group.created" | "group.changed",
+ *    "data": {"key": "tier2", "name": "Tier 2", "description": "...",
+ *             "type": "official", "visibility": "public",
+ *             "members": ["E1001", ...],                (person keys, required)
+ *             "children": ["tier2-nights", ...], "nesting": "kept" | "flattened",
+ *             "roles": [{"role": "Agent", "division": "Home"}, ...]}}
+ * Every field but key and members is optional; an unknown one is refused.
+ *
  * Invariants: a parse either fills *out completely or fails with GCS_EINVALID
- * and a message that names the offending field ("data.row.email: ...") and
- * never quotes a value; nothing is kept from the body after the call but what
- * *out owns. Group events are refused (not supported yet).
+ * and a message that names the offending field ("data.row.email: ...",
+ * "data.members[3]: ...") and never quotes a value; nothing is kept from the
+ * body after the call but what *out owns.
  */
 #ifndef GCS_SERVICE_EVENT_H
 #define GCS_SERVICE_EVENT_H
@@ -28,6 +38,17 @@
 #define GCS_EVENT_FIELD_MAX 256     /* bytes of a column's name */
 #define GCS_EVENT_FIELDS_MAX 512    /* columns of one row */
 #define GCS_EVENT_VALUE_MAX 16384   /* bytes of one value */
+#define GCS_EVENT_GROUP_KEY_MAX 200          /* bytes of a group's key (a groups file's) */
+#define GCS_EVENT_GROUP_NAME_MAX 255         /* bytes of a group's name (Genesys's limit) */
+#define GCS_EVENT_GROUP_DESCRIPTION_MAX 2048 /* bytes of a group's description */
+#define GCS_EVENT_GROUP_MEMBERS_MAX 10000    /* direct members of one group event */
+#define GCS_EVENT_GROUP_CHILDREN_MAX 1000    /* child groups of one group event */
+#define GCS_EVENT_GROUP_ROLES_MAX 100        /* role grants of one group event */
+
+typedef enum gcs_event_kind {
+    GCS_EVENT_PERSON = 0,
+    GCS_EVENT_GROUP = 1,
+} gcs_event_kind;
 
 typedef enum gcs_event_action {
     GCS_EVENT_UPSERT = 1,   /* created or changed: the row is the desired state */
@@ -35,9 +56,11 @@ typedef enum gcs_event_action {
 } gcs_event_action;
 
 typedef struct gcs_event {
-    gcs_event_action action;
-    char *key;        /* owned */
-    json_t *row;      /* owned; NULL for a leave */
+    gcs_event_kind kind;
+    gcs_event_action action;  /* a group event is always an upsert */
+    char *key;        /* owned: the person's or the group's key */
+    json_t *row;      /* owned; NULL for a leave and for a group */
+    json_t *group;    /* owned; a group event's checked data object, else NULL */
 } gcs_event;
 
 void gcs_event_release(gcs_event *e);
@@ -54,8 +77,8 @@ typedef struct gcs_event_origin {
     int64_t accepted_ms;
 } gcs_event_origin;
 
-/* The job key ("person:" + key) and payload (JSON text) of the job contract.
- * Both are the caller's to free. */
+/* The job key ("person:" + key, or "group:" + key) and payload (JSON text)
+ * of the job contract. Both are the caller's to free. */
 int gcs_event_job(char **out_key, char **out_payload, const gcs_event *e,
                   const gcs_event_origin *o);
 

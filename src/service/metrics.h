@@ -54,6 +54,7 @@ typedef struct gcs_genesys_metrics {
     double rate_limit_used_ratio;  /* 0..1 */
     bool breaker_open;
     uint64_t token_refreshes;
+    int hosts;                     /* hosts sharing the client's limit; 0: unknown */
 } gcs_genesys_metrics;
 
 /* The outbox, when serve sends notifications. */

@@ -5,6 +5,7 @@
 #include "service/notify.h"
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/client.h"
@@ -111,15 +112,13 @@ static int split_url(gcs_notify_endpoint *e, const char *where)
     return 0;
 }
 
-/* Reads one to two secrets, one per line, from a file others cannot read. */
+/* Reads one to two secrets, one per line, from a regular file others cannot read: a
+ * pipe or a device (a secret_file of /dev/stdin) is refused, not waited on. */
 static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *dir,
                         const char *where)
 {
     char *path = NULL;
-    char buf[SECRET_FILE_MAX + 1];
     int rc = 0;
-    size_t n = 0;
-    FILE *f = NULL;
     if (file[0] == '/' || !dir)
         path = strdup(file);
     else if (asprintf(&path, "%s/%s", dir, file) < 0)
@@ -127,33 +126,20 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
     if (!path)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     struct stat st;
-    /* Not blocking on open: a pipe or a device (/dev/stdin) is refused, not waited on. */
-    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 || !(f = fdopen(fd, "r"))) {
-        rc = gcs_error_set(GCS_EIO, "%s.secret_file: cannot read '%s': %s", where, path,
-                           strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    gcs_buf text;
+    gcs_buf_init_secure(&text, SECRET_FILE_MAX);
+    const gcs_file_read_opts how = {.what = "secret file", .max = SECRET_FILE_MAX};
+    if ((rc = gcs_file_read_small(path, &how, &text, &st)) < 0) {
+        gcs_error_prefix(rc, "%s.secret_file", where);
         goto out;
     }
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        rc = gcs_error_set(GCS_EINVALID, "%s.secret_file: '%s' is not a regular file", where,
-                           path);
-        goto out;
-    }
-    if (fstat(fd, &st) == 0 && (st.st_mode & 0077)) {
+    if (st.st_mode & 0077) {
         rc = gcs_error_set(GCS_EINVALID,
                            "%s.secret_file: '%s' is readable by others: chmod 600 it first",
                            where, path);
         goto out;
     }
-    n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-    if (n > SECRET_FILE_MAX) {
-        rc = gcs_error_set(GCS_EINVALID, "%s.secret_file: '%s' is over %d bytes", where, path,
-                           SECRET_FILE_MAX);
-        goto out;
-    }
-    buf[n] = '\0';
+    char *buf = text.ptr;
     int line_no = 0;
     for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -178,9 +164,7 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
     if (e->nsecrets == 0)
         rc = gcs_error_set(GCS_EINVALID, "%s.secret_file: '%s' holds no secret", where, path);
 out:
-    explicit_bzero(buf, sizeof buf);
-    if (f)
-        fclose(f);
+    gcs_buf_release_secure(&text);
     free(path);
     return rc;
 }
@@ -328,18 +312,16 @@ out:
 int gcs_notify_config_load(gcs_notify_config **out, const char *path)
 {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return gcs_error_set(GCS_EIO, "cannot read notify file '%s': %s", path, strerror(errno));
-    char *text = malloc(GCS_NOTIFY_FILE_MAX + 1);
-    if (!text) {
-        fclose(f);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    /* Read by every command through GCSCIM_NOTIFY_FILE: a FIFO there must not hang them. */
+    gcs_buf file;
+    gcs_buf_init(&file, GCS_NOTIFY_FILE_MAX);
+    const gcs_file_read_opts how = {.what = "notify file", .max = GCS_NOTIFY_FILE_MAX};
+    int rc = gcs_file_read_small(path, &how, &file, NULL);
+    if (rc < 0) {
+        gcs_buf_release(&file);
+        return rc;
     }
-    size_t n = fread(text, 1, GCS_NOTIFY_FILE_MAX + 1, f);
-    fclose(f);
     char *dir = strdup(path);
-    int rc;
     if (!dir) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     } else {
@@ -348,10 +330,10 @@ int gcs_notify_config_load(gcs_notify_config **out, const char *path)
             *(slash == dir ? slash + 1 : slash) = '\0';
         else
             strcpy(dir, ".");
-        rc = gcs_notify_config_parse(out, text, n, path, dir);
+        rc = gcs_notify_config_parse(out, file.ptr, file.len, path, dir);
     }
     free(dir);
-    free(text);
+    gcs_buf_release(&file);
     return rc;
 }
 

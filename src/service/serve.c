@@ -21,9 +21,11 @@
 #include <openssl/crypto.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TLS_FILE_MAX (1024 * 1024)
@@ -159,7 +161,7 @@ static bool chain_status(void *ctx, gcs_chain_status *out)
 
 /* What the workers' request engine saw, for /metrics. The used ratio is the
  * requests sent since the previous scrape over what the rate limit allowed
- * in that time. */
+ * this host in that time (its share, when hosts share the limit). */
 static void genesys_metrics(void *ctx, gcs_genesys_metrics *out)
 {
     gcs_serve *s = ctx;
@@ -170,10 +172,13 @@ static void genesys_metrics(void *ctx, gcs_genesys_metrics *out)
     out->rate_limited = st.http.status_429;
     out->breaker_open = st.http.breaker_state != GCS_BREAKER_CLOSED;
     out->token_refreshes = st.http.token_requests;
+    out->hosts = st.hosts;
     int64_t now = gcs_time_mono_ms();
     pthread_mutex_lock(&s->rate_lock);
     if (s->rate_ms && now > s->rate_ms && st.http.allowed_rps > 0) {
-        double allowed = st.http.allowed_rps * (double)(now - s->rate_ms) / 1000.0;
+        /* With several hosts, this one's share of the limit is what it may use. */
+        double allowed = st.http.allowed_rps * (double)(now - s->rate_ms) / 1000.0 /
+                         (st.hosts > 1 ? st.hosts : 1);
         double used = (double)(st.http.sent - s->rate_sent) / allowed;
         out->rate_limit_used_ratio = used < 0 ? 0 : used > 1 ? 1 : used;
     }
@@ -277,6 +282,66 @@ int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size)
     return rc;
 }
 
+/*
+ * A profile whose password policy generates passwords: serve writes each one
+ * to `passwords_file` (created 0600, appended to, fsynced with its run), and
+ * nowhere else: never in a log, a receipt, a job's result or a notification.
+ * Without that file serve does not start. A profile without the policy (or
+ * with generate: false) sends no password: Genesys makes one for each new
+ * user, which gcscim never sees.
+ */
+int gcs_serve_check_passwords(const gcs_password_policy *policy, const char *profile,
+                              const char *passwords)
+{
+    if (!policy->enabled)
+        return 0;
+    if (!passwords || !*passwords)
+        return gcs_error_set(GCS_EINVALID,
+                             "the profile '%s' generates passwords (password: {generate: true}), "
+                             "and serve writes them only to passwords_file: give one "
+                             "(--passwords-file FILE, mode 0600), or drop generate and let "
+                             "Genesys make each new user's password",
+                             profile);
+    if (access(passwords, W_OK) == 0)
+        return 0;
+    int err = errno;
+    /* Not there yet: its directory must take it. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", passwords);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (err == ENOENT && access(slash ? dir : ".", W_OK | X_OK) == 0)
+        return 0;
+    if (err == ENOENT)
+        err = errno;
+    return gcs_error_set(GCS_EIO, "cannot write passwords to passwords_file '%s': %s", passwords,
+                         strerror(err));
+}
+
+/* gcs_serve_check_passwords, then the file made, private, before any job. */
+static int prepare_passwords(const gcs_password_policy *policy, const char *profile,
+                             const char *passwords)
+{
+    int rc = gcs_serve_check_passwords(policy, profile, passwords);
+    if (rc < 0 || !policy->enabled)
+        return rc;
+    int fd = open(passwords, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return gcs_error_set(GCS_EIO, "cannot write passwords to passwords_file '%s': %s",
+                             passwords, strerror(errno));
+    struct stat st;
+    rc = fstat(fd, &st) < 0 ? gcs_error_set(GCS_EIO, "passwords_file '%s': %s", passwords,
+                                            strerror(errno))
+         : (st.st_mode & 077) && fchmod(fd, 0600) < 0
+             ? gcs_error_set(GCS_EIO, "passwords_file '%s' is readable by others and cannot "
+                                      "be made private (chmod 600): %s",
+                             passwords, strerror(errno))
+             : 0;
+    close(fd);
+    return rc;
+}
+
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
 {
     int rc, port = 0;
@@ -347,9 +412,13 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
                                          "GCSCIM_PROFILE or the config file's \"profile\")");
         goto out;
     }
-    /* A profile that cannot be read would fail every job: refuse to start. */
+    /* A profile that cannot be read, or that generates passwords with nowhere
+     * to put them, would fail every job: refuse to start. */
+    const char *passwords = gcs_config_get(cfg, GCS_CFG_PASSWORDS_FILE);
     gcs_profile *check = NULL;
     rc = gcs_profile_load(&check, profile);
+    if (rc == 0)
+        rc = prepare_passwords(gcs_profile_password_policy(check), profile, passwords);
     gcs_profile_free(check);
     if (rc < 0)
         goto out;
@@ -358,6 +427,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
         .store_url = gcs_config_get(cfg, GCS_CFG_DB),
         .session = s->session,
         .profile_path = profile,
+        .passwords_out = passwords,
         .count = (int)gcs_config_get_long(cfg, GCS_CFG_WORKERS),
         .on_outcome = on_outcome,
         .ctx = s,

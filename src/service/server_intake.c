@@ -69,7 +69,7 @@ static void *committer(void *arg)
             GCS_ERR("serve.intake", "error", gcs_error_last());
         size_t fresh = 0;
         for (size_t i = 0; i < n; i++)
-            fresh += rc == 0 && !items[i].duplicate;
+            fresh += rc == 0 && !items[i].duplicate && !items[i].conflict;
         if (fresh) {
             atomic_fetch_add(&in->pending_jobs, (long long)fresh);
             refresh_pending(s, false);
@@ -79,6 +79,7 @@ static void *committer(void *arg)
         for (size_t i = 0; i < n; i++) {
             batch[i]->item.job_id = items[i].job_id;
             batch[i]->item.duplicate = items[i].duplicate;
+            batch[i]->item.conflict = items[i].conflict;
             batch[i]->rc = rc;
             batch[i]->done = true;
         }
@@ -152,6 +153,7 @@ int gcs_service__intake_submit(gcs_service *s, gcs_intake_item *item)
     pthread_mutex_unlock(&in->lock);
     item->job_id = req.item.job_id;
     item->duplicate = req.item.duplicate;
+    item->conflict = req.item.conflict;
     if (req.rc < 0)
         return gcs_error_set(req.rc, "the store cannot commit the job now");
     return 0;

@@ -170,6 +170,10 @@ int gcs_metrics_render(gcs_buf *out, gcs_metrics *m, const gcs_metrics_snapshot 
                    "1 while the circuit breaker holds calls to Genesys Cloud back.")) < 0 ||
         (rc = gcs_buf_printf(out, "gcscim_genesys_breaker_open %d\n", g->breaker_open ? 1 : 0)) <
             0 ||
+        (g->hosts > 0 &&
+         ((rc = head(out, "gcscim_hosts", "gauge",
+                     "Serve processes sharing the client's rate limit, this one included.")) < 0 ||
+          (rc = gcs_buf_printf(out, "gcscim_hosts %d\n", g->hosts)) < 0)) ||
         (rc = head(out, "gcscim_token_refreshes_total", "counter",
                    "OAuth tokens obtained from the login host.")) < 0 ||
         (rc = gcs_buf_printf(out, "gcscim_token_refreshes_total %" PRIu64 "\n",

@@ -11,6 +11,7 @@
 #include "service/event.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,16 +79,19 @@ const gcs_api_key *gcs_service__authorize(gcs_service *s, gcs_http_response *out
 /* ==== Submitting work ==== */
 
 /* Turns a checked event into a job and commits it. 0 with *item filled, or
- * the intake's error (the answer is the caller's). */
+ * the intake's error (the answer is the caller's). A request's idempotency
+ * record is `dedup_id` with `request_hash`; an event's is its webhook id. */
 static int submit(gcs_service *s, gcs_intake_item *item, const gcs_event *e,
-                  const gcs_event_origin *origin)
+                  const gcs_event_origin *origin, const char *dedup_id,
+                  const char *request_hash)
 {
     char *key = NULL, *payload = NULL;
     int rc;
     if ((rc = gcs_event_job(&key, &payload, e, origin)) < 0)
         return rc;
     memset(item, 0, sizeof *item);
-    item->webhook_id = origin->webhook_id;
+    item->webhook_id = dedup_id ? dedup_id : origin->webhook_id;
+    item->request_hash = request_hash;
     item->key = key;
     item->payload = payload;
     item->max_attempts = s->max_attempts;
@@ -177,7 +181,7 @@ static void post_event(gcs_service *s, gcs_http_response *out, const gcs_http_re
     }
     gcs_event_origin origin = {"event", id, key ? key->name : "webhook", gcs_time_wall_ms()};
     gcs_intake_item item;
-    int rc = submit(s, &item, &e, &origin);
+    int rc = submit(s, &item, &e, &origin, NULL, NULL);
     if (rc < 0) {
         count(s, GCS_EVENT_UNAVAILABLE);
         GCS_WARN("serve.event_refused", "request_id", req->request_id, "webhook_id", id,
@@ -196,6 +200,25 @@ static void post_event(gcs_service *s, gcs_http_response *out, const gcs_http_re
         gcs_service__reply(out, 202, json_pack("{s:I}", "job", (json_int_t)item.job_id));
     }
     gcs_event_release(&e);
+}
+
+#define IDEMPOTENCY_KEY_MAX 128
+
+/* What a request asks, whatever its spacing and member order: the SHA-256 of
+ * its body as compact JSON with sorted members, in hex (65 bytes). */
+static int request_digest(char hex[65], const char *body, size_t len)
+{
+    json_t *doc = json_loadb(body ? body : "", len, 0, NULL);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!text)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    free(text);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
 }
 
 /* POST /v1/users[?wait=SECONDS] */
@@ -223,19 +246,51 @@ static void post_user(gcs_service *s, gcs_http_response *out, const gcs_http_req
         }
         wait_s = (int)w;
     }
+    /* Idempotency-Key: kept with the webhook ids (and as long), scoped by
+     * the caller's API key. The scoped id holds blanks, which no webhook id
+     * may (printable_id), so that a request and an event never share one. */
+    const char *idem = gcs_http_request_header(req, "Idempotency-Key");
+    char dedup_id[sizeof "rest  " + GCS_API_KEY_NAME_MAX + IDEMPOTENCY_KEY_MAX];
+    char digest[65];
+    if (idem) {
+        if (!printable_id(idem) || strlen(idem) > IDEMPOTENCY_KEY_MAX) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "Idempotency-Key: 1 to %d printable characters, no blanks",
+                     IDEMPOTENCY_KEY_MAX);
+            gcs_service__reply_error(out, req, 400, msg);
+            return;
+        }
+        snprintf(dedup_id, sizeof dedup_id, "rest %s %s", key->name, idem);
+    }
     gcs_event e;
     if (gcs_event_parse_request(&e, req->body, req->body_len) < 0) {
         gcs_service__reply_error(out, req, 400, gcs_error_last());
         return;
     }
+    if (idem && request_digest(digest, req->body, req->body_len) < 0) {
+        gcs_service__reply_error(out, req, 500, gcs_error_last());
+        gcs_event_release(&e);
+        return;
+    }
     gcs_event_origin origin = {"rest", NULL, key->name, gcs_time_wall_ms()};
     gcs_intake_item item;
-    if (submit(s, &item, &e, &origin) < 0) {
+    if (submit(s, &item, &e, &origin, idem ? dedup_id : NULL, idem ? digest : NULL) < 0) {
         gcs_service__reply_error(out, req, 503, gcs_error_last());
-    } else {
-        GCS_INFO("serve.request_accepted", "request_id", req->request_id, "requested_by",
+    } else if (item.conflict) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "Idempotency-Key '%s' was used for another request (job %lld): a new request "
+                 "needs a new key",
+                 idem, (long long)item.job_id);
+        GCS_WARN("serve.idempotency_conflict", "request_id", req->request_id, "requested_by",
                  key->name, "subject", e.key);
+        gcs_service__reply_error(out, req, 422, msg);
+    } else {
+        GCS_INFO(item.duplicate ? "serve.request_replayed" : "serve.request_accepted",
+                 "request_id", req->request_id, "requested_by", key->name, "subject", e.key);
         gcs_service__answer_job(s, out, req, item.job_id, wait_s);
+        if (item.duplicate)
+            gcs_http_response_header(out, "Idempotent-Replayed", "true");
     }
     gcs_event_release(&e);
 }

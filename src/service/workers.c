@@ -60,6 +60,8 @@ struct gcs_workers {
 
     pthread_t heartbeat;
     bool heartbeat_started;
+    int64_t host_beat_ms;    /* how often this host's row is beaten */
+    bool joined;             /* the first beats are done: the workers may claim */
     worker *workers;
     int count;
 };
@@ -80,6 +82,20 @@ static json_t *rejected(const char *why)
                      "receipts", "run_id", "detail", why);
 }
 
+/* The approvals a payload carries ("approve": ["KIND=N", ...]), added to *plan. */
+static int read_approvals(const json_t *doc, gcs_plan_options *plan)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(doc, "approve"), i, a) {
+        if (!json_is_string(a))
+            return gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
+        if (gcs_plan_options_approve(plan, json_string_value(a)) < 0)
+            return gcs_error_set(GCS_EINVALID, "approve[%zu]: %s", i, gcs_error_last());
+    }
+    return 0;
+}
+
 int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
                              const char *payload)
 {
@@ -95,7 +111,7 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
     if (!json_is_object(*doc))
         rc = gcs_error_set(GCS_EINVALID, "the payload is not a JSON object");
     else if (!kind || strcmp(kind, "person") != 0)
-        rc = gcs_error_set(GCS_EINVALID, "kind: '%.64s' is not supported (only person)",
+        rc = gcs_error_set(GCS_EINVALID, "kind: '%.64s' is not supported (person or group)",
                            kind ? kind : "");
     else if (!key || !*key)
         rc = gcs_error_set(GCS_EINVALID, "key: missing or empty");
@@ -103,18 +119,8 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
         rc = gcs_error_set(GCS_EINVALID, "event: '%.64s' is neither upsert nor leave", event);
     else if (leave ? !(row == NULL || json_is_null(row)) : !json_is_object(row))
         rc = gcs_error_set(GCS_EINVALID, "row: an upsert needs a row (an object), a leave none");
-    size_t i;
-    json_t *a;
-    json_array_foreach(rc == 0 ? json_object_get(*doc, "approve") : NULL, i, a) {
-        if (!json_is_string(a)) {
-            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: not a string", i);
-            break;
-        }
-        if ((rc = gcs_plan_options_approve(plan, json_string_value(a))) < 0) {
-            rc = gcs_error_set(GCS_EINVALID, "approve[%zu]: %s", i, gcs_error_last());
-            break;
-        }
-    }
+    if (rc == 0)
+        rc = read_approvals(*doc, plan);
     if (rc < 0) {
         json_decref(*doc);
         *doc = NULL;
@@ -122,6 +128,38 @@ int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_optio
     }
     sub->key = key;
     sub->row = json_is_object(row) ? row : NULL;
+    return 0;
+}
+
+int gcs_workers_read_group_payload(json_t **doc, const json_t **group, gcs_plan_options *plan,
+                                   const char *payload)
+{
+    json_error_t err;
+    *group = NULL;
+    *doc = payload ? json_loads(payload, 0, &err) : NULL;
+    const char *kind = json_string_value(json_object_get(*doc, "kind"));
+    const char *key = json_string_value(json_object_get(*doc, "key"));
+    const json_t *g = json_object_get(*doc, "group");
+    const char *gkey = json_string_value(json_object_get(g, "key"));
+    int rc = 0;
+    if (!json_is_object(*doc))
+        rc = gcs_error_set(GCS_EINVALID, "the payload is not a JSON object");
+    else if (!kind || strcmp(kind, "group") != 0)
+        rc = gcs_error_set(GCS_EINVALID, "kind: a group job's payload is of kind group");
+    else if (!key || !*key)
+        rc = gcs_error_set(GCS_EINVALID, "key: missing or empty");
+    else if (!json_is_object(g) || !json_is_array(json_object_get(g, "members")))
+        rc = gcs_error_set(GCS_EINVALID, "group: an object with key and members is needed");
+    else if (!gkey || strcmp(gkey, key) != 0)
+        rc = gcs_error_set(GCS_EINVALID, "group.key: not the payload's key");
+    if (rc == 0)
+        rc = read_approvals(*doc, plan);
+    if (rc < 0) {
+        json_decref(*doc);
+        *doc = NULL;
+        return rc;
+    }
+    *group = g;
     return 0;
 }
 
@@ -158,8 +196,9 @@ struct engine_request {
     engine_request *next;
     const gcs_job *job;
     gcs_sync_subject sub;
+    const json_t *group;     /* a group job's group (engine/sync.h); NULL for a person */
     gcs_plan_options plan;
-    bool approvals;          /* the job carries approvals: planned alone */
+    bool approvals;          /* the job carries approvals, or is a group's: planned alone */
     bool done;               /* the outcome below is ready (under w->mu) */
     int rc;
     char error[1024];
@@ -277,13 +316,17 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         json_decref(doc);
     }
     so.notify = w->o.notify;
+    so.passwords_out = w->o.passwords_out;
     so.job_id = job_id;
     so.actor = one_actor && *actor ? actor : NULL;
     so.audit = true; /* serve's log is for shipping: one line per change, then audit.job */
     json_t *sync = NULL;
     bool kept = w->org && gcs_time_mono_ms() - w->org_fetched_ms < ORG_NAMES_TTL_MS;
     so.org_names = org_names(w, store, false);
-    int rc = gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
+    /* A group is planned alone (provision: a group job is never batched). */
+    const json_t *group = n == 1 ? batch[0]->group : NULL;
+    int rc = group ? gcs_sync_provision_group(&sync, w->o.session, store, group, &so)
+                   : gcs_sync_provision(&sync, w->o.session, store, subjects, n, &so);
     char error[1024];
     snprintf(error, sizeof error, "%s", rc < 0 ? gcs_error_last() : "");
     /* A stop (403, daily limit, Genesys down) ends this attempt for everyone;
@@ -304,7 +347,7 @@ static void run_batch(gcs_workers *w, gcs_store *store, engine_request **batch, 
         r->rc = rc;
         r->retry_after_ms = stop ? retry_after_stop(stop) : 0;
         snprintf(r->error, sizeof r->error, "%s", error);
-        if (rc == 0 && !(r->result = job_result(sync, k))) {
+        if (rc == 0 && !(r->result = group ? json_incref(sync) : job_result(sync, k))) {
             r->rc = GCS_ENOMEM;
             snprintf(r->error, sizeof r->error, "out of memory");
         }
@@ -333,14 +376,23 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     memset(&me, 0, sizeof me);
     me.job = job;
     me.plan = w->plan;
-    int rc = gcs_workers_read_payload(&doc, &me.sub, &me.plan, job->payload);
+    bool group = strncmp(job->key, "group:", 6) == 0;
+    int rc = group ? gcs_workers_read_group_payload(&doc, &me.group, &me.plan, job->payload)
+                   : gcs_workers_read_payload(&doc, &me.sub, &me.plan, job->payload);
     if (rc == GCS_EINVALID) { /* unusable: rejected for good, with why */
         char why[600];
         snprintf(why, sizeof why, "%s", gcs_error_last());
         *result = rejected(why);
         return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    if (rc == 0 && (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
+    if (rc == 0 && group && strcmp(job->key + 6, json_string_value(json_object_get(me.group, "key"))) != 0) {
+        /* One job per group at a time rests on the job's key naming it. */
+        json_decref(doc);
+        *result = rejected("key: the payload's key is not the job's (group:KEY)");
+        return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && !group &&
+        (strncmp(job->key, "person:", 7) != 0 || strcmp(job->key + 7, me.sub.key) != 0)) {
         /* One job per person at a time rests on the job's key naming them. */
         json_decref(doc);
         *result = rejected("key: the payload's key is not the job's (person:KEY)");
@@ -348,7 +400,7 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
     }
     if (rc < 0)
         return rc;
-    me.approvals = me.plan.approval_count > 0;
+    me.approvals = me.plan.approval_count > 0 || me.group;
     int64_t t0 = gcs_time_mono_ms();
     pthread_mutex_lock(&w->mu);
     me.next = w->waiting;
@@ -475,6 +527,10 @@ static void *worker_main(void *arg)
     }
     if (w->o.backoff_base_ms > 0)
         gcs_store_set_job_backoff(store, w->o.backoff_base_ms, w->o.backoff_max_ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->joined && !w->stopping)
+        pthread_cond_wait(&w->wake, &w->mu);
+    pthread_mutex_unlock(&w->mu);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         bool stop = w->draining || w->stopping;
@@ -517,32 +573,90 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Renews the lease of every job in hand, every third of the lease: a job that
- * waits for the engine keeps its lease as one that uses it does. */
+/* Announces this host in the store and tells the session's engine how many
+ * hosts share the client's limit (store.h, "Hosts"). A failed beat keeps the
+ * count of the last one. */
+static void beat_host(gcs_workers *w, gcs_store *store)
+{
+    int live = 1;
+    if (gcs_store_host_beat(&live, store, w->host_id,
+                            w->host_beat_ms * GCS_WORKERS_HOST_TTL_BEATS) < 0) {
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (live != w->counts.hosts) {
+        char now[16], was[16];
+        snprintf(now, sizeof now, "%d", live);
+        snprintf(was, sizeof was, "%d", w->counts.hosts);
+        GCS_INFO("serve.hosts", "hosts", now, "was", was);
+    }
+    w->counts.hosts = live;
+    pthread_mutex_unlock(&w->mu);
+    gcs_http_client_set_hosts(w->o.session->client, live);
+}
+
+/* Lets the workers claim. */
+static void join(gcs_workers *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->joined = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until `at` (wall clock) or a stop, under w->mu; false on a stop. */
+static bool beat_wait(gcs_workers *w, int64_t at)
+{
+    while (!w->stopping && gcs_time_wall_ms() < at) {
+        struct timespec until;
+        until.tv_sec = (time_t)(at / 1000);
+        until.tv_nsec = (long)(at % 1000) * 1000000L;
+        pthread_cond_timedwait(&w->beat, &w->mu, &until);
+    }
+    return !w->stopping;
+}
+
+/* Beats this host's row every host_beat_ms, and renews the lease of every job
+ * in hand every third of the lease: a job that waits for the engine keeps its
+ * lease as one that uses it does. The workers claim only once the first beat
+ * is done and, when other hosts are alive, one more beat later: by then every
+ * other host counted this one and spends its smaller share, so that a host
+ * joining never makes the hosts overspend the window. */
 static void *heartbeat_main(void *arg)
 {
     gcs_workers *w = arg;
     gcs_store *store = NULL;
     if (gcs_store_open(&store, w->store_url) < 0) {
         GCS_ERR("serve.heartbeat", "why", gcs_error_last());
+        join(w);
         return NULL;
     }
-    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
-    int64_t at = gcs_time_wall_ms() + w->lease_ms / 3;
+    beat_host(w, store);
     pthread_mutex_lock(&w->mu);
-    while (!w->stopping && ids) {
-        struct timespec until;
-        until.tv_sec = (time_t)(at / 1000);
-        until.tv_nsec = (long)(at % 1000) * 1000000L;
-        pthread_cond_timedwait(&w->beat, &w->mu, &until);
-        if (w->stopping)
-            break;
-        if (gcs_time_wall_ms() < at)
-            continue; /* woken early (spuriously): not yet time */
-        at = gcs_time_wall_ms() + w->lease_ms / 3;
+    bool others = w->counts.hosts > 1;
+    if (others)
+        beat_wait(w, gcs_time_wall_ms() + w->host_beat_ms);
+    pthread_mutex_unlock(&w->mu);
+    if (others)
+        beat_host(w, store);
+    join(w);
+    int64_t *ids = calloc((size_t)w->count, sizeof *ids);
+    int64_t lease_at = gcs_time_wall_ms() + w->lease_ms / 3;
+    int64_t host_at = gcs_time_wall_ms() + w->host_beat_ms;
+    pthread_mutex_lock(&w->mu);
+    while (ids && beat_wait(w, lease_at < host_at ? lease_at : host_at)) {
+        int64_t now = gcs_time_wall_ms();
+        bool host = now >= host_at, leases = now >= lease_at;
+        if (host)
+            host_at = now + w->host_beat_ms;
+        if (leases)
+            lease_at = now + w->lease_ms / 3;
         for (int i = 0; i < w->count; i++)
-            ids[i] = w->workers[i].job_id;
+            ids[i] = leases ? w->workers[i].job_id : 0;
         pthread_mutex_unlock(&w->mu);
+        if (host)
+            beat_host(w, store);
         for (int i = 0; i < w->count; i++) {
             if (ids[i] && gcs_store_job_extend(store, ids[i], w->workers[i].owner, w->lease_ms) < 0)
                 GCS_WARN("serve.heartbeat", "why", gcs_error_last());
@@ -551,6 +665,9 @@ static void *heartbeat_main(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     free(ids);
+    /* Stopped: the others may take this host's share at their next beat. */
+    if (gcs_store_host_leave(store, w->host_id) < 0)
+        GCS_WARN("serve.heartbeat", "why", gcs_error_last());
     gcs_store_free(store);
     return NULL;
 }
@@ -603,6 +720,8 @@ int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o)
     w->count = count;
     w->lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_WORKERS_LEASE_MS;
     w->idle_poll_ms = o->idle_poll_ms > 0 ? o->idle_poll_ms : GCS_WORKERS_IDLE_POLL_MS;
+    w->host_beat_ms = o->host_beat_ms > 0 ? o->host_beat_ms : GCS_WORKERS_HOST_BEAT_MS;
+    w->counts.hosts = 1;
     if (o->plan)
         w->plan = *o->plan;
     else

@@ -3,7 +3,9 @@
  * durable queue and provision each job's person (engine/sync.h), with receipts.
  *
  * A job (store.h "Job queue"; payload in docs/serve.md) names one person: their
- * row in the source's column shape, or that they left. A worker claims it under
+ * row in the source's column shape, or that they left; or one group, as a
+ * group event gave it (engine/sync.h, gcs_sync_provision_group: planned alone,
+ * never in a batch of people). A worker claims it under
  * a lease (the store keeps one job of a key running at a time, and a pending
  * job of a key takes every newer state: three changes to one person while the
  * first waits become one plan), plans exactly that person, and applies the plan
@@ -30,6 +32,12 @@
  * the engine, every third of the lease. A process that dies (kill -9) leaves
  * its leases to expire: any worker of any host then takes the job again, and
  * apply's own resume makes sure nobody is created twice.
+ *
+ * Several hosts, one client's limit: the heartbeat thread also beats this
+ * host's row in the store every host_beat_ms and tells the session's engine
+ * how many hosts are alive, so that each spends its share of the limit
+ * (http/pacer.h). A host that finds others alive at start claims nothing
+ * until they have counted it (one beat later).
  */
 #ifndef GCS_SERVICE_WORKERS_H
 #define GCS_SERVICE_WORKERS_H
@@ -51,18 +59,29 @@ typedef struct gcs_workers gcs_workers;
 #define GCS_WORKERS_MAX 64
 #define GCS_WORKERS_LEASE_MS 30000
 #define GCS_WORKERS_IDLE_POLL_MS 1000
+/* Hosts sharing one client's rate limit beat their row this often; a row
+ * missing this many beats no longer counts (a host that died). */
+#define GCS_WORKERS_HOST_BEAT_MS 2000
+#define GCS_WORKERS_HOST_TTL_BEATS 5
 
 typedef struct gcs_workers_options {
     /* The store's URL: each worker opens a connection of its own. */
     const char *store_url;
     gcs_genesys_session *session;     /* one per process; the workers use it under their lock */
     const char *profile_path;         /* the mapping profile */
+    /* Where the passwords a profile's password policy generates are written
+     * (engine/apply.h, passwords_out); NULL: a profile that generates them
+     * fails every create, so serve refuses to start so (serve.h). Borrowed. */
+    const char *passwords_out;
     int count;                        /* worker threads; 0: GCS_WORKERS_DEFAULT */
     const char *host_id;              /* lease owner prefix; NULL: "HOSTNAME:PID" */
     int64_t lease_ms;                 /* 0: GCS_WORKERS_LEASE_MS */
     /* How often an idle worker looks at the queue without being notified (jobs
      * enqueued by another host, backoffs ending); 0: GCS_WORKERS_IDLE_POLL_MS. */
     int64_t idle_poll_ms;
+    /* How often this host announces itself to the others sharing the store
+     * (and the client's rate limit); 0: GCS_WORKERS_HOST_BEAT_MS. */
+    int64_t host_beat_ms;
     /* Backoff of a failed job (store.h); 0: the store's defaults (1 s, 5 min). */
     int64_t backoff_base_ms, backoff_max_ms;
     /* Thresholds, as plan's flags give them; approvals come from each job. */
@@ -83,6 +102,12 @@ typedef struct gcs_workers_options {
  * is then rejected, never retried. */
 int gcs_workers_read_payload(json_t **doc, gcs_sync_subject *sub, gcs_plan_options *plan,
                              const char *payload);
+
+/* A group job's payload ({"kind": "group", "key", "group": {...}}, docs/serve.md):
+ * *group is the group (borrowed from *doc), its approvals added to *plan.
+ * GCS_EINVALID naming the field, as gcs_workers_read_payload. */
+int gcs_workers_read_group_payload(json_t **doc, const json_t **group, gcs_plan_options *plan,
+                                   const char *payload);
 
 /* Starts the threads. The session and the profile must outlive the workers. */
 int gcs_workers_start(gcs_workers **out, const gcs_workers_options *o);
@@ -113,6 +138,7 @@ typedef struct gcs_workers_stats {
     int64_t lost_leases;      /* a lease taken over by someone else while working */
     int running;              /* jobs in hand now */
     int workers;
+    int hosts;                /* hosts sharing the client's rate limit, as last counted */
     bool draining;
     int64_t engine_wait_ms;   /* time jobs waited for the engine, summed */
     gcs_http_stats http;      /* the session's engine, as of the last job */

@@ -44,17 +44,27 @@ typedef struct known_ctx {
     size_t n;
 } known_ctx;
 
+/* Whether two requests with one id asked the same (NULL: not compared). */
+static bool same_request(const char *a, const char *b)
+{
+    return !a || !b ? !a && !b : strcmp(a, b) == 0;
+}
+
 /* A webhook id already recorded: every item carrying it is a duplicate of
- * its job. */
+ * its job, or a conflict when it asks something else. */
 static int known_row(const char *const *cols, int ncols, void *payload)
 {
     known_ctx *k = payload;
-    if (ncols < 2 || !cols[0])
+    if (ncols < 3 || !cols[0])
         return 0;
     for (size_t i = 0; i < k->n; i++) {
-        if (k->items[i].webhook_id && strcmp(k->items[i].webhook_id, cols[0]) == 0) {
-            k->items[i].duplicate = true;
-            k->items[i].job_id = gcs_store__sql_int(cols[1]);
+        gcs_intake_item *it = &k->items[i];
+        if (it->webhook_id && strcmp(it->webhook_id, cols[0]) == 0) {
+            if (same_request(it->request_hash, cols[2]))
+                it->duplicate = true;
+            else
+                it->conflict = true;
+            it->job_id = gcs_store__sql_int(cols[1]);
         }
     }
     return 0;
@@ -89,7 +99,7 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
     const char **params = NULL;
     size_t *fresh = NULL, nfresh = 0;
     gcs_buf_init(&sql, 64 * 1024);
-    params = calloc(3 * (n ? n : 1), sizeof *params);
+    params = calloc(4 * (n ? n : 1), sizeof *params);
     fresh = calloc(n ? n : 1, sizeof *fresh);
     char (*job_ids)[24] = calloc(n ? n : 1, sizeof *job_ids);
     if (!params || !fresh || !job_ids) {
@@ -99,7 +109,7 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
     size_t nids = 0;
     for (size_t i = 0; i < n; i++) {
         items[i].job_id = 0;
-        items[i].duplicate = false;
+        items[i].duplicate = items[i].conflict = false;
         if (!items[i].webhook_id)
             continue;
         size_t len = strnlen(items[i].webhook_id, GCS_WEBHOOK_ID_MAX + 1);
@@ -114,7 +124,7 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
     for (size_t at = 0; at < nids;) {
         size_t c = chunk_of(nids - at);
         gcs_buf_clear(&sql);
-        if ((rc = placeholders(&sql, "SELECT webhook_id, job_id FROM webhook_ids WHERE webhook_id IN (",
+        if ((rc = placeholders(&sql, "SELECT webhook_id, job_id, request_hash FROM webhook_ids WHERE webhook_id IN (",
                                c, "?", ")")) < 0 ||
             (rc = gcs_store__sql_exec(s, sql.ptr, params + at, (int)c, known_row, &known, NULL)) < 0)
             goto out;
@@ -123,13 +133,16 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
 
     /* Enqueue what is new; an id met earlier in this batch follows its first item. */
     for (size_t i = 0; i < n; i++) {
-        if (items[i].duplicate)
+        if (items[i].duplicate || items[i].conflict)
             continue;
         bool repeat = false;
         for (size_t j = 0; items[i].webhook_id && j < nfresh && !repeat; j++) {
             gcs_intake_item *first = &items[fresh[j]];
             if (first->webhook_id && strcmp(first->webhook_id, items[i].webhook_id) == 0) {
-                items[i].duplicate = true;
+                if (same_request(first->request_hash, items[i].request_hash))
+                    items[i].duplicate = true;
+                else
+                    items[i].conflict = true;
                 items[i].job_id = first->job_id;
                 repeat = true;
             }
@@ -148,15 +161,17 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         size_t c = chunk_of(nfresh - at);
         for (size_t k = 0; k < c; k++) {
             gcs_intake_item *it = &items[fresh[at + k]];
-            params[3 * k] = it->webhook_id;
-            params[3 * k + 1] = gcs_store__sql_i64(job_ids[at + k], it->job_id);
-            params[3 * k + 2] = now;
+            params[4 * k] = it->webhook_id;
+            params[4 * k + 1] = gcs_store__sql_i64(job_ids[at + k], it->job_id);
+            params[4 * k + 2] = now;
+            params[4 * k + 3] = it->request_hash;
         }
         int64_t changes = 0;
         gcs_buf_clear(&sql);
-        if ((rc = placeholders(&sql, "INSERT INTO webhook_ids (webhook_id, job_id, received_ms) VALUES ",
-                               c, "(?,?,?)", " ON CONFLICT (webhook_id) DO NOTHING")) < 0 ||
-            (rc = gcs_store__sql_exec(s, sql.ptr, params, (int)(3 * c), NULL, NULL, &changes)) < 0)
+        if ((rc = placeholders(&sql,
+                               "INSERT INTO webhook_ids (webhook_id, job_id, received_ms, request_hash) VALUES ",
+                               c, "(?,?,?,?)", " ON CONFLICT (webhook_id) DO NOTHING")) < 0 ||
+            (rc = gcs_store__sql_exec(s, sql.ptr, params, (int)(4 * c), NULL, NULL, &changes)) < 0)
             goto out;
         if (changes != (int64_t)c) {
             rc = gcs_error_set(GCS_ECONFLICT, "a webhook id was recorded meanwhile by another host");
@@ -199,7 +214,7 @@ int gcs_store_intake_commit(gcs_store *s, gcs_intake_item *items, size_t n, int6
         gcs_store__sql_rollback(s);
         for (size_t i = 0; i < n; i++) {
             items[i].job_id = 0;
-            items[i].duplicate = false;
+            items[i].duplicate = items[i].conflict = false;
         }
         gcs_error_prefix(rc, "cannot commit %zu accepted event%s", n, n == 1 ? "" : "s");
     }

@@ -193,18 +193,37 @@ static const char v6_postgres[] =
 static const char v7_sqlite[] = V7_COLUMNS("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT");
 static const char v7_postgres[] = V7_COLUMNS("BIGINT", "BIGSERIAL PRIMARY KEY");
 
-/* ==== 8: the directory's group hierarchy, as last applied ==== */
+/* ==== 8: what an idempotent request asked (POST /v1/users, Idempotency-Key) ==== */
+
+/* A request's key is kept in webhook_ids, as long as a webhook id is, with a
+ * digest of what it asked: the same key asking something else is refused.
+ * NULL for webhook ids. */
+static const char v8_sqlite[] = "ALTER TABLE webhook_ids ADD COLUMN request_hash TEXT;";
+static const char v8_postgres[] = "ALTER TABLE webhook_ids ADD COLUMN request_hash TEXT;";
+
+/* ==== 9: the directory's group hierarchy, as last applied ==== */
 
 /* One row per parent link of a kept group (its directory key, a parent's key),
  * replaced with the group's item mark; children are found by parent_key. */
-#define V8_COLUMNS(INT)                                                                            \
+#define V9_COLUMNS(INT)                                                                            \
     "CREATE TABLE group_links (group_key TEXT NOT NULL, parent_key TEXT NOT NULL,"                 \
     " group_id TEXT, run_id TEXT, updated_ms " INT " NOT NULL,"                                    \
     " PRIMARY KEY (group_key, parent_key));"                                                      \
     "CREATE INDEX group_links_parent ON group_links(parent_key);"
 
-static const char v8_sqlite[] = V8_COLUMNS("INTEGER");
-static const char v8_postgres[] = V8_COLUMNS("BIGINT");
+static const char v9_sqlite[] = V9_COLUMNS("INTEGER");
+static const char v9_postgres[] = V9_COLUMNS("BIGINT");
+
+/* ==== 10: the hosts sharing one client's rate limit ==== */
+
+/* Each serve process beats its row; the live rows say how many share the
+ * limit (store.h, "Hosts"). */
+static const char v10_sqlite[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL,"
+    " until_ms INTEGER NOT NULL);";
+static const char v10_postgres[] =
+    "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
+    " until_ms BIGINT NOT NULL);";
 
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
@@ -215,6 +234,8 @@ static const migration migrations[] = {
     {6, v6_sqlite, v6_postgres},
     {7, v7_sqlite, v7_postgres},
     {8, v8_sqlite, v8_postgres},
+    {9, v9_sqlite, v9_postgres},
+    {10, v10_sqlite, v10_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -303,6 +303,20 @@ int gcs_store_lease_release(gcs_store *s, const char *plan_id, const char *owner
 /* The lease of plan_id, expired or not; GCS_ENOTFOUND when none. */
 int gcs_store_lease_get(gcs_run_lease *out, gcs_store *s, const char *plan_id);
 
+/* ==== Hosts: the processes sharing one client's rate limit ==== */
+
+/*
+ * Genesys counts requests per token and forbids more tokens to multiply the
+ * limit, so the serve processes of one client (several hosts on one
+ * PostgreSQL) divide one limit between them: each beats its row here and
+ * spends 1/live of it (http/pacer.h). A row lives ttl_ms past its last beat.
+ */
+/* Records host_id alive until now + ttl_ms, forgets rows past their expiry,
+ * and sets *live (may be NULL) to the hosts alive now, this one included. */
+int gcs_store_host_beat(int *live, gcs_store *s, const char *host_id, int64_t ttl_ms);
+/* host_id stops counting at once (a clean stop). */
+int gcs_store_host_leave(gcs_store *s, const char *host_id);
+
 /* ==== Group ownership: what gcscim added to groups ==== */
 
 /*
@@ -445,14 +459,20 @@ int gcs_store_job_drop(gcs_store *s, int64_t id);
  * makes a delivery idempotent: the first delivery enqueues the job and
  * records the id in the same transaction; a later delivery of the same id
  * (a retry, a replay) enqueues nothing and is told the first one's job.
+ * A request with an idempotency key uses the same record, its id scoped so
+ * that no webhook id can equal it, and a digest of what it asks
+ * (request_hash): the same id with another digest is a conflict, and
+ * enqueues nothing either.
  */
 typedef struct gcs_intake_item {
-    const char *webhook_id;   /* NULL: not deduplicated (a REST call) */
+    const char *webhook_id;   /* NULL: not deduplicated (a REST call without a key) */
     const char *key;          /* the job key ("person:E1001") */
     const char *payload;      /* JSON text, at most GCS_JOB_PAYLOAD_MAX */
     int max_attempts;
     int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
-    bool duplicate;           /* out: the webhook id was seen before */
+    bool duplicate;           /* out: the webhook id was seen before, asking the same */
+    const char *request_hash; /* with a webhook id: what the request asked; NULL: not compared */
+    bool conflict;            /* out: the id was seen before asking something else (job_id: its job) */
 } gcs_intake_item;
 
 #define GCS_WEBHOOK_ID_MAX 256

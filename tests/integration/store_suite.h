@@ -481,7 +481,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 8);
+    assert_int_equal(v, 10);
 }
 
 static int collect_owned(const char *value, void *payload)
@@ -515,6 +515,31 @@ static void group_ownership_is_recorded_per_group_and_kind(void **state)
     assert_int_equal(gcs_store_owned_each(s, "g1", GCS_OWNED_GRANT, collect_owned, &b), 0);
     assert_string_equal(b.ptr, "r1/d1,");
     gcs_buf_release(&b);
+}
+
+/* The hosts sharing one client's rate limit: each beat counts the live ones;
+ * a host that stops beating stops counting once its row expires, one that
+ * leaves at once. */
+static void hosts_count_while_they_beat(void **state)
+{
+    gcs_store *s = store_of(state);
+    int live = 0;
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 1);
+    assert_int_equal(gcs_store_host_beat(&live, s, "b:2", 60000), 0);
+    assert_int_equal(live, 2);
+    /* Beating again is no second host. */
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 2);
+    /* c's row expires at once: it counts for nobody after. */
+    assert_int_equal(gcs_store_host_beat(&live, s, "c:3", 1), 0);
+    usleep(5000);
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 2);
+    assert_int_equal(gcs_store_host_leave(s, "b:2"), 0);
+    assert_int_equal(gcs_store_host_beat(&live, s, "a:1", 60000), 0);
+    assert_int_equal(live, 1);
+    assert_int_equal(gcs_store_host_leave(s, "nobody"), 0);
 }
 
 static int count_receipts(const gcs_receipt *r, void *payload)
@@ -1014,11 +1039,11 @@ static void intake_queues_each_webhook_id_once(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "msg_%d", i);
         snprintf(keys[i], sizeof keys[i], "person:I%d", i);
-        items[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":1}", 5, 0, false};
+        items[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":1}", 5, 0, false, NULL, false};
     }
     /* The same id twice in one batch, and a request without one. */
-    items[N] = (gcs_intake_item){ids[3], keys[3], "{\"v\":1}", 5, 0, false};
-    items[N + 1] = (gcs_intake_item){NULL, "person:REST", "{\"v\":1}", 5, 0, false};
+    items[N] = (gcs_intake_item){ids[3], keys[3], "{\"v\":1}", 5, 0, false, NULL, false};
+    items[N + 1] = (gcs_intake_item){NULL, "person:REST", "{\"v\":1}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, items, N + 2, 0), 0);
     for (int i = 0; i < N; i++) {
         assert_false(items[i].duplicate);
@@ -1034,7 +1059,7 @@ static void intake_queues_each_webhook_id_once(void **state)
     /* Delivered again: every one a duplicate of its first job. */
     gcs_intake_item again[N];
     for (int i = 0; i < N; i++)
-        again[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":2}", 5, 0, false};
+        again[i] = (gcs_intake_item){ids[i], keys[i], "{\"v\":2}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, again, N, 0), 0);
     for (int i = 0; i < N; i++) {
         assert_true(again[i].duplicate);
@@ -1045,11 +1070,48 @@ static void intake_queues_each_webhook_id_once(void **state)
 
     /* A retention of 1 ms forgets them: the next delivery is new again. */
     gcs_time_sleep_ms(5);
-    gcs_intake_item late = {"msg_late", "person:LATE", "{\"v\":1}", 5, 0, false};
+    gcs_intake_item late = {"msg_late", "person:LATE", "{\"v\":1}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, &late, 1, 1), 0);
-    gcs_intake_item replay = {ids[0], keys[0], "{\"v\":3}", 5, 0, false};
+    gcs_intake_item replay = {ids[0], keys[0], "{\"v\":3}", 5, 0, false, NULL, false};
     assert_int_equal(gcs_store_intake_commit(s, &replay, 1, 0), 0);
     assert_false(replay.duplicate);
+}
+
+/* An idempotency key kept with what its request asked: the same ask is a
+ * duplicate of the first job, another ask a conflict that enqueues nothing,
+ * in one batch or in two; a webhook id (no digest) never meets a digest. */
+static void intake_compares_what_an_idempotent_request_asked(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_intake_item first = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, "aaaa", false};
+    gcs_intake_item same = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, "aaaa", false};
+    gcs_intake_item other = {"rest k1 idem-1", "person:B", "{\"v\":2}", 5, 0, false, "bbbb", false};
+    gcs_intake_item batch[] = {first, same, other};
+    assert_int_equal(gcs_store_intake_commit(s, batch, 3, 0), 0);
+    assert_true(batch[0].job_id > 0);
+    assert_false(batch[0].duplicate || batch[0].conflict);
+    assert_true(batch[1].duplicate);
+    assert_false(batch[1].conflict);
+    assert_int_equal(batch[1].job_id, batch[0].job_id);
+    assert_true(batch[2].conflict);
+    assert_false(batch[2].duplicate);
+    assert_int_equal(batch[2].job_id, batch[0].job_id);
+    gcs_job_counts c;
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 1);
+
+    /* Later, in batches of their own. */
+    assert_int_equal(gcs_store_intake_commit(s, &same, 1, 0), 0);
+    assert_true(same.duplicate);
+    assert_int_equal(same.job_id, batch[0].job_id);
+    assert_int_equal(gcs_store_intake_commit(s, &other, 1, 0), 0);
+    assert_true(other.conflict);
+    assert_int_equal(other.job_id, batch[0].job_id);
+    gcs_intake_item plain = {"rest k1 idem-1", "person:A", "{\"v\":1}", 5, 0, false, NULL, false};
+    assert_int_equal(gcs_store_intake_commit(s, &plain, 1, 0), 0);
+    assert_true(plain.conflict);
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 1);
 }
 
 static void jobs_coalesce_pending_of_one_key(void **state)
@@ -1730,6 +1792,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(intake_queues_each_webhook_id_once, fixture_open,          \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(intake_compares_what_an_idempotent_request_asked,         \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(jobs_coalesce_pending_of_one_key, fixture_open,            \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(jobs_outcome_is_kept_with_the_job, fixture_open,           \
@@ -1754,6 +1818,7 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(group_ownership_is_recorded_per_group_and_kind,            \
                                         fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(group_links_commit_with_the_group_item, fixture_open,       \
-                                        fixture_close)
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(hosts_count_while_they_beat, fixture_open, fixture_close)
 
 #endif

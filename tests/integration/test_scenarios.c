@@ -31,6 +31,7 @@
  *                               (a call the run stopped before sending: "-> not sent");
  *                               must equal {data}/FILE (GCS_UPDATE_GOLDEN=1 rewrites it)
  *   edit FILE FROM => TO        replaces the first FROM by TO in {tmp}/FILE
+ *   crlf FILE                   ends every line of {tmp}/FILE in CR LF (a Windows editor)
  *   reseal FILE                 recomputes the identity of the plan {tmp}/FILE after
  *                               an edit, as anyone can (it is a plain digest)
  *   patch USERNAME JSON-OP      another tool PATCHes the user behind our back
@@ -259,6 +260,26 @@ static void step_edit(scenario *s, char *args)
     fwrite(text.ptr, 1, (size_t)(at - text.ptr), f);
     fputs(to, f);
     fputs(at + strlen(from), f);
+    fclose(f);
+    gcs_buf_release(&text);
+}
+
+/* What a Windows editor or a text-mode transfer does to a file: every LF becomes CR LF. */
+static void step_crlf(scenario *s, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", s->tmp, file);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    gcs_buf text;
+    gcs_buf_init(&text, 0);
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        assert_int_equal(c == '\n' ? gcs_buf_puts(&text, "\r\n") : gcs_buf_putc(&text, (char)c), 0);
+    fclose(f);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fwrite(text.ptr, 1, text.len, f);
     fclose(f);
     gcs_buf_release(&text);
 }
@@ -653,6 +674,8 @@ static void run_scenario(void **state)
             step_wire(s, rest);
         } else if (strcmp(line, "edit") == 0)
             step_edit(s, rest);
+        else if (strcmp(line, "crlf") == 0)
+            step_crlf(s, rest);
         else if (strcmp(line, "patch") == 0)
             step_patch(s, rest);
         else if (strcmp(line, "reseal") == 0)

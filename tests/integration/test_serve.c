@@ -5,6 +5,7 @@
  * start, SIGTERM, and kill -9 in the middle of a stream losing no accepted
  * event.
  */
+#include "clitest.h"
 #include "gcstest.h"
 #include "httptest.h"
 #include "servetest.h"
@@ -230,7 +231,31 @@ static void malformed_event_is_400_naming_the_field(void **state)
         {"[1,2]", "body: must be a JSON object"},
         {"{\"data\":{\"key\":\"E\",\"row\":{\"a\":\"b\"}}}", "type: missing"},
         {"{\"type\":\"person.hired\",\"data\":{}}", "type: unknown event type"},
-        {"{\"type\":\"group.changed\",\"data\":{}}", "group events are not supported yet"},
+        {"{\"type\":\"group.changed\",\"data\":{}}", "data.key: missing"},
+        {"{\"type\":\"group.deleted\",\"data\":{\"key\":\"G\"}}", "type: gcscim never deletes"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\"}}", "data.members: missing"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":\"E1\"}}",
+         "data.members: must be an array"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E1\",7]}}",
+         "data.members[1]: must be a string"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E\\u0007\"]}}",
+         "data.members[0]: holds a control character"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[\"E1\",\"E1\"]}}",
+         "data.members[1]: listed twice"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],\"colour\":1}}",
+         "data.colour: unknown field"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"nesting\":\"deep\"}}",
+         "data.nesting: must be kept or flattened"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"children\":[\"G\"]}}",
+         "data.children[0]: a group cannot contain itself"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"roles\":[{\"role\":\"Agent\"}]}}",
+         "data.roles[0].division: missing"},
+        {"{\"type\":\"group.changed\",\"data\":{\"key\":\"G\",\"members\":[],"
+         "\"visibility\":\"secret\"}}",
+         "data.visibility: must be public, owners or members"},
         {"{\"type\":\"person.created\"}", "data: missing"},
         {"{\"type\":\"person.created\",\"data\":{\"row\":{\"a\":\"b\"}}}", "data.key: missing"},
         {"{\"type\":\"person.created\",\"data\":{\"key\":7,\"row\":{\"a\":\"b\"}}}",
@@ -402,6 +427,206 @@ static void rest_wait_answers_201_then_200_with_the_genesys_id(void **state)
     gcs_test_http_release(&r);
 }
 
+/* POST /v1/users?wait=30 with an Idempotency-Key. */
+static void post_idempotent(gcs_test_http *r, const fixture *f, const char *api_key,
+                            const char *idem, const char *body)
+{
+    char url[512], auth[128], key[300];
+    snprintf(url, sizeof url, "%s/v1/users?wait=30", f->url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key);
+    snprintf(key, sizeof key, "Idempotency-Key: %s", idem);
+    const char *headers[] = {"Content-Type: application/json", auth, key, NULL};
+    gcs_test_http_do(r, "POST", url, headers, body, strlen(body));
+}
+
+/* The same Idempotency-Key with the same ask (spacing and member order
+ * aside) answers the first job and its outcome and queues nothing; with
+ * another ask it is refused, naming the key and the job; a key is the API
+ * key's own: another caller's same key is another request. */
+static void rest_idempotency_key_answers_the_first_job_once(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024], again[1200], hdr[32];
+    snprintf(body, sizeof body, "{\"key\":\"RI100\",\"row\":" ROW_FMT "}", "RI100", "RI100",
+             "ri100");
+    post_idempotent(&r, f, KEY_PORTAL, "onboard-RI100", body);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    int64_t job = job_of(&r);
+    char genesys_id[128];
+    snprintf(genesys_id, sizeof genesys_id, "%s",
+             json_string_value(json_object_get(r.json, "genesys_id")));
+    assert_null(gcs_test_http_header(&r, "Idempotent-Replayed", hdr, sizeof hdr));
+    gcs_test_http_release(&r);
+    int64_t jobs = jobs_in_store(f);
+
+    /* The same ask, spaced and ordered otherwise: the first job, its outcome. */
+    json_t *doc = json_loads(body, 0, NULL);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    snprintf(again, sizeof again, "%s", text);
+    free(text);
+    json_decref(doc);
+    post_idempotent(&r, f, KEY_PORTAL, "onboard-RI100", again);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_int_equal(job_of(&r), job);
+    assert_string_equal(json_string_value(json_object_get(r.json, "genesys_id")), genesys_id);
+    assert_non_null(gcs_test_http_header(&r, "Idempotent-Replayed", hdr, sizeof hdr));
+    assert_string_equal(hdr, "true");
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), jobs);
+
+    /* Another ask under the same key: 422, nothing queued, the user unchanged. */
+    char *title = strstr(body, "\"Agent\"");
+    memcpy(title, "\"Coach\"", 7);
+    post_idempotent(&r, f, KEY_PORTAL, "onboard-RI100", body);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(error_of(&r), "Idempotency-Key 'onboard-RI100'"));
+    char job_text[64];
+    snprintf(job_text, sizeof job_text, "job %lld", (long long)job);
+    assert_non_null(strstr(error_of(&r), job_text));
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), jobs);
+    json_t *u = gcs_test_emu_user_named(&f->t.emu, "ri100@example.com");
+    assert_string_equal(json_string_value(json_object_get(u, "title")), "Agent");
+    json_decref(u);
+
+    /* A key that is not 1 to 128 printable characters without blanks: 400. */
+    post_idempotent(&r, f, KEY_PORTAL, "two words", body);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "Idempotency-Key"));
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), jobs);
+
+    /* Another API key may use the same Idempotency-Key for its own request. */
+    char portal[72], reader[72], sender[72], other[72], keys[1024];
+    gcs_api_key_hash_text(portal, KEY_PORTAL);
+    gcs_api_key_hash_text(reader, KEY_READER);
+    gcs_api_key_hash_text(sender, KEY_SENDER);
+    gcs_api_key_hash_text(other, "k-other-portal-3e4f5a6b7c8d9e0f");
+    snprintf(keys, sizeof keys,
+             "portal provision,read %s\nreader read %s\nsender events %s\n"
+             "other provision,read %s\n",
+             portal, reader, sender, other);
+    FILE *kf = fopen(f->t.keys_path, "w");
+    assert_non_null(kf);
+    fputs(keys, kf);
+    fclose(kf);
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+    post_idempotent(&r, f, "k-other-portal-3e4f5a6b7c8d9e0f", "onboard-RI100", body);
+    if (r.status != 200)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    assert_true(job_of(&r) != job);
+    assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "updated");
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), jobs + 1);
+}
+
+/* The whole text of a file (caller frees), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    gcs_buf b;
+    gcs_buf_init(&b, 64 * 1024 * 1024);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        assert_int_equal(gcs_buf_put(&b, chunk, n), 0);
+    fclose(fp);
+    assert_int_equal(gcs_buf_puts(&b, ""), 0);
+    return gcs_buf_detach(&b);
+}
+
+/* A profile that generates passwords: without a passwords_file serve does
+ * not start (every create would fail); with one, a new user's password is
+ * written there, private, and nowhere else: not in serve's log, the job's
+ * answer and result, nor the receipts. */
+static void generated_passwords_go_to_the_passwords_file_only(void **state)
+{
+    fixture *f = *state;
+    char *base = slurp(GCS_TEST_SOURCE_DIR "/examples/profile.yaml");
+    assert_non_null(base);
+    char text[16384];
+    snprintf(text, sizeof text, "%s\npassword: {generate: true, length: 24}\n", base);
+    free(base);
+    char *profile = gcs_test_write_file(f->dir, "pw-profile.yaml", text);
+    char passwords[700];
+    snprintf(passwords, sizeof passwords, "%s/passwords.csv", f->dir);
+
+    gcs_test_run run;
+    const char *argv[] = {gcs_test_cli_path(), "serve", "--listen", "127.0.0.1:0",
+                          "--event-secrets-file", f->t.secrets_path, "--profile", profile, NULL};
+    char db[1300], api[200];
+    snprintf(db, sizeof db, "GCSCIM_DB=%s", f->db_url);
+    snprintf(api, sizeof api, "GENESYSCLOUD_API_URL=%s", f->t.emu.api_url);
+    const char *env[] = {db, api, "GENESYSCLOUD_OAUTHCLIENT_ID=gcscim-emulator",
+                         "GENESYSCLOUD_OAUTHCLIENT_SECRET=gcscim-emulator-secret", NULL};
+    gcs_test_run_program(&run, argv, env, NULL, 30000);
+    assert_int_equal(run.exit_code, 1);
+    assert_non_null(strstr(run.err.ptr, "passwords_file"));
+    assert_non_null(strstr(run.err.ptr, "pw-profile.yaml"));
+    gcs_test_run_release(&run);
+
+    gcs_test_server_stop(&f->serve);
+    const char *args[] = {"serve", "--event-secrets-file", f->t.secrets_path, "--api-keys-file",
+                          f->t.keys_path, "--profile", profile, "--passwords-file", passwords,
+                          NULL};
+    gcs_test_server_start(&f->serve, gcs_test_cli_path(), args, 30000);
+    snprintf(f->url, sizeof f->url, "%s", f->serve.api_url);
+    struct stat st;
+    assert_int_equal(stat(passwords, &st), 0); /* made at start, private */
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    gcs_test_http r;
+    char body[1024];
+    snprintf(body, sizeof body, "{\"key\":\"RP100\",\"row\":" ROW_FMT "}", "RP100", "RP100",
+             "rp100");
+    call(&r, f, "POST", "/v1/users?wait=30", KEY_PORTAL, body);
+    if (r.status != 201)
+        fail_msg("%ld %s", r.status, r.body.ptr);
+    int64_t job = job_of(&r);
+    char answer[16384];
+    snprintf(answer, sizeof answer, "%s", r.body.ptr);
+    gcs_test_http_release(&r);
+
+    char *written = slurp(passwords);
+    assert_non_null(written);
+    assert_int_equal(strncmp(written, "RP100,", 6), 0);
+    char *password = strrchr(written, ',');
+    assert_non_null(password);
+    password++;
+    password[strcspn(password, "\n")] = '\0';
+    assert_int_equal(strlen(password), 24);
+    assert_int_equal(stat(passwords, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    assert_null(strstr(answer, password));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    call(&r, f, "GET", path, KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body.ptr, password));
+    gcs_test_http_release(&r);
+    call(&r, f, "GET", "/v1/receipts?user=RP100&limit=100", KEY_READER, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(json_object_get(r.json, "receipts")) > 0);
+    assert_null(strstr(r.body.ptr, password));
+    gcs_test_http_release(&r);
+    char *log = slurp(f->serve.log_path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "RP100"));
+    assert_null(strstr(log, password));
+    free(log);
+    free(written);
+    free(profile);
+    gcs_test_server_stop(&f->serve); /* the group's serve again, as the next tests expect */
+    serve_start(f, NULL);
+}
+
 /* Polls GET /v1/jobs/ID until the job is done (bounded); its result. */
 static json_t *job_done(const fixture *f, int64_t job)
 {
@@ -463,6 +688,71 @@ static void signed_event_reaches_genesys_and_the_audit_log(void **state)
     assert_non_null(strstr(r.body.ptr, "gcscim_genesys_requests_total{route=\"POST "));
     assert_null(strstr(r.body.ptr, "gcscim_job_duration_seconds_count 0\n"));
     gcs_test_http_release(&r);
+}
+
+/* A signed group event: the people first (their own events), then the group
+ * with them as members, its audit lines and its group.changed outcome; the
+ * same event again sends no write. */
+static void signed_group_event_creates_the_group_with_its_members(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[1024];
+    const char *people[] = {"EG1", "EG2"};
+    for (int i = 0; i < 2; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "msg_eg%d", i);
+        event_body(body, sizeof body, "person.created", people[i]);
+        post_signed(&r, f, SECRET_OLD, id, now_s(), body, NULL);
+        assert_int_equal(r.status, 202);
+        json_decref(job_done(f, job_of(&r)));
+        gcs_test_http_release(&r);
+    }
+    const char *group = "{\"type\":\"group.changed\",\"timestamp\":\"2026-11-30T08:00:00Z\","
+                        "\"data\":{\"key\":\"night-desk\",\"name\":\"Night Desk\","
+                        "\"description\":\"After hours\",\"visibility\":\"members\","
+                        "\"members\":[\"EG1\",\"EG2\",\"EG404\"],\"nesting\":\"flattened\"}}";
+    post_signed(&r, f, SECRET_OLD, "msg_group1", now_s(), group, NULL);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    gcs_test_http_release(&r);
+    gcs_store *s;
+    gcs_job j;
+    assert_int_equal(gcs_store_open(&s, f->db_url), 0);
+    assert_int_equal(gcs_store_job_get(&j, s, job), 0);
+    assert_string_equal(j.key, "group:night-desk");
+    gcs_job_release(&j);
+    gcs_store_free(s);
+    json_t *result = job_done(f, job);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "created");
+    assert_string_equal(json_string_value(json_object_get(result, "nesting")), "flattened");
+    assert_int_equal(json_integer_value(json_object_get(result, "added")), 2);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(result, "unknown_members"), 0)), "EG404");
+    json_decref(result);
+    json_t *st = gcs_test_emu_admin(&f->t.emu, "GET", "state", NULL);
+    size_t i;
+    json_t *g, *night = NULL;
+    json_array_foreach(json_object_get(st, "groups"), i, g) {
+        if (strcmp(json_string_value(json_object_get(g, "name")), "Night Desk") == 0)
+            night = g;
+    }
+    assert_non_null(night);
+    assert_string_equal(json_string_value(json_object_get(night, "visibility")), "members");
+    assert_int_equal(json_array_size(json_object_get(night, "members")), 2);
+    json_decref(st);
+    assert_true(log_has(f, "\"audit.job\"", "\"subject\":\"group:night-desk\""));
+    assert_true(log_has(f, "\"audit.outcome\"", "group.changed"));
+
+    /* The same group again, from another delivery: read, nothing written. */
+    long writes = gcs_test_emu_writes(&f->t.emu);
+    post_signed(&r, f, SECRET_OLD, "msg_group2", now_s(), group, NULL);
+    assert_int_equal(r.status, 202);
+    result = job_done(f, job_of(&r));
+    gcs_test_http_release(&r);
+    assert_string_equal(json_string_value(json_object_get(result, "outcome")), "unchanged");
+    json_decref(result);
+    assert_int_equal(gcs_test_emu_writes(&f->t.emu), writes);
 }
 
 /* ==== Metrics and health ==== */
@@ -906,7 +1196,10 @@ int main(void)
         cmocka_unit_test(rest_provision_then_read_the_job_and_the_person),
         cmocka_unit_test(rest_bad_requests_are_400),
         cmocka_unit_test(rest_wait_answers_201_then_200_with_the_genesys_id),
+        cmocka_unit_test(rest_idempotency_key_answers_the_first_job_once),
+        cmocka_unit_test(generated_passwords_go_to_the_passwords_file_only),
         cmocka_unit_test(signed_event_reaches_genesys_and_the_audit_log),
+        cmocka_unit_test(signed_group_event_creates_the_group_with_its_members),
         cmocka_unit_test(metrics_pass_promtool_and_count_outcomes),
         cmocka_unit_test(receipt_chain_is_verified_in_the_background),
         cmocka_unit_test(healthz_and_readyz_answer),

@@ -2,7 +2,8 @@
  * gcscim serve stopping and sharing: SIGTERM with jobs in hand (readyz and
  * new work answer 503 while the workers drain, exit 0, nothing left running
  * or leased), and two serve processes on one PostgreSQL database doing every
- * job once (skipped without GCSCIM_TEST_PG: scripts/with-postgres sets it).
+ * job once and keeping together to one client's rate limit (skipped without
+ * GCSCIM_TEST_PG: scripts/with-postgres sets it).
  */
 #include "gcstest.h"
 #include "httptest.h"
@@ -57,8 +58,10 @@ static void sigterm_drains_running_jobs_then_exits_0(void **state)
     (void)state;
     gcs_test_serve t;
     gcs_test_server srv;
-    /* Every answer of "Genesys" takes 400 ms: jobs are in hand when the stop comes. */
-    const char *emu_args[] = {"--latency", "400", NULL};
+    /* Every answer of "Genesys" takes 1 s: jobs are in hand when the stop comes,
+     * and still are while the drain is watched (a new person costs two round
+     * trips: its reads at once, then the create). */
+    const char *emu_args[] = {"--latency", "1000", NULL};
     gcs_test_serve_init(&t, emu_args, NULL);
     const char *extra[] = {"--shutdown-grace", "20", "--workers", "2", NULL};
     gcs_test_serve_start(&t, &srv, extra);
@@ -194,12 +197,134 @@ static void two_serve_processes_on_one_postgresql_do_each_job_once(void **state)
     PQfinish(pg);
 }
 
+static long stat_of(json_t *stats, const char *name)
+{
+    return (long)json_integer_value(json_object_get(stats, name));
+}
+
+/* A host's /metrics holds `line` (a whole line). */
+static bool metrics_say(const char *base, const char *line)
+{
+    gcs_test_http r;
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", base);
+    gcs_test_http_do(&r, "GET", url, NULL, NULL, 0);
+    bool found = false;
+    size_t n = strlen(line);
+    for (const char *p = r.body.ptr; p && (p = strstr(p, line)) != NULL; p += n)
+        if ((p == r.body.ptr || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            found = true;
+    gcs_test_http_release(&r);
+    return found;
+}
+
+/*
+ * Two hosts, one client's limit (#10): the emulator counts every token of the
+ * client in one window of 120 requests per 10 s, and a stream of events asks
+ * for far more than that. Each host spends only its share of the window, so
+ * the two bursting together stay within it: at most 0.5% of the requests are
+ * answered 429 (hosts that each spent what the window had left would run into
+ * it at every window's end), and every job is done once.
+ */
+static void two_hosts_keep_to_one_clients_rate_limit(void **state)
+{
+    (void)state;
+    const char *base_url = getenv("GCSCIM_TEST_PG");
+    if (!base_url || !*base_url) {
+        skip();
+        return;
+    }
+    char schema[64], sql[256], db_url[1200];
+    snprintf(schema, sizeof schema, "serve_rate_%d", (int)getpid());
+    PGconn *pg = PQconnectdb(base_url);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PQclear(PQexec(pg, "SET client_min_messages = warning"));
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
+    PGresult *res = PQexec(pg, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    snprintf(db_url, sizeof db_url, "%s%coptions=-csearch_path%%3D%s", base_url,
+             strchr(base_url, '?') ? '&' : '?', schema);
+
+    gcs_test_serve t;
+    gcs_test_server a, b;
+    const char *emu_args[] = {"--rate-limit", "120/10", "--rate-limit-per-client", NULL};
+    gcs_test_serve_init(&t, emu_args, db_url);
+    gcs_test_serve_start(&t, &a, NULL);
+    gcs_test_serve_start(&t, &b, NULL);
+    /* Each host counted the other before any event (a beat is 2 s). */
+    int64_t deadline = gcs_time_mono_ms() + 30000;
+    while (
+        !(metrics_say(a.api_url, "gcscim_hosts 2") && metrics_say(b.api_url, "gcscim_hosts 2")) &&
+        gcs_time_mono_ms() < deadline)
+        gcs_time_sleep_ms(200);
+    assert_true(metrics_say(a.api_url, "gcscim_hosts 2"));
+    assert_true(metrics_say(b.api_url, "gcscim_hosts 2"));
+
+    /* About 4 requests a new person: 75 people are 300 requests, 2.5 windows. */
+    enum { PEOPLE = 75 };
+    char body[1024], id[32], key[32];
+    for (int i = 0; i < PEOPLE; i++) {
+        gcs_test_http r;
+        snprintf(id, sizeof id, "msg_rate%d", i);
+        snprintf(key, sizeof key, "RATE%d", i);
+        gcs_test_serve_event_body(body, sizeof body, "person.created", key);
+        gcs_test_serve_post_signed(&r, (i % 2 ? &a : &b)->api_url, SECRET_OLD, id,
+                                   gcs_test_serve_now_s(), body, NULL);
+        assert_int_equal(r.status, 202);
+        gcs_test_http_release(&r);
+    }
+    deadline = gcs_time_mono_ms() + 240000;
+    while (jobs_in(db_url, GCS_JOB_DONE) < PEOPLE && gcs_time_mono_ms() < deadline)
+        gcs_time_sleep_ms(200);
+    assert_int_equal(jobs_in(db_url, GCS_JOB_DONE), PEOPLE);
+    assert_int_equal(jobs_in(db_url, NULL), PEOPLE);
+
+    gcs_test_http r;
+    char url[256];
+    snprintf(url, sizeof url, "%s/_emulator/stats", t.emu.api_url);
+    gcs_test_http_do(&r, "GET", url, NULL, NULL, 0);
+    assert_int_equal(r.status, 200);
+    long requests = stat_of(r.json, "requests"), limited = stat_of(r.json, "rate_limited");
+    gcs_test_http_release(&r);
+    print_message("two hosts, 120/10 per client: %ld requests, %ld answered 429\n", requests,
+                  limited);
+    assert_true(requests >= PEOPLE * 3);
+    if (limited * 200 > requests)
+        fail_msg("%ld of %ld requests were answered 429 (over 0.5%%)", limited, requests);
+
+    gcs_store *s;
+    assert_int_equal(gcs_store_open(&s, db_url), 0);
+    for (int i = 0; i < PEOPLE; i++) {
+        snprintf(key, sizeof key, "RATE%d", i);
+        gcs_receipt_filter f = {.user = key};
+        int creates = 0;
+        assert_int_equal(gcs_store_receipts_each(s, &f, create_receipts, &creates), 0);
+        if (creates != 1)
+            fail_msg("%s was created %d times", key, creates);
+    }
+    gcs_store_free(s);
+
+    /* A host that stops leaves its share to the other at its next beat. */
+    assert_int_equal(gcs_test_server_stop(&b), 0);
+    deadline = gcs_time_mono_ms() + 30000;
+    while (!metrics_say(a.api_url, "gcscim_hosts 1") && gcs_time_mono_ms() < deadline)
+        gcs_time_sleep_ms(200);
+    assert_true(metrics_say(a.api_url, "gcscim_hosts 1"));
+    assert_int_equal(gcs_test_server_stop(&a), 0);
+    gcs_test_serve_release(&t);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    PQclear(PQexec(pg, sql));
+    PQfinish(pg);
+}
+
 int main(void)
 {
     gcs_test_deadline(600);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigterm_drains_running_jobs_then_exits_0),
         cmocka_unit_test(two_serve_processes_on_one_postgresql_do_each_job_once),
+        cmocka_unit_test(two_hosts_keep_to_one_clients_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

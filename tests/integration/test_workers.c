@@ -26,6 +26,8 @@
 #include "core/log.h"
 #include "core/scim.h"
 #include "core/time.h"
+#include "engine/planner.h"
+#include "engine/sync.h"
 #include "genesys/session.h"
 #include "service/workers.h"
 #include "store/store.h"
@@ -326,6 +328,154 @@ static void a_notified_job_is_taken_without_waiting_for_the_poll(void **state)
     }
 }
 
+/* Requests the emulator answered since its last reset, by method ("GET ",
+ * "POST "), on SCIM users. */
+static long answered_on_users(fixture *f, const char *method)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    const char *route;
+    json_t *by_status;
+    long n = 0;
+    json_object_foreach(json_object_get(st, "routes"), route, by_status) {
+        if (strncmp(route, method, strlen(method)) != 0 || !strstr(route, "/users"))
+            continue;
+        const char *status;
+        json_t *count;
+        json_object_foreach(by_status, status, count) n += (long)json_integer_value(count);
+    }
+    json_decref(st);
+    return n;
+}
+
+static long emu_max_in_flight(fixture *f)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "stats", NULL);
+    long n = (long)json_integer_value(json_object_get(st, "max_in_flight"));
+    json_decref(st);
+    return n;
+}
+
+/* Issue #10: one event on an idle service reaches Genesys within one round
+ * trip plus a small constant. A new person is looked up by every key at once
+ * (the marker, externalId, userName): with every answer delayed, the three
+ * reads are on the emulator together, then the create; one after the other
+ * the emulator would never have seen two at once. */
+static void a_new_person_is_looked_up_by_every_key_at_once(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    /* The token, and the first answer that tells the pacer the limit. */
+    int64_t id = enqueue_person(f, "W1", "warm@example.com", "Agent", 5);
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":150}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    id = enqueue_person(f, "E7", "eve@example.com", "Agent", 5);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(answered_on_users(f, "GET "), 3);
+    assert_int_equal(answered_on_users(f, "POST "), 1);
+    assert_int_equal(emu_max_in_flight(f), 3);
+    json_decref(r);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
+/* People provisioned together: every read of every person, the leaver's
+ * included, is on the wire at once, and each gets the outcome a read after
+ * the other would give. */
+static void people_provisioned_together_are_read_at_once(void **state)
+{
+    fixture *f = *state;
+    open_session(f, &f->session);
+    /* The token, and the first answer that tells the pacer the limit. */
+    gcs_sync_subject warm = {"NOBODY", NULL};
+    gcs_sync_options so;
+    gcs_sync_options_init(&so);
+    so.profile_path = f->profile;
+    json_t *r = NULL;
+    assert_int_equal(gcs_sync_provision(&r, f->session, f->store, &warm, 1, &so), 0);
+    json_decref(r);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":150}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    json_t *n1 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "N1", "first", "Nan", "last", "One",
+                           "email", "n1@example.com", "title", "Agent", "status", "active");
+    json_t *n2 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "N2", "first", "Ned", "last", "Two",
+                           "email", "n2@example.com", "title", "Agent", "status", "active");
+    json_t *m1 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "M1", "first", "Managed", "last",
+                           "One", "email", "m1@example.com", "title", "Lead", "status", "active");
+    gcs_sync_subject people[] = {{"N1", n1}, {"N2", n2}, {"M1", m1}, {"GONE", NULL}};
+    assert_int_equal(gcs_sync_provision(&r, f->session, f->store, people, 4, &so), 0);
+    json_t *subjects = json_object_get(r, "subjects");
+    assert_string_equal(str(json_array_get(subjects, 0), "outcome"), "created");
+    assert_string_equal(str(json_array_get(subjects, 1), "outcome"), "created");
+    assert_string_equal(str(json_array_get(subjects, 2), "outcome"), "updated");
+    assert_string_equal(str(json_array_get(subjects, 3), "outcome"), "unchanged");
+    /* Three keys for each row, the marker for the leaver: ten reads at once. */
+    assert_int_equal(answered_on_users(f, "GET "), 10);
+    assert_int_equal(emu_max_in_flight(f), 10);
+    json_t *m = user_named(f, "m1@example.com");
+    assert_string_equal(str(m, "title"), "Lead");
+    json_decref(m);
+    json_decref(r);
+    json_decref(n1);
+    json_decref(n2);
+    json_decref(m1);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
+/* The plan of named people is the same whether their reads go at once or one
+ * key after the other: an unmanaged userName holder adopted, a managed user
+ * found by its marker (with a new userName) and another row matching it by
+ * the userName it had (both rejected), a new person, a leaver with no user. Same identity: same operations, rejections, counts. */
+static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
+{
+    fixture *f = *state;
+    open_session(f, &f->session);
+    static const char rows[] =
+        "{\"id\":\"N1\",\"first\":\"Nan\",\"last\":\"One\",\"email\":\"n1@example.com\","
+        "\"title\":\"Agent\",\"status\":\"active\"}\n"
+        "{\"id\":\"M1\",\"first\":\"Managed\",\"last\":\"One\",\"email\":\"m1.new@example.com\","
+        "\"title\":\"Lead\",\"status\":\"active\"}\n"
+        "{\"id\":\"X1\",\"first\":\"Not\",\"last\":\"Ours\",\"email\":\"other@example.com\","
+        "\"title\":\"Boss\",\"status\":\"active\"}\n"
+        "{\"id\":\"X2\",\"first\":\"Two\",\"last\":\"Names\",\"email\":\"M1@example.com\","
+        "\"title\":\"Agent\",\"status\":\"active\"}\n";
+    const char *targets[] = {"N1", "M1", "X1", "X2", "GONE"};
+    char identity[2][80];
+    long requests[2];
+    json_t *rejected[2];
+    for (int at_once = 0; at_once < 2; at_once++) {
+        gcs_planner_options po;
+        gcs_planner_options_init(&po);
+        po.source_path = "<rows>";
+        po.source_data = rows;
+        po.source_len = strlen(rows);
+        po.source_format = GCS_SOURCE_NDJSON;
+        po.profile_path = f->profile;
+        po.api_url = f->emu.api_url;
+        po.targets = targets;
+        po.target_count = 5;
+        po.lookups_at_once = at_once;
+        gcs_plan plan;
+        gcs_planner_stats stats;
+        if (gcs_planner_run(&plan, &stats, f->session->client, &po) != 0)
+            fail_msg("plan: %s", gcs_error_last());
+        snprintf(identity[at_once], sizeof identity[at_once], "%s", gcs_plan_identity(&plan));
+        requests[at_once] = stats.requests;
+        rejected[at_once] = json_deep_copy(json_object_get(plan.doc, "rejected"));
+        assert_int_equal(stats.created, 1);
+        assert_int_equal(stats.adopted, 1);
+        assert_int_equal(stats.rejected, 2);
+        gcs_plan_release(&plan);
+    }
+    assert_string_equal(identity[0], identity[1]);
+    assert_true(json_equal(rejected[0], rejected[1]));
+    /* At once, every key of every person is read, the ones a read in turn
+     * does without included. */
+    assert_true(requests[1] > requests[0]);
+    json_decref(rejected[0]);
+    json_decref(rejected[1]);
+}
+
 static void a_leave_deactivates_a_managed_user_only(void **state)
 {
     fixture *f = *state;
@@ -381,6 +531,13 @@ static void a_rejected_row_writes_nothing(void **state)
     json_decref(r);
     char group[] = "{\"v\":1,\"kind\":\"group\",\"key\":\"G1\",\"row\":{}}";
     assert_int_equal(gcs_store_job_enqueue(&id, f->store, "group:G1", group, 5), 0);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "group: an object with key and members"));
+    json_decref(r);
+    char team[] = "{\"v\":1,\"kind\":\"team\",\"key\":\"T1\",\"row\":{}}";
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, "person:T1", team, 5), 0);
     gcs_workers_notify(f->workers);
     r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "rejected");
@@ -862,12 +1019,350 @@ static void two_hosts_on_postgresql_do_every_job_once(void **state)
     gcs_genesys_session_free(s2);
 }
 
+/* ==== Groups ==== */
+
+/* The profile with a groups section: group jobs go through it. */
+static void use_group_profile(fixture *f)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%sgroups:\n  column: teams\n  hierarchy: kept\n", profile);
+    free(f->profile);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", text);
+}
+
+/* A group's job as the front enqueues it from a group event (docs/serve.md). */
+static int64_t enqueue_group(fixture *f, const char *key, const char *group_json)
+{
+    char payload[2048], job_key[128];
+    snprintf(payload, sizeof payload,
+             "{\"v\":1,\"kind\":\"group\",\"key\":\"%s\",\"group\":%s,\"event\":\"upsert\","
+             "\"origin\":\"event\",\"webhook_id\":\"msg_%s\",\"requested_by\":\"webhook\"}",
+             key, group_json, key);
+    snprintf(job_key, sizeof job_key, "group:%s", key);
+    int64_t id;
+    assert_int_equal(gcs_store_job_enqueue(&id, f->store, job_key, payload, 5), 0);
+    gcs_workers_notify(f->workers);
+    return id;
+}
+
+/* The emulator's group of this name (a new reference), or NULL. */
+static json_t *group_named(fixture *f, const char *name)
+{
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL), *found = NULL;
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(st, "groups"), i, g) {
+        if (strcmp(str(g, "name"), name) == 0)
+            found = json_incref(g);
+    }
+    json_decref(st);
+    return found;
+}
+
+static size_t members_of(fixture *f, const char *name)
+{
+    json_t *g = group_named(f, name);
+    assert_non_null(g);
+    size_t n = json_array_size(json_object_get(g, "members"));
+    json_decref(g);
+    return n;
+}
+
+/* DELETE of a path with the workers' session (gcs_workers_with_session). */
+static int delete_path(gcs_genesys_session *session, void *ctx)
+{
+    gcs_http_client_request req = {.method = "DELETE", .path = ctx};
+    gcs_http_client_response res;
+    int rc = gcs_http_call(&res, session->client, &req);
+    gcs_http_client_response_release(&res);
+    return rc;
+}
+
+static void a_group_job_creates_the_group_then_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    /* M1 is managed already; GA, GB and GC are created by their own jobs. */
+    int64_t people[3];
+    people[0] = enqueue_person(f, "GA", "ga@example.com", "Agent", 5);
+    people[1] = enqueue_person(f, "GB", "gb@example.com", "Agent", 5);
+    people[2] = enqueue_person(f, "GC", "gc@example.com", "Agent", 5);
+    for (int i = 0; i < 3; i++)
+        json_decref(wait_job(f, people[i], GCS_JOB_DONE, 20000));
+    long writes = gcs_test_emu_writes(&f->emu);
+
+    const char *team = "{\"key\":\"team\",\"name\":\"Team\",\"description\":\"The team\","
+                       "\"members\":[\"M1\",\"GA\",\"GB\",\"GC\",\"NOBODY\"],"
+                       "\"children\":[\"team-nights\"]}";
+    int64_t id = enqueue_group(f, "team", team);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_string_equal(str(r, "group"), "team");
+    assert_non_null(str(r, "genesys_id"));
+    assert_string_equal(str(r, "nesting"), "kept");
+    assert_int_equal(json_integer_value(json_object_get(r, "added")), 4);
+    /* An unknown person is said, not a failure of the group. */
+    assert_int_equal(json_integer_value(json_object_get(r, "unknown_member_count")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "unknown_members"), 0)),
+                        "NOBODY");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "children"), 0)),
+                        "team-nights");
+    assert_true(json_array_size(json_object_get(r, "receipts")) > 0);
+    assert_non_null(str(r, "run_id"));
+    json_t *g = group_named(f, "Team");
+    assert_non_null(g);
+    assert_string_equal(str(g, "description"), "The team");
+    json_decref(g);
+    assert_int_equal(members_of(f, "Team"), 4);
+    assert_true(gcs_test_emu_writes(&f->emu) > writes);
+    /* gcscim added them: they are its own to remove later. */
+    gcs_receipt_filter rf = {0};
+    rf.run_id = str(r, "run_id");
+    json_t *seen = json_array();
+    assert_int_equal(gcs_store_receipts_each(f->store, &rf, count_receipt, seen), 0);
+    assert_true(json_array_size(seen) >= 2); /* the create and the members */
+    json_decref(seen);
+    json_decref(r);
+
+    /* The same event again: read, nothing to write. */
+    writes = gcs_test_emu_writes(&f->emu);
+    id = enqueue_group(f, "team", team);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    assert_non_null(str(r, "genesys_id"));
+    assert_true(json_is_null(json_object_get(r, "run_id")));
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    json_decref(r);
+
+    /* Deleted behind gcscim's back: the same event again creates it again
+     * (each job's plan is its own, never "already applied"). */
+    g = group_named(f, "Team");
+    char path[160];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", str(g, "id"));
+    json_decref(g);
+    assert_int_equal(gcs_workers_with_session(f->workers, delete_path, path), 0);
+    assert_null(group_named(f, "Team"));
+    id = enqueue_group(f, "team", team);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(members_of(f, "Team"), 4);
+    json_decref(r);
+
+    /* One member fewer: under the removals floor, done at once. */
+    id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\","
+                                  "\"members\":[\"M1\",\"GA\",\"GB\"]}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    assert_int_equal(json_integer_value(json_object_get(r, "removed")), 1);
+    assert_int_equal(members_of(f, "Team"), 3);
+    json_decref(r);
+}
+
+/* Flattened: a group takes its children's members from their own events; a
+ * child no event named yet, or a cycle, rejects it, writing nothing. */
+static void a_flattened_group_takes_its_childrens_members_from_their_events(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    json_decref(wait_job(f, enqueue_person(f, "FA", "fa@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    json_decref(wait_job(f, enqueue_person(f, "FB", "fb@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    int64_t id = enqueue_group(f, "child", "{\"key\":\"child\",\"name\":\"Child\","
+                                           "\"members\":[\"FA\"],\"children\":[\"leaf\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    id = enqueue_group(f, "leaf", "{\"key\":\"leaf\",\"name\":\"Leaf\",\"members\":[\"M1\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    const char *parent = "{\"key\":\"parent\",\"name\":\"Parent\",\"members\":[\"FB\"],"
+                         "\"children\":[\"child\"],\"nesting\":\"flattened\"}";
+    id = enqueue_group(f, "parent", parent);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_string_equal(str(r, "nesting"), "flattened");
+    assert_int_equal(json_integer_value(json_object_get(r, "added")), 3); /* FB, FA, M1 */
+    json_decref(r);
+    assert_int_equal(members_of(f, "Parent"), 3);
+    assert_int_equal(members_of(f, "Child"), 1); /* kept: its direct members only */
+
+    long writes = gcs_test_emu_writes(&f->emu);
+    id = enqueue_group(f, "top", "{\"key\":\"top\",\"members\":[],\"children\":[\"ghost\"],"
+                                 "\"nesting\":\"flattened\"}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "group 'ghost' is not known yet"));
+    json_decref(r);
+    /* The leaf now names the parent: parent -> child -> leaf -> parent. */
+    id = enqueue_group(f, "leaf", "{\"key\":\"leaf\",\"name\":\"Leaf\",\"members\":[\"M1\"],"
+                                  "\"children\":[\"parent\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    id = enqueue_group(f, "parent", parent);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "nested in itself"));
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    assert_int_equal(members_of(f, "Parent"), 3);
+}
+
+static int collect_key(const char *key, void *payload)
+{
+    json_array_append_new(payload, json_string(key));
+    return 0;
+}
+
+static json_t *recorded_parents(fixture *f, const char *key)
+{
+    json_t *parents = json_array();
+    assert_int_equal(gcs_store_group_parents_each(f->store, key, collect_key, parents), 0);
+    return parents;
+}
+
+/* A group event speaks of children, not parents: the kept hierarchy a sync
+ * recorded for the group stays as it was, and a change of members alone is
+ * planned and applied as such. */
+static void a_group_event_keeps_the_parents_sync_recorded(void **state)
+{
+    fixture *f = *state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%sgroups:\n  column: teams\n  file: groups.csv\n  hierarchy: kept\n", profile);
+    free(f->profile);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", text);
+    free(gcs_test_write_file(f->dir, "groups.csv", "key,name,parents\ndept,Dept,\nteam,Team,dept\n"));
+    char *source = gcs_test_write_file(f->dir, "hr.csv",
+                                       "id,first,last,email,title,status,teams\n"
+                                       "M1,Managed,One,m1@example.com,Agent,active,\n"
+                                       "K1,Kay,One,k1@example.com,Agent,active,team\n");
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &f->emu, f->url);
+    gcs_test_run run;
+    int code = gcs_test_cli_run(&cli, &run, "sync", "--source", source, "--profile", f->profile,
+                                NULL);
+    if (code != 0)
+        fail_msg("sync exited %d: %s%s", code, run.out.ptr, run.err.ptr);
+    gcs_test_run_release(&run);
+    free(source);
+    json_t *parents = recorded_parents(f, "team");
+    assert_int_equal(json_array_size(parents), 1);
+    assert_string_equal(json_string_value(json_array_get(parents, 0)), "dept");
+    json_decref(parents);
+
+    start_workers(f);
+    long writes = gcs_test_emu_writes(&f->emu);
+    int64_t id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\",\"members\":[\"K1\"]}");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\","
+                                  "\"members\":[\"K1\",\"M1\"]}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    assert_int_equal(json_integer_value(json_object_get(r, "added")), 1);
+    json_decref(r);
+    assert_int_equal(members_of(f, "Team"), 2);
+    parents = recorded_parents(f, "team");
+    assert_int_equal(json_array_size(parents), 1);
+    assert_string_equal(json_string_value(json_array_get(parents, 0)), "dept");
+    json_decref(parents);
+}
+
+/* Three states of one group while the first waits: one job, the newest wins. */
+static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    int64_t a = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"One\","
+                                         "\"members\":[]}");
+    int64_t b = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"Two\","
+                                         "\"members\":[]}");
+    int64_t c = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":"
+                                         "\"Three\",\"members\":[\"M1\"]}");
+    assert_int_equal(a, b);
+    assert_int_equal(b, c);
+    start_workers(f);
+    json_t *r = wait_job(f, a, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+    json_t *g = group_named(f, "Crew");
+    assert_string_equal(str(g, "description"), "Three");
+    assert_int_equal(json_array_size(json_object_get(g, "members")), 1);
+    json_decref(g);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 2); /* the create, then its member */
+}
+
+static void a_group_emptied_waits_for_approval_then_applies(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    const char *keys[] = {"HA", "HB", "HC", "HD"};
+    for (int i = 0; i < 4; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "%s@example.com", keys[i]);
+        json_decref(wait_job(f, enqueue_person(f, keys[i], email, "Agent", 5), GCS_JOB_DONE,
+                             20000));
+    }
+    int64_t id = enqueue_group(f, "desk", "{\"key\":\"desk\",\"name\":\"Desk\","
+                                          "\"members\":[\"HA\",\"HB\",\"HC\",\"HD\"]}");
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    assert_int_equal(members_of(f, "Desk"), 4);
+
+    /* Every member gone: over the removals threshold, so nothing is sent
+     * until someone approves it. */
+    long writes = gcs_test_emu_writes(&f->emu);
+    id = enqueue_group(f, "desk", "{\"key\":\"desk\",\"name\":\"Desk\",\"members\":[]}");
+    json_t *r = wait_job(f, id, GCS_JOB_NEEDS_APPROVAL, 20000);
+    assert_string_equal(str(r, "outcome"), "needs_approval");
+    json_t *need = json_array_get(json_object_get(r, "needs"), 0);
+    assert_string_equal(str(need, "flag"), "--approve remove-members=4");
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    assert_int_equal(members_of(f, "Desk"), 4);
+    json_decref(r);
+
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &f->emu, f->url);
+    gcs_test_run run;
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", (long long)id);
+    assert_int_equal(gcs_test_cli_run(&cli, &run, "jobs", "approve", sid, NULL), 0);
+    assert_non_null(strstr(run.out.ptr, "remove-members=4"));
+    gcs_test_run_release(&run);
+    gcs_workers_notify(f->workers);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    assert_int_equal(json_integer_value(json_object_get(r, "removed")), 4);
+    assert_int_equal(members_of(f, "Desk"), 0);
+    json_decref(r);
+}
+
+/* A group job of a profile without groups is rejected for good, naming why. */
+static void a_group_job_without_a_groups_profile_is_rejected(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_group(f, "g", "{\"key\":\"g\",\"members\":[]}");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "groups: section"));
+    assert_int_equal(gcs_test_emu_writes(&f->emu), 0);
+    json_decref(r);
+}
+
 int main(void)
 {
     gcs_test_deadline(240);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_job_becomes_a_user_with_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(a_notified_job_is_taken_without_waiting_for_the_poll, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_new_person_is_looked_up_by_every_key_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(people_provisioned_together_are_read_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reads_at_once_plan_what_reads_in_turn_plan, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_leave_deactivates_a_managed_user_only, setup, teardown),
         cmocka_unit_test_setup_teardown(a_rejected_row_writes_nothing, setup, teardown),
@@ -885,6 +1380,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_forbidden_write_fails_its_job_and_the_next_job_runs,
                                         setup_read_only, teardown),
+        cmocka_unit_test_setup_teardown(a_group_job_creates_the_group_then_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_group_emptied_waits_for_approval_then_applies, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(three_changes_to_a_group_while_the_first_waits_are_one_plan,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_flattened_group_takes_its_childrens_members_from_their_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_group_event_keeps_the_parents_sync_recorded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_postgresql, setup_pg, teardown_pg),
         cmocka_unit_test_setup_teardown(two_hosts_on_postgresql_do_every_job_once, setup_pg,

@@ -295,6 +295,141 @@ static void a_changed_limit_is_learnt_again(void **state)
     assert_int_equal(p.mode, GCS_PACER_NONE);
 }
 
+/* ==== Several hosts, one client's limit ==== */
+
+/* `n` hosts, each with a pacer told that `told` hosts share the limit, each
+ * always holding `pending` requests of work (a worker's batch: small, so the
+ * burst rule applies) and up to 16 in flight. With `per_token` every host has
+ * a window of its own (Genesys counts per token), else they share one (one
+ * token, or a service counting per client). Returns the requests accepted
+ * over `duration`, all hosts together; *rejected the 429s. */
+static int simulate_hosts(int n, int told, bool per_token, int pending, int64_t duration,
+                          int *rejected)
+{
+    enum { HOSTS = 4, CAP = 4096 };
+    sim_server srv[HOSTS];
+    gcs_pacer p[HOSTS];
+    int64_t sent_at[HOSTS][CAP], answer_at[HOSTS][CAP];
+    int head[HOSTS] = {0}, tail[HOSTS] = {0};
+    for (int h = 0; h < n; h++) {
+        srv[h] = (sim_server){.allowed = 120, .window = 10 * S, .lazy = true};
+        gcs_pacer_init(&p[h], 0, 2);
+        gcs_pacer_set_hosts(&p[h], told);
+    }
+    int accepted = 0;
+    int64_t now = 0;
+    *rejected = 0;
+    /* Host h's latency differs a little, so that the hosts do not move in step. */
+    while (now < duration) {
+        int64_t best = INT64_MAX;
+        int who = -1;
+        bool send = false;
+        for (int h = 0; h < n; h++) {
+            int in_flight = tail[h] - head[h];
+            if (in_flight < 16 && !(gcs_pacer_probe_only(&p[h]) && in_flight > 0)) {
+                int64_t t = gcs_pacer_next_us(&p[h], now, pending);
+                if (t < best) {
+                    best = t;
+                    who = h;
+                    send = true;
+                }
+            }
+            if (in_flight && answer_at[h][head[h] % CAP] < best) {
+                best = answer_at[h][head[h] % CAP];
+                who = h;
+                send = false;
+            }
+        }
+        if (who < 0)
+            break;
+        now = best;
+        int64_t latency = (2 + who) * MS;
+        if (send) {
+            gcs_pacer_on_send(&p[who], now);
+            sent_at[who][tail[who] % CAP] = now;
+            answer_at[who][tail[who] % CAP] = now + 2 * latency;
+            tail[who]++;
+            continue;
+        }
+        int64_t sent = sent_at[who][head[who] % CAP];
+        head[who]++;
+        int count, reset, ra;
+        int status = sim_serve(&srv[per_token ? who : 0], sent + latency, &count, &reset, &ra);
+        gcs_pacer_on_answer(&p[who], sent, now, status, count, srv[0].allowed, reset);
+        if (status == 429) {
+            gcs_pacer_on_429(&p[who], now, ra);
+            (*rejected)++;
+        } else if (now < duration) {
+            accepted++;
+        }
+    }
+    return accepted;
+}
+
+static void hosts_sharing_one_window_stay_within_it(void **state)
+{
+    (void)state;
+    int rejected;
+    /* Two hosts, each told of the other, small batches (bursts): one window's worth. */
+    int accepted = simulate_hosts(2, 2, false, 3, 60 * S, &rejected);
+    double util = accepted / (60.0 * 12.0);
+    print_message("2 hosts, one window, shares: accepted %d rejected %d utilisation %.4f\n",
+                  accepted, rejected, util);
+    assert_true(rejected * 200 <= accepted + rejected);
+    assert_true(util >= 0.97);
+    /* The same hosts not told of each other each spend the window's remaining
+     * allowance in a burst: together they run into the limit. */
+    accepted = simulate_hosts(2, 1, false, 3, 60 * S, &rejected);
+    print_message("2 hosts, one window, no shares: accepted %d rejected %d\n", accepted, rejected);
+    assert_true(rejected * 200 > accepted + rejected);
+}
+
+static void hosts_with_a_window_each_keep_to_one_limit(void **state)
+{
+    (void)state;
+    int rejected;
+    /* Genesys counts per token: no 429 tells the hosts they spend two limits;
+     * their shares keep the sum within one client's (12 per second). */
+    const int pendings[] = {3, INT_MAX};
+    for (size_t i = 0; i < 2; i++) {
+        int pending = pendings[i];
+        int accepted = simulate_hosts(3, 3, true, pending, 60 * S, &rejected);
+        double util = accepted / (60.0 * 12.0);
+        print_message("3 hosts, a window each, pending %d: accepted %d utilisation %.4f\n", pending,
+                      accepted, util);
+        assert_int_equal(rejected, 0);
+        assert_true(util >= 0.95 && util <= 1.0);
+    }
+}
+
+static void the_burst_decision_counts_the_share(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 600, 10);
+    /* Alone: 599 left, a 281-request job goes at once. */
+    assert_int_equal(gcs_pacer_remaining(&p, 2000), 599);
+    assert_int_equal(gcs_pacer_next_us(&p, 2000, 281), 2000);
+    /* Two hosts: this one's share is 300 less its own send. */
+    gcs_pacer_set_hosts(&p, 2);
+    assert_int_equal(gcs_pacer_remaining(&p, 2000), 299);
+    assert_int_equal(gcs_pacer_next_us(&p, 2000, 281), 2000);
+    assert_true(gcs_pacer_next_us(&p, 2000, 300) > 2000);
+    /* The other host's sends, seen in the count, leave less than the share. */
+    gcs_pacer_on_answer(&p, 1000, 3000, 200, 450, 600, 10);
+    assert_int_equal(gcs_pacer_remaining(&p, 4000), 150);
+    assert_true(gcs_pacer_next_us(&p, 4000, 281) > 4000);
+    assert_int_equal(gcs_pacer_next_us(&p, 4000, 150), 4000);
+    /* Nonsense counts as one host. */
+    gcs_pacer_set_hosts(&p, 0);
+    assert_int_equal(p.hosts, 1);
+    /* Not pacing yet: no limit to share. */
+    gcs_pacer_init(&p, 0, 0);
+    assert_int_equal(gcs_pacer_remaining(&p, 0), INT_MAX);
+}
+
 int main(void)
 {
     gcs_test_deadline(60);
@@ -310,6 +445,9 @@ int main(void)
         cmocka_unit_test(an_error_without_headers_keeps_the_pace),
         cmocka_unit_test(a_new_token_window_is_followed),
         cmocka_unit_test(a_changed_limit_is_learnt_again),
+        cmocka_unit_test(hosts_sharing_one_window_stay_within_it),
+        cmocka_unit_test(hosts_with_a_window_each_keep_to_one_limit),
+        cmocka_unit_test(the_burst_decision_counts_the_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
 #include "core/error.h"
 #include "service/auth.h"
 #include "service/event.h"
+#include "service/workers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +121,134 @@ static void event_keys_and_columns_are_bounded(void **state)
     assert_non_null(strstr(gcs_error_last(), "body.row: has no column"));
 }
 
+static void group_event_becomes_the_job_of_the_contract(void **state)
+{
+    (void)state;
+    const char *body = "{\"type\":\"group.changed\",\"data\":{\"key\":\"tier-2\",\"name\":\"Tier 2\","
+                       "\"members\":[\"E1\",\"E2\"],\"nesting\":\"flattened\","
+                       "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]}}";
+    gcs_event e;
+    assert_int_equal(gcs_event_parse(&e, body, strlen(body)), 0);
+    assert_int_equal(e.kind, GCS_EVENT_GROUP);
+    assert_int_equal(e.action, GCS_EVENT_UPSERT);
+    assert_null(e.row);
+    assert_string_equal(e.key, "tier-2");
+    char *key, *payload;
+    gcs_event_origin o = {"event", "msg_g", "webhook", 7};
+    assert_int_equal(gcs_event_job(&key, &payload, &e, &o), 0);
+    assert_string_equal(key, "group:tier-2");
+    assert_string_equal(payload,
+                        "{\"v\":1,\"kind\":\"group\",\"key\":\"tier-2\",\"group\":{\"key\":\"tier-2\","
+                        "\"name\":\"Tier 2\",\"members\":[\"E1\",\"E2\"],\"nesting\":\"flattened\","
+                        "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]},\"event\":\"upsert\","
+                        "\"origin\":\"event\",\"webhook_id\":\"msg_g\",\"requested_by\":\"webhook\","
+                        "\"accepted_ms\":7}");
+    /* The workers read back what the front wrote. */
+    json_t *doc;
+    const json_t *group;
+    gcs_plan_options plan;
+    gcs_plan_options_init(&plan);
+    assert_int_equal(gcs_workers_read_group_payload(&doc, &group, &plan, payload), 0);
+    assert_string_equal(json_string_value(json_object_get(group, "name")), "Tier 2");
+    json_decref(doc);
+    free(key);
+    free(payload);
+    gcs_event_release(&e);
+    /* A group event is not a provisioning request's shape, nor a person's. */
+    const char *person_shaped = "{\"type\":\"group.created\",\"data\":{\"key\":\"g\","
+                                "\"row\":{\"a\":\"b\"},\"members\":[]}}";
+    assert_int_equal(gcs_event_parse(&e, person_shaped, strlen(person_shaped)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "data.row: unknown field"));
+}
+
+/* Limits: each one a 400 naming the field, never quoting the value. */
+static void group_event_fields_are_bounded(void **state)
+{
+    (void)state;
+    size_t cap = 16 + (size_t)(GCS_EVENT_GROUP_MEMBERS_MAX + 1) * 10 + 200;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    size_t n = (size_t)snprintf(body, cap, "{\"type\":\"group.changed\",\"data\":{\"key\":\"g\","
+                                           "\"members\":[");
+    for (int i = 0; i <= GCS_EVENT_GROUP_MEMBERS_MAX; i++)
+        n += (size_t)snprintf(body + n, cap - n, "%s\"P%d\"", i ? "," : "", i);
+    snprintf(body + n, cap - n, "]}}");
+    gcs_event e;
+    assert_int_equal(gcs_event_parse(&e, body, strlen(body)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "data.members: more than 10000 entries"));
+    free(body);
+
+    char longkey[GCS_EVENT_GROUP_KEY_MAX + 2], text[600];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    snprintf(text, sizeof text, "{\"type\":\"group.changed\",\"data\":{\"key\":\"%s\",\"members\":[]}}",
+             longkey);
+    assert_int_equal(gcs_event_parse(&e, text, strlen(text)), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "data.key: must be 1 to 200 bytes"));
+    assert_null(strstr(gcs_error_last(), longkey));
+    static const struct {
+        const char *data;
+        const char *names;
+    } cases[] = {
+        {"{\"key\":\"g\",\"members\":[],\"name\":\"\"}", "data.name: must be 1 to 255 bytes"},
+        {"{\"key\":\"g\",\"members\":[],\"name\":\"A\\tB\"}", "data.name: holds a control character"},
+        {"{\"key\":\"g\",\"members\":[],\"description\":7}", "data.description: must be a string"},
+        {"{\"key\":\"g\",\"members\":[],\"type\":\"secret\"}", "data.type: must be official or social"},
+        {"{\"key\":\"g\",\"members\":[],\"children\":[\"c\",\"c\"]}", "data.children[1]: listed twice"},
+        {"{\"key\":\"g\",\"members\":[],\"roles\":{}}", "data.roles: must be an array"},
+        {"{\"key\":\"g\",\"members\":[],\"roles\":[{\"role\":\"A@B\",\"division\":\"D\"}]}",
+         "data.roles[0].role: holds '@'"},
+        {"{\"key\":\"g\",\"members\":[],\"roles\":[{\"role\":\"A\",\"division\":\"D\",\"x\":1}]}",
+         "data.roles[0]: unknown field"},
+        {"{\"key\":\"g\",\"members\":[],\"roles\":[{\"role\":\"A\",\"division\":\"D\"},"
+         "{\"role\":\"A\",\"division\":\"D\"}]}",
+         "data.roles[1]: listed twice"},
+        {"{\"key\":\"g\",\"members\":[\"\"]}", "data.members[0]: must be 1 to 256 bytes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(text, sizeof text, "{\"type\":\"group.changed\",\"data\":%s}", cases[i].data);
+        if (gcs_event_parse(&e, text, strlen(text)) != GCS_EINVALID ||
+            !strstr(gcs_error_last(), cases[i].names))
+            fail_msg("case %zu: '%s' (wanted '%s')", i, gcs_error_last(), cases[i].names);
+    }
+}
+
+/* The events examples/serve/ shows (README, docs/serve.md) are events serve takes. */
+static void example_events_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        gcs_event_kind kind;
+        const char *job_key;
+    } examples[] = {
+        {"person-created.json", GCS_EVENT_PERSON, "person:EC2001"},
+        {"person-left.json", GCS_EVENT_PERSON, NULL},
+        {"group-changed.json", GCS_EVENT_GROUP, "group:onboarding-2026-11"},
+    };
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/examples/serve/%s", GCS_TEST_SOURCE_DIR, examples[i].file);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        char body[8192];
+        size_t n = fread(body, 1, sizeof body, fp);
+        fclose(fp);
+        gcs_event e;
+        if (gcs_event_parse(&e, body, n) != 0)
+            fail_msg("%s: %s", examples[i].file, gcs_error_last());
+        assert_int_equal(e.kind, examples[i].kind);
+        char *key, *payload;
+        gcs_event_origin o = {"event", "msg_x", "webhook", 1};
+        assert_int_equal(gcs_event_job(&key, &payload, &e, &o), 0);
+        if (examples[i].job_key)
+            assert_string_equal(key, examples[i].job_key);
+        free(key);
+        free(payload);
+        gcs_event_release(&e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +256,9 @@ int main(void)
         cmocka_unit_test(api_key_file_errors_name_the_line_never_the_key),
         cmocka_unit_test(event_becomes_the_job_of_the_contract),
         cmocka_unit_test(event_keys_and_columns_are_bounded),
+        cmocka_unit_test(group_event_becomes_the_job_of_the_contract),
+        cmocka_unit_test(group_event_fields_are_bounded),
+        cmocka_unit_test(example_events_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

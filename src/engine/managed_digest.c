@@ -1,0 +1,308 @@
+#include "engine/managed_digest.h"
+#include "core/error.h"
+#include "core/scim.h"
+#include "core/siphash.h"
+#include "mapping/map.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void gcs_digester_init(gcs_digester *d, const gcs_profile *profile, const char *marker)
+{
+    memset(d, 0, sizeof *d);
+    d->profile = profile;
+    d->marker = marker;
+    gcs_siphash_random_key(&d->k[0], d);
+    gcs_siphash_random_key(&d->k[2], &d->k[2]);
+    gcs_buf_init(&d->text, 0);
+}
+
+int gcs_managed_active(const json_t *user)
+{
+    const json_t *a = json_object_get(user, "active");
+    return !a ? GCS_MANAGED_ACTIVE_ABSENT : json_is_true(a) ? 1 : json_is_false(a) ? 0 : GCS_MANAGED_ACTIVE_OTHER;
+}
+
+void gcs_digester_release(gcs_digester *d)
+{
+    gcs_buf_release(&d->text);
+}
+
+/* The attributes the diff skips (plan/diff.h): create-only ones without a
+ * part; a create-only part of a list (a phone type) is still compared. */
+static bool skipped(const gcs_profile_attr *a)
+{
+    return a->mode == GCS_ATTR_CREATE_ONLY && !a->sub;
+}
+
+/* Left out of the digest: the manager, compared apart once resolved. */
+static bool in_digest(const gcs_profile_attr *a)
+{
+    return !skipped(a) && a->target != GCS_TARGET_MANAGER;
+}
+
+/* ==== Coverage: everything the diff would compare of a desired user ==== */
+
+static bool never_diffed(const char *name)
+{
+    static const char *const names[] = {"schemas", "id", "meta", "groups", "password"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Does a profile attribute with this path own the part `sub` (NULL: the whole)? */
+static bool profile_names(const gcs_profile *profile, const char *path, const char *sub)
+{
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(profile, i);
+        if (strcmp(a->path, path) != 0)
+            continue;
+        if (!sub || (a->sub && strcmp(a->sub, sub) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* A list of typed entries (emails, phoneNumbers) or externalIds: each entry's
+ * `field` must be a part the profile (or the marker) owns, and appear once. */
+static bool parts_covered(const gcs_digester *d, const char *path, const json_t *list,
+                          const char *field)
+{
+    if (!json_is_array(list))
+        return false;
+    size_t i, j;
+    json_t *e, *f;
+    json_array_foreach(list, i, e) {
+        const char *part = json_string_value(json_object_get(e, field));
+        if (!part)
+            return false;
+        bool own = profile_names(d->profile, path, part) ||
+                   (d->marker && strcmp(field, "authority") == 0 && strcmp(part, d->marker) == 0);
+        if (!own)
+            return false;
+        json_array_foreach(list, j, f) {
+            const char *other = json_string_value(json_object_get(f, field));
+            if (j < i && other && strcmp(other, part) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* A set (roles, skills, languages) whose names repeat compares by size in
+ * the diff but not in the normalised value: no digest then. */
+static bool set_without_repeats(const json_t *list, const char *field)
+{
+    size_t i, j;
+    json_t *e, *f;
+    json_array_foreach(list, i, e) {
+        const char *name = json_string_value(json_object_get(e, field));
+        json_array_foreach(list, j, f) {
+            const char *other = json_string_value(json_object_get(f, field));
+            if (j < i && (!name || !other || strcmp(name, other) == 0))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool covered(const gcs_digester *d, const char *path, const char *name, const json_t *v)
+{
+    if (strcmp(path, "active") == 0)
+        return json_is_boolean(v);
+    if (strcmp(name, "emails") == 0 || strcmp(name, "phoneNumbers") == 0)
+        return parts_covered(d, path, v, "type");
+    if (strcmp(name, "externalIds") == 0)
+        return parts_covered(d, path, v, "authority");
+    if (strcmp(name, "roles") == 0)
+        return profile_names(d->profile, path, NULL) && set_without_repeats(v, "value");
+    if (strcmp(name, "routingSkills") == 0 || strcmp(name, "routingLanguages") == 0)
+        return profile_names(d->profile, path, NULL) && set_without_repeats(v, "name");
+    return profile_names(d->profile, path, NULL);
+}
+
+static bool desired_covered(const gcs_digester *d, const json_t *user)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)user, key, v) {
+        if (never_diffed(key))
+            continue;
+        if (strncmp(key, "urn:", 4) == 0 && json_is_object(v)) {
+            const char *sub;
+            json_t *sv;
+            json_object_foreach(v, sub, sv) {
+                char path[512];
+                snprintf(path, sizeof path, "%s:%s", key, sub);
+                if (!covered(d, path, sub, sv)) {
+                    return false;
+                }
+            }
+        } else if (!covered(d, key, key, v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ==== The canonical text ==== */
+
+static int put_value(gcs_buf *b, const json_t *v)
+{
+    if (!v)
+        return gcs_buf_putc(b, '-');
+    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (!text)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_buf_putc(b, '=');
+    if (rc == 0)
+        rc = gcs_buf_puts(b, text);
+    free(text);
+    return rc;
+}
+
+static const char *marker_of(const gcs_digester *d, const json_t *user)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        if (authority && strcmp(authority, d->marker) == 0)
+            return json_string_value(json_object_get(e, "value"));
+    }
+    return NULL;
+}
+
+static size_t set_size(const json_t *user, const gcs_profile_attr *a)
+{
+    const char *colon = strrchr(a->path, ':');
+    if (strncmp(a->path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - a->path), a->path);
+        return json_array_size(json_object_get(json_object_get(user, urn), colon + 1));
+    }
+    return json_array_size(json_object_get(user, a->path));
+}
+
+int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_managed_digest *out)
+{
+    if (!json_is_object(user) || (desired && !desired_covered(d, user)))
+        return 0;
+    gcs_buf *b = &d->text;
+    gcs_buf_clear(b);
+    int rc = 0;
+    /* `active` is left out: the diff compares it only when the desired user
+     * has it, which the caller checks (gcs_managed_active). */
+    rc = gcs_buf_puts(b, "v1");
+    if (rc == 0 && d->marker) {
+        const char *m = marker_of(d, user);
+        rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, m, strlen(m) + 1); /* the NUL ends it: no value is a prefix */
+    }
+    for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
+        if (!in_digest(a))
+            continue;
+        rc = gcs_buf_printf(b, "\x1e%zu", i);
+        if (rc == 0 && a->target == GCS_TARGET_ACTIVE) {
+            /* As held: the diff tells false, absent and anything else apart. */
+            rc = gcs_buf_printf(b, "a%d", gcs_managed_active(user));
+            continue;
+        }
+        json_t *v = gcs_scim_attr_value(user, a);
+        if (rc == 0 && (a->target == GCS_TARGET_ROLES || a->target == GCS_TARGET_SKILLS ||
+                        a->target == GCS_TARGET_LANGUAGES))
+            rc = gcs_buf_printf(b, "#%zu", set_size(user, a));
+        if (rc == 0)
+            rc = put_value(b, v);
+        json_decref(v);
+    }
+    if (rc < 0)
+        return rc == GCS_ENOMEM ? rc : 0; /* too long to fingerprint: diffed in full */
+    out->h[0] = gcs_siphash13(b->ptr, b->len, d->k[0], d->k[1]);
+    out->h[1] = gcs_siphash13(b->ptr, b->len, d->k[2], d->k[3]);
+    return 1;
+}
+
+/* ==== The desired user as the diff takes it ==== */
+
+static void set_path(json_t *user, const char *path, json_t *value /* stolen */)
+{
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        json_t *obj = json_object_get(user, urn);
+        if (!obj) {
+            obj = json_object();
+            json_object_set_new(user, urn, obj);
+        }
+        if (!json_object_get(obj, colon + 1))
+            json_object_set_new(obj, colon + 1, value);
+        else
+            json_decref(value);
+    } else if (!json_object_get(user, path)) {
+        json_object_set_new(user, path, value);
+    } else {
+        json_decref(value);
+    }
+}
+
+static json_t *array_at_path(json_t *user, const char *path)
+{
+    set_path(user, path, json_array());
+    const char *colon = strrchr(path, ':');
+    if (strncmp(path, "urn:", 4) == 0 && colon) {
+        char urn[256];
+        snprintf(urn, sizeof urn, "%.*s", (int)(colon - path), path);
+        return json_object_get(json_object_get(user, urn), colon + 1);
+    }
+    return json_object_get(user, path);
+}
+
+json_t *gcs_managed_complete(const gcs_profile *profile, json_t *user, bool has_manager)
+{
+    json_t *skip = json_array();
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(profile, i);
+        if (a->mode == GCS_ATTR_CREATE_ONLY) {
+            if (!a->sub)
+                json_array_append_new(skip, json_string(a->path));
+            continue;
+        }
+        switch (a->target) {
+        case GCS_TARGET_EMAIL:
+        case GCS_TARGET_PHONE: {
+            json_t *list = array_at_path(user, a->path);
+            size_t j;
+            json_t *e;
+            bool present = false;
+            json_array_foreach(list, j, e) {
+                const char *t = json_string_value(json_object_get(e, "type"));
+                present |= t && a->sub && strcmp(t, a->sub) == 0;
+            }
+            if (!present && a->sub)
+                json_array_append_new(list, json_pack("{s:s,s:s}", "value", "", "type", a->sub));
+            break;
+        }
+        case GCS_TARGET_ROLES:
+        case GCS_TARGET_SKILLS:
+        case GCS_TARGET_LANGUAGES:
+            array_at_path(user, a->path);
+            break;
+        case GCS_TARGET_EXTERNALIDS:
+            break; /* only ever added to */
+        case GCS_TARGET_MANAGER:
+            if (!has_manager)
+                set_path(user, a->path, json_null());
+            break;
+        default:
+            set_path(user, a->path, json_null());
+        }
+    }
+    return skip;
+}
