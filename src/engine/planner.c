@@ -1743,9 +1743,16 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (p.groups && o->targets &&
         (rc = gcs_group_planner_target(p.groups, o->targets, o->target_count)) < 0)
         goto out;
-    for (size_t i = 0; p.groups && o->targets && i < o->target_count; i++)
-        p.group_targets |= strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX,
-                                   strlen(GCS_GROUP_TARGET_PREFIX)) == 0;
+    for (size_t i = 0; o->target_groups && o->targets && i < o->target_count; i++) {
+        if (strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX, strlen(GCS_GROUP_TARGET_PREFIX)) != 0)
+            continue;
+        if (!p.groups) {
+            rc = gcs_error_set(GCS_EINVALID, "--target %s: profile '%s' has no groups section",
+                               o->targets[i], o->profile_path);
+            goto out;
+        }
+        p.group_targets = true;
+    }
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
