@@ -41,6 +41,7 @@ typedef struct gcs_emu_config {
     double concurrent_writer;     /* 0..1: share of users read (singly or in list pages) then changed behind the reader */
     bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
     int64_t clock_skew_s;         /* the Date header is this far from the real clock */
+    int max_page;                 /* users a SCIM list page serves at most, 1..500; 0 = 500 */
 } gcs_emu_config;
 
 enum {

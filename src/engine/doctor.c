@@ -1010,7 +1010,7 @@ static void check_cost(doctor *d)
         add(d->r, "sync-cost", GCS_DOCTOR_SKIPPED, "needs SCIM reads");
         return;
     }
-    int page = costly_page(d) ? 25 : 100;
+    int page = costly_page(d) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
     long org_reads = 0;
     for (int k = 0; k < GCS_ORG__COUNT; k++) {
         if (d->want[k])

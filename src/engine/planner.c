@@ -104,6 +104,9 @@ typedef struct planner {
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
     bool holders_forbidden;   /* the client may not read roles: users are read one by one */
     bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
+    bool group_targets;        /* --target group:KEY given: every row is read for its groups */
+    json_t *context;           /* with group targets: an untargeted row's key -> its match
+                                * pairs [[key, value]...], to find a member's Genesys id */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
@@ -507,6 +510,26 @@ static bool row_targeted(const planner *p, const gcs_row *row)
     return !p->o->targets;
 }
 
+/* A row no target names, when a group is targeted: the person is not planned,
+ * but is a member the group may need (found by key once the users are read),
+ * and a rejected row still protects the user it names from removal. */
+static int keep_context(planner *p, const desired *d, const gcs_row *row)
+{
+    if (d->m.status == GCS_MAP_REJECTED) {
+        remember_rejected_row(p, row);
+        return 0;
+    }
+    if (d->m.status != GCS_MAP_OK || !d->m.source_key)
+        return 0;
+    json_t *pairs = json_array();
+    GCS_CHECK_ALLOC(pairs);
+    for (size_t k = 0; k < d->m.match_count; k++)
+        json_array_append_new(pairs, json_pack("[s,s]", d->m.match[k].key, d->m.match[k].value));
+    if (json_object_set_new(p->context, d->m.source_key, pairs) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
+}
+
 /* A kept row's strings, shared where they are equal: its file's name with
  * every other row, its source key and userName with its match values. */
 static int share_row_strings(planner *p, desired *d)
@@ -575,8 +598,9 @@ static int add_row(planner *p, const gcs_row *row)
     if ((d->m.status == GCS_MAP_OK && !targeted(p, d->m.source_key)) ||
         (d->m.status != GCS_MAP_OK && !row_targeted(p, row))) {
         p->stats->untargeted++;
+        rc = p->group_targets ? keep_context(p, d, row) : 0;
         gcs_map_user_release(&d->m);
-        return 0;
+        return rc;
     }
     if (d->m.status == GCS_MAP_REJECTED) {
         for (size_t i = 0; i < d->m.errors.count; i++)
@@ -646,7 +670,8 @@ static int read_source(planner *p)
     bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
-    /* A plan of named people plans no groups: their column is not needed. */
+    /* A plan of named people does not need the groups column: without it, their
+     * memberships are left as they are (group_planner.c). */
     if (names && p->o->targets && gcs_profile_groups_of(p->profile)->enabled)
         gcs_field_names_excuse(names, gcs_profile_groups_of(p->profile)->column);
     for (;;) {
@@ -736,7 +761,11 @@ static char *wanted_attributes(planner *p)
  * other. The reads go in waves: every person's next untried key at once, one
  * round trip per wave instead of one per read. A key already answered by an
  * earlier read (the index) costs nothing; two people needing the same read in
- * one wave share it: the second asks in the next wave, if it still must. */
+ * one wave share it: the second asks in the next wave, if it still must.
+ * With lookups_at_once every read of every person goes out first, together
+ * (prefetch_targets), and the waves then take their answers from what came
+ * back instead of sending: the same users are collected, in the same order,
+ * as if each wave had been sent. */
 
 #define TARGET_KEYS_MAX 16
 
@@ -1026,8 +1055,9 @@ static int find_targeted(planner *p)
 
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
-                                       (long)p->count > p->o->targeted_max);
+    /* A targeted group needs every member's id: all users are read, as a sync would. */
+    bool need_all = p->group_targets || (!p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
+                                                            (long)p->count > p->o->targeted_max));
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
         return find_targeted(p);
@@ -1610,6 +1640,35 @@ static int plan_groups(planner *p)
                                                        json_object_get(op, "userName")));
         json_decref(op);
     }
+    /* People a targeted group names whose rows are not planned: their users, by key. */
+    const char *key;
+    json_t *pairs;
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    json_object_foreach(p->context, key, pairs)
+    {
+        if (json_object_get(people, key))
+            continue;
+        size_t u = p->marker ? index_get(p, marker_key, key) : 0;
+        size_t k;
+        json_t *pair;
+        json_array_foreach(pairs, k, pair)
+        {
+            if (!u)
+                u = index_get(p, json_string_value(json_array_get(pair, 0)),
+                              json_string_value(json_array_get(pair, 1)));
+        }
+        json_t *current = u ? user_at(p, u) : NULL;
+        if (u && !current) {
+            json_decref(people);
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        if (current)
+            json_object_set_new(people, key,
+                                json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
+                                          "userName", json_object_get(current, "userName")));
+        json_decref(current);
+    }
     int rc = gcs_group_planner_plan(p->groups, p->plan, p->client, people, p->rejected_values,
                                     &p->stats->requests);
     json_decref(people);
@@ -1687,8 +1746,9 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.expanded, 0);
     p.schemas = json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
+    p.context = json_object();
     int rc = 0;
-    if (!p.rejected_values || !p.schemas) {
+    if (!p.rejected_values || !p.context || !p.schemas) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -1708,9 +1768,17 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
-    /* Groups are planned for the whole source only: --target names people. */
-    if (!o->targets && (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
+    /* --target: a person plans that person's memberships, group:KEY that group
+     * (docs/plan.md, "Groups", "Targets"). */
+    if ((!o->targets || o->target_groups) &&
+        (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
         goto out;
+    if (p.groups && o->targets &&
+        (rc = gcs_group_planner_target(p.groups, o->targets, o->target_count)) < 0)
+        goto out;
+    for (size_t i = 0; p.groups && o->targets && i < o->target_count; i++)
+        p.group_targets |= strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX,
+                                   strlen(GCS_GROUP_TARGET_PREFIX)) == 0;
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
@@ -1753,6 +1821,7 @@ out:
     gcs_buf_release(&p.expanded);
     json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
+    json_decref(p.context);
     gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PAGE_CHEAP 100
-#define PAGE_COSTLY 25
 #define ORG_PAGE 500
 
 /* ==== Helpers ==== */
@@ -96,7 +94,7 @@ static int page_path(gcs_buf *b, const char *attributes, bool inactive, long sta
 static int list_one_population(gcs_http_client *c, const char *attributes, bool inactive,
                                listing *l)
 {
-    long page = asks_costly(attributes) ? PAGE_COSTLY : PAGE_CHEAP;
+    long page = asks_costly(attributes) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
     gcs_buf path;
     gcs_buf_init(&path, 8192);
     gcs_http_client_response res;
@@ -111,6 +109,11 @@ static int list_one_population(gcs_http_client *c, const char *attributes, bool 
     if (rc == 0)
         rc = deliver_page(l, &res);
     long total = (long)json_integer_value(json_object_get(res.json, "totalResults"));
+    /* A server that caps pages below what was asked sets the step of the rest:
+     * stepping by the size asked would skip the users in between. */
+    long served = (long)json_array_size(json_object_get(res.json, "Resources"));
+    if (served > 0 && served < page && served < total)
+        page = served;
     gcs_http_client_response_release(&res);
     if (rc < 0)
         goto out;

@@ -4,9 +4,12 @@
  *
  * Reads are shaped to cost as few requests as possible:
  *  - listing users pages with `attributes` naming only what the caller needs;
- *    a page holds 100 users, or 25 when a costly attribute (externalId, roles,
- *    manager, routingSkills, routingLanguages) is asked for, since Genesys may
- *    answer 429 to bigger pages of those; after the first page (which tells the
+ *    a page asks for GCS_DIRECTORY_PAGE_CHEAP users, or GCS_DIRECTORY_PAGE_COSTLY
+ *    when a costly attribute (externalId, roles, manager, routingSkills,
+ *    routingLanguages) is asked for, since Genesys may answer 429 to pages over
+ *    25 of those and names no other maximum; a server that serves fewer than
+ *    asked (its own cap) is followed: the first page's size is the step of the
+ *    rest, so that no user is skipped; after the first page (which tells the
  *    total) the remaining pages are fetched concurrently, paced by the engine;
  *  - a single user is found with one filtered request;
  *  - organisation names page 500 at a time (Platform API `pageSize`).
@@ -17,6 +20,9 @@
 #define GCS_GENESYS_DIRECTORY_H
 
 #include <stdbool.h>
+
+#define GCS_DIRECTORY_PAGE_CHEAP  500 /* users a page without costly attributes */
+#define GCS_DIRECTORY_PAGE_COSTLY 25  /* users a page with them */
 
 #include <jansson.h>
 
