@@ -23,4 +23,12 @@ int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const ch
  * escape never matches. */
 int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len);
 
+/* gcs_json_text_top_value for several keys in one pass over the text: starts[k]
+ * and lens[k] span the value of keys[k], or starts[k] is NULL when the object
+ * has no such member. Returns how many keys were found, or -1 as above (then
+ * nothing found counts). A repeated member counts at its first place; the scan
+ * stops once every key is found. */
+int gcs_json_text_top_values(const char *text, const char *const *keys, size_t count,
+                             const char **starts, size_t *lens);
+
 #endif

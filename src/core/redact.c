@@ -124,18 +124,42 @@ static bool ends_with_ci(const char *s, size_t n, const char *suffix, size_t m)
     return n >= m && strncasecmp(s + n - m, suffix, m) == 0;
 }
 
+/* The characters of a key (letters, digits, '_' and '-'), by table: every
+ * character of every body is looked at. */
+static const bool key_chars[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['_'] = 1, ['-'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+};
+
+static bool is_key_char(char c)
+{
+    return key_chars[(unsigned char)c];
+}
+
 static bool key_is_sensitive_n(const char *key, size_t n)
 {
     if (n < 5)
         return false; /* "token" is the shortest */
+    /* Every sensitive key and suffix ends in t, n, d, e or y: most words are
+     * out after one look at their last letter. */
+    char last = (char)(key[n - 1] | 0x20);
+    if (last != 't' && last != 'n' && last != 'd' && last != 'e' && last != 'y')
+        return false;
     char first = (char)tolower((unsigned char)key[0]);
     for (size_t i = 0; i < sizeof sensitive_keys / sizeof *sensitive_keys; i++) {
         if (sensitive_keys[i].len == n && sensitive_keys[i].name[0] == first &&
             strncasecmp(key, sensitive_keys[i].name, n) == 0)
             return true;
     }
-    /* The suffixes end in t, n or d: most words are out after one look. */
-    switch (key[n - 1] | 0x20) {
+    switch (last) {
     case 't':
         return ends_with_ci(key, n, "_secret", 7) || ends_with_ci(key, n, "-secret", 7);
     case 'n':
@@ -155,16 +179,24 @@ bool gcs_redact_is_sensitive_key(const char *key)
 bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (text[i] != '"')
-            continue;
+        const char *quote = memchr(text + i, '"', len - i);
+        if (!quote)
+            break;
+        i = (size_t)(quote - text);
         size_t start = ++i;
-        bool escaped = false;
-        while (i < len && text[i] != '"') {
-            if (text[i] == '\\') {
-                escaped = true;
+        /* The closing quote: the next one, when no backslash comes first. */
+        const char *close = memchr(text + i, '"', len - i);
+        bool escaped = close && memchr(text + i, '\\', (size_t)(close - (text + i)));
+        if (close && !escaped) {
+            i = (size_t)(close - text);
+        } else {
+            while (i < len && text[i] != '"') {
+                if (text[i] == '\\') {
+                    escaped = true;
+                    i++;
+                }
                 i++;
             }
-            i++;
         }
         if (i >= len)
             return true; /* unterminated: let the parser decide */
@@ -181,11 +213,6 @@ bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
 }
 
 /* ==== Text rules ==== */
-
-static bool is_key_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_' || c == '-';
-}
 
 static bool is_token_char(char c)
 {

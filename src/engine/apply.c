@@ -937,8 +937,57 @@ static void on_deactivate_read(const gcs_http_client_response *res, void *payloa
     submit_patch(c, json_object_get(op_of(c), "operations"), on_patch_done);
 }
 
+/* An update, a reactivation or an adoption as the plan keeps it: its PATCH's
+ * body is written around the operations' text, which goes on the wire as the
+ * plan holds it (no parse, no serialisation; what JSON_COMPACT writes of the
+ * same body). */
+static void start_change_from_text(op_ctx *c)
+{
+    static const char *const wanted[] = {"managed", "operations"};
+    char *texts[2];
+    if (gcs_plan_member_texts_at(c->a->plan, c->index, wanted, 2, texts) < 0) {
+        fail_plan_unreadable(c);
+        return;
+    }
+    bool unmanaged = texts[0] && strcmp(texts[0], "false") == 0;
+    const char *ops = texts[1];
+    bool none = !ops || ops[0] != '[' || strcmp(ops, "[]") == 0; /* as json_array_size */
+    if (unmanaged && c->kind != GCS_PLAN_ADOPT) {
+        finish(c, GCS_APPLY_DRIFT, "not managed by gcscim and not planned as an adoption: left alone");
+    } else if (!c->id) {
+        finish(c, GCS_APPLY_FAILED, "the operation names no user id");
+    } else {
+        if (c->kind == GCS_PLAN_ADOPT)
+            c->adopting = true;
+        if (none) {
+            finish(c, GCS_APPLY_NOOP, NULL); /* only a manager to set, in the last phase */
+        } else {
+            static const char head[] = "{\"schemas\":[\"" GCS_SCIM_PATCHOP "\"],\"Operations\":";
+            size_t n = sizeof head + strlen(ops) + 1;
+            char *body = malloc(n);
+            if (!body) {
+                finish(c, GCS_APPLY_FAILED, "out of memory");
+            } else {
+                snprintf(body, n, "%s%s}", head, ops);
+                char path[300];
+                user_path(path, sizeof path, c->id);
+                gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body,
+                                               .if_match = c->etag, .flags = GCS_HTTP_REQ_NO_JSON};
+                submit_req(c, &req, on_patch_done);
+                free(body);
+            }
+        }
+    }
+    free(texts[0]);
+    free(texts[1]);
+}
+
 static void start_change(op_ctx *c)
 {
+    if (!c->op && c->kind != GCS_PLAN_DEACTIVATE && !c->password) {
+        start_change_from_text(c);
+        return;
+    }
     /* What the PATCH needs, without the desired state (read only on a conflict). */
     static const char *const wanted[] = {"managed", "operations"};
     json_t *part = c->op ? json_incref(c->op)
@@ -1377,23 +1426,20 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->a = &a;
         c->index = i;
-        static const char *const wanted[] = {"kind", "key", "userName", "id", "version",
-                                             "manager_key"};
-        json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
-        if (!op) {
-            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        static const char *const wanted[] = {"key", "userName", "id", "version", "manager_key"};
+        char *v[5];
+        bool present[5];
+        if ((rc = gcs_plan_op_strings_at(plan, i, wanted, 5, v, present)) < 0)
             goto out;
-        }
-        int known = gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &c->kind);
+        c->kind = gcs_plan_kind_at(plan, i);
         /* gcs_plan_read refused any plan with an unknown kind */
-        assert(known == 0 && (unsigned)c->kind < GCS_PLAN__KINDS);
-        (void)known;
-        set_str(&c->key, json_string_value(json_object_get(op, "key")));
-        set_str(&c->user_name, json_string_value(json_object_get(op, "userName")));
-        set_str(&c->id, json_string_value(json_object_get(op, "id")));
-        set_str(&c->etag, json_string_value(json_object_get(op, "version")));
-        c->has_manager = json_object_get(op, "manager_key") != NULL;
-        json_decref(op);
+        assert((unsigned)c->kind < GCS_PLAN__KINDS);
+        c->key = v[0];
+        c->user_name = v[1];
+        c->id = v[2];
+        c->etag = v[3];
+        free(v[4]);
+        c->has_manager = present[4];
         if (!c->key) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;

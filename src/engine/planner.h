@@ -62,6 +62,11 @@ typedef struct gcs_planner_options {
      * read from Genesys but these people. NULL/0: every row. Borrowed. */
     const char *const *targets;
     size_t target_count;
+    /* With targets: the profile's groups are planned for them too (a person's
+     * memberships; "group:KEY" a whole group: group_planner.h). false (the
+     * default): a targeted plan has no groups section and a "group:" target is
+     * an ordinary key. */
+    bool target_groups;
     /* Told, before it is sent, the path of each targeted read and the source
      * key it is made for (a recorder names that person in its receipt:
      * gcs_recorder_learn_path). NULL: nobody is told. */

@@ -40,12 +40,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
     char line[URL_MAX];
+    int n;
     if (value)
-        snprintf(line, sizeof line, "%s: %s", name, value);
+        n = snprintf(line, sizeof line, "%s: %s", name, value);
     else
-        snprintf(line, sizeof line, "%s:", name); /* removes curl's own */
+        n = snprintf(line, sizeof line, "%s:", name); /* removes curl's own */
     struct curl_slist *l = curl_slist_append(*list, line);
-    explicit_bzero(line, sizeof line);
+    /* What was written, not the whole buffer: every call has four headers. */
+    explicit_bzero(line, n < 0 || (size_t)n >= sizeof line ? sizeof line : (size_t)n + 1);
     if (!l)
         return GCS_ENOMEM;
     *list = l;
@@ -87,9 +89,9 @@ int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
         return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
     char bearer[URL_MAX];
     if (token) {
-        snprintf(bearer, sizeof bearer, "Bearer %s", token);
+        int n = snprintf(bearer, sizeof bearer, "Bearer %s", token);
         rc = add_header(&h, "Authorization", bearer);
-        explicit_bzero(bearer, sizeof bearer);
+        explicit_bzero(bearer, n < 0 || (size_t)n >= sizeof bearer ? sizeof bearer : (size_t)n + 1);
         if (rc < 0)
             goto out;
     }

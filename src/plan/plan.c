@@ -126,9 +126,17 @@ struct gcs_plan_ops {
     op_ref *refs;
     size_t count, cap;
     bool failed;        /* an operation could not be kept: the plan is not whole */
+    /* Operations are read back in order, several times each (apply reads what
+     * every one needs, the approval rule, then each as it is sent): a window of
+     * the file saves a pread per read. What is written is never rewritten, so
+     * the window stays true while the file grows. */
+    char *window;
+    uint64_t window_off;
+    size_t window_len;
 };
 
 #define SPOOL_CHUNK ((size_t)64 * 1024)
+#define READ_WINDOW ((size_t)256 * 1024)
 
 /* A growable text buffer for one line at a time. */
 typedef struct linebuf {
@@ -202,6 +210,7 @@ static void ops_free(gcs_plan_ops *o)
         free(o->refs[i].key);
     free(o->refs);
     free(o->pending);
+    free(o->window);
     close(o->fd);
     free(o);
 }
@@ -263,6 +272,25 @@ static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, b
     return 0;
 }
 
+/* Reads len bytes at off into p. */
+static int read_at(int fd, char *p, size_t len, uint64_t off, size_t *got, size_t i)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: %s", i + 1,
+                                 strerror(errno));
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return 0;
+}
+
 /* The text of operation i (without its "seq"). */
 static int ops_text(const gcs_plan_ops *o, size_t i, linebuf *t)
 {
@@ -273,16 +301,27 @@ static int ops_text(const gcs_plan_ops *o, size_t i, linebuf *t)
     const op_ref *r = &o->refs[i];
     if ((rc = linebuf_reserve(t, r->len)) < 0)
         return rc;
-    size_t done = 0;
-    while (done < r->len) {
-        ssize_t n = pread(o->fd, t->p + done, r->len - done, (off_t)(r->off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: %s", i + 1,
-                                 n < 0 ? strerror(errno) : "short read");
-        done += (size_t)n;
+    bool in_window = o->window && r->off >= o->window_off &&
+                     r->off + r->len <= o->window_off + o->window_len;
+    if (!in_window && r->len <= READ_WINDOW / 2) {
+        if (!w->window && !(w->window = malloc(READ_WINDOW)))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        size_t got = 0;
+        w->window_len = 0;
+        if ((rc = read_at(o->fd, w->window, READ_WINDOW, r->off, &got, i)) < 0)
+            return rc;
+        w->window_off = r->off;
+        w->window_len = got;
+        in_window = r->len <= got;
     }
+    size_t got = r->len;
+    if (in_window)
+        memcpy(t->p, o->window + (r->off - o->window_off), r->len);
+    else if ((rc = read_at(o->fd, t->p, r->len, r->off, &got, i)) < 0)
+        return rc;
+    if (got < r->len)
+        return gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: short read",
+                             i + 1);
     t->len = r->len;
     t->p[t->len] = '\0';
     return 0;
@@ -393,13 +432,16 @@ json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *m
         goto out;
     }
     /* The text was checked when it was kept (a whole parse, no duplicate
-     * names): each member asked for is found by a scan and parsed alone. */
+     * names): the members asked for are found by one scan, each parsed alone. */
+    enum { MAX_MEMBERS = 16 };
+    const char *starts[MAX_MEMBERS];
+    size_t lens[MAX_MEMBERS];
+    bool scanned = count <= MAX_MEMBERS &&
+                   gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
     for (size_t m = 0; m < count; m++) {
-        const char *start;
-        size_t len;
-        int found = gcs_json_text_top_value(t.p, members[m], &start, &len);
-        json_t *v = found == 1 ? json_loadb(start, len, JSON_DECODE_ANY, NULL) : NULL;
-        if (found < 0 || (found == 1 && !v)) {
+        json_t *v = scanned && starts[m] ? json_loadb(starts[m], lens[m], JSON_DECODE_ANY, NULL)
+                                         : NULL;
+        if (!scanned || (starts[m] && !v)) {
             /* not plain enough to be sure: the whole operation, then its part */
             json_decref(part);
             json_t *op = gcs_plan_op_at(plan, i);
@@ -426,6 +468,68 @@ json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *m
 out:
     linebuf_free(&t);
     return part;
+}
+
+int gcs_plan_op_strings_at(const gcs_plan *plan, size_t i, const char *const *members,
+                           size_t count, char **values, bool *present)
+{
+    for (size_t m = 0; m < count; m++) {
+        values[m] = NULL;
+        present[m] = false;
+    }
+    if (i >= gcs_plan_size(plan))
+        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+    enum { MAX_MEMBERS = 16 };
+    if (count > MAX_MEMBERS)
+        return gcs_error_set(GCS_EINVALID, "too many members asked for");
+    linebuf t = {0};
+    const char *starts[MAX_MEMBERS];
+    size_t lens[MAX_MEMBERS];
+    int rc = ops_text(plan->ops, i, &t);
+    /* The text was checked when it was kept: a plain string (no escape) is
+     * its value as it stands; anything else is parsed. */
+    bool plain = rc == 0 && gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
+    for (size_t m = 0; plain && m < count; m++) {
+        if (!starts[m])
+            continue;
+        present[m] = true;
+        if (lens[m] >= 2 && starts[m][0] == '"' && !memchr(starts[m], '\\', lens[m])) {
+            if (!(values[m] = strndup(starts[m] + 1, lens[m] - 2)))
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        } else if (starts[m][0] == '"') {
+            /* an escape (a version is W/"…"): that value alone is parsed */
+            json_t *v = json_loadb(starts[m], lens[m], JSON_DECODE_ANY, NULL);
+            if (!v)
+                plain = false;
+            else if (!(values[m] = strdup(json_string_value(v))))
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            json_decref(v);
+        }
+    }
+    if (rc == 0 && !plain) {
+        for (size_t m = 0; m < count; m++) {
+            free(values[m]);
+            values[m] = NULL;
+        }
+        json_t *part = gcs_plan_op_part_at(plan, i, members, count);
+        if (!part)
+            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        for (size_t m = 0; part && rc == 0 && m < count; m++) {
+            json_t *v = json_object_get(part, members[m]);
+            present[m] = v != NULL;
+            if (json_is_string(v) && !(values[m] = strdup(json_string_value(v))))
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        json_decref(part);
+    }
+    if (rc < 0) {
+        for (size_t m = 0; m < count; m++) {
+            free(values[m]);
+            values[m] = NULL;
+        }
+    }
+    linebuf_free(&t);
+    return rc;
 }
 
 /* Appends JSON text written with ", " and ": " between members (as the plan
@@ -489,6 +593,50 @@ done:
     linebuf_free(&t);
     linebuf_free(&out);
     return text;
+}
+
+int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *members,
+                             size_t count, char **texts)
+{
+    for (size_t m = 0; m < count; m++)
+        texts[m] = NULL;
+    if (i >= gcs_plan_size(plan))
+        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+    enum { MAX_MEMBERS = 16 };
+    if (count > MAX_MEMBERS)
+        return gcs_error_set(GCS_EINVALID, "too many members asked for");
+    linebuf t = {0};
+    const char *starts[MAX_MEMBERS];
+    size_t lens[MAX_MEMBERS];
+    int rc = ops_text(plan->ops, i, &t);
+    bool scanned = rc == 0 && gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
+    for (size_t m = 0; scanned && rc == 0 && m < count; m++) {
+        linebuf out = {0};
+        if (!starts[m])
+            continue;
+        if (compact_into(&out, starts[m], lens[m]) != 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        texts[m] = out.p; /* handed over */
+    }
+    if (rc == 0 && !scanned) {
+        json_t *op = gcs_plan_op_at(plan, i);
+        if (!op)
+            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+        for (size_t m = 0; op && rc == 0 && m < count; m++) {
+            json_t *v = json_object_get(op, members[m]);
+            if (v && !(texts[m] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)))
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        json_decref(op);
+    }
+    if (rc < 0) {
+        for (size_t m = 0; m < count; m++) {
+            free(texts[m]);
+            texts[m] = NULL;
+        }
+    }
+    linebuf_free(&t);
+    return rc;
 }
 
 /* ==== Building ==== */
@@ -903,7 +1051,9 @@ const char *gcs_plan_identity(const gcs_plan *plan)
 #define OPS_OPEN ", \"operations\": ["
 #define OPS_CLOSE "]}"
 
-static int write_header(FILE *f, const gcs_plan *plan)
+/* The first line's text: "{...}" of every member but the operations, without
+ * its closing brace; then OPS_OPEN and a newline follow. */
+static int header_text(char **out, size_t *len, const gcs_plan *plan)
 {
     json_t *head = json_object();
     GCS_CHECK_ALLOC(head);
@@ -917,10 +1067,24 @@ static int write_header(FILE *f, const gcs_plan *plan)
     char *text = failed ? NULL : json_dumps(head, JSON_INDENT(0) | JSON_PRESERVE_ORDER);
     json_decref(head);
     GCS_CHECK_ALLOC(text);
-    size_t len = strlen(text);
-    /* "{...}" without its closing brace, then the operations' array opens. */
-    bool ok = len >= 2 && fwrite(text, 1, len - 1, f) == len - 1 &&
-              fputs(OPS_OPEN "\n", f) >= 0;
+    *len = strlen(text);
+    if (*len < 2) {
+        free(text);
+        return gcs_error_set(GCS_EIO, "the plan's header is damaged");
+    }
+    *len -= 1;
+    *out = text;
+    return 0;
+}
+
+static int write_header(FILE *f, const gcs_plan *plan)
+{
+    char *text;
+    size_t len;
+    int rc = header_text(&text, &len, plan);
+    if (rc < 0)
+        return rc;
+    bool ok = fwrite(text, 1, len, f) == len && fputs(OPS_OPEN "\n", f) >= 0;
     free(text);
     return ok ? 0 : gcs_error_set(GCS_EIO, "%s", strerror(errno));
 }
@@ -1264,23 +1428,47 @@ size_t gcs_plan_operations_bytes(const gcs_plan *plan)
     return n;
 }
 
+/* The whole plan as one text, in a buffer sized once (a run keeps its plan:
+ * a stream's doubling and zeroing cost a large plan more than its copy). */
 int gcs_plan_dump(char **out, const gcs_plan *plan)
 {
-    size_t len = 0;
     *out = NULL;
-    FILE *f = open_memstream(out, &len);
-    if (!f)
-        return gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
-    int rc = write_header(f, plan);
-    if (rc == 0)
-        rc = write_operations(f, plan);
-    if (fclose(f) != 0 && rc == 0)
-        rc = gcs_error_set(GCS_ENOMEM, "cannot write the plan out: out of memory");
+    char *head;
+    size_t head_len;
+    int rc = header_text(&head, &head_len, plan);
+    if (rc < 0)
+        return gcs_error_prefix(rc, "cannot write the plan out");
+    linebuf all = {0}, t = {0}, line = {0};
+    size_t n = gcs_plan_size(plan);
+    rc = linebuf_reserve(&all, head_len + sizeof OPS_OPEN + gcs_plan_operations_bytes(plan) +
+                                   sizeof OPS_CLOSE + 2);
+    if (rc == 0) {
+        memcpy(all.p, head, head_len);
+        memcpy(all.p + head_len, OPS_OPEN "\n", sizeof OPS_OPEN);
+        all.len = head_len + sizeof OPS_OPEN;
+    }
+    free(head);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if ((rc = op_line(plan->ops, i, &t, &line)) < 0 ||
+            (rc = linebuf_reserve(&all, all.len + line.len + 2)) < 0)
+            break;
+        memcpy(all.p + all.len, line.p, line.len);
+        all.len += line.len;
+        memcpy(all.p + all.len, i + 1 < n ? ",\n" : "\n", i + 1 < n ? 2 : 1);
+        all.len += i + 1 < n ? 2 : 1;
+    }
+    if (rc == 0 && (rc = linebuf_reserve(&all, all.len + sizeof OPS_CLOSE)) == 0) {
+        memcpy(all.p + all.len, OPS_CLOSE "\n", sizeof OPS_CLOSE);
+        all.len += sizeof OPS_CLOSE;
+        all.p[all.len] = '\0';
+    }
+    linebuf_free(&t);
+    linebuf_free(&line);
     if (rc < 0) {
-        free(*out);
-        *out = NULL;
+        linebuf_free(&all);
         return gcs_error_prefix(rc, "cannot write the plan out");
     }
+    *out = all.p;
     return 0;
 }
 

@@ -138,11 +138,23 @@ json_t *gcs_plan_op_at(const gcs_plan *plan, size_t i);
  * or NULL with the error set. For passes over every operation. */
 json_t *gcs_plan_op_part_at(const gcs_plan *plan, size_t i, const char *const *members,
                             size_t count);
+/* The named top-level members of operation i that are strings, each a new
+ * string in values[k] (NULL when absent or not a string), present[k] telling
+ * whether the member is there at all; read from the operation's text in one
+ * pass, without a parser for plain strings. At most 16 members. 0, or the
+ * error (nothing then to free). For what every operation of a run needs. */
+int gcs_plan_op_strings_at(const gcs_plan *plan, size_t i, const char *const *members,
+                           size_t count, char **values, bool *present);
 /* The top-level member `member` of operation i as compact JSON text (what
  * JSON_COMPACT writes of it), without parsing the operation: a create's body
  * goes on the wire as it is kept. A new string, or NULL with the error set
  * (GCS_ENOTFOUND when the operation has no such member). */
 char *gcs_plan_member_text_at(const gcs_plan *plan, size_t i, const char *member);
+/* gcs_plan_member_text_at for several members in one reading of operation i:
+ * texts[k] a new string, NULL when the operation has no such member. 0, or
+ * the error (nothing then to free). At most 16 members. */
+int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *members,
+                             size_t count, char **texts);
 /* Whether operation i can matter to the blast-radius rule: every operation but
  * a create that grants no privileged role and replaces no value. Decided from
  * the operation's text when it was added or read (so, sealed like it). */

@@ -1068,6 +1068,16 @@ static size_t members_of(fixture *f, const char *name)
     return n;
 }
 
+/* DELETE of a path with the workers' session (gcs_workers_with_session). */
+static int delete_path(gcs_genesys_session *session, void *ctx)
+{
+    gcs_http_client_request req = {.method = "DELETE", .path = ctx};
+    gcs_http_client_response res;
+    int rc = gcs_http_call(&res, session->client, &req);
+    gcs_http_client_response_release(&res);
+    return rc;
+}
+
 static void a_group_job_creates_the_group_then_changes_nothing(void **state)
 {
     fixture *f = *state;
@@ -1125,6 +1135,20 @@ static void a_group_job_creates_the_group_then_changes_nothing(void **state)
     assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
     json_decref(r);
 
+    /* Deleted behind gcscim's back: the same event again creates it again
+     * (each job's plan is its own, never "already applied"). */
+    g = group_named(f, "Team");
+    char path[160];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", str(g, "id"));
+    json_decref(g);
+    assert_int_equal(gcs_workers_with_session(f->workers, delete_path, path), 0);
+    assert_null(group_named(f, "Team"));
+    id = enqueue_group(f, "team", team);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(members_of(f, "Team"), 4);
+    json_decref(r);
+
     /* One member fewer: under the removals floor, done at once. */
     id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\","
                                   "\"members\":[\"M1\",\"GA\",\"GB\"]}");
@@ -1180,6 +1204,69 @@ static void a_flattened_group_takes_its_childrens_members_from_their_events(void
     json_decref(r);
     assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
     assert_int_equal(members_of(f, "Parent"), 3);
+}
+
+static int collect_key(const char *key, void *payload)
+{
+    json_array_append_new(payload, json_string(key));
+    return 0;
+}
+
+static json_t *recorded_parents(fixture *f, const char *key)
+{
+    json_t *parents = json_array();
+    assert_int_equal(gcs_store_group_parents_each(f->store, key, collect_key, parents), 0);
+    return parents;
+}
+
+/* A group event speaks of children, not parents: the kept hierarchy a sync
+ * recorded for the group stays as it was, and a change of members alone is
+ * planned and applied as such. */
+static void a_group_event_keeps_the_parents_sync_recorded(void **state)
+{
+    fixture *f = *state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%sgroups:\n  column: teams\n  file: groups.csv\n  hierarchy: kept\n", profile);
+    free(f->profile);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", text);
+    free(gcs_test_write_file(f->dir, "groups.csv", "key,name,parents\ndept,Dept,\nteam,Team,dept\n"));
+    char *source = gcs_test_write_file(f->dir, "hr.csv",
+                                       "id,first,last,email,title,status,teams\n"
+                                       "M1,Managed,One,m1@example.com,Agent,active,\n"
+                                       "K1,Kay,One,k1@example.com,Agent,active,team\n");
+    gcs_test_cli cli;
+    gcs_test_cli_init(&cli, &f->emu, f->url);
+    gcs_test_run run;
+    int code = gcs_test_cli_run(&cli, &run, "sync", "--source", source, "--profile", f->profile,
+                                NULL);
+    if (code != 0)
+        fail_msg("sync exited %d: %s%s", code, run.out.ptr, run.err.ptr);
+    gcs_test_run_release(&run);
+    free(source);
+    json_t *parents = recorded_parents(f, "team");
+    assert_int_equal(json_array_size(parents), 1);
+    assert_string_equal(json_string_value(json_array_get(parents, 0)), "dept");
+    json_decref(parents);
+
+    start_workers(f);
+    long writes = gcs_test_emu_writes(&f->emu);
+    int64_t id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\",\"members\":[\"K1\"]}");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "unchanged");
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\","
+                                  "\"members\":[\"K1\",\"M1\"]}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    assert_int_equal(json_integer_value(json_object_get(r, "added")), 1);
+    json_decref(r);
+    assert_int_equal(members_of(f, "Team"), 2);
+    parents = recorded_parents(f, "team");
+    assert_int_equal(json_array_size(parents), 1);
+    assert_string_equal(json_string_value(json_array_get(parents, 0)), "dept");
+    json_decref(parents);
 }
 
 /* Three states of one group while the first waits: one job, the newest wins. */
@@ -1301,6 +1388,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_flattened_group_takes_its_childrens_members_from_their_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_group_event_keeps_the_parents_sync_recorded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),

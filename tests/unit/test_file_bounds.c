@@ -72,7 +72,7 @@ static void oversized_config_is_refused(void **state)
     assert_int_equal(gcs_config_from_env(&cfg, no_env), 0);
     assert_int_equal(gcs_config_load_file(&cfg, path, no_env), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "huge.json"));
-    assert_non_null(strstr(gcs_error_last(), "at most 1048576 bytes"));
+    assert_non_null(strstr(gcs_error_last(), "is over 1048576 bytes"));
     gcs_config_release(&cfg);
     free(path);
     gcs_test_tmpdir_remove(dir);

@@ -91,12 +91,42 @@ static void top_level_values_are_spanned(void **state)
     assert_int_equal(span("{\"b\": \"x}", "a", v, sizeof v), -1);
 }
 
+/* Several keys in one pass: each found as the one-key scan finds it. */
+static void several_values_in_one_pass(void **state)
+{
+    (void)state;
+    const char *op = "{\"kind\": \"create\", \"key\": \"E1\", \"body\": {\"id\": \"inner\"}, "
+                     "\"manager_key\": null, \"key\": \"second\"}";
+    const char *keys[] = {"key", "id", "manager_key", "kind"};
+    const char *starts[4];
+    size_t lens[4];
+    assert_int_equal(gcs_json_text_top_values(op, keys, 4, starts, lens), 3);
+    assert_int_equal(lens[0], 4);
+    assert_memory_equal(starts[0], "\"E1\"", 4); /* the first of a repeated member */
+    assert_null(starts[1]);                       /* only inside the body */
+    assert_int_equal(lens[2], 4);
+    assert_memory_equal(starts[2], "null", 4);
+    assert_int_equal(lens[3], 8);
+    assert_memory_equal(starts[3], "\"create\"", 8);
+    /* Every key found: the rest is not read (as the one-key scan). */
+    assert_int_equal(gcs_json_text_top_values("{\"a\": 1, \"b\": [", keys, 0, starts, lens), 0);
+    const char *a[] = {"a"};
+    assert_int_equal(gcs_json_text_top_values("{\"a\": 1, \"b\": [", a, 1, starts, lens), 1);
+    /* A key missing from text cut short: parse it, nothing counts as found. */
+    assert_int_equal(gcs_json_text_top_values("{\"kind\": \"x\", \"b\": [", keys, 4, starts, lens),
+                     -1);
+    assert_int_equal(gcs_json_text_top_values("[]", keys, 4, starts, lens), -1);
+    assert_int_equal(gcs_json_text_top_values("{}", keys, 4, starts, lens), 0);
+    assert_null(starts[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(top_level_strings_are_read),
         cmocka_unit_test(absent_or_unsure),
         cmocka_unit_test(top_level_values_are_spanned),
+        cmocka_unit_test(several_values_in_one_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,14 @@ static void table_of_masked_and_kept(void **state)
         {"client_secret=abc&x=1", "client_secret=***&x=1"},
         {"?api_key=k-123 more", "?api_key=*** more"},
         {"webhook_secret = w1", "webhook_secret = ***"},
+        /* Every key is ruled in or out by its last letter first: each letter
+         * a key may end with, in either case. */
+        {"{\"X-API-KEY\":\"k1\",\"Cookie\":\"c1\",\"DB_PASSWORD\":\"p1\"}",
+         "{\"X-API-KEY\":\"***\",\"Cookie\":\"***\",\"DB_PASSWORD\":\"***\"}"},
+        {"{\"session-token\":\"t1\",\"App_Secret\":\"s1\",\"private_key\":\"p2\"}",
+         "{\"session-token\":\"***\",\"App_Secret\":\"***\",\"private_key\":\"***\"}"},
+        {"{\"title\":\"Lead\",\"userName\":\"a@b.c\",\"tokens\":\"3\"}",
+         "{\"title\":\"Lead\",\"userName\":\"a@b.c\",\"tokens\":\"3\"}"},
         /* Kept: words that only look like keys. */
         {"the OAuth client needs the 'authorization:readonly' scope",
          "the OAuth client needs the 'authorization:readonly' scope"},
