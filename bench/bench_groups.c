@@ -11,8 +11,9 @@
  * planned. Runs plan + apply in this process (SQLite store in a temporary
  * directory). Prints as its last line one JSON object: groups, members, users,
  * changed (memberships), groups_touched, requests, reads, writes, target (the
- * issue's: changed / batch + groups / page + users / page + c), floor (a write per
- * group touched + the same reads: a SCIM PATCH changes one group), within_target,
+ * issue's: changed / batch + groups / page + users / page + c, with c = 1, the page
+ * of inactive users), floor (a write per group touched + the same reads: a SCIM
+ * PATCH changes one group), within_target,
  * within_floor, seconds, left_after (group operations a second plan finds: 0).
  */
 #include <jansson.h>
@@ -29,12 +30,13 @@
 #include "engine/group_apply.h"
 #include "engine/planner.h"
 #include "plan/group_plan.h"
+#include "genesys/directory.h"
 #include "genesys/session.h"
 #include "support/benchconn.h"
 #include "support/benchproc.h"
 
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
-#define USER_PAGE   100 /* the planner's page when no costly attribute is read */
+#define USER_PAGE   GCS_DIRECTORY_PAGE_CHEAP /* the planner's page: no costly attribute is read */
 #define GROUP_PAGE  500 /* the group planner's page */
 #define PER_PERSON  10  /* groups each person is in */
 
@@ -197,7 +199,8 @@ int main(int argc, char **argv)
         left = (long)gcs_group_plan_count(&plan);
         gcs_plan_release(&plan);
     }
-    long base = (groups + GROUP_PAGE - 1) / GROUP_PAGE + (users + USER_PAGE - 1) / USER_PAGE + 5;
+    /* the reads: the groups' pages, the active users' pages, one page of inactive users */
+    long base = (groups + GROUP_PAGE - 1) / GROUP_PAGE + (users + USER_PAGE - 1) / USER_PAGE + 1;
     long target = (changed + GCS_GROUP_PATCH_BATCH - 1) / GCS_GROUP_PATCH_BATCH + base;
     long floor = touched + base;
     printf("{\"groups\":%d,\"members\":%d,\"users\":%d,\"changed\":%ld,\"groups_touched\":%ld,"

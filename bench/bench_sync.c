@@ -2,10 +2,11 @@
  * bench_sync - a sync of many users of which few changed: how many requests it
  * costs, against the target (changed users) + (users / page size) + a constant.
  *
- *   bench_sync [--users N] [--changed-percent P] [--limit N/S]
+ *   bench_sync [--users N] [--changed-percent P] [--limit N/S] [--synthetic]
  *
- * Seeds the emulator with N managed users, writes an export of the same N people
- * with P% of titles changed, and runs plan + apply in this process (SQLite store in
+ * Seeds the emulator with N managed users (with --synthetic the emulator builds
+ * them itself, in memory: a seed file of a million users is over its 256 MiB
+ * limit), writes an export of the same N people with P% of titles changed, and runs plan + apply in this process (SQLite store in
  * a temporary directory). Prints as its last line one JSON object: users, changed,
  * requests (all API requests the emulator answered, token excluded), reads, writes,
  * page_size, target, within_target, seconds, users_per_s, cpu_us_per_user; the plan
@@ -14,6 +15,7 @@
  * peak_rss_mib (the process's peak, apply included) with peak_rss_kib_per_user.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +43,31 @@ static const char profile[] = "version: 1\n"
                               "  title: title\n"
                               "  department: dept\n";
 
-static void write_inputs(const char *dir, int users, int changed_every)
+/* The people of `gcscim-emulator --synthetic-users N --synthetic-managed gcscim`:
+ * user0000001@synthetic.example, "Synthetic User 1", title Agent, "Dept 1"… */
+static void write_synthetic_inputs(const char *dir, int users, int changed_every)
 {
     char path[1024];
+    snprintf(path, sizeof path, "%s/seed.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"users\":[]}\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/hr.csv", dir);
+    f = fopen(path, "w");
+    fputs("email,first,last,title,dept\n", f);
+    for (int i = 1; i <= users; i++)
+        fprintf(f, "user%07d@synthetic.example,Synthetic,User %d,%s,Dept %d\n", i, i,
+                changed_every && i % changed_every == 0 ? "Senior Agent" : "Agent", i % 20);
+    fclose(f);
+}
+
+static void write_inputs(const char *dir, int users, int changed_every, bool synthetic)
+{
+    char path[1024];
+    if (synthetic) {
+        write_synthetic_inputs(dir, users, changed_every);
+        goto profile;
+    }
     /* Written a user at a time: the bench's own peak RSS is part of what it measures. */
     snprintf(path, sizeof path, "%s/seed.json", dir);
     FILE *seed = fopen(path, "w");
@@ -65,6 +89,7 @@ static void write_inputs(const char *dir, int users, int changed_every)
         fprintf(f, "person%06d@example.com,Person,%d,%s,Support\n", i, i,
                 changed_every && i % changed_every == 0 ? "Senior Agent" : "Agent");
     fclose(f);
+profile:
     snprintf(path, sizeof path, "%s/profile.yaml", dir);
     f = fopen(path, "w");
     fputs(profile, f);
@@ -76,13 +101,17 @@ int main(int argc, char **argv)
     int users = 10000;
     double percent = 1.0;
     const char *limit = "0";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--users") == 0)
-            users = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--changed-percent") == 0)
-            percent = atof(argv[i + 1]);
-        else if (strcmp(argv[i], "--limit") == 0)
-            limit = argv[i + 1];
+    bool synthetic = false;
+    for (int i = 1; i < argc; i++) {
+        bool more = i + 1 < argc;
+        if (strcmp(argv[i], "--synthetic") == 0)
+            synthetic = true;
+        else if (more && strcmp(argv[i], "--users") == 0)
+            users = atoi(argv[++i]);
+        else if (more && strcmp(argv[i], "--changed-percent") == 0)
+            percent = atof(argv[++i]);
+        else if (more && strcmp(argv[i], "--limit") == 0)
+            limit = argv[++i];
     }
     int changed_every = percent > 0 ? (int)(100.0 / percent) : 0;
     int changed = changed_every ? (users + changed_every - 1) / changed_every : 0;
@@ -91,10 +120,13 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/gcscim-bench-sync-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    write_inputs(dir, users, changed_every);
-    char seed[1100], api_url[256], source[1100], prof[1100];
+    write_inputs(dir, users, changed_every, synthetic);
+    char seed[1100], api_url[256], source[1100], prof[1100], count[32];
     snprintf(seed, sizeof seed, "%s/seed.json", dir);
-    const char *args[] = {"--seed", seed, "--rate-limit", limit, "--log-level", "warn", NULL};
+    snprintf(count, sizeof count, "%d", users);
+    const char *args[] = {"--seed", seed, "--rate-limit", limit, "--log-level", "warn",
+                          synthetic ? "--synthetic-users" : NULL, count, "--synthetic-managed",
+                          "gcscim", NULL};
     pid_t emu = gcs_bench_emulator_start(dir, args, api_url, sizeof api_url);
     if (emu < 0) {
         fprintf(stderr, "bench_sync: cannot start the emulator (%s)\n", gcs_bench_emulator_path());

@@ -7,9 +7,10 @@
     "  --source FILE               the HR export: CSV (header row) or JSON (array or lines)\n"     \
     "  --profile FILE              the mapping profile (YAML or JSON; docs/mapping.md)\n"          \
     "  --format csv|json|ndjson    the source's format when its extension does not say\n"          \
-    "  --target KEY                only this person (repeat for more): on demand, or to fix one\n" \
-    "  --no-create                 never create users\n"                                          \
-    "  --no-update                 never change existing users (nor reactivate them)\n"           \
+    "  --target KEY                only this person and their group memberships (repeat for\n"    \
+    "                              more): on demand, or to fix one; group:KEY one whole group\n"   \
+    "  --no-create                 never create users or groups\n"                                \
+    "  --no-update                 never change existing users (nor reactivate them) or groups\n" \
     "  --no-deactivate             never deactivate users\n"                                      \
     APPROVAL_OPTIONS                                                                               \
     "  --strict                    the first bad row stops the run\n"                            \

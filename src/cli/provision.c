@@ -202,6 +202,7 @@ static int on_option(int id, const char *arg, void *payload)
         p->targets[p->target_count++] = arg;
         p->planner.targets = p->targets;
         p->planner.target_count = p->target_count;
+        p->planner.target_groups = true; /* docs/plan.md, "Groups": targets */
         return 0;
     case OPT_STRICT: p->planner.strict = true; return 0;
     case OPT_PASSWORDS_OUT: p->passwords_out = arg; return 0;

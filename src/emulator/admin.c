@@ -67,13 +67,14 @@ static json_t *config_json(const gcs_emu *emu)
     for (int i = 0; i < 5; i++)
         if (bits & (1u << i))
             json_array_append_new(kinds, json_string(names[i]));
-    return json_pack("{s:f,s:o,s:s,s:b,s:b,s:i,s:i,s:i,s:f,s:I}", "fault_rate", c->fault_rate,
+    return json_pack("{s:f,s:o,s:s,s:b,s:b,s:i,s:i,s:i,s:f,s:I,s:i}", "fault_rate", c->fault_rate,
                      "fault_kinds", kinds, "rate_limit", rate, "rate_limit_per_client",
                      c->rate_per_client, "retry_after", !c->no_retry_after,
                      "latency_ms", c->latency_ms,
                      "latency_jitter_ms", c->latency_jitter_ms, "version_conflict_status",
                      c->version_conflict_status, "concurrent_writer", c->concurrent_writer,
-                     "token_ttl", (json_int_t)c->token_ttl_s);
+                     "token_ttl", (json_int_t)c->token_ttl_s, "max_page",
+                     c->max_page ? c->max_page : EMU_MAX_PAGE);
 }
 
 static int share(const json_t *v, const char *name, double *out)
@@ -134,6 +135,12 @@ int gcs_emu_configure(gcs_emu *emu, const json_t *changes)
                 rc = gcs_error_set(GCS_EINVALID, "retry_after must be true or false");
             else
                 c.no_retry_after = !json_is_true(v);
+        } else if (strcmp(key, "max_page") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                json_integer_value(v) > EMU_MAX_PAGE)
+                rc = gcs_error_set(GCS_EINVALID, "max_page must be 1 to %d", EMU_MAX_PAGE);
+            else
+                c.max_page = (int)json_integer_value(v);
         } else if (strcmp(key, "token_ttl") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000000)
                 rc = gcs_error_set(GCS_EINVALID, "token_ttl must be 1 to 10000000 seconds");

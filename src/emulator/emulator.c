@@ -68,6 +68,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
     emu->synthetic_users = opts->synthetic_users;
     emu->synthetic_inactive_every = opts->synthetic_inactive_every;
+    emu->synthetic_marker = opts->synthetic_marker ? strdup(opts->synthetic_marker) : NULL;
     emu->generated_fields = opts->generated_fields;
     bool clients_copied = true;
     for (int i = 0; i < emu->nclients; i++)
@@ -100,6 +101,7 @@ void gcs_emu_free(gcs_emu *emu)
     }
     json_decref(emu->stats.routes);
     json_decref(emu->seed_doc);
+    free(emu->synthetic_marker);
     pthread_mutex_destroy(&emu->lock);
     free(emu);
 }
@@ -344,6 +346,9 @@ static const char *classify(const char *rest)
             continue;
         if (rest[n] == '\0' || strcmp(rest + n, "/") == 0)
             return routes[i].collection;
+        if (rest[n] == '/' && strcmp(routes[i].prefix, "/authorization/roles") == 0 &&
+            strchr(rest + n + 1, '/') && strcmp(strchr(rest + n + 1, '/'), "/users") == 0)
+            return "/api/v2/authorization/roles/{id}/users";
         if (rest[n] == '/')
             return routes[i].item;
     }

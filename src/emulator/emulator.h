@@ -41,6 +41,7 @@ typedef struct gcs_emu_config {
     double concurrent_writer;     /* 0..1: share of users read (singly or in list pages) then changed behind the reader */
     bool no_retry_after;          /* 429s say too.many.requests, without Retry-After */
     int64_t clock_skew_s;         /* the Date header is this far from the real clock */
+    int max_page;                 /* users a SCIM list page serves at most, 1..500; 0 = 500 */
 } gcs_emu_config;
 
 enum {
@@ -65,6 +66,9 @@ typedef struct gcs_emu_options {
     const char *base_url;         /* "http://127.0.0.1:PORT", used in meta.location */
     size_t synthetic_users;       /* made after the seed's users, on start and on reset */
     unsigned synthetic_inactive_every; /* every Nth synthetic user is inactive; 0 = none (default 10) */
+    const char *synthetic_marker; /* when set, synthetic users are managed by this authority: the
+                                     externalIds entry {authority, value: their userName}, as a
+                                     profile matching by userName marks them */
     bool generated_fields;        /* every user gets the read-only `other` email (= userName) and
                                      the immutable x-pc:scimv2:v1 externalIds entry */
 } gcs_emu_options;

@@ -46,6 +46,8 @@ static const char usage[] =
     "                                userName) and the immutable x-pc:scimv2:v1 externalIds entry\n"
     "  --synthetic-users N           add N generated users after the seed's (at most 1000000;\n"
     "                                user0000001@synthetic.example…, every tenth inactive)\n"
+    "  --synthetic-managed AUTHORITY synthetic users are all active and managed: each carries\n"
+    "                                the externalIds entry {AUTHORITY, its userName}\n"
     "  --log-level LEVEL             debug, info (default), warn, error, off\n"
     "  --log-format FORMAT           text (default) or json\n"
     "  --version                     print the version\n"
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
             "--listen", "--ready-file", "--client", "--token-ttl", "--seed", "--rate-limit",
             "--version-conflict-status", "--fault-rate", "--fault-kinds", "--fault-seed",
             "--latency", "--concurrent-writer", "--threads", "--log-level", "--log-format",
-            "--client-scopes", "--clock-skew", "--synthetic-users", NULL};
+            "--client-scopes", "--clock-skew", "--synthetic-users", "--synthetic-managed", NULL};
         size_t k = 0;
         while (with_value[k] && strcmp(with_value[k], a) != 0)
             k++;
@@ -236,6 +238,11 @@ int main(int argc, char **argv)
             if (end == v || *end || n < 0 || n > 1000000)
                 USAGE("bad --synthetic-users '%s' (0 to 1000000)", v);
             opts.synthetic_users = (size_t)n;
+        } else if (strcmp(a, "--synthetic-managed") == 0) {
+            if (!*v || strlen(v) > 100)
+                USAGE("bad --synthetic-managed '%s' (an authority, 1 to 100 characters)", v);
+            opts.synthetic_marker = v;
+            opts.synthetic_inactive_every = 0;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (end == v || *end || n < 0 || n > 64)

@@ -162,6 +162,7 @@ struct gcs_emu {
     json_t *seed_doc;    /* the initial organisation, for reset */
     size_t synthetic_users;
     unsigned synthetic_inactive_every;
+    char *synthetic_marker; /* the managed authority of synthetic users, or NULL */
     bool generated_fields;
     char base_url[128];
     emu_org org;

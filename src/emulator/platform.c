@@ -104,10 +104,54 @@ static json_t *entity(const json_t *item, const char *base)
     return e;
 }
 
+/* GET /authorization/roles/{id}/users: the users holding the role, as their
+ * SCIM `roles` name it (what a GET of one user answers), active or not, in
+ * creation order, paged like every Platform API list. */
+static void role_users(emu_req *r, const json_t *role)
+{
+    const char *name = json_string_value(json_object_get(role, "name"));
+    char base[128];
+    snprintf(base, sizeof base, "/authorization/roles/%.64s/users",
+             json_string_value(json_object_get(role, "id")));
+    json_t *all = json_array();
+    const emu_order *o = &r->emu->org.order;
+    for (size_t i = 0; name && i < o->nslots; i++) {
+        const emu_user *u = o->slots[i];
+        size_t j;
+        json_t *x;
+        bool holds = false;
+        json_array_foreach(u ? json_object_get(u->doc, "roles") : NULL, j, x) {
+            const char *held = json_string_value(json_object_get(x, "value"));
+            holds |= held && strcmp(held, name) == 0;
+        }
+        if (!holds)
+            continue;
+        char uri[128];
+        snprintf(uri, sizeof uri, "/api/v2/users/%s", u->id);
+        json_array_append_new(all, json_pack("{s:s,s:O?,s:O?,s:s,s:s}", "id", u->id, "name",
+                                             json_object_get(u->doc, "displayName"), "username",
+                                             json_object_get(u->doc, "userName"), "state",
+                                             json_is_false(json_object_get(u->doc, "active")) ? "inactive" : "active",
+                                             "selfUri", uri));
+    }
+    send_page(r, base, all);
+}
+
 static void named_list(emu_req *r, const emu_list *l, const char *base, const char *tail)
 {
     if (strcmp(r->http->method, "GET") != 0) {
         gcs_emu_genesys_error(r, 405, "method.not.allowed", "only GET is emulated here");
+        return;
+    }
+    const char *users = strcmp(base, "/authorization/roles") == 0 && *tail == '/' ? strchr(tail + 1, '/') : NULL;
+    if (users && strcmp(users, "/users") == 0) {
+        char id[64];
+        snprintf(id, sizeof id, "%.*s", (int)(users - tail - 1 < 63 ? users - tail - 1 : 63), tail + 1);
+        const json_t *role = gcs_emu_map_get(&l->by_id, id);
+        if (!role)
+            gcs_emu_genesys_error(r, 404, "not.found", "no such role %.64s", id);
+        else
+            role_users(r, role);
         return;
     }
     if (*tail == '/' && tail[1]) {

@@ -143,6 +143,9 @@ static void list_users(emu_req *r)
     }
     if (count > EMU_MAX_PAGE)
         count = EMU_MAX_PAGE;
+    /* a server whose cap is below what was asked serves fewer, and says so in itemsPerPage */
+    if (r->emu->config.max_page > 0 && count > r->emu->config.max_page)
+        count = r->emu->config.max_page;
     scim_filter *f = NULL;
     if (ftext && *ftext) {
         char err[256];

@@ -633,7 +633,10 @@ static int synthesize(gcs_emu *emu, size_t n)
     gcs_emu_now_iso(now);
     json_t *schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
     json_t *agent = json_string("Agent"), *work = json_string("work");
-    json_t *authority = json_string("synthetic"), *user = json_string("User");
+    /* Managed ones carry a marker keyed by their userName, as a profile that
+     * matches by userName writes it. */
+    const char *marker = emu->synthetic_marker;
+    json_t *authority = json_string(marker ? marker : "synthetic"), *user = json_string("User");
     json_t *stamp = json_string(now), *one = json_string("1");
     json_t *depts[20];
     for (int d = 0; d < 20; d++) {
@@ -671,7 +674,7 @@ static int synthesize(gcs_emu *emu, size_t n)
         json_object_set_new_nocheck(doc, SCIM_ENTERPRISE, json_pack("{s:O}", "department", depts[i % 20]));
         json_object_set_new_nocheck(doc, SCIM_GENESYS,
                                     json_pack("{s:[{s:O,s:O}]}", "externalIds", "authority", authority,
-                                              "value", ext));
+                                              "value", marker ? un : ext));
         json_object_set_new_nocheck(doc, "groups", json_array());
         json_object_set_new_nocheck(doc, "meta",
                                     json_pack("{s:O,s:O,s:O,s:s,s:O}", "resourceType", user, "created",

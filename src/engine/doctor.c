@@ -605,8 +605,9 @@ static void check_platform_reads(doctor *d)
                         "403 on GET %s: the token lacks the scope %s", kind_paths[k],
                         kind_scopes[k]);
                 advise(c, "add the scope %s to the OAuth client and the permission %s to its "
-                          "role; needed when the profile maps %ss",
-                       kind_scopes[k], kind_permissions[k], kind_names[k]);
+                          "role; needed when the profile maps %ss%s",
+                       kind_scopes[k], kind_permissions[k], kind_names[k],
+                       k == GCS_ORG_ROLE ? " or names privileged roles" : "");
             } else {
                 c = add(d->r, kind_checks[k], status, "%s", msg);
                 advise(c, "see the 'api' check; try again later if Genesys Cloud is having trouble");
@@ -636,6 +637,10 @@ static void load_profile(doctor *d)
         default: break;
         }
     }
+    /* A plan that changes users finds who holds a privileged role by reading
+     * the roles (engine/planner.c): the same scope as reading role names. */
+    if (gcs_profile_privileged_role_count(d->profile) > 0)
+        d->want[GCS_ORG_ROLE] = true;
 }
 
 static void check_profile(doctor *d, const char *profile_error)
@@ -1005,7 +1010,7 @@ static void check_cost(doctor *d)
         add(d->r, "sync-cost", GCS_DOCTOR_SKIPPED, "needs SCIM reads");
         return;
     }
-    int page = costly_page(d) ? 25 : 100;
+    int page = costly_page(d) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
     long org_reads = 0;
     for (int k = 0; k < GCS_ORG__COUNT; k++) {
         if (d->want[k])

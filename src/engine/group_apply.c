@@ -540,7 +540,8 @@ static int mark_outcome(group_ctx *c, const char *kind, gcs_apply_outcome outcom
     for (size_t i = 0; i < nparents; i++)
         keys[i] = json_string_value(json_array_get(parents, i));
     gcs_group_links links = {c->key, id, keys, nparents};
-    const gcs_group_links *record = c->kept && !failed ? &links : NULL;
+    /* an op without parents (a person's memberships) leaves the record as it is */
+    const gcs_group_links *record = c->kept && !failed && json_is_array(parents) ? &links : NULL;
     int rc;
     if (!o || (!o->notify && !(o->audit && gcs_log_enabled(GCS_LOG_INFO)))) { /* nobody to tell */
         rc = gcs_store_item_mark_group(ga->store, ga->run_id, c->item, state, id, detail, NULL,

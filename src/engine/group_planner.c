@@ -26,6 +26,11 @@ struct gcs_group_planner {
     json_t *roles;         /* role name -> id */
     json_t *divisions;     /* division name -> id */
     bool wants_grants;
+    bool targeted;         /* --target: only what the targets name is planned */
+    json_t *group_targets;  /* group key -> true */
+    json_t *person_targets; /* person key -> true */
+    json_t *unknown;        /* person key -> true: their row has no groups column, so
+                             * their memberships are not known and not planned */
 };
 
 int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile, gcs_store *store)
@@ -75,6 +80,9 @@ void gcs_group_planner_free(gcs_group_planner *g)
     json_decref(g->members);
     json_decref(g->roles);
     json_decref(g->divisions);
+    json_decref(g->group_targets);
+    json_decref(g->person_targets);
+    json_decref(g->unknown);
     free(g);
 }
 
@@ -86,12 +94,38 @@ static char *lowered(const char *s)
     return l;
 }
 
+int gcs_group_planner_target(gcs_group_planner *g, const char *const *targets, size_t count)
+{
+    if (!g->group_targets && !(g->group_targets = json_object()))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (!g->person_targets && !(g->person_targets = json_object()))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    g->targeted = true;
+    size_t prefix = strlen(GCS_GROUP_TARGET_PREFIX);
+    for (size_t i = 0; i < count; i++) {
+        bool group = strncmp(targets[i], GCS_GROUP_TARGET_PREFIX, prefix) == 0;
+        json_t *set = group ? g->group_targets : g->person_targets;
+        if (json_object_set_new(set, group ? targets[i] + prefix : targets[i], json_true()) < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* ==== Sources ==== */
 
 int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, const gcs_row *row)
 {
     if (!g || !g->cfg->column)
         return 0;
+    if (g->targeted && !gcs_row_find(row, g->cfg->column)) {
+        /* No column at all (a targeted source may lack it): no memberships to
+         * take away on the strength of a column that is not there. */
+        if (!g->unknown && !(g->unknown = json_object()))
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        return json_object_set_new(g->unknown, person_key, json_true()) < 0
+                   ? gcs_error_set(GCS_ENOMEM, "out of memory")
+                   : 0;
+    }
     const char *v = gcs_row_get(row, g->cfg->column);
     if (!v || !*v)
         return 0;
@@ -183,9 +217,11 @@ static int keep_named(gcs_group_planner *g, json_t *e, void *payload)
 int gcs_group_planner_read(gcs_group_planner *g, gcs_http_client *client, long *requests)
 {
     int rc = list_paged(g, client, "/api/v2/groups", keep_group, NULL, requests);
-    if (rc == 0 && g->wants_grants)
+    /* a person's target plans memberships only: no grant needs the names */
+    bool grants = g->wants_grants && (!g->targeted || json_object_size(g->group_targets) > 0);
+    if (rc == 0 && grants)
         rc = list_paged(g, client, "/api/v2/authorization/roles", keep_named, g->roles, requests);
-    if (rc == 0 && g->wants_grants)
+    if (rc == 0 && grants)
         rc = list_paged(g, client, "/api/v2/authorization/divisions", keep_named, g->divisions,
                         requests);
     return rc;
@@ -342,6 +378,19 @@ static json_t *change(const char *attribute, json_t *old, json_t *new_value)
                      new_value ? new_value : json_null());
 }
 
+/* The Genesys group of this name (exact, else ignoring case), or NULL. Borrowed. */
+static int find_current(const gcs_group_planner *g, const char *name, json_t **out)
+{
+    *out = json_object_get(g->by_name, name);
+    if (*out)
+        return 0;
+    char *low = lowered(name);
+    GCS_CHECK_ALLOC(low);
+    *out = json_object_get(g->by_lower_name, low);
+    free(low);
+    return 0;
+}
+
 /* ==== The kept hierarchy ==== */
 
 static int collect_parent(const char *parent_key, void *payload)
@@ -414,13 +463,9 @@ static int plan_one(run *r, const gcs_group_node *node, json_t *unresolved)
         rc = gcs_group_plan_reject(r->plan, d->key, d->location, "roles", why);
         goto out;
     }
-    json_t *current = json_object_get(r->g->by_name, d->name);
-    if (!current) {
-        char *low = lowered(d->name);
-        GCS_CHECK_ALLOC_GOTO(low, rc, out);
-        current = json_object_get(r->g->by_lower_name, low);
-        free(low);
-    }
+    json_t *current = NULL;
+    if ((rc = find_current(r->g, d->name, &current)) < 0)
+        goto out;
     const char *id = json_string_value(json_object_get(current, "id"));
     bool roles_enabled =
         d->nroles > 0 || (current && json_is_true(json_object_get(current, "rolesEnabled")));
@@ -588,6 +633,117 @@ out:
     return rc;
 }
 
+/* ==== A person's memberships (--target KEY) ==== */
+
+/* Adds the targeted people the directory puts in this group and removes those
+ * it does not (owned, or authoritative, and not protected); nothing else of the
+ * group is planned, and its hierarchy record is left as it is (no "parents"). */
+static int plan_memberships(run *r, const gcs_group_node *node)
+{
+    const gcs_group_def *d = node->def;
+    json_t *current = NULL, *op = NULL, *owned = NULL;
+    int rc = find_current(r->g, d->name, &current);
+    if (rc < 0)
+        return rc;
+    const char *id = json_string_value(json_object_get(current, "id"));
+    json_t *have = id ? json_object_get(r->g->members, id) : NULL;
+    json_t *add = json_array(), *remove = json_array();
+    if (!add || !remove || (id && !(owned = json_object()))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (id && r->g->store &&
+        (rc = gcs_store_owned_each(r->g->store, id, GCS_OWNED_MEMBER, collect_owned, owned)) < 0)
+        goto out;
+    const char *person;
+    json_t *yes;
+    json_object_foreach(r->g->person_targets, person, yes)
+    {
+        if (json_object_get(r->g->unknown, person))
+            continue;
+        json_t *who = json_object_get(r->people, person);
+        const char *uid = json_string_value(json_object_get(who, "id"));
+        bool wanted = json_object_get(node->members, person) != NULL;
+        json_t *m = uid && have ? json_object_get(have, uid) : NULL;
+        if (wanted && who && !m)
+            json_array_append_new(add, json_pack("{s:s,s:O?,s:O?}", "key", person, "id",
+                                                 json_object_get(who, "id"), "userName",
+                                                 json_object_get(who, "userName")));
+        if (!wanted && m && !is_protected(r, m) &&
+            (r->g->cfg->authoritative || json_object_get(owned, uid)))
+            json_array_append_new(remove,
+                                  json_pack("{s:s,s:s,s:O?,s:b}", "key", person, "id", uid,
+                                            "userName", json_object_get(m, "userName"), "owned",
+                                            json_object_get(owned, uid) != NULL));
+    }
+    if (json_array_size(add) + json_array_size(remove) == 0)
+        goto out;
+    op = json_pack("{s:s,s:s,s:s,s:s?,s:{s:O?,s:O?,s:O?,s:O?,s:O?},s:[],s:O,s:O,s:[],s:[]}",
+                   "kind", id ? "update" : "create", "key", d->key, "name",
+                   current ? json_string_value(json_object_get(current, "name")) : d->name, "id",
+                   id, "group", "name", current ? json_object_get(current, "name") : NULL, "type",
+                   json_object_get(current, "type"), "visibility",
+                   json_object_get(current, "visibility"), "description",
+                   json_object_get(current, "description"), "rolesEnabled",
+                   json_object_get(current, "rolesEnabled"), "changes", "add", add, "remove",
+                   remove, "grant", "revoke");
+    GCS_CHECK_ALLOC_GOTO(op, rc, out);
+    if (!id) {
+        json_object_set_new(json_object_get(op, "group"), "name", json_string(d->name));
+        rc = gcs_group_plan_skip(r->plan, op,
+                                 "no group of this name in Genesys; not created for a person",
+                                 "--target " GCS_GROUP_TARGET_PREFIX "KEY creates it");
+        goto out;
+    }
+    json_object_set(op, "version", json_object_get(current, "version"));
+    json_t *count = json_object_get(current, "memberCount");
+    json_object_set_new(op, "current_members",
+                        json_integer(json_is_integer(count) ? json_integer_value(count)
+                                                            : (json_int_t)json_object_size(have)));
+    if (r->no_update) {
+        rc = gcs_group_plan_skip(r->plan, op, "update left alone", "--no-update");
+        goto out;
+    }
+    rc = gcs_group_plan_add(r->plan, op);
+    op = NULL;
+out:
+    json_decref(op);
+    json_decref(add);
+    json_decref(remove);
+    json_decref(owned);
+    return rc;
+}
+
+static bool names_a_target(const gcs_group_planner *g, const gcs_group_node *node)
+{
+    const char *person;
+    json_t *yes;
+    json_object_foreach(g->person_targets, person, yes)
+    {
+        if (json_object_get(node->members, person))
+            return true;
+    }
+    return false;
+}
+
+static bool clash_of(const json_t *by_lower, const gcs_group_node *node)
+{
+    char *low = lowered(node->def->name);
+    bool clash = low && json_integer_value(json_object_get(by_lower, low)) > 1;
+    free(low);
+    return clash;
+}
+
+/* Whether a targeted plan concerns this group, and how: 2 in full, 1 the
+ * targeted people's memberships, 0 not at all. */
+static int target_scope(const gcs_group_planner *g, const gcs_group_node *node)
+{
+    if (!g->targeted || json_object_get(g->group_targets, node->def->key))
+        return 2;
+    /* every group: a person may have to leave one that no longer names them */
+    return json_object_size(g->person_targets) > 0 ? 1 : 0;
+}
+
 int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client *client,
                            const json_t *people, const json_t *protected_values, long *requests)
 {
@@ -642,11 +798,17 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
     }
     for (size_t k = 0; k < tree.count && rc == 0; k++) {
         const gcs_group_node *node = &tree.nodes[k];
+        int scope = target_scope(g, node);
+        if (scope == 0 || (scope == 1 && (node->rejected || clash_of(by_lower, node)) &&
+                           !names_a_target(g, node)))
+            continue; /* a person's target shows only the problems of its groups */
         char *low = lowered(node->def->name);
         GCS_CHECK_ALLOC_GOTO(low, rc, out);
         bool clash = json_integer_value(json_object_get(by_lower, low)) > 1;
         free(low);
-        if (node->rejected)
+        if (scope == 1 && !node->rejected && !clash)
+            rc = plan_memberships(&r, node);
+        else if (node->rejected)
             rc = gcs_group_plan_reject(plan, node->def->key, node->def->location, NULL,
                                        node->why ? node->why : "rejected");
         else if (clash)
@@ -655,6 +817,15 @@ int gcs_group_planner_plan(gcs_group_planner *g, gcs_plan *plan, gcs_http_client
                                        "its case: both would be one Genesys group");
         else
             rc = plan_one(&r, node, unresolved);
+    }
+    /* A group target that names no group of the directory */
+    const char *gkey;
+    json_t *yes;
+    json_object_foreach(g->group_targets, gkey, yes)
+    {
+        if (rc == 0 && !gcs_group_defs_find(&g->defs, gkey))
+            rc = gcs_group_plan_reject(plan, gkey, "--target", NULL,
+                                       "no group of the directory has this key");
     }
     if (rc == 0 && json_array_size(unresolved) > 0)
         json_object_set(gcs_group_plan_section(plan), "not_in_source", unresolved);

@@ -2,7 +2,7 @@
  * group_planner.h - planning Genesys groups after the users (docs/plan.md, "Groups").
  *
  * Driven by the planner (planner.c) when the profile has a `groups:` section
- * and the run is not targeted. Its steps, in the planner's order:
+ * (narrowed by --target: gcs_group_planner_target). Its steps, in the planner's order:
  *  1. gcs_group_planner_new: load the groups file, if any;
  *  2. gcs_group_planner_note_row: each person row planned adds its column's groups;
  *  3. gcs_group_planner_read: the organisation's groups (paged, before the users
@@ -41,6 +41,21 @@ typedef struct gcs_group_planner gcs_group_planner;
  * that cannot be read, naming it. */
 int gcs_group_planner_new(gcs_group_planner **out, const gcs_profile *profile, gcs_store *store);
 void gcs_group_planner_free(gcs_group_planner *g);
+
+/* A target naming a directory group rather than a person: "group:KEY". */
+#define GCS_GROUP_TARGET_PREFIX "group:"
+
+/*
+ * Narrows the plan to `targets` (--target, borrowed for the call): a target
+ * "group:KEY" plans that group in full (create, settings, members, grants,
+ * parents); any other target is a person, whose memberships alone are planned
+ * (added to the groups the directory names them in, removed, by the usual
+ * ownership rules, from the directory's groups Genesys shows them in); a group
+ * such a person needs that does not exist is skipped, not created. Groups no
+ * target concerns are not planned. A group target naming no directory group
+ * is a rejected group.
+ */
+int gcs_group_planner_target(gcs_group_planner *g, const char *const *targets, size_t count);
 
 /* The groups a planned person row names in the profile's column. */
 int gcs_group_planner_note_row(gcs_group_planner *g, const char *person_key, const gcs_row *row);

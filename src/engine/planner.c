@@ -49,6 +49,11 @@ typedef struct desired {
     gcs_managed_digest digest; /* of the desired user, when has_digest */
     bool has_digest;
     signed char active;       /* gcs_managed_active of the desired user */
+    /* Strings shared rather than copied per row (a million rows): */
+    bool file_shared;         /* m.file is planner.file_name */
+    bool key_shared;          /* m.source_key is one of m.match's values */
+    bool name_shared;         /* user_name is one of m.match's values */
+    bool standard_schemas;    /* user_text left out "schemas": planner.schemas */
 } desired;
 
 /* One allocation per user: "id\0marker\0version\0text", where text is the
@@ -93,7 +98,15 @@ typedef struct planner {
     json_t *prefetched;
     gcs_digester digester;    /* rows and users compared by digest first */
     gcs_buf scratch;          /* a user's record while it is built */
+    char *file_name;          /* the source's name, once for every row */
+    gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
+    json_t *schemas;          /* the schemas of every desired user, once */
+    json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
+    bool holders_forbidden;   /* the client may not read roles: users are read one by one */
     bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
+    bool group_targets;        /* --target group:KEY given: every row is read for its groups */
+    json_t *context;           /* with group targets: an untargeted row's key -> its match
+                                * pairs [[key, value]...], to find a member's Genesys id */
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
@@ -177,6 +190,47 @@ static struct desired *row_by_key(planner *p, const char *key)
     return key && gcs_strmap_get_str(&p->by_key, key, &row) ? &p->rows[row] : NULL;
 }
 
+/* ==== Texts kept short ====
+ *
+ * Every kept text (a row's desired user, a user read) names the SCIM extensions
+ * by their URNs, 60 bytes and more each. "urn:ietf:params:scim:schemas:extension:"
+ * is kept as one byte, \x01, which no JSON text holds raw (control characters
+ * are escaped in strings and never outside them): the substitution is undone
+ * exactly before the text is parsed. */
+
+#define URN_PREFIX "urn:ietf:params:scim:schemas:extension:"
+#define URN_MARK '\x01'
+
+/* Squeezes text in place; returns its new length. */
+static size_t squeeze_urns(char *text)
+{
+    const size_t n = sizeof URN_PREFIX - 1;
+    char *w = text;
+    for (const char *r = text; *r;) {
+        if (*r == 'u' && strncmp(r, URN_PREFIX, n) == 0) {
+            *w++ = URN_MARK;
+            r += n;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - text);
+}
+
+/* The text as it was, parsed; NULL when out of memory (or not JSON). */
+static json_t *parse_squeezed(planner *p, const char *text)
+{
+    if (!strchr(text, URN_MARK))
+        return json_loads(text, 0, NULL);
+    gcs_buf *b = &p->expanded;
+    gcs_buf_clear(b);
+    int rc = 0;
+    for (const char *r = text; *r && rc == 0; r++)
+        rc = *r == URN_MARK ? gcs_buf_puts(b, URN_PREFIX) : gcs_buf_putc(b, *r);
+    return rc == 0 ? json_loadb(b->ptr, b->len, 0, NULL) : NULL;
+}
+
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
  * out of memory (the run then fails). */
 static json_t *user_at(planner *p, size_t place)
@@ -184,7 +238,7 @@ static json_t *user_at(planner *p, size_t place)
     if (place == 0 || place > p->user_count)
         return NULL;
     const current_user *cu = &p->users[place - 1];
-    json_t *u = json_loads(cu->blob + cu->text_at, 0, NULL);
+    json_t *u = parse_squeezed(p, cu->blob + cu->text_at);
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -306,6 +360,7 @@ static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char
         rc = gcs_buf_putc(b, '}');
     if (rc < 0)
         return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
+    b->len = u->text_at + squeeze_urns(b->ptr + u->text_at);
     u->has_id = id != NULL;
     u->blob = malloc(b->len + 1);
     if (!u->blob)
@@ -455,6 +510,72 @@ static bool row_targeted(const planner *p, const gcs_row *row)
     return !p->o->targets;
 }
 
+/* A row no target names, when a group is targeted: the person is not planned,
+ * but is a member the group may need (found by key once the users are read),
+ * and a rejected row still protects the user it names from removal. */
+static int keep_context(planner *p, const desired *d, const gcs_row *row)
+{
+    if (d->m.status == GCS_MAP_REJECTED) {
+        remember_rejected_row(p, row);
+        return 0;
+    }
+    if (d->m.status != GCS_MAP_OK || !d->m.source_key)
+        return 0;
+    json_t *pairs = json_array();
+    GCS_CHECK_ALLOC(pairs);
+    for (size_t k = 0; k < d->m.match_count; k++)
+        json_array_append_new(pairs, json_pack("[s,s]", d->m.match[k].key, d->m.match[k].value));
+    if (json_object_set_new(p->context, d->m.source_key, pairs) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
+}
+
+/* A kept row's strings, shared where they are equal: its file's name with
+ * every other row, its source key and userName with its match values. */
+static int share_row_strings(planner *p, desired *d)
+{
+    if (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))
+        return GCS_ENOMEM;
+    if (d->m.file && strcmp(d->m.file, p->file_name) == 0) {
+        free(d->m.file);
+        d->m.file = p->file_name;
+        d->file_shared = true;
+    }
+    for (size_t k = 0; k < d->m.match_count && d->m.source_key && !d->key_shared; k++) {
+        if (strcmp(d->m.match[k].value, d->m.source_key) == 0) {
+            free(d->m.source_key);
+            d->m.source_key = d->m.match[k].value;
+            d->key_shared = true;
+        }
+    }
+    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    for (size_t k = 0; k < d->m.match_count && user_name && !d->name_shared; k++) {
+        if (strcmp(d->m.match[k].value, user_name) == 0) {
+            d->user_name = d->m.match[k].value;
+            d->name_shared = true;
+        }
+    }
+    if (user_name && !d->name_shared && !(d->user_name = strdup(user_name)))
+        return GCS_ENOMEM;
+    return 0;
+}
+
+static void release_row(desired *d)
+{
+    if (d->file_shared)
+        d->m.file = NULL;
+    if (d->key_shared)
+        d->m.source_key = NULL;
+    if (!d->name_shared)
+        free(d->user_name);
+    d->user_name = NULL;
+    free(d->user_text);
+    d->user_text = NULL;
+    gcs_map_user_release(&d->m);
+    json_decref(d->current);
+    d->current = NULL;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -477,8 +598,9 @@ static int add_row(planner *p, const gcs_row *row)
     if ((d->m.status == GCS_MAP_OK && !targeted(p, d->m.source_key)) ||
         (d->m.status != GCS_MAP_OK && !row_targeted(p, row))) {
         p->stats->untargeted++;
+        rc = p->group_targets ? keep_context(p, d, row) : 0;
         gcs_map_user_release(&d->m);
-        return 0;
+        return rc;
     }
     if (d->m.status == GCS_MAP_REJECTED) {
         for (size_t i = 0; i < d->m.errors.count; i++)
@@ -496,13 +618,17 @@ static int add_row(planner *p, const gcs_row *row)
     }
     d->has_digest = rc == 1;
     d->active = (signed char)gcs_managed_active(d->m.user);
-    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    d->standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
+    if (d->standard_schemas)
+        json_object_del(d->m.user, "schemas");
     d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    d->user_name = user_name ? strdup(user_name) : NULL;
-    if (!d->user_text || (user_name && !d->user_name)) {
-        free(d->user_text);
-        free(d->user_name);
-        gcs_map_user_release(&d->m);
+    if (d->user_text) {
+        char *short_text = realloc(d->user_text, squeeze_urns(d->user_text) + 1);
+        if (short_text)
+            d->user_text = short_text;
+    }
+    if (!d->user_text || share_row_strings(p, d) < 0) {
+        release_row(d);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     json_decref(d->m.user);
@@ -544,7 +670,8 @@ static int read_source(planner *p)
     bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
-    /* A plan of named people plans no groups: their column is not needed. */
+    /* A plan of named people does not need the groups column: without it, their
+     * memberships are left as they are (group_planner.c). */
     if (names && p->o->targets && gcs_profile_groups_of(p->profile)->enabled)
         gcs_field_names_excuse(names, gcs_profile_groups_of(p->profile)->column);
     for (;;) {
@@ -634,7 +761,11 @@ static char *wanted_attributes(planner *p)
  * other. The reads go in waves: every person's next untried key at once, one
  * round trip per wave instead of one per read. A key already answered by an
  * earlier read (the index) costs nothing; two people needing the same read in
- * one wave share it: the second asks in the next wave, if it still must. */
+ * one wave share it: the second asks in the next wave, if it still must.
+ * With lookups_at_once every read of every person goes out first, together
+ * (prefetch_targets), and the waves then take their answers from what came
+ * back instead of sending: the same users are collected, in the same order,
+ * as if each wave had been sent. */
 
 #define TARGET_KEYS_MAX 16
 
@@ -733,8 +864,18 @@ static void wave_release(lookup *wave, size_t n)
     }
 }
 
+static bool likely_found(const planner *p, const char *person)
+{
+    for (size_t i = 0; person && i < p->o->likely_found_count; i++) {
+        if (strcmp(p->o->likely_found[i], person) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* lookups_at_once: every read any of the people could need, sent together
- * (each filter once), their answers kept for read_targets to take in turn. */
+ * (each filter once), their answers kept for read_targets to take in turn;
+ * only the first of those likely found by it (likely_found). */
 static int prefetch_targets(planner *p, target_reads *t, size_t count)
 {
     size_t cap = 0;
@@ -747,6 +888,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
     int rc = p->prefetched ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
+        /* Someone likely found by their first read needs no other yet. */
+        bool first_only = likely_found(p, t[i].person);
         for (size_t k = 0; k < t[i].n && rc == 0; k++) {
             gcs_error_clear();
             char *filter = gcs_directory_filter_for(t[i].keys[k], t[i].values[k]);
@@ -757,6 +900,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
             }
             if (json_object_get(p->prefetched, filter)) {
                 free(filter);
+                if (first_only)
+                    break;
                 continue;
             }
             lookup *l = &all[n++];
@@ -765,6 +910,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
             l->path = gcs_directory_find_path(filter);
             if (!l->path || json_object_set_new(p->prefetched, filter, json_null()) < 0)
                 rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            if (first_only)
+                break;
         }
     }
     size_t submitted = 0;
@@ -924,8 +1071,9 @@ static int find_targeted(planner *p)
 
 static int read_current(planner *p)
 {
-    bool need_all = !p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
-                                       (long)p->count > p->o->targeted_max);
+    /* A targeted group needs every member's id: all users are read, as a sync would. */
+    bool need_all = p->group_targets || (!p->o->targets && (p->groups || !p->o->plan.no_deactivate ||
+                                                            (long)p->count > p->o->targeted_max));
     if (!need_all) {
         p->reads_roles = true; /* filtered reads return whole users */
         return find_targeted(p);
@@ -1023,26 +1171,62 @@ static json_t *privileged_in(const planner *p, const json_t *roles)
     return held;
 }
 
+/* Who holds a privileged role, read once per run, when the first existing
+ * user is changed: the users were read without their roles. */
+static int privileged_holders(planner *p, const json_t **out)
+{
+    if (!p->role_holders) {
+        size_t n = gcs_profile_privileged_role_count(p->profile);
+        const char **names = calloc(n ? n : 1, sizeof *names);
+        GCS_CHECK_ALLOC(names);
+        for (size_t i = 0; i < n; i++)
+            names[i] = gcs_profile_privileged_role_at(p->profile, i);
+        int rc = gcs_directory_role_holders(&p->role_holders, p->client, names, n,
+                                            &p->stats->requests);
+        free(names);
+        if (rc < 0)
+            return gcs_error_prefix(rc, "cannot read who holds the privileged roles");
+    }
+    *out = p->role_holders;
+    return 0;
+}
+
 /*
  * Which privileged roles an existing user holds, or a create would grant:
  * recorded on the operation so that the approval rule can name the user. When
  * the current users were read without their roles (a profile that does not map
- * them), the user is read by id: one request per planned change, never per row.
+ * them), the holders of the privileged roles are read once, by role: a few
+ * requests per run, never one per row or per change.
  */
 static int note_privileged(planner *p, json_t *extra, const json_t *current, const json_t *want)
 {
     json_t *held = NULL;
-    if (current) {
-        json_t *full = NULL;
-        if (!p->reads_roles) {
-            const char *id = json_string_value(json_object_get(current, "id"));
-            int rc = gcs_directory_get_user(&full, NULL, p->client, id);
-            p->stats->requests++;
-            if (rc < 0)
-                return rc;
+    const char *id = json_string_value(json_object_get(current, "id"));
+    if (current && !p->reads_roles && !p->holders_forbidden) {
+        const json_t *holders = NULL;
+        int rc = privileged_holders(p, &holders);
+        if (rc == GCS_EFORBIDDEN) {
+            /* A client without authorization:readonly: read each changed user. */
+            GCS_WARN("plan.roles", "why", gcs_error_last(),
+                     "then", "each changed user is read for its roles");
+            p->holders_forbidden = true;
+            return note_privileged(p, extra, current, want);
         }
-        held = privileged_in(p, json_object_get(full ? full : current, "roles"));
+        if (rc < 0)
+            return rc;
+        held = json_deep_copy(json_object_get(holders, id ? id : ""));
+        if (!held)
+            held = json_array();
+    } else if (current && !p->reads_roles) {
+        json_t *full = NULL;
+        int rc = gcs_directory_get_user(&full, NULL, p->client, id);
+        p->stats->requests++;
+        if (rc < 0)
+            return rc;
+        held = privileged_in(p, json_object_get(full, "roles"));
         json_decref(full);
+    } else if (current) {
+        held = privileged_in(p, json_object_get(current, "roles"));
     } else {
         held = json_array();
     }
@@ -1129,6 +1313,22 @@ static bool same_manager(planner *p, const desired *d, const current_user *cu)
     return want && have && strcmp(want, have) == 0;
 }
 
+/* The row's desired user, parsed again, "schemas" first as mapped. NULL when
+ * out of memory. */
+static json_t *desired_user(planner *p, const desired *d)
+{
+    json_t *u = parse_squeezed(p, d->user_text);
+    if (!u || !d->standard_schemas)
+        return u;
+    json_t *whole = json_pack("{s:O}", "schemas", p->schemas);
+    if (!whole || json_object_update(whole, u) < 0) {
+        json_decref(whole);
+        whole = NULL;
+    }
+    json_decref(u);
+    return whole;
+}
+
 /* A row whose managed attributes have the digest of its user's, and whose user
  * carries this row's marker: unchanged, decided without parsing either. */
 static bool unchanged_by_digest(planner *p, const desired *d)
@@ -1159,7 +1359,7 @@ static int plan_row(planner *p, desired *d)
     GCS_CHECK_ALLOC(extra);
     int rc = 0;
     /* The row and its user, parsed again for as long as the row is decided. */
-    d->m.user = json_loads(d->user_text, 0, NULL);
+    d->m.user = desired_user(p, d);
     free(d->user_text);
     d->user_text = NULL;
     if (!d->m.user || (d->matched && !(d->current = user_at(p, d->matched)))) {
@@ -1456,6 +1656,35 @@ static int plan_groups(planner *p)
                                                        json_object_get(op, "userName")));
         json_decref(op);
     }
+    /* People a targeted group names whose rows are not planned: their users, by key. */
+    const char *key;
+    json_t *pairs;
+    char marker_key[300];
+    snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
+    json_object_foreach(p->context, key, pairs)
+    {
+        if (json_object_get(people, key))
+            continue;
+        size_t u = p->marker ? index_get(p, marker_key, key) : 0;
+        size_t k;
+        json_t *pair;
+        json_array_foreach(pairs, k, pair)
+        {
+            if (!u)
+                u = index_get(p, json_string_value(json_array_get(pair, 0)),
+                              json_string_value(json_array_get(pair, 1)));
+        }
+        json_t *current = u ? user_at(p, u) : NULL;
+        if (u && !current) {
+            json_decref(people);
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        if (current)
+            json_object_set_new(people, key,
+                                json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
+                                          "userName", json_object_get(current, "userName")));
+        json_decref(current);
+    }
     int rc = gcs_group_planner_plan(p->groups, p->plan, p->client, people, p->rejected_values,
                                     &p->stats->requests);
     json_decref(people);
@@ -1530,9 +1759,12 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_strmap_init(&p.index);
     gcs_strmap_init(&p.claimed);
     gcs_buf_init(&p.scratch, 0);
+    gcs_buf_init(&p.expanded, 0);
+    p.schemas = json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
+    p.context = json_object();
     int rc = 0;
-    if (!p.rejected_values) {
+    if (!p.rejected_values || !p.context || !p.schemas) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -1552,9 +1784,24 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if (p.marker)
         json_object_set_new(out->doc, "marker", json_string(p.marker));
-    /* Groups are planned for the whole source only: --target names people. */
-    if (!o->targets && (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
+    /* --target: a person plans that person's memberships, group:KEY that group
+     * (docs/plan.md, "Groups", "Targets"). */
+    if ((!o->targets || o->target_groups) &&
+        (rc = gcs_group_planner_new(&p.groups, p.profile, o->store)) < 0)
         goto out;
+    if (p.groups && o->targets &&
+        (rc = gcs_group_planner_target(p.groups, o->targets, o->target_count)) < 0)
+        goto out;
+    for (size_t i = 0; o->target_groups && o->targets && i < o->target_count; i++) {
+        if (strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX, strlen(GCS_GROUP_TARGET_PREFIX)) != 0)
+            continue;
+        if (!p.groups) {
+            rc = gcs_error_set(GCS_EINVALID, "--target %s: profile '%s' has no groups section",
+                               o->targets[i], o->profile_path);
+            goto out;
+        }
+        p.group_targets = true;
+    }
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
@@ -1579,11 +1826,10 @@ out:
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc < 0)
         gcs_plan_release(out);
-    for (size_t i = 0; i < p.count; i++) {
-        gcs_map_user_release(&p.rows[i].m);
-        free(p.rows[i].user_text);
-        free(p.rows[i].user_name);
-    }
+    for (size_t i = 0; i < p.count; i++)
+        release_row(&p.rows[i]);
+    free(p.file_name);
+    json_decref(p.schemas);
     for (size_t i = 0; i < p.user_count; i++) {
         free(p.users[i].blob);
     }
@@ -1595,7 +1841,10 @@ out:
     gcs_strmap_release(&p.claimed);
     json_decref(p.prefetched);
     gcs_buf_release(&p.scratch);
+    gcs_buf_release(&p.expanded);
+    json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
+    json_decref(p.context);
     gcs_org_names_free(p.org_owned);
     gcs_group_planner_free(p.groups);
     gcs_profile_free(p.profile);

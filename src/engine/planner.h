@@ -62,6 +62,11 @@ typedef struct gcs_planner_options {
      * read from Genesys but these people. NULL/0: every row. Borrowed. */
     const char *const *targets;
     size_t target_count;
+    /* With targets: the profile's groups are planned for them too (a person's
+     * memberships; "group:KEY" a whole group: group_planner.h). false (the
+     * default): a targeted plan has no groups section and a "group:" target is
+     * an ordinary key. */
+    bool target_groups;
     /* Told, before it is sent, the path of each targeted read and the source
      * key it is made for (a recorder names that person in its receipt:
      * gcs_recorder_learn_path). NULL: nobody is told. */
@@ -77,6 +82,12 @@ typedef struct gcs_planner_options {
      * recorded): a service trades them for its latency; the command line does
      * not (false). */
     bool lookups_at_once;
+    /* With lookups_at_once: the people likely found by their first read (the
+     * marker; gcscim has seen their user before) have only that read sent
+     * ahead, and their other keys are read, one after the other, only when it
+     * finds nobody: a known person costs one read, not one per key. Borrowed. */
+    const char *const *likely_found;
+    size_t likely_found_count;
     /* The organisation's names (roles, divisions, skills, languages) fetched
      * already (gcs_planner_fetch_org_names), e.g. kept by a service between
      * plans; NULL: the plan fetches those its profile needs. Borrowed. */

@@ -365,6 +365,52 @@ static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const 
     json_decref(data);
 }
 
+/* ==== The kept hierarchy ====
+ *
+ * A group event speaks of its group's children, never of its parents, and
+ * its children are their own events: the parent links gcscim recorded for the
+ * group (store.h, "Group hierarchy": sync's groups file, kept) stay as
+ * recorded. The planner took the event's group for one without parents; its
+ * operation gets the recorded parents back and no "parents" change (and goes
+ * when nothing else is left to do), so that apply records what was there. */
+
+static int collect_parent(const char *parent_key, void *payload)
+{
+    return json_array_append_new(payload, json_string(parent_key)) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
+}
+
+static int keep_recorded_parents(gcs_plan *plan, gcs_store *store, const char *key)
+{
+    json_t *ops = gcs_group_plan_operations(plan);
+    json_t *op = json_array_get(ops, 0);
+    if (!op)
+        return 0;
+    json_t *was = json_array();
+    GCS_CHECK_ALLOC(was);
+    int rc = gcs_store_group_parents_each(store, key, collect_parent, was);
+    if (rc == 0 && json_object_set_new(op, "parents", was) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    else if (rc < 0)
+        json_decref(was);
+    json_t *changes = json_object_get(op, "changes");
+    for (size_t i = json_array_size(changes); rc == 0 && i-- > 0;) {
+        const char *a = json_string_value(json_object_get(json_array_get(changes, i), "attribute"));
+        if (a && strcmp(a, "parents") == 0)
+            json_array_remove(changes, i);
+    }
+    static const char *const lists[] = {"changes", "add", "remove", "grant", "revoke"};
+    bool any = strcmp(json_string_value(json_object_get(op, "kind")), "create") == 0;
+    for (size_t i = 0; i < 5; i++)
+        any |= json_array_size(json_object_get(op, lists[i])) > 0;
+    if (rc == 0 && !any) {
+        json_array_remove(ops, 0);
+        gcs_group_plan_set_unchanged(plan, 1);
+    }
+    return rc;
+}
+
 /* What one group op plans, counted for the result. */
 static void count_planned(json_t *doc, const json_t *op)
 {
@@ -455,6 +501,16 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         gcs_plan_set_targeted(&plan, true);
         rc = gcs_group_planner_plan(g, &plan, session->client, people, none, &requests);
     }
+    if (rc == 0 && cfg.hierarchy == GCS_GROUPS_KEPT)
+        rc = keep_recorded_parents(&plan, store, key);
+    /* The job is sealed into the plan: a later event whose plan would read
+     * the same (a group deleted behind gcscim's back, the same event again) is
+     * a plan of its own, not "already applied"; a retry of this job resumes
+     * this job's run. */
+    const char *job = o->job_id ? o->job_id : o->run_label;
+    if (rc == 0 && job &&
+        json_object_set_new(gcs_group_plan_section(&plan), "job", json_string(job)) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc == 0)
         rc = gcs_plan_finish(&plan);
     recording = false;
@@ -505,7 +561,17 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         if (failed) {
             outcome = GCS_SYNC_FAILED;
             snprintf(detail, sizeof detail, "%s: %s", seen.outcome, seen.message);
-        } else if (!seen.outcome && !ar.already_applied) {
+        } else if (ar.already_applied) {
+            /* The plan was made from what Genesys holds now, yet this job's
+             * plan was applied before: Genesys went back to what it was since
+             * (a group deleted behind gcscim's back). Nothing was sent: say so
+             * (a new event plans again). */
+            outcome = GCS_SYNC_FAILED;
+            snprintf(detail, sizeof detail,
+                     "this very plan was applied before (plan %.64s), and Genesys is back to "
+                     "what it was then: nothing was sent",
+                     gcs_plan_identity(&plan));
+        } else if (!seen.outcome) {
             outcome = GCS_SYNC_FAILED;
             snprintf(detail, sizeof detail, "the planned group %s was not applied",
                      kind ? kind : "change");

@@ -7,9 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define PAGE_CHEAP 100
-#define PAGE_COSTLY 25
 #define ORG_PAGE 500
 
 /* ==== Helpers ==== */
@@ -95,7 +94,7 @@ static int page_path(gcs_buf *b, const char *attributes, bool inactive, long sta
 static int list_one_population(gcs_http_client *c, const char *attributes, bool inactive,
                                listing *l)
 {
-    long page = asks_costly(attributes) ? PAGE_COSTLY : PAGE_CHEAP;
+    long page = asks_costly(attributes) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
     gcs_buf path;
     gcs_buf_init(&path, 8192);
     gcs_http_client_response res;
@@ -110,6 +109,11 @@ static int list_one_population(gcs_http_client *c, const char *attributes, bool 
     if (rc == 0)
         rc = deliver_page(l, &res);
     long total = (long)json_integer_value(json_object_get(res.json, "totalResults"));
+    /* A server that caps pages below what was asked sets the step of the rest:
+     * stepping by the size asked would skip the users in between. */
+    long served = (long)json_array_size(json_object_get(res.json, "Resources"));
+    if (served > 0 && served < page && served < total)
+        page = served;
     gcs_http_client_response_release(&res);
     if (rc < 0)
         goto out;
@@ -304,6 +308,113 @@ int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
             gcs_http_client_response_release(&res);
             page++;
         } while (rc == 0 && page <= pages);
+    }
+    return rc;
+}
+
+/* ==== Holders of roles ==== */
+
+typedef int (*entity_fn)(const json_t *entity, void *payload);
+
+/* Every entity of a paged Platform API list at `path` (no query yet). */
+static int each_entity(gcs_http_client *c, const char *path, unsigned flags, entity_fn fn,
+                       void *payload, long *requests_out)
+{
+    int rc = 0;
+    long page = 1, pages = 1;
+    do {
+        char url[512];
+        snprintf(url, sizeof url, "%s?pageSize=%d&pageNumber=%ld", path, ORG_PAGE, page);
+        gcs_http_client_request req = {.method = "GET", .path = url, .flags = flags};
+        gcs_http_client_response res;
+        rc = gcs_http_call(&res, c, &req);
+        if (requests_out)
+            (*requests_out)++;
+        if (rc == 0) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(res.json, "entities"), i, e) {
+                if ((rc = fn(e, payload)) < 0)
+                    break;
+            }
+            pages = (long)json_integer_value(json_object_get(res.json, "pageCount"));
+        } else {
+            gcs_error_set(rc, "cannot list %s: %s", path, res.message);
+        }
+        gcs_http_client_response_release(&res);
+        page++;
+    } while (rc == 0 && page <= pages);
+    return rc;
+}
+
+typedef struct role_search {
+    const char *const *names;
+    size_t count;
+    json_t *found;   /* [{id, name}] */
+} role_search;
+
+static int note_role(const json_t *role, void *payload)
+{
+    role_search *s = payload;
+    const char *name = json_string_value(json_object_get(role, "name"));
+    const char *id = json_string_value(json_object_get(role, "id"));
+    for (size_t i = 0; name && id && i < s->count; i++) {
+        if (strcasecmp(name, s->names[i]) == 0)
+            return json_array_append_new(s->found, json_pack("{s:s,s:s}", "id", id, "name", name)) < 0
+                       ? gcs_error_set(GCS_ENOMEM, "out of memory")
+                       : 0;
+    }
+    return 0;
+}
+
+typedef struct holders {
+    json_t *out;
+    const char *role;
+} holders;
+
+static int note_holder(const json_t *user, void *payload)
+{
+    holders *h = payload;
+    const char *id = json_string_value(json_object_get(user, "id"));
+    if (!id)
+        return 0;
+    json_t *held = json_object_get(h->out, id);
+    if (!held && json_object_set_new(h->out, id, held = json_array()) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return json_array_append_new(held, json_string(h->role)) < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory")
+                                                                 : 0;
+}
+
+int gcs_directory_role_holders(json_t **out, gcs_http_client *c, const char *const *names,
+                               size_t count, long *requests_out)
+{
+    role_search s = {names, count, json_array()};
+    *out = json_object();
+    int rc = s.found && *out ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (rc == 0 && count > 0)
+        rc = each_entity(c, org_paths[GCS_ORG_ROLE], GCS_HTTP_REQ_MAY_FORBID, note_role, &s,
+                         requests_out);
+    size_t i;
+    json_t *role;
+    json_array_foreach(s.found, i, role) {
+        if (rc < 0)
+            break;
+        char path[256];
+        const char *id = json_string_value(json_object_get(role, "id"));
+        char *e = gcs_http_escape(id);
+        if (!e) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%.100s/users", org_paths[GCS_ORG_ROLE], e);
+        free(e);
+        holders h = {*out, json_string_value(json_object_get(role, "name"))};
+        rc = each_entity(c, path, GCS_HTTP_REQ_MAY_FORBID, note_holder, &h, requests_out);
+    }
+    json_decref(s.found);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
     }
     return rc;
 }

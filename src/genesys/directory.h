@@ -4,9 +4,12 @@
  *
  * Reads are shaped to cost as few requests as possible:
  *  - listing users pages with `attributes` naming only what the caller needs;
- *    a page holds 100 users, or 25 when a costly attribute (externalId, roles,
- *    manager, routingSkills, routingLanguages) is asked for, since Genesys may
- *    answer 429 to bigger pages of those; after the first page (which tells the
+ *    a page asks for GCS_DIRECTORY_PAGE_CHEAP users, or GCS_DIRECTORY_PAGE_COSTLY
+ *    when a costly attribute (externalId, roles, manager, routingSkills,
+ *    routingLanguages) is asked for, since Genesys may answer 429 to pages over
+ *    25 of those and names no other maximum; a server that serves fewer than
+ *    asked (its own cap) is followed: the first page's size is the step of the
+ *    rest, so that no user is skipped; after the first page (which tells the
  *    total) the remaining pages are fetched concurrently, paced by the engine;
  *  - a single user is found with one filtered request;
  *  - organisation names page 500 at a time (Platform API `pageSize`).
@@ -17,6 +20,9 @@
 #define GCS_GENESYS_DIRECTORY_H
 
 #include <stdbool.h>
+
+#define GCS_DIRECTORY_PAGE_CHEAP  500 /* users a page without costly attributes */
+#define GCS_DIRECTORY_PAGE_COSTLY 25  /* users a page with them */
 
 #include <jansson.h>
 
@@ -64,6 +70,18 @@ int gcs_directory_get_user(json_t **out, char **etag_out, gcs_http_client *c, co
  * asks for (want[kind] true). */
 int gcs_directory_fetch_org_names(gcs_org_names *names, gcs_http_client *c,
                                   const bool want[GCS_ORG__COUNT], long *requests_out);
+
+/*
+ * Who holds the roles named in `names` (matched ignoring case, as a profile's
+ * privileged_roles are): the roles are listed, then each match's users
+ * (GET /api/v2/authorization/roles/{id}/users, 500 a page). *out is a new
+ * object: user id -> [the role names held, as the organisation spells them].
+ * A few requests per run, instead of a read of every user a plan changes.
+ * Needs the authorization:readonly scope: without it, GCS_EFORBIDDEN, and the
+ * run goes on (the caller reads the users one by one instead).
+ */
+int gcs_directory_role_holders(json_t **out, gcs_http_client *c, const char *const *names,
+                               size_t count, long *requests_out);
 
 /* The ETag of a user: its meta.version, quoted. Caller frees; NULL if none. */
 char *gcs_directory_user_etag(const json_t *user);

@@ -829,13 +829,14 @@ static void dispatch(gcs_http_client *c)
             wake_at(c, t);
             break;
         }
-        /* Until the first answer says what the limit is, one request at a time. */
+        gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
+        /* Until the first answer says what the limit is, one request at a time
+         * (with other hosts, also until one confirms a new window). */
         if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api + held.n > 0)
             break;
         /* Until its scope is proven, one call per scope. */
         if (!scope_allows(c, q->head, &held))
             break;
-        gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
             /* The window's allowance is spent and the next one is further away than a

@@ -101,6 +101,9 @@ enum {
      * (res->body stays empty; the timeout still bounds the transfer). For the
      * endpoints of notifications, whose answers are theirs to make. */
     GCS_HTTP_REQ_NO_BODY = 1u << 2,
+    /* A 403 is this request's answer alone: the run does not stop, because the
+     * caller has another way (a read that needs an optional scope). */
+    GCS_HTTP_REQ_MAY_FORBID = 1u << 3,
 };
 
 typedef struct gcs_http_client_request {

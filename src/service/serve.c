@@ -290,8 +290,8 @@ int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size)
  * with generate: false) sends no password: Genesys makes one for each new
  * user, which gcscim never sees.
  */
-static int check_passwords(const gcs_password_policy *policy, const char *profile,
-                           const char *passwords)
+int gcs_serve_check_passwords(const gcs_password_policy *policy, const char *profile,
+                              const char *passwords)
 {
     if (!policy->enabled)
         return 0;
@@ -302,18 +302,42 @@ static int check_passwords(const gcs_password_policy *policy, const char *profil
                              "(--passwords-file FILE, mode 0600), or drop generate and let "
                              "Genesys make each new user's password",
                              profile);
+    if (access(passwords, W_OK) == 0)
+        return 0;
+    int err = errno;
+    /* Not there yet: its directory must take it. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", passwords);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (err == ENOENT && access(slash ? dir : ".", W_OK | X_OK) == 0)
+        return 0;
+    if (err == ENOENT)
+        err = errno;
+    return gcs_error_set(GCS_EIO, "cannot write passwords to passwords_file '%s': %s", passwords,
+                         strerror(err));
+}
+
+/* gcs_serve_check_passwords, then the file made, private, before any job. */
+static int prepare_passwords(const gcs_password_policy *policy, const char *profile,
+                             const char *passwords)
+{
+    int rc = gcs_serve_check_passwords(policy, profile, passwords);
+    if (rc < 0 || !policy->enabled)
+        return rc;
     int fd = open(passwords, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return gcs_error_set(GCS_EIO, "cannot write passwords to passwords_file '%s': %s",
                              passwords, strerror(errno));
     struct stat st;
-    int rc = fstat(fd, &st) < 0 ? gcs_error_set(GCS_EIO, "passwords_file '%s': %s", passwords,
-                                                strerror(errno))
-             : (st.st_mode & 077) && fchmod(fd, 0600) < 0
-                 ? gcs_error_set(GCS_EIO, "passwords_file '%s' is readable by others and "
-                                          "cannot be made private (chmod 600): %s",
-                                 passwords, strerror(errno))
-                 : 0;
+    rc = fstat(fd, &st) < 0 ? gcs_error_set(GCS_EIO, "passwords_file '%s': %s", passwords,
+                                            strerror(errno))
+         : (st.st_mode & 077) && fchmod(fd, 0600) < 0
+             ? gcs_error_set(GCS_EIO, "passwords_file '%s' is readable by others and cannot "
+                                      "be made private (chmod 600): %s",
+                             passwords, strerror(errno))
+             : 0;
     close(fd);
     return rc;
 }
@@ -394,7 +418,7 @@ int gcs_serve_start(gcs_serve **out, const gcs_config *cfg)
     gcs_profile *check = NULL;
     rc = gcs_profile_load(&check, profile);
     if (rc == 0)
-        rc = check_passwords(gcs_profile_password_policy(check), profile, passwords);
+        rc = prepare_passwords(gcs_profile_password_policy(check), profile, passwords);
     gcs_profile_free(check);
     if (rc < 0)
         goto out;

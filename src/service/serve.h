@@ -25,6 +25,13 @@ typedef struct gcs_serve gcs_serve;
  * `summary` says what serve would use ("listen 127.0.0.1:8080 (plain HTTP on
  * loopback), 1 event secret, 2 API keys"). Nothing is kept. */
 int gcs_serve_check(const gcs_config *cfg, char *summary, size_t summary_size);
+/* The refusal of a profile that generates passwords (its password policy)
+ * when serve has nowhere to write them: no passwords_file, or one that cannot
+ * be written (docs/serve.md, "Passwords"). Writes nothing (doctor's check);
+ * gcs_serve_start also creates the file, private. */
+struct gcs_password_policy;
+int gcs_serve_check_passwords(const struct gcs_password_policy *policy, const char *profile_path,
+                              const char *passwords_file);
 /* Starts listening and working; writes the ready file last. */
 int gcs_serve_start(gcs_serve **out, const gcs_config *cfg);
 /* The base URL it answers on ("http://127.0.0.1:8080"). */

@@ -1,7 +1,8 @@
 /*
  * What `gcscim doctor` checks of gcscim serve: the settings serve refuses to
  * start with (listen address, TLS and secret files, plain HTTP off loopback),
- * its profile, and the notify file, without listening or calling anyone.
+ * its profile (and where the passwords it generates go), and the notify file,
+ * without listening, calling anyone or writing.
  */
 #include "service/serve_doctor.h"
 
@@ -49,6 +50,11 @@ void gcs_serve_doctor_checks(gcs_doctor_report *out, const gcs_config *cfg, void
             gcs_doctor_add(out, "serve-profile", GCS_DOCTOR_FAIL, gcs_error_last(),
                            "fix the profile; 'gcscim doctor --source FILE --profile FILE' checks "
                            "it against an export");
+        } else if (gcs_serve_check_passwords(gcs_profile_password_policy(p), profile,
+                                             gcs_config_get(cfg, GCS_CFG_PASSWORDS_FILE)) < 0) {
+            gcs_doctor_add(out, "serve-profile", GCS_DOCTOR_FAIL, gcs_error_last(),
+                           "serve would refuse to start: give passwords_file, or let Genesys "
+                           "make passwords (docs/serve.md, 'Passwords')");
         } else {
             snprintf(detail, sizeof detail, "%s loads", profile);
             gcs_doctor_add(out, "serve-profile", GCS_DOCTOR_OK, detail, NULL);

@@ -224,6 +224,46 @@ static void serve_settings_are_checked_as_serve_would(void **state)
     json_decref(doc);
     free(config);
     free(notify);
+    /* A profile that generates passwords, and serve given nowhere to write them. */
+    char *base = NULL;
+    {
+        FILE *fp = fopen(f->profile, "r");
+        assert_non_null(fp);
+        base = calloc(1, 65536);
+        assert_non_null(base);
+        size_t n = fread(base, 1, 65535, fp);
+        fclose(fp);
+        base[n] = '\0';
+    }
+    char text[70000];
+    snprintf(text, sizeof text, "%s\npassword: {generate: true}\n", base);
+    free(base);
+    char *pw_profile = gcs_test_write_file(f->dir, "pw-profile.yaml", text);
+    char *secrets = gcs_test_write_file(f->dir, "event-secrets",
+                                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    assert_int_equal(chmod(secrets, 0600), 0);
+    snprintf(text, sizeof text, "{\"event_secrets_file\":\"%s\",\"profile\":\"%s\"}", secrets,
+             pw_profile);
+    config = gcs_test_write_file(f->dir, "serve-config.json", text);
+    doc = doctor_json_with(f, 1, "--config", config);
+    assert_string_equal(status(doc, "serve-profile"), "fail");
+    assert_non_null(strstr(detail(doc, "serve-profile"), "passwords_file"));
+    json_decref(doc);
+    free(config);
+    /* With a passwords_file serve could create: ok, and doctor wrote nothing. */
+    char passwords[700];
+    snprintf(passwords, sizeof passwords, "%s/passwords.csv", f->dir);
+    snprintf(text, sizeof text,
+             "{\"event_secrets_file\":\"%s\",\"profile\":\"%s\",\"passwords_file\":\"%s\"}",
+             secrets, pw_profile, passwords);
+    config = gcs_test_write_file(f->dir, "serve-config.json", text);
+    doc = doctor_json_with(f, 0, "--config", config);
+    assert_string_equal(status(doc, "serve-profile"), "ok");
+    assert_int_equal(access(passwords, F_OK), -1);
+    json_decref(doc);
+    free(config);
+    free(secrets);
+    free(pw_profile);
 }
 
 /* ==== A healthy setup ==== */

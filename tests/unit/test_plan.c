@@ -830,9 +830,45 @@ static void a_plan_larger_than_its_memory_is_built_and_read(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* What gcs_plan_put_text writes for s. */
+static char *put_text(const char *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    gcs_plan_put_text(f, s);
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+static void plan_text_escapes_control_and_bidi_characters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain caf\xC3\xA9", "plain caf\xC3\xA9"},         /* UTF-8 text stays */
+        {"a\x1b[2Jb\n", "a\\x1B[2Jb\\x0A"},                /* C0 */
+        {"del\x7f", "del\\x7F"},                               /* DEL */
+        {"c1\xC2\x9B" "31m", "c1\\x9B31m"},                      /* C1 (CSI) */
+        {"txt\xE2\x80\xAE" "exe", "txt\\u202Eexe"},            /* right-to-left override */
+        {"\xE2\x81\xA6i\xE2\x81\xA9", "\\u2066i\\u2069"}, /* isolates */
+        {"m\xE2\x80\x8F\xD8\x9C", "m\\u200F\\u061C"},   /* marks */
+        {"\xE2\x80\x94 dash", "\xE2\x80\x94 dash"},         /* U+2014 is no control */
+        {"cut\xE2\x80", "cut\xE2\x80"},                       /* a truncated sequence */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = put_text(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(identity_depends_on_content_only),
         cmocka_unit_test(mass_deactivation_needs_approval),

@@ -7,12 +7,14 @@
 #include "service/event.h"
 #include "service/workers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static gcs_api_keys *keys_of(const char *text, int want_rc)
 {
     gcs_api_keys *k = calloc(1, sizeof *k);
+    assert_non_null(k);
     assert_int_equal(gcs_api_keys_parse(k, text, "keys.txt"), want_rc);
     return k;
 }
@@ -212,6 +214,42 @@ static void group_event_fields_are_bounded(void **state)
     }
 }
 
+/* The events examples/serve/ shows (README, docs/serve.md) are events serve takes. */
+static void example_events_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        gcs_event_kind kind;
+        const char *job_key;
+    } examples[] = {
+        {"person-created.json", GCS_EVENT_PERSON, "person:EC2001"},
+        {"person-left.json", GCS_EVENT_PERSON, NULL},
+        {"group-changed.json", GCS_EVENT_GROUP, "group:onboarding-2026-11"},
+    };
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/examples/serve/%s", GCS_TEST_SOURCE_DIR, examples[i].file);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        char body[8192];
+        size_t n = fread(body, 1, sizeof body, fp);
+        fclose(fp);
+        gcs_event e;
+        if (gcs_event_parse(&e, body, n) != 0)
+            fail_msg("%s: %s", examples[i].file, gcs_error_last());
+        assert_int_equal(e.kind, examples[i].kind);
+        char *key, *payload;
+        gcs_event_origin o = {"event", "msg_x", "webhook", 1};
+        assert_int_equal(gcs_event_job(&key, &payload, &e, &o), 0);
+        if (examples[i].job_key)
+            assert_string_equal(key, examples[i].job_key);
+        free(key);
+        free(payload);
+        gcs_event_release(&e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +259,7 @@ int main(void)
         cmocka_unit_test(event_keys_and_columns_are_bounded),
         cmocka_unit_test(group_event_becomes_the_job_of_the_contract),
         cmocka_unit_test(group_event_fields_are_bounded),
+        cmocka_unit_test(example_events_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
