@@ -1,6 +1,6 @@
 /* The planner's digest of managed attributes (engine/managed_digest.h): equal
  * digests must mean that the diff finds nothing. Examples, then a property
- * test over random pairs of users, most of them alike up to a change that the
+ * test over random pairs of users (6,000: valgrind runs it too), most of them alike up to a change that the
  * diff sees (a title) or does not (the case of a userName, the order of roles,
  * 3 against 3.0, an entry of another type or authority). */
 #include "gcstest.h"
@@ -269,7 +269,7 @@ static void equal_digests_mean_an_empty_diff(void **state)
     if (getenv("GCS_TEST_SEED")) /* other sequences, for a longer search by hand */
         seed = (unsigned)atoi(getenv("GCS_TEST_SEED"));
     int same = 0, changed = 0, missed = 0;
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 6000; i++) {
         json_t *want = random_user();
         json_t *have = pick(5) ? changed_copy(want) : random_user();
         size_t ops = diff_ops(profile, want, have);
@@ -289,7 +289,7 @@ static void equal_digests_mean_an_empty_diff(void **state)
     }
     print_message("unchanged by digest %d, changed %d, unchanged by the diff alone %d\n", same, changed, missed);
     /* The property was tried on both sides. */
-    assert_true(same > 500);
+    assert_true(same > 200);
     assert_true(changed > 1000);
     gcs_digester_release(&d);
     gcs_profile_free(profile);
