@@ -864,8 +864,18 @@ static void wave_release(lookup *wave, size_t n)
     }
 }
 
+static bool likely_found(const planner *p, const char *person)
+{
+    for (size_t i = 0; person && i < p->o->likely_found_count; i++) {
+        if (strcmp(p->o->likely_found[i], person) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* lookups_at_once: every read any of the people could need, sent together
- * (each filter once), their answers kept for read_targets to take in turn. */
+ * (each filter once), their answers kept for read_targets to take in turn;
+ * only the first of those likely found by it (likely_found). */
 static int prefetch_targets(planner *p, target_reads *t, size_t count)
 {
     size_t cap = 0;
@@ -878,6 +888,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
     int rc = p->prefetched ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
+        /* Someone likely found by their first read needs no other yet. */
+        bool first_only = likely_found(p, t[i].person);
         for (size_t k = 0; k < t[i].n && rc == 0; k++) {
             gcs_error_clear();
             char *filter = gcs_directory_filter_for(t[i].keys[k], t[i].values[k]);
@@ -888,6 +900,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
             }
             if (json_object_get(p->prefetched, filter)) {
                 free(filter);
+                if (first_only)
+                    break;
                 continue;
             }
             lookup *l = &all[n++];
@@ -896,6 +910,8 @@ static int prefetch_targets(planner *p, target_reads *t, size_t count)
             l->path = gcs_directory_find_path(filter);
             if (!l->path || json_object_set_new(p->prefetched, filter, json_null()) < 0)
                 rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            if (first_only)
+                break;
         }
     }
     size_t submitted = 0;
@@ -1776,9 +1792,16 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (p.groups && o->targets &&
         (rc = gcs_group_planner_target(p.groups, o->targets, o->target_count)) < 0)
         goto out;
-    for (size_t i = 0; p.groups && o->targets && i < o->target_count; i++)
-        p.group_targets |= strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX,
-                                   strlen(GCS_GROUP_TARGET_PREFIX)) == 0;
+    for (size_t i = 0; o->target_groups && o->targets && i < o->target_count; i++) {
+        if (strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX, strlen(GCS_GROUP_TARGET_PREFIX)) != 0)
+            continue;
+        if (!p.groups) {
+            rc = gcs_error_set(GCS_EINVALID, "--target %s: profile '%s' has no groups section",
+                               o->targets[i], o->profile_path);
+            goto out;
+        }
+        p.group_targets = true;
+    }
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",

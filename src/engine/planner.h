@@ -82,6 +82,12 @@ typedef struct gcs_planner_options {
      * recorded): a service trades them for its latency; the command line does
      * not (false). */
     bool lookups_at_once;
+    /* With lookups_at_once: the people likely found by their first read (the
+     * marker; gcscim has seen their user before) have only that read sent
+     * ahead, and their other keys are read, one after the other, only when it
+     * finds nobody: a known person costs one read, not one per key. Borrowed. */
+    const char *const *likely_found;
+    size_t likely_found_count;
     /* The organisation's names (roles, divisions, skills, languages) fetched
      * already (gcs_planner_fetch_org_names), e.g. kept by a service between
      * plans; NULL: the plan fetches those its profile needs. Borrowed. */

@@ -243,6 +243,36 @@ static int receipts_of(seq_list *l, gcs_store *store, const char *run_id)
     return gcs_store_receipts_each(store, &f, collect_seq, l);
 }
 
+typedef struct seen_user {
+    const char *key;
+    bool seen;
+} seen_user;
+
+static int names_a_user(const gcs_receipt *r, void *payload)
+{
+    seen_user *s = payload;
+    bool created = r->status == 201 && r->method && strcmp(r->method, "POST") == 0 &&
+                   r->resource_type && strcmp(r->resource_type, "user") == 0;
+    if (r->source_key && (r->genesys_id || created) && strcmp(r->source_key, s->key) == 0) {
+        s->seen = true;
+        return 1; /* enough */
+    }
+    return 0;
+}
+
+/* Whether a receipt names this person with a Genesys user (gcscim found,
+ * adopted or changed them before: the user's id) or their create succeeded:
+ * their marker read will most likely find them. A store that cannot say
+ * answers no: every read is sent then. */
+static bool seen_before(gcs_store *store, const char *key)
+{
+    gcs_receipt_filter f = {.user = key, .limit = 20, .newest_first = true};
+    seen_user s = {key, false};
+    if (gcs_store_receipts_each(store, &f, names_a_user, &s) < 0)
+        gcs_error_clear();
+    return s.seen;
+}
+
 /* A plan that waits for an approval is an outcome: nothing was sent, someone
  * must approve (each need names its flag). Told on its own; serve's outcome
  * hook audits it with the job. */
@@ -277,13 +307,14 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     gcs_buf_init(&text, (size_t)count * GCS_JOB_PAYLOAD_MAX);
     long *line_of = calloc(count, sizeof *line_of);
     const char **keys = calloc(count, sizeof *keys);
+    const char **known = calloc(count, sizeof *known);
     json_t *subjects_out = json_array(), *needs = NULL, *doc = NULL;
     apply_seen seen = {json_object()};
     seq_list receipts = {json_array(), json_object(), json_array()};
     gcs_plan plan = {0};
     bool planned = false;
-    if (!line_of || !keys || !subjects_out || !seen.by_key || !receipts.seqs || !receipts.ids ||
-        !receipts.all) {
+    if (!line_of || !keys || !known || !subjects_out || !seen.by_key || !receipts.seqs ||
+        !receipts.ids || !receipts.all) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -309,8 +340,16 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     po.targets = keys;
     po.target_count = count;
     po.org_names = o->org_names;
-    /* A new person costs one round trip of reads, then the create. */
+    /* A new person costs one round trip of reads, then the create; a person
+     * gcscim has met costs the marker's read alone, then the change. */
     po.lookups_at_once = true;
+    size_t nknown = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (subjects[i].row && seen_before(store, subjects[i].key))
+            known[nknown++] = subjects[i].key;
+    }
+    po.likely_found = known;
+    po.likely_found_count = nknown;
     gcs_planner_stats stats;
     gcs_recorder rec;
     gcs_recorder_attach(&rec, store, session->client, o->run_label);
@@ -415,5 +454,6 @@ out:
     gcs_buf_release(&text);
     free(line_of);
     free(keys);
+    free(known);
     return rc;
 }

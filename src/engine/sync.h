@@ -18,7 +18,9 @@
  * planner's carry `run_label` as their run id, apply's carry the run's own.
  * Latency: every read of every person named goes out at once
  * (planner.h, lookups_at_once), so that a new person costs two round trips,
- * the reads and the create, however many keys the profile matches on.
+ * the reads and the create, however many keys the profile matches on; a
+ * person the receipts show gcscim has met has their marker read alone
+ * (likely_found), so a change to them costs one read, not one per key.
  *
  * The session's request engine is used from the calling thread only (see
  * http/client.h): a caller with several threads serialises these calls.

@@ -472,7 +472,8 @@ typedef struct gcs_intake_item {
     int64_t job_id;           /* out: the job that carries it (or carried the first delivery) */
     bool duplicate;           /* out: the webhook id was seen before, asking the same */
     const char *request_hash; /* with a webhook id: what the request asked; NULL: not compared */
-    bool conflict;            /* out: the id was seen before asking something else (job_id: its job) */
+    bool conflict;            /* out: the id was seen before asking something else
+                               * (job_id: the first one's job) */
 } gcs_intake_item;
 
 #define GCS_WEBHOOK_ID_MAX 256

@@ -33,7 +33,8 @@
 #include "store/store.h"
 
 static const char seed[] =
-    "{\"roles\":[{\"name\":\"Employee\"},{\"name\":\"Agent\"}],\"users\":["
+    "{\"roles\":[{\"name\":\"Employee\"},{\"name\":\"Agent\"}],"
+    "\"divisions\":[{\"name\":\"Home\"}],\"users\":["
     " {\"userName\":\"m1@example.com\",\"displayName\":\"Managed One\",\"title\":\"Agent\","
     "  \"active\":true,\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\","
     "\"value\":\"M1\"}]}},"
@@ -379,6 +380,42 @@ static void a_new_person_is_looked_up_by_every_key_at_once(void **state)
     json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
 }
 
+/* A person gcscim has met (a receipt names their Genesys user) is read by
+ * the marker alone: one read, then the change. One whose user is gone since
+ * is read by the other keys after it, in turn, and created again. */
+static void a_known_person_costs_one_read(void **state)
+{
+    fixture *f = *state;
+    start_workers(f);
+    int64_t id = enqueue_person(f, "M1", "m1@example.com", "Lead", 5);
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    json_decref(r);
+    id = enqueue_person(f, "K1", "kim@example.com", "Agent", 5);
+    json_decref(wait_job(f, id, GCS_JOB_DONE, 20000));
+    /* Back to the seed: M1 as it was, K1 gone. */
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":100}"));
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    id = enqueue_person(f, "M1", "m1@example.com", "Coach", 5);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "updated");
+    json_decref(r);
+    assert_int_equal(answered_on_users(f, "GET "), 1);
+    assert_int_equal(answered_on_users(f, "PATCH "), 1);
+
+    /* (Another title: the very plan of the first create would be "already
+     * applied", whatever the emulator's reset forgot.) */
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
+    id = enqueue_person(f, "K1", "kim@example.com", "Lead", 5);
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    json_decref(r);
+    assert_int_equal(answered_on_users(f, "GET "), 3);
+    assert_int_equal(emu_max_in_flight(f), 1);
+    assert_int_equal(users_named(f, "kim@example.com"), 1);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));
+}
+
 /* People provisioned together: every read of every person, the leaver's
  * included, is on the wire at once, and each gets the outcome a read after
  * the other would give. */
@@ -425,7 +462,8 @@ static void people_provisioned_together_are_read_at_once(void **state)
 /* The plan of named people is the same whether their reads go at once or one
  * key after the other: an unmanaged userName holder adopted, a managed user
  * found by its marker (with a new userName) and another row matching it by
- * the userName it had (both rejected), a new person, a leaver with no user. Same identity: same operations, rejections, counts. */
+ * the userName it had (both rejected), a new person, a leaver with no user.
+ * Same identity: same operations, rejections, counts. */
 static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
 {
     fixture *f = *state;
@@ -440,10 +478,13 @@ static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
         "{\"id\":\"X2\",\"first\":\"Two\",\"last\":\"Names\",\"email\":\"M1@example.com\","
         "\"title\":\"Agent\",\"status\":\"active\"}\n";
     const char *targets[] = {"N1", "M1", "X1", "X2", "GONE"};
-    char identity[2][80];
-    long requests[2];
-    json_t *rejected[2];
-    for (int at_once = 0; at_once < 2; at_once++) {
+    /* In turn; at once; at once with N1 (not there) and M1 (there) taken for
+     * people their marker finds. */
+    const char *likely[] = {"N1", "M1"};
+    char identity[3][80];
+    long requests[3];
+    json_t *rejected[3];
+    for (int at_once = 0; at_once < 3; at_once++) {
         gcs_planner_options po;
         gcs_planner_options_init(&po);
         po.source_path = "<rows>";
@@ -454,7 +495,11 @@ static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
         po.api_url = f->emu.api_url;
         po.targets = targets;
         po.target_count = 5;
-        po.lookups_at_once = at_once;
+        po.lookups_at_once = at_once > 0;
+        if (at_once == 2) {
+            po.likely_found = likely;
+            po.likely_found_count = 2;
+        }
         gcs_plan plan;
         gcs_planner_stats stats;
         if (gcs_planner_run(&plan, &stats, f->session->client, &po) != 0)
@@ -468,12 +513,15 @@ static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
         gcs_plan_release(&plan);
     }
     assert_string_equal(identity[0], identity[1]);
+    assert_string_equal(identity[0], identity[2]);
     assert_true(json_equal(rejected[0], rejected[1]));
+    assert_true(json_equal(rejected[0], rejected[2]));
     /* At once, every key of every person is read, the ones a read in turn
-     * does without included. */
+     * does without included; M1 taken as likely found saves two. */
     assert_true(requests[1] > requests[0]);
-    json_decref(rejected[0]);
-    json_decref(rejected[1]);
+    assert_int_equal(requests[2], requests[1] - 2);
+    for (int i = 0; i < 3; i++)
+        json_decref(rejected[i]);
 }
 
 static void a_leave_deactivates_a_managed_user_only(void **state)
@@ -1269,6 +1317,37 @@ static void a_group_event_keeps_the_parents_sync_recorded(void **state)
     json_decref(parents);
 }
 
+/* Role grants through a group: names as the organisation spells them, else
+ * the group is rejected with a hint and nothing is written. */
+static void a_group_event_grants_roles_named_exactly(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    json_decref(wait_job(f, enqueue_person(f, "GR1", "gr1@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    long writes = gcs_test_emu_writes(&f->emu);
+    int64_t id = enqueue_group(f, "leads", "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
+                                           "\"roles\":[{\"role\":\"agent\",\"division\":\"Home\"}]}");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "did you mean 'Agent'"));
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    assert_null(group_named(f, "Leads"));
+
+    id = enqueue_group(f, "leads", "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
+                                   "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(json_integer_value(json_object_get(r, "granted")), 1);
+    json_decref(r);
+    json_t *g = group_named(f, "Leads");
+    assert_non_null(g);
+    assert_true(json_is_true(json_object_get(g, "rolesEnabled")));
+    json_decref(g);
+}
+
 /* Three states of one group while the first waits: one job, the newest wins. */
 static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **state)
 {
@@ -1362,6 +1441,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(people_provisioned_together_are_read_at_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_known_person_costs_one_read, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_at_once_plan_what_reads_in_turn_plan, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_leave_deactivates_a_managed_user_only, setup, teardown),
@@ -1390,6 +1470,7 @@ int main(void)
             a_flattened_group_takes_its_childrens_members_from_their_events, setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_event_keeps_the_parents_sync_recorded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_group_event_grants_roles_named_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),
