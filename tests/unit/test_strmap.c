@@ -31,14 +31,35 @@ static void put_keeps_first_value_unless_replaced(void **state)
     gcs_strmap m;
     gcs_strmap_init(&m);
     uint64_t v = 0;
-    assert_int_equal(gcs_strmap_put_str(&m, "userName\x1f" "a@b.c", 3, false), 1);
-    assert_int_equal(gcs_strmap_put_str(&m, "userName\x1f" "a@b.c", 4, false), 0);
-    assert_true(gcs_strmap_get_str(&m, "userName\x1f" "a@b.c", &v));
+    assert_int_equal(gcs_strmap_put_str(&m,
+                                        "userName\x1f"
+                                        "a@b.c",
+                                        3, false),
+                     1);
+    assert_int_equal(gcs_strmap_put_str(&m,
+                                        "userName\x1f"
+                                        "a@b.c",
+                                        4, false),
+                     0);
+    assert_true(gcs_strmap_get_str(&m,
+                                   "userName\x1f"
+                                   "a@b.c",
+                                   &v));
     assert_int_equal(v, 3);
-    assert_int_equal(gcs_strmap_put_str(&m, "userName\x1f" "a@b.c", 5, true), 0);
-    assert_true(gcs_strmap_get_str(&m, "userName\x1f" "a@b.c", &v));
+    assert_int_equal(gcs_strmap_put_str(&m,
+                                        "userName\x1f"
+                                        "a@b.c",
+                                        5, true),
+                     0);
+    assert_true(gcs_strmap_get_str(&m,
+                                   "userName\x1f"
+                                   "a@b.c",
+                                   &v));
     assert_int_equal(v, 5);
-    assert_false(gcs_strmap_get_str(&m, "userName\x1f" "a@b.C", NULL));
+    assert_false(gcs_strmap_get_str(&m,
+                                    "userName\x1f"
+                                    "a@b.C",
+                                    NULL));
     assert_false(gcs_strmap_get_str(&m, "userName", NULL));
     assert_int_equal(gcs_strmap_count(&m), 1);
     gcs_strmap_release(&m);
@@ -86,7 +107,8 @@ static void agrees_with_a_plain_list(void **state)
 {
     (void)state;
     enum { OPS = 60000 };
-    model x = {calloc(OPS, sizeof(char *)), calloc(OPS, sizeof(size_t)), calloc(OPS, sizeof(uint64_t)), 0};
+    model x = {calloc(OPS, sizeof(char *)), calloc(OPS, sizeof(size_t)),
+               calloc(OPS, sizeof(uint64_t)), 0};
     gcs_strmap m;
     gcs_strmap_init(&m);
     unsigned seed = 20261130;
