@@ -185,7 +185,7 @@ static const gcs_group_node *node(const gcs_group_tree *t, const char *key)
             return &t->nodes[i];
     }
     fail_msg("no node %s", key);
-    return NULL;
+    abort(); /* not reached; says so to an optimiser that would warn of a NULL */
 }
 
 static void kept_hierarchy_has_direct_members_and_parents(void **state)
