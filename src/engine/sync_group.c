@@ -100,7 +100,8 @@ static int flatten(json_t **out, char *why, size_t whysz, gcs_store *store, cons
     gcs_group_tree tree;
     bool built = false;
     int rc = 0;
-    if (!records || !seen || !queue || json_array_append_new(records, hierarchy_record(group)) < 0 ||
+    if (!records || !seen || !queue ||
+        json_array_append_new(records, hierarchy_record(group)) < 0 ||
         json_object_set_new(seen, key, json_true()) < 0) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
@@ -308,8 +309,8 @@ static int find_members(json_t *people, json_t *unknown, gcs_group_planner *g,
                 if (found[next])
                     continue;
                 gcs_error_clear();
-                char *filter =
-                    gcs_directory_filter_for(fields[f], json_string_value(json_array_get(members, next)));
+                const char *value = json_string_value(json_array_get(members, next));
+                char *filter = gcs_directory_filter_for(fields[f], value);
                 if (!filter) {
                     if (gcs_error_last_code() == GCS_ENOMEM)
                         rc = GCS_ENOMEM; /* not "no such user" */
@@ -416,9 +417,10 @@ static void count_planned(json_t *doc, const json_t *op)
 {
     static const char *const lists[] = {"add", "remove", "grant", "revoke"};
     static const char *const names[] = {"added", "removed", "granted", "revoked"};
-    for (size_t i = 0; i < 4; i++)
-        json_object_set_new(doc, names[i],
-                            json_integer((json_int_t)json_array_size(json_object_get(op, lists[i]))));
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = json_array_size(json_object_get(op, lists[i]));
+        json_object_set_new(doc, names[i], json_integer((json_int_t)n));
+    }
 }
 
 int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_store *store,
@@ -460,7 +462,8 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         goto answer;
     }
     /* Flattened: the members of the groups below join the event's own. */
-    if (cfg.hierarchy == GCS_GROUPS_FLATTENED && json_array_size(json_object_get(group, "children"))) {
+    if (cfg.hierarchy == GCS_GROUPS_FLATTENED &&
+        json_array_size(json_object_get(group, "children")) > 0) {
         if ((rc = flatten(&flat, detail, sizeof detail, store, group)) < 0)
             goto out;
         if (!flat) {
@@ -521,7 +524,8 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         goto out;
 
     json_t *op = json_array_get(gcs_group_plan_operations(&plan), 0);
-    json_t *rejected = json_array_get(json_object_get(gcs_group_plan_section(&plan), "rejected"), 0);
+    json_t *section = gcs_group_plan_section(&plan);
+    json_t *rejected = json_array_get(json_object_get(section, "rejected"), 0);
     needs = gcs_plan_needs(&plan, &o->plan);
     bool approved = true;
     size_t i;
@@ -556,8 +560,10 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
         if (rc < 0 && !(rc == GCS_ERROR && seen.outcome))
             goto out;
         rc = 0;
-        bool failed = seen.outcome && (strcmp(seen.outcome, gcs_apply_outcome_name(GCS_APPLY_FAILED)) == 0 ||
-                                       strcmp(seen.outcome, gcs_apply_outcome_name(GCS_APPLY_DRIFT)) == 0);
+        bool failed =
+            seen.outcome &&
+            (strcmp(seen.outcome, gcs_apply_outcome_name(GCS_APPLY_FAILED)) == 0 ||
+             strcmp(seen.outcome, gcs_apply_outcome_name(GCS_APPLY_DRIFT)) == 0);
         if (failed) {
             outcome = GCS_SYNC_FAILED;
             snprintf(detail, sizeof detail, "%s: %s", seen.outcome, seen.message);

@@ -86,7 +86,8 @@ static int check_row(const json_t *row, const char *where)
 
 /* A group event becomes a groups file record: its limits are the file's. */
 _Static_assert(GCS_EVENT_GROUP_KEY_MAX == GCS_GROUP_KEY_MAX, "a group key's limit is the file's");
-_Static_assert(GCS_EVENT_GROUP_NAME_MAX == GCS_GROUP_NAME_MAX, "a group name's limit is the file's");
+_Static_assert(GCS_EVENT_GROUP_NAME_MAX == GCS_GROUP_NAME_MAX,
+               "a group name's limit is the file's");
 
 /* A text field of a group: a string of 1 to max printable bytes. */
 static int check_text(const json_t *v, const char *where, const char *field, size_t max)
@@ -192,8 +193,9 @@ static int check_roles(const json_t *v, const char *where)
             const json_t *o = json_array_get(v, j);
             if (json_equal(json_object_get(o, "role"), json_object_get(g, "role")) &&
                 json_equal(json_object_get(o, "division"), json_object_get(g, "division")))
-                return gcs_error_set(GCS_EINVALID, "%s.roles[%zu]: listed twice (as roles[%zu] too)",
-                                     where, i, j);
+                return gcs_error_set(GCS_EINVALID,
+                                     "%s.roles[%zu]: listed twice (as roles[%zu] too)", where, i,
+                                     j);
         }
     }
     return 0;

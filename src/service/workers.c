@@ -393,7 +393,8 @@ static int provision(gcs_workers *w, gcs_store *store, const gcs_job *job, json_
         *result = rejected(why);
         return *result ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    if (rc == 0 && group && strcmp(job->key + 6, json_string_value(json_object_get(me.group, "key"))) != 0) {
+    if (rc == 0 && group &&
+        strcmp(job->key + 6, json_string_value(json_object_get(me.group, "key"))) != 0) {
         /* One job per group at a time rests on the job's key naming it. */
         json_decref(doc);
         *result = rejected("key: the payload's key is not the job's (group:KEY)");

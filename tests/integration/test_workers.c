@@ -1278,7 +1278,8 @@ static void a_group_event_keeps_the_parents_sync_recorded(void **state)
              "%sgroups:\n  column: teams\n  file: groups.csv\n  hierarchy: kept\n", profile);
     free(f->profile);
     f->profile = gcs_test_write_file(f->dir, "profile.yaml", text);
-    free(gcs_test_write_file(f->dir, "groups.csv", "key,name,parents\ndept,Dept,\nteam,Team,dept\n"));
+    free(gcs_test_write_file(f->dir, "groups.csv",
+                             "key,name,parents\ndept,Dept,\nteam,Team,dept\n"));
     char *source = gcs_test_write_file(f->dir, "hr.csv",
                                        "id,first,last,email,title,status,teams\n"
                                        "M1,Managed,One,m1@example.com,Agent,active,\n"
@@ -1299,7 +1300,8 @@ static void a_group_event_keeps_the_parents_sync_recorded(void **state)
 
     start_workers(f);
     long writes = gcs_test_emu_writes(&f->emu);
-    int64_t id = enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\",\"members\":[\"K1\"]}");
+    int64_t id =
+        enqueue_group(f, "team", "{\"key\":\"team\",\"name\":\"Team\",\"members\":[\"K1\"]}");
     json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "unchanged");
     json_decref(r);
@@ -1327,8 +1329,9 @@ static void a_group_event_grants_roles_named_exactly(void **state)
     json_decref(wait_job(f, enqueue_person(f, "GR1", "gr1@example.com", "Agent", 5), GCS_JOB_DONE,
                          20000));
     long writes = gcs_test_emu_writes(&f->emu);
-    int64_t id = enqueue_group(f, "leads", "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
-                                           "\"roles\":[{\"role\":\"agent\",\"division\":\"Home\"}]}");
+    int64_t id = enqueue_group(f, "leads",
+                               "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
+                               "\"roles\":[{\"role\":\"agent\",\"division\":\"Home\"}]}");
     json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "rejected");
     assert_non_null(strstr(str(r, "detail"), "did you mean 'Agent'"));
@@ -1353,10 +1356,12 @@ static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **s
 {
     fixture *f = *state;
     use_group_profile(f);
-    int64_t a = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"One\","
-                                         "\"members\":[]}");
-    int64_t b = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"Two\","
-                                         "\"members\":[]}");
+    int64_t a = enqueue_group(f, "crew",
+                              "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"One\","
+                              "\"members\":[]}");
+    int64_t b = enqueue_group(f, "crew",
+                              "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":\"Two\","
+                              "\"members\":[]}");
     int64_t c = enqueue_group(f, "crew", "{\"key\":\"crew\",\"name\":\"Crew\",\"description\":"
                                          "\"Three\",\"members\":[\"M1\"]}");
     assert_int_equal(a, b);

@@ -125,7 +125,8 @@ static void event_keys_and_columns_are_bounded(void **state)
 static void group_event_becomes_the_job_of_the_contract(void **state)
 {
     (void)state;
-    const char *body = "{\"type\":\"group.changed\",\"data\":{\"key\":\"tier-2\",\"name\":\"Tier 2\","
+    const char *body = "{\"type\":\"group.changed\","
+                       "\"data\":{\"key\":\"tier-2\",\"name\":\"Tier 2\","
                        "\"members\":[\"E1\",\"E2\"],\"nesting\":\"flattened\","
                        "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]}}";
     gcs_event e;
@@ -139,10 +140,12 @@ static void group_event_becomes_the_job_of_the_contract(void **state)
     assert_int_equal(gcs_event_job(&key, &payload, &e, &o), 0);
     assert_string_equal(key, "group:tier-2");
     assert_string_equal(payload,
-                        "{\"v\":1,\"kind\":\"group\",\"key\":\"tier-2\",\"group\":{\"key\":\"tier-2\","
+                        "{\"v\":1,\"kind\":\"group\",\"key\":\"tier-2\","
+                        "\"group\":{\"key\":\"tier-2\","
                         "\"name\":\"Tier 2\",\"members\":[\"E1\",\"E2\"],\"nesting\":\"flattened\","
-                        "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]},\"event\":\"upsert\","
-                        "\"origin\":\"event\",\"webhook_id\":\"msg_g\",\"requested_by\":\"webhook\","
+                        "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]},"
+                        "\"event\":\"upsert\",\"origin\":\"event\",\"webhook_id\":\"msg_g\","
+                        "\"requested_by\":\"webhook\","
                         "\"accepted_ms\":7}");
     /* The workers read back what the front wrote. */
     json_t *doc;
@@ -182,8 +185,8 @@ static void group_event_fields_are_bounded(void **state)
     char longkey[GCS_EVENT_GROUP_KEY_MAX + 2], text[600];
     memset(longkey, 'k', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = '\0';
-    snprintf(text, sizeof text, "{\"type\":\"group.changed\",\"data\":{\"key\":\"%s\",\"members\":[]}}",
-             longkey);
+    snprintf(text, sizeof text,
+             "{\"type\":\"group.changed\",\"data\":{\"key\":\"%s\",\"members\":[]}}", longkey);
     assert_int_equal(gcs_event_parse(&e, text, strlen(text)), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "data.key: must be 1 to 200 bytes"));
     assert_null(strstr(gcs_error_last(), longkey));
@@ -192,10 +195,13 @@ static void group_event_fields_are_bounded(void **state)
         const char *names;
     } cases[] = {
         {"{\"key\":\"g\",\"members\":[],\"name\":\"\"}", "data.name: must be 1 to 255 bytes"},
-        {"{\"key\":\"g\",\"members\":[],\"name\":\"A\\tB\"}", "data.name: holds a control character"},
+        {"{\"key\":\"g\",\"members\":[],\"name\":\"A\\tB\"}",
+         "data.name: holds a control character"},
         {"{\"key\":\"g\",\"members\":[],\"description\":7}", "data.description: must be a string"},
-        {"{\"key\":\"g\",\"members\":[],\"type\":\"secret\"}", "data.type: must be official or social"},
-        {"{\"key\":\"g\",\"members\":[],\"children\":[\"c\",\"c\"]}", "data.children[1]: listed twice"},
+        {"{\"key\":\"g\",\"members\":[],\"type\":\"secret\"}",
+         "data.type: must be official or social"},
+        {"{\"key\":\"g\",\"members\":[],\"children\":[\"c\",\"c\"]}",
+         "data.children[1]: listed twice"},
         {"{\"key\":\"g\",\"members\":[],\"roles\":{}}", "data.roles: must be an array"},
         {"{\"key\":\"g\",\"members\":[],\"roles\":[{\"role\":\"A@B\",\"division\":\"D\"}]}",
          "data.roles[0].role: holds '@'"},
