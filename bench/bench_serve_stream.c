@@ -16,7 +16,9 @@
  *    the limit allowed in that time (the stream starts with a fresh window);
  *  - share_429: answers 429 over all requests, stream and drain;
  *  - drain_s: from the stream's end until every job is done, with the queue
- *    left then (jobs_left_at_end) and what draining it at the limit takes.
+ *    left then (jobs_left_at_end) and the requests that took. The pacer lets
+ *    work that fits in a window's allowance go at once, so a drain of k
+ *    windows' worth of requests may end early in the k-th window.
  * One host runs on SQLite and on PostgreSQL, more on PostgreSQL only, which
  * needs GCSCIM_TEST_PG (scripts/with-postgres sets it). Prints as its last
  * line one JSON object with a run per configuration.
@@ -205,7 +207,7 @@ static json_t *run(const params *pr, int hosts, bool postgres)
     double stream_s = (double)(t1 - t0) / 1000.0;
     long accepted = (req1 - req0) - (lim1 - lim0);
     long left = jobs - (long)done_at_end;
-    out = json_pack("{s:i,s:s,s:i,s:f,s:f,s:I,s:f,s:I,s:I,s:f,s:f,s:I,s:f,s:I}", "hosts", hosts,
+    out = json_pack("{s:i,s:s,s:i,s:f,s:f,s:I,s:f,s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "hosts", hosts,
                     "store", postgres ? "postgresql" : "sqlite", "jobs", jobs, "stream_s",
                     stream_s, "jobs_per_s_offered", jobs_per_s, "requests_in_stream",
                     (json_int_t)(req1 - req0), "utilisation",
@@ -214,7 +216,7 @@ static json_t *run(const params *pr, int hosts, bool postgres)
                     "share_429",
                     req2 > req0 ? (double)(lim2 - lim0) / (double)(req2 - req0) : 0.0, "drain_s",
                     (double)(t2 - t1) / 1000.0, "jobs_left_at_end", (json_int_t)left,
-                    "drain_s_at_the_limit", (double)left * REQUESTS_PER_JOB / allowed_rps,
+                    "requests_in_drain", (json_int_t)(req2 - req1),
                     "unfinished", (json_int_t)(jobs - finished + dead));
 done:
     for (int h = 0; h < hosts; h++)

@@ -41,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(doc && json_is_object(group) &&
                json_is_array(json_object_get(group, "members")) &&
                json_string_value(json_object_get(group, "key")));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(group, "members"), i, m)
+            assert(json_string_value(m) && *json_string_value(m));
         assert(plan.approval_count <= GCS_PLAN_APPROVALS_MAX);
     } else {
         assert(!doc && !group && rc < 0 && *gcs_error_last());

@@ -1226,7 +1226,9 @@ static int begin_run(applier *a)
     free(keys);
     if (rc == 0)
         rc = gcs_group_apply_items(a->plan, a->store, a->run_id);
-    if (rc == 0)
+    /* A run just begun has every item pending and no id learned: only a
+     * resumed one has states to read back. */
+    if (rc == 0 && a->result->resumed)
         rc = gcs_store_items_each(a->store, a->run_id, NULL, load_item, a);
     return rc;
 }

@@ -150,17 +150,29 @@ static bool desired_covered(const gcs_digester *d, const json_t *user)
 
 /* ==== The canonical text ==== */
 
+static int put_text(const char *buffer, size_t size, void *data)
+{
+    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
+}
+
+/* A normalised value, unambiguously: '-' for none, a string as its length
+ * (fixed width) and its bytes, anything else as sorted JSON. */
 static int put_value(gcs_buf *b, const json_t *v)
 {
     if (!v)
         return gcs_buf_putc(b, '-');
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!text)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        int rc = gcs_buf_putc(b, 's');
+        if (rc == 0)
+            rc = gcs_buf_put(b, &n, sizeof n);
+        if (rc == 0)
+            rc = gcs_buf_put(b, json_string_value(v), n);
+        return rc;
+    }
     int rc = gcs_buf_putc(b, '=');
-    if (rc == 0)
-        rc = gcs_buf_puts(b, text);
-    free(text);
+    if (rc == 0 && json_dump_callback(v, put_text, b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -199,18 +211,22 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     rc = gcs_buf_puts(b, "v1");
     if (rc == 0 && d->marker) {
         const char *m = marker_of(d, user);
+        size_t n = m ? strlen(m) : 0;
         rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
         if (rc == 0 && m)
-            rc = gcs_buf_put(b, m, strlen(m) + 1); /* the NUL ends it: no value is a prefix */
+            rc = gcs_buf_put(b, &n, sizeof n);
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, m, n);
     }
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
         if (!in_digest(a))
             continue;
-        rc = gcs_buf_printf(b, "\x1e%zu", i);
+        char tag[2] = {(char)(0x20 + i % 64), (char)(0x20 + i / 64 % 64)};
+        rc = gcs_buf_put(b, tag, sizeof tag); /* which attribute: the profile has few */
         if (rc == 0 && a->target == GCS_TARGET_ACTIVE) {
             /* As held: the diff tells false, absent and anything else apart. */
-            rc = gcs_buf_printf(b, "a%d", gcs_managed_active(user));
+            rc = gcs_buf_putc(b, (char)('b' + gcs_managed_active(user)));
             continue;
         }
         json_t *v = gcs_scim_attr_value(user, a);

@@ -99,6 +99,7 @@ typedef struct planner {
     gcs_digester digester;    /* rows and users compared by digest first */
     gcs_buf scratch;          /* a user's record while it is built */
     char *file_name;          /* the source's name, once for every row */
+    gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
     json_t *schemas;          /* the schemas of every desired user, once */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
     bool holders_forbidden;   /* the client may not read roles: users are read one by one */
@@ -189,6 +190,47 @@ static struct desired *row_by_key(planner *p, const char *key)
     return key && gcs_strmap_get_str(&p->by_key, key, &row) ? &p->rows[row] : NULL;
 }
 
+/* ==== Texts kept short ====
+ *
+ * Every kept text (a row's desired user, a user read) names the SCIM extensions
+ * by their URNs, 60 bytes and more each. "urn:ietf:params:scim:schemas:extension:"
+ * is kept as one byte, \x01, which no JSON text holds raw (control characters
+ * are escaped in strings and never outside them): the substitution is undone
+ * exactly before the text is parsed. */
+
+#define URN_PREFIX "urn:ietf:params:scim:schemas:extension:"
+#define URN_MARK '\x01'
+
+/* Squeezes text in place; returns its new length. */
+static size_t squeeze_urns(char *text)
+{
+    const size_t n = sizeof URN_PREFIX - 1;
+    char *w = text;
+    for (const char *r = text; *r;) {
+        if (*r == 'u' && strncmp(r, URN_PREFIX, n) == 0) {
+            *w++ = URN_MARK;
+            r += n;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - text);
+}
+
+/* The text as it was, parsed; NULL when out of memory (or not JSON). */
+static json_t *parse_squeezed(planner *p, const char *text)
+{
+    if (!strchr(text, URN_MARK))
+        return json_loads(text, 0, NULL);
+    gcs_buf *b = &p->expanded;
+    gcs_buf_clear(b);
+    int rc = 0;
+    for (const char *r = text; *r && rc == 0; r++)
+        rc = *r == URN_MARK ? gcs_buf_puts(b, URN_PREFIX) : gcs_buf_putc(b, *r);
+    return rc == 0 ? json_loadb(b->ptr, b->len, 0, NULL) : NULL;
+}
+
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
  * out of memory (the run then fails). */
 static json_t *user_at(planner *p, size_t place)
@@ -196,7 +238,7 @@ static json_t *user_at(planner *p, size_t place)
     if (place == 0 || place > p->user_count)
         return NULL;
     const current_user *cu = &p->users[place - 1];
-    json_t *u = json_loads(cu->blob + cu->text_at, 0, NULL);
+    json_t *u = parse_squeezed(p, cu->blob + cu->text_at);
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -318,6 +360,7 @@ static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char
         rc = gcs_buf_putc(b, '}');
     if (rc < 0)
         return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
+    b->len = u->text_at + squeeze_urns(b->ptr + u->text_at);
     u->has_id = id != NULL;
     u->blob = malloc(b->len + 1);
     if (!u->blob)
@@ -579,6 +622,11 @@ static int add_row(planner *p, const gcs_row *row)
     if (d->standard_schemas)
         json_object_del(d->m.user, "schemas");
     d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (d->user_text) {
+        char *short_text = realloc(d->user_text, squeeze_urns(d->user_text) + 1);
+        if (short_text)
+            d->user_text = short_text;
+    }
     if (!d->user_text || share_row_strings(p, d) < 0) {
         release_row(d);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -1269,7 +1317,7 @@ static bool same_manager(planner *p, const desired *d, const current_user *cu)
  * out of memory. */
 static json_t *desired_user(planner *p, const desired *d)
 {
-    json_t *u = json_loads(d->user_text, 0, NULL);
+    json_t *u = parse_squeezed(p, d->user_text);
     if (!u || !d->standard_schemas)
         return u;
     json_t *whole = json_pack("{s:O}", "schemas", p->schemas);
@@ -1711,6 +1759,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_strmap_init(&p.index);
     gcs_strmap_init(&p.claimed);
     gcs_buf_init(&p.scratch, 0);
+    gcs_buf_init(&p.expanded, 0);
     p.schemas = json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
     p.context = json_object();
@@ -1743,9 +1792,16 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (p.groups && o->targets &&
         (rc = gcs_group_planner_target(p.groups, o->targets, o->target_count)) < 0)
         goto out;
-    for (size_t i = 0; p.groups && o->targets && i < o->target_count; i++)
-        p.group_targets |= strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX,
-                                   strlen(GCS_GROUP_TARGET_PREFIX)) == 0;
+    for (size_t i = 0; o->target_groups && o->targets && i < o->target_count; i++) {
+        if (strncmp(o->targets[i], GCS_GROUP_TARGET_PREFIX, strlen(GCS_GROUP_TARGET_PREFIX)) != 0)
+            continue;
+        if (!p.groups) {
+            rc = gcs_error_set(GCS_EINVALID, "--target %s: profile '%s' has no groups section",
+                               o->targets[i], o->profile_path);
+            goto out;
+        }
+        p.group_targets = true;
+    }
     const gcs_password_policy *pw = gcs_profile_password_policy(p.profile);
     if (pw->enabled)
         json_object_set_new(out->doc, "password_policy",
@@ -1785,6 +1841,7 @@ out:
     gcs_strmap_release(&p.claimed);
     json_decref(p.prefetched);
     gcs_buf_release(&p.scratch);
+    gcs_buf_release(&p.expanded);
     json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
     json_decref(p.context);

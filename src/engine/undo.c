@@ -592,7 +592,10 @@ static int undo_group(undoer *u, const json_t *op)
         const char *attribute = json_string_value(json_object_get(c, "attribute"));
         if (!attribute || !group || strcmp(kind, "update") != 0)
             continue;
-        json_object_set(group, attribute, json_object_get(c, "old"));
+        if (strcmp(attribute, "parents") == 0) /* the store's record goes back with the item */
+            json_object_set(inv, "parents", json_object_get(c, "old"));
+        else
+            json_object_set(group, attribute, json_object_get(c, "old"));
         json_array_append_new(json_object_get(inv, "changes"),
                               json_pack("{s:s,s:O*,s:O*}", "attribute", attribute, "old",
                                         json_object_get(c, "new"), "new",

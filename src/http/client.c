@@ -796,7 +796,15 @@ static void dispatch(gcs_http_client *c)
     }
     held_calls held;
     held.n = 0;
-    while (c->in_flight_api + held.n < c->max_in_flight) {
+    /* Calls behind a start barrier go in groups: while calls are in flight,
+     * the next ones wait until half the slots are free, so that one barrier
+     * (apply: one commit of the creates' in-progress marks) covers several
+     * of them rather than the one or two that each answer frees. */
+    job *head = c->ready.head;
+    bool grouping = c->start_barrier && head && head->on_start && head->attempts == 0 &&
+                    c->in_flight_api > 0 &&
+                    (c->max_in_flight - c->in_flight_api) * 2 < c->max_in_flight;
+    while (!grouping && c->in_flight_api + held.n < c->max_in_flight) {
         queue *q;
         if (c->delayed.head && c->delayed.head->not_before_us <= now)
             q = &c->delayed;
@@ -821,13 +829,14 @@ static void dispatch(gcs_http_client *c)
             wake_at(c, t);
             break;
         }
-        /* Until the first answer says what the limit is, one request at a time. */
+        gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
+        /* Until the first answer says what the limit is, one request at a time
+         * (with other hosts, also until one confirms a new window). */
         if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api + held.n > 0)
             break;
         /* Until its scope is proven, one call per scope. */
         if (!scope_allows(c, q->head, &held))
             break;
-        gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
             /* The window's allowance is spent and the next one is further away than a

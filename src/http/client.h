@@ -192,7 +192,9 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
  * is about to send and before any of them goes on the wire: several records
  * made durable in one commit instead of one each. A nonzero return completes
  * those calls as GCS_HTTP_CANCELLED without sending them. NULL: none (each
- * on_start must then be durable on its own). */
+ * on_start must then be durable on its own). While one is set and calls are
+ * in flight, calls with an on_start wait until half of max_in_flight is free,
+ * so that each pass holds several of them. */
 void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
                                        void *payload);
 

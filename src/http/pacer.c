@@ -43,6 +43,7 @@ static void roll(gcs_pacer *p, int64_t now_us)
     p->end_hi_us += k * p->window_us;
     p->used = 0;
     p->sent = 0;
+    p->confirmed = false;
 }
 
 /* What this process may still send in the window: what the counts say is
@@ -96,7 +97,12 @@ int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending)
 
 bool gcs_pacer_probe_only(const gcs_pacer *p)
 {
-    return p->mode == GCS_PACER_UNKNOWN;
+    /* With other hosts, the window this one moved to on its clock may not have
+     * begun at the service yet (a window that starts with its first request
+     * starts with another host's): one request goes first, and its answer
+     * says where the window is before the share is spent. */
+    return p->mode == GCS_PACER_UNKNOWN ||
+           (p->mode == GCS_PACER_WINDOW && p->hosts > 1 && p->sent > 0 && !p->confirmed);
 }
 
 void gcs_pacer_on_send(gcs_pacer *p, int64_t now_us)
@@ -114,6 +120,7 @@ static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
     p->end_hi_us = hi;
     p->used = count;
     p->sent = count;
+    p->confirmed = true;
 }
 
 void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int status, int count,
@@ -181,6 +188,7 @@ void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int sta
         p->end_lo_us = nlo;
         p->end_hi_us = nhi;
     }
+    p->confirmed = true;
     if (count > p->used)
         p->used = count;
 }

@@ -25,7 +25,10 @@
  * bursting together never spend more than the window holds, whether the
  * service counts them together (one window, the headers' count is everybody's)
  * or per token (each host's window is its own, and the share keeps the sum
- * within one client's limit).
+ * within one client's limit). With other hosts, a window this host moved to
+ * on its own clock is confirmed by one request's answer before the rest of
+ * its share goes: a window that starts with its first request may have
+ * started later, with another host's.
  * Until the first answer the limit is unknown and only one request may be in
  * flight; a successful answer without the headers means there is no limit to
  * pace to (while pacing, only a run of them does: an error page from a proxy or
@@ -60,6 +63,7 @@ typedef struct gcs_pacer {
     int sent;               /* our sends since this window began */
     int headerless;         /* successful answers in a row without the headers */
     int hosts;              /* processes sharing the client's limit, >= 1 */
+    bool confirmed;         /* an answer counted in the current window arrived */
 } gcs_pacer;
 
 /* max_rps: the user's ceiling (0: none). reserve: requests of each window never
@@ -79,7 +83,9 @@ int gcs_pacer_remaining(gcs_pacer *p, int64_t now_us);
  * `pending` requests (this one included) are waiting; INT_MAX when unknown. */
 int64_t gcs_pacer_next_us(gcs_pacer *p, int64_t now_us, int pending);
 
-/* True when, limit still unknown, no more requests may be in flight. */
+/* True when no more requests may be in flight than one: the limit is still
+ * unknown, or (several hosts) the window this host moved to is not confirmed
+ * by an answer yet. */
 bool gcs_pacer_probe_only(const gcs_pacer *p);
 
 /* A request was sent at now_us. */

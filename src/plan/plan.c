@@ -1587,18 +1587,31 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     }
     json_t *rejected = json_object_get(plan->doc, "rejected");
     json_array_foreach(rejected, i, op) {
-        fprintf(out, "%s! rejected %s%s", color ? "\033[35m" : "",
-                text_of(op, "location"), reset);
+        fprintf(out, "%s! rejected ", color ? "\033[35m" : "");
+        gcs_plan_put_text(out, text_of(op, "location"));
+        fputs(reset, out);
         const char *field = json_string_value(json_object_get(op, "field"));
-        if (field)
-            fprintf(out, " field %s", field);
-        fprintf(out, ": %s\n", text_of(op, "reason"));
+        if (field) {
+            fputs(" field ", out);
+            gcs_plan_put_text(out, field);
+        }
+        fputs(": ", out);
+        gcs_plan_put_text(out, text_of(op, "reason"));
+        fputc('\n', out);
     }
     json_t *skipped = json_object_get(plan->doc, "skipped");
     json_array_foreach(skipped, i, op) {
         const char *user = json_string_value(json_object_get(op, "userName"));
-        fprintf(out, "  skipped %s%s%s%s: %s\n", text_of(op, "key"), user ? " (" : "",
-                user ? user : "", user ? ")" : "", text_of(op, "reason"));
+        fputs("  skipped ", out);
+        gcs_plan_put_text(out, text_of(op, "key"));
+        if (user) {
+            fputs(" (", out);
+            gcs_plan_put_text(out, user);
+            fputc(')', out);
+        }
+        fputs(": ", out);
+        gcs_plan_put_text(out, text_of(op, "reason"));
+        fputc('\n', out);
     }
     gcs_group_plan_render_text(plan, out, color); /* groups: plan/group_plan.c */
     fprintf(out,

@@ -5,6 +5,7 @@
 #include "service/event.h"
 
 #include "core/error.h"
+#include "mapping/groups_file.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -82,6 +83,10 @@ static int check_row(const json_t *row, const char *where)
 }
 
 /* ==== Group events ==== */
+
+/* A group event becomes a groups file record: its limits are the file's. */
+_Static_assert(GCS_EVENT_GROUP_KEY_MAX == GCS_GROUP_KEY_MAX, "a group key's limit is the file's");
+_Static_assert(GCS_EVENT_GROUP_NAME_MAX == GCS_GROUP_NAME_MAX, "a group name's limit is the file's");
 
 /* A text field of a group: a string of 1 to max printable bytes. */
 static int check_text(const json_t *v, const char *where, const char *field, size_t max)

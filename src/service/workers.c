@@ -152,6 +152,14 @@ int gcs_workers_read_group_payload(json_t **doc, const json_t **group, gcs_plan_
         rc = gcs_error_set(GCS_EINVALID, "group: an object with key and members is needed");
     else if (!gkey || strcmp(gkey, key) != 0)
         rc = gcs_error_set(GCS_EINVALID, "group.key: not the payload's key");
+    size_t i;
+    json_t *m;
+    json_array_foreach(rc == 0 ? json_object_get(g, "members") : NULL, i, m) {
+        if (!json_string_value(m) || !*json_string_value(m)) {
+            rc = gcs_error_set(GCS_EINVALID, "group.members[%zu]: not a person's key", i);
+            break;
+        }
+    }
     if (rc == 0)
         rc = read_approvals(*doc, plan);
     if (rc < 0) {

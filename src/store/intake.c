@@ -84,13 +84,14 @@ static size_t chunk_of(size_t left)
  * One pass over a batch inside its transaction:
  *  1. the webhook ids already recorded (a SELECT per chunk) make their items
  *     duplicates, and so does an id repeated within the batch;
- *  2. every other item is enqueued (one statement each: its job id comes back);
+ *  2. every other item is enqueued (one multi-row upsert per 64 jobs, their
+ *     ids coming back with their keys: gcs_store__jobs_enqueue_many);
  *  3. their ids are recorded (one multi-row INSERT per chunk). An insert that
  *     finds an id already there means another host recorded it since step 1:
  *     GCS_ECONFLICT, and the caller runs the batch again from the start, when
  *     step 1 sees it.
- * Three statements per event become one, plus two per chunk: what PostgreSQL's
- * round trips make worth it.
+ * Three statements per event become three per chunk of 64 events: what
+ * PostgreSQL's round trips make worth it.
  */
 static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const char *now)
 {
@@ -99,10 +100,19 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
     const char **params = NULL;
     size_t *fresh = NULL, nfresh = 0;
     gcs_buf_init(&sql, 64 * 1024);
-    params = calloc(4 * (n ? n : 1), sizeof *params);
-    fresh = calloc(n ? n : 1, sizeof *fresh);
-    char (*job_ids)[24] = calloc(n ? n : 1, sizeof *job_ids);
-    if (!params || !fresh || !job_ids) {
+    size_t m = n ? n : 1;
+    params = calloc(4 * m, sizeof *params);
+    fresh = calloc(m, sizeof *fresh);
+    char (*job_ids)[24] = calloc(m, sizeof *job_ids);
+    size_t *first_of = malloc(m * sizeof *first_of), *new_items = calloc(m, sizeof *new_items);
+    const char **keys = calloc(m, sizeof *keys), **payloads = calloc(m, sizeof *payloads);
+    int *attempts = calloc(m, sizeof *attempts);
+    int64_t *new_ids = calloc(m, sizeof *new_ids);
+    if (first_of)
+        for (size_t i = 0; i < m; i++)
+            first_of[i] = SIZE_MAX;
+    if (!params || !fresh || !job_ids || !first_of || !new_items || !keys || !payloads ||
+        !attempts || !new_ids) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -133,7 +143,9 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         at += c;
     }
 
-    /* Enqueue what is new; an id met earlier in this batch follows its first item. */
+    /* Enqueue what is new, in as few statements as the rows allow; an id met
+     * earlier in this batch follows its first item. */
+    size_t nnew = 0;
     for (size_t i = 0; i < n; i++) {
         if (items[i].duplicate || items[i].conflict)
             continue;
@@ -145,18 +157,26 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
                     items[i].duplicate = true;
                 else
                     items[i].conflict = true;
-                items[i].job_id = first->job_id;
+                first_of[i] = fresh[j];
                 repeat = true;
             }
         }
         if (repeat)
             continue;
-        if ((rc = gcs_store_job_enqueue(&items[i].job_id, s, items[i].key, items[i].payload,
-                                        items[i].max_attempts)) < 0)
-            goto out;
+        new_items[nnew] = i;
+        keys[nnew] = items[i].key;
+        payloads[nnew] = items[i].payload;
+        attempts[nnew++] = items[i].max_attempts;
         if (items[i].webhook_id)
             fresh[nfresh++] = i;
     }
+    if (nnew > 0 && (rc = gcs_store__jobs_enqueue_many(new_ids, s, keys, payloads, attempts, nnew)) < 0)
+        goto out;
+    for (size_t k = 0; k < nnew; k++)
+        items[new_items[k]].job_id = new_ids[k];
+    for (size_t i = 0; i < n; i++)
+        if ((items[i].duplicate || items[i].conflict) && first_of[i] != SIZE_MAX)
+            items[i].job_id = items[first_of[i]].job_id;
 
     /* Record the new ids. */
     for (size_t at = 0; at < nfresh;) {
@@ -183,6 +203,12 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         at += c;
     }
 out:
+    free(new_ids);
+    free(attempts);
+    free(payloads);
+    free(keys);
+    free(new_items);
+    free(first_of);
     free(job_ids);
     free(fresh);
     free(params);

@@ -140,14 +140,10 @@ static int id_row(const char *const *cols, int ncols, void *payload)
     return 0;
 }
 
-int gcs_store_job_enqueue(int64_t *out_id, gcs_store *s, const char *key, const char *payload,
-                          int max_attempts)
+/* A job's key and payload as the queue takes them: a key of 1 to
+ * GCS_RECEIPT_FIELD_MAX bytes, a payload of JSON within GCS_JOB_PAYLOAD_MAX. */
+static int check_job(const char *key, const char *payload)
 {
-    int64_t id = 0;
-    char now[24], maxa[24];
-    int rc;
-    if (out_id)
-        *out_id = 0;
     if (!key || !*key || strlen(key) > GCS_RECEIPT_FIELD_MAX)
         return gcs_error_set(GCS_EINVALID, "a job needs a key of 1 to %d bytes",
                              GCS_RECEIPT_FIELD_MAX);
@@ -161,28 +157,136 @@ int gcs_store_job_enqueue(int64_t *out_id, gcs_store *s, const char *key, const 
         return gcs_error_set(GCS_EINVALID, "job '%s': the payload is not JSON: %s", key,
                              jerr.text);
     json_decref(check);
+    return 0;
+}
+
+/* One statement, so that two hosts enqueueing the same key at once still
+ * leave one pending job; with several rows, every key at most once. */
+#define ENQUEUE_HEAD                                                                               \
+    "INSERT INTO jobs (job_key, payload, state, attempts, max_attempts,"                          \
+    " not_before_ms, created_ms, updated_ms) VALUES "
+#define ENQUEUE_ROW "(?, ?, 'pending', 0, ?, ?, ?, ?)"
+#define ENQUEUE_TAIL                                                                               \
+    " ON CONFLICT (job_key) WHERE state = 'pending' DO UPDATE SET"                                \
+    " payload = excluded.payload, attempts = 0,"                                                  \
+    " max_attempts = excluded.max_attempts,"                                                      \
+    " not_before_ms = excluded.not_before_ms,"                                                    \
+    " updated_ms = excluded.updated_ms, last_error = NULL"
+
+int gcs_store_job_enqueue(int64_t *out_id, gcs_store *s, const char *key, const char *payload,
+                          int max_attempts)
+{
+    int64_t id = 0;
+    char now[24], maxa[24];
+    int rc;
+    if (out_id)
+        *out_id = 0;
+    if ((rc = check_job(key, payload)) < 0)
+        return rc;
     if (max_attempts < 1)
         max_attempts = 1;
     gcs_store__sql_i64(now, gcs_time_wall_ms());
     const char *params[] = {key, payload, gcs_store__sql_i64(maxa, max_attempts), now, now, now};
-    /* One statement, so that two hosts enqueueing the same key at once still
-     * leave one pending job. */
-    rc = gcs_store__sql_exec(s,
-                             "INSERT INTO jobs (job_key, payload, state, attempts, max_attempts,"
-                             " not_before_ms, created_ms, updated_ms)"
-                             " VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)"
-                             " ON CONFLICT (job_key) WHERE state = 'pending' DO UPDATE SET"
-                             " payload = excluded.payload, attempts = 0,"
-                             " max_attempts = excluded.max_attempts,"
-                             " not_before_ms = excluded.not_before_ms,"
-                             " updated_ms = excluded.updated_ms, last_error = NULL"
-                             " RETURNING id",
-                             params, 6, id_row, &id, NULL);
+    rc = gcs_store__sql_exec(s, ENQUEUE_HEAD ENQUEUE_ROW ENQUEUE_TAIL " RETURNING id", params, 6,
+                             id_row, &id, NULL);
     if (rc < 0)
         return gcs_error_prefix(rc, "cannot enqueue job '%s'", key);
     if (out_id)
         *out_id = id;
     return 0;
+}
+
+#define ENQUEUE_CHUNK 64 /* rows per statement: 6 parameters each */
+
+typedef struct enqueued {
+    const char *const *keys;
+    const size_t *rows; /* the statement's rows: indexes into keys */
+    size_t nrows;
+    int64_t *ids;
+} enqueued;
+
+/* RETURNING job_key, id: the id goes to every item of that key. */
+static int enqueued_row(const char *const *cols, int ncols, void *payload)
+{
+    enqueued *e = payload;
+    if (ncols < 2 || !cols[0])
+        return 0;
+    for (size_t r = 0; r < e->nrows; r++)
+        if (strcmp(e->keys[e->rows[r]], cols[0]) == 0)
+            e->ids[e->rows[r]] = gcs_store__sql_int(cols[1]);
+    return 0;
+}
+
+int gcs_store__jobs_enqueue_many(int64_t *ids, gcs_store *s, const char *const *keys,
+                                 const char *const *payloads, const int *max_attempts, size_t n)
+{
+    int rc = 0;
+    char now[24];
+    gcs_buf sql;
+    gcs_buf_init(&sql, 64 * 1024);
+    size_t *last = calloc(n ? n : 1, sizeof *last), nlast = 0;
+    const char **params = calloc(6 * ENQUEUE_CHUNK, sizeof *params);
+    char(*maxa)[24] = calloc(ENQUEUE_CHUNK, sizeof *maxa);
+    if (!last || !params || !maxa) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
+    /* The last item of each key is the row: one after the other, the later
+     * would take the pending job of the earlier. */
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = 0;
+        if ((rc = check_job(keys[i], payloads[i])) < 0)
+            goto out;
+        bool later = false;
+        for (size_t j = i + 1; j < n && !later; j++)
+            later = strcmp(keys[i], keys[j]) == 0;
+        if (!later)
+            last[nlast++] = i;
+    }
+    for (size_t at = 0; at < nlast;) {
+        size_t c = nlast - at < ENQUEUE_CHUNK ? nlast - at : ENQUEUE_CHUNK;
+        gcs_buf_clear(&sql);
+        rc = gcs_buf_puts(&sql, ENQUEUE_HEAD);
+        for (size_t k = 0; rc == 0 && k < c; k++) {
+            size_t i = last[at + k];
+            const char **p = params + 6 * k;
+            p[0] = keys[i];
+            p[1] = payloads[i];
+            p[2] = gcs_store__sql_i64(maxa[k], max_attempts[i] < 1 ? 1 : max_attempts[i]);
+            p[3] = p[4] = p[5] = now;
+            rc = gcs_buf_printf(&sql, "%s" ENQUEUE_ROW, k ? "," : "");
+        }
+        if (rc == 0)
+            rc = gcs_buf_puts(&sql, ENQUEUE_TAIL " RETURNING job_key, id");
+        if (rc < 0) {
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            goto out;
+        }
+        enqueued e = {keys, last + at, c, ids};
+        if ((rc = gcs_store__sql_exec(s, sql.ptr, params, (int)(6 * c), enqueued_row, &e, NULL)) <
+            0) {
+            gcs_error_prefix(rc, "cannot enqueue %zu jobs", c);
+            goto out;
+        }
+        at += c;
+    }
+    /* Every item of a key carries its row's job. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n && ids[i] == 0; j++)
+            if (strcmp(keys[i], keys[j]) == 0)
+                ids[i] = ids[j];
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == 0) {
+            rc = gcs_error_set(GCS_ERROR, "job '%s': the store returned no id", keys[i]);
+            goto out;
+        }
+out:
+    free(maxa);
+    free(params);
+    free(last);
+    gcs_buf_release(&sql);
+    return rc;
 }
 
 /* ==== Claiming ==== */

@@ -94,6 +94,15 @@ int gcs_store__update_row_or_refuse(gcs_store *s, const char *sql, int nnow, int
                                     int (*refused)(gcs_store *s, int64_t id, const char *what),
                                     const char *what);
 
+/* jobs.c: n jobs enqueued in as few statements as the rows allow (64 a
+ * statement), each as gcs_store_job_enqueue would (a pending job of the key
+ * takes the newest payload; items of one key in the batch: the last one's
+ * payload, one job), ids[i] the job of item i. For the intake: a batch costs
+ * one round trip per 64 events, not one each. All or nothing is the caller's
+ * transaction. */
+int gcs_store__jobs_enqueue_many(int64_t *ids, gcs_store *s, const char *const *keys,
+                                 const char *const *payloads, const int *max_attempts, size_t n);
+
 /* Row-value helpers. */
 int64_t gcs_store__sql_int(const char *col);
 char *

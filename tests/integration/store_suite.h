@@ -1077,6 +1077,56 @@ static void intake_queues_each_webhook_id_once(void **state)
     assert_false(replay.duplicate);
 }
 
+/* Three changes to one person in one batch are one job with the newest row,
+ * as they would be one after the other; a job already pending takes the
+ * batch's row too. (The intake enqueues a batch in multi-row statements.) */
+static void intake_coalesces_one_person_within_a_batch(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_intake_item before = {"msg_c0", "person:C", "{\"v\":0}", 5, 0, false, NULL, false};
+    assert_int_equal(gcs_store_intake_commit(s, &before, 1, 0), 0);
+    gcs_intake_item batch[] = {
+        {"msg_c1", "person:C", "{\"v\":1}", 5, 0, false, NULL, false},
+        {"msg_d1", "person:D", "{\"v\":1}", 5, 0, false, NULL, false},
+        {"msg_c2", "person:C", "{\"v\":2}", 5, 0, false, NULL, false},
+        {NULL, "person:D", "{\"v\":2}", 5, 0, false, NULL, false},
+        {"msg_c3", "person:C", "{\"v\":3}", 7, 0, false, NULL, false},
+    };
+    assert_int_equal(gcs_store_intake_commit(s, batch, 5, 0), 0);
+    for (int i = 0; i < 5; i++)
+        assert_false(batch[i].duplicate || batch[i].conflict);
+    assert_int_equal(batch[0].job_id, before.job_id);
+    assert_int_equal(batch[2].job_id, before.job_id);
+    assert_int_equal(batch[4].job_id, before.job_id);
+    assert_int_equal(batch[3].job_id, batch[1].job_id);
+    assert_true(batch[1].job_id != before.job_id);
+    gcs_job j;
+    assert_int_equal(gcs_store_job_get(&j, s, before.job_id), 0);
+    assert_string_equal(j.payload, "{\"v\":3}");
+    assert_int_equal(j.max_attempts, 7);
+    gcs_job_release(&j);
+    assert_int_equal(gcs_store_job_get(&j, s, batch[1].job_id), 0);
+    assert_string_equal(j.payload, "{\"v\":2}");
+    gcs_job_release(&j);
+    gcs_job_counts c;
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 2);
+    /* Each delivery's id is known, with its job. */
+    gcs_intake_item again = {"msg_c2", "person:C", "{\"v\":9}", 5, 0, false, NULL, false};
+    assert_int_equal(gcs_store_intake_commit(s, &again, 1, 0), 0);
+    assert_true(again.duplicate);
+    assert_int_equal(again.job_id, before.job_id);
+    /* A bad item fails the whole batch, naming the job; nothing is queued. */
+    gcs_intake_item bad[] = {
+        {"msg_e1", "person:E", "{\"v\":1}", 5, 0, false, NULL, false},
+        {"msg_f1", "person:F", "{not json", 5, 0, false, NULL, false},
+    };
+    assert_true(gcs_store_intake_commit(s, bad, 2, 0) < 0);
+    assert_non_null(strstr(gcs_error_last(), "person:F"));
+    assert_int_equal(gcs_store_job_counts(&c, s), 0);
+    assert_int_equal(c.pending, 2);
+}
+
 /* An idempotency key kept with what its request asked: the same ask is a
  * duplicate of the first job, another ask a conflict that enqueues nothing,
  * in one batch or in two; a webhook id (no digest) never meets a digest. */
@@ -1791,6 +1841,8 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(intake_queues_each_webhook_id_once, fixture_open,          \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(intake_coalesces_one_person_within_a_batch, fixture_open,  \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(intake_compares_what_an_idempotent_request_asked,         \
                                         fixture_open, fixture_close),                              \

@@ -257,6 +257,35 @@ static void test_page_too_large(void **state)
     emu = NULL;
 }
 
+/* --synthetic-managed: every synthetic user active and carrying the marker
+ * {AUTHORITY, its userName}, as a profile matching by userName writes it. */
+static void test_synthetic_managed_users(void **state)
+{
+    (void)state;
+    gcs_test_server s;
+    const char *args[] = {"--client", "c:s", "--rate-limit", "0", "--synthetic-users", "300",
+                          "--synthetic-managed", "gcscim", NULL};
+    gcs_test_server_start(&s, gcs_test_emulator_path(), args, 60000);
+    char *tok = gcs_test_emu_token(&s, "c", "s");
+    gcs_test_http r;
+    gcs_test_emu_call(&r, &s, tok, "GET", "/api/v2/scim/v2/users?count=0", NULL, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 300);
+    gcs_test_http_release(&r);
+    gcs_test_emu_call(&r, &s, tok, "GET",
+                      "/api/v2/scim/v2/users?filter=urn%3Aietf%3Aparams%3Ascim%3Aschemas%3Aextension"
+                      "%3Agenesys%3Apurecloud%3A2.0%3AUser%3AexternalIds%5Bauthority%20eq%20%22gcscim%22"
+                      "%20and%20value%20eq%20%22user0000010%40synthetic.example%22%5D",
+                      NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "totalResults")), 1);
+    json_t *u = json_array_get(json_object_get(r.json, "Resources"), 0);
+    assert_string_equal(json_string_value(json_object_get(u, "userName")), "user0000010@synthetic.example");
+    assert_true(json_is_true(json_object_get(u, "active")));
+    gcs_test_http_release(&r);
+    free(tok);
+    assert_int_equal(gcs_test_server_stop(&s), 0);
+}
+
 /* The program's --synthetic-users: made on start and again on reset. */
 static void test_synthetic_users_flag(void **state)
 {
@@ -309,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_state_over_64_mib),
         cmocka_unit_test(test_page_too_large),
         cmocka_unit_test(test_synthetic_users_flag),
+        cmocka_unit_test(test_synthetic_managed_users),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,6 +186,60 @@ static void barrier_runs_once_per_pass_before_it_is_sent(void **state)
     gcs_http_fixture_stop(&f);
 }
 
+typedef struct group_sizes {
+    starts *s;
+    int started_at;
+    int n;
+    int sizes[64];
+} group_sizes;
+
+static int record_group(void *payload)
+{
+    group_sizes *g = payload;
+    if (g->n < 64)
+        g->sizes[g->n++] = g->s->calls - g->started_at;
+    g->started_at = g->s->calls;
+    return 0;
+}
+
+/* Answers that come back one at a time (latency with jitter) would let each
+ * pass start the one call its answer freed; behind a barrier the calls wait
+ * for half the slots instead, so every pass while calls are in flight holds
+ * at least max_in_flight / 2 of them (apply: fewer, larger commits). */
+static void calls_behind_a_barrier_go_in_groups(void **state)
+{
+    (void)state;
+    gcs_http_fixture f;
+    gcs_http_client_options o = {.max_in_flight = 8};
+    gcs_http_fixture_start(
+        &f, 4, (const char *const[]){"--rate-limit", "0", "--latency", "5:40", NULL}, &o, NULL);
+    starts s = {.f = &f};
+    gcs_engine_tally t = {0};
+    job_ctx j = {&s, &t};
+    group_sizes g = {.s = &s};
+    gcs_http_client_set_start_barrier(f.client, record_group, &g);
+    enum { CALLS = 48 };
+    for (int i = 0; i < CALLS; i++) {
+        gcs_http_client_request req = {
+            .method = "GET", .path = "/api/v2/scim/v2/users?count=1", .on_start = on_start};
+        assert_int_equal(gcs_http_submit(f.client, &req, on_done, &j), 0);
+    }
+    assert_int_equal(gcs_http_run(f.client), 0);
+    assert_int_equal(t.by_outcome[GCS_HTTP_OK], CALLS);
+    int total = 0;
+    for (int i = 0; i < g.n; i++)
+        total += g.sizes[i];
+    assert_int_equal(total, CALLS);
+    /* The first passes probe (one call until the limit and the scope are
+     * known); the last takes what is left. */
+    for (int i = 2; i + 1 < g.n; i++)
+        if (g.sizes[i] < 4)
+            fail_msg("pass %d of %d started %d calls", i + 1, g.n, g.sizes[i]);
+    assert_true(g.n <= CALLS / 4 + 3);
+    gcs_http_client_set_start_barrier(f.client, NULL, NULL);
+    gcs_http_fixture_stop(&f);
+}
+
 int main(void)
 {
     gcs_test_deadline(120);
@@ -193,6 +247,7 @@ int main(void)
         cmocka_unit_test(hook_runs_at_send_time_and_can_refuse),
         cmocka_unit_test(hook_runs_once_across_retries),
         cmocka_unit_test(barrier_runs_once_per_pass_before_it_is_sent),
+        cmocka_unit_test(calls_behind_a_barrier_go_in_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

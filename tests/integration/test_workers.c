@@ -33,7 +33,8 @@
 #include "store/store.h"
 
 static const char seed[] =
-    "{\"roles\":[{\"name\":\"Employee\"},{\"name\":\"Agent\"}],\"users\":["
+    "{\"roles\":[{\"name\":\"Employee\"},{\"name\":\"Agent\"}],"
+    "\"divisions\":[{\"name\":\"Home\"}],\"users\":["
     " {\"userName\":\"m1@example.com\",\"displayName\":\"Managed One\",\"title\":\"Agent\","
     "  \"active\":true,\"" GCS_SCIM_GENESYS_USER "\":{\"externalIds\":[{\"authority\":\"gcscim\","
     "\"value\":\"M1\"}]}},"
@@ -1316,6 +1317,37 @@ static void a_group_event_keeps_the_parents_sync_recorded(void **state)
     json_decref(parents);
 }
 
+/* Role grants through a group: names as the organisation spells them, else
+ * the group is rejected with a hint and nothing is written. */
+static void a_group_event_grants_roles_named_exactly(void **state)
+{
+    fixture *f = *state;
+    use_group_profile(f);
+    start_workers(f);
+    json_decref(wait_job(f, enqueue_person(f, "GR1", "gr1@example.com", "Agent", 5), GCS_JOB_DONE,
+                         20000));
+    long writes = gcs_test_emu_writes(&f->emu);
+    int64_t id = enqueue_group(f, "leads", "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
+                                           "\"roles\":[{\"role\":\"agent\",\"division\":\"Home\"}]}");
+    json_t *r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "rejected");
+    assert_non_null(strstr(str(r, "detail"), "did you mean 'Agent'"));
+    json_decref(r);
+    assert_int_equal(gcs_test_emu_writes(&f->emu), writes);
+    assert_null(group_named(f, "Leads"));
+
+    id = enqueue_group(f, "leads", "{\"key\":\"leads\",\"name\":\"Leads\",\"members\":[\"GR1\"],"
+                                   "\"roles\":[{\"role\":\"Agent\",\"division\":\"Home\"}]}");
+    r = wait_job(f, id, GCS_JOB_DONE, 20000);
+    assert_string_equal(str(r, "outcome"), "created");
+    assert_int_equal(json_integer_value(json_object_get(r, "granted")), 1);
+    json_decref(r);
+    json_t *g = group_named(f, "Leads");
+    assert_non_null(g);
+    assert_true(json_is_true(json_object_get(g, "rolesEnabled")));
+    json_decref(g);
+}
+
 /* Three states of one group while the first waits: one job, the newest wins. */
 static void three_changes_to_a_group_while_the_first_waits_are_one_plan(void **state)
 {
@@ -1438,6 +1470,7 @@ int main(void)
             a_flattened_group_takes_its_childrens_members_from_their_events, setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_event_keeps_the_parents_sync_recorded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_group_event_grants_roles_named_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(a_group_job_without_a_groups_profile_is_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill_9_on_sqlite, setup, teardown),

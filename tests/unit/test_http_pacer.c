@@ -430,6 +430,35 @@ static void the_burst_decision_counts_the_share(void **state)
     assert_int_equal(gcs_pacer_remaining(&p, 0), INT_MAX);
 }
 
+static void a_new_window_is_confirmed_before_the_share_goes(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_set_hosts(&p, 2);
+    gcs_pacer_on_send(&p, 0);
+    /* The window ends at about 10 s. */
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 100, 10);
+    assert_false(gcs_pacer_probe_only(&p));
+    /* Past its latest end, this host moves to the next window on its own
+     * clock: one request goes, the rest wait for its answer. */
+    int64_t t = gcs_pacer_next_us(&p, 11 * S, 3);
+    assert_int_equal(t, 11 * S);
+    gcs_pacer_on_send(&p, t);
+    assert_true(gcs_pacer_probe_only(&p));
+    /* Its answer says the window holds 95 already (the hosts share one
+     * count): 5 are left, less than this host's share. */
+    gcs_pacer_on_answer(&p, 11 * S, 11 * S + 1000, 200, 95, 100, 10);
+    assert_false(gcs_pacer_probe_only(&p));
+    assert_int_equal(gcs_pacer_remaining(&p, 11 * S + 2000), 5);
+    /* Alone, a host needs no such answer: its own first request starts it. */
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 100, 10);
+    gcs_pacer_on_send(&p, gcs_pacer_next_us(&p, 11 * S, 3));
+    assert_false(gcs_pacer_probe_only(&p));
+}
+
 int main(void)
 {
     gcs_test_deadline(60);
@@ -448,6 +477,7 @@ int main(void)
         cmocka_unit_test(hosts_sharing_one_window_stay_within_it),
         cmocka_unit_test(hosts_with_a_window_each_keep_to_one_limit),
         cmocka_unit_test(the_burst_decision_counts_the_share),
+        cmocka_unit_test(a_new_window_is_confirmed_before_the_share_goes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

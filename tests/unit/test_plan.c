@@ -666,6 +666,56 @@ static void a_plan_is_read_and_hashed_in_pieces(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* What apply reads of each operation (its strings, its members' text) is what
+ * the whole operation holds, for operations that fit the read window and for
+ * those larger than it, in any order of reading. */
+static void members_read_as_the_operation_holds_them(void **state)
+{
+    (void)state;
+    static const size_t pads[] = {200, 150000};
+    for (size_t k = 0; k < 2; k++) {
+        gcs_plan p;
+        build_large(&p, 40, pads[k]);
+        size_t n = gcs_plan_size(&p);
+        for (size_t step = 0; step < 2 * n; step++) {
+            /* forwards, then backwards: the window is met from both sides */
+            size_t i = step < n ? step : 2 * n - 1 - step;
+            json_t *op = gcs_plan_op_at(&p, i);
+            assert_non_null(op);
+            static const char *const names[] = {"key", "userName", "version", "id", "leaver",
+                                                "body", "nothing"};
+            char *v[7];
+            bool present[7];
+            assert_int_equal(gcs_plan_op_strings_at(&p, i, names, 7, v, present), 0);
+            for (size_t m = 0; m < 7; m++) {
+                json_t *want = json_object_get(op, names[m]);
+                assert_int_equal(present[m], want != NULL);
+                if (json_is_string(want))
+                    assert_string_equal(v[m], json_string_value(want)); /* "\"2\"" unescaped */
+                else
+                    assert_null(v[m]);
+                free(v[m]);
+            }
+            static const char *const members[] = {"operations", "managed", "body", "nothing"};
+            char *texts[4];
+            assert_int_equal(gcs_plan_member_texts_at(&p, i, members, 4, texts), 0);
+            for (size_t m = 0; m < 4; m++) {
+                json_t *want = json_object_get(op, members[m]);
+                char *dumped = want ? json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+                if (dumped)
+                    assert_string_equal(texts[m], dumped);
+                else
+                    assert_null(texts[m]);
+                free(dumped);
+                free(texts[m]);
+            }
+            json_decref(op);
+        }
+        assert_int_not_equal(gcs_plan_op_strings_at(&p, n, NULL, 0, NULL, NULL), 0);
+        gcs_plan_release(&p);
+    }
+}
+
 /* A plan's text, then `pad` blank bytes (no newline), in whole chunks. */
 typedef struct padded {
     const char *text;
@@ -780,9 +830,45 @@ static void a_plan_larger_than_its_memory_is_built_and_read(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* What gcs_plan_put_text writes for s. */
+static char *put_text(const char *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    gcs_plan_put_text(f, s);
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+static void plan_text_escapes_control_and_bidi_characters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain caf\xC3\xA9", "plain caf\xC3\xA9"},         /* UTF-8 text stays */
+        {"a\x1b[2Jb\n", "a\\x1B[2Jb\\x0A"},                /* C0 */
+        {"del\x7f", "del\\x7F"},                               /* DEL */
+        {"c1\xC2\x9B" "31m", "c1\\x9B31m"},                      /* C1 (CSI) */
+        {"txt\xE2\x80\xAE" "exe", "txt\\u202Eexe"},            /* right-to-left override */
+        {"\xE2\x81\xA6i\xE2\x81\xA9", "\\u2066i\\u2069"}, /* isolates */
+        {"m\xE2\x80\x8F\xD8\x9C", "m\\u200F\\u061C"},   /* marks */
+        {"\xE2\x80\x94 dash", "\xE2\x80\x94 dash"},         /* U+2014 is no control */
+        {"cut\xE2\x80", "cut\xE2\x80"},                       /* a truncated sequence */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = put_text(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(identity_depends_on_content_only),
         cmocka_unit_test(mass_deactivation_needs_approval),
@@ -792,6 +878,7 @@ int main(void)
         cmocka_unit_test(creates_that_grant_or_replace_weigh),
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_read_and_hashed_in_pieces),
+        cmocka_unit_test(members_read_as_the_operation_holds_them),
         cmocka_unit_test(a_plan_padded_past_its_end_is_refused_as_bad_input),
         cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),

@@ -14,6 +14,7 @@
 static gcs_api_keys *keys_of(const char *text, int want_rc)
 {
     gcs_api_keys *k = calloc(1, sizeof *k);
+    assert_non_null(k);
     assert_int_equal(gcs_api_keys_parse(k, text, "keys.txt"), want_rc);
     return k;
 }
