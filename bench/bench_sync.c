@@ -6,7 +6,8 @@
  *
  * Seeds the emulator with N managed users (with --synthetic the emulator builds
  * them itself, in memory: a seed file of a million users is over its 256 MiB
- * limit), writes an export of the same N people with P% of titles changed, and runs plan + apply in this process (SQLite store in
+ * limit), writes an export of the same N people with P% of titles changed, and
+ * runs plan + apply in this process (SQLite store in
  * a temporary directory). Prints as its last line one JSON object: users, changed,
  * requests (all API requests the emulator answered, token excluded), reads, writes,
  * page_size, target, within_target, seconds, users_per_s, cpu_us_per_user; the plan

@@ -21,20 +21,20 @@
 #include <stdint.h>
 
 typedef struct gcs_strmap_entry {
-    size_t key_off;       /* into the arena */
+    size_t key_off; /* into the arena */
     uint32_t key_len;
-    uint32_t hash;        /* low bits of the key's hash: most misses end here */
+    uint32_t hash; /* low bits of the key's hash: most misses end here */
     uint64_t value;
 } gcs_strmap_entry;
 
 typedef struct gcs_strmap {
-    char *arena;          /* every key, one after the other, each NUL-terminated */
+    char *arena; /* every key, one after the other, each NUL-terminated */
     size_t arena_len, arena_cap;
     gcs_strmap_entry *entries;
     size_t count, entry_cap;
-    uint32_t *slots;      /* 1 + entry number, 0 for an empty slot; a power of two long */
+    uint32_t *slots; /* 1 + entry number, 0 for an empty slot; a power of two long */
     size_t slot_count;
-    uint64_t k0, k1;      /* the hash key */
+    uint64_t k0, k1; /* the hash key */
 } gcs_strmap;
 
 /* Prepares an empty map; allocates nothing. */

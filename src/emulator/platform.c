@@ -131,7 +131,9 @@ static void role_users(emu_req *r, const json_t *role)
         json_array_append_new(all, json_pack("{s:s,s:O?,s:O?,s:s,s:s}", "id", u->id, "name",
                                              json_object_get(u->doc, "displayName"), "username",
                                              json_object_get(u->doc, "userName"), "state",
-                                             json_is_false(json_object_get(u->doc, "active")) ? "inactive" : "active",
+                                             json_is_false(json_object_get(u->doc, "active"))
+                                                 ? "inactive"
+                                                 : "active",
                                              "selfUri", uri));
     }
     send_page(r, base, all);
@@ -143,10 +145,13 @@ static void named_list(emu_req *r, const emu_list *l, const char *base, const ch
         gcs_emu_genesys_error(r, 405, "method.not.allowed", "only GET is emulated here");
         return;
     }
-    const char *users = strcmp(base, "/authorization/roles") == 0 && *tail == '/' ? strchr(tail + 1, '/') : NULL;
+    const char *users = strcmp(base, "/authorization/roles") == 0 && *tail == '/'
+                            ? strchr(tail + 1, '/')
+                            : NULL;
     if (users && strcmp(users, "/users") == 0) {
         char id[64];
-        snprintf(id, sizeof id, "%.*s", (int)(users - tail - 1 < 63 ? users - tail - 1 : 63), tail + 1);
+        int n = (int)(users - tail - 1 < 63 ? users - tail - 1 : 63);
+        snprintf(id, sizeof id, "%.*s", n, tail + 1);
         const json_t *role = gcs_emu_map_get(&l->by_id, id);
         if (!role)
             gcs_emu_genesys_error(r, 404, "not.found", "no such role %.64s", id);

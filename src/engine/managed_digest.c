@@ -20,7 +20,10 @@ void gcs_digester_init(gcs_digester *d, const gcs_profile *profile, const char *
 int gcs_managed_active(const json_t *user)
 {
     const json_t *a = json_object_get(user, "active");
-    return !a ? GCS_MANAGED_ACTIVE_ABSENT : json_is_true(a) ? 1 : json_is_false(a) ? 0 : GCS_MANAGED_ACTIVE_OTHER;
+    return !a                 ? GCS_MANAGED_ACTIVE_ABSENT
+           : json_is_true(a)  ? 1
+           : json_is_false(a) ? 0
+                              : GCS_MANAGED_ACTIVE_OTHER;
 }
 
 void gcs_digester_release(gcs_digester *d)
@@ -75,7 +78,8 @@ static bool parts_covered(const gcs_digester *d, const char *path, const json_t 
         return false;
     size_t i, j;
     json_t *e, *f;
-    json_array_foreach(list, i, e) {
+    json_array_foreach(list, i, e)
+    {
         const char *part = json_string_value(json_object_get(e, field));
         if (!part)
             return false;
@@ -83,7 +87,8 @@ static bool parts_covered(const gcs_digester *d, const char *path, const json_t 
                    (d->marker && strcmp(field, "authority") == 0 && strcmp(part, d->marker) == 0);
         if (!own)
             return false;
-        json_array_foreach(list, j, f) {
+        json_array_foreach(list, j, f)
+        {
             const char *other = json_string_value(json_object_get(f, field));
             if (j < i && other && strcmp(other, part) == 0)
                 return false;
@@ -98,9 +103,11 @@ static bool set_without_repeats(const json_t *list, const char *field)
 {
     size_t i, j;
     json_t *e, *f;
-    json_array_foreach(list, i, e) {
+    json_array_foreach(list, i, e)
+    {
         const char *name = json_string_value(json_object_get(e, field));
-        json_array_foreach(list, j, f) {
+        json_array_foreach(list, j, f)
+        {
             const char *other = json_string_value(json_object_get(f, field));
             if (j < i && (!name || !other || strcmp(name, other) == 0))
                 return false;
@@ -128,13 +135,15 @@ static bool desired_covered(const gcs_digester *d, const json_t *user)
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)user, key, v) {
+    json_object_foreach((json_t *)user, key, v)
+    {
         if (never_diffed(key))
             continue;
         if (strncmp(key, "urn:", 4) == 0 && json_is_object(v)) {
             const char *sub;
             json_t *sv;
-            json_object_foreach(v, sub, sv) {
+            json_object_foreach(v, sub, sv)
+            {
                 char path[512];
                 snprintf(path, sizeof path, "%s:%s", key, sub);
                 if (!covered(d, path, sub, sv)) {
@@ -171,7 +180,8 @@ static int put_value(gcs_buf *b, const json_t *v)
         return rc;
     }
     int rc = gcs_buf_putc(b, '=');
-    if (rc == 0 && json_dump_callback(v, put_text, b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) < 0)
+    if (rc == 0 &&
+        json_dump_callback(v, put_text, b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) < 0)
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     return rc;
 }
@@ -180,7 +190,9 @@ static const char *marker_of(const gcs_digester *d, const json_t *user)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
+                       i, e)
+    {
         const char *authority = json_string_value(json_object_get(e, "authority"));
         if (authority && strcmp(authority, d->marker) == 0)
             return json_string_value(json_object_get(e, "value"));
@@ -297,7 +309,8 @@ json_t *gcs_managed_complete(const gcs_profile *profile, json_t *user, bool has_
             size_t j;
             json_t *e;
             bool present = false;
-            json_array_foreach(list, j, e) {
+            json_array_foreach(list, j, e)
+            {
                 const char *t = json_string_value(json_object_get(e, "type"));
                 present |= t && a->sub && strcmp(t, a->sub) == 0;
             }

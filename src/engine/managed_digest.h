@@ -60,10 +60,11 @@ json_t *gcs_managed_complete(const gcs_profile *profile, json_t *user, bool has_
 
 /* `active` as a user holds it: 1 true, 0 false, or one of these. */
 #define GCS_MANAGED_ACTIVE_ABSENT (-1)
-#define GCS_MANAGED_ACTIVE_OTHER 2
+#define GCS_MANAGED_ACTIVE_OTHER  2
 int gcs_managed_active(const json_t *user);
 
-static inline bool gcs_managed_digest_equal(const gcs_managed_digest *a, const gcs_managed_digest *b)
+static inline bool gcs_managed_digest_equal(const gcs_managed_digest *a,
+                                            const gcs_managed_digest *b)
 {
     return a->h[0] == b->h[0] && a->h[1] == b->h[1];
 }

@@ -242,7 +242,8 @@ static json_t *user_at(planner *p, size_t place)
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
-        json_object_set_new(u, "meta", json_pack("{s:s}", "version", cu->blob + cu->version_at)) < 0)
+        json_object_set_new(u, "meta",
+                            json_pack("{s:s}", "version", cu->blob + cu->version_at)) < 0)
         json_decref(u), u = NULL;
     if (!u)
         p->oom = true;
@@ -353,7 +354,8 @@ static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char
             rc = gcs_buf_put_json_escaped(b, key);
         if (rc == 0)
             rc = gcs_buf_puts(b, "\":");
-        if (rc == 0 && json_dump_callback(v, put_member_text, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
+        if (rc == 0 &&
+            json_dump_callback(v, put_member_text, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     if (rc == 0)
@@ -382,7 +384,8 @@ static int collect_user(json_t *user, void *payload)
     }
     const char *id = json_string_value(json_object_get(user, "id"));
     const char *marker = marker_value(p, user);
-    const char *version = json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
+    const char *version =
+        json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
     current_user *u = &p->users[p->user_count];
     memset(u, 0, sizeof *u);
     int rc = gcs_digester_user(&p->digester, user, false, &u->digest);
@@ -1760,7 +1763,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_strmap_init(&p.claimed);
     gcs_buf_init(&p.scratch, 0);
     gcs_buf_init(&p.expanded, 0);
-    p.schemas = json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
+    p.schemas =
+        json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
     p.context = json_object();
     int rc = 0;

@@ -360,7 +360,8 @@ static int note_role(const json_t *role, void *payload)
     const char *id = json_string_value(json_object_get(role, "id"));
     for (size_t i = 0; name && id && i < s->count; i++) {
         if (strcasecmp(name, s->names[i]) == 0)
-            return json_array_append_new(s->found, json_pack("{s:s,s:s}", "id", id, "name", name)) < 0
+            return json_array_append_new(s->found,
+                                         json_pack("{s:s,s:s}", "id", id, "name", name)) < 0
                        ? gcs_error_set(GCS_ENOMEM, "out of memory")
                        : 0;
     }
@@ -381,8 +382,9 @@ static int note_holder(const json_t *user, void *payload)
     json_t *held = json_object_get(h->out, id);
     if (!held && json_object_set_new(h->out, id, held = json_array()) < 0)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    return json_array_append_new(held, json_string(h->role)) < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory")
-                                                                 : 0;
+    return json_array_append_new(held, json_string(h->role)) < 0
+               ? gcs_error_set(GCS_ENOMEM, "out of memory")
+               : 0;
 }
 
 int gcs_directory_role_holders(json_t **out, gcs_http_client *c, const char *const *names,

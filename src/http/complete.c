@@ -210,7 +210,8 @@ void gcs_http__job_complete(gcs_http_client *c, job *j, gcs_http_outcome outcome
     }
 
     if (!(j->flags & GCS_HTTP_REQ_LOGIN)) {
-        if (outcome == GCS_HTTP_FORBIDDEN && !c->stop_code && !(j->flags & GCS_HTTP_REQ_MAY_FORBID)) {
+        if (outcome == GCS_HTTP_FORBIDDEN && !c->stop_code &&
+            !(j->flags & GCS_HTTP_REQ_MAY_FORBID)) {
             /* A scope or a permission is missing: every other call of its kind
              * would fail alike. Stop before sending them. */
             char msg[sizeof c->stop_msg];

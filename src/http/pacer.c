@@ -41,8 +41,11 @@ static void roll(gcs_pacer *p, int64_t now_us)
     int64_t k = (now_us - p->end_hi_us) / p->window_us + 1;
     p->end_lo_us += k * p->window_us;
     p->end_hi_us += k * p->window_us;
-    p->used = 0;
-    p->sent = 0;
+    /* Sends at the old window's edge may be the service's first of this one. */
+    int carried = k == 1 ? p->edge_sent : 0;
+    p->used = carried;
+    p->sent = carried;
+    p->edge_sent = 0;
     p->confirmed = false;
 }
 
@@ -110,6 +113,8 @@ void gcs_pacer_on_send(gcs_pacer *p, int64_t now_us)
     roll(p, now_us);
     p->last_send_us = now_us;
     p->sent++;
+    if (p->mode == GCS_PACER_WINDOW && now_us > p->end_lo_us - p->rtt_us)
+        p->edge_sent++;
     if (p->sent > p->used)
         p->used = p->sent;
 }
@@ -120,6 +125,7 @@ static void start_window(gcs_pacer *p, int64_t lo, int64_t hi, int count)
     p->end_hi_us = hi;
     p->used = count;
     p->sent = count;
+    p->edge_sent = 0;
     p->confirmed = true;
 }
 
@@ -140,6 +146,8 @@ void gcs_pacer_on_answer(gcs_pacer *p, int64_t sent_us, int64_t recv_us, int sta
         return;
     }
     p->headerless = 0;
+    if (recv_us > sent_us)
+        p->rtt_us = recv_us - sent_us;
     /* reset is rounded up: the end lies in (counted + (reset-1) s, counted + reset s]
      * and the service counted the request somewhere in [sent, recv]. */
     int64_t lo = sent_us + (int64_t)(reset_s - 1) * US_PER_S;

@@ -33,6 +33,9 @@
  * flight; a successful answer without the headers means there is no limit to
  * pace to (while pacing, only a run of them does: an error page from a proxy or
  * a 401 answered before the limiter ran says nothing about the limit).
+ * A request sent near a window's end (after its earliest possible end, less a
+ * round trip) may be counted in the next window: such sends count as used in
+ * the next window too, since a burst at the edge would otherwise overspend it.
  * Invariant: `used` never decreases within a window; a new window starts when the
  * clock passes the window's latest possible end or an answer proves it began.
  */
@@ -61,6 +64,9 @@ typedef struct gcs_pacer {
     int64_t end_hi_us;
     int used;               /* max(server count seen, our sends) in this window */
     int sent;               /* our sends since this window began */
+    int edge_sent;          /* of those, sent so near the window's end that the service
+                             * may count them in the next one */
+    int64_t rtt_us;         /* the latest answer's round trip */
     int headerless;         /* successful answers in a row without the headers */
     int hosts;              /* processes sharing the client's limit, >= 1 */
     bool confirmed;         /* an answer counted in the current window arrived */

@@ -170,7 +170,8 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         if (items[i].webhook_id)
             fresh[nfresh++] = i;
     }
-    if (nnew > 0 && (rc = gcs_store__jobs_enqueue_many(new_ids, s, keys, payloads, attempts, nnew)) < 0)
+    if (nnew > 0 &&
+        (rc = gcs_store__jobs_enqueue_many(new_ids, s, keys, payloads, attempts, nnew)) < 0)
         goto out;
     for (size_t k = 0; k < nnew; k++)
         items[new_items[k]].job_id = new_ids[k];

@@ -459,6 +459,37 @@ static void a_new_window_is_confirmed_before_the_share_goes(void **state)
     assert_false(gcs_pacer_probe_only(&p));
 }
 
+/* A burst sent just before the window's end may arrive after the service's
+ * reset and be counted in the next window: the next window counts it as used,
+ * or a burst at its start would overspend it (lookups sent at once did). */
+static void sends_at_a_windows_edge_count_in_the_next(void **state)
+{
+    (void)state;
+    gcs_pacer p;
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    /* The window ends in (9 s, 10 s + 1 ms]; a round trip takes 1 ms. */
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 100, 10);
+    gcs_pacer_on_send(&p, 5 * S); /* mid-window: surely counted in this one */
+    for (int i = 0; i < 5; i++)
+        gcs_pacer_on_send(&p, 9 * S + 500 * MS); /* at the edge */
+    assert_int_equal(gcs_pacer_remaining(&p, 9 * S + 600 * MS), 100 - 7);
+    /* Past the window's latest end: the edge's five may be this window's first. */
+    assert_int_equal(gcs_pacer_remaining(&p, 10 * S + 2 * MS), 95);
+    /* One window later nothing is carried. */
+    assert_int_equal(gcs_pacer_remaining(&p, 20 * S + 2 * MS), 100);
+    /* An answer of the new window counting fewer does not lower it (used never
+     * decreases within a window: the count may not have seen the edge's yet). */
+    gcs_pacer_init(&p, 0, 0);
+    gcs_pacer_on_send(&p, 0);
+    gcs_pacer_on_answer(&p, 0, 1000, 200, 1, 100, 10);
+    for (int i = 0; i < 5; i++)
+        gcs_pacer_on_send(&p, 9 * S + 500 * MS);
+    gcs_pacer_on_send(&p, 10 * S + 2 * MS);
+    gcs_pacer_on_answer(&p, 10 * S + 2 * MS, 10 * S + 3 * MS, 200, 2, 100, 10);
+    assert_int_equal(gcs_pacer_remaining(&p, 10 * S + 4 * MS), 94);
+}
+
 int main(void)
 {
     gcs_test_deadline(60);
@@ -478,6 +509,7 @@ int main(void)
         cmocka_unit_test(hosts_with_a_window_each_keep_to_one_limit),
         cmocka_unit_test(the_burst_decision_counts_the_share),
         cmocka_unit_test(a_new_window_is_confirmed_before_the_share_goes),
+        cmocka_unit_test(sends_at_a_windows_edge_count_in_the_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /* The planner's digest of managed attributes (engine/managed_digest.h): equal
  * digests must mean that the diff finds nothing. Examples, then a property
- * test over random pairs of users, most of them alike up to a change that the
- * diff sees (a title) or does not (the case of a userName, the order of roles,
- * 3 against 3.0, an entry of another type or authority). */
+ * test over random pairs of users (6,000: valgrind runs it too), most of them alike up to a change
+ * that the diff sees (a title) or does not (the case of a userName, the order of roles, 3
+ * against 3.0, an entry of another type or authority). */
 #include "gcstest.h"
 
 #include <stdio.h>
@@ -15,23 +15,22 @@
 #include "mapping/profile.h"
 #include "plan/diff.h"
 
-static const char profile_text[] =
-    "version: 1\n"
-    "managed_by: gcscim\n"
-    "match: [userName]\n"
-    "attributes:\n"
-    "  userName: {from: email, required: true}\n"
-    "  displayName: {from: name, required: true}\n"
-    "  active: status\n"
-    "  title: title\n"
-    "  email: email\n"
-    "  department: dept\n"
-    "  employeeNumber: {from: id, mode: create_only}\n"
-    "  phoneNumbers.work: work\n"
-    "  phoneNumbers.mobile: {from: mobile, mode: create_only}\n"
-    "  roles: roles\n"
-    "  routingSkills: {from: skills, proficiency: 3}\n"
-    "  externalIds.hr: id\n";
+static const char profile_text[] = "version: 1\n"
+                                   "managed_by: gcscim\n"
+                                   "match: [userName]\n"
+                                   "attributes:\n"
+                                   "  userName: {from: email, required: true}\n"
+                                   "  displayName: {from: name, required: true}\n"
+                                   "  active: status\n"
+                                   "  title: title\n"
+                                   "  email: email\n"
+                                   "  department: dept\n"
+                                   "  employeeNumber: {from: id, mode: create_only}\n"
+                                   "  phoneNumbers.work: work\n"
+                                   "  phoneNumbers.mobile: {from: mobile, mode: create_only}\n"
+                                   "  roles: roles\n"
+                                   "  routingSkills: {from: skills, proficiency: 3}\n"
+                                   "  externalIds.hr: id\n";
 
 static gcs_profile *load_profile(void)
 {
@@ -71,13 +70,14 @@ static size_t diff_ops(const gcs_profile *profile, const json_t *desired, const 
 
 static json_t *person(const char *title)
 {
-    return json_pack("{s:[s],s:s,s:s,s:b,s:s,s:[{s:s,s:s,s:b}],s:[{s:s}],s:{s:s},s:{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:f}]}}",
-                     "schemas", GCS_SCIM_CORE_USER, "userName", "ann@example.com", "displayName", "Ann",
-                     "active", 1, "title", title, "emails", "type", "work", "value", "ann@example.com",
-                     "primary", 1, "roles", "value", "Agent", GCS_SCIM_ENTERPRISE_USER, "department",
-                     "Support", GCS_SCIM_GENESYS_USER, "externalIds", "authority", "gcscim", "value",
-                     "ann@example.com", "authority", "hr", "value", "E1", "routingSkills", "name",
-                     "Billing", "proficiency", 3.0);
+    return json_pack("{s:[s],s:s,s:s,s:b,s:s,s:[{s:s,s:s,s:b}],s:[{s:s}],s:{s:s},s:{s:[{s:s,s:s},{"
+                     "s:s,s:s}],s:[{s:s,s:f}]}}",
+                     "schemas", GCS_SCIM_CORE_USER, "userName", "ann@example.com", "displayName",
+                     "Ann", "active", 1, "title", title, "emails", "type", "work", "value",
+                     "ann@example.com", "primary", 1, "roles", "value", "Agent",
+                     GCS_SCIM_ENTERPRISE_USER, "department", "Support", GCS_SCIM_GENESYS_USER,
+                     "externalIds", "authority", "gcscim", "value", "ann@example.com", "authority",
+                     "hr", "value", "E1", "routingSkills", "name", "Billing", "proficiency", 3.0);
 }
 
 static void alike_users_have_one_digest(void **state)
@@ -90,11 +90,13 @@ static void alike_users_have_one_digest(void **state)
     /* What Genesys adds or answers differently without the diff minding. */
     json_object_set_new(have, "id", json_string("0a1b"));
     json_object_set_new(have, "meta", json_pack("{s:s}", "version", "3"));
-    json_array_append_new(json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER), "externalIds"),
-                          json_pack("{s:s,s:s}", "authority", "x-pc:scimv2:v1", "value", "z"));
-    json_object_set_new(json_array_get(json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER),
-                                                       "routingSkills"), 0),
-                        "proficiency", json_integer(3));
+    json_array_append_new(
+        json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER), "externalIds"),
+        json_pack("{s:s,s:s}", "authority", "x-pc:scimv2:v1", "value", "z"));
+    json_object_set_new(
+        json_array_get(
+            json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER), "routingSkills"), 0),
+        "proficiency", json_integer(3));
     assert_true(looks_unchanged(&d, want, have));
     assert_int_equal(diff_ops(profile, want, have), 0);
 
@@ -103,9 +105,10 @@ static void alike_users_have_one_digest(void **state)
     assert_false(looks_unchanged(&d, promoted, have));
     assert_int_equal(diff_ops(profile, promoted, have), 1);
     /* The marker of another key: another digest. */
-    json_object_set_new(json_array_get(json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER),
-                                                       "externalIds"), 0),
-                        "value", json_string("bob@example.com"));
+    json_object_set_new(
+        json_array_get(json_object_get(json_object_get(have, GCS_SCIM_GENESYS_USER), "externalIds"),
+                       0),
+        "value", json_string("bob@example.com"));
     assert_false(looks_unchanged(&d, want, have));
     json_decref(want);
     json_decref(have);
@@ -212,8 +215,9 @@ static json_t *random_user(void)
     if (pick(2)) {
         json_t *skills = json_array();
         for (int i = pick(3); i > 0; i--)
-            json_array_append_new(skills, json_pack("{s:s,s:o}", "name", one_of(roles, 3), "proficiency",
-                                                    pick(2) ? json_real(3.0) : json_integer(pick(2) ? 3 : 4)));
+            json_array_append_new(
+                skills, json_pack("{s:s,s:o}", "name", one_of(roles, 3), "proficiency",
+                                  pick(2) ? json_real(3.0) : json_integer(pick(2) ? 3 : 4)));
         json_object_set_new(gen, "routingSkills", skills);
     }
     json_object_set_new(u, GCS_SCIM_GENESYS_USER, gen);
@@ -225,8 +229,8 @@ static json_t *changed_copy(const json_t *u)
 {
     json_t *c = json_deep_copy(u);
     json_t *other = random_user();
-    static const char *const keys[] = {"userName", "displayName", "title", "active", "emails",
-                                       "phoneNumbers", "roles"};
+    static const char *const keys[] = {"userName", "displayName",  "title", "active",
+                                       "emails",   "phoneNumbers", "roles"};
     switch (pick(4)) {
     case 0: /* nothing */
         break;
@@ -240,8 +244,9 @@ static json_t *changed_copy(const json_t *u)
         break;
     }
     case 2: /* an extension from another user */
-        json_object_set(c, pick(2) ? GCS_SCIM_ENTERPRISE_USER : GCS_SCIM_GENESYS_USER,
-                        json_object_get(other, pick(2) ? GCS_SCIM_ENTERPRISE_USER : GCS_SCIM_GENESYS_USER));
+        json_object_set(
+            c, pick(2) ? GCS_SCIM_ENTERPRISE_USER : GCS_SCIM_GENESYS_USER,
+            json_object_get(other, pick(2) ? GCS_SCIM_ENTERPRISE_USER : GCS_SCIM_GENESYS_USER));
         break;
     default: { /* lists reversed: order never matters to sets, and types are looked up */
         json_t *roles = json_object_get(c, "roles");
@@ -269,14 +274,15 @@ static void equal_digests_mean_an_empty_diff(void **state)
     if (getenv("GCS_TEST_SEED")) /* other sequences, for a longer search by hand */
         seed = (unsigned)atoi(getenv("GCS_TEST_SEED"));
     int same = 0, changed = 0, missed = 0;
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 6000; i++) {
         json_t *want = random_user();
         json_t *have = pick(5) ? changed_copy(want) : random_user();
         size_t ops = diff_ops(profile, want, have);
         if (looks_unchanged(&d, want, have)) {
             if (ops != 0) {
                 char *a = json_dumps(want, JSON_SORT_KEYS), *b = json_dumps(have, JSON_SORT_KEYS);
-                fail_msg("digests equal but the diff has %zu operations:\nwant %s\nhave %s", ops, a, b);
+                fail_msg("digests equal but the diff has %zu operations:\nwant %s\nhave %s", ops, a,
+                         b);
             }
             same++;
         } else if (ops == 0) {
@@ -287,9 +293,10 @@ static void equal_digests_mean_an_empty_diff(void **state)
         json_decref(want);
         json_decref(have);
     }
-    print_message("unchanged by digest %d, changed %d, unchanged by the diff alone %d\n", same, changed, missed);
+    print_message("unchanged by digest %d, changed %d, unchanged by the diff alone %d\n", same,
+                  changed, missed);
     /* The property was tried on both sides. */
-    assert_true(same > 500);
+    assert_true(same > 200);
     assert_true(changed > 1000);
     gcs_digester_release(&d);
     gcs_profile_free(profile);
