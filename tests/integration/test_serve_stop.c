@@ -83,6 +83,21 @@ static void sigterm_drains_running_jobs_then_exits_0(void **state)
     assert_true(jobs_in(t.db_url, GCS_JOB_RUNNING) > 0);
 
     kill(srv.pid, SIGTERM);
+    /* The stop taken in (its log line): a /readyz before it would wait for the
+     * engine between two jobs, and could meet a service that has gone since. */
+    bool draining = false;
+    deadline = gcs_time_mono_ms() + 10000;
+    while (!draining && gcs_time_mono_ms() < deadline) {
+        FILE *log = fopen(srv.log_path, "r");
+        char line[4096];
+        while (log && !draining && fgets(line, sizeof line, log))
+            draining = strstr(line, "serve.draining") != NULL;
+        if (log)
+            fclose(log);
+        if (!draining)
+            gcs_time_sleep_ms(5);
+    }
+    assert_true(draining);
     /* Draining: not ready, and no new work, while the jobs in hand finish. */
     bool saw_not_ready = false, saw_refused = false;
     for (int i = 0; i < 100 && !(saw_not_ready && saw_refused); i++) {
