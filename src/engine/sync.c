@@ -364,6 +364,15 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     if (rc < 0)
         goto out;
     planned = true;
+    /* The job is sealed into the plan: a later job whose plan would read the
+     * same (a user deleted behind gcscim's back, then the same row again) is a
+     * plan of its own, not "already applied"; a retry of this job resumes it. */
+    const char *job = o->job_id ? o->job_id : o->run_label;
+    if (job && ((rc = json_object_set_new(plan.doc, "job", json_string(job)) < 0
+                          ? gcs_error_set(GCS_ENOMEM, "out of memory")
+                          : 0) < 0 ||
+                (rc = gcs_plan_finish(&plan)) < 0))
+        goto out;
 
     const char *overall = NULL;
     gcs_apply_result ar;

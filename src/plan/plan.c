@@ -792,9 +792,11 @@ long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
  * sorted keys) of the sealed members of the plan, then each operation's line
  * exactly as the plan file holds it, each after a newline.
  */
+/* "job": the serve job a plan was made for (engine/sync.c), absent from the
+ * command line's plans. */
 static const char *const sealed_members[] = {"target",        "marker",       "managed_total",
                                              "rejected_rows", "source_clean", "password_policy",
-                                             "targeted",      "groups"};
+                                             "targeted",      "groups",       "job"};
 
 typedef struct identity_hash {
     EVP_MD_CTX *md;

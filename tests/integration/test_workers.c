@@ -403,10 +403,10 @@ static void a_known_person_costs_one_read(void **state)
     assert_int_equal(answered_on_users(f, "GET "), 1);
     assert_int_equal(answered_on_users(f, "PATCH "), 1);
 
-    /* (Another title: the very plan of the first create would be "already
-     * applied", whatever the emulator's reset forgot.) */
+    /* The very row of the first create, the user gone behind gcscim's back: a
+     * new job is a plan of its own, not "already applied" (it sent nothing). */
     json_decref(gcs_test_emu_admin(&f->emu, "POST", "reset", NULL));
-    id = enqueue_person(f, "K1", "kim@example.com", "Lead", 5);
+    id = enqueue_person(f, "K1", "kim@example.com", "Agent", 5);
     r = wait_job(f, id, GCS_JOB_DONE, 20000);
     assert_string_equal(str(r, "outcome"), "created");
     json_decref(r);
