@@ -162,7 +162,7 @@ static int on_option(int id, const char *arg, void *payload)
     case OPT_NO_UPDATE: o->no_update = true; return 0;
     case OPT_NO_DEACTIVATE: o->no_deactivate = true; return 0;
     case OPT_ALLOW_DEACTIVATIONS: {
-        long n;
+        long n = 0;
         char text[64];
         int rc = parse_count(&n, "--allow-deactivations", arg);
         snprintf(text, sizeof text, "deactivate=%ld", n);
@@ -182,7 +182,7 @@ static int on_option(int id, const char *arg, void *payload)
         if (len > 1 && arg[len - 1] == '%') {
             char num[32];
             snprintf(num, sizeof num, "%.*s", (int)(len - 1), arg);
-            double share;
+            double share = 0;
             int rc = parse_share(&share, "--canary", num);
             if (rc == 0 && share <= 0)
                 rc = gcs_error_set(GCS_EUSAGE, "--canary needs a share above 0%%, not '%s'", arg);

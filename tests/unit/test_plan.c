@@ -13,16 +13,25 @@
 
 static char *read_whole(const char *path)
 {
+    /* Not getdelim(&local): inlined, GCC 12 takes its result for a pointer to the
+     * local itself (-Wdangling-pointer in optimised builds). */
     FILE *f = fopen(path, "r");
-    char *text = NULL;
-    size_t len = 0;
-    if (f && getdelim(&text, &len, '\0', f) < 0) {
-        free(text);
-        text = NULL;
+    if (!f)
+        return NULL;
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    char chunk[65536];
+    size_t n;
+    bool ok = true;
+    while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ok = gcs_buf_put(&b, chunk, n) == 0;
+    ok = ok && !ferror(f);
+    fclose(f);
+    if (!ok) {
+        gcs_buf_release(&b);
+        return NULL;
     }
-    if (f)
-        fclose(f);
-    return text;
+    return gcs_buf_detach(&b);
 }
 
 static void build(gcs_plan *p, int deactivations, long managed)
