@@ -368,11 +368,14 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
      * same (a user deleted behind gcscim's back, then the same row again) is a
      * plan of its own, not "already applied"; a retry of this job resumes it. */
     const char *job = o->job_id ? o->job_id : o->run_label;
-    if (job && ((rc = json_object_set_new(plan.doc, "job", json_string(job)) < 0
-                          ? gcs_error_set(GCS_ENOMEM, "out of memory")
-                          : 0) < 0 ||
-                (rc = gcs_plan_finish(&plan)) < 0))
-        goto out;
+    if (job) {
+        if (json_object_set_new(plan.doc, "job", json_string(job)) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        else
+            rc = gcs_plan_finish(&plan);
+        if (rc < 0)
+            goto out;
+    }
 
     const char *overall = NULL;
     gcs_apply_result ar;
