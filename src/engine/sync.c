@@ -3,6 +3,7 @@
  * keys, checked for approval, applied with receipts (sync.h).
  */
 #include "engine/sync.h"
+#include "engine/sync_internal.h"
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -273,20 +274,26 @@ static bool seen_before(gcs_store *store, const char *key)
     return s.seen;
 }
 
-/* A plan that waits for an approval is an outcome: nothing was sent, someone
- * must approve (each need names its flag). Told on its own; serve's outcome
- * hook audits it with the job. */
-static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
-                                  const char *const *keys, size_t count,
-                                  const gcs_sync_options *o)
+bool gcs_engine__all_approved(const json_t *needs)
 {
-    json_t *subjects = json_array();
-    for (size_t i = 0; subjects && i < count; i++)
-        json_array_append_new(subjects, json_string(keys[i]));
-    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:O}", "command",
+    size_t i;
+    json_t *n;
+    json_array_foreach(needs, i, n) {
+        if (!json_is_true(json_object_get(n, "approved")))
+            return false;
+    }
+    return true;
+}
+
+void gcs_engine__notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
+                                      json_t *subjects, json_t *groups,
+                                      const gcs_sync_options *o)
+{
+    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:o*,s:O}", "command",
                              o->command ? o->command : "serve", "plan_id",
                              gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
-                             "subjects", subjects ? subjects : json_array(), "needs", needs);
+                             "subjects", subjects ? subjects : json_array(), "groups", groups,
+                             "needs", needs);
     gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, false};
     if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
         GCS_WARN("sync.notify_failed", "error", gcs_error_last());
@@ -381,16 +388,14 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     gcs_apply_result ar;
     memset(&ar, 0, sizeof ar);
     needs = gcs_plan_needs(&plan, &o->plan);
-    bool approved = true;
-    size_t i;
-    json_t *n;
-    json_array_foreach(needs, i, n) {
-        approved &= json_is_true(json_object_get(n, "approved"));
-    }
-    if (!approved) {
+    if (!gcs_engine__all_approved(needs)) {
         overall = GCS_SYNC_NEEDS_APPROVAL;
-        if (o->notify)
-            notify_needs_approval(store, &plan, needs, keys, count, o);
+        if (o->notify) {
+            json_t *named = json_array();
+            for (size_t k = 0; named && k < count; k++)
+                json_array_append_new(named, json_string(keys[k]));
+            gcs_engine__notify_needs_approval(store, &plan, needs, named, NULL, o);
+        }
     } else if (gcs_plan_size(&plan) + gcs_group_plan_count(&plan) > 0) {
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
                                 .approval = o->plan,

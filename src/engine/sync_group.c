@@ -8,6 +8,7 @@
  * and the group by name, instead of the whole organisation.
  */
 #include "engine/sync.h"
+#include "engine/sync_internal.h"
 
 #include "core/error.h"
 #include "core/log.h"
@@ -352,20 +353,6 @@ out:
     return rc;
 }
 
-/* A plan that waits for an approval is an outcome: nothing was sent. */
-static void notify_needs_approval(gcs_store *store, const gcs_plan *plan, const json_t *needs,
-                                  const char *key, const gcs_sync_options *o)
-{
-    json_t *data = json_pack("{s:s,s:s,s:s?,s:s?,s:[],s:[s],s:O}", "command",
-                             o->command ? o->command : "serve", "plan_id",
-                             gcs_plan_identity(plan), "job_id", o->job_id, "actor", o->actor,
-                             "subjects", "groups", key, "needs", needs);
-    gcs_outbox_event ev = {"provisioning.needs_approval", data, o->notify, false, false};
-    if (data && gcs_store_outbox_add(NULL, store, &ev) < 0)
-        GCS_WARN("sync.notify_failed", "error", gcs_error_last());
-    json_decref(data);
-}
-
 /* ==== The kept hierarchy ====
  *
  * A group event speaks of its group's children, never of its parents, and
@@ -527,12 +514,7 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
     json_t *section = gcs_group_plan_section(&plan);
     json_t *rejected = json_array_get(json_object_get(section, "rejected"), 0);
     needs = gcs_plan_needs(&plan, &o->plan);
-    bool approved = true;
-    size_t i;
-    json_t *n;
-    json_array_foreach(needs, i, n) {
-        approved &= json_is_true(json_object_get(n, "approved"));
-    }
+    bool approved = gcs_engine__all_approved(needs);
     if (rejected) {
         const char *field = json_string_value(json_object_get(rejected, "field"));
         const char *reason = json_string_value(json_object_get(rejected, "reason"));
@@ -542,7 +524,7 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
     } else if (!approved) {
         outcome = GCS_SYNC_NEEDS_APPROVAL;
         if (o->notify)
-            notify_needs_approval(store, &plan, needs, key, o);
+            gcs_engine__notify_needs_approval(store, &plan, needs, NULL, json_pack("[s]", key), o);
     } else if (op) {
         const char *kind = json_string_value(json_object_get(op, "kind"));
         gcs_apply_options ao = {.command = o->command ? o->command : "serve",
