@@ -470,6 +470,24 @@ out:
     return part;
 }
 
+enum { MAX_MEMBERS = 16 };
+
+/* Operation i's text in *t, and where each member's value starts in it (NULL:
+ * absent), found in one scan; *scanned is false when the text could not be
+ * scanned, and the operation is then parsed instead. */
+static int scan_members(const gcs_plan *plan, size_t i, const char *const *members, size_t count,
+                        linebuf *t, const char **starts, size_t *lens, bool *scanned)
+{
+    *scanned = false;
+    if (i >= gcs_plan_size(plan))
+        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+    if (count > MAX_MEMBERS)
+        return gcs_error_set(GCS_EINVALID, "too many members asked for");
+    int rc = ops_text(plan->ops, i, t);
+    *scanned = rc == 0 && gcs_json_text_top_values(t->p, members, count, starts, lens) >= 0;
+    return rc;
+}
+
 int gcs_plan_op_strings_at(const gcs_plan *plan, size_t i, const char *const *members,
                            size_t count, char **values, bool *present)
 {
@@ -477,18 +495,13 @@ int gcs_plan_op_strings_at(const gcs_plan *plan, size_t i, const char *const *me
         values[m] = NULL;
         present[m] = false;
     }
-    if (i >= gcs_plan_size(plan))
-        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
-    enum { MAX_MEMBERS = 16 };
-    if (count > MAX_MEMBERS)
-        return gcs_error_set(GCS_EINVALID, "too many members asked for");
     linebuf t = {0};
     const char *starts[MAX_MEMBERS];
     size_t lens[MAX_MEMBERS];
-    int rc = ops_text(plan->ops, i, &t);
+    bool plain;
+    int rc = scan_members(plan, i, members, count, &t, starts, lens, &plain);
     /* The text was checked when it was kept: a plain string (no escape) is
      * its value as it stands; anything else is parsed. */
-    bool plain = rc == 0 && gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
     for (size_t m = 0; plain && m < count; m++) {
         if (!starts[m])
             continue;
@@ -600,16 +613,11 @@ int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *
 {
     for (size_t m = 0; m < count; m++)
         texts[m] = NULL;
-    if (i >= gcs_plan_size(plan))
-        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
-    enum { MAX_MEMBERS = 16 };
-    if (count > MAX_MEMBERS)
-        return gcs_error_set(GCS_EINVALID, "too many members asked for");
     linebuf t = {0};
     const char *starts[MAX_MEMBERS];
     size_t lens[MAX_MEMBERS];
-    int rc = ops_text(plan->ops, i, &t);
-    bool scanned = rc == 0 && gcs_json_text_top_values(t.p, members, count, starts, lens) >= 0;
+    bool scanned;
+    int rc = scan_members(plan, i, members, count, &t, starts, lens, &scanned);
     for (size_t m = 0; scanned && rc == 0 && m < count; m++) {
         linebuf out = {0};
         if (!starts[m])
