@@ -2,12 +2,15 @@
  * bench_engine - pushes PATCHes through the request engine to gcscim-emulator.
  *
  *   bench_engine [--limit off|N/SECONDS] [--seconds S] [--ops N] [--in-flight M] [--users U]
- *                [--emulator-threads T]
+ *                [--emulator-threads T] [--answers json|text]
  *
  * --limit off (default): N PATCHes (default 20,000) as fast as the engine and
  * the emulator go on this machine. --limit N/S: the emulator enforces that rate
  * limit and the engine runs for S seconds (default 35) with work always queued;
  * limit_utilisation is the accepted rate over the allowed rate.
+ * --answers text leaves the answers unparsed (GCS_HTTP_REQ_NO_JSON), as apply's
+ * PATCHes and creates do: parsing each answer's user is about a third of the
+ * default run's instructions.
  * The emulator (release build) is found through $GCSCIM_EMULATOR or next to this
  * program's build directory. The last line printed is one JSON object.
  */
@@ -39,6 +42,7 @@
 typedef struct bench {
     gcs_http_client *client;
     int users;
+    unsigned flags; /* of every request: GCS_HTTP_REQ_NO_JSON with --answers text */
     long submitted, ok, failed;
 } bench;
 
@@ -83,7 +87,8 @@ static void submit_one(bench *b)
              "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
              "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"T%ld\"}]}",
              i);
-    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = body};
+    gcs_http_client_request req = {
+        .method = "PATCH", .path = path, .body = body, .flags = b->flags};
     if (gcs_http_submit(b->client, &req, on_done, b) < 0) {
         fprintf(stderr, "bench_engine: submit failed\n");
         exit(1);
@@ -92,7 +97,7 @@ static void submit_one(bench *b)
 
 int main(int argc, char **argv)
 {
-    const char *limit = "off", *threads = "0";
+    const char *limit = "off", *threads = "0", *answers = "json";
     int seconds = 35, in_flight = 0, users = 200;
     long ops = 20000;
     for (int i = 1; i < argc; i++) {
@@ -108,9 +113,13 @@ int main(int argc, char **argv)
             threads = argv[++i];
         else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
             users = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--answers") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "json") == 0 || strcmp(argv[i + 1], "text") == 0))
+            answers = argv[++i];
         else {
             fprintf(stderr, "usage: bench_engine [--limit off|N/SECONDS] [--seconds S] "
-                            "[--ops N] [--in-flight M] [--users U] [--emulator-threads T]\n");
+                            "[--ops N] [--in-flight M] [--users U] [--emulator-threads T] "
+                            "[--answers json|text]\n");
             return 2;
         }
     }
@@ -136,7 +145,8 @@ int main(int argc, char **argv)
     }
 
     gcs_token *tok = NULL;
-    bench b = {.users = users};
+    bench b = {.users = users,
+               .flags = strcmp(answers, "text") == 0 ? GCS_HTTP_REQ_NO_JSON : 0u};
     gcs_http_client_options o = {.api_url = api, .max_in_flight = in_flight};
     if (gcs_token_new(&tok, CLIENT, SECRET) < 0)
         return 1;
@@ -181,12 +191,12 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"engine\",\"limit\":\"%s\",\"in_flight\":%d,\"ops\":%ld,\"failed\":%ld,"
            "\"seconds\":%.3f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.1f,"
            "\"emulator_cpu_us_per_op\":%.1f,\"limit_utilisation\":%s,\"share_429\":%.5f,"
-           "\"status_429\":%llu,\"sent\":%llu,\"emulator_threads\":%s}\n",
+           "\"status_429\":%llu,\"sent\":%llu,\"emulator_threads\":%s,\"answers\":\"%s\"}\n",
            limited ? limit : "off", in_flight, b.ok, b.failed, secs, rate,
            done ? (double)(cpu1 - cpu0) / (double)done : 0.0,
            done && emu0 >= 0 && emu1 >= 0 ? (double)(emu1 - emu0) / (double)done : 0.0, util,
            st.sent ? (double)st.status_429 / (double)st.sent : 0.0,
-           (unsigned long long)st.status_429, (unsigned long long)st.sent, threads);
+           (unsigned long long)st.status_429, (unsigned long long)st.sent, threads, answers);
 
     gcs_http_client_free(b.client);
     gcs_token_free(tok);
