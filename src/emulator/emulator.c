@@ -66,6 +66,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     snprintf(emu->base_url, sizeof emu->base_url, "%s",
              opts->base_url ? opts->base_url : "http://127.0.0.1");
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
+    emu->user_schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
     emu->synthetic_users = opts->synthetic_users;
     emu->synthetic_inactive_every = opts->synthetic_inactive_every;
     emu->synthetic_marker = opts->synthetic_marker ? strdup(opts->synthetic_marker) : NULL;
@@ -74,7 +75,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     for (int i = 0; i < emu->nclients; i++)
         clients_copied &= emu->clients[i].id && emu->clients[i].secret &&
                           (emu->clients[i].scopes || !opts->nclients || !opts->clients[i].scopes);
-    if (!emu->stats.routes || !emu->seed_doc || !clients_copied) {
+    if (!emu->stats.routes || !emu->seed_doc || !emu->user_schemas || !clients_copied) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -101,6 +102,7 @@ void gcs_emu_free(gcs_emu *emu)
     }
     json_decref(emu->stats.routes);
     json_decref(emu->seed_doc);
+    json_decref(emu->user_schemas);
     free(emu->synthetic_marker);
     pthread_mutex_destroy(&emu->lock);
     free(emu);
@@ -393,10 +395,13 @@ static void handle_api(emu_req *r, const char *rest)
 {
     gcs_emu *emu = r->emu;
     if (r->http->body_len > 0) {
-        json_error_t jerr;
-        r->pre = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
-        if (!r->pre)
-            snprintf(r->pre_err, sizeof r->pre_err, "%s", jerr.text);
+        r->pre = gcs_emu_json_parse_fast(r->http->body, r->http->body_len);
+        if (!r->pre) {
+            json_error_t jerr;
+            r->pre = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+            if (!r->pre)
+                snprintf(r->pre_err, sizeof r->pre_err, "%s", jerr.text);
+        }
         r->preparsed = true;
     }
     r->route = classify(rest);

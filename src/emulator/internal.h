@@ -160,6 +160,7 @@ struct gcs_emu {
     } client_windows[GCS_EMU_MAX_CLIENTS]; /* with config.rate_per_client */
     uint64_t seed;
     json_t *seed_doc;    /* the initial organisation, for reset */
+    json_t *user_schemas; /* every user's `schemas`, one array shared (never changed in place) */
     size_t synthetic_users;
     unsigned synthetic_inactive_every;
     char *synthetic_marker; /* the managed authority of synthetic users, or NULL */
@@ -205,6 +206,10 @@ int gcs_emu_json_dump(gcs_buf *b, const json_t *j);
 char *gcs_emu_json_text(const json_t *j);
 /* Deep copy of containers; scalars shared. New reference. */
 json_t *gcs_emu_json_copy(const json_t *j);
+/* A JSON object read from text the way json_loadb reads it, for the common
+ * case (ASCII, no \u escapes, no reals, integers under 19 digits); NULL for
+ * anything else (then ask json_loadb, for the value or the error). */
+json_t *gcs_emu_json_parse_fast(const char *text, size_t len);
 
 /* ==== Answers (emulator.c) ==== */
 

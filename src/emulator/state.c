@@ -165,21 +165,28 @@ static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id
     gcs_emu_now_iso(now);
     gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
     snprintf(ver, sizeof ver, "%ld", version);
-    json_object_set_new(doc, "meta",
-                        json_pack("{s:s,s:s,s:s,s:s,s:s}", "resourceType", kind, "created",
-                                  created ? created : now, "lastModified", now, "location", loc,
-                                  "version", ver));
+    /* Built by hand, not with json_pack: this runs on every write. */
+    json_t *meta = json_object();
+    json_object_set_new_nocheck(meta, "resourceType", json_string(kind));
+    json_object_set_new_nocheck(meta, "created", json_string(created ? created : now));
+    json_object_set_new_nocheck(meta, "lastModified", json_string(now));
+    json_object_set_new_nocheck(meta, "location", json_string(loc));
+    json_object_set_new_nocheck(meta, "version", json_string(ver));
+    json_object_set_new_nocheck(doc, "meta", meta);
 }
 
-/* A user doc with schemas and id first, as the real service writes it (doc stolen). */
-static json_t *ordered(json_t *doc, const char *id)
+/* A user doc with schemas and id first, as the real service writes it (doc
+ * stolen); `schemas` is the organisation's shared array, meta is dropped. */
+static json_t *ordered(gcs_emu *emu, json_t *doc, const char *id)
 {
-    json_t *out = json_pack("{s:[sss],s:s}", "schemas", SCIM_USER_SCHEMA, SCIM_ENTERPRISE,
-                            SCIM_GENESYS, "id", id);
-    json_object_del(doc, "schemas");
-    json_object_del(doc, "id");
-    json_object_del(doc, "meta");
-    json_object_update(out, doc);
+    json_t *out = json_object();
+    json_object_set_nocheck(out, "schemas", emu->user_schemas);
+    json_object_set_new_nocheck(out, "id", json_string(id));
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v)
+        if (strcmp(key, "schemas") != 0 && strcmp(key, "id") != 0 && strcmp(key, "meta") != 0)
+            json_object_set_nocheck(out, key, v);
     json_decref(doc);
     return out;
 }
@@ -253,7 +260,7 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
         snprintf(u->id, sizeof u->id, "%s", given);
     else
         gcs_emu_uuid(u->id, &emu->rng_ids);
-    doc = ordered(doc, u->id);
+    doc = ordered(emu, doc, u->id);
     if (emu->generated_fields)
         derive_readonly(doc, u->id);
     u->doc = doc;
@@ -292,7 +299,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     if (reindex)
         ext_index(emu, u, u->doc, -1);
     if (!in_order(doc, u->id))
-        doc = ordered(doc, u->id);
+        doc = ordered(emu, doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
     if (!json_is_boolean(json_object_get(doc, "active")))
         json_object_set_new(doc, "active", json_true());
@@ -631,7 +638,7 @@ static int synthesize(gcs_emu *emu, size_t n)
      * are a million JSON trees: what is shared is memory and time saved. */
     char now[32];
     gcs_emu_now_iso(now);
-    json_t *schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
+    json_t *schemas = json_incref(emu->user_schemas);
     json_t *agent = json_string("Agent"), *work = json_string("work");
     /* Managed ones carry a marker keyed by their userName, as a profile that
      * matches by userName writes it. */

@@ -226,6 +226,38 @@ static void test_json_fast(void **state)
     json_decref(j);
 }
 
+/* Request bodies read without jansson's reader: the same tree as json_loadb
+ * for the common case, and NULL (jansson's turn) for everything else. */
+static void test_json_parse_fast(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        "{\"schemas\":[\"urn:x\"],\"userName\":\"a@example.com\",\"active\":true,\"n\":-12,\"z\":null,\"f\":false}",
+        " {\"a\" : [ 1 , {\"b\":\"c\\\"d\\\\e\\/f\\n\\t\"} ] ,\"e\":{}, \"g\":[]}\n",
+        "{\"dup\":1,\"x\":2,\"dup\":3}",
+        "{\"k\\\"ey\":\"v\",\"k\\\"ey\":\"w\",\"n\":123456789012345678}",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        json_t *fast = gcs_emu_json_parse_fast(same[i], strlen(same[i]));
+        json_t *slow = json_loads(same[i], 0, NULL);
+        assert_non_null(fast);
+        assert_non_null(slow);
+        char *a = gcs_emu_json_text(fast), *b = gcs_emu_json_text(slow);
+        assert_string_equal(a, b);   /* values and key order */
+        free(a);
+        free(b);
+        json_decref(fast);
+        json_decref(slow);
+    }
+    static const char *const declined[] = {
+        "{\"u\":\"\\u00e9\"}", "{\"r\":1.5}", "{\"e\":1e3}", "{\"big\":1234567890123456789}",
+        "{\"lead\":01}", "{\"a\":\"caf\xc3\xa9\"}", "[1,2]", "{\"a\":1}x", "{\"a\":1,}", "{\"a\" 1}",
+        "{\"a\":tru}", "{\"c\":\"a\tb\"}", "", "{\"a\":1",
+    };
+    for (size_t i = 0; i < sizeof declined / sizeof *declined; i++)
+        assert_null(gcs_emu_json_parse_fast(declined[i], strlen(declined[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_patch_engine),
         cmocka_unit_test(test_projection),
         cmocka_unit_test(test_json_fast),
+        cmocka_unit_test(test_json_parse_fast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
