@@ -340,6 +340,13 @@ void gcs_scim_path_release(scim_path *p);
 bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self);
 /* Projects `attributes` / `excludedAttributes`; new reference. */
 json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded);
+/* The same lists read once, for a page of documents. NULL when out of memory. */
+typedef struct emu_projection emu_projection;
+emu_projection *gcs_emu_projection_new(const char *attributes, const char *excluded);
+void gcs_emu_projection_free(emu_projection *p);
+/* True when neither list names anything (documents are answered whole). */
+bool gcs_emu_projection_is_whole(const emu_projection *p);
+json_t *gcs_emu_projection_apply(const emu_projection *p, const json_t *doc);
 /* Checks If-Match against a version; answers the configured conflict and
  * returns false when stale. */
 bool gcs_emu_if_match(emu_req *r, long version);

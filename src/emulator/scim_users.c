@@ -111,12 +111,12 @@ static bool indexed_hits(gcs_emu *emu, const scim_filter *f, emu_user ***out, si
 /* Appends one user of a list page: its cached serialisation when there is
  * one (without caching it: a sync that pages through a million users would
  * leave a million cached texts behind), or the projection. */
-static int put_user(gcs_buf *b, emu_user *u, const char *attrs, const char *excl)
+static int put_user(gcs_buf *b, emu_user *u, const emu_projection *proj)
 {
-    if ((!attrs || !*attrs) && (!excl || !*excl))
+    if (gcs_emu_projection_is_whole(proj))
         return u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
-    json_t *p = gcs_emu_project(u->doc, attrs, excl);
-    int rc = gcs_emu_json_dump(b, p);
+    json_t *p = gcs_emu_projection_apply(proj, u->doc);
+    int rc = p ? gcs_emu_json_dump(b, p) : -1;
     json_decref(p);
     return rc;
 }
@@ -197,12 +197,16 @@ static void list_users(emu_req *r)
     int rc = gcs_buf_printf(b, "{\"schemas\":[\"%s\"],\"totalResults\":%ld,\"startIndex\":%ld,"
                                "\"itemsPerPage\":%zu,\"Resources\":[",
                             SCIM_LIST_SCHEMA, total, start, npage);
+    emu_projection *proj = projected ? gcs_emu_projection_new(attrs, excl) : NULL;
+    if (projected && !proj)
+        rc = -1;
     for (size_t i = 0; rc == 0 && i < npage; i++) {
         if (i)
             rc = gcs_buf_putc(b, ',');
         if (rc == 0)
-            rc = put_user(b, page[i], attrs, excl);
+            rc = put_user(b, page[i], proj);
     }
+    gcs_emu_projection_free(proj);
     if (rc == 0)
         rc = gcs_buf_puts(b, "]}");
     if (rc < 0) {
