@@ -196,6 +196,14 @@ typedef struct emu_req {
 /* ==== Random numbers (splitmix64: reproducible from --fault-seed) ==== */
 
 uint64_t gcs_emu_rand(uint64_t *state);
+/* Text for the paths every request takes, without snprintf (which parsed its
+ * format on each call: a tenth of a request). The hex is the low `digits`
+ * nibbles, zero-padded; the decimal is zero-padded to min_digits; both
+ * return the end (no NUL). gcs_emu_cat appends s at out[*len] as snprintf
+ * would: truncated to fit, always terminated. */
+char *gcs_emu_put_hex(char *p, uint64_t v, int digits);
+char *gcs_emu_put_dec(char *p, long v, int min_digits);
+void gcs_emu_cat(char *out, size_t outsz, size_t *len, const char *s);
 double gcs_emu_rand_unit(uint64_t *state);
 void gcs_emu_uuid(char out[40], uint64_t *state);
 

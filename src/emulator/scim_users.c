@@ -8,18 +8,38 @@
 
 #define DEFAULT_COUNT 25
 
+/* "\"%ld\"" of the version. */
+static void etag_of(char out[32], long version)
+{
+    char *p = out;
+    *p++ = '"';
+    p = gcs_emu_put_dec(p, version, 1);
+    *p++ = '"';
+    *p = '\0';
+}
+
+/* Answers with the user. A GET keeps the serialisation for the next one
+ * (cached); the answer to a write is written straight into the body and not
+ * kept: a load of a million creates would otherwise hold a million texts. */
 static void send_user(emu_req *r, int status, emu_user *u, bool with_body)
 {
     char etag[32];
     const char *attrs = gcs_http_request_arg(r->http, "attributes");
     const char *excl = gcs_http_request_arg(r->http, "excludedAttributes");
-    snprintf(etag, sizeof etag, "\"%ld\"", u->version);
+    etag_of(etag, u->version);
     if (!with_body) {
         gcs_http_response_set(r->resp, status, NULL, NULL);
     } else if ((attrs && *attrs) || (excl && *excl)) {
         gcs_emu_send_json(r, status, gcs_emu_project(u->doc, attrs, excl));
-    } else {
+    } else if (u->cached || strcmp(r->http->method, "GET") == 0) {
         gcs_emu_send_raw(r, status, gcs_emu_user_text(u));
+    } else {
+        gcs_emu_send_raw(r, status, NULL);
+        if (gcs_emu_json_dump(&r->resp->body, u->doc) < 0) {
+            gcs_buf_clear(&r->resp->body);
+            if (gcs_buf_puts(&r->resp->body, "{}") < 0)
+                r->resp->status = 500;
+        }
     }
     gcs_http_response_header(r->resp, "ETag", etag);
     if (status == 201) {
@@ -337,7 +357,7 @@ void gcs_emu_scim_users(emu_req *r, const char *rest)
     if (strcmp(m, "GET") == 0) {
         char etag[32];
         const char *inm = gcs_http_request_header(r->http, "If-None-Match");
-        snprintf(etag, sizeof etag, "\"%ld\"", u->version);
+        etag_of(etag, u->version);
         bool same = inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
                             (strncmp(inm, "W/", 2) == 0 && strcmp(inm + 2, etag) == 0));
         send_user(r, same ? 304 : 200, u, !same);

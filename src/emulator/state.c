@@ -57,7 +57,14 @@ out:
 void gcs_emu_user_location(gcs_emu *emu, char *out, size_t outsz, const char *kind,
                            const char *id)
 {
-    snprintf(out, outsz, "%s/api/v2/scim/v2/%s/%s", emu->base_url, kind, id);
+    size_t len = 0;
+    if (outsz)
+        *out = '\0';
+    gcs_emu_cat(out, outsz, &len, emu->base_url);
+    gcs_emu_cat(out, outsz, &len, "/api/v2/scim/v2/");
+    gcs_emu_cat(out, outsz, &len, kind);
+    gcs_emu_cat(out, outsz, &len, "/");
+    gcs_emu_cat(out, outsz, &len, id);
 }
 
 static void user_index_name(gcs_emu *emu, emu_user *u, bool add)
@@ -76,12 +83,17 @@ static void ext_key(char *out, size_t outsz, const char *authority, const char *
 {
     char a[256], v[256];
     gcs_emu_lower(v, sizeof v, value);
-    if (authority) {
+    if (authority)
         gcs_emu_lower(a, sizeof a, authority);
-        snprintf(out, outsz, "x:%s\x1f%s", a, v);
-    } else {
-        snprintf(out, outsz, "e:%s", v);
+    /* "x:AUTHORITY\x1fVALUE" or "e:VALUE", lowercased */
+    size_t len = 0;
+    *out = '\0';
+    gcs_emu_cat(out, outsz, &len, authority ? "x:" : "e:");
+    if (authority) {
+        gcs_emu_cat(out, outsz, &len, a);
+        gcs_emu_cat(out, outsz, &len, "\x1f");
     }
+    gcs_emu_cat(out, outsz, &len, v);
 }
 
 static void ext_bump(emu_map *m, const char *key, emu_user *u, int delta)
@@ -164,7 +176,7 @@ static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id
     char now[32], loc[256], ver[24];
     gcs_emu_now_iso(now);
     gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
-    snprintf(ver, sizeof ver, "%ld", version);
+    *gcs_emu_put_dec(ver, version, 1) = '\0';
     /* Built by hand, not with json_pack: this runs on every write. */
     json_t *meta = json_object();
     json_object_set_new_nocheck(meta, "resourceType", json_string(kind));
@@ -307,7 +319,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     /* meta keeps created and location; the rest is new. */
     char now[32], ver[24];
     gcs_emu_now_iso(now);
-    snprintf(ver, sizeof ver, "%ld", u->version);
+    *gcs_emu_put_dec(ver, u->version, 1) = '\0';
     json_t *meta = json_object();
     json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck("User"));
     json_object_set_nocheck(meta, "created", json_object_get(old_meta, "created"));
