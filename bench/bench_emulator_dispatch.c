@@ -4,6 +4,7 @@
  *
  *   bench_emulator_dispatch [--users N]
  *   bench_emulator_dispatch --creates N
+ *   bench_emulator_dispatch --ops N       (GETs and PATCHes: 200,000 each by default)
  *
  * With --users N (up to 1,000,000, all active), the organisation also holds N
  * synthetic users, and the run times list pages at the start and at the end
@@ -196,13 +197,16 @@ int main(int argc, char **argv)
 {
     size_t users = 0;
     long creates = 0;
+    int ops = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--users") == 0 && i + 1 < argc) {
             users = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc) {
+            ops = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--creates") == 0 && i + 1 < argc && !users) {
             creates = strtol(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: bench_emulator_dispatch [--users N | --creates N]\n");
+            fprintf(stderr, "usage: bench_emulator_dispatch [--users N | --creates N] [--ops N]\n");
             return 2;
         }
     }
@@ -237,7 +241,7 @@ int main(int argc, char **argv)
         return cbad ? 1 : 0;
     }
     double get_rate, patch_rate;
-    int n = users ? 50000 : 200000;
+    int n = ops > 0 ? ops : users ? 50000 : 200000;
     int bad = run(emu, "GET", "/api/v2/scim/v2/users/" USER_ID, NULL, auth, n, &get_rate);
     bad += run(emu, "PATCH", "/api/v2/scim/v2/users/" USER_ID, patch_body, auth, n, &patch_rate);
     if (!users) {

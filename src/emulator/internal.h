@@ -210,6 +210,8 @@ void gcs_emu_uuid(char out[40], uint64_t *state);
 /* ==== JSON without jansson's loop checks (json_fast.c) ==== */
 
 int gcs_emu_json_dump(gcs_buf *b, const json_t *j);
+/* A string as gcs_emu_json_dump writes one: quoted and escaped. */
+int gcs_emu_json_dump_string(gcs_buf *b, const char *s);
 /* Compact text (caller frees), or NULL. */
 char *gcs_emu_json_text(const json_t *j);
 /* Deep copy of containers; scalars shared. New reference. */
@@ -355,6 +357,9 @@ void gcs_emu_projection_free(emu_projection *p);
 /* True when neither list names anything (documents are answered whole). */
 bool gcs_emu_projection_is_whole(const emu_projection *p);
 json_t *gcs_emu_projection_apply(const emu_projection *p, const json_t *doc);
+/* Appends what gcs_emu_json_dump of gcs_emu_projection_apply(p, doc) would,
+ * without building the projected tree (for list pages). */
+int gcs_emu_projection_dump(gcs_buf *b, const emu_projection *p, const json_t *doc);
 /* Checks If-Match against a version; answers the configured conflict and
  * returns false when stale. */
 bool gcs_emu_if_match(emu_req *r, long version);

@@ -186,6 +186,17 @@ int gcs_emu_json_dump(gcs_buf *b, const json_t *j)
     return d.rc;
 }
 
+int gcs_emu_json_dump_string(gcs_buf *b, const char *s)
+{
+    dumper d;
+    d.b = b;
+    d.rc = 0;
+    d.n = 0;
+    put_string(&d, s, strlen(s));
+    flush(&d);
+    return d.rc;
+}
+
 char *gcs_emu_json_text(const json_t *j)
 {
     gcs_buf b;

@@ -425,6 +425,134 @@ json_t *gcs_emu_projection_apply(const emu_projection *p, const json_t *doc)
     return out;
 }
 
+/* ==== The projection written without its tree ====
+ *
+ * The object gcs_emu_projection_apply builds, kept as a short list of
+ * (key, value) in insertion order, with the same rules: a key set again keeps
+ * its place and takes the new value; an extension named by one of its
+ * attributes is a new object of the attributes named, unless the whole
+ * extension is in the answer already (then it stays whole). */
+
+#define PROJ_MAX 72
+
+typedef struct proj_slot {
+    const char *key;
+    const json_t *value;  /* NULL for an extension built from its attributes */
+    int parent;           /* -1 at the top, else the index of the built extension */
+} proj_slot;
+
+typedef struct proj_list {
+    proj_slot slots[PROJ_MAX];
+    int n;
+    bool overflow;
+} proj_list;
+
+static int proj_find(const proj_list *l, int parent, const char *key)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->slots[i].parent == parent && strcmp(l->slots[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+/* json_object_set semantics: a NULL value adds nothing. */
+static int proj_set(proj_list *l, int parent, const char *key, const json_t *value, bool built)
+{
+    if (!value && !built)
+        return -1;
+    int i = proj_find(l, parent, key);
+    if (i < 0) {
+        if (l->n == PROJ_MAX) {
+            l->overflow = true;
+            return -1;
+        }
+        i = l->n++;
+        l->slots[i].key = key;
+        l->slots[i].parent = parent;
+    }
+    l->slots[i].value = built ? NULL : value;
+    return i;
+}
+
+static void proj_include(proj_list *l, const json_t *doc, const char *urn, const char *attr)
+{
+    const char *uk = urn ? key_ci(doc, urn) : NULL;
+    const json_t *from = urn ? json_object_get(doc, uk ? uk : "") : doc;
+    const char *k = from ? key_ci(from, attr) : NULL;
+    if (!k) {
+        if (!urn && (k = key_ci(doc, attr)))
+            proj_set(l, -1, k, json_object_get(doc, k), false);
+        return;
+    }
+    if (!urn) {
+        proj_set(l, -1, k, json_object_get(from, k), false);
+        return;
+    }
+    int e = proj_find(l, -1, uk);
+    if (e >= 0 && l->slots[e].value) {
+        /* The whole extension is there: setting one of its own attributes
+         * to its own value changes nothing. */
+        if (!json_is_object(l->slots[e].value))
+            l->overflow = true; /* not an object: leave it to the tree */
+        return;
+    }
+    if (e < 0 && (e = proj_set(l, -1, uk, NULL, true)) < 0)
+        return;
+    proj_set(l, e, k, json_object_get(from, k), false);
+}
+
+static int proj_write(gcs_buf *b, const proj_list *l, int parent)
+{
+    int rc = gcs_buf_putc(b, '{');
+    bool first = true;
+    for (int i = 0; rc == 0 && i < l->n; i++) {
+        const proj_slot *s = &l->slots[i];
+        if (s->parent != parent)
+            continue;
+        if (!first)
+            rc = gcs_buf_putc(b, ',');
+        first = false;
+        if (rc == 0)
+            rc = gcs_emu_json_dump_string(b, s->key);
+        if (rc == 0)
+            rc = gcs_buf_putc(b, ':');
+        if (rc == 0)
+            rc = s->value ? gcs_emu_json_dump(b, s->value) : proj_write(b, l, i);
+    }
+    return rc < 0 ? rc : gcs_buf_putc(b, '}');
+}
+
+int gcs_emu_projection_dump(gcs_buf *b, const emu_projection *p, const json_t *doc)
+{
+    if (!p || !p->include || p->exclude || p->ninclude + 3 > PROJ_MAX) {
+        json_t *out = gcs_emu_projection_apply(p, doc);
+        int rc = out ? gcs_emu_json_dump(b, out) : -1;
+        json_decref(out);
+        return rc;
+    }
+    proj_list l;
+    l.n = 0;
+    l.overflow = false;
+    proj_set(&l, -1, "schemas", json_object_get(doc, "schemas"), false);
+    proj_set(&l, -1, "id", json_object_get(doc, "id"), false);
+    for (size_t i = 0; i < p->ninclude; i++) {
+        const proj_name *n = &p->include[i];
+        if (n->whole && key_ci(doc, n->whole))
+            proj_include(&l, doc, NULL, n->whole);
+        else if (*n->attr)
+            proj_include(&l, doc, n->urn, n->attr);
+    }
+    if (json_object_get(doc, "meta"))
+        proj_set(&l, -1, "meta", json_object_get(doc, "meta"), false);
+    if (l.overflow) {
+        json_t *out = gcs_emu_projection_apply(p, doc);
+        int rc = out ? gcs_emu_json_dump(b, out) : -1;
+        json_decref(out);
+        return rc;
+    }
+    return proj_write(b, &l, -1);
+}
+
 json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded)
 {
     emu_projection *p = gcs_emu_projection_new(attributes, excluded);

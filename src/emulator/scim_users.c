@@ -135,10 +135,7 @@ static int put_user(gcs_buf *b, emu_user *u, const emu_projection *proj)
 {
     if (gcs_emu_projection_is_whole(proj))
         return u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
-    json_t *p = gcs_emu_projection_apply(proj, u->doc);
-    int rc = p ? gcs_emu_json_dump(b, p) : -1;
-    json_decref(p);
-    return rc;
+    return gcs_emu_projection_dump(b, proj, u->doc);
 }
 
 static void list_users(emu_req *r)

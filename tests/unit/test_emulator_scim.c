@@ -208,6 +208,49 @@ static void test_projection(void **state)
     json_decref(d);
 }
 
+/* A list page writes the projection without building it: the same text as
+ * the tree, whatever the list (repeats, cases, sub-attributes, extensions
+ * whole and in part, in either order, names that match nothing, too many). */
+static void test_projection_dump(void **state)
+{
+    (void)state;
+    char many[4096] = "";
+    for (int i = 0; i < 80; i++)
+        strcat(many, i % 2 ? "title," : ENT ":division,");
+    const char *const lists[] = {
+        "userName,displayName,title,active," ENT ":department," GEN ":externalIds",
+        "userName,URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:Division," ENT "," ENT ":manager.value",
+        ENT ":division," ENT, ENT "," ENT ":division," GEN ":routingSkills",
+        "id,schemas,meta,userName,USERNAME,username",
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName,emails.value,phoneNumbers",
+        ",,, title ,nothing,urn:x:y,urn:,urn:a:b:c.d",
+        GEN ":nothing," ENT ":nothing,title",
+        many,
+    };
+    json_t *docs[2] = {doc(), doc()};
+    json_object_set_new(docs[1], "schemas", json_pack("[s]", SCIM_USER_SCHEMA));
+    json_object_set_new(docs[1], "meta", json_pack("{s:s}", "version", "3"));
+    json_object_set_new(docs[1], "urn:x", json_string("not an object"));
+    for (size_t d = 0; d < 2; d++) {
+        for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+            emu_projection *p = gcs_emu_projection_new(lists[i], NULL);
+            assert_non_null(p);
+            json_t *tree = gcs_emu_projection_apply(p, docs[d]);
+            char *want = gcs_emu_json_text(tree);
+            gcs_buf b;
+            gcs_buf_init(&b, GCS_BUF_DEFAULT_MAX);
+            assert_int_equal(gcs_emu_projection_dump(&b, p, docs[d]), 0);
+            assert_string_equal(b.ptr, want);
+            gcs_buf_release(&b);
+            free(want);
+            json_decref(tree);
+            gcs_emu_projection_free(p);
+        }
+    }
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+}
+
 static void test_json_fast(void **state)
 {
     (void)state;
@@ -265,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_patch_engine),
         cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_projection_dump),
         cmocka_unit_test(test_json_fast),
         cmocka_unit_test(test_json_parse_fast),
     };
