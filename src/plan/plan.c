@@ -1227,6 +1227,73 @@ static bool shaped(const json_t *op, gcs_plan_kind *kind)
            (*kind == GCS_PLAN_CREATE || json_is_array(json_object_get(op, "operations")));
 }
 
+/* A string member's value span names a plan kind: the kind, or -1 (an escape
+ * in it: the parser says). */
+static int kind_of_text(const char *v, size_t len, gcs_plan_kind *kind)
+{
+    if (len < 2 || v[0] != '"' || memchr(v, '\\', len))
+        return -1;
+    char name[32];
+    if (len - 2 >= sizeof name)
+        return 0;
+    memcpy(name, v + 1, len - 2);
+    name[len - 2] = '\0';
+    return gcs_plan_kind_parse(name, kind) == 0;
+}
+
+/* Whether an operation's `changes` text has an element whose "old" is there
+ * and not null (weighs()' rule for a create), on text already checked. */
+static bool changes_replace_text(const char *v)
+{
+    const char *p = v + 1; /* after [ */
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',')
+            p++;
+        if (*p == ']' || !*p)
+            return false;
+        const char *old;
+        size_t len;
+        if (*p == '{' && gcs_json_text_top_value(p, "old", &old, &len) == 1 &&
+            !(len == 4 && memcmp(old, "null", 4) == 0))
+            return true;
+        if (!(p = gcs_json_text_value_end(p)))
+            return true; /* cannot happen on checked text; weighing more is safe */
+    }
+}
+
+/* shaped() and weighs() on an operation's text, once gcs_json_text_check has
+ * found it a JSON document jansson would read: 1 shaped (*kind, *weight set),
+ * 0 not, -1 when the parser must say. */
+static int shaped_text(const char *text, gcs_plan_kind *kind, bool *weight)
+{
+    static const char *const members[] = {"kind", "key", "id", "body", "operations",
+                                          "privileged", "changes"};
+    enum { KIND, KEY, ID, BODY, OPERATIONS, PRIVILEGED, CHANGES, COUNT };
+    const char *v[COUNT];
+    size_t len[COUNT];
+    if (gcs_json_text_top_values(text, members, COUNT, v, len) < 0)
+        return -1;
+    if (!v[KIND])
+        return 0;
+    int known = kind_of_text(v[KIND], len[KIND], kind);
+    if (known <= 0)
+        return known;
+    bool create = *kind == GCS_PLAN_CREATE;
+    if (!v[KEY] || v[KEY][0] != '"' || (!create && (!v[ID] || v[ID][0] != '"')) ||
+        (create && (!v[BODY] || v[BODY][0] != '{')) ||
+        (!create && (!v[OPERATIONS] || v[OPERATIONS][0] != '[')))
+        return 0;
+    *weight = true;
+    if (create && !(v[PRIVILEGED] && v[PRIVILEGED][0] == '[' &&
+                    v[PRIVILEGED][1 + strspn(v[PRIVILEGED] + 1, " \n\t\r")] != ']')) {
+        if (!v[CHANGES])
+            *weight = false;
+        else if (v[CHANGES][0] == '[')
+            *weight = changes_replace_text(v[CHANGES]);
+    }
+    return 1;
+}
+
 int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
 {
     plan->doc = NULL;
@@ -1309,16 +1376,27 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         /* Each line begins with its position: `{"seq": N, `. */
         char prefix[48];
         int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu, ", i + 1);
-        json_t *op = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
         gcs_plan_kind kind = GCS_PLAN__KINDS;
-        bool ok = op && shaped(op, &kind) && line.len > (size_t)pl &&
-                  memcmp(line.p, prefix, (size_t)pl) == 0;
-        bool weight = ok && weighs(op, (int)kind);
-        json_decref(op);
+        bool weight = false;
+        /* Checked from its text; built by jansson only when the text check
+         * cannot decide, or to say what is wrong with it. */
+        int verdict = gcs_json_text_check(line.p, line.len) == 1
+                          ? shaped_text(line.p, &kind, &weight)
+                          : -1;
+        const char *why = ""; /* jansson's word on text it could not read */
+        if (verdict < 0) {
+            json_t *op = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
+            verdict = op && shaped(op, &kind);
+            weight = verdict && weighs(op, (int)kind);
+            if (!op)
+                why = err.text;
+            json_decref(op);
+        }
+        bool ok = verdict == 1 && line.len > (size_t)pl && memcmp(line.p, prefix, (size_t)pl) == 0;
         if (!ok) {
             rc = gcs_error_set(GCS_EINVALID,
                                "cannot read plan '%s': line %ld: operation %zu is malformed%s%s",
-                               path, r->line, i + 1, op ? "" : ": ", op ? "" : err.text);
+                               path, r->line, i + 1, *why ? ": " : "", why);
             goto fail;
         }
         identity_line(&h, line.p, line.len);
