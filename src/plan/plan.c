@@ -1560,6 +1560,102 @@ int gcs_plan_dump(char **out, const gcs_plan *plan)
     return 0;
 }
 
+/* The plan's text in pieces: the header, then one operation's line at a
+ * time, then the close; only the piece being handed out is in memory. */
+struct gcs_plan_text {
+    const gcs_plan *plan;
+    int stage;        /* 0 the header next, 1 operations, 2 the close, 3 the end */
+    size_t next;      /* the next operation */
+    linebuf piece, t; /* the piece being handed out; an operation's text */
+    size_t pos;
+    bool failed;
+};
+
+int gcs_plan_text_open(gcs_plan_text **out, const gcs_plan *plan)
+{
+    gcs_plan_text *t = calloc(1, sizeof *t);
+    GCS_CHECK_ALLOC(t);
+    t->plan = plan;
+    *out = t;
+    return 0;
+}
+
+void gcs_plan_text_close(gcs_plan_text *t)
+{
+    if (!t)
+        return;
+    linebuf_free(&t->piece);
+    linebuf_free(&t->t);
+    free(t);
+}
+
+/* The next piece of text into t->piece: 1, 0 at the end, or the error. */
+static int text_next_piece(gcs_plan_text *t)
+{
+    int rc;
+    size_t n = gcs_plan_size(t->plan);
+    t->pos = 0;
+    t->piece.len = 0;
+    if (t->stage == 0) {
+        char *head;
+        size_t head_len;
+        if ((rc = header_text(&head, &head_len, t->plan)) < 0)
+            return rc;
+        rc = linebuf_reserve(&t->piece, head_len + sizeof OPS_OPEN);
+        if (rc == 0) {
+            memcpy(t->piece.p, head, head_len);
+            memcpy(t->piece.p + head_len, OPS_OPEN "\n", sizeof OPS_OPEN);
+            t->piece.len = head_len + sizeof OPS_OPEN;
+        }
+        free(head);
+        t->stage = n ? 1 : 2;
+        return rc < 0 ? rc : 1;
+    }
+    if (t->stage == 1) {
+        size_t i = t->next++;
+        if ((rc = op_line(t->plan->ops, i, &t->t, &t->piece)) < 0 ||
+            (rc = linebuf_reserve(&t->piece, t->piece.len + 2)) < 0)
+            return rc;
+        memcpy(t->piece.p + t->piece.len, i + 1 < n ? ",\n" : "\n", i + 1 < n ? 2 : 1);
+        t->piece.len += i + 1 < n ? 2 : 1;
+        if (t->next == n)
+            t->stage = 2;
+        return 1;
+    }
+    if (t->stage == 2) {
+        if ((rc = linebuf_reserve(&t->piece, sizeof OPS_CLOSE)) < 0)
+            return rc;
+        memcpy(t->piece.p, OPS_CLOSE "\n", sizeof OPS_CLOSE);
+        t->piece.len = sizeof OPS_CLOSE;
+        t->stage = 3;
+        return 1;
+    }
+    return 0;
+}
+
+size_t gcs_plan_text_feed(char *buf, size_t size, void *payload)
+{
+    gcs_plan_text *t = payload;
+    size_t done = 0;
+    while (done < size && !t->failed) {
+        if (t->pos == t->piece.len) {
+            int rc = text_next_piece(t);
+            if (rc < 0) {
+                t->failed = true;
+                errno = rc == GCS_ENOMEM ? ENOMEM : EIO;
+                return (size_t)-1;
+            }
+            if (rc == 0)
+                break;
+        }
+        size_t take = t->piece.len - t->pos < size - done ? t->piece.len - t->pos : size - done;
+        memcpy(buf + done, t->piece.p + t->pos, take);
+        t->pos += take;
+        done += take;
+    }
+    return t->failed ? (size_t)-1 : done;
+}
+
 /* ==== Rendering ==== */
 
 /* The code point of a bidirectional control at p (UTF-8), or 0. */

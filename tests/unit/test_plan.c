@@ -406,6 +406,39 @@ static void files_round_trip_privately(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The plan's text handed out in pieces of any size is what gcs_plan_dump
+ * builds whole, byte for byte: what apply keeps of a run's plan. */
+static void the_text_in_pieces_is_the_dump(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 3, 10);
+    assert_int_equal(gcs_plan_seal(&p, "client", "secret"), 0);
+    char *whole = NULL;
+    assert_int_equal(gcs_plan_dump(&whole, &p), 0);
+    size_t len = strlen(whole);
+    static const size_t sizes[] = {1, 7, 64, 1 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        gcs_plan_text *t = NULL;
+        assert_int_equal(gcs_plan_text_open(&t, &p), 0);
+        char *got = malloc(len + sizes[k] + 1);
+        assert_non_null(got);
+        size_t n = 0, step;
+        while ((step = gcs_plan_text_feed(got + n, sizes[k], t)) > 0) {
+            assert_true(step != (size_t)-1 && step <= sizes[k]);
+            n += step;
+            assert_true(n <= len);
+        }
+        assert_int_equal(n, len);
+        assert_memory_equal(got, whole, len);
+        assert_int_equal(gcs_plan_text_feed(got, sizes[k], t), 0); /* and stays at its end */
+        gcs_plan_text_close(t);
+        free(got);
+    }
+    free(whole);
+    gcs_plan_release(&p);
+}
+
 /* Operations are read from their text, and built with jansson only when the
  * text check cannot decide: a plan read back weighs each operation as the
  * one built did, and what jansson would refuse is refused. */
@@ -957,6 +990,7 @@ int main(void)
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(identity_depends_on_content_only),
         cmocka_unit_test(operations_are_checked_from_their_text),
+        cmocka_unit_test(the_text_in_pieces_is_the_dump),
         cmocka_unit_test(mass_deactivation_needs_approval),
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
