@@ -768,8 +768,9 @@ static size_t utf8_length(const unsigned char *s, size_t n)
     return len;
 }
 
-/* yajl takes any byte sequence shaped like UTF-8 and turns a bad surrogate
- * escape into '?' or some other character; jansson refuses both, and \u0000.
+/* yajl takes any byte sequence shaped like UTF-8, turns a bad surrogate
+ * escape into '?' or some other character and takes \v and \f for
+ * whitespace; jansson refuses all of these, and \u0000.
  * So the whole body is checked first (a single pass, cheap next to parsing).
  * Returns the offset of the first fault, or -1; *why names it. */
 static long check_text(const unsigned char *s, size_t n, const char **why)
@@ -782,7 +783,7 @@ static long check_text(const unsigned char *s, size_t n, const char **why)
         for (uint64_t w; i + 8 <= n; i += 8) {
             memcpy(&w, s + i, 8);
             uint64_t x = w ^ backslashes;
-            if ((w & highs) || ((x - ones) & ~x & highs))
+            if ((w & highs) || ((x - ones) & ~x & highs) || ((w - ones * 0x20) & ~w & highs))
                 break;
         }
         if (i >= n)
@@ -795,6 +796,8 @@ static long check_text(const unsigned char *s, size_t n, const char **why)
             i += len;
             continue;
         }
+        if (c == '\v' || c == '\f') /* whitespace to yajl, not to JSON */
+            return *why = "control character outside a string", (long)i;
         if (c != '\\') {
             i++;
             continue;

@@ -566,6 +566,8 @@ static void test_examples(void **state)
         "{\"Resources\":[{\"a\":\"x\ty\"}]}",
         "{\"Resources\":[{\"a\":1,}]}",
         "{\"Resources\":[/* */]}",
+        "{\"Resources\":[{\"n\":\v1}]}", /* yajl's whitespace, not JSON's */
+        "{\"Resources\":[]}\f",
     };
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         gcs_user_page_info info;
@@ -609,7 +611,7 @@ static void test_changed_bytes_follow_jansson(void **state)
     gcs_digester_init(&d, profile, MARKER);
     gcs_buf page;
     gcs_buf_init(&page, 0);
-    static const char swaps[] = "{}[],:\"\\u0aeE.-+ \x01\x80\xff";
+    static const char swaps[] = "{}[],:\"\\u0aeE.-+ \x01\x80\xff\v\f\t";
     size_t taken = 0;
     for (int i = 0; i < 1500; i++) {
         gen_page(&page, 1 + (int)pick(3));
