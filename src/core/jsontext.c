@@ -1,5 +1,6 @@
 #include "core/jsontext.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char *skip_blanks(const char *p)
@@ -146,4 +147,298 @@ int gcs_json_text_top_value(const char *text, const char *key, const char **star
     const char *keys[1] = {key};
     int found = gcs_json_text_top_values(text, keys, 1, start, len);
     return found < 0 ? -1 : found > 0;
+}
+
+const char *gcs_json_text_value_end(const char *p)
+{
+    return value_end(skip_blanks(p));
+}
+
+/* ==== Checking a document without building it ==== */
+
+enum { CHECK_MAX_DEPTH = 64, CHECK_MAX_NAMES = 512 };
+
+typedef struct text_check {
+    const unsigned char *p, *end;
+    int depth;
+    /* The member names of the objects being read, innermost last: a name is
+     * compared with those of its own object only. */
+    const unsigned char *name[CHECK_MAX_NAMES];
+    size_t name_len[CHECK_MAX_NAMES];
+    size_t names;
+} text_check;
+
+#define CHECK_UNSURE (-1)
+#define CHECK_BAD 0
+#define CHECK_OK 1
+
+static void check_blanks(text_check *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\t' || *c->p == '\r'))
+        c->p++;
+}
+
+static int hex_value(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of a \uXXXX whose "u" is at p, or -1. */
+static long unicode_escape(const text_check *c, const unsigned char *p)
+{
+    if (c->end - p < 5)
+        return -1;
+    long v = 0;
+    for (int i = 1; i <= 4; i++) {
+        int h = hex_value(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* One UTF-8 sequence of a string, as jansson accepts it (no overlong form, no
+ * surrogate, nothing above U+10FFFF): its length, or 0. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char u = p[0];
+    size_t n;
+    unsigned long v;
+    if (u >= 0xC2 && u <= 0xDF) {
+        n = 2;
+        v = u & 0x1F;
+    } else if (u >= 0xE0 && u <= 0xEF) {
+        n = 3;
+        v = u & 0x0F;
+    } else if (u >= 0xF0 && u <= 0xF4) {
+        n = 4;
+        v = u & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
+        (n == 4 && v < 0x10000))
+        return 0;
+    return n;
+}
+
+/* A string whose opening quote is at c->p; *escaped tells whether it held a
+ * backslash. */
+static int check_string(text_check *c, bool *escaped)
+{
+    const unsigned char *p = c->p + 1;
+    *escaped = false;
+    for (;;) {
+        /* the plain run first: most strings are nothing else */
+        while (p < c->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p >= c->end)
+            return CHECK_BAD;
+        unsigned char ch = *p;
+        if (ch == '"') {
+            c->p = p + 1;
+            return CHECK_OK;
+        }
+        if (ch < 0x20)
+            return CHECK_BAD; /* a control character, NUL included */
+        if (ch >= 0x80) {
+            size_t n = utf8_sequence(p, c->end);
+            if (!n)
+                return CHECK_BAD;
+            p += n;
+            continue;
+        }
+        /* a backslash */
+        *escaped = true;
+        if (c->end - p < 2)
+            return CHECK_BAD;
+        ch = p[1];
+        if (ch == '"' || ch == '\\' || ch == '/' || ch == 'b' || ch == 'f' || ch == 'n' ||
+            ch == 'r' || ch == 't') {
+            p += 2;
+            continue;
+        }
+        if (ch != 'u')
+            return CHECK_BAD;
+        long u = unicode_escape(c, p + 1);
+        if (u < 0 || u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
+            return CHECK_BAD; /* \u0000, or a low surrogate alone */
+        p += 6;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            /* a high surrogate: its low half must follow */
+            long low = c->end - p >= 2 && p[0] == '\\' && p[1] == 'u' ? unicode_escape(c, p + 1)
+                                                                      : -1;
+            if (low < 0xDC00 || low > 0xDFFF)
+                return CHECK_BAD;
+            p += 6;
+        }
+    }
+}
+
+/* A number as jansson reads it; only integers it is sure to hold are decided. */
+static int check_number(text_check *c)
+{
+    const unsigned char *p = c->p;
+    if (p < c->end && *p == '-')
+        p++;
+    const unsigned char *digits = p;
+    if (p >= c->end || *p < '0' || *p > '9')
+        return CHECK_BAD;
+    if (*p == '0') {
+        p++;
+        if (p < c->end && *p >= '0' && *p <= '9')
+            return CHECK_BAD; /* a leading zero */
+    } else {
+        while (p < c->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < c->end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return CHECK_UNSURE; /* a real: whether it overflows is the parser's to say */
+    if (p - digits > 18)
+        return CHECK_UNSURE; /* may not fit jansson's integer */
+    c->p = p;
+    return CHECK_OK;
+}
+
+static int check_word(text_check *c, const char *word, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
+        return CHECK_BAD;
+    c->p += n;
+    /* jansson reads a run of letters as one word: "truex" is no "true" */
+    if (c->p < c->end && ((*c->p >= 'a' && *c->p <= 'z') || (*c->p >= 'A' && *c->p <= 'Z')))
+        return CHECK_BAD;
+    return CHECK_OK;
+}
+
+static int check_value(text_check *c);
+
+static int check_object(text_check *c)
+{
+    c->p++; /* { */
+    check_blanks(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return CHECK_OK;
+    }
+    size_t first = c->names;
+    for (;;) {
+        if (c->p >= c->end || *c->p != '"')
+            return CHECK_BAD;
+        const unsigned char *name = c->p + 1;
+        bool escaped;
+        int rc = check_string(c, &escaped);
+        if (rc != CHECK_OK)
+            return rc;
+        size_t nlen = (size_t)(c->p - 1 - name);
+        /* An escaped name may spell another one differently: the parser
+         * decides. So it does for an object too large to compare this way. */
+        if (escaped || c->names == CHECK_MAX_NAMES)
+            return CHECK_UNSURE;
+        for (size_t k = first; k < c->names; k++)
+            if (c->name_len[k] == nlen && memcmp(c->name[k], name, nlen) == 0)
+                return CHECK_BAD; /* a repeated name */
+        c->name[c->names] = name;
+        c->name_len[c->names++] = nlen;
+        check_blanks(c);
+        if (c->p >= c->end || *c->p != ':')
+            return CHECK_BAD;
+        c->p++;
+        check_blanks(c);
+        if ((rc = check_value(c)) != CHECK_OK)
+            return rc;
+        check_blanks(c);
+        if (c->p < c->end && *c->p == '}') {
+            c->p++;
+            c->names = first; /* this object's names are done with */
+            return CHECK_OK;
+        }
+        if (c->p >= c->end || *c->p != ',')
+            return CHECK_BAD;
+        c->p++;
+        check_blanks(c);
+    }
+}
+
+static int check_array(text_check *c)
+{
+    c->p++; /* [ */
+    check_blanks(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return CHECK_OK;
+    }
+    for (;;) {
+        int rc = check_value(c);
+        if (rc != CHECK_OK)
+            return rc;
+        check_blanks(c);
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            return CHECK_OK;
+        }
+        if (c->p >= c->end || *c->p != ',')
+            return CHECK_BAD;
+        c->p++;
+        check_blanks(c);
+    }
+}
+
+static int check_value(text_check *c)
+{
+    if (c->p >= c->end)
+        return CHECK_BAD;
+    bool escaped;
+    int rc;
+    switch (*c->p) {
+    case '{':
+    case '[':
+        if (c->depth == CHECK_MAX_DEPTH)
+            return CHECK_UNSURE;
+        c->depth++;
+        rc = *c->p == '{' ? check_object(c) : check_array(c);
+        c->depth--;
+        return rc;
+    case '"':
+        return check_string(c, &escaped);
+    case 't':
+        return check_word(c, "true", 4);
+    case 'f':
+        return check_word(c, "false", 5);
+    case 'n':
+        return check_word(c, "null", 4);
+    default:
+        return check_number(c);
+    }
+}
+
+int gcs_json_text_check(const char *text, size_t len)
+{
+    text_check check, *c = &check;
+    c->p = (const unsigned char *)text;
+    c->end = c->p + len;
+    c->depth = 0;
+    c->names = 0;
+    check_blanks(c);
+    int rc = c->p < c->end && (*c->p == '{' || *c->p == '[') ? check_value(c) : CHECK_BAD;
+    if (rc == CHECK_OK) {
+        check_blanks(c);
+        if (c->p != c->end)
+            rc = CHECK_BAD; /* text after the document */
+    }
+    return rc;
 }

@@ -31,4 +31,21 @@ int gcs_json_text_top_value(const char *text, const char *key, const char **star
 int gcs_json_text_top_values(const char *text, const char *const *keys, size_t count,
                              const char **starts, size_t *lens);
 
+/* The end (one past it) of the JSON value whose text starts at p, or NULL when
+ * the text ends first: for walking the elements of an array already checked
+ * (gcs_json_text_check). Strings are skipped whole. */
+const char *gcs_json_text_value_end(const char *p);
+
+/*
+ * Whether text[0, len) is a JSON document that jansson's json_loadb reads with
+ * JSON_REJECT_DUPLICATES and no other flag (an object or an array, valid UTF-8,
+ * no \u0000, no repeated member name in any object, nothing but blanks after
+ * it), without building it: 1 it is, 0 it is not, -1 when this check does not
+ * decide and a parser must (a number with a fraction, an exponent or more than
+ * 18 digits, an object whose member names hold escapes or that has very many
+ * members, nesting deeper than 64). Never 1 where jansson would refuse, nor 0
+ * where it would accept (fuzz/fuzz_json_check.c holds it to that).
+ */
+int gcs_json_text_check(const char *text, size_t len);
+
 #endif

@@ -1174,11 +1174,12 @@ static int keep_plan(applier *a)
                  "the plan is larger than the store keeps: this run cannot be undone");
         return 0;
     }
-    char *text = NULL;
-    int rc = gcs_plan_dump(&text, a->plan);
+    /* Handed to the store a piece at a time: never the whole text at once. */
+    gcs_plan_text *text = NULL;
+    int rc = gcs_plan_text_open(&text, a->plan);
     if (rc == 0)
-        rc = gcs_store_run_plan_put(a->store, a->run_id, text, strlen(text));
-    free(text);
+        rc = gcs_store_run_plan_put_feed(a->store, a->run_id, gcs_plan_text_feed, text);
+    gcs_plan_text_close(text);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "engine/current_user.h"
 #include "engine/group_planner.h"
 #include "engine/managed_digest.h"
 #include "engine/recorder.h"
@@ -69,20 +70,8 @@ typedef struct desired {
     bool standard_schemas;    /* user_text left out "schemas": planner.schemas */
 } desired;
 
-/* One allocation per user: "id\0marker\0version\0text", where text is the
- * user as read less what no step compares (id, meta, schemas, groups). */
-typedef struct current_user {
-    char *blob;
-    uint32_t marker_at;       /* offset of the marker's value (its source key); 0: none */
-    uint32_t version_at;      /* offset of meta.version; 0: none */
-    uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
-    uint32_t text_at;
-    bool has_id;
-    bool active;
-    bool has_digest;
-    signed char active_as_read; /* gcs_managed_active */
-    gcs_managed_digest digest; /* of what the profile manages, when has_digest */
-} current_user;
+/* One allocation per user: engine/current_user.h. */
+typedef gcs_current_user current_user;
 
 typedef struct planner {
     const gcs_planner_options *o;
@@ -207,30 +196,14 @@ static row_ref *row_by_key(planner *p, const char *key)
 
 /* ==== Texts kept short ====
  *
- * Every kept text (a row's desired user, a user read) names the SCIM extensions
- * by their URNs, 60 bytes and more each. "urn:ietf:params:scim:schemas:extension:"
- * is kept as one byte, \x01, which no JSON text holds raw (control characters
- * are escaped in strings and never outside them): the substitution is undone
- * exactly before the text is parsed. */
+ * Kept texts name the SCIM extensions by one byte (engine/current_user.h). */
 
-#define URN_PREFIX "urn:ietf:params:scim:schemas:extension:"
-#define URN_MARK '\x01'
+#define URN_PREFIX GCS_URN_PREFIX
+#define URN_MARK GCS_URN_MARK
 
-/* Squeezes text in place; returns its new length. */
 static size_t squeeze_urns(char *text)
 {
-    const size_t n = sizeof URN_PREFIX - 1;
-    char *w = text;
-    for (const char *r = text; *r;) {
-        if (*r == 'u' && strncmp(r, URN_PREFIX, n) == 0) {
-            *w++ = URN_MARK;
-            r += n;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - text);
+    return gcs_urn_squeeze(text);
 }
 
 /* The text as it was, parsed; NULL when out of memory (or not JSON). */
@@ -320,101 +293,49 @@ static const char *marker_value(const planner *p, const json_t *user)
     return NULL;
 }
 
-static bool is_active(const json_t *user);
-
-static int put_member_text(const char *buffer, size_t size, void *data)
+static current_user *next_user(planner *p)
 {
-    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
-}
-
-/* Builds u->blob from a user read from Genesys; `scratch` is reused. */
-static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char *id,
-                     const char *marker, const char *version)
-{
-    const char *manager = json_string_value(json_object_get(
-        json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
-    gcs_buf *b = scratch;
-    gcs_buf_clear(b);
-    int rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
-    if (rc == 0 && marker) {
-        u->marker_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, marker, strlen(marker) + 1);
-    }
-    if (rc == 0 && version) {
-        u->version_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, version, strlen(version) + 1);
-    }
-    if (rc == 0 && manager && *manager) {
-        u->manager_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, manager, strlen(manager) + 1);
-    }
-    u->text_at = (uint32_t)b->len;
-    if (rc == 0)
-        rc = gcs_buf_putc(b, '{');
-    const char *key;
-    json_t *v;
-    bool first = true;
-    json_object_foreach(user, key, v) {
-        if (rc < 0)
-            break;
-        if (strcmp(key, "id") == 0 || strcmp(key, "meta") == 0 || strcmp(key, "schemas") == 0 ||
-            strcmp(key, "groups") == 0)
-            continue;
-        if (!first)
-            rc = gcs_buf_putc(b, ',');
-        first = false;
-        if (rc == 0)
-            rc = gcs_buf_putc(b, '"');
-        if (rc == 0)
-            rc = gcs_buf_put_json_escaped(b, key);
-        if (rc == 0)
-            rc = gcs_buf_puts(b, "\":");
-        if (rc == 0 &&
-            json_dump_callback(v, put_member_text, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    }
-    if (rc == 0)
-        rc = gcs_buf_putc(b, '}');
-    if (rc < 0)
-        return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
-    b->len = u->text_at + squeeze_urns(b->ptr + u->text_at);
-    u->has_id = id != NULL;
-    u->blob = malloc(b->len + 1);
-    if (!u->blob)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
-    memcpy(u->blob, b->ptr, b->len + 1);
-    return 0;
-}
-
-static int collect_user(json_t *user, void *payload)
-{
-    planner *p = payload;
     if (p->user_count == p->user_cap) {
         size_t cap = p->user_cap ? p->user_cap * 2 : 1024;
         current_user *users = realloc(p->users, cap * sizeof *users);
         if (!users)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return NULL;
         p->users = users;
         p->user_cap = cap;
     }
-    const char *id = json_string_value(json_object_get(user, "id"));
-    const char *marker = marker_value(p, user);
-    const char *version =
-        json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
-    current_user *u = &p->users[p->user_count];
-    memset(u, 0, sizeof *u);
-    int rc = gcs_digester_user(&p->digester, user, false, &u->digest);
-    if (rc < 0)
-        return rc;
-    u->has_digest = rc == 1;
-    u->active_as_read = (signed char)gcs_managed_active(user);
-    if ((rc = user_blob(u, &p->scratch, user, id, marker, version)) < 0)
-        return rc;
-    u->active = is_active(user);
+    return &p->users[p->user_count];
+}
+
+/* Takes in the record just built at users[user_count]; `user` is the whole
+ * user or the values a planner looks at (genesys/user_page.h). */
+static int took_user(planner *p, json_t *user)
+{
     p->user_count++;
     index_user(p, user, p->user_count);
     p->stats->current_users++;
     return gcs_group_planner_note_user(p->groups, user, p->marker);
+}
+
+/* A user read whole (a targeted read). */
+static int collect_user(json_t *user, void *payload)
+{
+    planner *p = payload;
+    current_user *u = next_user(p);
+    if (!u)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user);
+    return rc < 0 ? rc : took_user(p, user);
+}
+
+/* A user of a listed page, read as it streamed. */
+static int collect_read(const gcs_user_read *user, void *payload)
+{
+    planner *p = payload;
+    current_user *u = next_user(p);
+    if (!u)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user);
+    return rc < 0 ? rc : took_user(p, user->members);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -1237,7 +1158,7 @@ static int read_current(planner *p)
     char *attributes = wanted_attributes(p);
     if (!attributes)
         return gcs_error_prefix(gcs_error_last_code() == GCS_ENOMEM ? GCS_ENOMEM : GCS_EINVALID, "cannot list the attributes to read");
-    int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
+    int rc = gcs_directory_list_users(p->client, attributes, true, collect_read, p,
                                       &p->stats->requests);
     free(attributes);
     return rc;

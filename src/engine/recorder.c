@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,23 +15,44 @@ static void lower_copy(char *out, size_t outsz, const char *s)
         *p = (char)tolower((unsigned char)*p);
 }
 
+/* Links `name` in `map` to `key`, kept once in r->keys (a later link of the
+ * same name wins, as before). Out of memory, the link is not made: a receipt
+ * then names no key, as one of an unknown person. */
+static void link_key(gcs_recorder *r, gcs_strmap *map, const char *name, const char *key)
+{
+    uint64_t entry = gcs_strmap_count(&r->keys);
+    int added = gcs_strmap_put_str(&r->keys, key, entry, false);
+    if (added < 0 || (added == 0 && !gcs_strmap_get_str(&r->keys, key, &entry)))
+        return;
+    (void)gcs_strmap_put_str(map, name, entry, true);
+}
+
+/* The key linked to `name` in `map`, or NULL: borrowed, valid until the next
+ * link is made. */
+static const char *key_of(const gcs_recorder *r, const gcs_strmap *map, const char *name)
+{
+    uint64_t entry;
+    return gcs_strmap_get_str(map, name, &entry) ? gcs_strmap_key_at(&r->keys, entry, NULL)
+                                                 : NULL;
+}
+
 void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const char *user_name)
 {
     if (!key)
         return;
     if (id)
-        json_object_set_new(r->id_to_key, id, json_string(key));
+        link_key(r, &r->id_to_key, id, key);
     if (user_name) {
         char lower[512];
         lower_copy(lower, sizeof lower, user_name);
-        json_object_set_new(r->name_to_key, lower, json_string(key));
+        link_key(r, &r->name_to_key, lower, key);
     }
 }
 
 void gcs_recorder_learn_path(gcs_recorder *r, const char *key, const char *path)
 {
-    if (key && path && r->path_to_key)
-        json_object_set_new(r->path_to_key, path, json_string(key));
+    if (key && path)
+        link_key(r, &r->path_to_key, path, key);
 }
 
 static const char *operation_of(const char *method)
@@ -82,17 +104,17 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         snprintf(idbuf, sizeof idbuf, "%s", g ? g + 8 : subj + 10);
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
-        key = json_string_value(json_object_get(r->id_to_key, id));
+        key = key_of(r, &r->id_to_key, id);
     } else if (p) {
         snprintf(idbuf, sizeof idbuf, "%s", p + 7);
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
-        key = json_string_value(json_object_get(r->id_to_key, id));
+        key = key_of(r, &r->id_to_key, id);
     } else if (strcmp(h->method, "GET") == 0 && strchr(h->path, '?')) {
         /* A lookup made for a person: after a crash it may be the only trace of
          * a create whose own receipt was lost, so it names the key and the user
          * it found. */
-        key = json_string_value(json_object_get(r->path_to_key, h->path));
+        key = key_of(r, &r->path_to_key, h->path);
         if (key && h->response_body) {
             json_t *body = json_loads(h->response_body, 0, NULL);
             const char *found = json_string_value(
@@ -119,7 +141,7 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         if (found) {
             char lower[512];
             lower_copy(lower, sizeof lower, name);
-            key = json_string_value(json_object_get(r->name_to_key, lower));
+            key = key_of(r, &r->name_to_key, lower);
         }
     }
     gcs_receipt rec = {
@@ -156,9 +178,10 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
     r->store = store;
     r->client = client;
     snprintf(r->run_id, sizeof r->run_id, "%s", run_id ? run_id : "");
-    r->id_to_key = json_object();
-    r->name_to_key = json_object();
-    r->path_to_key = json_object();
+    gcs_strmap_init(&r->keys);
+    gcs_strmap_init(&r->id_to_key);
+    gcs_strmap_init(&r->name_to_key);
+    gcs_strmap_init(&r->path_to_key);
     gcs_http_client_set_receipt_hook(client, on_receipt, r);
 }
 
@@ -172,10 +195,10 @@ int gcs_recorder_detach(gcs_recorder *r)
         if (rc == 0)
             rc = frc;
     }
-    json_decref(r->id_to_key);
-    json_decref(r->name_to_key);
-    json_decref(r->path_to_key);
-    r->id_to_key = r->name_to_key = r->path_to_key = NULL;
+    gcs_strmap_release(&r->keys);
+    gcs_strmap_release(&r->id_to_key);
+    gcs_strmap_release(&r->name_to_key);
+    gcs_strmap_release(&r->path_to_key);
     r->client = NULL;
     return rc;
 }

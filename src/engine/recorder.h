@@ -11,8 +11,7 @@
 #ifndef GCS_ENGINE_RECORDER_H
 #define GCS_ENGINE_RECORDER_H
 
-#include <jansson.h>
-
+#include "core/strmap.h"
 #include "http/client.h"
 #include "store/store.h"
 
@@ -20,9 +19,12 @@ typedef struct gcs_recorder {
     gcs_store *store;
     gcs_http_client *client;
     char run_id[80];
-    json_t *id_to_key;    /* Genesys id -> source key */
-    json_t *name_to_key;  /* lower-case userName -> source key */
-    json_t *path_to_key;  /* lookup path (with its filter) -> source key */
+    /* Flat maps (a run of a million creates learns a million of each): every
+     * source key once in `keys`, the others to its entry number there. */
+    gcs_strmap keys;
+    gcs_strmap id_to_key;   /* Genesys id -> source key */
+    gcs_strmap name_to_key; /* lower-case userName -> source key */
+    gcs_strmap path_to_key; /* lookup path (with its filter) -> source key */
     int failed;           /* the first store error, or 0 */
 } gcs_recorder;
 

@@ -12,6 +12,7 @@
 #include "plan/diff.h"
 #include "plan/group_plan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,12 +641,50 @@ static int undo_groups(undoer *u)
 
 /* ==== The run and its plan ==== */
 
+/* The plan kept with a run, read from the store a part at a time. */
+typedef struct kept_plan {
+    gcs_store *store;
+    const char *run_id;
+    char *part;        /* the part being read */
+    size_t len, pos;
+    long next;         /* the part after it */
+    int error;         /* the store's failure, when reading a part failed */
+    char message[256];
+} kept_plan;
+
+static size_t feed_kept_plan(char *buf, size_t size, void *payload)
+{
+    kept_plan *k = payload;
+    while (k->part && k->pos == k->len) {
+        free(k->part);
+        k->part = NULL;
+        k->pos = k->len = 0;
+        int rc = gcs_store_run_plan_part(&k->part, &k->len, k->store, k->run_id, k->next);
+        if (rc == GCS_ENOTFOUND)
+            break; /* the last part was read */
+        if (rc < 0) {
+            k->error = rc;
+            snprintf(k->message, sizeof k->message, "%s", gcs_error_last());
+            errno = EIO;
+            return (size_t)-1;
+        }
+        k->next++;
+    }
+    size_t n = k->part ? k->len - k->pos : 0;
+    if (n > size)
+        n = size;
+    if (n) {
+        memcpy(buf, k->part + k->pos, n);
+        k->pos += n;
+    }
+    return n;
+}
+
 static int load_run(undoer *u)
 {
     gcs_run run;
     gcs_run_lease lease;
-    char *text = NULL, name[200];
-    size_t len = 0;
+    char name[200];
     int rc = gcs_store_run_get(&run, u->store, u->o->run_id);
     if (rc == GCS_ENOTFOUND)
         return gcs_error_set(GCS_ENOTFOUND,
@@ -663,16 +702,29 @@ static int load_run(undoer *u)
     else if (rc == GCS_ENOTFOUND || rc == 0)
         rc = 0;
     gcs_run_lease_release(&lease);
-    if (rc == 0 && (rc = gcs_store_run_plan_get(&text, &len, u->store, run.id)) == GCS_ENOTFOUND)
+    kept_plan kept = {.store = u->store, .run_id = run.id, .next = 1};
+    if (rc == 0 && (rc = gcs_store_run_plan_part(&kept.part, &kept.len, u->store, run.id, 0)) ==
+                       GCS_ENOTFOUND)
         rc = gcs_error_set(GCS_EINVALID,
                            "run %s cannot be undone: its plan was not kept (it began before "
                            "gcscim kept the plans of runs, or its plan was larger than the "
                            "store keeps)",
                            run.id);
     snprintf(name, sizeof name, "kept for run %s", run.id);
-    if (rc == 0)
-        rc = gcs_plan_parse(&u->run_plan, text, len, name);
-    free(text);
+    if (rc == 0) {
+        gcs_plan_reader *r = malloc(sizeof *r);
+        if (!r)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        else {
+            gcs_plan_reader_init(r, name, feed_kept_plan, &kept);
+            rc = gcs_plan_read_stream(&u->run_plan, r);
+            if (rc < 0 && kept.error < 0)
+                rc = gcs_error_set(kept.error, "cannot read the plan kept for run %s: %s", run.id,
+                                   kept.message);
+        }
+        free(r);
+    }
+    free(kept.part);
     const char *identity = rc == 0 ? gcs_plan_identity(&u->run_plan) : NULL;
     if (rc == 0 && (!identity || !run.plan_id || strcmp(identity, run.plan_id) != 0))
         rc = gcs_error_set(GCS_EINVALID, "the plan kept for run %s is not the plan it applied",

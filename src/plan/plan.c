@@ -1356,6 +1356,73 @@ static bool shaped(const json_t *op, gcs_plan_kind *kind)
            (*kind == GCS_PLAN_CREATE || json_is_array(json_object_get(op, "operations")));
 }
 
+/* A string member's value span names a plan kind: the kind, or -1 (an escape
+ * in it: the parser says). */
+static int kind_of_text(const char *v, size_t len, gcs_plan_kind *kind)
+{
+    if (len < 2 || v[0] != '"' || memchr(v, '\\', len))
+        return -1;
+    char name[32];
+    if (len - 2 >= sizeof name)
+        return 0;
+    memcpy(name, v + 1, len - 2);
+    name[len - 2] = '\0';
+    return gcs_plan_kind_parse(name, kind) == 0;
+}
+
+/* Whether an operation's `changes` text has an element whose "old" is there
+ * and not null (weighs()' rule for a create), on text already checked. */
+static bool changes_replace_text(const char *v)
+{
+    const char *p = v + 1; /* after [ */
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',')
+            p++;
+        if (*p == ']' || !*p)
+            return false;
+        const char *old;
+        size_t len;
+        if (*p == '{' && gcs_json_text_top_value(p, "old", &old, &len) == 1 &&
+            !(len == 4 && memcmp(old, "null", 4) == 0))
+            return true;
+        if (!(p = gcs_json_text_value_end(p)))
+            return true; /* cannot happen on checked text; weighing more is safe */
+    }
+}
+
+/* shaped() and weighs() on an operation's text, once gcs_json_text_check has
+ * found it a JSON document jansson would read: 1 shaped (*kind, *weight set),
+ * 0 not, -1 when the parser must say. */
+static int shaped_text(const char *text, gcs_plan_kind *kind, bool *weight)
+{
+    static const char *const members[] = {"kind", "key", "id", "body", "operations",
+                                          "privileged", "changes"};
+    enum { KIND, KEY, ID, BODY, OPERATIONS, PRIVILEGED, CHANGES, COUNT };
+    const char *v[COUNT];
+    size_t len[COUNT];
+    if (gcs_json_text_top_values(text, members, COUNT, v, len) < 0)
+        return -1;
+    if (!v[KIND])
+        return 0;
+    int known = kind_of_text(v[KIND], len[KIND], kind);
+    if (known <= 0)
+        return known;
+    bool create = *kind == GCS_PLAN_CREATE;
+    if (!v[KEY] || v[KEY][0] != '"' || (!create && (!v[ID] || v[ID][0] != '"')) ||
+        (create && (!v[BODY] || v[BODY][0] != '{')) ||
+        (!create && (!v[OPERATIONS] || v[OPERATIONS][0] != '[')))
+        return 0;
+    *weight = true;
+    if (create && !(v[PRIVILEGED] && v[PRIVILEGED][0] == '[' &&
+                    v[PRIVILEGED][1 + strspn(v[PRIVILEGED] + 1, " \n\t\r")] != ']')) {
+        if (!v[CHANGES])
+            *weight = false;
+        else if (v[CHANGES][0] == '[')
+            *weight = changes_replace_text(v[CHANGES]);
+    }
+    return 1;
+}
+
 int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
 {
     plan->doc = NULL;
@@ -1438,16 +1505,27 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         /* Each line begins with its position: `{"seq": N, `. */
         char prefix[48];
         int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu, ", i + 1);
-        json_t *op = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
         gcs_plan_kind kind = GCS_PLAN__KINDS;
-        bool ok = op && shaped(op, &kind) && line.len > (size_t)pl &&
-                  memcmp(line.p, prefix, (size_t)pl) == 0;
-        bool weight = ok && weighs(op, (int)kind);
-        json_decref(op);
+        bool weight = false;
+        /* Checked from its text; built by jansson only when the text check
+         * cannot decide, or to say what is wrong with it. */
+        int verdict = gcs_json_text_check(line.p, line.len) == 1
+                          ? shaped_text(line.p, &kind, &weight)
+                          : -1;
+        const char *why = ""; /* jansson's word on text it could not read */
+        if (verdict < 0) {
+            json_t *op = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, &err);
+            verdict = op && shaped(op, &kind);
+            weight = verdict && weighs(op, (int)kind);
+            if (!op)
+                why = err.text;
+            json_decref(op);
+        }
+        bool ok = verdict == 1 && line.len > (size_t)pl && memcmp(line.p, prefix, (size_t)pl) == 0;
         if (!ok) {
             rc = gcs_error_set(GCS_EINVALID,
                                "cannot read plan '%s': line %ld: operation %zu is malformed%s%s",
-                               path, r->line, i + 1, op ? "" : ": ", op ? "" : err.text);
+                               path, r->line, i + 1, *why ? ": " : "", why);
             goto fail;
         }
         identity_line(&h, line.p, line.len);
@@ -1609,6 +1687,102 @@ int gcs_plan_dump(char **out, const gcs_plan *plan)
     }
     *out = all.p;
     return 0;
+}
+
+/* The plan's text in pieces: the header, then one operation's line at a
+ * time, then the close; only the piece being handed out is in memory. */
+struct gcs_plan_text {
+    const gcs_plan *plan;
+    int stage;        /* 0 the header next, 1 operations, 2 the close, 3 the end */
+    size_t next;      /* the next operation */
+    linebuf piece, t; /* the piece being handed out; an operation's text */
+    size_t pos;
+    bool failed;
+};
+
+int gcs_plan_text_open(gcs_plan_text **out, const gcs_plan *plan)
+{
+    gcs_plan_text *t = calloc(1, sizeof *t);
+    GCS_CHECK_ALLOC(t);
+    t->plan = plan;
+    *out = t;
+    return 0;
+}
+
+void gcs_plan_text_close(gcs_plan_text *t)
+{
+    if (!t)
+        return;
+    linebuf_free(&t->piece);
+    linebuf_free(&t->t);
+    free(t);
+}
+
+/* The next piece of text into t->piece: 1, 0 at the end, or the error. */
+static int text_next_piece(gcs_plan_text *t)
+{
+    int rc;
+    size_t n = gcs_plan_size(t->plan);
+    t->pos = 0;
+    t->piece.len = 0;
+    if (t->stage == 0) {
+        char *head;
+        size_t head_len;
+        if ((rc = header_text(&head, &head_len, t->plan)) < 0)
+            return rc;
+        rc = linebuf_reserve(&t->piece, head_len + sizeof OPS_OPEN);
+        if (rc == 0) {
+            memcpy(t->piece.p, head, head_len);
+            memcpy(t->piece.p + head_len, OPS_OPEN "\n", sizeof OPS_OPEN);
+            t->piece.len = head_len + sizeof OPS_OPEN;
+        }
+        free(head);
+        t->stage = n ? 1 : 2;
+        return rc < 0 ? rc : 1;
+    }
+    if (t->stage == 1) {
+        size_t i = t->next++;
+        if ((rc = op_line(t->plan->ops, i, &t->t, &t->piece)) < 0 ||
+            (rc = linebuf_reserve(&t->piece, t->piece.len + 2)) < 0)
+            return rc;
+        memcpy(t->piece.p + t->piece.len, i + 1 < n ? ",\n" : "\n", i + 1 < n ? 2 : 1);
+        t->piece.len += i + 1 < n ? 2 : 1;
+        if (t->next == n)
+            t->stage = 2;
+        return 1;
+    }
+    if (t->stage == 2) {
+        if ((rc = linebuf_reserve(&t->piece, sizeof OPS_CLOSE)) < 0)
+            return rc;
+        memcpy(t->piece.p, OPS_CLOSE "\n", sizeof OPS_CLOSE);
+        t->piece.len = sizeof OPS_CLOSE;
+        t->stage = 3;
+        return 1;
+    }
+    return 0;
+}
+
+size_t gcs_plan_text_feed(char *buf, size_t size, void *payload)
+{
+    gcs_plan_text *t = payload;
+    size_t done = 0;
+    while (done < size && !t->failed) {
+        if (t->pos == t->piece.len) {
+            int rc = text_next_piece(t);
+            if (rc < 0) {
+                t->failed = true;
+                errno = rc == GCS_ENOMEM ? ENOMEM : EIO;
+                return (size_t)-1;
+            }
+            if (rc == 0)
+                break;
+        }
+        size_t take = t->piece.len - t->pos < size - done ? t->piece.len - t->pos : size - done;
+        memcpy(buf + done, t->piece.p + t->pos, take);
+        t->pos += take;
+        done += take;
+    }
+    return t->failed ? (size_t)-1 : done;
 }
 
 /* ==== Rendering ==== */

@@ -229,6 +229,15 @@ int gcs_plan_dump(char **out, const gcs_plan *plan);
  * to know before gcs_plan_dump whether the text is worth building. */
 size_t gcs_plan_operations_bytes(const gcs_plan *plan);
 
+/* The plan's text (what gcs_plan_dump builds whole) handed out in pieces of
+ * any size, one operation's line in memory at a time: for keeping a large
+ * plan (gcs_store_run_plan_put_feed). gcs_plan_text_feed has the shape of a
+ * gcs_plan_feed_fn, its payload the gcs_plan_text; the plan must outlive it. */
+typedef struct gcs_plan_text gcs_plan_text;
+int gcs_plan_text_open(gcs_plan_text **out, const gcs_plan *plan);
+size_t gcs_plan_text_feed(char *buf, size_t size, void *payload);
+void gcs_plan_text_close(gcs_plan_text *t);
+
 /* Reading a plan from any source of bytes, in pieces of any size: `feed` fills
  * buf with at most size bytes and returns how many, 0 at the end, (size_t)-1
  * on an error (errno set). `name` is for messages. */

@@ -225,6 +225,19 @@ static const char v10_postgres[] =
     "CREATE TABLE hosts (host_id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
     " until_ms BIGINT NOT NULL);";
 
+/* ==== 11: a run's plan kept in parts ==== */
+
+/* The plan's text in parts of at most GCS_STORE_PLAN_PART bytes, in order
+ * (store.h): apply keeps a plan, and undo reads it, without holding it whole.
+ * run_plans keeps one row per run (its bytes, when it was kept); its `plan`
+ * holds the text itself only for the runs kept before this version. */
+#define V11_COLUMNS(INT)                                                                           \
+    "CREATE TABLE run_plan_parts (run_id TEXT NOT NULL REFERENCES runs(id),"                      \
+    " part " INT " NOT NULL, text TEXT NOT NULL, PRIMARY KEY (run_id, part));"
+
+static const char v11_sqlite[] = V11_COLUMNS("INTEGER");
+static const char v11_postgres[] = V11_COLUMNS("BIGINT");
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -236,6 +249,7 @@ static const migration migrations[] = {
     {8, v8_sqlite, v8_postgres},
     {9, v9_sqlite, v9_postgres},
     {10, v10_sqlite, v10_postgres},
+    {11, v11_sqlite, v11_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/time.h"
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -412,35 +413,135 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
 
 /* ==== The plan of each run ==== */
 
-int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len)
+/* A part ends on a UTF-8 character's boundary (PostgreSQL's TEXT takes no
+ * cut character): how many of the n bytes at p to keep in this part, the rest
+ * (at most 3 bytes) starting the next. */
+static size_t utf8_cut(const char *p, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && n - i < 4 && ((unsigned char)p[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || n - i >= 4)
+        return n; /* not UTF-8 here: cut where it is */
+    unsigned char lead = (unsigned char)p[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return n - (i - 1) >= need ? n : i - 1;
+}
+
+int gcs_store_run_plan_put_feed(gcs_store *s, const char *run_id, gcs_store_text_feed_fn feed,
+                                void *payload)
 {
     int rc;
     int64_t changed = 0;
-    char bytes[24], now[24];
+    char bytes[24], now[24], part_no[24];
+    char *part = malloc(GCS_STORE_PLAN_PART + 1);
+    GCS_CHECK_ALLOC(part);
+    if ((rc = gcs_store_flush(s)) < 0 || (rc = gcs_store__sql_begin(s, true)) < 0)
+        goto out;
+    gcs_store__sql_i64(now, gcs_time_wall_ms());
+    /* The first plan kept for a run stays: a run applies one plan. Its text
+     * is in run_plan_parts; `plan` holds the whole text only for runs kept
+     * before version 11. */
+    const char *params[] = {now, run_id};
+    if ((rc = gcs_store__sql_exec(s,
+                                  "INSERT INTO run_plans (run_id, plan, bytes, stored_ms)"
+                                  " SELECT id, '', 0, ? FROM runs WHERE id = ?"
+                                  " ON CONFLICT (run_id) DO NOTHING",
+                                  params, 2, NULL, NULL, &changed)) < 0)
+        goto out;
+    if (changed == 0) {
+        gcs_store__sql_rollback(s);
+        gcs_run run;
+        rc = gcs_store_run_get(&run, s, run_id); /* GCS_ENOTFOUND when no such run */
+        gcs_run_release(&run);
+        goto out;
+    }
+    size_t held = 0; /* bytes carried over into the next part */
+    int64_t total = 0, n_parts = 0;
+    for (bool end = false; !end;) {
+        size_t got = 0;
+        while (held + got < GCS_STORE_PLAN_PART) {
+            size_t n = feed(part + held + got, GCS_STORE_PLAN_PART - held - got, payload);
+            if (n == (size_t)-1) {
+                rc = gcs_error_set(GCS_EIO, "cannot read the plan: %s", strerror(errno));
+                goto out;
+            }
+            if (n == 0) {
+                end = true;
+                break;
+            }
+            got += n;
+        }
+        size_t fill = held + got;
+        total += (int64_t)got;
+        if (total > GCS_STORE_PLAN_MAX) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot keep the plan of run '%s': over the %ld MiB "
+                                             "a run's plan may take",
+                               run_id, GCS_STORE_PLAN_MAX >> 20);
+            goto out;
+        }
+        if (memchr(part, '\0', fill)) {
+            rc = gcs_error_set(GCS_EINVALID, "cannot keep the plan of run '%s': a NUL byte in it",
+                               run_id);
+            goto out;
+        }
+        size_t keep = end ? fill : utf8_cut(part, fill);
+        if (keep == 0)
+            continue;
+        char saved[4];
+        size_t rest = fill - keep;
+        memcpy(saved, part + keep, rest);
+        part[keep] = '\0';
+        const char *pparams[] = {run_id, gcs_store__sql_i64(part_no, n_parts++), part};
+        if ((rc = gcs_store__sql_exec(s,
+                                      "INSERT INTO run_plan_parts (run_id, part, text)"
+                                      " VALUES (?, ?, ?)",
+                                      pparams, 3, NULL, NULL, NULL)) < 0)
+            goto out;
+        memcpy(part, saved, rest);
+        held = rest;
+    }
+    const char *uparams[] = {gcs_store__sql_i64(bytes, total), run_id};
+    if ((rc = gcs_store__sql_exec(s, "UPDATE run_plans SET bytes = ? WHERE run_id = ?", uparams,
+                                  2, NULL, NULL, NULL)) < 0)
+        goto out;
+    rc = gcs_store__sql_commit(s);
+    /* The plan's pages filled this connection's page cache (up to its 32 MiB),
+     * and nothing reads them again during the run: given back. */
+    if (rc == 0 && s->kind == GCS_STORE_SQLITE)
+        (void)s->ops->exec_script(s, "PRAGMA shrink_memory;");
+out:
+    if (rc < 0) {
+        gcs_store__sql_rollback(s);
+        gcs_error_prefix(rc, "cannot keep the plan of run '%s'", run_id);
+    }
+    free(part);
+    return rc;
+}
+
+typedef struct memory_text {
+    const char *text;
+    size_t len, pos;
+} memory_text;
+
+static size_t memory_feed(char *buf, size_t size, void *payload)
+{
+    memory_text *m = payload;
+    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+    memcpy(buf, m->text + m->pos, n);
+    m->pos += n;
+    return n;
+}
+
+int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len)
+{
     if (len > (size_t)GCS_STORE_PLAN_MAX)
         return gcs_error_set(GCS_EINVALID,
                              "cannot keep the plan of run '%s': %zu MiB, over the %ld MiB a run's "
                              "plan may take",
                              run_id, len >> 20, GCS_STORE_PLAN_MAX >> 20);
-    if ((rc = gcs_store_flush(s)) < 0)
-        return rc;
-    gcs_store__sql_i64(bytes, (int64_t)len);
-    gcs_store__sql_i64(now, gcs_time_wall_ms());
-    const char *params[] = {text, bytes, now, run_id};
-    /* The first plan kept for a run stays: a run applies one plan. */
-    rc = gcs_store__sql_exec(s,
-                             "INSERT INTO run_plans (run_id, plan, bytes, stored_ms)"
-                             " SELECT id, ?, ?, ? FROM runs WHERE id = ?"
-                             " ON CONFLICT (run_id) DO NOTHING",
-                             params, 4, NULL, NULL, &changed);
-    if (rc == 0 && changed == 0) {
-        gcs_run run;
-        rc = gcs_store_run_get(&run, s, run_id); /* GCS_ENOTFOUND when no such run */
-        gcs_run_release(&run);
-    }
-    if (rc < 0)
-        gcs_error_prefix(rc, "cannot keep the plan of run '%s'", run_id);
-    return rc;
+    memory_text m = {text, len, 0};
+    return gcs_store_run_plan_put_feed(s, run_id, memory_feed, &m);
 }
 
 typedef struct plan_row_ctx {
@@ -461,17 +562,24 @@ static int plan_row(const char *const *cols, int ncols, void *payload)
     return 0;
 }
 
-int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id)
+int gcs_store_run_plan_part(char **out, size_t *len, gcs_store *s, const char *run_id, long part)
 {
     plan_row_ctx p = {NULL, 0, false};
-    const char *params[] = {run_id};
+    char part_no[24];
+    const char *params[] = {run_id, gcs_store__sql_i64(part_no, part)};
     *out = NULL;
     if (len)
         *len = 0;
-    int rc = gcs_store__sql_exec(s, "SELECT plan FROM run_plans WHERE run_id = ?", params, 1,
-                                 plan_row, &p, NULL);
+    int rc = gcs_store__sql_exec(s, "SELECT text FROM run_plan_parts WHERE run_id = ? AND part = ?",
+                                 params, 2, plan_row, &p, NULL);
+    /* A run kept before version 11: its whole text, as its one part. */
+    if (rc == 0 && !p.found && part == 0)
+        rc = gcs_store__sql_exec(s, "SELECT plan FROM run_plans WHERE run_id = ? AND plan <> ''",
+                                 params, 1, plan_row, &p, NULL);
     if (rc == 0 && !p.found)
-        rc = gcs_error_set(GCS_ENOTFOUND, "no plan kept for run '%s'", run_id);
+        rc = gcs_error_set(GCS_ENOTFOUND, part ? "the plan kept for run '%s' has no part %ld"
+                                               : "no plan kept for run '%s'",
+                           run_id, part);
     if (rc < 0) {
         free(p.text);
         return rc;
@@ -479,5 +587,39 @@ int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *ru
     *out = p.text;
     if (len)
         *len = p.len;
+    return 0;
+}
+
+int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id)
+{
+    char *all = NULL;
+    size_t all_len = 0;
+    *out = NULL;
+    if (len)
+        *len = 0;
+    for (long part = 0;; part++) {
+        char *text;
+        size_t n;
+        int rc = gcs_store_run_plan_part(&text, &n, s, run_id, part);
+        if (rc == GCS_ENOTFOUND && part > 0)
+            break;
+        if (rc < 0) {
+            free(all);
+            return rc;
+        }
+        char *grown = realloc(all, all_len + n + 1);
+        if (!grown) {
+            free(text);
+            free(all);
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        }
+        all = grown;
+        memcpy(all + all_len, text, n + 1);
+        all_len += n;
+        free(text);
+    }
+    *out = all;
+    if (len)
+        *len = all_len;
     return 0;
 }

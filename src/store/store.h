@@ -256,7 +256,24 @@ int gcs_store_items_each(gcs_store *s, const char *run_id, const char *state,
  * read), GCS_ENOTFOUND when there is no such run.
  */
 int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len);
-/* The plan kept for run_id (*out is the caller's, NUL-terminated, *len its
+/*
+ * The same from a source of text in pieces, never held whole: `feed` fills buf
+ * with at most size bytes and returns how many, 0 at the end, (size_t)-1 on an
+ * error (errno set); gcs_plan_text_feed is one. The text is kept as parts of
+ * at most GCS_STORE_PLAN_PART bytes, each cut on a UTF-8 character's boundary,
+ * in one transaction with the run's row in run_plans: all or nothing.
+ * GCS_EINVALID once the text passes GCS_STORE_PLAN_MAX (nothing is kept).
+ */
+#define GCS_STORE_PLAN_PART ((size_t)1 << 20)
+typedef size_t (*gcs_store_text_feed_fn)(char *buf, size_t size, void *payload);
+int gcs_store_run_plan_put_feed(gcs_store *s, const char *run_id, gcs_store_text_feed_fn feed,
+                                void *payload);
+/* Part `part` (from 0) of the plan kept for run_id, in order: their texts one
+ * after the other are the plan (*out is the caller's, NUL-terminated, *len its
+ * length; len may be NULL). GCS_ENOTFOUND past the last part, and for part 0
+ * when no plan was kept. How undo reads a plan without holding it whole. */
+int gcs_store_run_plan_part(char **out, size_t *len, gcs_store *s, const char *run_id, long part);
+/* The plan kept for run_id whole (*out is the caller's, NUL-terminated, *len its
  * length; len may be NULL), or GCS_ENOTFOUND. */
 int gcs_store_run_plan_get(char **out, size_t *len, gcs_store *s, const char *run_id);
 

@@ -11,6 +11,7 @@
 
 #include "gcstest.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -481,7 +482,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 10);
+    assert_int_equal(v, 11);
 }
 
 static int collect_owned(const char *value, void *payload)
@@ -1425,6 +1426,103 @@ static void run_plans_are_kept_once_per_run(void **state)
     gcs_run_release(&run);
 }
 
+typedef struct piece_feed {
+    const char *text;
+    size_t len, pos, step;
+} piece_feed;
+
+/* Hands the text out `step` bytes at a time, as gcs_plan_text_feed may. */
+static size_t feed_pieces(char *buf, size_t size, void *payload)
+{
+    piece_feed *f = payload;
+    size_t n = f->len - f->pos;
+    if (n > size)
+        n = size;
+    if (n > f->step)
+        n = f->step;
+    memcpy(buf, f->text + f->pos, n);
+    f->pos += n;
+    return n;
+}
+
+/* feed_pieces until its text ends, then an error. */
+static size_t feed_then_fail(char *buf, size_t size, void *payload)
+{
+    size_t n = feed_pieces(buf, size, payload);
+    if (n == 0) {
+        errno = EIO;
+        return (size_t)-1;
+    }
+    return n;
+}
+
+/* A plan kept from a feed is kept in parts, never whole, each cut between two
+ * characters (PostgreSQL's TEXT takes no cut character): text of two- and
+ * three-byte characters cannot fall on a part's boundary by luck. The parts
+ * read back in order are the text, byte for byte. */
+static void run_plans_are_kept_in_parts(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply", "plan-parts"), 0);
+    size_t len = 3 * GCS_STORE_PLAN_PART + 1234;
+    char *plan = malloc(len + 1);
+    assert_non_null(plan);
+    size_t n = 0;
+    plan[n++] = '{';
+    for (unsigned i = 0; n + 4 < len; i++) {
+        const char *ch = i % 3 == 0 ? "\xc3\xab" : i % 3 == 1 ? "\xe2\x82\xac" : "a";
+        memcpy(plan + n, ch, strlen(ch));
+        n += strlen(ch);
+    }
+    plan[n++] = '}';
+    plan[n] = '\0';
+    len = n;
+    piece_feed f = {plan, len, 0, 65537};
+    assert_int_equal(gcs_store_run_plan_put_feed(s, run.id, feed_pieces, &f), 0);
+    s = reopen(state);
+    size_t got = 0;
+    long parts = 0;
+    for (;; parts++) {
+        char *text = NULL;
+        size_t n_part = 0;
+        int rc = gcs_store_run_plan_part(&text, &n_part, s, run.id, parts);
+        if (rc == GCS_ENOTFOUND)
+            break;
+        assert_int_equal(rc, 0);
+        assert_true(n_part <= GCS_STORE_PLAN_PART);
+        assert_true(got + n_part <= len);
+        assert_memory_equal(text, plan + got, n_part);
+        /* each part begins with a whole character */
+        assert_true(((unsigned char)text[0] & 0xC0) != 0x80);
+        got += n_part;
+        free(text);
+    }
+    assert_int_equal(got, len);
+    assert_int_equal(parts, 4);
+    char *whole = NULL;
+    size_t whole_len = 0;
+    assert_int_equal(gcs_store_run_plan_get(&whole, &whole_len, s, run.id), 0);
+    assert_int_equal(whole_len, len);
+    assert_memory_equal(whole, plan, len);
+    free(whole);
+    /* A source that fails half way: nothing is kept, and the run may keep
+     * its plan later. */
+    gcs_run other;
+    assert_int_equal(gcs_store_run_begin(&other, s, "apply", "plan-source-fails"), 0);
+    piece_feed failing = {plan, GCS_STORE_PLAN_PART + GCS_STORE_PLAN_PART / 2, 0, 65536};
+    assert_int_equal(gcs_store_run_plan_put_feed(s, other.id, feed_then_fail, &failing), GCS_EIO);
+    char *none = NULL;
+    assert_int_equal(gcs_store_run_plan_part(&none, NULL, s, other.id, 0), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_run_plan_put(s, other.id, "{}", 2), 0);
+    assert_int_equal(gcs_store_run_plan_get(&none, NULL, s, other.id), 0);
+    assert_string_equal(none, "{}");
+    free(none);
+    free(plan);
+    gcs_run_release(&run);
+    gcs_run_release(&other);
+}
+
 
 /* ==== Outbox ==== */
 
@@ -1827,6 +1925,8 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(runs_failed_is_resumed_done_is_latest, fixture_open,       \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(run_plans_are_kept_once_per_run, fixture_open,             \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(run_plans_are_kept_in_parts, fixture_open,             \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \

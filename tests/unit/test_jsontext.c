@@ -7,6 +7,8 @@
 
 #include "core/jsontext.h"
 
+#include <jansson.h>
+
 static int get(char *out, size_t outsz, const char *text, const char *key)
 {
     return gcs_json_text_top_string(out, outsz, text, key);
@@ -120,6 +122,87 @@ static void several_values_in_one_pass(void **state)
     assert_null(starts[0]);
 }
 
+/* What jansson says of the text: 1 read, 0 refused. */
+static int jansson_reads(const char *text, size_t len)
+{
+    json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    json_decref(v);
+    return v != NULL;
+}
+
+static void check_is(int expected, const char *text, size_t len)
+{
+    int got = gcs_json_text_check(text, len);
+    if (got != expected)
+        fail_msg("gcs_json_text_check(%.*s) = %d, expected %d", (int)len, text, got, expected);
+    if (got >= 0 && got != jansson_reads(text, len))
+        fail_msg("gcs_json_text_check(%.*s) = %d, jansson disagrees", (int)len, text, got);
+}
+
+#define CHECK(expected, literal) check_is(expected, literal, sizeof literal - 1)
+
+/* The check decides what jansson would, or leaves it to jansson. */
+static void documents_are_checked_as_jansson_reads_them(void **state)
+{
+    (void)state;
+    CHECK(1, "{}");
+    CHECK(1, "[]");
+    CHECK(1, " {\"a\": [1, -2, 0, true, false, null, \"x\"], \"b\": {\"a\": {}}} \r\n");
+    CHECK(1, "{\"a\": {\"k\": 1}, \"b\": {\"k\": 2}}"); /* the same name in two objects */
+    CHECK(1, "[{\"k\": 1}, {\"k\": 1}]");
+    CHECK(1, "{\"s\": \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\\" \\\\ \\/ \\b\\f\\n\\r\\t\"}");
+    CHECK(1, "{\"s\": \"\\u00e9 \\uD83D\\uDE00\"}");
+    CHECK(1, "{\"n\": 123456789012345678}");
+    CHECK(1, "{\"\": 1}");
+    /* refused */
+    CHECK(0, "");
+    CHECK(0, "   ");
+    CHECK(0, "\"a\"");   /* not an object or an array */
+    CHECK(0, "1");
+    CHECK(0, "{");
+    CHECK(0, "{\"a\": 1,}");
+    CHECK(0, "[1,]");
+    CHECK(0, "[1 2]");
+    CHECK(0, "{\"a\" 1}");
+    CHECK(0, "{a: 1}");
+    CHECK(0, "{\"a\": 1} x");
+    CHECK(0, "{\"a\": 1}{}");
+    CHECK(0, "{\"a\": 1, \"a\": 2}"); /* a repeated name */
+    CHECK(0, "{\"a\": {\"b\": 1, \"c\": 2, \"b\": 3}}");
+    CHECK(0, "{\"a\": 01}");
+    CHECK(0, "{\"a\": -}");
+    CHECK(0, "{\"a\": +1}");
+    CHECK(0, "{\"a\": tru}");
+    CHECK(0, "{\"a\": truex}");
+    CHECK(0, "{\"a\": nul}");
+    CHECK(0, "{\"a\": \"\x01\"}");       /* a control character */
+    CHECK(0, "{\"a\": \"tab\there\"}");  /* a raw tab */
+    CHECK(0, "{\"a\": \"\\x\"}");       /* an unknown escape */
+    CHECK(0, "{\"a\": \"\\u12\"}");
+    CHECK(0, "{\"a\": \"\\u0000\"}");
+    CHECK(0, "{\"a\": \"\\uD83D\"}");   /* a high surrogate alone */
+    CHECK(0, "{\"a\": \"\\uDE00\"}");   /* a low surrogate alone */
+    CHECK(0, "{\"a\": \"\\uD83D\\u0041\"}");
+    CHECK(0, "{\"a\": \"\xc3\"}");       /* cut UTF-8 */
+    CHECK(0, "{\"a\": \"\xc0\xaf\"}");  /* overlong */
+    CHECK(0, "{\"a\": \"\xed\xa0\x80\"}"); /* a surrogate in UTF-8 */
+    CHECK(0, "{\"a\": \"\xf4\x90\x80\x80\"}"); /* above U+10FFFF */
+    CHECK(0, "{\"a\": \"\xff\"}");
+    CHECK(0, "{\"a\": 1}\xc3\xa9");
+    CHECK(0, "{\"a\": \"unterminated}");
+    check_is(0, "{\"a\": \"x\0y\"}", 12); /* a NUL byte */
+    check_is(0, "{\"a\": 1}\0", 9);
+    /* left to jansson */
+    CHECK(-1, "{\"n\": 1.5}");
+    CHECK(-1, "{\"n\": 1e400}");
+    CHECK(-1, "{\"n\": 12345678901234567890}");
+    CHECK(-1, "{\"a\": 1, \"\\u0061\": 2}"); /* an escaped name: a repeat in disguise */
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    check_is(-1, deep, sizeof deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +210,7 @@ int main(void)
         cmocka_unit_test(absent_or_unsure),
         cmocka_unit_test(top_level_values_are_spanned),
         cmocka_unit_test(several_values_in_one_pass),
+        cmocka_unit_test(documents_are_checked_as_jansson_reads_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

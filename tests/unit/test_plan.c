@@ -465,6 +465,115 @@ static void files_round_trip_privately(void **state)
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The plan's text handed out in pieces of any size is what gcs_plan_dump
+ * builds whole, byte for byte: what apply keeps of a run's plan. */
+static void the_text_in_pieces_is_the_dump(void **state)
+{
+    (void)state;
+    gcs_plan p;
+    build(&p, 3, 10);
+    assert_int_equal(gcs_plan_seal(&p, "client", "secret"), 0);
+    char *whole = NULL;
+    assert_int_equal(gcs_plan_dump(&whole, &p), 0);
+    size_t len = strlen(whole);
+    static const size_t sizes[] = {1, 7, 64, 1 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        gcs_plan_text *t = NULL;
+        assert_int_equal(gcs_plan_text_open(&t, &p), 0);
+        char *got = malloc(len + sizes[k] + 1);
+        assert_non_null(got);
+        size_t n = 0, step;
+        while ((step = gcs_plan_text_feed(got + n, sizes[k], t)) > 0) {
+            assert_true(step != (size_t)-1 && step <= sizes[k]);
+            n += step;
+            assert_true(n <= len);
+        }
+        assert_int_equal(n, len);
+        assert_memory_equal(got, whole, len);
+        assert_int_equal(gcs_plan_text_feed(got, sizes[k], t), 0); /* and stays at its end */
+        gcs_plan_text_close(t);
+        free(got);
+    }
+    free(whole);
+    gcs_plan_release(&p);
+}
+
+/* Operations are read from their text, and built with jansson only when the
+ * text check cannot decide: a plan read back weighs each operation as the
+ * one built did, and what jansson would refuse is refused. */
+static void operations_are_checked_from_their_text(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p, back;
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+#define J(text) json_loads(text, 0, NULL)
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "A", "a@x.com", NULL, NULL, J("{}"), NULL,
+                 J("{\"privileged\": [\"Master Admin\"]}"));
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "B", "b@x.com", NULL, NULL, J("{}"),
+                 J("[{\"attribute\": \"a\", \"old\": null},"
+                   " {\"attribute\": \"t\", \"old\": \"Agent \\\"1\\\" ]}\"}]"),
+                 NULL);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "C", "c@x.com", NULL, NULL, J("{}"),
+                 J("[{\"attribute\": \"t\", \"old\": null, \"new\": \"x\"}, 3, [\"old\"], \"old\"]"),
+                 J("{\"privileged\": []}"));
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "D", "d@x.com", NULL, NULL, J("{}"), NULL, NULL);
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "E", "e@x.com", NULL, NULL, J("{}"), NULL,
+                 J("{\"changes\": \"not a list\"}"));
+    gcs_plan_add(&p, GCS_PLAN_CREATE, "F", "f@x.com", NULL, NULL, J("{\"n\": 1.5}"),
+                 J("[{\"old\": 2.5}]"), NULL); /* reals: left to jansson */
+    gcs_plan_add(&p, GCS_PLAN_UPDATE, "G", "g@x.com", "id-g", "1", J("[]"), NULL, NULL);
+#undef J
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    char *text = NULL;
+    assert_int_equal(gcs_plan_dump(&text, &p), 0);
+    assert_int_equal(gcs_plan_parse(&back, text, strlen(text), "kept"), 0);
+    assert_int_equal(gcs_plan_size(&back), 7);
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal(gcs_plan_kind_at(&back, i), gcs_plan_kind_at(&p, i));
+        if (gcs_plan_weighs_at(&back, i) != gcs_plan_weighs_at(&p, i))
+            fail_msg("operation %zu weighs %d read back, %d built", i + 1,
+                     gcs_plan_weighs_at(&back, i), gcs_plan_weighs_at(&p, i));
+    }
+    /* A, B, E, F and G weigh; C and D do not */
+    assert_false(gcs_plan_weighs_at(&back, 2));
+    assert_false(gcs_plan_weighs_at(&back, 3));
+    gcs_plan_release(&back);
+    free(text);
+    gcs_plan_release(&p);
+
+#define HEAD "{\"format\": \"gcscim-plan/2\", \"target\": {\"api_url\": \"x\"}, \"operations\": [\n"
+#define CREATE "{\"seq\": 1, \"kind\": \"create\", \"key\": \"E1\", \"body\": {\"userName\": \"e\"}"
+    static const struct {
+        const char *text, *says;
+    } bad[] = {
+        {HEAD CREATE ", \"kind\": \"create\"}\n]}\n", "operation 1 is malformed"}, /* repeated */
+        {HEAD CREATE ", \"x\": {\"a\": 1, \"a\": 2}}\n]}\n", "operation 1 is malformed"},
+        {HEAD "{\"seq\": 1, \"kind\": \"create\", \"key\": \"E1\"}\n]}\n", "is malformed"},
+        {HEAD "{\"seq\": 1, \"kind\": \"update\", \"key\": \"E1\", \"id\": \"i\"}\n]}\n",
+         "is malformed"},
+        {HEAD "{\"seq\": 1, \"kind\": \"remove\", \"key\": \"E1\"}\n]}\n", "is malformed"},
+        {HEAD CREATE ", \"s\": \"\\x\"}\n]}\n", "is malformed: invalid escape"},
+        {HEAD CREATE ", \"s\": \"\\u0000\"}\n]}\n", "is malformed: \\u0000 is not allowed"},
+        {HEAD CREATE ", \"n\": 123456789012345678901234}\n]}\n", "is malformed: too big integer"},
+        {HEAD "{\"seq\": 2, \"kind\": \"create\", \"key\": \"E1\", \"body\": {}}\n]}\n",
+         "is malformed"}, /* not its position */
+        /* an escape in the kind: read by jansson, shaped, and only then refused
+         * for an identity that does not match */
+        {HEAD "{\"seq\": 1, \"kind\": \"cr\\u0065ate\", \"key\": \"E1\", \"body\": {}}\n]}\n",
+         "its identity does not match"},
+    };
+#undef CREATE
+#undef HEAD
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(gcs_plan_parse(&back, bad[i].text, strlen(bad[i].text), "edited"),
+                         GCS_EINVALID);
+        if (!strstr(gcs_error_last(), bad[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, gcs_error_last(), bad[i].says);
+    }
+}
+
 /* The check the command line ran itself, now the library's: a plan applies
  * only to the API it was made for. */
 /* A plan in memory (kept in the store with its run) reads back as a file does,
@@ -940,6 +1049,8 @@ int main(void)
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
         cmocka_unit_test(identity_depends_on_content_only),
+        cmocka_unit_test(operations_are_checked_from_their_text),
+        cmocka_unit_test(the_text_in_pieces_is_the_dump),
         cmocka_unit_test(mass_deactivation_needs_approval),
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
