@@ -110,7 +110,9 @@ typedef struct planner {
     gcs_buf scratch;          /* a user's record while it is built */
     char *file_name;          /* the source's name, once for every row */
     gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
+    gcs_buf body;             /* a create's body text, while it is added to the plan */
     json_t *schemas;          /* the schemas of every desired user, once */
+    char *schemas_head;       /* '{"schemas":[...]': how a desired user's text starts */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
     bool holders_forbidden;   /* the client may not read roles: users are read one by one */
     bool manages_manager;     /* the profile keeps the manager in step (not create-only) */
@@ -1402,6 +1404,25 @@ static json_t *desired_user(planner *p, const desired *d)
     return whole;
 }
 
+/* The row's desired user as compact JSON text, "schemas" first as mapped (in
+ * planner.body, valid until the next call); NULL when out of memory. */
+static const char *desired_text(planner *p, const desired *d)
+{
+    gcs_buf *b = &p->body;
+    gcs_buf_clear(b);
+    const char *text = d->user_text;
+    int rc = 0;
+    if (d->standard_schemas) {
+        rc = gcs_buf_puts(b, p->schemas_head);
+        text++; /* past its '{' */
+        if (rc == 0 && *text != '}')
+            rc = gcs_buf_putc(b, ',');
+    }
+    for (const char *r = text; *r && rc == 0; r++)
+        rc = *r == URN_MARK ? gcs_buf_puts(b, URN_PREFIX) : gcs_buf_putc(b, *r);
+    return rc == 0 ? b->ptr : NULL;
+}
+
 /* A row whose managed attributes have the digest of its user's, and whose user
  * carries this row's marker: unchanged, decided without parsing either. */
 static bool unchanged_by_digest(planner *p, const desired *d)
@@ -1421,6 +1442,7 @@ static bool unchanged_by_digest(planner *p, const desired *d)
 
 static int plan_row(planner *p, desired *d)
 {
+    bool manager_set = false;
     if (unchanged_by_digest(p, d)) {
         p->stats->unchanged++;
         return 0;
@@ -1447,9 +1469,10 @@ static int plan_row(planner *p, desired *d)
             reject_mapped(p, d, "manager", why);
             goto out;
         }
-        if (id)
+        if (id) {
             gcs_map_user_set_manager(&d->m, id);
-        else
+            manager_set = true;
+        } else
             json_object_set_new(extra, "manager_key", json_string(d->m.manager_key));
     }
 
@@ -1486,9 +1509,15 @@ static int plan_row(planner *p, desired *d)
             goto out;
         }
         p->stats->created++;
-        /* The plan keeps the body's text at once: no copy of the tree is needed. */
-        rc = gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
-                          json_incref(d->m.user), changes, extra);
+        /* The body as the row's text says it, unless the manager's id was set
+         * in the tree since: no dump of the tree is needed. */
+        const char *body = manager_set ? NULL : desired_text(p, d);
+        if (body)
+            rc = gcs_plan_add_create_text(p->plan, d->m.source_key, user_name, body, changes,
+                                          extra);
+        else
+            rc = gcs_plan_add(p->plan, GCS_PLAN_CREATE, d->m.source_key, user_name, NULL, NULL,
+                              json_incref(d->m.user), changes, extra);
         extra = NULL;
         goto out;
     }
@@ -1934,13 +1963,18 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_strmap_init(&p.claimed);
     gcs_buf_init(&p.scratch, 0);
     gcs_buf_init(&p.record, 0);
+    gcs_buf_init(&p.body, 0);
     gcs_buf_init(&p.expanded, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
     p.context = json_object();
     int rc = 0;
-    if (!p.rejected_values || !p.context || !p.schemas) {
+    char *schemas_text = p.schemas ? json_dumps(p.schemas, JSON_COMPACT) : NULL;
+    if (schemas_text && asprintf(&p.schemas_head, "{\"schemas\":%s", schemas_text) < 0)
+        p.schemas_head = NULL;
+    free(schemas_text);
+    if (!p.rejected_values || !p.context || !p.schemas || !p.schemas_head) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -2006,6 +2040,8 @@ out:
         gcs_plan_release(out);
     gcs_row_spill_free(p.spill);
     gcs_buf_release(&p.record);
+    gcs_buf_release(&p.body);
+    free(p.schemas_head);
     free(p.key_dups);
     free(p.name_hashes);
     free(p.file_name);

@@ -726,6 +726,135 @@ int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char
     return rc;
 }
 
+/* Appends compact JSON text as the plan writes it (JSON_INDENT(0)): a space
+ * after every ',' and ':' outside strings. */
+static int spaced_json(linebuf *t, const char *text)
+{
+    size_t n = strlen(text), extra = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == ':') {
+            extra++;
+        }
+    }
+    int rc = linebuf_reserve(t, t->len + n + extra);
+    if (rc < 0)
+        return rc;
+    char *w = t->p + t->len;
+    in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        *w++ = c;
+        if (in_string) {
+            if (c == '\\' && i + 1 < n)
+                *w++ = text[++i];
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == ':') {
+            *w++ = ' ';
+        }
+    }
+    t->len = (size_t)(w - t->p);
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+/* The members of a dumped object (its text less the braces), or "" for {}. */
+static int append_members(linebuf *t, const json_t *obj)
+{
+    size_t before = t->len;
+    if (json_dump_callback(obj, dump_to_linebuf, t, JSON_INDENT(0) | JSON_PRESERVE_ORDER) < 0 ||
+        t->len < before + 2)
+        return gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory");
+    /* "{...}" -> "...": drop the closing brace, then the opening one */
+    t->len--;
+    memmove(t->p + before, t->p + before + 1, t->len - before - 1);
+    t->len--;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+int gcs_plan_add_create_text(gcs_plan *plan, const char *key, const char *user_name,
+                             const char *body_text, json_t *changes, json_t *extra)
+{
+    static const char *const own[] = {"kind", "key", "userName", "id", "version", "body",
+                                      "changes", "seq"};
+    bool clash = false;
+    for (size_t i = 0; i < sizeof own / sizeof *own && extra; i++)
+        clash |= json_object_get(extra, own[i]) != NULL;
+    if (clash || !plan->ops) {
+        json_t *body = json_loads(body_text, 0, NULL);
+        if (!body) {
+            json_decref(changes);
+            json_decref(extra);
+            if (plan->ops)
+                plan->ops->failed = true;
+            return gcs_error_set(GCS_ENOMEM, "cannot build plan operation");
+        }
+        return gcs_plan_add(plan, GCS_PLAN_CREATE, key, user_name, NULL, NULL, body, changes,
+                            extra);
+    }
+    /* The operation as gcs_plan_add's tree would be dumped: its head, the body,
+     * the changes, then extra's members. */
+    json_t *head = json_pack("{s:s,s:s?,s:s?,s:n,s:n}", "kind", "create", "key", key, "userName",
+                             user_name, "id", "version");
+    if (!changes)
+        changes = json_array();
+    linebuf t = {0};
+    int rc = head && changes ? 0 : gcs_error_set(GCS_ENOMEM, "cannot build plan operation");
+    if (rc == 0 && (rc = linebuf_reserve(&t, 1024)) == 0) {
+        t.p[t.len++] = '{';
+        rc = append_members(&t, head);
+    }
+    if (rc == 0 && (rc = linebuf_reserve(&t, t.len + 16)) == 0) {
+        memcpy(t.p + t.len, ", \"body\": ", 10);
+        t.len += 10;
+        rc = spaced_json(&t, body_text);
+    }
+    if (rc == 0 && (rc = linebuf_reserve(&t, t.len + 16)) == 0) {
+        memcpy(t.p + t.len, ", \"changes\": ", 13);
+        t.len += 13;
+        if (json_dump_callback(changes, dump_to_linebuf, &t,
+                               JSON_INDENT(0) | JSON_PRESERVE_ORDER) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory");
+    }
+    if (rc == 0 && json_object_size(extra) > 0 && (rc = linebuf_reserve(&t, t.len + 2)) == 0) {
+        memcpy(t.p + t.len, ", ", 2);
+        t.len += 2;
+        rc = append_members(&t, extra);
+    }
+    if (rc == 0 && (rc = linebuf_reserve(&t, t.len + 1)) == 0) {
+        t.p[t.len++] = '}';
+        t.p[t.len] = '\0';
+    }
+    if (rc == 0) {
+        /* What weighs() reads: a create's privileged roles and replaced values. */
+        json_t *probe = json_pack("{s:O,s:O?}", "changes", changes, "privileged",
+                                  json_object_get(extra, "privileged"));
+        rc = probe ? ops_append(plan->ops, t.p, t.len, GCS_PLAN_CREATE,
+                                weighs(probe, GCS_PLAN_CREATE), key)
+                   : gcs_error_set(GCS_ENOMEM, "cannot build plan operation");
+        json_decref(probe);
+    }
+    linebuf_free(&t);
+    json_decref(head);
+    json_decref(changes);
+    json_decref(extra);
+    if (rc < 0)
+        plan->ops->failed = true;
+    return rc;
+}
+
 void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason)
 {
     json_array_append_new(json_object_get(plan->doc, "rejected"),

@@ -107,6 +107,15 @@ int gcs_plan_kind_parse(const char *name, gcs_plan_kind *out);
 int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char *user_name,
                  const char *id, const char *version, json_t *body, json_t *changes,
                  json_t *extra);
+/*
+ * gcs_plan_add of a create whose body is already text: `body_text` is the SCIM
+ * user as json_dumps writes it with JSON_COMPACT (the plan writes it with its
+ * own separators, byte for byte what gcs_plan_add would). `changes` and `extra`
+ * are stolen as there; a member of `extra` named like one of the operation's own
+ * makes it a gcs_plan_add of the parsed body.
+ */
+int gcs_plan_add_create_text(gcs_plan *plan, const char *key, const char *user_name,
+                             const char *body_text, json_t *changes, json_t *extra);
 /* Records a rejected source row: where and why. */
 void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason);
 void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total);

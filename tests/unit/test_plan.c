@@ -100,6 +100,65 @@ static void creates_that_grant_or_replace_weigh(void **state)
     gcs_plan_release(&p);
 }
 
+/* A create added from its body's compact text is the operation, byte for byte,
+ * that gcs_plan_add writes of the parsed body: escapes, UTF-8, reals, nested
+ * and empty values, extra members; and it weighs as that one does. */
+static void a_create_added_as_text_is_the_same_operation(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "{}",
+        "{\"schemas\":[\"urn:a\",\"urn:b\"],\"userName\":\"a@x.com\",\"active\":true}",
+        "{\"displayName\":\"Zo\\u00e9 \\\"Q\\\" \\\\ a,b:c\",\"title\":\"\\n\\t\\u0001\","
+        "\"roles\":[{\"value\":\"Master Admin\"}],\"x\":{\"skills\":[{\"name\":\"s, t\","
+        "\"proficiency\":3.0}],\"empty\":[],\"none\":{}},\"n\":-12}",
+        "{\"u\":\"caf\xc3\xa9 \xe2\x80\xae\"}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        char *texts[2];
+        bool weigh[2];
+        for (int way = 0; way < 2; way++) {
+            gcs_plan_options o;
+            gcs_plan_options_init(&o);
+            gcs_plan p;
+            assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+            json_t *changes = json_pack("[{s:s,s:n,s:s}]", "attribute", "title", "old", "new",
+                                        "Lead, \"senior\"");
+            json_t *extra = json_pack("{s:s,s:[s]}", "location", "hr.csv:2", "privileged",
+                                      i == 2 ? "Master Admin" : "");
+            if (i != 2)
+                json_object_del(extra, "privileged");
+            if (way == 0) {
+                json_t *body = json_loads(bodies[i], 0, NULL);
+                assert_non_null(body);
+                assert_int_equal(gcs_plan_add(&p, GCS_PLAN_CREATE, "K\"1", "a@x.com", NULL, NULL,
+                                              body, changes, extra),
+                                 0);
+            } else {
+                /* the text as the planner keeps it: jansson's compact dump */
+                json_t *body = json_loads(bodies[i], 0, NULL);
+                char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                assert_non_null(text);
+                assert_int_equal(
+                    gcs_plan_add_create_text(&p, "K\"1", "a@x.com", text, changes, extra), 0);
+                free(text);
+                json_decref(body);
+            }
+            assert_int_equal(gcs_plan_finish(&p), 0);
+            weigh[way] = gcs_plan_weighs_at(&p, 0);
+            char *all;
+            assert_int_equal(gcs_plan_dump(&all, &p), 0);
+            texts[way] = strdup(strstr(all, "{\"seq\": 1"));
+            free(all);
+            gcs_plan_release(&p);
+        }
+        assert_string_equal(texts[0], texts[1]);
+        assert_int_equal(weigh[0], weigh[1]);
+        free(texts[0]);
+        free(texts[1]);
+    }
+}
+
 static void identity_depends_on_content_only(void **state)
 {
     (void)state;
@@ -988,6 +1047,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
         cmocka_unit_test(operations_are_ordered_and_counted),
+        cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
         cmocka_unit_test(identity_depends_on_content_only),
         cmocka_unit_test(operations_are_checked_from_their_text),
         cmocka_unit_test(the_text_in_pieces_is_the_dump),
