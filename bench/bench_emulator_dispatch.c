@@ -3,11 +3,19 @@
  * (bench/emulator.sh measures it over HTTP with wrk).
  *
  *   bench_emulator_dispatch [--users N]
+ *   bench_emulator_dispatch --creates N
+ *   bench_emulator_dispatch --ops N       (GETs and PATCHes: 200,000 each by default)
  *
  * With --users N (up to 1,000,000, all active), the organisation also holds N
  * synthetic users, and the run times list pages at the start and at the end
  * (startIndex = N - 99), an indexed lookup, a filter that scans, and the
- * state dump, besides the GET and PATCH rates, in one JSON line. */
+ * state dump, besides the GET and PATCH rates, in one JSON line.
+ *
+ * With --creates N, the work of an initial load and a 1% update as gcscim
+ * sends it: N creates (POST, the body gcscim builds), a walk of every user in
+ * pages of 500 with the attributes a sync compares, and a PATCH with If-Match
+ * of every hundredth user; microseconds per create, per user served in a page
+ * and per PATCH (one thread: wall time is the emulator's CPU). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +39,10 @@ static const char patch_body[] =
     "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":["
     "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Lead\"},"
     "{\"op\":\"replace\",\"path\":\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department\",\"value\":\"Sales\"}]}";
+
+static const char patch_title[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":["
+    "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Senior Agent\"}]}";
 
 static gcs_http_request make(const char *method, const char *path, const char *body, const char *auth)
 {
@@ -97,14 +109,104 @@ static long rss_mib(void)
     return ru.ru_maxrss / 1024;
 }
 
+#define ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define GENESYS "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
+
+/* A number or a string after "key": in an answer, without parsing it (the
+ * bench's own work stays out of the emulator's time). */
+static const char *after_key(const gcs_http_response *resp, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = resp->body.ptr ? strstr(resp->body.ptr, pat) : NULL;
+    return at ? at + strlen(pat) : "";
+}
+
+static long rss_mib(void);
+
+/* The load, the page walk and the update of --creates N. */
+static int run_creates(gcs_emu *emu, const char *auth, long n)
+{
+    int bad = 0;
+    char body[1024], path[128];
+    char (*ids)[40] = calloc((size_t)n, sizeof *ids);
+    if (!ids)
+        return 1;
+    int64_t t0 = gcs_time_mono_us();
+    for (long i = 0; i < n; i++) {
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"" ENTERPRISE "\",\"" GENESYS "\"],"
+                 "\"userName\":\"person%06ld@example.com\",\"displayName\":\"Person %ld\",\"title\":\"Agent\","
+                 "\"active\":true,\"" ENTERPRISE "\":{\"department\":\"Support\"},"
+                 "\"" GENESYS "\":{\"externalIds\":[{\"authority\":\"gcscim\",\"value\":\"person%06ld@example.com\"}]}}",
+                 i, i, i);
+        gcs_http_request req = make("POST", "/api/v2/scim/v2/users", body, auth);
+        gcs_http_response resp;
+        gcs_http_server_dispatch(&resp, &req, gcs_emu_handle, emu);
+        bad += resp.status != 201;
+        const char *id = after_key(&resp, "id");
+        if (*id == '"')
+            snprintf(ids[i], sizeof ids[i], "%.36s", id + 1);
+        gcs_http_response_release(&resp);
+    }
+    double create_us = (double)(gcs_time_mono_us() - t0) / (double)n;
+
+    const char *attrs = "userName,displayName,title,active," ENTERPRISE ":department," GENESYS ":externalIds";
+    long served = 0, pages = 0;
+    t0 = gcs_time_mono_us();
+    for (long start = 1; start <= n; start += 500) {
+        char sstart[24];
+        snprintf(sstart, sizeof sstart, "%ld", start);
+        gcs_http_request req = make("GET", "/api/v2/scim/v2/users", NULL, auth);
+        req.args[0] = (gcs_http_pair){"startIndex", sstart};
+        req.args[1] = (gcs_http_pair){"count", "500"};
+        req.args[2] = (gcs_http_pair){"attributes", attrs};
+        req.nargs = 3;
+        gcs_http_response resp;
+        gcs_http_server_dispatch(&resp, &req, gcs_emu_handle, emu);
+        bad += resp.status != 200;
+        served += strtol(after_key(&resp, "itemsPerPage"), NULL, 10);
+        pages++;
+        gcs_http_response_release(&resp);
+    }
+    double page_us = (double)(gcs_time_mono_us() - t0) / (double)(served ? served : 1);
+
+    long patches = 0;
+    t0 = gcs_time_mono_us();
+    for (long i = 0; i < n; i += 100) {
+        snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", ids[i]);
+        gcs_http_request req = make("PATCH", path, patch_title, auth);
+        req.headers[2] = (gcs_http_pair){"If-Match", "\"1\""};
+        req.nheaders = 3;
+        gcs_http_response resp;
+        gcs_http_server_dispatch(&resp, &req, gcs_emu_handle, emu);
+        bad += resp.status != 200;
+        patches++;
+        gcs_http_response_release(&resp);
+    }
+    double patch_us = (double)(gcs_time_mono_us() - t0) / (double)(patches ? patches : 1);
+    free(ids);
+    printf("{\"bench\":\"emulator_dispatch\",\"creates\":%ld,\"create_us\":%.2f,\"pages\":%ld,"
+           "\"users_served\":%ld,\"page_us_per_user\":%.3f,\"patches\":%ld,\"patch_us\":%.2f,"
+           "\"rss_mib\":%ld,\"errors\":%d}\n",
+           n, create_us, pages, served, page_us, patches, patch_us, rss_mib(), bad);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     size_t users = 0;
+    long creates = 0;
+    int ops = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--users") == 0 && i + 1 < argc) {
             users = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc) {
+            ops = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--creates") == 0 && i + 1 < argc && !users) {
+            creates = strtol(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: bench_emulator_dispatch [--users N]\n");
+            fprintf(stderr, "usage: bench_emulator_dispatch [--users N | --creates N] [--ops N]\n");
             return 2;
         }
     }
@@ -132,8 +234,14 @@ int main(int argc, char **argv)
     gcs_http_response_release(&resp);
     json_decref(tok);
 
+    if (creates > 0) {
+        int cbad = run_creates(emu, auth, creates);
+        gcs_emu_free(emu);
+        json_decref(seed);
+        return cbad ? 1 : 0;
+    }
     double get_rate, patch_rate;
-    int n = users ? 50000 : 200000;
+    int n = ops > 0 ? ops : users ? 50000 : 200000;
     int bad = run(emu, "GET", "/api/v2/scim/v2/users/" USER_ID, NULL, auth, n, &get_rate);
     bad += run(emu, "PATCH", "/api/v2/scim/v2/users/" USER_ID, patch_body, auth, n, &patch_rate);
     if (!users) {

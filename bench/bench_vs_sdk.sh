@@ -98,15 +98,27 @@ timed() {
     read -r wall rss <"$dir/time"
 }
 
+# The emulator's CPU (user + system) in seconds: it shares the machine with
+# the client, so what it spends is taken from both tools alike.
+emulator_cpu() {
+    awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$emu_pid/stat"
+}
+
 declare -A R
 run_tool() { # name, then the command for one source (the source path is appended)
-    local name=$1
+    local name=$1 c0 c1
     start_emulator
+    c0=$(emulator_cpu)
     timed $(command_of "$name") "$dir/load.csv"
+    c1=$(emulator_cpu)
     R[$name.load.wall]=$wall R[$name.load.rss]=$rss R[$name.load.req]=$(requests)
+    R[$name.load.emu]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+    c0=$(emulator_cpu)
     timed $(command_of "$name") "$dir/update.csv"
+    c1=$(emulator_cpu)
     R[$name.update.wall]=$wall R[$name.update.rss]=$rss
     R[$name.update.req]=$(($(requests) - R[$name.load.req]))
+    R[$name.update.emu]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
     stop_emulator
 }
 
@@ -128,11 +140,12 @@ run_tool sdk
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf 'users %s, load average %s at the start\n' "$users" "$load"
-printf '%-8s %-8s %10s %12s %10s\n' phase tool wall_s peak_rss_mib requests
+printf '%-8s %-8s %10s %12s %10s %14s\n' phase tool wall_s peak_rss_mib requests emulator_cpu_s
 for phase in load update; do
     for tool in gcscim sdk; do
-        printf '%-8s %-8s %10s %12.1f %10s\n' "$phase" "$tool" "${R[$tool.$phase.wall]}" \
-            "$(awk -v k="${R[$tool.$phase.rss]}" 'BEGIN { print k / 1024 }')" "${R[$tool.$phase.req]}"
+        printf '%-8s %-8s %10s %12.1f %10s %14s\n' "$phase" "$tool" "${R[$tool.$phase.wall]}" \
+            "$(awk -v k="${R[$tool.$phase.rss]}" 'BEGIN { print k / 1024 }')" "${R[$tool.$phase.req]}" \
+            "${R[$tool.$phase.emu]}"
     done
     printf '%-8s %-8s %10s %12s %10s\n' "$phase" "ratio" \
         "$(ratio "${R[gcscim.$phase.wall]}" "${R[sdk.$phase.wall]}")" \
@@ -144,7 +157,7 @@ for phase in load update; do
     json+=',"'$phase'":{'
     for tool in gcscim sdk; do
         json+='"'$tool'":{"wall_s":'${R[$tool.$phase.wall]}',"peak_rss_kib":'${R[$tool.$phase.rss]}
-        json+=',"requests":'${R[$tool.$phase.req]}'},'
+        json+=',"requests":'${R[$tool.$phase.req]}',"emulator_cpu_s":'${R[$tool.$phase.emu]}'},'
     done
     json+='"ratio":{"wall":'$(ratio "${R[gcscim.$phase.wall]}" "${R[sdk.$phase.wall]}")
     json+=',"peak_rss":'$(ratio "${R[gcscim.$phase.rss]}" "${R[sdk.$phase.rss]}")

@@ -31,6 +31,7 @@ declare -A owner=(
     [libpq-fe.h]="store"
     [yaml.h]="mapping"
     [csv.h]="mapping"
+    [yajl/]="genesys"
     [systemd/]="cli"
 )
 

@@ -61,7 +61,7 @@ build)
     rm -rf "$debdir/_CPack_Packages"
     deb=$(the_deb)
     depends=$(dpkg-deb -f "$deb" Depends)
-    for lib in libc6 libcurl4 libjansson4 libsqlite3-0 libpq5 libmicrohttpd12 libyaml-0-2 libcsv3; do
+    for lib in libc6 libcurl4 libjansson4 libsqlite3-0 libpq5 libmicrohttpd12 libyaml-0-2 libcsv3 libyajl2; do
         grep -qE "(^|, )$lib( |,|$)" <<<"$depends" || { echo "Depends lacks $lib: $depends"; fail=1; }
     done
     dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles > "$tmp/conffiles"

@@ -66,6 +66,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     snprintf(emu->base_url, sizeof emu->base_url, "%s",
              opts->base_url ? opts->base_url : "http://127.0.0.1");
     emu->seed_doc = seed ? gcs_emu_json_copy(seed) : json_object();
+    emu->user_schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
     emu->synthetic_users = opts->synthetic_users;
     emu->synthetic_inactive_every = opts->synthetic_inactive_every;
     emu->synthetic_marker = opts->synthetic_marker ? strdup(opts->synthetic_marker) : NULL;
@@ -74,7 +75,7 @@ int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed)
     for (int i = 0; i < emu->nclients; i++)
         clients_copied &= emu->clients[i].id && emu->clients[i].secret &&
                           (emu->clients[i].scopes || !opts->nclients || !opts->clients[i].scopes);
-    if (!emu->stats.routes || !emu->seed_doc || !clients_copied) {
+    if (!emu->stats.routes || !emu->seed_doc || !emu->user_schemas || !clients_copied) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
@@ -101,6 +102,7 @@ void gcs_emu_free(gcs_emu *emu)
     }
     json_decref(emu->stats.routes);
     json_decref(emu->seed_doc);
+    json_decref(emu->user_schemas);
     free(emu->synthetic_marker);
     pthread_mutex_destroy(&emu->lock);
     free(emu);
@@ -209,7 +211,8 @@ json_t *gcs_emu_parse_body(emu_req *r, bool form_ok)
     if (r->preparsed) {
         j = r->pre;
         r->pre = NULL;
-        snprintf(jerr.text, sizeof jerr.text, "%s", r->pre_err);
+        if (!j)
+            snprintf(jerr.text, sizeof jerr.text, "%s", r->pre_err);
     } else {
         j = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
     }
@@ -226,7 +229,27 @@ json_t *gcs_emu_parse_body(emu_req *r, bool form_ok)
 
 void gcs_emu_now_iso(char out[32])
 {
-    gcs_time_format_iso8601(out, 32, gcs_time_wall_ms());
+    /* gcs_time_format_iso8601's %04d-%02d-%02dT%02d:%02d:%02d.%03dZ, without
+     * snprintf: every write stamps meta. */
+    int64_t ms = gcs_time_wall_ms();
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char *p = gcs_emu_put_dec(out, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = gcs_emu_put_dec(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = gcs_emu_put_dec(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = gcs_emu_put_dec(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = gcs_emu_put_dec(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = gcs_emu_put_dec(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = gcs_emu_put_dec(p, (long)(ms % 1000), 3);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 /* ==== Dispatch ==== */
@@ -304,11 +327,11 @@ static void add_headers(emu_req *r)
     }
     if (r->window) {
         char v[32];
-        snprintf(v, sizeof v, "%ld", r->rl_count);
+        *gcs_emu_put_dec(v, r->rl_count, 1) = '\0';
         gcs_http_response_header(r->resp, "inin-ratelimit-count", v);
-        snprintf(v, sizeof v, "%ld", r->rl_allowed);
+        *gcs_emu_put_dec(v, r->rl_allowed, 1) = '\0';
         gcs_http_response_header(r->resp, "inin-ratelimit-allowed", v);
-        snprintf(v, sizeof v, "%ld", r->rl_reset);
+        *gcs_emu_put_dec(v, r->rl_reset, 1) = '\0';
         gcs_http_response_header(r->resp, "inin-ratelimit-reset", v);
     }
 }
@@ -393,10 +416,13 @@ static void handle_api(emu_req *r, const char *rest)
 {
     gcs_emu *emu = r->emu;
     if (r->http->body_len > 0) {
-        json_error_t jerr;
-        r->pre = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
-        if (!r->pre)
-            snprintf(r->pre_err, sizeof r->pre_err, "%s", jerr.text);
+        r->pre = gcs_emu_json_parse_fast(r->http->body, r->http->body_len);
+        if (!r->pre) {
+            json_error_t jerr;
+            r->pre = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+            if (!r->pre)
+                snprintf(r->pre_err, sizeof r->pre_err, "%s", jerr.text);
+        }
         r->preparsed = true;
     }
     r->route = classify(rest);
@@ -431,10 +457,19 @@ void gcs_emu_handle(gcs_http_response *out, const gcs_http_request *req, void *p
     r.http = req;
     r.resp = out;
     unsigned long c = atomic_fetch_add(&emu->correlation, 1);
-    snprintf(r.correlation, sizeof r.correlation, "%08x-%04x-4%03x-a%03x-%012lx",
-             (unsigned)(emu->seed >> 32), (unsigned)(emu->seed >> 16) & 0xffff,
-             (unsigned)(emu->seed & 0xfff), (unsigned)((c >> 48) & 0xfff),
-             c & 0xffffffffffffUL);
+    /* %08x-%04x-4%03x-a%03x-%012lx of the seed and the counter */
+    char *p = gcs_emu_put_hex(r.correlation, emu->seed >> 32, 8);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, emu->seed >> 16, 4);
+    *p++ = '-';
+    *p++ = '4';
+    p = gcs_emu_put_hex(p, emu->seed, 3);
+    *p++ = '-';
+    *p++ = 'a';
+    p = gcs_emu_put_hex(p, c >> 48, 3);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, c, 12);
+    *p = '\0';
     const char *path = req->path ? req->path : "/";
     if (!req->method)
         return (void)gcs_http_response_set(out, 400, NULL, NULL);

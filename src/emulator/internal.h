@@ -160,6 +160,7 @@ struct gcs_emu {
     } client_windows[GCS_EMU_MAX_CLIENTS]; /* with config.rate_per_client */
     uint64_t seed;
     json_t *seed_doc;    /* the initial organisation, for reset */
+    json_t *user_schemas; /* every user's `schemas`, one array shared (never changed in place) */
     size_t synthetic_users;
     unsigned synthetic_inactive_every;
     char *synthetic_marker; /* the managed authority of synthetic users, or NULL */
@@ -195,16 +196,30 @@ typedef struct emu_req {
 /* ==== Random numbers (splitmix64: reproducible from --fault-seed) ==== */
 
 uint64_t gcs_emu_rand(uint64_t *state);
+/* Text for the paths every request takes, without snprintf (which parsed its
+ * format on each call: a tenth of a request). The hex is the low `digits`
+ * nibbles, zero-padded; the decimal is zero-padded to min_digits; both
+ * return the end (no NUL). gcs_emu_cat appends s at out[*len] as snprintf
+ * would: truncated to fit, always terminated. */
+char *gcs_emu_put_hex(char *p, uint64_t v, int digits);
+char *gcs_emu_put_dec(char *p, long v, int min_digits);
+void gcs_emu_cat(char *out, size_t outsz, size_t *len, const char *s);
 double gcs_emu_rand_unit(uint64_t *state);
 void gcs_emu_uuid(char out[40], uint64_t *state);
 
 /* ==== JSON without jansson's loop checks (json_fast.c) ==== */
 
 int gcs_emu_json_dump(gcs_buf *b, const json_t *j);
+/* A string as gcs_emu_json_dump writes one: quoted and escaped. */
+int gcs_emu_json_dump_string(gcs_buf *b, const char *s);
 /* Compact text (caller frees), or NULL. */
 char *gcs_emu_json_text(const json_t *j);
 /* Deep copy of containers; scalars shared. New reference. */
 json_t *gcs_emu_json_copy(const json_t *j);
+/* A JSON object read from text the way json_loadb reads it, for the common
+ * case (ASCII, no \u escapes, no reals, integers under 19 digits); NULL for
+ * anything else (then ask json_loadb, for the value or the error). */
+json_t *gcs_emu_json_parse_fast(const char *text, size_t len);
 
 /* ==== Answers (emulator.c) ==== */
 
@@ -335,6 +350,16 @@ void gcs_scim_path_release(scim_path *p);
 bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self);
 /* Projects `attributes` / `excludedAttributes`; new reference. */
 json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded);
+/* The same lists read once, for a page of documents. NULL when out of memory. */
+typedef struct emu_projection emu_projection;
+emu_projection *gcs_emu_projection_new(const char *attributes, const char *excluded);
+void gcs_emu_projection_free(emu_projection *p);
+/* True when neither list names anything (documents are answered whole). */
+bool gcs_emu_projection_is_whole(const emu_projection *p);
+json_t *gcs_emu_projection_apply(const emu_projection *p, const json_t *doc);
+/* Appends what gcs_emu_json_dump of gcs_emu_projection_apply(p, doc) would,
+ * without building the projected tree (for list pages). */
+int gcs_emu_projection_dump(gcs_buf *b, const emu_projection *p, const json_t *doc);
 /* Checks If-Match against a version; answers the configured conflict and
  * returns false when stale. */
 bool gcs_emu_if_match(emu_req *r, long version);

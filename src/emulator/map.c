@@ -136,12 +136,58 @@ double gcs_emu_rand_unit(uint64_t *state)
     return (double)(gcs_emu_rand(state) >> 11) / (double)(1ULL << 53);
 }
 
+char *gcs_emu_put_hex(char *p, uint64_t v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        p[i] = hex[v & 15];
+    return p + digits;
+}
+
+char *gcs_emu_put_dec(char *p, long v, int min_digits)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long u = v < 0 ? 0 - (unsigned long)v : (unsigned long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n < min_digits)
+        tmp[n++] = '0';
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+void gcs_emu_cat(char *out, size_t outsz, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + 1 >= outsz)
+        return;
+    if (n > outsz - 1 - *len)
+        n = outsz - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+}
+
 void gcs_emu_uuid(char out[40], uint64_t *state)
 {
     uint64_t a = gcs_emu_rand(state), b = gcs_emu_rand(state);
     a = (a & ~0xf000ULL) | 0x4000ULL;                 /* version 4 */
     b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
-    snprintf(out, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
-             (unsigned long long)(b & 0xffffffffffffULL));
+    /* %08x-%04x-%04x-%04x-%012llx, without snprintf */
+    char *p = gcs_emu_put_hex(out, a >> 32, 8);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, a >> 16, 4);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, a, 4);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, b >> 48, 4);
+    *p++ = '-';
+    p = gcs_emu_put_hex(p, b, 12);
+    *p = '\0';
 }

@@ -244,48 +244,97 @@ bool gcs_emu_user_validate(emu_req *r, json_t *doc, const emu_user *self)
 
 /* ==== attributes / excludedAttributes ==== */
 
+/* The key of obj that is `name` in any case: the exact key when there is one
+ * (a hash lookup), else the first that matches without regard to case. */
 static const char *key_ci(const json_t *obj, const char *name)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-        if (strcasecmp(key, name) == 0)
-            return key;
+    void *it = json_object_iter_at((json_t *)obj, name);
+    if (it)
+        return json_object_iter_key(it);
+    /* ASCII case folding keeps lengths: compare those first. */
+    size_t n = strlen(name);
+    for (it = json_object_iter((json_t *)obj); it; it = json_object_iter_next((json_t *)obj, it))
+        if (json_object_iter_key_len(it) == n && strcasecmp(json_object_iter_key(it), name) == 0)
+            return json_object_iter_key(it);
     return NULL;
 }
 
-/* Calls fn for each comma-separated name, split into (urn or NULL, attr). */
-static void each_attr(const char *list, void (*fn)(json_t *, const json_t *, const char *, const char *),
-                      json_t *out, const json_t *doc)
+/* One name of an attributes list: a whole extension ("urn:…:User") when the
+ * document has that key, else (urn or NULL, attr) with any ".sub" cut off. */
+typedef struct proj_name {
+    char *whole;         /* the name as given, when it starts with "urn:" */
+    char *urn;           /* NULL for the core schema */
+    char *attr;
+} proj_name;
+
+struct emu_projection {
+    proj_name *include, *exclude;
+    size_t ninclude, nexclude;
+    char *store_include, *store_exclude; /* the names' strings */
+};
+
+/* Splits a comma-separated list (its first 1,023 characters) into names. */
+static size_t split_names(const char *list, char **store, proj_name **out)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
+    size_t len = strnlen(list, 1023), count = 0;
+    char *buf = malloc(2 * len + 2);
+    proj_name *names = calloc(len / 2 + 1, sizeof *names);
+    if (!buf || !names) {
+        free(buf);
+        free(names);
+        *out = NULL;
+        *store = NULL;
+        return 0;
+    }
+    memcpy(buf, list, len);
+    buf[len] = '\0';
+    char *spare = buf + len + 1; /* a second copy for the whole names */
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ')
             tok++;
-        char *dot;
-        const char *urn = NULL;
-        /* A whole extension ("urn:…:User") is an attribute of its own. */
-        if (strncasecmp(tok, "urn:", 4) == 0 && key_ci(doc, tok)) {
-            fn(out, doc, NULL, tok);
-            continue;
-        }
+        proj_name *n = &names[count];
         if (strncasecmp(tok, "urn:", 4) == 0) {
+            size_t tl = strlen(tok);
+            memcpy(spare, tok, tl + 1);
+            n->whole = spare;
+            spare += tl + 1;
             char *colon = strrchr(tok, ':');
             *colon = '\0';
-            urn = tok;
+            n->urn = tok;
             tok = colon + 1;
-            if (strcasecmp(urn, SCIM_USER_SCHEMA) == 0 || strcasecmp(urn, SCIM_GROUP_SCHEMA) == 0)
-                urn = NULL;
+            if (strcasecmp(n->urn, SCIM_USER_SCHEMA) == 0 || strcasecmp(n->urn, SCIM_GROUP_SCHEMA) == 0)
+                n->urn = NULL;
         }
-        if ((dot = strchr(tok, '.')))
+        char *dot = strchr(tok, '.');
+        if (dot)
             *dot = '\0';
-        if (*tok)
-            fn(out, doc, urn, tok);
+        n->attr = tok;
+        if (*tok || n->whole)
+            count++;
+        else
+            memset(n, 0, sizeof *n);
+    }
+    *store = buf;
+    *out = names;
+    return count;
+}
+
+/* Calls fn for each name, as it applies to this document. */
+static void each_attr(const proj_name *names, size_t count,
+                      void (*fn)(json_t *, const json_t *, const char *, const char *),
+                      json_t *out, const json_t *doc)
+{
+    for (size_t i = 0; i < count; i++) {
+        const proj_name *n = &names[i];
+        if (n->whole && key_ci(doc, n->whole))
+            fn(out, doc, NULL, n->whole);
+        else if (*n->attr)
+            fn(out, doc, n->urn, n->attr);
     }
 }
 
+/* Keys are the document's own (valid UTF-8): set without checking them again. */
 static void include_one(json_t *out, const json_t *doc, const char *urn, const char *attr)
 {
     const char *uk = urn ? key_ci(doc, urn) : NULL;
@@ -294,19 +343,19 @@ static void include_one(json_t *out, const json_t *doc, const char *urn, const c
     if (!k) {
         /* A whole extension named as an attribute. */
         if (!urn && (k = key_ci(doc, attr)))
-            json_object_set(out, k, json_object_get(doc, k));
+            json_object_set_nocheck(out, k, json_object_get(doc, k));
         return;
     }
     if (!urn) {
-        json_object_set(out, k, json_object_get(from, k));
+        json_object_set_nocheck(out, k, json_object_get(from, k));
         return;
     }
     json_t *ext = json_object_get(out, uk);
     if (!ext) {
         ext = json_object();
-        json_object_set_new(out, uk, ext);
+        json_object_set_new_nocheck(out, uk, ext);
     }
-    json_object_set(ext, k, json_object_get(from, k));
+    json_object_set_nocheck(ext, k, json_object_get(from, k));
 }
 
 static void exclude_one(json_t *out, const json_t *doc, const char *urn, const char *attr)
@@ -318,27 +367,196 @@ static void exclude_one(json_t *out, const json_t *doc, const char *urn, const c
         json_object_del(from, k);
 }
 
-json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded)
+emu_projection *gcs_emu_projection_new(const char *attributes, const char *excluded)
+{
+    emu_projection *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    bool in = attributes && *attributes, ex = excluded && *excluded;
+    if (in)
+        p->ninclude = split_names(attributes, &p->store_include, &p->include);
+    if (ex)
+        p->nexclude = split_names(excluded, &p->store_exclude, &p->exclude);
+    if ((in && !p->include) || (ex && !p->exclude)) {
+        gcs_emu_projection_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void gcs_emu_projection_free(emu_projection *p)
+{
+    if (!p)
+        return;
+    free(p->store_include);
+    free(p->store_exclude);
+    free(p->include);
+    free(p->exclude);
+    free(p);
+}
+
+bool gcs_emu_projection_is_whole(const emu_projection *p)
+{
+    return !p || (!p->include && !p->exclude);
+}
+
+json_t *gcs_emu_projection_apply(const emu_projection *p, const json_t *doc)
 {
     json_t *out;
-    if (attributes && *attributes) {
+    if (p && p->include) {
         out = json_object();
         json_object_set(out, "schemas", json_object_get(doc, "schemas"));
         json_object_set(out, "id", json_object_get(doc, "id"));
-        each_attr(attributes, include_one, out, doc);
+        each_attr(p->include, p->ninclude, include_one, out, doc);
         if (json_object_get(doc, "meta"))
             json_object_set(out, "meta", json_object_get(doc, "meta"));
     } else {
         out = gcs_emu_json_copy(doc);
     }
-    if (excluded && *excluded) {
-        if (attributes && *attributes) {
+    if (p && p->exclude) {
+        if (p->include) {
             /* `out` shares values with `doc`: never cut into those. */
             json_t *copy = gcs_emu_json_copy(out);
             json_decref(out);
             out = copy;
         }
-        each_attr(excluded, exclude_one, out, doc);
+        each_attr(p->exclude, p->nexclude, exclude_one, out, doc);
     }
+    return out;
+}
+
+/* ==== The projection written without its tree ====
+ *
+ * The object gcs_emu_projection_apply builds, kept as a short list of
+ * (key, value) in insertion order, with the same rules: a key set again keeps
+ * its place and takes the new value; an extension named by one of its
+ * attributes is a new object of the attributes named, unless the whole
+ * extension is in the answer already (then it stays whole). */
+
+#define PROJ_MAX 72
+
+typedef struct proj_slot {
+    const char *key;
+    const json_t *value;  /* NULL for an extension built from its attributes */
+    int parent;           /* -1 at the top, else the index of the built extension */
+} proj_slot;
+
+typedef struct proj_list {
+    proj_slot slots[PROJ_MAX];
+    int n;
+    bool overflow;
+} proj_list;
+
+static int proj_find(const proj_list *l, int parent, const char *key)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->slots[i].parent == parent && strcmp(l->slots[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+/* json_object_set semantics: a NULL value adds nothing. */
+static int proj_set(proj_list *l, int parent, const char *key, const json_t *value, bool built)
+{
+    if (!value && !built)
+        return -1;
+    int i = proj_find(l, parent, key);
+    if (i < 0) {
+        if (l->n == PROJ_MAX) {
+            l->overflow = true;
+            return -1;
+        }
+        i = l->n++;
+        l->slots[i].key = key;
+        l->slots[i].parent = parent;
+    }
+    l->slots[i].value = built ? NULL : value;
+    return i;
+}
+
+static void proj_include(proj_list *l, const json_t *doc, const char *urn, const char *attr)
+{
+    const char *uk = urn ? key_ci(doc, urn) : NULL;
+    const json_t *from = urn ? json_object_get(doc, uk ? uk : "") : doc;
+    const char *k = from ? key_ci(from, attr) : NULL;
+    if (!k) {
+        if (!urn && (k = key_ci(doc, attr)))
+            proj_set(l, -1, k, json_object_get(doc, k), false);
+        return;
+    }
+    if (!urn) {
+        proj_set(l, -1, k, json_object_get(from, k), false);
+        return;
+    }
+    int e = proj_find(l, -1, uk);
+    if (e >= 0 && l->slots[e].value) {
+        /* The whole extension is there: setting one of its own attributes
+         * to its own value changes nothing. */
+        if (!json_is_object(l->slots[e].value))
+            l->overflow = true; /* not an object: leave it to the tree */
+        return;
+    }
+    if (e < 0 && (e = proj_set(l, -1, uk, NULL, true)) < 0)
+        return;
+    proj_set(l, e, k, json_object_get(from, k), false);
+}
+
+static int proj_write(gcs_buf *b, const proj_list *l, int parent)
+{
+    int rc = gcs_buf_putc(b, '{');
+    bool first = true;
+    for (int i = 0; rc == 0 && i < l->n; i++) {
+        const proj_slot *s = &l->slots[i];
+        if (s->parent != parent)
+            continue;
+        if (!first)
+            rc = gcs_buf_putc(b, ',');
+        first = false;
+        if (rc == 0)
+            rc = gcs_emu_json_dump_string(b, s->key);
+        if (rc == 0)
+            rc = gcs_buf_putc(b, ':');
+        if (rc == 0)
+            rc = s->value ? gcs_emu_json_dump(b, s->value) : proj_write(b, l, i);
+    }
+    return rc < 0 ? rc : gcs_buf_putc(b, '}');
+}
+
+int gcs_emu_projection_dump(gcs_buf *b, const emu_projection *p, const json_t *doc)
+{
+    if (!p || !p->include || p->exclude || p->ninclude + 3 > PROJ_MAX) {
+        json_t *out = gcs_emu_projection_apply(p, doc);
+        int rc = out ? gcs_emu_json_dump(b, out) : -1;
+        json_decref(out);
+        return rc;
+    }
+    proj_list l;
+    l.n = 0;
+    l.overflow = false;
+    proj_set(&l, -1, "schemas", json_object_get(doc, "schemas"), false);
+    proj_set(&l, -1, "id", json_object_get(doc, "id"), false);
+    for (size_t i = 0; i < p->ninclude; i++) {
+        const proj_name *n = &p->include[i];
+        if (n->whole && key_ci(doc, n->whole))
+            proj_include(&l, doc, NULL, n->whole);
+        else if (*n->attr)
+            proj_include(&l, doc, n->urn, n->attr);
+    }
+    if (json_object_get(doc, "meta"))
+        proj_set(&l, -1, "meta", json_object_get(doc, "meta"), false);
+    if (l.overflow) {
+        json_t *out = gcs_emu_projection_apply(p, doc);
+        int rc = out ? gcs_emu_json_dump(b, out) : -1;
+        json_decref(out);
+        return rc;
+    }
+    return proj_write(b, &l, -1);
+}
+
+json_t *gcs_emu_project(const json_t *doc, const char *attributes, const char *excluded)
+{
+    emu_projection *p = gcs_emu_projection_new(attributes, excluded);
+    json_t *out = p ? gcs_emu_projection_apply(p, doc) : NULL;
+    gcs_emu_projection_free(p);
     return out;
 }

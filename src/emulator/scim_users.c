@@ -8,18 +8,38 @@
 
 #define DEFAULT_COUNT 25
 
+/* "\"%ld\"" of the version. */
+static void etag_of(char out[32], long version)
+{
+    char *p = out;
+    *p++ = '"';
+    p = gcs_emu_put_dec(p, version, 1);
+    *p++ = '"';
+    *p = '\0';
+}
+
+/* Answers with the user. A GET keeps the serialisation for the next one
+ * (cached); the answer to a write is written straight into the body and not
+ * kept: a load of a million creates would otherwise hold a million texts. */
 static void send_user(emu_req *r, int status, emu_user *u, bool with_body)
 {
     char etag[32];
     const char *attrs = gcs_http_request_arg(r->http, "attributes");
     const char *excl = gcs_http_request_arg(r->http, "excludedAttributes");
-    snprintf(etag, sizeof etag, "\"%ld\"", u->version);
+    etag_of(etag, u->version);
     if (!with_body) {
         gcs_http_response_set(r->resp, status, NULL, NULL);
     } else if ((attrs && *attrs) || (excl && *excl)) {
         gcs_emu_send_json(r, status, gcs_emu_project(u->doc, attrs, excl));
-    } else {
+    } else if (u->cached || strcmp(r->http->method, "GET") == 0) {
         gcs_emu_send_raw(r, status, gcs_emu_user_text(u));
+    } else {
+        gcs_emu_send_raw(r, status, NULL);
+        if (gcs_emu_json_dump(&r->resp->body, u->doc) < 0) {
+            gcs_buf_clear(&r->resp->body);
+            if (gcs_buf_puts(&r->resp->body, "{}") < 0)
+                r->resp->status = 500;
+        }
     }
     gcs_http_response_header(r->resp, "ETag", etag);
     if (status == 201) {
@@ -111,14 +131,11 @@ static bool indexed_hits(gcs_emu *emu, const scim_filter *f, emu_user ***out, si
 /* Appends one user of a list page: its cached serialisation when there is
  * one (without caching it: a sync that pages through a million users would
  * leave a million cached texts behind), or the projection. */
-static int put_user(gcs_buf *b, emu_user *u, const char *attrs, const char *excl)
+static int put_user(gcs_buf *b, emu_user *u, const emu_projection *proj)
 {
-    if ((!attrs || !*attrs) && (!excl || !*excl))
+    if (gcs_emu_projection_is_whole(proj))
         return u->cached ? gcs_buf_puts(b, u->cached) : gcs_emu_json_dump(b, u->doc);
-    json_t *p = gcs_emu_project(u->doc, attrs, excl);
-    int rc = gcs_emu_json_dump(b, p);
-    json_decref(p);
-    return rc;
+    return gcs_emu_projection_dump(b, proj, u->doc);
 }
 
 static void list_users(emu_req *r)
@@ -197,12 +214,16 @@ static void list_users(emu_req *r)
     int rc = gcs_buf_printf(b, "{\"schemas\":[\"%s\"],\"totalResults\":%ld,\"startIndex\":%ld,"
                                "\"itemsPerPage\":%zu,\"Resources\":[",
                             SCIM_LIST_SCHEMA, total, start, npage);
+    emu_projection *proj = projected ? gcs_emu_projection_new(attrs, excl) : NULL;
+    if (projected && !proj)
+        rc = -1;
     for (size_t i = 0; rc == 0 && i < npage; i++) {
         if (i)
             rc = gcs_buf_putc(b, ',');
         if (rc == 0)
-            rc = put_user(b, page[i], attrs, excl);
+            rc = put_user(b, page[i], proj);
     }
+    gcs_emu_projection_free(proj);
     if (rc == 0)
         rc = gcs_buf_puts(b, "]}");
     if (rc < 0) {
@@ -333,7 +354,7 @@ void gcs_emu_scim_users(emu_req *r, const char *rest)
     if (strcmp(m, "GET") == 0) {
         char etag[32];
         const char *inm = gcs_http_request_header(r->http, "If-None-Match");
-        snprintf(etag, sizeof etag, "\"%ld\"", u->version);
+        etag_of(etag, u->version);
         bool same = inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
                             (strncmp(inm, "W/", 2) == 0 && strcmp(inm + 2, etag) == 0));
         send_user(r, same ? 304 : 200, u, !same);

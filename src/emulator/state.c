@@ -57,7 +57,14 @@ out:
 void gcs_emu_user_location(gcs_emu *emu, char *out, size_t outsz, const char *kind,
                            const char *id)
 {
-    snprintf(out, outsz, "%s/api/v2/scim/v2/%s/%s", emu->base_url, kind, id);
+    size_t len = 0;
+    if (outsz)
+        *out = '\0';
+    gcs_emu_cat(out, outsz, &len, emu->base_url);
+    gcs_emu_cat(out, outsz, &len, "/api/v2/scim/v2/");
+    gcs_emu_cat(out, outsz, &len, kind);
+    gcs_emu_cat(out, outsz, &len, "/");
+    gcs_emu_cat(out, outsz, &len, id);
 }
 
 static void user_index_name(gcs_emu *emu, emu_user *u, bool add)
@@ -76,12 +83,17 @@ static void ext_key(char *out, size_t outsz, const char *authority, const char *
 {
     char a[256], v[256];
     gcs_emu_lower(v, sizeof v, value);
-    if (authority) {
+    if (authority)
         gcs_emu_lower(a, sizeof a, authority);
-        snprintf(out, outsz, "x:%s\x1f%s", a, v);
-    } else {
-        snprintf(out, outsz, "e:%s", v);
+    /* "x:AUTHORITY\x1fVALUE" or "e:VALUE", lowercased */
+    size_t len = 0;
+    *out = '\0';
+    gcs_emu_cat(out, outsz, &len, authority ? "x:" : "e:");
+    if (authority) {
+        gcs_emu_cat(out, outsz, &len, a);
+        gcs_emu_cat(out, outsz, &len, "\x1f");
     }
+    gcs_emu_cat(out, outsz, &len, v);
 }
 
 static void ext_bump(emu_map *m, const char *key, emu_user *u, int delta)
@@ -164,22 +176,29 @@ static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id
     char now[32], loc[256], ver[24];
     gcs_emu_now_iso(now);
     gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
-    snprintf(ver, sizeof ver, "%ld", version);
-    json_object_set_new(doc, "meta",
-                        json_pack("{s:s,s:s,s:s,s:s,s:s}", "resourceType", kind, "created",
-                                  created ? created : now, "lastModified", now, "location", loc,
-                                  "version", ver));
+    *gcs_emu_put_dec(ver, version, 1) = '\0';
+    /* Built by hand, not with json_pack: this runs on every write. */
+    json_t *meta = json_object();
+    json_object_set_new_nocheck(meta, "resourceType", json_string(kind));
+    json_object_set_new_nocheck(meta, "created", json_string(created ? created : now));
+    json_object_set_new_nocheck(meta, "lastModified", json_string(now));
+    json_object_set_new_nocheck(meta, "location", json_string(loc));
+    json_object_set_new_nocheck(meta, "version", json_string(ver));
+    json_object_set_new_nocheck(doc, "meta", meta);
 }
 
-/* A user doc with schemas and id first, as the real service writes it (doc stolen). */
-static json_t *ordered(json_t *doc, const char *id)
+/* A user doc with schemas and id first, as the real service writes it (doc
+ * stolen); `schemas` is the organisation's shared array, meta is dropped. */
+static json_t *ordered(gcs_emu *emu, json_t *doc, const char *id)
 {
-    json_t *out = json_pack("{s:[sss],s:s}", "schemas", SCIM_USER_SCHEMA, SCIM_ENTERPRISE,
-                            SCIM_GENESYS, "id", id);
-    json_object_del(doc, "schemas");
-    json_object_del(doc, "id");
-    json_object_del(doc, "meta");
-    json_object_update(out, doc);
+    json_t *out = json_object();
+    json_object_set_nocheck(out, "schemas", emu->user_schemas);
+    json_object_set_new_nocheck(out, "id", json_string(id));
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v)
+        if (strcmp(key, "schemas") != 0 && strcmp(key, "id") != 0 && strcmp(key, "meta") != 0)
+            json_object_set_nocheck(out, key, v);
     json_decref(doc);
     return out;
 }
@@ -253,7 +272,7 @@ emu_user *gcs_emu_user_add(gcs_emu *emu, json_t *doc)
         snprintf(u->id, sizeof u->id, "%s", given);
     else
         gcs_emu_uuid(u->id, &emu->rng_ids);
-    doc = ordered(doc, u->id);
+    doc = ordered(emu, doc, u->id);
     if (emu->generated_fields)
         derive_readonly(doc, u->id);
     u->doc = doc;
@@ -292,7 +311,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     if (reindex)
         ext_index(emu, u, u->doc, -1);
     if (!in_order(doc, u->id))
-        doc = ordered(doc, u->id);
+        doc = ordered(emu, doc, u->id);
     json_object_set(doc, "groups", json_object_get(u->doc, "groups"));
     if (!json_is_boolean(json_object_get(doc, "active")))
         json_object_set_new(doc, "active", json_true());
@@ -300,7 +319,7 @@ void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
     /* meta keeps created and location; the rest is new. */
     char now[32], ver[24];
     gcs_emu_now_iso(now);
-    snprintf(ver, sizeof ver, "%ld", u->version);
+    *gcs_emu_put_dec(ver, u->version, 1) = '\0';
     json_t *meta = json_object();
     json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck("User"));
     json_object_set_nocheck(meta, "created", json_object_get(old_meta, "created"));
@@ -631,7 +650,7 @@ static int synthesize(gcs_emu *emu, size_t n)
      * are a million JSON trees: what is shared is memory and time saved. */
     char now[32];
     gcs_emu_now_iso(now);
-    json_t *schemas = json_pack("[sss]", SCIM_USER_SCHEMA, SCIM_ENTERPRISE, SCIM_GENESYS);
+    json_t *schemas = json_incref(emu->user_schemas);
     json_t *agent = json_string("Agent"), *work = json_string("work");
     /* Managed ones carry a marker keyed by their userName, as a profile that
      * matches by userName writes it. */

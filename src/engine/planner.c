@@ -2,9 +2,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "engine/current_user.h"
 #include "engine/group_planner.h"
 #include "engine/managed_digest.h"
 #include "engine/recorder.h"
+#include "engine/row_spill.h"
 #include "genesys/directory.h"
 #include "mapping/map.h"
 #include "mapping/profile.h"
@@ -36,40 +38,40 @@ int gcs_planner_check_inputs(const gcs_planner_options *o)
 /* ==== State of one planning run ==== */
 
 /*
- * Rows and Genesys users are many (a million of each): each is kept as its
- * compact JSON text, with the few values every step looks at, and parsed again
- * only while its row is decided.
+ * Rows and Genesys users are many (a million of each). A mapped row stays in
+ * memory as a row_ref: what the decisions need across rows (its status, the
+ * user it matched, the digest of what it wants, its line). Its strings (key,
+ * match values, manager key, userName and the desired user as compact JSON
+ * text) are written to the row spill file (engine/row_spill.h) as soon as it is
+ * mapped, and read back, as a `desired`, only while the row is matched or
+ * decided. The key index (`by_key`) is the only other thing a row keeps.
  */
-typedef struct desired {
-    gcs_map_user m;           /* m.user is NULL but while the row is decided */
-    char *user_text;          /* the desired user, compact JSON, until decided */
-    char *user_name;          /* its userName, or NULL */
-    size_t matched;           /* 1 + the matched user's place in planner.users; 0: none */
-    json_t *current;          /* the matched user, parsed while the row is decided */
+typedef struct row_ref {
+    uint64_t at;              /* its record in the spill file */
+    uint32_t size;            /* the record's bytes */
+    uint32_t matched;         /* 1 + the matched user's place in planner.users; 0: none */
+    unsigned long line;       /* the line it starts on in the source */
     gcs_managed_digest digest; /* of the desired user, when has_digest */
-    bool has_digest;
+    uint8_t status;           /* gcs_map_status: GCS_MAP_OK until rejected */
     signed char active;       /* gcs_managed_active of the desired user */
-    /* Strings shared rather than copied per row (a million rows): */
-    bool file_shared;         /* m.file is planner.file_name */
-    bool key_shared;          /* m.source_key is one of m.match's values */
-    bool name_shared;         /* user_name is one of m.match's values */
+    bool has_digest;
+} row_ref;
+
+/* A row read back from the spill file, while it is matched or decided: every
+ * string points into `record`. */
+typedef struct desired {
+    row_ref *ref;             /* the row in memory: status and match are kept there */
+    size_t index;             /* its place in planner.rows */
+    gcs_map_user m;           /* m.user is NULL but while the row is decided */
+    char *record;             /* the spilled record, NUL-terminated strings */
+    const char *user_text;    /* the desired user, compact JSON */
+    const char *user_name;    /* its userName, or NULL */
+    json_t *current;          /* the matched user, parsed while the row is decided */
     bool standard_schemas;    /* user_text left out "schemas": planner.schemas */
 } desired;
 
-/* One allocation per user: "id\0marker\0version\0text", where text is the
- * user as read less what no step compares (id, meta, schemas, groups). */
-typedef struct current_user {
-    char *blob;
-    uint32_t marker_at;       /* offset of the marker's value (its source key); 0: none */
-    uint32_t version_at;      /* offset of meta.version; 0: none */
-    uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
-    uint32_t text_at;
-    bool has_id;
-    bool active;
-    bool has_digest;
-    signed char active_as_read; /* gcs_managed_active */
-    gcs_managed_digest digest; /* of what the profile manages, when has_digest */
-} current_user;
+/* One allocation per user: engine/current_user.h. */
+typedef gcs_current_user current_user;
 
 typedef struct planner {
     const gcs_planner_options *o;
@@ -81,9 +83,17 @@ typedef struct planner {
     gcs_plan *plan;
     const char *marker;       /* the managed authority */
 
-    desired *rows;
+    row_ref *rows;
     size_t count, cap;
+    gcs_row_spill *spill;     /* every kept row's strings (row_spill.h) */
+    gcs_buf record;           /* a row's record while it is written */
     gcs_strmap by_key;        /* source key -> index in rows */
+    /* Found while the rows are read, acted on once all are (reject_duplicates):
+     * each later row with a key already seen, and every userName's hash. */
+    struct row_pair { uint32_t row, first; } *key_dups;
+    size_t key_dup_count, key_dup_cap;
+    struct name_hash { uint64_t hash; uint32_t row; } *name_hashes;
+    size_t name_hash_count, name_hash_cap;
     json_t *rejected_values;  /* every value of every rejected row: protects its user */
 
     current_user *users;      /* every Genesys user read */
@@ -111,14 +121,6 @@ typedef struct planner {
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
 } planner;
-
-static char *lower(const char *s)
-{
-    char *d = strdup(s);
-    for (char *p = d; p && *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return d;
-}
 
 /* Index key for a matching key and its value ("key\x1fvalue"); userName and
  * email ignore case. Written to `room` when it fits, else allocated (*heap
@@ -171,7 +173,7 @@ static size_t index_get(planner *p, const char *key, const char *value)
 }
 
 /* The row that claimed the Genesys user `id`, or NULL. */
-static struct desired *claimant(planner *p, const char *id)
+static row_ref *claimant(planner *p, const char *id)
 {
     uint64_t row;
     return id && gcs_strmap_get_str(&p->claimed, id, &row) ? &p->rows[row] : NULL;
@@ -184,7 +186,7 @@ static void claim(planner *p, const char *id, size_t row)
 }
 
 /* The first row with this source key, or NULL. */
-static struct desired *row_by_key(planner *p, const char *key)
+static row_ref *row_by_key(planner *p, const char *key)
 {
     uint64_t row;
     return key && gcs_strmap_get_str(&p->by_key, key, &row) ? &p->rows[row] : NULL;
@@ -192,30 +194,14 @@ static struct desired *row_by_key(planner *p, const char *key)
 
 /* ==== Texts kept short ====
  *
- * Every kept text (a row's desired user, a user read) names the SCIM extensions
- * by their URNs, 60 bytes and more each. "urn:ietf:params:scim:schemas:extension:"
- * is kept as one byte, \x01, which no JSON text holds raw (control characters
- * are escaped in strings and never outside them): the substitution is undone
- * exactly before the text is parsed. */
+ * Kept texts name the SCIM extensions by one byte (engine/current_user.h). */
 
-#define URN_PREFIX "urn:ietf:params:scim:schemas:extension:"
-#define URN_MARK '\x01'
+#define URN_PREFIX GCS_URN_PREFIX
+#define URN_MARK GCS_URN_MARK
 
-/* Squeezes text in place; returns its new length. */
 static size_t squeeze_urns(char *text)
 {
-    const size_t n = sizeof URN_PREFIX - 1;
-    char *w = text;
-    for (const char *r = text; *r;) {
-        if (*r == 'u' && strncmp(r, URN_PREFIX, n) == 0) {
-            *w++ = URN_MARK;
-            r += n;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - text);
+    return gcs_urn_squeeze(text);
 }
 
 /* The text as it was, parsed; NULL when out of memory (or not JSON). */
@@ -305,101 +291,49 @@ static const char *marker_value(const planner *p, const json_t *user)
     return NULL;
 }
 
-static bool is_active(const json_t *user);
-
-static int put_member_text(const char *buffer, size_t size, void *data)
+static current_user *next_user(planner *p)
 {
-    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
-}
-
-/* Builds u->blob from a user read from Genesys; `scratch` is reused. */
-static int user_blob(current_user *u, gcs_buf *scratch, json_t *user, const char *id,
-                     const char *marker, const char *version)
-{
-    const char *manager = json_string_value(json_object_get(
-        json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
-    gcs_buf *b = scratch;
-    gcs_buf_clear(b);
-    int rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
-    if (rc == 0 && marker) {
-        u->marker_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, marker, strlen(marker) + 1);
-    }
-    if (rc == 0 && version) {
-        u->version_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, version, strlen(version) + 1);
-    }
-    if (rc == 0 && manager && *manager) {
-        u->manager_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, manager, strlen(manager) + 1);
-    }
-    u->text_at = (uint32_t)b->len;
-    if (rc == 0)
-        rc = gcs_buf_putc(b, '{');
-    const char *key;
-    json_t *v;
-    bool first = true;
-    json_object_foreach(user, key, v) {
-        if (rc < 0)
-            break;
-        if (strcmp(key, "id") == 0 || strcmp(key, "meta") == 0 || strcmp(key, "schemas") == 0 ||
-            strcmp(key, "groups") == 0)
-            continue;
-        if (!first)
-            rc = gcs_buf_putc(b, ',');
-        first = false;
-        if (rc == 0)
-            rc = gcs_buf_putc(b, '"');
-        if (rc == 0)
-            rc = gcs_buf_put_json_escaped(b, key);
-        if (rc == 0)
-            rc = gcs_buf_puts(b, "\":");
-        if (rc == 0 &&
-            json_dump_callback(v, put_member_text, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    }
-    if (rc == 0)
-        rc = gcs_buf_putc(b, '}');
-    if (rc < 0)
-        return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
-    b->len = u->text_at + squeeze_urns(b->ptr + u->text_at);
-    u->has_id = id != NULL;
-    u->blob = malloc(b->len + 1);
-    if (!u->blob)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
-    memcpy(u->blob, b->ptr, b->len + 1);
-    return 0;
-}
-
-static int collect_user(json_t *user, void *payload)
-{
-    planner *p = payload;
     if (p->user_count == p->user_cap) {
         size_t cap = p->user_cap ? p->user_cap * 2 : 1024;
         current_user *users = realloc(p->users, cap * sizeof *users);
         if (!users)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return NULL;
         p->users = users;
         p->user_cap = cap;
     }
-    const char *id = json_string_value(json_object_get(user, "id"));
-    const char *marker = marker_value(p, user);
-    const char *version =
-        json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
-    current_user *u = &p->users[p->user_count];
-    memset(u, 0, sizeof *u);
-    int rc = gcs_digester_user(&p->digester, user, false, &u->digest);
-    if (rc < 0)
-        return rc;
-    u->has_digest = rc == 1;
-    u->active_as_read = (signed char)gcs_managed_active(user);
-    if ((rc = user_blob(u, &p->scratch, user, id, marker, version)) < 0)
-        return rc;
-    u->active = is_active(user);
+    return &p->users[p->user_count];
+}
+
+/* Takes in the record just built at users[user_count]; `user` is the whole
+ * user or the values a planner looks at (genesys/user_page.h). */
+static int took_user(planner *p, json_t *user)
+{
     p->user_count++;
     index_user(p, user, p->user_count);
     p->stats->current_users++;
     return gcs_group_planner_note_user(p->groups, user, p->marker);
+}
+
+/* A user read whole (a targeted read). */
+static int collect_user(json_t *user, void *payload)
+{
+    planner *p = payload;
+    current_user *u = next_user(p);
+    if (!u)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user);
+    return rc < 0 ? rc : took_user(p, user);
+}
+
+/* A user of a listed page, read as it streamed. */
+static int collect_read(const gcs_user_read *user, void *payload)
+{
+    planner *p = payload;
+    current_user *u = next_user(p);
+    if (!u)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user);
+    return rc < 0 ? rc : took_user(p, user->members);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -481,6 +415,8 @@ static void reject_mapped(planner *p, desired *d, const char *field, const char 
     if (d->m.status != GCS_MAP_OK)
         return;
     d->m.status = GCS_MAP_REJECTED;
+    if (d->ref)
+        d->ref->status = GCS_MAP_REJECTED;
     p->stats->mapped--;
     p->stats->rejected++;
     if (d->m.source_key && json_object_set_new(p->rejected_values, d->m.source_key, json_true()) < 0)
@@ -533,62 +469,180 @@ static int keep_context(planner *p, const desired *d, const gcs_row *row)
     return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
 }
 
-/* A kept row's strings, shared where they are equal: its file's name with
- * every other row, its source key and userName with its match values. */
-static int share_row_strings(planner *p, desired *d)
+/* ==== Rows out of memory ====
+ *
+ * A kept row's record in the spill file: a header (the number of match values,
+ * then which strings follow), then NUL-terminated strings: the file's name when
+ * it is not the source's, the source key, the manager's key, the userName, the
+ * desired user's text, then each match value after its key, the key as the
+ * address of the profile's own string (borrowed for the whole run, and the
+ * file is this process's alone). */
+
+enum {
+    RECORD_OWN_FILE = 1,
+    RECORD_MANAGER = 2,
+    RECORD_USER_NAME = 4,
+    RECORD_STANDARD_SCHEMAS = 8,
+};
+
+typedef struct record_head {
+    uint32_t match_count;
+    uint32_t flags;
+} record_head;
+
+static int put_string(gcs_buf *b, const char *s)
 {
-    if (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))
-        return GCS_ENOMEM;
-    if (d->m.file && strcmp(d->m.file, p->file_name) == 0) {
-        free(d->m.file);
-        d->m.file = p->file_name;
-        d->file_shared = true;
+    return gcs_buf_put(b, s, strlen(s) + 1);
+}
+
+/* Writes the mapped row d->m (whose user is `text`) to the spill file and
+ * fills in r->at and r->size. */
+static int spill_row(planner *p, row_ref *r, const gcs_map_user *m, const char *user_name,
+                     const char *text, bool standard_schemas)
+{
+    gcs_buf *b = &p->record;
+    gcs_buf_clear(b);
+    bool own_file = m->file && strcmp(m->file, p->file_name) != 0;
+    record_head h = {(uint32_t)m->match_count,
+                     (own_file ? RECORD_OWN_FILE : 0) | (m->manager_key ? RECORD_MANAGER : 0) |
+                         (user_name ? RECORD_USER_NAME : 0) |
+                         (standard_schemas ? RECORD_STANDARD_SCHEMAS : 0)};
+    int rc = gcs_buf_put(b, &h, sizeof h);
+    if (rc == 0 && own_file)
+        rc = put_string(b, m->file);
+    if (rc == 0)
+        rc = put_string(b, m->source_key);
+    if (rc == 0 && m->manager_key)
+        rc = put_string(b, m->manager_key);
+    if (rc == 0 && user_name)
+        rc = put_string(b, user_name);
+    if (rc == 0)
+        rc = put_string(b, text);
+    for (size_t k = 0; k < m->match_count && rc == 0; k++) {
+        rc = gcs_buf_put(b, &m->match[k].key, sizeof m->match[k].key);
+        if (rc == 0)
+            rc = put_string(b, m->match[k].value);
     }
-    for (size_t k = 0; k < d->m.match_count && d->m.source_key && !d->key_shared; k++) {
-        if (strcmp(d->m.match[k].value, d->m.source_key) == 0) {
-            free(d->m.source_key);
-            d->m.source_key = d->m.match[k].value;
-            d->key_shared = true;
-        }
+    if (rc < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (b->len > UINT32_MAX)
+        return gcs_error_set(GCS_EINVALID, "%s: line %lu: the row is too large", m->file, m->line);
+    r->size = (uint32_t)b->len;
+    return gcs_row_spill_append(p->spill, b->ptr, b->len, &r->at);
+}
+
+/* The string at *c; moves *c past it. */
+static char *next_string(char **c)
+{
+    char *s = *c;
+    *c += strlen(s) + 1;
+    return s;
+}
+
+/* Row i read back into d (release it with unload_row). */
+static int load_row(planner *p, size_t i, desired *d)
+{
+    memset(d, 0, sizeof *d);
+    row_ref *r = &p->rows[i];
+    d->ref = r;
+    d->index = i;
+    d->record = malloc((size_t)r->size + 1);
+    GCS_CHECK_ALLOC(d->record);
+    int rc = gcs_row_spill_read(p->spill, r->at, r->size, d->record);
+    if (rc < 0)
+        return rc;
+    d->record[r->size] = '\0';
+    record_head h;
+    memcpy(&h, d->record, sizeof h);
+    char *c = d->record + sizeof h;
+    d->m.status = (gcs_map_status)r->status;
+    d->m.line = r->line;
+    d->m.file = (h.flags & RECORD_OWN_FILE) ? next_string(&c) : p->file_name;
+    d->m.source_key = next_string(&c);
+    d->m.manager_key = (h.flags & RECORD_MANAGER) ? next_string(&c) : NULL;
+    d->user_name = (h.flags & RECORD_USER_NAME) ? next_string(&c) : NULL;
+    d->user_text = next_string(&c);
+    d->standard_schemas = (h.flags & RECORD_STANDARD_SCHEMAS) != 0;
+    if (h.match_count && !(d->m.match = calloc(h.match_count, sizeof *d->m.match)))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    d->m.match_count = h.match_count;
+    for (size_t k = 0; k < h.match_count; k++) {
+        memcpy(&d->m.match[k].key, c, sizeof d->m.match[k].key);
+        c += sizeof d->m.match[k].key;
+        d->m.match[k].value = next_string(&c);
     }
-    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
-    for (size_t k = 0; k < d->m.match_count && user_name && !d->name_shared; k++) {
-        if (strcmp(d->m.match[k].value, user_name) == 0) {
-            d->user_name = d->m.match[k].value;
-            d->name_shared = true;
-        }
-    }
-    if (user_name && !d->name_shared && !(d->user_name = strdup(user_name)))
-        return GCS_ENOMEM;
     return 0;
 }
 
-static void release_row(desired *d)
+/* Releases what load_row read back (the row's state stays in its row_ref). */
+static void unload_row(desired *d)
 {
-    if (d->file_shared)
-        d->m.file = NULL;
-    if (d->key_shared)
-        d->m.source_key = NULL;
-    if (!d->name_shared)
-        free(d->user_name);
-    d->user_name = NULL;
-    free(d->user_text);
-    d->user_text = NULL;
-    gcs_map_user_release(&d->m);
+    free(d->m.match);
+    free(d->record);
+    json_decref(d->m.user);
     json_decref(d->current);
-    d->current = NULL;
+    memset(d, 0, sizeof *d);
+}
+
+/* Rejects row i, which is not read back: it is, for as long as it takes. */
+static void reject_row(planner *p, size_t i, const char *field, const char *why)
+{
+    desired d;
+    if (load_row(p, i, &d) < 0)
+        p->oom = true;
+    else
+        reject_mapped(p, &d, field, why);
+    unload_row(&d);
+}
+
+/* Remembers what reject_duplicates needs of a kept row: a key already seen,
+ * and its userName's hash (case aside). */
+static void note_for_duplicates(planner *p, size_t row, const char *key, const char *user_name)
+{
+    uint64_t first;
+    if (key && *key && gcs_strmap_get_str(&p->by_key, key, &first)) {
+        if (p->key_dup_count == p->key_dup_cap) {
+            size_t cap = p->key_dup_cap ? 2 * p->key_dup_cap : 16;
+            struct row_pair *more = realloc(p->key_dups, cap * sizeof *more);
+            if (!more) {
+                p->oom = true;
+                return;
+            }
+            p->key_dups = more;
+            p->key_dup_cap = cap;
+        }
+        p->key_dups[p->key_dup_count++] = (struct row_pair){(uint32_t)row, (uint32_t)first};
+    }
+    if (!user_name || !*user_name)
+        return;
+    if (p->name_hash_count == p->name_hash_cap) {
+        size_t cap = p->name_hash_cap ? 2 * p->name_hash_cap : 256;
+        struct name_hash *more = realloc(p->name_hashes, cap * sizeof *more);
+        if (!more) {
+            p->oom = true;
+            return;
+        }
+        p->name_hashes = more;
+        p->name_hash_cap = cap;
+    }
+    uint64_t h = 14695981039346656037u; /* FNV-1a: equal names, equal hashes */
+    for (const char *c = user_name; *c; c++)
+        h = (h ^ (unsigned char)tolower((unsigned char)*c)) * 1099511628211u;
+    p->name_hashes[p->name_hash_count++] = (struct name_hash){h, (uint32_t)row};
 }
 
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
-        desired *rows = realloc(p->rows, cap * sizeof *rows);
+        row_ref *rows = realloc(p->rows, cap * sizeof *rows);
         GCS_CHECK_ALLOC(rows);
         p->rows = rows;
         p->cap = cap;
     }
-    desired *d = &p->rows[p->count];
+    if (p->count >= UINT32_MAX - 1)
+        return gcs_error_set(GCS_EINVALID, "%s: more rows than a plan takes", row->file);
+    desired dm, *d = &dm;
     memset(d, 0, sizeof *d);
     int rc = gcs_map_row(&d->m, p->profile, row, p->org);
     if (rc == GCS_ENOMEM)
@@ -613,35 +667,43 @@ static int add_row(planner *p, const gcs_row *row)
         gcs_map_user_release(&d->m);
         return p->o->strict ? gcs_error_set(GCS_EINVALID, "%s", gcs_error_last()) : 0;
     }
+    row_ref *r = &p->rows[p->count];
+    memset(r, 0, sizeof *r);
+    r->status = GCS_MAP_OK;
+    r->line = d->m.line;
     /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
-    rc = gcs_digester_user(&p->digester, d->m.user, true, &d->digest);
+    rc = gcs_digester_user(&p->digester, d->m.user, true, &r->digest);
     if (rc < 0) {
         gcs_map_user_release(&d->m);
         return rc;
     }
-    d->has_digest = rc == 1;
-    d->active = (signed char)gcs_managed_active(d->m.user);
-    d->standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
-    if (d->standard_schemas)
+    r->has_digest = rc == 1;
+    r->active = (signed char)gcs_managed_active(d->m.user);
+    bool standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
+    if (standard_schemas)
         json_object_del(d->m.user, "schemas");
-    d->user_text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (d->user_text) {
-        char *short_text = realloc(d->user_text, squeeze_urns(d->user_text) + 1);
-        if (short_text)
-            d->user_text = short_text;
-    }
-    if (!d->user_text || share_row_strings(p, d) < 0) {
-        release_row(d);
+    char *text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text || (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
+        free(text);
+        gcs_map_user_release(&d->m);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    json_decref(d->m.user);
-    d->m.user = NULL;
+    squeeze_urns(text);
+    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    rc = spill_row(p, r, &d->m, user_name, text, standard_schemas);
+    free(text);
+    if (rc == 0)
+        note_for_duplicates(p, p->count, d->m.source_key, user_name);
     /* A second row with the same key rejects both (decide() does it): keep the first. */
-    if (gcs_strmap_put_str(&p->by_key, d->m.source_key, p->count, false) < 0)
+    if (rc == 0 && gcs_strmap_put_str(&p->by_key, d->m.source_key, p->count, false) < 0)
         p->oom = true;
-    p->count++;
-    p->stats->mapped++;
-    return gcs_group_planner_note_row(p->groups, d->m.source_key, row);
+    if (rc == 0) {
+        p->count++;
+        p->stats->mapped++;
+        rc = gcs_group_planner_note_row(p->groups, d->m.source_key, row);
+    }
+    gcs_map_user_release(&d->m);
+    return rc;
 }
 
 /* The values of a bad row protect whatever user they name, as a rejected
@@ -1005,10 +1067,11 @@ static int read_targets(planner *p, target_reads *t, size_t count)
 
 /* Each row's keys in the order they are tried: the marker, the match keys,
  * then the userName. */
-static void targets_of_rows(planner *p, target_reads *t, const char *marker_key)
+static void targets_of_rows(planner *p, target_reads *t, const desired *loaded,
+                            const char *marker_key)
 {
     for (size_t i = 0; i < p->count; i++) {
-        desired *d = &p->rows[i];
+        const desired *d = &loaded[i];
         target_reads *r = &t[i];
         r->person = d->m.source_key;
         if (p->marker) {
@@ -1058,16 +1121,23 @@ static int find_targeted(planner *p)
     snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker ? p->marker : "");
     size_t rows = p->count, all = p->count + p->o->target_count;
     target_reads *t = calloc(all ? all : 1, sizeof *t);
-    GCS_CHECK_ALLOC(t);
-    targets_of_rows(p, t, marker_key);
-    size_t leavers = targets_of_leavers(p, t + rows, marker_key);
-    int rc = 0;
-    if (p->o->lookups_at_once)
+    /* Few rows (the named people, or no more than targeted_max): all read back. */
+    desired *loaded = calloc(rows ? rows : 1, sizeof *loaded);
+    int rc = t && loaded ? 0 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < rows && rc == 0; i++)
+        rc = load_row(p, i, &loaded[i]);
+    if (rc == 0)
+        targets_of_rows(p, t, loaded, marker_key);
+    size_t leavers = rc == 0 ? targets_of_leavers(p, t + rows, marker_key) : 0;
+    if (rc == 0 && p->o->lookups_at_once)
         rc = prefetch_targets(p, t, rows + leavers);
     if (rc == 0)
         rc = read_targets(p, t, rows);
     if (rc == 0)
         rc = read_targets(p, t + rows, leavers);
+    for (size_t i = 0; loaded && i < rows; i++)
+        unload_row(&loaded[i]);
+    free(loaded);
     free(t);
     return rc;
 }
@@ -1086,7 +1156,7 @@ static int read_current(planner *p)
     char *attributes = wanted_attributes(p);
     if (!attributes)
         return gcs_error_prefix(gcs_error_last_code() == GCS_ENOMEM ? GCS_ENOMEM : GCS_EINVALID, "cannot list the attributes to read");
-    int rc = gcs_directory_list_users(p->client, attributes, true, collect_user, p,
+    int rc = gcs_directory_list_users(p->client, attributes, true, collect_read, p,
                                       &p->stats->requests);
     free(attributes);
     return rc;
@@ -1115,11 +1185,11 @@ static bool is_active(const json_t *user)
 static const char *resolve_manager(planner *p, const desired *d, bool *pending, bool *unknown)
 {
     *pending = *unknown = false;
-    const desired *mgr = row_by_key(p, d->m.manager_key);
+    const row_ref *mgr = row_by_key(p, d->m.manager_key);
     if (mgr) {
-        if (mgr->m.status == GCS_MAP_OK && mgr->matched)
+        if (mgr->status == GCS_MAP_OK && mgr->matched)
             return id_at(p, mgr->matched);
-        if (mgr->m.status == GCS_MAP_OK) {
+        if (mgr->status == GCS_MAP_OK) {
             *pending = true;
             return NULL;
         }
@@ -1278,12 +1348,12 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
     if (!u)
         return 0;
     const char *id = id_at(p, place);
-    const desired *o = claimant(p, id);
+    const row_ref *o = claimant(p, id);
     char why[600];
     if (o) {
         snprintf(why, sizeof why,
                  "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
-                 user_name, id, o->m.line);
+                 user_name, id, o->line);
         reject_mapped(p, d, "userName", why);
         json_decref(u);
         return 0;
@@ -1297,7 +1367,7 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
         json_decref(u);
         return 0;
     }
-    claim(p, id, (size_t)(d - p->rows));
+    claim(p, id, d->index);
     json_decref(u);
     return place;
 }
@@ -1336,15 +1406,16 @@ static json_t *desired_user(planner *p, const desired *d)
  * carries this row's marker: unchanged, decided without parsing either. */
 static bool unchanged_by_digest(planner *p, const desired *d)
 {
-    if (!d->matched || !d->has_digest)
+    const row_ref *r = d->ref;
+    if (!r->matched || !r->has_digest)
         return false;
-    const current_user *cu = &p->users[d->matched - 1];
-    const char *owner = marker_at(p, d->matched - 1);
+    const current_user *cu = &p->users[r->matched - 1];
+    const char *owner = marker_at(p, r->matched - 1);
     if (p->marker && (!owner || strcmp(owner, d->m.source_key) != 0))
         return false; /* adopted, or another key's: the full path says which */
-    if (d->active != GCS_MANAGED_ACTIVE_ABSENT && d->active != cu->active_as_read)
+    if (r->active != GCS_MANAGED_ACTIVE_ABSENT && r->active != cu->active_as_read)
         return false; /* the diff compares `active` only when the row sets it */
-    return cu->has_digest && gcs_managed_digest_equal(&cu->digest, &d->digest) &&
+    return cu->has_digest && gcs_managed_digest_equal(&cu->digest, &r->digest) &&
            same_manager(p, d, cu);
 }
 
@@ -1352,8 +1423,6 @@ static int plan_row(planner *p, desired *d)
 {
     if (unchanged_by_digest(p, d)) {
         p->stats->unchanged++;
-        free(d->user_text);
-        d->user_text = NULL;
         return 0;
     }
     char location[600];
@@ -1363,9 +1432,7 @@ static int plan_row(planner *p, desired *d)
     int rc = 0;
     /* The row and its user, parsed again for as long as the row is decided. */
     d->m.user = desired_user(p, d);
-    free(d->user_text);
-    d->user_text = NULL;
-    if (!d->m.user || (d->matched && !(d->current = user_at(p, d->matched)))) {
+    if (!d->m.user || (d->ref->matched && !(d->current = user_at(p, d->ref->matched)))) {
         json_decref(extra);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
@@ -1394,10 +1461,10 @@ static int plan_row(planner *p, desired *d)
             p->stats->unchanged++;
             goto out;
         }
-        d->matched = user_name ? user_name_holder(p, d, user_name) : 0;
+        d->ref->matched = user_name ? (uint32_t)user_name_holder(p, d, user_name) : 0;
         if (d->m.status != GCS_MAP_OK)
             goto out;
-        if (d->matched && !(d->current = user_at(p, d->matched))) {
+        if (d->ref->matched && !(d->current = user_at(p, d->ref->matched))) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;
         }
@@ -1497,10 +1564,6 @@ static int plan_row(planner *p, desired *d)
     free(etag);
 out:
     json_decref(extra);
-    json_decref(d->m.user);
-    d->m.user = NULL;
-    json_decref(d->current);
-    d->current = NULL;
     return rc;
 }
 
@@ -1583,45 +1646,136 @@ static int plan_leavers(planner *p, long *managed_total)
 
 /* Two rows with one key, or one userName (Genesys keeps those unique), cannot
  * both be right: both are rejected, and both users are protected. */
+static int compare_name_hashes(const void *a, const void *b)
+{
+    const struct name_hash *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int compare_pairs(const void *a, const void *b)
+{
+    const struct row_pair *x = a, *y = b;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* The lowercased userName of row i, in out (room for GCS_NAME_ROOM bytes). */
+enum { NAME_ROOM = 1024 };
+static int lowered_name_of(planner *p, size_t i, char *out)
+{
+    desired d;
+    int rc = load_row(p, i, &d);
+    out[0] = '\0';
+    for (size_t k = 0; rc == 0 && d.user_name && d.user_name[k] && k + 1 < NAME_ROOM; k++) {
+        out[k] = (char)tolower((unsigned char)d.user_name[k]);
+        out[k + 1] = '\0';
+    }
+    if (rc == 0 && d.user_name && strlen(d.user_name) >= NAME_ROOM)
+        snprintf(out, NAME_ROOM, "%s", d.user_name); /* too long to share a hash by chance */
+    unload_row(&d);
+    return rc;
+}
+
+/* Each later row whose userName (case aside) an earlier row has, with the
+ * first such row: rows whose names share a hash are read back and compared. */
+static int name_duplicates(planner *p, struct row_pair **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    struct name_hash *h = p->name_hashes;
+    size_t n = p->name_hash_count, cap = 0;
+    if (n > 1)
+        qsort(h, n, sizeof *h, compare_name_hashes);
+    char *names = NULL;
+    int rc = 0;
+    for (size_t g = 0; g < n && rc == 0;) {
+        size_t end = g + 1;
+        while (end < n && h[end].hash == h[g].hash)
+            end++;
+        if (end - g > 1) {
+            /* rows in order: the first with each name is the one the others meet */
+            char *more = realloc(names, (end - g) * NAME_ROOM);
+            if (!more) {
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                break;
+            }
+            names = more;
+            for (size_t k = g; k < end && rc == 0; k++)
+                rc = lowered_name_of(p, h[k].row, names + (k - g) * NAME_ROOM);
+            for (size_t k = g + 1; k < end && rc == 0; k++) {
+                size_t f = g;
+                while (f < k && strcmp(names + (f - g) * NAME_ROOM, names + (k - g) * NAME_ROOM))
+                    f++;
+                if (f == k)
+                    continue;
+                if (*count == cap) {
+                    cap = cap ? 2 * cap : 16;
+                    struct row_pair *grown = realloc(*out, cap * sizeof *grown);
+                    if (!grown) {
+                        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+                        break;
+                    }
+                    *out = grown;
+                }
+                (*out)[(*count)++] = (struct row_pair){h[k].row, h[f].row};
+            }
+        }
+        g = end;
+    }
+    free(names);
+    if (rc == 0 && *count > 1)
+        qsort(*out, *count, sizeof **out, compare_pairs);
+    return rc;
+}
+
+/* Rejects row `row` and the earlier row `first`, which share a key or a userName. */
+static void reject_pair(planner *p, struct row_pair pair, bool by_name)
+{
+    desired d;
+    if (load_row(p, pair.row, &d) < 0) {
+        p->oom = true;
+        unload_row(&d);
+        return;
+    }
+    char value[NAME_ROOM];
+    if (by_name)
+        lowered_name_of(p, pair.row, value);
+    else
+        snprintf(value, sizeof value, "%s", d.m.source_key);
+    const char *what = by_name ? "userName" : "key", *field = by_name ? "userName" : NULL;
+    char why[600];
+    snprintf(why, sizeof why, "%s '%s' is also on line %lu", what, value, d.m.line);
+    reject_row(p, pair.first, field, why);
+    snprintf(why, sizeof why, "%s '%s' is also on line %lu", what, value,
+             p->rows[pair.first].line);
+    reject_mapped(p, &d, field, why);
+    unload_row(&d);
+}
+
 static void reject_duplicates(planner *p)
 {
-    gcs_strmap keys, names;
-    gcs_strmap_init(&keys);
-    gcs_strmap_init(&names);
-    for (size_t i = 0; i < p->count; i++) {
-        desired *d = &p->rows[i];
-        if (d->m.status != GCS_MAP_OK)
-            continue;
-        const char *un = d->user_name;
-        char *lun = un ? lower(un) : NULL;
-        if (un && !lun)
-            p->oom = true;
-        struct {
-            gcs_strmap *seen;
-            const char *value, *what, *field;
-        } checks[] = {{&keys, d->m.source_key, "key", NULL}, {&names, lun, "userName", "userName"}};
-        for (size_t c = 0; c < 2; c++) {
-            if (!checks[c].value || !*checks[c].value)
-                continue;
-            uint64_t first;
-            if (!gcs_strmap_get_str(checks[c].seen, checks[c].value, &first)) {
-                if (gcs_strmap_put_str(checks[c].seen, checks[c].value, i, false) < 0)
-                    p->oom = true;
-                continue;
-            }
-            desired *f = &p->rows[first];
-            char why[600];
-            snprintf(why, sizeof why, "%s '%s' is also on line %lu", checks[c].what,
-                     checks[c].value, d->m.line);
-            reject_mapped(p, f, checks[c].field, why);
-            snprintf(why, sizeof why, "%s '%s' is also on line %lu", checks[c].what,
-                     checks[c].value, f->m.line);
-            reject_mapped(p, d, checks[c].field, why);
-        }
-        free(lun);
+    struct row_pair *names = NULL;
+    size_t name_count = 0;
+    if (name_duplicates(p, &names, &name_count) < 0)
+        p->oom = true;
+    /* In the rows' order, each row's key before its userName. */
+    size_t k = 0, n = 0;
+    while (k < p->key_dup_count || n < name_count) {
+        bool key_first = n == name_count ||
+                         (k < p->key_dup_count && p->key_dups[k].row <= names[n].row);
+        if (key_first)
+            reject_pair(p, p->key_dups[k++], false);
+        else
+            reject_pair(p, names[n++], true);
     }
-    gcs_strmap_release(&keys);
-    gcs_strmap_release(&names);
+    free(names);
+    free(p->key_dups);
+    p->key_dups = NULL;
+    p->key_dup_count = p->key_dup_cap = 0;
+    free(p->name_hashes);
+    p->name_hashes = NULL;
+    p->name_hash_count = p->name_hash_cap = 0;
 }
 
 /* ==== 6: groups, once the users are planned ==== */
@@ -1633,16 +1787,24 @@ static int plan_groups(planner *p)
     json_t *people = json_object();
     GCS_CHECK_ALLOC(people);
     for (size_t i = 0; i < p->count; i++) {
-        desired *d = &p->rows[i];
-        if (d->m.status != GCS_MAP_OK || !d->matched)
+        const row_ref *r = &p->rows[i];
+        if (r->status != GCS_MAP_OK || !r->matched)
             continue;
-        json_t *current = user_at(p, d->matched);
-        if (!current)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
-        json_object_set_new(people, d->m.source_key,
-                            json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
-                                      "userName", json_object_get(current, "userName")));
+        desired d;
+        json_t *current = NULL;
+        int rc = load_row(p, i, &d);
+        if (rc == 0 && !(current = user_at(p, r->matched)))
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        if (rc == 0)
+            json_object_set_new(people, d.m.source_key,
+                                json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
+                                          "userName", json_object_get(current, "userName")));
         json_decref(current);
+        unload_row(&d);
+        if (rc < 0) {
+            json_decref(people);
+            return rc;
+        }
     }
     static const char *const wanted[] = {"key", "userName"};
     for (size_t i = 0; i < gcs_plan_size(p->plan); i++) {
@@ -1698,32 +1860,41 @@ static int decide(planner *p)
 {
     reject_duplicates(p);
     /* Match every row first, so that managers resolve whatever the row order. */
-    for (size_t i = 0; i < p->count; i++) {
-        desired *d = &p->rows[i];
-        if (d->m.status != GCS_MAP_OK)
+    int rc = 0;
+    for (size_t i = 0; i < p->count && rc == 0; i++) {
+        if (p->rows[i].status != GCS_MAP_OK)
             continue;
-        size_t u = match_user(p, d);
+        desired d;
+        if ((rc = load_row(p, i, &d)) < 0) {
+            unload_row(&d);
+            break;
+        }
+        size_t u = match_user(p, &d);
         const char *id = id_at(p, u);
-        desired *o = claimant(p, id);
+        row_ref *o = claimant(p, id);
         if (o) {
             char why[300];
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
-                     d->m.line);
-            reject_mapped(p, o, NULL, why);
+                     d.m.line);
+            reject_row(p, (size_t)(o - p->rows), NULL, why);
             o->matched = 0;
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
-                     o->m.line);
-            reject_mapped(p, d, NULL, why);
-            continue;
+                     o->line);
+            reject_mapped(p, &d, NULL, why);
+        } else {
+            claim(p, id, i);
+            d.ref->matched = (uint32_t)u;
         }
-        claim(p, id, i);
-        d->matched = u;
+        unload_row(&d);
     }
     long managed_total = 0;
-    int rc = 0;
     for (size_t i = 0; i < p->count && rc == 0; i++) {
-        if (p->rows[i].m.status == GCS_MAP_OK)
-            rc = plan_row(p, &p->rows[i]);
+        if (p->rows[i].status != GCS_MAP_OK)
+            continue;
+        desired d;
+        if ((rc = load_row(p, i, &d)) == 0)
+            rc = plan_row(p, &d);
+        unload_row(&d);
     }
     if (rc == 0)
         rc = plan_leavers(p, &managed_total);
@@ -1762,6 +1933,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_strmap_init(&p.index);
     gcs_strmap_init(&p.claimed);
     gcs_buf_init(&p.scratch, 0);
+    gcs_buf_init(&p.record, 0);
     gcs_buf_init(&p.expanded, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
@@ -1814,6 +1986,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
                                       pw->min_digit, "min_symbol", pw->min_symbol));
     if ((rc = fetch_org_names(&p)) < 0)
         goto out;
+    if ((rc = gcs_row_spill_new(&p.spill)) < 0)
+        goto out;
     if ((rc = read_source(&p)) < 0)
         goto out;
     if (p.groups && (rc = gcs_group_planner_read(p.groups, client, &stats->requests)) < 0)
@@ -1830,8 +2004,10 @@ out:
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     if (rc < 0)
         gcs_plan_release(out);
-    for (size_t i = 0; i < p.count; i++)
-        release_row(&p.rows[i]);
+    gcs_row_spill_free(p.spill);
+    gcs_buf_release(&p.record);
+    free(p.key_dups);
+    free(p.name_hashes);
     free(p.file_name);
     json_decref(p.schemas);
     for (size_t i = 0; i < p.user_count; i++) {

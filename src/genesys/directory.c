@@ -1,4 +1,5 @@
 #include "genesys/directory.h"
+#include "genesys/user_page.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/scim.h"
@@ -47,35 +48,22 @@ char *gcs_directory_user_etag(const json_t *user)
 
 /* ==== Listing users ==== */
 
+/* Pages are read as they stream (genesys/user_page.h): no JSON tree of a page
+ * is built; the engine hands over the raw body (GCS_HTTP_REQ_NO_JSON). */
+
 typedef struct listing {
-    gcs_directory_user_fn fn;
+    gcs_user_read_fn fn;
     void *payload;
+    const char *attributes;
+    bool inactive;
     int rc;
     long requests;
-    long total;
 } listing;
 
-static int deliver_page(listing *l, const gcs_http_client_response *res)
-{
-    if (res->error)
-        return gcs_error_set(res->error, "cannot list users: %s", res->message);
-    json_t *resources = json_object_get(res->json, "Resources");
-    size_t i;
-    json_t *u;
-    json_array_foreach(resources, i, u) {
-        int rc = l->fn(u, l->payload);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static void on_page(const gcs_http_client_response *res, void *payload)
-{
-    listing *l = payload;
-    if (l->rc == 0)
-        l->rc = deliver_page(l, res);
-}
+typedef struct page_request {
+    listing *l;
+    long start, count;
+} page_request;
 
 static int page_path(gcs_buf *b, const char *attributes, bool inactive, long start, long count)
 {
@@ -91,55 +79,94 @@ static int page_path(gcs_buf *b, const char *attributes, bool inactive, long sta
     return rc;
 }
 
-static int list_one_population(gcs_http_client *c, const char *attributes, bool inactive,
-                               listing *l)
+/* Reads one page's answer; a fault names the request. */
+static int read_page(gcs_user_page_info *info, const page_request *pg,
+                     const gcs_http_client_response *res)
 {
-    long page = asks_costly(attributes) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
+    const listing *l = pg->l;
+    if (res->error)
+        return gcs_error_set(res->error, "cannot list users: %s", res->message);
+    int rc = gcs_user_page_read(info, res->body.ptr, res->body.len, l->fn, l->payload);
+    if (rc == GCS_EINVALID) {
+        gcs_buf path;
+        gcs_buf_init(&path, 8192);
+        if (page_path(&path, l->attributes, l->inactive, pg->start, pg->count) == 0)
+            rc = gcs_error_prefix(rc, "cannot list users: GET %s", path.ptr);
+        gcs_buf_release(&path);
+    }
+    return rc;
+}
+
+static void on_page(const gcs_http_client_response *res, void *payload)
+{
+    page_request *pg = payload;
+    if (pg->l->rc == 0)
+        pg->l->rc = read_page(NULL, pg, res);
+}
+
+static int list_one_population(gcs_http_client *c, listing *l)
+{
+    long step = asks_costly(l->attributes) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
     gcs_buf path;
     gcs_buf_init(&path, 8192);
     gcs_http_client_response res;
+    page_request first = {l, 1, step};
+    page_request *pages = NULL;
+    gcs_user_page_info info;
     int rc;
 
     /* The first page tells the total; the rest go out together. */
-    if ((rc = page_path(&path, attributes, inactive, 1, page)) < 0)
+    if ((rc = page_path(&path, l->attributes, l->inactive, 1, step)) < 0)
         goto out;
-    gcs_http_client_request req = {.method = "GET", .path = path.ptr};
+    gcs_http_client_request req = {.method = "GET", .path = path.ptr, .flags = GCS_HTTP_REQ_NO_JSON};
     rc = gcs_http_call(&res, c, &req);
     l->requests++;
     if (rc == 0)
-        rc = deliver_page(l, &res);
-    long total = (long)json_integer_value(json_object_get(res.json, "totalResults"));
-    /* A server that caps pages below what was asked sets the step of the rest:
-     * stepping by the size asked would skip the users in between. */
-    long served = (long)json_array_size(json_object_get(res.json, "Resources"));
-    if (served > 0 && served < page && served < total)
-        page = served;
+        rc = read_page(&info, &first, &res); /* else the engine's message stands */
     gcs_http_client_response_release(&res);
     if (rc < 0)
         goto out;
-    for (long start = 1 + page; start <= total; start += page) {
-        if ((rc = page_path(&path, attributes, inactive, start, page)) < 0)
-            goto out;
-        gcs_http_client_request more = {.method = "GET", .path = path.ptr};
-        if ((rc = gcs_http_submit(c, &more, on_page, l)) < 0)
-            goto out;
+    long total = info.total_results > 0 ? info.total_results : 0;
+    /* A server that caps pages below what was asked sets the step of the rest:
+     * stepping by the size asked would skip the users in between. */
+    long served = info.users;
+    if (served > 0 && served < step && served < total)
+        step = served;
+    long more = total > step ? (total - 1) / step : 0;
+    if (more > 0 && !(pages = calloc((size_t)more, sizeof *pages))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (long i = 0; i < more; i++) {
+        pages[i] = (page_request){l, 1 + (i + 1) * step, step};
+        if ((rc = page_path(&path, l->attributes, l->inactive, pages[i].start, step)) < 0)
+            break;
+        gcs_http_client_request next = {.method = "GET", .path = path.ptr,
+                                        .flags = GCS_HTTP_REQ_NO_JSON};
+        if ((rc = gcs_http_submit(c, &next, on_page, &pages[i])) < 0)
+            break;
         l->requests++;
     }
-    /* A stop (a 403, an outage) is the run's own report: it wins over a page's. */
+    /* Every page submitted is answered (on_page) before its context goes. A
+     * stop (a 403, an outage) is the run's own report: it wins over a page's. */
     int run_rc = gcs_http_run(c);
-    rc = run_rc < 0 ? run_rc : l->rc;
+    if (rc == 0)
+        rc = run_rc < 0 ? run_rc : l->rc;
 out:
+    free(pages);
     gcs_buf_release(&path);
     return rc;
 }
 
 int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool inactive,
-                             gcs_directory_user_fn fn, void *payload, long *requests_out)
+                             gcs_user_read_fn fn, void *payload, long *requests_out)
 {
-    listing l = {fn, payload, 0, 0, 0};
-    int rc = list_one_population(c, attributes, false, &l);
-    if (rc == 0 && inactive)
-        rc = list_one_population(c, attributes, true, &l);
+    listing l = {fn, payload, attributes, false, 0, 0};
+    int rc = list_one_population(c, &l);
+    if (rc == 0 && inactive) {
+        l.inactive = true;
+        rc = list_one_population(c, &l);
+    }
     if (requests_out)
         *requests_out += l.requests;
     return rc;

@@ -28,21 +28,22 @@
 
 #include "http/client.h"
 #include "core/org_names.h"
+#include "genesys/user_page.h"
 
 #define GCS_SCIM_USERS "/api/v2/scim/v2/users"
-
-/* Called for each user listed; `user` is borrowed (incref to keep). A negative
- * return stops the listing with that code. */
-typedef int (*gcs_directory_user_fn)(json_t *user, void *payload);
 
 /*
  * Lists every user: the active ones (no filter) and, when `inactive` is true,
  * the inactive ones (filter active eq false). `attributes` is the comma-separated
- * SCIM attribute list to ask for (NULL: everything, 25 a page). Returns 0 or the
- * first error; *requests_out (optional) counts the requests sent.
+ * SCIM attribute list to ask for (NULL: everything, 25 a page). Each page is
+ * read as it streams (genesys/user_page.h): fn gets each user's kept text and
+ * the values a planner looks at, never a tree of the page. Returns 0 or the
+ * first error (a malformed page: GCS_EINVALID naming the request and the byte);
+ * after an error the users already handed over are a part of the organisation
+ * only, to be dropped. *requests_out (optional) counts the requests sent.
  */
 int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool inactive,
-                             gcs_directory_user_fn fn, void *payload, long *requests_out);
+                             gcs_user_read_fn fn, void *payload, long *requests_out);
 
 /* Builds the SCIM filter that finds a user by one matching key
  * ("externalId", "userName", "email", "employeeNumber", "externalIds.AUTHORITY")

@@ -134,16 +134,6 @@ static void free_wiped(char *s, bool wipe)
     free(s);
 }
 
-/* curl_slist_free_all, overwriting each line first when it may hold a
- * credential (the Authorization line, a sensitive call's extra headers). */
-void gcs_http__slist_free_wiped(struct curl_slist *l, bool wipe)
-{
-    for (struct curl_slist *x = l; x && wipe; x = x->next)
-        if (x->data)
-            explicit_bzero(x->data, strlen(x->data));
-    curl_slist_free_all(l);
-}
-
 void gcs_http__job_free(job *j)
 {
     if (!j)
@@ -161,9 +151,9 @@ void gcs_http__job_free(job *j)
             free_wiped(*h, true);
         free(j->headers);
     }
-    free_wiped(j->token, true);
-    /* Every list of an API call holds the Authorization line. */
-    gcs_http__slist_free_wiped(j->slist, true);
+    free_wiped(j->auth_line, true);
+    free(j->own_lines);
+    free(j->nodes);
     if (j->sensitive)
         gcs_buf_release_secure(&j->in);
     else
@@ -267,6 +257,19 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *o)
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
+    size_t ua_n = strlen("User-Agent: ") + strlen(c->user_agent) + 1;
+    if (!(c->user_agent_line = malloc(ua_n))) {
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(c->user_agent_line, ua_n, "User-Agent: %s", c->user_agent);
+    /* "Expect:" with no value keeps libcurl from asking for 100-continue
+     * before a large body: a round trip for nothing. */
+    static const char accept[] = "Accept: application/scim+json, application/json";
+    static const char no_expect[] = "Expect:";
+    c->common_headers[0] = (struct curl_slist){(char *)accept, &c->common_headers[1]};
+    c->common_headers[1] = (struct curl_slist){(char *)no_expect, &c->common_headers[2]};
+    c->common_headers[2] = (struct curl_slist){c->user_agent_line, NULL};
     c->https = strncmp(c->api_url, "https://", 8) == 0;
     c->max_in_flight = o->max_in_flight > 0 ? o->max_in_flight : 16;
     c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
@@ -335,6 +338,7 @@ void gcs_http_client_free(gcs_http_client *c)
     free(c->login_url);
     free(c->ca_bundle);
     free(c->user_agent);
+    free(c->user_agent_line);
     free(c);
 }
 
@@ -361,6 +365,33 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
 static const char *default_content_type(const char *path)
 {
     return strncmp(path, "/api/v2/scim/", 13) == 0 ? "application/scim+json" : "application/json";
+}
+
+/* The job's own header lines, once for all its attempts, and a node for
+ * each line it may send (transfer.c links them at every attempt). */
+static int build_own_lines(job *j)
+{
+    const char *names[3] = {"Content-Type: ", "If-Match: ", "If-None-Match: "};
+    const char *values[3] = {j->content_type, j->if_match, j->if_none_match};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        if (values[i])
+            n += strlen(names[i]) + strlen(values[i]) + 1;
+    if (n && !(j->own_lines = malloc(n)))
+        return GCS_ENOMEM;
+    char *at = j->own_lines;
+    j->n_own_lines = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!values[i])
+            continue;
+        at = stpcpy(stpcpy(at, names[i]), values[i]) + 1;
+        j->n_own_lines++;
+    }
+    size_t extra = 0;
+    while (j->headers && j->headers[extra])
+        extra++;
+    j->nodes = calloc(1 + (size_t)j->n_own_lines + extra, sizeof *j->nodes);
+    return j->nodes ? 0 : GCS_ENOMEM;
 }
 
 static int copy_request(job *j, const gcs_http_client *c, const gcs_http_client_request *r)
@@ -403,6 +434,8 @@ static int copy_request(job *j, const gcs_http_client *c, const gcs_http_client_
         if (!j->headers)
             return GCS_ENOMEM;
     }
+    if (build_own_lines(j) < 0)
+        return GCS_ENOMEM;
     if (!j->method || !j->path || !j->url || ((r->body || r->json) && !j->body) ||
         ((j->body || r->content_type) && !j->content_type) || (r->if_match && !j->if_match) ||
         (r->if_none_match && !j->if_none_match))

@@ -24,6 +24,7 @@
 #include "http/route_counts.h"
 
 #define URL_MAX 4096
+#define AUTH_PREFIX "Authorization: Bearer "
 
 typedef struct job job;
 typedef struct queue queue;
@@ -46,13 +47,20 @@ struct job {
     gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
     bool *sync_done;
 
+    /* Header lines, linked into one list for libcurl without a copy or an
+     * allocation per attempt (transfer.c): the Authorization line, the
+     * request's own lines, its extra headers, then the client's common ones. */
+    char *own_lines;          /* Content-Type, If-Match, If-None-Match: each NUL-ended */
+    int n_own_lines;
+    struct curl_slist *nodes; /* one per line of the job: Authorization, own, extra */
+
     /* The attempt on the wire. */
     CURL *easy;
-    struct curl_slist *slist;
     gcs_buf in;
     bool too_large;
     gcs_http_answer_headers h;
-    char *token; /* a copy of the token sent, to tell the provider which one failed */
+    char *auth_line;   /* "Authorization: Bearer TOKEN", wiped before it is freed */
+    const char *token; /* inside auth_line: the token sent, to tell the provider which failed */
     bool probe;
     int64_t sent_us;
 
@@ -70,6 +78,10 @@ struct queue {
 
 struct gcs_http_client {
     char *api_url, *login_url, *ca_bundle, *user_agent;
+    /* Lines every request sends (Accept, no Expect, User-Agent), linked
+     * behind each job's own: built once. */
+    char *user_agent_line;
+    struct curl_slist common_headers[3];
     bool https;
     int max_in_flight, connect_timeout_ms, timeout_ms, max_attempts;
     int64_t retry_budget_us, backoff_base_us, backoff_cap_us;
@@ -124,8 +136,6 @@ void gcs_http__queue_remove(queue *q, job *j);
 /* Keeps the queue sorted by not_before_us. */
 void gcs_http__queue_insert_sorted(queue *q, job *j);
 void gcs_http__job_free(job *j);
-/* curl_slist_free_all, overwriting each line first when wipe is set. */
-void gcs_http__slist_free_wiped(struct curl_slist *l, bool wipe);
 
 /* ==== One attempt on the wire (transfer.c) ==== */
 

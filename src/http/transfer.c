@@ -37,94 +37,17 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static int add_header(struct curl_slist **list, const char *name, const char *value)
+/* A new easy handle with what every transfer of this client has in common.
+ * Set once: a handle keeps its options from one transfer to the next, and
+ * resetting and setting them again for every call cost more than the call's
+ * own work in the engine (each string option is copied, the protocol list
+ * parsed, the encodings list built). */
+static CURL *new_handle(const gcs_http_client *c)
 {
-    char line[URL_MAX];
-    int n;
-    if (value)
-        n = snprintf(line, sizeof line, "%s: %s", name, value);
-    else
-        n = snprintf(line, sizeof line, "%s:", name); /* removes curl's own */
-    struct curl_slist *l = curl_slist_append(*list, line);
-    /* What was written, not the whole buffer: every call has four headers. */
-    explicit_bzero(line, n < 0 || (size_t)n >= sizeof line ? sizeof line : (size_t)n + 1);
-    if (!l)
-        return GCS_ENOMEM;
-    *list = l;
-    return 0;
-}
-
-static CURL *take_handle(gcs_http_client *c)
-{
-    if (c->pool_n > 0) {
-        CURL *e = c->pool[--c->pool_n];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
-}
-
-void gcs_http__handle_give(gcs_http_client *c, CURL *e)
-{
-    if (c->pool_n == c->pool_cap) {
-        int cap = c->pool_cap ? c->pool_cap * 2 : 16;
-        CURL **p = realloc(c->pool, (size_t)cap * sizeof *p);
-        if (!p) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        c->pool = p;
-        c->pool_cap = cap;
-    }
-    c->pool[c->pool_n++] = e;
-}
-
-/* Puts the job on the wire. On failure the job is untouched and queued nowhere. */
-int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
-{
-    int rc = 0;
-    struct curl_slist *h = NULL;
-    CURL *e = take_handle(c);
+    CURL *e = curl_easy_init();
     if (!e)
-        return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
-    char bearer[URL_MAX];
-    if (token) {
-        int n = snprintf(bearer, sizeof bearer, "Bearer %s", token);
-        rc = add_header(&h, "Authorization", bearer);
-        explicit_bzero(bearer, n < 0 || (size_t)n >= sizeof bearer ? sizeof bearer : (size_t)n + 1);
-        if (rc < 0)
-            goto out;
-    }
-    if ((rc = add_header(&h, "Accept", "application/scim+json, application/json")) < 0 ||
-        (rc = add_header(&h, "Expect", NULL)) < 0 ||
-        (j->content_type && (rc = add_header(&h, "Content-Type", j->content_type)) < 0) ||
-        (j->if_match && (rc = add_header(&h, "If-Match", j->if_match)) < 0) ||
-        (j->if_none_match && (rc = add_header(&h, "If-None-Match", j->if_none_match)) < 0))
-        goto out;
-    for (char **x = j->headers; x && *x; x++) {
-        struct curl_slist *l = curl_slist_append(h, *x);
-        if (!l) {
-            rc = GCS_ENOMEM;
-            goto out;
-        }
-        h = l;
-    }
-
-    curl_easy_setopt(e, CURLOPT_URL, j->url);
+        return NULL;
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (strcmp(j->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(j->method, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
-        if (j->body || strcmp(j->method, "POST") == 0) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body ? j->body : "");
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-        }
-    }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -144,23 +67,123 @@ int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
      * twice meets a version conflict and re-reads (engine/apply.h). */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    /* Compressed answers (list pages are large), gzip alone: libcurl formats
+     * the Accept-Encoding line byte by byte on every call, and the list of
+     * every coding it knows ("deflate, gzip, br, zstd") cost twice as much. */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    return e;
+}
+
+static CURL *take_handle(gcs_http_client *c)
+{
+    if (c->pool_n > 0)
+        return c->pool[--c->pool_n];
+    return new_handle(c);
+}
+
+void gcs_http__handle_give(gcs_http_client *c, CURL *e)
+{
+    /* Forget what belonged to the last transfer (its job, its body, its
+     * header lines: all freed with the job); the common options stay. The
+     * body goes first: setting it makes the method POST, which HTTPGET then
+     * undoes. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    if (c->pool_n == c->pool_cap) {
+        int cap = c->pool_cap ? c->pool_cap * 2 : 16;
+        CURL **p = realloc(c->pool, (size_t)cap * sizeof *p);
+        if (!p) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        c->pool = p;
+        c->pool_cap = cap;
+    }
+    c->pool[c->pool_n++] = e;
+}
+
+/* "Authorization: Bearer TOKEN" for this attempt, in place of the last
+ * attempt's line (overwritten, then freed). */
+static int set_auth_line(job *j, const char *token)
+{
+    char *line = NULL;
+    if (token) {
+        size_t n = strlen(token);
+        if (!(line = malloc(sizeof AUTH_PREFIX + n)))
+            return GCS_ENOMEM;
+        memcpy(line, AUTH_PREFIX, sizeof AUTH_PREFIX - 1);
+        memcpy(line + sizeof AUTH_PREFIX - 1, token, n + 1);
+    }
+    if (j->auth_line) {
+        explicit_bzero(j->auth_line, strlen(j->auth_line));
+        free(j->auth_line);
+    }
+    j->auth_line = line;
+    j->token = line ? line + sizeof AUTH_PREFIX - 1 : NULL;
+    return 0;
+}
+
+/* Links the job's header lines in its own nodes, ahead of the client's
+ * common ones: libcurl only reads the list, so nothing is copied. */
+static struct curl_slist *link_headers(gcs_http_client *c, job *j)
+{
+    struct curl_slist *first = NULL, **at = &first;
+    struct curl_slist *node = j->nodes;
+    if (j->auth_line) {
+        node->data = j->auth_line;
+        *at = node;
+        at = &node++->next;
+    }
+    const char *line = j->own_lines;
+    for (int i = 0; i < j->n_own_lines; i++, line += strlen(line) + 1) {
+        node->data = (char *)line;
+        *at = node;
+        at = &node++->next;
+    }
+    for (char **x = j->headers; x && *x; x++) {
+        node->data = *x;
+        *at = node;
+        at = &node++->next;
+    }
+    *at = &c->common_headers[0];
+    return first;
+}
+
+/* Puts the job on the wire. On failure the job is untouched and queued nowhere. */
+int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
+{
+    int rc = 0;
+    CURL *e = take_handle(c);
+    if (!e)
+        return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
+    if ((rc = set_auth_line(j, token)) < 0)
+        goto out;
+
+    /* The handle comes from the pool as handle_give left it: a GET without
+     * headers, body or job. */
+    curl_easy_setopt(e, CURLOPT_URL, j->url);
+    if (strcmp(j->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(j->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+        if (j->body || strcmp(j->method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body ? j->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+        }
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, link_headers(c, j));
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
 
-    if (j->token) {
-        /* The copy from the attempt before (a retry's): overwritten, then freed. */
-        explicit_bzero(j->token, strlen(j->token));
-        free(j->token);
-        j->token = NULL;
-    }
-    if (token && !(j->token = strdup(token))) {
-        rc = GCS_ENOMEM;
-        goto out;
-    }
     gcs_buf_clear(&j->in);
     j->too_large = false;
     gcs_http_headers_reset(&j->h);
@@ -168,9 +191,6 @@ int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
         rc = GCS_ERROR;
         goto out;
     }
-    gcs_http__slist_free_wiped(j->slist, true);
-    j->slist = h;
-    h = NULL;
     j->easy = e;
     e = NULL;
     gcs_http__queue_push_back(&c->wire, j);
@@ -188,7 +208,6 @@ int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
             c->st.in_flight_max = c->in_flight_api;
     }
 out:
-    gcs_http__slist_free_wiped(h, true);
     if (e)
         gcs_http__handle_give(c, e);
     if (rc < 0)

@@ -1726,12 +1726,17 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-", "="};
     static const char *const colors[GCS_PLAN__KINDS] = {"\033[32m", "\033[36m", "\033[33m",
                                                         "\033[31m", "\033[35m"};
+    /* What is shown, parsed without the rest (a create's body, an update's
+     * operations and desired state): a load of new users is mostly bodies. */
+    static const char *const shown[] = {"key", "userName", "id", "version", "privileged",
+                                        "changes"};
     const char *reset = color ? "\033[0m" : "";
     size_t i;
     json_t *op;
     for (i = 0; i < gcs_plan_size(plan); i++) {
         int k = (int)gcs_plan_kind_at(plan, i);
-        if (k >= GCS_PLAN__KINDS || !(op = gcs_plan_op_at(plan, i)))
+        if (k >= GCS_PLAN__KINDS ||
+            !(op = gcs_plan_op_part_at(plan, i, shown, sizeof shown / sizeof *shown)))
             continue;
         const char *c = color ? colors[k] : "";
         const char *user = json_string_value(json_object_get(op, "userName"));

@@ -112,6 +112,17 @@ static void dropped_connections(void **state)
     assert_true(creates.by_outcome[GCS_HTTP_OUTCOME_UNKNOWN] +
                     creates.by_outcome[GCS_HTTP_UNIQUENESS_CONFLICT] >
                 0);
+    /* Connections are reused through the faults: one per request in flight,
+     * one for the token, and one more for each connection the server dropped. */
+    json_t *emu = gcs_http_fixture_admin_get(&f, "/_emulator/stats");
+    json_int_t drops = json_integer_value(json_object_get(json_object_get(emu, "faults"), "drop"));
+    json_decref(emu);
+    print_message("drops: %llu connections for %llu requests, %lld dropped\n",
+                  (unsigned long long)st.connects, (unsigned long long)st.sent, (long long)drops);
+    assert_true(drops > 0);
+    if ((json_int_t)st.connects > fast_retries.max_in_flight + 1 + drops)
+        fail_msg("%llu connections for %d in flight and %lld drops",
+                 (unsigned long long)st.connects, fast_retries.max_in_flight, (long long)drops);
     gcs_http_fixture_stop(&f);
 }
 

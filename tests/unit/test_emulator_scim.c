@@ -208,6 +208,49 @@ static void test_projection(void **state)
     json_decref(d);
 }
 
+/* A list page writes the projection without building it: the same text as
+ * the tree, whatever the list (repeats, cases, sub-attributes, extensions
+ * whole and in part, in either order, names that match nothing, too many). */
+static void test_projection_dump(void **state)
+{
+    (void)state;
+    char many[4096] = "";
+    for (int i = 0; i < 80; i++)
+        strcat(many, i % 2 ? "title," : ENT ":division,");
+    const char *const lists[] = {
+        "userName,displayName,title,active," ENT ":department," GEN ":externalIds",
+        "userName,URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:Division," ENT "," ENT ":manager.value",
+        ENT ":division," ENT, ENT "," ENT ":division," GEN ":routingSkills",
+        "id,schemas,meta,userName,USERNAME,username",
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName,emails.value,phoneNumbers",
+        ",,, title ,nothing,urn:x:y,urn:,urn:a:b:c.d",
+        GEN ":nothing," ENT ":nothing,title",
+        many,
+    };
+    json_t *docs[2] = {doc(), doc()};
+    json_object_set_new(docs[1], "schemas", json_pack("[s]", SCIM_USER_SCHEMA));
+    json_object_set_new(docs[1], "meta", json_pack("{s:s}", "version", "3"));
+    json_object_set_new(docs[1], "urn:x", json_string("not an object"));
+    for (size_t d = 0; d < 2; d++) {
+        for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+            emu_projection *p = gcs_emu_projection_new(lists[i], NULL);
+            assert_non_null(p);
+            json_t *tree = gcs_emu_projection_apply(p, docs[d]);
+            char *want = gcs_emu_json_text(tree);
+            gcs_buf b;
+            gcs_buf_init(&b, GCS_BUF_DEFAULT_MAX);
+            assert_int_equal(gcs_emu_projection_dump(&b, p, docs[d]), 0);
+            assert_string_equal(b.ptr, want);
+            gcs_buf_release(&b);
+            free(want);
+            json_decref(tree);
+            gcs_emu_projection_free(p);
+        }
+    }
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+}
+
 static void test_json_fast(void **state)
 {
     (void)state;
@@ -226,6 +269,38 @@ static void test_json_fast(void **state)
     json_decref(j);
 }
 
+/* Request bodies read without jansson's reader: the same tree as json_loadb
+ * for the common case, and NULL (jansson's turn) for everything else. */
+static void test_json_parse_fast(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        "{\"schemas\":[\"urn:x\"],\"userName\":\"a@example.com\",\"active\":true,\"n\":-12,\"z\":null,\"f\":false}",
+        " {\"a\" : [ 1 , {\"b\":\"c\\\"d\\\\e\\/f\\n\\t\"} ] ,\"e\":{}, \"g\":[]}\n",
+        "{\"dup\":1,\"x\":2,\"dup\":3}",
+        "{\"k\\\"ey\":\"v\",\"k\\\"ey\":\"w\",\"n\":123456789012345678}",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        json_t *fast = gcs_emu_json_parse_fast(same[i], strlen(same[i]));
+        json_t *slow = json_loads(same[i], 0, NULL);
+        assert_non_null(fast);
+        assert_non_null(slow);
+        char *a = gcs_emu_json_text(fast), *b = gcs_emu_json_text(slow);
+        assert_string_equal(a, b);   /* values and key order */
+        free(a);
+        free(b);
+        json_decref(fast);
+        json_decref(slow);
+    }
+    static const char *const declined[] = {
+        "{\"u\":\"\\u00e9\"}", "{\"r\":1.5}", "{\"e\":1e3}", "{\"big\":1234567890123456789}",
+        "{\"lead\":01}", "{\"a\":\"caf\xc3\xa9\"}", "[1,2]", "{\"a\":1}x", "{\"a\":1,}", "{\"a\" 1}",
+        "{\"a\":tru}", "{\"c\":\"a\tb\"}", "", "{\"a\":1",
+    };
+    for (size_t i = 0; i < sizeof declined / sizeof *declined; i++)
+        assert_null(gcs_emu_json_parse_fast(declined[i], strlen(declined[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,7 +308,9 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_patch_engine),
         cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_projection_dump),
         cmocka_unit_test(test_json_fast),
+        cmocka_unit_test(test_json_parse_fast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
