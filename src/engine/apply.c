@@ -1226,6 +1226,9 @@ static int begin_run(applier *a)
     free(keys);
     if (rc == 0)
         rc = gcs_group_apply_items(a->plan, a->store, a->run_id);
+    /* The plan and the items just written filled this connection's page
+     * cache; the run reads neither again (marks go through the writer's). */
+    gcs_store_shrink(a->store);
     /* A run just begun has every item pending and no id learned: only a
      * resumed one has states to read back. */
     if (rc == 0 && a->result->resumed)
