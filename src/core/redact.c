@@ -377,6 +377,56 @@ static int mask_shapes(gcs_buf *out, const char *in, size_t n)
     return rc;
 }
 
+/* Whether mask_shapes could mask anything in `in` (n bytes, then a NUL):
+ * every place where it would is found here, and more (a superset, by looking
+ * from each separator back to the word before it, not from each word forward). False for
+ * most bodies (a JSON key is followed by ':', but is rarely a sensitive
+ * word): mask_shapes then copies the text as it is, which is all the text
+ * rules do to it. fuzz/fuzz_redact.c holds the two to that. */
+static bool shapes_may_match(const char *in, size_t n)
+{
+    /* in[n] is the text's NUL: strcspn finds each separator (vectorised) */
+    for (size_t p = strcspn(in, ":= "); p < n; p += 1 + strcspn(in + p + 1, ":= ")) {
+        if (in[p] != ' ') {
+            /* a key before it: WORD, "WORD", 'WORD' or "WORD\", then spaces */
+            size_t j = p;
+            while (j > 0 && in[j - 1] == ' ')
+                j--;
+            if (j > 0 && (in[j - 1] == '"' || in[j - 1] == '\'')) {
+                j--;
+                if (in[j] == '"' && j > 0 && in[j - 1] == '\\')
+                    j--;
+            }
+            /* every sensitive key ends in t, n, d, e or y (key_is_sensitive_n) */
+            char last = j > 0 ? (char)(in[j - 1] | 0x20) : 0;
+            if (last != 't' && last != 'n' && last != 'd' && last != 'e' && last != 'y')
+                continue;
+            size_t k = j;
+            while (k > 0 && is_key_char(in[k - 1]))
+                k--;
+            if (key_is_sensitive_n(in + k, j - k))
+                return true;
+        } else if (p >= 5 && ((in[p - 1] | 0x20) == 'r' || (in[p - 1] | 0x20) == 'c')) {
+            /* the scheme of a credential: "Bearer " or "Basic " */
+            if ((p >= 6 && strncasecmp(in + p - 6, "bearer", 6) == 0) ||
+                strncasecmp(in + p - 5, "basic", 5) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* mask_shapes, or the copy it would make when nothing can match. */
+static int mask_shapes_fast(gcs_buf *out, const char *in, size_t n)
+{
+    return shapes_may_match(in, n) ? mask_shapes(out, in, n) : gcs_buf_put(out, in, n);
+}
+
+int gcs_redact_append_shapes_in_full(gcs_buf *out, const char *in)
+{
+    return mask_shapes(out, in ? in : "", in ? strlen(in) : 0);
+}
+
 int gcs_redact_append(gcs_buf *out, const char *in)
 {
     if (!in)
@@ -386,13 +436,13 @@ int gcs_redact_append(gcs_buf *out, const char *in)
     bool secrets = has_registered(in, n);
     pthread_mutex_unlock(&registry_lock);
     if (!secrets) /* the common case: no copy to make and wipe */
-        return mask_shapes(out, in, n);
+        return mask_shapes_fast(out, in, n);
     gcs_buf tmp;
     gcs_buf_init_secure(&tmp, out->max); /* it holds the text before masking */
     int rc = gcs_buf_put(&tmp, in, n);
     if (rc == 0) {
         remove_registered(&tmp);
-        rc = mask_shapes(out, tmp.ptr, tmp.len);
+        rc = mask_shapes_fast(out, tmp.ptr, tmp.len);
     }
     gcs_buf_release_secure(&tmp);
     return rc;

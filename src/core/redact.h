@@ -48,8 +48,13 @@ bool gcs_redact_is_sensitive_key(const char *key);
  * (gcs_redact_append) do to the text all that gcs_redact_json would. */
 bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len);
 
-/* Appends `in` to `out` with every rule applied. */
+/* Appends `in` to `out` with every rule applied. Text in which no credential
+ * shape can start (no sensitive word before a ':' or '=', no "Bearer " or
+ * "Basic ": most bodies) is copied without the word-by-word pass. */
 int gcs_redact_append(gcs_buf *out, const char *in);
+/* Rule 2 alone, always word by word: what gcs_redact_append's shortcut must
+ * equal (fuzz/fuzz_redact.c compares them). */
+int gcs_redact_append_shapes_in_full(gcs_buf *out, const char *in);
 /* Writes the redacted text into a fixed buffer, truncating if needed
  * (a truncated result never ends inside a secret: secrets are removed first). */
 void gcs_redact_text(char *out, size_t outsz, const char *in);

@@ -77,7 +77,8 @@ struct applier {
     size_t idle_count;
     json_t *item_states;       /* key -> state at start */
     gcs_recorder recorder;     /* receipts of every call */
-    json_t *key_to_id;         /* ids learned during the run (creates, adoptions) */
+    json_t *resumed_ids;       /* key -> id of the items a resumed run had done: handed to
+                                * the operations once (the ids of the run: the recorder) */
     long finished;
     long problems;
     int fatal;                 /* a store failure stops the run */
@@ -160,8 +161,6 @@ static void set_str(char **field, const char *value)
 static void learn_id(applier *a, const char *key, const char *id, const char *user_name)
 {
     gcs_recorder_learn(&a->recorder, key, id, user_name);
-    if (id)
-        json_object_set_new(a->key_to_id, key, json_string(id));
 }
 
 /* ==== Outcomes: notifications and audit ==== */
@@ -843,7 +842,7 @@ static void manager_failed(op_ctx *c, const char *message)
 static const char *planned_manager(op_ctx *c)
 {
     const char *mkey = json_string_value(json_object_get(op_of(c), "manager_key"));
-    return json_string_value(json_object_get(c->a->key_to_id, mkey));
+    return gcs_recorder_id_of(&c->a->recorder, mkey);
 }
 
 /* After a conflict: the user as it is now. Already the planned manager (a
@@ -1157,7 +1156,7 @@ static int load_item(const gcs_run_item *item, void *payload)
     /* A state lost here would send a create again: fail the load instead. */
     if (json_object_set_new(a->item_states, item->key, json_string(item->state)) < 0 ||
         (item->genesys_id &&
-         json_object_set_new(a->key_to_id, item->key, json_string(item->genesys_id)) < 0))
+         json_object_set_new(a->resumed_ids, item->key, json_string(item->genesys_id)) < 0))
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     return 0;
 }
@@ -1227,6 +1226,9 @@ static int begin_run(applier *a)
     free(keys);
     if (rc == 0)
         rc = gcs_group_apply_items(a->plan, a->store, a->run_id);
+    /* The plan and the items just written filled this connection's page
+     * cache; the run reads neither again (marks go through the writer's). */
+    gcs_store_shrink(a->store);
     /* A run just begun has every item pending and no id learned: only a
      * resumed one has states to read back. */
     if (rc == 0 && a->result->resumed)
@@ -1384,10 +1386,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     a.marker = find_marker(plan);
     bool recording = false; /* read at out: set before the first goto */
     a.item_states = json_object();
-    a.key_to_id = json_object();
+    a.resumed_ids = json_object();
     a.notified = json_object();
     GCS_CHECK_ALLOC_GOTO(a.item_states, rc, out);
-    GCS_CHECK_ALLOC_GOTO(a.key_to_id, rc, out);
+    GCS_CHECK_ALLOC_GOTO(a.resumed_ids, rc, out);
     GCS_CHECK_ALLOC_GOTO(a.notified, rc, out);
     a.identity = gcs_plan_identity(plan);
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
@@ -1460,9 +1462,10 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
         op_ctx *c = &a.ops[i];
         c->item_state = json_string_value(json_object_get(a.item_states, c->key));
         if (!c->id)
-            set_str(&c->id, json_string_value(json_object_get(a.key_to_id, c->key)));
+            set_str(&c->id, json_string_value(json_object_get(a.resumed_ids, c->key)));
         learn_id(&a, c->key, c->id, c->user_name);
     }
+    json_object_clear(a.resumed_ids); /* the recorder has them now */
 
     int run_rc = 0;
     if ((out->canary = choose_canary(&a)) > 0) {
@@ -1495,7 +1498,7 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     /* Groups last, once the members they name exist (engine/group_apply.c). */
     if (run_rc == 0 && !a.fatal && !out->canary_stopped && !a.stopping &&
         gcs_group_plan_count(plan) > 0) {
-        gcs_group_apply ga = {client, store,      a.run_id,   a.key_to_id, &a.recorder,
+        gcs_group_apply ga = {client, store,      a.run_id,   &a.recorder,
                               o,      out,        a.finished, 0,          a.notified};
         int group_rc = gcs_group_apply_run(&ga, plan);
         a.finished = ga.finished;
@@ -1563,7 +1566,7 @@ out:
     free(a.ops);
     free(a.idle);
     json_decref(a.item_states);
-    json_decref(a.key_to_id);
+    json_decref(a.resumed_ids);
     json_decref(a.notified);
     return rc;
 }

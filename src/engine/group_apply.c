@@ -363,7 +363,7 @@ static int change_members(group_ctx *c)
         const char *id = json_string_value(json_object_get(m, "id"));
         const char *key = json_string_value(json_object_get(m, "key"));
         if (!id && key)
-            id = json_string_value(json_object_get(ga->key_to_id, key));
+            id = gcs_recorder_id_of(ga->recorder, key);
         if (!id) {
             snprintf(c->message, sizeof c->message,
                      "member %s was to be created by this plan and does not exist",
@@ -483,7 +483,7 @@ static json_t *told_members(const gcs_group_apply *ga, const json_t *list)
         const char *key = json_string_value(json_object_get(m, "key"));
         const char *id = json_string_value(json_object_get(m, "id"));
         if (!id && key)
-            id = json_string_value(json_object_get(ga->key_to_id, key));
+            id = gcs_recorder_id_of(ga->recorder, key);
         json_array_append_new(out, json_pack("{s:s?,s:s?}", "id", id, "source_key", key));
     }
     return out;

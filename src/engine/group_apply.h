@@ -43,9 +43,9 @@ typedef struct gcs_group_apply {
     gcs_http_client *client;
     gcs_store *store;
     const char *run_id;
-    const json_t *key_to_id;          /* person key -> Genesys user id */
-    struct gcs_recorder *recorder;    /* told each group's id, so that its receipts name
-                                       * "group:KEY"; may be NULL */
+    struct gcs_recorder *recorder;    /* the ids of the people the run knows (person key ->
+                                       * Genesys user id, gcs_recorder_id_of); told each
+                                       * group's id, so that its receipts name "group:KEY" */
     const gcs_apply_options *options; /* events and the stop flag */
     gcs_apply_result *result;         /* counts and requests are added here */
     long finished;                    /* operations finished before the groups */

@@ -5,7 +5,9 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void lower_copy(char *out, size_t outsz, const char *s)
@@ -15,16 +17,23 @@ static void lower_copy(char *out, size_t outsz, const char *s)
         *p = (char)tolower((unsigned char)*p);
 }
 
-/* Links `name` in `map` to `key`, kept once in r->keys (a later link of the
- * same name wins, as before). Out of memory, the link is not made: a receipt
- * then names no key, as one of an unknown person. */
-static void link_key(gcs_recorder *r, gcs_strmap *map, const char *name, const char *key)
+/* The entry of `key` in r->keys, added when new; -1 out of memory. */
+static int64_t key_entry(gcs_recorder *r, const char *key)
 {
     uint64_t entry = gcs_strmap_count(&r->keys);
     int added = gcs_strmap_put_str(&r->keys, key, entry, false);
     if (added < 0 || (added == 0 && !gcs_strmap_get_str(&r->keys, key, &entry)))
-        return;
-    (void)gcs_strmap_put_str(map, name, entry, true);
+        return -1;
+    return (int64_t)entry;
+}
+
+/* Links `name` in `map` to the key of entry `entry` (a later link of the same
+ * name wins). Out of memory, the link is not made: a receipt then names no
+ * key, as one of an unknown person. */
+static void link_key(gcs_strmap *map, const char *name, int64_t entry)
+{
+    if (entry >= 0)
+        (void)gcs_strmap_put_str(map, name, (uint64_t)entry, true);
 }
 
 /* The key linked to `name` in `map`, or NULL: borrowed, valid until the next
@@ -36,23 +45,56 @@ static const char *key_of(const gcs_recorder *r, const gcs_strmap *map, const ch
                                                  : NULL;
 }
 
+/* Remembers `id` as the id of the key of entry `entry`. */
+static void note_id_of_key(gcs_recorder *r, int64_t entry, const char *id)
+{
+    uint64_t id_entry = gcs_strmap_count(&r->ids);
+    int added = gcs_strmap_put_str(&r->ids, id, id_entry, false);
+    if (entry < 0 || added < 0 || (added == 0 && !gcs_strmap_get_str(&r->ids, id, &id_entry)))
+        return;
+    if ((size_t)entry >= r->id_of_key_cap) {
+        size_t cap = r->id_of_key_cap ? r->id_of_key_cap : 1024;
+        while (cap <= (size_t)entry)
+            cap *= 2;
+        uint64_t *grown = realloc(r->id_of_key, cap * sizeof *grown);
+        if (!grown)
+            return;
+        memset(grown + r->id_of_key_cap, 0, (cap - r->id_of_key_cap) * sizeof *grown);
+        r->id_of_key = grown;
+        r->id_of_key_cap = cap;
+    }
+    r->id_of_key[entry] = id_entry + 1;
+}
+
 void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const char *user_name)
 {
     if (!key)
         return;
-    if (id)
-        link_key(r, &r->id_to_key, id, key);
+    int64_t entry = key_entry(r, key);
+    if (id) {
+        link_key(&r->id_to_key, id, entry);
+        note_id_of_key(r, entry, id);
+    }
     if (user_name) {
         char lower[512];
         lower_copy(lower, sizeof lower, user_name);
-        link_key(r, &r->name_to_key, lower, key);
+        link_key(&r->name_to_key, lower, entry);
     }
+}
+
+const char *gcs_recorder_id_of(const gcs_recorder *r, const char *key)
+{
+    uint64_t entry;
+    if (!r || !key || !gcs_strmap_get_str(&r->keys, key, &entry) || entry >= r->id_of_key_cap ||
+        !r->id_of_key[entry])
+        return NULL;
+    return gcs_strmap_key_at(&r->ids, r->id_of_key[entry] - 1, NULL);
 }
 
 void gcs_recorder_learn_path(gcs_recorder *r, const char *key, const char *path)
 {
     if (key && path)
-        link_key(r, &r->path_to_key, path, key);
+        link_key(&r->path_to_key, path, key_entry(r, key));
 }
 
 static const char *operation_of(const char *method)
@@ -182,6 +224,7 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
     gcs_strmap_init(&r->id_to_key);
     gcs_strmap_init(&r->name_to_key);
     gcs_strmap_init(&r->path_to_key);
+    gcs_strmap_init(&r->ids);
     gcs_http_client_set_receipt_hook(client, on_receipt, r);
 }
 
@@ -199,6 +242,10 @@ int gcs_recorder_detach(gcs_recorder *r)
     gcs_strmap_release(&r->id_to_key);
     gcs_strmap_release(&r->name_to_key);
     gcs_strmap_release(&r->path_to_key);
+    gcs_strmap_release(&r->ids);
+    free(r->id_of_key);
+    r->id_of_key = NULL;
+    r->id_of_key_cap = 0;
     r->client = NULL;
     return rc;
 }

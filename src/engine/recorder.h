@@ -25,6 +25,9 @@ typedef struct gcs_recorder {
     gcs_strmap id_to_key;   /* Genesys id -> source key */
     gcs_strmap name_to_key; /* lower-case userName -> source key */
     gcs_strmap path_to_key; /* lookup path (with its filter) -> source key */
+    gcs_strmap ids;         /* the Genesys ids learned, each once */
+    uint64_t *id_of_key;    /* entry of keys -> 1 + entry of ids, 0 when none */
+    size_t id_of_key_cap;
     int failed;           /* the first store error, or 0 */
 } gcs_recorder;
 
@@ -35,6 +38,9 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
 int gcs_recorder_detach(gcs_recorder *r);
 /* Tells the recorder which person an id and a userName belong to. */
 void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const char *user_name);
+/* The Genesys id learned last for `key`, or NULL: borrowed, valid until the
+ * next gcs_recorder_learn. What apply knows of the ids of the people it made. */
+const char *gcs_recorder_id_of(const gcs_recorder *r, const char *key);
 /* Tells the recorder that a GET of `path` (a filtered lookup) is made for `key`. */
 void gcs_recorder_learn_path(gcs_recorder *r, const char *key, const char *path);
 

@@ -506,10 +506,6 @@ int gcs_store_run_plan_put_feed(gcs_store *s, const char *run_id, gcs_store_text
                                   2, NULL, NULL, NULL)) < 0)
         goto out;
     rc = gcs_store__sql_commit(s);
-    /* The plan's pages filled this connection's page cache (up to its 32 MiB),
-     * and nothing reads them again during the run: given back. */
-    if (rc == 0 && s->kind == GCS_STORE_SQLITE)
-        (void)s->ops->exec_script(s, "PRAGMA shrink_memory;");
 out:
     if (rc < 0) {
         gcs_store__sql_rollback(s);

@@ -287,6 +287,12 @@ void gcs_store__sql_rollback(gcs_store *s)
         gcs_error_set(code, "%s", saved);
 }
 
+void gcs_store_shrink(gcs_store *s)
+{
+    if (s && s->kind == GCS_STORE_SQLITE && s->ops)
+        (void)s->ops->exec_script(s, "PRAGMA shrink_memory;");
+}
+
 const char *gcs_store__sql_for_update(const gcs_store *s)
 {
     return s->kind == GCS_STORE_POSTGRES ? " FOR UPDATE" : "";

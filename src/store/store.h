@@ -121,6 +121,11 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r);
 /* Waits until every receipt appended before the call is committed. On failure
  * the receipts stay queued, in order, and the next flush tries again. */
 int gcs_store_flush(gcs_store *s);
+/* Gives back the page cache of the caller's connection (SQLite: PRAGMA
+ * shrink_memory; nothing on PostgreSQL), after writes that nothing reads again
+ * soon: a run's plan and its items, written when it begins, would otherwise
+ * stay cached for the whole run (up to 32 MiB). */
+void gcs_store_shrink(gcs_store *s);
 /* Number of receipts appended but not yet committed. */
 size_t gcs_store_pending_receipts(const gcs_store *s);
 /* Streams matching receipts (flushes first). `f` may be NULL. */

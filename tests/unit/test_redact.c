@@ -354,6 +354,72 @@ static void level_filters_before_formatting(void **state)
     gcs_log_set_level(GCS_LOG_INFO);
 }
 
+static char *shapes_in_full(const char *in)
+{
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_redact_append_shapes_in_full(&b, in), 0);
+    return gcs_buf_detach(&b);
+}
+
+/* Most bodies are copied without the word-by-word pass; wherever a credential
+ * shape can start, even in a value where none is expected, the full pass
+ * runs and masks it. */
+static void the_shortcut_falls_back_wherever_a_shape_can_start(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        /* a create's body: copied as it is */
+        {"{\"userName\":\"a@b.c\",\"displayName\":\"Ann Lee\",\"title\":\"Agent\"}",
+         "{\"userName\":\"a@b.c\",\"displayName\":\"Ann Lee\",\"title\":\"Agent\"}"},
+        /* secrets where a body has none */
+        {"{\"title\":\"see client_secret=abc123\"}", "{\"title\":\"see client_secret=***\"}"},
+        {"{\"displayName\":\"Bearer abcdef123\"}", "{\"displayName\":\"Bearer ***\"}"},
+        {"{\"displayName\":\"x basic dXNlcjpwdw==\"}", "{\"displayName\":\"x basic ***\"}"},
+        {"{\"note\":\"{\\\"token\\\":\\\"abc\\\"}\"}", "{\"note\":\"{\\\"token\\\":\\\"***\\\"}\"}"},
+        {"{\"note\":\"'password': 'hunter22'\"}", "{\"note\":\"'password': '***'\"}"},
+        {"{\"a\":1}\nAuthorization: Basic Zm9v", "{\"a\":1}\nAuthorization: ***"},
+        {"{\"password\" :\"pw\"}", "{\"password\" :\"***\"}"},
+        /* a sensitive word that is no key: kept */
+        {"{\"title\":\"password reset desk\"}", "{\"title\":\"password reset desk\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = redact(cases[i].in);
+        if (strcmp(got, cases[i].out) != 0)
+            fail_msg("case %zu: '%s' became '%s', expected '%s'", i, cases[i].in, got,
+                     cases[i].out);
+        free(got);
+    }
+    /* Generated texts of the pieces that make a shape: the shortcut and the
+     * full pass agree on each. */
+    static const char *const pieces[] = {
+        "password", "token", "client_secret", "x_token", "Authorization", "Bearer", "basic",
+        "title", ":", "=", " ", "\"", "'", "\\", "\n", "{", "}", ",", "abc", "-", "_", "."};
+    size_t np = sizeof pieces / sizeof *pieces;
+    unsigned seed = 12345;
+    char text[256];
+    for (int round = 0; round < 50000; round++) {
+        size_t len = 0;
+        int count = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        for (int k = 0; k < count; k++) {
+            const char *piece = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % np];
+            size_t pl = strlen(piece);
+            if (len + pl >= sizeof text)
+                break;
+            memcpy(text + len, piece, pl);
+            len += pl;
+        }
+        text[len] = '\0';
+        char *fast = redact(text), *full = shapes_in_full(text);
+        if (strcmp(fast, full) != 0)
+            fail_msg("'%s': '%s' with the shortcut, '%s' without", text, fast, full);
+        free(fast);
+        free(full);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup(long_lived_secrets_outlive_a_thousand_tokens, reset),
         cmocka_unit_test_setup(oversized_fields_keep_json_valid, reset),
         cmocka_unit_test_setup(oversized_text_line_says_truncated, reset),
+        cmocka_unit_test_setup(the_shortcut_falls_back_wherever_a_shape_can_start, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
