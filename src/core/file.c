@@ -75,3 +75,27 @@ int gcs_file_read_small(const char *path, const gcs_file_read_opts *o, gcs_buf *
         *st = s;
     return rc;
 }
+
+int gcs_file_write_all(int fd, const void *p, size_t len)
+{
+    const char *at = p;
+    while (len > 0) {
+        ssize_t w = write(fd, at, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        at += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+size_t gcs_memory_feed_fill(char *buf, size_t size, void *payload)
+{
+    gcs_memory_feed *m = payload;
+    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+    memcpy(buf, m->text + m->pos, n);
+    m->pos += n;
+    return n;
+}

@@ -1,5 +1,6 @@
 #include "engine/row_spill.h"
 #include "core/error.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,17 +71,10 @@ void gcs_row_spill_free(gcs_row_spill *s)
     free(s);
 }
 
-static int write_all(int fd, const char *p, size_t len)
+static int write_all(int fd, const void *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return gcs_error_set(GCS_EIO, "cannot keep the source's rows: %s", strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
+    if (gcs_file_write_all(fd, p, len) < 0)
+        return gcs_error_set(GCS_EIO, "cannot keep the source's rows: %s", strerror(errno));
     return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/jsontext.h"
 #include "core/time.h"
 
@@ -215,23 +216,9 @@ static void ops_free(gcs_plan_ops *o)
     free(o);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int ops_flush(gcs_plan_ops *o)
 {
-    if (o->pending_len && write_all(o->fd, o->pending, o->pending_len) < 0)
+    if (o->pending_len && gcs_file_write_all(o->fd, o->pending, o->pending_len) < 0)
         return gcs_error_set(GCS_EIO, "cannot keep the plan's operations: %s", strerror(errno));
     o->pending_len = 0;
     return 0;
@@ -256,7 +243,7 @@ static int ops_append(gcs_plan_ops *o, const char *text, size_t len, int kind, b
     if (o->pending_len + len > SPOOL_CHUNK)
         rc = ops_flush(o);
     if (rc == 0 && len > SPOOL_CHUNK)
-        rc = write_all(o->fd, text, len) < 0
+        rc = gcs_file_write_all(o->fd, text, len) < 0
                  ? gcs_error_set(GCS_EIO, "cannot keep the plan's operations: %s", strerror(errno))
                  : 0;
     else if (rc == 0) {
@@ -1610,19 +1597,6 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
     return rc;
 }
 
-typedef struct memory_feed {
-    const char *text;
-    size_t len, pos;
-} memory_feed;
-
-static size_t feed_memory(char *buf, size_t size, void *payload)
-{
-    memory_feed *m = payload;
-    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
-    memcpy(buf, m->text + m->pos, n);
-    m->pos += n;
-    return n;
-}
 
 int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *name)
 {
@@ -1631,9 +1605,9 @@ int gcs_plan_parse(gcs_plan *plan, const char *text, size_t len, const char *nam
     if ((long long)len > GCS_PLAN_MAX_BYTES)
         return gcs_error_set(GCS_EINVALID, "cannot read plan '%s': over %lld MiB", name,
                              (long long)(GCS_PLAN_MAX_BYTES >> 20));
-    memory_feed m = {text, len, 0};
+    gcs_memory_feed m = {text, len, 0};
     gcs_plan_reader r;
-    gcs_plan_reader_init(&r, name, feed_memory, &m);
+    gcs_plan_reader_init(&r, name, gcs_memory_feed_fill, &m);
     return gcs_plan_read_stream(plan, &r);
 }
 

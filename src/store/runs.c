@@ -5,6 +5,7 @@
 #include "store/store_int.h"
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -515,19 +516,6 @@ out:
     return rc;
 }
 
-typedef struct memory_text {
-    const char *text;
-    size_t len, pos;
-} memory_text;
-
-static size_t memory_feed(char *buf, size_t size, void *payload)
-{
-    memory_text *m = payload;
-    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
-    memcpy(buf, m->text + m->pos, n);
-    m->pos += n;
-    return n;
-}
 
 int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, size_t len)
 {
@@ -536,8 +524,8 @@ int gcs_store_run_plan_put(gcs_store *s, const char *run_id, const char *text, s
                              "cannot keep the plan of run '%s': %zu MiB, over the %ld MiB a run's "
                              "plan may take",
                              run_id, len >> 20, GCS_STORE_PLAN_MAX >> 20);
-    memory_text m = {text, len, 0};
-    return gcs_store_run_plan_put_feed(s, run_id, memory_feed, &m);
+    gcs_memory_feed m = {text, len, 0};
+    return gcs_store_run_plan_put_feed(s, run_id, gcs_memory_feed_fill, &m);
 }
 
 typedef struct plan_row_ctx {

@@ -1,5 +1,6 @@
 /* gcs_file_read_small: a setting naming a FIFO, a silent pipe, a directory or a huge
- * file gets a clear error at once, never a hang. */
+ * file gets a clear error at once, never a hang. gcs_file_write_all and
+ * gcs_memory_feed_fill: every byte, whatever the pieces. */
 #include "gcstest.h"
 
 #include <fcntl.h>
@@ -103,12 +104,61 @@ static void a_pipe_is_read_until_its_writer_closes_or_falls_silent(void **state)
     gcs_test_deadline(0);
 }
 
+/* A pipe takes at most its capacity at once: the writer must go on after short writes. */
+static void write_all_writes_every_byte_through_short_writes(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const size_t len = 1 << 20; /* larger than a pipe's default 64 KiB */
+    char *data = malloc(len), *got = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 7 + i / 251);
+    pid_t child = fork();
+    if (child == 0) {
+        close(fds[0]);
+        _exit(gcs_file_write_all(fds[1], data, len) == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t have = 0;
+    for (ssize_t n; (n = read(fds[0], got + have, len - have)) > 0;)
+        have += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(have, len);
+    assert_memory_equal(got, data, len);
+    assert_int_equal(gcs_file_write_all(-1, "x", 1), -1);
+    free(data);
+    free(got);
+}
+
+static void a_memory_feed_hands_out_the_text_in_pieces_then_nothing(void **state)
+{
+    (void)state;
+    const char *text = "0123456789abcdef";
+    gcs_memory_feed m = {text, strlen(text), 0};
+    char buf[8], all[32] = {0};
+    size_t n, have = 0;
+    while ((n = gcs_memory_feed_fill(buf, 5, &m)) > 0) {
+        assert_true(n <= 5);
+        memcpy(all + have, buf, n);
+        have += n;
+    }
+    assert_int_equal(have, strlen(text));
+    assert_string_equal(all, text);
+    assert_int_equal(gcs_memory_feed_fill(buf, sizeof buf, &m), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(regular_files_are_read_whole_and_bounded),
         cmocka_unit_test(a_fifo_nobody_writes_never_hangs),
         cmocka_unit_test(a_pipe_is_read_until_its_writer_closes_or_falls_silent),
+        cmocka_unit_test(write_all_writes_every_byte_through_short_writes),
+        cmocka_unit_test(a_memory_feed_hands_out_the_text_in_pieces_then_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
