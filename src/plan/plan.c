@@ -1824,6 +1824,109 @@ static const char *short_attribute(const char *a)
     return strncmp(a, "urn:", 4) == 0 && last ? last + 1 : a;
 }
 
+/* A JSON string's value from its text: the text less its quotes when it holds no
+ * escape, else decoded by jansson. A new string, or NULL when the text is not a
+ * string (or memory ran out). */
+static char *string_of_text(const char *p, size_t len)
+{
+    if (len < 2 || p[0] != '"')
+        return NULL;
+    if (!memchr(p, '\\', len))
+        return strndup(p + 1, len - 2);
+    json_t *v = json_loadb(p, len, JSON_DECODE_ANY, NULL);
+    char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    json_decref(v);
+    return s;
+}
+
+/* print_value of a value given as compact JSON text (absent: p NULL). */
+static void print_value_text(FILE *out, const char *p, size_t len)
+{
+    if (!p || (len == 4 && memcmp(p, "null", 4) == 0)) {
+        fputs("(none)", out);
+    } else if (p[0] == '"') {
+        char *s = string_of_text(p, len);
+        fputc('"', out);
+        gcs_plan_put_text(out, s ? s : "?");
+        fputc('"', out);
+        free(s);
+    } else {
+        fwrite(p, 1, len, out); /* what JSON_COMPACT writes of it */
+    }
+}
+
+/*
+ * One operation's lines, from the compact texts of the members shown (a load of
+ * new users is mostly creates: parsing each one's changes cost more than the rest
+ * of rendering it). 0, or -1 when a text is not what this reader expects, and
+ * nothing was written: the caller renders the operation from its parse then.
+ */
+static int render_op_from_texts(FILE *out, int k, char *const *texts, const char *c,
+                                const char *reset, const char *sigil, const char *kind)
+{
+    /* texts: key, userName, id, version, privileged, changes */
+    const char *ch = texts[5];
+    if (ch && ch[0] != '[')
+        return -1;
+    /* Walk the changes first: nothing is written unless every one reads. */
+    enum { MAX_SHOWN = 64 };
+    const char *at[MAX_SHOWN][3];
+    size_t len[MAX_SHOWN][3], n = 0;
+    const char *p = ch ? ch + 1 : "]";
+    while (*p != ']') {
+        static const char *const parts[] = {"attribute", "old", "new"};
+        const char *end = gcs_json_text_value_end(p);
+        if (n == MAX_SHOWN || !end || *p != '{' ||
+            gcs_json_text_top_values(p, parts, 3, at[n], len[n]) < 0 || !at[n][0] ||
+            at[n][0][0] != '"')
+            return -1;
+        n++;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p != ']')
+            return -1;
+    }
+    char *strings[4] = {0};
+    bool ok = true;
+    for (int m = 0; m < 4; m++)
+        if (texts[m] && !(strings[m] = string_of_text(texts[m], strlen(texts[m]))) &&
+            strcmp(texts[m], "null") != 0)
+            ok = false;
+    if (!ok || (texts[4] && texts[4][0] != '[')) {
+        for (int m = 0; m < 4; m++)
+            free(strings[m]);
+        return -1;
+    }
+    fprintf(out, "%s%s %s ", c, sigil, kind);
+    gcs_plan_put_text(out, strings[0] ? strings[0] : "?");
+    fputs(reset, out);
+    if (strings[1]) {
+        fputs(" (", out);
+        gcs_plan_put_text(out, strings[1]);
+        fputc(')', out);
+    }
+    if (strings[2])
+        fprintf(out, " id=%s version=%s", strings[2], strings[3] ? strings[3] : "?");
+    if (k == GCS_PLAN_ADOPT)
+        fputs(" [exists, not managed by gcscim]", out);
+    if (texts[4] && strcmp(texts[4], "[]") != 0)
+        fprintf(out, " [holds privileged roles %s]", texts[4]);
+    fputc('\n', out);
+    for (size_t j = 0; j < n; j++) {
+        char *attribute = string_of_text(at[j][0], len[j][0]);
+        fprintf(out, "    %-22s ", short_attribute(attribute ? attribute : "?"));
+        free(attribute);
+        print_value_text(out, at[j][1], len[j][1]);
+        fputs(" -> ", out);
+        print_value_text(out, at[j][2], len[j][2]);
+        fputc('\n', out);
+    }
+    for (int m = 0; m < 4; m++)
+        free(strings[m]);
+    return 0;
+}
+
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
 {
     static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-", "="};
@@ -1838,10 +1941,18 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
     json_t *op;
     for (i = 0; i < gcs_plan_size(plan); i++) {
         int k = (int)gcs_plan_kind_at(plan, i);
-        if (k >= GCS_PLAN__KINDS ||
-            !(op = gcs_plan_op_part_at(plan, i, shown, sizeof shown / sizeof *shown)))
+        if (k >= GCS_PLAN__KINDS)
             continue;
         const char *c = color ? colors[k] : "";
+        char *texts[sizeof shown / sizeof *shown];
+        if (gcs_plan_member_texts_at(plan, i, shown, sizeof shown / sizeof *shown, texts) < 0)
+            continue;
+        int fast = render_op_from_texts(out, k, texts, c, reset, sigil[k], kind_names[k]);
+        for (size_t m = 0; m < sizeof shown / sizeof *shown; m++)
+            free(texts[m]);
+        if (fast == 0 ||
+            !(op = gcs_plan_op_part_at(plan, i, shown, sizeof shown / sizeof *shown)))
+            continue;
         const char *user = json_string_value(json_object_get(op, "userName"));
         fprintf(out, "%s%s %s ", c, sigil[k], kind_names[k]);
         gcs_plan_put_text(out, text_of(op, "key"));
