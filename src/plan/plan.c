@@ -1793,23 +1793,6 @@ void gcs_plan_put_text(FILE *out, const char *s)
     }
 }
 
-static void print_value(FILE *out, const json_t *v)
-{
-    if (!v || json_is_null(v)) {
-        fputs("(none)", out);
-        return;
-    }
-    if (json_is_string(v)) {
-        fputc('"', out);
-        gcs_plan_put_text(out, json_string_value(v));
-        fputc('"', out);
-        return;
-    }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    fputs(s ? s : "?", out);
-    free(s);
-}
-
 /* A string member for display: never NULL, whatever an edited plan holds. */
 static const char *text_of(const json_t *obj, const char *key)
 {
@@ -1856,48 +1839,19 @@ static void print_value_text(FILE *out, const char *p, size_t len)
 }
 
 /*
- * One operation's lines, from the compact texts of the members shown (a load of
- * new users is mostly creates: parsing each one's changes cost more than the rest
- * of rendering it). 0, or -1 when a text is not what this reader expects, and
- * nothing was written: the caller renders the operation from its parse then.
+ * One operation's lines, from the compact texts of the members shown (NULL:
+ * absent), which gcs_plan_member_texts_at takes from the kept line: a load of new
+ * users is mostly creates, and parsing each one cost more than the rest of
+ * rendering it. What is not of the expected type shows as it always did: a key or
+ * attribute as "?", a userName, id or privileged list not at all.
  */
-static int render_op_from_texts(FILE *out, int k, char *const *texts, const char *c,
-                                const char *reset, const char *sigil, const char *kind)
+static void render_op(FILE *out, int k, char *const *texts, const char *c, const char *reset,
+                      const char *sigil, const char *kind)
 {
     /* texts: key, userName, id, version, privileged, changes */
-    const char *ch = texts[5];
-    if (ch && ch[0] != '[')
-        return -1;
-    /* Walk the changes first: nothing is written unless every one reads. */
-    enum { MAX_SHOWN = 64 };
-    const char *at[MAX_SHOWN][3];
-    size_t len[MAX_SHOWN][3], n = 0;
-    const char *p = ch ? ch + 1 : "]";
-    while (*p != ']') {
-        static const char *const parts[] = {"attribute", "old", "new"};
-        const char *end = gcs_json_text_value_end(p);
-        if (n == MAX_SHOWN || !end || *p != '{' ||
-            gcs_json_text_top_values(p, parts, 3, at[n], len[n]) < 0 || !at[n][0] ||
-            at[n][0][0] != '"')
-            return -1;
-        n++;
-        p = end;
-        if (*p == ',')
-            p++;
-        else if (*p != ']')
-            return -1;
-    }
-    char *strings[4] = {0};
-    bool ok = true;
+    char *strings[4];
     for (int m = 0; m < 4; m++)
-        if (texts[m] && !(strings[m] = string_of_text(texts[m], strlen(texts[m]))) &&
-            strcmp(texts[m], "null") != 0)
-            ok = false;
-    if (!ok || (texts[4] && texts[4][0] != '[')) {
-        for (int m = 0; m < 4; m++)
-            free(strings[m]);
-        return -1;
-    }
+        strings[m] = texts[m] ? string_of_text(texts[m], strlen(texts[m])) : NULL;
     fprintf(out, "%s%s %s ", c, sigil, kind);
     gcs_plan_put_text(out, strings[0] ? strings[0] : "?");
     fputs(reset, out);
@@ -1910,21 +1864,31 @@ static int render_op_from_texts(FILE *out, int k, char *const *texts, const char
         fprintf(out, " id=%s version=%s", strings[2], strings[3] ? strings[3] : "?");
     if (k == GCS_PLAN_ADOPT)
         fputs(" [exists, not managed by gcscim]", out);
-    if (texts[4] && strcmp(texts[4], "[]") != 0)
+    if (texts[4] && texts[4][0] == '[' && strcmp(texts[4], "[]") != 0)
         fprintf(out, " [holds privileged roles %s]", texts[4]);
     fputc('\n', out);
-    for (size_t j = 0; j < n; j++) {
-        char *attribute = string_of_text(at[j][0], len[j][0]);
-        fprintf(out, "    %-22s ", short_attribute(attribute ? attribute : "?"));
-        free(attribute);
-        print_value_text(out, at[j][1], len[j][1]);
-        fputs(" -> ", out);
-        print_value_text(out, at[j][2], len[j][2]);
-        fputc('\n', out);
-    }
     for (int m = 0; m < 4; m++)
         free(strings[m]);
-    return 0;
+    /* The changes: an array of {attribute, old, new}, walked in its text. */
+    const char *p = texts[5] && texts[5][0] == '[' ? texts[5] + 1 : "]";
+    while (*p && *p != ']') {
+        static const char *const parts[] = {"attribute", "old", "new"};
+        const char *at[3] = {NULL, NULL, NULL};
+        size_t len[3] = {0, 0, 0};
+        const char *end = gcs_json_text_value_end(p);
+        if (!end || end == p)
+            break; /* not JSON: the line was checked when kept, so never */
+        if (*p == '{')
+            gcs_json_text_top_values(p, parts, 3, at, len);
+        char *attribute = at[0] ? string_of_text(at[0], len[0]) : NULL;
+        fprintf(out, "    %-22s ", short_attribute(attribute ? attribute : "?"));
+        free(attribute);
+        print_value_text(out, at[1], len[1]);
+        fputs(" -> ", out);
+        print_value_text(out, at[2], len[2]);
+        fputc('\n', out);
+        p = *end == ',' ? end + 1 : end;
+    }
 }
 
 void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
@@ -1947,46 +1911,9 @@ void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
         char *texts[sizeof shown / sizeof *shown];
         if (gcs_plan_member_texts_at(plan, i, shown, sizeof shown / sizeof *shown, texts) < 0)
             continue;
-        int fast = render_op_from_texts(out, k, texts, c, reset, sigil[k], kind_names[k]);
+        render_op(out, k, texts, c, reset, sigil[k], kind_names[k]);
         for (size_t m = 0; m < sizeof shown / sizeof *shown; m++)
             free(texts[m]);
-        if (fast == 0 ||
-            !(op = gcs_plan_op_part_at(plan, i, shown, sizeof shown / sizeof *shown)))
-            continue;
-        const char *user = json_string_value(json_object_get(op, "userName"));
-        fprintf(out, "%s%s %s ", c, sigil[k], kind_names[k]);
-        gcs_plan_put_text(out, text_of(op, "key"));
-        fputs(reset, out);
-        if (user) {
-            fputs(" (", out);
-            gcs_plan_put_text(out, user);
-            fputc(')', out);
-        }
-        const char *id = json_string_value(json_object_get(op, "id"));
-        if (id)
-            fprintf(out, " id=%s version=%s", id,
-                    json_string_value(json_object_get(op, "version"))
-                        ? json_string_value(json_object_get(op, "version"))
-                        : "?");
-        if (k == GCS_PLAN_ADOPT)
-            fputs(" [exists, not managed by gcscim]", out);
-        json_t *held = json_object_get(op, "privileged");
-        if (json_array_size(held) > 0) {
-            char *roles = json_dumps(held, JSON_COMPACT);
-            fprintf(out, " [holds privileged roles %s]", roles ? roles : "?");
-            free(roles);
-        }
-        fputc('\n', out);
-        size_t j;
-        json_t *ch;
-        json_array_foreach(json_object_get(op, "changes"), j, ch) {
-            fprintf(out, "    %-22s ", short_attribute(text_of(ch, "attribute")));
-            print_value(out, json_object_get(ch, "old"));
-            fputs(" -> ", out);
-            print_value(out, json_object_get(ch, "new"));
-            fputc('\n', out);
-        }
-        json_decref(op);
     }
     json_t *rejected = json_object_get(plan->doc, "rejected");
     json_array_foreach(rejected, i, op) {
