@@ -281,6 +281,7 @@ typedef struct body_stream {
     gcs_http_body_read_fn read;
     gcs_http_body_release_fn release;
     void *cls;
+    int fd;                 /* the connection's socket, or -1 */
 } body_stream;
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -290,8 +291,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     long n = bs->read(bs->cls, buf, max);
     if (n == 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n < 0)
+    if (n < 0) {
+        /* In a thread pool (epoll), libmicrohttpd 0.9.75 would leave such a
+         * connection open until its idle timeout, the client waiting on it:
+         * shut it down now (libmicrohttpd still closes the descriptor). */
+        if (bs->fd >= 0)
+            shutdown(bs->fd, SHUT_RDWR);
         return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     return (ssize_t)((size_t)n > max ? max : (size_t)n);
 }
 
@@ -305,7 +312,7 @@ static void stream_free(void *cls)
 
 /* The response libmicrohttpd sends: from the stream (which it then owns) or a
  * copy of the body. */
-static struct MHD_Response *wire_response(gcs_http_response *resp)
+static struct MHD_Response *wire_response(gcs_http_response *resp, struct MHD_Connection *conn)
 {
     if (!resp->stream.read)
         return MHD_create_response_from_buffer(resp->body.len, resp->body.ptr,
@@ -316,6 +323,8 @@ static struct MHD_Response *wire_response(gcs_http_response *resp)
     bs->read = resp->stream.read;
     bs->release = resp->stream.release;
     bs->cls = resp->stream.cls;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    bs->fd = ci ? (int)ci->connect_fd : -1;
     memset(&resp->stream, 0, sizeof resp->stream);
     /* On failure libmicrohttpd does not call stream_free: do it here. */
     struct MHD_Response *r =
@@ -358,7 +367,7 @@ static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
     /* A handler that ignored an over-size body must not answer as if it had read it. */
     if (ctx->too_large && resp.status < 400)
         gcs_http_response_set(&resp, 413, "text/plain", "request body too large\n");
-    struct MHD_Response *r = wire_response(&resp);
+    struct MHD_Response *r = wire_response(&resp, conn);
     if (!r) {
         gcs_http_response_release(&resp);
         return MHD_NO;
