@@ -177,13 +177,17 @@ static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id
     gcs_emu_now_iso(now);
     gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
     *gcs_emu_put_dec(ver, version, 1) = '\0';
-    /* Built by hand, not with json_pack: this runs on every write. */
+    /* Built by hand, not with json_pack: this runs on every write. The texts
+     * are ASCII made here (or the seed's, which jansson checked when it read
+     * them): no UTF-8 check. A new resource's created and lastModified are
+     * one string (never changed in place). */
     json_t *meta = json_object();
-    json_object_set_new_nocheck(meta, "resourceType", json_string(kind));
-    json_object_set_new_nocheck(meta, "created", json_string(created ? created : now));
-    json_object_set_new_nocheck(meta, "lastModified", json_string(now));
-    json_object_set_new_nocheck(meta, "location", json_string(loc));
-    json_object_set_new_nocheck(meta, "version", json_string(ver));
+    json_t *stamp = json_string_nocheck(now);
+    json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck(kind));
+    json_object_set_new_nocheck(meta, "created", created ? json_string_nocheck(created) : json_incref(stamp));
+    json_object_set_new_nocheck(meta, "lastModified", stamp);
+    json_object_set_new_nocheck(meta, "location", json_string_nocheck(loc));
+    json_object_set_new_nocheck(meta, "version", json_string_nocheck(ver));
     json_object_set_new_nocheck(doc, "meta", meta);
 }
 
@@ -193,7 +197,7 @@ static json_t *ordered(gcs_emu *emu, json_t *doc, const char *id)
 {
     json_t *out = json_object();
     json_object_set_nocheck(out, "schemas", emu->user_schemas);
-    json_object_set_new_nocheck(out, "id", json_string(id));
+    json_object_set_new_nocheck(out, "id", json_string_nocheck(id));
     const char *key;
     json_t *v;
     json_object_foreach(doc, key, v)
