@@ -430,9 +430,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
             if (end == cl || n > srv->max_body) {
-                /* Answer now: the body is never read and the connection closes. */
                 ctx->too_large = true;
-                return answer(srv, conn, url, method, ctx);
+                /* A client still sending when the connection closes under it
+                 * meets a reset and loses the answer: the body is read and
+                 * discarded first, unless the client waits for 100 Continue
+                 * (it sends nothing more) or the body is beyond reason. */
+                const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+                if (end == cl || n > GCS_HTTP_DRAIN_MAX || (expect && *expect))
+                    return answer(srv, conn, url, method, ctx);
             }
         }
         return MHD_YES;

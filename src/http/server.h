@@ -10,10 +10,13 @@
  *
  * Invariants:
  *  - a body is never larger than `max_body`: when Content-Length says it would
- *    be, the handler is called at once with `body_too_large` set and no body,
- *    and the connection is closed after the answer (the rest is never read);
- *    a chunked body that grows past it is discarded as it arrives; a handler
- *    that answers such a request with a status under 400 is overruled (413);
+ *    be, the body is read and discarded (so that a client still sending reads
+ *    the answer instead of a reset), then the handler is called with
+ *    `body_too_large` set and no body, and the connection is closed after the
+ *    answer; a client that waits for 100 Continue, or a Content-Length over
+ *    GCS_HTTP_DRAIN_MAX, is answered from the headers alone; a chunked body
+ *    that grows past it is discarded as it arrives; a handler that answers
+ *    such a request with a status under 400 is overruled (413);
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);
  *  - the handler may be called from several threads at once;
@@ -34,6 +37,7 @@
 #include "core/buf.h"
 
 #define GCS_HTTP_MAX_BODY_DEFAULT ((size_t)512000)
+#define GCS_HTTP_DRAIN_MAX        ((unsigned long long)16 << 20) /* body read only to discard it */
 #define GCS_HTTP_MAX_HEADERS 64   /* headers kept per request or response */
 #define GCS_HTTP_MAX_ARGS 64      /* query arguments kept per request */
 
@@ -51,7 +55,7 @@ typedef struct gcs_http_request {
     size_t nheaders;
     const char *body;              /* NUL-terminated; "" when there is none */
     size_t body_len;
-    bool body_too_large;           /* the body was over max_body and was not read */
+    bool body_too_large;           /* the body was over max_body and is not here */
     const char *remote_addr;       /* the peer's numeric address, or "" */
     const char *request_id;        /* never NULL; see the invariants above */
 } gcs_http_request;

@@ -2,6 +2,7 @@
  * libcurl over loopback. Request decoding, responses, keep-alive, the body
  * limit, dropping a connection, streamed bodies, both threading modes. */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ static void exercise(unsigned threads)
     assert_string_equal(json_string_value(json_object_get(r.json, "remote")), "127.0.0.1");
     gcs_test_http_release(&r);
 
-    /* Over max_body with a Content-Length: 413 from the headers alone. */
+    /* Over max_body with a Content-Length: 413 (the body read and discarded). */
     char body[2000];
     memset(body, 'x', sizeof body);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big", port);
@@ -205,16 +206,80 @@ static void exercise(unsigned threads)
     gcs_http_server_free(srv);
 }
 
+/* A client sending a body over the limit, with no Expect: 100-continue, reads
+ * the 413: the server reads the rest of the body and discards it before it
+ * answers and closes. Were it to answer from the headers and close, the
+ * client's next send would meet a reset and the answer would be lost (on a
+ * real network, where a client is still sending when the answer comes back,
+ * nearly always). The client here waits before its second send until the
+ * answer arrives (or half a second), as a client descheduled between poll and
+ * send does. */
+typedef struct slow_upload {
+    CURL *curl;
+    size_t left;
+    int calls;
+} slow_upload;
+
+static size_t slow_read(char *buf, size_t size, size_t n, void *userdata)
+{
+    slow_upload *u = userdata;
+    if (u->calls++ == 1) {
+        curl_socket_t fd = CURL_SOCKET_BAD;
+        curl_easy_getinfo(u->curl, CURLINFO_ACTIVESOCKET, &fd);
+        struct pollfd p = {.fd = (int)fd, .events = POLLIN};
+        (void)poll(&p, 1, 500);
+    }
+    size_t chunk = size * n < u->left ? size * n : u->left;
+    memset(buf, 'x', chunk);
+    u->left -= chunk;
+    return chunk;
+}
+
+static void a_client_still_sending_reads_the_413(unsigned threads)
+{
+    gcs_http_server *srv;
+    gcs_http_server_options opts = {
+        .host = "127.0.0.1", .port = 0, .threads = threads, .max_body = 1000};
+    assert_int_equal(gcs_http_server_start(&srv, &opts, handler, NULL), 0);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/big", gcs_http_server_port(srv));
+    slow_upload u = {.curl = curl_easy_init(), .left = 300000};
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(u.curl, CURLOPT_URL, url);
+    curl_easy_setopt(u.curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(u.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u.left);
+    curl_easy_setopt(u.curl, CURLOPT_READFUNCTION, slow_read);
+    curl_easy_setopt(u.curl, CURLOPT_READDATA, &u);
+    curl_easy_setopt(u.curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(u.curl, CURLOPT_TIMEOUT_MS, 10000L);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(u.curl, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(u.curl, CURLOPT_WRITEDATA, sink);
+    CURLcode rc = curl_easy_perform(u.curl);
+    long status = 0;
+    curl_easy_getinfo(u.curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+        fail_msg("no answer to a body over the limit: %s", curl_easy_strerror(rc));
+    assert_int_equal(status, 413);
+    assert_true(u.calls >= 2); /* it did send in two goes */
+    fclose(sink);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(u.curl);
+    gcs_http_server_free(srv);
+}
+
 static void test_thread_per_connection(void **state)
 {
     (void)state;
     exercise(0);
+    a_client_still_sending_reads_the_413(0);
 }
 
 static void test_pool(void **state)
 {
     (void)state;
     exercise(2);
+    a_client_still_sending_reads_the_413(2);
 }
 
 static void test_bad_address(void **state)
