@@ -27,6 +27,6 @@ $EMULATOR --seed missing.json 2>&1 | sed 's/^[0-9T:.-]*Z //'; echo "[exit ${PIPE
 # It starts, writes its ready file, answers, and stops on SIGTERM with 0.
 $EMULATOR --ready-file ready.json --log-level warn &
 pid=$!
-for i in $(seq 100); do [ -s ready.json ] && break; sleep 0.05; done
+for i in $(seq 600); do [ -s ready.json ] && break; sleep 0.05; done # 30 s at most
 sed 's/[0-9][0-9]*/N/g' ready.json
 kill -TERM $pid; wait $pid; echo "[stopped exit $?]"

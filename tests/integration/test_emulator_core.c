@@ -111,14 +111,15 @@ static void test_token_expiry(void **state)
 {
     (void)state;
     gcs_test_server s;
-    const char *extra[] = {"--token-ttl", "1", NULL};
+    /* Three seconds: time enough for the first call on a loaded machine. */
+    const char *extra[] = {"--token-ttl", "3", NULL};
     start(&s, extra);
     char *tok = gcs_test_emu_token(&s, ID, SECRET);
     gcs_test_http r;
     gcs_test_emu_call(&r, &s, tok, "GET", "/api/v2/scim/v2/users", NULL, NULL);
     assert_int_equal(r.status, 200);
     gcs_test_http_release(&r);
-    gcs_time_sleep_ms(1100);
+    gcs_time_sleep_ms(3100);
     gcs_test_emu_call(&r, &s, tok, "GET", "/api/v2/scim/v2/users", NULL, NULL);
     assert_int_equal(r.status, 401);
     gcs_test_http_release(&r);

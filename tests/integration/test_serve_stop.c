@@ -236,10 +236,14 @@ static bool metrics_say(const char *base, const char *line)
 /*
  * Two hosts, one client's limit (#10): the emulator counts every token of the
  * client in one window of 120 requests per 10 s, and a stream of events asks
- * for far more than that. Each host spends only its share of the window, so
- * the two bursting together stay within it: at most 0.5% of the requests are
- * answered 429 (hosts that each spent what the window had left would run into
- * it at every window's end), and every job is done once.
+ * for more than that (about 150 requests). Each host spends only its share of
+ * the window, so the two bursting together stay within it and no request is
+ * answered 429 (hosts that each spent what the window had left would overflow
+ * the first window), and every job is done once. A stream of little more than
+ * one window keeps that true on a loaded machine: requests sent at the first
+ * window's end and counted in the second find it holding only the rest, far
+ * below the limit, where a stream of several windows would overflow each
+ * window a request counted late eats into.
  */
 static void two_hosts_keep_to_one_clients_rate_limit(void **state)
 {
@@ -276,8 +280,8 @@ static void two_hosts_keep_to_one_clients_rate_limit(void **state)
     assert_true(metrics_say(a.api_url, "gcscim_hosts 2"));
     assert_true(metrics_say(b.api_url, "gcscim_hosts 2"));
 
-    /* About 4 requests a new person: 75 people are 300 requests, 2.5 windows. */
-    enum { PEOPLE = 75 };
+    /* About 4 requests a new person: 36 people are about 150 requests. */
+    enum { PEOPLE = 36 };
     char body[1024], id[32], key[32];
     for (int i = 0; i < PEOPLE; i++) {
         gcs_test_http r;
@@ -304,9 +308,9 @@ static void two_hosts_keep_to_one_clients_rate_limit(void **state)
     gcs_test_http_release(&r);
     print_message("two hosts, 120/10 per client: %ld requests, %ld answered 429\n", requests,
                   limited);
-    assert_true(requests >= PEOPLE * 3);
-    if (limited * 200 > requests)
-        fail_msg("%ld of %ld requests were answered 429 (over 0.5%%)", limited, requests);
+    assert_true(requests > 120); /* more than one window holds */
+    if (limited > 0)
+        fail_msg("%ld of %ld requests were answered 429", limited, requests);
 
     gcs_store *s;
     assert_int_equal(gcs_store_open(&s, db_url), 0);
@@ -335,7 +339,7 @@ static void two_hosts_keep_to_one_clients_rate_limit(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(600);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigterm_drains_running_jobs_then_exits_0),
         cmocka_unit_test(two_serve_processes_on_one_postgresql_do_each_job_once),
