@@ -442,3 +442,123 @@ int gcs_json_text_check(const char *text, size_t len)
     }
     return rc;
 }
+
+/* ==== Writing a string as jansson does ==== */
+
+/* The length of the UTF-8 sequence jansson accepts at p (its utf8_check_*:
+ * no overlong form, no surrogate, nothing past U+10FFFF), or 0. */
+static size_t utf8_accepted(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return len;
+}
+
+int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    /* Checked whole first: a refused string appends nothing. */
+    for (const unsigned char *q = p; q < end;) {
+        if (*q == 0)
+            return 0;
+        if (*q < 0x80) {
+            q++;
+            continue;
+        }
+        size_t len = utf8_accepted(q, end);
+        if (!len)
+            return 0;
+        q += len;
+    }
+    size_t before = out->len;
+    int rc = gcs_buf_putc(out, '"');
+    const unsigned char *run = p;
+    for (; p < end && rc == 0; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        rc = gcs_buf_put(out, run, (size_t)(p - run));
+        run = p + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (*p) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            len = 6;
+        }
+        if (rc == 0)
+            rc = gcs_buf_put(out, esc, len);
+    }
+    if (rc == 0)
+        rc = gcs_buf_put(out, run, (size_t)(end - run));
+    if (rc == 0)
+        rc = gcs_buf_putc(out, '"');
+    if (rc < 0) {
+        if (out->len > before) {
+            out->len = before;
+            out->ptr[before] = '\0';
+        }
+        return rc;
+    }
+    return 1;
+}
+
+int gcs_json_text_put_spaced(gcs_buf *out, const char *text, size_t n)
+{
+    const char *p = text, *end = text + n, *run = text;
+    int rc = 0;
+    while (p < end && rc == 0) {
+        char c = *p++;
+        if (c == '"') {
+            /* to the closing quote: one not escaped by an odd run of backslashes */
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q) {
+                    p = end;
+                    break;
+                }
+                const char *b = q;
+                while (b > p && b[-1] == '\\')
+                    b--;
+                p = q + 1;
+                if (((q - b) & 1) == 0)
+                    break;
+            }
+        } else if (c == ',' || c == ':') {
+            rc = gcs_buf_put(out, run, (size_t)(p - run));
+            if (rc == 0)
+                rc = gcs_buf_putc(out, ' ');
+            run = p;
+        }
+    }
+    return rc == 0 && run < end ? gcs_buf_put(out, run, (size_t)(end - run)) : rc;
+}

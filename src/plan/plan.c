@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/jsontext.h"
@@ -134,6 +135,7 @@ struct gcs_plan_ops {
     char *window;
     uint64_t window_off;
     size_t window_len;
+    gcs_buf line;       /* an operation's text while it is written by hand */
 };
 
 #define SPOOL_CHUNK ((size_t)64 * 1024)
@@ -199,6 +201,8 @@ static int ops_new(gcs_plan_ops **out)
         free(o);
         return rc;
     }
+    /* past the largest line, so that ops_append names the fault */
+    gcs_buf_init(&o->line, 2 * (size_t)GCS_PLAN_MAX_LINE_BYTES);
     *out = o;
     return 0;
 }
@@ -212,6 +216,7 @@ static void ops_free(gcs_plan_ops *o)
     free(o->refs);
     free(o->pending);
     free(o->window);
+    gcs_buf_release(&o->line);
     close(o->fd);
     free(o);
 }
@@ -837,6 +842,62 @@ int gcs_plan_add_create_text(gcs_plan *plan, const char *key, const char *user_n
     json_decref(head);
     json_decref(changes);
     json_decref(extra);
+    if (rc < 0)
+        plan->ops->failed = true;
+    return rc;
+}
+
+/* A string member's value as gcs_plan_add's tree would be dumped: null for
+ * NULL. 1, 0 when jansson would not hold it, or the error. */
+static int put_string_or_null(gcs_buf *b, const char *s)
+{
+    if (!s)
+        return gcs_buf_puts(b, "null") < 0 ? GCS_ENOMEM : 1;
+    return gcs_json_text_put_string(b, s, strlen(s));
+}
+
+int gcs_plan_add_create_texts(gcs_plan *plan, const char *key, const char *user_name,
+                              const char *body_text, const char *changes_text,
+                              const char *location, const char *manager_key,
+                              const char *privileged_text)
+{
+    if (!plan->ops)
+        return 0;
+    gcs_buf *b = &plan->ops->line;
+    gcs_buf_clear(b);
+    /* The members in gcs_plan_add_create_text's order: its head, the body, the
+     * changes, then extra's (location, manager_key, privileged). */
+    int rc = gcs_buf_puts(b, "{\"kind\": \"create\", \"key\": ") < 0 ? GCS_ENOMEM : 1;
+    if (rc == 1)
+        rc = put_string_or_null(b, key);
+    if (rc == 1)
+        rc = gcs_buf_puts(b, ", \"userName\": ") < 0 ? GCS_ENOMEM : 1;
+    if (rc == 1)
+        rc = put_string_or_null(b, user_name);
+    if (rc == 1 && (gcs_buf_puts(b, ", \"id\": null, \"version\": null, \"body\": ") < 0 ||
+                    gcs_json_text_put_spaced(b, body_text, strlen(body_text)) < 0 ||
+                    gcs_buf_puts(b, ", \"changes\": ") < 0 || gcs_buf_puts(b, changes_text) < 0 ||
+                    gcs_buf_puts(b, ", \"location\": ") < 0))
+        rc = GCS_ENOMEM;
+    if (rc == 1)
+        rc = put_string_or_null(b, location);
+    if (rc == 1 && manager_key) {
+        rc = gcs_buf_puts(b, ", \"manager_key\": ") < 0 ? GCS_ENOMEM : 1;
+        if (rc == 1)
+            rc = gcs_json_text_put_string(b, manager_key, strlen(manager_key));
+    }
+    if (rc == 1 && privileged_text &&
+        (gcs_buf_puts(b, ", \"privileged\": ") < 0 || gcs_buf_puts(b, privileged_text) < 0))
+        rc = GCS_ENOMEM;
+    if (rc == 1 && gcs_buf_putc(b, '}') < 0)
+        rc = GCS_ENOMEM;
+    if (rc < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory");
+    /* What weighs() reads of a create: its privileged roles (its changes
+     * replace nothing). */
+    if (rc == 1 && (rc = ops_append(plan->ops, b->ptr, b->len, GCS_PLAN_CREATE,
+                                    privileged_text != NULL, key)) == 0)
+        rc = 1;
     if (rc < 0)
         plan->ops->failed = true;
     return rc;
