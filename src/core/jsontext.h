@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 
 /* The top-level member `key` of the JSON object `text`, when it is a string
@@ -60,6 +62,16 @@ int gcs_json_text_check(const char *text, size_t len);
  * the buffer.
  */
 int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n);
+
+/*
+ * Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it, members
+ * in their order, without jansson's dump (which costs a pointer's name printed
+ * and hashed for every object and array, against cycles). 1 written; 0 when a
+ * string holds what gcs_json_text_put_string does not write (a NUL, invalid
+ * UTF-8): nothing is appended, and the caller dumps with jansson; or
+ * GCS_ENOMEM. Reals are written by jansson itself.
+ */
+int gcs_json_text_put_compact(gcs_buf *out, const json_t *v);
 
 /* Appends the compact JSON text[0, n) as jansson writes it with JSON_INDENT(0):
  * a space after every ',' and ':' outside strings. 0, or the buffer's error. */

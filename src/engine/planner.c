@@ -114,6 +114,7 @@ typedef struct planner {
     gcs_buf body;             /* a create's body text, while it is added to the plan */
     gcs_buf changes;          /* a create's changes, written from its body's text */
     gcs_buf privileged;       /* the privileged roles a create grants, as text */
+    gcs_buf row_text;         /* a mapped row's desired user, while it is kept */
     json_t *schemas;          /* the schemas of every desired user, once */
     char *schemas_head;       /* '{"schemas":[...]': how a desired user's text starts */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
@@ -687,16 +688,23 @@ static int add_row(planner *p, const gcs_row *row)
     bool standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
     if (standard_schemas)
         json_object_del(d->m.user, "schemas");
-    char *text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text || (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
-        free(text);
+    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
+     * hashes every object and array it enters) */
+    gcs_buf *b = &p->row_text;
+    gcs_buf_clear(b);
+    rc = gcs_json_text_put_compact(b, d->m.user);
+    char *dumped = rc == 0 ? json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0 ||
+        (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
+        free(dumped);
         gcs_map_user_release(&d->m);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    squeeze_urns(text);
+    free(dumped);
+    char *text = b->ptr;
+    b->len = squeeze_urns(text);
     const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
     rc = spill_row(p, r, &d->m, user_name, text, standard_schemas);
-    free(text);
     if (rc == 0)
         note_for_duplicates(p, p->count, d->m.source_key, user_name);
     /* A second row with the same key rejects both (decide() does it): keep the first. */
@@ -2096,6 +2104,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.body, 0);
     gcs_buf_init(&p.changes, 0);
     gcs_buf_init(&p.privileged, 0);
+    gcs_buf_init(&p.row_text, 0);
     gcs_buf_init(&p.expanded, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
@@ -2175,6 +2184,7 @@ out:
     gcs_buf_release(&p.body);
     gcs_buf_release(&p.changes);
     gcs_buf_release(&p.privileged);
+    gcs_buf_release(&p.row_text);
     free(p.schemas_head);
     free(p.key_dups);
     free(p.name_hashes);

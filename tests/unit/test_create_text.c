@@ -254,6 +254,25 @@ static void create_changes_match_the_diff(void **state)
     gcs_buf_release(&b);
 }
 
+static void compact_declines_what_jansson_cannot_dump(void **state)
+{
+    (void)state;
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    json_t *v = json_pack("{s:s,s:[i,f,b,n]}", "a", "x", "b", -9223372036854775807LL - 1, 0.1,
+                          1);
+    assert_int_equal(gcs_json_text_put_compact(&b, v), 1);
+    char *want = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(b.ptr, want);
+    free(want);
+    json_object_set_new(v, "nul", json_stringn("a\0b", 3));
+    gcs_buf_clear(&b);
+    assert_int_equal(gcs_json_text_put_compact(&b, v), 0);
+    assert_int_equal(b.len, 0);
+    json_decref(v);
+    gcs_buf_release(&b);
+}
+
 static void create_changes_of_what_never_changes(void **state)
 {
     (void)state;
@@ -314,7 +333,7 @@ static void strings_match_jansson(void **state)
     gcs_buf_release(&b);
 }
 
-static void spaced_values_match_jansson(void **state)
+static void compact_and_spaced_values_match_jansson(void **state)
 {
     (void)state;
     gcs_buf b;
@@ -327,6 +346,10 @@ static void spaced_values_match_jansson(void **state)
         gcs_buf_clear(&b);
         assert_int_equal(gcs_json_text_put_spaced(&b, compact, strlen(compact)), 0);
         assert_string_equal(b.ptr, want);
+        /* and the compact text itself, written without jansson's dump */
+        gcs_buf_clear(&b);
+        assert_int_equal(gcs_json_text_put_compact(&b, user), 1);
+        assert_string_equal(b.ptr, compact);
         free(compact);
         free(want);
         json_decref(user);
@@ -433,8 +456,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_changes_match_the_diff),
         cmocka_unit_test(create_changes_of_what_never_changes),
+        cmocka_unit_test(compact_declines_what_jansson_cannot_dump),
         cmocka_unit_test(strings_match_jansson),
-        cmocka_unit_test(spaced_values_match_jansson),
+        cmocka_unit_test(compact_and_spaced_values_match_jansson),
         cmocka_unit_test(create_lines_match_the_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
