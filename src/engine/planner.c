@@ -115,6 +115,8 @@ typedef struct planner {
     gcs_buf changes;          /* a create's changes, written from its body's text */
     gcs_buf privileged;       /* the privileged roles a create grants, as text */
     gcs_buf row_text;         /* a mapped row's desired user, while it is kept */
+    gcs_buf manager;          /* a create's manager, as its body's text says it */
+    gcs_buf with_manager;     /* a create's body with its manager's id */
     json_t *schemas;          /* the schemas of every desired user, once */
     char *schemas_head;       /* '{"schemas":[...]': how a desired user's text starts */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
@@ -1511,22 +1513,66 @@ static int privileged_text(planner *p, const char *body)
 }
 
 /*
+ * The body with its manager's Genesys id, as gcs_map_user_set_manager puts it
+ * in the tree: {"value": id} last in the enterprise extension, which is added
+ * last when the row has none. *body is then planner.with_manager. 1, or 0
+ * when the text needs the tree (an extension that is not an object, or that
+ * names a manager already; an id jansson would not hold). Or the error.
+ */
+static int body_with_manager(planner *p, const char **body, const char *id)
+{
+    const char *text = *body, *ent;
+    size_t len, at;
+    int found = gcs_json_text_top_value(text, GCS_SCIM_ENTERPRISE_USER, &ent, &len);
+    if (found < 0)
+        return 0;
+    gcs_buf *m = &p->manager;
+    gcs_buf_clear(m);
+    int rc = 0;
+    if (found) {
+        const char *v;
+        size_t vlen;
+        if (len < 2 || ent[0] != '{' || gcs_json_text_top_value(ent, "manager", &v, &vlen) != 0)
+            return 0;
+        at = (size_t)(ent - text) + len - 1; /* its closing brace */
+        rc = gcs_buf_puts(m, len > 2 ? ",\"manager\":{\"value\":" : "\"manager\":{\"value\":");
+    } else {
+        at = strlen(text) - 1; /* the user's closing brace */
+        rc = gcs_buf_puts(m, ",\"" GCS_SCIM_ENTERPRISE_USER "\":{\"manager\":{\"value\":");
+    }
+    if (rc < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if ((rc = gcs_json_text_put_string(m, id, strlen(id))) != 1)
+        return rc;
+    if (gcs_buf_puts(m, found ? "}" : "}}") < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_buf *w = &p->with_manager;
+    gcs_buf_clear(w);
+    if (gcs_buf_put(w, text, at) < 0 || gcs_buf_put(w, m->ptr, m->len) < 0 ||
+        gcs_buf_puts(w, text + at) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    *body = w->ptr;
+    return 1;
+}
+
+/*
  * A row that matches no user, decided from its text: created (written to the
  * plan without a tree: its body, changes and privileged roles are texts), or,
  * a leaver, left alone, or skipped under --no-create, exactly as plan_row
  * would. 1 done; 0 when the row needs plan_row's tree after all, before
- * anything is done: a manager who exists (their id goes into the body) or whom
- * nobody knows, a userName Genesys holds (an adoption or a rejection), a text
- * the writers decline. Or the error.
+ * anything is done: a manager whom nobody knows, a userName Genesys holds (an
+ * adoption or a rejection), a text the writers decline. Or the error.
  */
 static int plan_create_text(planner *p, desired *d, const char *location)
 {
     if (d->ref->matched)
         return 0;
     bool pending = false;
+    const char *manager_id = NULL;
     if (d->m.manager_key) {
         bool unknown;
-        if (resolve_manager(p, d, &pending, &unknown) || unknown)
+        manager_id = resolve_manager(p, d, &pending, &unknown);
+        if (unknown)
             return 0;
     }
     /* is_active(): no `active`, or true */
@@ -1543,10 +1589,13 @@ static int plan_create_text(planner *p, desired *d, const char *location)
     const char *body = desired_text(p, d);
     if (!body)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = manager_id ? body_with_manager(p, &body, manager_id) : 1;
+    if (rc != 1)
+        return rc;
     gcs_buf *c = &p->changes;
     gcs_buf_clear(c);
     size_t count = 0;
-    int rc = gcs_buf_putc(c, '[') < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory") : 1;
+    rc = gcs_buf_putc(c, '[') < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory") : 1;
     if (rc == 1)
         rc = gcs_diff_create_changes_text(c, &count, body);
     if (rc == 1 && pending) {
@@ -2105,6 +2154,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.changes, 0);
     gcs_buf_init(&p.privileged, 0);
     gcs_buf_init(&p.row_text, 0);
+    gcs_buf_init(&p.manager, 0);
+    gcs_buf_init(&p.with_manager, 0);
     gcs_buf_init(&p.expanded, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
@@ -2185,6 +2236,8 @@ out:
     gcs_buf_release(&p.changes);
     gcs_buf_release(&p.privileged);
     gcs_buf_release(&p.row_text);
+    gcs_buf_release(&p.manager);
+    gcs_buf_release(&p.with_manager);
     free(p.schemas_head);
     free(p.key_dups);
     free(p.name_hashes);
