@@ -31,7 +31,11 @@ static int render_template(gcs_vals *out, const char *tmpl, const gcs_row *row)
         } else if (*p == '{') {
             const char *end = strchr(p, '}'); /* the profile checked it is there */
             char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+            size_t n = (size_t)(end - p - 1); /* cut as snprintf would, without its cost */
+            if (n >= sizeof name)
+                n = sizeof name - 1;
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
             const char *v = gcs_row_get(row, name);
             if (v)
                 rc = gcs_buf_puts(&b, v);
