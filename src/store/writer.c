@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +47,21 @@ struct pending_receipt {
 
 /* Replaces bytes that are not valid UTF-8 with '?' (PostgreSQL refuses them
  * and JSON cannot carry them). */
-static void utf8_sanitize(char *s)
+/* Replaces each byte of s (len bytes, then a NUL) that is not part of a
+ * valid UTF-8 character with '?'. */
+static void utf8_sanitize(char *s, size_t len)
 {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+    unsigned char *p = (unsigned char *)s, *end = p + len;
+    while (p < end) {
+        /* Eight bytes at a time while they are ASCII (nearly every body is). */
+        uint64_t w;
+        while (end - p >= (ptrdiff_t)sizeof w && (memcpy(&w, p, sizeof w), !(w & 0x8080808080808080u)))
+            p += sizeof w;
+        while (p < end && *p && *p < 0x80)
+            p++;
+        if (p == end || !*p)
+            break;
+        int n = (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
         bool ok = n > 0;
         for (int i = 1; ok && i < n; i++)
             ok = (p[i] & 0xC0) == 0x80;
@@ -105,7 +116,7 @@ static int copy_field(char **out, const char *in, size_t max, bool json, bool re
             return gcs_error_set(GCS_ENOMEM, "out of memory");
         memcpy(*out, in, inlen);
         (*out)[inlen] = '\0';
-        utf8_sanitize(*out);
+        utf8_sanitize(*out, inlen);
         if (inlen > max)
             bound(*out, max, inlen + strlen(in + inlen));
         return 0;
@@ -139,7 +150,7 @@ static int copy_field(char **out, const char *in, size_t max, bool json, bool re
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
     }
     if (*out) {
-        utf8_sanitize(*out);
+        utf8_sanitize(*out, strlen(*out));
         bound(*out, max, strlen(in));
     }
     gcs_buf_release(&b);
