@@ -110,6 +110,7 @@ typedef struct planner {
     gcs_buf scratch;          /* a user's record while it is built */
     char *file_name;          /* the source's name, once for every row */
     gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
+    gcs_buf user_text;        /* a user's text read back from the spill file */
     gcs_buf body;             /* a create's body text, while it is added to the plan */
     json_t *schemas;          /* the schemas of every desired user, once */
     char *schemas_head;       /* '{"schemas":[...]': how a desired user's text starts */
@@ -220,13 +221,14 @@ static json_t *parse_squeezed(planner *p, const char *text)
 }
 
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
- * out of memory (the run then fails). */
+ * out of memory or its text cannot be read back (the run then fails). */
 static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
     const current_user *cu = &p->users[place - 1];
-    json_t *u = parse_squeezed(p, cu->blob + cu->text_at);
+    const char *text = gcs_current_user_text(cu, p->spill, &p->user_text);
+    json_t *u = text ? parse_squeezed(p, text) : NULL;
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -279,6 +281,27 @@ static void index_user(planner *p, json_t *user, size_t place)
     }
 }
 
+/* The same keys from a user's flat record (genesys/user_page.h). */
+static void index_fields(planner *p, const gcs_user_fields *f, size_t place)
+{
+    index_put(p, "externalId", f->str[GCS_USER_EXTERNALID], place);
+    index_put(p, "userName", f->str[GCS_USER_USERNAME], place);
+    index_put(p, "employeeNumber", f->str[GCS_USER_EMPLOYEENUMBER], place);
+    for (size_t i = 0; i < f->list[GCS_USER_EMAILS].count; i++) {
+        const gcs_user_entry *e = &f->list[GCS_USER_EMAILS].at[i];
+        if (e->key && strcmp(e->key, "work") == 0)
+            index_put(p, "email", e->value, place);
+    }
+    for (size_t i = 0; i < f->list[GCS_USER_EXTERNALIDS].count; i++) {
+        const gcs_user_entry *e = &f->list[GCS_USER_EXTERNALIDS].at[i];
+        if (!e->key)
+            continue;
+        char key[300];
+        snprintf(key, sizeof key, "externalIds.%s", e->key);
+        index_put(p, key, e->value, place);
+    }
+}
+
 static const char *marker_value(const planner *p, const json_t *user)
 {
     if (!p->marker)
@@ -306,14 +329,11 @@ static current_user *next_user(planner *p)
     return &p->users[p->user_count];
 }
 
-/* Takes in the record just built at users[user_count]; `user` is the whole
- * user or the values a planner looks at (genesys/user_page.h). */
-static int took_user(planner *p, json_t *user)
+/* Takes in the record just built at users[user_count]. */
+static void took_record(planner *p)
 {
     p->user_count++;
-    index_user(p, user, p->user_count);
     p->stats->current_users++;
-    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
 /* A user read whole (a targeted read). */
@@ -323,19 +343,27 @@ static int collect_user(json_t *user, void *payload)
     current_user *u = next_user(p);
     if (!u)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user);
-    return rc < 0 ? rc : took_user(p, user);
+    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user, p->spill);
+    if (rc < 0)
+        return rc;
+    took_record(p);
+    index_user(p, user, p->user_count);
+    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
-/* A user of a listed page, read as it streamed. */
+/* A user of a listed page, read as it streamed: its flat record. */
 static int collect_read(const gcs_user_read *user, void *payload)
 {
     planner *p = payload;
     current_user *u = next_user(p);
     if (!u)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user);
-    return rc < 0 ? rc : took_user(p, user->members);
+    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user, p->spill);
+    if (rc < 0)
+        return rc;
+    took_record(p);
+    index_fields(p, user->fields, p->user_count);
+    return gcs_group_planner_note_fields(p->groups, user->fields, p->marker);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -1965,6 +1993,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.record, 0);
     gcs_buf_init(&p.body, 0);
     gcs_buf_init(&p.expanded, 0);
+    gcs_buf_init(&p.user_text, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
@@ -2058,6 +2087,7 @@ out:
     json_decref(p.prefetched);
     gcs_buf_release(&p.scratch);
     gcs_buf_release(&p.expanded);
+    gcs_buf_release(&p.user_text);
     json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
     json_decref(p.context);
