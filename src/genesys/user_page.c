@@ -351,7 +351,9 @@ static void forget(reader *r, const keep *k, entry_slot *in_entry)
     case KEEP_LIST:
         r->generation[k->slot]++;
         break;
-    case KEEP_PART:
+    case KEEP_PART: /* only ever in an entry of a list */
+        if (!in_entry)
+            break;
         if (k->slot == PART_KEY)
             in_entry->key = 0;
         else if (k->slot == PART_VALUE)
