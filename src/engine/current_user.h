@@ -42,8 +42,10 @@ typedef struct gcs_current_user {
     uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
     uint32_t text_at;         /* offset of the text, when not spilled */
     uint32_t text_len;        /* its length */
+    uint32_t claimed_by;      /* the planner's: 1 + the row that matched it, or 0 */
     uint64_t spilled_at;      /* where the text is in the spill file, when spilled */
     bool spilled;
+    bool shared_id;           /* the planner's: another user read has its id (or its hash) */
     bool has_id;
     bool active;              /* `active` absent or true */
     bool has_digest;

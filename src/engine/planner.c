@@ -1,6 +1,7 @@
 #include "engine/planner.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/siphash.h"
 #include "core/strmap.h"
 #include "engine/current_user.h"
 #include "engine/group_planner.h"
@@ -132,12 +133,29 @@ static char *index_key(char *room, size_t roomsz, const char *key, const char *v
                        size_t *len, char **heap)
 {
     bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
-    size_t kn = strlen(key), vn = strlen(value);
+    /* The matching keys by a byte each (no key name holds a control
+     * character): an organisation's index holds two or more keys a user. */
+    static const char *const known[] = {"externalId", "userName", "email", "employeeNumber"};
+    char code[1];
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        if (strcmp(key, known[i]) == 0) {
+            code[0] = (char)(2 + i);
+            key = code;
+            break;
+        }
+    }
+    const char *external_ids = "externalIds.";
+    bool authority = key != code && strncmp(key, external_ids, strlen(external_ids)) == 0;
+    if (authority)
+        key += strlen(external_ids);
+    size_t kn = key == code ? 1 : strlen(key) + authority, vn = strlen(value);
     char *k = room;
     *heap = NULL;
     if (kn + vn + 2 > roomsz && !(k = *heap = malloc(kn + vn + 2)))
         return NULL;
-    memcpy(k, key, kn);
+    if (authority)
+        k[0] = '\x06';
+    memcpy(k + authority, key, kn - authority);
     k[kn] = '\x1f';
     for (size_t i = 0; i < vn; i++)
         k[kn + 1 + i] = nocase ? (char)tolower((unsigned char)value[i]) : value[i];
@@ -186,6 +204,31 @@ static void claim(planner *p, const char *id, size_t row)
 {
     if (id && gcs_strmap_put_str(&p->claimed, id, row, true) < 0)
         p->oom = true;
+}
+
+/* The row that claimed the user at `place` (1-based; 0: none), or NULL. A
+ * claim is kept on the user itself; only a user whose id another user read
+ * shares (mark_shared_ids) is claimed through its id, so that every place of
+ * that id sees the claim. */
+static row_ref *claimant_at(planner *p, size_t place)
+{
+    if (place == 0 || place > p->user_count || !p->users[place - 1].has_id)
+        return NULL;
+    const current_user *cu = &p->users[place - 1];
+    if (cu->shared_id)
+        return claimant(p, cu->blob);
+    return cu->claimed_by ? &p->rows[cu->claimed_by - 1] : NULL;
+}
+
+static void claim_at(planner *p, size_t place, size_t row)
+{
+    if (place == 0 || place > p->user_count || !p->users[place - 1].has_id)
+        return;
+    current_user *cu = &p->users[place - 1];
+    if (cu->shared_id)
+        claim(p, cu->blob, row);
+    else
+        cu->claimed_by = (uint32_t)row + 1;
 }
 
 /* The first row with this source key, or NULL. */
@@ -1378,7 +1421,7 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
     if (!u)
         return 0;
     const char *id = id_at(p, place);
-    const row_ref *o = claimant(p, id);
+    const row_ref *o = claimant_at(p, place);
     char why[600];
     if (o) {
         snprintf(why, sizeof why,
@@ -1397,7 +1440,7 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
         json_decref(u);
         return 0;
     }
-    claim(p, id, d->index);
+    claim_at(p, place, d->index);
     json_decref(u);
     return place;
 }
@@ -1626,7 +1669,7 @@ out:
 
 /* One user read from Genesys: a leaver when gcscim manages it and its key
  * left the source. */
-static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold,
+static int plan_leaver(planner *p, size_t place, json_t *u, long *managed_total, bool withhold,
                        const char *withheld_why)
 {
     const char *key = marker_value(p, u);
@@ -1634,7 +1677,7 @@ static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold
         return 0;
     (*managed_total)++;
     const char *id = json_string_value(json_object_get(u, "id"));
-    if (!id || claimant(p, id) || !is_active(u) || !targeted(p, key))
+    if (!id || claimant_at(p, place) || !is_active(u) || !targeted(p, key))
         return 0;
     if (row_by_key(p, key))
         return 0;
@@ -1687,14 +1730,14 @@ static int plan_leavers(planner *p, long *managed_total)
         const char *marker = marker_at(p, i), *id = id_at(p, i + 1);
         if (!marker)
             continue;
-        if (!id || claimant(p, id) || !cu->active || row_by_key(p, marker)) {
+        if (!id || claimant_at(p, i + 1) || !cu->active || row_by_key(p, marker)) {
             (*managed_total)++;
             continue;
         }
         json_t *u = user_at(p, i + 1);
         if (!u)
             return gcs_error_set(GCS_ENOMEM, "out of memory");
-        rc = plan_leaver(p, u, managed_total, withhold, withheld_why);
+        rc = plan_leaver(p, i + 1, u, managed_total, withhold, withheld_why);
         json_decref(u);
     }
     return rc;
@@ -1913,9 +1956,49 @@ static int plan_groups(planner *p)
     return rc;
 }
 
+struct id_hash {
+    uint64_t hash;
+    size_t place;
+};
+
+static int by_id_hash(const void *a, const void *b)
+{
+    const struct id_hash *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* Users read twice (a listing that met a change between its pages, two rows'
+ * targeted reads finding one user) share an id: those alone are claimed
+ * through the id (claimant_at); equal hashes of different ids only take the
+ * same, slower, road. */
+static int mark_shared_ids(planner *p)
+{
+    if (p->user_count < 2)
+        return 0;
+    struct id_hash *h = malloc(p->user_count * sizeof *h);
+    if (!h)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < p->user_count; i++) {
+        if (p->users[i].has_id)
+            h[n++] = (struct id_hash){gcs_siphash13(p->users[i].blob, strlen(p->users[i].blob),
+                                                    p->digester.k[0], p->digester.k[1]),
+                                      i};
+    }
+    qsort(h, n, sizeof *h, by_id_hash);
+    for (size_t i = 1; i < n; i++) {
+        if (h[i].hash == h[i - 1].hash)
+            p->users[h[i].place].shared_id = p->users[h[i - 1].place].shared_id = true;
+    }
+    free(h);
+    return 0;
+}
+
 static int decide(planner *p)
 {
     reject_duplicates(p);
+    if (mark_shared_ids(p) < 0)
+        return gcs_error_last_code();
     /* Match every row first, so that managers resolve whatever the row order. */
     int rc = 0;
     for (size_t i = 0; i < p->count && rc == 0; i++) {
@@ -1928,7 +2011,7 @@ static int decide(planner *p)
         }
         size_t u = match_user(p, &d);
         const char *id = id_at(p, u);
-        row_ref *o = claimant(p, id);
+        row_ref *o = claimant_at(p, u);
         if (o) {
             char why[300];
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
@@ -1939,7 +2022,7 @@ static int decide(planner *p)
                      o->line);
             reject_mapped(p, &d, NULL, why);
         } else {
-            claim(p, id, i);
+            claim_at(p, u, i);
             d.ref->matched = (uint32_t)u;
         }
         unload_row(&d);
@@ -2057,6 +2140,13 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if ((rc = read_current(&p)) < 0)
         goto out;
+    if (p.user_count && p.user_count < p.user_cap) { /* what is read stays to the end */
+        current_user *users = realloc(p.users, p.user_count * sizeof *users);
+        if (users) {
+            p.users = users;
+            p.user_cap = p.user_count;
+        }
+    }
     if ((rc = decide(&p)) < 0)
         goto out;
     if (p.groups && (rc = plan_groups(&p)) < 0)
