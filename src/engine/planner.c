@@ -97,8 +97,10 @@ typedef struct planner {
     size_t name_hash_count, name_hash_cap;
     json_t *rejected_values;  /* every value of every rejected row: protects its user */
 
-    current_user *users;      /* every Genesys user read */
-    size_t user_count, user_cap;
+    /* Every Genesys user read, in blocks of USER_BLOCK that never move: the
+     * organisation's users without an array's doubling (USER_AT). */
+    current_user **user_blocks;
+    size_t user_count, block_count, block_cap;
     gcs_strmap index;         /* "key\x1fvalue" -> 1 + place in users */
     gcs_strmap claimed;       /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
@@ -126,54 +128,67 @@ typedef struct planner {
     bool oom;
 } planner;
 
-/* Index key for a matching key and its value ("key\x1fvalue"); userName and
- * email ignore case. Written to `room` when it fits, else allocated (*heap
- * set: the caller frees). NULL when out of memory. */
-static char *index_key(char *room, size_t roomsz, const char *key, const char *value,
-                       size_t *len, char **heap)
+#define USER_BLOCK 4096
+/* The user at index i (0-based, below user_count). */
+#define USER_AT(p, i) ((p)->user_blocks[(i) / USER_BLOCK][(i) % USER_BLOCK])
+
+/*
+ * Index key for a matching key and its value: the key named by a byte (an
+ * authority's name after \x06 and before \x1f: no key name holds a control
+ * character), then the value's 128-bit keyed hash (SipHash-1-3 twice, the
+ * digester's keys), userName and email ignoring case. An organisation's index
+ * holds two or more keys a user: the hash costs 16 bytes where the value took
+ * 30 and more. As for the managed digest, two values that share a hash are a
+ * chance below 2^-100 in a plan of a million, and keys picked at random per
+ * run leave none to be chosen. Returns the key's length (at most INDEX_KEY_MAX), or 0
+ * when out of memory.
+ */
+#define INDEX_KEY_MAX 320
+static size_t index_key(planner *p, char out[INDEX_KEY_MAX], const char *key, const char *value)
 {
     bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
-    /* The matching keys by a byte each (no key name holds a control
-     * character): an organisation's index holds two or more keys a user. */
     static const char *const known[] = {"externalId", "userName", "email", "employeeNumber"};
-    char code[1];
-    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
-        if (strcmp(key, known[i]) == 0) {
-            code[0] = (char)(2 + i);
-            key = code;
-            break;
-        }
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof known / sizeof *known && n == 0; i++) {
+        if (strcmp(key, known[i]) == 0)
+            out[n++] = (char)(2 + i);
     }
     const char *external_ids = "externalIds.";
-    bool authority = key != code && strncmp(key, external_ids, strlen(external_ids)) == 0;
-    if (authority)
-        key += strlen(external_ids);
-    size_t kn = key == code ? 1 : strlen(key) + authority, vn = strlen(value);
-    char *k = room;
-    *heap = NULL;
-    if (kn + vn + 2 > roomsz && !(k = *heap = malloc(kn + vn + 2)))
-        return NULL;
-    if (authority)
-        k[0] = '\x06';
-    memcpy(k + authority, key, kn - authority);
-    k[kn] = '\x1f';
-    for (size_t i = 0; i < vn; i++)
-        k[kn + 1 + i] = nocase ? (char)tolower((unsigned char)value[i]) : value[i];
-    k[kn + 1 + vn] = '\0';
-    *len = kn + 1 + vn;
-    return k;
+    if (n == 0) {
+        if (strncmp(key, external_ids, strlen(external_ids)) == 0) {
+            out[n++] = '\x06';
+            key += strlen(external_ids);
+        }
+        size_t kn = strnlen(key, INDEX_KEY_MAX - 18 - n);
+        memcpy(out + n, key, kn);
+        n += kn;
+        out[n++] = '\x1f';
+    }
+    size_t vn = strlen(value);
+    char room[256], *lower = room;
+    if (nocase) {
+        if (vn > sizeof room && !(lower = malloc(vn)))
+            return 0;
+        for (size_t i = 0; i < vn; i++)
+            lower[i] = (char)tolower((unsigned char)value[i]);
+        value = lower;
+    }
+    uint64_t h[2] = {gcs_siphash13(value, vn, p->digester.k[0], p->digester.k[1]),
+                     gcs_siphash13(value, vn, p->digester.k[2], p->digester.k[3])};
+    if (lower != room)
+        free(lower);
+    memcpy(out + n, h, sizeof h);
+    return n + sizeof h;
 }
 
 static void index_put(planner *p, const char *key, const char *value, size_t place)
 {
     if (!value || !*value)
         return;
-    char room[512], *heap;
-    size_t len;
-    char *k = index_key(room, sizeof room, key, value, &len, &heap);
-    if (!k || gcs_strmap_put(&p->index, k, len, place, false) < 0)
+    char k[INDEX_KEY_MAX];
+    size_t len = index_key(p, k, key, value);
+    if (!len || gcs_strmap_put(&p->index, k, len, place, false) < 0)
         p->oom = true;
-    free(heap);
 }
 
 /* 1 + the place of the user with this value of a matching key, or 0. */
@@ -181,15 +196,13 @@ static size_t index_get(planner *p, const char *key, const char *value)
 {
     if (!value || !*value)
         return 0;
-    char room[512], *heap;
-    size_t len;
+    char k[INDEX_KEY_MAX];
     uint64_t place = 0;
-    char *k = index_key(room, sizeof room, key, value, &len, &heap);
-    if (!k)
+    size_t len = index_key(p, k, key, value);
+    if (!len)
         p->oom = true;
     else if (!gcs_strmap_get(&p->index, k, len, &place))
         place = 0;
-    free(heap);
     return (size_t)place;
 }
 
@@ -212,9 +225,9 @@ static void claim(planner *p, const char *id, size_t row)
  * that id sees the claim. */
 static row_ref *claimant_at(planner *p, size_t place)
 {
-    if (place == 0 || place > p->user_count || !p->users[place - 1].has_id)
+    if (place == 0 || place > p->user_count || !USER_AT(p, place - 1).has_id)
         return NULL;
-    const current_user *cu = &p->users[place - 1];
+    const current_user *cu = &USER_AT(p, place - 1);
     if (cu->shared_id)
         return claimant(p, cu->blob);
     return cu->claimed_by ? &p->rows[cu->claimed_by - 1] : NULL;
@@ -222,9 +235,9 @@ static row_ref *claimant_at(planner *p, size_t place)
 
 static void claim_at(planner *p, size_t place, size_t row)
 {
-    if (place == 0 || place > p->user_count || !p->users[place - 1].has_id)
+    if (place == 0 || place > p->user_count || !USER_AT(p, place - 1).has_id)
         return;
-    current_user *cu = &p->users[place - 1];
+    current_user *cu = &USER_AT(p, place - 1);
     if (cu->shared_id)
         claim(p, cu->blob, row);
     else
@@ -269,7 +282,7 @@ static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
-    const current_user *cu = &p->users[place - 1];
+    const current_user *cu = &USER_AT(p, place - 1);
     const char *text = gcs_current_user_text(cu, p->spill, &p->user_text);
     json_t *u = text ? parse_squeezed(p, text) : NULL;
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
@@ -285,13 +298,13 @@ static json_t *user_at(planner *p, size_t place)
 
 static const char *id_at(const planner *p, size_t place)
 {
-    return place && place <= p->user_count && p->users[place - 1].has_id ? p->users[place - 1].blob
+    return place && place <= p->user_count && USER_AT(p, place - 1).has_id ? USER_AT(p, place - 1).blob
                                                                          : NULL;
 }
 
 static const char *marker_at(const planner *p, size_t i)
 {
-    return p->users[i].marker_at ? p->users[i].blob + p->users[i].marker_at : NULL;
+    return USER_AT(p, i).marker_at ? USER_AT(p, i).blob + USER_AT(p, i).marker_at : NULL;
 }
 
 static json_t *ext(const json_t *user, const char *urn)
@@ -361,15 +374,20 @@ static const char *marker_value(const planner *p, const json_t *user)
 
 static current_user *next_user(planner *p)
 {
-    if (p->user_count == p->user_cap) {
-        size_t cap = p->user_cap ? p->user_cap * 2 : 1024;
-        current_user *users = realloc(p->users, cap * sizeof *users);
-        if (!users)
+    if (p->user_count == p->block_count * USER_BLOCK) {
+        if (p->block_count == p->block_cap) {
+            size_t cap = p->block_cap ? p->block_cap * 2 : 16;
+            current_user **blocks = realloc(p->user_blocks, cap * sizeof *blocks);
+            if (!blocks)
+                return NULL;
+            p->user_blocks = blocks;
+            p->block_cap = cap;
+        }
+        if (!(p->user_blocks[p->block_count] = malloc(USER_BLOCK * sizeof(current_user))))
             return NULL;
-        p->users = users;
-        p->user_cap = cap;
+        p->block_count++;
     }
-    return &p->users[p->user_count];
+    return &USER_AT(p, p->user_count);
 }
 
 /* Takes in the record just built at users[user_count]. */
@@ -1501,7 +1519,7 @@ static bool unchanged_by_digest(planner *p, const desired *d)
     const row_ref *r = d->ref;
     if (!r->matched || !r->has_digest)
         return false;
-    const current_user *cu = &p->users[r->matched - 1];
+    const current_user *cu = &USER_AT(p, r->matched - 1);
     const char *owner = marker_at(p, r->matched - 1);
     if (p->marker && (!owner || strcmp(owner, d->m.source_key) != 0))
         return false; /* adopted, or another key's: the full path says which */
@@ -1726,7 +1744,7 @@ static int plan_leavers(planner *p, long *managed_total)
     for (size_t i = 0; i < p->user_count && rc == 0; i++) {
         /* Most users are matched by a row, or not managed: decided without
          * parsing them again. */
-        const current_user *cu = &p->users[i];
+        const current_user *cu = &USER_AT(p, i);
         const char *marker = marker_at(p, i), *id = id_at(p, i + 1);
         if (!marker)
             continue;
@@ -1980,15 +1998,15 @@ static int mark_shared_ids(planner *p)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t i = 0; i < p->user_count; i++) {
-        if (p->users[i].has_id)
-            h[n++] = (struct id_hash){gcs_siphash13(p->users[i].blob, strlen(p->users[i].blob),
+        if (USER_AT(p, i).has_id)
+            h[n++] = (struct id_hash){gcs_siphash13(USER_AT(p, i).blob, strlen(USER_AT(p, i).blob),
                                                     p->digester.k[0], p->digester.k[1]),
                                       i};
     }
     qsort(h, n, sizeof *h, by_id_hash);
     for (size_t i = 1; i < n; i++) {
         if (h[i].hash == h[i - 1].hash)
-            p->users[h[i].place].shared_id = p->users[h[i - 1].place].shared_id = true;
+            USER_AT(p, h[i].place).shared_id = USER_AT(p, h[i - 1].place).shared_id = true;
     }
     free(h);
     return 0;
@@ -2140,13 +2158,6 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     if ((rc = read_current(&p)) < 0)
         goto out;
-    if (p.user_count && p.user_count < p.user_cap) { /* what is read stays to the end */
-        current_user *users = realloc(p.users, p.user_count * sizeof *users);
-        if (users) {
-            p.users = users;
-            p.user_cap = p.user_count;
-        }
-    }
     if ((rc = decide(&p)) < 0)
         goto out;
     if (p.groups && (rc = plan_groups(&p)) < 0)
@@ -2166,9 +2177,11 @@ out:
     free(p.file_name);
     json_decref(p.schemas);
     for (size_t i = 0; i < p.user_count; i++) {
-        free(p.users[i].blob);
+        free(USER_AT(&p, i).blob);
     }
-    free(p.users);
+    for (size_t i = 0; i < p.block_count; i++)
+        free(p.user_blocks[i]);
+    free(p.user_blocks);
     free(p.rows);
     gcs_strmap_release(&p.by_key);
     json_decref(p.rejected_values);
