@@ -199,16 +199,11 @@ void gcs_emu_admin(emu_req *r, const char *rest)
     bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
     r->route = "/_emulator";
     if (strcmp(rest, "state") == 0 && get) {
-        /* Written piece by piece into the answer, which may be far over the
-         * usual 64 MiB (a million users is about 1 GiB). */
-        gcs_http_response_set(r->resp, 200, "application/json; charset=utf-8", NULL);
-        r->resp->body.max = EMU_STATE_MAX;
-        if (gcs_emu_org_write(emu, &r->resp->body) < 0) {
-            gcs_http_response_release(r->resp);
-            gcs_http_response_init(r->resp);
-            gcs_emu_genesys_error(r, 500, "state.too.large", "the state is over %zu bytes",
-                                  (size_t)EMU_STATE_MAX);
-        }
+        /* A snapshot taken now, streamed user by user as the client reads
+         * it (dump.c): a million users cost a batch of memory, not 850 MiB. */
+        if (gcs_emu_dump_start(r) < 0)
+            gcs_emu_genesys_error(r, 500, "state.failed", "cannot dump the state: %s",
+                                  gcs_error_last());
     } else if (strcmp(rest, "stats") == 0 && get) {
         gcs_emu_send_json(r, 200, stats_json(emu));
     } else if (strcmp(rest, "reset") == 0 && post) {

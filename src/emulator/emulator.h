@@ -80,6 +80,8 @@ void gcs_emu_options_init(gcs_emu_options *opts);
 
 /* `seed` (borrowed, may be NULL) is the initial organisation; reset returns to it. */
 int gcs_emu_new(gcs_emu **out, const gcs_emu_options *opts, const json_t *seed);
+/* After the server that serves it is stopped: a state dump being sent (a
+ * streamed answer, released by the server) refers to the emulator. */
 void gcs_emu_free(gcs_emu *emu);
 
 /* Reads and checks a seed file: {"roles":[…],"divisions":[…],…,"users":[…]}.

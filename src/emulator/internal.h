@@ -77,6 +77,7 @@ typedef struct emu_user {
     char *cached;       /* doc serialised, or NULL when stale */
     json_t *authz;      /* role grants as a subject: {version, grants:[{roleId,divisionId}]}, or NULL */
     size_t slot;        /* in emu_org.order */
+    uint64_t born;      /* gcs_emu.user_births when it was made (dump.c) */
     bool listed_active; /* the state order.c counts it under */
 } emu_user;
 
@@ -170,6 +171,8 @@ struct gcs_emu {
     emu_map tokens;      /* access token -> emu_token* */
     uint64_t rng_ids, rng_faults, rng_writer, rng_latency;
     emu_stats stats;
+    uint64_t user_births;   /* users made since the start */
+    struct emu_dump *dumps; /* /_emulator/state answers being sent (dump.c) */
     atomic_long in_flight;
     atomic_long max_in_flight;
     atomic_ulong correlation;
@@ -275,6 +278,8 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed);
 void gcs_emu_org_release(emu_org *org);
 /* Appends the whole organisation as JSON text (what /_emulator/state answers). */
 int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b);
+/* The same up to the users: `{"roles":…,"groups":[…],"users":[`. */
+int gcs_emu_org_write_head(gcs_emu *emu, gcs_buf *b);
 emu_user *gcs_emu_user_find(gcs_emu *emu, const char *id);
 emu_user *gcs_emu_user_find_name(gcs_emu *emu, const char *user_name);
 /* Looks an external key up: `externalId` (authority NULL) or a genesys
@@ -299,6 +304,19 @@ void gcs_emu_groups_refresh_users(gcs_emu *emu);
 const char *gcs_emu_user_text(emu_user *u);
 void gcs_emu_user_location(gcs_emu *emu, char *out, size_t outsz, const char *kind,
                            const char *id);
+
+/* ==== /_emulator/state, streamed (dump.c) ==== */
+
+typedef struct emu_dump emu_dump;
+/* Answers r with the state as a stream of a snapshot taken now. The dump
+ * belongs to the response; every dump must be released (the server stopped)
+ * before gcs_emu_free. */
+int gcs_emu_dump_start(emu_req *r);
+/* Keeps u's text as it is for the dumps under way: called before any change
+ * to a user's doc, and before it is deleted. */
+void gcs_emu_dump_before_change(gcs_emu *emu, emu_user *u);
+/* Fails the dumps under way: the users they point at are about to go. */
+void gcs_emu_dumps_break(gcs_emu *emu);
 
 /* ==== SCIM (scim_*.c) ==== */
 

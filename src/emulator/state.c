@@ -177,13 +177,17 @@ static void set_meta(gcs_emu *emu, json_t *doc, const char *kind, const char *id
     gcs_emu_now_iso(now);
     gcs_emu_user_location(emu, loc, sizeof loc, strcmp(kind, "User") == 0 ? "users" : "groups", id);
     *gcs_emu_put_dec(ver, version, 1) = '\0';
-    /* Built by hand, not with json_pack: this runs on every write. */
+    /* Built by hand, not with json_pack: this runs on every write. The texts
+     * are ASCII made here (or the seed's, which jansson checked when it read
+     * them): no UTF-8 check. A new resource's created and lastModified are
+     * one string (never changed in place). */
     json_t *meta = json_object();
-    json_object_set_new_nocheck(meta, "resourceType", json_string(kind));
-    json_object_set_new_nocheck(meta, "created", json_string(created ? created : now));
-    json_object_set_new_nocheck(meta, "lastModified", json_string(now));
-    json_object_set_new_nocheck(meta, "location", json_string(loc));
-    json_object_set_new_nocheck(meta, "version", json_string(ver));
+    json_t *stamp = json_string_nocheck(now);
+    json_object_set_new_nocheck(meta, "resourceType", json_string_nocheck(kind));
+    json_object_set_new_nocheck(meta, "created", created ? json_string_nocheck(created) : json_incref(stamp));
+    json_object_set_new_nocheck(meta, "lastModified", stamp);
+    json_object_set_new_nocheck(meta, "location", json_string_nocheck(loc));
+    json_object_set_new_nocheck(meta, "version", json_string_nocheck(ver));
     json_object_set_new_nocheck(doc, "meta", meta);
 }
 
@@ -193,7 +197,7 @@ static json_t *ordered(gcs_emu *emu, json_t *doc, const char *id)
 {
     json_t *out = json_object();
     json_object_set_nocheck(out, "schemas", emu->user_schemas);
-    json_object_set_new_nocheck(out, "id", json_string(id));
+    json_object_set_new_nocheck(out, "id", json_string_nocheck(id));
     const char *key;
     json_t *v;
     json_object_foreach(doc, key, v)
@@ -253,6 +257,7 @@ static emu_user *user_insert(gcs_emu *emu, emu_user *u)
         return NULL;
     }
     o->nusers++;
+    u->born = ++emu->user_births;
     gcs_emu_map_put(&o->user_by_id, u->id, u);
     user_index_name(emu, u, true);
     ext_index(emu, u, u->doc, +1);
@@ -299,6 +304,7 @@ static bool in_order(const json_t *doc, const char *id)
 
 void gcs_emu_user_replace(gcs_emu *emu, emu_user *u, json_t *doc)
 {
+    gcs_emu_dump_before_change(emu, u);
     if (emu->generated_fields)
         derive_readonly(doc, u->id);
     json_t *old_meta = json_incref(json_object_get(u->doc, "meta"));
@@ -352,6 +358,7 @@ static void user_free(emu_user *u)
 void gcs_emu_user_delete(gcs_emu *emu, emu_user *u)
 {
     emu_org *o = &emu->org;
+    gcs_emu_dump_before_change(emu, u);
     /* Out of every group it is in (a change to the group: its version
      * moves), found through the user's own `groups`. No other user's
      * `groups` changes. */
@@ -445,6 +452,7 @@ emu_group *gcs_emu_group_add(gcs_emu *emu, const json_t *platform)
 
 void gcs_emu_user_groups_set(gcs_emu *emu, emu_user *u, const emu_group *g, bool member)
 {
+    gcs_emu_dump_before_change(emu, u);
     json_t *arr = json_object_get(u->doc, "groups");
     if (!json_is_array(arr)) {
         arr = json_array();
@@ -751,6 +759,7 @@ int gcs_emu_org_load(gcs_emu *emu, const json_t *seed)
     int rc = 0;
     size_t i;
     const json_t *v;
+    gcs_emu_dumps_break(emu);
     gcs_emu_org_release(&emu->org);
     emu->rng_ids = emu->seed ^ 0x1d5ULL;
     if ((rc = list_load(emu, &emu->org.roles, json_object_get(seed, "roles"), "roles")) < 0 ||
@@ -821,7 +830,7 @@ out:
     return rc;
 }
 
-int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b)
+int gcs_emu_org_write_head(gcs_emu *emu, gcs_buf *b)
 {
     emu_org *o = &emu->org;
     int rc = 0;
@@ -853,6 +862,13 @@ int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b)
     }
     if (rc == 0)
         rc = gcs_buf_puts(b, "],\"users\":[");
+    return rc;
+}
+
+int gcs_emu_org_write(gcs_emu *emu, gcs_buf *b)
+{
+    emu_org *o = &emu->org;
+    int rc = gcs_emu_org_write_head(emu, b);
     /* User by user, from the cached text when there is one (without caching
      * it: a million cached texts would double the emulator's memory). */
     bool first = true;

@@ -10,17 +10,23 @@
  *
  * Invariants:
  *  - a body is never larger than `max_body`: when Content-Length says it would
- *    be, the handler is called at once with `body_too_large` set and no body,
- *    and the connection is closed after the answer (the rest is never read);
- *    a chunked body that grows past it is discarded as it arrives; a handler
- *    that answers such a request with a status under 400 is overruled (413);
+ *    be, the body is read and discarded (so that a client still sending reads
+ *    the answer instead of a reset), then the handler is called with
+ *    `body_too_large` set and no body, and the connection is closed after the
+ *    answer; a client that waits for 100 Continue, or a Content-Length over
+ *    GCS_HTTP_DRAIN_MAX, is answered from the headers alone; a chunked body
+ *    that grows past it is discarded as it arrives; a handler that answers
+ *    such a request with a status under 400 is overruled (413);
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);
  *  - the handler may be called from several threads at once;
  *  - every request has an id (req->request_id): the client's X-Request-Id when
  *    it is 1 to 64 characters of [A-Za-z0-9._:-], else one made here, unique in
  *    the process; every answer carries it back in X-Request-Id;
- *  - with tls_cert_pem and tls_key_pem the server speaks only HTTPS.
+ *  - with tls_cert_pem and tls_key_pem the server speaks only HTTPS;
+ *  - a body may be a stream instead of a buffer (gcs_http_response_stream):
+ *    the server pulls it piece by piece as the client takes it, so an answer
+ *    of any size costs the server one piece of memory, not the answer.
  */
 #ifndef GCS_HTTP_SERVER_H
 #define GCS_HTTP_SERVER_H
@@ -31,6 +37,7 @@
 #include "core/buf.h"
 
 #define GCS_HTTP_MAX_BODY_DEFAULT ((size_t)512000)
+#define GCS_HTTP_DRAIN_MAX        ((unsigned long long)16 << 20) /* body read only to discard it */
 #define GCS_HTTP_MAX_HEADERS 64   /* headers kept per request or response */
 #define GCS_HTTP_MAX_ARGS 64      /* query arguments kept per request */
 
@@ -48,7 +55,7 @@ typedef struct gcs_http_request {
     size_t nheaders;
     const char *body;              /* NUL-terminated; "" when there is none */
     size_t body_len;
-    bool body_too_large;           /* the body was over max_body and was not read */
+    bool body_too_large;           /* the body was over max_body and is not here */
     const char *remote_addr;       /* the peer's numeric address, or "" */
     const char *request_id;        /* never NULL; see the invariants above */
 } gcs_http_request;
@@ -60,6 +67,18 @@ const char *gcs_http_request_header(const gcs_http_request *req, const char *nam
 /* Query argument lookup (exact name); NULL when absent. */
 const char *gcs_http_request_arg(const gcs_http_request *req, const char *name);
 
+/*
+ * A streamed body. `read` copies up to `max` bytes of the body into `buf` and
+ * returns how many (1 to max), 0 at its end, or a negative value when it
+ * cannot be finished: the connection is then closed before the end of the
+ * (chunked) body, so the client sees a broken transfer, never a short body
+ * taken for a whole one. `release` (may be NULL) runs exactly once, when the
+ * body is sent, abandoned or never started; neither runs inside the handler.
+ * Both run on a server thread, one call at a time per response.
+ */
+typedef long (*gcs_http_body_read_fn)(void *cls, char *buf, size_t max);
+typedef void (*gcs_http_body_release_fn)(void *cls);
+
 typedef struct gcs_http_response {
     int status;                    /* 200 unless set */
     struct {
@@ -68,6 +87,11 @@ typedef struct gcs_http_response {
     } headers[GCS_HTTP_MAX_HEADERS];
     size_t nheaders;
     gcs_buf body;
+    struct {
+        gcs_http_body_read_fn read;   /* NULL: the body is `body` */
+        gcs_http_body_release_fn release;
+        void *cls;
+    } stream;
     bool drop;                     /* close the connection without answering */
 } gcs_http_response;
 
@@ -75,9 +99,15 @@ void gcs_http_response_init(gcs_http_response *resp);
 void gcs_http_response_release(gcs_http_response *resp);
 /* Adds a header (copied). Beyond GCS_HTTP_MAX_HEADERS it fails with GCS_EINVALID. */
 int gcs_http_response_header(gcs_http_response *resp, const char *name, const char *value);
-/* Sets the status and replaces the body with `body` (copied) and its content type. */
+/* Sets the status and replaces the body with `body` (copied) and its content
+ * type; a stream set before is released. */
 int gcs_http_response_set(gcs_http_response *resp, int status, const char *content_type,
                           const char *body);
+/* Makes the body a stream (see gcs_http_body_read_fn): `body` is then not
+ * sent. Sent with chunked transfer encoding. The handler sets it last: the
+ * response owns `cls` from here on and releases it with the response. */
+void gcs_http_response_stream(gcs_http_response *resp, gcs_http_body_read_fn read,
+                              gcs_http_body_release_fn release, void *cls);
 
 typedef void (*gcs_http_handler_fn)(gcs_http_response *out, const gcs_http_request *req,
                                     void *payload);
@@ -108,7 +138,10 @@ bool gcs_http_address_is_loopback(const char *host);
 /*
  * Calls the handler the way the server would, without sockets: for fuzzing and
  * in-process tests. `req` is filled by the caller; the response is the caller's
- * to release.
+ * to release. A streamed body is read whole into `body` (no size limit) before
+ * this returns, as a client would receive it; one that fails part way leaves
+ * the response dropped (`drop`, no body), as a client would see the connection
+ * closed.
  */
 void gcs_http_server_dispatch(gcs_http_response *out, const gcs_http_request *req,
                               gcs_http_handler_fn handler, void *payload);

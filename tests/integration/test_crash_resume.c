@@ -156,13 +156,33 @@ static long emu_counter(fixture *f, const char *name)
 #define READS   "GET /api/v2/scim/users/{id}"
 #define LOOKUPS "GET /api/v2/scim/users"
 
+/* While the test waits to stop or kill a run at a point, every answer takes
+ * this long: with 4 calls in flight a run makes about 13 calls a second, so
+ * the next point (14 calls on) is a second away and the end of the run more
+ * than ten, even when the machine's load keeps the test from looking for a
+ * second. Runs the test does not stop (the plan, the resumes) go at full
+ * speed (FAST_LATENCY_MS). */
+#define STOP_LATENCY_MS 300
+#define FAST_LATENCY_MS 25
+#define STR(x)          STR_(x)
+#define STR_(x)         #x
+
+static void set_latency(fixture *f, int ms)
+{
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "{\"latency_ms\":%d}", ms);
+    json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", cfg));
+}
+
 static void setup_fixture(fixture *f, const char *db_url)
 {
     memset(f, 0, sizeof *f);
     f->dir = gcs_test_tmpdir();
     char *seed = write_seed(f->dir);
-    /* Slow answers, so that a kill lands in the middle of the run. */
-    const char *args[] = {"--seed", seed, "--rate-limit", "0", "--latency", "25", NULL};
+    /* Answers a little slow, as a real service's are; slower still while a
+     * test waits to stop a run (STOP_LATENCY_MS). */
+    const char *args[] = {"--seed", seed, "--rate-limit", "0", "--latency", STR(FAST_LATENCY_MS),
+                          NULL};
     gcs_test_server_start(&f->emu, gcs_test_emulator_path(), args, 10000);
     free(seed);
     gcs_test_cli_init(&f->cli, &f->emu, db_url);
@@ -357,6 +377,7 @@ static void kill_at_points_then_resume(const char *db_url)
     };
     int kills = 0;
     long lookups_before = answered(&f, LOOKUPS); /* the planner's reads */
+    set_latency(&f, STOP_LATENCY_MS);
     for (size_t k = 0; k < sizeof points / sizeof *points; k++) {
         pid_t pid = start_apply(&f);
         if (!wait_for(&f, pid, points[k].route, points[k].after))
@@ -373,6 +394,7 @@ static void kill_at_points_then_resume(const char *db_url)
     }
     /* Most points are reached (a run may outpace the odd one). */
     assert_true(kills >= 6);
+    set_latency(&f, FAST_LATENCY_MS);
     resume_to_the_end(&f);
     /* A resume looks up only the creates that were on the wire (at most 4 at
      * a time here; by marker, then userName), not every create queued. */
@@ -395,6 +417,7 @@ static void signals_stop_then_resume(const char *db_url)
     fixture f;
     setup_fixture(&f, db_url);
 
+    set_latency(&f, STOP_LATENCY_MS);
     pid_t pid = start_apply(&f);
     assert_true(wait_for(&f, pid, POSTS, 5));
     kill(pid, SIGTERM);
@@ -434,6 +457,7 @@ static void signals_stop_then_resume(const char *db_url)
     waitpid(pid, &status, 0);
     assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 8));
 
+    set_latency(&f, FAST_LATENCY_MS);
     resume_to_the_end(&f);
     check_finished(&f);
     teardown_fixture(&f);
@@ -449,6 +473,7 @@ static void sync_interrupted_then_run_again(const char *db_url)
     snprintf(src, sizeof src, "%s/hr.csv", f.dir);
     snprintf(prof, sizeof prof, "%s/profile.yaml", f.dir);
     const char *args[] = {"sync", "--source", src, "--profile", prof, APPROVALS, NULL};
+    set_latency(&f, STOP_LATENCY_MS);
     pid_t pid = start_cli(&f, args);
     assert_true(wait_for(&f, pid, POSTS, 5));
     kill(pid, SIGINT);
@@ -474,6 +499,7 @@ static void sync_interrupted_then_run_again(const char *db_url)
     assert_null(strstr(r.out.ptr, "running"));
     gcs_test_run_release(&r);
 
+    set_latency(&f, FAST_LATENCY_MS);
     if (run_cli(&f, &r, args) != 0)
         fail_msg("sync again: %s%s", r.out.ptr, r.err.ptr);
     gcs_test_run_release(&r);
@@ -490,6 +516,7 @@ static void second_apply_is_refused_while_one_runs(const char *db_url)
 {
     fixture f;
     setup_fixture(&f, db_url);
+    set_latency(&f, STOP_LATENCY_MS);
     pid_t pid = start_apply(&f);
     assert_true(wait_for(&f, pid, POSTS, 3));
     gcs_test_run r;
@@ -507,6 +534,7 @@ static void second_apply_is_refused_while_one_runs(const char *db_url)
     assert_non_null(strstr(r.err.ptr, "since "));
     assert_true(gcs_time_mono_ms() - t0 < 20000);
     gcs_test_run_release(&r);
+    set_latency(&f, FAST_LATENCY_MS);
     int status;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -233,7 +233,7 @@ static void test_bad_bodies(void **state)
     assert_int_equal(r.status, 201);
     gcs_test_http_release(&r);
 
-    /* Over 512,000 bytes: 413, without the emulator reading it all. */
+    /* Over 512,000 bytes: 413 (the body discarded as it arrives, never kept). */
     size_t big = 600000;
     char *body = malloc(big + 1);
     memset(body, 'a', big);

@@ -1,7 +1,8 @@
 /* The HTTP server wrapper on its own: a handler in this process, driven with
  * libcurl over loopback. Request decoding, responses, keep-alive, the body
- * limit, dropping a connection, both threading modes. */
+ * limit, dropping a connection, streamed bodies, both threading modes. */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,17 +11,75 @@
 #include "gcstest.h"
 #include "httptest.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "http/server.h"
 
 static atomic_int calls;
+static atomic_int stream_releases;
 
-/* Echoes what it saw as JSON; /drop drops; /big reports the body flag. */
+/* A streamed body of `total` bytes ('a'..'z' over and over), handed out in
+ * pieces of uneven sizes; it fails once `fail_at` bytes are out (0: never). */
+typedef struct pattern_stream {
+    size_t total, sent, fail_at;
+} pattern_stream;
+
+static long pattern_read(void *cls, char *buf, size_t max)
+{
+    pattern_stream *p = cls;
+    if (p->fail_at && p->sent >= p->fail_at)
+        return -1;
+    size_t n = p->total - p->sent;
+    size_t uneven = 1 + (p->sent * 7919) % 9000;
+    if (n > uneven)
+        n = uneven;
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)('a' + (p->sent + i) % 26);
+    p->sent += n;
+    return (long)n;
+}
+
+static void pattern_release(void *cls)
+{
+    free(cls);
+    atomic_fetch_add(&stream_releases, 1);
+}
+
+static bool is_pattern(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != (char)('a' + i % 26))
+            return false;
+    return true;
+}
+
+/* Waits (at most 5 s) until `want` streams have been released: the server
+ * releases a body after the client has it. */
+static int releases_reach(int want)
+{
+    for (int i = 0; i < 500 && atomic_load(&stream_releases) < want; i++)
+        gcs_time_sleep_ms(10);
+    return atomic_load(&stream_releases);
+}
+
+/* Echoes what it saw as JSON; /drop drops; /big reports the body flag;
+ * /stream?n=BYTES[&fail=AT] answers a streamed body. */
 static void handler(gcs_http_response *out, const gcs_http_request *req, void *payload)
 {
     (void)payload;
     atomic_fetch_add(&calls, 1);
     if (strcmp(req->path, "/drop") == 0) {
         out->drop = true;
+        return;
+    }
+    if (strcmp(req->path, "/stream") == 0) {
+        pattern_stream *p = calloc(1, sizeof *p);
+        assert_non_null(p);
+        p->total = strtoul(gcs_http_request_arg(req, "n") ?: "0", NULL, 10);
+        p->fail_at = strtoul(gcs_http_request_arg(req, "fail") ?: "0", NULL, 10);
+        gcs_http_response_set(out, 200, "text/plain", "not this");
+        gcs_http_response_stream(out, pattern_read, pattern_release, p);
         return;
     }
     if (req->body_too_large && strcmp(req->path, "/careless") != 0) {
@@ -66,7 +125,7 @@ static void exercise(unsigned threads)
     assert_string_equal(json_string_value(json_object_get(r.json, "remote")), "127.0.0.1");
     gcs_test_http_release(&r);
 
-    /* Over max_body with a Content-Length: 413 from the headers alone. */
+    /* Over max_body with a Content-Length: 413 (the body read and discarded). */
     char body[2000];
     memset(body, 'x', sizeof body);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big", port);
@@ -97,6 +156,38 @@ static void exercise(unsigned threads)
     assert_int_not_equal(r.curl_code, 0);
     gcs_test_http_release(&r);
 
+    /* A streamed body arrives whole, chunked, and is released once. */
+    int released = atomic_load(&stream_releases);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stream?n=3000000", port);
+    gcs_test_http_do(&r, "GET", url, NULL, NULL, 0);
+    assert_int_equal(r.curl_code, 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 3000000);
+    assert_true(is_pattern(r.body.ptr, r.body.len));
+    assert_string_equal(gcs_test_http_header(&r, "Transfer-Encoding", h, sizeof h), "chunked");
+    assert_non_null(gcs_test_http_header(&r, "X-Request-Id", h, sizeof h));
+    gcs_test_http_release(&r);
+    assert_int_equal(releases_reach(released + 1), released + 1);
+    /* An empty one is an empty body, not an error. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stream?n=0", port);
+    gcs_test_http_do(&r, "GET", url, NULL, NULL, 0);
+    assert_int_equal(r.curl_code, 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
+    gcs_test_http_release(&r);
+    assert_int_equal(releases_reach(released + 2), released + 2);
+    /* One that fails part way is a broken transfer, never a short body taken
+     * for a whole one; it is released all the same. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stream?n=3000000&fail=1000000", port);
+    gcs_test_http_do(&r, "GET", url, NULL, NULL, 0);
+    assert_int_not_equal(r.curl_code, 0);
+    /* ... and at once: not left open until the client gives up (a pool's
+     * connection used to wait for its idle timeout). */
+    assert_int_not_equal(r.curl_code, CURLE_OPERATION_TIMEDOUT);
+    assert_true(r.body.len < 3000000);
+    gcs_test_http_release(&r);
+    assert_int_equal(releases_reach(released + 3), released + 3);
+
     /* Keep-alive: one connection for several requests. */
     CURL *c = curl_easy_init();
     snprintf(url, sizeof url, "http://127.0.0.1:%d/k", port);
@@ -115,16 +206,80 @@ static void exercise(unsigned threads)
     gcs_http_server_free(srv);
 }
 
+/* A client sending a body over the limit, with no Expect: 100-continue, reads
+ * the 413: the server reads the rest of the body and discards it before it
+ * answers and closes. Were it to answer from the headers and close, the
+ * client's next send would meet a reset and the answer would be lost (on a
+ * real network, where a client is still sending when the answer comes back,
+ * nearly always). The client here waits before its second send until the
+ * answer arrives (or half a second), as a client descheduled between poll and
+ * send does. */
+typedef struct slow_upload {
+    CURL *curl;
+    size_t left;
+    int calls;
+} slow_upload;
+
+static size_t slow_read(char *buf, size_t size, size_t n, void *userdata)
+{
+    slow_upload *u = userdata;
+    if (u->calls++ == 1) {
+        curl_socket_t fd = CURL_SOCKET_BAD;
+        curl_easy_getinfo(u->curl, CURLINFO_ACTIVESOCKET, &fd);
+        struct pollfd p = {.fd = (int)fd, .events = POLLIN};
+        (void)poll(&p, 1, 500);
+    }
+    size_t chunk = size * n < u->left ? size * n : u->left;
+    memset(buf, 'x', chunk);
+    u->left -= chunk;
+    return chunk;
+}
+
+static void a_client_still_sending_reads_the_413(unsigned threads)
+{
+    gcs_http_server *srv;
+    gcs_http_server_options opts = {
+        .host = "127.0.0.1", .port = 0, .threads = threads, .max_body = 1000};
+    assert_int_equal(gcs_http_server_start(&srv, &opts, handler, NULL), 0);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/big", gcs_http_server_port(srv));
+    slow_upload u = {.curl = curl_easy_init(), .left = 300000};
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(u.curl, CURLOPT_URL, url);
+    curl_easy_setopt(u.curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(u.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u.left);
+    curl_easy_setopt(u.curl, CURLOPT_READFUNCTION, slow_read);
+    curl_easy_setopt(u.curl, CURLOPT_READDATA, &u);
+    curl_easy_setopt(u.curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(u.curl, CURLOPT_TIMEOUT_MS, 10000L);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(u.curl, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(u.curl, CURLOPT_WRITEDATA, sink);
+    CURLcode rc = curl_easy_perform(u.curl);
+    long status = 0;
+    curl_easy_getinfo(u.curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+        fail_msg("no answer to a body over the limit: %s", curl_easy_strerror(rc));
+    assert_int_equal(status, 413);
+    assert_true(u.calls >= 2); /* it did send in two goes */
+    fclose(sink);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(u.curl);
+    gcs_http_server_free(srv);
+}
+
 static void test_thread_per_connection(void **state)
 {
     (void)state;
     exercise(0);
+    a_client_still_sending_reads_the_413(0);
 }
 
 static void test_pool(void **state)
 {
     (void)state;
     exercise(2);
+    a_client_still_sending_reads_the_413(2);
 }
 
 static void test_bad_address(void **state)
@@ -153,6 +308,39 @@ static void test_dispatch_without_socket(void **state)
     assert_int_equal(resp.status, 201);
     assert_non_null(strstr(resp.body.ptr, "\"x_test\":\"v\""));
     gcs_http_response_release(&resp);
+
+    /* A streamed body is read whole into the body, as a client receives it. */
+    int released = atomic_load(&stream_releases);
+    req.path = "/stream";
+    req.args[0].name = "n";
+    req.args[0].value = "200000";
+    req.nargs = 1;
+    gcs_http_server_dispatch(&resp, &req, handler, NULL);
+    assert_int_equal(resp.status, 200);
+    assert_false(resp.drop);
+    assert_null(resp.stream.read);
+    assert_int_equal(resp.body.len, 200000);
+    assert_true(is_pattern(resp.body.ptr, resp.body.len));
+    assert_int_equal(atomic_load(&stream_releases), released + 1);
+    gcs_http_response_release(&resp);
+    assert_int_equal(atomic_load(&stream_releases), released + 1);
+    /* One that fails is a dropped answer: no body. */
+    req.args[1].name = "fail";
+    req.args[1].value = "70000";
+    req.nargs = 2;
+    gcs_http_server_dispatch(&resp, &req, handler, NULL);
+    assert_true(resp.drop);
+    assert_int_equal(resp.body.len, 0);
+    assert_int_equal(atomic_load(&stream_releases), released + 2);
+    gcs_http_response_release(&resp);
+    /* Replacing a stream's body releases the stream. */
+    gcs_http_response_init(&resp);
+    gcs_http_response_stream(&resp, pattern_read, pattern_release, calloc(1, sizeof(pattern_stream)));
+    assert_int_equal(gcs_http_response_set(&resp, 500, "text/plain", "no"), 0);
+    assert_int_equal(atomic_load(&stream_releases), released + 3);
+    assert_null(resp.stream.read);
+    gcs_http_response_release(&resp);
+    assert_int_equal(atomic_load(&stream_releases), released + 3);
 }
 
 int main(void)
