@@ -75,20 +75,27 @@ static const keep user_members[] = {FIELD("id", GCS_USER_ID),
 #undef PART
 #undef END
 
-static const keep *find_keep(const keep *members, const char *name)
+/* s (n bytes, not NUL-terminated) is the name `lit`. */
+static inline bool name_is(const char *s, size_t n, const char *lit)
+{
+    return strncmp(lit, s, n) == 0 && lit[n] == '\0';
+}
+
+static const keep *find_keep(const keep *members, const char *name, size_t n)
 {
     for (const keep *k = members; k->name; k++) {
-        if (strcmp(k->name, name) == 0)
+        if (n && k->name[0] == name[0] && strncmp(k->name, name, n) == 0 && k->name[n] == '\0')
             return k;
     }
     return NULL;
 }
 
 /* Members left out of a kept text: what no step compares. */
-static bool left_out(const char *name)
+static bool left_out(const char *name, size_t n)
 {
-    return strcmp(name, "id") == 0 || strcmp(name, "meta") == 0 || strcmp(name, "schemas") == 0 ||
-           strcmp(name, "groups") == 0;
+    return n >= 2 && n <= 7 &&
+           (name_is(name, n, "id") || name_is(name, n, "meta") || name_is(name, n, "schemas") ||
+            name_is(name, n, "groups"));
 }
 
 /* ==== The reader's state ==== */
@@ -136,7 +143,7 @@ typedef struct reader {
     size_t depth, cap;
     page_key key_kind;  /* the page member whose value comes next */
     bool seen_resources, page_done;
-    gcs_buf key;        /* the current member name, NUL-terminated */
+    gcs_buf key;        /* a member name with a control character, NUL-terminated */
     gcs_buf kept;       /* the current user's kept text */
     gcs_buf number;     /* a number's text, NUL-terminated */
     uint64_t *names;    /* hashes of the member names of the open kept objects */
@@ -211,6 +218,24 @@ static frame *push(reader *r, role ro, bool is_array)
     return f;
 }
 
+/* gcs_buf_put and gcs_buf_putc without a call while the bytes fit, as every
+ * value and name of a page is written: the same buffer, the same limit. */
+static inline int buf_put(gcs_buf *b, const void *s, size_t n)
+{
+    if (b->len + n < b->cap && b->len + n <= b->max) {
+        memcpy(b->ptr + b->len, s, n);
+        b->len += n;
+        b->ptr[b->len] = '\0';
+        return 0;
+    }
+    return gcs_buf_put(b, s, n);
+}
+
+static inline int buf_putc(gcs_buf *b, char c)
+{
+    return buf_put(b, &c, 1);
+}
+
 /* ==== The kept text, as jansson's JSON_COMPACT dump writes it ==== */
 
 #define ONES  0x0101010101010101u
@@ -245,7 +270,7 @@ static bool has_control(const char *s, size_t n)
 static int put_string(gcs_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    int rc = gcs_buf_putc(b, '"');
+    int rc = buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         i += plain_bytes(s + i, n - i);
@@ -254,7 +279,7 @@ static int put_string(gcs_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc = gcs_buf_put(b, s + run, i - run);
+        rc = buf_put(b, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0};
         size_t len = 2;
@@ -273,11 +298,11 @@ static int put_string(gcs_buf *b, const char *s, size_t n)
             len = 6;
         }
         if (rc == 0)
-            rc = gcs_buf_put(b, esc, len);
+            rc = buf_put(b, esc, len);
     }
     if (rc == 0)
-        rc = gcs_buf_put(b, s + run, n - run);
-    return rc == 0 ? gcs_buf_putc(b, '"') : rc;
+        rc = buf_put(b, s + run, n - run);
+    return rc == 0 ? buf_putc(b, '"') : rc;
 }
 
 /* A real as jansson writes it (jsonp_dtostr, precision 17): "%.17g", ".0"
@@ -306,13 +331,13 @@ static int put_real(gcs_buf *b, double v)
             len -= (size_t)(end - start);
         }
     }
-    return gcs_buf_put(b, t, len);
+    return buf_put(b, t, len);
 }
 
 /* Before a value in a kept container: the comma between entries of a list. */
 static int before_value(reader *r, frame *f)
 {
-    if (f->is_array && !f->first && gcs_buf_putc(&r->kept, ',') < 0)
+    if (f->is_array && !f->first && buf_putc(&r->kept, ',') < 0)
         return -1;
     f->first = false;
     return 0;
@@ -329,7 +354,7 @@ static bool writes(const frame *f)
 static size_t put_record_string(reader *r, const char *s, size_t n)
 {
     size_t at = r->strings.len;
-    if (gcs_buf_put(&r->strings, s, n) < 0 || gcs_buf_putc(&r->strings, '\0') < 0)
+    if (buf_put(&r->strings, s, n) < 0 || buf_putc(&r->strings, '\0') < 0)
         return 0;
     return at;
 }
@@ -397,7 +422,7 @@ static int read_number(reader *r, const char *s, size_t n, double *value, bool *
                        long long *as_integer, bool text)
 {
     gcs_buf_clear(&r->number);
-    if (gcs_buf_put(&r->number, s, n) < 0)
+    if (buf_put(&r->number, s, n) < 0)
         return no_memory(r), -1;
     const char *t = r->number.ptr;
     bool real = memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n);
@@ -465,12 +490,12 @@ static int scalar(reader *r, scalar_kind kind, const char *s, size_t n)
     int rc = 0;
     switch (kind) {
     case V_NULL:
-        rc = w ? gcs_buf_put(&r->kept, "null", 4) : 0;
+        rc = w ? buf_put(&r->kept, "null", 4) : 0;
         break;
     case V_TRUE:
     case V_FALSE:
-        rc = w ? (kind == V_TRUE ? gcs_buf_put(&r->kept, "true", 4)
-                                 : gcs_buf_put(&r->kept, "false", 5))
+        rc = w ? (kind == V_TRUE ? buf_put(&r->kept, "true", 4)
+                                 : buf_put(&r->kept, "false", 5))
                : 0;
         if (k && k->kind == KEEP_ACTIVE)
             r->active = kind == V_TRUE ? 1 : 0;
@@ -534,7 +559,7 @@ static int open_inner(reader *r, bool is_array)
 {
     frame *parent = current(r);
     bool w = writes(parent);
-    if (w && (before_value(r, parent) < 0 || gcs_buf_putc(&r->kept, is_array ? '[' : '{') < 0))
+    if (w && (before_value(r, parent) < 0 || buf_putc(&r->kept, is_array ? '[' : '{') < 0))
         return no_memory(r);
     bool entry_of;
     const keep *k = rule_of(parent, &entry_of);
@@ -566,7 +591,7 @@ static int start_user(reader *r)
     memset(r->field, 0, sizeof r->field);
     r->active = GCS_USER_ACTIVE_ABSENT;
     r->entry_count = 0;
-    if (gcs_buf_putc(&r->strings, '\0') < 0 || gcs_buf_putc(&r->kept, '{') < 0)
+    if (buf_putc(&r->strings, '\0') < 0 || buf_putc(&r->kept, '{') < 0)
         return no_memory(r);
     frame *u = push(r, ROLE_USER, false);
     if (!u)
@@ -663,25 +688,21 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t n)
     const char *s = (const char *)key;
     if (memchr(s, '\0', n))
         return invalid(r, "\\u0000 in a member name");
-    gcs_buf_clear(&r->key);
-    if (gcs_buf_put(&r->key, s, n) < 0)
-        return no_memory(r);
-    const char *name = r->key.ptr;
     if (f->role == ROLE_PAGE) {
-        r->key_kind = strcmp(name, "totalResults") == 0   ? PAGE_TOTAL
-                      : strcmp(name, "itemsPerPage") == 0 ? PAGE_ITEMS
-                      : strcmp(name, "startIndex") == 0   ? PAGE_START
-                      : strcmp(name, "Resources") == 0    ? PAGE_RESOURCES
-                                                          : PAGE_OTHER;
+        r->key_kind = name_is(s, n, "totalResults")   ? PAGE_TOTAL
+                      : name_is(s, n, "itemsPerPage") ? PAGE_ITEMS
+                      : name_is(s, n, "startIndex")   ? PAGE_START
+                      : name_is(s, n, "Resources")    ? PAGE_RESOURCES
+                                                      : PAGE_OTHER;
         return 1;
     }
     int rc = 0;
     if (f->role == ROLE_USER) {
-        f->member_kept = !left_out(name);
+        f->member_kept = !left_out(s, n);
         if (f->member_kept) {
             rc = note_name(r, f, s, n);
             if (rc == 0 && !f->first)
-                rc = gcs_buf_putc(&r->kept, ',');
+                rc = buf_putc(&r->kept, ',');
             f->first = false;
             /* As the reference path writes a member's name (current_user.c:
              * gcs_buf_put_json_escaped, which differs from jansson's escapes
@@ -689,29 +710,32 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t n)
             if (rc == 0 && !has_control(s, n)) {
                 rc = put_string(&r->kept, s, n);
             } else if (rc == 0) {
-                rc = gcs_buf_putc(&r->kept, '"');
+                gcs_buf_clear(&r->key);
+                rc = buf_put(&r->key, s, n);
                 if (rc == 0)
-                    rc = gcs_buf_put_json_escaped(&r->kept, name);
+                    rc = buf_putc(&r->kept, '"');
                 if (rc == 0)
-                    rc = gcs_buf_putc(&r->kept, '"');
+                    rc = gcs_buf_put_json_escaped(&r->kept, r->key.ptr);
+                if (rc == 0)
+                    rc = buf_putc(&r->kept, '"');
             }
             if (rc == 0)
-                rc = gcs_buf_putc(&r->kept, ':');
+                rc = buf_putc(&r->kept, ':');
         }
     } else if (f->kept) {
         rc = note_name(r, f, s, n);
         if (rc == 0 && !f->first)
-            rc = gcs_buf_putc(&r->kept, ',');
+            rc = buf_putc(&r->kept, ',');
         f->first = false;
         if (rc == 0)
             rc = put_string(&r->kept, s, n);
         if (rc == 0)
-            rc = gcs_buf_putc(&r->kept, ':');
+            rc = buf_putc(&r->kept, ':');
     }
     if (rc < 0)
         return no_memory(r);
     if (f->members) {
-        f->member = find_keep(f->members, name);
+        f->member = find_keep(f->members, s, n);
         if (f->member)
             forget(r, f->member, f->member->kind == KEEP_PART ? &r->entries[f->entry_at] : NULL);
     }
@@ -720,7 +744,7 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t n)
 
 static int put_member_text(const char *buffer, size_t size, void *data)
 {
-    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
+    return buf_put(data, buffer, size) < 0 ? -1 : 0;
 }
 
 /* The kept text of a user that repeats a member name, as the reference path
@@ -733,20 +757,20 @@ static int rewrite_repeated(reader *r)
     if (!t)
         return invalid(r, "a user's text cannot be read again"), -1;
     gcs_buf_clear(&r->kept);
-    int rc = gcs_buf_putc(&r->kept, '{');
+    int rc = buf_putc(&r->kept, '{');
     const char *key;
     json_t *v;
     bool first = true;
     json_object_foreach(t, key, v) {
         if (rc == 0 && !first)
-            rc = gcs_buf_putc(&r->kept, ',');
+            rc = buf_putc(&r->kept, ',');
         first = false;
         if (rc == 0)
-            rc = gcs_buf_putc(&r->kept, '"');
+            rc = buf_putc(&r->kept, '"');
         if (rc == 0)
             rc = gcs_buf_put_json_escaped(&r->kept, key);
         if (rc == 0)
-            rc = gcs_buf_put(&r->kept, "\":", 2);
+            rc = buf_put(&r->kept, "\":", 2);
         if (rc == 0 && json_dump_callback(v, put_member_text, &r->kept,
                                           JSON_COMPACT | JSON_ENCODE_ANY) < 0)
             rc = -1;
@@ -754,7 +778,7 @@ static int rewrite_repeated(reader *r)
             break;
     }
     if (rc == 0)
-        rc = gcs_buf_putc(&r->kept, '}');
+        rc = buf_putc(&r->kept, '}');
     json_decref(t);
     return rc < 0 ? (no_memory(r), -1) : 0;
 }
@@ -801,7 +825,7 @@ static int make_fields(reader *r, gcs_user_fields *out)
 
 static int end_user(reader *r)
 {
-    if (gcs_buf_putc(&r->kept, '}') < 0)
+    if (buf_putc(&r->kept, '}') < 0)
         return no_memory(r);
     if (r->repeated && rewrite_repeated(r) < 0)
         return 0;
@@ -824,7 +848,7 @@ static int close_frame(reader *r, bool is_array)
     else if (f->role == ROLE_PAGE)
         r->page_done = true;
     else if (f->role == ROLE_INNER && f->kept &&
-             gcs_buf_putc(&r->kept, is_array ? ']' : '}') < 0)
+             buf_putc(&r->kept, is_array ? ']' : '}') < 0)
         rc = no_memory(r);
     r->name_count = f->names_at;
     r->depth--;
