@@ -57,11 +57,18 @@ static int append(gcs_store *s, long first, long count, const char *req, const c
 {
     int rc = 0;
     for (long i = first; i < first + count && rc == 0; i++) {
-        char key[32];
+        char key[32], id[40];
         snprintf(key, sizeof key, "HR-%07ld", i);
+        /* Ids in no order, as Genesys gives them: each insert lands somewhere
+         * in the Genesys-id index, not at its end. */
+        uint64_t h = (uint64_t)i * 0x9e3779b97f4a7c15u;
+        h ^= h >> 29;
+        snprintf(id, sizeof id, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h >> 32),
+                 (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(i & 0xfff),
+                 (unsigned long long)(h & 0xffffffffffffu));
         gcs_receipt r = {.run_id = "20261122T063000Z-bench", .operation = patch ? "patch" : "create",
                          .resource_type = "user", .source_key = key,
-                         .genesys_id = "6f1c2a1e-9b7d-4c1e-8d2a-3f4b5c6d7e8f", .method = "POST",
+                         .genesys_id = id, .method = "POST",
                          .path = "/api/v2/scim/v2/Users", .request_body = req, .status = 201,
                          .response_body = resp, .etag_received = "W/\"3\"", .attempts = 1,
                          .latency_ms = 87, .outcome = "ok", .correlation_id = "c0ffee"};

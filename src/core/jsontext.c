@@ -1,6 +1,8 @@
 #include "core/jsontext.h"
+#include "core/error.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *skip_blanks(const char *p)
@@ -67,12 +69,20 @@ static const char *string_end(const char *p)
     return *p ? p : NULL;
 }
 
+static const unsigned char structural[256] = {[0] = 1, ['"'] = 1, ['{'] = 1, ['}'] = 1,
+                                              ['['] = 1, [']'] = 1};
+
 /* The end of the JSON value at p (one past it), or NULL when the text ends
  * first. Strings are skipped whole, so brackets inside them do not count. */
 static const char *value_end(const char *p)
 {
     int depth = 0;
     for (; *p; p++) {
+        /* inside an object or array only quotes and brackets matter */
+        while (depth > 0 && !structural[(unsigned char)*p])
+            p++;
+        if (!*p)
+            break;
         if (*p == '"') {
             p = string_end(p + 1);
             if (!p)
@@ -439,6 +449,204 @@ int gcs_json_text_check(const char *text, size_t len)
         check_blanks(c);
         if (c->p != c->end)
             rc = CHECK_BAD; /* text after the document */
+    }
+    return rc;
+}
+
+/* ==== Writing a string as jansson does ==== */
+
+/* The length of the UTF-8 sequence jansson accepts at p (its utf8_check_*:
+ * no overlong form, no surrogate, nothing past U+10FFFF), or 0. */
+static size_t utf8_accepted(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return len;
+}
+
+int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+    size_t before = out->len;
+    int rc = gcs_buf_putc(out, '"');
+    while (p < end && rc == 0) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t len = utf8_accepted(p, end);
+            if (!len)
+                break; /* refused: nothing appended */
+            p += len;
+            continue;
+        }
+        if (c == 0)
+            break;
+        rc = gcs_buf_put(out, run, (size_t)(p - run));
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        if (rc == 0)
+            rc = gcs_buf_put(out, esc, len);
+        run = ++p;
+    }
+    bool refused = rc == 0 && p < end;
+    if (rc == 0 && !refused)
+        rc = gcs_buf_put(out, run, (size_t)(end - run));
+    if (rc == 0 && !refused)
+        rc = gcs_buf_putc(out, '"');
+    if (rc < 0 || refused) {
+        if (out->len > before) {
+            out->len = before;
+            out->ptr[before] = '\0';
+        }
+        return rc < 0 ? rc : 0;
+    }
+    return 1;
+}
+
+int gcs_json_text_put_spaced(gcs_buf *out, const char *text, size_t n)
+{
+    const char *p = text, *end = text + n, *run = text;
+    int rc = 0;
+    while (p < end && rc == 0) {
+        char c = *p++;
+        if (c == '"') {
+            /* to the closing quote: one not escaped by an odd run of backslashes */
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q) {
+                    p = end;
+                    break;
+                }
+                const char *b = q;
+                while (b > p && b[-1] == '\\')
+                    b--;
+                p = q + 1;
+                if (((q - b) & 1) == 0)
+                    break;
+            }
+        } else if (c == ',' || c == ':') {
+            rc = gcs_buf_put(out, run, (size_t)(p - run));
+            if (rc == 0)
+                rc = gcs_buf_putc(out, ' ');
+            run = p;
+        }
+    }
+    return rc == 0 && run < end ? gcs_buf_put(out, run, (size_t)(end - run)) : rc;
+}
+
+static int put_integer(gcs_buf *out, json_int_t n)
+{
+    char digits[24], *d = digits + sizeof digits;
+    unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (n < 0)
+        *--d = '-';
+    return gcs_buf_put(out, d, (size_t)(digits + sizeof digits - d));
+}
+
+static int put_compact(gcs_buf *out, const json_t *v)
+{
+    int rc = 1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *member;
+        bool first = true;
+        if (gcs_buf_putc(out, '{') < 0)
+            return GCS_ENOMEM;
+        json_object_foreach((json_t *)v, key, member) {
+            if (!first && gcs_buf_putc(out, ',') < 0)
+                return GCS_ENOMEM;
+            first = false;
+            if ((rc = gcs_json_text_put_string(out, key, strlen(key))) != 1)
+                return rc;
+            if (gcs_buf_putc(out, ':') < 0)
+                return GCS_ENOMEM;
+            if ((rc = put_compact(out, member)) != 1)
+                return rc;
+        }
+        return gcs_buf_putc(out, '}') < 0 ? GCS_ENOMEM : 1;
+    }
+    case JSON_ARRAY: {
+        if (gcs_buf_putc(out, '[') < 0)
+            return GCS_ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i && gcs_buf_putc(out, ',') < 0)
+                return GCS_ENOMEM;
+            if ((rc = put_compact(out, json_array_get(v, i))) != 1)
+                return rc;
+        }
+        return gcs_buf_putc(out, ']') < 0 ? GCS_ENOMEM : 1;
+    }
+    case JSON_STRING:
+        return gcs_json_text_put_string(out, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return put_integer(out, json_integer_value(v)) < 0 ? GCS_ENOMEM : 1;
+    case JSON_REAL: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+            return 0;
+        rc = gcs_buf_puts(out, text) < 0 ? GCS_ENOMEM : 1;
+        free(text);
+        return rc;
+    }
+    case JSON_TRUE:
+        return gcs_buf_puts(out, "true") < 0 ? GCS_ENOMEM : 1;
+    case JSON_FALSE:
+        return gcs_buf_puts(out, "false") < 0 ? GCS_ENOMEM : 1;
+    default:
+        return gcs_buf_puts(out, "null") < 0 ? GCS_ENOMEM : 1;
+    }
+}
+
+int gcs_json_text_put_compact(gcs_buf *out, const json_t *v)
+{
+    size_t before = out->len;
+    int rc = v ? put_compact(out, v) : 0;
+    if (rc != 1 && out->len > before) {
+        out->len = before;
+        out->ptr[before] = '\0';
     }
     return rc;
 }

@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
+#include "core/buf.h"
+
 /* The top-level member `key` of the JSON object `text`, when it is a string
  * without escapes: copied to out (NUL-terminated). 1 found, 0 absent (no such
  * member at the top level), -1 when the text needs a real parser (not an
@@ -47,5 +51,30 @@ const char *gcs_json_text_value_end(const char *p);
  * where it would accept (fuzz/fuzz_json_check.c holds it to that).
  */
 int gcs_json_text_check(const char *text, size_t len);
+
+/*
+ * Appends s[0, n) as jansson's dump writes a string, quotes included: '"', '\\'
+ * and control characters escaped (\b \f \n \r \t by name, the others as
+ * \u00XX in capitals), everything else as it is, so that text written by hand
+ * matches a tree's dump byte for byte. 1 written; 0 when s is not a string
+ * jansson holds (invalid UTF-8, a NUL): nothing is appended then, and the
+ * caller goes the tree's way, which fails as it always did; or the error of
+ * the buffer.
+ */
+int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n);
+
+/*
+ * Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it, members
+ * in their order, without jansson's dump (which costs a pointer's name printed
+ * and hashed for every object and array, against cycles). 1 written; 0 when a
+ * string holds what gcs_json_text_put_string does not write (a NUL, invalid
+ * UTF-8): nothing is appended, and the caller dumps with jansson; or
+ * GCS_ENOMEM. Reals are written by jansson itself.
+ */
+int gcs_json_text_put_compact(gcs_buf *out, const json_t *v);
+
+/* Appends the compact JSON text[0, n) as jansson writes it with JSON_INDENT(0):
+ * a space after every ',' and ':' outside strings. 0, or the buffer's error. */
+int gcs_json_text_put_spaced(gcs_buf *out, const char *text, size_t n);
 
 #endif

@@ -144,6 +144,17 @@ bool gcs_strmap_get_str(const gcs_strmap *m, const char *key, uint64_t *value_ou
     return gcs_strmap_get(m, key, strlen(key), value_out);
 }
 
+bool gcs_strmap_entry_of(const gcs_strmap *m, const char *key, size_t len, size_t *entry_out)
+{
+    if (m->count == 0)
+        return false;
+    size_t i = find_slot(m, key, len, hash_of(m, key, len));
+    if (!m->slots[i])
+        return false;
+    *entry_out = m->slots[i] - 1;
+    return true;
+}
+
 size_t gcs_strmap_count(const gcs_strmap *m)
 {
     return m->count;

@@ -55,6 +55,9 @@ int gcs_strmap_put_str(gcs_strmap *m, const char *key, uint64_t value, bool repl
 /* True when `key` is in the map; *value_out (optional) gets its value. */
 bool gcs_strmap_get(const gcs_strmap *m, const char *key, size_t len, uint64_t *value_out);
 bool gcs_strmap_get_str(const gcs_strmap *m, const char *key, uint64_t *value_out);
+/* True when `key` is in the map; *entry_out gets its entry number (the i of
+ * gcs_strmap_key_at), so that others can refer to the key without a copy. */
+bool gcs_strmap_entry_of(const gcs_strmap *m, const char *key, size_t len, size_t *entry_out);
 
 size_t gcs_strmap_count(const gcs_strmap *m);
 /* The i-th key added (NUL-terminated; *len_out optional): borrowed, valid

@@ -36,28 +36,29 @@ const char *gcs_apply_outcome_name(gcs_apply_outcome o)
 
 typedef struct applier applier;
 
-typedef struct op_ctx {
+typedef struct op_ctx { /* one per operation of the plan: pointers, then the small fields */
     applier *a;
     size_t index;              /* in the plan */
     json_t *op;                /* the plan's operation while it is being applied, or NULL */
-    gcs_plan_kind kind;
     char *key;
     char *user_name;
-    bool has_manager;          /* a manager to set once the users exist */
-    bool release_queued;       /* its operation is let go of at the next turn */
     const char *item_state;    /* the item's state at the start (resume) */
     char *id;
     char *etag;
+    char *password;            /* generated for this create; wiped when done */
+    gcs_plan_kind kind;
     int rereads;
+    int lookup_step;           /* which lookup key is being tried */
+    bool has_manager;          /* a manager to set once the users exist */
+    bool release_queued;       /* its operation is let go of at the next turn */
     bool create_retried;
     bool adopting;
     bool conflicted;           /* the create met a 409: only our own user is taken */
     bool finished;
     bool problem;              /* ended failed or drifted */
-    int lookup_step;           /* which lookup key is being tried */
-    char *password;            /* generated for this create; wiped when done */
     bool canary;               /* among the operations applied first */
 } op_ctx;
+_Static_assert(sizeof(op_ctx) <= 96, "op_ctx: a million of them are held at once");
 
 struct applier {
     gcs_http_client *client;

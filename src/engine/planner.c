@@ -1,5 +1,6 @@
 #include "engine/planner.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/log.h"
 #include "core/siphash.h"
 #include "core/strmap.h"
@@ -115,6 +116,11 @@ typedef struct planner {
     gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
     gcs_buf user_text;        /* a user's text read back from the spill file */
     gcs_buf body;             /* a create's body text, while it is added to the plan */
+    gcs_buf changes;          /* a create's changes, written from its body's text */
+    gcs_buf privileged;       /* the privileged roles a create grants, as text */
+    gcs_buf row_text;         /* a mapped row's desired user, while it is kept */
+    gcs_buf manager;          /* a create's manager, as its body's text says it */
+    gcs_buf with_manager;     /* a create's body with its manager's id */
     json_t *schemas;          /* the schemas of every desired user, once */
     char *schemas_head;       /* '{"schemas":[...]': how a desired user's text starts */
     json_t *role_holders;     /* user id -> privileged roles held, once read; or NULL */
@@ -773,16 +779,23 @@ static int add_row(planner *p, const gcs_row *row)
     bool standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
     if (standard_schemas)
         json_object_del(d->m.user, "schemas");
-    char *text = json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text || (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
-        free(text);
+    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
+     * hashes every object and array it enters) */
+    gcs_buf *b = &p->row_text;
+    gcs_buf_clear(b);
+    rc = gcs_json_text_put_compact(b, d->m.user);
+    char *dumped = rc == 0 ? json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0 ||
+        (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
+        free(dumped);
         gcs_map_user_release(&d->m);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    squeeze_urns(text);
+    free(dumped);
+    char *text = b->ptr;
+    b->len = squeeze_urns(text);
     const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
     rc = spill_row(p, r, &d->m, user_name, text, standard_schemas);
-    free(text);
     if (rc == 0)
         note_for_duplicates(p, p->count, d->m.source_key, user_name);
     /* A second row with the same key rejects both (decide() does it): keep the first. */
@@ -1507,8 +1520,14 @@ static const char *desired_text(planner *p, const desired *d)
         if (rc == 0 && *text != '}')
             rc = gcs_buf_putc(b, ',');
     }
-    for (const char *r = text; *r && rc == 0; r++)
-        rc = *r == URN_MARK ? gcs_buf_puts(b, URN_PREFIX) : gcs_buf_putc(b, *r);
+    for (const char *r = text; *r && rc == 0;) {
+        const char *mark = strchr(r, URN_MARK);
+        size_t run = mark ? (size_t)(mark - r) : strlen(r);
+        rc = gcs_buf_put(b, r, run);
+        if (rc == 0 && mark)
+            rc = gcs_buf_puts(b, URN_PREFIX);
+        r += run + (mark != NULL);
+    }
     return rc == 0 ? b->ptr : NULL;
 }
 
@@ -1529,6 +1548,172 @@ static bool unchanged_by_digest(planner *p, const desired *d)
            same_manager(p, d, cu);
 }
 
+/*
+ * The privileged roles a create grants, from its body's text: the array
+ * note_privileged would record, as the plan writes it, in planner.privileged
+ * (empty when none). 1, or 0 when the roles need the tree (an escape in them,
+ * a very long name, text not as jansson dumps it).
+ */
+static int privileged_text(planner *p, const char *body)
+{
+    gcs_buf *b = &p->privileged;
+    gcs_buf_clear(b);
+    const char *roles;
+    size_t len;
+    int found = gcs_json_text_top_value(body, "roles", &roles, &len);
+    if (found < 0)
+        return 0;
+    if (!found || roles[0] != '[' || gcs_profile_privileged_role_count(p->profile) == 0)
+        return 1;
+    if (memchr(roles, '\\', len))
+        return 0;
+    size_t names = 0;
+    for (const char *at = roles + 1; *at != ']';) {
+        const char *end = gcs_json_text_value_end(at), *v;
+        size_t vlen;
+        if (!end || end == at || (*end != ',' && *end != ']'))
+            return 0;
+        found = *at == '{' ? gcs_json_text_top_value(at, "value", &v, &vlen) : 0;
+        if (found < 0)
+            return 0;
+        char name[256];
+        if (found && v[0] == '"') {
+            if (vlen - 2 >= sizeof name)
+                return 0;
+            memcpy(name, v + 1, vlen - 2);
+            name[vlen - 2] = '\0';
+            /* once each, exactly as spelt (json_equal) */
+            bool dup = false;
+            for (const char *h = b->ptr; names && !dup && (h = strchr(h, '"'));) {
+                size_t hlen = strcspn(h + 1, "\"");
+                dup = hlen == vlen - 2 && memcmp(h + 1, name, hlen) == 0;
+                h += hlen + 2;
+            }
+            if (!dup && is_privileged(p, name)) {
+                if (gcs_buf_puts(b, names++ ? ", " : "[") < 0 || gcs_buf_put(b, v, vlen) < 0)
+                    return gcs_error_set(GCS_ENOMEM, "out of memory");
+            }
+        }
+        at = *end == ',' ? end + 1 : end;
+    }
+    if (names && gcs_buf_putc(b, ']') < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 1;
+}
+
+/*
+ * The body with its manager's Genesys id, as gcs_map_user_set_manager puts it
+ * in the tree: {"value": id} last in the enterprise extension, which is added
+ * last when the row has none. *body is then planner.with_manager. 1, or 0
+ * when the text needs the tree (an extension that is not an object, or that
+ * names a manager already; an id jansson would not hold). Or the error.
+ */
+static int body_with_manager(planner *p, const char **body, const char *id)
+{
+    const char *text = *body, *ent;
+    size_t len, at;
+    int found = gcs_json_text_top_value(text, GCS_SCIM_ENTERPRISE_USER, &ent, &len);
+    if (found < 0)
+        return 0;
+    gcs_buf *m = &p->manager;
+    gcs_buf_clear(m);
+    int rc = 0;
+    if (found) {
+        const char *v;
+        size_t vlen;
+        if (len < 2 || ent[0] != '{' || gcs_json_text_top_value(ent, "manager", &v, &vlen) != 0)
+            return 0;
+        at = (size_t)(ent - text) + len - 1; /* its closing brace */
+        rc = gcs_buf_puts(m, len > 2 ? ",\"manager\":{\"value\":" : "\"manager\":{\"value\":");
+    } else {
+        at = strlen(text) - 1; /* the user's closing brace */
+        rc = gcs_buf_puts(m, ",\"" GCS_SCIM_ENTERPRISE_USER "\":{\"manager\":{\"value\":");
+    }
+    if (rc < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if ((rc = gcs_json_text_put_string(m, id, strlen(id))) != 1)
+        return rc;
+    if (gcs_buf_puts(m, found ? "}" : "}}") < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    gcs_buf *w = &p->with_manager;
+    gcs_buf_clear(w);
+    if (gcs_buf_put(w, text, at) < 0 || gcs_buf_put(w, m->ptr, m->len) < 0 ||
+        gcs_buf_puts(w, text + at) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    *body = w->ptr;
+    return 1;
+}
+
+/*
+ * A row that matches no user, decided from its text: created (written to the
+ * plan without a tree: its body, changes and privileged roles are texts), or,
+ * a leaver, left alone, or skipped under --no-create, exactly as plan_row
+ * would. 1 done; 0 when the row needs plan_row's tree after all, before
+ * anything is done: a manager whom nobody knows, a userName Genesys holds (an
+ * adoption or a rejection), a text the writers decline. Or the error.
+ */
+static int plan_create_text(planner *p, desired *d, const char *location)
+{
+    if (d->ref->matched)
+        return 0;
+    bool pending = false;
+    const char *manager_id = NULL;
+    if (d->m.manager_key) {
+        bool unknown;
+        manager_id = resolve_manager(p, d, &pending, &unknown);
+        if (unknown)
+            return 0;
+    }
+    /* is_active(): no `active`, or true */
+    if (d->ref->active != 1 && d->ref->active != GCS_MANAGED_ACTIVE_ABSENT) {
+        p->stats->unchanged++; /* a leaver who never had an account needs nothing */
+        return 1;
+    }
+    if (d->user_name && index_get(p, "userName", d->user_name))
+        return 0;
+    if (p->o->plan.no_create) {
+        skip_row(p, d, d->user_name, "no matching user in Genesys; not created (--no-create)");
+        return 1;
+    }
+    const char *body = desired_text(p, d);
+    if (!body)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = manager_id ? body_with_manager(p, &body, manager_id) : 1;
+    if (rc != 1)
+        return rc;
+    gcs_buf *c = &p->changes;
+    gcs_buf_clear(c);
+    size_t count = 0;
+    rc = gcs_buf_putc(c, '[') < 0 ? gcs_error_set(GCS_ENOMEM, "out of memory") : 1;
+    if (rc == 1)
+        rc = gcs_diff_create_changes_text(c, &count, body);
+    if (rc == 1 && pending) {
+        /* add_pending_manager's change, cut where its snprintf cuts */
+        char text[300];
+        if ((size_t)snprintf(text, sizeof text, "%s (created by this plan)", d->m.manager_key) >=
+            sizeof text)
+            return 0;
+        if (gcs_buf_puts(c, count ? ", " : "") < 0 ||
+            gcs_buf_puts(c, "{\"attribute\": \"" GCS_SCIM_ENTERPRISE_USER
+                            ":manager\", \"old\": null, \"new\": ") < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        rc = gcs_json_text_put_string(c, text, strlen(text));
+        if (rc == 1 && gcs_buf_putc(c, '}') < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (rc == 1 && gcs_buf_putc(c, ']') < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (rc == 1)
+        rc = privileged_text(p, body);
+    if (rc == 1)
+        rc = gcs_plan_add_create_texts(p->plan, d->m.source_key, d->user_name, body, c->ptr,
+                                       location, pending ? d->m.manager_key : NULL,
+                                       p->privileged.len ? p->privileged.ptr : NULL);
+    if (rc == 1)
+        p->stats->created++;
+    return rc;
+}
+
 static int plan_row(planner *p, desired *d)
 {
     bool manager_set = false;
@@ -1538,9 +1723,11 @@ static int plan_row(planner *p, desired *d)
     }
     char location[600];
     snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    int rc = plan_create_text(p, d, location);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     json_t *extra = json_pack("{s:s}", "location", location);
     GCS_CHECK_ALLOC(extra);
-    int rc = 0;
     /* The row and its user, parsed again for as long as the row is decided. */
     d->m.user = desired_user(p, d);
     if (!d->m.user || (d->ref->matched && !(d->current = user_at(p, d->ref->matched)))) {
@@ -2093,6 +2280,11 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.scratch, 0);
     gcs_buf_init(&p.record, 0);
     gcs_buf_init(&p.body, 0);
+    gcs_buf_init(&p.changes, 0);
+    gcs_buf_init(&p.privileged, 0);
+    gcs_buf_init(&p.row_text, 0);
+    gcs_buf_init(&p.manager, 0);
+    gcs_buf_init(&p.with_manager, 0);
     gcs_buf_init(&p.expanded, 0);
     gcs_buf_init(&p.user_text, 0);
     p.schemas =
@@ -2171,6 +2363,11 @@ out:
     gcs_row_spill_free(p.spill);
     gcs_buf_release(&p.record);
     gcs_buf_release(&p.body);
+    gcs_buf_release(&p.changes);
+    gcs_buf_release(&p.privileged);
+    gcs_buf_release(&p.row_text);
+    gcs_buf_release(&p.manager);
+    gcs_buf_release(&p.with_manager);
     free(p.schemas_head);
     free(p.key_dups);
     free(p.name_hashes);

@@ -45,12 +45,13 @@ static const char *key_of(const gcs_recorder *r, const gcs_strmap *map, const ch
                                                  : NULL;
 }
 
-/* Remembers `id` as the id of the key of entry `entry`. */
+/* Links `id` to the key of entry `entry` (a later link of the same id wins)
+ * and remembers it as that key's id. Out of memory, neither is made. */
 static void note_id_of_key(gcs_recorder *r, int64_t entry, const char *id)
 {
-    uint64_t id_entry = gcs_strmap_count(&r->ids);
-    int added = gcs_strmap_put_str(&r->ids, id, id_entry, false);
-    if (entry < 0 || added < 0 || (added == 0 && !gcs_strmap_get_str(&r->ids, id, &id_entry)))
+    size_t id_entry = gcs_strmap_count(&r->ids), len = strlen(id);
+    int added = entry < 0 ? -1 : gcs_strmap_put(&r->ids, id, len, (uint64_t)entry, true);
+    if (added < 0 || (added == 0 && !gcs_strmap_entry_of(&r->ids, id, len, &id_entry)))
         return;
     if ((size_t)entry >= r->id_of_key_cap) {
         size_t cap = r->id_of_key_cap ? r->id_of_key_cap : 1024;
@@ -71,10 +72,8 @@ void gcs_recorder_learn(gcs_recorder *r, const char *key, const char *id, const 
     if (!key)
         return;
     int64_t entry = key_entry(r, key);
-    if (id) {
-        link_key(&r->id_to_key, id, entry);
+    if (id)
         note_id_of_key(r, entry, id);
-    }
     if (user_name) {
         char lower[512];
         lower_copy(lower, sizeof lower, user_name);
@@ -146,12 +145,12 @@ static void on_receipt(const gcs_http_receipt *h, void *payload)
         snprintf(idbuf, sizeof idbuf, "%s", g ? g + 8 : subj + 10);
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
-        key = key_of(r, &r->id_to_key, id);
+        key = key_of(r, &r->ids, id);
     } else if (p) {
         snprintf(idbuf, sizeof idbuf, "%s", p + 7);
         idbuf[strcspn(idbuf, "?/")] = '\0';
         id = idbuf;
-        key = key_of(r, &r->id_to_key, id);
+        key = key_of(r, &r->ids, id);
     } else if (strcmp(h->method, "GET") == 0 && strchr(h->path, '?')) {
         /* A lookup made for a person: after a crash it may be the only trace of
          * a create whose own receipt was lost, so it names the key and the user
@@ -221,7 +220,6 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
     r->client = client;
     snprintf(r->run_id, sizeof r->run_id, "%s", run_id ? run_id : "");
     gcs_strmap_init(&r->keys);
-    gcs_strmap_init(&r->id_to_key);
     gcs_strmap_init(&r->name_to_key);
     gcs_strmap_init(&r->path_to_key);
     gcs_strmap_init(&r->ids);
@@ -239,7 +237,6 @@ int gcs_recorder_detach(gcs_recorder *r)
             rc = frc;
     }
     gcs_strmap_release(&r->keys);
-    gcs_strmap_release(&r->id_to_key);
     gcs_strmap_release(&r->name_to_key);
     gcs_strmap_release(&r->path_to_key);
     gcs_strmap_release(&r->ids);

@@ -22,10 +22,9 @@ typedef struct gcs_recorder {
     /* Flat maps (a run of a million creates learns a million of each): every
      * source key once in `keys`, the others to its entry number there. */
     gcs_strmap keys;
-    gcs_strmap id_to_key;   /* Genesys id -> source key */
+    gcs_strmap ids;         /* Genesys id -> source key (each id kept once) */
     gcs_strmap name_to_key; /* lower-case userName -> source key */
     gcs_strmap path_to_key; /* lookup path (with its filter) -> source key */
-    gcs_strmap ids;         /* the Genesys ids learned, each once */
     uint64_t *id_of_key;    /* entry of keys -> 1 + entry of ids, 0 when none */
     size_t id_of_key_cap;
     int failed;           /* the first store error, or 0 */

@@ -31,7 +31,11 @@ static int render_template(gcs_vals *out, const char *tmpl, const gcs_row *row)
         } else if (*p == '{') {
             const char *end = strchr(p, '}'); /* the profile checked it is there */
             char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+            size_t n = (size_t)(end - p - 1); /* cut as snprintf would, without its cost */
+            if (n >= sizeof name)
+                n = sizeof name - 1;
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
             const char *v = gcs_row_get(row, name);
             if (v)
                 rc = gcs_buf_puts(&b, v);
@@ -157,6 +161,40 @@ static int put_proficiencies(json_t *arr, const gcs_attr_rule *a, const gcs_vals
     return 0;
 }
 
+/* {k1: v1} or {k1: v1, k2: v2}: json_pack's "{s:s,s:s}" without parsing its
+ * format, which every row paid several times. The keys are the caller's
+ * constants; NULL when out of memory or a value is not UTF-8, as json_pack. */
+static json_t *string_pair(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    json_t *o = json_object();
+    if (!o || json_object_set_new_nocheck(o, k1, json_string(v1)) < 0 ||
+        (k2 && json_object_set_new_nocheck(o, k2, json_string(v2)) < 0)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The standard schemas, as every desired user starts. */
+static json_t *new_user(void)
+{
+    json_t *user = json_object(), *schemas = json_array();
+    if (!user || !schemas) {
+        json_decref(user);
+        json_decref(schemas);
+        return NULL;
+    }
+    /* json_object_set_new takes the array even when it fails */
+    if (json_object_set_new_nocheck(user, "schemas", schemas) < 0 ||
+        json_array_append_new(schemas, json_string_nocheck(GCS_SCIM_CORE_USER)) < 0 ||
+        json_array_append_new(schemas, json_string_nocheck(GCS_SCIM_ENTERPRISE_USER)) < 0 ||
+        json_array_append_new(schemas, json_string_nocheck(GCS_SCIM_GENESYS_USER)) < 0) {
+        json_decref(user);
+        return NULL;
+    }
+    return user;
+}
+
 static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
 {
     json_t *ent = NULL, *gen = NULL, *arr;
@@ -171,15 +209,20 @@ static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
     case GCS_TARGET_ACTIVE:
         gcs_mapping__bool_parse(s, &b);
         return json_object_set_new(user, "active", json_boolean(b));
-    case GCS_TARGET_EMAIL:
+    case GCS_TARGET_EMAIL: {
         if (!(arr = ensure_array(user, "emails")))
             return GCS_ENOMEM;
-        return json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "value", s, "type", "work",
-                                                    "primary", 1));
+        json_t *email = string_pair("value", s, "type", "work");
+        if (email && json_object_set_new_nocheck(email, "primary", json_true()) < 0) {
+            json_decref(email);
+            email = NULL;
+        }
+        return json_array_append_new(arr, email);
+    }
     case GCS_TARGET_PHONE:
         if (!(arr = ensure_array(user, "phoneNumbers")))
             return GCS_ENOMEM;
-        return json_array_append_new(arr, json_pack("{s:s,s:s}", "value", s, "type", a->pub.sub));
+        return json_array_append_new(arr, string_pair("value", s, "type", a->pub.sub));
     case GCS_TARGET_ROLES:
         if (!(arr = ensure_array(user, "roles")))
             return GCS_ENOMEM;
@@ -191,7 +234,7 @@ static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
                 seen = seen || !strcmp(json_string_value(json_object_get(e, "value")),
                                        v->items[i]);
             }
-            if (!seen && json_array_append_new(arr, json_pack("{s:s}", "value", v->items[i])) < 0)
+            if (!seen && json_array_append_new(arr, string_pair("value", v->items[i], NULL, NULL)) < 0)
                 return GCS_ENOMEM;
         }
         return 0;
@@ -212,8 +255,7 @@ static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
         if (!(gen = ensure_object(user, GCS_SCIM_GENESYS_USER)) ||
             !(arr = ensure_array(gen, "externalIds")))
             return GCS_ENOMEM;
-        return json_array_append_new(arr, json_pack("{s:s,s:s}", "authority", a->pub.sub,
-                                                    "value", s));
+        return json_array_append_new(arr, string_pair("authority", a->pub.sub, "value", s));
     case GCS_TARGET_MANAGER: /* kept out of the user: see manager_key */
     case GCS_TARGET__COUNT:
         break;
@@ -337,8 +379,7 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
     }
 
     /* Pass 2: build. Nothing below can reject the row. */
-    out->user = json_pack("{s:[sss]}", "schemas", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER,
-                          GCS_SCIM_GENESYS_USER);
+    out->user = new_user();
     if (!out->user || !(out->create_only = calloc(p->nattrs, sizeof *out->create_only))) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
@@ -355,8 +396,8 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
     if (p->marker) {
         json_t *gen = ensure_object(out->user, GCS_SCIM_GENESYS_USER);
         json_t *ids = gen ? ensure_array(gen, "externalIds") : NULL;
-        if (!ids || json_array_append_new(ids, json_pack("{s:s,s:s}", "authority", p->marker,
-                                                         "value", out->source_key)) < 0) {
+        if (!ids || json_array_append_new(ids, string_pair("authority", p->marker, "value",
+                                                           out->source_key)) < 0) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;
         }

@@ -1,5 +1,6 @@
 #include "plan/diff.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -271,4 +272,244 @@ int gcs_diff_user(json_t **ops_out, json_t **changes_out, const json_t *desired,
 json_t *gcs_diff_patch_body(json_t *ops)
 {
     return json_pack("{s:[s],s:O}", "schemas", GCS_SCIM_PATCHOP, "Operations", ops);
+}
+
+/* ==== A create's changes as text ====
+ *
+ * Against nothing, every attribute the desired user sets is a change from null
+ * to its value, which the compact text already holds as the plan writes it but
+ * for the spaces after ',' and ':'. The walk below follows gcs_diff_user's
+ * branches with `have` always absent; anything it is not sure to read as
+ * jansson would (a name with an escape) sends the caller to the tree. */
+
+#define LABEL_MAX 512 /* gcs_diff_user's path and label buffers */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+typedef struct changes_text {
+    gcs_buf *out;
+    size_t count;
+    bool declined;
+} changes_text;
+
+static bool span_is(span s, const char *word)
+{
+    size_t n = strlen(word);
+    return s.n == n && memcmp(s.p, word, n) == 0;
+}
+
+/* is_blank() of a value's text: absent, null, "" or []. */
+static bool blank_text(span v)
+{
+    return !v.p || span_is(v, "null") || span_is(v, "\"\"") || span_is(v, "[]");
+}
+
+/* The next member of an object's compact text at *at (just past its '{' or a
+ * member): its name, without quotes, and its value. 1 found, 0 at the '}',
+ * -1 when the text is not as expected or a name holds an escape. */
+static int next_member(const char **at, span *name, span *value)
+{
+    const char *p = *at;
+    if (*p == '}')
+        return 0;
+    if (*p != '"')
+        return -1;
+    const char *q = p + 1 + strcspn(p + 1, "\"\\");
+    if (*q != '"' || q[1] != ':')
+        return -1;
+    const char *v = q + 2, *end = gcs_json_text_value_end(v);
+    if (!end || end == v || (*end != ',' && *end != '}'))
+        return -1;
+    *name = (span){p + 1, (size_t)(q - p - 1)};
+    *value = (span){v, (size_t)(end - v)};
+    *at = *end == ',' ? end + 1 : end;
+    return 1;
+}
+
+/* The member `key` of the object text `obj` (a span from '{' to '}'): its
+ * value's span, p NULL when absent. -1 when the text needs the tree. */
+static int member_of(span obj, const char *key, span *out)
+{
+    *out = (span){NULL, 0};
+    if (!obj.n || obj.p[0] != '{')
+        return 0;
+    const char *at = obj.p + 1;
+    span name, value;
+    int rc;
+    while ((rc = next_member(&at, &name, &value)) == 1) {
+        if (span_is(name, key)) {
+            *out = value;
+            return 0;
+        }
+    }
+    return rc;
+}
+
+/* The next element of an array's compact text at *at (just past its '[' or an
+ * element). 1 found, 0 at the ']', -1 when the text is not as expected. */
+static int next_element(const char **at, span *value)
+{
+    const char *p = *at;
+    if (*p == ']')
+        return 0;
+    const char *end = gcs_json_text_value_end(p);
+    if (!end || end == p || (*end != ',' && *end != ']'))
+        return -1;
+    *value = (span){p, (size_t)(end - p)};
+    *at = *end == ',' ? end + 1 : end;
+    return 1;
+}
+
+/* {"attribute": LABEL, "old": null, "new": VALUE}: the label is the text of
+ * names without escapes, so it is written as it is. */
+static int put_change(changes_text *t, const char *label, span value)
+{
+    gcs_buf *b = t->out;
+    int rc = gcs_buf_puts(b, t->count ? ", {\"attribute\": \"" : "{\"attribute\": \"");
+    if (rc == 0)
+        rc = gcs_buf_puts(b, label);
+    if (rc == 0)
+        rc = gcs_buf_puts(b, "\", \"old\": null, \"new\": ");
+    if (rc == 0)
+        rc = gcs_json_text_put_spaced(b, value.p, value.n);
+    if (rc == 0)
+        rc = gcs_buf_putc(b, '}');
+    t->count++;
+    return rc;
+}
+
+/* label = a "[" b "]" as the diff's snprintf into LABEL_MAX bytes would, or
+ * declined when it would have been cut. */
+static bool bracket_label(char *label, const char *a, span b)
+{
+    size_t n = strlen(a);
+    if (n + b.n + 2 >= LABEL_MAX)
+        return false;
+    memcpy(label, a, n);
+    label[n] = '[';
+    memcpy(label + n + 1, b.p, b.n);
+    label[n + 1 + b.n] = ']';
+    label[n + 2 + b.n] = '\0';
+    return true;
+}
+
+/* A string's text without quotes, when it holds no escape; else p NULL (and
+ * *escaped set when it is a string with one). */
+static span plain_string(span v, bool *escaped)
+{
+    if (v.n < 2 || v.p[0] != '"')
+        return (span){NULL, 0};
+    if (memchr(v.p, '\\', v.n)) {
+        *escaped = true;
+        return (span){NULL, 0};
+    }
+    return (span){v.p + 1, v.n - 2};
+}
+
+/* emails, phoneNumbers (`tag` the member naming the entry: "type"), and the
+ * genesys externalIds ("authority"): one change per entry with a value. */
+static int entries_text(changes_text *t, const char *path, span want, const char *tag)
+{
+    if (!want.n || want.p[0] != '[')
+        return 0; /* not an array: json_array_foreach sees nothing */
+    const char *at = want.p + 1;
+    span e;
+    int more;
+    while ((more = next_element(&at, &e)) == 1) {
+        span tag_text, value;
+        if (member_of(e, tag, &tag_text) < 0 || member_of(e, "value", &value) < 0)
+            return t->declined = true, 0;
+        bool escaped = false;
+        span name = tag_text.p ? plain_string(tag_text, &escaped) : (span){NULL, 0};
+        if (escaped)
+            return t->declined = true, 0;
+        if (!name.p || blank_text(value))
+            continue;
+        char label[LABEL_MAX];
+        if (!bracket_label(label, strcmp(tag, "authority") == 0 ? "externalIds" : path, name))
+            return t->declined = true, 0;
+        int rc = put_change(t, label, value);
+        if (rc < 0)
+            return rc;
+    }
+    if (more < 0)
+        t->declined = true;
+    return 0;
+}
+
+static int attribute_text(changes_text *t, const char *path, span name, span want)
+{
+    if (span_is(name, "emails") || span_is(name, "phoneNumbers"))
+        return entries_text(t, path, want, "type");
+    if (span_is(name, "externalIds"))
+        return entries_text(t, path, want, "authority");
+    if (span_is(name, "roles") || span_is(name, "routingSkills") ||
+        span_is(name, "routingLanguages"))
+        return want.p[0] == '[' && !span_is(want, "[]") ? put_change(t, path, want) : 0;
+    if (span_is(name, "manager") && want.p[0] == '{') {
+        span value;
+        if (member_of(want, "value", &value) < 0)
+            return t->declined = true, 0;
+        want = value;
+    }
+    return blank_text(want) ? 0 : put_change(t, path, want);
+}
+
+static bool never_diffed_span(span name)
+{
+    return span_is(name, "schemas") || span_is(name, "id") || span_is(name, "meta") ||
+           span_is(name, "groups") || span_is(name, "password");
+}
+
+int gcs_diff_create_changes_text(gcs_buf *out, size_t *count, const char *desired)
+{
+    changes_text t = {out, 0, false};
+    size_t before = out->len;
+    int rc = 0, more = -1;
+    const char *at = desired[0] == '{' ? desired + 1 : NULL;
+    span key, want;
+    while (at && rc == 0 && !t.declined && (more = next_member(&at, &key, &want)) == 1) {
+        if (never_diffed_span(key))
+            continue;
+        char path[LABEL_MAX];
+        if (key.n >= sizeof path) {
+            t.declined = true;
+            break;
+        }
+        memcpy(path, key.p, key.n);
+        path[key.n] = '\0';
+        if (key.n < 4 || memcmp(key.p, "urn:", 4) != 0 || want.p[0] != '{') {
+            rc = attribute_text(&t, path, key, want);
+            continue;
+        }
+        const char *sub_at = want.p + 1;
+        span sub, sub_want;
+        int sub_more = 0;
+        while (rc == 0 && !t.declined && (sub_more = next_member(&sub_at, &sub, &sub_want)) == 1) {
+            if (key.n + 1 + sub.n >= sizeof path) {
+                t.declined = true;
+                break;
+            }
+            path[key.n] = ':';
+            memcpy(path + key.n + 1, sub.p, sub.n);
+            path[key.n + 1 + sub.n] = '\0';
+            rc = attribute_text(&t, path, sub, sub_want);
+        }
+        if (rc == 0 && sub_more < 0)
+            t.declined = true;
+    }
+    if (rc == 0 && more != 0)
+        t.declined = true;
+    if (rc < 0 || t.declined) {
+        if (out->len > before) {
+            out->len = before;
+            out->ptr[before] = '\0';
+        }
+        return rc < 0 ? rc : 0;
+    }
+    *count = t.count;
+    return 1;
 }

@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/scim.h"
 
 /*
@@ -39,6 +40,19 @@
  */
 int gcs_diff_user(json_t **ops_out, json_t **changes_out, const json_t *desired,
                   const json_t *current, const json_t *skip_paths);
+
+/*
+ * A create's `changes` as text, without a tree: the elements of what
+ * gcs_diff_user(&ops, &changes, desired, {}, NULL) gives, each written as the
+ * plan writes it (jansson's JSON_INDENT(0): ", " and ": "), separated by ", ",
+ * appended to out without the enclosing brackets; *count says how many.
+ * `desired` is the desired user as jansson's compact dump wrote it (URNs
+ * whole). 1 done; 0 when the text needs the tree after all (a member name,
+ * type or authority with an escape, a label longer than the diff's): nothing
+ * is appended then; or the buffer's error. tests/unit/test_create_text.c holds
+ * it to gcs_diff_user over generated users.
+ */
+int gcs_diff_create_changes_text(gcs_buf *out, size_t *count, const char *desired);
 
 /* A PatchOp message around an array of operations (borrowed; referenced). */
 json_t *gcs_diff_patch_body(json_t *ops);

@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/jsontext.h"
@@ -134,6 +135,7 @@ struct gcs_plan_ops {
     char *window;
     uint64_t window_off;
     size_t window_len;
+    gcs_buf line;       /* an operation's text while it is written by hand */
 };
 
 #define SPOOL_CHUNK ((size_t)64 * 1024)
@@ -199,6 +201,8 @@ static int ops_new(gcs_plan_ops **out)
         free(o);
         return rc;
     }
+    /* past the largest line, so that ops_append names the fault */
+    gcs_buf_init(&o->line, 2 * (size_t)GCS_PLAN_MAX_LINE_BYTES);
     *out = o;
     return 0;
 }
@@ -212,6 +216,7 @@ static void ops_free(gcs_plan_ops *o)
     free(o->refs);
     free(o->pending);
     free(o->window);
+    gcs_buf_release(&o->line);
     close(o->fd);
     free(o);
 }
@@ -837,6 +842,62 @@ int gcs_plan_add_create_text(gcs_plan *plan, const char *key, const char *user_n
     json_decref(head);
     json_decref(changes);
     json_decref(extra);
+    if (rc < 0)
+        plan->ops->failed = true;
+    return rc;
+}
+
+/* A string member's value as gcs_plan_add's tree would be dumped: null for
+ * NULL. 1, 0 when jansson would not hold it, or the error. */
+static int put_string_or_null(gcs_buf *b, const char *s)
+{
+    if (!s)
+        return gcs_buf_puts(b, "null") < 0 ? GCS_ENOMEM : 1;
+    return gcs_json_text_put_string(b, s, strlen(s));
+}
+
+int gcs_plan_add_create_texts(gcs_plan *plan, const char *key, const char *user_name,
+                              const char *body_text, const char *changes_text,
+                              const char *location, const char *manager_key,
+                              const char *privileged_text)
+{
+    if (!plan->ops)
+        return 0;
+    gcs_buf *b = &plan->ops->line;
+    gcs_buf_clear(b);
+    /* The members in gcs_plan_add_create_text's order: its head, the body, the
+     * changes, then extra's (location, manager_key, privileged). */
+    int rc = gcs_buf_puts(b, "{\"kind\": \"create\", \"key\": ") < 0 ? GCS_ENOMEM : 1;
+    if (rc == 1)
+        rc = put_string_or_null(b, key);
+    if (rc == 1)
+        rc = gcs_buf_puts(b, ", \"userName\": ") < 0 ? GCS_ENOMEM : 1;
+    if (rc == 1)
+        rc = put_string_or_null(b, user_name);
+    if (rc == 1 && (gcs_buf_puts(b, ", \"id\": null, \"version\": null, \"body\": ") < 0 ||
+                    gcs_json_text_put_spaced(b, body_text, strlen(body_text)) < 0 ||
+                    gcs_buf_puts(b, ", \"changes\": ") < 0 || gcs_buf_puts(b, changes_text) < 0 ||
+                    gcs_buf_puts(b, ", \"location\": ") < 0))
+        rc = GCS_ENOMEM;
+    if (rc == 1)
+        rc = put_string_or_null(b, location);
+    if (rc == 1 && manager_key) {
+        rc = gcs_buf_puts(b, ", \"manager_key\": ") < 0 ? GCS_ENOMEM : 1;
+        if (rc == 1)
+            rc = gcs_json_text_put_string(b, manager_key, strlen(manager_key));
+    }
+    if (rc == 1 && privileged_text &&
+        (gcs_buf_puts(b, ", \"privileged\": ") < 0 || gcs_buf_puts(b, privileged_text) < 0))
+        rc = GCS_ENOMEM;
+    if (rc == 1 && gcs_buf_putc(b, '}') < 0)
+        rc = GCS_ENOMEM;
+    if (rc < 0)
+        rc = gcs_error_set(GCS_ENOMEM, "cannot keep a plan operation: out of memory");
+    /* What weighs() reads of a create: its privileged roles (its changes
+     * replace nothing). */
+    if (rc == 1 && (rc = ops_append(plan->ops, b->ptr, b->len, GCS_PLAN_CREATE,
+                                    privileged_text != NULL, key)) == 0)
+        rc = 1;
     if (rc < 0)
         plan->ops->failed = true;
     return rc;
@@ -1822,99 +1883,257 @@ static char *string_of_text(const char *p, size_t len)
     return s;
 }
 
-/* print_value of a value given as compact JSON text (absent: p NULL). */
-static void print_value_text(FILE *out, const char *p, size_t len)
+/* ==== An operation's lines, written into a buffer ==== */
+
+/* The byte at p[k] of a string of n bytes, 0 past its end (where
+ * gcs_plan_put_text, given a C string, would read its NUL). */
+static unsigned char byte_at(const unsigned char *p, size_t n, size_t k)
 {
-    if (!p || (len == 4 && memcmp(p, "null", 4) == 0)) {
-        fputs("(none)", out);
-    } else if (p[0] == '"') {
-        char *s = string_of_text(p, len);
-        fputc('"', out);
-        gcs_plan_put_text(out, s ? s : "?");
-        fputc('"', out);
-        free(s);
-    } else {
-        fwrite(p, 1, len, out); /* what JSON_COMPACT writes of it */
+    return k < n ? p[k] : 0;
+}
+
+/* gcs_plan_put_text of s[0, n), into b: runs of printable ASCII in one go. */
+static int put_text_into(gcs_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    int rc = 0;
+    while (i < n && rc == 0) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x7F) {
+            i++;
+            continue;
+        }
+        char esc[8];
+        size_t len = 0, skip = 1;
+        unsigned char c1 = byte_at(p, n, i + 1), c2 = byte_at(p, n, i + 2);
+        unsigned bidi = 0;
+        if (c == 0xD8 && c1 == 0x9C)
+            bidi = 0x061C;
+        else if (c == 0xE2 && (c1 == 0x80 || c1 == 0x81) && c2) {
+            unsigned cp = 0x2000u | ((unsigned)(c1 & 0x3F) << 6) | (c2 & 0x3Fu);
+            if (cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+                (cp >= 0x2066 && cp <= 0x2069))
+                bidi = cp;
+        }
+        if (c < 0x20 || c == 0x7F) {
+            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15];
+            len = 4;
+        } else if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F) { /* C1 controls */
+            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c1 >> 4], esc[3] = hex[c1 & 15];
+            len = 4;
+            skip = 2;
+        } else if (bidi) {
+            esc[0] = '\\', esc[1] = 'u';
+            for (int d = 0; d < 4; d++)
+                esc[2 + d] = hex[(bidi >> (12 - 4 * d)) & 15];
+            len = 6;
+            skip = bidi == 0x061C ? 2 : 3;
+        } else {
+            i++;
+            continue;
+        }
+        rc = gcs_buf_put(b, s + run, i - run);
+        if (rc == 0)
+            rc = gcs_buf_put(b, esc, len);
+        i += skip;
+        run = i;
     }
+    if (rc == 0 && run < n)
+        rc = gcs_buf_put(b, s + run, n - run);
+    return rc;
+}
+
+/* A string member's text as gcs_plan_put_text shows its value, "?" when it is
+ * not a string (the plain text between its quotes, else decoded). */
+static int put_string_text(gcs_buf *b, const char *p, size_t len)
+{
+    if (p && len >= 2 && p[0] == '"' && !memchr(p, '\\', len))
+        return put_text_into(b, p + 1, len - 2);
+    char *s = p ? string_of_text(p, len) : NULL;
+    int rc = put_text_into(b, s ? s : "?", s ? strlen(s) : 1);
+    free(s);
+    return rc;
+}
+
+/* print_value of a value given as JSON text (absent: p NULL): a string shown
+ * quoted, anything else as JSON_COMPACT writes it. */
+static int put_value_text(gcs_buf *b, linebuf *scratch, const char *p, size_t len)
+{
+    if (!p || (len == 4 && memcmp(p, "null", 4) == 0))
+        return gcs_buf_puts(b, "(none)");
+    if (p[0] == '"') {
+        int rc = gcs_buf_putc(b, '"');
+        if (rc == 0)
+            rc = put_string_text(b, p, len);
+        return rc == 0 ? gcs_buf_putc(b, '"') : rc;
+    }
+    if (compact_into(scratch, p, len) < 0)
+        return GCS_ENOMEM;
+    return gcs_buf_put(b, scratch->p, scratch->len);
 }
 
 /*
- * One operation's lines, from the compact texts of the members shown (NULL:
- * absent), which gcs_plan_member_texts_at takes from the kept line: a load of new
- * users is mostly creates, and parsing each one cost more than the rest of
- * rendering it. What is not of the expected type shows as it always did: a key or
- * attribute as "?", a userName, id or privileged list not at all.
+ * One operation's lines, from the texts of the members shown (p NULL:
+ * absent): key, userName, id, version, privileged, changes, as the kept line
+ * holds them (", " and ": " between members: values shown compact, as
+ * JSON_COMPACT writes them) or as jansson's compact dump. What is not of the
+ * expected type shows as it always did: a key or attribute as "?", a userName,
+ * id or privileged list not at all.
  */
-static void render_op(FILE *out, int k, char *const *texts, const char *c, const char *reset,
-                      const char *sigil, const char *kind)
+static int render_op(gcs_buf *b, linebuf *scratch, int k, const char *const *at,
+                     const size_t *len, const char *c, const char *reset, const char *sigil,
+                     const char *kind)
 {
-    /* texts: key, userName, id, version, privileged, changes */
-    char *strings[4];
+    int rc = 0;
+#define PUT(call)                                                                                  \
+    do {                                                                                           \
+        if (rc == 0)                                                                               \
+            rc = (call);                                                                           \
+    } while (0)
+    PUT(gcs_buf_puts(b, c));
+    PUT(gcs_buf_puts(b, sigil));
+    PUT(gcs_buf_putc(b, ' '));
+    PUT(gcs_buf_puts(b, kind));
+    PUT(gcs_buf_putc(b, ' '));
+    PUT(put_string_text(b, at[0], len[0]));
+    PUT(gcs_buf_puts(b, reset));
+    bool is_string[4];
     for (int m = 0; m < 4; m++)
-        strings[m] = texts[m] ? string_of_text(texts[m], strlen(texts[m])) : NULL;
-    fprintf(out, "%s%s %s ", c, sigil, kind);
-    gcs_plan_put_text(out, strings[0] ? strings[0] : "?");
-    fputs(reset, out);
-    if (strings[1]) {
-        fputs(" (", out);
-        gcs_plan_put_text(out, strings[1]);
-        fputc(')', out);
+        is_string[m] = at[m] && len[m] >= 2 && at[m][0] == '"';
+    if (is_string[1]) {
+        /* shown when it reads as a string at all */
+        bool plain = !memchr(at[1], '\\', len[1]);
+        char *user_name = plain ? NULL : string_of_text(at[1], len[1]);
+        if (plain || user_name) {
+            PUT(gcs_buf_puts(b, " ("));
+            PUT(plain ? put_text_into(b, at[1] + 1, len[1] - 2)
+                      : put_text_into(b, user_name, strlen(user_name)));
+            PUT(gcs_buf_putc(b, ')'));
+        }
+        free(user_name);
     }
-    if (strings[2])
-        fprintf(out, " id=%s version=%s", strings[2], strings[3] ? strings[3] : "?");
+    if (is_string[2]) {
+        /* id and version as they are: ids and ETags Genesys made */
+        char *id = string_of_text(at[2], len[2]);
+        char *version = is_string[3] ? string_of_text(at[3], len[3]) : NULL;
+        if (id)
+            PUT(gcs_buf_printf(b, " id=%s version=%s", id, version ? version : "?"));
+        free(id);
+        free(version);
+    }
     if (k == GCS_PLAN_ADOPT)
-        fputs(" [exists, not managed by gcscim]", out);
-    if (texts[4] && texts[4][0] == '[' && strcmp(texts[4], "[]") != 0)
-        fprintf(out, " [holds privileged roles %s]", texts[4]);
-    fputc('\n', out);
-    for (int m = 0; m < 4; m++)
-        free(strings[m]);
+        PUT(gcs_buf_puts(b, " [exists, not managed by gcscim]"));
+    if (at[4] && at[4][0] == '[') {
+        PUT(compact_into(scratch, at[4], len[4]) < 0 ? GCS_ENOMEM : 0);
+        if (rc == 0 && strcmp(scratch->p, "[]") != 0) {
+            PUT(gcs_buf_puts(b, " [holds privileged roles "));
+            PUT(gcs_buf_put(b, scratch->p, scratch->len));
+            PUT(gcs_buf_putc(b, ']'));
+        }
+    }
+    PUT(gcs_buf_putc(b, '\n'));
     /* The changes: an array of {attribute, old, new}, walked in its text. */
-    const char *p = texts[5] && texts[5][0] == '[' ? texts[5] + 1 : "]";
-    while (*p && *p != ']') {
+    const char *p = at[5] && at[5][0] == '[' ? at[5] + 1 : "]";
+    while (rc == 0 && *p && *p != ']') {
         static const char *const parts[] = {"attribute", "old", "new"};
-        const char *at[3] = {NULL, NULL, NULL};
-        size_t len[3] = {0, 0, 0};
+        const char *part[3] = {NULL, NULL, NULL};
+        size_t part_len[3] = {0, 0, 0};
         const char *end = gcs_json_text_value_end(p);
         if (!end || end == p)
             break; /* not JSON: the line was checked when kept, so never */
         if (*p == '{')
-            gcs_json_text_top_values(p, parts, 3, at, len);
-        char *attribute = at[0] ? string_of_text(at[0], len[0]) : NULL;
-        fprintf(out, "    %-22s ", short_attribute(attribute ? attribute : "?"));
+            gcs_json_text_top_values(p, parts, 3, part, part_len);
+        char *attribute = part[0] ? string_of_text(part[0], part_len[0]) : NULL;
+        const char *shown = short_attribute(attribute ? attribute : "?");
+        size_t shown_len = strlen(shown);
+        PUT(gcs_buf_puts(b, "    "));
+        PUT(gcs_buf_puts(b, shown));
+        /* "%-22s " */
+        PUT(gcs_buf_put(b, "                       ", shown_len < 22 ? 23 - shown_len : 1));
         free(attribute);
-        print_value_text(out, at[1], len[1]);
-        fputs(" -> ", out);
-        print_value_text(out, at[2], len[2]);
-        fputc('\n', out);
+        PUT(put_value_text(b, scratch, part[1], part_len[1]));
+        PUT(gcs_buf_puts(b, " -> "));
+        PUT(put_value_text(b, scratch, part[2], part_len[2]));
+        PUT(gcs_buf_putc(b, '\n'));
         p = *end == ',' ? end + 1 : end;
+        while (*p == ' ')
+            p++; /* the kept line's ", " (what compacting would drop) */
+    }
+#undef PUT
+    return rc;
+}
+
+/* The buffer's text written out, once it is large or at the end. */
+static void flush_rendered(gcs_buf *b, FILE *out, size_t at_least)
+{
+    if (b->len >= at_least && b->len) {
+        fwrite(b->ptr, 1, b->len, out);
+        gcs_buf_clear(b);
     }
 }
 
-void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
+/* Operation i's lines into b: scanned in its kept text, or, when the scan
+ * cannot read it (an escape in a member's name), from its parse. */
+static int render_op_at(const gcs_plan *plan, size_t i, gcs_buf *b, linebuf *t, linebuf *scratch,
+                        bool color)
 {
     static const char *const sigil[GCS_PLAN__KINDS] = {"+", "~", "~", "-", "="};
     static const char *const colors[GCS_PLAN__KINDS] = {"\033[32m", "\033[36m", "\033[33m",
                                                         "\033[31m", "\033[35m"};
-    /* What is shown, parsed without the rest (a create's body, an update's
+    /* What is shown, scanned without the rest (a create's body, an update's
      * operations and desired state): a load of new users is mostly bodies. */
     static const char *const shown[] = {"key", "userName", "id", "version", "privileged",
                                         "changes"};
+    enum { SHOWN = sizeof shown / sizeof *shown };
+    int k = (int)gcs_plan_kind_at(plan, i);
+    if (k >= GCS_PLAN__KINDS)
+        return 0;
+    const char *c = color ? colors[k] : "", *reset = color ? "\033[0m" : "";
+    const char *at[SHOWN];
+    size_t len[SHOWN];
+    bool scanned;
+    if (scan_members(plan, i, shown, SHOWN, t, at, len, &scanned) < 0)
+        return 0; /* as before: an operation that cannot be read is not shown */
+    if (scanned)
+        return render_op(b, scratch, k, at, len, c, reset, sigil[k], kind_names[k]);
+    char *texts[SHOWN];
+    if (gcs_plan_member_texts_at(plan, i, shown, SHOWN, texts) < 0)
+        return 0;
+    for (size_t m = 0; m < SHOWN; m++) {
+        at[m] = texts[m];
+        len[m] = texts[m] ? strlen(texts[m]) : 0;
+    }
+    int rc = render_op(b, scratch, k, at, len, c, reset, sigil[k], kind_names[k]);
+    for (size_t m = 0; m < SHOWN; m++)
+        free(texts[m]);
+    return rc;
+}
+
+void gcs_plan_render_text(const gcs_plan *plan, FILE *out, bool color)
+{
     const char *reset = color ? "\033[0m" : "";
     size_t i;
     json_t *op;
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    linebuf t = {0}, scratch = {0};
     for (i = 0; i < gcs_plan_size(plan); i++) {
-        int k = (int)gcs_plan_kind_at(plan, i);
-        if (k >= GCS_PLAN__KINDS)
+        size_t before = b.len;
+        if (render_op_at(plan, i, &b, &t, &scratch, color) < 0) {
+            /* out of memory: what fits is shown, the rest of the line as it can */
+            b.len = before;
+            b.ptr[before] = '\0';
+            flush_rendered(&b, out, 0);
             continue;
-        const char *c = color ? colors[k] : "";
-        char *texts[sizeof shown / sizeof *shown];
-        if (gcs_plan_member_texts_at(plan, i, shown, sizeof shown / sizeof *shown, texts) < 0)
-            continue;
-        render_op(out, k, texts, c, reset, sigil[k], kind_names[k]);
-        for (size_t m = 0; m < sizeof shown / sizeof *shown; m++)
-            free(texts[m]);
+        }
+        flush_rendered(&b, out, 65536);
     }
+    flush_rendered(&b, out, 0);
+    gcs_buf_release(&b);
+    linebuf_free(&t);
+    linebuf_free(&scratch);
     json_t *rejected = json_object_get(plan->doc, "rejected");
     json_array_foreach(rejected, i, op) {
         fprintf(out, "%s! rejected ", color ? "\033[35m" : "");

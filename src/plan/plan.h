@@ -116,6 +116,19 @@ int gcs_plan_add(gcs_plan *plan, gcs_plan_kind kind, const char *key, const char
  */
 int gcs_plan_add_create_text(gcs_plan *plan, const char *key, const char *user_name,
                              const char *body_text, json_t *changes, json_t *extra);
+/*
+ * gcs_plan_add_create_text with every member already text, no tree at all:
+ * `changes_text` the changes array as the plan writes it (JSON_INDENT(0)),
+ * `location`, `manager_key` (NULL: none) and `privileged_text` (the array of
+ * privileged roles as the plan writes it; NULL: none, never "[]") the
+ * members gcs_plan_add_create_text takes from extra, in that order. 1 added;
+ * 0 when a string is not one jansson holds (invalid UTF-8): nothing is added,
+ * and gcs_plan_add_create_text says what is wrong with it; or the error.
+ */
+int gcs_plan_add_create_texts(gcs_plan *plan, const char *key, const char *user_name,
+                              const char *body_text, const char *changes_text,
+                              const char *location, const char *manager_key,
+                              const char *privileged_text);
 /* Records a rejected source row: where and why. */
 void gcs_plan_reject(gcs_plan *plan, const char *location, const char *field, const char *reason);
 void gcs_plan_set_counts(gcs_plan *plan, long unchanged, long managed_total);

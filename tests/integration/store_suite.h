@@ -919,6 +919,44 @@ static void bodies_redacted_by_the_caller_are_kept(void **state)
     gcs_buf_release(&all);
 }
 
+static int collect_request_bodies(const gcs_receipt *r, void *payload)
+{
+    assert_int_equal(gcs_buf_printf(payload, "%s\n", r->request_body ? r->request_body : "~"), 0);
+    return 0;
+}
+
+/* Bytes that are not UTF-8 become '?' wherever they stand after a run of
+ * ASCII (the copy looks at eight bytes at a time): at each offset from 0 to
+ * 19, and a character cut short at the very end. */
+static void bodies_are_made_valid_utf8_at_every_offset(void **state)
+{
+    gcs_store *s = store_of(state);
+    static const char *const bad[][2] = {
+        {"\xff", "?"},          {"\xc3\xa9", "\xc3\xa9"}, {"\xe2\x82z", "??z"},
+        {"\xc0\xaf", "??"},     {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+    };
+    gcs_buf want;
+    gcs_buf_init(&want, 0);
+    for (int off = 0; off < 20; off++)
+        for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+            char body[128], expect[128];
+            snprintf(body, sizeof body, "%.*s%sbbbbbbbbb%s", off, "aaaaaaaaaaaaaaaaaaaa", bad[b][0],
+                     off % 2 ? "\xe2\x82" : "");
+            snprintf(expect, sizeof expect, "%.*s%sbbbbbbbbb%s", off, "aaaaaaaaaaaaaaaaaaaa",
+                     bad[b][1], off % 2 ? "??" : "");
+            gcs_receipt r = {.operation = "read", .method = "GET", .path = "/x",
+                             .request_body = body, .status = 200, .bodies_redacted = true};
+            assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+            assert_int_equal(gcs_buf_printf(&want, "%s\n", expect), 0);
+        }
+    gcs_buf all;
+    gcs_buf_init(&all, 0);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, collect_request_bodies, &all), 0);
+    assert_string_equal(all.ptr, want.ptr);
+    gcs_buf_release(&all);
+    gcs_buf_release(&want);
+}
+
 /* ==== Run leases ==== */
 
 static void leases_one_holder_at_a_time(void **state)
@@ -1939,6 +1977,8 @@ static void outbox_race_claims_each_once(void **state)
         cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
+                                        fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(bodies_are_made_valid_utf8_at_every_offset, fixture_open,  \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(intake_queues_each_webhook_id_once, fixture_open,          \
                                         fixture_close),                                            \

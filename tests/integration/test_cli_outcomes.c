@@ -155,7 +155,7 @@ static void total_outage_during_apply_is_a_failure(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(280);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_write_scope_stops_at_the_first_write),
         cmocka_unit_test(missing_read_scope_is_named_unmangled),

@@ -650,7 +650,7 @@ ON_POSTGRESQL(one_apply_at_a_time_on_postgresql, second_apply_is_refused_while_o
 
 int main(void)
 {
-    gcs_test_deadline(290);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crash_and_resume_on_sqlite),
         cmocka_unit_test(crash_and_resume_on_postgresql),

@@ -332,7 +332,7 @@ static void test_synthetic_users_flag(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(280);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages_follow_changes),
         cmocka_unit_test(test_state_over_64_mib),

@@ -212,7 +212,7 @@ static void kill_in_the_group_phase_then_resume(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(300);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill_in_the_group_phase_then_resume),
     };

@@ -206,7 +206,7 @@ static void plan_fits_a_small_address_space(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(600);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(heap_grows_by_a_few_words_per_row, setup, teardown),
         cmocka_unit_test_setup_teardown(plan_fits_a_small_address_space, setup, teardown),

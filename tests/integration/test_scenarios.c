@@ -719,7 +719,7 @@ static int by_name(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    gcs_test_deadline(600);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const char *root = GCS_TEST_SOURCE_DIR "/tests/data/scenarios";
     DIR *d = opendir(root);
     if (!d) {

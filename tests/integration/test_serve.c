@@ -1183,7 +1183,7 @@ static void kill_9_mid_stream_loses_no_accepted_event(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(600);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signed_event_is_committed_then_acknowledged),
         cmocka_unit_test(same_webhook_id_is_acknowledged_and_queued_once),

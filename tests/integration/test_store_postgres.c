@@ -243,7 +243,7 @@ static void a_password_never_reaches_an_error(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(240);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     if (!base_url()) {
         printf("SKIPPED: PostgreSQL store tests need GCSCIM_TEST_PG "
                "(run them through scripts/with-postgres or scripts/test)\n");

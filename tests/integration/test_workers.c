@@ -1455,7 +1455,7 @@ static void a_group_job_without_a_groups_profile_is_rejected(void **state)
 
 int main(void)
 {
-    gcs_test_deadline(240);
+    gcs_test_deadline(880); /* under its ctest TIMEOUT (GCS_LONG_TESTS) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_job_becomes_a_user_with_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(a_notified_job_is_taken_without_waiting_for_the_poll, setup,

@@ -116,6 +116,8 @@ static void agrees_with_a_plain_list(void **state)
                calloc(OPS, sizeof(uint64_t)), 0};
     gcs_strmap m;
     gcs_strmap_init(&m);
+    size_t none;
+    assert_false(gcs_strmap_entry_of(&m, "", 0, &none));
     unsigned seed = 20261130;
     for (int op = 0; op < OPS; op++) {
         char key[7]; /* short keys over 4 letters: about 5,000 of them, each met often */
@@ -131,6 +133,10 @@ static void agrees_with_a_plain_list(void **state)
             assert_int_equal(found, at >= 0);
             if (found)
                 assert_int_equal(got, x.values[at]);
+            size_t entry = 0;
+            assert_int_equal(gcs_strmap_entry_of(&m, key, len, &entry), at >= 0);
+            if (at >= 0)
+                assert_int_equal(entry, (size_t)at);
             continue;
         }
         int rc = gcs_strmap_put(&m, key, len, value, replace);
