@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/scim.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,62 +72,110 @@ static int text_of(gcs_buf *b, const json_t *user)
     return rc == 0 ? gcs_buf_putc(b, '}') : rc;
 }
 
-/* `user` is the whole user or the values a planner looks at (user_page.h):
- * everything read here is in both. The text is kept_text, or made from user. */
-static int build(gcs_current_user *u, gcs_buf *b, gcs_digester *d, const char *marker,
-                 const json_t *user, const char *kept_text, size_t kept_len)
-{
-    memset(u, 0, sizeof *u);
-    const char *id = json_string_value(json_object_get(user, "id"));
-    const char *mark = gcs_current_user_marker(user, marker);
-    const char *version =
-        json_string_value(json_object_get(json_object_get(user, "meta"), "version"));
-    const char *manager = json_string_value(json_object_get(
-        json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
-    int rc = gcs_digester_user(d, user, false, &u->digest);
-    if (rc < 0)
-        return rc;
-    u->has_digest = rc == 1;
-    u->active_as_read = (signed char)gcs_managed_active(user);
-    const json_t *a = json_object_get(user, "active");
-    u->active = !a || json_is_true(a);
+/* What a record holds, however the user was read. `user` gives the text when
+ * kept_text is NULL. */
+typedef struct head {
+    const char *id, *mark, *version, *manager;
+    int active; /* gcs_managed_active */
+} head;
 
+static int assemble(gcs_current_user *u, gcs_buf *b, const head *h, const json_t *user,
+                    const char *kept_text, size_t kept_len, gcs_row_spill *spill)
+{
+    u->active_as_read = (signed char)h->active;
+    u->active = h->active == GCS_MANAGED_ACTIVE_ABSENT || h->active == 1;
     gcs_buf_clear(b);
-    rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
-    if (rc == 0 && mark) {
+    const char *id = h->id;
+    int rc = gcs_buf_put(b, id ? id : "", strlen(id ? id : "") + 1);
+    if (rc == 0 && h->mark) {
         u->marker_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, mark, strlen(mark) + 1);
+        rc = gcs_buf_put(b, h->mark, strlen(h->mark) + 1);
     }
-    if (rc == 0 && version) {
+    if (rc == 0 && h->version) {
         u->version_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, version, strlen(version) + 1);
+        rc = gcs_buf_put(b, h->version, strlen(h->version) + 1);
     }
-    if (rc == 0 && manager && *manager) {
+    if (rc == 0 && h->manager && *h->manager) {
         u->manager_at = (uint32_t)b->len;
-        rc = gcs_buf_put(b, manager, strlen(manager) + 1);
+        rc = gcs_buf_put(b, h->manager, strlen(h->manager) + 1);
     }
     u->text_at = (uint32_t)b->len;
     if (rc == 0)
         rc = kept_text ? gcs_buf_put(b, kept_text, kept_len) : text_of(b, user);
     if (rc < 0)
         return rc == GCS_ENOMEM ? rc : gcs_error_prefix(rc, "user %s", id ? id : "?");
-    b->len = u->text_at + gcs_urn_squeeze(b->ptr + u->text_at);
+    size_t text_len = gcs_urn_squeeze(b->ptr + u->text_at);
+    b->len = u->text_at + text_len;
+    u->text_len = (uint32_t)text_len;
     u->has_id = id != NULL;
-    u->blob = malloc(b->len + 1);
+    size_t keep = b->len + 1;
+    if (spill) {
+        rc = gcs_row_spill_append(spill, b->ptr + u->text_at, text_len, &u->spilled_at);
+        if (rc < 0)
+            return rc;
+        u->spilled = true;
+        keep = u->text_at; /* the head, its last string's NUL included */
+    }
+    u->blob = malloc(keep ? keep : 1);
     if (!u->blob)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    memcpy(u->blob, b->ptr, b->len + 1);
+    memcpy(u->blob, b->ptr, keep);
     return 0;
 }
 
 int gcs_current_user_from_json(gcs_current_user *out, gcs_buf *scratch, gcs_digester *d,
-                               const char *marker, const json_t *user)
+                               const char *marker, const json_t *user, gcs_row_spill *spill)
 {
-    return build(out, scratch, d, marker, user, NULL, 0);
+    memset(out, 0, sizeof *out);
+    head h = {
+        json_string_value(json_object_get(user, "id")),
+        gcs_current_user_marker(user, marker),
+        json_string_value(json_object_get(json_object_get(user, "meta"), "version")),
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value")),
+        gcs_managed_active(user),
+    };
+    int rc = gcs_digester_user(d, user, false, &out->digest);
+    if (rc < 0)
+        return rc;
+    out->has_digest = rc == 1;
+    return assemble(out, scratch, &h, user, NULL, 0, spill);
 }
 
 int gcs_current_user_from_read(gcs_current_user *out, gcs_buf *scratch, gcs_digester *d,
-                               const char *marker, const gcs_user_read *user)
+                               const char *marker, const gcs_user_read *user,
+                               gcs_row_spill *spill)
 {
-    return build(out, scratch, d, marker, user->members, user->kept, user->kept_len);
+    memset(out, 0, sizeof *out);
+    const gcs_user_fields *f = user->fields;
+    head h = {f->str[GCS_USER_ID], NULL, f->str[GCS_USER_VERSION], f->str[GCS_USER_MANAGER],
+              f->active};
+    for (size_t i = 0; marker && i < f->list[GCS_USER_EXTERNALIDS].count; i++) {
+        const gcs_user_entry *e = &f->list[GCS_USER_EXTERNALIDS].at[i];
+        if (e->key && strcmp(e->key, marker) == 0) {
+            h.mark = e->value;
+            break;
+        }
+    }
+    int rc = gcs_digester_fields(d, f, &out->digest);
+    if (rc < 0)
+        return rc;
+    out->has_digest = rc == 1;
+    return assemble(out, scratch, &h, NULL, user->kept, user->kept_len, spill);
+}
+
+const char *gcs_current_user_text(const gcs_current_user *u, gcs_row_spill *spill, gcs_buf *into)
+{
+    if (!u->spilled)
+        return u->blob + u->text_at;
+    gcs_buf_clear(into);
+    char chunk[4096];
+    for (size_t done = 0; done < u->text_len;) {
+        size_t n = u->text_len - done < sizeof chunk ? u->text_len - done : sizeof chunk;
+        if (gcs_row_spill_read(spill, u->spilled_at + done, n, chunk) < 0 ||
+            gcs_buf_put(into, chunk, n) < 0)
+            return NULL;
+        done += n;
+    }
+    return into->ptr;
 }

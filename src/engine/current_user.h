@@ -19,6 +19,7 @@
 
 #include "core/buf.h"
 #include "engine/managed_digest.h"
+#include "engine/row_spill.h"
 #include "genesys/user_page.h"
 
 /*
@@ -39,7 +40,12 @@ typedef struct gcs_current_user {
     uint32_t marker_at;       /* offset of the marker's value (its source key); 0: none */
     uint32_t version_at;      /* offset of meta.version; 0: none */
     uint32_t manager_at;      /* offset of the enterprise manager's value; 0: none */
-    uint32_t text_at;
+    uint32_t text_at;         /* offset of the text, when not spilled */
+    uint32_t text_len;        /* its length */
+    uint32_t claimed_by;      /* the planner's: 1 + the row that matched it, or 0 */
+    uint64_t spilled_at;      /* where the text is in the spill file, when spilled */
+    bool spilled;
+    bool shared_id;           /* the planner's: another user read has its id (or its hash) */
     bool has_id;
     bool active;              /* `active` absent or true */
     bool has_digest;
@@ -48,13 +54,20 @@ typedef struct gcs_current_user {
 } gcs_current_user;
 
 /* The record of `user` (a whole user, as parsed); `scratch` is reused between
- * calls, `marker` is the managed authority (or NULL). 0 or GCS_ENOMEM. */
+ * calls, `marker` is the managed authority (or NULL), `spill` where the text
+ * goes (NULL: in the record). 0, GCS_ENOMEM or GCS_EIO (the spill file). */
 int gcs_current_user_from_json(gcs_current_user *out, gcs_buf *scratch, gcs_digester *d,
-                               const char *marker, const json_t *user);
+                               const char *marker, const json_t *user, gcs_row_spill *spill);
 
 /* The record of a user read from a page (its kept text taken as is). */
 int gcs_current_user_from_read(gcs_current_user *out, gcs_buf *scratch, gcs_digester *d,
-                               const char *marker, const gcs_user_read *user);
+                               const char *marker, const gcs_user_read *user,
+                               gcs_row_spill *spill);
+
+/* The user's text (URNs squeezed), NUL-terminated: in the record, or read back
+ * from `spill` into `into`. NULL when it cannot be read back (GCS_EIO). */
+const char *gcs_current_user_text(const gcs_current_user *u, gcs_row_spill *spill,
+                                  gcs_buf *into);
 
 /* The marker's value (externalIds entry of authority `marker`), or NULL. */
 const char *gcs_current_user_marker(const json_t *user, const char *marker);

@@ -241,6 +241,19 @@ static const char *marker_value(const json_t *user, const char *marker)
     return NULL;
 }
 
+/* That user `id` is a member of group `gid`, under its userName and key. */
+static int note_member(gcs_group_planner *g, const char *id, const char *gid,
+                       const char *user_name, const char *key)
+{
+    json_t *set = json_object_get(g->members, gid);
+    if (!set && (json_object_set_new(g->members, gid, set = json_object()) < 0 || !set))
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (json_object_set_new(set, id,
+                            json_pack("{s:s?,s:s?}", "userName", user_name, "key", key)) < 0)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    return 0;
+}
+
 int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const char *marker)
 {
     if (!g)
@@ -253,17 +266,37 @@ int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const 
         const char *gid = json_string_value(json_object_get(ref, "value"));
         if (!gid || !id)
             continue;
-        json_t *set = json_object_get(g->members, gid);
-        if (!set && (json_object_set_new(g->members, gid, set = json_object()) < 0 || !set))
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
         const char *key = marker_value(user, marker);
         if (!key)
             key = json_string_value(json_object_get(user, "externalId"));
-        if (json_object_set_new(set, id,
-                                json_pack("{s:s?,s:s?}", "userName",
-                                          json_string_value(json_object_get(user, "userName")),
-                                          "key", key)) < 0)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+        int rc = note_member(g, id, gid, json_string_value(json_object_get(user, "userName")), key);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int gcs_group_planner_note_fields(gcs_group_planner *g, const gcs_user_fields *user,
+                                  const char *marker)
+{
+    if (!g)
+        return 0;
+    const char *id = user->str[GCS_USER_ID];
+    const char *key = NULL;
+    for (size_t i = 0; marker && i < user->list[GCS_USER_EXTERNALIDS].count; i++) {
+        const gcs_user_entry *x = &user->list[GCS_USER_EXTERNALIDS].at[i];
+        if (x->key && strcmp(x->key, marker) == 0) {
+            key = x->value;
+            break;
+        }
+    }
+    if (!key)
+        key = user->str[GCS_USER_EXTERNALID];
+    for (size_t i = 0; id && i < user->list[GCS_USER_GROUPS].count; i++) {
+        const char *gid = user->list[GCS_USER_GROUPS].at[i].value;
+        int rc = gid ? note_member(g, id, gid, user->str[GCS_USER_USERNAME], key) : 0;
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "genesys/user_page.h"
 #include "http/client.h"
 #include "mapping/groups_file.h"
 #include "mapping/profile.h"
@@ -65,6 +66,9 @@ int gcs_group_planner_read(gcs_group_planner *g, gcs_http_client *client, long *
 
 /* A Genesys user read by the planner (borrowed for the call). */
 int gcs_group_planner_note_user(gcs_group_planner *g, const json_t *user, const char *marker);
+/* The same for a user read from a page, by its flat record (genesys/user_page.h). */
+int gcs_group_planner_note_fields(gcs_group_planner *g, const gcs_user_fields *user,
+                                  const char *marker);
 
 /*
  * Plans the groups into `plan`. `people`: person key -> {"id": id or null (a

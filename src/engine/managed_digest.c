@@ -5,7 +5,9 @@
 #include "mapping/map.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void gcs_digester_init(gcs_digester *d, const gcs_profile *profile, const char *marker)
 {
@@ -251,6 +253,207 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     }
     if (rc < 0)
         return rc == GCS_ENOMEM ? rc : 0; /* too long to fingerprint: diffed in full */
+    out->h[0] = gcs_siphash13(b->ptr, b->len, d->k[0], d->k[1]);
+    out->h[1] = gcs_siphash13(b->ptr, b->len, d->k[2], d->k[3]);
+    return 1;
+}
+
+/* ==== The same digest from a user's flat record (genesys/user_page.h) ====
+ *
+ * Byte for byte the canonical text gcs_digester_user writes for the user the
+ * record was read from: test_user_page holds the two to the same digest. */
+
+static const char *marker_of_fields(const char *marker, const gcs_user_fields *f)
+{
+    const gcs_user_entry *e = f->list[GCS_USER_EXTERNALIDS].at;
+    for (size_t i = 0; i < f->list[GCS_USER_EXTERNALIDS].count; i++) {
+        if (e[i].key && strcmp(e[i].key, marker) == 0)
+            return e[i].value;
+    }
+    return NULL;
+}
+
+/* As entry_with in mapping/map.c: the first entry whose key is `want`,
+ * ignoring case; its value when not empty. */
+static const char *entry_value(const gcs_user_fields *f, gcs_user_list list, const char *want)
+{
+    const gcs_user_entry *e = f->list[list].at;
+    for (size_t i = 0; i < f->list[list].count; i++) {
+        if (e[i].key && strcasecmp(e[i].key, want) == 0)
+            return e[i].value && *e[i].value ? e[i].value : NULL;
+    }
+    return NULL;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The string gcs_scim_attr_value gives of a string attribute, or NULL. */
+static const char *field_value(const gcs_user_fields *f, const gcs_profile_attr *a)
+{
+    switch (a->target) {
+    case GCS_TARGET_USERNAME: return nonempty(f->str[GCS_USER_USERNAME]);
+    case GCS_TARGET_DISPLAYNAME: return nonempty(f->str[GCS_USER_DISPLAYNAME]);
+    case GCS_TARGET_TITLE: return nonempty(f->str[GCS_USER_TITLE]);
+    case GCS_TARGET_EXTERNALID: return nonempty(f->str[GCS_USER_EXTERNALID]);
+    case GCS_TARGET_DEPARTMENT: return nonempty(f->str[GCS_USER_DEPARTMENT]);
+    case GCS_TARGET_DIVISION: return nonempty(f->str[GCS_USER_DIVISION]);
+    case GCS_TARGET_EMPLOYEENUMBER: return nonempty(f->str[GCS_USER_EMPLOYEENUMBER]);
+    case GCS_TARGET_DATEHIRE: return nonempty(f->str[GCS_USER_DATEHIRE]);
+    case GCS_TARGET_MANAGER: return nonempty(f->str[GCS_USER_MANAGER]);
+    case GCS_TARGET_EMAIL: return entry_value(f, GCS_USER_EMAILS, "work");
+    case GCS_TARGET_PHONE: return entry_value(f, GCS_USER_PHONES, a->sub);
+    case GCS_TARGET_EXTERNALIDS: return entry_value(f, GCS_USER_EXTERNALIDS, a->sub);
+    default: return NULL;
+    }
+}
+
+static int by_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A role name as jansson's compact dump writes it. */
+static int put_json_string(gcs_buf *b, const char *s)
+{
+    bool plain = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+        plain = *p >= 0x20 && *p != '"' && *p != '\\';
+    if (plain) {
+        int rc = gcs_buf_putc(b, '"');
+        if (rc == 0)
+            rc = gcs_buf_puts(b, s);
+        return rc == 0 ? gcs_buf_putc(b, '"') : rc;
+    }
+    json_t *v = json_string(s);
+    int rc = v && json_dump_callback(v, put_text, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0
+                 ? 0
+                 : gcs_error_set(GCS_ENOMEM, "out of memory");
+    json_decref(v);
+    return rc;
+}
+
+/* The roles' value, as put_value writes gcs_scim_attr_value's sorted set of
+ * the names that are not empty. */
+static int put_roles(gcs_buf *b, const gcs_user_fields *f)
+{
+    size_t n = f->list[GCS_USER_ROLES].count, named = 0;
+    const gcs_user_entry *e = f->list[GCS_USER_ROLES].at;
+    const char *small[16], **names = n <= 16 ? small : malloc(n * sizeof *names);
+    if (!names)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].value && *e[i].value)
+            names[named++] = e[i].value;
+    }
+    int rc = 0;
+    if (named == 0) {
+        rc = gcs_buf_putc(b, '-');
+    } else {
+        qsort(names, named, sizeof *names, by_strcmp);
+        rc = gcs_buf_puts(b, "=[");
+        for (size_t i = 0; i < named && rc == 0; i++) {
+            if (i > 0 && strcmp(names[i - 1], names[i]) == 0)
+                continue;
+            if (i > 0)
+                rc = gcs_buf_putc(b, ',');
+            if (rc == 0)
+                rc = put_json_string(b, names[i]);
+        }
+        if (rc == 0)
+            rc = gcs_buf_putc(b, ']');
+    }
+    if (names != small)
+        free(names);
+    return rc;
+}
+
+/* Skills and languages, rarer, through gcs_scim_attr_value itself over a tree
+ * of that one list: its order among equal names is qsort's, kept as is. */
+static int put_named_set(gcs_buf *b, const gcs_user_fields *f, const gcs_profile_attr *a)
+{
+    gcs_user_list l = a->target == GCS_TARGET_SKILLS ? GCS_USER_SKILLS : GCS_USER_LANGUAGES;
+    json_t *list = json_array();
+    json_t *user = json_pack("{s:{s:o}}", GCS_SCIM_GENESYS_USER, gcs_target_name(a->target), list);
+    if (!user)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < f->list[l].count && rc == 0; i++) {
+        const gcs_user_entry *e = &f->list[l].at[i];
+        if (!e->key)
+            continue;
+        json_t *entry = e->has_number ? json_pack("{s:s,s:f}", "name", e->key, "proficiency", e->number)
+                                      : json_pack("{s:s}", "name", e->key);
+        if (!entry || json_array_append_new(list, entry) < 0)
+            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    json_t *v = rc == 0 ? gcs_scim_attr_value(user, a) : NULL;
+    if (rc == 0)
+        rc = put_value(b, v);
+    json_decref(v);
+    json_decref(user);
+    return rc;
+}
+
+int gcs_digester_fields(gcs_digester *d, const gcs_user_fields *f, gcs_managed_digest *out)
+{
+    gcs_buf *b = &d->text;
+    gcs_buf_clear(b);
+    int rc = gcs_buf_puts(b, "v1");
+    if (rc == 0 && d->marker) {
+        const char *m = marker_of_fields(d->marker, f);
+        size_t n = m ? strlen(m) : 0;
+        rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, &n, sizeof n);
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, m, n);
+    }
+    for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
+        if (!in_digest(a))
+            continue;
+        char tag[2] = {(char)(0x20 + i % 64), (char)(0x20 + i / 64 % 64)};
+        rc = gcs_buf_put(b, tag, sizeof tag);
+        if (rc < 0)
+            break;
+        switch (a->target) {
+        case GCS_TARGET_ACTIVE:
+            rc = gcs_buf_putc(b, (char)('b' + f->active));
+            break;
+        case GCS_TARGET_ROLES:
+            rc = gcs_buf_printf(b, "#%zu", f->list[GCS_USER_ROLES].count);
+            if (rc == 0)
+                rc = put_roles(b, f);
+            break;
+        case GCS_TARGET_SKILLS:
+        case GCS_TARGET_LANGUAGES:
+            rc = gcs_buf_printf(b, "#%zu",
+                                f->list[a->target == GCS_TARGET_SKILLS ? GCS_USER_SKILLS
+                                                                       : GCS_USER_LANGUAGES]
+                                    .count);
+            if (rc == 0)
+                rc = put_named_set(b, f, a);
+            break;
+        default: {
+            const char *v = field_value(f, a);
+            if (!v) {
+                rc = gcs_buf_putc(b, '-');
+                break;
+            }
+            size_t n = strlen(v);
+            rc = gcs_buf_putc(b, 's');
+            if (rc == 0)
+                rc = gcs_buf_put(b, &n, sizeof n);
+            if (rc == 0)
+                rc = gcs_buf_put(b, v, n);
+        }
+        }
+    }
+    if (rc < 0)
+        return rc == GCS_ENOMEM ? rc : 0;
     out->h[0] = gcs_siphash13(b->ptr, b->len, d->k[0], d->k[1]);
     out->h[1] = gcs_siphash13(b->ptr, b->len, d->k[2], d->k[3]);
     return 1;

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "genesys/user_page.h"
 #include "mapping/profile.h"
 
 typedef struct gcs_managed_digest {
@@ -49,6 +50,10 @@ void gcs_digester_release(gcs_digester *d);
  * GCS_ENOMEM.
  */
 int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_managed_digest *out);
+
+/* The same digest of a user read from a page, from its flat record (no tree):
+ * equal to gcs_digester_user(d, that user, false, out). 1, or GCS_ENOMEM. */
+int gcs_digester_fields(gcs_digester *d, const gcs_user_fields *fields, gcs_managed_digest *out);
 
 /*
  * Makes explicit, in a desired user, what a managed attribute left out of it

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/jsontext.h"
 #include "core/log.h"
+#include "core/siphash.h"
 #include "core/strmap.h"
 #include "engine/current_user.h"
 #include "engine/group_planner.h"
@@ -97,8 +98,10 @@ typedef struct planner {
     size_t name_hash_count, name_hash_cap;
     json_t *rejected_values;  /* every value of every rejected row: protects its user */
 
-    current_user *users;      /* every Genesys user read */
-    size_t user_count, user_cap;
+    /* Every Genesys user read, in blocks of USER_BLOCK that never move: the
+     * organisation's users without an array's doubling (USER_AT). */
+    current_user **user_blocks;
+    size_t user_count, block_count, block_cap;
     gcs_strmap index;         /* "key\x1fvalue" -> 1 + place in users */
     gcs_strmap claimed;       /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
@@ -111,6 +114,7 @@ typedef struct planner {
     gcs_buf scratch;          /* a user's record while it is built */
     char *file_name;          /* the source's name, once for every row */
     gcs_buf expanded;         /* a kept text with its URNs again, while it is parsed */
+    gcs_buf user_text;        /* a user's text read back from the spill file */
     gcs_buf body;             /* a create's body text, while it is added to the plan */
     gcs_buf changes;          /* a create's changes, written from its body's text */
     gcs_buf privileged;       /* the privileged roles a create grants, as text */
@@ -130,37 +134,67 @@ typedef struct planner {
     bool oom;
 } planner;
 
-/* Index key for a matching key and its value ("key\x1fvalue"); userName and
- * email ignore case. Written to `room` when it fits, else allocated (*heap
- * set: the caller frees). NULL when out of memory. */
-static char *index_key(char *room, size_t roomsz, const char *key, const char *value,
-                       size_t *len, char **heap)
+#define USER_BLOCK 4096
+/* The user at index i (0-based, below user_count). */
+#define USER_AT(p, i) ((p)->user_blocks[(i) / USER_BLOCK][(i) % USER_BLOCK])
+
+/*
+ * Index key for a matching key and its value: the key named by a byte (an
+ * authority's name after \x06 and before \x1f: no key name holds a control
+ * character), then the value's 128-bit keyed hash (SipHash-1-3 twice, the
+ * digester's keys), userName and email ignoring case. An organisation's index
+ * holds two or more keys a user: the hash costs 16 bytes where the value took
+ * 30 and more. As for the managed digest, two values that share a hash are a
+ * chance below 2^-100 in a plan of a million, and keys picked at random per
+ * run leave none to be chosen. Returns the key's length (at most INDEX_KEY_MAX), or 0
+ * when out of memory.
+ */
+#define INDEX_KEY_MAX 320
+static size_t index_key(planner *p, char out[INDEX_KEY_MAX], const char *key, const char *value)
 {
     bool nocase = strcmp(key, "userName") == 0 || strcmp(key, "email") == 0;
-    size_t kn = strlen(key), vn = strlen(value);
-    char *k = room;
-    *heap = NULL;
-    if (kn + vn + 2 > roomsz && !(k = *heap = malloc(kn + vn + 2)))
-        return NULL;
-    memcpy(k, key, kn);
-    k[kn] = '\x1f';
-    for (size_t i = 0; i < vn; i++)
-        k[kn + 1 + i] = nocase ? (char)tolower((unsigned char)value[i]) : value[i];
-    k[kn + 1 + vn] = '\0';
-    *len = kn + 1 + vn;
-    return k;
+    static const char *const known[] = {"externalId", "userName", "email", "employeeNumber"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof known / sizeof *known && n == 0; i++) {
+        if (strcmp(key, known[i]) == 0)
+            out[n++] = (char)(2 + i);
+    }
+    const char *external_ids = "externalIds.";
+    if (n == 0) {
+        if (strncmp(key, external_ids, strlen(external_ids)) == 0) {
+            out[n++] = '\x06';
+            key += strlen(external_ids);
+        }
+        size_t kn = strnlen(key, INDEX_KEY_MAX - 18 - n);
+        memcpy(out + n, key, kn);
+        n += kn;
+        out[n++] = '\x1f';
+    }
+    size_t vn = strlen(value);
+    char room[256], *lower = room;
+    if (nocase) {
+        if (vn > sizeof room && !(lower = malloc(vn)))
+            return 0;
+        for (size_t i = 0; i < vn; i++)
+            lower[i] = (char)tolower((unsigned char)value[i]);
+        value = lower;
+    }
+    uint64_t h[2] = {gcs_siphash13(value, vn, p->digester.k[0], p->digester.k[1]),
+                     gcs_siphash13(value, vn, p->digester.k[2], p->digester.k[3])};
+    if (lower != room)
+        free(lower);
+    memcpy(out + n, h, sizeof h);
+    return n + sizeof h;
 }
 
 static void index_put(planner *p, const char *key, const char *value, size_t place)
 {
     if (!value || !*value)
         return;
-    char room[512], *heap;
-    size_t len;
-    char *k = index_key(room, sizeof room, key, value, &len, &heap);
-    if (!k || gcs_strmap_put(&p->index, k, len, place, false) < 0)
+    char k[INDEX_KEY_MAX];
+    size_t len = index_key(p, k, key, value);
+    if (!len || gcs_strmap_put(&p->index, k, len, place, false) < 0)
         p->oom = true;
-    free(heap);
 }
 
 /* 1 + the place of the user with this value of a matching key, or 0. */
@@ -168,15 +202,13 @@ static size_t index_get(planner *p, const char *key, const char *value)
 {
     if (!value || !*value)
         return 0;
-    char room[512], *heap;
-    size_t len;
+    char k[INDEX_KEY_MAX];
     uint64_t place = 0;
-    char *k = index_key(room, sizeof room, key, value, &len, &heap);
-    if (!k)
+    size_t len = index_key(p, k, key, value);
+    if (!len)
         p->oom = true;
     else if (!gcs_strmap_get(&p->index, k, len, &place))
         place = 0;
-    free(heap);
     return (size_t)place;
 }
 
@@ -191,6 +223,31 @@ static void claim(planner *p, const char *id, size_t row)
 {
     if (id && gcs_strmap_put_str(&p->claimed, id, row, true) < 0)
         p->oom = true;
+}
+
+/* The row that claimed the user at `place` (1-based; 0: none), or NULL. A
+ * claim is kept on the user itself; only a user whose id another user read
+ * shares (mark_shared_ids) is claimed through its id, so that every place of
+ * that id sees the claim. */
+static row_ref *claimant_at(planner *p, size_t place)
+{
+    if (place == 0 || place > p->user_count || !USER_AT(p, place - 1).has_id)
+        return NULL;
+    const current_user *cu = &USER_AT(p, place - 1);
+    if (cu->shared_id)
+        return claimant(p, cu->blob);
+    return cu->claimed_by ? &p->rows[cu->claimed_by - 1] : NULL;
+}
+
+static void claim_at(planner *p, size_t place, size_t row)
+{
+    if (place == 0 || place > p->user_count || !USER_AT(p, place - 1).has_id)
+        return;
+    current_user *cu = &USER_AT(p, place - 1);
+    if (cu->shared_id)
+        claim(p, cu->blob, row);
+    else
+        cu->claimed_by = (uint32_t)row + 1;
 }
 
 /* The first row with this source key, or NULL. */
@@ -226,13 +283,14 @@ static json_t *parse_squeezed(planner *p, const char *text)
 }
 
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
- * out of memory (the run then fails). */
+ * out of memory or its text cannot be read back (the run then fails). */
 static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
-    const current_user *cu = &p->users[place - 1];
-    json_t *u = parse_squeezed(p, cu->blob + cu->text_at);
+    const current_user *cu = &USER_AT(p, place - 1);
+    const char *text = gcs_current_user_text(cu, p->spill, &p->user_text);
+    json_t *u = text ? parse_squeezed(p, text) : NULL;
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -246,13 +304,13 @@ static json_t *user_at(planner *p, size_t place)
 
 static const char *id_at(const planner *p, size_t place)
 {
-    return place && place <= p->user_count && p->users[place - 1].has_id ? p->users[place - 1].blob
+    return place && place <= p->user_count && USER_AT(p, place - 1).has_id ? USER_AT(p, place - 1).blob
                                                                          : NULL;
 }
 
 static const char *marker_at(const planner *p, size_t i)
 {
-    return p->users[i].marker_at ? p->users[i].blob + p->users[i].marker_at : NULL;
+    return USER_AT(p, i).marker_at ? USER_AT(p, i).blob + USER_AT(p, i).marker_at : NULL;
 }
 
 static json_t *ext(const json_t *user, const char *urn)
@@ -285,6 +343,27 @@ static void index_user(planner *p, json_t *user, size_t place)
     }
 }
 
+/* The same keys from a user's flat record (genesys/user_page.h). */
+static void index_fields(planner *p, const gcs_user_fields *f, size_t place)
+{
+    index_put(p, "externalId", f->str[GCS_USER_EXTERNALID], place);
+    index_put(p, "userName", f->str[GCS_USER_USERNAME], place);
+    index_put(p, "employeeNumber", f->str[GCS_USER_EMPLOYEENUMBER], place);
+    for (size_t i = 0; i < f->list[GCS_USER_EMAILS].count; i++) {
+        const gcs_user_entry *e = &f->list[GCS_USER_EMAILS].at[i];
+        if (e->key && strcmp(e->key, "work") == 0)
+            index_put(p, "email", e->value, place);
+    }
+    for (size_t i = 0; i < f->list[GCS_USER_EXTERNALIDS].count; i++) {
+        const gcs_user_entry *e = &f->list[GCS_USER_EXTERNALIDS].at[i];
+        if (!e->key)
+            continue;
+        char key[300];
+        snprintf(key, sizeof key, "externalIds.%s", e->key);
+        index_put(p, key, e->value, place);
+    }
+}
+
 static const char *marker_value(const planner *p, const json_t *user)
 {
     if (!p->marker)
@@ -301,25 +380,27 @@ static const char *marker_value(const planner *p, const json_t *user)
 
 static current_user *next_user(planner *p)
 {
-    if (p->user_count == p->user_cap) {
-        size_t cap = p->user_cap ? p->user_cap * 2 : 1024;
-        current_user *users = realloc(p->users, cap * sizeof *users);
-        if (!users)
+    if (p->user_count == p->block_count * USER_BLOCK) {
+        if (p->block_count == p->block_cap) {
+            size_t cap = p->block_cap ? p->block_cap * 2 : 16;
+            current_user **blocks = realloc(p->user_blocks, cap * sizeof *blocks);
+            if (!blocks)
+                return NULL;
+            p->user_blocks = blocks;
+            p->block_cap = cap;
+        }
+        if (!(p->user_blocks[p->block_count] = malloc(USER_BLOCK * sizeof(current_user))))
             return NULL;
-        p->users = users;
-        p->user_cap = cap;
+        p->block_count++;
     }
-    return &p->users[p->user_count];
+    return &USER_AT(p, p->user_count);
 }
 
-/* Takes in the record just built at users[user_count]; `user` is the whole
- * user or the values a planner looks at (genesys/user_page.h). */
-static int took_user(planner *p, json_t *user)
+/* Takes in the record just built at users[user_count]. */
+static void took_record(planner *p)
 {
     p->user_count++;
-    index_user(p, user, p->user_count);
     p->stats->current_users++;
-    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
 /* A user read whole (a targeted read). */
@@ -329,19 +410,27 @@ static int collect_user(json_t *user, void *payload)
     current_user *u = next_user(p);
     if (!u)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user);
-    return rc < 0 ? rc : took_user(p, user);
+    int rc = gcs_current_user_from_json(u, &p->scratch, &p->digester, p->marker, user, p->spill);
+    if (rc < 0)
+        return rc;
+    took_record(p);
+    index_user(p, user, p->user_count);
+    return gcs_group_planner_note_user(p->groups, user, p->marker);
 }
 
-/* A user of a listed page, read as it streamed. */
+/* A user of a listed page, read as it streamed: its flat record. */
 static int collect_read(const gcs_user_read *user, void *payload)
 {
     planner *p = payload;
     current_user *u = next_user(p);
     if (!u)
         return gcs_error_set(GCS_ENOMEM, "out of memory");
-    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user);
-    return rc < 0 ? rc : took_user(p, user->members);
+    int rc = gcs_current_user_from_read(u, &p->scratch, &p->digester, p->marker, user, p->spill);
+    if (rc < 0)
+        return rc;
+    took_record(p);
+    index_fields(p, user->fields, p->user_count);
+    return gcs_group_planner_note_fields(p->groups, user->fields, p->marker);
 }
 
 /* ==== 1-3: profile, names, rows ==== */
@@ -1363,7 +1452,7 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
     if (!u)
         return 0;
     const char *id = id_at(p, place);
-    const row_ref *o = claimant(p, id);
+    const row_ref *o = claimant_at(p, place);
     char why[600];
     if (o) {
         snprintf(why, sizeof why,
@@ -1382,7 +1471,7 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
         json_decref(u);
         return 0;
     }
-    claim(p, id, d->index);
+    claim_at(p, place, d->index);
     json_decref(u);
     return place;
 }
@@ -1449,7 +1538,7 @@ static bool unchanged_by_digest(planner *p, const desired *d)
     const row_ref *r = d->ref;
     if (!r->matched || !r->has_digest)
         return false;
-    const current_user *cu = &p->users[r->matched - 1];
+    const current_user *cu = &USER_AT(p, r->matched - 1);
     const char *owner = marker_at(p, r->matched - 1);
     if (p->marker && (!owner || strcmp(owner, d->m.source_key) != 0))
         return false; /* adopted, or another key's: the full path says which */
@@ -1785,7 +1874,7 @@ out:
 
 /* One user read from Genesys: a leaver when gcscim manages it and its key
  * left the source. */
-static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold,
+static int plan_leaver(planner *p, size_t place, json_t *u, long *managed_total, bool withhold,
                        const char *withheld_why)
 {
     const char *key = marker_value(p, u);
@@ -1793,7 +1882,7 @@ static int plan_leaver(planner *p, json_t *u, long *managed_total, bool withhold
         return 0;
     (*managed_total)++;
     const char *id = json_string_value(json_object_get(u, "id"));
-    if (!id || claimant(p, id) || !is_active(u) || !targeted(p, key))
+    if (!id || claimant_at(p, place) || !is_active(u) || !targeted(p, key))
         return 0;
     if (row_by_key(p, key))
         return 0;
@@ -1842,18 +1931,18 @@ static int plan_leavers(planner *p, long *managed_total)
     for (size_t i = 0; i < p->user_count && rc == 0; i++) {
         /* Most users are matched by a row, or not managed: decided without
          * parsing them again. */
-        const current_user *cu = &p->users[i];
+        const current_user *cu = &USER_AT(p, i);
         const char *marker = marker_at(p, i), *id = id_at(p, i + 1);
         if (!marker)
             continue;
-        if (!id || claimant(p, id) || !cu->active || row_by_key(p, marker)) {
+        if (!id || claimant_at(p, i + 1) || !cu->active || row_by_key(p, marker)) {
             (*managed_total)++;
             continue;
         }
         json_t *u = user_at(p, i + 1);
         if (!u)
             return gcs_error_set(GCS_ENOMEM, "out of memory");
-        rc = plan_leaver(p, u, managed_total, withhold, withheld_why);
+        rc = plan_leaver(p, i + 1, u, managed_total, withhold, withheld_why);
         json_decref(u);
     }
     return rc;
@@ -2072,9 +2161,49 @@ static int plan_groups(planner *p)
     return rc;
 }
 
+struct id_hash {
+    uint64_t hash;
+    size_t place;
+};
+
+static int by_id_hash(const void *a, const void *b)
+{
+    const struct id_hash *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* Users read twice (a listing that met a change between its pages, two rows'
+ * targeted reads finding one user) share an id: those alone are claimed
+ * through the id (claimant_at); equal hashes of different ids only take the
+ * same, slower, road. */
+static int mark_shared_ids(planner *p)
+{
+    if (p->user_count < 2)
+        return 0;
+    struct id_hash *h = malloc(p->user_count * sizeof *h);
+    if (!h)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < p->user_count; i++) {
+        if (USER_AT(p, i).has_id)
+            h[n++] = (struct id_hash){gcs_siphash13(USER_AT(p, i).blob, strlen(USER_AT(p, i).blob),
+                                                    p->digester.k[0], p->digester.k[1]),
+                                      i};
+    }
+    qsort(h, n, sizeof *h, by_id_hash);
+    for (size_t i = 1; i < n; i++) {
+        if (h[i].hash == h[i - 1].hash)
+            USER_AT(p, h[i].place).shared_id = USER_AT(p, h[i - 1].place).shared_id = true;
+    }
+    free(h);
+    return 0;
+}
+
 static int decide(planner *p)
 {
     reject_duplicates(p);
+    if (mark_shared_ids(p) < 0)
+        return gcs_error_last_code();
     /* Match every row first, so that managers resolve whatever the row order. */
     int rc = 0;
     for (size_t i = 0; i < p->count && rc == 0; i++) {
@@ -2087,7 +2216,7 @@ static int decide(planner *p)
         }
         size_t u = match_user(p, &d);
         const char *id = id_at(p, u);
-        row_ref *o = claimant(p, id);
+        row_ref *o = claimant_at(p, u);
         if (o) {
             char why[300];
             snprintf(why, sizeof why, "matches the same Genesys user (%s) as line %lu", id,
@@ -2098,7 +2227,7 @@ static int decide(planner *p)
                      o->line);
             reject_mapped(p, &d, NULL, why);
         } else {
-            claim(p, id, i);
+            claim_at(p, u, i);
             d.ref->matched = (uint32_t)u;
         }
         unload_row(&d);
@@ -2157,6 +2286,7 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     gcs_buf_init(&p.manager, 0);
     gcs_buf_init(&p.with_manager, 0);
     gcs_buf_init(&p.expanded, 0);
+    gcs_buf_init(&p.user_text, 0);
     p.schemas =
         json_pack("[sss]", GCS_SCIM_CORE_USER, GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER);
     p.rejected_values = json_object();
@@ -2244,9 +2374,11 @@ out:
     free(p.file_name);
     json_decref(p.schemas);
     for (size_t i = 0; i < p.user_count; i++) {
-        free(p.users[i].blob);
+        free(USER_AT(&p, i).blob);
     }
-    free(p.users);
+    for (size_t i = 0; i < p.block_count; i++)
+        free(p.user_blocks[i]);
+    free(p.user_blocks);
     free(p.rows);
     gcs_strmap_release(&p.by_key);
     json_decref(p.rejected_values);
@@ -2255,6 +2387,7 @@ out:
     json_decref(p.prefetched);
     gcs_buf_release(&p.scratch);
     gcs_buf_release(&p.expanded);
+    gcs_buf_release(&p.user_text);
     json_decref(p.role_holders);
     gcs_digester_release(&p.digester);
     json_decref(p.context);

@@ -6,7 +6,8 @@
  * The planner keeps each mapped row's strings (its key, match values, manager
  * key, the desired user's text) here from the moment the row is mapped until it
  * is decided, so that what a million rows hold in memory is a few words each
- * (engine/planner.c). Records are opaque bytes, readable only by the process
+ * (engine/planner.c), and each user read from Genesys its text, read back for
+ * the few users a row changes (engine/current_user.h). Records are opaque bytes, readable only by the process
  * that wrote them. What is written is never rewritten: reading between appends
  * is safe, and the file is gone when it is closed (or the process ends).
  */

@@ -104,6 +104,20 @@ static void on_page(const gcs_http_client_response *res, void *payload)
         pg->l->rc = read_page(NULL, pg, res);
 }
 
+long gcs_directory_page_step(long asked, const gcs_user_page_info *first)
+{
+    /* A server that caps pages below what was asked says so in itemsPerPage:
+     * stepping by the size asked would skip the users in between, stepping by
+     * the users a page happened to hold (fewer, when some could not be shown)
+     * would read some twice. */
+    if (first->items_per_page > 0)
+        return first->items_per_page < asked ? first->items_per_page : asked;
+    long total = first->total_results > 0 ? first->total_results : 0;
+    if (first->users > 0 && first->users < asked && first->users < total)
+        return first->users;
+    return asked;
+}
+
 static int list_one_population(gcs_http_client *c, listing *l)
 {
     long step = asks_costly(l->attributes) ? GCS_DIRECTORY_PAGE_COSTLY : GCS_DIRECTORY_PAGE_CHEAP;
@@ -127,11 +141,7 @@ static int list_one_population(gcs_http_client *c, listing *l)
     if (rc < 0)
         goto out;
     long total = info.total_results > 0 ? info.total_results : 0;
-    /* A server that caps pages below what was asked sets the step of the rest:
-     * stepping by the size asked would skip the users in between. */
-    long served = info.users;
-    if (served > 0 && served < step && served < total)
-        step = served;
+    step = gcs_directory_page_step(step, &info);
     long more = total > step ? (total - 1) / step : 0;
     if (more > 0 && !(pages = calloc((size_t)more, sizeof *pages))) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");

@@ -8,9 +8,10 @@
  *    when a costly attribute (externalId, roles, manager, routingSkills,
  *    routingLanguages) is asked for, since Genesys may answer 429 to pages over
  *    25 of those and names no other maximum; a server that serves fewer than
- *    asked (its own cap) is followed: the first page's size is the step of the
- *    rest, so that no user is skipped; after the first page (which tells the
- *    total) the remaining pages are fetched concurrently, paced by the engine;
+ *    asked (its own cap) is followed: the first page's itemsPerPage is the
+ *    step of the rest (gcs_directory_page_step), so that no user is skipped
+ *    or read twice; after the first page (which tells the total) the
+ *    remaining pages are fetched concurrently, paced by the engine;
  *  - a single user is found with one filtered request;
  *  - organisation names page 500 at a time (Platform API `pageSize`).
  * All requests go through the engine (http/client.h), so they are paced,
@@ -44,6 +45,12 @@
  */
 int gcs_directory_list_users(gcs_http_client *c, const char *attributes, bool inactive,
                              gcs_user_read_fn fn, void *payload, long *requests_out);
+
+/* The step between pages after the first, which answered `first` to a request
+ * for `asked` users: the server's itemsPerPage when it is below what was asked
+ * (its own cap); without one, the users the first page held when they are
+ * fewer than asked and than the total; else `asked`. */
+long gcs_directory_page_step(long asked, const gcs_user_page_info *first);
 
 /* Builds the SCIM filter that finds a user by one matching key
  * ("externalId", "userName", "email", "employeeNumber", "externalIds.AUTHORITY")

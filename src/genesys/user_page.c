@@ -11,69 +11,91 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <yajl/yajl_parse.h>
 
-/* ==== What of a user the tree keeps ==== */
+/* ==== What of a user the flat record keeps ==== */
 
-typedef enum { KEEP_ALL = 0, KEEP_OBJECT, KEEP_LIST } keep_kind;
+typedef enum {
+    KEEP_FIELD = 0, /* a string: the record's field `slot` */
+    KEEP_ACTIVE,    /* `active` */
+    KEEP_OBJECT,    /* an object of the members `sub` */
+    KEEP_LIST,      /* an array (the record's list `slot`) of objects of the members `sub` */
+    KEEP_PART       /* a part of a list's entry: PART_* */
+} keep_kind;
 
-/* KEEP_ALL: the whole value; KEEP_OBJECT: an object of the members `sub`
- * (anything else is null); KEEP_LIST: an array whose entries are objects of
- * the members `sub` (an entry of another type is null; a value that is not an
- * array is null). A list of members ends with a NULL name. */
+typedef enum { PART_KEY, PART_VALUE, PART_NUMBER } part;
+
+/* A list of members ends with a NULL name. */
 typedef struct keep {
     const char *name;
     keep_kind kind;
+    int slot;
     const struct keep *sub;
 } keep;
 
-#define WHOLE(name) {name, KEEP_ALL, NULL}
-#define END {NULL, KEEP_ALL, NULL}
+#define FIELD(name, slot) {name, KEEP_FIELD, slot, NULL}
+#define PART(name, slot) {name, KEEP_PART, slot, NULL}
+#define END {NULL, KEEP_FIELD, 0, NULL}
 
-static const keep typed_entry[] = {WHOLE("type"), WHOLE("value"), END};
-static const keep value_entry[] = {WHOLE("value"), END};
-static const keep authority_entry[] = {WHOLE("authority"), WHOLE("value"), END};
-static const keep named_entry[] = {WHOLE("name"), WHOLE("proficiency"), END};
-static const keep meta_members[] = {WHOLE("version"), END};
-static const keep enterprise_members[] = {WHOLE("department"),     WHOLE("division"), WHOLE("employeeNumber"),
-                                          WHOLE("dateHire"),       {"manager", KEEP_OBJECT, value_entry},
-                                          END};
-static const keep genesys_members[] = {{"externalIds", KEEP_LIST, authority_entry},
-                                       {"routingSkills", KEEP_LIST, named_entry},
-                                       {"routingLanguages", KEEP_LIST, named_entry},
+static const keep typed_entry[] = {PART("type", PART_KEY), PART("value", PART_VALUE), END};
+static const keep value_entry[] = {PART("value", PART_VALUE), END};
+static const keep authority_entry[] = {PART("authority", PART_KEY), PART("value", PART_VALUE),
                                        END};
-static const keep user_members[] = {WHOLE("id"),
-                                    WHOLE("userName"),
-                                    WHOLE("displayName"),
-                                    WHOLE("title"),
-                                    WHOLE("externalId"),
-                                    WHOLE("active"),
-                                    {"emails", KEEP_LIST, typed_entry},
-                                    {"phoneNumbers", KEEP_LIST, typed_entry},
-                                    {"roles", KEEP_LIST, value_entry},
-                                    {"groups", KEEP_LIST, value_entry},
-                                    {"meta", KEEP_OBJECT, meta_members},
-                                    {GCS_SCIM_ENTERPRISE_USER, KEEP_OBJECT, enterprise_members},
-                                    {GCS_SCIM_GENESYS_USER, KEEP_OBJECT, genesys_members},
+static const keep named_entry[] = {PART("name", PART_KEY), PART("proficiency", PART_NUMBER), END};
+static const keep meta_members[] = {FIELD("version", GCS_USER_VERSION), END};
+static const keep manager_members[] = {FIELD("value", GCS_USER_MANAGER), END};
+static const keep enterprise_members[] = {FIELD("department", GCS_USER_DEPARTMENT),
+                                          FIELD("division", GCS_USER_DIVISION),
+                                          FIELD("employeeNumber", GCS_USER_EMPLOYEENUMBER),
+                                          FIELD("dateHire", GCS_USER_DATEHIRE),
+                                          {"manager", KEEP_OBJECT, 0, manager_members},
+                                          END};
+static const keep genesys_members[] = {
+    {"externalIds", KEEP_LIST, GCS_USER_EXTERNALIDS, authority_entry},
+    {"routingSkills", KEEP_LIST, GCS_USER_SKILLS, named_entry},
+    {"routingLanguages", KEEP_LIST, GCS_USER_LANGUAGES, named_entry},
+    END};
+static const keep user_members[] = {FIELD("id", GCS_USER_ID),
+                                    FIELD("userName", GCS_USER_USERNAME),
+                                    FIELD("displayName", GCS_USER_DISPLAYNAME),
+                                    FIELD("title", GCS_USER_TITLE),
+                                    FIELD("externalId", GCS_USER_EXTERNALID),
+                                    {"active", KEEP_ACTIVE, 0, NULL},
+                                    {"emails", KEEP_LIST, GCS_USER_EMAILS, typed_entry},
+                                    {"phoneNumbers", KEEP_LIST, GCS_USER_PHONES, typed_entry},
+                                    {"roles", KEEP_LIST, GCS_USER_ROLES, value_entry},
+                                    {"groups", KEEP_LIST, GCS_USER_GROUPS, value_entry},
+                                    {"meta", KEEP_OBJECT, 0, meta_members},
+                                    {GCS_SCIM_ENTERPRISE_USER, KEEP_OBJECT, 0, enterprise_members},
+                                    {GCS_SCIM_GENESYS_USER, KEEP_OBJECT, 0, genesys_members},
                                     END};
 
-#undef WHOLE
+#undef FIELD
+#undef PART
 #undef END
 
-static const keep *find_keep(const keep *members, const char *name)
+/* s (n bytes, not NUL-terminated) is the name `lit`. */
+static inline bool name_is(const char *s, size_t n, const char *lit)
+{
+    return strncmp(lit, s, n) == 0 && lit[n] == '\0';
+}
+
+static const keep *find_keep(const keep *members, const char *name, size_t n)
 {
     for (const keep *k = members; k->name; k++) {
-        if (strcmp(k->name, name) == 0)
+        if (n && k->name[0] == name[0] && strncmp(k->name, name, n) == 0 && k->name[n] == '\0')
             return k;
     }
     return NULL;
 }
 
 /* Members left out of a kept text: what no step compares. */
-static bool left_out(const char *name)
+static bool left_out(const char *name, size_t n)
 {
-    return strcmp(name, "id") == 0 || strcmp(name, "meta") == 0 || strcmp(name, "schemas") == 0 ||
-           strcmp(name, "groups") == 0;
+    return n >= 2 && n <= 7 &&
+           (name_is(name, n, "id") || name_is(name, n, "meta") || name_is(name, n, "schemas") ||
+            name_is(name, n, "groups"));
 }
 
 /* ==== The reader's state ==== */
@@ -85,19 +107,31 @@ typedef enum { PAGE_OTHER, PAGE_TOTAL, PAGE_ITEMS, PAGE_START, PAGE_RESOURCES } 
  * text is parsed again rather than each name compared with all the others. */
 #define NAMES_CHECKED 64
 
+#define NO_LIST (-1)
+
 typedef struct frame {
     role role;
     bool is_array;
     bool kept;          /* written to the kept text (ROLE_INNER) */
     bool first;         /* nothing written inside it yet */
     bool member_kept;   /* ROLE_USER: the current member is written */
-    bool all;           /* node: everything below it is kept */
-    json_t *node;       /* the tree's container for it, or NULL */
-    const keep *members; /* node an object: the members kept */
-    const keep *entry;  /* node a list: each entry's members */
+    const keep *members; /* an object the record looks into: its members, else NULL */
     const keep *member; /* the current member's rule, or NULL */
+    int list;           /* an array that is one of the record's lists, else NO_LIST */
+    const keep *entry_members; /* that list's entries' members */
+    size_t entry_at;    /* an entry of a list: its place in reader.entries */
     size_t names_at;    /* where its members' name hashes start */
 } frame;
+
+/* An entry of one of the record's lists while the user is read; strings are
+ * offsets in reader.strings (0: none). */
+typedef struct entry_slot {
+    int list;
+    unsigned generation; /* the list's, when the entry was read */
+    size_t key, value;
+    double number;
+    bool has_number;
+} entry_slot;
 
 typedef struct reader {
     gcs_user_read_fn fn;
@@ -109,13 +143,24 @@ typedef struct reader {
     size_t depth, cap;
     page_key key_kind;  /* the page member whose value comes next */
     bool seen_resources, page_done;
-    gcs_buf key;        /* the current member name, NUL-terminated */
+    gcs_buf key;        /* a member name with a control character, NUL-terminated */
     gcs_buf kept;       /* the current user's kept text */
     gcs_buf number;     /* a number's text, NUL-terminated */
     uint64_t *names;    /* hashes of the member names of the open kept objects */
     size_t name_count, name_cap;
     bool repeated;      /* the current user repeats a member name (or has too many) */
-    json_t *members;    /* the current user's tree */
+    /* The current user's flat record: its strings, NUL-terminated, one after
+     * the other (offset 0 is none); its fields; its lists' entries, in the
+     * order read. A list named again starts a new generation: the entries of
+     * the old one no longer count, as jansson keeps the last value. */
+    gcs_buf strings;
+    size_t field[GCS_USER__FIELDS];
+    int active;
+    unsigned generation[GCS_USER__LISTS];
+    entry_slot *entries;
+    size_t entry_count, entry_cap;
+    gcs_user_entry *out;  /* the entries handed over, grouped by list */
+    size_t out_cap;
 } reader;
 
 static int fail(reader *r, int rc)
@@ -168,8 +213,27 @@ static frame *push(reader *r, role ro, bool is_array)
     f->role = ro;
     f->is_array = is_array;
     f->first = true;
+    f->list = NO_LIST;
     f->names_at = r->name_count;
     return f;
+}
+
+/* gcs_buf_put and gcs_buf_putc without a call while the bytes fit, as every
+ * value and name of a page is written: the same buffer, the same limit. */
+static inline int buf_put(gcs_buf *b, const void *s, size_t n)
+{
+    if (b->len + n < b->cap && b->len + n <= b->max) {
+        memcpy(b->ptr + b->len, s, n);
+        b->len += n;
+        b->ptr[b->len] = '\0';
+        return 0;
+    }
+    return gcs_buf_put(b, s, n);
+}
+
+static inline int buf_putc(gcs_buf *b, char c)
+{
+    return buf_put(b, &c, 1);
 }
 
 /* ==== The kept text, as jansson's JSON_COMPACT dump writes it ==== */
@@ -206,7 +270,7 @@ static bool has_control(const char *s, size_t n)
 static int put_string(gcs_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    int rc = gcs_buf_putc(b, '"');
+    int rc = buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         i += plain_bytes(s + i, n - i);
@@ -215,7 +279,7 @@ static int put_string(gcs_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc = gcs_buf_put(b, s + run, i - run);
+        rc = buf_put(b, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0};
         size_t len = 2;
@@ -234,11 +298,11 @@ static int put_string(gcs_buf *b, const char *s, size_t n)
             len = 6;
         }
         if (rc == 0)
-            rc = gcs_buf_put(b, esc, len);
+            rc = buf_put(b, esc, len);
     }
     if (rc == 0)
-        rc = gcs_buf_put(b, s + run, n - run);
-    return rc == 0 ? gcs_buf_putc(b, '"') : rc;
+        rc = buf_put(b, s + run, n - run);
+    return rc == 0 ? buf_putc(b, '"') : rc;
 }
 
 /* A real as jansson writes it (jsonp_dtostr, precision 17): "%.17g", ".0"
@@ -267,13 +331,13 @@ static int put_real(gcs_buf *b, double v)
             len -= (size_t)(end - start);
         }
     }
-    return gcs_buf_put(b, t, len);
+    return buf_put(b, t, len);
 }
 
 /* Before a value in a kept container: the comma between entries of a list. */
 static int before_value(reader *r, frame *f)
 {
-    if (f->is_array && !f->first && gcs_buf_putc(&r->kept, ',') < 0)
+    if (f->is_array && !f->first && buf_putc(&r->kept, ',') < 0)
         return -1;
     f->first = false;
     return 0;
@@ -284,58 +348,92 @@ static bool writes(const frame *f)
     return f->role == ROLE_USER ? f->member_kept : f->role == ROLE_INNER && f->kept;
 }
 
-/* ==== The tree of what a planner looks at ==== */
+/* ==== The flat record ==== */
 
-typedef enum { SLOT_NONE, SLOT_ALL, SLOT_OBJECT, SLOT_LIST } slot_kind;
-
-/* What the tree makes of the value that comes next in f; *sub: the members
- * of the object (SLOT_OBJECT) or of each entry (SLOT_LIST). */
-static slot_kind slot(const frame *f, const keep **sub)
+/* A string of the record: its offset in r->strings, 0 when out of memory. */
+static size_t put_record_string(reader *r, const char *s, size_t n)
 {
-    if (!f->node)
-        return SLOT_NONE;
-    if (f->all)
-        return SLOT_ALL;
-    if (f->is_array) {
-        *sub = f->entry;
-        return SLOT_OBJECT;
-    }
-    if (!f->member)
-        return SLOT_NONE;
-    *sub = f->member->sub;
-    return f->member->kind == KEEP_ALL      ? SLOT_ALL
-           : f->member->kind == KEEP_OBJECT ? SLOT_OBJECT
-                                            : SLOT_LIST;
+    size_t at = r->strings.len;
+    if (buf_put(&r->strings, s, n) < 0 || buf_putc(&r->strings, '\0') < 0)
+        return 0;
+    return at;
 }
 
-/* Puts v (stolen) in f's node: appended to a list, or as the current member. */
-static int attach(reader *r, frame *f, json_t *v)
+/* A member the record keeps is named: what it held before no longer counts. */
+static void forget(reader *r, const keep *k, entry_slot *in_entry)
 {
-    if (!v)
-        return -1;
-    int rc = f->is_array ? json_array_append_new(f->node, v)
-                         : json_object_set_new_nocheck(f->node, r->key.ptr, v);
-    return rc < 0 ? -1 : 0;
+    switch (k->kind) {
+    case KEEP_FIELD:
+        r->field[k->slot] = 0;
+        break;
+    case KEEP_ACTIVE:
+        r->active = GCS_USER_ACTIVE_OTHER; /* until a boolean says otherwise */
+        break;
+    case KEEP_OBJECT:
+        for (const keep *m = k->sub; m->name; m++)
+            forget(r, m, NULL);
+        break;
+    case KEEP_LIST:
+        r->generation[k->slot]++;
+        break;
+    case KEEP_PART: /* only ever in an entry of a list */
+        if (!in_entry)
+            break;
+        if (k->slot == PART_KEY)
+            in_entry->key = 0;
+        else if (k->slot == PART_VALUE)
+            in_entry->value = 0;
+        else
+            in_entry->number = 0, in_entry->has_number = false;
+        break;
+    }
+}
+
+/* What the record makes of the value that comes next in f: the rule of the
+ * member it is, or NULL; *entry_of: f is a list, the value is a new entry. */
+static const keep *rule_of(const frame *f, bool *entry_of)
+{
+    *entry_of = f->list != NO_LIST;
+    return f->members ? f->member : NULL;
+}
+
+/* A value comes in a list of the record: a new entry (of its parts none yet). */
+static int new_entry(reader *r, const frame *f)
+{
+    if (r->entry_count == r->entry_cap) {
+        size_t cap = r->entry_cap ? r->entry_cap * 2 : 32;
+        entry_slot *e = realloc(r->entries, cap * sizeof *e);
+        if (!e)
+            return -1;
+        r->entries = e;
+        r->entry_cap = cap;
+    }
+    r->entries[r->entry_count++] =
+        (entry_slot){f->list, r->generation[f->list], 0, 0, 0.0, false};
+    return 0;
 }
 
 /* ==== Events ==== */
 
 /* The number's text as jansson reads it: an integer when it has no fraction
- * or exponent (within 64 bits), else a finite real. *value gets it when asked. */
-static int read_number(reader *r, const char *s, size_t n, json_t **value, bool text)
+ * or exponent (within 64 bits), else a finite real. *value gets its value as
+ * json_number_value would, *integer whether it is one. */
+static int read_number(reader *r, const char *s, size_t n, double *value, bool *integer,
+                       long long *as_integer, bool text)
 {
     gcs_buf_clear(&r->number);
-    if (gcs_buf_put(&r->number, s, n) < 0)
+    if (buf_put(&r->number, s, n) < 0)
         return no_memory(r), -1;
     const char *t = r->number.ptr;
     bool real = memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n);
     errno = 0;
+    *integer = !real;
     if (!real) {
         long long v = strtoll(t, NULL, 10);
         if (errno == ERANGE)
             return invalid(r, v < 0 ? "too big negative integer" : "too big integer"), -1;
-        if (value && !(*value = json_integer(v)))
-            return no_memory(r), -1;
+        *value = (double)v;
+        *as_integer = v;
         if (text && gcs_buf_printf(&r->kept, "%lld", v) < 0)
             return no_memory(r), -1;
         return 0;
@@ -343,8 +441,8 @@ static int read_number(reader *r, const char *s, size_t n, json_t **value, bool 
     double d = strtod(t, NULL);
     if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
         return invalid(r, "real number overflow"), -1;
-    if (value && !(*value = json_real(d)))
-        return no_memory(r), -1;
+    *value = d;
+    *as_integer = 0;
     if (text && put_real(&r->kept, d) < 0)
         return fail(r, gcs_error_last_code()), -1;
     return 0;
@@ -358,11 +456,12 @@ static int page_scalar(reader *r, scalar_kind kind, const char *s, size_t n)
         return invalid(r, "Resources is not a list");
     if (kind != V_NUMBER)
         return 1;
-    json_t *v = NULL;
-    if (read_number(r, s, n, &v, false) < 0)
+    double d;
+    bool integer;
+    long long v;
+    if (read_number(r, s, n, &d, &integer, &v, false) < 0)
         return 0;
-    long value = json_is_integer(v) ? (long)json_integer_value(v) : -1;
-    json_decref(v);
+    long value = integer ? (long)v : -1;
     if (r->key_kind == PAGE_TOTAL)
         r->info.total_results = value;
     else if (r->key_kind == PAGE_ITEMS)
@@ -384,39 +483,53 @@ static int scalar(reader *r, scalar_kind kind, const char *s, size_t n)
     bool w = writes(f);
     if (w && before_value(r, f) < 0)
         return no_memory(r);
-    const keep *sub = NULL;
-    slot_kind k = slot(f, &sub);
-    json_t *v = NULL;
+    bool entry_of;
+    const keep *k = rule_of(f, &entry_of);
+    if (entry_of && new_entry(r, f) < 0)
+        return no_memory(r);
     int rc = 0;
     switch (kind) {
     case V_NULL:
-        rc = w ? gcs_buf_put(&r->kept, "null", 4) : 0;
+        rc = w ? buf_put(&r->kept, "null", 4) : 0;
         break;
     case V_TRUE:
-        rc = w ? gcs_buf_put(&r->kept, "true", 4) : 0;
-        v = k == SLOT_ALL ? json_true() : NULL;
-        break;
     case V_FALSE:
-        rc = w ? gcs_buf_put(&r->kept, "false", 5) : 0;
-        v = k == SLOT_ALL ? json_false() : NULL;
+        rc = w ? (kind == V_TRUE ? buf_put(&r->kept, "true", 4)
+                                 : buf_put(&r->kept, "false", 5))
+               : 0;
+        if (k && k->kind == KEEP_ACTIVE)
+            r->active = kind == V_TRUE ? 1 : 0;
         break;
-    case V_NUMBER:
-        if (read_number(r, s, n, k == SLOT_ALL ? &v : NULL, w) < 0)
+    case V_NUMBER: {
+        double d;
+        bool integer;
+        long long v;
+        if (read_number(r, s, n, &d, &integer, &v, w) < 0)
             return 0;
+        if (k && k->kind == KEEP_PART && k->slot == PART_NUMBER) {
+            r->entries[f->entry_at].number = d;
+            r->entries[f->entry_at].has_number = true;
+        }
         break;
+    }
     case V_STRING:
         if (memchr(s, '\0', n))
             return invalid(r, "\\u0000 in a string");
         rc = w ? put_string(&r->kept, s, n) : 0;
-        if (k == SLOT_ALL && !(v = json_stringn_nocheck(s, n)))
-            return no_memory(r);
+        if (rc == 0 && k && (k->kind == KEEP_FIELD || (k->kind == KEEP_PART && k->slot != PART_NUMBER))) {
+            size_t at = put_record_string(r, s, n);
+            if (!at)
+                return no_memory(r);
+            if (k->kind == KEEP_FIELD)
+                r->field[k->slot] = at;
+            else if (k->slot == PART_KEY)
+                r->entries[f->entry_at].key = at;
+            else
+                r->entries[f->entry_at].value = at;
+        }
         break;
     }
-    if (rc < 0) {
-        json_decref(v);
-        return no_memory(r);
-    }
-    if (k != SLOT_NONE && attach(r, f, v ? v : json_null()) < 0)
+    if (rc < 0)
         return no_memory(r);
     return 1;
 }
@@ -441,34 +554,49 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
     return scalar(ctx, V_STRING, (const char *)s, n);
 }
 
-/* Opens a container in a user: its text, its node in the tree. */
+/* Opens a container in a user: its text, and what the record looks for in it. */
 static int open_inner(reader *r, bool is_array)
 {
     frame *parent = current(r);
     bool w = writes(parent);
-    if (w && (before_value(r, parent) < 0 || gcs_buf_putc(&r->kept, is_array ? '[' : '{') < 0))
+    if (w && (before_value(r, parent) < 0 || buf_putc(&r->kept, is_array ? '[' : '{') < 0))
         return no_memory(r);
-    const keep *sub = NULL;
-    slot_kind k = slot(parent, &sub);
-    json_t *node = NULL;
-    bool all = k == SLOT_ALL;
-    if (all || (k == SLOT_OBJECT && !is_array) || (k == SLOT_LIST && is_array)) {
-        node = is_array ? json_array() : json_object();
-        if (attach(r, parent, node) < 0)
-            return no_memory(r);
-    } else if (k != SLOT_NONE && attach(r, parent, json_null()) < 0) {
+    bool entry_of;
+    const keep *k = rule_of(parent, &entry_of);
+    const keep *entry_members = parent->entry_members;
+    if (entry_of && new_entry(r, parent) < 0)
         return no_memory(r);
-    }
     frame *f = push(r, ROLE_INNER, is_array);
     if (!f)
         return 0;
     f->kept = w;
-    f->node = node;
-    f->all = all;
-    if (node && !all && is_array)
-        f->entry = sub;
-    else if (node && !all)
-        f->members = sub;
+    if (entry_of && !is_array) {
+        f->members = entry_members;
+        f->entry_at = r->entry_count - 1;
+    } else if (k && k->kind == KEEP_OBJECT && !is_array) {
+        f->members = k->sub;
+    } else if (k && k->kind == KEEP_LIST && is_array) {
+        f->list = k->slot;
+        f->entry_members = k->sub;
+    }
+    return 1;
+}
+
+/* A user begins: its record empty. */
+static int start_user(reader *r)
+{
+    gcs_buf_clear(&r->kept);
+    r->repeated = false;
+    gcs_buf_clear(&r->strings);
+    memset(r->field, 0, sizeof r->field);
+    r->active = GCS_USER_ACTIVE_ABSENT;
+    r->entry_count = 0;
+    if (buf_putc(&r->strings, '\0') < 0 || buf_putc(&r->kept, '{') < 0)
+        return no_memory(r);
+    frame *u = push(r, ROLE_USER, false);
+    if (!u)
+        return 0;
+    u->members = user_members;
     return 1;
 }
 
@@ -486,19 +614,8 @@ static int on_start_map(void *ctx)
             return invalid(r, "Resources is not a list");
         return push(r, ROLE_INNER, false) ? 1 : 0; /* a member the page reader skips */
     }
-    if (f->role == ROLE_RESOURCES) {
-        gcs_buf_clear(&r->kept);
-        r->repeated = false;
-        json_decref(r->members);
-        if (!(r->members = json_object()) || gcs_buf_putc(&r->kept, '{') < 0)
-            return no_memory(r);
-        frame *u = push(r, ROLE_USER, false);
-        if (!u)
-            return 0;
-        u->node = r->members;
-        u->members = user_members;
-        return 1;
-    }
+    if (f->role == ROLE_RESOURCES)
+        return start_user(r);
     return open_inner(r, false);
 }
 
@@ -571,25 +688,21 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t n)
     const char *s = (const char *)key;
     if (memchr(s, '\0', n))
         return invalid(r, "\\u0000 in a member name");
-    gcs_buf_clear(&r->key);
-    if (gcs_buf_put(&r->key, s, n) < 0)
-        return no_memory(r);
-    const char *name = r->key.ptr;
     if (f->role == ROLE_PAGE) {
-        r->key_kind = strcmp(name, "totalResults") == 0   ? PAGE_TOTAL
-                      : strcmp(name, "itemsPerPage") == 0 ? PAGE_ITEMS
-                      : strcmp(name, "startIndex") == 0   ? PAGE_START
-                      : strcmp(name, "Resources") == 0    ? PAGE_RESOURCES
-                                                          : PAGE_OTHER;
+        r->key_kind = name_is(s, n, "totalResults")   ? PAGE_TOTAL
+                      : name_is(s, n, "itemsPerPage") ? PAGE_ITEMS
+                      : name_is(s, n, "startIndex")   ? PAGE_START
+                      : name_is(s, n, "Resources")    ? PAGE_RESOURCES
+                                                      : PAGE_OTHER;
         return 1;
     }
     int rc = 0;
     if (f->role == ROLE_USER) {
-        f->member_kept = !left_out(name);
+        f->member_kept = !left_out(s, n);
         if (f->member_kept) {
             rc = note_name(r, f, s, n);
             if (rc == 0 && !f->first)
-                rc = gcs_buf_putc(&r->kept, ',');
+                rc = buf_putc(&r->kept, ',');
             f->first = false;
             /* As the reference path writes a member's name (current_user.c:
              * gcs_buf_put_json_escaped, which differs from jansson's escapes
@@ -597,35 +710,41 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t n)
             if (rc == 0 && !has_control(s, n)) {
                 rc = put_string(&r->kept, s, n);
             } else if (rc == 0) {
-                rc = gcs_buf_putc(&r->kept, '"');
+                gcs_buf_clear(&r->key);
+                rc = buf_put(&r->key, s, n);
                 if (rc == 0)
-                    rc = gcs_buf_put_json_escaped(&r->kept, name);
+                    rc = buf_putc(&r->kept, '"');
                 if (rc == 0)
-                    rc = gcs_buf_putc(&r->kept, '"');
+                    rc = gcs_buf_put_json_escaped(&r->kept, r->key.ptr);
+                if (rc == 0)
+                    rc = buf_putc(&r->kept, '"');
             }
             if (rc == 0)
-                rc = gcs_buf_putc(&r->kept, ':');
+                rc = buf_putc(&r->kept, ':');
         }
     } else if (f->kept) {
         rc = note_name(r, f, s, n);
         if (rc == 0 && !f->first)
-            rc = gcs_buf_putc(&r->kept, ',');
+            rc = buf_putc(&r->kept, ',');
         f->first = false;
         if (rc == 0)
             rc = put_string(&r->kept, s, n);
         if (rc == 0)
-            rc = gcs_buf_putc(&r->kept, ':');
+            rc = buf_putc(&r->kept, ':');
     }
     if (rc < 0)
         return no_memory(r);
-    if (f->node && !f->all && f->members)
-        f->member = find_keep(f->members, name);
+    if (f->members) {
+        f->member = find_keep(f->members, s, n);
+        if (f->member)
+            forget(r, f->member, f->member->kind == KEEP_PART ? &r->entries[f->entry_at] : NULL);
+    }
     return 1;
 }
 
 static int put_member_text(const char *buffer, size_t size, void *data)
 {
-    return gcs_buf_put(data, buffer, size) < 0 ? -1 : 0;
+    return buf_put(data, buffer, size) < 0 ? -1 : 0;
 }
 
 /* The kept text of a user that repeats a member name, as the reference path
@@ -638,20 +757,20 @@ static int rewrite_repeated(reader *r)
     if (!t)
         return invalid(r, "a user's text cannot be read again"), -1;
     gcs_buf_clear(&r->kept);
-    int rc = gcs_buf_putc(&r->kept, '{');
+    int rc = buf_putc(&r->kept, '{');
     const char *key;
     json_t *v;
     bool first = true;
     json_object_foreach(t, key, v) {
         if (rc == 0 && !first)
-            rc = gcs_buf_putc(&r->kept, ',');
+            rc = buf_putc(&r->kept, ',');
         first = false;
         if (rc == 0)
-            rc = gcs_buf_putc(&r->kept, '"');
+            rc = buf_putc(&r->kept, '"');
         if (rc == 0)
             rc = gcs_buf_put_json_escaped(&r->kept, key);
         if (rc == 0)
-            rc = gcs_buf_put(&r->kept, "\":", 2);
+            rc = buf_put(&r->kept, "\":", 2);
         if (rc == 0 && json_dump_callback(v, put_member_text, &r->kept,
                                           JSON_COMPACT | JSON_ENCODE_ANY) < 0)
             rc = -1;
@@ -659,22 +778,63 @@ static int rewrite_repeated(reader *r)
             break;
     }
     if (rc == 0)
-        rc = gcs_buf_putc(&r->kept, '}');
+        rc = buf_putc(&r->kept, '}');
     json_decref(t);
     return rc < 0 ? (no_memory(r), -1) : 0;
 }
 
+/* The record handed over: strings and entries as pointers, the entries of
+ * each list together, in the order read, the generations named over left out. */
+static int make_fields(reader *r, gcs_user_fields *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *base = r->strings.ptr;
+    for (int i = 0; i < GCS_USER__FIELDS; i++)
+        out->str[i] = r->field[i] ? base + r->field[i] : NULL;
+    out->active = r->active;
+    size_t start[GCS_USER__LISTS + 1] = {0}, live = 0;
+    for (size_t i = 0; i < r->entry_count; i++) {
+        const entry_slot *e = &r->entries[i];
+        if (e->generation == r->generation[e->list]) {
+            start[e->list + 1]++;
+            live++;
+        }
+    }
+    if (live > r->out_cap) {
+        gcs_user_entry *o = realloc(r->out, live * sizeof *o);
+        if (!o)
+            return -1;
+        r->out = o;
+        r->out_cap = live;
+    }
+    for (int l = 0; l < GCS_USER__LISTS; l++) {
+        out->list[l].count = start[l + 1];
+        out->list[l].at = r->out + start[l];
+        start[l + 1] += start[l];
+    }
+    for (size_t i = 0; i < r->entry_count; i++) {
+        const entry_slot *e = &r->entries[i];
+        if (e->generation != r->generation[e->list])
+            continue;
+        r->out[start[e->list]++] = (gcs_user_entry){e->key ? base + e->key : NULL,
+                                                    e->value ? base + e->value : NULL,
+                                                    e->number, e->has_number};
+    }
+    return 0;
+}
+
 static int end_user(reader *r)
 {
-    if (gcs_buf_putc(&r->kept, '}') < 0)
+    if (buf_putc(&r->kept, '}') < 0)
         return no_memory(r);
     if (r->repeated && rewrite_repeated(r) < 0)
         return 0;
-    gcs_user_read u = {r->members, r->kept.ptr, r->kept.len};
+    gcs_user_fields fields;
+    if (make_fields(r, &fields) < 0)
+        return no_memory(r);
+    gcs_user_read u = {&fields, r->kept.ptr, r->kept.len};
     r->info.users++;
     int rc = r->fn ? r->fn(&u, r->payload) : 0;
-    json_decref(r->members);
-    r->members = NULL;
     r->callback_failed = rc < 0;
     return rc < 0 ? fail(r, rc) : 1;
 }
@@ -688,7 +848,7 @@ static int close_frame(reader *r, bool is_array)
     else if (f->role == ROLE_PAGE)
         r->page_done = true;
     else if (f->role == ROLE_INNER && f->kept &&
-             gcs_buf_putc(&r->kept, is_array ? ']' : '}') < 0)
+             buf_putc(&r->kept, is_array ? ']' : '}') < 0)
         rc = no_memory(r);
     r->name_count = f->names_at;
     r->depth--;
@@ -834,6 +994,7 @@ int gcs_user_page_read(gcs_user_page_info *info, const char *body, size_t len,
     gcs_buf_init(&r.key, 0);
     gcs_buf_init(&r.kept, 0);
     gcs_buf_init(&r.number, 0);
+    gcs_buf_init(&r.strings, 0);
     yajl_handle h = NULL;
     int rc = 0;
     const char *why = NULL;
@@ -869,8 +1030,10 @@ out:
         yajl_free(h);
     if (info)
         *info = r.info;
-    json_decref(r.members);
     free(r.frames);
+    free(r.entries);
+    free(r.out);
+    gcs_buf_release(&r.strings);
     free(r.names);
     gcs_buf_release(&r.key);
     gcs_buf_release(&r.kept);

@@ -14,14 +14,17 @@
  *    escaped as gcs_buf_put_json_escaped does). A repeated member name in the
  *    user makes the reader parse its kept text once with jansson, so that the
  *    last value wins where the first stood, as jansson keeps it;
- *  - `members`: a small tree of only what a planner looks at (id, userName,
+ *  - `fields`: a flat record of only what a planner looks at (id, userName,
  *    displayName, title, externalId, active, emails, phoneNumbers, roles,
  *    groups' values, meta.version, the enterprise extension's department,
  *    division, employeeNumber, dateHire and manager.value, the Genesys
- *    extension's externalIds, routingSkills and routingLanguages). For every
- *    lookup json_object_get/json_array_* make of those paths, it answers as
- *    the whole user would: a list keeps all its entries (an entry that is
- *    not an object is null) and a value of an unexpected type is null.
+ *    extension's externalIds, routingSkills and routingLanguages), filled
+ *    straight from the parser's events, no JSON tree. It answers as the whole
+ *    user parsed by jansson would to json_string_value / json_is_true /
+ *    json_array_size / json_number_value of those paths: a value of another
+ *    type is NULL, a list that is not an array has no entries, an entry that
+ *    is not an object has none of its parts, and a member named twice holds
+ *    its last value (as jansson keeps it).
  *
  * What the reader accepts is what json_loadb accepts: strict UTF-8, no
  * \u0000, no unpaired surrogate escape, integers that fit in 64 bits, finite
@@ -37,13 +40,62 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <jansson.h>
-
 #define GCS_USER_PAGE_MAX_DEPTH 2048 /* jansson's own limit */
+
+/* The values of a user kept in its flat record. */
+typedef enum gcs_user_field {
+    GCS_USER_ID,
+    GCS_USER_USERNAME,
+    GCS_USER_DISPLAYNAME,
+    GCS_USER_TITLE,
+    GCS_USER_EXTERNALID,
+    GCS_USER_VERSION,        /* meta.version */
+    GCS_USER_DEPARTMENT,     /* the enterprise extension's */
+    GCS_USER_DIVISION,
+    GCS_USER_EMPLOYEENUMBER,
+    GCS_USER_DATEHIRE,
+    GCS_USER_MANAGER,        /* the enterprise extension's manager.value */
+    GCS_USER__FIELDS
+} gcs_user_field;
+
+/* Its lists, and the parts of each entry: `key` is the entry's type (emails,
+ * phoneNumbers), authority (externalIds) or name (routingSkills,
+ * routingLanguages); `value` its value (emails, phoneNumbers, roles, groups,
+ * externalIds); `number` the proficiency. */
+typedef enum gcs_user_list {
+    GCS_USER_EMAILS,
+    GCS_USER_PHONES,
+    GCS_USER_ROLES,
+    GCS_USER_GROUPS,
+    GCS_USER_EXTERNALIDS,    /* the Genesys extension's */
+    GCS_USER_SKILLS,         /* the Genesys extension's routingSkills */
+    GCS_USER_LANGUAGES,      /* the Genesys extension's routingLanguages */
+    GCS_USER__LISTS
+} gcs_user_list;
+
+typedef struct gcs_user_entry {
+    const char *key;         /* NULL: absent or not a string */
+    const char *value;       /* NULL: absent or not a string */
+    double number;           /* json_number_value of the proficiency: 0 when none */
+    bool has_number;         /* the proficiency is a number */
+} gcs_user_entry;
+
+/* `active` as held: absent, true, false or anything else (gcs_managed_active). */
+#define GCS_USER_ACTIVE_ABSENT (-1)
+#define GCS_USER_ACTIVE_OTHER  2
+
+typedef struct gcs_user_fields {
+    const char *str[GCS_USER__FIELDS];  /* NULL: absent or not a string */
+    int active;                         /* 1, 0 or GCS_USER_ACTIVE_* */
+    struct {
+        const gcs_user_entry *at;       /* every entry of the array, in order */
+        size_t count;                   /* 0 when absent or not an array */
+    } list[GCS_USER__LISTS];
+} gcs_user_fields;
 
 /* One user as read; everything is borrowed until the callback returns. */
 typedef struct gcs_user_read {
-    json_t *members;   /* the values a planner looks at (see above): an object */
+    const gcs_user_fields *fields; /* the values a planner looks at (see above) */
     const char *kept;  /* compact JSON less id, meta, schemas, groups; NUL-terminated */
     size_t kept_len;
 } gcs_user_read;
