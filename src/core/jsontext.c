@@ -484,9 +484,28 @@ static size_t utf8_accepted(const unsigned char *p, const unsigned char *end)
     return len;
 }
 
-int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
+size_t gcs_json_escape_byte(unsigned char c, char esc[6])
 {
     static const char hex[] = "0123456789ABCDEF";
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    default:
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
+{
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
     size_t before = out->len;
     int rc = gcs_buf_putc(out, '"');
@@ -506,22 +525,8 @@ int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
         if (c == 0)
             break;
         rc = gcs_buf_put(out, run, (size_t)(p - run));
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        }
+        char esc[6];
+        size_t len = gcs_json_escape_byte(c, esc);
         if (rc == 0)
             rc = gcs_buf_put(out, esc, len);
         run = ++p;

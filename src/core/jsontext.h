@@ -64,6 +64,13 @@ int gcs_json_text_check(const char *text, size_t len);
 int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n);
 
 /*
+ * The escape jansson's dump writes for c, one of '"', '\\' and the control
+ * characters: \b \f \n \r \t by name, the others as \u00XX in capitals.
+ * Writes it into esc and returns its length, 2 or 6.
+ */
+size_t gcs_json_escape_byte(unsigned char c, char esc[6]);
+
+/*
  * Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it, members
  * in their order, without jansson's dump (which costs a pointer's name printed
  * and hashed for every object and array, against cycles). 1 written; 0 when a

@@ -1,6 +1,7 @@
 #include "genesys/user_page.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 #include "core/scim.h"
 
 #include <assert.h>
@@ -269,7 +270,6 @@ static bool has_control(const char *s, size_t n)
  * only; \b \f \n \r \t by name, the others as \u00XX in capitals. */
 static int put_string(gcs_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789ABCDEF";
     int rc = buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -281,22 +281,8 @@ static int put_string(gcs_buf *b, const char *s, size_t n)
             continue;
         rc = buf_put(b, s + run, i - run);
         run = i + 1;
-        char esc[6] = {'\\', 0};
-        size_t len = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        }
+        char esc[6];
+        size_t len = gcs_json_escape_byte(c, esc);
         if (rc == 0)
             rc = buf_put(b, esc, len);
     }
