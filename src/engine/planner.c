@@ -1016,10 +1016,10 @@ static int read_wave(planner *p, target_reads *t, lookup *wave, size_t n)
         lookup *l = &wave[i];
         if (l->rc < 0 && rc == 0)
             rc = gcs_error_set(l->rc, "%s", l->message);
-        if (rc == 0 && l->user) {
-            collect_user(l->user, p);
+        /* A user read but not kept (its text not spilled, no memory) would
+         * leave its row matching nobody, planned as a create: the run fails. */
+        if (rc == 0 && l->user && (rc = collect_user(l->user, p)) == 0)
             t[l->who].done = true;
-        }
     }
     return rc < 0 ? rc : run_rc;
 }
