@@ -455,11 +455,9 @@ int gcs_json_text_check(const char *text, size_t len)
 
 /* ==== Writing a string as jansson does ==== */
 
-/* The length of the UTF-8 sequence jansson accepts at p (its utf8_check_*:
- * no overlong form, no surrogate, nothing past U+10FFFF), or 0. */
-static size_t utf8_accepted(const unsigned char *p, const unsigned char *end)
+size_t gcs_utf8_sequence_length(const unsigned char *s, size_t n)
 {
-    unsigned char c = p[0];
+    unsigned char c = s[0];
     size_t len;
     unsigned char lo = 0x80, hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) {
@@ -475,10 +473,10 @@ static size_t utf8_accepted(const unsigned char *p, const unsigned char *end)
     } else {
         return 0;
     }
-    if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
+    if (n < len || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < len; i++) {
-        if (p[i] < 0x80 || p[i] > 0xBF)
+        if (s[i] < 0x80 || s[i] > 0xBF)
             return 0;
     }
     return len;
@@ -516,7 +514,7 @@ int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            size_t len = utf8_accepted(p, end);
+            size_t len = gcs_utf8_sequence_length(p, (size_t)(end - p));
             if (!len)
                 break; /* refused: nothing appended */
             p += len;

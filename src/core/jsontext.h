@@ -71,6 +71,13 @@ int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n);
 size_t gcs_json_escape_byte(unsigned char c, char esc[6]);
 
 /*
+ * The length of the strict UTF-8 sequence at s[0, n) (Unicode's table 3-7, as
+ * jansson checks it: no overlong form, no surrogate, nothing past U+10FFFF),
+ * or 0 when none starts there. n is at least 1.
+ */
+size_t gcs_utf8_sequence_length(const unsigned char *s, size_t n);
+
+/*
  * Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it, members
  * in their order, without jansson's dump (which costs a pointer's name printed
  * and hashed for every object and array, against cycles). 1 written; 0 when a

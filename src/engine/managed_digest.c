@@ -188,6 +188,24 @@ static int put_value(gcs_buf *b, const json_t *v)
     return rc;
 }
 
+/* The digest's text starts the same whichever way the user was read: its
+ * version, then (when the digester knows a marker) the user's marker or its
+ * absence. */
+static int digest_head(gcs_buf *b, bool with_marker, const char *m)
+{
+    gcs_buf_clear(b);
+    int rc = gcs_buf_puts(b, "v1");
+    if (rc == 0 && with_marker) {
+        size_t n = m ? strlen(m) : 0;
+        rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, &n, sizeof n);
+        if (rc == 0 && m)
+            rc = gcs_buf_put(b, m, n);
+    }
+    return rc;
+}
+
 static const char *marker_of(const gcs_digester *d, const json_t *user)
 {
     size_t i;
@@ -218,20 +236,9 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     if (!json_is_object(user) || (desired && !desired_covered(d, user)))
         return 0;
     gcs_buf *b = &d->text;
-    gcs_buf_clear(b);
-    int rc = 0;
     /* `active` is left out: the diff compares it only when the desired user
      * has it, which the caller checks (gcs_managed_active). */
-    rc = gcs_buf_puts(b, "v1");
-    if (rc == 0 && d->marker) {
-        const char *m = marker_of(d, user);
-        size_t n = m ? strlen(m) : 0;
-        rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
-        if (rc == 0 && m)
-            rc = gcs_buf_put(b, &n, sizeof n);
-        if (rc == 0 && m)
-            rc = gcs_buf_put(b, m, n);
-    }
+    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of(d, user) : NULL);
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
         if (!in_digest(a))
@@ -400,17 +407,7 @@ static int put_named_set(gcs_buf *b, const gcs_user_fields *f, const gcs_profile
 int gcs_digester_fields(gcs_digester *d, const gcs_user_fields *f, gcs_managed_digest *out)
 {
     gcs_buf *b = &d->text;
-    gcs_buf_clear(b);
-    int rc = gcs_buf_puts(b, "v1");
-    if (rc == 0 && d->marker) {
-        const char *m = marker_of_fields(d->marker, f);
-        size_t n = m ? strlen(m) : 0;
-        rc = gcs_buf_puts(b, m ? "\x1em=" : "\x1em-");
-        if (rc == 0 && m)
-            rc = gcs_buf_put(b, &n, sizeof n);
-        if (rc == 0 && m)
-            rc = gcs_buf_put(b, m, n);
-    }
+    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of_fields(d->marker, f) : NULL);
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
         if (!in_digest(a))

@@ -886,34 +886,6 @@ static bool hex4(const unsigned char *s, size_t n, unsigned *out)
     return true;
 }
 
-/* The length of the strict UTF-8 sequence at s (Unicode's table 3-7: no
- * overlong form, no surrogate, nothing past U+10FFFF), or 0. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return len;
-}
-
 /* yajl takes any byte sequence shaped like UTF-8, turns a bad surrogate
  * escape into '?' or some other character and takes \v and \f for
  * whitespace; jansson refuses all of these, and \u0000.
@@ -936,7 +908,7 @@ static long check_text(const unsigned char *s, size_t n, const char **why)
             break;
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t len = utf8_length(s + i, n - i);
+            size_t len = gcs_utf8_sequence_length(s + i, n - i);
             if (!len)
                 return *why = "invalid UTF-8", (long)i;
             i += len;
