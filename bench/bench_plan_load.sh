@@ -23,45 +23,14 @@ if [ ! -x "$gcscim" ] || [ ! -x "$emulator" ]; then
 fi
 [ -x /usr/bin/time ] || { echo "bench_plan_load: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
 
-dir=$(mktemp -d /tmp/gcscim-bench-plan-XXXXXX)
-emu_pid=
-cleanup() {
-    [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$root/bench/support/load_bench.sh"
+load_bench_begin gcscim-bench-plan
 
 export_of() { # rows, file
     awk -v n="$1" 'BEGIN {
         print "email,first,last,title,dept"
         for (i = 0; i < n; i++) printf "person%06d@example.com,Person,%d,Agent,Support\n", i, i
     }' >"$2"
-}
-cat >"$dir/profile.yaml" <<'YAML'
-version: 1
-match: [userName]
-attributes:
-  userName: {from: email, required: true}
-  displayName: {template: "{first} {last}", required: true}
-  title: title
-  department: dept
-YAML
-
-start_emulator() {
-    rm -f "$dir/ready.json"
-    "$emulator" --listen 127.0.0.1:0 --ready-file "$dir/ready.json" --rate-limit 0 \
-        --log-level warn >"$dir/emulator.log" 2>&1 &
-    emu_pid=$!
-    for _ in $(seq 1 300); do
-        [ -s "$dir/ready.json" ] && break
-        sleep 0.05
-    done
-    api=$(sed -n 's/.*"api_url" *: *"\([^"]*\)".*/\1/p' "$dir/ready.json")
-}
-
-stop_emulator() {
-    kill "$emu_pid" && wait "$emu_pid" 2>/dev/null || true
-    emu_pid=
 }
 
 plan() { # source, then a command to run gcscim under (may be empty)

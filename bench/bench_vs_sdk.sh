@@ -31,13 +31,8 @@ if [ ! -d "$root/bench/sdk/node_modules/purecloud-platform-client-v2" ]; then
     fi
 fi
 
-dir=$(mktemp -d /tmp/gcscim-bench-sdk-XXXXXX)
-emu_pid=
-cleanup() {
-    [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$root/bench/support/load_bench.sh"
+load_bench_begin gcscim-bench-sdk
 
 # The export, and the same with every hundredth title changed.
 awk -v n="$users" 'BEGIN {
@@ -49,32 +44,6 @@ awk -v n="$users" 'BEGIN {
         print line (i % 100 == 0 ? "Senior Agent" : "Agent") ",Support" > "'"$dir"'/update.csv"
     }
 }'
-cat > "$dir/profile.yaml" <<'YAML'
-version: 1
-match: [userName]
-attributes:
-  userName: {from: email, required: true}
-  displayName: {template: "{first} {last}", required: true}
-  title: title
-  department: dept
-YAML
-
-start_emulator() {
-    rm -f "$dir/ready.json"
-    "$emulator" --listen 127.0.0.1:0 --ready-file "$dir/ready.json" --rate-limit 0 \
-        --log-level warn >"$dir/emulator.log" 2>&1 &
-    emu_pid=$!
-    for _ in $(seq 1 300); do
-        [ -s "$dir/ready.json" ] && break
-        sleep 0.05
-    done
-    api=$(sed -n 's/.*"api_url" *: *"\([^"]*\)".*/\1/p' "$dir/ready.json")
-}
-
-stop_emulator() {
-    kill "$emu_pid" && wait "$emu_pid" 2>/dev/null || true
-    emu_pid=
-}
 
 # API requests the emulator answered (token and admin routes aside).
 requests() {
