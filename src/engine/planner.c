@@ -132,7 +132,32 @@ typedef struct planner {
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
+    /* The first other failure of such a step (a text not read back from the
+     * spill file): the run fails with it, as it was told. */
+    int failed_rc;
+    char failed_message[512];
 } planner;
+
+/* Keeps the error just set (rc, gcs_error_last) for the run's end, unless one
+ * is kept already: for steps that cannot return it. */
+static void keep_failure(planner *p, int rc)
+{
+    if (rc == GCS_ENOMEM)
+        p->oom = true;
+    else if (p->failed_rc == 0) {
+        p->failed_rc = rc < 0 ? rc : GCS_ERROR;
+        snprintf(p->failed_message, sizeof p->failed_message, "%s", gcs_error_last());
+    }
+}
+
+/* The error of a step that failed without returning it: the one kept, else
+ * out of memory. Returns the code, with the message set. */
+static int kept_failure(const planner *p)
+{
+    if (p->failed_rc)
+        return gcs_error_set(p->failed_rc, "%s", p->failed_message);
+    return gcs_error_set(GCS_ENOMEM, "out of memory");
+}
 
 #define USER_BLOCK 4096
 /* The user at index i (0-based, below user_count). */
@@ -283,14 +308,20 @@ static json_t *parse_squeezed(planner *p, const char *text)
 }
 
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
- * out of memory or its text cannot be read back (the run then fails). */
+ * out of memory or its text cannot be read back (the failure is kept, and the
+ * run fails with it: kept_failure). */
 static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
     const current_user *cu = &USER_AT(p, place - 1);
+    gcs_error_clear();
     const char *text = gcs_current_user_text(cu, p->spill, &p->user_text);
-    json_t *u = text ? parse_squeezed(p, text) : NULL;
+    if (!text) {
+        keep_failure(p, gcs_error_last_code() ? gcs_error_last_code() : GCS_ENOMEM);
+        return NULL;
+    }
+    json_t *u = parse_squeezed(p, text);
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -685,8 +716,9 @@ static void unload_row(desired *d)
 static void reject_row(planner *p, size_t i, const char *field, const char *why)
 {
     desired d;
-    if (load_row(p, i, &d) < 0)
-        p->oom = true;
+    int rc = load_row(p, i, &d);
+    if (rc < 0)
+        keep_failure(p, rc);
     else
         reject_mapped(p, &d, field, why);
     unload_row(&d);
@@ -1732,7 +1764,7 @@ static int plan_row(planner *p, desired *d)
     d->m.user = desired_user(p, d);
     if (!d->m.user || (d->ref->matched && !(d->current = user_at(p, d->ref->matched)))) {
         json_decref(extra);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+        return d->m.user ? kept_failure(p) : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
 
     if (d->m.manager_key) {
@@ -1761,10 +1793,15 @@ static int plan_row(planner *p, desired *d)
             goto out;
         }
         d->ref->matched = user_name ? (uint32_t)user_name_holder(p, d, user_name) : 0;
+        /* a holder not read back would leave the row planned as a create */
+        if (p->failed_rc || p->oom) {
+            rc = kept_failure(p);
+            goto out;
+        }
         if (d->m.status != GCS_MAP_OK)
             goto out;
         if (d->ref->matched && !(d->current = user_at(p, d->ref->matched))) {
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            rc = kept_failure(p);
             goto out;
         }
         adopting = d->current != NULL;
@@ -1941,7 +1978,7 @@ static int plan_leavers(planner *p, long *managed_total)
         }
         json_t *u = user_at(p, i + 1);
         if (!u)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return kept_failure(p);
         rc = plan_leaver(p, i + 1, u, managed_total, withhold, withheld_why);
         json_decref(u);
     }
@@ -2038,8 +2075,9 @@ static int name_duplicates(planner *p, struct row_pair **out, size_t *count)
 static void reject_pair(planner *p, struct row_pair pair, bool by_name)
 {
     desired d;
-    if (load_row(p, pair.row, &d) < 0) {
-        p->oom = true;
+    int rc = load_row(p, pair.row, &d);
+    if (rc < 0) {
+        keep_failure(p, rc);
         unload_row(&d);
         return;
     }
@@ -2062,8 +2100,9 @@ static void reject_duplicates(planner *p)
 {
     struct row_pair *names = NULL;
     size_t name_count = 0;
-    if (name_duplicates(p, &names, &name_count) < 0)
-        p->oom = true;
+    int rc = name_duplicates(p, &names, &name_count);
+    if (rc < 0)
+        keep_failure(p, rc); /* a row not read back, or out of memory */
     /* In the rows' order, each row's key before its userName. */
     size_t k = 0, n = 0;
     while (k < p->key_dup_count || n < name_count) {
@@ -2099,7 +2138,7 @@ static int plan_groups(planner *p)
         json_t *current = NULL;
         int rc = load_row(p, i, &d);
         if (rc == 0 && !(current = user_at(p, r->matched)))
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            rc = kept_failure(p);
         if (rc == 0)
             json_object_set_new(people, d.m.source_key,
                                 json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
@@ -2147,7 +2186,7 @@ static int plan_groups(planner *p)
         json_t *current = u ? user_at(p, u) : NULL;
         if (u && !current) {
             json_decref(people);
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return kept_failure(p);
         }
         if (current)
             json_object_set_new(people, key,
@@ -2356,8 +2395,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     rc = gcs_plan_finish(out);
 out:
-    if (rc == 0 && p.oom)
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (rc == 0 && (p.failed_rc || p.oom))
+        rc = kept_failure(&p);
     if (rc < 0)
         gcs_plan_release(out);
     gcs_row_spill_free(p.spill);

@@ -246,7 +246,31 @@ static void user_read_but_not_kept_fails_the_run(void **state)
     assert_true(spill_write_faults > 0);
     assert_int_equal(counts[GCS_PLAN_CREATE], 0);
     assert_int_equal(rc, GCS_EIO);
+    assert_non_null(strstr(gcs_error_last(), "spill file"));
     assert_non_null(strstr(gcs_error_last(), strerror(ENOSPC)));
+}
+
+/* A user's text that cannot be read back from the spill file fails the run
+ * with an I/O error naming the file and why, not "out of memory". */
+static void user_not_read_back_is_an_io_error(void **state)
+{
+    /* old is a leaver (managed, no row): deciding it reads its text back. */
+    char *old = user_json("old@example.com", NULL, LONG_TITLE, "old@example.com");
+    fixture *f = *state = start(old);
+    free(old);
+    static const char rows[] = "new@example.com,New,Person,Agent\n";
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    assert_int_equal(plan(f, rows, false, NULL, &stats, counts), 0);
+    assert_int_equal(counts[GCS_PLAN_DEACTIVATE], 1);
+    assert_int_equal(counts[GCS_PLAN_CREATE], 1);
+
+    fail_spill_reads_past_start = true;
+    int rc = plan(f, rows, false, NULL, &stats, counts);
+    assert_true(spill_read_faults > 0);
+    assert_int_equal(rc, GCS_EIO);
+    assert_non_null(strstr(gcs_error_last(), "spill file"));
+    assert_non_null(strstr(gcs_error_last(), strerror(EIO)));
 }
 
 int main(void)
@@ -254,6 +278,7 @@ int main(void)
     gcs_test_deadline(280);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(user_read_but_not_kept_fails_the_run, teardown),
+        cmocka_unit_test_teardown(user_not_read_back_is_an_io_error, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
