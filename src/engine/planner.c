@@ -395,6 +395,48 @@ static void index_fields(planner *p, const gcs_user_fields *f, size_t place)
     }
 }
 
+/* Whether `user` holds `value` under the matching key `key`, as index_user
+ * indexes it (userName and email ignoring case). The index compares only the
+ * values' hashes; a row is matched once the values themselves agree. */
+static bool same_match_value(const char *held, const char *value, bool nocase)
+{
+    return held && (nocase ? strcasecmp(held, value) == 0 : strcmp(held, value) == 0);
+}
+
+static bool holds_match_value(const json_t *user, const char *key, const char *value)
+{
+    if (strcmp(key, "externalId") == 0)
+        return same_match_value(json_string_value(json_object_get(user, "externalId")), value, false);
+    if (strcmp(key, "userName") == 0)
+        return same_match_value(json_string_value(json_object_get(user, "userName")), value, true);
+    if (strcmp(key, "employeeNumber") == 0)
+        return same_match_value(json_string_value(json_object_get(
+                                    ext(user, GCS_SCIM_ENTERPRISE_USER), "employeeNumber")),
+                                value, false);
+    size_t i;
+    json_t *e;
+    if (strcmp(key, "email") == 0) {
+        json_array_foreach(json_object_get(user, "emails"), i, e) {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            if (type && strcmp(type, "work") == 0 &&
+                same_match_value(json_string_value(json_object_get(e, "value")), value, true))
+                return true;
+        }
+        return false;
+    }
+    const char *external_ids = "externalIds.";
+    if (strncmp(key, external_ids, strlen(external_ids)) != 0)
+        return false;
+    const char *wanted = key + strlen(external_ids);
+    json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        if (authority && strcmp(authority, wanted) == 0 &&
+            same_match_value(json_string_value(json_object_get(e, "value")), value, false))
+            return true;
+    }
+    return false;
+}
+
 static const char *marker_value(const planner *p, const json_t *user)
 {
     if (!p->marker)
@@ -1300,6 +1342,36 @@ static int read_current(planner *p)
 
 /* ==== 5: match, diff, decide ==== */
 
+/* Whether the user matched through the index holds one of the values the row
+ * is matched by (its key under the marker, its match values). */
+static bool matched_by_value(const planner *p, const desired *d, const json_t *user)
+{
+    if (p->marker && d->m.source_key) {
+        char marker_key[300];
+        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+        if (holds_match_value(user, marker_key, d->m.source_key))
+            return true;
+    }
+    for (size_t k = 0; k < d->m.match_count; k++) {
+        if (holds_match_value(user, d->m.match[k].key, d->m.match[k].value))
+            return true;
+    }
+    return false;
+}
+
+/* Rejects a row whose match the index found by a hash its value shares with
+ * another (a chance below 2^-100): the user is not the row's, and which user
+ * is stays unknown, so nothing is planned for the row. */
+static void reject_hash_match(planner *p, desired *d, const char *id)
+{
+    char why[300];
+    snprintf(why, sizeof why,
+             "Genesys user %s shares only a hash, not a value, with this row's match values; "
+             "plan again",
+             id ? id : "?");
+    reject_mapped(p, d, NULL, why);
+}
+
 static size_t match_user(planner *p, desired *d)
 {
     char marker_key[300];
@@ -1491,6 +1563,11 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
                  "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
                  user_name, id, o->line);
         reject_mapped(p, d, "userName", why);
+        json_decref(u);
+        return 0;
+    }
+    if (!same_match_value(json_string_value(json_object_get(u, "userName")), user_name, true)) {
+        reject_hash_match(p, d, id);
         json_decref(u);
         return 0;
     }
@@ -1765,6 +1842,10 @@ static int plan_row(planner *p, desired *d)
     if (!d->m.user || (d->ref->matched && !(d->current = user_at(p, d->ref->matched)))) {
         json_decref(extra);
         return d->m.user ? kept_failure(p) : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (d->current && !matched_by_value(p, d, d->current)) {
+        reject_hash_match(p, d, json_string_value(json_object_get(d->current, "id")));
+        goto out;
     }
 
     if (d->m.manager_key) {

@@ -121,6 +121,15 @@ static const char profile[] = "version: 1\n"
                               "  userName: {from: email, required: true}\n"
                               "  displayName: {template: \"{first} {last}\", required: true}\n"
                               "  title: title\n";
+/* Matched by externalId alone: a row without a match meets Genesys's userNames. */
+static const char profile_by_external_id[] = "version: 1\n"
+                                             "managed_by: gcscim\n"
+                                             "match: [externalId]\n"
+                                             "attributes:\n"
+                                             "  userName: {from: email, required: true}\n"
+                                             "  externalId: {from: email, required: true}\n"
+                                             "  displayName: {template: \"{first} {last}\", required: true}\n"
+                                             "  title: title\n";
 
 typedef struct fixture {
     gcs_test_server emu;
@@ -131,8 +140,9 @@ typedef struct fixture {
     gcs_store *store;
 } fixture;
 
-/* The emulator seeded with `users` (a JSON array's items), and a session to it. */
-static fixture *start(const char *users)
+/* The emulator seeded with `users` (a JSON array's items), a session to it,
+ * and the profile (NULL: `profile`). */
+static fixture *start_with(const char *users, const char *profile_text)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = gcs_test_tmpdir();
@@ -144,8 +154,13 @@ static fixture *start(const char *users)
     gcs_log_set_level(GCS_LOG_OFF);
     gcs_test_config_for_emulator(&f->cfg, f->emu.api_url);
     gcs_test_open_session_and_store(&f->session, &f->store, &f->cfg, f->dir);
-    f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile);
+    f->profile = gcs_test_write_file(f->dir, "profile.yaml", profile_text ? profile_text : profile);
     return f;
+}
+
+static fixture *start(const char *users)
+{
+    return start_with(users, NULL);
 }
 
 static int teardown(void **state)
@@ -273,12 +288,58 @@ static void user_not_read_back_is_an_io_error(void **state)
     assert_non_null(strstr(gcs_error_last(), strerror(EIO)));
 }
 
+/* A row whose match value shares its hash with another user's value is not
+ * matched to that user: the values themselves are compared. */
+static void shared_hash_does_not_match_the_wrong_user(void **state)
+{
+    char *mallory = user_json("mallory@example.com", "Boss", 0, NULL);
+    fixture *f = *state = start(mallory);
+    free(mallory);
+    static const char rows[] = "alice@example.com,Alice,Archer,Agent\n";
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    assert_int_equal(plan(f, rows, false, NULL, &stats, counts), 0);
+    assert_int_equal(counts[GCS_PLAN_CREATE], 1);
+
+    same_hash[0] = "mallory@example.com";
+    same_hash[1] = "alice@example.com";
+    int rc = plan(f, rows, false, NULL, &stats, counts);
+    if (rc != 0)
+        fail_msg("plan: %s", gcs_error_last());
+    assert_int_equal(counts[GCS_PLAN_ADOPT], 0);
+    assert_int_equal(counts[GCS_PLAN_UPDATE], 0);
+    assert_int_equal(stats.rejected, 1);
+    assert_int_equal(counts[GCS_PLAN_CREATE], 0);
+}
+
+/* A row that matches nobody, whose userName shares its hash with another
+ * user's userName, does not adopt that user. */
+static void shared_hash_does_not_adopt_the_wrong_user(void **state)
+{
+    char *mallory = user_json("mallory@example.com", "Boss", 0, NULL);
+    fixture *f = *state = start_with(mallory, profile_by_external_id);
+    free(mallory);
+    static const char rows[] = "alice@example.com,Alice,Archer,Agent\n";
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    same_hash[0] = "mallory@example.com";
+    same_hash[1] = "alice@example.com";
+    int rc = plan(f, rows, false, NULL, &stats, counts);
+    if (rc != 0)
+        fail_msg("plan: %s", gcs_error_last());
+    assert_int_equal(counts[GCS_PLAN_ADOPT], 0);
+    assert_int_equal(counts[GCS_PLAN_CREATE], 0);
+    assert_int_equal(stats.rejected, 1);
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(user_read_but_not_kept_fails_the_run, teardown),
         cmocka_unit_test_teardown(user_not_read_back_is_an_io_error, teardown),
+        cmocka_unit_test_teardown(shared_hash_does_not_match_the_wrong_user, teardown),
+        cmocka_unit_test_teardown(shared_hash_does_not_adopt_the_wrong_user, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
