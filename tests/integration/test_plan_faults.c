@@ -6,7 +6,8 @@
  * The faults come in at link time (-Wl,--wrap, as test_http_wipe does for
  * free): writes to and reads from the spill file (the unlinked file that
  * gcs_row_spill_new opened) fail once armed, and gcs_siphash13 gives two
- * chosen values one hash. Each test also checks that its fault was met, so
+ * chosen values one hash, and the organisation changes between the two passes
+ * of a listing (its active users, then its inactive ones). Each test also checks that its fault was met, so
  * that a change of where the planner writes or reads cannot leave it passing
  * without testing anything.
  */
@@ -24,6 +25,8 @@
 #include "core/log.h"
 #include "engine/planner.h"
 #include "genesys/session.h"
+#include "http/client.h"
+#include "httptest.h"
 #include "store/store.h"
 
 #define GENESYS_EXT "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User"
@@ -107,6 +110,37 @@ uint64_t __wrap_gcs_siphash13(const void *data, size_t len, uint64_t k0, uint64_
     return __real_gcs_siphash13(data, len, k0, k1);
 }
 
+/* The change made to a user (its id) just before the listing's inactive pass
+ * begins: once, through the SCIM API. */
+static const gcs_test_server *between_passes_emu;
+static char *between_passes_id, *between_passes_token;
+static const char *between_passes_patch;
+static int between_passes_made;
+
+int __real_gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
+                         const gcs_http_client_request *req);
+int __wrap_gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
+                         const gcs_http_client_request *req);
+
+int __wrap_gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
+                         const gcs_http_client_request *req)
+{
+    if (between_passes_id && !between_passes_made && req->path &&
+        strstr(req->path, "filter=active%20eq%20false")) {
+        char path[300];
+        snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", between_passes_id);
+        gcs_test_http r;
+        gcs_test_emu_call(&r, between_passes_emu, between_passes_token, "PATCH", path,
+                          between_passes_patch, NULL);
+        if (r.status == 200)
+            between_passes_made++;
+        else
+            print_error("the change between the passes failed: %ld %s\n", r.status, r.body.ptr);
+        gcs_test_http_release(&r);
+    }
+    return __real_gcs_http_call(out, c, req);
+}
+
 /* ==== Fixture ==== */
 
 /* A title long enough that the user's kept text goes to the spill file's disk
@@ -169,6 +203,10 @@ static int teardown(void **state)
     fail_spill_writes = fail_spill_reads_past_start = false;
     spill_write_faults = spill_read_faults = 0;
     same_hash[0] = same_hash[1] = NULL;
+    free(between_passes_id);
+    free(between_passes_token);
+    between_passes_id = between_passes_token = NULL;
+    between_passes_made = 0;
     if (!f)
         return 0;
     gcs_store_free(f->store);
@@ -332,6 +370,39 @@ static void shared_hash_does_not_adopt_the_wrong_user(void **state)
     assert_int_equal(stats.rejected, 1);
 }
 
+/* A user deactivated and renamed between the passes of a listing is read
+ * twice, once in each: its two records share an id, and a row matching either
+ * claims the user itself (the claim by id). Two rows matching one each are
+ * both rejected, as two rows matching one user are, not planned as two
+ * operations on one user. */
+static void user_read_twice_in_a_listing_is_claimed_once(void **state)
+{
+    char *old = user_json("old@example.com", "Agent", 0, NULL);
+    fixture *f = *state = start(old);
+    free(old);
+    json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
+    between_passes_id = strdup(json_string_value(
+        json_object_get(json_array_get(json_object_get(st, "users"), 0), "id")));
+    json_decref(st);
+    between_passes_token = gcs_test_emu_token(&f->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    between_passes_emu = &f->emu;
+    between_passes_patch = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                           "\"Operations\":[{\"op\":\"replace\",\"path\":\"active\",\"value\":false},"
+                           "{\"op\":\"replace\",\"path\":\"userName\",\"value\":\"new@example.com\"}]}";
+    static const char rows[] = "old@example.com,Old,Name,Agent\n"
+                               "new@example.com,New,Name,Agent\n";
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    int rc = plan(f, rows, false, NULL, &stats, counts);
+    if (rc != 0)
+        fail_msg("plan: %s", gcs_error_last());
+    assert_int_equal(between_passes_made, 1);
+    assert_int_equal(stats.current_users, 2); /* one user, read in both passes */
+    assert_int_equal(stats.rejected, 2);
+    for (int k = 0; k < GCS_PLAN__KINDS; k++)
+        assert_int_equal(counts[k], 0);
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
@@ -340,6 +411,7 @@ int main(void)
         cmocka_unit_test_teardown(user_not_read_back_is_an_io_error, teardown),
         cmocka_unit_test_teardown(shared_hash_does_not_match_the_wrong_user, teardown),
         cmocka_unit_test_teardown(shared_hash_does_not_adopt_the_wrong_user, teardown),
+        cmocka_unit_test_teardown(user_read_twice_in_a_listing_is_claimed_once, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
