@@ -1642,7 +1642,9 @@ int gcs_plan_read(gcs_plan *plan, const char *path)
     struct stat st;
     plan->doc = NULL;
     plan->ops = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO nobody writes to is refused below instead of
+     * blocking the open; a regular file reads the same either way. */
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return gcs_error_set(GCS_EIO, "cannot read plan '%s': %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GCS_PLAN_MAX_BYTES) {

@@ -1042,6 +1042,23 @@ static void plan_text_escapes_control_and_bidi_characters(void **state)
     }
 }
 
+/* A plan path naming a FIFO nobody writes to (or a typo'd process
+ * substitution) is refused at once, as any file that is not a regular one. */
+static void a_plan_path_that_is_a_fifo_never_hangs(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/plan.json", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    gcs_test_deadline(30); /* a blocking open would wait here for ever */
+    gcs_plan p;
+    assert_int_equal(gcs_plan_read(&p, fifo), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "not a regular file"));
+    gcs_test_deadline(0);
+    gcs_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1049,6 +1066,7 @@ int main(void)
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
         cmocka_unit_test(identity_depends_on_content_only),
+        cmocka_unit_test(a_plan_path_that_is_a_fifo_never_hangs),
         cmocka_unit_test(operations_are_checked_from_their_text),
         cmocka_unit_test(the_text_in_pieces_is_the_dump),
         cmocka_unit_test(mass_deactivation_needs_approval),
