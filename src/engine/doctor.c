@@ -663,6 +663,11 @@ static void check_profile(doctor *d, const char *profile_error)
         return;
     }
     int rc = gcs_source_check_profile(d->profile, d->o->source_path, d->o->source_format, NULL);
+    if (rc == GCS_SOURCE_CHECK_DEFERRED) {
+        add(d->r, "source-fields", GCS_DOCTOR_SKIPPED,
+            "%s is not a regular file: it can be read once only", d->o->source_path);
+        return;
+    }
     if (rc < 0) {
         gcs_doctor_check *c = add(d->r, "source-fields", GCS_DOCTOR_FAIL, "%s", last_error());
         advise(c, rc == GCS_EINVALID

@@ -105,6 +105,7 @@ typedef struct planner {
     gcs_strmap index;         /* "key\x1fvalue" -> 1 + place in users */
     gcs_strmap claimed;       /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
+    bool source_check_deferred; /* a source read once (stdin, a pipe): checked as read */
     bool reads_roles;         /* current users were read with their roles */
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     /* lookups_at_once: filter -> {"rc", "message", "user" (or null)}, the
@@ -908,9 +909,9 @@ static int read_source(planner *p)
     if (rc < 0)
         return rc;
     /* A file was checked against the profile before anything was read from
-     * Genesys; standard input can be read once only, and rows in memory are
-     * checked the same way, as they go. */
-    bool check = p->o->source_data || strcmp(p->o->source_path, "-") == 0;
+     * Genesys; standard input and pipes can be read once only, and rows in
+     * memory are checked the same way, as they go. */
+    bool check = p->o->source_data || p->source_check_deferred;
     if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
     /* A plan of named people does not need the groups column: without it, their
@@ -2429,9 +2430,10 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         const gcs_profile_attr *a = gcs_profile_attr_at(p.profile, i);
         p.manages_manager |= a->target == GCS_TARGET_MANAGER && a->mode != GCS_ATTR_CREATE_ONLY;
     }
-    if (o->source_path && !o->source_data && strcmp(o->source_path, "-") != 0 &&
+    if (o->source_path && !o->source_data &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
+    p.source_check_deferred = rc == GCS_SOURCE_CHECK_DEFERRED;
     if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)

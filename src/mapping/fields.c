@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NAME_KEEP_MAX 256   /* longer names are checked but never suggested */
 
@@ -376,7 +377,9 @@ int gcs_source_check_profile(const gcs_profile *profile, const char *path,
     gcs_source *src = NULL;
     gcs_field_names *n = NULL;
     int rc;
-    if (!strcmp(path, "-"))
+    /* Standard input, a pipe (process substitution), a FIFO: read once only. */
+    struct stat st;
+    if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
         return GCS_SOURCE_CHECK_DEFERRED;
     if ((rc = gcs_source_open(&src, path, format, options)) < 0)
         goto out;

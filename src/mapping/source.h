@@ -154,8 +154,9 @@ void gcs_source_free(gcs_source *src);
  * Only suggestions are bounded: the first GCS_FIELD_NAMES_MAX distinct names
  * (of at most 256 bytes) are kept for them; the check itself is exact. */
 
-/* Answer of gcs_source_check_profile for standard input ("-"), which cannot be
- * read twice: nothing was checked; collect names while reading instead. */
+/* Answer of gcs_source_check_profile for standard input ("-") and any path that
+ * is not a regular file (a pipe, a FIFO), which cannot be read twice: nothing
+ * was read or checked; collect names while reading instead. */
 #define GCS_SOURCE_CHECK_DEFERRED 1
 #define GCS_FIELD_NAMES_MAX 10000
 
@@ -164,8 +165,8 @@ void gcs_source_free(gcs_source *src);
  * `path` (format and options as for gcs_source_open) and checks `profile`
  * against it: CSV by its header; JSON by a streaming pre-pass that stops as
  * soon as every field the profile reads has been met (usually the first record)
- * or at the end of the file. Returns 0; GCS_SOURCE_CHECK_DEFERRED for "-"
- * (check with a gcs_field_names while reading); GCS_EINVALID for a missing
+ * or at the end of the file. Returns 0; GCS_SOURCE_CHECK_DEFERRED for "-" or
+ * a path that is not a regular file (check with a gcs_field_names while reading); GCS_EINVALID for a missing
  * field (message above) or a bad CSV header; any error of opening or reading
  * the source that stops it (GCS_EIO, GCS_ERROR for broken framing, ...).
  */

@@ -10,7 +10,9 @@
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +461,43 @@ static void missing_column_is_named_with_a_suggestion(void **state)
     json_decref(doc);
 }
 
+/* A writer of a FIFO: the rows, once a reader opens it. */
+static void *write_fifo(void *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        static const char csv[] = "id,first,last,email,title,division,roles\n"
+                                  "E1,Ann,Archer,ann@example.com,Lead,Home,Agent\n";
+        ssize_t n = write(fd, csv, sizeof csv - 1);
+        (void)n;
+        close(fd);
+    }
+    return NULL;
+}
+
+/* A source that can be read once only (a FIFO, process substitution) is not
+ * checked by reading it ahead, and the doctor does not wait on it a second time. */
+static void source_read_once_is_not_read_twice(void **state)
+{
+    fixture *f = *state;
+    start(f, NULL);
+    free(f->source);
+    f->source = malloc(strlen(f->dir) + 16);
+    sprintf(f->source, "%s/hr.fifo", f->dir);
+    assert_int_equal(mkfifo(f->source, 0600), 0);
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, write_fifo, f->source), 0);
+    json_t *doc = doctor_json(f, 0);
+    /* a writer still waiting for its reader is let go */
+    int unblock = open(f->source, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    pthread_join(writer, NULL);
+    if (unblock >= 0)
+        close(unblock);
+    assert_string_equal(status(doc, "source-fields"), "skipped");
+    assert_non_null(strstr(detail(doc, "source-fields"), "read once only"));
+    json_decref(doc);
+}
+
 /* The groups file is read as plan reads it: a bad group is a warning naming its
  * line, a file that cannot be read fails. */
 static void groups_file_is_checked(void **state)
@@ -695,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(clock_skew_over_a_minute_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_scope_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_column_is_named_with_a_suggestion, setup, teardown),
+        cmocka_unit_test_setup_teardown(source_read_once_is_not_read_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(groups_file_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_role_is_named_and_rows_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_receipt_chain_fails, setup, teardown),

@@ -1,7 +1,8 @@
 /*
  * The planner when what it keeps fails it: its spill file cannot be written or
- * read back, or two match values share their hash. Each fails the run or the
- * row, never a decision about the wrong person.
+ * read back, two match values share their hash, a user changes between the
+ * passes of a listing, a source can be read only once. Each fails the run or
+ * the row, never a decision about the wrong person.
  *
  * The faults come in at link time (-Wl,--wrap, as test_http_wipe does for
  * free): writes to and reads from the spill file (the unlinked file that
@@ -143,6 +144,8 @@ int __wrap_gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
 
 /* ==== Fixture ==== */
 
+static const char *source_override; /* a path to plan instead of hr.csv, or NULL */
+
 /* A title long enough that the user's kept text goes to the spill file's disk
  * at once (past the spill's 64 KiB of writes gathered, and past its 128 KiB
  * window of reads), not into a buffer a fault never reaches. */
@@ -203,6 +206,7 @@ static int teardown(void **state)
     fail_spill_writes = fail_spill_reads_past_start = false;
     spill_write_faults = spill_read_faults = 0;
     same_hash[0] = same_hash[1] = NULL;
+    source_override = NULL;
     free(between_passes_id);
     free(between_passes_token);
     between_passes_id = between_passes_token = NULL;
@@ -254,7 +258,7 @@ static int plan(fixture *f, const char *rows, bool no_deactivate,
     char *source = gcs_test_write_file(f->dir, "hr.csv", csv);
     gcs_planner_options po;
     gcs_planner_options_init(&po);
-    po.source_path = source;
+    po.source_path = source_override ? source_override : source;
     po.profile_path = f->profile;
     po.api_url = f->emu.api_url;
     po.plan.no_deactivate = no_deactivate;
@@ -403,6 +407,40 @@ static void user_read_twice_in_a_listing_is_claimed_once(void **state)
         assert_int_equal(counts[k], 0);
 }
 
+/* A source that can be read once only (process substitution: a pipe at
+ * /dev/fd/N) is planned whole, not taken half-read by the profile's check. */
+static void a_source_from_a_pipe_is_read_once(void **state)
+{
+    fixture *f = *state = start("");
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    static const char csv[] = "email,first,last,title\n"
+                              "p1@example.com,P,1,Agent\np2@example.com,P,2,Agent\n";
+    assert_int_equal(write(fds[1], csv, sizeof csv - 1), (ssize_t)(sizeof csv - 1));
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    source_override = path;
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    int rc = plan(f, "", false, NULL, &stats, counts);
+    close(fds[0]);
+    if (rc != 0)
+        fail_msg("plan: %s", gcs_error_last());
+    assert_int_equal(counts[GCS_PLAN_CREATE], 2);
+
+    /* and its columns are still checked against the profile, as it is read */
+    assert_int_equal(pipe(fds), 0);
+    static const char wrong[] = "mail,first,last,title\np1@example.com,P,1,Agent\n";
+    assert_int_equal(write(fds[1], wrong, sizeof wrong - 1), (ssize_t)(sizeof wrong - 1));
+    close(fds[1]);
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    rc = plan(f, "", false, NULL, &stats, counts);
+    close(fds[0]);
+    assert_int_equal(rc, GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "'email' is not a column"));
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
@@ -412,6 +450,7 @@ int main(void)
         cmocka_unit_test_teardown(shared_hash_does_not_match_the_wrong_user, teardown),
         cmocka_unit_test_teardown(shared_hash_does_not_adopt_the_wrong_user, teardown),
         cmocka_unit_test_teardown(user_read_twice_in_a_listing_is_claimed_once, teardown),
+        cmocka_unit_test_teardown(a_source_from_a_pipe_is_read_once, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

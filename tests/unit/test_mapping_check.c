@@ -139,6 +139,26 @@ static void standard_input_is_checked_while_reading(void **state)
     gcs_profile_free(p);
 }
 
+/* A pipe (process substitution) is read once only: the check reads none of it. */
+static void a_pipe_is_checked_while_reading(void **state)
+{
+    (void)state;
+    gcs_profile *p = load("hr.yaml", title_profile);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    static const char csv[] = "id,email,job_title\nE1,a@example.com,x\n";
+    assert_int_equal(write(fds[1], csv, sizeof csv - 1), (ssize_t)(sizeof csv - 1));
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    assert_int_equal(gcs_source_check_profile(p, path, GCS_SOURCE_AUTO, NULL),
+                     GCS_SOURCE_CHECK_DEFERRED);
+    char left[sizeof csv];
+    assert_int_equal(read(fds[0], left, sizeof left), (ssize_t)(sizeof csv - 1));
+    close(fds[0]);
+    gcs_profile_free(p);
+}
+
 static void check_fields_suggests_a_column(void **state)
 {
     (void)state;
@@ -239,7 +259,7 @@ int main(void)
         fprintf(stderr, "cannot open %s\n", TABLE_DIR);
         return 1;
     }
-    struct CMUnitTest tests[64 + 4];
+    struct CMUnitTest tests[64 + 5];
     char *names[64];
     size_t n = 0;
     for (int i = 0; i < count; i++) {
@@ -254,6 +274,7 @@ int main(void)
     free(list);
     size_t table = n;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(standard_input_is_checked_while_reading);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(a_pipe_is_checked_while_reading);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(check_fields_suggests_a_column);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(json_pre_pass_stops_early);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(many_distinct_names);
