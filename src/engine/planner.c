@@ -105,7 +105,6 @@ typedef struct planner {
     gcs_strmap index;         /* "key\x1fvalue" -> 1 + place in users */
     gcs_strmap claimed;       /* user id -> index in rows of the row that matched it */
     bool source_clean;        /* the source was read to its end */
-    bool source_check_deferred; /* a source read once (stdin, a pipe): checked as read */
     bool reads_roles;         /* current users were read with their roles */
     gcs_group_planner *groups; /* the profile's groups (engine/group_planner.c), or NULL */
     /* lookups_at_once: filter -> {"rc", "message", "user" (or null)}, the
@@ -909,10 +908,12 @@ static int read_source(planner *p)
     if (rc < 0)
         return rc;
     /* A file was checked against the profile before anything was read from
-     * Genesys; standard input and pipes can be read once only, and rows in
-     * memory are checked the same way, as they go. */
-    bool check = p->o->source_data || p->source_check_deferred;
-    if (check && (rc = gcs_field_names_new(&names, p->profile, src)) < 0)
+     * Genesys (standard input and pipes, read once only, were not); every
+     * source is checked again as it is read, so that a file replaced in
+     * between (an export rewritten) cannot map its rows with a column missing,
+     * as if each row emptied it. A CSV's header is checked once; JSON records
+     * only until every field was met. */
+    if ((rc = gcs_field_names_new(&names, p->profile, src)) < 0)
         goto out;
     /* A plan of named people does not need the groups column: without it, their
      * memberships are left as they are (group_planner.c). */
@@ -2433,7 +2434,6 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
     if (o->source_path && !o->source_data &&
         (rc = gcs_source_check_profile(p.profile, o->source_path, o->source_format, NULL)) < 0)
         goto out;
-    p.source_check_deferred = rc == GCS_SOURCE_CHECK_DEFERRED;
     if ((rc = gcs_plan_begin(out, o->api_url, o->source_path, o->profile_path, &o->plan)) < 0)
         goto out;
     if (p.marker)

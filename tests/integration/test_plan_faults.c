@@ -142,6 +142,29 @@ int __wrap_gcs_http_call(gcs_http_client_response *out, gcs_http_client *c,
     return __real_gcs_http_call(out, c, req);
 }
 
+/* The source file replaced just after the profile was checked against it
+ * (an export rewritten by its job while the plan starts), with this text. */
+static const char *replace_source_with;
+
+struct gcs_profile;
+int __real_gcs_source_check_profile(const struct gcs_profile *profile, const char *path,
+                                    int format, const void *options);
+int __wrap_gcs_source_check_profile(const struct gcs_profile *profile, const char *path,
+                                    int format, const void *options);
+
+int __wrap_gcs_source_check_profile(const struct gcs_profile *profile, const char *path,
+                                    int format, const void *options)
+{
+    int rc = __real_gcs_source_check_profile(profile, path, format, options);
+    if (replace_source_with) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(replace_source_with, f);
+        fclose(f);
+    }
+    return rc;
+}
+
 /* ==== Fixture ==== */
 
 static const char *source_override; /* a path to plan instead of hr.csv, or NULL */
@@ -207,6 +230,7 @@ static int teardown(void **state)
     spill_write_faults = spill_read_faults = 0;
     same_hash[0] = same_hash[1] = NULL;
     source_override = NULL;
+    replace_source_with = NULL;
     free(between_passes_id);
     free(between_passes_token);
     between_passes_id = between_passes_token = NULL;
@@ -441,6 +465,24 @@ static void a_source_from_a_pipe_is_read_once(void **state)
     assert_non_null(strstr(gcs_error_last(), "'email' is not a column"));
 }
 
+/* A source replaced between the profile's check and its reading, by one
+ * without a column the profile maps, fails the plan: its rows are not taken
+ * as emptying that attribute for everyone. */
+static void a_source_replaced_after_its_check_is_checked_again(void **state)
+{
+    char *bob = user_json("bob@example.com", "Lead", 0, "bob@example.com");
+    fixture *f = *state = start(bob);
+    free(bob);
+    static const char rows[] = "bob@example.com,Bob,B,Lead\n";
+    gcs_planner_stats stats;
+    long counts[GCS_PLAN__KINDS];
+    replace_source_with = "email,first,last\nbob@example.com,Bob,B\n";
+    int rc = plan(f, rows, false, NULL, &stats, counts);
+    assert_int_equal(rc, GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "'title' is not a column"));
+    assert_int_equal(counts[GCS_PLAN_UPDATE], 0);
+}
+
 int main(void)
 {
     gcs_test_deadline(280);
@@ -451,6 +493,7 @@ int main(void)
         cmocka_unit_test_teardown(shared_hash_does_not_adopt_the_wrong_user, teardown),
         cmocka_unit_test_teardown(user_read_twice_in_a_listing_is_claimed_once, teardown),
         cmocka_unit_test_teardown(a_source_from_a_pipe_is_read_once, teardown),
+        cmocka_unit_test_teardown(a_source_replaced_after_its_check_is_checked_again, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
