@@ -222,12 +222,11 @@ static int digest_head(gcs_buf *b, bool with_marker, const char *m)
     return rc;
 }
 
-static const char *marker_of(const gcs_digester *d, const json_t *user)
+static const char *marker_of(const gcs_digester *d, const json_t *genesys)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
-                       i, e)
+    json_array_foreach(json_object_get(genesys, "externalIds"), i, e)
     {
         const char *authority = json_string_value(json_object_get(e, "authority"));
         if (authority && strcmp(authority, d->marker) == 0)
@@ -268,11 +267,18 @@ static const char *tree_entry_value(const json_t *list, const char *key, const c
     return NULL;
 }
 
+/* A user and its two extension objects, looked up once (their names are long
+ * to hash). */
+typedef struct tree_user {
+    const json_t *user, *enterprise, *genesys;
+} tree_user;
+
 /* The string gcs_scim_attr_value gives of a string attribute of `user`,
  * borrowed (no copy made and freed for every attribute of every row), or
  * NULL; *is_string false for the attributes of other types. */
-static const char *tree_value(const json_t *user, const gcs_profile_attr *a, bool *is_string)
+static const char *tree_value(const tree_user *t, const gcs_profile_attr *a, bool *is_string)
 {
+    const json_t *user = t->user;
     *is_string = true;
     switch (a->target) {
     case GCS_TARGET_USERNAME:
@@ -284,19 +290,15 @@ static const char *tree_value(const json_t *user, const gcs_profile_attr *a, boo
     case GCS_TARGET_DIVISION:
     case GCS_TARGET_EMPLOYEENUMBER:
     case GCS_TARGET_DATEHIRE:
-        return nonempty_value(json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER),
-                                              gcs_target_name(a->target)));
+        return nonempty_value(json_object_get(t->enterprise, gcs_target_name(a->target)));
     case GCS_TARGET_MANAGER:
-        return nonempty_value(json_object_get(
-            json_object_get(json_object_get(user, GCS_SCIM_ENTERPRISE_USER), "manager"), "value"));
+        return nonempty_value(json_object_get(json_object_get(t->enterprise, "manager"), "value"));
     case GCS_TARGET_EMAIL:
         return tree_entry_value(json_object_get(user, "emails"), "type", "work");
     case GCS_TARGET_PHONE:
         return tree_entry_value(json_object_get(user, "phoneNumbers"), "type", a->sub);
     case GCS_TARGET_EXTERNALIDS:
-        return tree_entry_value(
-            json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
-            "authority", a->sub);
+        return tree_entry_value(json_object_get(t->genesys, "externalIds"), "authority", a->sub);
     default:
         *is_string = false;
         return NULL;
@@ -323,9 +325,11 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
     if (!json_is_object(user) || (desired && !desired_covered(d, user)))
         return 0;
     gcs_buf *b = &d->text;
+    tree_user t = {user, json_object_get(user, GCS_SCIM_ENTERPRISE_USER),
+                   json_object_get(user, GCS_SCIM_GENESYS_USER)};
     /* `active` is left out: the diff compares it only when the desired user
      * has it, which the caller checks (gcs_managed_active). */
-    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of(d, user) : NULL);
+    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of(d, t.genesys) : NULL);
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
         if (!in_digest(a))
@@ -338,7 +342,7 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
             continue;
         }
         bool is_string;
-        const char *s = tree_value(user, a, &is_string);
+        const char *s = tree_value(&t, a, &is_string);
         if (is_string) {
             if (rc == 0)
                 rc = put_string_value(b, s);
