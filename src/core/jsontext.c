@@ -2,6 +2,7 @@
 #include "core/error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -502,12 +503,32 @@ size_t gcs_json_escape_byte(unsigned char c, char esc[6])
     }
 }
 
+#define ONES  0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+
+/* Whether any of 8 bytes is '"', '\\', a control character or not ASCII: the
+ * bytes a string's text does not take as they are (never false when one is;
+ * sometimes true after a control character, which is looked at anyway). */
+static inline bool special_in(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
+}
+
 int gcs_json_text_put_string(gcs_buf *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
     size_t before = out->len;
     int rc = gcs_buf_putc(out, '"');
     while (p < end && rc == 0) {
+        /* Plain ASCII by eights: most of every name and value. */
+        for (uint64_t w; end - p >= 8; p += 8) {
+            memcpy(&w, p, 8);
+            if (special_in(w))
+                break;
+        }
+        if (p >= end)
+            break;
         unsigned char c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             p++;

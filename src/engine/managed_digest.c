@@ -58,12 +58,28 @@ static bool never_diffed(const char *name)
     return false;
 }
 
+/* A member of a desired user: `name` at the top (urn NULL) or in the
+ * extension object `urn`, whose profile path is "URN:NAME". Named so, without
+ * writing the path out: every member of every row is looked up. */
+typedef struct member {
+    const char *urn, *name;
+    size_t urn_len;
+} member;
+
+static bool path_is(const char *path, const member *m)
+{
+    if (!m->urn)
+        return strcmp(path, m->name) == 0;
+    return strncmp(path, m->urn, m->urn_len) == 0 && path[m->urn_len] == ':' &&
+           strcmp(path + m->urn_len + 1, m->name) == 0;
+}
+
 /* Does a profile attribute with this path own the part `sub` (NULL: the whole)? */
-static bool profile_names(const gcs_profile *profile, const char *path, const char *sub)
+static bool profile_names(const gcs_profile *profile, const member *m, const char *sub)
 {
     for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(profile, i);
-        if (strcmp(a->path, path) != 0)
+        if (!path_is(a->path, m))
             continue;
         if (!sub || (a->sub && strcmp(a->sub, sub) == 0))
             return true;
@@ -73,7 +89,7 @@ static bool profile_names(const gcs_profile *profile, const char *path, const ch
 
 /* A list of typed entries (emails, phoneNumbers) or externalIds: each entry's
  * `field` must be a part the profile (or the marker) owns, and appear once. */
-static bool parts_covered(const gcs_digester *d, const char *path, const json_t *list,
+static bool parts_covered(const gcs_digester *d, const member *path, const json_t *list,
                           const char *field)
 {
     if (!json_is_array(list))
@@ -118,9 +134,10 @@ static bool set_without_repeats(const json_t *list, const char *field)
     return true;
 }
 
-static bool covered(const gcs_digester *d, const char *path, const char *name, const json_t *v)
+static bool covered(const gcs_digester *d, const member *path, const json_t *v)
 {
-    if (strcmp(path, "active") == 0)
+    const char *name = path->name;
+    if (!path->urn && strcmp(name, "active") == 0)
         return json_is_boolean(v);
     if (strcmp(name, "emails") == 0 || strcmp(name, "phoneNumbers") == 0)
         return parts_covered(d, path, v, "type");
@@ -144,15 +161,14 @@ static bool desired_covered(const gcs_digester *d, const json_t *user)
         if (strncmp(key, "urn:", 4) == 0 && json_is_object(v)) {
             const char *sub;
             json_t *sv;
+            member m = {key, NULL, strlen(key)};
             json_object_foreach(v, sub, sv)
             {
-                char path[512];
-                snprintf(path, sizeof path, "%s:%s", key, sub);
-                if (!covered(d, path, sub, sv)) {
+                m.name = sub;
+                if (!covered(d, &m, sv))
                     return false;
-                }
             }
-        } else if (!covered(d, key, key, v)) {
+        } else if (!covered(d, &(member){NULL, key, 0}, v)) {
             return false;
         }
     }
@@ -206,12 +222,11 @@ static int digest_head(gcs_buf *b, bool with_marker, const char *m)
     return rc;
 }
 
-static const char *marker_of(const gcs_digester *d, const json_t *user)
+static const char *marker_of(const gcs_digester *d, const json_t *genesys)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(json_object_get(user, GCS_SCIM_GENESYS_USER), "externalIds"),
-                       i, e)
+    json_array_foreach(json_object_get(genesys, "externalIds"), i, e)
     {
         const char *authority = json_string_value(json_object_get(e, "authority"));
         if (authority && strcmp(authority, d->marker) == 0)
@@ -231,14 +246,90 @@ static size_t set_size(const json_t *user, const gcs_profile_attr *a)
     return json_array_size(json_object_get(user, a->path));
 }
 
+static const char *nonempty_value(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && *s ? s : NULL;
+}
+
+/* As entry_with in mapping/map.c: the first entry whose `key` is `want`,
+ * ignoring case; its value when not empty. */
+static const char *tree_entry_value(const json_t *list, const char *key, const char *want)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && strcasecmp(v, want) == 0)
+            return nonempty_value(json_object_get(e, "value"));
+    }
+    return NULL;
+}
+
+/* A user and its two extension objects, looked up once (their names are long
+ * to hash). */
+typedef struct tree_user {
+    const json_t *user, *enterprise, *genesys;
+} tree_user;
+
+/* The string gcs_scim_attr_value gives of a string attribute of `user`,
+ * borrowed (no copy made and freed for every attribute of every row), or
+ * NULL; *is_string false for the attributes of other types. */
+static const char *tree_value(const tree_user *t, const gcs_profile_attr *a, bool *is_string)
+{
+    const json_t *user = t->user;
+    *is_string = true;
+    switch (a->target) {
+    case GCS_TARGET_USERNAME:
+    case GCS_TARGET_DISPLAYNAME:
+    case GCS_TARGET_TITLE:
+    case GCS_TARGET_EXTERNALID:
+        return nonempty_value(json_object_get(user, gcs_target_name(a->target)));
+    case GCS_TARGET_DEPARTMENT:
+    case GCS_TARGET_DIVISION:
+    case GCS_TARGET_EMPLOYEENUMBER:
+    case GCS_TARGET_DATEHIRE:
+        return nonempty_value(json_object_get(t->enterprise, gcs_target_name(a->target)));
+    case GCS_TARGET_MANAGER:
+        return nonempty_value(json_object_get(json_object_get(t->enterprise, "manager"), "value"));
+    case GCS_TARGET_EMAIL:
+        return tree_entry_value(json_object_get(user, "emails"), "type", "work");
+    case GCS_TARGET_PHONE:
+        return tree_entry_value(json_object_get(user, "phoneNumbers"), "type", a->sub);
+    case GCS_TARGET_EXTERNALIDS:
+        return tree_entry_value(json_object_get(t->genesys, "externalIds"), "authority", a->sub);
+    default:
+        *is_string = false;
+        return NULL;
+    }
+}
+
+/* A string value as put_value writes the json_string gcs_scim_attr_value
+ * would make of it (its bytes up to the first NUL). */
+static int put_string_value(gcs_buf *b, const char *s)
+{
+    if (!s)
+        return gcs_buf_putc(b, '-');
+    size_t n = strlen(s);
+    int rc = gcs_buf_putc(b, 's');
+    if (rc == 0)
+        rc = gcs_buf_put(b, &n, sizeof n);
+    if (rc == 0)
+        rc = gcs_buf_put(b, s, n);
+    return rc;
+}
+
 int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_managed_digest *out)
 {
     if (!json_is_object(user) || (desired && !desired_covered(d, user)))
         return 0;
     gcs_buf *b = &d->text;
+    tree_user t = {user, json_object_get(user, GCS_SCIM_ENTERPRISE_USER),
+                   json_object_get(user, GCS_SCIM_GENESYS_USER)};
     /* `active` is left out: the diff compares it only when the desired user
      * has it, which the caller checks (gcs_managed_active). */
-    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of(d, user) : NULL);
+    int rc = digest_head(b, d->marker != NULL, d->marker ? marker_of(d, t.genesys) : NULL);
     for (size_t i = 0; rc == 0 && i < gcs_profile_attr_count(d->profile); i++) {
         const gcs_profile_attr *a = gcs_profile_attr_at(d->profile, i);
         if (!in_digest(a))
@@ -248,6 +339,13 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
         if (rc == 0 && a->target == GCS_TARGET_ACTIVE) {
             /* As held: the diff tells false, absent and anything else apart. */
             rc = gcs_buf_putc(b, (char)('b' + gcs_managed_active(user)));
+            continue;
+        }
+        bool is_string;
+        const char *s = tree_value(&t, a, &is_string);
+        if (is_string) {
+            if (rc == 0)
+                rc = put_string_value(b, s);
             continue;
         }
         json_t *v = gcs_scim_attr_value(user, a);
