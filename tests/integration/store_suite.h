@@ -220,6 +220,43 @@ static void receipts_response_body_is_bounded(void **state)
     expect_intact(s, 1);
 }
 
+static int fields_of_big_request(const gcs_receipt *r, void *payload)
+{
+    gcs_buf *b = payload;
+    const char *cut = strstr(r->request_body, "...[truncated 131073 bytes]");
+    return gcs_buf_printf(b, "%zu %d|%s|%s|%s|%s|%s|%s|%s", strlen(r->request_body),
+                          cut && cut[27] == '\0', r->run_id, r->source_key,
+                          r->genesys_id ? r->genesys_id : "~", r->path, r->response_body,
+                          r->etag_received, r->correlation_id);
+}
+
+/* A body the caller redacted is bounded too, and the fields around it in the
+ * copy keep their own values: each cut where its own bytes end. */
+static void receipts_redacted_body_is_bounded_and_fields_kept(void **state)
+{
+    gcs_store *s = store_of(state);
+    size_t n = GCS_RECEIPT_BODY_MAX * 2 + 1;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    gcs_receipt r = {.operation = "create", .run_id = "run-big", .source_key = "emp-1",
+                     .method = "POST", .path = "/api/v2/scim/v2/Users", .request_body = big,
+                     .response_body = "{\"id\":\"u1\"}", .etag_received = "W/\"1\"",
+                     .correlation_id = "corr-1", .status = 201, .outcome = "ok",
+                     .bodies_redacted = true};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    free(big);
+    gcs_buf got;
+    gcs_buf_init(&got, 0);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, fields_of_big_request, &got), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%d 1|run-big|emp-1|~|/api/v2/scim/v2/Users|{\"id\":\"u1\"}|W/\"1\"|corr-1",
+             GCS_RECEIPT_BODY_MAX);
+    assert_string_equal(got.ptr, want);
+    gcs_buf_release(&got);
+    expect_intact(s, 1);
+}
+
 static void receipts_filters(void **state)
 {
     gcs_store *s = store_of(state);
@@ -2047,6 +2084,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(receipts_redacted_body_is_bounded_and_fields_kept,         \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(bodies_are_made_valid_utf8_at_every_offset, fixture_open,  \
