@@ -128,10 +128,59 @@ static char *redacted_body(const char *body, size_t len, const json_t *parsed, b
     return gcs_buf_detach(&b);
 }
 
+/* A body longer than `max` as a receipt keeps it: the head of its redacted
+ * text cut on a character boundary, then "...[truncated N bytes]" (N its
+ * length as it came), within max bytes. Only the head is redacted, by the
+ * text rules, unless the text it came from has a sensitive key (then the
+ * whole body is redacted key by key, as above, and cut). */
+static char *redacted_head(const char *body, size_t len, const json_t *parsed, bool sensitive,
+                           size_t max)
+{
+    char note[64];
+    size_t n = (size_t)snprintf(note, sizeof note, "...[truncated %zu bytes]", len);
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    bool cut = false;
+    size_t used = len;
+    char *s = NULL;
+    if (max <= n) /* no room for the note: whole, for the store to bound */
+        return redacted_body(body, len, parsed, sensitive);
+    if (gcs_redact_append_head(&b, body, len, max, &cut, &used) < 0)
+        goto out;
+    if (!sensitive && gcs_redact_json_head_has_sensitive_key(body, used)) {
+        gcs_buf_release(&b);
+        if (!(s = redacted_body(body, len, parsed, sensitive)))
+            goto out;
+        cut = strlen(s) > max;
+        gcs_buf_init(&b, 0);
+        if (gcs_buf_put(&b, s, cut ? max : strlen(s)) < 0)
+            goto out;
+    }
+    if (cut) {
+        size_t at = max - n;
+        while (at > 0 && ((unsigned char)b.ptr[at] & 0xC0) == 0x80)
+            at--;
+        b.len = at;
+        if (gcs_buf_put(&b, note, n) < 0)
+            goto out;
+    }
+    free(s);
+    return gcs_buf_detach(&b);
+out:
+    free(s);
+    gcs_buf_release(&b);
+    return NULL;
+}
+
 static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
-    char *req_body = redacted_body(j->body, j->body_len, NULL, j->sensitive);
-    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json, j->sensitive);
+    size_t max = c->receipt_body_max;
+    char *req_body = max && j->body_len > max
+                         ? redacted_head(j->body, j->body_len, NULL, j->sensitive, max)
+                         : redacted_body(j->body, j->body_len, NULL, j->sensitive);
+    char *res_body = max && res->body.len > max
+                         ? redacted_head(res->body.ptr, res->body.len, res->json, j->sensitive, max)
+                         : redacted_body(res->body.ptr, res->body.len, res->json, j->sensitive);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,
