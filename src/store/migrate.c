@@ -238,6 +238,27 @@ static const char v10_postgres[] =
 static const char v11_sqlite[] = V11_COLUMNS("INTEGER");
 static const char v11_postgres[] = V11_COLUMNS("BIGINT");
 
+/* ==== 12: run items kept in their key's order, without a state index ==== */
+
+/* Each item mark (two a create, one a PATCH) rewrote the row and moved its
+ * entry in run_items_state, and SQLite kept the primary key as a third
+ * b-tree beside the rows: three b-trees per mark, in the receipt writer's
+ * small transactions. On SQLite the items are now one b-tree keyed by
+ * (run_id, item_key) (WITHOUT ROWID); on both back ends the state index goes.
+ * Its one reader, the counts of a run's items by state, reads the run's rows
+ * by the primary key in one pass instead (runs.c). */
+static const char v12_sqlite[] =
+    "CREATE TABLE run_items_v12 (run_id TEXT NOT NULL REFERENCES runs(id),"
+    " item_key TEXT NOT NULL, state TEXT NOT NULL, genesys_id TEXT, detail TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, item_key)) WITHOUT ROWID;"
+    "INSERT INTO run_items_v12 (run_id, item_key, state, genesys_id, detail, attempts,"
+    " updated_ms) SELECT run_id, item_key, state, genesys_id, detail, attempts, updated_ms"
+    " FROM run_items;"
+    "DROP TABLE run_items;"
+    "ALTER TABLE run_items_v12 RENAME TO run_items;";
+static const char v12_postgres[] = "DROP INDEX run_items_state;";
+
 static const migration migrations[] = {
     {1, v1_sqlite, v1_postgres},
     {2, v2_sqlite, v2_postgres},
@@ -250,6 +271,7 @@ static const migration migrations[] = {
     {9, v9_sqlite, v9_postgres},
     {10, v10_sqlite, v10_postgres},
     {11, v11_sqlite, v11_postgres},
+    {12, v12_sqlite, v12_postgres},
 };
 
 static int version_row(const char *const *cols, int ncols, void *payload)

@@ -53,13 +53,16 @@ static bool valid_item_state(const char *s)
 
 /* ==== Runs ==== */
 
+/* The counts of a run's items by state come from one pass over its rows (the
+ * primary key's range of the run), as "pending,in_progress,done,failed". */
 #define RUN_SELECT                                                                                 \
     "SELECT r.id, r.command, r.plan_id, r.state, r.started_ms, r.finished_ms, r.updated_ms,"      \
-    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'pending'),"          \
-    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'in_progress'),"      \
-    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'done'),"             \
-    " (SELECT COUNT(*) FROM run_items i WHERE i.run_id = r.id AND i.state = 'failed')"            \
-    " FROM runs r"
+    " (SELECT COUNT(CASE WHEN i.state = 'pending' THEN 1 END) || ',' ||"                          \
+    " COUNT(CASE WHEN i.state = 'in_progress' THEN 1 END) || ',' ||"                              \
+    " COUNT(CASE WHEN i.state = 'done' THEN 1 END) || ',' ||"                                     \
+    " COUNT(CASE WHEN i.state = 'failed' THEN 1 END)"                                             \
+    " FROM run_items i WHERE i.run_id = r.id)"                                                    \
+" FROM runs r"
 
 static int fill_run(gcs_run *r, const char *const *c)
 {
@@ -71,10 +74,18 @@ static int fill_run(gcs_run *r, const char *const *c)
     r->started_ms = gcs_store__sql_int(c[4]);
     r->finished_ms = gcs_store__sql_int(c[5]);
     r->updated_ms = gcs_store__sql_int(c[6]);
-    r->pending = gcs_store__sql_int(c[7]);
-    r->in_progress = gcs_store__sql_int(c[8]);
-    r->done = gcs_store__sql_int(c[9]);
-    r->failed = gcs_store__sql_int(c[10]);
+    /* "pending,in_progress,done,failed" (RUN_SELECT) */
+    int64_t counts[4] = {0};
+    const char *p = c[7] ? c[7] : "";
+    for (int i = 0; i < 4 && *p; i++) {
+        char *end;
+        counts[i] = strtoll(p, &end, 10);
+        p = *end == ',' ? end + 1 : end;
+    }
+    r->pending = counts[0];
+    r->in_progress = counts[1];
+    r->done = counts[2];
+    r->failed = counts[3];
     if (!r->id || !r->state) {
         gcs_run_release(r);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
@@ -91,7 +102,7 @@ static int one_run_row(const char *const *cols, int ncols, void *payload)
 {
     one_run *o = payload;
     int rc;
-    if (ncols < 11 || o->found)
+    if (ncols < 8 || o->found)
         return 0;
     if ((rc = fill_run(o->out, cols)) < 0)
         return rc;
@@ -205,7 +216,7 @@ static int runs_row(const char *const *cols, int ncols, void *payload)
     runs_ctx *c = payload;
     gcs_run r;
     int rc;
-    if (ncols < 11)
+    if (ncols < 8)
         return 0;
     if ((rc = fill_run(&r, cols)) < 0)
         return rc;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,8 +214,20 @@ static int make_private(const char *path)
     return 0;
 }
 
+/* SQLite's memory statistics take a global mutex around every allocation it
+ * makes (several per row a statement writes); nothing in gcscim reads them.
+ * Only possible before SQLite initialises: when something else in the
+ * process initialised it first, the call is refused and nothing changes. */
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+static void setup_sqlite(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int gcs_store__sqlite_open(gcs_store *s, const char *path)
 {
+    pthread_once(&setup_once, setup_sqlite);
     int rc = 0;
     sqlite_conn *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path))) {

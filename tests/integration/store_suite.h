@@ -220,6 +220,43 @@ static void receipts_response_body_is_bounded(void **state)
     expect_intact(s, 1);
 }
 
+static int fields_of_big_request(const gcs_receipt *r, void *payload)
+{
+    gcs_buf *b = payload;
+    const char *cut = strstr(r->request_body, "...[truncated 131073 bytes]");
+    return gcs_buf_printf(b, "%zu %d|%s|%s|%s|%s|%s|%s|%s", strlen(r->request_body),
+                          cut && cut[27] == '\0', r->run_id, r->source_key,
+                          r->genesys_id ? r->genesys_id : "~", r->path, r->response_body,
+                          r->etag_received, r->correlation_id);
+}
+
+/* A body the caller redacted is bounded too, and the fields around it in the
+ * copy keep their own values: each cut where its own bytes end. */
+static void receipts_redacted_body_is_bounded_and_fields_kept(void **state)
+{
+    gcs_store *s = store_of(state);
+    size_t n = GCS_RECEIPT_BODY_MAX * 2 + 1;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    gcs_receipt r = {.operation = "create", .run_id = "run-big", .source_key = "emp-1",
+                     .method = "POST", .path = "/api/v2/scim/v2/Users", .request_body = big,
+                     .response_body = "{\"id\":\"u1\"}", .etag_received = "W/\"1\"",
+                     .correlation_id = "corr-1", .status = 201, .outcome = "ok",
+                     .bodies_redacted = true};
+    assert_int_equal(gcs_store_receipt_append(s, &r), 0);
+    free(big);
+    gcs_buf got;
+    gcs_buf_init(&got, 0);
+    assert_int_equal(gcs_store_receipts_each(s, NULL, fields_of_big_request, &got), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%d 1|run-big|emp-1|~|/api/v2/scim/v2/Users|{\"id\":\"u1\"}|W/\"1\"|corr-1",
+             GCS_RECEIPT_BODY_MAX);
+    assert_string_equal(got.ptr, want);
+    gcs_buf_release(&got);
+    expect_intact(s, 1);
+}
+
 static void receipts_filters(void **state)
 {
     gcs_store *s = store_of(state);
@@ -482,7 +519,7 @@ static void receipts_survive_reopen_and_chain_continues(void **state)
     expect_intact(s, 7);
     int v = 0;
     assert_int_equal(gcs_store_schema_version(&v, s), 0);
-    assert_int_equal(v, 11);
+    assert_int_equal(v, 12);
 }
 
 static int collect_owned(const char *value, void *payload)
@@ -738,6 +775,73 @@ static void runs_resume_after_a_crash(void **state)
     assert_true(run.finished_ms >= run.started_ms);
     gcs_run_release(&run);
     assert_int_equal(gcs_store_run_finish(s, "no-such-run", GCS_RUN_DONE), GCS_ENOTFOUND);
+    free(id);
+}
+
+/* A store made before version 12 (run items beside a rowid, a state index)
+ * keeps every item, with its state, id, detail and attempts, when the store is
+ * opened by this version, and the counts by state read the same. */
+static void items_survive_the_move_to_version_12(void **state)
+{
+    gcs_store *s = store_of(state);
+    gcs_run run;
+    assert_int_equal(gcs_store_run_begin(&run, s, "apply plan.json", "plan-v12"), 0);
+    char *id = strdup(run.id);
+    gcs_run_release(&run);
+    const char *keys[] = {"emp-a", "emp-b", "emp-c", "emp-d"};
+    assert_int_equal(gcs_store_items_add(s, id, keys, 4), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-a", GCS_ITEM_IN_PROGRESS, NULL, "create"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-a", GCS_ITEM_DONE, "gid-a", "created"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-b", GCS_ITEM_IN_PROGRESS, NULL, "create"), 0);
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-d", GCS_ITEM_FAILED, NULL, "409"), 0);
+    /* Back to the shape of version 11. */
+    if (gcs_store_kind_of(s) == GCS_STORE_SQLITE)
+        raw_ok(s, "CREATE TABLE run_items_kept AS SELECT * FROM run_items;"
+                  "DROP TABLE run_items;"
+                  "CREATE TABLE run_items (run_id TEXT NOT NULL REFERENCES runs(id),"
+                  " item_key TEXT NOT NULL, state TEXT NOT NULL, genesys_id TEXT, detail TEXT,"
+                  " attempts INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+                  " PRIMARY KEY (run_id, item_key));"
+                  "INSERT INTO run_items SELECT * FROM run_items_kept;"
+                  "DROP TABLE run_items_kept;"
+                  "CREATE INDEX run_items_state ON run_items(run_id, state);"
+                  "DELETE FROM schema_version WHERE version = 12;");
+    else
+        raw_ok(s, "CREATE INDEX run_items_state ON run_items(run_id, state);"
+                  "DELETE FROM schema_version WHERE version = 12;");
+    int v = 0;
+    assert_int_equal(gcs_store_schema_version(&v, s), 0);
+    assert_int_equal(v, 11);
+    s = reopen(state);
+    assert_int_equal(gcs_store_schema_version(&v, s), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(gcs_store_run_get(&run, s, id), 0);
+    assert_int_equal(run.done, 1);
+    assert_int_equal(run.in_progress, 1);
+    assert_int_equal(run.pending, 1);
+    assert_int_equal(run.failed, 1);
+    gcs_run_release(&run);
+    item_list l = {0};
+    assert_int_equal(gcs_store_items_each(s, id, NULL, collect_item, &l), 0);
+    assert_int_equal(l.n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(l.keys[i], keys[i]); /* in key order */
+    gcs_run_item it;
+    assert_int_equal(gcs_store_item_get(&it, s, id, "emp-a"), 0);
+    assert_string_equal(it.state, GCS_ITEM_DONE);
+    assert_string_equal(it.genesys_id, "gid-a");
+    assert_string_equal(it.detail, "created");
+    assert_int_equal(it.attempts, 1);
+    gcs_run_item_release(&it);
+    /* Marks and new items go on as before. */
+    assert_int_equal(gcs_store_item_mark(s, id, "emp-b", GCS_ITEM_DONE, "gid-b", "created"), 0);
+    const char *more[] = {"emp-e"};
+    assert_int_equal(gcs_store_items_add(s, id, more, 1), 0);
+    assert_int_equal(gcs_store_run_get(&run, s, id), 0);
+    assert_int_equal(run.done, 2);
+    assert_int_equal(run.in_progress, 0);
+    assert_int_equal(run.pending, 2);
+    gcs_run_release(&run);
     free(id);
 }
 
@@ -1968,6 +2072,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(run_plans_are_kept_in_parts, fixture_open,             \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(items_survive_the_move_to_version_12, fixture_open,        \
+                                        fixture_close),                                            \
         cmocka_unit_test_setup_teardown(leases_one_holder_at_a_time, fixture_open, fixture_close), \
         cmocka_unit_test_setup_teardown(leases_expired_or_dead_holder_is_taken_over, fixture_open, \
                                         fixture_close),                                            \
@@ -1978,6 +2084,8 @@ static void outbox_race_claims_each_once(void **state)
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(marks_keep_their_order_and_are_read_back, fixture_open,    \
                                         fixture_close),                                            \
+        cmocka_unit_test_setup_teardown(receipts_redacted_body_is_bounded_and_fields_kept,         \
+                                        fixture_open, fixture_close),                              \
         cmocka_unit_test_setup_teardown(bodies_redacted_by_the_caller_are_kept, fixture_open,      \
                                         fixture_close),                                            \
         cmocka_unit_test_setup_teardown(bodies_are_made_valid_utf8_at_every_offset, fixture_open,  \
