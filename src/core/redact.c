@@ -416,6 +416,25 @@ static bool shapes_may_match(const char *in, size_t n)
     return false;
 }
 
+bool gcs_redact_json_text_is_clean(const char *text, size_t len)
+{
+    /* Where the key scan (gcs_redact_json_text_has_sensitive_key) could see
+     * what shapes_may_match does not: an escaped key ("pass\u0077ord"), and
+     * blanks other than spaces between a key's closing quote and its ':'.
+     * Without those, a quoted key followed by ':' is found by shapes_may_match
+     * from that ':', back over the spaces and the quote, to the key's last
+     * word, which is sensitive whenever the key is (every sensitive key and
+     * suffix is made of key characters). An unterminated string makes the key
+     * scan say yes only for the parser to refuse the text, and the text rules
+     * then apply as here. */
+    if (strcspn(text, "\\\t\n\r") < len || shapes_may_match(text, len))
+        return false;
+    pthread_mutex_lock(&registry_lock);
+    bool secrets = has_registered(text, len);
+    pthread_mutex_unlock(&registry_lock);
+    return !secrets;
+}
+
 /* mask_shapes, or the copy it would make when nothing can match. */
 static int mask_shapes_fast(gcs_buf *out, const char *in, size_t n)
 {

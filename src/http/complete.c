@@ -99,39 +99,49 @@ static void parse_body(gcs_http_client_response *r, const char *ctype)
 
 /* ==== Completing a call ==== */
 
-/* The body as a receipt may hold it. JSON with a sensitive key is masked key
+/* The body as a receipt may hold it, in *out: the body itself when every rule
+ * leaves it as it is (most bodies: checked in one scan), else a redacted copy
+ * in *owned, which the caller frees. JSON with a sensitive key is masked key
  * by key (from `parsed` when the caller has it already); any other body gets
  * the text rules, which do to JSON without such a key all that the structured
  * redaction would (registered secrets and credential shapes, in every string),
  * without parsing and serialising it again: every call pays for this. */
-static char *redacted_body(const char *body, size_t len, const json_t *parsed, bool sensitive)
+static void redacted_body(const char **out, char **owned, const char *body, size_t len,
+                          const json_t *parsed, bool sensitive)
 {
+    *out = *owned = NULL;
     if (!body || len == 0)
-        return NULL;
+        return;
+    if (gcs_redact_json_text_is_clean(body, len)) {
+        *out = body;
+        return;
+    }
     /* A sensitive body is not parsed again here: jansson would free the
      * secret's copies unwiped. The text rules mask its JSON as well. */
     bool structured = !sensitive && gcs_redact_json_text_has_sensitive_key(body, len);
     json_t *own = parsed || !structured ? NULL : json_loadb(body, len, 0, NULL);
     if (structured && (parsed || own)) {
         json_t *clean = gcs_redact_json(parsed ? parsed : own);
-        char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        *out = *owned = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(clean);
         json_decref(own);
-        return s;
+        return;
     }
     gcs_buf b;
     gcs_buf_init(&b, 0);
     if (gcs_redact_append(&b, body) < 0) {
         gcs_buf_release(&b);
-        return NULL;
+        return;
     }
-    return gcs_buf_detach(&b);
+    *out = *owned = gcs_buf_detach(&b);
 }
 
 static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
-    char *req_body = redacted_body(j->body, j->body_len, NULL, j->sensitive);
-    char *res_body = redacted_body(res->body.ptr, res->body.len, res->json, j->sensitive);
+    const char *req_body, *res_body;
+    char *req_owned, *res_owned;
+    redacted_body(&req_body, &req_owned, j->body, j->body_len, NULL, j->sensitive);
+    redacted_body(&res_body, &res_owned, res->body.ptr, res->body.len, res->json, j->sensitive);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,
@@ -147,8 +157,8 @@ static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_respo
         .correlation_id = res->correlation_id,
     };
     c->receipt_fn(&r, c->receipt_payload);
-    free(req_body);
-    free(res_body);
+    free(req_owned);
+    free(res_owned);
 }
 
 /* Completes a job with `outcome`: builds the response from its last attempt,
