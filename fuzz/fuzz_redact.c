@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/redact.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (parsed && gcs_redact_json_text_has_sensitive_key(text, len))
             abort();
         json_decref(parsed);
+    }
+    /* A head of the result, taken from a head of the text, is the head of
+     * the whole result (as a receipt keeps it): for a few lengths. */
+    size_t keeps[3] = {size / 2, size / 5, size ? data[0] % (size + 1) : 0};
+    for (int k = 0; k < 3; k++) {
+        gcs_buf head;
+        gcs_buf_init(&head, 0);
+        bool cut = false;
+        if (gcs_redact_append_head(&head, text, size, keeps[k], &cut, NULL) == 0) {
+            size_t want = out.len > keeps[k] ? keeps[k] : out.len;
+            if (cut != (out.len > keeps[k]) || head.len != want ||
+                memcmp(head.ptr, out.ptr, want) != 0)
+                abort();
+        }
+        gcs_buf_release(&head);
     }
     char small[32];
     gcs_redact_text(small, sizeof small, text);

@@ -176,7 +176,9 @@ bool gcs_redact_is_sensitive_key(const char *key)
     return key && key_is_sensitive_n(key, strlen(key));
 }
 
-bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
+/* With `head`, text is the head of a longer one: a string its end cuts is
+ * not a key whose value it holds. */
+static bool has_sensitive_key(const char *text, size_t len, bool head)
 {
     for (size_t i = 0; i < len; i++) {
         const char *quote = memchr(text + i, '"', len - i);
@@ -199,7 +201,7 @@ bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
             }
         }
         if (i >= len)
-            return true; /* unterminated: let the parser decide */
+            return !head; /* unterminated: let the parser decide */
         size_t end = i, k = i + 1;
         while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r'))
             k++;
@@ -210,6 +212,16 @@ bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
             return true;
     }
     return false;
+}
+
+bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len)
+{
+    return has_sensitive_key(text, len, false);
+}
+
+bool gcs_redact_json_head_has_sensitive_key(const char *text, size_t len)
+{
+    return has_sensitive_key(text, len, true);
 }
 
 /* ==== Text rules ==== */
@@ -465,6 +477,60 @@ int gcs_redact_append(gcs_buf *out, const char *in)
     }
     gcs_buf_release_secure(&tmp);
     return rc;
+}
+
+/* The longest registered secret's length (under the lock). */
+static size_t longest_registered(void)
+{
+    size_t longest = 0;
+    for (size_t i = 0; i < long_lived_n; i++)
+        if (strlen(long_lived[i]) > longest)
+            longest = strlen(long_lived[i]);
+    for (size_t i = 0; i < TOKEN_RING; i++)
+        if (tokens[i] && strlen(tokens[i]) > longest)
+            longest = strlen(tokens[i]);
+    return longest;
+}
+
+/*
+ * Why a head is enough: every rule decides at a place from what comes before
+ * it and masks forward from it, so the result of a head of `in` agrees with
+ * the result of `in` up to where something the head cuts in two begins: a
+ * registered secret (less than its length before the head's end, left as it
+ * is, or grown by masks inside it by two bytes in seven at most) or a masked
+ * value (masked to the head's end: "***"). A head whose result is longer than
+ * keep + margin therefore gives the first keep bytes of the whole result; a
+ * shorter one (masks shortened it) is redone twice as long.
+ */
+int gcs_redact_append_head(gcs_buf *out, const char *in, size_t len, size_t keep, bool *cut,
+                           size_t *used)
+{
+    pthread_mutex_lock(&registry_lock);
+    size_t margin = 2 * longest_registered() + 16;
+    pthread_mutex_unlock(&registry_lock);
+    size_t take = keep + margin;
+    int rc = 0;
+    for (;;) {
+        gcs_buf head, result;
+        gcs_buf_init_secure(&head, 0); /* both may hold part of a secret */
+        gcs_buf_init_secure(&result, 0);
+        bool whole = take >= len;
+        rc = whole ? gcs_redact_append(&result, in) : gcs_buf_put(&head, in, take);
+        if (rc == 0 && !whole)
+            rc = gcs_redact_append(&result, head.ptr);
+        bool enough = rc == 0 && (whole || result.len >= keep + margin);
+        if (enough) {
+            if (used)
+                *used = whole ? len : take;
+            *cut = result.len > keep;
+            rc = gcs_buf_put(out, result.ptr, *cut ? keep : result.len);
+        }
+        gcs_buf_release_secure(&head);
+        gcs_buf_release_secure(&result);
+        if (rc < 0 || enough)
+            return rc;
+        take = take > len / 2 ? len : take * 2;
+    }
 }
 
 void gcs_redact_text(char *out, size_t outsz, const char *in)

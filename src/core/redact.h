@@ -47,6 +47,10 @@ bool gcs_redact_is_sensitive_key(const char *key);
  * keys and for malformed text. Without one, the text rules
  * (gcs_redact_append) do to the text all that gcs_redact_json would. */
 bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len);
+/* The same for the first `len` bytes of a longer text, of which only what a
+ * head redacted from them (gcs_redact_append_head) is kept: a string cut by
+ * the end is no key with a value among them. */
+bool gcs_redact_json_head_has_sensitive_key(const char *text, size_t len);
 
 /* Whether JSON text (len bytes, then a NUL) comes out of every rule as it
  * is: no registered secret, no credential shape, no key whose value must be
@@ -59,6 +63,16 @@ bool gcs_redact_json_text_is_clean(const char *text, size_t len);
  * shape can start (no sensitive word before a ':' or '=', no "Bearer " or
  * "Basic ": most bodies) is copied without the word-by-word pass. */
 int gcs_redact_append(gcs_buf *out, const char *in);
+/* The first `keep` bytes of what gcs_redact_append(out, in) would append (all
+ * of it when that is no longer), reading only a head of `in` long enough to
+ * give them: some `keep` bytes plus the longest registered secret, more when
+ * masks shorten the text. *cut says whether the whole result is longer than
+ * `keep`; *used (when not NULL), how many bytes of `in` were read. `in` is
+ * `len` bytes followed by a NUL. For a record that keeps only a head of a
+ * long text (a receipt of a page of users): the rest is not redacted for
+ * nothing. fuzz/fuzz_redact.c holds it to gcs_redact_append. */
+int gcs_redact_append_head(gcs_buf *out, const char *in, size_t len, size_t keep, bool *cut,
+                           size_t *used);
 /* Rule 2 alone, always word by word: what gcs_redact_append's shortcut must
  * equal (fuzz/fuzz_redact.c compares them). */
 int gcs_redact_append_shapes_in_full(gcs_buf *out, const char *in);

@@ -132,7 +132,32 @@ typedef struct planner {
     /* An allocation failed in a step that has no error return (an index entry,
      * a protected value): the plan would be wrong, so the run fails at its end. */
     bool oom;
+    /* The first other failure of such a step (a text not read back from the
+     * spill file): the run fails with it, as it was told. */
+    int failed_rc;
+    char failed_message[512];
 } planner;
+
+/* Keeps the error just set (rc, gcs_error_last) for the run's end, unless one
+ * is kept already: for steps that cannot return it. */
+static void keep_failure(planner *p, int rc)
+{
+    if (rc == GCS_ENOMEM)
+        p->oom = true;
+    else if (p->failed_rc == 0) {
+        p->failed_rc = rc < 0 ? rc : GCS_ERROR;
+        snprintf(p->failed_message, sizeof p->failed_message, "%s", gcs_error_last());
+    }
+}
+
+/* The error of a step that failed without returning it: the one kept, else
+ * out of memory. Returns the code, with the message set. */
+static int kept_failure(const planner *p)
+{
+    if (p->failed_rc)
+        return gcs_error_set(p->failed_rc, "%s", p->failed_message);
+    return gcs_error_set(GCS_ENOMEM, "out of memory");
+}
 
 #define USER_BLOCK 4096
 /* The user at index i (0-based, below user_count). */
@@ -283,14 +308,20 @@ static json_t *parse_squeezed(planner *p, const char *text)
 }
 
 /* The user at `place` (1-based), parsed again: a new reference, or NULL when
- * out of memory or its text cannot be read back (the run then fails). */
+ * out of memory or its text cannot be read back (the failure is kept, and the
+ * run fails with it: kept_failure). */
 static json_t *user_at(planner *p, size_t place)
 {
     if (place == 0 || place > p->user_count)
         return NULL;
     const current_user *cu = &USER_AT(p, place - 1);
+    gcs_error_clear();
     const char *text = gcs_current_user_text(cu, p->spill, &p->user_text);
-    json_t *u = text ? parse_squeezed(p, text) : NULL;
+    if (!text) {
+        keep_failure(p, gcs_error_last_code() ? gcs_error_last_code() : GCS_ENOMEM);
+        return NULL;
+    }
+    json_t *u = parse_squeezed(p, text);
     if (u && cu->has_id && json_object_set_new(u, "id", json_string(cu->blob)) < 0)
         json_decref(u), u = NULL;
     if (u && cu->version_at &&
@@ -362,6 +393,48 @@ static void index_fields(planner *p, const gcs_user_fields *f, size_t place)
         snprintf(key, sizeof key, "externalIds.%s", e->key);
         index_put(p, key, e->value, place);
     }
+}
+
+/* Whether `user` holds `value` under the matching key `key`, as index_user
+ * indexes it (userName and email ignoring case). The index compares only the
+ * values' hashes; a row is matched once the values themselves agree. */
+static bool same_match_value(const char *held, const char *value, bool nocase)
+{
+    return held && (nocase ? strcasecmp(held, value) == 0 : strcmp(held, value) == 0);
+}
+
+static bool holds_match_value(const json_t *user, const char *key, const char *value)
+{
+    if (strcmp(key, "externalId") == 0)
+        return same_match_value(json_string_value(json_object_get(user, "externalId")), value, false);
+    if (strcmp(key, "userName") == 0)
+        return same_match_value(json_string_value(json_object_get(user, "userName")), value, true);
+    if (strcmp(key, "employeeNumber") == 0)
+        return same_match_value(json_string_value(json_object_get(
+                                    ext(user, GCS_SCIM_ENTERPRISE_USER), "employeeNumber")),
+                                value, false);
+    size_t i;
+    json_t *e;
+    if (strcmp(key, "email") == 0) {
+        json_array_foreach(json_object_get(user, "emails"), i, e) {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            if (type && strcmp(type, "work") == 0 &&
+                same_match_value(json_string_value(json_object_get(e, "value")), value, true))
+                return true;
+        }
+        return false;
+    }
+    const char *external_ids = "externalIds.";
+    if (strncmp(key, external_ids, strlen(external_ids)) != 0)
+        return false;
+    const char *wanted = key + strlen(external_ids);
+    json_array_foreach(json_object_get(ext(user, GCS_SCIM_GENESYS_USER), "externalIds"), i, e) {
+        const char *authority = json_string_value(json_object_get(e, "authority"));
+        if (authority && strcmp(authority, wanted) == 0 &&
+            same_match_value(json_string_value(json_object_get(e, "value")), value, false))
+            return true;
+    }
+    return false;
 }
 
 static const char *marker_value(const planner *p, const json_t *user)
@@ -685,8 +758,9 @@ static void unload_row(desired *d)
 static void reject_row(planner *p, size_t i, const char *field, const char *why)
 {
     desired d;
-    if (load_row(p, i, &d) < 0)
-        p->oom = true;
+    int rc = load_row(p, i, &d);
+    if (rc < 0)
+        keep_failure(p, rc);
     else
         reject_mapped(p, &d, field, why);
     unload_row(&d);
@@ -1268,6 +1342,36 @@ static int read_current(planner *p)
 
 /* ==== 5: match, diff, decide ==== */
 
+/* Whether the user matched through the index holds one of the values the row
+ * is matched by (its key under the marker, its match values). */
+static bool matched_by_value(const planner *p, const desired *d, const json_t *user)
+{
+    if (p->marker && d->m.source_key) {
+        char marker_key[300];
+        snprintf(marker_key, sizeof marker_key, "externalIds.%s", p->marker);
+        if (holds_match_value(user, marker_key, d->m.source_key))
+            return true;
+    }
+    for (size_t k = 0; k < d->m.match_count; k++) {
+        if (holds_match_value(user, d->m.match[k].key, d->m.match[k].value))
+            return true;
+    }
+    return false;
+}
+
+/* Rejects a row whose match the index found by a hash its value shares with
+ * another (a chance below 2^-100): the user is not the row's, and which user
+ * is stays unknown, so nothing is planned for the row. */
+static void reject_hash_match(planner *p, desired *d, const char *id)
+{
+    char why[300];
+    snprintf(why, sizeof why,
+             "Genesys user %s shares only a hash, not a value, with this row's match values; "
+             "plan again",
+             id ? id : "?");
+    reject_mapped(p, d, NULL, why);
+}
+
 static size_t match_user(planner *p, desired *d)
 {
     char marker_key[300];
@@ -1459,6 +1563,11 @@ static size_t user_name_holder(planner *p, desired *d, const char *user_name)
                  "userName '%s' belongs to Genesys user %s, which the row on line %lu matches",
                  user_name, id, o->line);
         reject_mapped(p, d, "userName", why);
+        json_decref(u);
+        return 0;
+    }
+    if (!same_match_value(json_string_value(json_object_get(u, "userName")), user_name, true)) {
+        reject_hash_match(p, d, id);
         json_decref(u);
         return 0;
     }
@@ -1732,7 +1841,11 @@ static int plan_row(planner *p, desired *d)
     d->m.user = desired_user(p, d);
     if (!d->m.user || (d->ref->matched && !(d->current = user_at(p, d->ref->matched)))) {
         json_decref(extra);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+        return d->m.user ? kept_failure(p) : gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (d->current && !matched_by_value(p, d, d->current)) {
+        reject_hash_match(p, d, json_string_value(json_object_get(d->current, "id")));
+        goto out;
     }
 
     if (d->m.manager_key) {
@@ -1761,10 +1874,15 @@ static int plan_row(planner *p, desired *d)
             goto out;
         }
         d->ref->matched = user_name ? (uint32_t)user_name_holder(p, d, user_name) : 0;
+        /* a holder not read back would leave the row planned as a create */
+        if (p->failed_rc || p->oom) {
+            rc = kept_failure(p);
+            goto out;
+        }
         if (d->m.status != GCS_MAP_OK)
             goto out;
         if (d->ref->matched && !(d->current = user_at(p, d->ref->matched))) {
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            rc = kept_failure(p);
             goto out;
         }
         adopting = d->current != NULL;
@@ -1941,7 +2059,7 @@ static int plan_leavers(planner *p, long *managed_total)
         }
         json_t *u = user_at(p, i + 1);
         if (!u)
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return kept_failure(p);
         rc = plan_leaver(p, i + 1, u, managed_total, withhold, withheld_why);
         json_decref(u);
     }
@@ -2038,8 +2156,9 @@ static int name_duplicates(planner *p, struct row_pair **out, size_t *count)
 static void reject_pair(planner *p, struct row_pair pair, bool by_name)
 {
     desired d;
-    if (load_row(p, pair.row, &d) < 0) {
-        p->oom = true;
+    int rc = load_row(p, pair.row, &d);
+    if (rc < 0) {
+        keep_failure(p, rc);
         unload_row(&d);
         return;
     }
@@ -2062,8 +2181,9 @@ static void reject_duplicates(planner *p)
 {
     struct row_pair *names = NULL;
     size_t name_count = 0;
-    if (name_duplicates(p, &names, &name_count) < 0)
-        p->oom = true;
+    int rc = name_duplicates(p, &names, &name_count);
+    if (rc < 0)
+        keep_failure(p, rc); /* a row not read back, or out of memory */
     /* In the rows' order, each row's key before its userName. */
     size_t k = 0, n = 0;
     while (k < p->key_dup_count || n < name_count) {
@@ -2099,7 +2219,7 @@ static int plan_groups(planner *p)
         json_t *current = NULL;
         int rc = load_row(p, i, &d);
         if (rc == 0 && !(current = user_at(p, r->matched)))
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            rc = kept_failure(p);
         if (rc == 0)
             json_object_set_new(people, d.m.source_key,
                                 json_pack("{s:O?,s:O?}", "id", json_object_get(current, "id"),
@@ -2147,7 +2267,7 @@ static int plan_groups(planner *p)
         json_t *current = u ? user_at(p, u) : NULL;
         if (u && !current) {
             json_decref(people);
-            return gcs_error_set(GCS_ENOMEM, "out of memory");
+            return kept_failure(p);
         }
         if (current)
             json_object_set_new(people, key,
@@ -2356,8 +2476,8 @@ int gcs_planner_run(gcs_plan *out, gcs_planner_stats *stats, gcs_http_client *cl
         goto out;
     rc = gcs_plan_finish(out);
 out:
-    if (rc == 0 && p.oom)
-        rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+    if (rc == 0 && (p.failed_rc || p.oom))
+        rc = kept_failure(&p);
     if (rc < 0)
         gcs_plan_release(out);
     gcs_row_spill_free(p.spill);

@@ -224,12 +224,16 @@ void gcs_recorder_attach(gcs_recorder *r, gcs_store *store, gcs_http_client *cli
     gcs_strmap_init(&r->path_to_key);
     gcs_strmap_init(&r->ids);
     gcs_http_client_set_receipt_hook(client, on_receipt, r);
+    /* The store keeps that much of a body: the engine redacts no more of it. */
+    gcs_http_client_set_receipt_body_max(client, GCS_RECEIPT_BODY_MAX);
 }
 
 int gcs_recorder_detach(gcs_recorder *r)
 {
-    if (r->client)
+    if (r->client) {
         gcs_http_client_set_receipt_hook(r->client, NULL, NULL);
+        gcs_http_client_set_receipt_body_max(r->client, 0);
+    }
     int rc = r->failed;
     if (r->store) {
         int frc = gcs_store_flush(r->store);

@@ -17,6 +17,7 @@
 
 struct gcs_row_spill {
     int fd;
+    char *dir;          /* where the file is: named by every error */
     uint64_t written;   /* bytes in the file */
     char *pending;      /* appended, not yet written: they follow `written` */
     size_t pending_len;
@@ -35,9 +36,11 @@ int gcs_row_spill_new(gcs_row_spill **out)
     GCS_CHECK_ALLOC(s);
     s->pending = malloc(SPILL_CHUNK);
     s->window = malloc(SPILL_WINDOW);
-    if (!s->pending || !s->window) {
+    s->dir = strdup(dir);
+    if (!s->pending || !s->window || !s->dir) {
         free(s->pending);
         free(s->window);
+        free(s->dir);
         free(s);
         return gcs_error_set(GCS_ENOMEM, "out of memory");
     }
@@ -54,8 +57,10 @@ int gcs_row_spill_new(gcs_row_spill **out)
         int e = errno;
         free(s->pending);
         free(s->window);
+        free(s->dir);
         free(s);
-        return gcs_error_set(GCS_EIO, "cannot keep the source's rows in %s: %s", dir, strerror(e));
+        return gcs_error_set(GCS_EIO, "cannot make the planner's spill file in %s: %s", dir,
+                             strerror(e));
     }
     *out = s;
     return 0;
@@ -66,21 +71,23 @@ void gcs_row_spill_free(gcs_row_spill *s)
     if (!s)
         return;
     close(s->fd);
+    free(s->dir);
     free(s->pending);
     free(s->window);
     free(s);
 }
 
-static int write_all(int fd, const void *p, size_t len)
+static int write_all(const gcs_row_spill *s, const void *p, size_t len)
 {
-    if (gcs_file_write_all(fd, p, len) < 0)
-        return gcs_error_set(GCS_EIO, "cannot keep the source's rows: %s", strerror(errno));
+    if (gcs_file_write_all(s->fd, p, len) < 0)
+        return gcs_error_set(GCS_EIO, "cannot write the planner's spill file in %s: %s", s->dir,
+                             strerror(errno));
     return 0;
 }
 
 static int flush(gcs_row_spill *s)
 {
-    int rc = s->pending_len ? write_all(s->fd, s->pending, s->pending_len) : 0;
+    int rc = s->pending_len ? write_all(s, s->pending, s->pending_len) : 0;
     if (rc == 0) {
         s->written += s->pending_len;
         s->pending_len = 0;
@@ -95,7 +102,7 @@ int gcs_row_spill_append(gcs_row_spill *s, const void *data, size_t len, uint64_
     if (s->pending_len + len > SPILL_CHUNK && (rc = flush(s)) < 0)
         return rc;
     if (len > SPILL_CHUNK) {
-        if ((rc = write_all(s->fd, data, len)) == 0)
+        if ((rc = write_all(s, data, len)) == 0)
             s->written += len;
         return rc;
     }
@@ -104,16 +111,16 @@ int gcs_row_spill_append(gcs_row_spill *s, const void *data, size_t len, uint64_
     return 0;
 }
 
-static int read_at(int fd, char *p, size_t len, uint64_t at, size_t *got)
+static int read_at(const gcs_row_spill *s, char *p, size_t len, uint64_t at, size_t *got)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pread(fd, p + done, len - done, (off_t)(at + done));
+        ssize_t n = pread(s->fd, p + done, len - done, (off_t)(at + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return gcs_error_set(GCS_EIO, "cannot read the source's rows back: %s",
-                                 strerror(errno));
+            return gcs_error_set(GCS_EIO, "cannot read back the planner's spill file in %s: %s",
+                                 s->dir, strerror(errno));
         if (n == 0)
             break;
         done += (size_t)n;
@@ -125,7 +132,8 @@ static int read_at(int fd, char *p, size_t len, uint64_t at, size_t *got)
 int gcs_row_spill_read(gcs_row_spill *s, uint64_t at, size_t len, void *out)
 {
     if (at + len > s->written + s->pending_len)
-        return gcs_error_set(GCS_EIO, "cannot read the source's rows back: past the end");
+        return gcs_error_set(GCS_EIO,
+                             "cannot read back the planner's spill file in %s: past its end", s->dir);
     if (at >= s->written) { /* not written yet */
         memcpy(out, s->pending + (at - s->written), len);
         return 0;
@@ -139,11 +147,11 @@ int gcs_row_spill_read(gcs_row_spill *s, uint64_t at, size_t len, void *out)
         return 0;
     }
     if (len > SPILL_WINDOW / 2) {
-        if ((rc = read_at(s->fd, out, len, at, &got)) < 0)
+        if ((rc = read_at(s, out, len, at, &got)) < 0)
             return rc;
     } else {
         s->window_len = 0;
-        if ((rc = read_at(s->fd, s->window, SPILL_WINDOW, at, &got)) < 0)
+        if ((rc = read_at(s, s->window, SPILL_WINDOW, at, &got)) < 0)
             return rc;
         s->window_at = at;
         s->window_len = got;
@@ -151,7 +159,9 @@ int gcs_row_spill_read(gcs_row_spill *s, uint64_t at, size_t len, void *out)
             memcpy(out, s->window, len);
     }
     if (got < len)
-        return gcs_error_set(GCS_EIO, "cannot read the source's rows back: short read");
+        return gcs_error_set(GCS_EIO,
+                             "cannot read back the planner's spill file in %s: it is shorter than written",
+                             s->dir);
     return 0;
 }
 

@@ -25,6 +25,9 @@ int gcs_row_spill_new(gcs_row_spill **out);
 /* Closes (and so removes) the file. Accepts NULL. */
 void gcs_row_spill_free(gcs_row_spill *s);
 
+/* Every failure below is GCS_EIO with a message naming the spill file (its
+ * directory) and the system's reason. */
+
 /* Appends len bytes; *at is where they start, for gcs_row_spill_read. */
 int gcs_row_spill_append(gcs_row_spill *s, const void *data, size_t len, uint64_t *at);
 

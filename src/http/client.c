@@ -362,6 +362,11 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
     c->receipt_payload = payload;
 }
 
+void gcs_http_client_set_receipt_body_max(gcs_http_client *c, size_t max)
+{
+    c->receipt_body_max = max;
+}
+
 /* ==== Submitting ==== */
 
 static const char *default_content_type(const char *path)

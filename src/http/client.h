@@ -187,6 +187,13 @@ int gcs_http_client_new(gcs_http_client **out, const gcs_http_client_options *op
 void gcs_http_client_free(gcs_http_client *c);
 
 void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn, void *payload);
+/* Receipts keep at most `max` bytes of a body (0, the default: all of it). A
+ * longer body comes cut on a character boundary and ended by
+ * "...[truncated N bytes]", N its length as sent or answered, within the
+ * `max` bytes; only the head it keeps is redacted (gcs_redact_append_head),
+ * not the whole of a page of users. A store that bounds bodies to `max` keeps
+ * such a body as it comes. Set it before the first call. */
+void gcs_http_client_set_receipt_body_max(gcs_http_client *c, size_t max);
 
 /* Called once, after the on_start hooks of the calls that one pass of the loop
  * is about to send and before any of them goes on the wire: several records

@@ -127,6 +127,7 @@ struct gcs_http_client {
 
     gcs_http_receipt_fn receipt_fn;
     void *receipt_payload;
+    size_t receipt_body_max; /* bytes of a body a receipt keeps; 0: all */
     int (*start_barrier)(void *payload);
     void *start_barrier_payload;
 

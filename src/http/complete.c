@@ -99,49 +99,102 @@ static void parse_body(gcs_http_client_response *r, const char *ctype)
 
 /* ==== Completing a call ==== */
 
-/* The body as a receipt may hold it, in *out: the body itself when every rule
- * leaves it as it is (most bodies: checked in one scan), else a redacted copy
- * in *owned, which the caller frees. JSON with a sensitive key is masked key
+/* The body as a receipt may hold it. JSON with a sensitive key is masked key
  * by key (from `parsed` when the caller has it already); any other body gets
  * the text rules, which do to JSON without such a key all that the structured
  * redaction would (registered secrets and credential shapes, in every string),
  * without parsing and serialising it again: every call pays for this. */
-static void redacted_body(const char **out, char **owned, const char *body, size_t len,
-                          const json_t *parsed, bool sensitive)
+static char *redacted_body(const char *body, size_t len, const json_t *parsed, bool sensitive)
 {
-    *out = *owned = NULL;
     if (!body || len == 0)
-        return;
-    if (gcs_redact_json_text_is_clean(body, len)) {
-        *out = body;
-        return;
-    }
+        return NULL;
     /* A sensitive body is not parsed again here: jansson would free the
      * secret's copies unwiped. The text rules mask its JSON as well. */
     bool structured = !sensitive && gcs_redact_json_text_has_sensitive_key(body, len);
     json_t *own = parsed || !structured ? NULL : json_loadb(body, len, 0, NULL);
     if (structured && (parsed || own)) {
         json_t *clean = gcs_redact_json(parsed ? parsed : own);
-        *out = *owned = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        char *s = clean ? json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(clean);
         json_decref(own);
-        return;
+        return s;
     }
     gcs_buf b;
     gcs_buf_init(&b, 0);
     if (gcs_redact_append(&b, body) < 0) {
         gcs_buf_release(&b);
-        return;
+        return NULL;
     }
-    *out = *owned = gcs_buf_detach(&b);
+    return gcs_buf_detach(&b);
+}
+
+/* A body longer than `max` as a receipt keeps it: the head of its redacted
+ * text cut on a character boundary, then "...[truncated N bytes]" (N its
+ * length as it came), within max bytes. Only the head is redacted, by the
+ * text rules, unless the text it came from has a sensitive key (then the
+ * whole body is redacted key by key, as above, and cut). */
+static char *redacted_head(const char *body, size_t len, const json_t *parsed, bool sensitive,
+                           size_t max)
+{
+    char note[64];
+    size_t n = (size_t)snprintf(note, sizeof note, "...[truncated %zu bytes]", len);
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    bool cut = false;
+    size_t used = len;
+    char *s = NULL;
+    if (max <= n) /* no room for the note: whole, for the store to bound */
+        return redacted_body(body, len, parsed, sensitive);
+    if (gcs_redact_append_head(&b, body, len, max, &cut, &used) < 0)
+        goto out;
+    if (!sensitive && gcs_redact_json_head_has_sensitive_key(body, used)) {
+        gcs_buf_release(&b);
+        if (!(s = redacted_body(body, len, parsed, sensitive)))
+            goto out;
+        cut = strlen(s) > max;
+        gcs_buf_init(&b, 0);
+        if (gcs_buf_put(&b, s, cut ? max : strlen(s)) < 0)
+            goto out;
+    }
+    if (cut) {
+        size_t at = max - n;
+        while (at > 0 && ((unsigned char)b.ptr[at] & 0xC0) == 0x80)
+            at--;
+        b.len = at;
+        if (gcs_buf_put(&b, note, n) < 0)
+            goto out;
+    }
+    free(s);
+    return gcs_buf_detach(&b);
+out:
+    free(s);
+    gcs_buf_release(&b);
+    return NULL;
+}
+
+/* A body as its receipt keeps it: the body itself when it fits and every rule
+ * leaves it as it is (most bodies, found in one scan: no copy), else a
+ * redacted copy in *owned, which the caller frees. */
+static const char *receipt_body(char **owned, const gcs_http_client *c, const char *body,
+                                size_t len, const json_t *parsed, bool sensitive)
+{
+    size_t max = c->receipt_body_max;
+    *owned = NULL;
+    if (!body || len == 0)
+        return NULL;
+    if (!(max && len > max) && gcs_redact_json_text_is_clean(body, len))
+        return body;
+    *owned = max && len > max ? redacted_head(body, len, parsed, sensitive, max)
+                              : redacted_body(body, len, parsed, sensitive);
+    return *owned;
 }
 
 static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
 {
-    const char *req_body, *res_body;
     char *req_owned, *res_owned;
-    redacted_body(&req_body, &req_owned, j->body, j->body_len, NULL, j->sensitive);
-    redacted_body(&res_body, &res_owned, res->body.ptr, res->body.len, res->json, j->sensitive);
+    const char *req_body = receipt_body(&req_owned, c, j->body, j->body_len, NULL, j->sensitive);
+    const char *res_body =
+        receipt_body(&res_owned, c, res->body.ptr, res->body.len, res->json, j->sensitive);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,

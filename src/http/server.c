@@ -30,6 +30,7 @@ struct gcs_http_server {
 /* What one request accumulates between MHD's calls to the access handler. */
 typedef struct request_ctx {
     gcs_buf body;
+    unsigned long long discarded; /* body bytes read only to be dropped */
     bool too_large;
     bool answered;
 } request_ctx;
@@ -442,18 +443,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         return MHD_YES;
     }
-    if (ctx->answered) {
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     if (*upload_data_size > 0) {
-        if (!ctx->too_large && gcs_buf_put(&ctx->body, upload_data, *upload_data_size) < 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!ctx->too_large && !ctx->answered && gcs_buf_put(&ctx->body, upload_data, n) < 0) {
             ctx->too_large = true;
             gcs_buf_release(&ctx->body);
         }
-        *upload_data_size = 0;
+        /* A body dropped as it comes (chunked past max_body, or after an answer)
+         * is read no further than one with a Content-Length would be: past
+         * GCS_HTTP_DRAIN_MAX the connection is closed, answered or not. */
+        if ((ctx->too_large || ctx->answered) && (ctx->discarded += n) > GCS_HTTP_DRAIN_MAX)
+            return MHD_NO;
         return MHD_YES;
     }
+    if (ctx->answered)
+        return MHD_YES;
     return answer(srv, conn, url, method, ctx);
 }
 

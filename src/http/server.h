@@ -15,7 +15,8 @@
  *    `body_too_large` set and no body, and the connection is closed after the
  *    answer; a client that waits for 100 Continue, or a Content-Length over
  *    GCS_HTTP_DRAIN_MAX, is answered from the headers alone; a chunked body
- *    that grows past it is discarded as it arrives; a handler that answers
+ *    that grows past it is discarded as it arrives, and its connection closed
+ *    without an answer once GCS_HTTP_DRAIN_MAX more came; a handler that answers
  *    such a request with a status under 400 is overruled (413);
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);

@@ -209,6 +209,74 @@ static void receipt_bodies_are_masked_without_a_round_trip(void **state)
     gcs_http_fixture_stop(&f);
 }
 
+/* A body longer than the receipts keep (a page of users) comes to the hook as
+ * its redacted head, cut within the limit and saying how long the body was as
+ * answered: byte for byte the head of the whole body redacted, a secret in it
+ * masked, and N the length before redaction (masks beyond the head are never
+ * looked at). */
+static void a_long_answer_comes_as_its_redacted_head(void **state)
+{
+    (void)state;
+    gcs_http_fixture f;
+    bodies b = {0};
+    gcs_http_fixture_start(&f, 30, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_client_set_receipt_hook(f.client, keep_bodies, &b);
+    gcs_redact_register("Reg1stered-s3cret-value");
+    gcs_http_client_response res;
+    for (int i = 0; i < 30; i++) {
+        char id[64], path[160], body[300];
+        gcs_http_fixture_user_id(id, sizeof id, i);
+        snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+        snprintf(body, sizeof body,
+                 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+                 "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\","
+                 "\"value\":\"Agent \\u00e9 Reg1stered-s3cret-value %d\"}]}",
+                 i);
+        int rc = call(&res, &f, "PATCH", path, body, NULL, NULL);
+        if (rc != 0)
+            fail_msg("%s", res.message);
+        gcs_http_client_response_release(&res);
+    }
+    const size_t max = 2000;
+    gcs_http_client_set_receipt_body_max(f.client, max);
+    assert_int_equal(call(&res, &f, "GET", "/api/v2/scim/v2/users?startIndex=1&count=20", NULL,
+                          NULL, NULL),
+                     0);
+    assert_true(res.body.len > 4 * max);
+    gcs_buf whole;
+    gcs_buf_init(&whole, 0);
+    assert_int_equal(gcs_redact_append(&whole, res.body.ptr), 0);
+    assert_true(whole.len < res.body.len); /* the secret masked: shorter */
+    char note[64];
+    size_t n = (size_t)snprintf(note, sizeof note, "...[truncated %zu bytes]", res.body.len);
+    size_t at = max - n;
+    while (at > 0 && ((unsigned char)whole.ptr[at] & 0xC0) == 0x80)
+        at--;
+    assert_non_null(b.response);
+    assert_true(strlen(b.response) <= max);
+    assert_int_equal(strlen(b.response), at + n);
+    assert_memory_equal(b.response, whole.ptr, at);
+    assert_string_equal(b.response + at, note);
+    assert_null(strstr(b.response, "Reg1stered"));
+    assert_non_null(strstr(b.response, "Agent \xc3\xa9 ***"));
+    gcs_buf_release(&whole);
+    gcs_http_client_response_release(&res);
+
+    /* A body within the limit is kept whole, as without one. */
+    char id[64], path[160];
+    gcs_http_fixture_user_id(id, sizeof id, 0);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    assert_int_equal(call(&res, &f, "GET", path, NULL, NULL, NULL), 0);
+    assert_true(res.body.len < max);
+    assert_null(strstr(b.response, "[truncated"));
+    assert_non_null(strstr(b.response, "\"title\":\"Agent \xc3\xa9 ***"));
+    gcs_http_client_response_release(&res);
+
+    free(b.request);
+    free(b.response);
+    gcs_http_fixture_stop(&f);
+}
+
 /* GCS_HTTP_REQ_NO_JSON: a successful answer is left unparsed (its body and
  * ETag are there); an error is parsed as ever, for its scimType and detail. */
 static void answers_left_unparsed_on_request(void **state)
@@ -435,6 +503,7 @@ int main(void)
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
         cmocka_unit_test(receipt_bodies_are_masked_without_a_round_trip),
+        cmocka_unit_test(a_long_answer_comes_as_its_redacted_head),
         cmocka_unit_test(answers_left_unparsed_on_request),
         cmocka_unit_test(creates_reuse_connections),
         cmocka_unit_test(transport_failures_are_classified),

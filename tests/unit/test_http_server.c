@@ -1,12 +1,17 @@
 /* The HTTP server wrapper on its own: a handler in this process, driven with
  * libcurl over loopback. Request decoding, responses, keep-alive, the body
  * limit, dropping a connection, streamed bodies, both threading modes. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gcstest.h"
 #include "httptest.h"
@@ -268,11 +273,72 @@ static void a_client_still_sending_reads_the_413(unsigned threads)
     gcs_http_server_free(srv);
 }
 
+/* A chunked body that never ends, over a bare socket: the server reads some
+ * of it, past max_body, but stops before GCS_HTTP_DRAIN_MAX more (answering
+ * 413 or closing), instead of discarding it for as long as it comes. */
+static void an_endless_chunked_body_stops_being_read(unsigned threads)
+{
+    gcs_http_server *srv;
+    gcs_http_server_options opts = {
+        .host = "127.0.0.1", .port = 0, .threads = threads, .max_body = 1000};
+    assert_int_equal(gcs_http_server_start(&srv, &opts, handler, NULL), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)gcs_http_server_port(srv))};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    static const char head[] = "POST /big HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(send(fd, head, sizeof head - 1, MSG_NOSIGNAL), (ssize_t)(sizeof head - 1));
+    /* One chunk of 64 KiB, sent over and over: the body never ends. */
+    enum { PIECE = 64 * 1024 };
+    static char chunk[PIECE + 16];
+    int len = snprintf(chunk, sizeof chunk, "%x\r\n", PIECE);
+    memset(chunk + len, 'x', PIECE);
+    memcpy(chunk + len + PIECE, "\r\n", 2);
+    size_t chunk_len = (size_t)len + PIECE + 2;
+    unsigned long long sent = 0, limit = 4 * GCS_HTTP_DRAIN_MAX;
+    size_t at = 0;
+    bool stopped = false;
+    char answer[64] = "";
+    while (!stopped && sent < limit) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+        int n = poll(&p, 1, 5000);
+        if (n <= 0)
+            fail_msg("the server neither reads the body nor answers (%llu bytes sent)", sent);
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t got = recv(fd, answer, sizeof answer - 1, 0);
+            answer[got > 0 ? got : 0] = '\0';
+            stopped = true;
+            break;
+        }
+        ssize_t w = send(fd, chunk + at, chunk_len - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (w < 0) {
+            stopped = true; /* closed under us (EPIPE, ECONNRESET) */
+            break;
+        }
+        sent += (unsigned long long)w;
+        at = (at + (size_t)w) % chunk_len;
+    }
+    close(fd);
+    gcs_http_server_free(srv);
+    if (!stopped)
+        fail_msg("the server read %llu bytes of a chunked body and still reads", sent);
+    /* the answer, when one came before the close, is the 413 */
+    if (answer[0])
+        assert_non_null(strstr(answer, " 413 "));
+    assert_true(sent > opts.max_body);
+}
+
 static void test_thread_per_connection(void **state)
 {
     (void)state;
     exercise(0);
     a_client_still_sending_reads_the_413(0);
+    an_endless_chunked_body_stops_being_read(0);
 }
 
 static void test_pool(void **state)
@@ -280,6 +346,7 @@ static void test_pool(void **state)
     (void)state;
     exercise(2);
     a_client_still_sending_reads_the_413(2);
+    an_endless_chunked_body_stops_being_read(2);
 }
 
 static void test_bad_address(void **state)

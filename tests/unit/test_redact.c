@@ -483,6 +483,70 @@ static void a_clean_body_is_what_every_rule_leaves(void **state)
     assert_true(clean > 1000); /* the generator reaches the clean side too */
 }
 
+/* A head of the redacted text taken from a head of the text is the head of
+ * the whole redacted text, at every length: a registered secret cut by the
+ * head's end is never shown in part, a masked value cut by it is masked, and
+ * text that masks shorten (tokens many times longer than "***") makes the
+ * head read further. */
+static void a_redacted_head_is_the_head_of_the_redacted_whole(void **state)
+{
+    (void)state;
+    static const char token[] = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.payload-of-a-long-access-token";
+    gcs_redact_register_token(token);
+    gcs_buf text;
+    gcs_buf_init(&text, 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(gcs_buf_printf(&text,
+                                        "{\"title\":\"Agent %d %s\",\"password\":\"pw-%d-long\","
+                                        "\"note\":\"Bearer tok%d\",\"x\":\"%s%s\"},",
+                                        i, token, i, i, token, token),
+                         0);
+    char *whole = redact(text.ptr);
+    assert_null(strstr(whole, "payload-of"));
+    size_t whole_len = strlen(whole);
+    assert_true(whole_len < text.len / 3); /* masks shortened it: heads are read again */
+    for (size_t keep = 0; keep <= whole_len + 2; keep++) {
+        gcs_buf head;
+        gcs_buf_init(&head, 0);
+        bool cut = true;
+        size_t used = 0;
+        assert_int_equal(gcs_redact_append_head(&head, text.ptr, text.len, keep, &cut, &used), 0);
+        size_t want = whole_len > keep ? keep : whole_len;
+        assert_int_equal(head.len, want);
+        assert_memory_equal(head.ptr, whole, want);
+        assert_int_equal(cut, whole_len > keep);
+        assert_true(used <= text.len);
+        gcs_buf_release(&head);
+    }
+    /* A short keep reads a short head of a long text. */
+    gcs_buf head;
+    gcs_buf_init(&head, 0);
+    bool cut = false;
+    size_t used = 0;
+    assert_int_equal(gcs_redact_append_head(&head, text.ptr, text.len, 10, &cut, &used), 0);
+    assert_true(cut);
+    assert_true(used < text.len / 4);
+    gcs_buf_release(&head);
+    free(whole);
+    gcs_buf_release(&text);
+}
+
+/* The head of a JSON text cut inside a string holds no key of that string's:
+ * the whole-text check calls the cut malformed (true), the head's does not,
+ * and a sensitive key within the head is found by both. */
+static void a_head_cut_inside_a_string_has_no_sensitive_key(void **state)
+{
+    (void)state;
+    static const char page[] = "{\"Resources\":[{\"userName\":\"ann@example.com\",\"title\":\"Agent\"}";
+    size_t cut = strlen("{\"Resources\":[{\"userName\":\"ann@exa");
+    assert_true(gcs_redact_json_text_has_sensitive_key(page, cut));
+    assert_false(gcs_redact_json_head_has_sensitive_key(page, cut));
+    assert_false(gcs_redact_json_head_has_sensitive_key(page, strlen(page)));
+    static const char keyed[] = "{\"a\":1,\"password\":\"pw\",\"b\":\"long";
+    assert_true(gcs_redact_json_head_has_sensitive_key(keyed, strlen(keyed)));
+    assert_true(gcs_redact_json_text_has_sensitive_key(keyed, strlen(keyed)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +566,8 @@ int main(void)
         cmocka_unit_test_setup(oversized_text_line_says_truncated, reset),
         cmocka_unit_test_setup(the_shortcut_falls_back_wherever_a_shape_can_start, reset),
         cmocka_unit_test_setup(a_clean_body_is_what_every_rule_leaves, reset),
+        cmocka_unit_test_setup(a_redacted_head_is_the_head_of_the_redacted_whole, reset),
+        cmocka_unit_test_setup(a_head_cut_inside_a_string_has_no_sensitive_key, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
