@@ -188,11 +188,13 @@ static int count_from_text(const gcs_plan *plan, size_t i, json_t *clears, json_
     if (gcs_plan_member_texts_at(plan, i, wanted, COUNT, t) < 0)
         return 0;
     int rc = 0;
-    char kind_name[32], attribute[GCS_PLAN_APPROVAL_WHAT_MAX], name[GCS_PLAN_APPROVAL_WHAT_MAX - 16];
+    char kind_name[32], attribute[GCS_PLAN_APPROVAL_WHAT_MAX];
+    char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16];
     gcs_plan_kind kind;
     if (plain_string(kind_name, sizeof kind_name, t[KIND]) != 1 ||
-        gcs_plan_kind_parse(kind_name, &kind) < 0 || (t[PRIVILEGED] && strcmp(t[PRIVILEGED], "[]")))
-        goto out;
+        gcs_plan_kind_parse(kind_name, &kind) < 0 ||
+        (t[PRIVILEGED] && strcmp(t[PRIVILEGED], "[]")) || (t[CHANGES] && strchr(t[CHANGES], '\\')))
+        goto out; /* an escape could spell a member's name: only the parser reads it */
     /* First a look at every change: the counts move only once all are plain. */
     for (int pass = 0; pass < 2; pass++) {
         const char *p = t[CHANGES] && t[CHANGES][0] == '[' ? t[CHANGES] + 1 : "]";
