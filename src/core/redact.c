@@ -153,19 +153,26 @@ static bool key_is_sensitive_n(const char *key, size_t n)
     char last = (char)(key[n - 1] | 0x20);
     if (last != 't' && last != 'n' && last != 'd' && last != 'e' && last != 'y')
         return false;
-    char first = (char)tolower((unsigned char)key[0]);
-    for (size_t i = 0; i < sizeof sensitive_keys / sizeof *sensitive_keys; i++) {
-        if (sensitive_keys[i].len == n && sensitive_keys[i].name[0] == first &&
-            strncasecmp(key, sensitive_keys[i].name, n) == 0)
-            return true;
+    /* Every name starts with a lowercase letter, and only a letter's byte ORed
+     * with 0x20 gives one: no tolower call for each word. */
+    char first = (char)(key[0] | 0x20);
+    if (n <= 19) { /* the longest name, "proxy-authorization" */
+        for (size_t i = 0; i < sizeof sensitive_keys / sizeof *sensitive_keys; i++) {
+            if (sensitive_keys[i].len == n && sensitive_keys[i].name[0] == first &&
+                strncasecmp(key, sensitive_keys[i].name, n) == 0)
+                return true;
+        }
     }
+    /* A suffix begins with '_' or '-': looked at before comparing the rest. */
     switch (last) {
     case 't':
-        return ends_with_ci(key, n, "_secret", 7) || ends_with_ci(key, n, "-secret", 7);
+        return n >= 7 && (key[n - 7] == '_' || key[n - 7] == '-') &&
+               ends_with_ci(key, n - 1, "secre", 5);
     case 'n':
-        return ends_with_ci(key, n, "_token", 6) || ends_with_ci(key, n, "-token", 6);
+        return n >= 6 && (key[n - 6] == '_' || key[n - 6] == '-') &&
+               ends_with_ci(key, n - 1, "toke", 4);
     case 'd':
-        return ends_with_ci(key, n, "_password", 9);
+        return n >= 9 && key[n - 9] == '_' && ends_with_ci(key, n - 1, "passwor", 7);
     default:
         return false;
     }
@@ -426,6 +433,25 @@ static bool shapes_may_match(const char *in, size_t n)
         }
     }
     return false;
+}
+
+bool gcs_redact_json_text_is_clean(const char *text, size_t len)
+{
+    /* Where the key scan (gcs_redact_json_text_has_sensitive_key) could see
+     * what shapes_may_match does not: an escaped key ("pass\u0077ord"), and
+     * blanks other than spaces between a key's closing quote and its ':'.
+     * Without those, a quoted key followed by ':' is found by shapes_may_match
+     * from that ':', back over the spaces and the quote, to the key's last
+     * word, which is sensitive whenever the key is (every sensitive key and
+     * suffix is made of key characters). An unterminated string makes the key
+     * scan say yes only for the parser to refuse the text, and the text rules
+     * then apply as here. */
+    if (strcspn(text, "\\\t\n\r") < len || shapes_may_match(text, len))
+        return false;
+    pthread_mutex_lock(&registry_lock);
+    bool secrets = has_registered(text, len);
+    pthread_mutex_unlock(&registry_lock);
+    return !secrets;
 }
 
 /* mask_shapes, or the copy it would make when nothing can match. */

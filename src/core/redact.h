@@ -52,6 +52,13 @@ bool gcs_redact_json_text_has_sensitive_key(const char *text, size_t len);
  * the end is no key with a value among them. */
 bool gcs_redact_json_head_has_sensitive_key(const char *text, size_t len);
 
+/* Whether JSON text (len bytes, then a NUL) comes out of every rule as it
+ * is: no registered secret, no credential shape, no key whose value must be
+ * hidden (no escape and no tab or line break, which the cheaper scan behind
+ * this answer cannot see through). Then it may be stored as it is, without a
+ * copy; false only says that gcs_redact_json or gcs_redact_append must run. */
+bool gcs_redact_json_text_is_clean(const char *text, size_t len);
+
 /* Appends `in` to `out` with every rule applied. Text in which no credential
  * shape can start (no sensitive word before a ':' or '=', no "Bearer " or
  * "Basic ": most bodies) is copied without the word-by-word pass. */

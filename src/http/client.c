@@ -325,9 +325,11 @@ void gcs_http_client_free(gcs_http_client *c)
         }
     }
     free_queue(&c->wire);
-    for (int i = 0; i < c->pool_n; i++)
-        curl_easy_cleanup(c->pool[i]);
-    free(c->pool);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < c->pool[k].n; i++)
+            curl_easy_cleanup(c->pool[k].h[i]);
+        free(c->pool[k].h);
+    }
     if (c->multi)
         curl_multi_cleanup(c->multi);
     free_queue(&c->login);
@@ -653,7 +655,7 @@ static void finish_attempt(gcs_http_client *c, job *j, CURLcode code)
     else
         transport_why(why, sizeof why, j, fail, code);
     curl_multi_remove_handle(c->multi, j->easy);
-    gcs_http__handle_give(c, j->easy);
+    gcs_http__handle_give(c, j->easy, gcs_http__job_compressed(j));
     j->easy = NULL;
     gcs_http__queue_remove(&c->wire, j);
     int64_t now = gcs_time_mono_us();

@@ -91,8 +91,14 @@ struct gcs_http_client {
     uint64_t rng;
 
     CURLM *multi;
-    CURL **pool; /* idle easy handles, reused: they keep TLS sessions and DNS */
-    int pool_n, pool_cap;
+    /* Idle easy handles, reused: they keep TLS sessions and DNS. Those of
+     * pool[1] ask for gzip (reads: list pages are large), those of pool[0] do
+     * not (writes: small answers), which spares libcurl formatting the
+     * Accept-Encoding line twice on every write. */
+    struct handle_pool {
+        CURL **h;
+        int n, cap;
+    } pool[2];
 
     queue login, ready, delayed;
     queue wire; /* jobs on the wire */
@@ -144,8 +150,10 @@ void gcs_http__job_free(job *j);
  * the job is untouched and in no queue. */
 int gcs_http__job_start(gcs_http_client *c, job *j, const char *token);
 gcs_transport_fail gcs_http__job_transport_fail(job *j, CURLcode code);
-/* Returns an easy handle to the pool of idle ones. */
-void gcs_http__handle_give(gcs_http_client *c, CURL *e);
+/* Whether the job's answer is asked for compressed: reads only. */
+bool gcs_http__job_compressed(const job *j);
+/* Returns an easy handle to the pool of idle ones it was taken from. */
+void gcs_http__handle_give(gcs_http_client *c, CURL *e, bool compressed);
 
 /* ==== Finishing a call (complete.c) ==== */
 

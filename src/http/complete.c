@@ -172,15 +172,29 @@ out:
     return NULL;
 }
 
-static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
+/* A body as its receipt keeps it: the body itself when it fits and every rule
+ * leaves it as it is (most bodies, found in one scan: no copy), else a
+ * redacted copy in *owned, which the caller frees. */
+static const char *receipt_body(char **owned, const gcs_http_client *c, const char *body,
+                                size_t len, const json_t *parsed, bool sensitive)
 {
     size_t max = c->receipt_body_max;
-    char *req_body = max && j->body_len > max
-                         ? redacted_head(j->body, j->body_len, NULL, j->sensitive, max)
-                         : redacted_body(j->body, j->body_len, NULL, j->sensitive);
-    char *res_body = max && res->body.len > max
-                         ? redacted_head(res->body.ptr, res->body.len, res->json, j->sensitive, max)
-                         : redacted_body(res->body.ptr, res->body.len, res->json, j->sensitive);
+    *owned = NULL;
+    if (!body || len == 0)
+        return NULL;
+    if (!(max && len > max) && gcs_redact_json_text_is_clean(body, len))
+        return body;
+    *owned = max && len > max ? redacted_head(body, len, parsed, sensitive, max)
+                              : redacted_body(body, len, parsed, sensitive);
+    return *owned;
+}
+
+static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_response *res)
+{
+    char *req_owned, *res_owned;
+    const char *req_body = receipt_body(&req_owned, c, j->body, j->body_len, NULL, j->sensitive);
+    const char *res_body =
+        receipt_body(&res_owned, c, res->body.ptr, res->body.len, res->json, j->sensitive);
     gcs_http_receipt r = {
         .wall_ms = gcs_time_wall_ms(),
         .method = j->method,
@@ -196,8 +210,8 @@ static void emit_receipt(gcs_http_client *c, job *j, const gcs_http_client_respo
         .correlation_id = res->correlation_id,
     };
     c->receipt_fn(&r, c->receipt_payload);
-    free(req_body);
-    free(res_body);
+    free(req_owned);
+    free(res_owned);
 }
 
 /* Completes a job with `outcome`: builds the response from its last attempt,

@@ -42,7 +42,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
  * resetting and setting them again for every call cost more than the call's
  * own work in the engine (each string option is copied, the protocol list
  * parsed, the encodings list built). */
-static CURL *new_handle(const gcs_http_client *c)
+static CURL *new_handle(const gcs_http_client *c, bool compressed)
 {
     CURL *e = curl_easy_init();
     if (!e)
@@ -67,23 +67,32 @@ static CURL *new_handle(const gcs_http_client *c)
      * twice meets a version conflict and re-reads (engine/apply.h). */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    /* Compressed answers (list pages are large), gzip alone: libcurl formats
-     * the Accept-Encoding line byte by byte on every call, and the list of
-     * every coding it knows ("deflate, gzip, br, zstd") cost twice as much. */
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    /* Compressed answers for reads (list pages are large), gzip alone:
+     * libcurl formats the Accept-Encoding line byte by byte, twice, on every
+     * call, and the list of every coding it knows ("deflate, gzip, br, zstd")
+     * cost twice as much. A write's answer is one small object: its handles
+     * ask for none (libcurl decodes only what a handle asked for). */
+    if (compressed)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     return e;
 }
 
-static CURL *take_handle(gcs_http_client *c)
+bool gcs_http__job_compressed(const job *j)
 {
-    if (c->pool_n > 0)
-        return c->pool[--c->pool_n];
-    return new_handle(c);
+    return strcmp(j->method, "GET") == 0;
 }
 
-void gcs_http__handle_give(gcs_http_client *c, CURL *e)
+static CURL *take_handle(gcs_http_client *c, bool compressed)
+{
+    struct handle_pool *p = &c->pool[compressed];
+    if (p->n > 0)
+        return p->h[--p->n];
+    return new_handle(c, compressed);
+}
+
+void gcs_http__handle_give(gcs_http_client *c, CURL *e, bool compressed)
 {
     /* Forget what belonged to the last transfer (its job, its body, its
      * header lines: all freed with the job); the common options stay. The
@@ -97,17 +106,18 @@ void gcs_http__handle_give(gcs_http_client *c, CURL *e)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
     curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
-    if (c->pool_n == c->pool_cap) {
-        int cap = c->pool_cap ? c->pool_cap * 2 : 16;
-        CURL **p = realloc(c->pool, (size_t)cap * sizeof *p);
-        if (!p) {
+    struct handle_pool *p = &c->pool[compressed];
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 16;
+        CURL **h = realloc(p->h, (size_t)cap * sizeof *h);
+        if (!h) {
             curl_easy_cleanup(e);
             return;
         }
-        c->pool = p;
-        c->pool_cap = cap;
+        p->h = h;
+        p->cap = cap;
     }
-    c->pool[c->pool_n++] = e;
+    p->h[p->n++] = e;
 }
 
 /* "Authorization: Bearer TOKEN" for this attempt, in place of the last
@@ -161,7 +171,8 @@ static struct curl_slist *link_headers(gcs_http_client *c, job *j)
 int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
 {
     int rc = 0;
-    CURL *e = take_handle(c);
+    bool compressed = gcs_http__job_compressed(j);
+    CURL *e = take_handle(c, compressed);
     if (!e)
         return gcs_error_set(GCS_ENOMEM, "cannot create a transfer");
     if ((rc = set_auth_line(j, token)) < 0)
@@ -209,7 +220,7 @@ int gcs_http__job_start(gcs_http_client *c, job *j, const char *token)
     }
 out:
     if (e)
-        gcs_http__handle_give(c, e);
+        gcs_http__handle_give(c, e, compressed);
     if (rc < 0)
         return gcs_error_set(rc, "cannot start %s %s", j->method, j->path);
     return 0;

@@ -9,6 +9,7 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
 #include "core/error.h"
+#include "core/jsontext.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,90 @@ static void group_needs(json_t *needs, const gcs_plan *plan, const gcs_plan_opti
     }
 }
 
+/* A string value's text without escapes: its inside copied to out (1), 0
+ * when it is not a string, -1 when it has an escape or does not fit. */
+static int plain_string(char *out, size_t outsz, const char *v)
+{
+    if (!v || v[0] != '"')
+        return 0;
+    size_t n = strcspn(v + 1, "\\\"");
+    if (v[1 + n] != '"')
+        return -1;
+    if (n >= outsz)
+        return -1;
+    memcpy(out, v + 1, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* blank() of a value's compact text; absent (NULL) counts as blank. */
+static bool blank_text(const char *v, size_t len)
+{
+    return !v || (len == 4 && memcmp(v, "null", 4) == 0) ||
+           (len == 2 && (memcmp(v, "\"\"", 2) == 0 || memcmp(v, "[]", 2) == 0));
+}
+
+/* What one weighing update or deactivation adds to the counts, read from
+ * the compact text of its members without a parser: 1 counted, 0 when the
+ * parsed path must count it (an escape, a role change, a privileged role, an
+ * operation that cannot be read back: rarer, and each is said there as it
+ * was). Every update of a large plan comes through here. */
+static int count_from_text(const gcs_plan *plan, size_t i, json_t *clears, json_t *changes,
+                           long *deactivations, long *leavers, long *adoptions)
+{
+    static const char *const wanted[] = {"kind", "leaver", "privileged", "changes"};
+    enum { KIND, LEAVER, PRIVILEGED, CHANGES, COUNT };
+    char *t[COUNT];
+    if (gcs_plan_member_texts_at(plan, i, wanted, COUNT, t) < 0)
+        return 0;
+    int rc = 0;
+    char kind_name[32], attribute[GCS_PLAN_APPROVAL_WHAT_MAX];
+    char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16];
+    gcs_plan_kind kind;
+    if (plain_string(kind_name, sizeof kind_name, t[KIND]) != 1 ||
+        gcs_plan_kind_parse(kind_name, &kind) < 0 ||
+        (t[PRIVILEGED] && strcmp(t[PRIVILEGED], "[]")) || (t[CHANGES] && strchr(t[CHANGES], '\\')))
+        goto out; /* an escape could spell a member's name: only the parser reads it */
+    /* First a look at every change: the counts move only once all are plain. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = t[CHANGES] && t[CHANGES][0] == '[' ? t[CHANGES] + 1 : "]";
+        while (*p != ']') {
+            if (*p == ',')
+                p++;
+            static const char *const parts[] = {"attribute", "old", "new"};
+            const char *v[3];
+            size_t len[3];
+            const char *end = gcs_json_text_value_end(p);
+            if (!end || (*p == '{' && gcs_json_text_top_values(p, parts, 3, v, len) < 0))
+                goto out;
+            int a = *p == '{' ? plain_string(attribute, sizeof attribute, v[0]) : 0;
+            p = end;
+            if (a < 0)
+                goto out;
+            if (a == 0 || strcmp(attribute, "active") == 0 || blank_text(v[1], len[1]))
+                continue;
+            if (strcmp(attribute, "roles") == 0)
+                goto out;
+            if (pass == 1) {
+                attribute_name(name, sizeof name, attribute);
+                bump(blank_text(v[2], len[2]) ? clears : changes, name);
+            }
+        }
+    }
+    if (kind == GCS_PLAN_DEACTIVATE) {
+        (*deactivations)++;
+        if (t[LEAVER])
+            (*leavers)++;
+    }
+    if (kind == GCS_PLAN_ADOPT)
+        (*adoptions)++;
+    rc = 1;
+out:
+    for (int k = 0; k < COUNT; k++)
+        free(t[k]);
+    return rc;
+}
+
 json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
 {
     json_t *needs = json_array();
@@ -161,6 +246,8 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
         gcs_plan_kind kind;
         if (!gcs_plan_weighs_at(plan, i))
             continue; /* a plain create: nothing here counts it */
+        if (count_from_text(plan, i, clears, changes, &deactivations, &leavers, &adoptions))
+            continue;
         static const char *const wanted[] = {"kind", "key", "leaver", "privileged", "changes"};
         json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
         if (!op) {

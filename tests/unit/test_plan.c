@@ -288,6 +288,29 @@ static void mass_clearing_and_changing_need_approval(void **state)
     gcs_plan_release(&p);
 }
 
+/* The rule reads most updates from their text; an attribute with an escape,
+ * changes to "active" and fills are counted as the parsed path counts them. */
+static void changes_are_counted_alike_from_text_and_parsed(void **state)
+{
+    (void)state;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    json_t *needs;
+    build_changes(&p, 11, "ti\"tle", "Agent", "Lead", 20);
+    assert_string_equal(first_need(&p, &o, &needs), "change:ti\"tle");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(needs, 0), "count")), 11);
+    json_decref(needs);
+    gcs_plan_release(&p);
+    build_changes(&p, 11, "title", "Agent", "", 20);
+    assert_string_equal(first_need(&p, &o, &needs), "clear:title");
+    json_decref(needs);
+    gcs_plan_release(&p);
+    build_changes(&p, 50, "active", "true", "false", 20);
+    assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
+    gcs_plan_release(&p);
+}
+
 static void roles_privileged_users_and_adoptions_need_approval(void **state)
 {
     (void)state;
@@ -1071,6 +1094,7 @@ int main(void)
         cmocka_unit_test(the_text_in_pieces_is_the_dump),
         cmocka_unit_test(mass_deactivation_needs_approval),
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
+        cmocka_unit_test(changes_are_counted_alike_from_text_and_parsed),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
         cmocka_unit_test(creates_that_grant_or_replace_weigh),

@@ -420,6 +420,69 @@ static void the_shortcut_falls_back_wherever_a_shape_can_start(void **state)
     }
 }
 
+/* A body that gcs_redact_json_text_is_clean passes is stored as it is: every
+ * rule must leave it unchanged, and the key scan must find no sensitive key in
+ * it (or the parser refuse it, when the text rules apply alike). Cases where
+ * the cheaper scan must say no, then generated texts of the risky pieces. */
+static void a_clean_body_is_what_every_rule_leaves(void **state)
+{
+    (void)state;
+    gcs_redact_register("s3cr3t-value");
+    static const struct {
+        const char *in;
+        bool clean;
+    } cases[] = {
+        {"{\"userName\":\"a@b.c\",\"displayName\":\"Ann Lee\",\"title\":\"Agent\"}", true},
+        {"{\"title\":\"password reset desk\"}", true},
+        {"{\"password\":\"pw\"}", false},
+        {"{\"password\" :\"pw\"}", false},
+        {"{\"password\"\t:\"pw\"}", false},
+        {"{\"password\"\n:\"pw\"}", false},
+        {"{\"pass\\u0077ord\":\"pw\"}", false},
+        {"{\"a b_token\":\"x\"}", false},
+        {"{\"x\":\"Bearer abc\"}", false},
+        {"{\"x\":\"s3cr3t-value\"}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool got = gcs_redact_json_text_is_clean(cases[i].in, strlen(cases[i].in));
+        if (got != cases[i].clean)
+            fail_msg("case %zu: '%s' clean %d, expected %d", i, cases[i].in, got, cases[i].clean);
+    }
+    static const char *const pieces[] = {
+        "password", "token", "client_secret", "x_token", "a b_token", "Authorization",
+        "Bearer", "basic", "title", "s3cr3t-value", ":", "=", " ", "\"", "'", "\\", "\\u0077",
+        "\t", "\n", "\r", "{", "}", "[", "]", ",", "abc", "-", "_", "."};
+    size_t np = sizeof pieces / sizeof *pieces;
+    unsigned seed = 4242;
+    char text[256];
+    size_t clean = 0;
+    for (int round = 0; round < 100000; round++) {
+        size_t len = 0;
+        int count = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        for (int k = 0; k < count; k++) {
+            const char *piece = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % np];
+            size_t pl = strlen(piece);
+            if (len + pl >= sizeof text)
+                break;
+            memcpy(text + len, piece, pl);
+            len += pl;
+        }
+        text[len] = '\0';
+        if (!gcs_redact_json_text_is_clean(text, len))
+            continue;
+        clean++;
+        char *out = redact(text);
+        if (strcmp(out, text) != 0)
+            fail_msg("'%s' passed as clean, the rules make it '%s'", text, out);
+        free(out);
+        json_t *parsed = json_loadb(text, len, 0, NULL);
+        if (parsed && gcs_redact_json_text_has_sensitive_key(text, len))
+            fail_msg("'%s' passed as clean, has a sensitive key", text);
+        json_decref(parsed);
+    }
+    assert_true(clean > 1000); /* the generator reaches the clean side too */
+}
+
 /* A head of the redacted text taken from a head of the text is the head of
  * the whole redacted text, at every length: a registered secret cut by the
  * head's end is never shown in part, a masked value cut by it is masked, and
@@ -502,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup(oversized_fields_keep_json_valid, reset),
         cmocka_unit_test_setup(oversized_text_line_says_truncated, reset),
         cmocka_unit_test_setup(the_shortcut_falls_back_wherever_a_shape_can_start, reset),
+        cmocka_unit_test_setup(a_clean_body_is_what_every_rule_leaves, reset),
         cmocka_unit_test_setup(a_redacted_head_is_the_head_of_the_redacted_whole, reset),
         cmocka_unit_test_setup(a_head_cut_inside_a_string_has_no_sensitive_key, reset),
     };
