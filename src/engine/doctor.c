@@ -665,7 +665,7 @@ static void check_profile(doctor *d, const char *profile_error)
     int rc = gcs_source_check_profile(d->profile, d->o->source_path, d->o->source_format, NULL);
     if (rc == GCS_SOURCE_CHECK_DEFERRED) {
         add(d->r, "source-fields", GCS_DOCTOR_SKIPPED,
-            "%s is not a regular file: it can be read once only", d->o->source_path);
+            "%s can be read once only (a pipe, FIFO or terminal)", d->o->source_path);
         return;
     }
     if (rc < 0) {

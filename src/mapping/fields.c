@@ -377,9 +377,13 @@ int gcs_source_check_profile(const gcs_profile *profile, const char *path,
     gcs_source *src = NULL;
     gcs_field_names *n = NULL;
     int rc;
-    /* Standard input, a pipe (process substitution), a FIFO: read once only. */
+    /* Standard input, a pipe (process substitution), a FIFO, a socket, a
+     * terminal: read once only. Anything else that is not a file (a directory)
+     * is opened below and fails here, naming it, before Genesys is called. */
     struct stat st;
-    if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
+    if (!strcmp(path, "-") ||
+        (stat(path, &st) == 0 &&
+         (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))))
         return GCS_SOURCE_CHECK_DEFERRED;
     if ((rc = gcs_source_open(&src, path, format, options)) < 0)
         goto out;

@@ -166,7 +166,8 @@ void gcs_source_free(gcs_source *src);
  * against it: CSV by its header; JSON by a streaming pre-pass that stops as
  * soon as every field the profile reads has been met (usually the first record)
  * or at the end of the file. Returns 0; GCS_SOURCE_CHECK_DEFERRED for "-" or
- * a path that is not a regular file (check with a gcs_field_names while reading); GCS_EINVALID for a missing
+ * a path that can be read once only (a FIFO or pipe, a socket, a terminal: check
+ * with a gcs_field_names while reading); GCS_EINVALID for a missing
  * field (message above) or a bad CSV header; any error of opening or reading
  * the source that stops it (GCS_EIO, GCS_ERROR for broken framing, ...).
  */

@@ -159,6 +159,22 @@ static void a_pipe_is_checked_while_reading(void **state)
     gcs_profile_free(p);
 }
 
+/* Only what can be read once is left to the real pass: a directory given as
+ * the source fails the check at once, naming it. */
+static void a_directory_fails_the_check(void **state)
+{
+    (void)state;
+    gcs_profile *p = load("hr.yaml", title_profile);
+    char dir[] = "/tmp/gcs-source-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int rc = gcs_source_check_profile(p, dir, GCS_SOURCE_AUTO, NULL);
+    assert_true(rc < 0);
+    assert_int_not_equal(rc, GCS_SOURCE_CHECK_DEFERRED);
+    assert_non_null(strstr(gcs_error_last(), dir));
+    rmdir(dir);
+    gcs_profile_free(p);
+}
+
 static void check_fields_suggests_a_column(void **state)
 {
     (void)state;
@@ -275,6 +291,7 @@ int main(void)
     size_t table = n;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(standard_input_is_checked_while_reading);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(a_pipe_is_checked_while_reading);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(a_directory_fails_the_check);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(check_fields_suggests_a_column);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(json_pre_pass_stops_early);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(many_distinct_names);
