@@ -940,8 +940,10 @@ static int read_source(planner *p)
         if ((rc = add_row(p, row)) < 0)
             goto out;
     }
-    /* No rows (only leavers named): nothing to check the profile against. */
-    if (names && gcs_source_records(src) > 0 && (rc = gcs_field_names_check(names)) < 0)
+    /* A CSV's header is checked even without rows; JSON without records has
+     * nothing to check the profile against (only leavers named). */
+    if (names && (gcs_source_records(src) > 0 || gcs_field_names_are_columns(names)) &&
+        (rc = gcs_field_names_check(names)) < 0)
         goto out;
     rc = 0;
     p->source_clean = gcs_source_clean(src);

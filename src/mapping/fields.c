@@ -339,6 +339,11 @@ int gcs_field_names_check(const gcs_field_names *n)
     return 0;
 }
 
+bool gcs_field_names_are_columns(const gcs_field_names *n)
+{
+    return n->columns;
+}
+
 void gcs_field_names_free(gcs_field_names *n)
 {
     if (!n)

@@ -197,6 +197,8 @@ void gcs_field_names_excuse(gcs_field_names *names, const char *name);
 int gcs_field_names_add_row(gcs_field_names *names, const gcs_row *row);
 /* True when every field the profile reads has been met. */
 bool gcs_field_names_complete(const gcs_field_names *names);
+/* CSV: the names are the header's columns, known before any row. */
+bool gcs_field_names_are_columns(const gcs_field_names *names);
 /* 0, or GCS_EINVALID naming the first missing field (in profile order). */
 int gcs_field_names_check(const gcs_field_names *names);
 void gcs_field_names_free(gcs_field_names *names);

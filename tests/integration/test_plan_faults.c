@@ -463,6 +463,19 @@ static void a_source_from_a_pipe_is_read_once(void **state)
     close(fds[0]);
     assert_int_equal(rc, GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "'email' is not a column"));
+
+    /* a header and no rows is checked too, as a file with that header is: else
+     * its wrong column would pass and every managed user be a leaver */
+    assert_int_equal(pipe(fds), 0);
+    static const char header_only[] = "mail,first,last,title\n";
+    assert_int_equal(write(fds[1], header_only, sizeof header_only - 1),
+                     (ssize_t)(sizeof header_only - 1));
+    close(fds[1]);
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    rc = plan(f, "", false, NULL, &stats, counts);
+    close(fds[0]);
+    assert_int_equal(rc, GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "'email' is not a column"));
 }
 
 /* A source replaced between the profile's check and its reading, by one
