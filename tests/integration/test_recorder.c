@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 typedef struct keys {
+    const char *method; /* the calls whose keys are collected */
     int n;
     char key[8][32];
 } keys;
@@ -19,78 +20,95 @@ typedef struct keys {
 static int collect_key(const gcs_receipt *r, void *payload)
 {
     keys *k = payload;
-    if (k->n < 8 && r->method && strcmp(r->method, "POST") == 0)
+    if (k->n < 8 && r->method && strcmp(r->method, k->method) == 0)
         snprintf(k->key[k->n++], sizeof k->key[0], "%s", r->source_key ? r->source_key : "-");
     return 0;
 }
 
-static void post(gcs_http_fixture *f, const char *body)
+/* An emulator, a SQLite store in a directory of its own, a recorder of run-1. */
+typedef struct recording {
+    gcs_http_fixture f;
+    char *dir;
+    gcs_store *store;
+    gcs_recorder r;
+} recording;
+
+static void recording_start(recording *t)
+{
+    gcs_http_fixture_start(&t->f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    t->dir = gcs_test_tmpdir();
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", t->dir);
+    t->store = NULL;
+    assert_int_equal(gcs_store_open(&t->store, url), 0);
+    gcs_recorder_attach(&t->r, t->store, t->f.client, "run-1");
+}
+
+/* Detaches the recorder (every receipt written) and collects the keys of `method`'s calls. */
+static void recording_keys(recording *t, keys *k)
+{
+    assert_int_equal(gcs_recorder_detach(&t->r), 0);
+    assert_int_equal(gcs_store_receipts_each(t->store, NULL, collect_key, k), 0);
+}
+
+static void recording_stop(recording *t)
+{
+    gcs_store_free(t->store);
+    gcs_test_tmpdir_remove(t->dir);
+    gcs_http_fixture_stop(&t->f);
+}
+
+static void call(recording *t, const char *method, const char *path, const char *body)
 {
     gcs_http_client_response res;
-    gcs_http_client_request req = {.method = "POST", .path = "/api/v2/scim/v2/users", .body = body};
-    (void)gcs_http_call(&res, f->client, &req); /* answered or refused: a receipt either way */
+    gcs_http_client_request req = {.method = method, .path = path, .body = body};
+    (void)gcs_http_call(&res, t->f.client, &req); /* answered or refused: a receipt either way */
     gcs_http_client_response_release(&res);
+}
+
+static void post(recording *t, const char *body)
+{
+    call(t, "POST", "/api/v2/scim/v2/users", body);
+}
+
+static void patch(recording *t, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    call(t, "PATCH", path, "{}");
 }
 
 static void creates_are_named_by_their_top_level_user_name(void **state)
 {
     (void)state;
-    gcs_http_fixture f;
-    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
-    char *dir = gcs_test_tmpdir();
-    char url[600];
-    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
-    gcs_store *store = NULL;
-    assert_int_equal(gcs_store_open(&store, url), 0);
-    gcs_recorder r;
-    gcs_recorder_attach(&r, store, f.client, "run-1");
-    gcs_recorder_learn(&r, "K1", NULL, "plain@example.com");
-    gcs_recorder_learn(&r, "K2", NULL, "top@example.com");
-    gcs_recorder_learn(&r, "K3", NULL, "quo\"te@example.com");
-    gcs_recorder_learn(&r, "K4", NULL, "decoy@example.com");
+    recording t;
+    recording_start(&t);
+    gcs_recorder_learn(&t.r, "K1", NULL, "plain@example.com");
+    gcs_recorder_learn(&t.r, "K2", NULL, "top@example.com");
+    gcs_recorder_learn(&t.r, "K3", NULL, "quo\"te@example.com");
+    gcs_recorder_learn(&t.r, "K4", NULL, "decoy@example.com");
 
 #define USER_SCHEMA "\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"]"
     /* Plain, with spacing, any case. */
-    post(&f, "{" USER_SCHEMA ", \"userName\" : \"Plain@Example.com\",\"displayName\":\"P\"}");
+    post(&t, "{" USER_SCHEMA ", \"userName\" : \"Plain@Example.com\",\"displayName\":\"P\"}");
     /* A userName inside an object, and one as a value, before the real one. */
-    post(&f, "{" USER_SCHEMA ",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+    post(&t, "{" USER_SCHEMA ",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
              "{\"userName\":\"decoy@example.com\"},\"displayName\":\"userName\","
              "\"userName\":\"top@example.com\"}");
     /* An escape in the value: the parser reads it. */
-    post(&f, "{" USER_SCHEMA ",\"userName\":\"quo\\\"te@example.com\",\"displayName\":\"Q\"}");
+    post(&t, "{" USER_SCHEMA ",\"userName\":\"quo\\\"te@example.com\",\"displayName\":\"Q\"}");
     /* None at the top: nobody is named. */
-    post(&f, "{" USER_SCHEMA ",\"x\":{\"userName\":\"decoy@example.com\"},\"displayName\":\"D\"}");
+    post(&t, "{" USER_SCHEMA ",\"x\":{\"userName\":\"decoy@example.com\"},\"displayName\":\"D\"}");
 #undef USER_SCHEMA
 
-    assert_int_equal(gcs_recorder_detach(&r), 0);
-    keys k = {0};
-    assert_int_equal(gcs_store_receipts_each(store, NULL, collect_key, &k), 0);
+    keys k = {.method = "POST"};
+    recording_keys(&t, &k);
     assert_int_equal(k.n, 4);
     assert_string_equal(k.key[0], "K1");
     assert_string_equal(k.key[1], "K2");
     assert_string_equal(k.key[2], "K3");
     assert_string_equal(k.key[3], "-");
-    gcs_store_free(store);
-    gcs_test_tmpdir_remove(dir);
-    gcs_http_fixture_stop(&f);
-}
-
-static int collect_patch_key(const gcs_receipt *r, void *payload)
-{
-    keys *k = payload;
-    if (k->n < 8 && r->method && strcmp(r->method, "PATCH") == 0)
-        snprintf(k->key[k->n++], sizeof k->key[0], "%s", r->source_key ? r->source_key : "-");
-    return 0;
-}
-
-static void patch(gcs_http_fixture *f, const char *id)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
-    gcs_http_client_response res;
-    gcs_http_client_request req = {.method = "PATCH", .path = path, .body = "{}"};
-    (void)gcs_http_call(&res, f->client, &req);
-    gcs_http_client_response_release(&res);
+    recording_stop(&t);
 }
 
 /* Each id is kept once and serves both ways: the key of a call to /users/ID
@@ -98,45 +116,35 @@ static void patch(gcs_http_fixture *f, const char *id)
 static void ids_name_their_key_both_ways(void **state)
 {
     (void)state;
-    gcs_http_fixture f;
-    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
-    char *dir = gcs_test_tmpdir();
-    char url[600];
-    snprintf(url, sizeof url, "sqlite:%s/gcscim.db", dir);
-    gcs_store *store = NULL;
-    assert_int_equal(gcs_store_open(&store, url), 0);
-    gcs_recorder r;
-    gcs_recorder_attach(&r, store, f.client, "run-1");
-    assert_null(gcs_recorder_id_of(&r, "K1"));
-    gcs_recorder_learn(&r, "K1", "id-a", NULL);
-    gcs_recorder_learn(&r, "K2", "id-b", NULL);
-    assert_string_equal(gcs_recorder_id_of(&r, "K1"), "id-a");
-    assert_string_equal(gcs_recorder_id_of(&r, "K2"), "id-b");
-    patch(&f, "id-a");
-    patch(&f, "id-b");
+    recording t;
+    recording_start(&t);
+    assert_null(gcs_recorder_id_of(&t.r, "K1"));
+    gcs_recorder_learn(&t.r, "K1", "id-a", NULL);
+    gcs_recorder_learn(&t.r, "K2", "id-b", NULL);
+    assert_string_equal(gcs_recorder_id_of(&t.r, "K1"), "id-a");
+    assert_string_equal(gcs_recorder_id_of(&t.r, "K2"), "id-b");
+    patch(&t, "id-a");
+    patch(&t, "id-b");
     /* id-a now belongs to K3 (a later link wins); K1 learns another id. */
-    gcs_recorder_learn(&r, "K3", "id-a", NULL);
-    gcs_recorder_learn(&r, "K1", "id-c", NULL);
-    assert_string_equal(gcs_recorder_id_of(&r, "K1"), "id-c");
-    assert_string_equal(gcs_recorder_id_of(&r, "K3"), "id-a");
-    assert_string_equal(gcs_recorder_id_of(&r, "K2"), "id-b");
-    assert_null(gcs_recorder_id_of(&r, "K4"));
-    patch(&f, "id-a");
-    patch(&f, "id-c");
-    patch(&f, "id-unknown");
+    gcs_recorder_learn(&t.r, "K3", "id-a", NULL);
+    gcs_recorder_learn(&t.r, "K1", "id-c", NULL);
+    assert_string_equal(gcs_recorder_id_of(&t.r, "K1"), "id-c");
+    assert_string_equal(gcs_recorder_id_of(&t.r, "K3"), "id-a");
+    assert_string_equal(gcs_recorder_id_of(&t.r, "K2"), "id-b");
+    assert_null(gcs_recorder_id_of(&t.r, "K4"));
+    patch(&t, "id-a");
+    patch(&t, "id-c");
+    patch(&t, "id-unknown");
 
-    assert_int_equal(gcs_recorder_detach(&r), 0);
-    keys k = {0};
-    assert_int_equal(gcs_store_receipts_each(store, NULL, collect_patch_key, &k), 0);
+    keys k = {.method = "PATCH"};
+    recording_keys(&t, &k);
     assert_int_equal(k.n, 5);
     assert_string_equal(k.key[0], "K1");
     assert_string_equal(k.key[1], "K2");
     assert_string_equal(k.key[2], "K3");
     assert_string_equal(k.key[3], "K1");
     assert_string_equal(k.key[4], "-");
-    gcs_store_free(store);
-    gcs_test_tmpdir_remove(dir);
-    gcs_http_fixture_stop(&f);
+    recording_stop(&t);
 }
 
 int main(void)
