@@ -547,6 +547,12 @@ static int enqueue(receipt_writer *w, pending_receipt *p)
     return 0;
 }
 
+/* The most a receipt keeps of field `i` (F_*): bodies more than the rest. */
+static size_t field_max(int i)
+{
+    return i == F_REQ || i == F_RESP ? GCS_RECEIPT_BODY_MAX : GCS_RECEIPT_FIELD_MAX;
+}
+
 int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
 {
     int rc = 0;
@@ -554,10 +560,17 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
     memset(&p, 0, sizeof p);
     if (!s->writer && (rc = writer_start(s)) < 0)
         return rc;
-    const char *in[F__COUNT] = {r->run_id,  r->operation,     r->resource_type, r->source_key,
-                                r->genesys_id, r->method,     r->path,          r->request_body,
-                                r->response_body, r->etag_sent, r->etag_received, r->outcome,
-                                r->correlation_id};
+    /* The queued receipt starts as the caller's; its text fields, in the
+     * order of F_*, are then pointed into the block. */
+    p.r = *r;
+    const char **slot[F__COUNT] = {&p.r.run_id,     &p.r.operation,     &p.r.resource_type,
+                                   &p.r.source_key, &p.r.genesys_id,    &p.r.method,
+                                   &p.r.path,       &p.r.request_body,  &p.r.response_body,
+                                   &p.r.etag_sent,  &p.r.etag_received, &p.r.outcome,
+                                   &p.r.correlation_id};
+    const char *in[F__COUNT];
+    for (int i = 0; i < F__COUNT; i++)
+        in[i] = *slot[i];
     /* Every field lands in one block that the writer frees once: two
      * allocations a receipt (one on each thread) instead of thirteen of each.
      * A field that needs redaction is made apart first (redacted_copy, already
@@ -569,7 +582,7 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
         if (!in[i])
             continue;
         bool body = i == F_REQ || i == F_RESP;
-        size_t max = body ? GCS_RECEIPT_BODY_MAX : GCS_RECEIPT_FIELD_MAX;
+        size_t max = field_max(i);
         bool redact = (body && !r->bodies_redacted) || (i == F_PATH && strpbrk(in[i], "?="));
         if (redact) {
             rc = redacted_copy(&made[i], in[i], max, i == F_REQ);
@@ -581,7 +594,6 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
     }
     if (rc == 0 && !(p.block = malloc(total ? total : 1)))
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-    const char *field[F__COUNT] = {0};
     char *at = p.block;
     for (int i = 0; i < F__COUNT && rc == 0; i++) {
         if (!in[i])
@@ -589,13 +601,12 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
         memcpy(at, made[i] ? made[i] : in[i], len[i]);
         at[len[i]] = '\0';
         if (!made[i]) {
-            bool body = i == F_REQ || i == F_RESP;
-            size_t max = body ? GCS_RECEIPT_BODY_MAX : GCS_RECEIPT_FIELD_MAX;
+            size_t max = field_max(i);
             utf8_sanitize(at, len[i]);
             if (len[i] > max)
                 bound(at, max, len[i] + strlen(in[i] + len[i]));
         }
-        field[i] = at;
+        *slot[i] = at;
         at += len[i] + 1;
     }
     for (int i = 0; i < F__COUNT; i++)
@@ -604,21 +615,7 @@ int gcs_store_receipt_append(gcs_store *s, const gcs_receipt *r)
         pending_release(&p);
         return rc;
     }
-    p.r = *r;
     p.r.time_ms = r->time_ms ? r->time_ms : gcs_time_wall_ms();
-    p.r.run_id = field[F_RUN];
-    p.r.operation = field[F_OP];
-    p.r.resource_type = field[F_TYPE];
-    p.r.source_key = field[F_KEY];
-    p.r.genesys_id = field[F_GID];
-    p.r.method = field[F_METHOD];
-    p.r.path = field[F_PATH];
-    p.r.request_body = field[F_REQ];
-    p.r.response_body = field[F_RESP];
-    p.r.etag_sent = field[F_ETAG_S];
-    p.r.etag_received = field[F_ETAG_R];
-    p.r.outcome = field[F_OUTCOME];
-    p.r.correlation_id = field[F_CORR];
     p.r.seq = 0;
     p.r.prev_hash = p.r.hash = NULL;
 
