@@ -204,10 +204,12 @@ static int count_from_text(const gcs_plan *plan, size_t i, json_t *clears, json_
             static const char *const parts[] = {"attribute", "old", "new"};
             const char *v[3];
             size_t len[3];
-            const char *end = gcs_json_text_value_end(p);
-            if (!end || (*p == '{' && gcs_json_text_top_values(p, parts, 3, v, len) < 0))
+            /* Anything but an object here (a blank, text gcscim does not
+             * write) is the parser's to count. */
+            const char *end = *p == '{' ? gcs_json_text_value_end(p) : NULL;
+            if (!end || gcs_json_text_top_values(p, parts, 3, v, len) < 0)
                 goto out;
-            int a = *p == '{' ? plain_string(attribute, sizeof attribute, v[0]) : 0;
+            int a = plain_string(attribute, sizeof attribute, v[0]);
             p = end;
             if (a < 0)
                 goto out;
