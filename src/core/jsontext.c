@@ -127,6 +127,9 @@ int gcs_json_text_top_values(const char *text, const char *const *keys, size_t c
         if (!(p = string_end(p)))
             return -1;
         size_t nlen = (size_t)(p - name);
+        /* An escape could spell a wanted name ("ch\u0061nges"): a parser's. */
+        if (memchr(name, '\\', nlen))
+            return -1;
         p = skip_blanks(p + 1);
         if (*p != ':')
             return -1;

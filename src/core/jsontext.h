@@ -23,8 +23,9 @@ int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const ch
 /* Where the value of the top-level member `key` of the JSON object `text` is:
  * *start and *len span its text (any JSON value), for a parser to read that
  * part alone. 1 found, 0 absent, -1 when the text is not an object this scan
- * understands (the caller parses the whole text then). A member name with an
- * escape never matches. */
+ * understands (the caller parses the whole text then): a member name with an
+ * escape, met before the scan has found every key, is one (it could spell a
+ * key that a parser would find). */
 int gcs_json_text_top_value(const char *text, const char *key, const char **start, size_t *len);
 
 /* gcs_json_text_top_value for several keys in one pass over the text: starts[k]

@@ -8,6 +8,7 @@
  */
 #include "plan/plan.h"
 #include "plan/group_plan.h"
+#include "plan/internal.h"
 #include "core/error.h"
 #include "core/jsontext.h"
 
@@ -151,88 +152,165 @@ static void group_needs(json_t *needs, const gcs_plan *plan, const gcs_plan_opti
     }
 }
 
-/* A string value's text without escapes: its inside copied to out (1), 0
- * when it is not a string, -1 when it has an escape or does not fit. */
-static int plain_string(char *out, size_t outsz, const char *v)
+/* A string value's whole text (len bytes) without escapes: its inside copied
+ * to out (1), 0 when it is not a string, -1 when it has an escape, does not
+ * fit, or is not one string and nothing else. */
+static int plain_string(char *out, size_t outsz, const char *v, size_t len)
 {
-    if (!v || v[0] != '"')
+    if (!v || len == 0 || v[0] != '"')
         return 0;
     size_t n = strcspn(v + 1, "\\\"");
-    if (v[1 + n] != '"')
-        return -1;
-    if (n >= outsz)
+    if (v[1 + n] != '"' || n + 2 != len || n >= outsz)
         return -1;
     memcpy(out, v + 1, n);
     out[n] = '\0';
     return 1;
 }
 
-/* blank() of a value's compact text; absent (NULL) counts as blank. */
-static bool blank_text(const char *v, size_t len)
+static bool is_blank_char(char c)
 {
-    return !v || (len == 4 && memcmp(v, "null", 4) == 0) ||
-           (len == 2 && (memcmp(v, "\"\"", 2) == 0 || memcmp(v, "[]", 2) == 0));
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* What one weighing update or deactivation adds to the counts, read from
- * the compact text of its members without a parser: 1 counted, 0 when the
- * parsed path must count it (an escape, a role change, a privileged role, an
- * operation that cannot be read back: rarer, and each is said there as it
- * was). Every update of a large plan comes through here. */
-static int count_from_text(const gcs_plan *plan, size_t i, json_t *clears, json_t *changes,
-                           long *deactivations, long *leavers, long *adoptions)
+/* blank() of a value's text; absent (NULL) counts as blank. */
+static bool blank_text(const char *v, size_t len)
 {
-    static const char *const wanted[] = {"kind", "leaver", "privileged", "changes"};
-    enum { KIND, LEAVER, PRIVILEGED, CHANGES, COUNT };
-    char *t[COUNT];
-    if (gcs_plan_member_texts_at(plan, i, wanted, COUNT, t) < 0)
+    if (!v || (len == 4 && memcmp(v, "null", 4) == 0) || (len == 2 && memcmp(v, "\"\"", 2) == 0))
+        return true;
+    if (len < 2 || v[0] != '[' || v[len - 1] != ']')
+        return false;
+    for (size_t k = 1; k + 1 < len; k++)
+        if (!is_blank_char(v[k]))
+            return false;
+    return true;
+}
+
+const char *const gcs_plan__counted_members[GCS_PLAN__COUNTED] = {"kind", "leaver",
+                                                                  "privileged", "changes"};
+
+/*
+ * One change of the text path, {"attribute": ..., "old": ..., "new": ...} at
+ * p: its member texts found by one scan. 1 read (v[] and len[] set, *end past
+ * it), 0 when the parser must read it: anything but an object, a member name
+ * with an escape (the scan's -1).
+ */
+static int change_text(const char *p, const char **v, size_t *len, const char **end)
+{
+    static const char *const parts[] = {"attribute", "old", "new"};
+    if (*p != '{' || !(*end = gcs_json_text_value_end(p)))
         return 0;
-    int rc = 0;
+    return gcs_json_text_top_values(p, parts, 3, v, len) >= 0;
+}
+
+int gcs_plan__count_text(const char *const *t, gcs_plan__tally *tally)
+{
+    const char *changes_text = t[GCS_PLAN__CHANGES];
     char kind_name[32], attribute[GCS_PLAN_APPROVAL_WHAT_MAX];
     char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16];
     gcs_plan_kind kind;
-    if (plain_string(kind_name, sizeof kind_name, t[KIND]) != 1 ||
+    if (plain_string(kind_name, sizeof kind_name, t[GCS_PLAN__KIND],
+                     t[GCS_PLAN__KIND] ? strlen(t[GCS_PLAN__KIND]) : 0) != 1 ||
         gcs_plan_kind_parse(kind_name, &kind) < 0 ||
-        (t[PRIVILEGED] && strcmp(t[PRIVILEGED], "[]")) || (t[CHANGES] && strchr(t[CHANGES], '\\')))
-        goto out; /* an escape could spell a member's name: only the parser reads it */
+        (t[GCS_PLAN__PRIVILEGED] && strcmp(t[GCS_PLAN__PRIVILEGED], "[]") != 0))
+        return 0;
+    /* The leaver mark counts by being there; gcscim writes it true, and any
+     * other text is the parser's to read (or to refuse). */
+    if (t[GCS_PLAN__LEAVER] && strcmp(t[GCS_PLAN__LEAVER], "true") != 0)
+        return 0;
+    if (changes_text) {
+        /* An escape could spell a member's name or an attribute: only the
+         * parser reads it. The text must be an array jansson reads as it is
+         * (no duplicate name, nothing cut short or after it), checked without
+         * building it; anything the check leaves undecided is the parser's. */
+        size_t n = strlen(changes_text);
+        if (changes_text[0] != '[' || memchr(changes_text, '\\', n) ||
+            gcs_json_text_check(changes_text, n) != 1)
+            return 0;
+    }
     /* First a look at every change: the counts move only once all are plain. */
     for (int pass = 0; pass < 2; pass++) {
-        const char *p = t[CHANGES] && t[CHANGES][0] == '[' ? t[CHANGES] + 1 : "]";
+        const char *p = changes_text ? changes_text + 1 : "]";
         while (*p != ']') {
+            const char *v[3], *end;
+            size_t len[3];
+            /* Anything but an object right here (a blank, text gcscim does
+             * not write) is the parser's to count. */
+            if (!change_text(p, v, len, &end))
+                return 0;
+            int a = plain_string(attribute, sizeof attribute, v[0], len[0]);
+            if (a < 0)
+                return 0;
+            p = end;
             if (*p == ',')
                 p++;
-            static const char *const parts[] = {"attribute", "old", "new"};
-            const char *v[3];
-            size_t len[3];
-            /* Anything but an object here (a blank, text gcscim does not
-             * write) is the parser's to count. */
-            const char *end = *p == '{' ? gcs_json_text_value_end(p) : NULL;
-            if (!end || gcs_json_text_top_values(p, parts, 3, v, len) < 0)
-                goto out;
-            int a = plain_string(attribute, sizeof attribute, v[0]);
-            p = end;
-            if (a < 0)
-                goto out;
+            else if (*p != ']')
+                return 0;
             if (a == 0 || strcmp(attribute, "active") == 0 || blank_text(v[1], len[1]))
                 continue;
             if (strcmp(attribute, "roles") == 0)
-                goto out;
+                return 0;
             if (pass == 1) {
                 attribute_name(name, sizeof name, attribute);
-                bump(blank_text(v[2], len[2]) ? clears : changes, name);
+                bump(blank_text(v[2], len[2]) ? tally->clears : tally->changes, name);
             }
         }
     }
     if (kind == GCS_PLAN_DEACTIVATE) {
-        (*deactivations)++;
-        if (t[LEAVER])
-            (*leavers)++;
+        tally->deactivations++;
+        if (t[GCS_PLAN__LEAVER])
+            tally->leavers++;
     }
     if (kind == GCS_PLAN_ADOPT)
-        (*adoptions)++;
-    rc = 1;
-out:
-    for (int k = 0; k < COUNT; k++)
+        tally->adoptions++;
+    return 1;
+}
+
+int gcs_plan__count_parsed(const json_t *op, gcs_plan__tally *tally)
+{
+    gcs_plan_kind kind;
+    char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16];
+    if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0)
+        return 0;
+    if (kind == GCS_PLAN_DEACTIVATE) {
+        tally->deactivations++;
+        if (json_object_get(op, "leaver"))
+            tally->leavers++;
+    }
+    if (kind == GCS_PLAN_ADOPT)
+        tally->adoptions++;
+    if (json_array_size(json_object_get(op, "privileged")) > 0)
+        tally->privileged++;
+    size_t j;
+    json_t *ch;
+    json_array_foreach(json_object_get(op, "changes"), j, ch) {
+        const char *attribute = json_string_value(json_object_get(ch, "attribute"));
+        json_t *old = json_object_get(ch, "old"), *new_value = json_object_get(ch, "new");
+        if (!attribute || strcmp(attribute, "active") == 0 || blank(old))
+            continue;
+        if (strcmp(attribute, "roles") == 0) {
+            if (roles_removed(old, new_value))
+                tally->removals++;
+            continue;
+        }
+        attribute_name(name, sizeof name, attribute);
+        bump(blank(new_value) ? tally->clears : tally->changes, name);
+    }
+    return 1;
+}
+
+/* What one weighing update or deactivation adds to the tally, read from the
+ * compact text of its members without a parser: 1 counted, 0 when the parsed
+ * path must count it (an escape, a role change, a privileged role, an
+ * operation that cannot be read back, any text not as gcscim writes it:
+ * rarer, and each is said there as it was). Every update of a large plan
+ * comes through here. */
+static int count_from_text(const gcs_plan *plan, size_t i, gcs_plan__tally *tally)
+{
+    char *t[GCS_PLAN__COUNTED];
+    if (gcs_plan_member_texts_at(plan, i, gcs_plan__counted_members, GCS_PLAN__COUNTED, t) < 0)
+        return 0;
+    int rc = gcs_plan__count_text((const char *const *)t, tally);
+    for (int k = 0; k < GCS_PLAN__COUNTED; k++)
         free(t[k]);
     return rc;
 }
@@ -240,15 +318,13 @@ out:
 json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
 {
     json_t *needs = json_array();
-    json_t *clears = json_object(), *changes = json_object();
-    long deactivations = 0, removals = 0, adoptions = 0, leavers = 0;
+    gcs_plan__tally tally = {.clears = json_object(), .changes = json_object()};
     long managed = (long)json_integer_value(json_object_get(plan->doc, "managed_total"));
-    char name[GCS_PLAN_APPROVAL_WHAT_MAX - 16], what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512];
+    char what[GCS_PLAN_APPROVAL_WHAT_MAX], why[512];
     for (size_t i = 0; i < gcs_plan_size(plan); i++) {
-        gcs_plan_kind kind;
         if (!gcs_plan_weighs_at(plan, i))
             continue; /* a plain create: nothing here counts it */
-        if (count_from_text(plan, i, clears, changes, &deactivations, &leavers, &adoptions))
+        if (count_from_text(plan, i, &tally))
             continue;
         static const char *const wanted[] = {"kind", "key", "leaver", "privileged", "changes"};
         json_t *op = gcs_plan_op_part_at(plan, i, wanted, sizeof wanted / sizeof *wanted);
@@ -258,46 +334,29 @@ json_t *gcs_plan_needs(const gcs_plan *plan, const gcs_plan_options *o)
             need(needs, o, "unreadable-plan", 1, why);
             continue;
         }
-        if (gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0) {
+        long privileged = tally.privileged;
+        gcs_plan_kind kind;
+        if (!gcs_plan__count_parsed(op, &tally) ||
+            gcs_plan_kind_parse(json_string_value(json_object_get(op, "kind")), &kind) < 0) {
             json_decref(op);
             continue;
         }
-        const char *key = json_string_value(json_object_get(op, "key"));
-        if (kind == GCS_PLAN_DEACTIVATE) {
-            deactivations++;
-            if (json_object_get(op, "leaver"))
-                leavers++;
-        }
-        if (kind == GCS_PLAN_ADOPT)
-            adoptions++;
-        json_t *held = json_object_get(op, "privileged");
         /* A create that grants a privileged role counts too: a new Master Admin
          * from one CSV cell is as dangerous as a role given to an existing user. */
-        if (json_array_size(held) > 0) {
-            char *roles = json_dumps(held, JSON_COMPACT);
+        if (tally.privileged > privileged) {
+            const char *key = json_string_value(json_object_get(op, "key"));
+            char *roles = json_dumps(json_object_get(op, "privileged"), JSON_COMPACT);
             snprintf(what, sizeof what, "privileged:%s", key ? key : "?");
             snprintf(why, sizeof why, "%s %s holds %s", gcs_plan_kind_name(kind),
                      key ? key : "?", roles ? roles : "a privileged role");
             free(roles);
             need(needs, o, what, 1, why);
         }
-        size_t j;
-        json_t *ch;
-        json_array_foreach(json_object_get(op, "changes"), j, ch) {
-            const char *attribute = json_string_value(json_object_get(ch, "attribute"));
-            json_t *old = json_object_get(ch, "old"), *new_value = json_object_get(ch, "new");
-            if (!attribute || strcmp(attribute, "active") == 0 || blank(old))
-                continue;
-            if (strcmp(attribute, "roles") == 0) {
-                if (roles_removed(old, new_value))
-                    removals++;
-                continue;
-            }
-            attribute_name(name, sizeof name, attribute);
-            bump(blank(new_value) ? clears : changes, name);
-        }
         json_decref(op);
     }
+    long deactivations = tally.deactivations, leavers = tally.leavers;
+    long removals = tally.removals, adoptions = tally.adoptions;
+    json_t *clears = tally.clears, *changes = tally.changes;
 
     char limits[256];
     if (leavers > 0 && managed > 0 && leavers >= managed &&

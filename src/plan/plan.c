@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 #include "plan/group_plan.h"
+#include "plan/internal.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -600,28 +601,35 @@ done:
     return text;
 }
 
-int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *members,
-                             size_t count, char **texts)
+/* The member texts of one operation's text t[0, len): found by one scan and
+ * made compact, or, when the scan cannot be sure of the text (a member name
+ * with an escape, which it never matches), taken from jansson's reading of
+ * the whole operation. `i` names the operation in an error. */
+static int member_texts_of(const char *t, size_t len, size_t i, const char *const *members,
+                           size_t count, char **texts)
 {
     for (size_t m = 0; m < count; m++)
         texts[m] = NULL;
-    linebuf t = {0};
+    if (count > MAX_MEMBERS)
+        return gcs_error_set(GCS_EINVALID, "too many members asked for");
     const char *starts[MAX_MEMBERS];
     size_t lens[MAX_MEMBERS];
-    bool scanned;
-    int rc = scan_members(plan, i, members, count, &t, starts, lens, &scanned);
-    for (size_t m = 0; scanned && rc == 0 && m < count; m++) {
-        linebuf out = {0};
-        if (!starts[m])
-            continue;
-        if (compact_into(&out, starts[m], lens[m]) != 0)
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-        texts[m] = out.p; /* handed over */
-    }
-    if (rc == 0 && !scanned) {
-        json_t *op = gcs_plan_op_at(plan, i);
+    int rc = 0;
+    if (gcs_json_text_top_values(t, members, count, starts, lens) >= 0) {
+        for (size_t m = 0; rc == 0 && m < count; m++) {
+            linebuf out = {0};
+            if (!starts[m])
+                continue;
+            if (compact_into(&out, starts[m], lens[m]) != 0)
+                rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+            texts[m] = out.p; /* handed over */
+        }
+    } else {
+        json_error_t err;
+        json_t *op = json_loadb(t, len, 0, &err);
         if (!op)
-            rc = gcs_error_last_code() ? gcs_error_last_code() : GCS_EIO;
+            rc = gcs_error_set(GCS_EIO, "cannot read the plan's operation %zu back: %s", i + 1,
+                               err.text);
         for (size_t m = 0; op && rc == 0 && m < count; m++) {
             json_t *v = json_object_get(op, members[m]);
             if (v && !(texts[m] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)))
@@ -635,6 +643,26 @@ int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *
             texts[m] = NULL;
         }
     }
+    return rc;
+}
+
+int gcs_plan__member_texts_of(const char *op_text, size_t op_len, const char *const *members,
+                              size_t count, char **texts)
+{
+    return member_texts_of(op_text, op_len, 0, members, count, texts);
+}
+
+int gcs_plan_member_texts_at(const gcs_plan *plan, size_t i, const char *const *members,
+                             size_t count, char **texts)
+{
+    for (size_t m = 0; m < count; m++)
+        texts[m] = NULL;
+    if (i >= gcs_plan_size(plan))
+        return gcs_error_set(GCS_EINVALID, "the plan has no operation %zu", i + 1);
+    linebuf t = {0};
+    int rc = ops_text(plan->ops, i, &t);
+    if (rc == 0)
+        rc = member_texts_of(t.p, t.len, i, members, count, texts);
     linebuf_free(&t);
     return rc;
 }

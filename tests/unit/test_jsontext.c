@@ -91,6 +91,13 @@ static void top_level_values_are_spanned(void **state)
     assert_int_equal(span("{\"a\": [1, 2", "a", v, sizeof v), -1);
     assert_int_equal(span("{\"a\" 1}", "a", v, sizeof v), -1);
     assert_int_equal(span("{\"b\": \"x}", "a", v, sizeof v), -1);
+    /* A member name with an escape may spell the key a parser finds: parse it. */
+    assert_int_equal(span("{\"ch\\u0061nges\": [1]}", "changes", v, sizeof v), -1);
+    assert_int_equal(span("{\"kind\": 1, \"x\\\"y\": 2, \"changes\": 3}", "changes", v, sizeof v),
+                     -1);
+    /* ... unless the key was found before it (a repeated member is refused
+     * wherever text is kept). */
+    assert_int_equal(span("{\"changes\": 3, \"ch\\u0061nges\": [1]}", "changes", v, sizeof v), 1);
 }
 
 /* Several keys in one pass: each found as the one-key scan finds it. */

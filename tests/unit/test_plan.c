@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "plan/plan.h"
+#include "plan/internal.h"
 
 static char *read_whole(const char *path)
 {
@@ -309,6 +310,212 @@ static void changes_are_counted_alike_from_text_and_parsed(void **state)
     build_changes(&p, 50, "active", "true", "false", 20);
     assert_int_equal(gcs_plan_check_approval(&p, &o), 0);
     gcs_plan_release(&p);
+}
+
+/* The parser's reading of member texts (NULL: absent), each parsed alone as
+ * gcs_plan_op_part_at parses them: a new object, or NULL when one of them
+ * does not parse (the rule then needs "unreadable-plan"). */
+static json_t *parsed_members(const char *const *texts)
+{
+    json_t *op = json_object();
+    for (int m = 0; m < GCS_PLAN__COUNTED; m++) {
+        if (!texts[m])
+            continue;
+        json_t *v = json_loads(texts[m], JSON_DECODE_ANY, NULL);
+        if (!v) {
+            json_decref(op);
+            return NULL;
+        }
+        json_object_set_new(op, gcs_plan__counted_members[m], v);
+    }
+    return op;
+}
+
+/* Whether the text path counts `texts` as the parser counts `op` (NULL: it
+ * does not parse): it may always leave them to the parser, but what it
+ * counts itself is what the parser would, and never a privileged role or a
+ * role removed, which only the parsed path says. Says which case differs. */
+static bool counted_alike(const char *const *texts, const json_t *op, const char *what)
+{
+    gcs_plan__tally by_text = {.clears = json_object(), .changes = json_object()};
+    gcs_plan__tally by_parser = {.clears = json_object(), .changes = json_object()};
+    int text = gcs_plan__count_text(texts, &by_text);
+    int parsed = op ? gcs_plan__count_parsed(op, &by_parser) : 0;
+    bool alike = text == 0 ? json_object_size(by_text.clears) == 0 &&
+                                 json_object_size(by_text.changes) == 0 &&
+                                 by_text.deactivations == 0 && by_text.leavers == 0 &&
+                                 by_text.adoptions == 0
+                           : op && parsed == 1 && by_parser.privileged == 0 &&
+                                 by_parser.removals == 0 &&
+                                 json_equal(by_text.clears, by_parser.clears) &&
+                                 json_equal(by_text.changes, by_parser.changes) &&
+                                 by_text.deactivations == by_parser.deactivations &&
+                                 by_text.leavers == by_parser.leavers &&
+                                 by_text.adoptions == by_parser.adoptions;
+    if (!alike)
+        print_message("counted otherwise from text (%d) than parsed (%s): %s\n", text,
+                      op ? "read" : "unreadable", what);
+    json_decref(by_text.clears);
+    json_decref(by_text.changes);
+    json_decref(by_parser.clears);
+    json_decref(by_parser.changes);
+    return alike;
+}
+
+/* Crafted member texts that no sealed plan holds (an edited plan fails its
+ * identity), each counted by the text path as the parser counts it, or left
+ * to the parser: escapes, blanks, elements that are no change, nesting, text
+ * cut short or run on, repeated names, what the kind, leaver and privileged
+ * members may hold. */
+static void crafted_texts_are_counted_as_the_parser_counts_them(void **state)
+{
+    (void)state;
+    static const char *const changes[] = {
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"\"},{\"attribute\":\"title\",\"old\":"
+        "\"a\",\"new\":null},{\"attribute\":\"department\",\"old\":\"x\",\"new\":[]}]",
+        "[]", "[ ]", "[\n]", "{}", "\"x\"", "null", "3", "", " []",
+        /* escapes: in values, in a member's name, in what is compared */
+        "[{\"attribute\":\"ti\\u0074le\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\\\"\",\"new\":\"b\"}]",
+        "[{\"\\u0061ttribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"\\u006fld\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"n\\u0065w\":\"\"}]",
+        "[{\"attribute\":\"\\u0061ctive\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"r\\u006fles\",\"old\":[{\"value\":\"A\"}],\"new\":[]}]",
+        "[{\"attribute\":\"title\",\"old\":\"\\u0000\",\"new\":\"b\"}]",
+        /* blanks anywhere JSON allows them */
+        "[ {\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"} ]",
+        "[{\"attribute\" : \"title\" , \"old\" : \"a\" , \"new\" : \"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"} ,{\"attribute\":\"x\",\"old\":"
+        "\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"},\n\t{\"attribute\":\"x\",\"old\":"
+        "\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":[ ],\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":[ ]}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":[\n]}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}\n]",
+        /* elements that are no change, and nesting */
+        "[\"title\"]", "[null]", "[true,false]", "[1,{\"attribute\":\"title\",\"old\":\"a\","
+                                                 "\"new\":\"b\"}]",
+        "[[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\",\"more\":[{\"attribute\":\"x\","
+        "\"old\":\"a\",\"new\":\"\"}]}]",
+        "[{\"attribute\":{\"title\":1},\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":1,\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\"}]",
+        "[{\"attribute\":\"title\",\"old\":{},\"new\":{}}]",
+        "[{\"attribute\":\"title\",\"old\":[\"\"],\"new\":[null]}]",
+        "[{\"attribute\":\"n\",\"old\":1.5,\"new\":2e3}]",
+        "[{\"attribute\":\"n\",\"old\":0,\"new\":false}]",
+        /* cut short, run on, or not JSON at all */
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"},",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"},]",
+        "[{\"attribute\":\"title\",\"old\":\"a\"", "[", "[{", "[{\"attribute\":\"title",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]x",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}][]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}{\"attribute\":\"x\",\"old\":"
+        "\"a\",\"new\":\"b\"}]",
+        "[,{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\",}]",
+        "[{\"attribute\":\"title\" \"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":a,\"new\":\"b\"}]",
+        "[{\"attribute\":\"ti\xfftle\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"ti\ttle\",\"old\":\"a\",\"new\":\"b\"}]",
+        /* repeated names: the parser keeps the last */
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\",\"attribute\":\"roles\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"old\":null,\"new\":\"b\"}]",
+        "[{\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\",\"new\":\"\"}]",
+        "[{\"attribute\":\"active\",\"attribute\":\"title\",\"old\":\"a\",\"new\":\"b\"}]",
+        /* what the rule sets apart */
+        "[{\"attribute\":\"roles\",\"old\":[{\"value\":\"A\"}],\"new\":[]}]",
+        "[{\"attribute\":\"roles\",\"old\":[],\"new\":[{\"value\":\"A\"}]}]",
+        "[{\"attribute\":\"active\",\"old\":true,\"new\":false}]",
+        "[{\"attribute\":\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+        "department\",\"old\":\"a\",\"new\":\"b\"}]",
+        "[{\"attribute\":\"phoneNumbers[mobile]\",\"old\":\"1\",\"new\":\"\"}]",
+    };
+    static const char *const kinds[][3] = {
+        /* kind, leaver, privileged */
+        {"\"update\"", NULL, NULL},
+        {"\"update\"", NULL, "[]"},
+        {"\"update\"", NULL, "[ ]"},
+        {"\"update\"", NULL, "[\"Master Admin\"]"},
+        {"\"update\"", NULL, "[\"Master Admin\""},
+        {"\"update\"", NULL, "{}"},
+        {"\"deactivate\"", "true", NULL},
+        {"\"deactivate\"", "1", NULL},
+        {"\"deactivate\"", "tru", NULL},
+        {"\"deactivate\"", "null", "[]"},
+        {"\"adopt\"", NULL, NULL},
+        {"\"reactivate\"", NULL, NULL},
+        {"\"upd\\u0061te\"", NULL, NULL},
+        {"\"deactiv\\u0061te\"", "true", NULL},
+        {"\"update\"x", NULL, NULL},
+        {"\"update", NULL, NULL},
+        {"\"nonsense\"", NULL, NULL},
+        {"[\"update\"]", NULL, NULL},
+        {NULL, NULL, NULL},
+    };
+    size_t differ = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        for (size_t c = 0; c <= sizeof changes / sizeof *changes; c++) {
+            const char *texts[GCS_PLAN__COUNTED] = {
+                kinds[k][0], kinds[k][1], kinds[k][2],
+                c < sizeof changes / sizeof *changes ? changes[c] : NULL};
+            json_t *op = parsed_members(texts);
+            char what[512];
+            snprintf(what, sizeof what, "kind %s leaver %s privileged %s changes %s",
+                     texts[0] ? texts[0] : "-", texts[1] ? texts[1] : "-",
+                     texts[2] ? texts[2] : "-", texts[3] ? texts[3] : "-");
+            differ += !counted_alike(texts, op, what);
+            json_decref(op);
+        }
+    }
+    assert_int_equal(differ, 0);
+    /* The plain case is the text path's own: it does not leave all to the parser. */
+    const char *plain[GCS_PLAN__COUNTED] = {"\"update\"", NULL, "[]", changes[0]};
+    gcs_plan__tally t = {.clears = json_object(), .changes = json_object()};
+    assert_int_equal(gcs_plan__count_text(plain, &t), 1);
+    assert_int_equal(json_integer_value(json_object_get(t.changes, "title")), 1);
+    json_decref(t.clears);
+    json_decref(t.changes);
+}
+
+/* An operation's members as the rule reads them from its text: a member whose
+ * name holds an escape is the member a parser finds, never absent. */
+static void member_names_with_escapes_are_read_as_the_parser_reads_them(void **state)
+{
+    (void)state;
+    static const char *const ops[] = {
+        "{\"kind\": \"update\", \"key\": \"E1\", \"ch\\u0061nges\": [{\"attribute\": \"title\", "
+        "\"old\": \"a\", \"new\": \"b\"}]}",
+        "{\"kind\": \"update\", \"key\": \"E1\", \"privil\\u0065ged\": [\"Master Admin\"], "
+        "\"changes\": []}",
+        "{\"k\\u0069nd\": \"deactivate\", \"key\": \"E1\", \"changes\": []}",
+        "{\"kind\": \"deactivate\", \"le\\u0061ver\": true, \"changes\": []}",
+        "{\"kind\": \"update\", \"x\\\"y\": 1, \"changes\": [{\"attribute\": \"title\", "
+        "\"old\": \"a\", \"new\": \"\"}]}",
+        "{\"kind\": \"update\", \"changes\": [{\"attribute\": \"title\", \"old\": \"a\", "
+        "\"new\": \"b\"}], \"privileged\": []}",
+        "{\"kind\": \"update\", \"changes\": [{\"\\u0061ttribute\": \"title\", \"old\": \"a\", "
+        "\"new\": \"b\"}]}",
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        char *texts[GCS_PLAN__COUNTED];
+        assert_int_equal(gcs_plan__member_texts_of(ops[i], strlen(ops[i]),
+                                                   gcs_plan__counted_members, GCS_PLAN__COUNTED,
+                                                   texts),
+                         0);
+        json_t *op = json_loads(ops[i], JSON_REJECT_DUPLICATES, NULL);
+        assert_non_null(op);
+        assert_true(counted_alike((const char *const *)texts, op, ops[i]));
+        json_decref(op);
+        for (int m = 0; m < GCS_PLAN__COUNTED; m++)
+            free(texts[m]);
+    }
 }
 
 static void roles_privileged_users_and_adoptions_need_approval(void **state)
@@ -1095,6 +1302,8 @@ int main(void)
         cmocka_unit_test(mass_deactivation_needs_approval),
         cmocka_unit_test(mass_clearing_and_changing_need_approval),
         cmocka_unit_test(changes_are_counted_alike_from_text_and_parsed),
+        cmocka_unit_test(crafted_texts_are_counted_as_the_parser_counts_them),
+        cmocka_unit_test(member_names_with_escapes_are_read_as_the_parser_reads_them),
         cmocka_unit_test(roles_privileged_users_and_adoptions_need_approval),
         cmocka_unit_test(approvals_are_parsed_strictly),
         cmocka_unit_test(creates_that_grant_or_replace_weigh),
