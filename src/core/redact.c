@@ -1,7 +1,9 @@
 #include "core/redact.h"
+#include "core/error.h"
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -279,6 +281,273 @@ static void remove_registered(gcs_buf *s)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* ==== Registered secrets written with JSON escapes ==== */
+
+/*
+ * A body's JSON may write a secret's characters as escapes (\/ for '/',
+ * \u0041 for 'A', \" and \\, a non-ASCII character as \u00e9 or a surrogate
+ * pair), and JSON inside a JSON string escapes them once more. The text is
+ * therefore also read with its escapes undone, ESCAPE_LEVELS times over, and
+ * every registered secret found there is removed from the text as it stands:
+ * the escapes that spell it, whole, become "***". Nothing is registered in
+ * escaped forms: the registry and its bounds stay as they are.
+ */
+#define ESCAPE_LEVELS 3
+/* At most this many bytes of text per byte of a secret found ESCAPE_LEVELS
+ * deep: \u0041 is 6 bytes for one, and each level multiplies (6^3). */
+#define ESCAPE_SPREAD 216
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* The code unit of the \uXXXX at in[i] (in[i] the backslash), or -1. */
+static long unicode_unit(const char *in, size_t n, size_t i)
+{
+    if (n - i < 6 || in[i + 1] != 'u')
+        return -1;
+    long v = 0;
+    for (size_t k = 2; k < 6; k++) {
+        int h = hex_digit(in[i + k]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/*
+ * One level of JSON string escapes undone, as jansson reads a string: in[0, n)
+ * decoded into out (room for n bytes: undoing never lengthens), from[k] the
+ * offset in `in` where the escape or byte that gave out[k] starts. A backslash
+ * that starts no escape jansson reads (a lone surrogate among them) is kept as
+ * it is. Returns the decoded length.
+ */
+static size_t unescape_level(const char *in, size_t n, char *out, size_t *from)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        size_t at = i;
+        if (in[i] != '\\' || i + 1 >= n) {
+            from[m] = at;
+            out[m++] = in[i++];
+            continue;
+        }
+        const char *simple = strchr("\"\\/bfnrt", in[i + 1]);
+        if (simple && in[i + 1]) {
+            static const char decoded[] = "\"\\/\b\f\n\r\t";
+            from[m] = at;
+            out[m++] = decoded[simple - "\"\\/bfnrt"];
+            i += 2;
+            continue;
+        }
+        long u = unicode_unit(in, n, i), cp = u;
+        size_t len = 6;
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            cp = -1; /* a low surrogate first */
+        else if (u >= 0xD800 && u <= 0xDBFF) {
+            long low = unicode_unit(in, n, i + 6 <= n ? i + 6 : n);
+            cp = low >= 0xDC00 && low <= 0xDFFF ? 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00)
+                                                : -1;
+            len = 12;
+        }
+        if (cp < 0) {
+            from[m] = at;
+            out[m++] = in[i++];
+            continue;
+        }
+        unsigned char b[4];
+        size_t nb;
+        if (cp < 0x80) {
+            b[0] = (unsigned char)cp;
+            nb = 1;
+        } else if (cp < 0x800) {
+            b[0] = (unsigned char)(0xC0 | (cp >> 6));
+            b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            nb = 2;
+        } else if (cp < 0x10000) {
+            b[0] = (unsigned char)(0xE0 | (cp >> 12));
+            b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+            nb = 3;
+        } else {
+            b[0] = (unsigned char)(0xF0 | (cp >> 18));
+            b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+            nb = 4;
+        }
+        for (size_t k = 0; k < nb; k++) {
+            from[m] = at;
+            out[m++] = (char)b[k];
+        }
+        i += len;
+    }
+    return m;
+}
+
+typedef struct span {
+    size_t start, end;
+} span;
+
+typedef struct spans {
+    span *v;
+    size_t n, cap;
+    bool failed;
+} spans;
+
+static void spans_add(spans *s, size_t start, size_t end)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        span *v = realloc(s->v, cap * sizeof *v);
+        if (!v) {
+            s->failed = true;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (span){start, end};
+}
+
+/* Every place (overlaps included) where `secret` occurs in the decoded text
+ * d[0, m), added as the span of the original text that spells it: from where
+ * the first byte's escape starts to where the last byte's escape ends (raw[k]:
+ * where d[k]'s escape starts; raw[m]: the text's length). */
+static void find_spelt(spans *s, const char *d, size_t m, const size_t *raw, const char *secret)
+{
+    size_t n = strlen(secret);
+    const char *hit;
+    for (size_t from = 0; from < m && (hit = memmem(d + from, m - from, secret, n));) {
+        size_t at = (size_t)(hit - d), last = at + n - 1, end = at + n;
+        while (end < m && raw[end] == raw[last])
+            end++; /* the rest of the last byte's escape (a character of 2 to 4 bytes) */
+        spans_add(s, raw[at], raw[end]);
+        from = at + 1;
+    }
+}
+
+static void find_spelt_registered(spans *s, const char *d, size_t m, const size_t *raw)
+{
+    for (size_t i = 0; i < long_lived_n; i++)
+        find_spelt(s, d, m, raw, long_lived[i]);
+    for (size_t i = 0; i < TOKEN_RING; i++)
+        if (tokens[i])
+            find_spelt(s, d, m, raw, tokens[i]);
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Wipes and frees a decoded level: it holds the secrets it spells. */
+static void wipe_level(char *d, size_t n)
+{
+    if (d) {
+        explicit_bzero(d, n);
+        free(d);
+    }
+}
+
+/*
+ * The spans of text[0, n) that spell a registered secret with escapes, up to
+ * ESCAPE_LEVELS deep, in *found (under the lock). 0, or -1 when memory ran
+ * out (the caller then keeps nothing of the text).
+ */
+static int spelt_with_escapes(const char *text, size_t n, spans *found)
+{
+    const char *cur = text;
+    size_t cur_n = n;
+    char *dec = NULL, *prev = NULL;
+    size_t *raw = NULL, *from = NULL, prev_n = 0;
+    int rc = 0;
+    for (int level = 0; level < ESCAPE_LEVELS && memchr(cur, '\\', cur_n); level++) {
+        dec = malloc(cur_n + 1);
+        from = malloc((cur_n + 1) * sizeof *from);
+        if (!dec || !from) {
+            rc = -1;
+            break;
+        }
+        size_t m = unescape_level(cur, cur_n, dec, from);
+        if (m == cur_n)
+            break; /* nothing undone: no level below */
+        /* where each decoded byte starts in the text itself */
+        for (size_t k = 0; k < m; k++)
+            from[k] = raw ? raw[from[k]] : from[k];
+        from[m] = n;
+        find_spelt_registered(found, dec, m, from);
+        free(raw);
+        raw = from;
+        from = NULL;
+        wipe_level(prev, prev_n);
+        prev = dec;
+        prev_n = m;
+        dec = NULL;
+        cur = prev;
+        cur_n = m;
+    }
+    wipe_level(dec, cur_n + 1);
+    wipe_level(prev, prev_n);
+    free(from);
+    free(raw);
+    return rc < 0 || found->failed ? -1 : 0;
+}
+
+/* Rule 1 for secrets written with escapes: every span that spells one becomes
+ * "***" (overlapping spans merged), in place. 0, or -1 out of memory. */
+static int remove_spelt(gcs_buf *s)
+{
+    if (!memchr(s->ptr, '\\', s->len))
+        return 0;
+    spans found = {0};
+    pthread_mutex_lock(&registry_lock);
+    int rc = spelt_with_escapes(s->ptr, s->len, &found);
+    pthread_mutex_unlock(&registry_lock);
+    if (rc == 0 && found.n > 0) {
+        qsort(found.v, found.n, sizeof *found.v, by_start);
+        size_t w = 0, r = 0, rep = sizeof GCS_REDACTED - 1;
+        for (size_t i = 0; i < found.n;) {
+            size_t start = found.v[i].start, end = found.v[i].end;
+            for (i++; i < found.n && found.v[i].start < end; i++)
+                if (found.v[i].end > end)
+                    end = found.v[i].end;
+            /* a span spells at least MIN_SECRET_LEN bytes: never shorter than "***" */
+            memmove(s->ptr + w, s->ptr + r, start - r);
+            w += start - r;
+            memcpy(s->ptr + w, GCS_REDACTED, rep);
+            w += rep;
+            r = end;
+        }
+        memmove(s->ptr + w, s->ptr + r, s->len - r);
+        w += s->len - r;
+        explicit_bzero(s->ptr + w, s->len - w);
+        s->len = w;
+        s->ptr[w] = '\0';
+    }
+    free(found.v);
+    return rc;
+}
+
+/* Whether a registered secret is spelt with escapes in text[0, n) (under the
+ * lock): false at once for text without a backslash. */
+static bool has_spelt(const char *text, size_t n)
+{
+    if (!memchr(text, '\\', n))
+        return false;
+    spans found = {0};
+    int rc = spelt_with_escapes(text, n, &found);
+    free(found.v);
+    return rc < 0 || found.n > 0; /* out of memory: the careful way */
+}
+
 /* True when only blanks stand between the start of in's line and i. */
 static bool at_line_start(const char *in, size_t i)
 {
@@ -471,7 +740,7 @@ int gcs_redact_append(gcs_buf *out, const char *in)
         in = "";
     size_t n = strlen(in);
     pthread_mutex_lock(&registry_lock);
-    bool secrets = has_registered(in, n);
+    bool secrets = has_registered(in, n) || has_spelt(in, n);
     pthread_mutex_unlock(&registry_lock);
     if (!secrets) /* the common case: no copy to make and wipe */
         return mask_shapes_fast(out, in, n);
@@ -480,8 +749,11 @@ int gcs_redact_append(gcs_buf *out, const char *in)
     int rc = gcs_buf_put(&tmp, in, n);
     if (rc == 0) {
         remove_registered(&tmp);
-        rc = mask_shapes_fast(out, tmp.ptr, tmp.len);
+        if (remove_spelt(&tmp) < 0)
+            rc = GCS_ENOMEM;
     }
+    if (rc == 0)
+        rc = mask_shapes_fast(out, tmp.ptr, tmp.len);
     gcs_buf_release_secure(&tmp);
     return rc;
 }
@@ -499,33 +771,50 @@ static size_t longest_registered(void)
     return longest;
 }
 
+/* a + b, or SIZE_MAX when that does not fit */
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
 /*
  * Why a head is enough: every rule decides at a place from what comes before
  * it and masks forward from it, so the result of a head of `in` agrees with
  * the result of `in` up to where something the head cuts in two begins: a
  * registered secret (less than its length before the head's end, left as it
- * is, or grown by masks inside it by two bytes in seven at most) or a masked
- * value (masked to the head's end: "***"). A head whose result is longer than
- * keep + margin therefore gives the first keep bytes of the whole result; a
- * shorter one (masks shortened it) is redone twice as long.
+ * is, or grown by masks inside it by two bytes in seven at most), a secret
+ * spelt with escapes (ESCAPE_SPREAD times as long at most, an escape cut by
+ * the end included) or a masked value (masked to the head's end: "***"). A
+ * head whose result is longer than keep + margin therefore gives the first
+ * keep bytes of the whole result; a shorter one (masks shortened it) is redone
+ * twice as long. A head without a backslash spells nothing with escapes (what
+ * the text spells after it starts less than a secret's length before its end):
+ * the margin of escapes is taken only for a head that has one.
  */
 int gcs_redact_append_head(gcs_buf *out, const char *in, size_t len, size_t keep, bool *cut,
                            size_t *used)
 {
     pthread_mutex_lock(&registry_lock);
-    size_t margin = 2 * longest_registered() + 16;
+    size_t longest = longest_registered();
     pthread_mutex_unlock(&registry_lock);
-    size_t take = keep + margin;
+    size_t plain_margin = 2 * longest + 16;
+    size_t escaped_margin = 2 * (longest + 2) * ESCAPE_SPREAD + 16;
+    size_t take = add_sat(keep, plain_margin);
     int rc = 0;
     for (;;) {
+        bool whole = take >= len;
+        size_t margin = memchr(in, '\\', whole ? len : take) ? escaped_margin : plain_margin;
+        if (!whole && take < add_sat(keep, margin)) {
+            take = add_sat(keep, margin);
+            continue;
+        }
         gcs_buf head, result;
         gcs_buf_init_secure(&head, 0); /* both may hold part of a secret */
         gcs_buf_init_secure(&result, 0);
-        bool whole = take >= len;
         rc = whole ? gcs_redact_append(&result, in) : gcs_buf_put(&head, in, take);
         if (rc == 0 && !whole)
             rc = gcs_redact_append(&result, head.ptr);
-        bool enough = rc == 0 && (whole || result.len >= keep + margin);
+        bool enough = rc == 0 && (whole || result.len >= add_sat(keep, margin));
         if (enough) {
             if (used)
                 *used = whole ? len : take;

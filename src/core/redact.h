@@ -4,7 +4,9 @@
  * Three rules, applied to every log line, error message and receipt:
  *  1. Registered secrets (the client secret and other long-lived ones for the
  *     life of the process, the most recent access tokens) are replaced by "***"
- *     wherever they appear, verbatim.
+ *     wherever they appear: verbatim, or written with JSON escapes (\/, \",
+ *     \\, \u00e9, a surrogate pair, up to three levels of JSON inside JSON
+ *     strings), the escapes that spell one replaced whole.
  *  2. Credentials in known shapes are replaced whatever their value: the token of
  *     "Bearer …" / "Basic …", and the value of a sensitive key in JSON
  *     ("password": "…", the key quoted), forms and query strings
@@ -54,8 +56,8 @@ bool gcs_redact_json_head_has_sensitive_key(const char *text, size_t len);
 
 /* Whether JSON text (len bytes, then a NUL) comes out of every rule as it
  * is: no registered secret, no credential shape, no key whose value must be
- * hidden (no escape and no tab or line break, which the cheaper scan behind
- * this answer cannot see through). Then it may be stored as it is, without a
+ * hidden (no escape, which could spell a secret or a key, and no tab or line
+ * break, which the cheaper scan behind this answer cannot see through). Then it may be stored as it is, without a
  * copy; false only says that gcs_redact_json or gcs_redact_append must run. */
 bool gcs_redact_json_text_is_clean(const char *text, size_t len);
 
@@ -65,8 +67,9 @@ bool gcs_redact_json_text_is_clean(const char *text, size_t len);
 int gcs_redact_append(gcs_buf *out, const char *in);
 /* The first `keep` bytes of what gcs_redact_append(out, in) would append (all
  * of it when that is no longer), reading only a head of `in` long enough to
- * give them: some `keep` bytes plus the longest registered secret, more when
- * masks shorten the text. *cut says whether the whole result is longer than
+ * give them: some `keep` bytes plus twice the longest registered secret (216
+ * times that when the head holds a backslash: a secret spelt with escapes three
+ * levels deep), more when masks shorten the text. *cut says whether the whole result is longer than
  * `keep`; *used (when not NULL), how many bytes of `in` were read. `in` is
  * `len` bytes followed by a NUL. For a record that keeps only a head of a
  * long text (a receipt of a page of users): the rest is not redacted for

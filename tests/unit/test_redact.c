@@ -263,6 +263,217 @@ static void long_lived_secrets_outlive_a_thousand_tokens(void **state)
     free(s);
 }
 
+/* ==== Secrets written with JSON escapes ==== */
+
+/* One level of JSON string escapes undone, by hand (not the redactor's
+ * code): what a reader of the text sees once it decodes it. */
+static char *unescape_once(const char *in)
+{
+    size_t n = strlen(in), m = 0;
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    for (size_t i = 0; i < n;) {
+        unsigned long u = 0, low = 0;
+        if (in[i] == '\\' && in[i + 1] && strchr("\"\\/bfnrt", in[i + 1])) {
+            const char *e = strchr("\"\\/bfnrt", in[i + 1]);
+            out[m++] = "\"\\/\b\f\n\r\t"[e - "\"\\/bfnrt"];
+            i += 2;
+        } else if (in[i] == '\\' && in[i + 1] == 'u' && sscanf(in + i + 2, "%4lx", &u) == 1 &&
+                   strspn(in + i + 2, "0123456789abcdefABCDEF") >= 4) {
+            size_t used = 6;
+            if (u >= 0xD800 && u <= 0xDBFF && in[i + 6] == '\\' && in[i + 7] == 'u' &&
+                strspn(in + i + 8, "0123456789abcdefABCDEF") >= 4 &&
+                sscanf(in + i + 8, "%4lx", &low) == 1 && low >= 0xDC00 && low <= 0xDFFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+                used = 12;
+            } else if (u >= 0xD800 && u <= 0xDFFF) {
+                out[m++] = in[i++];
+                continue;
+            }
+            if (u < 0x80) {
+                out[m++] = (char)u;
+            } else if (u < 0x800) {
+                out[m++] = (char)(0xC0 | (u >> 6));
+                out[m++] = (char)(0x80 | (u & 0x3F));
+            } else if (u < 0x10000) {
+                out[m++] = (char)(0xE0 | (u >> 12));
+                out[m++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                out[m++] = (char)(0x80 | (u & 0x3F));
+            } else {
+                out[m++] = (char)(0xF0 | (u >> 18));
+                out[m++] = (char)(0x80 | ((u >> 12) & 0x3F));
+                out[m++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                out[m++] = (char)(0x80 | (u & 0x3F));
+            }
+            i += used;
+        } else {
+            out[m++] = in[i++];
+        }
+    }
+    out[m] = '\0';
+    return out;
+}
+
+/* Whether `secret` can be read in text, as it is or decoded up to three times. */
+static bool readable_in(const char *text, const char *secret)
+{
+    char *cur = strdup(text);
+    assert_non_null(cur);
+    bool found = false;
+    for (int level = 0; level <= 3 && !found; level++) {
+        found = strstr(cur, secret) != NULL;
+        char *next = unescape_once(cur);
+        free(cur);
+        cur = next;
+    }
+    free(cur);
+    return found;
+}
+
+/* The secret written as jansson writes a string (quotes included): flags 0,
+ * or with every non-ASCII character and '/' escaped. */
+static char *as_json_string(const char *secret, size_t flags)
+{
+    json_t *v = json_string(secret);
+    char *s = json_dumps(v, JSON_ENCODE_ANY | flags);
+    json_decref(v);
+    assert_non_null(s);
+    return s;
+}
+
+/* Every byte of an ASCII-or-UTF-8 secret as \uXXXX (in capitals), a
+ * character beyond U+FFFF as a surrogate pair. */
+static char *all_escaped(const char *secret)
+{
+    gcs_buf b;
+    gcs_buf_init(&b, 0);
+    assert_int_equal(gcs_buf_putc(&b, '"'), 0);
+    char *ascii = as_json_string(secret, JSON_ENSURE_ASCII);
+    char *plain = unescape_once(ascii); /* "..." with the escapes undone: quotes around it */
+    for (size_t i = 1; plain[i + 1];) {
+        unsigned char c = (unsigned char)plain[i];
+        unsigned long u;
+        size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        u = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+        for (size_t k = 1; k < n; k++)
+            u = (u << 6) | ((unsigned char)plain[i + k] & 0x3F);
+        if (u >= 0x10000)
+            assert_int_equal(gcs_buf_printf(&b, "\\u%04lX\\u%04lX", 0xD800 + ((u - 0x10000) >> 10),
+                                            0xDC00 + ((u - 0x10000) & 0x3FF)),
+                             0);
+        else
+            assert_int_equal(gcs_buf_printf(&b, "\\u%04lX", u), 0);
+        i += n;
+    }
+    assert_int_equal(gcs_buf_putc(&b, '"'), 0);
+    free(ascii);
+    free(plain);
+    return gcs_buf_detach(&b);
+}
+
+/* A body's JSON may write a registered secret with escapes (\/ \" \\ \u00e9,
+ * a surrogate pair, every character as \uXXXX, JSON inside a JSON string):
+ * however written, it is gone from what the text rules make of the body, from
+ * a head of it, and from the structured copy; such a body is never "clean". */
+static void a_secret_written_with_escapes_is_removed(void **state)
+{
+    (void)state;
+    static const char secret[] = "pa/ss\"wo\\rd-\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x";
+    gcs_redact_register(secret);
+    char *forms[6];
+    forms[0] = as_json_string(secret, 0);
+    forms[1] = as_json_string(secret, JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH);
+    forms[2] = all_escaped(secret);
+    /* JSON inside a JSON string, twice: each level escapes the one inside */
+    for (int k = 3; k < 6; k++) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "{\"detail\":%s}", forms[k - 3]);
+        forms[k] = as_json_string(inner, k == 4 ? JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH : 0);
+    }
+    char *twice = as_json_string(forms[4], 0); /* three levels deep */
+    for (int k = 0; k < 7; k++) {
+        const char *form = k < 6 ? forms[k] : twice;
+        char body[4096];
+        snprintf(body, sizeof body,
+                 "{\"error\":\"invalid_client\",\"detail\":%s,\"echo\":[%s,%s],\"x\":1}", form,
+                 form, form);
+        assert_true(readable_in(body, secret)); /* the test's own decoder reads it */
+        assert_false(gcs_redact_json_text_is_clean(body, strlen(body)));
+        char *out = redact(body);
+        if (readable_in(out, secret))
+            fail_msg("form %d: '%s' redacted to '%s'", k, body, out);
+        assert_non_null(strstr(out, "invalid_client")); /* the rest is kept */
+        assert_non_null(strstr(out, ",\"x\":1}"));
+        /* every head is the head of the whole, and shows none of it */
+        size_t whole_len = strlen(out);
+        for (size_t keep = 0; keep <= whole_len + 1; keep++) {
+            gcs_buf head;
+            gcs_buf_init(&head, 0);
+            bool cut = false;
+            assert_int_equal(
+                gcs_redact_append_head(&head, body, strlen(body), keep, &cut, NULL), 0);
+            size_t want = whole_len > keep ? keep : whole_len;
+            assert_int_equal(head.len, want);
+            assert_memory_equal(head.ptr, out, want);
+            gcs_buf_release(&head);
+        }
+        /* the structured copy: jansson undoes one level, the text rules the rest */
+        json_t *parsed = json_loads(body, 0, NULL);
+        assert_non_null(parsed);
+        json_t *clean = gcs_redact_json(parsed);
+        char *dumped = json_dumps(clean, JSON_COMPACT);
+        assert_false(readable_in(dumped, secret));
+        free(dumped);
+        json_decref(clean);
+        json_decref(parsed);
+        free(out);
+    }
+    /* The escapes that spell it go whole, nothing around them. */
+    char *out = redact("{\"detail\":\"pa\\/ss\\\"wo\\\\rd-\\u00e9\\u20ac\\ud83d\\ude00x\",\"n\":2}");
+    assert_string_equal(out, "{\"detail\":\"***\",\"n\":2}");
+    free(out);
+    for (int k = 0; k < 6; k++)
+        free(forms[k]);
+    free(twice);
+}
+
+/* Escapes that spell no secret are left as they are. */
+static void escapes_that_spell_no_secret_are_kept(void **state)
+{
+    (void)state;
+    gcs_redact_register("Zx9-very-secret");
+    static const char *const kept[] = {
+        "{\"displayName\":\"Zo\\u00e9 \\\"Q\\\" \\\\ a\\/b\\ud83d\\ude00\"}",
+        "{\"x\":\"Zx9-very-secre\\u0074X\"}" /* one letter short of it... */,
+        "\\u", "\\", "a\\ud800b\\udc00c\\u12", "{\"x\":\"Zx9-very-\\q-secret\"}",
+    };
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        char *out = redact(kept[i]);
+        if (i == 1)
+            assert_string_equal(out, "{\"x\":\"***X\"}"); /* ...or not: it is there, escaped */
+        else
+            assert_string_equal(out, kept[i]);
+        free(out);
+    }
+}
+
+/* The escaped forms come from the registry as it is: however many tokens
+ * were registered, the client secret and the newest tokens are found escaped. */
+static void escaped_secrets_outlive_a_thousand_tokens(void **state)
+{
+    (void)state;
+    gcs_redact_register("client/secret-0123456789");
+    char tok[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(tok, sizeof tok, "access/token-%04d-abcdef", i);
+        gcs_redact_register_token(tok);
+    }
+    char *s = redact("{\"a\":\"client\\/secret-0123456789\",\"b\":\"access\\/token-0999-abcdef\","
+                     "\"c\":\"\\u0061ccess/token-0950-abcdef\"}");
+    assert_string_equal(s, "{\"a\":\"***\",\"b\":\"***\",\"c\":\"***\"}");
+    free(s);
+}
+
 /* ==== Lines too long for the log ==== */
 
 static void oversized_fields_keep_json_valid(void **state)
@@ -562,6 +773,9 @@ int main(void)
         cmocka_unit_test_setup(level_filters_before_formatting, reset),
         cmocka_unit_test_setup(table_of_masked_and_kept, reset),
         cmocka_unit_test_setup(long_lived_secrets_outlive_a_thousand_tokens, reset),
+        cmocka_unit_test_setup(a_secret_written_with_escapes_is_removed, reset),
+        cmocka_unit_test_setup(escapes_that_spell_no_secret_are_kept, reset),
+        cmocka_unit_test_setup(escaped_secrets_outlive_a_thousand_tokens, reset),
         cmocka_unit_test_setup(oversized_fields_keep_json_valid, reset),
         cmocka_unit_test_setup(oversized_text_line_says_truncated, reset),
         cmocka_unit_test_setup(the_shortcut_falls_back_wherever_a_shape_can_start, reset),
