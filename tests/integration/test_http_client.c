@@ -209,6 +209,49 @@ static void receipt_bodies_are_masked_without_a_round_trip(void **state)
     gcs_http_fixture_stop(&f);
 }
 
+/* A registered secret holding what JSON escapes ('"', '\\', '/', non-ASCII)
+ * is sent written with escapes, and Genesys (the emulator) echoes it back in
+ * the user it answers with its own escapes: neither receipt holds it, read
+ * as JSON or as text, nor is either body stored as it came. */
+static void a_secret_echoed_back_escaped_is_in_no_receipt(void **state)
+{
+    (void)state;
+    gcs_http_fixture f;
+    bodies b = {0};
+    gcs_http_fixture_start(&f, 1, (const char *const[]){"--rate-limit", "0", NULL}, NULL, NULL);
+    gcs_http_client_set_receipt_hook(f.client, keep_bodies, &b);
+    static const char secret[] = "Reg\"1st\\ered/s3cr\xc3\xa9t";
+    gcs_redact_register(secret);
+    char id[64], path[160];
+    gcs_http_fixture_user_id(id, sizeof id, 0);
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s", id);
+    gcs_http_client_response res;
+    static const char body[] =
+        "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+        "\"Operations\":[{\"op\":\"replace\",\"path\":\"title\","
+        "\"value\":\"\\u0052eg\\\"1st\\\\ered\\/s3cr\\u00e9t\"}]}";
+    assert_int_equal(call(&res, &f, "PATCH", path, body, NULL, NULL), 0);
+    /* the answer holds the title as Genesys writes it: escaped again */
+    assert_non_null(strstr(res.body.ptr, "Reg\\\"1st\\\\ered/s3cr\xc3\xa9t"));
+    gcs_http_client_response_release(&res);
+    const char *kept[] = {b.request, b.response};
+    for (int k = 0; k < 2; k++) {
+        assert_non_null(kept[k]);
+        assert_null(strstr(kept[k], "s3cr"));
+        json_t *v = json_loads(kept[k], 0, NULL);
+        assert_non_null(v); /* still JSON */
+        char *text = json_dumps(v, JSON_COMPACT);
+        json_decref(v);
+        assert_null(strstr(text, "s3cr"));
+        free(text);
+    }
+    assert_non_null(strstr(b.request, "\"value\":\"***\""));
+    assert_non_null(strstr(b.response, "\"title\":\"***\""));
+    free(b.request);
+    free(b.response);
+    gcs_http_fixture_stop(&f);
+}
+
 /* A body longer than the receipts keep (a page of users) comes to the hook as
  * its redacted head, cut within the limit and saying how long the body was as
  * answered: byte for byte the head of the whole body redacted, a secret in it
@@ -503,6 +546,7 @@ int main(void)
         cmocka_unit_test(answers_are_classified_for_callers),
         cmocka_unit_test(many_requests_in_flight_none_lost),
         cmocka_unit_test(receipt_bodies_are_masked_without_a_round_trip),
+        cmocka_unit_test(a_secret_echoed_back_escaped_is_in_no_receipt),
         cmocka_unit_test(a_long_answer_comes_as_its_redacted_head),
         cmocka_unit_test(answers_left_unparsed_on_request),
         cmocka_unit_test(creates_reuse_connections),
