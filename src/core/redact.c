@@ -309,7 +309,7 @@ static int hex_digit(char c)
 /* The code unit of the \uXXXX at in[i] (in[i] the backslash), or -1. */
 static long unicode_unit(const char *in, size_t n, size_t i)
 {
-    if (n - i < 6 || in[i + 1] != 'u')
+    if (n - i < 6 || in[i] != '\\' || in[i + 1] != 'u')
         return -1;
     long v = 0;
     for (size_t k = 2; k < 6; k++) {

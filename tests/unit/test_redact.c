@@ -455,6 +455,14 @@ static void escapes_that_spell_no_secret_are_kept(void **state)
             assert_string_equal(out, kept[i]);
         free(out);
     }
+    /* A high surrogate pairs only with a low one written right after it. */
+    gcs_redact_register("smile-\xf0\x9f\x98\x80-key");
+    char *out = redact("{\"a\":\"smile-\\ud83d!ude00-key\"}");
+    assert_string_equal(out, "{\"a\":\"smile-\\ud83d!ude00-key\"}");
+    free(out);
+    out = redact("{\"a\":\"smile-\\ud83d\\ude00-key\"}");
+    assert_string_equal(out, "{\"a\":\"***\"}");
+    free(out);
 }
 
 /* The escaped forms come from the registry as it is: however many tokens
