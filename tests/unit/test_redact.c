@@ -422,6 +422,7 @@ static void a_secret_written_with_escapes_is_removed(void **state)
         assert_non_null(parsed);
         json_t *clean = gcs_redact_json(parsed);
         char *dumped = json_dumps(clean, JSON_COMPACT);
+        assert_non_null(dumped);
         assert_false(readable_in(dumped, secret));
         free(dumped);
         json_decref(clean);
