@@ -32,6 +32,7 @@ typedef struct group_ctx {
     char message[600];
     json_t *now;                /* a resumed group's members as read again, or NULL */
     bool kept;                  /* the hierarchy is kept: its parent links are recorded */
+    bool unlike_plan;           /* a create found the group by name with other settings */
 } group_ctx;
 
 static void item_key(char *out, size_t outsz, const char *key)
@@ -102,6 +103,27 @@ static void take_group_entity(group_ctx *c, const json_t *e)
     }
 }
 
+/* Whether a group found by name (a create's) has settings other than those
+ * the plan would have created it with: one somebody else made, or made
+ * otherwise, between plan and apply. What the plan leaves out is not compared. */
+static bool unlike_planned_create(const group_ctx *c, const json_t *e)
+{
+    static const char *const settings[] = {"type", "visibility", "description", "rolesEnabled"};
+    const json_t *want = json_object_get(c->op, "group");
+    for (size_t k = 0; k < sizeof settings / sizeof *settings; k++) {
+        const json_t *w = json_object_get(want, settings[k]);
+        if (!w || json_is_null(w))
+            continue;
+        const json_t *have = json_object_get(e, settings[k]);
+        /* Genesys leaves an empty description out */
+        if (!have && json_is_string(w) && !*json_string_value(w))
+            continue;
+        if (!have || !json_equal((json_t *)w, (json_t *)have))
+            return true;
+    }
+    return false;
+}
+
 /* The group of this name, by the Groups API's name filter; 1 when found. */
 static int find_by_name(group_ctx *c, const char *name)
 {
@@ -125,6 +147,7 @@ static int find_by_name(group_ctx *c, const char *name)
                 const char *n = json_string_value(json_object_get(e, "name"));
                 if (n && strcmp(n, name) == 0) {
                     take_group_entity(c, e);
+                    c->unlike_plan = unlike_planned_create(c, e);
                     rc = 1;
                     break;
                 }
@@ -638,7 +661,9 @@ static int apply_group(gcs_group_apply *ga, const json_t *op, bool kept)
             c.version = strtoll(q, NULL, 10);
         }
     }
-    if (rc == 0 && changes_settings(op))
+    /* A create that found the group by name gives it the settings the plan
+     * showed, before any member goes in (a visibility of "members" included). */
+    if (rc == 0 && (changes_settings(op) || c.unlike_plan))
         rc = update_settings(&c);
     if (rc == 0)
         rc = change_members(&c);
