@@ -63,6 +63,11 @@ int gcs_store_url_display(char **out, const char *url);
 /* Opens (and migrates) the store at `url`; NULL means gcs_store_default_url(),
  * whose directory is created with mode 0700. */
 int gcs_store_open(gcs_store **out, const char *url);
+/* gcs_store_open() of a store that must already exist, for commands that only
+ * read or check what was recorded: a SQLite file that does not exist is
+ * GCS_ENOTFOUND, naming it, and nothing is created (a mistyped path, or a
+ * deleted database, is never shown as an empty store whose chain holds). */
+int gcs_store_open_existing(gcs_store **out, const char *url);
 /* Flushes queued receipts (errors are logged), stops the writer, closes. Accepts NULL. */
 void gcs_store_free(gcs_store *s);
 /* "sqlite" or "postgresql". */
