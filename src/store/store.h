@@ -488,8 +488,10 @@ int gcs_store_job_drop(gcs_store *s, int64_t id);
  * (a retry, a replay) enqueues nothing and is told the first one's job.
  * A request with an idempotency key uses the same record, its id scoped so
  * that no webhook id can equal it, and a digest of what it asks
- * (request_hash): the same id with another digest is a conflict, and
- * enqueues nothing either.
+ * (request_hash; events carry one too): the same id with another digest
+ * is a conflict, and enqueues nothing either. An id recorded without a
+ * digest is not compared; a request without one never matches an id
+ * recorded with one.
  */
 typedef struct gcs_intake_item {
     const char *webhook_id;   /* NULL: not deduplicated (a REST call without a key) */
