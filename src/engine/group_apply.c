@@ -661,15 +661,22 @@ static int apply_group(gcs_group_apply *ga, const json_t *op, bool kept)
             c.version = strtoll(q, NULL, 10);
         }
     }
+    /* A group whose roles are turned off (undo of the run that turned them
+     * on) can no longer have its grants revoked: they go first. */
+    bool settings = changes_settings(op) || c.unlike_plan;
+    bool roles_off = settings && json_is_false(json_object_get(json_object_get(op, "group"),
+                                                               "rolesEnabled"));
+    if (rc == 0 && roles_off)
+        rc = change_grants(&c, "revoke", "bulkremove");
     /* A create that found the group by name gives it the settings the plan
      * showed, before any member goes in (a visibility of "members" included). */
-    if (rc == 0 && (changes_settings(op) || c.unlike_plan))
+    if (rc == 0 && settings)
         rc = update_settings(&c);
     if (rc == 0)
         rc = change_members(&c);
     if (rc == 0)
         rc = change_grants(&c, "grant", "bulkadd");
-    if (rc == 0)
+    if (rc == 0 && !roles_off)
         rc = change_grants(&c, "revoke", "bulkremove");
     json_decref(c.now);
     c.now = NULL;
