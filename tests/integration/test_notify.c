@@ -391,6 +391,18 @@ static void notify_file_errors_name_the_file_and_field(void **state)
                         "\"secret_file\":\"bad.whsec\"}]}",
                    "bad.whsec' line 1");
     assert_null(strstr(gcs_error_last(), "notbase64-secretvalue"));
+    /* Nor are credentials in a URL, refused or left unterminated. */
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://bob:pw-in-url-7@hr.example.com/x\","
+                        "\"secret_file\":\"ok.whsec\"}]}",
+                   "endpoints[0].url: credentials in the URL");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-7"));
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"ftp://bob:pw-in-url-8@hr.example.com/x\","
+                        "\"secret_file\":\"ok.whsec\"}]}",
+                   "endpoints[0].url: not an https:// URL");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-8"));
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://bob:pw-in-url-9@hr.example.com/x}]}",
+                   "line 1");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-9"));
     free(ok);
     free(open_file);
     free(three);
