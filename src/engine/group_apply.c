@@ -214,7 +214,51 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     return rc;
 }
 
-/* Description, visibility, rolesEnabled: PUT with the version, re-read on a conflict. */
+/* A setting as the Groups API shows it: an empty description and roles
+ * never enabled may be left out. */
+static bool setting_is(const json_t *group, const char *attribute, const json_t *value)
+{
+    const json_t *have = json_object_get(group, attribute);
+    if (!have)
+        return (json_is_string(value) && !*json_string_value(value)) || json_is_false(value);
+    return json_equal((json_t *)have, (json_t *)value);
+}
+
+/* After a version conflict: whether somebody changed, since the plan, what
+ * the plan changes (a setting holding neither its old nor its new value) or
+ * the group's name. That is drift, left alone as a user's is; anything else
+ * (members, another setting) is not this update's business. 1 with the
+ * message set when it drifted. */
+static int settings_drifted(group_ctx *c, const json_t *now)
+{
+    const char *name = json_string_value(json_object_get(now, "name"));
+    const char *planned = json_string_value(json_object_get(c->op, "name"));
+    if (name && planned && strcmp(name, planned) != 0) {
+        snprintf(c->message, sizeof c->message,
+                 "changed since the plan, left alone: the group is now named '%s'", name);
+        return 1;
+    }
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(c->op, "changes"), i, ch)
+    {
+        const char *a = json_string_value(json_object_get(ch, "attribute"));
+        if (!a || strcmp(a, "parents") == 0)
+            continue;
+        if (!setting_is(now, a, json_object_get(ch, "old")) &&
+            !setting_is(now, a, json_object_get(ch, "new"))) {
+            snprintf(c->message, sizeof c->message,
+                     "changed since the plan, left alone: %s is neither what the plan saw nor "
+                     "what it sets",
+                     a);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Description, visibility, rolesEnabled: PUT with the version, re-read on a
+ * conflict, and sent again unless what it changes drifted meanwhile. */
 static int update_settings(group_ctx *c)
 {
     const json_t *want = json_object_get(c->op, "group");
@@ -247,10 +291,13 @@ static int update_settings(group_ctx *c)
             return rc;
         gcs_http_client_response again;
         rc = call(c, &again, "GET", path, NULL, NULL);
-        if (rc == 0)
+        if (rc == 0) {
             take_group_entity(c, again.json);
-        else
+            if (settings_drifted(c, again.json))
+                rc = GCS_ECONFLICT;
+        } else {
             fail(c, "cannot read the group again after a version conflict", &again);
+        }
         gcs_http_client_response_release(&again);
         if (rc < 0)
             return rc;
