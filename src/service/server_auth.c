@@ -223,8 +223,11 @@ int gcs_event_secrets_load(gcs_webhook_secret out[GCS_EVENT_SECRETS_MAX], size_t
                                             "event secrets file")) < 0)
         return rc;
     size_t text_len = strlen(text);
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank ones counted, so that an error names the right one */
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         n++;
         const char *p = line + strspn(line, " \t\r");
         if (!*p || *p == '#')
