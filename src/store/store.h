@@ -473,7 +473,9 @@ int gcs_store_job_get(gcs_job *out, gcs_store *s, int64_t id);
 int gcs_store_jobs_each(gcs_store *s, const char *state,
                         int (*fn)(const gcs_job *j, void *payload), void *payload);
 /* A dead, dropped or done job becomes pending with its attempts reset.
- * GCS_ECONFLICT for a running job or when another job of its key is pending. */
+ * GCS_ECONFLICT for a running job, when another job of its key is pending, or
+ * when a later job of its key (not dropped) exists: that one holds the newer
+ * row, which this one would overwrite with its older one. */
 int gcs_store_job_retry(gcs_store *s, int64_t id);
 /* A pending, dead or waiting-for-approval job becomes dropped (kept for the
  * record). GCS_ECONFLICT for a running job. */
