@@ -140,7 +140,7 @@ static int check_number(gcs_config_key key, const char *value, const char *origi
         return 0;
     char range[96];
     if (spec->whole)
-        snprintf(range, sizeof range, "a whole number from %g to %g", spec->min, spec->max);
+        snprintf(range, sizeof range, "a whole number from %.0f to %.0f", spec->min, spec->max);
     else
         snprintf(range, sizeof range, "a number from %g to %g", spec->min, spec->max);
     return gcs_error_set(GCS_EINVALID, "%s: %s must be %s, not '%.40s%s'", origin, spec->name,

@@ -26,3 +26,4 @@ $GCSCIM --config control.json config show 2>&1 | grep -c -e unterminated-secret 
 # A byte order mark (Windows editors write one) is not a fault.
 printf '\357\273\277{"timeout": 7}' > bom.json
 $GCSCIM --config bom.json config show | grep '^timeout'
+GCSCIM_QUEUE_MAX=0 $GCSCIM config show; echo "[exit $?]"
