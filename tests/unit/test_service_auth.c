@@ -87,6 +87,15 @@ static void event_secrets_file_errors_name_the_line(void **state)
         fail_msg("expected line 5: %s", gcs_error_last());
     assert_null(strstr(gcs_error_last(), "s3cr3t"));
     free(path);
+    /* A byte order mark (a Windows editor's) is not part of the first secret. */
+    path = gcs_test_write_file(dir, "bom-secrets",
+                               "\xEF\xBB\xBFwhsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    if (gcs_event_secrets_load(secrets, &count, path) < 0)
+        fail_msg("%s", gcs_error_last());
+    assert_int_equal(count, 1);
+    gcs_webhook_secret_wipe(&secrets[0]);
+    free(path);
     gcs_test_tmpdir_remove(dir);
 }
 
