@@ -157,9 +157,14 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
         goto out;
     }
     char *buf = text.ptr;
+    if (text.len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) /* a Windows editor's BOM */
+        buf += 3;
     int line_no = 0;
-    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank ones counted, so that an error names the right one */
+    for (char *line = buf, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         line_no++;
         line[strcspn(line, "\r")] = '\0';
         const char *p = line + strspn(line, " \t");
@@ -263,6 +268,10 @@ int gcs_notify_config_parse(gcs_notify_config **out, const char *text, size_t le
     *out = NULL;
     gcs_notify_config *c = calloc(1, sizeof *c);
     GCS_CHECK_ALLOC(c);
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a Windows editor's BOM */
+        text += 3;
+        len -= 3;
+    }
     json_t *doc = len > GCS_NOTIFY_FILE_MAX ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         rc = len > GCS_NOTIFY_FILE_MAX
