@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define GROUPS_PATH      "/api/v2/groups"
 #define SCIM_GROUPS_PATH "/api/v2/scim/v2/groups"
@@ -233,7 +234,7 @@ static int settings_drifted(group_ctx *c, const json_t *now)
 {
     const char *name = json_string_value(json_object_get(now, "name"));
     const char *planned = json_string_value(json_object_get(c->op, "name"));
-    if (name && planned && strcmp(name, planned) != 0) {
+    if (name && planned && strcasecmp(name, planned) != 0) { /* matched ignoring case */
         snprintf(c->message, sizeof c->message,
                  "changed since the plan, left alone: the group is now named '%s'", name);
         return 1;
@@ -329,6 +330,17 @@ static int read_members(group_ctx *c, json_t **members)
             snprintf(c->etag, sizeof c->etag, "%s", res.etag);
         if (!*members)
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        /* read again after a conflict or on resume: a group renamed since the
+         * plan is not the group the plan showed */
+        const char *name = json_string_value(json_object_get(res.json, "displayName"));
+        const char *planned = json_string_value(json_object_get(c->op, "name"));
+        if (rc == 0 && name && planned && strcasecmp(name, planned) != 0) {
+            snprintf(c->message, sizeof c->message,
+                     "changed since the plan, left alone: the group is now named '%s'", name);
+            json_decref(*members);
+            *members = NULL;
+            rc = GCS_ECONFLICT;
+        }
     } else {
         fail(c, "cannot read the group's members", &res);
     }
