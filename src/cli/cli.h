@@ -126,7 +126,8 @@ gcs_exit gcs_cmd_doctor(gcs_cli *cli, int argc, char **argv);
 gcs_exit gcs_cmd_serve(gcs_cli *cli, int argc, char **argv);
 
 /* Shared by the store commands (cmd_receipts.c). */
-/* Opens the store named by the db setting (default location when unset). */
+/* Opens the store named by the db setting (default location when unset), which
+ * must exist (gcs_store_open_existing). */
 int gcs_cli_open_store(gcs_cli *cli, struct gcs_store **out);
 
 #endif

@@ -18,7 +18,7 @@
 
 int gcs_cli_open_store(gcs_cli *cli, gcs_store **out)
 {
-    return gcs_store_open(out, gcs_config_get(&cli->config, GCS_CFG_DB));
+    return gcs_store_open_existing(out, gcs_config_get(&cli->config, GCS_CFG_DB));
 }
 
 /* ==== Options ==== */

@@ -140,7 +140,7 @@ static int check_number(gcs_config_key key, const char *value, const char *origi
         return 0;
     char range[96];
     if (spec->whole)
-        snprintf(range, sizeof range, "a whole number from %g to %g", spec->min, spec->max);
+        snprintf(range, sizeof range, "a whole number from %.0f to %.0f", spec->min, spec->max);
     else
         snprintf(range, sizeof range, "a number from %g to %g", spec->min, spec->max);
     return gcs_error_set(GCS_EINVALID, "%s: %s must be %s, not '%.40s%s'", origin, spec->name,
@@ -258,11 +258,22 @@ int gcs_config_load_file(gcs_config *cfg, const char *explicit_path,
         gcs_buf_release_secure(&file);
         return rc;
     }
-    json_t *root = json_loadb(file.ptr, file.len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Windows editors begin UTF-8 with a byte order mark */
+    size_t bom = file.len >= 3 && memcmp(file.ptr, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    json_t *root = json_loadb(file.ptr + bom, file.len - bom, JSON_REJECT_DUPLICATES, &jerr);
     gcs_buf_release_secure(&file);
-    if (!root)
-        return gcs_error_set(GCS_EINVALID, "cannot read config file '%s': line %d, column %d: %s",
-                             path, jerr.line, jerr.column, jerr.text);
+    if (!root) {
+        /* jansson quotes the text "near" the fault: in this file that may be
+         * a secret (an unterminated client_secret), so only the reason goes */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
+        int rc2 = gcs_error_set(GCS_EINVALID,
+                                "cannot read config file '%s': line %d, column %d: %s", path,
+                                jerr.line, jerr.column, jerr.text);
+        explicit_bzero(&jerr, sizeof jerr);
+        return rc2;
+    }
     if ((st.st_mode & 0077) && holds_secret(root)) {
         rc = gcs_error_set(GCS_EINVALID,
                            "config file '%s' holds a secret and is readable by others: "

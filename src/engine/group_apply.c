@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define GROUPS_PATH      "/api/v2/groups"
 #define SCIM_GROUPS_PATH "/api/v2/scim/v2/groups"
@@ -32,6 +33,7 @@ typedef struct group_ctx {
     char message[600];
     json_t *now;                /* a resumed group's members as read again, or NULL */
     bool kept;                  /* the hierarchy is kept: its parent links are recorded */
+    bool unlike_plan;           /* a create found the group by name with other settings */
 } group_ctx;
 
 static void item_key(char *out, size_t outsz, const char *key)
@@ -102,6 +104,27 @@ static void take_group_entity(group_ctx *c, const json_t *e)
     }
 }
 
+/* Whether a group found by name (a create's) has settings other than those
+ * the plan would have created it with: one somebody else made, or made
+ * otherwise, between plan and apply. What the plan leaves out is not compared. */
+static bool unlike_planned_create(const group_ctx *c, const json_t *e)
+{
+    static const char *const settings[] = {"type", "visibility", "description", "rolesEnabled"};
+    const json_t *want = json_object_get(c->op, "group");
+    for (size_t k = 0; k < sizeof settings / sizeof *settings; k++) {
+        const json_t *w = json_object_get(want, settings[k]);
+        if (!w || json_is_null(w))
+            continue;
+        const json_t *have = json_object_get(e, settings[k]);
+        /* Genesys leaves an empty description out */
+        if (!have && json_is_string(w) && !*json_string_value(w))
+            continue;
+        if (!have || !json_equal((json_t *)w, (json_t *)have))
+            return true;
+    }
+    return false;
+}
+
 /* The group of this name, by the Groups API's name filter; 1 when found. */
 static int find_by_name(group_ctx *c, const char *name)
 {
@@ -125,6 +148,7 @@ static int find_by_name(group_ctx *c, const char *name)
                 const char *n = json_string_value(json_object_get(e, "name"));
                 if (n && strcmp(n, name) == 0) {
                     take_group_entity(c, e);
+                    c->unlike_plan = unlike_planned_create(c, e);
                     rc = 1;
                     break;
                 }
@@ -191,7 +215,51 @@ static int create_group(group_ctx *c, const char *state, const char *known_id)
     return rc;
 }
 
-/* Description, visibility, rolesEnabled: PUT with the version, re-read on a conflict. */
+/* A setting as the Groups API shows it: an empty description and roles
+ * never enabled may be left out. */
+static bool setting_is(const json_t *group, const char *attribute, const json_t *value)
+{
+    const json_t *have = json_object_get(group, attribute);
+    if (!have)
+        return (json_is_string(value) && !*json_string_value(value)) || json_is_false(value);
+    return json_equal((json_t *)have, (json_t *)value);
+}
+
+/* After a version conflict: whether somebody changed, since the plan, what
+ * the plan changes (a setting holding neither its old nor its new value) or
+ * the group's name. That is drift, left alone as a user's is; anything else
+ * (members, another setting) is not this update's business. 1 with the
+ * message set when it drifted. */
+static int settings_drifted(group_ctx *c, const json_t *now)
+{
+    const char *name = json_string_value(json_object_get(now, "name"));
+    const char *planned = json_string_value(json_object_get(c->op, "name"));
+    if (name && planned && strcasecmp(name, planned) != 0) { /* matched ignoring case */
+        snprintf(c->message, sizeof c->message,
+                 "changed since the plan, left alone: the group is now named '%s'", name);
+        return 1;
+    }
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(c->op, "changes"), i, ch)
+    {
+        const char *a = json_string_value(json_object_get(ch, "attribute"));
+        if (!a || strcmp(a, "parents") == 0)
+            continue;
+        if (!setting_is(now, a, json_object_get(ch, "old")) &&
+            !setting_is(now, a, json_object_get(ch, "new"))) {
+            snprintf(c->message, sizeof c->message,
+                     "changed since the plan, left alone: %s is neither what the plan saw nor "
+                     "what it sets",
+                     a);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Description, visibility, rolesEnabled: PUT with the version, re-read on a
+ * conflict, and sent again unless what it changes drifted meanwhile. */
 static int update_settings(group_ctx *c)
 {
     const json_t *want = json_object_get(c->op, "group");
@@ -224,10 +292,13 @@ static int update_settings(group_ctx *c)
             return rc;
         gcs_http_client_response again;
         rc = call(c, &again, "GET", path, NULL, NULL);
-        if (rc == 0)
+        if (rc == 0) {
             take_group_entity(c, again.json);
-        else
+            if (settings_drifted(c, again.json))
+                rc = GCS_ECONFLICT;
+        } else {
             fail(c, "cannot read the group again after a version conflict", &again);
+        }
         gcs_http_client_response_release(&again);
         if (rc < 0)
             return rc;
@@ -259,6 +330,17 @@ static int read_members(group_ctx *c, json_t **members)
             snprintf(c->etag, sizeof c->etag, "%s", res.etag);
         if (!*members)
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
+        /* read again after a conflict or on resume: a group renamed since the
+         * plan is not the group the plan showed */
+        const char *name = json_string_value(json_object_get(res.json, "displayName"));
+        const char *planned = json_string_value(json_object_get(c->op, "name"));
+        if (rc == 0 && name && planned && strcasecmp(name, planned) != 0) {
+            snprintf(c->message, sizeof c->message,
+                     "changed since the plan, left alone: the group is now named '%s'", name);
+            json_decref(*members);
+            *members = NULL;
+            rc = GCS_ECONFLICT;
+        }
     } else {
         fail(c, "cannot read the group's members", &res);
     }
@@ -638,13 +720,22 @@ static int apply_group(gcs_group_apply *ga, const json_t *op, bool kept)
             c.version = strtoll(q, NULL, 10);
         }
     }
-    if (rc == 0 && changes_settings(op))
+    /* A group whose roles are turned off (undo of the run that turned them
+     * on) can no longer have its grants revoked: they go first. */
+    bool settings = changes_settings(op) || c.unlike_plan;
+    bool roles_off = settings && json_is_false(json_object_get(json_object_get(op, "group"),
+                                                               "rolesEnabled"));
+    if (rc == 0 && roles_off)
+        rc = change_grants(&c, "revoke", "bulkremove");
+    /* A create that found the group by name gives it the settings the plan
+     * showed, before any member goes in (a visibility of "members" included). */
+    if (rc == 0 && settings)
         rc = update_settings(&c);
     if (rc == 0)
         rc = change_members(&c);
     if (rc == 0)
         rc = change_grants(&c, "grant", "bulkadd");
-    if (rc == 0)
+    if (rc == 0 && !roles_off)
         rc = change_grants(&c, "revoke", "bulkremove");
     json_decref(c.now);
     c.now = NULL;

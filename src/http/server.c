@@ -384,11 +384,20 @@ static enum MHD_Result answer(gcs_http_server *srv, struct MHD_Connection *conn,
     req.body = ctx->too_large ? "" : ctx->body.ptr;
     req.body_len = ctx->too_large ? 0 : ctx->body.len;
     req.body_too_large = ctx->too_large;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &req);
+    int nheaders = MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &req);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
 
     gcs_http_response resp;
-    call_handler(&resp, &req, srv->handler, srv->payload);
+    if (nheaders > GCS_HTTP_MAX_HEADERS) {
+        /* The handler would see only the first ones, and answer as if the
+         * others (a signature, a key) had not been sent. */
+        char msg[64];
+        snprintf(msg, sizeof msg, "too many header fields (at most %d)\n", GCS_HTTP_MAX_HEADERS);
+        gcs_http_response_init(&resp);
+        gcs_http_response_set(&resp, 431, "text/plain", msg);
+    } else {
+        call_handler(&resp, &req, srv->handler, srv->payload);
+    }
     ctx->answered = true;
     if (resp.drop) {
         gcs_http_response_release(&resp);

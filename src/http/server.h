@@ -18,6 +18,8 @@
  *    that grows past it is discarded as it arrives, and its connection closed
  *    without an answer once GCS_HTTP_DRAIN_MAX more came; a handler that answers
  *    such a request with a status under 400 is overruled (413);
+ *  - a request with more than GCS_HTTP_MAX_HEADERS header fields is answered
+ *    431 without calling the handler, which would see only the first ones;
  *  - the handler may set `drop` on the response: the connection is then closed
  *    without an answer (a fault a client must survive);
  *  - the handler may be called from several threads at once;
@@ -39,7 +41,7 @@
 
 #define GCS_HTTP_MAX_BODY_DEFAULT ((size_t)512000)
 #define GCS_HTTP_DRAIN_MAX        ((unsigned long long)16 << 20) /* body read only to discard it */
-#define GCS_HTTP_MAX_HEADERS 64   /* headers kept per request or response */
+#define GCS_HTTP_MAX_HEADERS 64   /* headers per request (more: 431) or response */
 #define GCS_HTTP_MAX_ARGS 64      /* query arguments kept per request */
 
 typedef struct gcs_http_pair {

@@ -84,18 +84,35 @@ static bool loopback_host(const char *host, size_t len)
            (len >= 4 && strncmp(host, "127.", 4) == 0) || (len == 5 && strncmp(host, "[::1]", 5) == 0);
 }
 
+/* A parse error's reason without the text jansson quotes "near" it, which
+ * may be part of a URL's credentials. */
+static const char *without_near(char *text)
+{
+    char *near = strstr(text, " near ");
+    if (near)
+        *near = '\0';
+    return text;
+}
+
 /* Splits url into base and path; refuses what is not https (or loopback http). */
 static int split_url(gcs_notify_endpoint *e, const char *where)
 {
     const char *u = e->url;
     bool https = strncmp(u, "https://", 8) == 0;
+    /* The URL is not quoted back: it may carry credentials (user:password@) */
     if (!https && strncmp(u, "http://", 7) != 0)
-        return gcs_error_set(GCS_EINVALID, "%s.url: '%s' is not an https:// URL", where, u);
+        return gcs_error_set(GCS_EINVALID, "%s.url: not an https:// URL", where);
     const char *host = u + (https ? 8 : 7);
     size_t hostlen = strcspn(host, ":/?#");
     size_t authlen = strcspn(host, "/?#");
-    if (hostlen == 0 || memchr(host, '@', authlen) || strpbrk(u, " \t\r\n"))
-        return gcs_error_set(GCS_EINVALID, "%s.url: '%s' is not a usable URL", where, u);
+    if (memchr(host, '@', authlen))
+        return gcs_error_set(GCS_EINVALID,
+                             "%s.url: credentials in the URL (user:password@) are not accepted: "
+                             "the signature (secret_file) authenticates each message",
+                             where);
+    if (hostlen == 0 || strpbrk(u, " \t\r\n"))
+        return gcs_error_set(GCS_EINVALID, "%s.url: not a usable URL (no host, or a blank in it)",
+                             where);
     if (!https && !loopback_host(host, hostlen))
         return gcs_error_set(GCS_EINVALID,
                              "%s.url: plain http is refused except to loopback: use https://",
@@ -140,9 +157,14 @@ static int read_secrets(gcs_notify_endpoint *e, const char *file, const char *di
         goto out;
     }
     char *buf = text.ptr;
+    if (text.len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) /* a Windows editor's BOM */
+        buf += 3;
     int line_no = 0;
-    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank ones counted, so that an error names the right one */
+    for (char *line = buf, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         line_no++;
         line[strcspn(line, "\r")] = '\0';
         const char *p = line + strspn(line, " \t");
@@ -246,13 +268,17 @@ int gcs_notify_config_parse(gcs_notify_config **out, const char *text, size_t le
     *out = NULL;
     gcs_notify_config *c = calloc(1, sizeof *c);
     GCS_CHECK_ALLOC(c);
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a Windows editor's BOM */
+        text += 3;
+        len -= 3;
+    }
     json_t *doc = len > GCS_NOTIFY_FILE_MAX ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         rc = len > GCS_NOTIFY_FILE_MAX
                  ? gcs_error_set(GCS_EINVALID, "notify file '%s' is over %d bytes", origin,
                                  GCS_NOTIFY_FILE_MAX)
                  : gcs_error_set(GCS_EINVALID, "notify file '%s': line %d: %s", origin,
-                                 jerr.line, jerr.text);
+                                 jerr.line, without_near(jerr.text));
         goto out;
     }
     if (!json_is_object(doc)) {

@@ -62,6 +62,12 @@ out:
     return rc;
 }
 
+/* Past a UTF-8 byte order mark, which Windows editors write first. */
+static char *past_bom(char *text)
+{
+    return strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
+}
+
 /* ==== API keys ==== */
 
 static int hexval(char c)
@@ -177,7 +183,7 @@ int gcs_api_keys_load(gcs_api_keys *out, const char *path)
     char *text = NULL;
     int rc = gcs_service_read_private_file(&text, path, KEYS_FILE_MAX, "api keys file");
     if (rc == 0)
-        rc = gcs_api_keys_parse(out, text, path);
+        rc = gcs_api_keys_parse(out, past_bom(text), path);
     free(text);
     return rc;
 }
@@ -223,8 +229,11 @@ int gcs_event_secrets_load(gcs_webhook_secret out[GCS_EVENT_SECRETS_MAX], size_t
                                             "event secrets file")) < 0)
         return rc;
     size_t text_len = strlen(text);
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank ones counted, so that an error names the right one */
+    for (char *line = past_bom(text), *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         n++;
         const char *p = line + strspn(line, " \t\r");
         if (!*p || *p == '#')

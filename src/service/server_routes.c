@@ -118,6 +118,29 @@ static bool printable_id(const char *id)
     return n > 0;
 }
 
+#define IDEMPOTENCY_KEY_MAX 128
+
+/* What a request asks, whatever its spacing and member order: the SHA-256 of
+ * its body as compact JSON with sorted members, in hex (65 bytes). */
+static int request_digest(char hex[65], const char *body, size_t len)
+{
+    json_t *doc = json_loadb(body ? body : "", len, 0, NULL);
+    /* an event's "timestamp" is informative: a sender may write it afresh
+     * on a retry of the same event */
+    if (json_is_object(doc))
+        json_object_del(doc, "timestamp");
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!text)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    free(text);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
 /* POST /v1/events */
 static void post_event(gcs_service *s, gcs_http_response *out, const gcs_http_request *req)
 {
@@ -179,14 +202,38 @@ static void post_event(gcs_service *s, gcs_http_response *out, const gcs_http_re
         gcs_service__reply_error(out, req, 400, gcs_error_last());
         return;
     }
+    /* What the event asks is kept with its id, so that an id used again for
+     * another event is refused, never acknowledged as a duplicate of the
+     * first (which would drop it). Ids given with an API key alone are that
+     * key's own, as Idempotency-Keys are: two senders may number alike. The
+     * scoped id holds blanks, which no webhook id may (printable_id). */
+    char digest[65];
+    char dedup_id[sizeof "event  " + GCS_API_KEY_NAME_MAX + GCS_WEBHOOK_ID_MAX];
+    if (request_digest(digest, req->body, req->body_len) < 0) {
+        gcs_service__reply_error(out, req, 500, gcs_error_last());
+        gcs_event_release(&e);
+        return;
+    }
+    if (s->o.secret_count == 0)
+        snprintf(dedup_id, sizeof dedup_id, "event %s %s", key->name, id);
     gcs_event_origin origin = {"event", id, key ? key->name : "webhook", gcs_time_wall_ms()};
     gcs_intake_item item;
-    int rc = submit(s, &item, &e, &origin, NULL, NULL);
+    int rc = submit(s, &item, &e, &origin, s->o.secret_count == 0 ? dedup_id : NULL, digest);
     if (rc < 0) {
         count(s, GCS_EVENT_UNAVAILABLE);
         GCS_WARN("serve.event_refused", "request_id", req->request_id, "webhook_id", id,
                  "error", gcs_error_last());
         gcs_service__reply_error(out, req, 503, gcs_error_last());
+    } else if (item.conflict) {
+        count(s, GCS_EVENT_MALFORMED);
+        char msg[GCS_WEBHOOK_ID_MAX + 160];
+        snprintf(msg, sizeof msg,
+                 "webhook-id '%s' was used for another event (job %lld): each event needs an id "
+                 "of its own",
+                 id, (long long)item.job_id);
+        GCS_WARN("serve.webhook_id_conflict", "request_id", req->request_id, "webhook_id", id,
+                 "subject", e.key);
+        gcs_service__reply_error(out, req, 422, msg);
     } else if (item.duplicate) {
         count(s, GCS_EVENT_DUPLICATE);
         gcs_service__reply(out, 200,
@@ -200,25 +247,6 @@ static void post_event(gcs_service *s, gcs_http_response *out, const gcs_http_re
         gcs_service__reply(out, 202, json_pack("{s:I}", "job", (json_int_t)item.job_id));
     }
     gcs_event_release(&e);
-}
-
-#define IDEMPOTENCY_KEY_MAX 128
-
-/* What a request asks, whatever its spacing and member order: the SHA-256 of
- * its body as compact JSON with sorted members, in hex (65 bytes). */
-static int request_digest(char hex[65], const char *body, size_t len)
-{
-    json_t *doc = json_loadb(body ? body : "", len, 0, NULL);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(doc);
-    if (!text)
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)text, strlen(text), digest);
-    free(text);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    return 0;
 }
 
 /* POST /v1/users[?wait=SECONDS] */

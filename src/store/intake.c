@@ -44,10 +44,14 @@ typedef struct known_ctx {
     size_t n;
 } known_ctx;
 
-/* Whether two requests with one id asked the same (NULL: not compared). */
-static bool same_request(const char *a, const char *b)
+/* Whether a request asked what the first with its id asked. The first's
+ * NULL is not compared (an id recorded before what requests asked was
+ * kept); a request without a digest never matches a first that has one. */
+static bool same_request(const char *asked, const char *first)
 {
-    return !a || !b ? !a && !b : strcmp(a, b) == 0;
+    if (!first)
+        return true;
+    return asked && strcmp(asked, first) == 0;
 }
 
 /* A webhook id already recorded: every item carrying it is a duplicate of
@@ -153,7 +157,7 @@ static int intake_pass(gcs_store *s, gcs_intake_item *items, size_t n, const cha
         for (size_t j = 0; items[i].webhook_id && j < nfresh && !repeat; j++) {
             gcs_intake_item *first = &items[fresh[j]];
             if (first->webhook_id && strcmp(first->webhook_id, items[i].webhook_id) == 0) {
-                if (same_request(first->request_hash, items[i].request_hash))
+                if (same_request(items[i].request_hash, first->request_hash))
                     items[i].duplicate = true;
                 else
                     items[i].conflict = true;

@@ -625,6 +625,20 @@ static int explain_refusal(gcs_store *s, int64_t id, const char *what)
     return rc;
 }
 
+/* The newest job of the same key as job `id` that came after it and was not
+ * dropped: its id in *newer (0 when none). */
+static int newer_job_of_key(int64_t *newer, gcs_store *s, int64_t id)
+{
+    char nid[24];
+    const char *p[] = {gcs_store__sql_i64(nid, id)};
+    *newer = 0;
+    return gcs_store__sql_exec(s,
+                               "SELECT MAX(newer.id) FROM jobs AS newer, jobs AS old"
+                               " WHERE old.id = ? AND newer.job_key = old.job_key"
+                               " AND newer.id > old.id AND newer.state <> 'dropped'",
+                               p, 1, id_row, newer, NULL);
+}
+
 int gcs_store_job_retry(gcs_store *s, int64_t id)
 {
     int64_t changed;
@@ -632,14 +646,29 @@ int gcs_store_job_retry(gcs_store *s, int64_t id)
                                        "UPDATE jobs SET state = 'pending', attempts = 0,"
                                        " not_before_ms = ?, lease_owner = NULL,"
                                        " lease_until_ms = NULL, updated_ms = ?"
-                                       " WHERE id = ? AND state IN ('dead', 'dropped', 'done')",
+                                       " WHERE id = ? AND state IN ('dead', 'dropped', 'done')"
+                                       " AND NOT EXISTS (SELECT 1 FROM jobs AS newer"
+                                       " WHERE newer.job_key = jobs.job_key"
+                                       " AND newer.id > jobs.id AND newer.state <> 'dropped')",
                                        2, id);
     if (rc == GCS_ECONFLICT)
         return gcs_error_set(GCS_ECONFLICT,
                              "job %lld: another job of the same key is already pending",
                              (long long)id);
-    if (rc == 0 && changed == 0)
+    if (rc == 0 && changed == 0) {
+        /* A newer job of the person (or group) carries a newer row: running
+         * this one again would put the older one back over it. */
+        int64_t newer = 0;
+        if ((rc = newer_job_of_key(&newer, s, id)) < 0)
+            return rc;
+        if (newer > 0)
+            return gcs_error_set(GCS_ECONFLICT,
+                                 "job %lld: job %lld of the same key came after it, with a newer "
+                                 "row; retrying this one would put the older row back (retry "
+                                 "job %lld, or send the event again)",
+                                 (long long)id, (long long)newer, (long long)newer);
         rc = explain_refusal(s, id, "retry");
+    }
     return rc;
 }
 

@@ -191,6 +191,34 @@ out:
     return rc;
 }
 
+int gcs_store_open_existing(gcs_store **out, const char *url)
+{
+    char *def = NULL, *target = NULL;
+    gcs_store_kind kind;
+    struct stat st;
+    int rc;
+    *out = NULL;
+    if ((!url || !*url) && (rc = gcs_store_default_url(&def)) < 0)
+        return rc;
+    const char *given = def ? def : url;
+    if ((rc = gcs_store_url_parse(&kind, &target, given)) < 0)
+        goto out;
+    /* ":memory:" and "file:" URIs are SQLite's to interpret */
+    if (kind == GCS_STORE_SQLITE && target[0] != ':' && strncmp(target, "file:", 5) != 0 &&
+        stat(target, &st) != 0 && errno == ENOENT) {
+        rc = gcs_error_set(GCS_ENOTFOUND,
+                           "no store at '%s': nothing was recorded there (check the db setting: "
+                           "--db, GCSCIM_DB or the config file)",
+                           target);
+        goto out;
+    }
+    rc = gcs_store_open(out, given);
+out:
+    free(def);
+    free(target);
+    return rc;
+}
+
 void gcs_store_free(gcs_store *s)
 {
     if (!s)

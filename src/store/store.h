@@ -63,6 +63,11 @@ int gcs_store_url_display(char **out, const char *url);
 /* Opens (and migrates) the store at `url`; NULL means gcs_store_default_url(),
  * whose directory is created with mode 0700. */
 int gcs_store_open(gcs_store **out, const char *url);
+/* gcs_store_open() of a store that must already exist, for commands that only
+ * read or check what was recorded: a SQLite file that does not exist is
+ * GCS_ENOTFOUND, naming it, and nothing is created (a mistyped path, or a
+ * deleted database, is never shown as an empty store whose chain holds). */
+int gcs_store_open_existing(gcs_store **out, const char *url);
 /* Flushes queued receipts (errors are logged), stops the writer, closes. Accepts NULL. */
 void gcs_store_free(gcs_store *s);
 /* "sqlite" or "postgresql". */
@@ -468,7 +473,9 @@ int gcs_store_job_get(gcs_job *out, gcs_store *s, int64_t id);
 int gcs_store_jobs_each(gcs_store *s, const char *state,
                         int (*fn)(const gcs_job *j, void *payload), void *payload);
 /* A dead, dropped or done job becomes pending with its attempts reset.
- * GCS_ECONFLICT for a running job or when another job of its key is pending. */
+ * GCS_ECONFLICT for a running job, when another job of its key is pending, or
+ * when a later job of its key (not dropped) exists: that one holds the newer
+ * row, which this one would overwrite with its older one. */
 int gcs_store_job_retry(gcs_store *s, int64_t id);
 /* A pending, dead or waiting-for-approval job becomes dropped (kept for the
  * record). GCS_ECONFLICT for a running job. */
@@ -483,8 +490,10 @@ int gcs_store_job_drop(gcs_store *s, int64_t id);
  * (a retry, a replay) enqueues nothing and is told the first one's job.
  * A request with an idempotency key uses the same record, its id scoped so
  * that no webhook id can equal it, and a digest of what it asks
- * (request_hash): the same id with another digest is a conflict, and
- * enqueues nothing either.
+ * (request_hash; events carry one too): the same id with another digest
+ * is a conflict, and enqueues nothing either. An id recorded without a
+ * digest is not compared; a request without one never matches an id
+ * recorded with one.
  */
 typedef struct gcs_intake_item {
     const char *webhook_id;   /* NULL: not deduplicated (a REST call without a key) */

@@ -15,3 +15,15 @@ $GCSCIM config show --region atlantis-1; echo "[exit $?]"
 $GCSCIM --config nonexistent.json config show; echo "[exit $?]"
 $GCSCIM config show --log-format json --log-level debug 2>&1 | grep -c -e very-secret -e file-secret
 $GCSCIM config show --max-in-flight many; echo "[exit $?]"
+# A config file that does not parse is named with the line and column of the
+# fault, never the text near it: that may be a secret (an unterminated value).
+printf '{"client_secret": "unterminated-secret-77}' > broken.json
+chmod 600 broken.json
+$GCSCIM --config broken.json config show; echo "[exit $?]"
+printf '{"client_secret": "ctl-secret-\001-88"}' > control.json
+chmod 600 control.json
+$GCSCIM --config control.json config show 2>&1 | grep -c -e unterminated-secret -e ctl-secret
+# A byte order mark (Windows editors write one) is not a fault.
+printf '\357\273\277{"timeout": 7}' > bom.json
+$GCSCIM --config bom.json config show | grep '^timeout'
+GCSCIM_QUEUE_MAX=0 $GCSCIM config show; echo "[exit $?]"

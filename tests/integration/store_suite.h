@@ -1420,6 +1420,19 @@ static void jobs_back_off_then_dead_letter(void **state)
     assert_string_equal(j.state, GCS_JOB_DROPPED);
     gcs_job_release(&j);
     assert_int_equal(gcs_store_job_drop(s, 999999), GCS_ENOTFOUND);
+    /* A later job of the same key holds a newer row: the older one is not run
+     * again over it, unless the later one was dropped. */
+    int64_t later;
+    assert_int_equal(gcs_store_job_enqueue(&later, s, "k", "{\"row\":\"newer\"}", 3), 0);
+    raw_ok(s, "UPDATE jobs SET state = 'done' WHERE job_key = 'k'");
+    assert_int_equal(gcs_store_job_retry(s, id), GCS_ECONFLICT);
+    assert_non_null(strstr(gcs_error_last(), "came after it"));
+    assert_int_equal(gcs_store_job_get(&j, s, id), 0);
+    assert_string_equal(j.state, GCS_JOB_DONE);
+    gcs_job_release(&j);
+    raw_ok(s, "UPDATE jobs SET state = 'dropped' WHERE job_key = 'k' AND id > (SELECT MIN(id) FROM jobs WHERE job_key = 'k')");
+    assert_int_equal(gcs_store_job_retry(s, id), 0);
+    assert_int_equal(gcs_store_job_drop(s, id), 0);
     /* A retry_after longer than the backoff (Retry-After from upstream) wins. */
     int64_t id2;
     assert_int_equal(gcs_store_job_enqueue(&id2, s, "k2", "{}", 3), 0);

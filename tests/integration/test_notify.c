@@ -391,6 +391,34 @@ static void notify_file_errors_name_the_file_and_field(void **state)
                         "\"secret_file\":\"bad.whsec\"}]}",
                    "bad.whsec' line 1");
     assert_null(strstr(gcs_error_last(), "notbase64-secretvalue"));
+    /* A Windows editor's byte order mark is not part of a notify file or a
+     * secret; an error names the line an editor shows, blank lines counted. */
+    char *bom = secret_file(dir, "bom.whsec", "\xEF\xBB\xBF" SECRET_OLD "\n");
+    char *path = notify_file(dir, "\xEF\xBB\xBF{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
+                                  "\"secret_file\":\"bom.whsec\"}]}");
+    gcs_notify_config *loaded = NULL;
+    if (gcs_notify_config_load(&loaded, path) < 0)
+        fail_msg("%s", gcs_error_last());
+    gcs_notify_config_free(loaded);
+    free(path);
+    free(bom);
+    char *gap = secret_file(dir, "gap.whsec", "# rotation\n\n" SECRET_OLD "\n\nwhsec_!!x\n");
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://hr.example.com/x\","
+                        "\"secret_file\":\"gap.whsec\"}]}",
+                   "gap.whsec' line 5");
+    free(gap);
+    /* Nor are credentials in a URL, refused or left unterminated. */
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://bob:pw-in-url-7@hr.example.com/x\","
+                        "\"secret_file\":\"ok.whsec\"}]}",
+                   "endpoints[0].url: credentials in the URL");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-7"));
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"ftp://bob:pw-in-url-8@hr.example.com/x\","
+                        "\"secret_file\":\"ok.whsec\"}]}",
+                   "endpoints[0].url: not an https:// URL");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-8"));
+    expect_refused(dir, "{\"endpoints\":[{\"url\":\"https://bob:pw-in-url-9@hr.example.com/x}]}",
+                   "line 1");
+    assert_null(strstr(gcs_error_last(), "pw-in-url-9"));
     free(ok);
     free(open_file);
     free(three);

@@ -43,6 +43,7 @@
  *   group-count N               the organisation holds N groups
  *   group-member ADD|REMOVE USERNAME NAME   another tool changes the group's members behind our back
  *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
+ *   group-rename NAME => NEW    another tool renames the group behind our back
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
  * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
@@ -458,6 +459,36 @@ static void step_group_member(scenario *s, char *args)
     json_decref(st);
 }
 
+static void step_group_rename(scenario *s, char *args)
+{
+    char *arrow = strstr(args, " => ");
+    assert_non_null(arrow);
+    *arrow = '\0';
+    const char *name = args, *to = arrow + 4;
+    json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
+    json_t *g = find_group(st, name);
+    assert_non_null(g);
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/groups/%s", json_string_value(json_object_get(g, "id")));
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "GET", path, NULL, NULL);
+    assert_int_equal(h.status, 200);
+    json_t *body = json_pack("{s:s,s:O,s:O,s:O}", "name", to, "type",
+                             json_object_get(h.json, "type"), "visibility",
+                             json_object_get(h.json, "visibility"), "version",
+                             json_object_get(h.json, "version"));
+    gcs_test_http_release(&h);
+    char *text = json_dumps(body, JSON_COMPACT);
+    gcs_test_emu_call(&h, &s->emu, token, "PUT", path, text, NULL);
+    assert_int_equal(h.status, 200);
+    gcs_test_http_release(&h);
+    free(text);
+    json_decref(body);
+    free(token);
+    json_decref(st);
+}
+
 static void step_group_create(scenario *s, const char *name)
 {
     char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
@@ -688,6 +719,8 @@ static void run_scenario(void **state)
             step_group_member(s, rest);
         else if (strcmp(line, "group-create") == 0)
             step_group_create(s, rest);
+        else if (strcmp(line, "group-rename") == 0)
+            step_group_rename(s, rest);
         else if (strcmp(line, "group-count") == 0) {
             json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
             long got = (long)json_array_size(json_object_get(st, "groups"));

@@ -145,6 +145,90 @@ static void same_webhook_id_is_acknowledged_and_queued_once(void **state)
     assert_int_equal(jobs_in_store(f), after_first);
 }
 
+/* A webhook id is one event: used again for another event it is refused,
+ * naming the first one's job, never acknowledged as a duplicate (which would
+ * drop the event). A retry whose informative "timestamp" was written afresh
+ * is the same event. */
+static void webhook_id_used_for_another_event_is_422(void **state)
+{
+    fixture *f = *state;
+    gcs_test_http r;
+    char body[512], other[512], retry[600];
+    event_body(body, sizeof body, "person.changed", "EV210");
+    event_body(other, sizeof other, "person.changed", "EV211");
+    post_signed(&r, f, SECRET_OLD, "msg_ev210", now_s(), body, NULL);
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    gcs_test_http_release(&r);
+    int64_t after_first = jobs_in_store(f);
+    post_signed(&r, f, SECRET_OLD, "msg_ev210", now_s(), other, NULL);
+    assert_int_equal(r.status, 422);
+    char want[120];
+    snprintf(want, sizeof want, "webhook-id 'msg_ev210' was used for another event (job %lld)",
+             (long long)job);
+    assert_non_null(strstr(error_of(&r), want));
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), after_first);
+    snprintf(retry, sizeof retry, "{\"timestamp\":\"2026-11-30T08:00:01Z\",%s", body + 1);
+    post_signed(&r, f, SECRET_OLD, "msg_ev210", now_s(), retry, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(job_of(&r), job);
+    gcs_test_http_release(&r);
+    assert_int_equal(jobs_in_store(f), after_first);
+}
+
+/* Without event secrets, each sender proves itself with its API key, and its
+ * webhook ids are its own: two senders that number their events alike each
+ * get their event queued, as two callers may use one Idempotency-Key. */
+static void webhook_ids_given_with_an_api_key_are_that_keys_own(void **state)
+{
+    fixture *f = *state;
+    char secrets[sizeof f->t.secrets_path], portal[72], reader[72], sender[72], other[72];
+    char keys[1024];
+    snprintf(secrets, sizeof secrets, "%s", f->t.secrets_path);
+    gcs_api_key_hash_text(portal, KEY_PORTAL);
+    gcs_api_key_hash_text(reader, KEY_READER);
+    gcs_api_key_hash_text(sender, KEY_SENDER);
+    gcs_api_key_hash_text(other, "k-other-sender-4f5a6b7c8d9e0f1a");
+    snprintf(keys, sizeof keys,
+             "portal provision,read %s\nreader read %s\nsender events %s\n"
+             "other events %s\n",
+             portal, reader, sender, other);
+    FILE *kf = fopen(f->t.keys_path, "w");
+    assert_non_null(kf);
+    fputs(keys, kf);
+    fclose(kf);
+    f->t.secrets_path[0] = '\0';
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+    gcs_test_http r;
+    char body[512], url[256];
+    snprintf(url, sizeof url, "%s/v1/events", f->url);
+    event_body(body, sizeof body, "person.changed", "EV220");
+    const char *first[] = {"Content-Type: application/json", "webhook-id: 1",
+                           "Authorization: Bearer " KEY_SENDER, NULL};
+    gcs_test_http_do(&r, "POST", url, first, body, strlen(body));
+    assert_int_equal(r.status, 202);
+    int64_t job = job_of(&r);
+    gcs_test_http_release(&r);
+    event_body(body, sizeof body, "person.changed", "EV221");
+    const char *second[] = {"Content-Type: application/json", "webhook-id: 1",
+                            "Authorization: Bearer k-other-sender-4f5a6b7c8d9e0f1a", NULL};
+    gcs_test_http_do(&r, "POST", url, second, body, strlen(body));
+    assert_int_equal(r.status, 202);
+    assert_true(job_of(&r) != job);
+    gcs_test_http_release(&r);
+    /* the first sender's retry is its own duplicate */
+    event_body(body, sizeof body, "person.changed", "EV220");
+    gcs_test_http_do(&r, "POST", url, first, body, strlen(body));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(job_of(&r), job);
+    gcs_test_http_release(&r);
+    snprintf(f->t.secrets_path, sizeof f->t.secrets_path, "%s", secrets);
+    gcs_test_server_stop(&f->serve);
+    serve_start(f, NULL);
+}
+
 static void either_secret_of_a_rotation_verifies(void **state)
 {
     fixture *f = *state;
@@ -1187,6 +1271,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signed_event_is_committed_then_acknowledged),
         cmocka_unit_test(same_webhook_id_is_acknowledged_and_queued_once),
+        cmocka_unit_test(webhook_id_used_for_another_event_is_422),
+        cmocka_unit_test(webhook_ids_given_with_an_api_key_are_that_keys_own),
         cmocka_unit_test(either_secret_of_a_rotation_verifies),
         cmocka_unit_test(bad_signature_stale_timestamp_and_missing_headers_are_401),
         cmocka_unit_test(api_key_on_an_event_must_hold_events),

@@ -32,7 +32,7 @@ typedef struct gcs_test_serve {
     gcs_test_server emu;       /* seeded with examples/org.json */
     char *dir;
     char db_url[1200];
-    char secrets_path[600];
+    char secrets_path[600]; /* "": serve starts without event secrets */
     char keys_path[600];
 } gcs_test_serve;
 

@@ -333,12 +333,49 @@ static void an_endless_chunked_body_stops_being_read(unsigned threads)
     assert_true(sent > opts.max_body);
 }
 
+/* A request with more header fields than a request holds is refused with
+ * 431 before the handler, which would otherwise see only the first ones and
+ * answer as if the rest (a signature, an API key) had not been sent. */
+static void too_many_headers_are_431(unsigned threads)
+{
+    gcs_http_server *srv;
+    gcs_http_server_options opts = {.host = "127.0.0.1", .port = 0, .threads = threads};
+    assert_int_equal(gcs_http_server_start(&srv, &opts, handler, NULL), 0);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/h", gcs_http_server_port(srv));
+    /* curl adds Host and Accept: a few under the limit, then a few over */
+    for (int extra = GCS_HTTP_MAX_HEADERS - 8; extra <= GCS_HTTP_MAX_HEADERS + 8; extra += 16) {
+        char lines[GCS_HTTP_MAX_HEADERS + 8][32];
+        const char *hdrs[GCS_HTTP_MAX_HEADERS + 10];
+        int n = 0;
+        for (; n < extra; n++) {
+            snprintf(lines[n], sizeof lines[n], "X-Filler-%d: %d", n, n);
+            hdrs[n] = lines[n];
+        }
+        hdrs[n++] = "X-Test: last";
+        hdrs[n] = NULL;
+        int before = atomic_load(&calls);
+        gcs_test_http r;
+        gcs_test_http_do(&r, "GET", url, hdrs, NULL, 0);
+        if (extra < GCS_HTTP_MAX_HEADERS - 4) {
+            assert_int_equal(r.status, 201);
+            assert_non_null(strstr(r.body.ptr, "\"x_test\":\"last\""));
+        } else {
+            assert_int_equal(r.status, 431);
+            assert_int_equal(atomic_load(&calls), before);
+        }
+        gcs_test_http_release(&r);
+    }
+    gcs_http_server_free(srv);
+}
+
 static void test_thread_per_connection(void **state)
 {
     (void)state;
     exercise(0);
     a_client_still_sending_reads_the_413(0);
     an_endless_chunked_body_stops_being_read(0);
+    too_many_headers_are_431(0);
 }
 
 static void test_pool(void **state)
@@ -347,6 +384,7 @@ static void test_pool(void **state)
     exercise(2);
     a_client_still_sending_reads_the_413(2);
     an_endless_chunked_body_stops_being_read(2);
+    too_many_headers_are_431(2);
 }
 
 static void test_bad_address(void **state)

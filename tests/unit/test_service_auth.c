@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static gcs_api_keys *keys_of(const char *text, int want_rc)
 {
@@ -65,6 +66,37 @@ static void api_key_file_errors_name_the_line_never_the_key(void **state)
         assert_null(strstr(gcs_error_last(), "s3cr3t"));
         free(k);
     }
+}
+
+/* An event secrets file's error names the line as an editor counts it,
+ * blank lines and comments included, and never the secret. */
+static void event_secrets_file_errors_name_the_line(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char *path = gcs_test_write_file(dir, "event-secrets",
+                                     "# rotation of 2026-11\n\n"
+                                     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\n"
+                                     "whsec_!!not-base64-s3cr3t\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    gcs_webhook_secret secrets[GCS_EVENT_SECRETS_MAX];
+    size_t count = 9;
+    assert_int_equal(gcs_event_secrets_load(secrets, &count, path), GCS_EINVALID);
+    assert_int_equal(count, 0);
+    if (!strstr(gcs_error_last(), "event-secrets:5"))
+        fail_msg("expected line 5: %s", gcs_error_last());
+    assert_null(strstr(gcs_error_last(), "s3cr3t"));
+    free(path);
+    /* A byte order mark (a Windows editor's) is not part of the first secret. */
+    path = gcs_test_write_file(dir, "bom-secrets",
+                               "\xEF\xBB\xBFwhsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    if (gcs_event_secrets_load(secrets, &count, path) < 0)
+        fail_msg("%s", gcs_error_last());
+    assert_int_equal(count, 1);
+    gcs_webhook_secret_wipe(&secrets[0]);
+    free(path);
+    gcs_test_tmpdir_remove(dir);
 }
 
 static void event_becomes_the_job_of_the_contract(void **state)
@@ -261,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(api_keys_are_found_by_their_hash_with_their_rights),
         cmocka_unit_test(api_key_file_errors_name_the_line_never_the_key),
+        cmocka_unit_test(event_secrets_file_errors_name_the_line),
         cmocka_unit_test(event_becomes_the_job_of_the_contract),
         cmocka_unit_test(event_keys_and_columns_are_bounded),
         cmocka_unit_test(group_event_becomes_the_job_of_the_contract),
