@@ -226,11 +226,11 @@ static void a_run_being_applied_is_not_undone(void **state)
 {
     fixture *f = *state;
     plan_and_run(f, true);
-    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&f->plan), "h:1:t", "h",
+    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_content_key(&f->plan), "h:1:t", "h",
                                           1, 60000, NULL),
                      0);
     assert_int_equal(
-        gcs_store_lease_renew(f->store, gcs_plan_identity(&f->plan), "h:1:t", f->run_id, 60000), 0);
+        gcs_store_lease_renew(f->store, gcs_plan_content_key(&f->plan), "h:1:t", f->run_id, 60000), 0);
     gcs_plan out;
     gcs_undo_stats st;
     long before = gcs_test_emu_writes(&f->emu);
@@ -238,7 +238,7 @@ static void a_run_being_applied_is_not_undone(void **state)
     assert_non_null(strstr(gcs_error_last(), "is being applied now"));
     assert_int_equal(gcs_test_emu_writes(&f->emu), before);
     /* Once its lease is given back, it can be undone. */
-    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_identity(&f->plan), "h:1:t"), 0);
+    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_content_key(&f->plan), "h:1:t"), 0);
     assert_int_equal(undo(f, &out, &st, f->run_id), 0);
     gcs_plan_release(&out);
 }

@@ -159,18 +159,62 @@ static void a_create_added_as_text_is_the_same_operation(void **state)
     }
 }
 
-static void identity_depends_on_content_only(void **state)
+/* Two plans made of the same changes are two plans (their runs are told
+ * apart by the identity), of one content key (their lease is one). */
+static void a_plan_made_again_is_a_plan_of_its_own(void **state)
 {
     (void)state;
     gcs_plan a, b, c;
     build(&a, 1, 10);
     build(&b, 1, 10);
     build(&c, 2, 10);
-    assert_string_equal(gcs_plan_identity(&a), gcs_plan_identity(&b));
-    assert_string_not_equal(gcs_plan_identity(&a), gcs_plan_identity(&c));
+    const char *na = json_string_value(json_object_get(a.doc, "nonce"));
+    assert_non_null(na);
+    assert_int_equal(strlen(na), 32);
+    assert_string_not_equal(na, json_string_value(json_object_get(b.doc, "nonce")));
+    assert_string_not_equal(gcs_plan_identity(&a), gcs_plan_identity(&b));
+    assert_int_equal(strlen(gcs_plan_content_key(&a)), 64);
+    assert_string_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&b));
+    assert_string_not_equal(gcs_plan_content_key(&a), gcs_plan_identity(&a));
+    assert_string_not_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&c));
+    /* When and from which files it was made are sealed, not its content. */
+    json_object_set_new(b.doc, "created", json_string("2001-01-01T00:00:00Z"));
+    json_object_set_new(json_object_get(b.doc, "source"), "path", json_string("other.csv"));
+    char before[65];
+    snprintf(before, sizeof before, "%s", gcs_plan_identity(&b));
+    assert_int_equal(gcs_plan_finish(&b), 0);
+    assert_string_not_equal(gcs_plan_identity(&b), before);
+    assert_string_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&b));
+    assert_int_equal(gcs_plan_check_current(&a, "a.json"), 0);
     gcs_plan_release(&a);
     gcs_plan_release(&b);
     gcs_plan_release(&c);
+}
+
+/* A plan of the format before the nonce reads (undo reads the plans kept with
+ * older runs, by their identities), and is refused for apply, saying why. */
+static void a_plan_without_a_nonce_reads_but_is_not_applied(void **state)
+{
+    (void)state;
+    static const char v2[] =
+        "{\"format\": \"gcscim-plan/2\", \"target\": {\"api_url\": \"http://x\"}, "
+        "\"managed_total\": 0, \"identity\": "
+        "\"151bbf164367ab5b513584332294226538209d978bf04282d8d3a1962ba83617\", \"operations\": [\n"
+        "]}\n";
+    gcs_plan p;
+    assert_int_equal(gcs_plan_parse(&p, v2, strlen(v2), "old.json"), 0);
+    assert_string_equal(gcs_plan_content_key(&p), gcs_plan_identity(&p));
+    assert_int_equal(gcs_plan_check_current(&p, "old.json"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "cannot apply plan 'old.json': it was made by an "
+                                             "earlier gcscim (gcscim-plan/2, without a nonce)"));
+    assert_non_null(strstr(gcs_error_last(), "make a new plan"));
+    gcs_plan_release(&p);
+    /* Its identity is still checked, the old way. */
+    char edited[sizeof v2];
+    memcpy(edited, v2, sizeof v2);
+    memcpy(strstr(edited, "\"managed_total\": 0"), "\"managed_total\": 9", 18);
+    assert_int_equal(gcs_plan_parse(&p, edited, strlen(edited), "old.json"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "changed after gcscim made it"));
 }
 
 static void mass_deactivation_needs_approval(void **state)
@@ -382,8 +426,15 @@ static void an_edited_plan_is_refused(void **state)
     gcs_plan_release(&p);
     /* Point a deactivation at someone else, or lower the managed count that the
      * share rule divides by: both change what the plan is. */
-    const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""}, {"\"managed_total\": 1000", "\"managed_total\": 9"}};
-    for (size_t e = 0; e < 2; e++) {
+    /* Nor may what people read of it be changed: when and from which files it
+     * was made, its summary, or its nonce (another plan's run would be resumed). */
+    const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""},
+                              {"\"managed_total\": 1000", "\"managed_total\": 9"},
+                              {"\"created\": \"", "\"created\": \"1"},
+                              {"\"path\": \"hr.csv\"", "\"path\": \"other.csv\""},
+                              {"\"deactivate\": 2", "\"deactivate\": 0"},
+                              {"\"nonce\": \"", "\"nonce\": \"0"}};
+    for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
         char *text = read_whole(path);
         assert_non_null(text);
         char *at = strstr(text, edits[e][0]);
@@ -412,7 +463,7 @@ static void an_edited_plan_is_refused(void **state)
     free(indented);
     snprintf(path, sizeof path, "%s/indented.json", dir);
     assert_int_equal(gcs_plan_read(&p, path), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/3 file"));
     gcs_test_tmpdir_remove(dir);
 }
 
@@ -471,7 +522,7 @@ static void files_round_trip_privately(void **state)
     assert_non_null(strstr(gcs_error_last(), "line 2: operation 1 is malformed"));
     char *notplan = gcs_test_write_file(dir, "x.json", "{\"a\":1}\n");
     assert_int_equal(gcs_plan_read(&q, notplan), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/3 file"));
     char *broken = gcs_test_write_file(dir, "y.json", HEAD "{\"seq\": 1,\n]}\n");
     assert_int_equal(gcs_plan_read(&q, broken), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "line 2"));
@@ -1088,7 +1139,8 @@ int main(void)
         cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
-        cmocka_unit_test(identity_depends_on_content_only),
+        cmocka_unit_test(a_plan_made_again_is_a_plan_of_its_own),
+        cmocka_unit_test(a_plan_without_a_nonce_reads_but_is_not_applied),
         cmocka_unit_test(a_plan_path_that_is_a_fifo_never_hangs),
         cmocka_unit_test(operations_are_checked_from_their_text),
         cmocka_unit_test(the_text_in_pieces_is_the_dump),
