@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/jsontext.h"
+#include "core/replace.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -1414,51 +1415,18 @@ static int write_operations(FILE *f, const gcs_plan *plan)
     return rc;
 }
 
-/* Written to a temporary file beside it, synced, then renamed over: a plan file
- * is whole or absent, never half written. */
+static int write_plan(FILE *f, void *payload)
+{
+    const gcs_plan *plan = payload;
+    int rc = write_header(f, plan);
+    return rc < 0 ? rc : write_operations(f, plan);
+}
+
+/* A plan file is whole or absent, never half written, and a writer killed on
+ * the way leaves nothing beside it (core/replace.h). */
 int gcs_plan_write(const gcs_plan *plan, const char *path)
 {
-    size_t tmplen = strlen(path) + 16;
-    char *tmp = malloc(tmplen);
-    GCS_CHECK_ALLOC(tmp);
-    snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
-    int rc = 0;
-    FILE *f = NULL;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, 0600) != 0 || !(f = fdopen(fd, "w"))) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if ((rc = write_header(f, plan)) < 0 || (rc = write_operations(f, plan)) < 0) {
-        rc = gcs_error_prefix(rc, "cannot write plan '%s'", path);
-        goto out;
-    }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    int closed = fclose(f);
-    f = NULL;
-    if (closed != 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0)
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-out:
-    if (f)
-        fclose(f);
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    return gcs_file_replace(path, 0600, "plan", write_plan, (void *)plan);
 }
 
 /* Reads one line (without its newline) of at most `max` bytes; 1 for a line,

@@ -1,11 +1,15 @@
 /* Plans: stable order, identity, approval of mass deactivations, files. */
 #include "gcstest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -494,6 +498,79 @@ static void a_failed_write_is_an_error_and_leaves_nothing_half_written(void **st
         fclose(f);
         assert_string_equal(line, "the earlier plan\n");
     }
+    gcs_plan_release(&p);
+    gcs_test_tmpdir_remove(dir);
+}
+
+/* The names in dir, but . and .., sorted and joined by spaces. */
+static void list_dir(char *out, size_t size, const char *dir)
+{
+    out[0] = '\0';
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0)
+            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "",
+                     names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* A writer killed while it writes (here by SIGXFSZ at a file size limit, as
+ * kill -9 would) leaves nothing next to the plan; a temporary name a writer
+ * left on this host, whose process is gone, is removed by the next write. */
+static void a_writer_killed_midway_leaves_nothing_behind(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600], names[4096];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p;
+    build(&p, 300, 1000); /* some 60 KB */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit none = {0, 0}, small = {4096, 4096};
+        setrlimit(RLIMIT_CORE, &none);
+        setrlimit(RLIMIT_FSIZE, &small);
+        gcs_plan_write(&p, path);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGXFSZ);
+    list_dir(names, sizeof names, dir);
+    assert_string_equal(names, "");
+
+    /* Names a writer may leave between two system calls, or without O_TMPFILE:
+     * one of a process gone, one of a live process (init), one of another host. */
+    char host[256];
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        *c = *c == '/' ? '_' : *c;
+    pid_t gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, &status, 0), gone);
+    char left[3][800];
+    snprintf(left[0], sizeof left[0], "plan.json.tmp.%s.%ld.aBcD09", host, (long)gone);
+    snprintf(left[1], sizeof left[1], "plan.json.tmp.%s.1.aBcD09", host);
+    snprintf(left[2], sizeof left[2], "plan.json.tmp.%s-elsewhere.%ld.aBcD09", host, (long)gone);
+    for (int i = 0; i < 3; i++)
+        free(gcs_test_write_file(dir, left[i], "half a plan"));
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    char want[4096];
+    snprintf(want, sizeof want, "plan.json %s %s", left[2], left[1]);
+    list_dir(names, sizeof names, dir);
+    /* sorted: "plan.json" first, then the other host's name ("-" < "."), then init's */
+    assert_string_equal(names, want);
     gcs_plan_release(&p);
     gcs_test_tmpdir_remove(dir);
 }
@@ -1159,6 +1236,7 @@ int main(void)
         cmocka_unit_test(files_round_trip_privately),
         cmocka_unit_test(a_dumped_plan_parses_back_with_the_same_checks),
         cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
+        cmocka_unit_test(a_writer_killed_midway_leaves_nothing_behind),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
         cmocka_unit_test(finish_is_whole_or_fails),
