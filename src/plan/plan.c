@@ -1003,11 +1003,14 @@ long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
  * taken on it (engine/apply.c), so two terminals that sync one export at once
  * do not both send it.
  *
- * Both are computed over a stream, so that neither writing nor reading a plan
- * needs all of it in memory: a preamble naming the format, the canonical JSON
- * (compact, sorted keys) of the members covered, then each operation's line
- * exactly as the plan file holds it, each after a newline. A gcscim-plan/2
- * plan's identity was its content key ("gcscim-plan/2" as preamble).
+ * The content key is computed over a stream, so that neither writing nor
+ * reading a plan needs all of it in memory: "gcscim-plan/3 content" and a
+ * newline, the canonical JSON (compact, sorted keys) of its members, then each
+ * operation's line exactly as the plan file holds it, each after a newline.
+ * The identity is the digest of the format's name and a newline, the canonical
+ * JSON of every sealed member, a newline and the content key, which stands for
+ * the operations: they are hashed once. A gcscim-plan/2 plan's identity was
+ * the content key's digest under the preamble "gcscim-plan/2".
  */
 /* "job": the serve job a plan was made for (engine/sync.c), absent from the
  * command line's plans: two jobs' plans are not one run's work. */
@@ -1089,40 +1092,34 @@ static int identity_begin(identity_hash *h, const json_t *doc, const char *pream
     return 0;
 }
 
-/* The identity's and the content key's digests, fed the same operations. */
+/* The stream a plan's operations are hashed into: the content key's (or, for a
+ * gcscim-plan/2 plan, the identity's, which was the same digest). */
 typedef struct identity_pair {
-    identity_hash identity, content;
+    identity_hash stream;
+    const json_t *doc;
+    bool format_2;
 } identity_pair;
 
 static int pair_begin(identity_pair *p, const json_t *doc)
 {
     memset(p, 0, sizeof *p);
-    if (format_2(doc))
-        return identity_begin(&p->identity, doc, PLAN_FORMAT_2 "\n", false);
-    int rc = identity_begin(&p->identity, doc, PLAN_FORMAT "\n", true);
-    if (rc == 0 && (rc = identity_begin(&p->content, doc, CONTENT_PREAMBLE, false)) < 0) {
-        EVP_MD_CTX_free(p->identity.md);
-        p->identity.md = NULL;
-    }
-    return rc;
+    p->doc = doc;
+    p->format_2 = format_2(doc);
+    return p->format_2 ? identity_begin(&p->stream, doc, PLAN_FORMAT_2 "\n", false)
+                       : identity_begin(&p->stream, doc, CONTENT_PREAMBLE, false);
 }
 
 static void pair_free(identity_pair *p)
 {
-    EVP_MD_CTX_free(p->identity.md);
-    EVP_MD_CTX_free(p->content.md);
-    p->identity.md = p->content.md = NULL;
+    EVP_MD_CTX_free(p->stream.md);
+    p->stream.md = NULL;
 }
 
 /* One operation's line, as the file holds it (without the separating comma). */
 static void identity_line(identity_pair *p, const char *line, size_t len)
 {
-    identity_update(&p->identity, "\n", 1);
-    identity_update(&p->identity, line, len);
-    if (p->content.md) {
-        identity_update(&p->content, "\n", 1);
-        identity_update(&p->content, line, len);
-    }
+    identity_update(&p->stream, "\n", 1);
+    identity_update(&p->stream, line, len);
 }
 
 static int identity_end(identity_hash *h, char hex[65])
@@ -1158,17 +1155,25 @@ static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
     return rc;
 }
 
-/* Both digests of the pair: the identity into hex, the content key into the
- * plan's operations (the identity again for a gcscim-plan/2 plan). */
+/* The content key into the plan's operations, then the identity into hex: a
+ * digest of the whole document but the operations and the content key, which
+ * stands for them (the operations are hashed once). A gcscim-plan/2 plan's
+ * identity is its stream's digest, and so is its content key. */
 static int pair_end(identity_pair *p, char hex[65], gcs_plan_ops *o)
 {
-    int rc = identity_end(&p->identity, hex);
-    if (rc == 0 && p->content.md)
-        rc = identity_end(&p->content, o->content);
-    else if (rc == 0)
-        memcpy(o->content, hex, 65);
+    int rc = identity_end(&p->stream, o->content);
     pair_free(p);
-    return rc;
+    if (rc < 0 || p->format_2) {
+        if (rc == 0)
+            memcpy(hex, o->content, 65);
+        return rc;
+    }
+    identity_hash h;
+    if ((rc = identity_begin(&h, p->doc, PLAN_FORMAT "\n", true)) < 0)
+        return rc;
+    identity_update(&h, "\n", 1);
+    identity_update(&h, o->content, 64);
+    return identity_end(&h, hex);
 }
 
 static int compute_identity(char hex[65], gcs_plan *plan)
