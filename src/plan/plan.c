@@ -1018,7 +1018,7 @@ static const char *const content_members[] = {"target",        "marker",       "
                                               "rejected_rows", "source_clean", "password_policy",
                                               "targeted",      "groups",       "job"};
 /* Never in the identity: itself, the seal made of it, and the operations
- * (hashed line by line after the members). */
+ * (through the content key). */
 static const char *const unsealed_members[] = {"identity", "seal", "operations"};
 
 #define CONTENT_PREAMBLE PLAN_FORMAT " content\n"
@@ -1094,13 +1094,13 @@ static int identity_begin(identity_hash *h, const json_t *doc, const char *pream
 
 /* The stream a plan's operations are hashed into: the content key's (or, for a
  * gcscim-plan/2 plan, the identity's, which was the same digest). */
-typedef struct identity_pair {
+typedef struct ops_digest {
     identity_hash stream;
     const json_t *doc;
     bool format_2;
-} identity_pair;
+} ops_digest;
 
-static int pair_begin(identity_pair *p, const json_t *doc)
+static int digest_begin(ops_digest *p, const json_t *doc)
 {
     memset(p, 0, sizeof *p);
     p->doc = doc;
@@ -1109,14 +1109,14 @@ static int pair_begin(identity_pair *p, const json_t *doc)
                        : identity_begin(&p->stream, doc, CONTENT_PREAMBLE, false);
 }
 
-static void pair_free(identity_pair *p)
+static void digest_free(ops_digest *p)
 {
     EVP_MD_CTX_free(p->stream.md);
     p->stream.md = NULL;
 }
 
 /* One operation's line, as the file holds it (without the separating comma). */
-static void identity_line(identity_pair *p, const char *line, size_t len)
+static void identity_line(ops_digest *p, const char *line, size_t len)
 {
     identity_update(&p->stream, "\n", 1);
     identity_update(&p->stream, line, len);
@@ -1159,10 +1159,10 @@ static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
  * digest of the whole document but the operations and the content key, which
  * stands for them (the operations are hashed once). A gcscim-plan/2 plan's
  * identity is its stream's digest, and so is its content key. */
-static int pair_end(identity_pair *p, char hex[65], gcs_plan_ops *o)
+static int digest_end(ops_digest *p, char hex[65], gcs_plan_ops *o)
 {
     int rc = identity_end(&p->stream, o->content);
-    pair_free(p);
+    digest_free(p);
     if (rc < 0 || p->format_2) {
         if (rc == 0)
             memcpy(hex, o->content, 65);
@@ -1178,8 +1178,8 @@ static int pair_end(identity_pair *p, char hex[65], gcs_plan_ops *o)
 
 static int compute_identity(char hex[65], gcs_plan *plan)
 {
-    identity_pair h;
-    int rc = pair_begin(&h, plan->doc);
+    ops_digest h;
+    int rc = digest_begin(&h, plan->doc);
     if (rc < 0)
         return rc;
     linebuf t = {0}, line = {0};
@@ -1190,10 +1190,10 @@ static int compute_identity(char hex[65], gcs_plan *plan)
     linebuf_free(&t);
     linebuf_free(&line);
     if (rc < 0) {
-        pair_free(&h);
+        digest_free(&h);
         return rc;
     }
-    return pair_end(&h, hex, plan->ops);
+    return digest_end(&h, hex, plan->ops);
 }
 
 static int compute_seal(char hex[65], const gcs_plan *plan, const char *client_id,
@@ -1570,7 +1570,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
     plan->ops = NULL;
     const char *path = r->name ? r->name : "";
     linebuf line = {0};
-    identity_pair h = {0};
+    ops_digest h = {0};
     int rc = 0, got;
     size_t ol = strlen(OPS_OPEN);
 
@@ -1609,7 +1609,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it names no target API", path);
         goto fail;
     }
-    if ((rc = ops_new(&plan->ops)) < 0 || (rc = pair_begin(&h, plan->doc)) < 0)
+    if ((rc = ops_new(&plan->ops)) < 0 || (rc = digest_begin(&h, plan->doc)) < 0)
         goto fail;
 
     /* One operation per line, each but the last followed by a comma. */
@@ -1699,7 +1699,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
     }
     /* A plan is sealed: its identity must still match what it says it will do. */
     char hex[65];
-    rc = pair_end(&h, hex, plan->ops);
+    rc = digest_end(&h, hex, plan->ops);
     if (rc < 0)
         goto fail;
     const char *stated = json_string_value(json_object_get(plan->doc, "identity"));
@@ -1713,7 +1713,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
     linebuf_free(&line);
     return 0;
 fail:
-    pair_free(&h);
+    digest_free(&h);
     linebuf_free(&line);
     gcs_plan_release(plan);
     return rc;
