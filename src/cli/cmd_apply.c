@@ -107,6 +107,8 @@ gcs_exit gcs_cmd_apply(gcs_cli *cli, int argc, char **argv)
     gcs_plan plan = {0};
     bool done = false;
     int rc = gcs_plan_read(&plan, argv[first]);
+    if (rc == 0)
+        rc = gcs_plan_check_current(&plan, argv[first]);
     /* The identity is a digest anyone can recompute after an edit: the seal,
      * made with the credentials, is what says gcscim made this plan. */
     if (rc == 0 && (rc = gcs_cli_load_config(cli)) == 0)

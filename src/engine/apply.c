@@ -84,8 +84,11 @@ struct applier {
     long problems;
     int fatal;                 /* a store failure stops the run */
     bool passwords;            /* the profile asks for passwords */
-    /* The lease on the plan (one run at a time). */
+    /* The run is the plan's (found by its identity); the lease, one run of
+     * these changes at a time, is on its content key, which every plan of the
+     * same changes shares (two terminals syncing one export at once). */
     const char *identity;
+    const char *lease_key;
     char owner[400];
     bool leased;
     bool lease_lost;
@@ -1055,14 +1058,14 @@ static int take_lease(applier *a)
     snprintf(a->owner, sizeof a->owner, "%s:%lld:%02x%02x%02x%02x%02x%02x%02x%02x", host,
              (long long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     gcs_run_lease h;
-    rc = gcs_store_lease_take(&h, a->store, a->identity, a->owner, host, (int64_t)getpid(),
+    rc = gcs_store_lease_take(&h, a->store, a->lease_key, a->owner, host, (int64_t)getpid(),
                               a->lease_ms, NULL);
     if (rc == GCS_ECONFLICT && h.owner && holder_is_dead(&h, host)) {
         char dead[400];
         snprintf(dead, sizeof dead, "%s", h.owner);
         GCS_INFO("apply.lease_taken_over", "plan", a->identity, "from", dead);
         gcs_run_lease_release(&h);
-        rc = gcs_store_lease_take(&h, a->store, a->identity, a->owner, host, (int64_t)getpid(),
+        rc = gcs_store_lease_take(&h, a->store, a->lease_key, a->owner, host, (int64_t)getpid(),
                                   a->lease_ms, dead);
     }
     if (rc == GCS_ECONFLICT && h.owner) {
@@ -1070,9 +1073,10 @@ static int take_lease(applier *a)
         format_time(since, sizeof since, h.since_ms);
         format_time(beat, sizeof beat, h.heartbeat_ms);
         rc = gcs_error_set(GCS_EREFUSED,
-                           "plan %.12s is being applied by another gcscim: pid %lld on %s, since "
-                           "%s (run %s, last heartbeat %s); wait for it to end, or for its lease "
-                           "to expire %lld s after its last heartbeat",
+                           "plan %.12s (or another plan of the same changes) is being applied "
+                           "by another gcscim: pid %lld on %s, since %s (run %s, last heartbeat "
+                           "%s); wait for it to end, or for its lease to expire %lld s after its "
+                           "last heartbeat",
                            a->identity, (long long)h.pid, h.host, since,
                            h.run_id ? h.run_id : "starting", beat,
                            (long long)(a->lease_ms / 1000));
@@ -1089,7 +1093,7 @@ static void renew_lease(applier *a)
 {
     if (!a->leased || a->lease_lost || gcs_time_wall_ms() < a->next_renew_ms)
         return;
-    int rc = gcs_store_lease_renew(a->store, a->identity, a->owner, NULL, a->lease_ms);
+    int rc = gcs_store_lease_renew(a->store, a->lease_key, a->owner, NULL, a->lease_ms);
     if (rc < 0) {
         /* Another process took the plan over (this one stalled past its lease):
          * two runs must not go on at once, so this one stops now. */
@@ -1213,7 +1217,7 @@ static int begin_run(applier *a)
     gcs_run_release(&run);
     if (a->result->resumed && (rc = gcs_store_run_finish(a->store, a->run_id, GCS_RUN_RUNNING)) < 0)
         return rc;
-    if ((rc = gcs_store_lease_renew(a->store, a->identity, a->owner, a->run_id, a->lease_ms)) < 0)
+    if ((rc = gcs_store_lease_renew(a->store, a->lease_key, a->owner, a->run_id, a->lease_ms)) < 0)
         return rc;
     if ((rc = keep_plan(a)) < 0)
         return rc;
@@ -1393,6 +1397,13 @@ int gcs_apply_run(gcs_apply_result *out, gcs_http_client *client, gcs_store *sto
     GCS_CHECK_ALLOC_GOTO(a.resumed_ids, rc, out);
     GCS_CHECK_ALLOC_GOTO(a.notified, rc, out);
     a.identity = gcs_plan_identity(plan);
+    a.lease_key = gcs_plan_content_key(plan);
+    if (!a.identity || !a.lease_key) {
+        rc = gcs_error_set(GCS_EINVALID, "the plan has no identity: it was not finished");
+        goto out;
+    }
+    if ((rc = gcs_plan_check_current(plan, NULL)) < 0)
+        goto out;
     a.lease_ms = o->lease_ms > 0 ? o->lease_ms : GCS_APPLY_LEASE_MS;
 
     json_t *policy = json_object_get(plan->doc, "password_policy");
@@ -1549,7 +1560,7 @@ out:
         gcs_http_client_set_start_barrier(client, NULL, NULL);
         gcs_recorder_detach(&a.recorder);
     }
-    if (a.leased && !a.lease_lost && gcs_store_lease_release(store, a.identity, a.owner) < 0)
+    if (a.leased && !a.lease_lost && gcs_store_lease_release(store, a.lease_key, a.owner) < 0)
         GCS_WARN("apply.lease_release_failed", "plan", a.identity, "error", gcs_error_last());
     if (a.passwords_out) {
         fflush(a.passwords_out);

@@ -371,9 +371,23 @@ int gcs_sync_provision(json_t **result, gcs_genesys_session *session, gcs_store 
     if (rc < 0)
         goto out;
     planned = true;
-    /* The job is sealed into the plan: a later job whose plan would read the
-     * same (a user deleted behind gcscim's back, then the same row again) is a
-     * plan of its own, not "already applied"; a retry of this job resumes it. */
+    /* Every plan is a plan of its own (its nonce): a later job whose plan
+     * would read the same (a user deleted behind gcscim's back, then the same
+     * row again) is not "already applied". The job is sealed too, and is part
+     * of the content key the lease is taken on, so that jobs for different
+     * people never wait for each other's lease.
+     *
+     * A retry of this job (its worker died; the job claimed again) plans again
+     * from what Genesys holds now, and its plan is a new run rather than the
+     * resumed one: resuming would need a nonce derived from the job, and buys
+     * nothing here. The planner has just read every subject by marker, keys
+     * and userName, which is the look-up a resumed create would make before
+     * posting, so a create the dead attempt carried out is not planned again;
+     * one still in Genesys's hands while we read meets 409 on a user with our
+     * marker and this key (done, no second user), and a PATCH carries the
+     * If-Match of the version read now (a conflict re-reads and finds it as
+     * planned). Its receipts name the job ("job:ID", run_label) for the reads
+     * of every attempt. */
     const char *job = o->job_id ? o->job_id : o->run_label;
     if (job) {
         if (json_object_set_new(plan.doc, "job", json_string(job)) < 0)

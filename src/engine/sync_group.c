@@ -493,10 +493,12 @@ int gcs_sync_provision_group(json_t **result, gcs_genesys_session *session, gcs_
     }
     if (rc == 0 && cfg.hierarchy == GCS_GROUPS_KEPT)
         rc = keep_recorded_parents(&plan, store, key);
-    /* The job is sealed into the plan: a later event whose plan would read
-     * the same (a group deleted behind gcscim's back, the same event again) is
-     * a plan of its own, not "already applied"; a retry of this job resumes
-     * this job's run. */
+    /* Every plan is a plan of its own (its nonce): a later event whose plan
+     * would read the same (a group deleted behind gcscim's back, the same
+     * event again) is not "already applied". The job is sealed too and keys
+     * the lease (engine/sync.c says why a retry plans anew rather than
+     * resuming: here the group is read by name before any create, and a
+     * create answered 409 finds it by name). */
     const char *job = o->job_id ? o->job_id : o->run_label;
     if (rc == 0 && job &&
         json_object_set_new(gcs_group_plan_section(&plan), "job", json_string(job)) < 0)

@@ -693,15 +693,6 @@ static int load_run(undoer *u)
                              u->o->run_id);
     if (rc < 0)
         return rc;
-    rc = gcs_store_lease_get(&lease, u->store, run.plan_id);
-    if (rc == 0 && lease.until_ms > gcs_time_wall_ms() &&
-        (!lease.run_id || strcmp(lease.run_id, run.id) == 0))
-        rc = gcs_error_set(GCS_EREFUSED,
-                           "run %s is being applied now (pid %lld on %s): undo it once it ends",
-                           run.id, (long long)lease.pid, lease.host ? lease.host : "?");
-    else if (rc == GCS_ENOTFOUND || rc == 0)
-        rc = 0;
-    gcs_run_lease_release(&lease);
     kept_plan kept = {.store = u->store, .run_id = run.id, .next = 1};
     if (rc == 0 && (rc = gcs_store_run_plan_part(&kept.part, &kept.len, u->store, run.id, 0)) ==
                        GCS_ENOTFOUND)
@@ -733,6 +724,20 @@ static int load_run(undoer *u)
         rc = gcs_plan_check_seal(&u->run_plan, name, u->o->client_id, u->o->client_secret);
     if (rc == 0)
         rc = gcs_plan_check_target(&u->run_plan, u->o->api_url, name);
+    /* The lease is on the plan's content key (engine/apply.c): held for this
+     * run, or for a run of another plan of the same changes not yet begun. */
+    if (rc == 0) {
+        memset(&lease, 0, sizeof lease);
+        rc = gcs_store_lease_get(&lease, u->store, gcs_plan_content_key(&u->run_plan));
+        if (rc == 0 && lease.until_ms > gcs_time_wall_ms() &&
+            (!lease.run_id || strcmp(lease.run_id, run.id) == 0))
+            rc = gcs_error_set(GCS_EREFUSED,
+                               "run %s is being applied now (pid %lld on %s): undo it once it ends",
+                               run.id, (long long)lease.pid, lease.host ? lease.host : "?");
+        else if (rc == GCS_ENOTFOUND || rc == 0)
+            rc = 0;
+        gcs_run_lease_release(&lease);
+    }
     gcs_run_release(&run);
     return rc;
 }

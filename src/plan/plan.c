@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/jsontext.h"
+#include "core/replace.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLAN_FORMAT "gcscim-plan/2"
+#define PLAN_FORMAT "gcscim-plan/3"
+/* Plans made before every plan carried a nonce: read (undo reads the plans
+ * kept with older runs; their identities are those runs' plan ids), never
+ * applied (gcs_plan_check_current). */
+#define PLAN_FORMAT_2 "gcscim-plan/2"
 
 static const char *const kind_names[GCS_PLAN__KINDS] = {"create", "reactivate", "update",
                                                         "deactivate", "adopt"};
@@ -137,6 +143,7 @@ struct gcs_plan_ops {
     uint64_t window_off;
     size_t window_len;
     gcs_buf line;       /* an operation's text while it is written by hand */
+    char content[65];   /* the content key (hex), computed with the identity; "" before */
 };
 
 #define SPOOL_CHUNK ((size_t)64 * 1024)
@@ -675,8 +682,19 @@ int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
     char ts[40];
     gcs_time_format_iso8601(ts, sizeof ts, gcs_time_wall_ms());
     plan->ops = NULL;
-    plan->doc = json_pack("{s:s,s:s,s:{s:s?},s:{s:s?},s:{s:s?},s:{s:b,s:b,s:b},s:[]}",
-                          "format", PLAN_FORMAT, "created", ts, "target", "api_url", api_url,
+    plan->doc = NULL;
+    /* The nonce makes every plan made a plan of its own, whatever it holds:
+     * runs are found by the identity, and a plan made again from the same
+     * inputs must not be taken for an earlier one's run (docs/plan.md). */
+    unsigned char rnd[16];
+    char nonce[2 * sizeof rnd + 1];
+    if (RAND_bytes(rnd, (int)sizeof rnd) != 1)
+        return gcs_error_set(GCS_ERROR, "no random bytes for the plan's nonce");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+    plan->doc = json_pack("{s:s,s:s,s:s,s:{s:s?},s:{s:s?},s:{s:s?},s:{s:b,s:b,s:b},s:[]}",
+                          "format", PLAN_FORMAT, "nonce", nonce, "created", ts, "target",
+                          "api_url", api_url,
                           "source", "path", source_path, "profile", "path", profile_path,
                           "options", "no_create", options->no_create, "no_update",
                           options->no_update, "no_deactivate", options->no_deactivate,
@@ -997,19 +1015,41 @@ long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind)
 /* ==== Identity: a digest over a stream ==== */
 
 /*
- * Identity: what will be done, where, and the facts its approvals rest on (the
- * managed count that the share rules divide by, rejected rows, a source read to
- * its end). Not when, not by which file name. Any edit of these changes it.
- * It is computed over a stream, so that neither writing nor reading a plan
- * needs all of it in memory: the format's name, the canonical JSON (compact,
- * sorted keys) of the sealed members of the plan, then each operation's line
- * exactly as the plan file holds it, each after a newline.
+ * Identity: the whole plan, the nonce included. Every member of the document
+ * but the identity itself and the seal made of it is sealed: what will be done,
+ * where, the facts its approvals rest on (the managed count that the share
+ * rules divide by, rejected rows, a source read to its end), and what people
+ * read of it (when it was made, from which files, its summary). Any edit of
+ * these changes it. The nonce, random for every plan made, makes two plans of
+ * the same changes two plans: runs and their items are found by the identity,
+ * so a plan made again after someone undid gcscim's work by hand is applied,
+ * not answered "already applied".
+ *
+ * Content key: what will be done, where, and the facts its approvals rest on,
+ * without the nonce, when or from which files. Two plans of the same changes
+ * share it: the lease that lets one run of those changes go at a time is
+ * taken on it (engine/apply.c), so two terminals that sync one export at once
+ * do not both send it.
+ *
+ * The content key is computed over a stream, so that neither writing nor
+ * reading a plan needs all of it in memory: "gcscim-plan/3 content" and a
+ * newline, the canonical JSON (compact, sorted keys) of its members, then each
+ * operation's line exactly as the plan file holds it, each after a newline.
+ * The identity is the digest of the format's name and a newline, the canonical
+ * JSON of every sealed member, a newline and the content key, which stands for
+ * the operations: they are hashed once. A gcscim-plan/2 plan's identity was
+ * the content key's digest under the preamble "gcscim-plan/2".
  */
 /* "job": the serve job a plan was made for (engine/sync.c), absent from the
- * command line's plans. */
-static const char *const sealed_members[] = {"target",        "marker",       "managed_total",
-                                             "rejected_rows", "source_clean", "password_policy",
-                                             "targeted",      "groups",       "job"};
+ * command line's plans: two jobs' plans are not one run's work. */
+static const char *const content_members[] = {"target",        "marker",       "managed_total",
+                                              "rejected_rows", "source_clean", "password_policy",
+                                              "targeted",      "groups",       "job"};
+/* Never in the identity: itself, the seal made of it, and the operations
+ * (through the content key). */
+static const char *const unsealed_members[] = {"identity", "seal", "operations"};
+
+#define CONTENT_PREAMBLE PLAN_FORMAT " content\n"
 
 typedef struct identity_hash {
     EVP_MD_CTX *md;
@@ -1028,7 +1068,25 @@ static int identity_dump_cb(const char *buffer, size_t size, void *data)
     return 0;
 }
 
-static int identity_begin(identity_hash *h, const json_t *doc)
+static bool listed(const char *name, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A document of the format before the nonce (its identity is its content key). */
+static bool format_2(const json_t *doc)
+{
+    const char *format = json_string_value(json_object_get(doc, "format"));
+    return format && strcmp(format, PLAN_FORMAT_2) == 0;
+}
+
+/* Begins a digest: `preamble`, then the canonical JSON of the content members
+ * of doc (whole: of every member but the unsealed ones). */
+static int identity_begin(identity_hash *h, const json_t *doc, const char *preamble, bool whole)
 {
     h->failed = false;
     h->md = EVP_MD_CTX_new();
@@ -1039,12 +1097,17 @@ static int identity_begin(identity_hash *h, const json_t *doc)
     }
     json_t *ident = json_object();
     bool failed = !ident;
-    for (size_t i = 0; ident && i < sizeof sealed_members / sizeof *sealed_members; i++) {
-        json_t *v = json_object_get(doc, sealed_members[i]);
-        if (v && json_object_set(ident, sealed_members[i], v) < 0)
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)doc, k, v) {
+        bool covered = whole ? !listed(k, unsealed_members,
+                                       sizeof unsealed_members / sizeof *unsealed_members)
+                             : listed(k, content_members,
+                                      sizeof content_members / sizeof *content_members);
+        if (ident && covered && json_object_set(ident, k, v) < 0)
             failed = true; /* an identity over part of the plan would be wrong */
     }
-    identity_update(h, PLAN_FORMAT "\n", strlen(PLAN_FORMAT) + 1);
+    identity_update(h, preamble, strlen(preamble));
     if (!failed && json_dump_callback(ident, identity_dump_cb, h,
                                       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) < 0)
         failed = true;
@@ -1057,15 +1120,40 @@ static int identity_begin(identity_hash *h, const json_t *doc)
     return 0;
 }
 
-/* One operation's line, as the file holds it (without the separating comma). */
-static void identity_line(identity_hash *h, const char *line, size_t len)
+/* The stream a plan's operations are hashed into: the content key's (or, for a
+ * gcscim-plan/2 plan, the identity's, which was the same digest). */
+typedef struct ops_digest {
+    identity_hash stream;
+    const json_t *doc;
+    bool format_2;
+} ops_digest;
+
+static int digest_begin(ops_digest *p, const json_t *doc)
 {
-    identity_update(h, "\n", 1);
-    identity_update(h, line, len);
+    memset(p, 0, sizeof *p);
+    p->doc = doc;
+    p->format_2 = format_2(doc);
+    return p->format_2 ? identity_begin(&p->stream, doc, PLAN_FORMAT_2 "\n", false)
+                       : identity_begin(&p->stream, doc, CONTENT_PREAMBLE, false);
+}
+
+static void digest_free(ops_digest *p)
+{
+    EVP_MD_CTX_free(p->stream.md);
+    p->stream.md = NULL;
+}
+
+/* One operation's line, as the file holds it (without the separating comma). */
+static void identity_line(ops_digest *p, const char *line, size_t len)
+{
+    identity_update(&p->stream, "\n", 1);
+    identity_update(&p->stream, line, len);
 }
 
 static int identity_end(identity_hash *h, char hex[65])
 {
+    if (!h->md)
+        return gcs_error_set(GCS_ERROR, "cannot compute the plan's identity");
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     bool ok = !h->failed && EVP_DigestFinal_ex(h->md, md, &mdlen) == 1 && mdlen == 32;
@@ -1095,10 +1183,31 @@ static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
     return rc;
 }
 
-static int compute_identity(char hex[65], const gcs_plan *plan)
+/* The content key into the plan's operations, then the identity into hex: a
+ * digest of the whole document but the operations and the content key, which
+ * stands for them (the operations are hashed once). A gcscim-plan/2 plan's
+ * identity is its stream's digest, and so is its content key. */
+static int digest_end(ops_digest *p, char hex[65], gcs_plan_ops *o)
 {
+    int rc = identity_end(&p->stream, o->content);
+    digest_free(p);
+    if (rc < 0 || p->format_2) {
+        if (rc == 0)
+            memcpy(hex, o->content, 65);
+        return rc;
+    }
     identity_hash h;
-    int rc = identity_begin(&h, plan->doc);
+    if ((rc = identity_begin(&h, p->doc, PLAN_FORMAT "\n", true)) < 0)
+        return rc;
+    identity_update(&h, "\n", 1);
+    identity_update(&h, o->content, 64);
+    return identity_end(&h, hex);
+}
+
+static int compute_identity(char hex[65], gcs_plan *plan)
+{
+    ops_digest h;
+    int rc = digest_begin(&h, plan->doc);
     if (rc < 0)
         return rc;
     linebuf t = {0}, line = {0};
@@ -1109,10 +1218,10 @@ static int compute_identity(char hex[65], const gcs_plan *plan)
     linebuf_free(&t);
     linebuf_free(&line);
     if (rc < 0) {
-        EVP_MD_CTX_free(h.md);
+        digest_free(&h);
         return rc;
     }
-    return identity_end(&h, hex);
+    return digest_end(&h, hex, plan->ops);
 }
 
 static int compute_seal(char hex[65], const gcs_plan *plan, const char *client_id,
@@ -1254,6 +1363,23 @@ const char *gcs_plan_identity(const gcs_plan *plan)
     return json_string_value(json_object_get(plan->doc, "identity"));
 }
 
+const char *gcs_plan_content_key(const gcs_plan *plan)
+{
+    return plan->ops && plan->ops->content[0] ? plan->ops->content : NULL;
+}
+
+int gcs_plan_check_current(const gcs_plan *plan, const char *name)
+{
+    if (!format_2(plan->doc))
+        return 0;
+    return gcs_error_set(GCS_EINVALID,
+                         "cannot apply %s%s%s: it was made by an earlier gcscim (%s, without "
+                         "a nonce), so it cannot be told from an earlier plan of the same "
+                         "changes; make a new plan",
+                         name ? "plan '" : "the plan", name ? name : "", name ? "'" : "",
+                         PLAN_FORMAT_2);
+}
+
 /* ==== The file ==== */
 
 /*
@@ -1322,51 +1448,18 @@ static int write_operations(FILE *f, const gcs_plan *plan)
     return rc;
 }
 
-/* Written to a temporary file beside it, synced, then renamed over: a plan file
- * is whole or absent, never half written. */
+static int write_plan(FILE *f, void *payload)
+{
+    const gcs_plan *plan = payload;
+    int rc = write_header(f, plan);
+    return rc < 0 ? rc : write_operations(f, plan);
+}
+
+/* A plan file is whole or absent, never half written, and a writer killed on
+ * the way leaves nothing beside it (core/replace.h). */
 int gcs_plan_write(const gcs_plan *plan, const char *path)
 {
-    size_t tmplen = strlen(path) + 16;
-    char *tmp = malloc(tmplen);
-    GCS_CHECK_ALLOC(tmp);
-    snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
-    int rc = 0;
-    FILE *f = NULL;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, 0600) != 0 || !(f = fdopen(fd, "w"))) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if ((rc = write_header(f, plan)) < 0 || (rc = write_operations(f, plan)) < 0) {
-        rc = gcs_error_prefix(rc, "cannot write plan '%s'", path);
-        goto out;
-    }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    int closed = fclose(f);
-    f = NULL;
-    if (closed != 0) {
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0)
-        rc = gcs_error_set(GCS_EIO, "cannot write plan '%s': %s", path, strerror(errno));
-out:
-    if (f)
-        fclose(f);
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    return gcs_file_replace(path, 0600, "plan", write_plan, (void *)plan);
 }
 
 /* Reads one line (without its newline) of at most `max` bytes; 1 for a line,
@@ -1505,7 +1598,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
     plan->ops = NULL;
     const char *path = r->name ? r->name : "";
     linebuf line = {0};
-    identity_hash h = {0};
+    ops_digest h = {0};
     int rc = 0, got;
     size_t ol = strlen(OPS_OPEN);
 
@@ -1535,7 +1628,8 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         goto fail;
     }
     const char *format = json_string_value(json_object_get(plan->doc, "format"));
-    if (!format || strcmp(format, PLAN_FORMAT) != 0 || json_object_get(plan->doc, "operations")) {
+    if (!format || (strcmp(format, PLAN_FORMAT) != 0 && strcmp(format, PLAN_FORMAT_2) != 0) ||
+        json_object_get(plan->doc, "operations")) {
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': not a %s file", path, PLAN_FORMAT);
         goto fail;
     }
@@ -1543,7 +1637,7 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
         rc = gcs_error_set(GCS_EINVALID, "cannot read plan '%s': it names no target API", path);
         goto fail;
     }
-    if ((rc = ops_new(&plan->ops)) < 0 || (rc = identity_begin(&h, plan->doc)) < 0)
+    if ((rc = ops_new(&plan->ops)) < 0 || (rc = digest_begin(&h, plan->doc)) < 0)
         goto fail;
 
     /* One operation per line, each but the last followed by a comma. */
@@ -1633,22 +1727,21 @@ int gcs_plan_read_stream(gcs_plan *plan, gcs_plan_reader *r)
     }
     /* A plan is sealed: its identity must still match what it says it will do. */
     char hex[65];
-    rc = identity_end(&h, hex);
+    rc = digest_end(&h, hex, plan->ops);
     if (rc < 0)
         goto fail;
     const char *stated = json_string_value(json_object_get(plan->doc, "identity"));
     if (!stated || strcmp(stated, hex) != 0) {
         rc = gcs_error_set(GCS_EINVALID,
                            "cannot use plan '%s': it was changed after gcscim made it (its "
-                           "identity does not match its operations); make a new plan",
+                           "identity does not match its content); make a new plan",
                            path);
         goto fail;
     }
     linebuf_free(&line);
     return 0;
 fail:
-    if (h.md)
-        EVP_MD_CTX_free(h.md);
+    digest_free(&h);
     linebuf_free(&line);
     gcs_plan_release(plan);
     return rc;

@@ -1,7 +1,7 @@
 /*
  * plan.h - a plan: every change gcscim will make, computed before any is made.
  *
- * A plan is a JSON document (format "gcscim-plan/2") that people read through
+ * A plan is a JSON document (format "gcscim-plan/3") that people read through
  * gcs_plan_render and that `gcscim apply` executes exactly. Its operations are
  * not held in memory: each is written, as one line of text, to a private
  * unlinked file when it is added or read, and parsed again when it is used
@@ -10,9 +10,12 @@
  * the Genesys user id and the version (ETag) it was computed against, so that apply
  * can tell a user that changed since (drift) from one that did not.
  * Operations are kept in a stable order: creates, reactivations, updates,
- * deactivations, each by source key. The plan's identity is a SHA-256 over its
- * sealed members and its operations' lines, computed as a stream (docs/plan.md):
- * a resumed apply finds its earlier run by it.
+ * deactivations, each by source key. The plan's identity is a SHA-256 over
+ * every member but the identity and the seal (a random nonce among them) and
+ * its operations' lines, computed as a stream (docs/plan.md): a resumed apply
+ * finds its earlier run by it, and no other plan has it, even one of the same
+ * changes. Its content key leaves the nonce, time and file names out: the
+ * lease of one run at a time is taken on it.
  */
 #ifndef GCS_PLAN_PLAN_H
 #define GCS_PLAN_PLAN_H
@@ -88,8 +91,8 @@ typedef struct gcs_plan {
     gcs_plan_ops *ops; /* the operations, kept in a file (private) */
 } gcs_plan;
 
-/* An empty plan for the given target API and inputs (allocating: release with
- * gcs_plan_release). */
+/* An empty plan for the given target API and inputs, with a nonce of 128 random
+ * bits of its own (allocating: release with gcs_plan_release). */
 int gcs_plan_begin(gcs_plan *plan, const char *api_url, const char *source_path,
                   const char *profile_path, const gcs_plan_options *options);
 void gcs_plan_release(gcs_plan *plan);
@@ -146,7 +149,8 @@ void gcs_plan_skip(gcs_plan *plan, const char *key, const char *user_name, const
  * updated + reactivated + deactivated + unchanged + skipped + rejected + out of scope. */
 void gcs_plan_set_rows(gcs_plan *plan, json_t *rows);
 
-/* Sorts operations into their stable order and fills in the summary and identity. */
+/* Sorts operations into their stable order and fills in the summary, the
+ * identity and the content key. */
 int gcs_plan_finish(gcs_plan *plan);
 
 /* How many operations; the kind of operation i (GCS_PLAN__KINDS past the end);
@@ -187,6 +191,17 @@ bool gcs_plan_weighs_at(const gcs_plan *plan, size_t i);
 json_t *gcs_plan_operations(const gcs_plan *plan);
 long gcs_plan_count(const gcs_plan *plan, gcs_plan_kind kind);
 const char *gcs_plan_identity(const gcs_plan *plan); /* hex SHA-256, borrowed */
+/* The content key (hex SHA-256, borrowed; NULL before gcs_plan_finish or a read):
+ * a digest of what the plan will do and where, without its nonce, when it was
+ * made or from which files. Two plans made of the same changes share it, and
+ * apply's lease is taken on it (one run of those changes at a time). For a
+ * gcscim-plan/2 plan, its identity. */
+const char *gcs_plan_content_key(const gcs_plan *plan);
+/* GCS_EINVALID, naming `name` (NULL: "the plan"), when the plan is of the format before every
+ * plan carried a nonce (gcscim-plan/2): readable (undo reads the plans kept
+ * with older runs), but not to be applied, since it cannot be told from an
+ * earlier plan of the same changes. */
+int gcs_plan_check_current(const gcs_plan *plan, const char *name);
 
 /*
  * The blast-radius rule, the one check for every kind of mass or dangerous

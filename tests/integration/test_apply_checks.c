@@ -180,7 +180,7 @@ static void a_plan_held_elsewhere_is_refused_without_a_request(void **state)
     plan_start(&p);
     plan_op(f, &p, GCS_PLAN_UPDATE, "M1", "m1@example.com", "title", json_string("Lead"), 1);
     assert_int_equal(gcs_plan_finish(&p), 0);
-    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&p), "far:77:t", "far",
+    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_content_key(&p), "far:77:t", "far",
                                           77, 60000, NULL),
                      0);
     long before = emu_requests(f);
@@ -188,12 +188,12 @@ static void a_plan_held_elsewhere_is_refused_without_a_request(void **state)
     assert_non_null(strstr(gcs_error_last(), "pid 77 on far, since "));
     assert_int_equal(emu_requests(f), before);
     /* Once it is given back, the plan runs. */
-    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_identity(&p), "far:77:t"), 0);
+    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_content_key(&p), "far:77:t"), 0);
     assert_int_equal(apply(f, &r, &p), 0);
     assert_int_equal(r.counts[GCS_APPLY_DONE], 1);
     /* The lease is given back at the end. */
     gcs_run_lease l;
-    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_content_key(&p)), GCS_ENOTFOUND);
     gcs_plan_release(&p);
 }
 
@@ -371,7 +371,7 @@ static void a_run_whose_lease_is_taken_over_stops(void **state)
     assert_true(r.counts[GCS_APPLY_DONE] < 60);
     /* The thief's lease is left alone. */
     gcs_run_lease l;
-    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), 0);
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_content_key(&p)), 0);
     assert_string_equal(l.owner, "thief:1:x");
     gcs_run_lease_release(&l);
     gcs_plan_release(&p);
@@ -427,7 +427,7 @@ static void a_stop_waits_no_longer_than_its_grace(void **state)
     assert_int_equal(run.done, 0);
     gcs_run_release(&run);
     gcs_run_lease l;
-    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_identity(&p)), GCS_ENOTFOUND);
+    assert_int_equal(gcs_store_lease_get(&l, f->store, gcs_plan_content_key(&p)), GCS_ENOTFOUND);
 
     /* Resumed: everyone there once. */
     json_decref(gcs_test_emu_admin(&f->emu, "POST", "config", "{\"latency_ms\":0}"));

@@ -6,7 +6,7 @@
  * its answer (a 409 on resume is a create sent twice), every created user
  * traced by its key in the receipts, a receipt chain that holds, and a second
  * apply of the finished plan that sends no request at all. Two applies of one
- * plan at once: the second is refused. On SQLite, and on PostgreSQL when
+ * plan at once, or two syncs of one export: the second is refused. On SQLite, and on PostgreSQL when
  * $GCSCIM_TEST_PG is set (scripts/test always sets it).
  */
 #include "clitest.h"
@@ -289,9 +289,8 @@ static void every_create_has_a_receipt(fixture *f, json_t *users)
     json_decref(traced);
 }
 
-/* Every user as planned, nobody created twice, not one POST answered 409, and
- * a second apply of the finished plan sends nothing at all. */
-static void check_finished(fixture *f)
+/* Every user as planned, nobody created twice, not one POST answered 409. */
+static void check_organisation(fixture *f)
 {
     json_t *st = gcs_test_emu_admin(&f->emu, "GET", "state", NULL);
     json_t *users = json_object_get(st, "users");
@@ -333,7 +332,13 @@ static void check_finished(fixture *f)
     }
     every_create_has_a_receipt(f, users);
     json_decref(st);
+}
 
+/* check_organisation, and a second apply of the finished plan sends nothing at
+ * all. */
+static void check_finished(fixture *f)
+{
+    check_organisation(f);
     /* Applying the finished plan again: no request, not even a token. */
     long requests = emu_counter(f, "requests"), tokens = emu_counter(f, "tokens_issued");
     gcs_test_run r;
@@ -545,6 +550,66 @@ static void second_apply_is_refused_while_one_runs(const char *db_url)
     teardown_fixture(&f);
 }
 
+static bool log_has(const char *path, const char *text)
+{
+    FILE *in = fopen(path, "r");
+    char line[4096];
+    bool found = false;
+    while (in && !found && fgets(line, sizeof line, in))
+        found = strstr(line, text) != NULL;
+    if (in)
+        fclose(in);
+    return found;
+}
+
+/* Two terminals sync one export at once. Each makes a plan of its own (a nonce
+ * each), of the same changes: the lease is on those changes (the plans'
+ * content key), so one applies and the other is refused at once, naming the
+ * holder. Nothing is sent twice. */
+static void two_syncs_of_one_export_at_once(const char *db_url)
+{
+    fixture f;
+    setup_fixture(&f, db_url);
+    char src[700], prof[700], log_a[700], log_b[700];
+    snprintf(src, sizeof src, "%s/hr.csv", f.dir);
+    snprintf(prof, sizeof prof, "%s/profile.yaml", f.dir);
+    snprintf(log_a, sizeof log_a, "%s/a.log", f.dir);
+    snprintf(log_b, sizeof log_b, "%s/b.log", f.dir);
+    const char *args[] = {"sync", "--source", src, "--profile", prof, APPROVALS, NULL};
+    /* Slow answers while both read: the first write of either is sent a
+     * second after its last read was answered, so both plan from the same
+     * organisation, as two people starting the same job a moment apart do. */
+    set_latency(&f, 1000);
+    pid_t a = gcs_test_cli_start(&f.cli, log_a, args);
+    pid_t b = gcs_test_cli_start(&f.cli, log_b, args);
+    int64_t deadline = gcs_time_mono_ms() + 60000;
+    while (!(log_has(log_a, "Plan: ") && log_has(log_b, "Plan: ")) &&
+           gcs_time_mono_ms() < deadline)
+        gcs_time_sleep_ms(20);
+    set_latency(&f, FAST_LATENCY_MS);
+    int status_a, status_b;
+    waitpid(a, &status_a, 0);
+    waitpid(b, &status_b, 0);
+    assert_true(WIFEXITED(status_a) && WIFEXITED(status_b));
+    int code_a = WEXITSTATUS(status_a), code_b = WEXITSTATUS(status_b);
+    bool a_won = code_a == 0;
+    const char *loser_log = a_won ? log_b : log_a;
+    char holder[64];
+    snprintf(holder, sizeof holder, "pid %d on ", (int)(a_won ? a : b));
+    if (!((code_a == 0 && code_b == 4) || (code_a == 4 && code_b == 0)) ||
+        !log_has(loser_log, "is being applied by another gcscim") ||
+        !log_has(loser_log, holder)) {
+        char cmd[1600];
+        snprintf(cmd, sizeof cmd, "cat %s %s >&2", log_a, log_b);
+        if (system(cmd) != 0)
+            fprintf(stderr, "no logs\n");
+        fail_msg("two syncs at once exited %d and %d; the second must be refused naming %s",
+                 code_a, code_b, holder);
+    }
+    check_organisation(&f);
+    teardown_fixture(&f);
+}
+
 /* Calls that Genesys carries out but answers 504: a create is looked up (and
  * found by its marker: done, not drift, never sent twice); a PATCH is retried,
  * meets a version conflict, re-reads and finds the change made (updates and
@@ -647,6 +712,9 @@ ON_SQLITE(sync_on_sqlite, sync_interrupted_then_run_again)
 ON_SQLITE(faults_on_sqlite, faults_504_end_as_planned)
 ON_SQLITE(one_apply_at_a_time_on_sqlite, second_apply_is_refused_while_one_runs)
 ON_POSTGRESQL(one_apply_at_a_time_on_postgresql, second_apply_is_refused_while_one_runs, "lease")
+ON_SQLITE(one_sync_of_an_export_at_a_time_on_sqlite, two_syncs_of_one_export_at_once)
+ON_POSTGRESQL(one_sync_of_an_export_at_a_time_on_postgresql, two_syncs_of_one_export_at_once,
+              "twosyncs")
 
 int main(void)
 {
@@ -660,6 +728,8 @@ int main(void)
         cmocka_unit_test(faults_on_sqlite),
         cmocka_unit_test(one_apply_at_a_time_on_sqlite),
         cmocka_unit_test(one_apply_at_a_time_on_postgresql),
+        cmocka_unit_test(one_sync_of_an_export_at_a_time_on_sqlite),
+        cmocka_unit_test(one_sync_of_an_export_at_a_time_on_postgresql),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

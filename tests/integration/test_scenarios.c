@@ -44,6 +44,9 @@
  *   group-member ADD|REMOVE USERNAME NAME   another tool changes the group's members behind our back
  *   group-create NAME           another tool (or an earlier, interrupted run) creates the group
  *   group-rename NAME => NEW    another tool renames the group behind our back
+ *   delete-user USERNAME        someone deletes the user by hand (SCIM DELETE)
+ *   reset                       the organisation goes back to the seed (POST /_emulator/reset:
+ *                               what gcscim did is gone; the emulator's counts start again)
  *
  * In arguments, {data} is the scenario's directory, {tmp} a fresh directory
  * for plans and outputs, {port} the emulator's port, and {NAME} a remembered run. Arguments
@@ -503,6 +506,25 @@ static void step_group_create(scenario *s, const char *name)
     free(token);
 }
 
+static void step_delete_user(scenario *s, const char *user_name)
+{
+    json_t *u = gcs_test_emu_user_named(&s->emu, user_name);
+    if (!u) {
+        fail_msg("%s/script:%lu: no user %s to delete", s->name, s->line, user_name);
+        return;
+    }
+    char *token = gcs_test_emu_token(&s->emu, "gcscim-emulator", "gcscim-emulator-secret");
+    char path[300];
+    snprintf(path, sizeof path, "/api/v2/scim/v2/users/%s",
+             json_string_value(json_object_get(u, "id")));
+    gcs_test_http h;
+    gcs_test_emu_call(&h, &s->emu, token, "DELETE", path, NULL, NULL);
+    assert_int_equal(h.status, 204);
+    gcs_test_http_release(&h);
+    free(token);
+    json_decref(u);
+}
+
 /* Genesys ids (UUIDs) as {id}, in place. */
 static void hide_ids(char *t)
 {
@@ -721,6 +743,14 @@ static void run_scenario(void **state)
             step_group_create(s, rest);
         else if (strcmp(line, "group-rename") == 0)
             step_group_rename(s, rest);
+        else if (strcmp(line, "delete-user") == 0)
+            step_delete_user(s, rest);
+        else if (strcmp(line, "reset") == 0) {
+            json_t *answer = gcs_test_emu_admin(&s->emu, "POST", "reset", NULL);
+            if (!answer)
+                fail_msg("%s/script:%lu: the emulator refused a reset", s->name, s->line);
+            json_decref(answer);
+        }
         else if (strcmp(line, "group-count") == 0) {
             json_t *st = gcs_test_emu_admin(&s->emu, "GET", "state", NULL);
             long got = (long)json_array_size(json_object_get(st, "groups"));

@@ -89,8 +89,10 @@ static json_t *user_named(fixture *f, const char *name)
 }
 
 /* A plan that changes the title of A1..A5 from "Old" to "New", sealed with the
- * emulator's client; then a run of it, begun and kept as apply keeps it. */
-static void plan_and_run(fixture *f, bool seal)
+ * emulator's client; then a run of it, begun and kept as apply keeps it. With
+ * `format_2`, the plan is of the format before plans carried a nonce (its
+ * identity the digest of its content alone), as a run made before kept it. */
+static void plan_and_run_as(fixture *f, bool seal, bool format_2)
 {
     gcs_plan_options o;
     gcs_plan_options_init(&o);
@@ -116,6 +118,10 @@ static void plan_and_run(fixture *f, bool seal)
         json_decref(u);
     }
     gcs_plan_set_counts(&f->plan, 0, 5);
+    if (format_2) {
+        json_object_set_new(f->plan.doc, "format", json_string("gcscim-plan/2"));
+        json_object_del(f->plan.doc, "nonce");
+    }
     assert_int_equal(gcs_plan_finish(&f->plan), 0);
     if (seal)
         assert_int_equal(gcs_plan_seal(&f->plan, CLIENT_ID, CLIENT_SECRET), 0);
@@ -129,6 +135,11 @@ static void plan_and_run(fixture *f, bool seal)
     free(text);
     const char *keys[] = {"A1", "A2", "A3", "A4", "A5"};
     assert_int_equal(gcs_store_items_add(f->store, f->run_id, keys, 5), 0);
+}
+
+static void plan_and_run(fixture *f, bool seal)
+{
+    plan_and_run_as(f, seal, false);
 }
 
 static void write_receipt(fixture *f, const char *key, int status, const char *outcome)
@@ -200,6 +211,32 @@ static void receipts_and_items_say_what_happened(void **state)
     gcs_plan_release(&out);
 }
 
+/* A run made before plans carried a nonce kept a gcscim-plan/2 plan, whose
+ * identity is the run's plan id: it is read and checked the old way, and
+ * undone (apply refuses such a plan file; undo's own plan is a new one). */
+static void a_run_of_a_plan_without_a_nonce_is_undone(void **state)
+{
+    fixture *f = *state;
+    plan_and_run_as(f, true, true);
+    assert_null(json_object_get(f->plan.doc, "nonce"));
+    assert_string_equal(gcs_plan_content_key(&f->plan), gcs_plan_identity(&f->plan));
+    assert_int_equal(gcs_store_item_mark(f->store, f->run_id, "A1", GCS_ITEM_DONE, NULL, "done"),
+                     0);
+    assert_int_equal(gcs_store_run_finish(f->store, f->run_id, GCS_RUN_DONE), 0);
+    gcs_test_emu_patch_user(&f->emu, "a1@example.com",
+                            "{\"op\":\"replace\",\"path\":\"title\",\"value\":\"New\"}");
+    gcs_plan out;
+    gcs_undo_stats st;
+    if (undo(f, &out, &st, f->run_id) != 0)
+        fail_msg("undo: %s", gcs_error_last());
+    json_t *ops = gcs_plan_operations(&out);
+    assert_int_equal(json_array_size(ops), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "key")), "A1");
+    assert_int_equal(gcs_plan_check_current(&out, NULL), 0);
+    assert_non_null(json_object_get(out.doc, "nonce"));
+    gcs_plan_release(&out);
+}
+
 static void a_kept_plan_that_cannot_be_trusted_is_refused(void **state)
 {
     fixture *f = *state;
@@ -226,11 +263,11 @@ static void a_run_being_applied_is_not_undone(void **state)
 {
     fixture *f = *state;
     plan_and_run(f, true);
-    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_identity(&f->plan), "h:1:t", "h",
+    assert_int_equal(gcs_store_lease_take(NULL, f->store, gcs_plan_content_key(&f->plan), "h:1:t", "h",
                                           1, 60000, NULL),
                      0);
     assert_int_equal(
-        gcs_store_lease_renew(f->store, gcs_plan_identity(&f->plan), "h:1:t", f->run_id, 60000), 0);
+        gcs_store_lease_renew(f->store, gcs_plan_content_key(&f->plan), "h:1:t", f->run_id, 60000), 0);
     gcs_plan out;
     gcs_undo_stats st;
     long before = gcs_test_emu_writes(&f->emu);
@@ -238,7 +275,7 @@ static void a_run_being_applied_is_not_undone(void **state)
     assert_non_null(strstr(gcs_error_last(), "is being applied now"));
     assert_int_equal(gcs_test_emu_writes(&f->emu), before);
     /* Once its lease is given back, it can be undone. */
-    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_identity(&f->plan), "h:1:t"), 0);
+    assert_int_equal(gcs_store_lease_release(f->store, gcs_plan_content_key(&f->plan), "h:1:t"), 0);
     assert_int_equal(undo(f, &out, &st, f->run_id), 0);
     gcs_plan_release(&out);
 }
@@ -248,6 +285,7 @@ int main(void)
     gcs_test_deadline(240);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(receipts_and_items_say_what_happened, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_of_a_plan_without_a_nonce_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(a_kept_plan_that_cannot_be_trusted_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_run_being_applied_is_not_undone, setup, teardown),

@@ -463,7 +463,8 @@ static void people_provisioned_together_are_read_at_once(void **state)
  * key after the other: an unmanaged userName holder adopted, a managed user
  * found by its marker (with a new userName) and another row matching it by
  * the userName it had (both rejected), a new person, a leaver with no user.
- * Same identity: same operations, rejections, counts. */
+ * Same content key (the identity less the plan's nonce, time and names): same
+ * operations, rejections, counts. */
 static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
 {
     fixture *f = *state;
@@ -481,7 +482,7 @@ static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
     /* In turn; at once; at once with N1 (not there) and M1 (there) taken for
      * people their marker finds. */
     const char *likely[] = {"N1", "M1"};
-    char identity[3][80];
+    char identity[3][80]; /* the content keys */
     long requests[3];
     json_t *rejected[3];
     for (int at_once = 0; at_once < 3; at_once++) {
@@ -504,7 +505,7 @@ static void reads_at_once_plan_what_reads_in_turn_plan(void **state)
         gcs_planner_stats stats;
         if (gcs_planner_run(&plan, &stats, f->session->client, &po) != 0)
             fail_msg("plan: %s", gcs_error_last());
-        snprintf(identity[at_once], sizeof identity[at_once], "%s", gcs_plan_identity(&plan));
+        snprintf(identity[at_once], sizeof identity[at_once], "%s", gcs_plan_content_key(&plan));
         requests[at_once] = stats.requests;
         rejected[at_once] = json_deep_copy(json_object_get(plan.doc, "rejected"));
         assert_int_equal(stats.created, 1);

@@ -1,11 +1,15 @@
 /* Plans: stable order, identity, approval of mass deactivations, files. */
 #include "gcstest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -160,18 +164,62 @@ static void a_create_added_as_text_is_the_same_operation(void **state)
     }
 }
 
-static void identity_depends_on_content_only(void **state)
+/* Two plans made of the same changes are two plans (their runs are told
+ * apart by the identity), of one content key (their lease is one). */
+static void a_plan_made_again_is_a_plan_of_its_own(void **state)
 {
     (void)state;
     gcs_plan a, b, c;
     build(&a, 1, 10);
     build(&b, 1, 10);
     build(&c, 2, 10);
-    assert_string_equal(gcs_plan_identity(&a), gcs_plan_identity(&b));
-    assert_string_not_equal(gcs_plan_identity(&a), gcs_plan_identity(&c));
+    const char *na = json_string_value(json_object_get(a.doc, "nonce"));
+    assert_non_null(na);
+    assert_int_equal(strlen(na), 32);
+    assert_string_not_equal(na, json_string_value(json_object_get(b.doc, "nonce")));
+    assert_string_not_equal(gcs_plan_identity(&a), gcs_plan_identity(&b));
+    assert_int_equal(strlen(gcs_plan_content_key(&a)), 64);
+    assert_string_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&b));
+    assert_string_not_equal(gcs_plan_content_key(&a), gcs_plan_identity(&a));
+    assert_string_not_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&c));
+    /* When and from which files it was made are sealed, not its content. */
+    json_object_set_new(b.doc, "created", json_string("2001-01-01T00:00:00Z"));
+    json_object_set_new(json_object_get(b.doc, "source"), "path", json_string("other.csv"));
+    char before[65];
+    snprintf(before, sizeof before, "%s", gcs_plan_identity(&b));
+    assert_int_equal(gcs_plan_finish(&b), 0);
+    assert_string_not_equal(gcs_plan_identity(&b), before);
+    assert_string_equal(gcs_plan_content_key(&a), gcs_plan_content_key(&b));
+    assert_int_equal(gcs_plan_check_current(&a, "a.json"), 0);
     gcs_plan_release(&a);
     gcs_plan_release(&b);
     gcs_plan_release(&c);
+}
+
+/* A plan of the format before the nonce reads (undo reads the plans kept with
+ * older runs, by their identities), and is refused for apply, saying why. */
+static void a_plan_without_a_nonce_reads_but_is_not_applied(void **state)
+{
+    (void)state;
+    static const char v2[] =
+        "{\"format\": \"gcscim-plan/2\", \"target\": {\"api_url\": \"http://x\"}, "
+        "\"managed_total\": 0, \"identity\": "
+        "\"151bbf164367ab5b513584332294226538209d978bf04282d8d3a1962ba83617\", \"operations\": [\n"
+        "]}\n";
+    gcs_plan p;
+    assert_int_equal(gcs_plan_parse(&p, v2, strlen(v2), "old.json"), 0);
+    assert_string_equal(gcs_plan_content_key(&p), gcs_plan_identity(&p));
+    assert_int_equal(gcs_plan_check_current(&p, "old.json"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "cannot apply plan 'old.json': it was made by an "
+                                             "earlier gcscim (gcscim-plan/2, without a nonce)"));
+    assert_non_null(strstr(gcs_error_last(), "make a new plan"));
+    gcs_plan_release(&p);
+    /* Its identity is still checked, the old way. */
+    char edited[sizeof v2];
+    memcpy(edited, v2, sizeof v2);
+    memcpy(strstr(edited, "\"managed_total\": 0"), "\"managed_total\": 9", 18);
+    assert_int_equal(gcs_plan_parse(&p, edited, strlen(edited), "old.json"), GCS_EINVALID);
+    assert_non_null(strstr(gcs_error_last(), "changed after gcscim made it"));
 }
 
 static void mass_deactivation_needs_approval(void **state)
@@ -589,8 +637,15 @@ static void an_edited_plan_is_refused(void **state)
     gcs_plan_release(&p);
     /* Point a deactivation at someone else, or lower the managed count that the
      * share rule divides by: both change what the plan is. */
-    const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""}, {"\"managed_total\": 1000", "\"managed_total\": 9"}};
-    for (size_t e = 0; e < 2; e++) {
+    /* Nor may what people read of it be changed: when and from which files it
+     * was made, its summary, or its nonce (another plan's run would be resumed). */
+    const char *edits[][2] = {{"\"id-1\"", "\"id-admin\""},
+                              {"\"managed_total\": 1000", "\"managed_total\": 9"},
+                              {"\"created\": \"", "\"created\": \"1"},
+                              {"\"path\": \"hr.csv\"", "\"path\": \"other.csv\""},
+                              {"\"deactivate\": 2", "\"deactivate\": 0"},
+                              {"\"nonce\": \"", "\"nonce\": \"0"}};
+    for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
         char *text = read_whole(path);
         assert_non_null(text);
         char *at = strstr(text, edits[e][0]);
@@ -619,7 +674,7 @@ static void an_edited_plan_is_refused(void **state)
     free(indented);
     snprintf(path, sizeof path, "%s/indented.json", dir);
     assert_int_equal(gcs_plan_read(&p, path), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/3 file"));
     gcs_test_tmpdir_remove(dir);
 }
 
@@ -654,6 +709,83 @@ static void a_failed_write_is_an_error_and_leaves_nothing_half_written(void **st
     gcs_test_tmpdir_remove(dir);
 }
 
+/* The names in dir, but . and .., sorted and joined by spaces. */
+static void list_dir(char *out, size_t size, const char *dir)
+{
+    out[0] = '\0';
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0)
+            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "",
+                     names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* A writer killed while it writes (here by SIGXFSZ at a file size limit, as
+ * kill -9 would) leaves nothing next to the plan; a temporary name a writer
+ * left on this host, whose process is gone, is removed by the next write. */
+static void a_writer_killed_midway_leaves_nothing_behind(void **state)
+{
+    (void)state;
+    char *dir = gcs_test_tmpdir();
+    char path[600], names[4096];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    gcs_plan p;
+    build(&p, 300, 1000); /* some 60 KB */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit none = {0, 0}, small = {4096, 4096};
+        setrlimit(RLIMIT_CORE, &none);
+        setrlimit(RLIMIT_FSIZE, &small);
+        _exit(gcs_plan_write(&p, path) == 0 ? 0 : 3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* In the allocation-failure run (tests/torture), an allocation of the
+     * write may fail first: the write then fails (3), and leaves nothing
+     * either. */
+    if (!(getenv("GCS_FAILALLOC") && WIFEXITED(status) && WEXITSTATUS(status) == 3)) {
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGXFSZ);
+    }
+    list_dir(names, sizeof names, dir);
+    assert_string_equal(names, "");
+
+    /* Names a writer may leave between two system calls, or without O_TMPFILE:
+     * one of a process gone, one of a live process (init), one of another host. */
+    char host[256];
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        *c = *c == '/' ? '_' : *c;
+    pid_t gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, &status, 0), gone);
+    char left[3][800];
+    snprintf(left[0], sizeof left[0], "plan.json.tmp.%s.%ld.aBcD09", host, (long)gone);
+    snprintf(left[1], sizeof left[1], "plan.json.tmp.%s.1.aBcD09", host);
+    snprintf(left[2], sizeof left[2], "plan.json.tmp.%s-elsewhere.%ld.aBcD09", host, (long)gone);
+    for (int i = 0; i < 3; i++)
+        free(gcs_test_write_file(dir, left[i], "half a plan"));
+    assert_int_equal(gcs_plan_write(&p, path), 0);
+    char want[4096];
+    snprintf(want, sizeof want, "plan.json %s %s", left[2], left[1]);
+    list_dir(names, sizeof names, dir);
+    /* sorted: "plan.json" first, then the other host's name ("-" < "."), then init's */
+    assert_string_equal(names, want);
+    gcs_plan_release(&p);
+    gcs_test_tmpdir_remove(dir);
+}
+
 static void files_round_trip_privately(void **state)
 {
     (void)state;
@@ -678,7 +810,7 @@ static void files_round_trip_privately(void **state)
     assert_non_null(strstr(gcs_error_last(), "line 2: operation 1 is malformed"));
     char *notplan = gcs_test_write_file(dir, "x.json", "{\"a\":1}\n");
     assert_int_equal(gcs_plan_read(&q, notplan), GCS_EINVALID);
-    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/2 file"));
+    assert_non_null(strstr(gcs_error_last(), "not a gcscim-plan/3 file"));
     char *broken = gcs_test_write_file(dir, "y.json", HEAD "{\"seq\": 1,\n]}\n");
     assert_int_equal(gcs_plan_read(&q, broken), GCS_EINVALID);
     assert_non_null(strstr(gcs_error_last(), "line 2"));
@@ -1295,7 +1427,8 @@ int main(void)
         cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
-        cmocka_unit_test(identity_depends_on_content_only),
+        cmocka_unit_test(a_plan_made_again_is_a_plan_of_its_own),
+        cmocka_unit_test(a_plan_without_a_nonce_reads_but_is_not_applied),
         cmocka_unit_test(a_plan_path_that_is_a_fifo_never_hangs),
         cmocka_unit_test(operations_are_checked_from_their_text),
         cmocka_unit_test(the_text_in_pieces_is_the_dump),
@@ -1316,6 +1449,7 @@ int main(void)
         cmocka_unit_test(files_round_trip_privately),
         cmocka_unit_test(a_dumped_plan_parses_back_with_the_same_checks),
         cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
+        cmocka_unit_test(a_writer_killed_midway_leaves_nothing_behind),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
         cmocka_unit_test(finish_is_whole_or_fails),
