@@ -476,10 +476,11 @@ static void killed_between_the_marks_and_the_sends(const char *db_url)
 {
     fixture f;
     setup_fixture(&f, db_url);
-    /* Two requests a second (the run's own ceiling): after the first create,
+    /* One request a second (the run's own ceiling): after the first create,
      * which goes alone until its scope is proven, the next four are marked at
-     * once and leave half a second apart. */
-    const char *args[] = {"apply", "--max-rps", "2", APPROVALS, f.plan, NULL};
+     * once and leave a second apart, so that the kill lands while three of
+     * them wait, even on a loaded machine. */
+    const char *args[] = {"apply", "--max-rps", "1", APPROVALS, f.plan, NULL};
     pid_t pid = start_cli(&f, args);
     assert_true(wait_for(&f, pid, POSTS, 2));
     kill(pid, SIGKILL);
