@@ -572,7 +572,7 @@ static void prove_scope(gcs_http_client *c, const char *scope)
 }
 
 /* May j go now? A call whose scope is not proven yet waits while another
- * call needing that scope is on the wire (or about to be). */
+ * call needing that scope is on the wire. */
 static bool scope_allows(const gcs_http_client *c, const job *j)
 {
     if (!j->scope || scope_proven(c, j->scope))
@@ -650,16 +650,19 @@ static void record_starts(gcs_http_client *c, int64_t now)
     if (kept == 0)
         return;
     int refused = c->start_barrier(c->start_barrier_payload);
-    for (int i = kept - 1; i >= 0; i--) {
-        job *j = batch[i];
-        if (refused) {
-            gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
-        } else if (c->stop_code) {
-            gcs_http__job_complete(c, j, c->stop_outcome, c->stop_msg);
-        } else {
-            j->start_recorded = true;
-            gcs_http__queue_push_front(&c->ready, j);
+    if (refused || c->stop_code) {
+        for (int i = 0; i < kept; i++) {
+            if (refused)
+                gcs_http__job_complete(c, batch[i], GCS_HTTP_CANCELLED, "not sent");
+            else
+                gcs_http__job_complete(c, batch[i], c->stop_outcome, c->stop_msg);
         }
+        return;
+    }
+    /* Back at the head, in their order. */
+    for (int i = kept - 1; i >= 0; i--) {
+        batch[i]->start_recorded = true;
+        gcs_http__queue_push_front(&c->ready, batch[i]);
     }
 }
 
