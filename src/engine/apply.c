@@ -737,9 +737,11 @@ static void on_create_done(const gcs_http_client_response *res, void *payload)
     }
 }
 
-/* The create goes on the wire now: its intent is durable before the bytes
- * leave (the start barrier below commits it), so a resumed run that finds it
- * looks the user up instead of creating again (and looks up only those). */
+/* The create is among the next to go on the wire: its intent is durable before
+ * the bytes leave (the start barrier below commits it), so a resumed run that
+ * finds it looks the user up instead of creating again (and looks up only
+ * those: the creates in flight and the engine's next ones, not every create
+ * queued). */
 static int create_on_wire(void *payload)
 {
     op_ctx *c = payload;
@@ -747,9 +749,10 @@ static int create_on_wire(void *payload)
     return c->a->fatal ? -1 : 0;
 }
 
-/* After the on_start hooks of the creates one pass of the engine is about to
- * send, before any of them leaves: their in_progress marks (and the receipts
- * and marks queued before them) committed in one transaction. */
+/* After the on_start hooks of the creates the engine sends next (up to
+ * max_in_flight of them), before any of them leaves: their in_progress marks
+ * (and the receipts and marks queued before them) committed in one
+ * transaction. */
 static int start_barrier(void *payload)
 {
     applier *a = payload;

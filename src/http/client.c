@@ -571,34 +571,14 @@ static void prove_scope(gcs_http_client *c, const char *scope)
         c->proven[c->n_proven++] = scope;
 }
 
-/* Calls whose on_start ran in this pass of dispatch, waiting for the start
- * barrier before they go on the wire. */
-#define HELD_MAX 256
-typedef struct held_calls {
-    job *jobs[HELD_MAX];
-    char *tokens[HELD_MAX]; /* copies (a token is borrowed until the next get) */
-    int n;
-} held_calls;
-
-static void forget_token(char *token)
-{
-    if (token) {
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
-}
-
 /* May j go now? A call whose scope is not proven yet waits while another
- * call needing that scope is on the wire (or about to be). */
-static bool scope_allows(const gcs_http_client *c, const job *j, const held_calls *held)
+ * call needing that scope is on the wire. */
+static bool scope_allows(const gcs_http_client *c, const job *j)
 {
     if (!j->scope || scope_proven(c, j->scope))
         return true;
     for (const job *w = c->wire.head; w; w = w->next)
         if (w->scope == j->scope)
-            return false;
-    for (int i = 0; i < held->n; i++)
-        if (held->jobs[i]->scope == j->scope)
             return false;
     return true;
 }
@@ -617,25 +597,72 @@ static void start_now(gcs_http_client *c, job *j, const char *token)
     }
 }
 
-/* The barrier, then the held calls go on the wire; refused by the barrier, or
- * the client stopped meanwhile, they complete without being sent. */
-static void release_held(gcs_http_client *c, held_calls *held)
+/* Whether j's start is still to be recorded: a first attempt with an
+ * on_start hook whose start barrier has not passed yet. */
+static bool start_unrecorded(const job *j)
 {
-    int n = held->n;
-    held->n = 0;
-    if (n == 0)
-        return;
-    int refused = c->start_barrier ? c->start_barrier(c->start_barrier_payload) : 0;
+    return j->on_start && j->attempts == 0 && !j->start_recorded;
+}
+
+/* The most calls one start barrier records ahead of the wire. */
+#define RECORD_AHEAD_MAX 256
+
+/* How many calls, from the head of the ready queue, one barrier records: those
+ * that may go next. max_in_flight of them, fewer when the pacer's window has
+ * less left; one while only one call may be on the wire (the limit not known
+ * yet, or the head's scope not proven). A crash loses at most these: each is
+ * looked up on resume, sent or not. */
+static int record_ahead_limit(gcs_http_client *c, const job *head, int64_t now)
+{
+    if (gcs_pacer_probe_only(&c->pacer) || (head->scope && !scope_proven(c, head->scope)))
+        return 1;
+    int k = c->max_in_flight < RECORD_AHEAD_MAX ? c->max_in_flight : RECORD_AHEAD_MAX;
+    int left = gcs_pacer_remaining(&c->pacer, now);
+    if (left < k)
+        k = left > 1 ? left : 1;
+    return k;
+}
+
+/* Records the starts of the calls at the head of the ready queue whose start
+ * is unrecorded (up to record_ahead_limit, in queue order): each one's on_start,
+ * then the barrier once, before any of them goes on the wire. They then go as
+ * slots free, without a barrier of their own, so that one barrier (apply: one
+ * commit of the creates' in-progress marks) covers a window's worth of calls
+ * and none waits for it. On return the head's start is recorded, or the head
+ * is completed: refused by its hook or by the barrier, or the client stopped
+ * meanwhile, a call completes without being sent. */
+static void record_starts(gcs_http_client *c, int64_t now)
+{
+    job *batch[RECORD_AHEAD_MAX];
+    int n = 0, limit = record_ahead_limit(c, c->ready.head, now);
+    /* Out of the queue first: a hook that fails may cancel everything queued. */
+    while (n < limit && c->ready.head && start_unrecorded(c->ready.head)) {
+        batch[n] = c->ready.head;
+        gcs_http__queue_remove(&c->ready, batch[n++]);
+    }
+    int kept = 0;
     for (int i = 0; i < n; i++) {
-        job *j = held->jobs[i];
-        if (refused)
-            gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
-        else if (c->stop_code)
-            gcs_http__job_complete(c, j, c->stop_outcome, c->stop_msg);
+        if (batch[i]->on_start(batch[i]->payload) != 0)
+            gcs_http__job_complete(c, batch[i], GCS_HTTP_CANCELLED, "not sent");
         else
-            start_now(c, j, held->tokens[i]);
-        forget_token(held->tokens[i]);
-        held->tokens[i] = NULL;
+            batch[kept++] = batch[i];
+    }
+    if (kept == 0)
+        return;
+    int refused = c->start_barrier(c->start_barrier_payload);
+    if (refused || c->stop_code) {
+        for (int i = 0; i < kept; i++) {
+            if (refused)
+                gcs_http__job_complete(c, batch[i], GCS_HTTP_CANCELLED, "not sent");
+            else
+                gcs_http__job_complete(c, batch[i], c->stop_outcome, c->stop_msg);
+        }
+        return;
+    }
+    /* Back at the head, in their order. */
+    for (int i = kept - 1; i >= 0; i--) {
+        batch[i]->start_recorded = true;
+        gcs_http__queue_push_front(&c->ready, batch[i]);
     }
 }
 
@@ -834,17 +861,7 @@ static void dispatch(gcs_http_client *c)
             gcs_http__fail_queued(c, c->stop_outcome, c->stop_msg);
         return;
     }
-    held_calls held;
-    held.n = 0;
-    /* Calls behind a start barrier go in groups: while calls are in flight,
-     * the next ones wait until half the slots are free, so that one barrier
-     * (apply: one commit of the creates' in-progress marks) covers several
-     * of them rather than the one or two that each answer frees. */
-    job *head = c->ready.head;
-    bool grouping = c->start_barrier && head && head->on_start && head->attempts == 0 &&
-                    c->in_flight_api > 0 &&
-                    (c->max_in_flight - c->in_flight_api) * 2 < c->max_in_flight;
-    while (!grouping && c->in_flight_api + held.n < c->max_in_flight) {
+    while (c->in_flight_api < c->max_in_flight) {
         queue *q;
         if (c->delayed.head && c->delayed.head->not_before_us <= now)
             q = &c->delayed;
@@ -872,10 +889,10 @@ static void dispatch(gcs_http_client *c)
         gcs_pacer_set_hosts(&c->pacer, atomic_load_explicit(&c->hosts, memory_order_relaxed));
         /* Until the first answer says what the limit is, one request at a time
          * (with other hosts, also until one confirms a new window). */
-        if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api + held.n > 0)
+        if (gcs_pacer_probe_only(&c->pacer) && c->in_flight_api > 0)
             break;
         /* Until its scope is proven, one call per scope. */
-        if (!scope_allows(c, q->head, &held))
+        if (!scope_allows(c, q->head))
             break;
         t = gcs_pacer_next_us(&c->pacer, now, c->ready.n + c->delayed.n);
         if (t - now > (int64_t)GCS_HTTP_DAILY_LIMIT_S * 1000000) {
@@ -897,6 +914,11 @@ static void dispatch(gcs_http_client *c)
             wake_at(c, t);
             break;
         }
+        if (q == &c->ready && c->start_barrier && c->breaker.state == GCS_BREAKER_CLOSED &&
+            start_unrecorded(q->head)) {
+            record_starts(c, now);
+            continue; /* the head goes now, or is gone */
+        }
         const char *token = NULL;
         if (c->auth.get) {
             int rc = c->auth.get(&token, c, c->auth.payload);
@@ -911,36 +933,23 @@ static void dispatch(gcs_http_client *c)
         }
         job *j = q->head;
         gcs_http__queue_remove(q, j);
-        bool starting = j->on_start && j->attempts == 0;
-        if (starting && j->on_start(j->payload) != 0) {
-            gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
-            continue;
-        }
-        if (starting && c->start_barrier && c->breaker.state == GCS_BREAKER_CLOSED) {
-            /* On the wire after the barrier, with the others of this pass. */
-            char *copy = token ? strdup(token) : NULL;
-            if (token && !copy) {
-                gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "out of memory");
-                continue;
-            }
-            held.jobs[held.n] = j;
-            held.tokens[held.n++] = copy;
-            if (held.n == HELD_MAX)
-                release_held(c, &held);
-        } else {
-            if (starting && c->start_barrier && c->start_barrier(c->start_barrier_payload) != 0) {
+        if (start_unrecorded(j)) {
+            /* A probe of the breaker, or no barrier: the hook, then the barrier
+             * for this call alone. */
+            if (j->on_start(j->payload) != 0 ||
+                (c->start_barrier && c->start_barrier(c->start_barrier_payload) != 0)) {
                 gcs_http__job_complete(c, j, GCS_HTTP_CANCELLED, "not sent");
                 continue;
             }
-            start_now(c, j, token);
+            j->start_recorded = true;
         }
+        start_now(c, j, token);
         gcs_pacer_on_send(&c->pacer, now);
         if (c->pace_blocked_us) {
             c->st.pacing_wait_ms += (uint64_t)(now - c->pace_blocked_us) / 1000;
             c->pace_blocked_us = 0;
         }
     }
-    release_held(c, &held);
     /* Only a retry whose time is still to come sets the clock: one that is due
      * but held back (breaker, pacer, Retry-After) waits on what holds it, which
      * set its own wake-up above. Waking at an instant already past would spin. */

@@ -125,9 +125,9 @@ typedef struct gcs_http_client_request {
                                   the answer and the header lists before freeing them
                                   (the response handed to on_done is the caller's to
                                   wipe: gcs_http_client_response_release_secure) */
-    /* Called with the submit payload just before the first attempt goes on the
-     * wire (not when queued): the moment to record durably that a create may
-     * happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
+    /* Called with the submit payload before the first attempt goes on the
+     * wire (not when queued; with a start barrier, up to max_in_flight calls
+     * ahead of it): the moment to record durably that a create may happen. A nonzero return completes the call as GCS_HTTP_CANCELLED
      * without sending it. With a start barrier (gcs_http_client_set_start_barrier)
      * the record need only be durable once the barrier returns. NULL: none. */
     int (*on_start)(void *payload);
@@ -195,13 +195,17 @@ void gcs_http_client_set_receipt_hook(gcs_http_client *c, gcs_http_receipt_fn fn
  * such a body as it comes. Set it before the first call. */
 void gcs_http_client_set_receipt_body_max(gcs_http_client *c, size_t max);
 
-/* Called once, after the on_start hooks of the calls that one pass of the loop
- * is about to send and before any of them goes on the wire: several records
- * made durable in one commit instead of one each. A nonzero return completes
- * those calls as GCS_HTTP_CANCELLED without sending them. NULL: none (each
- * on_start must then be durable on its own). While one is set and calls are
- * in flight, calls with an on_start wait until half of max_in_flight is free,
- * so that each pass holds several of them. */
+/* Called once after the on_start hooks of the calls that go next, before any
+ * of them goes on the wire: several records made durable in one commit
+ * instead of one each. The calls recorded are those at the head of the queue
+ * whose on_start has not run, up to max_in_flight of them (fewer when the
+ * pacer's window has less left; one while only one call may be on the wire):
+ * they then go as slots free, and the next barrier comes when the next
+ * unrecorded call is due. So a call's on_start may run a little before it is
+ * sent, and a crash may leave up to max_in_flight records of calls never sent
+ * (besides those in flight). A nonzero return completes those calls as
+ * GCS_HTTP_CANCELLED without sending them. NULL: none (each on_start must then
+ * be durable on its own, and runs just before its call is sent). */
 void gcs_http_client_set_start_barrier(gcs_http_client *c, int (*fn)(void *payload),
                                        void *payload);
 

@@ -43,6 +43,7 @@ struct job {
     const char *scope; /* the OAuth scope the call needs (static), NULL unknown */
     gcs_http_done_fn on_done;
     int (*on_start)(void *payload);
+    bool start_recorded; /* on_start ran and the start barrier, if any, passed */
     void *payload;
     gcs_http_client_response *sync_out; /* gcs_http_call: the answer is moved here */
     bool *sync_done;

@@ -26,6 +26,43 @@ static int parse_number(const char *s)
     return *s ? -1 : (int)v;
 }
 
+/* The answer headers gcscim reads, by name: any other line is passed over
+ * before its value is looked at (an answer has a dozen, each call). */
+typedef enum header_field {
+    FIELD_NONE,
+    FIELD_ETAG,
+    FIELD_CORRELATION_ID,
+    FIELD_CONTENT_TYPE,
+    FIELD_RETRY_AFTER,
+    FIELD_RL_COUNT,
+    FIELD_RL_ALLOWED,
+    FIELD_RL_RESET,
+} header_field;
+
+static header_field field_of(const char *name, size_t len)
+{
+#define IS(text) (len == sizeof(text) - 1 && strncasecmp(name, text, len) == 0)
+    switch (len) {
+    case 4:
+        return IS("etag") ? FIELD_ETAG : FIELD_NONE;
+    case 11:
+        return IS("retry-after") ? FIELD_RETRY_AFTER : FIELD_NONE;
+    case 12:
+        return IS("content-type") ? FIELD_CONTENT_TYPE : FIELD_NONE;
+    case 19:
+        return IS("inin-correlation-id") ? FIELD_CORRELATION_ID : FIELD_NONE;
+    case 20:
+        return IS("inin-ratelimit-count") ? FIELD_RL_COUNT
+               : IS("inin-ratelimit-reset") ? FIELD_RL_RESET
+                                            : FIELD_NONE;
+    case 22:
+        return IS("inin-ratelimit-allowed") ? FIELD_RL_ALLOWED : FIELD_NONE;
+    default:
+        return FIELD_NONE;
+    }
+#undef IS
+}
+
 void gcs_http_headers_parse_line(gcs_http_answer_headers *h, const char *line, size_t n)
 {
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
@@ -36,7 +73,9 @@ void gcs_http_headers_parse_line(gcs_http_answer_headers *h, const char *line, s
     const char *colon = memchr(line, ':', n);
     if (!colon)
         return;
-    size_t name_len = (size_t)(colon - line);
+    header_field field = field_of(line, (size_t)(colon - line));
+    if (field == FIELD_NONE)
+        return;
     const char *v = colon + 1;
     const char *end = line + n;
     while (v < end && (*v == ' ' || *v == '\t'))
@@ -52,20 +91,29 @@ void gcs_http_headers_parse_line(gcs_http_answer_headers *h, const char *line, s
     /* A NUL inside a value would cut it short silently; such a value is not one. */
     if (memchr(v, '\0', vlen))
         return;
-#define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(line, name, name_len) == 0)
-    if (IS("etag"))
+    switch (field) {
+    case FIELD_ETAG:
         memcpy(h->etag, value, vlen + 1);
-    else if (IS("inin-correlation-id"))
+        break;
+    case FIELD_CORRELATION_ID:
         memcpy(h->correlation_id, value, vlen + 1);
-    else if (IS("content-type"))
+        break;
+    case FIELD_CONTENT_TYPE:
         memcpy(h->content_type, value, vlen + 1);
-    else if (IS("retry-after"))
+        break;
+    case FIELD_RETRY_AFTER:
         h->retry_after = parse_number(value);
-    else if (IS("inin-ratelimit-count"))
+        break;
+    case FIELD_RL_COUNT:
         h->rl_count = parse_number(value);
-    else if (IS("inin-ratelimit-allowed"))
+        break;
+    case FIELD_RL_ALLOWED:
         h->rl_allowed = parse_number(value);
-    else if (IS("inin-ratelimit-reset"))
+        break;
+    case FIELD_RL_RESET:
         h->rl_reset = parse_number(value);
-#undef IS
+        break;
+    case FIELD_NONE:
+        break;
+    }
 }

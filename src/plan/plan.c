@@ -547,27 +547,46 @@ int gcs_plan_op_strings_at(const gcs_plan *plan, size_t i, const char *const *me
 
 /* Appends JSON text written with ", " and ": " between members (as the plan
  * keeps it) without those spaces: what JSON_COMPACT writes of the same value. */
+/* The index of the quote closing the string whose text starts at p[i] (the
+ * first quote not escaped: preceded by an even number of backslashes), or
+ * len when the text ends first. */
+static size_t string_close(const char *p, size_t i, size_t len)
+{
+    const size_t from = i;
+    while (i < len) {
+        const char *q = memchr(p + i, '"', len - i);
+        if (!q)
+            return len;
+        size_t at = (size_t)(q - p), slashes = 0;
+        while (at - slashes > from && p[at - slashes - 1] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return at;
+        i = at + 1;
+    }
+    return len;
+}
+
+/* The value's text as JSON_COMPACT writes it: the blank after each ':' and
+ * ',' between tokens dropped. Strings, most of a body, are copied whole. */
 static int compact_into(linebuf *out, const char *p, size_t len)
 {
     if (linebuf_reserve(out, len) < 0)
         return GCS_ENOMEM;
-    size_t n = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
+    size_t n = 0, i = 0;
+    while (i < len) {
         char ch = p[i];
-        if (in_string) {
-            if (ch == '\\' && i + 1 < len) {
-                out->p[n++] = ch;
-                ch = p[++i];
-            } else if (ch == '"') {
-                in_string = false;
-            }
-        } else if (ch == '"') {
-            in_string = true;
-        } else if (ch == ' ' && n > 0 && (out->p[n - 1] == ':' || out->p[n - 1] == ',')) {
+        if (ch == '"') {
+            size_t end = string_close(p, i + 1, len);
+            size_t run = (end < len ? end + 1 : len) - i;
+            memcpy(out->p + n, p + i, run);
+            n += run;
+            i += run;
             continue;
         }
-        out->p[n++] = ch;
+        if (!(ch == ' ' && n > 0 && (out->p[n - 1] == ':' || out->p[n - 1] == ',')))
+            out->p[n++] = ch;
+        i++;
     }
     out->len = n;
     out->p[n] = '\0';

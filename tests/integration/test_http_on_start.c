@@ -1,8 +1,9 @@
-/* The request engine's on_start hook: called when a request goes on the wire,
- * not when it is queued; once per call (not per retry); a refusal completes the
- * call as cancelled without sending it. Apply marks a create in progress there,
- * so that a resume looks up only the creates that may have happened, and makes
- * the marks of one turn durable at once in the start barrier. */
+/* The request engine's on_start hook: called when a request is about to go on
+ * the wire (with a start barrier, among the next ones due), not when it is
+ * queued; once per call (not per retry); a refusal completes the call as
+ * cancelled without sending it. Apply marks a create in progress there, so
+ * that a resume looks up only the creates that may have happened, and makes
+ * the marks of several durable at once in the start barrier. */
 #include "http_fixture.h"
 
 #include <stdlib.h>
@@ -203,9 +204,10 @@ static int record_group(void *payload)
 }
 
 /* Answers that come back one at a time (latency with jitter) would let each
- * pass start the one call its answer freed; behind a barrier the calls wait
- * for half the slots instead, so every pass while calls are in flight holds
- * at least max_in_flight / 2 of them (apply: fewer, larger commits). */
+ * pass start the one call its answer freed; behind a barrier each pass
+ * records the calls that go next instead (up to max_in_flight), so every pass
+ * while calls are in flight holds at least max_in_flight / 2 of them (apply:
+ * fewer, larger commits). */
 static void calls_behind_a_barrier_go_in_groups(void **state)
 {
     (void)state;

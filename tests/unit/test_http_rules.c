@@ -213,6 +213,14 @@ static void answer_headers_are_read(void **state)
     feed(&h, "inin-ratelimit-reset:  7 \r\n");
     feed(&h, "ETag: \"17\"\r\n");
     feed(&h, "ININ-Correlation-Id: abc-123\r\n");
+    feed(&h, "content-type: application/scim+json; charset=utf-8\r\n");
+    /* Other lines, those whose names begin or end like one read included, change nothing. */
+    feed(&h, "ETagged: \"99\"\r\n");
+    feed(&h, "X-ETag: \"98\"\r\n");
+    feed(&h, "inin-ratelimit-counts: 5\r\n");
+    feed(&h, "Content-Length: 12\r\n");
+    feed(&h, "Date: Wed, 21 Oct 2015 07:28:00 GMT\r\n");
+    assert_string_equal(h.content_type, "application/scim+json; charset=utf-8");
     assert_int_equal(h.retry_after, 42);
     assert_int_equal(h.rl_count, 300);
     assert_int_equal(h.rl_allowed, 300);

@@ -1255,6 +1255,46 @@ static void members_read_as_the_operation_holds_them(void **state)
     }
 }
 
+/* A member's text is what JSON_COMPACT writes of it whatever its strings
+ * hold: blanks after commas and colons inside strings kept, escaped quotes and
+ * backslashes (an even run of them before a quote ends the string) copied
+ * through, empty strings and strings in arrays. */
+static void member_text_is_compact_whatever_its_strings_hold(void **state)
+{
+    (void)state;
+    static const char *const values[] = {
+        "Sales, EMEA: north", "a \"quoted\" word, and: more", "ends with a backslash \\",
+        "\\\\", "\\\"", "\\\\\"x\\\\", "", ", : ,: ", "\"", "tab\there\nline", "P\u00e9rson",
+    };
+    enum { N = sizeof values / sizeof *values };
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    gcs_plan p;
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    for (size_t i = 0; i < N; i++) {
+        char key[32], name[64];
+        snprintf(key, sizeof key, "K%02zu", i);
+        snprintf(name, sizeof name, "p%02zu@example.com", i);
+        json_t *body = json_pack("{s:s,s:s,s:[s,s,i],s:{s:s,s:b}}", "userName", name, "title",
+                                 values[i], "list", values[i], values[(i + 1) % N], (int)i,
+                                 "nested", "v", values[(i + 2) % N], "flag", 1);
+        assert_int_equal(gcs_plan_add(&p, GCS_PLAN_CREATE, key, name, NULL, NULL, body, NULL, NULL),
+                         0);
+    }
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    for (size_t i = 0; i < gcs_plan_size(&p); i++) {
+        json_t *op = gcs_plan_op_at(&p, i);
+        char *want = json_dumps(json_object_get(op, "body"), JSON_COMPACT);
+        char *kept = gcs_plan_member_text_at(&p, i, "body");
+        assert_non_null(kept);
+        assert_string_equal(kept, want);
+        free(kept);
+        free(want);
+        json_decref(op);
+    }
+    gcs_plan_release(&p);
+}
+
 /* A plan's text, then `pad` blank bytes (no newline), in whole chunks. */
 typedef struct padded {
     const char *text;
@@ -1443,6 +1483,7 @@ int main(void)
         cmocka_unit_test(an_edited_plan_is_refused),
         cmocka_unit_test(a_plan_is_read_and_hashed_in_pieces),
         cmocka_unit_test(members_read_as_the_operation_holds_them),
+        cmocka_unit_test(member_text_is_compact_whatever_its_strings_hold),
         cmocka_unit_test(a_plan_padded_past_its_end_is_refused_as_bad_input),
         cmocka_unit_test(a_plan_larger_than_its_memory_is_built_and_read),
         cmocka_unit_test(a_plan_is_sealed_with_the_credentials),
