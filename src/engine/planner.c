@@ -802,6 +802,46 @@ static void note_for_duplicates(planner *p, size_t row, const char *key, const c
     p->name_hashes[p->name_hash_count++] = (struct name_hash){h, (uint32_t)row};
 }
 
+/*
+ * A mapped row's digest, `active` and text (in p->row_text, its URNs not yet
+ * squeezed): 1 when the text leaves out the standard schemas, 0 when it holds
+ * them, or an error. A flat row (mapping/map.h) is written and fingerprinted
+ * from its values, its schemas the standard ones by construction; a value the
+ * text cannot hold makes it a tree, which takes the tree's way.
+ */
+static int row_text(planner *p, row_ref *r, gcs_map_user *m)
+{
+    gcs_buf *b = &p->row_text;
+    int rc = m->values ? gcs_map_user_put_text(b, m, p->profile) : 0;
+    if (rc == 1) {
+        if ((rc = gcs_digester_mapped(&p->digester, m, &r->digest)) < 0)
+            return rc;
+        r->has_digest = rc == 1;
+        r->active = (signed char)m->active;
+        return 1;
+    }
+    if (rc < 0 || (!m->user && (rc = gcs_map_user_build(m, p->profile)) < 0))
+        return rc;
+    /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
+    if ((rc = gcs_digester_user(&p->digester, m->user, true, &r->digest)) < 0)
+        return rc;
+    r->has_digest = rc == 1;
+    r->active = (signed char)gcs_managed_active(m->user);
+    bool standard_schemas = json_equal(json_object_get(m->user, "schemas"), p->schemas);
+    if (standard_schemas)
+        json_object_del(m->user, "schemas");
+    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
+     * hashes every object and array it enters) */
+    rc = gcs_json_text_put_compact(b, m->user);
+    char *dumped = rc == 0 ? json_dumps(m->user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0) {
+        free(dumped);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    free(dumped);
+    return standard_schemas ? 1 : 0;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -815,7 +855,7 @@ static int add_row(planner *p, const gcs_row *row)
         return gcs_error_set(GCS_EINVALID, "%s: more rows than a plan takes", row->file);
     desired dm, *d = &dm;
     memset(d, 0, sizeof *d);
-    int rc = gcs_map_row(&d->m, p->profile, row, p->org);
+    int rc = gcs_map_row_flat(&d->m, p->profile, row, p->org);
     if (rc == GCS_ENOMEM)
         return rc;
     if (d->m.status == GCS_MAP_OUT_OF_SCOPE) {
@@ -842,33 +882,18 @@ static int add_row(planner *p, const gcs_row *row)
     memset(r, 0, sizeof *r);
     r->status = GCS_MAP_OK;
     r->line = d->m.line;
-    /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
-    rc = gcs_digester_user(&p->digester, d->m.user, true, &r->digest);
-    if (rc < 0) {
-        gcs_map_user_release(&d->m);
-        return rc;
-    }
-    r->has_digest = rc == 1;
-    r->active = (signed char)gcs_managed_active(d->m.user);
-    bool standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
-    if (standard_schemas)
-        json_object_del(d->m.user, "schemas");
-    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
-     * hashes every object and array it enters) */
     gcs_buf *b = &p->row_text;
     gcs_buf_clear(b);
-    rc = gcs_json_text_put_compact(b, d->m.user);
-    char *dumped = rc == 0 ? json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0 ||
-        (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
-        free(dumped);
+    rc = row_text(p, r, &d->m);
+    if (rc < 0 || (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
         gcs_map_user_release(&d->m);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+        return rc < 0 ? rc : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    free(dumped);
+    bool standard_schemas = rc == 1;
     char *text = b->ptr;
     b->len = squeeze_urns(text);
-    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    const char *user_name = d->m.user ? json_string_value(json_object_get(d->m.user, "userName"))
+                                      : gcs_map_user_name(&d->m, p->profile);
     rc = spill_row(p, r, &d->m, user_name, text, standard_schemas);
     if (rc == 0)
         note_for_duplicates(p, p->count, d->m.source_key, user_name);
