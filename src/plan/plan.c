@@ -1056,8 +1056,21 @@ static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
     int rc = ops_text(o, i, t);
     if (rc == 0 && (t->len < 2 || t->p[0] != '{'))
         rc = gcs_error_set(GCS_EIO, "the plan's operation %zu is damaged", i + 1);
-    char prefix[48];
-    int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu%s", i + 1, t->len > 2 ? ", " : "");
+    /* "{\"seq\": N, " as snprintf would write it, without its cost (twice an
+     * operation: the identity, the file) */
+    char prefix[48], digits[24];
+    int nd = 0;
+    for (size_t seq = i + 1; seq || nd == 0; seq /= 10)
+        digits[nd++] = (char)('0' + seq % 10);
+    int pl = 0;
+    memcpy(prefix, "{\"seq\": ", 8);
+    pl = 8;
+    while (nd > 0)
+        prefix[pl++] = digits[--nd];
+    if (t->len > 2) {
+        prefix[pl++] = ',';
+        prefix[pl++] = ' ';
+    }
     if (rc == 0 && (rc = linebuf_reserve(line, (size_t)pl + t->len)) == 0) {
         memcpy(line->p, prefix, (size_t)pl);
         memcpy(line->p + pl, t->p + 1, t->len - 1);
