@@ -1989,6 +1989,42 @@ static int put_value_text(gcs_buf *b, linebuf *scratch, const char *p, size_t le
     return gcs_buf_put(b, scratch->p, scratch->len);
 }
 
+enum { LABEL_TEXT_MAX = 512 };
+
+/*
+ * A change as gcscim writes it, {"attribute": "LABEL", "old": OLD, "new": NEW}
+ * with a label without escapes (shorter than LABEL_TEXT_MAX): its parts'
+ * texts, the label in `label`, and one past its end; NULL for any other text
+ * (read as an object then, member by member: the same parts).
+ */
+static const char *change_as_written(const char *p, const char *part[3], size_t part_len[3],
+                                      char label[LABEL_TEXT_MAX])
+{
+    static const char head[] = "{\"attribute\": \"", old[] = "\", \"old\": ",
+                      new_[] = ", \"new\": ";
+    if (strncmp(p, head, sizeof head - 1) != 0)
+        return NULL;
+    const char *a = p + sizeof head - 1;
+    size_t n = strcspn(a, "\"\\");
+    if (a[n] != '"' || n >= LABEL_TEXT_MAX || strncmp(a + n, old, sizeof old - 1) != 0)
+        return NULL;
+    const char *o = a + n + sizeof old - 1, *o_end = gcs_json_text_value_end(o);
+    if (!o_end || o_end == o || strncmp(o_end, new_, sizeof new_ - 1) != 0)
+        return NULL;
+    const char *v = o_end + sizeof new_ - 1, *v_end = gcs_json_text_value_end(v);
+    if (!v_end || v_end == v || *v_end != '}')
+        return NULL;
+    memcpy(label, a, n);
+    label[n] = '\0';
+    part[0] = a - 1;
+    part_len[0] = n + 2;
+    part[1] = o;
+    part_len[1] = (size_t)(o_end - o);
+    part[2] = v;
+    part_len[2] = (size_t)(v_end - v);
+    return v_end + 1;
+}
+
 /*
  * One operation's lines, from the texts of the members shown (p NULL:
  * absent): key, userName, id, version, privileged, changes, as the kept line
@@ -2055,13 +2091,19 @@ static int render_op(gcs_buf *b, linebuf *scratch, int k, const char *const *at,
         static const char *const parts[] = {"attribute", "old", "new"};
         const char *part[3] = {NULL, NULL, NULL};
         size_t part_len[3] = {0, 0, 0};
-        const char *end = gcs_json_text_value_end(p);
-        if (!end || end == p)
-            break; /* not JSON: the line was checked when kept, so never */
-        if (*p == '{')
-            gcs_json_text_top_values(p, parts, 3, part, part_len);
-        char *attribute = part[0] ? string_of_text(part[0], part_len[0]) : NULL;
-        const char *shown = short_attribute(attribute ? attribute : "?");
+        char label[LABEL_TEXT_MAX];
+        const char *end = change_as_written(p, part, part_len, label);
+        char *attribute = NULL;
+        const char *name = label;
+        if (!end) {
+            if (!(end = gcs_json_text_value_end(p)) || end == p)
+                break; /* not JSON: the line was checked when kept, so never */
+            if (*p == '{')
+                gcs_json_text_top_values(p, parts, 3, part, part_len);
+            attribute = part[0] ? string_of_text(part[0], part_len[0]) : NULL;
+            name = attribute ? attribute : "?";
+        }
+        const char *shown = short_attribute(name);
         size_t shown_len = strlen(shown);
         PUT(gcs_buf_puts(b, "    "));
         PUT(gcs_buf_puts(b, shown));

@@ -659,6 +659,77 @@ static void text_shows_each_change(void **state)
     gcs_plan_release(&p);
 }
 
+/* The rendering reads a change written as gcscim writes it ({"attribute",
+ * "old", "new", a label without escapes) straight from its text, and any other
+ * change member by member: generated changes, written both ways (members in
+ * another order, or the label's first letter escaped), render alike. */
+static char *rendered_changes(const char *changes_text)
+{
+    gcs_plan p;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_add_create_texts(&p, "E1", "a@x.com", "{\"userName\":\"a@x.com\"}",
+                                               changes_text, "hr.csv:2", NULL, NULL),
+                     1);
+    gcs_plan_set_counts(&p, 0, 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gcs_plan_render_text(&p, f, false);
+    fclose(f);
+    gcs_plan_release(&p);
+    return text;
+}
+
+static void changes_render_alike_however_written(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {
+        "title", "displayName", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "phoneNumbers[work]", "externalIds[gcscim]", "a:b", "urn:x", "roles", "x"};
+    static const char *const values[] = {
+        "null", "\"Agent\"", "\"say \\\"hi\\\"\"", "\"tab\\t\\u001b[2J\"", "\"\u202e exe\"", "3",
+        "2.5", "true", "false", "[]", "[{\"value\": \"Admin\"}, {\"value\": \"Agent\"}]",
+        "{\"value\": \"id-1\"}", "\"\"", "\"Zo\u00eb\""};
+    unsigned seed = 1203;
+    char long_label[600];
+    memset(long_label, 'l', sizeof long_label - 1);
+    long_label[sizeof long_label - 1] = '\0';
+    for (int c = 0; c < 300; c++) {
+        gcs_buf a, b;
+        gcs_buf_init(&a, 0);
+        gcs_buf_init(&b, 0);
+        int n = rand_r(&seed) % 5;
+        bool ok = gcs_buf_putc(&a, '[') == 0 && gcs_buf_putc(&b, '[') == 0;
+        for (int k = 0; k < n && ok; k++) {
+            int li = rand_r(&seed) % 10;
+            const char *label = li < 9 ? labels[li] : long_label;
+            const char *old = values[rand_r(&seed) % (sizeof values / sizeof *values)];
+            const char *new_ = values[rand_r(&seed) % (sizeof values / sizeof *values)];
+            const char *sep = k ? ", " : "";
+            ok = gcs_buf_printf(&a, "%s{\"attribute\": \"%s\", \"old\": %s, \"new\": %s}", sep,
+                                label, old, new_) == 0;
+            if (ok && rand_r(&seed) % 2)
+                ok = gcs_buf_printf(&b, "%s{\"new\": %s, \"attribute\": \"%s\", \"old\": %s}", sep,
+                                    new_, label, old) == 0;
+            else if (ok)
+                ok = gcs_buf_printf(&b, "%s{\"attribute\": \"\\u%04x%s\", \"old\": %s, \"new\": %s}",
+                                    sep, (unsigned)label[0], label + 1, old, new_) == 0;
+        }
+        ok = ok && gcs_buf_putc(&a, ']') == 0 && gcs_buf_putc(&b, ']') == 0;
+        assert_true(ok);
+        char *ta = rendered_changes(a.ptr), *tb = rendered_changes(b.ptr);
+        assert_string_equal(ta, tb);
+        assert_int_equal(strlen(ta) > 0, true);
+        free(ta);
+        free(tb);
+        gcs_buf_release(&a);
+        gcs_buf_release(&b);
+    }
+}
+
 /* jansson's allocator for the test below: fails the allocation `fail_in`
  * allocations from now (0: this one), then succeeds again. */
 static long fail_in = -1;
@@ -1109,6 +1180,7 @@ int main(void)
         cmocka_unit_test(a_failed_write_is_an_error_and_leaves_nothing_half_written),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
+        cmocka_unit_test(changes_render_alike_however_written),
         cmocka_unit_test(finish_is_whole_or_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
