@@ -1708,6 +1708,16 @@ static bool unchanged_by_digest(planner *p, const desired *d)
            same_manager(p, d, cu);
 }
 
+/* Does the profile map roles? A body holds none otherwise. */
+static bool maps_roles(const gcs_profile *profile)
+{
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        if (gcs_profile_attr_at(profile, i)->target == GCS_TARGET_ROLES)
+            return true;
+    }
+    return false;
+}
+
 /*
  * The privileged roles a create grants, from its body's text: the array
  * note_privileged would record, as the plan writes it, in planner.privileged
@@ -1718,6 +1728,8 @@ static int privileged_text(planner *p, const char *body)
 {
     gcs_buf *b = &p->privileged;
     gcs_buf_clear(b);
+    if (gcs_profile_privileged_role_count(p->profile) == 0 || !maps_roles(p->profile))
+        return 1; /* no body of this plan grants one: not looked for */
     const char *roles;
     size_t len;
     int found = gcs_json_text_top_value(body, "roles", &roles, &len);
