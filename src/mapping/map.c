@@ -448,7 +448,10 @@ static int map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
     }
 
     /* Pass 2: build. Nothing below can reject the row. */
-    if (!(out->create_only = calloc(p->nattrs, sizeof *out->create_only))) {
+    size_t create_only = 0;
+    for (size_t i = 0; i < p->nattrs; i++)
+        create_only += p->attrs[i].pub.mode == GCS_ATTR_CREATE_ONLY;
+    if (create_only && !(out->create_only = calloc(create_only, sizeof *out->create_only))) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
