@@ -1907,6 +1907,16 @@ static unsigned char byte_at(const unsigned char *p, size_t n, size_t k)
     return k < n ? p[k] : 0;
 }
 
+/* Whether any of 8 bytes is a control character, DEL or not ASCII: what
+ * gcs_plan_put_text looks at (never false when one is; sometimes true after
+ * a control character, which is looked at anyway). */
+static inline bool unprintable_in(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t del = w ^ (ones * 0x7F);
+    return (((w - ones * 0x20) & ~w) | ((del - ones) & ~del) | w) & highs;
+}
+
 /* gcs_plan_put_text of s[0, n), into b: runs of printable ASCII in one go. */
 static int put_text_into(gcs_buf *b, const char *s, size_t n)
 {
@@ -1915,6 +1925,14 @@ static int put_text_into(gcs_buf *b, const char *s, size_t n)
     size_t i = 0, run = 0;
     int rc = 0;
     while (i < n && rc == 0) {
+        /* printable ASCII by eights: most of every value shown */
+        for (uint64_t w; n - i >= 8; i += 8) {
+            memcpy(&w, p + i, 8);
+            if (unprintable_in(w))
+                break;
+        }
+        if (i >= n)
+            break;
         unsigned char c = p[i];
         if (c >= 0x20 && c < 0x7F) {
             i++;

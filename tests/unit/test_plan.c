@@ -1136,6 +1136,46 @@ static void plan_text_escapes_control_and_bidi_characters(void **state)
     }
 }
 
+/* A value shown in a change is escaped as gcs_plan_put_text escapes it (the
+ * rendering passes printable ASCII by eights): generated values of controls,
+ * DEL, C1 controls, bidi controls, other UTF-8 and runs of plain text. */
+static void shown_values_are_escaped_as_put_text_escapes(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "plain text", "abcdefgh", "x", "\x01", "\x1b[2J", "\x7f", "\xc2\x85", "\xc2\x9b",
+        "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8f", "\xd8\x9c", "\xe2\x80\x94", "Zo\xc3\xab",
+        "\t", "\n", "~", " ", "\xf0\x9f\x98\x80"};
+    unsigned seed = 1205;
+    for (int c = 0; c < 500; c++) {
+        char value[512];
+        size_t n = 0;
+        for (int k = 1 + rand_r(&seed) % 8; k > 0; k--) {
+            const char *p = pieces[rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
+            memcpy(value + n, p, strlen(p));
+            n += strlen(p);
+        }
+        value[n] = '\0';
+        json_t *v = json_string(value);
+        assert_non_null(v);
+        char *v_text = json_dumps(v, JSON_ENCODE_ANY);
+        json_decref(v);
+        char changes[2048];
+        snprintf(changes, sizeof changes, "[{\"attribute\": \"title\", \"old\": null, \"new\": %s}]",
+                 v_text);
+        free(v_text);
+        char *text = rendered_changes(changes);
+        char *want = put_text(value);
+        const char *at = strstr(text, "(none) -> \"");
+        assert_non_null(at);
+        at += strlen("(none) -> \"");
+        assert_int_equal(strncmp(at, want, strlen(want)), 0);
+        assert_memory_equal(at + strlen(want), "\"\n", 2);
+        free(want);
+        free(text);
+    }
+}
+
 /* A plan path naming a FIFO nobody writes to (or a typo'd process
  * substitution) is refused at once, as any file that is not a regular one. */
 static void a_plan_path_that_is_a_fifo_never_hangs(void **state)
@@ -1157,6 +1197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
+        cmocka_unit_test(shown_values_are_escaped_as_put_text_escapes),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
         cmocka_unit_test(identity_depends_on_content_only),
