@@ -10,6 +10,7 @@
 # CPU is user + system of the gcscim process (/usr/bin/time); instructions
 # are callgrind's count for a plan of CALLGRIND_ROWS rows, whole process, a
 # figure that does not move with the machine's load (needs valgrind).
+# CALLGRIND_OUT=FILE keeps callgrind's profile (callgrind_annotate --inclusive=yes FILE).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rows=${1:-100000}
@@ -64,6 +65,7 @@ if [ "$cg_rows" -gt 0 ] && command -v valgrind >/dev/null; then
     plan "$dir/cg.csv" valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out"
     total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$dir/err" | tail -n 1)
     instructions=$(awk -v t="$total" -v n="$cg_rows" 'BEGIN { printf "%.0f", t / n }')
+    [ -z "${CALLGRIND_OUT:-}" ] || cp "$dir/callgrind.out" "$CALLGRIND_OUT"
     printf 'callgrind: %s instructions for %s rows, %s a row\n' "$total" "$cg_rows" "$instructions"
 elif [ "$cg_rows" -gt 0 ]; then
     echo "callgrind: skipped (no valgrind)"

@@ -86,7 +86,7 @@ static int grow(gcs_buf *b, size_t extra)
     return 0;
 }
 
-int gcs_buf_put(gcs_buf *b, const void *data, size_t len)
+int gcs_buf_append(gcs_buf *b, const void *data, size_t len)
 {
     int rc = grow(b, len);
     if (rc < 0)
@@ -96,16 +96,6 @@ int gcs_buf_put(gcs_buf *b, const void *data, size_t len)
     b->len += len;
     b->ptr[b->len] = '\0';
     return 0;
-}
-
-int gcs_buf_puts(gcs_buf *b, const char *s)
-{
-    return gcs_buf_put(b, s, strlen(s));
-}
-
-int gcs_buf_putc(gcs_buf *b, char c)
-{
-    return gcs_buf_put(b, &c, 1);
 }
 
 int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap)

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct gcs_buf {
     char *ptr;
@@ -42,9 +43,32 @@ char *gcs_buf_detach(gcs_buf *b);
 
 #define GCS_BUF_MUST_USE __attribute__((warn_unused_result))
 
-GCS_BUF_MUST_USE int gcs_buf_put(gcs_buf *b, const void *data, size_t len);
-GCS_BUF_MUST_USE int gcs_buf_puts(gcs_buf *b, const char *s);
-GCS_BUF_MUST_USE int gcs_buf_putc(gcs_buf *b, char c);
+/* An append that needs room (or is refused): the adders below call it only
+ * when the bytes do not fit in the block the buffer holds. */
+GCS_BUF_MUST_USE int gcs_buf_append(gcs_buf *b, const void *data, size_t len);
+
+/* Appends without a call while the bytes fit: texts are built a few bytes at
+ * a time (a quote, a key, a comma), every row of a plan. */
+static inline GCS_BUF_MUST_USE int gcs_buf_put(gcs_buf *b, const void *data, size_t len)
+{
+    if (len && len < b->cap - b->len && len <= b->max - b->len) {
+        memcpy(b->ptr + b->len, data, len);
+        b->len += len;
+        b->ptr[b->len] = '\0';
+        return 0;
+    }
+    return gcs_buf_append(b, data, len);
+}
+
+static inline GCS_BUF_MUST_USE int gcs_buf_puts(gcs_buf *b, const char *s)
+{
+    return gcs_buf_put(b, s, strlen(s));
+}
+
+static inline GCS_BUF_MUST_USE int gcs_buf_putc(gcs_buf *b, char c)
+{
+    return gcs_buf_put(b, &c, 1);
+}
 GCS_BUF_MUST_USE int gcs_buf_printf(gcs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 GCS_BUF_MUST_USE int gcs_buf_vprintf(gcs_buf *b, const char *fmt, va_list ap)

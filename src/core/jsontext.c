@@ -54,20 +54,22 @@ int gcs_json_text_top_string(char *out, size_t outsz, const char *text, const ch
 }
 
 /* The closing quote of the string whose text starts at p, or NULL when the
- * text ends first. Most strings hold no backslash: the quote is found by
- * strchr, and only a string with an escape is walked a byte at a time. */
+ * text ends first: the first quote found by strchr that an even run of
+ * backslashes (most often none) comes before, as a walk taking each
+ * backslash with the byte after it finds it. */
 static const char *string_end(const char *p)
 {
-    const char *q = strchr(p, '"');
-    if (!q)
-        return NULL;
-    if (!memchr(p, '\\', (size_t)(q - p)))
-        return q;
-    for (; *p && *p != '"'; p++) {
-        if (*p == '\\' && p[1])
-            p++;
+    for (const char *from = p;;) {
+        const char *q = strchr(from, '"');
+        if (!q)
+            return NULL;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q;
+        from = q + 1;
     }
-    return *p ? p : NULL;
 }
 
 static const unsigned char structural[256] = {[0] = 1, ['"'] = 1, ['{'] = 1, ['}'] = 1,

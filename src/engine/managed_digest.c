@@ -554,6 +554,110 @@ int gcs_digester_fields(gcs_digester *d, const gcs_user_fields *f, gcs_managed_d
     return 1;
 }
 
+/* ==== The same digest from a flat desired user (mapping/map.h) ====
+ *
+ * Its flat record is what gcs_map_user_build would put in the tree: the
+ * scalar attributes, the work email, the phones by type, the roles without
+ * repeats, the externalIds by authority and the marker's last. Every member of
+ * it is one a profile attribute names, so what desired_covered can refuse is a
+ * type or authority met twice in one list. */
+
+/* An entry's key met twice in a list: parts_covered refuses it. */
+static bool keys_repeat(const gcs_user_fields *f, gcs_user_list l)
+{
+    const gcs_user_entry *e = f->list[l].at;
+    for (size_t i = 0; i < f->list[l].count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(e[i].key, e[j].key) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool role_listed(const gcs_user_entry *roles, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(roles[i].value, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+int gcs_digester_mapped(gcs_digester *d, const gcs_map_user *u, gcs_managed_digest *out)
+{
+    const gcs_profile *p = d->profile;
+    /* The profile's marker is in the tree; it is covered as the digester's own
+     * (or as an authority an attribute names, which then repeats). */
+    const char *marker = gcs_profile_managed_authority(p);
+    if (marker && (!d->marker || strcmp(marker, d->marker) != 0))
+        return 0;
+    size_t n = 1; /* the marker */
+    for (size_t i = 0; i < u->value_count; i++)
+        n += gcs_profile_attr_at(p, i)->target == GCS_TARGET_ROLES ? u->values[i].n : 1;
+    gcs_user_entry small[64], *all = n <= 64 ? small : calloc(n, sizeof *all);
+    if (!all)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    /* Each list's entries in a run of `all`, one list after another. */
+    static const gcs_user_list lists[] = {GCS_USER_EMAILS, GCS_USER_PHONES, GCS_USER_ROLES,
+                                          GCS_USER_EXTERNALIDS};
+    static const gcs_target targets[] = {GCS_TARGET_EMAIL, GCS_TARGET_PHONE, GCS_TARGET_ROLES,
+                                         GCS_TARGET_EXTERNALIDS};
+    gcs_user_fields f;
+    memset(&f, 0, sizeof f);
+    f.active = u->active;
+    size_t used = 0;
+    for (size_t l = 0; l < sizeof lists / sizeof *lists; l++) {
+        gcs_user_entry *at = all + used;
+        size_t count = 0;
+        for (size_t i = 0; i < u->value_count; i++) {
+            const gcs_profile_attr *a = gcs_profile_attr_at(p, i);
+            const gcs_map_values *v = &u->values[i];
+            if (a->target != targets[l] || v->n == 0)
+                continue;
+            if (a->target == GCS_TARGET_ROLES) {
+                for (size_t k = 0; k < v->n; k++) {
+                    if (!role_listed(at, count, v->items[k]))
+                        at[count++] = (gcs_user_entry){NULL, v->items[k], 0, false};
+                }
+                continue;
+            }
+            at[count++] = (gcs_user_entry){a->target == GCS_TARGET_EMAIL ? "work" : a->sub,
+                                           v->items[0], 0, false};
+        }
+        if (lists[l] == GCS_USER_EXTERNALIDS && marker)
+            at[count++] = (gcs_user_entry){marker, u->source_key, 0, false};
+        f.list[lists[l]].at = at;
+        f.list[lists[l]].count = count;
+        used += count;
+    }
+    for (size_t i = 0; i < u->value_count; i++) {
+        const gcs_profile_attr *a = gcs_profile_attr_at(p, i);
+        if (u->values[i].n == 0)
+            continue;
+        switch (a->target) {
+        case GCS_TARGET_USERNAME: f.str[GCS_USER_USERNAME] = u->values[i].items[0]; break;
+        case GCS_TARGET_DISPLAYNAME: f.str[GCS_USER_DISPLAYNAME] = u->values[i].items[0]; break;
+        case GCS_TARGET_TITLE: f.str[GCS_USER_TITLE] = u->values[i].items[0]; break;
+        case GCS_TARGET_EXTERNALID: f.str[GCS_USER_EXTERNALID] = u->values[i].items[0]; break;
+        case GCS_TARGET_DEPARTMENT: f.str[GCS_USER_DEPARTMENT] = u->values[i].items[0]; break;
+        case GCS_TARGET_DIVISION: f.str[GCS_USER_DIVISION] = u->values[i].items[0]; break;
+        case GCS_TARGET_EMPLOYEENUMBER:
+            f.str[GCS_USER_EMPLOYEENUMBER] = u->values[i].items[0];
+            break;
+        case GCS_TARGET_DATEHIRE: f.str[GCS_USER_DATEHIRE] = u->values[i].items[0]; break;
+        default: break;
+        }
+    }
+    int rc = keys_repeat(&f, GCS_USER_EMAILS) || keys_repeat(&f, GCS_USER_PHONES) ||
+                     keys_repeat(&f, GCS_USER_EXTERNALIDS)
+                 ? 0
+                 : gcs_digester_fields(d, &f, out);
+    if (all != small)
+        free(all);
+    return rc;
+}
+
 /* ==== The desired user as the diff takes it ==== */
 
 static void set_path(json_t *user, const char *path, json_t *value /* stolen */)

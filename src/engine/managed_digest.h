@@ -26,6 +26,7 @@
 
 #include "core/buf.h"
 #include "genesys/user_page.h"
+#include "mapping/map.h"
 #include "mapping/profile.h"
 
 typedef struct gcs_managed_digest {
@@ -54,6 +55,11 @@ int gcs_digester_user(gcs_digester *d, const json_t *user, bool desired, gcs_man
 /* The same digest of a user read from a page, from its flat record (no tree):
  * equal to gcs_digester_user(d, that user, false, out). 1, or GCS_ENOMEM. */
 int gcs_digester_fields(gcs_digester *d, const gcs_user_fields *fields, gcs_managed_digest *out);
+
+/* The same digest of a flat desired user (mapping/map.h gcs_map_row_flat),
+ * without its tree: equal to gcs_digester_user(d, the tree gcs_map_user_build
+ * makes of it, true, out), 0 included. 1, 0 or GCS_ENOMEM. */
+int gcs_digester_mapped(gcs_digester *d, const gcs_map_user *u, gcs_managed_digest *out);
 
 /*
  * Makes explicit, in a desired user, what a managed attribute left out of it

@@ -567,11 +567,33 @@ static void remember_rejected_row(planner *p, const gcs_row *row)
     }
 }
 
+/* "FILE:LINE" into out as snprintf(out, size, "%s:%lu", ...) writes it, cut
+ * where it cuts, without its cost (a row's location is written for every row). */
+static void format_location(char *out, size_t size, const char *file, unsigned long line)
+{
+    char digits[24];
+    int nd = 0;
+    do
+        digits[nd++] = (char)('0' + line % 10);
+    while (line /= 10);
+    if (!file)
+        file = "(null)"; /* glibc's */
+    size_t n = strlen(file);
+    if (n > size - 1)
+        n = size - 1;
+    memcpy(out, file, n);
+    if (n + 1 < size)
+        out[n++] = ':';
+    while (nd > 0 && n + 1 < size)
+        out[n++] = digits[--nd];
+    out[n] = '\0';
+}
+
 /* Records one error of a rejected row; the caller counts the row once. */
 static void reject(planner *p, const gcs_row_error *e)
 {
     char location[600];
-    snprintf(location, sizeof location, "%s:%lu", e->file, e->line);
+    format_location(location, sizeof location, e->file, e->line);
     gcs_plan_reject(p->plan, location, e->field, e->message);
 }
 
@@ -580,7 +602,7 @@ static void reject(planner *p, const gcs_row_error *e)
 static void reject_mapped(planner *p, desired *d, const char *field, const char *why)
 {
     char location[600];
-    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    format_location(location, sizeof location, d->m.file, d->m.line);
     gcs_plan_reject(p->plan, location, field, why);
     if (d->m.status != GCS_MAP_OK)
         return;
@@ -802,6 +824,46 @@ static void note_for_duplicates(planner *p, size_t row, const char *key, const c
     p->name_hashes[p->name_hash_count++] = (struct name_hash){h, (uint32_t)row};
 }
 
+/*
+ * A mapped row's digest, `active` and text (in p->row_text, its URNs not yet
+ * squeezed): 1 when the text leaves out the standard schemas, 0 when it holds
+ * them, or an error. A flat row (mapping/map.h) is written and fingerprinted
+ * from its values, its schemas the standard ones by construction; a value the
+ * text cannot hold makes it a tree, which takes the tree's way.
+ */
+static int row_text(planner *p, row_ref *r, gcs_map_user *m)
+{
+    gcs_buf *b = &p->row_text;
+    int rc = m->values ? gcs_map_user_put_text(b, m, p->profile) : 0;
+    if (rc == 1) {
+        if ((rc = gcs_digester_mapped(&p->digester, m, &r->digest)) < 0)
+            return rc;
+        r->has_digest = rc == 1;
+        r->active = (signed char)m->active;
+        return 1;
+    }
+    if (rc < 0 || (!m->user && (rc = gcs_map_user_build(m, p->profile)) < 0))
+        return rc;
+    /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
+    if ((rc = gcs_digester_user(&p->digester, m->user, true, &r->digest)) < 0)
+        return rc;
+    r->has_digest = rc == 1;
+    r->active = (signed char)gcs_managed_active(m->user);
+    bool standard_schemas = json_equal(json_object_get(m->user, "schemas"), p->schemas);
+    if (standard_schemas)
+        json_object_del(m->user, "schemas");
+    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
+     * hashes every object and array it enters) */
+    rc = gcs_json_text_put_compact(b, m->user);
+    char *dumped = rc == 0 ? json_dumps(m->user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0) {
+        free(dumped);
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    free(dumped);
+    return standard_schemas ? 1 : 0;
+}
+
 static int add_row(planner *p, const gcs_row *row)
 {
     if (p->count == p->cap) {
@@ -815,7 +877,7 @@ static int add_row(planner *p, const gcs_row *row)
         return gcs_error_set(GCS_EINVALID, "%s: more rows than a plan takes", row->file);
     desired dm, *d = &dm;
     memset(d, 0, sizeof *d);
-    int rc = gcs_map_row(&d->m, p->profile, row, p->org);
+    int rc = gcs_map_row_flat(&d->m, p->profile, row, p->org);
     if (rc == GCS_ENOMEM)
         return rc;
     if (d->m.status == GCS_MAP_OUT_OF_SCOPE) {
@@ -842,33 +904,18 @@ static int add_row(planner *p, const gcs_row *row)
     memset(r, 0, sizeof *r);
     r->status = GCS_MAP_OK;
     r->line = d->m.line;
-    /* Fingerprinted while it is a tree, then kept as text until the row is decided. */
-    rc = gcs_digester_user(&p->digester, d->m.user, true, &r->digest);
-    if (rc < 0) {
-        gcs_map_user_release(&d->m);
-        return rc;
-    }
-    r->has_digest = rc == 1;
-    r->active = (signed char)gcs_managed_active(d->m.user);
-    bool standard_schemas = json_equal(json_object_get(d->m.user, "schemas"), p->schemas);
-    if (standard_schemas)
-        json_object_del(d->m.user, "schemas");
-    /* what json_dumps(JSON_COMPACT) writes, without its dump (it names and
-     * hashes every object and array it enters) */
     gcs_buf *b = &p->row_text;
     gcs_buf_clear(b);
-    rc = gcs_json_text_put_compact(b, d->m.user);
-    char *dumped = rc == 0 ? json_dumps(d->m.user, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if ((rc == 0 && (!dumped || gcs_buf_puts(b, dumped) < 0)) || rc < 0 ||
-        (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
-        free(dumped);
+    rc = row_text(p, r, &d->m);
+    if (rc < 0 || (!p->file_name && d->m.file && !(p->file_name = strdup(d->m.file)))) {
         gcs_map_user_release(&d->m);
-        return gcs_error_set(GCS_ENOMEM, "out of memory");
+        return rc < 0 ? rc : gcs_error_set(GCS_ENOMEM, "out of memory");
     }
-    free(dumped);
+    bool standard_schemas = rc == 1;
     char *text = b->ptr;
     b->len = squeeze_urns(text);
-    const char *user_name = json_string_value(json_object_get(d->m.user, "userName"));
+    const char *user_name = d->m.user ? json_string_value(json_object_get(d->m.user, "userName"))
+                                      : gcs_map_user_name(&d->m, p->profile);
     rc = spill_row(p, r, &d->m, user_name, text, standard_schemas);
     if (rc == 0)
         note_for_duplicates(p, p->count, d->m.source_key, user_name);
@@ -1540,7 +1587,7 @@ static int note_privileged(planner *p, json_t *extra, const json_t *current, con
 static void skip_row(planner *p, const desired *d, const char *user_name, const char *why)
 {
     char location[600];
-    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    format_location(location, sizeof location, d->m.file, d->m.line);
     gcs_plan_skip(p->plan, d->m.source_key, user_name, location, why);
     p->stats->skipped++;
 }
@@ -1661,6 +1708,16 @@ static bool unchanged_by_digest(planner *p, const desired *d)
            same_manager(p, d, cu);
 }
 
+/* Does the profile map roles? A body holds none otherwise. */
+static bool maps_roles(const gcs_profile *profile)
+{
+    for (size_t i = 0; i < gcs_profile_attr_count(profile); i++) {
+        if (gcs_profile_attr_at(profile, i)->target == GCS_TARGET_ROLES)
+            return true;
+    }
+    return false;
+}
+
 /*
  * The privileged roles a create grants, from its body's text: the array
  * note_privileged would record, as the plan writes it, in planner.privileged
@@ -1671,6 +1728,8 @@ static int privileged_text(planner *p, const char *body)
 {
     gcs_buf *b = &p->privileged;
     gcs_buf_clear(b);
+    if (gcs_profile_privileged_role_count(p->profile) == 0 || !maps_roles(p->profile))
+        return 1; /* no body of this plan grants one: not looked for */
     const char *roles;
     size_t len;
     int found = gcs_json_text_top_value(body, "roles", &roles, &len);
@@ -1835,7 +1894,7 @@ static int plan_row(planner *p, desired *d)
         return 0;
     }
     char location[600];
-    snprintf(location, sizeof location, "%s:%lu", d->m.file, d->m.line);
+    format_location(location, sizeof location, d->m.file, d->m.line);
     int rc = plan_create_text(p, d, location);
     if (rc != 0)
         return rc < 0 ? rc : 0;

@@ -11,6 +11,8 @@
 #include "mapping/transform.h"
 
 #include "core/error.h"
+#include "core/jsontext.h"
+#include "core/scim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +267,18 @@ static int put_attr(json_t *user, const gcs_attr_rule *a, const gcs_vals *v)
 
 /* ==== gcs_map_row ==== */
 
+static void free_values(gcs_map_user *u)
+{
+    for (size_t i = 0; u->values && i < u->value_count; i++) {
+        for (size_t k = 0; k < u->values[i].n; k++)
+            free(u->values[i].items[k]);
+        free(u->values[i].items);
+    }
+    free(u->values);
+    u->values = NULL;
+    u->value_count = 0;
+}
+
 void gcs_map_user_init(gcs_map_user *u)
 {
     memset(u, 0, sizeof *u);
@@ -283,6 +297,7 @@ void gcs_map_user_release(gcs_map_user *u)
     free(u->manager_key);
     free(u->create_only);
     gcs_row_errors_release(&u->errors);
+    free_values(u);
     memset(u, 0, sizeof *u);
 }
 
@@ -303,6 +318,7 @@ static int reject(gcs_map_user *out)
     free(out->create_only);
     out->create_only = NULL;
     out->create_only_count = 0;
+    free_values(out);
     out->status = GCS_MAP_REJECTED;
     if (out->errors.count)
         return gcs_error_set(GCS_EINVALID, "%s",
@@ -310,8 +326,61 @@ static int reject(gcs_map_user *out)
     return gcs_error_set(GCS_EINVALID, "%s: line %lu: rejected", out->file, out->line);
 }
 
-int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
-                const gcs_org_names *org)
+/* The tree of a mapped user from its attributes' values (pass 2): the
+ * standard schemas, every attribute with a value, the marker. */
+static int build_tree(gcs_map_user *out, const gcs_profile *p, const gcs_vals *vals)
+{
+    out->user = new_user();
+    if (!out->user)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->nattrs; i++) {
+        if (vals[i].n && put_attr(out->user, &p->attrs[i], &vals[i]) < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    if (p->marker) {
+        json_t *gen = ensure_object(out->user, GCS_SCIM_GENESYS_USER);
+        json_t *ids = gen ? ensure_array(gen, "externalIds") : NULL;
+        if (!ids || json_array_append_new(ids, string_pair("authority", p->marker, "value",
+                                                           out->source_key)) < 0)
+            return gcs_error_set(GCS_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static bool scalar_target(gcs_target t)
+{
+    switch (t) {
+    case GCS_TARGET_USERNAME:
+    case GCS_TARGET_DISPLAYNAME:
+    case GCS_TARGET_ACTIVE:
+    case GCS_TARGET_TITLE:
+    case GCS_TARGET_EXTERNALID:
+    case GCS_TARGET_DEPARTMENT:
+    case GCS_TARGET_DIVISION:
+    case GCS_TARGET_EMPLOYEENUMBER:
+    case GCS_TARGET_DATEHIRE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool gcs_map_profile_is_flat(const gcs_profile *p)
+{
+    for (size_t i = 0; i < p->nattrs; i++) {
+        gcs_target t = p->attrs[i].pub.target;
+        if (t == GCS_TARGET_SKILLS || t == GCS_TARGET_LANGUAGES || t >= GCS_TARGET__COUNT)
+            return false;
+        for (size_t j = 0; scalar_target(t) && j < i; j++) {
+            if (p->attrs[j].pub.target == t)
+                return false;
+        }
+    }
+    return true;
+}
+
+static int map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
+                   const gcs_org_names *org, bool flat)
 {
     gcs_vals *vals = NULL;
     int rc = 0;
@@ -379,28 +448,37 @@ int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
     }
 
     /* Pass 2: build. Nothing below can reject the row. */
-    out->user = new_user();
-    if (!out->user || !(out->create_only = calloc(p->nattrs, sizeof *out->create_only))) {
+    size_t create_only = 0;
+    for (size_t i = 0; i < p->nattrs; i++)
+        create_only += p->attrs[i].pub.mode == GCS_ATTR_CREATE_ONLY;
+    if (create_only && !(out->create_only = calloc(create_only, sizeof *out->create_only))) {
         rc = gcs_error_set(GCS_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < p->nattrs; i++) {
-        const gcs_attr_rule *a = &p->attrs[i];
-        if (a->pub.mode == GCS_ATTR_CREATE_ONLY)
-            out->create_only[out->create_only_count++] = &a->pub;
-        if (vals[i].n && put_attr(out->user, a, &vals[i]) < 0) {
-            rc = gcs_error_set(GCS_ENOMEM, "out of memory");
-            goto out;
-        }
+        if (p->attrs[i].pub.mode == GCS_ATTR_CREATE_ONLY)
+            out->create_only[out->create_only_count++] = &p->attrs[i].pub;
     }
-    if (p->marker) {
-        json_t *gen = ensure_object(out->user, GCS_SCIM_GENESYS_USER);
-        json_t *ids = gen ? ensure_array(gen, "externalIds") : NULL;
-        if (!ids || json_array_append_new(ids, string_pair("authority", p->marker, "value",
-                                                           out->source_key)) < 0) {
+    if (flat && gcs_map_profile_is_flat(p)) {
+        /* The values are the user: they move to `out`. */
+        if (!(out->values = calloc(p->nattrs ? p->nattrs : 1, sizeof *out->values))) {
             rc = gcs_error_set(GCS_ENOMEM, "out of memory");
             goto out;
         }
+        out->value_count = p->nattrs;
+        out->active = -1;
+        for (size_t i = 0; i < p->nattrs; i++) {
+            out->values[i].items = vals[i].items;
+            out->values[i].n = vals[i].n;
+            memset(&vals[i], 0, sizeof vals[i]);
+            bool b = false;
+            if (p->attrs[i].pub.target == GCS_TARGET_ACTIVE && out->values[i].n) {
+                gcs_mapping__bool_parse(out->values[i].items[0], &b);
+                out->active = b;
+            }
+        }
+    } else if ((rc = build_tree(out, p, vals)) < 0) {
+        goto out;
     }
     out->status = GCS_MAP_OK;
 out:
@@ -415,6 +493,231 @@ out:
         gcs_error_set(rc, "out of memory");
     }
     return rc;
+}
+
+int gcs_map_row(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
+                const gcs_org_names *org)
+{
+    return map_row(out, p, row, org, false);
+}
+
+int gcs_map_row_flat(gcs_map_user *out, const gcs_profile *p, const gcs_row *row,
+                     const gcs_org_names *org)
+{
+    return map_row(out, p, row, org, true);
+}
+
+int gcs_map_user_build(gcs_map_user *u, const gcs_profile *p)
+{
+    if (u->status != GCS_MAP_OK || u->user || !u->values)
+        return gcs_error_set(GCS_EINVALID, "no flat user to build");
+    gcs_vals *vals = calloc(p->nattrs ? p->nattrs : 1, sizeof *vals);
+    if (!vals)
+        return gcs_error_set(GCS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->nattrs; i++) {
+        vals[i].items = u->values[i].items; /* borrowed */
+        vals[i].n = vals[i].cap = u->values[i].n;
+    }
+    int rc = build_tree(u, p, vals);
+    free(vals);
+    if (rc < 0) {
+        json_decref(u->user);
+        u->user = NULL;
+    }
+    return rc;
+}
+
+/* ==== A flat user's text ==== */
+
+const char *gcs_map_user_name(const gcs_map_user *u, const gcs_profile *p)
+{
+    for (size_t i = 0; u->values && i < p->nattrs; i++) {
+        if (p->attrs[i].pub.target == GCS_TARGET_USERNAME && u->values[i].n)
+            return u->values[i].items[0];
+    }
+    return NULL;
+}
+
+/* A string as jansson dumps it: 1, 0 (not a string jansson holds) or an error. */
+static int put_str(gcs_buf *b, const char *s)
+{
+    return gcs_json_text_put_string(b, s, strlen(s));
+}
+
+/* ',' unless first, then "key": (keys are gcscim's own, plain). */
+static int put_key(gcs_buf *b, bool *first, const char *key)
+{
+    int rc = *first ? 0 : gcs_buf_putc(b, ',');
+    *first = false;
+    if (rc == 0)
+        rc = gcs_buf_putc(b, '"');
+    if (rc == 0)
+        rc = gcs_buf_puts(b, key);
+    return rc == 0 ? gcs_buf_puts(b, "\":") : rc;
+}
+
+/* {"k1":"v1"} or {"k1":"v1","k2":"v2"} and an optional tail before '}'. */
+static int put_pair(gcs_buf *b, const char *k1, const char *v1, const char *k2, const char *v2,
+                    const char *tail)
+{
+    bool first = true;
+    int rc = gcs_buf_putc(b, '{');
+    if (rc == 0)
+        rc = put_key(b, &first, k1);
+    if (rc == 0)
+        rc = put_str(b, v1) == 1 ? 0 : 1;
+    if (rc == 0 && k2) {
+        rc = put_key(b, &first, k2);
+        if (rc == 0)
+            rc = put_str(b, v2) == 1 ? 0 : 1;
+    }
+    if (rc == 0 && tail)
+        rc = gcs_buf_puts(b, tail);
+    return rc == 0 ? gcs_buf_putc(b, '}') : rc;
+}
+
+/* The members of the tree that collect several attributes, each written
+ * where the first of them created it. */
+enum { SLOT_EMAILS, SLOT_PHONES, SLOT_ROLES, SLOT_ENTERPRISE, SLOT_GENESYS, SLOT__COUNT };
+
+static int slot_of(gcs_target t)
+{
+    switch (t) {
+    case GCS_TARGET_EMAIL: return SLOT_EMAILS;
+    case GCS_TARGET_PHONE: return SLOT_PHONES;
+    case GCS_TARGET_ROLES: return SLOT_ROLES;
+    case GCS_TARGET_DEPARTMENT:
+    case GCS_TARGET_DIVISION:
+    case GCS_TARGET_EMPLOYEENUMBER:
+    case GCS_TARGET_DATEHIRE: return SLOT_ENTERPRISE;
+    case GCS_TARGET_EXTERNALIDS: return SLOT_GENESYS;
+    default: return -1;
+    }
+}
+
+static bool role_seen(const gcs_map_user *u, const gcs_profile *p, size_t upto_attr,
+                      size_t upto_item, const char *name)
+{
+    for (size_t i = 0; i <= upto_attr; i++) {
+        if (p->attrs[i].pub.target != GCS_TARGET_ROLES)
+            continue;
+        size_t n = i == upto_attr ? upto_item : u->values[i].n;
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(u->values[i].items[k], name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* One slot's value: every attribute of it from `from` on, in order (put_attr's). */
+static int put_slot(gcs_buf *b, const gcs_map_user *u, const gcs_profile *p, int slot, size_t from)
+{
+    bool first = true;
+    int rc = gcs_buf_putc(b, slot == SLOT_ENTERPRISE || slot == SLOT_GENESYS ? '{' : '[');
+    if (rc == 0 && slot == SLOT_GENESYS)
+        rc = gcs_buf_puts(b, "\"externalIds\":[");
+    for (size_t i = from; rc == 0 && i < p->nattrs; i++) {
+        const gcs_attr_rule *a = &p->attrs[i];
+        const gcs_map_values *v = &u->values[i];
+        if (!v->n || slot_of(a->pub.target) != slot)
+            continue;
+        const char *s = v->items[0];
+        switch (slot) {
+        case SLOT_EMAILS:
+            rc = first ? 0 : gcs_buf_putc(b, ',');
+            if (rc == 0)
+                rc = put_pair(b, "value", s, "type", "work", ",\"primary\":true");
+            first = false;
+            break;
+        case SLOT_PHONES:
+            rc = first ? 0 : gcs_buf_putc(b, ',');
+            if (rc == 0)
+                rc = put_pair(b, "value", s, "type", a->pub.sub, NULL);
+            first = false;
+            break;
+        case SLOT_GENESYS:
+            rc = first ? 0 : gcs_buf_putc(b, ',');
+            if (rc == 0)
+                rc = put_pair(b, "authority", a->pub.sub, "value", s, NULL);
+            first = false;
+            break;
+        case SLOT_ROLES:
+            for (size_t k = 0; rc == 0 && k < v->n; k++) {
+                if (role_seen(u, p, i, k, v->items[k]))
+                    continue;
+                rc = first ? 0 : gcs_buf_putc(b, ',');
+                if (rc == 0)
+                    rc = put_pair(b, "value", v->items[k], NULL, NULL, NULL);
+                first = false;
+            }
+            break;
+        case SLOT_ENTERPRISE:
+            rc = put_key(b, &first, gcs_target_name(a->pub.target));
+            if (rc == 0)
+                rc = put_str(b, s) == 1 ? 0 : 1;
+            break;
+        }
+    }
+    if (rc == 0 && slot == SLOT_GENESYS && p->marker) {
+        rc = first ? 0 : gcs_buf_putc(b, ',');
+        if (rc == 0)
+            rc = put_pair(b, "authority", p->marker, "value", u->source_key, NULL);
+    }
+    if (rc == 0 && slot == SLOT_GENESYS)
+        rc = gcs_buf_putc(b, ']');
+    return rc == 0 ? gcs_buf_putc(b, slot == SLOT_ENTERPRISE || slot == SLOT_GENESYS ? '}' : ']')
+                   : rc;
+}
+
+static const char *const slot_keys[SLOT__COUNT] = {"emails", "phoneNumbers", "roles",
+                                                  GCS_SCIM_ENTERPRISE_USER, GCS_SCIM_GENESYS_USER};
+
+/* put_slot and put_pair return 1 for a value jansson would not hold. */
+int gcs_map_user_put_text(gcs_buf *b, const gcs_map_user *u, const gcs_profile *p)
+{
+    if (u->status != GCS_MAP_OK || !u->values)
+        return gcs_error_set(GCS_EINVALID, "no flat user to write");
+    size_t start = b->len;
+    bool first = true, done[SLOT__COUNT] = {false};
+    int rc = gcs_buf_putc(b, '{');
+    for (size_t i = 0; rc == 0 && i < p->nattrs; i++) {
+        const gcs_attr_rule *a = &p->attrs[i];
+        const gcs_map_values *v = &u->values[i];
+        if (!v->n || a->pub.target == GCS_TARGET_MANAGER)
+            continue;
+        int slot = slot_of(a->pub.target);
+        if (slot >= 0) {
+            if (done[slot])
+                continue;
+            done[slot] = true;
+            rc = put_key(b, &first, slot_keys[slot]);
+            if (rc == 0)
+                rc = put_slot(b, u, p, slot, i);
+        } else if (a->pub.target == GCS_TARGET_ACTIVE) {
+            bool on = false;
+            gcs_mapping__bool_parse(v->items[0], &on);
+            rc = put_key(b, &first, "active");
+            if (rc == 0)
+                rc = gcs_buf_puts(b, on ? "true" : "false");
+        } else {
+            rc = put_key(b, &first, gcs_target_name(a->pub.target));
+            if (rc == 0)
+                rc = put_str(b, v->items[0]) == 1 ? 0 : 1;
+        }
+    }
+    if (rc == 0 && p->marker && !done[SLOT_GENESYS]) {
+        rc = put_key(b, &first, slot_keys[SLOT_GENESYS]);
+        if (rc == 0)
+            rc = put_slot(b, u, p, SLOT_GENESYS, p->nattrs);
+    }
+    if (rc == 0)
+        rc = gcs_buf_putc(b, '}');
+    if (rc != 0 && b->len > start) {
+        b->len = start;
+        b->ptr[start] = '\0';
+    }
+    return rc == 0 ? 1 : rc == 1 ? 0 : rc;
 }
 
 int gcs_map_user_set_manager(gcs_map_user *u, const char *genesys_id)

@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/org_names.h"
 #include "mapping/profile.h"
 #include "mapping/row.h"
@@ -52,6 +53,13 @@ typedef struct gcs_match_value {
     char *value;
 } gcs_match_value;
 
+/* One attribute's values in a flat mapping (gcs_map_row_flat): its items, none
+ * empty, as the tree would be built from them. */
+typedef struct gcs_map_values {
+    char **items;
+    size_t n;
+} gcs_map_values;
+
 typedef struct gcs_map_user {
     gcs_map_status status;
     char *file;                      /* where the row came from */
@@ -65,6 +73,11 @@ typedef struct gcs_map_user {
                                              * from the profile: valid while it lives) */
     size_t create_only_count;
     gcs_row_errors errors;           /* when REJECTED: every problem found */
+    gcs_map_values *values;          /* flat (user NULL): one per profile attribute, in
+                                      * its order; NULL otherwise */
+    size_t value_count;
+    int active;                      /* flat: `active` as the user would hold it: 1, 0,
+                                      * or -1 when absent (gcs_managed_active) */
 } gcs_map_user;
 
 void gcs_map_user_init(gcs_map_user *u);
@@ -80,6 +93,37 @@ void gcs_map_user_release(gcs_map_user *u);
  */
 int gcs_map_row(gcs_map_user *out, const gcs_profile *profile, const gcs_row *row,
                 const gcs_org_names *org);
+
+/*
+ * gcs_map_row without the tree, for the planner's rows: when the profile
+ * allows it (gcs_map_profile_is_flat), an OK row keeps its attributes' values
+ * in `values`, and `user` stays NULL until gcs_map_user_build makes it. Every
+ * check, error and message is gcs_map_row's own; with any other profile this
+ * is gcs_map_row.
+ */
+int gcs_map_row_flat(gcs_map_user *out, const gcs_profile *profile, const gcs_row *row,
+                     const gcs_org_names *org);
+
+/* Whether gcs_map_row_flat keeps values for this profile: no skills or
+ * languages (their proficiencies are reals, written by jansson), and no two
+ * attributes setting one member (the tree keeps the last in the first's place). */
+bool gcs_map_profile_is_flat(const gcs_profile *profile);
+
+/*
+ * Appends the flat user u as json_dumps(user, JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * writes the tree gcs_map_row builds, less its "schemas" (which are always the
+ * three standard ones): members in the tree's order, strings as jansson
+ * escapes them. 1 written; 0 when a value is not a string jansson holds
+ * (nothing is appended: build the tree, which fails as it always did); or the
+ * buffer's error.
+ */
+int gcs_map_user_put_text(gcs_buf *out, const gcs_map_user *u, const gcs_profile *profile);
+
+/* The userName of a flat user (borrowed), or NULL. */
+const char *gcs_map_user_name(const gcs_map_user *u, const gcs_profile *profile);
+
+/* Builds u->user from a flat user's values, as gcs_map_row would have. */
+int gcs_map_user_build(gcs_map_user *u, const gcs_profile *profile);
 
 /* Writes enterprise manager {"value": genesys_id} into u->user (u must be OK). */
 int gcs_map_user_set_manager(gcs_map_user *u, const char *genesys_id);

@@ -248,7 +248,8 @@ int gcs_mapping__validate_attr(gcs_row_errors *errs, const gcs_loc *loc, const g
 
     for (size_t i = 0; i < v->n && rc == 0; i++) {
         const char *s = v->items[i];
-        size_t len = gcs_utf8_length(s);
+        /* counted in characters, when a length is asked for */
+        size_t len = a->min_length >= 0 || a->max_length >= 0 ? gcs_utf8_length(s) : 0;
         if (a->min_length >= 0 && len < (size_t)a->min_length)
             rc = gcs_mapping__loc_error(errs, loc, "'%.60s' is shorter than %ld characters", s,
                                         a->min_length);

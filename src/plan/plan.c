@@ -1191,8 +1191,21 @@ static int op_line(const gcs_plan_ops *o, size_t i, linebuf *t, linebuf *line)
     int rc = ops_text(o, i, t);
     if (rc == 0 && (t->len < 2 || t->p[0] != '{'))
         rc = gcs_error_set(GCS_EIO, "the plan's operation %zu is damaged", i + 1);
-    char prefix[48];
-    int pl = snprintf(prefix, sizeof prefix, "{\"seq\": %zu%s", i + 1, t->len > 2 ? ", " : "");
+    /* "{\"seq\": N, " as snprintf would write it, without its cost (twice an
+     * operation: the identity, the file) */
+    char prefix[48], digits[24];
+    int nd = 0;
+    for (size_t seq = i + 1; seq || nd == 0; seq /= 10)
+        digits[nd++] = (char)('0' + seq % 10);
+    int pl = 0;
+    memcpy(prefix, "{\"seq\": ", 8);
+    pl = 8;
+    while (nd > 0)
+        prefix[pl++] = digits[--nd];
+    if (t->len > 2) {
+        prefix[pl++] = ',';
+        prefix[pl++] = ' ';
+    }
     if (rc == 0 && (rc = linebuf_reserve(line, (size_t)pl + t->len)) == 0) {
         memcpy(line->p, prefix, (size_t)pl);
         memcpy(line->p + pl, t->p + 1, t->len - 1);
@@ -2034,6 +2047,16 @@ static unsigned char byte_at(const unsigned char *p, size_t n, size_t k)
     return k < n ? p[k] : 0;
 }
 
+/* Whether any of 8 bytes is a control character, DEL or not ASCII: what
+ * gcs_plan_put_text looks at (never false when one is; sometimes true after
+ * a control character, which is looked at anyway). */
+static inline bool unprintable_in(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t del = w ^ (ones * 0x7F);
+    return (((w - ones * 0x20) & ~w) | ((del - ones) & ~del) | w) & highs;
+}
+
 /* gcs_plan_put_text of s[0, n), into b: runs of printable ASCII in one go. */
 static int put_text_into(gcs_buf *b, const char *s, size_t n)
 {
@@ -2042,6 +2065,14 @@ static int put_text_into(gcs_buf *b, const char *s, size_t n)
     size_t i = 0, run = 0;
     int rc = 0;
     while (i < n && rc == 0) {
+        /* printable ASCII by eights: most of every value shown */
+        for (uint64_t w; n - i >= 8; i += 8) {
+            memcpy(&w, p + i, 8);
+            if (unprintable_in(w))
+                break;
+        }
+        if (i >= n)
+            break;
         unsigned char c = p[i];
         if (c >= 0x20 && c < 0x7F) {
             i++;
@@ -2116,6 +2147,42 @@ static int put_value_text(gcs_buf *b, linebuf *scratch, const char *p, size_t le
     return gcs_buf_put(b, scratch->p, scratch->len);
 }
 
+enum { LABEL_TEXT_MAX = 512 };
+
+/*
+ * A change as gcscim writes it, {"attribute": "LABEL", "old": OLD, "new": NEW}
+ * with a label without escapes (shorter than LABEL_TEXT_MAX): its parts'
+ * texts, the label in `label`, and one past its end; NULL for any other text
+ * (read as an object then, member by member: the same parts).
+ */
+static const char *change_as_written(const char *p, const char *part[3], size_t part_len[3],
+                                      char label[LABEL_TEXT_MAX])
+{
+    static const char head[] = "{\"attribute\": \"", old[] = "\", \"old\": ",
+                      new_[] = ", \"new\": ";
+    if (strncmp(p, head, sizeof head - 1) != 0)
+        return NULL;
+    const char *a = p + sizeof head - 1;
+    size_t n = strcspn(a, "\"\\");
+    if (a[n] != '"' || n >= LABEL_TEXT_MAX || strncmp(a + n, old, sizeof old - 1) != 0)
+        return NULL;
+    const char *o = a + n + sizeof old - 1, *o_end = gcs_json_text_value_end(o);
+    if (!o_end || o_end == o || strncmp(o_end, new_, sizeof new_ - 1) != 0)
+        return NULL;
+    const char *v = o_end + sizeof new_ - 1, *v_end = gcs_json_text_value_end(v);
+    if (!v_end || v_end == v || *v_end != '}')
+        return NULL;
+    memcpy(label, a, n);
+    label[n] = '\0';
+    part[0] = a - 1;
+    part_len[0] = n + 2;
+    part[1] = o;
+    part_len[1] = (size_t)(o_end - o);
+    part[2] = v;
+    part_len[2] = (size_t)(v_end - v);
+    return v_end + 1;
+}
+
 /*
  * One operation's lines, from the texts of the members shown (p NULL:
  * absent): key, userName, id, version, privileged, changes, as the kept line
@@ -2182,13 +2249,19 @@ static int render_op(gcs_buf *b, linebuf *scratch, int k, const char *const *at,
         static const char *const parts[] = {"attribute", "old", "new"};
         const char *part[3] = {NULL, NULL, NULL};
         size_t part_len[3] = {0, 0, 0};
-        const char *end = gcs_json_text_value_end(p);
-        if (!end || end == p)
-            break; /* not JSON: the line was checked when kept, so never */
-        if (*p == '{')
-            gcs_json_text_top_values(p, parts, 3, part, part_len);
-        char *attribute = part[0] ? string_of_text(part[0], part_len[0]) : NULL;
-        const char *shown = short_attribute(attribute ? attribute : "?");
+        char label[LABEL_TEXT_MAX];
+        const char *end = change_as_written(p, part, part_len, label);
+        char *attribute = NULL;
+        const char *name = label;
+        if (!end) {
+            if (!(end = gcs_json_text_value_end(p)) || end == p)
+                break; /* not JSON: the line was checked when kept, so never */
+            if (*p == '{')
+                gcs_json_text_top_values(p, parts, 3, part, part_len);
+            attribute = part[0] ? string_of_text(part[0], part_len[0]) : NULL;
+            name = attribute ? attribute : "?";
+        }
+        const char *shown = short_attribute(name);
         size_t shown_len = strlen(shown);
         PUT(gcs_buf_puts(b, "    "));
         PUT(gcs_buf_puts(b, shown));

@@ -3,6 +3,7 @@
 #include "gcstest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/jsontext.h"
@@ -210,6 +211,37 @@ static void documents_are_checked_as_jansson_reads_them(void **state)
     check_is(-1, deep, sizeof deep);
 }
 
+/* A string's end found by strchr and the backslashes just before the quote,
+ * held to a walk taking each backslash with the byte after it, over generated
+ * strings of quotes, backslash runs, letters and an end of text. */
+static const char *string_end_walked(const char *p)
+{
+    for (p++; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+    }
+    return *p ? p + 1 : NULL;
+}
+
+static void string_ends_match_a_walk(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", "\\", "\\\\", "\\\\\\", "\"", "\\\"", "\\\\\"", "{", "]",
+                                         " ", "Zo\xc3\xab"};
+    unsigned seed = 1204;
+    for (int c = 0; c < 20000; c++) {
+        char text[256] = "\"";
+        size_t n = 1;
+        for (int k = rand_r(&seed) % 10; k > 0; k--) {
+            const char *p = pieces[rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
+            memcpy(text + n, p, strlen(p));
+            n += strlen(p);
+        }
+        text[n] = '\0';
+        assert_ptr_equal(gcs_json_text_value_end(text), string_end_walked(text));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +250,7 @@ int main(void)
         cmocka_unit_test(top_level_values_are_spanned),
         cmocka_unit_test(several_values_in_one_pass),
         cmocka_unit_test(documents_are_checked_as_jansson_reads_them),
+        cmocka_unit_test(string_ends_match_a_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -998,6 +998,77 @@ static void text_shows_each_change(void **state)
     gcs_plan_release(&p);
 }
 
+/* The rendering reads a change written as gcscim writes it ({"attribute",
+ * "old", "new", a label without escapes) straight from its text, and any other
+ * change member by member: generated changes, written both ways (members in
+ * another order, or the label's first letter escaped), render alike. */
+static char *rendered_changes(const char *changes_text)
+{
+    gcs_plan p;
+    gcs_plan_options o;
+    gcs_plan_options_init(&o);
+    assert_int_equal(gcs_plan_begin(&p, "http://127.0.0.1:1", "hr.csv", "p.yaml", &o), 0);
+    assert_int_equal(gcs_plan_add_create_texts(&p, "E1", "a@x.com", "{\"userName\":\"a@x.com\"}",
+                                               changes_text, "hr.csv:2", NULL, NULL),
+                     1);
+    gcs_plan_set_counts(&p, 0, 0);
+    assert_int_equal(gcs_plan_finish(&p), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gcs_plan_render_text(&p, f, false);
+    fclose(f);
+    gcs_plan_release(&p);
+    return text;
+}
+
+static void changes_render_alike_however_written(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {
+        "title", "displayName", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "phoneNumbers[work]", "externalIds[gcscim]", "a:b", "urn:x", "roles", "x"};
+    static const char *const values[] = {
+        "null", "\"Agent\"", "\"say \\\"hi\\\"\"", "\"tab\\t\\u001b[2J\"", "\"\u202e exe\"", "3",
+        "2.5", "true", "false", "[]", "[{\"value\": \"Admin\"}, {\"value\": \"Agent\"}]",
+        "{\"value\": \"id-1\"}", "\"\"", "\"Zo\u00eb\""};
+    unsigned seed = 1203;
+    char long_label[600];
+    memset(long_label, 'l', sizeof long_label - 1);
+    long_label[sizeof long_label - 1] = '\0';
+    for (int c = 0; c < 300; c++) {
+        gcs_buf a, b;
+        gcs_buf_init(&a, 0);
+        gcs_buf_init(&b, 0);
+        int n = rand_r(&seed) % 5;
+        bool ok = gcs_buf_putc(&a, '[') == 0 && gcs_buf_putc(&b, '[') == 0;
+        for (int k = 0; k < n && ok; k++) {
+            int li = rand_r(&seed) % 10;
+            const char *label = li < 9 ? labels[li] : long_label;
+            const char *old = values[rand_r(&seed) % (sizeof values / sizeof *values)];
+            const char *new_ = values[rand_r(&seed) % (sizeof values / sizeof *values)];
+            const char *sep = k ? ", " : "";
+            ok = gcs_buf_printf(&a, "%s{\"attribute\": \"%s\", \"old\": %s, \"new\": %s}", sep,
+                                label, old, new_) == 0;
+            if (ok && rand_r(&seed) % 2)
+                ok = gcs_buf_printf(&b, "%s{\"new\": %s, \"attribute\": \"%s\", \"old\": %s}", sep,
+                                    new_, label, old) == 0;
+            else if (ok)
+                ok = gcs_buf_printf(&b, "%s{\"attribute\": \"\\u%04x%s\", \"old\": %s, \"new\": %s}",
+                                    sep, (unsigned)label[0], label + 1, old, new_) == 0;
+        }
+        ok = ok && gcs_buf_putc(&a, ']') == 0 && gcs_buf_putc(&b, ']') == 0;
+        assert_true(ok);
+        char *ta = rendered_changes(a.ptr), *tb = rendered_changes(b.ptr);
+        assert_string_equal(ta, tb);
+        assert_int_equal(strlen(ta) > 0, true);
+        free(ta);
+        free(tb);
+        gcs_buf_release(&a);
+        gcs_buf_release(&b);
+    }
+}
+
 /* jansson's allocator for the test below: fails the allocation `fail_in`
  * allocations from now (0: this one), then succeeds again. */
 static long fail_in = -1;
@@ -1444,6 +1515,46 @@ static void plan_text_escapes_control_and_bidi_characters(void **state)
     }
 }
 
+/* A value shown in a change is escaped as gcs_plan_put_text escapes it (the
+ * rendering passes printable ASCII by eights): generated values of controls,
+ * DEL, C1 controls, bidi controls, other UTF-8 and runs of plain text. */
+static void shown_values_are_escaped_as_put_text_escapes(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "plain text", "abcdefgh", "x", "\x01", "\x1b[2J", "\x7f", "\xc2\x85", "\xc2\x9b",
+        "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8f", "\xd8\x9c", "\xe2\x80\x94", "Zo\xc3\xab",
+        "\t", "\n", "~", " ", "\xf0\x9f\x98\x80"};
+    unsigned seed = 1205;
+    for (int c = 0; c < 500; c++) {
+        char value[512];
+        size_t n = 0;
+        for (int k = 1 + rand_r(&seed) % 8; k > 0; k--) {
+            const char *p = pieces[rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
+            memcpy(value + n, p, strlen(p));
+            n += strlen(p);
+        }
+        value[n] = '\0';
+        json_t *v = json_string(value);
+        assert_non_null(v);
+        char *v_text = json_dumps(v, JSON_ENCODE_ANY);
+        json_decref(v);
+        char changes[2048];
+        snprintf(changes, sizeof changes, "[{\"attribute\": \"title\", \"old\": null, \"new\": %s}]",
+                 v_text);
+        free(v_text);
+        char *text = rendered_changes(changes);
+        char *want = put_text(value);
+        const char *at = strstr(text, "(none) -> \"");
+        assert_non_null(at);
+        at += strlen("(none) -> \"");
+        assert_int_equal(strncmp(at, want, strlen(want)), 0);
+        assert_memory_equal(at + strlen(want), "\"\n", 2);
+        free(want);
+        free(text);
+    }
+}
+
 /* A plan path naming a FIFO nobody writes to (or a typo'd process
  * substitution) is refused at once, as any file that is not a regular one. */
 static void a_plan_path_that_is_a_fifo_never_hangs(void **state)
@@ -1465,6 +1576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_text_escapes_control_and_bidi_characters),
+        cmocka_unit_test(shown_values_are_escaped_as_put_text_escapes),
         cmocka_unit_test(operations_are_ordered_and_counted),
         cmocka_unit_test(a_create_added_as_text_is_the_same_operation),
         cmocka_unit_test(a_plan_made_again_is_a_plan_of_its_own),
@@ -1493,6 +1605,7 @@ int main(void)
         cmocka_unit_test(a_writer_killed_midway_leaves_nothing_behind),
         cmocka_unit_test(a_plan_applies_only_to_its_target),
         cmocka_unit_test(text_shows_each_change),
+        cmocka_unit_test(changes_render_alike_however_written),
         cmocka_unit_test(finish_is_whole_or_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
